@@ -1,0 +1,57 @@
+/**
+ * One naming strategy and one set of defaults for every CloudWatch alarm the regime creates:
+ * name `<regime>-<resource>-<metric>-<severity>`, the runbook line in the description, actions always
+ * enabled and routed to the severity's topic (alarm and OK), and missing-data treatment always explicit.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export const SEVERITIES = ["P0", "P1", "P2", "P3"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** SNS topic ARN per severity (alerting component output). */
+export type AlertTopics = Record<Severity, pulumi.Input<string>>;
+
+export interface AlarmSpec {
+  /** Resource part of the name, e.g. `backup-crm` or `endpoint-api`. */
+  resource: string;
+  /** Metric part of the name, e.g. `errors`, `missed-run`. */
+  metric: string;
+  severity: Severity;
+  /** What it means and what to do: shown in the notification. */
+  runbook: string;
+  treatMissingData: "breaching" | "notBreaching" | "ignore" | "missing";
+  args: Omit<
+    aws.cloudwatch.MetricAlarmArgs,
+    "name" | "alarmDescription" | "alarmActions" | "okActions" | "actionsEnabled" | "treatMissingData" | "tags"
+  >;
+}
+
+export function alarmName(regime: string, spec: Pick<AlarmSpec, "resource" | "metric" | "severity">): string {
+  return `${regime}-${spec.resource}-${spec.metric}-${spec.severity}`;
+}
+
+export function createAlarm(
+  regime: string,
+  spec: AlarmSpec,
+  topics: AlertTopics,
+  opts: pulumi.CustomResourceOptions,
+  tags: Record<string, string> = {},
+): aws.cloudwatch.MetricAlarm {
+  const name = alarmName(regime, spec);
+  const topic = topics[spec.severity];
+  return new aws.cloudwatch.MetricAlarm(
+    name,
+    {
+      ...spec.args,
+      name,
+      alarmDescription: `[${spec.severity}] ${spec.runbook}`.slice(0, 1024),
+      actionsEnabled: true,
+      alarmActions: [topic],
+      okActions: [topic],
+      treatMissingData: spec.treatMissingData,
+      tags: { ...tags, Severity: spec.severity },
+    },
+    opts,
+  );
+}

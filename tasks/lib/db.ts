@@ -1,0 +1,178 @@
+/**
+ * Where a task's databases are and how it logs in.
+ *
+ * - Locally: DATABASE_URL (one database) — the same variable psql and pg_dump users already know.
+ * - In AWS: DATABASES, a JSON list of targets, each with either `secretArn` (a Secrets Manager secret
+ *   in the standard RDS JSON shape: host, port, username, password, dbname) or `iamAuth: true` with
+ *   host, port, user and database (an RDS IAM token is generated per connection). Credentials are
+ *   never plain environment values in Lambda: a DATABASE_URL with a password is refused there.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { Signer } from "@aws-sdk/rds-signer";
+import pg from "pg";
+import { z } from "zod";
+import { TaskError } from "./runtime";
+
+export const databaseTargetSchema = z
+  .object({
+    /** Stable id used in S3 keys, metric dimensions and reports. */
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be lowercase letters, digits, - or _"),
+    secretArn: z.string().startsWith("arn:", "must be an ARN").optional(),
+    iamAuth: z.boolean().optional(),
+    url: z.string().optional(),
+    host: z.string().optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    user: z.string().optional(),
+    database: z.string().optional(),
+    sslmode: z.enum(["disable", "prefer", "require", "verify-full"]).optional(),
+  })
+  .strict()
+  .refine((t) => [t.secretArn, t.iamAuth, t.url].filter(Boolean).length === 1, {
+    message: "needs exactly one of secretArn, iamAuth or url",
+  })
+  .refine((t) => !t.iamAuth || (t.host && t.user && t.database), { message: "iamAuth needs host, user and database" });
+
+export type DatabaseTarget = z.infer<typeof databaseTargetSchema>;
+
+/** Connection parameters, in the PG* form both node-postgres and the PostgreSQL client binaries accept. */
+export interface Connection {
+  id: string;
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  database: string;
+  sslmode?: string;
+}
+
+const inLambda = (env: Record<string, string | undefined>) => Boolean(env.AWS_LAMBDA_FUNCTION_NAME);
+
+export function parseDatabaseUrl(url: string, id?: string): Connection {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TaskError("DATABASE_URL: must be a URL like postgres://user@host:5432/dbname");
+  }
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") {
+    throw new TaskError("DATABASE_URL: must start with postgres:// or postgresql://");
+  }
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ""));
+  if (!database) throw new TaskError("DATABASE_URL: names no database (postgres://user@host:5432/dbname)");
+  return {
+    id: id ?? database.toLowerCase().replace(/[^a-z0-9_-]/g, "-"),
+    host: u.hostname || "127.0.0.1",
+    port: u.port ? Number(u.port) : 5432,
+    user: decodeURIComponent(u.username) || "postgres",
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    database,
+    sslmode: u.searchParams.get("sslmode") ?? undefined,
+  };
+}
+
+/** The configured targets, from DATABASES (JSON) or DATABASE_URL. */
+export function databaseTargets(env: Record<string, string | undefined>): DatabaseTarget[] {
+  if (env.DATABASES) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(env.DATABASES);
+    } catch {
+      throw new TaskError("DATABASES: must be a JSON list of database targets");
+    }
+    const parsed = z.array(databaseTargetSchema).min(1, "must list at least one database").safeParse(raw);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0];
+      throw new TaskError(`DATABASES${i.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}: ${i.message}`);
+    }
+    return parsed.data;
+  }
+  if (env.DATABASE_URL) {
+    const c = parseDatabaseUrl(env.DATABASE_URL);
+    if (inLambda(env) && c.password) {
+      throw new TaskError("DATABASE_URL: a password in an environment variable is refused in Lambda; use DATABASES with secretArn or iamAuth");
+    }
+    return [{ id: c.id, url: env.DATABASE_URL }];
+  }
+  throw new TaskError("DATABASE_URL: not set (or DATABASES for several databases)");
+}
+
+const secretShape = z.object({
+  host: z.string(),
+  port: z.coerce.number().int().optional(),
+  username: z.string(),
+  password: z.string(),
+  dbname: z.string().optional(),
+});
+
+/** Resolves a target to connection parameters (fetching the secret or an IAM token). */
+export async function resolveConnection(t: DatabaseTarget, env: Record<string, string | undefined>): Promise<Connection> {
+  if (t.url) {
+    return { ...parseDatabaseUrl(t.url, t.id), ...(t.database ? { database: t.database } : {}) };
+  }
+  if (t.secretArn) {
+    const sm = new SecretsManagerClient({});
+    const out = await sm.send(new GetSecretValueCommand({ SecretId: t.secretArn }));
+    let json: unknown;
+    try {
+      json = JSON.parse(out.SecretString ?? "");
+    } catch {
+      throw new TaskError(`database ${t.id}: secret is not JSON in the RDS shape (host, port, username, password, dbname)`);
+    }
+    const s = secretShape.safeParse(json);
+    if (!s.success) throw new TaskError(`database ${t.id}: secret lacks ${s.error.issues[0].path.join(".")} (RDS shape expected)`);
+    return {
+      id: t.id,
+      host: t.host ?? s.data.host,
+      port: t.port ?? s.data.port ?? 5432,
+      user: s.data.username,
+      password: s.data.password,
+      database: t.database ?? s.data.dbname ?? "postgres",
+      sslmode: t.sslmode ?? "require",
+    };
+  }
+  const host = t.host!;
+  const port = t.port ?? 5432;
+  const signer = new Signer({ hostname: host, port, username: t.user!, region: env.AWS_REGION });
+  const token = await signer.getAuthToken();
+  return { id: t.id, host, port, user: t.user!, password: token, database: t.database!, sslmode: t.sslmode ?? "require" };
+}
+
+export function clientConfig(c: Connection, extra: Partial<pg.ClientConfig> = {}): pg.ClientConfig {
+  return {
+    host: c.host,
+    port: c.port,
+    user: c.user,
+    password: c.password,
+    database: c.database,
+    ssl: c.sslmode && c.sslmode !== "disable" && c.sslmode !== "prefer" ? { rejectUnauthorized: c.sslmode === "verify-full" } : undefined,
+    application_name: "maintenance-regime",
+    ...extra,
+  };
+}
+
+/** Environment for pg_dump / pg_restore / psql child processes: no password on a command line. */
+export function libpqEnv(c: Connection, database = c.database): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    PGHOST: c.host,
+    PGPORT: String(c.port),
+    PGUSER: c.user,
+    PGDATABASE: database,
+    PGAPPNAME: "maintenance-regime",
+    PGCONNECT_TIMEOUT: "10",
+  };
+  if (c.password) env.PGPASSWORD = c.password;
+  if (c.sslmode) env.PGSSLMODE = c.sslmode;
+  return env;
+}
+
+export async function connect(c: Connection, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
+  const client = new pg.Client(clientConfig(c, extra));
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new TaskError(`database ${c.id}: cannot connect to ${c.host}:${c.port}/${c.database}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return client;
+}

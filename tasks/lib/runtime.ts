@@ -1,0 +1,145 @@
+/**
+ * The contract every scheduled task follows. A task is defined once and runs the same way in
+ * AWS Lambda (tasks/handler.ts), in a Fargate/container command and from the local command line
+ * (tasks/cli.ts). Task code never imports Pulumi: its settings arrive as environment variables
+ * and are validated here with zod.
+ */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { z } from "zod";
+
+export { MetricUnit };
+
+/** A failure the task reports as one line; the process exits non-zero (Lambda: the handler throws). */
+export class TaskError extends Error {
+  constructor(message: string, readonly result?: unknown) {
+    super(message);
+    this.name = "TaskError";
+  }
+}
+
+export interface TaskContext {
+  log: Logger;
+  metrics: Metrics;
+  /** Aborted when the caller wants the task to stop early (time budget, SIGTERM). */
+  signal: AbortSignal;
+}
+
+export interface TaskDefinition<S extends z.ZodType, R> {
+  name: string;
+  description: string;
+  /** Validates process.env (after CLI options were merged into it). */
+  settings: S;
+  run(settings: z.infer<S>, ctx: TaskContext): Promise<R>;
+  /** Whether the task's result means failure even though run() returned (health-check: an unhealthy endpoint). */
+  failed?(result: R): boolean;
+  /**
+   * Maps command-line options (`--url A --url B` gives { url: ["A", "B"] }) to settings variables.
+   * Without it, `--foo-bar X` sets FOO_BAR=X.
+   */
+  cli?(options: Record<string, string[]>): Record<string, string>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTask = TaskDefinition<z.ZodType, any>;
+
+export function defineTask<S extends z.ZodType, R>(def: TaskDefinition<S, R>): TaskDefinition<S, R> {
+  return def;
+}
+
+/** One line naming the offending setting (environment variable) and the reason. */
+export function formatSettingsError(err: z.ZodError): string {
+  const first = err.issues[0];
+  const key = first.path.length ? first.path.map(String).join(".") : "settings";
+  return `${key}: ${first.message}`;
+}
+
+export function parseSettings<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) throw new TaskError(`invalid setting ${formatSettingsError(parsed.error)}`);
+  return parsed.data;
+}
+
+export const METRICS_NAMESPACE_DEFAULT = "MaintenanceRegime";
+
+/**
+ * Metrics are CloudWatch Embedded Metric Format lines on stdout (Powertools). Dimensions: Regime and
+ * Task by default; a task may add one more (Database, Endpoint) per metric with singleMetric(), which
+ * keeps the number of billed custom metrics proportional to what is monitored.
+ */
+export function createContext(taskName: string, env: Record<string, string | undefined>, signal: AbortSignal): TaskContext {
+  const serviceName = env.REGIME_NAME ?? "local";
+  const log = new Logger({ serviceName, persistentKeys: { task: taskName }, logLevel: (env.LOG_LEVEL as "INFO") ?? "INFO" });
+  const metrics = new Metrics({
+    namespace: env.METRICS_NAMESPACE ?? METRICS_NAMESPACE_DEFAULT,
+    serviceName,
+    defaultDimensions: { Task: taskName },
+  });
+  return { log, metrics, signal };
+}
+
+/** Common zod helpers for environment settings. */
+export const envBool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+export const envInt = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ message: "must be a number" })
+    .int("must be a whole number")
+    .min(min, `must be >= ${min}`)
+    .max(max, `must be <= ${max}`);
+
+export const envNumber = (min: number, max = Number.MAX_VALUE) =>
+  z.coerce.number({ message: "must be a number" }).min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
+
+/** JSON-valued environment variable validated by an inner schema (lists of rules, endpoints, checks). */
+export function envJson<T extends z.ZodType>(inner: T) {
+  return z.string().transform((s, ctx) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(s);
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be valid JSON" });
+      return z.NEVER;
+    }
+    const r = inner.safeParse(value);
+    if (!r.success) {
+      const i = r.error.issues[0];
+      ctx.addIssue({ code: "custom", message: `${i.path.map(String).join(".") || "value"}: ${i.message}` });
+      return z.NEVER;
+    }
+    return r.data as z.infer<T>;
+  });
+}
+
+/** Run a task with settings from env; returns its result or throws TaskError with a one-line reason. */
+export async function runTask<R>(
+  task: TaskDefinition<z.ZodType, R>,
+  env: Record<string, string | undefined>,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<R> {
+  const settings = parseSettings(task.settings, env);
+  const ctx = createContext(task.name, env, signal);
+  const started = Date.now();
+  let ok = false;
+  try {
+    const result = await task.run(settings, ctx);
+    ok = !(task.failed?.(result) ?? false);
+    if (!ok) throw new TaskError(`${task.name} failed`, result);
+    return result;
+  } catch (err) {
+    if (err instanceof TaskError) throw err;
+    throw new TaskError(oneLine(err), undefined);
+  } finally {
+    ctx.metrics.addMetric("TaskSucceeded", MetricUnit.Count, ok ? 1 : 0);
+    ctx.metrics.addMetric("TaskFailed", MetricUnit.Count, ok ? 0 : 1);
+    ctx.metrics.addMetric("TaskDuration", MetricUnit.Milliseconds, Date.now() - started);
+    ctx.metrics.publishStoredMetrics();
+  }
+}
+
+export function oneLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/\s+/g, " ").trim() || "unknown error";
+}

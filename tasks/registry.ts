@@ -1,0 +1,30 @@
+/** Every task the program can schedule, by the name used in schedules, the CLI and the container command. */
+import { backupTask } from "./backup";
+import { dbHealthTask } from "./db-health";
+import { healthCheckTask } from "./health-check";
+import { analyzeTask, reindexTask, vacuumTask } from "./maintenance";
+import { purgeTask } from "./purge";
+import { restoreDrillTask } from "./restore-drill";
+import type { AnyTask } from "./lib/runtime";
+import { verifyBackupTask } from "./verify-backup";
+
+export const tasks: Record<string, AnyTask> = {
+  backup: backupTask,
+  "verify-backup": verifyBackupTask,
+  "restore-drill": restoreDrillTask,
+  vacuum: vacuumTask,
+  analyze: analyzeTask,
+  reindex: reindexTask,
+  purge: purgeTask,
+  "db-health": dbHealthTask,
+  "health-check": healthCheckTask,
+};
+
+export type TaskName = keyof typeof tasks;
+
+export function findTask(name: string | undefined): AnyTask {
+  if (!name) throw new Error(`task: missing; one of ${Object.keys(tasks).join(", ")}`);
+  const t = tasks[name];
+  if (!t) throw new Error(`task: unknown task "${name}"; one of ${Object.keys(tasks).join(", ")}`);
+  return t;
+}
