@@ -1,0 +1,369 @@
+/**
+ * Logs in the regime: host groups whose log files are rotated by logrotate (configs delivered by SSM
+ * State Manager to tagged instances and over SSH to other hosts), Docker json-file log options, and
+ * CloudWatch log groups with retention, metric filters and alarms.
+ *
+ * Everything logrotate would misread is refused here, with the key path, before anything is rendered:
+ * `hostGroups[0].logSets[1].paths[0]: must be absolute or under appRoot`.
+ */
+import { z } from "zod";
+import { SEVERITIES } from "../components/alarms";
+import { LOG_RETENTION_DAYS } from "./limits";
+
+const severity = z.enum(SEVERITIES, { message: `must be one of ${SEVERITIES.join(", ")}` });
+
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,39}$/, "must start with a letter and use only lowercase letters, digits and -, at most 40 characters");
+
+const noControl = (s: string) => !/[\u0000-\u001f\u007f]/.test(s);
+
+const unixName = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_.-]{0,31}\$?$/i, "must be a user or group name (letters, digits, _ . -)");
+
+export const FREQUENCIES = ["daily", "weekly", "monthly", "yearly"] as const;
+export type Frequency = (typeof FREQUENCIES)[number];
+
+/** Days one rotation period covers; used to derive `rotate N` from a maximum age. */
+export const FREQUENCY_DAYS: Record<Frequency, number> = { daily: 1, weekly: 7, monthly: 28, yearly: 365 };
+
+const logRetention = z
+  .number()
+  .int("must be a whole number of days")
+  .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+    message: `must be one of ${LOG_RETENTION_DAYS.join(", ")}`,
+  });
+
+// ---------------------------------------------------------------- logrotate log sets
+
+const logPath = z
+  .string()
+  .min(1, "must not be empty")
+  .refine(noControl, "must not contain newlines or control characters")
+  .refine((p) => !(p.includes('"') && p.includes("'")), "must not contain both ' and \" (logrotate cannot quote it)")
+  .refine((p) => !/[{}]/.test(p), "must not contain { or } (logrotate reads them as a block)")
+  .refine((p) => !p.split("/").includes(".."), "must not contain .. segments");
+
+const archiveSchema = z
+  .object({
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9._-]+)*\/?$/, "must be an S3 key prefix like app/logs/ (letters, digits, . _ - and /)")
+      .transform((p) => (p.endsWith("/") ? p : `${p}/`))
+      .optional()
+      .describe("key prefix under the regime's log archive bucket; default <group>/<logSet>/"),
+    expireDays: z.number().int("must be a whole number of days").min(1, "must be >= 1").describe("archived objects are deleted after this many days"),
+  })
+  .strict();
+
+export const logSetSchema = z
+  .object({
+    name: name.describe("file name under /etc/logrotate.d/"),
+    paths: z.array(logPath).min(1, "must list at least one path"),
+    frequency: z.enum(FREQUENCIES, { message: `must be one of ${FREQUENCIES.join(", ")}` }),
+    keep: z
+      .number()
+      .int("must be a whole number")
+      .min(1, "must be >= 1 (rotate 0 deletes every rotated log at once)")
+      .max(10_000)
+      .optional()
+      .describe("rotated files kept (rotate N); derived from maxAgeDays when omitted"),
+    maxAgeDays: z.number().int("must be a whole number of days").min(1, "must be >= 1").optional().describe("rotated files older than this are removed (maxage)"),
+    compress: z.boolean().default(true),
+    delaycompress: z.boolean().optional().describe("default: true unless copytruncate (the writer may still append to the just-rotated file)"),
+    create: z
+      .object({
+        mode: z.string().regex(/^0?[0-7]{3}$/, "must be an octal mode like 0640"),
+        owner: unixName,
+        group: unixName,
+      })
+      .strict()
+      .optional()
+      .describe("create a fresh file after rotation; pair with reopenCommand when the writer keeps the file open"),
+    reopenCommand: z
+      .string()
+      .min(1, "must not be empty")
+      .refine((c) => !/[\r\n]/.test(c), "must be one line (no newlines)")
+      .refine(noControl, "must not contain control characters")
+      .optional()
+      .describe("run once after rotation (postrotate, sharedscripts): nginx -s reopen, pm2 reloadLogs"),
+    copytruncate: z.boolean().default(false).describe("copy then truncate, for writers that cannot reopen (may lose a few lines)"),
+    su: z.object({ user: unixName, group: unixName }).strict().optional(),
+    dateext: z.boolean().default(false),
+    maxSize: z
+      .string()
+      .regex(/^[1-9][0-9]*[kMG]?$/, "must be a size like 100M, 500k or 1G")
+      .optional()
+      .describe("rotate before the period ends when a file grows past this (maxsize)"),
+    archive: archiveSchema.optional().describe("upload rotated *.gz files to the regime's log archive bucket (needs the aws CLI on the host)"),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.keep === undefined && s.maxAgeDays === undefined) {
+      ctx.addIssue({ code: "custom", path: ["keep"], message: "set keep or maxAgeDays (logrotate's default rotate 0 deletes rotated logs at once)" });
+    }
+    if (s.copytruncate && s.create) {
+      ctx.addIssue({ code: "custom", path: ["copytruncate"], message: "copytruncate and create are mutually exclusive: use create + reopenCommand when the writer can reopen" });
+    }
+    if (!s.copytruncate && !s.create) {
+      ctx.addIssue({ code: "custom", path: ["create"], message: "set create (+ reopenCommand) or copytruncate: true, so the writer keeps logging after rotation" });
+    }
+    if (s.copytruncate && s.reopenCommand) {
+      ctx.addIssue({ code: "custom", path: ["reopenCommand"], message: "reopenCommand needs create, not copytruncate" });
+    }
+    if (s.archive && !s.compress) {
+      ctx.addIssue({ code: "custom", path: ["archive"], message: "archive uploads *.gz files: needs compress: true" });
+    }
+    s.paths.forEach((p, i) => {
+      const problem = lastSegmentProblem(p);
+      if (problem) ctx.addIssue({ code: "custom", path: ["paths", i], message: problem });
+    });
+  });
+
+// ---------------------------------------------------------------- CloudWatch log groups
+
+const filterPattern = z
+  .string()
+  .max(1024, "must be at most 1024 characters")
+  .refine((p) => !/[\r\n]/.test(p), "must be one line");
+
+const periodMinutes = z.number().int().min(1).max(1440, "must be <= 1440");
+
+const countMetric = (threshold: number, minutes: number, sev: (typeof SEVERITIES)[number]) =>
+  z
+    .object({
+      pattern: filterPattern.optional().describe("CloudWatch Logs filter pattern; default depends on format"),
+      threshold: z.number().int().min(1).default(threshold).describe("alarm when the count reaches this within periodMinutes"),
+      periodMinutes: periodMinutes.default(minutes),
+      severity: severity.default(sev),
+    })
+    .strict();
+
+export const logGroupSchema = z
+  .object({
+    id: name.describe("short name used in resource, metric and alarm names"),
+    name: z
+      .string()
+      .regex(/^[.\-_/#A-Za-z0-9]{1,512}$/, "must be a CloudWatch log group name (letters, digits, . - _ / #)"),
+    retentionDays: logRetention.optional().describe("default: the regime's logRetentionDays"),
+    format: z.enum(["text", "json"]).default("text").describe("text: plain lines / nginx combined; json: one JSON object per line"),
+    errors: countMetric(10, 1440, "P2").optional().describe("application errors; seed 000: fewer than 10 a day"),
+    http5xx: countMetric(10, 5, "P1").optional(),
+    authFailures: countMetric(20, 5, "P2").optional().describe("HTTP 401/403 responses"),
+    failedLogins: countMetric(20, 5, "P1").optional(),
+    errorRate: z
+      .object({
+        requestsPattern: filterPattern.optional(),
+        errorsPattern: filterPattern.optional().describe("default: the HTTP 5xx pattern"),
+        warnPercent: z.number().gt(0).max(100).default(1),
+        critPercent: z.number().gt(0).max(100).default(5),
+        periodMinutes: periodMinutes.default(5),
+      })
+      .strict()
+      .refine((r) => r.warnPercent <= r.critPercent, { message: "warnPercent must be <= critPercent", path: ["warnPercent"] })
+      .optional()
+      .describe("5xx responses as a percent of requests; seed 000/004: 1 % warn, 5 % critical"),
+  })
+  .strict();
+
+// ---------------------------------------------------------------- host groups
+
+const sshHost = z
+  .object({
+    host: z.string().regex(/^[A-Za-z0-9.:-]+$/, "must be a host name or IP address"),
+    user: unixName,
+    port: z.number().int().min(1).max(65535).default(22),
+  })
+  .strict();
+
+export const dockerLogOptionsSchema = z
+  .object({
+    maxSize: z.string().regex(/^[1-9][0-9]*[kmg]$/, "must be a size like 10m, 500k or 1g").default("10m"),
+    maxFile: z.number().int().min(1).max(100).default(3),
+    restartDaemon: z
+      .boolean()
+      .default(false)
+      .describe("restart dockerd when daemon.json changed (restarts every container without live-restore); off: the change is reported"),
+  })
+  .strict();
+
+const stateManagerCron = z
+  .string()
+  .regex(/^cron\(\S+( \S+){4,5}\)$/, "must be an SSM cron expression like cron(0 3 ? * * *)");
+
+export const hostGroupSchema = z
+  .object({
+    name,
+    target: z
+      .object({
+        tagKey: z.string().regex(/^[\w.:/=+\-@ ]{1,128}$/, "must be an EC2 tag key"),
+        tagValue: z.string().min(1).max(256).refine((v) => !v.includes(","), "must not contain ,"),
+      })
+      .strict()
+      .optional()
+      .describe("EC2 instances with this tag get the configs from SSM State Manager"),
+    sshHosts: z.array(sshHost).default([]),
+    sshPrivateKeyConfig: z
+      .string()
+      .regex(/^[A-Za-z][\w.-]*$/, "must be a config key name")
+      .optional()
+      .describe("name of the secret stack config key holding the SSH private key (pulumi config set --secret)"),
+    appRoot: z
+      .string()
+      .regex(/^\/[^\s"'{}]*$/, "must be an absolute path without spaces or quotes")
+      .refine((p) => !p.split("/").includes(".."), "must not contain .. segments")
+      .transform((p) => p.replace(/\/+$/, "") || "/")
+      .optional()
+      .describe("relative log paths (logs/*.jsonl) are under this directory"),
+    schedule: stateManagerCron.default("cron(0 3 ? * * *)").describe("when State Manager re-applies the configs (drift repair)"),
+    applyOnlyAtCronInterval: z.boolean().default(true).describe("false: State Manager also applies right after each change"),
+    docker: dockerLogOptionsSchema.optional(),
+    logSets: z.array(logSetSchema).default([]),
+    logGroups: z.array(logGroupSchema).default([]),
+  })
+  .strict()
+  .superRefine((g, ctx) => {
+    const delivers = g.logSets.length > 0 || g.docker !== undefined;
+    if (delivers && !g.target && g.sshHosts.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["target"], message: "set target (tag) and/or sshHosts: the group has files to deliver" });
+    }
+    if (g.sshHosts.length > 0 && !g.sshPrivateKeyConfig) {
+      ctx.addIssue({ code: "custom", path: ["sshPrivateKeyConfig"], message: "required with sshHosts: the secret config key holding the private key" });
+    }
+    const names = new Set<string>();
+    const seenPaths = new Map<string, string>();
+    g.logSets.forEach((s, i) => {
+      if (names.has(s.name)) ctx.addIssue({ code: "custom", path: ["logSets", i, "name"], message: `duplicate log set name "${s.name}"` });
+      names.add(s.name);
+      s.paths.forEach((p, j) => {
+        if (!p.startsWith("/") && !g.appRoot) {
+          ctx.addIssue({ code: "custom", path: ["logSets", i, "paths", j], message: "must be absolute or under appRoot (set appRoot on the host group)" });
+          return;
+        }
+        const full = resolveLogPath(p, g.appRoot);
+        const other = seenPaths.get(full);
+        if (other) ctx.addIssue({ code: "custom", path: ["logSets", i, "paths", j], message: `${full} is already rotated by log set "${other}" (logrotate refuses duplicate entries)` });
+        seenPaths.set(full, s.name);
+      });
+    });
+    const ids = new Set<string>();
+    g.logGroups.forEach((l, i) => {
+      if (ids.has(l.id)) ctx.addIssue({ code: "custom", path: ["logGroups", i, "id"], message: `duplicate log group id "${l.id}"` });
+      ids.add(l.id);
+    });
+  });
+
+export const logsSchema = z
+  .object({ hostGroups: z.array(hostGroupSchema).default([]) })
+  .strict()
+  .superRefine((l, ctx) => {
+    const groups = new Set<string>();
+    const prefixes = new Map<string, string>();
+    const logGroupNames = new Set<string>();
+    l.hostGroups.forEach((g, i) => {
+      if (groups.has(g.name)) ctx.addIssue({ code: "custom", path: ["hostGroups", i, "name"], message: `duplicate host group name "${g.name}"` });
+      groups.add(g.name);
+      g.logSets.forEach((s, j) => {
+        if (!s.archive) return;
+        const prefix = archivePrefix(g.name, s);
+        const other = prefixes.get(prefix);
+        if (other) ctx.addIssue({ code: "custom", path: ["hostGroups", i, "logSets", j, "archive", "prefix"], message: `prefix ${prefix} is already used by ${other}` });
+        prefixes.set(prefix, `${g.name}/${s.name}`);
+      });
+      g.logGroups.forEach((lg, j) => {
+        if (logGroupNames.has(lg.name)) ctx.addIssue({ code: "custom", path: ["hostGroups", i, "logGroups", j, "name"], message: `log group ${lg.name} is declared twice` });
+        logGroupNames.add(lg.name);
+      });
+    });
+  });
+
+export type LogSetInput = z.input<typeof logSetSchema>;
+export type LogSet = z.output<typeof logSetSchema>;
+export type LogGroupConfig = z.output<typeof logGroupSchema>;
+export type HostGroupInput = z.input<typeof hostGroupSchema>;
+export type HostGroup = z.output<typeof hostGroupSchema>;
+export type DockerLogOptions = z.output<typeof dockerLogOptionsSchema>;
+export type LogsInput = z.input<typeof logsSchema>;
+export type LogsConfig = z.output<typeof logsSchema>;
+
+/** Key prefix of a log set's archive in the log archive bucket. */
+export function archivePrefix(group: string, set: Pick<LogSet, "name" | "archive">): string {
+  return set.archive?.prefix ?? `${group}/${set.name}/`;
+}
+
+/** Absolute path of a log path: as is when absolute, else under appRoot. */
+export function resolveLogPath(path: string, appRoot: string | undefined): string {
+  if (path.startsWith("/")) return path;
+  if (!appRoot) throw new Error(`${path}: must be absolute or under appRoot`);
+  const rel = path.replace(/^(\.\/)+/, "");
+  return appRoot === "/" ? `/${rel}` : `${appRoot}/${rel}`;
+}
+
+/** A regular expression for one glob segment (`*`, `?`, `[...]`), as logrotate's glob(3) reads it. */
+function segmentRegex(glob: string): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else if (c === "[") {
+      const end = glob.indexOf("]", i + 2);
+      if (end < 0) re += "\\[";
+      else {
+        let body = glob.slice(i + 1, end);
+        if (body.startsWith("!")) body = "^" + body.slice(1);
+        re += `[${body.replace(/\\/g, "\\\\")}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/** A file name the glob segment matches: a leading `*` as "app", other `*` as nothing, `?` as "x", a class as its first character. */
+function sampleName(glob: string): string {
+  return glob
+    .replace(/\[!?(.)[^\]]*\]/g, "$1")
+    .replace(/^\*/, "app")
+    .replace(/\*/g, "")
+    .replace(/\?/g, "x");
+}
+
+/**
+ * Why a path's last segment is unsafe, or undefined: a pattern that also matches the names logrotate
+ * gives rotated files (`app.log.1`, `app.log.1.gz`, `app.log-20250101.gz`) rotates them again, forever.
+ */
+export function lastSegmentProblem(path: string): string | undefined {
+  const last = path.split("/").pop() ?? "";
+  if (last === "") return "must name files, not a directory (e.g. /var/log/app/*.log)";
+  if (last === "*" || last === "*.*") return `must not end in ${last}: it matches the rotated files too; use e.g. *.log`;
+  const re = segmentRegex(last);
+  const sample = sampleName(last);
+  for (const suffix of [".1", ".1.gz", "-20250101", "-20250101.gz"]) {
+    if (re.test(sample + suffix)) return `${last} also matches rotated files like ${sample}${suffix}: end the pattern with the extension, e.g. *.log`;
+  }
+  return undefined;
+}
+
+/** `rotate N`: the configured keep, else enough periods to cover maxAgeDays (at least 1, never 0). */
+export function effectiveKeep(set: Pick<LogSet, "keep" | "maxAgeDays" | "frequency">): number {
+  if (set.keep !== undefined) return set.keep;
+  if (set.maxAgeDays === undefined) throw new Error("keep or maxAgeDays is required");
+  return Math.max(1, Math.ceil(set.maxAgeDays / FREQUENCY_DAYS[set.frequency]));
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out;
+}
+
+/** Parses the `logs` config; throws one line naming the key path of the first problem. */
+export function parseLogs(raw: unknown): LogsConfig {
+  const parsed = logsSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  if (issue.code === "unrecognized_keys") throw new Error(`${formatPath(issue.path) || "logs"}: unknown key ${issue.keys.join(", ")}`);
+  throw new Error(`${formatPath(issue.path) || "logs"}: ${issue.message}`);
+}
