@@ -1,0 +1,235 @@
+/**
+ * Shared machinery of the PostgreSQL maintenance tasks (vacuum, analyze, reindex, purge, db-health):
+ * one maintenance session per database with its own lock_timeout and statement_timeout, one run at a
+ * time per database (advisory lock), a time budget checked before each unit of work, server notices
+ * captured per statement, and safe identifier quoting.
+ */
+import pg from "pg";
+import { z } from "zod";
+import { connect, databaseTargets, resolveConnection, type Connection } from "./db";
+import { envInt, MetricUnit, oneLine, TaskError, type TaskContext } from "./runtime";
+
+export const quoteIdent = (name: string): string => pg.escapeIdentifier(name);
+
+/** `schema.table` quoted for SQL. */
+export const qualified = (schema: string, name: string): string => `${quoteIdent(schema)}.${quoteIdent(name)}`;
+
+/** Comma- or whitespace-separated list of names (TABLES=public.a,b). Empty means "none given". */
+export const envList = z
+  .string()
+  .transform((s) => s.split(/[\s,]+/).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[^.]+(\.[^.]+)?$/, "must be names like table or schema.table, separated by commas")));
+
+/** Splits `schema.name` (or `name`, schema public). */
+export function splitName(name: string, defaultSchema = "public"): { schema: string; name: string } {
+  const dot = name.indexOf(".");
+  return dot < 0 ? { schema: defaultSchema, name } : { schema: name.slice(0, dot), name: name.slice(dot + 1) };
+}
+
+/** Session settings shared by the maintenance tasks. */
+export const sessionSettings = {
+  /** Where the databases are (tasks/lib/db.ts): one DATABASE_URL locally, a DATABASES JSON list in AWS. */
+  DATABASE_URL: z.string().optional(),
+  DATABASES: z.string().optional(),
+  AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
+  AWS_REGION: z.string().optional(),
+  /** How long a statement waits for a lock before giving up (per session, never global). */
+  LOCK_TIMEOUT_MS: envInt(0, 3_600_000).default(5000),
+  /** Server-side limit of one statement (node-postgres query_timeout would only stop waiting). */
+  STATEMENT_TIMEOUT_SECONDS: envInt(0, 86_400).default(600),
+  /** Work stops starting new tables/batches once this much time has passed (checked before each). */
+  TIME_BUDGET_SECONDS: envInt(1, 86_400).default(600),
+  /** Pause between tables (or batches), to let replicas and the I/O system breathe. */
+  PAUSE_MS: envInt(0, 600_000).default(500),
+};
+
+export interface SessionOptions {
+  LOCK_TIMEOUT_MS: number;
+  STATEMENT_TIMEOUT_SECONDS: number;
+}
+
+/** Advisory-lock keys: one namespace for this program, one key per task kind. */
+export const ADVISORY_LOCK_NAMESPACE = 0x4d52; // "MR"
+export const ADVISORY_LOCK_KEYS = { vacuum: 1, analyze: 2, reindex: 3, purge: 4 } as const;
+export type LockKind = keyof typeof ADVISORY_LOCK_KEYS;
+
+export interface Notice {
+  severity?: string;
+  code?: string;
+  message: string;
+}
+
+/** A connection configured for maintenance, collecting the notices each statement raises. */
+export class MaintenanceSession {
+  private notices: Notice[] = [];
+  constructor(
+    readonly client: pg.Client,
+    readonly connection: Connection,
+  ) {
+    client.on("notice", (n: { severity?: string; code?: string; message?: string }) => this.notices.push({ severity: n.severity, code: n.code, message: n.message ?? "" }));
+  }
+
+  static async open(c: Connection, opts: SessionOptions): Promise<MaintenanceSession> {
+    const client = await connect(c);
+    client.on("error", () => {
+      /* a dropped connection surfaces as a failed query */
+    });
+    const s = new MaintenanceSession(client, c);
+    // SET, not ALTER ... SET: these limits apply to this session only.
+    await client.query(`SET lock_timeout = ${Math.trunc(opts.LOCK_TIMEOUT_MS)}`);
+    await client.query(`SET statement_timeout = ${Math.trunc(opts.STATEMENT_TIMEOUT_SECONDS) * 1000}`);
+    await client.query(`SET idle_in_transaction_session_timeout = 60000`);
+    return s;
+  }
+
+  /** Runs one statement on its own (never inside a transaction block) and returns its notices. */
+  async exec(sql: string, params?: unknown[]): Promise<{ result: pg.QueryResult; notices: Notice[] }> {
+    this.notices = [];
+    const result = await this.client.query(sql, params);
+    const notices = this.notices;
+    this.notices = [];
+    return { result, notices };
+  }
+
+  async query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]> {
+    return (await this.client.query<T>(sql, params)).rows;
+  }
+
+  /** pg_try_advisory_lock: false when another run holds it in this database. Released when the session ends. */
+  async tryLock(kind: LockKind): Promise<boolean> {
+    const rows = await this.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS ok", [ADVISORY_LOCK_NAMESPACE, ADVISORY_LOCK_KEYS[kind]]);
+    return rows[0].ok;
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+}
+
+/** SKIP_LOCKED reports a locked table as a WARNING "skipping vacuum of ... --- lock not available" (SQLSTATE 55P03). */
+export function isSkippedForLock(notices: Notice[]): boolean {
+  return notices.some((n) => n.code === "55P03" || /lock not available/i.test(n.message));
+}
+
+/** Time budget checked before each unit of work (flexible_freeze style: a running statement is not cut). */
+export class Budget {
+  private readonly deadline: number;
+  constructor(
+    seconds: number,
+    private readonly signal: AbortSignal,
+    private readonly started = Date.now(),
+  ) {
+    this.deadline = started + seconds * 1000;
+  }
+  exhausted(): boolean {
+    return this.signal.aborted || Date.now() >= this.deadline;
+  }
+  get elapsedMs(): number {
+    return Date.now() - this.started;
+  }
+}
+
+export const pause = (ms: number, signal: AbortSignal) =>
+  ms <= 0 || signal.aborted
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => {
+        const t = setTimeout(done, ms);
+        function done() {
+          clearTimeout(t);
+          signal.removeEventListener("abort", done);
+          resolve();
+        }
+        signal.addEventListener("abort", done, { once: true });
+      });
+
+/** One metric with the Database dimension, published at once (Powertools singleMetric). */
+export function databaseMetric(ctx: TaskContext, database: string, name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): void {
+  const m = ctx.metrics.singleMetric();
+  m.addDimension("Database", database);
+  m.addMetric(name, unit, value);
+}
+
+export interface DatabaseEnv {
+  DATABASE_URL?: string;
+  DATABASES?: string;
+  AWS_LAMBDA_FUNCTION_NAME?: string;
+  AWS_REGION?: string;
+}
+
+export interface DatabaseOutcome<R> {
+  database: string;
+  status: "done" | "already-running" | "failed";
+  error?: string;
+  result?: R;
+}
+
+/**
+ * Runs `work` once per configured database, each with its own maintenance session. With `lock`, a
+ * database where another run of the same kind holds the advisory lock is reported as
+ * "already-running" and left alone (the run still succeeds: the other run is doing the work). A
+ * database that fails does not stop the others; the task fails afterwards naming it.
+ */
+export async function forEachDatabase<R>(
+  env: DatabaseEnv,
+  opts: SessionOptions,
+  lock: LockKind | undefined,
+  ctx: TaskContext,
+  work: (s: MaintenanceSession) => Promise<R>,
+): Promise<DatabaseOutcome<R>[]> {
+  const dbEnv: Record<string, string | undefined> = { ...env };
+  const targets = databaseTargets(dbEnv);
+  const outcomes: DatabaseOutcome<R>[] = [];
+  for (const t of targets) {
+    let session: MaintenanceSession | undefined;
+    try {
+      const c = await resolveConnection(t, dbEnv);
+      session = await MaintenanceSession.open(c, opts);
+      if (lock && !(await session.tryLock(lock))) {
+        ctx.log.warn(`database ${t.id}: another ${lock} run holds the lock; leaving it alone`);
+        outcomes.push({ database: t.id, status: "already-running" });
+        continue;
+      }
+      outcomes.push({ database: t.id, status: "done", result: await work(session) });
+    } catch (err) {
+      if (targets.length === 1 && err instanceof TaskError) throw err;
+      const msg = oneLine(err);
+      ctx.log.error(`database ${t.id}: ${msg}`);
+      outcomes.push({ database: t.id, status: "failed", error: msg });
+    } finally {
+      await session?.close();
+    }
+  }
+  const failed = outcomes.filter((o) => o.status === "failed");
+  if (failed.length) {
+    throw new TaskError(`database ${failed[0].database}: ${failed[0].error}${failed.length > 1 ? ` (and ${failed.length - 1} more failed)` : ""}`, { databases: outcomes });
+  }
+  return outcomes;
+}
+
+/** Resolves configured `schema.table` names to existing tables, with a clear error naming the setting. */
+export async function resolveTables(s: MaintenanceSession, key: string, names: string[]): Promise<{ schema: string; name: string; oid: number }[]> {
+  const out: { schema: string; name: string; oid: number }[] = [];
+  for (const raw of names) {
+    const { schema, name } = splitName(raw);
+    const rows = await s.query<{ oid: number; kind: string }>(
+      `SELECT c.oid::int AS oid, c.relkind AS kind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+      [schema, name],
+    );
+    if (!rows.length || !["r", "m", "p"].includes(rows[0].kind)) {
+      throw new TaskError(`${key}: table "${schema}.${name}" does not exist in database ${s.connection.id}`);
+    }
+    out.push({ schema, name, oid: rows[0].oid });
+  }
+  return out;
+}
+
+/** The task result: one entry per database, its report under `report`. */
+export interface MaintenanceResult<R> {
+  databases: { database: string; status: "done" | "already-running" | "failed"; error?: string; report?: R }[];
+}
+
+export function toResult<R>(outcomes: DatabaseOutcome<R>[]): MaintenanceResult<R> {
+  return {
+    databases: outcomes.map((o) => ({ database: o.database, status: o.status, ...(o.error ? { error: o.error } : {}), ...(o.result !== undefined ? { report: o.result } : {}) })),
+  };
+}
