@@ -1,0 +1,381 @@
+/**
+ * Logs as code: logrotate configs and Docker log options rendered from the regime and delivered to the
+ * hosts (SSM State Manager for tagged EC2 instances, SSH for the rest), an optional hardened S3 bucket
+ * that receives archived rotated logs, and CloudWatch log groups with retention, metric filters for
+ * errors, HTTP 5xx, 401/403 and failed logins, and alarms on them.
+ */
+import { createHash } from "node:crypto";
+import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { createAlarm, type AlertTopics, type Severity } from "./alarms";
+import { archivePrefix, type HostGroup, type LogGroupConfig, type LogsConfig } from "../regime/logs";
+import { renderDaemonJson, renderHostGroupConfigs, renderInstallScript } from "../regime/logrotate";
+
+export interface LogsArgs {
+  /** Regime name: prefix of every physical name. */
+  regime: string;
+  logs: LogsConfig;
+  /** Retention of log groups that name none (the regime's logRetentionDays). */
+  defaultRetentionDays: number;
+  alarmTopics: AlertTopics;
+  /** SSH private keys by the config key a host group names in `sshPrivateKeyConfig` (Pulumi secrets). */
+  sshPrivateKeys?: Record<string, pulumi.Input<string>>;
+  /** Days before incomplete multipart uploads to the archive bucket are aborted. */
+  abortIncompleteUploadDays?: number;
+  tags?: Record<string, string>;
+}
+
+/** Default CloudWatch Logs filter patterns, by log format. Text access logs: nginx/Apache combined. */
+export const DEFAULT_PATTERNS = {
+  text: {
+    errors: "?ERROR ?Error ?error ?FATAL ?CRITICAL",
+    http5xx: "[ip, ident, user, timestamp, request, status_code = 5*, bytes, ...]",
+    authFailures: "[ip, ident, user, timestamp, request, status_code = 401 || status_code = 403, bytes, ...]",
+    failedLogins: '?"Failed password" ?"authentication failure" ?"login failed" ?"Login failed" ?"invalid credentials"',
+    requests: "[ip, ident, user, timestamp, request, status_code, bytes, ...]",
+  },
+  json: {
+    errors: '{ ($.level = "error") || ($.level = "ERROR") || ($.level = "fatal") || ($.level = "FATAL") || ($.levelname = "ERROR") || ($.levelname = "CRITICAL") }',
+    http5xx: "{ $.status >= 500 }",
+    authFailures: "{ ($.status = 401) || ($.status = 403) }",
+    failedLogins: '{ ($.event = "login_failed") || (($.event = "login") && ($.success IS FALSE)) }',
+    requests: "{ $.status > 0 }",
+  },
+} as const;
+
+type CountMetric = "errors" | "http5xx" | "authFailures" | "failedLogins";
+
+const COUNT_METRICS: { key: CountMetric; metric: string; what: string; runbook: string }[] = [
+  { key: "errors", metric: "errors", what: "application errors", runbook: "Read the log group for the error lines and their stack traces; fix or open a ticket for recurring ones." },
+  { key: "http5xx", metric: "http-5xx", what: "HTTP 5xx responses", runbook: "Check the application's health and recent deploys; roll back if the errors started with a release." },
+  { key: "authFailures", metric: "http-401-403", what: "HTTP 401/403 responses", runbook: "Look for one source address or account probing endpoints; block it or rotate the exposed credentials." },
+  { key: "failedLogins", metric: "failed-logins", what: "failed logins", runbook: "Look for brute force (one address, many accounts or one account, many tries); lock or rate-limit the source." },
+];
+
+export interface LogsOutputs {
+  /** Host group -> log set -> rendered logrotate config. */
+  logrotateConfigs: pulumi.Output<Record<string, Record<string, string>>>;
+  /** Host group -> daemon.json (groups with Docker options only). */
+  daemonJson: Record<string, string>;
+}
+
+export class LogRotation extends pulumi.ComponentResource implements LogsOutputs {
+  public readonly logrotateConfigs: pulumi.Output<Record<string, Record<string, string>>>;
+  public readonly daemonJson: Record<string, string>;
+  /** Host group -> SSM document name (groups with an EC2 tag target). */
+  public readonly ssmDocumentNames: Record<string, pulumi.Output<string>>;
+  public readonly archiveBucketName?: pulumi.Output<string>;
+  public readonly archiveBucketArn?: pulumi.Output<string>;
+  /** IAM policy to attach to the instance roles of hosts that archive (s3:PutObject on their prefixes). */
+  public readonly archiveWriterPolicyArn?: pulumi.Output<string>;
+  /** Log group id (`<hostGroup>/<id>`) -> log group name. */
+  public readonly logGroupNames: Record<string, pulumi.Output<string>>;
+
+  constructor(name: string, args: LogsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("regime:logs:LogRotation", name, {}, opts);
+    const tags = { ...(args.tags ?? {}), Regime: args.regime };
+    const groups = args.logs.hostGroups;
+
+    // ---------------------------------------------------------- archive bucket (only when a log set archives)
+    const archived = groups.flatMap((g) => g.logSets.filter((s) => s.archive).map((s) => ({ group: g.name, set: s })));
+    let bucketName: pulumi.Output<string> | undefined;
+    if (archived.length > 0) {
+      const bucket = this.archiveBucket(name, args, archived.map((a) => ({ prefix: archivePrefix(a.group, a.set), expireDays: a.set.archive!.expireDays })), tags);
+      bucketName = bucket.bucket;
+      this.archiveBucketName = bucket.bucket;
+      this.archiveBucketArn = bucket.arn;
+      const policy = new aws.iam.Policy(
+        `${name}-archive-writer`,
+        {
+          name: `${args.regime}-log-archive-writer`,
+          description: `Lets hosts of ${args.regime} upload rotated logs to their archive prefixes`,
+          policy: bucket.arn.apply((arn) =>
+            JSON.stringify({
+              Version: "2012-10-17",
+              Statement: [
+                { Sid: "PutArchives", Effect: "Allow", Action: ["s3:PutObject"], Resource: archived.map((a) => `${arn}/${archivePrefix(a.group, a.set)}*`) },
+                {
+                  Sid: "ListArchives",
+                  Effect: "Allow",
+                  Action: ["s3:ListBucket"],
+                  Resource: [arn],
+                  Condition: { StringLike: { "s3:prefix": archived.map((a) => `${archivePrefix(a.group, a.set)}*`) } },
+                },
+              ],
+            }),
+          ),
+          tags,
+        },
+        { parent: this },
+      );
+      this.archiveWriterPolicyArn = policy.arn;
+    }
+
+    // ---------------------------------------------------------- logrotate + daemon.json delivery
+    const bucketInput: pulumi.Output<string> = bucketName ?? pulumi.output("");
+    const configsByGroup: Record<string, pulumi.Output<Record<string, string>>> = {};
+    this.daemonJson = {};
+    this.ssmDocumentNames = {};
+    for (const g of groups) {
+      const configs = bucketInput.apply((b) => renderHostGroupConfigs(g, { regime: args.regime, archiveBucket: b || undefined }));
+      configsByGroup[g.name] = configs;
+      if (g.docker) this.daemonJson[g.name] = renderDaemonJson(g.docker);
+      if (g.logSets.length === 0 && !g.docker) continue;
+      const script = configs.apply((c) => renderInstallScript({ regime: args.regime, group: g.name, configs: c, docker: g.docker }));
+      if (g.target) this.ssmDelivery(name, args, g, script, tags);
+      if (g.sshHosts.length > 0) this.sshDelivery(name, args, g, script);
+    }
+    this.logrotateConfigs = pulumi.all(configsByGroup);
+
+    // ---------------------------------------------------------- CloudWatch log groups, filters, alarms
+    this.logGroupNames = {};
+    for (const g of groups) {
+      for (const lg of g.logGroups) {
+        this.logGroupNames[`${g.name}/${lg.id}`] = this.logGroup(name, args, g, lg, tags);
+      }
+    }
+
+    this.registerOutputs({
+      logrotateConfigs: this.logrotateConfigs,
+      daemonJson: this.daemonJson,
+      ssmDocumentNames: this.ssmDocumentNames,
+      archiveBucketName: this.archiveBucketName,
+      archiveBucketArn: this.archiveBucketArn,
+      archiveWriterPolicyArn: this.archiveWriterPolicyArn,
+      logGroupNames: this.logGroupNames,
+    });
+  }
+
+  /** Private bucket: SSE, all public access blocked, no ACLs, TLS only, expiry per archive prefix. */
+  private archiveBucket(name: string, args: LogsArgs, rules: { prefix: string; expireDays: number }[], tags: Record<string, string>): aws.s3.Bucket {
+    const bucket = new aws.s3.Bucket(`${name}-archive`, { bucketPrefix: `${args.regime}-log-archive-`.slice(0, 37), forceDestroy: false, tags }, { parent: this });
+    new aws.s3.BucketPublicAccessBlock(
+      `${name}-archive-public-access`,
+      { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+      { parent: this },
+    );
+    new aws.s3.BucketOwnershipControls(`${name}-archive-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, { parent: this });
+    new aws.s3.BucketServerSideEncryptionConfiguration(
+      `${name}-archive-sse`,
+      { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }] },
+      { parent: this },
+    );
+    new aws.s3.BucketPolicy(
+      `${name}-archive-tls-only`,
+      {
+        bucket: bucket.id,
+        policy: bucket.arn.apply((arn) =>
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "DenyInsecureTransport",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:*",
+                Resource: [arn, `${arn}/*`],
+                Condition: { Bool: { "aws:SecureTransport": "false" } },
+              },
+            ],
+          }),
+        ),
+      },
+      { parent: this },
+    );
+    new aws.s3.BucketLifecycleConfiguration(
+      `${name}-archive-lifecycle`,
+      {
+        bucket: bucket.id,
+        rules: [
+          ...rules.map((r) => ({
+            id: `expire-${r.prefix.replace(/[^A-Za-z0-9-]/g, "-").replace(/-+$/, "")}`,
+            status: "Enabled",
+            filter: { prefix: r.prefix },
+            expiration: { days: r.expireDays },
+          })),
+          {
+            id: "abort-incomplete-uploads",
+            status: "Enabled",
+            filter: { prefix: "" },
+            abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortIncompleteUploadDays ?? 7 },
+          },
+        ],
+      },
+      { parent: this },
+    );
+    return bucket;
+  }
+
+  /** SSM Command document with the install script + State Manager association on the group's tag. */
+  private ssmDelivery(name: string, args: LogsArgs, g: HostGroup, script: pulumi.Output<string>, tags: Record<string, string>): void {
+    const docName = `${args.regime}-${g.name}-logrotate`;
+    const doc = new aws.ssm.Document(
+      `${name}-${g.name}-document`,
+      {
+        name: docName,
+        documentType: "Command",
+        documentFormat: "JSON",
+        content: script.apply((s) => ssmDocumentContent(`Installs the logrotate configs of ${args.regime}/${g.name}`, s)),
+        tags,
+      },
+      { parent: this },
+    );
+    this.ssmDocumentNames[g.name] = doc.name;
+    new aws.ssm.Association(
+      `${name}-${g.name}-association`,
+      {
+        name: doc.name,
+        associationName: docName,
+        documentVersion: doc.latestVersion,
+        targets: [{ key: `tag:${g.target!.tagKey}`, values: [g.target!.tagValue] }],
+        scheduleExpression: g.schedule,
+        applyOnlyAtCronInterval: g.applyOnlyAtCronInterval,
+        complianceSeverity: "MEDIUM",
+        maxConcurrency: "25%",
+        maxErrors: "10%",
+        tags,
+      },
+      { parent: this },
+    );
+  }
+
+  /** One remote command per SSH host: the same script through `bash -s` as root; re-run when it changes. */
+  private sshDelivery(name: string, args: LogsArgs, g: HostGroup, script: pulumi.Output<string>): void {
+    const keyName = g.sshPrivateKeyConfig!;
+    const key = args.sshPrivateKeys?.[keyName];
+    if (key === undefined) {
+      throw new Error(`logs.hostGroups[${g.name}].sshPrivateKeyConfig: no secret given for config key ${keyName} (pulumi config set --secret ${keyName} < key)`);
+    }
+    for (const h of g.sshHosts) {
+      new command.remote.Command(
+        `${name}-${g.name}-ssh-${h.host.replace(/[^A-Za-z0-9-]/g, "-")}`,
+        {
+          connection: { host: h.host, user: h.user, port: h.port, privateKey: pulumi.secret(key) },
+          create: SSH_RUN_AS_ROOT,
+          stdin: script,
+          triggers: [script.apply(sha256)],
+        },
+        { parent: this },
+      );
+    }
+  }
+
+  private logGroup(name: string, args: LogsArgs, g: HostGroup, lg: LogGroupConfig, tags: Record<string, string>): pulumi.Output<string> {
+    const base = `${name}-${g.name}-${lg.id}`;
+    const group = new aws.cloudwatch.LogGroup(
+      `${base}-log-group`,
+      { name: lg.name, retentionInDays: lg.retentionDays ?? args.defaultRetentionDays, tags },
+      { parent: this },
+    );
+    const namespace = `${args.regime}/Logs`;
+    const resource = `logs-${g.name}-${lg.id}`;
+    const patterns = DEFAULT_PATTERNS[lg.format];
+    const filter = (metric: string, pattern: string): { metricName: string; resource: aws.cloudwatch.LogMetricFilter } => {
+      const metricName = `${g.name}-${lg.id}-${metric}`;
+      const resource = new aws.cloudwatch.LogMetricFilter(
+        `${base}-${metric}-filter`,
+        {
+          name: `${args.regime}-${metricName}`,
+          logGroupName: group.name,
+          pattern,
+          metricTransformation: { name: metricName, namespace, value: "1", defaultValue: "0", unit: "Count" },
+        },
+        { parent: this },
+      );
+      return { metricName, resource };
+    };
+
+    const created: Partial<Record<CountMetric, string>> = {};
+    for (const m of COUNT_METRICS) {
+      const spec = lg[m.key];
+      if (!spec) continue;
+      const pattern = spec.pattern ?? patterns[m.key];
+      const f = filter(m.metric, pattern);
+      created[m.key] = pattern;
+      createAlarm(
+        args.regime,
+        {
+          resource,
+          metric: m.metric,
+          severity: spec.severity as Severity,
+          runbook: `${spec.threshold} or more ${m.what} in ${lg.name} within ${spec.periodMinutes} minutes. ${m.runbook}`,
+          treatMissingData: "notBreaching",
+          args: {
+            namespace,
+            metricName: f.metricName,
+            statistic: "Sum",
+            period: spec.periodMinutes * 60,
+            evaluationPeriods: 1,
+            threshold: spec.threshold,
+            comparisonOperator: "GreaterThanOrEqualToThreshold",
+          },
+        },
+        args.alarmTopics,
+        { parent: this, dependsOn: [f.resource] },
+        tags,
+      );
+    }
+
+    if (lg.errorRate) {
+      const r = lg.errorRate;
+      const errorsPattern = r.errorsPattern ?? lg.http5xx?.pattern ?? patterns.http5xx;
+      const requests = filter("requests", r.requestsPattern ?? patterns.requests);
+      // Reuse the 5xx filter when it counts the same lines; otherwise count them separately.
+      const errorsMetric = created.http5xx === errorsPattern ? `${g.name}-${lg.id}-http-5xx` : filter("rate-errors", errorsPattern).metricName;
+      for (const [severity, percent] of [["P2", r.warnPercent], ["P1", r.critPercent]] as const) {
+        createAlarm(
+          args.regime,
+          {
+            resource,
+            metric: "error-rate",
+            severity,
+            runbook: `More than ${percent} % of requests in ${lg.name} failed (5xx) over ${r.periodMinutes} minutes. Check the application's health and recent deploys; roll back if it started with a release.`,
+            treatMissingData: "notBreaching",
+            args: {
+              evaluationPeriods: 1,
+              threshold: percent,
+              comparisonOperator: "GreaterThanThreshold",
+              metricQueries: [
+                { id: "errors", metric: { namespace, metricName: errorsMetric, period: r.periodMinutes * 60, stat: "Sum" }, returnData: false },
+                { id: "requests", metric: { namespace, metricName: requests.metricName, period: r.periodMinutes * 60, stat: "Sum" }, returnData: false },
+                { id: "rate", expression: "IF(requests > 0, 100 * errors / requests, 0)", label: "5xx percent of requests", returnData: true },
+              ],
+            },
+          },
+          args.alarmTopics,
+          { parent: this, dependsOn: [requests.resource] },
+          tags,
+        );
+      }
+    }
+    return group.name;
+  }
+}
+
+/** Runs the install script from stdin as root (directly, or through passwordless sudo). */
+export const SSH_RUN_AS_ROOT = 'if [ "$(id -u)" -eq 0 ]; then bash -s; else sudo -n bash -s; fi';
+
+function sha256(s: string): string {
+  return createHash("sha256").update(s).digest("hex");
+}
+
+/** SSM Command document (schema 2.2) running the script with aws:runShellScript, one line per entry. */
+export function ssmDocumentContent(description: string, script: string): string {
+  return JSON.stringify(
+    {
+      schemaVersion: "2.2",
+      description,
+      mainSteps: [
+        {
+          action: "aws:runShellScript",
+          name: "installLogConfigs",
+          precondition: { StringEquals: ["platformType", "Linux"] },
+          inputs: { timeoutSeconds: "300", runCommand: script.split("\n") },
+        },
+      ],
+    },
+    null,
+    2,
+  );
+}

@@ -1,0 +1,69 @@
+/**
+ * Pulumi mocks for unit tests: every registered resource is recorded (type, name, inputs) and gets
+ * deterministic ids, names and ARNs; an unknown data-source call throws instead of returning garbage.
+ * Call `setupMocks()` before importing the module under test (use a dynamic import).
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export const MOCK_ACCOUNT = "123456789012";
+export const MOCK_REGION = "us-east-1";
+
+export interface MockResource {
+  type: string;
+  name: string;
+  custom: boolean;
+  inputs: Record<string, any>;
+}
+
+function mockArn(type: string, name: string, inputs: Record<string, any>): string {
+  const svc = /^aws:([a-z0-9]+)\//i.exec(type)?.[1]?.toLowerCase() ?? "unknown";
+  const n = String(inputs.name ?? name);
+  if (svc === "s3") return `arn:aws:s3:::${inputs.bucket ?? name}`;
+  if (svc === "iam") return `arn:aws:iam::${MOCK_ACCOUNT}:${type.includes("Policy") ? "policy" : "role"}/${n}`;
+  if (type.includes("LogGroup")) return `arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:${n}`;
+  return `arn:aws:${svc}:${MOCK_REGION}:${MOCK_ACCOUNT}:${n}`;
+}
+
+/** Installs the recording mocks; the returned array fills as resources are registered. */
+export function setupMocks(opts: { project?: string; stack?: string; preview?: boolean } = {}): { resources: MockResource[] } {
+  const resources: MockResource[] = [];
+  pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
+        resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs });
+        const state: Record<string, any> = { ...args.inputs };
+        if (args.type.startsWith("aws:s3/bucket:")) state.bucket ??= `${args.inputs.bucketPrefix ?? ""}${args.name}`.slice(0, 63);
+        state.name ??= args.name;
+        state.arn ??= mockArn(args.type, args.name, state);
+        if (args.type === "aws:ssm/document:Document") state.latestVersion ??= "1";
+        return { id: `${args.name}-id`, state };
+      },
+      call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
+        switch (args.token) {
+          case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/test`, userId: "test" };
+          case "aws:index/getRegion:getRegion":
+            return { name: MOCK_REGION, region: MOCK_REGION, id: MOCK_REGION };
+          case "aws:index/getPartition:getPartition":
+            return { partition: "aws", dnsSuffix: "amazonaws.com" };
+          default:
+            throw new Error(`no mock for call ${args.token}`);
+        }
+      },
+    },
+    opts.project ?? "maintenance-regime",
+    opts.stack ?? "test",
+    opts.preview ?? false,
+  );
+  return { resources };
+}
+
+/** The resolved value of an output (or plain input). */
+export function waitFor<T>(value: pulumi.Input<T>): Promise<pulumi.Unwrap<T>> {
+  return new Promise((resolve) => pulumi.output(value).apply((v) => resolve(v)));
+}
+
+/** Lets pending resource registrations settle so `resources` is complete. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+}

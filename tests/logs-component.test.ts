@@ -1,0 +1,273 @@
+import { createHash } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import { setupMocks, settle, waitFor, type MockResource } from "./helpers/pulumi-mocks";
+import { parseLogs, type LogsInput } from "../regime/logs";
+import { renderHostGroupConfigs, renderInstallScript } from "../regime/logrotate";
+
+const { resources } = setupMocks();
+
+const TOPICS = {
+  P0: "arn:aws:sns:us-east-1:123456789012:prod-P0",
+  P1: "arn:aws:sns:us-east-1:123456789012:prod-P1",
+  P2: "arn:aws:sns:us-east-1:123456789012:prod-P2",
+  P3: "arn:aws:sns:us-east-1:123456789012:prod-P3",
+};
+
+const LOGS: LogsInput = {
+  hostGroups: [
+    {
+      name: "crm",
+      target: { tagKey: "Regime", tagValue: "iswitch-crm" },
+      docker: {},
+      logSets: [{ name: "crm-app", paths: ["/app/logs/*.log"], frequency: "weekly", maxAgeDays: 30, copytruncate: true }],
+      logGroups: [
+        { id: "backend", name: "/app/crm/backend", format: "json", errors: {}, failedLogins: { threshold: 5 } },
+        { id: "nginx", name: "/app/crm/nginx", retentionDays: 90, http5xx: {}, authFailures: {}, errorRate: {} },
+      ],
+    },
+    {
+      name: "boardroom",
+      target: { tagKey: "App", tagValue: "boardroom" },
+      appRoot: "/home/app/boardroom",
+      schedule: "cron(30 2 ? * SUN *)",
+      applyOnlyAtCronInterval: false,
+      logSets: [{ name: "boardroom", paths: ["logs/*.jsonl"], frequency: "weekly", maxAgeDays: 30, copytruncate: true, archive: { expireDays: 365 } }],
+    },
+    {
+      name: "bigshot",
+      sshHosts: [
+        { host: "10.0.0.5", user: "deploy" },
+        { host: "bigshot.example.com", user: "root", port: 2222 },
+      ],
+      sshPrivateKeyConfig: "bigshotSshKey",
+      appRoot: "/opt/bigshot",
+      logSets: [{ name: "bigshot", paths: ["logs/*.log"], frequency: "weekly", keep: 4, copytruncate: true }],
+    },
+  ],
+};
+
+type Mod = typeof import("../components/logs");
+let mod: Mod;
+let component: InstanceType<Mod["LogRotation"]>;
+const logs = parseLogs(LOGS);
+
+const byType = (t: string): MockResource[] => resources.filter((r) => r.type === t);
+const one = (t: string, name: string): MockResource => {
+  const found = resources.filter((r) => r.type === t && r.name === name);
+  expect(found, `${t} ${name}`).toHaveLength(1);
+  return found[0];
+};
+
+beforeAll(async () => {
+  mod = await import("../components/logs");
+  component = new mod.LogRotation("logs", {
+    regime: "prod",
+    logs,
+    defaultRetentionDays: 30,
+    alarmTopics: TOPICS,
+    sshPrivateKeys: { bigshotSshKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n" },
+  });
+  await waitFor(component.logrotateConfigs);
+  await settle();
+});
+
+describe("LogRotation under Pulumi mocks", () => {
+  it("registers exactly the expected resources, all children of the component", () => {
+    const counts: Record<string, number> = {};
+    for (const r of resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+    expect(counts).toEqual({
+      "regime:logs:LogRotation": 1,
+      "aws:s3/bucket:Bucket": 1,
+      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
+      "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 1,
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
+      "aws:s3/bucketPolicy:BucketPolicy": 1,
+      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
+      "aws:iam/policy:Policy": 1,
+      "aws:ssm/document:Document": 2,
+      "aws:ssm/association:Association": 2,
+      "command:remote:Command": 2,
+      "aws:cloudwatch/logGroup:LogGroup": 2,
+      "aws:cloudwatch/logMetricFilter:LogMetricFilter": 5,
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 6,
+    });
+    for (const r of resources) if (r.type !== "regime:logs:LogRotation") expect(r.name.startsWith("logs-") || r.name.startsWith("prod-"), r.name).toBe(true);
+  });
+
+  it("SSM document: Command, schema 2.2, aws:runShellScript running the group's install script", async () => {
+    const doc = one("aws:ssm/document:Document", "logs-crm-document");
+    expect(doc.inputs).toMatchObject({ name: "prod-crm-logrotate", documentType: "Command", documentFormat: "JSON" });
+    const content = JSON.parse(doc.inputs.content);
+    expect(content.schemaVersion).toBe("2.2");
+    expect(content.mainSteps).toHaveLength(1);
+    expect(content.mainSteps[0]).toMatchObject({ action: "aws:runShellScript", name: "installLogConfigs", inputs: { timeoutSeconds: "300" } });
+    const configs = renderHostGroupConfigs(logs.hostGroups[0], { regime: "prod" });
+    const expected = renderInstallScript({ regime: "prod", group: "crm", configs, docker: logs.hostGroups[0].docker });
+    expect(content.mainSteps[0].inputs.runCommand.join("\n")).toBe(expected);
+    // The config travels base64-encoded and lands in /etc/logrotate.d/<name>.
+    expect(expected).toContain(`install_conf crm-app ${Buffer.from(configs["crm-app"]).toString("base64")}`);
+    expect(expected).toContain('install -D -m 0644 -o root -g root "$WORK/$name" "$ETC/logrotate.d/$name"');
+    expect(await waitFor(component.logrotateConfigs)).toEqual({
+      crm: configs,
+      boardroom: renderHostGroupConfigs(logs.hostGroups[1], { regime: "prod", archiveBucket: "prod-log-archive-logs-archive" }),
+      bigshot: renderHostGroupConfigs(logs.hostGroups[2], { regime: "prod" }),
+    });
+    expect(component.daemonJson).toEqual({ crm: '{\n  "log-driver": "json-file",\n  "log-opts": {\n    "max-size": "10m",\n    "max-file": "3"\n  }\n}\n' });
+  });
+
+  it("associations target the tag, on the group's cron, pinned to the document version", () => {
+    const crm = one("aws:ssm/association:Association", "logs-crm-association");
+    expect(crm.inputs).toMatchObject({
+      name: "prod-crm-logrotate",
+      associationName: "prod-crm-logrotate",
+      documentVersion: "1",
+      targets: [{ key: "tag:Regime", values: ["iswitch-crm"] }],
+      scheduleExpression: "cron(0 3 ? * * *)",
+      applyOnlyAtCronInterval: true,
+      maxConcurrency: "25%",
+      maxErrors: "10%",
+    });
+    const boardroom = one("aws:ssm/association:Association", "logs-boardroom-association");
+    expect(boardroom.inputs).toMatchObject({
+      targets: [{ key: "tag:App", values: ["boardroom"] }],
+      scheduleExpression: "cron(30 2 ? * SUN *)",
+      applyOnlyAtCronInterval: false,
+    });
+  });
+
+  it("SSH hosts: one remote command each, script on stdin as root, key as a secret, re-run on change", () => {
+    const script = renderInstallScript({ regime: "prod", group: "bigshot", configs: renderHostGroupConfigs(logs.hostGroups[2], { regime: "prod" }) });
+    const a = one("command:remote:Command", "logs-bigshot-ssh-10-0-0-5");
+    const b = one("command:remote:Command", "logs-bigshot-ssh-bigshot-example-com");
+    expect(a.inputs.create).toBe(mod.SSH_RUN_AS_ROOT);
+    expect(a.inputs.stdin).toBe(script);
+    expect(a.inputs.triggers).toEqual([createHash("sha256").update(script).digest("hex")]);
+    // The whole connection is a secret because the key is (Pulumi's secret signature wraps it).
+    const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+    expect(a.inputs.connection).toEqual({
+      [SECRET_SIG]: "1b47061264138c4ac30d75fd1eb44270",
+      value: { host: "10.0.0.5", user: "deploy", port: 22, privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n" },
+    });
+    expect(b.inputs.connection[SECRET_SIG]).toBe("1b47061264138c4ac30d75fd1eb44270");
+    expect(b.inputs.connection.value).toMatchObject({ host: "bigshot.example.com", user: "root", port: 2222 });
+  });
+
+  it("archive bucket: private, encrypted, TLS only, expiry per prefix; writer policy limited to the prefixes", () => {
+    expect(one("aws:s3/bucket:Bucket", "logs-archive").inputs).toMatchObject({ bucketPrefix: "prod-log-archive-" });
+    expect(one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "logs-archive-public-access").inputs).toMatchObject({
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    expect(one("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "logs-archive-ownership").inputs.rule).toEqual({ objectOwnership: "BucketOwnerEnforced" });
+    const tls = JSON.parse(one("aws:s3/bucketPolicy:BucketPolicy", "logs-archive-tls-only").inputs.policy);
+    expect(tls.Statement[0]).toMatchObject({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } });
+    expect(one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "logs-archive-lifecycle").inputs.rules).toEqual([
+      { id: "expire-boardroom-boardroom", status: "Enabled", filter: { prefix: "boardroom/boardroom/" }, expiration: { days: 365 } },
+      { id: "abort-incomplete-uploads", status: "Enabled", filter: { prefix: "" }, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
+    ]);
+    const writer = JSON.parse(one("aws:iam/policy:Policy", "logs-archive-writer").inputs.policy);
+    expect(writer.Statement[0]).toEqual({
+      Sid: "PutArchives",
+      Effect: "Allow",
+      Action: ["s3:PutObject"],
+      Resource: ["arn:aws:s3:::prod-log-archive-logs-archive/boardroom/boardroom/*"],
+    });
+  });
+
+  it("every log group has a valid retention", () => {
+    const groups = byType("aws:cloudwatch/logGroup:LogGroup").map((r) => [r.inputs.name, r.inputs.retentionInDays]);
+    expect(groups).toEqual([
+      ["/app/crm/backend", 30],
+      ["/app/crm/nginx", 90],
+    ]);
+  });
+
+  it("metric filters: JSON and access-log patterns, counted into the regime's namespace", () => {
+    const filters = Object.fromEntries(byType("aws:cloudwatch/logMetricFilter:LogMetricFilter").map((r) => [r.inputs.name, r.inputs]));
+    expect(Object.keys(filters).sort()).toEqual([
+      "prod-crm-backend-errors",
+      "prod-crm-backend-failed-logins",
+      "prod-crm-nginx-http-401-403",
+      "prod-crm-nginx-http-5xx",
+      "prod-crm-nginx-requests",
+    ]);
+    expect(filters["prod-crm-backend-errors"]).toEqual({
+      name: "prod-crm-backend-errors",
+      logGroupName: "/app/crm/backend",
+      pattern: mod.DEFAULT_PATTERNS.json.errors,
+      metricTransformation: { name: "crm-backend-errors", namespace: "prod/Logs", value: "1", defaultValue: "0", unit: "Count" },
+    });
+    expect(filters["prod-crm-nginx-http-5xx"].pattern).toBe("[ip, ident, user, timestamp, request, status_code = 5*, bytes, ...]");
+    expect(filters["prod-crm-nginx-http-401-403"].pattern).toBe("[ip, ident, user, timestamp, request, status_code = 401 || status_code = 403, bytes, ...]");
+    expect(filters["prod-crm-nginx-requests"].logGroupName).toBe("/app/crm/nginx");
+  });
+
+  it("alarms: one per filter with the guides' thresholds, error rate 1 % / 5 %, all with actions and explicit missing data", () => {
+    const alarms: Record<string, Record<string, any>> = Object.fromEntries(byType("aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => [r.inputs.name, r.inputs]));
+    expect(Object.keys(alarms).sort()).toEqual([
+      "prod-logs-crm-backend-errors-P2",
+      "prod-logs-crm-backend-failed-logins-P1",
+      "prod-logs-crm-nginx-error-rate-P1",
+      "prod-logs-crm-nginx-error-rate-P2",
+      "prod-logs-crm-nginx-http-401-403-P2",
+      "prod-logs-crm-nginx-http-5xx-P1",
+    ]);
+    expect(Object.keys(alarms)).toHaveLength(6);
+    for (const [name, a] of Object.entries(alarms)) {
+      const topic = TOPICS[name.slice(-2) as keyof typeof TOPICS];
+      expect(a.actionsEnabled, name).toBe(true);
+      expect(a.alarmActions, name).toEqual([topic]);
+      expect(a.okActions, name).toEqual([topic]);
+      expect(a.treatMissingData, name).toBe("notBreaching");
+    }
+    expect(alarms["prod-logs-crm-backend-errors-P2"]).toMatchObject({
+      namespace: "prod/Logs",
+      metricName: "crm-backend-errors",
+      statistic: "Sum",
+      period: 86400,
+      evaluationPeriods: 1,
+      threshold: 10,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+    });
+    expect(alarms["prod-logs-crm-backend-failed-logins-P1"]).toMatchObject({ metricName: "crm-backend-failed-logins", period: 300, threshold: 5 });
+    expect(alarms["prod-logs-crm-nginx-http-401-403-P2"]).toMatchObject({ metricName: "crm-nginx-http-401-403", period: 300, threshold: 20 });
+    expect(alarms["prod-logs-crm-nginx-http-5xx-P1"]).toMatchObject({ metricName: "crm-nginx-http-5xx", period: 300, threshold: 10 });
+    for (const [sev, pct] of [["P2", 1], ["P1", 5]] as const) {
+      expect(alarms[`prod-logs-crm-nginx-error-rate-${sev}`]).toMatchObject({
+        threshold: pct,
+        comparisonOperator: "GreaterThanThreshold",
+        evaluationPeriods: 1,
+        metricQueries: [
+          { id: "errors", metric: { namespace: "prod/Logs", metricName: "crm-nginx-http-5xx", period: 300, stat: "Sum" }, returnData: false },
+          { id: "requests", metric: { namespace: "prod/Logs", metricName: "crm-nginx-requests", period: 300, stat: "Sum" }, returnData: false },
+          { id: "rate", expression: "IF(requests > 0, 100 * errors / requests, 0)", returnData: true },
+        ],
+      });
+    }
+  });
+
+  it("a changed log set changes the delivered document and the SSH trigger", async () => {
+    const changed = parseLogs({ ...LOGS, hostGroups: LOGS.hostGroups!.map((g) => ({ ...g, logSets: g.logSets!.map((s) => ({ ...s, keep: 9 })) })) });
+    const before = resources.length;
+    const c2 = new mod.LogRotation("logs2", { regime: "prod", logs: changed, defaultRetentionDays: 30, alarmTopics: TOPICS, sshPrivateKeys: { bigshotSshKey: "k" } });
+    await waitFor(c2.logrotateConfigs);
+    await settle();
+    const added = resources.slice(before);
+    const doc1 = one("aws:ssm/document:Document", "logs-crm-document").inputs.content;
+    const doc2 = added.find((r) => r.name === "logs2-crm-document")!.inputs.content;
+    expect(doc2).not.toBe(doc1);
+    const line = (JSON.parse(doc2).mainSteps[0].inputs.runCommand as string[]).find((l) => l.startsWith("install_conf crm-app "))!;
+    expect(Buffer.from(line.split(" ")[2], "base64").toString()).toContain("\n    rotate 9\n");
+    const t1 = one("command:remote:Command", "logs-bigshot-ssh-10-0-0-5").inputs.triggers;
+    const t2 = added.find((r) => r.name === "logs2-bigshot-ssh-10-0-0-5")!.inputs.triggers;
+    expect(t2).not.toEqual(t1);
+  });
+
+  it("refuses SSH hosts whose private key secret was not passed in, naming the config key", () => {
+    expect(
+      () => new mod.LogRotation("logs3", { regime: "prod", logs: parseLogs({ hostGroups: [LOGS.hostGroups![2]] }), defaultRetentionDays: 30, alarmTopics: TOPICS }),
+    ).toThrow("logs.hostGroups[bigshot].sshPrivateKeyConfig: no secret given for config key bigshotSshKey (pulumi config set --secret bigshotSshKey < key)");
+  });
+});
