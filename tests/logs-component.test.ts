@@ -49,6 +49,8 @@ const LOGS: LogsInput = {
 type Mod = typeof import("../components/logs");
 let mod: Mod;
 let component: InstanceType<Mod["LogRotation"]>;
+/** Children as the SDK saw them: a transformation on the component reaches only resources parented to it. */
+const children: { type: string; name: string; parent: unknown }[] = [];
 const logs = parseLogs(LOGS);
 
 const byType = (t: string): MockResource[] => resources.filter((r) => r.type === t);
@@ -66,6 +68,13 @@ beforeAll(async () => {
     defaultRetentionDays: 30,
     alarmTopics: TOPICS,
     sshPrivateKeys: { bigshotSshKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n" },
+  }, {
+    transformations: [
+      (a) => {
+        if (a.type !== "regime:logs:LogRotation") children.push({ type: a.type, name: a.name, parent: a.opts.parent });
+        return undefined;
+      },
+    ],
   });
   await waitFor(component.logrotateConfigs);
   await settle();
@@ -91,7 +100,11 @@ describe("LogRotation under Pulumi mocks", () => {
       "aws:cloudwatch/logMetricFilter:LogMetricFilter": 5,
       "aws:cloudwatch/metricAlarm:MetricAlarm": 6,
     });
-    for (const r of resources) if (r.type !== "regime:logs:LogRotation") expect(r.name.startsWith("logs-") || r.name.startsWith("prod-"), r.name).toBe(true);
+    const own = resources.filter((r) => r.type !== "regime:logs:LogRotation");
+    expect(children.map((c) => `${c.type} ${c.name}`).sort()).toEqual(own.map((r) => `${r.type} ${r.name}`).sort());
+    for (const c of children) expect(c.parent, c.name).toBe(component);
+    // Names derive from the component name, alarms follow the regime's alarm naming.
+    for (const r of own) expect(r.type.endsWith("MetricAlarm") ? r.name.startsWith("prod-logs-") : r.name.startsWith("logs-"), r.name).toBe(true);
   });
 
   it("SSM document: Command, schema 2.2, aws:runShellScript running the group's install script", async () => {
