@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -317,6 +317,29 @@ describe("the install script, run for real on a scratch /etc", () => {
     const again = run(renderInstallScript({ regime: "prod", group: g.name, configs, docker: g.docker }), etc);
     expect(again.status).toBe(0);
     expect(again.stdout).toContain("daemon.json unchanged");
+  });
+
+  it("merges daemon.json with python3 where jq is missing", () => {
+    const etc = join(work, "etc-nojq");
+    const bin = join(work, "bin-nojq");
+    mkdirSync(join(etc, "docker"), { recursive: true });
+    mkdirSync(bin);
+    // A PATH holding every tool of /usr/bin and /bin but jq.
+    for (const dir of ["/usr/bin", "/bin"]) {
+      for (const f of readdirSync(dir)) if (f !== "jq" && !existsSync(join(bin, f))) symlinkSync(join(dir, f), join(bin, f));
+    }
+    const python = execFileSync("bash", ["-c", "command -v python3"], { encoding: "utf8" }).trim();
+    if (!existsSync(join(bin, "python3"))) symlinkSync(python, join(bin, "python3"));
+    writeFileSync(join(etc, "docker", "daemon.json"), JSON.stringify({ "log-driver": "local", "log-opts": { mode: "non-blocking" } }));
+    const script = renderInstallScript({ regime: "prod", group: "web", configs: {}, docker: { maxSize: "50m", maxFile: 5, restartDaemon: false } });
+    const r = spawnSync("/bin/bash", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:/usr/sbin:/sbin`, REGIME_ETC: etc } });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(spawnSync("/bin/bash", ["-c", "command -v jq"], { env: { PATH: `${bin}:/usr/sbin:/sbin` } }).status).toBe(1);
+    expect(JSON.parse(readFileSync(join(etc, "docker", "daemon.json"), "utf8"))).toEqual({
+      "log-driver": "json-file",
+      "log-opts": { mode: "non-blocking", "max-size": "50m", "max-file": "5" },
+    });
   });
 
   it("fails the run and installs nothing when logrotate reports error:", () => {
