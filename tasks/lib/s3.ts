@@ -1,0 +1,91 @@
+/**
+ * S3 access of the backup tasks: the client (honouring AWS_ENDPOINT_URL_S3 for S3-compatible
+ * servers), the manifest written beside each dump, and finding the newest manifest of a database.
+ */
+import { GetObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import type { Readable } from "node:stream";
+import { z } from "zod";
+import { normalisePrefix, TIERS } from "./tiers";
+
+/**
+ * The SDK reads AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL itself; it is passed explicitly here so a
+ * value given on the command line counts too. An overridden endpoint (MinIO, s3rver, LocalStack)
+ * gets path-style addressing and checksums only where the API requires them.
+ */
+export function s3Client(env: Record<string, string | undefined>): S3Client {
+  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
+  const config: S3ClientConfig = { region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1" };
+  // Same variables the SDK's environment provider reads, taken from the task's env (CLI options count);
+  // otherwise the default chain (Lambda/Fargate role) applies.
+  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    config.credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN };
+  }
+  if (endpoint) {
+    config.endpoint = endpoint;
+    config.forcePathStyle = true;
+    config.requestChecksumCalculation = "WHEN_REQUIRED";
+    config.responseChecksumValidation = "WHEN_REQUIRED";
+  }
+  return new S3Client(config);
+}
+
+export const manifestSchema = z.object({
+  version: z.literal(1),
+  format: z.literal("pg_dump-custom"),
+  database: z.string(),
+  databaseName: z.string(),
+  bucket: z.string(),
+  key: z.string(),
+  tier: z.enum(TIERS),
+  sizeBytes: z.number().int().min(0),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  compression: z.string(),
+  serverVersion: z.string(),
+  clientVersion: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  durationSeconds: z.number(),
+});
+export type Manifest = z.infer<typeof manifestSchema>;
+
+/** Manifest keys of a database across the tiers, newest first (keys carry a sortable timestamp). */
+export async function listManifests(s3: S3Client, bucket: string, prefix: string | undefined, databaseId: string): Promise<string[]> {
+  const keys: string[] = [];
+  for (const tier of TIERS) {
+    let token: string | undefined;
+    do {
+      const out = await s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: `${normalisePrefix(prefix)}${tier}/${databaseId}/`, ContinuationToken: token }),
+      );
+      for (const o of out.Contents ?? []) if (o.Key?.endsWith(".manifest.json")) keys.push(o.Key);
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+  }
+  const base = (k: string) => k.slice(k.lastIndexOf("/") + 1);
+  return keys.sort((a, b) => (base(a) < base(b) ? 1 : base(a) > base(b) ? -1 : 0));
+}
+
+export async function readManifest(s3: S3Client, bucket: string, key: string): Promise<Manifest> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const text = await out.Body!.transformToString();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`manifest ${key} is not JSON`);
+  }
+  const m = manifestSchema.safeParse(json);
+  if (!m.success) throw new Error(`manifest ${key}: ${m.error.issues[0].path.join(".")} ${m.error.issues[0].message}`);
+  return m.data;
+}
+
+/** The newest backup of a database, or undefined when none exists. */
+export async function newestManifest(s3: S3Client, bucket: string, prefix: string | undefined, databaseId: string): Promise<Manifest | undefined> {
+  const keys = await listManifests(s3, bucket, prefix, databaseId);
+  return keys.length ? readManifest(s3, bucket, keys[0]) : undefined;
+}
+
+export async function openObject(s3: S3Client, bucket: string, key: string): Promise<{ body: Readable; length: number }> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return { body: out.Body as Readable, length: Number(out.ContentLength ?? -1) };
+}
