@@ -110,13 +110,13 @@ export function startTool(bin: string, args: string[], env: NodeJS.ProcessEnv, s
     });
     child.once("close", (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : 1)));
   });
-  const stderrTail = () =>
-    tail
-      .split("\n")
-      .map((l) => l.trim())
-      .filter(Boolean)
-      .slice(-3)
-      .join("; ");
+  // The error line and its detail lines, in one line; the end is kept when it is long.
+  const stderrTail = () => {
+    const lines = tail.split("\n").map((l) => l.trim()).filter(Boolean);
+    const firstError = lines.findIndex((l) => /error:|FATAL:/.test(l));
+    const text = (firstError >= 0 ? lines.slice(firstError) : lines.slice(-3)).join(" ");
+    return text.length > 600 ? `...${text.slice(-600)}` : text;
+  };
   return { child, exited, stderrTail };
 }
 
