@@ -1,0 +1,474 @@
+/**
+ * Endpoint health checks in the manner of Gatus: each endpoint has a few small conditions instead of
+ * code, and every endpoint of the list is checked concurrently (CONCURRENCY at a time) within its own
+ * timeout.
+ *
+ * ENDPOINTS is a JSON list:
+ *   [{ "name": "api", "url": "https://api.example.com/health", "method": "GET", "timeoutMs": 10000,
+ *      "insecure": false, "ca": "-----BEGIN CERTIFICATE-----...",
+ *      "conditions": {
+ *        "status": 200,                      // or [200, 204], "2xx", "200-299", or a list of those
+ *        "responseTimeMs": 500,              // maximum, headers and (capped) body included
+ *        "bodyContains": "ok",               // within the first MAX_BODY_BYTES of the body
+ *        "jsonField": { "path": "status", "equals": "ok" },   // dotted path, `items.0.state` indexes arrays
+ *        "certificateDaysLeft": 14           // minimum, https only
+ *      } }]
+ * Conditions default to { "status": 200 }.
+ *
+ * TLS: the connection is opened with node:tls and the peer certificate is read from that socket, so
+ * its days left are known even when the certificate is expired or self-signed. Trust is then checked
+ * here (chain against the system roots or `ca`, and the host name): an untrusted certificate is a
+ * failure and no request is sent over the connection, unless `insecure` is true (days left are still
+ * evaluated then). An expired certificate reports both the days-left condition and the trust error.
+ *
+ * The body is read up to MAX_BODY_BYTES (64 KiB); then the connection is closed, so a huge or endless
+ * body costs no more than that. Each endpoint has one connection of its own (no keep-alive), so the
+ * response time includes DNS, TCP and TLS set-up, as a user's first request would.
+ *
+ * Metrics (Endpoint dimension, published at once): Healthy (0/1), ResponseTime (ms, when a response
+ * arrived), CertificateDaysLeft (https).
+ */
+import { readFileSync } from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { z } from "zod";
+import { defineTask, envInt, MetricUnit, oneLine, TaskError, type TaskContext } from "./lib/runtime";
+
+// ---------------------------------------------------------------- settings
+
+const statusCode = z.number().int().min(100, "must be an HTTP status 100..599").max(599, "must be an HTTP status 100..599");
+/** "2xx" or "200-299". */
+const statusRange = z
+  .string()
+  .regex(/^([1-5]xx|[1-5]\d\d-[1-5]\d\d)$/, 'must be a status, a range like "2xx" or "200-299", or a list of those')
+  .refine((s) => !s.includes("-") || Number(s.slice(0, 3)) <= Number(s.slice(4)), "range start must not exceed its end");
+const statusCondition = z.union([statusCode, statusRange, z.array(z.union([statusCode, statusRange])).min(1, "must list at least one status")]);
+
+export const conditionsSchema = z
+  .object({
+    status: statusCondition.default(200),
+    responseTimeMs: z.number().int().positive("must be > 0").optional(),
+    bodyContains: z.string().min(1, "must not be empty").optional(),
+    jsonField: z
+      .object({ path: z.string().regex(/^[^.]+(\.[^.]+)*$/, "must be a dotted path like status or checks.db.state"), equals: z.union([z.string(), z.number(), z.boolean(), z.null()]) })
+      .strict()
+      .optional(),
+    certificateDaysLeft: z.number().min(0, "must be >= 0").optional(),
+  })
+  .strict();
+
+export const endpointSchema = z
+  .object({
+    name: z.string().min(1).max(255).optional(),
+    url: z.string().refine((u) => {
+      try {
+        const p = new URL(u).protocol;
+        return p === "http:" || p === "https:";
+      } catch {
+        return false;
+      }
+    }, "must be an http(s) URL"),
+    method: z.enum(["GET", "HEAD", "POST"]).default("GET"),
+    timeoutMs: z.number().int("must be a whole number").positive("must be > 0").max(900_000, "must be <= 900000").default(10_000),
+    /** Accept a certificate that does not verify (self-signed, expired, other host); days left are still checked. */
+    insecure: z.boolean().default(false),
+    /** Extra trusted CA certificate(s), PEM, for private CAs and self-signed certificates. */
+    ca: z.string().includes("-----BEGIN CERTIFICATE-----", { message: "must be PEM certificate text" }).optional(),
+    conditions: conditionsSchema.default({ status: 200 }),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    if (e.conditions.certificateDaysLeft !== undefined && !e.url.startsWith("https:")) {
+      ctx.addIssue({ code: "custom", path: ["conditions", "certificateDaysLeft"], message: "needs an https URL" });
+    }
+  });
+
+export type EndpointInput = z.input<typeof endpointSchema>;
+export type Endpoint = z.output<typeof endpointSchema>;
+
+/** `ENDPOINTS[0].url` from ["ENDPOINTS", 0, "url"]. */
+function keyPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
+}
+
+export const healthCheckSettings = z
+  .object({
+    ENDPOINTS: z.string({ message: "required: a JSON list of endpoints (or --url on the command line)" }),
+    CONCURRENCY: envInt(1, 1000).default(50),
+    MAX_BODY_BYTES: envInt(0, 16 * 1024 * 1024).default(64 * 1024),
+  })
+  .transform((s, ctx) => {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(s.ENDPOINTS);
+    } catch {
+      ctx.addIssue({ code: "custom", path: ["ENDPOINTS"], message: "must be valid JSON" });
+      return z.NEVER;
+    }
+    const parsed = z.array(endpointSchema).min(1, "must list at least one endpoint").safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      ctx.addIssue({ code: "custom", path: [keyPath(["ENDPOINTS", ...issue.path])], message: issue.message });
+      return z.NEVER;
+    }
+    const names = new Set<string>();
+    for (const [i, e] of parsed.data.entries()) {
+      const name = e.name ?? e.url;
+      if (names.has(name)) {
+        ctx.addIssue({ code: "custom", path: [keyPath(["ENDPOINTS", i, "name"])], message: `duplicate endpoint name "${name}"` });
+        return z.NEVER;
+      }
+      names.add(name);
+    }
+    return { endpoints: parsed.data, concurrency: s.CONCURRENCY, maxBodyBytes: s.MAX_BODY_BYTES };
+  });
+export type HealthCheckSettings = z.output<typeof healthCheckSettings>;
+
+// ---------------------------------------------------------------- result
+
+export interface EndpointResult {
+  name: string;
+  url: string;
+  healthy: boolean;
+  /** HTTP status, null when no response arrived. */
+  status: number | null;
+  /** Milliseconds until the body was read (up to the cap), null when no response arrived. */
+  responseTimeMs: number | null;
+  /** https: days until the certificate's notAfter, one decimal; negative when expired. */
+  certificateDaysLeft?: number;
+  failures: string[];
+}
+
+export interface HealthCheckResult {
+  results: EndpointResult[];
+}
+
+// ---------------------------------------------------------------- the check
+
+const DAY_MS = 86_400_000;
+
+interface Probe {
+  status: number | null;
+  responseTimeMs: number | null;
+  certificateDaysLeft?: number;
+  body: Buffer;
+  /** The body was cut at the cap. */
+  truncated: boolean;
+  /** Why no (complete) response: connection error, timeout, trust. */
+  errors: string[];
+}
+
+/** Opens the connection, checks the certificate, sends one request and reads at most maxBodyBytes. */
+function probe(e: Endpoint, maxBodyBytes: number, outer: AbortSignal): Promise<Probe> {
+  const url = new URL(e.url);
+  const https = url.protocol === "https:";
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(url.port || (https ? 443 : 80));
+  const started = performance.now();
+  const out: Probe = { status: null, responseTimeMs: null, body: Buffer.alloc(0), truncated: false, errors: [] };
+
+  return new Promise<Probe>((resolve) => {
+    let phase = "connecting";
+    let done = false;
+    let socket: net.Socket | undefined;
+    const chunks: Buffer[] = [];
+    let received = 0;
+
+    const finish = (error?: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      outer.removeEventListener("abort", onAbort);
+      if (error) out.errors.push(error);
+      out.body = Buffer.concat(chunks, Math.min(received, maxBodyBytes)).subarray(0, maxBodyBytes);
+      socket?.destroy();
+      resolve(out);
+    };
+    const timer = setTimeout(() => finish(`timed out after ${e.timeoutMs} ms ${phase}`), e.timeoutMs);
+    const onAbort = () => finish("check aborted");
+    if (outer.aborted) return onAbort();
+    outer.addEventListener("abort", onAbort, { once: true });
+
+    const request = () => {
+      phase = "waiting for the response";
+      const req = http.request({
+        method: e.method,
+        host,
+        port,
+        path: `${url.pathname}${url.search}`,
+        headers: { host: url.host, "user-agent": "maintenance-regime-health-check", accept: "*/*", connection: "close" },
+        createConnection: () => socket,
+      });
+      req.on("error", (err) => finish(`request failed: ${oneLine(err)}`));
+      req.on("response", (res) => {
+        out.status = res.statusCode ?? null;
+        phase = "reading the body";
+        const complete = () => {
+          out.responseTimeMs = Math.round(performance.now() - started);
+          finish();
+        };
+        res.on("data", (chunk: Buffer) => {
+          if (done) return;
+          chunks.push(chunk);
+          received += chunk.length;
+          if (received >= maxBodyBytes) {
+            // Enough: close the connection instead of reading the rest.
+            out.truncated = received > maxBodyBytes || !res.complete;
+            complete();
+          }
+        });
+        res.on("end", complete);
+        res.on("error", (err) => finish(`response failed: ${oneLine(err)}`));
+      });
+      req.end();
+    };
+
+    if (https) {
+      socket = tls.connect({
+        host,
+        port,
+        servername: net.isIP(host) ? undefined : host,
+        ca: e.ca ? [...tls.rootCertificates, e.ca] : undefined,
+        // Trust is decided below, after the certificate was read: an expired certificate must be
+        // reported as such, not as a failed connection.
+        rejectUnauthorized: false,
+        ALPNProtocols: ["http/1.1"],
+      });
+      socket.once("secureConnect", () => {
+        const t = socket as tls.TLSSocket;
+        const cert = t.getPeerCertificate();
+        const notAfter = cert?.valid_to ? Date.parse(cert.valid_to) : NaN;
+        if (Number.isFinite(notAfter)) out.certificateDaysLeft = Math.round(((notAfter - Date.now()) / DAY_MS) * 10) / 10;
+        else out.errors.push("no peer certificate");
+        let trust: string | undefined;
+        if (!t.authorized) trust = `certificate not trusted: ${oneLine(t.authorizationError ?? "unknown reason")}`;
+        else if (cert && Object.keys(cert).length) {
+          const mismatch = tls.checkServerIdentity(host, cert);
+          if (mismatch) trust = `certificate not trusted: ${oneLine(mismatch)}`;
+        }
+        if (trust && !e.insecure) return finish(`${trust} (no request sent; "insecure": true accepts it)`);
+        request();
+      });
+    } else {
+      socket = net.connect({ host, port });
+      socket.once("connect", request);
+    }
+    socket.on("error", (err) => finish(`connection failed: ${oneLine(err)}`));
+  });
+}
+
+function statusMatches(status: number, cond: number | string): boolean {
+  if (typeof cond === "number") return status === cond;
+  if (cond.endsWith("xx")) return Math.floor(status / 100) === Number(cond[0]);
+  const [lo, hi] = cond.split("-").map(Number);
+  return status >= lo && status <= hi;
+}
+
+/** Follows a dotted path (`checks.db.state`, `items.0.status`) into parsed JSON. */
+export function jsonPath(value: unknown, path: string): { found: boolean; value?: unknown } {
+  let cur: unknown = value;
+  for (const part of path.split(".")) {
+    if (cur !== null && typeof cur === "object" && Object.prototype.hasOwnProperty.call(cur, part)) cur = (cur as Record<string, unknown>)[part];
+    else return { found: false };
+  }
+  return { found: true, value: cur };
+}
+
+/** The failed conditions of one probe, each as a short line. */
+export function evaluate(e: Endpoint, p: Probe): string[] {
+  const failures = [...p.errors];
+  const c = e.conditions;
+  const days = p.certificateDaysLeft;
+  if (c.certificateDaysLeft !== undefined && days !== undefined && days < c.certificateDaysLeft) {
+    failures.unshift(days < 0 ? `certificate expired ${-days} days ago (days left ${days} < ${c.certificateDaysLeft})` : `certificate days left ${days} < ${c.certificateDaysLeft}`);
+  }
+  if (p.status === null) return failures;
+  // A response cut off by a timeout or a reset: its status counts, its partial body does not.
+  const bodyUsable = p.errors.length === 0;
+
+  const wanted = Array.isArray(c.status) ? c.status : [c.status];
+  if (!wanted.some((w) => statusMatches(p.status as number, w))) {
+    failures.push(wanted.length === 1 ? `status ${p.status} != ${wanted[0]}` : `status ${p.status} not in [${wanted.join(", ")}]`);
+  }
+  if (c.responseTimeMs !== undefined && p.responseTimeMs !== null && p.responseTimeMs > c.responseTimeMs) {
+    failures.push(`response time ${p.responseTimeMs} ms > ${c.responseTimeMs} ms`);
+  }
+  const scope = p.truncated ? `body (first ${p.body.length} bytes)` : "body";
+  if (bodyUsable && c.bodyContains !== undefined && !p.body.includes(c.bodyContains)) {
+    failures.push(`${scope} does not contain ${JSON.stringify(c.bodyContains)}`);
+  }
+  if (bodyUsable && c.jsonField) {
+    let doc: unknown;
+    let parsed = true;
+    try {
+      doc = JSON.parse(p.body.toString("utf8"));
+    } catch {
+      parsed = false;
+    }
+    const want = JSON.stringify(c.jsonField.equals);
+    if (!parsed) failures.push(`${scope} is not JSON (wanted ${c.jsonField.path} == ${want})`);
+    else {
+      const r = jsonPath(doc, c.jsonField.path);
+      if (!r.found) failures.push(`json ${c.jsonField.path} missing (wanted ${want})`);
+      else if (r.value !== c.jsonField.equals) failures.push(`json ${c.jsonField.path} ${JSON.stringify(r.value)} != ${want}`);
+    }
+  }
+  return failures;
+}
+
+export async function checkEndpoint(e: Endpoint, maxBodyBytes = 64 * 1024, signal: AbortSignal = new AbortController().signal): Promise<EndpointResult> {
+  const p = await probe(e, maxBodyBytes, signal);
+  const failures = evaluate(e, p);
+  return {
+    name: e.name ?? e.url,
+    url: e.url,
+    healthy: failures.length === 0,
+    status: p.status,
+    responseTimeMs: p.responseTimeMs,
+    ...(p.certificateDaysLeft !== undefined ? { certificateDaysLeft: p.certificateDaysLeft } : {}),
+    failures,
+  };
+}
+
+/** Runs fn over items with at most `limit` in flight; results in input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function emitMetrics(ctx: TaskContext, r: EndpointResult): void {
+  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number) => {
+    const m = ctx.metrics.singleMetric();
+    m.addDimension("Endpoint", r.name);
+    m.addMetric(name, unit, value);
+  };
+  metric("Healthy", MetricUnit.Count, r.healthy ? 1 : 0);
+  if (r.responseTimeMs !== null) metric("ResponseTime", MetricUnit.Milliseconds, r.responseTimeMs);
+  if (r.certificateDaysLeft !== undefined) metric("CertificateDaysLeft", MetricUnit.Count, r.certificateDaysLeft);
+}
+
+export async function checkAll(s: HealthCheckSettings, signal: AbortSignal): Promise<HealthCheckResult> {
+  return { results: await mapLimit(s.endpoints, s.concurrency, (e) => checkEndpoint(e, s.maxBodyBytes, signal)) };
+}
+
+// ---------------------------------------------------------------- command line
+
+const CLI_OPTIONS = ["url", "name", "method", "timeout-ms", "max-response-ms", "min-cert-days", "status", "body-contains", "json-field", "insecure", "ca", "concurrency", "max-body-bytes"];
+
+function cliNumber(options: Record<string, string[]>, key: string, min: number): number | undefined {
+  const v = options[key]?.at(-1);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isInteger(n) || n < min) throw new TaskError(`--${key}: must be a whole number >= ${min}, got "${v}"`);
+  return n;
+}
+
+/**
+ * `--url A --url B [--name a --name b] [--timeout-ms N] [--max-response-ms N] [--min-cert-days N]
+ * [--status 200|2xx|200,204] [--body-contains TEXT] [--json-field path=value] [--insecure] [--ca FILE]`:
+ * the same conditions for every URL (--min-cert-days applies to the https ones).
+ */
+export function healthCheckCli(options: Record<string, string[]>): Record<string, string> {
+  for (const k of Object.keys(options)) {
+    if (!CLI_OPTIONS.includes(k)) throw new TaskError(`--${k}: unknown option; one of ${CLI_OPTIONS.map((o) => `--${o}`).join(", ")}`);
+  }
+  const urls = options.url ?? [];
+  // No options at all: the endpoints come from the ENDPOINTS variable.
+  if (Object.keys(options).length === 0) return {};
+  if (urls.length === 0) throw new TaskError("--url: required (repeat it for several endpoints)");
+  for (const u of urls) {
+    if (!endpointSchema.safeParse({ url: u }).success) throw new TaskError(`--url: "${u}" must be an http(s) URL`);
+  }
+  const names = options.name ?? [];
+  if (names.length > 0 && names.length !== urls.length) throw new TaskError(`--name: give one per --url (${urls.length}), got ${names.length}`);
+  const timeoutMs = cliNumber(options, "timeout-ms", 1);
+  const maxResponseMs = cliNumber(options, "max-response-ms", 1);
+  const minCertDays = cliNumber(options, "min-cert-days", 0);
+  const insecureRaw = options.insecure?.at(-1);
+  if (insecureRaw !== undefined && !["true", "false"].includes(insecureRaw)) throw new TaskError(`--insecure: takes no value (or true/false), got "${insecureRaw}"`);
+  const method = options.method?.at(-1)?.toUpperCase();
+  if (method !== undefined && !["GET", "HEAD", "POST"].includes(method)) throw new TaskError(`--method: must be GET, HEAD or POST, got "${method}"`);
+
+  let status: number | string | (number | string)[] | undefined;
+  const statusRaw = options.status?.at(-1);
+  if (statusRaw !== undefined) {
+    const parts = statusRaw.split(",").map((p) => (/^\d+$/.test(p.trim()) ? Number(p.trim()) : p.trim()));
+    status = parts.length === 1 ? parts[0] : parts;
+    if (!statusCondition.safeParse(status).success) throw new TaskError(`--status: must be a status, "2xx", "200-299" or a comma list, got "${statusRaw}"`);
+  }
+  let jsonField: { path: string; equals: string | number | boolean | null } | undefined;
+  const jf = options["json-field"]?.at(-1);
+  if (jf !== undefined) {
+    const eq = jf.indexOf("=");
+    if (eq <= 0) throw new TaskError(`--json-field: must be path=value (e.g. status=ok), got "${jf}"`);
+    const rawValue = jf.slice(eq + 1);
+    let equals: string | number | boolean | null = rawValue;
+    try {
+      const v = JSON.parse(rawValue);
+      if (v === null || ["string", "number", "boolean"].includes(typeof v)) equals = v;
+    } catch {
+      /* a bare word is a string */
+    }
+    jsonField = { path: jf.slice(0, eq), equals };
+  }
+  let ca: string | undefined;
+  const caFile = options.ca?.at(-1);
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile, "utf8");
+    } catch (err) {
+      throw new TaskError(`--ca: cannot read ${caFile}: ${oneLine(err)}`);
+    }
+  }
+
+  const endpoints: EndpointInput[] = urls.map((url, i) => ({
+    ...(names[i] ? { name: names[i] } : {}),
+    url,
+    ...(method ? { method: method as "GET" } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(insecureRaw === "true" ? { insecure: true } : {}),
+    ...(ca ? { ca } : {}),
+    conditions: {
+      status: status ?? 200,
+      ...(maxResponseMs !== undefined ? { responseTimeMs: maxResponseMs } : {}),
+      ...(options["body-contains"] ? { bodyContains: options["body-contains"].at(-1) } : {}),
+      ...(jsonField ? { jsonField } : {}),
+      ...(minCertDays !== undefined && url.startsWith("https:") ? { certificateDaysLeft: minCertDays } : {}),
+    },
+  }));
+  const env: Record<string, string> = { ENDPOINTS: JSON.stringify(endpoints) };
+  const concurrency = cliNumber(options, "concurrency", 1);
+  if (concurrency !== undefined) env.CONCURRENCY = String(concurrency);
+  const maxBody = cliNumber(options, "max-body-bytes", 0);
+  if (maxBody !== undefined) env.MAX_BODY_BYTES = String(maxBody);
+  return env;
+}
+
+// ---------------------------------------------------------------- the task
+
+export const healthCheckTask = defineTask({
+  name: "health-check",
+  description: "check HTTP(S) endpoints concurrently against status, response time, body, JSON field and certificate conditions",
+  settings: healthCheckSettings,
+  async run(settings, ctx) {
+    const result = await checkAll(settings, ctx.signal);
+    for (const r of result.results) {
+      emitMetrics(ctx, r);
+      if (!r.healthy) ctx.log.warn("endpoint unhealthy", { endpoint: r.name, url: r.url, failures: r.failures });
+    }
+    const bad = result.results.filter((r) => !r.healthy);
+    ctx.log.info("health checks done", { endpoints: result.results.length, unhealthy: bad.length });
+    return result;
+  },
+  failed: (result: HealthCheckResult) => result.results.some((r) => !r.healthy),
+  cli: healthCheckCli,
+});
