@@ -21,12 +21,25 @@ function mockArn(type: string, name: string, inputs: Record<string, any>): strin
   if (svc === "s3") return `arn:aws:s3:::${inputs.bucket ?? name}`;
   if (svc === "iam") return `arn:aws:iam::${MOCK_ACCOUNT}:${type.includes("Policy") ? "policy" : "role"}/${n}`;
   if (type.includes("LogGroup")) return `arn:aws:logs:${MOCK_REGION}:${MOCK_ACCOUNT}:log-group:${n}`;
+  if (svc === "lambda") return `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:${n}`;
+  if (svc === "kms") return `arn:aws:kms:${MOCK_REGION}:${MOCK_ACCOUNT}:key/${name}-id`;
+  if (svc === "ecs") return `arn:aws:ecs:${MOCK_REGION}:${MOCK_ACCOUNT}:${type.includes("TaskDefinition") ? `task-definition/${inputs.family ?? n}:1` : `cluster/${n}`}`;
+  if (svc === "cloudwatch" && type.includes("MetricAlarm")) return `arn:aws:cloudwatch:${MOCK_REGION}:${MOCK_ACCOUNT}:alarm:${n}`;
+  if (svc === "scheduler") return `arn:aws:scheduler:${MOCK_REGION}:${MOCK_ACCOUNT}:schedule/default/${n}`;
   return `arn:aws:${svc}:${MOCK_REGION}:${MOCK_ACCOUNT}:${n}`;
+}
+
+let current: MockResource[] = [];
+
+/** Forgets every recorded resource (mocks stay installed): call between independent programs in one file. */
+export function reset(): void {
+  current.length = 0;
 }
 
 /** Installs the recording mocks; the returned array fills as resources are registered. */
 export function setupMocks(opts: { project?: string; stack?: string; preview?: boolean } = {}): { resources: MockResource[] } {
   const resources: MockResource[] = [];
+  current = resources;
   pulumi.runtime.setMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
@@ -34,6 +47,7 @@ export function setupMocks(opts: { project?: string; stack?: string; preview?: b
         const state: Record<string, any> = { ...args.inputs };
         if (args.type.startsWith("aws:s3/bucket:")) state.bucket ??= `${args.inputs.bucketPrefix ?? ""}${args.name}`.slice(0, 63);
         state.name ??= args.name;
+        if (args.type === "aws:kms/key:Key") state.keyId ??= `${args.name}-id`;
         state.arn ??= mockArn(args.type, args.name, state);
         if (args.type === "aws:ssm/document:Document") state.latestVersion ??= "1";
         return { id: `${args.name}-id`, state };
