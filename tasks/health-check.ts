@@ -28,6 +28,7 @@
  * Metrics (Endpoint dimension, published at once): Healthy (0/1), ResponseTime (ms, when a response
  * arrived), CertificateDaysLeft (https).
  */
+import { getMaxListeners, setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
@@ -357,6 +358,8 @@ function emitMetrics(ctx: TaskContext, r: EndpointResult): void {
 }
 
 export async function checkAll(s: HealthCheckSettings, signal: AbortSignal): Promise<HealthCheckResult> {
+  // Every check in flight listens for the task's abort: that many listeners are expected.
+  setMaxListeners(Math.max(getMaxListeners(signal), s.concurrency + 10), signal);
   return { results: await mapLimit(s.endpoints, s.concurrency, (e) => checkEndpoint(e, s.maxBodyBytes, signal)) };
 }
 
