@@ -1,0 +1,311 @@
+/**
+ * Backup storage: one S3 bucket that keeps backups as long as each retention tier says and no longer.
+ * Versioned, SSE-KMS with its own key (rotation on, S3 bucket key to cut KMS calls), all four public
+ * access blocks, ACLs disabled (BucketOwnerEnforced), TLS-only bucket policy, one lifecycle rule per
+ * tier prefix (`daily/<db>/`, `weekly/<db>/`, `monthly/<db>/`) with its own expiration and optional
+ * transitions to colder storage, old versions expired, incomplete multipart uploads aborted, and
+ * optional Object Lock. The bucket is never force-destroyed: deleting the stack leaves the backups.
+ *
+ * Tasks get least-privilege statements from `writeStatements` / `readStatements`: put or read under
+ * their own prefixes only, never delete, never change the bucket's policy or lifecycle.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import type { IamStatement } from "./iam";
+
+export const STORAGE_CLASSES = ["STANDARD_IA", "ONEZONE_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"] as const;
+export type StorageClass = (typeof STORAGE_CLASSES)[number];
+
+/** Days S3 bills at least for an object in the class (and the earliest an IA transition is allowed). */
+export const MIN_STORAGE_DAYS: Record<StorageClass, number> = {
+  STANDARD_IA: 30,
+  ONEZONE_IA: 30,
+  GLACIER_IR: 90,
+  GLACIER: 90,
+  DEEP_ARCHIVE: 180,
+};
+
+export interface Transition {
+  /** Days after creation. */
+  days: number;
+  storageClass: StorageClass;
+}
+
+export interface RetentionRule {
+  /** Rule id, unique in the bucket: `daily-crm`. */
+  id: string;
+  /** Key prefix the rule applies to, ending in `/`: `daily/crm/`. */
+  prefix: string;
+  /** Days after creation when the backup expires. */
+  expireDays: number;
+  transitions?: Transition[];
+}
+
+export interface BackupVaultArgs {
+  /** One rule per tier prefix; see `tierRules`. */
+  retention: RetentionRule[];
+  /** Days a replaced or deleted (noncurrent) version is kept. */
+  noncurrentDays?: number;
+  /** Days after which an unfinished multipart upload (a dump cut off mid-stream) is removed. */
+  abortIncompleteUploadDays?: number;
+  /** WORM protection: no one (COMPLIANCE) or only privileged users (GOVERNANCE) may delete a version early. */
+  objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
+  /** Days KMS waits before deleting the key once it is removed from the program (7..30). */
+  keyDeletionWindowDays?: number;
+  tags?: Record<string, string>;
+}
+
+export type Tier = "daily" | "weekly" | "monthly";
+
+/**
+ * The three tier rules of one database: keys `<base><tier>/<dbId>/...` expire after the tier's days;
+ * with `archive`, monthly backups move to a colder class after `afterDays` (only when they live long
+ * enough afterwards to be worth it).
+ */
+export function tierRules(
+  dbId: string,
+  days: Record<Tier, number>,
+  opts: { basePrefix?: string; archive?: { afterDays: number; storageClass?: StorageClass } } = {},
+): RetentionRule[] {
+  const base = opts.basePrefix ?? "";
+  return (["daily", "weekly", "monthly"] as const).map((tier) => {
+    const rule: RetentionRule = { id: `${tier}-${dbId}`, prefix: `${base}${tier}/${dbId}/`, expireDays: days[tier] };
+    const a = opts.archive;
+    if (a) {
+      const cls = a.storageClass ?? "GLACIER_IR";
+      if (days[tier] - a.afterDays >= MIN_STORAGE_DAYS[cls]) rule.transitions = [{ days: a.afterDays, storageClass: cls }];
+    }
+    return rule;
+  });
+}
+
+/** Refuses rules S3 rejects or that cost more than they save; the message names the argument. */
+export function validateRetention(rules: RetentionRule[]): void {
+  if (rules.length === 0) throw new Error("retention: at least one rule is needed, or backups are kept forever");
+  const ids = new Set<string>();
+  rules.forEach((r, i) => {
+    const at = `retention[${i}]`;
+    if (!/^[A-Za-z0-9._-]{1,255}$/.test(r.id)) throw new Error(`${at}.id: "${r.id}" must be 1-255 letters, digits, . _ -`);
+    if (ids.has(r.id)) throw new Error(`${at}.id: duplicate rule id "${r.id}"`);
+    ids.add(r.id);
+    if (!r.prefix || !r.prefix.endsWith("/") || r.prefix.startsWith("/")) {
+      throw new Error(`${at}.prefix: "${r.prefix}" must be a key prefix ending in / and not starting with /`);
+    }
+    if (!Number.isInteger(r.expireDays) || r.expireDays < 1) throw new Error(`${at}.expireDays: must be a whole number >= 1, got ${r.expireDays}`);
+    let last: Transition | undefined;
+    (r.transitions ?? []).forEach((t, j) => {
+      const tat = `${at}.transitions[${j}]`;
+      if (!(STORAGE_CLASSES as readonly string[]).includes(t.storageClass)) {
+        throw new Error(`${tat}.storageClass: "${t.storageClass}" is not one of ${STORAGE_CLASSES.join(", ")}`);
+      }
+      if (!Number.isInteger(t.days) || t.days < 0) throw new Error(`${tat}.days: must be a whole number >= 0, got ${t.days}`);
+      if ((t.storageClass === "STANDARD_IA" || t.storageClass === "ONEZONE_IA") && t.days < 30) {
+        throw new Error(`${tat}.days: a transition to ${t.storageClass} needs at least 30 days, got ${t.days}`);
+      }
+      if (last) {
+        if (STORAGE_CLASSES.indexOf(t.storageClass) <= STORAGE_CLASSES.indexOf(last.storageClass)) {
+          throw new Error(`${tat}.storageClass: ${t.storageClass} must be colder than the previous transition's ${last.storageClass}`);
+        }
+        if (t.days - last.days < MIN_STORAGE_DAYS[last.storageClass]) {
+          throw new Error(
+            `${tat}.days: must be at least ${MIN_STORAGE_DAYS[last.storageClass]} days after the transition to ${last.storageClass} (day ${last.days}), got ${t.days}`,
+          );
+        }
+      }
+      last = t;
+    });
+    if (last && r.expireDays - last.days < MIN_STORAGE_DAYS[last.storageClass]) {
+      throw new Error(
+        `${at}.expireDays: ${r.expireDays} is less than ${MIN_STORAGE_DAYS[last.storageClass]} days after the transition to ${last.storageClass} on day ${last.days} (S3 bills the minimum anyway)`,
+      );
+    }
+  });
+  // Overlapping prefixes would give one key two expirations; S3 applies the shorter one, silently.
+  const sorted = [...rules].sort((a, b) => a.prefix.localeCompare(b.prefix));
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i].prefix.startsWith(sorted[i - 1].prefix)) {
+      throw new Error(`retention: prefixes "${sorted[i - 1].prefix}" and "${sorted[i].prefix}" overlap`);
+    }
+  }
+}
+
+function checkPrefixes(prefixes: string[], what: string): void {
+  if (prefixes.length === 0) throw new Error(`${what}: at least one prefix is needed (a whole-bucket grant is refused)`);
+  prefixes.forEach((p, i) => {
+    if (!p || !p.endsWith("/") || p.startsWith("/") || p.includes("*")) {
+      throw new Error(`${what}[${i}]: "${p}" must be a key prefix ending in /, without * and not starting with /`);
+    }
+  });
+}
+
+export class BackupVault extends pulumi.ComponentResource {
+  public readonly bucketName: pulumi.Output<string>;
+  public readonly bucketArn: pulumi.Output<string>;
+  public readonly kmsKeyArn: pulumi.Output<string>;
+
+  constructor(name: string, args: BackupVaultArgs, opts?: pulumi.ComponentResourceOptions) {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new Error(`BackupVault name: "${name}" must use only lowercase letters, digits and - (it names the bucket)`);
+    validateRetention(args.retention);
+    const noncurrentDays = args.noncurrentDays ?? 7;
+    if (!Number.isInteger(noncurrentDays) || noncurrentDays < 1) throw new Error(`noncurrentDays: must be a whole number >= 1, got ${noncurrentDays}`);
+    const abortDays = args.abortIncompleteUploadDays ?? 1;
+    if (!Number.isInteger(abortDays) || abortDays < 1) throw new Error(`abortIncompleteUploadDays: must be a whole number >= 1, got ${abortDays}`);
+    if (args.objectLock) {
+      const { mode, days } = args.objectLock;
+      if (mode !== "GOVERNANCE" && mode !== "COMPLIANCE") throw new Error(`objectLock.mode: must be GOVERNANCE or COMPLIANCE, got "${mode}"`);
+      if (!Number.isInteger(days) || days < 1) throw new Error(`objectLock.days: must be a whole number >= 1, got ${days}`);
+    }
+    const deletionWindow = args.keyDeletionWindowDays ?? 30;
+    if (!Number.isInteger(deletionWindow) || deletionWindow < 7 || deletionWindow > 30) {
+      throw new Error(`keyDeletionWindowDays: must be a whole number from 7 to 30, got ${deletionWindow}`);
+    }
+    super("regime:backup:BackupVault", name, {}, opts);
+    const tags = args.tags ?? {};
+    const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+
+    const key = new aws.kms.Key(
+      `${name}-key`,
+      {
+        description: `${name}: encrypts the backups`,
+        enableKeyRotation: true,
+        deletionWindowInDays: deletionWindow,
+        policy: account.apply((acct) =>
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              { Sid: "AccountAdministersKeyThroughIam", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${acct}:root` }, Action: "kms:*", Resource: "*" },
+            ],
+          }),
+        ),
+        tags,
+      },
+      { parent: this },
+    );
+    new aws.kms.Alias(`${name}-key`, { name: `alias/${name}`, targetKeyId: key.keyId }, { parent: this });
+
+    // bucketPrefix: at most 37 characters; S3 appends a unique suffix up to the 63-character limit.
+    const bucket = new aws.s3.Bucket(
+      `${name}`,
+      {
+        bucketPrefix: `${name.slice(0, 36).replace(/-+$/, "")}-`,
+        forceDestroy: false,
+        ...(args.objectLock ? { objectLockEnabled: true } : {}),
+        tags,
+      },
+      { parent: this },
+    );
+    const publicAccess = new aws.s3.BucketPublicAccessBlock(
+      `${name}-public-access`,
+      { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+      { parent: this },
+    );
+    new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, { parent: this });
+    const versioning = new aws.s3.BucketVersioning(
+      `${name}-versioning`,
+      { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
+      { parent: this },
+    );
+    new aws.s3.BucketServerSideEncryptionConfiguration(
+      `${name}-encryption`,
+      {
+        bucket: bucket.id,
+        rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: key.arn }, bucketKeyEnabled: true }],
+      },
+      { parent: this },
+    );
+    new aws.s3.BucketPolicy(
+      `${name}-tls-only`,
+      {
+        bucket: bucket.id,
+        policy: bucket.arn.apply((arn) =>
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "DenyInsecureTransport",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:*",
+                Resource: [arn, `${arn}/*`],
+                Condition: { Bool: { "aws:SecureTransport": "false" } },
+              },
+            ],
+          }),
+        ),
+      },
+      // S3 refuses a bucket policy while the public-access block is being written.
+      { parent: this, dependsOn: [publicAccess] },
+    );
+    new aws.s3.BucketLifecycleConfiguration(
+      `${name}-lifecycle`,
+      {
+        bucket: bucket.id,
+        rules: [
+          ...args.retention.map((r) => ({
+            id: r.id,
+            status: "Enabled",
+            filter: { prefix: r.prefix },
+            expiration: { days: r.expireDays },
+            ...(r.transitions?.length ? { transitions: r.transitions.map((t) => ({ days: t.days, storageClass: t.storageClass })) } : {}),
+          })),
+          {
+            id: "whole-bucket-housekeeping",
+            status: "Enabled",
+            filter: { prefix: "" },
+            abortIncompleteMultipartUpload: { daysAfterInitiation: abortDays },
+            noncurrentVersionExpiration: { noncurrentDays },
+            expiration: { expiredObjectDeleteMarker: true },
+          },
+        ],
+      },
+      // Lifecycle rules on noncurrent versions need versioning in place first.
+      { parent: this, dependsOn: [versioning] },
+    );
+    if (args.objectLock) {
+      new aws.s3.BucketObjectLockConfiguration(
+        `${name}-object-lock`,
+        { bucket: bucket.id, rule: { defaultRetention: { mode: args.objectLock.mode, days: args.objectLock.days } } },
+        { parent: this, dependsOn: [versioning] },
+      );
+    }
+
+    this.bucketName = bucket.bucket;
+    this.bucketArn = bucket.arn;
+    this.kmsKeyArn = key.arn;
+    this.registerOutputs({ bucketName: this.bucketName, bucketArn: this.bucketArn, kmsKeyArn: this.kmsKeyArn });
+  }
+
+  /**
+   * Write-only under the prefixes: put objects (single and multipart), abort its own uploads, and
+   * encrypt with the vault key. `readBack` adds s3:GetObject on the same prefixes, which HeadObject
+   * needs (the backup task checks the stored size of what it just wrote). Never delete.
+   */
+  writeStatements(prefixes: string[], opts: { readBack?: boolean } = {}): IamStatement[] {
+    checkPrefixes(prefixes, "prefixes");
+    const objects = this.bucketArn.apply((arn) => prefixes.map((p) => `${arn}/${p}*`));
+    return [
+      {
+        Effect: "Allow",
+        Action: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", ...(opts.readBack ? ["s3:GetObject"] : [])],
+        Resource: objects,
+      },
+      // Multipart uploads to an SSE-KMS bucket need Decrypt as well as GenerateDataKey.
+      { Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: [this.kmsKeyArn] },
+    ];
+  }
+
+  /** Read-only under the prefixes: get objects, list only those prefixes, decrypt with the vault key. */
+  readStatements(prefixes: string[]): IamStatement[] {
+    checkPrefixes(prefixes, "prefixes");
+    return [
+      { Effect: "Allow", Action: ["s3:GetObject"], Resource: this.bucketArn.apply((arn) => prefixes.map((p) => `${arn}/${p}*`)) },
+      {
+        Effect: "Allow",
+        Action: ["s3:ListBucket"],
+        Resource: [this.bucketArn],
+        Condition: { StringLike: { "s3:prefix": prefixes.map((p) => `${p}*`) } },
+      },
+      { Effect: "Allow", Action: ["kms:Decrypt"], Resource: [this.kmsKeyArn] },
+    ];
+  }
+}

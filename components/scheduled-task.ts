@@ -1,0 +1,555 @@
+/**
+ * One scheduled task, the workhorse of the regime: the code (Lambda zip, Lambda container image, or a
+ * Fargate task for work longer than Lambda's 15 minutes), a role holding exactly the caller's
+ * statements plus its own log writes, a log group with retention, an EventBridge Scheduler schedule
+ * (cron or rate, always with an IANA timezone, flexible window off, retries and a dead-letter queue),
+ * and alarms: the run failed, the run came close to its timeout, no successful run was recorded in the
+ * expected interval, and a scheduled run could not even be started (messages in the dead-letter queue).
+ *
+ * The task code reports `TaskSucceeded` / `TaskFailed` / `TaskDuration` as Embedded Metric Format
+ * lines (tasks/lib/runtime.ts) in namespace METRICS_NAMESPACE with dimensions
+ * { service: REGIME_NAME, Task: <task name> }; the component sets both variables, so the missed-run
+ * alarm watches exactly the metric the code writes.
+ *
+ * Lambda runs in a VPC get the ENI permissions EC2 requires on `*` (ec2:CreateNetworkInterface and
+ * friends: the network interface does not exist when the call is authorised), inline rather than the
+ * managed AWSLambdaVPCAccessExecutionRole, which would also grant log writes to every log group.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { createAlarm, SEVERITIES, type AlertTopics, type Severity } from "./alarms";
+import { assumeRolePolicy, policyJson, type IamStatement } from "./iam";
+import { physicalName, withoutPrefix } from "./naming";
+import { isIanaTimezone, LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MEMORY_MB, LOG_RETENTION_DAYS } from "../regime/limits";
+import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+
+export type TaskCode =
+  | { kind: "zip"; archive: pulumi.asset.Archive; handler: string }
+  /** Container image on Lambda; its CMD picks the handler (image/Dockerfile: handler.handler, task by TASK). */
+  | { kind: "image"; imageUri: pulumi.Input<string>; command?: string[] }
+  | {
+      kind: "fargate";
+      imageUri: pulumi.Input<string>;
+      /** ECS cluster ARN. */
+      cluster: pulumi.Input<string>;
+      /** CPU units: 256, 512, 1024, 2048, 4096, 8192 or 16384. */
+      cpu: number;
+      /** MiB, within the range Fargate allows for the CPU. */
+      memory: number;
+      command?: string[];
+      /** Subnets and security groups of the task; default: the `vpc` argument's. */
+      subnets?: pulumi.Input<string[]>;
+      securityGroups?: pulumi.Input<string[]>;
+      /** Ephemeral storage in GiB (21..200); default 21. */
+      ephemeralStorageGb?: number;
+    };
+
+export interface ScheduledTaskArgs {
+  /** Regime name: prefix of alarm names and the `service` metric dimension. */
+  regime: string;
+  /** Task name as the runtime knows it (tasks/registry.ts): the `Task` metric dimension and TASK variable. */
+  taskName: string;
+  description: string;
+  code: TaskCode;
+  /** Plain settings only: secrets travel as Secrets Manager ARNs, never as values. */
+  environment?: Record<string, pulumi.Input<string>>;
+  schedule: { expression: string; timezone: string };
+  /** Longest expected gap between two runs, in seconds: the missed-run alarm's window. */
+  expectedIntervalSeconds: number;
+  /** Lambda: at most 900. Fargate: the duration alarm's reference (Fargate itself has no timeout). */
+  timeoutSeconds: number;
+  /** Lambda memory, 128..10240 MB (ignored for Fargate, which takes code.memory). */
+  memoryMb?: number;
+  vpc?: { subnetIds: pulumi.Input<string[]>; securityGroupIds: pulumi.Input<string[]> };
+  /** What the task may do: concrete actions on concrete resources. */
+  policyStatements: pulumi.Input<IamStatement>[];
+  logRetentionDays: number;
+  alarmTopics: AlertTopics;
+  /** Severity of a failed, missed or unstartable run. A run close to its timeout pages one step lower. */
+  severity: Severity;
+  tags?: Record<string, string>;
+  /** Metric namespace the task code writes to; default MaintenanceRegime. */
+  metricsNamespace?: string;
+  /** Scheduler retries when the target cannot be invoked (throttling, no Fargate capacity); default 3 within 1 hour. */
+  retry?: { maximumRetryAttempts?: number; maximumEventAgeSeconds?: number };
+  /** Lambda retries of a failed run (asynchronous invocation); default 0: a failed run alarms instead of repeating. */
+  functionRetries?: number;
+  /** Runs that may be missed in a row before the missed-run alarm fires; default 1. */
+  missedRunsTolerated?: number;
+}
+
+/** Names of settings that carry secret values; refused in `environment`. *_ARN, *_ID, *_NAME are references, allowed. */
+const SECRET_KEY = /(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY|CREDENTIAL)/i;
+const REFERENCE_SUFFIX = /_(ARN|ARNS|ID|NAME)$/i;
+/** Lambda reserves these variable names. */
+const RESERVED_ENV = /^(AWS_|_HANDLER$|_X_AMZN_TRACE_ID$|LAMBDA_TASK_ROOT$|LAMBDA_RUNTIME_DIR$|TZ$)/;
+/** Actions no task role may hold on backups: deleting them, or loosening the bucket that keeps them. */
+export const FORBIDDEN_TASK_ACTIONS = [/^s3:DeleteObject/i, /^s3:PutBucketPolicy$/i, /^s3:PutLifecycleConfiguration$/i, /^s3:DeleteBucket/i, /^s3:PutBucketVersioning$/i];
+/** Actions EC2 authorises only on `*` (Lambda's network interfaces in a VPC). */
+export const LAMBDA_VPC_ACTIONS = [
+  "ec2:CreateNetworkInterface",
+  "ec2:DescribeNetworkInterfaces",
+  "ec2:DescribeSubnets",
+  "ec2:DeleteNetworkInterface",
+  "ec2:AssignPrivateIpAddresses",
+  "ec2:UnassignPrivateIpAddresses",
+];
+
+/** Valid Fargate CPU units and the memory (MiB) each allows: [min, max, step]. */
+const FARGATE_SIZES: Record<number, [number, number, number]> = {
+  256: [512, 2048, 512],
+  512: [1024, 4096, 1024],
+  1024: [2048, 8192, 1024],
+  2048: [4096, 16384, 1024],
+  4096: [8192, 30720, 1024],
+  8192: [16384, 61440, 4096],
+  16384: [32768, 122880, 8192],
+};
+
+const SEVERITY_BELOW: Record<Severity, Severity> = { P0: "P1", P1: "P2", P2: "P3", P3: "P3" };
+
+/**
+ * Period and evaluation periods of the missed-run alarm: the window (interval x runs tolerated, whole
+ * minutes) split into equal periods of at most one day. CloudWatch caps period x evaluationPeriods at
+ * 7 days (1 day when the period is under an hour); a longer window cannot be watched by a metric
+ * alarm, and `undefined` says so.
+ */
+export function missedRunWindow(intervalSeconds: number, tolerated = 1): { period: number; evaluationPeriods: number } | undefined {
+  const minutes = Math.ceil((intervalSeconds * tolerated) / 60);
+  const window = minutes * 60;
+  if (window > 7 * 86400) return undefined;
+  if (window <= 86400) return { period: window, evaluationPeriods: 1 };
+  for (let k = 1440; k >= 60; k--) {
+    if (minutes % k === 0) return { period: k * 60, evaluationPeriods: minutes / k };
+  }
+  // No divisor of an hour or more: round the window up to whole hours.
+  const hours = Math.ceil(minutes / 60);
+  for (let h = 24; h >= 1; h--) if (hours % h === 0) return { period: h * 3600, evaluationPeriods: hours / h };
+  return undefined;
+}
+
+/** Throws a one-line error naming the argument when the task cannot be created as asked. */
+export function validateTaskArgs(name: string, args: ScheduledTaskArgs): void {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new Error(`ScheduledTask name: "${name}" must use only lowercase letters, digits and -`);
+  if (!args.regime) throw new Error("regime: must not be empty");
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(args.taskName)) throw new Error(`taskName: "${args.taskName}" must use only lowercase letters, digits and -`);
+  const lambda = args.code.kind !== "fargate";
+  if (!Number.isInteger(args.timeoutSeconds) || args.timeoutSeconds < 1) throw new Error(`timeoutSeconds: must be a whole number >= 1, got ${args.timeoutSeconds}`);
+  if (lambda && args.timeoutSeconds > LAMBDA_MAX_TIMEOUT_SECONDS) {
+    throw new Error(`timeoutSeconds: ${args.timeoutSeconds} exceeds Lambda's maximum of ${LAMBDA_MAX_TIMEOUT_SECONDS}; run the task on Fargate instead`);
+  }
+  if (lambda) {
+    const m = args.memoryMb ?? 256;
+    if (!Number.isInteger(m) || m < LAMBDA_MEMORY_MB.min || m > LAMBDA_MEMORY_MB.max) {
+      throw new Error(`memoryMb: must be a whole number from ${LAMBDA_MEMORY_MB.min} to ${LAMBDA_MEMORY_MB.max}, got ${m}`);
+    }
+  } else if (args.code.kind === "fargate") {
+    const sizes = FARGATE_SIZES[args.code.cpu];
+    if (!sizes) throw new Error(`code.cpu: ${args.code.cpu} is not a Fargate size (${Object.keys(FARGATE_SIZES).join(", ")})`);
+    const [min, max, step] = sizes;
+    if (args.code.memory < min || args.code.memory > max || args.code.memory % step !== 0) {
+      throw new Error(`code.memory: ${args.code.memory} MiB does not fit ${args.code.cpu} CPU units (${min}..${max} in steps of ${step})`);
+    }
+    const eph = args.code.ephemeralStorageGb;
+    if (eph !== undefined && (!Number.isInteger(eph) || eph < 21 || eph > 200)) throw new Error(`code.ephemeralStorageGb: must be a whole number from 21 to 200, got ${eph}`);
+    if (!args.code.subnets && !args.vpc) throw new Error("vpc: a Fargate task needs subnets and security groups (vpc or code.subnets)");
+  }
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(args.logRetentionDays)) {
+    throw new Error(`logRetentionDays: ${args.logRetentionDays} is not allowed by CloudWatch Logs; use one of ${LOG_RETENTION_DAYS.join(", ")}`);
+  }
+  if (!isIanaTimezone(args.schedule.timezone)) {
+    throw new Error(`schedule.timezone: "${args.schedule.timezone}" is not an IANA timezone such as America/New_York (EST/PST ignore daylight saving)`);
+  }
+  if (!/^(cron\(\S+( \S+){5}\)|rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\)|at\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\))$/.test(args.schedule.expression)) {
+    throw new Error(`schedule.expression: "${args.schedule.expression}" must be cron(<6 fields>) or rate(<n> <unit>)`);
+  }
+  if (!(Number.isFinite(args.expectedIntervalSeconds) && args.expectedIntervalSeconds >= 60)) {
+    throw new Error(`expectedIntervalSeconds: must be at least 60, got ${args.expectedIntervalSeconds}`);
+  }
+  if (!(SEVERITIES as readonly string[]).includes(args.severity)) throw new Error(`severity: must be one of ${SEVERITIES.join(", ")}, got "${args.severity}"`);
+  for (const key of Object.keys(args.environment ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`environment.${key}: not a valid variable name`);
+    if (lambda && RESERVED_ENV.test(key)) throw new Error(`environment.${key}: reserved by Lambda`);
+    if (SECRET_KEY.test(key) && !REFERENCE_SUFFIX.test(key)) {
+      throw new Error(`environment.${key}: looks like a secret; pass a Secrets Manager ARN (e.g. ${key}_ARN) and read it at run time`);
+    }
+  }
+  const r = args.retry ?? {};
+  if (r.maximumRetryAttempts !== undefined && (!Number.isInteger(r.maximumRetryAttempts) || r.maximumRetryAttempts < 0 || r.maximumRetryAttempts > 185)) {
+    throw new Error(`retry.maximumRetryAttempts: must be a whole number from 0 to 185, got ${r.maximumRetryAttempts}`);
+  }
+  if (r.maximumEventAgeSeconds !== undefined && (!Number.isInteger(r.maximumEventAgeSeconds) || r.maximumEventAgeSeconds < 60 || r.maximumEventAgeSeconds > 86400)) {
+    throw new Error(`retry.maximumEventAgeSeconds: must be a whole number from 60 to 86400, got ${r.maximumEventAgeSeconds}`);
+  }
+  const fr = args.functionRetries;
+  if (fr !== undefined && (!Number.isInteger(fr) || fr < 0 || fr > 2)) throw new Error(`functionRetries: must be 0, 1 or 2, got ${fr}`);
+  const tol = args.missedRunsTolerated;
+  if (tol !== undefined && (!Number.isInteger(tol) || tol < 1)) throw new Error(`missedRunsTolerated: must be a whole number >= 1, got ${tol}`);
+}
+
+/** Refuses wildcards and destructive actions in the caller's statements; the message names the statement. */
+export function checkStatement(s: IamStatement, at: string): void {
+  if (!Array.isArray(s.Action) || s.Action.length === 0) throw new Error(`${at}.Action: must list at least one action`);
+  for (const a of s.Action) {
+    if (a === "*" || /:\*$/.test(a)) throw new Error(`${at}.Action: "${a}" is a wildcard; name the actions the task needs`);
+    if (s.Effect === "Allow" && FORBIDDEN_TASK_ACTIONS.some((re) => re.test(a))) throw new Error(`${at}.Action: "${a}" is never granted to a task`);
+  }
+  if (Array.isArray(s.Resource)) {
+    if (s.Resource.length === 0) throw new Error(`${at}.Resource: must list at least one resource`);
+    for (const r of s.Resource) if (r === "*") throw new Error(`${at}.Resource: "*" is refused; name the resources`);
+  }
+}
+
+export class ScheduledTask extends pulumi.ComponentResource {
+  /** Lambda function (zip or image); undefined on Fargate. */
+  public readonly functionArn?: pulumi.Output<string>;
+  public readonly functionName?: pulumi.Output<string>;
+  /** ECS task definition (Fargate); undefined on Lambda. */
+  public readonly taskDefinitionArn?: pulumi.Output<string>;
+  public readonly scheduleName: pulumi.Output<string>;
+  public readonly scheduleArn: pulumi.Output<string>;
+  /** The role the task code runs as (Lambda execution role, or Fargate task role). */
+  public readonly roleArn: pulumi.Output<string>;
+  public readonly logGroupName: pulumi.Output<string>;
+  public readonly dlqArn: pulumi.Output<string>;
+  public readonly alarmNames: pulumi.Output<string[]>;
+  /** False when the expected interval is longer than a metric alarm can watch (7 days). */
+  public readonly missedRunWatched: boolean;
+
+  constructor(name: string, args: ScheduledTaskArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Refused before anything is registered.
+    validateTaskArgs(name, args);
+    args.policyStatements.forEach((s, i) => {
+      if (!pulumi.Output.isInstance(s)) checkStatement(s as IamStatement, `policyStatements[${i}]`);
+    });
+    super("regime:task:ScheduledTask", name, {}, opts);
+
+    const tags = { ...(args.tags ?? {}), Task: args.taskName };
+    const namespace = args.metricsNamespace ?? METRICS_NAMESPACE_DEFAULT;
+    const own = { TASK: args.taskName, REGIME_NAME: args.regime, METRICS_NAMESPACE: namespace };
+    for (const [k, v] of Object.entries(own)) {
+      const given = args.environment?.[k];
+      if (given !== undefined && typeof given === "string" && given !== v) {
+        throw new Error(`environment.${k}: "${given}" differs from "${v}" (the alarms watch metrics under ${k}=${v})`);
+      }
+    }
+    const environment: Record<string, pulumi.Input<string>> = { ...(args.environment ?? {}), ...own };
+    const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+    const region = aws.getRegionOutput({}, { parent: this }).region;
+    const fargate = args.code.kind === "fargate" ? args.code : undefined;
+    const physical = physicalName(name, 64);
+    const alarmResource = withoutPrefix(name, args.regime);
+
+    const callerStatements = args.policyStatements.map((s, i) =>
+      pulumi.output(s).apply((resolved) => {
+        checkStatement(resolved as IamStatement, `policyStatements[${i}]`);
+        return resolved as IamStatement;
+      }),
+    );
+
+    // Dead-letter queue: runs the scheduler could not start, and (Lambda) runs that failed.
+    const dlq = new aws.sqs.Queue(
+      `${name}-dlq`,
+      { name: physicalName(`${name}-dlq`, 80), sqsManagedSseEnabled: true, messageRetentionSeconds: 1209600, tags },
+      { parent: this },
+    );
+
+    const logGroup = new aws.cloudwatch.LogGroup(
+      `${name}-logs`,
+      { name: fargate ? `/ecs/${physical}` : `/aws/lambda/${physical}`, retentionInDays: args.logRetentionDays, tags },
+      { parent: this },
+    );
+    const logWrite: IamStatement = {
+      Effect: "Allow",
+      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      Resource: [pulumi.interpolate`${logGroup.arn}:*`],
+    };
+
+    let targetArn: pulumi.Output<string>;
+    let schedulerStatements: IamStatement[];
+    let ecsParameters: aws.types.input.scheduler.ScheduleTargetEcsParameters | undefined;
+    let taskRole: aws.iam.Role;
+
+    if (!fargate) {
+      const code = args.code as Exclude<TaskCode, { kind: "fargate" }>;
+      taskRole = new aws.iam.Role(
+        `${name}-role`,
+        { name: physicalName(`${name}-role`, 64), description: `${name}: runs the ${args.taskName} task`, assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com"), tags },
+        { parent: this },
+      );
+      const statements: pulumi.Input<IamStatement>[] = [
+        ...callerStatements,
+        logWrite,
+        // Failed asynchronous runs go to the dead-letter queue with the function's own role.
+        { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [dlq.arn] },
+        ...(args.vpc ? [{ Effect: "Allow" as const, Action: LAMBDA_VPC_ACTIONS, Resource: ["*"] }] : []),
+      ];
+      const policy = new aws.iam.RolePolicy(`${name}-role`, { role: taskRole.id, policy: policyJson(statements) }, { parent: this });
+
+      const fn = new aws.lambda.Function(
+        `${name}`,
+        {
+          name: physical,
+          description: args.description.slice(0, 256),
+          role: taskRole.arn,
+          ...(code.kind === "zip"
+            ? { packageType: "Zip", runtime: "nodejs22.x", handler: code.handler, code: code.archive }
+            : { packageType: "Image", imageUri: code.imageUri, ...(code.command ? { imageConfig: { commands: code.command } } : {}) }),
+          architectures: ["arm64"],
+          timeout: args.timeoutSeconds,
+          memorySize: args.memoryMb ?? 256,
+          environment: { variables: environment },
+          // Text: the JSON format would wrap each EMF line in a log record and CloudWatch would not extract the metrics.
+          loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
+          ...(args.vpc ? { vpcConfig: { subnetIds: args.vpc.subnetIds, securityGroupIds: args.vpc.securityGroupIds } } : {}),
+          tags,
+        },
+        // The log group first, or Lambda creates its own without retention.
+        { parent: this, dependsOn: [logGroup, policy] },
+      );
+      new aws.lambda.FunctionEventInvokeConfig(
+        `${name}-async`,
+        {
+          functionName: fn.name,
+          maximumRetryAttempts: args.functionRetries ?? 0,
+          maximumEventAgeInSeconds: 3600,
+          destinationConfig: { onFailure: { destination: dlq.arn } },
+        },
+        { parent: this },
+      );
+      targetArn = fn.arn;
+      schedulerStatements = [
+        { Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [fn.arn] },
+        { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [dlq.arn] },
+      ];
+      this.functionArn = fn.arn;
+      this.functionName = fn.name;
+    } else {
+      taskRole = new aws.iam.Role(
+        `${name}-role`,
+        { name: physicalName(`${name}-role`, 64), description: `${name}: runs the ${args.taskName} task`, assumeRolePolicy: assumeRolePolicy("ecs-tasks.amazonaws.com", account), tags },
+        { parent: this },
+      );
+      new aws.iam.RolePolicy(`${name}-role`, { role: taskRole.id, policy: policyJson(callerStatements) }, { parent: this });
+
+      // The execution role pulls the image and writes the container's output to the log group.
+      const execRole = new aws.iam.Role(
+        `${name}-exec`,
+        { name: physicalName(`${name}-exec`, 64), description: `${name}: starts the ${args.taskName} container`, assumeRolePolicy: assumeRolePolicy("ecs-tasks.amazonaws.com", account), tags },
+        { parent: this },
+      );
+      const ecrStatements = pulumi.output(fargate.imageUri).apply((uri): IamStatement[] => {
+        const m = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com\/([^:@]+)/.exec(uri);
+        if (!m) return [];
+        return [
+          // AWS authorises GetAuthorizationToken only on "*".
+          { Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: ["*"] },
+          { Effect: "Allow", Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource: [`arn:aws:ecr:${m[2]}:${m[1]}:repository/${m[3]}`] },
+        ];
+      });
+      new aws.iam.RolePolicy(
+        `${name}-exec`,
+        { role: execRole.id, policy: pulumi.all([ecrStatements, logWrite]).apply(([ecr, logs]) => policyJson([...ecr, logs])) },
+        { parent: this },
+      );
+
+      const taskDef = new aws.ecs.TaskDefinition(
+        `${name}`,
+        {
+          family: physical,
+          requiresCompatibilities: ["FARGATE"],
+          networkMode: "awsvpc",
+          cpu: String(fargate.cpu),
+          memory: String(fargate.memory),
+          runtimePlatform: { cpuArchitecture: "ARM64", operatingSystemFamily: "LINUX" },
+          executionRoleArn: execRole.arn,
+          taskRoleArn: taskRole.arn,
+          ...(fargate.ephemeralStorageGb ? { ephemeralStorage: { sizeInGib: fargate.ephemeralStorageGb } } : {}),
+          containerDefinitions: pulumi
+            .all([fargate.imageUri, pulumi.all(environment), logGroup.name, region])
+            .apply(([image, env, group, reg]) =>
+              JSON.stringify([
+                {
+                  name: args.taskName,
+                  image,
+                  essential: true,
+                  ...(fargate.command ? { command: fargate.command } : {}),
+                  environment: Object.entries(env)
+                    .sort(([a], [b]) => a.localeCompare(b))
+                    .map(([k, v]) => ({ name: k, value: v })),
+                  logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": group, "awslogs-region": reg, "awslogs-stream-prefix": args.taskName } },
+                },
+              ]),
+            ),
+          tags,
+        },
+        { parent: this },
+      );
+      targetArn = pulumi.output(fargate.cluster);
+      ecsParameters = {
+        taskDefinitionArn: taskDef.arn,
+        launchType: "FARGATE",
+        taskCount: 1,
+        platformVersion: "LATEST",
+        networkConfiguration: {
+          subnets: fargate.subnets ?? args.vpc!.subnetIds,
+          securityGroups: fargate.securityGroups ?? args.vpc!.securityGroupIds,
+          assignPublicIp: false,
+        },
+      };
+      schedulerStatements = [
+        {
+          Effect: "Allow",
+          Action: ["ecs:RunTask"],
+          Resource: [taskDef.arn],
+          Condition: pulumi.output(fargate.cluster).apply((c) => ({ ArnEquals: { "ecs:cluster": c } })),
+        },
+        {
+          Effect: "Allow",
+          Action: ["iam:PassRole"],
+          Resource: [taskRole.arn, execRole.arn],
+          Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
+        },
+        { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [dlq.arn] },
+      ];
+      this.taskDefinitionArn = taskDef.arn;
+    }
+
+    const schedulerRole = new aws.iam.Role(
+      `${name}-scheduler`,
+      {
+        name: physicalName(`${name}-scheduler`, 64),
+        description: `${name}: lets EventBridge Scheduler start the ${args.taskName} task`,
+        assumeRolePolicy: assumeRolePolicy("scheduler.amazonaws.com", account),
+        tags,
+      },
+      { parent: this },
+    );
+    const schedulerPolicy = new aws.iam.RolePolicy(`${name}-scheduler`, { role: schedulerRole.id, policy: policyJson(schedulerStatements) }, { parent: this });
+
+    const schedule = new aws.scheduler.Schedule(
+      `${name}`,
+      {
+        name: physical,
+        description: args.description.slice(0, 512),
+        scheduleExpression: args.schedule.expression,
+        scheduleExpressionTimezone: args.schedule.timezone,
+        flexibleTimeWindow: { mode: "OFF" },
+        state: "ENABLED",
+        target: {
+          arn: targetArn,
+          roleArn: schedulerRole.arn,
+          ...(fargate ? { ecsParameters } : { input: JSON.stringify({ task: args.taskName, source: "schedule" }) }),
+          retryPolicy: {
+            maximumRetryAttempts: args.retry?.maximumRetryAttempts ?? 3,
+            maximumEventAgeInSeconds: args.retry?.maximumEventAgeSeconds ?? 3600,
+          },
+          deadLetterConfig: { arn: dlq.arn },
+        },
+      },
+      { parent: this, dependsOn: [schedulerPolicy] },
+    );
+
+    // ---------------------------------------------------------------- alarms
+    const emfDims = { service: args.regime, Task: args.taskName };
+    const alarms: aws.cloudwatch.MetricAlarm[] = [];
+    const alarm = (metric: string, severity: Severity, runbook: string, treat: "breaching" | "notBreaching" | "ignore", a: AlarmArgs) =>
+      alarms.push(createAlarm(args.regime, { resource: alarmResource, metric, severity, runbook, treatMissingData: treat, args: a }, args.alarmTopics, { parent: this }, tags));
+    const logs = `log group ${fargate ? `/ecs/${physical}` : `/aws/lambda/${physical}`}`;
+
+    // A failed run keeps the alarm on until the next run succeeds ("ignore": no run, no change).
+    alarm(
+      "errors",
+      args.severity,
+      `The ${args.taskName} task (${args.description}) failed. Read the last run's one-line reason in the ${logs}, fix the cause, then run it by hand with \`npm run task -- ${args.taskName}\`.`,
+      "ignore",
+      fargate
+        ? { namespace, metricName: "TaskFailed", dimensions: emfDims, statistic: "Sum", period: 60, evaluationPeriods: 1, comparisonOperator: "GreaterThanOrEqualToThreshold", threshold: 1 }
+        : {
+            namespace: "AWS/Lambda",
+            metricName: "Errors",
+            dimensions: { FunctionName: this.functionName! },
+            statistic: "Sum",
+            period: 60,
+            evaluationPeriods: 1,
+            comparisonOperator: "GreaterThanOrEqualToThreshold",
+            threshold: 1,
+          },
+    );
+    const nearTimeoutMs = Math.floor(args.timeoutSeconds * 1000 * 0.8);
+    alarm(
+      "duration",
+      SEVERITY_BELOW[args.severity],
+      `The ${args.taskName} task ran longer than 80 % of its ${args.timeoutSeconds} s timeout. It will soon be cut off: shrink its work (time budget, batch size), raise the timeout${fargate ? "" : ", or move it to Fargate"}.`,
+      "ignore",
+      fargate
+        ? { namespace, metricName: "TaskDuration", dimensions: emfDims, statistic: "Maximum", period: 60, evaluationPeriods: 1, comparisonOperator: "GreaterThanThreshold", threshold: nearTimeoutMs }
+        : {
+            namespace: "AWS/Lambda",
+            metricName: "Duration",
+            dimensions: { FunctionName: this.functionName! },
+            statistic: "Maximum",
+            period: 60,
+            evaluationPeriods: 1,
+            comparisonOperator: "GreaterThanThreshold",
+            threshold: nearTimeoutMs,
+          },
+    );
+    const window = missedRunWindow(args.expectedIntervalSeconds, args.missedRunsTolerated ?? 1);
+    this.missedRunWatched = window !== undefined;
+    if (window) {
+      alarm(
+        "missed-run",
+        args.severity,
+        `No successful run of the ${args.taskName} task was recorded in ${Math.round((window.period * window.evaluationPeriods) / 60)} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`,
+        "breaching",
+        {
+          namespace,
+          metricName: "TaskSucceeded",
+          dimensions: emfDims,
+          statistic: "Sum",
+          period: window.period,
+          evaluationPeriods: window.evaluationPeriods,
+          datapointsToAlarm: window.evaluationPeriods,
+          comparisonOperator: "LessThanThreshold",
+          threshold: 1,
+        },
+      );
+    }
+    alarm(
+      "dead-letters",
+      args.severity,
+      `A run of the ${args.taskName} task could not be ${fargate ? "started" : "started or failed"}: its event is in the dead-letter queue ${physicalName(`${name}-dlq`, 80)}. Read the message attributes (error code and message), fix the cause, then purge the queue.`,
+      "notBreaching",
+      {
+        namespace: "AWS/SQS",
+        metricName: "ApproximateNumberOfMessagesVisible",
+        dimensions: { QueueName: dlq.name },
+        statistic: "Maximum",
+        period: 300,
+        evaluationPeriods: 1,
+        comparisonOperator: "GreaterThanThreshold",
+        threshold: 0,
+      },
+    );
+
+    this.scheduleName = schedule.name;
+    this.scheduleArn = schedule.arn;
+    this.roleArn = taskRole.arn;
+    this.logGroupName = logGroup.name;
+    this.dlqArn = dlq.arn;
+    this.alarmNames = pulumi.all(alarms.map((a) => a.name));
+    this.registerOutputs({
+      functionArn: this.functionArn,
+      functionName: this.functionName,
+      taskDefinitionArn: this.taskDefinitionArn,
+      scheduleName: this.scheduleName,
+      roleArn: this.roleArn,
+      logGroupName: this.logGroupName,
+      dlqArn: this.dlqArn,
+      alarmNames: this.alarmNames,
+    });
+  }
+}
+
+type AlarmArgs = Parameters<typeof createAlarm>[1]["args"];
