@@ -224,3 +224,142 @@ describe("AlertRouting", () => {
     expect(under("bad-alerts")).toEqual([]);
   });
 });
+
+describe("BackupVault", () => {
+  it("creates the key, the bucket and its seven settings, and Object Lock only when asked", () => {
+    const expected = {
+      "regime:backup:BackupVault": 1,
+      "aws:kms/key:Key": 1,
+      "aws:kms/alias:Alias": 1,
+      "aws:s3/bucket:Bucket": 1,
+      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
+      "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 1,
+      "aws:s3/bucketVersioning:BucketVersioning": 1,
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
+      "aws:s3/bucketPolicy:BucketPolicy": 1,
+      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
+    };
+    expect(countByType("prod-backups")).toEqual(expected);
+    expect(countByType("prod-locked")).toEqual({ ...expected, "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": 1 });
+  });
+
+  it("keeps the bucket on stack deletion, blocks all public access and disables ACLs", () => {
+    const bucket = one("prod-backups", "aws:s3/bucket:Bucket");
+    expect(bucket.inputs.forceDestroy).toBe(false);
+    expect(bucket.inputs.bucketPrefix).toBe("prod-backups-");
+    expect(bucket.inputs.objectLockEnabled).toBeUndefined();
+    const pab = one("prod-backups", "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs;
+    expect(pab).toEqual({ bucket: "prod-backups-id", blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+    expect(one("prod-backups", "aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs.rule).toEqual({ objectOwnership: "BucketOwnerEnforced" });
+    expect(one("prod-backups", "aws:s3/bucketVersioning:BucketVersioning").inputs.versioningConfiguration).toEqual({ status: "Enabled" });
+  });
+
+  it("encrypts with its own rotating key and an S3 bucket key", async () => {
+    expect(one("prod-backups", "aws:kms/key:Key").inputs.enableKeyRotation).toBe(true);
+    expect(one("prod-backups", "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs.rules).toEqual([
+      { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: VAULT_KEY }, bucketKeyEnabled: true },
+    ]);
+    expect(await waitFor(vault.kmsKeyArn)).toBe(VAULT_KEY);
+    expect(await waitFor(vault.bucketArn)).toBe(BUCKET_ARN);
+    expect(await waitFor(vault.bucketName)).toBe("prod-backups-prod-backups");
+  });
+
+  it("refuses every request that is not over TLS", () => {
+    expect(statementsOf(one("prod-backups", "aws:s3/bucketPolicy:BucketPolicy").inputs.policy)).toEqual([
+      {
+        Sid: "DenyInsecureTransport",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:*",
+        Resource: [BUCKET_ARN, `${BUCKET_ARN}/*`],
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+      },
+    ]);
+  });
+
+  it("expires each tier after its own days, archives only tiers that live long enough, and cleans up", () => {
+    expect(one("prod-backups", "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules).toEqual([
+      { id: "daily-crm", status: "Enabled", filter: { prefix: "daily/crm/" }, expiration: { days: 7 } },
+      { id: "weekly-crm", status: "Enabled", filter: { prefix: "weekly/crm/" }, expiration: { days: 30 } },
+      { id: "monthly-crm", status: "Enabled", filter: { prefix: "monthly/crm/" }, expiration: { days: 365 }, transitions: [{ days: 30, storageClass: "GLACIER_IR" }] },
+      {
+        id: "daily-big",
+        status: "Enabled",
+        filter: { prefix: "daily/big/" },
+        expiration: { days: 400 },
+        transitions: [
+          { days: 30, storageClass: "STANDARD_IA" },
+          { days: 60, storageClass: "GLACIER_IR" },
+          { days: 150, storageClass: "DEEP_ARCHIVE" },
+        ],
+      },
+      {
+        id: "whole-bucket-housekeeping",
+        status: "Enabled",
+        filter: { prefix: "" },
+        abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
+        noncurrentVersionExpiration: { noncurrentDays: 7 },
+        expiration: { expiredObjectDeleteMarker: true },
+      },
+    ]);
+  });
+
+  it("turns Object Lock on at creation and sets its default retention", () => {
+    expect(one("prod-locked", "aws:s3/bucket:Bucket").inputs.objectLockEnabled).toBe(true);
+    expect(one("prod-locked", "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration").inputs.rule).toEqual({
+      defaultRetention: { mode: "COMPLIANCE", days: 30 },
+    });
+  });
+
+  it("gives writers put-only access under their prefixes and readers get/list under theirs, never delete", async () => {
+    const write = await waitFor(pulumi.output(vault.writeStatements(CRM_PREFIXES)));
+    expect(write).toEqual([
+      {
+        Effect: "Allow",
+        Action: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+        Resource: CRM_PREFIXES.map((p) => `${BUCKET_ARN}/${p}*`),
+      },
+      { Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: [VAULT_KEY] },
+    ]);
+    const read = await waitFor(pulumi.output(vault.readStatements(["daily/crm/"])));
+    expect(read).toEqual([
+      { Effect: "Allow", Action: ["s3:GetObject"], Resource: [`${BUCKET_ARN}/daily/crm/*`] },
+      { Effect: "Allow", Action: ["s3:ListBucket"], Resource: [BUCKET_ARN], Condition: { StringLike: { "s3:prefix": ["daily/crm/*"] } } },
+      { Effect: "Allow", Action: ["kms:Decrypt"], Resource: [VAULT_KEY] },
+    ]);
+    const policy = JSON.stringify({ Version: "2012-10-17", Statement: [...write, ...read] });
+    expectLeastPrivilege(policy, "vault grants");
+    expect(() => vault.writeStatements([])).toThrow("prefixes: at least one prefix is needed (a whole-bucket grant is refused)");
+    expect(() => vault.readStatements(["daily/*"])).toThrow('prefixes[0]: "daily/*" must be a key prefix ending in /, without * and not starting with /');
+  });
+
+  it("refuses lifecycle rules S3 rejects or that cost more than they keep, naming the rule", () => {
+    const make = (retention: import("../components/backup-vault").RetentionRule[], extra = {}) => () =>
+      new vaultMod.BackupVault("bad-vault", { retention, ...extra });
+    expect(make([{ id: "d", prefix: "daily/", expireDays: 60, transitions: [{ days: 7, storageClass: "STANDARD_IA" }] }])).toThrow(
+      "retention[0].transitions[0].days: a transition to STANDARD_IA needs at least 30 days, got 7",
+    );
+    expect(make([{ id: "d", prefix: "daily/", expireDays: 100, transitions: [{ days: 30, storageClass: "DEEP_ARCHIVE" }] }])).toThrow(
+      "retention[0].expireDays: 100 is less than 180 days after the transition to DEEP_ARCHIVE on day 30 (S3 bills the minimum anyway)",
+    );
+    expect(make([{ id: "d", prefix: "daily/", expireDays: 30, transitions: [{ days: 30, storageClass: "STANDARD_IA" }] }])).toThrow(
+      "retention[0].expireDays: 30 is less than 30 days after the transition to STANDARD_IA on day 30",
+    );
+    expect(
+      make([{ id: "d", prefix: "daily/", expireDays: 400, transitions: [{ days: 30, storageClass: "GLACIER_IR" }, { days: 60, storageClass: "STANDARD_IA" }] }]),
+    ).toThrow("retention[0].transitions[1].storageClass: STANDARD_IA must be colder than the previous transition's GLACIER_IR");
+    expect(make([{ id: "d", prefix: "daily", expireDays: 7 }])).toThrow('retention[0].prefix: "daily" must be a key prefix ending in / and not starting with /');
+    expect(make([{ id: "a", prefix: "daily/", expireDays: 7 }, { id: "b", prefix: "daily/crm/", expireDays: 30 }])).toThrow(
+      'retention: prefixes "daily/" and "daily/crm/" overlap',
+    );
+    expect(make([])).toThrow("retention: at least one rule is needed, or backups are kept forever");
+    expect(make([{ id: "d", prefix: "daily/", expireDays: 7 }], { objectLock: { mode: "FOREVER", days: 1 } })).toThrow(
+      'objectLock.mode: must be GOVERNANCE or COMPLIANCE, got "FOREVER"',
+    );
+    expect(make([{ id: "d", prefix: "daily/", expireDays: 7 }], { noncurrentDays: 0 })).toThrow("noncurrentDays: must be a whole number >= 1, got 0");
+    expect(() => new vaultMod.BackupVault("Prod_Backups", { retention: [{ id: "d", prefix: "daily/", expireDays: 7 }] })).toThrow(
+      'BackupVault name: "Prod_Backups" must use only lowercase letters, digits and - (it names the bucket)',
+    );
+    expect(under("bad-vault")).toEqual([]);
+  });
+});
