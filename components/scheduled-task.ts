@@ -222,9 +222,6 @@ export class ScheduledTask extends pulumi.ComponentResource {
     args.policyStatements.forEach((s, i) => {
       if (!pulumi.Output.isInstance(s)) checkStatement(s as IamStatement, `policyStatements[${i}]`);
     });
-    super("regime:task:ScheduledTask", name, {}, opts);
-
-    const tags = { ...(args.tags ?? {}), Task: args.taskName };
     const namespace = args.metricsNamespace ?? METRICS_NAMESPACE_DEFAULT;
     const own = { TASK: args.taskName, REGIME_NAME: args.regime, METRICS_NAMESPACE: namespace };
     for (const [k, v] of Object.entries(own)) {
@@ -233,6 +230,8 @@ export class ScheduledTask extends pulumi.ComponentResource {
         throw new Error(`environment.${k}: "${given}" differs from "${v}" (the alarms watch metrics under ${k}=${v})`);
       }
     }
+    super("regime:task:ScheduledTask", name, {}, opts);
+    const tags = { ...(args.tags ?? {}), Task: args.taskName };
     const environment: Record<string, pulumi.Input<string>> = { ...(args.environment ?? {}), ...own };
     const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
     const region = aws.getRegionOutput({}, { parent: this }).region;
@@ -330,7 +329,10 @@ export class ScheduledTask extends pulumi.ComponentResource {
         { name: physicalName(`${name}-role`, 64), description: `${name}: runs the ${args.taskName} task`, assumeRolePolicy: assumeRolePolicy("ecs-tasks.amazonaws.com", account), tags },
         { parent: this },
       );
-      new aws.iam.RolePolicy(`${name}-role`, { role: taskRole.id, policy: policyJson(callerStatements) }, { parent: this });
+      // IAM refuses an empty policy: a task that needs nothing gets none.
+      if (callerStatements.length > 0) {
+        new aws.iam.RolePolicy(`${name}-role`, { role: taskRole.id, policy: policyJson(callerStatements) }, { parent: this });
+      }
 
       // The execution role pulls the image and writes the container's output to the log group.
       const execRole = new aws.iam.Role(

@@ -363,3 +363,395 @@ describe("BackupVault", () => {
     expect(under("bad-vault")).toEqual([]);
   });
 });
+
+const TASK_NAMES = ["prod-db-crm-vacuum", "prod-db-crm-backup", "prod-db-big-backup", "prod-db-crm-restore-drill"];
+const policyOf = (name: string) => one(name, "aws:iam/rolePolicy:RolePolicy").inputs.policy;
+const rolePolicy = (roleName: string) => resources.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === roleName)!.inputs.policy;
+const alarmsOf = (name: string) => ofType(name, "aws:cloudwatch/metricAlarm:MetricAlarm");
+
+describe("ScheduledTask on Lambda", () => {
+  it("creates the function, its role, log group, queue, schedule and four alarms", () => {
+    expect(countByType("prod-db-crm-vacuum")).toEqual({
+      "regime:task:ScheduledTask": 1,
+      "aws:sqs/queue:Queue": 1,
+      "aws:cloudwatch/logGroup:LogGroup": 1,
+      "aws:iam/role:Role": 2,
+      "aws:iam/rolePolicy:RolePolicy": 2,
+      "aws:lambda/function:Function": 1,
+      "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 1,
+      "aws:scheduler/schedule:Schedule": 1,
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 4,
+    });
+  });
+
+  it("runs zip code on nodejs22.x with its settings plus the task, regime and metrics namespace", () => {
+    const fn = one("prod-db-crm-vacuum", "aws:lambda/function:Function").inputs;
+    expect({ ...fn, code: undefined, role: undefined }).toEqual({
+      name: "prod-db-crm-vacuum",
+      description: "vacuum of database crm",
+      packageType: "Zip",
+      runtime: "nodejs22.x",
+      handler: "index.handler",
+      architectures: ["arm64"],
+      timeout: 900,
+      memorySize: 256,
+      environment: { variables: { MIN_DEAD_PERCENT: "5", TASK: "vacuum", REGIME_NAME: "prod", METRICS_NAMESPACE: "MaintenanceRegime" } },
+      loggingConfig: { logFormat: "Text", logGroup: "/aws/lambda/prod-db-crm-vacuum" },
+      tags: { Task: "vacuum" },
+    });
+    expect(fn.role).toBe(`arn:aws:iam::${MOCK_ACCOUNT}:role/prod-db-crm-vacuum-role`);
+  });
+
+  it("runs an image function in the VPC with the ENI permissions and nothing broader", () => {
+    const fn = one("prod-db-crm-backup", "aws:lambda/function:Function").inputs;
+    expect(fn.packageType).toBe("Image");
+    expect(fn.imageUri).toBe("123456789012.dkr.ecr.us-east-1.amazonaws.com/prod-task@sha256:abc");
+    expect(fn.runtime).toBeUndefined();
+    expect(fn.vpcConfig).toEqual({ subnetIds: ["subnet-a", "subnet-b"], securityGroupIds: ["sg-backup"] });
+    expect(fn.environment.variables).toEqual({
+      BACKUP_BUCKET: "prod-backups-prod-backups",
+      DB_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:crm-AbCdEf",
+      TASK: "backup",
+      REGIME_NAME: "prod",
+      METRICS_NAMESPACE: "MaintenanceRegime",
+    });
+    expect(statementsOf(rolePolicy("prod-db-crm-backup-role"))).toEqual([
+      { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: ["arn:aws:secretsmanager:us-east-1:123456789012:secret:crm-AbCdEf"] },
+      {
+        Effect: "Allow",
+        Action: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:GetObject"],
+        Resource: CRM_PREFIXES.map((p) => `${BUCKET_ARN}/${p}*`),
+      },
+      { Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: [VAULT_KEY] },
+      { Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [ARN("logs", "log-group:/aws/lambda/prod-db-crm-backup:*")] },
+      { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [ARN("sqs", "prod-db-crm-backup-dlq")] },
+      {
+        Effect: "Allow",
+        Action: [
+          "ec2:CreateNetworkInterface",
+          "ec2:DescribeNetworkInterfaces",
+          "ec2:DescribeSubnets",
+          "ec2:DeleteNetworkInterface",
+          "ec2:AssignPrivateIpAddresses",
+          "ec2:UnassignPrivateIpAddresses",
+        ],
+        Resource: ["*"],
+      },
+    ]);
+    // Outside a VPC there is no "*" at all.
+    expect(JSON.stringify(statementsOf(rolePolicy("prod-db-crm-vacuum-role")))).not.toContain('"*"');
+  });
+
+  it("gives the function a log group with retention, named as Lambda expects", () => {
+    for (const name of TASK_NAMES) {
+      const lg = one(name, "aws:cloudwatch/logGroup:LogGroup").inputs;
+      expect(lg.retentionInDays, name).toBe(30);
+    }
+    expect(one("prod-db-crm-vacuum", "aws:cloudwatch/logGroup:LogGroup").inputs.name).toBe("/aws/lambda/prod-db-crm-vacuum");
+    expect(one("prod-db-big-backup", "aws:cloudwatch/logGroup:LogGroup").inputs.name).toBe("/ecs/prod-db-big-backup");
+  });
+
+  it("schedules in the given timezone, on time, with retries and a dead-letter queue", () => {
+    const s = one("prod-db-crm-vacuum", "aws:scheduler/schedule:Schedule").inputs;
+    expect(s).toEqual({
+      name: "prod-db-crm-vacuum",
+      description: "vacuum of database crm",
+      scheduleExpression: "cron(0 3 ? * WED *)",
+      scheduleExpressionTimezone: "America/New_York",
+      flexibleTimeWindow: { mode: "OFF" },
+      state: "ENABLED",
+      target: {
+        arn: ARN("lambda", "function:prod-db-crm-vacuum"),
+        roleArn: `arn:aws:iam::${MOCK_ACCOUNT}:role/prod-db-crm-vacuum-scheduler`,
+        input: JSON.stringify({ task: "vacuum", source: "schedule" }),
+        retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
+        deadLetterConfig: { arn: ARN("sqs", "prod-db-crm-vacuum-dlq") },
+      },
+    });
+    expect(one("prod-db-crm-vacuum", "aws:sqs/queue:Queue").inputs).toEqual({
+      name: "prod-db-crm-vacuum-dlq",
+      sqsManagedSseEnabled: true,
+      messageRetentionSeconds: 1209600,
+      tags: { Task: "vacuum" },
+    });
+    expect(one("prod-db-crm-vacuum", "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").inputs).toEqual({
+      functionName: "prod-db-crm-vacuum",
+      maximumRetryAttempts: 0,
+      maximumEventAgeInSeconds: 3600,
+      destinationConfig: { onFailure: { destination: ARN("sqs", "prod-db-crm-vacuum-dlq") } },
+    });
+  });
+
+  it("lets the scheduler invoke only this function and write only to its queue, assumed only for this account", () => {
+    expect(statementsOf(rolePolicy("prod-db-crm-vacuum-scheduler"))).toEqual([
+      { Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [ARN("lambda", "function:prod-db-crm-vacuum")] },
+      { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [ARN("sqs", "prod-db-crm-vacuum-dlq")] },
+    ]);
+    const role = resources.find((r) => r.type === "aws:iam/role:Role" && r.name === "prod-db-crm-vacuum-scheduler")!;
+    expect(statementsOf(role.inputs.assumeRolePolicy)).toEqual([
+      {
+        Effect: "Allow",
+        Principal: { Service: "scheduler.amazonaws.com" },
+        Action: "sts:AssumeRole",
+        Condition: { StringEquals: { "aws:SourceAccount": MOCK_ACCOUNT } },
+      },
+    ]);
+    const fnRole = resources.find((r) => r.type === "aws:iam/role:Role" && r.name === "prod-db-crm-vacuum-role")!;
+    expect(statementsOf(fnRole.inputs.assumeRolePolicy)).toEqual([
+      { Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
+    ]);
+  });
+
+  it("alarms on errors, on runs near the timeout, on a missed run and on dead letters", () => {
+    const byName = Object.fromEntries(alarmsOf("prod-db-crm-vacuum").map((a) => [a.inputs.name, a.inputs]));
+    expect(Object.keys(byName).sort()).toEqual([
+      "prod-db-crm-vacuum-dead-letters-P2",
+      "prod-db-crm-vacuum-duration-P3",
+      "prod-db-crm-vacuum-errors-P2",
+      "prod-db-crm-vacuum-missed-run-P2",
+    ]);
+    const pick = (a: Record<string, any>) => ({
+      namespace: a.namespace,
+      metricName: a.metricName,
+      dimensions: a.dimensions,
+      statistic: a.statistic,
+      period: a.period,
+      evaluationPeriods: a.evaluationPeriods,
+      datapointsToAlarm: a.datapointsToAlarm,
+      comparisonOperator: a.comparisonOperator,
+      threshold: a.threshold,
+      treatMissingData: a.treatMissingData,
+      alarmActions: a.alarmActions,
+    });
+    expect(pick(byName["prod-db-crm-vacuum-errors-P2"])).toEqual({
+      namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: "prod-db-crm-vacuum" }, statistic: "Sum", period: 60,
+      evaluationPeriods: 1, datapointsToAlarm: undefined, comparisonOperator: "GreaterThanOrEqualToThreshold", threshold: 1, treatMissingData: "ignore", alarmActions: [TOPICS.P2],
+    });
+    expect(pick(byName["prod-db-crm-vacuum-duration-P3"])).toEqual({
+      namespace: "AWS/Lambda", metricName: "Duration", dimensions: { FunctionName: "prod-db-crm-vacuum" }, statistic: "Maximum", period: 60,
+      evaluationPeriods: 1, datapointsToAlarm: undefined, comparisonOperator: "GreaterThanThreshold", threshold: 720000, treatMissingData: "ignore", alarmActions: [TOPICS.P3],
+    });
+    // Weekly: seven one-day periods, all without a success, and no data counts as a miss.
+    expect(pick(byName["prod-db-crm-vacuum-missed-run-P2"])).toEqual({
+      namespace: "MaintenanceRegime", metricName: "TaskSucceeded", dimensions: { service: "prod", Task: "vacuum" }, statistic: "Sum", period: 86400,
+      evaluationPeriods: 7, datapointsToAlarm: 7, comparisonOperator: "LessThanThreshold", threshold: 1, treatMissingData: "breaching", alarmActions: [TOPICS.P2],
+    });
+    expect(pick(byName["prod-db-crm-vacuum-dead-letters-P2"])).toEqual({
+      namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", dimensions: { QueueName: "prod-db-crm-vacuum-dlq" }, statistic: "Maximum", period: 300,
+      evaluationPeriods: 1, datapointsToAlarm: undefined, comparisonOperator: "GreaterThanThreshold", threshold: 0, treatMissingData: "notBreaching", alarmActions: [TOPICS.P2],
+    });
+  });
+
+  it("watches the daily backup's success over one day at the backup's severity", () => {
+    const missed = alarmsOf("prod-db-crm-backup").find((a) => a.inputs.metricName === "TaskSucceeded")!.inputs;
+    expect([missed.name, missed.period, missed.evaluationPeriods, missed.dimensions]).toEqual(["prod-db-crm-backup-missed-run-P1", 86400, 1, { service: "prod", Task: "backup" }]);
+  });
+
+  it("leaves out the missed-run alarm when the interval is longer than CloudWatch can watch", async () => {
+    expect(restoreDrill.missedRunWatched).toBe(false);
+    expect((await waitFor(restoreDrill.alarmNames)).sort()).toEqual([
+      "prod-db-crm-restore-drill-dead-letters-P2",
+      "prod-db-crm-restore-drill-duration-P3",
+      "prod-db-crm-restore-drill-errors-P2",
+    ]);
+  });
+
+  it("exposes its names and ARNs as outputs", async () => {
+    expect(await waitFor(vacuum.functionArn!)).toBe(ARN("lambda", "function:prod-db-crm-vacuum"));
+    expect(await waitFor(vacuum.functionName!)).toBe("prod-db-crm-vacuum");
+    expect(await waitFor(vacuum.scheduleName)).toBe("prod-db-crm-vacuum");
+    expect(await waitFor(vacuum.roleArn)).toBe(`arn:aws:iam::${MOCK_ACCOUNT}:role/prod-db-crm-vacuum-role`);
+    expect(await waitFor(vacuum.logGroupName)).toBe("/aws/lambda/prod-db-crm-vacuum");
+    expect(await waitFor(vacuum.dlqArn)).toBe(ARN("sqs", "prod-db-crm-vacuum-dlq"));
+    expect(vacuum.taskDefinitionArn).toBeUndefined();
+  });
+});
+
+describe("ScheduledTask on Fargate", () => {
+  it("creates a task definition with task and execution roles instead of a function", () => {
+    expect(countByType("prod-db-big-backup")).toEqual({
+      "regime:task:ScheduledTask": 1,
+      "aws:sqs/queue:Queue": 1,
+      "aws:cloudwatch/logGroup:LogGroup": 1,
+      "aws:iam/role:Role": 3,
+      "aws:iam/rolePolicy:RolePolicy": 3,
+      "aws:ecs/taskDefinition:TaskDefinition": 1,
+      "aws:scheduler/schedule:Schedule": 1,
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 4,
+    });
+    const td = one("prod-db-big-backup", "aws:ecs/taskDefinition:TaskDefinition").inputs;
+    expect({ ...td, containerDefinitions: undefined }).toEqual({
+      family: "prod-db-big-backup",
+      requiresCompatibilities: ["FARGATE"],
+      networkMode: "awsvpc",
+      cpu: "1024",
+      memory: "4096",
+      runtimePlatform: { cpuArchitecture: "ARM64", operatingSystemFamily: "LINUX" },
+      executionRoleArn: `arn:aws:iam::${MOCK_ACCOUNT}:role/prod-db-big-backup-exec`,
+      taskRoleArn: `arn:aws:iam::${MOCK_ACCOUNT}:role/prod-db-big-backup-role`,
+      tags: { Task: "backup" },
+      containerDefinitions: undefined,
+    });
+    expect(JSON.parse(td.containerDefinitions)).toEqual([
+      {
+        name: "backup",
+        image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/prod-task@sha256:abc",
+        essential: true,
+        command: ["node", "cli.js", "backup"],
+        environment: [
+          { name: "BACKUP_BUCKET", value: "prod-backups-prod-backups" },
+          { name: "METRICS_NAMESPACE", value: "MaintenanceRegime" },
+          { name: "REGIME_NAME", value: "prod" },
+          { name: "TASK", value: "backup" },
+        ],
+        logConfiguration: {
+          logDriver: "awslogs",
+          options: { "awslogs-group": "/ecs/prod-db-big-backup", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "backup" },
+        },
+      },
+    ]);
+  });
+
+  it("starts the task in private subnets through the scheduler with RunTask on this definition and PassRole to ECS only", () => {
+    const s = one("prod-db-big-backup", "aws:scheduler/schedule:Schedule").inputs;
+    expect(s.scheduleExpressionTimezone).toBe("Europe/Berlin");
+    expect(s.target).toEqual({
+      arn: ARN("ecs", "cluster/prod"),
+      roleArn: `arn:aws:iam::${MOCK_ACCOUNT}:role/prod-db-big-backup-scheduler`,
+      ecsParameters: {
+        taskDefinitionArn: ARN("ecs", "task-definition/prod-db-big-backup:1"),
+        launchType: "FARGATE",
+        taskCount: 1,
+        platformVersion: "LATEST",
+        networkConfiguration: { subnets: ["subnet-a"], securityGroups: ["sg-backup"], assignPublicIp: false },
+      },
+      retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
+      deadLetterConfig: { arn: ARN("sqs", "prod-db-big-backup-dlq") },
+    });
+    expect(statementsOf(rolePolicy("prod-db-big-backup-scheduler"))).toEqual([
+      {
+        Effect: "Allow",
+        Action: ["ecs:RunTask"],
+        Resource: [ARN("ecs", "task-definition/prod-db-big-backup:1")],
+        Condition: { ArnEquals: { "ecs:cluster": ARN("ecs", "cluster/prod") } },
+      },
+      {
+        Effect: "Allow",
+        Action: ["iam:PassRole"],
+        Resource: [`arn:aws:iam::${MOCK_ACCOUNT}:role/prod-db-big-backup-role`, `arn:aws:iam::${MOCK_ACCOUNT}:role/prod-db-big-backup-exec`],
+        Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
+      },
+      { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [ARN("sqs", "prod-db-big-backup-dlq")] },
+    ]);
+  });
+
+  it("pulls only its own repository and writes only its own log group", () => {
+    expect(statementsOf(rolePolicy("prod-db-big-backup-exec"))).toEqual([
+      { Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: ["*"] },
+      { Effect: "Allow", Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], Resource: ["arn:aws:ecr:us-east-1:123456789012:repository/prod-task"] },
+      { Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [ARN("logs", "log-group:/ecs/prod-db-big-backup:*")] },
+    ]);
+  });
+
+  it("alarms on the task's own failure and duration metrics", () => {
+    const byMetric = Object.fromEntries(alarmsOf("prod-db-big-backup").map((a) => [a.inputs.metricName, a.inputs]));
+    expect(Object.keys(byMetric).sort()).toEqual(["ApproximateNumberOfMessagesVisible", "TaskDuration", "TaskFailed", "TaskSucceeded"]);
+    expect(byMetric.TaskFailed).toMatchObject({ name: "prod-db-big-backup-errors-P0", namespace: "MaintenanceRegime", dimensions: { service: "prod", Task: "backup" }, statistic: "Sum", threshold: 1 });
+    expect(byMetric.TaskDuration).toMatchObject({ name: "prod-db-big-backup-duration-P1", statistic: "Maximum", threshold: 3 * 3600 * 1000 * 0.8 });
+    expect(byMetric.TaskSucceeded).toMatchObject({ name: "prod-db-big-backup-missed-run-P0", period: 86400, evaluationPeriods: 1 });
+  });
+});
+
+describe("every task", () => {
+  it("has alarms with enabled actions to the severity's topic, both ways, and explicit missing-data treatment", () => {
+    const all = TASK_NAMES.flatMap(alarmsOf);
+    expect(all).toHaveLength(15);
+    for (const a of all) {
+      const sev = a.inputs.name.slice(-2) as keyof typeof TOPICS;
+      expect(a.inputs.actionsEnabled, a.name).toBe(true);
+      expect(a.inputs.alarmActions, a.name).toEqual([TOPICS[sev]]);
+      expect(a.inputs.okActions, a.name).toEqual([TOPICS[sev]]);
+      expect(["breaching", "notBreaching", "ignore", "missing"], a.name).toContain(a.inputs.treatMissingData);
+      expect(a.inputs.alarmDescription, a.name).toMatch(/^\[P[0-3]\] .{40,}/);
+    }
+  });
+
+  it("holds least-privilege roles: named actions on named resources, never deleting or loosening backups", () => {
+    const policies = TASK_NAMES.flatMap((n) => ofType(n, "aws:iam/rolePolicy:RolePolicy"));
+    expect(policies).toHaveLength(2 + 2 + 3 + 2);
+    for (const p of policies) expectLeastPrivilege(p.inputs.policy, p.name);
+    const taskActions = TASK_NAMES.flatMap((n) => {
+      const p = resources.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === `${n}-role`);
+      return p ? allowedActions(p.inputs.policy) : [];
+    });
+    expect(taskActions.filter((a) => /^s3:(Delete|PutBucketPolicy|PutLifecycleConfiguration)/.test(a))).toEqual([]);
+    expect(allowedActions(rolePolicy("prod-db-crm-restore-drill-role"))).toEqual([
+      "s3:GetObject",
+      "s3:ListBucket",
+      "kms:Decrypt",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "sqs:SendMessage",
+    ]);
+  });
+});
+
+describe("ScheduledTask arguments", () => {
+  const bad = (overrides: Partial<import("../components/scheduled-task").ScheduledTaskArgs>) => () =>
+    new taskMod.ScheduledTask("prod-bad-task", taskArgs(overrides));
+
+  it("refuses what Lambda, CloudWatch Logs or Scheduler would refuse, naming the argument", () => {
+    expect(bad({ timeoutSeconds: 901 })).toThrow("timeoutSeconds: 901 exceeds Lambda's maximum of 900; run the task on Fargate instead");
+    expect(bad({ memoryMb: 64 })).toThrow("memoryMb: must be a whole number from 128 to 10240, got 64");
+    expect(bad({ memoryMb: 10241 })).toThrow("memoryMb: must be a whole number from 128 to 10240, got 10241");
+    expect(bad({ logRetentionDays: 10 })).toThrow(/^logRetentionDays: 10 is not allowed by CloudWatch Logs; use one of 1, 3, 5, 7, 14, 30, /);
+    expect(bad({ schedule: { expression: "cron(0 2 * * ? *)", timezone: "EST" } })).toThrow(
+      'schedule.timezone: "EST" is not an IANA timezone such as America/New_York (EST/PST ignore daylight saving)',
+    );
+    expect(bad({ schedule: { expression: "cron(0 2 * * ? *)", timezone: "Mars/Olympus_Mons" } })).toThrow(/^schedule\.timezone: "Mars\/Olympus_Mons"/);
+    expect(bad({ schedule: { expression: "0 2 * * *", timezone: "UTC" } })).toThrow('schedule.expression: "0 2 * * *" must be cron(<6 fields>) or rate(<n> <unit>)');
+    expect(bad({ expectedIntervalSeconds: 0 })).toThrow("expectedIntervalSeconds: must be at least 60, got 0");
+    expect(
+      bad({ code: { kind: "fargate", imageUri: "img", cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/prod", cpu: 1024, memory: 1024 }, vpc: { subnetIds: ["s"], securityGroupIds: ["g"] } }),
+    ).toThrow("code.memory: 1024 MiB does not fit 1024 CPU units (2048..8192 in steps of 1024)");
+    expect(bad({ code: { kind: "fargate", imageUri: "img", cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/prod", cpu: 1024, memory: 4096 } })).toThrow(
+      "vpc: a Fargate task needs subnets and security groups (vpc or code.subnets)",
+    );
+  });
+
+  it("refuses secrets and reserved names in the environment, but allows secret references", () => {
+    expect(bad({ environment: { DB_PASSWORD: "hunter2" } })).toThrow("environment.DB_PASSWORD: looks like a secret; pass a Secrets Manager ARN (e.g. DB_PASSWORD_ARN) and read it at run time");
+    expect(bad({ environment: { SLACK_TOKEN: "xoxb" } })).toThrow(/^environment\.SLACK_TOKEN: looks like a secret/);
+    expect(bad({ environment: { SECRET_VALUE: "x" } })).toThrow(/^environment\.SECRET_VALUE: looks like a secret/);
+    expect(bad({ environment: { AWS_REGION: "us-east-1" } })).toThrow("environment.AWS_REGION: reserved by Lambda");
+    expect(bad({ environment: { REGIME_NAME: "other" } })).toThrow('environment.REGIME_NAME: "other" differs from "prod" (the alarms watch metrics under REGIME_NAME=prod)');
+    expect(() => new taskMod.ScheduledTask("prod-ok-secret-ref", taskArgs({ environment: { DB_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:x" } }))).not.toThrow();
+  });
+
+  it("refuses wildcard, destructive or resource-less statements", () => {
+    expect(bad({ policyStatements: [{ Effect: "Allow", Action: ["s3:*"], Resource: [`${BUCKET_ARN}/daily/*`] }] })).toThrow(
+      'policyStatements[0].Action: "s3:*" is a wildcard; name the actions the task needs',
+    );
+    expect(bad({ policyStatements: [{ Effect: "Allow", Action: ["s3:GetObject"], Resource: ["*"] }] })).toThrow('policyStatements[0].Resource: "*" is refused; name the resources');
+    expect(bad({ policyStatements: [{ Effect: "Allow", Action: ["s3:DeleteObjectVersion"], Resource: [`${BUCKET_ARN}/daily/*`] }] })).toThrow(
+      'policyStatements[0].Action: "s3:DeleteObjectVersion" is never granted to a task',
+    );
+    expect(bad({ policyStatements: [{ Effect: "Allow", Action: ["s3:PutLifecycleConfiguration"], Resource: [BUCKET_ARN] }] })).toThrow(
+      'policyStatements[0].Action: "s3:PutLifecycleConfiguration" is never granted to a task',
+    );
+    expect(under("prod-bad-task")).toEqual([]);
+  });
+});
+
+describe("missedRunWindow", () => {
+  it("splits the expected interval into whole-minute periods of at most a day, within CloudWatch's 7-day cap", () => {
+    expect(taskMod.missedRunWindow(300)).toEqual({ period: 300, evaluationPeriods: 1 });
+    expect(taskMod.missedRunWindow(90)).toEqual({ period: 120, evaluationPeriods: 1 });
+    expect(taskMod.missedRunWindow(3600, 2)).toEqual({ period: 7200, evaluationPeriods: 1 });
+    expect(taskMod.missedRunWindow(86400)).toEqual({ period: 86400, evaluationPeriods: 1 });
+    expect(taskMod.missedRunWindow(36 * 3600)).toEqual({ period: 64800, evaluationPeriods: 2 });
+    expect(taskMod.missedRunWindow(7 * 86400)).toEqual({ period: 86400, evaluationPeriods: 7 });
+    expect(taskMod.missedRunWindow(86400, 8)).toBeUndefined();
+    expect(taskMod.missedRunWindow(31 * 86400)).toBeUndefined();
+  });
+});
