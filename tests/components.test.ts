@@ -755,3 +755,23 @@ describe("missedRunWindow", () => {
     expect(taskMod.missedRunWindow(31 * 86400)).toBeUndefined();
   });
 });
+
+describe("physical names", () => {
+  it("keeps names within AWS limits with a stable hash suffix when the component name is long", async () => {
+    const long = "regime-with-a-long-name1-db-database-with-long-name-restore-drill";
+    expect(long.length).toBeGreaterThan(64);
+    const t = new taskMod.ScheduledTask(long, taskArgs({ regime: "regime-with-a-long-name1", taskName: "restore-drill" }));
+    await waitFor(t.alarmNames);
+    await settle();
+    const fnName = one(long, "aws:lambda/function:Function").inputs.name as string;
+    const roleNames = ofType(long, "aws:iam/role:Role").map((r) => r.inputs.name as string);
+    expect(fnName).toHaveLength(64);
+    expect(fnName).toMatch(/^regime-with-a-long-name1-db-database-with-long-name-res-[0-9a-f]{8}$/);
+    for (const n of roleNames) expect(n.length).toBeLessThanOrEqual(64);
+    expect(new Set(roleNames).size).toBe(2);
+    expect(one(long, "aws:cloudwatch/logGroup:LogGroup").inputs.name).toBe(`/aws/lambda/${fnName}`);
+    expect(one(long, "aws:scheduler/schedule:Schedule").inputs.name).toBe(fnName);
+    // The alarm names keep the full, readable task name.
+    expect((await waitFor(t.alarmNames)).sort()[0]).toBe("regime-with-a-long-name1-db-database-with-long-name-restore-drill-dead-letters-P2");
+  });
+});
