@@ -1,0 +1,19 @@
+/** AWS limits the regime must respect (see REFERENCE.md). One place, used by the schema and the components. */
+
+/** The only values CloudWatch Logs accepts for a log group's retention. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+export const LAMBDA_MEMORY_MB = { min: 128, max: 10240 } as const;
+export const NAME_MAX = 64;
+
+/** Whether an IANA timezone name is known to this runtime (and so to EventBridge Scheduler). */
+export function isIanaTimezone(tz: string): boolean {
+  if (!/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)+$/.test(tz) && tz !== "UTC") return false;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
