@@ -1,0 +1,318 @@
+/**
+ * The regime as a stack config: one zod schema, validated once at the entry point with every default
+ * applied here. Each top-level key is a config key of the project namespace in Pulumi.<stack>.yaml
+ * (`maintenance-regime:databases`, ...). Words mirror the operations guides so a guide translates line
+ * by line: schedules ("daily at 02:00"), retention in days, thresholds in percent and milliseconds.
+ */
+import { z } from "zod";
+import { SEVERITIES } from "../components/alarms";
+import { isIanaTimezone, LOG_RETENTION_DAYS } from "./limits";
+import { hostGroupSchema } from "./logs";
+
+const severity = z.enum(SEVERITIES, { message: `must be one of ${SEVERITIES.join(", ")}` });
+
+const id = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,23}$/, "must start with a letter and use only lowercase letters, digits and -, at most 24 characters");
+
+const timezone = z.string().refine(isIanaTimezone, {
+  message: "must be an IANA timezone such as America/New_York or UTC (EST/PST are not: they ignore daylight saving)",
+});
+
+/**
+ * A schedule: a readable form ("daily at 02:00", "weekly on Wednesday at 03:00", "monthly on day 15",
+ * "first Sunday of the month at 02:00", "last Friday", "every 5 minutes") or raw EventBridge
+ * `cron(...)`/`rate(...)`, in the regime's timezone unless one is given.
+ */
+const schedule = z.union([z.string().min(1, "must not be empty"), z.object({ at: z.string().min(1), timezone }).strict()]);
+
+const retentionDays = z.number().int("must be a whole number of days").min(1, "must be >= 1");
+
+const logRetention = z
+  .number()
+  .int()
+  .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+    message: `must be one of ${LOG_RETENTION_DAYS.join(", ")}`,
+  });
+
+const percent = z.number().gt(0, "must be > 0").max(100, "must be <= 100");
+
+const awsArn = z.string().regex(/^arn:aws[a-z-]*:[a-z0-9-]+:/, "must be an ARN");
+
+// ---------------------------------------------------------------- alerting
+
+const channels = z
+  .object({
+    email: z.array(z.email("must be an email address")).default([]),
+    sms: z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 phone number like +15551234567")).default([]),
+    https: z.array(z.url({ protocol: /^https$/, message: "must be an https URL" })).default([]),
+  })
+  .strict();
+
+export const alertingSchema = z
+  .object({
+    P0: channels.default({ email: [], sms: [], https: [] }),
+    P1: channels.default({ email: [], sms: [], https: [] }),
+    P2: channels.default({ email: [], sms: [], https: [] }),
+    P3: channels.default({ email: [], sms: [], https: [] }),
+  })
+  .strict()
+  .describe("Alert routing: one SNS topic per severity (P0 critical: service down, data loss; P1 high; P2 medium; P3 info) and who hears it");
+
+// ---------------------------------------------------------------- backups
+
+export const tierRetentionSchema = z
+  .object({
+    daily: retentionDays.default(30).describe("days a daily backup is kept"),
+    weekly: retentionDays.default(90).describe("days a weekly backup is kept"),
+    monthly: retentionDays.default(365).describe("days a monthly backup is kept"),
+  })
+  .strict();
+
+const backupSchema = z
+  .object({
+    schedule: schedule.default("daily at 02:00"),
+    retention: tierRetentionSchema.default({ daily: 30, weekly: 90, monthly: 365 }),
+    weeklyOn: z.enum(["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]).default("Sunday"),
+    monthlyOnDay: z.number().int().min(1).max(28, "must be <= 28 so every month has it").default(1),
+    compression: z.string().regex(/^(none|gzip(:[1-9])?|lz4(:[1-9])?|zstd(:([1-9]|1[0-9]|2[0-2]))?|[0-9])$/, "must be none, gzip[:1-9], lz4[:1-9], zstd[:1-22] or 0-9").default("zstd:3"),
+    rpoHours: z.number().gt(0, "must be > 0").default(26).describe("alarm when no successful backup was recorded for this long"),
+    runner: z.enum(["lambda", "fargate"]).optional().describe("default: lambda up to 10 GB (sizeGb), fargate beyond"),
+    severity: severity.default("P1"),
+  })
+  .strict();
+
+const verifySchema = z
+  .object({
+    schedule: schedule.default("daily at 06:00"),
+    minSizeMb: z.number().min(0, "must be >= 0").default(0.01),
+    maxAgeHours: z.number().gt(0, "must be > 0").default(26),
+    severity: severity.default("P1"),
+  })
+  .strict();
+
+const restoreCheck = z
+  .object({
+    sql: z.string().min(1).describe("a query returning one number, or rows"),
+    minRows: z.number().int().min(0, "must be >= 0").default(1),
+  })
+  .strict();
+
+const restoreDrillSchema = z
+  .object({
+    schedule: schedule.default("quarterly on day 1 at 03:00"),
+    rtoMinutes: z.number().gt(0, "must be > 0").default(60),
+    checks: z.array(restoreCheck).default([]),
+    severity: severity.default("P2"),
+  })
+  .strict();
+
+const vacuumSchema = z
+  .object({
+    schedule: schedule.default("weekly on Wednesday at 03:00"),
+    timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10),
+    minDeadPercent: percent.default(5),
+    minDeadTuples: z.number().int().min(0).default(100),
+    fullTables: z.array(z.string()).default([]).describe("tables explicitly allowed a VACUUM FULL (locks them!)"),
+    severity: severity.default("P2"),
+  })
+  .strict();
+
+const reindexSchema = z
+  .object({
+    schedule: schedule.default("monthly on day 1 at 04:00"),
+    timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10),
+    indexes: z.array(z.string()).default([]).describe("schema.index names; empty: bloated indexes by estimate"),
+    severity: severity.default("P3"),
+  })
+  .strict();
+
+const purgeRule = z
+  .object({
+    table: z.string().min(1),
+    timestampColumn: z.string().min(1).default("created_at"),
+    olderThanDays: z.number().int("must be a whole number of days").min(1, "must be >= 1"),
+    archiveTable: z.string().min(1).optional(),
+    batchSize: z.number().int().min(1).max(100_000).default(5000),
+  })
+  .strict();
+
+const purgeSchema = z
+  .object({
+    schedule: schedule.default("daily at 03:30"),
+    rules: z.array(purgeRule).min(1, "must list at least one rule"),
+    severity: severity.default("P3"),
+  })
+  .strict();
+
+const dbHealthSchema = z
+  .object({
+    schedule: schedule.default("every 15 minutes"),
+    connectionsWarnPercent: percent.default(80),
+    connectionsCritPercent: percent.default(95),
+    wraparoundWarnAge: z.number().int().min(1).default(1_300_000_000),
+    wraparoundCritAge: z.number().int().min(1).default(1_400_000_000),
+    slowQueryMs: z.number().gt(0).default(100),
+    severity: severity.default("P1"),
+  })
+  .strict()
+  .refine((h) => h.connectionsWarnPercent <= h.connectionsCritPercent, {
+    message: "connectionsWarnPercent must be <= connectionsCritPercent",
+    path: ["connectionsWarnPercent"],
+  });
+
+const networkSchema = z.union([
+  z
+    .object({
+      subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, "must be a subnet id (subnet-...)")).min(1),
+      securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, "must be a security group id (sg-...)")).min(1),
+    })
+    .strict(),
+  z
+    .object({
+      stack: z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, "must be organization/project/stack"),
+      subnetIdsOutput: z.string().min(1).default("privateSubnetIds"),
+      securityGroupIdsOutput: z.string().min(1).default("databaseClientSecurityGroupIds"),
+    })
+    .strict()
+    .describe("read subnets and security groups from another stack's outputs (StackReference)"),
+]);
+
+export const databaseSchema = z
+  .object({
+    id,
+    engine: z.literal("postgres").default("postgres"),
+    majorVersion: z.number().int().min(12).max(18).default(16).describe("server major version: the task image ships pg_dump of this version"),
+    sizeGb: z.number().gt(0).default(1).describe("approximate size; above 10 GB backups run on Fargate"),
+    secretArn: awsArn.optional().describe("Secrets Manager secret in the RDS JSON shape"),
+    iamAuth: z
+      .object({ host: z.string().min(1), port: z.number().int().default(5432), user: z.string().min(1), database: z.string().min(1), resourceId: z.string().regex(/^db-[A-Z0-9]+$/, "must be the DbiResourceId (db-...)") })
+      .strict()
+      .optional(),
+    network: networkSchema.optional(),
+    backup: backupSchema.default(backupSchema.parse({})),
+    verify: verifySchema.default(verifySchema.parse({})),
+    restoreDrill: restoreDrillSchema.optional(),
+    vacuum: vacuumSchema.optional(),
+    analyze: z.object({ schedule: schedule, severity: severity.default("P3") }).strict().optional(),
+    reindex: reindexSchema.optional(),
+    purge: purgeSchema.optional(),
+    health: dbHealthSchema.optional(),
+    rdsInstanceId: z.string().optional().describe("RDS instance identifier for CPU, storage and connection alarms"),
+    maxConnectionsAlarm: z.number().int().min(1).optional().describe("alarm when DatabaseConnections exceeds this (seed 001: 80)"),
+  })
+  .strict()
+  .refine((d) => [d.secretArn, d.iamAuth].filter(Boolean).length === 1, {
+    message: "needs exactly one of secretArn or iamAuth",
+    path: ["secretArn"],
+  });
+
+// ---------------------------------------------------------------- endpoints
+
+const statusCondition = z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]);
+
+export const endpointSchema = z
+  .object({
+    name: id,
+    url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }),
+    method: z.enum(["GET", "HEAD", "POST"]).default("GET"),
+    timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
+    status: statusCondition.default(200),
+    maxResponseMs: z.number().int().min(1).optional().describe("seed 001: API response time > 500 ms"),
+    bodyContains: z.string().optional(),
+    jsonField: z.object({ path: z.string().min(1), equals: z.union([z.string(), z.number(), z.boolean()]) }).strict().optional(),
+    minCertificateDays: z.number().int().min(1).optional().describe("for https: alarm when the certificate expires sooner"),
+    severity: severity.default("P0"),
+    failuresBeforeAlarm: z.number().int().min(1).max(60).default(5).describe("seed 000: service down > 5 minutes"),
+  })
+  .strict();
+
+export const endpointsSchema = z
+  .object({
+    schedule: schedule.default("every 1 minute"),
+    checks: z.array(endpointSchema).min(1, "must list at least one endpoint"),
+  })
+  .strict()
+  .refine((e) => new Set(e.checks.map((c) => c.name)).size === e.checks.length, { message: "endpoint names must be unique", path: ["checks"] });
+
+// ---------------------------------------------------------------- hosts and applications
+
+const thresholdPair = (warnDefault: number, critDefault: number) =>
+  z
+    .object({ warn: percent.default(warnDefault), crit: percent.default(critDefault), minutes: z.number().int().min(1).max(1440).default(10) })
+    .strict()
+    .refine((t) => t.warn <= t.crit, { message: "warn must be <= crit", path: ["warn"] });
+
+export const hostSchema = z
+  .object({
+    name: id,
+    instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, "must be an EC2 instance id (i-...)"),
+    cpu: thresholdPair(80, 90).default({ warn: 80, crit: 90, minutes: 10 }),
+    memory: thresholdPair(85, 95).default({ warn: 85, crit: 95, minutes: 10 }),
+    disk: thresholdPair(85, 95).default({ warn: 85, crit: 95, minutes: 10 }),
+    diskPath: z.string().startsWith("/").default("/"),
+  })
+  .strict();
+
+export const applicationSchema = z
+  .object({
+    name: id,
+    loadBalancer: z.string().regex(/^app\/[\w-]+\/[0-9a-f]+$/, "must be the ALB ARN suffix app/<name>/<id>"),
+    targetGroup: z.string().regex(/^targetgroup\/[\w-]+\/[0-9a-f]+$/, "must be the target group ARN suffix targetgroup/<name>/<id>").optional(),
+    errorRatePercent: z.object({ warn: percent.default(1), crit: percent.default(5) }).strict().default({ warn: 1, crit: 5 }),
+    latencyMs: z.object({ warn: z.number().gt(0).default(500), crit: z.number().gt(0).default(5000) }).strict().default({ warn: 500, crit: 5000 }),
+  })
+  .strict();
+
+// ---------------------------------------------------------------- reminders (human steps)
+
+export const reminderSchema = z
+  .object({
+    name: id,
+    schedule,
+    severity: severity.default("P3"),
+    checklist: z.array(z.string().min(1)).min(1, "must list at least one step"),
+  })
+  .strict();
+
+// ---------------------------------------------------------------- the regime
+
+export const regimeSchema = z
+  .object({
+    name: id.describe("prefix of every resource name"),
+    timezone: timezone.default("UTC").describe("IANA timezone of every schedule that names none"),
+    logRetentionDays: logRetention.default(30).describe("retention of every log group the regime creates"),
+    alerting: alertingSchema.default(alertingSchema.parse({})),
+    backupVault: z
+      .object({
+        objectLock: z.object({ mode: z.enum(["GOVERNANCE", "COMPLIANCE"]), days: z.number().int().min(1) }).strict().optional(),
+        archiveAfterDays: z.number().int().min(30, "must be >= 30 (S3 minimum before a cold tier)").optional(),
+        noncurrentDays: z.number().int().min(1).default(7),
+      })
+      .strict()
+      .default({ noncurrentDays: 7 }),
+    databases: z.array(databaseSchema).default([]),
+    endpoints: endpointsSchema.optional(),
+    hosts: z.array(hostSchema).default([]),
+    applications: z.array(applicationSchema).default([]),
+    logs: z.object({ hostGroups: z.array(hostGroupSchema).default([]) }).strict().default({ hostGroups: [] }),
+    reminders: z.array(reminderSchema).default([]),
+    dashboard: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const seen = new Set<string>();
+    r.databases.forEach((d, i) => {
+      if (seen.has(d.id)) ctx.addIssue({ code: "custom", path: ["databases", i, "id"], message: `duplicate database id "${d.id}"` });
+      seen.add(d.id);
+    });
+  });
+
+export type RegimeInput = z.input<typeof regimeSchema>;
+export type Regime = z.output<typeof regimeSchema>;
+export type DatabaseConfig = Regime["databases"][number];
+export type EndpointConfig = z.output<typeof endpointSchema>;
+export type ScheduleInput = z.output<typeof schedule>;
+
+/** Top-level config keys, in the order they appear in a stack file. */
+export const REGIME_KEYS = Object.keys(regimeSchema.shape) as (keyof Regime)[];
