@@ -36,6 +36,8 @@ export type TaskCode =
       cpu: number;
       /** MiB, within the range Fargate allows for the CPU. */
       memory: number;
+      /** Container entry point; the Lambda base image's own one starts the Lambda runtime, so set ["node"]. */
+      entryPoint?: string[];
       command?: string[];
       /** Subnets and security groups of the task; default: the `vpc` argument's. */
       subnets?: pulumi.Input<string[]>;
@@ -68,6 +70,11 @@ export interface ScheduledTaskArgs {
   /** Severity of a failed, missed or unstartable run. A run close to its timeout pages one step lower. */
   severity: Severity;
   tags?: Record<string, string>;
+  /**
+   * Tells this scheduled instance apart from others of the same task (a database id): the task writes
+   * it as the `Instance` metric dimension (METRICS_INSTANCE) and this component's alarms watch it.
+   */
+  instance?: string;
   /** Metric namespace the task code writes to; default MaintenanceRegime. */
   metricsNamespace?: string;
   /** Scheduler retries when the target cannot be invoked (throttling, no Fargate capacity); default 3 within 1 hour. */
@@ -223,7 +230,8 @@ export class ScheduledTask extends pulumi.ComponentResource {
       if (!pulumi.Output.isInstance(s)) checkStatement(s as IamStatement, `policyStatements[${i}]`);
     });
     const namespace = args.metricsNamespace ?? METRICS_NAMESPACE_DEFAULT;
-    const own = { TASK: args.taskName, REGIME_NAME: args.regime, METRICS_NAMESPACE: namespace };
+    const own: Record<string, string> = { TASK: args.taskName, REGIME_NAME: args.regime, METRICS_NAMESPACE: namespace };
+    if (args.instance) own.METRICS_INSTANCE = args.instance;
     for (const [k, v] of Object.entries(own)) {
       const given = args.environment?.[k];
       if (given !== undefined && typeof given === "string" && given !== v) {
@@ -375,6 +383,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
                   name: args.taskName,
                   image,
                   essential: true,
+                  ...(fargate.entryPoint ? { entryPoint: fargate.entryPoint } : {}),
                   ...(fargate.command ? { command: fargate.command } : {}),
                   environment: Object.entries(env)
                     .sort(([a], [b]) => a.localeCompare(b))
@@ -453,7 +462,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
     );
 
     // ---------------------------------------------------------------- alarms
-    const emfDims = { service: args.regime, Task: args.taskName };
+    const emfDims: Record<string, string> = { service: args.regime, Task: args.taskName, ...(args.instance ? { Instance: args.instance } : {}) };
     const alarms: aws.cloudwatch.MetricAlarm[] = [];
     const alarm = (metric: string, severity: Severity, runbook: string, treat: "breaching" | "notBreaching" | "ignore", a: AlarmArgs) =>
       alarms.push(createAlarm(args.regime, { resource: alarmResource, metric, severity, runbook, treatMissingData: treat, args: a }, args.alarmTopics, { parent: this }, tags));

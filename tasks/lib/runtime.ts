@@ -63,8 +63,8 @@ export function parseSettings<S extends z.ZodType>(schema: S, env: Record<string
 export const METRICS_NAMESPACE_DEFAULT = "MaintenanceRegime";
 
 /**
- * Metrics are CloudWatch Embedded Metric Format lines on stdout (Powertools). Dimensions: Regime and
- * Task by default; a task may add one more (Database, Endpoint) per metric with singleMetric(), which
+ * Metrics are CloudWatch Embedded Metric Format lines on stdout (Powertools). Dimensions: service
+ * (REGIME_NAME), Task and, when METRICS_INSTANCE is set, Instance; a task may add one more (Database, Endpoint) per metric with singleMetric(), which
  * keeps the number of billed custom metrics proportional to what is monitored.
  */
 export function createContext(taskName: string, env: Record<string, string | undefined>, signal: AbortSignal): TaskContext {
@@ -73,7 +73,8 @@ export function createContext(taskName: string, env: Record<string, string | und
   const metrics = new Metrics({
     namespace: env.METRICS_NAMESPACE ?? METRICS_NAMESPACE_DEFAULT,
     serviceName,
-    defaultDimensions: { Task: taskName },
+    // METRICS_INSTANCE tells apart several scheduled instances of one task (one per database).
+    defaultDimensions: { Task: taskName, ...(env.METRICS_INSTANCE ? { Instance: env.METRICS_INSTANCE } : {}) },
   });
   return { log, metrics, signal };
 }

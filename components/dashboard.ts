@@ -1,0 +1,77 @@
+/**
+ * One CloudWatch dashboard per regime: the morning checklist on one screen — alarm states, backups
+ * per database (succeeded, size, duration), task runs, endpoint health and response times.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+
+export interface DashboardArgs {
+  regime: string;
+  region: pulumi.Input<string>;
+  databases: string[];
+  endpoints: string[];
+  tasks: { task: string; database?: string }[];
+  alarmArns: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+type Widget = Record<string, unknown>;
+
+/** Dashboard body; pure so it can be checked without the cloud. */
+export function dashboardBody(regime: string, region: string, args: Omit<DashboardArgs, "regime" | "region" | "alarmArns">, alarmArns: string[]): string {
+  const ns = METRICS_NAMESPACE_DEFAULT;
+  const widgets: Widget[] = [];
+  let y = 0;
+  const row = (w: Widget[], height = 6) => {
+    w.forEach((x, i) => widgets.push({ ...x, x: i * (24 / w.length), y, width: 24 / w.length, height }));
+    y += height;
+  };
+  const metric = (title: string, metrics: unknown[][], stat: string, period: number, extra: Widget = {}): Widget => ({
+    type: "metric",
+    properties: { title, region, view: "timeSeries", stacked: false, stat, period, metrics, ...extra },
+  });
+
+  if (alarmArns.length) {
+    row([{ type: "alarm", properties: { title: `${regime}: alarms`, alarms: [...alarmArns].sort(), sortBy: "stateUpdatedTimestamp", states: [] } }], 4 + Math.min(6, Math.ceil(alarmArns.length / 4)));
+  }
+  if (args.databases.length) {
+    row([
+      metric("Backups succeeded (per day)", args.databases.map((d) => [ns, "BackupSucceeded", "service", regime, "Task", "backup", "Database", d]), "Sum", 86400),
+      metric("Backup size (bytes)", args.databases.map((d) => [ns, "BackupSizeBytes", "service", regime, "Task", "backup", "Database", d]), "Maximum", 86400),
+      metric("Backup duration (s)", args.databases.map((d) => [ns, "BackupDurationSeconds", "service", regime, "Task", "backup", "Database", d]), "Maximum", 86400),
+    ]);
+  }
+  const taskNames = [...new Set(args.tasks.map((t) => t.task))].sort();
+  if (taskNames.length) {
+    row([
+      metric("Task runs failed", taskNames.map((t) => [ns, "TaskFailed", "service", regime, "Task", t]), "Sum", 3600),
+      metric("Task duration (ms)", taskNames.map((t) => [ns, "TaskDuration", "service", regime, "Task", t]), "Maximum", 3600),
+    ]);
+  }
+  if (args.endpoints.length) {
+    row([
+      metric("Endpoints healthy (min)", args.endpoints.map((e) => [ns, "Healthy", "service", regime, "Task", "health-check", "Endpoint", e]), "Minimum", 300, { yAxis: { left: { min: 0, max: 1 } } }),
+      metric("Response time (ms)", args.endpoints.map((e) => [ns, "ResponseTime", "service", regime, "Task", "health-check", "Endpoint", e]), "Average", 300),
+      metric("Certificate days left", args.endpoints.map((e) => [ns, "CertificateDaysLeft", "service", regime, "Task", "health-check", "Endpoint", e]), "Minimum", 3600),
+    ]);
+  }
+  return JSON.stringify({ widgets });
+}
+
+export class Dashboard extends pulumi.ComponentResource {
+  public readonly dashboardName: pulumi.Output<string>;
+
+  constructor(name: string, args: DashboardArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("regime:dashboard:Dashboard", name, {}, opts);
+    const dashboard = new aws.cloudwatch.Dashboard(
+      name,
+      {
+        dashboardName: name,
+        dashboardBody: pulumi.all([args.region, args.alarmArns]).apply(([region, arns]) => dashboardBody(args.regime, region, args, arns)),
+      },
+      { parent: this },
+    );
+    this.dashboardName = dashboard.dashboardName;
+    this.registerOutputs({ dashboardName: this.dashboardName });
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * Everything one database gets: scheduled backup (container image on Lambda, or Fargate for
+ * databases too big for Lambda's 15 minutes), verification, restore drill, maintenance (vacuum,
+ * analyze, reindex, purge), health metrics, and the RPO alarm that fires when no successful backup
+ * was recorded in time. Each task is a ScheduledTask with its own least-privilege role.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { createAlarm, type AlertTopics, type Severity } from "./alarms";
+import type { BackupVault } from "./backup-vault";
+import type { IamStatement } from "./iam";
+import { ScheduledTask, type TaskCode } from "./scheduled-task";
+import type { Schedule } from "../regime/schedule";
+import type { DatabaseConfig } from "../regime/schema";
+import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+
+/** Above this size a backup or restore cannot finish inside Lambda's 15 minutes (about 12 MB/s). */
+export const LAMBDA_BACKUP_LIMIT_GB = 10;
+
+export type DbTaskName = "backup" | "verify-backup" | "restore-drill" | "vacuum" | "analyze" | "reindex" | "purge" | "db-health";
+
+export interface DatabaseArgs {
+  regime: string;
+  db: DatabaseConfig;
+  /** Resolved schedules of this database's tasks, by task. */
+  schedules: Partial<Record<DbTaskName, Schedule>>;
+  vault: BackupVault;
+  /** Image with the PostgreSQL client of this database's major version. */
+  imageUri: pulumi.Input<string>;
+  /** Zip archive per task that needs no client binaries. */
+  archives: Record<"vacuum" | "analyze" | "reindex" | "purge" | "db-health", pulumi.asset.Archive>;
+  /** Fargate cluster ARN, needed when the database is too big for Lambda. */
+  fargateCluster?: pulumi.Input<string>;
+  network?: { subnetIds: pulumi.Input<string[]>; securityGroupIds: pulumi.Input<string[]> };
+  alarmTopics: AlertTopics;
+  logRetentionDays: number;
+  tags?: Record<string, string>;
+}
+
+/** Backup keys live under `<tier>/<database>/`; the tiers' lifecycle rules give the keep-rules. */
+export const TIERS = ["daily", "weekly", "monthly"] as const;
+
+export function backupPrefixes(dbId: string): string[] {
+  return TIERS.map((t) => `${t}/${dbId}/`);
+}
+
+const WEEKDAY_NUMBER: Record<string, number> = { Sunday: 0, Monday: 1, Tuesday: 2, Wednesday: 3, Thursday: 4, Friday: 5, Saturday: 6 };
+
+export class DatabaseMaintenance extends pulumi.ComponentResource {
+  public readonly tasks: Record<string, ScheduledTask> = {};
+  public readonly rpoAlarmName: pulumi.Output<string>;
+
+  constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("regime:database:DatabaseMaintenance", name, {}, opts);
+    const { db } = args;
+    const tags = { ...(args.tags ?? {}), Database: db.id };
+    const runner = db.backup.runner ?? (db.sizeGb > LAMBDA_BACKUP_LIMIT_GB ? "fargate" : "lambda");
+    if (runner === "fargate" && !args.fargateCluster) throw new Error(`databases.${db.id}: backups on Fargate need a cluster`);
+    if (runner === "fargate" && !args.network) throw new Error(`databases[${db.id}].network: backups on Fargate need subnets and security groups`);
+
+    // Where the task finds the database: never a password, only the secret's ARN or IAM auth.
+    const target = db.secretArn
+      ? { id: db.id, secretArn: db.secretArn }
+      : { id: db.id, iamAuth: true, host: db.iamAuth!.host, port: db.iamAuth!.port, user: db.iamAuth!.user, database: db.iamAuth!.database };
+    const credentialStatements = (): pulumi.Input<IamStatement>[] =>
+      db.secretArn
+        ? [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [db.secretArn] }]
+        : [
+            {
+              Effect: "Allow",
+              Action: ["rds-db:connect"],
+              Resource: [pulumi.interpolate`arn:aws:rds-db:${aws.getRegionOutput().name}:${aws.getCallerIdentityOutput().accountId}:dbuser:${db.iamAuth!.resourceId}/${db.iamAuth!.user}`],
+            },
+          ];
+    const prefixes = backupPrefixes(db.id);
+    const common = {
+      DATABASES: JSON.stringify([target]),
+      ESTIMATED_SIZE_GB: String(db.sizeGb),
+    };
+
+    const task = (
+      task: DbTaskName,
+      code: TaskCode,
+      severity: Severity,
+      environment: Record<string, pulumi.Input<string>>,
+      statements: pulumi.Input<IamStatement>[],
+      timeoutSeconds: number,
+      memoryMb: number,
+    ) => {
+      const schedule = args.schedules[task];
+      if (!schedule) return;
+      this.tasks[task] = new ScheduledTask(
+        `${name}-${task}`,
+        {
+          regime: args.regime,
+          taskName: task,
+          description: `${task} of database ${db.id}`,
+          code,
+          instance: db.id,
+          environment: { ...common, ...environment },
+          schedule: { expression: schedule.expression, timezone: schedule.timezone },
+          expectedIntervalSeconds: schedule.intervalSeconds,
+          timeoutSeconds,
+          memoryMb,
+          vpc: args.network ? { subnetIds: args.network.subnetIds, securityGroupIds: args.network.securityGroupIds } : undefined,
+          policyStatements: [...credentialStatements(), ...statements],
+          logRetentionDays: args.logRetentionDays,
+          alarmTopics: args.alarmTopics,
+          severity,
+          tags,
+        },
+        { parent: this },
+      );
+    };
+
+    const heavy = (task: DbTaskName): TaskCode =>
+      runner === "fargate"
+        ? { kind: "fargate", imageUri: args.imageUri, cluster: args.fargateCluster!, cpu: 1024, memory: 4096, entryPoint: ["node"], command: ["cli.js", task] }
+        : { kind: "image", imageUri: args.imageUri };
+    const zip = (task: keyof DatabaseArgs["archives"]): TaskCode => ({ kind: "zip", archive: args.archives[task], handler: "index.handler" });
+
+    // backup: write-only to its own prefixes; never delete.
+    task(
+      "backup",
+      heavy("backup"),
+      db.backup.severity,
+      {
+        BACKUP_BUCKET: args.vault.bucketName,
+        COMPRESSION: db.backup.compression,
+        // Tier dates (weekly on Sunday, monthly on the 1st) in the backup schedule's own timezone.
+        TIMEZONE: args.schedules.backup?.timezone ?? "UTC",
+        WEEKLY_DAY: String(WEEKDAY_NUMBER[db.backup.weeklyOn]),
+        MONTHLY_DAY: String(db.backup.monthlyOnDay),
+      },
+      // Read back: the task checks the object it wrote and the manifest's predecessor.
+      args.vault.writeStatements(prefixes, { readBack: true }),
+      900,
+      1024,
+    );
+    task(
+      "verify-backup",
+      heavy("verify-backup"),
+      db.verify.severity,
+      {
+        BACKUP_BUCKET: args.vault.bucketName,
+        RPO_HOURS: String(db.verify.maxAgeHours),
+        MIN_SIZE_MB: String(db.verify.minSizeMb),
+      },
+      args.vault.readStatements(prefixes),
+      900,
+      1024,
+    );
+    if (db.restoreDrill) {
+      task(
+        "restore-drill",
+        heavy("restore-drill"),
+        db.restoreDrill.severity,
+        {
+          BACKUP_BUCKET: args.vault.bucketName,
+          RTO_MINUTES: String(db.restoreDrill.rtoMinutes),
+          CHECKS: JSON.stringify(db.restoreDrill.checks),
+        },
+        args.vault.readStatements(prefixes),
+        900,
+        2048,
+      );
+    }
+    if (db.vacuum) {
+      task(
+        "vacuum",
+        zip("vacuum"),
+        db.vacuum.severity,
+        {
+          TIME_BUDGET_SECONDS: String(Math.round(db.vacuum.timeBudgetMinutes * 60)),
+          MIN_DEAD_PERCENT: String(db.vacuum.minDeadPercent),
+          MIN_DEAD_TUPLES: String(db.vacuum.minDeadTuples),
+          VACUUM_FULL_TABLES: db.vacuum.fullTables.join(","),
+        },
+        [],
+        900,
+        256,
+      );
+    }
+    if (db.analyze) task("analyze", zip("analyze"), db.analyze.severity, {}, [], 900, 256);
+    if (db.reindex) {
+      task(
+        "reindex",
+        zip("reindex"),
+        db.reindex.severity,
+        { TIME_BUDGET_SECONDS: String(Math.round(db.reindex.timeBudgetMinutes * 60)), REINDEX_INDEXES: db.reindex.indexes.join(",") },
+        [],
+        900,
+        256,
+      );
+    }
+    if (db.purge) task("purge", zip("purge"), db.purge.severity, { PURGE_RULES: JSON.stringify(db.purge.rules) }, [], 900, 256);
+    if (db.health) {
+      task(
+        "db-health",
+        zip("db-health"),
+        db.health.severity,
+        {
+          CONNECTIONS_WARN_PERCENT: String(db.health.connectionsWarnPercent),
+          CONNECTIONS_CRIT_PERCENT: String(db.health.connectionsCritPercent),
+          WRAPAROUND_WARN_AGE: String(db.health.wraparoundWarnAge),
+          WRAPAROUND_CRIT_AGE: String(db.health.wraparoundCritAge),
+          SLOW_QUERY_MS: String(db.health.slowQueryMs),
+        },
+        [],
+        300,
+        256,
+      );
+    }
+
+    // RPO: the backup task records BackupSucceeded per database; no success within the RPO pages.
+    const rpoSeconds = Math.ceil((db.backup.rpoHours * 3600) / 3600) * 3600;
+    const rpoPeriod = rpoSeconds <= 86400 ? rpoSeconds : 3600;
+    const rpo = createAlarm(
+      args.regime,
+      {
+        resource: `db-${db.id}`,
+        metric: "rpo",
+        severity: "P0",
+        runbook: `No successful backup of database ${db.id} in the last ${db.backup.rpoHours} h (RPO). Check the backup task's log group and dead-letter queue, run \`npm run task -- backup\` by hand, and verify the newest backup once it exists.`,
+        treatMissingData: "breaching",
+        args: {
+          namespace: METRICS_NAMESPACE_DEFAULT,
+          metricName: "BackupSucceeded",
+          dimensions: { service: args.regime, Task: "backup", Instance: db.id, Database: db.id },
+          statistic: "Sum",
+          period: rpoPeriod,
+          evaluationPeriods: rpoSeconds / rpoPeriod,
+          datapointsToAlarm: rpoSeconds / rpoPeriod,
+          comparisonOperator: "LessThanThreshold",
+          threshold: 1,
+        },
+      },
+      args.alarmTopics,
+      { parent: this },
+      tags,
+    );
+    this.rpoAlarmName = rpo.name;
+    this.registerOutputs({ rpoAlarmName: this.rpoAlarmName });
+  }
+}
+

@@ -1,0 +1,224 @@
+/**
+ * Host and application alarms: the guides' "alert at CPU > 80 %, memory > 85 %, disk > 85 %, API
+ * response time > 500 ms, error rate > 1 % / 5 %, database connections > 80".
+ *
+ * CPU comes from EC2's own metrics; memory and disk from the CloudWatch agent, whose configuration
+ * (`agentConfig` output) this component renders so that the agent publishes exactly the dimensions
+ * the alarms watch. Applications are watched through their Application Load Balancer metrics.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type * as aws from "@pulumi/aws";
+import { createAlarm, type AlarmSpec, type AlertTopics, type Severity } from "./alarms";
+
+export interface ThresholdPair {
+  warn: number;
+  crit: number;
+  /** How long the condition must hold before paging (seed 000: "> 90 % for > 10 minutes"). */
+  minutes: number;
+}
+
+export interface HostSpec {
+  name: string;
+  instanceId: string;
+  cpu: ThresholdPair;
+  memory: ThresholdPair;
+  disk: ThresholdPair;
+  diskPath: string;
+}
+
+export interface ApplicationSpec {
+  name: string;
+  /** ALB ARN suffix, `app/<name>/<id>`. */
+  loadBalancer: string;
+  targetGroup?: string;
+  errorRatePercent: { warn: number; crit: number };
+  latencyMs: { warn: number; crit: number };
+}
+
+export interface DatabaseInstanceSpec {
+  name: string;
+  rdsInstanceId: string;
+  maxConnections?: number;
+}
+
+export interface HostAlarmsArgs {
+  regime: string;
+  hosts: HostSpec[];
+  applications: ApplicationSpec[];
+  databases: DatabaseInstanceSpec[];
+  alarmTopics: AlertTopics;
+  tags?: Record<string, string>;
+}
+
+/** Severity of the warning and the critical level of a pair. */
+const WARN: Severity = "P2";
+const CRIT: Severity = "P1";
+
+/** CloudWatch agent namespace and the dimensions its config below makes it publish. */
+export const AGENT_NAMESPACE = "CWAgent";
+
+/** Periods of one minute when the window allows, so short windows still alarm quickly. */
+function window(minutes: number): { period: number; evaluationPeriods: number } {
+  return minutes <= 60 ? { period: 60, evaluationPeriods: minutes } : { period: 300, evaluationPeriods: Math.ceil(minutes / 5) };
+}
+
+export class HostAlarms extends pulumi.ComponentResource {
+  public readonly alarmNames: pulumi.Output<string[]>;
+  /** CloudWatch agent configuration (JSON) that publishes the memory and disk metrics watched here. */
+  public readonly agentConfig: string;
+
+  constructor(name: string, args: HostAlarmsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("regime:monitoring:HostAlarms", name, {}, opts);
+    const alarms: aws.cloudwatch.MetricAlarm[] = [];
+    const add = (spec: AlarmSpec) => alarms.push(createAlarm(args.regime, spec, args.alarmTopics, { parent: this }, args.tags));
+
+    for (const h of args.hosts) {
+      const levels: [Severity, "warn" | "crit"][] = [
+        [WARN, "warn"],
+        [CRIT, "crit"],
+      ];
+      for (const [severity, level] of levels) {
+        add({
+          resource: `host-${h.name}`,
+          metric: "cpu",
+          severity,
+          runbook: `CPU of ${h.name} (${h.instanceId}) above ${h.cpu[level]} % for ${h.cpu.minutes} min. Find the process (top, docker stats), check recent deploys and slow queries; scale or restart the service if it does not recover.`,
+          treatMissingData: "missing",
+          args: {
+            namespace: "AWS/EC2",
+            metricName: "CPUUtilization",
+            dimensions: { InstanceId: h.instanceId },
+            statistic: "Average",
+            ...window(h.cpu.minutes),
+            comparisonOperator: "GreaterThanThreshold",
+            threshold: h.cpu[level],
+          },
+        });
+        add({
+          resource: `host-${h.name}`,
+          metric: "memory",
+          severity,
+          runbook: `Memory of ${h.name} above ${h.memory[level]} % for ${h.memory.minutes} min. Look for leaks (dmesg | grep -i "out of memory", docker stats); restart the leaking container, raise its limit or the instance size.`,
+          treatMissingData: "missing",
+          args: {
+            namespace: AGENT_NAMESPACE,
+            metricName: "mem_used_percent",
+            dimensions: { InstanceId: h.instanceId },
+            statistic: "Average",
+            ...window(h.memory.minutes),
+            comparisonOperator: "GreaterThanThreshold",
+            threshold: h.memory[level],
+          },
+        });
+        add({
+          resource: `host-${h.name}`,
+          metric: "disk",
+          severity,
+          runbook: `Disk ${h.diskPath} of ${h.name} above ${h.disk[level]} % full. Clean up logs and old local backups (docker system prune, check log rotation); grow the volume if it keeps rising.`,
+          treatMissingData: "missing",
+          args: {
+            namespace: AGENT_NAMESPACE,
+            metricName: "disk_used_percent",
+            dimensions: { InstanceId: h.instanceId, path: h.diskPath },
+            statistic: "Maximum",
+            period: 300,
+            evaluationPeriods: 1,
+            comparisonOperator: "GreaterThanThreshold",
+            threshold: h.disk[level],
+          },
+        });
+      }
+    }
+
+    for (const a of args.applications) {
+      const lb = { LoadBalancer: a.loadBalancer, ...(a.targetGroup ? { TargetGroup: a.targetGroup } : {}) };
+      for (const [severity, level] of [
+        [WARN, "warn"],
+        [CRIT, "crit"],
+      ] as const) {
+        add({
+          resource: `app-${a.name}`,
+          metric: "error-rate",
+          severity,
+          runbook: `More than ${a.errorRatePercent[level]} % of requests to ${a.name} failed with 5xx over 5 min. Review error logs, recent deploys and the database; roll back if a deploy caused it.`,
+          treatMissingData: "notBreaching",
+          args: {
+            evaluationPeriods: 1,
+            comparisonOperator: "GreaterThanThreshold",
+            threshold: a.errorRatePercent[level],
+            metricQueries: [
+              { id: "errors", returnData: false, metric: { namespace: "AWS/ApplicationELB", metricName: "HTTPCode_Target_5XX_Count", dimensions: lb, stat: "Sum", period: 300 } },
+              { id: "requests", returnData: false, metric: { namespace: "AWS/ApplicationELB", metricName: "RequestCount", dimensions: lb, stat: "Sum", period: 300 } },
+              { id: "rate", expression: "IF(requests > 0, 100 * errors / requests, 0)", label: "5xx %", returnData: true },
+            ],
+          },
+        });
+        add({
+          resource: `app-${a.name}`,
+          metric: "latency",
+          severity,
+          runbook: `p90 response time of ${a.name} above ${a.latencyMs[level]} ms over 5 min. Check slow queries (pg_stat_statements), CPU and memory of the hosts, and external APIs.`,
+          treatMissingData: "notBreaching",
+          args: {
+            namespace: "AWS/ApplicationELB",
+            metricName: "TargetResponseTime",
+            dimensions: lb,
+            extendedStatistic: "p90",
+            period: 300,
+            evaluationPeriods: 1,
+            comparisonOperator: "GreaterThanThreshold",
+            threshold: a.latencyMs[level] / 1000,
+          },
+        });
+      }
+    }
+
+    for (const d of args.databases) {
+      const dims = { DBInstanceIdentifier: d.rdsInstanceId };
+      add({
+        resource: `rds-${d.name}`,
+        metric: "cpu",
+        severity: WARN,
+        runbook: `CPU of database ${d.name} above 80 % for 10 min. Look for slow or long-running queries (pg_stat_activity, pg_stat_statements) and missing indexes.`,
+        treatMissingData: "missing",
+        args: { namespace: "AWS/RDS", metricName: "CPUUtilization", dimensions: dims, statistic: "Average", period: 60, evaluationPeriods: 10, comparisonOperator: "GreaterThanThreshold", threshold: 80 },
+      });
+      add({
+        resource: `rds-${d.name}`,
+        metric: "free-storage",
+        severity: CRIT,
+        runbook: `Database ${d.name} has less than 10 GiB of free storage. Purge old data, check for bloat (db-health) and grow the allocated storage before it fills.`,
+        treatMissingData: "missing",
+        args: { namespace: "AWS/RDS", metricName: "FreeStorageSpace", dimensions: dims, statistic: "Minimum", period: 300, evaluationPeriods: 1, comparisonOperator: "LessThanThreshold", threshold: 10 * 1024 ** 3 },
+      });
+      if (d.maxConnections !== undefined) {
+        add({
+          resource: `rds-${d.name}`,
+          metric: "connections",
+          severity: WARN,
+          runbook: `More than ${d.maxConnections} connections to database ${d.name}. Investigate connection leaks (pg_stat_activity grouped by application_name) and pool sizes.`,
+          treatMissingData: "missing",
+          args: { namespace: "AWS/RDS", metricName: "DatabaseConnections", dimensions: dims, statistic: "Maximum", period: 300, evaluationPeriods: 1, comparisonOperator: "GreaterThanThreshold", threshold: d.maxConnections },
+        });
+      }
+    }
+
+    this.agentConfig = JSON.stringify(
+      {
+        metrics: {
+          namespace: AGENT_NAMESPACE,
+          append_dimensions: { InstanceId: "${aws:InstanceId}" },
+          metrics_collected: {
+            mem: { measurement: ["mem_used_percent"], metrics_collection_interval: 60 },
+            disk: { measurement: ["used_percent"], resources: [...new Set(args.hosts.map((h) => h.diskPath))].sort(), drop_device: true, ignore_file_system_types: ["sysfs", "devtmpfs", "tmpfs", "overlay"], metrics_collection_interval: 60 },
+          },
+          aggregation_dimensions: [["InstanceId"], ["InstanceId", "path"]],
+        },
+      },
+      null,
+      2,
+    );
+    this.alarmNames = pulumi.all(alarms.map((a) => a.name));
+    this.registerOutputs({ alarmNames: this.alarmNames, agentConfig: this.agentConfig });
+  }
+}
