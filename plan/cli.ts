@@ -1,0 +1,114 @@
+/**
+ * `npm run plan [-- --stack NAME | --config FILE] [--json] [--from DATE] [--svg FILE]`
+ *
+ * Prints the regime at a glance without a cloud account: resources by component, the maintenance
+ * calendar, alarms and where they page, and an estimated monthly cost. `--json` prints the same as
+ * JSON, byte-identical for the same config and reference date (`--from`, default: today 00:00 UTC).
+ */
+import * as fs from "node:fs";
+import { buildPlan, PlanError, type Plan } from "./run";
+
+export interface CliOptions {
+  stack?: string;
+  configFile?: string;
+  json: boolean;
+  from: Date;
+  svg?: string;
+}
+
+export function parsePlanArgs(argv: string[], now = new Date()): CliOptions {
+  const opts: CliOptions = { json: false, from: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())) };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith("--")) throw new PlanError(`${a}: needs a value`);
+      return v;
+    };
+    switch (a) {
+      case "--stack":
+        opts.stack = value();
+        if (!/^[\w.-]+$/.test(opts.stack)) throw new PlanError(`--stack: "${opts.stack}" is not a stack name`);
+        break;
+      case "--config":
+        opts.configFile = value();
+        break;
+      case "--json":
+        opts.json = true;
+        break;
+      case "--svg":
+        opts.svg = value();
+        break;
+      case "--from": {
+        const v = value();
+        const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
+        if (Number.isNaN(d.getTime())) throw new PlanError(`--from: "${v}" is not a date (YYYY-MM-DD or ISO 8601)`);
+        opts.from = d;
+        break;
+      }
+      default:
+        throw new PlanError(`${a}: unknown option; options: --stack NAME, --config FILE, --json, --from DATE, --svg FILE`);
+    }
+  }
+  if (opts.stack && opts.configFile) throw new PlanError("--stack and --config: give one of them");
+  return opts;
+}
+
+const usd = (n: number) => `$${n.toFixed(2)}`;
+
+export function formatPlan(p: Plan): string {
+  const out: string[] = [];
+  out.push(`Regime plan: ${p.project} / ${p.stack}  (${p.configFile}, offline, ${p.resourceCount} resources)`);
+  out.push("");
+  out.push("Resources by component");
+  for (const g of p.components) {
+    const counts = new Map<string, number>();
+    for (const r of g.resources) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
+    out.push(`  ${g.component}  [${g.type || "-"}]  ${g.resources.length} resources`);
+    for (const [t, n] of [...counts].sort()) out.push(`      ${String(n).padStart(3)}  ${t}`);
+  }
+  out.push("");
+  out.push(`Maintenance calendar (next runs after ${p.from}, each in its own timezone)`);
+  for (const c of p.calendar) {
+    out.push(`  ${c.schedule}`);
+    out.push(`      ${c.expression}  ${c.timezone}`);
+    out.push(`      next: ${c.next.join(" | ")}`);
+  }
+  out.push("");
+  out.push("Alarms");
+  for (const a of p.alarms) out.push(`  ${a.severity}  ${a.name}: ${a.metric} ${a.condition} (missing data: ${a.treatMissingData}) -> ${a.pages}`);
+  out.push("");
+  out.push(`Estimated monthly cost: ${usd(p.cost.monthlyTotal)} (us-east-1 list prices)`);
+  for (const c of p.cost.components) out.push(`  ${usd(c.monthlyUsd).padStart(9)}  ${c.component}`);
+  out.push("  assumptions:");
+  for (const a of p.cost.assumptions) out.push(`    - ${a}`);
+  return out.join("\n") + "\n";
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let opts: CliOptions;
+  try {
+    opts = parsePlanArgs(argv);
+  } catch (err) {
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  try {
+    const plan = await buildPlan({ stack: opts.stack, configFile: opts.configFile, from: opts.from });
+    if (opts.svg) {
+      const { planCalendarSvg } = await import("./calendar");
+      fs.writeFileSync(opts.svg, planCalendarSvg(plan));
+      process.stderr.write(`calendar written to ${opts.svg}\n`);
+    }
+    process.stdout.write(opts.json ? JSON.stringify(plan, null, 2) + "\n" : formatPlan(plan));
+    return 0;
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`error: ${msg.split("\n")[0]}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,104 @@
+/**
+ * Pulumi mocks for the offline plan: every resource the program registers is recorded with its
+ * inputs, and given deterministic ids and ARNs, so the plan is the same on any machine.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export const ACCOUNT = "123456789012";
+export const REGION = "us-east-1";
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  custom: boolean;
+  inputs: Record<string, unknown>;
+  /** Name of the parent resource (a component), "" at the top. */
+  parent: string;
+}
+
+/** `urn:pulumi:stack::project::a$b$type::name` -> name. */
+function nameOfUrn(urn: string): string {
+  return urn ? urn.slice(urn.lastIndexOf("::") + 2) : "";
+}
+
+function service(type: string): string {
+  // "aws:s3/bucketV2:BucketV2" -> "s3"
+  const m = /^aws:([a-z0-9]+)\//i.exec(type);
+  return m ? m[1].toLowerCase() : "unknown";
+}
+
+function fakeArn(type: string, name: string, inputs: Record<string, unknown>): string {
+  const svc = service(type);
+  const n = String(inputs.name ?? inputs.functionName ?? name);
+  switch (svc) {
+    case "s3":
+      return `arn:aws:s3:::${inputs.bucket ?? n}`;
+    case "iam":
+      return `arn:aws:iam::${ACCOUNT}:${type.includes("Policy") ? "policy" : "role"}/${n}`;
+    case "sns":
+    case "sqs":
+      return `arn:aws:${svc}:${REGION}:${ACCOUNT}:${n}`;
+    case "lambda":
+      return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${n}`;
+    case "kms":
+      return `arn:aws:kms:${REGION}:${ACCOUNT}:key/${n}`;
+    case "cloudwatch":
+      return type.includes("LogGroup") ? `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${n}` : `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${n}`;
+    case "ecs":
+      return `arn:aws:ecs:${REGION}:${ACCOUNT}:${type.includes("TaskDefinition") ? "task-definition" : "cluster"}/${n}`;
+    default:
+      return `arn:aws:${svc}:${REGION}:${ACCOUNT}:${n}`;
+  }
+}
+
+interface MonitorLike {
+  registerResource(req: { getType(): string; getName(): string; getParent(): string }, callback: unknown): unknown;
+}
+
+/** Installs recording mocks; returns the list that fills as resources are registered. */
+export function installPlanMocks(project: string, stack: string): RecordedResource[] {
+  const recorded: RecordedResource[] = [];
+  const parents = new Map<string, string>();
+  pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+        recorded.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs, parent: parents.get(`${args.type}::${args.name}`) ?? "" });
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "pulumi:pulumi:StackReference") {
+          return { id: args.name, state: { name: args.name, outputs: {} } };
+        }
+        state.arn ??= fakeArn(args.type, args.name, args.inputs);
+        if (args.type.startsWith("aws:s3/")) state.bucket ??= args.name;
+        if (args.type.startsWith("aws:ecr/repository")) state.repositoryUrl = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${args.inputs.name ?? args.name}`;
+        if (args.type.startsWith("docker:")) state.repoDigest = `${args.name}@sha256:${"0".repeat(64)}`;
+        state.name ??= args.name;
+        return { id: `${args.name}-id`, state };
+      },
+      call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+        switch (args.token) {
+          case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/plan`, userId: "plan" };
+          case "aws:index/getRegion:getRegion":
+            return { name: REGION, region: REGION, id: REGION };
+          case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return { userName: "AWS", password: "offline-plan", authorizationToken: "", proxyEndpoint: `https://${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com` };
+          case "aws:index/getPartition:getPartition":
+            return { partition: "aws", dnsSuffix: "amazonaws.com" };
+          default:
+            throw new Error(`offline plan: no mock for data source ${args.token}`);
+        }
+      },
+    },
+    project,
+    stack,
+    true,
+  );
+  // The mock monitor does not tell newResource the parent; read it from the registration request.
+  const monitor = (pulumi.runtime as unknown as { getMonitor(): MonitorLike }).getMonitor();
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    parents.set(`${req.getType()}::${req.getName()}`, nameOfUrn(req.getParent()));
+    return register(req, callback);
+  };
+  return recorded;
+}

@@ -1,0 +1,206 @@
+/**
+ * The offline plan: runs the Pulumi program in this process under mocks with a stack's config and
+ * describes what `pulumi up` would provision — resources by component, the maintenance calendar,
+ * the alarms and where they page, and an estimated monthly cost. No credentials, no Pulumi CLI.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import YAML from "yaml";
+import { nextRuns, formatLocal, type Schedule } from "../regime/schedule";
+import { estimateCost, type CostEstimate } from "./cost";
+import { installPlanMocks, type RecordedResource } from "./mocks";
+
+export const PROJECT = "maintenance-regime";
+
+export interface PlanOptions {
+  /** Stack name; its config is Pulumi.<stack>.yaml in `root`. */
+  stack?: string;
+  /** A stack config file to use instead (same shape as Pulumi.<stack>.yaml). */
+  configFile?: string;
+  /** Reference instant for the calendar's next runs. */
+  from: Date;
+  root?: string;
+}
+
+export interface CalendarEntry {
+  schedule: string;
+  component: string;
+  expression: string;
+  timezone: string;
+  next: string[];
+}
+
+export interface AlarmEntry {
+  name: string;
+  severity: string;
+  metric: string;
+  condition: string;
+  treatMissingData: string;
+  pages: string;
+  description: string;
+}
+
+export interface ComponentGroup {
+  component: string;
+  type: string;
+  resources: { type: string; name: string }[];
+}
+
+export interface Plan {
+  project: string;
+  stack: string;
+  configFile: string;
+  from: string;
+  resourceCount: number;
+  components: ComponentGroup[];
+  calendar: CalendarEntry[];
+  alarms: AlarmEntry[];
+  cost: CostEstimate;
+  outputs: Record<string, unknown>;
+}
+
+export class PlanError extends Error {}
+
+/** Reads a stack file's `config:` map into Pulumi's flat config form; secure values become placeholders. */
+export function readStackConfig(file: string): { config: Record<string, string>; secretKeys: string[] } {
+  if (!fs.existsSync(file)) throw new PlanError(`${file}: no such stack config file`);
+  let doc: unknown;
+  try {
+    doc = YAML.parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new PlanError(`${file}: not valid YAML: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
+  }
+  const raw = (doc as { config?: Record<string, unknown> } | null)?.config ?? {};
+  if (typeof raw !== "object" || Array.isArray(raw)) throw new PlanError(`${file}: config must be a map`);
+  const config: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  for (const [k, v] of Object.entries(raw)) {
+    const key = k.includes(":") ? k : `${PROJECT}:${k}`;
+    if (v && typeof v === "object" && !Array.isArray(v) && "secure" in v && Object.keys(v).length === 1) {
+      config[key] = "[secret]";
+      secretKeys.push(key);
+    } else {
+      config[key] = typeof v === "string" ? v : JSON.stringify(v);
+    }
+  }
+  return { config, secretKeys };
+}
+
+async function resolveOutputs(exported: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(exported).sort()) {
+    const v = exported[key];
+    if (key === "__esModule" || typeof v === "function" || v === undefined) continue;
+    out[key] = await new Promise<unknown>((resolve) => (pulumi.output(v) as pulumi.Output<unknown>).apply((x) => resolve(x)));
+  }
+  return out;
+}
+
+/** Each resource under the component that registered it (its parent). */
+export function groupByComponent(resources: RecordedResource[]): ComponentGroup[] {
+  const groups = new Map<string, ComponentGroup>();
+  for (const c of resources) {
+    if (!c.custom && c.type !== "pulumi:pulumi:Stack") groups.set(c.name, { component: c.name, type: c.type, resources: [] });
+  }
+  const other: ComponentGroup = { component: "(top level)", type: "", resources: [] };
+  for (const r of resources) {
+    if (r.custom) (groups.get(r.parent) ?? other).resources.push({ type: r.type, name: r.name });
+  }
+  const list = [...groups.values(), ...(other.resources.length ? [other] : [])];
+  for (const g of list) g.resources.sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
+  return list.sort((a, b) => a.component.localeCompare(b.component));
+}
+
+function componentOf(groups: ComponentGroup[], name: string): string {
+  return groups.find((g) => g.resources.some((r) => r.name === name))?.component ?? "(top level)";
+}
+
+const COMPARISON: Record<string, string> = {
+  GreaterThanThreshold: ">",
+  GreaterThanOrEqualToThreshold: ">=",
+  LessThanThreshold: "<",
+  LessThanOrEqualToThreshold: "<=",
+};
+
+function describeAlarm(r: RecordedResource, topicSeverity: Map<string, string>): AlarmEntry {
+  const i = r.inputs as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const metric = i.metricName
+    ? `${i.namespace}/${i.metricName}${i.extendedStatistic ? ` ${i.extendedStatistic}` : i.statistic ? ` ${i.statistic}` : ""}`
+    : `expression ${((i.metricQueries ?? []) as { expression?: string; returnData?: boolean }[]).find((q) => q.returnData)?.expression ?? "?"}`;
+  const period = i.period ?? (i.metricQueries ?? []).find((q: { metric?: { period?: number } }) => q.metric)?.metric?.period;
+  const seconds = (period ?? 0) * (i.evaluationPeriods ?? 1);
+  const window = seconds >= 86400 && seconds % 3600 === 0 ? `${seconds / 3600} h` : seconds >= 3600 && seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
+  const actions: string[] = i.alarmActions ?? [];
+  return {
+    name: String(i.name ?? r.name),
+    severity: actions.map((a) => topicSeverity.get(a)).find(Boolean) ?? String(i.tags?.Severity ?? "?"),
+    metric,
+    condition: `${COMPARISON[i.comparisonOperator] ?? i.comparisonOperator} ${i.threshold} over ${window}`,
+    treatMissingData: String(i.treatMissingData ?? "(unset)"),
+    pages: actions.map((a) => a.split(":").pop()).join(", ") || "(nobody)",
+    description: String(i.alarmDescription ?? ""),
+  };
+}
+
+export async function buildPlan(opts: PlanOptions): Promise<Plan> {
+  const root = opts.root ?? path.resolve(__dirname, "..");
+  const stack = opts.stack ?? "prod";
+  const configFile = opts.configFile ? path.resolve(opts.configFile) : path.join(root, `Pulumi.${stack}.yaml`);
+  const { config, secretKeys } = readStackConfig(configFile);
+
+  const recorded = installPlanMocks(PROJECT, stack);
+  pulumi.runtime.setAllConfig(config, secretKeys);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const program = require(path.join(root, "index")) as (() => Promise<Record<string, unknown>>) | Record<string, unknown>;
+  let exported: Record<string, unknown>;
+  try {
+    exported = typeof program === "function" ? await program() : program;
+  } catch (err) {
+    // pulumi.RunError: a message for the user, without a stack trace (config errors).
+    throw new PlanError(err instanceof Error ? err.message : String(err));
+  }
+  const outputs = await resolveOutputs(exported);
+  await pulumi.runtime.disconnect();
+
+  const components = groupByComponent(recorded);
+  const topicSeverity = new Map<string, string>();
+  for (const r of recorded.filter((x) => x.type === "aws:sns/topic:Topic")) {
+    const sev = (r.inputs.tags as Record<string, string> | undefined)?.Severity;
+    if (sev) topicSeverity.set(`arn:aws:sns:us-east-1:123456789012:${r.inputs.name ?? r.name}`, sev);
+  }
+
+  const calendar: CalendarEntry[] = recorded
+    .filter((r) => r.type === "aws:scheduler/schedule:Schedule")
+    .map((r) => {
+      const expression = String(r.inputs.scheduleExpression);
+      const timezone = String(r.inputs.scheduleExpressionTimezone ?? "UTC");
+      const schedule: Schedule = { expression, timezone, description: expression, intervalSeconds: 0 };
+      return {
+        schedule: String(r.inputs.name ?? r.name),
+        component: componentOf(components, r.name),
+        expression,
+        timezone,
+        next: nextRuns(schedule, opts.from, 3).map((d) => formatLocal(d, timezone)),
+      };
+    })
+    .sort((a, b) => a.schedule.localeCompare(b.schedule));
+
+  const alarms = recorded
+    .filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm")
+    .map((r) => describeAlarm(r, topicSeverity))
+    .sort((a, b) => a.severity.localeCompare(b.severity) || a.name.localeCompare(b.name));
+
+  return {
+    project: PROJECT,
+    stack,
+    configFile: path.relative(root, configFile) || configFile,
+    from: opts.from.toISOString(),
+    resourceCount: recorded.filter((r) => r.custom).length,
+    components,
+    calendar,
+    alarms,
+    cost: estimateCost(recorded, components, opts.from),
+    outputs,
+  };
+}
