@@ -225,7 +225,8 @@ export const endpointSchema = z
     severity: severity.default("P0"),
     failuresBeforeAlarm: z.number().int().min(1).max(60).default(5).describe("seed 000: service down > 5 minutes"),
   })
-  .strict();
+  .strict()
+  .refine((e) => e.minCertificateDays === undefined || e.url.startsWith("https:"), { message: "needs an https URL", path: ["minCertificateDays"] });
 
 export const endpointsSchema = z
   .object({

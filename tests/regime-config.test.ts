@@ -1,0 +1,139 @@
+/**
+ * The regime config as a DevOps engineer writes it: defaults filled in, and every malformed stack file
+ * refused with one line naming the key path, before anything is provisioned.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import YAML from "yaml";
+import { regimeFromConfig, regimeJsonSchema, resolveSchedule, validateRegime } from "../regime/load";
+
+const NS = "maintenance-regime";
+const ROOT = join(__dirname, "..");
+
+const db = (over: Record<string, unknown> = {}) => ({
+  id: "app",
+  secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
+  ...over,
+});
+
+function refusal(raw: unknown): string {
+  try {
+    validateRegime(raw);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error("the regime was accepted");
+}
+
+describe("defaults", () => {
+  it("fills in the guides' common ground for a database that names only its secret", () => {
+    const r = validateRegime({ name: "prod", databases: [db()] });
+    const d = r.databases[0];
+    expect(r.timezone).toBe("UTC");
+    expect(r.logRetentionDays).toBe(30);
+    expect(d.backup.retention).toEqual({ daily: 30, weekly: 90, monthly: 365 });
+    expect(resolveSchedule(d.backup.schedule, r.timezone).expression).toBe("cron(0 2 * * ? *)");
+    expect(d.backup.rpoHours).toBe(26);
+    expect(d.verify.maxAgeHours).toBe(26);
+    expect(d.restoreDrill).toBeUndefined();
+    expect(r.alerting.P0).toEqual({ email: [], sms: [], https: [] });
+  });
+
+  it("schedules take the regime's timezone unless they name their own", () => {
+    const r = validateRegime({
+      name: "prod",
+      timezone: "America/Chicago",
+      databases: [db({ vacuum: { schedule: "weekly on Wednesday at 03:00" }, reindex: { schedule: { at: "monthly on day 15 at 04:00", timezone: "Europe/Berlin" } } })],
+    });
+    expect(resolveSchedule(r.databases[0].vacuum!.schedule, r.timezone)).toMatchObject({ expression: "cron(0 3 ? * WED *)", timezone: "America/Chicago" });
+    expect(resolveSchedule(r.databases[0].reindex!.schedule, r.timezone)).toMatchObject({ expression: "cron(0 4 15 * ? *)", timezone: "Europe/Berlin" });
+  });
+
+  it("reads Pulumi's flat config, values as objects or as the JSON strings Pulumi stores", () => {
+    const r = regimeFromConfig(
+      { [`${NS}:name`]: "prod", [`${NS}:databases`]: JSON.stringify([db()]), [`${NS}:dashboard`]: "false", "aws:region": "us-east-1" },
+      NS,
+    );
+    expect(r.databases.map((d) => d.id)).toEqual(["app"]);
+    expect(r.dashboard).toBe(false);
+  });
+});
+
+describe("malformed regimes are refused with the key path", () => {
+  const cases: [string, unknown, RegExp][] = [
+    ["typo'd key", { name: "prod", databases: [db({ bakup: {} })] }, /^databases\[0\]: unknown key bakup$/],
+    ["wrong type", { name: "prod", databases: [db({ sizeGb: "big" })] }, /^databases\[0\]\.sizeGb: /],
+    ["negative retention", { name: "prod", databases: [db({ backup: { retention: { daily: -1 } } })] }, /^databases\[0\]\.backup\.retention\.daily: must be >= 1$/],
+    ["retention not whole days", { name: "prod", databases: [db({ backup: { retention: { weekly: 1.5 } } })] }, /^databases\[0\]\.backup\.retention\.weekly: must be a whole number/],
+    ["bad cron", { name: "prod", databases: [db({ vacuum: { schedule: "cron(0 3 * * *)" } })] }, /^databases\[0\]\.vacuum\.schedule: /],
+    ["unreadable schedule", { name: "prod", databases: [db({ backup: { schedule: "every blue moon" } })] }, /^databases\[0\]\.backup\.schedule: /],
+    ["bad timezone", { name: "prod", timezone: "EST" }, /^timezone: must be an IANA timezone/],
+    ["bad timezone of one schedule", { name: "prod", databases: [db({ backup: { schedule: { at: "daily at 02:00", timezone: "Mars/Olympus" } } })] }, /^databases\[0\]\.backup\.schedule\.timezone: must be an IANA timezone/],
+    ["threshold out of range", { name: "prod", hosts: [{ name: "web", instanceId: "i-0123456789abcdef0", cpu: { warn: 120 } }] }, /^hosts\[0\]\.cpu\.warn: must be <= 100$/],
+    ["warn above crit", { name: "prod", hosts: [{ name: "web", instanceId: "i-0123456789abcdef0", cpu: { warn: 95, crit: 90 } }] }, /^hosts\[0\]\.cpu\.warn: warn must be <= crit$/],
+    ["unknown severity", { name: "prod", endpoints: { checks: [{ name: "api", url: "https://x.example.com/health", severity: "P5" }] } }, /^endpoints\.checks\[0\]\.severity: must be one of P0, P1, P2, P3$/],
+    ["unknown severity of a channel", { name: "prod", alerting: { P4: { email: ["a@example.com"] } } }, /^alerting: unknown key P4$/],
+    ["bad email", { name: "prod", alerting: { P0: { email: ["oncall"] } } }, /^alerting\.P0\.email\[0\]: must be an email address$/],
+    ["both credentials", { name: "prod", databases: [db({ iamAuth: { host: "h", user: "u", database: "d", resourceId: "db-ABC" } })] }, /^databases\[0\]\.secretArn: needs exactly one of secretArn or iamAuth$/],
+    ["no credentials", { name: "prod", databases: [{ id: "app" }] }, /^databases\[0\]\.secretArn: needs exactly one of secretArn or iamAuth$/],
+    ["duplicate database", { name: "prod", databases: [db(), db()] }, /^databases\[1\]\.id: duplicate database id "app"$/],
+    ["log retention CloudWatch does not offer", { name: "prod", logRetentionDays: 45 }, /^logRetentionDays: must be one of 1, 3, 5, 7, 14, 30/],
+    ["purge without days", { name: "prod", databases: [db({ purge: { rules: [{ table: "audit_logs" }] } })] }, /^databases\[0\]\.purge\.rules\[0\]\.olderThanDays: /],
+    ["vacuum budget beyond Lambda", { name: "prod", databases: [db({ vacuum: { timeBudgetMinutes: 30 } })] }, /^databases\[0\]\.vacuum\.timeBudgetMinutes: must be <= 14/],
+    ["http endpoint URL", { name: "prod", endpoints: { checks: [{ name: "api", url: "ftp://x.example.com" }] } }, /^endpoints\.checks\[0\]\.url: must be an http\(s\) URL$/],
+    ["certificate days on plain http", { name: "prod", endpoints: { checks: [{ name: "api", url: "http://x.example.com", minCertificateDays: 14 }] } }, /^endpoints\.checks\[0\]\.minCertificateDays: needs an https URL$/],
+    [
+      "relative log path without appRoot",
+      { name: "prod", logs: { hostGroups: [{ name: "web", target: { tagKey: "Role", tagValue: "web" }, logSets: [{ name: "app", paths: ["logs/*.log"], frequency: "daily", keep: 7, copytruncate: true }] }] } },
+      /^logs\.hostGroups\[0\]\.logSets\[0\]\.paths\[0\]: must be absolute or under appRoot/,
+    ],
+    [
+      "keep 0 with no max age",
+      { name: "prod", logs: { hostGroups: [{ name: "web", target: { tagKey: "Role", tagValue: "web" }, logSets: [{ name: "app", paths: ["/app/logs/*.log"], frequency: "daily", keep: 0, copytruncate: true }] }] } },
+      /^logs\.hostGroups\[0\]\.logSets\[0\]\.keep: must be >= 1/,
+    ],
+    [
+      "unknown log frequency",
+      { name: "prod", logs: { hostGroups: [{ name: "web", target: { tagKey: "Role", tagValue: "web" }, logSets: [{ name: "app", paths: ["/app/logs/*.log"], frequency: "hourly", keep: 7, copytruncate: true }] }] } },
+      /^logs\.hostGroups\[0\]\.logSets\[0\]\.frequency: must be one of daily, weekly, monthly, yearly$/,
+    ],
+  ];
+
+  it.each(cases)("%s", (_label, raw, expected) => {
+    const message = refusal(raw);
+    expect(message).toMatch(expected);
+    expect(message).not.toContain("\n");
+  });
+
+  it("a key of the project namespace the regime does not know is refused, other namespaces are left alone", () => {
+    expect(() => regimeFromConfig({ [`${NS}:name`]: "prod", [`${NS}:databse`]: "[]", "aws:region": "us-east-1" }, NS)).toThrow(
+      /^maintenance-regime:databse: unknown config key; known keys: name, timezone/,
+    );
+  });
+});
+
+describe("the program refuses a bad stack file before provisioning anything", () => {
+  it("npm run plan prints one line naming the key and exits 1, without a stack trace", () => {
+    const doc = YAML.parse(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+    doc.config[`${NS}:databases`][0].backup.retention.daily = 0;
+    const dir = mkdtempSync(join(tmpdir(), "regime-config-"));
+    const file = join(dir, "Pulumi.bad.yaml");
+    writeFileSync(file, YAML.stringify(doc));
+    const run = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "plan/cli.ts"), "--config", file], { encoding: "utf8", cwd: ROOT });
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trim()).toBe("error: config error: databases[0].backup.retention.daily: must be >= 1");
+  });
+});
+
+describe("JSON Schema", () => {
+  it("describes every top-level key with its defaults, for editors", () => {
+    const schema = regimeJsonSchema() as { properties: Record<string, { default?: unknown }>; additionalProperties?: unknown };
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(["name", "timezone", "databases", "endpoints", "hosts", "logs", "reminders", "alerting"]));
+    expect(schema.properties.timezone.default).toBe("UTC");
+    expect(schema.additionalProperties).toBe(false);
+  });
+});
