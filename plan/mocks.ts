@@ -56,7 +56,11 @@ interface MonitorLike {
 }
 
 /** Installs recording mocks; returns the list that fills as resources are registered. */
-export function installPlanMocks(project: string, stack: string): RecordedResource[] {
+/**
+ * `stackOutputs`: outputs other stacks are expected to have (organization/project/stack -> name ->
+ * value), served to StackReferences, which cannot be read without the Pulumi service.
+ */
+export function installPlanMocks(project: string, stack: string, stackOutputs: Record<string, Record<string, unknown>> = {}): RecordedResource[] {
   const recorded: RecordedResource[] = [];
   const parents = new Map<string, string>();
   pulumi.runtime.setMocks(
@@ -65,7 +69,8 @@ export function installPlanMocks(project: string, stack: string): RecordedResour
         recorded.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs, parent: parents.get(`${args.type}::${args.name}`) ?? "" });
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "pulumi:pulumi:StackReference") {
-          return { id: args.name, state: { name: args.name, outputs: {} } };
+          const ref = String(args.inputs.name ?? args.name);
+          return { id: ref, state: { name: ref, outputs: stackOutputs[ref] ?? {} } };
         }
         state.arn ??= fakeArn(args.type, args.name, args.inputs);
         if (args.type.startsWith("aws:s3/")) state.bucket ??= args.name;

@@ -87,6 +87,26 @@ export function readStackConfig(file: string): { config: Record<string, string>;
   return { config, secretKeys };
 }
 
+/** Placeholder outputs of the stacks the config reads network placement from (offline: no Pulumi service). */
+export function referencedStackOutputs(config: Record<string, string>): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  let databases: unknown;
+  try {
+    databases = JSON.parse(config[`${PROJECT}:databases`] ?? "[]");
+  } catch {
+    return out;
+  }
+  if (!Array.isArray(databases)) return out;
+  for (const db of databases as { network?: { stack?: unknown; subnetIdsOutput?: unknown; securityGroupIdsOutput?: unknown } }[]) {
+    const n = db?.network;
+    if (!n || typeof n.stack !== "string") continue;
+    const o = (out[n.stack] ??= {});
+    o[typeof n.subnetIdsOutput === "string" ? n.subnetIdsOutput : "privateSubnetIds"] = ["subnet-0offline0000000a", "subnet-0offline0000000b"];
+    o[typeof n.securityGroupIdsOutput === "string" ? n.securityGroupIdsOutput : "databaseClientSecurityGroupIds"] = ["sg-0offline000000000"];
+  }
+  return out;
+}
+
 async function resolveOutputs(exported: Record<string, unknown>): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(exported).sort()) {
@@ -144,12 +164,17 @@ function describeAlarm(r: RecordedResource, topicSeverity: Map<string, string>):
 }
 
 export async function buildPlan(opts: PlanOptions): Promise<Plan> {
+  return (await runPlan(opts)).plan;
+}
+
+/** The plan and every resource the program registered, with its inputs (for tests and tooling). */
+export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resources: RecordedResource[] }> {
   const root = opts.root ?? path.resolve(__dirname, "..");
   const stack = opts.stack ?? "prod";
   const configFile = opts.configFile ? path.resolve(opts.configFile) : path.join(root, `Pulumi.${stack}.yaml`);
   const { config, secretKeys } = readStackConfig(configFile);
 
-  const recorded = installPlanMocks(PROJECT, stack);
+  const recorded = installPlanMocks(PROJECT, stack, referencedStackOutputs(config));
   pulumi.runtime.setAllConfig(config, secretKeys);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const program = require(path.join(root, "index")) as (() => Promise<Record<string, unknown>>) | Record<string, unknown>;
@@ -170,14 +195,15 @@ export async function buildPlan(opts: PlanOptions): Promise<Plan> {
     if (sev) topicSeverity.set(`arn:aws:sns:us-east-1:123456789012:${r.inputs.name ?? r.name}`, sev);
   }
 
+  // Scheduler schedules carry their timezone; State Manager associations run in UTC.
   const calendar: CalendarEntry[] = recorded
-    .filter((r) => r.type === "aws:scheduler/schedule:Schedule")
+    .filter((r) => r.type === "aws:scheduler/schedule:Schedule" || (r.type === "aws:ssm/association:Association" && r.inputs.scheduleExpression))
     .map((r) => {
       const expression = String(r.inputs.scheduleExpression);
       const timezone = String(r.inputs.scheduleExpressionTimezone ?? "UTC");
       const schedule: Schedule = { expression, timezone, description: expression, intervalSeconds: 0 };
       return {
-        schedule: String(r.inputs.name ?? r.name),
+        schedule: String(r.inputs.name ?? r.inputs.associationName ?? r.name),
         component: componentOf(components, r.name),
         expression,
         timezone,
@@ -191,7 +217,7 @@ export async function buildPlan(opts: PlanOptions): Promise<Plan> {
     .map((r) => describeAlarm(r, topicSeverity))
     .sort((a, b) => a.severity.localeCompare(b.severity) || a.name.localeCompare(b.name));
 
-  return {
+  const plan: Plan = {
     project: PROJECT,
     stack,
     configFile: path.relative(root, configFile) || configFile,
@@ -203,4 +229,5 @@ export async function buildPlan(opts: PlanOptions): Promise<Plan> {
     cost: estimateCost(recorded, components, opts.from),
     outputs,
   };
+  return { plan, resources: recorded };
 }
