@@ -147,7 +147,10 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
     });
   }
 
-  /** Private bucket: SSE, all public access blocked, no ACLs, TLS only, expiry per archive prefix. */
+  /**
+   * Private bucket: versioned, SSE-KMS with the account's S3 key (aws/s3, rotated by AWS; hosts need no
+   * key grant to upload), all public access blocked, no ACLs, TLS only, expiry per archive prefix.
+   */
   private archiveBucket(name: string, args: LogsArgs, rules: { prefix: string; expireDays: number }[], tags: Record<string, string>): aws.s3.Bucket {
     const bucket = new aws.s3.Bucket(`${name}-archive`, { bucketPrefix: `${args.regime}-log-archive-`.slice(0, 37), forceDestroy: false, tags }, { parent: this });
     new aws.s3.BucketPublicAccessBlock(
@@ -158,7 +161,12 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
     new aws.s3.BucketOwnershipControls(`${name}-archive-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, { parent: this });
     new aws.s3.BucketServerSideEncryptionConfiguration(
       `${name}-archive-sse`,
-      { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }] },
+      { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" }, bucketKeyEnabled: true }] },
+      { parent: this },
+    );
+    const versioning = new aws.s3.BucketVersioning(
+      `${name}-archive-versioning`,
+      { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
       { parent: this },
     );
     new aws.s3.BucketPolicy(
@@ -193,6 +201,8 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
             status: "Enabled",
             filter: { prefix: r.prefix },
             expiration: { days: r.expireDays },
+            // An expired archive becomes a noncurrent version; it goes a day later.
+            noncurrentVersionExpiration: { noncurrentDays: 1 },
           })),
           {
             id: "abort-incomplete-uploads",
@@ -202,7 +212,8 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
           },
         ],
       },
-      { parent: this },
+      // Lifecycle rules on noncurrent versions need versioning in place first.
+      { parent: this, dependsOn: [versioning] },
     );
     return bucket;
   }

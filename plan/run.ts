@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { pathToFileURL } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
 import { nextRuns, formatLocal, type Schedule } from "../regime/schedule";
@@ -176,8 +177,8 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
 
   const recorded = installPlanMocks(PROJECT, stack, referencedStackOutputs(config));
   pulumi.runtime.setAllConfig(config, secretKeys);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const program = require(path.join(root, "index")) as (() => Promise<Record<string, unknown>>) | Record<string, unknown>;
+  const mod = (await import(pathToFileURL(path.join(root, "index.ts")).href)) as { default?: unknown };
+  const program = (mod.default ?? mod) as (() => Promise<Record<string, unknown>>) | Record<string, unknown>;
   let exported: Record<string, unknown>;
   try {
     exported = typeof program === "function" ? await program() : program;

@@ -90,6 +90,7 @@ describe("LogRotation under Pulumi mocks", () => {
       "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
       "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 1,
       "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
+      "aws:s3/bucketVersioning:BucketVersioning": 1,
       "aws:s3/bucketPolicy:BucketPolicy": 1,
       "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
       "aws:iam/policy:Policy": 1,
@@ -174,10 +175,21 @@ describe("LogRotation under Pulumi mocks", () => {
       restrictPublicBuckets: true,
     });
     expect(one("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "logs-archive-ownership").inputs.rule).toEqual({ objectOwnership: "BucketOwnerEnforced" });
+    expect(one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "logs-archive-sse").inputs.rules[0]).toEqual({
+      applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" },
+      bucketKeyEnabled: true,
+    });
+    expect(one("aws:s3/bucketVersioning:BucketVersioning", "logs-archive-versioning").inputs.versioningConfiguration).toEqual({ status: "Enabled" });
     const tls = JSON.parse(one("aws:s3/bucketPolicy:BucketPolicy", "logs-archive-tls-only").inputs.policy);
     expect(tls.Statement[0]).toMatchObject({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } });
     expect(one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "logs-archive-lifecycle").inputs.rules).toEqual([
-      { id: "expire-boardroom-boardroom", status: "Enabled", filter: { prefix: "boardroom/boardroom/" }, expiration: { days: 365 } },
+      {
+        id: "expire-boardroom-boardroom",
+        status: "Enabled",
+        filter: { prefix: "boardroom/boardroom/" },
+        expiration: { days: 365 },
+        noncurrentVersionExpiration: { noncurrentDays: 1 },
+      },
       { id: "abort-incomplete-uploads", status: "Enabled", filter: { prefix: "" }, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
     ]);
     const writer = JSON.parse(one("aws:iam/policy:Policy", "logs-archive-writer").inputs.policy);

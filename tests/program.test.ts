@@ -1,0 +1,268 @@
+/**
+ * The whole program under Pulumi's mocks, as `pulumi up` would run it: the production regime and a
+ * minimal one, checked the way a reviewer reads a preview — exact counts, where every alarm pages, that
+ * every schedule retries and dead-letters, that every log group expires, that buckets are hardened,
+ * that roles are least-privilege, and that no secret reaches an environment variable or an output.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
+import type { RecordedResource } from "../plan/mocks";
+import { runPlan, type Plan } from "../plan/run";
+import { isIanaTimezone, LOG_RETENTION_DAYS } from "../regime/limits";
+import { expectLeastPrivilege, statementsOf } from "./helpers/iam";
+
+const ROOT = join(__dirname, "..");
+const FROM = new Date("2026-11-23T00:00:00Z");
+const NS = "maintenance-regime";
+
+type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function writeStack(config: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), "regime-program-"));
+  const file = join(dir, "Pulumi.test.yaml");
+  writeFileSync(file, YAML.stringify({ config }));
+  return file;
+}
+
+const ofType = (rs: RecordedResource[], type: string) => rs.filter((r) => r.type === type);
+const inputs = (r: RecordedResource) => r.inputs as Inputs;
+const countByType = (rs: RecordedResource[]) => {
+  const out: Record<string, number> = {};
+  for (const r of rs.filter((x) => x.custom)) out[r.type] = (out[r.type] ?? 0) + 1;
+  return out;
+};
+
+describe("the minimal regime: one database with the default backup and verification", () => {
+  let resources: RecordedResource[];
+  let plan: Plan;
+  beforeAll(async () => {
+    const file = writeStack({
+      "aws:region": "us-east-1",
+      [`${NS}:name`]: "mini",
+      [`${NS}:dashboard`]: false,
+      [`${NS}:databases`]: [{ id: "crm", secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:crm-AbCdEf" }],
+    });
+    ({ plan, resources } = await runPlan({ configFile: file, from: FROM }));
+  }, 120_000);
+
+  it("provisions exactly the alert topics, the vault, the task image and two scheduled tasks", () => {
+    expect(countByType(resources)).toEqual({
+      // alert routing: one KMS key (+alias), a topic and its policy per severity; no subscriptions without channels
+      "aws:kms/key:Key": 2,
+      "aws:kms/alias:Alias": 2,
+      "aws:sns/topic:Topic": 4,
+      "aws:sns/topicPolicy:TopicPolicy": 4,
+      // backup vault: bucket, versioning, encryption, public-access block, ownership, TLS-only policy, lifecycle
+      "aws:s3/bucket:Bucket": 1,
+      "aws:s3/bucketVersioning:BucketVersioning": 1,
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
+      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
+      "aws:s3/bucketOwnershipControls:BucketOwnershipControls": 1,
+      "aws:s3/bucketPolicy:BucketPolicy": 1,
+      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
+      // task image of PostgreSQL 16: repository, lifecycle, image
+      "aws:ecr/repository:Repository": 1,
+      "aws:ecr/lifecyclePolicy:LifecyclePolicy": 1,
+      "docker:index/image:Image": 1,
+      // backup and verify-backup: function, invoke config, log group, DLQ, two roles (function, scheduler) with policies, schedule
+      "aws:lambda/function:Function": 2,
+      "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": 2,
+      "aws:cloudwatch/logGroup:LogGroup": 2,
+      "aws:sqs/queue:Queue": 2,
+      "aws:iam/role:Role": 4,
+      "aws:iam/rolePolicy:RolePolicy": 4,
+      "aws:scheduler/schedule:Schedule": 2,
+      // per task: errors, near-timeout, missed run, dead letters; plus the database's RPO alarm
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 9,
+    });
+    expect(plan.resourceCount).toBe(49);
+  });
+
+  it("keeps daily backups 30 days, weekly 90, monthly 365 under the database's own prefixes", () => {
+    const lifecycle = inputs(ofType(resources, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[0]);
+    const tiers = Object.fromEntries(
+      (lifecycle.rules as Inputs[]).filter((r) => r.expiration?.days).map((r) => [r.filter.prefix, r.expiration.days]),
+    );
+    expect(tiers).toEqual({ "daily/crm/": 30, "weekly/crm/": 90, "monthly/crm/": 365 });
+    expect((lifecycle.rules as Inputs[]).some((r) => r.abortIncompleteMultipartUpload?.daysAfterInitiation >= 1)).toBe(true);
+  });
+
+  it("backs up at 02:00 UTC every day and pages P0 when no backup succeeded for 26 hours", () => {
+    const backup = ofType(resources, "aws:scheduler/schedule:Schedule").map(inputs).find((s) => s.name === "mini-db-crm-backup")!;
+    expect([backup.scheduleExpression, backup.scheduleExpressionTimezone]).toEqual(["cron(0 2 * * ? *)", "UTC"]);
+    const rpo = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").map(inputs).find((a) => a.name === "mini-db-crm-rpo-P0")!;
+    expect(rpo).toMatchObject({
+      metricName: "BackupSucceeded",
+      dimensions: { service: "mini", Task: "backup", Instance: "crm", Database: "crm" },
+      treatMissingData: "breaching",
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+    });
+    expect(rpo.period * rpo.evaluationPeriods).toBe(26 * 3600);
+    expect(rpo.alarmActions).toEqual(["arn:aws:sns:us-east-1:123456789012:mini-alerts-P0"]);
+  });
+
+  it("tells the backup task the database by secret ARN only, and its instance for the alarms", () => {
+    const fn = ofType(resources, "aws:lambda/function:Function").map(inputs).find((f) => f.name === "mini-db-crm-backup")!;
+    const env = fn.environment.variables as Record<string, string>;
+    expect(JSON.parse(env.DATABASES)).toEqual([{ id: "crm", secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:crm-AbCdEf" }]);
+    expect(env).toMatchObject({ TASK: "backup", REGIME_NAME: "mini", METRICS_INSTANCE: "crm", BACKUP_BUCKET: expect.any(String), TIMEZONE: "UTC" });
+    expect(fn.packageType).toBe("Image");
+  });
+});
+
+describe("the production regime (Pulumi.prod.yaml)", () => {
+  let resources: RecordedResource[];
+  let plan: Plan;
+  beforeAll(async () => {
+    ({ plan, resources } = await runPlan({ stack: "prod", from: FROM }));
+  }, 120_000);
+
+  it("every alarm pages a severity topic of the regime and says how to treat missing data", () => {
+    const alarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").map(inputs);
+    expect(alarms.length).toBeGreaterThan(50);
+    for (const a of alarms) {
+      expect(a.alarmActions, a.name).toHaveLength(1);
+      expect(a.alarmActions[0], a.name).toMatch(/^arn:aws:sns:us-east-1:123456789012:prod-alerts-P[0-3]$/);
+      expect(a.alarmActions[0].endsWith(`-${a.tags.Severity}`), a.name).toBe(true);
+      expect(["breaching", "notBreaching", "ignore", "missing"], a.name).toContain(a.treatMissingData);
+      expect(a.alarmDescription, a.name).toBeTruthy();
+    }
+  });
+
+  it("every schedule has an IANA timezone, a retry policy and a dead-letter queue", () => {
+    const schedules = ofType(resources, "aws:scheduler/schedule:Schedule").map(inputs);
+    expect(schedules.length).toBe(11);
+    for (const s of schedules) {
+      expect(isIanaTimezone(s.scheduleExpressionTimezone), s.name).toBe(true);
+      expect(s.target.retryPolicy.maximumRetryAttempts, s.name).toBeGreaterThanOrEqual(1);
+      expect(s.target.deadLetterConfig.arn, s.name).toMatch(/^arn:aws:sqs:/);
+    }
+  });
+
+  it("every log group expires its logs", () => {
+    const groups = ofType(resources, "aws:cloudwatch/logGroup:LogGroup").map(inputs);
+    expect(groups.map((g) => g.name)).toEqual(expect.arrayContaining(["/aws/lambda/prod-db-app-backup", "/prod/app", "/prod/nginx/access"]));
+    for (const g of groups) expect(LOG_RETENTION_DAYS as readonly number[], g.name).toContain(g.retentionInDays);
+  });
+
+  it("every bucket is private, encrypted with KMS, owner-enforced, TLS-only, and aborts unfinished uploads", () => {
+    const buckets = ofType(resources, "aws:s3/bucket:Bucket");
+    expect(buckets.length).toBe(2);
+    const byBucket = (type: string) => ofType(resources, type).map(inputs);
+    const bucketIds = buckets.map((b) => `${b.name}-id`);
+    for (const id of bucketIds) {
+      const pab = byBucket("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").find((x) => x.bucket === id);
+      expect(pab, id).toMatchObject({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+      const sse = byBucket("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").find((x) => x.bucket === id);
+      expect(sse?.rules[0].applyServerSideEncryptionByDefault.sseAlgorithm, id).toBe("aws:kms");
+      const own = byBucket("aws:s3/bucketOwnershipControls:BucketOwnershipControls").find((x) => x.bucket === id);
+      expect(own?.rule.objectOwnership, id).toBe("BucketOwnerEnforced");
+      const policy = byBucket("aws:s3/bucketPolicy:BucketPolicy").find((x) => x.bucket === id);
+      const deny = statementsOf(policy?.policy).find((s) => s.Effect === "Deny");
+      expect(deny?.Condition, id).toEqual({ Bool: { "aws:SecureTransport": "false" } });
+      const lifecycle = byBucket("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").find((x) => x.bucket === id);
+      expect((lifecycle?.rules as Inputs[]).some((r) => r.abortIncompleteMultipartUpload), id).toBe(true);
+    }
+    const versioning = byBucket("aws:s3/bucketVersioning:BucketVersioning");
+    for (const id of bucketIds) expect(versioning.find((v) => v.bucket === id)?.versioningConfiguration.status, id).toBe("Enabled");
+    const key = ofType(resources, "aws:kms/key:Key").map(inputs);
+    for (const k of key) expect(k.enableKeyRotation, k.description).toBe(true);
+  });
+
+  it("every role policy names its actions and resources; no task may delete backups or loosen the bucket", () => {
+    const policies = [...ofType(resources, "aws:iam/rolePolicy:RolePolicy"), ...ofType(resources, "aws:iam/policy:Policy")];
+    expect(policies.length).toBeGreaterThan(15);
+    for (const p of policies) expectLeastPrivilege(inputs(p).policy, p.name);
+  });
+
+  it("queues and topics are encrypted, functions run nodejs22.x inside the database's subnets", () => {
+    for (const q of ofType(resources, "aws:sqs/queue:Queue").map(inputs)) expect(q.sqsManagedSseEnabled || q.kmsMasterKeyId, q.name).toBeTruthy();
+    for (const t of ofType(resources, "aws:sns/topic:Topic").map(inputs)) expect(t.kmsMasterKeyId, t.name).toBeTruthy();
+    const fns = ofType(resources, "aws:lambda/function:Function").map(inputs);
+    for (const f of fns.filter((x) => x.packageType === "Zip")) expect(f.runtime, f.name).toBe("nodejs22.x");
+    for (const f of fns.filter((x) => String(x.name).startsWith("prod-db-app-"))) {
+      expect(f.vpcConfig, f.name).toEqual({ subnetIds: ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] });
+    }
+  });
+
+  it("no secret in environment variables or outputs", () => {
+    const fns = ofType(resources, "aws:lambda/function:Function").map(inputs);
+    for (const f of fns) {
+      const env = (f.environment?.variables ?? {}) as Record<string, string>;
+      for (const [k, v] of Object.entries(env)) {
+        expect(k, f.name).not.toMatch(/PASSWORD|SECRET_VALUE|PGPASS|DATABASE_URL/);
+        expect(String(v), `${f.name} ${k}`).not.toMatch(/postgres(ql)?:\/\/[^@\s]*:[^@\s]*@/);
+      }
+    }
+    expect(JSON.stringify(plan.outputs)).not.toMatch(/BEGIN [A-Z ]*PRIVATE KEY|postgres(ql)?:\/\/[^@\s]*:[^@\s]*@/);
+  });
+
+  it("exports the stable outputs other stacks read", () => {
+    const o = plan.outputs as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(o.backupBucketName).toBeTruthy();
+    expect(o.backupBucketArn).toMatch(/^arn:aws:s3:::/);
+    expect(Object.keys(o.alertTopicArns)).toEqual(["P0", "P1", "P2", "P3"]);
+    expect(Object.keys(o.taskArns)).toEqual([
+      "app/backup",
+      "app/db-health",
+      "app/purge",
+      "app/reindex",
+      "app/restore-drill",
+      "app/vacuum",
+      "app/verify-backup",
+      "health-check",
+    ]);
+    expect(o.scheduleNames["app/backup"]).toBe("prod-db-app-backup");
+    expect(o.scheduleNames["reminder/access-review"]).toBe("prod-reminders-access-review");
+    expect(o.dashboardName).toBe("prod-regime");
+    expect(o.rpoAlarmNames).toEqual({ app: "prod-db-app-rpo-P0" });
+    expect(o.logrotateConfigs.app.nginx).toContain("/var/log/nginx/*.log");
+    expect(Object.keys(o.bundleSha256).sort()).toEqual(["analyze", "db-health", "health-check", "purge", "reindex", "vacuum"]);
+  });
+
+  it("the calendar shows the 02:00 backup in New York time and the guides' weekly and monthly jobs", () => {
+    const byName = Object.fromEntries(plan.calendar.map((c) => [c.schedule, c]));
+    expect(byName["prod-db-app-backup"].next).toEqual(["Mon 2026-11-23 02:00 -05:00", "Tue 2026-11-24 02:00 -05:00", "Wed 2026-11-25 02:00 -05:00"]);
+    expect(byName["prod-db-app-vacuum"].next[0]).toBe("Wed 2026-11-25 03:00 -05:00");
+    expect(byName["prod-db-app-reindex"].next[0]).toBe("Sun 2026-12-06 02:00 -05:00");
+    expect(byName["prod-app-logrotate"]).toMatchObject({ expression: "cron(0 3 ? * * *)", timezone: "UTC" });
+  });
+
+  it("the guides' thresholds are what the alarms watch", () => {
+    const byName = Object.fromEntries(plan.alarms.map((a) => [a.name, a]));
+    expect(byName["prod-host-app-1-cpu-P2"].condition).toBe("> 80 over 600 s");
+    expect(byName["prod-host-app-1-memory-P2"].condition).toBe("> 85 over 600 s");
+    expect(byName["prod-host-app-1-disk-P2"].condition).toBe("> 85 over 300 s");
+    expect(byName["prod-endpoint-api-slow-P3"].condition).toBe("> 500 over 300 s");
+    expect(byName["prod-app-app-latency-P2"].condition).toBe("> 0.5 over 300 s");
+    expect(byName["prod-logs-app-app-errors-P2"].condition).toBe(">= 10 over 24 h");
+  });
+
+  it("reads subnets from another stack when the database names one", async () => {
+    const doc = YAML.parse(require("node:fs").readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+    doc.config[`${NS}:databases`][0].network = { stack: "acme/network/prod" };
+    const { resources: rs } = await runPlan({ configFile: writeStack(doc.config), from: FROM });
+    expect(rs.filter((r) => r.type === "pulumi:pulumi:StackReference").map((r) => r.inputs.name)).toEqual(["acme/network/prod"]);
+    const fn = rs.filter((r) => r.type === "aws:lambda/function:Function").map(inputs).find((f) => f.name === "prod-db-app-vacuum")!;
+    expect(fn.vpcConfig).toEqual({ subnetIds: ["subnet-0offline0000000a", "subnet-0offline0000000b"], securityGroupIds: ["sg-0offline000000000"] });
+  }, 120_000);
+});
+
+describe("determinism", () => {
+  it("two runs of `npm run plan -- --json` print the same bytes, archive hashes included", () => {
+    const run = () => spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "plan/cli.ts"), "--json", "--from", "2026-11-23"], { encoding: "utf8", cwd: ROOT });
+    const a = run();
+    const b = run();
+    expect(a.status, a.stderr).toBe(0);
+    expect(b.status, b.stderr).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    const plan = JSON.parse(a.stdout) as Plan;
+    expect(plan.from).toBe("2026-11-23T00:00:00.000Z");
+    expect(Object.values(plan.outputs.bundleSha256 as Record<string, string>).every((h) => /^[0-9a-f]{64}$/.test(h))).toBe(true);
+  }, 120_000);
+});
