@@ -2,7 +2,8 @@
  * The plan's maintenance calendar as a picture: every schedule of the plan on a week grid in its own
  * local time, monthly and quarterly jobs on a 35-day strip, the alarms' thresholds beside it.
  */
-import { renderCalendarSvg, type CalendarJob } from "./calendar-svg";
+import { parseSchedule } from "../regime/schedule";
+import { renderCalendarSvg, type CalendarAlarm, type CalendarJob } from "./calendar-svg";
 import type { Plan } from "./run";
 
 const KINDS: [RegExp, CalendarJob["kind"]][] = [
@@ -22,15 +23,24 @@ export function jobKind(schedule: string): CalendarJob["kind"] {
   return KINDS.find(([re]) => re.test(schedule))?.[1] ?? "reminder";
 }
 
+/** Alarms every scheduled task gets; the picture counts them instead of listing each. */
+const TASK_ALARM = /-(errors|duration|dead-letters|missed-run|undelivered)-P[0-3]$/;
+
+/** Threshold alarms (what the guides watch) one by one, the per-task alarms as one summary line. */
+export function calendarAlarms(plan: Plan): CalendarAlarm[] {
+  const watched = plan.alarms.filter((a) => !TASK_ALARM.test(a.name));
+  const task = plan.alarms.length - watched.length;
+  const metric = (m: string) => (m.startsWith("expression ") ? "percent" : m.slice(m.lastIndexOf("/") + 1));
+  const list = watched.map((a) => ({ name: a.name, threshold: `${metric(a.metric)} ${a.condition}`, severity: a.severity }));
+  if (task > 0) list.push({ name: `${task} task alarms`, threshold: "failed runs, runs near their timeout, missed runs, dead letters", severity: "P1-P3" });
+  return list;
+}
+
 export function planCalendarSvg(plan: Plan): string {
   return renderCalendarSvg({
-    title: `${plan.project} / ${plan.stack}: maintenance calendar`,
-    jobs: plan.calendar.map((c) => ({
-      name: c.schedule,
-      kind: jobKind(c.schedule),
-      schedule: { expression: c.expression, timezone: c.timezone, description: c.expression, intervalSeconds: 0 },
-    })),
-    alarms: plan.alarms.map((a) => ({ name: a.name, threshold: `${a.metric.split("/").pop()} ${a.condition}`, severity: a.severity })),
+    title: `${plan.project} / ${plan.stack}`,
+    jobs: plan.calendar.map((c) => ({ name: c.schedule, kind: jobKind(c.schedule), schedule: parseSchedule(c.expression, c.timezone) })),
+    alarms: calendarAlarms(plan),
     reference: new Date(plan.from),
   });
 }

@@ -11,7 +11,9 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import type { RecordedResource } from "../plan/mocks";
+import { planCalendarSvg } from "../plan/calendar";
 import { runPlan, type Plan } from "../plan/run";
+import { XMLValidator } from "fast-xml-parser";
 import { isIanaTimezone, LOG_RETENTION_DAYS } from "../regime/limits";
 import { expectLeastPrivilege, statementsOf } from "./helpers/iam";
 
@@ -241,6 +243,20 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
     expect(byName["prod-endpoint-api-slow-P3"].condition).toBe("> 500 over 300 s");
     expect(byName["prod-app-app-latency-P2"].condition).toBe("> 0.5 over 300 s");
     expect(byName["prod-logs-app-app-errors-P2"].condition).toBe(">= 10 over 24 h");
+  });
+
+  it("draws the calendar picture: jobs at their local times, frequent checks as bands, monthly jobs on the strip, thresholds beside", () => {
+    const svg = planCalendarSvg(plan);
+    expect(XMLValidator.validate(svg)).toBe(true);
+    const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    expect(texts).toEqual(expect.arrayContaining(["02:00 prod-db-app-back…", "prod-health-task: every min, all week", "prod-db-app-reindex", "02:00"]));
+    expect(texts.some((t) => t.startsWith("prod-host-app-1-cpu-P2"))).toBe(true);
+    expect(texts).toContain("CPUUtilization Average &gt; 80 over 600 s");
+    const dir = mkdtempSync(join(tmpdir(), "regime-svg-"));
+    writeFileSync(join(dir, "c.svg"), svg);
+    const png = spawnSync("rsvg-convert", [join(dir, "c.svg"), "-o", join(dir, "c.png")], { encoding: "utf8" });
+    expect(png.error, "rsvg-convert is missing: apt-get install -y librsvg2-bin").toBeUndefined();
+    expect([png.status, png.stderr]).toEqual([0, ""]);
   });
 
   it("reads subnets from another stack when the database names one", async () => {
