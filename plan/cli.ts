@@ -86,6 +86,12 @@ export function formatPlan(p: Plan): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Pulumi captures a stack trace for every promise it tracks, which is most of the plan's time.
+  // Errors are printed as one line anyway; PLAN_DEBUG=1 keeps full, source-mapped traces.
+  if (!process.env.PLAN_DEBUG) {
+    process.setSourceMapsEnabled(false);
+    Error.stackTraceLimit = 0;
+  }
   let opts: CliOptions;
   try {
     opts = parsePlanArgs(argv);
@@ -110,5 +116,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+  // Exit once stdout is flushed: a large plan piped to another program would be cut off otherwise.
+  main(process.argv.slice(2)).then((code) => process.stdout.write("", () => process.exit(code)));
 }

@@ -6,7 +6,7 @@
  * number of runs in the 30 days after the plan's reference date and from the assumptions listed in
  * `ASSUMPTIONS`; they are estimates, not quotes.
  */
-import { nextRuns, type Schedule } from "../regime/schedule";
+import { nextRuns, parseSchedule } from "../regime/schedule";
 import type { ComponentGroup } from "./run";
 import type { RecordedResource } from "./mocks";
 
@@ -59,10 +59,13 @@ const round = (n: number) => Math.round(n * 100) / 100;
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function runsIn30Days(expression: string, timezone: string, from: Date): number {
-  const s: Schedule = { expression, timezone, description: expression, intervalSeconds: 0 };
+  const s = parseSchedule(expression, timezone);
+  // Hourly or more often: the count follows from the interval (walking 43,200 minutes costs seconds).
+  if (s.intervalSeconds > 0 && s.intervalSeconds <= 3600 && /^(rate\(|cron\(\S+ \* \* \* \? \*\))/.test(expression)) {
+    return Math.floor((30 * 86400) / s.intervalSeconds);
+  }
   const end = from.getTime() + 30 * 86400_000;
-  // Every minute is the finest EventBridge allows: 43,200 runs is the ceiling.
-  return nextRuns(s, from, 43_200).filter((d) => d.getTime() < end).length;
+  return nextRuns(s, from, 744).filter((d) => d.getTime() < end).length;
 }
 
 function envOf(fn: Inputs): Record<string, string> {

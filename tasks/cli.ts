@@ -78,5 +78,6 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+  // Exit once stdout is flushed: a large result piped to another program would be cut off otherwise.
+  main(process.argv.slice(2)).then((code) => process.stdout.write("", () => process.exit(code)));
 }
