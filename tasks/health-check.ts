@@ -472,6 +472,11 @@ export const healthCheckTask = defineTask({
     ctx.log.info("health checks done", { endpoints: result.results.length, unhealthy: bad.length });
     return result;
   },
-  failed: (result: HealthCheckResult) => result.results.some((r) => !r.healthy),
+  failed: (result: HealthCheckResult) => {
+    const bad = result.results.filter((r) => !r.healthy);
+    if (bad.length === 0) return false;
+    const shown = bad.slice(0, 3).map((r) => `${r.name} (${r.failures[0] ?? "unhealthy"})`);
+    return `${bad.length} of ${result.results.length} endpoints unhealthy: ${shown.join(", ")}${bad.length > 3 ? ", ..." : ""}`;
+  },
   cli: healthCheckCli,
 });

@@ -147,7 +147,7 @@ describe("the bundled handler", () => {
     const failed = await runHandler(healthCheck.code, { ENDPOINTS: JSON.stringify([{ name: "api", url: `${base}/fail` }]) });
     expect(failed.code).toBe(1);
     const err = JSON.parse(failed.line.slice("ERROR ".length));
-    expect(err.message).toBe("health-check failed");
+    expect(err.message).toBe("health-check failed: 1 of 1 endpoints unhealthy: api (status 503 != 200)");
     expect(err.result.results[0]).toMatchObject({ name: "api", healthy: false, status: 503, failures: ["status 503 != 200"] });
 
     const bad = await runHandler(healthCheck.code, { ENDPOINTS: JSON.stringify([{ url: "localhost" }]) });

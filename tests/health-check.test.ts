@@ -332,6 +332,7 @@ describe("command line", () => {
     ]);
     expect(bad.code).toBe(1);
     expect(lastLine(bad.stdout).results[1]).toMatchObject({ url: `${base}/fail`, healthy: false, status: 500, failures: ["status 500 != 200"] });
+    expect(bad.stderr.trim().split("\n").at(-1)).toBe(`error: health-check failed: 1 of 2 endpoints unhealthy: ${base}/fail (status 500 != 200)`);
     expect(usage.code).toBe(2);
     expect(usage.stderr.trim().split("\n").at(-1)).toBe('error: --url: "localhost:8080" must be an http(s) URL');
   });

@@ -31,8 +31,11 @@ export interface TaskDefinition<S extends z.ZodType, R> {
   /** Validates process.env (after CLI options were merged into it). */
   settings: S;
   run(settings: z.infer<S>, ctx: TaskContext): Promise<R>;
-  /** Whether the task's result means failure even though run() returned (health-check: an unhealthy endpoint). */
-  failed?(result: R): boolean;
+  /**
+   * Whether the task's result means failure even though run() returned (health-check: an unhealthy
+   * endpoint); a string is the one-line reason.
+   */
+  failed?(result: R): boolean | string;
   /**
    * Maps command-line options (`--url A --url B` gives { url: ["A", "B"] }) to settings variables.
    * Without it, `--foo-bar X` sets FOO_BAR=X.
@@ -126,8 +129,9 @@ export async function runTask<R>(
   let ok = false;
   try {
     const result = await task.run(settings, ctx);
-    ok = !(task.failed?.(result) ?? false);
-    if (!ok) throw new TaskError(`${task.name} failed`, result);
+    const verdict = task.failed?.(result) ?? false;
+    ok = verdict === false;
+    if (!ok) throw new TaskError(typeof verdict === "string" ? `${task.name} failed: ${verdict}` : `${task.name} failed`, result);
     return result;
   } catch (err) {
     if (err instanceof TaskError) throw err;
