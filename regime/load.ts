@@ -71,16 +71,28 @@ export function validateRegime(raw: unknown): Regime {
  */
 export function regimeFromConfig(config: Record<string, unknown>, namespace: string): Regime {
   const raw: Record<string, unknown> = {};
+  const others: string[] = [];
   for (const [fullKey, value] of Object.entries(config)) {
     const [ns, ...rest] = fullKey.split(":");
     if (ns !== namespace) continue;
     const key = rest.join(":");
-    if (!(REGIME_KEYS as string[]).includes(key)) {
-      throw new RegimeConfigError(`${namespace}:${key}: unknown config key; known keys: ${REGIME_KEYS.join(", ")}`);
-    }
-    raw[key] = typeof value === "string" ? parseMaybeJson(value) : value;
+    if ((REGIME_KEYS as string[]).includes(key)) raw[key] = typeof value === "string" ? parseMaybeJson(value) : value;
+    else others.push(key);
+  }
+  // Besides the regime's keys, only the secrets the regime names (SSH private keys) may be set.
+  const secrets = new Set(secretKeysNamed(raw.logs));
+  const unknown = others.find((k) => !secrets.has(k));
+  if (unknown !== undefined) {
+    throw new RegimeConfigError(`${namespace}:${unknown}: unknown config key; known keys: ${REGIME_KEYS.join(", ")}`);
   }
   return validateRegime(raw);
+}
+
+/** Config keys named by `logs.hostGroups[].sshPrivateKeyConfig`, read before validation. */
+function secretKeysNamed(logs: unknown): string[] {
+  const groups = (logs as { hostGroups?: unknown } | undefined)?.hostGroups;
+  if (!Array.isArray(groups)) return [];
+  return groups.map((g) => (g as { sshPrivateKeyConfig?: unknown })?.sshPrivateKeyConfig).filter((k): k is string => typeof k === "string");
 }
 
 function parseMaybeJson(s: string): unknown {

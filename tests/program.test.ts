@@ -269,6 +269,63 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
   }, 120_000);
 });
 
+describe("a big database on Fargate and log hosts reached over SSH", () => {
+  let resources: RecordedResource[];
+  beforeAll(async () => {
+    const file = writeStack({
+      "aws:region": "us-east-1",
+      [`${NS}:name`]: "big",
+      [`${NS}:databases`]: [
+        {
+          id: "scans",
+          sizeGb: 400,
+          majorVersion: 17,
+          iamAuth: { host: "scans.abc.us-east-1.rds.amazonaws.com", user: "maintenance", database: "scans", resourceId: "db-ABCDEFGHIJKL" },
+          network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
+        },
+      ],
+      [`${NS}:logs`]: {
+        hostGroups: [
+          {
+            name: "web",
+            sshHosts: [{ host: "203.0.113.10", user: "deploy" }],
+            sshPrivateKeyConfig: "webDeployKey",
+            logSets: [{ name: "app", paths: ["/app/logs/*.log"], frequency: "daily", keep: 7, copytruncate: true }],
+          },
+        ],
+      },
+      [`${NS}:webDeployKey`]: { secure: "v1:AAAABBBBCCCC" },
+    });
+    ({ resources } = await runPlan({ configFile: file, from: FROM }));
+  }, 120_000);
+
+  it("runs backup, verification on Fargate with the task image's node entry point, scheduled through ECS", () => {
+    const defs = ofType(resources, "aws:ecs/taskDefinition:TaskDefinition").map(inputs);
+    expect(defs.map((d) => d.family).sort()).toEqual(["big-db-scans-backup", "big-db-scans-verify-backup"]);
+    const backup = JSON.parse(defs.find((d) => d.family === "big-db-scans-backup")!.containerDefinitions)[0];
+    expect([backup.entryPoint, backup.command]).toEqual([["node"], ["cli.js", "backup"]]);
+    const env = Object.fromEntries((backup.environment as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+    expect(JSON.parse(env.DATABASES)).toEqual([{ id: "scans", iamAuth: true, host: "scans.abc.us-east-1.rds.amazonaws.com", port: 5432, user: "maintenance", database: "scans" }]);
+    const schedule = ofType(resources, "aws:scheduler/schedule:Schedule").map(inputs).find((x) => x.name === "big-db-scans-backup")!;
+    expect(schedule.target.ecsParameters).toMatchObject({ launchType: "FARGATE", networkConfiguration: { subnets: ["subnet-0a1b2c3d4e5f60001"], assignPublicIp: false } });
+    expect(ofType(resources, "aws:ecs/cluster:Cluster")).toHaveLength(1);
+    const connect = ofType(resources, "aws:iam/rolePolicy:RolePolicy")
+      .flatMap((p) => statementsOf(inputs(p).policy))
+      .find((st) => ([] as string[]).concat(st.Action ?? []).includes("rds-db:connect"));
+    expect(connect?.Resource).toEqual(["arn:aws:rds-db:us-east-1:123456789012:dbuser:db-ABCDEFGHIJKL/maintenance"]);
+  });
+
+  it("delivers logrotate over SSH with the private key from secret config, never in plain text", () => {
+    const cmds = ofType(resources, "command:remote:Command").map(inputs);
+    expect(cmds).toHaveLength(1);
+    // The connection holds a secret, so Pulumi marks it secret as a whole (encrypted in the state).
+    const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+    expect(cmds[0].connection[SECRET_SIG]).toBe("1b47061264138c4ac30d75fd1eb44270");
+    expect(cmds[0].connection.value).toMatchObject({ host: "203.0.113.10", user: "deploy", port: 22 });
+    expect(JSON.stringify(cmds[0])).not.toContain("v1:AAAABBBBCCCC");
+  });
+});
+
 describe("determinism", () => {
   it("two runs of `npm run plan -- --json` print the same bytes, archive hashes included", () => {
     const run = () => spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "plan/cli.ts"), "--json", "--from", "2026-11-23"], { encoding: "utf8", cwd: ROOT });

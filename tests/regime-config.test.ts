@@ -115,6 +115,17 @@ describe("malformed regimes are refused with the key path", () => {
   });
 });
 
+describe("secret config keys", () => {
+  const logs = { hostGroups: [{ name: "web", sshHosts: [{ host: "203.0.113.10", user: "deploy" }], sshPrivateKeyConfig: "webDeployKey", docker: {} }] };
+  it("a key named by sshPrivateKeyConfig may sit beside the regime's keys", () => {
+    const r = regimeFromConfig({ [`${NS}:name`]: "prod", [`${NS}:logs`]: JSON.stringify(logs), [`${NS}:webDeployKey`]: "[secret]" }, NS);
+    expect(r.logs.hostGroups[0].sshPrivateKeyConfig).toBe("webDeployKey");
+  });
+  it("any other extra key is still refused", () => {
+    expect(() => regimeFromConfig({ [`${NS}:name`]: "prod", [`${NS}:logs`]: JSON.stringify(logs), [`${NS}:otherKey`]: "x" }, NS)).toThrow(/^maintenance-regime:otherKey: unknown config key/);
+  });
+});
+
 describe("the program refuses a bad stack file before provisioning anything", () => {
   it("npm run plan prints one line naming the key and exits 1, without a stack trace", () => {
     const doc = YAML.parse(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8"));
