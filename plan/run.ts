@@ -171,7 +171,8 @@ export async function buildPlan(opts: PlanOptions): Promise<Plan> {
 /** The plan and every resource the program registered, with its inputs (for tests and tooling). */
 export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resources: RecordedResource[] }> {
   const root = opts.root ?? path.resolve(__dirname, "..");
-  const stack = opts.stack ?? "prod";
+  // A config file Pulumi.<name>.yaml plans stack <name>, as Pulumi would name it.
+  const stack = opts.stack ?? (opts.configFile ? (/^Pulumi\.([\w.-]+)\.ya?ml$/.exec(path.basename(opts.configFile))?.[1] ?? "prod") : "prod");
   const configFile = opts.configFile ? path.resolve(opts.configFile) : path.join(root, `Pulumi.${stack}.yaml`);
   const { config, secretKeys } = readStackConfig(configFile);
 

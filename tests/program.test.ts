@@ -239,7 +239,7 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
     const byName = Object.fromEntries(plan.alarms.map((a) => [a.name, a]));
     expect(byName["prod-host-app-1-cpu-P2"].condition).toBe("> 80 over 600 s");
     expect(byName["prod-host-app-1-memory-P2"].condition).toBe("> 85 over 600 s");
-    expect(byName["prod-host-app-1-disk-P2"].condition).toBe("> 85 over 300 s");
+    expect(byName["prod-host-app-1-disk-P2"].condition).toBe("> 85 over 600 s");
     expect(byName["prod-endpoint-api-slow-P3"].condition).toBe("> 500 over 300 s");
     expect(byName["prod-app-app-latency-P2"].condition).toBe("> 0.5 over 300 s");
     expect(byName["prod-logs-app-app-errors-P2"].condition).toBe(">= 10 over 24 h");
