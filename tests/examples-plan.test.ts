@@ -1,0 +1,94 @@
+/**
+ * Each operations guide's example plans offline, and its key numbers are in what the program would
+ * provision: the schedules EventBridge runs, the lifecycle S3 applies, the settings each task reads,
+ * the thresholds CloudWatch watches.
+ */
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { RecordedResource } from "../plan/mocks";
+import { runPlan } from "../plan/run";
+
+const FROM = new Date("2026-11-23T00:00:00Z");
+type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function provisioned(slug: string) {
+  const { plan, resources } = await runPlan({ configFile: join(__dirname, "..", "examples", slug, `Pulumi.${slug}.yaml`), from: FROM });
+  const of = (type: string) => resources.filter((r: RecordedResource) => r.type === type).map((r) => r.inputs as Inputs);
+  const schedule = (name: string) => {
+    const s = of("aws:scheduler/schedule:Schedule").find((x) => x.name === name);
+    expect(s, `schedule ${name}`).toBeDefined();
+    return [s!.scheduleExpression, s!.scheduleExpressionTimezone];
+  };
+  const env = (fn: string) => {
+    const f = of("aws:lambda/function:Function").find((x) => x.name === fn);
+    expect(f, `function ${fn}`).toBeDefined();
+    return f!.environment.variables as Record<string, string>;
+  };
+  const alarm = (name: string) => {
+    const a = of("aws:cloudwatch/metricAlarm:MetricAlarm").find((x) => x.name === name);
+    expect(a, `alarm ${name}`).toBeDefined();
+    return a!;
+  };
+  const retention = () => {
+    const rules = of("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").flatMap((l) => l.rules as Inputs[]);
+    return Object.fromEntries(rules.filter((r) => /^(daily|weekly|monthly)\//.test(r.filter?.prefix ?? "")).map((r) => [r.filter.prefix, r.expiration.days]));
+  };
+  // Every example is a complete regime: alarms page, schedules retry and dead-letter.
+  for (const a of of("aws:cloudwatch/metricAlarm:MetricAlarm")) expect(a.alarmActions?.length, a.name).toBe(1);
+  for (const s of of("aws:scheduler/schedule:Schedule")) expect(s.target.deadLetterConfig?.arn, s.name).toBeTruthy();
+  return { plan, schedule, env, alarm, retention };
+}
+
+describe("examples plan offline with their guide's numbers", () => {
+  it("iSwitch Roofs CRM: 02:00 backups over 10 MB verified on Sundays, 30-minute drill, 15th-of-month vacuum, CPU 70 %", async () => {
+    const p = await provisioned("iswitch-roofs-crm");
+    expect(p.schedule("iswitch-crm-db-crm-backup")).toEqual(["cron(0 2 * * ? *)", "UTC"]);
+    expect(p.schedule("iswitch-crm-db-crm-verify-backup")).toEqual(["cron(0 6 ? * SUN *)", "UTC"]);
+    expect(p.env("iswitch-crm-db-crm-verify-backup").MIN_SIZE_MB).toBe("10");
+    expect(p.env("iswitch-crm-db-crm-restore-drill").RTO_MINUTES).toBe("30");
+    expect(p.schedule("iswitch-crm-db-crm-vacuum")).toEqual(["cron(0 3 15 * ? *)", "UTC"]);
+    expect(p.alarm("iswitch-crm-host-crm-1-cpu-P2").threshold).toBe(70);
+    expect(p.alarm("iswitch-crm-endpoint-frontend-slow-P3").threshold).toBe(5000);
+    expect(p.retention()).toEqual({ "daily/crm/": 30, "weekly/crm/": 90, "monthly/crm/": 365 });
+  }, 120_000);
+
+  it("FitnessCRM: 02:00 Eastern backups, Wednesday VACUUM ANALYZE, first-Sunday REINDEX, API 500 ms", async () => {
+    const p = await provisioned("fitnesscrm");
+    expect(p.schedule("fitnesscrm-db-fitnesscrm-backup")).toEqual(["cron(0 2 * * ? *)", "America/New_York"]);
+    expect(p.schedule("fitnesscrm-db-fitnesscrm-vacuum")).toEqual(["cron(0 3 ? * WED *)", "America/New_York"]);
+    expect(p.schedule("fitnesscrm-db-fitnesscrm-reindex")).toEqual(["cron(0 2 ? * 1#1 *)", "America/New_York"]);
+    expect(p.alarm("fitnesscrm-endpoint-api-slow-P3").threshold).toBe(500);
+    expect(p.retention()).toEqual({ "daily/fitnesscrm/": 30, "weekly/fitnesscrm/": 90, "monthly/fitnesscrm/": 90 });
+    const next = p.plan.calendar.find((c) => c.schedule === "fitnesscrm-db-fitnesscrm-backup")!.next[0];
+    expect(next).toBe("Mon 2026-11-23 02:00 -05:00");
+  }, 120_000);
+
+  it("Boardroom AI: hourly health check, a year of monthly restore points, 4-hour RTO", async () => {
+    const p = await provisioned("boardroom-ai");
+    expect(p.schedule("boardroom-health-task")[0]).toMatch(/^(rate\(1 hour\)|cron\(0 \* \* \* \? \*\))$/);
+    expect(p.env("boardroom-db-boardroom-restore-drill").RTO_MINUTES).toBe("240");
+    expect(p.retention()).toMatchObject({ "daily/boardroom/": 30, "monthly/boardroom/": 365 });
+  }, 120_000);
+
+  it("BigShot: jobs older than 90 days moved to jobs_archive, memory and disk alarms at 90 %", async () => {
+    const p = await provisioned("bigshot");
+    const rules = JSON.parse(p.env("bigshot-db-bigshot-purge").PURGE_RULES);
+    expect(rules).toEqual([expect.objectContaining({ table: "jobs", timestampColumn: "created_at", olderThanDays: 90, archiveTable: "jobs_archive" })]);
+    expect(p.alarm("bigshot-host-app-1-memory-P2").threshold).toBe(90);
+    expect(p.alarm("bigshot-host-app-1-disk-P2").threshold).toBe(90);
+    expect(p.schedule("bigshot-db-bigshot-backup")).toEqual(["cron(0 2 * * ? *)", "UTC"]);
+  }, 120_000);
+
+  it("Neff Paving: audit logs purged after 90 days and sessions after 30, API 500 ms, error rate 1 % / 5 %", async () => {
+    const p = await provisioned("neff-paving");
+    const rules = JSON.parse(p.env("neff-paving-db-neff-paving-admin-purge").PURGE_RULES) as { table: string; olderThanDays: number }[];
+    expect(rules.map((r) => [r.table, r.olderThanDays])).toEqual([
+      ["audit_logs", 90],
+      ["session_logs", 30],
+    ]);
+    expect(p.alarm("neff-paving-endpoint-api-slow-P3").threshold).toBe(500);
+    expect(p.alarm("neff-paving-app-web-error-rate-P2").threshold).toBe(1);
+    expect(p.alarm("neff-paving-app-web-error-rate-P1").threshold).toBe(5);
+    expect(p.schedule("neff-paving-db-neff-paving-admin-backup")).toEqual(["cron(0 2 * * ? *)", "America/New_York"]);
+  }, 120_000);
+});
