@@ -212,6 +212,49 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       );
     }
 
+    // db-health: a critical value fails the run (its errors alarm pages the health severity); the
+    // warning levels the guides alert on ("connections > 80 %") page P2 from the metrics it writes.
+    if (db.health) {
+      const h = db.health;
+      const period = Math.max(300, Math.min(86400, Math.round((args.schedules["db-health"]?.intervalSeconds ?? 900) / 60) * 60));
+      const warn = (metric: string, metricName: string, threshold: number, runbook: string) =>
+        createAlarm(
+          args.regime,
+          {
+            resource: `db-${db.id}`,
+            metric,
+            severity: "P2",
+            runbook,
+            treatMissingData: "missing",
+            args: {
+              namespace: METRICS_NAMESPACE_DEFAULT,
+              metricName,
+              dimensions: { service: args.regime, Task: "db-health", Instance: db.id, Database: db.id },
+              statistic: "Maximum",
+              period,
+              evaluationPeriods: 1,
+              comparisonOperator: "GreaterThanOrEqualToThreshold",
+              threshold,
+            },
+          },
+          args.alarmTopics,
+          { parent: this },
+          tags,
+        );
+      warn(
+        "connections",
+        "ConnectionsPercent",
+        h.connectionsWarnPercent,
+        `Connections of database ${db.id} reached ${h.connectionsWarnPercent} % of max_connections. Look for connection leaks and idle sessions (pg_stat_activity), check the pool size of the application; a pooler (PgBouncer, RDS Proxy) if it keeps rising.`,
+      );
+      warn(
+        "wraparound",
+        "WraparoundAge",
+        h.wraparoundWarnAge,
+        `Transaction-ID age of database ${db.id} reached ${h.wraparoundWarnAge}. Run the vacuum task (it freezes the oldest tables first) and look for long transactions or abandoned replication slots holding it back.`,
+      );
+    }
+
     // RPO: the backup task records BackupSucceeded per database; no success within the RPO pages.
     const rpoSeconds = Math.ceil((db.backup.rpoHours * 3600) / 3600) * 3600;
     const rpoPeriod = rpoSeconds <= 86400 ? rpoSeconds : 3600;

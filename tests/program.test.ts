@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import YAML from "yaml";
 import type { RecordedResource } from "../plan/mocks";
 import { planCalendarSvg } from "../plan/calendar";
@@ -16,6 +16,8 @@ import { runPlan, type Plan } from "../plan/run";
 import { XMLValidator } from "fast-xml-parser";
 import { isIanaTimezone, LOG_RETENTION_DAYS } from "../regime/limits";
 import { expectLeastPrivilege, statementsOf } from "./helpers/iam";
+import { createContext, MetricUnit } from "../tasks/lib/runtime";
+import { databaseMetric } from "../tasks/lib/pgmaint";
 
 const ROOT = join(__dirname, "..");
 const FROM = new Date("2026-11-23T00:00:00Z");
@@ -235,6 +237,36 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
     expect(byName["prod-app-logrotate"]).toMatchObject({ expression: "cron(0 3 ? * * *)", timezone: "UTC" });
   });
 
+  it("the alarms watch the very dimensions the deployed tasks write", () => {
+    const fns = ofType(resources, "aws:lambda/function:Function").map(inputs);
+    const alarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").map(inputs);
+    /** EMF dimensions of one metric written by the task code with the function's own environment. */
+    const emitted = (fnName: string, metric: string, database?: string) => {
+      const env = fns.find((f) => f.name === fnName)!.environment.variables as Record<string, string>;
+      const lines: string[] = [];
+      const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: unknown) => (lines.push(String(chunk)), true));
+      try {
+        const ctx = createContext(env.TASK, env, new AbortController().signal);
+        if (database) databaseMetric(ctx, database, metric, MetricUnit.Count, 1);
+        else ctx.metrics.addMetric(metric, MetricUnit.Count, 1);
+        ctx.metrics.publishStoredMetrics();
+      } finally {
+        spy.mockRestore();
+      }
+      const emf = lines.map((l) => JSON.parse(l)).find((o) => o._aws?.CloudWatchMetrics?.[0]?.Metrics?.some((m: { Name: string }) => m.Name === metric));
+      const keys: string[] = emf._aws.CloudWatchMetrics[0].Dimensions[0];
+      return { namespace: emf._aws.CloudWatchMetrics[0].Namespace, dimensions: Object.fromEntries(keys.map((k) => [k, emf[k]])) };
+    };
+    const watched = (name: string) => {
+      const a = alarms.find((x) => x.name === name)!;
+      return { namespace: a.namespace, dimensions: a.dimensions };
+    };
+    expect(emitted("prod-db-app-backup", "BackupSucceeded", "app")).toEqual(watched("prod-db-app-rpo-P0"));
+    expect(emitted("prod-db-app-db-health", "ConnectionsPercent", "app")).toEqual(watched("prod-db-app-connections-P2"));
+    expect(emitted("prod-db-app-vacuum", "TaskSucceeded")).toEqual(watched("prod-db-app-vacuum-missed-run-P2"));
+    expect(emitted("prod-health-task", "TaskSucceeded")).toEqual(watched("prod-health-task-missed-run-P3"));
+  });
+
   it("the guides' thresholds are what the alarms watch", () => {
     const byName = Object.fromEntries(plan.alarms.map((a) => [a.name, a]));
     expect(byName["prod-host-app-1-cpu-P2"].condition).toBe("> 80 over 600 s");
@@ -243,6 +275,7 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
     expect(byName["prod-endpoint-api-slow-P3"].condition).toBe("> 500 over 300 s");
     expect(byName["prod-app-app-latency-P2"].condition).toBe("> 0.5 over 300 s");
     expect(byName["prod-logs-app-app-errors-P2"].condition).toBe(">= 10 over 24 h");
+    expect(byName["prod-db-app-connections-P2"].condition).toBe(">= 80 over 900 s");
   });
 
   it("draws the calendar picture: jobs at their local times, frequent checks as bands, monthly jobs on the strip, thresholds beside", () => {
