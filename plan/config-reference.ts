@@ -209,7 +209,13 @@ export function stackFileSchema(namespace: string, regime: JsonSchema = regimeJs
           ...regimeKeys,
         },
         patternProperties: {
-          [`^(?!${escapeRegExp(namespace)}:)[^:\\s]+:\\S+$`]: {
+          // Any other key of the regime's namespace is a secret a log host group names in
+          // sshPrivateKeyConfig (the program refuses one that no group names).
+          [`^${escapeRegExp(namespace)}:(?!(?:${Object.keys(regime.properties).map(escapeRegExp).join("|")})$)[A-Za-z][\\w.-]*$`]: {
+            allOf: [SECRET_REF],
+            description: "a secret config key named by logs.hostGroups[].sshPrivateKeyConfig: the SSH private key of that group's hosts (`pulumi config set --secret <key> < key.pem`)",
+          },
+          [`^(?!${escapeRegExp(namespace)}:|aws:region$)[^:\\s]+:\\S+$`]: {
             description: "a key of another namespace (a provider's, such as aws:profile): not checked here",
           },
         },

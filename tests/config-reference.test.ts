@@ -133,7 +133,8 @@ describe("regime.schema.json, read by Ajv", () => {
     const stack = prod();
     stack.config[`${NS}:databse`] = stack.config[`${NS}:databases`];
     expect(validate(stack)).toBe(false);
-    expect(errors()).toContain(`/config must NOT have additional properties ${NS}:databse`);
+    // another key of the namespace can only be an SSH key secret a log host group names
+    expect(errors()).toContain(`/config/${NS}:databse must be object`);
     expect(loaderRefusal(stack.config)).toMatch(/^maintenance-regime:databse: unknown config key/);
   });
 
@@ -186,6 +187,15 @@ describe("regime.schema.json, read by Ajv", () => {
     secret.config[`${NS}:alerting`].P0.https = [{ secure: "v1:c2VjcmV0" }]; // pulumi config set --secret --path
     secret.config[`${NS}:endpoints`] = { secure: "v1:ZW5kcG9pbnRz" }; // pulumi config set --secret
     expect(validate(secret), errors().join("\n")).toBe(true);
+
+    const sshKey = prod();
+    sshKey.config[`${NS}:logs`].hostGroups[0].sshHosts = [{ host: "10.0.1.5", user: "deploy" }];
+    sshKey.config[`${NS}:logs`].hostGroups[0].sshPrivateKeyConfig = "webSshKey";
+    sshKey.config[`${NS}:webSshKey`] = { secure: "v1:LS0tLS1CRUdJTg==" }; // pulumi config set --secret webSshKey < id_ed25519
+    expect(validate(sshKey), errors().join("\n")).toBe(true);
+    sshKey.config[`${NS}:webSshKey`] = "-----BEGIN OPENSSH PRIVATE KEY-----";
+    expect(validate(sshKey)).toBe(false);
+    expect(errors()).toContain(`/config/${NS}:webSshKey must be object`);
 
     const notAString = prod();
     notAString.config[`${NS}:databases`][0].backup.retention.daily = { secure: "v1:MzA=" };
