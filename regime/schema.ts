@@ -5,26 +5,10 @@
  * by line: schedules ("daily at 02:00"), retention in days, thresholds in percent and milliseconds.
  */
 import { z } from "zod";
-import { SEVERITIES } from "../components/alarms";
-import { isIanaTimezone, LOG_RETENTION_DAYS } from "./limits";
+import { LOG_RETENTION_DAYS } from "./limits";
+import { endpointsSchema } from "./endpoints";
 import { hostGroupSchema } from "./logs";
-
-const severity = z.enum(SEVERITIES, { message: `must be one of ${SEVERITIES.join(", ")}` });
-
-const id = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,23}$/, "must start with a letter and use only lowercase letters, digits and -, at most 24 characters");
-
-const timezone = z.string().refine(isIanaTimezone, {
-  message: "must be an IANA timezone such as America/New_York or UTC (EST/PST are not: they ignore daylight saving)",
-});
-
-/**
- * A schedule: a readable form ("daily at 02:00", "weekly on Wednesday at 03:00", "monthly on day 15",
- * "first Sunday of the month at 02:00", "last Friday", "every 5 minutes") or raw EventBridge
- * `cron(...)`/`rate(...)`, in the regime's timezone unless one is given.
- */
-const schedule = z.union([z.string().min(1, "must not be empty"), z.object({ at: z.string().min(1), timezone }).strict()]);
+import { id, schedule, severity, timezone } from "./primitives";
 
 const retentionDays = z.number().int("must be a whole number of days").min(1, "must be >= 1");
 
@@ -207,35 +191,6 @@ export const databaseSchema = z
     path: ["secretArn"],
   });
 
-// ---------------------------------------------------------------- endpoints
-
-const statusCondition = z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]);
-
-export const endpointSchema = z
-  .object({
-    name: id,
-    url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }),
-    method: z.enum(["GET", "HEAD", "POST"]).default("GET"),
-    timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
-    status: statusCondition.default(200),
-    maxResponseMs: z.number().int().min(1).optional().describe("seed 001: API response time > 500 ms"),
-    bodyContains: z.string().optional(),
-    jsonField: z.object({ path: z.string().min(1), equals: z.union([z.string(), z.number(), z.boolean()]) }).strict().optional(),
-    minCertificateDays: z.number().int().min(1).optional().describe("for https: alarm when the certificate expires sooner"),
-    severity: severity.default("P0"),
-    failuresBeforeAlarm: z.number().int().min(1).max(60).default(5).describe("seed 000: service down > 5 minutes"),
-  })
-  .strict()
-  .refine((e) => e.minCertificateDays === undefined || e.url.startsWith("https:"), { message: "needs an https URL", path: ["minCertificateDays"] });
-
-export const endpointsSchema = z
-  .object({
-    schedule: schedule.default("every 1 minute"),
-    checks: z.array(endpointSchema).min(1, "must list at least one endpoint"),
-  })
-  .strict()
-  .refine((e) => new Set(e.checks.map((c) => c.name)).size === e.checks.length, { message: "endpoint names must be unique", path: ["checks"] });
-
 // ---------------------------------------------------------------- hosts and applications
 
 const thresholdPair = (warnDefault: number, critDefault: number) =>
@@ -312,7 +267,7 @@ export const regimeSchema = z
 export type RegimeInput = z.input<typeof regimeSchema>;
 export type Regime = z.output<typeof regimeSchema>;
 export type DatabaseConfig = Regime["databases"][number];
-export type EndpointConfig = z.output<typeof endpointSchema>;
+export type { EndpointConfig } from "./endpoints";
 export type ScheduleInput = z.output<typeof schedule>;
 
 /** Top-level config keys, in the order they appear in a stack file. */
