@@ -60,7 +60,7 @@ describe("backup failures leave earlier backups intact and write no manifest", (
     try {
       const err = await failure(runTask(backupTask, { ...env, AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${proxy.port}` }));
       await proxy.cut;
-      expect(err.message).toMatch(new RegExp(`^backup failed for 1 of 1 database\\(s\\): ${db.name}: upload to s3://backups/daily/${db.name}/\\d{8}T\\d{9}Z\\.dump failed: `));
+      expect(err.message).toMatch(new RegExp(`^backup failed for 1 of 1 database\\(s\\): ${db.name}: upload to s3://backups/(?:daily|weekly|monthly)/${db.name}/\\d{8}T\\d{9}Z\\.dump failed: `));
     } finally {
       await proxy.close();
     }
