@@ -11,7 +11,7 @@ import type { BackupVault } from "./backup-vault";
 import type { IamStatement } from "./iam";
 import { ScheduledTask, type TaskCode } from "./scheduled-task";
 import type { Schedule } from "../regime/schedule";
-import type { DatabaseConfig } from "../regime/schema";
+import { restoreCheckBounds, type DatabaseConfig } from "../regime/schema";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
 /** Above this size a backup or restore cannot finish inside Lambda's 15 minutes (about 12 MB/s). */
@@ -145,6 +145,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         BACKUP_BUCKET: args.vault.bucketName,
         RPO_HOURS: String(db.verify.maxAgeHours),
         MIN_SIZE_MB: String(db.verify.minSizeMb),
+        // Compared with the previous backup only when set, so a stack without it deploys as before.
+        ...(db.verify.maxShrinkPercent !== undefined ? { MAX_SHRINK_PERCENT: String(db.verify.maxShrinkPercent) } : {}),
       },
       args.vault.readStatements(prefixes),
       900,
@@ -158,7 +160,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         {
           BACKUP_BUCKET: args.vault.bucketName,
           RTO_MINUTES: String(db.restoreDrill.rtoMinutes),
-          CHECKS: JSON.stringify(db.restoreDrill.checks),
+          // [{ name?, sql, minRows?, maxRows? }], minRows 1 where neither bound is set (as before maxRows existed).
+          CHECKS: JSON.stringify(db.restoreDrill.checks.map(restoreCheckBounds)),
         },
         args.vault.readStatements(prefixes),
         900,

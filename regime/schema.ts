@@ -9,6 +9,7 @@ import { LOG_RETENTION_DAYS } from "./limits";
 import { endpointsSchema } from "./endpoints";
 import { hostGroupSchema } from "./logs";
 import { id, schedule, severity, timezone } from "./primitives";
+import { sqlExpressionProblem } from "../tasks/lib/sql-expression";
 
 const retentionDays = z.number().int("must be a whole number of days").min(1, "must be >= 1");
 
@@ -71,22 +72,49 @@ const verifySchema = z
     schedule: schedule.default("daily at 06:00"),
     minSizeMb: z.number().min(0, "must be >= 0").default(0.01),
     maxAgeHours: z.number().gt(0, "must be > 0").default(26),
+    maxShrinkPercent: percent
+      .optional()
+      .describe("fail when the newest backup is smaller than the one before it by more than this percent (\"backup size should be consistent\"); unset: not compared"),
     severity: severity.default("P1"),
   })
   .strict();
 
+const rowBound = z.number().int("must be a whole number").min(0, "must be >= 0");
+
 const restoreCheck = z
   .object({
-    sql: z.string().min(1).describe("a query returning one number, or rows"),
-    minRows: z.number().int().min(0, "must be >= 0").default(1),
+    name: z.string().min(1, "must not be empty").max(100, "must be at most 100 characters").optional().describe("names the check in the drill's result and failure line; default: the SQL"),
+    sql: z.string().min(1).describe("a query returning one number (count(*)), or rows (their count is compared)"),
+    minRows: rowBound.optional().describe("fail when the query finds fewer; default 1 when maxRows is not set"),
+    maxRows: rowBound.optional().describe("fail when the query finds more; 0: the query must find nothing"),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.minRows === undefined || c.maxRows === undefined || c.minRows <= c.maxRows, {
+    message: "minRows must be <= maxRows",
+    path: ["minRows"],
+  })
+  .describe("at least one bound applies: a check that sets neither means minRows 1 (the query finds something)");
+
+/** The bounds a restore check is judged by: minRows 1 when it sets neither (the default of old). */
+export function restoreCheckBounds<C extends { minRows?: number; maxRows?: number }>(c: C): C {
+  return c.minRows === undefined && c.maxRows === undefined ? { ...c, minRows: 1 } : c;
+}
 
 const restoreDrillSchema = z
   .object({
     schedule: schedule.default("quarterly on day 1 at 03:00"),
     rtoMinutes: z.number().gt(0, "must be > 0").default(60),
-    checks: z.array(restoreCheck).default([]),
+    checks: z
+      .array(restoreCheck)
+      .superRefine((checks, ctx) => {
+        const seen = new Set<string>();
+        checks.forEach((c, i) => {
+          const label = c.name ?? c.sql;
+          if (seen.has(label)) ctx.addIssue({ code: "custom", path: [i, c.name ? "name" : "sql"], message: `duplicate check "${label}"` });
+          seen.add(label);
+        });
+      })
+      .default([]),
     severity: severity.default("P2"),
   })
   .strict();
@@ -117,6 +145,14 @@ const purgeRule = z
     timestampColumn: z.string().min(1).default("created_at"),
     olderThanDays: z.number().int("must be a whole number of days").min(1, "must be >= 1"),
     archiveTable: z.string().min(1).optional(),
+    where: z
+      .string()
+      .superRefine((w, ctx) => {
+        const problem = sqlExpressionProblem(w);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .optional()
+      .describe("SQL condition ANDed to the age (\"status = 'completed'\"): only matching rows are deleted and archived"),
     batchSize: z.number().int().min(1).max(100_000).default(5000),
   })
   .strict();

@@ -8,6 +8,10 @@
  *
  * so a row is either in the table or in the archive, never lost and never in both. The cut-off is
  * fixed once per rule at the start of the run. An index on the timestamp column keeps each batch cheap.
+ * A rule's `where` (an SQL condition such as `status = 'completed'`) is ANDed to the age condition of
+ * the batch's row pick, so only matching rows are deleted and archived; it is refused unless it is one
+ * expression (no `;`, comments, `$`, unbalanced parentheses or quotes), and checked by the database
+ * (valid, boolean) before any row is touched.
  */
 import { z } from "zod";
 import {
@@ -23,7 +27,8 @@ import {
   type MaintenanceResult,
   type MaintenanceSession,
 } from "./lib/pgmaint";
-import { defineTask, MetricUnit, TaskError } from "./lib/runtime";
+import { defineTask, MetricUnit, oneLine, TaskError } from "./lib/runtime";
+import { sqlExpressionProblem } from "./lib/sql-expression";
 
 export const purgeRuleSchema = z
   .object({
@@ -32,6 +37,14 @@ export const purgeRuleSchema = z
     timestampColumn: z.string().min(1, "must name a column"),
     olderThanDays: z.number({ message: "must be a number of days" }).positive("must be > 0"),
     archiveTable: z.string().min(1).optional(),
+    /** SQL condition ANDed to the age condition. */
+    where: z
+      .string({ message: "must be an SQL condition" })
+      .superRefine((w, ctx) => {
+        const problem = sqlExpressionProblem(w);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .optional(),
     batchSize: z.number().int("must be a whole number").min(1, "must be >= 1").max(100_000, "must be <= 100000").default(1000),
   })
   .strict();
@@ -43,7 +56,7 @@ export const purgeSettings = z
   .object({
     ...sessionSettings,
     PAUSE_MS: sessionSettings.PAUSE_MS.unwrap().default(100),
-    PURGE_RULES: z.string({ message: "not set (a JSON list of {table, timestampColumn, olderThanDays, archiveTable?, batchSize?})" }),
+    PURGE_RULES: z.string({ message: "not set (a JSON list of {table, timestampColumn, olderThanDays, archiveTable?, where?, batchSize?})" }),
   })
   .transform((s, ctx) => {
     let raw: unknown;
@@ -67,6 +80,8 @@ export interface RuleReport {
   rule: number;
   table: string;
   cutoff: string;
+  /** The rule's extra condition, when it has one. */
+  where?: string;
   deleted: number;
   archived: number;
   batches: number;
@@ -100,6 +115,14 @@ async function validateRule(s: MaintenanceSession, rule: PurgeRule, i: number): 
   if (!col) throw new TaskError(`${key}.timestampColumn: column "${rule.timestampColumn}" does not exist in table ${table.schema}.${table.name}`);
   if (!/^(timestamp|date)/.test(col.type)) throw new TaskError(`${key}.timestampColumn: column "${rule.timestampColumn}" is ${col.type}, not a timestamp or date`);
   const columns = cols.filter((c) => !c.generated).map((c) => c.name);
+  if (rule.where !== undefined) {
+    // Planned, not run: the database says whether it is a valid boolean condition on this table.
+    try {
+      await s.query(`EXPLAIN SELECT ctid FROM ${qualified(table.schema, table.name)} WHERE (${rule.where})`);
+    } catch (err) {
+      throw new TaskError(`${key}.where: not a condition on ${table.schema}.${table.name}: ${oneLine(err)}`);
+    }
+  }
   if (!rule.archiveTable) return { table, columns };
   const archive = splitName(rule.archiveTable, table.schema);
   const acols = await relationColumns(s, archive.schema, archive.name);
@@ -129,13 +152,23 @@ export const purgeTask = defineTask({
         const cutoff = (await s.query<{ c: Date }>("SELECT now() - make_interval(secs => $1::float8 * 86400) AS c", [rule.olderThanDays]))[0].c;
         const t = qualified(v.table.schema, v.table.name);
         const col = quoteIdent(rule.timestampColumn);
-        const pick = `SELECT ctid FROM ${t} WHERE ${col} < $1 LIMIT ${rule.batchSize} FOR UPDATE SKIP LOCKED`;
+        const condition = rule.where !== undefined ? `${col} < $1 AND (${rule.where})` : `${col} < $1`;
+        const pick = `SELECT ctid FROM ${t} WHERE ${condition} LIMIT ${rule.batchSize} FOR UPDATE SKIP LOCKED`;
         const collist = v.columns.map(quoteIdent).join(", ");
         const sql = v.archive
           ? `WITH moved AS (DELETE FROM ${t} WHERE ctid = ANY(ARRAY(${pick})) RETURNING ${collist})
              INSERT INTO ${qualified(v.archive.schema, v.archive.name)} (${collist}) OVERRIDING SYSTEM VALUE SELECT ${collist} FROM moved`
           : `DELETE FROM ${t} WHERE ctid = ANY(ARRAY(${pick}))`;
-        const report: RuleReport = { rule: i, table: `${v.table.schema}.${v.table.name}`, cutoff: cutoff.toISOString(), deleted: 0, archived: 0, batches: 0, complete: false };
+        const report: RuleReport = {
+          rule: i,
+          table: `${v.table.schema}.${v.table.name}`,
+          cutoff: cutoff.toISOString(),
+          ...(rule.where !== undefined ? { where: rule.where } : {}),
+          deleted: 0,
+          archived: 0,
+          batches: 0,
+          complete: false,
+        };
         for (;;) {
           if (budget.exhausted()) {
             ctx.log.warn(`purge ${report.table}: time budget of ${settings.TIME_BUDGET_SECONDS}s used up; the rest waits for the next run`);
@@ -157,7 +190,7 @@ export const purgeTask = defineTask({
             break;
           }
         }
-        ctx.log.info(`purge ${report.table}: ${report.deleted} row(s) older than ${report.cutoff} deleted${v.archive ? ` (archived to ${v.archive.schema}.${v.archive.name})` : ""} in ${report.batches} batch(es)`);
+        ctx.log.info(`purge ${report.table}: ${report.deleted} row(s) older than ${report.cutoff}${rule.where !== undefined ? ` where ${rule.where}` : ""} deleted${v.archive ? ` (archived to ${v.archive.schema}.${v.archive.name})` : ""} in ${report.batches} batch(es)`);
         reports.push(report);
       }
       databaseMetric(ctx, s.connection.id, "RowsPurged", MetricUnit.Count, reports.reduce((a, r) => a + r.deleted, 0));

@@ -1,8 +1,9 @@
 /**
  * restore-drill: restores the newest backup of each database (streamed from S3 into
  * `pg_restore -d`) into a scratch database `<db>_drill_<timestamp>` on the same server, runs the
- * configured checks (a query returning one number, or rows, with a minimum), compares the restore
- * time with the RTO target, and always drops the scratch database, on failure too.
+ * configured checks (a query returning one number, or rows, with a minimum and/or a maximum: `maxRows: 0`
+ * asserts that nothing is found), compares the restore time with the RTO target, and always drops the
+ * scratch database, on failure too.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
@@ -14,12 +15,20 @@ import { defineTask, envJson, envNumber, oneLine, TaskError, type TaskContext } 
 import { newestManifest, openObject, s3Client } from "./lib/s3";
 import { keyTimestamp } from "./lib/tiers";
 
+const rowBound = z.number().int("must be a whole number").min(0, "must be >= 0");
+
+/** Mirrors databases[].restoreDrill.checks[]: with neither bound, minRows is 1 (the query finds something). */
 const checkSchema = z
   .object({
+    name: z.string().min(1, "must not be empty").optional(),
     sql: z.string().min(1, "must be a query"),
-    minRows: z.number().int().min(0, "must be >= 0").default(1),
+    minRows: rowBound.optional(),
+    maxRows: rowBound.optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.minRows === undefined || c.maxRows === undefined || c.minRows <= c.maxRows, { message: "minRows must be <= maxRows", path: ["minRows"] })
+  .transform((c) => ({ ...c, name: c.name ?? c.sql, minRows: c.minRows === undefined && c.maxRows === undefined ? 1 : c.minRows }));
+type CheckSettings = z.output<typeof checkSchema>;
 
 const settings = z
   .looseObject({
@@ -33,9 +42,15 @@ const settings = z
 type Settings = z.infer<typeof settings>;
 
 export interface DrillCheck {
+  /** The configured name, else the SQL. */
+  name: string;
   sql: string;
-  minRows: number;
+  minRows?: number;
+  maxRows?: number;
+  /** The query's figure: its one number, else its number of rows. */
   value?: number;
+  /** The bound the figure broke, when it broke one. */
+  broken?: "minRows" | "maxRows";
   ok: boolean;
   detail: string;
 }
@@ -72,17 +87,28 @@ function figure(rows: Record<string, unknown>[], fields: number): number {
   return rows.length;
 }
 
+const bounds = (c: CheckSettings) =>
+  [c.minRows !== undefined ? `minRows ${c.minRows}` : "", c.maxRows !== undefined ? `maxRows ${c.maxRows}` : ""].filter(Boolean).join(", ");
+
+/** A check's outcome: the rows found against its bounds, naming the bound broken. */
+export function judge(c: CheckSettings, value: number): Pick<DrillCheck, "ok" | "detail" | "broken"> {
+  if (c.minRows !== undefined && value < c.minRows) return { ok: false, broken: "minRows", detail: `found ${value} row(s), fewer than minRows ${c.minRows}` };
+  if (c.maxRows !== undefined && value > c.maxRows) return { ok: false, broken: "maxRows", detail: `found ${value} row(s), more than maxRows ${c.maxRows}` };
+  return { ok: true, detail: `found ${value} row(s) (${bounds(c)})` };
+}
+
 async function runChecks(conn: Connection, scratch: string, checks: Settings["CHECKS"]): Promise<DrillCheck[]> {
   const client = await connect({ ...conn, database: scratch }, { statement_timeout: 300_000 });
   try {
     const out: DrillCheck[] = [];
     for (const c of checks) {
+      const base = { name: c.name, sql: c.sql, ...(c.minRows !== undefined ? { minRows: c.minRows } : {}), ...(c.maxRows !== undefined ? { maxRows: c.maxRows } : {}) };
       try {
         const r = await client.query(c.sql);
         const value = figure(r.rows, r.fields.length);
-        out.push({ sql: c.sql, minRows: c.minRows, value, ok: value >= c.minRows, detail: `${value} (at least ${c.minRows})` });
+        out.push({ ...base, value, ...judge(c, value) });
       } catch (err) {
-        out.push({ sql: c.sql, minRows: c.minRows, ok: false, detail: `query failed: ${oneLine(err)}` });
+        out.push({ ...base, ok: false, detail: `query failed: ${oneLine(err)}` });
       }
     }
     return out;
@@ -117,7 +143,7 @@ async function drillOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx: 
     databaseMetric(ctx, target.id, "RestoreSeconds", MetricUnit.Seconds, outcome.restoreSeconds);
 
     outcome.checks = await runChecks(conn, scratch, s.CHECKS);
-    const problems = outcome.checks.filter((c) => !c.ok).map((c) => `check "${c.sql}": ${c.detail}`);
+    const problems = outcome.checks.filter((c) => !c.ok).map((c) => `check "${c.name}": ${c.detail}`);
     if (outcome.restoreSeconds > rtoSeconds) problems.push(`restore took ${outcome.restoreSeconds.toFixed(1)} s, over the RTO of ${rtoSeconds} s (RTO_MINUTES ${s.RTO_MINUTES})`);
     outcome.ok = problems.length === 0;
     if (problems.length) outcome.error = problems.join(", ");

@@ -1,7 +1,10 @@
 /**
  * verify-backup: the newest backup of each database is recent (RPO), big enough, whole (SHA-256 of
  * the object equals the manifest's) and readable by pg_restore (the same stream fed to
- * `pg_restore --list`). Any failed check fails the run with one line per database.
+ * `pg_restore --list`). With MAX_SHRINK_PERCENT, its size is also compared with the backup before it
+ * (across the tiers, by key timestamp): a dump smaller by more than that percent fails ("backup size
+ * should be consistent"); the first backup of a database passes and says so. Any failed check fails
+ * the run with one line per database.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
@@ -10,13 +13,14 @@ import type { DatabaseTarget } from "./lib/db";
 import { startTool, toolPath } from "./lib/pgtools";
 import { streamInto } from "./lib/restore-stream";
 import { defineTask, envNumber, oneLine, type TaskContext } from "./lib/runtime";
-import { newestManifest, openObject, s3Client } from "./lib/s3";
+import { listManifests, openObject, readManifest, s3Client, type Manifest } from "./lib/s3";
 
 const settings = z
   .looseObject({
     ...storageSettings,
     RPO_HOURS: envNumber(0.01).default(26),
     MIN_SIZE_MB: envNumber(0).default(0.01),
+    MAX_SHRINK_PERCENT: envNumber(0, 100).optional(),
     PG_BIN_DIR: z.string().optional(),
     PG_RESTORE_PATH: z.string().optional(),
   })
@@ -24,7 +28,7 @@ const settings = z
 type Settings = z.infer<typeof settings>;
 
 export interface Check {
-  name: "age" | "size" | "sha256" | "pg_restore";
+  name: "age" | "size" | "shrink" | "sha256" | "pg_restore";
   ok: boolean;
   detail: string;
 }
@@ -33,6 +37,11 @@ export interface VerifyOutcome extends DatabaseOutcome {
   key?: string;
   ageHours?: number;
   sizeBytes?: number;
+  /** The backup before the newest one, when MAX_SHRINK_PERCENT is set and one exists. */
+  previousKey?: string;
+  previousSizeBytes?: number;
+  /** How much smaller the newest dump is than the previous one (negative: larger). */
+  shrinkPercent?: number;
   tocEntries?: number;
   checks: Check[];
 }
@@ -42,8 +51,35 @@ export interface VerifyResult {
   databases: VerifyOutcome[];
 }
 
+/** The newest manifest's size against the previous manifest's, or undefined without MAX_SHRINK_PERCENT. */
+async function shrinkCheck(
+  s: Settings,
+  s3: S3Client,
+  m: Manifest,
+  previousKey: string | undefined,
+): Promise<{ check: Check; previous?: Manifest; percent?: number } | undefined> {
+  const limit = s.MAX_SHRINK_PERCENT;
+  if (limit === undefined) return undefined;
+  if (!previousKey) return { check: { name: "shrink", ok: true, detail: `first backup of ${m.database}: no previous backup to compare its ${m.sizeBytes} bytes with` } };
+  let previous: Manifest;
+  try {
+    previous = await readManifest(s3, s.BACKUP_BUCKET, previousKey);
+  } catch (err) {
+    return { check: { name: "shrink", ok: false, detail: `previous backup unreadable: ${oneLine(err)}` } };
+  }
+  if (previous.sizeBytes === 0) {
+    return { check: { name: "shrink", ok: true, detail: `${m.sizeBytes} bytes, previous backup ${previous.key} was empty` }, previous };
+  }
+  const exact = ((previous.sizeBytes - m.sizeBytes) / previous.sizeBytes) * 100;
+  const percent = Number(exact.toFixed(1));
+  const change = exact >= 0 ? `${percent} % smaller than` : `${-percent} % larger than`;
+  const detail = `${m.sizeBytes} bytes, ${change} the previous backup's ${previous.sizeBytes} bytes (${previous.key}; MAX_SHRINK_PERCENT ${limit})`;
+  return { check: { name: "shrink", ok: exact <= limit, detail }, previous, percent };
+}
+
 async function verifyOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx: TaskContext): Promise<VerifyOutcome> {
-  const m = await newestManifest(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, target.id);
+  const keys = await listManifests(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, target.id);
+  const m = keys.length ? await readManifest(s3, s.BACKUP_BUCKET, keys[0]) : undefined;
   if (!m) {
     return { database: target.id, ok: false, error: `no backup under s3://${s.BACKUP_BUCKET}/${s.BACKUP_PREFIX}{daily,weekly,monthly}/${target.id}/`, checks: [] };
   }
@@ -55,6 +91,8 @@ async function verifyOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
     detail: `newest backup is ${ageHours.toFixed(1)} h old (RPO_HOURS ${s.RPO_HOURS})`,
   });
 
+  // Read before the dump is opened, so its stream does not sit idle meanwhile.
+  const shrink = await shrinkCheck(s, s3, m, keys[1]);
   const { body, length } = await openObject(s3, s.BACKUP_BUCKET, m.key);
   const minBytes = Math.round(s.MIN_SIZE_MB * 1024 * 1024);
   checks.push({
@@ -65,6 +103,7 @@ async function verifyOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
         ? `object holds ${length} bytes, manifest says ${m.sizeBytes}`
         : `${length} bytes (MIN_SIZE_MB ${s.MIN_SIZE_MB} = ${minBytes} bytes)`,
   });
+  if (shrink) checks.push(shrink.check);
 
   const list = startTool(toolPath("pg_restore", s.env), ["--list"], { PATH: s.env.PATH ?? process.env.PATH }, "pipe");
   let toc = "";
@@ -94,6 +133,8 @@ async function verifyOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
     key: m.key,
     ageHours: Number(ageHours.toFixed(3)),
     sizeBytes: length,
+    ...(shrink?.previous ? { previousKey: shrink.previous.key, previousSizeBytes: shrink.previous.sizeBytes } : {}),
+    ...(shrink?.percent !== undefined ? { shrinkPercent: shrink.percent } : {}),
     tocEntries,
     checks,
   };
@@ -101,7 +142,7 @@ async function verifyOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
 
 export const verifyBackupTask = defineTask({
   name: "verify-backup",
-  description: "check the newest backup of each database: age (RPO), size, SHA-256, pg_restore --list",
+  description: "check the newest backup of each database: age (RPO), size (and shrink against the previous one), SHA-256, pg_restore --list",
   settings,
   async run(s, ctx): Promise<VerifyResult> {
     const s3 = s3Client(s.env);

@@ -49,6 +49,33 @@ describe("settings are refused with one line naming the variable", () => {
   it("names a bad restore check list", () => {
     expect(settingsError(restoreDrillTask.settings, { ...base, CHECKS: "[{" })).toBe("invalid setting CHECKS: must be valid JSON");
     expect(settingsError(restoreDrillTask.settings, { ...base, CHECKS: '[{"sql":"SELECT 1","minRows":-2}]' })).toBe("invalid setting CHECKS: 0.minRows: must be >= 0");
+    expect(settingsError(restoreDrillTask.settings, { ...base, CHECKS: '[{"sql":"SELECT 1","maxRows":1.5}]' })).toBe("invalid setting CHECKS: 0.maxRows: must be a whole number");
+    expect(settingsError(restoreDrillTask.settings, { ...base, CHECKS: '[{"sql":"SELECT 1"},{"sql":"SELECT 2","minRows":3,"maxRows":2}]' })).toBe(
+      "invalid setting CHECKS: 1.minRows: minRows must be <= maxRows",
+    );
+    expect(settingsError(restoreDrillTask.settings, { ...base, CHECKS: '[{"sql":"SELECT 1","max":0}]' })).toBe('invalid setting CHECKS: 0: Unrecognized key: "max"');
+  });
+
+  it("reads restore checks with the bounds the stack file gives: minRows 1 when neither is set, the SQL as the name when none is", () => {
+    const s = parseSettings(restoreDrillTask.settings, {
+      ...base,
+      CHECKS: JSON.stringify([
+        { sql: "SELECT count(*) FROM leads" },
+        { name: "no lead without temperature", sql: "SELECT id FROM leads WHERE temperature IS NULL", maxRows: 0 },
+        { sql: "SELECT count(*) FROM users", minRows: 0, maxRows: 10 },
+      ]),
+    }) as { CHECKS: unknown[] };
+    expect(s.CHECKS).toEqual([
+      { name: "SELECT count(*) FROM leads", sql: "SELECT count(*) FROM leads", minRows: 1 },
+      { name: "no lead without temperature", sql: "SELECT id FROM leads WHERE temperature IS NULL", minRows: undefined, maxRows: 0 },
+      { name: "SELECT count(*) FROM users", sql: "SELECT count(*) FROM users", minRows: 0, maxRows: 10 },
+    ]);
+  });
+
+  it("names a shrink limit outside 0-100 percent", () => {
+    expect(settingsError(verifyBackupTask.settings, { ...base, MAX_SHRINK_PERCENT: "150" })).toBe("invalid setting MAX_SHRINK_PERCENT: must be <= 100");
+    expect(settingsError(verifyBackupTask.settings, { ...base, MAX_SHRINK_PERCENT: "half" })).toBe("invalid setting MAX_SHRINK_PERCENT: must be a number");
+    expect((parseSettings(verifyBackupTask.settings, base) as { MAX_SHRINK_PERCENT?: number }).MAX_SHRINK_PERCENT).toBeUndefined();
   });
 });
 

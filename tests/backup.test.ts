@@ -127,12 +127,45 @@ describe("backup, verify-backup, restore-drill against PostgreSQL and an S3 serv
     const checks = JSON.stringify([{ sql: "SELECT count(*) FROM customers", minRows: 5000 }, { sql: "SELECT * FROM no_such_table" }]);
     const err = await failure(runTask(restoreDrillTask, { ...env, CHECKS: checks }));
     expect(err.message).toBe(
-      `restore-drill failed for 1 of 1 database(s): ${db.name}: check "SELECT count(*) FROM customers": 2000 (at least 5000), check "SELECT * FROM no_such_table": query failed: relation "no_such_table" does not exist`,
+      `restore-drill failed for 1 of 1 database(s): ${db.name}: check "SELECT count(*) FROM customers": found 2000 row(s), fewer than minRows 5000, check "SELECT * FROM no_such_table": query failed: relation "no_such_table" does not exist`,
     );
     const d = (err.result as DrillResult).databases[0];
     expect(d.dropped).toBe(true);
     const left = await adminQuery("SELECT datname FROM pg_database WHERE datname LIKE $1", [`${db.name}_drill_%`]);
     expect(left.rows).toEqual([]);
+  });
+
+  it("restore-drill checks with maxRows: nothing found passes, rows found fail naming the check, the rows and maxRows", async () => {
+    const passing = [
+      { name: "no order without a customer", sql: "SELECT id FROM orders WHERE customer_id IS NULL", maxRows: 0 },
+      { name: "no negative balance (count)", sql: "SELECT count(*) FROM customers WHERE balance < 0", maxRows: 0 },
+      { name: "customers in range", sql: "SELECT count(*) FROM customers", minRows: 1000, maxRows: 3000 },
+    ];
+    const ok: DrillResult = await runTask(restoreDrillTask, { ...env, CHECKS: JSON.stringify(passing) });
+    expect(ok.databases[0].checks.map((c) => [c.name, c.value, c.ok, c.broken, c.detail])).toEqual([
+      ["no order without a customer", 0, true, undefined, "found 0 row(s) (maxRows 0)"],
+      ["no negative balance (count)", 0, true, undefined, "found 0 row(s) (maxRows 0)"],
+      ["customers in range", 2000, true, undefined, "found 2000 row(s) (minRows 1000, maxRows 3000)"],
+    ]);
+    expect(ok.databases[0].checks[0]).toMatchObject({ sql: passing[0].sql, maxRows: 0 });
+    expect(ok.databases[0].checks[0].minRows).toBeUndefined();
+
+    const failing = [
+      { name: "no order over 499", sql: "SELECT id FROM orders WHERE total > 499", maxRows: 0 },
+      { name: "customers in range", sql: "SELECT count(*) FROM customers", minRows: 10, maxRows: 100 },
+      { name: "enough orders", sql: "SELECT count(*) FROM orders", minRows: 1, maxRows: 10000 },
+    ];
+    const err = await failure(runTask(restoreDrillTask, { ...env, CHECKS: JSON.stringify(failing) }));
+    expect(err.message).toBe(
+      `restore-drill failed for 1 of 1 database(s): ${db.name}: check "no order over 499": found 12 row(s), more than maxRows 0, check "customers in range": found 2000 row(s), more than maxRows 100`,
+    );
+    const d = (err.result as DrillResult).databases[0];
+    expect(d.checks.map((c) => [c.name, c.value, c.ok, c.broken])).toEqual([
+      ["no order over 499", 12, false, "maxRows"],
+      ["customers in range", 2000, false, "maxRows"],
+      ["enough orders", 6000, true, undefined],
+    ]);
+    expect(d.dropped).toBe(true);
   });
 
   it("restore-drill fails when the restore takes longer than the RTO", async () => {
@@ -175,3 +208,83 @@ describe("backup, verify-backup, restore-drill against PostgreSQL and an S3 serv
     expect(emf._aws.CloudWatchMetrics[0].Dimensions).toEqual([["service", "Task", "Database"]]);
   });
 });
+
+describe("verify-backup compares the newest backup's size with the previous one (MAX_SHRINK_PERCENT)", () => {
+  let shrinkDb: Awaited<ReturnType<typeof createTestDatabase>>;
+  let senv: Record<string, string | undefined>;
+  const today = new Date();
+  // Fixed tiers whatever today is: daily unless asked otherwise.
+  const notToday = { WEEKLY_DAY: String((today.getUTCDay() + 1) % 7), MONTHLY_DAY: today.getUTCDate() === 1 ? "2" : "1" };
+
+  beforeAll(async () => {
+    shrinkDb = await createTestDatabase("bkshrink");
+    await seedShop(shrinkDb.name);
+    senv = { PATH: process.env.PATH, ...s3.env, DATABASE_URL: shrinkDb.url, BACKUP_PREFIX: "shrink/", ...notToday };
+  });
+  afterAll(async () => shrinkDb?.drop());
+
+  it("passes the first backup and says there is nothing to compare with", async () => {
+    const backup = await runTask(backupTask, senv);
+    const result: VerifyResult = await runTask(verifyBackupTask, { ...senv, MAX_SHRINK_PERCENT: "50" });
+    const d = result.databases[0];
+    expect(d.ok).toBe(true);
+    expect(d.checks.map((c) => c.name)).toEqual(["age", "size", "shrink", "sha256", "pg_restore"]);
+    expect(d.checks[2]).toEqual({
+      name: "shrink",
+      ok: true,
+      detail: `first backup of ${shrinkDb.name}: no previous backup to compare its ${backup.databases[0].sizeBytes} bytes with`,
+    });
+    expect(d.previousKey).toBeUndefined();
+  });
+
+  it("passes a backup of the same size and fails, in one line naming both sizes and the percent, one that shrank by more", async () => {
+    const second = (await runTask(backupTask, senv)).databases[0];
+    const same: VerifyResult = await runTask(verifyBackupTask, { ...senv, MAX_SHRINK_PERCENT: "50" });
+    expect(same.databases[0].ok).toBe(true);
+    expect(same.databases[0].key).toBe(second.key);
+    expect(Math.abs(same.databases[0].shrinkPercent!)).toBeLessThan(5);
+
+    // Most of the data goes; the next backup lands in another tier (weekly), and is still compared with the daily one before it.
+    await adminQuery("DELETE FROM orders; DELETE FROM customers WHERE id > 100", [], shrinkDb.name);
+    const third = (await runTask(backupTask, { ...senv, WEEKLY_DAY: String(today.getUTCDay()) })).databases[0];
+    expect(third.key!.startsWith(`shrink/weekly/${shrinkDb.name}/`)).toBe(true);
+    const prev = await readManifest(s3.client, s3.bucket, second.manifestKey!);
+    const now = await readManifest(s3.client, s3.bucket, third.manifestKey!);
+    const percent = Number((((prev.sizeBytes - now.sizeBytes) / prev.sizeBytes) * 100).toFixed(1));
+    expect(percent).toBeGreaterThan(50);
+
+    const err = await failure(runTask(verifyBackupTask, { ...senv, MAX_SHRINK_PERCENT: "50" }));
+    expect(err.message).toBe(
+      `verify-backup failed for 1 of 1 database(s): ${shrinkDb.name}: shrink: ${now.sizeBytes} bytes, ${percent} % smaller than the previous backup's ${prev.sizeBytes} bytes (${second.key}; MAX_SHRINK_PERCENT 50)`,
+    );
+    const d = (err.result as VerifyResult).databases[0];
+    expect([d.previousKey, d.previousSizeBytes, d.shrinkPercent]).toEqual([second.key, prev.sizeBytes, percent]);
+    expect(d.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["shrink"]);
+
+    // A looser bound passes the same backup; without MAX_SHRINK_PERCENT the sizes are not compared.
+    const loose: VerifyResult = await runTask(verifyBackupTask, { ...senv, MAX_SHRINK_PERCENT: "99" });
+    expect(loose.databases[0].checks.find((c) => c.name === "shrink")).toMatchObject({ ok: true, detail: expect.stringContaining(`${percent} % smaller than`) });
+    const unset: VerifyResult = await runTask(verifyBackupTask, senv);
+    expect(unset.databases[0].checks.map((c) => c.name)).toEqual(["age", "size", "sha256", "pg_restore"]);
+  });
+
+  it("a grown backup passes and reports how much larger it is", async () => {
+    await seedMore(shrinkDb.name);
+    const fourth = (await runTask(backupTask, senv)).databases[0];
+    const result: VerifyResult = await runTask(verifyBackupTask, { ...senv, MAX_SHRINK_PERCENT: "10" });
+    const d = result.databases[0];
+    expect(d.ok).toBe(true);
+    expect(d.key).toBe(fourth.key);
+    expect(d.previousKey!.startsWith(`shrink/weekly/${shrinkDb.name}/`)).toBe(true);
+    expect(d.shrinkPercent).toBeLessThan(0);
+    expect(d.checks.find((c) => c.name === "shrink")!.detail).toMatch(/^\d+ bytes, \d+(\.\d)? % larger than the previous backup's \d+ bytes/);
+  });
+});
+
+async function seedMore(database: string): Promise<void> {
+  await adminQuery(
+    `INSERT INTO orders (customer_id, total, placed_at) SELECT 1 + g % 100, (g % 500) + 0.99, timestamp '2024-06-01' + g * interval '1 hour' FROM generate_series(1, 20000) g`,
+    [],
+    database,
+  );
+}

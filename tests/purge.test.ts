@@ -50,6 +50,86 @@ describe("purge", () => {
     expect(payload.rows[0].p).toEqual({ n: 5 });
   });
 
+  it("with where, deletes and archives only old rows that match it, still in batches", async () => {
+    // BigShot: DELETE FROM jobs WHERE created_at < NOW() - INTERVAL '6 months' AND status = 'completed'
+    await adminQuery(
+      `CREATE TABLE bs_jobs (id int PRIMARY KEY, created_at timestamptz NOT NULL, status text NOT NULL, note text);
+       CREATE TABLE bs_jobs_archive (LIKE bs_jobs INCLUDING ALL);
+       INSERT INTO bs_jobs SELECT g, now() - interval '200 days' - g * interval '1 hour',
+                                  CASE WHEN g % 3 = 0 THEN 'failed' WHEN g % 3 = 1 THEN 'completed' ELSE 'running' END, NULL
+                             FROM generate_series(1, 30) g;
+       INSERT INTO bs_jobs VALUES (101, now() - interval '10 days', 'completed', NULL),
+                                  (102, now() - interval '179 days', 'completed', NULL),
+                                  (103, now() - interval '200 days', 'a;b -- (', 'quoted text is data'),
+                                  (104, now() - interval '200 days', 'completed', 'it''s done');`,
+      [],
+      db.name,
+    );
+    const where = "status = 'completed' OR (status = 'a;b -- (' AND note LIKE '%quoted%')";
+    const expected = await ids(`SELECT id FROM bs_jobs WHERE created_at < now() - interval '180 days' AND (${where}) ORDER BY id`);
+    expect(expected).toEqual([1, 4, 7, 10, 13, 16, 19, 22, 25, 28, 103, 104]);
+    const kept = await ids(`SELECT id FROM bs_jobs WHERE id NOT IN (${expected.join(",")}) ORDER BY id`);
+
+    const result = await runTask(purgeTask, env([{ table: "bs_jobs", timestampColumn: "created_at", olderThanDays: 180, archiveTable: "bs_jobs_archive", where, batchSize: 5 }]));
+    const [report] = result.databases[0].report!;
+    expect([report.where, report.deleted, report.archived, report.batches, report.complete]).toEqual([where, 12, 12, 3, true]);
+    expect(await ids("SELECT id FROM bs_jobs_archive ORDER BY id")).toEqual(expected);
+    expect(await ids("SELECT id FROM bs_jobs ORDER BY id")).toEqual(kept);
+    const archived = await adminQuery<{ status: string; note: string | null }>("SELECT status, note FROM bs_jobs_archive WHERE id IN (103, 104) ORDER BY id", [], db.name);
+    expect(archived.rows).toEqual([
+      { status: "a;b -- (", note: "quoted text is data" },
+      { status: "completed", note: "it's done" },
+    ]);
+
+    // Without an archive table: the old failed jobs go, the running ones stay.
+    const second = await runTask(purgeTask, env([{ table: "bs_jobs", timestampColumn: "created_at", olderThanDays: 180, where: "status IN ('failed')", batchSize: 4 }]));
+    expect([second.databases[0].report![0].deleted, second.databases[0].report![0].batches]).toEqual([10, 3]);
+    const left = await adminQuery<{ status: string; n: string }>("SELECT status, count(*) AS n FROM bs_jobs GROUP BY status ORDER BY status", [], db.name);
+    expect(left.rows).toEqual([
+      { status: "completed", n: "2" },
+      { status: "running", n: "10" },
+    ]);
+  });
+
+  it("a where the database refuses fails before any row is touched, naming the rule's key", async () => {
+    await adminQuery(
+      `CREATE TABLE w_jobs (id int PRIMARY KEY, created_at timestamptz NOT NULL, status text);
+       INSERT INTO w_jobs VALUES (1, now() - interval '400 days', 'completed'), (2, now() - interval '400 days', 'failed');`,
+      [],
+      db.name,
+    );
+    const ok = { table: "w_jobs", timestampColumn: "created_at", olderThanDays: 30 };
+    await expect(runTask(purgeTask, env([ok, { ...ok, where: "state = 'completed'" }]))).rejects.toThrow(
+      'PURGE_RULES[1].where: not a condition on public.w_jobs: column "state" does not exist',
+    );
+    await expect(runTask(purgeTask, env([{ ...ok, where: "status" }]))).rejects.toThrow(
+      "PURGE_RULES[0].where: not a condition on public.w_jobs: argument of WHERE must be type boolean, not type text",
+    );
+    expect(await ids("SELECT id FROM w_jobs ORDER BY id")).toEqual([1, 2]);
+  });
+
+  it("refuses a where that is not one expression, with one line naming the key", async () => {
+    const rule = { table: "w_jobs", timestampColumn: "created_at", olderThanDays: 30 };
+    const refused = async (where: string) => {
+      try {
+        await runTask(purgeTask, env([rule, { ...rule, where }]));
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error(`where ${where} was accepted`);
+    };
+    expect(await refused("status = 'completed'; DROP TABLE w_jobs")).toBe("invalid setting PURGE_RULES[1].where: must be a single SQL expression (no ;)");
+    expect(await refused("status = 'completed' -- and the rest")).toBe("invalid setting PURGE_RULES[1].where: must not contain a comment (--)");
+    expect(await refused("status = 'completed' /* x */")).toBe("invalid setting PURGE_RULES[1].where: must not contain a comment (/*)");
+    expect(await refused("true) OR (true")).toBe("invalid setting PURGE_RULES[1].where: has a ) without its (");
+    expect(await refused("(status = 'completed'")).toBe("invalid setting PURGE_RULES[1].where: has 1 unclosed (");
+    expect(await refused("status = 'completed")).toBe("invalid setting PURGE_RULES[1].where: has an unterminated string literal (')");
+    expect(await refused('"status = 1')).toBe('invalid setting PURGE_RULES[1].where: has an unterminated quoted identifier (")');
+    expect(await refused("created_at < $1")).toBe("invalid setting PURGE_RULES[1].where: must not contain $ (parameters or dollar quoting)");
+    expect(await refused("   ")).toBe("invalid setting PURGE_RULES[1].where: must be an SQL condition, not empty");
+    expect(await ids("SELECT id FROM w_jobs ORDER BY id")).toEqual([1, 2]);
+  });
+
   it("checks every rule against the database before touching a row", async () => {
     await adminQuery(
       `CREATE TABLE sessions (id int PRIMARY KEY, created_at timestamptz, user_id int);

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { regimeFromConfig, regimeJsonSchema, resolveSchedule, validateRegime } from "../regime/load";
+import { restoreCheckBounds } from "../regime/schema";
 
 const NS = "maintenance-regime";
 const ROOT = join(__dirname, "..");
@@ -62,6 +63,41 @@ describe("defaults", () => {
   });
 });
 
+describe("restore check bounds, backup shrink and purge conditions", () => {
+  it("a check with neither bound is judged by minRows 1; maxRows alone sets no minimum; name and where pass through", () => {
+    const r = validateRegime({
+      name: "prod",
+      databases: [
+        db({
+          verify: { maxShrinkPercent: 50 },
+          restoreDrill: {
+            checks: [
+              { sql: "SELECT count(*) FROM leads" },
+              { name: "no lead without temperature", sql: "SELECT id FROM leads WHERE temperature IS NULL", maxRows: 0 },
+              { sql: "SELECT count(*) FROM users", minRows: 0, maxRows: 10 },
+            ],
+          },
+          purge: { rules: [{ table: "jobs", olderThanDays: 180, archiveTable: "jobs_archive", where: "status = 'completed' AND note <> 'a;b'" }] },
+        }),
+      ],
+    });
+    const d = r.databases[0];
+    expect(d.restoreDrill!.checks.map(restoreCheckBounds)).toStrictEqual([
+      { sql: "SELECT count(*) FROM leads", minRows: 1 },
+      { name: "no lead without temperature", sql: "SELECT id FROM leads WHERE temperature IS NULL", maxRows: 0 },
+      { sql: "SELECT count(*) FROM users", minRows: 0, maxRows: 10 },
+    ]);
+    expect(d.verify.maxShrinkPercent).toBe(50);
+    expect(d.purge!.rules[0].where).toBe("status = 'completed' AND note <> 'a;b'");
+  });
+
+  it("without the new keys nothing changes: no shrink limit, no condition", () => {
+    const d = validateRegime({ name: "prod", databases: [db({ purge: { rules: [{ table: "audit_logs", olderThanDays: 90 }] } })] }).databases[0];
+    expect(d.verify.maxShrinkPercent).toBeUndefined();
+    expect(d.purge!.rules[0]).toStrictEqual({ table: "audit_logs", timestampColumn: "created_at", olderThanDays: 90, batchSize: 5000 });
+  });
+});
+
 describe("malformed regimes are refused with the key path", () => {
   const cases: [string, unknown, RegExp][] = [
     ["typo'd key", { name: "prod", databases: [db({ bakup: {} })] }, /^databases\[0\]: unknown key bakup$/],
@@ -82,6 +118,35 @@ describe("malformed regimes are refused with the key path", () => {
     ["duplicate database", { name: "prod", databases: [db(), db()] }, /^databases\[1\]\.id: duplicate database id "app"$/],
     ["log retention CloudWatch does not offer", { name: "prod", logRetentionDays: 45 }, /^logRetentionDays: must be one of 1, 3, 5, 7, 14, 30/],
     ["purge without days", { name: "prod", databases: [db({ purge: { rules: [{ table: "audit_logs" }] } })] }, /^databases\[0\]\.purge\.rules\[0\]\.olderThanDays: /],
+    ["restore check with minRows above maxRows", { name: "prod", databases: [db({ restoreDrill: { checks: [{ sql: "SELECT 1", minRows: 5, maxRows: 1 }] } })] }, /^databases\[0\]\.restoreDrill\.checks\[0\]\.minRows: minRows must be <= maxRows$/],
+    ["restore check with a negative maxRows", { name: "prod", databases: [db({ restoreDrill: { checks: [{ sql: "SELECT 1", maxRows: -1 }] } })] }, /^databases\[0\]\.restoreDrill\.checks\[0\]\.maxRows: must be >= 0$/],
+    [
+      "two restore checks of one name",
+      { name: "prod", databases: [db({ restoreDrill: { checks: [{ name: "leads", sql: "SELECT 1" }, { name: "leads", sql: "SELECT 2" }] } })] },
+      /^databases\[0\]\.restoreDrill\.checks\[1\]\.name: duplicate check "leads"$/,
+    ],
+    ["shrink percent of 0", { name: "prod", databases: [db({ verify: { maxShrinkPercent: 0 } })] }, /^databases\[0\]\.verify\.maxShrinkPercent: must be > 0$/],
+    ["shrink percent over 100", { name: "prod", databases: [db({ verify: { maxShrinkPercent: 150 } })] }, /^databases\[0\]\.verify\.maxShrinkPercent: must be <= 100$/],
+    [
+      "purge where with a second statement",
+      { name: "prod", databases: [db({ purge: { rules: [{ table: "jobs", olderThanDays: 180, where: "status = 'completed'; DROP TABLE jobs" }] } })] },
+      /^databases\[0\]\.purge\.rules\[0\]\.where: must be a single SQL expression \(no ;\)$/,
+    ],
+    [
+      "purge where with a comment",
+      { name: "prod", databases: [db({ purge: { rules: [{ table: "jobs", olderThanDays: 180 }, { table: "jobs", olderThanDays: 180, where: "status = 'completed' /* and */" }] } })] },
+      /^databases\[0\]\.purge\.rules\[1\]\.where: must not contain a comment \(\/\*\)$/,
+    ],
+    [
+      "purge where with an unbalanced parenthesis",
+      { name: "prod", databases: [db({ purge: { rules: [{ table: "jobs", olderThanDays: 180, where: "status = 'completed') OR (true" }] } })] },
+      /^databases\[0\]\.purge\.rules\[0\]\.where: has a \) without its \($/,
+    ],
+    [
+      "purge where with an open quote",
+      { name: "prod", databases: [db({ purge: { rules: [{ table: "jobs", olderThanDays: 180, where: "status = 'completed" }] } })] },
+      /^databases\[0\]\.purge\.rules\[0\]\.where: has an unterminated string literal \('\)$/,
+    ],
     ["vacuum budget beyond Lambda", { name: "prod", databases: [db({ vacuum: { timeBudgetMinutes: 30 } })] }, /^databases\[0\]\.vacuum\.timeBudgetMinutes: must be <= 14/],
     ["http endpoint URL", { name: "prod", endpoints: { checks: [{ name: "api", url: "ftp://x.example.com" }] } }, /^endpoints\.checks\[0\]\.url: must be an http\(s\) URL$/],
     ["certificate days on plain http", { name: "prod", endpoints: { checks: [{ name: "api", url: "http://x.example.com", minCertificateDays: 14 }] } }, /^endpoints\.checks\[0\]\.minCertificateDays: needs an https URL$/],
@@ -146,5 +211,29 @@ describe("JSON Schema", () => {
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(["name", "timezone", "databases", "endpoints", "hosts", "logs", "reminders", "alerting"]));
     expect(schema.properties.timezone.default).toBe("UTC");
     expect(schema.additionalProperties).toBe(false);
+  });
+});
+
+describe("endpoint header secrets and alarm severities", () => {
+  const HEADERS_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bigshot/health-headers-AbCdEf";
+  const endpoints = (check: Record<string, unknown>) => ({ name: "prod", endpoints: { checks: [{ name: "api", url: "https://x.example.com/health", ...check }] } });
+
+  it("slow alarms page P3 and certificate alarms P2 unless the endpoint says otherwise; no header secret by default", () => {
+    const [plain] = validateRegime(endpoints({ maxResponseMs: 500, minCertificateDays: 30 })).endpoints!.checks;
+    expect(plain).toMatchObject({ severity: "P0", slowSeverity: "P3", certificateSeverity: "P2" });
+    expect(plain.headersSecretArn).toBeUndefined();
+    const [set] = validateRegime(endpoints({ maxResponseMs: 500, slowSeverity: "P2", minCertificateDays: 30, certificateSeverity: "P1", headersSecretArn: HEADERS_ARN })).endpoints!.checks;
+    expect(set).toMatchObject({ slowSeverity: "P2", certificateSeverity: "P1", headersSecretArn: HEADERS_ARN });
+  });
+
+  it.each([
+    ["unknown slow severity", { maxResponseMs: 500, slowSeverity: "warning" }, /^endpoints\.checks\[0\]\.slowSeverity: must be one of P0, P1, P2, P3$/],
+    ["unknown certificate severity", { minCertificateDays: 30, certificateSeverity: "P9" }, /^endpoints\.checks\[0\]\.certificateSeverity: must be one of P0, P1, P2, P3$/],
+    ["secret name instead of ARN", { headersSecretArn: "bigshot/health-headers" }, /^endpoints\.checks\[0\]\.headersSecretArn: must be the full ARN of a Secrets Manager secret/],
+    ["partial ARN without the suffix", { headersSecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:bigshot/health-headers" }, /^endpoints\.checks\[0\]\.headersSecretArn: must be the full ARN .*6-character suffix/],
+    ["ARN of another service", { headersSecretArn: "arn:aws:ssm:us-east-1:123456789012:parameter/health-AbCdEf" }, /^endpoints\.checks\[0\]\.headersSecretArn: must be the full ARN/],
+    ["header values inline", { headers: { Authorization: "Bearer x" } }, /^endpoints\.checks\[0\]: unknown key headers$/],
+  ])("%s is refused with the key path", (_label, check, expected) => {
+    expect(refusal(endpoints(check))).toMatch(expected);
   });
 });
