@@ -16,7 +16,7 @@
  *
  * The AWS SDK v3 is bundled, not left to the copy in the nodejs22.x runtime: the runtime's copy
  * changes version without notice, and the lockfile pins ours. It costs size (client-secrets-manager
- * and rds-signer for the database tasks; none for health-check, which imports no SDK) and buys the
+ * and rds-signer for the database tasks; client-secrets-manager for health-check's header secrets) and buys the
  * same behaviour as the tests. Local task sources are treated as free of import side effects, so a
  * bundle holds only what its handler reaches (the registry of every task is not dragged in through
  * tasks/handler.ts).

@@ -2,11 +2,15 @@
  * Endpoint health checks: one function checks every endpoint of the regime concurrently on a
  * schedule (the guides' `curl -f .../health` every hour, `openssl s_client` for the certificate),
  * emits Healthy / ResponseTime / CertificateDaysLeft per endpoint, and an alarm per endpoint and
- * condition pages the endpoint's severity. About $0.75 a month per endpoint, against $52 for a
- * CloudWatch Synthetics canary at the same rate.
+ * condition pages its severity (down: `severity`, slow: `slowSeverity`, certificate:
+ * `certificateSeverity`). About $0.75 a month per endpoint, against $52 for a CloudWatch Synthetics
+ * canary at the same rate. Request headers come from Secrets Manager at run time
+ * (`headersSecretArn`): the function's role may read exactly those secrets, and no header value
+ * passes through Pulumi.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics } from "./alarms";
+import type { IamStatement } from "./iam";
 import { ScheduledTask } from "./scheduled-task";
 import type { Schedule } from "../regime/schedule";
 import type { EndpointConfig } from "../regime/schema";
@@ -30,6 +34,8 @@ export function endpointsSetting(endpoints: EndpointConfig[]): string {
       url: e.url,
       method: e.method,
       timeoutMs: e.timeoutMs,
+      // The secret's ARN only: the task reads the header values at run time.
+      ...(e.headersSecretArn !== undefined ? { headersSecretArn: e.headersSecretArn } : {}),
       conditions: {
         status: e.status,
         ...(e.maxResponseMs !== undefined ? { responseTimeMs: e.maxResponseMs } : {}),
@@ -39,6 +45,12 @@ export function endpointsSetting(endpoints: EndpointConfig[]): string {
       },
     })),
   );
+}
+
+/** The secrets the health-check function may read: exactly the endpoints' header secrets, once each. */
+export function headerSecretStatements(endpoints: EndpointConfig[]): IamStatement[] {
+  const arns = [...new Set(endpoints.flatMap((e) => (e.headersSecretArn ? [e.headersSecretArn] : [])))].sort();
+  return arns.length ? [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: arns }] : [];
 }
 
 export class HealthChecks extends pulumi.ComponentResource {
@@ -65,7 +77,7 @@ export class HealthChecks extends pulumi.ComponentResource {
         expectedIntervalSeconds: args.schedule.intervalSeconds,
         timeoutSeconds: Math.min(900, Math.ceil(timeout / 1000) + 30),
         memoryMb: 256,
-        policyStatements: [],
+        policyStatements: headerSecretStatements(args.endpoints),
         logRetentionDays: args.logRetentionDays,
         alarmTopics: args.alarmTopics,
         // An unhealthy endpoint makes the run fail; the per-endpoint alarms below page for that.
@@ -112,7 +124,7 @@ export class HealthChecks extends pulumi.ComponentResource {
             {
               resource: `endpoint-${e.name}`,
               metric: "slow",
-              severity: "P3",
+              severity: e.slowSeverity,
               runbook: `${e.url} answered slower than ${e.maxResponseMs} ms on average over ${e.failuresBeforeAlarm} checks. Check slow queries, CPU and memory of the host.`,
               treatMissingData: "notBreaching",
               args: {
@@ -139,7 +151,7 @@ export class HealthChecks extends pulumi.ComponentResource {
             {
               resource: `endpoint-${e.name}`,
               metric: "certificate",
-              severity: "P2",
+              severity: e.certificateSeverity,
               runbook: `The TLS certificate of ${e.url} expires in fewer than ${e.minCertificateDays} days. Renew it (certbot renew --nginx, or check ACM auto-renewal and DNS validation) and reload the web server.`,
               treatMissingData: "missing",
               args: {

@@ -2,6 +2,14 @@
 import { z } from "zod";
 import { id, schedule, severity } from "./primitives";
 
+/** A Secrets Manager secret's full ARN: IAM grants match it exactly, so the 6-character suffix must be there. */
+const secretArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/,
+    "must be the full ARN of a Secrets Manager secret, with the 6-character suffix (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)",
+  );
+
 const statusCondition = z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]);
 
 export const endpointSchema = z
@@ -15,7 +23,12 @@ export const endpointSchema = z
     bodyContains: z.string().optional(),
     jsonField: z.object({ path: z.string().min(1), equals: z.union([z.string(), z.number(), z.boolean()]) }).strict().optional(),
     minCertificateDays: z.number().int().min(1).optional().describe("for https: alarm when the certificate expires sooner"),
-    severity: severity.default("P0"),
+    headersSecretArn: secretArn
+      .optional()
+      .describe("request headers from a Secrets Manager secret whose SecretString is a JSON object of header name to value, read by the check at run time"),
+    severity: severity.default("P0").describe("severity of the down alarm"),
+    slowSeverity: severity.default("P3").describe("severity of the slow alarm (average response time above maxResponseMs)"),
+    certificateSeverity: severity.default("P2").describe("severity of the certificate alarm (fewer than minCertificateDays left)"),
     failuresBeforeAlarm: z.number().int().min(1).max(60).default(5).describe("seed 000: service down > 5 minutes"),
   })
   .strict()

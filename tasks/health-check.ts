@@ -6,6 +6,8 @@
  * ENDPOINTS is a JSON list:
  *   [{ "name": "api", "url": "https://api.example.com/health", "method": "GET", "timeoutMs": 10000,
  *      "insecure": false, "ca": "-----BEGIN CERTIFICATE-----...",
+ *      "headersSecretArn": "arn:aws:secretsmanager:...:secret:api-health-AbCdEf",
+ *      "headers": { "Authorization": "Bearer ..." },   // command line only: refused in Lambda
  *      "conditions": {
  *        "status": 200,                      // or [200, 204], "2xx", "200-299", or a list of those
  *        "responseTimeMs": 500,              // maximum, headers and (capped) body included
@@ -25,6 +27,14 @@
  * body costs no more than that. Each endpoint has one connection of its own (no keep-alive), so the
  * response time includes DNS, TCP and TLS set-up, as a user's first request would.
  *
+ * Request headers: `headersSecretArn` names a Secrets Manager secret whose SecretString is a JSON
+ * object of header name to value ({"Authorization": "Bearer ..."}). It is read with GetSecretValue
+ * when a run first needs it and kept for the life of the process (a Lambda cold start): values
+ * never travel in environment variables, and the function's role may read exactly those secrets.
+ * `headers` gives them inline for a local run (`--header "Name: value"`); in Lambda inline headers
+ * are refused. When a secret cannot be read or has a bad shape, its endpoints are unhealthy with the
+ * reason and no request is sent. Header values never appear in results, logs or errors.
+ *
  * Metrics (Endpoint dimension, published at once): Healthy (0/1), ResponseTime (ms, when a response
  * arrived), CertificateDaysLeft (https).
  */
@@ -35,6 +45,104 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { z } from "zod";
 import { defineTask, envInt, MetricUnit, oneLine, TaskError, type TaskContext } from "./lib/runtime";
+
+// ---------------------------------------------------------------- headers
+
+/** HTTP header field name: an RFC 9110 token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Set by the check itself: the connection is its own and the request has no body. */
+const RESERVED_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "upgrade", "te", "trailer"]);
+
+/** Why a header cannot be sent, or undefined; never quotes the value. */
+export function headerProblem(name: string, value: unknown): string | undefined {
+  if (!HEADER_NAME.test(name)) return `header name ${JSON.stringify(name)} is not a valid HTTP field name`;
+  if (RESERVED_HEADERS.has(name.toLowerCase())) return `header ${name} is set by the check and cannot be given`;
+  if (typeof value !== "string") return `header ${name}: value must be a string`;
+  if (/[\r\n]/.test(value)) return `header ${name}: value must not contain CR or LF`;
+  // What node's http client accepts in a field value: tab, visible ASCII, space and obs-text.
+  if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) return `header ${name}: value must not contain control or non-Latin-1 characters`;
+  return undefined;
+}
+
+/** Checks a header object (name -> value) as a whole: each header, and no name twice in another case. */
+export function headersProblem(headers: Record<string, unknown>): { name?: string; message: string } | undefined {
+  const seen = new Set<string>();
+  for (const [name, value] of Object.entries(headers)) {
+    const problem = headerProblem(name, value);
+    if (problem) return { name, message: problem };
+    const lower = name.toLowerCase();
+    if (seen.has(lower)) return { name, message: `header ${name} is given twice (names are case-insensitive)` };
+    seen.add(lower);
+  }
+  return undefined;
+}
+
+/** The secret's region, from its ARN. */
+function secretRegion(arn: string): string {
+  return arn.split(":")[3];
+}
+
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+
+/** Header sets read from Secrets Manager in this process (a Lambda cold start), by secret ARN. */
+const secretHeaders = new Map<string, Promise<Record<string, string>>>();
+/** One Secrets Manager client per region, created when first needed. */
+const secretClients = new Map<string, Promise<import("@aws-sdk/client-secrets-manager").SecretsManagerClient>>();
+
+async function secretsClient(region: string) {
+  let client = secretClients.get(region);
+  if (!client) {
+    // Loaded only when a secret is configured: the SDK costs nothing to the other checks.
+    client = import("@aws-sdk/client-secrets-manager").then(
+      (sdk) => new sdk.SecretsManagerClient({ region, maxAttempts: 2, requestHandler: { connectionTimeout: 3000, requestTimeout: 5000 } }),
+    );
+    secretClients.set(region, client);
+  }
+  return client;
+}
+
+/** Parses a SecretString into headers; the message never quotes the secret's text. */
+export function parseSecretHeaders(text: string | undefined): Record<string, string> {
+  if (text === undefined) throw new Error("the secret has no SecretString (binary secrets are not read)");
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new Error('SecretString is not JSON; it must be an object of header name to value, like {"Authorization": "Bearer ..."}');
+  }
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
+    throw new Error('SecretString must be a JSON object of header name to value, like {"Authorization": "Bearer ..."}');
+  }
+  if (Object.keys(doc).length === 0) throw new Error("SecretString holds no headers");
+  const problem = headersProblem(doc as Record<string, unknown>);
+  if (problem) throw new Error(problem.message);
+  return doc as Record<string, string>;
+}
+
+/**
+ * The headers of a secret: fetched once per process and shared by every endpoint naming it. A failed
+ * fetch is not kept, so the next run tries again.
+ */
+export function loadSecretHeaders(arn: string, signal?: AbortSignal): Promise<Record<string, string>> {
+  let pending = secretHeaders.get(arn);
+  if (!pending) {
+    pending = (async () => {
+      const sdk = await import("@aws-sdk/client-secrets-manager");
+      const client = await secretsClient(secretRegion(arn));
+      let out: import("@aws-sdk/client-secrets-manager").GetSecretValueCommandOutput;
+      try {
+        out = await client.send(new sdk.GetSecretValueCommand({ SecretId: arn }), { abortSignal: signal });
+      } catch (err) {
+        const name = err instanceof Error && err.name && err.name !== "Error" ? `${err.name}: ` : "";
+        throw new Error(`GetSecretValue failed: ${name}${oneLine(err)}`);
+      }
+      return parseSecretHeaders(out.SecretString);
+    })();
+    secretHeaders.set(arn, pending);
+    pending.catch(() => secretHeaders.delete(arn));
+  }
+  return pending;
+}
 
 // ---------------------------------------------------------------- settings
 
@@ -76,10 +184,16 @@ export const endpointSchema = z
     insecure: z.boolean().default(false),
     /** Extra trusted CA certificate(s), PEM, for private CAs and self-signed certificates. */
     ca: z.string().includes("-----BEGIN CERTIFICATE-----", { message: "must be PEM certificate text" }).optional(),
+    /** Secrets Manager secret whose SecretString is a JSON object of header name to value, read at run time. */
+    headersSecretArn: z.string().regex(SECRET_ARN, "must be the ARN of a Secrets Manager secret").optional(),
+    /** Request headers given inline (command line); refused in Lambda, where they would sit in the environment. */
+    headers: z.record(z.string(), z.string({ message: "header values must be strings" })).optional(),
     conditions: conditionsSchema.default({ status: 200 }),
   })
   .strict()
   .superRefine((e, ctx) => {
+    const problem = e.headers ? headersProblem(e.headers) : undefined;
+    if (problem) ctx.addIssue({ code: "custom", path: ["headers", problem.name ?? ""], message: problem.message });
     if (e.conditions.certificateDaysLeft !== undefined && !e.url.startsWith("https:")) {
       ctx.addIssue({ code: "custom", path: ["conditions", "certificateDaysLeft"], message: "needs an https URL" });
     }
@@ -98,6 +212,7 @@ export const healthCheckSettings = z
     ENDPOINTS: z.string({ message: "required: a JSON list of endpoints (or --url on the command line)" }),
     CONCURRENCY: envInt(1, 1000).default(50),
     MAX_BODY_BYTES: envInt(0, 16 * 1024 * 1024).default(64 * 1024),
+    AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
   })
   .transform((s, ctx) => {
     let raw: unknown;
@@ -121,6 +236,10 @@ export const healthCheckSettings = z
         return z.NEVER;
       }
       names.add(name);
+      if (s.AWS_LAMBDA_FUNCTION_NAME && e.headers) {
+        ctx.addIssue({ code: "custom", path: [keyPath(["ENDPOINTS", i, "headers"])], message: "header values in an environment variable are refused in Lambda; use headersSecretArn" });
+        return z.NEVER;
+      }
     }
     return { endpoints: parsed.data, concurrency: s.CONCURRENCY, maxBodyBytes: s.MAX_BODY_BYTES };
   });
@@ -161,7 +280,14 @@ interface Probe {
 }
 
 /** Opens the connection, checks the certificate, sends one request and reads at most maxBodyBytes. */
-function probe(e: Endpoint, maxBodyBytes: number, outer: AbortSignal): Promise<Probe> {
+/** The check's own headers, with the endpoint's added (theirs win for user-agent and accept). */
+function requestHeaders(url: URL, extra: Record<string, string>): Record<string, string> {
+  const own: Record<string, string> = { host: url.host, "user-agent": "maintenance-regime-health-check", accept: "*/*", connection: "close" };
+  for (const name of Object.keys(extra)) delete own[name.toLowerCase()];
+  return { ...own, ...extra };
+}
+
+function probe(e: Endpoint, maxBodyBytes: number, outer: AbortSignal, headers: Record<string, string> = {}): Promise<Probe> {
   const url = new URL(e.url);
   const https = url.protocol === "https:";
   const host = url.hostname.replace(/^\[|\]$/g, "");
@@ -198,7 +324,7 @@ function probe(e: Endpoint, maxBodyBytes: number, outer: AbortSignal): Promise<P
         host,
         port,
         path: `${url.pathname}${url.search}`,
-        headers: { host: url.host, "user-agent": "maintenance-regime-health-check", accept: "*/*", connection: "close" },
+        headers: requestHeaders(url, headers),
         createConnection: () => socket,
       });
       req.on("error", (err) => finish(`request failed: ${oneLine(err)}`));
@@ -318,8 +444,28 @@ export function evaluate(e: Endpoint, p: Probe): string[] {
   return failures;
 }
 
-export async function checkEndpoint(e: Endpoint, maxBodyBytes = 64 * 1024, signal: AbortSignal = new AbortController().signal): Promise<EndpointResult> {
-  const p = await probe(e, maxBodyBytes, signal);
+/**
+ * Checks one endpoint. `secret` is the outcome of reading its headersSecretArn (checkAll reads each
+ * secret once); without it the secret is read here.
+ */
+export async function checkEndpoint(
+  e: Endpoint,
+  maxBodyBytes = 64 * 1024,
+  signal: AbortSignal = new AbortController().signal,
+  secret?: { headers: Record<string, string> } | { error: string },
+): Promise<EndpointResult> {
+  let headers: Record<string, string> = { ...(e.headers ?? {}) };
+  if (e.headersSecretArn) {
+    const got = secret ?? (await readSecret(e.headersSecretArn, signal));
+    if ("error" in got) {
+      return { name: e.name ?? e.url, url: e.url, healthy: false, status: null, responseTimeMs: null, failures: [`headers secret ${e.headersSecretArn}: ${got.error} (no request sent)`] };
+    }
+    // The secret's headers win over inline ones of the same name.
+    const fromSecret = new Set(Object.keys(got.headers).map((n) => n.toLowerCase()));
+    headers = Object.fromEntries(Object.entries(headers).filter(([n]) => !fromSecret.has(n.toLowerCase())));
+    headers = { ...headers, ...got.headers };
+  }
+  const p = await probe(e, maxBodyBytes, signal, headers);
   const failures = evaluate(e, p);
   return {
     name: e.name ?? e.url,
@@ -357,15 +503,27 @@ function emitMetrics(ctx: TaskContext, r: EndpointResult): void {
   if (r.certificateDaysLeft !== undefined) metric("CertificateDaysLeft", MetricUnit.Count, r.certificateDaysLeft);
 }
 
+function readSecret(arn: string, signal: AbortSignal): Promise<{ headers: Record<string, string> } | { error: string }> {
+  return loadSecretHeaders(arn, signal).then(
+    (headers) => ({ headers }),
+    (err: unknown) => ({ error: oneLine(err) }),
+  );
+}
+
 export async function checkAll(s: HealthCheckSettings, signal: AbortSignal): Promise<HealthCheckResult> {
   // Every check in flight listens for the task's abort: that many listeners are expected.
   setMaxListeners(Math.max(getMaxListeners(signal), s.concurrency + 10), signal);
-  return { results: await mapLimit(s.endpoints, s.concurrency, (e) => checkEndpoint(e, s.maxBodyBytes, signal)) };
+  // Each secret once, before the checks: endpoints sharing one wait for the same read.
+  const arns = [...new Set(s.endpoints.flatMap((e) => (e.headersSecretArn ? [e.headersSecretArn] : [])))];
+  const secrets = new Map(await Promise.all(arns.map(async (arn) => [arn, await readSecret(arn, signal)] as const)));
+  return {
+    results: await mapLimit(s.endpoints, s.concurrency, (e) => checkEndpoint(e, s.maxBodyBytes, signal, e.headersSecretArn ? secrets.get(e.headersSecretArn) : undefined)),
+  };
 }
 
 // ---------------------------------------------------------------- command line
 
-const CLI_OPTIONS = ["url", "name", "method", "timeout-ms", "max-response-ms", "min-cert-days", "status", "body-contains", "json-field", "insecure", "ca", "concurrency", "max-body-bytes"];
+const CLI_OPTIONS = ["url", "name", "method", "timeout-ms", "max-response-ms", "min-cert-days", "status", "body-contains", "json-field", "insecure", "ca", "header", "headers-secret-arn", "concurrency", "max-body-bytes"];
 
 function cliNumber(options: Record<string, string[]>, key: string, min: number): number | undefined {
   const v = options[key]?.at(-1);
@@ -377,8 +535,9 @@ function cliNumber(options: Record<string, string[]>, key: string, min: number):
 
 /**
  * `--url A --url B [--name a --name b] [--timeout-ms N] [--max-response-ms N] [--min-cert-days N]
- * [--status 200|2xx|200,204] [--body-contains TEXT] [--json-field path=value] [--insecure] [--ca FILE]`:
- * the same conditions for every URL (--min-cert-days applies to the https ones).
+ * [--status 200|2xx|200,204] [--body-contains TEXT] [--json-field path=value] [--insecure] [--ca FILE]
+ * [--header "Name: value" ...] [--headers-secret-arn ARN]`: the same conditions and headers for every
+ * URL (--min-cert-days applies to the https ones).
  */
 export function healthCheckCli(options: Record<string, string[]>): Record<string, string> {
   for (const k of Object.keys(options)) {
@@ -433,6 +592,19 @@ export function healthCheckCli(options: Record<string, string[]>): Record<string
     }
   }
 
+  const headers: Record<string, string> = {};
+  for (const h of options.header ?? []) {
+    const colon = h.indexOf(":");
+    if (colon <= 0) throw new TaskError(`--header: must be "Name: value" (e.g. "Authorization: Bearer ..."), got no name before a colon`);
+    const name = h.slice(0, colon).trim();
+    const value = h.slice(colon + 1).trim();
+    const problem = headersProblem({ ...headers, [name]: value });
+    if (problem) throw new TaskError(`--header: ${problem.message}`);
+    headers[name] = value;
+  }
+  const secretArn = options["headers-secret-arn"]?.at(-1);
+  if (secretArn !== undefined && !SECRET_ARN.test(secretArn)) throw new TaskError(`--headers-secret-arn: must be the ARN of a Secrets Manager secret, got "${secretArn}"`);
+
   const endpoints: EndpointInput[] = urls.map((url, i) => ({
     ...(names[i] ? { name: names[i] } : {}),
     url,
@@ -440,6 +612,8 @@ export function healthCheckCli(options: Record<string, string[]>): Record<string
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     ...(insecureRaw === "true" ? { insecure: true } : {}),
     ...(ca ? { ca } : {}),
+    ...(secretArn ? { headersSecretArn: secretArn } : {}),
+    ...(Object.keys(headers).length ? { headers } : {}),
     conditions: {
       status: status ?? 200,
       ...(maxResponseMs !== undefined ? { responseTimeMs: maxResponseMs } : {}),

@@ -16,6 +16,8 @@ import { checkAll, healthCheckCli, healthCheckSettings, healthCheckTask, type En
 import { parseSettings, runTask, TaskError } from "../tasks/lib/runtime";
 
 const HUGE_BYTES = 50 * 1024 * 1024;
+const TOKEN = "s3cr3t-token-value";
+const secureSeen: { authorization?: string; agent?: string; extra?: string | string[] }[] = [];
 let base = "";
 let hugeWritten = 0;
 let hugeClosedEarly = false;
@@ -43,6 +45,12 @@ function route(req: http.IncomingMessage, res: http.ServerResponse): void {
     case "/fail":
       res.statusCode = 500;
       res.end("internal error");
+      return;
+    case "/secure":
+      // BigShot's detailed health: 401 without the bearer token.
+      secureSeen.push({ authorization: req.headers.authorization, agent: req.headers["user-agent"], extra: req.headers["x-extra"] });
+      res.statusCode = req.headers.authorization === `Bearer ${TOKEN}` ? 200 : 401;
+      res.end(res.statusCode === 200 ? '{"status":"ok"}' : "unauthorized");
       return;
     case "/text":
       res.end("service is alive and well");
@@ -335,5 +343,251 @@ describe("command line", () => {
     expect(bad.stderr.trim().split("\n").at(-1)).toBe(`error: health-check failed: 1 of 2 endpoints unhealthy: ${base}/fail (status 500 != 200)`);
     expect(usage.code).toBe(2);
     expect(usage.stderr.trim().split("\n").at(-1)).toBe('error: --url: "localhost:8080" must be an http(s) URL');
+  });
+});
+
+/** `npm run task -- health-check ARGS` as a child process, with extra environment variables. */
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const tsx = path.resolve(__dirname, "..", "node_modules", ".bin", "tsx");
+    execFile(tsx, ["tasks/cli.ts", "health-check", ...args], { cwd: path.resolve(__dirname, ".."), env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+const lastLine = (s: string) => JSON.parse(s.trim().split("\n").at(-1)!);
+
+describe("request headers", () => {
+  it("inline headers reach the server: 200 with the bearer token, 401 without", async () => {
+    secureSeen.length = 0;
+    const { results } = await check([
+      { name: "with", url: `${base}/secure`, headers: { Authorization: `Bearer ${TOKEN}`, "User-Agent": "bigshot-probe" } },
+      { name: "without", url: `${base}/secure` },
+    ]);
+    expect(results.map((r) => [r.name, r.status, r.healthy])).toEqual([
+      ["with", 200, true],
+      ["without", 401, false],
+    ]);
+    expect(results[1].failures).toEqual(["status 401 != 200"]);
+    expect(secureSeen).toContainEqual({ authorization: `Bearer ${TOKEN}`, agent: "bigshot-probe", extra: undefined });
+    expect(secureSeen).toContainEqual({ authorization: undefined, agent: "maintenance-regime-health-check", extra: undefined });
+    // Header values are never part of the result.
+    expect(JSON.stringify(results)).not.toContain(TOKEN);
+  });
+
+  it("--header is repeatable and applies to every --url; the command line exits 0 with it and 1 without", async () => {
+    const env = healthCheckCli({ url: [`${base}/secure`, `${base}/ok`], header: [`Authorization: Bearer ${TOKEN}`, "X-Extra:  two words "] });
+    expect(JSON.parse(env.ENDPOINTS).map((e: { headers: unknown }) => e.headers)).toEqual([
+      { Authorization: `Bearer ${TOKEN}`, "X-Extra": "two words" },
+      { Authorization: `Bearer ${TOKEN}`, "X-Extra": "two words" },
+    ]);
+    const [withHeader, without] = await Promise.all([
+      cli(["--url", `${base}/secure`, "--header", `Authorization: Bearer ${TOKEN}`]),
+      cli(["--url", `${base}/secure`, "--header", "Authorization: Bearer wrong"]),
+    ]);
+    expect(withHeader.code).toBe(0);
+    expect(lastLine(withHeader.stdout).results[0]).toMatchObject({ url: `${base}/secure`, healthy: true, status: 200 });
+    expect(without.code).toBe(1);
+    expect(lastLine(without.stdout).results[0]).toMatchObject({ healthy: false, status: 401, failures: ["status 401 != 200"] });
+    expect(withHeader.stdout + withHeader.stderr).not.toContain(TOKEN);
+  });
+
+  it("bad headers are refused with the key and never their value", () => {
+    const bad = (headers: Record<string, unknown>, extra: Record<string, string> = {}) => {
+      try {
+        parseSettings(healthCheckSettings, { ENDPOINTS: JSON.stringify([{ url: `${base}/secure`, headers }]), ...extra });
+        return "accepted";
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    expect(bad({ "X-Token": `${TOKEN}\r\nX-Injected: 1` })).toBe("invalid setting ENDPOINTS[0].headers.X-Token: header X-Token: value must not contain CR or LF");
+    expect(bad({ "X-Token": `${TOKEN}\n` })).toBe("invalid setting ENDPOINTS[0].headers.X-Token: header X-Token: value must not contain CR or LF");
+    expect(bad({ "X-Token": `a\u0000b` })).toBe("invalid setting ENDPOINTS[0].headers.X-Token: header X-Token: value must not contain control or non-Latin-1 characters");
+    expect(bad({ "Bad Name": "x" })).toBe('invalid setting ENDPOINTS[0].headers.Bad Name: header name "Bad Name" is not a valid HTTP field name');
+    expect(bad({ Host: "other.example" })).toBe("invalid setting ENDPOINTS[0].headers.Host: header Host is set by the check and cannot be given");
+    expect(bad({ "x-a": "1", "X-A": "2" })).toBe("invalid setting ENDPOINTS[0].headers.X-A: header X-A is given twice (names are case-insensitive)");
+    expect(bad({ "X-Num": 5 })).toBe("invalid setting ENDPOINTS[0].headers.X-Num: header values must be strings");
+    // In Lambda the environment is no place for header values.
+    expect(bad({ Authorization: `Bearer ${TOKEN}` }, { AWS_LAMBDA_FUNCTION_NAME: "shop-health-task" })).toBe(
+      "invalid setting ENDPOINTS[0].headers: header values in an environment variable are refused in Lambda; use headersSecretArn",
+    );
+    expect(bad({ Authorization: `Bearer ${TOKEN}` })).toBe("accepted");
+    expect(() => parseSettings(healthCheckSettings, { ENDPOINTS: JSON.stringify([{ url: `${base}/secure`, headersSecretArn: "secret-name" }]) })).toThrow(
+      "invalid setting ENDPOINTS[0].headersSecretArn: must be the ARN of a Secrets Manager secret",
+    );
+
+    expect(() => healthCheckCli({ url: [`${base}/secure`], header: ["Authorization Bearer x"] })).toThrow('--header: must be "Name: value"');
+    expect(() => healthCheckCli({ url: [`${base}/secure`], header: [`X-Token: ${TOKEN}\r\nX-Injected: 1`] })).toThrow(/^--header: header X-Token: value must not contain CR or LF$/);
+    expect(() => healthCheckCli({ url: [`${base}/secure`], header: ["Connection: keep-alive"] })).toThrow("--header: header Connection is set by the check and cannot be given");
+    expect(() => healthCheckCli({ url: [`${base}/secure`], "headers-secret-arn": ["my-secret"] })).toThrow('--headers-secret-arn: must be the ARN of a Secrets Manager secret, got "my-secret"');
+  });
+});
+
+/**
+ * headersSecretArn against a Secrets Manager stand-in on 127.0.0.1 speaking the service's JSON
+ * protocol; the SDK is pointed at it with AWS_ENDPOINT_URL_SECRETS_MANAGER, as a user would point it
+ * at LocalStack.
+ */
+describe("headers from Secrets Manager", () => {
+  const ARN = (region: string, name: string) => `arn:aws:secretsmanager:${region}:123456789012:secret:${name}`;
+  const OK = ARN("us-east-1", "bigshot/health-AbCdEf");
+  const OK_EU = ARN("eu-west-1", "bigshot/health-eu-GhIjKl");
+  const NOT_JSON = ARN("us-east-1", "plain-text-MnOpQr");
+  const CRLF = ARN("us-east-1", "crlf-StUvWx");
+  const ARRAY = ARN("us-east-1", "array-YzAbCd");
+  const MISSING = ARN("us-east-1", "missing-EfGhIj");
+  const SECRETS: Record<string, string> = {
+    [OK]: JSON.stringify({ Authorization: `Bearer ${TOKEN}`, "X-Extra": "from-secret" }),
+    [OK_EU]: JSON.stringify({ Authorization: `Bearer ${TOKEN}` }),
+    [NOT_JSON]: `Bearer ${TOKEN}`,
+    [CRLF]: JSON.stringify({ Authorization: `Bearer ${TOKEN}\r\nX-Injected: 1` }),
+    [ARRAY]: JSON.stringify([`Bearer ${TOKEN}`]),
+  };
+  const calls: { target: string; secretId: string; scope: string }[] = [];
+  const callsFor = (arn: string) => calls.filter((c) => c.secretId === arn).length;
+  let smUrl = "";
+  const saved: Record<string, string | undefined> = {};
+  const SDK_ENV = (): Record<string, string> => ({
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: smUrl,
+    AWS_ACCESS_KEY_ID: "AKIDTESTHEALTHCHECK",
+    AWS_SECRET_ACCESS_KEY: "test-secret-access-key",
+    AWS_REGION: "us-east-1",
+  });
+
+  beforeAll(async () => {
+    const sm = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as { SecretId?: string };
+        const scope = /Credential=[^/]+\/\d{8}\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request/.exec(String(req.headers.authorization))?.slice(1).join("/") ?? "unsigned";
+        calls.push({ target: String(req.headers["x-amz-target"]), secretId: body.SecretId ?? "", scope });
+        res.setHeader("content-type", "application/x-amz-json-1.1");
+        const value = body.SecretId ? SECRETS[body.SecretId] : undefined;
+        if (req.headers["x-amz-target"] !== "secretsmanager.GetSecretValue" || value === undefined) {
+          res.statusCode = 400;
+          res.end(JSON.stringify({ __type: "ResourceNotFoundException", message: "Secrets Manager can't find the specified secret." }));
+          return;
+        }
+        res.end(JSON.stringify({ ARN: body.SecretId, Name: body.SecretId!.split(":").at(-1), SecretString: value, VersionId: "v1", VersionStages: ["AWSCURRENT"], CreatedDate: 1.7e9 }));
+      });
+    });
+    smUrl = `http://127.0.0.1:${await listen(sm)}`;
+    // The SDK reads its endpoint and credentials from the process environment.
+    for (const [k, v] of Object.entries(SDK_ENV())) {
+      saved[k] = process.env[k];
+      process.env[k] = v;
+    }
+    for (const k of ["AWS_SESSION_TOKEN", "AWS_PROFILE"]) {
+      saved[k] = process.env[k];
+      delete process.env[k];
+    }
+  });
+  afterAll(() => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+
+  const runInLambda = async (endpoints: EndpointInput[]) => {
+    try {
+      return await runTask(healthCheckTask, { ENDPOINTS: JSON.stringify(endpoints), AWS_LAMBDA_FUNCTION_NAME: "bigshot-health-task", POWERTOOLS_DEV: "true" });
+    } catch (err) {
+      expect(err).toBeInstanceOf(TaskError);
+      return (err as TaskError).result as HealthCheckResult;
+    }
+  };
+
+  it("reads each secret once per process, sends its headers, and reports unreadable secrets without their text", async () => {
+    secureSeen.length = 0;
+    const endpoints: EndpointInput[] = [
+      { name: "detailed", url: `${base}/secure`, headersSecretArn: OK },
+      { name: "detailed-again", url: `${base}/secure`, headersSecretArn: OK },
+      { name: "eu", url: `${base}/secure`, headersSecretArn: OK_EU },
+      { name: "not-json", url: `${base}/secure`, headersSecretArn: NOT_JSON },
+      { name: "crlf", url: `${base}/secure`, headersSecretArn: CRLF },
+      { name: "array", url: `${base}/secure`, headersSecretArn: ARRAY },
+      { name: "missing", url: `${base}/secure`, headersSecretArn: MISSING },
+      { name: "public", url: `${base}/ok` },
+    ];
+    const first = await runInLambda(endpoints);
+    const second = await runInLambda(endpoints);
+    for (const run of [first, second]) {
+      expect(run.results.map((r) => [r.name, r.healthy, r.status])).toEqual([
+        ["detailed", true, 200],
+        ["detailed-again", true, 200],
+        ["eu", true, 200],
+        ["not-json", false, null],
+        ["crlf", false, null],
+        ["array", false, null],
+        ["missing", false, null],
+        ["public", true, 200],
+      ]);
+      expect(run.results.find((r) => r.name === "not-json")!.failures).toEqual([
+        `headers secret ${NOT_JSON}: SecretString is not JSON; it must be an object of header name to value, like {"Authorization": "Bearer ..."} (no request sent)`,
+      ]);
+      expect(run.results.find((r) => r.name === "crlf")!.failures).toEqual([`headers secret ${CRLF}: header Authorization: value must not contain CR or LF (no request sent)`]);
+      expect(run.results.find((r) => r.name === "array")!.failures).toEqual([
+        `headers secret ${ARRAY}: SecretString must be a JSON object of header name to value, like {"Authorization": "Bearer ..."} (no request sent)`,
+      ]);
+      expect(run.results.find((r) => r.name === "missing")!.failures).toEqual([
+        `headers secret ${MISSING}: GetSecretValue failed: ResourceNotFoundException: Secrets Manager can't find the specified secret. (no request sent)`,
+      ]);
+      expect(JSON.stringify(run)).not.toContain(TOKEN);
+    }
+    // A good secret is kept for the life of the process (a Lambda cold start), shared by the
+    // endpoints naming it; an unreadable or malformed one is read again next run, so a fix applies.
+    expect([OK, OK_EU].map(callsFor)).toEqual([1, 1]);
+    expect([NOT_JSON, CRLF, ARRAY, MISSING].map(callsFor)).toEqual([2, 2, 2, 2]);
+    expect(calls.every((c) => c.target === "secretsmanager.GetSecretValue")).toBe(true);
+    // Signed for the secret's own region, taken from its ARN.
+    expect(calls.find((c) => c.secretId === OK)!.scope).toBe("us-east-1/secretsmanager");
+    expect(calls.find((c) => c.secretId === OK_EU)!.scope).toBe("eu-west-1/secretsmanager");
+    // Only the three good endpoints reached the server in each run, each with the secret's headers.
+    expect(secureSeen).toHaveLength(6);
+    expect(secureSeen.filter((s) => s.extra === "from-secret")).toHaveLength(4);
+    expect(secureSeen.every((s) => s.authorization === `Bearer ${TOKEN}`)).toBe(true);
+  });
+
+  it("the secret's headers win over inline ones of the same name", async () => {
+    secureSeen.length = 0;
+    const { results } = await check([{ url: `${base}/secure`, headersSecretArn: OK, headers: { authorization: "Bearer wrong", "X-Local": "1" } }]);
+    expect(results[0]).toMatchObject({ healthy: true, status: 200 });
+    expect(secureSeen).toEqual([{ authorization: `Bearer ${TOKEN}`, agent: "maintenance-regime-health-check", extra: "from-secret" }]);
+  });
+
+  it("--headers-secret-arn on the command line reads the same secret the function does", async () => {
+    const [ok, missing] = await Promise.all([
+      cli(["--url", `${base}/secure`, "--headers-secret-arn", OK], SDK_ENV()),
+      cli(["--url", `${base}/secure`, "--headers-secret-arn", MISSING], SDK_ENV()),
+    ]);
+    expect(ok.code).toBe(0);
+    expect(lastLine(ok.stdout).results[0]).toMatchObject({ healthy: true, status: 200 });
+    expect(missing.code).toBe(1);
+    expect(lastLine(missing.stdout).results[0].failures[0]).toMatch(/^headers secret .*: GetSecretValue failed: ResourceNotFoundException/);
+    expect(ok.stdout + ok.stderr + missing.stdout + missing.stderr).not.toContain(TOKEN);
+  });
+
+  it("the bundled Lambda handler reads the secret through the bundled SDK", async () => {
+    const { bundleTask } = await import("../build/bundle");
+    const bundle = await bundleTask("health-check");
+    const fnDir = mkdtempSync(path.join(dir, "fn-"));
+    writeFileSync(path.join(fnDir, "index.js"), bundle.code);
+    const script = `require("./index.js").handler().then(
+      (r) => process.stdout.write("\\nRESULT " + JSON.stringify(r) + "\\n"),
+      (e) => { process.stdout.write("\\nERROR " + JSON.stringify({ message: e.message, result: e.result }) + "\\n"); process.exitCode = 1; });`;
+    const env = {
+      PATH: process.env.PATH ?? "",
+      ...SDK_ENV(),
+      AWS_LAMBDA_FUNCTION_NAME: "bigshot-health-task",
+      REGIME_NAME: "bigshot",
+      ENDPOINTS: JSON.stringify([{ name: "detailed", url: `${base}/secure`, headersSecretArn: OK }]),
+    };
+    const line = await new Promise<string>((resolve) =>
+      execFile(process.execPath, ["-e", script], { cwd: fnDir, env }, (_err, stdout) => resolve(stdout.split("\n").find((l) => /^(RESULT|ERROR) /.test(l)) ?? stdout)),
+    );
+    expect(line.startsWith("RESULT "), line).toBe(true);
+    expect(JSON.parse(line.slice(7)).results[0]).toMatchObject({ name: "detailed", healthy: true, status: 200 });
   });
 });
