@@ -46,6 +46,7 @@ export = async () => {
     dockerDaemonJson: o.dockerDaemonJson,
     logArchiveBucketName: o.logArchiveBucketName,
     cloudwatchAgentConfig: o.cloudwatchAgentConfig,
+    cloudwatchAgentLogConfigs: o.cloudwatchAgentLogConfigs,
     bundleSha256: Object.fromEntries(bundles.map((b) => [b.task, b.sha256])),
   };
 };

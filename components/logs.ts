@@ -1,16 +1,18 @@
 /**
  * Logs as code: logrotate configs and Docker log options rendered from the regime and delivered to the
  * hosts (SSM State Manager for tagged EC2 instances, SSH for the rest), an optional hardened S3 bucket
- * that receives archived rotated logs, and CloudWatch log groups with retention, metric filters for
- * errors, HTTP 5xx, 401/403 and failed logins, and alarms on them.
+ * that receives archived rotated logs, CloudWatch log groups with retention, metric filters for
+ * errors, HTTP 5xx, 401/403 and failed logins, and alarms on them, and the CloudWatch agent `logs`
+ * config that ships the hosts' files into those groups (appended to the agent's configuration through
+ * an SSM parameter and AmazonCloudWatch-ManageAgent for tagged instances, over SSH for the rest).
  */
 import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
-import { archivePrefix, type HostGroup, type LogGroupConfig, type LogsConfig } from "../regime/logs";
-import { renderDaemonJson, renderHostGroupConfigs, renderInstallScript } from "../regime/logrotate";
+import { archivePrefix, INSTANCE_STREAM, renderAgentLogsConfig, sshStreamName, type HostGroup, type LogGroupConfig, type LogsConfig } from "../regime/logs";
+import { renderAgentScript, renderDaemonJson, renderHostGroupConfigs, renderInstallScript } from "../regime/logrotate";
 
 export interface LogsArgs {
   /** Regime name: prefix of every physical name. */
@@ -71,6 +73,10 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
   public readonly archiveWriterPolicyArn?: pulumi.Output<string>;
   /** Log group id (`<hostGroup>/<id>`) -> log group name. */
   public readonly logGroupNames: Record<string, pulumi.Output<string>>;
+  /** CloudWatch agent logs config: `<hostGroup>` (tagged instances) and `<hostGroup>/<ssh host>` -> JSON. */
+  public readonly agentLogConfigs: Record<string, string>;
+  /** Host group -> SSM parameter holding its agent logs config (groups with a tag target and files). */
+  public readonly agentConfigParameterNames: Record<string, pulumi.Output<string>>;
 
   constructor(name: string, args: LogsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("regime:logs:LogRotation", name, {}, opts);
@@ -130,9 +136,42 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
 
     // ---------------------------------------------------------- CloudWatch log groups, filters, alarms
     this.logGroupNames = {};
+    const logGroupsOf: Record<string, aws.cloudwatch.LogGroup[]> = {};
     for (const g of groups) {
-      for (const lg of g.logGroups) {
-        this.logGroupNames[`${g.name}/${lg.id}`] = this.logGroup(name, args, g, lg, tags);
+      logGroupsOf[g.name] = g.logGroups.map((lg) => {
+        const group = this.logGroup(name, args, g, lg, tags);
+        this.logGroupNames[`${g.name}/${lg.id}`] = group.name;
+        return group;
+      });
+    }
+
+    // ---------------------------------------------------------- CloudWatch agent: ship the files
+    // Delivered after the log groups exist, so the agent never creates one without retention.
+    this.agentLogConfigs = {};
+    this.agentConfigParameterNames = {};
+    for (const g of groups) {
+      if (g.target) {
+        const config = renderAgentLogsConfig(g, INSTANCE_STREAM);
+        if (config) {
+          this.agentLogConfigs[g.name] = config;
+          this.agentSsmDelivery(name, args, g, config, logGroupsOf[g.name], tags);
+        }
+      }
+      for (const h of g.sshHosts) {
+        const config = renderAgentLogsConfig(g, sshStreamName(h.host));
+        if (!config) continue;
+        this.agentLogConfigs[`${g.name}/${h.host}`] = config;
+        const script = renderAgentScript({ regime: args.regime, group: g.name, config, mode: h.agentMode });
+        new command.remote.Command(
+          `${name}-${g.name}-cwagent-ssh-${h.host.replace(/[^A-Za-z0-9-]/g, "-")}`,
+          {
+            connection: { host: h.host, user: h.user, port: h.port, privateKey: pulumi.secret(this.sshKey(args, g)) },
+            create: SSH_RUN_AS_ROOT,
+            stdin: script,
+            triggers: [sha256(script)],
+          },
+          { parent: this, dependsOn: logGroupsOf[g.name] },
+        );
       }
     }
 
@@ -144,7 +183,66 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
       archiveBucketArn: this.archiveBucketArn,
       archiveWriterPolicyArn: this.archiveWriterPolicyArn,
       logGroupNames: this.logGroupNames,
+      agentLogConfigs: this.agentLogConfigs,
+      agentConfigParameterNames: this.agentConfigParameterNames,
     });
+  }
+
+  /**
+   * The group's agent logs config in an SSM parameter (AmazonCloudWatch-*, which the managed policy
+   * CloudWatchAgentServerPolicy lets instances read) and a State Manager association of the AWS-owned
+   * AmazonCloudWatch-ManageAgent document that appends it to the agent's configuration on the group's
+   * instances, on the group's schedule, restarting the agent.
+   */
+  private agentSsmDelivery(name: string, args: LogsArgs, g: HostGroup, config: string, logGroups: aws.cloudwatch.LogGroup[], tags: Record<string, string>): void {
+    const parameter = new aws.ssm.Parameter(
+      `${name}-${g.name}-cwagent-config`,
+      {
+        name: agentParameterName(args.regime, g.name),
+        description: `CloudWatch agent logs config of ${args.regime}/${g.name}: the files shipped into its log groups`,
+        type: "String",
+        // Standard parameters hold 4 KB; larger configs need the advanced tier.
+        tier: Buffer.byteLength(config) > 4096 ? "Advanced" : "Standard",
+        // Not a secret: plain, so a preview shows what changes in it.
+        insecureValue: config,
+        tags,
+      },
+      { parent: this, dependsOn: logGroups },
+    );
+    this.agentConfigParameterNames[g.name] = parameter.name;
+    new aws.ssm.Association(
+      `${name}-${g.name}-cwagent-association`,
+      {
+        name: AGENT_DOCUMENT,
+        // The parameter keeps its name when the config changes; a name carrying the config's hash makes
+        // the association change too, so with applyOnlyAtCronInterval: false it runs right after.
+        associationName: `${args.regime}-${g.name}-cloudwatch-logs-${sha256(config).slice(0, 8)}`,
+        parameters: {
+          action: "configure (append)",
+          mode: "ec2",
+          optionalConfigurationSource: "ssm",
+          optionalConfigurationLocation: parameter.name,
+          optionalRestart: "yes",
+        },
+        targets: [{ key: `tag:${g.target!.tagKey}`, values: [g.target!.tagValue] }],
+        scheduleExpression: g.schedule,
+        applyOnlyAtCronInterval: g.applyOnlyAtCronInterval,
+        complianceSeverity: "MEDIUM",
+        maxConcurrency: "25%",
+        maxErrors: "10%",
+        tags,
+      },
+      { parent: this, dependsOn: [parameter] },
+    );
+  }
+
+  private sshKey(args: LogsArgs, g: HostGroup): pulumi.Input<string> {
+    const keyName = g.sshPrivateKeyConfig!;
+    const key = args.sshPrivateKeys?.[keyName];
+    if (key === undefined) {
+      throw new Error(`logs.hostGroups[${g.name}].sshPrivateKeyConfig: no secret given for config key ${keyName} (pulumi config set --secret ${keyName} < key)`);
+    }
+    return key;
   }
 
   /**
@@ -253,11 +351,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
 
   /** One remote command per SSH host: the same script through `bash -s` as root; re-run when it changes. */
   private sshDelivery(name: string, args: LogsArgs, g: HostGroup, script: pulumi.Output<string>): void {
-    const keyName = g.sshPrivateKeyConfig!;
-    const key = args.sshPrivateKeys?.[keyName];
-    if (key === undefined) {
-      throw new Error(`logs.hostGroups[${g.name}].sshPrivateKeyConfig: no secret given for config key ${keyName} (pulumi config set --secret ${keyName} < key)`);
-    }
+    const key = this.sshKey(args, g);
     for (const h of g.sshHosts) {
       new command.remote.Command(
         `${name}-${g.name}-ssh-${h.host.replace(/[^A-Za-z0-9-]/g, "-")}`,
@@ -272,7 +366,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
     }
   }
 
-  private logGroup(name: string, args: LogsArgs, g: HostGroup, lg: LogGroupConfig, tags: Record<string, string>): pulumi.Output<string> {
+  private logGroup(name: string, args: LogsArgs, g: HostGroup, lg: LogGroupConfig, tags: Record<string, string>): aws.cloudwatch.LogGroup {
     const base = `${name}-${g.name}-${lg.id}`;
     const group = new aws.cloudwatch.LogGroup(
       `${base}-log-group`,
@@ -360,8 +454,16 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
         );
       }
     }
-    return group.name;
+    return group;
   }
+}
+
+/** AWS-owned SSM document that installs, configures and restarts the CloudWatch agent. */
+export const AGENT_DOCUMENT = "AmazonCloudWatch-ManageAgent";
+
+/** SSM parameter of a host group's agent logs config; CloudWatchAgentServerPolicy reads only AmazonCloudWatch-*. */
+export function agentParameterName(regime: string, group: string): string {
+  return `AmazonCloudWatch-${regime}-${group}-logs`;
 }
 
 /** Runs the install script from stdin as root (directly, or through passwordless sudo). */

@@ -51,6 +51,8 @@ export interface RegimeOutputs {
   dockerDaemonJson?: Record<string, string>;
   logArchiveBucketName?: pulumi.Output<string>;
   cloudwatchAgentConfig?: string;
+  /** `<host group>` (tagged instances) and `<host group>/<ssh host>` -> CloudWatch agent logs config (append-config). */
+  cloudwatchAgentLogConfigs?: Record<string, string>;
 }
 
 const DB_TASKS: DbTaskName[] = ["backup", "verify-backup", "restore-drill", "vacuum", "analyze", "reindex", "purge", "db-health"];
@@ -278,6 +280,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       dockerDaemonJson: logs?.daemonJson,
       logArchiveBucketName: logs?.archiveBucketName,
       cloudwatchAgentConfig: hostAlarms?.agentConfig,
+      cloudwatchAgentLogConfigs: logs && Object.keys(logs.agentLogConfigs).length > 0 ? logs.agentLogConfigs : undefined,
     };
     this.registerOutputs({ ...this.outputs });
   }

@@ -140,6 +140,9 @@ const countMetric = (threshold: number, minutes: number, sev: (typeof SEVERITIES
     })
     .strict();
 
+/** A strftime-style directive the CloudWatch agent's timestamp_format understands (%Y, %-d, %f, %z ...). */
+const TIMESTAMP_DIRECTIVE = /%-?[abABcdfHIjmMpSyYzZ]/;
+
 export const logGroupSchema = z
   .object({
     id: name.describe("short name used in resource, metric and alarm names"),
@@ -148,6 +151,26 @@ export const logGroupSchema = z
       .regex(/^[.\-_/#A-Za-z0-9]{1,512}$/, "must be a CloudWatch log group name (letters, digits, . - _ / #)"),
     retentionDays: logRetention.optional().describe("default: the regime's logRetentionDays"),
     format: z.enum(["text", "json"]).default("text").describe("text: plain lines / nginx combined; json: one JSON object per line"),
+    files: z
+      .array(logPath)
+      .default([])
+      .describe("files the CloudWatch agent ships into this group: absolute or under appRoot; a glob ships every matching file, one stream each"),
+    timestampFormat: z
+      .string()
+      .min(1, "must not be empty")
+      .max(4096)
+      .refine(noControl, "must be one line")
+      .refine((f) => TIMESTAMP_DIRECTIVE.test(f), "must contain strftime directives like %Y-%m-%d %H:%M:%S")
+      .optional()
+      .describe("the agent reads each event's time from its line with this format (%Y-%m-%d %H:%M:%S); default: the time it reads the line"),
+    multiLineStartPattern: z
+      .string()
+      .min(1, "must not be empty")
+      .max(4096)
+      .refine(noControl, "must be one line")
+      .refine((p) => p === "{timestamp_format}" || isRegex(p), "must be a regular expression or {timestamp_format}")
+      .optional()
+      .describe("a line matching this regular expression starts a new event (stack traces stay one event); {timestamp_format}: a line starting with a timestamp"),
     errors: countMetric(10, 1440, "P2").optional().describe("application errors; seed 000: fewer than 10 a day"),
     http5xx: countMetric(10, 5, "P1").optional(),
     authFailures: countMetric(20, 5, "P2").optional().describe("HTTP 401/403 responses"),
@@ -165,7 +188,30 @@ export const logGroupSchema = z
       .optional()
       .describe("5xx responses as a percent of requests; seed 000/004: 1 % warn, 5 % critical"),
   })
-  .strict();
+  .strict()
+  .superRefine((l, ctx) => {
+    if (l.files.length === 0) {
+      for (const key of ["timestampFormat", "multiLineStartPattern"] as const) {
+        if (l[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: "needs files: it applies to the files the agent ships" });
+      }
+    }
+    if (l.multiLineStartPattern === "{timestamp_format}" && !l.timestampFormat) {
+      ctx.addIssue({ code: "custom", path: ["multiLineStartPattern"], message: "{timestamp_format} needs timestampFormat" });
+    }
+    l.files.forEach((f, i) => {
+      const problem = lastSegmentProblem(f);
+      if (problem) ctx.addIssue({ code: "custom", path: ["files", i], message: problem.replace("rotated files like", "rotated files (shipped twice) like") });
+    });
+  });
+
+function isRegex(p: string): boolean {
+  try {
+    new RegExp(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // ---------------------------------------------------------------- host groups
 
@@ -174,6 +220,10 @@ const sshHost = z
     host: z.string().regex(/^[A-Za-z0-9.:-]+$/, "must be a host name or IP address"),
     user: unixName,
     port: z.number().int().min(1).max(65535).default(22),
+    agentMode: z
+      .enum(["onPremise", "ec2"], { message: "must be one of onPremise, ec2" })
+      .default("onPremise")
+      .describe("how the CloudWatch agent on this host finds credentials and region: onPremise (its AmazonCloudWatchAgent profile) or ec2 (the instance role)"),
   })
   .strict();
 
@@ -224,7 +274,7 @@ export const hostGroupSchema = z
   })
   .strict()
   .superRefine((g, ctx) => {
-    const delivers = g.logSets.length > 0 || g.docker !== undefined;
+    const delivers = g.logSets.length > 0 || g.docker !== undefined || g.logGroups.some((l) => l.files.length > 0);
     if (delivers && !g.target && g.sshHosts.length === 0) {
       ctx.addIssue({ code: "custom", path: ["target"], message: "set target (tag) and/or sshHosts: the group has files to deliver" });
     }
@@ -248,9 +298,20 @@ export const hostGroupSchema = z
       });
     });
     const ids = new Set<string>();
+    const shipped = new Map<string, string>();
     g.logGroups.forEach((l, i) => {
       if (ids.has(l.id)) ctx.addIssue({ code: "custom", path: ["logGroups", i, "id"], message: `duplicate log group id "${l.id}"` });
       ids.add(l.id);
+      l.files.forEach((f, j) => {
+        if (!f.startsWith("/") && !g.appRoot) {
+          ctx.addIssue({ code: "custom", path: ["logGroups", i, "files", j], message: "must be absolute or under appRoot (set appRoot on the host group)" });
+          return;
+        }
+        const full = resolveLogPath(f, g.appRoot);
+        const other = shipped.get(full);
+        if (other) ctx.addIssue({ code: "custom", path: ["logGroups", i, "files", j], message: `${full} is already shipped to log group ${other}` });
+        shipped.set(full, l.name);
+      });
     });
   });
 
@@ -366,4 +427,59 @@ export function parseLogs(raw: unknown): LogsConfig {
   const issue = parsed.error.issues[0];
   if (issue.code === "unrecognized_keys") throw new Error(`${formatPath(issue.path) || "logs"}: unknown key ${issue.keys.join(", ")}`);
   throw new Error(`${formatPath(issue.path) || "logs"}: ${issue.message}`);
+}
+
+// ---------------------------------------------------------------- CloudWatch agent logs config
+
+/** Log stream of tag-targeted instances: the agent fills in the instance id. */
+export const INSTANCE_STREAM = "{instance_id}";
+
+/** Whether a path is a glob the agent expands (it then tails only the newest match unless publish_multi_logs). */
+export function isGlob(path: string): boolean {
+  return /[*?[]/.test(path);
+}
+
+/** One collect_list entry of the CloudWatch agent's `logs.logs_collected.files`. */
+export interface AgentFileEntry {
+  file_path: string;
+  log_group_name: string;
+  log_stream_name: string;
+  publish_multi_logs?: true;
+  timestamp_format?: string;
+  multi_line_start_pattern?: string;
+}
+
+/** The host group's files as CloudWatch agent collect_list entries, in declared order. */
+export function agentCollectList(g: HostGroup, streamName: string): AgentFileEntry[] {
+  return g.logGroups.flatMap((lg) =>
+    lg.files.map((f) => {
+      const path = resolveLogPath(f, g.appRoot);
+      return {
+        file_path: path,
+        log_group_name: lg.name,
+        log_stream_name: streamName,
+        // Without it the agent tails only the most recently modified match; with it, every match
+        // goes to its own stream, <stream>_<path with / as _>.
+        ...(isGlob(path) ? { publish_multi_logs: true as const } : {}),
+        ...(lg.timestampFormat ? { timestamp_format: lg.timestampFormat } : {}),
+        ...(lg.multiLineStartPattern ? { multi_line_start_pattern: lg.multiLineStartPattern } : {}),
+      };
+    }),
+  );
+}
+
+/**
+ * The CloudWatch agent configuration that ships the host group's files into its log groups: a `logs`
+ * section only, meant for `append-config` next to the metrics config (retention is the log groups',
+ * set by the regime, never the agent's). Undefined when no log group of the group names files.
+ */
+export function renderAgentLogsConfig(g: HostGroup, streamName: string): string | undefined {
+  const collect = agentCollectList(g, streamName);
+  if (collect.length === 0) return undefined;
+  return JSON.stringify({ logs: { logs_collected: { files: { collect_list: collect } } } }, null, 2) + "\n";
+}
+
+/** Log stream of an SSH host: its configured name (the agent has no instance id off EC2); : and * are not allowed in stream names. */
+export function sshStreamName(host: string): string {
+  return host.replace(/[:*]/g, "-");
 }

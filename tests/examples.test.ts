@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { regimeFromConfig, resolveSchedule } from "../regime/load";
 import { checkWithLogrotate, renderDaemonJson, renderHostGroupConfigs } from "../regime/logrotate";
+import { renderAgentLogsConfig } from "../regime/logs";
 import { nextRuns } from "../regime/schedule";
 import type { Regime, ScheduleInput } from "../regime/schema";
 
@@ -114,6 +115,24 @@ describe.each(SLUGS)("examples/%s", (slug) => {
     expect(named.length).toBeGreaterThan(0);
     expect([...named].sort()).toEqual(regime.reminders.map((m) => m.name).sort());
     for (const m of regime.reminders) expect(readme).toContain(schedule(regime, m.schedule).description);
+  });
+
+  it("ships the guide's log files into the regime's own log groups, and the README maps them", () => {
+    const { regime, readme } = example(slug);
+    const shipped = regime.logs.hostGroups.flatMap((g) => {
+      const config = renderAgentLogsConfig(g, "{instance_id}");
+      if (!config) return [];
+      expect(g.target, g.name).toBeDefined();
+      return (JSON.parse(config).logs.logs_collected.files.collect_list as { file_path: string; log_group_name: string }[]).map((e) => ({ group: g, ...e }));
+    });
+    expect(shipped.length).toBeGreaterThan(0);
+    for (const e of shipped) {
+      expect(e.group.logGroups.map((l) => l.name), e.file_path).toContain(e.log_group_name);
+      expect(e.file_path.startsWith("/"), e.file_path).toBe(true);
+    }
+    const filesKeys = mappedKeys(readme).filter((k) => k.endsWith(".files"));
+    const withFiles = regime.logs.hostGroups.flatMap((g) => g.logGroups.filter((l) => l.files.length > 0).map((l) => `logs.hostGroups[${g.name}].logGroups[${l.id}].files`));
+    expect([...new Set(filesKeys)].sort()).toEqual(withFiles.sort());
   });
 
   it("renders logrotate configs that the real logrotate accepts", () => {

@@ -4,11 +4,13 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseLogs, type LogsInput, type LogSetInput } from "../regime/logs";
+import { parseLogs, renderAgentLogsConfig, type HostGroupInput, type LogsInput, type LogSetInput } from "../regime/logs";
 import {
+  agentConfigPath,
   checkWithLogrotate,
   logrotateErrors,
   managedMarker,
+  renderAgentScript,
   renderDaemonJson,
   renderHostGroupConfigs,
   renderInstallScript,
@@ -406,5 +408,181 @@ describe("log sets logrotate would misread are refused with the key path", () =>
     expect(() => parseLogs({ hostGroups: [{ name: "web", logSets: [{ name: "a", paths: ["/a/*.log"], frequency: "daily", keep: 1, copytruncate: true }] }] })).toThrow(
       new Error("hostGroups[0].target: set target (tag) and/or sshHosts: the group has files to deliver"),
     );
+  });
+});
+
+/** One host group with two log groups; `overrides` change the second log group, `group` the host group. */
+function logGroupInput(overrides: Record<string, unknown>, group: Partial<HostGroupInput> = {}): LogsInput {
+  return {
+    hostGroups: [
+      {
+        name: "web",
+        target: { tagKey: "Role", tagValue: "web" },
+        logGroups: [
+          { id: "nginx", name: "/web/nginx", files: ["/var/log/nginx/access.log"] },
+          { id: "app", name: "/web/app", files: ["/var/log/app/*.log"], ...overrides },
+        ],
+        ...group,
+      } as HostGroupInput,
+    ],
+  };
+}
+
+describe("CloudWatch agent logs config", () => {
+  it("ships each log group's files, under appRoot when relative; globs ship every match; a log set may rotate the same files", () => {
+    const [g] = parseLogs({
+      hostGroups: [
+        {
+          name: "app",
+          target: { tagKey: "App", tagValue: "boardroom" },
+          appRoot: "/home/app/",
+          logSets: [{ name: "jsonl", paths: ["logs/*.jsonl"], frequency: "daily", maxAgeDays: 30, copytruncate: true }],
+          logGroups: [
+            { id: "app", name: "/boardroom/app", format: "json", files: ["logs/*.jsonl", "./logs/worker.out"] },
+            { id: "py", name: "/boardroom/python", files: ["/var/log/py.log"], timestampFormat: "%Y-%m-%d %H:%M:%S", multiLineStartPattern: "{timestamp_format}" },
+            { id: "nginx", name: "/boardroom/nginx", http5xx: {} },
+          ],
+        },
+      ],
+    }).hostGroups;
+    expect(JSON.parse(renderAgentLogsConfig(g, "{instance_id}")!)).toEqual({
+      logs: {
+        logs_collected: {
+          files: {
+            collect_list: [
+              { file_path: "/home/app/logs/*.jsonl", log_group_name: "/boardroom/app", log_stream_name: "{instance_id}", publish_multi_logs: true },
+              { file_path: "/home/app/logs/worker.out", log_group_name: "/boardroom/app", log_stream_name: "{instance_id}" },
+              {
+                file_path: "/var/log/py.log",
+                log_group_name: "/boardroom/python",
+                log_stream_name: "{instance_id}",
+                timestamp_format: "%Y-%m-%d %H:%M:%S",
+                multi_line_start_pattern: "{timestamp_format}",
+              },
+            ],
+          },
+        },
+      },
+    });
+    const [none] = parseLogs({ hostGroups: [{ name: "x", logGroups: [{ id: "a", name: "/a" }] }] }).hostGroups;
+    expect(renderAgentLogsConfig(none, "{instance_id}")).toBeUndefined();
+  });
+
+  describe("the SSH script, run for real against a stand-in amazon-cloudwatch-agent-ctl", () => {
+    // The stand-in records its arguments and, like the agent's append-config, keeps a copy of the
+    // file it is given under amazon-cloudwatch-agent.d/file_<name> (replacing an earlier copy).
+    const setup = (name: string) => {
+      const etc = join(work, `cw-etc-${name}`);
+      const agent = join(work, `cw-agent-${name}`);
+      mkdirSync(join(agent, "etc", "amazon-cloudwatch-agent.d"), { recursive: true });
+      const ctl = join(agent, "amazon-cloudwatch-agent-ctl");
+      writeFileSync(
+        ctl,
+        [
+          "#!/bin/bash",
+          "set -eu",
+          `echo "$*" >> ${agent}/calls`,
+          'while [ $# -gt 0 ]; do case "$1" in -c) src="${2#file:}"; shift 2;; *) shift;; esac; done',
+          'python3 -m json.tool "$src" > /dev/null',
+          `cp "$src" "${agent}/etc/amazon-cloudwatch-agent.d/file_$(basename "$src")"`,
+          "",
+        ].join("\n"),
+      );
+      chmodSync(ctl, 0o755);
+      const run = (script: string) => spawnSync("bash", ["-c", script], { encoding: "utf8", env: { ...process.env, REGIME_ETC: etc, REGIME_CWAGENT_CTL: ctl } });
+      return { etc, agent, ctl, run };
+    };
+    const [g] = parseLogs({
+      hostGroups: [{ name: "bigshot", sshHosts: [{ host: "10.0.0.5", user: "deploy" }], sshPrivateKeyConfig: "k", appRoot: "/opt/bigshot", logGroups: [{ id: "app", name: "/bigshot/app", files: ["logs/app.log"] }] }],
+    }).hostGroups;
+    const config = renderAgentLogsConfig(g, "10.0.0.5")!;
+
+    it("writes the config 0644 and appends it with the host's mode, restarting the agent; a second run replaces the copy", () => {
+      const { etc, agent, run } = setup("ok");
+      const script = renderAgentScript({ regime: "prod", group: "bigshot", config, mode: "onPremise" });
+      const r = run(script);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      const file = join(etc, "maintenance-regime", "prod-bigshot-cloudwatch-logs.json");
+      expect(agentConfigPath("prod", "bigshot")).toBe("/etc/maintenance-regime/prod-bigshot-cloudwatch-logs.json");
+      expect(readFileSync(file, "utf8")).toBe(config);
+      expect(statSync(file).mode & 0o777).toBe(0o644);
+      expect(readFileSync(join(agent, "calls"), "utf8")).toBe(`-a append-config -m onPremise -c file:${file} -s\n`);
+      const changed = config.replace("/opt/bigshot/logs/app.log", "/opt/bigshot/logs/other.log");
+      expect(run(renderAgentScript({ regime: "prod", group: "bigshot", config: changed, mode: "ec2" })).status).toBe(0);
+      expect(readdirSync(join(agent, "etc", "amazon-cloudwatch-agent.d"))).toEqual(["file_prod-bigshot-cloudwatch-logs.json"]);
+      expect(readFileSync(join(agent, "etc", "amazon-cloudwatch-agent.d", "file_prod-bigshot-cloudwatch-logs.json"), "utf8")).toBe(changed);
+      expect(readFileSync(join(agent, "calls"), "utf8").split("\n")[1]).toBe(`-a append-config -m ec2 -c file:${file} -s`);
+      expect(readdirSync(join(etc, "maintenance-regime"))).toEqual(["prod-bigshot-cloudwatch-logs.json"]);
+    });
+
+    it("fails with one line when the agent is not installed, and writes nothing", () => {
+      const { etc, ctl, run } = setup("missing");
+      rmSync(ctl);
+      const r = run(renderAgentScript({ regime: "prod", group: "bigshot", config, mode: "onPremise" }));
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(`error: the CloudWatch agent is not installed (${ctl} not found)\n`);
+      expect(existsSync(join(etc, "maintenance-regime"))).toBe(false);
+    });
+
+    it("refuses to render a config that is not JSON", () => {
+      expect(() => renderAgentScript({ regime: "prod", group: "bigshot", config: "{logs", mode: "ec2" })).toThrow(SyntaxError);
+    });
+  });
+});
+
+describe("log group files the agent would misread are refused with the key path", () => {
+  const cases: [string, LogsInput, string][] = [
+    [
+      "relative file without appRoot",
+      logGroupInput({ files: ["/var/log/app/a.log", "logs/*.log"] }),
+      "hostGroups[0].logGroups[1].files[1]: must be absolute or under appRoot (set appRoot on the host group)",
+    ],
+    [
+      "a glob that also matches rotated files",
+      logGroupInput({ files: ["/var/log/app/*.log*"] }),
+      "hostGroups[0].logGroups[1].files[0]: *.log* also matches rotated files (shipped twice) like app.log.1: end the pattern with the extension, e.g. *.log",
+    ],
+    ["a directory", logGroupInput({ files: ["/var/log/app/"] }), "hostGroups[0].logGroups[1].files[0]: must name files, not a directory (e.g. /var/log/app/*.log)"],
+    ["a file with ..", logGroupInput({ files: ["/var/log/../etc/shadow"] }), "hostGroups[0].logGroups[1].files[0]: must not contain .. segments"],
+    [
+      "the same file into two log groups",
+      logGroupInput({ files: ["/var/log/nginx/access.log"] }),
+      "hostGroups[0].logGroups[1].files[0]: /var/log/nginx/access.log is already shipped to log group /web/nginx",
+    ],
+    ["timestampFormat without files", logGroupInput({ files: [], timestampFormat: "%Y-%m-%d" }), "hostGroups[0].logGroups[1].timestampFormat: needs files: it applies to the files the agent ships"],
+    ["timestampFormat without a directive", logGroupInput({ timestampFormat: "YYYY-MM-DD" }), "hostGroups[0].logGroups[1].timestampFormat: must contain strftime directives like %Y-%m-%d %H:%M:%S"],
+    [
+      "{timestamp_format} without timestampFormat",
+      logGroupInput({ multiLineStartPattern: "{timestamp_format}" }),
+      "hostGroups[0].logGroups[1].multiLineStartPattern: {timestamp_format} needs timestampFormat",
+    ],
+    ["a pattern that is no regular expression", logGroupInput({ multiLineStartPattern: "^(\\d+" }), "hostGroups[0].logGroups[1].multiLineStartPattern: must be a regular expression or {timestamp_format}"],
+    ["unknown key", logGroupInput({ file_path: "/x.log" }), "hostGroups[0].logGroups[1]: unknown key file_path"],
+    [
+      "files but nowhere to deliver the agent config",
+      logGroupInput({}, { target: undefined }),
+      "hostGroups[0].target: set target (tag) and/or sshHosts: the group has files to deliver",
+    ],
+    [
+      "an unknown agent mode",
+      logGroupInput({}, { sshHosts: [{ host: "10.0.0.5", user: "deploy", agentMode: "auto" as "ec2" }], sshPrivateKeyConfig: "k" }),
+      "hostGroups[0].sshHosts[0].agentMode: must be one of onPremise, ec2",
+    ],
+  ];
+  for (const [what, input, message] of cases) {
+    it(what, () => expect(() => parseLogs(input)).toThrow(new Error(message)));
+  }
+
+  it("accepts the same files in a log set and a log group (rotated and shipped), and defaults the agent mode to onPremise", () => {
+    const logs = parseLogs(
+      logGroupInput({}, {
+        sshHosts: [{ host: "10.0.0.5", user: "deploy" }],
+        sshPrivateKeyConfig: "k",
+        logSets: [{ name: "app", paths: ["/var/log/app/*.log"], frequency: "daily", keep: 7, copytruncate: true }],
+      }),
+    );
+    expect(logs.hostGroups[0].logGroups[1].files).toEqual(["/var/log/app/*.log"]);
+    expect(logs.hostGroups[0].sshHosts[0].agentMode).toBe("onPremise");
   });
 });

@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { setupMocks, settle, waitFor, type MockResource } from "./helpers/pulumi-mocks";
+import Ajv from "ajv";
 import { parseLogs, type LogsInput } from "../regime/logs";
-import { renderHostGroupConfigs, renderInstallScript } from "../regime/logrotate";
+import { renderAgentScript, renderHostGroupConfigs, renderInstallScript } from "../regime/logrotate";
+import { LOG_RETENTION_DAYS } from "../regime/limits";
 
 const { resources } = setupMocks();
 
@@ -21,8 +23,18 @@ const LOGS: LogsInput = {
       docker: {},
       logSets: [{ name: "crm-app", paths: ["/app/logs/*.log"], frequency: "weekly", maxAgeDays: 30, copytruncate: true }],
       logGroups: [
-        { id: "backend", name: "/app/crm/backend", format: "json", errors: {}, failedLogins: { threshold: 5 } },
-        { id: "nginx", name: "/app/crm/nginx", retentionDays: 90, http5xx: {}, authFailures: {}, errorRate: {} },
+        // The rotated files are also the shipped ones: a log set and a log group overlap.
+        { id: "backend", name: "/app/crm/backend", format: "json", files: ["/app/logs/*.log"], errors: {}, failedLogins: { threshold: 5 } },
+        {
+          id: "nginx",
+          name: "/app/crm/nginx",
+          retentionDays: 90,
+          files: ["/var/log/nginx/access.log"],
+          timestampFormat: "%d/%b/%Y:%H:%M:%S %z",
+          http5xx: {},
+          authFailures: {},
+          errorRate: {},
+        },
       ],
     },
     {
@@ -37,11 +49,12 @@ const LOGS: LogsInput = {
       name: "bigshot",
       sshHosts: [
         { host: "10.0.0.5", user: "deploy" },
-        { host: "bigshot.example.com", user: "root", port: 2222 },
+        { host: "bigshot.example.com", user: "root", port: 2222, agentMode: "ec2" },
       ],
       sshPrivateKeyConfig: "bigshotSshKey",
       appRoot: "/opt/bigshot",
       logSets: [{ name: "bigshot", paths: ["logs/*.log"], frequency: "weekly", keep: 4, copytruncate: true }],
+      logGroups: [{ id: "app", name: "/bigshot/app", files: ["logs/app.log"], multiLineStartPattern: "^\\d{4}-\\d{2}-\\d{2} " }],
     },
   ],
 };
@@ -50,7 +63,7 @@ type Mod = typeof import("../components/logs");
 let mod: Mod;
 let component: InstanceType<Mod["LogRotation"]>;
 /** Children as the SDK saw them: a transformation on the component reaches only resources parented to it. */
-const children: { type: string; name: string; parent: unknown }[] = [];
+const children: { type: string; name: string; parent: unknown; dependsOn: unknown }[] = [];
 const logs = parseLogs(LOGS);
 
 const byType = (t: string): MockResource[] => resources.filter((r) => r.type === t);
@@ -71,7 +84,7 @@ beforeAll(async () => {
   }, {
     transformations: [
       (a) => {
-        if (a.type !== "regime:logs:LogRotation") children.push({ type: a.type, name: a.name, parent: a.opts.parent });
+        if (a.type !== "regime:logs:LogRotation") children.push({ type: a.type, name: a.name, parent: a.opts.parent, dependsOn: a.opts.dependsOn });
         return undefined;
       },
     ],
@@ -95,9 +108,10 @@ describe("LogRotation under Pulumi mocks", () => {
       "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
       "aws:iam/policy:Policy": 1,
       "aws:ssm/document:Document": 2,
-      "aws:ssm/association:Association": 2,
-      "command:remote:Command": 2,
-      "aws:cloudwatch/logGroup:LogGroup": 2,
+      "aws:ssm/association:Association": 3,
+      "aws:ssm/parameter:Parameter": 1,
+      "command:remote:Command": 4,
+      "aws:cloudwatch/logGroup:LogGroup": 3,
       "aws:cloudwatch/logMetricFilter:LogMetricFilter": 5,
       "aws:cloudwatch/metricAlarm:MetricAlarm": 6,
     });
@@ -206,6 +220,7 @@ describe("LogRotation under Pulumi mocks", () => {
     expect(groups).toEqual([
       ["/app/crm/backend", 30],
       ["/app/crm/nginx", 90],
+      ["/bigshot/app", 30],
     ]);
   });
 
@@ -294,5 +309,195 @@ describe("LogRotation under Pulumi mocks", () => {
     expect(
       () => new mod.LogRotation("logs3", { regime: "prod", logs: parseLogs({ hostGroups: [LOGS.hostGroups![2]] }), defaultRetentionDays: 30, alarmTopics: TOPICS }),
     ).toThrow("logs.hostGroups[bigshot].sshPrivateKeyConfig: no secret given for config key bigshotSshKey (pulumi config set --secret bigshotSshKey < key)");
+  });
+});
+
+/**
+ * The parts of the CloudWatch agent's JSON schema (amazon-cloudwatch-agent, translator/config/schema.json)
+ * that a logs-only config touches, written out here: `logs` needs `logs_collected`; a collect_list entry
+ * needs file_path (at most 4096 characters) and allows only the agent's keys; names are 1..512 characters.
+ */
+const AGENT_LOGS_SCHEMA = {
+  type: "object",
+  properties: {
+    agent: { type: "object" },
+    metrics: { type: "object", required: ["metrics_collected"] },
+    logs: {
+      type: "object",
+      additionalProperties: false,
+      required: ["logs_collected"],
+      properties: {
+        force_flush_interval: { type: "integer", minimum: 1, maximum: 172800 },
+        log_stream_name: { type: "string", minLength: 1, maxLength: 512 },
+        logs_collected: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            files: {
+              type: "object",
+              additionalProperties: false,
+              required: ["collect_list"],
+              properties: {
+                collect_list: {
+                  type: "array",
+                  minItems: 1,
+                  maxItems: 16384,
+                  uniqueItems: true,
+                  items: {
+                    type: "object",
+                    additionalProperties: false,
+                    required: ["file_path"],
+                    properties: {
+                      file_path: { type: "string", maxLength: 4096 },
+                      log_group_name: { type: "string", minLength: 1, maxLength: 512 },
+                      log_stream_name: { type: "string", minLength: 1, maxLength: 512 },
+                      log_group_class: { type: "string", minLength: 1, maxLength: 512 },
+                      multi_line_start_pattern: { type: "string", minLength: 1, maxLength: 4096 },
+                      timestamp_format: { type: "string", minLength: 1, maxLength: 4096 },
+                      timezone: { enum: ["Local", "LOCAL", "UTC"] },
+                      trim_timestamp: { type: "boolean" },
+                      encoding: { type: "string", minLength: 1, maxLength: 4096 },
+                      auto_removal: { type: "boolean" },
+                      blacklist: { type: "string", minLength: 1, maxLength: 4096 },
+                      publish_multi_logs: { type: "boolean" },
+                      retention_in_days: { type: "integer" },
+                      filters: { type: "array" },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+describe("CloudWatch agent: the hosts' files shipped into the regime's log groups", () => {
+  const validate = new Ajv({ allErrors: true }).compile(AGENT_LOGS_SCHEMA);
+  const collect = (config: string) => JSON.parse(config).logs.logs_collected.files.collect_list as Record<string, unknown>[];
+
+  it("renders one logs config per tagged group and per SSH host, in the agent's shape", () => {
+    expect(Object.keys(component.agentLogConfigs).sort()).toEqual(["bigshot/10.0.0.5", "bigshot/bigshot.example.com", "crm"]);
+    for (const [key, config] of Object.entries(component.agentLogConfigs)) {
+      expect(validate(JSON.parse(config)), `${key}: ${JSON.stringify(validate.errors)}`).toBe(true);
+    }
+    expect(collect(component.agentLogConfigs.crm)).toEqual([
+      // A glob: every match is shipped (the agent otherwise tails only the newest), one stream each.
+      { file_path: "/app/logs/*.log", log_group_name: "/app/crm/backend", log_stream_name: "{instance_id}", publish_multi_logs: true },
+      { file_path: "/var/log/nginx/access.log", log_group_name: "/app/crm/nginx", log_stream_name: "{instance_id}", timestamp_format: "%d/%b/%Y:%H:%M:%S %z" },
+    ]);
+    // SSH hosts have no instance id: the stream is the host's name; relative files are under appRoot.
+    expect(collect(component.agentLogConfigs["bigshot/bigshot.example.com"])).toEqual([
+      { file_path: "/opt/bigshot/logs/app.log", log_group_name: "/bigshot/app", log_stream_name: "bigshot.example.com", multi_line_start_pattern: "^\\d{4}-\\d{2}-\\d{2} " },
+    ]);
+  });
+
+  it("the schema check is not vacuous: it refuses what the agent refuses", () => {
+    const bad = JSON.parse(component.agentLogConfigs.crm);
+    bad.logs.logs_collected.files.collect_list[0].retention = 30;
+    expect(validate(bad)).toBe(false);
+    expect(validate({ logs: { logs_collected: { files: { collect_list: [{ log_group_name: "/x" }] } } } })).toBe(false);
+    expect(validate({ logs: {} })).toBe(false);
+  });
+
+  it("combines with the metrics config of the host alarms: disjoint sections, together still the agent's shape", async () => {
+    const { HostAlarms } = await import("../components/host-alarms");
+    const hosts = new HostAlarms("hosts", {
+      regime: "prod",
+      hosts: [{ name: "app-1", instanceId: "i-0123456789abcdef0", cpu: { warn: 80, crit: 90, minutes: 10 }, memory: { warn: 85, crit: 95, minutes: 10 }, disk: { warn: 85, crit: 95, minutes: 10 }, diskPath: "/" }],
+      applications: [],
+      databases: [],
+      alarmTopics: TOPICS,
+    });
+    const metrics = JSON.parse(hosts.agentConfig);
+    const logsConfig = JSON.parse(component.agentLogConfigs.crm);
+    expect(Object.keys(metrics)).toEqual(["metrics"]);
+    expect(Object.keys(logsConfig)).toEqual(["logs"]);
+    expect(validate({ ...metrics, ...logsConfig })).toBe(true);
+  });
+
+  it("every shipped file goes to a log group the component creates, with a retention; the agent sets none", () => {
+    const created = new Map(byType("aws:cloudwatch/logGroup:LogGroup").map((r) => [r.inputs.name as string, r.inputs.retentionInDays as number]));
+    const entries = Object.values(component.agentLogConfigs).flatMap(collect);
+    expect(entries.length).toBe(4);
+    for (const e of entries) {
+      expect(created.has(e.log_group_name as string), String(e.log_group_name)).toBe(true);
+      expect(LOG_RETENTION_DAYS as readonly number[]).toContain(created.get(e.log_group_name as string));
+      expect(e).not.toHaveProperty("retention_in_days");
+      expect(String(e.file_path).startsWith("/"), String(e.file_path)).toBe(true);
+    }
+  });
+
+  it("tagged instances: the config in an AmazonCloudWatch- parameter, after the group's log groups exist", async () => {
+    const p = one("aws:ssm/parameter:Parameter", "logs-crm-cwagent-config");
+    expect(p.inputs).toEqual({
+      name: "AmazonCloudWatch-prod-crm-logs",
+      description: "CloudWatch agent logs config of prod/crm: the files shipped into its log groups",
+      type: "String",
+      tier: "Standard",
+      insecureValue: component.agentLogConfigs.crm,
+      tags: { Regime: "prod" },
+    });
+    expect(await waitFor(component.agentConfigParameterNames.crm)).toBe("AmazonCloudWatch-prod-crm-logs");
+    const deps = children.find((c) => c.name === "logs-crm-cwagent-config")!.dependsOn as { urn: unknown }[];
+    const groupUrns = await Promise.all(deps.map((d) => waitFor(d.urn as never)));
+    expect(groupUrns.map((u) => String(u).split("::").pop()).sort()).toEqual(["logs-crm-backend-log-group", "logs-crm-nginx-log-group"]);
+  });
+
+  it("tagged instances: AmazonCloudWatch-ManageAgent appends the parameter on the group's tag and schedule, restarting the agent", () => {
+    const a = one("aws:ssm/association:Association", "logs-crm-cwagent-association");
+    expect(a.inputs).toEqual({
+      name: "AmazonCloudWatch-ManageAgent",
+      associationName: `prod-crm-cloudwatch-logs-${createHash("sha256").update(component.agentLogConfigs.crm).digest("hex").slice(0, 8)}`,
+      parameters: {
+        action: "configure (append)",
+        mode: "ec2",
+        optionalConfigurationSource: "ssm",
+        optionalConfigurationLocation: "AmazonCloudWatch-prod-crm-logs",
+        optionalRestart: "yes",
+      },
+      targets: [{ key: "tag:Regime", values: ["iswitch-crm"] }],
+      scheduleExpression: "cron(0 3 ? * * *)",
+      applyOnlyAtCronInterval: true,
+      complianceSeverity: "MEDIUM",
+      maxConcurrency: "25%",
+      maxErrors: "10%",
+      tags: { Regime: "prod" },
+    });
+    // A group without files gets no agent config.
+    expect(resources.filter((r) => r.name.startsWith("logs-boardroom-cwagent"))).toEqual([]);
+  });
+
+  it("a changed file list changes the parameter and the association (which then runs again), not the association's target", async () => {
+    const changed = parseLogs({ hostGroups: [{ ...LOGS.hostGroups![0], logGroups: [{ id: "backend", name: "/app/crm/backend", files: ["/app/logs/*.jsonl"] }] }] });
+    const before = resources.length;
+    const c4 = new mod.LogRotation("logs4", { regime: "prod", logs: changed, defaultRetentionDays: 30, alarmTopics: TOPICS });
+    await waitFor(c4.logrotateConfigs);
+    await settle();
+    const added = resources.slice(before);
+    const param = added.find((r) => r.name === "logs4-crm-cwagent-config")!;
+    const assoc = added.find((r) => r.name === "logs4-crm-cwagent-association")!;
+    expect(param.inputs.name).toBe("AmazonCloudWatch-prod-crm-logs");
+    expect(param.inputs.insecureValue).toContain('"file_path": "/app/logs/*.jsonl"');
+    expect(param.inputs.insecureValue).not.toBe(component.agentLogConfigs.crm);
+    const first = one("aws:ssm/association:Association", "logs-crm-cwagent-association").inputs;
+    expect(assoc.inputs.associationName).not.toBe(first.associationName);
+    expect(assoc.inputs.targets).toEqual(first.targets);
+  });
+
+  it("SSH hosts: the config on stdin as root, then append-config in the host's agent mode; re-run when it changes", () => {
+    const onPrem = one("command:remote:Command", "logs-bigshot-cwagent-ssh-10-0-0-5");
+    const ec2 = one("command:remote:Command", "logs-bigshot-cwagent-ssh-bigshot-example-com");
+    const script = renderAgentScript({ regime: "prod", group: "bigshot", config: component.agentLogConfigs["bigshot/10.0.0.5"], mode: "onPremise" });
+    expect(onPrem.inputs.create).toBe(mod.SSH_RUN_AS_ROOT);
+    expect(onPrem.inputs.stdin).toBe(script);
+    expect(onPrem.inputs.triggers).toEqual([createHash("sha256").update(script).digest("hex")]);
+    expect(script).toContain('"$CTL" -a append-config -m onPremise -c "file:$DIR/prod-bigshot-cloudwatch-logs.json" -s');
+    expect(ec2.inputs.stdin).toContain('"$CTL" -a append-config -m ec2 -c "file:$DIR/prod-bigshot-cloudwatch-logs.json" -s');
+    expect(ec2.inputs.connection.value).toMatchObject({ host: "bigshot.example.com", user: "root", port: 2222 });
+    expect(ec2.inputs.connection["4dabf18193072939515e22adb298388d"]).toBe("1b47061264138c4ac30d75fd1eb44270");
+    expect(children.find((c) => c.name === "logs-bigshot-cwagent-ssh-10-0-0-5")!.dependsOn).toHaveLength(1);
   });
 });

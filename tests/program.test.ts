@@ -154,6 +154,26 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
     for (const g of groups) expect(LOG_RETENTION_DAYS as readonly number[], g.name).toContain(g.retentionInDays);
   });
 
+  it("the CloudWatch agent ships the app's and Nginx's files into the regime's log groups on the tagged instances", () => {
+    const configs = (plan.outputs as Record<string, any>).cloudwatchAgentLogConfigs as Record<string, string>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(Object.keys(configs)).toEqual(["app"]);
+    const entries = JSON.parse(configs.app).logs.logs_collected.files.collect_list as Inputs[];
+    expect(entries.map((e) => [e.file_path, e.log_group_name])).toEqual([
+      ["/app/logs/*.log", "/prod/app"],
+      ["/var/log/nginx/access.log", "/prod/nginx/access"],
+    ]);
+    const groups = new Map(ofType(resources, "aws:cloudwatch/logGroup:LogGroup").map((r) => [inputs(r).name, inputs(r).retentionInDays]));
+    for (const e of entries) expect(LOG_RETENTION_DAYS as readonly number[], e.log_group_name).toContain(groups.get(e.log_group_name));
+    const [param] = ofType(resources, "aws:ssm/parameter:Parameter").map(inputs);
+    expect(param).toMatchObject({ name: "AmazonCloudWatch-prod-app-logs", insecureValue: configs.app });
+    const agent = ofType(resources, "aws:ssm/association:Association").map(inputs).find((a) => a.name === "AmazonCloudWatch-ManageAgent")!;
+    expect(agent).toMatchObject({
+      parameters: { action: "configure (append)", optionalConfigurationSource: "ssm", optionalConfigurationLocation: "AmazonCloudWatch-prod-app-logs" },
+      targets: [{ key: "tag:Role", values: ["app"] }],
+      scheduleExpression: "cron(0 3 ? * * *)",
+    });
+  });
+
   it("every bucket is private, encrypted with KMS, owner-enforced, TLS-only, and aborts unfinished uploads", () => {
     const buckets = ofType(resources, "aws:s3/bucket:Bucket");
     expect(buckets.length).toBe(2);
@@ -324,6 +344,7 @@ describe("a big database on Fargate and log hosts reached over SSH", () => {
             sshHosts: [{ host: "203.0.113.10", user: "deploy" }],
             sshPrivateKeyConfig: "webDeployKey",
             logSets: [{ name: "app", paths: ["/app/logs/*.log"], frequency: "daily", keep: 7, copytruncate: true }],
+            logGroups: [{ id: "app", name: "/big/app", files: ["/app/logs/*.log"], errors: {} }],
           },
         ],
       },
@@ -348,14 +369,19 @@ describe("a big database on Fargate and log hosts reached over SSH", () => {
     expect(connect?.Resource).toEqual(["arn:aws:rds-db:us-east-1:123456789012:dbuser:db-ABCDEFGHIJKL/maintenance"]);
   });
 
-  it("delivers logrotate over SSH with the private key from secret config, never in plain text", () => {
+  it("delivers logrotate and the CloudWatch agent logs config over SSH with the private key from secret config, never in plain text", () => {
     const cmds = ofType(resources, "command:remote:Command").map(inputs);
-    expect(cmds).toHaveLength(1);
+    expect(cmds).toHaveLength(2);
     // The connection holds a secret, so Pulumi marks it secret as a whole (encrypted in the state).
     const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-    expect(cmds[0].connection[SECRET_SIG]).toBe("1b47061264138c4ac30d75fd1eb44270");
-    expect(cmds[0].connection.value).toMatchObject({ host: "203.0.113.10", user: "deploy", port: 22 });
-    expect(JSON.stringify(cmds[0])).not.toContain("v1:AAAABBBBCCCC");
+    for (const c of cmds) {
+      expect(c.connection[SECRET_SIG]).toBe("1b47061264138c4ac30d75fd1eb44270");
+      expect(c.connection.value).toMatchObject({ host: "203.0.113.10", user: "deploy", port: 22 });
+      expect(JSON.stringify(c)).not.toContain("v1:AAAABBBBCCCC");
+    }
+    expect(cmds.filter((c) => String(c.stdin).includes("-a append-config -m onPremise"))).toHaveLength(1);
+    // No tag target: no parameter, no association for the agent.
+    expect(ofType(resources, "aws:ssm/parameter:Parameter")).toHaveLength(0);
   });
 });
 
