@@ -205,7 +205,8 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
       const timezone = String(r.inputs.scheduleExpressionTimezone ?? "UTC");
       const schedule: Schedule = { expression, timezone, description: expression, intervalSeconds: 0 };
       return {
-        schedule: String(r.inputs.name ?? r.inputs.associationName ?? r.name),
+        // an association's `name` is its document's; `associationName` tells two apart
+        schedule: String(r.type === "aws:ssm/association:Association" ? (r.inputs.associationName ?? r.name) : (r.inputs.name ?? r.name)),
         component: componentOf(components, r.name),
         expression,
         timezone,
