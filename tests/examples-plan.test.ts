@@ -50,6 +50,12 @@ describe("examples plan offline with their guide's numbers", () => {
     expect(p.alarm("iswitch-crm-host-crm-1-cpu-P2").threshold).toBe(70);
     expect(p.alarm("iswitch-crm-endpoint-frontend-slow-P3").threshold).toBe(5000);
     expect(p.retention()).toEqual({ "daily/crm/": 30, "weekly/crm/": 90, "monthly/crm/": 365 });
+    // validate_leads_integrity.py as restore checks that must find no row
+    const checks = JSON.parse(p.env("iswitch-crm-db-crm-restore-drill").CHECKS) as { name: string; sql: string; maxRows?: number }[];
+    expect(checks.filter((c) => c.maxRows === 0).map((c) => c.sql)).toEqual([
+      "SELECT count(*) FROM leads WHERE temperature IS NULL",
+      "SELECT count(*) FROM leads WHERE created_at > now()",
+    ]);
   }, 120_000);
 
   it("FitnessCRM: 02:00 Eastern backups, Wednesday VACUUM ANALYZE, first-Sunday REINDEX, API 500 ms", async () => {
@@ -58,6 +64,8 @@ describe("examples plan offline with their guide's numbers", () => {
     expect(p.schedule("fitnesscrm-db-fitnesscrm-vacuum")).toEqual(["cron(0 3 ? * WED *)", "America/New_York"]);
     expect(p.schedule("fitnesscrm-db-fitnesscrm-reindex")).toEqual(["cron(0 2 ? * 1#1 *)", "America/New_York"]);
     expect(p.alarm("fitnesscrm-endpoint-api-slow-P3").threshold).toBe(500);
+    // "Database Connections > 80": the db-health metric's warning alarm
+    expect(p.alarm("fitnesscrm-db-fitnesscrm-connections-P2")).toMatchObject({ metricName: "ConnectionsPercent", threshold: 80 });
     expect(p.retention()).toEqual({ "daily/fitnesscrm/": 30, "weekly/fitnesscrm/": 90, "monthly/fitnesscrm/": 90 });
     const next = p.plan.calendar.find((c) => c.schedule === "fitnesscrm-db-fitnesscrm-backup")!.next[0];
     expect(next).toBe("Mon 2026-11-23 02:00 -05:00");
@@ -70,23 +78,34 @@ describe("examples plan offline with their guide's numbers", () => {
     expect(p.retention()).toMatchObject({ "daily/boardroom/": 30, "monthly/boardroom/": 365 });
   }, 120_000);
 
-  it("BigShot: jobs older than 90 days moved to jobs_archive, memory and disk alarms at 90 %", async () => {
+  it("BigShot: jobs older than 90 days moved to jobs_archive, completed jobs deleted after 180, detailed health with its token secret, memory and disk alarms at 90 %", async () => {
     const p = await provisioned("bigshot");
     const rules = JSON.parse(p.env("bigshot-db-bigshot-purge").PURGE_RULES);
-    expect(rules).toEqual([expect.objectContaining({ table: "jobs", timestampColumn: "created_at", olderThanDays: 90, archiveTable: "jobs_archive" })]);
+    expect(rules).toEqual([
+      expect.objectContaining({ table: "jobs", timestampColumn: "created_at", olderThanDays: 90, archiveTable: "jobs_archive" }),
+      expect.objectContaining({ table: "jobs", timestampColumn: "created_at", olderThanDays: 180, where: "status = 'completed'" }),
+    ]);
+    // the detailed health check's bearer token stays in its secret: only the ARN reaches the function
+    const endpoints = JSON.parse(p.env("bigshot-health-task").ENDPOINTS) as { name: string; headersSecretArn?: string }[];
+    expect(endpoints.find((e) => e.name === "api-detailed")?.headersSecretArn).toBe("arn:aws:secretsmanager:us-east-1:123456789012:secret:bigshot/health-headers-AbCdEf");
+    expect(p.alarm("bigshot-endpoint-api-detailed-down-P1").alarmActions).toHaveLength(1);
     expect(p.alarm("bigshot-host-app-1-memory-P2").threshold).toBe(90);
     expect(p.alarm("bigshot-host-app-1-disk-P2").threshold).toBe(90);
     expect(p.schedule("bigshot-db-bigshot-backup")).toEqual(["cron(0 2 * * ? *)", "UTC"]);
   }, 120_000);
 
-  it("Neff Paving: audit logs purged after 90 days and sessions after 30, API 500 ms, error rate 1 % / 5 %", async () => {
+  it("Neff Paving: audit logs purged after 90 days and sessions after 30, API 500 ms as a P1 warning, backup size checked, error rate 1 % / 5 %", async () => {
     const p = await provisioned("neff-paving");
     const rules = JSON.parse(p.env("neff-paving-db-neff-paving-admin-purge").PURGE_RULES) as { table: string; olderThanDays: number }[];
     expect(rules.map((r) => [r.table, r.olderThanDays])).toEqual([
       ["audit_logs", 90],
       ["session_logs", 30],
     ]);
-    expect(p.alarm("neff-paving-endpoint-api-slow-P3").threshold).toBe(500);
+    // "Slow response times" is a warning alert (within 1 hour): P1
+    expect(p.alarm("neff-paving-endpoint-api-slow-P1").threshold).toBe(500);
+    expect(p.alarm("neff-paving-endpoint-website-slow-P1").threshold).toBe(3000);
+    // "Check backup size (should be consistent)"
+    expect(p.env("neff-paving-db-neff-paving-admin-verify-backup").MAX_SHRINK_PERCENT).toBe("50");
     expect(p.alarm("neff-paving-app-web-error-rate-P2").threshold).toBe(1);
     expect(p.alarm("neff-paving-app-web-error-rate-P1").threshold).toBe(5);
     expect(p.schedule("neff-paving-db-neff-paving-admin-backup")).toEqual(["cron(0 2 * * ? *)", "America/New_York"]);

@@ -151,7 +151,7 @@ describe("iSwitch Roofs CRM (seed 000)", () => {
   const { regime: r } = example("iswitch-roofs-crm");
   const crm = db(r, "crm");
 
-  it("backs up daily at 02:00 UTC, verifies every Sunday above 10 MB, drills the restore within the 30-minute RTO", () => {
+  it("backs up daily at 02:00 UTC, verifies every Sunday above 10 MB, drills the restore within the 30-minute RTO and validates the leads", () => {
     expect(r.timezone).toBe("UTC");
     expect(schedule(r, crm.backup.schedule)).toMatchObject({ expression: "cron(0 2 * * ? *)", timezone: "UTC" });
     expect(crm.backup.rpoHours).toBe(24);
@@ -159,7 +159,11 @@ describe("iSwitch Roofs CRM (seed 000)", () => {
     expect(crm.verify.minSizeMb).toBe(10);
     expect(schedule(r, crm.restoreDrill!.schedule).expression).toBe("cron(0 4 ? * SUN *)");
     expect(crm.restoreDrill!.rtoMinutes).toBe(30);
-    expect(crm.restoreDrill!.checks).toEqual([{ sql: "SELECT count(*) FROM leads", minRows: 1 }]);
+    expect(crm.restoreDrill!.checks).toEqual([
+      { name: "leads restored", sql: "SELECT count(*) FROM leads", minRows: 1 },
+      { name: "no lead without temperature", sql: "SELECT count(*) FROM leads WHERE temperature IS NULL", maxRows: 0 },
+      { name: "no lead created in the future", sql: "SELECT count(*) FROM leads WHERE created_at > now()", maxRows: 0 },
+    ]);
   });
 
   it("vacuums and analyzes on the 15th and flags queries over 100 ms", () => {
@@ -230,7 +234,7 @@ describe("FitnessCRM (seed 001)", () => {
     expect([h.cpu.warn, h.memory.warn, h.disk.warn]).toEqual([80, 85, 85]);
     expect(endpoint(r, "api").maxResponseMs).toBe(500);
     expect(logGroup(r, "app", "nginx").errorRate?.warnPercent).toBe(1);
-    expect(d.health).toMatchObject({ connectionsWarnPercent: 80, connectionsCritPercent: 80 });
+    expect(d.health).toMatchObject({ connectionsWarnPercent: 80, connectionsCritPercent: 95 });
     expect(logGroup(r, "app", "backend").failedLogins?.pattern).toBe('{ $.action = "login_failure" }');
   });
 
@@ -318,8 +322,12 @@ describe("BigShot (seed 003)", () => {
     expect(r.backupVault.archiveAfterDays).toBe(30);
   });
 
-  it("moves jobs older than 3 months to jobs_archive at month end", () => {
-    expect(d.purge!.rules).toEqual([{ table: "jobs", timestampColumn: "created_at", olderThanDays: 90, archiveTable: "jobs_archive", batchSize: 5000 }]);
+  it("moves jobs older than 3 months to jobs_archive at month end and deletes completed jobs older than 6 months", () => {
+    expect(d.purge!.rules).toEqual([
+      { table: "jobs", timestampColumn: "created_at", olderThanDays: 90, archiveTable: "jobs_archive", batchSize: 5000 },
+      // "DELETE FROM jobs WHERE created_at < NOW() - INTERVAL '6 months' AND status = 'completed'"
+      { table: "jobs", timestampColumn: "created_at", olderThanDays: 180, where: "status = 'completed'", batchSize: 5000 },
+    ]);
     expect(schedule(r, d.purge!.schedule).expression).toBe("cron(0 3 L * ? *)");
   });
 
@@ -375,7 +383,8 @@ describe("Neff Paving (seed 004)", () => {
   it("holds the website to 3 s, the admin panel to 2 s, the API to 500 ms; downtime over 5 minutes is critical", () => {
     expect(endpoint(r, "website")).toMatchObject({ url: "https://neffpaving.com/", maxResponseMs: 3000, severity: "P0" });
     expect(endpoint(r, "admin")).toMatchObject({ url: "https://neffpaving.com/admin", maxResponseMs: 2000 });
-    expect(endpoint(r, "api")).toMatchObject({ url: "https://neffpaving.com/api/health", maxResponseMs: 500, severity: "P0" });
+    expect(endpoint(r, "api")).toMatchObject({ url: "https://neffpaving.com/api/health", maxResponseMs: 500, severity: "P0", slowSeverity: "P1" });
+    expect(d.verify.maxShrinkPercent).toBe(50);
     expect(endpoint(r, "status-page").url).toBe("https://status.neffpaving.com/api/status");
     for (const c of r.endpoints!.checks) expect(c.failuresBeforeAlarm).toBe(5);
     expect(d.health).toMatchObject({ slowQueryMs: 100, severity: "P0" });
