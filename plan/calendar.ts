@@ -7,6 +7,7 @@ import { renderCalendarSvg, type CalendarAlarm, type CalendarJob } from "./calen
 import type { Plan } from "./run";
 
 const KINDS: [RegExp, CalendarJob["kind"]][] = [
+  [/-reminders-/, "reminder"],
   [/-verify-backup$/, "verify"],
   [/-restore-drill$/, "drill"],
   [/-backup$/, "backup"],
@@ -14,13 +15,14 @@ const KINDS: [RegExp, CalendarJob["kind"]][] = [
   [/-analyze$/, "analyze"],
   [/-reindex$/, "reindex"],
   [/-purge$/, "purge"],
-  [/-(db-health|health-task|health-check)$/, "health"],
+  [/-(db-health|health-task|health-check|redis-health)$/, "health"],
   [/-logrotate/, "logrotate"],
+  [/-cloudwatch-logs/, "log shipping"],
 ];
 
-/** The kind of job a schedule runs, from its name (`prod-db-app-backup` -> backup); reminders otherwise. */
+/** The kind of job a schedule runs, from its name (`prod-db-app-backup` -> backup, `prod-reminders-x` -> reminder). */
 export function jobKind(schedule: string): CalendarJob["kind"] {
-  return KINDS.find(([re]) => re.test(schedule))?.[1] ?? "reminder";
+  return KINDS.find(([re]) => re.test(schedule))?.[1] ?? "other";
 }
 
 /** Alarms every scheduled task gets; the picture counts them instead of listing each. */

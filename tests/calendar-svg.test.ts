@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { afterAll, describe, expect, it } from "vitest";
-import { escapeXml, renderCalendarSvg, type CalendarInput } from "../plan/calendar-svg";
+import { escapeXml, kindColor, renderCalendarSvg, type CalendarInput } from "../plan/calendar-svg";
+import { jobKind } from "../plan/calendar";
 import { parseSchedule } from "../regime/schedule";
 
 const NY = "America/New_York";
@@ -132,5 +133,25 @@ describe("rendering with rsvg-convert (CI installs librsvg2-bin)", () => {
     expect(header.readUInt32BE(16)).toBe(Number(doc.svg[0]["@width"]));
     expect(header.readUInt32BE(20)).toBe(Number(doc.svg[0]["@height"]));
     expect(bytes.length).toBeGreaterThan(10_000);
+  });
+});
+
+describe("the kind of each planned schedule, from its name", () => {
+  it("tells reminders, tasks and host associations apart, whatever words a reminder's name holds", () => {
+    expect(
+      [
+        "prod-db-app-backup",
+        "prod-db-app-verify-backup",
+        "prod-db-app-restore-drill",
+        "prod-db-app-db-health",
+        "prod-health-task",
+        "prod-reminders-backup-archive-check",
+        "prod-reminders-weekly-vacuum-review",
+        "prod-app-logrotate",
+        "prod-app-cloudwatch-logs-1486ddd1",
+        "prod-something-new",
+      ].map(jobKind),
+    ).toEqual(["backup", "verify", "drill", "health", "health", "reminder", "reminder", "logrotate", "log shipping", "other"]);
+    expect(new Set(["log shipping", "other"].map(kindColor)).size).toBe(2);
   });
 });
