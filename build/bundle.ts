@@ -43,10 +43,11 @@ export const TASK_MODULES: Record<string, { file: string; exportName: string }> 
   purge: { file: "purge", exportName: "purgeTask" },
   "db-health": { file: "db-health", exportName: "dbHealthTask" },
   "health-check": { file: "health-check", exportName: "healthCheckTask" },
+  "redis-health": { file: "redis-health", exportName: "redisHealthTask" },
 };
 
 /** Tasks deployed as zip functions (no PostgreSQL client binaries needed). */
-export const ZIP_TASKS = ["vacuum", "analyze", "reindex", "purge", "db-health", "health-check"] as const;
+export const ZIP_TASKS = ["vacuum", "analyze", "reindex", "purge", "db-health", "health-check", "redis-health"] as const;
 
 export interface Bundle {
   task: string;

@@ -14,15 +14,16 @@ import { Dashboard } from "./dashboard";
 import { DatabaseMaintenance, LAMBDA_BACKUP_LIMIT_GB, type DbTaskName } from "./database";
 import { HealthChecks } from "./health-checks";
 import { HostAlarms } from "./host-alarms";
+import { RedisHealth, REDIS_TASK } from "./redis";
 import { LogRotation } from "./logs";
 import { Reminders } from "./reminders";
 import { TaskImage } from "./task-image";
 import { resolveSchedule } from "../regime/load";
 import type { Schedule } from "../regime/schedule";
-import type { DatabaseConfig, Regime } from "../regime/schema";
+import type { DatabaseConfig, Regime, RedisConfig } from "../regime/schema";
 
 /** Zip tasks the program deploys, with their archives (build/bundle.ts). */
-export type TaskArchives = Record<"vacuum" | "analyze" | "reindex" | "purge" | "db-health" | "health-check", pulumi.asset.Archive>;
+export type TaskArchives = Record<"vacuum" | "analyze" | "reindex" | "purge" | "db-health" | "health-check" | "redis-health", pulumi.asset.Archive>;
 
 export interface MaintenanceRegimeArgs {
   regime: Regime;
@@ -39,9 +40,9 @@ export interface RegimeOutputs {
   backupBucketName?: pulumi.Output<string>;
   backupBucketArn?: pulumi.Output<string>;
   backupKmsKeyArn?: pulumi.Output<string>;
-  /** `<database>/<task>` or `health-check` -> Lambda function ARN (Fargate: task definition ARN). */
+  /** `<database>/<task>`, `health-check` or `redis/<id>/redis-health` -> Lambda function ARN (Fargate: task definition ARN). */
   taskArns: pulumi.Output<Record<string, string>>;
-  /** `<database>/<task>`, `health-check` or `reminder/<name>` -> EventBridge Scheduler schedule name. */
+  /** `<database>/<task>`, `health-check`, `redis/<id>/redis-health` or `reminder/<name>` -> EventBridge Scheduler schedule name. */
   scheduleNames: pulumi.Output<Record<string, string>>;
   /** `<database>` -> RPO alarm name. */
   rpoAlarmNames: pulumi.Output<Record<string, string>>;
@@ -102,6 +103,19 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
     const dashboardTasks: { task: string; database?: string }[] = [];
     const alarmNames: pulumi.Output<string[]>[] = [];
 
+    // Subnets and security groups as the config gives them, or read from another stack (one reference per stack).
+    const networks = new Map<string, pulumi.StackReference>();
+    const resolveNetwork = (net: DatabaseConfig["network"] | RedisConfig["network"]) => {
+      if (!net) return undefined;
+      if (!("stack" in net)) return { subnetIds: net.subnetIds, securityGroupIds: net.securityGroupIds } as { subnetIds: pulumi.Input<string[]>; securityGroupIds: pulumi.Input<string[]> };
+      const ref = networks.get(net.stack) ?? new pulumi.StackReference(`${r.name}-network-${networks.size}`, { name: net.stack }, parent);
+      networks.set(net.stack, ref);
+      return {
+        subnetIds: ref.requireOutput(net.subnetIdsOutput) as pulumi.Output<string[]>,
+        securityGroupIds: ref.requireOutput(net.securityGroupIdsOutput) as pulumi.Output<string[]>,
+      };
+    };
+
     if (r.databases.length > 0) {
       vault = new BackupVault(
         `${r.name}-backups`,
@@ -128,19 +142,8 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         ? new aws.ecs.Cluster(`${r.name}-tasks`, { name: `${r.name}-tasks`, settings: [{ name: "containerInsights", value: "enabled" }], tags }, parent)
         : undefined;
 
-      const networks = new Map<string, pulumi.StackReference>();
       for (const db of r.databases) {
-        let network: { subnetIds: pulumi.Input<string[]>; securityGroupIds: pulumi.Input<string[]> } | undefined;
-        if (db.network && "stack" in db.network) {
-          const ref = networks.get(db.network.stack) ?? new pulumi.StackReference(`${r.name}-network-${networks.size}`, { name: db.network.stack }, parent);
-          networks.set(db.network.stack, ref);
-          network = {
-            subnetIds: ref.requireOutput(db.network.subnetIdsOutput) as pulumi.Output<string[]>,
-            securityGroupIds: ref.requireOutput(db.network.securityGroupIdsOutput) as pulumi.Output<string[]>,
-          };
-        } else if (db.network) {
-          network = { subnetIds: db.network.subnetIds, securityGroupIds: db.network.securityGroupIds };
-        }
+        const network = resolveNetwork(db.network);
         const dbm = new DatabaseMaintenance(
           `${r.name}-db-${db.id}`,
           {
@@ -168,6 +171,29 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         rpoAlarms[db.id] = dbm.rpoAlarmName;
         alarmNames.push(dbm.rpoAlarmName.apply((n) => [n]));
       }
+    }
+
+    // ------------------------------------------------------------------ redis
+    for (const x of r.redis) {
+      const rh = new RedisHealth(
+        `${r.name}-redis-${x.id}`,
+        {
+          regime: r.name,
+          redis: x,
+          schedule: resolveSchedule(x.schedule, r.timezone),
+          archive: args.archives[REDIS_TASK],
+          network: resolveNetwork(x.network),
+          alarmTopics: alerts.topics,
+          logRetentionDays: r.logRetentionDays,
+          tags,
+        },
+        parent,
+      );
+      const key = `redis/${x.id}/${REDIS_TASK}`;
+      taskArns[key] = rh.task.functionArn!;
+      scheduleNames[key] = rh.task.scheduleName;
+      alarmNames.push(rh.task.alarmNames, rh.alarmNames);
+      dashboardTasks.push({ task: REDIS_TASK });
     }
 
     // ------------------------------------------------------------------ endpoints

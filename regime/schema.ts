@@ -227,6 +227,77 @@ export const databaseSchema = z
     path: ["secretArn"],
   });
 
+// ---------------------------------------------------------------- Redis
+
+/** A Secrets Manager secret's full ARN: the role's GetSecretValue grant names exactly it, suffix included. */
+const secretsManagerArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/,
+    "must be the full ARN of a Secrets Manager secret, with the 6-character suffix (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)",
+  );
+
+/** What is wrong with a Redis URL as config (host and port, optionally a database number; never a password). */
+export function redisUrlProblem(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return "must be a URL like redis://host:6379 or rediss://host:6380";
+  }
+  if (u.protocol !== "redis:" && u.protocol !== "rediss:") return `must start with redis:// or rediss:// (TLS), not ${u.protocol}//`;
+  if (u.password) return "must not carry a password: put it in a Secrets Manager secret and name that in passwordSecretArn";
+  if (!u.hostname) return "must name a host";
+  if (u.search || u.hash) return "must not have a query or fragment";
+  if (!/^\/?(\d{1,2})?$/.test(u.pathname)) return "path must be a database number (redis://host:6379/1) or nothing";
+  return undefined;
+}
+
+const redisQueueSchema = z
+  .object({
+    name: z.string().min(1, "must not be empty").max(512, "must be at most 512 characters").describe("the list key a worker pops (Celery's default queue is \"celery\")"),
+    maxLength: z.number().int("must be a whole number").min(0, "must be >= 0").describe("alarm when the list holds more than this many messages (LLEN)"),
+    severity: severity.default("P2").describe("severity of the queue-length alarm"),
+  })
+  .strict();
+
+export const redisSchema = z
+  .object({
+    id,
+    url: z
+      .string()
+      .superRefine((u, ctx) => {
+        const problem = redisUrlProblem(u);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .describe("redis://host:6379 or rediss://host:6380 (TLS), optionally /<database number>; no password"),
+    passwordSecretArn: secretsManagerArn
+      .optional()
+      .describe("Secrets Manager secret holding the password: the SecretString itself, or JSON {\"password\": ...} (and \"username\" for an ACL user)"),
+    network: networkSchema.optional().describe("subnets and security groups the check runs in (the Redis must accept them); unset: outside a VPC"),
+    schedule: schedule.default("every 15 minutes"),
+    memoryWarnPercent: percent.default(80).describe("warn (P2 alarm) when used_memory reaches this percent of maxmemory"),
+    memoryCritPercent: percent.default(90).describe("fail the check (alarm at severity) at this percent of maxmemory; no maxmemory (0): not checked"),
+    evictedKeysWarn: z.number().int("must be a whole number").min(1, "must be >= 1").optional().describe("warn when evicted_keys (since the server started or CONFIG RESETSTAT) reaches this"),
+    minHitRatePercent: percent.optional().describe("warn when keyspace hits / (hits + misses) is below this percent"),
+    queues: z
+      .array(redisQueueSchema)
+      .superRefine((queues, ctx) => {
+        const seen = new Set<string>();
+        queues.forEach((q, i) => {
+          if (seen.has(q.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate queue "${q.name}"` });
+          seen.add(q.name);
+        });
+      })
+      .default([]),
+    severity: severity.default("P1").describe("severity of a failed check (memory critical, persistence failing, Redis unreachable)"),
+  })
+  .strict()
+  .refine((r) => r.memoryWarnPercent <= r.memoryCritPercent, {
+    message: "memoryWarnPercent must be <= memoryCritPercent",
+    path: ["memoryWarnPercent"],
+  });
+
 // ---------------------------------------------------------------- hosts and applications
 
 const thresholdPair = (warnDefault: number, critDefault: number) =>
@@ -284,6 +355,7 @@ export const regimeSchema = z
       .strict()
       .default({ noncurrentDays: 7 }),
     databases: z.array(databaseSchema).default([]),
+    redis: z.array(redisSchema).default([]).describe("Redis servers (cache, Celery broker) checked on a schedule: memory, evictions, hit rate, persistence, queue lengths"),
     endpoints: endpointsSchema.optional(),
     hosts: z.array(hostSchema).default([]),
     applications: z.array(applicationSchema).default([]),
@@ -298,11 +370,17 @@ export const regimeSchema = z
       if (seen.has(d.id)) ctx.addIssue({ code: "custom", path: ["databases", i, "id"], message: `duplicate database id "${d.id}"` });
       seen.add(d.id);
     });
+    const redisIds = new Set<string>();
+    r.redis.forEach((x, i) => {
+      if (redisIds.has(x.id)) ctx.addIssue({ code: "custom", path: ["redis", i, "id"], message: `duplicate redis id "${x.id}"` });
+      redisIds.add(x.id);
+    });
   });
 
 export type RegimeInput = z.input<typeof regimeSchema>;
 export type Regime = z.output<typeof regimeSchema>;
 export type DatabaseConfig = Regime["databases"][number];
+export type RedisConfig = Regime["redis"][number];
 export type { EndpointConfig } from "./endpoints";
 export type ScheduleInput = z.output<typeof schedule>;
 

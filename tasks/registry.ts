@@ -4,6 +4,7 @@ import { dbHealthTask } from "./db-health";
 import { healthCheckTask } from "./health-check";
 import { analyzeTask, reindexTask, vacuumTask } from "./maintenance";
 import { purgeTask } from "./purge";
+import { redisHealthTask } from "./redis-health";
 import { restoreDrillTask } from "./restore-drill";
 import type { AnyTask } from "./lib/runtime";
 import { verifyBackupTask } from "./verify-backup";
@@ -18,6 +19,7 @@ export const tasks: Record<string, AnyTask> = {
   purge: purgeTask,
   "db-health": dbHealthTask,
   "health-check": healthCheckTask,
+  "redis-health": redisHealthTask,
 };
 
 export type TaskName = keyof typeof tasks;

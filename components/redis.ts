@@ -1,0 +1,177 @@
+/**
+ * What one Redis gets: the redis-health task on its schedule (a ScheduledTask, in the VPC when the
+ * config names a network, with a role that may read exactly its own password secret), and warning
+ * alarms on the metrics the task writes: memory percent of maxmemory, and each queue's length at the
+ * queue's severity (P2 unless set); evictions and hit rate when the config sets their thresholds.
+ * A critical value (memory at memoryCritPercent, a failing RDB save or AOF write, Redis unreachable)
+ * fails the run, which pages the Redis' severity through the task's errors alarm.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { createAlarm, type AlertTopics } from "./alarms";
+import type { IamStatement } from "./iam";
+import { ScheduledTask } from "./scheduled-task";
+import type { Schedule } from "../regime/schedule";
+import type { RedisConfig } from "../regime/schema";
+import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+
+export const REDIS_TASK = "redis-health";
+
+/** Seconds the task may take to connect and run its commands before it fails ("no answer within"). */
+export const REDIS_TIMEOUT_SECONDS = 10;
+
+export interface RedisHealthArgs {
+  regime: string;
+  redis: RedisConfig;
+  schedule: Schedule;
+  /** Zip archive of the redis-health task (build/bundle.ts). */
+  archive: pulumi.asset.Archive;
+  network?: { subnetIds: pulumi.Input<string[]>; securityGroupIds: pulumi.Input<string[]> };
+  alarmTopics: AlertTopics;
+  logRetentionDays: number;
+  tags?: Record<string, string>;
+}
+
+/** The environment the task reads (tasks/redis-health.ts); no password, only the secret's ARN. */
+export function redisTaskEnvironment(r: RedisConfig): Record<string, string> {
+  return {
+    REDIS_URL: r.url,
+    ...(r.passwordSecretArn ? { REDIS_PASSWORD_SECRET_ARN: r.passwordSecretArn } : {}),
+    MEMORY_WARN_PERCENT: String(r.memoryWarnPercent),
+    MEMORY_CRIT_PERCENT: String(r.memoryCritPercent),
+    ...(r.evictedKeysWarn !== undefined ? { EVICTED_KEYS_WARN: String(r.evictedKeysWarn) } : {}),
+    ...(r.minHitRatePercent !== undefined ? { MIN_HIT_RATE_PERCENT: String(r.minHitRatePercent) } : {}),
+    QUEUES: JSON.stringify(r.queues.map((q) => ({ name: q.name, maxLength: q.maxLength, severity: q.severity }))),
+    TIMEOUT_SECONDS: String(REDIS_TIMEOUT_SECONDS),
+  };
+}
+
+/** The alarm-name part of each queue: its name in the characters alarm names read well with, unique. */
+export function queueAlarmParts(names: string[]): string[] {
+  const seen = new Set<string>();
+  return names.map((n, i) => {
+    let part = `queue-${n.replace(/[^A-Za-z0-9_.-]+/g, "-").slice(0, 100)}`;
+    if (seen.has(part)) part = `${part}-${i}`;
+    seen.add(part);
+    return part;
+  });
+}
+
+export class RedisHealth extends pulumi.ComponentResource {
+  public readonly task: ScheduledTask;
+  public readonly alarmNames: pulumi.Output<string[]>;
+
+  constructor(name: string, args: RedisHealthArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("regime:redis:RedisHealth", name, {}, opts);
+    const r = args.redis;
+    const tags = { ...(args.tags ?? {}), Redis: r.id };
+    const statements: IamStatement[] = r.passwordSecretArn ? [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [r.passwordSecretArn] }] : [];
+
+    this.task = new ScheduledTask(
+      `${name}-${REDIS_TASK}`,
+      {
+        regime: args.regime,
+        taskName: REDIS_TASK,
+        description: `${REDIS_TASK} of redis ${r.id}`,
+        code: { kind: "zip", archive: args.archive, handler: "index.handler" },
+        instance: r.id,
+        environment: redisTaskEnvironment(r),
+        schedule: { expression: args.schedule.expression, timezone: args.schedule.timezone },
+        expectedIntervalSeconds: args.schedule.intervalSeconds,
+        // Connect, INFO and LLEN take well under a second; the timeout leaves room for the secret and a cold start.
+        timeoutSeconds: 60,
+        memoryMb: 256,
+        vpc: args.network,
+        policyStatements: statements,
+        logRetentionDays: args.logRetentionDays,
+        alarmTopics: args.alarmTopics,
+        severity: r.severity,
+        tags,
+      },
+      { parent: this },
+    );
+
+    // Warning levels page from the metrics the task writes; a run that writes none (it failed, or
+    // maxmemory is 0) leaves the alarm as it was: the errors and missed-run alarms cover that.
+    const period = Math.max(300, Math.min(86400, Math.round((args.schedule.intervalSeconds || 900) / 60) * 60));
+    const dims = { service: args.regime, Task: REDIS_TASK, Instance: r.id };
+    const alarms: pulumi.Output<string>[] = [];
+    const alarm = (
+      metric: string,
+      severity: RedisConfig["severity"],
+      metricName: string,
+      comparisonOperator: string,
+      threshold: number,
+      runbook: string,
+      extraDims: Record<string, string> = {},
+    ) =>
+      alarms.push(
+        createAlarm(
+          args.regime,
+          {
+            resource: `redis-${r.id}`,
+            metric,
+            severity,
+            runbook,
+            treatMissingData: "missing",
+            args: {
+              namespace: METRICS_NAMESPACE_DEFAULT,
+              metricName,
+              dimensions: { ...dims, ...extraDims },
+              statistic: "Maximum",
+              period,
+              evaluationPeriods: 1,
+              comparisonOperator,
+              threshold,
+            },
+          },
+          args.alarmTopics,
+          { parent: this },
+          tags,
+        ).name,
+      );
+
+    alarm(
+      "memory",
+      "P2",
+      "MemoryPercent",
+      "GreaterThanOrEqualToThreshold",
+      r.memoryWarnPercent,
+      `Redis ${r.id} uses ${r.memoryWarnPercent} % of its maxmemory (at ${r.memoryCritPercent} % the check fails). Look at the biggest keys (redis-cli --bigkeys, MEMORY USAGE), keys without a TTL, a growing queue; raise maxmemory or the node size if the data is expected. Evictions follow under an allkeys-* policy, write errors under noeviction.`,
+    );
+    if (r.evictedKeysWarn !== undefined) {
+      alarm(
+        "evictions",
+        "P2",
+        "EvictedKeys",
+        "GreaterThanOrEqualToThreshold",
+        r.evictedKeysWarn,
+        `Redis ${r.id} has evicted ${r.evictedKeysWarn} keys or more since it started (INFO stats evicted_keys): it is full and drops data to make room. Raise maxmemory or the node size, or shorten TTLs; CONFIG RESETSTAT restarts the count.`,
+      );
+    }
+    if (r.minHitRatePercent !== undefined) {
+      alarm(
+        "hit-rate",
+        "P2",
+        "HitRatePercent",
+        "LessThanThreshold",
+        r.minHitRatePercent,
+        `The cache hit rate of Redis ${r.id} (keyspace_hits / (hits + misses) since it started) fell below ${r.minHitRatePercent} %. Check for evictions, TTLs that are too short, or new code reading keys it never writes.`,
+      );
+    }
+    const parts = queueAlarmParts(r.queues.map((q) => q.name));
+    r.queues.forEach((q, i) =>
+      alarm(
+        parts[i],
+        q.severity,
+        "QueueLength",
+        "GreaterThanThreshold",
+        q.maxLength,
+        `The queue "${q.name}" on Redis ${r.id} holds more than ${q.maxLength} messages (LLEN): workers fall behind or are down. Check the workers (celery -A <app> inspect active / stats), their logs and errors, and scale them; purge only messages you know are obsolete.`,
+        { Queue: q.name },
+      ),
+    );
+
+    this.alarmNames = pulumi.all(alarms);
+    this.registerOutputs({ alarmNames: this.alarmNames });
+  }
+}

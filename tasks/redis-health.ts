@@ -1,0 +1,368 @@
+/**
+ * Redis health, what the guides run by hand (`redis-cli INFO memory`, `INFO stats | grep keyspace`,
+ * the Celery queue's backlog): one INFO (memory, stats, clients, persistence) and one LLEN per queue.
+ * Each check has a value and a status (ok, warning, critical, skipped) against its thresholds.
+ *
+ * - memory: used_memory as a percent of maxmemory (warning / critical); skipped when maxmemory is 0
+ *   (no limit: Redis grows until the host runs out), which the check's detail says.
+ * - evicted_keys: keys evicted since the server started (or CONFIG RESETSTAT); warning from EVICTED_KEYS_WARN.
+ * - hit_rate: keyspace_hits / (hits + misses) in percent; warning below MIN_HIT_RATE_PERCENT.
+ * - connected_clients: reported, no threshold.
+ * - rdb_last_bgsave / aof_last_write: critical when the last save or AOF write failed (Redis then
+ *   refuses writes, or loses them on restart); aof_last_rewrite: warning when the last rewrite failed.
+ * - queue:<name>: LLEN of the list key; warning above its maxLength (its own alarm pages).
+ *
+ * A critical check fails the task with one line naming the checks and their values (the errors alarm
+ * fires); warnings are in the result and the metrics. An unreachable Redis fails within TIMEOUT_SECONDS.
+ *
+ * The password: REDIS_PASSWORD_SECRET_ARN names a Secrets Manager secret whose SecretString is the
+ * password itself or JSON {"password": ..., "username"?: ...}. REDIS_PASSWORD (or a password in
+ * REDIS_URL) is for a local run only and refused in Lambda.
+ *
+ * Metrics (dimensions service, Task, Instance): MemoryPercent (when maxmemory is set), EvictedKeys,
+ * HitRatePercent (once there were lookups), ConnectedClients, and QueueLength with a Queue dimension.
+ */
+import { createClient } from "@redis/client";
+import { z } from "zod";
+import { defineTask, envInt, envJson, envNumber, MetricUnit, oneLine, TaskError, type TaskContext } from "./lib/runtime";
+
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+
+const queueSetting = z
+  .object({
+    name: z.string().min(1, "must not be empty"),
+    maxLength: z.number().int("must be a whole number").min(0, "must be >= 0"),
+    severity: z.string().optional(),
+  })
+  .strict();
+
+export const redisHealthSettings = z
+  .object({
+    REDIS_URL: z.string({ message: "not set (redis://host:6379 or rediss://host:6380)" }).superRefine((u, ctx) => {
+      try {
+        const url = new URL(u);
+        if (url.protocol !== "redis:" && url.protocol !== "rediss:") ctx.addIssue({ code: "custom", message: "must start with redis:// or rediss://" });
+        else if (!url.hostname) ctx.addIssue({ code: "custom", message: "must name a host" });
+        else if (!/^\/?(\d{1,2})?$/.test(url.pathname)) ctx.addIssue({ code: "custom", message: "path must be a database number (redis://host:6379/1) or nothing" });
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must be a URL like redis://host:6379" });
+      }
+    }),
+    REDIS_PASSWORD_SECRET_ARN: z.string().regex(SECRET_ARN, "must be the ARN of a Secrets Manager secret").optional(),
+    /** Local runs only (refused in Lambda). */
+    REDIS_PASSWORD: z.string().min(1, "must not be empty").optional(),
+    MEMORY_WARN_PERCENT: envNumber(0, 100).default(80),
+    MEMORY_CRIT_PERCENT: envNumber(0, 100).default(90),
+    /** 0: not checked. */
+    EVICTED_KEYS_WARN: envInt(0).default(0),
+    /** 0: not checked. */
+    MIN_HIT_RATE_PERCENT: envNumber(0, 100).default(0),
+    /** [{ name, maxLength, severity? }]: list keys whose length (LLEN) is checked. */
+    QUEUES: envJson(z.array(queueSetting)).optional(),
+    /** Connecting plus every command, in seconds: an unreachable Redis fails within this. */
+    TIMEOUT_SECONDS: envNumber(0.1, 300).default(10),
+    METRICS_INSTANCE: z.string().optional(),
+    AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.MEMORY_WARN_PERCENT > 0 && s.MEMORY_CRIT_PERCENT > 0 && s.MEMORY_WARN_PERCENT > s.MEMORY_CRIT_PERCENT) {
+      ctx.addIssue({ code: "custom", path: ["MEMORY_WARN_PERCENT"], message: `must not exceed MEMORY_CRIT_PERCENT (${s.MEMORY_CRIT_PERCENT})` });
+    }
+    const urlPassword = (() => {
+      try {
+        return new URL(s.REDIS_URL).password;
+      } catch {
+        return "";
+      }
+    })();
+    if (s.AWS_LAMBDA_FUNCTION_NAME && (s.REDIS_PASSWORD || urlPassword)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [s.REDIS_PASSWORD ? "REDIS_PASSWORD" : "REDIS_URL"],
+        message: "a password in an environment variable is refused in Lambda; use REDIS_PASSWORD_SECRET_ARN",
+      });
+    }
+    if (s.REDIS_PASSWORD_SECRET_ARN && (s.REDIS_PASSWORD || urlPassword)) {
+      ctx.addIssue({ code: "custom", path: ["REDIS_PASSWORD_SECRET_ARN"], message: "set either it or a password (REDIS_PASSWORD, REDIS_URL), not both" });
+    }
+  });
+export type RedisHealthSettings = z.infer<typeof redisHealthSettings>;
+
+export type RedisCheckStatus = "ok" | "warning" | "critical" | "skipped";
+
+export interface RedisCheck {
+  name: string;
+  value: number | string | null;
+  unit: string;
+  status: RedisCheckStatus;
+  warn?: number;
+  crit?: number;
+  detail?: string;
+}
+
+export interface RedisHealthReport {
+  /** METRICS_INSTANCE (the config's id), or host:port. */
+  redis: string;
+  status: "ok" | "warning" | "critical";
+  redisVersion?: string;
+  checks: RedisCheck[];
+}
+
+/** INFO's text as key -> value (section headers and blank lines dropped). */
+export function parseInfo(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    if (!line || line.startsWith("#")) continue;
+    const i = line.indexOf(":");
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
+}
+
+/** The password (and ACL user) from a SecretString: the text itself, or JSON {"password": ..., "username"?: ...}. */
+export function parseSecretPassword(text: string | undefined): { password: string; username?: string } {
+  if (text === undefined || text === "") throw new Error("the secret has no SecretString (binary secrets are not read)");
+  const trimmed = text.trim();
+  if (trimmed.startsWith("{")) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(trimmed);
+    } catch {
+      throw new Error('SecretString starts with "{" but is not JSON; store the password itself or {"password": "..."}');
+    }
+    const p = z.object({ password: z.string().min(1), username: z.string().min(1).optional() }).safeParse(doc);
+    if (!p.success) throw new Error('SecretString JSON has no "password" string; store {"password": "..."} or the password itself');
+    return p.data.username ? { password: p.data.password, username: p.data.username } : { password: p.data.password };
+  }
+  return { password: text };
+}
+
+async function secretPassword(arn: string, signal: AbortSignal): Promise<{ password: string; username?: string }> {
+  // Loaded only when a secret is configured.
+  const sdk = await import("@aws-sdk/client-secrets-manager");
+  const client = new sdk.SecretsManagerClient({ region: arn.split(":")[3], maxAttempts: 2, requestHandler: { connectionTimeout: 3000, requestTimeout: 5000 } });
+  try {
+    const out = await client.send(new sdk.GetSecretValueCommand({ SecretId: arn }), { abortSignal: signal });
+    return parseSecretPassword(out.SecretString);
+  } catch (err) {
+    throw new TaskError(`REDIS_PASSWORD_SECRET_ARN: cannot read the password: ${oneLine(err)}`);
+  } finally {
+    client.destroy();
+  }
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+/** Status of a value against thresholds (0 = level off); higher is worse. */
+function evaluate(value: number, warn: number, crit: number): RedisCheckStatus {
+  if (crit > 0 && value >= crit) return "critical";
+  if (warn > 0 && value >= warn) return "warning";
+  return "ok";
+}
+
+const bytes = (n: number) => (n >= 1024 * 1024 ? `${round(n / (1024 * 1024))} MB` : n >= 1024 ? `${round(n / 1024)} KB` : `${n} B`);
+
+/** The checks INFO gives (memory, evictions, hit rate, clients, persistence). */
+export function infoChecks(info: Record<string, string>, st: Pick<RedisHealthSettings, "MEMORY_WARN_PERCENT" | "MEMORY_CRIT_PERCENT" | "EVICTED_KEYS_WARN" | "MIN_HIT_RATE_PERCENT">): RedisCheck[] {
+  const n = (k: string) => Number(info[k] ?? 0);
+  const checks: RedisCheck[] = [];
+  const used = n("used_memory");
+  const max = n("maxmemory");
+  const thresholds = { ...(st.MEMORY_WARN_PERCENT > 0 ? { warn: st.MEMORY_WARN_PERCENT } : {}), ...(st.MEMORY_CRIT_PERCENT > 0 ? { crit: st.MEMORY_CRIT_PERCENT } : {}) };
+  if (max > 0) {
+    const pct = round((100 * used) / max);
+    checks.push({
+      name: "memory",
+      value: pct,
+      unit: "percent",
+      status: evaluate(pct, st.MEMORY_WARN_PERCENT, st.MEMORY_CRIT_PERCENT),
+      ...thresholds,
+      detail: `used_memory ${bytes(used)} of maxmemory ${bytes(max)}, policy ${info.maxmemory_policy ?? "unknown"}`,
+    });
+  } else {
+    checks.push({ name: "memory", value: null, unit: "percent", status: "skipped", detail: `maxmemory is 0 (no limit): memory percent not checked; used_memory ${bytes(used)}` });
+  }
+  const evicted = n("evicted_keys");
+  checks.push({
+    name: "evicted_keys",
+    value: evicted,
+    unit: "keys",
+    status: evaluate(evicted, st.EVICTED_KEYS_WARN, 0),
+    ...(st.EVICTED_KEYS_WARN > 0 ? { warn: st.EVICTED_KEYS_WARN } : {}),
+    detail: "since the server started or CONFIG RESETSTAT",
+  });
+  const hits = n("keyspace_hits");
+  const misses = n("keyspace_misses");
+  if (hits + misses > 0) {
+    const rate = round((100 * hits) / (hits + misses));
+    checks.push({
+      name: "hit_rate",
+      value: rate,
+      unit: "percent",
+      status: st.MIN_HIT_RATE_PERCENT > 0 && rate < st.MIN_HIT_RATE_PERCENT ? "warning" : "ok",
+      ...(st.MIN_HIT_RATE_PERCENT > 0 ? { warn: st.MIN_HIT_RATE_PERCENT } : {}),
+      detail: `${hits} hits, ${misses} misses`,
+    });
+  } else {
+    checks.push({ name: "hit_rate", value: null, unit: "percent", status: "skipped", detail: "no keyspace lookups since the server started or CONFIG RESETSTAT" });
+  }
+  checks.push({ name: "connected_clients", value: n("connected_clients"), unit: "clients", status: "ok", ...(info.blocked_clients ? { detail: `${info.blocked_clients} blocked` } : {}) });
+  const bgsave = info.rdb_last_bgsave_status ?? "unknown";
+  checks.push({
+    name: "rdb_last_bgsave",
+    value: bgsave,
+    unit: "status",
+    status: bgsave === "err" ? "critical" : "ok",
+    detail: bgsave === "err" ? "the last RDB snapshot failed (with stop-writes-on-bgsave-error Redis refuses writes)" : `rdb_changes_since_last_save ${info.rdb_changes_since_last_save ?? "unknown"}`,
+  });
+  if (info.aof_enabled === "1") {
+    const write = info.aof_last_write_status ?? "unknown";
+    checks.push({ name: "aof_last_write", value: write, unit: "status", status: write === "err" ? "critical" : "ok", ...(write === "err" ? { detail: "the last AOF write failed" } : {}) });
+    const rewrite = info.aof_last_bgrewrite_status ?? "unknown";
+    checks.push({ name: "aof_last_rewrite", value: rewrite, unit: "status", status: rewrite === "err" ? "warning" : "ok", ...(rewrite === "err" ? { detail: "the last AOF rewrite (BGREWRITEAOF) failed" } : {}) });
+  } else {
+    checks.push({ name: "aof_last_write", value: null, unit: "status", status: "skipped", detail: "AOF is off (appendonly no)" });
+  }
+  return checks;
+}
+
+/** host:port of a Redis URL, never its credentials. */
+export function redisAddress(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname}:${u.port || "6379"}`;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: () => string, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new TaskError(what()));
+    }, ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<RedisHealthReport> {
+  const url = new URL(settings.REDIS_URL);
+  const address = redisAddress(settings.REDIS_URL);
+  const label = settings.METRICS_INSTANCE ?? address;
+  const who = label === address ? `redis ${address}` : `redis ${label} (${address})`;
+  const timeoutMs = Math.round(settings.TIMEOUT_SECONDS * 1000);
+  const fromSecret = settings.REDIS_PASSWORD_SECRET_ARN ? await secretPassword(settings.REDIS_PASSWORD_SECRET_ARN, ctx.signal) : undefined;
+  const password = fromSecret?.password ?? settings.REDIS_PASSWORD ?? (url.password ? decodeURIComponent(url.password) : undefined);
+  const username = fromSecret?.username ?? (url.username ? decodeURIComponent(url.username) : undefined);
+  const database = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined;
+
+  let lastError: unknown;
+  const common = { host: url.hostname.replace(/^\[(.*)\]$/, "$1"), port: Number(url.port || 6379), connectTimeout: timeoutMs, socketTimeout: timeoutMs, reconnectStrategy: false as const };
+  const client = createClient({
+    socket: url.protocol === "rediss:" ? { ...common, tls: true as const } : common,
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+    ...(database !== undefined ? { database } : {}),
+    RESP: 2,
+    disableOfflineQueue: true,
+  });
+  client.on("error", (err) => {
+    lastError = err;
+  });
+  const fail = (err: unknown) => new TaskError(`${who}: ${oneLine(err ?? lastError)}`);
+  let timedOut = false;
+  const work = (async () => {
+    try {
+      await client.connect();
+    } catch (err) {
+      if (timedOut) return undefined;
+      throw fail(err instanceof Error && /Socket closed unexpectedly/.test(err.message) && lastError ? lastError : err);
+    }
+    const info = parseInfo(String(await client.info()));
+    const checks = infoChecks(info, settings);
+    for (const q of settings.QUEUES ?? []) {
+      try {
+        const len = Number(await client.lLen(q.name));
+        checks.push({
+          name: `queue:${q.name}`,
+          value: len,
+          unit: "messages",
+          status: len > q.maxLength ? "warning" : "ok",
+          warn: q.maxLength,
+          detail: len > q.maxLength ? `${len} messages waiting, more than ${q.maxLength}` : `${len} messages waiting`,
+        });
+      } catch (err) {
+        checks.push({ name: `queue:${q.name}`, value: null, unit: "messages", status: "warning", warn: q.maxLength, detail: `LLEN failed: ${oneLine(err)}` });
+      }
+    }
+    return { version: info.redis_version, checks };
+  })();
+  // After a timeout the destroyed client fails the pending command; that rejection is already reported.
+  work.catch(() => undefined);
+  let outcome: Awaited<typeof work>;
+  try {
+    outcome = await withTimeout(
+      work,
+      timeoutMs,
+      () => `${who}: no answer within ${settings.TIMEOUT_SECONDS} s${lastError ? ` (${oneLine(lastError)})` : ""}`,
+      () => {
+        timedOut = true;
+        client.destroy();
+      },
+    );
+  } finally {
+    if (client.isOpen) client.destroy();
+  }
+  const checks = outcome!.checks;
+
+  const status = checks.some((c) => c.status === "critical") ? "critical" : checks.some((c) => c.status === "warning") ? "warning" : "ok";
+  const value = (name: string) => checks.find((c) => c.name === name)?.value;
+  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], v: unknown) => {
+    if (typeof v === "number") ctx.metrics.addMetric(name, unit, v);
+  };
+  metric("MemoryPercent", MetricUnit.Percent, value("memory"));
+  metric("EvictedKeys", MetricUnit.Count, value("evicted_keys"));
+  metric("HitRatePercent", MetricUnit.Percent, value("hit_rate"));
+  metric("ConnectedClients", MetricUnit.Count, value("connected_clients"));
+  for (const q of settings.QUEUES ?? []) {
+    const v = value(`queue:${q.name}`);
+    if (typeof v !== "number") continue;
+    const m = ctx.metrics.singleMetric();
+    m.addDimension("Queue", q.name);
+    m.addMetric("QueueLength", MetricUnit.Count, v);
+  }
+  for (const c of checks.filter((c) => c.status === "warning" || c.status === "critical")) {
+    ctx.log.warn(`${label}: ${c.name} ${c.status}: ${c.value} ${c.unit}${c.detail ? ` (${c.detail})` : ""}`);
+  }
+  return { redis: label, status, ...(outcome!.version ? { redisVersion: outcome!.version } : {}), checks };
+}
+
+export const redisHealthTask = defineTask({
+  name: "redis-health",
+  description: "Redis memory of maxmemory, evictions, hit rate, clients, persistence, queue lengths",
+  settings: redisHealthSettings,
+  async run(settings, ctx): Promise<RedisHealthReport> {
+    const report = await check(settings, ctx);
+    const critical = report.checks
+      .filter((c) => c.status === "critical")
+      .map((c) => (typeof c.value === "number" ? `${c.name} ${c.value} ${c.unit} >= ${c.crit}${c.detail ? ` (${c.detail})` : ""}` : `${c.name} ${c.value}${c.detail ? ` (${c.detail})` : ""}`));
+    if (critical.length) throw new TaskError(`redis-health critical: ${report.redis} ${critical.join("; ")}`, report);
+    return report;
+  },
+  cli(options) {
+    // `--queue celery=1000` (repeatable) gives QUEUES; every other `--foo-bar X` sets FOO_BAR=X.
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(options)) {
+      if (k === "queue") continue;
+      env[k.toUpperCase().replace(/-/g, "_")] = v[v.length - 1];
+    }
+    if (options.queue) {
+      env.QUEUES = JSON.stringify(
+        options.queue.map((q) => {
+          const m = /^(.+)=(\d+)$/.exec(q);
+          if (!m) throw new Error(`--queue: "${q}" must be name=maxLength, like celery=1000`);
+          return { name: m[1], maxLength: Number(m[2]) };
+        }),
+      );
+    }
+    return env;
+  },
+});
