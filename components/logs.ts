@@ -5,13 +5,27 @@
  * errors, HTTP 5xx, 401/403 and failed logins, and alarms on them, and the CloudWatch agent `logs`
  * config that ships the hosts' files into those groups (appended to the agent's configuration through
  * an SSM parameter and AmazonCloudWatch-ManageAgent for tagged instances, over SSH for the rest).
+ * File backups: the hosts tar application files into the archive bucket under files/<group>/<name>/
+ * (an SSM Command document + association on the backup's schedule for tagged instances, a cron file
+ * over SSH for the rest), with a writer policy per host group and an alarm when no backup was recorded.
  */
 import { createHash } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
-import { archivePrefix, INSTANCE_STREAM, renderAgentLogsConfig, sshStreamName, type HostGroup, type LogGroupConfig, type LogsConfig } from "../regime/logs";
+import { missedRunWindow } from "./scheduled-task";
+import { archivePrefix, checkFileBackupSchedules, INSTANCE_STREAM, renderAgentLogsConfig, sshStreamName, type FileBackup, type HostGroup, type LogGroupConfig, type LogsConfig } from "../regime/logs";
+import {
+  FILE_BACKUP_METRIC,
+  FILE_BACKUP_TASK,
+  fileBackupPrefix,
+  fileBackupSchedule,
+  renderCronFile,
+  renderFileBackupInstallScript,
+  renderFileBackupScript,
+} from "../regime/file-backups";
+import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { renderAgentScript, renderDaemonJson, renderHostGroupConfigs, renderInstallScript } from "../regime/logrotate";
 
 export interface LogsArgs {
@@ -25,6 +39,10 @@ export interface LogsArgs {
   sshPrivateKeys?: Record<string, pulumi.Input<string>>;
   /** Days before incomplete multipart uploads to the archive bucket are aborted. */
   abortIncompleteUploadDays?: number;
+  /** The regime's timezone: file backup schedules that name none are in it (and must be UTC). Default UTC. */
+  timezone?: string;
+  /** Region the hosts upload to and write metrics in; default the provider's. */
+  region?: pulumi.Input<string>;
   tags?: Record<string, string>;
 }
 
@@ -77,20 +95,43 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
   public readonly agentLogConfigs: Record<string, string>;
   /** Host group -> SSM parameter holding its agent logs config (groups with a tag target and files). */
   public readonly agentConfigParameterNames: Record<string, pulumi.Output<string>>;
+  /** Host group -> IAM policy its hosts' roles need to upload file backups and write the backup metric. */
+  public readonly fileBackupWriterPolicyArns: Record<string, pulumi.Output<string>>;
+  /** `<group>/<backup>` -> SSM document that runs the backup (groups with a tag target). */
+  public readonly fileBackupDocumentNames: Record<string, pulumi.Output<string>>;
+  /** `<group>/<backup>` -> the backup script the hosts run. */
+  public readonly fileBackupScripts: Record<string, pulumi.Output<string>>;
 
   constructor(name: string, args: LogsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("regime:logs:LogRotation", name, {}, opts);
     const tags = { ...(args.tags ?? {}), Regime: args.regime };
     const groups = args.logs.hostGroups;
 
-    // ---------------------------------------------------------- archive bucket (only when a log set archives)
+    // Refused before anything is registered (the regime's loader refuses them too, with the same lines).
+    checkFileBackupSchedules(args.logs, args.timezone ?? "UTC", "logs.");
+
+    // ---------------------------------------------------------- archive bucket (only when a log set archives or a group backs up files)
     const archived = groups.flatMap((g) => g.logSets.filter((s) => s.archive).map((s) => ({ group: g.name, set: s })));
+    const backedUp = groups.flatMap((g) => g.fileBackups.map((b) => ({ group: g, backup: b })));
     let bucketName: pulumi.Output<string> | undefined;
-    if (archived.length > 0) {
-      const bucket = this.archiveBucket(name, args, archived.map((a) => ({ prefix: archivePrefix(a.group, a.set), expireDays: a.set.archive!.expireDays })), tags);
+    let bucketArn: pulumi.Output<string> | undefined;
+    if (archived.length > 0 || backedUp.length > 0) {
+      const bucket = this.archiveBucket(
+        name,
+        args,
+        [
+          ...archived.map((a) => ({ prefix: archivePrefix(a.group, a.set), expireDays: a.set.archive!.expireDays })),
+          ...backedUp.map((b) => ({ prefix: fileBackupPrefix(b.group.name, b.backup.name), expireDays: b.backup.retentionDays })),
+        ],
+        tags,
+      );
       bucketName = bucket.bucket;
+      bucketArn = bucket.arn;
       this.archiveBucketName = bucket.bucket;
       this.archiveBucketArn = bucket.arn;
+    }
+    if (archived.length > 0) {
+      const bucket = { arn: bucketArn! };
       const policy = new aws.iam.Policy(
         `${name}-archive-writer`,
         {
@@ -175,7 +216,18 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
       }
     }
 
+    // ---------------------------------------------------------- file backups
+    this.fileBackupWriterPolicyArns = {};
+    this.fileBackupDocumentNames = {};
+    this.fileBackupScripts = {};
+    if (backedUp.length > 0) {
+      const region = args.region ?? aws.getRegionOutput({}, { parent: this }).region;
+      for (const g of groups.filter((x) => x.fileBackups.length > 0)) this.fileBackups(name, args, g, bucketName!, bucketArn!, region, tags);
+    }
+
     this.registerOutputs({
+      fileBackupWriterPolicyArns: this.fileBackupWriterPolicyArns,
+      fileBackupDocumentNames: this.fileBackupDocumentNames,
       logrotateConfigs: this.logrotateConfigs,
       daemonJson: this.daemonJson,
       ssmDocumentNames: this.ssmDocumentNames,
@@ -186,6 +238,156 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
       agentLogConfigs: this.agentLogConfigs,
       agentConfigParameterNames: this.agentConfigParameterNames,
     });
+  }
+
+  /**
+   * A host group's file backups: the writer policy (s3:PutObject on exactly its backup prefixes, the
+   * backup metric in the regime's namespace; the bucket's aws/s3 key lets every role of the account
+   * encrypt through S3, so no KMS statement), per backup an SSM Command document + State Manager
+   * association on the group's tag and the backup's UTC schedule, a cron file per SSH host, and an
+   * alarm when no backup was recorded within the schedule's interval (missing data is breaching).
+   */
+  private fileBackups(
+    name: string,
+    args: LogsArgs,
+    g: HostGroup,
+    bucketName: pulumi.Output<string>,
+    bucketArn: pulumi.Output<string>,
+    region: pulumi.Input<string>,
+    tags: Record<string, string>,
+  ): void {
+    const namespace = METRICS_NAMESPACE_DEFAULT;
+    const policy = new aws.iam.Policy(
+      `${name}-${g.name}-file-backup-writer`,
+      {
+        name: `${args.regime}-${g.name}-file-backup-writer`,
+        description: `Lets hosts of ${args.regime}/${g.name} upload their file backups and record them`,
+        policy: bucketArn.apply((arn) =>
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              { Sid: "PutFileBackups", Effect: "Allow", Action: ["s3:PutObject"], Resource: g.fileBackups.map((b) => `${arn}/${fileBackupPrefix(g.name, b.name)}*`) },
+              {
+                Sid: "RecordFileBackups",
+                Effect: "Allow",
+                Action: ["cloudwatch:PutMetricData"],
+                Resource: ["*"],
+                Condition: { StringEquals: { "cloudwatch:namespace": namespace } },
+              },
+            ],
+          }),
+        ),
+        tags,
+      },
+      { parent: this },
+    );
+    this.fileBackupWriterPolicyArns[g.name] = policy.arn;
+
+    const cronFiles: Record<string, { script: pulumi.Output<string>; cron: string }> = {};
+    for (const b of g.fileBackups) {
+      const key = `${g.name}/${b.name}`;
+      const schedule = fileBackupSchedule(b.schedule, args.timezone ?? "UTC");
+      const script = pulumi
+        .all([bucketName, region])
+        .apply(([bucket, reg]) => renderFileBackupScript({ regime: args.regime, group: g, backup: b, bucket, region: reg, namespace }));
+      this.fileBackupScripts[key] = script;
+      if (g.target) {
+        const docName = `${args.regime}-${g.name}-file-backup-${b.name}`;
+        const doc = new aws.ssm.Document(
+          `${name}-${g.name}-${b.name}-file-backup-document`,
+          {
+            name: docName,
+            documentType: "Command",
+            documentFormat: "JSON",
+            content: script.apply((s) =>
+              ssmDocumentContent(`Backs up the files of ${args.regime}/${g.name}/${b.name} to the log archive bucket`, s, { stepName: "backupFiles", timeoutSeconds: 3600 }),
+            ),
+            tags,
+          },
+          { parent: this },
+        );
+        this.fileBackupDocumentNames[key] = doc.name;
+        new aws.ssm.Association(
+          `${name}-${g.name}-${b.name}-file-backup-association`,
+          {
+            name: doc.name,
+            associationName: docName,
+            documentVersion: doc.latestVersion,
+            targets: [{ key: `tag:${g.target.tagKey}`, values: [g.target.tagValue] }],
+            scheduleExpression: schedule.expression,
+            applyOnlyAtCronInterval: true,
+            complianceSeverity: "HIGH",
+            maxConcurrency: "25%",
+            // Every host backs up its own files: one failure must not stop the others.
+            maxErrors: "100%",
+            tags,
+          },
+          { parent: this },
+        );
+      }
+      if (g.sshHosts.length > 0) {
+        cronFiles[b.name] = { script, cron: renderCronFile({ regime: args.regime, group: g.name, name: b.name, hostCron: schedule.hostCron!, description: schedule.description }) };
+      }
+      this.missedBackupAlarm(args, g, b, schedule.intervalSeconds, schedule.description, tags);
+    }
+
+    if (g.sshHosts.length > 0) {
+      const key = this.sshKey(args, g);
+      const install = pulumi
+        .all(Object.fromEntries(Object.entries(cronFiles).map(([n, f]) => [n, f.script])))
+        .apply((scripts) =>
+          renderFileBackupInstallScript({
+            regime: args.regime,
+            group: g.name,
+            backups: Object.fromEntries(Object.entries(cronFiles).map(([n, f]) => [n, { script: scripts[n], cron: f.cron }])),
+          }),
+        );
+      for (const h of g.sshHosts) {
+        new command.remote.Command(
+          `${name}-${g.name}-file-backups-ssh-${h.host.replace(/[^A-Za-z0-9-]/g, "-")}`,
+          {
+            connection: { host: h.host, user: h.user, port: h.port, privateKey: pulumi.secret(key) },
+            create: SSH_RUN_AS_ROOT,
+            stdin: install,
+            triggers: [install.apply(sha256)],
+          },
+          { parent: this },
+        );
+      }
+    }
+  }
+
+  private missedBackupAlarm(args: LogsArgs, g: HostGroup, b: FileBackup, intervalSeconds: number, description: string, tags: Record<string, string>): void {
+    // An hour of slack for a backup that takes longer than the previous one (a weekly one gets none:
+    // CloudWatch watches at most 7 days).
+    const window = missedRunWindow(Math.min(intervalSeconds + 3600, 7 * 86400))!;
+    const minutes = Math.round((window.period * window.evaluationPeriods) / 60);
+    createAlarm(
+      args.regime,
+      {
+        resource: `logs-${g.name}-backup-${b.name}`,
+        metric: "missed-run",
+        severity: b.severity as Severity,
+        runbook: `No file backup ${g.name}/${b.name} was recorded in ${minutes} minutes (${description}). ${
+          g.target ? `Read the association ${args.regime}-${g.name}-file-backup-${b.name}'s run history in State Manager` : `Read syslog (maintenance-regime-${g.name}-${b.name}) on the SSH hosts`
+        }: a missing path, the aws CLI or the instance role's ${args.regime}-${g.name}-file-backup-writer policy. Then run the backup by hand.`,
+        treatMissingData: "breaching",
+        args: {
+          namespace: METRICS_NAMESPACE_DEFAULT,
+          metricName: FILE_BACKUP_METRIC,
+          dimensions: { service: args.regime, Task: FILE_BACKUP_TASK, Instance: `${g.name}/${b.name}` },
+          statistic: "Sum",
+          period: window.period,
+          evaluationPeriods: window.evaluationPeriods,
+          datapointsToAlarm: window.evaluationPeriods,
+          comparisonOperator: "LessThanThreshold",
+          threshold: 1,
+        },
+      },
+      args.alarmTopics,
+      { parent: this },
+      tags,
+    );
   }
 
   /**
@@ -474,7 +676,7 @@ function sha256(s: string): string {
 }
 
 /** SSM Command document (schema 2.2) running the script with aws:runShellScript, one line per entry. */
-export function ssmDocumentContent(description: string, script: string): string {
+export function ssmDocumentContent(description: string, script: string, opts: { stepName?: string; timeoutSeconds?: number } = {}): string {
   return JSON.stringify(
     {
       schemaVersion: "2.2",
@@ -482,9 +684,9 @@ export function ssmDocumentContent(description: string, script: string): string 
       mainSteps: [
         {
           action: "aws:runShellScript",
-          name: "installLogConfigs",
+          name: opts.stepName ?? "installLogConfigs",
           precondition: { StringEquals: ["platformType", "Linux"] },
-          inputs: { timeoutSeconds: "300", runCommand: script.split("\n") },
+          inputs: { timeoutSeconds: String(opts.timeoutSeconds ?? 300), runCommand: script.split("\n") },
         },
       ],
     },

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { parseSchedule, type Schedule } from "./schedule";
 import { REGIME_KEYS, regimeSchema, type Regime, type ScheduleInput } from "./schema";
+import { checkFileBackupSchedules } from "./logs";
 
 export class RegimeConfigError extends Error {
   constructor(message: string) {
@@ -60,6 +61,11 @@ export function validateRegime(raw: unknown): Regime {
     } catch (err) {
       throw new RegimeConfigError(`${formatPath(f.path)}: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+  try {
+    checkFileBackupSchedules(regime.logs, regime.timezone, "logs.");
+  } catch (err) {
+    throw new RegimeConfigError(err instanceof Error ? err.message : String(err));
   }
   return regime;
 }

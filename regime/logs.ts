@@ -9,6 +9,8 @@
 import { z } from "zod";
 import { SEVERITIES } from "../components/alarms";
 import { LOG_RETENTION_DAYS } from "./limits";
+import { schedule } from "./primitives";
+import { fileBackupSchedule } from "./file-backups";
 
 const severity = z.enum(SEVERITIES, { message: `must be one of ${SEVERITIES.join(", ")}` });
 
@@ -213,6 +215,35 @@ function isRegex(p: string): boolean {
   }
 }
 
+// ---------------------------------------------------------------- file backups
+
+const backupPath = z
+  .string()
+  .min(1, "must not be empty")
+  .refine(noControl, "must not contain newlines or control characters")
+  .refine((p) => !p.split("/").includes(".."), "must not contain .. segments")
+  .refine((p) => !/[*?[\]{}]/.test(p), "must name a file or directory, not a pattern (exclude takes globs)")
+  .refine((p) => p.replace(/\/+$/, "") !== "", "must not be / itself");
+
+export const fileBackupSchema = z
+  .object({
+    name: name.describe("names the S3 prefix files/<group>/<name>/, the SSM document and the cron file"),
+    paths: z
+      .array(backupPath)
+      .min(1, "must list at least one path")
+      .describe("files or directories, absolute or under appRoot; every one must exist when the backup runs"),
+    exclude: z
+      .array(z.string().min(1, "must not be empty").max(1024).refine(noControl, "must not contain newlines or control characters"))
+      .default([])
+      .describe("tar --exclude globs (*.tmp, uploads/cache)"),
+    schedule: schedule
+      .default({ at: "daily at 03:00", timezone: "UTC" })
+      .describe("when the hosts run the backup, in UTC (State Manager and cron run it in UTC); daily to weekly"),
+    retentionDays: z.number().int("must be a whole number of days").min(1, "must be >= 1").default(30).describe("archives are deleted after this many days"),
+    severity: severity.default("P1").describe("severity of the alarm when no backup was recorded within the schedule's interval"),
+  })
+  .strict();
+
 // ---------------------------------------------------------------- host groups
 
 const sshHost = z
@@ -271,10 +302,14 @@ export const hostGroupSchema = z
     docker: dockerLogOptionsSchema.optional(),
     logSets: z.array(logSetSchema).default([]),
     logGroups: z.array(logGroupSchema).default([]),
+    fileBackups: z
+      .array(fileBackupSchema)
+      .default([])
+      .describe("application files tarred to the log archive bucket under files/<group>/<name>/ (the hosts need the aws CLI and fileBackupWriterPolicyArns)"),
   })
   .strict()
   .superRefine((g, ctx) => {
-    const delivers = g.logSets.length > 0 || g.docker !== undefined || g.logGroups.some((l) => l.files.length > 0);
+    const delivers = g.logSets.length > 0 || g.docker !== undefined || g.logGroups.some((l) => l.files.length > 0) || g.fileBackups.length > 0;
     if (delivers && !g.target && g.sshHosts.length === 0) {
       ctx.addIssue({ code: "custom", path: ["target"], message: "set target (tag) and/or sshHosts: the group has files to deliver" });
     }
@@ -313,6 +348,26 @@ export const hostGroupSchema = z
         shipped.set(full, l.name);
       });
     });
+    g.logSets.forEach((s, i) => {
+      if (s.archive && archivePrefix(g.name, s).startsWith("files/")) {
+        ctx.addIssue({ code: "custom", path: ["logSets", i, "archive", "prefix"], message: `${archivePrefix(g.name, s)} is under files/, where file backups go: set another prefix` });
+      }
+    });
+    const backups = new Set<string>();
+    g.fileBackups.forEach((b, i) => {
+      if (backups.has(b.name)) ctx.addIssue({ code: "custom", path: ["fileBackups", i, "name"], message: `duplicate file backup name "${b.name}"` });
+      backups.add(b.name);
+      const seen = new Set<string>();
+      b.paths.forEach((p, j) => {
+        if (!p.startsWith("/") && !g.appRoot) {
+          ctx.addIssue({ code: "custom", path: ["fileBackups", i, "paths", j], message: "must be absolute or under appRoot (set appRoot on the host group)" });
+          return;
+        }
+        const full = resolveLogPath(p, g.appRoot).replace(/\/+$/, "");
+        if (seen.has(full)) ctx.addIssue({ code: "custom", path: ["fileBackups", i, "paths", j], message: `${full} is listed twice` });
+        seen.add(full);
+      });
+    });
   });
 
 export const logsSchema = z
@@ -344,6 +399,8 @@ export type LogSet = z.output<typeof logSetSchema>;
 export type LogGroupConfig = z.output<typeof logGroupSchema>;
 export type HostGroupInput = z.input<typeof hostGroupSchema>;
 export type HostGroup = z.output<typeof hostGroupSchema>;
+export type FileBackupInput = z.input<typeof fileBackupSchema>;
+export type FileBackup = z.output<typeof fileBackupSchema>;
 export type DockerLogOptions = z.output<typeof dockerLogOptionsSchema>;
 export type LogsInput = z.input<typeof logsSchema>;
 export type LogsConfig = z.output<typeof logsSchema>;
@@ -420,10 +477,33 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+/**
+ * Throws one line naming the key path (`<prefix>hostGroups[0].fileBackups[1].schedule: ...`) when a file
+ * backup's schedule cannot run as asked (not UTC, no time of day, too often or too rarely), or an SSH
+ * group's schedule cannot be written for cron.
+ */
+export function checkFileBackupSchedules(logs: Pick<LogsConfig, "hostGroups">, timezone: string, pathPrefix = ""): void {
+  logs.hostGroups.forEach((g, i) => {
+    g.fileBackups.forEach((b, j) => {
+      const at = `${pathPrefix}hostGroups[${i}].fileBackups[${j}].schedule`;
+      let s;
+      try {
+        s = fileBackupSchedule(b.schedule, timezone);
+      } catch (err) {
+        throw new Error(`${at}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      if (g.sshHosts.length > 0 && !s.hostCron) throw new Error(`${at}: the group's SSH hosts run it from cron, and ${s.hostCronProblem}`);
+    });
+  });
+}
+
 /** Parses the `logs` config; throws one line naming the key path of the first problem. */
-export function parseLogs(raw: unknown): LogsConfig {
+export function parseLogs(raw: unknown, timezone = "UTC"): LogsConfig {
   const parsed = logsSchema.safeParse(raw);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    checkFileBackupSchedules(parsed.data, timezone);
+    return parsed.data;
+  }
   const issue = parsed.error.issues[0];
   if (issue.code === "unrecognized_keys") throw new Error(`${formatPath(issue.path) || "logs"}: unknown key ${issue.keys.join(", ")}`);
   throw new Error(`${formatPath(issue.path) || "logs"}: ${issue.message}`);

@@ -1,0 +1,248 @@
+/**
+ * File backups of a host group (`logs.hostGroups[].fileBackups[]`): application files the operations
+ * guides back up by hand next to the database (`.env.production`, `docker-compose.yml`, `uploads/`).
+ * Pure functions: the schedule a backup runs on (UTC, as State Manager and cron run it), the backup
+ * script a host runs (tar | aws s3 cp, a SHA-256 manifest beside the archive, a CloudWatch metric on
+ * success), and the script that installs it with a cron file on SSH hosts. Tests run both for real.
+ */
+import { posix } from "node:path";
+import { parseSchedule, ScheduleError } from "./schedule";
+import { managedMarker, shellQuote } from "./logrotate";
+import { resolveLogPath, type FileBackup, type HostGroup } from "./logs";
+import type { ScheduleInput } from "./schema";
+
+/** Key prefix of a file backup in the log archive bucket. */
+export function fileBackupPrefix(group: string, name: string): string {
+  return `files/${group}/${name}/`;
+}
+
+/** The `Task` dimension of the metric a backup writes, next to `service` (regime) and `Instance` (`<group>/<name>`). */
+export const FILE_BACKUP_TASK = "file-backup";
+
+/** Metric a successful backup writes (the same name the scheduled tasks use for a successful run). */
+export const FILE_BACKUP_METRIC = "TaskSucceeded";
+
+/** Shortest interval State Manager allows between association runs. */
+const MIN_INTERVAL_SECONDS = 30 * 60;
+
+/** Longest window a CloudWatch metric alarm can watch for a missed run. */
+const MAX_INTERVAL_SECONDS = 7 * 86400;
+
+export interface FileBackupSchedule {
+  /** State Manager association cron, evaluated in UTC: `cron(0 3 * * ? *)`. */
+  expression: string;
+  /** The same times as a 5-field cron line for /etc/cron.d, or undefined when cron cannot express them. */
+  hostCron?: string;
+  /** Why hostCron is undefined. */
+  hostCronProblem?: string;
+  description: string;
+  intervalSeconds: number;
+}
+
+const UTC_ZONES = new Set(["UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "Etc/GMT", "Universal", "Zulu"]);
+
+const DOW = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+/** An EventBridge day-of-week token (1 = SUN .. 7 = SAT, or a name) as cron's 0 = Sunday .. 6. */
+function cronDow(tok: string): string {
+  const named = DOW.indexOf(tok);
+  return String(named >= 0 ? named : Number(tok) - 1);
+}
+
+/** An EventBridge day-of-week field as a cron(5) one (numbers only: cron allows no names in ranges or lists). */
+function hostDowField(field: string): string {
+  if (field === "?" || field === "*") return "*";
+  return field
+    .split(",")
+    .map((part) => {
+      const [range, step] = part.split("/");
+      const mapped = range === "*" ? "*" : range.split("-").map(cronDow).join("-");
+      return step === undefined ? mapped : `${mapped}/${step}`;
+    })
+    .join(",");
+}
+
+/**
+ * The UTC cron a file backup runs on. Throws a one-line ScheduleError (no key path) for a schedule in a
+ * timezone other than UTC (State Manager associations and host cron run in UTC; daylight saving would
+ * move a converted time by an hour twice a year), a rate form (no time of day), a schedule more frequent
+ * than every 30 minutes (State Manager's minimum) or less frequent than weekly (a missed run could not be
+ * alarmed: a CloudWatch alarm watches at most 7 days).
+ */
+export function fileBackupSchedule(input: ScheduleInput, regimeTimezone: string): FileBackupSchedule {
+  const s = typeof input === "string" ? parseSchedule(input, regimeTimezone) : parseSchedule(input.at, input.timezone);
+  const text = typeof input === "string" ? input : input.at;
+  if (!UTC_ZONES.has(s.timezone)) {
+    throw new ScheduleError(
+      `"${text}" is in ${s.timezone}, but State Manager and cron run file backups in UTC (daylight saving would move a converted time); write it in UTC: { at: "${text}", timezone: UTC } with the UTC time`,
+    );
+  }
+  if (s.expression.startsWith("rate(")) {
+    throw new ScheduleError(`"${text}" has no time of day; file backups run from a cron expression: write e.g. "daily at 03:00" or "every hour at :15"`);
+  }
+  if (s.intervalSeconds < MIN_INTERVAL_SECONDS) throw new ScheduleError(`"${text}" runs more often than every 30 minutes, State Manager's minimum`);
+  if (s.intervalSeconds > MAX_INTERVAL_SECONDS) {
+    throw new ScheduleError(`"${text}" runs less often than weekly: a missed backup could not be alarmed (a CloudWatch alarm watches at most 7 days)`);
+  }
+  const fields = /^cron\((.*)\)$/.exec(s.expression)![1].split(" ").map((f) => f.toUpperCase());
+  const [mi, ho, dm, mo, dw, yr] = fields;
+  let hostCron: string | undefined;
+  let hostCronProblem: string | undefined;
+  if (yr !== "*") hostCronProblem = `cron has no year field (${yr})`;
+  else if (/[LW#]/.test(dm) || /[L#]/.test(dw)) hostCronProblem = `cron cannot express ${/[LW#]/.test(dm) ? dm : dw} (last, nearest weekday or n-th weekday)`;
+  else if (/[A-Z]/.test(mo)) hostCronProblem = `write months as numbers for cron (${mo})`;
+  else hostCron = [mi, ho, dm === "?" ? "*" : dm, mo, hostDowField(dw)].join(" ");
+  return { expression: s.expression, hostCron, hostCronProblem, description: `${s.description} UTC`, intervalSeconds: s.intervalSeconds };
+}
+
+export interface FileBackupScriptInput {
+  regime: string;
+  group: Pick<HostGroup, "name" | "appRoot">;
+  backup: Pick<FileBackup, "name" | "paths" | "exclude">;
+  bucket: string;
+  region: string;
+  /** CloudWatch namespace of the success metric (the tasks' METRICS_NAMESPACE). */
+  namespace: string;
+}
+
+/** Absolute paths a backup archives, in declared order. */
+export function fileBackupPaths(group: Pick<HostGroup, "appRoot">, backup: Pick<FileBackup, "paths">): string[] {
+  return backup.paths.map((p) => resolveLogPath(p, group.appRoot));
+}
+
+/**
+ * The backup script a host runs as root: every path must exist (else nothing is uploaded); tar streams
+ * the paths (relative to /) through sha256sum into `aws s3 cp -` to
+ * `s3://<bucket>/files/<group>/<name>/<host>/<UTC stamp>.tar.gz` with SSE-KMS; when tar fails (exit 2:
+ * unreadable file ...) the upload is killed before it sees the end of the stream, so no truncated
+ * archive becomes an object. GNU tar's exit 1 (a file changed while it was read, e.g. a log being
+ * written) is a warning. After the archive, `<stamp>.tar.gz.sha256` (sha256sum -c format) and the
+ * success metric. `REGIME_HOSTNAME` and `REGIME_STAMP` fix the host and stamp (for tests).
+ */
+export function renderFileBackupScript(input: FileBackupScriptInput): string {
+  const { regime, group, backup } = input;
+  const prefix = fileBackupPrefix(group.name, backup.name);
+  const paths = fileBackupPaths(group, backup);
+  const members = paths.map((p) => p.replace(/^\/+/, ""));
+  const where = `${regime}/${group.name}/${backup.name}`;
+  const excludes = (backup.exclude ?? []).map((e) => `--exclude=${shellQuote(e)}`);
+  return [
+    "#!/bin/bash",
+    `# File backup ${where}; generated by maintenance-regime. Do not edit: changes are overwritten on the next delivery.`,
+    "set -euo pipefail",
+    `BUCKET=${shellQuote(input.bucket)}`,
+    `REGION=${shellQuote(input.region)}`,
+    `fail() { echo "error: file backup ${where}: $*" >&2; exit 1; }`,
+    'command -v aws >/dev/null || fail "aws CLI not found"',
+    'HOST="${REGIME_HOSTNAME:-$(hostname)}"',
+    'STAMP="${REGIME_STAMP:-$(date -u +%Y%m%dT%H%M%SZ)}"',
+    `KEY="${prefix}$HOST/$STAMP.tar.gz"`,
+    "missing=0",
+    `for p in ${paths.map(shellQuote).join(" ")}; do`,
+    '  [ -e "$p" ] || { echo "error: file backup ' + where + ': $p does not exist" >&2; missing=1; }',
+    "done",
+    '[ "$missing" -eq 0 ] || fail "nothing uploaded"',
+    'WORK="$(mktemp -d)"',
+    "trap 'rm -rf \"$WORK\"' EXIT",
+    'mkfifo "$WORK/upload" "$WORK/sum"',
+    'aws s3 cp - "s3://$BUCKET/$KEY" --sse aws:kms --region "$REGION" --only-show-errors < "$WORK/upload" &',
+    "upload=$!",
+    `sha256sum < "$WORK/sum" > "$WORK/sha256" &`,
+    "summer=$!",
+    "set +e",
+    // The kill comes before this group closes its output: the upload never sees the end of a failed stream.
+    "{",
+    `  tar -czf - -C / ${[...excludes, "--", ...members.map(shellQuote)].join(" ")}`,
+    "  rc=$?",
+    '  echo "$rc" > "$WORK/tar.rc"',
+    '  if [ "$rc" -gt 1 ]; then kill "$upload" 2>/dev/null; fi',
+    '} | tee "$WORK/sum" > "$WORK/upload"',
+    'wait "$upload"; upload_rc=$?',
+    'wait "$summer"',
+    "set -e",
+    'tar_rc="$(cat "$WORK/tar.rc")"',
+    '[ "$tar_rc" -le 1 ] || fail "tar failed (exit $tar_rc); nothing uploaded"',
+    '[ "$upload_rc" -eq 0 ] || fail "upload to s3://$BUCKET/$KEY failed (exit $upload_rc)"',
+    '[ "$tar_rc" -eq 0 ] || echo "warning: file backup ' + where + ': a file changed while tar read it (tar exit 1); archived as read" >&2',
+    'sum="$(cut -c1-64 "$WORK/sha256")"',
+    'printf "%s  %s\\n" "$sum" "$STAMP.tar.gz" | aws s3 cp - "s3://$BUCKET/$KEY.sha256" --sse aws:kms --region "$REGION" --only-show-errors',
+    `aws cloudwatch put-metric-data --region "$REGION" --namespace ${shellQuote(input.namespace)} --metric-name ${FILE_BACKUP_METRIC} --unit Count --value 1 --dimensions ${shellQuote(`service=${regime},Task=${FILE_BACKUP_TASK},Instance=${group.name}/${backup.name}`)}`,
+    'echo "backed up to s3://$BUCKET/$KEY (sha256 $sum)"',
+    "",
+  ].join("\n");
+}
+
+/** Where the install script puts a backup script on an SSH host. */
+export function fileBackupScriptPath(group: string, name: string): string {
+  return `/usr/local/sbin/maintenance-regime-${group}-${name}-backup`;
+}
+
+/** The cron file of a backup on an SSH host. */
+export function fileBackupCronPath(group: string, name: string): string {
+  return `/etc/cron.d/maintenance-regime-${group}-${name}`;
+}
+
+/** The /etc/cron.d file that runs a backup script as root at the UTC times, its output to syslog. */
+export function renderCronFile(input: { regime: string; group: string; name: string; hostCron: string; description: string }): string {
+  const tag = `maintenance-regime-${input.group}-${input.name}`;
+  return [
+    `# File backup ${input.regime}/${input.group}/${input.name} (${input.description}); generated by maintenance-regime.`,
+    managedMarker(input.regime, input.group),
+    "SHELL=/bin/bash",
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    // cronie reads CRON_TZ; the install script warns when another cron would use a non-UTC host clock.
+    "CRON_TZ=UTC",
+    `${input.hostCron} root ${fileBackupScriptPath(input.group, input.name)} 2>&1 | logger -t ${tag}`,
+    "",
+  ].join("\n");
+}
+
+export interface FileBackupInstallInput {
+  regime: string;
+  group: string;
+  /** Backup name -> its rendered script and cron file. */
+  backups: Record<string, { script: string; cron: string }>;
+}
+
+/**
+ * Script (run as root over SSH) that installs each backup script 0755 and its cron file 0644 and
+ * removes the group's cron files and scripts no longer declared. `REGIME_ETC` and `REGIME_SBIN` move
+ * /etc and /usr/local/sbin (for tests).
+ */
+export function renderFileBackupInstallScript(input: FileBackupInstallInput): string {
+  const names = Object.keys(input.backups).sort();
+  for (const n of names) if (!/^[a-z][a-z0-9-]*$/.test(n)) throw new Error(`${n}: not a safe file backup name`);
+  const marker = managedMarker(input.regime, input.group);
+  const base = `maintenance-regime-${input.group}-`;
+  const lines = [
+    "#!/bin/bash",
+    `# Installs the file backups of ${input.regime}/${input.group}; generated by maintenance-regime.`,
+    "set -euo pipefail",
+    'ETC="${REGIME_ETC:-/etc}"',
+    'SBIN="${REGIME_SBIN:-/usr/local/sbin}"',
+    'mkdir -p "$ETC/cron.d" "$SBIN"',
+    'if [ "$(date +%z)" != "+0000" ] && ! crond -V >/dev/null 2>&1; then echo "warning: the host clock is not UTC and cron may not read CRON_TZ: file backups run at the UTC times in local time" >&2; fi',
+  ];
+  for (const n of names) {
+    const b = input.backups[n];
+    const script = posix.basename(fileBackupScriptPath(input.group, n));
+    const cron = posix.basename(fileBackupCronPath(input.group, n));
+    lines.push(
+      `printf %s ${Buffer.from(b.script, "utf8").toString("base64")} | base64 -d > "$SBIN/.${script}.new"`,
+      `chmod 0755 "$SBIN/.${script}.new" && mv -f "$SBIN/.${script}.new" "$SBIN/${script}"`,
+      `printf %s ${Buffer.from(b.cron, "utf8").toString("base64")} | base64 -d > "$ETC/cron.d/.${cron}.new"`,
+      `chmod 0644 "$ETC/cron.d/.${cron}.new" && mv -f "$ETC/cron.d/.${cron}.new" "$ETC/cron.d/${cron}"`,
+      `echo "installed $ETC/cron.d/${cron} and $SBIN/${script}"`,
+    );
+  }
+  lines.push(
+    `keep=" ${names.join(" ")} "`,
+    `for f in "$ETC"/cron.d/${base}*; do`,
+    '  [ -f "$f" ] || continue',
+    `  n="\${f##*/${base}}"`,
+    `  if grep -qxF ${shellQuote(marker)} "$f" && [[ "$keep" != *" $n "* ]]; then rm -f "$f" "$SBIN/${base}$n-backup"; echo "removed $f"; fi`,
+    "done",
+    "",
+  );
+  return lines.join("\n");
+}

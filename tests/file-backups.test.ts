@@ -1,0 +1,303 @@
+import { createHash } from "node:crypto";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseLogs, type HostGroup } from "../regime/logs";
+import {
+  fileBackupCronPath,
+  fileBackupSchedule,
+  fileBackupScriptPath,
+  renderCronFile,
+  renderFileBackupInstallScript,
+  renderFileBackupScript,
+} from "../regime/file-backups";
+import { managedMarker } from "../regime/logrotate";
+
+const BUCKET = "prod-log-archive-1234";
+const REGION = "us-east-1";
+
+let work: string;
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "file-backup-test-"));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/**
+ * A stand-in aws CLI on PATH: records each call's arguments (one line) in `calls`; `s3 cp - <url>`
+ * reads stdin to a temporary file and only when stdin ends moves it to `objects/<key with / as %>`,
+ * as S3 makes an object only from a completed upload. `FAIL_CP=1` makes the archive upload fail.
+ */
+function standIn(name: string): { bin: string; calls: string; objects: string; dir: string } {
+  const dir = join(work, name);
+  const bin = join(dir, "bin");
+  const objects = join(dir, "objects");
+  mkdirSync(bin, { recursive: true });
+  mkdirSync(objects);
+  const calls = join(dir, "calls");
+  writeFileSync(
+    join(bin, "aws"),
+    [
+      "#!/bin/bash",
+      `echo "$*" >> ${calls}`,
+      'if [ "$1 $2 $3" = "s3 cp -" ]; then',
+      '  key="${4#s3://}"',
+      `  tmp="$(mktemp ${dir}/upload.XXXXXX)"`,
+      '  cat > "$tmp"',
+      '  if [ "${FAIL_CP:-}" = 1 ] && [[ "$key" == *.tar.gz ]]; then echo "upload failed: AccessDenied" >&2; exit 1; fi',
+      `  mv "$tmp" "${objects}/\${key//\\//%}"`,
+      "fi",
+      "",
+    ].join("\n"),
+  );
+  chmodSync(join(bin, "aws"), 0o755);
+  return { bin, calls, objects, dir };
+}
+
+/** A Boardroom-like application directory (seed 002: .env.production, docker-compose.yml, logs/, uploads/). */
+function appDir(name: string): string {
+  const root = join(work, name, "boardroom");
+  mkdirSync(join(root, "logs"), { recursive: true });
+  mkdirSync(join(root, "uploads", "cache"), { recursive: true });
+  writeFileSync(join(root, ".env.production"), "DATABASE_URL=postgres://app@db/app\n");
+  writeFileSync(join(root, "docker-compose.yml"), "services:\n  app:\n    image: boardroom\n");
+  writeFileSync(join(root, "logs", "app.jsonl"), '{"level":"info"}\n');
+  writeFileSync(join(root, "uploads", "minutes.pdf"), "%PDF-1.7 minutes\n");
+  writeFileSync(join(root, "uploads", "draft.tmp"), "scratch\n");
+  writeFileSync(join(root, "uploads", "cache", "thumb.png"), "png\n");
+  return root;
+}
+
+function group(appRoot: string, paths: string[], exclude: string[] = []): HostGroup {
+  return parseLogs({
+    hostGroups: [{ name: "boardroom", target: { tagKey: "App", tagValue: "boardroom" }, appRoot, fileBackups: [{ name: "app-files", paths, exclude }] }],
+  }).hostGroups[0];
+}
+
+function run(script: string, bin: string, env: Record<string, string> = {}) {
+  return spawnSync("bash", ["-c", script], {
+    encoding: "utf8",
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, REGIME_HOSTNAME: "app-1", REGIME_STAMP: "20261129T030000Z", ...env },
+  });
+}
+
+function listTar(file: string): string[] {
+  return execFileSync("tar", ["-tzf", file], { encoding: "utf8" }).split("\n").filter(Boolean).sort();
+}
+
+const KEY = "files/boardroom/app-files/app-1/20261129T030000Z.tar.gz";
+/** Where the stand-in keeps the object s3://<BUCKET>/<key>. */
+const objectFile = (objects: string, key: string) => join(objects, `${BUCKET}/${key}`.replace(/\//g, "%"));
+
+describe("the backup script, run for real with a stand-in aws CLI", () => {
+  it("streams the paths into one SSE-KMS object, a sha256sum -c manifest beside it, then the success metric", () => {
+    const root = appDir("ok");
+    const aws = standIn("ok-aws");
+    const g = group(root, [".env.production", "docker-compose.yml", "logs/", "uploads/"], ["*.tmp", "uploads/cache"]);
+    const script = renderFileBackupScript({ regime: "prod", group: g, backup: g.fileBackups[0], bucket: BUCKET, region: REGION, namespace: "MaintenanceRegime" });
+    const r = run(script, aws.bin);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(readdirSync(aws.objects).sort().map((f) => join(aws.objects, f))).toEqual([objectFile(aws.objects, KEY), objectFile(aws.objects, `${KEY}.sha256`)]);
+
+    // The archive holds the files (relative to /), without the excluded ones.
+    const archive = objectFile(aws.objects, KEY);
+    const rel = root.slice(1);
+    expect(listTar(archive)).toEqual(
+      [`${rel}/.env.production`, `${rel}/docker-compose.yml`, `${rel}/logs/`, `${rel}/logs/app.jsonl`, `${rel}/uploads/`, `${rel}/uploads/minutes.pdf`].sort(),
+    );
+    const out = join(aws.dir, "extracted");
+    mkdirSync(out);
+    execFileSync("tar", ["-xzf", archive, "-C", out]);
+    expect(readFileSync(join(out, rel, ".env.production"), "utf8")).toBe("DATABASE_URL=postgres://app@db/app\n");
+    expect(readFileSync(join(out, rel, "uploads", "minutes.pdf"), "utf8")).toBe("%PDF-1.7 minutes\n");
+
+    // The manifest checks the archive with sha256sum -c.
+    const sum = createHash("sha256").update(readFileSync(archive)).digest("hex");
+    expect(readFileSync(objectFile(aws.objects, `${KEY}.sha256`), "utf8")).toBe(`${sum}  20261129T030000Z.tar.gz\n`);
+    const check = join(aws.dir, "check");
+    mkdirSync(check);
+    writeFileSync(join(check, "20261129T030000Z.tar.gz"), readFileSync(archive));
+    writeFileSync(join(check, "m.sha256"), readFileSync(objectFile(aws.objects, `${KEY}.sha256`)));
+    expect(spawnSync("sha256sum", ["-c", "m.sha256"], { cwd: check }).status).toBe(0);
+
+    expect(readFileSync(aws.calls, "utf8").split("\n")).toEqual([
+      `s3 cp - s3://${BUCKET}/${KEY} --sse aws:kms --region ${REGION} --only-show-errors`,
+      `s3 cp - s3://${BUCKET}/${KEY}.sha256 --sse aws:kms --region ${REGION} --only-show-errors`,
+      `cloudwatch put-metric-data --region ${REGION} --namespace MaintenanceRegime --metric-name TaskSucceeded --unit Count --value 1 --dimensions service=prod,Task=file-backup,Instance=boardroom/app-files`,
+      "",
+    ]);
+    expect(r.stdout).toBe(`backed up to s3://${BUCKET}/${KEY} (sha256 ${sum})\n`);
+  });
+
+  it("a missing path fails the run, names the path and writes nothing (no object, no metric)", () => {
+    const root = appDir("missing");
+    const aws = standIn("missing-aws");
+    const g = group(root, [".env.production", "docker-compose.yml", "uploads/", "/nonexistent/config.toml"]);
+    const r = run(renderFileBackupScript({ regime: "prod", group: g, backup: g.fileBackups[0], bucket: BUCKET, region: REGION, namespace: "MaintenanceRegime" }), aws.bin);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      "error: file backup prod/boardroom/app-files: /nonexistent/config.toml does not exist\nerror: file backup prod/boardroom/app-files: nothing uploaded\n",
+    );
+    expect(readdirSync(aws.objects)).toEqual([]);
+    expect(existsSync(aws.calls)).toBe(false);
+  });
+
+  it("tar failing part-way (an unreadable file) kills the upload before it completes: no object, no metric", () => {
+    const root = appDir("unreadable");
+    const aws = standIn("unreadable-aws");
+    const bin = join(aws.dir, "tarbin");
+    mkdirSync(bin);
+    const realTar = execFileSync("bash", ["-c", "command -v tar"], { encoding: "utf8" }).trim();
+    // tar writes most of the stream, then fails as GNU tar does on an unreadable file (exit 2).
+    writeFileSync(join(bin, "tar"), `#!/bin/bash\n"${realTar}" "$@"\necho "tar: ${root.slice(1)}/uploads/secret: Cannot open: Permission denied" >&2\nsleep 0.2\nexit 2\n`);
+    chmodSync(join(bin, "tar"), 0o755);
+    const g = group(root, [".env.production", "uploads/"]);
+    const r = run(renderFileBackupScript({ regime: "prod", group: g, backup: g.fileBackups[0], bucket: BUCKET, region: REGION, namespace: "MaintenanceRegime" }), `${aws.bin}:${bin}`);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("Permission denied");
+    expect(r.stderr).toContain("error: file backup prod/boardroom/app-files: tar failed (exit 2); nothing uploaded\n");
+    expect(readdirSync(aws.objects)).toEqual([]);
+    expect(readFileSync(aws.calls, "utf8")).not.toContain("put-metric-data");
+  });
+
+  it("a failed upload fails the run without a manifest or metric", () => {
+    const root = appDir("upload-fails");
+    const aws = standIn("upload-fails-aws");
+    const g = group(root, ["docker-compose.yml"]);
+    const r = run(renderFileBackupScript({ regime: "prod", group: g, backup: g.fileBackups[0], bucket: BUCKET, region: REGION, namespace: "MaintenanceRegime" }), aws.bin, {
+      FAIL_CP: "1",
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`upload failed: AccessDenied\nerror: file backup prod/boardroom/app-files: upload to s3://${BUCKET}/${KEY} failed (exit 1)\n`);
+    expect(readdirSync(aws.objects)).toEqual([]);
+    expect(readFileSync(aws.calls, "utf8").split("\n").filter(Boolean)).toHaveLength(1);
+  });
+
+  it("fails with one line when the aws CLI is missing", () => {
+    const root = appDir("no-aws");
+    const g = group(root, ["docker-compose.yml"]);
+    const script = renderFileBackupScript({ regime: "prod", group: g, backup: g.fileBackups[0], bucket: BUCKET, region: REGION, namespace: "MaintenanceRegime" });
+    const r = spawnSync("/bin/bash", ["-c", script], { encoding: "utf8", env: { PATH: "/nonexistent", SHLVL: "1", HOME: "/nonexistent" } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("error: file backup prod/boardroom/app-files: aws CLI not found\n");
+  });
+});
+
+describe("SSH hosts: the install script puts the backup script and a cron file in place", () => {
+  const iswitch = parseLogs({
+    hostGroups: [
+      {
+        name: "iswitch-crm",
+        sshHosts: [{ host: "10.0.0.7", user: "deploy" }],
+        sshPrivateKeyConfig: "iswitchSshKey",
+        appRoot: "/opt/iswitch-crm",
+        fileBackups: [
+          { name: "config", paths: [".env", "config.toml"] },
+          { name: "uploads", paths: ["uploads/"], schedule: { at: "weekly on Sunday at 04:30", timezone: "UTC" }, retentionDays: 90 },
+        ],
+      },
+    ],
+  }).hostGroups[0];
+
+  const render = (g: HostGroup) => {
+    const backups: Record<string, { script: string; cron: string }> = {};
+    for (const b of g.fileBackups) {
+      const s = fileBackupSchedule(b.schedule, "UTC");
+      backups[b.name] = {
+        script: renderFileBackupScript({ regime: "prod", group: g, backup: b, bucket: BUCKET, region: REGION, namespace: "MaintenanceRegime" }),
+        cron: renderCronFile({ regime: "prod", group: g.name, name: b.name, hostCron: s.hostCron!, description: s.description }),
+      };
+    }
+    return { backups, install: renderFileBackupInstallScript({ regime: "prod", group: g.name, backups }) };
+  };
+
+  it("cron lines at the UTC times, as root, output to syslog", () => {
+    const { backups } = render(iswitch);
+    expect(backups.config.cron).toBe(
+      [
+        "# File backup prod/iswitch-crm/config (daily at 03:00 UTC); generated by maintenance-regime.",
+        "# managed-by: maintenance-regime prod/iswitch-crm",
+        "SHELL=/bin/bash",
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "CRON_TZ=UTC",
+        "0 3 * * * root /usr/local/sbin/maintenance-regime-iswitch-crm-config-backup 2>&1 | logger -t maintenance-regime-iswitch-crm-config",
+        "",
+      ].join("\n"),
+    );
+    expect(backups.uploads.cron).toContain("\n30 4 * * 0 root /usr/local/sbin/maintenance-regime-iswitch-crm-uploads-backup ");
+    expect(fileBackupCronPath("iswitch-crm", "config")).toBe("/etc/cron.d/maintenance-regime-iswitch-crm-config");
+  });
+
+  it("installs the script 0755 and the cron file 0644, replaces them on a re-run, removes a backup no longer declared", () => {
+    const etc = join(work, "ssh-etc");
+    const sbin = join(work, "ssh-sbin");
+    const env = { ...process.env, REGIME_ETC: etc, REGIME_SBIN: sbin };
+    mkdirSync(join(etc, "cron.d"), { recursive: true });
+    // A cron file of another tool stays.
+    writeFileSync(join(etc, "cron.d", "certbot"), "0 */12 * * * root certbot -q renew\n");
+    const { backups, install } = render(iswitch);
+    const r = spawnSync("bash", ["-c", install], { encoding: "utf8", env });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`installed ${etc}/cron.d/maintenance-regime-iswitch-crm-config and ${sbin}/maintenance-regime-iswitch-crm-config-backup\n`);
+    expect(readdirSync(join(etc, "cron.d")).sort()).toEqual(["certbot", "maintenance-regime-iswitch-crm-config", "maintenance-regime-iswitch-crm-uploads"]);
+    expect(readFileSync(join(sbin, "maintenance-regime-iswitch-crm-config-backup"), "utf8")).toBe(backups.config.script);
+    expect(statSync(join(sbin, "maintenance-regime-iswitch-crm-config-backup")).mode & 0o777).toBe(0o755);
+    expect(readFileSync(join(etc, "cron.d", "maintenance-regime-iswitch-crm-uploads"), "utf8")).toBe(backups.uploads.cron);
+    expect(statSync(join(etc, "cron.d", "maintenance-regime-iswitch-crm-uploads")).mode & 0o777).toBe(0o644);
+    expect(fileBackupScriptPath("iswitch-crm", "config")).toBe("/usr/local/sbin/maintenance-regime-iswitch-crm-config-backup");
+
+    // The uploads backup is dropped from the config: its cron file and script go, the other stays.
+    const fewer = { ...iswitch, fileBackups: iswitch.fileBackups.filter((b) => b.name === "config") };
+    const again = spawnSync("bash", ["-c", render(fewer).install], { encoding: "utf8", env });
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain(`removed ${etc}/cron.d/maintenance-regime-iswitch-crm-uploads\n`);
+    expect(readdirSync(join(etc, "cron.d")).sort()).toEqual(["certbot", "maintenance-regime-iswitch-crm-config"]);
+    expect(readdirSync(sbin)).toEqual(["maintenance-regime-iswitch-crm-config-backup"]);
+    expect(readFileSync(join(etc, "cron.d", "maintenance-regime-iswitch-crm-config"), "utf8")).toContain(managedMarker("prod", "iswitch-crm"));
+  });
+
+  it("backs up the guide's files (seed 000: .env, config.toml) under appRoot", () => {
+    const root = join(work, "iswitch", "opt", "iswitch-crm");
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, ".env"), "SECRET_KEY=x\n");
+    writeFileSync(join(root, "config.toml"), "[server]\nport = 8000\n");
+    const g = { ...iswitch, appRoot: root };
+    const aws = standIn("iswitch-aws");
+    const b = g.fileBackups[0];
+    const r = run(renderFileBackupScript({ regime: "prod", group: g, backup: b, bucket: BUCKET, region: REGION, namespace: "MaintenanceRegime" }), aws.bin);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const key = "files/iswitch-crm/config/app-1/20261129T030000Z.tar.gz";
+    expect(listTar(objectFile(aws.objects, key))).toEqual([`${root.slice(1)}/.env`, `${root.slice(1)}/config.toml`]);
+  });
+});
+
+describe("file backup schedules: UTC cron for State Manager, 5-field cron for SSH hosts", () => {
+  it("converts the readable forms", () => {
+    expect(fileBackupSchedule({ at: "daily at 03:00", timezone: "UTC" }, "America/New_York")).toEqual({
+      expression: "cron(0 3 * * ? *)",
+      hostCron: "0 3 * * *",
+      hostCronProblem: undefined,
+      description: "daily at 03:00 UTC",
+      intervalSeconds: 86400,
+    });
+    expect(fileBackupSchedule("weekdays at 23:15", "UTC")).toMatchObject({ expression: "cron(15 23 ? * MON-FRI *)", hostCron: "15 23 * * 1-5" });
+    expect(fileBackupSchedule("weekly on Sunday and Wednesday at 01:00", "Etc/UTC")).toMatchObject({ expression: "cron(0 1 ? * SUN,WED *)", hostCron: "0 1 * * 0,3" });
+    expect(fileBackupSchedule("every hour at :15", "UTC")).toMatchObject({ expression: "cron(15 * * * ? *)", hostCron: "15 * * * *", intervalSeconds: 3600 });
+    expect(fileBackupSchedule("cron(0 2 ? * 1-7 *)", "UTC")).toMatchObject({ hostCron: "0 2 * * 0-6" });
+  });
+
+  it("refuses what cannot run as asked, in one line", () => {
+    expect(() => fileBackupSchedule("daily at 03:00", "America/New_York")).toThrow(
+      '"daily at 03:00" is in America/New_York, but State Manager and cron run file backups in UTC (daylight saving would move a converted time); write it in UTC: { at: "daily at 03:00", timezone: UTC } with the UTC time',
+    );
+    expect(() => fileBackupSchedule("every 6 hours", "UTC")).toThrow('"every 6 hours" has no time of day; file backups run from a cron expression');
+    expect(() => fileBackupSchedule("cron(*/10 * * * ? *)", "UTC")).toThrow("runs more often than every 30 minutes, State Manager's minimum");
+    expect(() => fileBackupSchedule("monthly on day 1 at 03:00", "UTC")).toThrow("runs less often than weekly: a missed backup could not be alarmed");
+    const nth = fileBackupSchedule("cron(0 3 ? * 1#1,1#2,1#3,1#4,1#5 *)", "UTC");
+    expect(nth.hostCron).toBeUndefined();
+    expect(nth.hostCronProblem).toBe("cron cannot express 1#1,1#2,1#3,1#4,1#5 (last, nearest weekday or n-th weekday)");
+  });
+});
