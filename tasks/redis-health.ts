@@ -276,7 +276,13 @@ async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<R
       if (timedOut) return undefined;
       throw fail(err instanceof Error && /Socket closed unexpectedly/.test(err.message) && lastError ? lastError : err);
     }
-    const info = parseInfo(String(await client.info()));
+    let info: Record<string, string>;
+    try {
+      info = parseInfo(String(await client.info()));
+    } catch (err) {
+      if (timedOut) return undefined;
+      throw fail(err);
+    }
     const checks = infoChecks(info, settings);
     for (const q of settings.QUEUES ?? []) {
       try {
