@@ -54,6 +54,8 @@ export interface RegimeOutputs {
   cloudwatchAgentConfig?: string;
   /** `<host group>` (tagged instances) and `<host group>/<ssh host>` -> CloudWatch agent logs config (append-config). */
   cloudwatchAgentLogConfigs?: Record<string, string>;
+  /** `<host group>` -> IAM policy to attach to its hosts' roles so they can upload their file backups. */
+  fileBackupWriterPolicyArns?: pulumi.Output<Record<string, string>>;
 }
 
 const DB_TASKS: DbTaskName[] = ["backup", "verify-backup", "restore-drill", "vacuum", "analyze", "reindex", "purge", "db-health"];
@@ -237,6 +239,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         {
           regime: r.name,
           logs: r.logs,
+          timezone: r.timezone,
           defaultRetentionDays: r.logRetentionDays,
           alarmTopics: alerts.topics,
           sshPrivateKeys: args.sshPrivateKeys,
@@ -307,6 +310,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       logArchiveBucketName: logs?.archiveBucketName,
       cloudwatchAgentConfig: hostAlarms?.agentConfig,
       cloudwatchAgentLogConfigs: logs && Object.keys(logs.agentLogConfigs).length > 0 ? logs.agentLogConfigs : undefined,
+      fileBackupWriterPolicyArns: logs && Object.keys(logs.fileBackupWriterPolicyArns).length > 0 ? sorted(logs.fileBackupWriterPolicyArns) : undefined,
     };
     this.registerOutputs({ ...this.outputs });
   }
