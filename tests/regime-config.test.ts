@@ -237,3 +237,66 @@ describe("endpoint header secrets and alarm severities", () => {
     expect(refusal(endpoints(check))).toMatch(expected);
   });
 });
+
+describe("redis", () => {
+  const SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bigshot/redis-auth-AbCdEf";
+  const redis = (over: Record<string, unknown> = {}) => ({ name: "prod", redis: [{ id: "broker", url: "redis://redis.internal:6379", ...over }] });
+
+  it("defaults: every 15 minutes, memory 80/90 % of maxmemory, P1, no queues; queues page P2 unless set", () => {
+    const [r] = validateRegime(redis()).redis;
+    expect(r).toMatchObject({ schedule: "every 15 minutes", memoryWarnPercent: 80, memoryCritPercent: 90, severity: "P1", queues: [] });
+    expect(r.evictedKeysWarn).toBeUndefined();
+    expect(r.minHitRatePercent).toBeUndefined();
+    const [q] = validateRegime(redis({ passwordSecretArn: SECRET, url: "rediss://r.example.com:6380/1", queues: [{ name: "celery", maxLength: 1000 }] })).redis;
+    expect(q.queues).toEqual([{ name: "celery", maxLength: 1000, severity: "P2" }]);
+    expect(validateRegime({ name: "prod" }).redis).toEqual([]);
+  });
+
+  it.each([
+    ["password in the URL", { url: "redis://:hunter2@redis.internal:6379" }, /^redis\[0\]\.url: must not carry a password: put it in a Secrets Manager secret and name that in passwordSecretArn$/],
+    ["user and password in the URL", { url: "rediss://default:hunter2@redis.internal:6380" }, /^redis\[0\]\.url: must not carry a password/],
+    ["another scheme", { url: "http://redis.internal:6379" }, /^redis\[0\]\.url: must start with redis:\/\/ or rediss:\/\/ \(TLS\), not http:\/\/$/],
+    ["not a URL", { url: "redis.internal:6379" }, /^redis\[0\]\.url: must start with redis:\/\/ or rediss:\/\//],
+    ["a path that is no database number", { url: "redis://redis.internal:6379/cache" }, /^redis\[0\]\.url: path must be a database number/],
+    ["warn above crit", { memoryWarnPercent: 95 }, /^redis\[0\]\.memoryWarnPercent: memoryWarnPercent must be <= memoryCritPercent$/],
+    ["crit above 100", { memoryCritPercent: 120 }, /^redis\[0\]\.memoryCritPercent: must be <= 100$/],
+    ["secret name instead of ARN", { passwordSecretArn: "bigshot/redis-auth" }, /^redis\[0\]\.passwordSecretArn: must be the full ARN of a Secrets Manager secret/],
+    ["password inline", { password: "hunter2" }, /^redis\[0\]: unknown key password$/],
+    ["queue without maxLength", { queues: [{ name: "celery" }] }, /^redis\[0\]\.queues\[0\]\.maxLength: /],
+    ["negative maxLength", { queues: [{ name: "celery", maxLength: -1 }] }, /^redis\[0\]\.queues\[0\]\.maxLength: must be >= 0$/],
+    ["duplicate queue", { queues: [{ name: "celery", maxLength: 1 }, { name: "celery", maxLength: 2 }] }, /^redis\[0\]\.queues\[1\]\.name: duplicate queue "celery"$/],
+    ["unknown queue severity", { queues: [{ name: "celery", maxLength: 1, severity: "high" }] }, /^redis\[0\]\.queues\[0\]\.severity: must be one of P0, P1, P2, P3$/],
+    ["evictedKeysWarn 0", { evictedKeysWarn: 0 }, /^redis\[0\]\.evictedKeysWarn: must be >= 1$/],
+    ["bad network", { network: { subnetIds: ["net-1"], securityGroupIds: ["sg-0abc"] } }, /^redis\[0\]\.network\.subnetIds\[0\]: must be a subnet id/],
+    ["bad schedule", { schedule: "every 15 fortnights" }, /^redis\[0\]\.schedule: /],
+  ])("%s is refused with the key path", (_label, over, expected) => {
+    expect(refusal(redis(over))).toMatch(expected);
+  });
+
+  it("two Redis with one id are refused", () => {
+    expect(refusal({ name: "prod", redis: [{ id: "cache", url: "redis://a:6379" }, { id: "cache", url: "redis://b:6379" }] })).toBe('redis[1].id: duplicate redis id "cache"');
+  });
+});
+
+describe("endpoint uptime targets", () => {
+  const endpoints = (check: Record<string, unknown>) => ({ name: "prod", endpoints: { checks: [{ name: "api", url: "https://x.example.com/health", ...check }] } });
+
+  it("optional: unset by default with uptimeSeverity P2; 99.9 and 99.5 are taken as given", () => {
+    const [plain] = validateRegime(endpoints({})).endpoints!.checks;
+    expect(plain.uptimeTargetPercent).toBeUndefined();
+    expect(plain.uptimeSeverity).toBe("P2");
+    expect(validateRegime(endpoints({ uptimeTargetPercent: 99.9 })).endpoints!.checks[0]).toMatchObject({ uptimeTargetPercent: 99.9, uptimeSeverity: "P2" });
+    expect(validateRegime(endpoints({ uptimeTargetPercent: 99.5, uptimeSeverity: "P1" })).endpoints!.checks[0]).toMatchObject({ uptimeTargetPercent: 99.5, uptimeSeverity: "P1" });
+  });
+
+  it.each([
+    ["100 (no error budget)", { uptimeTargetPercent: 100 }, /^endpoints\.checks\[0\]\.uptimeTargetPercent: must be a percentage above 0 and below 100 \(e\.g\. 99\.9\): 100 leaves no error budget$/],
+    ["above 100", { uptimeTargetPercent: 100.5 }, /^endpoints\.checks\[0\]\.uptimeTargetPercent: must be a percentage above 0 and below 100/],
+    ["0", { uptimeTargetPercent: 0 }, /^endpoints\.checks\[0\]\.uptimeTargetPercent: must be a percentage above 0 and below 100 \(e\.g\. 99\.9\)$/],
+    ["negative", { uptimeTargetPercent: -99.9 }, /^endpoints\.checks\[0\]\.uptimeTargetPercent: must be a percentage above 0 and below 100 \(e\.g\. 99\.9\)$/],
+    ["a string with a percent sign", { uptimeTargetPercent: "99.9%" }, /^endpoints\.checks\[0\]\.uptimeTargetPercent: must be a number$/],
+    ["unknown uptime severity", { uptimeTargetPercent: 99.9, uptimeSeverity: "critical" }, /^endpoints\.checks\[0\]\.uptimeSeverity: must be one of P0, P1, P2, P3$/],
+  ])("%s is refused with the key path", (_label, check, expected) => {
+    expect(refusal(endpoints(check))).toMatch(expected);
+  });
+});
