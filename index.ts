@@ -47,6 +47,7 @@ export = async () => {
     logArchiveBucketName: o.logArchiveBucketName,
     cloudwatchAgentConfig: o.cloudwatchAgentConfig,
     cloudwatchAgentLogConfigs: o.cloudwatchAgentLogConfigs,
+    fileBackupWriterPolicyArns: o.fileBackupWriterPolicyArns,
     bundleSha256: Object.fromEntries(bundles.map((b) => [b.task, b.sha256])),
   };
 };
