@@ -1,6 +1,7 @@
 /**
  * One CloudWatch dashboard per regime: the morning checklist on one screen — alarm states, backups
- * per database (succeeded, size, duration), task runs, endpoint health and response times.
+ * per database (succeeded, size, duration), task runs, endpoint health and response times, and the
+ * 30-day availability of each endpoint that has an uptime target, against the target.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -13,6 +14,8 @@ export interface DashboardArgs {
   endpoints: string[];
   tasks: { task: string; database?: string }[];
   alarmArns: pulumi.Input<pulumi.Input<string>[]>;
+  /** Endpoint name to its uptime target (percent): a 30-day availability widget per endpoint, with the target as a line. */
+  uptimeTargets?: Record<string, number>;
 }
 
 type Widget = Record<string, unknown>;
@@ -54,6 +57,34 @@ export function dashboardBody(regime: string, region: string, args: Omit<Dashboa
       metric("Response time (ms)", args.endpoints.map((e) => [ns, "ResponseTime", "service", regime, "Task", "health-check", "Endpoint", e]), "Average", 300),
       metric("Certificate days left", args.endpoints.map((e) => [ns, "CertificateDaysLeft", "service", regime, "Task", "health-check", "Endpoint", e]), "Minimum", 3600),
     ]);
+  }
+  // Availability over 30 days against the target: daily availability, and the running figure since
+  // the start of the range (its last point is the 30-day availability), both 100 * healthy / checks.
+  const targets = Object.entries(args.uptimeTargets ?? {})
+    .filter(([e]) => args.endpoints.includes(e))
+    .sort(([a], [b]) => a.localeCompare(b));
+  for (let i = 0; i < targets.length; i += 3) {
+    row(
+      targets.slice(i, i + 3).map(([e, target]) => {
+        const dims = ["service", regime, "Task", "health-check", "Endpoint", e];
+        return metric(
+          `${e} availability (30 days), target ${target} %`,
+          [
+            [ns, "Healthy", ...dims, { id: "healthy", stat: "Sum", visible: false }],
+            [ns, "Healthy", ...dims, { id: "checks", stat: "SampleCount", visible: false }],
+            [{ id: "daily", expression: "100 * healthy / checks", label: "daily availability %" }],
+            [{ id: "running", expression: "100 * RUNNING_SUM(healthy) / RUNNING_SUM(checks)", label: "availability since the start of the range %" }],
+          ],
+          "Sum",
+          86400,
+          {
+            start: "-P30D",
+            yAxis: { left: { max: 100 } },
+            annotations: { horizontal: [{ label: `target ${target} %`, value: target }] },
+          },
+        );
+      }),
+    );
   }
   return JSON.stringify({ widgets });
 }

@@ -7,9 +7,20 @@
  * canary at the same rate. Request headers come from Secrets Manager at run time
  * (`headersSecretArn`): the function's role may read exactly those secrets, and no header value
  * passes through Pulumi.
+ *
+ * Uptime targets (`uptimeTargetPercent`, seeds 000 and 004): availability is 100 * healthy checks /
+ * all checks, from the Healthy metric the task already writes (Sum = healthy checks, SampleCount =
+ * checks that ran). Error-budget burn alarms follow the multiwindow, multi-burn-rate pattern of the
+ * SRE workbook: "fast" when both the last hour and the last 5 minutes burn the 30-day budget at 14.4x
+ * or more (2 % of the budget in an hour; pages `uptimeSeverity`), "slow" when both the last 6 hours
+ * and the last 30 minutes burn it at 6x or more (5 % in 6 hours; one severity lower). CloudWatch needs
+ * every metric of a metric-math alarm at one period, so each window is a metric-math alarm of its own
+ * (period = window, one evaluation period) and a composite alarm ANDs the two windows of a pair; only
+ * the composite alarm notifies (the short window alone trips on a single failed check).
  */
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createAlarm, type AlertTopics } from "./alarms";
+import { alarmName, SEVERITIES, createAlarm, type AlertTopics, type Severity } from "./alarms";
 import type { IamStatement } from "./iam";
 import { ScheduledTask } from "./scheduled-task";
 import type { Schedule } from "../regime/schedule";
@@ -46,6 +57,56 @@ export function endpointsSetting(endpoints: EndpointConfig[]): string {
     })),
   );
 }
+
+/** The error budget's period: availability targets are over 30 days. */
+export const UPTIME_PERIOD_DAYS = 30;
+
+/** The burn-rate alarm pairs of the SRE workbook's multiwindow, multi-burn-rate alerts. */
+export const BURN_ALERTS = [
+  { name: "fast", burnRate: 14.4, longSeconds: 3600, shortSeconds: 300 },
+  { name: "slow", burnRate: 6, longSeconds: 6 * 3600, shortSeconds: 1800 },
+] as const;
+
+/** Minutes of unavailability the target allows over the budget period: 99.9 % over 30 days is 43.2 minutes. */
+export function errorBudgetMinutes(targetPercent: number, days = UPTIME_PERIOD_DAYS): number {
+  return Number((((100 - targetPercent) / 100) * days * 24 * 60).toFixed(6));
+}
+
+/** Fraction of the budget a window burning at `burnRate` uses: 14.4x for 1 h of 30 days is 2 %. */
+export function budgetSpent(burnRate: number, windowSeconds: number, days = UPTIME_PERIOD_DAYS): number {
+  return Number(((burnRate * windowSeconds) / (days * 86400)).toFixed(6));
+}
+
+/**
+ * Availability (percent) below which a window burns the budget faster than `burnRate` times the rate
+ * that spends it exactly over the period: 100 - burnRate * (100 - target); 99.9 at 14.4x is 98.56.
+ * Rounded to 6 decimals so 99.9's binary fraction does not leak into the threshold.
+ */
+export function burnThreshold(targetPercent: number, burnRate: number): number {
+  return Number((100 - burnRate * (100 - targetPercent)).toFixed(6));
+}
+
+/**
+ * A window's period: never shorter than the interval between checks (a 5-minute window of hourly
+ * checks would be empty most of the time), a multiple of 60 seconds, at most a day (CloudWatch
+ * limits period x evaluation periods to a day below an hour's period, to 7 days above; one
+ * evaluation period here).
+ */
+export function burnWindowSeconds(nominalSeconds: number, checkPeriodSeconds: number): number {
+  return Math.min(86400, Math.ceil(Math.max(nominalSeconds, checkPeriodSeconds) / 60) * 60);
+}
+
+/** One severity lower, P3 at most: the slow burn is less urgent than the fast one. */
+export function lowerSeverity(s: Severity): Severity {
+  return SEVERITIES[Math.min(SEVERITIES.indexOf(s) + 1, SEVERITIES.length - 1)];
+}
+
+/** Endpoint name to uptime target, for the endpoints that have one (the dashboard's annotations). */
+export function uptimeTargets(endpoints: Pick<EndpointConfig, "name" | "uptimeTargetPercent">[]): Record<string, number> {
+  return Object.fromEntries(endpoints.flatMap((e) => (e.uptimeTargetPercent !== undefined ? [[e.name, e.uptimeTargetPercent]] : [])));
+}
+
+const windowLabel = (seconds: number) => (seconds % 3600 === 0 ? `${seconds / 3600}h` : `${seconds / 60}m`);
 
 /** The secrets the health-check function may read: exactly the endpoints' header secrets, once each. */
 export function headerSecretStatements(endpoints: EndpointConfig[]): IamStatement[] {
@@ -173,7 +234,74 @@ export class HealthChecks extends pulumi.ComponentResource {
       }
       return list;
     });
-    this.alarmNames = pulumi.all(alarms.map((a) => a.name));
+    const budgetAlarms = args.endpoints.flatMap((e) => (e.uptimeTargetPercent === undefined ? [] : this.budgetAlarms(args, e, period)));
+    this.alarmNames = pulumi.all([...alarms.map((a) => a.name), ...budgetAlarms.map((a) => a.alarmName)]);
     this.registerOutputs({ alarmNames: this.alarmNames });
+  }
+
+  /** The fast and slow error-budget burn alarms of one endpoint: a composite alarm per pair of windows. */
+  private budgetAlarms(args: HealthChecksArgs, e: EndpointConfig, checkPeriod: number): aws.cloudwatch.CompositeAlarm[] {
+    const target = e.uptimeTargetPercent!;
+    const dims = { service: args.regime, Task: "health-check", Endpoint: e.name };
+    const budget = errorBudgetMinutes(target);
+    return BURN_ALERTS.map((b) => {
+      const severity = b.name === "fast" ? e.uptimeSeverity : lowerSeverity(e.uptimeSeverity);
+      const threshold = burnThreshold(target, b.burnRate);
+      // Sparse checks can stretch both windows to the same length: then one window alarm is enough.
+      const windows = [...new Set([b.longSeconds, b.shortSeconds].map((w) => burnWindowSeconds(w, checkPeriod)))];
+      const spent = Math.round(budgetSpent(b.burnRate, windows[0]) * 1000) / 10;
+      const children = windows.map((w) => {
+        const name = alarmName(args.regime, { resource: `endpoint-${e.name}`, metric: `budget-${b.name}-${windowLabel(w)}`, severity });
+        return new aws.cloudwatch.MetricAlarm(
+          name,
+          {
+            name,
+            alarmDescription:
+              `[${severity}] Part of ${alarmName(args.regime, { resource: `endpoint-${e.name}`, metric: `budget-${b.name}`, severity })}: ${e.url} was available less than ${threshold} % of its checks over ${windowLabel(w)} (${b.burnRate}x the error-budget rate of ${target} % over ${UPTIME_PERIOD_DAYS} days). Notifies nobody by itself; the composite alarm does when both windows burn.`.slice(0, 1024),
+            // Only the composite alarm notifies: the short window alone trips on a single failed
+            // check, and both windows together are the signal (AWS: "create a composite alarm and
+            // set up alerts only for the composite alarm").
+            actionsEnabled: true,
+            alarmActions: [],
+            okActions: [],
+            metricQueries: [
+              { id: "healthy", metric: { namespace: METRICS_NAMESPACE_DEFAULT, metricName: "Healthy", dimensions: dims, stat: "Sum", period: w }, returnData: false },
+              { id: "checks", metric: { namespace: METRICS_NAMESPACE_DEFAULT, metricName: "Healthy", dimensions: dims, stat: "SampleCount", period: w }, returnData: false },
+              { id: "availability", expression: "100 * healthy / checks", label: `${e.name} availability % over ${windowLabel(w)}`, returnData: true },
+            ],
+            evaluationPeriods: 1,
+            datapointsToAlarm: 1,
+            comparisonOperator: "LessThanThreshold",
+            threshold,
+            // A window without a single check says nothing good about the endpoint: the checker's
+            // schedule or function is broken, or the endpoint hangs it. "notBreaching" would count
+            // that silence as a healthy window (budget intact) and "missing"/"ignore" would leave
+            // the window in INSUFFICIENT_DATA or its old state, where ALARM() in the composite rule
+            // is false, so the budget could burn unseen. "breaching" treats a window with no
+            // checks as unavailable, like the down alarm does. Windows that have some checks are
+            // judged on the checks that ran.
+            treatMissingData: "breaching",
+            tags: { ...args.tags, Severity: severity },
+          },
+          { parent: this },
+        );
+      });
+      const name = alarmName(args.regime, { resource: `endpoint-${e.name}`, metric: `budget-${b.name}`, severity });
+      const topic = args.alarmTopics[severity];
+      return new aws.cloudwatch.CompositeAlarm(
+        name,
+        {
+          alarmName: name,
+          alarmRule: pulumi.all(children.map((c) => c.name)).apply((n) => n.map((x) => `ALARM("${x}")`).join(" AND ")),
+          alarmDescription:
+            `[${severity}] ${e.url} is spending its ${target} % uptime budget (${budget} minutes of downtime in ${UPTIME_PERIOD_DAYS} days) at ${b.burnRate}x: availability below ${threshold} % over ${windows.length > 1 ? "both " : ""}${windows.map(windowLabel).join(" and ")}; at this rate ${spent} % of the month's budget goes every ${windowLabel(windows[0])}. Look at the endpoint's failed checks (task logs, "endpoint unhealthy"), the service logs and recent deploys; fix or roll back before the budget is gone.`.slice(0, 1024),
+          actionsEnabled: true,
+          alarmActions: [topic],
+          okActions: [topic],
+          tags: { ...args.tags, Severity: severity },
+        },
+        { parent: this },
+      );
+    });
   }
 }

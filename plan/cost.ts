@@ -12,6 +12,7 @@ import type { RecordedResource } from "./mocks";
 
 export const PRICES = {
   alarmPerMetric: 0.1, // CloudWatch standard-resolution alarm, per metric per month
+  compositeAlarm: 0.5, // CloudWatch composite alarm per month
   customMetric: 0.3, // CloudWatch custom metric per month (first 10,000)
   dashboard: 3.0, // CloudWatch dashboard per month
   kmsKey: 1.0, // customer-managed KMS key per month
@@ -149,6 +150,7 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
     const items: { what: string; monthlyUsd: number }[] = [];
     const add = (what: string, usd: number) => usd > 0 && items.push({ what, monthlyUsd: usd });
     let alarmMetrics = 0;
+    let compositeAlarms = 0;
     for (const { type, name } of g.resources) {
       const r = byName.get(`${type}::${name}`);
       if (!r) continue;
@@ -156,6 +158,9 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
       switch (r.type) {
         case "aws:cloudwatch/metricAlarm:MetricAlarm":
           alarmMetrics += i.metricQueries ? (i.metricQueries as Inputs[]).filter((q) => q.metric).length : 1;
+          break;
+        case "aws:cloudwatch/compositeAlarm:CompositeAlarm":
+          compositeAlarms += 1;
           break;
         case "aws:kms/key:Key":
           add(`KMS key ${name}`, PRICES.kmsKey);
@@ -206,6 +211,7 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
       }
     }
     add(`${alarmMetrics} alarm metrics`, alarmMetrics * PRICES.alarmPerMetric);
+    add(`${compositeAlarms} composite alarms`, compositeAlarms * PRICES.compositeAlarm);
     const total = items.reduce((a, b) => a + b.monthlyUsd, 0);
     if (items.length) lines.push({ component: g.component, monthlyUsd: round(total), items: items.map((x) => ({ ...x, monthlyUsd: round(x.monthlyUsd) })) });
   }

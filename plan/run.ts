@@ -144,11 +144,41 @@ const COMPARISON: Record<string, string> = {
   LessThanOrEqualToThreshold: "<=",
 };
 
-function describeAlarm(r: RecordedResource, topicSeverity: Map<string, string>): AlarmEntry {
+/** A composite alarm: its rule is the condition; missing data is its child alarms' business. */
+function describeCompositeAlarm(r: RecordedResource, topicSeverity: Map<string, string>): AlarmEntry {
+  const i = r.inputs as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const actions: string[] = i.alarmActions ?? [];
+  return {
+    name: String(i.alarmName ?? r.name),
+    severity: actions.map((a) => topicSeverity.get(a)).find(Boolean) ?? String(i.tags?.Severity ?? "?"),
+    metric: "composite",
+    condition: String(i.alarmRule ?? "?"),
+    treatMissingData: "(by its child alarms)",
+    pages: actions.map((a) => a.split(":").pop()).join(", ") || "(nobody)",
+    description: String(i.alarmDescription ?? ""),
+  };
+}
+
+/** The metrics a metric-math alarm reads, by id: ` [healthy = ns/Healthy Sum, ...]`. */
+function queryMetrics(queries: { id?: string; metric?: { namespace?: string; metricName?: string; stat?: string } }[]): string {
+  const metrics = queries.filter((q) => q.metric).map((q) => `${q.id} = ${q.metric!.namespace}/${q.metric!.metricName} ${q.metric!.stat}`);
+  return metrics.length ? ` [${metrics.join(", ")}]` : "";
+}
+
+/** Names of the alarms a composite alarm's rule reads, to the composite's name. */
+function compositeParents(recorded: RecordedResource[]): Map<string, string> {
+  const parents = new Map<string, string>();
+  for (const r of recorded.filter((x) => x.type === "aws:cloudwatch/compositeAlarm:CompositeAlarm")) {
+    for (const m of String(r.inputs.alarmRule ?? "").matchAll(/ALARM\("([^"]+)"\)/g)) parents.set(m[1], String(r.inputs.alarmName ?? r.name));
+  }
+  return parents;
+}
+
+function describeAlarm(r: RecordedResource, topicSeverity: Map<string, string>, composites = new Map<string, string>()): AlarmEntry {
   const i = r.inputs as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const metric = i.metricName
     ? `${i.namespace}/${i.metricName}${i.extendedStatistic ? ` ${i.extendedStatistic}` : i.statistic ? ` ${i.statistic}` : ""}`
-    : `expression ${((i.metricQueries ?? []) as { expression?: string; returnData?: boolean }[]).find((q) => q.returnData)?.expression ?? "?"}`;
+    : `expression ${((i.metricQueries ?? []) as { expression?: string; returnData?: boolean }[]).find((q) => q.returnData)?.expression ?? "?"}${queryMetrics(i.metricQueries ?? [])}`;
   const period = i.period ?? (i.metricQueries ?? []).find((q: { metric?: { period?: number } }) => q.metric)?.metric?.period;
   const seconds = (period ?? 0) * (i.evaluationPeriods ?? 1);
   const window = seconds >= 86400 && seconds % 3600 === 0 ? `${seconds / 3600} h` : seconds >= 3600 && seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
@@ -159,7 +189,7 @@ function describeAlarm(r: RecordedResource, topicSeverity: Map<string, string>):
     metric,
     condition: `${COMPARISON[i.comparisonOperator] ?? i.comparisonOperator} ${i.threshold} over ${window}`,
     treatMissingData: String(i.treatMissingData ?? "(unset)"),
-    pages: actions.map((a) => a.split(":").pop()).join(", ") || "(nobody)",
+    pages: actions.map((a) => a.split(":").pop()).join(", ") || (composites.has(String(i.name)) ? `(nobody; part of ${composites.get(String(i.name))})` : "(nobody)"),
     description: String(i.alarmDescription ?? ""),
   };
 }
@@ -215,9 +245,10 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     })
     .sort((a, b) => a.schedule.localeCompare(b.schedule));
 
+  const composites = compositeParents(recorded);
   const alarms = recorded
-    .filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm")
-    .map((r) => describeAlarm(r, topicSeverity))
+    .filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" || r.type === "aws:cloudwatch/compositeAlarm:CompositeAlarm")
+    .map((r) => (r.type === "aws:cloudwatch/compositeAlarm:CompositeAlarm" ? describeCompositeAlarm(r, topicSeverity) : describeAlarm(r, topicSeverity, composites)))
     .sort((a, b) => a.severity.localeCompare(b.severity) || a.name.localeCompare(b.name));
 
   const plan: Plan = {

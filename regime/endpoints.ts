@@ -30,6 +30,17 @@ export const endpointSchema = z
     slowSeverity: severity.default("P3").describe("severity of the slow alarm (average response time above maxResponseMs)"),
     certificateSeverity: severity.default("P2").describe("severity of the certificate alarm (fewer than minCertificateDays left)"),
     failuresBeforeAlarm: z.number().int().min(1).max(60).default(5).describe("seed 000: service down > 5 minutes"),
+    uptimeTargetPercent: z
+      .number({ message: "must be a number" })
+      .gt(0, "must be a percentage above 0 and below 100 (e.g. 99.9)")
+      .lt(100, "must be a percentage above 0 and below 100 (e.g. 99.9): 100 leaves no error budget")
+      .optional()
+      .describe(
+        "availability target over 30 days (seed 000: Uptime - Target: 99.9%; seed 004: Target: 99.5% uptime): error-budget burn alarms on healthy checks / all checks, fast (1 h and 5 min at 14.4x the budget rate) and slow (6 h and 30 min at 6x)",
+      ),
+    uptimeSeverity: severity
+      .default("P2")
+      .describe("severity of the fast error-budget burn alarm (uptimeTargetPercent); the slow burn alarm pages one step lower (P3 at most)"),
   })
   .strict()
   .refine((e) => e.minCertificateDays === undefined || e.url.startsWith("https:"), { message: "needs an https URL", path: ["minCertificateDays"] });
