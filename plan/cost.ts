@@ -29,9 +29,9 @@ export const PRICES = {
 
 export const ASSUMPTIONS = [
   "prices: us-east-1 list prices, free tiers ignored",
-  "task duration: backup and restore at 12 MB/s of database size (min 30 s); verify 60 s; vacuum/analyze/reindex their time budget; purge 60 s; db-health 5 s; health-check 3 s",
+  "task duration: backup and restore at 12 MB/s of database size (min 30 s); verify 60 s; vacuum/analyze/reindex their time budget; purge 60 s; db-health 5 s; health-check 3 s; redis-health 2 s",
   "backup storage: a compressed dump is 25 % of the database size; copies kept = daily days + weekly days / 7 + monthly days / 30",
-  "custom metrics: 3 per task (succeeded, failed, duration) and 3 per database or endpoint it reports on",
+  "custom metrics: 3 per task (succeeded, failed, duration) and 3 per database or endpoint it reports on; redis-health 4 (memory, evictions, hit rate, clients) and 1 per queue",
   "logs: 50 KB ingested per task run (structured lines: one per table, endpoint or database, and a summary)",
   "container image: 0.4 GB in ECR",
 ];
@@ -100,6 +100,8 @@ function taskSeconds(env: Record<string, string>): number {
       return 60;
     case "db-health":
       return 5;
+    case "redis-health":
+      return 2;
     default:
       return 3;
   }
@@ -190,7 +192,8 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
             add(`lambda ${fn.name} (${runs} runs x ${Math.round(seconds)} s)`, gbSeconds * (arm ? PRICES.lambdaGbSecondArm : PRICES.lambdaGbSecondX86) + (runs / 1e6) * PRICES.lambdaPerMillionRequests);
             add(`logs of ${fn.name}`, ((runs * LOG_KB_PER_RUN) / (1024 * 1024)) * PRICES.logsIngestGb);
             const reported = listLength(env.DATABASES) + listLength(env.ENDPOINTS);
-            add(`custom metrics of ${fn.name}`, (3 + 3 * reported) * PRICES.customMetric);
+            const own = env.TASK === "redis-health" ? 4 + listLength(env.QUEUES) : 3 * reported;
+            add(`custom metrics of ${fn.name}`, (3 + own) * PRICES.customMetric);
           }
           const ecs = i.target?.ecsParameters?.taskDefinitionArn ? String(i.target.ecsParameters.taskDefinitionArn) : "";
           const td = ecs ? taskDefByFamily.get(ecs.split("task-definition/")[1]?.split(":")[0] ?? "") : undefined;
