@@ -103,12 +103,11 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
   public readonly fileBackupScripts: Record<string, pulumi.Output<string>>;
 
   constructor(name: string, args: LogsArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Refused before anything is registered (the regime's loader refuses them too, with the same lines).
+    checkFileBackupSchedules(args.logs, args.timezone ?? "UTC", "logs.");
     super("regime:logs:LogRotation", name, {}, opts);
     const tags = { ...(args.tags ?? {}), Regime: args.regime };
     const groups = args.logs.hostGroups;
-
-    // Refused before anything is registered (the regime's loader refuses them too, with the same lines).
-    checkFileBackupSchedules(args.logs, args.timezone ?? "UTC", "logs.");
 
     // ---------------------------------------------------------- archive bucket (only when a log set archives or a group backs up files)
     const archived = groups.flatMap((g) => g.logSets.filter((s) => s.archive).map((s) => ({ group: g.name, set: s })));

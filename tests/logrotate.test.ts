@@ -4,7 +4,8 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseLogs, renderAgentLogsConfig, type HostGroupInput, type LogsInput, type LogSetInput } from "../regime/logs";
+import { parseLogs, renderAgentLogsConfig, type FileBackupInput, type HostGroupInput, type LogsInput, type LogSetInput } from "../regime/logs";
+import { validateRegime } from "../regime/load";
 import {
   agentConfigPath,
   checkWithLogrotate,
@@ -584,5 +585,100 @@ describe("log group files the agent would misread are refused with the key path"
     );
     expect(logs.hostGroups[0].logGroups[1].files).toEqual(["/var/log/app/*.log"]);
     expect(logs.hostGroups[0].sshHosts[0].agentMode).toBe("onPremise");
+  });
+});
+
+/** One host group with two file backups; `overrides` change the second, `group` the host group. */
+function fileBackupInput(overrides: Partial<FileBackupInput>, group: Partial<HostGroupInput> = {}): LogsInput {
+  return {
+    hostGroups: [
+      {
+        name: "boardroom",
+        target: { tagKey: "App", tagValue: "boardroom" },
+        appRoot: "/home/app/boardroom",
+        fileBackups: [
+          { name: "config", paths: [".env.production", "docker-compose.yml"] },
+          { name: "uploads", paths: ["uploads/", "/var/lib/boardroom/exports"], ...overrides } as FileBackupInput,
+        ],
+        ...group,
+      } as HostGroupInput,
+    ],
+  };
+}
+
+describe("file backups: defaults, and what would not back up is refused with the key path", () => {
+  it("defaults: daily at 03:00 UTC, 30 days, P1, nothing excluded", () => {
+    const [, uploads] = parseLogs(fileBackupInput({})).hostGroups[0].fileBackups;
+    expect(uploads).toEqual({
+      name: "uploads",
+      paths: ["uploads/", "/var/lib/boardroom/exports"],
+      exclude: [],
+      schedule: { at: "daily at 03:00", timezone: "UTC" },
+      retentionDays: 30,
+      severity: "P1",
+    });
+  });
+
+  const cases: [string, LogsInput, string][] = [
+    [
+      "relative path without appRoot",
+      fileBackupInput({}, { appRoot: undefined }),
+      "hostGroups[0].fileBackups[0].paths[0]: must be absolute or under appRoot (set appRoot on the host group)",
+    ],
+    ["duplicate name", fileBackupInput({ name: "config" }), 'hostGroups[0].fileBackups[1].name: duplicate file backup name "config"'],
+    ["retention below 1 day", fileBackupInput({ retentionDays: 0 }), "hostGroups[0].fileBackups[1].retentionDays: must be >= 1"],
+    ["retention in fractions", fileBackupInput({ retentionDays: 1.5 }), "hostGroups[0].fileBackups[1].retentionDays: must be a whole number of days"],
+    ["no paths", fileBackupInput({ paths: [] }), "hostGroups[0].fileBackups[1].paths: must list at least one path"],
+    ["a glob as a path", fileBackupInput({ paths: ["uploads/*.pdf"] }), "hostGroups[0].fileBackups[1].paths[0]: must name a file or directory, not a pattern (exclude takes globs)"],
+    ["a .. segment", fileBackupInput({ paths: ["../secrets"] }), "hostGroups[0].fileBackups[1].paths[0]: must not contain .. segments"],
+    ["the root directory", fileBackupInput({ paths: ["/"] }), "hostGroups[0].fileBackups[1].paths[0]: must not be / itself"],
+    ["a path with a newline", fileBackupInput({ paths: ["uploads\n/etc/shadow"] }), "hostGroups[0].fileBackups[1].paths[0]: must not contain newlines or control characters"],
+    [
+      "the same path twice",
+      fileBackupInput({ paths: ["uploads/", "/home/app/boardroom/uploads"] }),
+      "hostGroups[0].fileBackups[1].paths[1]: /home/app/boardroom/uploads is listed twice",
+    ],
+    ["an empty exclude", fileBackupInput({ exclude: [""] }), "hostGroups[0].fileBackups[1].exclude[0]: must not be empty"],
+    ["an unknown severity", fileBackupInput({ severity: "P5" as "P1" }), "hostGroups[0].fileBackups[1].severity: must be one of P0, P1, P2, P3"],
+    ["a name with capitals", fileBackupInput({ name: "Uploads" }), "hostGroups[0].fileBackups[1].name: must start with a letter and use only lowercase letters, digits and -, at most 40 characters"],
+    ["an unknown key", fileBackupInput({ keepDays: 30 } as Partial<FileBackupInput>), "hostGroups[0].fileBackups[1]: unknown key keepDays"],
+    ["nowhere to run", fileBackupInput({}, { target: undefined }), "hostGroups[0].target: set target (tag) and/or sshHosts: the group has files to deliver"],
+    [
+      "a log archive prefix under files/",
+      fileBackupInput({}, { logSets: [{ name: "app", paths: ["logs/*.jsonl"], frequency: "daily", keep: 7, copytruncate: true, archive: { prefix: "files/boardroom", expireDays: 30 } }] }),
+      "hostGroups[0].logSets[0].archive.prefix: files/boardroom/ is under files/, where file backups go: set another prefix",
+    ],
+    [
+      "a schedule without a time of day",
+      fileBackupInput({ schedule: "every 6 hours" }),
+      'hostGroups[0].fileBackups[1].schedule: "every 6 hours" has no time of day; file backups run from a cron expression: write e.g. "daily at 03:00" or "every hour at :15"',
+    ],
+    [
+      "a monthly schedule (a missed one could not be alarmed)",
+      fileBackupInput({ schedule: "monthly on day 1 at 03:00" }),
+      'hostGroups[0].fileBackups[1].schedule: "monthly on day 1 at 03:00" runs less often than weekly: a missed backup could not be alarmed (a CloudWatch alarm watches at most 7 days)',
+    ],
+  ];
+  for (const [what, input, message] of cases) {
+    it(what, () => expect(() => parseLogs(input)).toThrow(new Error(message)));
+  }
+
+  it("the regime refuses a schedule in its non-UTC timezone, and a bad schedule, naming logs.hostGroups[...]", () => {
+    const regime = (schedule: FileBackupInput["schedule"]) => ({ name: "prod", timezone: "America/New_York", logs: fileBackupInput({ schedule }) });
+    const refusal = (input: unknown): string | undefined => {
+      try {
+        validateRegime(input);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return undefined;
+    };
+    expect(refusal(regime("daily at 03:00"))).toBe(
+      'logs.hostGroups[0].fileBackups[1].schedule: "daily at 03:00" is in America/New_York, but State Manager and cron run file backups in UTC (daylight saving would move a converted time); write it in UTC: { at: "daily at 03:00", timezone: UTC } with the UTC time',
+    );
+    expect(refusal(regime("daily at 25:00"))).toBe("logs.hostGroups[0].fileBackups[1].schedule: hour 25 out of range 0-23");
+    // Written in UTC, and the default, pass in any regime timezone.
+    expect(validateRegime(regime({ at: "daily at 08:00", timezone: "UTC" })).logs.hostGroups[0].fileBackups[1].schedule).toEqual({ at: "daily at 08:00", timezone: "UTC" });
+    expect(validateRegime(regime(undefined)).logs.hostGroups[0].fileBackups[0].schedule).toEqual({ at: "daily at 03:00", timezone: "UTC" });
   });
 });

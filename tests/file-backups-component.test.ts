@@ -1,0 +1,252 @@
+import { createHash } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import { MOCK_REGION, setupMocks, settle, waitFor, type MockResource } from "./helpers/pulumi-mocks";
+import { parseLogs, type LogsInput } from "../regime/logs";
+import { fileBackupSchedule, renderCronFile, renderFileBackupInstallScript, renderFileBackupScript } from "../regime/file-backups";
+
+const { resources } = setupMocks();
+
+const TOPICS = {
+  P0: "arn:aws:sns:us-east-1:123456789012:prod-P0",
+  P1: "arn:aws:sns:us-east-1:123456789012:prod-P1",
+  P2: "arn:aws:sns:us-east-1:123456789012:prod-P2",
+  P3: "arn:aws:sns:us-east-1:123456789012:prod-P3",
+};
+
+/** Seed 002 (Boardroom AI, tagged EC2 instances) and seed 000 (iSwitch Roofs CRM, over SSH). */
+const LOGS: LogsInput = {
+  hostGroups: [
+    {
+      name: "boardroom",
+      target: { tagKey: "App", tagValue: "boardroom" },
+      appRoot: "/home/app/boardroom",
+      logSets: [{ name: "boardroom", paths: ["logs/*.jsonl"], frequency: "weekly", maxAgeDays: 30, copytruncate: true, archive: { prefix: "boardroom-logs", expireDays: 365 } }],
+      fileBackups: [
+        { name: "app-files", paths: [".env.production", "docker-compose.yml", "logs/", "uploads/"], exclude: ["*.tmp"] },
+        { name: "uploads-weekdays", paths: ["uploads/"], schedule: { at: "weekdays at 23:15", timezone: "UTC" }, retentionDays: 14, severity: "P2" },
+      ],
+    },
+    {
+      name: "iswitch-crm",
+      sshHosts: [
+        { host: "10.0.0.7", user: "deploy" },
+        { host: "crm.example.com", user: "root", port: 2222 },
+      ],
+      sshPrivateKeyConfig: "iswitchSshKey",
+      appRoot: "/opt/iswitch-crm",
+      fileBackups: [
+        { name: "config", paths: [".env", "config.toml"] },
+        { name: "uploads", paths: ["uploads/"], schedule: { at: "weekly on Sunday at 04:30", timezone: "UTC" }, retentionDays: 90 },
+      ],
+    },
+  ],
+};
+
+const BUCKET = "prod-log-archive-logs-archive";
+const BUCKET_ARN = `arn:aws:s3:::${BUCKET}`;
+
+type Mod = typeof import("../components/logs");
+let mod: Mod;
+let component: InstanceType<Mod["LogRotation"]>;
+const logs = parseLogs(LOGS);
+const byType = (t: string): MockResource[] => resources.filter((r) => r.type === t);
+const one = (t: string, name: string): MockResource => {
+  const found = resources.filter((r) => r.type === t && r.name === name);
+  expect(found, `${t} ${name}`).toHaveLength(1);
+  return found[0];
+};
+const script = (group: number, backup: number) =>
+  renderFileBackupScript({ regime: "prod", group: logs.hostGroups[group], backup: logs.hostGroups[group].fileBackups[backup], bucket: BUCKET, region: MOCK_REGION, namespace: "MaintenanceRegime" });
+
+beforeAll(async () => {
+  mod = await import("../components/logs");
+  component = new mod.LogRotation("logs", {
+    regime: "prod",
+    logs,
+    timezone: "America/New_York",
+    defaultRetentionDays: 30,
+    alarmTopics: TOPICS,
+    sshPrivateKeys: { iswitchSshKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n" },
+  });
+  await waitFor(component.logrotateConfigs);
+  await settle();
+});
+
+describe("file backups under Pulumi mocks", () => {
+  it("registers one document + association per tagged backup, one SSH command per host, one writer policy per group, one alarm per backup", () => {
+    const counts: Record<string, number> = {};
+    for (const r of resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+    expect(counts).toMatchObject({
+      "aws:s3/bucket:Bucket": 1,
+      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
+      // the log archive writer + one file backup writer per host group
+      "aws:iam/policy:Policy": 3,
+      // the boardroom logrotate document + two backups
+      "aws:ssm/document:Document": 3,
+      "aws:ssm/association:Association": 3,
+      "command:remote:Command": 2,
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 4,
+    });
+  });
+
+  it("SSM document: Command, schema 2.2, runs the backup script with an hour's timeout", async () => {
+    const doc = one("aws:ssm/document:Document", "logs-boardroom-app-files-file-backup-document");
+    expect(doc.inputs).toMatchObject({ name: "prod-boardroom-file-backup-app-files", documentType: "Command", documentFormat: "JSON" });
+    const content = JSON.parse(doc.inputs.content);
+    expect(content.schemaVersion).toBe("2.2");
+    expect(content.mainSteps).toEqual([
+      {
+        action: "aws:runShellScript",
+        name: "backupFiles",
+        precondition: { StringEquals: ["platformType", "Linux"] },
+        inputs: { timeoutSeconds: "3600", runCommand: script(0, 0).split("\n") },
+      },
+    ]);
+    const s = script(0, 0);
+    expect(s).toContain("set -euo pipefail");
+    expect(s).toContain(`BUCKET='${BUCKET}'`);
+    expect(s).toContain('KEY="files/boardroom/app-files/$HOST/$STAMP.tar.gz"');
+    expect(s).toContain("tar -czf - -C / --exclude='*.tmp' -- 'home/app/boardroom/.env.production' 'home/app/boardroom/docker-compose.yml' 'home/app/boardroom/logs/' 'home/app/boardroom/uploads/'");
+    expect(s).toContain('aws s3 cp - "s3://$BUCKET/$KEY" --sse aws:kms --region "$REGION" --only-show-errors');
+    expect(await waitFor(component.fileBackupScripts["boardroom/app-files"])).toBe(s);
+    expect(await waitFor(component.fileBackupDocumentNames["boardroom/app-files"])).toBe("prod-boardroom-file-backup-app-files");
+    // SSH groups get no document.
+    expect(Object.keys(component.fileBackupDocumentNames).sort()).toEqual(["boardroom/app-files", "boardroom/uploads-weekdays"]);
+  });
+
+  it("associations target the group's tag on each backup's UTC cron, pinned to the document version; every host tries", () => {
+    const daily = one("aws:ssm/association:Association", "logs-boardroom-app-files-file-backup-association");
+    expect(daily.inputs).toMatchObject({
+      name: "prod-boardroom-file-backup-app-files",
+      associationName: "prod-boardroom-file-backup-app-files",
+      documentVersion: "1",
+      targets: [{ key: "tag:App", values: ["boardroom"] }],
+      scheduleExpression: "cron(0 3 * * ? *)",
+      applyOnlyAtCronInterval: true,
+      maxErrors: "100%",
+    });
+    const weekdays = one("aws:ssm/association:Association", "logs-boardroom-uploads-weekdays-file-backup-association");
+    expect(weekdays.inputs).toMatchObject({ targets: [{ key: "tag:App", values: ["boardroom"] }], scheduleExpression: "cron(15 23 ? * MON-FRI *)" });
+  });
+
+  it("SSH hosts: one command each installs every backup script and cron file of the group, as root, re-run when they change", () => {
+    const g = logs.hostGroups[1];
+    const backups = Object.fromEntries(
+      g.fileBackups.map((b, i) => {
+        const s = fileBackupSchedule(b.schedule, "UTC");
+        return [b.name, { script: script(1, i), cron: renderCronFile({ regime: "prod", group: g.name, name: b.name, hostCron: s.hostCron!, description: s.description }) }];
+      }),
+    );
+    const install = renderFileBackupInstallScript({ regime: "prod", group: "iswitch-crm", backups });
+    const a = one("command:remote:Command", "logs-iswitch-crm-file-backups-ssh-10-0-0-7");
+    const b = one("command:remote:Command", "logs-iswitch-crm-file-backups-ssh-crm-example-com");
+    expect(a.inputs.create).toBe(mod.SSH_RUN_AS_ROOT);
+    expect(a.inputs.stdin).toBe(install);
+    expect(a.inputs.triggers).toEqual([createHash("sha256").update(install).digest("hex")]);
+    expect(install).toContain(Buffer.from(backups.uploads.cron).toString("base64"));
+    expect(backups.uploads.cron).toContain("\n30 4 * * 0 root /usr/local/sbin/maintenance-regime-iswitch-crm-uploads-backup ");
+    expect(a.inputs.connection["4dabf18193072939515e22adb298388d"]).toBe("1b47061264138c4ac30d75fd1eb44270");
+    expect(b.inputs.connection.value).toMatchObject({ host: "crm.example.com", user: "root", port: 2222 });
+  });
+
+  it("the log archive bucket expires each backup prefix after its retention, noncurrent versions a day later", () => {
+    const rules = one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "logs-archive-lifecycle").inputs.rules;
+    expect(rules).toEqual([
+      { id: "expire-boardroom-logs", status: "Enabled", filter: { prefix: "boardroom-logs/" }, expiration: { days: 365 }, noncurrentVersionExpiration: { noncurrentDays: 1 } },
+      ...[
+        ["boardroom", "app-files", 30],
+        ["boardroom", "uploads-weekdays", 14],
+        ["iswitch-crm", "config", 30],
+        ["iswitch-crm", "uploads", 90],
+      ].map(([g, n, days]) => ({
+        id: `expire-files-${g}-${n}`,
+        status: "Enabled",
+        filter: { prefix: `files/${g}/${n}/` },
+        expiration: { days },
+        noncurrentVersionExpiration: { noncurrentDays: 1 },
+      })),
+      { id: "abort-incomplete-uploads", status: "Enabled", filter: { prefix: "" }, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
+    ]);
+    // The bucket stays versioned, SSE-KMS and TLS only (the logs component's hardening).
+    expect(one("aws:s3/bucketVersioning:BucketVersioning", "logs-archive-versioning").inputs.versioningConfiguration).toEqual({ status: "Enabled" });
+    expect(one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "logs-archive-sse").inputs.rules[0].applyServerSideEncryptionByDefault).toEqual({ sseAlgorithm: "aws:kms" });
+  });
+
+  it("writer policy per group: s3:PutObject on exactly its backup prefixes, the metric only in the regime's namespace", async () => {
+    for (const [group, names] of [
+      ["boardroom", ["app-files", "uploads-weekdays"]],
+      ["iswitch-crm", ["config", "uploads"]],
+    ] as const) {
+      const p = one("aws:iam/policy:Policy", `logs-${group}-file-backup-writer`);
+      expect(p.inputs.name).toBe(`prod-${group}-file-backup-writer`);
+      expect(JSON.parse(p.inputs.policy)).toEqual({
+        Version: "2012-10-17",
+        Statement: [
+          { Sid: "PutFileBackups", Effect: "Allow", Action: ["s3:PutObject"], Resource: names.map((n) => `${BUCKET_ARN}/files/${group}/${n}/*`) },
+          {
+            Sid: "RecordFileBackups",
+            Effect: "Allow",
+            Action: ["cloudwatch:PutMetricData"],
+            Resource: ["*"],
+            Condition: { StringEquals: { "cloudwatch:namespace": "MaintenanceRegime" } },
+          },
+        ],
+      });
+      expect(await waitFor(component.fileBackupWriterPolicyArns[group])).toBe(`arn:aws:iam::123456789012:policy/prod-${group}-file-backup-writer`);
+    }
+    // The log archive writer keeps to the rotated logs' prefix.
+    expect(JSON.parse(one("aws:iam/policy:Policy", "logs-archive-writer").inputs.policy).Statement[0].Resource).toEqual([`${BUCKET_ARN}/boardroom-logs/*`]);
+  });
+
+  it("alarms: no backup recorded within the interval (+ an hour, weekly: none) is breaching, at the backup's severity", () => {
+    const alarms: Record<string, Record<string, any>> = Object.fromEntries(byType("aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => [r.inputs.name, r.inputs]));
+    expect(Object.keys(alarms).sort()).toEqual([
+      "prod-logs-boardroom-backup-app-files-missed-run-P1",
+      "prod-logs-boardroom-backup-uploads-weekdays-missed-run-P2",
+      "prod-logs-iswitch-crm-backup-config-missed-run-P1",
+      "prod-logs-iswitch-crm-backup-uploads-missed-run-P1",
+    ]);
+    const daily = alarms["prod-logs-boardroom-backup-app-files-missed-run-P1"];
+    expect(daily).toMatchObject({
+      namespace: "MaintenanceRegime",
+      metricName: "TaskSucceeded",
+      dimensions: { service: "prod", Task: "file-backup", Instance: "boardroom/app-files" },
+      statistic: "Sum",
+      // 25 hours in two periods
+      period: 45000,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+      treatMissingData: "breaching",
+      actionsEnabled: true,
+      alarmActions: [TOPICS.P1],
+      okActions: [TOPICS.P1],
+    });
+    expect(daily.alarmDescription).toContain("No file backup boardroom/app-files was recorded in 1500 minutes (daily at 03:00 UTC)");
+    // weekdays: the longest gap is Friday 23:15 to Monday 23:15, + an hour: 73 hours in four periods
+    expect(alarms["prod-logs-boardroom-backup-uploads-weekdays-missed-run-P2"]).toMatchObject({ period: 65700, evaluationPeriods: 4, alarmActions: [TOPICS.P2] });
+    expect(alarms["prod-logs-iswitch-crm-backup-uploads-missed-run-P1"]).toMatchObject({ period: 86400, evaluationPeriods: 7 });
+    expect(alarms["prod-logs-iswitch-crm-backup-config-missed-run-P1"].alarmDescription).toContain("Read syslog (maintenance-regime-iswitch-crm-config) on the SSH hosts");
+    // The metric the script writes is the one the alarm watches.
+    expect(script(0, 0)).toContain(
+      "aws cloudwatch put-metric-data --region \"$REGION\" --namespace 'MaintenanceRegime' --metric-name TaskSucceeded --unit Count --value 1 --dimensions 'service=prod,Task=file-backup,Instance=boardroom/app-files'",
+    );
+  });
+
+  it("refuses, before registering anything, a schedule in the regime's non-UTC timezone and an SSH schedule cron cannot write", async () => {
+    const before = resources.length;
+    const local = parseLogs({ hostGroups: [{ ...LOGS.hostGroups![0], fileBackups: [{ name: "app-files", paths: ["uploads/"], schedule: "daily at 03:00" }] }] });
+    expect(() => new mod.LogRotation("logs-tz", { regime: "prod", logs: local, timezone: "Europe/Berlin", defaultRetentionDays: 30, alarmTopics: TOPICS })).toThrow(
+      new Error(
+        'logs.hostGroups[0].fileBackups[0].schedule: "daily at 03:00" is in Europe/Berlin, but State Manager and cron run file backups in UTC (daylight saving would move a converted time); write it in UTC: { at: "daily at 03:00", timezone: UTC } with the UTC time',
+      ),
+    );
+    const ssh = { ...logs, hostGroups: [{ ...logs.hostGroups[1], fileBackups: [{ ...logs.hostGroups[1].fileBackups[0], schedule: "cron(0 3 ? * 1#1,1#2,1#3,1#4,1#5 *)" }] }] };
+    expect(() => new mod.LogRotation("logs-ssh", { regime: "prod", logs: ssh, defaultRetentionDays: 30, alarmTopics: TOPICS, sshPrivateKeys: { iswitchSshKey: "k" } })).toThrow(
+      new Error("logs.hostGroups[0].fileBackups[0].schedule: the group's SSH hosts run it from cron, and cron cannot express 1#1,1#2,1#3,1#4,1#5 (last, nearest weekday or n-th weekday)"),
+    );
+    await settle();
+    expect(resources.length).toBe(before);
+  });
+});
