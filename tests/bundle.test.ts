@@ -80,6 +80,10 @@ describe("determinism", () => {
     expect(vacuum).toContain("tasks/maintenance.ts");
     expect(vacuum.some((p) => p.includes("node_modules/pg/"))).toBe(true);
     expect(vacuum.some((p) => p.startsWith("tasks/health-check") || p.startsWith("tasks/backup"))).toBe(false);
+    const redis = used(await bundleTask("redis-health"));
+    expect(redis).toContain("tasks/redis-health.ts");
+    expect(redis.some((p) => p.includes("node_modules/@redis/client/"))).toBe(true);
+    expect(redis.some((p) => p.includes("node_modules/pg/") || p.includes("@aws-sdk/client-s3") || p.startsWith("tasks/health-check") || p.startsWith("tasks/db-health"))).toBe(false);
   });
 });
 

@@ -246,7 +246,7 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
     expect(o.dashboardName).toBe("prod-regime");
     expect(o.rpoAlarmNames).toEqual({ app: "prod-db-app-rpo-P0" });
     expect(o.logrotateConfigs.app.nginx).toContain("/var/log/nginx/*.log");
-    expect(Object.keys(o.bundleSha256).sort()).toEqual(["analyze", "db-health", "health-check", "purge", "reindex", "vacuum"]);
+    expect(Object.keys(o.bundleSha256).sort()).toEqual(["analyze", "db-health", "health-check", "purge", "redis-health", "reindex", "vacuum"]);
   });
 
   it("the calendar shows the 02:00 backup in New York time and the guides' weekly and monthly jobs", () => {
