@@ -15,8 +15,10 @@
  * or more (2 % of the budget in an hour; pages `uptimeSeverity`), "slow" when both the last 6 hours
  * and the last 30 minutes burn it at 6x or more (5 % in 6 hours; one severity lower). CloudWatch needs
  * every metric of a metric-math alarm at one period, so each window is a metric-math alarm of its own
- * (period = window, one evaluation period) and a composite alarm ANDs the two windows of a pair; only
- * the composite alarm notifies (the short window alone trips on a single failed check).
+ * (period = window, one evaluation period; CloudWatch's default sliding evaluation window makes it a
+ * rolling window: the last hour, the last 5 minutes) and a composite alarm ANDs the two windows of a
+ * pair. Only the composite alarm notifies (the short window alone trips on a single failed check);
+ * each window alarm names it in its PartOf tag.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -248,16 +250,17 @@ export class HealthChecks extends pulumi.ComponentResource {
       const severity = b.name === "fast" ? e.uptimeSeverity : lowerSeverity(e.uptimeSeverity);
       const threshold = burnThreshold(target, b.burnRate);
       // Sparse checks can stretch both windows to the same length: then one window alarm is enough.
+      const name = alarmName(args.regime, { resource: `endpoint-${e.name}`, metric: `budget-${b.name}`, severity });
       const windows = [...new Set([b.longSeconds, b.shortSeconds].map((w) => burnWindowSeconds(w, checkPeriod)))];
       const spent = Math.round(budgetSpent(b.burnRate, windows[0]) * 1000) / 10;
       const children = windows.map((w) => {
-        const name = alarmName(args.regime, { resource: `endpoint-${e.name}`, metric: `budget-${b.name}-${windowLabel(w)}`, severity });
+        const windowName = alarmName(args.regime, { resource: `endpoint-${e.name}`, metric: `budget-${b.name}-${windowLabel(w)}`, severity });
         return new aws.cloudwatch.MetricAlarm(
-          name,
+          windowName,
           {
-            name,
+            name: windowName,
             alarmDescription:
-              `[${severity}] Part of ${alarmName(args.regime, { resource: `endpoint-${e.name}`, metric: `budget-${b.name}`, severity })}: ${e.url} was available less than ${threshold} % of its checks over ${windowLabel(w)} (${b.burnRate}x the error-budget rate of ${target} % over ${UPTIME_PERIOD_DAYS} days). Notifies nobody by itself; the composite alarm does when both windows burn.`.slice(0, 1024),
+              `[${severity}] Part of ${name}: ${e.url} was available less than ${threshold} % of its checks over ${windowLabel(w)} (${b.burnRate}x the error-budget rate of ${target} % over ${UPTIME_PERIOD_DAYS} days). Notifies nobody by itself; the composite alarm does when both windows burn.`.slice(0, 1024),
             // Only the composite alarm notifies: the short window alone trips on a single failed
             // check, and both windows together are the signal (AWS: "create a composite alarm and
             // set up alerts only for the composite alarm").
@@ -281,12 +284,12 @@ export class HealthChecks extends pulumi.ComponentResource {
             // checks as unavailable, like the down alarm does. Windows that have some checks are
             // judged on the checks that ran.
             treatMissingData: "breaching",
-            tags: { ...args.tags, Severity: severity },
+            // The composite alarm that notifies for this window (tests and tools check it pages).
+            tags: { ...args.tags, Severity: severity, PartOf: name },
           },
           { parent: this },
         );
       });
-      const name = alarmName(args.regime, { resource: `endpoint-${e.name}`, metric: `budget-${b.name}`, severity });
       const topic = args.alarmTopics[severity];
       return new aws.cloudwatch.CompositeAlarm(
         name,

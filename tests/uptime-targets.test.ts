@@ -151,6 +151,8 @@ describe("error-budget burn alarms of an endpoint with an uptime target", () => 
     expect(a.alarmActions).toEqual([]);
     expect(a.okActions).toEqual([]);
     expect(a.alarmDescription).toMatch(/Notifies nobody by itself/);
+    expect(a.tags.PartOf).toBe(name.replace(/-\d+[mh](-P\d)$/, "$1"));
+    expect(one(composites(), a.tags.PartOf).alarmRule).toContain(`ALARM("${name}")`);
     return a;
   };
 
