@@ -67,7 +67,8 @@ function hostDowField(field: string): string {
  * timezone other than UTC (State Manager associations and host cron run in UTC; daylight saving would
  * move a converted time by an hour twice a year), a rate form (no time of day), a schedule more frequent
  * than every 30 minutes (State Manager's minimum) or less frequent than weekly (a missed run could not be
- * alarmed: a CloudWatch alarm watches at most 7 days).
+ * alarmed: a CloudWatch alarm watches at most 7 days), or one naming months (State Manager association
+ * cron expressions cannot).
  */
 export function fileBackupSchedule(input: ScheduleInput, regimeTimezone: string): FileBackupSchedule {
   const s = typeof input === "string" ? parseSchedule(input, regimeTimezone) : parseSchedule(input.at, input.timezone);
@@ -80,17 +81,17 @@ export function fileBackupSchedule(input: ScheduleInput, regimeTimezone: string)
   if (s.expression.startsWith("rate(")) {
     throw new ScheduleError(`"${text}" has no time of day; file backups run from a cron expression: write e.g. "daily at 03:00" or "every hour at :15"`);
   }
+  const fields = /^cron\((.*)\)$/.exec(s.expression)![1].split(" ").map((f) => f.toUpperCase());
+  const [mi, ho, dm, mo, dw, yr] = fields;
+  if (mo !== "*") throw new ScheduleError(`"${text}" names months (${mo}); State Manager association schedules cannot: use * in the month field`);
   if (s.intervalSeconds < MIN_INTERVAL_SECONDS) throw new ScheduleError(`"${text}" runs more often than every 30 minutes, State Manager's minimum`);
   if (s.intervalSeconds > MAX_INTERVAL_SECONDS) {
     throw new ScheduleError(`"${text}" runs less often than weekly: a missed backup could not be alarmed (a CloudWatch alarm watches at most 7 days)`);
   }
-  const fields = /^cron\((.*)\)$/.exec(s.expression)![1].split(" ").map((f) => f.toUpperCase());
-  const [mi, ho, dm, mo, dw, yr] = fields;
   let hostCron: string | undefined;
   let hostCronProblem: string | undefined;
   if (yr !== "*") hostCronProblem = `cron has no year field (${yr})`;
   else if (/[LW#]/.test(dm) || /[L#]/.test(dw)) hostCronProblem = `cron cannot express ${/[LW#]/.test(dm) ? dm : dw} (last, nearest weekday or n-th weekday)`;
-  else if (/[A-Z]/.test(mo)) hostCronProblem = `write months as numbers for cron (${mo})`;
   else hostCron = [mi, ho, dm === "?" ? "*" : dm, mo, hostDowField(dw)].join(" ");
   return { expression: s.expression, hostCron, hostCronProblem, description: `${s.description} UTC`, intervalSeconds: s.intervalSeconds };
 }

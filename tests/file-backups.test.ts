@@ -296,6 +296,9 @@ describe("file backup schedules: UTC cron for State Manager, 5-field cron for SS
     expect(() => fileBackupSchedule("every 6 hours", "UTC")).toThrow('"every 6 hours" has no time of day; file backups run from a cron expression');
     expect(() => fileBackupSchedule("cron(*/10 * * * ? *)", "UTC")).toThrow("runs more often than every 30 minutes, State Manager's minimum");
     expect(() => fileBackupSchedule("monthly on day 1 at 03:00", "UTC")).toThrow("runs less often than weekly: a missed backup could not be alarmed");
+    expect(() => fileBackupSchedule("cron(0 3 ? 1-6 MON *)", "UTC")).toThrow(
+      '"cron(0 3 ? 1-6 MON *)" names months (1-6); State Manager association schedules cannot: use * in the month field',
+    );
     const nth = fileBackupSchedule("cron(0 3 ? * 1#1,1#2,1#3,1#4,1#5 *)", "UTC");
     expect(nth.hostCron).toBeUndefined();
     expect(nth.hostCronProblem).toBe("cron cannot express 1#1,1#2,1#3,1#4,1#5 (last, nearest weekday or n-th weekday)");
