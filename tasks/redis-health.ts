@@ -213,7 +213,7 @@ export function infoChecks(info: Record<string, string>, st: Pick<RedisHealthSet
     value: bgsave,
     unit: "status",
     status: bgsave === "err" ? "critical" : "ok",
-    detail: bgsave === "err" ? "the last RDB snapshot failed (with stop-writes-on-bgsave-error Redis refuses writes)" : `rdb_changes_since_last_save ${info.rdb_changes_since_last_save ?? "unknown"}`,
+    detail: bgsave === "err" ? "the last RDB snapshot failed; with stop-writes-on-bgsave-error Redis refuses writes" : `rdb_changes_since_last_save ${info.rdb_changes_since_last_save ?? "unknown"}`,
   });
   if (info.aof_enabled === "1") {
     const write = info.aof_last_write_status ?? "unknown";

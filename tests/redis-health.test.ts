@@ -5,6 +5,8 @@
  * Manager stand-in on 127.0.0.1 speaking the service's JSON protocol.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as http from "node:http";
 import * as net from "node:net";
 import { join } from "node:path";
@@ -196,6 +198,7 @@ describe("redis-health with a password", () => {
   const PASSWORD = "s3cret-pass word";
   let port = 0;
   let server: ChildProcess;
+  const dir = mkdtempSync(join(tmpdir(), "redis-health-"));
   let sm: http.Server;
   let smUrl = "";
   const ARN = (name: string) => `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}`;
@@ -209,7 +212,7 @@ describe("redis-health with a password", () => {
 
   beforeAll(async () => {
     port = await freePort();
-    server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--requirepass", PASSWORD, "--save", "", "--appendonly", "no", "--dir", "/tmp"], { stdio: "ignore" });
+    server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--requirepass", PASSWORD, "--save", "", "--appendonly", "no", "--dir", dir], { stdio: "ignore" });
     for (let i = 0; i < 100; i++) {
       const ok = await new Promise<boolean>((r) => {
         const s = net.connect(port, "127.0.0.1", () => (s.destroy(), r(true)));
@@ -247,6 +250,7 @@ describe("redis-health with a password", () => {
   });
   afterAll(async () => {
     server?.kill();
+    rmSync(dir, { recursive: true, force: true });
     await new Promise((r) => sm?.close(r));
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
@@ -278,6 +282,29 @@ describe("redis-health with a password", () => {
     expect((await failure({ REDIS_URL: url, REDIS_PASSWORD_SECRET_ARN: ARN("redis-missing-YzAbCd") })).message).toMatch(
       /^REDIS_PASSWORD_SECRET_ARN: cannot read the password: Secrets Manager can't find the specified secret\.$/,
     );
+  });
+
+  it("a failed RDB snapshot fails the check naming it", async () => {
+    const url = `redis://127.0.0.1:${port}`;
+    const admin = createClient({ socket: { host: "127.0.0.1", port }, password: PASSWORD, RESP: 2 });
+    await admin.connect();
+    try {
+      // The server's working directory is gone: the snapshot cannot be written.
+      rmSync(dir, { recursive: true, force: true });
+      await admin.bgSave();
+      let info = "";
+      for (let i = 0; i < 100; i++) {
+        info = String(await admin.info("persistence"));
+        if (/rdb_bgsave_in_progress:0/.test(info) && /rdb_last_bgsave_status:err/.test(info)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(info).toMatch(/rdb_last_bgsave_status:err/);
+      const f = await failure({ REDIS_URL: url, REDIS_PASSWORD: PASSWORD, METRICS_INSTANCE: "broker" });
+      expect(f.message).toBe("redis-health critical: broker rdb_last_bgsave err (the last RDB snapshot failed; with stop-writes-on-bgsave-error Redis refuses writes)");
+      expect(f.message).not.toContain(PASSWORD);
+    } finally {
+      admin.destroy();
+    }
   });
 
   it("a password in the environment is refused in Lambda; the secret's JSON may name an ACL user", () => {
