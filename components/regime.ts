@@ -12,7 +12,7 @@ import { AlertRouting } from "./alerting";
 import { BackupVault, tierRules } from "./backup-vault";
 import { Dashboard } from "./dashboard";
 import { DatabaseMaintenance, LAMBDA_BACKUP_LIMIT_GB, type DbTaskName } from "./database";
-import { HealthChecks } from "./health-checks";
+import { HealthChecks, uptimeTargets } from "./health-checks";
 import { HostAlarms } from "./host-alarms";
 import { RedisHealth, REDIS_TASK } from "./redis";
 import { LogRotation } from "./logs";
@@ -284,6 +284,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           region,
           databases: r.databases.map((d) => d.id),
           endpoints: (r.endpoints?.checks ?? []).map((e) => e.name),
+          uptimeTargets: uptimeTargets(r.endpoints?.checks ?? []),
           tasks: dashboardTasks,
           alarmArns: arnOf,
         },
