@@ -6,7 +6,7 @@
  */
 import { nextRuns, type Schedule } from "../regime/schedule";
 
-export type JobKind = "backup" | "verify" | "drill" | "vacuum" | "analyze" | "reindex" | "purge" | "health" | "reminder" | "logrotate" | "log shipping" | "other" | (string & {});
+export type JobKind = "backup" | "verify" | "drill" | "vacuum" | "analyze" | "reindex" | "purge" | "health" | "reminder" | "logrotate" | "log shipping" | "file backup" | "other" | (string & {});
 
 export interface CalendarJob {
   name: string;
@@ -48,6 +48,7 @@ const KIND_COLORS: Record<string, string> = {
   reminder: "#db2777",
   logrotate: "#64748b",
   "log shipping": "#78716c",
+  "file backup": "#1e40af",
   other: "#334155",
 };
 const EXTRA_COLORS = ["#9333ea", "#0369a1", "#be123c", "#15803d", "#a16207", "#4338ca"];

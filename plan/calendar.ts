@@ -8,6 +8,7 @@ import type { Plan } from "./run";
 
 const KINDS: [RegExp, CalendarJob["kind"]][] = [
   [/-reminders-/, "reminder"],
+  [/-file-backup-/, "file backup"],
   [/-verify-backup$/, "verify"],
   [/-restore-drill$/, "drill"],
   [/-backup$/, "backup"],

@@ -149,9 +149,11 @@ describe("the kind of each planned schedule, from its name", () => {
         "prod-reminders-weekly-vacuum-review",
         "prod-app-logrotate",
         "prod-app-cloudwatch-logs-1486ddd1",
+        "prod-app-file-backup-config",
+        "prod-redis-cache-redis-health",
         "prod-something-new",
       ].map(jobKind),
-    ).toEqual(["backup", "verify", "drill", "health", "health", "reminder", "reminder", "logrotate", "log shipping", "other"]);
-    expect(new Set(["log shipping", "other"].map(kindColor)).size).toBe(2);
+    ).toEqual(["backup", "verify", "drill", "health", "health", "reminder", "reminder", "logrotate", "log shipping", "file backup", "health", "other"]);
+    expect(new Set(["backup", "log shipping", "file backup", "other"].map(kindColor)).size).toBe(4);
   });
 });
