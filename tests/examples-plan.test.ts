@@ -34,13 +34,24 @@ async function provisioned(slug: string) {
     return Object.fromEntries(rules.filter((r) => /^(daily|weekly|monthly)\//.test(r.filter?.prefix ?? "")).map((r) => [r.filter.prefix, r.expiration.days]));
   };
   // Every example is a complete regime: alarms page, schedules retry and dead-letter.
-  for (const a of of("aws:cloudwatch/metricAlarm:MetricAlarm")) expect(a.alarmActions?.length, a.name).toBe(1);
+  // Error-budget windows notify through the composite alarm named in their PartOf tag, never on their own.
+  const composites = new Map(of("aws:cloudwatch/compositeAlarm:CompositeAlarm").map((c) => [c.alarmName as string, c]));
+  for (const c of composites.values()) expect(c.alarmActions?.length, c.alarmName).toBe(1);
+  for (const a of of("aws:cloudwatch/metricAlarm:MetricAlarm")) {
+    if (a.tags?.PartOf) expect(composites.has(a.tags.PartOf), a.name).toBe(true);
+    else expect(a.alarmActions?.length, a.name).toBe(1);
+  }
   for (const s of of("aws:scheduler/schedule:Schedule")) expect(s.target.deadLetterConfig?.arn, s.name).toBeTruthy();
-  return { plan, schedule, env, alarm, retention };
+  const composite = (name: string) => {
+    const c = composites.get(name);
+    expect(c, `composite alarm ${name}`).toBeDefined();
+    return c!;
+  };
+  return { plan, schedule, env, alarm, composite, retention, of };
 }
 
 describe("examples plan offline with their guide's numbers", () => {
-  it("iSwitch Roofs CRM: 02:00 backups over 10 MB verified on Sundays, 30-minute drill, 15th-of-month vacuum, CPU 70 %", async () => {
+  it("iSwitch Roofs CRM: 02:00 backups over 10 MB verified on Sundays, 30-minute drill with integrity checks, 15th-of-month vacuum, CPU 70 %, 99.9 % uptime, config files backed up", async () => {
     const p = await provisioned("iswitch-roofs-crm");
     expect(p.schedule("iswitch-crm-db-crm-backup")).toEqual(["cron(0 2 * * ? *)", "UTC"]);
     expect(p.schedule("iswitch-crm-db-crm-verify-backup")).toEqual(["cron(0 6 ? * SUN *)", "UTC"]);
@@ -56,9 +67,20 @@ describe("examples plan offline with their guide's numbers", () => {
       "SELECT count(*) FROM leads WHERE temperature IS NULL",
       "SELECT count(*) FROM leads WHERE created_at > now()",
     ]);
+    // "Uptime - Target: 99.9%": fast burn at 14.4x the budget (100 - 14.4 x 0.1 = 98.56 %), slow at 6x (99.4 %)
+    expect(p.composite("iswitch-crm-endpoint-frontend-budget-fast-P2").alarmRule).toBe(
+      'ALARM("iswitch-crm-endpoint-frontend-budget-fast-1h-P2") AND ALARM("iswitch-crm-endpoint-frontend-budget-fast-5m-P2")',
+    );
+    expect(p.alarm("iswitch-crm-endpoint-frontend-budget-fast-1h-P2").threshold).toBe(98.56);
+    expect(p.alarm("iswitch-crm-endpoint-backend-budget-slow-6h-P3").threshold).toBe(99.4);
+    // scripts/backup.sh: .env and config.toml at 02:00 UTC, a missed day pages
+    const files = p.of("aws:ssm/association:Association").find((a) => String(a.associationName ?? "").includes("file-backup-config"));
+    expect(files, "file backup association").toBeDefined();
+    expect(files!.scheduleExpression).toBe("cron(0 2 * * ? *)");
+    expect(files!.targets).toEqual([{ key: "tag:App", values: ["iswitch-crm"] }]);
   }, 120_000);
 
-  it("FitnessCRM: 02:00 Eastern backups, Wednesday VACUUM ANALYZE, first-Sunday REINDEX, API 500 ms", async () => {
+  it("FitnessCRM: 02:00 Eastern backups, Wednesday VACUUM ANALYZE, first-Sunday REINDEX, API 500 ms, 80 connections, Redis memory", async () => {
     const p = await provisioned("fitnesscrm");
     expect(p.schedule("fitnesscrm-db-fitnesscrm-backup")).toEqual(["cron(0 2 * * ? *)", "America/New_York"]);
     expect(p.schedule("fitnesscrm-db-fitnesscrm-vacuum")).toEqual(["cron(0 3 ? * WED *)", "America/New_York"]);
@@ -67,18 +89,27 @@ describe("examples plan offline with their guide's numbers", () => {
     // "Database Connections > 80": the db-health metric's warning alarm
     expect(p.alarm("fitnesscrm-db-fitnesscrm-connections-P2")).toMatchObject({ metricName: "ConnectionsPercent", threshold: 80 });
     expect(p.retention()).toEqual({ "daily/fitnesscrm/": 30, "weekly/fitnesscrm/": 90, "monthly/fitnesscrm/": 90 });
+    // "Check Redis memory": 80 % of maxmemory pages P2; the password is read from its secret, never set in the environment
+    expect(p.alarm("fitnesscrm-redis-cache-memory-P2").threshold).toBe(80);
+    const redisEnv = p.env("fitnesscrm-redis-cache-redis-health");
+    expect(Object.values(redisEnv).join(" ")).not.toMatch(/password=|:[^/@]+@/i);
+    expect(JSON.stringify(redisEnv)).toContain("fitnesscrm/redis-password-GhIjKl");
     const next = p.plan.calendar.find((c) => c.schedule === "fitnesscrm-db-fitnesscrm-backup")!.next[0];
     expect(next).toBe("Mon 2026-11-23 02:00 -05:00");
   }, 120_000);
 
-  it("Boardroom AI: hourly health check, a year of monthly restore points, 4-hour RTO", async () => {
+  it("Boardroom AI: hourly health check, a year of monthly restore points, 4-hour RTO, application files kept 30 days, Redis memory", async () => {
     const p = await provisioned("boardroom-ai");
     expect(p.schedule("boardroom-health-task")[0]).toMatch(/^(rate\(1 hour\)|cron\(0 \* \* \* \? \*\))$/);
     expect(p.env("boardroom-db-boardroom-restore-drill").RTO_MINUTES).toBe("240");
     expect(p.retention()).toMatchObject({ "daily/boardroom/": 30, "monthly/boardroom/": 365 });
+    // "Application Backup" of .env.production, docker-compose.yml, logs/, uploads/, kept 30 days
+    const lifecycle = p.of("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").flatMap((l) => l.rules as Inputs[]);
+    expect(lifecycle.find((r) => r.filter?.prefix === "files/app/app-files/")?.expiration.days).toBe(30);
+    expect(p.alarm("boardroom-redis-cache-memory-P2").threshold).toBe(80);
   }, 120_000);
 
-  it("BigShot: jobs older than 90 days moved to jobs_archive, completed jobs deleted after 180, detailed health with its token secret, memory and disk alarms at 90 %", async () => {
+  it("BigShot: jobs older than 90 days moved to jobs_archive, completed jobs deleted after 180, detailed health with its token secret, memory and disk alarms at 90 %, Celery queue", async () => {
     const p = await provisioned("bigshot");
     const rules = JSON.parse(p.env("bigshot-db-bigshot-purge").PURGE_RULES);
     expect(rules).toEqual([
@@ -92,9 +123,11 @@ describe("examples plan offline with their guide's numbers", () => {
     expect(p.alarm("bigshot-host-app-1-memory-P2").threshold).toBe(90);
     expect(p.alarm("bigshot-host-app-1-disk-P2").threshold).toBe(90);
     expect(p.schedule("bigshot-db-bigshot-backup")).toEqual(["cron(0 2 * * ? *)", "UTC"]);
+    // Celery: more than 1000 waiting tasks in the celery list pages
+    expect(p.alarm("bigshot-redis-redis-queue-celery-P2")).toMatchObject({ metricName: "QueueLength", threshold: 1000 });
   }, 120_000);
 
-  it("Neff Paving: audit logs purged after 90 days and sessions after 30, API 500 ms as a P1 warning, backup size checked, error rate 1 % / 5 %", async () => {
+  it("Neff Paving: audit logs purged after 90 days and sessions after 30, API 500 ms as a P1 warning, backup size checked, error rate 1 % / 5 %, 99.5 % uptime", async () => {
     const p = await provisioned("neff-paving");
     const rules = JSON.parse(p.env("neff-paving-db-neff-paving-admin-purge").PURGE_RULES) as { table: string; olderThanDays: number }[];
     expect(rules.map((r) => [r.table, r.olderThanDays])).toEqual([
@@ -106,6 +139,9 @@ describe("examples plan offline with their guide's numbers", () => {
     expect(p.alarm("neff-paving-endpoint-website-slow-P1").threshold).toBe(3000);
     // "Check backup size (should be consistent)"
     expect(p.env("neff-paving-db-neff-paving-admin-verify-backup").MAX_SHRINK_PERCENT).toBe("50");
+    // "Target: 99.5% uptime": fast burn below 100 - 14.4 x 0.5 = 92.8 %, slow below 97 %
+    expect(p.alarm("neff-paving-endpoint-api-budget-fast-1h-P2").threshold).toBe(92.8);
+    expect(p.alarm("neff-paving-endpoint-website-budget-slow-6h-P3").threshold).toBe(97);
     expect(p.alarm("neff-paving-app-web-error-rate-P2").threshold).toBe(1);
     expect(p.alarm("neff-paving-app-web-error-rate-P1").threshold).toBe(5);
     expect(p.schedule("neff-paving-db-neff-paving-admin-backup")).toEqual(["cron(0 2 * * ? *)", "America/New_York"]);
