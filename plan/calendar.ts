@@ -31,11 +31,20 @@ const TASK_ALARM = /-(errors|duration|dead-letters|missed-run|undelivered)-P[0-3
 
 /** Threshold alarms (what the guides watch) one by one, the per-task alarms as one summary line. */
 export function calendarAlarms(plan: Plan): CalendarAlarm[] {
-  const watched = plan.alarms.filter((a) => !TASK_ALARM.test(a.name));
-  const task = plan.alarms.length - watched.length;
+  // Alarms that only feed a composite alarm notify nobody: the composite stands for them.
+  const feedsComposite = (a: Plan["alarms"][number]) => String(a.pages ?? "").startsWith("(nobody; part of ");
+  const byName = new Map(plan.alarms.map((a) => [a.name, a]));
+  const alarms = plan.alarms.filter((a) => !feedsComposite(a));
+  const watched = alarms.filter((a) => !TASK_ALARM.test(a.name));
+  const task = alarms.length - watched.length;
   const metric = (m: string) => (m.startsWith("expression ") ? "percent" : m.slice(m.lastIndexOf("/") + 1));
-  const list = watched.map((a) => ({ name: a.name, threshold: `${metric(a.metric)} ${a.condition}`, severity: a.severity }));
-  if (task > 0) list.push({ name: `${task} task alarms`, threshold: "failed runs, runs near their timeout, missed runs, dead letters", severity: "P1-P3" });
+  const threshold = (a: Plan["alarms"][number]): string => {
+    if (a.metric !== "composite") return `${metric(a.metric)} ${a.condition}`;
+    const parts = [...a.condition.matchAll(/ALARM\("([^"]+)"\)/g)].map((m) => byName.get(m[1])).filter((c) => c !== undefined);
+    return parts.length ? parts.map((c) => `${metric(c.metric)} ${c.condition}`).join(" and ") : a.condition;
+  };
+  const list = watched.map((a) => ({ name: a.name, threshold: threshold(a), severity: a.severity }));
+  if (task > 0) list.push({ name: `${task} task alarm${task === 1 ? "" : "s"}`, threshold: "failed runs, runs near their timeout, missed runs, dead letters", severity: "P1-P3" });
   return list;
 }
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { afterAll, describe, expect, it } from "vitest";
 import { escapeXml, kindColor, renderCalendarSvg, type CalendarInput } from "../plan/calendar-svg";
-import { jobKind } from "../plan/calendar";
+import { calendarAlarms, jobKind } from "../plan/calendar";
 import { parseSchedule } from "../regime/schedule";
 
 const NY = "America/New_York";
@@ -155,5 +155,25 @@ describe("the kind of each planned schedule, from its name", () => {
       ].map(jobKind),
     ).toEqual(["backup", "verify", "drill", "health", "health", "reminder", "reminder", "logrotate", "log shipping", "file backup", "health", "other"]);
     expect(new Set(["backup", "log shipping", "file backup", "other"].map(kindColor)).size).toBe(4);
+  });
+});
+
+describe("the alarms beside the calendar", () => {
+  it("show a composite alarm with its windows' thresholds, and not the windows that notify nobody", () => {
+    const alarm = (name: string, severity: string, metric: string, condition: string, pages: string) => ({ name, severity, metric, condition, pages, treatMissingData: "breaching", description: "" });
+    const plan = {
+      alarms: [
+        alarm("r-endpoint-api-budget-fast-1h-P2", "P2", "expression 100 * healthy / checks [...]", "< 98.56 over 60 min", "(nobody; part of r-endpoint-api-budget-fast-P2)"),
+        alarm("r-endpoint-api-budget-fast-5m-P2", "P2", "expression 100 * healthy / checks [...]", "< 98.56 over 300 s", "(nobody; part of r-endpoint-api-budget-fast-P2)"),
+        alarm("r-endpoint-api-budget-fast-P2", "P2", "composite", 'ALARM("r-endpoint-api-budget-fast-1h-P2") AND ALARM("r-endpoint-api-budget-fast-5m-P2")', "r-alerts-P2"),
+        alarm("r-host-app-cpu-P2", "P2", "AWS/EC2/CPUUtilization Average", "> 80 over 600 s", "r-alerts-P2"),
+        alarm("r-db-app-backup-errors-P1", "P1", "AWS/Lambda/Errors Sum", ">= 1 over 300 s", "r-alerts-P1"),
+      ],
+    } as unknown as Parameters<typeof calendarAlarms>[0];
+    expect(calendarAlarms(plan)).toEqual([
+      { name: "r-endpoint-api-budget-fast-P2", threshold: "percent < 98.56 over 60 min and percent < 98.56 over 300 s", severity: "P2" },
+      { name: "r-host-app-cpu-P2", threshold: "CPUUtilization Average > 80 over 600 s", severity: "P2" },
+      { name: "1 task alarm", threshold: "failed runs, runs near their timeout, missed runs, dead letters", severity: "P1-P3" },
+    ]);
   });
 });
