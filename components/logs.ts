@@ -2,7 +2,7 @@
  * Logs as code: logrotate configs and Docker log options rendered from the regime and delivered to the
  * hosts (SSM State Manager for tagged EC2 instances, SSH for the rest), an optional hardened S3 bucket
  * that receives archived rotated logs, CloudWatch log groups with retention, metric filters for
- * errors, HTTP 5xx, 401/403 and failed logins, and alarms on them, and the CloudWatch agent `logs`
+ * errors, HTTP 5xx, 401/403, failed logins and each log group's own patterns, and alarms on them, and the CloudWatch agent `logs`
  * config that ships the hosts' files into those groups (appended to the agent's configuration through
  * an SSM parameter and AmazonCloudWatch-ManageAgent for tagged instances, over SSH for the rest).
  * File backups: the hosts tar application files into the archive bucket under files/<group>/<name>/
@@ -15,7 +15,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
 import { missedRunWindow } from "./scheduled-task";
-import { archivePrefix, checkFileBackupSchedules, INSTANCE_STREAM, renderAgentLogsConfig, sshStreamName, type FileBackup, type HostGroup, type LogGroupConfig, type LogsConfig } from "../regime/logs";
+import { archivePrefix, BUILT_IN_LOG_METRICS, checkFileBackupSchedules, INSTANCE_STREAM, renderAgentLogsConfig, sshStreamName, type FileBackup, type HostGroup, type LogGroupConfig, type LogsConfig } from "../regime/logs";
 import {
   FILE_BACKUP_METRIC,
   FILE_BACKUP_TASK,
@@ -67,10 +67,10 @@ export const DEFAULT_PATTERNS = {
 type CountMetric = "errors" | "http5xx" | "authFailures" | "failedLogins";
 
 const COUNT_METRICS: { key: CountMetric; metric: string; what: string; runbook: string }[] = [
-  { key: "errors", metric: "errors", what: "application errors", runbook: "Read the log group for the error lines and their stack traces; fix or open a ticket for recurring ones." },
-  { key: "http5xx", metric: "http-5xx", what: "HTTP 5xx responses", runbook: "Check the application's health and recent deploys; roll back if the errors started with a release." },
-  { key: "authFailures", metric: "http-401-403", what: "HTTP 401/403 responses", runbook: "Look for one source address or account probing endpoints; block it or rotate the exposed credentials." },
-  { key: "failedLogins", metric: "failed-logins", what: "failed logins", runbook: "Look for brute force (one address, many accounts or one account, many tries); lock or rate-limit the source." },
+  { key: "errors", metric: BUILT_IN_LOG_METRICS.errors, what: "application errors", runbook: "Read the log group for the error lines and their stack traces; fix or open a ticket for recurring ones." },
+  { key: "http5xx", metric: BUILT_IN_LOG_METRICS.http5xx, what: "HTTP 5xx responses", runbook: "Check the application's health and recent deploys; roll back if the errors started with a release." },
+  { key: "authFailures", metric: BUILT_IN_LOG_METRICS.authFailures, what: "HTTP 401/403 responses", runbook: "Look for one source address or account probing endpoints; block it or rotate the exposed credentials." },
+  { key: "failedLogins", metric: BUILT_IN_LOG_METRICS.failedLogins, what: "failed logins", runbook: "Look for brute force (one address, many accounts or one account, many tries); lock or rate-limit the source." },
 ];
 
 export interface LogsOutputs {
@@ -592,20 +592,16 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
       return { metricName, resource };
     };
 
-    const created: Partial<Record<CountMetric, string>> = {};
-    for (const m of COUNT_METRICS) {
-      const spec = lg[m.key];
-      if (!spec) continue;
-      const pattern = spec.pattern ?? patterns[m.key];
-      const f = filter(m.metric, pattern);
-      created[m.key] = pattern;
+    /** A filter counting the pattern's lines and an alarm when `threshold` of them fall within `periodMinutes`. */
+    const countAlarm = (metric: string, pattern: string, spec: { threshold: number; periodMinutes: number; severity: string }, runbook: string): void => {
+      const f = filter(metric, pattern);
       createAlarm(
         args.regime,
         {
           resource,
-          metric: m.metric,
+          metric,
           severity: spec.severity as Severity,
-          runbook: `${spec.threshold} or more ${m.what} in ${lg.name} within ${spec.periodMinutes} minutes. ${m.runbook}`,
+          runbook,
           treatMissingData: "notBreaching",
           args: {
             namespace,
@@ -621,20 +617,42 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
         { parent: this, dependsOn: [f.resource] },
         tags,
       );
+    };
+
+    const created: Partial<Record<CountMetric, string>> = {};
+    for (const m of COUNT_METRICS) {
+      const spec = lg[m.key];
+      if (!spec) continue;
+      const pattern = spec.pattern ?? patterns[m.key];
+      created[m.key] = pattern;
+      countAlarm(m.metric, pattern, spec, `${spec.threshold} or more ${m.what} in ${lg.name} within ${spec.periodMinutes} minutes. ${m.runbook}`);
+    }
+
+    // The log group's own patterns: same filter, metric and alarm naming as the built-in ones.
+    for (const p of lg.patterns) {
+      countAlarm(
+        p.name,
+        p.pattern,
+        p,
+        `${p.threshold} or more lines matching ${p.name} (${p.pattern}) in ${lg.name} within ${p.periodMinutes} minutes. ${
+          p.description ?? "Read the matching lines in the log group and act on what they report."
+        }`,
+      );
     }
 
     if (lg.errorRate) {
       const r = lg.errorRate;
       const errorsPattern = r.errorsPattern ?? lg.http5xx?.pattern ?? patterns.http5xx;
-      const requests = filter("requests", r.requestsPattern ?? patterns.requests);
+      const requests = filter(BUILT_IN_LOG_METRICS.requests, r.requestsPattern ?? patterns.requests);
       // Reuse the 5xx filter when it counts the same lines; otherwise count them separately.
-      const errorsMetric = created.http5xx === errorsPattern ? `${g.name}-${lg.id}-http-5xx` : filter("rate-errors", errorsPattern).metricName;
+      const errorsMetric =
+        created.http5xx === errorsPattern ? `${g.name}-${lg.id}-${BUILT_IN_LOG_METRICS.http5xx}` : filter(BUILT_IN_LOG_METRICS.rateErrors, errorsPattern).metricName;
       for (const [severity, percent] of [["P2", r.warnPercent], ["P1", r.critPercent]] as const) {
         createAlarm(
           args.regime,
           {
             resource,
-            metric: "error-rate",
+            metric: BUILT_IN_LOG_METRICS.errorRate,
             severity,
             runbook: `More than ${percent} % of requests in ${lg.name} failed (5xx) over ${r.periodMinutes} minutes. Check the application's health and recent deploys; roll back if it started with a release.`,
             treatMissingData: "notBreaching",

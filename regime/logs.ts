@@ -125,10 +125,119 @@ export const logSetSchema = z
 
 // ---------------------------------------------------------------- CloudWatch log groups
 
+/**
+ * Metric names (and alarm name parts) of the built-in log metrics: a custom pattern may not take them.
+ * `rate-errors` is the error rate's own 5xx filter, `error-rate` its alarms.
+ */
+export const BUILT_IN_LOG_METRICS = {
+  errors: "errors",
+  http5xx: "http-5xx",
+  authFailures: "http-401-403",
+  failedLogins: "failed-logins",
+  requests: "requests",
+  rateErrors: "rate-errors",
+  errorRate: "error-rate",
+} as const;
+
+const RESERVED_METRICS: readonly string[] = Object.values(BUILT_IN_LOG_METRICS);
+
+/** Characters CloudWatch allows inside a %regular expression%: alphanumerics, : _ # = @ / ; , - and the operators ^ $ ? [ ] { } | \ * + . */
+const REGEX_BODY = /^[A-Za-z0-9:_#=@/;,\-^$?[\]{}|\\*+.]+$/;
+
+/** CloudWatch's limits: %regular expressions% per JSON or space-delimited pattern, regex patterns per log group (metric filters). */
+export const MAX_REGEX_PER_PATTERN = 2;
+export const MAX_REGEX_PATTERNS_PER_LOG_GROUP = 5;
+
+interface PatternScan {
+  problem?: string;
+  /** How many %regular expressions% the pattern holds. */
+  regexes: number;
+}
+
+/**
+ * Reads a CloudWatch Logs filter pattern the way CloudWatch splits it: "quoted terms", %regular
+ * expressions%, a { JSON } pattern or a [space, delimited] pattern, or plain terms (space: AND; ?term:
+ * OR; -term: NOT). Reports what CloudWatch would refuse or read otherwise than written: an empty
+ * pattern (it counts every line), an unclosed quote or %, unbalanced ( ) [ ] { }, text after a JSON or
+ * delimited block, a JSON pattern without a $. selector, unquoted brackets among plain terms, a regular
+ * expression with characters CloudWatch does not support (( ), spaces, non-ASCII), too many of them.
+ */
+function scanFilterPattern(pattern: string): PatternScan {
+  const p = pattern.trim();
+  if (p === "") return { problem: "must not be empty (an empty pattern counts every line)", regexes: 0 };
+  const closes: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
+  const stack: { c: string; at: number }[] = [];
+  let regexes = 0;
+  let outside = "";
+  let firstBlockEnd = -1;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < p.length && p[j] !== '"') j += p[j] === "\\" ? 2 : 1;
+      if (j >= p.length) return { problem: `has an unclosed " (opened at character ${i + 1})`, regexes };
+      outside += "Q"; // a term: ?"a phrase" is a term with its ?
+      i = j;
+      continue;
+    }
+    if (c === "%") {
+      const end = p.indexOf("%", i + 1);
+      if (end < 0) return { problem: `has an unclosed % regular expression (opened at character ${i + 1})`, regexes };
+      const body = p.slice(i + 1, end);
+      if (body === "") return { problem: `has an empty %% regular expression at character ${i + 1}`, regexes };
+      if (/[()]/.test(body)) return { problem: `%${body}%: CloudWatch regular expressions do not support ( ) groups`, regexes };
+      if (!REGEX_BODY.test(body)) {
+        return { problem: `%${body}%: CloudWatch regular expressions allow only letters, digits, : _ # = @ / ; , - and ^ $ ? [ ] { } | \\ * + . (use \\s for a space)`, regexes };
+      }
+      regexes++;
+      outside += "R";
+      i = end;
+      continue;
+    }
+    outside += c;
+    if (c === "(" || c === "[" || c === "{") stack.push({ c, at: i });
+    else if (c in closes) {
+      const open = stack.pop();
+      if (!open || open.c !== closes[c]) return { problem: `has an unbalanced ${c} at character ${i + 1}`, regexes };
+      if (stack.length === 0 && firstBlockEnd < 0 && open.at === 0) firstBlockEnd = i;
+    }
+  }
+  if (stack.length > 0) {
+    const open = stack[stack.length - 1];
+    return { problem: `has an unclosed ${open.c} (opened at character ${open.at + 1})`, regexes };
+  }
+  const first = p[0];
+  if (first === "{" || first === "[") {
+    const kind = first === "{" ? "JSON" : "space-delimited";
+    if (firstBlockEnd !== p.length - 1) return { problem: `a ${kind} pattern must be one ${first} ... ${first === "{" ? "}" : "]"} block with nothing after it`, regexes };
+    const inner = p.slice(1, -1).trim();
+    if (first === "{" && !/\$/.test(inner)) return { problem: 'a JSON pattern needs a selector, like { $.level = "error" }', regexes };
+    if (first === "[" && inner === "") return { problem: "a space-delimited pattern needs fields, like [ip, user, status_code = 5*]", regexes };
+    if (regexes > MAX_REGEX_PER_PATTERN) return { problem: `holds ${regexes} %regular expressions%: CloudWatch allows at most ${MAX_REGEX_PER_PATTERN} in a ${kind} pattern`, regexes };
+    return { regexes };
+  }
+  // Plain terms.
+  const bracket = /[()[\]{}]/.exec(outside);
+  if (bracket) return { problem: `put terms with ${bracket[0]} in double quotes: an unquoted one is read as a JSON or space-delimited pattern`, regexes };
+  if (regexes > 0 && !/^%[^%]*%$/.test(p)) return { problem: "a %regular expression% among plain terms must be the whole pattern (CloudWatch matches it alone)", regexes };
+  const bare = outside.split(/\s+/).find((t) => t === "?" || t === "-");
+  if (bare) return { problem: `a lone ${bare}: write it right before its term (?ERROR, -DEBUG)`, regexes };
+  return { regexes };
+}
+
+/** Why CloudWatch Logs would refuse or misread the filter pattern, or undefined when it reads as written. */
+export function filterPatternProblem(pattern: string): string | undefined {
+  return scanFilterPattern(pattern).problem;
+}
+
 const filterPattern = z
   .string()
   .max(1024, "must be at most 1024 characters")
-  .refine((p) => !/[\r\n]/.test(p), "must be one line");
+  .refine((p) => !/[\r\n]/.test(p), "must be one line")
+  .superRefine((p, ctx) => {
+    const problem = filterPatternProblem(p);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 const periodMinutes = z.number().int().min(1).max(1440, "must be <= 1440");
 
@@ -141,6 +250,26 @@ const countMetric = (threshold: number, minutes: number, sev: (typeof SEVERITIES
       severity: severity.default(sev),
     })
     .strict();
+
+/**
+ * A log group's own filter pattern: one metric filter and one alarm, named like the built-in ones
+ * (`<group>-<logGroup id>-<name>`), at least `threshold` matching lines within `periodMinutes`.
+ */
+export const logPatternSchema = countMetric(1, 5, "P2")
+  .extend({
+    name: name
+      .refine((n) => !RESERVED_METRICS.includes(n), { message: `must not be a built-in metric name (${RESERVED_METRICS.join(", ")})` })
+      .describe("names the metric filter, metric and alarm: <group>-<logGroup id>-<name>"),
+    pattern: filterPattern.describe('CloudWatch Logs filter pattern: terms (payment error: both; ?a ?b: either; "an exact phrase"), { $.json = "selector" } or [space, delimited, fields]; case-sensitive'),
+    description: z
+      .string()
+      .min(1, "must not be empty")
+      .max(512, "must be at most 512 characters")
+      .refine(noControl, "must be one line")
+      .optional()
+      .describe("the alarm's runbook line: what the lines mean and what to do"),
+  })
+  .strict();
 
 /** A strftime-style directive the CloudWatch agent's timestamp_format understands (%Y, %-d, %f, %z ...). */
 const TIMESTAMP_DIRECTIVE = /%-?[abABcdfHIjmMpSyYzZ]/;
@@ -189,6 +318,10 @@ export const logGroupSchema = z
       .refine((r) => r.warnPercent <= r.critPercent, { message: "warnPercent must be <= critPercent", path: ["warnPercent"] })
       .optional()
       .describe("5xx responses as a percent of requests; seed 000/004: 1 % warn, 5 % critical"),
+    patterns: z
+      .array(logPatternSchema)
+      .default([])
+      .describe("the log group's own lines to count and alarm on (payment errors, security events): one metric filter and alarm each"),
   })
   .strict()
   .superRefine((l, ctx) => {
@@ -199,6 +332,24 @@ export const logGroupSchema = z
     }
     if (l.multiLineStartPattern === "{timestamp_format}" && !l.timestampFormat) {
       ctx.addIssue({ code: "custom", path: ["multiLineStartPattern"], message: "{timestamp_format} needs timestampFormat" });
+    }
+    const patternNames = new Set<string>();
+    l.patterns.forEach((p, i) => {
+      if (patternNames.has(p.name)) ctx.addIssue({ code: "custom", path: ["patterns", i, "name"], message: `duplicate pattern name "${p.name}"` });
+      patternNames.add(p.name);
+    });
+    // CloudWatch refuses a sixth metric filter with a regular expression in one log group.
+    const withRegex: (string | number)[][] = [
+      ...(["errors", "http5xx", "authFailures", "failedLogins"] as const).filter((k) => l[k]?.pattern).map((k) => [k, "pattern", l[k]!.pattern!]),
+      ...(["requestsPattern", "errorsPattern"] as const).filter((k) => l.errorRate?.[k]).map((k) => ["errorRate", k, l.errorRate![k]!]),
+      ...l.patterns.map((p, i) => ["patterns", i, "pattern", p.pattern]),
+    ].filter((entry) => scanFilterPattern(String(entry[entry.length - 1])).regexes > 0);
+    if (withRegex.length > MAX_REGEX_PATTERNS_PER_LOG_GROUP) {
+      ctx.addIssue({
+        code: "custom",
+        path: withRegex[MAX_REGEX_PATTERNS_PER_LOG_GROUP].slice(0, -1),
+        message: `is the ${MAX_REGEX_PATTERNS_PER_LOG_GROUP + 1}th pattern with a %regular expression% in this log group: CloudWatch allows ${MAX_REGEX_PATTERNS_PER_LOG_GROUP}`,
+      });
     }
     l.files.forEach((f, i) => {
       const problem = lastSegmentProblem(f);
@@ -334,6 +485,19 @@ export const hostGroupSchema = z
     });
     const ids = new Set<string>();
     const shipped = new Map<string, string>();
+    // Metric names are <group>-<id>-<metric>: log group app-x's errors and log group app's pattern x-errors would share one.
+    const metrics = new Map<string, string>();
+    g.logGroups.forEach((l) => RESERVED_METRICS.forEach((m) => metrics.set(`${l.id}-${m}`, `log group ${l.id}'s built-in ${m}`)));
+    g.logGroups.forEach((l, i) => {
+      l.patterns.forEach((p, j) => {
+        const metric = `${l.id}-${p.name}`;
+        const other = metrics.get(metric);
+        if (other && other !== `log group ${l.id}'s pattern ${p.name}`) {
+          ctx.addIssue({ code: "custom", path: ["logGroups", i, "patterns", j, "name"], message: `metric ${g.name}-${metric} is also ${other}: choose another name` });
+        }
+        metrics.set(metric, `log group ${l.id}'s pattern ${p.name}`);
+      });
+    });
     g.logGroups.forEach((l, i) => {
       if (ids.has(l.id)) ctx.addIssue({ code: "custom", path: ["logGroups", i, "id"], message: `duplicate log group id "${l.id}"` });
       ids.add(l.id);
@@ -397,6 +561,7 @@ export const logsSchema = z
 export type LogSetInput = z.input<typeof logSetSchema>;
 export type LogSet = z.output<typeof logSetSchema>;
 export type LogGroupConfig = z.output<typeof logGroupSchema>;
+export type LogPattern = z.output<typeof logPatternSchema>;
 export type HostGroupInput = z.input<typeof hostGroupSchema>;
 export type HostGroup = z.output<typeof hostGroupSchema>;
 export type FileBackupInput = z.input<typeof fileBackupSchema>;

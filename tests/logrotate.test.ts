@@ -588,6 +588,108 @@ describe("log group files the agent would misread are refused with the key path"
   });
 });
 
+/** logGroupInput with the second log group's patterns set to `patterns`. */
+function patternsInput(patterns: unknown[], overrides: Record<string, unknown> = {}): LogsInput {
+  return logGroupInput({ patterns, ...overrides });
+}
+
+describe("log groups' own patterns: defaults, and what CloudWatch would refuse or misread is refused with the key path", () => {
+  it("defaults: one line within 5 minutes, P2, no description; the built-in patterns' checks apply", () => {
+    const [p] = parseLogs(patternsInput([{ name: "payment-errors", pattern: '"payment" "error"' }])).hostGroups[0].logGroups[1].patterns;
+    expect(p).toEqual({ name: "payment-errors", pattern: '"payment" "error"', threshold: 1, periodMinutes: 5, severity: "P2" });
+    expect(parseLogs(logGroupInput({})).hostGroups[0].logGroups[1].patterns).toEqual([]);
+  });
+
+  it("accepts terms, phrases, ?OR and -NOT terms, JSON and space-delimited patterns, and CloudWatch regular expressions", () => {
+    const patterns = [
+      '"Payment processing error"',
+      "?security ?unauthorized -healthcheck",
+      '{ ($.event = "payment_failed") && ($.amount > 0) }',
+      "[ip, ident, user, timestamp, request, status_code = 402, bytes, ...]",
+      "%[Pp]ayment.*[Ee]rror%",
+      '{ $.message = %[Bb]reach% }',
+    ];
+    const parsed = parseLogs(patternsInput(patterns.map((pattern, i) => ({ name: `p${i}`, pattern })))).hostGroups[0].logGroups[1].patterns;
+    expect(parsed.map((p) => p.pattern)).toEqual(patterns);
+  });
+
+  const at = "hostGroups[0].logGroups[1].patterns[0]";
+  const cases: [string, LogsInput, string][] = [
+    ["an empty pattern", patternsInput([{ name: "x", pattern: "  " }]), `${at}.pattern: must not be empty (an empty pattern counts every line)`],
+    ["no pattern", patternsInput([{ name: "x" }]), `${at}.pattern: Invalid input: expected string, received undefined`],
+    ["an unclosed quote", patternsInput([{ name: "x", pattern: '"payment error' }]), `${at}.pattern: has an unclosed " (opened at character 1)`],
+    ["an unclosed brace", patternsInput([{ name: "x", pattern: '{ ($.event = "payment_failed") ' }]), `${at}.pattern: has an unclosed { (opened at character 1)`],
+    ["a closing brace too many", patternsInput([{ name: "x", pattern: '{ $.event = "x" }}' }]), `${at}.pattern: has an unbalanced } at character 18`],
+    ["crossed brackets", patternsInput([{ name: "x", pattern: "{ ($.a = 1 }) " }]), `${at}.pattern: has an unbalanced } at character 12`],
+    ["text after a JSON block", patternsInput([{ name: "x", pattern: '{ $.event = "x" } ERROR' }]), `${at}.pattern: a JSON pattern must be one { ... } block with nothing after it`],
+    ["a JSON block without a selector", patternsInput([{ name: "x", pattern: '{ "error" }' }]), `${at}.pattern: a JSON pattern needs a selector, like { $.level = "error" }`],
+    ["an unquoted bracket among terms", patternsInput([{ name: "x", pattern: "ERROR [payments]" }]), `${at}.pattern: put terms with [ in double quotes: an unquoted one is read as a JSON or space-delimited pattern`],
+    ["an unclosed %", patternsInput([{ name: "x", pattern: "%[Pp]ayment" }]), `${at}.pattern: has an unclosed % regular expression (opened at character 1)`],
+    ["a regular expression with a group", patternsInput([{ name: "x", pattern: "%(payment|billing) error%" }]), `${at}.pattern: %(payment|billing) error%: CloudWatch regular expressions do not support ( ) groups`],
+    [
+      "a regular expression with a space",
+      patternsInput([{ name: "x", pattern: "%payment error%" }]),
+      `${at}.pattern: %payment error%: CloudWatch regular expressions allow only letters, digits, : _ # = @ / ; , - and ^ $ ? [ ] { } | \\ * + . (use \\s for a space)`,
+    ],
+    ["a regular expression among terms", patternsInput([{ name: "x", pattern: "ERROR %[Pp]ayment%" }]), `${at}.pattern: a %regular expression% among plain terms must be the whole pattern (CloudWatch matches it alone)`],
+    [
+      "three regular expressions in a JSON pattern",
+      patternsInput([{ name: "x", pattern: "{ $.a = %x% && $.b = %y% && $.c = %z% }" }]),
+      `${at}.pattern: holds 3 %regular expressions%: CloudWatch allows at most 2 in a JSON pattern`,
+    ],
+    ["a lone ?", patternsInput([{ name: "x", pattern: "? security" }]), `${at}.pattern: a lone ?: write it right before its term (?ERROR, -DEBUG)`],
+    ["a two-line pattern", patternsInput([{ name: "x", pattern: "payment\nerror" }]), `${at}.pattern: must be one line`],
+    ["a pattern over 1024 characters", patternsInput([{ name: "x", pattern: "a".repeat(1025) }]), `${at}.pattern: must be at most 1024 characters`],
+    [
+      "a sixth regular expression pattern in one log group",
+      patternsInput(["a", "b", "c", "d", "e", "f"].map((c) => ({ name: c, pattern: `%${c}%` }))),
+      "hostGroups[0].logGroups[1].patterns[5].pattern: is the 6th pattern with a %regular expression% in this log group: CloudWatch allows 5",
+    ],
+    [
+      "a sixth regular expression counting the built-in overrides",
+      patternsInput(["a", "b", "c", "d", "e"].map((c) => ({ name: c, pattern: `%${c}%` })), { errors: { pattern: "%[Ee]rror%" } }),
+      "hostGroups[0].logGroups[1].patterns[4].pattern: is the 6th pattern with a %regular expression% in this log group: CloudWatch allows 5",
+    ],
+    [
+      "a built-in pattern override goes through the same check",
+      logGroupInput({ errors: { pattern: '"ERROR' } }),
+      'hostGroups[0].logGroups[1].errors.pattern: has an unclosed " (opened at character 1)',
+    ],
+    ["an error-rate pattern too", logGroupInput({ errorRate: { requestsPattern: "" } }), "hostGroups[0].logGroups[1].errorRate.requestsPattern: must not be empty (an empty pattern counts every line)"],
+    [
+      "a name that is not id-like",
+      patternsInput([{ name: "Payment errors", pattern: "payment" }]),
+      `${at}.name: must start with a letter and use only lowercase letters, digits and -, at most 40 characters`,
+    ],
+    ...(["errors", "http-5xx", "http-401-403", "failed-logins", "requests", "rate-errors", "error-rate"].map((n) => [
+      `the built-in metric name ${n}`,
+      patternsInput([{ name: n, pattern: "payment" }]),
+      `${at}.name: must not be a built-in metric name (errors, http-5xx, http-401-403, failed-logins, requests, rate-errors, error-rate)`,
+    ]) as [string, LogsInput, string][]),
+    [
+      "the same name twice in a log group",
+      patternsInput([{ name: "payments", pattern: "payment" }, { name: "payments", pattern: "billing" }]),
+      'hostGroups[0].logGroups[1].patterns[1].name: duplicate pattern name "payments"',
+    ],
+    [
+      "a name whose metric is another log group's",
+      logGroupInput({ id: "nginx-http" }, { logGroups: [
+        { id: "nginx", name: "/web/nginx", patterns: [{ name: "http-errors", pattern: "error" }] },
+        { id: "nginx-http", name: "/web/nginx-http" },
+      ] }),
+      "hostGroups[0].logGroups[0].patterns[0].name: metric web-nginx-http-errors is also log group nginx-http's built-in errors: choose another name",
+    ],
+    ["threshold 0", patternsInput([{ name: "x", pattern: "payment", threshold: 0 }]), `${at}.threshold: Too small: expected number to be >=1`],
+    ["a period over a day", patternsInput([{ name: "x", pattern: "payment", periodMinutes: 1441 }]), `${at}.periodMinutes: must be <= 1440`],
+    ["an unknown severity", patternsInput([{ name: "x", pattern: "payment", severity: "P5" }]), `${at}.severity: must be one of P0, P1, P2, P3`],
+    ["a two-line description", patternsInput([{ name: "x", pattern: "payment", description: "a\nb" }]), `${at}.description: must be one line`],
+    ["an unknown key", patternsInput([{ name: "x", pattern: "payment", filter: "payment" }]), `${at}: unknown key filter`],
+  ];
+  for (const [what, input, message] of cases) {
+    it(what, () => expect(() => parseLogs(input)).toThrow(new Error(message)));
+  }
+});
+
 /** One host group with two file backups; `overrides` change the second, `group` the host group. */
 function fileBackupInput(overrides: Partial<FileBackupInput>, group: Partial<HostGroupInput> = {}): LogsInput {
   return {

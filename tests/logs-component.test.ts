@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { setupMocks, settle, waitFor, type MockResource } from "./helpers/pulumi-mocks";
 import Ajv from "ajv";
-import { parseLogs, type LogsInput } from "../regime/logs";
+import { filterPatternProblem, parseLogs, type LogsInput } from "../regime/logs";
 import { renderAgentScript, renderHostGroupConfigs, renderInstallScript } from "../regime/logrotate";
 import { LOG_RETENTION_DAYS } from "../regime/limits";
 
@@ -24,7 +24,24 @@ const LOGS: LogsInput = {
       logSets: [{ name: "crm-app", paths: ["/app/logs/*.log"], frequency: "weekly", maxAgeDays: 30, copytruncate: true }],
       logGroups: [
         // The rotated files are also the shipped ones: a log set and a log group overlap.
-        { id: "backend", name: "/app/crm/backend", format: "json", files: ["/app/logs/*.log"], errors: {}, failedLogins: { threshold: 5 } },
+        {
+          id: "backend",
+          name: "/app/crm/backend",
+          format: "json",
+          files: ["/app/logs/*.log"],
+          errors: {},
+          failedLogins: { threshold: 5 },
+          patterns: [
+            {
+              name: "payment-failed",
+              pattern: '{ ($.event = "payment_failed") || (($.level = "error") && ($.component = "payments")) }',
+              threshold: 1,
+              periodMinutes: 1,
+              severity: "P0",
+              description: "Payments are failing: check the payment provider's status page and the last deploy; roll back if it started with a release.",
+            },
+          ],
+        },
         {
           id: "nginx",
           name: "/app/crm/nginx",
@@ -54,7 +71,19 @@ const LOGS: LogsInput = {
       sshPrivateKeyConfig: "bigshotSshKey",
       appRoot: "/opt/bigshot",
       logSets: [{ name: "bigshot", paths: ["logs/*.log"], frequency: "weekly", keep: 4, copytruncate: true }],
-      logGroups: [{ id: "app", name: "/bigshot/app", files: ["logs/app.log"], multiLineStartPattern: "^\\d{4}-\\d{2}-\\d{2} " }],
+      logGroups: [
+        {
+          id: "app",
+          name: "/bigshot/app",
+          files: ["logs/app.log"],
+          multiLineStartPattern: "^\\d{4}-\\d{2}-\\d{2} ",
+          // grep -i "security\|unauthorized" logs/app.log (seed 003)
+          patterns: [
+            { name: "security-events", pattern: "?security ?Security ?SECURITY ?unauthorized ?Unauthorized ?UNAUTHORIZED", threshold: 3, periodMinutes: 15, severity: "P1" },
+            { name: "payment-errors", pattern: '"payment" "error"' },
+          ],
+        },
+      ],
     },
   ],
 };
@@ -112,8 +141,8 @@ describe("LogRotation under Pulumi mocks", () => {
       "aws:ssm/parameter:Parameter": 1,
       "command:remote:Command": 4,
       "aws:cloudwatch/logGroup:LogGroup": 3,
-      "aws:cloudwatch/logMetricFilter:LogMetricFilter": 5,
-      "aws:cloudwatch/metricAlarm:MetricAlarm": 6,
+      "aws:cloudwatch/logMetricFilter:LogMetricFilter": 8,
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 9,
     });
     const own = resources.filter((r) => r.type !== "regime:logs:LogRotation");
     expect(children.map((c) => `${c.type} ${c.name}`).sort()).toEqual(own.map((r) => `${r.type} ${r.name}`).sort());
@@ -227,8 +256,11 @@ describe("LogRotation under Pulumi mocks", () => {
   it("metric filters: JSON and access-log patterns, counted into the regime's namespace", () => {
     const filters = Object.fromEntries(byType("aws:cloudwatch/logMetricFilter:LogMetricFilter").map((r) => [r.inputs.name, r.inputs]));
     expect(Object.keys(filters).sort()).toEqual([
+      "prod-bigshot-app-payment-errors",
+      "prod-bigshot-app-security-events",
       "prod-crm-backend-errors",
       "prod-crm-backend-failed-logins",
+      "prod-crm-backend-payment-failed",
       "prod-crm-nginx-http-401-403",
       "prod-crm-nginx-http-5xx",
       "prod-crm-nginx-requests",
@@ -247,14 +279,17 @@ describe("LogRotation under Pulumi mocks", () => {
   it("alarms: one per filter with the guides' thresholds, error rate 1 % / 5 %, all with actions and explicit missing data", () => {
     const alarms: Record<string, Record<string, any>> = Object.fromEntries(byType("aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => [r.inputs.name, r.inputs]));
     expect(Object.keys(alarms).sort()).toEqual([
+      "prod-logs-bigshot-app-payment-errors-P2",
+      "prod-logs-bigshot-app-security-events-P1",
       "prod-logs-crm-backend-errors-P2",
       "prod-logs-crm-backend-failed-logins-P1",
+      "prod-logs-crm-backend-payment-failed-P0",
       "prod-logs-crm-nginx-error-rate-P1",
       "prod-logs-crm-nginx-error-rate-P2",
       "prod-logs-crm-nginx-http-401-403-P2",
       "prod-logs-crm-nginx-http-5xx-P1",
     ]);
-    expect(Object.keys(alarms)).toHaveLength(6);
+    expect(Object.keys(alarms)).toHaveLength(9);
     for (const [name, a] of Object.entries(alarms)) {
       const topic = TOPICS[name.slice(-2) as keyof typeof TOPICS];
       expect(a.actionsEnabled, name).toBe(true);
@@ -286,6 +321,78 @@ describe("LogRotation under Pulumi mocks", () => {
         ],
       });
     }
+  });
+
+  it("log groups' own patterns: one filter and one alarm each, named and dimensioned like the built-in ones", async () => {
+    const filters = Object.fromEntries(byType("aws:cloudwatch/logMetricFilter:LogMetricFilter").map((r) => [r.inputs.name, r]));
+    const alarms = Object.fromEntries(byType("aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => [r.inputs.name, r]));
+    // The filter counts the pattern's lines into <group>-<logGroup id>-<name> in the regime's namespace.
+    expect(filters["prod-bigshot-app-security-events"].name).toBe("logs-bigshot-app-security-events-filter");
+    expect(filters["prod-bigshot-app-security-events"].inputs).toEqual({
+      name: "prod-bigshot-app-security-events",
+      logGroupName: "/bigshot/app",
+      pattern: "?security ?Security ?SECURITY ?unauthorized ?Unauthorized ?UNAUTHORIZED",
+      metricTransformation: { name: "bigshot-app-security-events", namespace: "prod/Logs", value: "1", defaultValue: "0", unit: "Count" },
+    });
+    expect(filters["prod-crm-backend-payment-failed"].inputs).toMatchObject({
+      logGroupName: "/app/crm/backend",
+      pattern: '{ ($.event = "payment_failed") || (($.level = "error") && ($.component = "payments")) }',
+      metricTransformation: { name: "crm-backend-payment-failed", namespace: "prod/Logs" },
+    });
+    expect(filters["prod-bigshot-app-payment-errors"].inputs.pattern).toBe('"payment" "error"');
+
+    const security = alarms["prod-logs-bigshot-app-security-events-P1"].inputs;
+    expect(security).toMatchObject({
+      namespace: "prod/Logs",
+      metricName: "bigshot-app-security-events",
+      statistic: "Sum",
+      period: 900,
+      evaluationPeriods: 1,
+      threshold: 3,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      actionsEnabled: true,
+      alarmActions: [TOPICS.P1],
+      okActions: [TOPICS.P1],
+      treatMissingData: "notBreaching",
+      tags: { Regime: "prod", Severity: "P1" },
+    });
+    expect(security.dimensions).toBeUndefined();
+    // Without a description, the runbook line says what matched and where.
+    expect(security.alarmDescription).toBe(
+      "[P1] 3 or more lines matching security-events (?security ?Security ?SECURITY ?unauthorized ?Unauthorized ?UNAUTHORIZED) in /bigshot/app within 15 minutes. Read the matching lines in the log group and act on what they report.",
+    );
+    // Defaults: one line within 5 minutes, P2.
+    expect(alarms["prod-logs-bigshot-app-payment-errors-P2"].inputs).toMatchObject({
+      metricName: "bigshot-app-payment-errors",
+      period: 300,
+      threshold: 1,
+      alarmActions: [TOPICS.P2],
+      okActions: [TOPICS.P2],
+      treatMissingData: "notBreaching",
+    });
+    // The description is the runbook line.
+    const payment = alarms["prod-logs-crm-backend-payment-failed-P0"].inputs;
+    expect(payment).toMatchObject({ metricName: "crm-backend-payment-failed", period: 60, threshold: 1, alarmActions: [TOPICS.P0], okActions: [TOPICS.P0] });
+    expect(payment.alarmDescription).toMatch(/^\[P0\] 1 or more lines matching payment-failed \(.*\) in \/app\/crm\/backend within 1 minutes\. Payments are failing: check the payment provider's status page/);
+    // Each alarm is created after its filter, like the built-in ones.
+    for (const [alarm, filter] of [
+      ["prod-logs-bigshot-app-security-events-P1", "logs-bigshot-app-security-events-filter"],
+      ["prod-logs-crm-backend-payment-failed-P0", "logs-crm-backend-payment-failed-filter"],
+    ]) {
+      const deps = children.find((c) => c.name === alarm)!.dependsOn as { urn: unknown }[];
+      const urns = await Promise.all(deps.map((d) => waitFor(d.urn as never)));
+      expect(urns.map((u) => String(u).split("::").pop()), alarm).toEqual([filter]);
+    }
+  });
+
+  it("every filter pattern the component renders (built-in defaults and the log groups' own) reads as CloudWatch's filter syntax", async () => {
+    const rendered = byType("aws:cloudwatch/logMetricFilter:LogMetricFilter").map((r) => r.inputs.pattern as string);
+    expect(rendered).toHaveLength(8);
+    const all = [...rendered, ...Object.values(mod.DEFAULT_PATTERNS.text), ...Object.values(mod.DEFAULT_PATTERNS.json)];
+    for (const p of all) expect(filterPatternProblem(p), p).toBeUndefined();
+    // Not vacuous: the same checker refuses what CloudWatch refuses.
+    expect(filterPatternProblem('"payment "error"')).toBe('has an unclosed " (opened at character 16)');
+    expect(filterPatternProblem('{ $.event = "payment_failed" ')).toBe("has an unclosed { (opened at character 1)");
   });
 
   it("a changed log set changes the delivered document and the SSH trigger", async () => {
