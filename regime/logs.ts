@@ -159,7 +159,7 @@ interface PatternScan {
  * expressions%, a { JSON } pattern or a [space, delimited] pattern, or plain terms (space: AND; ?term:
  * OR; -term: NOT). Reports what CloudWatch would refuse or read otherwise than written: an empty
  * pattern (it counts every line), an unclosed quote or %, unbalanced ( ) [ ] { }, text after a JSON or
- * delimited block, a JSON pattern without a $. selector, unquoted brackets among plain terms, a regular
+ * delimited block, a JSON pattern without a $. selector, unquoted brackets or AND/OR/NOT among plain terms, a regular
  * expression with characters CloudWatch does not support (( ), spaces, non-ASCII), too many of them.
  */
 function scanFilterPattern(pattern: string): PatternScan {
@@ -220,8 +220,13 @@ function scanFilterPattern(pattern: string): PatternScan {
   const bracket = /[()[\]{}]/.exec(outside);
   if (bracket) return { problem: `put terms with ${bracket[0]} in double quotes: an unquoted one is read as a JSON or space-delimited pattern`, regexes };
   if (regexes > 0 && !/^%[^%]*%$/.test(p)) return { problem: "a %regular expression% among plain terms must be the whole pattern (CloudWatch matches it alone)", regexes };
-  const bare = outside.split(/\s+/).find((t) => t === "?" || t === "-");
+  const terms = outside.split(/\s+/);
+  const bare = terms.find((t) => t === "?" || t === "-");
   if (bare) return { problem: `a lone ${bare}: write it right before its term (?ERROR, -DEBUG)`, regexes };
+  const operator = terms.find((t) => /^(AND|OR|NOT|&&|\|\|)$/.test(t));
+  if (operator) {
+    return { problem: `${operator} is read as a term to match, not an operator: separate terms with spaces (all must appear), prefix ?term (any) or -term (none); quote "${operator}" to match it`, regexes };
+  }
   return { regexes };
 }
 

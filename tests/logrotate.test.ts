@@ -603,6 +603,7 @@ describe("log groups' own patterns: defaults, and what CloudWatch would refuse o
   it("accepts terms, phrases, ?OR and -NOT terms, JSON and space-delimited patterns, and CloudWatch regular expressions", () => {
     const patterns = [
       '"Payment processing error"',
+      '"payment" "error" "AND"',
       "?security ?unauthorized -healthcheck",
       '{ ($.event = "payment_failed") && ($.amount > 0) }',
       "[ip, ident, user, timestamp, request, status_code = 402, bytes, ...]",
@@ -636,6 +637,11 @@ describe("log groups' own patterns: defaults, and what CloudWatch would refuse o
       "three regular expressions in a JSON pattern",
       patternsInput([{ name: "x", pattern: "{ $.a = %x% && $.b = %y% && $.c = %z% }" }]),
       `${at}.pattern: holds 3 %regular expressions%: CloudWatch allows at most 2 in a JSON pattern`,
+    ],
+    [
+      "AND among plain terms (CloudWatch would look for the word AND)",
+      patternsInput([{ name: "x", pattern: '"payment" AND "error"' }]),
+      `${at}.pattern: AND is read as a term to match, not an operator: separate terms with spaces (all must appear), prefix ?term (any) or -term (none); quote "AND" to match it`,
     ],
     ["a lone ?", patternsInput([{ name: "x", pattern: "? security" }]), `${at}.pattern: a lone ?: write it right before its term (?ERROR, -DEBUG)`],
     ["a two-line pattern", patternsInput([{ name: "x", pattern: "payment\nerror" }]), `${at}.pattern: must be one line`],
