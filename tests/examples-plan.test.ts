@@ -127,7 +127,7 @@ describe("examples plan offline with their guide's numbers", () => {
     expect(p.alarm("bigshot-redis-redis-queue-celery-P2")).toMatchObject({ metricName: "QueueLength", threshold: 1000 });
   }, 120_000);
 
-  it("Neff Paving: audit logs purged after 90 days and sessions after 30, API 500 ms as a P1 warning, backup size checked, error rate 1 % / 5 %, 99.5 % uptime", async () => {
+  it("Neff Paving: audit logs purged after 90 days and sessions after 30, API 500 ms as a P1 warning, backup size checked, error rate 1 % / 5 %, 99.5 % uptime, payment errors critical", async () => {
     const p = await provisioned("neff-paving");
     const rules = JSON.parse(p.env("neff-paving-db-neff-paving-admin-purge").PURGE_RULES) as { table: string; olderThanDays: number }[];
     expect(rules.map((r) => [r.table, r.olderThanDays])).toEqual([
@@ -142,6 +142,8 @@ describe("examples plan offline with their guide's numbers", () => {
     // "Target: 99.5% uptime": fast burn below 100 - 14.4 x 0.5 = 92.8 %, slow below 97 %
     expect(p.alarm("neff-paving-endpoint-api-budget-fast-1h-P2").threshold).toBe(92.8);
     expect(p.alarm("neff-paving-endpoint-website-budget-slow-6h-P3").threshold).toBe(97);
+    // "Payment processing errors" are critical: the first matching line in 5 minutes pages P0
+    expect(p.alarm("neff-paving-logs-web-app-payment-errors-P0")).toMatchObject({ threshold: 1, period: 300 });
     expect(p.alarm("neff-paving-app-web-error-rate-P2").threshold).toBe(1);
     expect(p.alarm("neff-paving-app-web-error-rate-P1").threshold).toBe(5);
     expect(p.schedule("neff-paving-db-neff-paving-admin-backup")).toEqual(["cron(0 2 * * ? *)", "America/New_York"]);
