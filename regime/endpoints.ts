@@ -14,14 +14,21 @@ const statusCondition = z.union([z.number().int().min(100).max(599), z.array(z.n
 
 export const endpointSchema = z
   .object({
-    name: id,
-    url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }),
-    method: z.enum(["GET", "HEAD", "POST"]).default("GET"),
-    timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
-    status: statusCondition.default(200),
+    name: id.describe("names the check, its metrics and alarms"),
+    url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).describe("the http(s) URL requested (a health endpoint such as /health)"),
+    method: z.enum(["GET", "HEAD", "POST"]).default("GET").describe("HTTP method of the request"),
+    timeoutMs: z.number().int().min(100).max(60_000).default(10_000).describe("milliseconds before the request counts as failed"),
+    status: statusCondition.default(200).describe("HTTP status code (or list of codes) that counts as healthy"),
     maxResponseMs: z.number().int().min(1).optional().describe("seed 001: API response time > 500 ms"),
-    bodyContains: z.string().optional(),
-    jsonField: z.object({ path: z.string().min(1), equals: z.union([z.string(), z.number(), z.boolean()]) }).strict().optional(),
+    bodyContains: z.string().optional().describe("healthy only when the response body contains this text"),
+    jsonField: z
+      .object({
+        path: z.string().min(1).describe("dotted path into the JSON response body (status, checks.database)"),
+        equals: z.union([z.string(), z.number(), z.boolean()]).describe("the value the field must have"),
+      })
+      .strict()
+      .optional()
+      .describe("healthy only when a field of the JSON response body has this value ({\"status\": \"ok\"})"),
     minCertificateDays: z.number().int().min(1).optional().describe("for https: alarm when the certificate expires sooner"),
     headersSecretArn: secretArn
       .optional()
@@ -47,8 +54,8 @@ export const endpointSchema = z
 
 export const endpointsSchema = z
   .object({
-    schedule: schedule.default("every 1 minute"),
-    checks: z.array(endpointSchema).min(1, "must list at least one endpoint"),
+    schedule: schedule.default("every 1 minute").describe("how often every endpoint is checked; failuresBeforeAlarm counts these runs"),
+    checks: z.array(endpointSchema).min(1, "must list at least one endpoint").describe("the endpoints checked, each with its own down, slow and certificate alarms"),
   })
   .strict()
   .refine((e) => new Set(e.checks.map((c) => c.name)).size === e.checks.length, { message: "endpoint names must be unique", path: ["checks"] });

@@ -62,8 +62,8 @@ const archiveSchema = z
 export const logSetSchema = z
   .object({
     name: name.describe("file name under /etc/logrotate.d/"),
-    paths: z.array(logPath).min(1, "must list at least one path"),
-    frequency: z.enum(FREQUENCIES, { message: `must be one of ${FREQUENCIES.join(", ")}` }),
+    paths: z.array(logPath).min(1, "must list at least one path").describe("log files to rotate, absolute or under appRoot; globs allowed (/var/log/nginx/*.log)"),
+    frequency: z.enum(FREQUENCIES, { message: `must be one of ${FREQUENCIES.join(", ")}` }).describe("how often the files are rotated (seed 001: rotate logs daily)"),
     keep: z
       .number()
       .int("must be a whole number")
@@ -72,13 +72,13 @@ export const logSetSchema = z
       .optional()
       .describe("rotated files kept (rotate N); derived from maxAgeDays when omitted"),
     maxAgeDays: z.number().int("must be a whole number of days").min(1, "must be >= 1").optional().describe("rotated files older than this are removed (maxage)"),
-    compress: z.boolean().default(true),
+    compress: z.boolean().default(true).describe("gzip rotated files"),
     delaycompress: z.boolean().optional().describe("default: true unless copytruncate (the writer may still append to the just-rotated file)"),
     create: z
       .object({
-        mode: z.string().regex(/^0?[0-7]{3}$/, "must be an octal mode like 0640"),
-        owner: unixName,
-        group: unixName,
+        mode: z.string().regex(/^0?[0-7]{3}$/, "must be an octal mode like 0640").describe("octal file mode of the new file (0640)"),
+        owner: unixName.describe("user owning the new file"),
+        group: unixName.describe("group owning the new file"),
       })
       .strict()
       .optional()
@@ -91,8 +91,12 @@ export const logSetSchema = z
       .optional()
       .describe("run once after rotation (postrotate, sharedscripts): nginx -s reopen, pm2 reloadLogs"),
     copytruncate: z.boolean().default(false).describe("copy then truncate, for writers that cannot reopen (may lose a few lines)"),
-    su: z.object({ user: unixName, group: unixName }).strict().optional(),
-    dateext: z.boolean().default(false),
+    su: z
+      .object({ user: unixName.describe("user logrotate rotates as"), group: unixName.describe("group logrotate rotates as") })
+      .strict()
+      .optional()
+      .describe("rotate as this user and group (su), needed when the log directory is writable by others than root"),
+    dateext: z.boolean().default(false).describe("name rotated files by date (app.log-20250101) instead of a number"),
     maxSize: z
       .string()
       .regex(/^[1-9][0-9]*[kMG]?$/, "must be a size like 100M, 500k or 1G")
@@ -251,8 +255,8 @@ const countMetric = (threshold: number, minutes: number, sev: (typeof SEVERITIES
     .object({
       pattern: filterPattern.optional().describe("CloudWatch Logs filter pattern; default depends on format"),
       threshold: z.number().int().min(1).default(threshold).describe("alarm when the count reaches this within periodMinutes"),
-      periodMinutes: periodMinutes.default(minutes),
-      severity: severity.default(sev),
+      periodMinutes: periodMinutes.default(minutes).describe("minutes the lines are counted over"),
+      severity: severity.default(sev).describe("severity of the alarm"),
     })
     .strict();
 
@@ -284,7 +288,8 @@ export const logGroupSchema = z
     id: name.describe("short name used in resource, metric and alarm names"),
     name: z
       .string()
-      .regex(/^[.\-_/#A-Za-z0-9]{1,512}$/, "must be a CloudWatch log group name (letters, digits, . - _ / #)"),
+      .regex(/^[.\-_/#A-Za-z0-9]{1,512}$/, "must be a CloudWatch log group name (letters, digits, . - _ / #)")
+      .describe("CloudWatch log group name (/app/api); the regime creates it"),
     retentionDays: logRetention.optional().describe("default: the regime's logRetentionDays"),
     format: z.enum(["text", "json"]).default("text").describe("text: plain lines / nginx combined; json: one JSON object per line"),
     files: z
@@ -308,16 +313,16 @@ export const logGroupSchema = z
       .optional()
       .describe("a line matching this regular expression starts a new event (stack traces stay one event); {timestamp_format}: a line starting with a timestamp"),
     errors: countMetric(10, 1440, "P2").optional().describe("application errors; seed 000: fewer than 10 a day"),
-    http5xx: countMetric(10, 5, "P1").optional(),
+    http5xx: countMetric(10, 5, "P1").optional().describe("HTTP 5xx responses (status_code = 5* or $.status >= 500)"),
     authFailures: countMetric(20, 5, "P2").optional().describe("HTTP 401/403 responses"),
-    failedLogins: countMetric(20, 5, "P1").optional(),
+    failedLogins: countMetric(20, 5, "P1").optional().describe("failed logins (seed 003: grep -i \"failed login\")"),
     errorRate: z
       .object({
-        requestsPattern: filterPattern.optional(),
+        requestsPattern: filterPattern.optional().describe("filter pattern of the lines counted as requests; default depends on format"),
         errorsPattern: filterPattern.optional().describe("default: the HTTP 5xx pattern"),
-        warnPercent: z.number().gt(0).max(100).default(1),
-        critPercent: z.number().gt(0).max(100).default(5),
-        periodMinutes: periodMinutes.default(5),
+        warnPercent: z.number().gt(0).max(100).default(1).describe("P2 alarm above this percent of requests"),
+        critPercent: z.number().gt(0).max(100).default(5).describe("P1 alarm above this percent of requests"),
+        periodMinutes: periodMinutes.default(5).describe("minutes the rate is computed over"),
       })
       .strict()
       .refine((r) => r.warnPercent <= r.critPercent, { message: "warnPercent must be <= critPercent", path: ["warnPercent"] })
@@ -404,9 +409,9 @@ export const fileBackupSchema = z
 
 const sshHost = z
   .object({
-    host: z.string().regex(/^[A-Za-z0-9.:-]+$/, "must be a host name or IP address"),
-    user: unixName,
-    port: z.number().int().min(1).max(65535).default(22),
+    host: z.string().regex(/^[A-Za-z0-9.:-]+$/, "must be a host name or IP address").describe("host name or IP address"),
+    user: unixName.describe("SSH user: root, or one with passwordless sudo"),
+    port: z.number().int().min(1).max(65535).default(22).describe("SSH port"),
     agentMode: z
       .enum(["onPremise", "ec2"], { message: "must be one of onPremise, ec2" })
       .default("onPremise")
@@ -416,8 +421,8 @@ const sshHost = z
 
 export const dockerLogOptionsSchema = z
   .object({
-    maxSize: z.string().regex(/^[1-9][0-9]*[kmg]$/, "must be a size like 10m, 500k or 1g").default("10m"),
-    maxFile: z.number().int().min(1).max(100).default(3),
+    maxSize: z.string().regex(/^[1-9][0-9]*[kmg]$/, "must be a size like 10m, 500k or 1g").default("10m").describe("a container's log file is rotated at this size (json-file max-size)"),
+    maxFile: z.number().int().min(1).max(100).default(3).describe("log files kept per container (json-file max-file)"),
     restartDaemon: z
       .boolean()
       .default(false)
@@ -431,16 +436,16 @@ const stateManagerCron = z
 
 export const hostGroupSchema = z
   .object({
-    name,
+    name: name.describe("names the group's SSM association, documents and resources"),
     target: z
       .object({
-        tagKey: z.string().regex(/^[\w.:/=+\-@ ]{1,128}$/, "must be an EC2 tag key"),
-        tagValue: z.string().min(1).max(256).refine((v) => !v.includes(","), "must not contain ,"),
+        tagKey: z.string().regex(/^[\w.:/=+\-@ ]{1,128}$/, "must be an EC2 tag key").describe("EC2 tag key (Role)"),
+        tagValue: z.string().min(1).max(256).refine((v) => !v.includes(","), "must not contain ,").describe("value the tag must have (api)"),
       })
       .strict()
       .optional()
       .describe("EC2 instances with this tag get the configs from SSM State Manager"),
-    sshHosts: z.array(sshHost).default([]),
+    sshHosts: z.array(sshHost).default([]).describe("hosts outside EC2 (or without SSM) that get the configs over SSH"),
     sshPrivateKeyConfig: z
       .string()
       .regex(/^[A-Za-z][\w.-]*$/, "must be a config key name")
@@ -455,9 +460,9 @@ export const hostGroupSchema = z
       .describe("relative log paths (logs/*.jsonl) are under this directory"),
     schedule: stateManagerCron.default("cron(0 3 ? * * *)").describe("when State Manager re-applies the configs (drift repair)"),
     applyOnlyAtCronInterval: z.boolean().default(true).describe("false: State Manager also applies right after each change"),
-    docker: dockerLogOptionsSchema.optional(),
-    logSets: z.array(logSetSchema).default([]),
-    logGroups: z.array(logGroupSchema).default([]),
+    docker: dockerLogOptionsSchema.optional().describe("Docker json-file log rotation in /etc/docker/daemon.json; unset: left alone"),
+    logSets: z.array(logSetSchema).default([]).describe("logrotate configs, one file each under /etc/logrotate.d/"),
+    logGroups: z.array(logGroupSchema).default([]).describe("CloudWatch log groups: retention, files the agent ships and metric filters with alarms"),
     fileBackups: z
       .array(fileBackupSchema)
       .default([])

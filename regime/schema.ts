@@ -28,18 +28,18 @@ const awsArn = z.string().regex(/^arn:aws[a-z-]*:[a-z0-9-]+:/, "must be an ARN")
 
 const channels = z
   .object({
-    email: z.array(z.email("must be an email address")).default([]),
-    sms: z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 phone number like +15551234567")).default([]),
-    https: z.array(z.url({ protocol: /^https$/, message: "must be an https URL" })).default([]),
+    email: z.array(z.email("must be an email address")).default([]).describe("email addresses subscribed to the topic (each confirms the subscription once)"),
+    sms: z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 phone number like +15551234567")).default([]).describe("phone numbers (E.164, +15551234567) texted by SNS"),
+    https: z.array(z.url({ protocol: /^https$/, message: "must be an https URL" })).default([]).describe("https webhooks (PagerDuty, Opsgenie, a chat bridge) SNS posts each alarm to"),
   })
   .strict();
 
 export const alertingSchema = z
   .object({
-    P0: channels.default({ email: [], sms: [], https: [] }),
-    P1: channels.default({ email: [], sms: [], https: [] }),
-    P2: channels.default({ email: [], sms: [], https: [] }),
-    P3: channels.default({ email: [], sms: [], https: [] }),
+    P0: channels.default({ email: [], sms: [], https: [] }).describe("seed 001: P0 (Critical): Service down, data loss; response time 30 minutes"),
+    P1: channels.default({ email: [], sms: [], https: [] }).describe("seed 001: P1 (High): Severe degradation, security breach"),
+    P2: channels.default({ email: [], sms: [], https: [] }).describe("seed 001: P2 (Medium): Partial degradation, high error rates"),
+    P3: channels.default({ email: [], sms: [], https: [] }).describe("seed 001: P3 (Low): Minor issues, performance degradation; also reminders"),
   })
   .strict()
   .describe("Alert routing: one SNS topic per severity (P0 critical: service down, data loss; P1 high; P2 medium; P3 info) and who hears it");
@@ -56,26 +56,26 @@ export const tierRetentionSchema = z
 
 const backupSchema = z
   .object({
-    schedule: schedule.default("daily at 02:00"),
-    retention: tierRetentionSchema.default({ daily: 30, weekly: 90, monthly: 365 }),
-    weeklyOn: z.enum(["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]).default("Sunday"),
-    monthlyOnDay: z.number().int().min(1).max(28, "must be <= 28 so every month has it").default(1),
-    compression: z.string().regex(/^(none|gzip(:[1-9])?|lz4(:[1-9])?|zstd(:([1-9]|1[0-9]|2[0-2]))?|[0-9])$/, "must be none, gzip[:1-9], lz4[:1-9], zstd[:1-22] or 0-9").default("zstd:3"),
+    schedule: schedule.default("daily at 02:00").describe("when pg_dump runs (seed 001: Daily at 2:00 AM EST)"),
+    retention: tierRetentionSchema.default({ daily: 30, weekly: 90, monthly: 365 }).describe("days each tier of backup is kept (seed 001: 30 days, 90 days S3; seed 002: 30 days, archive 1 year)"),
+    weeklyOn: z.enum(["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]).default("Sunday").describe("the day whose backup is kept as the weekly one"),
+    monthlyOnDay: z.number().int().min(1).max(28, "must be <= 28 so every month has it").default(1).describe("the day of the month whose backup is kept as the monthly one"),
+    compression: z.string().regex(/^(none|gzip(:[1-9])?|lz4(:[1-9])?|zstd(:([1-9]|1[0-9]|2[0-2]))?|[0-9])$/, "must be none, gzip[:1-9], lz4[:1-9], zstd[:1-22] or 0-9").default("zstd:3").describe("pg_dump --compress: none, gzip, lz4 or zstd with an optional :level, or a gzip level 0-9 (0: none); lz4 and zstd need PostgreSQL 16+ (older: gzip:1)"),
     rpoHours: z.number().gt(0, "must be > 0").default(26).describe("alarm when no successful backup was recorded for this long"),
     runner: z.enum(["lambda", "fargate"]).optional().describe("default: lambda up to 10 GB (sizeGb), fargate beyond"),
-    severity: severity.default("P1"),
+    severity: severity.default("P1").describe("severity of a failed backup run (the rpoHours alarm is always P0)"),
   })
   .strict();
 
 const verifySchema = z
   .object({
-    schedule: schedule.default("daily at 06:00"),
-    minSizeMb: z.number().min(0, "must be >= 0").default(0.01),
-    maxAgeHours: z.number().gt(0, "must be > 0").default(26),
+    schedule: schedule.default("daily at 06:00").describe("when the newest backup is checked (seed 001: Verify Backups, daily)"),
+    minSizeMb: z.number().min(0, "must be >= 0").default(0.01).describe("fail when the newest backup is smaller than this many MB (seed 000: expected > 10 MB)"),
+    maxAgeHours: z.number().gt(0, "must be > 0").default(26).describe("fail when the newest backup is older than this many hours (seed 000/001/002: RPO 24 hours)"),
     maxShrinkPercent: percent
       .optional()
       .describe("fail when the newest backup is smaller than the one before it by more than this percent (\"backup size should be consistent\"); unset: not compared"),
-    severity: severity.default("P1"),
+    severity: severity.default("P1").describe("severity of a failed verification"),
   })
   .strict();
 
@@ -102,8 +102,8 @@ export function restoreCheckBounds<C extends { minRows?: number; maxRows?: numbe
 
 const restoreDrillSchema = z
   .object({
-    schedule: schedule.default("quarterly on day 1 at 03:00"),
-    rtoMinutes: z.number().gt(0, "must be > 0").default(60),
+    schedule: schedule.default("quarterly on day 1 at 03:00").describe("when the newest backup is restored into a scratch database and checked"),
+    rtoMinutes: z.number().gt(0, "must be > 0").default(60).describe("fail when the restore takes longer than this many minutes (seed 000: RTO < 30 minutes; seed 002: 4 hours)"),
     checks: z
       .array(restoreCheck)
       .superRefine((checks, ctx) => {
@@ -114,37 +114,38 @@ const restoreDrillSchema = z
           seen.add(label);
         });
       })
-      .default([]),
-    severity: severity.default("P2"),
+      .default([])
+      .describe("queries run against the restored database; each must find what it expects"),
+    severity: severity.default("P2").describe("severity of a failed restore drill"),
   })
   .strict();
 
 const vacuumSchema = z
   .object({
-    schedule: schedule.default("weekly on Wednesday at 03:00"),
-    timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10),
-    minDeadPercent: percent.default(5),
-    minDeadTuples: z.number().int().min(0).default(100),
+    schedule: schedule.default("weekly on Wednesday at 03:00").describe("when VACUUM (ANALYZE) runs (seed 001: VACUUM ANALYZE weekly)"),
+    timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10).describe("minutes of work per run; tables left over wait for the next run"),
+    minDeadPercent: percent.default(5).describe("vacuum a table when dead tuples reach this percent of its rows"),
+    minDeadTuples: z.number().int().min(0).default(100).describe("... and at least this many dead tuples"),
     fullTables: z.array(z.string()).default([]).describe("tables explicitly allowed a VACUUM FULL (locks them!)"),
-    severity: severity.default("P2"),
+    severity: severity.default("P2").describe("severity of a failed vacuum run"),
   })
   .strict();
 
 const reindexSchema = z
   .object({
-    schedule: schedule.default("monthly on day 1 at 04:00"),
-    timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10),
+    schedule: schedule.default("monthly on day 1 at 04:00").describe("when REINDEX CONCURRENTLY runs"),
+    timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10).describe("minutes of work per run; indexes left over wait for the next run"),
     indexes: z.array(z.string()).default([]).describe("schema.index names; empty: bloated indexes by estimate"),
-    severity: severity.default("P3"),
+    severity: severity.default("P3").describe("severity of a failed reindex run"),
   })
   .strict();
 
 const purgeRule = z
   .object({
-    table: z.string().min(1),
-    timestampColumn: z.string().min(1).default("created_at"),
-    olderThanDays: z.number().int("must be a whole number of days").min(1, "must be >= 1"),
-    archiveTable: z.string().min(1).optional(),
+    table: z.string().min(1).describe("table whose old rows are deleted (schema.table or table)"),
+    timestampColumn: z.string().min(1).default("created_at").describe("column holding the row's age"),
+    olderThanDays: z.number().int("must be a whole number of days").min(1, "must be >= 1").describe("rows older than this many days are deleted"),
+    archiveTable: z.string().min(1).optional().describe("rows are copied here before they are deleted (seed 001: archive old data); unset: deleted only"),
     where: z
       .string()
       .superRefine((w, ctx) => {
@@ -153,27 +154,27 @@ const purgeRule = z
       })
       .optional()
       .describe("SQL condition ANDed to the age (\"status = 'completed'\"): only matching rows are deleted and archived"),
-    batchSize: z.number().int().min(1).max(100_000).default(5000),
+    batchSize: z.number().int().min(1).max(100_000).default(5000).describe("rows deleted per transaction, so locks stay short"),
   })
   .strict();
 
 const purgeSchema = z
   .object({
-    schedule: schedule.default("daily at 03:30"),
-    rules: z.array(purgeRule).min(1, "must list at least one rule"),
-    severity: severity.default("P3"),
+    schedule: schedule.default("daily at 03:30").describe("when the purge runs"),
+    rules: z.array(purgeRule).min(1, "must list at least one rule").describe("one rule per table"),
+    severity: severity.default("P3").describe("severity of a failed purge run"),
   })
   .strict();
 
 const dbHealthSchema = z
   .object({
-    schedule: schedule.default("every 15 minutes"),
-    connectionsWarnPercent: percent.default(80),
-    connectionsCritPercent: percent.default(95),
-    wraparoundWarnAge: z.number().int().min(1).default(1_300_000_000),
-    wraparoundCritAge: z.number().int().min(1).default(1_400_000_000),
-    slowQueryMs: z.number().gt(0).default(100),
-    severity: severity.default("P1"),
+    schedule: schedule.default("every 15 minutes").describe("how often the database health check runs"),
+    connectionsWarnPercent: percent.default(80).describe("warn when connections in use reach this percent of max_connections"),
+    connectionsCritPercent: percent.default(95).describe("fail the check (alarm at severity) at this percent of max_connections"),
+    wraparoundWarnAge: z.number().int().min(1).default(1_300_000_000).describe("warn when the oldest transaction-ID age (datfrozenxid) reaches this; wraparound is at 2^31"),
+    wraparoundCritAge: z.number().int().min(1).default(1_400_000_000).describe("fail the check (alarm at severity) at this transaction-ID age"),
+    slowQueryMs: z.number().gt(0).default(100).describe("statements slower than this many ms on average are reported (pg_stat_statements; seed 000: no queries > 100 ms)"),
+    severity: severity.default("P1").describe("severity of a failed check (a critical level reached, database unreachable)"),
   })
   .strict()
   .refine((h) => h.connectionsWarnPercent <= h.connectionsCritPercent, {
@@ -184,15 +185,16 @@ const dbHealthSchema = z
 const networkSchema = z.union([
   z
     .object({
-      subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, "must be a subnet id (subnet-...)")).min(1),
-      securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, "must be a security group id (sg-...)")).min(1),
+      subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, "must be a subnet id (subnet-...)")).min(1).describe("VPC subnets the task runs in"),
+      securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, "must be a security group id (sg-...)")).min(1).describe("security groups of the task; the server must accept them"),
     })
-    .strict(),
+    .strict()
+    .describe("subnets and security groups by id"),
   z
     .object({
-      stack: z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, "must be organization/project/stack"),
-      subnetIdsOutput: z.string().min(1).default("privateSubnetIds"),
-      securityGroupIdsOutput: z.string().min(1).default("databaseClientSecurityGroupIds"),
+      stack: z.string().regex(/^[\w.-]+\/[\w.-]+\/[\w.-]+$/, "must be organization/project/stack").describe("the other stack, as organization/project/stack"),
+      subnetIdsOutput: z.string().min(1).default("privateSubnetIds").describe("its output holding the list of subnet ids"),
+      securityGroupIdsOutput: z.string().min(1).default("databaseClientSecurityGroupIds").describe("its output holding the list of security group ids"),
     })
     .strict()
     .describe("read subnets and security groups from another stack's outputs (StackReference)"),
@@ -200,24 +202,35 @@ const networkSchema = z.union([
 
 export const databaseSchema = z
   .object({
-    id,
-    engine: z.literal("postgres").default("postgres"),
+    id: id.describe("names the database's tasks, backups (<tier>/<id>/), metrics and alarms"),
+    engine: z.literal("postgres").default("postgres").describe("database engine; only PostgreSQL"),
     majorVersion: z.number().int().min(12).max(18).default(16).describe("server major version: the task image ships pg_dump of this version"),
     sizeGb: z.number().gt(0).default(1).describe("approximate size; above 10 GB backups run on Fargate"),
     secretArn: awsArn.optional().describe("Secrets Manager secret in the RDS JSON shape"),
     iamAuth: z
-      .object({ host: z.string().min(1), port: z.number().int().default(5432), user: z.string().min(1), database: z.string().min(1), resourceId: z.string().regex(/^db-[A-Z0-9]+$/, "must be the DbiResourceId (db-...)") })
+      .object({
+        host: z.string().min(1).describe("endpoint of the RDS instance"),
+        port: z.number().int().default(5432).describe("PostgreSQL port"),
+        user: z.string().min(1).describe("database user granted rds_iam"),
+        database: z.string().min(1).describe("database name to connect to"),
+        resourceId: z.string().regex(/^db-[A-Z0-9]+$/, "must be the DbiResourceId (db-...)").describe("the instance's DbiResourceId (db-...), which the rds-db:connect grant names"),
+      })
       .strict()
-      .optional(),
-    network: networkSchema.optional(),
-    backup: backupSchema.default(backupSchema.parse({})),
-    verify: verifySchema.default(verifySchema.parse({})),
-    restoreDrill: restoreDrillSchema.optional(),
-    vacuum: vacuumSchema.optional(),
-    analyze: z.object({ schedule: schedule, severity: severity.default("P3") }).strict().optional(),
-    reindex: reindexSchema.optional(),
-    purge: purgeSchema.optional(),
-    health: dbHealthSchema.optional(),
+      .optional()
+      .describe("connect with an RDS IAM authentication token instead of a password secret"),
+    network: networkSchema.optional().describe("subnets and security groups the tasks run in (the database must accept them); unset: outside a VPC"),
+    backup: backupSchema.default(backupSchema.parse({})).describe("pg_dump to the backup vault, kept in daily, weekly and monthly tiers"),
+    verify: verifySchema.default(verifySchema.parse({})).describe("checks that the newest backup exists, is recent and has a plausible size"),
+    restoreDrill: restoreDrillSchema.optional().describe("restores the newest backup and runs checks on it (seed 000: test latest backup restore); unset: no drill"),
+    vacuum: vacuumSchema.optional().describe("VACUUM (ANALYZE) of tables that need it; unset: autovacuum only"),
+    analyze: z
+      .object({ schedule: schedule.describe("when ANALYZE runs"), severity: severity.default("P3").describe("severity of a failed analyze run") })
+      .strict()
+      .optional()
+      .describe("ANALYZE of tables whose statistics are stale; unset: autovacuum only"),
+    reindex: reindexSchema.optional().describe("REINDEX CONCURRENTLY of bloated or listed indexes; unset: none"),
+    purge: purgeSchema.optional().describe("deletes (and optionally archives) old rows by age; unset: none"),
+    health: dbHealthSchema.optional().describe("scheduled health check: connections, wraparound, dead tuples, slow statements; unset: none"),
     rdsInstanceId: z.string().optional().describe("RDS instance identifier for CPU, storage and connection alarms"),
     maxConnectionsAlarm: z.number().int().min(1).optional().describe("alarm when DatabaseConnections exceeds this (seed 001: 80)"),
   })
@@ -263,7 +276,7 @@ const redisQueueSchema = z
 
 export const redisSchema = z
   .object({
-    id,
+    id: id.describe("names the Redis check, its metrics and alarms"),
     url: z
       .string()
       .superRefine((u, ctx) => {
@@ -275,7 +288,7 @@ export const redisSchema = z
       .optional()
       .describe("Secrets Manager secret holding the password: the SecretString itself, or JSON {\"password\": ...} (and \"username\" for an ACL user)"),
     network: networkSchema.optional().describe("subnets and security groups the check runs in (the Redis must accept them); unset: outside a VPC"),
-    schedule: schedule.default("every 15 minutes"),
+    schedule: schedule.default("every 15 minutes").describe("how often the Redis check runs"),
     memoryWarnPercent: percent.default(80).describe("warn (P2 alarm) when used_memory reaches this percent of maxmemory"),
     memoryCritPercent: percent.default(90).describe("fail the check (alarm at severity) at this percent of maxmemory; no maxmemory (0): not checked"),
     evictedKeysWarn: z.number().int("must be a whole number").min(1, "must be >= 1").optional().describe("warn when evicted_keys (since the server started or CONFIG RESETSTAT) reaches this"),
@@ -289,7 +302,8 @@ export const redisSchema = z
           seen.add(q.name);
         });
       })
-      .default([]),
+      .default([])
+      .describe("lists (queues) whose length is alarmed on"),
     severity: severity.default("P1").describe("severity of a failed check (memory critical, persistence failing, Redis unreachable)"),
   })
   .strict()
@@ -302,28 +316,40 @@ export const redisSchema = z
 
 const thresholdPair = (warnDefault: number, critDefault: number) =>
   z
-    .object({ warn: percent.default(warnDefault), crit: percent.default(critDefault), minutes: z.number().int().min(1).max(1440).default(10) })
+    .object({
+      warn: percent.default(warnDefault).describe("P2 alarm above this percent"),
+      crit: percent.default(critDefault).describe("P1 alarm above this percent"),
+      minutes: z.number().int().min(1).max(1440).default(10).describe("minutes the level must hold before the alarm (seed 000: Alert: >90% for >10 minutes)"),
+    })
     .strict()
     .refine((t) => t.warn <= t.crit, { message: "warn must be <= crit", path: ["warn"] });
 
 export const hostSchema = z
   .object({
-    name: id,
-    instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, "must be an EC2 instance id (i-...)"),
-    cpu: thresholdPair(80, 90).default({ warn: 80, crit: 90, minutes: 10 }),
-    memory: thresholdPair(85, 95).default({ warn: 85, crit: 95, minutes: 10 }),
-    disk: thresholdPair(85, 95).default({ warn: 85, crit: 95, minutes: 10 }),
-    diskPath: z.string().startsWith("/").default("/"),
+    name: id.describe("names the host's alarms"),
+    instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, "must be an EC2 instance id (i-...)").describe("EC2 instance id; memory and disk need the CloudWatch agent on it"),
+    cpu: thresholdPair(80, 90).default({ warn: 80, crit: 90, minutes: 10 }).describe("CPU utilization in percent (seed 001: > 80%; seed 000: > 90% for > 10 minutes)"),
+    memory: thresholdPair(85, 95).default({ warn: 85, crit: 95, minutes: 10 }).describe("memory used in percent (seed 001: > 85%)"),
+    disk: thresholdPair(85, 95).default({ warn: 85, crit: 95, minutes: 10 }).describe("disk used in percent of diskPath (seed 000/001: > 85% full)"),
+    diskPath: z.string().startsWith("/").default("/").describe("mount point whose disk use is alarmed on"),
   })
   .strict();
 
 export const applicationSchema = z
   .object({
-    name: id,
-    loadBalancer: z.string().regex(/^app\/[\w-]+\/[0-9a-f]+$/, "must be the ALB ARN suffix app/<name>/<id>"),
-    targetGroup: z.string().regex(/^targetgroup\/[\w-]+\/[0-9a-f]+$/, "must be the target group ARN suffix targetgroup/<name>/<id>").optional(),
-    errorRatePercent: z.object({ warn: percent.default(1), crit: percent.default(5) }).strict().default({ warn: 1, crit: 5 }),
-    latencyMs: z.object({ warn: z.number().gt(0).default(500), crit: z.number().gt(0).default(5000) }).strict().default({ warn: 500, crit: 5000 }),
+    name: id.describe("names the application's alarms"),
+    loadBalancer: z.string().regex(/^app\/[\w-]+\/[0-9a-f]+$/, "must be the ALB ARN suffix app/<name>/<id>").describe("the Application Load Balancer in front of it, as its ARN suffix app/<name>/<id>"),
+    targetGroup: z.string().regex(/^targetgroup\/[\w-]+\/[0-9a-f]+$/, "must be the target group ARN suffix targetgroup/<name>/<id>").optional().describe("narrows the metrics to one target group (targetgroup/<name>/<id>); unset: the whole load balancer"),
+    errorRatePercent: z
+      .object({ warn: percent.default(1).describe("P2 alarm above this percent"), crit: percent.default(5).describe("P1 alarm above this percent") })
+      .strict()
+      .default({ warn: 1, crit: 5 })
+      .describe("5xx responses in percent of requests over 5 minutes (seed 000: target < 1%, alert > 5%)"),
+    latencyMs: z
+      .object({ warn: z.number().gt(0).default(500).describe("P2 alarm above this many ms"), crit: z.number().gt(0).default(5000).describe("P1 alarm above this many ms") })
+      .strict()
+      .default({ warn: 500, crit: 5000 })
+      .describe("p90 response time in ms over 5 minutes (seed 001: > 500 ms; seed 000: > 5 s average)"),
   })
   .strict();
 
@@ -331,10 +357,10 @@ export const applicationSchema = z
 
 export const reminderSchema = z
   .object({
-    name: id,
-    schedule,
-    severity: severity.default("P3"),
-    checklist: z.array(z.string().min(1)).min(1, "must list at least one step"),
+    name: id.describe("names the reminder's schedule and topic message"),
+    schedule: schedule.describe("when the reminder is sent (monthly on day 1 at 09:00)"),
+    severity: severity.default("P3").describe("topic the reminder is sent to"),
+    checklist: z.array(z.string().min(1)).min(1, "must list at least one step").describe("the steps a person does, as the guide lists them"),
   })
   .strict();
 
@@ -348,20 +374,37 @@ export const regimeSchema = z
     alerting: alertingSchema.default(alertingSchema.parse({})),
     backupVault: z
       .object({
-        objectLock: z.object({ mode: z.enum(["GOVERNANCE", "COMPLIANCE"]), days: z.number().int().min(1) }).strict().optional(),
-        archiveAfterDays: z.number().int().min(30, "must be >= 30 (S3 minimum before a cold tier)").optional(),
-        noncurrentDays: z.number().int().min(1).default(7),
+        objectLock: z
+          .object({
+            mode: z.enum(["GOVERNANCE", "COMPLIANCE"]).describe("COMPLIANCE: no one may delete a backup early; GOVERNANCE: only privileged users"),
+            days: z.number().int().min(1).describe("days each backup is locked after it is written"),
+          })
+          .strict()
+          .optional()
+          .describe("S3 Object Lock (WORM) on the backups; unset: none"),
+        archiveAfterDays: z
+          .number()
+          .int()
+          .min(30, "must be >= 30 (S3 minimum before a cold tier)")
+          .optional()
+          .describe("days after which a backup moves to Glacier Instant Retrieval (tiers kept at least 90 days longer); unset: stays in S3 Standard"),
+        noncurrentDays: z.number().int().min(1).default(7).describe("days a replaced or deleted backup version is kept"),
       })
       .strict()
-      .default({ noncurrentDays: 7 }),
-    databases: z.array(databaseSchema).default([]),
+      .default({ noncurrentDays: 7 })
+      .describe("the S3 bucket holding the database backups"),
+    databases: z.array(databaseSchema).default([]).describe("PostgreSQL databases: backups, verification, restore drills, vacuum, purge and health checks"),
     redis: z.array(redisSchema).default([]).describe("Redis servers (cache, Celery broker) checked on a schedule: memory, evictions, hit rate, persistence, queue lengths"),
-    endpoints: endpointsSchema.optional(),
-    hosts: z.array(hostSchema).default([]),
-    applications: z.array(applicationSchema).default([]),
-    logs: z.object({ hostGroups: z.array(hostGroupSchema).default([]) }).strict().default({ hostGroups: [] }),
-    reminders: z.array(reminderSchema).default([]),
-    dashboard: z.boolean().default(true),
+    endpoints: endpointsSchema.optional().describe("HTTP(S) health checks of the services (seed 000: verify health endpoints); unset: none"),
+    hosts: z.array(hostSchema).default([]).describe("EC2 instances with CPU, memory and disk alarms"),
+    applications: z.array(applicationSchema).default([]).describe("applications behind an Application Load Balancer: 5xx error rate and response time alarms"),
+    logs: z
+      .object({ hostGroups: z.array(hostGroupSchema).default([]).describe("groups of hosts that share log rotation, Docker log options, log groups and file backups") })
+      .strict()
+      .default({ hostGroups: [] })
+      .describe("log rotation, log shipping to CloudWatch and log alarms on the hosts"),
+    reminders: z.array(reminderSchema).default([]).describe("human steps of the guides (reviews, audits) sent as checklists on a schedule"),
+    dashboard: z.boolean().default(true).describe("create a CloudWatch dashboard of the regime"),
   })
   .strict()
   .superRefine((r, ctx) => {

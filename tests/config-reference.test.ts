@@ -228,9 +228,9 @@ describe("the table", () => {
 
   it("lists a union's alternatives and the keys of each", () => {
     expect(rows.get("databases[].backup.schedule")).toMatchObject({ type: "string | object", default: "`daily at 02:00`", allowed: "1: string, not empty; 2: object with `at`, `timezone`" });
-    expect(rows.get("databases[].backup.schedule.at")?.description).toBe("(alternative 2 of `databases[].backup.schedule`)");
+    expect(rows.get("databases[].backup.schedule.at")?.description).toBe("(alternative 2 of `databases[].backup.schedule`) the schedule in the readable form or cron(...)/rate(...)");
     expect(rows.get("endpoints.checks[].status")).toMatchObject({ type: "integer | array of integer", allowed: "1: integer, 100 to 599; 2: array of integer, ≥ 1 items, each: 100 to 599" });
-    expect(rows.get("databases[].network.stack")).toMatchObject({ default: "**required**", description: "(alternative 2 of `databases[].network`)" });
+    expect(rows.get("databases[].network.stack")).toMatchObject({ default: "**required**", description: "(alternative 2 of `databases[].network`) the other stack, as organization/project/stack" });
   });
 
   it("shows the program's own defaults", () => {
