@@ -44,7 +44,7 @@ function taskArgs(overrides: Partial<import("../components/scheduled-task").Sche
     taskName: "vacuum",
     description: "vacuum of database crm",
     code: { kind: "zip", archive: archive(), handler: "index.handler" },
-    environment: { MIN_DEAD_PERCENT: "5" },
+    environment: { DEAD_PERCENT_MIN: "5" },
     schedule: { expression: "cron(0 3 ? * WED *)", timezone: "America/New_York" },
     expectedIntervalSeconds: 7 * 86400,
     timeoutSeconds: 900,
@@ -395,7 +395,7 @@ describe("ScheduledTask on Lambda", () => {
       architectures: ["arm64"],
       timeout: 900,
       memorySize: 256,
-      environment: { variables: { MIN_DEAD_PERCENT: "5", TASK: "vacuum", REGIME_NAME: "prod", METRICS_NAMESPACE: "MaintenanceRegime" } },
+      environment: { variables: { DEAD_PERCENT_MIN: "5", TASK: "vacuum", REGIME_NAME: "prod", METRICS_NAMESPACE: "MaintenanceRegime" } },
       loggingConfig: { logFormat: "Text", logGroup: "/aws/lambda/prod-db-crm-vacuum" },
       tags: { Task: "vacuum" },
     });
