@@ -14,7 +14,7 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
-import { missedRunWindow } from "./scheduled-task";
+import { missedRunWindow, noSuccessWithin } from "./scheduled-task";
 import { archivePrefix, BUILT_IN_LOG_METRICS, checkFileBackupSchedules, INSTANCE_STREAM, renderAgentLogsConfig, sshStreamName, type FileBackup, type HostGroup, type LogGroupConfig, type LogsConfig } from "../regime/logs";
 import {
   FILE_BACKUP_METRIC,
@@ -312,7 +312,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
             name: doc.name,
             associationName: docName,
             documentVersion: doc.latestVersion,
-            targets: [{ key: `tag:${g.target.tagKey}`, values: [g.target.tagValue] }],
+            targets: tagTargets(g),
             scheduleExpression: schedule.expression,
             applyOnlyAtCronInterval: true,
             complianceSeverity: "HIGH",
@@ -375,12 +375,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
           namespace: METRICS_NAMESPACE_DEFAULT,
           metricName: FILE_BACKUP_METRIC,
           dimensions: { service: args.regime, Task: FILE_BACKUP_TASK, Instance: `${g.name}/${b.name}` },
-          statistic: "Sum",
-          period: window.period,
-          evaluationPeriods: window.evaluationPeriods,
-          datapointsToAlarm: window.evaluationPeriods,
-          comparisonOperator: "LessThanThreshold",
-          threshold: 1,
+          ...noSuccessWithin(window),
         },
       },
       args.alarmTopics,
@@ -425,12 +420,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
           optionalConfigurationLocation: parameter.name,
           optionalRestart: "yes",
         },
-        targets: [{ key: `tag:${g.target!.tagKey}`, values: [g.target!.tagValue] }],
-        scheduleExpression: g.schedule,
-        applyOnlyAtCronInterval: g.applyOnlyAtCronInterval,
-        complianceSeverity: "MEDIUM",
-        maxConcurrency: "25%",
-        maxErrors: "10%",
+        ...groupRun(g),
         tags,
       },
       { parent: this, dependsOn: [parameter] },
@@ -538,12 +528,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
         name: doc.name,
         associationName: docName,
         documentVersion: doc.latestVersion,
-        targets: [{ key: `tag:${g.target!.tagKey}`, values: [g.target!.tagValue] }],
-        scheduleExpression: g.schedule,
-        applyOnlyAtCronInterval: g.applyOnlyAtCronInterval,
-        complianceSeverity: "MEDIUM",
-        maxConcurrency: "25%",
-        maxErrors: "10%",
+        ...groupRun(g),
         tags,
       },
       { parent: this },
@@ -681,6 +666,26 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
 export const AGENT_DOCUMENT = "AmazonCloudWatch-ManageAgent";
 
 /** SSM parameter of a host group's agent logs config; CloudWatchAgentServerPolicy reads only AmazonCloudWatch-*. */
+/** The State Manager targets of a host group: its instances with the group's tag. */
+function tagTargets(g: HostGroup): { key: string; values: string[] }[] {
+  return [{ key: `tag:${g.target!.tagKey}`, values: [g.target!.tagValue] }];
+}
+
+/**
+ * How a group's configuration associations (logrotate, CloudWatch agent) run: on its tag and its
+ * schedule, a quarter of the instances at a time, stopping when a tenth of them fail.
+ */
+function groupRun(g: HostGroup) {
+  return {
+    targets: tagTargets(g),
+    scheduleExpression: g.schedule,
+    applyOnlyAtCronInterval: g.applyOnlyAtCronInterval,
+    complianceSeverity: "MEDIUM",
+    maxConcurrency: "25%",
+    maxErrors: "10%",
+  };
+}
+
 export function agentParameterName(regime: string, group: string): string {
   return `AmazonCloudWatch-${regime}-${group}-logs`;
 }

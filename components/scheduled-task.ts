@@ -135,6 +135,18 @@ export function missedRunWindow(intervalSeconds: number, tolerated = 1): { perio
   return undefined;
 }
 
+/** Alarm condition of a missed run: fewer than one success counted over the whole window. */
+export function noSuccessWithin(window: { period: number; evaluationPeriods: number }) {
+  return {
+    statistic: "Sum",
+    period: window.period,
+    evaluationPeriods: window.evaluationPeriods,
+    datapointsToAlarm: window.evaluationPeriods,
+    comparisonOperator: "LessThanThreshold",
+    threshold: 1,
+  } as const;
+}
+
 /** Throws a one-line error naming the argument when the task cannot be created as asked. */
 export function validateTaskArgs(name: string, args: ScheduledTaskArgs): void {
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new Error(`ScheduledTask name: "${name}" must use only lowercase letters, digits and -`);
@@ -518,12 +530,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
           namespace,
           metricName: "TaskSucceeded",
           dimensions: emfDims,
-          statistic: "Sum",
-          period: window.period,
-          evaluationPeriods: window.evaluationPeriods,
-          datapointsToAlarm: window.evaluationPeriods,
-          comparisonOperator: "LessThanThreshold",
-          threshold: 1,
+          ...noSuccessWithin(window),
         },
       );
     }
