@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dbHealthTask, type Check } from "../tasks/db-health";
 import { runTask, TaskError } from "../tasks/lib/runtime";
 import { adminQuery, createTestDatabase } from "./helpers/pg";
+import { captureEmf } from "./helpers/emf";
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 
@@ -101,21 +102,7 @@ describe("db-health", () => {
   });
 
   it("emits the four metrics with a Database dimension as Embedded Metric Format lines", async () => {
-    const lines: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      lines.push(String(chunk));
-      return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof process.stdout.write;
-    try {
-      await runTask(dbHealthTask, env());
-    } finally {
-      process.stdout.write = write;
-    }
-    const emf = lines
-      .flatMap((l) => l.split("\n"))
-      .filter((l) => l.includes('"_aws"'))
-      .map((l) => JSON.parse(l));
+    const emf = await captureEmf(() => runTask(dbHealthTask, env()));
     const perDatabase = emf.filter((e) => e.Database === db.name);
     const names = perDatabase.map((e) => e._aws.CloudWatchMetrics[0].Metrics[0].Name);
     expect(names).toEqual(["ConnectionsPercent", "WraparoundAge", "DeadTuplePercentMax", "OldestTransactionSeconds"]);

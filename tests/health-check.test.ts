@@ -14,6 +14,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkAll, healthCheckCli, healthCheckSettings, healthCheckTask, type EndpointInput, type HealthCheckResult } from "../tasks/health-check";
 import { parseSettings, runTask, TaskError } from "../tasks/lib/runtime";
+import { captureEmf } from "./helpers/emf";
+import { setSdkEnv, startSecretsManager, type SecretsManagerStandIn } from "./helpers/secrets-manager";
 
 const HUGE_BYTES = 50 * 1024 * 1024;
 const TOKEN = "s3cr3t-token-value";
@@ -238,36 +240,24 @@ describe("certificates", () => {
 
 describe("the task", () => {
   it("fails when an endpoint is unhealthy and emits EMF metrics per endpoint", async () => {
-    const lines: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      lines.push(String(chunk));
-      return write(chunk, ...(rest as []));
-    }) as typeof process.stdout.write;
     let error: unknown;
-    try {
-      await runTask(healthCheckTask, {
+    const emf = await captureEmf(() =>
+      runTask(healthCheckTask, {
         ENDPOINTS: JSON.stringify([
           { name: "api", url: `${base}/ok` },
           { name: "tls", url: soon.url, ca: soon.ca, conditions: { certificateDaysLeft: 14 } },
         ]),
         POWERTOOLS_DEV: "false",
-      });
-    } catch (err) {
-      error = err;
-    } finally {
-      process.stdout.write = write;
-    }
+      }).catch((err: unknown) => {
+        error = err;
+      }),
+    );
     expect(error).toBeInstanceOf(TaskError);
     const result = (error as TaskError).result as HealthCheckResult;
     expect(result.results.map((r) => [r.name, r.healthy])).toEqual([
       ["api", true],
       ["tls", false],
     ]);
-    const emf = lines
-      .flatMap((l) => l.split("\n"))
-      .filter((l) => l.includes('"_aws"'))
-      .map((l) => JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] } });
     const perEndpoint = emf
       .filter((m) => m.Endpoint !== undefined)
       .map((m) => {
@@ -443,51 +433,23 @@ describe("headers from Secrets Manager", () => {
     [CRLF]: JSON.stringify({ Authorization: `Bearer ${TOKEN}\r\nX-Injected: 1` }),
     [ARRAY]: JSON.stringify([`Bearer ${TOKEN}`]),
   };
-  const calls: { target: string; secretId: string; scope: string }[] = [];
-  const callsFor = (arn: string) => calls.filter((c) => c.secretId === arn).length;
-  let smUrl = "";
-  const saved: Record<string, string | undefined> = {};
+  let sm: SecretsManagerStandIn;
+  let restoreEnv: () => void = () => undefined;
+  const callsFor = (arn: string) => sm.calls.filter((c) => c.secretId === arn).length;
   const SDK_ENV = (): Record<string, string> => ({
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: smUrl,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url,
     AWS_ACCESS_KEY_ID: "AKIDTESTHEALTHCHECK",
     AWS_SECRET_ACCESS_KEY: "test-secret-access-key",
     AWS_REGION: "us-east-1",
   });
 
   beforeAll(async () => {
-    const sm = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as { SecretId?: string };
-        const scope = /Credential=[^/]+\/\d{8}\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request/.exec(String(req.headers.authorization))?.slice(1).join("/") ?? "unsigned";
-        calls.push({ target: String(req.headers["x-amz-target"]), secretId: body.SecretId ?? "", scope });
-        res.setHeader("content-type", "application/x-amz-json-1.1");
-        const value = body.SecretId ? SECRETS[body.SecretId] : undefined;
-        if (req.headers["x-amz-target"] !== "secretsmanager.GetSecretValue" || value === undefined) {
-          res.statusCode = 400;
-          res.end(JSON.stringify({ __type: "ResourceNotFoundException", message: "Secrets Manager can't find the specified secret." }));
-          return;
-        }
-        res.end(JSON.stringify({ ARN: body.SecretId, Name: body.SecretId!.split(":").at(-1), SecretString: value, VersionId: "v1", VersionStages: ["AWSCURRENT"], CreatedDate: 1.7e9 }));
-      });
-    });
-    smUrl = `http://127.0.0.1:${await listen(sm)}`;
-    // The SDK reads its endpoint and credentials from the process environment.
-    for (const [k, v] of Object.entries(SDK_ENV())) {
-      saved[k] = process.env[k];
-      process.env[k] = v;
-    }
-    for (const k of ["AWS_SESSION_TOKEN", "AWS_PROFILE"]) {
-      saved[k] = process.env[k];
-      delete process.env[k];
-    }
+    sm = await startSecretsManager(SECRETS);
+    restoreEnv = setSdkEnv(SDK_ENV());
   });
-  afterAll(() => {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+  afterAll(async () => {
+    restoreEnv();
+    await sm?.close();
   });
 
   const runInLambda = async (endpoints: EndpointInput[]) => {
@@ -540,10 +502,10 @@ describe("headers from Secrets Manager", () => {
     // endpoints naming it; an unreadable or malformed one is read again next run, so a fix applies.
     expect([OK, OK_EU].map(callsFor)).toEqual([1, 1]);
     expect([NOT_JSON, CRLF, ARRAY, MISSING].map(callsFor)).toEqual([2, 2, 2, 2]);
-    expect(calls.every((c) => c.target === "secretsmanager.GetSecretValue")).toBe(true);
+    expect(sm.calls.every((c) => c.target === "secretsmanager.GetSecretValue")).toBe(true);
     // Signed for the secret's own region, taken from its ARN.
-    expect(calls.find((c) => c.secretId === OK)!.scope).toBe("us-east-1/secretsmanager");
-    expect(calls.find((c) => c.secretId === OK_EU)!.scope).toBe("eu-west-1/secretsmanager");
+    expect(sm.calls.find((c) => c.secretId === OK)!.scope).toBe("us-east-1/secretsmanager");
+    expect(sm.calls.find((c) => c.secretId === OK_EU)!.scope).toBe("eu-west-1/secretsmanager");
     // Only the three good endpoints reached the server in each run, each with the secret's headers.
     expect(secureSeen).toHaveLength(6);
     expect(secureSeen.filter((s) => s.extra === "from-secret")).toHaveLength(4);

@@ -7,13 +7,14 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import * as http from "node:http";
 import * as net from "node:net";
 import { join } from "node:path";
 import { createClient } from "@redis/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSettings, runTask, TaskError } from "../tasks/lib/runtime";
 import { parseSecretPassword, redisHealthSettings, redisHealthTask, type RedisHealthReport } from "../tasks/redis-health";
+import { captureEmf, type EmfLine } from "./helpers/emf";
+import { setSdkEnv, startSecretsManager, type SecretsManagerStandIn } from "./helpers/secrets-manager";
 
 const ROOT = join(__dirname, "..");
 const DB = 14;
@@ -115,23 +116,15 @@ describe("redis-health on 127.0.0.1:6379", () => {
 
   it("emits memory, evictions, hit rate, clients and each queue's length as Embedded Metric Format lines under the Instance", async () => {
     const saved = (await admin.configGet("maxmemory")).maxmemory;
-    const lines: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      lines.push(String(chunk));
-      return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof process.stdout.write;
+    let emf: EmfLine[];
     try {
       await admin.configSet("maxmemory", String(1024 * 1024 * 1024));
-      await runTask(redisHealthTask, { REDIS_URL: URL6379, METRICS_INSTANCE: "cache", REGIME_NAME: "prod", QUEUES: JSON.stringify([{ name: QUEUE, maxLength: 10 }]), LOG_LEVEL: "ERROR" });
+      emf = await captureEmf(() =>
+        runTask(redisHealthTask, { REDIS_URL: URL6379, METRICS_INSTANCE: "cache", REGIME_NAME: "prod", QUEUES: JSON.stringify([{ name: QUEUE, maxLength: 10 }]), LOG_LEVEL: "ERROR" }),
+      );
     } finally {
-      process.stdout.write = write;
       await admin.configSet("maxmemory", saved);
     }
-    const emf = lines
-      .flatMap((l) => l.split("\n"))
-      .filter((l) => l.includes('"_aws"'))
-      .map((l) => JSON.parse(l) as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] } });
     const names = emf.flatMap((e) => e._aws.CloudWatchMetrics[0].Metrics.map((m) => m.Name));
     expect(names).toEqual(expect.arrayContaining(["MemoryPercent", "EvictedKeys", "HitRatePercent", "ConnectedClients", "QueueLength", "TaskSucceeded"]));
     const main = emf.find((e) => "MemoryPercent" in e)!;
@@ -199,8 +192,8 @@ describe("redis-health with a password", () => {
   let port = 0;
   let server: ChildProcess;
   const dir = mkdtempSync(join(tmpdir(), "redis-health-"));
-  let sm: http.Server;
-  let smUrl = "";
+  let sm: SecretsManagerStandIn;
+  let restoreEnv: () => void = () => undefined;
   const ARN = (name: string) => `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}`;
   const SECRETS: Record<string, string> = {
     [ARN("redis-plain-AbCdEf")]: PASSWORD,
@@ -208,7 +201,6 @@ describe("redis-health with a password", () => {
     [ARN("redis-wrong-MnOpQr")]: JSON.stringify({ password: "not-it" }),
     [ARN("redis-shape-StUvWx")]: JSON.stringify({ pass: PASSWORD }),
   };
-  const saved: Record<string, string | undefined> = {};
 
   beforeAll(async () => {
     port = await freePort();
@@ -221,41 +213,14 @@ describe("redis-health with a password", () => {
       if (ok) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    sm = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as { SecretId?: string };
-        res.setHeader("content-type", "application/x-amz-json-1.1");
-        const value = body.SecretId ? SECRETS[body.SecretId] : undefined;
-        if (req.headers["x-amz-target"] !== "secretsmanager.GetSecretValue" || value === undefined) {
-          res.statusCode = 400;
-          res.end(JSON.stringify({ __type: "ResourceNotFoundException", message: "Secrets Manager can't find the specified secret." }));
-          return;
-        }
-        res.end(JSON.stringify({ ARN: body.SecretId, Name: body.SecretId!.split(":").at(-1), SecretString: value, VersionId: "v1", VersionStages: ["AWSCURRENT"], CreatedDate: 1.7e9 }));
-      });
-    });
-    await new Promise<void>((r) => sm.listen(0, "127.0.0.1", () => r()));
-    smUrl = `http://127.0.0.1:${(sm.address() as net.AddressInfo).port}`;
-    const env: Record<string, string> = { AWS_ENDPOINT_URL_SECRETS_MANAGER: smUrl, AWS_ACCESS_KEY_ID: "AKIDTESTREDIS", AWS_SECRET_ACCESS_KEY: "test-secret-access-key", AWS_REGION: "us-east-1" };
-    for (const [k, v] of Object.entries(env)) {
-      saved[k] = process.env[k];
-      process.env[k] = v;
-    }
-    for (const k of ["AWS_SESSION_TOKEN", "AWS_PROFILE"]) {
-      saved[k] = process.env[k];
-      delete process.env[k];
-    }
+    sm = await startSecretsManager(SECRETS);
+    restoreEnv = setSdkEnv({ AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url, AWS_ACCESS_KEY_ID: "AKIDTESTREDIS", AWS_SECRET_ACCESS_KEY: "test-secret-access-key", AWS_REGION: "us-east-1" });
   });
   afterAll(async () => {
     server?.kill();
     rmSync(dir, { recursive: true, force: true });
-    await new Promise((r) => sm?.close(r));
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    await sm?.close();
+    restoreEnv();
   });
 
   it("without the password the check fails in one line; with REDIS_PASSWORD it passes", async () => {
