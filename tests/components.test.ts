@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MOCK_ACCOUNT, setupMocks, settle, waitFor, type MockResource } from "./helpers/pulumi-mocks";
+import { MOCK_ACCOUNT, mockArchive, setupMocks, settle, waitFor, type MockResource } from "./helpers/pulumi-mocks";
 import { allowedActions, expectLeastPrivilege, statementsOf } from "./helpers/iam";
 
 const { resources } = setupMocks();
@@ -24,7 +24,7 @@ const ARN = (svc: string, rest: string) => `arn:aws:${svc}:us-east-1:${MOCK_ACCO
 const BUCKET_ARN = "arn:aws:s3:::prod-backups-prod-backups";
 const VAULT_KEY = ARN("kms", "key/prod-backups-key-id");
 const TOPICS = { P0: ARN("sns", "prod-alerts-P0"), P1: ARN("sns", "prod-alerts-P1"), P2: ARN("sns", "prod-alerts-P2"), P3: ARN("sns", "prod-alerts-P3") };
-const archive = () => new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset("exports.handler=async()=>1") });
+const archive = mockArchive;
 const CRM_PREFIXES = ["daily/crm/", "weekly/crm/", "monthly/crm/"];
 
 /** Resources registered by the component `name` and its children (all names derive from it). */

@@ -1,17 +1,12 @@
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MOCK_REGION, setupMocks, settle, waitFor, type MockResource } from "./helpers/pulumi-mocks";
+import { MOCK_REGION, mockTopics, settle, setupMocks, waitFor, type MockResource } from "./helpers/pulumi-mocks";
 import { parseLogs, type LogsInput } from "../regime/logs";
 import { fileBackupSchedule, renderCronFile, renderFileBackupInstallScript, renderFileBackupScript } from "../regime/file-backups";
 
 const { resources } = setupMocks();
 
-const TOPICS = {
-  P0: "arn:aws:sns:us-east-1:123456789012:prod-P0",
-  P1: "arn:aws:sns:us-east-1:123456789012:prod-P1",
-  P2: "arn:aws:sns:us-east-1:123456789012:prod-P2",
-  P3: "arn:aws:sns:us-east-1:123456789012:prod-P3",
-};
+const TOPICS = mockTopics("prod");
 
 /** Seed 002 (Boardroom AI, tagged EC2 instances) and seed 000 (iSwitch Roofs CRM, over SSH). */
 const LOGS: LogsInput = {

@@ -3,23 +3,17 @@
  * header secrets (and no secret when none is configured), no header value reaches the function's
  * environment, and the slow and certificate alarms page the severities the endpoints ask for.
  */
-import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { setupMocks, settle, type MockResource } from "./helpers/pulumi-mocks";
+import { mockArchive, mockTopics, settle, setupMocks, type MockResource } from "./helpers/pulumi-mocks";
 import { expectLeastPrivilege, statementsOf } from "./helpers/iam";
 import { endpointsSchema } from "../regime/endpoints";
 
 const { resources } = setupMocks();
 
-const TOPICS = {
-  P0: "arn:aws:sns:us-east-1:123456789012:shop-P0",
-  P1: "arn:aws:sns:us-east-1:123456789012:shop-P1",
-  P2: "arn:aws:sns:us-east-1:123456789012:shop-P2",
-  P3: "arn:aws:sns:us-east-1:123456789012:shop-P3",
-};
+const TOPICS = mockTopics("shop");
 const SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/health-headers-AbCdEf";
 const OTHER_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:status-token-Zz9Yx8";
-const archive = () => new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset("exports.handler=async()=>1") });
+const archive = mockArchive;
 
 type Mod = typeof import("../components/health-checks");
 let mod: Mod;

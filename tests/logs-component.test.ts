@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { setupMocks, settle, waitFor, type MockResource } from "./helpers/pulumi-mocks";
+import { mockTopics, settle, setupMocks, waitFor, type MockResource } from "./helpers/pulumi-mocks";
 import Ajv from "ajv";
 import { filterPatternProblem, parseLogs, type LogsInput } from "../regime/logs";
 import { renderAgentScript, renderHostGroupConfigs, renderInstallScript } from "../regime/logrotate";
@@ -8,12 +8,7 @@ import { LOG_RETENTION_DAYS } from "../regime/limits";
 
 const { resources } = setupMocks();
 
-const TOPICS = {
-  P0: "arn:aws:sns:us-east-1:123456789012:prod-P0",
-  P1: "arn:aws:sns:us-east-1:123456789012:prod-P1",
-  P2: "arn:aws:sns:us-east-1:123456789012:prod-P2",
-  P3: "arn:aws:sns:us-east-1:123456789012:prod-P3",
-};
+const TOPICS = mockTopics("prod");
 
 const LOGS: LogsInput = {
   hostGroups: [

@@ -4,9 +4,8 @@
  * no password in the environment; a schedule with timezone, retries and a dead-letter queue; warning
  * alarms on memory and queue length with actions and explicit missing-data handling.
  */
-import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { setupMocks, settle, type MockResource } from "./helpers/pulumi-mocks";
+import { mockArchive, mockTopics, settle, setupMocks, type MockResource } from "./helpers/pulumi-mocks";
 import { expectLeastPrivilege } from "./helpers/iam";
 import { redisSchema } from "../regime/schema";
 import { parseSettings } from "../tasks/lib/runtime";
@@ -14,14 +13,9 @@ import { redisHealthSettings } from "../tasks/redis-health";
 
 const { resources } = setupMocks();
 
-const TOPICS = {
-  P0: "arn:aws:sns:us-east-1:123456789012:app-P0",
-  P1: "arn:aws:sns:us-east-1:123456789012:app-P1",
-  P2: "arn:aws:sns:us-east-1:123456789012:app-P2",
-  P3: "arn:aws:sns:us-east-1:123456789012:app-P3",
-};
+const TOPICS = mockTopics("app");
 const SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bigshot/redis-auth-AbCdEf";
-const archive = () => new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset("exports.handler=async()=>1") });
+const archive = mockArchive;
 
 type Mod = typeof import("../components/redis");
 let mod: Mod;

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { setupMocks, settle, type MockResource } from "./helpers/pulumi-mocks";
+import { mockArchive, mockTopics, settle, setupMocks, type MockResource } from "./helpers/pulumi-mocks";
 import { endpointsSchema } from "../regime/endpoints";
 import { dashboardBody } from "../components/dashboard";
 import type { Plan } from "../plan/run";
@@ -23,13 +23,8 @@ const { resources } = setupMocks();
 
 const ROOT = join(__dirname, "..");
 const NS = METRICS_NAMESPACE_DEFAULT;
-const TOPICS = {
-  P0: "arn:aws:sns:us-east-1:123456789012:crm-P0",
-  P1: "arn:aws:sns:us-east-1:123456789012:crm-P1",
-  P2: "arn:aws:sns:us-east-1:123456789012:crm-P2",
-  P3: "arn:aws:sns:us-east-1:123456789012:crm-P3",
-};
-const archive = () => new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset("exports.handler=async()=>1") });
+const TOPICS = mockTopics("crm");
+const archive = mockArchive;
 
 type Mod = typeof import("../components/health-checks");
 let mod: Mod;

@@ -8,6 +8,15 @@ import * as pulumi from "@pulumi/pulumi";
 export const MOCK_ACCOUNT = "123456789012";
 export const MOCK_REGION = "us-east-1";
 
+/** Alert topic ARNs per severity, as AlertRouting would name them for a regime called `regime`. */
+export function mockTopics(regime: string): Record<"P0" | "P1" | "P2" | "P3", string> {
+  const arn = (p: string) => `arn:aws:sns:${MOCK_REGION}:${MOCK_ACCOUNT}:${regime}-${p}`;
+  return { P0: arn("P0"), P1: arn("P1"), P2: arn("P2"), P3: arn("P3") };
+}
+
+/** A one-file Lambda archive, for functions whose code the test does not look at. */
+export const mockArchive = () => new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset("exports.handler=async()=>1") });
+
 export interface MockResource {
   type: string;
   name: string;
