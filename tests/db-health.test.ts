@@ -1,6 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dbHealthTask, type Check } from "../tasks/db-health";
+import { vacuumTask } from "../tasks/maintenance";
 import { runTask, TaskError } from "../tasks/lib/runtime";
 import { adminQuery, createTestDatabase } from "./helpers/pg";
 import { captureEmf } from "./helpers/emf";
@@ -265,15 +266,18 @@ describe("db-health last vacuum and last analyze", () => {
     expect(checksOf(err.result).last_vacuum.status).toBe("ok");
   });
 
-  it("once vacuumed, the table no longer counts; a vacuum held off by a lock leaves it counted", async () => {
-    // The vacuum of a locked table is skipped (SKIP_LOCKED), as the vacuum task does every night.
+  it("a table the vacuum task skips for a lock stays counted; once vacuumed, it no longer counts", async () => {
+    // The nightly vacuum task passes over a locked table (SKIP_LOCKED) and counts it in TablesSkipped.
     const locker = new pg.Client({ connectionString: db.url });
     await locker.connect();
     try {
       await locker.query("BEGIN; LOCK TABLE neglected IN ACCESS EXCLUSIVE MODE");
-      await adminQuery("VACUUM (SKIP_LOCKED) neglected", [], db.name);
+      const vacuum = await runTask(vacuumTask, { DATABASE_URL: db.url, LOG_LEVEL: "ERROR", TABLES: "neglected" });
+      expect(vacuum.databases[0].report!.skippedLocked).toEqual(["public.neglected"]);
       expect((await stat("neglected")).last_vacuum).toBeNull();
-      expect(tables(checksOf(await run({})).last_vacuum)[0]).toBe("public.neglected");
+      const c = checksOf(await run({ LAST_VACUUM_WARN_HOURS: "0.0001", LAST_VACUUM_CRIT_HOURS: "1" }));
+      expect(c.last_vacuum.status).toBe("warning");
+      expect(c.last_vacuum.detail).toMatch(/^table public\.neglected, never vacuumed/);
     } finally {
       await locker.query("ROLLBACK");
       await locker.end();
