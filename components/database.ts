@@ -208,6 +208,10 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
           WRAPAROUND_WARN_AGE: String(db.health.wraparoundWarnAge),
           WRAPAROUND_CRIT_AGE: String(db.health.wraparoundCritAge),
           SLOW_STATEMENT_MS: String(db.health.slowQueryMs),
+          LAST_VACUUM_WARN_HOURS: String(db.health.lastVacuumWarnHours),
+          LAST_VACUUM_CRIT_HOURS: String(db.health.lastVacuumCritHours),
+          LAST_ANALYZE_WARN_HOURS: String(db.health.lastAnalyzeWarnHours),
+          LAST_ANALYZE_CRIT_HOURS: String(db.health.lastAnalyzeCritHours),
         },
         [],
         300,
@@ -255,6 +259,20 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         "WraparoundAge",
         h.wraparoundWarnAge,
         `Transaction-ID age of database ${db.id} reached ${h.wraparoundWarnAge}. Run the vacuum task (it freezes the oldest tables first) and look for long transactions or abandoned replication slots holding it back.`,
+      );
+      // LastVacuumAgeHours / LastAnalyzeAgeHours: hours since the last (auto)vacuum / (auto)analyze of
+      // the oldest table that needs one (0 when none does); a table skipped for locks run after run lands here.
+      warn(
+        "last-vacuum",
+        "LastVacuumAgeHours",
+        h.lastVacuumWarnHours,
+        `A table of database ${db.id} with dead tuples past autovacuum's trigger has not been vacuumed (by hand, the vacuum task or autovacuum) for ${h.lastVacuumWarnHours} h; at ${h.lastVacuumCritHours} h the db-health run fails. The db-health result names the tables. Look for what holds a lock on them (pg_locks, long transactions) or keeps autovacuum off them, then run the vacuum task.`,
+      );
+      warn(
+        "last-analyze",
+        "LastAnalyzeAgeHours",
+        h.lastAnalyzeWarnHours,
+        `A table of database ${db.id} changed past autovacuum's analyze trigger has not been analyzed (by hand, the analyze or vacuum task, or autovacuum) for ${h.lastAnalyzeWarnHours} h; at ${h.lastAnalyzeCritHours} h the db-health run fails. The db-health result names the tables; run the analyze task and look for locks held on them.`,
       );
     }
 

@@ -166,6 +166,9 @@ const purgeSchema = z
   })
   .strict();
 
+/** Hours as a threshold: fractions allowed (0.5 is 30 minutes). */
+const hours = z.number().gt(0, "must be > 0");
+
 const dbHealthSchema = z
   .object({
     schedule: schedule.default("every 15 minutes").describe("how often the database health check runs"),
@@ -174,12 +177,31 @@ const dbHealthSchema = z
     wraparoundWarnAge: z.number().int().min(1).default(1_300_000_000).describe("warn when the oldest transaction-ID age (datfrozenxid) reaches this; wraparound is at 2^31"),
     wraparoundCritAge: z.number().int().min(1).default(1_400_000_000).describe("fail the check (alarm at severity) at this transaction-ID age"),
     slowQueryMs: z.number().gt(0).default(100).describe("statements slower than this many ms on average are reported (pg_stat_statements; seed 000: no queries > 100 ms)"),
+    lastVacuumWarnHours: hours
+      .default(24)
+      .describe(
+        "warn (P2 alarm db-<id>-last-vacuum-P2) when a table whose dead tuples are past autovacuum's trigger has had no VACUUM, by hand, by the vacuum task or by autovacuum, for this many hours (check_postgres last_vacuum default: 1 day); below lastVacuumCritHours",
+      ),
+    lastVacuumCritHours: hours.default(48).describe("fail the check (alarm at severity) at this many hours without a vacuum of such a table (check_postgres last_vacuum default: 2 days)"),
+    lastAnalyzeWarnHours: hours
+      .default(24)
+      .describe("warn (P2 alarm db-<id>-last-analyze-P2) when a table whose changes are past autovacuum's analyze trigger has had no ANALYZE (manual or auto) for this many hours (check_postgres last_analyze default: 1 day); below lastAnalyzeCritHours"),
+    lastAnalyzeCritHours: hours.default(48).describe("fail the check (alarm at severity) at this many hours without an analyze of such a table (check_postgres last_analyze default: 2 days)"),
     severity: severity.default("P1").describe("severity of a failed check (a critical level reached, database unreachable)"),
   })
   .strict()
   .refine((h) => h.connectionsWarnPercent <= h.connectionsCritPercent, {
     message: "connectionsWarnPercent must be <= connectionsCritPercent",
     path: ["connectionsWarnPercent"],
+  })
+  .superRefine((h, ctx) => {
+    // The warning must come before the failure, or the P2 alarm could never fire first.
+    for (const [warn, crit] of [
+      ["lastVacuumWarnHours", "lastVacuumCritHours"],
+      ["lastAnalyzeWarnHours", "lastAnalyzeCritHours"],
+    ] as const) {
+      if (h[warn] >= h[crit]) ctx.addIssue({ code: "custom", path: [warn], message: `must be < ${crit} (${h[crit]})` });
+    }
   });
 
 const networkSchema = z.union([
@@ -230,7 +252,7 @@ export const databaseSchema = z
       .describe("ANALYZE of tables whose statistics are stale; unset: autovacuum only"),
     reindex: reindexSchema.optional().describe("REINDEX CONCURRENTLY of bloated or listed indexes; unset: none"),
     purge: purgeSchema.optional().describe("deletes (and optionally archives) old rows by age; unset: none"),
-    health: dbHealthSchema.optional().describe("scheduled health check: connections, wraparound, dead tuples, slow statements; unset: none"),
+    health: dbHealthSchema.optional().describe("scheduled health check: connections, wraparound, dead tuples, last vacuum and analyze, slow statements; unset: none"),
     rdsInstanceId: z.string().optional().describe("RDS instance identifier for CPU, storage and connection alarms"),
     maxConnectionsAlarm: z.number().int().min(1).optional().describe("alarm when DatabaseConnections exceeds this (seed 001: 80)"),
   })

@@ -8,8 +8,17 @@
  * EXCLUSIVE lock never blocks the health check. Table sizes are therefore pg_class.relpages figures
  * (as of the last VACUUM/ANALYZE/CREATE INDEX), labelled as estimates.
  *
+ * Last vacuum / last analyze (check_postgres `last_vacuum` / `last_analyze`, autovacuum counted): hours
+ * since the newest of the manual and the automatic run, over the tables that need one, i.e. whose dead
+ * tuples (changes since the last analyze) are past the point at which autovacuum would act
+ * (autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor x reltuples, the table's own storage
+ * parameters first). A quiet or static table therefore never counts, however old its last vacuum; a
+ * table skipped for locks night after night does, once it is due. A due table with no vacuum recorded
+ * counts from the start of its statistics (the database's stats_reset, else the server start) and is
+ * reported as never vacuumed.
+ *
  * Metrics (Database dimension): ConnectionsPercent, WraparoundAge, DeadTuplePercentMax,
- * OldestTransactionSeconds.
+ * OldestTransactionSeconds, LastVacuumAgeHours, LastAnalyzeAgeHours (0: no table is due).
  */
 import { z } from "zod";
 import { databaseMetric, forEachDatabase, sessionSettings, toResult, type MaintenanceResult, type MaintenanceSession } from "./lib/pgmaint";
@@ -24,8 +33,9 @@ const t = {
   dead: thresholds(20, 50, 100),
   oldestTx: thresholds(3600, 21_600),
   idleTx: thresholds(300, 1800),
-  lastVacuum: thresholds(86_400, 172_800),
-  lastAnalyze: thresholds(86_400, 172_800),
+  // check_postgres last_vacuum / last_analyze defaults: 1 day warning, 2 days critical (in hours).
+  lastVacuum: thresholds(24, 48),
+  lastAnalyze: thresholds(24, 48),
   dbSize: thresholds(0, 0),
   slow: thresholds(1, 0),
 };
@@ -39,16 +49,18 @@ export const dbHealthSettings = z
     WRAPAROUND_CRIT_AGE: t.wraparound.crit,
     DEAD_TUPLE_WARN_PERCENT: t.dead.warn,
     DEAD_TUPLE_CRIT_PERCENT: t.dead.crit,
-    /** Tables smaller than this (live + dead rows) do not count for the dead-tuple and last-vacuum checks. */
+    /** Tables smaller than this (live + dead rows) do not count for the dead-tuple check. */
     TABLE_ROWS_MIN: envInt(0).default(1000),
     OLDEST_TRANSACTION_WARN_SECONDS: t.oldestTx.warn,
     OLDEST_TRANSACTION_CRIT_SECONDS: t.oldestTx.crit,
     IDLE_IN_TRANSACTION_WARN_SECONDS: t.idleTx.warn,
     IDLE_IN_TRANSACTION_CRIT_SECONDS: t.idleTx.crit,
-    LAST_VACUUM_WARN_SECONDS: t.lastVacuum.warn,
-    LAST_VACUUM_CRIT_SECONDS: t.lastVacuum.crit,
-    LAST_ANALYZE_WARN_SECONDS: t.lastAnalyze.warn,
-    LAST_ANALYZE_CRIT_SECONDS: t.lastAnalyze.crit,
+    /** Hours since the last (auto)vacuum of a table that needs one; fractions allowed (0.5: 30 minutes). */
+    LAST_VACUUM_WARN_HOURS: t.lastVacuum.warn,
+    LAST_VACUUM_CRIT_HOURS: t.lastVacuum.crit,
+    /** Hours since the last (auto)analyze of a table whose statistics are due. */
+    LAST_ANALYZE_WARN_HOURS: t.lastAnalyze.warn,
+    LAST_ANALYZE_CRIT_HOURS: t.lastAnalyze.crit,
     DATABASE_SIZE_WARN_BYTES: t.dbSize.warn,
     DATABASE_SIZE_CRIT_BYTES: t.dbSize.crit,
     /** pg_stat_statements: statements whose mean execution time exceeds this are slow. */
@@ -65,8 +77,8 @@ export const dbHealthSettings = z
       ["DEAD_TUPLE_WARN_PERCENT", "DEAD_TUPLE_CRIT_PERCENT"],
       ["OLDEST_TRANSACTION_WARN_SECONDS", "OLDEST_TRANSACTION_CRIT_SECONDS"],
       ["IDLE_IN_TRANSACTION_WARN_SECONDS", "IDLE_IN_TRANSACTION_CRIT_SECONDS"],
-      ["LAST_VACUUM_WARN_SECONDS", "LAST_VACUUM_CRIT_SECONDS"],
-      ["LAST_ANALYZE_WARN_SECONDS", "LAST_ANALYZE_CRIT_SECONDS"],
+      ["LAST_VACUUM_WARN_HOURS", "LAST_VACUUM_CRIT_HOURS"],
+      ["LAST_ANALYZE_WARN_HOURS", "LAST_ANALYZE_CRIT_HOURS"],
       ["DATABASE_SIZE_WARN_BYTES", "DATABASE_SIZE_CRIT_BYTES"],
       ["SLOW_STATEMENTS_WARN_COUNT", "SLOW_STATEMENTS_CRIT_COUNT"],
     ] as const) {
@@ -111,6 +123,78 @@ const check = (name: string, value: number | null, unit: string, warn: number, c
 });
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/** A table that needs a vacuum (analyze) and how long it has gone without one. */
+export interface DueTable {
+  /** schema.table */
+  table: string;
+  /** Newest of the manual and the automatic run (ISO 8601), or null: none recorded since `since`. */
+  last: string | null;
+  /** Start of the table's statistics (stats_reset of the database, else the server start), for `last: null`. */
+  since?: string;
+  /** Hours since `last` (or since `since`). */
+  hours: number;
+  /** Dead tuples (vacuum) or rows changed since the last analyze (analyze). */
+  pending: number;
+  /** The count at which autovacuum acts on this table: threshold + scale factor x reltuples. */
+  trigger: number;
+}
+
+/**
+ * check_postgres `last_vacuum` / `last_analyze` with autovacuum counted, over the tables that need the
+ * operation: the value is the age in hours of the oldest such table (0 when none is due), `top` lists
+ * the oldest tables, and the detail names the worst and how many more are at its level.
+ *
+ * Due means past autovacuum's own trigger (PostgreSQL docs, "The Autovacuum Daemon"): dead tuples
+ * (vacuum) or changes since the last analyze (analyze) above autovacuum_<kind>_threshold +
+ * autovacuum_<kind>_scale_factor x reltuples (reltuples < 0, never counted, as 0), with the table's
+ * storage parameters before the server's settings. Temporary tables are left out: no other session
+ * can vacuum them. Reads pg_stat_user_tables and pg_class only: a locked table never blocks it.
+ */
+export async function lastMaintenance(s: MaintenanceSession, kind: "vacuum" | "analyze", warnHours: number, critHours: number, top: number): Promise<Check> {
+  const pending = kind === "vacuum" ? "n_dead_tup" : "n_mod_since_analyze";
+  const option = (name: string) =>
+    `coalesce((SELECT o.option_value FROM pg_options_to_table(c.reloptions) o WHERE o.option_name = '${name}'), current_setting('${name}'))::float8`;
+  const rows = await s.query<{ tbl: string; last: Date | null; since: Date; hours: number; pending: string; trig: number; over_crit: string; over_warn: string }>(
+    `WITH due AS (
+       SELECT st.schemaname || '.' || st.relname AS tbl, greatest(st.last_${kind}, st.last_auto${kind}) AS last, e.since,
+              extract(epoch FROM now() - coalesce(greatest(st.last_${kind}, st.last_auto${kind}), e.since))::float8 / 3600 AS hours,
+              st.${pending} AS pending,
+              ${option(`autovacuum_${kind}_threshold`)} + ${option(`autovacuum_${kind}_scale_factor`)} * greatest(c.reltuples, 0)::float8 AS trig
+         FROM pg_stat_user_tables st
+         JOIN pg_class c ON c.oid = st.relid
+        CROSS JOIN (SELECT coalesce(d.stats_reset, pg_postmaster_start_time()) AS since FROM pg_stat_database d WHERE d.datname = current_database()) e
+        WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't')
+     SELECT tbl, last, since, hours, pending, trig,
+            count(*) FILTER (WHERE $2::float8 > 0 AND hours >= $2::float8) OVER () AS over_crit,
+            count(*) FILTER (WHERE $3::float8 > 0 AND hours >= $3::float8) OVER () AS over_warn
+       FROM due WHERE pending > trig
+      ORDER BY hours DESC, pending DESC LIMIT $1`,
+    [top, critHours, warnHours],
+  );
+  const done = kind === "vacuum" ? "vacuumed" : "analyzed";
+  const iso = (d: Date) => new Date(d).toISOString();
+  // Hours to 4 decimals (0.36 s), so thresholds in fractions of an hour compare as written.
+  const hours = (h: number) => Math.round(h * 10_000) / 10_000;
+  const c = check(`last_${kind}`, rows.length ? hours(Number(rows[0].hours)) : 0, "hours", warnHours, critHours, {
+    top: rows.map((r) => ({
+      table: r.tbl,
+      last: r.last ? iso(r.last) : null,
+      ...(r.last ? {} : { since: iso(r.since) }),
+      hours: hours(Number(r.hours)),
+      pending: Number(r.pending),
+      trigger: Math.floor(Number(r.trig)),
+    })) satisfies DueTable[],
+  });
+  if (rows.length) {
+    const w = rows[0];
+    const level = c.status === "critical" ? { hours: critHours, count: Number(w.over_crit) } : c.status === "warning" ? { hours: warnHours, count: Number(w.over_warn) } : undefined;
+    c.detail =
+      `table ${w.tbl}, ${w.last ? `last ${done} ${iso(w.last)}` : `never ${done} (statistics since ${iso(w.since)})`}` +
+      (level && level.count > 1 ? `; ${level.count - 1} more table(s) at ${level.hours} hours or more` : "");
+  }
+  return c;
+}
 
 async function runChecks(s: MaintenanceSession, st: DbHealthSettings): Promise<Check[]> {
   const checks: Check[] = [];
@@ -161,25 +245,9 @@ async function runChecks(s: MaintenanceSession, st: DbHealthSettings): Promise<C
   const idle = num(tx.idle);
   checks.push(check("idle_in_transaction", idle === null ? 0 : round(idle), "seconds", st.IDLE_IN_TRANSACTION_WARN_SECONDS, st.IDLE_IN_TRANSACTION_CRIT_SECONDS, tx.idle_pid ? { detail: `pid ${tx.idle_pid}` } : {}));
 
-  // Time since the last (auto)vacuum / (auto)analyze of tables that have something to clean up
-  // (dead tuples / changes); a never-vacuumed table counts from the statistics reset or server start.
   for (const kind of ["vacuum", "analyze"] as const) {
-    const pending = kind === "vacuum" ? "n_dead_tup" : "n_mod_since_analyze";
-    const rows = await q<{ tbl: string; last: Date | null; secs: number }>(
-      `SELECT st.schemaname || '.' || st.relname AS tbl, greatest(st.last_${kind}, st.last_auto${kind}) AS last,
-              extract(epoch FROM now() - coalesce(greatest(st.last_${kind}, st.last_auto${kind}), d.stats_reset, pg_postmaster_start_time()))::float8 AS secs
-         FROM pg_stat_user_tables st, pg_stat_database d
-        WHERE d.datname = current_database() AND st.${pending} > 0 AND st.n_live_tup + st.n_dead_tup >= $1
-        ORDER BY secs DESC LIMIT $2`,
-      [st.TABLE_ROWS_MIN, st.TOP_TABLES],
-    );
-    const [warn, crit] = kind === "vacuum" ? [st.LAST_VACUUM_WARN_SECONDS, st.LAST_VACUUM_CRIT_SECONDS] : [st.LAST_ANALYZE_WARN_SECONDS, st.LAST_ANALYZE_CRIT_SECONDS];
-    checks.push(
-      check(`last_${kind}`, rows.length ? round(Number(rows[0].secs)) : 0, "seconds", warn, crit, {
-        ...(rows.length ? { detail: `table ${rows[0].tbl}` } : {}),
-        top: rows.map((r) => ({ table: r.tbl, last: r.last ? new Date(r.last).toISOString() : null, seconds: round(Number(r.secs)) })),
-      }),
-    );
+    const [warn, crit] = kind === "vacuum" ? [st.LAST_VACUUM_WARN_HOURS, st.LAST_VACUUM_CRIT_HOURS] : [st.LAST_ANALYZE_WARN_HOURS, st.LAST_ANALYZE_CRIT_HOURS];
+    checks.push(await lastMaintenance(s, kind, warn, crit, st.TOP_TABLES));
   }
 
   // Size: the database (pg_database_size reads the directory, no table lock) and its largest tables.
@@ -245,11 +313,16 @@ export const dbHealthTask = defineTask({
       databaseMetric(ctx, s.connection.id, "WraparoundAge", MetricUnit.Count, value("wraparound"));
       databaseMetric(ctx, s.connection.id, "DeadTuplePercentMax", MetricUnit.Percent, value("dead_tuples"));
       databaseMetric(ctx, s.connection.id, "OldestTransactionSeconds", MetricUnit.Seconds, value("oldest_transaction"));
+      // Hours (CloudWatch has no hour unit): the P2 alarms compare them with the config's warning hours.
+      databaseMetric(ctx, s.connection.id, "LastVacuumAgeHours", MetricUnit.NoUnit, value("last_vacuum"));
+      databaseMetric(ctx, s.connection.id, "LastAnalyzeAgeHours", MetricUnit.NoUnit, value("last_analyze"));
       for (const c of checks.filter((c) => c.status !== "ok")) ctx.log.warn(`${s.connection.id}: ${c.name} ${c.status}: ${c.value} ${c.unit}${c.detail ? ` (${c.detail})` : ""}`);
       return { status, checks } as DbHealthReport;
     });
     const result = toResult(outcomes);
-    const critical = result.databases.flatMap((d) => (d.report?.checks ?? []).filter((c) => c.status === "critical").map((c) => `${d.database} ${c.name} ${c.value} ${c.unit} >= ${c.crit}`));
+    const critical = result.databases.flatMap((d) =>
+      (d.report?.checks ?? []).filter((c) => c.status === "critical").map((c) => `${d.database} ${c.name} ${c.value} ${c.unit} >= ${c.crit}${c.detail ? ` (${c.detail})` : ""}`),
+    );
     if (critical.length) throw new TaskError(`db-health critical: ${critical.join("; ")}`, result);
     return result;
   },

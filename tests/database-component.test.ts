@@ -10,6 +10,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import type { RecordedResource } from "../plan/mocks";
 import { runPlan } from "../plan/run";
+import { validateRegime } from "../regime/load";
+import { dbHealthTask } from "../tasks/db-health";
 import { parseSettings } from "../tasks/lib/runtime";
 import { purgeTask } from "../tasks/purge";
 import { restoreDrillTask } from "../tasks/restore-drill";
@@ -19,34 +21,48 @@ const ROOT = join(__dirname, "..");
 const NS = "maintenance-regime";
 const FROM = new Date("2026-11-23T00:00:00Z");
 
-async function lambdaEnvs(mutate?: (db: Record<string, any>) => void): Promise<Record<string, Record<string, string>>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function planned(mutate?: (db: Record<string, any>) => void): Promise<RecordedResource[]> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const doc = YAML.parse(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8"));
   if (mutate) mutate(doc.config[`${NS}:databases`][0]);
   const file = join(mkdtempSync(join(tmpdir(), "db-component-")), "Pulumi.dbtest.yaml");
   writeFileSync(file, YAML.stringify(doc));
-  const { resources } = await runPlan({ configFile: file, from: FROM, root: ROOT });
+  return (await runPlan({ configFile: file, from: FROM, root: ROOT })).resources;
+}
+
+function envsOf(resources: RecordedResource[]): Record<string, Record<string, string>> {
   const fns = resources.filter((r: RecordedResource) => r.type === "aws:lambda/function:Function");
   const variables = (inputs: unknown) => ((inputs as { environment?: { variables?: Record<string, string> } }).environment?.variables ?? {});
   return Object.fromEntries(fns.map((f) => [String((f.inputs as { name?: unknown }).name), variables(f.inputs)]));
 }
 
+/** The prod stack as it is, and with every new key set: each planned once for the whole file. */
+const once = <T>(make: () => Promise<T>) => {
+  let p: Promise<T> | undefined;
+  return () => (p ??= make());
+};
+const checks = [
+  { sql: "SELECT count(*) FROM customers" },
+  { name: "no lead without temperature", sql: "SELECT id FROM leads WHERE temperature IS NULL", maxRows: 0 },
+  { name: "users in range", sql: "SELECT count(*) FROM users", minRows: 1, maxRows: 1000 },
+];
+const where = "status = 'completed'";
+const plainPlan = once(() => planned());
+const extendedPlan = once(() =>
+  planned((db) => {
+    db.verify.maxShrinkPercent = 50;
+    db.restoreDrill.checks = checks;
+    db.purge.rules[0].where = where;
+    db.health = { ...db.health, lastVacuumWarnHours: 12, lastVacuumCritHours: 36, lastAnalyzeWarnHours: 0.5, lastAnalyzeCritHours: 72 };
+  }),
+);
+
 describe("database tasks' environment", () => {
   let plain: Record<string, Record<string, string>>;
   let extended: Record<string, Record<string, string>>;
-  const checks = [
-    { sql: "SELECT count(*) FROM customers" },
-    { name: "no lead without temperature", sql: "SELECT id FROM leads WHERE temperature IS NULL", maxRows: 0 },
-    { name: "users in range", sql: "SELECT count(*) FROM users", minRows: 1, maxRows: 1000 },
-  ];
-  const where = "status = 'completed'";
 
   beforeAll(async () => {
-    plain = await lambdaEnvs();
-    extended = await lambdaEnvs((db) => {
-      db.verify.maxShrinkPercent = 50;
-      db.restoreDrill.checks = checks;
-      db.purge.rules[0].where = where;
-    });
+    plain = envsOf(await plainPlan());
+    extended = envsOf(await extendedPlan());
   }, 180_000);
 
   const fn = (envs: Record<string, Record<string, string>>, task: string) => {
@@ -87,5 +103,85 @@ describe("database tasks' environment", () => {
     expect(rules[1]).not.toHaveProperty("where");
     const s = parseSettings(purgeTask.settings, { ...env, DATABASE_URL: "postgres://u@h/app" }) as { rules: { where?: string }[] };
     expect(s.rules.map((r) => r.where)).toEqual([where, undefined]);
+  });
+});
+
+describe("db-health last vacuum / last analyze: settings, metrics and P2 alarms", () => {
+  let defaults: RecordedResource[];
+  let tuned: RecordedResource[];
+  beforeAll(async () => {
+    defaults = await plainPlan();
+    tuned = await extendedPlan();
+  }, 180_000);
+
+  type Alarm = Record<string, unknown> & { name: string; alarmActions: string[]; okActions: string[]; dimensions: Record<string, string> };
+  const alarms = (rs: RecordedResource[]) => Object.fromEntries(rs.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => [String(r.inputs.name), r.inputs as Alarm]));
+  const topic = (rs: RecordedResource[], severity: string) => {
+    const t = rs.find((r) => r.type === "aws:sns/topic:Topic" && String(r.inputs.name).endsWith(`-${severity}`));
+    expect(t, `the ${severity} topic`).toBeDefined();
+    return `arn:aws:sns:us-east-1:123456789012:${t!.inputs.name}`;
+  };
+
+  it("the db-health function gets the four thresholds in hours (check_postgres' 1 and 2 days by default) and reads them back", () => {
+    const env = envsOf(defaults)["prod-db-app-db-health"];
+    expect(env).toMatchObject({ LAST_VACUUM_WARN_HOURS: "24", LAST_VACUUM_CRIT_HOURS: "48", LAST_ANALYZE_WARN_HOURS: "24", LAST_ANALYZE_CRIT_HOURS: "48" });
+    const s = parseSettings(dbHealthTask.settings, { ...env, DATABASE_URL: "postgres://u@h/app" });
+    expect([s.LAST_VACUUM_WARN_HOURS, s.LAST_VACUUM_CRIT_HOURS, s.LAST_ANALYZE_WARN_HOURS, s.LAST_ANALYZE_CRIT_HOURS]).toEqual([24, 48, 24, 48]);
+
+    const t = parseSettings(dbHealthTask.settings, { ...envsOf(tuned)["prod-db-app-db-health"], DATABASE_URL: "postgres://u@h/app" });
+    expect([t.LAST_VACUUM_WARN_HOURS, t.LAST_VACUUM_CRIT_HOURS, t.LAST_ANALYZE_WARN_HOURS, t.LAST_ANALYZE_CRIT_HOURS]).toEqual([12, 36, 0.5, 72]);
+  });
+
+  it("a P2 alarm per kind watches the task's hours metric at the warning hours, on the P2 topic, missing data left missing", () => {
+    const a = alarms(defaults);
+    const p2 = topic(defaults, "P2");
+    for (const [name, metricName] of [
+      ["prod-db-app-last-vacuum-P2", "LastVacuumAgeHours"],
+      ["prod-db-app-last-analyze-P2", "LastAnalyzeAgeHours"],
+    ]) {
+      expect(a[name], name).toMatchObject({
+        namespace: "MaintenanceRegime",
+        metricName,
+        // The dimensions of the other db-health alarms: one metric per database, none per table.
+        dimensions: { service: "prod", Task: "db-health", Instance: "app", Database: "app" },
+        statistic: "Maximum",
+        period: 900,
+        evaluationPeriods: 1,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        threshold: 24,
+        treatMissingData: "missing",
+        alarmActions: [p2],
+        okActions: [p2],
+        actionsEnabled: true,
+      });
+      expect(a[name].dimensions).toStrictEqual(a["prod-db-app-connections-P2"].dimensions);
+    }
+    expect(String(a["prod-db-app-last-vacuum-P2"].alarmDescription)).toMatch(/^\[P2\] A table of database app .* for 24 h; at 48 h the db-health run fails\./);
+
+    const t = alarms(tuned);
+    expect([t["prod-db-app-last-vacuum-P2"].threshold, t["prod-db-app-last-analyze-P2"].threshold]).toEqual([12, 0.5]);
+  });
+
+  const db = (health: Record<string, unknown>) => ({ name: "prod", databases: [{ id: "app", secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf", health }] });
+  it.each([
+    [{ lastVacuumWarnHours: 48 }, "databases[0].health.lastVacuumWarnHours: must be < lastVacuumCritHours (48)"],
+    [{ lastVacuumWarnHours: 30, lastVacuumCritHours: 20 }, "databases[0].health.lastVacuumWarnHours: must be < lastVacuumCritHours (20)"],
+    [{ lastAnalyzeCritHours: 12 }, "databases[0].health.lastAnalyzeWarnHours: must be < lastAnalyzeCritHours (12)"],
+    [{ lastAnalyzeWarnHours: 0 }, "databases[0].health.lastAnalyzeWarnHours: must be > 0"],
+    [{ lastVacuumCritHours: -1 }, "databases[0].health.lastVacuumCritHours: must be > 0"],
+    [{ lastVacuumWarnHours: "1 day" }, "databases[0].health.lastVacuumWarnHours: Invalid input: expected number, received string"],
+    [{ lastVacumWarnHours: 12 }, "databases[0].health: unknown key lastVacumWarnHours"],
+  ])("refuses %j with one line naming the key", (health, line) => {
+    expect(() => validateRegime(db(health))).toThrow(line);
+    try {
+      validateRegime(db(health));
+    } catch (err) {
+      expect((err as Error).message).toBe(line);
+    }
+  });
+
+  it("accepts fractions of an hour with the warning below the critical level", () => {
+    const h = validateRegime(db({ lastVacuumWarnHours: 0.25, lastVacuumCritHours: 0.5 })).databases[0].health!;
+    expect([h.lastVacuumWarnHours, h.lastVacuumCritHours, h.lastAnalyzeWarnHours, h.lastAnalyzeCritHours]).toEqual([0.25, 0.5, 24, 48]);
   });
 });

@@ -1,0 +1,133 @@
+/**
+ * "Autovacuum counted": the last-vacuum and last-analyze ages run from autovacuum's own runs too. The
+ * shared test server runs with autovacuum off, so this file starts a private PostgreSQL cluster of the
+ * machine's newest installed version (initdb into a temporary directory, autovacuum on with a 1 s
+ * naptime) and lets the real autovacuum daemon vacuum and analyze a table.
+ */
+import { execFileSync } from "node:child_process";
+import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dbHealthTask, type Check } from "../tasks/db-health";
+import { runTask } from "../tasks/lib/runtime";
+
+/** bin directory of the newest PostgreSQL under /usr/lib/postgresql (Debian layout). */
+function pgBin(): string {
+  const versions = readdirSync("/usr/lib/postgresql").filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  if (!versions.length) throw new Error("no PostgreSQL server under /usr/lib/postgresql: apt-get install -y postgresql");
+  return `/usr/lib/postgresql/${versions[0]}/bin`;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe("db-health counts autovacuum's runs (a private cluster with autovacuum on)", () => {
+  const bin = pgBin();
+  let dir: string;
+  let data: string;
+  let url: string;
+  // The server refuses to run as root: as root, run its programs as the postgres user.
+  const asServerUser = (program: string, args: string[]) =>
+    process.getuid?.() === 0 ? execFileSync("runuser", ["-u", "postgres", "--", join(bin, program), ...args], { stdio: "pipe" }) : execFileSync(join(bin, program), args, { stdio: "pipe" });
+  const query = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      return (await c.query<T>(sql, params)).rows;
+    } finally {
+      await c.end();
+    }
+  };
+  const waitFor = async (sql: string, ok: (row: Record<string, unknown>) => boolean, what: string) => {
+    for (let i = 0; i < 300; i++) {
+      const [row] = await query(sql);
+      if (row && ok(row)) return row;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`autovacuum did not ${what} within 30 s`);
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "db-health-autovacuum-"));
+    chmodSync(dir, 0o755);
+    if (process.getuid?.() === 0) chownSync(dir, Number(execFileSync("id", ["-u", "postgres"]).toString().trim()), Number(execFileSync("id", ["-g", "postgres"]).toString().trim()));
+    data = join(dir, "data");
+    asServerUser("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
+    const port = await freePort();
+    const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c autovacuum=on -c autovacuum_naptime=1`;
+    asServerUser("pg_ctl", ["-D", data, "-o", options, "-l", join(dir, "server.log"), "-w", "start"]);
+    url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+
+    // autovacuum_vacuum_threshold/_analyze_threshold 0 and tiny scale factors: the daemon acts at once.
+    await query(
+      `CREATE TABLE busy (id int PRIMARY KEY) WITH (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_threshold = 0, autovacuum_analyze_scale_factor = 0.01);
+       INSERT INTO busy SELECT generate_series(1, 2000);
+       DELETE FROM busy WHERE id <= 500;
+       CREATE TABLE neglected (id int PRIMARY KEY) WITH (autovacuum_enabled = false);
+       INSERT INTO neglected SELECT generate_series(1, 2000);
+       DELETE FROM neglected WHERE id <= 500;`,
+    );
+    await waitFor("SELECT last_autovacuum, last_autoanalyze FROM pg_stat_user_tables WHERE relname = 'busy'", (r) => r.last_autovacuum !== null && r.last_autoanalyze !== null, "vacuum and analyze busy");
+    // Keep the daemon off it from now on, and make it due again: its last runs stay autovacuum's.
+    await query("ALTER TABLE busy SET (autovacuum_enabled = false)");
+    await query("DELETE FROM busy WHERE id <= 1000");
+    await waitFor("SELECT n_dead_tup AS d FROM pg_stat_user_tables WHERE relname = 'busy'", (r) => Number(r.d) >= 500, "show busy's new dead tuples");
+  }, 120_000);
+
+  afterAll(() => {
+    if (data) {
+      try {
+        asServerUser("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+      } catch {
+        /* not started */
+      }
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("measures a table vacuumed and analyzed only by autovacuum from autovacuum's runs, not as never", async () => {
+    const [s] = await query<{ last_vacuum: Date | null; last_autovacuum: Date; last_analyze: Date | null; last_autoanalyze: Date }>(
+      "SELECT last_vacuum, last_autovacuum, last_analyze, last_autoanalyze FROM pg_stat_user_tables WHERE relname = 'busy'",
+    );
+    expect([s.last_vacuum, s.last_analyze]).toEqual([null, null]);
+    const result = await runTask(dbHealthTask, { DATABASE_URL: url, LOG_LEVEL: "ERROR", LAST_VACUUM_WARN_HOURS: "0.0001", LAST_VACUUM_CRIT_HOURS: "1", LAST_ANALYZE_WARN_HOURS: "0.0001", LAST_ANALYZE_CRIT_HOURS: "1" });
+    const c = Object.fromEntries(result.databases[0].report!.checks.map((x: Check) => [x.name, x]));
+    const row = (check: Check, table: string) => (check.top as { table: string; last: string | null; hours: number }[]).find((t) => t.table === table);
+
+    const busyVacuum = row(c.last_vacuum, "public.busy")!;
+    expect(busyVacuum.last).toBe(s.last_autovacuum.toISOString());
+    expect(busyVacuum.hours).toBeGreaterThan(0);
+    expect(busyVacuum.hours).toBeLessThan(0.1);
+    const busyAnalyze = row(c.last_analyze, "public.busy")!;
+    expect(busyAnalyze.last).toBe(s.last_autoanalyze.toISOString());
+    // The table autovacuum never touched is the oldest, reported as never vacuumed.
+    expect(c.last_vacuum.top![0]).toMatchObject({ table: "public.neglected", last: null });
+    // A new cluster's statistics were never reset: they count from the server start.
+    const [{ started }] = await query<{ started: Date }>("SELECT pg_postmaster_start_time() AS started");
+    expect(c.last_vacuum.detail).toMatch(new RegExp(`^table public\\.neglected, never vacuumed \\(statistics since ${started.toISOString()}\\)`));
+    expect(c.last_vacuum.status).toBe("warning");
+  });
+
+  it("after a manual VACUUM the newer of the two runs counts", async () => {
+    await query("VACUUM busy");
+    await query("DELETE FROM busy WHERE id <= 1500");
+    await waitFor("SELECT n_dead_tup AS d FROM pg_stat_user_tables WHERE relname = 'busy'", (r) => Number(r.d) >= 500, "show busy's new dead tuples");
+    const [s] = await query<{ last_vacuum: Date; last_autovacuum: Date }>("SELECT last_vacuum, last_autovacuum FROM pg_stat_user_tables WHERE relname = 'busy'");
+    expect(s.last_vacuum.getTime()).toBeGreaterThan(s.last_autovacuum.getTime());
+    // busy is now half dead tuples: the dead-tuple check is switched off here (0), it is not under test.
+    const result = await runTask(dbHealthTask, { DATABASE_URL: url, LOG_LEVEL: "ERROR", DEAD_TUPLE_WARN_PERCENT: "0", DEAD_TUPLE_CRIT_PERCENT: "0" });
+    const c = Object.fromEntries(result.databases[0].report!.checks.map((x: Check) => [x.name, x]));
+    expect((c.last_vacuum.top as { table: string; last: string }[]).find((t) => t.table === "public.busy")!.last).toBe(s.last_vacuum.toISOString());
+  });
+});
