@@ -110,11 +110,23 @@ interface Recorded {
   headers: http.IncomingHttpHeaders;
 }
 
-/** An HTTP proxy on 127.0.0.1 in front of `port` that records each request's method, path and headers. */
-async function startRecordingProxy(port: number): Promise<{ url: string; requests: Recorded[]; close: () => Promise<void> }> {
+/**
+ * An HTTP proxy on 127.0.0.1 in front of `port` that records each request's method, path and headers.
+ * A request `refuse` picks is answered as S3 answers a conditional write to an existing key: 412
+ * PreconditionFailed (s3rver does not do that itself).
+ */
+async function startRecordingProxy(port: number): Promise<{ url: string; requests: Recorded[]; refuse: { when?: (r: Recorded) => boolean }; close: () => Promise<void> }> {
   const requests: Recorded[] = [];
+  const refuse: { when?: (r: Recorded) => boolean } = {};
   const server = http.createServer((req, res) => {
-    requests.push({ method: req.method!, path: req.url!, headers: req.headers });
+    const recorded = { method: req.method!, path: req.url!, headers: req.headers };
+    requests.push(recorded);
+    if (refuse.when?.(recorded)) {
+      req.resume();
+      res.writeHead(412, { "content-type": "application/xml" });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>');
+      return;
+    }
     const headers = { ...req.headers };
     delete headers.expect; // the proxy already answered 100-continue to the client
     const upstream = http.request({ host: "127.0.0.1", port, method: req.method, path: req.url, headers }, (up) => {
@@ -128,6 +140,7 @@ async function startRecordingProxy(port: number): Promise<{ url: string; request
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
+    refuse,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
@@ -198,4 +211,25 @@ describe("the backup task's requests carry If-None-Match: * (recorded in front o
     expect(manifest).toHaveLength(1);
     expect(manifest[0].headers["if-none-match"]).toBe("*");
   }, 120_000);
+
+  it("S3's refusal of an existing manifest key fails the run in one line and replaces nothing", async () => {
+    const before = await s3.snapshot();
+    proxy.refuse.when = (r) => r.method === "PUT" && r.path.split("?")[0].endsWith(".manifest.json");
+    try {
+      const err = await runTask(backupTask, env(small.url)).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err?.message).toMatch(
+        new RegExp(
+          `^backup failed for 1 of 1 database\\(s\\): ${small.name}: manifest s3://backups/(?:daily|weekly|monthly)/${small.name}/\\d{8}T\\d{9}Z\\.manifest\\.json not written: an object of that key already exists \\(backups are written once, never replaced\\)$`,
+        ),
+      );
+    } finally {
+      proxy.refuse.when = undefined;
+    }
+    const after = await s3.snapshot();
+    for (const [key, etag] of before) expect(after.get(key), key).toBe(etag);
+    expect([...after.keys()].filter((k) => !before.has(k) && k.endsWith(".manifest.json"))).toEqual([]);
+  }, 60_000);
 });
