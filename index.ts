@@ -1,6 +1,7 @@
 /**
  * The Pulumi program: the stack's config becomes one validated regime (regime/schema.ts), which the
- * MaintenanceRegime component provisions. Config errors stop the run with one line naming the key.
+ * MaintenanceRegime component provisions. Config errors stop the run before anything is provisioned,
+ * every problem on its own line naming the key.
  * Outputs keep stable names other stacks can read (README "Outputs").
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -14,7 +15,8 @@ export = async () => {
   try {
     regime = regimeFromConfig(pulumi.runtime.allConfig(), project);
   } catch (err) {
-    if (err instanceof RegimeConfigError) throw new pulumi.RunError(`config error: ${err.message}`);
+    // RunError: Pulumi prints the message as it is (every line), without a stack trace.
+    if (err instanceof RegimeConfigError) throw new pulumi.RunError(err.lines.map((l) => `config error: ${l}`).join("\n"));
     throw err;
   }
 

@@ -1,7 +1,8 @@
 /**
  * Backup storage: one S3 bucket that keeps backups as long as each retention tier says and no longer.
  * Versioned, SSE-KMS with its own key (rotation on, S3 bucket key to cut KMS calls), all four public
- * access blocks, ACLs disabled (BucketOwnerEnforced), TLS-only bucket policy, one lifecycle rule per
+ * access blocks, ACLs disabled (BucketOwnerEnforced), TLS-only and write-once bucket policy (an upload
+ * under a tier prefix must carry `If-None-Match: *`, so no one replaces a backup), one lifecycle rule per
  * tier prefix (`daily/<db>/`, `weekly/<db>/`, `monthly/<db>/`) with its own expiration and optional
  * transitions to colder storage, old versions expired, incomplete multipart uploads aborted, and
  * optional Object Lock. The bucket is never force-destroyed: deleting the stack leaves the backups.
@@ -138,6 +139,29 @@ function checkPrefixes(prefixes: string[], what: string): void {
   });
 }
 
+/**
+ * The bucket-policy statement that makes every key under the retention prefixes write-once: S3 refuses
+ * (403) a PutObject or CompleteMultipartUpload there that does not carry `If-None-Match` (`s3:if-none-match`
+ * absent), whoever sends it, so a role allowed `s3:PutObject` cannot replace a backup (whose old
+ * version would then expire after `noncurrentDays`); with the header S3 itself refuses an existing key
+ * (412). `s3:ObjectCreationOperation` is false for CreateMultipartUpload, UploadPart and UploadPartCopy,
+ * which take no conditional header, so multipart uploads still start and send their parts; any other
+ * PutObject-authorised request without the header is refused. Source: S3
+ * User Guide, "Enforce conditional writes on Amazon S3 buckets". Copies into these prefixes are refused
+ * too (CopyObject takes no If-None-Match there), which nothing in the regime does.
+ */
+export function writeOnceStatement(bucketArn: string, rules: Pick<RetentionRule, "prefix">[]): Record<string, unknown> {
+  return {
+    Sid: "BackupsAreWrittenOnce",
+    Effect: "Deny",
+    Principal: "*",
+    Action: "s3:PutObject",
+    Resource: rules.map((r) => `${bucketArn}/${r.prefix}*`),
+    // IfExists: a request S3 did not mark as a part operation (false) counts as creating the object.
+    Condition: { Null: { "s3:if-none-match": "true" }, BoolIfExists: { "s3:ObjectCreationOperation": "true" } },
+  };
+}
+
 export class BackupVault extends pulumi.ComponentResource {
   public readonly bucketName: pulumi.Output<string>;
   public readonly bucketArn: pulumi.Output<string>;
@@ -229,6 +253,7 @@ export class BackupVault extends pulumi.ComponentResource {
                 Resource: [arn, `${arn}/*`],
                 Condition: { Bool: { "aws:SecureTransport": "false" } },
               },
+              writeOnceStatement(arn, args.retention),
             ],
           }),
         ),

@@ -13,10 +13,38 @@ export interface IamStatement {
   Condition?: pulumi.Input<Record<string, Record<string, pulumi.Input<string | string[]>>>>;
 }
 
+/**
+ * Where a `*` may stand in a Resource the components write: `*` alone (actions AWS authorises only on
+ * `*`; ScheduledTask checks which), or one trailing `/*` of an S3 object ARN (objects under a key
+ * prefix) or `:*` of a log group ARN (its streams) after a name free of wildcards. `?` may stand nowhere: IAM reads both as
+ * wildcards ("IAM JSON policy elements: Resource").
+ */
+export function resourceWildcardProblem(resource: string): string | undefined {
+  if (resource === "*") return undefined;
+  const objects = /^arn:aws[a-z-]*:s3:::[^/]+\/(.*\/)?\*$/.test(resource);
+  const streams = /^arn:aws[a-z-]*:logs:[^:]*:\d{12}:log-group:.+:\*$/.test(resource);
+  const name = objects || streams ? resource.slice(0, -2) : resource;
+  return /[*?]/.test(name) ? `"${resource}" holds an IAM wildcard (* or ?) inside a name: it would grant every match` : undefined;
+}
+
+/**
+ * The policy document JSON of `statements` (Version 2012-10-17). Throws when an Allow statement's
+ * resource carries a wildcard inside a name (`resourceWildcardProblem`): config is checked before, this
+ * keeps any other path from widening a grant.
+ */
 export function policyJson(statements: pulumi.Input<IamStatement>[]): pulumi.Output<string> {
   return pulumi
     .all(statements.map((s) => pulumi.output(s)))
-    .apply((resolved) => JSON.stringify({ Version: "2012-10-17", Statement: resolved }));
+    .apply((resolved) => {
+      resolved.forEach((s, i) => {
+        if (s.Effect !== "Allow") return;
+        for (const r of s.Resource as string[]) {
+          const problem = resourceWildcardProblem(r);
+          if (problem) throw new Error(`policy statement ${i} (${s.Action.join(", ")}): ${problem}`);
+        }
+      });
+      return JSON.stringify({ Version: "2012-10-17", Statement: resolved });
+    });
 }
 
 /** Trust policy letting one AWS service assume a role, optionally only on behalf of this account. */

@@ -109,8 +109,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(opts.json ? JSON.stringify(plan, null, 2) + "\n" : formatPlan(plan));
     return 0;
   } catch (err) {
+    // One line per problem (a config with three errors prints three lines), each prefixed.
     const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`error: ${msg.split("\n")[0]}\n`);
+    process.stderr.write(msg.split("\n").filter((l) => l.trim() !== "").map((l) => `error: ${l}\n`).join(""));
     return 1;
   }
 }

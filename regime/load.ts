@@ -1,16 +1,24 @@
 /**
  * Validation of a stack's regime config: the one place where config becomes a typed Regime.
- * Every error is one line naming the key path (`databases[0].backup.retention.daily: must be >= 1`).
+ * Every problem is reported at once, one line each naming the key path
+ * (`databases[0].backup.retention.daily: must be >= 1`).
  */
 import { z } from "zod";
 import { parseSchedule, type Schedule } from "./schedule";
 import { REGIME_KEYS, regimeSchema, type Regime, type ScheduleInput } from "./schema";
 import { checkFileBackupSchedules } from "./logs";
 
+/**
+ * A refused regime config: `lines` holds every problem found, one line each naming its key path
+ * (`databases[0].backup.retention.daily: must be >= 1`); `message` is those lines joined by newlines.
+ */
 export class RegimeConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  readonly lines: string[];
+  constructor(lines: string | string[]) {
+    const list = typeof lines === "string" ? [lines] : lines;
+    super(list.join("\n"));
     this.name = "RegimeConfigError";
+    this.lines = list;
   }
 }
 
@@ -20,18 +28,23 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function issueLine(issue: z.core.$ZodIssue): string {
+/** The issue's line and the path it names (a union reports the branch that got furthest). */
+function issueOf(issue: z.core.$ZodIssue): { path: PropertyKey[]; line: string } {
   const path = formatPath(issue.path);
   if (issue.code === "unrecognized_keys") {
     const keys = issue.keys.join(", ");
-    return `${path ? path + ": " : ""}unknown key${issue.keys.length > 1 ? "s" : ""} ${keys}`;
+    return { path: issue.path, line: `${path ? path + ": " : ""}unknown key${issue.keys.length > 1 ? "s" : ""} ${keys}` };
   }
   if (issue.code === "invalid_union" && "errors" in issue && issue.errors.length) {
     // Report the branch that got furthest: its first issue, with the full path.
     const best = issue.errors.map((e) => e[0]).filter(Boolean).sort((a, b) => b.path.length - a.path.length)[0];
-    if (best) return issueLine({ ...best, path: [...issue.path, ...best.path] } as z.core.$ZodIssue);
+    if (best) return issueOf({ ...best, path: [...issue.path, ...best.path] } as z.core.$ZodIssue);
   }
-  return `${path || "config"}: ${issue.message}`;
+  // YAML `~` or `null` (and a Pulumi value "null"): say so instead of "expected string, received null".
+  if (issue.code === "invalid_type" && issue.input === null) {
+    return { path: issue.path, line: `${path || "config"}: is null (empty); give it a value or remove the key` };
+  }
+  return { path: issue.path, line: `${path || "config"}: ${issue.message}` };
 }
 
 /** Resolves a schedule as written in config, with the regime's timezone as default. */
@@ -44,54 +57,149 @@ export function scheduleFields(value: unknown, path: (string | number)[] = []): 
   if (Array.isArray(value)) return value.flatMap((v, i) => scheduleFields(v, [...path, i]));
   if (value === null || typeof value !== "object") return [];
   return Object.entries(value).flatMap(([k, v]) =>
-    k === "schedule" && (typeof v === "string" || (typeof v === "object" && v !== null && "at" in v))
+    k === "schedule" && (typeof v === "string" || (typeof v === "object" && v !== null && "at" in v && typeof v.at === "string"))
       ? [{ path: [...path, k], input: v as ScheduleInput }]
       : scheduleFields(v, [...path, k]),
   );
 }
 
-/** Validates a regime object; throws RegimeConfigError with one line on the first problem. */
-export function validateRegime(raw: unknown): Regime {
-  const parsed = regimeSchema.safeParse(raw);
-  if (!parsed.success) throw new RegimeConfigError(issueLine(parsed.error.issues[0]));
-  const regime = parsed.data;
-  for (const f of scheduleFields(regime)) {
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/**
+ * Every problem of a regime object, one line each naming its key path, in the order of the config:
+ * the schema's issues, then schedules that do not resolve, then file-backup schedules. Empty: valid.
+ * Schedules and file backups are checked even where other keys are wrong, so one run shows all.
+ */
+export function regimeProblems(raw: unknown): { lines: string[]; regime?: Regime } {
+  const parsed = regimeSchema.safeParse(raw, { reportInput: true });
+  const issues = parsed.success ? [] : parsed.error.issues.map(issueOf);
+  // One line per key path: the first problem of a key (warn 120 is over 100; that it is also over crit adds nothing).
+  const reported: string[] = [];
+  const lines: string[] = [];
+  for (const i of issues) {
+    const at = formatPath(i.path);
+    if (reported.includes(at)) continue;
+    reported.push(at);
+    lines.push(i.line);
+  }
+  // A path is covered when a problem was reported at it, above it or inside it.
+  const under = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || a.startsWith(`${b}[`);
+  const covered = (path: string) => reported.some((r) => under(path, r) || under(r, path));
+
+  // Schedules as written (defaults are valid), in the regime's timezone when that one is valid.
+  const rawObject = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
+  const tz = parsed.success ? parsed.data.timezone : typeof rawObject.timezone === "string" && !covered("timezone") ? rawObject.timezone : "UTC";
+  for (const f of scheduleFields(rawObject)) {
+    const at = formatPath(f.path);
+    if (covered(at)) continue;
     try {
-      resolveSchedule(f.input, regime.timezone);
+      resolveSchedule(f.input, tz);
     } catch (err) {
-      throw new RegimeConfigError(`${formatPath(f.path)}: ${err instanceof Error ? err.message : String(err)}`);
+      lines.push(`${at}: ${message(err)}`);
     }
   }
-  try {
-    checkFileBackupSchedules(regime.logs, regime.timezone, "logs.");
-  } catch (err) {
-    throw new RegimeConfigError(err instanceof Error ? err.message : String(err));
+
+  // File-backup schedules, one group and one backup at a time so every bad one is named; sparse
+  // arrays keep each one's index in the path (forEach skips the holes).
+  const logs = parsed.success ? { success: true as const, data: parsed.data.logs } : regimeSchema.shape.logs.safeParse(rawObject.logs);
+  if (logs.success) {
+    logs.data.hostGroups.forEach((g, i) =>
+      g.fileBackups.forEach((b, j) => {
+        const fileBackups: typeof g.fileBackups = [];
+        fileBackups[j] = b;
+        const hostGroups: (typeof g)[] = [];
+        hostGroups[i] = { ...g, fileBackups };
+        try {
+          checkFileBackupSchedules({ hostGroups }, tz, "logs.");
+        } catch (err) {
+          const line = message(err);
+          if (!covered(line.slice(0, line.indexOf(": ")))) lines.push(line);
+        }
+      }),
+    );
   }
+  return parsed.success && lines.length === 0 ? { lines, regime: parsed.data } : { lines };
+}
+
+/** Validates a regime object; throws RegimeConfigError with one line per problem (see `regimeProblems`). */
+export function validateRegime(raw: unknown): Regime {
+  const { lines, regime } = regimeProblems(raw);
+  if (!regime) throw new RegimeConfigError(lines);
   return regime;
+}
+
+/** Provider keys spelled like a regime key: the AWS provider's own custom `endpoints` (aws:endpoints). */
+const PROVIDER_KEYS = new Set(["aws:endpoints"]);
+
+/** Levenshtein distance of two strings (insertions, deletions, substitutions). */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** The closest of `candidates` to `word` when it is a likely misspelling (at most 2 edits, or a third of its length). */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  let best: { c: string; d: number } | undefined;
+  for (const c of candidates) {
+    const d = editDistance(w, c.toLowerCase());
+    if (!best || d < best.d) best = { c, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.c : undefined;
+}
+
+/**
+ * Whether namespace `ns` is a misspelling of the project's `namespace`: a few edits apart
+ * (`maintenance-regim`, `maintenance_regime`, `Maintenance-Regime`), or one spelled the same
+ * without its punctuation.
+ */
+function looksLikeNamespace(ns: string, namespace: string): boolean {
+  const plain = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, "");
+  return plain(ns) === plain(namespace) || editDistance(ns.toLowerCase(), namespace.toLowerCase()) <= Math.max(3, Math.floor(namespace.length / 5));
 }
 
 /**
  * Builds the regime from a stack's config values: `{ "<project>:databases": [...], ... }` where values
- * are objects or the JSON strings Pulumi stores. Keys of other namespaces (aws:region) are ignored;
- * an unknown key of the project's own namespace is an error, so a typo cannot pass silently.
+ * are objects or the JSON strings Pulumi stores. Keys of other namespaces (aws:region) are left to
+ * their providers, but not when they are the project's own keys under a misspelled or foreign
+ * namespace (`maintenance-regim:name`, `app:databases`): those would be ignored silently, so they are
+ * refused with "did you mean". An unknown key of the project's namespace is refused too. Throws
+ * RegimeConfigError with every problem, these first, then the regime's own (`validateRegime`).
  */
 export function regimeFromConfig(config: Record<string, unknown>, namespace: string): Regime {
   const raw: Record<string, unknown> = {};
   const others: string[] = [];
+  const lines: string[] = [];
   for (const [fullKey, value] of Object.entries(config)) {
-    const [ns, ...rest] = fullKey.split(":");
-    if (ns !== namespace) continue;
-    const key = rest.join(":");
+    const colon = fullKey.indexOf(":");
+    const ns = colon < 0 ? "" : fullKey.slice(0, colon);
+    const key = colon < 0 ? fullKey : fullKey.slice(colon + 1);
+    if (ns !== namespace) {
+      const regimeKey = (REGIME_KEYS as string[]).includes(key);
+      if (looksLikeNamespace(ns, namespace)) {
+        lines.push(`${fullKey}: unknown namespace "${ns}"; did you mean ${namespace}:${key}?`);
+      } else if (regimeKey && !PROVIDER_KEYS.has(fullKey)) {
+        lines.push(`${fullKey}: "${key}" is a key of ${namespace}, not of ${ns || "an empty namespace"}; did you mean ${namespace}:${key}?`);
+      }
+      continue;
+    }
     if ((REGIME_KEYS as string[]).includes(key)) raw[key] = typeof value === "string" ? parseMaybeJson(value) : value;
     else others.push(key);
   }
   // Besides the regime's keys, only the secrets the regime names (SSH private keys) may be set.
   const secrets = new Set(secretKeysNamed(raw.logs));
-  const unknown = others.find((k) => !secrets.has(k));
-  if (unknown !== undefined) {
-    throw new RegimeConfigError(`${namespace}:${unknown}: unknown config key; known keys: ${REGIME_KEYS.join(", ")}`);
+  for (const unknown of others.filter((k) => !secrets.has(k))) {
+    const near = closest(unknown, REGIME_KEYS);
+    lines.push(`${namespace}:${unknown}: unknown config key; ${near ? `did you mean ${namespace}:${near}? ` : ""}known keys: ${REGIME_KEYS.join(", ")}`);
   }
-  return validateRegime(raw);
+  const problems = regimeProblems(raw);
+  if (lines.length || !problems.regime) throw new RegimeConfigError([...lines, ...problems.lines]);
+  return problems.regime;
 }
 
 /** Config keys named by `logs.hostGroups[].sshPrivateKeyConfig`, read before validation. */
@@ -111,6 +219,8 @@ function parseMaybeJson(s: string): unknown {
     }
   }
   if (t === "true" || t === "false") return t === "true";
+  // YAML `~`/`null` as Pulumi stores it: no value, refused where one is required (never a name "null").
+  if (t === "null" || t === "~") return null;
   if (/^-?\d+(\.\d+)?$/.test(t)) return Number(t);
   return s;
 }

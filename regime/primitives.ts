@@ -19,3 +19,247 @@ export const timezone = z.string().refine(isIanaTimezone, {
  * `cron(...)`/`rate(...)`, in the regime's timezone unless one is given.
  */
 export const schedule = z.union([z.string().min(1, "must not be empty"), z.object({ at: z.string().min(1).describe("the schedule in the readable form or cron(...)/rate(...)"), timezone: timezone.describe("IANA timezone of this schedule (America/New_York); overrides the regime's timezone") }).strict()]);
+
+// ---------------------------------------------------------------- values that end up in IAM policies
+
+/**
+ * `*` (any run of characters) and `?` (any one character) are wildcards wherever IAM matches a string:
+ * in a Resource ARN and in the values of String/Arn condition operators ("IAM JSON policy elements:
+ * Resource", "Condition operators"). A config value that lands there must not carry them, or it
+ * widens the grant beyond the one resource it names.
+ */
+export const IAM_WILDCARD = /[*?]/;
+
+/** One form of ARN: its service, whether it names a region and account, and its resource part. */
+export interface ArnForm {
+  /** What the ARN names, for messages ("Secrets Manager secret"). */
+  label: string;
+  /** The service segment (`secretsmanager`). */
+  service: string;
+  /** Regional ARNs carry `<region>:<12-digit account>`; S3 bucket ARNs carry neither. */
+  regional: boolean;
+  /** The resource segment, after `arn:<partition>:<service>:<region>:<account>:`. */
+  resource: RegExp;
+  /** The shape as written in messages. */
+  shape: string;
+}
+
+/**
+ * The ARN forms the regime accepts in config, one place for all of them. Sources: AWS Secrets Manager
+ * User Guide, "Secret ARN" (name of up to 512 characters `A-Za-z0-9/_+=.@-`, then `-` and 6 random
+ * characters); AWS KMS Developer Guide, "Key ARN" (key/<key id: UUID or mrk-<32 hex>>); Amazon SNS
+ * "CreateTopic" (topic name 1-256 letters, digits, `_` and `-`, `.fifo` for FIFO topics).
+ */
+export const ARN_FORMS = {
+  secretsManagerSecret: {
+    label: "Secrets Manager secret",
+    service: "secretsmanager",
+    regional: true,
+    resource: /^secret:[A-Za-z0-9/_+=.@-]{1,512}-[A-Za-z0-9]{6}$/,
+    shape: "arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf",
+  },
+  kmsKey: {
+    label: "KMS key",
+    service: "kms",
+    regional: true,
+    resource: /^key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/,
+    shape: "arn:aws:kms:<region>:<account>:key/<key id>",
+  },
+  snsTopic: {
+    label: "SNS topic",
+    service: "sns",
+    regional: true,
+    resource: /^[A-Za-z0-9_-]{1,256}(\.fifo)?$/,
+    shape: "arn:aws:sns:<region>:<account>:<topic name>",
+  },
+} as const satisfies Record<string, ArnForm>;
+
+/** AWS partitions (aws, China, GovCloud) and commercial/GovCloud/China region names (us-east-1, us-gov-west-1, cn-north-1). */
+const PARTITION = /^aws(-cn|-us-gov)?$/;
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+const ACCOUNT = /^\d{12}$/;
+
+/**
+ * What is wrong with `value` as an ARN of `form`, or undefined when it names exactly one such
+ * resource: the partition is aws/aws-cn/aws-us-gov, the service is the form's, region and account are
+ * well formed (12 digits), the resource part has the form's exact shape, and nothing anywhere is an
+ * IAM wildcard (`*`, `?`).
+ */
+export function arnProblem(value: string, form: ArnForm): string | undefined {
+  const exact = `must be the full ARN of a ${form.label} (${form.shape})`;
+  if (IAM_WILDCARD.test(value)) return `must name one ${form.label}: "*" and "?" are IAM wildcards and would grant every match`;
+  const parts = value.split(":");
+  if (parts.length < 6 || parts[0] !== "arn" || !PARTITION.test(parts[1])) return exact;
+  const [, , service, region, account] = parts;
+  const resource = parts.slice(5).join(":");
+  if (service !== form.service) return `${exact}, not an ARN of ${service || "no service"}`;
+  if (form.regional) {
+    if (!REGION.test(region)) return `${exact}: "${region}" is not a region`;
+    if (!ACCOUNT.test(account)) return `${exact}: "${account}" is not a 12-digit account id`;
+  } else if (region || account) return exact;
+  if (!form.resource.test(resource)) return form === ARN_FORMS.secretsManagerSecret ? `${exact}, with the 6-character suffix` : exact;
+  return undefined;
+}
+
+/** The whole ARN of `form` as one regular expression (for the JSON Schema editors read). */
+export function arnPattern(form: ArnForm): string {
+  const body = (re: RegExp) => re.source.replace(/^\^/, "").replace(/\$$/, "");
+  const where = form.regional ? `${body(REGION)}:${body(ACCOUNT)}` : ":";
+  return `^arn:${body(PARTITION)}:${form.service}:${where}:${body(form.resource)}$`;
+}
+
+/** A config string that must be an ARN of `form` (see `arnProblem`); its JSON Schema carries the pattern. */
+export const arnOf = (form: ArnForm) =>
+  z
+    .string()
+    .superRefine((v, ctx) => {
+      const problem = arnProblem(v, form);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .meta({ pattern: arnPattern(form) });
+
+/** A Secrets Manager secret's full ARN: IAM grants match it exactly, so the 6-character suffix must be there. */
+export const secretsManagerArn = arnOf(ARN_FORMS.secretsManagerSecret);
+
+// ---------------------------------------------------------------- PostgreSQL and AWS names
+
+/** PostgreSQL truncates identifiers to NAMEDATALEN - 1 = 63 bytes (PostgreSQL docs, "Identifiers and Key Words"). */
+export const PG_IDENTIFIER_MAX_BYTES = 63;
+
+const UNQUOTED_PART = /^[\p{L}_][\p{L}\p{N}_$]*$/u;
+
+/**
+ * Reads a PostgreSQL name as config writes it: one part (`column`) or, with `qualified`, `schema.name`.
+ * Each part is an unquoted identifier (a letter or `_`, then letters, digits, `_`, `$`) or a quoted one
+ * (`"Audit Log"`, `""` for a quote inside). Returns the literal parts (quotes removed) or a problem;
+ * `;`, control characters, a `.` inside a quoted part and parts over 63 bytes are refused.
+ */
+export function pgNameParts(value: string, qualified: boolean): { parts: string[] } | { problem: string } {
+  const what = qualified ? "table or schema.table" : "name";
+  const form = `must be a PostgreSQL ${what}: letters, digits, _ and $ starting with a letter or _, or a "quoted name"; at most ${PG_IDENTIFIER_MAX_BYTES} bytes each`;
+  if (value.includes(";")) return { problem: `${form} (no ;)` };
+  if (/[\u0000-\u001f\u007f]/.test(value)) return { problem: `${form} (no control characters)` };
+  const parts: string[] = [];
+  let i = 0;
+  while (i <= value.length) {
+    let part: string;
+    if (value[i] === '"') {
+      let j = i + 1;
+      part = "";
+      for (;;) {
+        if (j >= value.length) return { problem: `${form} (unterminated ")` };
+        if (value[j] === '"') {
+          if (value[j + 1] === '"') {
+            part += '"';
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        part += value[j++];
+      }
+      if (part === "") return { problem: `${form} (empty "")` };
+      if (part.includes(".")) return { problem: `${form} (no . inside a quoted name)` };
+      i = j + 1;
+    } else {
+      const dot = value.indexOf(".", i);
+      const end = dot < 0 ? value.length : dot;
+      part = value.slice(i, end);
+      if (!UNQUOTED_PART.test(part)) return { problem: form };
+      i = end;
+    }
+    if (Buffer.byteLength(part, "utf8") > PG_IDENTIFIER_MAX_BYTES) return { problem: `${form} ("${part.slice(0, 20)}..." is longer)` };
+    parts.push(part);
+    if (i >= value.length) break;
+    if (value[i] !== ".") return { problem: form };
+    i++;
+    if (i >= value.length) return { problem: form };
+  }
+  if (parts.length > (qualified ? 2 : 1)) return { problem: form };
+  return { parts };
+}
+
+/**
+ * A PostgreSQL name in config, given to the tasks as the literal name (quotes removed): the tasks quote
+ * it themselves (pg escapeIdentifier), so `"Audit Log"` and `public."Audit Log"` reach the right table.
+ */
+export const pgName = (qualified: boolean) =>
+  z.string().transform((v, ctx) => {
+    const r = pgNameParts(v, qualified);
+    if ("problem" in r) {
+      ctx.addIssue({ code: "custom", message: r.problem });
+      return z.NEVER;
+    }
+    return r.parts.join(".");
+  });
+
+/**
+ * A PostgreSQL role name as the user of `rds-db:connect` (`arn:aws:rds-db:<region>:<account>:dbuser:<DbiResourceId>/<user>`):
+ * 1-63 bytes, letters, digits and `_ $ . -`, starting with a letter or `_`; never an IAM wildcard.
+ */
+export const pgRoleName = z
+  .string()
+  .regex(/^[\p{L}_][\p{L}\p{N}_$.-]*$/u, "must be a PostgreSQL role name (letters, digits, _ $ . -, starting with a letter or _); \"*\" and \"?\" are IAM wildcards")
+  .refine((v) => Buffer.byteLength(v, "utf8") <= PG_IDENTIFIER_MAX_BYTES, `must be at most ${PG_IDENTIFIER_MAX_BYTES} bytes`);
+
+/** RDS DB instance identifier: 1-63 letters, digits or hyphens, starting with a letter, no trailing hyphen or two hyphens in a row (RDS CreateDBInstance, DBInstanceIdentifier). */
+export const rdsInstanceIdentifier = z
+  .string()
+  .regex(/^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}$/, "must be an RDS DB instance identifier: 1-63 letters, digits or hyphens, starting with a letter")
+  .refine((v) => !v.endsWith("-"), "must be an RDS DB instance identifier: no trailing hyphen");
+
+/**
+ * Load balancer and target group names: 1-32 letters, digits and hyphens, not starting or ending with a
+ * hyphen (Elastic Load Balancing CreateLoadBalancer / CreateTargetGroup, Name); a load balancer name
+ * cannot start with `internal-`.
+ */
+const ELB_NAME = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?";
+export const ALB_ARN_SUFFIX = new RegExp(`^app/(?!internal-)${ELB_NAME}/[0-9a-f]{16}$`);
+export const TARGET_GROUP_ARN_SUFFIX = new RegExp(`^targetgroup/${ELB_NAME}/[0-9a-f]{16}$`);
+
+// ---------------------------------------------------------------- lists of named items
+
+/**
+ * Refinement option: run even when other parts of the value already have issues, so one run of the
+ * validation reports a duplicate beside a malformed neighbour (zod skips refinements otherwise).
+ */
+export const ALWAYS = { when: () => true } as const;
+
+/**
+ * A refinement for a list whose items are named (`databases[].id`, `hosts[].name`): the second item
+ * with a name already used is refused at `<basePath>[i].<field>` with `duplicate <what> "<name>"`.
+ * `keyOf` normalises the name where two spellings mean one thing (`audit_logs` and `public.audit_logs`);
+ * an item whose key is undefined is not compared. Used as `.superRefine(uniqueBy(...))` on the list,
+ * or called from an enclosing object's refinement with the list's `basePath`.
+ */
+export function uniqueBy<T>(field: string, what: string, keyOf: (item: T) => string | undefined = (item) => (item as Record<string, unknown>)[field] as string | undefined) {
+  return (items: T[], ctx: z.RefinementCtx, basePath: (string | number)[] = []): void => {
+    if (!Array.isArray(items)) return;
+    const seen = new Set<string>();
+    items.forEach((item, i) => {
+      // Also run beside other issues (ALWAYS): an item that is not an object or has no name yet is skipped.
+      if (item === null || typeof item !== "object" || typeof (item as Record<string, unknown>)[field] !== "string") return;
+      const key = keyOf(item);
+      if (typeof key !== "string") return;
+      if (seen.has(key)) {
+        const shown = (item as Record<string, unknown>)[field] ?? key;
+        ctx.addIssue({ code: "custom", path: [...basePath, i, field], message: `duplicate ${what} "${String(shown)}"` });
+      }
+      seen.add(key);
+    });
+  };
+}
+
+/** The same for a list of plain strings (emails, table names): the repeated entry is refused at `[i]`. */
+export function uniqueValues(what: string, keyOf: (v: string) => string = (v) => v) {
+  return (items: string[], ctx: z.RefinementCtx): void => {
+    if (!Array.isArray(items)) return;
+    const seen = new Set<string>();
+    items.forEach((v, i) => {
+      if (typeof v !== "string") return;
+      const key = keyOf(v);
+      if (seen.has(key)) ctx.addIssue({ code: "custom", path: [i], message: `duplicate ${what} "${v}"` });
+      seen.add(key);
+    });
+  };
+}

@@ -8,9 +8,26 @@ import { z } from "zod";
 import { LOG_RETENTION_DAYS } from "./limits";
 import { endpointsSchema } from "./endpoints";
 import { hostGroupSchema } from "./logs";
-import { id, schedule, severity, timezone } from "./primitives";
+import {
+  ALB_ARN_SUFFIX,
+  ALWAYS,
+  id,
+  pgName,
+  pgRoleName,
+  rdsInstanceIdentifier,
+  schedule,
+  secretsManagerArn,
+  severity,
+  TARGET_GROUP_ARN_SUFFIX,
+  timezone,
+  uniqueBy,
+  uniqueValues,
+} from "./primitives";
 import { sqlExpressionProblem } from "../tasks/lib/sql-expression";
 
+// Keys whose value is rewritten on parsing (PostgreSQL names lose their quotes) take `.prefault`: the
+// default is parsed like a written value and still shows in the JSON Schema (zod drops `.default`
+// there for rewritten values).
 const retentionDays = z.number().int("must be a whole number of days").min(1, "must be >= 1");
 
 const logRetention = z
@@ -22,15 +39,13 @@ const logRetention = z
 
 const percent = z.number().gt(0, "must be > 0").max(100, "must be <= 100");
 
-const awsArn = z.string().regex(/^arn:aws[a-z-]*:[a-z0-9-]+:/, "must be an ARN");
-
 // ---------------------------------------------------------------- alerting
 
 const channels = z
   .object({
-    email: z.array(z.email("must be an email address")).default([]).describe("email addresses subscribed to the topic (each confirms the subscription once)"),
-    sms: z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 phone number like +15551234567")).default([]).describe("phone numbers (E.164, +15551234567) texted by SNS"),
-    https: z.array(z.url({ protocol: /^https$/, message: "must be an https URL" })).default([]).describe("https webhooks (PagerDuty, Opsgenie, a chat bridge) SNS posts each alarm to"),
+    email: z.array(z.email("must be an email address")).superRefine(uniqueValues("email address", (v) => v.toLowerCase()), ALWAYS).default([]).describe("email addresses subscribed to the topic (each confirms the subscription once)"),
+    sms: z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 phone number like +15551234567")).superRefine(uniqueValues("phone number"), ALWAYS).default([]).describe("phone numbers (E.164, +15551234567) texted by SNS"),
+    https: z.array(z.url({ protocol: /^https$/, message: "must be an https URL" })).superRefine(uniqueValues("webhook"), ALWAYS).default([]).describe("https webhooks (PagerDuty, Opsgenie, a chat bridge) SNS posts each alarm to"),
   })
   .strict();
 
@@ -107,13 +122,10 @@ const restoreDrillSchema = z
     checks: z
       .array(restoreCheck)
       .superRefine((checks, ctx) => {
-        const seen = new Set<string>();
-        checks.forEach((c, i) => {
-          const label = c.name ?? c.sql;
-          if (seen.has(label)) ctx.addIssue({ code: "custom", path: [i, c.name ? "name" : "sql"], message: `duplicate check "${label}"` });
-          seen.add(label);
-        });
-      })
+        // Named checks by name, unnamed ones by their SQL (the label a result shows).
+        uniqueBy<(typeof checks)[number]>("name", "check", (c) => c.name)(checks, ctx);
+        uniqueBy<(typeof checks)[number]>("sql", "check", (c) => (c.name === undefined ? c.sql : undefined))(checks, ctx);
+      }, ALWAYS)
       .default([])
       .describe("queries run against the restored database; each must find what it expects"),
     severity: severity.default("P2").describe("severity of a failed restore drill"),
@@ -126,7 +138,7 @@ const vacuumSchema = z
     timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10).describe("minutes of work per run; tables left over wait for the next run"),
     minDeadPercent: percent.default(5).describe("vacuum a table when dead tuples reach this percent of its rows"),
     minDeadTuples: z.number().int().min(0).default(100).describe("... and at least this many dead tuples"),
-    fullTables: z.array(z.string()).default([]).describe("tables explicitly allowed a VACUUM FULL (locks them!)"),
+    fullTables: z.array(pgName(true)).superRefine(uniqueValues("table", tableKey), ALWAYS).prefault([]).describe("tables explicitly allowed a VACUUM FULL (locks them!)"),
     severity: severity.default("P2").describe("severity of a failed vacuum run"),
   })
   .strict();
@@ -135,17 +147,17 @@ const reindexSchema = z
   .object({
     schedule: schedule.default("monthly on day 1 at 04:00").describe("when REINDEX CONCURRENTLY runs"),
     timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10).describe("minutes of work per run; indexes left over wait for the next run"),
-    indexes: z.array(z.string()).default([]).describe("schema.index names; empty: bloated indexes by estimate"),
+    indexes: z.array(pgName(true)).superRefine(uniqueValues("index", tableKey), ALWAYS).prefault([]).describe("schema.index names; empty: bloated indexes by estimate"),
     severity: severity.default("P3").describe("severity of a failed reindex run"),
   })
   .strict();
 
 const purgeRule = z
   .object({
-    table: z.string().min(1).describe("table whose old rows are deleted (schema.table or table)"),
-    timestampColumn: z.string().min(1).default("created_at").describe("column holding the row's age"),
+    table: pgName(true).describe("table whose old rows are deleted (schema.table or table; PostgreSQL names of at most 63 bytes, \"Quoted Name\" for other characters)"),
+    timestampColumn: pgName(false).prefault("created_at").describe("column holding the row's age"),
     olderThanDays: z.number().int("must be a whole number of days").min(1, "must be >= 1").describe("rows older than this many days are deleted"),
-    archiveTable: z.string().min(1).optional().describe("rows are copied here before they are deleted (seed 001: archive old data); unset: deleted only"),
+    archiveTable: pgName(true).optional().describe("rows are copied here before they are deleted (seed 001: archive old data); unset: deleted only"),
     where: z
       .string()
       .superRefine((w, ctx) => {
@@ -161,7 +173,15 @@ const purgeRule = z
 const purgeSchema = z
   .object({
     schedule: schedule.default("daily at 03:30").describe("when the purge runs"),
-    rules: z.array(purgeRule).min(1, "must list at least one rule").describe("one rule per table"),
+    rules: z
+      .array(purgeRule)
+      .min(1, "must list at least one rule")
+      .superRefine(
+        // Rules of one table may split it by condition (completed jobs after 30 days, failed ones after 180); the same table and condition twice is a duplicate.
+        uniqueBy<z.output<typeof purgeRule>>("table", "purge rule on table", (r) => `${tableKey(r.table)} WHERE ${(r.where ?? "").replace(/\s+/g, " ").trim()}`),
+        ALWAYS,
+      )
+      .describe("one rule per table, or several per table with different where conditions"),
     severity: severity.default("P3").describe("severity of a failed purge run"),
   })
   .strict();
@@ -228,14 +248,18 @@ export const databaseSchema = z
     engine: z.literal("postgres").default("postgres").describe("database engine; only PostgreSQL"),
     majorVersion: z.number().int().min(12).max(18).default(16).describe("server major version: the task image ships pg_dump of this version"),
     sizeGb: z.number().gt(0).default(1).describe("approximate size; above 10 GB backups run on Fargate"),
-    secretArn: awsArn.optional().describe("Secrets Manager secret in the RDS JSON shape"),
+    secretArn: secretsManagerArn.optional().describe("full ARN (with its 6-character suffix) of the Secrets Manager secret in the RDS JSON shape; the tasks may read only this secret"),
     iamAuth: z
       .object({
-        host: z.string().min(1).describe("endpoint of the RDS instance"),
-        port: z.number().int().default(5432).describe("PostgreSQL port"),
-        user: z.string().min(1).describe("database user granted rds_iam"),
-        database: z.string().min(1).describe("database name to connect to"),
-        resourceId: z.string().regex(/^db-[A-Z0-9]+$/, "must be the DbiResourceId (db-...)").describe("the instance's DbiResourceId (db-...), which the rds-db:connect grant names"),
+        host: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, "must be a host name").describe("endpoint of the RDS instance"),
+        port: z.number().int().min(1).max(65535).default(5432).describe("PostgreSQL port"),
+        user: pgRoleName.describe("database user granted rds_iam (the rds-db:connect grant names it)"),
+        database: z
+          .string()
+          .min(1, "must not be empty")
+          .refine((v) => Buffer.byteLength(v, "utf8") <= 63 && !/[\u0000-\u001f]/.test(v), "must be a PostgreSQL database name (at most 63 bytes, no control characters)")
+          .describe("database name to connect to"),
+        resourceId: z.string().regex(/^db-[A-Z0-9]{1,64}$/, "must be the DbiResourceId (db-...)").describe("the instance's DbiResourceId (db-...), which the rds-db:connect grant names"),
       })
       .strict()
       .optional()
@@ -253,7 +277,7 @@ export const databaseSchema = z
     reindex: reindexSchema.optional().describe("REINDEX CONCURRENTLY of bloated or listed indexes; unset: none"),
     purge: purgeSchema.optional().describe("deletes (and optionally archives) old rows by age; unset: none"),
     health: dbHealthSchema.optional().describe("scheduled health check: connections, wraparound, dead tuples, last vacuum and analyze, slow statements; unset: none"),
-    rdsInstanceId: z.string().optional().describe("RDS instance identifier for CPU, storage and connection alarms"),
+    rdsInstanceId: rdsInstanceIdentifier.optional().describe("RDS instance identifier for CPU, storage and connection alarms"),
     maxConnectionsAlarm: z.number().int().min(1).optional().describe("alarm when DatabaseConnections exceeds this (seed 001: 80)"),
   })
   .strict()
@@ -263,14 +287,6 @@ export const databaseSchema = z
   });
 
 // ---------------------------------------------------------------- Redis
-
-/** A Secrets Manager secret's full ARN: the role's GetSecretValue grant names exactly it, suffix included. */
-const secretsManagerArn = z
-  .string()
-  .regex(
-    /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/,
-    "must be the full ARN of a Secrets Manager secret, with the 6-character suffix (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)",
-  );
 
 /** What is wrong with a Redis URL as config (host and port, optionally a database number; never a password). */
 export function redisUrlProblem(url: string): string | undefined {
@@ -317,13 +333,7 @@ export const redisSchema = z
     minHitRatePercent: percent.optional().describe("warn when keyspace hits / (hits + misses) is below this percent"),
     queues: z
       .array(redisQueueSchema)
-      .superRefine((queues, ctx) => {
-        const seen = new Set<string>();
-        queues.forEach((q, i) => {
-          if (seen.has(q.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate queue "${q.name}"` });
-          seen.add(q.name);
-        });
-      })
+      .superRefine(uniqueBy("name", "queue"), ALWAYS)
       .default([])
       .describe("lists (queues) whose length is alarmed on"),
     severity: severity.default("P1").describe("severity of a failed check (memory critical, persistence failing, Redis unreachable)"),
@@ -349,7 +359,7 @@ const thresholdPair = (warnDefault: number, critDefault: number) =>
 export const hostSchema = z
   .object({
     name: id.describe("names the host's alarms"),
-    instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, "must be an EC2 instance id (i-...)").describe("EC2 instance id; memory and disk need the CloudWatch agent on it"),
+    instanceId: z.string().regex(/^i-([0-9a-f]{8}|[0-9a-f]{17})$/, "must be an EC2 instance id (i- and 8 or 17 hex digits)").describe("EC2 instance id; memory and disk need the CloudWatch agent on it"),
     cpu: thresholdPair(80, 90).default({ warn: 80, crit: 90, minutes: 10 }).describe("CPU utilization in percent (seed 001: > 80%; seed 000: > 90% for > 10 minutes)"),
     memory: thresholdPair(85, 95).default({ warn: 85, crit: 95, minutes: 10 }).describe("memory used in percent (seed 001: > 85%)"),
     disk: thresholdPair(85, 95).default({ warn: 85, crit: 95, minutes: 10 }).describe("disk used in percent of diskPath (seed 000/001: > 85% full)"),
@@ -360,8 +370,8 @@ export const hostSchema = z
 export const applicationSchema = z
   .object({
     name: id.describe("names the application's alarms"),
-    loadBalancer: z.string().regex(/^app\/[\w-]+\/[0-9a-f]+$/, "must be the ALB ARN suffix app/<name>/<id>").describe("the Application Load Balancer in front of it, as its ARN suffix app/<name>/<id>"),
-    targetGroup: z.string().regex(/^targetgroup\/[\w-]+\/[0-9a-f]+$/, "must be the target group ARN suffix targetgroup/<name>/<id>").optional().describe("narrows the metrics to one target group (targetgroup/<name>/<id>); unset: the whole load balancer"),
+    loadBalancer: z.string().regex(ALB_ARN_SUFFIX, "must be the ALB ARN suffix app/<name>/<16 hex digits>, the name 1-32 letters, digits or hyphens").describe("the Application Load Balancer in front of it, as its ARN suffix app/<name>/<id>"),
+    targetGroup: z.string().regex(TARGET_GROUP_ARN_SUFFIX, "must be the target group ARN suffix targetgroup/<name>/<16 hex digits>, the name 1-32 letters, digits or hyphens").optional().describe("narrows the metrics to one target group (targetgroup/<name>/<id>); unset: the whole load balancer"),
     errorRatePercent: z
       .object({ warn: percent.default(1).describe("P2 alarm above this percent"), crit: percent.default(5).describe("P1 alarm above this percent") })
       .strict()
@@ -382,7 +392,7 @@ export const reminderSchema = z
     name: id.describe("names the reminder's schedule and topic message"),
     schedule: schedule.describe("when the reminder is sent (monthly on day 1 at 09:00)"),
     severity: severity.default("P3").describe("topic the reminder is sent to"),
-    checklist: z.array(z.string().min(1)).min(1, "must list at least one step").describe("the steps a person does, as the guide lists them"),
+    checklist: z.array(z.string().min(1)).min(1, "must list at least one step").superRefine(uniqueValues("step"), ALWAYS).describe("the steps a person does, as the guide lists them"),
   })
   .strict();
 
@@ -415,7 +425,7 @@ export const regimeSchema = z
       .strict()
       .default({ noncurrentDays: 7 })
       .describe("the S3 bucket holding the database backups"),
-    databases: z.array(databaseSchema).default([]).describe("PostgreSQL databases: backups, verification, restore drills, vacuum, purge and health checks"),
+    databases: z.array(databaseSchema).prefault([]).describe("PostgreSQL databases: backups, verification, restore drills, vacuum, purge and health checks"),
     redis: z.array(redisSchema).default([]).describe("Redis servers (cache, Celery broker) checked on a schedule: memory, evictions, hit rate, persistence, queue lengths"),
     endpoints: endpointsSchema.optional().describe("HTTP(S) health checks of the services (seed 000: verify health endpoints); unset: none"),
     hosts: z.array(hostSchema).default([]).describe("EC2 instances with CPU, memory and disk alarms"),
@@ -430,17 +440,19 @@ export const regimeSchema = z
   })
   .strict()
   .superRefine((r, ctx) => {
-    const seen = new Set<string>();
-    r.databases.forEach((d, i) => {
-      if (seen.has(d.id)) ctx.addIssue({ code: "custom", path: ["databases", i, "id"], message: `duplicate database id "${d.id}"` });
-      seen.add(d.id);
-    });
-    const redisIds = new Set<string>();
-    r.redis.forEach((x, i) => {
-      if (redisIds.has(x.id)) ctx.addIssue({ code: "custom", path: ["redis", i, "id"], message: `duplicate redis id "${x.id}"` });
-      redisIds.add(x.id);
-    });
-  });
+    // Every named list: a second item of one name would make a second set of alarms and schedules.
+    uniqueBy("id", "database id")(r.databases, ctx, ["databases"]);
+    uniqueBy("id", "redis id")(r.redis, ctx, ["redis"]);
+    uniqueBy("name", "host")(r.hosts, ctx, ["hosts"]);
+    uniqueBy("name", "application")(r.applications, ctx, ["applications"]);
+    uniqueBy("name", "reminder")(r.reminders, ctx, ["reminders"]);
+    uniqueBy("name", "host group")(r.logs?.hostGroups, ctx, ["logs", "hostGroups"]);
+  }, ALWAYS);
+
+/** One spelling of a table or index name as the tasks read it (literal, schema public by default): `audit_logs` is `public.audit_logs`. */
+function tableKey(name: string): string {
+  return name.includes(".") ? name : `public.${name}`;
+}
 
 export type RegimeInput = z.input<typeof regimeSchema>;
 export type Regime = z.output<typeof regimeSchema>;

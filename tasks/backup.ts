@@ -3,6 +3,7 @@
  * multipart upload — no local disk, memory bounded by part size x queue size. The upload is
  * completed only after pg_dump exited 0 (aborted otherwise), then a manifest with the SHA-256
  * computed while streaming is written beside the dump, last, so a manifest always means a whole dump.
+ * Both are written once (`If-None-Match: *`): an upload never replaces an existing backup or manifest.
  * Keys: <BACKUP_PREFIX><tier>/<database>/<timestamp>.dump and .manifest.json, tier by date rules.
  */
 import { AbortMultipartUploadCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -69,6 +70,21 @@ export interface BackupResult {
   databases: BackupOutcome[];
 }
 
+/**
+ * `If-None-Match: *` on PutObject and CompleteMultipartUpload: S3 stores the object only when no object
+ * of that key exists (412 Precondition Failed otherwise). S3 User Guide, "Conditional writes".
+ */
+export const WRITE_ONCE = "*";
+
+/** The line for S3's refusal of a write-once upload (412 / 409), or undefined for any other error. */
+function writeOnceMessage(err: unknown): string | undefined {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  if (status === 412 || e?.name === "PreconditionFailed") return "an object of that key already exists (backups are written once, never replaced)";
+  if (status === 409 || e?.name === "ConditionalRequestConflict") return "another upload of that key was under way (S3 409); nothing was replaced";
+  return undefined;
+}
+
 /** Part size: the configured one, raised when the estimated size would need more parts than S3 allows. */
 export function partSizeBytes(partSizeMb: number, estimatedSizeGb?: number): number {
   const needed = estimatedSizeGb ? Math.ceil((estimatedSizeGb * 1024 * MB) / MAX_PARTS) : 0;
@@ -117,6 +133,9 @@ async function backupOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
       Body: body,
       ContentType: "application/octet-stream",
       Metadata: { database: target.id, format: "pg_dump-custom", compression: comp.effective },
+      // Written once: lib-storage passes the params to PutObject (one part) and CompleteMultipartUpload,
+      // so S3 refuses to replace an existing key (412), and the vault's bucket policy refuses an upload without it.
+      IfNoneMatch: WRITE_ONCE,
     },
     partSize: partSizeBytes(s.PART_SIZE_MB, s.ESTIMATED_SIZE_GB),
     queueSize: s.UPLOAD_QUEUE_SIZE,
@@ -124,7 +143,7 @@ async function backupOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
   });
   const uploadDone = upload.done();
   const uploadFailed = new Promise<never>((_, reject) =>
-    uploadDone.catch((err) => reject(new TaskError(`upload to s3://${s.BACKUP_BUCKET}/${keys.dump} failed: ${oneLine(err)}`))),
+    uploadDone.catch((err) => reject(new TaskError(`upload to s3://${s.BACKUP_BUCKET}/${keys.dump} failed: ${writeOnceMessage(err) ?? oneLine(err)}`))),
   );
 
   try {
@@ -171,14 +190,19 @@ async function backupOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
     finishedAt: finished.toISOString(),
     durationSeconds: (finished.getTime() - started.getTime()) / 1000,
   };
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: s.BACKUP_BUCKET,
-      Key: keys.manifest,
-      Body: JSON.stringify(manifest, null, 2),
-      ContentType: "application/json",
-    }),
-  );
+  try {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: s.BACKUP_BUCKET,
+        Key: keys.manifest,
+        Body: JSON.stringify(manifest, null, 2),
+        ContentType: "application/json",
+        IfNoneMatch: WRITE_ONCE,
+      }),
+    );
+  } catch (err) {
+    throw new TaskError(`manifest s3://${s.BACKUP_BUCKET}/${keys.manifest} not written: ${writeOnceMessage(err) ?? oneLine(err)}`);
+  }
   return {
     database: target.id,
     ok: true,

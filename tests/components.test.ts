@@ -264,7 +264,10 @@ describe("BackupVault", () => {
     expect(await waitFor(vault.bucketName)).toBe("prod-backups-prod-backups");
   });
 
-  it("refuses every request that is not over TLS", () => {
+  it("refuses every request that is not over TLS, and every upload under a tier prefix without If-None-Match", () => {
+    const rules = one("prod-backups", "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules as { filter: { prefix: string } }[];
+    const tierPrefixes = rules.map((r) => r.filter.prefix).filter((p) => p !== "");
+    expect(tierPrefixes).toEqual(["daily/crm/", "weekly/crm/", "monthly/crm/", "daily/big/"]);
     expect(statementsOf(one("prod-backups", "aws:s3/bucketPolicy:BucketPolicy").inputs.policy)).toEqual([
       {
         Sid: "DenyInsecureTransport",
@@ -273,6 +276,14 @@ describe("BackupVault", () => {
         Action: "s3:*",
         Resource: [BUCKET_ARN, `${BUCKET_ARN}/*`],
         Condition: { Bool: { "aws:SecureTransport": "false" } },
+      },
+      {
+        Sid: "BackupsAreWrittenOnce",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:PutObject",
+        Resource: tierPrefixes.map((p) => `${BUCKET_ARN}/${p}*`),
+        Condition: { Null: { "s3:if-none-match": "true" }, BoolIfExists: { "s3:ObjectCreationOperation": "true" } },
       },
     ]);
   });

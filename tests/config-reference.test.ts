@@ -236,7 +236,7 @@ describe("the table", () => {
   it("shows the program's own defaults", () => {
     // A regime that names only what is required: every other key takes its default.
     const bare = validateRegime({ name: "x" }) as unknown as Record<string, unknown>;
-    const withDatabase = validateRegime({ name: "x", databases: [{ id: "app", secretArn: "arn:aws:secretsmanager:us-east-1:1:secret:x" }] });
+    const withDatabase = validateRegime({ name: "x", databases: [{ id: "app", secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf" }] });
     const checked: string[] = [];
     for (const [path, row] of rows) {
       if (!/^`[^`]+`$/.test(row.default)) continue;

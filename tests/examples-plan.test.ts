@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RecordedResource } from "../plan/mocks";
 import { runPlan } from "../plan/run";
+import { unexplainedWildcards } from "./helpers/iam";
 
 const FROM = new Date("2026-11-23T00:00:00Z");
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -42,6 +43,8 @@ async function provisioned(slug: string) {
     else expect(a.alarmActions?.length, a.name).toBe(1);
   }
   for (const s of of("aws:scheduler/schedule:Schedule")) expect(s.target.deadLetterConfig?.arn, s.name).toBeTruthy();
+  // No config value widens a policy: no * or ? in any Resource or condition value but where AWS requires one.
+  expect(unexplainedWildcards(resources)).toEqual([]);
   const composite = (name: string) => {
     const c = composites.get(name);
     expect(c, `composite alarm ${name}`).toBeDefined();

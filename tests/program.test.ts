@@ -15,7 +15,7 @@ import { planCalendarSvg } from "../plan/calendar";
 import { runPlan, type Plan } from "../plan/run";
 import { XMLValidator } from "fast-xml-parser";
 import { isIanaTimezone, LOG_RETENTION_DAYS } from "../regime/limits";
-import { expectLeastPrivilege, statementsOf } from "./helpers/iam";
+import { expectLeastPrivilege, statementsOf, unexplainedWildcards } from "./helpers/iam";
 import { renderSvgToPng } from "./helpers/render-svg";
 import { createContext, MetricUnit } from "../tasks/lib/runtime";
 import { databaseMetric } from "../tasks/lib/pgmaint";
@@ -203,6 +203,15 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
     const policies = [...ofType(resources, "aws:iam/rolePolicy:RolePolicy"), ...ofType(resources, "aws:iam/policy:Policy")];
     expect(policies.length).toBeGreaterThan(15);
     for (const p of policies) expectLeastPrivilege(inputs(p).policy, p.name);
+  });
+
+  it("no wildcard reaches a Resource or condition value of any policy, except where AWS requires one (tests/helpers/iam.ts)", () => {
+    expect(unexplainedWildcards(resources)).toEqual([]);
+    // The check reads every policy document: a grant on every secret would be named.
+    const widened = resources.map((r) =>
+      r.name === "prod-db-app-backup-role" ? { ...r, inputs: { ...r.inputs, policy: String(inputs(r).policy).replace(/secret:[^"]+/, "secret:*") } } : r,
+    );
+    expect(unexplainedWildcards(widened)).toEqual(["prod-db-app-backup-role: arn:aws:secretsmanager:us-east-1:123456789012:secret:* (secretsmanager:GetSecretValue)"]);
   });
 
   it("queues and topics are encrypted, functions run nodejs22.x inside the database's subnets", () => {

@@ -175,8 +175,266 @@ describe("malformed regimes are refused with the key path", () => {
 
   it("a key of the project namespace the regime does not know is refused, other namespaces are left alone", () => {
     expect(() => regimeFromConfig({ [`${NS}:name`]: "prod", [`${NS}:databse`]: "[]", "aws:region": "us-east-1" }, NS)).toThrow(
-      /^maintenance-regime:databse: unknown config key; known keys: name, timezone/,
+      /^maintenance-regime:databse: unknown config key; did you mean maintenance-regime:databases\? known keys: name, timezone/,
     );
+  });
+});
+
+const SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-AbCdEf";
+const iamAuth = (over: Record<string, unknown> = {}) => ({ host: "app.abc.us-east-1.rds.amazonaws.com", user: "maintenance", database: "app", resourceId: "db-ABCDEFGHIJKLMNOPQRSTUVWXY", ...over });
+const redisWith = (passwordSecretArn: string) => ({ name: "prod", redis: [{ id: "broker", url: "redis://r.internal:6379", passwordSecretArn }] });
+const host = (name: string, instanceId = "i-0123456789abcdef0") => ({ name, instanceId });
+const app = (over: Record<string, unknown> = {}) => ({ name: "web", loadBalancer: "app/web-alb/0123456789abcdef", ...over });
+
+describe("a config value that reaches an IAM policy names exactly one resource of the right kind", () => {
+  const cases: [string, unknown, string][] = [
+    [
+      "a secret ARN with a wildcard name",
+      { name: "prod", databases: [db({ secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:*" })] },
+      'databases[0].secretArn: must name one Secrets Manager secret: "*" and "?" are IAM wildcards and would grant every match',
+    ],
+    [
+      "a secret ARN with ? in place of the suffix",
+      { name: "prod", databases: [db({ secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-??????" })] },
+      'databases[0].secretArn: must name one Secrets Manager secret: "*" and "?" are IAM wildcards and would grant every match',
+    ],
+    [
+      "an S3 bucket as a secret",
+      { name: "prod", databases: [db({ secretArn: "arn:aws:s3:::some-bucket/backup" })] },
+      "databases[0].secretArn: must be the full ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf), not an ARN of s3",
+    ],
+    [
+      "a secret ARN without its suffix",
+      { name: "prod", databases: [db({ secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres" })] },
+      "databases[0].secretArn: must be the full ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf), with the 6-character suffix",
+    ],
+    [
+      "a secret ARN with a short account id",
+      { name: "prod", databases: [db({ secretArn: "arn:aws:secretsmanager:us-east-1:12345678901:secret:prod/app/postgres-AbCdEf" })] },
+      'databases[0].secretArn: must be the full ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf): "12345678901" is not a 12-digit account id',
+    ],
+    [
+      "a secret ARN with no region",
+      { name: "prod", databases: [db({ secretArn: "arn:aws:secretsmanager::123456789012:secret:prod/app/postgres-AbCdEf" })] },
+      'databases[0].secretArn: must be the full ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf): "" is not a region',
+    ],
+    [
+      "a Redis password secret with a wildcard",
+      redisWith("arn:aws:secretsmanager:us-east-1:123456789012:secret:redis-*"),
+      'redis[0].passwordSecretArn: must name one Secrets Manager secret: "*" and "?" are IAM wildcards and would grant every match',
+    ],
+    [
+      "a Redis password in SSM instead of Secrets Manager",
+      redisWith("arn:aws:ssm:us-east-1:123456789012:parameter/redis-AbCdEf"),
+      "redis[0].passwordSecretArn: must be the full ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf), not an ARN of ssm",
+    ],
+    [
+      "iamAuth.user *",
+      { name: "prod", databases: [{ id: "app", iamAuth: iamAuth({ user: "*" }) }] },
+      'databases[0].iamAuth.user: must be a PostgreSQL role name (letters, digits, _ $ . -, starting with a letter or _); "*" and "?" are IAM wildcards',
+    ],
+    [
+      "iamAuth.user with ?",
+      { name: "prod", databases: [{ id: "app", iamAuth: iamAuth({ user: "admin?" }) }] },
+      'databases[0].iamAuth.user: must be a PostgreSQL role name (letters, digits, _ $ . -, starting with a letter or _); "*" and "?" are IAM wildcards',
+    ],
+    [
+      "iamAuth.user with a path",
+      { name: "prod", databases: [{ id: "app", iamAuth: iamAuth({ user: "x/../admin" }) }] },
+      'databases[0].iamAuth.user: must be a PostgreSQL role name (letters, digits, _ $ . -, starting with a letter or _); "*" and "?" are IAM wildcards',
+    ],
+    ["iamAuth.user over 63 bytes", { name: "prod", databases: [{ id: "app", iamAuth: iamAuth({ user: "u".repeat(64) }) }] }, "databases[0].iamAuth.user: must be at most 63 bytes"],
+    ["iamAuth.resourceId with a wildcard", { name: "prod", databases: [{ id: "app", iamAuth: iamAuth({ resourceId: "db-*" }) }] }, "databases[0].iamAuth.resourceId: must be the DbiResourceId (db-...)"],
+    ["an instance id of 12 hex digits", { name: "prod", hosts: [host("web", "i-0123456789ab")] }, "hosts[0].instanceId: must be an EC2 instance id (i- and 8 or 17 hex digits)"],
+  ];
+
+  it.each(cases)("%s", (_label, raw, expected) => {
+    expect(refusal(raw)).toBe(expected);
+  });
+
+  it("the exact forms pass: secrets of each partition, role names PostgreSQL allows", () => {
+    for (const arn of [SECRET, "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:app-AbCdEf", "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:a_b+c=d.e@f-123456"]) {
+      expect(validateRegime({ name: "prod", databases: [db({ secretArn: arn })] }).databases[0].secretArn).toBe(arn);
+    }
+    for (const user of ["maintenance", "app_user", "Reporting$1", "ops.svc", "é_user"]) {
+      expect(validateRegime({ name: "prod", databases: [{ id: "app", iamAuth: iamAuth({ user }) }] }).databases[0].iamAuth!.user).toBe(user);
+    }
+  });
+});
+
+describe("mistakes that would pass silently are refused, naming the key", () => {
+  const cases: [string, unknown, string][] = [
+    ["name: ~ (null)", { name: null }, "name: is null (empty); give it a value or remove the key"],
+    ["an optional section set to null", { name: "prod", databases: [db({ restoreDrill: null })] }, "databases[0].restoreDrill: is null (empty); give it a value or remove the key"],
+    ["a null list item", { name: "prod", hosts: [null] }, "hosts[0]: is null (empty); give it a value or remove the key"],
+    ["a null schedule", { name: "prod", databases: [db({ backup: { schedule: null } })] }, "databases[0].backup.schedule: is null (empty); give it a value or remove the key"],
+    ["two hosts of one name", { name: "prod", hosts: [host("web"), host("web", "i-0123456789abcdef1")] }, 'hosts[1].name: duplicate host "web"'],
+    ["two applications of one name", { name: "prod", applications: [app(), app({ loadBalancer: "app/other/0123456789abcdef" })] }, 'applications[1].name: duplicate application "web"'],
+    [
+      "two reminders of one name",
+      { name: "prod", reminders: [{ name: "audit", schedule: "monthly on day 1 at 09:00", checklist: ["a"] }, { name: "audit", schedule: "monthly on day 2 at 09:00", checklist: ["b"] }] },
+      'reminders[1].name: duplicate reminder "audit"',
+    ],
+    [
+      "two host groups of one name",
+      { name: "prod", logs: { hostGroups: [{ name: "web", target: { tagKey: "Role", tagValue: "web" } }, { name: "web", target: { tagKey: "Role", tagValue: "api" } }] } },
+      'logs.hostGroups[1].name: duplicate host group "web"',
+    ],
+    ["two redis of one id", { name: "prod", redis: [{ id: "cache", url: "redis://a:6379" }, { id: "cache", url: "redis://b:6379" }] }, 'redis[1].id: duplicate redis id "cache"'],
+    [
+      "two purge rules of one table, spelled differently",
+      { name: "prod", databases: [db({ purge: { rules: [{ table: "audit_logs", olderThanDays: 90 }, { table: "public.audit_logs", olderThanDays: 30 }] } })] },
+      'databases[0].purge.rules[1].table: duplicate purge rule on table "public.audit_logs"',
+    ],
+    ["a table listed twice for VACUUM FULL", { name: "prod", databases: [db({ vacuum: { fullTables: ["events", "public.events"] } })] }, 'databases[0].vacuum.fullTables[1]: duplicate table "public.events"'],
+    ["an email subscribed twice", { name: "prod", alerting: { P0: { email: ["ops@example.com", "OPS@example.com"] } } }, 'alerting.P0.email[1]: duplicate email address "OPS@example.com"'],
+    [
+      "a table name with SQL in it",
+      { name: "prod", databases: [db({ purge: { rules: [{ table: "audit_logs; DROP TABLE users; --", olderThanDays: 90 }] } })] },
+      'databases[0].purge.rules[0].table: must be a PostgreSQL table or schema.table: letters, digits, _ and $ starting with a letter or _, or a "quoted name"; at most 63 bytes each (no ;)',
+    ],
+    [
+      "a table name over 63 bytes",
+      { name: "prod", databases: [db({ purge: { rules: [{ table: `t${"x".repeat(63)}`, olderThanDays: 90 }] } })] },
+      `databases[0].purge.rules[0].table: must be a PostgreSQL table or schema.table: letters, digits, _ and $ starting with a letter or _, or a "quoted name"; at most 63 bytes each ("t${"x".repeat(19)}..." is longer)`,
+    ],
+    [
+      "a three-part table name",
+      { name: "prod", databases: [db({ purge: { rules: [{ table: "db.public.audit_logs", olderThanDays: 90 }] } })] },
+      'databases[0].purge.rules[0].table: must be a PostgreSQL table or schema.table: letters, digits, _ and $ starting with a letter or _, or a "quoted name"; at most 63 bytes each',
+    ],
+    [
+      "a column name with a space",
+      { name: "prod", databases: [db({ purge: { rules: [{ table: "audit_logs", timestampColumn: "created at", olderThanDays: 90 }] } })] },
+      'databases[0].purge.rules[0].timestampColumn: must be a PostgreSQL name: letters, digits, _ and $ starting with a letter or _, or a "quoted name"; at most 63 bytes each',
+    ],
+    [
+      "an archive table with an unterminated quote",
+      { name: "prod", databases: [db({ purge: { rules: [{ table: "audit_logs", archiveTable: '"audit archive', olderThanDays: 90 }] } })] },
+      'databases[0].purge.rules[0].archiveTable: must be a PostgreSQL table or schema.table: letters, digits, _ and $ starting with a letter or _, or a "quoted name"; at most 63 bytes each (unterminated ")',
+    ],
+    [
+      "an index name starting with a digit",
+      { name: "prod", databases: [db({ reindex: { indexes: ["public.1_idx"] } })] },
+      'databases[0].reindex.indexes[0]: must be a PostgreSQL table or schema.table: letters, digits, _ and $ starting with a letter or _, or a "quoted name"; at most 63 bytes each',
+    ],
+    ["an RDS identifier with two hyphens", { name: "prod", databases: [db({ rdsInstanceId: "app--db" })] }, "databases[0].rdsInstanceId: must be an RDS DB instance identifier: 1-63 letters, digits or hyphens, starting with a letter"],
+    ["an RDS identifier ending in a hyphen", { name: "prod", databases: [db({ rdsInstanceId: "app-db-" })] }, "databases[0].rdsInstanceId: must be an RDS DB instance identifier: no trailing hyphen"],
+    ["an RDS identifier starting with a digit", { name: "prod", databases: [db({ rdsInstanceId: "1app" })] }, "databases[0].rdsInstanceId: must be an RDS DB instance identifier: 1-63 letters, digits or hyphens, starting with a letter"],
+    [
+      "an ALB name of 33 characters",
+      { name: "prod", applications: [app({ loadBalancer: `app/${"a".repeat(33)}/0123456789abcdef` })] },
+      "applications[0].loadBalancer: must be the ALB ARN suffix app/<name>/<16 hex digits>, the name 1-32 letters, digits or hyphens",
+    ],
+    [
+      "an ALB name with an underscore",
+      { name: "prod", applications: [app({ loadBalancer: "app/web_alb/0123456789abcdef" })] },
+      "applications[0].loadBalancer: must be the ALB ARN suffix app/<name>/<16 hex digits>, the name 1-32 letters, digits or hyphens",
+    ],
+    [
+      "a target group name ending in a hyphen",
+      { name: "prod", applications: [app({ targetGroup: "targetgroup/web-/0123456789abcdef" })] },
+      "applications[0].targetGroup: must be the target group ARN suffix targetgroup/<name>/<16 hex digits>, the name 1-32 letters, digits or hyphens",
+    ],
+  ];
+
+  it.each(cases)("%s", (_label, raw, expected) => {
+    expect(refusal(raw)).toBe(expected);
+  });
+
+  it("PostgreSQL names reach the tasks as the literal names; quoted forms lose their quotes", () => {
+    const d = validateRegime({
+      name: "prod",
+      databases: [
+        db({
+          vacuum: { fullTables: ['"Event Log"', "public.events"] },
+          reindex: { indexes: ['analytics."Idx ""A"""'] },
+          purge: {
+            rules: [
+              { table: 'public."Audit Log"', timestampColumn: '"Created At"', archiveTable: "archive.audit_log", olderThanDays: 90 },
+              { table: "jobs", olderThanDays: 30, where: "status = 'completed'" },
+              { table: "jobs", olderThanDays: 180, where: "status = 'failed'" },
+            ],
+          },
+        }),
+      ],
+    }).databases[0];
+    expect(d.vacuum!.fullTables).toEqual(["Event Log", "public.events"]);
+    expect(d.reindex!.indexes).toEqual(['analytics.Idx "A"']);
+    expect(d.purge!.rules.map((r) => [r.table, r.timestampColumn, r.archiveTable])).toEqual([
+      ["public.Audit Log", "Created At", "archive.audit_log"],
+      ["jobs", "created_at", undefined],
+      ["jobs", "created_at", undefined],
+    ]);
+  });
+});
+
+describe("a misspelled or foreign namespace is refused with did you mean", () => {
+  const refusedConfig = (config: Record<string, unknown>): string[] => {
+    try {
+      regimeFromConfig(config, NS);
+    } catch (err) {
+      return (err as Error).message.split("\n");
+    }
+    throw new Error("the config was accepted");
+  };
+  it.each([
+    ["one letter short", "maintenance-regim:name", 'maintenance-regim:name: unknown namespace "maintenance-regim"; did you mean maintenance-regime:name?'],
+    ["underscore", "maintenance_regime:databases", 'maintenance_regime:databases: unknown namespace "maintenance_regime"; did you mean maintenance-regime:databases?'],
+    ["capitals", "Maintenance-Regime:hosts", 'Maintenance-Regime:hosts: unknown namespace "Maintenance-Regime"; did you mean maintenance-regime:hosts?'],
+    ["transposed letters", "maintenacne-regime:reminders", 'maintenacne-regime:reminders: unknown namespace "maintenacne-regime"; did you mean maintenance-regime:reminders?'],
+    ["another namespace with a regime key", "app:databases", 'app:databases: "databases" is a key of maintenance-regime, not of app; did you mean maintenance-regime:databases?'],
+    ["the AWS namespace with a regime key", "aws:logs", 'aws:logs: "logs" is a key of maintenance-regime, not of aws; did you mean maintenance-regime:logs?'],
+  ])("%s", (_label, key, expected) => {
+    expect(refusedConfig({ [`${NS}:name`]: "prod", [key]: "[]", "aws:region": "us-east-1" })).toEqual([expected]);
+  });
+
+  it("provider keys stay the providers': aws:region, aws:endpoints, docker:host", () => {
+    expect(regimeFromConfig({ [`${NS}:name`]: "prod", "aws:region": "us-east-1", "aws:endpoints": "[]", "docker:host": "unix:///var/run/docker.sock" }, NS).name).toBe("prod");
+  });
+
+  it('a name given as the text "null" or "~" in Pulumi\'s flat config is no value, not a regime named null', () => {
+    expect(refusedConfig({ [`${NS}:name`]: "null" })).toEqual(["name: is null (empty); give it a value or remove the key"]);
+    expect(refusedConfig({ [`${NS}:name`]: "~" })).toEqual(["name: is null (empty); give it a value or remove the key"]);
+  });
+});
+
+describe("every problem of a config is reported in one run, one line each", () => {
+  it("errors of different kinds in one regime: each line names its key path, in config order", () => {
+    const lines = refusal({
+      name: "prod",
+      logRetentionDays: 45,
+      databases: [
+        db({ secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:*", backup: { schedule: "every blue moon", retention: { daily: 0 } } }),
+        db({ purge: { rules: [{ table: "audit_logs; DROP TABLE users; --", olderThanDays: 90 }] } }),
+      ],
+      hosts: [host("web"), host("web", "i-0123456789abcdef1")],
+      reminders: [{ name: "audit", schedule: "every fortnight", checklist: ["a"] }],
+    }).split("\n");
+    expect(lines).toEqual([
+      "logRetentionDays: must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
+      'databases[0].secretArn: must name one Secrets Manager secret: "*" and "?" are IAM wildcards and would grant every match',
+      "databases[0].backup.retention.daily: must be >= 1",
+      'databases[1].purge.rules[0].table: must be a PostgreSQL table or schema.table: letters, digits, _ and $ starting with a letter or _, or a "quoted name"; at most 63 bytes each (no ;)',
+      'databases[1].id: duplicate database id "app"',
+      'hosts[1].name: duplicate host "web"',
+      expect.stringMatching(/^databases\[0\]\.backup\.schedule: unknown schedule "every blue moon"/),
+      expect.stringMatching(/^reminders\[0\]\.schedule: unknown schedule "every fortnight"/),
+    ]);
+  });
+
+  it("namespace mistakes come first, then the regime's own problems", () => {
+    let message = "";
+    try {
+      regimeFromConfig({ "maintenance-regim:timezone": "UTC", [`${NS}:name`]: "~", [`${NS}:hosts`]: JSON.stringify([host("web", "i-1")]) }, NS);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message.split("\n")).toEqual([
+      'maintenance-regim:timezone: unknown namespace "maintenance-regim"; did you mean maintenance-regime:timezone?',
+      "name: is null (empty); give it a value or remove the key",
+      "hosts[0].instanceId: must be an EC2 instance id (i- and 8 or 17 hex digits)",
+    ]);
   });
 });
 
@@ -192,6 +450,26 @@ describe("secret config keys", () => {
 });
 
 describe("the program refuses a bad stack file before provisioning anything", () => {
+  it("npm run plan prints every problem of the file, one line each, and exits 1", () => {
+    const doc = YAML.parse(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+    doc.config[`${NS}:databases`][0].backup.retention.daily = 0;
+    doc.config[`${NS}:databases`][0].secretArn = "arn:aws:s3:::some-bucket/*";
+    doc.config[`${NS}:databases`][0].backup.schedule = "every blue moon";
+    doc.config["maintenance-regim:dashboard"] = false;
+    const dir = mkdtempSync(join(tmpdir(), "regime-config-"));
+    const file = join(dir, "Pulumi.bad.yaml");
+    writeFileSync(file, YAML.stringify(doc));
+    const run = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "plan/cli.ts"), "--config", file], { encoding: "utf8", cwd: ROOT });
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trim().split("\n")).toEqual([
+      'error: config error: maintenance-regim:dashboard: unknown namespace "maintenance-regim"; did you mean maintenance-regime:dashboard?',
+      'error: config error: databases[0].secretArn: must name one Secrets Manager secret: "*" and "?" are IAM wildcards and would grant every match',
+      "error: config error: databases[0].backup.retention.daily: must be >= 1",
+      expect.stringMatching(/^error: config error: databases\[0\]\.backup\.schedule: unknown schedule "every blue moon"/),
+    ]);
+  });
+
   it("npm run plan prints one line naming the key and exits 1, without a stack trace", () => {
     const doc = YAML.parse(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8"));
     doc.config[`${NS}:databases`][0].backup.retention.daily = 0;

@@ -78,3 +78,71 @@ export function expectLeastPrivilege(policy: unknown, label: string): Statement[
   });
   return statements;
 }
+
+/**
+ * The only places a `*` may stand in a Resource or a condition value of a policy the program declares,
+ * each because AWS requires it; `?` may stand nowhere. Everything else a policy names comes from config
+ * or from a resource the program created, and names exactly one thing.
+ */
+export const ALLOWED_WILDCARDS: { why: string; test: (where: WildcardSite) => boolean }[] = [
+  {
+    why: 'Resource "*" for actions AWS authorises only on "*" (no resource type, or the resource does not exist yet)',
+    test: (w) => w.kind === "resource" && w.value === "*" && w.effect === "Allow" && w.actions.every((a) => STAR_RESOURCE_ACTIONS.has(a) || a === "cloudwatch:PutMetricData"),
+  },
+  {
+    why: 'Resource "*" in a KMS key policy: there it means "this key" (KMS Developer Guide, "Key policies")',
+    test: (w) => w.kind === "resource" && w.value === "*" && w.policyType === "aws:kms/key:Key",
+  },
+  {
+    why: "objects under one key prefix: S3 object ARNs name keys, a prefix grant ends in /* (the prefix itself is the regime's)",
+    test: (w) => w.kind === "resource" && /^arn:aws:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/([A-Za-z0-9._-]+\/)*\*$/.test(w.value),
+  },
+  {
+    why: "the log streams of one log group (logs:CreateLogStream and PutLogEvents act on streams)",
+    test: (w) => w.kind === "resource" && /^arn:aws:logs:[a-z0-9-]+:\d{12}:log-group:[^*?]+:\*$/.test(w.value),
+  },
+  {
+    why: "s3:prefix of ListBucket: the listing is limited to keys under one prefix",
+    test: (w) => w.kind === "condition" && w.operator === "StringLike" && w.key === "s3:prefix" && /^([A-Za-z0-9._-]+\/)+\*$/.test(w.value),
+  },
+  {
+    why: "a Deny statement: a wider match only takes more away",
+    test: (w) => w.effect === "Deny" && !w.value.includes("?"),
+  },
+];
+
+export interface WildcardSite {
+  policyType: string;
+  effect: "Allow" | "Deny";
+  actions: string[];
+  kind: "resource" | "condition";
+  operator?: string;
+  key?: string;
+  value: string;
+}
+
+/**
+ * Every `*` or `?` in the Resource and condition values of every policy document among the recorded
+ * resources (role and managed policies, bucket, topic and key policies) that no ALLOWED_WILDCARDS entry
+ * explains, as `<resource name>: <value> (<actions>)`; empty when there is none.
+ */
+export function unexplainedWildcards(resources: { type: string; name: string; inputs: Record<string, unknown> }[]): string[] {
+  const found: string[] = [];
+  for (const r of resources) {
+    for (const value of Object.values(r.inputs)) {
+      if (typeof value !== "string" || !value.includes('"Statement"')) continue;
+      for (const s of statementsOf(value)) {
+        const base = { policyType: r.type, effect: s.Effect, actions: list(s.Action) };
+        const sites: WildcardSite[] = list(s.Resource).map((v) => ({ ...base, kind: "resource" as const, value: v }));
+        for (const [operator, pairs] of Object.entries(s.Condition ?? {})) {
+          for (const [key, vals] of Object.entries(pairs)) for (const v of list(vals)) sites.push({ ...base, kind: "condition", operator, key, value: String(v) });
+        }
+        for (const w of sites) {
+          if (!/[*?]/.test(w.value)) continue;
+          if (!ALLOWED_WILDCARDS.some((a) => a.test(w))) found.push(`${r.name}: ${w.kind === "condition" ? `${w.operator} ${w.key} ` : ""}${w.value} (${w.actions.join(", ")})`);
+        }
+      }
+    }
+  }
+  return found;
+}

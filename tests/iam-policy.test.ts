@@ -1,0 +1,51 @@
+/** Policy documents the components write: a wildcard inside a resource name is refused before it reaches AWS. */
+import { describe, expect, it } from "vitest";
+import { ARN_FORMS, arnProblem } from "../regime/primitives";
+import { setupMocks, waitFor } from "./helpers/pulumi-mocks";
+
+setupMocks();
+
+describe("policyJson", () => {
+  it("writes exact resources, key prefixes and log streams", async () => {
+    const { policyJson } = await import("../components/iam");
+    const doc = JSON.parse(
+      await waitFor(
+        policyJson([
+          { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: ["arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf"] },
+          { Effect: "Allow", Action: ["s3:PutObject"], Resource: ["arn:aws:s3:::backups/daily/app/*"] },
+          { Effect: "Allow", Action: ["logs:PutLogEvents"], Resource: ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/x:*"] },
+        ]),
+      ),
+    );
+    expect(doc.Statement).toHaveLength(3);
+  });
+
+  it.each([
+    ["a secret of any name", "arn:aws:secretsmanager:us-east-1:123456789012:secret:*"],
+    ["a database user of any name", "arn:aws:rds-db:us-east-1:123456789012:dbuser:db-ABC/*"],
+    ["a ? inside a name", "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-??????"],
+    ["a wildcard before the trailing /*", "arn:aws:s3:::backups/*/app/*"],
+    ["a trailing :* outside a log group", "arn:aws:sns:us-east-1:123456789012:alerts:*"],
+    ["a log group of any name", "arn:aws:logs:us-east-1:123456789012:log-group:*:*"],
+  ])("refuses %s", async (_label, resource) => {
+    const { resourceWildcardProblem } = await import("../components/iam");
+    expect(resourceWildcardProblem(resource)).toBe(`"${resource}" holds an IAM wildcard (* or ?) inside a name: it would grant every match`);
+  });
+});
+
+describe("the ARN forms config values are checked against", () => {
+  const forms = { kms: ARN_FORMS.kmsKey, sns: ARN_FORMS.snsTopic, secret: ARN_FORMS.secretsManagerSecret };
+  it.each([
+    ["kms", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", undefined],
+    ["kms", "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab", undefined],
+    ["kms", "arn:aws:kms:us-east-1:123456789012:alias/backups", "must be the full ARN of a KMS key (arn:aws:kms:<region>:<account>:key/<key id>)"],
+    ["kms", "arn:aws:kms:us-east-1:123456789012:key/*", 'must name one KMS key: "*" and "?" are IAM wildcards and would grant every match'],
+    ["sns", "arn:aws:sns:us-east-1:123456789012:alerts.fifo", undefined],
+    ["sns", "arn:aws:sns:us-east-1:123456789012:alerts/p0", "must be the full ARN of a SNS topic (arn:aws:sns:<region>:<account>:<topic name>)"],
+    ["sns", "arn:aws:sqs:us-east-1:123456789012:alerts", "must be the full ARN of a SNS topic (arn:aws:sns:<region>:<account>:<topic name>), not an ARN of sqs"],
+    ["secret", "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf", undefined],
+    ["secret", "arn:partition:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf", "must be the full ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)"],
+  ] as const)("%s %s", (form, value, expected) => {
+    expect(arnProblem(value, forms[form])).toBe(expected);
+  });
+});
