@@ -39,10 +39,10 @@
  * br`, and the content codings of Content-Encoding (gzip and x-gzip, deflate zlib-wrapped or raw, br,
  * identity; stacked ones such as `gzip, br` undone in reverse order) are decoded with node:zlib
  * streams; the text is decoded with TextDecoder from the byte-order mark, else the Content-Type
- * charset, else UTF-8. At most MAX_BODY_BYTES (64 KiB) of decoded body are read, then the connection
+ * charset (an unknown label is ignored, as browsers do), else UTF-8. At most MAX_BODY_BYTES (64 KiB) of decoded body are read, then the connection
  * is closed: the decoders run under back-pressure, so a huge, endless or decompression-bomb body
- * costs no more than that. A body that cannot be decoded (unknown coding or charset, corrupt data)
- * fails the body conditions with the reason; without body conditions it does not matter. Each
+ * costs no more than that. A body that cannot be decoded (unknown content coding, corrupt data) is a
+ * wrong answer, body conditions or not: no client could read it. Each
  * endpoint has one connection of its own (no keep-alive), so the response time includes DNS, TCP and
  * TLS set-up, as a user's first request would.
  *
@@ -484,10 +484,14 @@ export function contentDecoders(contentEncoding: string | undefined): { decoders
 /**
  * The body as text, as a browser decodes it (WHATWG Encoding "decode"): a byte-order mark (UTF-8,
  * UTF-16LE, UTF-16BE) decides and is removed, else the charset of Content-Type, else UTF-8.
- * Malformed bytes become U+FFFD. An unknown charset is an error naming it.
+ * Malformed bytes become U+FFFD. A charset label TextDecoder does not know is ignored, as browsers
+ * ignore it: the text is read as UTF-8 and `note` says so, for the failure line of a condition that
+ * then fails (a health answer is mostly ASCII, which reads the same; a bogus label alone must not
+ * page "down").
  */
-export function decodeBody(body: Buffer, contentType: string | undefined): { text: string } | { error: string } {
+export function decodeBody(body: Buffer, contentType: string | undefined): { text: string; note?: string } {
   let label = "utf-8";
+  let note: string | undefined;
   if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) label = "utf-8";
   else if (body[0] === 0xff && body[1] === 0xfe) label = "utf-16le";
   else if (body[0] === 0xfe && body[1] === 0xff) label = "utf-16be";
@@ -500,9 +504,10 @@ export function decodeBody(body: Buffer, contentType: string | undefined): { tex
   try {
     decoder = new TextDecoder(label);
   } catch {
-    return { error: `charset ${JSON.stringify(label)} of Content-Type is not supported` };
+    note = `charset ${JSON.stringify(label)} of Content-Type is unknown: read as UTF-8`;
+    decoder = new TextDecoder("utf-8");
   }
-  return { text: decoder.decode(body) };
+  return { text: decoder.decode(body), ...(note ? { note } : {}) };
 }
 
 /** Opens the connection, checks the certificates, sends one request and reads at most maxBodyBytes of decoded body. */
@@ -561,7 +566,9 @@ function probe(e: Endpoint, maxBodyBytes: number, outer: AbortSignal, headers: R
         // Response errors (reset, cut off) fail the check; decoding errors only the body conditions.
         res.on("error", (err) => finish(`response failed: ${oneLine(err)}`));
         const coding = res.headers["content-encoding"];
-        const chain = contentDecoders(coding);
+        // HEAD, 204 and 304 carry no body, whatever Content-Encoding says.
+        const bodyless = e.method === "HEAD" || res.statusCode === 204 || res.statusCode === 304;
+        const chain = bodyless ? { decoders: [] } : contentDecoders(coding);
         let body: Readable = res;
         if ("error" in chain) {
           // A body this check cannot decode is not read at all.
@@ -673,29 +680,31 @@ export function evaluate(e: Endpoint, p: Probe): { failures: string[]; warnings:
   if (c.responseTimeMs !== undefined && p.responseTimeMs !== null && p.responseTimeMs > c.responseTimeMs) {
     warnings.push(`response time ${p.responseTimeMs} ms > ${c.responseTimeMs} ms`);
   }
-  if (bodyUsable && (c.bodyContains !== undefined || c.jsonField)) {
-    const decoded = p.bodyError !== undefined ? { error: p.bodyError } : decodeBody(p.body, p.contentType);
+  // A body no client can decode (a browser shows ERR_CONTENT_DECODING_FAILED) is a wrong answer
+  // even when no condition reads the body.
+  if (bodyUsable && p.bodyError !== undefined) failures.push(`body not readable: ${p.bodyError}`);
+  else if (bodyUsable && (c.bodyContains !== undefined || c.jsonField)) {
+    const decoded = decodeBody(p.body, p.contentType);
     const scope = p.truncated ? `body (first ${p.body.length} bytes)` : "body";
-    if ("error" in decoded) failures.push(`body not readable: ${decoded.error}`);
-    else {
-      if (c.bodyContains !== undefined && !decoded.text.includes(c.bodyContains)) failures.push(`${scope} does not contain ${JSON.stringify(c.bodyContains)}`);
-      if (c.jsonField) {
-        let doc: unknown;
-        let parsed = true;
-        try {
-          doc = JSON.parse(decoded.text);
-        } catch {
-          parsed = false;
-        }
-        const want = JSON.stringify(c.jsonField.equals);
-        if (!parsed) failures.push(`${scope} is not JSON (wanted ${c.jsonField.path} == ${want})`);
-        else {
-          const r = jsonPath(doc, c.jsonField.path);
-          if (!r.found) failures.push(`json ${c.jsonField.path} missing (wanted ${want})`);
-          else if (r.value !== c.jsonField.equals) failures.push(`json ${c.jsonField.path} ${JSON.stringify(r.value)} != ${want}`);
-        }
+    const before = failures.length;
+    if (c.bodyContains !== undefined && !decoded.text.includes(c.bodyContains)) failures.push(`${scope} does not contain ${JSON.stringify(c.bodyContains)}`);
+    if (c.jsonField) {
+      let doc: unknown;
+      let parsed = true;
+      try {
+        doc = JSON.parse(decoded.text);
+      } catch {
+        parsed = false;
+      }
+      const want = JSON.stringify(c.jsonField.equals);
+      if (!parsed) failures.push(`${scope} is not JSON (wanted ${c.jsonField.path} == ${want})`);
+      else {
+        const r = jsonPath(doc, c.jsonField.path);
+        if (!r.found) failures.push(`json ${c.jsonField.path} missing (wanted ${want})`);
+        else if (r.value !== c.jsonField.equals) failures.push(`json ${c.jsonField.path} ${JSON.stringify(r.value)} != ${want}`);
       }
     }
+    if (decoded.note) for (let i = before; i < failures.length; i++) failures[i] += ` (${decoded.note})`;
   }
   return { failures, warnings };
 }
