@@ -653,6 +653,15 @@ export function jsonPath(value: unknown, path: string): { found: boolean; value?
   return { found: true, value: cur };
 }
 
+/** A Location header made absolute against the URL requested, credentials redacted. */
+function redirectTarget(location: string, requested: string): string {
+  try {
+    return redactUrl(new URL(location, requested).href);
+  } catch {
+    return redactText(location);
+  }
+}
+
 /**
  * One probe judged against the endpoint's conditions. `failures`: why it is not available
  * (connection, trust, timeout, status, body, JSON field), each a short line. `warnings`: a slow
@@ -674,7 +683,7 @@ export function evaluate(e: Endpoint, p: Probe): { failures: string[]; warnings:
 
   const wanted = Array.isArray(c.status) ? c.status : [c.status];
   if (!wanted.some((w) => statusMatches(p.status as number, w))) {
-    const redirect = p.status >= 300 && p.status < 400 && p.location ? ` (redirect to ${redactText(p.location)})` : "";
+    const redirect = p.status >= 300 && p.status < 400 && p.location ? ` (redirect to ${redirectTarget(p.location, e.url)})` : "";
     failures.push((wanted.length === 1 ? `status ${p.status} != ${wanted[0]}` : `status ${p.status} not in [${wanted.join(", ")}]`) + redirect);
   }
   if (c.responseTimeMs !== undefined && p.responseTimeMs !== null && p.responseTimeMs > c.responseTimeMs) {

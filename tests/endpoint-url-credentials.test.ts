@@ -23,6 +23,10 @@ let server: http.Server;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
+    if (req.url?.startsWith("/relative-redirect")) {
+      res.writeHead(301, { location: `/login?access_token=${TOKEN}` });
+      return void res.end();
+    }
     if (req.url?.startsWith("/redirect")) {
       res.writeHead(302, { location: `https://admin:${PASSWORD}@login.example.com/sso?next=%2F&access_token=${TOKEN}` });
       return void res.end();
@@ -150,8 +154,14 @@ describe("the health-check task", () => {
   });
 
   it("a redirect whose Location carries credentials is reported redacted", async () => {
-    const { results } = await checkAll(parseSettings(healthCheckSettings, { ENDPOINTS: JSON.stringify([{ name: "sso", url: `${base}/redirect` }] satisfies EndpointInput[]) }), new AbortController().signal);
+    const endpoints: EndpointInput[] = [
+      { name: "sso", url: `${base}/redirect` },
+      { name: "relative", url: `${base}/relative-redirect` },
+    ];
+    const { results } = await checkAll(parseSettings(healthCheckSettings, { ENDPOINTS: JSON.stringify(endpoints) }), new AbortController().signal);
     expect(results[0].failures).toEqual(["status 302 != 200 (redirect to https://***@login.example.com/sso?next=%2F&access_token=***)"]);
+    // A relative Location is shown absolute, its token redacted too.
+    expect(results[1].failures).toEqual([`status 301 != 200 (redirect to ${base}/login?access_token=***)`]);
     expect(JSON.stringify(results)).not.toContain(PASSWORD);
     expect(JSON.stringify(results)).not.toContain(TOKEN);
   });
