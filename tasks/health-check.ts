@@ -563,7 +563,7 @@ function probe(e: Endpoint, maxBodyBytes: number, outer: AbortSignal, headers: R
           out.responseTimeMs = Math.round(performance.now() - started);
           finish();
         };
-        // Response errors (reset, cut off) fail the check; decoding errors only the body conditions.
+        // Response errors (reset, cut off) are reported as such; a decoding error as an unreadable body.
         res.on("error", (err) => finish(`response failed: ${oneLine(err)}`));
         const coding = res.headers["content-encoding"];
         // HEAD, 204 and 304 carry no body, whatever Content-Encoding says.
