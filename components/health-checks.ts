@@ -2,8 +2,12 @@
  * Endpoint health checks: one function checks every endpoint of the regime concurrently on a
  * schedule (the guides' `curl -f .../health` every hour, `openssl s_client` for the certificate),
  * emits Healthy / ResponseTime / CertificateDaysLeft per endpoint, and an alarm per endpoint and
- * condition pages its severity (down: `severity`, slow: `slowSeverity`, certificate:
- * `certificateSeverity`). About $0.75 a month per endpoint, against $52 for a CloudWatch Synthetics
+ * signal pages its severity. Down (`severity`, P0 by default) reads Healthy alone: 0 only when the
+ * endpoint is unreachable, untrusted, times out or answers wrong (status, body, JSON field). Slow
+ * (`slowSeverity`) reads ResponseTime against maxResponseMs and certificate (`certificateSeverity`)
+ * reads CertificateDaysLeft (the earliest expiry of the chain) against minCertificateDays; a slow
+ * answer or an expiring certificate never lowers Healthy, so it neither pages "down" nor spends the
+ * error budget. About $0.75 a month per endpoint, against $52 for a CloudWatch Synthetics
  * canary at the same rate. Request headers come from Secrets Manager at run time
  * (`headersSecretArn`): the function's role may read exactly those secrets, and no header value
  * passes through Pulumi.
@@ -28,6 +32,7 @@ import { ScheduledTask } from "./scheduled-task";
 import type { Schedule } from "../regime/schedule";
 import type { EndpointConfig } from "../regime/schema";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+import { urlCredentialProblem } from "../tasks/lib/url-credentials";
 
 export interface HealthChecksArgs {
   regime: string;
@@ -39,8 +44,26 @@ export interface HealthChecksArgs {
   tags?: Record<string, string>;
 }
 
-/** The ENDPOINTS setting of the health-check task, from the regime's endpoint list. */
+/**
+ * Refuses an endpoint URL carrying credentials (user:password@, ?token=): it would reach the
+ * function's environment and the alarm descriptions SNS sends. The config schema refuses them
+ * first; this guards every other way an EndpointConfig is built. The error names the key path,
+ * never the URL.
+ */
+export function assertNoUrlCredentials(endpoints: Pick<EndpointConfig, "url">[]): void {
+  endpoints.forEach((e, i) => {
+    const problem = urlCredentialProblem(e.url, "put the credential in a Secrets Manager secret as a request header and set headersSecretArn");
+    if (problem) throw new Error(`endpoints.checks[${i}].url: ${problem}`);
+  });
+}
+
+/**
+ * The ENDPOINTS setting of the health-check task, from the regime's endpoint list. maxResponseMs and
+ * minCertificateDays travel as the task's responseTimeMs and certificateDaysLeft, which the task
+ * reports as warnings, never as unavailability.
+ */
 export function endpointsSetting(endpoints: EndpointConfig[]): string {
+  assertNoUrlCredentials(endpoints);
   return JSON.stringify(
     endpoints.map((e) => ({
       name: e.name,
@@ -122,6 +145,7 @@ export class HealthChecks extends pulumi.ComponentResource {
 
   constructor(name: string, args: HealthChecksArgs, opts?: pulumi.ComponentResourceOptions) {
     super("regime:health:HealthChecks", name, {}, opts);
+    assertNoUrlCredentials(args.endpoints);
     const timeout = Math.max(...args.endpoints.map((e) => e.timeoutMs));
     this.task = new ScheduledTask(
       `${name}-task`,
@@ -143,8 +167,9 @@ export class HealthChecks extends pulumi.ComponentResource {
         policyStatements: headerSecretStatements(args.endpoints),
         logRetentionDays: args.logRetentionDays,
         alarmTopics: args.alarmTopics,
-        // An unhealthy endpoint makes the run fail; the per-endpoint alarms below page for that.
-        // The task's own error alarm is then informational.
+        // An unavailable endpoint makes the run fail; the per-endpoint down alarms below page for
+        // that, so the task's own error alarm is informational. A slow answer or an expiring
+        // certificate does not fail the run: the slow and certificate alarms page for those.
         severity: "P3",
         tags: args.tags,
       },
@@ -161,7 +186,7 @@ export class HealthChecks extends pulumi.ComponentResource {
             resource: `endpoint-${e.name}`,
             metric: "down",
             severity: e.severity,
-            runbook: `${e.url} failed its health conditions ${e.failuresBeforeAlarm} checks in a row. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
+            runbook: `${e.url} was unavailable ${e.failuresBeforeAlarm} checks in a row: unreachable, untrusted certificate, timed out, or a wrong answer (status, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
             treatMissingData: "breaching",
             args: {
               namespace: METRICS_NAMESPACE_DEFAULT,
@@ -188,7 +213,7 @@ export class HealthChecks extends pulumi.ComponentResource {
               resource: `endpoint-${e.name}`,
               metric: "slow",
               severity: e.slowSeverity,
-              runbook: `${e.url} answered slower than ${e.maxResponseMs} ms on average over ${e.failuresBeforeAlarm} checks. Check slow queries, CPU and memory of the host.`,
+              runbook: `${e.url} answered slower than ${e.maxResponseMs} ms on average over ${e.failuresBeforeAlarm} checks (it still answers: not down). Check slow queries, CPU and memory of the host.`,
               treatMissingData: "notBreaching",
               args: {
                 namespace: METRICS_NAMESPACE_DEFAULT,
@@ -215,7 +240,7 @@ export class HealthChecks extends pulumi.ComponentResource {
               resource: `endpoint-${e.name}`,
               metric: "certificate",
               severity: e.certificateSeverity,
-              runbook: `The TLS certificate of ${e.url} expires in fewer than ${e.minCertificateDays} days. Renew it (certbot renew --nginx, or check ACM auto-renewal and DNS validation) and reload the web server.`,
+              runbook: `A TLS certificate of ${e.url} (the leaf or an intermediate the server sends: the health-check log names it) expires in fewer than ${e.minCertificateDays} days. Renew it, or install the CA's current intermediate (certbot renew --nginx, or check ACM auto-renewal and DNS validation), and reload the web server.`,
               treatMissingData: "missing",
               args: {
                 namespace: METRICS_NAMESPACE_DEFAULT,

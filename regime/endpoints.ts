@@ -1,6 +1,7 @@
 /** Endpoint health checks of the regime: `maintenance-regime:endpoints`. */
 import { z } from "zod";
 import { id, schedule, severity } from "./primitives";
+import { urlCredentialProblem } from "../tasks/lib/url-credentials";
 
 /** A Secrets Manager secret's full ARN: IAM grants match it exactly, so the 6-character suffix must be there. */
 const secretArn = z
@@ -15,11 +16,24 @@ const statusCondition = z.union([z.number().int().min(100).max(599), z.array(z.n
 export const endpointSchema = z
   .object({
     name: id.describe("names the check, its metrics and alarms"),
-    url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).describe("the http(s) URL requested (a health endpoint such as /health)"),
+    url: z
+      .url({ protocol: /^https?$/, message: "must be an http(s) URL" })
+      // The URL reaches the function's environment, alarm descriptions (SNS mails them), the plan and
+      // the task's output: a credential in it would leak there. The line never quotes the URL.
+      .superRefine((u, ctx) => {
+        const problem = urlCredentialProblem(u, 'put the credential in a Secrets Manager secret as a request header ({"Authorization": "Basic ..."}) and set headersSecretArn');
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .describe("the http(s) URL requested (a health endpoint such as /health); no user:password@ and no credential query parameter (token, api_key, ...): use headersSecretArn"),
     method: z.enum(["GET", "HEAD", "POST"]).default("GET").describe("HTTP method of the request"),
     timeoutMs: z.number().int().min(100).max(60_000).default(10_000).describe("milliseconds before the request counts as failed"),
     status: statusCondition.default(200).describe("HTTP status code (or list of codes) that counts as healthy"),
-    maxResponseMs: z.number().int().min(1).optional().describe("seed 001: API response time > 500 ms"),
+    maxResponseMs: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe("slow alarm (slowSeverity) when the average response time exceeds this many ms (seed 001: API response time > 500 ms); a slow answer never counts as down"),
     bodyContains: z.string().optional().describe("healthy only when the response body contains this text"),
     jsonField: z
       .object({
@@ -29,11 +43,16 @@ export const endpointSchema = z
       .strict()
       .optional()
       .describe("healthy only when a field of the JSON response body has this value ({\"status\": \"ok\"})"),
-    minCertificateDays: z.number().int().min(1).optional().describe("for https: alarm when the certificate expires sooner"),
+    minCertificateDays: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe("for https: certificate alarm (certificateSeverity) when a certificate of the chain (leaf or intermediate) expires sooner; never counts as down"),
     headersSecretArn: secretArn
       .optional()
       .describe("request headers from a Secrets Manager secret whose SecretString is a JSON object of header name to value, read by the check at run time"),
-    severity: severity.default("P0").describe("severity of the down alarm"),
+    severity: severity.default("P0").describe("severity of the down alarm (unreachable, untrusted, timed out, or a wrong status, body or JSON field)"),
     slowSeverity: severity.default("P3").describe("severity of the slow alarm (average response time above maxResponseMs)"),
     certificateSeverity: severity.default("P2").describe("severity of the certificate alarm (fewer than minCertificateDays left)"),
     failuresBeforeAlarm: z.number().int().min(1).max(60).default(5).describe("seed 000: service down > 5 minutes"),

@@ -155,6 +155,7 @@ describe("HTTP conditions", () => {
       status: null,
       responseTimeMs: null,
       failures: ["timed out after 400 ms waiting for the response"],
+      warnings: [],
     });
     expect(elapsed).toBeGreaterThanOrEqual(395);
     expect(elapsed).toBeLessThan(400 + 250);
@@ -208,27 +209,27 @@ describe("HTTP conditions", () => {
 });
 
 describe("certificates", () => {
-  it("an expired self-signed certificate is reported with its days left, trusted through ca", async () => {
+  it("an expired certificate is untrusted (down) and reported with its days left, trusted through ca", async () => {
     const { results } = await check([{ name: "expired", url: expired.url, ca: expired.ca, conditions: { certificateDaysLeft: 14 } }]);
     expect(results[0]).toMatchObject({ healthy: false, status: null, certificateDaysLeft: -3 });
-    expect(results[0].failures).toEqual([
-      "certificate expired 3 days ago (days left -3 < 14)",
-      'certificate not trusted: CERT_HAS_EXPIRED (no request sent; "insecure": true accepts it)',
-    ]);
+    // Down because no client can connect; the days are the certificate signal, reported apart.
+    expect(results[0].failures).toEqual(['certificate not trusted: CERT_HAS_EXPIRED (no request sent; "insecure": true accepts it)']);
+    expect(results[0].warnings).toEqual(['certificate expired 3 days ago (days left -3 < 14): leaf "127.0.0.1"']);
   });
 
-  it("insecure accepts the expired certificate for the request but still fails on days left", async () => {
+  it("insecure accepts the expired certificate for the request: available, the days left a warning", async () => {
     const { results } = await check([{ url: expired.url, insecure: true, conditions: { certificateDaysLeft: 14 } }]);
-    expect(results[0]).toMatchObject({ healthy: false, status: 200, certificateDaysLeft: -3, failures: ["certificate expired 3 days ago (days left -3 < 14)"] });
+    expect(results[0]).toMatchObject({ healthy: true, status: 200, certificateDaysLeft: -3, failures: [], warnings: ['certificate expired 3 days ago (days left -3 < 14): leaf "127.0.0.1"'] });
   });
 
-  it("a certificate expiring in 5 days fails a 14-day minimum and passes a 3-day one", async () => {
+  it("a certificate expiring in 5 days is a warning under a 14-day minimum and nothing under a 3-day one; both stay available", async () => {
     const { results } = await check([
       { name: "strict", url: soon.url, ca: soon.ca, conditions: { certificateDaysLeft: 14 } },
       { name: "lenient", url: soon.url, ca: soon.ca, conditions: { certificateDaysLeft: 3, jsonField: { path: "status", equals: "ok" } } },
     ]);
-    expect(results[0]).toMatchObject({ healthy: false, status: 200, certificateDaysLeft: 5, failures: ["certificate days left 5 < 14"] });
-    expect(results[1]).toMatchObject({ healthy: true, status: 200, certificateDaysLeft: 5, failures: [] });
+    expect(results[0]).toMatchObject({ healthy: true, status: 200, certificateDaysLeft: 5, failures: [], warnings: ['certificate days left 5 < 14: leaf "127.0.0.1"'] });
+    expect(results[0].certificateExpiresFirst).toMatchObject({ subject: "127.0.0.1", role: "leaf" });
+    expect(results[1]).toMatchObject({ healthy: true, status: 200, certificateDaysLeft: 5, failures: [], warnings: [] });
   });
 
   it("a self-signed certificate without ca is untrusted: no request is sent", async () => {
@@ -239,13 +240,14 @@ describe("certificates", () => {
 });
 
 describe("the task", () => {
-  it("fails when an endpoint is unhealthy and emits EMF metrics per endpoint", async () => {
+  it("fails when an endpoint is unavailable (not when a certificate expires soon) and emits EMF metrics per endpoint", async () => {
     let error: unknown;
     const emf = await captureEmf(() =>
       runTask(healthCheckTask, {
         ENDPOINTS: JSON.stringify([
           { name: "api", url: `${base}/ok` },
           { name: "tls", url: soon.url, ca: soon.ca, conditions: { certificateDaysLeft: 14 } },
+          { name: "broken", url: `${base}/fail` },
         ]),
         POWERTOOLS_DEV: "false",
       }).catch((err: unknown) => {
@@ -256,8 +258,10 @@ describe("the task", () => {
     const result = (error as TaskError).result as HealthCheckResult;
     expect(result.results.map((r) => [r.name, r.healthy])).toEqual([
       ["api", true],
-      ["tls", false],
+      ["tls", true],
+      ["broken", false],
     ]);
+    expect((error as TaskError).message).toBe("health-check failed: 1 of 3 endpoints unhealthy: broken (status 500 != 200)");
     const perEndpoint = emf
       .filter((m) => m.Endpoint !== undefined)
       .map((m) => {
@@ -267,9 +271,11 @@ describe("the task", () => {
     expect(perEndpoint).toEqual([
       ["api", "Healthy", 1],
       ["api", "ResponseTime", "ms"],
-      ["tls", "Healthy", 0],
+      ["tls", "Healthy", 1],
       ["tls", "ResponseTime", "ms"],
       ["tls", "CertificateDaysLeft", 5],
+      ["broken", "Healthy", 0],
+      ["broken", "ResponseTime", "ms"],
     ]);
     const dims = emf.find((m) => m.Endpoint === "api")!._aws.CloudWatchMetrics[0].Dimensions[0];
     expect([...dims].sort()).toEqual(["Endpoint", "Task", "service"]);

@@ -120,3 +120,85 @@ describe("alarm severities", () => {
     expect(routed("plain-endpoint-website-certificate")).toEqual(at("P2"));
   });
 });
+
+describe("down watches availability only", () => {
+  const alarmInputs = (name: string) => {
+    const found = resources.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" && r.name === name);
+    expect(found, name).toHaveLength(1);
+    return found[0].inputs;
+  };
+  /** What decides whether an alarm fires: its metric, statistic, comparison and threshold. */
+  const condition = (a: Record<string, any>) => ({ // eslint-disable-line @typescript-eslint/no-explicit-any
+    namespace: a.namespace,
+    metricName: a.metricName,
+    statistic: a.statistic,
+    comparisonOperator: a.comparisonOperator,
+    threshold: a.threshold,
+    evaluationPeriods: a.evaluationPeriods,
+    metricQueries: a.metricQueries,
+  });
+
+  it("the P0 down alarm reads Healthy alone, the same with or without maxResponseMs and minCertificateDays", () => {
+    const withSignals = alarmInputs("shop-endpoint-detailed-down-P0");
+    const without = alarmInputs("shop-endpoint-website-down-P0");
+    expect(condition(withSignals)).toEqual({ namespace: "MaintenanceRegime", metricName: "Healthy", statistic: "Minimum", comparisonOperator: "LessThanThreshold", threshold: 1, evaluationPeriods: 5, metricQueries: undefined });
+    expect(condition(withSignals)).toEqual(condition(without));
+    expect(withSignals.dimensions).toEqual({ service: "shop", Task: "health-check", Endpoint: "detailed" });
+    expect(withSignals.alarmActions).toEqual([TOPICS.P0]);
+    expect(String(withSignals.alarmDescription)).toMatch(/slowness and certificate age have their own alarms/);
+  });
+
+  it("slow reads ResponseTime against maxResponseMs and certificate reads CertificateDaysLeft against minCertificateDays, at their own severities", () => {
+    const slow = alarmInputs("shop-endpoint-detailed-slow-P2");
+    expect(condition(slow)).toMatchObject({ metricName: "ResponseTime", statistic: "Average", comparisonOperator: "GreaterThanThreshold", threshold: 500 });
+    expect(slow.alarmActions).toEqual([TOPICS.P2]);
+    const cert = alarmInputs("shop-endpoint-detailed-certificate-P1");
+    expect(condition(cert)).toMatchObject({ metricName: "CertificateDaysLeft", statistic: "Minimum", comparisonOperator: "LessThanThreshold", threshold: 30 });
+    expect(cert.alarmActions).toEqual([TOPICS.P1]);
+    // Neither reads Healthy, and the down alarm reads neither of theirs.
+    for (const a of [slow, cert]) expect(a.metricName).not.toBe("Healthy");
+  });
+
+  it("the task gets the limits as responseTimeMs and certificateDaysLeft, which it reports as warnings", () => {
+    const endpoints = JSON.parse(lambdaEnv("shop-health").ENDPOINTS) as { name: string; conditions: Record<string, unknown> }[];
+    expect(endpoints.find((e) => e.name === "detailed")!.conditions).toEqual({ status: 200, responseTimeMs: 500, certificateDaysLeft: 30 });
+  });
+});
+
+describe("credentials in endpoint URLs", () => {
+  const PASSWORD = "S3cretPassw0rd";
+
+  it("a URL with a password or a token that bypassed the schema is refused before any resource, naming the key and not the secret", () => {
+    const before = resources.length;
+    const attempt = (url: string) => {
+      try {
+        new mod.HealthChecks("leak-health", {
+          regime: "leak",
+          endpoints: [{ ...endpointsSchema.parse({ checks: [{ name: "ok", url: "https://ok.example.com/" }] }).checks[0], url }],
+          schedule: { expression: "rate(1 minute)", timezone: "UTC", intervalSeconds: 60 } as never,
+          archive: archive(),
+          alarmTopics: TOPICS,
+          logRetentionDays: 30,
+        });
+        return "built";
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    expect(attempt(`https://admin:${PASSWORD}@app.example.com/health`)).toBe(
+      "endpoints.checks[0].url: must not carry a user name or password (user:password@host): put the credential in a Secrets Manager secret as a request header and set headersSecretArn",
+    );
+    expect(attempt(`https://app.example.com/health?api_key=${PASSWORD}`)).toBe(
+      'endpoints.checks[0].url: query parameter "api_key" carries a credential: put the credential in a Secrets Manager secret as a request header and set headersSecretArn',
+    );
+    expect(resources.slice(before).filter((r) => r.type !== "regime:health:HealthChecks")).toEqual([]);
+    expect(JSON.stringify(resources)).not.toContain(PASSWORD);
+  });
+
+  it("no environment variable and no alarm description of the built regimes holds userinfo", () => {
+    for (const r of resources) {
+      const text = JSON.stringify([r.inputs.environment ?? null, r.inputs.alarmDescription ?? null]);
+      expect(text, r.name).not.toMatch(/:\/\/[^/"@\s]*@/);
+    }
+  });
+});

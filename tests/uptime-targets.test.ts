@@ -59,7 +59,8 @@ beforeAll(async () => {
     { name: "frontend", url: "http://crm.example.com:8501/_stcore/health", uptimeTargetPercent: 99.9 },
     { name: "backend", url: "http://crm.example.com:8000/health" },
   ]);
-  const neff = build("neff", [{ name: "api", url: "https://neffpaving.com/api/health", uptimeTargetPercent: 99.5, uptimeSeverity: "P1" }]);
+  // With a response-time limit and a certificate minimum: the budget still counts availability only.
+  const neff = build("neff", [{ name: "api", url: "https://neffpaving.com/api/health", uptimeTargetPercent: 99.5, uptimeSeverity: "P1", maxResponseMs: 800, minCertificateDays: 14 }]);
   const hourly = build("hourly", [{ name: "site", url: "https://hourly.example.com/health", uptimeTargetPercent: 99.5, uptimeSeverity: "P3" }], 3600);
   const plain = build("plain", [{ name: "web", url: "https://plain.example.com/", maxResponseMs: 3000 }]);
   await settle();
@@ -178,6 +179,20 @@ describe("error-budget burn alarms of an endpoint with an uptime target", () => 
     expect(composite("neff-endpoint-api-budget-fast-P1").alarmActions).toEqual([TOPICS.P1]);
     expect(composite("neff-endpoint-api-budget-slow-P2").alarmActions).toEqual([TOPICS.P2]);
     expect(composite("neff-endpoint-api-budget-fast-P1").alarmDescription).toMatch(/99\.5 % uptime budget \(216 minutes of downtime in 30 days\)/);
+  });
+
+  it("slowness and certificate age never spend the budget: every window of an endpoint with maxResponseMs and minCertificateDays reads Healthy alone", () => {
+    const windows = metricAlarms().filter((r) => r.name.startsWith("neff-endpoint-api-budget-"));
+    expect(windows).toHaveLength(4);
+    for (const w of windows) {
+      const metrics = (w.inputs.metricQueries as { metric?: { metricName: string } }[]).flatMap((q) => (q.metric ? [q.metric.metricName] : []));
+      expect(metrics, w.name).toEqual(["Healthy", "Healthy"]);
+    }
+    // The signals have their own alarms beside the budget's.
+    expect(metricAlarms().filter((r) => /^neff-endpoint-api-(slow|certificate)-/.test(r.name)).map((r) => [r.name, r.inputs.metricName])).toEqual([
+      ["neff-endpoint-api-slow-P3", "ResponseTime"],
+      ["neff-endpoint-api-certificate-P2", "CertificateDaysLeft"],
+    ]);
   });
 
   it("hourly checks stretch the short windows to the hour, and an uptimeSeverity of P3 keeps the slow burn at P3", () => {
