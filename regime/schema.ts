@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { LOG_RETENTION_DAYS } from "./limits";
 import { endpointsSchema } from "./endpoints";
-import { hostGroupSchema } from "./logs";
+import { logsSchemaAt } from "./logs";
 import { id, schedule, severity, timezone } from "./primitives";
 import { sqlExpressionProblem } from "../tasks/lib/sql-expression";
 
@@ -398,9 +398,7 @@ export const regimeSchema = z
     endpoints: endpointsSchema.optional().describe("HTTP(S) health checks of the services (seed 000: verify health endpoints); unset: none"),
     hosts: z.array(hostSchema).default([]).describe("EC2 instances with CPU, memory and disk alarms"),
     applications: z.array(applicationSchema).default([]).describe("applications behind an Application Load Balancer: 5xx error rate and response time alarms"),
-    logs: z
-      .object({ hostGroups: z.array(hostGroupSchema).default([]).describe("groups of hosts that share log rotation, Docker log options, log groups and file backups") })
-      .strict()
+    logs: logsSchemaAt("logs.")
       .default({ hostGroups: [] })
       .describe("log rotation, log shipping to CloudWatch and log alarms on the hosts"),
     reminders: z.array(reminderSchema).default([]).describe("human steps of the guides (reviews, audits) sent as checklists on a schedule"),

@@ -398,7 +398,7 @@ describe("log sets logrotate would misread are refused with the key path", () =>
     [
       "same path in two log sets",
       logSet({ paths: ["/var/log/ok/*.log"] }),
-      'hostGroups[0].logSets[1].paths[0]: /var/log/ok/*.log is already rotated by log set "ok" (logrotate refuses duplicate entries)',
+      "hostGroups[0].logSets[1].paths[0]: /var/log/ok/*.log is also rotated by hostGroups[0].logSets[0].paths[0] (/var/log/ok/*.log); logrotate skips a config that claims a file twice",
     ],
   ];
   for (const [what, input, message] of cases) {
