@@ -350,12 +350,126 @@ describe("the install script, run for real on a scratch /etc", () => {
     const r = run(renderInstallScript({ regime: "prod", group: "web", configs: { broken: "/var/log/app/*.log {\n    rotat 5\n}\n" } }), etc);
     expect(r.status).toBe(1);
     expect(r.stderr.split("\n")).toEqual([
-      expect.stringMatching(/^broken: error: .*broken:2 unknown option 'rotat' -- ignoring line$/),
-      "broken: error: stat of /var/log/app failed: No such file or directory",
-      "error: some logrotate configs were not installed",
+      "error: broken:2 unknown option 'rotat' -- ignoring line",
+      "error: stat of /var/log/app failed: No such file or directory",
+      `error: the logrotate configs of prod/web were not installed; ${etc}/logrotate.d is left as it was`,
       "",
     ]);
     expect(existsSync(join(etc, "logrotate.d", "broken"))).toBe(false);
+  });
+
+  describe("checks the whole set that would be installed, with the host's own configs, before anything is replaced", () => {
+    /** Every file under dir (recursively, hidden ones too) -> content and mode. */
+    const snapshot = (dir: string): Record<string, string> => {
+      const out: Record<string, string> = {};
+      const walk = (d: string) => {
+        for (const f of readdirSync(d, { withFileTypes: true })) {
+          const p = join(d, f.name);
+          if (f.isDirectory()) walk(p);
+          else out[p.slice(dir.length)] = `${(statSync(p).mode & 0o777).toString(8)} ${readFileSync(p, "utf8")}`;
+        }
+      };
+      walk(dir);
+      return out;
+    };
+    /**
+     * A scratch /etc like Debian 12's: logrotate.conf with its global options and `include
+     * /etc/logrotate.d`, the nginx package's /etc/logrotate.d/nginx for `<logs>/nginx/*.log`, and the
+     * group's configs installed by an earlier run (`edge`, and `old` no longer declared).
+     */
+    const debianEtc = (name: string) => {
+      const etc = join(work, name, "etc");
+      const logs = join(work, name, "log");
+      mkdirSync(join(etc, "logrotate.d"), { recursive: true });
+      mkdirSync(join(logs, "nginx"), { recursive: true });
+      mkdirSync(join(logs, "edge"), { recursive: true });
+      for (const f of ["nginx/access.log", "nginx/error.log", "edge/edge.log"]) writeFileSync(join(logs, f), "line\n");
+      writeFileSync(
+        join(etc, "logrotate.conf"),
+        "# see \"man logrotate\" for details\nweekly\nsu root adm\nrotate 4\ncreate\ninclude /etc/logrotate.d\n",
+      );
+      writeFileSync(
+        join(etc, "logrotate.d", "nginx"),
+        `${logs}/nginx/*.log {\n\tdaily\n\tmissingok\n\trotate 14\n\tcompress\n\tdelaycompress\n\tnotifempty\n\tcreate 0640 www-data adm\n\tsharedscripts\n}\n`,
+        { mode: 0o644 },
+      );
+      const earlier = renderHostGroupConfigs(parseLogs(logSet({ name: "edge", paths: [`${logs}/edge/*.log`], keep: 3 })).hostGroups[0], { regime: "prod" });
+      writeFileSync(join(etc, "logrotate.d", "edge"), earlier.edge, { mode: 0o644 });
+      writeFileSync(join(etc, "logrotate.d", "old"), `${managedMarker("prod", "web")}\n${logs}/old/*.log {\n    rotate 1\n    missingok\n}\n`, { mode: 0o644 });
+      return { etc, logs };
+    };
+    /** The web group's configs: `edge` now also claiming `paths`. */
+    const configsClaiming = (logs: string, paths: string[]) => ({
+      edge: renderLogrotateConfig(parseLogs(logSet({ name: "edge", paths: [`${logs}/edge/*.log`, ...paths] })).hostGroups[0].logSets[1], { regime: "prod", group: "web" }),
+    });
+
+    it("a file the host's own nginx config already rotates: refused with logrotate's line, the installed configs stay byte for byte", () => {
+      const { etc, logs } = debianEtc("dup-host");
+      const before = snapshot(etc);
+      const r = run(renderInstallScript({ regime: "prod", group: "web", configs: configsClaiming(logs, [`${logs}/nginx/access.log`]) }), etc);
+      expect(r.status).toBe(1);
+      expect(r.stderr.split("\n")).toEqual([
+        `error: nginx:1 duplicate log entry for ${logs}/nginx/access.log`,
+        "error: found error in file nginx, skipping",
+        `error: the logrotate configs of prod/web were not installed; ${etc}/logrotate.d is left as it was`,
+        "",
+      ]);
+      expect(snapshot(etc)).toEqual(before);
+      // No staging directory is left behind either.
+      expect(readdirSync(etc).sort()).toEqual(["logrotate.conf", "logrotate.d"]);
+    });
+
+    it("two of the group's own configs claiming one file (the config check bypassed): refused, nothing replaced", () => {
+      const { etc, logs } = debianEtc("dup-own");
+      const before = snapshot(etc);
+      const configs = {
+        ...configsClaiming(logs, []),
+        zz: renderLogrotateConfig(parseLogs(logSet({ name: "zz", paths: [`${logs}/edge/edge.log`] })).hostGroups[0].logSets[1], { regime: "prod", group: "web" }),
+      };
+      const r = run(renderInstallScript({ regime: "prod", group: "web", configs }), etc);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(
+        [
+          `error: zz:4 duplicate log entry for ${logs}/edge/edge.log`,
+          "error: found error in file zz, skipping",
+          `error: the logrotate configs of prod/web were not installed; ${etc}/logrotate.d is left as it was`,
+          "",
+        ].join("\n"),
+      );
+      expect(snapshot(etc)).toEqual(before);
+    });
+
+    it("a clean set is swapped in: the new config replaces the old, the stale one goes, the host's stay; logrotate then reads the whole set without error", () => {
+      const { etc, logs } = debianEtc("clean");
+      const nginx = readFileSync(join(etc, "logrotate.d", "nginx"), "utf8");
+      const configs = configsClaiming(logs, [`${logs}/edge/other.txt`]);
+      const r = run(renderInstallScript({ regime: "prod", group: "web", configs }), etc);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(r.stdout.split("\n")).toEqual([`installed ${etc}/logrotate.d/edge`, `removed ${etc}/logrotate.d/old`, ""]);
+      expect(readdirSync(join(etc, "logrotate.d")).sort()).toEqual(["edge", "nginx"]);
+      expect(readFileSync(join(etc, "logrotate.d", "edge"), "utf8")).toBe(configs.edge);
+      expect(readFileSync(join(etc, "logrotate.d", "nginx"), "utf8")).toBe(nginx);
+      expect(readdirSync(etc).sort()).toEqual(["logrotate.conf", "logrotate.d"]);
+      const conf = join(work, "clean", "check.conf");
+      writeFileSync(conf, readFileSync(join(etc, "logrotate.conf"), "utf8").replace("include /etc/logrotate.d", `include ${etc}/logrotate.d`));
+      const check = spawnSync(LOGROTATE, ["-d", "-s", join(work, "clean", "state"), conf], { encoding: "utf8" });
+      expect(logrotateErrors(check.stderr)).toEqual([]);
+      expect(check.stderr).toContain(`rotating pattern: ${logs}/edge/*.log ${logs}/edge/other.txt`);
+      // Run again: nothing changes.
+      const again = run(renderInstallScript({ regime: "prod", group: "web", configs }), etc);
+      expect(again.status).toBe(0);
+      expect(again.stdout).toBe(`${etc}/logrotate.d/edge unchanged\n`);
+    });
+
+    it("an error the host's own configs already had is a warning, not a refusal of the group's configs", () => {
+      const { etc, logs } = debianEtc("host-broken");
+      writeFileSync(join(etc, "logrotate.d", "vendor"), `${logs}/vendor.log {\n    rotat 3\n    missingok\n}\n`, { mode: 0o644 });
+      const r = run(renderInstallScript({ regime: "prod", group: "web", configs: configsClaiming(logs, []) }), etc);
+      expect(r.status).toBe(0);
+      expect(r.stderr).toBe("warning: the host's own logrotate configs report: error: vendor:2 unknown option 'rotat' -- ignoring line\n");
+      expect(readdirSync(join(etc, "logrotate.d")).sort()).toEqual(["edge", "nginx", "vendor"]);
+    });
   });
 });
 
