@@ -158,7 +158,7 @@ describe("LogRotation under Pulumi mocks", () => {
     expect(content.mainSteps[0].inputs.runCommand.join("\n")).toBe(expected);
     // The config travels base64-encoded and lands in /etc/logrotate.d/<name>.
     expect(expected).toContain(`printf %s ${Buffer.from(configs["crm-app"]).toString("base64")} | base64 -d > "$WORK/new/crm-app"`);
-    expect(expected).toContain('install -D -m 0644 -o root -g root "$WORK/$name" "$ETC/logrotate.d/$name"');
+    expect(expected).toContain('install -m 0644 -o root -g root "$WORK/new/$n" "$STAGE/$n"');
     expect(await waitFor(component.logrotateConfigs)).toEqual({
       crm: configs,
       boardroom: renderHostGroupConfigs(logs.hostGroups[1], { regime: "prod", archiveBucket: "prod-log-archive-logs-archive" }),
