@@ -45,16 +45,75 @@ export interface RenderContext {
   archiveBucket?: string;
 }
 
-/** The directories and file-name globs of a log set's paths, for the archive upload. */
-function archiveSources(set: LogSet, appRoot: string | undefined): { dir: string; include: string }[] {
-  const out = new Map<string, { dir: string; include: string }>();
-  for (const p of set.paths) {
-    const full = resolveLogPath(p, appRoot);
-    const dir = posix.dirname(full);
-    const include = `${posix.basename(full)}*.gz`;
-    out.set(`${dir}\u0000${include}`, { dir, include });
+/**
+ * How rotated files are named whenever they are named by date: down to the second, so a name never
+ * repeats, however often a file rotates (maxsize, a forced run). logrotate allows only %Y %m %d %H
+ * %M %S %V %s here, and the names must sort by time (it deletes the oldest by name).
+ */
+export const DATE_FORMAT = "-%Y%m%d-%H%M%S";
+
+/** Directory (under REGIME_STATE_DIR, default /var/lib/maintenance-regime) of the records of archived files. */
+export const ARCHIVE_RECORD_DIR = "log-archive";
+
+/**
+ * A logrotate path as a /bin/sh word that still globs: the glob characters * ? [ ] and its \ escapes
+ * are kept, every other character outside letters, digits and / . _ - + , : @ % is backslash-escaped.
+ */
+function shellGlob(path: string): string {
+  const plain = (c: string) => (/[A-Za-z0-9/._+,:@%-]/.test(c) ? c : `\\${c}`);
+  let out = "";
+  for (let i = 0; i < path.length; i++) {
+    const c = path[i];
+    const close = c === "[" ? path.indexOf("]", i + (path[i + 1] === "!" || path[i + 1] === "^" ? 3 : 2)) : -1;
+    if (c === "\\" && i + 1 < path.length) out += `\\${path[++i]}`;
+    else if (c === "*" || c === "?") out += c;
+    else if (close > 0) {
+      // A bracket expression: its negation and ranges stay, other characters are escaped inside it.
+      let body = path.slice(i + 1, close);
+      let head = "";
+      if (body[0] === "!" || body[0] === "^") [head, body] = ["!", body.slice(1)];
+      out += `[${head}${[...body].map((b) => (b === "-" ? b : plain(b))).join("")}]`;
+      i = close;
+    } else out += plain(c);
   }
-  return [...out.values()];
+  return out;
+}
+
+/**
+ * The lastaction script that archives a log set's rotated files (`<path>-<date>.gz`): each file not
+ * yet recorded as archived is uploaded once, with `aws s3api put-object --if-none-match '*'` (a write
+ * that S3 refuses when the key exists), to `<prefix><host><absolute path>-<date>.gz`: the host and the
+ * full path keep two hosts, or two directories holding `app.log`, apart, the date keeps rotations
+ * apart. A refusal because the key exists (PreconditionFailed) means an earlier run stored it: it is
+ * recorded too. A file that could not be uploaded stays unrecorded and is tried again at the next
+ * rotation; the script then exits 1, so logrotate reports it. The record forgets files logrotate has
+ * deleted. `REGIME_STATE_DIR` and `REGIME_HOSTNAME` move the record and name the host (for tests).
+ */
+function archiveScript(set: LogSet, ctx: RenderContext & { archiveBucket: string }): string[] {
+  const prefix = archivePrefix(ctx.group, set);
+  const globs = set.paths.map((p) => `${shellGlob(resolveLogPath(p, ctx.appRoot))}-[0-9]*.gz`);
+  const record = `\${REGIME_STATE_DIR:-/var/lib/maintenance-regime}/${ARCHIVE_RECORD_DIR}/${ctx.regime}-${ctx.group}-${set.name}`;
+  return [
+    "lastaction",
+    `    command -v aws >/dev/null || { echo "${set.name}: aws CLI not found, rotated logs not archived" >&2; exit 1; }`,
+    `    REC="${record}"`,
+    '    mkdir -p "${REC%/*}" && touch "$REC"',
+    '    HOST="${REGIME_HOSTNAME:-$(hostname)}"',
+    "    failed=0",
+    `    for f in ${globs.join(" ")}; do`,
+    '        [ -f "$f" ] || continue',
+    '        grep -qxF "$f" "$REC" && continue',
+    `        if out="$(aws s3api put-object --bucket ${shellQuote(ctx.archiveBucket)} --key ${shellQuote(prefix)}"$HOST$f" --body "$f" --if-none-match '*' 2>&1 >/dev/null)" || printf '%s' "$out" | grep -q PreconditionFailed; then`,
+    '            echo "$f" >> "$REC"',
+    "        else",
+    `            echo "${set.name}: $f not archived (tried again at the next rotation): $out" >&2`,
+    "            failed=1",
+    "        fi",
+    "    done",
+    '    while IFS= read -r f; do [ ! -e "$f" ] || echo "$f"; done < "$REC" > "$REC.new" && mv -f "$REC.new" "$REC"',
+    '    exit "$failed"',
+    "endscript",
+  ];
 }
 
 /** The logrotate config of one log set: one file under /etc/logrotate.d/<name>. */
@@ -69,7 +128,8 @@ export function renderLogrotateConfig(set: LogSet, ctx: RenderContext): string {
     d.push("compress");
     if (set.delaycompress ?? !set.copytruncate) d.push("delaycompress");
   } else d.push("nocompress");
-  if (set.dateext) d.push("dateext");
+  // Archived files are named by date: numbered names (x.log.1.gz) are renamed at every rotation.
+  if (set.dateext || set.archive) d.push("dateext", `dateformat ${DATE_FORMAT}`);
   if (set.copytruncate) d.push("copytruncate");
   if (set.create) d.push(`create ${set.create.mode.padStart(4, "0")} ${set.create.owner} ${set.create.group}`);
   if (set.su) d.push(`su ${set.su.user} ${set.su.group}`);
@@ -77,14 +137,7 @@ export function renderLogrotateConfig(set: LogSet, ctx: RenderContext): string {
   if (set.reopenCommand) scripts.push("postrotate", `    ${set.reopenCommand}`, "endscript");
   if (set.archive) {
     if (!ctx.archiveBucket) throw new Error(`log set ${set.name}: archive needs the log archive bucket name`);
-    const dest = `s3://${ctx.archiveBucket}/${archivePrefix(ctx.group, set)}`;
-    scripts.push("lastaction", `    command -v aws >/dev/null || { echo "${set.name}: aws CLI not found, rotated logs not archived" >&2; exit 1; }`);
-    for (const src of archiveSources(set, ctx.appRoot)) {
-      scripts.push(
-        `    aws s3 sync ${shellQuote(src.dir + "/")} "${dest}$(hostname)/" --exclude '*' --include ${shellQuote(src.include)} --only-show-errors`,
-      );
-    }
-    scripts.push("endscript");
+    scripts.push(...archiveScript(set, { ...ctx, archiveBucket: ctx.archiveBucket }));
   }
   if (scripts.length) d.push("sharedscripts", ...scripts);
   return [
