@@ -259,7 +259,13 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
           JSON.stringify({
             Version: "2012-10-17",
             Statement: [
-              { Sid: "PutFileBackups", Effect: "Allow", Action: ["s3:PutObject"], Resource: g.fileBackups.map((b) => `${arn}/${fileBackupPrefix(g.name, b.name)}*`) },
+              // PutObject covers the multipart calls; a backup whose tar failed aborts its own upload. Nothing is read or deleted.
+              {
+                Sid: "PutFileBackups",
+                Effect: "Allow",
+                Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+                Resource: g.fileBackups.map((b) => `${arn}/${fileBackupPrefix(g.name, b.name)}*`),
+              },
               {
                 Sid: "RecordFileBackups",
                 Effect: "Allow",

@@ -102,7 +102,8 @@ describe("file backups under Pulumi mocks", () => {
     expect(s).toContain(`BUCKET='${BUCKET}'`);
     expect(s).toContain('KEY="files/boardroom/app-files/$HOST/$STAMP.tar.gz"');
     expect(s).toContain("tar -czf - -C / --exclude='*.tmp' -- 'home/app/boardroom/.env.production' 'home/app/boardroom/docker-compose.yml' 'home/app/boardroom/logs/' 'home/app/boardroom/uploads/'");
-    expect(s).toContain('aws s3 cp - "s3://$BUCKET/$KEY" --sse aws:kms --region "$REGION" --only-show-errors');
+    expect(s).toContain('aws s3api create-multipart-upload --bucket "$BUCKET" --key "$KEY" --server-side-encryption aws:kms --region "$REGION"');
+    expect(s).toContain("aws s3api complete-multipart-upload --bucket \"$BUCKET\" --key \"$KEY\" --upload-id \"$UPLOAD_ID\" --multipart-upload \"file://$WORK/parts.json\" --if-none-match '*'");
     expect(await waitFor(component.fileBackupScripts["boardroom/app-files"])).toBe(s);
     expect(await waitFor(component.fileBackupDocumentNames["boardroom/app-files"])).toBe("prod-boardroom-file-backup-app-files");
     // SSH groups get no document.
@@ -178,7 +179,7 @@ describe("file backups under Pulumi mocks", () => {
       expect(JSON.parse(p.inputs.policy)).toEqual({
         Version: "2012-10-17",
         Statement: [
-          { Sid: "PutFileBackups", Effect: "Allow", Action: ["s3:PutObject"], Resource: names.map((n) => `${BUCKET_ARN}/files/${group}/${n}/*`) },
+          { Sid: "PutFileBackups", Effect: "Allow", Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: names.map((n) => `${BUCKET_ARN}/files/${group}/${n}/*`) },
           {
             Sid: "RecordFileBackups",
             Effect: "Allow",
