@@ -411,6 +411,21 @@ export const regimeSchema = z
       if (seen.has(d.id)) ctx.addIssue({ code: "custom", path: ["databases", i, "id"], message: `duplicate database id "${d.id}"` });
       seen.add(d.id);
     });
+    // A locked backup cannot be removed before its lock ends: a lock longer than a tier keeps that tier longer than it says.
+    const lock = r.backupVault.objectLock;
+    if (lock) {
+      for (const [i, d] of r.databases.entries()) {
+        const tier = (["daily", "weekly", "monthly"] as const).find((t) => d.backup.retention[t] < lock.days);
+        if (tier) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["backupVault", "objectLock", "days"],
+            message: `${lock.days} is longer than databases[${i}].backup.retention.${tier} (${d.backup.retention[tier]}): locked backups could not be removed when their tier expires`,
+          });
+          break;
+        }
+      }
+    }
     const redisIds = new Set<string>();
     r.redis.forEach((x, i) => {
       if (redisIds.has(x.id)) ctx.addIssue({ code: "custom", path: ["redis", i, "id"], message: `duplicate redis id "${x.id}"` });
