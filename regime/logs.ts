@@ -56,7 +56,11 @@ const archiveSchema = z
       .transform((p) => (p.endsWith("/") ? p : `${p}/`))
       .optional()
       .describe("key prefix under the regime's log archive bucket; default <group>/<logSet>/"),
-    expireDays: z.number().int("must be a whole number of days").min(1, "must be >= 1").describe("archived objects are deleted after this many days"),
+    expireDays: z
+      .number()
+      .int("must be a whole number of days")
+      .min(1, "must be >= 1")
+      .describe("each archived file is readable this many days after its upload (S3 rounds to the next midnight UTC), then kept 1 day as a noncurrent version and removed"),
   })
   .strict();
 
@@ -97,13 +101,15 @@ export const logSetSchema = z
       .strict()
       .optional()
       .describe("rotate as this user and group (su), needed when the log directory is writable by others than root"),
-    dateext: z.boolean().default(false).describe("name rotated files by date (app.log-20250101) instead of a number"),
+    dateext: z.boolean().default(false).describe("name rotated files by date to the second (app.log-20250101-030000) instead of a number; always on with archive"),
     maxSize: z
       .string()
       .regex(/^[1-9][0-9]*[kMG]?$/, "must be a size like 100M, 500k or 1G")
       .optional()
       .describe("rotate before the period ends when a file grows past this (maxsize)"),
-    archive: archiveSchema.optional().describe("upload rotated *.gz files to the regime's log archive bucket (needs the aws CLI on the host)"),
+    archive: archiveSchema
+      .optional()
+      .describe("upload each rotated *.gz once, write-once, to the regime's log archive bucket under <prefix><host><path>-<date>.gz (needs the aws CLI on the host)"),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -401,7 +407,12 @@ export const fileBackupSchema = z
     schedule: schedule
       .default({ at: "daily at 03:00", timezone: "UTC" })
       .describe("when the hosts run the backup, in UTC (State Manager and cron run it in UTC); daily to weekly"),
-    retentionDays: z.number().int("must be a whole number of days").min(1, "must be >= 1").default(30).describe("archives are deleted after this many days"),
+    retentionDays: z
+      .number()
+      .int("must be a whole number of days")
+      .min(1, "must be >= 1")
+      .default(30)
+      .describe("each archive and its manifest are readable this many days (S3 rounds to the next midnight UTC), then kept 1 day as a noncurrent version and removed"),
     severity: severity.default("P1").describe("severity of the alarm when no backup was recorded within the schedule's interval"),
   })
   .strict();

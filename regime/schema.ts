@@ -381,14 +381,19 @@ export const regimeSchema = z
           })
           .strict()
           .optional()
-          .describe("S3 Object Lock (WORM) on the backups; unset: none"),
+          .describe("S3 Object Lock (WORM) on the backups, at most the shortest tier's days; unset: none"),
         archiveAfterDays: z
           .number()
           .int()
           .min(30, "must be >= 30 (S3 minimum before a cold tier)")
           .optional()
           .describe("days after which a backup moves to Glacier Instant Retrieval (tiers kept at least 90 days longer); unset: stays in S3 Standard"),
-        noncurrentDays: z.number().int().min(1).default(7).describe("days a replaced or deleted backup version is kept"),
+        noncurrentDays: z
+          .number()
+          .int()
+          .min(1)
+          .default(7)
+          .describe("days an expired or deleted backup stays restorable as a noncurrent version after its tier's days; nothing is kept longer"),
       })
       .strict()
       .default({ noncurrentDays: 7 })
