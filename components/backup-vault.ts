@@ -7,6 +7,14 @@
  * transitions to colder storage, old versions expired, incomplete multipart uploads aborted, and
  * optional Object Lock. The bucket is never force-destroyed: deleting the stack leaves the backups.
  *
+ * What is kept (the tier's retention is the promise): a dump and its manifest are written once under
+ * a key of their own (`<tier>/<db>/<timestamp>.dump`, `.manifest.json`), so each is readable for
+ * exactly its tier's days (S3 counts from the upload and rounds up to the next midnight UTC). Then
+ * the expiration makes it a noncurrent version, kept `noncurrentDays` more (default 7) so a backup
+ * deleted or expired by mistake can still be restored, and removed; its delete marker goes after
+ * that. Nothing is kept longer than tier days + noncurrentDays. An Object Lock longer than the
+ * shortest tier is refused: locked versions could not be removed when their tier says.
+ *
  * Tasks get least-privilege statements from `writeStatements` / `readStatements`: put or read under
  * their own prefixes only, never delete, never change the bucket's policy or lifecycle.
  */
@@ -45,7 +53,7 @@ export interface RetentionRule {
 export interface BackupVaultArgs {
   /** One rule per tier prefix; see `tierRules`. */
   retention: RetentionRule[];
-  /** Days a replaced or deleted (noncurrent) version is kept. */
+  /** Days a replaced, deleted or expired (noncurrent) version is kept after its tier's days: the documented margin. */
   noncurrentDays?: number;
   /** Days after which an unfinished multipart upload (a dump cut off mid-stream) is removed. */
   abortIncompleteUploadDays?: number;
@@ -178,6 +186,12 @@ export class BackupVault extends pulumi.ComponentResource {
       const { mode, days } = args.objectLock;
       if (mode !== "GOVERNANCE" && mode !== "COMPLIANCE") throw new Error(`objectLock.mode: must be GOVERNANCE or COMPLIANCE, got "${mode}"`);
       if (!Number.isInteger(days) || days < 1) throw new Error(`objectLock.days: must be a whole number >= 1, got ${days}`);
+      const shortest = args.retention.reduce((a, r) => (r.expireDays < a.expireDays ? r : a));
+      if (days > shortest.expireDays) {
+        throw new Error(
+          `objectLock.days: ${days} is longer than retention[${args.retention.indexOf(shortest)}] (${shortest.id}, ${shortest.expireDays} days): locked backups could not be removed when their tier expires`,
+        );
+      }
     }
     const deletionWindow = args.keyDeletionWindowDays ?? 30;
     if (!Number.isInteger(deletionWindow) || deletionWindow < 7 || deletionWindow > 30) {

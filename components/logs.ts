@@ -140,14 +140,8 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
             JSON.stringify({
               Version: "2012-10-17",
               Statement: [
+                // Each rotated file is put once (If-None-Match: *); nothing is listed, read or deleted.
                 { Sid: "PutArchives", Effect: "Allow", Action: ["s3:PutObject"], Resource: archived.map((a) => `${arn}/${archivePrefix(a.group, a.set)}*`) },
-                {
-                  Sid: "ListArchives",
-                  Effect: "Allow",
-                  Action: ["s3:ListBucket"],
-                  Resource: [arn],
-                  Condition: { StringLike: { "s3:prefix": archived.map((a) => `${archivePrefix(a.group, a.set)}*`) } },
-                },
               ],
             }),
           ),
@@ -265,7 +259,13 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
           JSON.stringify({
             Version: "2012-10-17",
             Statement: [
-              { Sid: "PutFileBackups", Effect: "Allow", Action: ["s3:PutObject"], Resource: g.fileBackups.map((b) => `${arn}/${fileBackupPrefix(g.name, b.name)}*`) },
+              // PutObject covers the multipart calls; a backup whose tar failed aborts its own upload. Nothing is read or deleted.
+              {
+                Sid: "PutFileBackups",
+                Effect: "Allow",
+                Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+                Resource: g.fileBackups.map((b) => `${arn}/${fileBackupPrefix(g.name, b.name)}*`),
+              },
               {
                 Sid: "RecordFileBackups",
                 Effect: "Allow",
@@ -439,6 +439,18 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
   /**
    * Private bucket: versioned, SSE-KMS with the account's S3 key (aws/s3, rotated by AWS; hosts need no
    * key grant to upload), all public access blocked, no ACLs, TLS only, expiry per archive prefix.
+   *
+   * Write-once: under every archive and file-backup prefix the bucket policy refuses a PutObject or
+   * CompleteMultipartUpload without `If-None-Match: *` (`s3:if-none-match` absent), so no upload can
+   * replace a stored archive; `s3:ObjectCreationOperation` is false for CreateMultipartUpload and
+   * UploadPart, which take no conditional header, and exempts them [S3 user guide, "Enforce conditional
+   * writes"]. The hosts send the header (`aws s3api put-object --if-none-match '*'`,
+   * `complete-multipart-upload --if-none-match '*'`).
+   *
+   * What is kept: every key is written once and never overwritten, so an object is readable for its
+   * prefix's `expireDays` (archive `expireDays`, file backup `retentionDays`; S3 counts from the upload
+   * and rounds up to the next midnight UTC), then becomes a noncurrent version that is removed one day
+   * later (`ARCHIVE_NONCURRENT_DAYS`), its delete marker after that. Nothing outlives its prefix's rule.
    */
   private archiveBucket(name: string, args: LogsArgs, rules: { prefix: string; expireDays: number }[], tags: Record<string, string>): aws.s3.Bucket {
     const bucket = new aws.s3.Bucket(`${name}-archive`, { bucketPrefix: `${args.regime}-log-archive-`.slice(0, 37), forceDestroy: false, tags }, { parent: this });
@@ -474,6 +486,14 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
                 Resource: [arn, `${arn}/*`],
                 Condition: { Bool: { "aws:SecureTransport": "false" } },
               },
+              {
+                Sid: "DenyOverwrites",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:PutObject",
+                Resource: rules.map((r) => `${arn}/${r.prefix}*`),
+                Condition: { Null: { "s3:if-none-match": "true" }, Bool: { "s3:ObjectCreationOperation": "true" } },
+              },
             ],
           }),
         ),
@@ -491,7 +511,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
             filter: { prefix: r.prefix },
             expiration: { days: r.expireDays },
             // An expired archive becomes a noncurrent version; it goes a day later.
-            noncurrentVersionExpiration: { noncurrentDays: 1 },
+            noncurrentVersionExpiration: { noncurrentDays: ARCHIVE_NONCURRENT_DAYS },
           })),
           {
             id: "abort-incomplete-uploads",
@@ -499,6 +519,8 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
             filter: { prefix: "" },
             abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortIncompleteUploadDays ?? 7 },
           },
+          // Delete markers left once their noncurrent version is gone (S3 allows this flag only in a rule without days).
+          { id: "remove-expired-delete-markers", status: "Enabled", filter: { prefix: "" }, expiration: { expiredObjectDeleteMarker: true } },
         ],
       },
       // Lifecycle rules on noncurrent versions need versioning in place first.
@@ -661,6 +683,9 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
     return group;
   }
 }
+
+/** Days an expired (or deleted) archive or file backup is kept as a noncurrent version before S3 removes it. */
+export const ARCHIVE_NONCURRENT_DAYS = 1;
 
 /** AWS-owned SSM document that installs, configures and restarts the CloudWatch agent. */
 export const AGENT_DOCUMENT = "AmazonCloudWatch-ManageAgent";

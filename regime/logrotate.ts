@@ -45,16 +45,75 @@ export interface RenderContext {
   archiveBucket?: string;
 }
 
-/** The directories and file-name globs of a log set's paths, for the archive upload. */
-function archiveSources(set: LogSet, appRoot: string | undefined): { dir: string; include: string }[] {
-  const out = new Map<string, { dir: string; include: string }>();
-  for (const p of set.paths) {
-    const full = resolveLogPath(p, appRoot);
-    const dir = posix.dirname(full);
-    const include = `${posix.basename(full)}*.gz`;
-    out.set(`${dir}\u0000${include}`, { dir, include });
+/**
+ * How rotated files are named whenever they are named by date: down to the second, so a name never
+ * repeats, however often a file rotates (maxsize, a forced run). logrotate allows only %Y %m %d %H
+ * %M %S %V %s here, and the names must sort by time (it deletes the oldest by name).
+ */
+export const DATE_FORMAT = "-%Y%m%d-%H%M%S";
+
+/** Directory (under REGIME_STATE_DIR, default /var/lib/maintenance-regime) of the records of archived files. */
+export const ARCHIVE_RECORD_DIR = "log-archive";
+
+/**
+ * A logrotate path as a /bin/sh word that still globs: the glob characters * ? [ ] and its \ escapes
+ * are kept, every other character outside letters, digits and / . _ - + , : @ % is backslash-escaped.
+ */
+function shellGlob(path: string): string {
+  const plain = (c: string) => (/[A-Za-z0-9/._+,:@%-]/.test(c) ? c : `\\${c}`);
+  let out = "";
+  for (let i = 0; i < path.length; i++) {
+    const c = path[i];
+    const close = c === "[" ? path.indexOf("]", i + (path[i + 1] === "!" || path[i + 1] === "^" ? 3 : 2)) : -1;
+    if (c === "\\" && i + 1 < path.length) out += `\\${path[++i]}`;
+    else if (c === "*" || c === "?") out += c;
+    else if (close > 0) {
+      // A bracket expression: its negation and ranges stay, other characters are escaped inside it.
+      let body = path.slice(i + 1, close);
+      let head = "";
+      if (body[0] === "!" || body[0] === "^") [head, body] = ["!", body.slice(1)];
+      out += `[${head}${[...body].map((b) => (b === "-" ? b : plain(b))).join("")}]`;
+      i = close;
+    } else out += plain(c);
   }
-  return [...out.values()];
+  return out;
+}
+
+/**
+ * The lastaction script that archives a log set's rotated files (`<path>-<date>.gz`): each file not
+ * yet recorded as archived is uploaded once, with `aws s3api put-object --if-none-match '*'` (a write
+ * that S3 refuses when the key exists), to `<prefix><host><absolute path>-<date>.gz`: the host and the
+ * full path keep two hosts, or two directories holding `app.log`, apart, the date keeps rotations
+ * apart. A refusal because the key exists (PreconditionFailed) means an earlier run stored it: it is
+ * recorded too. A file that could not be uploaded stays unrecorded and is tried again at the next
+ * rotation; the script then exits 1, so logrotate reports it. The record forgets files logrotate has
+ * deleted. `REGIME_STATE_DIR` and `REGIME_HOSTNAME` move the record and name the host (for tests).
+ */
+function archiveScript(set: LogSet, ctx: RenderContext & { archiveBucket: string }): string[] {
+  const prefix = archivePrefix(ctx.group, set);
+  const globs = set.paths.map((p) => `${shellGlob(resolveLogPath(p, ctx.appRoot))}-[0-9]*.gz`);
+  const record = `\${REGIME_STATE_DIR:-/var/lib/maintenance-regime}/${ARCHIVE_RECORD_DIR}/${ctx.regime}-${ctx.group}-${set.name}`;
+  return [
+    "lastaction",
+    `    command -v aws >/dev/null || { echo "${set.name}: aws CLI not found, rotated logs not archived" >&2; exit 1; }`,
+    `    REC="${record}"`,
+    '    mkdir -p "${REC%/*}" && touch "$REC"',
+    '    HOST="${REGIME_HOSTNAME:-$(hostname)}"',
+    "    failed=0",
+    `    for f in ${globs.join(" ")}; do`,
+    '        [ -f "$f" ] || continue',
+    '        grep -qxF "$f" "$REC" && continue',
+    `        if out="$(aws s3api put-object --bucket ${shellQuote(ctx.archiveBucket)} --key ${shellQuote(prefix)}"$HOST$f" --body "$f" --if-none-match '*' 2>&1 >/dev/null)" || printf '%s' "$out" | grep -q PreconditionFailed; then`,
+    '            echo "$f" >> "$REC"',
+    "        else",
+    `            echo "${set.name}: $f not archived (tried again at the next rotation): $out" >&2`,
+    "            failed=1",
+    "        fi",
+    "    done",
+    '    while IFS= read -r f; do [ ! -e "$f" ] || echo "$f"; done < "$REC" > "$REC.new" && mv -f "$REC.new" "$REC"',
+    '    exit "$failed"',
+    "endscript",
+  ];
 }
 
 /** The logrotate config of one log set: one file under /etc/logrotate.d/<name>. */
@@ -69,7 +128,8 @@ export function renderLogrotateConfig(set: LogSet, ctx: RenderContext): string {
     d.push("compress");
     if (set.delaycompress ?? !set.copytruncate) d.push("delaycompress");
   } else d.push("nocompress");
-  if (set.dateext) d.push("dateext");
+  // Archived files are named by date: numbered names (x.log.1.gz) are renamed at every rotation.
+  if (set.dateext || set.archive) d.push("dateext", `dateformat ${DATE_FORMAT}`);
   if (set.copytruncate) d.push("copytruncate");
   if (set.create) d.push(`create ${set.create.mode.padStart(4, "0")} ${set.create.owner} ${set.create.group}`);
   if (set.su) d.push(`su ${set.su.user} ${set.su.group}`);
@@ -77,14 +137,7 @@ export function renderLogrotateConfig(set: LogSet, ctx: RenderContext): string {
   if (set.reopenCommand) scripts.push("postrotate", `    ${set.reopenCommand}`, "endscript");
   if (set.archive) {
     if (!ctx.archiveBucket) throw new Error(`log set ${set.name}: archive needs the log archive bucket name`);
-    const dest = `s3://${ctx.archiveBucket}/${archivePrefix(ctx.group, set)}`;
-    scripts.push("lastaction", `    command -v aws >/dev/null || { echo "${set.name}: aws CLI not found, rotated logs not archived" >&2; exit 1; }`);
-    for (const src of archiveSources(set, ctx.appRoot)) {
-      scripts.push(
-        `    aws s3 sync ${shellQuote(src.dir + "/")} "${dest}$(hostname)/" --exclude '*' --include ${shellQuote(src.include)} --only-show-errors`,
-      );
-    }
-    scripts.push("endscript");
+    scripts.push(...archiveScript(set, { ...ctx, archiveBucket: ctx.archiveBucket }));
   }
   if (scripts.length) d.push("sharedscripts", ...scripts);
   return [
@@ -152,52 +205,89 @@ export interface InstallScriptInput {
 
 /**
  * The shell script that installs a host group's files, run as root by SSM (aws:runShellScript) or over
- * SSH. Each config is passed base64-encoded (no quoting pitfalls), checked with `logrotate -d` before it
- * replaces the installed one, and installed 0644 root:root; configs of the group no longer declared are
- * removed. daemon.json is merged into the existing one (jq, else python3). The run fails (non-zero)
- * when logrotate reports `error:`. `REGIME_ETC` moves /etc (for tests on a scratch directory).
+ * SSH. The group's configs (passed base64-encoded: no quoting pitfalls) are installed all together or
+ * not at all:
+ *
+ * 1. the set that would be installed is built in a scratch directory: every file of /etc/logrotate.d
+ *    but the group's own (marked by `managedMarker`), plus the group's new configs (0644);
+ * 2. `logrotate -d` reads it through a copy of the host's /etc/logrotate.conf whose `include
+ *    /etc/logrotate.d` points at the scratch directory (so the host's global options and every other
+ *    config take part, e.g. Debian's /etc/logrotate.d/nginx), and once more without the group's
+ *    configs: an `error:` line (a `duplicate log entry`, an unknown directive ...) that the group's
+ *    configs add fails the run, prints the lines and leaves /etc/logrotate.d exactly as it was;
+ *    errors the host's own configs already had are reported as warnings;
+ * 3. otherwise each config is staged next to /etc/logrotate.d (same file system; logrotate reads
+ *    hidden files inside it too) and renamed into place, then the group's configs no longer declared
+ *    are removed.
+ *
+ * daemon.json is merged into the existing one (jq, else python3). The run fails (non-zero) when the
+ * configs were refused. `REGIME_ETC` moves /etc (for tests on a scratch directory).
  */
 export function renderInstallScript(input: InstallScriptInput): string {
   const marker = managedMarker(input.regime, input.group);
   const names = Object.keys(input.configs).sort();
   for (const n of names) if (!/^[a-z][a-z0-9-]*$/.test(n)) throw new Error(`${n}: not a safe file name for ${LOGROTATE_DIR}`);
+  const where = `${input.regime}/${input.group}`;
   const lines: string[] = [
     "#!/bin/bash",
-    `# Installs the logrotate configs of ${input.regime}/${input.group}; generated by maintenance-regime.`,
+    `# Installs the logrotate configs of ${where}; generated by maintenance-regime.`,
     "set -euo pipefail",
     'ETC="${REGIME_ETC:-/etc}"',
     'LOGROTATE="$(command -v logrotate || echo /usr/sbin/logrotate)"',
     'WORK="$(mktemp -d)"',
     "trap 'rm -rf \"$WORK\"' EXIT",
     "failed=0",
-    "install_conf() {",
-    '  local name="$1" b64="$2" out rc=0',
-    '  printf %s "$b64" | base64 -d > "$WORK/$name"',
-    '  chmod 0644 "$WORK/$name"',
-    '  out="$("$LOGROTATE" -d -s "$WORK/state" "$WORK/$name" 2>&1)" || rc=$?',
-    '  if [ "$rc" -ne 0 ] || grep -q "^error:" <<<"$out"; then',
-    '    { grep "^error:" <<<"$out" || printf "%s\\n" "$out"; } | sed "s|^|$name: |" >&2',
-    "    failed=1",
-    "    return",
-    "  fi",
-    '  install -D -m 0644 -o root -g root "$WORK/$name" "$ETC/logrotate.d/$name"',
-    '  echo "installed $ETC/logrotate.d/$name"',
-    "}",
+    `MARKER=${shellQuote(marker)}`,
+    `keep=" ${names.join(" ")} "`,
+    'mkdir -p "$ETC/logrotate.d"',
   ];
-  if (names.length || input.docker === undefined) {
-    lines.push('mkdir -p "$ETC/logrotate.d"');
-  }
   if (names.length) {
     lines.push('command -v logrotate >/dev/null || [ -x /usr/sbin/logrotate ] || { echo "error: logrotate is not installed" >&2; exit 1; }');
   }
-  for (const n of names) lines.push(`install_conf ${n} ${Buffer.from(input.configs[n], "utf8").toString("base64")}`);
-  // Remove configs this group installed earlier but no longer declares.
   lines.push(
-    `keep=" ${names.join(" ")} "`,
-    'for f in "$ETC"/logrotate.d/*; do',
+    // 1. The host's configs without the group's (base) and with the group's new ones (new).
+    'mkdir "$WORK/base" "$WORK/new"',
+    'for f in "$ETC"/logrotate.d/* "$ETC"/logrotate.d/.[!.]*; do',
     '  [ -f "$f" ] || continue',
-    `  if grep -qxF ${shellQuote(marker)} "$f" && [[ "$keep" != *" $(basename "$f") "* ]]; then rm -f "$f"; echo "removed $f"; fi`,
+    '  grep -qxF "$MARKER" "$f" && continue',
+    '  cp -p "$f" "$WORK/base/" && cp -p "$f" "$WORK/new/"',
     "done",
+  );
+  for (const n of names) {
+    lines.push(`printf %s ${Buffer.from(input.configs[n], "utf8").toString("base64")} | base64 -d > "$WORK/new/${n}"`, `chmod 0644 "$WORK/new/${n}"`);
+  }
+  lines.push(
+    // 2. logrotate -d over each set, through the host's logrotate.conf.
+    "check() {",
+    '  local set="$1" rc=0',
+    '  if [ -f "$ETC/logrotate.conf" ]; then',
+    `    awk -v dir="$WORK/$set" -v etc="$ETC" '$1 == "include" && ($2 == "/etc/logrotate.d" || $2 == "/etc/logrotate.d/" || $2 == etc "/logrotate.d" || $2 == etc "/logrotate.d/") { print "include " dir; found = 1; next } { print } END { if (!found) print "include " dir }' "$ETC/logrotate.conf" > "$WORK/$set.conf"`,
+    '  else printf "include %s\\n" "$WORK/$set" > "$WORK/$set.conf"; fi',
+    '  "$LOGROTATE" -d -s "$WORK/$set.state" "$WORK/$set.conf" > "$WORK/$set.out" 2>&1 || rc=$?',
+    `  { grep "^error:" "$WORK/$set.out" || true; } | sed "s|$WORK/$set|$ETC/logrotate.d|g" | awk '!seen[$0]++' > "$WORK/$set.errors"`,
+    '  [ "$rc" -eq 0 ] || [ -s "$WORK/$set.errors" ] || echo "error: logrotate -d exited $rc" > "$WORK/$set.errors"',
+    "}",
+    "check base",
+    "check new",
+    'added="$(grep -vxF -f "$WORK/base.errors" "$WORK/new.errors" || true)"',
+    `while IFS= read -r line; do [ -z "$line" ] || echo "warning: the host's own logrotate configs report: $line" >&2; done < "$WORK/base.errors"`,
+    'if [ -n "$added" ]; then',
+    '  printf "%s\\n" "$added" >&2',
+    `  echo "error: the logrotate configs of ${where} were not installed; $ETC/logrotate.d is left as it was" >&2`,
+    "  failed=1",
+    "else",
+    // 3. Staged on the same file system, renamed into place; then the group's stale configs go.
+    '  STAGE="$(mktemp -d "$ETC/.logrotate.d.staging.XXXXXX")"',
+    "  trap 'rm -rf \"$WORK\" \"$STAGE\"' EXIT",
+    '  for n in $keep; do',
+    '    install -m 0644 -o root -g root "$WORK/new/$n" "$STAGE/$n"',
+    '    if cmp -s "$STAGE/$n" "$ETC/logrotate.d/$n"; then echo "$ETC/logrotate.d/$n unchanged"; else mv -f "$STAGE/$n" "$ETC/logrotate.d/$n"; echo "installed $ETC/logrotate.d/$n"; fi',
+    "  done",
+    '  for f in "$ETC"/logrotate.d/* "$ETC"/logrotate.d/.[!.]*; do',
+    '    [ -f "$f" ] || continue',
+    '    if grep -qxF "$MARKER" "$f" && [[ "$keep" != *" $(basename "$f") "* ]]; then rm -f "$f"; echo "removed $f"; fi',
+    "  done",
+    "fi",
   );
   if (input.docker) {
     const daemon = renderDaemonJson(input.docker);
@@ -222,7 +312,7 @@ export function renderInstallScript(input: InstallScriptInput): string {
       "fi",
     );
   }
-  lines.push('if [ "$failed" -ne 0 ]; then echo "error: some logrotate configs were not installed" >&2; exit 1; fi', "");
+  lines.push('if [ "$failed" -ne 0 ]; then exit 1; fi', "");
   return lines.join("\n");
 }
 

@@ -9,8 +9,9 @@
 import { z } from "zod";
 import { SEVERITIES } from "../components/alarms";
 import { LOG_RETENTION_DAYS } from "./limits";
-import { schedule } from "./primitives";
+import { schedule, uniqueBy } from "./primitives";
 import { fileBackupSchedule } from "./file-backups";
+import { logPathsOverlap } from "./glob-overlap";
 
 const severity = z.enum(SEVERITIES, { message: `must be one of ${SEVERITIES.join(", ")}` });
 
@@ -55,7 +56,11 @@ const archiveSchema = z
       .transform((p) => (p.endsWith("/") ? p : `${p}/`))
       .optional()
       .describe("key prefix under the regime's log archive bucket; default <group>/<logSet>/"),
-    expireDays: z.number().int("must be a whole number of days").min(1, "must be >= 1").describe("archived objects are deleted after this many days"),
+    expireDays: z
+      .number()
+      .int("must be a whole number of days")
+      .min(1, "must be >= 1")
+      .describe("each archived file is readable this many days after its upload (S3 rounds to the next midnight UTC), then kept 1 day as a noncurrent version and removed"),
   })
   .strict();
 
@@ -96,13 +101,15 @@ export const logSetSchema = z
       .strict()
       .optional()
       .describe("rotate as this user and group (su), needed when the log directory is writable by others than root"),
-    dateext: z.boolean().default(false).describe("name rotated files by date (app.log-20250101) instead of a number"),
+    dateext: z.boolean().default(false).describe("name rotated files by date to the second (app.log-20250101-030000) instead of a number; always on with archive"),
     maxSize: z
       .string()
       .regex(/^[1-9][0-9]*[kMG]?$/, "must be a size like 100M, 500k or 1G")
       .optional()
       .describe("rotate before the period ends when a file grows past this (maxsize)"),
-    archive: archiveSchema.optional().describe("upload rotated *.gz files to the regime's log archive bucket (needs the aws CLI on the host)"),
+    archive: archiveSchema
+      .optional()
+      .describe("upload each rotated *.gz once, write-once, to the regime's log archive bucket under <prefix><host><path>-<date>.gz (needs the aws CLI on the host)"),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -400,7 +407,12 @@ export const fileBackupSchema = z
     schedule: schedule
       .default({ at: "daily at 03:00", timezone: "UTC" })
       .describe("when the hosts run the backup, in UTC (State Manager and cron run it in UTC); daily to weekly"),
-    retentionDays: z.number().int("must be a whole number of days").min(1, "must be >= 1").default(30).describe("archives are deleted after this many days"),
+    retentionDays: z
+      .number()
+      .int("must be a whole number of days")
+      .min(1, "must be >= 1")
+      .default(30)
+      .describe("each archive and its manifest are readable this many days (S3 rounds to the next midnight UTC), then kept 1 day as a noncurrent version and removed"),
     severity: severity.default("P1").describe("severity of the alarm when no backup was recorded within the schedule's interval"),
   })
   .strict();
@@ -478,19 +490,13 @@ export const hostGroupSchema = z
       ctx.addIssue({ code: "custom", path: ["sshPrivateKeyConfig"], message: "required with sshHosts: the secret config key holding the private key" });
     }
     const names = new Set<string>();
-    const seenPaths = new Map<string, string>();
     g.logSets.forEach((s, i) => {
       if (names.has(s.name)) ctx.addIssue({ code: "custom", path: ["logSets", i, "name"], message: `duplicate log set name "${s.name}"` });
       names.add(s.name);
       s.paths.forEach((p, j) => {
         if (!p.startsWith("/") && !g.appRoot) {
           ctx.addIssue({ code: "custom", path: ["logSets", i, "paths", j], message: "must be absolute or under appRoot (set appRoot on the host group)" });
-          return;
         }
-        const full = resolveLogPath(p, g.appRoot);
-        const other = seenPaths.get(full);
-        if (other) ctx.addIssue({ code: "custom", path: ["logSets", i, "paths", j], message: `${full} is already rotated by log set "${other}" (logrotate refuses duplicate entries)` });
-        seenPaths.set(full, s.name);
       });
     });
     const ids = new Set<string>();
@@ -544,16 +550,35 @@ export const hostGroupSchema = z
     });
   });
 
-export const logsSchema = z
-  .object({ hostGroups: z.array(hostGroupSchema).default([]) })
+/**
+ * The `logs` config: host groups, checked together. `keyPrefix` is how the config names this object
+ * (`logs.` in a stack config); refusals that name a second key use it (`logs.hostGroups[0]...`).
+ */
+export function logsSchemaAt(keyPrefix: string) {
+  return z
+  .object({ hostGroups: z.array(hostGroupSchema).default([]).describe("groups of hosts that share log rotation, Docker log options, log groups and file backups") })
   .strict()
   .superRefine((l, ctx) => {
-    const groups = new Set<string>();
+    for (const c of logSetClaimConflicts(l.hostGroups)) {
+      const at = (k: LogPathKey) => `${keyPrefix}hostGroups[${k.group}].logSets[${k.set}].paths[${k.path}]`;
+      const hosts = c.first.group === c.second.group ? "" : ` on the same hosts (${sharedHostsOf(l.hostGroups[c.first.group], l.hostGroups[c.second.group])})`;
+      ctx.addIssue({
+        code: "custom",
+        path: ["hostGroups", c.second.group, "logSets", c.second.set, "paths", c.second.path],
+        message: `${c.second.full} is also rotated by ${at(c.first)} (${c.first.full})${hosts}; logrotate skips a config that claims a file twice`,
+      });
+    }
+    for (const c of logSetNameConflicts(l.hostGroups)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["hostGroups", c.second.group, "logSets", c.second.set, "name"],
+        message: `${LOGROTATE_D}/${l.hostGroups[c.second.group].logSets[c.second.set].name} is also written by ${keyPrefix}hostGroups[${c.first.group}].logSets[${c.first.set}] on the same hosts (${sharedHostsOf(l.hostGroups[c.first.group], l.hostGroups[c.second.group])}): rename one log set`,
+      });
+    }
+    uniqueBy("name", "host group")(l.hostGroups, ctx, ["hostGroups"]);
     const prefixes = new Map<string, string>();
     const logGroupNames = new Set<string>();
     l.hostGroups.forEach((g, i) => {
-      if (groups.has(g.name)) ctx.addIssue({ code: "custom", path: ["hostGroups", i, "name"], message: `duplicate host group name "${g.name}"` });
-      groups.add(g.name);
       g.logSets.forEach((s, j) => {
         if (!s.archive) return;
         const prefix = archivePrefix(g.name, s);
@@ -567,6 +592,9 @@ export const logsSchema = z
       });
     });
   });
+}
+
+export const logsSchema = logsSchemaAt("");
 
 export type LogSetInput = z.input<typeof logSetSchema>;
 export type LogSet = z.output<typeof logSetSchema>;
@@ -583,6 +611,71 @@ export type LogsConfig = z.output<typeof logsSchema>;
 /** Key prefix of a log set's archive in the log archive bucket. */
 export function archivePrefix(group: string, set: Pick<LogSet, "name" | "archive">): string {
   return set.archive?.prefix ?? `${group}/${set.name}/`;
+}
+
+const LOGROTATE_D = "/etc/logrotate.d";
+
+/** One path of a log set by its indexes: `hostGroups[group].logSets[set].paths[path]`, resolved to `full`. */
+export interface LogPathKey {
+  group: number;
+  set: number;
+  path: number;
+  full: string;
+}
+
+/**
+ * The hosts two host groups both reach, in words (`instances tagged Role=web`, `10.0.0.5:22`), or
+ * undefined when none can be told from the config. A group shares all its hosts with itself.
+ */
+export function sharedHostsOf(a: HostGroup, b: HostGroup): string | undefined {
+  if (a === b) return a.name;
+  const parts: string[] = [];
+  if (a.target && b.target && a.target.tagKey === b.target.tagKey && a.target.tagValue === b.target.tagValue) {
+    parts.push(`instances tagged ${a.target.tagKey}=${a.target.tagValue}`);
+  }
+  const other = new Set(b.sshHosts.map((h) => `${h.host}:${h.port}`));
+  for (const h of a.sshHosts) if (other.has(`${h.host}:${h.port}`)) parts.push(`${h.host}:${h.port}`);
+  return parts.length > 0 ? parts.join(", ") : undefined;
+}
+
+/**
+ * Every log path that can name a file an earlier log path of the same host group, or of a group
+ * reaching the same hosts, already names (`second` is the later one, `first` the earliest it meets):
+ * logrotate reports `duplicate log entry` and skips the whole later config. Paths are compared after
+ * appRoot, `//` and `./` are resolved, globs by `logPathsOverlap` (exact for `*`, `?`, `[...]`).
+ */
+export function logSetClaimConflicts(groups: readonly HostGroup[]): { first: LogPathKey; second: LogPathKey }[] {
+  const seen: LogPathKey[] = [];
+  const out: { first: LogPathKey; second: LogPathKey }[] = [];
+  groups.forEach((g, gi) => {
+    g.logSets.forEach((s, si) => {
+      s.paths.forEach((p, pi) => {
+        if (!p.startsWith("/") && !g.appRoot) return;
+        const key: LogPathKey = { group: gi, set: si, path: pi, full: resolveLogPath(p, g.appRoot) };
+        const first = seen.find((k) => sharedHostsOf(groups[k.group], g) !== undefined && logPathsOverlap(k.full, key.full));
+        if (first) out.push({ first, second: key });
+        seen.push(key);
+      });
+    });
+  });
+  return out;
+}
+
+/** Log sets of different host groups on the same hosts with one name: both would be /etc/logrotate.d/<name>. */
+export function logSetNameConflicts(groups: readonly HostGroup[]): { first: { group: number; set: number }; second: { group: number; set: number } }[] {
+  const out: { first: { group: number; set: number }; second: { group: number; set: number } }[] = [];
+  groups.forEach((g, gi) => {
+    g.logSets.forEach((s, si) => {
+      for (let hi = 0; hi < gi; hi++) {
+        const sj = groups[hi].logSets.findIndex((o) => o.name === s.name);
+        if (sj >= 0 && sharedHostsOf(groups[hi], g) !== undefined) {
+          out.push({ first: { group: hi, set: sj }, second: { group: gi, set: si } });
+          break;
+        }
+      }
+    });
+  });
+  return out;
 }
 
 /** Absolute path of a log path: as is when absolute, else under appRoot. */

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { LOG_RETENTION_DAYS } from "./limits";
 import { endpointsSchema } from "./endpoints";
-import { hostGroupSchema } from "./logs";
+import { logsSchemaAt } from "./logs";
 import {
   ALB_ARN_SUFFIX,
   ALWAYS,
@@ -413,14 +413,19 @@ export const regimeSchema = z
           })
           .strict()
           .optional()
-          .describe("S3 Object Lock (WORM) on the backups; unset: none"),
+          .describe("S3 Object Lock (WORM) on the backups, at most the shortest tier's days; unset: none"),
         archiveAfterDays: z
           .number()
           .int()
           .min(30, "must be >= 30 (S3 minimum before a cold tier)")
           .optional()
           .describe("days after which a backup moves to Glacier Instant Retrieval (tiers kept at least 90 days longer); unset: stays in S3 Standard"),
-        noncurrentDays: z.number().int().min(1).default(7).describe("days a replaced or deleted backup version is kept"),
+        noncurrentDays: z
+          .number()
+          .int()
+          .min(1)
+          .default(7)
+          .describe("days an expired or deleted backup stays restorable as a noncurrent version after its tier's days; nothing is kept longer"),
       })
       .strict()
       .default({ noncurrentDays: 7 })
@@ -430,9 +435,7 @@ export const regimeSchema = z
     endpoints: endpointsSchema.optional().describe("HTTP(S) health checks of the services (seed 000: verify health endpoints); unset: none"),
     hosts: z.array(hostSchema).default([]).describe("EC2 instances with CPU, memory and disk alarms"),
     applications: z.array(applicationSchema).default([]).describe("applications behind an Application Load Balancer: 5xx error rate and response time alarms"),
-    logs: z
-      .object({ hostGroups: z.array(hostGroupSchema).default([]).describe("groups of hosts that share log rotation, Docker log options, log groups and file backups") })
-      .strict()
+    logs: logsSchemaAt("logs.")
       .default({ hostGroups: [] })
       .describe("log rotation, log shipping to CloudWatch and log alarms on the hosts"),
     reminders: z.array(reminderSchema).default([]).describe("human steps of the guides (reviews, audits) sent as checklists on a schedule"),
@@ -446,7 +449,22 @@ export const regimeSchema = z
     uniqueBy("name", "host")(r.hosts, ctx, ["hosts"]);
     uniqueBy("name", "application")(r.applications, ctx, ["applications"]);
     uniqueBy("name", "reminder")(r.reminders, ctx, ["reminders"]);
-    uniqueBy("name", "host group")(r.logs?.hostGroups, ctx, ["logs", "hostGroups"]);
+    // Host groups are checked by the logs schema, with the rest of what two groups may not share.
+    // A locked backup cannot be removed before its lock ends: a lock longer than a tier keeps that tier longer than it says.
+    const lock = r.backupVault.objectLock;
+    if (lock) {
+      for (const [i, d] of r.databases.entries()) {
+        const tier = (["daily", "weekly", "monthly"] as const).find((t) => d.backup.retention[t] < lock.days);
+        if (tier) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["backupVault", "objectLock", "days"],
+            message: `${lock.days} is longer than databases[${i}].backup.retention.${tier} (${d.backup.retention[tier]}): locked backups could not be removed when their tier expires`,
+          });
+          break;
+        }
+      }
+    }
   }, ALWAYS);
 
 /** One spelling of a table or index name as the tasks read it (literal, schema public by default): `audit_logs` is `public.audit_logs`. */

@@ -307,7 +307,8 @@ describe("Boardroom AI (seed 002)", () => {
     const conf = logrotate(r, "app")["boardroom-jsonl"];
     expect(conf).toContain("/home/app/logs/*.jsonl {");
     expect(conf).toMatch(/^    rotate 30$/m);
-    expect(conf).toContain("aws s3 sync '/home/app/logs/'");
+    expect(conf).toContain("for f in /home/app/logs/*.jsonl-[0-9]*.gz; do");
+    expect(conf).toContain("aws s3api put-object");
   });
 });
 

@@ -102,7 +102,8 @@ describe("file backups under Pulumi mocks", () => {
     expect(s).toContain(`BUCKET='${BUCKET}'`);
     expect(s).toContain('KEY="files/boardroom/app-files/$HOST/$STAMP.tar.gz"');
     expect(s).toContain("tar -czf - -C / --exclude='*.tmp' -- 'home/app/boardroom/.env.production' 'home/app/boardroom/docker-compose.yml' 'home/app/boardroom/logs/' 'home/app/boardroom/uploads/'");
-    expect(s).toContain('aws s3 cp - "s3://$BUCKET/$KEY" --sse aws:kms --region "$REGION" --only-show-errors');
+    expect(s).toContain('aws s3api create-multipart-upload --bucket "$BUCKET" --key "$KEY" --server-side-encryption aws:kms --region "$REGION"');
+    expect(s).toContain("aws s3api complete-multipart-upload --bucket \"$BUCKET\" --key \"$KEY\" --upload-id \"$UPLOAD_ID\" --multipart-upload \"file://$WORK/parts.json\" --if-none-match '*'");
     expect(await waitFor(component.fileBackupScripts["boardroom/app-files"])).toBe(s);
     expect(await waitFor(component.fileBackupDocumentNames["boardroom/app-files"])).toBe("prod-boardroom-file-backup-app-files");
     // SSH groups get no document.
@@ -161,6 +162,7 @@ describe("file backups under Pulumi mocks", () => {
         noncurrentVersionExpiration: { noncurrentDays: 1 },
       })),
       { id: "abort-incomplete-uploads", status: "Enabled", filter: { prefix: "" }, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
+      { id: "remove-expired-delete-markers", status: "Enabled", filter: { prefix: "" }, expiration: { expiredObjectDeleteMarker: true } },
     ]);
     // The bucket stays versioned, SSE-KMS and TLS only (the logs component's hardening).
     expect(one("aws:s3/bucketVersioning:BucketVersioning", "logs-archive-versioning").inputs.versioningConfiguration).toEqual({ status: "Enabled" });
@@ -177,7 +179,7 @@ describe("file backups under Pulumi mocks", () => {
       expect(JSON.parse(p.inputs.policy)).toEqual({
         Version: "2012-10-17",
         Statement: [
-          { Sid: "PutFileBackups", Effect: "Allow", Action: ["s3:PutObject"], Resource: names.map((n) => `${BUCKET_ARN}/files/${group}/${n}/*`) },
+          { Sid: "PutFileBackups", Effect: "Allow", Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: names.map((n) => `${BUCKET_ARN}/files/${group}/${n}/*`) },
           {
             Sid: "RecordFileBackups",
             Effect: "Allow",
@@ -243,5 +245,65 @@ describe("file backups under Pulumi mocks", () => {
     );
     await settle();
     expect(resources.length).toBe(before);
+  });
+});
+
+describe("every retention the config states is what the log archive bucket keeps, and nothing is written twice", () => {
+  const rules = () => one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "logs-archive-lifecycle").inputs.rules;
+  /** Keys the hosts write: an archived rotation (host, full path, date to the second) and a file backup with its manifest. */
+  const stated: [string, number][] = [
+    ["boardroom-logs/ip-10-0-1-5/home/app/boardroom/logs/app.jsonl-20261130-030000.gz", 365],
+    ...logs.hostGroups.flatMap((g) =>
+      g.fileBackups.flatMap((b): [string, number][] => [
+        [`files/${g.name}/${b.name}/app-1/20261129T030000Z.tar.gz`, b.retentionDays],
+        [`files/${g.name}/${b.name}/app-1/20261129T030000Z.tar.gz.sha256`, b.retentionDays],
+      ]),
+    ),
+  ];
+
+  it("each archive and file backup is readable exactly its stated days, then kept one day as a noncurrent version", async () => {
+    const { keptFor } = await import("../regime/retention");
+    expect(stated).toHaveLength(9);
+    for (const [key, days] of stated) {
+      const kept = keptFor(rules(), key);
+      expect({ key, readable: kept.readableDays, noncurrent: kept.noncurrentDays }).toEqual({ key, readable: days, noncurrent: mod.ARCHIVE_NONCURRENT_DAYS });
+    }
+    expect(mod.ARCHIVE_NONCURRENT_DAYS).toBe(1);
+  });
+
+  it("the bucket policy refuses an upload over an existing key (no If-None-Match) under every archive and backup prefix; multipart parts pass", async () => {
+    const { runSimulation } = await import("@cloud-copilot/iam-simulate");
+    const policy = JSON.parse(one("aws:s3/bucketPolicy:BucketPolicy", "logs-archive-tls-only").inputs.policy);
+    expect(policy.Statement[1]).toEqual({
+      Sid: "DenyOverwrites",
+      Effect: "Deny",
+      Principal: "*",
+      Action: "s3:PutObject",
+      Resource: ["boardroom-logs/", "files/boardroom/app-files/", "files/boardroom/uploads-weekdays/", "files/iswitch-crm/config/", "files/iswitch-crm/uploads/"].map((p) => `${BUCKET_ARN}/${p}*`),
+      Condition: { Null: { "s3:if-none-match": "true" }, Bool: { "s3:ObjectCreationOperation": "true" } },
+    });
+    // The hosts' own writer policies allow the put; the bucket policy decides.
+    const writer = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["s3:PutObject"], Resource: [`${BUCKET_ARN}/*`] }] };
+    const decide = async (key: string, context: Record<string, string>) => {
+      const r = await runSimulation(
+        {
+          request: { principal: "arn:aws:iam::123456789012:role/boardroom-host", action: "s3:PutObject", resource: { resource: `${BUCKET_ARN}/${key}`, accountId: "123456789012" }, contextVariables: { "aws:SecureTransport": "true", ...context } },
+          identityPolicies: [{ name: "writer", policy: writer }],
+          serviceControlPolicies: [],
+          resourceControlPolicies: [],
+          resourcePolicy: policy,
+        },
+        {},
+      );
+      return (r as { overallResult?: string }).overallResult;
+    };
+    for (const [key] of stated) {
+      // PutObject / CompleteMultipartUpload without the header: refused.
+      expect(await decide(key, { "s3:ObjectCreationOperation": "true" }), key).toBe("ExplicitlyDenied");
+      // With If-None-Match: * (what the hosts send): allowed; S3 itself refuses it when the key exists.
+      expect(await decide(key, { "s3:ObjectCreationOperation": "true", "s3:if-none-match": "*" }), key).toBe("Allowed");
+      // CreateMultipartUpload and UploadPart take no conditional header: exempt.
+      expect(await decide(key, { "s3:ObjectCreationOperation": "false" }), key).toBe("Allowed");
+    }
   });
 });

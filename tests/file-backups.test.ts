@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,34 +25,60 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /**
- * A stand-in aws CLI on PATH: records each call's arguments (one line) in `calls`; `s3 cp - <url>`
- * reads stdin to a temporary file and only when stdin ends moves it to `objects/<key with / as %>`,
- * as S3 makes an object only from a completed upload. `FAIL_CP=1` makes the archive upload fail.
+ * A stand-in aws CLI on PATH that behaves as S3 does for the calls the backup script makes, and logs
+ * each call in `calls` (`s3api <operation> <key>[ part <n>][ --if-none-match *]`, or the arguments of
+ * other commands): `create-multipart-upload` prints an upload id; `upload-part` keeps the body and
+ * prints its ETag; `complete-multipart-upload` joins the parts listed (each ETag must be its part's)
+ * into `objects/<bucket/key with / as %>` and, with `--if-none-match '*'`, refuses an existing key
+ * with PreconditionFailed; `abort-multipart-upload` drops the parts; `put-object` stores its body
+ * under the same rule. An object exists only once its upload completed, as in S3. `FAIL_PART=1`
+ * makes every upload-part fail.
  */
-function standIn(name: string): { bin: string; calls: string; objects: string; dir: string } {
+function standIn(name: string): { bin: string; calls: string; objects: string; uploads: string; dir: string } {
   const dir = join(work, name);
   const bin = join(dir, "bin");
   const objects = join(dir, "objects");
+  const uploads = join(dir, "uploads");
   mkdirSync(bin, { recursive: true });
   mkdirSync(objects);
+  mkdirSync(uploads);
   const calls = join(dir, "calls");
   writeFileSync(
     join(bin, "aws"),
     [
       "#!/bin/bash",
-      `echo "$*" >> ${calls}`,
-      'if [ "$1 $2 $3" = "s3 cp -" ]; then',
-      '  key="${4#s3://}"',
-      `  tmp="$(mktemp ${dir}/upload.XXXXXX)"`,
-      '  cat > "$tmp"',
-      '  if [ "${FAIL_CP:-}" = 1 ] && [[ "$key" == *.tar.gz ]]; then echo "upload failed: AccessDenied" >&2; exit 1; fi',
-      `  mv "$tmp" "${objects}/\${key//\\//%}"`,
-      "fi",
+      'if [ "$1" != s3api ]; then echo "$*" >> ' + calls + "; exit 0; fi",
+      'op="$2"; shift 2',
+      'while [ $# -gt 0 ]; do case "$1" in --bucket) b="$2";; --key) k="$2";; --upload-id) id="$2";; --part-number) n="$2";; --body) body="$2";; --multipart-upload) mpu="${2#file://}";; --if-none-match) inm="$2";; *) shift; continue;; esac; shift 2; done',
+      `echo "s3api $op $k\${n:+ part $n}\${inm:+ --if-none-match $inm}" >> ${calls}`,
+      `obj="${objects}/$(printf %s "$b/$k" | tr / %)"`,
+      'precondition() { if [ "$inm" = "*" ] && [ -e "$obj" ]; then echo "An error occurred (PreconditionFailed) when calling the $1 operation: At least one of the pre-conditions you specified did not hold" >&2; exit 254; fi; }',
+      'case "$op" in',
+      `  create-multipart-upload) id="up$$"; mkdir -p "${uploads}/$id"; echo "$id";;`,
+      '  upload-part)',
+      '    if [ "${FAIL_PART:-}" = 1 ]; then echo "An error occurred (AccessDenied) when calling the UploadPart operation: Access Denied" >&2; exit 254; fi',
+      `    cp "$body" "${uploads}/$id/$n"; echo "\\"$(md5sum < "$body" | cut -c1-32)\\"";;`,
+      '  complete-multipart-upload)',
+      "    precondition CompleteMultipartUpload",
+      `    python3 -c 'import json,sys,hashlib,os
+parts=json.load(open(sys.argv[1]))["Parts"]
+d=sys.argv[2]
+assert [p["PartNumber"] for p in parts]==list(range(1,len(parts)+1)), "parts out of order"
+out=open(sys.argv[3]+".tmp","wb")
+for p in parts:
+  data=open(os.path.join(d,str(p["PartNumber"])),"rb").read()
+  assert p["ETag"]=="\\""+hashlib.md5(data).hexdigest()+"\\"", "bad ETag"
+  out.write(data)
+out.close(); os.rename(sys.argv[3]+".tmp",sys.argv[3])' "$mpu" "${uploads}/$id" "$obj" || exit 255`,
+      `    rm -rf "${uploads}/$id";;`,
+      `  abort-multipart-upload) rm -rf "${uploads}/$id";;`,
+      '  put-object) precondition PutObject; cp "$body" "$obj";;',
+      "esac",
       "",
     ].join("\n"),
   );
   chmodSync(join(bin, "aws"), 0o755);
-  return { bin, calls, objects, dir };
+  return { bin, calls, objects, uploads, dir };
 }
 
 /** A Boardroom-like application directory (seed 002: .env.production, docker-compose.yml, logs/, uploads/). */
@@ -123,8 +149,10 @@ describe("the backup script, run for real with a stand-in aws CLI", () => {
     expect(spawnSync("sha256sum", ["-c", "m.sha256"], { cwd: check }).status).toBe(0);
 
     expect(readFileSync(aws.calls, "utf8").split("\n")).toEqual([
-      `s3 cp - s3://${BUCKET}/${KEY} --sse aws:kms --region ${REGION} --only-show-errors`,
-      `s3 cp - s3://${BUCKET}/${KEY}.sha256 --sse aws:kms --region ${REGION} --only-show-errors`,
+      `s3api create-multipart-upload ${KEY}`,
+      `s3api upload-part ${KEY} part 1`,
+      `s3api complete-multipart-upload ${KEY} --if-none-match *`,
+      `s3api put-object ${KEY}.sha256 --if-none-match *`,
       `cloudwatch put-metric-data --region ${REGION} --namespace MaintenanceRegime --metric-name TaskSucceeded --unit Count --value 1 --dimensions service=prod,Task=file-backup,Instance=boardroom/app-files`,
       "",
     ]);
@@ -144,7 +172,46 @@ describe("the backup script, run for real with a stand-in aws CLI", () => {
     expect(existsSync(aws.calls)).toBe(false);
   });
 
-  it("tar failing part-way (an unreadable file) kills the upload before it completes: no object, no metric", () => {
+  it("a large archive goes up in parts of REGIME_PART_BYTES, joined in order: the object is the archive", () => {
+    const root = appDir("parts");
+    writeFileSync(join(root, "uploads", "scan.bin"), randomBytes(20_000));
+    const aws = standIn("parts-aws");
+    const g = group(root, ["uploads/"]);
+    const r = run(renderFileBackupScript({ regime: "prod", group: g, backup: g.fileBackups[0], bucket: BUCKET, region: REGION, namespace: "MaintenanceRegime" }), aws.bin, {
+      REGIME_PART_BYTES: "4096",
+    });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const archive = objectFile(aws.objects, KEY);
+    const parts = readFileSync(aws.calls, "utf8").split("\n").filter((l) => l.startsWith("s3api upload-part"));
+    expect(parts.length).toBe(Math.ceil(statSync(archive).size / 4096));
+    expect(parts.length).toBeGreaterThan(4);
+    expect(listTar(archive)).toContain(`${root.slice(1)}/uploads/scan.bin`);
+    const sum = createHash("sha256").update(readFileSync(archive)).digest("hex");
+    expect(readFileSync(objectFile(aws.objects, `${KEY}.sha256`), "utf8")).toBe(`${sum}  20261129T030000Z.tar.gz\n`);
+    expect(readdirSync(aws.uploads)).toEqual([]);
+  });
+
+  it("a backup never replaces another: a second run under the same key is refused by the conditional write, the first stays", () => {
+    const root = appDir("twice");
+    const aws = standIn("twice-aws");
+    const g = group(root, ["docker-compose.yml"]);
+    const script = renderFileBackupScript({ regime: "prod", group: g, backup: g.fileBackups[0], bucket: BUCKET, region: REGION, namespace: "MaintenanceRegime" });
+    expect(run(script, aws.bin).status).toBe(0);
+    const first = readFileSync(objectFile(aws.objects, KEY));
+    writeFileSync(join(root, "docker-compose.yml"), "services: {}\n");
+    const r = run(script, aws.bin);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      "An error occurred (PreconditionFailed) when calling the CompleteMultipartUpload operation: At least one of the pre-conditions you specified did not hold\n" +
+        `error: file backup prod/boardroom/app-files: upload to s3://${BUCKET}/${KEY} could not be completed (a backup under that key already exists?); nothing replaced\n`,
+    );
+    expect(readFileSync(objectFile(aws.objects, KEY))).toEqual(first);
+    expect(readdirSync(aws.uploads)).toEqual([]);
+    expect(readFileSync(aws.calls, "utf8").split("\n").filter((l) => l.startsWith("cloudwatch"))).toHaveLength(1);
+  });
+
+  it("tar failing part-way (an unreadable file) aborts the upload before it completes: no object, no metric", () => {
     const root = appDir("unreadable");
     const aws = standIn("unreadable-aws");
     const bin = join(aws.dir, "tarbin");
@@ -159,7 +226,11 @@ describe("the backup script, run for real with a stand-in aws CLI", () => {
     expect(r.stderr).toContain("Permission denied");
     expect(r.stderr).toContain("error: file backup prod/boardroom/app-files: tar failed (exit 2); nothing uploaded\n");
     expect(readdirSync(aws.objects)).toEqual([]);
-    expect(readFileSync(aws.calls, "utf8")).not.toContain("put-metric-data");
+    expect(readdirSync(aws.uploads)).toEqual([]);
+    const calls = readFileSync(aws.calls, "utf8");
+    expect(calls).toContain(`s3api abort-multipart-upload ${KEY}\n`);
+    expect(calls).not.toContain("complete-multipart-upload");
+    expect(calls).not.toContain("put-metric-data");
   });
 
   it("a failed upload fails the run without a manifest or metric", () => {
@@ -167,12 +238,18 @@ describe("the backup script, run for real with a stand-in aws CLI", () => {
     const aws = standIn("upload-fails-aws");
     const g = group(root, ["docker-compose.yml"]);
     const r = run(renderFileBackupScript({ regime: "prod", group: g, backup: g.fileBackups[0], bucket: BUCKET, region: REGION, namespace: "MaintenanceRegime" }), aws.bin, {
-      FAIL_CP: "1",
+      FAIL_PART: "1",
     });
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe(`upload failed: AccessDenied\nerror: file backup prod/boardroom/app-files: upload to s3://${BUCKET}/${KEY} failed (exit 1)\n`);
+    expect(r.stderr).toContain(`error: file backup prod/boardroom/app-files: upload to s3://${BUCKET}/${KEY} failed; nothing stored\n`);
+    expect(r.stderr).toContain("An error occurred (AccessDenied) when calling the UploadPart operation: Access Denied\n");
     expect(readdirSync(aws.objects)).toEqual([]);
-    expect(readFileSync(aws.calls, "utf8").split("\n").filter(Boolean)).toHaveLength(1);
+    expect(readdirSync(aws.uploads)).toEqual([]);
+    expect(readFileSync(aws.calls, "utf8").split("\n").filter(Boolean)).toEqual([
+      `s3api create-multipart-upload ${KEY}`,
+      `s3api upload-part ${KEY} part 1`,
+      `s3api abort-multipart-upload ${KEY}`,
+    ]);
   });
 
   it("fails with one line when the aws CLI is missing", () => {

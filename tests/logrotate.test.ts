@@ -143,6 +143,7 @@ describe("rendering", () => {
         "    compress",
         "    delaycompress",
         "    dateext",
+        "    dateformat -%Y%m%d-%H%M%S",
         "    create 0640 www-data adm",
         "    sharedscripts",
         "    postrotate",
@@ -153,12 +154,15 @@ describe("rendering", () => {
     );
   });
 
-  it("puts relative paths under appRoot and archives *.gz to the bucket prefix per host", () => {
+  it("puts relative paths under appRoot; an archived set is named by date to the second and uploads each *.gz once, write-once, under host and path", () => {
     const c = renderAll(SEED_LOGS)["boardroom/boardroom"];
     expect(c).toContain("/home/app/boardroom/logs/*.jsonl {");
+    expect(c).toContain("    dateext\n    dateformat -%Y%m%d-%H%M%S\n");
+    expect(c).toContain("        for f in /home/app/boardroom/logs/*.jsonl-[0-9]*.gz; do\n");
     expect(c).toContain(
-      `        aws s3 sync '/home/app/boardroom/logs/' "s3://${BUCKET}/boardroom-logs/$(hostname)/" --exclude '*' --include '*.jsonl*.gz' --only-show-errors`,
+      `aws s3api put-object --bucket '${BUCKET}' --key 'boardroom-logs/'"$HOST$f" --body "$f" --if-none-match '*' 2>&1 >/dev/null)" || printf '%s' "$out" | grep -q PreconditionFailed; then`,
     );
+    expect(c).not.toContain("s3 sync");
     expect(c).toMatch(/ {4}sharedscripts\n {4}lastaction\n/);
   });
 
@@ -270,24 +274,92 @@ describe("a forced real run on temporary files", () => {
     expect(readFileSync(marker, "utf8")).toBe("reopen\n");
   });
 
-  it("archive: after rotation the compressed files are synced with the aws CLI", () => {
-    const dir = join(work, "archive");
-    const bin = join(work, "bin");
-    mkdirSync(dir);
-    mkdirSync(bin);
-    const calls = join(work, "aws-calls");
-    // Stands in for the aws CLI: records its arguments and the .gz files present when it runs.
-    writeFileSync(join(bin, "aws"), `#!/bin/sh\necho "$@" >> ${calls}\nls ${dir} | grep '\\.gz$' >> ${calls}\n`);
-    chmodSync(join(bin, "aws"), 0o755);
-    const set = parseLogs(logSet({ paths: [`${dir}/*.jsonl`], archive: { expireDays: 365 } })).hostGroups[0].logSets[1];
-    const conf = writeConf("archive.conf", renderLogrotateConfig(set, { regime: "prod", group: "web", archiveBucket: BUCKET }));
-    writeFileSync(join(dir, "app.jsonl"), '{"a":1}\n');
-    const r = spawnSync(LOGROTATE, ["-f", "-s", join(work, "archive.state"), conf], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
-    expect(logrotateErrors(r.stderr)).toEqual([]);
-    const host = execFileSync("hostname", { encoding: "utf8" }).trim();
-    expect(readFileSync(calls, "utf8")).toBe(
-      `s3 sync ${dir}/ s3://${BUCKET}/web/app/${host}/ --exclude * --include *.jsonl*.gz --only-show-errors\napp.jsonl.1.gz\n`,
-    );
+  describe("archive: every rotated file lands once under a key no later rotation reuses", () => {
+    /**
+     * A stand-in aws CLI: `s3api put-object --bucket B --key K --body F --if-none-match *` stores F as
+     * objects/<B/K with / as %> and logs the key; like S3 with If-None-Match, it refuses an existing
+     * key with PreconditionFailed. FAIL_PUT=1 makes every upload fail.
+     */
+    const standIn = (name: string) => {
+      const bin = join(work, name, "bin");
+      const objects = join(work, name, "objects");
+      mkdirSync(bin, { recursive: true });
+      mkdirSync(objects);
+      const calls = join(work, name, "calls");
+      writeFileSync(
+        join(bin, "aws"),
+        [
+          "#!/bin/bash",
+          'while [ $# -gt 0 ]; do case "$1" in --bucket) b="$2"; shift 2;; --key) k="$2"; shift 2;; --body) f="$2"; shift 2;; --if-none-match) inm="$2"; shift 2;; *) shift;; esac; done',
+          `echo "$k" >> ${calls}`,
+          'if [ "${FAIL_PUT:-}" = 1 ]; then echo "An error occurred (AccessDenied) when calling the PutObject operation: Access Denied" >&2; exit 254; fi',
+          `obj="${objects}/$(printf %s "$b/$k" | tr / %)"`,
+          'if [ "$inm" = "*" ] && [ -e "$obj" ]; then echo "An error occurred (PreconditionFailed) when calling the PutObject operation: At least one of the pre-conditions you specified did not hold" >&2; exit 254; fi',
+          'cp "$f" "$obj"',
+          "",
+        ].join("\n"),
+      );
+      chmodSync(join(bin, "aws"), 0o755);
+      return { bin, objects, calls, state: join(work, name, "state") };
+    };
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    it("rotated four times (forced, a second apart): twelve distinct keys under host and full path, each uploaded once, the record pruned with the files", async () => {
+      const dir = join(work, "archive-runs");
+      mkdirSync(join(dir, "nginx"), { recursive: true });
+      const aws = standIn("archive-runs-aws");
+      const set = parseLogs(logSet({ paths: [`${dir}/*.jsonl`, `${dir}/nginx/app.jsonl`], keep: 2, archive: { expireDays: 365 } })).hostGroups[0].logSets[1];
+      const conf = writeConf("archive-runs.conf", renderLogrotateConfig(set, { regime: "prod", group: "web", archiveBucket: BUCKET }));
+      const env = { ...process.env, PATH: `${aws.bin}:${process.env.PATH}`, REGIME_STATE_DIR: aws.state, REGIME_HOSTNAME: "ip-10-0-1-5" };
+      const files = ["app.jsonl", "worker.jsonl", "nginx/app.jsonl"];
+      for (const run of [1, 2, 3, 4]) {
+        for (const f of files) writeFileSync(join(dir, f), `run ${run} ${f}\n`);
+        const r = spawnSync(LOGROTATE, ["-f", "-s", join(work, "archive-runs.state"), conf], { encoding: "utf8", env });
+        expect(logrotateErrors(r.stderr)).toEqual([]);
+        expect(r.status).toBe(0);
+        await sleep(1100);
+      }
+      const keys = readFileSync(aws.calls, "utf8").trim().split("\n");
+      // One upload per rotated file, never the same key twice.
+      expect(keys).toHaveLength(12);
+      expect(new Set(keys).size).toBe(12);
+      for (const k of keys) expect(k).toMatch(new RegExp(`^web/app/ip-10-0-1-5${dir}/(app|worker|nginx/app)\\.jsonl-\\d{8}-\\d{6}\\.gz$`));
+      // Each object holds what its rotation held: all four runs of every file.
+      const stored = readdirSync(aws.objects).map((o) => gunzipSync(readFileSync(join(aws.objects, o))).toString()).sort();
+      expect(stored).toEqual(files.flatMap((f) => [1, 2, 3, 4].map((run) => `run ${run} ${f}\n`)).sort());
+      // logrotate keeps 2 per file on the host; the record lists exactly those.
+      const local = [...readdirSync(dir).filter((f) => f.endsWith(".gz")).map((f) => join(dir, f)), ...readdirSync(join(dir, "nginx")).filter((f) => f.endsWith(".gz")).map((f) => join(dir, "nginx", f))];
+      expect(local).toHaveLength(6);
+      const record = join(aws.state, "log-archive", "prod-web-app");
+      expect(readFileSync(record, "utf8").trim().split("\n").sort()).toEqual(local.sort());
+    });
+
+    it("an upload that failed is tried again at the next rotation; a key already stored (record lost) counts as archived", async () => {
+      const dir = join(work, "archive-retry");
+      mkdirSync(dir);
+      const aws = standIn("archive-retry-aws");
+      const set = parseLogs(logSet({ paths: [`${dir}/*.jsonl`], keep: 5, archive: { expireDays: 30 } })).hostGroups[0].logSets[1];
+      const conf = writeConf("archive-retry.conf", renderLogrotateConfig(set, { regime: "prod", group: "web", archiveBucket: BUCKET }));
+      const env = { ...process.env, PATH: `${aws.bin}:${process.env.PATH}`, REGIME_STATE_DIR: aws.state, REGIME_HOSTNAME: "app-1" };
+      const rotate = (extra: Record<string, string> = {}) => spawnSync(LOGROTATE, ["-f", "-s", join(work, "archive-retry.state"), conf], { encoding: "utf8", env: { ...env, ...extra } });
+      writeFileSync(join(dir, "app.jsonl"), "first\n");
+      const failed = rotate({ FAIL_PUT: "1" });
+      expect(failed.stderr).toMatch(new RegExp(`app: ${dir}/app\\.jsonl-\\d{8}-\\d{6}\\.gz not archived \\(tried again at the next rotation\\): An error occurred \\(AccessDenied\\)`));
+      expect(readdirSync(aws.objects)).toEqual([]);
+      await sleep(1100);
+      writeFileSync(join(dir, "app.jsonl"), "second\n");
+      expect(logrotateErrors(rotate().stderr)).toEqual([]);
+      expect(readdirSync(aws.objects).map((o) => gunzipSync(readFileSync(join(aws.objects, o))).toString()).sort()).toEqual(["first\n", "second\n"]);
+      // The record is lost: the stored files are refused by the bucket and recorded, nothing is rewritten.
+      rmSync(join(aws.state, "log-archive", "prod-web-app"));
+      await sleep(1100);
+      writeFileSync(join(dir, "app.jsonl"), "third\n");
+      const again = rotate();
+      expect(logrotateErrors(again.stderr)).toEqual([]);
+      expect(again.stderr).not.toContain("not archived");
+      expect(readdirSync(aws.objects)).toHaveLength(3);
+      expect(readFileSync(join(aws.state, "log-archive", "prod-web-app"), "utf8").trim().split("\n")).toHaveLength(3);
+    });
   });
 });
 
@@ -350,12 +422,126 @@ describe("the install script, run for real on a scratch /etc", () => {
     const r = run(renderInstallScript({ regime: "prod", group: "web", configs: { broken: "/var/log/app/*.log {\n    rotat 5\n}\n" } }), etc);
     expect(r.status).toBe(1);
     expect(r.stderr.split("\n")).toEqual([
-      expect.stringMatching(/^broken: error: .*broken:2 unknown option 'rotat' -- ignoring line$/),
-      "broken: error: stat of /var/log/app failed: No such file or directory",
-      "error: some logrotate configs were not installed",
+      "error: broken:2 unknown option 'rotat' -- ignoring line",
+      "error: stat of /var/log/app failed: No such file or directory",
+      `error: the logrotate configs of prod/web were not installed; ${etc}/logrotate.d is left as it was`,
       "",
     ]);
     expect(existsSync(join(etc, "logrotate.d", "broken"))).toBe(false);
+  });
+
+  describe("checks the whole set that would be installed, with the host's own configs, before anything is replaced", () => {
+    /** Every file under dir (recursively, hidden ones too) -> content and mode. */
+    const snapshot = (dir: string): Record<string, string> => {
+      const out: Record<string, string> = {};
+      const walk = (d: string) => {
+        for (const f of readdirSync(d, { withFileTypes: true })) {
+          const p = join(d, f.name);
+          if (f.isDirectory()) walk(p);
+          else out[p.slice(dir.length)] = `${(statSync(p).mode & 0o777).toString(8)} ${readFileSync(p, "utf8")}`;
+        }
+      };
+      walk(dir);
+      return out;
+    };
+    /**
+     * A scratch /etc like Debian 12's: logrotate.conf with its global options and `include
+     * /etc/logrotate.d`, the nginx package's /etc/logrotate.d/nginx for `<logs>/nginx/*.log`, and the
+     * group's configs installed by an earlier run (`edge`, and `old` no longer declared).
+     */
+    const debianEtc = (name: string) => {
+      const etc = join(work, name, "etc");
+      const logs = join(work, name, "log");
+      mkdirSync(join(etc, "logrotate.d"), { recursive: true });
+      mkdirSync(join(logs, "nginx"), { recursive: true });
+      mkdirSync(join(logs, "edge"), { recursive: true });
+      for (const f of ["nginx/access.log", "nginx/error.log", "edge/edge.log"]) writeFileSync(join(logs, f), "line\n");
+      writeFileSync(
+        join(etc, "logrotate.conf"),
+        "# see \"man logrotate\" for details\nweekly\nsu root adm\nrotate 4\ncreate\ninclude /etc/logrotate.d\n",
+      );
+      writeFileSync(
+        join(etc, "logrotate.d", "nginx"),
+        `${logs}/nginx/*.log {\n\tdaily\n\tmissingok\n\trotate 14\n\tcompress\n\tdelaycompress\n\tnotifempty\n\tcreate 0640 www-data adm\n\tsharedscripts\n}\n`,
+        { mode: 0o644 },
+      );
+      const earlier = renderHostGroupConfigs(parseLogs(logSet({ name: "edge", paths: [`${logs}/edge/*.log`], keep: 3 })).hostGroups[0], { regime: "prod" });
+      writeFileSync(join(etc, "logrotate.d", "edge"), earlier.edge, { mode: 0o644 });
+      writeFileSync(join(etc, "logrotate.d", "old"), `${managedMarker("prod", "web")}\n${logs}/old/*.log {\n    rotate 1\n    missingok\n}\n`, { mode: 0o644 });
+      return { etc, logs };
+    };
+    /** The web group's configs: `edge` now also claiming `paths`. */
+    const configsClaiming = (logs: string, paths: string[]) => ({
+      edge: renderLogrotateConfig(parseLogs(logSet({ name: "edge", paths: [`${logs}/edge/*.log`, ...paths] })).hostGroups[0].logSets[1], { regime: "prod", group: "web" }),
+    });
+
+    it("a file the host's own nginx config already rotates: refused with logrotate's line, the installed configs stay byte for byte", () => {
+      const { etc, logs } = debianEtc("dup-host");
+      const before = snapshot(etc);
+      const r = run(renderInstallScript({ regime: "prod", group: "web", configs: configsClaiming(logs, [`${logs}/nginx/access.log`]) }), etc);
+      expect(r.status).toBe(1);
+      expect(r.stderr.split("\n")).toEqual([
+        `error: nginx:1 duplicate log entry for ${logs}/nginx/access.log`,
+        "error: found error in file nginx, skipping",
+        `error: the logrotate configs of prod/web were not installed; ${etc}/logrotate.d is left as it was`,
+        "",
+      ]);
+      expect(snapshot(etc)).toEqual(before);
+      // No staging directory is left behind either.
+      expect(readdirSync(etc).sort()).toEqual(["logrotate.conf", "logrotate.d"]);
+    });
+
+    it("two of the group's own configs claiming one file (the config check bypassed): refused, nothing replaced", () => {
+      const { etc, logs } = debianEtc("dup-own");
+      const before = snapshot(etc);
+      const configs = {
+        ...configsClaiming(logs, []),
+        zz: renderLogrotateConfig(parseLogs(logSet({ name: "zz", paths: [`${logs}/edge/edge.log`] })).hostGroups[0].logSets[1], { regime: "prod", group: "web" }),
+      };
+      const r = run(renderInstallScript({ regime: "prod", group: "web", configs }), etc);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(
+        [
+          `error: zz:4 duplicate log entry for ${logs}/edge/edge.log`,
+          "error: found error in file zz, skipping",
+          `error: the logrotate configs of prod/web were not installed; ${etc}/logrotate.d is left as it was`,
+          "",
+        ].join("\n"),
+      );
+      expect(snapshot(etc)).toEqual(before);
+    });
+
+    it("a clean set is swapped in: the new config replaces the old, the stale one goes, the host's stay; logrotate then reads the whole set without error", () => {
+      const { etc, logs } = debianEtc("clean");
+      const nginx = readFileSync(join(etc, "logrotate.d", "nginx"), "utf8");
+      const configs = configsClaiming(logs, [`${logs}/edge/other.txt`]);
+      const r = run(renderInstallScript({ regime: "prod", group: "web", configs }), etc);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(r.stdout.split("\n")).toEqual([`installed ${etc}/logrotate.d/edge`, `removed ${etc}/logrotate.d/old`, ""]);
+      expect(readdirSync(join(etc, "logrotate.d")).sort()).toEqual(["edge", "nginx"]);
+      expect(readFileSync(join(etc, "logrotate.d", "edge"), "utf8")).toBe(configs.edge);
+      expect(readFileSync(join(etc, "logrotate.d", "nginx"), "utf8")).toBe(nginx);
+      expect(readdirSync(etc).sort()).toEqual(["logrotate.conf", "logrotate.d"]);
+      const conf = join(work, "clean", "check.conf");
+      writeFileSync(conf, readFileSync(join(etc, "logrotate.conf"), "utf8").replace("include /etc/logrotate.d", `include ${etc}/logrotate.d`));
+      const check = spawnSync(LOGROTATE, ["-d", "-s", join(work, "clean", "state"), conf], { encoding: "utf8" });
+      expect(logrotateErrors(check.stderr)).toEqual([]);
+      expect(check.stderr).toContain(`rotating pattern: ${logs}/edge/*.log ${logs}/edge/other.txt`);
+      // Run again: nothing changes.
+      const again = run(renderInstallScript({ regime: "prod", group: "web", configs }), etc);
+      expect(again.status).toBe(0);
+      expect(again.stdout).toBe(`${etc}/logrotate.d/edge unchanged\n`);
+    });
+
+    it("an error the host's own configs already had is a warning, not a refusal of the group's configs", () => {
+      const { etc, logs } = debianEtc("host-broken");
+      writeFileSync(join(etc, "logrotate.d", "vendor"), `${logs}/vendor.log {\n    rotat 3\n    missingok\n}\n`, { mode: 0o644 });
+      const r = run(renderInstallScript({ regime: "prod", group: "web", configs: configsClaiming(logs, []) }), etc);
+      expect(r.status).toBe(0);
+      expect(r.stderr).toBe("warning: the host's own logrotate configs report: error: vendor:2 unknown option 'rotat' -- ignoring line\n");
+      expect(readdirSync(join(etc, "logrotate.d")).sort()).toEqual(["edge", "nginx", "vendor"]);
+    });
   });
 });
 
@@ -398,7 +584,7 @@ describe("log sets logrotate would misread are refused with the key path", () =>
     [
       "same path in two log sets",
       logSet({ paths: ["/var/log/ok/*.log"] }),
-      'hostGroups[0].logSets[1].paths[0]: /var/log/ok/*.log is already rotated by log set "ok" (logrotate refuses duplicate entries)',
+      "hostGroups[0].logSets[1].paths[0]: /var/log/ok/*.log is also rotated by hostGroups[0].logSets[0].paths[0] (/var/log/ok/*.log); logrotate skips a config that claims a file twice",
     ],
   ];
   for (const [what, input, message] of cases) {

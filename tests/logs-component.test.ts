@@ -157,8 +157,8 @@ describe("LogRotation under Pulumi mocks", () => {
     const expected = renderInstallScript({ regime: "prod", group: "crm", configs, docker: logs.hostGroups[0].docker });
     expect(content.mainSteps[0].inputs.runCommand.join("\n")).toBe(expected);
     // The config travels base64-encoded and lands in /etc/logrotate.d/<name>.
-    expect(expected).toContain(`install_conf crm-app ${Buffer.from(configs["crm-app"]).toString("base64")}`);
-    expect(expected).toContain('install -D -m 0644 -o root -g root "$WORK/$name" "$ETC/logrotate.d/$name"');
+    expect(expected).toContain(`printf %s ${Buffer.from(configs["crm-app"]).toString("base64")} | base64 -d > "$WORK/new/crm-app"`);
+    expect(expected).toContain('install -m 0644 -o root -g root "$WORK/new/$n" "$STAGE/$n"');
     expect(await waitFor(component.logrotateConfigs)).toEqual({
       crm: configs,
       boardroom: renderHostGroupConfigs(logs.hostGroups[1], { regime: "prod", archiveBucket: "prod-log-archive-logs-archive" }),
@@ -229,7 +229,9 @@ describe("LogRotation under Pulumi mocks", () => {
         noncurrentVersionExpiration: { noncurrentDays: 1 },
       },
       { id: "abort-incomplete-uploads", status: "Enabled", filter: { prefix: "" }, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
+      { id: "remove-expired-delete-markers", status: "Enabled", filter: { prefix: "" }, expiration: { expiredObjectDeleteMarker: true } },
     ]);
+    expect(tls.Statement[1]).toMatchObject({ Sid: "DenyOverwrites", Effect: "Deny", Action: "s3:PutObject", Resource: ["arn:aws:s3:::prod-log-archive-logs-archive/boardroom/boardroom/*"] });
     const writer = JSON.parse(one("aws:iam/policy:Policy", "logs-archive-writer").inputs.policy);
     expect(writer.Statement[0]).toEqual({
       Sid: "PutArchives",
@@ -400,7 +402,7 @@ describe("LogRotation under Pulumi mocks", () => {
     const doc1 = one("aws:ssm/document:Document", "logs-crm-document").inputs.content;
     const doc2 = added.find((r) => r.name === "logs2-crm-document")!.inputs.content;
     expect(doc2).not.toBe(doc1);
-    const line = (JSON.parse(doc2).mainSteps[0].inputs.runCommand as string[]).find((l) => l.startsWith("install_conf crm-app "))!;
+    const line = (JSON.parse(doc2).mainSteps[0].inputs.runCommand as string[]).find((l) => l.endsWith(' | base64 -d > "$WORK/new/crm-app"'))!;
     expect(Buffer.from(line.split(" ")[2], "base64").toString()).toContain("\n    rotate 9\n");
     const t1 = one("command:remote:Command", "logs-bigshot-ssh-10-0-0-5").inputs.triggers;
     const t2 = added.find((r) => r.name === "logs2-bigshot-ssh-10-0-0-5")!.inputs.triggers;

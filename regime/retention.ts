@@ -1,0 +1,44 @@
+/**
+ * What an S3 lifecycle configuration really keeps of one object key, read from the rules as they are
+ * declared (the BucketLifecycleConfiguration inputs), so a stated retention can be compared with it.
+ *
+ * S3's reading [S3 user guide, "Lifecycle configuration elements" and "How S3 handles conflicts"]:
+ * a rule applies to keys starting with its filter prefix; when several enabled rules expire the same
+ * object, the shortest period wins. In a versioned bucket, `expiration.days` turns the current version
+ * into a noncurrent one (a delete marker on top) N days after it was written (rounded up to the next
+ * midnight UTC), and `noncurrentVersionExpiration.noncurrentDays` removes a noncurrent version that
+ * many days after it became noncurrent. A key that is never overwritten (write-once) is therefore
+ * readable for `readableDays` and gone `noncurrentDays` later.
+ */
+
+/** The fields of a lifecycle rule this reading uses (the shape of `aws.s3.BucketLifecycleConfiguration` rules). */
+export interface LifecycleRuleInput {
+  id: string;
+  status: string;
+  filter?: { prefix?: string };
+  expiration?: { days?: number; expiredObjectDeleteMarker?: boolean };
+  noncurrentVersionExpiration?: { noncurrentDays?: number };
+}
+
+export interface KeptFor {
+  /** Days the object stays the current, readable version; undefined: forever. */
+  readableDays?: number;
+  /** Days a version that became noncurrent (expired, deleted or replaced) is kept; undefined: forever. */
+  noncurrentDays?: number;
+  /** Ids of the enabled rules whose filter matches the key. */
+  rules: string[];
+}
+
+/** What the rules keep of `key`: the shortest expiration and noncurrent expiration among the enabled rules matching it. */
+export function keptFor(rules: readonly LifecycleRuleInput[], key: string): KeptFor {
+  const matching = rules.filter((r) => r.status === "Enabled" && key.startsWith(r.filter?.prefix ?? ""));
+  const min = (xs: (number | undefined)[]) => {
+    const defined = xs.filter((x): x is number => x !== undefined);
+    return defined.length > 0 ? Math.min(...defined) : undefined;
+  };
+  return {
+    readableDays: min(matching.map((r) => r.expiration?.days)),
+    noncurrentDays: min(matching.map((r) => r.noncurrentVersionExpiration?.noncurrentDays)),
+    rules: matching.map((r) => r.id),
+  };
+}
