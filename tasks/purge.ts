@@ -121,7 +121,7 @@ export interface RuleReport {
   batches: number;
   /** false when the time budget ran out before the last old row was gone. */
   complete: boolean;
-  /** Rows deleted per physical table: the table itself when plain, else each partition or child (schema.table). */
+  /** Rows deleted per physical table acted on: the table itself when plain, else each partition or child (schema.table, its current name). */
   leaves: { table: string; deleted: number }[];
   /** Tables of the rule (or its archive table) dropped, or detached from the rule's table, after the rules were checked. */
   vanished: string[];
@@ -248,6 +248,9 @@ async function scopeOf(s: MaintenanceSession, key: string, rootOid: number, arch
 interface Checked {
   rootOid: number;
   archiveOid?: number;
+  /** schema.table of the rule's table and archive table when they were checked. */
+  rootName: string;
+  archiveName?: string;
   /** The physical tables the rule covered when it was checked. */
   leaves: Rel[];
 }
@@ -272,6 +275,7 @@ async function checkRule(s: MaintenanceSession, rule: PurgeRule, i: number): Pro
     }
   }
   let archiveOid: number | undefined;
+  let archiveName: string | undefined;
   if (rule.archiveTable) {
     const a = splitName(rule.archiveTable, root.schema);
     const archive = await relationByName(s, a.schema, a.name);
@@ -281,9 +285,10 @@ async function checkRule(s: MaintenanceSession, rule: PurgeRule, i: number): Pro
       );
     }
     archiveOid = archive.oid;
+    archiveName = relationText(archive);
   }
   const scope = await scopeOf(s, key, root.oid, archiveOid);
-  return { rootOid: root.oid, archiveOid, leaves: typeof scope === "object" ? scope.leaves : [] };
+  return { rootOid: root.oid, archiveOid, rootName: relationText(root), archiveName, leaves: typeof scope === "object" ? scope.leaves : [] };
 }
 
 export const purgeTask = defineTask({
@@ -318,10 +323,10 @@ async function purgeRule(
 ): Promise<RuleReport> {
   const key = `PURGE_RULES[${i}]`;
   const cutoff = (await s.query<{ c: Date }>("SELECT now() - make_interval(secs => $1::float8 * 86400) AS c", [rule.olderThanDays]))[0].c;
-  const listed = await relationsByOid(s, [checked.rootOid, ...(checked.archiveOid !== undefined ? [checked.archiveOid] : [])]);
+  const now = (await relationsByOid(s, [checked.rootOid])).get(checked.rootOid);
   const report: RuleReport = {
     rule: i,
-    table: listed.get(checked.rootOid) ? relationText(listed.get(checked.rootOid)!) : rule.table,
+    table: now ? relationText(now) : checked.rootName,
     cutoff: cutoff.toISOString(),
     ...(rule.where !== undefined ? { where: rule.where } : {}),
     deleted: 0,
@@ -342,7 +347,7 @@ async function purgeRule(
   }
   if (scope === "archive-gone") {
     // Nothing is deleted that cannot be archived; the next run's check names the missing archive table.
-    vanished(listed.get(checked.archiveOid!) ? relationText(listed.get(checked.archiveOid!)!) : rule.archiveTable!, "(the archive table) was dropped");
+    vanished(checked.archiveName!, "(the archive table) was dropped");
     report.complete = false;
     return report;
   }
@@ -351,44 +356,43 @@ async function purgeRule(
   }
   const col = quoteIdent(rule.timestampColumn);
   const condition = `${col} < $1${rule.where !== undefined ? ` AND (${rule.where})` : ""}`;
-  for (const leaf of scope.leaves) {
-    const counted = { table: relationText(leaf), deleted: 0 };
-    report.leaves.push(counted);
-    let leafDone = false;
-    while (!leafDone) {
+  leaves: for (const leaf of scope.leaves) {
+    let counted: { table: string; deleted: number } | undefined;
+    for (;;) {
       if (budget.exhausted()) {
         ctx.log.warn(`purge ${report.table}: time budget of ${settings.TIME_BUDGET_SECONDS}s used up; the rest waits for the next run`);
         report.complete = false;
-        break;
+        break leaves;
       }
       if (report.batches > 0) await pause(settings.PAUSE_MS, ctx.signal);
       if (leaf.oid !== scope.root.oid && !(await isUnder(s, leaf.oid, scope.root.oid))) {
-        // Dropped (then it is in no tree) or detached from the rule's table meanwhile.
-        vanished(counted.table, (await relationsByOid(s, [leaf.oid])).size ? "was detached from the rule's table" : "was dropped");
+        // Dropped (then it is under nothing) or detached from the rule's table meanwhile.
+        vanished(counted?.table ?? relationText(leaf), (await relationsByOid(s, [leaf.oid])).size ? "was detached from the rule's table" : "was dropped");
         break;
       }
       const oids = scope.archive ? [leaf.oid, scope.archive.oid] : [leaf.oid];
       const acted = await actByOid(s, oids, ([l, a]) => purgeBatch(s, key, rule, condition, cutoff, l, leaf.columns, a));
       if (acted.status === "vanished") {
         if (acted.gone.includes(leaf.oid)) {
-          vanished(counted.table, "was dropped");
+          vanished(counted?.table ?? relationText(leaf), "was dropped");
           break;
         }
+        // Nothing is deleted that cannot be archived; the next run's check names the missing archive table.
         vanished(relationText(scope.archive!), "(the archive table) was dropped");
         report.complete = false;
-        return report;
+        break leaves;
       }
-      const n = acted.value;
+      if (!counted) report.leaves.push((counted = { table: "", deleted: 0 }));
       counted.table = relationText(acted.rels[0]);
+      const n = acted.value;
       if (n.deleted > 0) {
         report.batches++;
         report.deleted += n.deleted;
         report.archived += n.archived;
         counted.deleted += n.deleted;
       }
-      leafDone = n.deleted < rule.batchSize;
+      if (n.deleted < rule.batchSize) break;
     }
-    if (!report.complete) break;
   }
   const where = rule.where !== undefined ? ` where ${rule.where}` : "";
   const into = scope.archive ? ` (archived to ${relationText(scope.archive)})` : "";
