@@ -404,7 +404,7 @@ export interface ReindexReport {
   reindexed: { index: string; table: string; reason: string; sizeBefore: number; sizeAfter: number; ms: number }[];
   deferred: string[];
   failed: { index: string; error: string }[];
-  /** Indexes listed at the start that were dropped (with their table, or on their own) before their turn. */
+  /** Indexes (targets or invalid leftovers) listed that were dropped (with their table, or on their own) before their turn. */
   vanished: string[];
   elapsedMs: number;
 }
@@ -443,11 +443,13 @@ export const reindexTask = defineTask({
         if (!settings.DROP_INVALID_LEFTOVERS) return;
         for (const l of await invalidLeftovers(s)) {
           try {
-            // Gone meanwhile (its table dropped, or dropped by someone else): nothing left to clean up.
+            // Gone meanwhile (its table dropped, or dropped by someone else): nothing left to clean up, only to report.
             const acted = await actByOid(s, [l.oid], ([r]) => s.exec(`DROP INDEX CONCURRENTLY ${qualified(r.schema, r.name)}`));
             if (acted.status === "done") {
               report.droppedLeftovers.push(relationText(acted.rels[0]));
               ctx.log.info(`dropped invalid leftover index ${relationText(acted.rels[0])} on ${l.table}`);
+            } else {
+              report.vanished.push(`${l.schema}.${l.name}`);
             }
           } catch (err) {
             report.failed.push({ index: `${l.schema}.${l.name}`, error: `dropping invalid leftover: ${oneLine(err)}` });
