@@ -213,7 +213,7 @@ const refusedKind = (key: string, r: Rel, under?: Rel) =>
  * The physical tables of the rule's table (found by OID) and the archive's fitness for them: refuses
  * (TaskError naming the rule's key) foreign tables among them, an archive that is not a table, holds
  * a foreign table, overlaps the purged table, or lacks a column of one of them. Undefined when the
- * rule's table no longer exists; `archiveGone` when the archive table no longer exists.
+ * rule's table no longer exists; "archive-gone" when the archive table no longer exists.
  */
 async function scopeOf(s: MaintenanceSession, key: string, rootOid: number, archiveOid: number | undefined): Promise<Scope | "archive-gone" | undefined> {
   const tree = await relationTree(s, rootOid);
