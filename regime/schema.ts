@@ -154,10 +154,10 @@ const reindexSchema = z
 
 const purgeRule = z
   .object({
-    table: pgName(true).describe("table whose old rows are deleted (schema.table or table; PostgreSQL names of at most 63 bytes, \"Quoted Name\" for other characters)"),
+    table: pgName(true).describe("table whose old rows are deleted (schema.table or table; PostgreSQL names of at most 63 bytes, \"Quoted Name\" for other characters); a partitioned or inheritance parent covers every partition or child under it; views and foreign tables are refused"),
     timestampColumn: pgName(false).prefault("created_at").describe("column holding the row's age"),
     olderThanDays: z.number().int("must be a whole number of days").min(1, "must be >= 1").describe("rows older than this many days are deleted"),
-    archiveTable: pgName(true).optional().describe("rows are copied here before they are deleted (seed 001: archive old data); unset: deleted only"),
+    archiveTable: pgName(true).optional().describe("rows are copied here (a table or partitioned table with every column of the purged tables) in the batch that deletes them (seed 001: archive old data); unset: deleted only"),
     where: z
       .string()
       .superRefine((w, ctx) => {

@@ -16,9 +16,15 @@
  *
  * One run of each kind at a time per database (advisory lock): a second run reports the database
  * as "already-running" and succeeds without touching it.
+ *
+ * Tables and indexes are listed first and acted on one by one, by OID (`actByOid`): one dropped
+ * before its turn (or while its statement waits) is skipped and named in the report's `vanished`
+ * list, one renamed meanwhile is worked on under its new name, and neither fails the run. Any other
+ * error of a table or index (permission denied, a timeout) still fails the run.
  */
 import { z } from "zod";
 import {
+  actByOid,
   Budget,
   databaseMetric,
   envList,
@@ -26,6 +32,7 @@ import {
   isSkippedForLock,
   pause,
   qualified,
+  relationText,
   resolveTables,
   sessionSettings,
   splitName,
@@ -149,6 +156,8 @@ export interface TablesReport {
   /** Tables that needed work but were not started because the time budget ran out. */
   deferred: string[];
   failed: { table: string; error: string }[];
+  /** Tables listed at the start that were dropped before their turn (schema.table as listed). */
+  vanished: string[];
   /** Tables of the filter that needed nothing. */
   notNeeded: number;
   elapsedMs: number;
@@ -157,14 +166,22 @@ export interface TablesReport {
 interface Planned {
   t: TableStat;
   reasons: string[];
-  sql: string;
+  /** The statement for the table under its current (quoted) name. */
+  sql: (name: string) => string;
   full?: boolean;
   freeze?: boolean;
 }
 
+/** VACUUM/ANALYZE name a relation that was dropped after the statement resolved it this way (a WARNING, no error). */
+const noLongerExists = (notices: { message: string }[]) => notices.some((n) => /no longer exists/i.test(n.message));
+
 async function runPlanned(s: MaintenanceSession, plan: Planned[], notNeeded: number, settings: { TIME_BUDGET_SECONDS: number; PAUSE_MS: number }, ctx: TaskContext, kind: "vacuum" | "analyze"): Promise<TablesReport> {
   const budget = new Budget(settings.TIME_BUDGET_SECONDS, ctx.signal);
-  const report: TablesReport = { done: [], skippedLocked: [], deferred: [], failed: [], notNeeded, elapsedMs: 0 };
+  const report: TablesReport = { done: [], skippedLocked: [], deferred: [], failed: [], vanished: [], notNeeded, elapsedMs: 0 };
+  const vanished = (p: Planned) => {
+    report.vanished.push(display(p.t));
+    ctx.log.warn(`${kind} skipped ${display(p.t)}: dropped since the tables were listed`);
+  };
   for (let i = 0; i < plan.length; i++) {
     const p = plan[i];
     if (budget.exhausted()) {
@@ -175,15 +192,26 @@ async function runPlanned(s: MaintenanceSession, plan: Planned[], notNeeded: num
     if (i > 0) await pause(settings.PAUSE_MS, ctx.signal);
     const started = Date.now();
     try {
-      const { notices } = await s.exec(p.sql);
+      const acted = await actByOid(s, [p.t.oid], ([r]) => s.exec(p.sql(qualified(r.schema, r.name))));
+      if (acted.status === "vanished") {
+        vanished(p);
+        continue;
+      }
+      const { notices } = acted.value;
+      const current = relationText(acted.rels[0]);
       if (isSkippedForLock(notices)) {
-        report.skippedLocked.push(display(p.t));
-        ctx.log.info(`${kind} skipped ${display(p.t)}: locked by another session`);
+        report.skippedLocked.push(current);
+        ctx.log.info(`${kind} skipped ${current}: locked by another session`);
         continue;
       }
       const after = (await tableStats(s)).find((x) => x.oid === p.t.oid);
+      if (!after && noLongerExists(notices)) {
+        vanished(p);
+        continue;
+      }
+      if (current !== display(p.t)) ctx.log.info(`${display(p.t)} was renamed to ${current} since the tables were listed`);
       report.done.push({
-        table: display(p.t),
+        table: current,
         reasons: p.reasons,
         deadBefore: p.t.dead,
         ...(kind === "vacuum" ? { deadAfter: after?.dead ?? 0 } : { modsBefore: p.t.modsSinceAnalyze }),
@@ -191,7 +219,7 @@ async function runPlanned(s: MaintenanceSession, plan: Planned[], notNeeded: num
         ...(p.freeze ? { freeze: true } : {}),
         ms: Date.now() - started,
       });
-      ctx.log.info(`${kind} ${display(p.t)} (${p.reasons.join(", ")}) in ${Date.now() - started} ms`);
+      ctx.log.info(`${kind} ${current} (${p.reasons.join(", ")}) in ${Date.now() - started} ms`);
     } catch (err) {
       report.failed.push({ table: display(p.t), error: oneLine(err) });
       ctx.log.error(`${kind} ${display(p.t)} failed: ${oneLine(err)}`);
@@ -216,7 +244,7 @@ export function planVacuum(tables: TableStat[], settings: VacuumSettings, fullOi
     if (!reasons.length) continue;
     const full = fullOids.has(t.oid);
     const opts = [full ? "FULL" : undefined, freeze ? "FREEZE" : undefined, "ANALYZE", "SKIP_LOCKED"].filter(Boolean).join(", ");
-    plan.push({ t, reasons, sql: `VACUUM (${opts}) ${qualified(t.schema, t.name)}`, full, freeze });
+    plan.push({ t, reasons, sql: (name) => `VACUUM (${opts}) ${name}`, full, freeze });
   }
   plan.sort((a, b) => Number(Boolean(b.freeze)) - Number(Boolean(a.freeze)) || (a.freeze ? b.t.xidAge - a.t.xidAge : 0) || b.t.deadPercent - a.t.deadPercent || b.t.dead - a.t.dead);
   return { plan, notNeeded: tables.length - plan.length };
@@ -232,7 +260,7 @@ export function planAnalyze(tables: TableStat[], settings: AnalyzeSettings): { p
     }
     if (!reasons.length && settings.ALL) reasons.push("all tables requested");
     if (!reasons.length) continue;
-    plan.push({ t, reasons, sql: `ANALYZE (SKIP_LOCKED) ${qualified(t.schema, t.name)}` });
+    plan.push({ t, reasons, sql: (name) => `ANALYZE (SKIP_LOCKED) ${name}` });
   }
   plan.sort((a, b) => Number(a.t.analyzed) - Number(b.t.analyzed) || b.t.modsSinceAnalyze - a.t.modsSinceAnalyze);
   return { plan, notNeeded: tables.length - plan.length };
@@ -358,9 +386,9 @@ export async function estimateIndexBloat(s: MaintenanceSession): Promise<IndexEs
 }
 
 /** INVALID indexes left by a failed CREATE/REINDEX ... CONCURRENTLY, with no build running on their table. */
-export async function invalidLeftovers(s: MaintenanceSession): Promise<{ schema: string; name: string; table: string }[]> {
+export async function invalidLeftovers(s: MaintenanceSession): Promise<{ oid: number; schema: string; name: string; table: string }[]> {
   return s.query(`
-    SELECT n.nspname AS schema, c.relname AS name, t.relname AS table
+    SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, t.relname AS table
       FROM pg_index i
       JOIN pg_class c ON c.oid = i.indexrelid
       JOIN pg_class t ON t.oid = i.indrelid
@@ -368,7 +396,7 @@ export async function invalidLeftovers(s: MaintenanceSession): Promise<{ schema:
      WHERE NOT i.indisvalid
        AND c.relname ~ '_cc(new|old)[0-9]*$'
        AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.relid = i.indrelid)
-     ORDER BY 1, 2`);
+     ORDER BY 2, 3`);
 }
 
 export interface ReindexReport {
@@ -376,20 +404,29 @@ export interface ReindexReport {
   reindexed: { index: string; table: string; reason: string; sizeBefore: number; sizeAfter: number; ms: number }[];
   deferred: string[];
   failed: { index: string; error: string }[];
+  /** Indexes (targets or invalid leftovers) listed that were dropped (with their table, or on their own) before their turn. */
+  vanished: string[];
   elapsedMs: number;
 }
 
-async function resolveIndexes(s: MaintenanceSession, names: string[]): Promise<{ schema: string; name: string; table: string }[]> {
+interface IndexTarget {
+  oid: number;
+  schema: string;
+  name: string;
+  table: string;
+}
+
+async function resolveIndexes(s: MaintenanceSession, names: string[]): Promise<IndexTarget[]> {
   const out = [];
   for (const raw of names) {
     const { schema, name } = splitName(raw);
-    const rows = await s.query<{ table: string }>(
-      `SELECT t.relname AS table FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+    const rows = await s.query<{ oid: number; table: string }>(
+      `SELECT c.oid::int AS oid, t.relname AS table FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
       [schema, name],
     );
     if (!rows.length) throw new TaskError(`REINDEX_INDEXES: index "${schema}.${name}" does not exist in database ${s.connection.id}`);
-    out.push({ schema, name, table: rows[0].table });
+    out.push({ oid: Number(rows[0].oid), schema, name, table: rows[0].table });
   }
   return out;
 }
@@ -401,14 +438,19 @@ export const reindexTask = defineTask({
   async run(settings, ctx): Promise<MaintenanceResult<ReindexReport>> {
     const outcomes = await forEachDatabase(settings, settings, "reindex", ctx, async (s) => {
       const budget = new Budget(settings.TIME_BUDGET_SECONDS, ctx.signal);
-      const report: ReindexReport = { droppedLeftovers: [], reindexed: [], deferred: [], failed: [], elapsedMs: 0 };
+      const report: ReindexReport = { droppedLeftovers: [], reindexed: [], deferred: [], failed: [], vanished: [], elapsedMs: 0 };
       const dropLeftovers = async () => {
         if (!settings.DROP_INVALID_LEFTOVERS) return;
         for (const l of await invalidLeftovers(s)) {
           try {
-            await s.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(l.schema, l.name)}`);
-            report.droppedLeftovers.push(`${l.schema}.${l.name}`);
-            ctx.log.info(`dropped invalid leftover index ${l.schema}.${l.name} on ${l.table}`);
+            // Gone meanwhile (its table dropped, or dropped by someone else): nothing left to clean up, only to report.
+            const acted = await actByOid(s, [l.oid], ([r]) => s.exec(`DROP INDEX CONCURRENTLY ${qualified(r.schema, r.name)}`));
+            if (acted.status === "done") {
+              report.droppedLeftovers.push(relationText(acted.rels[0]));
+              ctx.log.info(`dropped invalid leftover index ${relationText(acted.rels[0])} on ${l.table}`);
+            } else {
+              report.vanished.push(`${l.schema}.${l.name}`);
+            }
           } catch (err) {
             report.failed.push({ index: `${l.schema}.${l.name}`, error: `dropping invalid leftover: ${oneLine(err)}` });
           }
@@ -417,23 +459,22 @@ export const reindexTask = defineTask({
       await dropLeftovers();
 
       // Targets: listed indexes and all indexes of listed tables; otherwise the bloat estimate.
-      const targets: { schema: string; name: string; table: string; reason: string }[] = [];
-      const seen = new Set<string>();
-      const add = (t: { schema: string; name: string; table: string }, reason: string) => {
-        const k = `${t.schema}.${t.name}`;
-        if (!seen.has(k)) {
-          seen.add(k);
-          targets.push({ ...t, reason });
+      const targets: (IndexTarget & { reason: string })[] = [];
+      const seen = new Set<number>();
+      const add = (t: IndexTarget, reason: string) => {
+        if (!seen.has(t.oid)) {
+          seen.add(t.oid);
+          targets.push({ oid: t.oid, schema: t.schema, name: t.name, table: t.table, reason });
         }
       };
       for (const i of await resolveIndexes(s, settings.REINDEX_INDEXES ?? [])) add(i, "listed");
       for (const t of await resolveTables(s, "REINDEX_TABLES", settings.REINDEX_TABLES ?? [])) {
-        const idx = await s.query<{ schema: string; name: string; table: string }>(
-          `SELECT n.nspname AS schema, c.relname AS name, $2::text AS table FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        const idx = await s.query<IndexTarget>(
+          `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, $2::text AS table FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indrelid = $1 ORDER BY c.relname`,
           [t.oid, t.name],
         );
-        for (const i of idx) add(i, "table listed");
+        for (const i of idx) add({ ...i, oid: Number(i.oid) }, "table listed");
       }
       if (!settings.REINDEX_INDEXES?.length && !settings.REINDEX_TABLES?.length) {
         const est = (await estimateIndexBloat(s))
@@ -442,6 +483,9 @@ export const reindexTask = defineTask({
         for (const e of est) add(e, `estimated bloat ${e.bloatPercent!.toFixed(0)} %`);
       }
 
+      // By name, not OID: REINDEX CONCURRENTLY gives the rebuilt index a new OID under the old name.
+      const size = async (r: { schema: string; name: string }) =>
+        Number((await s.query<{ b: string }>(`SELECT pg_relation_size(c.oid) AS b FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`, [r.schema, r.name]))[0]?.b ?? 0);
       for (let i = 0; i < targets.length; i++) {
         const t = targets[i];
         if (budget.exhausted()) {
@@ -449,13 +493,19 @@ export const reindexTask = defineTask({
           break;
         }
         if (i > 0) await pause(settings.PAUSE_MS, ctx.signal);
-        const name = qualified(t.schema, t.name);
         const started = Date.now();
         try {
-          const size = async () => Number((await s.query<{ b: string }>(`SELECT pg_relation_size(c.oid) AS b FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`, [t.schema, t.name]))[0]?.b ?? 0);
-          const sizeBefore = await size();
-          await s.exec(`REINDEX INDEX CONCURRENTLY ${name}`);
-          report.reindexed.push({ index: `${t.schema}.${t.name}`, table: t.table, reason: t.reason, sizeBefore, sizeAfter: await size(), ms: Date.now() - started });
+          const acted = await actByOid(s, [t.oid], async ([r]) => {
+            const sizeBefore = await size(r);
+            await s.exec(`REINDEX INDEX CONCURRENTLY ${qualified(r.schema, r.name)}`);
+            return { sizeBefore, sizeAfter: await size(r) };
+          });
+          if (acted.status === "vanished") {
+            report.vanished.push(`${t.schema}.${t.name}`);
+            ctx.log.warn(`reindex skipped ${t.schema}.${t.name}: dropped since the indexes were listed`);
+            continue;
+          }
+          report.reindexed.push({ index: relationText(acted.rels[0]), table: t.table, reason: t.reason, ...acted.value, ms: Date.now() - started });
         } catch (err) {
           report.failed.push({ index: `${t.schema}.${t.name}`, error: oneLine(err) });
           // A REINDEX CONCURRENTLY cut short (lock_timeout, statement_timeout) leaves an invalid *_ccnew.

@@ -167,12 +167,24 @@ export function libpqEnv(c: Connection, database = c.database): NodeJS.ProcessEn
   return env;
 }
 
+/** A failed connection attempt; `code` is the server's SQLSTATE when it answered (3D000: no such database). */
+export class ConnectError extends TaskError {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Opens a client; throws ConnectError (one line naming the target) when the server refuses or cannot be reached. */
 export async function connect(c: Connection, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
   const client = new pg.Client(clientConfig(c, extra));
   try {
     await client.connect();
   } catch (err) {
-    throw new TaskError(`database ${c.id}: cannot connect to ${c.host}:${c.port}/${c.database}: ${err instanceof Error ? err.message : String(err)}`);
+    const code = typeof (err as { code?: unknown })?.code === "string" ? (err as { code: string }).code : undefined;
+    throw new ConnectError(`database ${c.id}: cannot connect to ${c.host}:${c.port}/${c.database}: ${err instanceof Error ? err.message : String(err)}`, code);
   }
   return client;
 }

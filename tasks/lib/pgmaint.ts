@@ -3,16 +3,93 @@
  * one maintenance session per database with its own lock_timeout and statement_timeout, one run at a
  * time per database (advisory lock), a time budget checked before each unit of work, server notices
  * captured per statement, and safe identifier quoting.
+ *
+ * Objects vanish: a task lists its tables, indexes and databases first and acts on them one by one,
+ * so any of them can be dropped or renamed before its turn. Relations are therefore acted on by OID
+ * (`actByOid`: the name is looked up from the OID right before acting, and looked up again when the
+ * statement fails with a "does not exist" SQLSTATE): a relation that is gone is reported as vanished
+ * and skipped, a renamed one is acted on under its new name, and any other error stays an error. A
+ * database of a multi-database run that answered when the run started and is gone at its turn
+ * (SQLSTATE 3D000) is reported with status "vanished"; it never fails the run.
  */
 import pg from "pg";
 import { z } from "zod";
-import { connect, databaseTargets, resolveConnection, type Connection } from "./db";
+import { ConnectError, connect, databaseTargets, resolveConnection, type Connection, type DatabaseTarget } from "./db";
 import { envInt, MetricUnit, oneLine, TaskError, type TaskContext } from "./runtime";
 
 export const quoteIdent = (name: string): string => pg.escapeIdentifier(name);
 
 /** `schema.table` quoted for SQL. */
 export const qualified = (schema: string, name: string): string => `${quoteIdent(schema)}.${quoteIdent(name)}`;
+
+/**
+ * SQLSTATEs meaning "the object named is not there": undefined_table (42P01), undefined_object
+ * (42704), invalid_schema_name (3F000), invalid_catalog_name (3D000, a database) [PostgreSQL
+ * documentation, Appendix A "PostgreSQL Error Codes"].
+ */
+export const VANISHED_SQLSTATES: ReadonlySet<string> = new Set(["42P01", "42704", "3F000", "3D000"]);
+
+/** The SQLSTATE of a server error (pg's DatabaseError.code, ConnectError.code), if any. */
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** True when the error says that a named object does not exist (see VANISHED_SQLSTATES). */
+export const isVanishedSignal = (err: unknown): boolean => VANISHED_SQLSTATES.has(sqlState(err) ?? "");
+
+/** A relation (table, index, ...) as the catalog names it now. */
+export interface RelationRef {
+  oid: number;
+  schema: string;
+  name: string;
+}
+
+/** `schema.name` of a relation. */
+export const relationText = (r: { schema: string; name: string }): string => `${r.schema}.${r.name}`;
+
+/** The current schema and name of relations by OID (pg_class); OIDs that no longer exist are absent. */
+export async function relationsByOid(s: MaintenanceSession, oids: number[]): Promise<Map<number, RelationRef>> {
+  const rows = await s.query<{ oid: number; schema: string; name: string }>(
+    `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY($1::oid[])`,
+    [oids],
+  );
+  return new Map(rows.map((r) => [Number(r.oid), { oid: Number(r.oid), schema: r.schema, name: r.name }]));
+}
+
+/** How acting on relations listed earlier went: done (under their current names) or vanished (these OIDs are gone). */
+export type Acted<T> = { status: "done"; value: T; rels: RelationRef[] } | { status: "vanished"; gone: number[] };
+
+/**
+ * Acts on relations listed earlier, by OID. Their current names are looked up right before `act`
+ * runs; when any is gone, nothing runs and the result is "vanished" with the missing OIDs. When
+ * `act` fails with a vanished signal (42P01, 42704, 3F000), the names are looked up again: a
+ * relation gone since means "vanished"; one renamed since (a new name or schema) is acted on again
+ * under that name, up to `attempts` times; when every name is unchanged the error is real and is
+ * thrown (for instance a `where` naming a table that was dropped). Any other error is thrown as is.
+ */
+export async function actByOid<T>(s: MaintenanceSession, oids: number[], act: (rels: RelationRef[]) => Promise<T>, attempts = 3): Promise<Acted<T>> {
+  let lastError: unknown;
+  let lastNames: string[] | undefined;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const found = await relationsByOid(s, oids);
+    const gone = oids.filter((o) => !found.has(o));
+    if (gone.length) return { status: "vanished", gone };
+    const rels = oids.map((o) => found.get(o)!);
+    const names = rels.map(relationText);
+    // Still there under the same names: the "does not exist" was about something else.
+    if (lastNames && names.every((n, i) => n === lastNames![i])) throw lastError;
+    try {
+      return { status: "done", value: await act(rels), rels };
+    } catch (err) {
+      if (!isVanishedSignal(err)) throw err;
+      lastError = err;
+      lastNames = names;
+    }
+  }
+  throw lastError;
+}
 
 /** Comma- or whitespace-separated list of names (TABLES=public.a,b). Empty means "none given". */
 export const envList = z
@@ -158,9 +235,25 @@ export interface DatabaseEnv {
 
 export interface DatabaseOutcome<R> {
   database: string;
-  status: "done" | "already-running" | "failed";
+  status: "done" | "already-running" | "vanished" | "failed";
   error?: string;
+  /** For "vanished": what the server said (database "x" does not exist). */
+  detail?: string;
   result?: R;
+}
+
+/** pg's own message when the server closes the connection, and the SQLSTATE of pg_terminate_backend (DROP DATABASE ... WITH (FORCE)). */
+const connectionLost = (err: unknown) => sqlState(err) === "57P01" || /Connection terminated/i.test(err instanceof Error ? err.message : "");
+
+/** Whether the target's database answers a fresh connection attempt with 3D000 (does not exist). */
+async function databaseMissing(t: DatabaseTarget, env: Record<string, string | undefined>): Promise<boolean> {
+  try {
+    const client = await connect(await resolveConnection(t, env));
+    await client.end().catch(() => undefined);
+    return false;
+  } catch (err) {
+    return err instanceof ConnectError && err.code === "3D000";
+  }
 }
 
 /**
@@ -168,6 +261,12 @@ export interface DatabaseOutcome<R> {
  * database where another run of the same kind holds the advisory lock is reported as
  * "already-running" and left alone (the run still succeeds: the other run is doing the work). A
  * database that fails does not stop the others; the task fails afterwards naming it.
+ *
+ * With several databases, each is first tried once (connect and close) to list the ones that exist
+ * now. One of those that is gone at its turn (dropped or renamed meanwhile: SQLSTATE 3D000 on
+ * connecting, or its session ended by DROP DATABASE ... WITH (FORCE) and a new connection then gets
+ * 3D000) is reported with status "vanished" and does not fail the run. A database that did not
+ * exist when the run started is a configuration fault: it fails the run as before.
  */
 export async function forEachDatabase<R>(
   env: DatabaseEnv,
@@ -178,12 +277,25 @@ export async function forEachDatabase<R>(
 ): Promise<DatabaseOutcome<R>[]> {
   const dbEnv: Record<string, string | undefined> = { ...env };
   const targets = databaseTargets(dbEnv);
+  const seen = new Set<string>();
+  if (targets.length > 1) {
+    for (const t of targets) {
+      try {
+        const client = await connect(await resolveConnection(t, dbEnv));
+        await client.end().catch(() => undefined);
+        seen.add(t.id);
+      } catch {
+        /* its turn reports why */
+      }
+    }
+  }
   const outcomes: DatabaseOutcome<R>[] = [];
   for (const t of targets) {
     let session: MaintenanceSession | undefined;
     try {
       const c = await resolveConnection(t, dbEnv);
       session = await MaintenanceSession.open(c, opts);
+      seen.add(t.id);
       if (lock && !(await session.tryLock(lock))) {
         ctx.log.warn(`database ${t.id}: another ${lock} run holds the lock; leaving it alone`);
         outcomes.push({ database: t.id, status: "already-running" });
@@ -191,8 +303,14 @@ export async function forEachDatabase<R>(
       }
       outcomes.push({ database: t.id, status: "done", result: await work(session) });
     } catch (err) {
-      if (targets.length === 1 && err instanceof TaskError) throw err;
       const msg = oneLine(err);
+      const gone = seen.has(t.id) && (sqlState(err) === "3D000" || (connectionLost(err) && (await databaseMissing(t, dbEnv))));
+      if (gone) {
+        ctx.log.warn(`database ${t.id}: gone since the run started (${msg}); skipped`);
+        outcomes.push({ database: t.id, status: "vanished", detail: msg });
+        continue;
+      }
+      if (targets.length === 1 && err instanceof TaskError) throw err;
       ctx.log.error(`database ${t.id}: ${msg}`);
       outcomes.push({ database: t.id, status: "failed", error: msg });
     } finally {
@@ -225,11 +343,17 @@ export async function resolveTables(s: MaintenanceSession, key: string, names: s
 
 /** The task result: one entry per database, its report under `report`. */
 export interface MaintenanceResult<R> {
-  databases: { database: string; status: "done" | "already-running" | "failed"; error?: string; report?: R }[];
+  databases: { database: string; status: DatabaseOutcome<R>["status"]; error?: string; detail?: string; report?: R }[];
 }
 
 export function toResult<R>(outcomes: DatabaseOutcome<R>[]): MaintenanceResult<R> {
   return {
-    databases: outcomes.map((o) => ({ database: o.database, status: o.status, ...(o.error ? { error: o.error } : {}), ...(o.result !== undefined ? { report: o.result } : {}) })),
+    databases: outcomes.map((o) => ({
+      database: o.database,
+      status: o.status,
+      ...(o.error ? { error: o.error } : {}),
+      ...(o.detail ? { detail: o.detail } : {}),
+      ...(o.result !== undefined ? { report: o.result } : {}),
+    })),
   };
 }
