@@ -267,8 +267,9 @@ export function renderInstallScript(input: InstallScriptInput): string {
     `  { grep "^error:" "$WORK/$set.out" || true; } | sed "s|$WORK/$set|$ETC/logrotate.d|g" | awk '!seen[$0]++' > "$WORK/$set.errors"`,
     '  [ "$rc" -eq 0 ] || [ -s "$WORK/$set.errors" ] || echo "error: logrotate -d exited $rc" > "$WORK/$set.errors"',
     "}",
-    "check base",
-    "check new",
+    // Without configs of its own the group can add no error (and the host may have no logrotate).
+    names.length ? "check base" : ': > "$WORK/base.errors"',
+    names.length ? "check new" : ': > "$WORK/new.errors"',
     'added="$(grep -vxF -f "$WORK/base.errors" "$WORK/new.errors" || true)"',
     `while IFS= read -r line; do [ -z "$line" ] || echo "warning: the host's own logrotate configs report: $line" >&2; done < "$WORK/base.errors"`,
     'if [ -n "$added" ]; then',
