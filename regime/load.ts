@@ -96,6 +96,7 @@ export function regimeProblems(raw: unknown): { lines: string[]; regime?: Regime
       resolveSchedule(f.input, tz);
     } catch (err) {
       lines.push(`${at}: ${message(err)}`);
+      reported.push(at);
     }
   }
 
