@@ -1,15 +1,7 @@
 /** Endpoint health checks of the regime: `maintenance-regime:endpoints`. */
 import { z } from "zod";
-import { id, schedule, severity } from "./primitives";
+import { ALWAYS, id, schedule, secretsManagerArn, severity, uniqueBy } from "./primitives";
 import { urlCredentialProblem } from "../tasks/lib/url-credentials";
-
-/** A Secrets Manager secret's full ARN: IAM grants match it exactly, so the 6-character suffix must be there. */
-const secretArn = z
-  .string()
-  .regex(
-    /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/,
-    "must be the full ARN of a Secrets Manager secret, with the 6-character suffix (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)",
-  );
 
 const statusCondition = z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]);
 
@@ -49,7 +41,7 @@ export const endpointSchema = z
       .min(1)
       .optional()
       .describe("for https: certificate alarm (certificateSeverity) when a certificate of the chain (leaf or intermediate) expires sooner; never counts as down"),
-    headersSecretArn: secretArn
+    headersSecretArn: secretsManagerArn
       .optional()
       .describe("request headers from a Secrets Manager secret whose SecretString is a JSON object of header name to value, read by the check at run time"),
     severity: severity.default("P0").describe("severity of the down alarm (unreachable, untrusted, timed out, or a wrong status, body or JSON field)"),
@@ -74,9 +66,8 @@ export const endpointSchema = z
 export const endpointsSchema = z
   .object({
     schedule: schedule.default("every 1 minute").describe("how often every endpoint is checked; failuresBeforeAlarm counts these runs"),
-    checks: z.array(endpointSchema).min(1, "must list at least one endpoint").describe("the endpoints checked, each with its own down, slow and certificate alarms"),
+    checks: z.array(endpointSchema).min(1, "must list at least one endpoint").superRefine(uniqueBy("name", "endpoint"), ALWAYS).describe("the endpoints checked, each with its own down, slow and certificate alarms"),
   })
-  .strict()
-  .refine((e) => new Set(e.checks.map((c) => c.name)).size === e.checks.length, { message: "endpoint names must be unique", path: ["checks"] });
+  .strict();
 
 export type EndpointConfig = z.output<typeof endpointSchema>;

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { SEVERITIES } from "../components/alarms";
 import { LOG_RETENTION_DAYS } from "./limits";
 import { schedule, uniqueBy } from "./primitives";
-import { fileBackupSchedule } from "./file-backups";
+import { fileBackupPrefix, fileBackupSchedule } from "./file-backups";
 import { logPathsOverlap } from "./glob-overlap";
 
 const severity = z.enum(SEVERITIES, { message: `must be one of ${SEVERITIES.join(", ")}` });
@@ -591,6 +591,16 @@ export function logsSchemaAt(keyPrefix: string) {
         logGroupNames.add(lg.name);
       });
     });
+    // S3 lifecycle rules filter by key prefix as a string: a prefix that starts another one would expire
+    // the other's objects after its own days, so what the config says is kept would not be.
+    const owned = l.hostGroups.flatMap((g, i) => [
+      ...g.logSets.flatMap((s, j) => (s.archive ? [{ prefix: archivePrefix(g.name, s), path: ["hostGroups", i, "logSets", j, "archive", "prefix"], key: `${keyPrefix}hostGroups[${i}].logSets[${j}].archive` }] : [])),
+      ...g.fileBackups.map((b, j) => ({ prefix: fileBackupPrefix(g.name, b.name), path: ["hostGroups", i, "fileBackups", j, "name"], key: `${keyPrefix}hostGroups[${i}].fileBackups[${j}]` })),
+    ]);
+    for (const inner of owned) {
+      const outer = owned.find((o) => o !== inner && o.prefix !== inner.prefix && inner.prefix.startsWith(o.prefix));
+      if (outer) ctx.addIssue({ code: "custom", path: inner.path, message: `${inner.prefix} starts with ${outer.prefix} of ${outer.key}: its expiry would also remove these objects; choose prefixes that do not start one another` });
+    }
   });
 }
 

@@ -282,6 +282,35 @@ describe("mistakes that would pass silently are refused, naming the key", () => 
     ],
     ["two redis of one id", { name: "prod", redis: [{ id: "cache", url: "redis://a:6379" }, { id: "cache", url: "redis://b:6379" }] }, 'redis[1].id: duplicate redis id "cache"'],
     [
+      "two endpoints of one name",
+      { name: "prod", endpoints: { checks: [{ name: "api", url: "https://a.example.com/health" }, { name: "api", url: "https://b.example.com/health" }] } },
+      'endpoints.checks[1].name: duplicate endpoint "api"',
+    ],
+    [
+      "an endpoint's header secret given as a wildcard",
+      { name: "prod", endpoints: { checks: [{ name: "api", url: "https://a.example.com/health", headersSecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:*" }] } },
+      'endpoints.checks[0].headersSecretArn: must name one Secrets Manager secret: "*" and "?" are IAM wildcards and would grant every match',
+    ],
+    [
+      "a log archive prefix inside another's, whose expiry would remove its archives",
+      {
+        name: "prod",
+        logs: {
+          hostGroups: [
+            {
+              name: "web",
+              target: { tagKey: "Role", tagValue: "web" },
+              logSets: [
+                { name: "all", paths: ["/var/log/app/*.log"], frequency: "daily", copytruncate: true, keep: 7, archive: { prefix: "app/", expireDays: 30 } },
+                { name: "audit", paths: ["/var/log/audit/*.log"], frequency: "daily", copytruncate: true, keep: 7, archive: { prefix: "app/audit/", expireDays: 365 } },
+              ],
+            },
+          ],
+        },
+      },
+      "logs.hostGroups[0].logSets[1].archive.prefix: app/audit/ starts with app/ of logs.hostGroups[0].logSets[0].archive: its expiry would also remove these objects; choose prefixes that do not start one another",
+    ],
+    [
       "two purge rules of one table, spelled differently",
       { name: "prod", databases: [db({ purge: { rules: [{ table: "audit_logs", olderThanDays: 90 }, { table: "public.audit_logs", olderThanDays: 30 }] } })] },
       'databases[0].purge.rules[1].table: duplicate purge rule on table "public.audit_logs"',
