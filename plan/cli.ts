@@ -6,6 +6,7 @@
  * JSON, byte-identical for the same config and reference date (`--from`, default: today 00:00 UTC).
  */
 import * as fs from "node:fs";
+import { formatPromises } from "./promises";
 import { buildPlan, PlanError, type Plan } from "./run";
 
 export interface CliOptions {
@@ -78,6 +79,10 @@ export function formatPlan(p: Plan): string {
   out.push("Alarms");
   for (const a of p.alarms) out.push(`  ${a.severity}  ${a.name}: ${a.metric} ${a.condition} (missing data: ${a.treatMissingData}) -> ${a.pages}`);
   out.push("");
+  if (p.promises) {
+    out.push(...formatPromises(p.promises));
+    out.push("");
+  }
   out.push(`Estimated monthly cost: ${usd(p.cost.monthlyTotal)} (us-east-1 list prices)`);
   for (const c of p.cost.components) out.push(`  ${usd(c.monthlyUsd).padStart(9)}  ${c.component}`);
   out.push("  assumptions:");
@@ -110,7 +115,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`error: ${msg.split("\n")[0]}\n`);
+    // A refused regime names every broken promise, one line each; other errors are one line.
+    const lines = msg.split("\n");
+    const shown = lines.every((l) => l.startsWith("promise check: ")) ? lines : [lines[0]];
+    process.stderr.write(shown.map((l) => `error: ${l}\n`).join(""));
     return 1;
   }
 }
