@@ -243,7 +243,7 @@ export function fixedZoneHint(tz: string): string {
   const jan = zoneOffset(Date.UTC(2027, 0, 15), tz);
   const jul = zoneOffset(Date.UTC(2027, 6, 15), tz);
   const standard = Math.min(jan, jul) / 3_600_000;
-  if (!Number.isInteger(standard)) return "UTC";
+  if (!Number.isInteger(standard)) return "UTC: no Etc zone has a fractional offset";
   return standard === 0 ? "UTC" : `Etc/GMT${standard > 0 ? "-" : "+"}${Math.abs(standard)}`;
 }
 
@@ -277,8 +277,8 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         effect = `${hours(gap.seconds)} without a backup > rpoHours ${db.rpoHours}`;
         remedy = `${dstRemedy(b, skip.time)}, or set rpoHours to at least ${need}`;
       } else if (gap.seconds > b.intervalSeconds) {
-        firstBreak = localDate(gap.endsAt, b.timezone);
-        cause = `"${b.text}" in ${b.timezone} runs ${hours(gap.seconds)} apart on ${firstBreak} (the clock falls back that day)`;
+        firstBreak = localDate(gap.startsAt, b.timezone);
+        cause = `"${b.text}" in ${b.timezone} runs ${hours(gap.seconds)} apart from ${firstBreak} (the clock falls back that day)`;
         effect = `${hours(gap.seconds)} without a backup > rpoHours ${db.rpoHours}`;
         remedy = `run it in a fixed-offset zone (${fixedZoneHint(b.timezone)}) or set rpoHours to at least ${need}`;
       } else {

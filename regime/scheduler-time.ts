@@ -190,13 +190,7 @@ export function longestGap(schedule: { expression: string; timezone: string }, f
 /** "48 h", "25 h", "90 min", "7 d": a duration in seconds, as a person reads it. */
 export function formatDuration(seconds: number): string {
   if (seconds >= 7 * 86400 && seconds % 86400 === 0) return `${seconds / 86400} d`;
-  if (seconds >= 2 * 3600) {
-    const h = seconds / 3600;
-    return `${Number.isInteger(h) ? h : h.toFixed(1)} h`;
-  }
-  if (seconds >= 60) {
-    const m = seconds / 60;
-    return `${Number.isInteger(m) ? m : m.toFixed(1)} min`;
-  }
+  if (seconds >= 2 * 3600) return `${Math.round(seconds / 360) / 10} h`;
+  if (seconds >= 60) return `${Math.round(seconds / 6) / 10} min`;
   return `${seconds} s`;
 }
