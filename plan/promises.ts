@@ -101,3 +101,39 @@ export function formatPromises(p: PlanPromises): string[] {
   }
   return out;
 }
+
+export interface PromiseChange {
+  key: string;
+  promise: string;
+  before?: PlanPromise;
+  after?: PlanPromise;
+}
+
+/** Promises added, removed, or whose figure or status differs between two plans (by key and promise). */
+export function promiseChanges(base: PlanPromises | undefined, head: PlanPromises | undefined): PromiseChange[] {
+  const id = (p: PlanPromise) => `${p.key}\u0000${p.promise}`;
+  const b = new Map((base?.items ?? []).map((p) => [id(p), p]));
+  const h = new Map((head?.items ?? []).map((p) => [id(p), p]));
+  const keys = [...new Set([...b.keys(), ...h.keys()])].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  return keys
+    .map((k) => ({ before: b.get(k), after: h.get(k) }))
+    .filter(({ before, after }) => !before || !after || before.figure !== after.figure || before.status !== after.status)
+    .map(({ before, after }) => ({ key: (after ?? before)!.key, promise: (after ?? before)!.promise, before, after }));
+}
+
+const cellOf = (p?: PlanPromise) => (p ? `${p.figure} (${MARK[p.status]}${p.firstBreak ? `, first ${p.firstBreak}` : ""})` : "—");
+
+/** The diff's Promises section: a table of the promises that change. */
+export function promiseSection(changes: PromiseChange[], table: (header: string[], rows: string[][]) => string[], code: (s: string) => string): string[] {
+  const weaker = changes.filter((c) => c.after && c.after.status !== "held" && c.before?.status !== c.after.status).length;
+  return [
+    "### Promises",
+    "",
+    `${changes.length} promise${changes.length === 1 ? "" : "s"} changed${weaker ? `, ${weaker} no longer held` : ""}.`,
+    "",
+    ...table(
+      ["Key", "Promise", "Before", "After"],
+      changes.map((c) => [code(c.key), c.promise, cellOf(c.before), cellOf(c.after)]),
+    ),
+  ];
+}

@@ -245,3 +245,19 @@ describe("prod and every example keep their promises, with these figures", () =>
     });
   }
 });
+
+describe("the pull-request plan diff shows promises that change", () => {
+  it("a backup moved to 02:00 New York time: the RPO figure and status change, the rest is not listed", async () => {
+    const { diffPlans, EMPTY_PLAN } = await import("../plan/diff");
+    const { planPromises } = await import("../plan/promises");
+    const plan = (r: ReturnType<typeof regime>) => ({ ...EMPTY_PLAN, project: "maintenance-regime", stack: "t", promises: planPromises(checkPromises(r, FROM)) });
+    const base = plan(regime({ timezone: "America/New_York", backup: { schedule: { at: "daily at 02:00", timezone: "Etc/GMT+5" } } }));
+    const head = plan(regime({ timezone: "America/New_York", acceptedRisks: [{ key: "databases[app].backup.schedule", reason: "r" }, { key: "databases[app].verify.maxAgeHours", reason: "r" }] }));
+    const md = diffPlans(base, head);
+    const section = md.slice(md.indexOf("### Promises"), md.indexOf("### Estimated monthly cost"));
+    expect(section).toContain("| `databases[app].backup.schedule` | at most 26 h of data lost (rpoHours) | 24 h between backups (held) | 47 h between backups (accepted, first 2027-03-14) |");
+    expect(section).toContain("| `databases[app].verify.maxAgeHours` | the verify finds a backup at most 26 h old (maxAgeHours) | newest backup at most 4 h old when it runs (held) | newest backup at most 27 h old when it runs (accepted, first 2027-03-14) |");
+    expect(section).not.toContain("retention");
+    expect(diffPlans(base, base)).toContain("**No change to the regime**");
+  });
+});
