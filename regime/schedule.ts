@@ -729,6 +729,18 @@ function hourly(input: string, timeText: string | undefined): ReadableResult {
  * Parses a schedule as written in the regime. Throws ScheduleError with one line naming the reason.
  */
 export function parseSchedule(text: string, timezone: string): Schedule {
+  // The longest interval walks 28 years of days: a regime's many equal schedules parse once.
+  const cacheKey = `${text}\u0000${timezone}`;
+  const cached = scheduleCache.get(cacheKey);
+  if (cached) return { ...cached };
+  const parsed = parseScheduleUncached(text, timezone);
+  scheduleCache.set(cacheKey, parsed);
+  return { ...parsed };
+}
+
+const scheduleCache = new Map<string, Schedule>();
+
+function parseScheduleUncached(text: string, timezone: string): Schedule {
   if (typeof text !== "string" || text.trim() === "") throw new ScheduleError(`schedule must not be empty; ${EXAMPLES}`);
   checkTimezone(timezone);
   const t = text.trim();
