@@ -261,3 +261,39 @@ describe("the pull-request plan diff shows promises that change", () => {
     expect(diffPlans(base, base)).toContain("**No change to the regime**");
   });
 });
+
+describe("the program refuses a broken promise before anything is created", () => {
+  it("npm run plan on a 02:00 New York backup exits 1 with one line per broken promise and prints no plan", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { spawnSync } = await import("node:child_process");
+    const YAML = (await import("yaml")).default;
+    const dir = mkdtempSync(join(tmpdir(), "promises-"));
+    const file = join(dir, "Pulumi.ny.yaml");
+    const ns = "maintenance-regime";
+    writeFileSync(
+      file,
+      YAML.stringify({
+        config: {
+          [`${ns}:name`]: "ny",
+          [`${ns}:timezone`]: "America/New_York",
+          [`${ns}:databases`]: [
+            {
+              id: "app",
+              secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
+              network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
+              backup: { schedule: "daily at 02:00" },
+            },
+          ],
+        },
+      }),
+    );
+    const run = spawnSync(process.execPath, ["--import", "tsx", join(__dirname, "..", "plan", "cli.ts"), "--config", file, "--from", "2026-11-23"], { encoding: "utf8", cwd: join(__dirname, "..") });
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trimEnd().split("\n")).toEqual([
+      `error: promise check: databases[app].backup.schedule: "daily at 02:00" in America/New_York does not run on 2027-03-14 (02:00 does not exist that day): 47 h without a backup > rpoHours 26; its missed-run alarm (24 h) pages P1 on 2027-03-14 although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (Etc/GMT+5), or set rpoHours to at least 47`,
+      "error: promise check: databases[app].verify.maxAgeHours: the verify on 2027-03-14 finds the newest backup 27 h old > maxAgeHours 26 and fails without a fault; keep the backup running every day or set maxAgeHours to at least 27",
+    ]);
+  }, 180_000);
+});
