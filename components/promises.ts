@@ -5,6 +5,11 @@
  * `tierRules`, `physicalName`), before any resource exists. `checkPromises` is what index.ts runs
  * before the MaintenanceRegime is created and what the offline plan reports.
  *
+ * Names need no check here: the components shorten every Lambda, role and schedule name to its limit
+ * (`physicalName`). The environments of the database tasks (a drill's CHECKS, a purge's rules) are
+ * checked only by the offline plan's audit of the recorded resources (plan/promises.ts), not yet
+ * before `pulumi up`.
+ *
  * Two figures are not yet exported by their components and are restated here, each pinned by a test
  * against the recorded resources (tests/promises.test.ts, "the model is what is provisioned"): the
  * endpoint down alarm's period (components/health-checks.ts) and the file-backup alarm's hour of
