@@ -1,11 +1,12 @@
 /**
  * The Pulumi program: the stack's config becomes one validated regime (regime/schema.ts), which the
  * MaintenanceRegime component provisions. Config errors stop the run before anything is provisioned,
- * every problem on its own line naming the key.
+ * every problem on its own line naming the key; so does each broken promise (components/promises.ts).
  * Outputs keep stable names other stacks can read (README "Outputs").
  */
 import * as pulumi from "@pulumi/pulumi";
 import { bundleZipTasks, taskArchive } from "./build/bundle";
+import { checkPromises, PROMISE_LINE_PREFIX, promiseCheckContext } from "./components/promises";
 import { MaintenanceRegime, type TaskArchives } from "./components/regime";
 import { regimeFromConfig, RegimeConfigError } from "./regime/load";
 
@@ -18,6 +19,17 @@ export = async () => {
     // RunError: Pulumi prints the message as it is (every line), without a stack trace.
     if (err instanceof RegimeConfigError) throw new pulumi.RunError(err.lines.map((l) => `config error: ${l}`).join("\n"));
     throw err;
+  }
+
+  // Promises (RPO, verify age, retention, watched jobs, AWS limits) over the next 12 months, before
+  // anything is created: every broken one is a line, and any line stops the run.
+  const check = promiseCheckContext();
+  check.report = undefined;
+  if (!check.skip) {
+    const now = new Date();
+    const report = checkPromises(regime, check.from ?? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())));
+    check.report = report;
+    if (report.refusals.length > 0) throw new pulumi.RunError(report.refusals.map((l) => PROMISE_LINE_PREFIX + l).join("\n"));
   }
 
   // Private keys of SSH-delivered log host groups come from secret config only.

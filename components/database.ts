@@ -44,6 +44,17 @@ export function backupPrefixes(dbId: string): string[] {
   return TIERS.map((t) => `${t}/${dbId}/`);
 }
 
+/**
+ * The RPO alarm's window: rpoHours rounded up to whole hours; one period up to a day, hourly periods
+ * beyond (every one must hold no success). CloudWatch refuses a window over 7 days (rpoHours > 168):
+ * regime/promises.ts reports that before deploy.
+ */
+export function rpoAlarmWindow(rpoHours: number): { period: number; evaluationPeriods: number; datapointsToAlarm: number } {
+  const seconds = Math.ceil(rpoHours) * 3600;
+  const period = seconds <= 86400 ? seconds : 3600;
+  return { period, evaluationPeriods: seconds / period, datapointsToAlarm: seconds / period };
+}
+
 const WEEKDAY_NUMBER: Record<string, number> = { Sunday: 0, Monday: 1, Tuesday: 2, Wednesday: 3, Thursday: 4, Friday: 5, Saturday: 6 };
 
 export class DatabaseMaintenance extends pulumi.ComponentResource {
@@ -277,8 +288,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
     }
 
     // RPO: the backup task records BackupSucceeded per database; no success within the RPO pages.
-    const rpoSeconds = Math.ceil((db.backup.rpoHours * 3600) / 3600) * 3600;
-    const rpoPeriod = rpoSeconds <= 86400 ? rpoSeconds : 3600;
+    const rpoWindow = rpoAlarmWindow(db.backup.rpoHours);
     const rpo = createAlarm(
       args.regime,
       {
@@ -292,9 +302,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
           metricName: "BackupSucceeded",
           dimensions: { service: args.regime, Task: "backup", Instance: db.id, Database: db.id },
           statistic: "Sum",
-          period: rpoPeriod,
-          evaluationPeriods: rpoSeconds / rpoPeriod,
-          datapointsToAlarm: rpoSeconds / rpoPeriod,
+          ...rpoWindow,
           comparisonOperator: "LessThanThreshold",
           threshold: 1,
         },

@@ -1,11 +1,12 @@
 /**
- * `npm run plan [-- --stack NAME | --config FILE] [--json] [--from DATE] [--svg FILE]`
+ * `npm run plan [-- --stack NAME | --config FILE] [--json] [--from DATE] [--svg FILE] [--no-promise-check]`
  *
  * Prints the regime at a glance without a cloud account: resources by component, the maintenance
- * calendar, alarms and where they page, and an estimated monthly cost. `--json` prints the same as
+ * calendar, alarms and where they page, the promises with their figures, and an estimated monthly cost. `--json` prints the same as
  * JSON, byte-identical for the same config and reference date (`--from`, default: today 00:00 UTC).
  */
 import * as fs from "node:fs";
+import { formatPromises } from "./promises";
 import { buildPlan, PlanError, type Plan } from "./run";
 
 export interface CliOptions {
@@ -14,10 +15,12 @@ export interface CliOptions {
   json: boolean;
   from: Date;
   svg?: string;
+  /** false (--no-promise-check): plan without the promise check, to measure its cost; `pulumi up` always checks. */
+  promises: boolean;
 }
 
 export function parsePlanArgs(argv: string[], now = new Date()): CliOptions {
-  const opts: CliOptions = { json: false, from: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())) };
+  const opts: CliOptions = { json: false, promises: true, from: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -36,6 +39,9 @@ export function parsePlanArgs(argv: string[], now = new Date()): CliOptions {
       case "--json":
         opts.json = true;
         break;
+      case "--no-promise-check":
+        opts.promises = false;
+        break;
       case "--svg":
         opts.svg = value();
         break;
@@ -47,7 +53,7 @@ export function parsePlanArgs(argv: string[], now = new Date()): CliOptions {
         break;
       }
       default:
-        throw new PlanError(`${a}: unknown option; options: --stack NAME, --config FILE, --json, --from DATE, --svg FILE`);
+        throw new PlanError(`${a}: unknown option; options: --stack NAME, --config FILE, --json, --from DATE, --svg FILE, --no-promise-check`);
     }
   }
   if (opts.stack && opts.configFile) throw new PlanError("--stack and --config: give one of them");
@@ -78,6 +84,10 @@ export function formatPlan(p: Plan): string {
   out.push("Alarms");
   for (const a of p.alarms) out.push(`  ${a.severity}  ${a.name}: ${a.metric} ${a.condition} (missing data: ${a.treatMissingData}) -> ${a.pages}`);
   out.push("");
+  if (p.promises) {
+    out.push(...formatPromises(p.promises));
+    out.push("");
+  }
   out.push(`Estimated monthly cost: ${usd(p.cost.monthlyTotal)} (us-east-1 list prices)`);
   for (const c of p.cost.components) out.push(`  ${usd(c.monthlyUsd).padStart(9)}  ${c.component}`);
   out.push("  assumptions:");
@@ -100,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const plan = await buildPlan({ stack: opts.stack, configFile: opts.configFile, from: opts.from });
+    const plan = await buildPlan({ stack: opts.stack, configFile: opts.configFile, from: opts.from, promises: opts.promises });
     if (opts.svg) {
       const { planCalendarSvg } = await import("./calendar");
       fs.writeFileSync(opts.svg, planCalendarSvg(plan));
@@ -109,7 +119,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(opts.json ? JSON.stringify(plan, null, 2) + "\n" : formatPlan(plan));
     return 0;
   } catch (err) {
-    // One line per problem (a config with three errors prints three lines), each prefixed.
+    // One line per problem (a config with three errors, or three broken promises, prints three lines), each prefixed.
     const msg = err instanceof Error ? err.message : String(err);
     process.stderr.write(msg.split("\n").filter((l) => l.trim() !== "").map((l) => `error: ${l}\n`).join(""));
     return 1;

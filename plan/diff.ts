@@ -1,6 +1,7 @@
 /**
  * What a change does to the regime, from two offline plans (`npm run plan -- --json`): resources
- * added and removed per component, schedules, alarms, outputs and the monthly cost, as GitHub
+ * added and removed per component, schedules, alarms, promises whose figure or status changes,
+ * outputs and the monthly cost, as GitHub
  * Markdown for a pull-request comment or a job summary.
  *
  * `npx tsx plan/diff.ts BASE.json HEAD.json [--svg-link URL] [--base-optional] [--max-chars N]`
@@ -9,6 +10,7 @@
  * --max-chars N: cut the Markdown at a line boundary to at most N characters (a PR comment holds 65,536).
  */
 import * as fs from "node:fs";
+import { promiseChanges, promiseSection } from "./promises";
 import type { Plan } from "./run";
 
 type Resource = Plan["components"][number]["resources"][number];
@@ -107,6 +109,7 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): strin
   const totalBefore = cents(base.cost.monthlyTotal);
   const totalAfter = cents(head.cost.monthlyTotal);
   const assumptionsChanged = JSON.stringify(base.cost.assumptions) !== JSON.stringify(head.cost.assumptions);
+  const promises = promiseChanges(base.promises, head.promises);
 
   const out: string[] = [];
   out.push(`## Offline plan: ${head.project} / ${head.stack}`);
@@ -129,7 +132,8 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): strin
     outputs.added.length + outputs.removed.length === 0 &&
     costRows.length === 0 &&
     totalBefore === totalAfter &&
-    !assumptionsChanged;
+    !assumptionsChanged &&
+    promises.length === 0;
   if (unchanged) {
     out.push(`**No change to the regime**: ${head.resourceCount} resources, ${head.calendar.length} schedules, ${head.alarms.length} alarms, ${usd(totalAfter)} a month.`);
     return out.join("\n") + "\n";
@@ -184,6 +188,8 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): strin
       out.push("", "Changed:", "", ...table(["Alarm", "Changed", "Before", "After"], rows));
     }
   }
+
+  if (promises.length > 0) out.push("", ...promiseSection(promises, table, code));
 
   if (outputs.added.length + outputs.removed.length > 0) {
     out.push("", "### Stack outputs");

@@ -11,6 +11,8 @@ import YAML from "yaml";
 import { nextRuns, formatLocal, type Schedule } from "../regime/schedule";
 import { estimateCost, type CostEstimate } from "./cost";
 import { installPlanMocks, type RecordedResource } from "./mocks";
+import { auditResources, planPromises, type PlanPromises } from "./promises";
+import { promiseCheckContext } from "../components/promises";
 
 export const PROJECT = "maintenance-regime";
 
@@ -22,6 +24,8 @@ export interface PlanOptions {
   /** Reference instant for the calendar's next runs. */
   from: Date;
   root?: string;
+  /** false: plan without the promise check (to measure what it costs); default true. */
+  promises?: boolean;
 }
 
 export interface CalendarEntry {
@@ -58,6 +62,8 @@ export interface Plan {
   calendar: CalendarEntry[];
   alarms: AlarmEntry[];
   cost: CostEstimate;
+  /** Each promise with its figure over the 12 months after `from` (regime/promises.ts); absent when not checked. */
+  promises?: PlanPromises;
   outputs: Record<string, unknown>;
 }
 
@@ -208,6 +214,9 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
 
   const recorded = installPlanMocks(PROJECT, stack, referencedStackOutputs(config));
   pulumi.runtime.setAllConfig(config, secretKeys);
+  const check = promiseCheckContext();
+  check.from = opts.from;
+  check.skip = opts.promises === false;
   const mod = (await import(pathToFileURL(path.join(root, "index.ts")).href)) as { default?: unknown };
   const program = (mod.default ?? mod) as (() => Promise<Record<string, unknown>>) | Record<string, unknown>;
   let exported: Record<string, unknown>;
@@ -219,6 +228,12 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
   }
   const outputs = await resolveOutputs(exported);
   await pulumi.runtime.disconnect();
+  const report = check.report;
+  if (opts.promises !== false) {
+    // What the regime model cannot see: every registered resource against AWS's deploy-time limits.
+    const refused = auditResources(recorded);
+    if (refused.length > 0) throw new PlanError(refused.map((l) => `promise check: ${l}`).join("\n"));
+  }
 
   const components = groupByComponent(recorded);
   const topicSeverity = new Map<string, string>();
@@ -261,6 +276,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     calendar,
     alarms,
     cost: estimateCost(recorded, components, opts.from),
+    ...(report ? { promises: planPromises(report) } : {}),
     outputs,
   };
   return { plan, resources: recorded };

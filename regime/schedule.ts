@@ -455,6 +455,30 @@ export function nextRuns(schedule: Pick<Schedule, "expression" | "timezone">, fr
   return out;
 }
 
+/**
+ * The local wall-clock times a cron expression names in [fromWall, toWall), as ms since epoch read as
+ * if local time were UTC, before any timezone applies (no daylight saving: every time exists once).
+ * EventBridge Scheduler's treatment of times that do not exist or happen twice is regime/scheduler-time.ts's.
+ * Throws ScheduleError for an expression that is not cron(...).
+ */
+export function cronWallTimes(expression: string, fromWall: number, toWall: number): number[] {
+  const parsed = parseExpression(expression);
+  if (parsed.kind !== "cron") throw new ScheduleError(`"${expression}" is not a cron expression`);
+  const c = parsed.cron!;
+  const timesOfDay: number[] = [];
+  for (const h of c.hours) for (const m of c.minutes) timesOfDay.push((h * 60 + m) * 60_000);
+  const out: number[] = [];
+  const firstDay = Math.floor(fromWall / DAY_MS) * DAY_MS;
+  forEachMatchingDay(c, firstDay, toWall, (day) => {
+    for (const x of timesOfDay) {
+      const w = day + x;
+      if (w >= fromWall && w < toWall) out.push(w);
+    }
+    return true;
+  });
+  return out;
+}
+
 /** "Mon 2025-03-10 02:00 -04:00": the local wall clock in `timezone` with its UTC offset. */
 export function formatLocal(date: Date, timezone: string): string {
   const t = date.getTime();
@@ -705,6 +729,18 @@ function hourly(input: string, timeText: string | undefined): ReadableResult {
  * Parses a schedule as written in the regime. Throws ScheduleError with one line naming the reason.
  */
 export function parseSchedule(text: string, timezone: string): Schedule {
+  // The longest interval walks 28 years of days: a regime's many equal schedules parse once.
+  const cacheKey = `${text}\u0000${timezone}`;
+  const cached = scheduleCache.get(cacheKey);
+  if (cached) return { ...cached };
+  const parsed = parseScheduleUncached(text, timezone);
+  scheduleCache.set(cacheKey, parsed);
+  return { ...parsed };
+}
+
+const scheduleCache = new Map<string, Schedule>();
+
+function parseScheduleUncached(text: string, timezone: string): Schedule {
   if (typeof text !== "string" || text.trim() === "") throw new ScheduleError(`schedule must not be empty; ${EXAMPLES}`);
   checkTimezone(timezone);
   const t = text.trim();

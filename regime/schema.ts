@@ -440,6 +440,17 @@ export const regimeSchema = z
       .describe("log rotation, log shipping to CloudWatch and log alarms on the hosts"),
     reminders: z.array(reminderSchema).default([]).describe("human steps of the guides (reviews, audits) sent as checklists on a schedule"),
     dashboard: z.boolean().default(true).describe("create a CloudWatch dashboard of the regime"),
+    acceptedRisks: z
+      .array(
+        z
+          .object({
+            key: z.string().min(1, "must not be empty").describe("the config key whose broken promise is accepted, as the refusal names it (databases[app].backup.schedule)"),
+            reason: z.string().min(1, "must say why the risk is accepted").describe("why the risk is accepted, for the next reader"),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe("broken promises accepted on purpose (the plan's Promises section); an acceptance of a key that breaks nothing is refused"),
   })
   .strict()
   .superRefine((r, ctx) => {

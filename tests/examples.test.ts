@@ -210,12 +210,14 @@ describe("FitnessCRM (seed 001)", () => {
   const { regime: r } = example("fitnesscrm");
   const d = db(r, "fitnesscrm");
 
-  it("backs up at 2:00 AM Eastern all year, keeps 30 days / 90 days, RPO 24 h, RTO 1 h", () => {
+  it("backs up at 2:00 AM EST all year (03:00 EDT in summer), keeps 30 days / 90 days, RPO 24 h, RTO 1 h", () => {
     expect(r.timezone).toBe("America/New_York");
     const backup = schedule(r, d.backup.schedule);
-    expect(backup).toMatchObject({ expression: "cron(0 2 * * ? *)", timezone: "America/New_York" });
+    expect(backup).toMatchObject({ expression: "cron(0 2 * * ? *)", timezone: "Etc/GMT+5" });
     expect(nextRuns(backup, new Date("2027-01-10T00:00:00Z"), 1)[0].toISOString()).toBe("2027-01-10T07:00:00.000Z");
-    expect(nextRuns(backup, new Date("2027-07-10T00:00:00Z"), 1)[0].toISOString()).toBe("2027-07-10T06:00:00.000Z");
+    expect(nextRuns(backup, new Date("2027-07-10T00:00:00Z"), 1)[0].toISOString()).toBe("2027-07-10T07:00:00.000Z");
+    // Every backup 24 h after the last, the spring-forward Sunday included.
+    expect(nextRuns(backup, new Date("2027-03-13T00:00:00Z"), 3).map((x) => x.toISOString())).toEqual(["2027-03-13T07:00:00.000Z", "2027-03-14T07:00:00.000Z", "2027-03-15T07:00:00.000Z"]);
     expect(d.backup.retention).toEqual({ daily: 30, weekly: 90, monthly: 90 });
     expect(d.backup.rpoHours).toBe(24);
     expect(d.restoreDrill!.rtoMinutes).toBe(60);

@@ -1,0 +1,509 @@
+/**
+ * The regime's promises and what the provisioned resources really give. A stack file promises an RPO
+ * (`rpoHours`), a verify age (`maxAgeHours`), an RTO (`rtoMinutes`), retention days, that every job
+ * runs as scheduled and is watched, and that an outage pages; this engine takes what the program
+ * declares for them (a `Declared` model: schedules with their timezones, alarm windows, lifecycle
+ * days, Lambda limits, environment variables, names) and computes each promise's real figure over
+ * the 12 months after a start date, with EventBridge Scheduler's daylight-saving behaviour
+ * (regime/scheduler-time.ts) and CloudWatch's alarm evaluation.
+ *
+ * Where the figures come from: the `Declared` model is built before anything is provisioned, from the
+ * validated regime and the very functions the components use to build their resources
+ * (components/promises.ts: `databaseSchedules`, `missedRunWindow`, `rpoAlarmWindow`,
+ * `endpointsSetting`, `tierRules`, `physicalName`). So `pulumi up` refuses a broken promise before
+ * the first resource is registered (a check over resource inputs would see them only as they are
+ * created). The offline plan uses the same model and engine, and also audits every resource it
+ * recorded under mocks against the AWS limits (plan/promises.ts); a test checks that the model's
+ * schedules and alarm windows are the recorded resources' own.
+ *
+ * Each promise is one of three kinds:
+ * - `config`: the stack file breaks it (a 02:00 backup in a zone that skips 02:00 once a year against
+ *   rpoHours 26): refused, one line naming the key, unless `acceptedRisks` names that key.
+ * - `limit`: an AWS limit that fails only at deploy (an alarm window CloudWatch refuses, a Lambda
+ *   environment over 4 KB, a name too long): refused, and no acceptance helps (AWS refuses it anyway).
+ * - `program`: a gap the program itself leaves today (a job runs less often than a CloudWatch alarm can
+ *   look back, so nothing watches it; a restore drill on Lambda is cut off at 15 minutes; an endpoint's
+ *   down alarm pages later than its checks suggest): reported as "unkept by the program" with its
+ *   figure, never refused, so a regime is not blocked by what it cannot change.
+ *
+ * CloudWatch model (PutMetricAlarm API reference): datapoints fall into periods aligned to the clock
+ * (a 1-day period is a UTC day); an alarm over N periods with missing data "breaching" pages when N
+ * consecutive periods hold no success, about a minute after the last one ends. Period x evaluation
+ * periods must stay within 604,800 s (7 days), and within 86,400 s when the period is under 3,600 s;
+ * a period is 10, 20, 30 or a multiple of 60 seconds.
+ */
+import { formatDuration, localDate, longestGap, schedulerRuns, zoneOffset } from "./scheduler-time";
+
+const DAY_MS = 86_400_000;
+/** CloudWatch evaluates an alarm about once a minute. */
+export const ALARM_EVALUATION_SECONDS = 60;
+/** PutMetricAlarm: period x evaluationPeriods at most 7 days; at most 1 day when the period is under an hour. */
+export const ALARM_WINDOW_MAX_SECONDS = 604_800;
+export const ALARM_WINDOW_MAX_SHORT_PERIOD_SECONDS = 86_400;
+/** Lambda: the environment variables of a function total at most 4 KB (keys and values). */
+export const LAMBDA_ENVIRONMENT_MAX_BYTES = 4096;
+/** Lambda stops a run after 900 s. */
+export const LAMBDA_MAX_RUN_SECONDS = 900;
+
+export type PromiseKind = "config" | "limit" | "program";
+/** held; broken (refused); accepted (broken, named in acceptedRisks); unkept (a gap of the program, reported). */
+export type PromiseStatus = "held" | "broken" | "accepted" | "unkept";
+
+export interface PromiseResult {
+  /** Config key the promise belongs to: `databases[app].backup.schedule`. */
+  key: string;
+  /** What is promised, in the config's terms: "a backup at least every 26 h (rpoHours)". */
+  promise: string;
+  /** The real figure: "47 h", "15 min (Lambda)", "not watched". */
+  figure: string;
+  /** The figure in seconds (days for retention) where it is a number, for diffs and tests. */
+  value?: number;
+  status: PromiseStatus;
+  kind: PromiseKind;
+  /** First date (local to the schedule, YYYY-MM-DD) the promise breaks, when it breaks on a date. */
+  firstBreak?: string;
+  /** Why it breaks and what would keep it (broken, accepted and unkept promises). */
+  detail?: string;
+  /** The refusal line's parts: the shared cause (a skipped run), this promise's effect, what keeps it. */
+  cause?: string;
+  effect?: string;
+  remedy?: string;
+}
+
+/** Period, evaluation periods and datapoints to alarm of a CloudWatch metric alarm. */
+export interface AlarmWindow {
+  period: number;
+  evaluationPeriods: number;
+  datapointsToAlarm?: number;
+}
+
+export interface DeclaredJob {
+  /** Config key of the schedule: `databases[app].backup.schedule`. */
+  key: string;
+  /** "backup of database app". */
+  label: string;
+  /** The schedule as written ("daily at 02:00"). */
+  text: string;
+  expression: string;
+  timezone: string;
+  /** Longest wall-clock interval (regime/schedule.ts). */
+  intervalSeconds: number;
+  /** The missed-run alarm's window; undefined: no alarm watches the job. */
+  watch?: AlarmWindow;
+  /** Why nothing watches it, when `watch` is undefined. */
+  unwatchedBecause?: string;
+  severity?: string;
+}
+
+export interface DeclaredAlarm {
+  /** Config key the alarm carries: `databases[app].backup.rpoHours`. */
+  key: string;
+  name: string;
+  window: AlarmWindow;
+  /** Seconds between two checks that feed the metric (an endpoint's check interval); 0 when the fault itself is the datapoint. */
+  checkIntervalSeconds: number;
+  /** The promised time to the page, in seconds, and its wording; unset: the figure is reported only. */
+  promisedSeconds?: number;
+  promiseText?: string;
+  /** What the key's value is, for the limit line ("rpoHours 200"). */
+  setting?: string;
+  /** What keeps the window within CloudWatch's limits ("set rpoHours to at most 168"). */
+  remedy?: string;
+}
+
+export interface DeclaredDatabase {
+  id: string;
+  /** `databases[app]`. */
+  key: string;
+  backup: DeclaredJob;
+  rpoHours: number;
+  verify?: DeclaredJob & { maxAgeHours: number };
+  drill?: { job: DeclaredJob; rtoMinutes: number; runner: "lambda" | "fargate" };
+  /** Per retention tier: the days promised, the lifecycle expiration, the days an expired version lingers. */
+  retention: { tier: string; promisedDays: number; expireDays: number; noncurrentDays: number }[];
+}
+
+export interface DeclaredFunction {
+  key: string;
+  name: string;
+  environment: Record<string, string>;
+}
+
+export interface DeclaredName {
+  key: string;
+  /** What AWS names: a Lambda function, an IAM role, an S3 bucket or bucket prefix. */
+  kind: "Lambda function" | "IAM role" | "S3 bucket" | "S3 bucket prefix" | "Scheduler schedule";
+  name: string;
+}
+
+export interface Declared {
+  databases: DeclaredDatabase[];
+  /** Every scheduled job (the databases' too). */
+  jobs: DeclaredJob[];
+  alarms: DeclaredAlarm[];
+  functions: DeclaredFunction[];
+  names: DeclaredName[];
+}
+
+export interface Acceptance {
+  key: string;
+  reason: string;
+}
+
+export interface PromiseReport {
+  from: string;
+  to: string;
+  promises: PromiseResult[];
+  /** One line per broken promise, and per stale acceptance: the run stops when any. */
+  refusals: string[];
+}
+
+// ------------------------------------------------------------------ AWS limits
+
+/** Why CloudWatch refuses an alarm window, or undefined when it accepts it (PutMetricAlarm). */
+export function alarmWindowProblem(w: AlarmWindow): string | undefined {
+  const total = w.period * w.evaluationPeriods;
+  if (!([10, 20, 30].includes(w.period) || (w.period >= 60 && w.period % 60 === 0))) return `period ${w.period} s is not 10, 20, 30 or a multiple of 60`;
+  if (w.datapointsToAlarm !== undefined && w.datapointsToAlarm > w.evaluationPeriods) return `datapointsToAlarm ${w.datapointsToAlarm} > evaluationPeriods ${w.evaluationPeriods}`;
+  if (total > ALARM_WINDOW_MAX_SECONDS) return `${w.period} s x ${w.evaluationPeriods} periods = ${total} s > CloudWatch's ${ALARM_WINDOW_MAX_SECONDS.toLocaleString("en-US")} s (7 days)`;
+  if (w.period < 3600 && total > ALARM_WINDOW_MAX_SHORT_PERIOD_SECONDS) {
+    return `${w.period} s x ${w.evaluationPeriods} periods = ${total} s > CloudWatch's ${ALARM_WINDOW_MAX_SHORT_PERIOD_SECONDS.toLocaleString("en-US")} s (1 day) for a period under an hour`;
+  }
+  return undefined;
+}
+
+/** Bytes of a Lambda environment as AWS counts them: every key and value, UTF-8. */
+export function environmentBytes(env: Record<string, string>): number {
+  return Object.entries(env).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+}
+
+/** Why AWS refuses a name, or undefined (Lambda and IAM role names <= 64; bucket names 3..63 lowercase; prefixes <= 37). */
+export function nameProblem(kind: DeclaredName["kind"], name: string): string | undefined {
+  switch (kind) {
+    case "Lambda function":
+    case "IAM role":
+    case "Scheduler schedule":
+      return name.length > 64 ? `${kind} name "${name}" has ${name.length} characters > 64` : undefined;
+    case "S3 bucket":
+      if (name.length < 3 || name.length > 63) return `S3 bucket name "${name}" has ${name.length} characters (3 to 63)`;
+      return /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name) ? undefined : `S3 bucket name "${name}" must be lowercase letters, digits, dots and hyphens`;
+    case "S3 bucket prefix":
+      if (name.length > 37) return `S3 bucket prefix "${name}" has ${name.length} characters > 37`;
+      return /^[a-z0-9][a-z0-9.-]*$/.test(name) ? undefined : `S3 bucket prefix "${name}" must be lowercase letters, digits, dots and hyphens`;
+  }
+}
+
+// ------------------------------------------------------------------ CloudWatch evaluation
+
+/**
+ * The first instant (ms) an alarm over `w` with missing data breaching pages although every run in
+ * `runs` succeeds: N consecutive aligned periods without a run, wholly inside [from, to). Undefined
+ * when it never does.
+ */
+export function falsePage(runs: number[], w: AlarmWindow, from: number, to: number): number | undefined {
+  const p = w.period * 1000;
+  const need = w.datapointsToAlarm ?? w.evaluationPeriods;
+  // Periods (aligned to the epoch) holding a run.
+  const busy = new Set(runs.map((r) => Math.floor(r / p)));
+  let empty = 0;
+  for (let k = Math.floor(from / p); (k + 1) * p <= to; k++) {
+    empty = busy.has(k) ? 0 : empty + 1;
+    if (empty >= need && k * p >= from) return (k + 1) * p;
+  }
+  return undefined;
+}
+
+/** Longest time from a successful run to the page when the job then stops: over the actual runs. */
+export function timeToPageAfterRun(runs: number[], w: AlarmWindow): number {
+  const p = w.period * 1000;
+  const n = w.datapointsToAlarm ?? w.evaluationPeriods;
+  let worst = 0;
+  for (const r of runs.slice(0, 400)) worst = Math.max(worst, (Math.floor(r / p) + 1 + n) * p - r);
+  if (runs.length === 0) worst = (n + 1) * p;
+  return worst / 1000 + ALARM_EVALUATION_SECONDS;
+}
+
+// ------------------------------------------------------------------ the engine
+
+const hours = (s: number) => formatDuration(Math.round(s));
+
+/** The first local time the Scheduler skips in [from, to), from the job's runs over the regime's window. */
+function skipReason(job: DeclaredJob, from: number, to: number, window: [number, number]): { date: string; time: string } | undefined {
+  const s = schedulerRuns(job, window[0], window[1]).skipped.find((x) => x.at >= from && x.at < to);
+  return s ? { date: s.date, time: s.time } : undefined;
+}
+
+/** What keeps a schedule running every day in a zone with daylight saving. */
+function dstRemedy(job: DeclaredJob, time: string): string {
+  return `run it at a local time that exists every day (not ${time.slice(0, 2)}:00-${time.slice(0, 2)}:59) or in a fixed-offset zone (${fixedZoneHint(job.timezone)})`;
+}
+
+/** Etc/GMT+5 for America/New_York: the zone's standard offset all year (IANA signs are inverted). */
+export function fixedZoneHint(tz: string): string {
+  const jan = zoneOffset(Date.UTC(2027, 0, 15), tz);
+  const jul = zoneOffset(Date.UTC(2027, 6, 15), tz);
+  const standard = Math.min(jan, jul) / 3_600_000;
+  if (!Number.isInteger(standard)) return "UTC: no Etc zone has a fractional offset";
+  return standard === 0 ? "UTC" : `Etc/GMT${standard > 0 ? "-" : "+"}${Math.abs(standard)}`;
+}
+
+/**
+ * Computes every promise of the declared regime over the 12 months from `from`, and the refusal
+ * lines: one per broken config or limit promise (unless its key is accepted), one per acceptance
+ * that names a key breaking nothing acceptable.
+ */
+export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[] = []): PromiseReport {
+  const start = from.getTime();
+  const end = Date.UTC(from.getUTCFullYear() + 1, from.getUTCMonth(), from.getUTCDate());
+  const out: PromiseResult[] = [];
+  const push = (r: PromiseResult) => out.push(r);
+
+  // --- databases: RPO, verify age, RTO, retention
+  for (const db of d.databases) {
+    const b = db.backup;
+    const gap = longestGap(b, start, end, b.intervalSeconds);
+    const rpo = db.rpoHours * 3600;
+    const skip = skipReason(b, gap.startsAt, gap.endsAt + 1, [start - 100 * DAY_MS, end]);
+    const broken = gap.seconds > rpo;
+    let cause: string | undefined;
+    let effect: string | undefined;
+    let remedy: string | undefined;
+    let firstBreak: string | undefined;
+    if (broken) {
+      const need = Math.ceil(gap.seconds / 3600);
+      if (skip) {
+        firstBreak = skip.date;
+        cause = `"${b.text}" in ${b.timezone} does not run on ${skip.date} (${skip.time} does not exist that day)`;
+        effect = `${hours(gap.seconds)} without a backup > rpoHours ${db.rpoHours}`;
+        remedy = `${dstRemedy(b, skip.time)}, or set rpoHours to at least ${need}`;
+      } else if (gap.seconds > b.intervalSeconds) {
+        firstBreak = localDate(gap.startsAt, b.timezone);
+        cause = `"${b.text}" in ${b.timezone} runs ${hours(gap.seconds)} apart from ${firstBreak} (the clock falls back that day)`;
+        effect = `${hours(gap.seconds)} without a backup > rpoHours ${db.rpoHours}`;
+        remedy = `run it in a fixed-offset zone (${fixedZoneHint(b.timezone)}) or set rpoHours to at least ${need}`;
+      } else {
+        firstBreak = localDate(gap.endsAt, b.timezone);
+        effect = `"${b.text}" leaves ${hours(gap.seconds)} between backups (first ${firstBreak}) > rpoHours ${db.rpoHours}`;
+        remedy = `back up at least every ${db.rpoHours} h or set rpoHours to at least ${need}`;
+      }
+    }
+    push({
+      key: `${db.key}.backup.schedule`,
+      promise: `at most ${db.rpoHours} h of data lost (rpoHours)`,
+      figure: `${hours(gap.seconds)} between backups`,
+      value: gap.seconds,
+      status: broken ? "broken" : "held",
+      kind: "config",
+      firstBreak,
+      cause,
+      effect,
+      remedy,
+    });
+
+    if (db.verify) {
+      const v = db.verify;
+      const backups = schedulerRuns(b, start - 100 * DAY_MS, end).runs;
+      const verifies = schedulerRuns(v, start - 100 * DAY_MS, end).runs.filter((t) => t >= start);
+      let worst = 0;
+      let worstAt = 0;
+      let i = 0;
+      for (const t of verifies) {
+        while (i + 1 < backups.length && backups[i + 1] <= t) i++;
+        if (backups[i] === undefined || backups[i] > t) continue;
+        const age = (t - backups[i]) / 1000;
+        if (age > worst) {
+          worst = age;
+          worstAt = t;
+        }
+      }
+      const tooOld = worst > v.maxAgeHours * 3600;
+      const date = tooOld ? localDate(worstAt, v.timezone) : undefined;
+      push({
+        key: `${db.key}.verify.maxAgeHours`,
+        promise: `the verify finds a backup at most ${v.maxAgeHours} h old (maxAgeHours)`,
+        figure: `newest backup at most ${hours(worst)} old when it runs`,
+        value: worst,
+        status: tooOld ? "broken" : "held",
+        kind: "config",
+        firstBreak: date,
+        ...(tooOld
+          ? {
+              effect: `the verify on ${date} finds the newest backup ${hours(worst)} old > maxAgeHours ${v.maxAgeHours} and fails without a fault`,
+              remedy: `keep the backup running every day or set maxAgeHours to at least ${Math.ceil(worst / 3600)}`,
+            }
+          : {}),
+      });
+    }
+
+    if (db.drill) {
+      const lambda = db.drill.runner === "lambda";
+      const rto = db.drill.rtoMinutes * 60;
+      const unkept = lambda && rto > LAMBDA_MAX_RUN_SECONDS;
+      push({
+        key: `${db.key}.restoreDrill.rtoMinutes`,
+        promise: `a restore within ${db.drill.rtoMinutes} min, proven by the drill (rtoMinutes)`,
+        figure: lambda ? `the drill runs at most ${hours(LAMBDA_MAX_RUN_SECONDS)} (Lambda)` : "the drill runs until done (Fargate)",
+        value: lambda ? LAMBDA_MAX_RUN_SECONDS : undefined,
+        status: unkept ? "unkept" : "held",
+        kind: "program",
+        detail: unkept ? `a restore longer than 15 min is cut off on Lambda, so the drill cannot show an RTO of ${db.drill.rtoMinutes} min` : undefined,
+      });
+    }
+
+    for (const t of db.retention) {
+      const ok = t.expireDays >= t.promisedDays;
+      push({
+        key: `${db.key}.backup.retention.${t.tier}`,
+        promise: `${t.tier} backups kept ${t.promisedDays} days`,
+        figure: `${t.expireDays} days, then ${t.noncurrentDays} more as an old version`,
+        value: t.expireDays,
+        status: ok ? "held" : "broken",
+        kind: "config",
+        ...(ok ? {} : { effect: `the lifecycle expires ${t.tier} backups after ${t.expireDays} days < ${t.promisedDays}` }),
+      });
+    }
+  }
+
+  // --- every job runs as scheduled, and stopping pages someone
+  for (const job of d.jobs) {
+    // A rate schedule knows no wall clock: its runs are evenly spaced, so 400 of them tell its figures.
+    const rate = /^rate\(/i.test(job.expression);
+    const { runs } = rate ? schedulerRuns(job, start, Math.min(end, start + 400 * job.intervalSeconds * 1000)) : schedulerRuns(job, start - 100 * DAY_MS, end);
+    const skip = rate ? undefined : skipReason(job, start, end, [start - 100 * DAY_MS, end]);
+    const inWindow = runs.filter((r) => r >= start);
+    if (skip) {
+      push({
+        key: job.key,
+        promise: `${job.label} runs ${job.text} (${job.timezone})`,
+        figure: `skips ${skip.date} ${skip.time}`,
+        status: "broken",
+        kind: "config",
+        firstBreak: skip.date,
+        cause: `"${job.text}" in ${job.timezone} does not run on ${skip.date} (${skip.time} does not exist that day)`,
+        effect: `no ${job.label} that day`,
+        remedy: dstRemedy(job, skip.time),
+      });
+    }
+    if (!job.watch) {
+      push({
+        key: job.key,
+        promise: `${job.label}: someone is paged when it stops`,
+        figure: "not watched",
+        status: "unkept",
+        kind: "program",
+        detail: job.unwatchedBecause ?? "no alarm watches it",
+      });
+      continue;
+    }
+    const page = timeToPageAfterRun(inWindow, job.watch);
+    const fp = rate ? undefined : falsePage(runs, job.watch, start, end);
+    push({
+      key: job.key,
+      promise: `${job.label}: paged when it stops`,
+      figure: `paged within ${hours(page)} of its last run`,
+      value: page,
+      status: fp !== undefined ? "broken" : "held",
+      kind: "config",
+      ...(fp !== undefined
+        ? {
+            firstBreak: localDate(fp - 1, job.timezone),
+            effect: `its missed-run alarm (${hours(job.watch.period * job.watch.evaluationPeriods)}) pages${job.severity ? ` ${job.severity}` : ""} on ${localDate(fp - 1, job.timezone)} although every scheduled run succeeds`,
+          }
+        : {}),
+    });
+  }
+
+  // --- alarms: within CloudWatch's limits, and their time to the page
+  for (const a of d.alarms) {
+    const problem = alarmWindowProblem(a.window);
+    if (problem) {
+      push({
+        key: a.key,
+        promise: `alarm ${a.name} can be created`,
+        figure: `${a.window.period} s x ${a.window.evaluationPeriods}`,
+        status: "broken",
+        kind: "limit",
+        effect: `${a.setting ? `${a.setting} gives` : "gives"} alarm ${a.name} a window of ${problem}: CloudWatch refuses it at deploy`,
+        remedy: a.remedy,
+      });
+      continue;
+    }
+    const worst = a.checkIntervalSeconds + a.window.period * (a.window.datapointsToAlarm ?? a.window.evaluationPeriods) + ALARM_EVALUATION_SECONDS;
+    const late = a.promisedSeconds !== undefined && worst > a.promisedSeconds;
+    push({
+      key: a.key,
+      promise: a.promiseText ?? `alarm ${a.name} pages`,
+      figure: `paged at most ${hours(worst)} after the fault`,
+      value: worst,
+      status: late ? "unkept" : "held",
+      kind: "program",
+      detail: late ? `checks every ${hours(a.checkIntervalSeconds)}, ${a.window.datapointsToAlarm ?? a.window.evaluationPeriods} periods of ${hours(a.window.period)} and a minute of evaluation: up to ${hours(worst)}` : undefined,
+    });
+  }
+
+  // --- Lambda environments and names
+  for (const f of d.functions) {
+    const bytes = environmentBytes(f.environment);
+    const over = bytes > LAMBDA_ENVIRONMENT_MAX_BYTES;
+    const biggest = Object.entries(f.environment).sort((x, y) => y[1].length - x[1].length)[0]?.[0];
+    push({
+      key: f.key,
+      promise: `function ${f.name}'s settings fit Lambda's environment`,
+      figure: `${bytes} bytes of 4096`,
+      value: bytes,
+      status: over ? "broken" : "held",
+      kind: "limit",
+      ...(over ? { effect: `function ${f.name}'s environment is ${bytes} bytes (${biggest} the largest) > Lambda's 4096: AWS refuses it at deploy`, remedy: "list fewer items" } : {}),
+    });
+  }
+  for (const n of d.names) {
+    const problem = nameProblem(n.kind, n.name);
+    if (problem) push({ key: n.key, promise: `${n.kind} name is valid`, figure: `${n.name.length} characters`, status: "broken", kind: "limit", effect: `${problem}: AWS refuses it at deploy`, remedy: "shorten it" });
+  }
+
+  return settle(out, accepted, from, new Date(end));
+}
+
+/** Applies acceptances and writes the refusal lines. */
+export function settle(promises: PromiseResult[], accepted: Acceptance[], from: Date, to: Date): PromiseReport {
+  const refusals: string[] = [];
+  const acceptedKeys = new Set(accepted.map((a) => a.key));
+  for (const p of promises) {
+    if (p.status !== "broken") continue;
+    if (p.kind === "config" && acceptedKeys.has(p.key)) p.status = "accepted";
+  }
+  // One line per key with a broken promise: the cause once, every effect, what would keep it.
+  const byKey = new Map<string, PromiseResult[]>();
+  for (const p of promises.filter((x) => x.status === "broken")) byKey.set(p.key, [...(byKey.get(p.key) ?? []), p]);
+  for (const [key, list] of byKey) refusals.push(refusalLine(key, list));
+  accepted.forEach((a, i) => {
+    const acceptable = promises.some((p) => p.key === a.key && p.kind === "config" && p.status === "accepted");
+    if (!acceptable) {
+      const limit = promises.some((p) => p.key === a.key && p.kind === "limit" && p.status === "broken");
+      refusals.push(
+        limit
+          ? `acceptedRisks[${i}].key: "${a.key}" breaks an AWS limit, which no acceptance can keep (AWS refuses it at deploy)`
+          : `acceptedRisks[${i}].key: "${a.key}" breaks no promise; remove the acceptance`,
+      );
+    }
+  });
+  return { from: from.toISOString(), to: to.toISOString(), promises, refusals };
+}
+
+/** `key: cause: effect; effect; remedy`: a skipped run's own "no run that day" gives way to the named consequences. */
+export function refusalLine(key: string, list: PromiseResult[]): string {
+  const cause = list.find((p) => p.cause)?.cause;
+  let effects = list.map((p) => p.effect).filter((e): e is string => !!e);
+  if (effects.length > 1) effects = effects.filter((e) => !/^no .* that day$/.test(e));
+  const remedies = [...new Set(list.map((p) => p.remedy).filter((r): r is string => !!r))];
+  // The remedy that names the zone or time says it for all.
+  const remedy = remedies.length > 1 ? remedies.sort((a, b) => b.length - a.length)[0] : remedies[0];
+  return `${key}: ${cause ? `${cause}: ` : ""}${[...new Set(effects)].join("; ")}${remedy ? `; ${remedy}` : ""}`;
+}
+
+/** The figure's detail for a report row: effect and remedy of a broken promise, the reason of an unkept one. */
+export function promiseDetail(p: PromiseResult): string | undefined {
+  if (p.detail) return p.detail;
+  const parts = [p.cause, p.effect, p.remedy].filter(Boolean);
+  return parts.length ? parts.join("; ") : undefined;
+}

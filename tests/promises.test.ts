@@ -1,0 +1,299 @@
+/**
+ * The regime's promises: each regime below breaks one promise and is refused with the exact line
+ * naming the key; the same regime fixed passes; acceptances work and stale ones are refused; the
+ * figures of prod and every example are pinned; the model the check reads is what the program provisions.
+ */
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { checkPromises, declaredFromRegime } from "../components/promises";
+import type { RecordedResource } from "../plan/mocks";
+import { readStackConfig, runPlan } from "../plan/run";
+import { auditResources } from "../plan/promises";
+import { regimeFromConfig, validateRegime } from "../regime/load";
+import { nextRuns } from "../regime/schedule";
+import { schedulerRuns } from "../regime/scheduler-time";
+
+const FROM = new Date("2026-11-23T00:00:00Z");
+const YEAR_END = Date.UTC(2027, 10, 23);
+
+function regime(over: { timezone?: string; backup?: Record<string, unknown>; verify?: Record<string, unknown>; endpoints?: unknown; acceptedRisks?: unknown } = {}) {
+  return validateRegime({
+    name: "t",
+    timezone: over.timezone ?? "UTC",
+    databases: [
+      {
+        id: "app",
+        secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
+        network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
+        backup: { schedule: "daily at 02:00", ...over.backup },
+        ...(over.verify ? { verify: over.verify } : {}),
+      },
+    ],
+    ...(over.endpoints ? { endpoints: over.endpoints } : {}),
+    ...(over.acceptedRisks ? { acceptedRisks: over.acceptedRisks } : {}),
+  });
+}
+
+const refusals = (r: ReturnType<typeof regime>) => checkPromises(r, FROM).refusals;
+
+describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm and the verify", () => {
+  const cases: [string, string, string, string, string, string][] = [
+    // zone, skipped date, skipped time, missed-run page date, fixed-offset zone, verify age
+    ["America/New_York", "2027-03-14", "02:00", "2027-03-14", "Etc/GMT+5", "27 h"],
+    // the page comes at the end of the UTC day: 02:00 the next morning in Berlin
+    ["Europe/Berlin", "2027-03-28", "02:00", "2027-03-29", "Etc/GMT-1", "27 h"],
+    ["Australia/Sydney", "2027-10-03", "02:00", "2027-10-03", "Etc/GMT-10", "27 h"],
+  ];
+  for (const [tz, date, time, pageDate, fixed, age] of cases) {
+    it(`${tz}: daily at 02:00 is refused; the same at 03:00 or in ${fixed} is not`, () => {
+      expect(refusals(regime({ timezone: tz }))).toEqual([
+        `databases[app].backup.schedule: "daily at 02:00" in ${tz} does not run on ${date} (${time} does not exist that day): 47 h without a backup > rpoHours 26; its missed-run alarm (24 h) pages P1 on ${pageDate} although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (${fixed}), or set rpoHours to at least 47`,
+        `databases[app].verify.maxAgeHours: the verify on ${date} finds the newest backup ${age} old > maxAgeHours 26 and fails without a fault; keep the backup running every day or set maxAgeHours to at least 27`,
+      ]);
+      expect(refusals(regime({ timezone: tz, backup: { schedule: "daily at 03:00" } }))).toEqual([]);
+      expect(refusals(regime({ timezone: tz, backup: { schedule: { at: "daily at 02:00", timezone: fixed } } }))).toEqual([]);
+    });
+  }
+
+  it("Australia/Lord_Howe shifts 30 minutes: 02:00 and 02:15 are skipped on 2027-10-03, 02:45 is not", () => {
+    const lines = refusals(regime({ timezone: "Australia/Lord_Howe", backup: { schedule: "daily at 02:15" } }));
+    expect(lines[0]).toBe(
+      `databases[app].backup.schedule: "daily at 02:15" in Australia/Lord_Howe does not run on 2027-10-03 (02:15 does not exist that day): 47.5 h without a backup > rpoHours 26; its missed-run alarm (24 h) pages P1 on 2027-10-03 although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (UTC: no Etc zone has a fractional offset), or set rpoHours to at least 48`,
+    );
+    expect(refusals(regime({ timezone: "Australia/Lord_Howe" }))[0]).toContain("does not run on 2027-10-03 (02:00 does not exist that day): 47.5 h without a backup");
+    expect(refusals(regime({ timezone: "Australia/Lord_Howe", backup: { schedule: "daily at 02:45" } }))).toEqual([]);
+  });
+
+  it("a weekly job at a skipped time is refused on its own key (no RPO involved)", () => {
+    const r = regime({ timezone: "America/New_York", backup: { schedule: { at: "daily at 04:00", timezone: "UTC" } } });
+    const raw = { ...r, databases: [{ ...r.databases[0], vacuum: { ...r.databases[0].vacuum, schedule: "weekly on Sunday at 02:30" } }] };
+    const lines = checkPromises(validateRegime({ ...raw, databases: [{ ...raw.databases[0] }] }), FROM).refusals;
+    expect(lines).toEqual([
+      `databases[app].vacuum.schedule: "weekly on Sunday at 02:30" in America/New_York does not run on 2027-03-14 (02:30 does not exist that day): its missed-run alarm (7 d) pages P2 on 2027-03-14 although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (Etc/GMT+5)`,
+    ]);
+  });
+});
+
+describe("the fall-back hour runs once", () => {
+  it("America/New_York daily at 01:30: one run on 2027-11-07, 25 h to the next, no gap of 48 h", () => {
+    const runs = schedulerRuns({ expression: "cron(30 1 * * ? *)", timezone: "America/New_York" }, FROM.getTime(), YEAR_END);
+    expect(runs.runs).toHaveLength(365);
+    expect(runs.repeated.map((x) => `${x.date} ${x.time}`)).toEqual(["2027-11-07 01:30"]);
+    expect(runs.skipped).toEqual([]);
+    // The same instants as the calendar's nextRuns, in the zone.
+    expect(runs.runs).toEqual(nextRuns({ expression: "cron(30 1 * * ? *)", timezone: "America/New_York" }, FROM, 365).map((d) => d.getTime()));
+    expect(refusals(regime({ timezone: "America/New_York", backup: { schedule: "daily at 01:30" } }))).toEqual([]);
+  });
+
+  it("rpoHours 24 is broken by the 25 h of the fall-back day, named with its date; a fixed offset keeps it", () => {
+    expect(refusals(regime({ timezone: "America/New_York", backup: { schedule: "daily at 01:30", rpoHours: 24 } }))).toEqual([
+      `databases[app].backup.schedule: "daily at 01:30" in America/New_York runs 25 h apart from 2027-11-07 (the clock falls back that day): 25 h without a backup > rpoHours 24; run it in a fixed-offset zone (Etc/GMT+5) or set rpoHours to at least 25`,
+    ]);
+    expect(refusals(regime({ timezone: "America/New_York", backup: { schedule: { at: "daily at 01:30", timezone: "Etc/GMT+5" }, rpoHours: 24 } }))).toEqual([]);
+  });
+});
+
+describe("AWS limits that fail only at deploy", () => {
+  it("rpoHours 200 gives an RPO alarm window CloudWatch refuses; 168 does not", () => {
+    expect(refusals(regime({ backup: { rpoHours: 200 } }))).toEqual([
+      "databases[app].backup.rpoHours: rpoHours 200 gives alarm t-db-app-rpo-P0 a window of 3600 s x 200 periods = 720000 s > CloudWatch's 604,800 s (7 days): CloudWatch refuses it at deploy; set rpoHours to at most 168",
+    ]);
+    expect(refusals(regime({ backup: { rpoHours: 168 } }))).toEqual([]);
+    // No acceptance keeps a limit.
+    expect(refusals(regime({ backup: { rpoHours: 200 }, acceptedRisks: [{ key: "databases[app].backup.rpoHours", reason: "we know" }] }))).toEqual([
+      "databases[app].backup.rpoHours: rpoHours 200 gives alarm t-db-app-rpo-P0 a window of 3600 s x 200 periods = 720000 s > CloudWatch's 604,800 s (7 days): CloudWatch refuses it at deploy; set rpoHours to at most 168",
+      `acceptedRisks[0].key: "databases[app].backup.rpoHours" breaks an AWS limit, which no acceptance can keep (AWS refuses it at deploy)`,
+    ]);
+  });
+
+  const endpoints = (n: number) => ({
+    schedule: "every 1 minute",
+    checks: Array.from({ length: n }, (_, i) => ({
+      name: `service-${String(i).padStart(2, "0")}`,
+      url: `https://service-${String(i).padStart(2, "0")}.example.com/api/v1/health/detailed`,
+      maxResponseMs: 500,
+      jsonField: { path: "status", equals: "ok" },
+      minCertificateDays: 14,
+    })),
+  });
+
+  it("20 endpoints give a health-check environment over Lambda's 4 KB; 10 do not", () => {
+    const lines = refusals(regime({ endpoints: endpoints(20) }));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^endpoints\.checks: function t-health-task's environment is (\d+) bytes \(ENDPOINTS the largest\) > Lambda's 4096: AWS refuses it at deploy; list fewer items$/);
+    expect(Number(/is (\d+) bytes/.exec(lines[0])![1])).toBeGreaterThan(4096);
+    expect(refusals(regime({ endpoints: endpoints(10) }))).toEqual([]);
+  });
+
+  it("the plan's audit refuses any registered resource AWS would refuse: a name over 64 characters, an environment over 4 KB, an alarm window", () => {
+    const long = "t-db-app-" + "x".repeat(60);
+    const lines = auditResources([
+      { type: "aws:lambda/function:Function", name: long, custom: true, parent: "", inputs: { name: long, environment: { variables: { A: "1" } }, tags: { Database: "app", Task: "backup" } } },
+      { type: "aws:iam/role:Role", name: `${long}-role`, custom: true, parent: "", inputs: { name: `${long}-role`, tags: {} } },
+      { type: "aws:lambda/function:Function", name: "t-x", custom: true, parent: "", inputs: { name: "t-x", environment: { variables: { CHECKS: "y".repeat(4100) } }, tags: { Database: "app" } } },
+      { type: "aws:cloudwatch/metricAlarm:MetricAlarm", name: "t-a", custom: true, parent: "", inputs: { name: "t-a", period: 300, evaluationPeriods: 300, tags: {} } },
+      { type: "aws:cloudwatch/metricAlarm:MetricAlarm", name: "t-b", custom: true, parent: "", inputs: { name: "t-b", period: 45, evaluationPeriods: 1, tags: {} } },
+    ]);
+    expect(lines).toEqual([
+      `databases[app]: Lambda function name "${long}" has 69 characters > 64: AWS refuses it at deploy`,
+      `resource ${long}-role: IAM role name "${long}-role" has 74 characters > 64: AWS refuses it at deploy`,
+      "databases[app]: function t-x's environment is 4106 bytes > Lambda's 4096: AWS refuses it at deploy",
+      "resource t-a: alarm t-a has a window of 300 s x 300 periods = 90000 s > CloudWatch's 86,400 s (1 day) for a period under an hour: CloudWatch refuses it at deploy",
+      "resource t-b: alarm t-b has a window of period 45 s is not 10, 20, 30 or a multiple of 60: CloudWatch refuses it at deploy",
+    ]);
+  });
+});
+
+describe("acceptedRisks", () => {
+  it("an accepted broken promise passes, reported as accepted", () => {
+    const r = regime({
+      timezone: "America/New_York",
+      acceptedRisks: [
+        { key: "databases[app].backup.schedule", reason: "the 02:00 slot is contractual; one missing backup a year is accepted" },
+        { key: "databases[app].verify.maxAgeHours", reason: "follows from the above" },
+      ],
+    });
+    const report = checkPromises(r, FROM);
+    expect(report.refusals).toEqual([]);
+    expect(report.promises.filter((p) => p.status === "accepted").map((p) => `${p.key}: ${p.figure} (${p.firstBreak})`)).toEqual([
+      "databases[app].backup.schedule: 47 h between backups (2027-03-14)",
+      "databases[app].verify.maxAgeHours: newest backup at most 27 h old when it runs (2027-03-14)",
+      "databases[app].backup.schedule: skips 2027-03-14 02:00 (2027-03-14)",
+      "databases[app].backup.schedule: paged within 42 h of its last run (2027-03-14)",
+    ]);
+  });
+
+  it("an acceptance naming a key that breaks nothing is refused", () => {
+    expect(refusals(regime({ acceptedRisks: [{ key: "databases[app].backup.schedule", reason: "old" }] }))).toEqual([
+      `acceptedRisks[0].key: "databases[app].backup.schedule" breaks no promise; remove the acceptance`,
+    ]);
+    expect(refusals(regime({ acceptedRisks: [{ key: "databases[nope].backup.schedule", reason: "typo" }] }))).toEqual([
+      `acceptedRisks[0].key: "databases[nope].backup.schedule" breaks no promise; remove the acceptance`,
+    ]);
+  });
+
+  it("an acceptance without a reason is a config error naming the key", () => {
+    expect(() => regime({ acceptedRisks: [{ key: "databases[app].backup.schedule", reason: "" }] })).toThrow("acceptedRisks[0].reason: must say why the risk is accepted");
+  });
+});
+
+const STACKS = [
+  ["prod", join(__dirname, "..", "Pulumi.prod.yaml")],
+  ...["bigshot", "boardroom-ai", "fitnesscrm", "iswitch-roofs-crm", "neff-paving"].map((s) => [s, join(__dirname, "..", "examples", s, `Pulumi.${s}.yaml`)]),
+] as const;
+
+/** `status key: figure` of every promise that is not a reminder (whose figures are all "not watched"). */
+function figures(items: { key: string; figure: string; status: string }[]): string[] {
+  return items.filter((p) => !p.key.startsWith("reminders[")).map((p) => `${p.status} ${p.key}: ${p.figure}`);
+}
+
+/** The model the check reads is what the program provisions. */
+function modelMatches(file: string, resources: RecordedResource[]): void {
+      const of = (type: string) => resources.filter((r) => r.type === type).map((r) => r.inputs as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
+      const regime = regimeFromConfig(readStackConfig(file).config, "maintenance-regime");
+      const d = declaredFromRegime(regime);
+      const scheduled = new Set(of("aws:scheduler/schedule:Schedule").map((s) => `${s.scheduleExpression} ${s.scheduleExpressionTimezone}`));
+      const associations = new Set(of("aws:ssm/association:Association").map((s) => `${s.scheduleExpression} UTC`));
+      for (const j of d.jobs) expect(scheduled.has(`${j.expression} ${j.timezone}`) || associations.has(`${j.expression} ${j.timezone}`), j.key).toBe(true);
+      const alarms = new Map(of("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => [a.name as string, a]));
+      for (const a of d.alarms) {
+        const rec = alarms.get(a.name);
+        expect(rec, a.name).toBeDefined();
+        expect({ period: rec!.period, evaluationPeriods: rec!.evaluationPeriods, datapointsToAlarm: rec!.datapointsToAlarm }, a.name).toEqual({ datapointsToAlarm: undefined, ...a.window });
+      }
+      for (const j of d.jobs.filter((x) => x.key.includes(".fileBackups["))) {
+        const m = /hostGroups\[(.+)\]\.fileBackups\[(.+)\]/.exec(j.key)!;
+        const rec = [...alarms.values()].find((a) => String(a.name).startsWith(`${regime.name}-logs-${m[1]}-backup-${m[2]}-missed-run-`));
+        expect({ period: rec?.period, evaluationPeriods: rec?.evaluationPeriods }, j.key).toEqual({ period: j.watch!.period, evaluationPeriods: j.watch!.evaluationPeriods });
+      }
+      const health = of("aws:lambda/function:Function").find((f) => f.environment?.variables?.TASK === "health-check");
+      for (const f of d.functions) expect(health?.environment.variables, f.key).toEqual(f.environment);
+}
+
+describe("prod and every example keep their promises, with these figures", () => {
+  const expected: Record<string, string[]> = {
+    prod: [
+      "held databases[app].backup.schedule: 24 h between backups",
+      "held databases[app].verify.maxAgeHours: newest backup at most 4 h old when it runs",
+      "unkept databases[app].restoreDrill.rtoMinutes: the drill runs at most 15 min (Lambda)",
+      "held databases[app].backup.retention.daily: 30 days, then 7 more as an old version",
+      "held databases[app].backup.retention.weekly: 90 days, then 7 more as an old version",
+      "held databases[app].backup.retention.monthly: 365 days, then 7 more as an old version",
+      "held databases[app].backup.schedule: paged within 41 h of its last run",
+      "held databases[app].verify.schedule: paged within 38 h of its last run",
+      "unkept databases[app].restoreDrill.schedule: not watched",
+      "held databases[app].vacuum.schedule: paged within 185 h of its last run",
+      "unkept databases[app].reindex.schedule: not watched",
+      "held databases[app].purge.schedule: paged within 40.5 h of its last run",
+      "held databases[app].health.schedule: paged within 31 min of its last run",
+      "held endpoints.schedule: paged within 3 min of its last run",
+      "held databases[app].backup.rpoHours: paged at most 26 h after the fault",
+      "unkept endpoints.checks[api].failuresBeforeAlarm: paged at most 7 min after the fault",
+      "unkept endpoints.checks[web].failuresBeforeAlarm: paged at most 7 min after the fault",
+      "held endpoints.checks: 418 bytes of 4096",
+    ],
+  };
+  for (const [stack, file] of STACKS) {
+    it(`${stack}: no broken promise; every declared schedule, RPO alarm, endpoint alarm and file-backup alarm is a recorded resource's`, async () => {
+      const { plan, resources } = await runPlan({ configFile: file, from: FROM });
+      modelMatches(file, resources);
+      const items = plan.promises!.items;
+      expect(items.filter((p) => p.status === "broken" || p.status === "accepted")).toEqual([]);
+      expect(items.length).toBeGreaterThan(5);
+      if (expected[stack]) expect(figures(items)).toEqual(expected[stack]);
+      else expect(figures(items)).toMatchSnapshot();
+    });
+  }
+});
+
+describe("the pull-request plan diff shows promises that change", () => {
+  it("a backup moved to 02:00 New York time: the RPO figure and status change, the rest is not listed", async () => {
+    const { diffPlans, EMPTY_PLAN } = await import("../plan/diff");
+    const { planPromises } = await import("../plan/promises");
+    const plan = (r: ReturnType<typeof regime>) => ({ ...EMPTY_PLAN, project: "maintenance-regime", stack: "t", promises: planPromises(checkPromises(r, FROM)) });
+    const base = plan(regime({ timezone: "America/New_York", backup: { schedule: { at: "daily at 02:00", timezone: "Etc/GMT+5" } } }));
+    const head = plan(regime({ timezone: "America/New_York", acceptedRisks: [{ key: "databases[app].backup.schedule", reason: "r" }, { key: "databases[app].verify.maxAgeHours", reason: "r" }] }));
+    const md = diffPlans(base, head);
+    const section = md.slice(md.indexOf("### Promises"), md.indexOf("### Estimated monthly cost"));
+    expect(section).toContain("| `databases[app].backup.schedule` | at most 26 h of data lost (rpoHours) | 24 h between backups (held) | 47 h between backups (accepted, first 2027-03-14) |");
+    expect(section).toContain("| `databases[app].verify.maxAgeHours` | the verify finds a backup at most 26 h old (maxAgeHours) | newest backup at most 4 h old when it runs (held) | newest backup at most 27 h old when it runs (accepted, first 2027-03-14) |");
+    expect(section).not.toContain("retention");
+    expect(diffPlans(base, base)).toContain("**No change to the regime**");
+  });
+});
+
+describe("the program refuses a broken promise before anything is created", () => {
+  it("npm run plan on a 02:00 New York backup exits 1 with one line per broken promise and prints no plan", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { spawnSync } = await import("node:child_process");
+    const YAML = (await import("yaml")).default;
+    const dir = mkdtempSync(join(tmpdir(), "promises-"));
+    const file = join(dir, "Pulumi.ny.yaml");
+    const ns = "maintenance-regime";
+    writeFileSync(
+      file,
+      YAML.stringify({
+        config: {
+          [`${ns}:name`]: "ny",
+          [`${ns}:timezone`]: "America/New_York",
+          [`${ns}:databases`]: [
+            {
+              id: "app",
+              secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
+              network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
+              backup: { schedule: "daily at 02:00" },
+            },
+          ],
+        },
+      }),
+    );
+    const run = spawnSync(process.execPath, ["--import", "tsx", join(__dirname, "..", "plan", "cli.ts"), "--config", file, "--from", "2026-11-23"], { encoding: "utf8", cwd: join(__dirname, "..") });
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trimEnd().split("\n")).toEqual([
+      `error: promise check: databases[app].backup.schedule: "daily at 02:00" in America/New_York does not run on 2027-03-14 (02:00 does not exist that day): 47 h without a backup > rpoHours 26; its missed-run alarm (24 h) pages P1 on 2027-03-14 although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (Etc/GMT+5), or set rpoHours to at least 47`,
+      "error: promise check: databases[app].verify.maxAgeHours: the verify on 2027-03-14 finds the newest backup 27 h old > maxAgeHours 26 and fails without a fault; keep the backup running every day or set maxAgeHours to at least 27",
+    ]);
+  }, 180_000);
+});
