@@ -215,11 +215,13 @@ const dbHealthSchema = z
     path: ["connectionsWarnPercent"],
   })
   .superRefine((h, ctx) => {
-    // The warning must come before the failure, or the P2 alarm could never fire first.
+    // The warning must come before the failure, or the P2 alarm could never fire first. A value already
+    // refused on its own key is not compared again (one problem, one line).
     for (const [warn, crit] of [
       ["lastVacuumWarnHours", "lastVacuumCritHours"],
       ["lastAnalyzeWarnHours", "lastAnalyzeCritHours"],
     ] as const) {
+      if (!hours.safeParse(h[warn]).success || !hours.safeParse(h[crit]).success) continue;
       if (h[warn] >= h[crit]) ctx.addIssue({ code: "custom", path: [warn], message: `must be < ${crit} (${h[crit]})` });
     }
   });
