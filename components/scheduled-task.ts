@@ -56,7 +56,7 @@ export interface ScheduledTaskArgs {
   /** Plain settings only: secrets travel as Secrets Manager ARNs, never as values. */
   environment?: Record<string, pulumi.Input<string>>;
   schedule: { expression: string; timezone: string };
-  /** Longest expected gap between two runs, in seconds: the missed-run alarm's window. */
+  /** Longest expected gap between two runs, in seconds: the missed-run window is this plus a jitter margin (missedRunWindowSeconds). */
   expectedIntervalSeconds: number;
   /** Lambda: at most 900. Fargate: the duration alarm's reference (Fargate itself has no timeout). */
   timeoutSeconds: number;
@@ -133,6 +133,50 @@ export function missedRunWindow(intervalSeconds: number, tolerated = 1): { perio
   const hours = Math.ceil(minutes / 60);
   for (let h = 24; h >= 1; h--) if (hours % h === 0) return { period: h * 3600, evaluationPeriods: hours / h };
   return undefined;
+}
+
+/** CloudWatch PutMetricAlarm: period x evaluationPeriods at most 7 days (1 day when the period is under an hour). */
+export const METRIC_ALARM_MAX_LOOKBACK_SECONDS = 7 * 86400;
+
+/**
+ * The missed-run window of a job run every `intervalSeconds`, in seconds: the interval times the runs
+ * tolerated, plus a margin of one interval (at least 60 s, at most an hour) so one late or slow
+ * invocation does not page. EventBridge Scheduler with the flexible window off still delivers with
+ * seconds of jitter, and a run that takes most of its interval reports its success near the start
+ * of the next one; a window equal to the interval pages on either (REFERENCE: "A missed-run window
+ * equal to the run interval pages on one late invocation").
+ *
+ * Every minute: 120 s; every 5 minutes: 600 s; hourly: 7,200 s; daily: 90,000 s (25 h). A window
+ * that the margin pushes past CloudWatch's 7-day look-back while the tolerated runs alone fit is
+ * capped at 7 days (weekly jobs: seven whole-day periods, so a run seconds late stays in its day).
+ * Returns `undefined` when the tolerated runs alone exceed 7 days: no metric alarm can watch the
+ * job, and the overdue watcher (components/overdue-watch.ts) does.
+ */
+export function missedRunWindowSeconds(intervalSeconds: number, tolerated = 1): number | undefined {
+  const base = intervalSeconds * tolerated;
+  if (base > METRIC_ALARM_MAX_LOOKBACK_SECONDS) return undefined;
+  const margin = Math.min(3600, Math.max(60, intervalSeconds));
+  return Math.min(METRIC_ALARM_MAX_LOOKBACK_SECONDS, Math.ceil((base + margin) / 60) * 60);
+}
+
+/**
+ * Period and evaluation periods of the missed-run alarm of a scheduled job: missedRunWindow over
+ * missedRunWindowSeconds (jitter-tolerant), or `undefined` when a metric alarm cannot look back far
+ * enough.
+ */
+export function jobMissedRunWindow(intervalSeconds: number, tolerated = 1): { period: number; evaluationPeriods: number } | undefined {
+  const seconds = missedRunWindowSeconds(intervalSeconds, tolerated);
+  return seconds === undefined ? undefined : missedRunWindow(seconds);
+}
+
+/**
+ * Worst-case seconds from a job's last success to the missed-run page: the window, plus up to one
+ * period because CloudWatch judges whole periods (the success may sit at the very start of its
+ * period), not counting CloudWatch's own evaluation delay of about a minute. Every minute: 240 s
+ * (3 minutes after the first missed run); hourly: 14,400 s; daily: 135,000 s (37.5 h).
+ */
+export function missedRunTimeToPageSeconds(window: { period: number; evaluationPeriods: number }): number {
+  return window.period * window.evaluationPeriods + window.period;
 }
 
 /** Alarm condition of a missed run: fewer than one success counted over the whole window. */
@@ -518,13 +562,13 @@ export class ScheduledTask extends pulumi.ComponentResource {
             threshold: nearTimeoutMs,
           },
     );
-    const window = missedRunWindow(args.expectedIntervalSeconds, args.missedRunsTolerated ?? 1);
+    const window = jobMissedRunWindow(args.expectedIntervalSeconds, args.missedRunsTolerated ?? 1);
     this.missedRunWatched = window !== undefined;
     if (window) {
       alarm(
         "missed-run",
         args.severity,
-        `No successful run of the ${args.taskName} task was recorded in ${Math.round((window.period * window.evaluationPeriods) / 60)} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`,
+        `No successful run of the ${args.taskName} task was recorded in ${Math.round((window.period * window.evaluationPeriods) / 60)} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}; one late run is tolerated; pages at most ${Math.round(missedRunTimeToPageSeconds(window) / 60)} minutes after the last success). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`,
         "breaching",
         {
           namespace,
