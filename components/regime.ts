@@ -11,7 +11,7 @@ import type { Severity } from "./alarms";
 import { AlertRouting } from "./alerting";
 import { BackupVault, tierRules } from "./backup-vault";
 import { Dashboard } from "./dashboard";
-import { DatabaseMaintenance, LAMBDA_BACKUP_LIMIT_GB, type DbTaskName } from "./database";
+import { DatabaseMaintenance, type DbTaskName } from "./database";
 import { HealthChecks, uptimeTargets } from "./health-checks";
 import { HostAlarms } from "./host-alarms";
 import { RedisHealth, REDIS_TASK } from "./redis";
@@ -19,6 +19,7 @@ import { LogRotation } from "./logs";
 import { Reminders } from "./reminders";
 import { TaskImage } from "./task-image";
 import { resolveSchedule } from "../regime/load";
+import { databaseRunners } from "../regime/runners";
 import type { Schedule } from "../regime/schedule";
 import type { DatabaseConfig, Regime, RedisConfig } from "../regime/schema";
 
@@ -80,9 +81,13 @@ export function databaseSchedules(db: DatabaseConfig, timezone: string): Partial
   return out;
 }
 
-/** Whether a database's backup, verification and drill run on Fargate (too big for Lambda's 15 minutes). */
+/**
+ * Whether any task of a database runs on Fargate: its backup (too big for Lambda's 15 minutes) or its
+ * restore drill (rtoMinutes plus its checks longer than Lambda can run); see regime/runners.ts.
+ */
 export function runsOnFargate(db: DatabaseConfig): boolean {
-  return (db.backup.runner ?? (db.sizeGb > LAMBDA_BACKUP_LIMIT_GB ? "fargate" : "lambda")) === "fargate";
+  const r = databaseRunners(db, `databases[${db.id}]`);
+  return r.backup === "fargate" || r.drill === "fargate";
 }
 
 export class MaintenanceRegime extends pulumi.ComponentResource {

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { parseSchedule, type Schedule } from "./schedule";
 import { REGIME_KEYS, regimeSchema, type Regime, type ScheduleInput } from "./schema";
 import { checkFileBackupSchedules } from "./logs";
+import { checkDatabaseRunners } from "./runners";
 
 export class RegimeConfigError extends Error {
   constructor(message: string) {
@@ -64,6 +65,7 @@ export function validateRegime(raw: unknown): Regime {
   }
   try {
     checkFileBackupSchedules(regime.logs, regime.timezone, "logs.");
+    checkDatabaseRunners(regime.databases);
   } catch (err) {
     throw new RegimeConfigError(err instanceof Error ? err.message : String(err));
   }

@@ -27,7 +27,15 @@ async function lambdaEnvs(mutate?: (db: Record<string, any>) => void): Promise<R
   const { resources } = await runPlan({ configFile: file, from: FROM, root: ROOT });
   const fns = resources.filter((r: RecordedResource) => r.type === "aws:lambda/function:Function");
   const variables = (inputs: unknown) => ((inputs as { environment?: { variables?: Record<string, string> } }).environment?.variables ?? {});
-  return Object.fromEntries(fns.map((f) => [String((f.inputs as { name?: unknown }).name), variables(f.inputs)]));
+  // Tasks on Fargate (the restore drill, whose 60-minute RTO Lambda cannot keep) carry theirs in the container definition.
+  const containers = resources
+    .filter((r: RecordedResource) => r.type === "aws:ecs/taskDefinition:TaskDefinition")
+    .map((t) => {
+      const i = t.inputs as { family: string; containerDefinitions: string };
+      const [c] = JSON.parse(i.containerDefinitions) as { environment: { name: string; value: string }[] }[];
+      return [i.family, Object.fromEntries(c.environment.map((e) => [e.name, e.value]))];
+    });
+  return Object.fromEntries([...fns.map((f) => [String((f.inputs as { name?: unknown }).name), variables(f.inputs)]), ...containers]);
 }
 
 describe("database tasks' environment", () => {
