@@ -9,7 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
 import type { BackupVault } from "./backup-vault";
 import type { IamStatement } from "./iam";
-import { ScheduledTask, type TaskCode } from "./scheduled-task";
+import type { WatchedJobSpec } from "./overdue-watch";
+import { jobMissedRunWindow, ScheduledTask, type TaskCode } from "./scheduled-task";
 import type { Schedule } from "../regime/schedule";
 import { databaseRunners, type Runner } from "../regime/runners";
 import { restoreCheckBounds, type DatabaseConfig } from "../regime/schema";
@@ -49,6 +50,8 @@ const WEEKDAY_NUMBER: Record<string, number> = { Sunday: 0, Monday: 1, Tuesday: 
 export class DatabaseMaintenance extends pulumi.ComponentResource {
   public readonly tasks: Record<string, ScheduledTask> = {};
   public readonly rpoAlarmName: pulumi.Output<string>;
+  /** Tasks scheduled too sparsely for a missed-run metric alarm (over 7 days): the overdue watcher watches them. */
+  public readonly watchedJobs: WatchedJobSpec[] = [];
 
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("regime:database:DatabaseMaintenance", name, {}, opts);
@@ -89,6 +92,23 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
     ) => {
       const schedule = args.schedules[task];
       if (!schedule) return;
+      // Too sparse for a metric alarm: the task records each success under runs/<db>/<task>/ for the overdue watcher.
+      if (!jobMissedRunWindow(schedule.intervalSeconds)) {
+        const prefix = `runs/${db.id}/${task}/`;
+        environment = { ...environment, RUN_MARKER_BUCKET: args.vault.bucketName, RUN_MARKER_PREFIX: prefix };
+        statements = [...statements, ...args.vault.writeStatements([prefix])];
+        this.watchedJobs.push({
+          job: `${db.id}/${task}`,
+          resource: `db-${db.id}-${task}`,
+          prefix,
+          expression: schedule.expression,
+          timezone: schedule.timezone,
+          // The run's own length plus the Scheduler's retries (maximumEventAgeSeconds 3600).
+          toleranceSeconds: timeoutSeconds + 3600,
+          severity,
+          description: `${task} of database ${db.id}`,
+        });
+      }
       this.tasks[task] = new ScheduledTask(
         `${name}-${task}`,
         {
