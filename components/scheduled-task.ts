@@ -85,6 +85,37 @@ export interface ScheduledTaskArgs {
   missedRunsTolerated?: number;
 }
 
+/** Lambda: the environment variables of a function total at most 4 KB (keys and values; Lambda quotas). */
+export const LAMBDA_ENV_LIMIT_BYTES = 4096;
+/** Environment total above which the longest plain settings move into the bundle's settings file (room for the task's own and ARN-sized values). */
+export const LAMBDA_ENV_BUDGET_BYTES = 3072;
+/** The file beside index.js that carries settings too large for the environment (tasks/lib/bundled-settings.ts reads it). */
+export const SETTINGS_FILE = "settings.json";
+
+/**
+ * Splits a zip task's settings between the Lambda environment and the settings file of its bundle:
+ * while the plain-string settings total (keys + values, UTF-8 bytes) exceeds LAMBDA_ENV_BUDGET_BYTES,
+ * the longest one moves to the file. Values not known at plan time (outputs: bucket names, ARNs)
+ * stay in the environment and are counted at 256 bytes. Returns both halves; `bundled` is empty for
+ * a small environment, which deploys exactly as before.
+ */
+export function splitSettings(env: Record<string, pulumi.Input<string>>): { environment: Record<string, pulumi.Input<string>>; bundled: Record<string, string> } {
+  const size = (k: string, v: pulumi.Input<string>) => Buffer.byteLength(k) + (typeof v === "string" ? Buffer.byteLength(v) : 256);
+  const environment = { ...env };
+  const bundled: Record<string, string> = {};
+  let total = Object.entries(environment).reduce((a, [k, v]) => a + size(k, v), 0);
+  while (total > LAMBDA_ENV_BUDGET_BYTES) {
+    const longest = Object.entries(environment)
+      .filter(([k, v]) => typeof v === "string" && !["TASK", "REGIME_NAME", "METRICS_NAMESPACE", "METRICS_INSTANCE"].includes(k))
+      .sort(([ka, a], [kb, b]) => (b as string).length - (a as string).length || ka.localeCompare(kb))[0];
+    if (!longest) break;
+    bundled[longest[0]] = longest[1] as string;
+    delete environment[longest[0]];
+    total -= size(longest[0], longest[1]);
+  }
+  return { environment, bundled };
+}
+
 /** Names of settings that carry secret values; refused in `environment`. *_ARN, *_ID, *_NAME are references, allowed. */
 const SECRET_KEY = /(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY|CREDENTIAL)/i;
 const REFERENCE_SUFFIX = /_(ARN|ARNS|ID|NAME)$/i;
@@ -276,6 +307,8 @@ export class ScheduledTask extends pulumi.ComponentResource {
   public readonly logGroupName: pulumi.Output<string>;
   public readonly dlqArn: pulumi.Output<string>;
   public readonly alarmNames: pulumi.Output<string[]>;
+  /** Settings moved out of the Lambda environment into the zip's settings.json (splitSettings); empty when all fit. */
+  public readonly bundledSettings: Record<string, string> = {};
   /** False when the expected interval is longer than a metric alarm can watch (7 days). */
   public readonly missedRunWatched: boolean;
 
@@ -349,6 +382,20 @@ export class ScheduledTask extends pulumi.ComponentResource {
       ];
       const policy = new aws.iam.RolePolicy(`${name}-role`, { role: taskRole.id, policy: policyJson(statements) }, { parent: this });
 
+      // Settings too large for Lambda's 4 KB environment travel in the zip, beside index.js.
+      const split = code.kind === "zip" ? splitSettings(environment) : { environment, bundled: {} };
+      const bundled = Object.keys(split.bundled).length > 0;
+      let zipCode: pulumi.Input<pulumi.asset.Archive> | undefined = code.kind === "zip" ? code.archive : undefined;
+      if (code.kind === "zip" && bundled) {
+        const archive = code.archive as pulumi.asset.AssetArchive;
+        if (!(archive.assets instanceof Promise)) throw new Error(`environment: ${Object.keys(split.bundled).join(", ")} exceed Lambda's 4 KB environment and code.archive is not an AssetArchive to carry them`);
+        const file = new pulumi.asset.StringAsset(JSON.stringify(split.bundled, Object.keys(split.bundled).sort()));
+        zipCode = pulumi.output(archive.assets).apply((assets) => {
+          if (SETTINGS_FILE in assets) throw new Error(`code.archive: already holds ${SETTINGS_FILE}`);
+          return new pulumi.asset.AssetArchive({ ...assets, [SETTINGS_FILE]: file });
+        });
+      }
+      this.bundledSettings = split.bundled;
       const fn = new aws.lambda.Function(
         `${name}`,
         {
@@ -356,12 +403,12 @@ export class ScheduledTask extends pulumi.ComponentResource {
           description: args.description.slice(0, 256),
           role: taskRole.arn,
           ...(code.kind === "zip"
-            ? { packageType: "Zip", runtime: "nodejs22.x", handler: code.handler, code: code.archive }
+            ? { packageType: "Zip", runtime: "nodejs22.x", handler: code.handler, code: zipCode }
             : { packageType: "Image", imageUri: code.imageUri, ...(code.command ? { imageConfig: { commands: code.command } } : {}) }),
           architectures: ["arm64"],
           timeout: args.timeoutSeconds,
           memorySize: args.memoryMb ?? 256,
-          environment: { variables: environment },
+          environment: { variables: split.environment },
           // Text: the JSON format would wrap each EMF line in a log record and CloudWatch would not extract the metrics.
           loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
           ...(args.vpc ? { vpcConfig: { subnetIds: args.vpc.subnetIds, securityGroupIds: args.vpc.securityGroupIds } } : {}),

@@ -5,12 +5,18 @@
  * Errors alarm fires.
  */
 import { findTask } from "./registry";
+import { readBundledSettings } from "./lib/bundled-settings";
 import { recordRunMarker } from "./lib/run-marker";
 import { runTask, type AnyTask, type OnSuccess } from "./lib/runtime";
 
 /** `onSuccess`: recordRunMarker for tasks the overdue watcher may watch (build/bundle.ts RUN_MARKER_TASKS). */
 export function makeHandler(task: AnyTask, onSuccess?: OnSuccess): () => Promise<unknown> {
-  return () => runTask(task, process.env, new AbortController().signal, onSuccess);
+  // Read once per cold start: settings too large for the environment (tasks/lib/bundled-settings.ts).
+  let bundled: Record<string, string> | undefined;
+  return () => {
+    bundled ??= readBundledSettings();
+    return runTask(task, { ...bundled, ...process.env }, new AbortController().signal, onSuccess);
+  };
 }
 
 /** The container image's entry: every task in it records its successful runs when RUN_MARKER_* is set. */
