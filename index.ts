@@ -54,6 +54,7 @@ export = async () => {
     taskArns: o.taskArns,
     scheduleNames: o.scheduleNames,
     rpoAlarmNames: o.rpoAlarmNames,
+    overdueAlarmNames: o.overdueAlarmNames,
     taskImageUris: o.taskImageUris,
     dashboardName: o.dashboardName,
     logrotateConfigs: o.logrotateConfigs,

@@ -44,10 +44,18 @@ export const TASK_MODULES: Record<string, { file: string; exportName: string }> 
   "db-health": { file: "db-health", exportName: "dbHealthTask" },
   "health-check": { file: "health-check", exportName: "healthCheckTask" },
   "redis-health": { file: "redis-health", exportName: "redisHealthTask" },
+  "overdue-watch": { file: "overdue-watch", exportName: "overdueWatchTask" },
 };
 
 /** Tasks deployed as zip functions (no PostgreSQL client binaries needed). */
-export const ZIP_TASKS = ["vacuum", "analyze", "reindex", "purge", "db-health", "health-check", "redis-health"] as const;
+export const ZIP_TASKS = ["vacuum", "analyze", "reindex", "purge", "db-health", "health-check", "redis-health", "overdue-watch"] as const;
+
+/**
+ * Zip tasks whose schedule may be sparser than a metric alarm can watch (monthly vacuum, quarterly
+ * reindex): their handler records successful runs for the overdue watcher (tasks/lib/run-marker.ts,
+ * which brings the S3 client). health-check and redis-health run every few minutes and stay without it.
+ */
+export const RUN_MARKER_TASKS: readonly string[] = ["vacuum", "analyze", "reindex", "purge", "db-health"];
 
 export interface Bundle {
   task: string;
@@ -73,10 +81,12 @@ export interface BundleOptions {
 export function entrySource(task: string): string {
   const m = TASK_MODULES[task];
   if (!m) throw new Error(`task: unknown task "${task}"; one of ${Object.keys(TASK_MODULES).join(", ")}`);
+  const marker = RUN_MARKER_TASKS.includes(task);
   return [
     `import { ${m.exportName} } from "./tasks/${m.file}";`,
     `import { makeHandler } from "./tasks/handler";`,
-    `export const handler = makeHandler(${m.exportName});`,
+    ...(marker ? [`import { recordRunMarker } from "./tasks/lib/run-marker";`] : []),
+    `export const handler = makeHandler(${m.exportName}${marker ? ", recordRunMarker" : ""});`,
     "",
   ].join("\n");
 }

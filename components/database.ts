@@ -9,13 +9,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
 import type { BackupVault } from "./backup-vault";
 import type { IamStatement } from "./iam";
-import { ScheduledTask, type TaskCode } from "./scheduled-task";
+import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
+import { jobMissedRunWindow, ScheduledTask, type TaskCode } from "./scheduled-task";
 import type { Schedule } from "../regime/schedule";
+import { databaseRunners, type Runner } from "../regime/runners";
 import { restoreCheckBounds, type DatabaseConfig } from "../regime/schema";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
-/** Above this size a backup or restore cannot finish inside Lambda's 15 minutes (about 12 MB/s). */
-export const LAMBDA_BACKUP_LIMIT_GB = 10;
+export { LAMBDA_BACKUP_LIMIT_GB } from "../regime/runners";
 
 export type DbTaskName = "backup" | "verify-backup" | "restore-drill" | "vacuum" | "analyze" | "reindex" | "purge" | "db-health";
 
@@ -60,14 +61,16 @@ const WEEKDAY_NUMBER: Record<string, number> = { Sunday: 0, Monday: 1, Tuesday: 
 export class DatabaseMaintenance extends pulumi.ComponentResource {
   public readonly tasks: Record<string, ScheduledTask> = {};
   public readonly rpoAlarmName: pulumi.Output<string>;
+  /** Tasks scheduled too sparsely for a missed-run metric alarm (over 7 days): the overdue watcher watches them. */
+  public readonly watchedJobs: WatchedJobSpec[] = [];
 
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("regime:database:DatabaseMaintenance", name, {}, opts);
     const { db } = args;
     const tags = { ...(args.tags ?? {}), Database: db.id };
-    const runner = db.backup.runner ?? (db.sizeGb > LAMBDA_BACKUP_LIMIT_GB ? "fargate" : "lambda");
-    if (runner === "fargate" && !args.fargateCluster) throw new Error(`databases.${db.id}: backups on Fargate need a cluster`);
-    if (runner === "fargate" && !args.network) throw new Error(`databases[${db.id}].network: backups on Fargate need subnets and security groups`);
+    // Each heavy task's runner follows from its promise (regime/runners.ts); refused there with the key path.
+    const runners = databaseRunners(db, `databases[${db.id}]`);
+    if ((runners.backup === "fargate" || runners.drill === "fargate") && !args.fargateCluster) throw new Error(`databases[${db.id}]: tasks on Fargate need a cluster`);
 
     // Where the task finds the database: never a password, only the secret's ARN or IAM auth.
     const target = db.secretArn
@@ -100,6 +103,23 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
     ) => {
       const schedule = args.schedules[task];
       if (!schedule) return;
+      // Too sparse for a metric alarm: the task records each success under runs/<db>/<task>/ for the overdue watcher.
+      if (!jobMissedRunWindow(schedule.intervalSeconds)) {
+        const prefix = `runs/${db.id}/${task}/`;
+        environment = { ...environment, RUN_MARKER_BUCKET: args.vault.bucketName, RUN_MARKER_PREFIX: prefix };
+        statements = [...statements, ...args.vault.writeStatements([prefix])];
+        this.watchedJobs.push({
+          job: `${db.id}/${task}`,
+          resource: `db-${db.id}-${task}`,
+          prefix,
+          expression: schedule.expression,
+          timezone: schedule.timezone,
+          // The run's own length plus the Scheduler's retries (maximumEventAgeSeconds 3600).
+          toleranceSeconds: timeoutSeconds + OVERDUE_TOLERANCE_MARGIN_SECONDS,
+          severity,
+          description: `${task} of database ${db.id}`,
+        });
+      }
       this.tasks[task] = new ScheduledTask(
         `${name}-${task}`,
         {
@@ -124,7 +144,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       );
     };
 
-    const heavy = (task: DbTaskName): TaskCode =>
+    const heavy = (task: DbTaskName, runner: Runner): TaskCode =>
       runner === "fargate"
         ? { kind: "fargate", imageUri: args.imageUri, cluster: args.fargateCluster!, cpu: 1024, memory: 4096, entryPoint: ["node"], command: ["cli.js", task] }
         : { kind: "image", imageUri: args.imageUri };
@@ -133,7 +153,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
     // backup: write-only to its own prefixes; never delete.
     task(
       "backup",
-      heavy("backup"),
+      heavy("backup", runners.backup),
       db.backup.severity,
       {
         BACKUP_BUCKET: args.vault.bucketName,
@@ -150,7 +170,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
     );
     task(
       "verify-backup",
-      heavy("verify-backup"),
+      heavy("verify-backup", runners.backup),
       db.verify.severity,
       {
         BACKUP_BUCKET: args.vault.bucketName,
@@ -166,7 +186,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
     if (db.restoreDrill) {
       task(
         "restore-drill",
-        heavy("restore-drill"),
+        heavy("restore-drill", runners.drill!),
         db.restoreDrill.severity,
         {
           BACKUP_BUCKET: args.vault.bucketName,
@@ -175,7 +195,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
           CHECKS: JSON.stringify(db.restoreDrill.checks.map(restoreCheckBounds)),
         },
         args.vault.readStatements(prefixes),
-        900,
+        // Fargate has no timeout: the duration alarm's reference is the time the drill may take (drillMinutes).
+        runners.drill === "fargate" ? runners.drillMinutes! * 60 : 900,
         2048,
       );
     }

@@ -31,6 +31,7 @@ import type { IamStatement } from "./iam";
 import { ScheduledTask } from "./scheduled-task";
 import type { Schedule } from "../regime/schedule";
 import type { EndpointConfig } from "../regime/schema";
+import { downTimeToPageMinutes, failuresBeforeDown } from "../regime/endpoints";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { urlCredentialProblem } from "../tasks/lib/url-credentials";
 
@@ -178,6 +179,8 @@ export class HealthChecks extends pulumi.ComponentResource {
 
     const period = Math.max(60, Math.min(86400, Math.round(args.schedule.intervalSeconds / 60) * 60));
     const alarms = args.endpoints.flatMap((e) => {
+      const failures = failuresBeforeDown(e.failuresBeforeAlarm, period);
+      const [pageFrom, pageBy] = downTimeToPageMinutes(failures, period);
       const dims = { service: args.regime, Task: "health-check", Endpoint: e.name };
       const list = [
         createAlarm(
@@ -186,7 +189,7 @@ export class HealthChecks extends pulumi.ComponentResource {
             resource: `endpoint-${e.name}`,
             metric: "down",
             severity: e.severity,
-            runbook: `${e.url} was unavailable ${e.failuresBeforeAlarm} checks in a row: unreachable, untrusted certificate, timed out, or a wrong answer (status, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
+            runbook: `${e.url} was unavailable ${failures} checks in a row (one check every ${period / 60} min: pages ${pageFrom}-${pageBy} min into an outage): unreachable, untrusted certificate, timed out, or a wrong answer (status, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
             treatMissingData: "breaching",
             args: {
               namespace: METRICS_NAMESPACE_DEFAULT,
@@ -194,8 +197,8 @@ export class HealthChecks extends pulumi.ComponentResource {
               dimensions: dims,
               statistic: "Minimum",
               period,
-              evaluationPeriods: e.failuresBeforeAlarm,
-              datapointsToAlarm: e.failuresBeforeAlarm,
+              evaluationPeriods: failures,
+              datapointsToAlarm: failures,
               comparisonOperator: "LessThanThreshold",
               threshold: 1,
             },
@@ -213,7 +216,7 @@ export class HealthChecks extends pulumi.ComponentResource {
               resource: `endpoint-${e.name}`,
               metric: "slow",
               severity: e.slowSeverity,
-              runbook: `${e.url} answered slower than ${e.maxResponseMs} ms on average over ${e.failuresBeforeAlarm} checks (it still answers: not down). Check slow queries, CPU and memory of the host.`,
+              runbook: `${e.url} answered slower than ${e.maxResponseMs} ms on average over ${failures} checks (it still answers: not down). Check slow queries, CPU and memory of the host.`,
               treatMissingData: "notBreaching",
               args: {
                 namespace: METRICS_NAMESPACE_DEFAULT,
@@ -221,7 +224,7 @@ export class HealthChecks extends pulumi.ComponentResource {
                 dimensions: dims,
                 statistic: "Average",
                 period,
-                evaluationPeriods: e.failuresBeforeAlarm,
+                evaluationPeriods: failures,
                 comparisonOperator: "GreaterThanThreshold",
                 threshold: e.maxResponseMs,
               },

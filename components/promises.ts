@@ -21,8 +21,11 @@ import { rpoAlarmWindow, type DbTaskName } from "./database";
 import { endpointsSetting } from "./health-checks";
 import { physicalName } from "./naming";
 import { REDIS_TASK } from "./redis";
-import { databaseSchedules, runsOnFargate } from "./regime";
-import { missedRunWindow } from "./scheduled-task";
+import { databaseSchedules } from "./regime";
+import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS } from "./overdue-watch";
+import { jobMissedRunWindow, missedRunWindow, splitSettings } from "./scheduled-task";
+import { failuresBeforeDown } from "../regime/endpoints";
+import { databaseRunners } from "../regime/runners";
 import { fileBackupSchedule } from "../regime/file-backups";
 import { resolveSchedule } from "../regime/load";
 import { evaluatePromises, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
@@ -48,7 +51,7 @@ const FILE_BACKUP_SLACK_SECONDS = 3600;
 
 const textOf = (input: ScheduleInput) => (typeof input === "string" ? input : input.at);
 
-function job(key: string, label: string, input: ScheduleInput, s: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">, severity?: string, watch = missedRunWindow(s.intervalSeconds)): DeclaredJob {
+function job(key: string, label: string, input: ScheduleInput, s: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">, severity?: string, watch = jobMissedRunWindow(s.intervalSeconds)): DeclaredJob {
   return {
     key,
     label,
@@ -73,6 +76,8 @@ export function declaredFromRegime(r: Regime): Declared {
     for (const [task, s] of Object.entries(schedules) as [DbTaskName, Schedule][]) {
       const section = sections[SECTION[task]]!;
       jobs[task] = job(`${key}.${SECTION[task]}.schedule`, `${task} of database ${db.id}`, section.schedule, s, section.severity);
+      // Too sparse for a metric alarm: components/database.ts hands the job to the overdue watcher.
+      if (!jobMissedRunWindow(s.intervalSeconds)) jobs[task]!.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
       d.jobs.push(jobs[task]!);
     }
     const archive = r.backupVault.archiveAfterDays ? { archive: { afterDays: r.backupVault.archiveAfterDays } } : {};
@@ -82,7 +87,7 @@ export function declaredFromRegime(r: Regime): Declared {
       backup: jobs.backup!,
       rpoHours: db.backup.rpoHours,
       verify: jobs["verify-backup"] ? { ...jobs["verify-backup"], maxAgeHours: db.verify.maxAgeHours } : undefined,
-      drill: jobs["restore-drill"] && db.restoreDrill ? { job: jobs["restore-drill"], rtoMinutes: db.restoreDrill.rtoMinutes, runner: runsOnFargate(db) ? "fargate" : "lambda" } : undefined,
+      drill: jobs["restore-drill"] && db.restoreDrill ? { job: jobs["restore-drill"], rtoMinutes: db.restoreDrill.rtoMinutes, runner: databaseRunners(db, key).drill ?? "lambda" } : undefined,
       retention: tierRules(db.id, db.backup.retention, archive).map((rule, i) => {
         const tier = (["daily", "weekly", "monthly"] as const)[i];
         return { tier, promisedDays: db.backup.retention[tier], expireDays: rule.expireDays, noncurrentDays: r.backupVault.noncurrentDays };
@@ -110,14 +115,15 @@ export function declaredFromRegime(r: Regime): Declared {
     // components/health-checks.ts: one period per check interval, whole minutes, 1 minute to 1 day.
     const period = Math.max(60, Math.min(86400, Math.round(s.intervalSeconds / 60) * 60));
     for (const e of r.endpoints.checks) {
+      const failures = failuresBeforeDown(e.failuresBeforeAlarm, period);
       d.alarms.push({
         key: `endpoints.checks[${e.name}].failuresBeforeAlarm`,
         name: alarmName(r.name, { resource: `endpoint-${e.name}`, metric: "down", severity: e.severity }),
-        window: { period, evaluationPeriods: e.failuresBeforeAlarm, datapointsToAlarm: e.failuresBeforeAlarm },
+        window: { period, evaluationPeriods: failures, datapointsToAlarm: failures },
         checkIntervalSeconds: s.intervalSeconds,
-        promisedSeconds: e.failuresBeforeAlarm * s.intervalSeconds,
-        promiseText: `${e.severity} page when ${e.name} is down for ${e.failuresBeforeAlarm} checks (${Math.round((e.failuresBeforeAlarm * s.intervalSeconds) / 60)} min)`,
-        setting: `failuresBeforeAlarm ${e.failuresBeforeAlarm}`,
+        promisedSeconds: failures * s.intervalSeconds,
+        promiseText: `${e.severity} page when ${e.name} is down for ${failures} checks (${Math.round((failures * s.intervalSeconds) / 60)} min)`,
+        setting: `failuresBeforeAlarm ${failures}`,
         remedy: "check more often or lower failuresBeforeAlarm",
       });
     }
@@ -125,7 +131,8 @@ export function declaredFromRegime(r: Regime): Declared {
     d.functions.push({
       key: "endpoints.checks",
       name: fn,
-      environment: { TASK: "health-check", REGIME_NAME: r.name, METRICS_NAMESPACE: METRICS_NAMESPACE_DEFAULT, ENDPOINTS: endpointsSetting(r.endpoints.checks) },
+      // What the function's environment keeps: settings over the budget travel in its bundle (splitSettings).
+      environment: splitSettings({ TASK: "health-check", REGIME_NAME: r.name, METRICS_NAMESPACE: METRICS_NAMESPACE_DEFAULT, ENDPOINTS: endpointsSetting(r.endpoints.checks) }).environment as Record<string, string>,
     });
   }
 

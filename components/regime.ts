@@ -11,19 +11,21 @@ import type { Severity } from "./alarms";
 import { AlertRouting } from "./alerting";
 import { BackupVault, tierRules } from "./backup-vault";
 import { Dashboard } from "./dashboard";
-import { DatabaseMaintenance, LAMBDA_BACKUP_LIMIT_GB, type DbTaskName } from "./database";
+import { DatabaseMaintenance, type DbTaskName } from "./database";
 import { HealthChecks, uptimeTargets } from "./health-checks";
 import { HostAlarms } from "./host-alarms";
 import { RedisHealth, REDIS_TASK } from "./redis";
 import { LogRotation } from "./logs";
+import { OverdueWatch, type WatchedJobSpec } from "./overdue-watch";
 import { Reminders } from "./reminders";
 import { TaskImage } from "./task-image";
 import { resolveSchedule } from "../regime/load";
+import { databaseRunners } from "../regime/runners";
 import type { Schedule } from "../regime/schedule";
 import type { DatabaseConfig, Regime, RedisConfig } from "../regime/schema";
 
 /** Zip tasks the program deploys, with their archives (build/bundle.ts). */
-export type TaskArchives = Record<"vacuum" | "analyze" | "reindex" | "purge" | "db-health" | "health-check" | "redis-health", pulumi.asset.Archive>;
+export type TaskArchives = Record<"vacuum" | "analyze" | "reindex" | "purge" | "db-health" | "health-check" | "redis-health" | "overdue-watch", pulumi.asset.Archive>;
 
 export interface MaintenanceRegimeArgs {
   regime: Regime;
@@ -46,6 +48,8 @@ export interface RegimeOutputs {
   scheduleNames: pulumi.Output<Record<string, string>>;
   /** `<database>` -> RPO alarm name. */
   rpoAlarmNames: pulumi.Output<Record<string, string>>;
+  /** `<database>/<task>` -> overdue alarm name, for jobs too sparse for a missed-run alarm (the overdue watcher's). */
+  overdueAlarmNames?: pulumi.Output<Record<string, string>>;
   taskImageUris: pulumi.Output<Record<string, string>>;
   dashboardName?: pulumi.Output<string>;
   logrotateConfigs?: pulumi.Output<Record<string, Record<string, string>>>;
@@ -80,9 +84,13 @@ export function databaseSchedules(db: DatabaseConfig, timezone: string): Partial
   return out;
 }
 
-/** Whether a database's backup, verification and drill run on Fargate (too big for Lambda's 15 minutes). */
+/**
+ * Whether any task of a database runs on Fargate: its backup (too big for Lambda's 15 minutes) or its
+ * restore drill (rtoMinutes plus its checks longer than Lambda can run); see regime/runners.ts.
+ */
 export function runsOnFargate(db: DatabaseConfig): boolean {
-  return (db.backup.runner ?? (db.sizeGb > LAMBDA_BACKUP_LIMIT_GB ? "fargate" : "lambda")) === "fargate";
+  const r = databaseRunners(db, `databases[${db.id}]`);
+  return r.backup === "fargate" || r.drill === "fargate";
 }
 
 export class MaintenanceRegime extends pulumi.ComponentResource {
@@ -104,6 +112,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
     const imageUris: Record<string, pulumi.Output<string>> = {};
     const dashboardTasks: { task: string; database?: string }[] = [];
     const alarmNames: pulumi.Output<string[]>[] = [];
+    const watchedJobs: WatchedJobSpec[] = [];
 
     // Subnets and security groups as the config gives them, or read from another stack (one reference per stack).
     const networks = new Map<string, pulumi.StackReference>();
@@ -172,7 +181,31 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         }
         rpoAlarms[db.id] = dbm.rpoAlarmName;
         alarmNames.push(dbm.rpoAlarmName.apply((n) => [n]));
+        watchedJobs.push(...dbm.watchedJobs);
       }
+    }
+
+    // ------------------------------------------------------------------ jobs too sparse for a metric alarm
+    let overdue: OverdueWatch | undefined;
+    if (vault && watchedJobs.length > 0) {
+      overdue = new OverdueWatch(
+        `${r.name}-overdue`,
+        {
+          regime: r.name,
+          jobs: watchedJobs,
+          vault,
+          archive: args.archives["overdue-watch"],
+          timezone: r.timezone,
+          alarmTopics: alerts.topics,
+          logRetentionDays: r.logRetentionDays,
+          tags,
+        },
+        parent,
+      );
+      taskArns["overdue-watch"] = overdue.task.functionArn!;
+      scheduleNames["overdue-watch"] = overdue.task.scheduleName;
+      alarmNames.push(overdue.alarmNames, overdue.task.alarmNames);
+      dashboardTasks.push({ task: "overdue-watch" });
     }
 
     // ------------------------------------------------------------------ redis
@@ -304,6 +337,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       taskArns: sorted(taskArns),
       scheduleNames: sorted(scheduleNames),
       rpoAlarmNames: sorted(rpoAlarms),
+      overdueAlarmNames: overdue ? sorted(overdue.overdueAlarmNames) : undefined,
       taskImageUris: sorted(imageUris),
       dashboardName: dashboard?.dashboardName,
       logrotateConfigs: logs?.logrotateConfigs,

@@ -56,7 +56,7 @@ export interface ScheduledTaskArgs {
   /** Plain settings only: secrets travel as Secrets Manager ARNs, never as values. */
   environment?: Record<string, pulumi.Input<string>>;
   schedule: { expression: string; timezone: string };
-  /** Longest expected gap between two runs, in seconds: the missed-run alarm's window. */
+  /** Longest expected gap between two runs, in seconds: the missed-run window is this plus a jitter margin (missedRunWindowSeconds). */
   expectedIntervalSeconds: number;
   /** Lambda: at most 900. Fargate: the duration alarm's reference (Fargate itself has no timeout). */
   timeoutSeconds: number;
@@ -83,6 +83,37 @@ export interface ScheduledTaskArgs {
   functionRetries?: number;
   /** Runs that may be missed in a row before the missed-run alarm fires; default 1. */
   missedRunsTolerated?: number;
+}
+
+/** Lambda: the environment variables of a function total at most 4 KB (keys and values; Lambda quotas). */
+export const LAMBDA_ENV_LIMIT_BYTES = 4096;
+/** Environment total above which the longest plain settings move into the bundle's settings file (room for the task's own and ARN-sized values). */
+export const LAMBDA_ENV_BUDGET_BYTES = 3072;
+/** The file beside index.js that carries settings too large for the environment (tasks/lib/bundled-settings.ts reads it). */
+export const SETTINGS_FILE = "settings.json";
+
+/**
+ * Splits a zip task's settings between the Lambda environment and the settings file of its bundle:
+ * while the plain-string settings total (keys + values, UTF-8 bytes) exceeds LAMBDA_ENV_BUDGET_BYTES,
+ * the longest one moves to the file. Values not known at plan time (outputs: bucket names, ARNs)
+ * stay in the environment and are counted at 256 bytes. Returns both halves; `bundled` is empty for
+ * a small environment, which deploys exactly as before.
+ */
+export function splitSettings(env: Record<string, pulumi.Input<string>>): { environment: Record<string, pulumi.Input<string>>; bundled: Record<string, string> } {
+  const size = (k: string, v: pulumi.Input<string>) => Buffer.byteLength(k) + (typeof v === "string" ? Buffer.byteLength(v) : 256);
+  const environment = { ...env };
+  const bundled: Record<string, string> = {};
+  let total = Object.entries(environment).reduce((a, [k, v]) => a + size(k, v), 0);
+  while (total > LAMBDA_ENV_BUDGET_BYTES) {
+    const longest = Object.entries(environment)
+      .filter(([k, v]) => typeof v === "string" && !["TASK", "REGIME_NAME", "METRICS_NAMESPACE", "METRICS_INSTANCE"].includes(k))
+      .sort(([ka, a], [kb, b]) => (b as string).length - (a as string).length || ka.localeCompare(kb))[0];
+    if (!longest) break;
+    bundled[longest[0]] = longest[1] as string;
+    delete environment[longest[0]];
+    total -= size(longest[0], longest[1]);
+  }
+  return { environment, bundled };
 }
 
 /** Names of settings that carry secret values; refused in `environment`. *_ARN, *_ID, *_NAME are references, allowed. */
@@ -133,6 +164,50 @@ export function missedRunWindow(intervalSeconds: number, tolerated = 1): { perio
   const hours = Math.ceil(minutes / 60);
   for (let h = 24; h >= 1; h--) if (hours % h === 0) return { period: h * 3600, evaluationPeriods: hours / h };
   return undefined;
+}
+
+/** CloudWatch PutMetricAlarm: period x evaluationPeriods at most 7 days (1 day when the period is under an hour). */
+export const METRIC_ALARM_MAX_LOOKBACK_SECONDS = 7 * 86400;
+
+/**
+ * The missed-run window of a job run every `intervalSeconds`, in seconds: the interval times the runs
+ * tolerated, plus a margin of one interval (at least 60 s, at most an hour) so one late or slow
+ * invocation does not page. EventBridge Scheduler with the flexible window off still delivers with
+ * seconds of jitter, and a run that takes most of its interval reports its success near the start
+ * of the next one; a window equal to the interval pages on either (REFERENCE: "A missed-run window
+ * equal to the run interval pages on one late invocation").
+ *
+ * Every minute: 120 s; every 5 minutes: 600 s; hourly: 7,200 s; daily: 90,000 s (25 h). A window
+ * that the margin pushes past CloudWatch's 7-day look-back while the tolerated runs alone fit is
+ * capped at 7 days (weekly jobs: seven whole-day periods, so a run seconds late stays in its day).
+ * Returns `undefined` when the tolerated runs alone exceed 7 days: no metric alarm can watch the
+ * job, and the overdue watcher (components/overdue-watch.ts) does.
+ */
+export function missedRunWindowSeconds(intervalSeconds: number, tolerated = 1): number | undefined {
+  const base = intervalSeconds * tolerated;
+  if (base > METRIC_ALARM_MAX_LOOKBACK_SECONDS) return undefined;
+  const margin = Math.min(3600, Math.max(60, intervalSeconds));
+  return Math.min(METRIC_ALARM_MAX_LOOKBACK_SECONDS, Math.ceil((base + margin) / 60) * 60);
+}
+
+/**
+ * Period and evaluation periods of the missed-run alarm of a scheduled job: missedRunWindow over
+ * missedRunWindowSeconds (jitter-tolerant), or `undefined` when a metric alarm cannot look back far
+ * enough.
+ */
+export function jobMissedRunWindow(intervalSeconds: number, tolerated = 1): { period: number; evaluationPeriods: number } | undefined {
+  const seconds = missedRunWindowSeconds(intervalSeconds, tolerated);
+  return seconds === undefined ? undefined : missedRunWindow(seconds);
+}
+
+/**
+ * Worst-case seconds from a job's last success to the missed-run page: the window, plus up to one
+ * period because CloudWatch judges whole periods (the success may sit at the very start of its
+ * period), not counting CloudWatch's own evaluation delay of about a minute. Every minute: 240 s
+ * (3 minutes after the first missed run); hourly: 14,400 s; daily: 135,000 s (37.5 h).
+ */
+export function missedRunTimeToPageSeconds(window: { period: number; evaluationPeriods: number }): number {
+  return window.period * window.evaluationPeriods + window.period;
 }
 
 /** Alarm condition of a missed run: fewer than one success counted over the whole window. */
@@ -232,6 +307,8 @@ export class ScheduledTask extends pulumi.ComponentResource {
   public readonly logGroupName: pulumi.Output<string>;
   public readonly dlqArn: pulumi.Output<string>;
   public readonly alarmNames: pulumi.Output<string[]>;
+  /** Settings moved out of the Lambda environment into the zip's settings.json (splitSettings); empty when all fit. */
+  public readonly bundledSettings: Record<string, string> = {};
   /** False when the expected interval is longer than a metric alarm can watch (7 days). */
   public readonly missedRunWatched: boolean;
 
@@ -305,6 +382,20 @@ export class ScheduledTask extends pulumi.ComponentResource {
       ];
       const policy = new aws.iam.RolePolicy(`${name}-role`, { role: taskRole.id, policy: policyJson(statements) }, { parent: this });
 
+      // Settings too large for Lambda's 4 KB environment travel in the zip, beside index.js.
+      const split = code.kind === "zip" ? splitSettings(environment) : { environment, bundled: {} };
+      const bundled = Object.keys(split.bundled).length > 0;
+      let zipCode: pulumi.Input<pulumi.asset.Archive> | undefined = code.kind === "zip" ? code.archive : undefined;
+      if (code.kind === "zip" && bundled) {
+        const archive = code.archive as pulumi.asset.AssetArchive;
+        if (!(archive.assets instanceof Promise)) throw new Error(`environment: ${Object.keys(split.bundled).join(", ")} exceed Lambda's 4 KB environment and code.archive is not an AssetArchive to carry them`);
+        const file = new pulumi.asset.StringAsset(JSON.stringify(split.bundled, Object.keys(split.bundled).sort()));
+        zipCode = pulumi.output(archive.assets).apply((assets) => {
+          if (SETTINGS_FILE in assets) throw new Error(`code.archive: already holds ${SETTINGS_FILE}`);
+          return new pulumi.asset.AssetArchive({ ...assets, [SETTINGS_FILE]: file });
+        });
+      }
+      this.bundledSettings = split.bundled;
       const fn = new aws.lambda.Function(
         `${name}`,
         {
@@ -312,12 +403,12 @@ export class ScheduledTask extends pulumi.ComponentResource {
           description: args.description.slice(0, 256),
           role: taskRole.arn,
           ...(code.kind === "zip"
-            ? { packageType: "Zip", runtime: "nodejs22.x", handler: code.handler, code: code.archive }
+            ? { packageType: "Zip", runtime: "nodejs22.x", handler: code.handler, code: zipCode }
             : { packageType: "Image", imageUri: code.imageUri, ...(code.command ? { imageConfig: { commands: code.command } } : {}) }),
           architectures: ["arm64"],
           timeout: args.timeoutSeconds,
           memorySize: args.memoryMb ?? 256,
-          environment: { variables: environment },
+          environment: { variables: split.environment },
           // Text: the JSON format would wrap each EMF line in a log record and CloudWatch would not extract the metrics.
           loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
           ...(args.vpc ? { vpcConfig: { subnetIds: args.vpc.subnetIds, securityGroupIds: args.vpc.securityGroupIds } } : {}),
@@ -518,13 +609,13 @@ export class ScheduledTask extends pulumi.ComponentResource {
             threshold: nearTimeoutMs,
           },
     );
-    const window = missedRunWindow(args.expectedIntervalSeconds, args.missedRunsTolerated ?? 1);
+    const window = jobMissedRunWindow(args.expectedIntervalSeconds, args.missedRunsTolerated ?? 1);
     this.missedRunWatched = window !== undefined;
     if (window) {
       alarm(
         "missed-run",
         args.severity,
-        `No successful run of the ${args.taskName} task was recorded in ${Math.round((window.period * window.evaluationPeriods) / 60)} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`,
+        `No successful run of the ${args.taskName} task was recorded in ${Math.round((window.period * window.evaluationPeriods) / 60)} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}; one late run is tolerated; pages at most ${Math.round(missedRunTimeToPageSeconds(window) / 60)} minutes after the last success). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`,
         "breaching",
         {
           namespace,

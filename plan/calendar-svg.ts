@@ -6,7 +6,7 @@
  */
 import { nextRuns, type Schedule } from "../regime/schedule";
 
-export type JobKind = "backup" | "verify" | "drill" | "vacuum" | "analyze" | "reindex" | "purge" | "health" | "reminder" | "logrotate" | "log shipping" | "file backup" | "other" | (string & {});
+export type JobKind = "backup" | "verify" | "drill" | "vacuum" | "analyze" | "reindex" | "purge" | "health" | "watch" | "reminder" | "logrotate" | "log shipping" | "file backup" | "other" | (string & {});
 
 export interface CalendarJob {
   name: string;
@@ -45,6 +45,7 @@ const KIND_COLORS: Record<string, string> = {
   reindex: "#ca8a04",
   purge: "#c2410c",
   health: "#0d9488",
+  watch: "#475569",
   reminder: "#db2777",
   logrotate: "#64748b",
   "log shipping": "#78716c",

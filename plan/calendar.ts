@@ -7,6 +7,7 @@ import { renderCalendarSvg, type CalendarAlarm, type CalendarJob } from "./calen
 import type { Plan } from "./run";
 
 const KINDS: [RegExp, CalendarJob["kind"]][] = [
+  [/-overdue-watch$/, "watch"],
   [/-reminders-/, "reminder"],
   [/-file-backup-/, "file backup"],
   [/-verify-backup$/, "verify"],
@@ -27,7 +28,7 @@ export function jobKind(schedule: string): CalendarJob["kind"] {
 }
 
 /** Alarms every scheduled task gets; the picture counts them instead of listing each. */
-const TASK_ALARM = /-(errors|duration|dead-letters|missed-run|undelivered)-P[0-3]$/;
+const TASK_ALARM = /-(errors|duration|dead-letters|missed-run|undelivered|overdue)-P[0-3]$/;
 
 /** Threshold alarms (what the guides watch) one by one, the per-task alarms as one summary line. */
 export function calendarAlarms(plan: Plan): CalendarAlarm[] {
@@ -44,7 +45,7 @@ export function calendarAlarms(plan: Plan): CalendarAlarm[] {
     return parts.length ? parts.map((c) => `${metric(c.metric)} ${c.condition}`).join(" and ") : a.condition;
   };
   const list = watched.map((a) => ({ name: a.name, threshold: threshold(a), severity: a.severity }));
-  if (task > 0) list.push({ name: `${task} task alarm${task === 1 ? "" : "s"}`, threshold: "failed runs, runs near their timeout, missed runs, dead letters", severity: "P1-P3" });
+  if (task > 0) list.push({ name: `${task} task alarm${task === 1 ? "" : "s"}`, threshold: "failed runs, runs near their timeout, missed or overdue runs, dead letters", severity: "P1-P3" });
   return list;
 }
 

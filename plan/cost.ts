@@ -29,9 +29,9 @@ export const PRICES = {
 
 export const ASSUMPTIONS = [
   "prices: us-east-1 list prices, free tiers ignored",
-  "task duration: backup and restore at 12 MB/s of database size (min 30 s); verify 60 s; vacuum/analyze/reindex their time budget; purge 60 s; db-health 5 s; health-check 3 s; redis-health 2 s",
+  "task duration: backup and restore at 12 MB/s of database size (min 30 s); verify 60 s; vacuum/analyze/reindex their time budget; purge 60 s; db-health 5 s; health-check 3 s; redis-health 2 s; overdue-watch 2 s",
   "backup storage: a compressed dump is 25 % of the database size; copies kept = daily days + weekly days / 7 + monthly days / 30",
-  "custom metrics: 3 per task (succeeded, failed, duration) and 3 per database or endpoint it reports on; redis-health 4 (memory, evictions, hit rate, clients) and 1 per queue",
+  "custom metrics: 3 per task (succeeded, failed, duration) and 3 per database or endpoint it reports on; redis-health 4 (memory, evictions, hit rate, clients) and 1 per queue; overdue-watch 1 per watched job",
   "logs: 50 KB ingested per task run (structured lines: one per table, endpoint or database, and a summary)",
   "container image: 0.4 GB in ECR",
 ];
@@ -101,6 +101,7 @@ function taskSeconds(env: Record<string, string>): number {
     case "db-health":
       return 5;
     case "redis-health":
+    case "overdue-watch":
       return 2;
     default:
       return 3;
@@ -191,7 +192,7 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
             const arm = (f.architectures ?? []).includes("arm64");
             add(`lambda ${fn.name} (${runs} runs x ${Math.round(seconds)} s)`, gbSeconds * (arm ? PRICES.lambdaGbSecondArm : PRICES.lambdaGbSecondX86) + (runs / 1e6) * PRICES.lambdaPerMillionRequests);
             add(`logs of ${fn.name}`, ((runs * LOG_KB_PER_RUN) / (1024 * 1024)) * PRICES.logsIngestGb);
-            const reported = listLength(env.DATABASES) + listLength(env.ENDPOINTS);
+            const reported = listLength(env.DATABASES) + listLength(env.ENDPOINTS) + listLength(env.WATCHED_JOBS) / 3;
             const own = env.TASK === "redis-health" ? 4 + listLength(env.QUEUES) : 3 * reported;
             add(`custom metrics of ${fn.name}`, (3 + own) * PRICES.customMetric);
           }

@@ -47,7 +47,15 @@ export const endpointSchema = z
     severity: severity.default("P0").describe("severity of the down alarm (unreachable, untrusted, timed out, or a wrong status, body or JSON field)"),
     slowSeverity: severity.default("P3").describe("severity of the slow alarm (average response time above maxResponseMs)"),
     certificateSeverity: severity.default("P2").describe("severity of the certificate alarm (fewer than minCertificateDays left)"),
-    failuresBeforeAlarm: z.number().int().min(1).max(60).default(5).describe("seed 000: service down > 5 minutes"),
+    failuresBeforeAlarm: z
+      .number()
+      .int()
+      .min(1)
+      .max(60)
+      .optional()
+      .describe(
+        "failed checks in a row before the down alarm pages; default: enough checks to cover 5 minutes of outage (seed 000: service down > 5 minutes), at least 2: 5 at one check a minute, 2 at hourly checks",
+      ),
     uptimeTargetPercent: z
       .number({ message: "must be a number" })
       .gt(0, "must be a percentage above 0 and below 100 (e.g. 99.9)")
@@ -71,3 +79,28 @@ export const endpointsSchema = z
   .strict();
 
 export type EndpointConfig = z.output<typeof endpointSchema>;
+
+/** Minutes of outage after which the down alarm pages by default (seed 000: "Service down > 5 minutes"). */
+export const DOWN_AFTER_MINUTES = 5;
+
+/**
+ * Failed checks in a row before an endpoint's down alarm pages: the explicit `failuresBeforeAlarm`,
+ * else the checks that cover DOWN_AFTER_MINUTES of outage at one check every `checkPeriodSeconds`,
+ * at least 2 (one failed check is a blip) and within CloudWatch's look-back (period x evaluation
+ * periods at most 86,400 s below an hour's period, 604,800 s from an hour; PutMetricAlarm API
+ * reference). Every minute: 5; every 2 minutes: 3; every 5 minutes, hourly, daily: 2.
+ */
+export function failuresBeforeDown(explicit: number | undefined, checkPeriodSeconds: number): number {
+  if (explicit !== undefined) return explicit;
+  const cap = Math.floor((checkPeriodSeconds < 3600 ? 86400 : 604800) / checkPeriodSeconds);
+  return Math.max(1, Math.min(cap, Math.max(2, Math.ceil((DOWN_AFTER_MINUTES * 60) / checkPeriodSeconds))));
+}
+
+/**
+ * Minutes from the start of an outage to the down page: [earliest, latest]. The outage may begin
+ * just before a check (count failed checks: count x period) or just after a healthy one (one more
+ * period). Hourly checks with 2 failures: 120 to 180 minutes.
+ */
+export function downTimeToPageMinutes(failures: number, checkPeriodSeconds: number): [number, number] {
+  return [(failures * checkPeriodSeconds) / 60, ((failures + 1) * checkPeriodSeconds) / 60];
+}

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { parseSchedule, type Schedule } from "./schedule";
 import { REGIME_KEYS, regimeSchema, type Regime, type ScheduleInput } from "./schema";
 import { checkFileBackupSchedules } from "./logs";
+import { databaseRunners } from "./runners";
 
 /**
  * A refused regime config: `lines` holds every problem found, one line each naming its key path
@@ -118,6 +119,16 @@ export function regimeProblems(raw: unknown): { lines: string[]; regime?: Regime
         }
       }),
     );
+  }
+  // Where each database's jobs run (Lambda or Fargate) against the promises they carry, one database at a time.
+  if (parsed.success) {
+    parsed.data.databases.forEach((db, i) => {
+      try {
+        databaseRunners(db, `databases[${i}]`);
+      } catch (err) {
+        lines.push(message(err));
+      }
+    });
   }
   return parsed.success && lines.length === 0 ? { lines, regime: parsed.data } : { lines };
 }

@@ -92,6 +92,12 @@ export interface DeclaredJob {
   watch?: AlarmWindow;
   /** Why nothing watches it, when `watch` is undefined. */
   unwatchedBecause?: string;
+  /**
+   * Watched by the overdue watcher instead of a missed-run alarm (jobs further apart than an alarm can
+   * look back): paged `toleranceSeconds` (+ the run's own time limit) and `delaySeconds` after the run
+   * its schedule expected.
+   */
+  overdueWatch?: { toleranceSeconds: number; delaySeconds: number };
   severity?: string;
 }
 
@@ -383,6 +389,18 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         effect: `no ${job.label} that day`,
         remedy: dstRemedy(job, skip.time),
       });
+    }
+    if (!job.watch && job.overdueWatch) {
+      const page = job.intervalSeconds + job.overdueWatch.toleranceSeconds + job.overdueWatch.delaySeconds;
+      push({
+        key: job.key,
+        promise: `${job.label}: paged when it stops`,
+        figure: `paged within ${hours(page)} (+ its run time) of its last run, by the overdue watch`,
+        value: page,
+        status: "held",
+        kind: "config",
+      });
+      continue;
     }
     if (!job.watch) {
       push({

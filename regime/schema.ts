@@ -77,7 +77,10 @@ const backupSchema = z
     monthlyOnDay: z.number().int().min(1).max(28, "must be <= 28 so every month has it").default(1).describe("the day of the month whose backup is kept as the monthly one"),
     compression: z.string().regex(/^(none|gzip(:[1-9])?|lz4(:[1-9])?|zstd(:([1-9]|1[0-9]|2[0-2]))?|[0-9])$/, "must be none, gzip[:1-9], lz4[:1-9], zstd[:1-22] or 0-9").default("zstd:3").describe("pg_dump --compress: none, gzip, lz4 or zstd with an optional :level, or a gzip level 0-9 (0: none); lz4 and zstd need PostgreSQL 16+ (older: gzip:1)"),
     rpoHours: z.number().gt(0, "must be > 0").default(26).describe("alarm when no successful backup was recorded for this long"),
-    runner: z.enum(["lambda", "fargate"]).optional().describe("default: lambda up to 10 GB (sizeGb), fargate beyond"),
+    runner: z
+      .enum(["lambda", "fargate"])
+      .optional()
+      .describe("where backup and verify-backup run; default: lambda up to 10 GB (sizeGb), fargate beyond; lambda is refused above 10 GB (15-minute limit)"),
     severity: severity.default("P1").describe("severity of a failed backup run (the rpoHours alarm is always P0)"),
   })
   .strict();
@@ -128,6 +131,12 @@ const restoreDrillSchema = z
       }, ALWAYS)
       .default([])
       .describe("queries run against the restored database; each must find what it expects"),
+    runner: z
+      .enum(["lambda", "fargate"])
+      .optional()
+      .describe(
+        "where the drill runs; default: fargate when rtoMinutes + 5 min per check + 2 min exceeds Lambda's 15 minutes (or backups run on Fargate), else lambda; lambda is refused where it cannot keep that promise; fargate needs network",
+      ),
     severity: severity.default("P2").describe("severity of a failed restore drill"),
   })
   .strict();

@@ -4,6 +4,7 @@
  * Exit codes: 0 success, 1 the task failed (or an endpoint is unhealthy), 2 bad usage or settings.
  */
 import { findTask, tasks } from "./registry";
+import { recordRunMarker } from "./lib/run-marker";
 import { oneLine, runTask, TaskError } from "./lib/runtime";
 
 export function parseArgs(argv: string[]): { task?: string; options: Record<string, string[]> } {
@@ -65,7 +66,8 @@ export async function main(argv: string[]): Promise<number> {
   process.once("SIGINT", () => ac.abort());
   process.once("SIGTERM", () => ac.abort());
   try {
-    const result = await runTask(task, env, ac.signal);
+    // Fargate runs this entry: a watched task records its success (RUN_MARKER_*; unset locally).
+    const result = await runTask(task, env, ac.signal, recordRunMarker);
     process.stdout.write(JSON.stringify(result) + "\n");
     return 0;
   } catch (err) {

@@ -5,12 +5,21 @@
  * Errors alarm fires.
  */
 import { findTask } from "./registry";
-import { runTask, type AnyTask } from "./lib/runtime";
+import { readBundledSettings } from "./lib/bundled-settings";
+import { recordRunMarker } from "./lib/run-marker";
+import { runTask, type AnyTask, type OnSuccess } from "./lib/runtime";
 
-export function makeHandler(task: AnyTask): () => Promise<unknown> {
-  return () => runTask(task, process.env, new AbortController().signal);
+/** `onSuccess`: recordRunMarker for tasks the overdue watcher may watch (build/bundle.ts RUN_MARKER_TASKS). */
+export function makeHandler(task: AnyTask, onSuccess?: OnSuccess): () => Promise<unknown> {
+  // Read once per cold start: settings too large for the environment (tasks/lib/bundled-settings.ts).
+  let bundled: Record<string, string> | undefined;
+  return () => {
+    bundled ??= readBundledSettings();
+    return runTask(task, { ...bundled, ...process.env }, new AbortController().signal, onSuccess);
+  };
 }
 
+/** The container image's entry: every task in it records its successful runs when RUN_MARKER_* is set. */
 export async function handler(): Promise<unknown> {
-  return makeHandler(findTask(process.env.TASK))();
+  return makeHandler(findTask(process.env.TASK), recordRunMarker)();
 }

@@ -3,6 +3,7 @@ import { backupTask } from "./backup";
 import { dbHealthTask } from "./db-health";
 import { healthCheckTask } from "./health-check";
 import { analyzeTask, reindexTask, vacuumTask } from "./maintenance";
+import { overdueWatchTask } from "./overdue-watch";
 import { purgeTask } from "./purge";
 import { redisHealthTask } from "./redis-health";
 import { restoreDrillTask } from "./restore-drill";
@@ -20,6 +21,7 @@ export const tasks: Record<string, AnyTask> = {
   "db-health": dbHealthTask,
   "health-check": healthCheckTask,
   "redis-health": redisHealthTask,
+  "overdue-watch": overdueWatchTask,
 };
 
 export type TaskName = keyof typeof tasks;

@@ -48,6 +48,8 @@ describe("determinism", () => {
   it("a checkout in another directory gives the same archive", async () => {
     const copy = path.join(dir, "elsewhere", "checkout");
     cpSync(path.join(REPO_ROOT, "tasks"), path.join(copy, "tasks"), { recursive: true });
+    // What the task image copies too (image/Dockerfile): overdue-watch reads schedules with regime/schedule.ts.
+    cpSync(path.join(REPO_ROOT, "regime"), path.join(copy, "regime"), { recursive: true });
     cpSync(path.join(REPO_ROOT, "package.json"), path.join(copy, "package.json"));
     cpSync(path.join(REPO_ROOT, "tsconfig.json"), path.join(copy, "tsconfig.json"));
     symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(copy, "node_modules"));
@@ -163,8 +165,12 @@ describe("the bundled handler", () => {
 
 describe("entry and Pulumi asset", () => {
   it("the generated entry imports the task and makeHandler", () => {
+    // Database tasks, which may run monthly, record their successes for the overdue watcher; health-check does not.
     expect(entrySource("db-health")).toBe(
-      'import { dbHealthTask } from "./tasks/db-health";\nimport { makeHandler } from "./tasks/handler";\nexport const handler = makeHandler(dbHealthTask);\n',
+      'import { dbHealthTask } from "./tasks/db-health";\nimport { makeHandler } from "./tasks/handler";\nimport { recordRunMarker } from "./tasks/lib/run-marker";\nexport const handler = makeHandler(dbHealthTask, recordRunMarker);\n',
+    );
+    expect(entrySource("health-check")).toBe(
+      'import { healthCheckTask } from "./tasks/health-check";\nimport { makeHandler } from "./tasks/handler";\nexport const handler = makeHandler(healthCheckTask);\n',
     );
     expect(() => entrySource("nope")).toThrow('task: unknown task "nope"');
   });

@@ -555,7 +555,9 @@ describe("ScheduledTask on Lambda", () => {
 
   it("watches the daily backup's success over one day at the backup's severity", () => {
     const missed = alarmsOf("prod-db-crm-backup").find((a) => a.inputs.metricName === "TaskSucceeded")!.inputs;
-    expect([missed.name, missed.period, missed.evaluationPeriods, missed.dimensions]).toEqual(["prod-db-crm-backup-missed-run-P1", 86400, 1, { service: "prod", Task: "backup" }]);
+    // 25 hours (one day plus an hour's margin for a late run) in two periods of 12.5 h.
+    expect([missed.name, missed.period, missed.evaluationPeriods, missed.datapointsToAlarm, missed.dimensions]).toEqual(["prod-db-crm-backup-missed-run-P1", 45000, 2, 2, { service: "prod", Task: "backup" }]);
+    expect(missed.alarmDescription).toContain("pages at most 2250 minutes after the last success");
   });
 
   it("leaves out the missed-run alarm when the interval is longer than CloudWatch can watch", async () => {
@@ -669,7 +671,7 @@ describe("ScheduledTask on Fargate", () => {
     expect(Object.keys(byMetric).sort()).toEqual(["ApproximateNumberOfMessagesVisible", "TaskDuration", "TaskFailed", "TaskSucceeded"]);
     expect(byMetric.TaskFailed).toMatchObject({ name: "prod-db-big-backup-errors-P0", namespace: "MaintenanceRegime", dimensions: { service: "prod", Task: "backup" }, statistic: "Sum", threshold: 1 });
     expect(byMetric.TaskDuration).toMatchObject({ name: "prod-db-big-backup-duration-P1", statistic: "Maximum", threshold: 3 * 3600 * 1000 * 0.8 });
-    expect(byMetric.TaskSucceeded).toMatchObject({ name: "prod-db-big-backup-missed-run-P0", period: 86400, evaluationPeriods: 1 });
+    expect(byMetric.TaskSucceeded).toMatchObject({ name: "prod-db-big-backup-missed-run-P0", period: 45000, evaluationPeriods: 2 });
   });
 });
 
@@ -764,6 +766,62 @@ describe("missedRunWindow", () => {
     expect(taskMod.missedRunWindow(7 * 86400)).toEqual({ period: 86400, evaluationPeriods: 7 });
     expect(taskMod.missedRunWindow(86400, 8)).toBeUndefined();
     expect(taskMod.missedRunWindow(31 * 86400)).toBeUndefined();
+  });
+});
+
+describe("missed-run window of a scheduled job", () => {
+  /**
+   * CloudWatch's judgement of `noSuccessWithin(window)` at each minute: the alarm fires when the last
+   * evaluationPeriods whole periods before that minute hold no success (missing data breaching).
+   * Returns the first minute (seconds since 0) at which it fires, or undefined.
+   */
+  const firstPage = (successes: number[], w: { period: number; evaluationPeriods: number }, until: number) => {
+    for (let t = 60; t <= until; t += 60) {
+      const lastEnd = Math.floor(t / w.period) * w.period;
+      const from = lastEnd - w.period * w.evaluationPeriods;
+      if (from < 0) continue;
+      if (!successes.some((s) => s >= from && s < lastEnd)) return t;
+    }
+    return undefined;
+  };
+
+  it("tolerates one late or slow run of an every-minute job and pages on a real miss within the documented time", () => {
+    const w = taskMod.jobMissedRunWindow(60)!;
+    expect(w).toEqual({ period: 120, evaluationPeriods: 1 });
+    expect(taskMod.missedRunTimeToPageSeconds(w)).toBe(240);
+    const onTime = Array.from({ length: 60 }, (_, i) => i * 60 + 1);
+    // The run due at minute 10 succeeds 5 s into minute 11 (Scheduler jitter plus a slow run).
+    const late = onTime.map((s) => (s === 601 ? 665 : s));
+    expect(firstPage(late, w, 3540)).toBeUndefined();
+    // Every run on time: silent. The old window (one interval, 60 s) paged on that same late run.
+    expect(firstPage(onTime, w, 3540)).toBeUndefined();
+    expect(firstPage(late, taskMod.missedRunWindow(60)!, 3540)).toBe(660);
+    // The schedule stops after the run at 20:01: paged within the worst case after that success.
+    const stopped = onTime.filter((s) => s <= 1201);
+    const paged = firstPage(stopped, w, 3540)!;
+    expect(paged - 1201).toBeLessThanOrEqual(taskMod.missedRunTimeToPageSeconds(w));
+    expect(paged - 1201).toBeGreaterThan(60);
+  });
+
+  it("gives every-5-minute, hourly, daily and weekly jobs one interval (60 s .. 1 h) of margin within CloudWatch's limits", () => {
+    expect(taskMod.missedRunWindowSeconds(300)).toBe(600);
+    expect(taskMod.missedRunWindowSeconds(3600)).toBe(7200);
+    expect(taskMod.missedRunWindowSeconds(3600, 3)).toBe(14400);
+    expect(taskMod.missedRunWindowSeconds(86400)).toBe(90000);
+    expect(taskMod.missedRunWindowSeconds(7 * 86400)).toBe(7 * 86400);
+    expect(taskMod.missedRunWindowSeconds(8 * 86400)).toBeUndefined();
+    expect(taskMod.jobMissedRunWindow(31 * 86400)).toBeUndefined();
+    for (const interval of [60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400, 2 * 86400, 7 * 86400]) {
+      const w = taskMod.jobMissedRunWindow(interval)!;
+      expect(w.period * w.evaluationPeriods).toBeGreaterThan(Math.min(interval, 7 * 86400 - 1));
+      expect(w.period % 60).toBe(0);
+      expect(w.period * w.evaluationPeriods).toBeLessThanOrEqual(w.period < 3600 ? 86400 : 7 * 86400);
+      // A run late by up to a minute (or a whole interval for frequent jobs) is not a miss.
+      const span = Math.min(29 * 86400, 40 * interval);
+      const runs = Array.from({ length: Math.ceil(span / interval) + 1 }, (_, i) => i * interval + 30);
+      const late = runs.map((s, i) => (i === 5 ? s + Math.min(interval, 3600) - 30 : s));
+      expect(firstPage(late, w, span), `interval ${interval}`).toBeUndefined();
+    }
   });
 });
 

@@ -32,7 +32,15 @@ async function planned(mutate?: (db: Record<string, any>) => void): Promise<Reco
 function envsOf(resources: RecordedResource[]): Record<string, Record<string, string>> {
   const fns = resources.filter((r: RecordedResource) => r.type === "aws:lambda/function:Function");
   const variables = (inputs: unknown) => ((inputs as { environment?: { variables?: Record<string, string> } }).environment?.variables ?? {});
-  return Object.fromEntries(fns.map((f) => [String((f.inputs as { name?: unknown }).name), variables(f.inputs)]));
+  // Tasks on Fargate (the restore drill, whose 60-minute RTO Lambda cannot keep) carry theirs in the container definition.
+  const containers = resources
+    .filter((r: RecordedResource) => r.type === "aws:ecs/taskDefinition:TaskDefinition")
+    .map((t) => {
+      const i = t.inputs as { family: string; containerDefinitions: string };
+      const [c] = JSON.parse(i.containerDefinitions) as { environment: { name: string; value: string }[] }[];
+      return [i.family, Object.fromEntries(c.environment.map((e) => [e.name, e.value]))];
+    });
+  return Object.fromEntries([...fns.map((f) => [String((f.inputs as { name?: unknown }).name), variables(f.inputs)]), ...containers]);
 }
 
 /** The prod stack as it is, and with every new key set: each planned once for the whole file. */

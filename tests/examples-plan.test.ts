@@ -20,10 +20,14 @@ async function provisioned(slug: string) {
     expect(s, `schedule ${name}`).toBeDefined();
     return [s!.scheduleExpression, s!.scheduleExpressionTimezone];
   };
+  /** A task's settings: its Lambda function's environment, or its Fargate container's. */
   const env = (fn: string) => {
     const f = of("aws:lambda/function:Function").find((x) => x.name === fn);
-    expect(f, `function ${fn}`).toBeDefined();
-    return f!.environment.variables as Record<string, string>;
+    if (f) return f.environment.variables as Record<string, string>;
+    const td = of("aws:ecs/taskDefinition:TaskDefinition").find((x) => x.family === fn);
+    expect(td, `function or task definition ${fn}`).toBeDefined();
+    const [container] = JSON.parse(td!.containerDefinitions) as { environment: { name: string; value: string }[] }[];
+    return Object.fromEntries(container.environment.map((e) => [e.name, e.value])) as Record<string, string>;
   };
   const alarm = (name: string) => {
     const a = of("aws:cloudwatch/metricAlarm:MetricAlarm").find((x) => x.name === name);

@@ -141,7 +141,8 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
 
   it("every schedule has an IANA timezone, a retry policy and a dead-letter queue", () => {
     const schedules = ofType(resources, "aws:scheduler/schedule:Schedule").map(inputs);
-    expect(schedules.length).toBe(11);
+    // 11 jobs and the overdue watcher of the quarterly drill and monthly reindex.
+    expect(schedules.length).toBe(12);
     for (const s of schedules) {
       expect(isIanaTimezone(s.scheduleExpressionTimezone), s.name).toBe(true);
       expect(s.target.retryPolicy.maximumRetryAttempts, s.name).toBeGreaterThanOrEqual(1);
@@ -250,13 +251,15 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
       "app/vacuum",
       "app/verify-backup",
       "health-check",
+      "overdue-watch",
     ]);
+    expect(o.overdueAlarmNames).toEqual({ "app/reindex": "prod-db-app-reindex-overdue-P3", "app/restore-drill": "prod-db-app-restore-drill-overdue-P2" });
     expect(o.scheduleNames["app/backup"]).toBe("prod-db-app-backup");
     expect(o.scheduleNames["reminder/access-review"]).toBe("prod-reminders-access-review");
     expect(o.dashboardName).toBe("prod-regime");
     expect(o.rpoAlarmNames).toEqual({ app: "prod-db-app-rpo-P0" });
     expect(o.logrotateConfigs.app.nginx).toContain("/var/log/nginx/*.log");
-    expect(Object.keys(o.bundleSha256).sort()).toEqual(["analyze", "db-health", "health-check", "purge", "redis-health", "reindex", "vacuum"]);
+    expect(Object.keys(o.bundleSha256).sort()).toEqual(["analyze", "db-health", "health-check", "overdue-watch", "purge", "redis-health", "reindex", "vacuum"]);
   });
 
   it("the calendar shows the 02:00 backup in New York time and the guides' weekly and monthly jobs", () => {

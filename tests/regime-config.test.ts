@@ -70,6 +70,8 @@ describe("restore check bounds, backup shrink and purge conditions", () => {
       databases: [
         db({
           verify: { maxShrinkPercent: 50 },
+          // The drill (60-minute RTO, 3 checks) runs on Fargate, which needs subnets.
+          network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
           restoreDrill: {
             checks: [
               { sql: "SELECT count(*) FROM leads" },

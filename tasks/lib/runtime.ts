@@ -117,11 +117,19 @@ export function envJson<T extends z.ZodType>(inner: T) {
   });
 }
 
+/**
+ * Called after a run succeeded, before its success is counted (the entry points pass
+ * tasks/lib/run-marker.ts's recordRunMarker, which records it for the overdue watcher). A throw
+ * fails the run.
+ */
+export type OnSuccess = (env: Record<string, string | undefined>, task: string) => Promise<void>;
+
 /** Run a task with settings from env; returns its result or throws TaskError with a one-line reason. */
 export async function runTask<R>(
   task: TaskDefinition<z.ZodType, R>,
   env: Record<string, string | undefined>,
   signal: AbortSignal = new AbortController().signal,
+  onSuccess?: OnSuccess,
 ): Promise<R> {
   const settings = parseSettings(task.settings, env);
   const ctx = createContext(task.name, env, signal);
@@ -132,6 +140,11 @@ export async function runTask<R>(
     const verdict = task.failed?.(result) ?? false;
     ok = verdict === false;
     if (!ok) throw new TaskError(typeof verdict === "string" ? `${task.name} failed: ${verdict}` : `${task.name} failed`, result);
+    if (onSuccess) {
+      ok = false;
+      await onSuccess(env, task.name);
+      ok = true;
+    }
     return result;
   } catch (err) {
     if (err instanceof TaskError) throw err;

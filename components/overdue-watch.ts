@@ -1,0 +1,119 @@
+/**
+ * The overdue watcher: every job is watched whatever its interval. CloudWatch metric alarms look back
+ * at most 7 days (PutMetricAlarm: period x evaluationPeriods <= 604,800 s), so a monthly or quarterly
+ * job (every restore drill of the guides) has no missed-run alarm of its own. Such jobs record each
+ * successful run as a marker object under `runs/<database>/<task>/` in the backup vault
+ * (tasks/lib/run-marker.ts); one hourly `overdue-watch` task per regime reads the newest marker of
+ * each, and reports `Overdue` (0 or 1, dimension Job = `<database>/<task>`) once the run the job's
+ * schedule expected after its last success is later than the job's tolerance (its run time plus the
+ * Scheduler's hour of retries).
+ *
+ * Alarms: one `<regime>-<job resource>-overdue-<severity>` per job, paging at the job's own severity
+ * when Overdue >= 1 in the last hour; missing data is breaching, so a watcher that stops reporting
+ * pages for every job it watches. The watcher's own task alarms (errors, missed run within 2 hours
+ * with missing data breaching, dead letters) page at the highest severity among the jobs.
+ *
+ * Worst-case time to page for a missed job: its expected run + tolerance + up to one watcher interval
+ * (1 h) + the alarm's period (1 h): WATCHER_DELAY_SECONDS after the due time.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { createAlarm, SEVERITIES, type AlertTopics, type Severity } from "./alarms";
+import type { BackupVault } from "./backup-vault";
+import { ScheduledTask } from "./scheduled-task";
+import type { WatchedJob } from "../tasks/overdue-watch";
+import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+
+/** A job the watcher watches, with what its alarm needs. */
+export interface WatchedJobSpec extends WatchedJob {
+  /** The job's alarm resource (`db-app-restore-drill`): its overdue alarm is `<regime>-<resource>-overdue-<severity>`. */
+  resource: string;
+  severity: Severity;
+  /** For the runbook: "restore-drill of database app". */
+  description: string;
+}
+
+/** The watcher's schedule: hourly, so a missed job pages within two hours of its due time. */
+export const OVERDUE_WATCH_SCHEDULE = { expression: "rate(1 hour)", intervalSeconds: 3600 } as const;
+/** Seconds from a job's due time (expected run + tolerance) to the overdue page, at worst: one watcher interval plus the alarm's one-hour period. */
+export const WATCHER_DELAY_SECONDS = 2 * 3600;
+/** Added to a watched job's run time before it is overdue: the Scheduler's retries (maximumEventAgeSeconds 3600). */
+export const OVERDUE_TOLERANCE_MARGIN_SECONDS = 3600;
+
+export interface OverdueWatchArgs {
+  regime: string;
+  jobs: WatchedJobSpec[];
+  vault: BackupVault;
+  archive: pulumi.asset.Archive;
+  timezone: string;
+  alarmTopics: AlertTopics;
+  logRetentionDays: number;
+  tags?: Record<string, string>;
+}
+
+/** WATCHED_JOBS of the overdue-watch task: what the task reads, in the job order given. */
+export function watchedJobsSetting(jobs: WatchedJobSpec[]): string {
+  return JSON.stringify(jobs.map((j) => ({ job: j.job, prefix: j.prefix, expression: j.expression, timezone: j.timezone, toleranceSeconds: j.toleranceSeconds })));
+}
+
+export class OverdueWatch extends pulumi.ComponentResource {
+  public readonly task: ScheduledTask;
+  /** Job (`<database>/<task>`) -> its overdue alarm's name. */
+  public readonly overdueAlarmNames: Record<string, pulumi.Output<string>> = {};
+  public readonly alarmNames: pulumi.Output<string[]>;
+
+  constructor(name: string, args: OverdueWatchArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("regime:watch:OverdueWatch", name, {}, opts);
+    if (args.jobs.length === 0) throw new Error("jobs: the overdue watcher needs at least one job");
+    const highest = SEVERITIES.find((s) => args.jobs.some((j) => j.severity === s))!;
+    this.task = new ScheduledTask(
+      `${name}-watch`,
+      {
+        regime: args.regime,
+        taskName: "overdue-watch",
+        description: `watches ${args.jobs.length} jobs too sparse for a missed-run alarm: ${args.jobs.map((j) => j.job).join(", ")}`,
+        code: { kind: "zip", archive: args.archive, handler: "index.handler" },
+        environment: { BACKUP_BUCKET: args.vault.bucketName, WATCHED_JOBS: watchedJobsSetting(args.jobs) },
+        schedule: { expression: OVERDUE_WATCH_SCHEDULE.expression, timezone: args.timezone },
+        expectedIntervalSeconds: OVERDUE_WATCH_SCHEDULE.intervalSeconds,
+        timeoutSeconds: 120,
+        memoryMb: 256,
+        // Reads every job's markers; writes only watching-since.json where a job has none yet.
+        policyStatements: [...args.vault.readStatements(["runs/"]), ...args.vault.writeStatements(["runs/"])],
+        logRetentionDays: args.logRetentionDays,
+        alarmTopics: args.alarmTopics,
+        severity: highest,
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    const alarms = args.jobs.map((j) => {
+      const a = createAlarm(
+        args.regime,
+        {
+          resource: j.resource,
+          metric: "overdue",
+          severity: j.severity,
+          runbook: `No successful ${j.description} was recorded after the run its schedule (${j.expression} ${j.timezone}) expected, ${Math.round(j.toleranceSeconds / 60)} minutes of tolerance included; or the overdue watcher stopped reporting. Read the overdue-watch log ("job overdue: ${j.job}"), the job's log group and dead-letter queue, then run it by hand with \`npm run task -- ${j.job.split("/")[1]}\`.`,
+          treatMissingData: "breaching",
+          args: {
+            namespace: METRICS_NAMESPACE_DEFAULT,
+            metricName: "Overdue",
+            dimensions: { service: args.regime, Task: "overdue-watch", Job: j.job },
+            statistic: "Maximum",
+            period: 3600,
+            evaluationPeriods: 1,
+            comparisonOperator: "GreaterThanOrEqualToThreshold",
+            threshold: 1,
+          },
+        },
+        args.alarmTopics,
+        { parent: this },
+        args.tags,
+      );
+      this.overdueAlarmNames[j.job] = a.name;
+      return a;
+    });
+    this.alarmNames = pulumi.all(alarms.map((a) => a.name));
+    this.registerOutputs({ alarmNames: this.alarmNames });
+  }
+}

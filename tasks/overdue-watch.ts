@@ -1,0 +1,102 @@
+/**
+ * overdue-watch: watches the jobs that run less often than a CloudWatch metric alarm can see (its
+ * look-back is at most 7 days: monthly and quarterly restore drills, monthly vacuum or reindex). Each
+ * watched job records its successful runs as marker objects in the backup vault
+ * (tasks/lib/run-marker.ts); this task reads the newest marker of every job, works out the run that
+ * should have followed it from the job's schedule (expression and IANA timezone, as EventBridge
+ * Scheduler runs it), and reports `Overdue` = 1 for a job whose expected run plus tolerance has
+ * passed without a success, 0 otherwise (dimension Job). One alarm per job pages at the job's
+ * severity. A job that has never succeeded is measured from the first time the watcher saw it
+ * (`watching-since.json`, written once), so a fresh deployment does not page for runs due before it.
+ */
+import { z } from "zod";
+import { nextRuns } from "../regime/schedule";
+import { readMarkers, startWatching } from "./lib/run-marker";
+import { defineTask, envJson, MetricUnit, type TaskContext } from "./lib/runtime";
+import { s3Client } from "./lib/s3";
+
+/** One watched job, as the component writes it into WATCHED_JOBS. */
+export const watchedJobSchema = z
+  .object({
+    /** `<database>/<task>`: the Job metric dimension and the name in the log line. */
+    job: z.string().min(1),
+    /** Key prefix of its markers, ending in "/". */
+    prefix: z.string().regex(/^[^/].*\/$/, 'must end with "/" and not start with "/"'),
+    /** EventBridge Scheduler expression and timezone of the job's schedule. */
+    expression: z.string().min(1),
+    timezone: z.string().min(1),
+    /** Seconds after an expected run before it counts as missed: the run's own length plus the Scheduler's retries. */
+    toleranceSeconds: z.number().int().min(0),
+  })
+  .strict();
+export type WatchedJob = z.infer<typeof watchedJobSchema>;
+
+const settings = z.looseObject({
+  BACKUP_BUCKET: z.string({ message: "must name the S3 bucket holding the run markers" }).min(3),
+  WATCHED_JOBS: envJson(z.array(watchedJobSchema).min(1, "must list at least one job")),
+  /** Judge as of this instant (ISO 8601) instead of now: "would anything be overdue tomorrow?". */
+  WATCH_AT: z.iso.datetime({ message: "must be an ISO 8601 UTC time (2027-01-02T03:00:00Z)" }).optional(),
+});
+
+export interface JobVerdict {
+  job: string;
+  lastSuccess?: string;
+  /** Start of the watch when the job never succeeded. */
+  watchingSince?: string;
+  /** The first scheduled run after the last success (or the watch start). */
+  expectedBy: string;
+  /** expectedBy + toleranceSeconds. */
+  dueBy: string;
+  overdue: boolean;
+  /** Seconds past dueBy (0 when not overdue). */
+  overdueSeconds: number;
+}
+
+export interface OverdueResult {
+  at: string;
+  jobs: JobVerdict[];
+  overdue: string[];
+}
+
+/** Verdict of one job from its markers: overdue when the run expected after the last success is more than toleranceSeconds late. */
+export function judge(job: WatchedJob, from: Date, now: Date): Pick<JobVerdict, "expectedBy" | "dueBy" | "overdue" | "overdueSeconds"> {
+  const [next] = nextRuns({ expression: job.expression, timezone: job.timezone }, from, 1);
+  if (!next) throw new Error(`${job.job}: schedule ${job.expression} (${job.timezone}) has no run after ${from.toISOString()}`);
+  const due = new Date(next.getTime() + job.toleranceSeconds * 1000);
+  const late = Math.max(0, Math.floor((now.getTime() - due.getTime()) / 1000));
+  return { expectedBy: next.toISOString(), dueBy: due.toISOString(), overdue: late > 0, overdueSeconds: late };
+}
+
+async function run(s: z.infer<typeof settings>, ctx: TaskContext): Promise<OverdueResult> {
+  const now = s.WATCH_AT ? new Date(s.WATCH_AT) : new Date();
+  const s3 = s3Client(s as Record<string, string | undefined>);
+  const jobs: JobVerdict[] = [];
+  try {
+    for (const job of s.WATCHED_JOBS) {
+      const m = await readMarkers(s3, s.BACKUP_BUCKET, job.prefix);
+      const since = m.lastSuccess ? undefined : (m.watchingSince ?? (await startWatching(s3, s.BACKUP_BUCKET, job.prefix, now)));
+      const v: JobVerdict = {
+        job: job.job,
+        ...(m.lastSuccess ? { lastSuccess: m.lastSuccess.toISOString() } : { watchingSince: since!.toISOString() }),
+        ...judge(job, m.lastSuccess ?? since!, now),
+      };
+      jobs.push(v);
+      const metric = ctx.metrics.singleMetric();
+      metric.addDimension("Job", job.job);
+      metric.addMetric("Overdue", MetricUnit.Count, v.overdue ? 1 : 0);
+      if (v.overdue) {
+        ctx.log.warn(`job overdue: ${job.job} expected by ${v.expectedBy}, due by ${v.dueBy}, ${Math.round(v.overdueSeconds / 3600)} h late; last success ${v.lastSuccess ?? `never (watched since ${v.watchingSince})`}`, { ...v });
+      } else ctx.log.info(`job on time: ${job.job}`, { ...v });
+    }
+  } finally {
+    s3.destroy();
+  }
+  return { at: now.toISOString(), jobs, overdue: jobs.filter((j) => j.overdue).map((j) => j.job) };
+}
+
+export const overdueWatchTask = defineTask({
+  name: "overdue-watch",
+  description: "report jobs whose expected run (plus tolerance) passed without a recorded success",
+  settings,
+  run,
+});

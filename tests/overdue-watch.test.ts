@@ -1,0 +1,139 @@
+/**
+ * Jobs too sparse for a metric alarm are watched through the markers they write: a task run through
+ * its deployed entry (the zip bundle's handler, the container's handler) records its success in the
+ * S3-compatible server, a failed run records nothing, and the overdue-watch task reads those objects
+ * and reports a job overdue exactly when the run its schedule expected after the last success is
+ * later than its tolerance. Real PostgreSQL and the S3-compatible server the tests start.
+ */
+import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleTask } from "../build/bundle";
+import { markerKey } from "../tasks/lib/run-marker";
+import { runTask } from "../tasks/lib/runtime";
+import { recordRunMarker } from "../tasks/lib/run-marker";
+import { analyzeTask } from "../tasks/maintenance";
+import { overdueWatchTask, type OverdueResult } from "../tasks/overdue-watch";
+import { captureEmf } from "./helpers/emf";
+import { createTestDatabase } from "./helpers/pg";
+import { startS3, type TestS3 } from "./helpers/s3";
+
+let s3: TestS3;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+const QUARTERLY = { expression: "cron(0 3 1 1,4,7,10 ? *)", timezone: "America/New_York" };
+const MONTHLY = { expression: "cron(0 2 ? * 1#1 *)", timezone: "UTC" };
+
+const keys = async (prefix: string) => ((await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!).sort();
+const putMarker = (prefix: string, at: Date) => s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: markerKey(prefix, at), Body: "{}" }));
+const watch = (jobs: unknown[], at: string) =>
+  runTask(overdueWatchTask, { ...s3.env, REGIME_NAME: "prod", LOG_LEVEL: "ERROR", WATCHED_JOBS: JSON.stringify(jobs), WATCH_AT: at }) as Promise<OverdueResult>;
+
+beforeAll(async () => {
+  s3 = await startS3("vault");
+  db = await createTestDatabase("mr_overdue");
+}, 60_000);
+afterAll(async () => {
+  await db?.drop();
+  await s3?.stop();
+});
+
+describe("run markers", () => {
+  it("the analyze zip bundle's handler records a successful run under its prefix; a failed run records none", async () => {
+    const bundle = await bundleTask("analyze");
+    const file = join(mkdtempSync(join(tmpdir(), "bundle-")), "index.js");
+    writeFileSync(file, bundle.code);
+    const { handler } = require(file) as { handler: () => Promise<unknown> }; // eslint-disable-line @typescript-eslint/no-require-imports
+    const saved = { ...process.env };
+    Object.assign(process.env, s3.env, { TASK: "analyze", REGIME_NAME: "prod", METRICS_INSTANCE: "app", DATABASE_URL: db.url, LOG_LEVEL: "ERROR", RUN_MARKER_BUCKET: s3.bucket, RUN_MARKER_PREFIX: "runs/app/analyze/" });
+    try {
+      const before = Date.now();
+      await handler();
+      const written = await keys("runs/app/analyze/");
+      expect(written).toHaveLength(1);
+      expect(written[0]).toMatch(/^runs\/app\/analyze\/\d{8}T\d{9}Z\.success\.json$/);
+      const body = JSON.parse(await (await s3.client.send(new (await import("@aws-sdk/client-s3")).GetObjectCommand({ Bucket: s3.bucket, Key: written[0] }))).Body!.transformToString());
+      expect(body.task).toBe("analyze");
+      expect(body.instance).toBe("app");
+      expect(new Date(body.finishedAt).getTime()).toBeGreaterThanOrEqual(before);
+      // A run that fails (the database is gone) leaves no marker.
+      process.env.DATABASE_URL = db.url.replace(/\/[^/]+$/, "/mr_no_such_database");
+      await expect(handler()).rejects.toThrow();
+      expect(await keys("runs/app/analyze/")).toEqual(written);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  }, 60_000);
+
+  it("a marker that cannot be written fails the run, naming the object", async () => {
+    const env = { ...s3.env, DATABASE_URL: db.url, LOG_LEVEL: "ERROR", RUN_MARKER_BUCKET: "no-such-bucket", RUN_MARKER_PREFIX: "runs/app/analyze/" };
+    await expect(runTask(analyzeTask, env, undefined, recordRunMarker)).rejects.toThrow(/^run marker s3:\/\/no-such-bucket\/runs\/app\/analyze\/\d{8}T\d{9}Z\.success\.json: /);
+  });
+
+  it("without RUN_MARKER_* a run writes nothing (local runs, frequent jobs)", async () => {
+    const before = await keys("");
+    await runTask(analyzeTask, { ...s3.env, DATABASE_URL: db.url, LOG_LEVEL: "ERROR" }, undefined, recordRunMarker);
+    expect(await keys("")).toEqual(before);
+  });
+});
+
+describe("overdue-watch", () => {
+  const drill = { job: "app/restore-drill", prefix: "runs/app/restore-drill/", ...QUARTERLY, toleranceSeconds: 67 * 60 + 3600 };
+  const reindex = { job: "app/reindex", prefix: "runs/app/reindex/", ...MONTHLY, toleranceSeconds: 900 + 3600 };
+
+  beforeAll(async () => {
+    // The quarterly drill last succeeded on 2027-01-01 at 03:20 New York time.
+    await putMarker(drill.prefix, new Date("2026-10-01T07:25:00Z"));
+    await putMarker(drill.prefix, new Date("2027-01-01T08:20:00Z"));
+  });
+
+  it("on time: the next quarterly drill (April 1, 03:00 New York) is not yet due plus its tolerance", async () => {
+    const r = await watch([drill], "2027-04-01T09:00:00Z");
+    expect(r.jobs[0]).toMatchObject({ job: "app/restore-drill", lastSuccess: "2027-01-01T08:20:00.000Z", expectedBy: "2027-04-01T07:00:00.000Z", dueBy: "2027-04-01T09:07:00.000Z", overdue: false, overdueSeconds: 0 });
+    expect(r.overdue).toEqual([]);
+  });
+
+  it("overdue: April's drill did not succeed by 09:07 UTC, and the metric says so for that job", async () => {
+    let result: OverdueResult | undefined;
+    const emf = await captureEmf(async () => {
+      result = await watch([drill], "2027-04-01T10:07:00Z");
+    });
+    expect(result!.overdue).toEqual(["app/restore-drill"]);
+    expect(result!.jobs[0].overdueSeconds).toBe(3600);
+    const line = emf.find((l) => l.Job === "app/restore-drill")!;
+    expect(line).toMatchObject({ Overdue: 1, Task: "overdue-watch", service: "prod" });
+  });
+
+  it("a success recorded after the missed run clears it", async () => {
+    await putMarker(drill.prefix, new Date("2027-04-01T11:00:00Z"));
+    const r = await watch([drill], "2027-04-01T12:00:00Z");
+    expect(r.jobs[0]).toMatchObject({ lastSuccess: "2027-04-01T11:00:00.000Z", expectedBy: "2027-07-01T07:00:00.000Z", overdue: false });
+  });
+
+  it("a job that never succeeded is measured from the first time it was watched, not from before the deployment", async () => {
+    // First watch on 2027-02-10: the February run (Feb 7) was before the watch began.
+    const first = await watch([reindex], "2027-02-10T00:00:00Z");
+    expect(first.jobs[0]).toMatchObject({ watchingSince: "2027-02-10T00:00:00.000Z", expectedBy: "2027-03-07T02:00:00.000Z", overdue: false });
+    expect(await keys(reindex.prefix)).toEqual(["runs/app/reindex/watching-since.json"]);
+    // Later runs keep the first start.
+    const before = await watch([reindex], "2027-03-07T03:14:00Z");
+    expect(before.jobs[0]).toMatchObject({ watchingSince: "2027-02-10T00:00:00.000Z", overdue: false });
+    const after = await watch([reindex], "2027-03-07T03:16:00Z");
+    expect(after.jobs[0]).toMatchObject({ overdue: true, overdueSeconds: 60 });
+  });
+
+  it("reports every job in one run: one overdue, one on time", async () => {
+    const emf = await captureEmf(() => watch([drill, reindex], "2027-04-02T00:00:00Z"));
+    expect(emf.filter((l) => "Overdue" in l).map((l) => [l.Job, l.Overdue])).toEqual([
+      ["app/restore-drill", 0],
+      ["app/reindex", 1],
+    ]);
+  });
+
+  it("refuses a malformed job list, naming the setting", async () => {
+    await expect(watch([{ job: "x", prefix: "/abs/", ...MONTHLY, toleranceSeconds: 0 }], "2027-01-01T00:00:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: 0\.prefix: /);
+    await expect(watch([], "2027-01-01T00:00:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: value: must list at least one job$/);
+  });
+});
