@@ -265,7 +265,7 @@ async function checkRule(s: MaintenanceSession, rule: PurgeRule, i: number): Pro
   const cols = (await columnsOf(s, [root.oid])).get(root.oid)!;
   const col = cols.find((c) => c.name === rule.timestampColumn);
   if (!col) throw new TaskError(`${key}.timestampColumn: column "${rule.timestampColumn}" does not exist in table ${relationText(root)}`);
-  if (!/^(timestamp|date)/.test(col.type)) throw new TaskError(`${key}.timestampColumn: column "${rule.timestampColumn}" is ${col.type}, not a timestamp or date`);
+  if (!/^(date|timestamp(\(\d\))?( with(out)? time zone)?)$/.test(col.type)) throw new TaskError(`${key}.timestampColumn: column "${rule.timestampColumn}" is ${col.type}, not a timestamp or date`);
   if (rule.where !== undefined) {
     // Planned, not run: the database says whether it is a valid boolean condition on this table.
     try {
@@ -355,7 +355,10 @@ async function purgeRule(
     vanished(relationText(gone), (await relationsByOid(s, [gone.oid])).size ? "was detached from the rule's table" : "was dropped");
   }
   const col = quoteIdent(rule.timestampColumn);
-  const condition = `${col} < $1${rule.where !== undefined ? ` AND (${rule.where})` : ""}`;
+  // The cut-off is an instant (timestamptz): against a timestamp-without-time-zone or date column
+  // PostgreSQL reads the column in the session's TimeZone (the database's own setting), as the rows were
+  // written; an untyped parameter would take the column's type and drop the instant's offset.
+  const condition = `${col} < $1::timestamptz${rule.where !== undefined ? ` AND (${rule.where})` : ""}`;
   leaves: for (const leaf of scope.leaves) {
     let counted: { table: string; deleted: number } | undefined;
     for (;;) {

@@ -163,7 +163,7 @@ describe("the alarms beside the calendar", () => {
     expect(calendarAlarms(plan)).toEqual([
       { name: "r-endpoint-api-budget-fast-P2", threshold: "percent < 98.56 over 60 min and percent < 98.56 over 300 s", severity: "P2" },
       { name: "r-host-app-cpu-P2", threshold: "CPUUtilization Average > 80 over 600 s", severity: "P2" },
-      { name: "1 task alarm", threshold: "failed runs, runs near their timeout, missed runs, dead letters", severity: "P1-P3" },
+      { name: "1 task alarm", threshold: "failed runs, runs near their timeout, missed or overdue runs, dead letters", severity: "P1-P3" },
     ]);
   });
 });

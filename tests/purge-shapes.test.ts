@@ -184,6 +184,30 @@ describe("purge of every table shape", () => {
     expect(await ids("SELECT id FROM jobs ORDER BY id")).toEqual([2, 3, 5]);
   });
 
+  it("a timestamp column without time zone is read in the database's own timezone: exactly the rows older than the cut-off go, east or west of UTC", async () => {
+    for (const zone of ["America/Los_Angeles", "Asia/Tokyo"]) {
+      // Rows 1.5 h to 48.5 h old, written as local wall-clock times of the database's timezone.
+      await adminQuery(`ALTER DATABASE "${db.name}" SET timezone = '${zone}'`, [], "postgres");
+      await sql(`
+        DROP TABLE IF EXISTS local_times;
+        CREATE TABLE local_times (age_hours numeric, created_at timestamp NOT NULL);
+        INSERT INTO local_times SELECT h + 0.5, (now() - make_interval(mins => ((h + 0.5) * 60)::int))::timestamp FROM generate_series(1, 48) h;`);
+      const result = await runTask(purgeTask, env([{ table: "local_times", timestampColumn: "created_at", olderThanDays: 1 }]));
+      expect([zone, result.databases[0].report![0].deleted]).toEqual([zone, 25]);
+      expect([zone, await ids("SELECT min(age_hours) AS id FROM local_times"), await ids("SELECT max(age_hours) AS id FROM local_times")]).toEqual([zone, [1.5], [23.5]]);
+    }
+    await adminQuery(`ALTER DATABASE "${db.name}" RESET timezone`, [], "postgres");
+  });
+
+  it("a column that is not one timestamp or date (an array or a range of them) is refused before any row is touched", async () => {
+    await sql(`
+      CREATE TABLE stamps (at timestamptz[] NOT NULL, span daterange NOT NULL);
+      INSERT INTO stamps VALUES (ARRAY[now() - interval '400 days'], daterange(current_date - 400, current_date - 399));`);
+    expect(await refused([{ table: "stamps", timestampColumn: "at", olderThanDays: 1 }])).toMatch(/PURGE_RULES\[0\]\.timestampColumn: column "at" is timestamp with time zone\[\], not a timestamp or date/);
+    expect(await refused([{ table: "stamps", timestampColumn: "span", olderThanDays: 1 }])).toMatch(/PURGE_RULES\[0\]\.timestampColumn: column "span" is daterange, not a timestamp or date/);
+    expect(await ids("SELECT count(*) AS id FROM stamps")).toEqual([1]);
+  });
+
   it("a table without primary key: of identical duplicate rows, the old ones all go and are archived once each, the fresh ones all stay", async () => {
     await sql(`
       CREATE TABLE clicks (created_at date NOT NULL, url text);
