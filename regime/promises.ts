@@ -375,8 +375,11 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     // A rate schedule knows no wall clock: its runs are evenly spaced, so 400 of them tell its figures.
     const rate = /^rate\(/i.test(job.expression);
     const { runs } = rate ? schedulerRuns(job, start, Math.min(end, start + 400 * job.intervalSeconds * 1000)) : schedulerRuns(job, start - 100 * DAY_MS, end);
-    const skip = rate ? undefined : skipReason(job, start, end, [start - 100 * DAY_MS, end]);
     const inWindow = runs.filter((r) => r >= start);
+    // A skipped local time breaks "runs as scheduled" only when it was the job's one run of that day;
+    // a job that runs several times a day runs on, and its gap is judged by its watch below.
+    const skipped = rate ? undefined : skipReason(job, start, end, [start - 100 * DAY_MS, end]);
+    const skip = skipped && !inWindow.some((r) => localDate(r, job.timezone) === skipped.date) ? skipped : undefined;
     if (skip) {
       push({
         key: job.key,
@@ -426,6 +429,8 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         ? {
             firstBreak: localDate(fp - 1, job.timezone),
             effect: `its missed-run alarm (${hours(job.watch.period * job.watch.evaluationPeriods)}) pages${job.severity ? ` ${job.severity}` : ""} on ${localDate(fp - 1, job.timezone)} although every scheduled run succeeds`,
+            // Without a skipped run the gap comes from the fall-back hour, which the Scheduler runs once.
+            ...(skip ? {} : { remedy: `the repeated fall-back hour runs once; use a rate(...) schedule or a fixed-offset zone (${fixedZoneHint(job.timezone)}), where no hour repeats` }),
           }
         : {}),
     });

@@ -471,6 +471,7 @@ export const regimeSchema = z
     uniqueBy("name", "host")(r.hosts, ctx, ["hosts"]);
     uniqueBy("name", "application")(r.applications, ctx, ["applications"]);
     uniqueBy("name", "reminder")(r.reminders, ctx, ["reminders"]);
+    uniqueBy("key", "accepted risk")(r.acceptedRisks, ctx, ["acceptedRisks"]);
     // Host groups are checked by the logs schema, with the rest of what two groups may not share.
     // A locked backup cannot be removed before its lock ends: a lock longer than a tier keeps that tier longer than it says.
     const lock = r.backupVault.objectLock;

@@ -4,6 +4,7 @@ import { ADVISORY_LOCK_KEYS, ADVISORY_LOCK_NAMESPACE } from "../tasks/lib/pgmain
 import { runTask } from "../tasks/lib/runtime";
 import { analyzeTask, reindexTask, vacuumTask } from "../tasks/maintenance";
 import { adminQuery, createTestDatabase } from "./helpers/pg";
+import { validateRegime } from "../regime/load";
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 
@@ -140,6 +141,41 @@ describe("vacuum", () => {
     expect(await node("rewrite_me")).not.toBe(before.rewrite);
     expect(await node("keep_in_place")).toBe(before.keep);
     expect(Number((await stat(db, "not_listed")).dead)).toBe(2000);
+  });
+
+  it("names from config with spaces, commas and quotes reach VACUUM FULL and REINDEX as the tables and indexes they name", async () => {
+    await adminQuery(
+      `CREATE SCHEMA "My Schema";
+       CREATE TABLE "My Schema"."Audit ""Log""" (id int, note text);
+       CREATE TABLE "a,b" (id int);
+       CREATE INDEX "Audit Idx" ON "My Schema"."Audit ""Log""" (id);
+       INSERT INTO "My Schema"."Audit ""Log""" SELECT g, 'x' FROM generate_series(1, 1000) g;
+       INSERT INTO "a,b" SELECT generate_series(1, 100);`,
+      [],
+      db.name,
+    );
+    // What the component sets from fullTables: ['"My Schema"."Audit ""Log"""', '"a,b"'] and indexes: ['"My Schema"."Audit Idx"'].
+    const regime = validateRegime({
+      name: "t",
+      databases: [
+        {
+          id: "app",
+          secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
+          vacuum: { fullTables: ['"My Schema"."Audit ""Log"""', '"a,b"'] },
+          reindex: { indexes: ['"My Schema"."Audit Idx"'] },
+        },
+      ],
+    });
+    const fullTables = JSON.stringify(regime.databases[0].vacuum?.fullTables);
+    const indexes = JSON.stringify(regime.databases[0].reindex?.indexes);
+    const vacuumed = await runTask(vacuumTask, { ...base(db), ALL: "true", TABLES: fullTables, VACUUM_FULL_TABLES: fullTables });
+    expect(vacuumed.databases[0].report!.done.map((t) => [t.table, t.full ?? false]).sort()).toEqual([
+      ['My Schema.Audit "Log"', true],
+      ["public.a,b", true],
+    ]);
+    const reindexed = await runTask(reindexTask, { ...base(db), REINDEX_INDEXES: indexes });
+    expect(reindexed.databases[0].report!.reindexed.map((i) => [i.index, i.reason])).toEqual([["My Schema.Audit Idx", "listed"]]);
+    await expect(runTask(vacuumTask, { ...base(db), VACUUM_FULL_TABLES: "[not json" })).rejects.toThrow("VACUUM_FULL_TABLES: must be a JSON array of names or names separated by commas");
   });
 
   it("rejects bad settings with one line naming the key", async () => {

@@ -55,6 +55,27 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
     });
   }
 
+  it("a job that runs several times a day keeps running on the spring-forward day: its skipped 02:00 is no broken promise; the fall-back hour run once is", () => {
+    const r = regime({ timezone: "America/New_York", backup: { schedule: "cron(0 0/2 * * ? *)", rpoHours: 4 } });
+    expect(refusals(r)).toEqual([]);
+    const health = validateRegime({
+      name: "t",
+      timezone: "America/New_York",
+      databases: [
+        {
+          id: "app",
+          secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
+          network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
+          backup: { schedule: { at: "daily at 02:00", timezone: "Etc/GMT+5" } },
+          health: { schedule: "cron(0/15 * * * ? *)" },
+        },
+      ],
+    });
+    expect(refusals(health)).toEqual([
+      "databases[app].health.schedule: its missed-run alarm (30 min) pages P1 on 2027-11-07 although every scheduled run succeeds; the repeated fall-back hour runs once; use a rate(...) schedule or a fixed-offset zone (Etc/GMT+5), where no hour repeats",
+    ]);
+  });
+
   it("Australia/Lord_Howe shifts 30 minutes: 02:00 and 02:15 are skipped on 2027-10-03, 02:45 is not", () => {
     const lines = refusals(regime({ timezone: "Australia/Lord_Howe", backup: { schedule: "daily at 02:15" } }));
     expect(lines[0]).toBe(

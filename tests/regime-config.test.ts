@@ -284,6 +284,11 @@ describe("mistakes that would pass silently are refused, naming the key", () => 
     ],
     ["two redis of one id", { name: "prod", redis: [{ id: "cache", url: "redis://a:6379" }, { id: "cache", url: "redis://b:6379" }] }, 'redis[1].id: duplicate redis id "cache"'],
     [
+      "one key accepted twice",
+      { name: "prod", acceptedRisks: [{ key: "databases[app].backup.schedule", reason: "a" }, { key: "databases[app].backup.schedule", reason: "b" }] },
+      'acceptedRisks[1].key: duplicate accepted risk "databases[app].backup.schedule"',
+    ],
+    [
       "two endpoints of one name",
       { name: "prod", endpoints: { checks: [{ name: "api", url: "https://a.example.com/health" }, { name: "api", url: "https://b.example.com/health" }] } },
       'endpoints.checks[1].name: duplicate endpoint "api"',

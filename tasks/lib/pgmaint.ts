@@ -91,10 +91,22 @@ export async function actByOid<T>(s: MaintenanceSession, oids: number[], act: (r
   throw lastError;
 }
 
-/** Comma- or whitespace-separated list of names (TABLES=public.a,b). Empty means "none given". */
+/**
+ * A list of literal names: a JSON array (`["public.audit_logs","My Schema.Audit Log"]`, what the
+ * components set, so a name may hold spaces or commas) or, typed by hand, names separated by commas
+ * or whitespace (TABLES=public.a,b). Empty means "none given".
+ */
 export const envList = z
   .string()
-  .transform((s) => s.split(/[\s,]+/).filter(Boolean))
+  .transform((s, ctx) => {
+    if (!s.trim().startsWith("[")) return s.split(/[\s,]+/).filter(Boolean);
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be a JSON array of names or names separated by commas" });
+      return z.NEVER;
+    }
+  })
   .pipe(z.array(z.string().regex(/^[^.]+(\.[^.]+)?$/, "must be names like table or schema.table, separated by commas")));
 
 /** Splits `schema.name` (or `name`, schema public). */
