@@ -69,7 +69,18 @@ export const endpointSchema = z
       .describe("severity of the fast error-budget burn alarm (uptimeTargetPercent); the slow burn alarm pages one step lower (P3 at most)"),
   })
   .strict()
-  .refine((e) => e.minCertificateDays === undefined || e.url.startsWith("https:"), { message: "needs an https URL", path: ["minCertificateDays"] });
+  .refine((e) => e.minCertificateDays === undefined || e.url.startsWith("https:"), { message: "needs an https URL", path: ["minCertificateDays"] })
+  .superRefine((e, ctx) => {
+    // Conditions that could never hold: the endpoint would be down on every run, or its alarm could never fire.
+    if (e.method === "HEAD") {
+      for (const k of ["bodyContains", "jsonField"] as const) {
+        if (e[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: "a HEAD response has no body: use method GET, or drop the body condition" });
+      }
+    }
+    if (e.maxResponseMs !== undefined && e.maxResponseMs >= e.timeoutMs) {
+      ctx.addIssue({ code: "custom", path: ["maxResponseMs"], message: `must be < timeoutMs (${e.timeoutMs}): an answer slower than the timeout counts as down, so the slow alarm could never fire` });
+    }
+  });
 
 export const endpointsSchema = z
   .object({

@@ -132,7 +132,8 @@ const UNQUOTED_PART = /^[\p{L}_][\p{L}\p{N}_$]*$/u;
  * Reads a PostgreSQL name as config writes it: one part (`column`) or, with `qualified`, `schema.name`.
  * Each part is an unquoted identifier (a letter or `_`, then letters, digits, `_`, `$`) or a quoted one
  * (`"Audit Log"`, `""` for a quote inside). Returns the literal parts (quotes removed) or a problem;
- * `;`, control characters, a `.` inside a quoted part and parts over 63 bytes are refused.
+ * `;`, control characters, a `.` inside a quoted part, parts over 63 bytes and unquoted parts with
+ * capitals (PostgreSQL would fold them: `Orders` is `orders`, `"Orders"` another table) are refused.
  */
 export function pgNameParts(value: string, qualified: boolean): { parts: string[] } | { problem: string } {
   const what = qualified ? "table or schema.table" : "name";
@@ -166,6 +167,8 @@ export function pgNameParts(value: string, qualified: boolean): { parts: string[
       const end = dot < 0 ? value.length : dot;
       part = value.slice(i, end);
       if (!UNQUOTED_PART.test(part)) return { problem: form };
+      // PostgreSQL folds an unquoted name to lower case; the tasks quote what they get, so say which is meant.
+      if (part !== part.toLowerCase()) return { problem: `${part} is read by PostgreSQL as ${part.toLowerCase()}: write ${part.toLowerCase()}, or "${part}" for a name created in quotes with capitals` };
       i = end;
     }
     if (Buffer.byteLength(part, "utf8") > PG_IDENTIFIER_MAX_BYTES) return { problem: `${form} ("${part.slice(0, 20)}..." is longer)` };

@@ -284,6 +284,21 @@ describe("mistakes that would pass silently are refused, naming the key", () => 
     ],
     ["two redis of one id", { name: "prod", redis: [{ id: "cache", url: "redis://a:6379" }, { id: "cache", url: "redis://b:6379" }] }, 'redis[1].id: duplicate redis id "cache"'],
     [
+      "a HEAD check with a body condition, down on every run",
+      { name: "prod", endpoints: { checks: [{ name: "api", url: "https://a.example.com/health", method: "HEAD", bodyContains: "ok" }] } },
+      "endpoints.checks[0].bodyContains: a HEAD response has no body: use method GET, or drop the body condition",
+    ],
+    [
+      "a slow threshold past the timeout, whose alarm could never fire",
+      { name: "prod", endpoints: { checks: [{ name: "api", url: "https://a.example.com/health", timeoutMs: 10000, maxResponseMs: 20000 }] } },
+      "endpoints.checks[0].maxResponseMs: must be < timeoutMs (10000): an answer slower than the timeout counts as down, so the slow alarm could never fire",
+    ],
+    [
+      "an unquoted table name with capitals, which PostgreSQL folds",
+      { name: "prod", databases: [db({ purge: { rules: [{ table: "Orders", olderThanDays: 90 }] } })] },
+      'databases[0].purge.rules[0].table: Orders is read by PostgreSQL as orders: write orders, or "Orders" for a name created in quotes with capitals',
+    ],
+    [
       "one key accepted twice",
       { name: "prod", acceptedRisks: [{ key: "databases[app].backup.schedule", reason: "a" }, { key: "databases[app].backup.schedule", reason: "b" }] },
       'acceptedRisks[1].key: duplicate accepted risk "databases[app].backup.schedule"',
