@@ -148,7 +148,8 @@ function checkPrefixes(prefixes: string[], what: string): void {
 }
 
 /**
- * The bucket-policy statement that makes every key under the retention prefixes write-once: S3 refuses
+ * The bucket-policy statement that makes every key under the given prefixes write-once (backup tiers
+ * here; log archives and file backups in components/logs.ts): S3 refuses
  * (403) a PutObject or CompleteMultipartUpload there that does not carry `If-None-Match` (`s3:if-none-match`
  * absent), whoever sends it, so a role allowed `s3:PutObject` cannot replace a backup (whose old
  * version would then expire after `noncurrentDays`); with the header S3 itself refuses an existing key
@@ -160,7 +161,7 @@ function checkPrefixes(prefixes: string[], what: string): void {
  */
 export function writeOnceStatement(bucketArn: string, rules: Pick<RetentionRule, "prefix">[]): Record<string, unknown> {
   return {
-    Sid: "BackupsAreWrittenOnce",
+    Sid: "WrittenOnce",
     Effect: "Deny",
     Principal: "*",
     Action: "s3:PutObject",

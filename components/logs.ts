@@ -14,6 +14,7 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
+import { writeOnceStatement } from "./backup-vault";
 import { missedRunWindow, noSuccessWithin } from "./scheduled-task";
 import { archivePrefix, BUILT_IN_LOG_METRICS, checkFileBackupSchedules, INSTANCE_STREAM, renderAgentLogsConfig, sshStreamName, type FileBackup, type HostGroup, type LogGroupConfig, type LogsConfig } from "../regime/logs";
 import {
@@ -486,14 +487,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
                 Resource: [arn, `${arn}/*`],
                 Condition: { Bool: { "aws:SecureTransport": "false" } },
               },
-              {
-                Sid: "DenyOverwrites",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "s3:PutObject",
-                Resource: rules.map((r) => `${arn}/${r.prefix}*`),
-                Condition: { Null: { "s3:if-none-match": "true" }, Bool: { "s3:ObjectCreationOperation": "true" } },
-              },
+              writeOnceStatement(arn, rules),
             ],
           }),
         ),

@@ -65,7 +65,7 @@ describe("the vault's bucket policy with the backup role's policy (prod plan, IA
   const part = { "s3:ObjectCreationOperation": "false" };
 
   it("the bucket policy declares the write-once statement over exactly the tier prefixes of each database", () => {
-    const st = statementsOf(bucketPolicy).find((s) => s.Sid === "BackupsAreWrittenOnce")!;
+    const st = statementsOf(bucketPolicy).find((s) => s.Sid === "WrittenOnce")!;
     expect(st).toMatchObject({ Effect: "Deny", Principal: "*", Action: "s3:PutObject" });
     expect(st.Resource).toEqual([`${bucketArn}/daily/app/*`, `${bucketArn}/weekly/app/*`, `${bucketArn}/monthly/app/*`]);
   });

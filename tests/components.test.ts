@@ -278,7 +278,7 @@ describe("BackupVault", () => {
         Condition: { Bool: { "aws:SecureTransport": "false" } },
       },
       {
-        Sid: "BackupsAreWrittenOnce",
+        Sid: "WrittenOnce",
         Effect: "Deny",
         Principal: "*",
         Action: "s3:PutObject",

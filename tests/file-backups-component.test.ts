@@ -275,12 +275,12 @@ describe("every retention the config states is what the log archive bucket keeps
     const { runSimulation } = await import("@cloud-copilot/iam-simulate");
     const policy = JSON.parse(one("aws:s3/bucketPolicy:BucketPolicy", "logs-archive-tls-only").inputs.policy);
     expect(policy.Statement[1]).toEqual({
-      Sid: "DenyOverwrites",
+      Sid: "WrittenOnce",
       Effect: "Deny",
       Principal: "*",
       Action: "s3:PutObject",
       Resource: ["boardroom-logs/", "files/boardroom/app-files/", "files/boardroom/uploads-weekdays/", "files/iswitch-crm/config/", "files/iswitch-crm/uploads/"].map((p) => `${BUCKET_ARN}/${p}*`),
-      Condition: { Null: { "s3:if-none-match": "true" }, Bool: { "s3:ObjectCreationOperation": "true" } },
+      Condition: { Null: { "s3:if-none-match": "true" }, BoolIfExists: { "s3:ObjectCreationOperation": "true" } },
     });
     // The hosts' own writer policies allow the put; the bucket policy decides.
     const writer = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["s3:PutObject"], Resource: [`${BUCKET_ARN}/*`] }] };

@@ -231,7 +231,7 @@ describe("LogRotation under Pulumi mocks", () => {
       { id: "abort-incomplete-uploads", status: "Enabled", filter: { prefix: "" }, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
       { id: "remove-expired-delete-markers", status: "Enabled", filter: { prefix: "" }, expiration: { expiredObjectDeleteMarker: true } },
     ]);
-    expect(tls.Statement[1]).toMatchObject({ Sid: "DenyOverwrites", Effect: "Deny", Action: "s3:PutObject", Resource: ["arn:aws:s3:::prod-log-archive-logs-archive/boardroom/boardroom/*"] });
+    expect(tls.Statement[1]).toMatchObject({ Sid: "WrittenOnce", Effect: "Deny", Action: "s3:PutObject", Resource: ["arn:aws:s3:::prod-log-archive-logs-archive/boardroom/boardroom/*"] });
     const writer = JSON.parse(one("aws:iam/policy:Policy", "logs-archive-writer").inputs.policy);
     expect(writer.Statement[0]).toEqual({
       Sid: "PutArchives",
