@@ -415,14 +415,22 @@ export function referenceSection(namespace: string, rows: ReferenceRow[]): strin
 
 // ---------------------------------------------------------------- README.md
 
-/** Replaces what stands between the markers, and only that. */
+/**
+ * Replaces what stands between one `startMarker` and one `endMarker` after it, and only that; undefined
+ * when the text does not hold exactly one of each in that order. Shared by every generated README section.
+ */
+export function spliceMarkedSection(text: string, startMarker: string, endMarker: string, section: string): string | undefined {
+  const start = text.indexOf(startMarker);
+  const end = text.indexOf(endMarker);
+  if (start < 0 || end < 0 || end < start || text.indexOf(startMarker, start + 1) >= 0 || text.indexOf(endMarker, end + 1) >= 0) return undefined;
+  return `${text.slice(0, start + startMarker.length)}\n${section}${text.slice(end)}`;
+}
+
+/** Replaces the config reference between its markers, and only that. */
 export function spliceReadme(readme: string, section: string): string {
-  const start = readme.indexOf(START_MARKER);
-  const end = readme.indexOf(END_MARKER);
-  if (start < 0 || end < 0 || end < start || readme.indexOf(START_MARKER, start + 1) >= 0 || readme.indexOf(END_MARKER, end + 1) >= 0) {
-    throw new ConfigReferenceError(`${README_FILE}: needs one ${START_MARKER} line and after it one ${END_MARKER} line around the config reference`);
-  }
-  return `${readme.slice(0, start + START_MARKER.length)}\n${section}${readme.slice(end)}`;
+  const out = spliceMarkedSection(readme, START_MARKER, END_MARKER, section);
+  if (out === undefined) throw new ConfigReferenceError(`${README_FILE}: needs one ${START_MARKER} line and after it one ${END_MARKER} line around the config reference`);
+  return out;
 }
 
 function newReadme(root: string, section: string): string {

@@ -13,7 +13,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigReferenceError, run as runConfigReference } from "./config-reference";
+import { ConfigReferenceError, run as runConfigReference, spliceMarkedSection } from "./config-reference";
 import type { PlanPromise, PlanPromises } from "./promises";
 import { runPlan } from "./run";
 
@@ -122,14 +122,11 @@ export function promiseSection(stackFile: string, p: PlanPromises): string {
   ].join("\n");
 }
 
-/** Replaces what stands between the markers, and only that. */
+/** Replaces the Promises table between its markers, and only that. */
 export function spliceReadme(file: string, readme: string, section: string): string {
-  const start = readme.indexOf(START_MARKER);
-  const end = readme.indexOf(END_MARKER);
-  if (start < 0 || end < 0 || end < start || readme.indexOf(START_MARKER, start + 1) >= 0 || readme.indexOf(END_MARKER, end + 1) >= 0) {
-    throw new PromiseTablesError(`${file}: needs one ${START_MARKER} line and after it one ${END_MARKER} line around the Promises table`);
-  }
-  return `${readme.slice(0, start + START_MARKER.length)}\n${section}${readme.slice(end)}`;
+  const out = spliceMarkedSection(readme, START_MARKER, END_MARKER, section);
+  if (out === undefined) throw new PromiseTablesError(`${file}: needs one ${START_MARKER} line and after it one ${END_MARKER} line around the Promises table`);
+  return out;
 }
 
 /** Each target README's section, from its stack file's plan (the program of `program`, this repository by default). */
