@@ -23,11 +23,13 @@ export = async () => {
 
   // Promises (RPO, verify age, retention, watched jobs, AWS limits) over the next 12 months, before
   // anything is created: every broken one is a line, and any line stops the run.
+  // The run's reference date: the promise check's, and where maintenance windows' occurrences start.
   const check = promiseCheckContext();
   check.report = undefined;
+  const now = new Date();
+  const reference = check.from ?? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
   if (!check.skip) {
-    const now = new Date();
-    const report = checkPromises(regime, check.from ?? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())));
+    const report = checkPromises(regime, reference);
     check.report = report;
     if (report.refusals.length > 0) throw new pulumi.RunError(report.refusals.map((l) => PROMISE_LINE_PREFIX + l).join("\n"));
   }
@@ -42,7 +44,14 @@ export = async () => {
   const bundles = await bundleZipTasks();
   const archives = {} as TaskArchives;
   for (const b of bundles) archives[b.task as keyof TaskArchives] = taskArchive(b);
-  const r = new MaintenanceRegime(regime.name, { regime, archives, sshPrivateKeys });
+  let r: MaintenanceRegime;
+  try {
+    r = new MaintenanceRegime(regime.name, { regime, archives, sshPrivateKeys, reference });
+  } catch (err) {
+    // What only the built regime can tell: a mute naming an alarm or component it does not have.
+    if (err instanceof RegimeConfigError) throw new pulumi.RunError(err.lines.map((l) => `config error: ${l}`).join("\n"));
+    throw err;
+  }
   const o = r.outputs;
   return {
     regimeName: o.regimeName,
@@ -63,6 +72,7 @@ export = async () => {
     cloudwatchAgentConfig: o.cloudwatchAgentConfig,
     cloudwatchAgentLogConfigs: o.cloudwatchAgentLogConfigs,
     fileBackupWriterPolicyArns: o.fileBackupWriterPolicyArns,
+    muteRules: o.muteRules,
     bundleSha256: Object.fromEntries(bundles.map((b) => [b.task, b.sha256])),
   };
 };

@@ -16,6 +16,7 @@ import { HealthChecks, uptimeTargets } from "./health-checks";
 import { HostAlarms } from "./host-alarms";
 import { RedisHealth, REDIS_TASK } from "./redis";
 import { LogRotation } from "./logs";
+import { AlarmCatalog, MuteRules } from "./mute-rules";
 import { OverdueWatch, type WatchedJobSpec } from "./overdue-watch";
 import { Reminders } from "./reminders";
 import { TaskImage } from "./task-image";
@@ -32,6 +33,12 @@ export interface MaintenanceRegimeArgs {
   archives: TaskArchives;
   /** SSH private keys of log host groups, by the config key the group names (Pulumi secrets). */
   sshPrivateKeys?: Record<string, pulumi.Input<string>>;
+  /**
+   * The run's reference date (index.ts: the promise check's, today 00:00 UTC; the plan's --from):
+   * maintenance windows written as one mute rule per occurrence start from it, and mutes over by then
+   * are left out. Default: today 00:00 UTC.
+   */
+  reference?: Date;
 }
 
 /** What other stacks read (index.ts exports these under stable names; README "Outputs"). */
@@ -60,6 +67,8 @@ export interface RegimeOutputs {
   cloudwatchAgentLogConfigs?: Record<string, string>;
   /** `<host group>` -> IAM policy to attach to its hosts' roles so they can upload their file backups. */
   fileBackupWriterPolicyArns?: pulumi.Output<Record<string, string>>;
+  /** Alarm mute rule name -> its schedule (`cron(...)` or `at(...)`, timezone, ISO duration) and how many alarms it mutes. */
+  muteRules?: Record<string, { expression: string; timezone: string; duration: string; alarms: number }>;
 }
 
 const DB_TASKS: DbTaskName[] = ["backup", "verify-backup", "restore-drill", "vacuum", "analyze", "reindex", "purge", "db-health"];
@@ -97,7 +106,9 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
   public readonly outputs: RegimeOutputs;
 
   constructor(name: string, args: MaintenanceRegimeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("regime:index:MaintenanceRegime", name, {}, opts);
+    // Every alarm registered under the regime, with its severity and components, for the mute rules.
+    const catalog = new AlarmCatalog();
+    super("regime:index:MaintenanceRegime", name, {}, { ...opts, transformations: [...(opts?.transformations ?? []), catalog.transformation] });
     const r = args.regime;
     const tags = { Regime: r.name, ManagedBy: "maintenance-regime" };
     const parent = { parent: this };
@@ -325,6 +336,26 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       );
     }
 
+    // ------------------------------------------------------------------ maintenance windows and mutes
+    let mutes: MuteRules | undefined;
+    if (r.maintenanceWindows.length + r.mutes.length > 0) {
+      const now = new Date();
+      mutes = new MuteRules(
+        `${r.name}-mutes`,
+        {
+          regime: r.name,
+          windows: r.maintenanceWindows,
+          mutes: r.mutes,
+          timezone: r.timezone,
+          reference: args.reference ?? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())),
+          alarms: catalog.alarms,
+          components: catalog.components,
+          tags,
+        },
+        parent,
+      );
+    }
+
     const sorted = (rec: Record<string, pulumi.Output<string>>) =>
       pulumi.all(Object.fromEntries(Object.keys(rec).sort().map((k) => [k, rec[k]]))) as pulumi.Output<Record<string, string>>;
     this.outputs = {
@@ -346,6 +377,10 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       cloudwatchAgentConfig: hostAlarms?.agentConfig,
       cloudwatchAgentLogConfigs: logs && Object.keys(logs.agentLogConfigs).length > 0 ? logs.agentLogConfigs : undefined,
       fileBackupWriterPolicyArns: logs && Object.keys(logs.fileBackupWriterPolicyArns).length > 0 ? sorted(logs.fileBackupWriterPolicyArns) : undefined,
+      muteRules:
+        mutes && mutes.rules.length > 0
+          ? Object.fromEntries(mutes.rules.map((m) => [m.name, { expression: m.schedule.expression, timezone: m.schedule.timezone, duration: m.schedule.duration, alarms: m.alarmNames.length }]))
+          : undefined,
     };
     this.registerOutputs({ ...this.outputs });
   }

@@ -1,6 +1,6 @@
 /** Endpoint health checks of the regime: `maintenance-regime:endpoints`. */
 import { z } from "zod";
-import { ALWAYS, id, schedule, secretsManagerArn, severity, uniqueBy } from "./primitives";
+import { ALWAYS, id, paused, schedule, secretsManagerArn, severity, uniqueBy } from "./primitives";
 import { urlCredentialProblem } from "../tasks/lib/url-credentials";
 
 const statusCondition = z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]);
@@ -84,6 +84,7 @@ export const endpointSchema = z
 
 export const endpointsSchema = z
   .object({
+    paused,
     schedule: schedule.default("every 1 minute").describe("how often every endpoint is checked; failuresBeforeAlarm counts these runs"),
     checks: z.array(endpointSchema).min(1, "must list at least one endpoint").superRefine(uniqueBy("name", "endpoint"), ALWAYS).describe("the endpoints checked, each with its own down, slow and certificate alarms"),
   })

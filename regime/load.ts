@@ -8,6 +8,7 @@ import { parseSchedule, type Schedule } from "./schedule";
 import { REGIME_KEYS, regimeSchema, type Regime, type ScheduleInput } from "./schema";
 import { checkFileBackupSchedules } from "./logs";
 import { databaseRunners } from "./runners";
+import { windowProblem } from "./maintenance-windows";
 
 /**
  * A refused regime config: `lines` holds every problem found, one line each naming its key path
@@ -128,6 +129,15 @@ export function regimeProblems(raw: unknown): { lines: string[]; regime?: Regime
       } catch (err) {
         lines.push(message(err));
       }
+    });
+  }
+  // Maintenance windows: one that resolves must start at a time of day and end before its next start.
+  if (parsed.success) {
+    parsed.data.maintenanceWindows.forEach((w, i) => {
+      const at = `maintenanceWindows[${i}]`;
+      if (covered(`${at}.schedule`)) return;
+      const problem = windowProblem(resolveSchedule(w.schedule, tz), w.durationMinutes);
+      if (problem) lines.push(`${at}.${problem.key}: ${problem.message}`);
     });
   }
   return parsed.success && lines.length === 0 ? { lines, regime: parsed.data } : { lines };

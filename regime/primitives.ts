@@ -20,6 +20,12 @@ export const timezone = z.string().refine(isIanaTimezone, {
  */
 export const schedule = z.union([z.string().min(1, "must not be empty"), z.object({ at: z.string().min(1).describe("the schedule in the readable form or cron(...)/rate(...)"), timezone: timezone.describe("IANA timezone of this schedule (America/New_York); overrides the regime's timezone") }).strict()]);
 
+/**
+ * `paused: true` on a scheduled job: its EventBridge Scheduler schedule is created DISABLED, its
+ * missed-run (or overdue) watch does not notify, and the plan and the promise check report it paused.
+ */
+export const paused = z.boolean().optional().describe("true: the job's schedule is disabled and its missed-run watch silent until it is set back (the plan lists it paused)");
+
 // ---------------------------------------------------------------- values that end up in IAM policies
 
 /**

@@ -12,6 +12,7 @@ import {
   ALB_ARN_SUFFIX,
   ALWAYS,
   id,
+  paused,
   pgName,
   pgRoleName,
   rdsInstanceIdentifier,
@@ -24,6 +25,7 @@ import {
   uniqueValues,
 } from "./primitives";
 import { sqlExpressionProblem } from "../tasks/lib/sql-expression";
+import { maintenanceWindowsSchema, mutesSchema } from "./maintenance-windows";
 
 // Keys whose value is rewritten on parsing (PostgreSQL names lose their quotes) take `.prefault`: the
 // default is parsed like a written value and still shows in the JSON Schema (zod drops `.default`
@@ -72,6 +74,7 @@ export const tierRetentionSchema = z
 const backupSchema = z
   .object({
     schedule: schedule.default("daily at 02:00").describe("when pg_dump runs (seed 001: Daily at 2:00 AM EST)"),
+    paused,
     retention: tierRetentionSchema.default({ daily: 30, weekly: 90, monthly: 365 }).describe("days each tier of backup is kept (seed 001: 30 days, 90 days S3; seed 002: 30 days, archive 1 year)"),
     weeklyOn: z.enum(["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]).default("Sunday").describe("the day whose backup is kept as the weekly one"),
     monthlyOnDay: z.number().int().min(1).max(28, "must be <= 28 so every month has it").default(1).describe("the day of the month whose backup is kept as the monthly one"),
@@ -88,6 +91,7 @@ const backupSchema = z
 const verifySchema = z
   .object({
     schedule: schedule.default("daily at 06:00").describe("when the newest backup is checked (seed 001: Verify Backups, daily)"),
+    paused,
     minSizeMb: z.number().min(0, "must be >= 0").default(0.01).describe("fail when the newest backup is smaller than this many MB (seed 000: expected > 10 MB)"),
     maxAgeHours: z.number().gt(0, "must be > 0").default(26).describe("fail when the newest backup is older than this many hours (seed 000/001/002: RPO 24 hours)"),
     maxShrinkPercent: percent
@@ -121,6 +125,7 @@ export function restoreCheckBounds<C extends { minRows?: number; maxRows?: numbe
 const restoreDrillSchema = z
   .object({
     schedule: schedule.default("quarterly on day 1 at 03:00").describe("when the newest backup is restored into a scratch database and checked"),
+    paused,
     rtoMinutes: z.number().gt(0, "must be > 0").default(60).describe("fail when the restore takes longer than this many minutes (seed 000: RTO < 30 minutes; seed 002: 4 hours)"),
     checks: z
       .array(restoreCheck)
@@ -144,6 +149,7 @@ const restoreDrillSchema = z
 const vacuumSchema = z
   .object({
     schedule: schedule.default("weekly on Wednesday at 03:00").describe("when VACUUM (ANALYZE) runs (seed 001: VACUUM ANALYZE weekly)"),
+    paused,
     timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10).describe("minutes of work per run; tables left over wait for the next run"),
     minDeadPercent: percent.default(5).describe("vacuum a table when dead tuples reach this percent of its rows"),
     minDeadTuples: z.number().int().min(0).default(100).describe("... and at least this many dead tuples"),
@@ -155,6 +161,7 @@ const vacuumSchema = z
 const reindexSchema = z
   .object({
     schedule: schedule.default("monthly on day 1 at 04:00").describe("when REINDEX CONCURRENTLY runs"),
+    paused,
     timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10).describe("minutes of work per run; indexes left over wait for the next run"),
     indexes: z.array(pgName(true)).superRefine(uniqueValues("index", tableKey), ALWAYS).prefault([]).describe("schema.index names; empty: bloated indexes by estimate"),
     severity: severity.default("P3").describe("severity of a failed reindex run"),
@@ -182,6 +189,7 @@ const purgeRule = z
 const purgeSchema = z
   .object({
     schedule: schedule.default("daily at 03:30").describe("when the purge runs"),
+    paused,
     rules: z
       .array(purgeRule)
       .min(1, "must list at least one rule")
@@ -201,6 +209,7 @@ const hours = z.number().gt(0, "must be > 0");
 const dbHealthSchema = z
   .object({
     schedule: schedule.default("every 15 minutes").describe("how often the database health check runs"),
+    paused,
     connectionsWarnPercent: percent.default(80).describe("warn when connections in use reach this percent of max_connections"),
     connectionsCritPercent: percent.default(95).describe("fail the check (alarm at severity) at this percent of max_connections"),
     wraparoundWarnAge: z.number().int().min(1).default(1_300_000_000).describe("warn when the oldest transaction-ID age (datfrozenxid) reaches this; wraparound is at 2^31"),
@@ -281,7 +290,7 @@ export const databaseSchema = z
     restoreDrill: restoreDrillSchema.optional().describe("restores the newest backup and runs checks on it (seed 000: test latest backup restore); unset: no drill"),
     vacuum: vacuumSchema.optional().describe("VACUUM (ANALYZE) of tables that need it; unset: autovacuum only"),
     analyze: z
-      .object({ schedule: schedule.describe("when ANALYZE runs"), severity: severity.default("P3").describe("severity of a failed analyze run") })
+      .object({ schedule: schedule.describe("when ANALYZE runs"), paused, severity: severity.default("P3").describe("severity of a failed analyze run") })
       .strict()
       .optional()
       .describe("ANALYZE of tables whose statistics are stale; unset: autovacuum only"),
@@ -338,6 +347,7 @@ export const redisSchema = z
       .describe("Secrets Manager secret holding the password: the SecretString itself, or JSON {\"password\": ...} (and \"username\" for an ACL user)"),
     network: networkSchema.optional().describe("subnets and security groups the check runs in (the Redis must accept them); unset: outside a VPC"),
     schedule: schedule.default("every 15 minutes").describe("how often the Redis check runs"),
+    paused,
     memoryWarnPercent: percent.default(80).describe("warn (P2 alarm) when used_memory reaches this percent of maxmemory"),
     memoryCritPercent: percent.default(90).describe("fail the check (alarm at severity) at this percent of maxmemory; no maxmemory (0): not checked"),
     evictedKeysWarn: z.number().int("must be a whole number").min(1, "must be >= 1").optional().describe("warn when evicted_keys (since the server started or CONFIG RESETSTAT) reaches this"),
@@ -402,6 +412,7 @@ export const reminderSchema = z
   .object({
     name: id.describe("names the reminder's schedule and topic message"),
     schedule: schedule.describe("when the reminder is sent (monthly on day 1 at 09:00)"),
+    paused,
     severity: severity.default("P3").describe("topic the reminder is sent to"),
     checklist: z.array(z.string().min(1)).min(1, "must list at least one step").superRefine(uniqueValues("step"), ALWAYS).describe("the steps a person does, as the guide lists them"),
   })
@@ -450,6 +461,8 @@ export const regimeSchema = z
       .default({ hostGroups: [] })
       .describe("log rotation, log shipping to CloudWatch and log alarms on the hosts"),
     reminders: z.array(reminderSchema).default([]).describe("human steps of the guides (reviews, audits) sent as checklists on a schedule"),
+    maintenanceWindows: maintenanceWindowsSchema,
+    mutes: mutesSchema,
     dashboard: z.boolean().default(true).describe("create a CloudWatch dashboard of the regime"),
     acceptedRisks: z
       .array(
