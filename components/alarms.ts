@@ -1,7 +1,8 @@
 /**
  * One naming strategy and one set of defaults for every CloudWatch alarm the regime creates:
- * name `<regime>-<resource>-<metric>-<severity>`, the runbook line in the description, actions always
- * enabled and routed to the severity's topic (alarm and OK), and missing-data treatment always explicit.
+ * name `<regime>-<resource>-<metric>-<severity>`, the runbook line in the description, actions routed
+ * to the severity's topic (alarm and OK) and enabled unless the job the alarm watches is paused, and
+ * missing-data treatment always explicit.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -21,11 +22,19 @@ export interface AlarmSpec {
   /** What it means and what to do: shown in the notification. */
   runbook: string;
   treatMissingData: "breaching" | "notBreaching" | "ignore" | "missing";
+  /**
+   * The job the alarm watches is paused (`paused: true`): the alarm keeps evaluating but its actions
+   * are disabled, so the silence of a job stopped on purpose pages nobody.
+   */
+  paused?: boolean;
   args: Omit<
     aws.cloudwatch.MetricAlarmArgs,
     "name" | "alarmDescription" | "alarmActions" | "okActions" | "actionsEnabled" | "treatMissingData" | "tags"
   >;
 }
+
+/** Leads the description of an alarm whose actions are off because its job is paused. */
+export const PAUSED_NOTE = "(paused: notifies nobody until the job is resumed)";
 
 export function alarmName(regime: string, spec: Pick<AlarmSpec, "resource" | "metric" | "severity">): string {
   return `${regime}-${spec.resource}-${spec.metric}-${spec.severity}`;
@@ -45,8 +54,8 @@ export function createAlarm(
     {
       ...spec.args,
       name,
-      alarmDescription: `[${spec.severity}] ${spec.runbook}`.slice(0, 1024),
-      actionsEnabled: true,
+      alarmDescription: `[${spec.severity}]${spec.paused ? ` ${PAUSED_NOTE}` : ""} ${spec.runbook}`.slice(0, 1024),
+      actionsEnabled: !spec.paused,
       alarmActions: [topic],
       okActions: [topic],
       treatMissingData: spec.treatMissingData,

@@ -92,6 +92,17 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       ESTIMATED_SIZE_GB: String(db.sizeGb),
     };
 
+    // `paused: true` per section: the schedule is disabled and its watch silent (a sparse job leaves the overdue watcher).
+    const pausedTasks: Record<DbTaskName, boolean | undefined> = {
+      backup: db.backup.paused,
+      "verify-backup": db.verify.paused,
+      "restore-drill": db.restoreDrill?.paused,
+      vacuum: db.vacuum?.paused,
+      analyze: db.analyze?.paused,
+      reindex: db.reindex?.paused,
+      purge: db.purge?.paused,
+      "db-health": db.health?.paused,
+    };
     const task = (
       task: DbTaskName,
       code: TaskCode,
@@ -103,8 +114,9 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
     ) => {
       const schedule = args.schedules[task];
       if (!schedule) return;
+      const paused = pausedTasks[task] === true;
       // Too sparse for a metric alarm: the task records each success under runs/<db>/<task>/ for the overdue watcher.
-      if (!jobMissedRunWindow(schedule.intervalSeconds)) {
+      if (!jobMissedRunWindow(schedule.intervalSeconds) && !paused) {
         const prefix = `runs/${db.id}/${task}/`;
         environment = { ...environment, RUN_MARKER_BUCKET: args.vault.bucketName, RUN_MARKER_PREFIX: prefix };
         statements = [...statements, ...args.vault.writeStatements([prefix])];
@@ -139,6 +151,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
           alarmTopics: args.alarmTopics,
           severity,
           tags,
+          paused,
         },
         { parent: this },
       );
@@ -318,6 +331,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         severity: "P0",
         runbook: `No successful backup of database ${db.id} in the last ${db.backup.rpoHours} h (RPO). Check the backup task's log group and dead-letter queue, run \`npm run task -- backup\` by hand, and verify the newest backup once it exists.`,
         treatMissingData: "breaching",
+        // A paused backup records no success: the RPO alarm would page for a pause made on purpose.
+        paused: db.backup.paused,
         args: {
           namespace: METRICS_NAMESPACE_DEFAULT,
           metricName: "BackupSucceeded",

@@ -26,7 +26,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { alarmName, SEVERITIES, createAlarm, type AlertTopics, type Severity } from "./alarms";
+import { alarmName, PAUSED_NOTE, SEVERITIES, createAlarm, type AlertTopics, type Severity } from "./alarms";
 import type { IamStatement } from "./iam";
 import { ScheduledTask } from "./scheduled-task";
 import type { Schedule } from "../regime/schedule";
@@ -43,6 +43,11 @@ export interface HealthChecksArgs {
   alarmTopics: AlertTopics;
   logRetentionDays: number;
   tags?: Record<string, string>;
+  /**
+   * `endpoints.paused`: the checks' schedule is disabled, and the alarms that page on missing checks
+   * (down, error budget) have their actions off; the rest see no data and stay quiet by themselves.
+   */
+  paused?: boolean;
 }
 
 /**
@@ -163,6 +168,7 @@ export class HealthChecks extends pulumi.ComponentResource {
         },
         schedule: { expression: args.schedule.expression, timezone: args.schedule.timezone },
         expectedIntervalSeconds: args.schedule.intervalSeconds,
+        paused: args.paused,
         timeoutSeconds: Math.min(900, Math.ceil(timeout / 1000) + 30),
         memoryMb: 256,
         policyStatements: headerSecretStatements(args.endpoints),
@@ -191,6 +197,7 @@ export class HealthChecks extends pulumi.ComponentResource {
             severity: e.severity,
             runbook: `${e.url} was unavailable ${failures} checks in a row (one check every ${period / 60} min: pages ${pageFrom}-${pageBy} min into an outage): unreachable, untrusted certificate, timed out, or a wrong answer (status, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
             treatMissingData: "breaching",
+            paused: args.paused,
             args: {
               namespace: METRICS_NAMESPACE_DEFAULT,
               metricName: "Healthy",
@@ -325,8 +332,8 @@ export class HealthChecks extends pulumi.ComponentResource {
           alarmName: name,
           alarmRule: pulumi.all(children.map((c) => c.name)).apply((n) => n.map((x) => `ALARM("${x}")`).join(" AND ")),
           alarmDescription:
-            `[${severity}] ${e.url} is spending its ${target} % uptime budget (${budget} minutes of downtime in ${UPTIME_PERIOD_DAYS} days) at ${b.burnRate}x: availability below ${threshold} % over ${windows.length > 1 ? "both " : ""}${windows.map(windowLabel).join(" and ")}; at this rate ${spent} % of the month's budget goes every ${windowLabel(windows[0])}. Look at the endpoint's failed checks (task logs, "endpoint unhealthy"), the service logs and recent deploys; fix or roll back before the budget is gone.`.slice(0, 1024),
-          actionsEnabled: true,
+            `[${severity}]${args.paused ? ` ${PAUSED_NOTE}` : ""} ${e.url} is spending its ${target} % uptime budget (${budget} minutes of downtime in ${UPTIME_PERIOD_DAYS} days) at ${b.burnRate}x: availability below ${threshold} % over ${windows.length > 1 ? "both " : ""}${windows.map(windowLabel).join(" and ")}; at this rate ${spent} % of the month's budget goes every ${windowLabel(windows[0])}. Look at the endpoint's failed checks (task logs, "endpoint unhealthy"), the service logs and recent deploys; fix or roll back before the budget is gone.`.slice(0, 1024),
+          actionsEnabled: !args.paused,
           alarmActions: [topic],
           okActions: [topic],
           tags: { ...args.tags, Severity: severity },

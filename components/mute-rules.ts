@@ -109,7 +109,8 @@ export class MuteRules extends pulumi.ComponentResource {
   constructor(name: string, args: MuteRulesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("regime:mute:MuteRules", name, {}, opts);
     const problems: string[] = [];
-    const planned: { base: string; description: string; schedules: MuteSchedule[]; names: string[]; key: string }[] = [];
+    // `perOccurrence`: a window written as one at() rule per start, named by its date and time.
+    const planned: { base: string; description: string; schedules: MuteSchedule[]; names: string[]; perOccurrence: boolean }[] = [];
 
     args.windows.forEach((w, i) => {
       const key = `maintenanceWindows[${i}]`;
@@ -117,7 +118,7 @@ export class MuteRules extends pulumi.ComponentResource {
       const sel = selectAlarms({ key, alarms: w.alarms, severities: w.severities, components: w.components }, args.alarms, args.components);
       problems.push(...sel.problems);
       const description = `Maintenance window ${w.name}: ${s.description} (${s.timezone}) for ${w.durationMinutes} min${w.reason ? `: ${w.reason}` : ""}`;
-      planned.push({ base: `${args.regime}-mw-${w.name}`, description, schedules: windowSchedules(s, w.durationMinutes, args.reference), names: sel.names, key });
+      planned.push({ base: `${args.regime}-mw-${w.name}`, description, schedules: windowSchedules(s, w.durationMinutes, args.reference), names: sel.names, perOccurrence: true });
     });
 
     args.mutes.forEach((m, i) => {
@@ -126,7 +127,7 @@ export class MuteRules extends pulumi.ComponentResource {
       problems.push(...sel.problems);
       const s = muteSchedule(m, args.reference);
       if (s && "problem" in s) problems.push(`${key}.until: ${s.problem}`);
-      else if (s) planned.push({ base: `${args.regime}-mute-${i}`, description: `Muted until ${m.until}: ${m.reason}`, schedules: [s], names: sel.names, key });
+      else if (s) planned.push({ base: `${args.regime}-mute-${i}`, description: `Muted until ${m.until}: ${m.reason}`, schedules: [s], names: sel.names, perOccurrence: false });
     });
     if (problems.length > 0) throw new RegimeConfigError(problems);
 
@@ -134,7 +135,7 @@ export class MuteRules extends pulumi.ComponentResource {
       const groups = chunks(p.names);
       for (const s of p.schedules) {
         // One rule per occurrence (at()) and per 100 alarms: `-<yyyymmdd-hhmm>` and `-<n>` tell them apart.
-        const when = s.start ? `-${/^at\((\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)\)$/.exec(s.expression)!.slice(1).join("").replace(/^(\d{8})/, "$1-")}` : "";
+        const when = p.perOccurrence && s.start ? `-${/^at\((\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)\)$/.exec(s.expression)!.slice(1).join("").replace(/^(\d{8})/, "$1-")}` : "";
         groups.forEach((alarmNames, g) => {
           const ruleName = `${p.base}${when}${groups.length > 1 ? `-${g + 1}` : ""}`;
           new aws.cloudwatch.AlarmMuteRule(

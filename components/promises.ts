@@ -51,8 +51,17 @@ const FILE_BACKUP_SLACK_SECONDS = 3600;
 
 const textOf = (input: ScheduleInput) => (typeof input === "string" ? input : input.at);
 
-function job(key: string, label: string, input: ScheduleInput, s: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">, severity?: string, watch = jobMissedRunWindow(s.intervalSeconds)): DeclaredJob {
+function job(
+  key: string,
+  label: string,
+  input: ScheduleInput,
+  s: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">,
+  severity?: string,
+  watch = jobMissedRunWindow(s.intervalSeconds),
+  paused?: boolean,
+): DeclaredJob {
   return {
+    ...(paused ? { paused } : {}),
     key,
     label,
     text: textOf(input),
@@ -75,7 +84,7 @@ export function declaredFromRegime(r: Regime): Declared {
     const jobs: Partial<Record<DbTaskName, DeclaredJob>> = {};
     for (const [task, s] of Object.entries(schedules) as [DbTaskName, Schedule][]) {
       const section = sections[SECTION[task]]!;
-      jobs[task] = job(`${key}.${SECTION[task]}.schedule`, `${task} of database ${db.id}`, section.schedule, s, section.severity);
+      jobs[task] = job(`${key}.${SECTION[task]}.schedule`, `${task} of database ${db.id}`, section.schedule, s, section.severity, undefined, section.paused);
       // Too sparse for a metric alarm: components/database.ts hands the job to the overdue watcher.
       if (!jobMissedRunWindow(s.intervalSeconds)) jobs[task]!.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
       d.jobs.push(jobs[task]!);
@@ -106,12 +115,12 @@ export function declaredFromRegime(r: Regime): Declared {
 
   for (const x of r.redis) {
     const s = resolveSchedule(x.schedule, r.timezone);
-    d.jobs.push(job(`redis[${x.id}].schedule`, `${REDIS_TASK} of ${x.id}`, x.schedule, s, x.severity));
+    d.jobs.push(job(`redis[${x.id}].schedule`, `${REDIS_TASK} of ${x.id}`, x.schedule, s, x.severity, undefined, x.paused));
   }
 
   if (r.endpoints) {
     const s = resolveSchedule(r.endpoints.schedule, r.timezone);
-    d.jobs.push(job("endpoints.schedule", "endpoint checks", r.endpoints.schedule, s, "P1"));
+    d.jobs.push(job("endpoints.schedule", "endpoint checks", r.endpoints.schedule, s, "P1", undefined, r.endpoints.paused));
     // components/health-checks.ts: one period per check interval, whole minutes, 1 minute to 1 day.
     const period = Math.max(60, Math.min(86400, Math.round(s.intervalSeconds / 60) * 60));
     for (const e of r.endpoints.checks) {
@@ -148,7 +157,7 @@ export function declaredFromRegime(r: Regime): Declared {
 
   for (const m of r.reminders) {
     const s = resolveSchedule(m.schedule, r.timezone);
-    const j = job(`reminders[${m.name}].schedule`, `reminder ${m.name}`, m.schedule, s, m.severity, undefined);
+    const j = job(`reminders[${m.name}].schedule`, `reminder ${m.name}`, m.schedule, s, m.severity, undefined, m.paused);
     j.unwatchedBecause = "a reminder that could not be delivered pages P2 (dead-letter alarm); one the Scheduler never starts is not noticed";
     d.jobs.push(j);
   }

@@ -77,6 +77,7 @@ export class RedisHealth extends pulumi.ComponentResource {
         environment: redisTaskEnvironment(r),
         schedule: { expression: args.schedule.expression, timezone: args.schedule.timezone },
         expectedIntervalSeconds: args.schedule.intervalSeconds,
+        paused: args.redis.paused,
         // Connect, INFO and LLEN take well under a second; the timeout leaves room for the secret and a cold start.
         timeoutSeconds: 60,
         memoryMb: 256,

@@ -251,6 +251,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           endpoints: r.endpoints.checks,
           schedule: resolveSchedule(r.endpoints.schedule, r.timezone),
           archive: args.archives["health-check"],
+          paused: r.endpoints.paused,
           alarmTopics: alerts.topics,
           logRetentionDays: r.logRetentionDays,
           tags,
@@ -301,7 +302,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           regime: r.name,
           reminders: r.reminders.map((m) => {
             const s = resolveSchedule(m.schedule, r.timezone);
-            return { name: m.name, expression: s.expression, timezone: s.timezone, description: s.description, severity: m.severity, checklist: m.checklist };
+            return { name: m.name, expression: s.expression, timezone: s.timezone, description: s.description, severity: m.severity, checklist: m.checklist, paused: m.paused };
           }),
           alarmTopics: alerts.topics,
           topicKeyArn: alerts.kmsKeyArn,

@@ -17,6 +17,8 @@ export interface ReminderSpec {
   description: string;
   severity: Severity;
   checklist: string[];
+  /** `paused: true`: the schedule is created DISABLED and sends nothing until it is resumed. */
+  paused?: boolean;
 }
 
 export interface RemindersArgs {
@@ -83,6 +85,7 @@ export class Reminders extends pulumi.ComponentResource {
             scheduleExpression: r.expression,
             scheduleExpressionTimezone: r.timezone,
             flexibleTimeWindow: { mode: "OFF" },
+            ...(r.paused ? { state: "DISABLED" } : {}),
             target: {
               arn: args.alarmTopics[r.severity],
               roleArn: role.arn,

@@ -83,6 +83,11 @@ export interface ScheduledTaskArgs {
   functionRetries?: number;
   /** Runs that may be missed in a row before the missed-run alarm fires; default 1. */
   missedRunsTolerated?: number;
+  /**
+   * `paused: true` in config: the schedule is DISABLED (kept, so resuming is one change) and the
+   * missed-run alarm's actions are off; a run started by hand still pages when it fails.
+   */
+  paused?: boolean;
 }
 
 /** Lambda: the environment variables of a function total at most 4 KB (keys and values; Lambda quotas). */
@@ -549,7 +554,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
         scheduleExpression: args.schedule.expression,
         scheduleExpressionTimezone: args.schedule.timezone,
         flexibleTimeWindow: { mode: "OFF" },
-        state: "ENABLED",
+        state: args.paused ? "DISABLED" : "ENABLED",
         target: {
           arn: targetArn,
           roleArn: schedulerRole.arn,
@@ -567,8 +572,8 @@ export class ScheduledTask extends pulumi.ComponentResource {
     // ---------------------------------------------------------------- alarms
     const emfDims: Record<string, string> = { service: args.regime, Task: args.taskName, ...(args.instance ? { Instance: args.instance } : {}) };
     const alarms: aws.cloudwatch.MetricAlarm[] = [];
-    const alarm = (metric: string, severity: Severity, runbook: string, treat: "breaching" | "notBreaching" | "ignore", a: AlarmArgs) =>
-      alarms.push(createAlarm(args.regime, { resource: alarmResource, metric, severity, runbook, treatMissingData: treat, args: a }, args.alarmTopics, { parent: this }, tags));
+    const alarm = (metric: string, severity: Severity, runbook: string, treat: "breaching" | "notBreaching" | "ignore", a: AlarmArgs, paused = false) =>
+      alarms.push(createAlarm(args.regime, { resource: alarmResource, metric, severity, runbook, treatMissingData: treat, paused, args: a }, args.alarmTopics, { parent: this }, tags));
     const logs = `log group ${fargate ? `/ecs/${physical}` : `/aws/lambda/${physical}`}`;
 
     // A failed run keeps the alarm on until the next run succeeds ("ignore": no run, no change).
@@ -623,6 +628,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
           dimensions: emfDims,
           ...noSuccessWithin(window),
         },
+        args.paused,
       );
     }
     alarm(

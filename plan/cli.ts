@@ -78,12 +78,17 @@ export function formatPlan(p: Plan): string {
   for (const c of p.calendar) {
     out.push(`  ${c.schedule}`);
     out.push(`      ${c.expression}  ${c.timezone}`);
-    out.push(`      next: ${c.next.join(" | ")}`);
+    out.push(c.paused ? `      paused (schedule disabled; would run: ${c.next.join(" | ")})` : `      next: ${c.next.join(" | ")}`);
   }
   out.push("");
   out.push("Alarms");
   for (const a of p.alarms) out.push(`  ${a.severity}  ${a.name}: ${a.metric} ${a.condition} (missing data: ${a.treatMissingData}) -> ${a.pages}`);
   out.push("");
+  if (p.muteRules) {
+    out.push("Alarm mute rules (maintenance windows and mutes: the alarms evaluate, their notifications are held)");
+    for (const m of p.muteRules) out.push(`  ${m.name}: ${m.expression} ${m.timezone} for ${m.duration}, ${m.alarms.length} alarms`);
+    out.push("");
+  }
   if (p.promises) {
     out.push(...formatPromises(p.promises));
     out.push("");

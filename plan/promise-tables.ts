@@ -53,6 +53,7 @@ const STATUS: Record<PlanPromise["status"], string> = {
   broken: "broken",
   accepted: "accepted",
   unkept: "unkept by the program",
+  paused: "paused",
 };
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");

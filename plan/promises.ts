@@ -87,14 +87,14 @@ export function auditResources(resources: RecordedResource[]): string[] {
   return out;
 }
 
-const MARK: Record<PromiseResult["status"], string> = { held: "held", broken: "BROKEN", accepted: "accepted", unkept: "unkept by the program" };
+const MARK: Record<PromiseResult["status"], string> = { held: "held", broken: "BROKEN", accepted: "accepted", unkept: "unkept by the program", paused: "paused" };
 
 /** The section as text, one promise a line: key, promise, figure, status (and date, detail). */
 export function formatPromises(p: PlanPromises): string[] {
   const out: string[] = [];
   out.push(`Promises (${p.from.slice(0, 10)} to ${p.to.slice(0, 10)}, EventBridge Scheduler's daylight-saving rules, CloudWatch's alarm evaluation)`);
   const counts = (s: PromiseResult["status"]) => p.items.filter((x) => x.status === s).length;
-  out.push(`  ${counts("held")} held, ${counts("broken")} broken, ${counts("accepted")} accepted, ${counts("unkept")} unkept by the program`);
+  out.push(`  ${counts("held")} held, ${counts("broken")} broken, ${counts("accepted")} accepted, ${counts("unkept")} unkept by the program${counts("paused") ? `, ${counts("paused")} paused` : ""}`);
   for (const x of p.items) {
     out.push(`  [${MARK[x.status]}] ${x.key}: ${x.promise}: ${x.figure}${x.firstBreak ? ` (first ${x.firstBreak})` : ""}`);
     if (x.detail && x.status !== "held") out.push(`      ${x.detail}`);

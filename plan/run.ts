@@ -34,6 +34,21 @@ export interface CalendarEntry {
   expression: string;
   timezone: string;
   next: string[];
+  /** Set when the schedule is disabled (`paused: true`): `next` are the runs it would make. */
+  paused?: true;
+}
+
+/** One alarm mute rule: a maintenance window (one rule per occurrence where no cron says it) or a one-off mute. */
+export interface MuteRuleEntry {
+  name: string;
+  component: string;
+  /** `cron(<5 fields>)` (recurring) or `at(yyyy-MM-ddThh:mm)` (once), in `timezone`. */
+  expression: string;
+  timezone: string;
+  /** ISO 8601: PT2H. */
+  duration: string;
+  description: string;
+  alarms: string[];
 }
 
 export interface AlarmEntry {
@@ -61,6 +76,8 @@ export interface Plan {
   components: ComponentGroup[];
   calendar: CalendarEntry[];
   alarms: AlarmEntry[];
+  /** Alarm mute rules (maintenance windows and mutes); absent when the regime declares none. */
+  muteRules?: MuteRuleEntry[];
   cost: CostEstimate;
   /** Each promise with its figure over the 12 months after `from` (regime/promises.ts); absent when not checked. */
   promises?: PlanPromises;
@@ -160,7 +177,7 @@ function describeCompositeAlarm(r: RecordedResource, topicSeverity: Map<string, 
     metric: "composite",
     condition: String(i.alarmRule ?? "?"),
     treatMissingData: "(by its child alarms)",
-    pages: actions.map((a) => a.split(":").pop()).join(", ") || "(nobody)",
+    pages: i.actionsEnabled === false ? "(nobody; paused)" : actions.map((a) => a.split(":").pop()).join(", ") || "(nobody)",
     description: String(i.alarmDescription ?? ""),
   };
 }
@@ -195,7 +212,10 @@ function describeAlarm(r: RecordedResource, topicSeverity: Map<string, string>, 
     metric,
     condition: `${COMPARISON[i.comparisonOperator] ?? i.comparisonOperator} ${i.threshold} over ${window}`,
     treatMissingData: String(i.treatMissingData ?? "(unset)"),
-    pages: actions.map((a) => a.split(":").pop()).join(", ") || (composites.has(String(i.name)) ? `(nobody; part of ${composites.get(String(i.name))})` : "(nobody)"),
+    pages:
+      i.actionsEnabled === false
+        ? "(nobody; paused)"
+        : actions.map((a) => a.split(":").pop()).join(", ") || (composites.has(String(i.name)) ? `(nobody; part of ${composites.get(String(i.name))})` : "(nobody)"),
     description: String(i.alarmDescription ?? ""),
   };
 }
@@ -256,6 +276,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
         expression,
         timezone,
         next: nextRuns(schedule, opts.from, 3).map((d) => formatLocal(d, timezone)),
+        ...(r.inputs.state === "DISABLED" ? { paused: true as const } : {}),
       };
     })
     .sort((a, b) => a.schedule.localeCompare(b.schedule));
@@ -266,6 +287,22 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     .map((r) => (r.type === "aws:cloudwatch/compositeAlarm:CompositeAlarm" ? describeCompositeAlarm(r, topicSeverity) : describeAlarm(r, topicSeverity, composites)))
     .sort((a, b) => a.severity.localeCompare(b.severity) || a.name.localeCompare(b.name));
 
+  const muteRules: MuteRuleEntry[] = recorded
+    .filter((r) => r.type === "aws:cloudwatch/alarmMuteRule:AlarmMuteRule")
+    .map((r) => {
+      const sched = (r.inputs.rule as { schedule: { expression: string; timezone?: string; duration: string } }).schedule;
+      return {
+        name: String(r.inputs.name ?? r.name),
+        component: componentOf(components, r.name),
+        expression: sched.expression,
+        timezone: sched.timezone ?? "UTC",
+        duration: sched.duration,
+        description: String(r.inputs.description ?? ""),
+        alarms: [...((r.inputs.muteTargets as { alarmNames?: string[] } | undefined)?.alarmNames ?? [])],
+      };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+
   const plan: Plan = {
     project: PROJECT,
     stack,
@@ -275,6 +312,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     components,
     calendar,
     alarms,
+    ...(muteRules.length ? { muteRules } : {}),
     cost: estimateCost(recorded, components, opts.from),
     ...(report ? { promises: planPromises(report) } : {}),
     outputs,

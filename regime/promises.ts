@@ -46,8 +46,8 @@ export const LAMBDA_ENVIRONMENT_MAX_BYTES = 4096;
 export const LAMBDA_MAX_RUN_SECONDS = 900;
 
 export type PromiseKind = "config" | "limit" | "program";
-/** held; broken (refused); accepted (broken, named in acceptedRisks); unkept (a gap of the program, reported). */
-export type PromiseStatus = "held" | "broken" | "accepted" | "unkept";
+/** held; broken (refused); accepted (broken, named in acceptedRisks); unkept (a gap of the program, reported); paused (`paused: true`: not run, not watched, on purpose). */
+export type PromiseStatus = "held" | "broken" | "accepted" | "unkept" | "paused";
 
 export interface PromiseResult {
   /** Config key the promise belongs to: `databases[app].backup.schedule`. */
@@ -99,6 +99,8 @@ export interface DeclaredJob {
    */
   overdueWatch?: { toleranceSeconds: number; delaySeconds: number };
   severity?: string;
+  /** `paused: true`: its schedule is disabled and its watch silent; its promises are reported paused, never refused. */
+  paused?: boolean;
 }
 
 export interface DeclaredAlarm {
@@ -484,7 +486,21 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     if (problem) push({ key: n.key, promise: `${n.kind} name is valid`, figure: `${n.name.length} characters`, status: "broken", kind: "limit", effect: `${problem}: AWS refuses it at deploy`, remedy: "shorten it" });
   }
 
-  return settle(out, accepted, from, new Date(end));
+  return settle(pausedJobs(out, d.jobs), accepted, from, new Date(end));
+}
+
+/**
+ * The promises of a paused job (its schedule key: runs as scheduled, is watched, and for a backup the
+ * RPO) become one `paused` result: a job stopped on purpose neither holds nor breaks them.
+ */
+function pausedJobs(results: PromiseResult[], jobs: DeclaredJob[]): PromiseResult[] {
+  const paused = new Map(jobs.filter((j) => j.paused).map((j) => [j.key, j]));
+  if (paused.size === 0) return results;
+  const out = results.filter((r) => !paused.has(r.key));
+  for (const j of paused.values()) {
+    out.push({ key: j.key, promise: `${j.label} runs ${j.text} (${j.timezone})`, figure: "paused", status: "paused", kind: "config", detail: "paused: true: the schedule is disabled and its missed-run watch silent until it is resumed" });
+  }
+  return out;
 }
 
 /** Applies acceptances and writes the refusal lines. */
