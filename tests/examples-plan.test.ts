@@ -92,6 +92,13 @@ describe("examples plan offline with their guide's numbers", () => {
     expect(p.schedule("fitnesscrm-db-fitnesscrm-backup")).toEqual(["cron(0 2 * * ? *)", "Etc/GMT+5"]);
     expect(p.schedule("fitnesscrm-db-fitnesscrm-vacuum")).toEqual(["cron(0 3 ? * WED *)", "America/New_York"]);
     expect(p.schedule("fitnesscrm-db-fitnesscrm-reindex")).toEqual(["cron(0 2 ? * 1#1 *)", "America/New_York"]);
+    // "Planned Maintenance: First Sunday of each month, 2:00 AM - 4:00 AM EST": one at() mute rule per first Sunday, 2 h, not muting the database
+    const windows = p.of("aws:cloudwatch/alarmMuteRule:AlarmMuteRule").sort((a, b) => a.name.localeCompare(b.name));
+    expect(windows.map((w) => w.rule.schedule.expression).slice(0, 3)).toEqual(["at(2026-12-06T02:00)", "at(2027-01-03T02:00)", "at(2027-02-07T02:00)"]);
+    expect(windows).toHaveLength(12);
+    for (const w of windows) expect(w.rule.schedule).toMatchObject({ timezone: "America/New_York", duration: "PT2H" });
+    expect(windows[0].muteTargets.alarmNames).toContain("fitnesscrm-endpoint-api-down-P0");
+    expect(windows[0].muteTargets.alarmNames.some((n: string) => n.startsWith("fitnesscrm-db-"))).toBe(false);
     expect(p.alarm("fitnesscrm-endpoint-api-slow-P3").threshold).toBe(500);
     // "Database Connections > 80": the db-health metric's warning alarm
     expect(p.alarm("fitnesscrm-db-fitnesscrm-connections-P2")).toMatchObject({ metricName: "ConnectionsPercent", threshold: 80 });
@@ -136,6 +143,13 @@ describe("examples plan offline with their guide's numbers", () => {
 
   it("Neff Paving: audit logs purged after 90 days and sessions after 30, API 500 ms as a P1 warning, backup size checked, error rate 1 % / 5 %, 99.5 % uptime, payment errors critical", async () => {
     const p = await provisioned("neff-paving");
+    // "Monthly Tasks (2-3 hours)" and "Quarterly Tasks (4-6 hours)": recurring mute rules over the site, host and load balancer alarms
+    const windows = Object.fromEntries(p.of("aws:cloudwatch/alarmMuteRule:AlarmMuteRule").map((w) => [w.name, w]));
+    expect(Object.keys(windows).sort()).toEqual(["neff-paving-mw-major-updates", "neff-paving-mw-monthly-updates"]);
+    expect(windows["neff-paving-mw-monthly-updates"].rule.schedule).toEqual({ expression: "cron(0 9 1 * *)", timezone: "America/New_York", duration: "PT3H" });
+    expect(windows["neff-paving-mw-major-updates"].rule.schedule).toEqual({ expression: "cron(0 10 15 1,4,7,10 *)", timezone: "America/New_York", duration: "PT6H" });
+    expect(windows["neff-paving-mw-monthly-updates"].muteTargets.alarmNames).toEqual(expect.arrayContaining(["neff-paving-endpoint-website-down-P0", "neff-paving-host-web-1-cpu-P1", "neff-paving-app-web-error-rate-P1"]));
+    expect(windows["neff-paving-mw-monthly-updates"].muteTargets.alarmNames.some((n: string) => n.startsWith("neff-paving-db-"))).toBe(false);
     const rules = JSON.parse(p.env("neff-paving-db-neff-paving-admin-purge").PURGE_RULES) as { table: string; olderThanDays: number }[];
     expect(rules.map((r) => [r.table, r.olderThanDays])).toEqual([
       ["audit_logs", 90],

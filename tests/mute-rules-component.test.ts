@@ -51,6 +51,8 @@ describe("mute rules, mutes and paused jobs under mocks", () => {
       db.backup.paused = true;
       db.restoreDrill.paused = true;
       c.reminders[0].paused = true;
+      c.redis[0].paused = true;
+      c.endpoints.paused = true;
     }));
   }, 120_000);
 
@@ -100,6 +102,13 @@ describe("mute rules, mutes and paused jobs under mocks", () => {
     expect(schedule("fitnesscrm-reminders-maintenance-notice").state).toBe("DISABLED");
     expect(schedule("fitnesscrm-db-fitnesscrm-verify-backup").state).toBe("ENABLED");
     expect(schedule("fitnesscrm-reminders-maintenance-window").state).toBeUndefined();
+    expect(schedule("fitnesscrm-redis-cache-redis-health").state).toBe("DISABLED");
+    expect(alarmNamed("fitnesscrm-redis-cache-redis-health-missed-run-P1").actionsEnabled).toBe(false);
+    // Paused endpoint checks: the down alarm (missing checks are breaching) is silent; the slow one sees no data and needs nothing.
+    expect(schedule("fitnesscrm-health-task").state).toBe("DISABLED");
+    expect(alarmNamed("fitnesscrm-endpoint-api-down-P0").actionsEnabled).toBe(false);
+    expect(alarmNamed("fitnesscrm-endpoint-api-down-P0").alarmDescription).toMatch(/^\[P0\] \(paused: notifies nobody until the job is resumed\) /);
+    expect(alarmNamed("fitnesscrm-endpoint-api-slow-P3").actionsEnabled).toBe(true);
     // The backup's missed-run and RPO alarms notify nobody; its errors alarm (a run by hand) still does.
     expect(alarmNamed("fitnesscrm-db-fitnesscrm-backup-missed-run-P1").actionsEnabled).toBe(false);
     expect(alarmNamed("fitnesscrm-db-fitnesscrm-rpo-P0").actionsEnabled).toBe(false);
