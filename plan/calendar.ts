@@ -52,7 +52,8 @@ export function calendarAlarms(plan: Plan): CalendarAlarm[] {
 export function planCalendarSvg(plan: Plan): string {
   return renderCalendarSvg({
     title: `${plan.project} / ${plan.stack}`,
-    jobs: plan.calendar.map((c) => ({ name: c.schedule, kind: jobKind(c.schedule), schedule: parseSchedule(c.expression, c.timezone) })),
+    // A paused job's schedule is disabled: it runs at none of its times.
+    jobs: plan.calendar.filter((c) => !c.paused).map((c) => ({ name: c.schedule, kind: jobKind(c.schedule), schedule: parseSchedule(c.expression, c.timezone) })),
     alarms: calendarAlarms(plan),
     reference: new Date(plan.from),
   });

@@ -18,7 +18,13 @@
  * the run's reference date (at most MAX_OCCURRENCES) becomes its own `at()` rule, computed with
  * EventBridge Scheduler's calendar (regime/schedule.ts `nextRuns`), and every `pulumi up` regenerates
  * them, so the list rolls forward. A stack not deployed for a year loses its windows (alarms page
- * again): the safe side.
+ * again): the safe side. Those occurrences follow EventBridge Scheduler's daylight-saving rules (a
+ * local start that does not exist that day is skipped); how the mute-rule API itself treats such a
+ * day in a cron is not documented.
+ *
+ * One-off mutes are one `at()` rule each: at their `from`, else at the run's reference date, for the
+ * minutes to `until`; a mute whose `until` is past the reference date is not provisioned (never
+ * refused: a config valid yesterday stays valid, and the plan with `--from` stays deterministic).
  */
 import { z } from "zod";
 import { ALWAYS, schedule, severity, uniqueBy } from "./primitives";
