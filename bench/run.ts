@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 
 const BENCHES: Record<string, string> = {
-  backup: "backup to S3 against pg_dump | gzip and pg_dump -Fc (750 MB database; PostgreSQL on 127.0.0.1)",
+  backup: "backup to S3 against pg_dump | gzip, pg_dump -Fc and pg_dump -Fc to /dev/null, with CPU per process (750 MB database; PostgreSQL on 127.0.0.1)",
   vacuum: "targeted vacuum against a blanket VACUUM ANALYZE (50 tables, 3 bloated)",
   "health-check": "200 endpoints, 10 % never answering, against one timeout",
   bundles: "Lambda bundle sizes and cold import times",
