@@ -193,9 +193,13 @@ export function declaredFromRegime(r: Regime): Declared {
   }
 
   for (const m of r.reminders) {
+    // components/reminders.ts: a missed-run alarm on the Scheduler's InvocationAttemptCount of the
+    // reminder's own schedule group when a metric alarm can see its interval; none otherwise.
     const s = resolveSchedule(m.schedule, r.timezone);
-    const j = job(`reminders[${m.name}].schedule`, `reminder ${m.name}`, m.schedule, s, m.severity, undefined);
-    j.unwatchedBecause = "a reminder that could not be delivered pages P2 (dead-letter alarm); one the Scheduler never starts is not noticed";
+    const j = job(`reminders[${m.name}].schedule`, `reminder ${m.name}`, m.schedule, s, m.severity);
+    if (!j.watch) {
+      j.unwatchedBecause = `it runs ${Math.round(s.intervalSeconds / 86400)} days apart, further than a CloudWatch alarm looks back (7 days), and no function runs to record it for the overdue watcher; an undelivered one pages P2 (dead-letter alarm), one the Scheduler never starts is not noticed`;
+    }
     d.jobs.push(j);
   }
   return d;

@@ -263,9 +263,9 @@ const STACKS = [
   ...["bigshot", "boardroom-ai", "fitnesscrm", "iswitch-roofs-crm", "neff-paving"].map((s) => [s, join(__dirname, "..", "examples", s, `Pulumi.${s}.yaml`)]),
 ] as const;
 
-/** `status key: figure` of every promise that is not a reminder (whose figures are all "not watched"). */
+/** `status key: figure` of every promise. */
 function figures(items: { key: string; figure: string; status: string }[]): string[] {
-  return items.filter((p) => !p.key.startsWith("reminders[")).map((p) => `${p.status} ${p.key}: ${p.figure}`);
+  return items.map((p) => `${p.status} ${p.key}: ${p.figure}`);
 }
 
 /** The model the check reads is what the program provisions. */
@@ -286,6 +286,23 @@ function modelMatches(file: string, resources: RecordedResource[]): void {
         const m = /hostGroups\[(.+)\]\.fileBackups\[(.+)\]/.exec(j.key)!;
         const rec = [...alarms.values()].find((a) => String(a.name).startsWith(`${regime.name}-logs-${m[1]}-backup-${m[2]}-missed-run-`));
         expect({ period: rec?.period, evaluationPeriods: rec?.evaluationPeriods }, j.key).toEqual({ period: j.watch!.period, evaluationPeriods: j.watch!.evaluationPeriods });
+      }
+      // A reminder the model watches has its missed-run alarm on its own schedule group's InvocationAttemptCount; the others have none.
+      for (const j of d.jobs.filter((x) => x.key.startsWith("reminders["))) {
+        const name = /^reminders\[(.+)\]/.exec(j.key)![1];
+        const rec = alarms.get(`${regime.name}-reminder-${name}-missed-run-${j.severity}`);
+        if (!j.watch) {
+          expect(rec, j.key).toBeUndefined();
+          continue;
+        }
+        expect({ namespace: rec?.namespace, metricName: rec?.metricName, period: rec?.period, evaluationPeriods: rec?.evaluationPeriods, treatMissingData: rec?.treatMissingData }, j.key).toEqual({
+          namespace: "AWS/Scheduler",
+          metricName: "InvocationAttemptCount",
+          ...j.watch,
+          treatMissingData: "breaching",
+        });
+        const schedule = of("aws:scheduler/schedule:Schedule").find((x) => x.name === `${regime.name}-reminders-${name}`.slice(0, 64));
+        expect(schedule?.groupName, j.key).toBe(rec!.dimensions.ScheduleGroup);
       }
       const functions = new Map(of("aws:lambda/function:Function").map((f) => [f.name as string, f.environment?.variables as Record<string, string>]));
       for (const f of d.functions) {
@@ -315,6 +332,9 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held databases[app].purge.schedule: paged within 37.5 h of its last run",
       "held databases[app].health.schedule: paged within 26 min of its last run",
       "held endpoints.schedule: paged within 4 min of its last run",
+      "unkept reminders[maintenance-notice].schedule: not watched",
+      "unkept reminders[access-review].schedule: not watched",
+      "unkept reminders[penetration-test].schedule: not watched",
       "held databases[app].backup.rpoHours: paged at most 26 h after the fault",
       "held endpoints.checks[api].failuresBeforeAlarm: paged at most 7 min after the fault",
       "held endpoints.checks[web].failuresBeforeAlarm: paged at most 7 min after the fault",
