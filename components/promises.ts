@@ -20,6 +20,7 @@ import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
 import { imageTaskSettings, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
 import { endpointsSetting } from "./health-checks";
+import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./logs";
 import { physicalName } from "./naming";
 import { REDIS_TASK } from "./redis";
 import { databaseSchedules } from "./regime";
@@ -31,7 +32,7 @@ import { fileBackupSchedule } from "../regime/file-backups";
 import { resolveSchedule } from "../regime/load";
 import { ALARM_EVALUATION_SECONDS, evaluatePromises, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
 import { formatDuration } from "../regime/scheduler-time";
-import type { Schedule } from "../regime/schedule";
+import { parseSchedule, type Schedule } from "../regime/schedule";
 import type { Regime, ScheduleInput } from "../regime/schema";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
@@ -53,6 +54,15 @@ const FILE_BACKUP_SLACK_SECONDS = 3600;
 
 /** The backup vault's bucket name, unknown before deploy, at its longest (S3: 63 characters). */
 const BUCKET_NAME_STAND_IN = "b".repeat(63);
+
+/** A host group's State Manager cron as a UTC schedule, or undefined when it is not in the Scheduler's 6-field grammar. */
+function stateManagerSchedule(expression: string): Schedule | undefined {
+  try {
+    return parseSchedule(expression, "UTC");
+  } catch {
+    return undefined;
+  }
+}
 
 const textOf = (input: ScheduleInput) => (typeof input === "string" ? input : input.at);
 
@@ -190,6 +200,32 @@ export function declaredFromRegime(r: Regime): Declared {
         job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, b.schedule, sched, b.severity, missedRunWindow(Math.min(s.intervalSeconds + FILE_BACKUP_SLACK_SECONDS, WEEK_SECONDS))),
       );
     }
+  }
+
+  // State Manager associations (logrotate, CloudWatch agent config, file backups) of tagged host
+  // groups: a failed run on an instance pages through components/logs.ts's association-failure
+  // alarm; an association that stops running emits nothing (the file backups' own missed-run alarm,
+  // above, sees theirs stop; the configuration associations only re-apply configs, drift repair).
+  for (const g of r.logs.hostGroups) {
+    const kinds = hostGroupAssociations(g);
+    if (kinds.length === 0) continue;
+    const key = `logs.hostGroups[${g.name}].schedule`;
+    const configs = kinds.filter((k) => !k.startsWith("file-backup"));
+    // State Manager runs its cron in UTC; a 5-field SSM cron the Scheduler grammar does not read is left to the alarm below.
+    const s = configs.length > 0 ? stateManagerSchedule(g.schedule) : undefined;
+    if (s) {
+      const j = job(key, `${configs.join(" and ")} association of host group ${g.name}`, g.schedule, s, ASSOCIATION_FAILURE_SEVERITY);
+      j.watch = undefined;
+      j.unwatchedBecause = `a failed run pages ${ASSOCIATION_FAILURE_SEVERITY} (association-failure alarm); an association that stops running emits no event, and it only re-applies configs the hosts already hold`;
+      d.jobs.push(j);
+    }
+    d.alarms.push({
+      key,
+      name: alarmName(r.name, { resource: associationAlarmResource(g.name), metric: "failed", severity: ASSOCIATION_FAILURE_SEVERITY }),
+      window: { ...ASSOCIATION_FAILURE_WINDOW },
+      checkIntervalSeconds: 0,
+      promiseText: `${ASSOCIATION_FAILURE_SEVERITY} page when an association of host group ${g.name} (${kinds.join(", ")}) fails on an instance`,
+    });
   }
 
   for (const m of r.reminders) {

@@ -304,6 +304,17 @@ function modelMatches(file: string, resources: RecordedResource[]): void {
         const schedule = of("aws:scheduler/schedule:Schedule").find((x) => x.name === `${regime.name}-reminders-${name}`.slice(0, 64));
         expect(schedule?.groupName, j.key).toBe(rec!.dimensions.ScheduleGroup);
       }
+      // A host group's associations: a failed run matches its EventBridge rule, whose MatchedEvents the alarm watches.
+      for (const a of d.alarms.filter((x) => x.key.startsWith("logs.hostGroups["))) {
+        const rec = alarms.get(a.name)!;
+        const rule = of("aws:cloudwatch/eventRule:EventRule").find((x) => x.name === rec.dimensions.RuleName);
+        expect(rec.namespace, a.key).toBe("AWS/Events");
+        const pattern = JSON.parse(rule?.eventPattern ?? "{}");
+        expect(pattern, a.key).toMatchObject({ source: ["aws.ssm"], "detail-type": ["EC2 State Manager Instance Association State Change"], detail: { status: ["Failed"] } });
+        const ids = pattern.detail["association-id"] as unknown[];
+        const group = /^logs\.hostGroups\[(.+)\]/.exec(a.key)![1];
+        expect(ids.length, a.key).toBe(of("aws:ssm/association:Association").filter((x) => String(x.associationName).startsWith(`${regime.name}-${group}-`)).length);
+      }
       const functions = new Map(of("aws:lambda/function:Function").map((f) => [f.name as string, f.environment?.variables as Record<string, string>]));
       for (const f of d.functions) {
         const rec = functions.get(f.name);
@@ -332,12 +343,14 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held databases[app].purge.schedule: paged within 37.5 h of its last run",
       "held databases[app].health.schedule: paged within 26 min of its last run",
       "held endpoints.schedule: paged within 4 min of its last run",
+      "unkept logs.hostGroups[app].schedule: not watched",
       "unkept reminders[maintenance-notice].schedule: not watched",
       "unkept reminders[access-review].schedule: not watched",
       "unkept reminders[penetration-test].schedule: not watched",
       "held databases[app].backup.rpoHours: paged at most 26 h after the fault",
       "held endpoints.checks[api].failuresBeforeAlarm: paged at most 7 min after the fault",
       "held endpoints.checks[web].failuresBeforeAlarm: paged at most 7 min after the fault",
+      "held logs.hostGroups[app].schedule: paged at most 6 min after the fault",
       "held databases[app].backup: 344 bytes of 4096",
       "held databases[app].verify: 318 bytes of 4096",
       "held endpoints.checks: 418 bytes of 4096",
