@@ -58,6 +58,70 @@ export function rpoAlarmWindow(rpoHours: number): { period: number; evaluationPe
 
 const WEEKDAY_NUMBER: Record<string, number> = { Sunday: 0, Monday: 1, Tuesday: 2, Wednesday: 3, Thursday: 4, Friday: 5, Saturday: 6 };
 
+/** Settings every task of a database gets: where it finds the database (never a password, only the secret's ARN or IAM auth) and its size. */
+export function databaseTaskCommonSettings(db: DatabaseConfig): Record<string, string> {
+  const target = db.secretArn
+    ? { id: db.id, secretArn: db.secretArn }
+    : { id: db.id, iamAuth: true, host: db.iamAuth!.host, port: db.iamAuth!.port, user: db.iamAuth!.user, database: db.iamAuth!.database };
+  return { DATABASES: JSON.stringify([target]), ESTIMATED_SIZE_GB: String(db.sizeGb) };
+}
+
+/** Key prefix of a task's run markers in the backup vault (tasks/lib/run-marker.ts). */
+export function runMarkerPrefix(dbId: string, task: DbTaskName): string {
+  return `runs/${dbId}/${task}/`;
+}
+
+/** Settings of a task too sparse for a missed-run alarm: where it records each success for the overdue watcher. */
+export function runMarkerSettings(dbId: string, task: DbTaskName, bucket: pulumi.Input<string>): Record<string, pulumi.Input<string>> {
+  return { RUN_MARKER_BUCKET: bucket, RUN_MARKER_PREFIX: runMarkerPrefix(dbId, task) };
+}
+
+/**
+ * The settings of a database's backup, verify-backup and restore-drill tasks, which run from the
+ * container image (common settings included; run markers are added for sparse ones by the task
+ * itself). On Lambda nothing but the function's 4 KB environment carries them (zip tasks move large
+ * settings into their bundle: splitSettings), so the promise model checks their size before
+ * `pulumi up` (components/promises.ts). `bucket`: the backup vault's bucket name, an output when
+ * provisioning and a stand-in of its longest length (63) in the model.
+ */
+export function imageTaskSettings(
+  db: DatabaseConfig,
+  schedules: Partial<Record<DbTaskName, Pick<Schedule, "timezone">>>,
+  bucket: pulumi.Input<string>,
+): Record<"backup" | "verify-backup" | "restore-drill", Record<string, pulumi.Input<string>>> {
+  const common = databaseTaskCommonSettings(db);
+  return {
+    backup: {
+      ...common,
+      BACKUP_BUCKET: bucket,
+      COMPRESSION: db.backup.compression,
+      // Tier dates (weekly on Sunday, monthly on the 1st) in the backup schedule's own timezone.
+      TIMEZONE: schedules.backup?.timezone ?? "UTC",
+      WEEKLY_DAY: String(WEEKDAY_NUMBER[db.backup.weeklyOn]),
+      MONTHLY_DAY: String(db.backup.monthlyOnDay),
+    },
+    "verify-backup": {
+      ...common,
+      BACKUP_BUCKET: bucket,
+      RPO_HOURS: String(db.verify.maxAgeHours),
+      MIN_SIZE_MB: String(db.verify.minSizeMb),
+      // Compared with the previous backup only when set, so a stack without it deploys as before.
+      ...(db.verify.maxShrinkPercent !== undefined ? { MAX_SHRINK_PERCENT: String(db.verify.maxShrinkPercent) } : {}),
+    },
+    "restore-drill": {
+      ...common,
+      BACKUP_BUCKET: bucket,
+      ...(db.restoreDrill
+        ? {
+            RTO_MINUTES: String(db.restoreDrill.rtoMinutes),
+            // [{ name?, sql, minRows?, maxRows? }], minRows 1 where neither bound is set (as before maxRows existed).
+            CHECKS: JSON.stringify(db.restoreDrill.checks.map(restoreCheckBounds)),
+          }
+        : {}),
+    },
+  };
+}
+
 export class DatabaseMaintenance extends pulumi.ComponentResource {
   public readonly tasks: Record<string, ScheduledTask> = {};
   public readonly rpoAlarmName: pulumi.Output<string>;
@@ -72,10 +136,6 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
     const runners = databaseRunners(db, `databases[${db.id}]`);
     if ((runners.backup === "fargate" || runners.drill === "fargate") && !args.fargateCluster) throw new Error(`databases[${db.id}]: tasks on Fargate need a cluster`);
 
-    // Where the task finds the database: never a password, only the secret's ARN or IAM auth.
-    const target = db.secretArn
-      ? { id: db.id, secretArn: db.secretArn }
-      : { id: db.id, iamAuth: true, host: db.iamAuth!.host, port: db.iamAuth!.port, user: db.iamAuth!.user, database: db.iamAuth!.database };
     const credentialStatements = (): pulumi.Input<IamStatement>[] =>
       db.secretArn
         ? [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [db.secretArn] }]
@@ -87,10 +147,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
             },
           ];
     const prefixes = backupPrefixes(db.id);
-    const common = {
-      DATABASES: JSON.stringify([target]),
-      ESTIMATED_SIZE_GB: String(db.sizeGb),
-    };
+    const common = databaseTaskCommonSettings(db);
+    const image = imageTaskSettings(db, args.schedules, args.vault.bucketName);
 
     // `paused: true` per section: the schedule is disabled and its watch silent (a sparse job leaves the overdue watcher).
     const pausedTasks: Record<DbTaskName, boolean | undefined> = {
@@ -117,8 +175,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       const paused = pausedTasks[task] === true;
       // Too sparse for a metric alarm: the task records each success under runs/<db>/<task>/ for the overdue watcher.
       if (!jobMissedRunWindow(schedule.intervalSeconds) && !paused) {
-        const prefix = `runs/${db.id}/${task}/`;
-        environment = { ...environment, RUN_MARKER_BUCKET: args.vault.bucketName, RUN_MARKER_PREFIX: prefix };
+        const prefix = runMarkerPrefix(db.id, task);
+        environment = { ...environment, ...runMarkerSettings(db.id, task, args.vault.bucketName) };
         statements = [...statements, ...args.vault.writeStatements([prefix])];
         this.watchedJobs.push({
           job: `${db.id}/${task}`,
@@ -168,14 +226,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       "backup",
       heavy("backup", runners.backup),
       db.backup.severity,
-      {
-        BACKUP_BUCKET: args.vault.bucketName,
-        COMPRESSION: db.backup.compression,
-        // Tier dates (weekly on Sunday, monthly on the 1st) in the backup schedule's own timezone.
-        TIMEZONE: args.schedules.backup?.timezone ?? "UTC",
-        WEEKLY_DAY: String(WEEKDAY_NUMBER[db.backup.weeklyOn]),
-        MONTHLY_DAY: String(db.backup.monthlyOnDay),
-      },
+      image.backup,
       // Read back: the task checks the object it wrote and the manifest's predecessor.
       args.vault.writeStatements(prefixes, { readBack: true }),
       900,
@@ -185,13 +236,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       "verify-backup",
       heavy("verify-backup", runners.backup),
       db.verify.severity,
-      {
-        BACKUP_BUCKET: args.vault.bucketName,
-        RPO_HOURS: String(db.verify.maxAgeHours),
-        MIN_SIZE_MB: String(db.verify.minSizeMb),
-        // Compared with the previous backup only when set, so a stack without it deploys as before.
-        ...(db.verify.maxShrinkPercent !== undefined ? { MAX_SHRINK_PERCENT: String(db.verify.maxShrinkPercent) } : {}),
-      },
+      image["verify-backup"],
       args.vault.readStatements(prefixes),
       900,
       1024,
@@ -201,12 +246,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         "restore-drill",
         heavy("restore-drill", runners.drill!),
         db.restoreDrill.severity,
-        {
-          BACKUP_BUCKET: args.vault.bucketName,
-          RTO_MINUTES: String(db.restoreDrill.rtoMinutes),
-          // [{ name?, sql, minRows?, maxRows? }], minRows 1 where neither bound is set (as before maxRows existed).
-          CHECKS: JSON.stringify(db.restoreDrill.checks.map(restoreCheckBounds)),
-        },
+        image["restore-drill"],
         args.vault.readStatements(prefixes),
         // Fargate has no timeout: the duration alarm's reference is the time the drill may take (drillMinutes).
         runners.drill === "fargate" ? runners.drillMinutes! * 60 : 900,

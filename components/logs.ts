@@ -14,6 +14,7 @@ import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
+import { physicalName } from "./naming";
 import { writeOnceStatement } from "./backup-vault";
 import { missedRunWindow, noSuccessWithin } from "./scheduled-task";
 import { archivePrefix, BUILT_IN_LOG_METRICS, checkFileBackupSchedules, INSTANCE_STREAM, renderAgentLogsConfig, sshStreamName, type FileBackup, type HostGroup, type LogGroupConfig, type LogsConfig } from "../regime/logs";
@@ -219,6 +220,9 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
       for (const g of groups.filter((x) => x.fileBackups.length > 0)) this.fileBackups(name, args, g, bucketName!, bucketArn!, region, tags);
     }
 
+    // ---------------------------------------------------------- association runs that fail page
+    for (const g of groups) this.associationFailureWatch(name, args, g, tags);
+
     this.registerOutputs({
       fileBackupWriterPolicyArns: this.fileBackupWriterPolicyArns,
       fileBackupDocumentNames: this.fileBackupDocumentNames,
@@ -307,7 +311,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
           { parent: this },
         );
         this.fileBackupDocumentNames[key] = doc.name;
-        new aws.ssm.Association(
+        this.trackAssociation(g, new aws.ssm.Association(
           `${name}-${g.name}-${b.name}-file-backup-association`,
           {
             name: doc.name,
@@ -323,7 +327,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
             tags,
           },
           { parent: this },
-        );
+        ));
       }
       if (g.sshHosts.length > 0) {
         cronFiles[b.name] = { script, cron: renderCronFile({ regime: args.regime, group: g.name, name: b.name, hostCron: schedule.hostCron!, description: schedule.description }) };
@@ -407,7 +411,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
       { parent: this, dependsOn: logGroups },
     );
     this.agentConfigParameterNames[g.name] = parameter.name;
-    new aws.ssm.Association(
+    this.trackAssociation(g, new aws.ssm.Association(
       `${name}-${g.name}-cwagent-association`,
       {
         name: AGENT_DOCUMENT,
@@ -425,6 +429,51 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
         tags,
       },
       { parent: this, dependsOn: [parameter] },
+    ));
+  }
+
+  /** Association ids of each host group, for its failure rule (associationFailureWatch). */
+  private readonly associationIds = new Map<string, pulumi.Output<string>[]>();
+
+  private trackAssociation(g: HostGroup, a: aws.ssm.Association): void {
+    this.associationIds.set(g.name, [...(this.associationIds.get(g.name) ?? []), a.associationId]);
+  }
+
+  /**
+   * Pages when a State Manager association of the group fails on an instance: an EventBridge rule on
+   * the group's associations' "EC2 State Manager Instance Association State Change" events with status
+   * Failed, and an alarm on the rule's MatchedEvents (AWS/Events, dimension RuleName; a free metric)
+   * at ASSOCIATION_FAILURE_SEVERITY. A failed run pages within one period plus CloudWatch's minute.
+   * An association that stops running altogether emits no event: nothing sees that.
+   */
+  private associationFailureWatch(name: string, args: LogsArgs, g: HostGroup, tags: Record<string, string>): void {
+    const ids = this.associationIds.get(g.name);
+    if (!ids || ids.length === 0) return;
+    const rule = new aws.cloudwatch.EventRule(
+      `${name}-${g.name}-association-failed`,
+      {
+        name: physicalName(`${args.regime}-${g.name}-association-failed`, 64),
+        description: `Runs of the State Manager associations of ${args.regime}/${g.name} (logrotate, CloudWatch agent, file backups) that failed on an instance`,
+        eventPattern: pulumi.all(ids).apply((associationIds) =>
+          JSON.stringify({ source: ["aws.ssm"], "detail-type": ["EC2 State Manager Instance Association State Change"], detail: { "association-id": associationIds, status: ["Failed"] } }),
+        ),
+        tags,
+      },
+      { parent: this },
+    );
+    createAlarm(
+      args.regime,
+      {
+        resource: associationAlarmResource(g.name),
+        metric: "failed",
+        severity: ASSOCIATION_FAILURE_SEVERITY,
+        runbook: `A State Manager association of ${args.regime}/${g.name} (logrotate configs, CloudWatch agent config or a file backup) failed on an instance. Open State Manager, the association's execution history, and read the failed instance's output (a missing path, a logrotate config error, the instance role).`,
+        treatMissingData: "notBreaching",
+        args: { namespace: "AWS/Events", metricName: "MatchedEvents", dimensions: { RuleName: rule.name }, statistic: "Sum", ...ASSOCIATION_FAILURE_WINDOW, comparisonOperator: "GreaterThanOrEqualToThreshold", threshold: 1 },
+      },
+      args.alarmTopics,
+      { parent: this },
+      tags,
     );
   }
 
@@ -538,7 +587,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
       { parent: this },
     );
     this.ssmDocumentNames[g.name] = doc.name;
-    new aws.ssm.Association(
+    this.trackAssociation(g, new aws.ssm.Association(
       `${name}-${g.name}-association`,
       {
         name: doc.name,
@@ -548,7 +597,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
         tags,
       },
       { parent: this },
-    );
+    ));
   }
 
   /** One remote command per SSH host: the same script through `bash -s` as root; re-run when it changes. */
@@ -703,6 +752,26 @@ function groupRun(g: HostGroup) {
     maxConcurrency: "25%",
     maxErrors: "10%",
   };
+}
+
+/** Severity of a host group's association-failure alarm: a failed config or backup run on an instance (the file backup's own missed-run alarm pages at its severity). */
+export const ASSOCIATION_FAILURE_SEVERITY: Severity = "P2";
+/** Window of the association-failure alarm: one failure event in 5 minutes. */
+export const ASSOCIATION_FAILURE_WINDOW = { period: 300, evaluationPeriods: 1 } as const;
+
+/** Resource part of a host group's association-failure alarm: `<regime>-logs-<group>-associations-failed-P2`. */
+export function associationAlarmResource(group: string): string {
+  return `logs-${group}-associations`;
+}
+
+/** The State Manager associations a host group gets (tagged instances only): logrotate configs, the CloudWatch agent config, one per file backup. */
+export function hostGroupAssociations(g: HostGroup): string[] {
+  if (!g.target) return [];
+  return [
+    ...(g.logSets.length > 0 || g.docker ? ["logrotate"] : []),
+    ...(renderAgentLogsConfig(g, INSTANCE_STREAM) ? ["cloudwatch-agent"] : []),
+    ...g.fileBackups.map((b) => `file-backup ${b.name}`),
+  ];
 }
 
 export function agentParameterName(regime: string, group: string): string {

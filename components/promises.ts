@@ -6,9 +6,10 @@
  * before the MaintenanceRegime is created and what the offline plan reports.
  *
  * Names need no check here: the components shorten every Lambda, role and schedule name to its limit
- * (`physicalName`). The environments of the database tasks (a drill's CHECKS, a purge's rules) are
- * checked only by the offline plan's audit of the recorded resources (plan/promises.ts), not yet
- * before `pulumi up`.
+ * (`physicalName`). Lambda environments are checked before `pulumi up` for the functions whose
+ * settings can grow: the endpoint checks (after splitSettings) and the database tasks that run from
+ * the container image on Lambda (a drill's CHECKS: `imageTaskSettings`); zip tasks move large
+ * settings (a purge's rules) into their bundle.
  *
  * Two figures are not yet exported by their components and are restated here, each pinned by a test
  * against the recorded resources (tests/promises.test.ts, "the model is what is provisioned"): the
@@ -17,8 +18,9 @@
  */
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
-import { rpoAlarmWindow, type DbTaskName } from "./database";
+import { imageTaskSettings, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
 import { endpointsSetting } from "./health-checks";
+import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./logs";
 import { physicalName } from "./naming";
 import { REDIS_TASK } from "./redis";
 import { databaseSchedules } from "./regime";
@@ -28,8 +30,9 @@ import { failuresBeforeDown } from "../regime/endpoints";
 import { databaseRunners } from "../regime/runners";
 import { fileBackupSchedule } from "../regime/file-backups";
 import { resolveSchedule } from "../regime/load";
-import { evaluatePromises, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
-import type { Schedule } from "../regime/schedule";
+import { ALARM_EVALUATION_SECONDS, evaluatePromises, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
+import { formatDuration } from "../regime/scheduler-time";
+import { parseSchedule, type Schedule } from "../regime/schedule";
 import type { Regime, ScheduleInput } from "../regime/schema";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
@@ -48,6 +51,18 @@ const SECTION: Record<DbTaskName, "backup" | "verify" | "restoreDrill" | "vacuum
 const WEEK_SECONDS = 7 * 86400;
 /** components/logs.ts: a file backup's missed-run alarm allows an hour more than its interval, at most 7 days. */
 const FILE_BACKUP_SLACK_SECONDS = 3600;
+
+/** The backup vault's bucket name, unknown before deploy, at its longest (S3: 63 characters). */
+const BUCKET_NAME_STAND_IN = "b".repeat(63);
+
+/** A host group's State Manager cron as a UTC schedule, or undefined when it is not in the Scheduler's 6-field grammar. */
+function stateManagerSchedule(expression: string): Schedule | undefined {
+  try {
+    return parseSchedule(expression, "UTC");
+  } catch {
+    return undefined;
+  }
+}
 
 const textOf = (input: ScheduleInput) => (typeof input === "string" ? input : input.at);
 
@@ -72,6 +87,17 @@ function job(
     unwatchedBecause: watch ? undefined : `it runs ${Math.round(s.intervalSeconds / 86400)} days apart and a CloudWatch alarm looks back at most 7 days`,
     severity,
   };
+}
+
+/**
+ * Worst-case seconds from an endpoint going down to its down alarm's page: up to one check interval
+ * until the first failing check, `failures` periods of `periodSeconds` filled with failures, and
+ * CloudWatch's evaluation, once a minute for periods of a minute or more ("Using Amazon CloudWatch
+ * alarms": an alarm with a 10 or 30 s period is evaluated every 10 s, others every minute). One
+ * check a minute and 5 failures: 60 + 300 + 60 = 420 s (7 min).
+ */
+export function endpointTimeToPageSeconds(failures: number, checkIntervalSeconds: number, periodSeconds: number): number {
+  return checkIntervalSeconds + failures * periodSeconds + ALARM_EVALUATION_SECONDS;
 }
 
 /** The `Declared` model of a validated regime (see the module comment). */
@@ -102,6 +128,32 @@ export function declaredFromRegime(r: Regime): Declared {
         return { tier, promisedDays: db.backup.retention[tier], expireDays: rule.expireDays, noncurrentDays: r.backupVault.noncurrentDays };
       }),
     });
+    // The image tasks on Lambda: nothing but the 4 KB environment carries their settings (a drill's
+    // CHECKS grow with the checks listed). Zip tasks (vacuum, reindex, purge, db-health) move settings
+    // over the budget into their bundle (splitSettings), and Fargate's container environment has no
+    // such limit. The bucket name is an output at deploy: counted here at its longest (63).
+    const runners = databaseRunners(db, key);
+    const settings = imageTaskSettings(db, schedules, BUCKET_NAME_STAND_IN);
+    const onLambda: [DbTaskName, string][] = [
+      ...(runners.backup === "lambda" ? ([["backup", `${key}.backup`], ["verify-backup", `${key}.verify`]] as [DbTaskName, string][]) : []),
+      ...(runners.drill === "lambda" && jobs["restore-drill"] ? ([["restore-drill", `${key}.restoreDrill.checks`]] as [DbTaskName, string][]) : []),
+    ];
+    for (const [task, fnKey] of onLambda) {
+      const sparse = !jobMissedRunWindow(schedules[task]!.intervalSeconds);
+      d.functions.push({
+        key: fnKey,
+        name: physicalName(`${r.name}-db-${db.id}-${task}`, 64),
+        environment: {
+          ...(settings[task as keyof typeof settings] as Record<string, string>),
+          ...(sparse ? (runMarkerSettings(db.id, task, BUCKET_NAME_STAND_IN) as Record<string, string>) : {}),
+          TASK: task,
+          REGIME_NAME: r.name,
+          METRICS_NAMESPACE: METRICS_NAMESPACE_DEFAULT,
+          METRICS_INSTANCE: db.id,
+        },
+        remedy: task === "restore-drill" ? "list fewer checks or shorter SQL (they travel as JSON in CHECKS), or set restoreDrill.runner: fargate" : undefined,
+      });
+    }
     d.alarms.push({
       key: `${key}.backup.rpoHours`,
       name: alarmName(r.name, { resource: `db-${db.id}`, metric: "rpo", severity: "P0" }),
@@ -130,8 +182,12 @@ export function declaredFromRegime(r: Regime): Declared {
         name: alarmName(r.name, { resource: `endpoint-${e.name}`, metric: "down", severity: e.severity }),
         window: { period, evaluationPeriods: failures, datapointsToAlarm: failures },
         checkIntervalSeconds: s.intervalSeconds,
-        promisedSeconds: failures * s.intervalSeconds,
-        promiseText: `${e.severity} page when ${e.name} is down for ${failures} checks (${Math.round((failures * s.intervalSeconds) / 60)} min)`,
+        // The down alarm's figure, stated whole: the fault is seen at the next check (up to one check
+        // interval), the failing checks fill `failures` periods, and CloudWatch evaluates the alarm
+        // once a minute (ALARM_EVALUATION_SECONDS). Fewer datapoints would page sooner but on fewer
+        // failed checks than failuresBeforeAlarm says; the promise states the real time instead.
+        promisedSeconds: endpointTimeToPageSeconds(failures, s.intervalSeconds, period),
+        promiseText: `${e.severity} page when ${e.name} is down for ${failures} checks (${Math.round((failures * s.intervalSeconds) / 60)} min), within ${formatDuration(endpointTimeToPageSeconds(failures, s.intervalSeconds, period))} of the fault`,
         setting: `failuresBeforeAlarm ${failures}`,
         remedy: "check more often or lower failuresBeforeAlarm",
       });
@@ -155,10 +211,40 @@ export function declaredFromRegime(r: Regime): Declared {
     }
   }
 
+  // State Manager associations (logrotate, CloudWatch agent config, file backups) of tagged host
+  // groups: a failed run on an instance pages through components/logs.ts's association-failure
+  // alarm; an association that stops running emits nothing (the file backups' own missed-run alarm,
+  // above, sees theirs stop; the configuration associations only re-apply configs, drift repair).
+  for (const g of r.logs.hostGroups) {
+    const kinds = hostGroupAssociations(g);
+    if (kinds.length === 0) continue;
+    const key = `logs.hostGroups[${g.name}].schedule`;
+    const configs = kinds.filter((k) => !k.startsWith("file-backup"));
+    // State Manager runs its cron in UTC; a 5-field SSM cron the Scheduler grammar does not read is left to the alarm below.
+    const s = configs.length > 0 ? stateManagerSchedule(g.schedule) : undefined;
+    if (s) {
+      const j = job(key, `${configs.join(" and ")} association of host group ${g.name}`, g.schedule, s, ASSOCIATION_FAILURE_SEVERITY);
+      j.watch = undefined;
+      j.unwatchedBecause = `a failed run pages ${ASSOCIATION_FAILURE_SEVERITY} (association-failure alarm); an association that stops running emits no event, and it only re-applies configs the hosts already hold`;
+      d.jobs.push(j);
+    }
+    d.alarms.push({
+      key,
+      name: alarmName(r.name, { resource: associationAlarmResource(g.name), metric: "failed", severity: ASSOCIATION_FAILURE_SEVERITY }),
+      window: { ...ASSOCIATION_FAILURE_WINDOW },
+      checkIntervalSeconds: 0,
+      promiseText: `${ASSOCIATION_FAILURE_SEVERITY} page when an association of host group ${g.name} (${kinds.join(", ")}) fails on an instance`,
+    });
+  }
+
   for (const m of r.reminders) {
+    // components/reminders.ts: a missed-run alarm on the Scheduler's InvocationAttemptCount of the
+    // reminder's own schedule group when a metric alarm can see its interval; none otherwise.
     const s = resolveSchedule(m.schedule, r.timezone);
     const j = job(`reminders[${m.name}].schedule`, `reminder ${m.name}`, m.schedule, s, m.severity, undefined, m.paused);
-    j.unwatchedBecause = "a reminder that could not be delivered pages P2 (dead-letter alarm); one the Scheduler never starts is not noticed";
+    if (!j.watch) {
+      j.unwatchedBecause = `it runs ${Math.round(s.intervalSeconds / 86400)} days apart, further than a CloudWatch alarm looks back (7 days), and no function runs to record it for the overdue watcher; an undelivered one pages P2 (dead-letter alarm), one the Scheduler never starts is not noticed`;
+    }
     d.jobs.push(j);
   }
   return d;

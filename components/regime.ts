@@ -302,7 +302,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           regime: r.name,
           reminders: r.reminders.map((m) => {
             const s = resolveSchedule(m.schedule, r.timezone);
-            return { name: m.name, expression: s.expression, timezone: s.timezone, description: s.description, severity: m.severity, checklist: m.checklist, paused: m.paused };
+            return { name: m.name, expression: s.expression, timezone: s.timezone, description: s.description, intervalSeconds: s.intervalSeconds, severity: m.severity, checklist: m.checklist, paused: m.paused };
           }),
           alarmTopics: alerts.topics,
           topicKeyArn: alerts.kmsKeyArn,

@@ -3,10 +3,22 @@
  * access reviews, telling users 48 hours before a maintenance window). Each becomes an EventBridge
  * Scheduler schedule that publishes its checklist to the severity's SNS topic, in its own timezone.
  * No function runs: Scheduler publishes to SNS directly.
+ *
+ * Watched: a reminder that could not be published lands in the dead-letter queue and pages P2
+ * (`<regime>-reminders-undelivered-P2`). A reminder the Scheduler never starts (schedule disabled or
+ * deleted, the Scheduler failing) is noticed from the Scheduler's own free metric
+ * `AWS/Scheduler InvocationAttemptCount`, which CloudWatch keeps per schedule group: each reminder
+ * whose interval a metric alarm can see (at most 7 days apart) gets a schedule group of its own and a
+ * missed-run alarm `<regime>-reminder-<name>-missed-run-<severity>` over the same jitter-tolerant
+ * window as a task's (jobMissedRunWindow), paging at the reminder's severity. Monthly and quarterly
+ * reminders are further apart than an alarm can look back, and no function runs to record them for
+ * the overdue watcher: the promise check reports them as unkept by the program.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
+import { physicalName } from "./naming";
+import { jobMissedRunWindow, missedRunTimeToPageSeconds, noSuccessWithin } from "./scheduled-task";
 
 export interface ReminderSpec {
   name: string;
@@ -15,6 +27,8 @@ export interface ReminderSpec {
   timezone: string;
   /** Readable schedule, for the message. */
   description: string;
+  /** Longest wall-clock interval between two runs (regime/schedule.ts): decides whether a missed-run alarm can watch it. */
+  intervalSeconds: number;
   severity: Severity;
   checklist: string[];
   /** `paused: true`: the schedule is created DISABLED and sends nothing until it is resumed. */
@@ -28,6 +42,11 @@ export interface RemindersArgs {
   /** KMS key of the alert topics: Scheduler needs it to publish to encrypted topics. */
   topicKeyArn: pulumi.Input<string>;
   tags?: Record<string, string>;
+}
+
+/** Resource part of a reminder's missed-run alarm name: `<regime>-reminder-<name>-missed-run-<severity>`. */
+export function reminderAlarmResource(name: string): string {
+  return `reminder-${name}`;
 }
 
 /** The message a reminder sends: what to do, as a checklist. */
@@ -75,12 +94,17 @@ export class Reminders extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const schedules = args.reminders.map(
-      (r) =>
-        new aws.scheduler.Schedule(
+    const schedules = args.reminders.map((r) => {
+      const window = jobMissedRunWindow(r.intervalSeconds);
+      // A group of its own gives the reminder its own InvocationAttemptCount (dimension ScheduleGroup).
+      const group = window
+        ? new aws.scheduler.ScheduleGroup(`${name}-${r.name}`, { name: physicalName(`${name}-${r.name}`, 64), tags }, { parent: this })
+        : undefined;
+      const schedule = new aws.scheduler.Schedule(
           `${name}-${r.name}`,
           {
             name: `${name}-${r.name}`.slice(0, 64),
+            ...(group ? { groupName: group.name } : {}),
             description: `Reminder: ${r.name} (${r.description})`,
             scheduleExpression: r.expression,
             scheduleExpressionTimezone: r.timezone,
@@ -95,8 +119,26 @@ export class Reminders extends pulumi.ComponentResource {
             },
           },
           { parent: this },
-        ),
-    );
+        );
+      if (group && window) {
+        createAlarm(
+          args.regime,
+          {
+            resource: reminderAlarmResource(r.name),
+            metric: "missed-run",
+            severity: r.severity,
+            runbook: `The reminder ${r.name} (${r.description}) was not started by EventBridge Scheduler in ${Math.round((window.period * window.evaluationPeriods) / 60)} minutes (pages at most ${Math.round(missedRunTimeToPageSeconds(window) / 60)} minutes after its last start). Check that the schedule exists and is enabled in its group, do the checklist by hand, and check the Scheduler's health in the region.`,
+            treatMissingData: "breaching",
+            paused: r.paused,
+            args: { namespace: "AWS/Scheduler", metricName: "InvocationAttemptCount", dimensions: { ScheduleGroup: group.name }, ...noSuccessWithin(window) },
+          },
+          args.alarmTopics,
+          { parent: this },
+          tags,
+        );
+      }
+      return schedule;
+    });
 
     createAlarm(
       args.regime,

@@ -175,41 +175,65 @@ export function missedRunWindow(intervalSeconds: number, tolerated = 1): { perio
 export const METRIC_ALARM_MAX_LOOKBACK_SECONDS = 7 * 86400;
 
 /**
+ * Margin of a sub-hourly job's missed-run window over its interval: 5 minutes (at most one interval).
+ * With the flexible time window OFF, EventBridge Scheduler invokes the target at the scheduled time
+ * (Scheduler user guide, "Configuring flexible time windows"); AWS documents no delivery-delay
+ * figure beyond that, and the observed jitter is seconds. Five minutes covers that jitter and the
+ * spread of a short run's length (the sub-hourly jobs are checks: endpoint checks, db-health and
+ * redis-health, with timeouts of at most 300 s).
+ */
+export const SCHEDULER_DELIVERY_MARGIN_SECONDS = 300;
+/** Margin of an hourly or sparser job: the Scheduler retries a failed invocation for up to an hour (maximumEventAgeInSeconds 3600), and its runs (backups, vacuum) take up to 15 minutes. */
+export const SPARSE_JOB_MARGIN_SECONDS = 3600;
+
+/**
  * The missed-run window of a job run every `intervalSeconds`, in seconds: the interval times the runs
- * tolerated, plus a margin of one interval (at least 60 s, at most an hour) so one late or slow
- * invocation does not page. EventBridge Scheduler with the flexible window off still delivers with
- * seconds of jitter, and a run that takes most of its interval reports its success near the start
- * of the next one; a window equal to the interval pages on either (REFERENCE: "A missed-run window
- * equal to the run interval pages on one late invocation").
+ * tolerated, plus a margin so one late or slow invocation does not page (REFERENCE: "A missed-run
+ * window equal to the run interval pages on one late invocation"). The margin is one interval (at
+ * least 60 s) capped at SCHEDULER_DELIVERY_MARGIN_SECONDS for jobs under an hour apart, and
+ * SPARSE_JOB_MARGIN_SECONDS for hourly and sparser ones.
  *
- * Every minute: 120 s; every 5 minutes: 600 s; hourly: 7,200 s; daily: 90,000 s (25 h). A window
- * that the margin pushes past CloudWatch's 7-day look-back while the tolerated runs alone fit is
- * capped at 7 days (weekly jobs: seven whole-day periods, so a run seconds late stays in its day).
- * Returns `undefined` when the tolerated runs alone exceed 7 days: no metric alarm can watch the
- * job, and the overdue watcher (components/overdue-watch.ts) does.
+ * Every minute: 120 s; every 5 minutes: 600 s; every 15 minutes: 1,200 s; hourly: 7,200 s; daily:
+ * 90,000 s (25 h). A window that the margin pushes past CloudWatch's 7-day look-back while the
+ * tolerated runs alone fit is capped at 7 days (weekly jobs: seven whole-day periods, so a run
+ * seconds late stays in its day). Returns `undefined` when the tolerated runs alone exceed 7 days:
+ * no metric alarm can watch the job, and the overdue watcher (components/overdue-watch.ts) does.
  */
 export function missedRunWindowSeconds(intervalSeconds: number, tolerated = 1): number | undefined {
   const base = intervalSeconds * tolerated;
   if (base > METRIC_ALARM_MAX_LOOKBACK_SECONDS) return undefined;
-  const margin = Math.min(3600, Math.max(60, intervalSeconds));
-  return Math.min(METRIC_ALARM_MAX_LOOKBACK_SECONDS, Math.ceil((base + margin) / 60) * 60);
+  return Math.min(METRIC_ALARM_MAX_LOOKBACK_SECONDS, Math.ceil((base + missedRunMarginSeconds(intervalSeconds)) / 60) * 60);
+}
+
+/** The margin missedRunWindowSeconds adds to the tolerated runs: min(interval, 5 min) (at least 60 s) under an hour apart, an hour otherwise. */
+export function missedRunMarginSeconds(intervalSeconds: number): number {
+  return intervalSeconds < 3600 ? Math.min(SCHEDULER_DELIVERY_MARGIN_SECONDS, Math.max(60, intervalSeconds)) : SPARSE_JOB_MARGIN_SECONDS;
 }
 
 /**
- * Period and evaluation periods of the missed-run alarm of a scheduled job: missedRunWindow over
+ * Period and evaluation periods of the missed-run alarm of a scheduled job over
  * missedRunWindowSeconds (jitter-tolerant), or `undefined` when a metric alarm cannot look back far
- * enough.
+ * enough. A window of at most a day is cut into periods no longer than the margin (the longest
+ * whole-minute divisor of the window that is), all of which must be empty to page: the alarm then
+ * pages at most one margin (not one whole window) after the window has passed without a success, and
+ * a gap no longer than the window still never fills all of them. Longer windows: missedRunWindow.
  */
 export function jobMissedRunWindow(intervalSeconds: number, tolerated = 1): { period: number; evaluationPeriods: number } | undefined {
   const seconds = missedRunWindowSeconds(intervalSeconds, tolerated);
-  return seconds === undefined ? undefined : missedRunWindow(seconds);
+  if (seconds === undefined) return undefined;
+  if (seconds > 86400) return missedRunWindow(seconds);
+  const minutes = seconds / 60;
+  const most = Math.max(1, Math.floor(missedRunMarginSeconds(intervalSeconds) / 60));
+  for (let k = Math.min(most, minutes); k >= 1; k--) if (minutes % k === 0) return { period: k * 60, evaluationPeriods: minutes / k };
+  return missedRunWindow(seconds);
 }
 
 /**
  * Worst-case seconds from a job's last success to the missed-run page: the window, plus up to one
  * period because CloudWatch judges whole periods (the success may sit at the very start of its
- * period), not counting CloudWatch's own evaluation delay of about a minute. Every minute: 240 s
- * (3 minutes after the first missed run); hourly: 14,400 s; daily: 135,000 s (37.5 h).
+ * period), not counting CloudWatch's own evaluation delay of about a minute. Every minute: 180 s
+ * (two empty minutes after the minute of the last success); every 15 minutes: 1,500 s; hourly:
+ * 10,800 s; daily: 135,000 s (37.5 h).
  */
 export function missedRunTimeToPageSeconds(window: { period: number; evaluationPeriods: number }): number {
   return window.period * window.evaluationPeriods + window.period;

@@ -76,6 +76,8 @@ export function installPlanMocks(project: string, stack: string, stackOutputs: R
         if (args.type.startsWith("aws:s3/")) state.bucket ??= args.name;
         if (args.type.startsWith("aws:ecr/repository")) state.repositoryUrl = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${args.inputs.name ?? args.name}`;
         if (args.type.startsWith("docker:")) state.repoDigest = `${args.name}@sha256:${"0".repeat(64)}`;
+        // AWS assigns an association its id; the plan shows where it is used (an association-failure rule's pattern).
+        if (args.type === "aws:ssm/association:Association") state.associationId ??= `${args.name}-id`;
         state.name ??= args.name;
         return { id: `${args.name}-id`, state };
       },

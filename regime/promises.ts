@@ -21,9 +21,9 @@
  *   rpoHours 26): refused, one line naming the key, unless `acceptedRisks` names that key.
  * - `limit`: an AWS limit that fails only at deploy (an alarm window CloudWatch refuses, a Lambda
  *   environment over 4 KB, a name too long): refused, and no acceptance helps (AWS refuses it anyway).
- * - `program`: a gap the program itself leaves today (a job runs less often than a CloudWatch alarm can
- *   look back, so nothing watches it; a restore drill on Lambda is cut off at 15 minutes; an endpoint's
- *   down alarm pages later than its checks suggest): reported as "unkept by the program" with its
+ * - `program`: a gap the program itself leaves today (a reminder too sparse for a CloudWatch alarm, which
+ *   no function runs to record for the overdue watcher; a restore drill on Lambda is cut off at 15
+ *   minutes; an alarm that pages later than it promises): reported as "unkept by the program" with its
  *   figure, never refused, so a regime is not blocked by what it cannot change.
  *
  * CloudWatch model (PutMetricAlarm API reference): datapoints fall into periods aligned to the clock
@@ -35,7 +35,7 @@
 import { formatDuration, localDate, longestGap, schedulerRuns, zoneOffset } from "./scheduler-time";
 
 const DAY_MS = 86_400_000;
-/** CloudWatch evaluates an alarm about once a minute. */
+/** CloudWatch evaluates an alarm once a minute (every 10 s only for 10 or 30 s periods): CloudWatch user guide, "Using Amazon CloudWatch alarms". */
 export const ALARM_EVALUATION_SECONDS = 60;
 /** PutMetricAlarm: period x evaluationPeriods at most 7 days; at most 1 day when the period is under an hour. */
 export const ALARM_WINDOW_MAX_SECONDS = 604_800;
@@ -135,6 +135,8 @@ export interface DeclaredFunction {
   key: string;
   name: string;
   environment: Record<string, string>;
+  /** What keeps the environment within 4 KB; default "list fewer items". */
+  remedy?: string;
 }
 
 export interface DeclaredName {
@@ -478,7 +480,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       value: bytes,
       status: over ? "broken" : "held",
       kind: "limit",
-      ...(over ? { effect: `function ${f.name}'s environment is ${bytes} bytes (${biggest} the largest) > Lambda's 4096: AWS refuses it at deploy`, remedy: "list fewer items" } : {}),
+      ...(over ? { effect: `function ${f.name}'s environment is ${bytes} bytes (${biggest} the largest) > Lambda's 4096: AWS refuses it at deploy`, remedy: f.remedy ?? "list fewer items" } : {}),
     });
   }
   for (const n of d.names) {

@@ -787,8 +787,8 @@ describe("missed-run window of a scheduled job", () => {
 
   it("tolerates one late or slow run of an every-minute job and pages on a real miss within the documented time", () => {
     const w = taskMod.jobMissedRunWindow(60)!;
-    expect(w).toEqual({ period: 120, evaluationPeriods: 1 });
-    expect(taskMod.missedRunTimeToPageSeconds(w)).toBe(240);
+    expect(w).toEqual({ period: 60, evaluationPeriods: 2 });
+    expect(taskMod.missedRunTimeToPageSeconds(w)).toBe(180);
     const onTime = Array.from({ length: 60 }, (_, i) => i * 60 + 1);
     // The run due at minute 10 succeeds 5 s into minute 11 (Scheduler jitter plus a slow run).
     const late = onTime.map((s) => (s === 601 ? 665 : s));
@@ -801,9 +801,31 @@ describe("missed-run window of a scheduled job", () => {
     const paged = firstPage(stopped, w, 3540)!;
     expect(paged - 1201).toBeLessThanOrEqual(taskMod.missedRunTimeToPageSeconds(w));
     expect(paged - 1201).toBeGreaterThan(60);
+    // One missed run leaves one empty minute, as one run late past its minute does: no page; the
+    // second missed run in a row pages (a per-minute count cannot tell a missed run from a late one).
+    expect(firstPage(onTime.filter((s) => s !== 601), w, 3540)).toBeUndefined();
+    expect(firstPage(onTime.filter((s) => s !== 601 && s !== 661), w, 3540)).toBe(720);
   });
 
-  it("gives every-5-minute, hourly, daily and weekly jobs one interval (60 s .. 1 h) of margin within CloudWatch's limits", () => {
+  it("a 15-minute job: a window of 20 min in 5-minute periods; a run 4 min late is silent, one missed run pages within 26 min of the last success", () => {
+    const w = taskMod.jobMissedRunWindow(900)!;
+    expect(w).toEqual({ period: 300, evaluationPeriods: 4 });
+    expect(taskMod.missedRunWindowSeconds(900)).toBe(1200);
+    // Was 1,800 s in one period: up to 61 min from the last success to the page.
+    expect(taskMod.missedRunTimeToPageSeconds(w)).toBe(1500);
+    const onTime = Array.from({ length: 16 }, (_, i) => i * 900 + 20);
+    expect(firstPage(onTime, w, 14400)).toBeUndefined();
+    for (const i of [3, 4, 5, 6]) {
+      // Any run of the hour 4 min late (Scheduler delivery plus a slow run): silent.
+      expect(firstPage(onTime.map((s, j) => (j === i ? s + 240 : s)), w, 14400), `run ${i} late`).toBeUndefined();
+      // Any one run missed: paged, at most missedRunTimeToPageSeconds after the success before it.
+      const paged = firstPage(onTime.filter((_, j) => j !== i), w, 14400)!;
+      expect(paged, `run ${i} missed`).toBeDefined();
+      expect(paged - onTime[i - 1]).toBeLessThanOrEqual(taskMod.missedRunTimeToPageSeconds(w));
+    }
+  });
+
+  it("gives every-5-minute jobs 5 min and hourly, daily and weekly jobs an hour of margin within CloudWatch's limits", () => {
     expect(taskMod.missedRunWindowSeconds(300)).toBe(600);
     expect(taskMod.missedRunWindowSeconds(3600)).toBe(7200);
     expect(taskMod.missedRunWindowSeconds(3600, 3)).toBe(14400);
@@ -816,10 +838,10 @@ describe("missed-run window of a scheduled job", () => {
       expect(w.period * w.evaluationPeriods).toBeGreaterThan(Math.min(interval, 7 * 86400 - 1));
       expect(w.period % 60).toBe(0);
       expect(w.period * w.evaluationPeriods).toBeLessThanOrEqual(w.period < 3600 ? 86400 : 7 * 86400);
-      // A run late by up to a minute (or a whole interval for frequent jobs) is not a miss.
+      // A run late by up to its margin (5 min, or a whole interval for jobs at most 5 min apart; an hour for hourly and sparser ones) is not a miss.
       const span = Math.min(29 * 86400, 40 * interval);
       const runs = Array.from({ length: Math.ceil(span / interval) + 1 }, (_, i) => i * interval + 30);
-      const late = runs.map((s, i) => (i === 5 ? s + Math.min(interval, 3600) - 30 : s));
+      const late = runs.map((s, i) => (i === 5 ? s + taskMod.missedRunMarginSeconds(interval) - 30 : s));
       expect(firstPage(late, w, span), `interval ${interval}`).toBeUndefined();
     }
   });

@@ -80,7 +80,9 @@ describe("file backups under Pulumi mocks", () => {
       "aws:ssm/document:Document": 3,
       "aws:ssm/association:Association": 3,
       "command:remote:Command": 2,
-      "aws:cloudwatch/metricAlarm:MetricAlarm": 4,
+      // one missed-run alarm per backup + the boardroom group's association-failure alarm (its rule below)
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 5,
+      "aws:cloudwatch/eventRule:EventRule": 1,
     });
   });
 
@@ -198,6 +200,7 @@ describe("file backups under Pulumi mocks", () => {
   it("alarms: no backup recorded within the interval (+ an hour, weekly: none) is breaching, at the backup's severity", () => {
     const alarms: Record<string, Record<string, any>> = Object.fromEntries(byType("aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => [r.inputs.name, r.inputs]));
     expect(Object.keys(alarms).sort()).toEqual([
+      "prod-logs-boardroom-associations-failed-P2",
       "prod-logs-boardroom-backup-app-files-missed-run-P1",
       "prod-logs-boardroom-backup-uploads-weekdays-missed-run-P2",
       "prod-logs-iswitch-crm-backup-config-missed-run-P1",

@@ -137,13 +137,40 @@ describe("LogRotation under Pulumi mocks", () => {
       "command:remote:Command": 4,
       "aws:cloudwatch/logGroup:LogGroup": 3,
       "aws:cloudwatch/logMetricFilter:LogMetricFilter": 8,
-      "aws:cloudwatch/metricAlarm:MetricAlarm": 9,
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 11,
+      "aws:cloudwatch/eventRule:EventRule": 2,
     });
     const own = resources.filter((r) => r.type !== "regime:logs:LogRotation");
     expect(children.map((c) => `${c.type} ${c.name}`).sort()).toEqual(own.map((r) => `${r.type} ${r.name}`).sort());
     for (const c of children) expect(c.parent, c.name).toBe(component);
     // Names derive from the component name, alarms follow the regime's alarm naming.
     for (const r of own) expect(r.type.endsWith("MetricAlarm") ? r.name.startsWith("prod-logs-") : r.name.startsWith("logs-"), r.name).toBe(true);
+  });
+
+  it("a failed association run pages P2: one EventBridge rule per group on its associations' Failed state changes, an alarm on the rule's MatchedEvents", () => {
+    const rule = one("aws:cloudwatch/eventRule:EventRule", "logs-crm-association-failed");
+    expect(rule.inputs.name).toBe("prod-crm-association-failed");
+    // The crm group's logrotate and CloudWatch agent associations, by the ids AWS gave them.
+    expect(JSON.parse(rule.inputs.eventPattern as string)).toEqual({
+      source: ["aws.ssm"],
+      "detail-type": ["EC2 State Manager Instance Association State Change"],
+      detail: { "association-id": ["logs-crm-association-id", "logs-crm-cwagent-association-id"], status: ["Failed"] },
+    });
+    const alarm = one("aws:cloudwatch/metricAlarm:MetricAlarm", "prod-logs-crm-associations-failed-P2");
+    expect(alarm.inputs).toMatchObject({
+      namespace: "AWS/Events",
+      metricName: "MatchedEvents",
+      dimensions: { RuleName: "prod-crm-association-failed" },
+      statistic: "Sum",
+      period: 300,
+      evaluationPeriods: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      threshold: 1,
+      treatMissingData: "notBreaching",
+      alarmActions: [TOPICS.P2],
+    });
+    // SSH-only groups have no association and no rule.
+    expect(resources.filter((r) => r.type === "aws:cloudwatch/eventRule:EventRule").map((r) => r.name).sort()).toEqual(["logs-boardroom-association-failed", "logs-crm-association-failed"]);
   });
 
   it("SSM document: Command, schema 2.2, aws:runShellScript running the group's install script", async () => {
@@ -278,6 +305,8 @@ describe("LogRotation under Pulumi mocks", () => {
     expect(Object.keys(alarms).sort()).toEqual([
       "prod-logs-bigshot-app-payment-errors-P2",
       "prod-logs-bigshot-app-security-events-P1",
+      "prod-logs-boardroom-associations-failed-P2",
+      "prod-logs-crm-associations-failed-P2",
       "prod-logs-crm-backend-errors-P2",
       "prod-logs-crm-backend-failed-logins-P1",
       "prod-logs-crm-backend-payment-failed-P0",
@@ -286,7 +315,7 @@ describe("LogRotation under Pulumi mocks", () => {
       "prod-logs-crm-nginx-http-401-403-P2",
       "prod-logs-crm-nginx-http-5xx-P1",
     ]);
-    expect(Object.keys(alarms)).toHaveLength(9);
+    expect(Object.keys(alarms)).toHaveLength(11);
     for (const [name, a] of Object.entries(alarms)) {
       const topic = TOPICS[name.slice(-2) as keyof typeof TOPICS];
       expect(a.actionsEnabled, name).toBe(true);

@@ -10,6 +10,7 @@ import type { RecordedResource } from "../plan/mocks";
 import { readStackConfig, runPlan } from "../plan/run";
 import { auditResources } from "../plan/promises";
 import { regimeFromConfig, validateRegime } from "../regime/load";
+import { environmentBytes } from "../regime/promises";
 import { nextRuns } from "../regime/schedule";
 import { schedulerRuns } from "../regime/scheduler-time";
 
@@ -72,7 +73,7 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
       ],
     });
     expect(refusals(health)).toEqual([
-      "databases[app].health.schedule: its missed-run alarm (30 min) pages P1 on 2027-11-07 although every scheduled run succeeds; the repeated fall-back hour runs once; use a rate(...) schedule or a fixed-offset zone (Etc/GMT+5), where no hour repeats",
+      "databases[app].health.schedule: its missed-run alarm (20 min) pages P1 on 2027-11-07 although every scheduled run succeeds; the repeated fall-back hour runs once; use a rate(...) schedule or a fixed-offset zone (Etc/GMT+5), where no hour repeats",
     ]);
   });
 
@@ -148,6 +149,63 @@ describe("AWS limits that fail only at deploy", () => {
     }
   });
 
+  /** A restore drill on Lambda (1 + 2 checks x 5 + 2 = 13 min) with two checks of `sqlBytes` of SQL each. */
+  const drill = (sqlBytes: number) =>
+    validateRegime({
+      name: "t",
+      timezone: "UTC",
+      databases: [
+        {
+          id: "app",
+          secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
+          network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
+          backup: { schedule: "daily at 02:00" },
+          restoreDrill: {
+            schedule: "monthly on day 1 at 05:00",
+            rtoMinutes: 1,
+            checks: ["orders", "invoices"].map((t) => {
+              const head = `select count(*) from ${t} where status in (`;
+              const statuses = Array.from({ length: sqlBytes }, (_, i) => `'s${i}'`).join(", ");
+              return { name: t, sql: `${head}${statuses}`.slice(0, sqlBytes - 1) + ")", minRows: 1 };
+            }),
+          },
+        },
+      ],
+    });
+
+  it("a restore drill on Lambda whose CHECKS pass 4 KB is refused before pulumi up, with the key and the remedy; fewer checks pass", () => {
+    const [line, ...rest] = refusals(drill(2000));
+    expect(rest).toEqual([]);
+    expect(line).toMatch(/^databases\[app\]\.restoreDrill\.checks: function t-db-app-restore-drill's environment is \d+ bytes \(CHECKS the largest\) > Lambda's 4096: AWS refuses it at deploy; list fewer checks or shorter SQL \(they travel as JSON in CHECKS\), or set restoreDrill\.runner: fargate$/);
+    const ok = checkPromises(drill(1500), FROM);
+    expect(ok.refusals).toEqual([]);
+    const env = ok.promises.find((p) => p.key === "databases[app].restoreDrill.checks")!;
+    expect(env).toMatchObject({ status: "held", kind: "limit" });
+    expect(env.value).toBeLessThan(4096);
+    // The same drill on Fargate has no 4 KB environment: nothing to check.
+    const fargate = drill(2000);
+    fargate.databases[0].restoreDrill!.runner = "fargate";
+    expect(checkPromises(fargate, FROM).refusals).toEqual([]);
+  });
+
+  it("the program stops with that line before registering any resource (the plan's resource audit never runs)", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const YAML = (await import("yaml")).default;
+    const file = join(mkdtempSync(join(tmpdir(), "promises-")), "Pulumi.t.yaml");
+    const ns = "maintenance-regime";
+    const db = drill(2000).databases[0];
+    const config = {
+      id: "app",
+      secretArn: db.secretArn,
+      network: db.network,
+      backup: { schedule: "daily at 02:00" },
+      restoreDrill: { schedule: "monthly on day 1 at 05:00", rtoMinutes: 1, checks: db.restoreDrill!.checks.map((c) => ({ name: c.name, sql: c.sql, minRows: 1 })) },
+    };
+    writeFileSync(file, YAML.stringify({ config: { [`${ns}:name`]: "t", [`${ns}:timezone`]: "UTC", [`${ns}:databases`]: [config] } }));
+    await expect(runPlan({ configFile: file, from: FROM })).rejects.toThrow(/^promise check: databases\[app\]\.restoreDrill\.checks: function t-db-app-restore-drill's environment is \d+ bytes/);
+  });
+
   it("the plan's audit refuses any registered resource AWS would refuse: a name over 64 characters, an environment over 4 KB, an alarm window", () => {
     const long = "t-db-app-" + "x".repeat(60);
     const lines = auditResources([
@@ -205,9 +263,9 @@ const STACKS = [
   ...["bigshot", "boardroom-ai", "fitnesscrm", "iswitch-roofs-crm", "neff-paving"].map((s) => [s, join(__dirname, "..", "examples", s, `Pulumi.${s}.yaml`)]),
 ] as const;
 
-/** `status key: figure` of every promise that is not a reminder (whose figures are all "not watched"). */
+/** `status key: figure` of every promise. */
 function figures(items: { key: string; figure: string; status: string }[]): string[] {
-  return items.filter((p) => !p.key.startsWith("reminders[")).map((p) => `${p.status} ${p.key}: ${p.figure}`);
+  return items.map((p) => `${p.status} ${p.key}: ${p.figure}`);
 }
 
 /** The model the check reads is what the program provisions. */
@@ -229,8 +287,43 @@ function modelMatches(file: string, resources: RecordedResource[]): void {
         const rec = [...alarms.values()].find((a) => String(a.name).startsWith(`${regime.name}-logs-${m[1]}-backup-${m[2]}-missed-run-`));
         expect({ period: rec?.period, evaluationPeriods: rec?.evaluationPeriods }, j.key).toEqual({ period: j.watch!.period, evaluationPeriods: j.watch!.evaluationPeriods });
       }
-      const health = of("aws:lambda/function:Function").find((f) => f.environment?.variables?.TASK === "health-check");
-      for (const f of d.functions) expect(health?.environment.variables, f.key).toEqual(f.environment);
+      // A reminder the model watches has its missed-run alarm on its own schedule group's InvocationAttemptCount; the others have none.
+      for (const j of d.jobs.filter((x) => x.key.startsWith("reminders["))) {
+        const name = /^reminders\[(.+)\]/.exec(j.key)![1];
+        const rec = alarms.get(`${regime.name}-reminder-${name}-missed-run-${j.severity}`);
+        if (!j.watch) {
+          expect(rec, j.key).toBeUndefined();
+          continue;
+        }
+        expect({ namespace: rec?.namespace, metricName: rec?.metricName, period: rec?.period, evaluationPeriods: rec?.evaluationPeriods, treatMissingData: rec?.treatMissingData }, j.key).toEqual({
+          namespace: "AWS/Scheduler",
+          metricName: "InvocationAttemptCount",
+          ...j.watch,
+          treatMissingData: "breaching",
+        });
+        const schedule = of("aws:scheduler/schedule:Schedule").find((x) => x.name === `${regime.name}-reminders-${name}`.slice(0, 64));
+        expect(schedule?.groupName, j.key).toBe(rec!.dimensions.ScheduleGroup);
+      }
+      // A host group's associations: a failed run matches its EventBridge rule, whose MatchedEvents the alarm watches.
+      for (const a of d.alarms.filter((x) => x.key.startsWith("logs.hostGroups["))) {
+        const rec = alarms.get(a.name)!;
+        const rule = of("aws:cloudwatch/eventRule:EventRule").find((x) => x.name === rec.dimensions.RuleName);
+        expect(rec.namespace, a.key).toBe("AWS/Events");
+        const pattern = JSON.parse(rule?.eventPattern ?? "{}");
+        expect(pattern, a.key).toMatchObject({ source: ["aws.ssm"], "detail-type": ["EC2 State Manager Instance Association State Change"], detail: { status: ["Failed"] } });
+        const ids = pattern.detail["association-id"] as unknown[];
+        const group = /^logs\.hostGroups\[(.+)\]/.exec(a.key)![1];
+        expect(ids.length, a.key).toBe(of("aws:ssm/association:Association").filter((x) => String(x.associationName).startsWith(`${regime.name}-${group}-`)).length);
+      }
+      const functions = new Map(of("aws:lambda/function:Function").map((f) => [f.name as string, f.environment?.variables as Record<string, string>]));
+      for (const f of d.functions) {
+        const rec = functions.get(f.name);
+        expect(rec, f.key).toBeDefined();
+        // The bucket name is an output at deploy: the model counts it at its longest.
+        const known = (env: Record<string, string>) => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, /_BUCKET$/.test(k) ? "(bucket)" : v]));
+        expect(known(rec!), f.key).toEqual(known(f.environment));
+        expect(environmentBytes(f.environment)).toBeGreaterThanOrEqual(environmentBytes(rec!));
+      }
 }
 
 describe("prod and every example keep their promises, with these figures", () => {
@@ -248,11 +341,18 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held databases[app].vacuum.schedule: paged within 185 h of its last run",
       "held databases[app].reindex.schedule: paged within 843 h (+ its run time) of its last run, by the overdue watch",
       "held databases[app].purge.schedule: paged within 37.5 h of its last run",
-      "held databases[app].health.schedule: paged within 61 min of its last run",
-      "held endpoints.schedule: paged within 5 min of its last run",
+      "held databases[app].health.schedule: paged within 26 min of its last run",
+      "held endpoints.schedule: paged within 4 min of its last run",
+      "unkept logs.hostGroups[app].schedule: not watched",
+      "unkept reminders[maintenance-notice].schedule: not watched",
+      "unkept reminders[access-review].schedule: not watched",
+      "unkept reminders[penetration-test].schedule: not watched",
       "held databases[app].backup.rpoHours: paged at most 26 h after the fault",
-      "unkept endpoints.checks[api].failuresBeforeAlarm: paged at most 7 min after the fault",
-      "unkept endpoints.checks[web].failuresBeforeAlarm: paged at most 7 min after the fault",
+      "held endpoints.checks[api].failuresBeforeAlarm: paged at most 7 min after the fault",
+      "held endpoints.checks[web].failuresBeforeAlarm: paged at most 7 min after the fault",
+      "held logs.hostGroups[app].schedule: paged at most 6 min after the fault",
+      "held databases[app].backup: 344 bytes of 4096",
+      "held databases[app].verify: 318 bytes of 4096",
       "held endpoints.checks: 418 bytes of 4096",
     ],
   };

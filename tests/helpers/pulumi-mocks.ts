@@ -59,6 +59,7 @@ export function setupMocks(opts: { project?: string; stack?: string; preview?: b
         if (args.type === "aws:kms/key:Key") state.keyId ??= `${args.name}-id`;
         state.arn ??= mockArn(args.type, args.name, state);
         if (args.type === "aws:ssm/document:Document") state.latestVersion ??= "1";
+        if (args.type === "aws:ssm/association:Association") state.associationId ??= `${args.name}-id`;
         return { id: `${args.name}-id`, state };
       },
       call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
