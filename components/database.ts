@@ -14,11 +14,13 @@ import { jobMissedRunWindow, ScheduledTask, type TaskCode } from "./scheduled-ta
 import type { Schedule } from "../regime/schedule";
 import { databaseRunners, type Runner } from "../regime/runners";
 import { restoreCheckBounds, type DatabaseConfig } from "../regime/schema";
+import type { DbTaskName, ZipTaskName } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
 export { LAMBDA_BACKUP_LIMIT_GB } from "../regime/runners";
 
-export type DbTaskName = "backup" | "verify-backup" | "restore-drill" | "vacuum" | "analyze" | "reindex" | "purge" | "db-health";
+/** The tasks of one database (tasks/catalogue.ts, the entries with a `database` section). */
+export type { DbTaskName } from "../tasks/catalogue";
 
 export interface DatabaseArgs {
   regime: string;
@@ -29,7 +31,7 @@ export interface DatabaseArgs {
   /** Image with the PostgreSQL client of this database's major version. */
   imageUri: pulumi.Input<string>;
   /** Zip archive per task that needs no client binaries. */
-  archives: Record<"vacuum" | "analyze" | "reindex" | "purge" | "db-health", pulumi.asset.Archive>;
+  archives: Record<Extract<DbTaskName, ZipTaskName>, pulumi.asset.Archive>;
   /** Fargate cluster ARN, needed when the database is too big for Lambda. */
   fargateCluster?: pulumi.Input<string>;
   network?: { subnetIds: pulumi.Input<string[]>; securityGroupIds: pulumi.Input<string[]> };

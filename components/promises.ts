@@ -31,19 +31,8 @@ import { resolveSchedule } from "../regime/load";
 import { evaluatePromises, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
 import type { Schedule } from "../regime/schedule";
 import type { Regime, ScheduleInput } from "../regime/schema";
+import { TASK_CATALOGUE } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
-
-/** The config section of each database task: `databases[app].<section>.schedule`. */
-const SECTION: Record<DbTaskName, "backup" | "verify" | "restoreDrill" | "vacuum" | "analyze" | "reindex" | "purge" | "health"> = {
-  backup: "backup",
-  "verify-backup": "verify",
-  "restore-drill": "restoreDrill",
-  vacuum: "vacuum",
-  analyze: "analyze",
-  reindex: "reindex",
-  purge: "purge",
-  "db-health": "health",
-};
 
 const WEEK_SECONDS = 7 * 86400;
 /** components/logs.ts: a file backup's missed-run alarm allows an hour more than its interval, at most 7 days. */
@@ -71,11 +60,12 @@ export function declaredFromRegime(r: Regime): Declared {
   for (const db of r.databases) {
     const key = `databases[${db.id}]`;
     const schedules = databaseSchedules(db, r.timezone);
-    const sections = { backup: db.backup, verify: db.verify, restoreDrill: db.restoreDrill, vacuum: db.vacuum, analyze: db.analyze, reindex: db.reindex, purge: db.purge, health: db.health };
     const jobs: Partial<Record<DbTaskName, DeclaredJob>> = {};
     for (const [task, s] of Object.entries(schedules) as [DbTaskName, Schedule][]) {
-      const section = sections[SECTION[task]]!;
-      jobs[task] = job(`${key}.${SECTION[task]}.schedule`, `${task} of database ${db.id}`, section.schedule, s, section.severity);
+      // The config section of the task (tasks/catalogue.ts): `databases[app].<section>.schedule`.
+      const name = TASK_CATALOGUE[task].database.section;
+      const section = db[name]!;
+      jobs[task] = job(`${key}.${name}.schedule`, `${task} of database ${db.id}`, section.schedule, s, section.severity);
       // Too sparse for a metric alarm: components/database.ts hands the job to the overdue watcher.
       if (!jobMissedRunWindow(s.intervalSeconds)) jobs[task]!.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
       d.jobs.push(jobs[task]!);

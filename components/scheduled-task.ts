@@ -21,6 +21,7 @@ import { createAlarm, SEVERITIES, type AlertTopics, type Severity } from "./alar
 import { assumeRolePolicy, policyJson, type IamStatement } from "./iam";
 import { physicalName, withoutPrefix } from "./naming";
 import { isIanaTimezone, LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MEMORY_MB, LOG_RETENTION_DAYS } from "../regime/limits";
+import type { TaskName } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
 export type TaskCode =
@@ -49,8 +50,8 @@ export type TaskCode =
 export interface ScheduledTaskArgs {
   /** Regime name: prefix of alarm names and the `service` metric dimension. */
   regime: string;
-  /** Task name as the runtime knows it (tasks/registry.ts): the `Task` metric dimension and TASK variable. */
-  taskName: string;
+  /** Task name as the runtime knows it (tasks/catalogue.ts): the `Task` metric dimension and TASK variable. */
+  taskName: TaskName;
   description: string;
   code: TaskCode;
   /** Plain settings only: secrets travel as Secrets Manager ARNs, never as values. */
