@@ -21,6 +21,7 @@ import { createAlarm, SEVERITIES, type AlertTopics, type Severity } from "./alar
 import { assumeRolePolicy, policyJson, type IamStatement } from "./iam";
 import { physicalName, withoutPrefix } from "./naming";
 import { isIanaTimezone, LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MEMORY_MB, LOG_RETENTION_DAYS } from "../regime/limits";
+import { lowerSeverity } from "../regime/severity";
 import type { TaskName } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
@@ -144,8 +145,6 @@ const FARGATE_SIZES: Record<number, [number, number, number]> = {
   8192: [16384, 61440, 4096],
   16384: [32768, 122880, 8192],
 };
-
-const SEVERITY_BELOW: Record<Severity, Severity> = { P0: "P1", P1: "P2", P2: "P3", P3: "P3" };
 
 /**
  * Period and evaluation periods of the missed-run alarm: the window (interval x runs tolerated, whole
@@ -594,7 +593,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
     const nearTimeoutMs = Math.floor(args.timeoutSeconds * 1000 * 0.8);
     alarm(
       "duration",
-      SEVERITY_BELOW[args.severity],
+      lowerSeverity(args.severity),
       `The ${args.taskName} task ran longer than 80 % of its ${args.timeoutSeconds} s timeout. It will soon be cut off: shrink its work (time budget, batch size), raise the timeout${fargate ? "" : ", or move it to Fargate"}.`,
       "ignore",
       fargate
