@@ -7,10 +7,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
-import type { BackupVault } from "./backup-vault";
+import { tierPrefix, type BackupVault } from "./backup-vault";
 import type { IamStatement } from "./iam";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, ScheduledTask, type TaskCode } from "./scheduled-task";
+import { TIERS } from "../tasks/lib/tiers";
 import type { Schedule } from "../regime/schedule";
 import { databaseRunners, type Runner } from "../regime/runners";
 import { restoreCheckBounds, type DatabaseConfig } from "../regime/schema";
@@ -40,11 +41,9 @@ export interface DatabaseArgs {
   tags?: Record<string, string>;
 }
 
-/** Backup keys live under `<tier>/<database>/`; the tiers' lifecycle rules give the keep-rules. */
-export const TIERS = ["daily", "weekly", "monthly"] as const;
-
+/** The tier prefixes of one database's backups, in tier order: keys live under `<tier>/<database>/` (tasks/lib/tiers.ts); the tiers' lifecycle rules give the keep-rules. */
 export function backupPrefixes(dbId: string): string[] {
-  return TIERS.map((t) => `${t}/${dbId}/`);
+  return TIERS.map((t) => tierPrefix(t, dbId));
 }
 
 /**

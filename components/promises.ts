@@ -24,6 +24,7 @@ import { REDIS_TASK } from "./redis";
 import { databaseSchedules } from "./regime";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS } from "./overdue-watch";
 import { jobMissedRunWindow, missedRunWindow, splitSettings } from "./scheduled-task";
+import { TIERS } from "../tasks/lib/tiers";
 import { failuresBeforeDown } from "../regime/endpoints";
 import { databaseRunners } from "../regime/runners";
 import { fileBackupSchedule } from "../regime/file-backups";
@@ -79,7 +80,7 @@ export function declaredFromRegime(r: Regime): Declared {
       verify: jobs["verify-backup"] ? { ...jobs["verify-backup"], maxAgeHours: db.verify.maxAgeHours } : undefined,
       drill: jobs["restore-drill"] && db.restoreDrill ? { job: jobs["restore-drill"], rtoMinutes: db.restoreDrill.rtoMinutes, runner: databaseRunners(db, key).drill ?? "lambda" } : undefined,
       retention: tierRules(db.id, db.backup.retention, archive).map((rule, i) => {
-        const tier = (["daily", "weekly", "monthly"] as const)[i];
+        const tier = TIERS[i];
         return { tier, promisedDays: db.backup.retention[tier], expireDays: rule.expireDays, noncurrentDays: r.backupVault.noncurrentDays };
       }),
     });
