@@ -156,6 +156,18 @@ function checkPrefixes(prefixes: string[], what: string): void {
   });
 }
 
+/** The bucket-policy statement that refuses every request to the bucket not made over TLS (the backup vault's, the log archive's). */
+export function tlsOnlyStatement(bucketArn: string): Record<string, unknown> {
+  return {
+    Sid: "DenyInsecureTransport",
+    Effect: "Deny",
+    Principal: "*",
+    Action: "s3:*",
+    Resource: [bucketArn, `${bucketArn}/*`],
+    Condition: { Bool: { "aws:SecureTransport": "false" } },
+  };
+}
+
 /**
  * The bucket-policy statement that makes every key under the given prefixes write-once (backup tiers
  * here; log archives and file backups in components/logs.ts): S3 refuses
@@ -269,14 +281,7 @@ export class BackupVault extends pulumi.ComponentResource {
           JSON.stringify({
             Version: "2012-10-17",
             Statement: [
-              {
-                Sid: "DenyInsecureTransport",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "s3:*",
-                Resource: [arn, `${arn}/*`],
-                Condition: { Bool: { "aws:SecureTransport": "false" } },
-              },
+              tlsOnlyStatement(arn),
               writeOnceStatement(arn, args.retention),
             ],
           }),
