@@ -22,7 +22,7 @@ import { assumeRolePolicy, policyJson, type IamStatement } from "./iam";
 import { physicalName, withoutPrefix } from "./naming";
 import { isIanaTimezone, LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MEMORY_MB, LOG_RETENTION_DAYS } from "../regime/limits";
 import { lowerSeverity } from "../regime/severity";
-import type { TaskName } from "../tasks/catalogue";
+import type { ScheduledTaskName } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
 export type TaskCode =
@@ -52,7 +52,7 @@ export interface ScheduledTaskArgs {
   /** Regime name: prefix of alarm names and the `service` metric dimension. */
   regime: string;
   /** Task name as the runtime knows it (tasks/catalogue.ts): the `Task` metric dimension and TASK variable. */
-  taskName: TaskName;
+  taskName: ScheduledTaskName;
   description: string;
   code: TaskCode;
   /** Plain settings only: secrets travel as Secrets Manager ARNs, never as values. */

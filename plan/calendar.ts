@@ -16,9 +16,10 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
  */
 const TASK_SUFFIXES = new Map<string, TaskKind>();
 for (const t of TASK_NAMES) {
-  const e: TaskEntry = TASK_CATALOGUE[t];
-  TASK_SUFFIXES.set(t, e.kind);
-  if (e.scheduleSuffix) TASK_SUFFIXES.set(e.scheduleSuffix, e.kind);
+  const s = (TASK_CATALOGUE[t] as TaskEntry).scheduled;
+  if (!s) continue;
+  TASK_SUFFIXES.set(t, s.kind);
+  if (s.scheduleSuffix) TASK_SUFFIXES.set(s.scheduleSuffix, s.kind);
 }
 const TASK_SCHEDULE = new RegExp(`-(${[...TASK_SUFFIXES.keys()].map(escapeRe).join("|")})$`);
 

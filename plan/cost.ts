@@ -90,9 +90,9 @@ function listLength(json: string | undefined): number {
  * run time scales with them.
  */
 function taskSeconds(env: Record<string, string>): number {
-  const entry = catalogueEntry(env.TASK);
-  if (!entry) throw new Error(`cost: TASK "${env.TASK}" is no task of the catalogue (tasks/catalogue.ts)`);
-  const r = entry.cost.runTime;
+  const scheduled = catalogueEntry(env.TASK)?.scheduled;
+  if (!scheduled) throw new Error(`cost: TASK "${env.TASK}" is no scheduled task of the catalogue (tasks/catalogue.ts)`);
+  const r = scheduled.cost.runTime;
   if ("seconds" in r) return r.seconds;
   if ("dumpMbPerSecond" in r) return Math.max(r.minSeconds, (Number(env.ESTIMATED_SIZE_GB ?? 1) * 1024) / r.dumpMbPerSecond);
   return Number(env.TIME_BUDGET_SECONDS ?? r.defaultSeconds);

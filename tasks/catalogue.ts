@@ -6,8 +6,9 @@
  *
  * The other lists are typed from this one (`TaskName`, `ZipTaskName`, `DbTaskName`, mapped types and
  * exhaustive records): an entry without its task in the registry, its config section, its archive or
- * its calendar colour does not compile. The order of the entries is the order of `npm run task` usage,
- * of the zip bundles (and of the `bundleSha256` output) and of a database's tasks.
+ * its calendar colour does not compile; `module`, which the bundler imports by name, is checked against
+ * the registry by tests/task-catalogue.test.ts. The order of the entries is the order of `npm run task`
+ * usage, of the zip bundles (and of the `bundleSha256` output) and of a database's tasks.
  */
 import type { DatabaseConfig } from "../regime/schema";
 
@@ -47,15 +48,18 @@ export type TaskEntry = Packaging & {
   module: { file: string; exportName: string };
   /** Per-database tasks: the config section that schedules it (one instance per database that has the section). */
   database?: { section: DatabaseSection };
-  /** Its kind in the calendar picture. */
-  kind: TaskKind;
-  /**
-   * The last part of its schedule's name when it is not the task name (components/health-checks.ts
-   * names the endpoint checks `<regime>-health-task`); the calendar reads a job's kind from it.
-   */
-  scheduleSuffix?: string;
-  /** How long one run is assumed to take in the cost estimate, and the word the assumption line uses for it. */
-  cost: { label: string; runTime: RunTime };
+  /** How the program schedules it; absent for a task only run by hand (`npm run task`, the container command). */
+  scheduled?: {
+    /** Its kind in the calendar picture. */
+    kind: TaskKind;
+    /**
+     * The last part of its schedule's name when it is not the task name (components/health-checks.ts
+     * names the endpoint checks `<regime>-health-task`); the calendar reads a job's kind from it.
+     */
+    scheduleSuffix?: string;
+    /** How long one run is assumed to take in the cost estimate, and the word the assumption line uses for it. */
+    cost: { label: string; runTime: RunTime };
+  };
 };
 
 export const TASK_CATALOGUE = {
@@ -63,85 +67,73 @@ export const TASK_CATALOGUE = {
     module: { file: "backup", exportName: "backupTask" },
     packaging: "image",
     database: { section: "backup" },
-    kind: "backup",
-    cost: { label: "backup", runTime: DUMP_RUN_TIME },
+    scheduled: { kind: "backup", cost: { label: "backup", runTime: DUMP_RUN_TIME } },
   },
   "verify-backup": {
     module: { file: "verify-backup", exportName: "verifyBackupTask" },
     packaging: "image",
     database: { section: "verify" },
-    kind: "verify",
-    cost: { label: "verify", runTime: { seconds: 60 } },
+    scheduled: { kind: "verify", cost: { label: "verify", runTime: { seconds: 60 } } },
   },
   "restore-drill": {
     module: { file: "restore-drill", exportName: "restoreDrillTask" },
     packaging: "image",
     database: { section: "restoreDrill" },
-    kind: "drill",
-    cost: { label: "restore", runTime: DUMP_RUN_TIME },
+    scheduled: { kind: "drill", cost: { label: "restore", runTime: DUMP_RUN_TIME } },
   },
   vacuum: {
     module: { file: "maintenance", exportName: "vacuumTask" },
     packaging: "zip",
     runMarker: true,
     database: { section: "vacuum" },
-    kind: "vacuum",
-    cost: { label: "vacuum", runTime: TIME_BUDGET_RUN_TIME },
+    scheduled: { kind: "vacuum", cost: { label: "vacuum", runTime: TIME_BUDGET_RUN_TIME } },
   },
   analyze: {
     module: { file: "maintenance", exportName: "analyzeTask" },
     packaging: "zip",
     runMarker: true,
     database: { section: "analyze" },
-    kind: "analyze",
-    cost: { label: "analyze", runTime: TIME_BUDGET_RUN_TIME },
+    scheduled: { kind: "analyze", cost: { label: "analyze", runTime: TIME_BUDGET_RUN_TIME } },
   },
   reindex: {
     module: { file: "maintenance", exportName: "reindexTask" },
     packaging: "zip",
     runMarker: true,
     database: { section: "reindex" },
-    kind: "reindex",
-    cost: { label: "reindex", runTime: TIME_BUDGET_RUN_TIME },
+    scheduled: { kind: "reindex", cost: { label: "reindex", runTime: TIME_BUDGET_RUN_TIME } },
   },
   purge: {
     module: { file: "purge", exportName: "purgeTask" },
     packaging: "zip",
     runMarker: true,
     database: { section: "purge" },
-    kind: "purge",
-    cost: { label: "purge", runTime: { seconds: 60 } },
+    scheduled: { kind: "purge", cost: { label: "purge", runTime: { seconds: 60 } } },
   },
   "db-health": {
     module: { file: "db-health", exportName: "dbHealthTask" },
     packaging: "zip",
     runMarker: true,
     database: { section: "health" },
-    kind: "health",
-    cost: { label: "db-health", runTime: { seconds: 5 } },
+    scheduled: { kind: "health", cost: { label: "db-health", runTime: { seconds: 5 } } },
   },
   // Every few minutes: a missed-run alarm watches them, no run marker needed.
   "health-check": {
     module: { file: "health-check", exportName: "healthCheckTask" },
     packaging: "zip",
     runMarker: false,
-    kind: "health",
-    scheduleSuffix: "health-task",
-    cost: { label: "health-check", runTime: { seconds: 3 } },
+    scheduled: { kind: "health", scheduleSuffix: "health-task", cost: { label: "health-check", runTime: { seconds: 3 } } },
   },
   "redis-health": {
     module: { file: "redis-health", exportName: "redisHealthTask" },
     packaging: "zip",
     runMarker: false,
-    kind: "health",
-    cost: { label: "redis-health", runTime: { seconds: 2 } },
+    scheduled: { kind: "health", cost: { label: "redis-health", runTime: { seconds: 2 } } },
   },
   "overdue-watch": {
     module: { file: "overdue-watch", exportName: "overdueWatchTask" },
     packaging: "zip",
     runMarker: false,
-    kind: "watch",
-    cost: { label: "overdue-watch", runTime: { seconds: 2 } },
+    scheduled: { kind: "watch", cost: { label: "overdue-watch", runTime: { seconds: 2 } } },
   },
 } as const satisfies Record<string, TaskEntry>;
 
@@ -151,6 +143,8 @@ type Catalogue = typeof TASK_CATALOGUE;
 export type TaskName = keyof Catalogue;
 /** Tasks deployed as Lambda zip bundles. */
 export type ZipTaskName = { [K in TaskName]: Catalogue[K]["packaging"] extends "zip" ? K : never }[TaskName];
+/** Tasks the program schedules (the others are run by hand). */
+export type ScheduledTaskName = { [K in TaskName]: Catalogue[K] extends { scheduled: object } ? K : never }[TaskName];
 /** Tasks scheduled once per database, from a section of its config. */
 export type DbTaskName = { [K in TaskName]: Catalogue[K] extends { database: object } ? K : never }[TaskName];
 
@@ -175,14 +169,16 @@ export function catalogueEntry(name: string | undefined): TaskEntry | undefined 
 }
 
 /**
- * The cost estimate's run-time assumption, one phrase per run-time model in catalogue order: tasks
+ * The cost estimate's run-time assumption, one phrase per run-time model of the scheduled tasks in catalogue order: tasks
  * that share a model share its phrase ("backup and restore at 12 MB/s ...", "vacuum/analyze/reindex
  * their time budget"), the others each have their own ("verify 60 s").
  */
 export function runTimeAssumption(): string {
   const groups = new Map<RunTime, string[]>();
   for (const t of TASK_NAMES) {
-    const { label, runTime } = TASK_CATALOGUE[t].cost;
+    const e: TaskEntry = TASK_CATALOGUE[t];
+    if (!e.scheduled) continue;
+    const { label, runTime } = e.scheduled.cost;
     groups.set(runTime, [...(groups.get(runTime) ?? []), label]);
   }
   const phrases = [...groups].map(([r, labels]) => {
