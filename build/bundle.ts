@@ -29,33 +29,21 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import * as esbuild from "esbuild";
 import * as pulumi from "@pulumi/pulumi";
+import { RUN_MARKER_TASKS, TASK_CATALOGUE, TASK_NAMES, ZIP_TASKS, type TaskName } from "../tasks/catalogue";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 
-/** Where each task's definition is exported (file under tasks/, export name). */
-export const TASK_MODULES: Record<string, { file: string; exportName: string }> = {
-  backup: { file: "backup", exportName: "backupTask" },
-  "verify-backup": { file: "verify-backup", exportName: "verifyBackupTask" },
-  "restore-drill": { file: "restore-drill", exportName: "restoreDrillTask" },
-  vacuum: { file: "maintenance", exportName: "vacuumTask" },
-  analyze: { file: "maintenance", exportName: "analyzeTask" },
-  reindex: { file: "maintenance", exportName: "reindexTask" },
-  purge: { file: "purge", exportName: "purgeTask" },
-  "db-health": { file: "db-health", exportName: "dbHealthTask" },
-  "health-check": { file: "health-check", exportName: "healthCheckTask" },
-  "redis-health": { file: "redis-health", exportName: "redisHealthTask" },
-  "overdue-watch": { file: "overdue-watch", exportName: "overdueWatchTask" },
-};
-
-/** Tasks deployed as zip functions (no PostgreSQL client binaries needed). */
-export const ZIP_TASKS = ["vacuum", "analyze", "reindex", "purge", "db-health", "health-check", "redis-health", "overdue-watch"] as const;
+/** Where each task's definition is exported (file under tasks/, export name): the task catalogue's `module`. */
+export const TASK_MODULES: Readonly<Record<TaskName, { file: string; exportName: string }>> = Object.fromEntries(
+  TASK_NAMES.map((t) => [t, TASK_CATALOGUE[t].module]),
+) as Record<TaskName, { file: string; exportName: string }>;
 
 /**
- * Zip tasks whose schedule may be sparser than a metric alarm can watch (monthly vacuum, quarterly
- * reindex): their handler records successful runs for the overdue watcher (tasks/lib/run-marker.ts,
- * which brings the S3 client). health-check and redis-health run every few minutes and stay without it.
+ * Tasks deployed as zip functions (no PostgreSQL client binaries needed), and the zip tasks whose
+ * schedule may be sparser than a metric alarm can watch (monthly vacuum, quarterly reindex): their
+ * handler records successful runs for the overdue watcher. Both from the task catalogue.
  */
-export const RUN_MARKER_TASKS: readonly string[] = ["vacuum", "analyze", "reindex", "purge", "db-health"];
+export { RUN_MARKER_TASKS, ZIP_TASKS } from "../tasks/catalogue";
 
 export interface Bundle {
   task: string;
@@ -79,9 +67,9 @@ export interface BundleOptions {
 }
 
 export function entrySource(task: string): string {
-  const m = TASK_MODULES[task];
+  const m = Object.hasOwn(TASK_MODULES, task) ? TASK_MODULES[task as TaskName] : undefined;
   if (!m) throw new Error(`task: unknown task "${task}"; one of ${Object.keys(TASK_MODULES).join(", ")}`);
-  const marker = RUN_MARKER_TASKS.includes(task);
+  const marker = (RUN_MARKER_TASKS as readonly string[]).includes(task);
   return [
     `import { ${m.exportName} } from "./tasks/${m.file}";`,
     `import { makeHandler } from "./tasks/handler";`,

@@ -6,9 +6,9 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { Severity } from "../regime/severity";
 
-export const SEVERITIES = ["P0", "P1", "P2", "P3"] as const;
-export type Severity = (typeof SEVERITIES)[number];
+export { SEVERITIES, type Severity } from "../regime/severity";
 
 /** SNS topic ARN per severity (alerting component output). */
 export type AlertTopics = Record<Severity, pulumi.Input<string>>;

@@ -11,15 +11,14 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { SEVERITIES, type AlertTopics, type Severity } from "./alarms";
 import { physicalName, shortHash } from "./naming";
+import type { Regime } from "../regime/schema";
 
-export interface AlertChannels {
-  /** Email addresses; each must confirm the subscription from the message SNS sends. */
-  email?: string[];
-  /** Phone numbers in E.164 form (+15551234567). */
-  sms?: string[];
-  /** HTTPS endpoints (chat webhooks, paging services); they must confirm the subscription. */
-  https?: string[];
-}
+/**
+ * Who hears one severity, as the config gives it (regime/schema.ts `alerting.<severity>`): email
+ * addresses (each confirms the subscription from the message SNS sends), E.164 phone numbers
+ * (+15551234567), https endpoints (chat webhooks, paging services; they confirm the subscription).
+ */
+export type AlertChannels = Partial<Regime["alerting"][Severity]>;
 
 export interface AlertRoutingArgs {
   /** Who hears each severity. A severity without channels still gets its topic (other stacks may subscribe). */

@@ -21,6 +21,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { IamStatement } from "./iam";
+import { TIERS, type Tier } from "../tasks/lib/tiers";
 
 export const STORAGE_CLASSES = ["STANDARD_IA", "ONEZONE_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"] as const;
 export type StorageClass = (typeof STORAGE_CLASSES)[number];
@@ -64,7 +65,15 @@ export interface BackupVaultArgs {
   tags?: Record<string, string>;
 }
 
-export type Tier = "daily" | "weekly" | "monthly";
+export type { Tier } from "../tasks/lib/tiers";
+
+/**
+ * Where a database's backups of one tier live: `<base><tier>/<databaseId>/`, `base` "" or ending in
+ * "/" (the layout the backup task writes, tasks/lib/tiers.ts `backupKeys`).
+ */
+export function tierPrefix(tier: Tier, databaseId: string, base = ""): string {
+  return `${base}${tier}/${databaseId}/`;
+}
 
 /**
  * The three tier rules of one database: keys `<base><tier>/<dbId>/...` expire after the tier's days;
@@ -77,8 +86,8 @@ export function tierRules(
   opts: { basePrefix?: string; archive?: { afterDays: number; storageClass?: StorageClass } } = {},
 ): RetentionRule[] {
   const base = opts.basePrefix ?? "";
-  return (["daily", "weekly", "monthly"] as const).map((tier) => {
-    const rule: RetentionRule = { id: `${tier}-${dbId}`, prefix: `${base}${tier}/${dbId}/`, expireDays: days[tier] };
+  return TIERS.map((tier) => {
+    const rule: RetentionRule = { id: `${tier}-${dbId}`, prefix: tierPrefix(tier, dbId, base), expireDays: days[tier] };
     const a = opts.archive;
     if (a) {
       const cls = a.storageClass ?? "GLACIER_IR";
@@ -145,6 +154,18 @@ function checkPrefixes(prefixes: string[], what: string): void {
       throw new Error(`${what}[${i}]: "${p}" must be a key prefix ending in /, without * and not starting with /`);
     }
   });
+}
+
+/** The bucket-policy statement that refuses every request to the bucket not made over TLS (the backup vault's, the log archive's). */
+export function tlsOnlyStatement(bucketArn: string): Record<string, unknown> {
+  return {
+    Sid: "DenyInsecureTransport",
+    Effect: "Deny",
+    Principal: "*",
+    Action: "s3:*",
+    Resource: [bucketArn, `${bucketArn}/*`],
+    Condition: { Bool: { "aws:SecureTransport": "false" } },
+  };
 }
 
 /**
@@ -260,14 +281,7 @@ export class BackupVault extends pulumi.ComponentResource {
           JSON.stringify({
             Version: "2012-10-17",
             Statement: [
-              {
-                Sid: "DenyInsecureTransport",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "s3:*",
-                Resource: [arn, `${arn}/*`],
-                Condition: { Bool: { "aws:SecureTransport": "false" } },
-              },
+              tlsOnlyStatement(arn),
               writeOnceStatement(arn, args.retention),
             ],
           }),

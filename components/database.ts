@@ -7,18 +7,21 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
-import type { BackupVault } from "./backup-vault";
+import { tierPrefix, type BackupVault } from "./backup-vault";
 import type { IamStatement } from "./iam";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, ScheduledTask, type TaskCode } from "./scheduled-task";
+import { TIERS } from "../tasks/lib/tiers";
 import type { Schedule } from "../regime/schedule";
 import { databaseRunners, type Runner } from "../regime/runners";
 import { restoreCheckBounds, type DatabaseConfig } from "../regime/schema";
+import type { DbTaskName, ZipTaskName } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
 export { LAMBDA_BACKUP_LIMIT_GB } from "../regime/runners";
 
-export type DbTaskName = "backup" | "verify-backup" | "restore-drill" | "vacuum" | "analyze" | "reindex" | "purge" | "db-health";
+/** The tasks of one database (tasks/catalogue.ts, the entries with a `database` section). */
+export type { DbTaskName } from "../tasks/catalogue";
 
 export interface DatabaseArgs {
   regime: string;
@@ -29,7 +32,7 @@ export interface DatabaseArgs {
   /** Image with the PostgreSQL client of this database's major version. */
   imageUri: pulumi.Input<string>;
   /** Zip archive per task that needs no client binaries. */
-  archives: Record<"vacuum" | "analyze" | "reindex" | "purge" | "db-health", pulumi.asset.Archive>;
+  archives: Record<Extract<DbTaskName, ZipTaskName>, pulumi.asset.Archive>;
   /** Fargate cluster ARN, needed when the database is too big for Lambda. */
   fargateCluster?: pulumi.Input<string>;
   network?: { subnetIds: pulumi.Input<string[]>; securityGroupIds: pulumi.Input<string[]> };
@@ -38,11 +41,9 @@ export interface DatabaseArgs {
   tags?: Record<string, string>;
 }
 
-/** Backup keys live under `<tier>/<database>/`; the tiers' lifecycle rules give the keep-rules. */
-export const TIERS = ["daily", "weekly", "monthly"] as const;
-
+/** The tier prefixes of one database's backups, in tier order: keys live under `<tier>/<database>/` (tasks/lib/tiers.ts); the tiers' lifecycle rules give the keep-rules. */
 export function backupPrefixes(dbId: string): string[] {
-  return TIERS.map((t) => `${t}/${dbId}/`);
+  return TIERS.map((t) => tierPrefix(t, dbId));
 }
 
 /**

@@ -32,6 +32,7 @@ import { ScheduledTask } from "./scheduled-task";
 import type { Schedule } from "../regime/schedule";
 import type { EndpointConfig } from "../regime/schema";
 import { downTimeToPageMinutes, failuresBeforeDown } from "../regime/endpoints";
+import { lowerSeverity } from "../regime/severity";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { urlCredentialProblem } from "../tasks/lib/url-credentials";
 
@@ -127,10 +128,8 @@ export function burnWindowSeconds(nominalSeconds: number, checkPeriodSeconds: nu
   return Math.min(86400, Math.ceil(Math.max(nominalSeconds, checkPeriodSeconds) / 60) * 60);
 }
 
-/** One severity lower, P3 at most: the slow burn is less urgent than the fast one. */
-export function lowerSeverity(s: Severity): Severity {
-  return SEVERITIES[Math.min(SEVERITIES.indexOf(s) + 1, SEVERITIES.length - 1)];
-}
+/** One severity lower, P3 at most: the slow burn is less urgent than the fast one (regime/severity.ts). */
+export { lowerSeverity };
 
 /** Endpoint name to uptime target, for the endpoints that have one (the dashboard's annotations). */
 export function uptimeTargets(endpoints: Pick<EndpointConfig, "name" | "uptimeTargetPercent">[]): Record<string, number> {

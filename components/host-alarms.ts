@@ -9,31 +9,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as aws from "@pulumi/aws";
 import { createAlarm, type AlarmSpec, type AlertTopics, type Severity } from "./alarms";
+import type { Regime } from "../regime/schema";
 
-export interface ThresholdPair {
-  warn: number;
-  crit: number;
-  /** How long the condition must hold before paging (seed 000: "> 90 % for > 10 minutes"). */
-  minutes: number;
-}
-
-export interface HostSpec {
-  name: string;
-  instanceId: string;
-  cpu: ThresholdPair;
-  memory: ThresholdPair;
-  disk: ThresholdPair;
-  diskPath: string;
-}
-
-export interface ApplicationSpec {
-  name: string;
-  /** ALB ARN suffix, `app/<name>/<id>`. */
-  loadBalancer: string;
-  targetGroup?: string;
-  errorRatePercent: { warn: number; crit: number };
-  latencyMs: { warn: number; crit: number };
-}
+/** A host as the config gives it (regime/schema.ts `hosts`): instance id, CPU/memory/disk levels (warn P2, crit P1, minutes held) and the disk's mount point. */
+export type HostSpec = Regime["hosts"][number];
+/** Warn and crit levels in percent and the minutes the level must hold before paging (seed 000: "> 90 % for > 10 minutes"). */
+export type ThresholdPair = HostSpec["cpu"];
+/** An application as the config gives it (regime/schema.ts `applications`): its ALB ARN suffix, optional target group, 5xx rate and p90 latency levels. */
+export type ApplicationSpec = Regime["applications"][number];
 
 export interface DatabaseInstanceSpec {
   name: string;

@@ -15,7 +15,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
 import { physicalName } from "./naming";
-import { writeOnceStatement } from "./backup-vault";
+import { tlsOnlyStatement, writeOnceStatement } from "./backup-vault";
 import { missedRunWindow, noSuccessWithin } from "./scheduled-task";
 import { archivePrefix, BUILT_IN_LOG_METRICS, checkFileBackupSchedules, INSTANCE_STREAM, renderAgentLogsConfig, sshStreamName, type FileBackup, type HostGroup, type LogGroupConfig, type LogsConfig } from "../regime/logs";
 import {
@@ -528,14 +528,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
           JSON.stringify({
             Version: "2012-10-17",
             Statement: [
-              {
-                Sid: "DenyInsecureTransport",
-                Effect: "Deny",
-                Principal: "*",
-                Action: "s3:*",
-                Resource: [arn, `${arn}/*`],
-                Condition: { Bool: { "aws:SecureTransport": "false" } },
-              },
+              tlsOnlyStatement(arn),
               writeOnceStatement(arn, rules),
             ],
           }),

@@ -26,6 +26,7 @@ import { REDIS_TASK } from "./redis";
 import { databaseSchedules } from "./regime";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS } from "./overdue-watch";
 import { jobMissedRunWindow, missedRunWindow, splitSettings } from "./scheduled-task";
+import { TIERS } from "../tasks/lib/tiers";
 import { failuresBeforeDown } from "../regime/endpoints";
 import { databaseRunners } from "../regime/runners";
 import { fileBackupSchedule } from "../regime/file-backups";
@@ -34,19 +35,8 @@ import { ALARM_EVALUATION_SECONDS, evaluatePromises, type Declared, type Declare
 import { formatDuration } from "../regime/scheduler-time";
 import { parseSchedule, type Schedule } from "../regime/schedule";
 import type { Regime, ScheduleInput } from "../regime/schema";
+import { TASK_CATALOGUE } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
-
-/** The config section of each database task: `databases[app].<section>.schedule`. */
-const SECTION: Record<DbTaskName, "backup" | "verify" | "restoreDrill" | "vacuum" | "analyze" | "reindex" | "purge" | "health"> = {
-  backup: "backup",
-  "verify-backup": "verify",
-  "restore-drill": "restoreDrill",
-  vacuum: "vacuum",
-  analyze: "analyze",
-  reindex: "reindex",
-  purge: "purge",
-  "db-health": "health",
-};
 
 const WEEK_SECONDS = 7 * 86400;
 /** components/logs.ts: a file backup's missed-run alarm allows an hour more than its interval, at most 7 days. */
@@ -106,11 +96,12 @@ export function declaredFromRegime(r: Regime): Declared {
   for (const db of r.databases) {
     const key = `databases[${db.id}]`;
     const schedules = databaseSchedules(db, r.timezone);
-    const sections = { backup: db.backup, verify: db.verify, restoreDrill: db.restoreDrill, vacuum: db.vacuum, analyze: db.analyze, reindex: db.reindex, purge: db.purge, health: db.health };
     const jobs: Partial<Record<DbTaskName, DeclaredJob>> = {};
     for (const [task, s] of Object.entries(schedules) as [DbTaskName, Schedule][]) {
-      const section = sections[SECTION[task]]!;
-      jobs[task] = job(`${key}.${SECTION[task]}.schedule`, `${task} of database ${db.id}`, section.schedule, s, section.severity, undefined, section.paused);
+      // The config section of the task (tasks/catalogue.ts): `databases[app].<section>.schedule`.
+      const name = TASK_CATALOGUE[task].database.section;
+      const section = db[name]!;
+      jobs[task] = job(`${key}.${name}.schedule`, `${task} of database ${db.id}`, section.schedule, s, section.severity, undefined, section.paused);
       // Too sparse for a metric alarm: components/database.ts hands the job to the overdue watcher.
       if (!jobMissedRunWindow(s.intervalSeconds)) jobs[task]!.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
       d.jobs.push(jobs[task]!);
@@ -124,7 +115,7 @@ export function declaredFromRegime(r: Regime): Declared {
       verify: jobs["verify-backup"] ? { ...jobs["verify-backup"], maxAgeHours: db.verify.maxAgeHours } : undefined,
       drill: jobs["restore-drill"] && db.restoreDrill ? { job: jobs["restore-drill"], rtoMinutes: db.restoreDrill.rtoMinutes, runner: databaseRunners(db, key).drill ?? "lambda" } : undefined,
       retention: tierRules(db.id, db.backup.retention, archive).map((rule, i) => {
-        const tier = (["daily", "weekly", "monthly"] as const)[i];
+        const tier = TIERS[i];
         return { tier, promisedDays: db.backup.retention[tier], expireDays: rule.expireDays, noncurrentDays: r.backupVault.noncurrentDays };
       }),
     });

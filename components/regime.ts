@@ -24,9 +24,10 @@ import { resolveSchedule } from "../regime/load";
 import { databaseRunners } from "../regime/runners";
 import type { Schedule } from "../regime/schedule";
 import type { DatabaseConfig, Regime, RedisConfig } from "../regime/schema";
+import { DB_TASKS, TASK_CATALOGUE, type ZipTaskName } from "../tasks/catalogue";
 
-/** Zip tasks the program deploys, with their archives (build/bundle.ts). */
-export type TaskArchives = Record<"vacuum" | "analyze" | "reindex" | "purge" | "db-health" | "health-check" | "redis-health" | "overdue-watch", pulumi.asset.Archive>;
+/** Zip tasks the program deploys (tasks/catalogue.ts), with their archives (build/bundle.ts). */
+export type TaskArchives = Record<ZipTaskName, pulumi.asset.Archive>;
 
 export interface MaintenanceRegimeArgs {
   regime: Regime;
@@ -71,23 +72,11 @@ export interface RegimeOutputs {
   muteRules?: Record<string, { expression: string; timezone: string; duration: string; alarms: number }>;
 }
 
-const DB_TASKS: DbTaskName[] = ["backup", "verify-backup", "restore-drill", "vacuum", "analyze", "reindex", "purge", "db-health"];
-
-/** The schedule of each task a database has configured, resolved in the regime's timezone. */
+/** The schedule of each task a database has configured (its catalogue section), resolved in the regime's timezone. */
 export function databaseSchedules(db: DatabaseConfig, timezone: string): Partial<Record<DbTaskName, Schedule>> {
-  const section: Record<DbTaskName, { schedule: Parameters<typeof resolveSchedule>[0] } | undefined> = {
-    backup: db.backup,
-    "verify-backup": db.verify,
-    "restore-drill": db.restoreDrill,
-    vacuum: db.vacuum,
-    analyze: db.analyze,
-    reindex: db.reindex,
-    purge: db.purge,
-    "db-health": db.health,
-  };
   const out: Partial<Record<DbTaskName, Schedule>> = {};
   for (const t of DB_TASKS) {
-    const s = section[t];
+    const s = db[TASK_CATALOGUE[t].database.section];
     if (s) out[t] = resolveSchedule(s.schedule, timezone);
   }
   return out;

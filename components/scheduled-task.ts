@@ -21,6 +21,8 @@ import { createAlarm, SEVERITIES, type AlertTopics, type Severity } from "./alar
 import { assumeRolePolicy, policyJson, type IamStatement } from "./iam";
 import { physicalName, withoutPrefix } from "./naming";
 import { isIanaTimezone, LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MEMORY_MB, LOG_RETENTION_DAYS } from "../regime/limits";
+import { lowerSeverity } from "../regime/severity";
+import type { ScheduledTaskName } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
 export type TaskCode =
@@ -49,8 +51,8 @@ export type TaskCode =
 export interface ScheduledTaskArgs {
   /** Regime name: prefix of alarm names and the `service` metric dimension. */
   regime: string;
-  /** Task name as the runtime knows it (tasks/registry.ts): the `Task` metric dimension and TASK variable. */
-  taskName: string;
+  /** Task name as the runtime knows it (tasks/catalogue.ts): the `Task` metric dimension and TASK variable. */
+  taskName: ScheduledTaskName;
   description: string;
   code: TaskCode;
   /** Plain settings only: secrets travel as Secrets Manager ARNs, never as values. */
@@ -148,8 +150,6 @@ const FARGATE_SIZES: Record<number, [number, number, number]> = {
   8192: [16384, 61440, 4096],
   16384: [32768, 122880, 8192],
 };
-
-const SEVERITY_BELOW: Record<Severity, Severity> = { P0: "P1", P1: "P2", P2: "P3", P3: "P3" };
 
 /**
  * Period and evaluation periods of the missed-run alarm: the window (interval x runs tolerated, whole
@@ -622,7 +622,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
     const nearTimeoutMs = Math.floor(args.timeoutSeconds * 1000 * 0.8);
     alarm(
       "duration",
-      SEVERITY_BELOW[args.severity],
+      lowerSeverity(args.severity),
       `The ${args.taskName} task ran longer than 80 % of its ${args.timeoutSeconds} s timeout. It will soon be cut off: shrink its work (time budget, batch size), raise the timeout${fargate ? "" : ", or move it to Fargate"}.`,
       "ignore",
       fargate

@@ -5,8 +5,11 @@
  * argument, the same input gives a byte-identical SVG.
  */
 import { nextRuns, type Schedule } from "../regime/schedule";
+import type { TaskKind } from "../tasks/catalogue";
 
-export type JobKind = "backup" | "verify" | "drill" | "vacuum" | "analyze" | "reindex" | "purge" | "health" | "watch" | "reminder" | "logrotate" | "log shipping" | "file backup" | "other" | (string & {});
+/** The kinds of job the picture colours: the tasks' (tasks/catalogue.ts) and the jobs that run no task. */
+export type KnownJobKind = TaskKind | "reminder" | "logrotate" | "log shipping" | "file backup" | "other";
+export type JobKind = KnownJobKind | (string & {});
 
 export interface CalendarJob {
   name: string;
@@ -36,7 +39,8 @@ export interface CalendarInput {
 
 const FONT = "DejaVu Sans, Verdana, Arial, sans-serif";
 
-const KIND_COLORS: Record<string, string> = {
+/** One colour per known kind, in legend order; any other kind gets one of EXTRA_COLORS. */
+const KIND_COLORS: Readonly<Record<string, string>> = {
   backup: "#2563eb",
   verify: "#0891b2",
   drill: "#7c3aed",
@@ -51,7 +55,7 @@ const KIND_COLORS: Record<string, string> = {
   "log shipping": "#78716c",
   "file backup": "#1e40af",
   other: "#334155",
-};
+} satisfies Record<KnownJobKind, string>;
 const EXTRA_COLORS = ["#9333ea", "#0369a1", "#be123c", "#15803d", "#a16207", "#4338ca"];
 
 const SEVERITY_COLORS: Record<string, string> = { P0: "#b91c1c", P1: "#ea580c", P2: "#ca8a04", P3: "#2563eb" };

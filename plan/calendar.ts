@@ -5,26 +5,41 @@
 import { parseSchedule } from "../regime/schedule";
 import { renderCalendarSvg, type CalendarAlarm, type CalendarJob } from "./calendar-svg";
 import type { Plan } from "./run";
+import { TASK_CATALOGUE, TASK_NAMES, type TaskEntry, type TaskKind } from "../tasks/catalogue";
 
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * A task's schedule ends in its name (`prod-db-app-verify-backup`) or in the catalogue's
+ * `scheduleSuffix` (`prod-health-task`). One alternation, so the longest name wins: the leftmost
+ * match starts at `-verify-backup` before `-backup`.
+ */
+const TASK_SUFFIXES = new Map<string, TaskKind>();
+for (const t of TASK_NAMES) {
+  const s = (TASK_CATALOGUE[t] as TaskEntry).scheduled;
+  if (!s) continue;
+  TASK_SUFFIXES.set(t, s.kind);
+  if (s.scheduleSuffix) TASK_SUFFIXES.set(s.scheduleSuffix, s.kind);
+}
+const TASK_SCHEDULE = new RegExp(`-(${[...TASK_SUFFIXES.keys()].map(escapeRe).join("|")})$`);
+
+/** What a schedule's name says besides a task: reminders and file backups first, whatever words their names hold. */
 const KINDS: [RegExp, CalendarJob["kind"]][] = [
-  [/-overdue-watch$/, "watch"],
   [/-reminders-/, "reminder"],
   [/-file-backup-/, "file backup"],
-  [/-verify-backup$/, "verify"],
-  [/-restore-drill$/, "drill"],
-  [/-backup$/, "backup"],
-  [/-vacuum$/, "vacuum"],
-  [/-analyze$/, "analyze"],
-  [/-reindex$/, "reindex"],
-  [/-purge$/, "purge"],
-  [/-(db-health|health-task|health-check|redis-health)$/, "health"],
+];
+const HOST_KINDS: [RegExp, CalendarJob["kind"]][] = [
   [/-logrotate/, "logrotate"],
   [/-cloudwatch-logs/, "log shipping"],
 ];
 
 /** The kind of job a schedule runs, from its name (`prod-db-app-backup` -> backup, `prod-reminders-x` -> reminder). */
 export function jobKind(schedule: string): CalendarJob["kind"] {
-  return KINDS.find(([re]) => re.test(schedule))?.[1] ?? "other";
+  const named = KINDS.find(([re]) => re.test(schedule))?.[1];
+  if (named) return named;
+  const task = TASK_SCHEDULE.exec(schedule)?.[1];
+  if (task) return TASK_SUFFIXES.get(task)!;
+  return HOST_KINDS.find(([re]) => re.test(schedule))?.[1] ?? "other";
 }
 
 /** Alarms every scheduled task gets; the picture counts them instead of listing each. */

@@ -7,6 +7,7 @@
  * `ASSUMPTIONS`; they are estimates, not quotes.
  */
 import { nextRuns, parseSchedule } from "../regime/schedule";
+import { catalogueEntry, runTimeAssumption } from "../tasks/catalogue";
 import type { ComponentGroup } from "./run";
 import type { RecordedResource } from "./mocks";
 
@@ -29,7 +30,7 @@ export const PRICES = {
 
 export const ASSUMPTIONS = [
   "prices: us-east-1 list prices, free tiers ignored",
-  "task duration: backup and restore at 12 MB/s of database size (min 30 s); verify 60 s; vacuum/analyze/reindex their time budget; purge 60 s; db-health 5 s; health-check 3 s; redis-health 2 s; overdue-watch 2 s",
+  runTimeAssumption(),
   "backup storage: a compressed dump is 25 % of the database size; copies kept = daily days + weekly days / 7 + monthly days / 30",
   "custom metrics: 3 per task (succeeded, failed, duration) and 3 per database or endpoint it reports on; redis-health 4 (memory, evictions, hit rate, clients) and 1 per queue; overdue-watch 1 per watched job",
   "logs: 50 KB ingested per task run (structured lines: one per table, endpoint or database, and a summary)",
@@ -83,29 +84,18 @@ function listLength(json: string | undefined): number {
   }
 }
 
-/** Seconds one run of a task is assumed to take (see ASSUMPTIONS). */
+/**
+ * Seconds one run of a task is assumed to take: its catalogue run time (tasks/catalogue.ts, the
+ * "task duration" assumption), from its ESTIMATED_SIZE_GB or TIME_BUDGET_SECONDS setting where the
+ * run time scales with them.
+ */
 function taskSeconds(env: Record<string, string>): number {
-  const sizeGb = Number(env.ESTIMATED_SIZE_GB ?? 1);
-  switch (env.TASK) {
-    case "backup":
-    case "restore-drill":
-      return Math.max(30, (sizeGb * 1024) / 12);
-    case "verify-backup":
-      return 60;
-    case "vacuum":
-    case "analyze":
-    case "reindex":
-      return Number(env.TIME_BUDGET_SECONDS ?? 600);
-    case "purge":
-      return 60;
-    case "db-health":
-      return 5;
-    case "redis-health":
-    case "overdue-watch":
-      return 2;
-    default:
-      return 3;
-  }
+  const scheduled = catalogueEntry(env.TASK)?.scheduled;
+  if (!scheduled) throw new Error(`cost: TASK "${env.TASK}" is no scheduled task of the catalogue (tasks/catalogue.ts)`);
+  const r = scheduled.cost.runTime;
+  if ("seconds" in r) return r.seconds;
+  if ("dumpMbPerSecond" in r) return Math.max(r.minSeconds, (Number(env.ESTIMATED_SIZE_GB ?? 1) * 1024) / r.dumpMbPerSecond);
+  return Number(env.TIME_BUDGET_SECONDS ?? r.defaultSeconds);
 }
 
 /** Database id -> estimated size in GB, from the backup tasks' settings. */

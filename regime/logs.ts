@@ -7,13 +7,11 @@
  * `hostGroups[0].logSets[1].paths[0]: must be absolute or under appRoot`.
  */
 import { z } from "zod";
-import { SEVERITIES } from "../components/alarms";
 import { LOG_RETENTION_DAYS } from "./limits";
-import { schedule, uniqueBy } from "./primitives";
+import { schedule, severity, uniqueBy } from "./primitives";
+import type { Severity } from "./severity";
 import { fileBackupPrefix, fileBackupSchedule } from "./file-backups";
 import { logPathsOverlap } from "./glob-overlap";
-
-const severity = z.enum(SEVERITIES, { message: `must be one of ${SEVERITIES.join(", ")}` });
 
 const name = z
   .string()
@@ -257,7 +255,7 @@ const filterPattern = z
 
 const periodMinutes = z.number().int().min(1).max(1440, "must be <= 1440");
 
-const countMetric = (threshold: number, minutes: number, sev: (typeof SEVERITIES)[number]) =>
+const countMetric = (threshold: number, minutes: number, sev: Severity) =>
   z
     .object({
       pattern: filterPattern.optional().describe("CloudWatch Logs filter pattern; default depends on format"),

@@ -1,6 +1,6 @@
 /** Building blocks shared by the regime's schemas (regime/schema.ts, regime/endpoints.ts). */
 import { z } from "zod";
-import { SEVERITIES } from "../components/alarms";
+import { SEVERITIES } from "./severity";
 import { isIanaTimezone } from "./limits";
 
 export const severity = z.enum(SEVERITIES, { message: `must be one of ${SEVERITIES.join(", ")}` });

@@ -26,6 +26,7 @@ import {
 } from "./primitives";
 import { sqlExpressionProblem } from "../tasks/lib/sql-expression";
 import { maintenanceWindowsSchema, mutesSchema } from "./maintenance-windows";
+import { TIERS } from "../tasks/lib/tiers";
 
 // Keys whose value is rewritten on parsing (PostgreSQL names lose their quotes) take `.prefault`: the
 // default is parsed like a written value and still shows in the JSON Schema (zod drops `.default`
@@ -490,7 +491,7 @@ export const regimeSchema = z
     const lock = r.backupVault.objectLock;
     if (lock) {
       for (const [i, d] of r.databases.entries()) {
-        const tier = (["daily", "weekly", "monthly"] as const).find((t) => d.backup.retention[t] < lock.days);
+        const tier = TIERS.find((t) => d.backup.retention[t] < lock.days);
         if (tier) {
           ctx.addIssue({
             code: "custom",

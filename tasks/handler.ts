@@ -9,7 +9,7 @@ import { readBundledSettings } from "./lib/bundled-settings";
 import { recordRunMarker } from "./lib/run-marker";
 import { runTask, type AnyTask, type OnSuccess } from "./lib/runtime";
 
-/** `onSuccess`: recordRunMarker for tasks the overdue watcher may watch (build/bundle.ts RUN_MARKER_TASKS). */
+/** `onSuccess`: recordRunMarker for tasks the overdue watcher may watch (the catalogue's `runMarker`, tasks/catalogue.ts). */
 export function makeHandler(task: AnyTask, onSuccess?: OnSuccess): () => Promise<unknown> {
   // Read once per cold start: settings too large for the environment (tasks/lib/bundled-settings.ts).
   let bundled: Record<string, string> | undefined;

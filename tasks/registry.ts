@@ -1,4 +1,7 @@
-/** Every task the program can schedule, by the name used in schedules, the CLI and the container command. */
+/**
+ * Every task the program can schedule, by the name used in schedules, the CLI and the container
+ * command: one definition per entry of the task catalogue (tasks/catalogue.ts), no more, no fewer.
+ */
 import { backupTask } from "./backup";
 import { dbHealthTask } from "./db-health";
 import { healthCheckTask } from "./health-check";
@@ -7,10 +10,11 @@ import { overdueWatchTask } from "./overdue-watch";
 import { purgeTask } from "./purge";
 import { redisHealthTask } from "./redis-health";
 import { restoreDrillTask } from "./restore-drill";
+import { TASK_NAMES, type TaskName } from "./catalogue";
 import type { AnyTask } from "./lib/runtime";
 import { verifyBackupTask } from "./verify-backup";
 
-export const tasks: Record<string, AnyTask> = {
+const definitions = {
   backup: backupTask,
   "verify-backup": verifyBackupTask,
   "restore-drill": restoreDrillTask,
@@ -22,9 +26,12 @@ export const tasks: Record<string, AnyTask> = {
   "health-check": healthCheckTask,
   "redis-health": redisHealthTask,
   "overdue-watch": overdueWatchTask,
-};
+} satisfies Record<TaskName, AnyTask>;
 
-export type TaskName = keyof typeof tasks;
+/** Task definitions by name, in catalogue order. */
+export const tasks: Readonly<Record<string, AnyTask>> = Object.fromEntries(TASK_NAMES.map((n) => [n, definitions[n]]));
+
+export type { TaskName } from "./catalogue";
 
 export function findTask(name: string | undefined): AnyTask {
   if (!name) throw new Error(`task: missing; one of ${Object.keys(tasks).join(", ")}`);
