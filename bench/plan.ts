@@ -27,6 +27,8 @@
  * so both figures come from the same machine load. --timeout S stops a plan after S seconds (default 300).
  *
  *   npm run bench -- plan [--sizes 1,10,50] [--hosts 3000] [--reminders 1500] [--runs 3] [--baseline REV] [--timeout S]
+ *
+ * A recorded run with its baseline, and where the profiles showed the time going: bench/results/plan.md.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
