@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type * as aws from "@pulumi/aws";
-import { createAlarm, type AlarmSpec, type AlertTopics, type Severity } from "./alarms";
+import { createAlarms, type AlarmSpec, type AlertTopics, type Severity } from "./alarms";
 import type { Regime } from "../regime/schema";
 
 /** A host as the config gives it (regime/schema.ts `hosts`): instance id, CPU/memory/disk levels (warn P2, crit P1, minutes held) and the disk's mount point. */
@@ -52,8 +52,8 @@ export class HostAlarms extends pulumi.ComponentResource {
 
   constructor(name: string, args: HostAlarmsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("regime:monitoring:HostAlarms", name, {}, opts);
-    const alarms: aws.cloudwatch.MetricAlarm[] = [];
-    const add = (spec: AlarmSpec) => alarms.push(createAlarm(args.regime, spec, args.alarmTopics, { parent: this }, args.tags));
+    const specs: AlarmSpec[] = [];
+    const add = (spec: AlarmSpec) => specs.push(spec);
 
     for (const h of args.hosts) {
       const levels: [Severity, "warn" | "crit"][] = [
@@ -200,7 +200,7 @@ export class HostAlarms extends pulumi.ComponentResource {
       null,
       2,
     );
-    this.alarmNames = pulumi.all(alarms.map((a) => a.name));
+    this.alarmNames = createAlarms(args.regime, specs, args.alarmTopics, { parent: this }, args.tags);
     this.registerOutputs({ alarmNames: this.alarmNames, agentConfig: this.agentConfig });
   }
 }

@@ -138,6 +138,16 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
   const taskDefByFamily = new Map<string, RecordedResource>();
   for (const r of resources) if (r.type === "aws:ecs/taskDefinition:TaskDefinition") taskDefByFamily.set(String(r.inputs.family ?? r.name), r);
 
+  // Runs per schedule, by expression and timezone: a regime repeats the same few schedules across its
+  // databases, and each count walks 30 days of the schedule.
+  const runsOf = new Map<string, number>();
+  const runs30 = (expression: string, timezone: string): number => {
+    const key = `${timezone} ${expression}`;
+    let n = runsOf.get(key);
+    if (n === undefined) runsOf.set(key, (n = runsIn30Days(expression, timezone, from)));
+    return n;
+  };
+
   const lines: CostLine[] = [];
   for (const g of groups) {
     const items: { what: string; monthlyUsd: number }[] = [];
@@ -170,7 +180,7 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
           add(`ECR image storage ${name}`, 0.4 * PRICES.ecrGbMonth);
           break;
         case "aws:scheduler/schedule:Schedule": {
-          const runs = runsIn30Days(String(i.scheduleExpression), String(i.scheduleExpressionTimezone ?? "UTC"), from);
+          const runs = runs30(String(i.scheduleExpression), String(i.scheduleExpressionTimezone ?? "UTC"));
           add(`scheduler ${name} (${runs} runs)`, (runs / 1e6) * PRICES.schedulerPerMillion);
           const targetArn = String(i.target?.arn ?? "");
           const fn = fnByArnName.get(targetArn.split(":function:")[1] ?? "");

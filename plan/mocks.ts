@@ -51,8 +51,20 @@ function fakeArn(type: string, name: string, inputs: Record<string, unknown>): s
   }
 }
 
+type RegisterCallback = (err: unknown, response?: { toString(): string }) => void;
+
 interface MonitorLike {
-  registerResource(req: { getType(): string; getName(): string; getParent(): string }, callback: unknown): unknown;
+  registerResource(req: { getType(): string; getName(): string; getParent(): string }, callback: RegisterCallback): unknown;
+}
+
+/**
+ * What a registration response prints as. The runtime writes every response into a debug log line
+ * (`resp: ${innerResponse}`) before it knows whether debug logging is on; protobuf's own toString
+ * renders the whole resource state (a Lambda's bundled code included), which was most of a large
+ * plan's CPU time and memory.
+ */
+function terseResponse(this: { getUrn?(): string }): string {
+  return `RegisterResourceResponse(${this.getUrn?.() ?? ""})`;
 }
 
 /** Installs recording mocks; returns the list that fills as resources are registered. */
@@ -105,7 +117,10 @@ export function installPlanMocks(project: string, stack: string, stackOutputs: R
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, callback) => {
     parents.set(`${req.getType()}::${req.getName()}`, nameOfUrn(req.getParent()));
-    return register(req, callback);
+    return register(req, (err, response) => {
+      if (response) response.toString = terseResponse;
+      callback(err, response);
+    });
   };
   return recorded;
 }

@@ -156,8 +156,11 @@ export function groupByComponent(resources: RecordedResource[]): ComponentGroup[
   return list.sort((a, b) => a.component.localeCompare(b.component));
 }
 
-function componentOf(groups: ComponentGroup[], name: string): string {
-  return groups.find((g) => g.resources.some((r) => r.name === name))?.component ?? "(top level)";
+/** Resource name -> the first component (in plan order) holding a resource of that name. */
+function componentsByResource(groups: ComponentGroup[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const g of groups) for (const r of g.resources) if (!out.has(r.name)) out.set(r.name, g.component);
+  return out;
 }
 
 const COMPARISON: Record<string, string> = {
@@ -263,6 +266,15 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
   }
 
   // Scheduler schedules carry their timezone; State Manager associations run in UTC.
+  const componentOf = componentsByResource(components);
+  // Next runs by timezone and expression: many schedules of a regime share both.
+  const nextOf = new Map<string, string[]>();
+  const nextThree = (schedule: Schedule): string[] => {
+    const key = `${schedule.timezone} ${schedule.expression}`;
+    let next = nextOf.get(key);
+    if (!next) nextOf.set(key, (next = nextRuns(schedule, opts.from, 3).map((d) => formatLocal(d, schedule.timezone))));
+    return [...next];
+  };
   const calendar: CalendarEntry[] = recorded
     .filter((r) => r.type === "aws:scheduler/schedule:Schedule" || (r.type === "aws:ssm/association:Association" && r.inputs.scheduleExpression))
     .map((r) => {
@@ -272,10 +284,10 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
       return {
         // an association's `name` is its document's; `associationName` tells two apart
         schedule: String(r.type === "aws:ssm/association:Association" ? (r.inputs.associationName ?? r.name) : (r.inputs.name ?? r.name)),
-        component: componentOf(components, r.name),
+        component: componentOf.get(r.name) ?? "(top level)",
         expression,
         timezone,
-        next: nextRuns(schedule, opts.from, 3).map((d) => formatLocal(d, timezone)),
+        next: nextThree(schedule),
         ...(r.inputs.state === "DISABLED" ? { paused: true as const } : {}),
       };
     })
@@ -293,7 +305,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
       const sched = (r.inputs.rule as { schedule: { expression: string; timezone?: string; duration: string } }).schedule;
       return {
         name: String(r.inputs.name ?? r.name),
-        component: componentOf(components, r.name),
+        component: componentOf.get(r.name) ?? "(top level)",
         expression: sched.expression,
         timezone: sched.timezone ?? "UTC",
         duration: sched.duration,

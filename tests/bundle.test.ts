@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleTask, entrySource, REPO_ROOT, taskArchive, zipArchive, type Bundle } from "../build/bundle";
+import { bundleTask, bundleZipTasks, entrySource, REPO_ROOT, taskArchive, zipArchive, ZIP_TASKS, type Bundle } from "../build/bundle";
 
 let dir = "";
 let server: http.Server;
@@ -43,6 +43,13 @@ describe("determinism", () => {
     expect(again.archive.equals(healthCheck.archive)).toBe(true);
     const [a, b] = [await bundleTask("vacuum"), await bundleTask("vacuum")];
     expect(a.sha256).toBe(b.sha256);
+  });
+
+  it("every zip task built at once gets the bytes of its build alone", async () => {
+    const all = await bundleZipTasks();
+    expect(all.map((b) => b.task)).toEqual([...ZIP_TASKS]);
+    expect(all.find((b) => b.task === "health-check")!.archive.equals(healthCheck.archive)).toBe(true);
+    for (const task of ["overdue-watch", "purge"]) expect(all.find((b) => b.task === task)!.sha256).toBe((await bundleTask(task)).sha256);
   });
 
   it("a checkout in another directory gives the same archive", async () => {
