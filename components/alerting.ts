@@ -1,7 +1,8 @@
 /**
  * Alert routing: one SNS topic per severity (P0 critical: service down, data loss .. P3 info), each
  * encrypted with one customer-managed KMS key (rotation on), and the people or systems that hear each
- * severity by email, SMS or HTTPS. CloudWatch alarms publish to the topics directly: the topic policy
+ * severity by email, SMS or HTTPS, and the Slack and Microsoft Teams channels that hear it through AWS
+ * Chatbot (one channel configuration per channel, with a role that can only read alarms). CloudWatch alarms publish to the topics directly: the topic policy
  * lets cloudwatch.amazonaws.com publish on behalf of this account only, and the key policy lets it use
  * the key (an alarm cannot publish to an encrypted topic otherwise; it fails without a trace).
  * EventBridge Scheduler and Lambda publish through their IAM roles; the key policy's account statement
@@ -11,19 +12,30 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { SEVERITIES, type AlertTopics, type Severity } from "./alarms";
 import { physicalName, shortHash } from "./naming";
+import { assumeRolePolicy, policyJson, type IamStatement } from "./iam";
+import { GUID, SLACK_CHANNEL_ID, SLACK_WORKSPACE_ID, TEAMS_CHANNEL_ID, chatWebhookProblem, slackChannelKey, teamsChannelKey, type SlackChannel, type TeamsChannel } from "../regime/chat";
 
 export interface AlertChannels {
   /** Email addresses; each must confirm the subscription from the message SNS sends. */
   email?: string[];
   /** Phone numbers in E.164 form (+15551234567). */
   sms?: string[];
-  /** HTTPS endpoints (chat webhooks, paging services); they must confirm the subscription. */
+  /** HTTPS endpoints (paging services, relays); they must confirm the subscription. Chat webhooks are refused. */
   https?: string[];
+  /** Slack channels reached through AWS Chatbot (the workspace authorised once in the Chatbot console). */
+  slack?: SlackChannel[];
+  /** Microsoft Teams channels reached through AWS Chatbot (the team authorised once in the Chatbot console). */
+  teams?: TeamsChannel[];
 }
 
 export interface AlertRoutingArgs {
   /** Who hears each severity. A severity without channels still gets its topic (other stacks may subscribe). */
   channels: Partial<Record<Severity, AlertChannels>>;
+  /**
+   * Prefix of the names of the alarms that publish to the topics (`<regime>-`, see `alarmName`): the
+   * chat channels' role may describe only those alarms. Default: the component's name and `-`.
+   */
+  alarmNamePrefix?: string;
   /** Days KMS waits before deleting the key once it is removed from the program (7..30). */
   keyDeletionWindowDays?: number;
   tags?: Record<string, string>;
@@ -56,6 +68,17 @@ function validateChannels(channels: AlertRoutingArgs["channels"]): void {
         ok = false;
       }
       if (!ok) throw new Error(`channels.${sev}.https[${i}]: "${u}" is not an https URL`);
+      const problem = chatWebhookProblem(u, `channels.${sev}`);
+      if (problem) throw new Error(`channels.${sev}.https[${i}]: ${problem}`);
+    });
+    (c?.slack ?? []).forEach((s, i) => {
+      if (!SLACK_WORKSPACE_ID.test(s.workspaceId)) throw new Error(`channels.${sev}.slack[${i}].workspaceId: "${s.workspaceId}" is not a Slack workspace id (T…)`);
+      if (!SLACK_CHANNEL_ID.test(s.channelId)) throw new Error(`channels.${sev}.slack[${i}].channelId: "${s.channelId}" is not a Slack channel id (C… or G…)`);
+    });
+    (c?.teams ?? []).forEach((t, i) => {
+      if (!GUID.test(t.teamId)) throw new Error(`channels.${sev}.teams[${i}].teamId: "${t.teamId}" is not a GUID`);
+      if (!GUID.test(t.tenantId)) throw new Error(`channels.${sev}.teams[${i}].tenantId: "${t.tenantId}" is not a GUID`);
+      if (!TEAMS_CHANNEL_ID.test(t.channelId)) throw new Error(`channels.${sev}.teams[${i}].channelId: "${t.channelId}" is not a Teams channel id (19:…@thread.tacv2)`);
     });
   }
 }
@@ -67,6 +90,8 @@ export class AlertRouting extends pulumi.ComponentResource {
   public readonly topicArns: pulumi.Output<Record<Severity, string>>;
   /** Key encrypting every topic; publishers through IAM roles need GenerateDataKey/Decrypt on it. */
   public readonly kmsKeyArn: pulumi.Output<string>;
+  /** AWS Chatbot configuration name per chat channel (`slack/<workspace>/<channel>`, `teams/<tenant>/<team>/<channel>`). */
+  public readonly chatConfigurationNames: Record<string, pulumi.Output<string>>;
 
   constructor(name: string, args: AlertRoutingArgs, opts?: pulumi.ComponentResourceOptions) {
     validateChannels(args.channels);
@@ -161,9 +186,136 @@ export class AlertRouting extends pulumi.ComponentResource {
       for (const u of c.https ?? []) subscribe("https", u);
     }
 
+    this.chatConfigurationNames = this.chatChannels(name, args, topics, account, tags);
+
     this.topics = { P0: topics.P0.arn, P1: topics.P1.arn, P2: topics.P2.arn, P3: topics.P3.arn };
     this.topicArns = pulumi.all(this.topics).apply((t) => t as Record<Severity, string>);
     this.kmsKeyArn = key.arn;
-    this.registerOutputs({ topicArns: this.topicArns, kmsKeyArn: this.kmsKeyArn });
+    this.registerOutputs({ topicArns: this.topicArns, kmsKeyArn: this.kmsKeyArn, chatConfigurationNames: this.chatConfigurationNames });
+  }
+
+  /**
+   * AWS Chatbot channel configurations: one per chat channel (Slack workspace + channel, Teams tenant +
+   * team + channel), subscribed to the topic of every severity that lists the channel. One
+   * configuration takes several topic ARNs, so a channel under P0 and P1 is one configuration with
+   * both topics: adding or dropping a severity updates it in place (no second Chatbot subscription to
+   * create or tear down), and a channel has one role and one guardrail whatever it hears.
+   *
+   * Every configuration assumes one role (trusted by chatbot.amazonaws.com) whose only policy lets it
+   * read the regime's alarms and chart their metrics (`chatReadOnlyStatements`); the same policy is
+   * the channel's guardrail, the ceiling of what channel members may run (Chatbot applies
+   * AdministratorAccess when no guardrail is given). AWS's own template for notification-only
+   * channels grants cloudwatch:Describe*, Get* and List*; those wildcards now also match e.g.
+   * GetDashboard and GetSpaceCredentials, so the actions are listed instead.
+   *
+   * Chatbot shows what CloudWatch alarms publish; reminders and task messages published to a topic
+   * as plain text reach email, SMS and https subscribers only (Chatbot reports "Event Received is not
+   * supported" in its log group /aws/chatbot/<configuration> for them).
+   */
+  private chatChannels(
+    name: string,
+    args: AlertRoutingArgs,
+    topics: Record<Severity, aws.sns.Topic>,
+    account: pulumi.Output<string>,
+    tags: Record<string, string>,
+  ): Record<string, pulumi.Output<string>> {
+    const slack = new Map<string, { channel: SlackChannel; severities: Severity[] }>();
+    const teams = new Map<string, { channel: TeamsChannel; severities: Severity[] }>();
+    for (const sev of SEVERITIES) {
+      for (const c of args.channels[sev]?.slack ?? []) {
+        const entry = slack.get(slackChannelKey(c)) ?? { channel: c, severities: [] };
+        entry.severities.push(sev);
+        slack.set(slackChannelKey(c), entry);
+      }
+      for (const c of args.channels[sev]?.teams ?? []) {
+        const entry = teams.get(teamsChannelKey(c)) ?? { channel: c, severities: [] };
+        entry.severities.push(sev);
+        teams.set(teamsChannelKey(c), entry);
+      }
+    }
+    const out: Record<string, pulumi.Output<string>> = {};
+    if (slack.size === 0 && teams.size === 0) return out;
+
+    const region = aws.getRegionOutput({}, { parent: this }).region;
+    const policy = new aws.iam.Policy(
+      `${name}-chat-read-alarms`,
+      {
+        name: physicalName(`${name}-chat-read-alarms`, 128),
+        description: `AWS Chatbot channels of ${name}: read the alarms they post and chart their metrics, nothing else`,
+        policy: policyJson(chatReadOnlyStatements(region, account, args.alarmNamePrefix ?? `${name}-`)),
+        tags,
+      },
+      { parent: this },
+    );
+    const role = new aws.iam.Role(
+      `${name}-chatbot`,
+      {
+        name: physicalName(`${name}-chatbot`, 64),
+        description: `Assumed by AWS Chatbot for the chat channels of ${name}`,
+        assumeRolePolicy: assumeRolePolicy("chatbot.amazonaws.com"),
+        tags,
+      },
+      { parent: this },
+    );
+    new aws.iam.RolePolicyAttachment(`${name}-chatbot-read-alarms`, { role: role.name, policyArn: policy.arn }, { parent: this });
+
+    const common = (severities: Severity[]) => ({
+      iamRoleArn: role.arn,
+      guardrailPolicyArns: [policy.arn],
+      snsTopicArns: severities.map((s) => topics[s].arn),
+      loggingLevel: "ERROR",
+      userAuthorizationRequired: false,
+      tags: { ...tags, Severities: severities.join(" ") },
+    });
+    for (const { channel, severities } of slack.values()) {
+      // Named by the channel, never by its position: reordering the config replaces nothing.
+      const configurationName = physicalName(`${name}-slack-${channel.channelId}`, 128);
+      const config = new aws.chatbot.SlackChannelConfiguration(
+        `${name}-slack-${channel.workspaceId}-${channel.channelId}`,
+        { configurationName, slackTeamId: channel.workspaceId, slackChannelId: channel.channelId, ...common(severities) },
+        { parent: this, dependsOn: [role] },
+      );
+      out[`slack/${slackChannelKey(channel)}`] = config.configurationName;
+    }
+    for (const { channel, severities } of teams.values()) {
+      const key = teamsChannelKey(channel);
+      const configurationName = physicalName(`${name}-teams-${shortHash(key)}`, 128);
+      const config = new aws.chatbot.TeamsChannelConfiguration(
+        `${name}-teams-${shortHash(key)}`,
+        { configurationName, teamId: channel.teamId, tenantId: channel.tenantId, channelId: channel.channelId, ...common(severities) },
+        { parent: this, dependsOn: [role] },
+      );
+      out[`teams/${key}`] = config.configurationName;
+    }
+    return out;
   }
 }
+
+/**
+ * What a chat channel's role may do: describe the alarms whose names start with `alarmNamePrefix`
+ * (DescribeAlarms and DescribeAlarmHistory take alarm ARNs), and read the metrics behind them to draw
+ * the alarm's chart (GetMetricWidgetImage, GetMetricData, GetMetricStatistics, ListMetrics,
+ * DescribeAlarmsForMetric: the Service Authorization Reference lists no resource type they could be
+ * narrowed to, so `*`). Nothing can be changed, and nothing outside CloudWatch is readable.
+ */
+export function chatReadOnlyStatements(region: pulumi.Input<string>, account: pulumi.Input<string>, alarmNamePrefix: string): IamStatement[] {
+  if (/[*?]/.test(alarmNamePrefix)) throw new Error(`alarmNamePrefix: "${alarmNamePrefix}" must not hold * or ?`);
+  return [
+    {
+      Sid: "DescribeTheRegimesAlarms",
+      Effect: "Allow",
+      Action: ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
+      Resource: [pulumi.interpolate`arn:aws:cloudwatch:${region}:${account}:alarm:${alarmNamePrefix}*`],
+    },
+    { Sid: "ChartTheirMetrics", Effect: "Allow", Action: [...CHAT_METRIC_READ_ACTIONS], Resource: ["*"] },
+  ];
+}
+
+/** Metric reads a chat channel needs to draw an alarm's chart; AWS authorises them only on `*`. */
+export const CHAT_METRIC_READ_ACTIONS = [
+  "cloudwatch:GetMetricWidgetImage",
+  "cloudwatch:GetMetricData",
+  "cloudwatch:GetMetricStatistics",
+  "cloudwatch:ListMetrics",
+  "cloudwatch:DescribeAlarmsForMetric",
+] as const;
