@@ -63,6 +63,8 @@ export = async () => {
     cloudwatchAgentConfig: o.cloudwatchAgentConfig,
     cloudwatchAgentLogConfigs: o.cloudwatchAgentLogConfigs,
     fileBackupWriterPolicyArns: o.fileBackupWriterPolicyArns,
+    containerLogging: o.containerLogging,
+    containerLogWriterPolicyArns: o.containerLogWriterPolicyArns,
     bundleSha256: Object.fromEntries(bundles.map((b) => [b.task, b.sha256])),
   };
 };

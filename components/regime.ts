@@ -60,6 +60,10 @@ export interface RegimeOutputs {
   cloudwatchAgentLogConfigs?: Record<string, string>;
   /** `<host group>` -> IAM policy to attach to its hosts' roles so they can upload their file backups. */
   fileBackupWriterPolicyArns?: pulumi.Output<Record<string, string>>;
+  /** `<host group>` -> the compose `logging:` blocks and `docker run` flags that ship its containers' output. */
+  containerLogging?: pulumi.Output<Record<string, string>>;
+  /** `<host group>` -> IAM policy dockerd's credentials need to write its containers' output. */
+  containerLogWriterPolicyArns?: pulumi.Output<Record<string, string>>;
 }
 
 const DB_TASKS: DbTaskName[] = ["backup", "verify-backup", "restore-drill", "vacuum", "analyze", "reindex", "purge", "db-health"];
@@ -346,6 +350,8 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       cloudwatchAgentConfig: hostAlarms?.agentConfig,
       cloudwatchAgentLogConfigs: logs && Object.keys(logs.agentLogConfigs).length > 0 ? logs.agentLogConfigs : undefined,
       fileBackupWriterPolicyArns: logs && Object.keys(logs.fileBackupWriterPolicyArns).length > 0 ? sorted(logs.fileBackupWriterPolicyArns) : undefined,
+      containerLogging: logs && Object.keys(logs.containerLogging).length > 0 ? sorted(logs.containerLogging) : undefined,
+      containerLogWriterPolicyArns: logs && Object.keys(logs.containerLogWriterPolicyArns).length > 0 ? sorted(logs.containerLogWriterPolicyArns) : undefined,
     };
     this.registerOutputs({ ...this.outputs });
   }
