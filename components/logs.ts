@@ -170,8 +170,9 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
       const configs = bucketInput.apply((b) => renderHostGroupConfigs(g, { regime: args.regime, archiveBucket: b || undefined }));
       configsByGroup[g.name] = configs;
       if (g.docker) this.daemonJson[g.name] = renderDaemonJson(g.docker);
-      if (g.logSets.length === 0 && !g.docker) continue;
-      const script = configs.apply((c) => renderInstallScript({ regime: args.regime, group: g.name, configs: c, docker: g.docker }));
+      const containers = g.logGroups.flatMap((lg) => lg.containers.map((c) => ({ ...c, logGroup: lg.name })));
+      if (g.logSets.length === 0 && !g.docker && containers.length === 0) continue;
+      const script = configs.apply((c) => renderInstallScript({ regime: args.regime, group: g.name, configs: c, docker: g.docker, containers }));
       if (g.target) this.ssmDelivery(name, args, g, script, tags);
       if (g.sshHosts.length > 0) this.sshDelivery(name, args, g, script);
     }

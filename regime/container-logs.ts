@@ -25,6 +25,9 @@
  * group with its retention, so the driver does not create groups (`awslogs-create-group` false).
  * dockerd sends with the host's credentials: the instance role on EC2 (attach the group's
  * `containerLogWriterPolicyArns` policy), AWS credentials in dockerd's environment elsewhere.
+ *
+ * The compose file is the application's, not the regime's: the regime renders the blocks to add and
+ * its host run checks that each running container logs where it should (regime/logrotate.ts).
  */
 import { stringify } from "yaml";
 import type { ContainerRef, HostGroup, LogGroupConfig } from "./logs";

@@ -509,7 +509,8 @@ export const hostGroupSchema = z
   })
   .strict()
   .superRefine((g, ctx) => {
-    const delivers = g.logSets.length > 0 || g.docker !== undefined || g.logGroups.some((l) => l.files.length > 0) || g.fileBackups.length > 0;
+    // Containers' logging is checked on the hosts, so a group that ships containers has hosts too.
+    const delivers = g.logSets.length > 0 || g.docker !== undefined || g.logGroups.some((l) => l.files.length > 0 || l.containers.length > 0) || g.fileBackups.length > 0;
     if (delivers && !g.target && g.sshHosts.length === 0) {
       ctx.addIssue({ code: "custom", path: ["target"], message: "set target (tag) and/or sshHosts: the group has files to deliver" });
     }

@@ -3,9 +3,14 @@
  * run` flags rendered for a host group's services and named containers (parsed back as YAML), the log
  * groups with their retention, a metric filter and alarm on a container's group, and dockerd's writer
  * policy (checked with the IAM policy simulator: its groups' streams only). Config refusals: a service
- * in two groups, a container with both or neither of service and name, bad names.
+ * in two groups, a container with both or neither of service and name, bad names. And the check the
+ * hosts run (with a stand-in docker on PATH): a container that does not log to its group fails the run.
  */
 import { runSimulation } from "@cloud-copilot/iam-simulate";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { expectLeastPrivilege, unexplainedWildcards } from "./helpers/iam";
@@ -143,6 +148,60 @@ describe("container output through Docker's awslogs driver", () => {
   });
 });
 
+describe("the hosts check that each declared container logs to its group (stand-in docker on PATH)", () => {
+
+  /** A docker answering `ps -q --filter label=...service=X` and `inspect` from files under $DOCKER_STATE. */
+  const STAND_IN = [
+    "#!/bin/bash",
+    'S="$DOCKER_STATE"',
+    'if [ "$1" = ps ]; then svc="${4#label=com.docker.compose.service=}"; cat "$S/ps-$svc" 2>/dev/null; exit 0; fi',
+    'if [ "$1" = inspect ] && [ "$2" = --type ]; then [ -f "$S/config-$4" ]; exit; fi',
+    'if [ "$1" = inspect ]; then id="$4"; [ -f "$S/config-$id" ] || exit 1',
+    '  case "$3" in *.Name*) cat "$S/name-$id" ;; *) cat "$S/config-$id" ;; esac; exit 0; fi',
+    "exit 2",
+  ].join("\n");
+
+  const run = async (state: Record<string, string>) => {
+    const { renderInstallScript } = await import("../regime/logrotate");
+    const work = mkdtempSync(join(tmpdir(), "container-check-"));
+    const bin = join(work, "bin");
+    const dockerState = join(work, "state");
+    mkdirSync(bin);
+    mkdirSync(dockerState);
+    writeFileSync(join(bin, "docker"), STAND_IN, { mode: 0o755 });
+    for (const [f, v] of Object.entries(state)) writeFileSync(join(dockerState, f), v);
+    const script = renderInstallScript({
+      regime: "shop",
+      group: "shop",
+      configs: {},
+      containers: [
+        { service: "backend", logGroup: "/shop/backend" },
+        { name: "shop-frontend", logGroup: "/shop/frontend" },
+      ],
+    });
+    return spawnSync("bash", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, REGIME_ETC: join(work, "etc"), DOCKER_STATE: dockerState } });
+  };
+
+  it("passes when every container logs through awslogs to its group", async () => {
+    const r = await run({ "ps-backend": "aaa\nbbb\n", "config-aaa": "awslogs /shop/backend", "name-aaa": "/shop-backend-1", "config-bbb": "awslogs /shop/backend", "name-bbb": "/shop-backend-2", "config-shop-frontend": "awslogs /shop/frontend" });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("container shop-backend-2 of service backend logs to /shop/backend");
+    expect(r.status).toBe(0);
+  });
+
+  it("fails, naming the container, when a deploy dropped the logging block; a stopped service is only a warning", async () => {
+    const r = await run({ "ps-backend": "aaa\n", "config-aaa": "json-file ", "name-aaa": "/shop-backend-1", "config-shop-frontend": "awslogs /other" });
+    expect(r.stderr.split("\n").filter(Boolean)).toEqual([
+      "error: container shop-backend-1 of service backend logs to json-file, not awslogs to /shop/backend: add its logging block from the containerLogging output and recreate it (docker compose up -d)",
+      "error: container shop-frontend logs to awslogs /other, not awslogs to /shop/frontend: add its logging block from the containerLogging output and recreate it (docker compose up -d)",
+    ]);
+    expect(r.status).toBe(1);
+    const stopped = await run({ "config-shop-frontend": "awslogs /shop/frontend" });
+    expect(stopped.stderr).toBe("warning: no running container of service backend\n");
+    expect(stopped.status).toBe(0);
+  });
+});
+
 describe("config refusals", () => {
   const group = (logGroups: unknown[]) => ({ hostGroups: [{ name: "shop", target: { tagKey: "App", tagValue: "shop" }, logGroups }] });
   it.each([
@@ -155,6 +214,7 @@ describe("config refusals", () => {
       "hostGroups[0].logGroups[1].containers[1]: service backend already ships to log group /a: Docker gives a container one log driver",
     ],
     ["both service and name", group([{ id: "a", name: "/a", containers: [{ service: "backend", name: "shop-backend" }] }]), "hostGroups[0].logGroups[0].containers[0].service: set exactly one of service or name"],
+    ["containers on a group without hosts", { hostGroups: [{ name: "shop", logGroups: [{ id: "a", name: "/a", containers: [{ service: "x" }] }] }] }, "hostGroups[0].target: set target (tag) and/or sshHosts: the group has files to deliver"],
     ["neither service nor name", group([{ id: "a", name: "/a", containers: [{}] }]), "hostGroups[0].logGroups[0].containers[0].service: set exactly one of service or name"],
     ["a service name with a space", group([{ id: "a", name: "/a", containers: [{ service: "my backend" }] }]), "hostGroups[0].logGroups[0].containers[0].service: must be a docker-compose service name (letters, digits, _ . -)"],
     ["a multi-line rule with nothing shipped", group([{ id: "a", name: "/a", multiLineStartPattern: "^\\d" }]), "hostGroups[0].logGroups[0].multiLineStartPattern: needs files or containers: it applies to the lines shipped into the group"],
