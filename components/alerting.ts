@@ -208,7 +208,10 @@ export class AlertRouting extends pulumi.ComponentResource {
    * channels grants cloudwatch:Describe*, Get* and List*; those wildcards now also match e.g.
    * GetDashboard and GetSpaceCredentials, so the actions are listed instead.
    *
-   * Chatbot shows what CloudWatch alarms publish; reminders and task messages published to a topic
+   * The configurations are managed through a region whose endpoint serves the Chatbot API
+ * (`chatbotApiRegion`: the stack's, or us-east-2); without it a stack in us-east-1 could not create them.
+ *
+ * Chatbot shows what CloudWatch alarms publish; reminders and task messages published to a topic
    * as plain text reach email, SMS and https subscribers only (Chatbot reports "Event Received is not
    * supported" in its log group /aws/chatbot/<configuration> for them).
    */
@@ -259,7 +262,10 @@ export class AlertRouting extends pulumi.ComponentResource {
     );
     new aws.iam.RolePolicyAttachment(`${name}-chatbot-read-alarms`, { role: role.name, policyArn: policy.arn }, { parent: this });
 
+    // Chatbot's API answers in four regions only; configurations are global and take topics of any region.
+    const chatbotRegion = region.apply(chatbotApiRegion);
     const common = (severities: Severity[]) => ({
+      region: chatbotRegion,
       iamRoleArn: role.arn,
       guardrailPolicyArns: [policy.arn],
       snsTopicArns: severities.map((s) => topics[s].arn),
@@ -309,6 +315,18 @@ export function chatReadOnlyStatements(region: pulumi.Input<string>, account: pu
     },
     { Sid: "ChartTheirMetrics", Effect: "Allow", Action: [...CHAT_METRIC_READ_ACTIONS], Resource: ["*"] },
   ];
+}
+
+/**
+ * Regions whose endpoint serves the AWS Chatbot API (AWS General Reference, "AWS Chatbot endpoints and
+ * quotas": us-east-2, us-west-2, eu-west-1, ap-southeast-1). Configurations are global: they are
+ * managed through one of these and subscribe to topics of any region.
+ */
+export const CHATBOT_API_REGIONS = ["us-east-2", "us-west-2", "eu-west-1", "ap-southeast-1"] as const;
+
+/** The region to manage chat configurations through: the stack's when Chatbot answers there, else us-east-2 (where its console lives). */
+export function chatbotApiRegion(stackRegion: string): string {
+  return (CHATBOT_API_REGIONS as readonly string[]).includes(stackRegion) ? stackRegion : "us-east-2";
 }
 
 /** Metric reads a chat channel needs to draw an alarm's chart; AWS authorises them only on `*`. */

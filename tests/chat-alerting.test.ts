@@ -45,7 +45,8 @@ describe("Slack and Teams channels through AWS Chatbot", () => {
     expect(slack).toHaveLength(2);
     expect(teams).toHaveLength(1);
     const ops = slack.find((s) => s.inputs.slackChannelId === SLACK_OPS.channelId)!;
-    expect(ops.inputs).toMatchObject({ slackTeamId: "T07EA123LEP", snsTopicArns: [TOPIC("shop-alerts-P0"), TOPIC("shop-alerts-P1")], loggingLevel: "ERROR" });
+    // The stack is in us-east-1, where Chatbot's API does not answer: managed through us-east-2, topics stay where they are.
+    expect(ops.inputs).toMatchObject({ slackTeamId: "T07EA123LEP", snsTopicArns: [TOPIC("shop-alerts-P0"), TOPIC("shop-alerts-P1")], loggingLevel: "ERROR", region: "us-east-2" });
     const dba = slack.find((s) => s.inputs.slackChannelId === SLACK_DBA.channelId)!;
     expect(dba.inputs.snsTopicArns).toEqual([TOPIC("shop-alerts-P0")]);
     expect(teams[0].inputs).toMatchObject({ teamId: TEAMS.teamId, tenantId: TEAMS.tenantId, channelId: TEAMS.channelId, snsTopicArns: [TOPIC("shop-alerts-P0"), TOPIC("shop-alerts-P3")] });
@@ -139,6 +140,11 @@ describe("Slack and Teams channels through AWS Chatbot", () => {
     ])("refuses %s on %s", async (action, resource) => {
       expect(await decide(action, resource)).toBe("ImplicitlyDenied");
     });
+  });
+
+  it("manages configurations through the stack's region where Chatbot's API answers there, else us-east-2", async () => {
+    const { chatbotApiRegion } = await import("../components/alerting");
+    expect(["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"].map(chatbotApiRegion)).toEqual(["us-east-2", "us-west-2", "eu-west-1", "us-east-2", "ap-southeast-1"]);
   });
 
   it("a regime without chat channels has no Chatbot role or configuration", async () => {
