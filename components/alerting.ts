@@ -36,6 +36,8 @@ export interface AlertRoutingArgs {
    * chat channels' role may describe only those alarms. Default: the component's name and `-`.
    */
   alarmNamePrefix?: string;
+  /** Retention of the log groups AWS Chatbot writes its delivery errors to (one of CloudWatch's values); default 30. */
+  logRetentionDays?: number;
   /** Days KMS waits before deleting the key once it is removed from the program (7..30). */
   keyDeletionWindowDays?: number;
   tags?: Record<string, string>;
@@ -276,6 +278,7 @@ export class AlertRouting extends pulumi.ComponentResource {
     for (const { channel, severities } of slack.values()) {
       // Named by the channel, never by its position: reordering the config replaces nothing.
       const configurationName = physicalName(`${name}-slack-${channel.channelId}`, 128);
+      this.chatbotLogGroup(name, configurationName, args, tags);
       const config = new aws.chatbot.SlackChannelConfiguration(
         `${name}-slack-${channel.workspaceId}-${channel.channelId}`,
         { configurationName, slackTeamId: channel.workspaceId, slackChannelId: channel.channelId, ...common(severities) },
@@ -286,6 +289,7 @@ export class AlertRouting extends pulumi.ComponentResource {
     for (const { channel, severities } of teams.values()) {
       const key = teamsChannelKey(channel);
       const configurationName = physicalName(`${name}-teams-${shortHash(key)}`, 128);
+      this.chatbotLogGroup(name, configurationName, args, tags);
       const config = new aws.chatbot.TeamsChannelConfiguration(
         `${name}-teams-${shortHash(key)}`,
         { configurationName, teamId: channel.teamId, tenantId: channel.tenantId, channelId: channel.channelId, ...common(severities) },
@@ -295,7 +299,22 @@ export class AlertRouting extends pulumi.ComponentResource {
     }
     return out;
   }
+
+  /**
+   * The log group Chatbot writes a configuration's delivery errors to, `/aws/chatbot/<configuration>` in
+   * us-east-1, created first with the regime's retention: Chatbot would create it never expiring.
+   */
+  private chatbotLogGroup(name: string, configurationName: string, args: AlertRoutingArgs, tags: Record<string, string>): void {
+    new aws.cloudwatch.LogGroup(
+      `${name}-chatbot-log-${configurationName}`,
+      { name: `/aws/chatbot/${configurationName}`, region: CHATBOT_LOG_REGION, retentionInDays: args.logRetentionDays ?? 30, tags },
+      { parent: this },
+    );
+  }
 }
+
+/** Where AWS Chatbot writes its logs, whatever region manages the configuration (AWS CDK aws-chatbot README, "Log Group"). */
+export const CHATBOT_LOG_REGION = "us-east-1";
 
 /**
  * What a chat channel's role may do: describe the alarms whose names start with `alarmNamePrefix`

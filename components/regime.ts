@@ -106,7 +106,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
     const tags = { Regime: r.name, ManagedBy: "maintenance-regime" };
     const parent = { parent: this };
 
-    const alerts = new AlertRouting(`${r.name}-alerts`, { channels: r.alerting, alarmNamePrefix: `${r.name}-`, tags }, parent);
+    const alerts = new AlertRouting(`${r.name}-alerts`, { channels: r.alerting, alarmNamePrefix: `${r.name}-`, logRetentionDays: r.logRetentionDays, tags }, parent);
 
     // ------------------------------------------------------------------ databases
     let vault: BackupVault | undefined;

@@ -62,6 +62,13 @@ describe("Slack and Teams channels through AWS Chatbot", () => {
     expect(ofType("aws:sns/topicSubscription:TopicSubscription").map((s) => s.inputs.protocol)).toEqual(["email"]);
   });
 
+  it("Chatbot's log group of each configuration exists first in us-east-1, with retention (Chatbot would create it never expiring)", () => {
+    const configs = [...ofType("aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration"), ...ofType("aws:chatbot/teamsChannelConfiguration:TeamsChannelConfiguration")];
+    const groups = ofType("aws:cloudwatch/logGroup:LogGroup").map((g) => g.inputs);
+    expect(groups.map((g) => g.name).sort()).toEqual(configs.map((c) => `/aws/chatbot/${c.inputs.configurationName}`).sort());
+    for (const g of groups) expect(g).toMatchObject({ region: "us-east-1", retentionInDays: 30 });
+  });
+
   it("every configuration assumes one role trusted by chatbot.amazonaws.com, with the read-only policy also as its guardrail", () => {
     const role = ofType("aws:iam/role:Role");
     expect(role).toHaveLength(1);
