@@ -262,7 +262,7 @@ export class AlertRouting extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    new aws.iam.RolePolicyAttachment(`${name}-chatbot-read-alarms`, { role: role.name, policyArn: policy.arn }, { parent: this });
+    const attachment = new aws.iam.RolePolicyAttachment(`${name}-chatbot-read-alarms`, { role: role.name, policyArn: policy.arn }, { parent: this });
 
     // Chatbot's API answers in four regions only; configurations are global and take topics of any region.
     const chatbotRegion = region.apply(chatbotApiRegion);
@@ -277,12 +277,12 @@ export class AlertRouting extends pulumi.ComponentResource {
     });
     for (const { channel, severities } of slack.values()) {
       // Named by the channel, never by its position: reordering the config replaces nothing.
-      const configurationName = physicalName(`${name}-slack-${channel.channelId}`, 128);
+      const configurationName = physicalName(`${name}-slack-${channel.workspaceId}-${channel.channelId}`, 128);
       this.chatbotLogGroup(name, configurationName, args, tags);
       const config = new aws.chatbot.SlackChannelConfiguration(
         `${name}-slack-${channel.workspaceId}-${channel.channelId}`,
         { configurationName, slackTeamId: channel.workspaceId, slackChannelId: channel.channelId, ...common(severities) },
-        { parent: this, dependsOn: [role] },
+        { parent: this, dependsOn: [attachment] },
       );
       out[`slack/${slackChannelKey(channel)}`] = config.configurationName;
     }
@@ -293,7 +293,7 @@ export class AlertRouting extends pulumi.ComponentResource {
       const config = new aws.chatbot.TeamsChannelConfiguration(
         `${name}-teams-${shortHash(key)}`,
         { configurationName, teamId: channel.teamId, tenantId: channel.tenantId, channelId: channel.channelId, ...common(severities) },
-        { parent: this, dependsOn: [role] },
+        { parent: this, dependsOn: [attachment] },
       );
       out[`teams/${key}`] = config.configurationName;
     }
