@@ -73,6 +73,8 @@ export = async () => {
     cloudwatchAgentLogConfigs: o.cloudwatchAgentLogConfigs,
     fileBackupWriterPolicyArns: o.fileBackupWriterPolicyArns,
     muteRules: o.muteRules,
+    containerLogging: o.containerLogging,
+    containerLogWriterPolicyArns: o.containerLogWriterPolicyArns,
     bundleSha256: Object.fromEntries(bundles.map((b) => [b.task, b.sha256])),
   };
 };

@@ -16,14 +16,16 @@ export interface IamStatement {
 /**
  * Where a `*` may stand in a Resource the components write: `*` alone (actions AWS authorises only on
  * `*`; ScheduledTask checks which), or one trailing `/*` of an S3 object ARN (objects under a key
- * prefix) or `:*` of a log group ARN (its streams) after a name free of wildcards. `?` may stand nowhere: IAM reads both as
- * wildcards ("IAM JSON policy elements: Resource").
+ * prefix) or `:*` of a log group ARN (its streams) after a name free of wildcards, or one trailing `*`
+ * of a CloudWatch alarm ARN after a name prefix ending in `-` (the alarms of one regime, all named
+ * `<regime>-…`). `?` may stand nowhere: IAM reads both as wildcards ("IAM JSON policy elements: Resource").
  */
 export function resourceWildcardProblem(resource: string): string | undefined {
   if (resource === "*") return undefined;
   const objects = /^arn:aws[a-z-]*:s3:::[^/]+\/(.*\/)?\*$/.test(resource);
   const streams = /^arn:aws[a-z-]*:logs:[^:]*:\d{12}:log-group:.+:\*$/.test(resource);
-  const name = objects || streams ? resource.slice(0, -2) : resource;
+  const alarms = /^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:[A-Za-z0-9_.-]+-\*$/.test(resource);
+  const name = objects || streams ? resource.slice(0, -2) : alarms ? resource.slice(0, -1) : resource;
   return /[*?]/.test(name) ? `"${resource}" holds an IAM wildcard (* or ?) inside a name: it would grant every match` : undefined;
 }
 

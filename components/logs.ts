@@ -5,6 +5,8 @@
  * errors, HTTP 5xx, 401/403, failed logins and each log group's own patterns, and alarms on them, and the CloudWatch agent `logs`
  * config that ships the hosts' files into those groups (appended to the agent's configuration through
  * an SSM parameter and AmazonCloudWatch-ManageAgent for tagged instances, over SSH for the rest).
+ * Container output: docker-compose services and named containers ship into their log groups through
+ * Docker's awslogs driver (the compose `logging:` block and a writer policy per host group).
  * File backups: the hosts tar application files into the archive bucket under files/<group>/<name>/
  * (an SSM Command document + association on the backup's schedule for tagged instances, a cron file
  * over SSH for the rest), with a writer policy per host group and an alarm when no backup was recorded.
@@ -28,6 +30,8 @@ import {
   renderFileBackupScript,
 } from "../regime/file-backups";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+import { renderContainerLogging } from "../regime/container-logs";
+import { policyJson } from "./iam";
 import { renderAgentScript, renderDaemonJson, renderHostGroupConfigs, renderInstallScript } from "../regime/logrotate";
 
 export interface LogsArgs {
@@ -97,6 +101,10 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
   public readonly agentLogConfigs: Record<string, string>;
   /** Host group -> SSM parameter holding its agent logs config (groups with a tag target and files). */
   public readonly agentConfigParameterNames: Record<string, pulumi.Output<string>>;
+  /** Host group -> what to add to its compose file (services' `logging:`) and its `docker run` commands (groups that ship containers). */
+  public readonly containerLogging: Record<string, pulumi.Output<string>>;
+  /** Host group -> IAM policy dockerd's credentials need to write its containers' output (logs:CreateLogStream, PutLogEvents). */
+  public readonly containerLogWriterPolicyArns: Record<string, pulumi.Output<string>>;
   /** Host group -> IAM policy its hosts' roles need to upload file backups and write the backup metric. */
   public readonly fileBackupWriterPolicyArns: Record<string, pulumi.Output<string>>;
   /** `<group>/<backup>` -> SSM document that runs the backup (groups with a tag target). */
@@ -163,8 +171,9 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
       const configs = bucketInput.apply((b) => renderHostGroupConfigs(g, { regime: args.regime, archiveBucket: b || undefined }));
       configsByGroup[g.name] = configs;
       if (g.docker) this.daemonJson[g.name] = renderDaemonJson(g.docker);
-      if (g.logSets.length === 0 && !g.docker) continue;
-      const script = configs.apply((c) => renderInstallScript({ regime: args.regime, group: g.name, configs: c, docker: g.docker }));
+      const containers = g.logGroups.flatMap((lg) => lg.containers.map((c) => ({ ...c, logGroup: lg.name })));
+      if (g.logSets.length === 0 && !g.docker && containers.length === 0) continue;
+      const script = configs.apply((c) => renderInstallScript({ regime: args.regime, group: g.name, configs: c, docker: g.docker, containers }));
       if (g.target) this.ssmDelivery(name, args, g, script, tags);
       if (g.sshHosts.length > 0) this.sshDelivery(name, args, g, script);
     }
@@ -179,6 +188,15 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
         this.logGroupNames[`${g.name}/${lg.id}`] = group.name;
         return group;
       });
+    }
+
+    // ---------------------------------------------------------- container output: Docker's awslogs driver
+    this.containerLogging = {};
+    this.containerLogWriterPolicyArns = {};
+    const shipsContainers = groups.filter((g) => g.logGroups.some((lg) => lg.containers.length > 0));
+    if (shipsContainers.length > 0) {
+      const region = pulumi.output(args.region ?? aws.getRegionOutput({}, { parent: this }).region);
+      for (const g of shipsContainers) this.containerLogs(name, args, g, logGroupsOf[g.name], region, tags);
     }
 
     // ---------------------------------------------------------- CloudWatch agent: ship the files
@@ -224,6 +242,8 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
     for (const g of groups) this.associationFailureWatch(name, args, g, tags);
 
     this.registerOutputs({
+      containerLogging: this.containerLogging,
+      containerLogWriterPolicyArns: this.containerLogWriterPolicyArns,
       fileBackupWriterPolicyArns: this.fileBackupWriterPolicyArns,
       fileBackupDocumentNames: this.fileBackupDocumentNames,
       logrotateConfigs: this.logrotateConfigs,
@@ -236,6 +256,29 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
       agentLogConfigs: this.agentLogConfigs,
       agentConfigParameterNames: this.agentConfigParameterNames,
     });
+  }
+
+  /**
+   * A host group's container output (see regime/container-logs.ts for why Docker's awslogs driver per
+   * container): the compose override / `docker run` flags that point each declared service or
+   * container at its log group, and the policy dockerd's credentials need to write there
+   * (logs:CreateLogStream and logs:PutLogEvents on the streams of exactly those groups; the groups
+   * exist already, with their retention, so no CreateLogGroup).
+   */
+  private containerLogs(name: string, args: LogsArgs, g: HostGroup, logGroups: aws.cloudwatch.LogGroup[], region: pulumi.Output<string>, tags: Record<string, string>): void {
+    this.containerLogging[g.name] = region.apply((r) => renderContainerLogging(g, r)!);
+    const arns = g.logGroups.flatMap((lg, i) => (lg.containers.length > 0 ? [pulumi.interpolate`${logGroups[i].arn}:*`] : []));
+    const policy = new aws.iam.Policy(
+      `${name}-${g.name}-container-log-writer`,
+      {
+        name: `${args.regime}-${g.name}-container-log-writer`,
+        description: `Lets dockerd on the hosts of ${args.regime}/${g.name} write its containers' output to their log groups`,
+        policy: policyJson([{ Sid: "WriteContainerOutput", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: arns }]),
+        tags,
+      },
+      { parent: this },
+    );
+    this.containerLogWriterPolicyArns[g.name] = policy.arn;
   }
 
   /**

@@ -70,6 +70,10 @@ export interface RegimeOutputs {
   fileBackupWriterPolicyArns?: pulumi.Output<Record<string, string>>;
   /** Alarm mute rule name -> its schedule (`cron(...)` or `at(...)`, timezone, ISO duration) and how many alarms it mutes. */
   muteRules?: Record<string, { expression: string; timezone: string; duration: string; alarms: number }>;
+  /** `<host group>` -> the compose `logging:` blocks and `docker run` flags that ship its containers' output. */
+  containerLogging?: pulumi.Output<Record<string, string>>;
+  /** `<host group>` -> IAM policy dockerd's credentials need to write its containers' output. */
+  containerLogWriterPolicyArns?: pulumi.Output<Record<string, string>>;
 }
 
 /** The schedule of each task a database has configured (its catalogue section), resolved in the regime's timezone. */
@@ -102,7 +106,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
     const tags = { Regime: r.name, ManagedBy: "maintenance-regime" };
     const parent = { parent: this };
 
-    const alerts = new AlertRouting(`${r.name}-alerts`, { channels: r.alerting, tags }, parent);
+    const alerts = new AlertRouting(`${r.name}-alerts`, { channels: r.alerting, alarmNamePrefix: `${r.name}-`, logRetentionDays: r.logRetentionDays, tags }, parent);
 
     // ------------------------------------------------------------------ databases
     let vault: BackupVault | undefined;
@@ -371,6 +375,8 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         mutes && mutes.rules.length > 0
           ? Object.fromEntries(mutes.rules.map((m) => [m.name, { expression: m.schedule.expression, timezone: m.schedule.timezone, duration: m.schedule.duration, alarms: m.alarmNames.length }]))
           : undefined,
+      containerLogging: logs && Object.keys(logs.containerLogging).length > 0 ? sorted(logs.containerLogging) : undefined,
+      containerLogWriterPolicyArns: logs && Object.keys(logs.containerLogWriterPolicyArns).length > 0 ? sorted(logs.containerLogWriterPolicyArns) : undefined,
     };
     this.registerOutputs({ ...this.outputs });
   }

@@ -201,6 +201,44 @@ export interface InstallScriptInput {
   /** File name under /etc/logrotate.d -> content. */
   configs: Record<string, string>;
   docker?: Pick<DockerLogOptions, "maxSize" | "maxFile" | "restartDaemon">;
+  /** Containers whose output must reach a log group through the awslogs driver: checked, never changed. */
+  containers?: { service?: string; name?: string; logGroup: string }[];
+}
+
+/**
+ * The lines that check, on the host, that every running container of each declared service (or the
+ * named container) logs through awslogs to its log group: the logging lives in the compose file, which
+ * the regime does not own, so a deploy that drops it is reported (the run fails, State Manager shows
+ * the association non-compliant) instead of the group going quiet. A service without a running
+ * container, or a named container that does not exist, is a warning.
+ */
+function containerCheckLines(containers: NonNullable<InstallScriptInput["containers"]>): string[] {
+  const lines = [
+    'if ! command -v docker >/dev/null; then echo "error: docker is not installed, but the group ships container output" >&2; failed=1',
+    "else",
+    "  check_container() {",
+    '    local id="$1" what="$2" group="$3" got',
+    `    got="$(docker inspect --format '{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config "awslogs-group"}}' "$id")" || { echo "warning: cannot inspect $what" >&2; return; }`,
+    '    if [ "$got" = "awslogs $group" ]; then echo "$what logs to $group"',
+    '    else echo "error: $what logs to ${got% }, not awslogs to $group: add its logging block from the containerLogging output and recreate it (docker compose up -d)" >&2; failed=1; fi',
+    "  }",
+  ];
+  for (const c of containers) {
+    const group = shellQuote(c.logGroup);
+    if (c.service !== undefined) {
+      const svc = shellQuote(c.service);
+      lines.push(
+        `  ids="$(docker ps -q --filter label=com.docker.compose.service=${svc})"`,
+        `  if [ -z "$ids" ]; then echo "warning: no running container of service "${svc} >&2; fi`,
+        `  for id in $ids; do check_container "$id" "container $(docker inspect --format '{{.Name}}' "$id" | sed 's|^/||') of service "${svc} ${group}; done`,
+      );
+    } else {
+      const name = shellQuote(c.name!);
+      lines.push(`  if docker inspect --type container ${name} >/dev/null 2>&1; then check_container ${name} "container "${name} ${group}; else echo "warning: no container named "${name} >&2; fi`);
+    }
+  }
+  lines.push("fi");
+  return lines;
 }
 
 /**
@@ -220,8 +258,9 @@ export interface InstallScriptInput {
  *    hidden files inside it too) and renamed into place, then the group's configs no longer declared
  *    are removed.
  *
- * daemon.json is merged into the existing one (jq, else python3). The run fails (non-zero) when the
- * configs were refused. `REGIME_ETC` moves /etc (for tests on a scratch directory).
+ * daemon.json is merged into the existing one (jq, else python3). Containers that must ship their output
+ * are checked (`containerCheckLines`). The run fails (non-zero) when the configs were refused or a
+ * container does not log to its group. `REGIME_ETC` moves /etc (for tests on a scratch directory).
  */
 export function renderInstallScript(input: InstallScriptInput): string {
   const marker = managedMarker(input.regime, input.group);
@@ -313,6 +352,7 @@ export function renderInstallScript(input: InstallScriptInput): string {
       "fi",
     );
   }
+  if (input.containers?.length) lines.push(...containerCheckLines(input.containers));
   lines.push('if [ "$failed" -ne 0 ]; then exit 1; fi', "");
   return lines.join("\n");
 }

@@ -285,6 +285,29 @@ export const logPatternSchema = countMetric(1, 5, "P2")
   })
   .strict();
 
+/**
+ * A container whose output (stdout and stderr) ships into a log group through Docker's `awslogs`
+ * driver: a docker-compose service (every container of it, replicas included) or one container by its
+ * name (`docker run --name`, compose `container_name`).
+ */
+export const containerSchema = z
+  .object({
+    service: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, "must be a docker-compose service name (letters, digits, _ . -)")
+      .optional()
+      .describe("docker-compose service whose containers ship here (backend)"),
+    name: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, "must be a Docker container name (letters, digits, _ . -)")
+      .optional()
+      .describe("container name (docker run --name, compose container_name) that ships here"),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if ((c.service === undefined) === (c.name === undefined)) ctx.addIssue({ code: "custom", path: ["service"], message: "set exactly one of service or name" });
+  });
+
 /** A strftime-style directive the CloudWatch agent's timestamp_format understands (%Y, %-d, %f, %z ...). */
 const TIMESTAMP_DIRECTIVE = /%-?[abABcdfHIjmMpSyYzZ]/;
 
@@ -301,6 +324,10 @@ export const logGroupSchema = z
       .array(logPath)
       .default([])
       .describe("files the CloudWatch agent ships into this group: absolute or under appRoot; a glob ships every matching file, one stream each"),
+    containers: z
+      .array(containerSchema)
+      .default([])
+      .describe("docker-compose services or named containers whose output Docker's awslogs driver ships into this group, one stream per container (the logging block is the containerLogging output)"),
     timestampFormat: z
       .string()
       .min(1, "must not be empty")
@@ -308,7 +335,7 @@ export const logGroupSchema = z
       .refine(noControl, "must be one line")
       .refine((f) => TIMESTAMP_DIRECTIVE.test(f), "must contain strftime directives like %Y-%m-%d %H:%M:%S")
       .optional()
-      .describe("the agent reads each event's time from its line with this format (%Y-%m-%d %H:%M:%S); default: the time it reads the line"),
+      .describe("the agent reads each event's time from its line with this format (%Y-%m-%d %H:%M:%S); default: the time it reads the line; for containers only with multiLineStartPattern {timestamp_format}"),
     multiLineStartPattern: z
       .string()
       .min(1, "must not be empty")
@@ -340,9 +367,9 @@ export const logGroupSchema = z
   })
   .strict()
   .superRefine((l, ctx) => {
-    if (l.files.length === 0) {
+    if (l.files.length === 0 && l.containers.length === 0) {
       for (const key of ["timestampFormat", "multiLineStartPattern"] as const) {
-        if (l[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: "needs files: it applies to the files the agent ships" });
+        if (l[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: "needs files or containers: it applies to the lines shipped into the group" });
       }
     }
     if (l.multiLineStartPattern === "{timestamp_format}" && !l.timestampFormat) {
@@ -480,7 +507,8 @@ export const hostGroupSchema = z
   })
   .strict()
   .superRefine((g, ctx) => {
-    const delivers = g.logSets.length > 0 || g.docker !== undefined || g.logGroups.some((l) => l.files.length > 0) || g.fileBackups.length > 0;
+    // Containers' logging is checked on the hosts, so a group that ships containers has hosts too.
+    const delivers = g.logSets.length > 0 || g.docker !== undefined || g.logGroups.some((l) => l.files.length > 0 || l.containers.length > 0) || g.fileBackups.length > 0;
     if (delivers && !g.target && g.sshHosts.length === 0) {
       ctx.addIssue({ code: "custom", path: ["target"], message: "set target (tag) and/or sshHosts: the group has files to deliver" });
     }
@@ -510,6 +538,16 @@ export const hostGroupSchema = z
           ctx.addIssue({ code: "custom", path: ["logGroups", i, "patterns", j, "name"], message: `metric ${g.name}-${metric} is also ${other}: choose another name` });
         }
         metrics.set(metric, `log group ${l.id}'s pattern ${p.name}`);
+      });
+    });
+    // A container has one log driver: its output can go to one log group.
+    const containers = new Map<string, string>();
+    g.logGroups.forEach((l, i) => {
+      l.containers.forEach((c, j) => {
+        const key = c.service !== undefined ? `service ${c.service}` : `container ${c.name}`;
+        const other = containers.get(key);
+        if (other) ctx.addIssue({ code: "custom", path: ["logGroups", i, "containers", j], message: `${key} already ships to log group ${other}: Docker gives a container one log driver` });
+        else containers.set(key, l.name);
       });
     });
     g.logGroups.forEach((l, i) => {
@@ -608,6 +646,7 @@ export type LogSetInput = z.input<typeof logSetSchema>;
 export type LogSet = z.output<typeof logSetSchema>;
 export type LogGroupConfig = z.output<typeof logGroupSchema>;
 export type LogPattern = z.output<typeof logPatternSchema>;
+export type ContainerRef = z.output<typeof containerSchema>;
 export type HostGroupInput = z.input<typeof hostGroupSchema>;
 export type HostGroup = z.output<typeof hostGroupSchema>;
 export type FileBackupInput = z.input<typeof fileBackupSchema>;

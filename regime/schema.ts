@@ -8,6 +8,8 @@ import { z } from "zod";
 import { LOG_RETENTION_DAYS } from "./limits";
 import { endpointsSchema } from "./endpoints";
 import { logsSchemaAt } from "./logs";
+import { chatWebhookProblem, slackChannelKey, slackChannelSchema, teamsChannelKey, teamsChannelSchema, type SlackChannel, type TeamsChannel } from "./chat";
+import { SEVERITIES } from "../components/alarms";
 import {
   ALB_ARN_SUFFIX,
   ALWAYS,
@@ -44,20 +46,44 @@ const percent = z.number().gt(0, "must be > 0").max(100, "must be <= 100");
 
 // ---------------------------------------------------------------- alerting
 
-const channels = z
-  .object({
-    email: z.array(z.email("must be an email address")).superRefine(uniqueValues("email address", (v) => v.toLowerCase()), ALWAYS).default([]).describe("email addresses subscribed to the topic (each confirms the subscription once)"),
-    sms: z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 phone number like +15551234567")).superRefine(uniqueValues("phone number"), ALWAYS).default([]).describe("phone numbers (E.164, +15551234567) texted by SNS"),
-    https: z.array(z.url({ protocol: /^https$/, message: "must be an https URL" })).superRefine(uniqueValues("webhook"), ALWAYS).default([]).describe("https webhooks (PagerDuty, Opsgenie, a chat bridge) SNS posts each alarm to"),
-  })
-  .strict();
+/** Who hears severity `sev`; the key a refusal names to use instead (alerting.P1.slack) depends on it. */
+const channels = (sev: (typeof SEVERITIES)[number]) =>
+  z
+    .object({
+      email: z.array(z.email("must be an email address")).superRefine(uniqueValues("email address", (v) => v.toLowerCase()), ALWAYS).default([]).describe("email addresses subscribed to the topic (each confirms the subscription once)"),
+      sms: z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 phone number like +15551234567")).superRefine(uniqueValues("phone number"), ALWAYS).default([]).describe("phone numbers (E.164, +15551234567) texted by SNS"),
+      https: z
+        .array(
+          z.url({ protocol: /^https$/, message: "must be an https URL" }).superRefine((url, ctx) => {
+            // A chat service's webhook as an https subscription never delivers: refused with the key to use instead.
+            const problem = chatWebhookProblem(url, `alerting.${sev}`);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+          }),
+        )
+        .superRefine(uniqueValues("webhook"), ALWAYS)
+        .default([])
+        .describe("https endpoints (PagerDuty, Opsgenie, a relay) SNS posts each alarm to as its own JSON; not Slack, Teams or Discord webhooks (use slack or teams)"),
+      slack: z
+        .array(slackChannelSchema)
+        .superRefine(uniqueBy<SlackChannel>("channelId", "Slack channel", slackChannelKey), ALWAYS)
+        .default([])
+        .describe("Slack channels that get the alarms through AWS Chatbot (authorise the workspace once in the Chatbot console; invite @aws to the channel)"),
+      teams: z
+        .array(teamsChannelSchema)
+        .superRefine(uniqueBy<TeamsChannel>("channelId", "Teams channel", teamsChannelKey), ALWAYS)
+        .default([])
+        .describe("Microsoft Teams channels that get the alarms through AWS Chatbot (authorise the team once in the Chatbot console)"),
+    })
+    .strict();
+
+const noChannels = { email: [], sms: [], https: [], slack: [], teams: [] };
 
 export const alertingSchema = z
   .object({
-    P0: channels.default({ email: [], sms: [], https: [] }).describe("seed 001: P0 (Critical): Service down, data loss; response time 30 minutes"),
-    P1: channels.default({ email: [], sms: [], https: [] }).describe("seed 001: P1 (High): Severe degradation, security breach"),
-    P2: channels.default({ email: [], sms: [], https: [] }).describe("seed 001: P2 (Medium): Partial degradation, high error rates"),
-    P3: channels.default({ email: [], sms: [], https: [] }).describe("seed 001: P3 (Low): Minor issues, performance degradation; also reminders"),
+    P0: channels("P0").default(noChannels).describe("seed 001: P0 (Critical): Service down, data loss; response time 30 minutes"),
+    P1: channels("P1").default(noChannels).describe("seed 001: P1 (High): Severe degradation, security breach"),
+    P2: channels("P2").default(noChannels).describe("seed 001: P2 (Medium): Partial degradation, high error rates"),
+    P3: channels("P3").default(noChannels).describe("seed 001: P3 (Low): Minor issues, performance degradation; also reminders"),
   })
   .strict()
   .describe("Alert routing: one SNS topic per severity (P0 critical: service down, data loss; P1 high; P2 medium; P3 info) and who hears it");

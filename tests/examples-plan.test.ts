@@ -169,4 +169,20 @@ describe("examples plan offline with their guide's numbers", () => {
     expect(p.alarm("neff-paving-app-web-error-rate-P1").threshold).toBe(5);
     expect(p.schedule("neff-paving-db-neff-paving-admin-backup")).toEqual(["cron(0 2 * * ? *)", "Etc/GMT+5"]);
   }, 120_000);
+
+  it.each([
+    ["fitnesscrm", "app", "/fitnesscrm/backend", "service", "backend"],
+    ["bigshot", "bigshot", "/bigshot/backend", "service", "backend"],
+    ["boardroom-ai", "app", "/boardroom/app/output", "service", "app"],
+    ["iswitch-roofs-crm", "crm", "/iswitch-crm/backend/output", "name", "iswitch-crm-backend"],
+  ])("%s: the backend's container output ships to its log group through the awslogs driver, with an error alarm on it", async (slug, group, logGroup, kind, container) => {
+    const p = await provisioned(slug);
+    const logging = (p.plan.outputs.containerLogging as Record<string, string>)[group];
+    expect(logging).toContain(`awslogs-group${kind === "service" ? ": " : "='"}${logGroup}`);
+    expect(logging).toContain(kind === "service" ? `  ${container}:\n    logging:\n      driver: awslogs` : `# docker run --name ${container} --log-driver awslogs`);
+    expect(p.of("aws:cloudwatch/logGroup:LogGroup").map((g) => g.name)).toContain(logGroup);
+    expect(p.of("aws:cloudwatch/logMetricFilter:LogMetricFilter").some((f) => f.logGroupName === logGroup)).toBe(true);
+    const writer = p.of("aws:iam/policy:Policy").find((x) => String(x.name).endsWith(`-${group}-container-log-writer`));
+    expect(JSON.parse(writer!.policy).Statement[0].Resource).toContain(`arn:aws:logs:us-east-1:123456789012:log-group:${logGroup}:*`);
+  }, 120_000);
 });

@@ -14,10 +14,11 @@ describe("policyJson", () => {
           { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: ["arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf"] },
           { Effect: "Allow", Action: ["s3:PutObject"], Resource: ["arn:aws:s3:::backups/daily/app/*"] },
           { Effect: "Allow", Action: ["logs:PutLogEvents"], Resource: ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/x:*"] },
+          { Effect: "Allow", Action: ["cloudwatch:DescribeAlarms"], Resource: ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:prod-*"] },
         ]),
       ),
     );
-    expect(doc.Statement).toHaveLength(3);
+    expect(doc.Statement).toHaveLength(4);
   });
 
   it.each([
@@ -27,6 +28,8 @@ describe("policyJson", () => {
     ["a wildcard before the trailing /*", "arn:aws:s3:::backups/*/app/*"],
     ["a trailing :* outside a log group", "arn:aws:sns:us-east-1:123456789012:alerts:*"],
     ["a log group of any name", "arn:aws:logs:us-east-1:123456789012:log-group:*:*"],
+    ["an alarm of any name", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"],
+    ["alarms by a prefix that is not a whole name part", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:prod*"],
   ])("refuses %s", async (_label, resource) => {
     const { resourceWildcardProblem } = await import("../components/iam");
     expect(resourceWildcardProblem(resource)).toBe(`"${resource}" holds an IAM wildcard (* or ?) inside a name: it would grant every match`);

@@ -737,7 +737,7 @@ describe("log group files the agent would misread are refused with the key path"
       logGroupInput({ files: ["/var/log/nginx/access.log"] }),
       "hostGroups[0].logGroups[1].files[0]: /var/log/nginx/access.log is already shipped to log group /web/nginx",
     ],
-    ["timestampFormat without files", logGroupInput({ files: [], timestampFormat: "%Y-%m-%d" }), "hostGroups[0].logGroups[1].timestampFormat: needs files: it applies to the files the agent ships"],
+    ["timestampFormat without files", logGroupInput({ files: [], timestampFormat: "%Y-%m-%d" }), "hostGroups[0].logGroups[1].timestampFormat: needs files or containers: it applies to the lines shipped into the group"],
     ["timestampFormat without a directive", logGroupInput({ timestampFormat: "YYYY-MM-DD" }), "hostGroups[0].logGroups[1].timestampFormat: must contain strftime directives like %Y-%m-%d %H:%M:%S"],
     [
       "{timestamp_format} without timestampFormat",

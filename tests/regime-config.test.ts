@@ -40,7 +40,7 @@ describe("defaults", () => {
     expect(d.backup.rpoHours).toBe(26);
     expect(d.verify.maxAgeHours).toBe(26);
     expect(d.restoreDrill).toBeUndefined();
-    expect(r.alerting.P0).toEqual({ email: [], sms: [], https: [] });
+    expect(r.alerting.P0).toEqual({ email: [], sms: [], https: [], slack: [], teams: [] });
   });
 
   it("schedules take the regime's timezone unless they name their own", () => {

@@ -25,6 +25,12 @@ export const STAR_RESOURCE_ACTIONS = new Set([
   "ec2:AssignPrivateIpAddresses",
   "ec2:UnassignPrivateIpAddresses",
   "ecr:GetAuthorizationToken",
+  // Metric reads behind an alarm's chart (chat channels): no resource type in the Service Authorization Reference.
+  "cloudwatch:GetMetricWidgetImage",
+  "cloudwatch:GetMetricData",
+  "cloudwatch:GetMetricStatistics",
+  "cloudwatch:ListMetrics",
+  "cloudwatch:DescribeAlarmsForMetric",
 ]);
 
 /** Never granted to a task role. */
@@ -100,6 +106,13 @@ export const ALLOWED_WILDCARDS: { why: string; test: (where: WildcardSite) => bo
   {
     why: "the log streams of one log group (logs:CreateLogStream and PutLogEvents act on streams)",
     test: (w) => w.kind === "resource" && /^arn:aws:logs:[a-z0-9-]+:\d{12}:log-group:[^*?]+:\*$/.test(w.value),
+  },
+  {
+    why: "the alarms of one regime (named <regime>-...): what a chat channel may describe",
+    test: (w) =>
+      w.kind === "resource" &&
+      /^arn:aws:cloudwatch:[a-z0-9-]+:\d{12}:alarm:[a-z][a-z0-9-]*-\*$/.test(w.value) &&
+      w.actions.every((a) => a === "cloudwatch:DescribeAlarms" || a === "cloudwatch:DescribeAlarmHistory"),
   },
   {
     why: "s3:prefix of ListBucket: the listing is limited to keys under one prefix",
