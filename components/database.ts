@@ -15,6 +15,7 @@ import type { Schedule } from "../regime/schedule";
 import { databaseRunners, type Runner } from "../regime/runners";
 import { restoreCheckBounds, type DatabaseConfig } from "../regime/schema";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+import { VERIFIED_FOLDER } from "../tasks/lib/verification";
 
 export { LAMBDA_BACKUP_LIMIT_GB } from "../regime/runners";
 
@@ -179,7 +180,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         // Compared with the previous backup only when set, so a stack without it deploys as before.
         ...(db.verify.maxShrinkPercent !== undefined ? { MAX_SHRINK_PERCENT: String(db.verify.maxShrinkPercent) } : {}),
       },
-      args.vault.readStatements(prefixes),
+      // Reads the backups; writes only its verification records beside them (tasks/lib/verification.ts).
+      [...args.vault.readStatements(prefixes), ...args.vault.writeStatements(prefixes.map((p) => `${p}${VERIFIED_FOLDER}`))],
       900,
       1024,
     );

@@ -13,6 +13,7 @@ import { listBackupsTask, type ListBackupsResult } from "../tasks/list-backups";
 import { runTask, TaskError } from "../tasks/lib/runtime";
 import { readManifest, type Manifest } from "../tasks/lib/s3";
 import { restoreTask, restoreOptions, type RestoreResult } from "../tasks/restore";
+import { verifyBackupTask } from "../tasks/verify-backup";
 import { fingerprint, seedShop } from "./helpers/backup-fixtures";
 import { adminQuery, createTestDatabase } from "./helpers/pg";
 import { startS3, type TestS3 } from "./helpers/s3";
@@ -87,6 +88,9 @@ beforeAll(async () => {
   newestKey = b.key!;
   await plant(await readManifest(s3.client, s3.bucket, b.manifestKey!), await bytesOf(b.key!), "weekly", OLD_WEEKLY);
   expect(stateB).not.toEqual(stateA);
+  // verify-backup checks the newest backup (b) and records its outcome beside it.
+  const verified = await runTask(verifyBackupTask, { ...backupEnv, RPO_HOURS: "1" });
+  expect(verified.databases[0]).toMatchObject({ ok: true, key: newestKey, recordKey: expect.stringMatching(new RegExp(`^pg/daily/${source.name}/verified/\\d{8}T\\d{9}Z\\.\\d{8}T\\d{9}Z-ok\\.json$`)) });
 });
 
 afterAll(async () => {
@@ -218,7 +222,9 @@ describe("restore", () => {
 });
 
 describe("list-backups", () => {
-  it("lists every backup newest first with its tier, key, start, size and SHA-256 from the manifest", async () => {
+  it("lists every backup newest first with its tier, key, start, size, SHA-256 and the outcome of its verification", async () => {
+    // The tampered backup is now the newest: verify-backup finds its SHA-256 wrong and records that.
+    await failure(runTask(verifyBackupTask, { ...env, DATABASE_URL: source.url }));
     const r = (await runTask(listBackupsTask, { ...env, ...listBackupsTask.cli!({ database: [source.name] }) })) as ListBackupsResult;
     const keys = r.backups.map((b) => b.key);
     expect(keys[0]).toBe(`pg/daily/${source.name}/20991231T000000000Z.dump`);
@@ -229,6 +235,7 @@ describe("list-backups", () => {
     const m = await readManifest(s3.client, s3.bucket, firstKey.replace(/\.dump$/, ".manifest.json"));
     expect(r.backups[2]).toEqual({ database: source.name, tier: m.tier, key: firstKey, startedAt: m.startedAt, sizeBytes: m.sizeBytes, sha256: m.sha256, verified: null });
     expect(Object.keys(r.backups[0])).toEqual(["database", "tier", "key", "startedAt", "sizeBytes", "sha256", "verified"]);
+    expect(r.backups.map((b) => b.verified)).toEqual([false, true, null, null, null]);
 
     // Without --database: every database in the bucket (here the one).
     const all = (await runTask(listBackupsTask, env)) as ListBackupsResult;
