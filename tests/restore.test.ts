@@ -10,12 +10,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backupTask } from "../tasks/backup";
 import { runOnDemand } from "../tasks/handler";
 import { listBackupsTask, type ListBackupsResult } from "../tasks/list-backups";
-import { runTask, TaskError } from "../tasks/lib/runtime";
+import { runTask } from "../tasks/lib/runtime";
 import { readManifest, type Manifest } from "../tasks/lib/s3";
 import { restoreTask, restoreOptions, type RestoreResult } from "../tasks/restore";
 import { verifyBackupTask } from "../tasks/verify-backup";
 import { fingerprint, seedShop } from "./helpers/backup-fixtures";
 import { adminQuery, createTestDatabase } from "./helpers/pg";
+import { failure } from "./helpers/task-failure";
 import { startS3, type TestS3 } from "./helpers/s3";
 
 let s3: TestS3;
@@ -54,16 +55,6 @@ async function freshTarget(): Promise<Awaited<ReturnType<typeof createTestDataba
 
 const restore = (options: Record<string, string>) =>
   runTask(restoreTask, { ...env, ...restoreOptions(Object.fromEntries(Object.entries(options).map(([k, v]) => [k, [v]]))) }) as Promise<RestoreResult>;
-
-async function failure(p: Promise<unknown>): Promise<TaskError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof TaskError) return err;
-    throw err;
-  }
-  throw new Error("expected the task to fail");
-}
 
 beforeAll(async () => {
   vi.spyOn(console, "log").mockImplementation(() => undefined);
