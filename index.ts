@@ -65,6 +65,7 @@ export = async () => {
     rpoAlarmNames: o.rpoAlarmNames,
     overdueAlarmNames: o.overdueAlarmNames,
     taskImageUris: o.taskImageUris,
+    runNow: o.runNow,
     dashboardName: o.dashboardName,
     logrotateConfigs: o.logrotateConfigs,
     dockerDaemonJson: o.dockerDaemonJson,

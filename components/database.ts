@@ -17,6 +17,7 @@ import { databaseRunners, type Runner } from "../regime/runners";
 import { restoreCheckBounds, type DatabaseConfig } from "../regime/schema";
 import type { DbTaskName, ZipTaskName } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+import { VERIFIED_FOLDER } from "../tasks/lib/verification";
 
 export { LAMBDA_BACKUP_LIMIT_GB } from "../regime/runners";
 
@@ -238,7 +239,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       heavy("verify-backup", runners.backup),
       db.verify.severity,
       image["verify-backup"],
-      args.vault.readStatements(prefixes),
+      // Reads the backups; writes only its verification records beside them (tasks/lib/verification.ts).
+      [...args.vault.readStatements(prefixes), ...args.vault.writeStatements(prefixes.map((p) => `${p}${VERIFIED_FOLDER}`))],
       900,
       1024,
     );

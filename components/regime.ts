@@ -59,6 +59,12 @@ export interface RegimeOutputs {
   /** `<database>/<task>` -> overdue alarm name, for jobs too sparse for a missed-run alarm (the overdue watcher's). */
   overdueAlarmNames?: pulumi.Output<Record<string, string>>;
   taskImageUris: pulumi.Output<Record<string, string>>;
+  /**
+   * The AWS CLI command that runs a task once now: the keys of taskArns (each as its schedule starts
+   * it), plus `<database>/restore` and `<database>/list-backups` (on demand, in the database's
+   * verify-backup function or container; README "On the bad day").
+   */
+  runNow: pulumi.Output<Record<string, string>>;
   dashboardName?: pulumi.Output<string>;
   logrotateConfigs?: pulumi.Output<Record<string, Record<string, string>>>;
   dockerDaemonJson?: Record<string, string>;
@@ -75,6 +81,12 @@ export interface RegimeOutputs {
   /** `<host group>` -> IAM policy dockerd's credentials need to write its containers' output. */
   containerLogWriterPolicyArns?: pulumi.Output<Record<string, string>>;
 }
+
+/**
+ * The restore target in the runNow command of a database reached with IAM authentication (its
+ * secret's ARN otherwise): replace it with a postgres:// URL or a Secrets Manager ARN the task may read.
+ */
+export const RESTORE_TARGET_PLACEHOLDER = "TARGET_URL_OR_SECRET_ARN";
 
 /** The schedule of each task a database has configured (its catalogue section), resolved in the regime's timezone. */
 export function databaseSchedules(db: DatabaseConfig, timezone: string): Partial<Record<DbTaskName, Schedule>> {
@@ -114,6 +126,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
     const scheduleNames: Record<string, pulumi.Output<string>> = {};
     const rpoAlarms: Record<string, pulumi.Output<string>> = {};
     const imageUris: Record<string, pulumi.Output<string>> = {};
+    const runNow: Record<string, pulumi.Output<string>> = {};
     const dashboardTasks: { task: string; database?: string }[] = [];
     const alarmNames: pulumi.Output<string[]>[] = [];
     const watchedJobs: WatchedJobSpec[] = [];
@@ -180,8 +193,15 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           const key = `${db.id}/${task}`;
           taskArns[key] = (t.functionArn ?? t.taskDefinitionArn)!;
           scheduleNames[key] = t.scheduleName;
+          runNow[key] = t.runNowCommand;
           alarmNames.push(t.alarmNames);
           dashboardTasks.push({ task, database: db.id });
+        }
+        // On-demand tasks run where the backups may be read and the database reached: the verify-backup task.
+        const verify = dbm.tasks["verify-backup"];
+        if (verify) {
+          runNow[`${db.id}/restore`] = verify.onDemandCommand("restore", { database: db.id, target: db.secretArn ?? RESTORE_TARGET_PLACEHOLDER });
+          runNow[`${db.id}/list-backups`] = verify.onDemandCommand("list-backups", { database: db.id });
         }
         rpoAlarms[db.id] = dbm.rpoAlarmName;
         alarmNames.push(dbm.rpoAlarmName.apply((n) => [n]));
@@ -207,6 +227,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         parent,
       );
       taskArns["overdue-watch"] = overdue.task.functionArn!;
+      runNow["overdue-watch"] = overdue.task.runNowCommand;
       scheduleNames["overdue-watch"] = overdue.task.scheduleName;
       alarmNames.push(overdue.alarmNames, overdue.task.alarmNames);
       dashboardTasks.push({ task: "overdue-watch" });
@@ -230,6 +251,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       );
       const key = `redis/${x.id}/${REDIS_TASK}`;
       taskArns[key] = rh.task.functionArn!;
+      runNow[key] = rh.task.runNowCommand;
       scheduleNames[key] = rh.task.scheduleName;
       alarmNames.push(rh.task.alarmNames, rh.alarmNames);
       dashboardTasks.push({ task: REDIS_TASK });
@@ -252,6 +274,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         parent,
       );
       taskArns["health-check"] = hc.task.functionArn!;
+      runNow["health-check"] = hc.task.runNowCommand;
       scheduleNames["health-check"] = hc.task.scheduleName;
       alarmNames.push(hc.alarmNames, hc.task.alarmNames);
       dashboardTasks.push({ task: "health-check" });
@@ -364,6 +387,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       rpoAlarmNames: sorted(rpoAlarms),
       overdueAlarmNames: overdue ? sorted(overdue.overdueAlarmNames) : undefined,
       taskImageUris: sorted(imageUris),
+      runNow: sorted(runNow),
       dashboardName: dashboard?.dashboardName,
       logrotateConfigs: logs?.logrotateConfigs,
       dockerDaemonJson: logs?.daemonJson,

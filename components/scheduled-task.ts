@@ -323,6 +323,63 @@ export function checkStatement(s: IamStatement, at: string): void {
   }
 }
 
+/** A word for a POSIX shell: as it is when it is plainly safe, else in single quotes. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The event EventBridge Scheduler sends a task's Lambda function on each scheduled run. */
+export function scheduledPayload(taskName: string): string {
+  return JSON.stringify({ task: taskName, source: "schedule" });
+}
+
+/**
+ * `aws lambda invoke` of a function with an event, waiting for the answer (`--cli-read-timeout 0`:
+ * a run may take up to Lambda's 15 minutes, longer than the CLI's default 60 s read timeout) and
+ * writing it to response.json. The CLI prints FunctionError when the run failed.
+ */
+export function lambdaInvokeCommand(region: string, functionName: string, payload: string): string {
+  return [
+    "aws lambda invoke",
+    `--region ${shellQuote(region)}`,
+    `--function-name ${shellQuote(functionName)}`,
+    "--cli-binary-format raw-in-base64-out",
+    "--cli-read-timeout 0",
+    `--payload ${shellQuote(payload)}`,
+    "response.json",
+  ].join(" ");
+}
+
+/**
+ * `aws ecs run-task` of a Fargate task definition as its schedule starts it (same cluster, subnets,
+ * security groups, no public IP); `override` replaces the container's command for an on-demand run.
+ */
+export function ecsRunTaskCommand(
+  region: string,
+  cluster: string,
+  taskDefinitionArn: string,
+  network: { subnets: string[]; securityGroups: string[] },
+  override?: { container: string; command: string[] },
+): string {
+  const vpc = `awsvpcConfiguration={subnets=[${network.subnets.join(",")}],securityGroups=[${network.securityGroups.join(",")}],assignPublicIp=DISABLED}`;
+  return [
+    "aws ecs run-task",
+    `--region ${shellQuote(region)}`,
+    `--cluster ${shellQuote(cluster)}`,
+    `--task-definition ${shellQuote(taskDefinitionArn)}`,
+    "--launch-type FARGATE",
+    "--platform-version LATEST",
+    "--count 1",
+    `--network-configuration ${shellQuote(vpc)}`,
+    ...(override ? [`--overrides ${shellQuote(JSON.stringify({ containerOverrides: [{ name: override.container, command: override.command }] }))}`] : []),
+  ].join(" ");
+}
+
+/** Command-line options as the CLI reads them: `{ database: "app", clean: true }` -> `--database app --clean`. */
+export function cliArguments(options: Record<string, string | true>): string[] {
+  return Object.entries(options).flatMap(([k, v]) => (v === true ? [`--${k}`] : [`--${k}`, v]));
+}
+
 export class ScheduledTask extends pulumi.ComponentResource {
   /** Lambda function (zip or image); undefined on Fargate. */
   public readonly functionArn?: pulumi.Output<string>;
@@ -340,6 +397,13 @@ export class ScheduledTask extends pulumi.ComponentResource {
   public readonly bundledSettings: Record<string, string> = {};
   /** False when the expected interval is longer than a metric alarm can watch (7 days). */
   public readonly missedRunWatched: boolean;
+  /** The AWS CLI command that runs the task once now, as its schedule would (stack output `runNow`). */
+  public readonly runNowCommand: pulumi.Output<string>;
+  /**
+   * The AWS CLI command that runs an on-demand task (restore, list-backups) once in this task's
+   * function or container, with its settings and role; `options` as on the command line.
+   */
+  public readonly onDemandCommand: (task: string, options: Record<string, string | true>) => pulumi.Output<string>;
 
   constructor(name: string, args: ScheduledTaskArgs, opts?: pulumi.ComponentResourceOptions) {
     // Refused before anything is registered.
@@ -463,6 +527,12 @@ export class ScheduledTask extends pulumi.ComponentResource {
       ];
       this.functionArn = fn.arn;
       this.functionName = fn.name;
+      this.runNowCommand = pulumi.all([region, fn.name]).apply(([reg, fnName]) => lambdaInvokeCommand(reg, fnName, scheduledPayload(args.taskName)));
+      // The image's handler runs on-demand tasks named in the event (tasks/handler.ts); a zip function runs only its own task.
+      this.onDemandCommand = (task, options) =>
+        code.kind === "image"
+          ? pulumi.all([region, fn.name]).apply(([reg, fnName]) => lambdaInvokeCommand(reg, fnName, JSON.stringify({ task, options })))
+          : pulumi.output(`${task}: not in the ${args.taskName} function (a zip of that task alone); run it with npm run task -- ${task}`);
     } else {
       taskRole = new aws.iam.Role(
         `${name}-role`,
@@ -529,16 +599,13 @@ export class ScheduledTask extends pulumi.ComponentResource {
         { parent: this },
       );
       targetArn = pulumi.output(fargate.cluster);
+      const network = { subnets: fargate.subnets ?? args.vpc!.subnetIds, securityGroups: fargate.securityGroups ?? args.vpc!.securityGroupIds };
       ecsParameters = {
         taskDefinitionArn: taskDef.arn,
         launchType: "FARGATE",
         taskCount: 1,
         platformVersion: "LATEST",
-        networkConfiguration: {
-          subnets: fargate.subnets ?? args.vpc!.subnetIds,
-          securityGroups: fargate.securityGroups ?? args.vpc!.securityGroupIds,
-          assignPublicIp: false,
-        },
+        networkConfiguration: { ...network, assignPublicIp: false },
       };
       schedulerStatements = [
         {
@@ -556,6 +623,13 @@ export class ScheduledTask extends pulumi.ComponentResource {
         { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [dlq.arn] },
       ];
       this.taskDefinitionArn = taskDef.arn;
+      const started = pulumi.all([region, fargate.cluster, taskDef.arn, network.subnets, network.securityGroups]);
+      this.runNowCommand = started.apply(([reg, cluster, def, subnets, securityGroups]) => ecsRunTaskCommand(reg, cluster, def, { subnets, securityGroups }));
+      // The container's entry point is node (image/Dockerfile): the command names the script and the task.
+      this.onDemandCommand = (task, options) =>
+        started.apply(([reg, cluster, def, subnets, securityGroups]) =>
+          ecsRunTaskCommand(reg, cluster, def, { subnets, securityGroups }, { container: args.taskName, command: ["cli.js", task, ...cliArguments(options)] }),
+        );
     }
 
     const schedulerRole = new aws.iam.Role(
@@ -582,7 +656,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
         target: {
           arn: targetArn,
           roleArn: schedulerRole.arn,
-          ...(fargate ? { ecsParameters } : { input: JSON.stringify({ task: args.taskName, source: "schedule" }) }),
+          ...(fargate ? { ecsParameters } : { input: scheduledPayload(args.taskName) }),
           retryPolicy: {
             maximumRetryAttempts: args.retry?.maximumRetryAttempts ?? 3,
             maximumEventAgeInSeconds: args.retry?.maximumEventAgeSeconds ?? 3600,
@@ -687,6 +761,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
       logGroupName: this.logGroupName,
       dlqArn: this.dlqArn,
       alarmNames: this.alarmNames,
+      runNowCommand: this.runNowCommand,
     });
   }
 }

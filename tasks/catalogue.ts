@@ -135,6 +135,16 @@ export const TASK_CATALOGUE = {
     runMarker: false,
     scheduled: { kind: "watch", cost: { label: "overdue-watch", runTime: { seconds: 2 } } },
   },
+  // Run on demand (`npm run task`, the runNow output), never scheduled: in the task image, which has
+  // the PostgreSQL client binaries, through a database's verify-backup function or Fargate task.
+  restore: {
+    module: { file: "restore", exportName: "restoreTask" },
+    packaging: "image",
+  },
+  "list-backups": {
+    module: { file: "list-backups", exportName: "listBackupsTask" },
+    packaging: "image",
+  },
 } as const satisfies Record<string, TaskEntry>;
 
 type Catalogue = typeof TASK_CATALOGUE;

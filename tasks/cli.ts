@@ -5,7 +5,7 @@
  */
 import { findTask, tasks } from "./registry";
 import { recordRunMarker } from "./lib/run-marker";
-import { oneLine, runTask, TaskError } from "./lib/runtime";
+import { oneLine, optionsToEnv, runTask, TaskError } from "./lib/runtime";
 
 export function parseArgs(argv: string[]): { task?: string; options: Record<string, string[]> } {
   const options: Record<string, string[]> = {};
@@ -26,11 +26,7 @@ export function parseArgs(argv: string[]): { task?: string; options: Record<stri
   return { task, options };
 }
 
-export function optionsToEnv(options: Record<string, string[]>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(options)) env[k.toUpperCase().replace(/-/g, "_")] = v[v.length - 1];
-  return env;
-}
+export { optionsToEnv };
 
 function usage(): string {
   return ["usage: npm run task -- <task> [--option value ...]", "tasks:", ...Object.entries(tasks).map(([n, t]) => `  ${n.padEnd(14)} ${t.description}`)].join("\n");

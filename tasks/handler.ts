@@ -3,11 +3,18 @@
  * image bundles `handler`, which picks the task named by TASK. Settings come from the function's
  * environment. A failure throws with a one-line reason, so the invocation counts as an error and the
  * Errors alarm fires.
+ *
+ * On demand: the image's functions (backup, verify-backup, restore-drill of a database) also run an
+ * on-demand task (restore, list-backups) named in the event, `{"task":"restore","options":{"database":
+ * "app","target":"arn:aws:secretsmanager:...","clean":true}}`, with the function's environment
+ * (bucket, prefix) and role, the options mapped as the command line maps them. Such a run answers
+ * with its result, or `{"error": "<one line>"}`, and does not throw: it is no run of the function's
+ * scheduled task, so it neither records a run marker nor trips that task's Errors alarm.
  */
 import { findTask } from "./registry";
 import { readBundledSettings } from "./lib/bundled-settings";
 import { recordRunMarker } from "./lib/run-marker";
-import { runTask, type AnyTask, type OnSuccess } from "./lib/runtime";
+import { oneLine, optionsToEnv, runTask, TaskError, type AnyTask, type OnSuccess } from "./lib/runtime";
 
 /** `onSuccess`: recordRunMarker for tasks the overdue watcher may watch (the catalogue's `runMarker`, tasks/catalogue.ts). */
 export function makeHandler(task: AnyTask, onSuccess?: OnSuccess): () => Promise<unknown> {
@@ -19,7 +26,28 @@ export function makeHandler(task: AnyTask, onSuccess?: OnSuccess): () => Promise
   };
 }
 
+/** The event of an on-demand run: the task and its command-line options without the dashes. */
+export interface OnDemandEvent {
+  task: string;
+  options?: Record<string, string | number | boolean | (string | number | boolean)[]>;
+}
+
+/** Runs an on-demand task in this function's environment; its result or `{ error }`, never a throw. */
+export async function runOnDemand(event: OnDemandEvent, env: Record<string, string | undefined>): Promise<unknown> {
+  try {
+    const task = findTask(event.task);
+    if (!task.onDemand) throw new TaskError(`task: "${event.task}" is a scheduled task; this function runs ${env.TASK ?? "its own task"} on its schedule, and on demand only restore or list-backups`);
+    const options = Object.fromEntries(Object.entries(event.options ?? {}).map(([k, v]) => [k, (Array.isArray(v) ? v : [v]).map(String)]));
+    const settings = task.cli ? task.cli(options) : optionsToEnv(options);
+    return await runTask(task, { ...env, ...settings });
+  } catch (err) {
+    return { error: oneLine(err) };
+  }
+}
+
 /** The container image's entry: every task in it records its successful runs when RUN_MARKER_* is set. */
-export async function handler(): Promise<unknown> {
+export async function handler(event?: unknown): Promise<unknown> {
+  const e = event as Partial<OnDemandEvent> | undefined;
+  if (e && typeof e.task === "string" && e.task !== process.env.TASK) return runOnDemand(e as OnDemandEvent, { ...process.env });
   return makeHandler(findTask(process.env.TASK), recordRunMarker)();
 }

@@ -1,14 +1,16 @@
 /**
- * Every task the program can schedule, by the name used in schedules, the CLI and the container
- * command: one definition per entry of the task catalogue (tasks/catalogue.ts), no more, no fewer.
+ * Every task the program can schedule or run on demand, by the name used in schedules, the CLI and the
+ * container command: one definition per entry of the task catalogue (tasks/catalogue.ts), no more, no fewer.
  */
 import { backupTask } from "./backup";
 import { dbHealthTask } from "./db-health";
 import { healthCheckTask } from "./health-check";
+import { listBackupsTask } from "./list-backups";
 import { analyzeTask, reindexTask, vacuumTask } from "./maintenance";
 import { overdueWatchTask } from "./overdue-watch";
 import { purgeTask } from "./purge";
 import { redisHealthTask } from "./redis-health";
+import { restoreTask } from "./restore";
 import { restoreDrillTask } from "./restore-drill";
 import { TASK_NAMES, type TaskName } from "./catalogue";
 import type { AnyTask } from "./lib/runtime";
@@ -26,6 +28,8 @@ const definitions = {
   "health-check": healthCheckTask,
   "redis-health": redisHealthTask,
   "overdue-watch": overdueWatchTask,
+  restore: restoreTask,
+  "list-backups": listBackupsTask,
 } satisfies Record<TaskName, AnyTask>;
 
 /** Task definitions by name, in catalogue order. */

@@ -6,7 +6,7 @@
  * should be consistent"); the first backup of a database passes and says so. Any failed check fails
  * the run with one line per database.
  */
-import type { S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { databaseMetric, failIfAny, MetricUnit, storageSettings, withTargets, type DatabaseOutcome } from "./lib/backup-common";
 import type { DatabaseTarget } from "./lib/db";
@@ -14,6 +14,7 @@ import { startTool, toolPath } from "./lib/pgtools";
 import { streamInto } from "./lib/restore-stream";
 import { defineTask, envNumber, oneLine, type TaskContext } from "./lib/runtime";
 import { listManifests, openObject, readManifest, s3Client, type Manifest } from "./lib/s3";
+import { verificationKey } from "./lib/verification";
 
 const settings = z
   .looseObject({
@@ -44,6 +45,8 @@ export interface VerifyOutcome extends DatabaseOutcome {
   shrinkPercent?: number;
   tocEntries?: number;
   checks: Check[];
+  /** The verification record written beside the backup (tasks/lib/verification.ts), when it was written. */
+  recordKey?: string;
 }
 
 export interface VerifyResult {
@@ -125,6 +128,7 @@ async function verifyOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
   });
 
   const failed = checks.filter((c) => !c.ok);
+  const recordKey = await recordVerification(s, s3, m.key, failed.length === 0, checks, ctx);
   databaseMetric(ctx, target.id, "BackupAgeHours", MetricUnit.NoUnit, Number(ageHours.toFixed(3)));
   return {
     database: target.id,
@@ -137,7 +141,33 @@ async function verifyOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
     ...(shrink?.percent !== undefined ? { shrinkPercent: shrink.percent } : {}),
     tocEntries,
     checks,
+    ...(recordKey ? { recordKey } : {}),
   };
+}
+
+/**
+ * Writes the outcome beside the backup for list-backups (written once, like every object under the
+ * tier prefixes). A record that cannot be written is a warning, not a failed verification: the
+ * backup's state is what the run reports and the alarms watch.
+ */
+async function recordVerification(s: Settings, s3: S3Client, dumpKey: string, ok: boolean, checks: Check[], ctx: TaskContext): Promise<string | undefined> {
+  const at = new Date();
+  const key = verificationKey(dumpKey, at, ok);
+  try {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: s.BACKUP_BUCKET,
+        Key: key,
+        Body: JSON.stringify({ key: dumpKey, ok, verifiedAt: at.toISOString(), checks }),
+        ContentType: "application/json",
+        IfNoneMatch: "*",
+      }),
+    );
+    return key;
+  } catch (err) {
+    ctx.log.warn("verification record not written", { key, error: oneLine(err) });
+    return undefined;
+  }
 }
 
 export const verifyBackupTask = defineTask({

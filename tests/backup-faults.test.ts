@@ -4,24 +4,15 @@ import * as path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backupTask, type BackupResult } from "../tasks/backup";
-import { runTask, TaskError } from "../tasks/lib/runtime";
+import { runTask } from "../tasks/lib/runtime";
 import { adminQuery, createTestDatabase } from "./helpers/pg";
 import { startCuttingProxy, startS3, type TestS3 } from "./helpers/s3";
+import { failure } from "./helpers/task-failure";
 
 let s3: TestS3;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let env: Record<string, string | undefined>;
 let before: Map<string, string>;
-
-async function failure(p: Promise<unknown>): Promise<TaskError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof TaskError) return err;
-    throw err;
-  }
-  throw new Error("expected the task to fail");
-}
 
 /** After a failed run: no new object of any kind, and every earlier object unchanged. */
 async function expectUntouched(): Promise<void> {

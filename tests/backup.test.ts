@@ -3,12 +3,13 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backupTask, type BackupResult } from "../tasks/backup";
-import { runTask, TaskError } from "../tasks/lib/runtime";
+import { runTask } from "../tasks/lib/runtime";
 import { readManifest } from "../tasks/lib/s3";
 import { restoreDrillTask, type DrillResult } from "../tasks/restore-drill";
 import { verifyBackupTask, type VerifyResult } from "../tasks/verify-backup";
 import { fingerprint, seedShop } from "./helpers/backup-fixtures";
 import { adminQuery, createTestDatabase, PG_HOST, PG_PORT, PG_USER } from "./helpers/pg";
+import { failure } from "./helpers/task-failure";
 import { startS3, type TestS3 } from "./helpers/s3";
 
 let s3: TestS3;
@@ -18,16 +19,6 @@ let env: Record<string, string | undefined>;
 async function objectBytes(key: string): Promise<Buffer> {
   const out = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
   return Buffer.from(await out.Body!.transformToByteArray());
-}
-
-async function failure(p: Promise<unknown>): Promise<TaskError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof TaskError) return err;
-    throw err;
-  }
-  throw new Error("expected the task to fail");
 }
 
 beforeAll(async () => {

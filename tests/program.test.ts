@@ -262,6 +262,36 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
     expect(Object.keys(o.bundleSha256).sort()).toEqual(["analyze", "db-health", "health-check", "overdue-watch", "purge", "redis-health", "reindex", "vacuum"]);
   });
 
+  it("names the AWS CLI command that runs each scheduled task once now, and restore and list-backups on demand", () => {
+    const o = plan.outputs as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const runNow = o.runNow as Record<string, string>;
+    expect(Object.keys(runNow)).toEqual([...Object.keys(o.taskArns), "app/list-backups", "app/restore"].sort());
+    const schedules = ofType(resources, "aws:scheduler/schedule:Schedule").map(inputs);
+    // Lambda: the event the schedule sends, waiting for the answer.
+    const backup = schedules.find((x) => x.name === "prod-db-app-backup")!;
+    expect(backup.target.input).toBe('{"task":"backup","source":"schedule"}');
+    expect(runNow["app/backup"]).toBe(
+      `aws lambda invoke --region us-east-1 --function-name prod-db-app-backup --cli-binary-format raw-in-base64-out --cli-read-timeout 0 --payload '{"task":"backup","source":"schedule"}' response.json`,
+    );
+    expect(runNow["health-check"]).toContain("--function-name prod-health-task ");
+    // Fargate: the cluster, task definition and network the schedule starts it with.
+    const drill = schedules.find((x) => x.name === "prod-db-app-restore-drill")!;
+    const ecs = drill.target.ecsParameters;
+    expect(ecs.launchType).toBe("FARGATE");
+    expect(runNow["app/restore-drill"]).toBe(
+      `aws ecs run-task --region us-east-1 --cluster ${drill.target.arn} --task-definition ${ecs.taskDefinitionArn} --launch-type FARGATE --platform-version LATEST --count 1 ` +
+        `--network-configuration 'awsvpcConfiguration={subnets=[${ecs.networkConfiguration.subnets.join(",")}],securityGroups=[${ecs.networkConfiguration.securityGroups.join(",")}],assignPublicIp=DISABLED}'`,
+    );
+    expect(ecs.networkConfiguration.subnets.length).toBeGreaterThan(0);
+    // On demand in the verify-backup function (image): reads the backups and the database's secret.
+    expect(runNow["app/restore"]).toBe(
+      `aws lambda invoke --region us-east-1 --function-name prod-db-app-verify-backup --cli-binary-format raw-in-base64-out --cli-read-timeout 0 ` +
+        `--payload '{"task":"restore","options":{"database":"app","target":"arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-AbCdEf"}}' response.json`,
+    );
+    expect(runNow["app/list-backups"]).toContain(`--function-name prod-db-app-verify-backup `);
+    expect(runNow["app/list-backups"]).toContain(`--payload '{"task":"list-backups","options":{"database":"app"}}'`);
+  });
+
   it("the calendar shows the 02:00 backup in New York time and the guides' weekly and monthly jobs", () => {
     const byName = Object.fromEntries(plan.calendar.map((c) => [c.schedule, c]));
     expect(byName["prod-db-app-backup"].next).toEqual(["Mon 2026-11-23 02:00 -05:00", "Tue 2026-11-24 02:00 -05:00", "Wed 2026-11-25 02:00 -05:00"]);
@@ -335,6 +365,7 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
 
 describe("a big database on Fargate and log hosts reached over SSH", () => {
   let resources: RecordedResource[];
+  let plan: Plan;
   beforeAll(async () => {
     const file = writeStack({
       "aws:region": "us-east-1",
@@ -361,7 +392,7 @@ describe("a big database on Fargate and log hosts reached over SSH", () => {
       },
       [`${NS}:webDeployKey`]: { secure: "v1:AAAABBBBCCCC" },
     });
-    ({ resources } = await runPlan({ configFile: file, from: FROM }));
+    ({ plan, resources } = await runPlan({ configFile: file, from: FROM }));
   }, 120_000);
 
   it("runs backup, verification on Fargate with the task image's node entry point, scheduled through ECS", () => {
@@ -378,6 +409,20 @@ describe("a big database on Fargate and log hosts reached over SSH", () => {
       .flatMap((p) => statementsOf(inputs(p).policy))
       .find((st) => ([] as string[]).concat(st.Action ?? []).includes("rds-db:connect"));
     expect(connect?.Resource).toEqual(["arn:aws:rds-db:us-east-1:123456789012:dbuser:db-ABCDEFGHIJKL/maintenance"]);
+  });
+
+  it("runs restore on demand as a Fargate task: the verify-backup task definition with the restore command", () => {
+    const runNow = (plan.outputs as { runNow: Record<string, string> }).runNow;
+    const verify = ofType(resources, "aws:scheduler/schedule:Schedule").map(inputs).find((x) => x.name === "big-db-scans-verify-backup")!;
+    const start =
+      `aws ecs run-task --region us-east-1 --cluster ${verify.target.arn} --task-definition ${verify.target.ecsParameters.taskDefinitionArn} --launch-type FARGATE --platform-version LATEST --count 1 ` +
+      `--network-configuration 'awsvpcConfiguration={subnets=[subnet-0a1b2c3d4e5f60001],securityGroups=[sg-0a1b2c3d4e5f60003],assignPublicIp=DISABLED}'`;
+    expect(runNow["scans/verify-backup"]).toBe(start);
+    // IAM-authenticated database: no secret to name, the target is the user's to fill in.
+    expect(runNow["scans/restore"]).toBe(
+      `${start} --overrides '{"containerOverrides":[{"name":"verify-backup","command":["cli.js","restore","--database","scans","--target","TARGET_URL_OR_SECRET_ARN"]}]}'`,
+    );
+    expect(runNow["scans/list-backups"]).toBe(`${start} --overrides '{"containerOverrides":[{"name":"verify-backup","command":["cli.js","list-backups","--database","scans"]}]}'`);
   });
 
   it("delivers logrotate and the CloudWatch agent logs config over SSH with the private key from secret config, never in plain text", () => {

@@ -131,7 +131,7 @@ describe("what the workflows promise", () => {
     expect(job.concurrency).toEqual({ group: "deploy-prod", "cancel-in-progress": false });
     expect(job.permissions).toEqual({ "id-token": "write", contents: "read" });
     expect(usesOf(job, "aws-actions/configure-aws-credentials")[0].with["role-to-assume"]).toBe("${{ vars.AWS_ROLE_ARN }}");
-    expect(usesOf(job, "pulumi/actions")[0].with).toMatchObject({ command: "up", "stack-name": "prod" });
+    expect(usesOf(job, "pulumi/actions").find((x) => x.with?.command === "up")?.with).toMatchObject({ command: "up", "stack-name": "prod" });
     expect(readFileSync(join(DIR, "deploy.yml"), "utf8")).toMatch(/Settings > Environments > production, set\n# required reviewers/);
   });
 });
@@ -217,5 +217,98 @@ describe("the plan diff steps, run", () => {
     expect(md).toContain("[Maintenance calendar (SVG)](https://example.test/artifacts/7)");
     expect(md).toContain("+ aws:s3/bucket:Bucket  prod-log-archive");
     expect(readFileSync(join(temp, "plan-diff-comment.md"), "utf8")).toBe(md);
+  });
+});
+
+describe("the pre-deploy backup step, run", () => {
+  const job = workflow("deploy.yml").jobs.deploy;
+  const backupStep = step(job, "Back up every database before pulumi up");
+  const tmp = mkdtempSync(join(tmpdir(), "workflow-backup-"));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  /**
+   * Stand-ins for `pulumi` (prints the stack outputs) and `aws` (records each call; a lambda invoke
+   * writes its answer file and prints FunctionError when LAMBDA_FAILS names the function; run-task
+   * starts a task whose container exits with ECS_EXIT).
+   */
+  const bin = join(tmp, "bin");
+  mkdirSync(bin);
+  writeFileSync(join(bin, "pulumi"), '#!/bin/sh\necho "$@" >> "$CALLS"\ncat "$OUTPUTS"\n', { mode: 0o755 });
+  writeFileSync(
+    join(bin, "aws"),
+    `#!/bin/bash
+echo "aws $*" >> "$CALLS"
+case "$1 $2" in
+  "lambda invoke")
+    out="\${@: -1}"
+    if [[ " $* " == *" --function-name $LAMBDA_FAILS "* ]]; then
+      echo '{"errorMessage":"backup failed for 1 of 1 database(s): app: pg_dump exited with 1"}' > "$out"
+      echo '{"StatusCode":200,"FunctionError":"Unhandled"}'
+    else
+      echo '{"bucket":"b","databases":[{"database":"app","ok":true}]}' > "$out"
+      echo '{"StatusCode":200}'
+    fi ;;
+  "ecs run-task") echo '{"tasks":[{"taskArn":"arn:aws:ecs:us-east-1:123456789012:task/big-tasks/abc","clusterArn":"arn:aws:ecs:us-east-1:123456789012:cluster/big-tasks"}],"failures":[]}' ;;
+  "ecs describe-tasks") echo '{"lastStatus":"STOPPED","stoppedReason":"Essential container in task exited","containers":[{"exitCode":'"$ECS_EXIT"'}]}' ;;
+esac
+`,
+    { mode: 0o755 },
+  );
+  const runNow = {
+    "app/backup": `aws lambda invoke --region us-east-1 --function-name prod-db-app-backup --cli-binary-format raw-in-base64-out --cli-read-timeout 0 --payload '{"task":"backup","source":"schedule"}' response.json`,
+    "app/restore": `aws lambda invoke --region us-east-1 --function-name prod-db-app-verify-backup --payload '{"task":"restore"}' response.json`,
+    "app/verify-backup": "aws lambda invoke --region us-east-1 --function-name prod-db-app-verify-backup response.json",
+    "scans/backup": `aws ecs run-task --region us-east-1 --cluster arn:aws:ecs:us-east-1:123456789012:cluster/big-tasks --task-definition arn:td --launch-type FARGATE --network-configuration 'awsvpcConfiguration={subnets=[subnet-1],securityGroups=[sg-1],assignPublicIp=DISABLED}'`,
+  };
+  const run = (name: string, outputs: unknown, env: Record<string, string> = {}) => {
+    const dir = join(tmp, name);
+    mkdirSync(dir);
+    writeFileSync(join(dir, "outputs.json"), JSON.stringify(outputs));
+    const calls = join(dir, "calls");
+    writeFileSync(calls, "");
+    const r = runStep(backupStep.run, dir, { PATH: `${bin}:${process.env.PATH}`, CALLS: calls, OUTPUTS: join(dir, "outputs.json"), LAMBDA_FAILS: "none", ECS_EXIT: "0", ...env });
+    return { ...r, calls: readFileSync(calls, "utf8").trim().split("\n") };
+  };
+
+  it("comes after the AWS credentials and the Pulumi CLI, before pulumi up", () => {
+    const all = steps(job);
+    const up = all.findIndex((x) => x.with?.command === "up");
+    expect(all.indexOf(backupStep)).toBeLessThan(up);
+    expect(all.indexOf(backupStep)).toBeGreaterThan(all.indexOf(usesOf(job, "aws-actions/configure-aws-credentials")[0]));
+    expect(all.indexOf(backupStep)).toBeGreaterThan(all.indexOf(step(job, "Pulumi CLI")));
+    expect(backupStep.env.PULUMI_ACCESS_TOKEN).toBe("${{ secrets.PULUMI_ACCESS_TOKEN }}");
+  });
+
+  it("runs the backup of every database, on Lambda and on Fargate, and nothing else", () => {
+    const r = run("ok", { runNow });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.calls[0]).toBe("stack output --json --stack prod");
+    expect(r.calls.slice(1)).toEqual([
+      `aws lambda invoke --region us-east-1 --function-name prod-db-app-backup --cli-binary-format raw-in-base64-out --cli-read-timeout 0 --payload {"task":"backup","source":"schedule"} response.json`,
+      "aws ecs run-task --region us-east-1 --cluster arn:aws:ecs:us-east-1:123456789012:cluster/big-tasks --task-definition arn:td --launch-type FARGATE --network-configuration awsvpcConfiguration={subnets=[subnet-1],securityGroups=[sg-1],assignPublicIp=DISABLED}",
+      "aws ecs describe-tasks --cluster arn:aws:ecs:us-east-1:123456789012:cluster/big-tasks --tasks arn:aws:ecs:us-east-1:123456789012:task/big-tasks/abc --query tasks[0] --output json",
+    ]);
+  });
+
+  it("stops the deploy when a Lambda backup fails, naming it and its error", () => {
+    const r = run("lambda-fails", { runNow }, { LAMBDA_FAILS: "prod-db-app-backup" });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain("::error::app/backup failed, deploy stopped: backup failed for 1 of 1 database(s): app: pg_dump exited with 1\n");
+    // The Fargate backup after it never started.
+    expect(r.calls.some((c) => c.startsWith("aws ecs"))).toBe(false);
+  });
+
+  it("stops the deploy when a Fargate backup exits non-zero", () => {
+    const r = run("ecs-fails", { runNow }, { ECS_EXIT: "1" });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain("::error::scans/backup exited with 1 (Essential container in task exited), deploy stopped: read its log group\n");
+  });
+
+  it("goes on when the deployed stack has no backups yet", () => {
+    const r = run("first", { regimeName: "prod" });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("::notice::the deployed stack has no database backup to run yet");
+    expect(r.calls).toEqual(["stack output --json --stack prod"]);
   });
 });

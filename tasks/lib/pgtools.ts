@@ -1,5 +1,5 @@
 /**
- * The PostgreSQL client binaries (pg_dump, pg_restore): which ones, which version, how they compress,
+ * The PostgreSQL client binaries (pg_dump, pg_restore, psql): which ones, which version, how they compress,
  * and running them as child processes with their stderr kept for a one-line failure reason.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
@@ -10,11 +10,11 @@ import { TaskError } from "./runtime";
 
 const execFileP = promisify(execFile);
 
-export type PgTool = "pg_dump" | "pg_restore";
+export type PgTool = "pg_dump" | "pg_restore" | "psql";
 
-/** PG_DUMP_PATH / PG_RESTORE_PATH win; else PG_BIN_DIR/<tool>; else the tool on PATH. */
+/** PG_DUMP_PATH / PG_RESTORE_PATH / PSQL_PATH win; else PG_BIN_DIR/<tool>; else the tool on PATH. */
 export function toolPath(tool: PgTool, env: Record<string, string | undefined>): string {
-  const explicit = tool === "pg_dump" ? env.PG_DUMP_PATH : env.PG_RESTORE_PATH;
+  const explicit = { pg_dump: env.PG_DUMP_PATH, pg_restore: env.PG_RESTORE_PATH, psql: env.PSQL_PATH }[tool];
   if (explicit) return explicit;
   if (env.PG_BIN_DIR) return path.join(env.PG_BIN_DIR, tool);
   return tool;

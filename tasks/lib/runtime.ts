@@ -41,10 +41,23 @@ export interface TaskDefinition<S extends z.ZodType, R> {
    * Without it, `--foo-bar X` sets FOO_BAR=X.
    */
   cli?(options: Record<string, string[]>): Record<string, string>;
+  /**
+   * Run by hand, never by a schedule (restore, list-backups): its runs record no run marker, and in
+   * AWS it runs inside another task's function or container (tasks/handler.ts) without counting as
+   * that task's run.
+   */
+  onDemand?: boolean;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyTask = TaskDefinition<z.ZodType, any>;
+
+/** Command-line options as settings: `--foo-bar X` sets FOO_BAR=X (the last one given wins). */
+export function optionsToEnv(options: Record<string, string[]>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(options)) env[k.toUpperCase().replace(/-/g, "_")] = v[v.length - 1];
+  return env;
+}
 
 export function defineTask<S extends z.ZodType, R>(def: TaskDefinition<S, R>): TaskDefinition<S, R> {
   return def;
@@ -140,7 +153,7 @@ export async function runTask<R>(
     const verdict = task.failed?.(result) ?? false;
     ok = verdict === false;
     if (!ok) throw new TaskError(typeof verdict === "string" ? `${task.name} failed: ${verdict}` : `${task.name} failed`, result);
-    if (onSuccess) {
+    if (onSuccess && !task.onDemand) {
       ok = false;
       await onSuccess(env, task.name);
       ok = true;

@@ -1,0 +1,44 @@
+/**
+ * Verification records: each verify-backup run leaves a small object in the folder of the backup it
+ * checked, `<tier>/<database>/verified/<backup timestamp>.<run timestamp>-<ok|failed>.json`, holding
+ * its checks. The outcome is in the key, so list-backups reads it from the listing alone; the record
+ * lives under the backup's own tier prefix, so the tier's lifecycle rule expires it with the backup,
+ * and the bucket's write-once rule for that prefix applies to it. The verify task may write under
+ * `verified/` only (components/database.ts): it can record an outcome, never plant a backup.
+ */
+import { keyTimestamp } from "./tiers";
+
+/**
+ * What list-backups reports as `verified`: true when the newest verify-backup run that checked this
+ * backup passed every check (age within the RPO, size, SHA-256 against the manifest, pg_restore
+ * --list), false when it failed one, null when no run checked it (verify-backup checks the newest
+ * backup at each run, so a backup superseded before the next verification stays null).
+ */
+export type Verification = boolean | null;
+
+export const VERIFIED_FOLDER = "verified/";
+
+/** `daily/app/20251010T020000123Z.dump` -> { folder: `daily/app/`, stamp: `20251010T020000123Z` }. */
+function split(dumpKey: string): { folder: string; stamp: string } {
+  const slash = dumpKey.lastIndexOf("/") + 1;
+  return { folder: dumpKey.slice(0, slash), stamp: dumpKey.slice(slash).replace(/\.dump$/, "") };
+}
+
+/** The record key of a verification of `dumpKey` finished at `at`. */
+export function verificationKey(dumpKey: string, at: Date, ok: boolean): string {
+  const { folder, stamp } = split(dumpKey);
+  return `${folder}${VERIFIED_FOLDER}${stamp}.${keyTimestamp(at)}-${ok ? "ok" : "failed"}.json`;
+}
+
+/** The outcome of the newest verification of `dumpKey` among `keys` (a listing of its folder). */
+export function verificationOf(dumpKey: string, keys: string[]): Verification {
+  const { folder, stamp } = split(dumpKey);
+  const base = `${folder}${VERIFIED_FOLDER}${stamp}.`;
+  let newest: { at: string; ok: boolean } | undefined;
+  for (const k of keys) {
+    if (!k.startsWith(base)) continue;
+    const m = /^(\d{8}T\d{9}Z)-(ok|failed)\.json$/.exec(k.slice(base.length));
+    if (m && (!newest || m[1] > newest.at)) newest = { at: m[1], ok: m[2] === "ok" };
+  }
+  return newest ? newest.ok : null;
+}

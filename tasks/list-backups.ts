@@ -1,0 +1,75 @@
+/**
+ * list-backups (on demand): the backups in the bucket, newest first, as one JSON line on stdout
+ * `{"backups":[{database, tier, key, startedAt, sizeBytes, sha256, verified}...]}` and a table on
+ * stderr. Without --database it lists every database with a folder in any tier; in AWS, where a
+ * task's role may list its own database's prefixes only, pass --database.
+ *
+ *   npm run task -- list-backups [--database <id>]
+ *
+ * `verified` is true / false / null as tasks/lib/verification.ts defines it.
+ */
+import { z } from "zod";
+import { storageSettings } from "./lib/backup-common";
+import { backupsOf, databasesWithBackups, noSuchDatabase, type BackupEntry } from "./lib/backup-listing";
+import { defineTask, optionsToEnv, TaskError } from "./lib/runtime";
+import { s3Client } from "./lib/s3";
+
+const settings = z
+  .looseObject({
+    BACKUP_BUCKET: storageSettings.BACKUP_BUCKET,
+    BACKUP_PREFIX: storageSettings.BACKUP_PREFIX,
+    LIST_DATABASE: z.string().min(1, "must name a database id").optional(),
+  })
+  .transform((s) => ({ ...s, env: Object.fromEntries(Object.entries(s).filter(([, v]) => typeof v === "string")) as Record<string, string | undefined> }));
+
+export interface ListBackupsResult {
+  backups: BackupEntry[];
+}
+
+/** Bytes in the units a person reads (1024-based). */
+function size(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** The table list-backups prints on stderr: one row per backup, newest first. */
+export function backupTable(backups: BackupEntry[]): string {
+  if (backups.length === 0) return "no backups";
+  const rows = [
+    ["DATABASE", "TIER", "TAKEN (UTC)", "SIZE", "VERIFIED", "KEY"],
+    ...backups.map((b) => [b.database, b.tier, b.startedAt.replace("T", " ").replace(/\.\d+Z$/, "Z"), size(b.sizeBytes), b.verified === null ? "-" : b.verified ? "yes" : "FAILED", b.key]),
+  ];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ")).join("\n");
+}
+
+export const listBackupsTask = defineTask({
+  name: "list-backups",
+  description: "list the backups in the bucket (newest first, with size, SHA-256 and verification); --database <id> for one",
+  onDemand: true,
+  settings,
+  async run(s): Promise<ListBackupsResult> {
+    const s3 = s3Client(s.env);
+    const ids = s.LIST_DATABASE ? [s.LIST_DATABASE] : await databasesWithBackups(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX);
+    const backups: BackupEntry[] = [];
+    for (const id of ids) backups.push(...(await backupsOf(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id)));
+    if (s.LIST_DATABASE && backups.length === 0) throw new TaskError(await noSuchDatabase(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, s.LIST_DATABASE));
+    // Newest first across databases; ties (same instant) by database.
+    backups.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || a.database.localeCompare(b.database));
+    process.stderr.write(backupTable(backups) + "\n");
+    return { backups };
+  },
+  /** `--database <id>`; the other options set settings as for every task (`--backup-bucket`, `--aws-endpoint-url-s3`). */
+  cli(options) {
+    const { database, ...rest } = options;
+    const db = database?.[database.length - 1];
+    if (db === "true") throw new TaskError("--database: missing its value, the id of a database");
+    return { ...optionsToEnv(rest), ...(db ? { LIST_DATABASE: db } : {}) };
+  },
+});

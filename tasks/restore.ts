@@ -1,0 +1,288 @@
+/**
+ * restore (on demand): one backup of a database from the bucket into a target database.
+ *
+ *   npm run task -- restore --database <id> --target <postgres URL | Secrets Manager ARN>
+ *                           [--before <ISO time> | --key <object key>] [--clean]
+ *
+ * Which backup: the newest of the database across the tiers; with --before the newest whose key
+ * timestamp (its start) is before that time; with --key that one.
+ *
+ * All or nothing: the dump streams from S3 through a SHA-256 hash into `pg_restore -f -` (the SQL
+ * script) and on into `psql --single-transaction`, which holds the whole restore in one transaction
+ * and commits only at the end of its input. That end is withheld until the object was read whole,
+ * its SHA-256 and size equal the manifest's and pg_restore exited 0; otherwise psql is killed, the
+ * server rolls the transaction back, and the target is as it was (a tampered or cut object never
+ * leaves it half-changed). A target that holds tables is refused unless --clean, which adds
+ * `--clean --if-exists` (drop, then recreate, each object the dump holds) inside the same transaction.
+ *
+ * The same code runs in Lambda and Fargate (the database's verify-backup function or task, README
+ * "On the bad day"); there the target is best a Secrets Manager ARN (RDS secret shape), read with the
+ * task's role.
+ */
+import type { S3Client } from "@aws-sdk/client-s3";
+import { z } from "zod";
+import { storageSettings } from "./lib/backup-common";
+import { backupsOf, noSuchDatabase } from "./lib/backup-listing";
+import { connect, libpqEnv, parseDatabaseUrl, resolveConnection, type Connection } from "./lib/db";
+import { startTool, toolPath, type Tool } from "./lib/pgtools";
+import { streamInto } from "./lib/restore-stream";
+import { defineTask, envBool, oneLine, optionsToEnv, TaskError, type TaskContext } from "./lib/runtime";
+import { listManifests, openObject, readManifest, s3Client, type Manifest } from "./lib/s3";
+
+/** `2025-10-10`, `2025-10-10T02:00`, `2025-10-10T02:00:00.123Z`, `2025-10-10T02:00:00-04:00`. */
+const ISO_TIME = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/;
+
+/** Reads an ISO 8601 time (a date alone is its UTC midnight; without an offset, UTC); undefined when it is not one. */
+export function parseIsoTime(text: string): Date | undefined {
+  if (!ISO_TIME.test(text)) return undefined;
+  const withZone = /T/.test(text) && !/(Z|[+-]\d\d:?\d\d)$/.test(text) ? `${text}Z` : text;
+  const t = new Date(withZone);
+  return Number.isNaN(t.getTime()) ? undefined : t;
+}
+
+const settings = z.looseObject({
+  BACKUP_BUCKET: storageSettings.BACKUP_BUCKET,
+  BACKUP_PREFIX: storageSettings.BACKUP_PREFIX,
+  RESTORE_DATABASE: z.string({ message: "missing: --database <id> names the database whose backup is restored" }).min(1, "missing: --database <id>"),
+  RESTORE_TARGET: z.string({ message: "missing: --target <postgres URL or Secrets Manager ARN> names the database restored into" }).min(1, "missing: --target"),
+  RESTORE_BEFORE: z.string().optional(),
+  RESTORE_KEY: z.string().optional(),
+  RESTORE_CLEAN: envBool.default(false),
+  PG_BIN_DIR: z.string().optional(),
+  PG_RESTORE_PATH: z.string().optional(),
+  PSQL_PATH: z.string().optional(),
+}).transform((s) => ({ ...s, env: Object.fromEntries(Object.entries(s).filter(([, v]) => typeof v === "string")) as Record<string, string | undefined> }));
+type Settings = z.infer<typeof settings>;
+
+/** Settings variable -> command-line argument, so every refusal names what the user typed. */
+const ARGUMENTS: Record<string, string> = {
+  RESTORE_DATABASE: "--database",
+  RESTORE_TARGET: "--target",
+  RESTORE_BEFORE: "--before",
+  RESTORE_KEY: "--key",
+  RESTORE_CLEAN: "--clean",
+};
+
+export interface RestoreResult {
+  database: string;
+  key: string;
+  tier: Manifest["tier"];
+  /** When the restored backup was taken (its manifest's startedAt). */
+  startedAt: string;
+  /** host:port/database of the target, no credentials. */
+  target: string;
+  /** Tables the dump created in the target, and rows it copied into them. */
+  tables: number;
+  rows: number;
+  bytes: number;
+  sha256: string;
+  clean: boolean;
+  seconds: number;
+}
+
+/** The manifest the arguments choose, or a one-line refusal naming the argument. */
+async function chooseBackup(s: Settings, s3: S3Client): Promise<Manifest> {
+  const id = s.RESTORE_DATABASE;
+  const keys = await listManifests(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id);
+  if (keys.length === 0) throw new TaskError(await noSuchDatabase(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id));
+  if (s.RESTORE_KEY) {
+    const wanted = s.RESTORE_KEY.replace(/\.manifest\.json$/, ".dump");
+    const manifestKey = wanted.replace(/\.dump$/, ".manifest.json");
+    if (!wanted.endsWith(".dump") || !keys.includes(manifestKey)) {
+      throw new TaskError(`--key ${s.RESTORE_KEY}: no backup of ${id} with that key; the newest is ${keys[0].replace(/\.manifest\.json$/, ".dump")} (npm run task -- list-backups --database ${id})`);
+    }
+    return readManifest(s3, s.BACKUP_BUCKET, manifestKey);
+  }
+  if (s.RESTORE_BEFORE) {
+    const before = parseIsoTime(s.RESTORE_BEFORE)!;
+    // Keys carry the start time and sort newest first: the first one before the time is the one.
+    const entries = await backupsOf(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id);
+    const chosen = entries.find((e) => Date.parse(e.startedAt) < before.getTime());
+    if (!chosen) {
+      throw new TaskError(`--before ${s.RESTORE_BEFORE}: no backup of ${id} was taken before ${before.toISOString()}; the oldest was taken at ${entries[entries.length - 1].startedAt}`);
+    }
+    return readManifest(s3, s.BACKUP_BUCKET, chosen.key.replace(/\.dump$/, ".manifest.json"));
+  }
+  return readManifest(s3, s.BACKUP_BUCKET, keys[0]);
+}
+
+/** The target's connection: a postgres URL, or a Secrets Manager ARN read as databases' secrets are. */
+async function targetConnection(s: Settings): Promise<Connection> {
+  const t = s.RESTORE_TARGET;
+  try {
+    if (t.startsWith("arn:")) {
+      if (!/^arn:aws[a-z-]*:secretsmanager:/.test(t)) throw new TaskError("must be a postgres:// URL or a Secrets Manager secret ARN");
+      return await resolveConnection({ id: "target", secretArn: t }, s.env);
+    }
+    return parseDatabaseUrl(t, "target");
+  } catch (err) {
+    throw new TaskError(`--target: ${oneLine(err).replace(/^(DATABASE_URL|database target): /, "")}`);
+  }
+}
+
+/** Tables (ordinary and partitioned) outside the system schemas, at most `limit` names. */
+async function userTables(c: Connection, limit = 3): Promise<{ count: number; names: string[] }> {
+  const client = await connect(c);
+  try {
+    const r = await client.query<{ name: string; n: string }>(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name, count(*) OVER ()::text AS n
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+        ORDER BY 1 LIMIT $1`,
+      [limit],
+    );
+    return { count: r.rows.length ? Number(r.rows[0].n) : 0, names: r.rows.map((x) => x.name) };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Counts psql's command tags as they pass: one `CREATE TABLE` per table, `COPY <n>` per table's rows. */
+function countTags(psql: Tool): { tables: number; rows: number } {
+  const counts = { tables: 0, rows: 0 };
+  let rest = "";
+  psql.child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    const lines = (rest + d).split("\n");
+    rest = lines.pop()!;
+    for (const line of lines) {
+      if (line === "CREATE TABLE") counts.tables++;
+      const copy = /^COPY (\d+)$/.exec(line);
+      if (copy) counts.rows += Number(copy[1]);
+    }
+  });
+  return counts;
+}
+
+async function restore(s: Settings, ctx: TaskContext): Promise<RestoreResult> {
+  const s3 = s3Client(s.env);
+  const m = await chooseBackup(s, s3);
+  const target = await targetConnection(s);
+  const where = `${target.host}:${target.port}/${target.database}`;
+  const present = await userTables(target);
+  if (present.count > 0 && !s.RESTORE_CLEAN) {
+    throw new TaskError(
+      `--target ${where}: holds ${present.count} table(s) (${present.names.join(", ")}${present.count > present.names.length ? ", ..." : ""}); add --clean to drop and recreate what the backup holds, or restore into an empty database`,
+    );
+  }
+  const { body, length } = await openObject(s3, s.BACKUP_BUCKET, m.key);
+  if (length !== m.sizeBytes) {
+    body.destroy();
+    throw new TaskError(`${m.key}: object holds ${length} bytes, manifest says ${m.sizeBytes}; nothing was restored`);
+  }
+  ctx.log.info("restore started", { database: s.RESTORE_DATABASE, key: m.key, tier: m.tier, backupStartedAt: m.startedAt, target: where, clean: s.RESTORE_CLEAN });
+  const started = Date.now();
+
+  const script = startTool(
+    toolPath("pg_restore", s.env),
+    ["--file", "-", "--no-owner", "--no-privileges", ...(s.RESTORE_CLEAN ? ["--clean", "--if-exists"] : [])],
+    { PATH: s.env.PATH ?? process.env.PATH },
+    "pipe",
+  );
+  const psql = startTool(toolPath("psql", s.env), ["--no-psqlrc", "--single-transaction", "--set", "ON_ERROR_STOP=1", "--file", "-"], libpqEnv(target), "pipe");
+  const counts = countTags(psql);
+  const psqlIn = psql.child.stdin!;
+  let psqlGone = false;
+  psqlIn.on("error", () => (psqlGone = true));
+  // The script flows on as pg_restore writes it; only its end is held back (end: false).
+  script.child.stdout!.pipe(psqlIn, { end: false });
+  // psql stopped early (an SQL error: ON_ERROR_STOP): nothing reads the script any more.
+  void psql.exited.then(() => {
+    psqlGone = true;
+    if (script.child.exitCode === null) script.child.kill("SIGKILL");
+  });
+  const onAbort = () => {
+    psql.child.kill("SIGKILL");
+    script.child.kill("SIGKILL");
+  };
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+
+  try {
+    const streamed = await streamInto(body, script, ctx.signal);
+    await new Promise<void>((resolve) => (script.child.stdout!.readableEnded ? resolve() : script.child.stdout!.once("end", resolve)));
+    const whole = streamed.sha256 === m.sha256 && streamed.bytes === m.sizeBytes;
+    if (!whole || streamed.exitCode !== 0 || psqlGone) {
+      psql.child.kill("SIGKILL");
+      const code = await psql.exited;
+      const why = !whole
+        ? `sha256 of ${m.key} is ${streamed.sha256} over ${streamed.bytes} bytes, manifest says ${m.sha256} over ${m.sizeBytes}`
+        : psqlGone && streamed.exitCode !== 0 && code !== 137
+          ? `psql exited with ${code}: ${psql.stderrTail() || "no message"}`
+          : streamed.exitCode !== 0
+            ? `pg_restore exited with ${streamed.exitCode}: ${script.stderrTail() || "no message"}`
+            : `psql exited with ${code}: ${psql.stderrTail() || "no message"}`;
+      throw new TaskError(`${why}; nothing was restored: the transaction was rolled back and ${where} is as it was`);
+    }
+    // Verified: let psql read the end of the script and commit.
+    psqlIn.end();
+    const code = await psql.exited;
+    if (code !== 0) throw new TaskError(`psql exited with ${code}: ${psql.stderrTail() || "no message"}; the transaction was rolled back and ${where} is as it was`);
+  } catch (err) {
+    onAbort();
+    throw err;
+  } finally {
+    ctx.signal.removeEventListener("abort", onAbort);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    database: s.RESTORE_DATABASE,
+    key: m.key,
+    tier: m.tier,
+    startedAt: m.startedAt,
+    target: where,
+    tables: counts.tables,
+    rows: counts.rows,
+    bytes: m.sizeBytes,
+    sha256: m.sha256,
+    clean: s.RESTORE_CLEAN,
+    seconds,
+  };
+}
+
+/**
+ * Maps `--database`, `--target`, `--before`, `--key`, `--clean` to settings; refuses bad ones with
+ * one line naming each argument (all problems, joined by "; ").
+ */
+export function restoreOptions(options: Record<string, string[]>): Record<string, string> {
+  const problems: string[] = [];
+  const last = (k: string) => options[k]?.[options[k].length - 1];
+  if (!last("database")) problems.push("--database: missing; the id of the database whose backup is restored (npm run task -- list-backups)");
+  if (!last("target")) problems.push("--target: missing; the postgres:// URL or Secrets Manager ARN of the database to restore into");
+  const before = last("before");
+  if (before !== undefined && !parseIsoTime(before)) problems.push(`--before: "${before}" is not an ISO time (2025-10-10T02:00:00Z)`);
+  if (before !== undefined && last("key") !== undefined) problems.push("--key: cannot be combined with --before; --key names one backup");
+  const clean = last("clean");
+  if (clean !== undefined && !["true", "false"].includes(clean)) problems.push(`--clean: takes no value, got "${clean}"`);
+  if (problems.length) throw new TaskError(problems.join("; "));
+  // The other options set settings as for every task (`--backup-bucket`, `--aws-endpoint-url-s3`).
+  const own = new Set(Object.values(ARGUMENTS).map((a) => a.slice(2)));
+  const env = optionsToEnv(Object.fromEntries(Object.entries(options).filter(([k]) => !own.has(k))));
+  for (const [variable, arg] of Object.entries(ARGUMENTS)) {
+    const v = last(arg.slice(2));
+    if (v !== undefined) env[variable] = v;
+  }
+  return env;
+}
+
+export const restoreTask = defineTask({
+  name: "restore",
+  description: "restore a backup (newest, --before a time, or --key) into --target; refuses a target with tables unless --clean",
+  onDemand: true,
+  settings,
+  async run(s, ctx): Promise<RestoreResult> {
+    // Settings read from the environment (Lambda, Fargate) get the same checks as command-line options.
+    restoreOptions(
+      Object.fromEntries(
+        Object.entries(ARGUMENTS)
+          .filter(([v]) => s[v as keyof Settings] !== undefined)
+          .map(([v, a]) => [a.slice(2), [String(s[v as keyof Settings])]]),
+      ),
+    );
+    const result = await restore(s, ctx);
+    process.stderr.write(
+      `restored ${result.key} (${result.tier}, taken ${result.startedAt}, ${result.bytes} bytes) into ${result.target}: ${result.tables} table(s), ${result.rows} row(s) in ${result.seconds.toFixed(1)} s\n`,
+    );
+    ctx.log.info("restore finished", { ...result });
+    return result;
+  },
+  cli: restoreOptions,
+});
