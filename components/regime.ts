@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Severity } from "./alarms";
 import { AlertRouting } from "./alerting";
 import { BackupVault, tierRules } from "./backup-vault";
-import { Dashboard } from "./dashboard";
+import { Dashboard, type DashboardArgs } from "./dashboard";
 import { DatabaseMaintenance, type DbTaskName } from "./database";
 import { HealthChecks, uptimeTargets } from "./health-checks";
 import { HostAlarms } from "./host-alarms";
@@ -110,7 +110,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
     const scheduleNames: Record<string, pulumi.Output<string>> = {};
     const rpoAlarms: Record<string, pulumi.Output<string>> = {};
     const imageUris: Record<string, pulumi.Output<string>> = {};
-    const dashboardTasks: { task: string; database?: string }[] = [];
+    const dashboardTasks: DashboardArgs["tasks"] = [];
     const alarmNames: pulumi.Output<string[]>[] = [];
     const watchedJobs: WatchedJobSpec[] = [];
 
@@ -177,7 +177,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           taskArns[key] = (t.functionArn ?? t.taskDefinitionArn)!;
           scheduleNames[key] = t.scheduleName;
           alarmNames.push(t.alarmNames);
-          dashboardTasks.push({ task, database: db.id });
+          dashboardTasks.push({ task, database: db.id, functionName: t.functionName });
         }
         rpoAlarms[db.id] = dbm.rpoAlarmName;
         alarmNames.push(dbm.rpoAlarmName.apply((n) => [n]));
@@ -205,7 +205,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       taskArns["overdue-watch"] = overdue.task.functionArn!;
       scheduleNames["overdue-watch"] = overdue.task.scheduleName;
       alarmNames.push(overdue.alarmNames, overdue.task.alarmNames);
-      dashboardTasks.push({ task: "overdue-watch" });
+      dashboardTasks.push({ task: "overdue-watch", functionName: overdue.task.functionName });
     }
 
     // ------------------------------------------------------------------ redis
@@ -228,7 +228,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       taskArns[key] = rh.task.functionArn!;
       scheduleNames[key] = rh.task.scheduleName;
       alarmNames.push(rh.task.alarmNames, rh.alarmNames);
-      dashboardTasks.push({ task: REDIS_TASK });
+      dashboardTasks.push({ task: REDIS_TASK, functionName: rh.task.functionName });
     }
 
     // ------------------------------------------------------------------ endpoints
@@ -249,7 +249,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       taskArns["health-check"] = hc.task.functionArn!;
       scheduleNames["health-check"] = hc.task.scheduleName;
       alarmNames.push(hc.alarmNames, hc.task.alarmNames);
-      dashboardTasks.push({ task: "health-check" });
+      dashboardTasks.push({ task: "health-check", functionName: hc.task.functionName });
     }
 
     // ------------------------------------------------------------------ hosts, applications, RDS
@@ -317,6 +317,8 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           region,
           databases: r.databases.map((d) => d.id),
           endpoints: (r.endpoints?.checks ?? []).map((e) => e.name),
+          responseTimeEndpoints: (r.endpoints?.checks ?? []).filter((e) => e.maxResponseMs !== undefined).map((e) => e.name),
+          certificateEndpoints: (r.endpoints?.checks ?? []).filter((e) => e.minCertificateDays !== undefined).map((e) => e.name),
           uptimeTargets: uptimeTargets(r.endpoints?.checks ?? []),
           tasks: dashboardTasks,
           alarmArns: arnOf,
