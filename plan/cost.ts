@@ -17,7 +17,7 @@
  * or a metric filter writes.
  */
 import { nextRuns, parseSchedule } from "../regime/schedule";
-import { PUBLISHED_METRICS, publishedMetricCounts, RUN_METRICS } from "../tasks/lib/metrics";
+import { ITEM_SETTINGS, PUBLISHED_METRICS, publishedMetricCounts, RUN_METRICS } from "../tasks/lib/metrics";
 import { SETTINGS_FILE } from "../tasks/lib/bundled-settings";
 import type { ComponentGroup } from "./run";
 import type { RecordedResource } from "./mocks";
@@ -62,7 +62,7 @@ export const ASSUMPTIONS = [
   "task duration: backup and restore at 12 MB/s of database size (min 30 s); verify 60 s; vacuum/analyze/reindex their time budget; purge 60 s; db-health 5 s; health-check 3 s; redis-health 2 s; overdue-watch 2 s",
   "backup storage: a compressed dump is 25 % of the database size; copies kept = daily days + weekly days / 7 + monthly days / 30",
   "custom metrics: what each task publishes (tasks/lib/metrics.ts) for the databases, endpoints, queues and jobs in its settings; run metrics only where no AWS metric carries them (Fargate)",
-  "logs: 50 KB ingested per task run (structured lines: one per table, endpoint or database, and a summary)",
+  "logs: checks (health-check, db-health, redis-health, overdue-watch) 1 KB per run plus 0.6 KB per endpoint, database, queue or watched job (measured: a health-check of 2 endpoints writes 1.4 KB, of 10 5.5 KB, Lambda's START/END/REPORT lines added); other tasks 50 KB per run (a line per table or object)",
   "container image: 0.4 GB in ECR",
 ];
 
@@ -84,8 +84,25 @@ export interface CostEstimate {
   assumptions: string[];
 }
 
-/** Log volume of one task run, in KB (see ASSUMPTIONS). */
+/** Log volume of one run of a task that reports per table or object (backup, maintenance, purge, drills), in KB (see ASSUMPTIONS). */
 export const LOG_KB_PER_RUN = 50;
+/** Checks: KB per run, and per item reported (endpoint, database, queue, watched job): measured from the tasks' own output (see ASSUMPTIONS). */
+export const CHECK_LOG_KB = { perRun: 1, perItem: 0.6 } as const;
+const CHECK_TASKS = new Set(["health-check", "db-health", "redis-health", "overdue-watch"]);
+
+/** KB of logs one run of the task with these settings writes (see ASSUMPTIONS). */
+function logKbPerRun(settings: Record<string, string>): number {
+  if (!CHECK_TASKS.has(settings.TASK ?? "")) return LOG_KB_PER_RUN;
+  const items = Object.values(ITEM_SETTINGS).reduce((n, key) => {
+    try {
+      const v = settings[key] ? JSON.parse(settings[key]) : [];
+      return n + (Array.isArray(v) ? v.length : 0);
+    } catch {
+      return n;
+    }
+  }, 0);
+  return CHECK_LOG_KB.perRun + CHECK_LOG_KB.perItem * Math.max(1, items);
+}
 
 /** Compressed dump size as a share of the database size (see ASSUMPTIONS). */
 const DUMP_RATIO = 0.25;
@@ -284,11 +301,11 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
             use.gbSeconds += gbSeconds;
             use.gbSecondsUsd += gbSecondsUsd;
             add(`lambda ${fn.name} (${runs} runs x ${Math.round(seconds)} s)`, gbSecondsUsd + (runs / 1e6) * PRICES.lambdaPerMillionRequests);
-            const logGb = (runs * LOG_KB_PER_RUN) / (1024 * 1024);
-            use.logsGb += logGb;
-            add(`logs of ${fn.name}`, logGb * PRICES.logsIngestGb);
             // Lambda sets AWS_LAMBDA_FUNCTION_NAME: the task publishes no run metric there unless told (RUN_METRICS).
             const settings = { ...(bundled.get(String(f.name ?? fnName)) ?? {}), ...env, AWS_LAMBDA_FUNCTION_NAME: String(f.name ?? fnName) };
+            const logGb = (runs * logKbPerRun(settings)) / (1024 * 1024);
+            use.logsGb += logGb;
+            add(`logs of ${fn.name}`, logGb * PRICES.logsIngestGb);
             for (const m of taskMetricItems(settings)) customMetric(m.what, m.count);
           }
           const ecs = i.target?.ecsParameters?.taskDefinitionArn ? String(i.target.ecsParameters.taskDefinitionArn) : "";

@@ -8,13 +8,13 @@ import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { bundledSettingsByFunction, estimateCost, FREE_TIER, PRICES } from "../plan/cost";
+import { bundledSettingsByFunction, CHECK_LOG_KB, estimateCost, FREE_TIER, PRICES } from "../plan/cost";
 import type { RecordedResource } from "../plan/mocks";
 import type { ComponentGroup } from "../plan/run";
 import { healthCheckTask } from "../tasks/health-check";
 import { publishedMetricCounts, publishedRunMetrics } from "../tasks/lib/metrics";
 import { defineTask, runTask, TaskError } from "../tasks/lib/runtime";
-import { captureEmf, type EmfLine } from "./helpers/emf";
+import { captureEmf, captureJsonLines, type EmfLine } from "./helpers/emf";
 
 let server: http.Server;
 let base: string;
@@ -62,15 +62,14 @@ describe("the estimate counts what the task writes", () => {
       TASK: "health-check",
       REGIME_NAME: "prod",
       AWS_LAMBDA_FUNCTION_NAME: "prod-health-task",
-      LOG_LEVEL: "ERROR",
       ENDPOINTS: JSON.stringify([
         { name: "api", url: `${base}/ok`, conditions: { responseTimeMs: 5000 } },
         { name: "web", url: `${base}/ok` },
         { name: "admin", url: `${base}/down` },
       ]),
     };
-    const emf = await captureEmf(() => runTask(healthCheckTask, env).catch(() => undefined));
-    const written = billed(emf);
+    const lines = await captureJsonLines(() => runTask(healthCheckTask, env).catch(() => undefined));
+    const written = billed(lines.filter((l): l is EmfLine => "_aws" in l));
     expect([...written].sort()).toEqual([
       "Healthy service=prod,Task=health-check,Endpoint=admin",
       "Healthy service=prod,Task=health-check,Endpoint=api",
@@ -78,6 +77,9 @@ describe("the estimate counts what the task writes", () => {
       "ResponseTime service=prod,Task=health-check,Endpoint=api",
     ]);
     expect(publishedMetricCounts(env).reduce((a, m) => a + m.count, 0)).toBe(written.size);
+    // Its log volume (INFO, Lambda's own START/END/REPORT lines, ~0.4 KB, aside) fits the estimate's allowance for a check.
+    const bytes = lines.reduce((a, l) => a + JSON.stringify(l).length + 1, 0);
+    expect(bytes + 400).toBeLessThanOrEqual((CHECK_LOG_KB.perRun + CHECK_LOG_KB.perItem * 3) * 1024);
   });
 });
 
