@@ -23,6 +23,8 @@ export interface PublishedMetric {
   per?: ItemDimension;
   /** Endpoints only: published for an endpoint whose `conditions` has this key (the alarm that reads it exists only then). */
   onlyWithCondition?: string;
+  /** Endpoints only: published for an https endpoint only. */
+  onlyHttps?: boolean;
   /** What reads it: the alarm (components/...) or the dashboard widget. */
   readBy: string;
 }
@@ -99,14 +101,19 @@ function jsonList(text: string | undefined): unknown[] {
  * settings) as the task reads them: run metrics, then each published metric with its count of
  * items. Unknown task: run metrics only.
  */
-export function publishedMetricCounts(settings: Record<string, string | undefined>): { name: string; count: number }[] {
-  const out: { name: string; count: number }[] = publishedRunMetrics(settings).map((name) => ({ name, count: 1 }));
-  for (const m of PUBLISHED_METRICS[settings.TASK ?? ""] ?? []) {
+export function publishedMetricCounts(
+  settings: Record<string, string | undefined>,
+  /** Another publishing policy to count (a benchmark's baseline); default: what the tasks publish. */
+  policy: { metrics: Record<string, readonly PublishedMetric[]>; runMetrics: readonly string[] } = { metrics: PUBLISHED_METRICS, runMetrics: publishedRunMetrics(settings) },
+): { name: string; count: number }[] {
+  const out: { name: string; count: number }[] = policy.runMetrics.map((name) => ({ name, count: 1 }));
+  for (const m of policy.metrics[settings.TASK ?? ""] ?? []) {
     if (!m.per) {
       out.push({ name: m.name, count: 1 });
       continue;
     }
     let items = jsonList(settings[ITEM_SETTINGS[m.per]]);
+    if (m.onlyHttps) items = items.filter((e) => String((e as { url?: unknown })?.url ?? "").startsWith("https:"));
     if (m.onlyWithCondition) items = items.filter((e) => (e as { conditions?: Record<string, unknown> })?.conditions?.[m.onlyWithCondition!] !== undefined);
     if (items.length) out.push({ name: m.name, count: items.length });
   }
