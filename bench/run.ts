@@ -10,6 +10,7 @@ const BENCHES: Record<string, string> = {
   vacuum: "targeted vacuum against a blanket VACUUM ANALYZE (50 tables, 3 bloated)",
   "health-check": "200 endpoints, 10 % never answering, against one timeout",
   bundles: "Lambda bundle sizes and cold import times",
+  cost: "monthly cost of prod and the examples before storage, list price and after the free tier, against the pre-change metric policy",
   plan: "offline plan time, CPU, peak memory and CPU profile for 1, 10 and 50 databases (and --hosts N, --reminders N), with and without the promise check; --baseline REV beside it",
 };
 

@@ -101,6 +101,11 @@ export class AlertRouting extends pulumi.ComponentResource {
     const tags = args.tags ?? {};
     const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
 
+    // A key of its own ($1 a month), not the backup vault's: this key's policy lets CloudWatch (any
+    // alarm of the account) generate and decrypt data keys with it, which SNS encryption needs (the
+    // AWS-managed aws/sns key cannot be opened to CloudWatch). The vault's key names no service, so only
+    // roles granted kms:Decrypt on it read backups; one shared key would extend that to CloudWatch and
+    // tie the backups' key lifecycle (deletion window, rotation, grants) to the alert topics.
     const key = new aws.kms.Key(
       `${name}-topics`,
       {

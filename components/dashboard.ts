@@ -1,7 +1,14 @@
 /**
  * One CloudWatch dashboard per regime: the morning checklist on one screen — alarm states, backups
- * per database (succeeded, size, duration), task runs, endpoint health and response times, and the
- * 30-day availability of each endpoint that has an uptime target, against the target.
+ * per database (succeeded, size), task runs (failed, duration), endpoint health, response times and
+ * certificate days, and the 30-day availability of each endpoint that has an uptime target, against
+ * the target.
+ *
+ * Every widget reads a metric that exists anyway: an AWS metric (a Lambda task's Errors and
+ * Duration) or a custom metric an alarm reads (tasks/lib/metrics.ts); BackupSizeBytes is the one
+ * custom metric published for this dashboard alone. The dashboard costs $3.00 a month at list price;
+ * the first 3 dashboards of an account (up to 50 metrics each) are free
+ * (https://aws.amazon.com/cloudwatch/pricing/). `dashboard: false` in the config leaves it out.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -12,7 +19,12 @@ export interface DashboardArgs {
   region: pulumi.Input<string>;
   databases: string[];
   endpoints: string[];
-  tasks: { task: string; database?: string }[];
+  /** Endpoints that publish ResponseTime (those with maxResponseMs); default: all. */
+  responseTimeEndpoints?: string[];
+  /** Endpoints that publish CertificateDaysLeft (those with minCertificateDays); default: all. */
+  certificateEndpoints?: string[];
+  /** Scheduled tasks; `functionName` for a Lambda task (its AWS/Lambda metrics), none for Fargate (its TaskFailed/TaskDuration). */
+  tasks: { task: string; database?: string; functionName?: pulumi.Input<string> }[];
   alarmArns: pulumi.Input<pulumi.Input<string>[]>;
   /** Endpoint name to its uptime target (percent): a 30-day availability widget per endpoint, with the target as a line. */
   uptimeTargets?: Record<string, number>;
@@ -21,7 +33,12 @@ export interface DashboardArgs {
 type Widget = Record<string, unknown>;
 
 /** Dashboard body; pure so it can be checked without the cloud. */
-export function dashboardBody(regime: string, region: string, args: Omit<DashboardArgs, "regime" | "region" | "alarmArns">, alarmArns: string[]): string {
+export function dashboardBody(
+  regime: string,
+  region: string,
+  args: Omit<DashboardArgs, "regime" | "region" | "alarmArns" | "tasks"> & { tasks: { task: string; database?: string; functionName?: string }[] },
+  alarmArns: string[],
+): string {
   const ns = METRICS_NAMESPACE_DEFAULT;
   const widgets: Widget[] = [];
   let y = 0;
@@ -41,22 +58,31 @@ export function dashboardBody(regime: string, region: string, args: Omit<Dashboa
     row([
       metric("Backups succeeded (per day)", args.databases.map((d) => [ns, "BackupSucceeded", "service", regime, "Task", "backup", "Database", d]), "Sum", 86400),
       metric("Backup size (bytes)", args.databases.map((d) => [ns, "BackupSizeBytes", "service", regime, "Task", "backup", "Database", d]), "Maximum", 86400),
-      metric("Backup duration (s)", args.databases.map((d) => [ns, "BackupDurationSeconds", "service", regime, "Task", "backup", "Database", d]), "Maximum", 86400),
     ]);
   }
-  const taskNames = [...new Set(args.tasks.map((t) => t.task))].sort();
-  if (taskNames.length) {
+  // Per scheduled task (a backup's duration among them): Lambda's own Errors and Duration, or the
+  // Fargate task's TaskFailed and TaskDuration (dimensions as the task writes them, Instance included).
+  const tasks = [...args.tasks].sort((a, b) => a.task.localeCompare(b.task) || (a.database ?? "").localeCompare(b.database ?? ""));
+  const taskMetric = (t: (typeof tasks)[number], lambda: string, own: string) => {
+    const label = { label: t.database ? `${t.task} ${t.database}` : t.task };
+    return t.functionName
+      ? ["AWS/Lambda", lambda, "FunctionName", t.functionName, label]
+      : [ns, own, "service", regime, "Task", t.task, ...(t.database ? ["Instance", t.database] : []), label];
+  };
+  if (tasks.length) {
     row([
-      metric("Task runs failed", taskNames.map((t) => [ns, "TaskFailed", "service", regime, "Task", t]), "Sum", 3600),
-      metric("Task duration (ms)", taskNames.map((t) => [ns, "TaskDuration", "service", regime, "Task", t]), "Maximum", 3600),
+      metric("Task runs failed", tasks.map((t) => taskMetric(t, "Errors", "TaskFailed")), "Sum", 3600),
+      metric("Task duration (ms)", tasks.map((t) => taskMetric(t, "Duration", "TaskDuration")), "Maximum", 3600),
     ]);
   }
   if (args.endpoints.length) {
-    row([
+    // An empty widget is refused by CloudWatch: response time and certificate widgets only where an endpoint publishes them.
+    const nonEmpty = (w: Widget[]) => w.filter((x) => ((x.properties as { metrics: unknown[] }).metrics ?? []).length > 0);
+    row(nonEmpty([
       metric("Endpoints healthy (min)", args.endpoints.map((e) => [ns, "Healthy", "service", regime, "Task", "health-check", "Endpoint", e]), "Minimum", 300, { yAxis: { left: { min: 0, max: 1 } } }),
-      metric("Response time (ms)", args.endpoints.map((e) => [ns, "ResponseTime", "service", regime, "Task", "health-check", "Endpoint", e]), "Average", 300),
-      metric("Certificate days left", args.endpoints.map((e) => [ns, "CertificateDaysLeft", "service", regime, "Task", "health-check", "Endpoint", e]), "Minimum", 3600),
-    ]);
+      metric("Response time (ms)", (args.responseTimeEndpoints ?? args.endpoints).map((e) => [ns, "ResponseTime", "service", regime, "Task", "health-check", "Endpoint", e]), "Average", 300),
+      metric("Certificate days left", (args.certificateEndpoints ?? args.endpoints).map((e) => [ns, "CertificateDaysLeft", "service", regime, "Task", "health-check", "Endpoint", e]), "Minimum", 3600),
+    ]));
   }
   // Availability over 30 days against the target: daily availability, and the running figure since
   // the start of the range (its last point is the 30-day availability), both 100 * healthy / checks.
@@ -98,7 +124,9 @@ export class Dashboard extends pulumi.ComponentResource {
       name,
       {
         dashboardName: name,
-        dashboardBody: pulumi.all([args.region, args.alarmArns]).apply(([region, arns]) => dashboardBody(args.regime, region, args, arns)),
+        dashboardBody: pulumi
+          .all([args.region, args.alarmArns, pulumi.all(args.tasks.map((t) => pulumi.output(t.functionName)))])
+          .apply(([region, arns, fns]) => dashboardBody(args.regime, region, { ...args, tasks: args.tasks.map((t, i) => ({ task: t.task, database: t.database, functionName: fns[i] })) }, arns)),
       },
       { parent: this },
     );

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Severity } from "./alarms";
 import { AlertRouting } from "./alerting";
 import { BackupVault, tierRules } from "./backup-vault";
-import { Dashboard } from "./dashboard";
+import { Dashboard, type DashboardArgs } from "./dashboard";
 import { DatabaseMaintenance, type DbTaskName } from "./database";
 import { HealthChecks, uptimeTargets } from "./health-checks";
 import { HostAlarms } from "./host-alarms";
@@ -127,7 +127,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
     const rpoAlarms: Record<string, pulumi.Output<string>> = {};
     const imageUris: Record<string, pulumi.Output<string>> = {};
     const runNow: Record<string, pulumi.Output<string>> = {};
-    const dashboardTasks: { task: string; database?: string }[] = [];
+    const dashboardTasks: DashboardArgs["tasks"] = [];
     const alarmNames: pulumi.Output<string[]>[] = [];
     const watchedJobs: WatchedJobSpec[] = [];
 
@@ -195,7 +195,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           scheduleNames[key] = t.scheduleName;
           runNow[key] = t.runNowCommand;
           alarmNames.push(t.alarmNames);
-          dashboardTasks.push({ task, database: db.id });
+          dashboardTasks.push({ task, database: db.id, functionName: t.functionName });
         }
         // On-demand tasks run where the backups may be read and the database reached: the verify-backup task.
         const verify = dbm.tasks["verify-backup"];
@@ -230,7 +230,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       runNow["overdue-watch"] = overdue.task.runNowCommand;
       scheduleNames["overdue-watch"] = overdue.task.scheduleName;
       alarmNames.push(overdue.alarmNames, overdue.task.alarmNames);
-      dashboardTasks.push({ task: "overdue-watch" });
+      dashboardTasks.push({ task: "overdue-watch", functionName: overdue.task.functionName });
     }
 
     // ------------------------------------------------------------------ redis
@@ -254,7 +254,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       runNow[key] = rh.task.runNowCommand;
       scheduleNames[key] = rh.task.scheduleName;
       alarmNames.push(rh.task.alarmNames, rh.alarmNames);
-      dashboardTasks.push({ task: REDIS_TASK });
+      dashboardTasks.push({ task: REDIS_TASK, functionName: rh.task.functionName });
     }
 
     // ------------------------------------------------------------------ endpoints
@@ -277,7 +277,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       runNow["health-check"] = hc.task.runNowCommand;
       scheduleNames["health-check"] = hc.task.scheduleName;
       alarmNames.push(hc.alarmNames, hc.task.alarmNames);
-      dashboardTasks.push({ task: "health-check" });
+      dashboardTasks.push({ task: "health-check", functionName: hc.task.functionName });
     }
 
     // ------------------------------------------------------------------ hosts, applications, RDS
@@ -345,6 +345,8 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           region,
           databases: r.databases.map((d) => d.id),
           endpoints: (r.endpoints?.checks ?? []).map((e) => e.name),
+          responseTimeEndpoints: (r.endpoints?.checks ?? []).filter((e) => e.maxResponseMs !== undefined).map((e) => e.name),
+          certificateEndpoints: (r.endpoints?.checks ?? []).filter((e) => e.minCertificateDays !== undefined).map((e) => e.name),
           uptimeTargets: uptimeTargets(r.endpoints?.checks ?? []),
           tasks: dashboardTasks,
           alarmArns: arnOf,

@@ -6,9 +6,18 @@
  * and alarms: the run failed, the run came close to its timeout, no successful run was recorded in the
  * expected interval, and a scheduled run could not even be started (messages in the dead-letter queue).
  *
- * The task code reports `TaskSucceeded` / `TaskFailed` / `TaskDuration` as Embedded Metric Format
- * lines (tasks/lib/runtime.ts) in namespace METRICS_NAMESPACE with dimensions
- * { service: REGIME_NAME, Task: <task name> }; the component sets both variables, so the missed-run
+ * Which metric each alarm reads, and so which custom metrics the run costs (tasks/lib/metrics.ts):
+ * - Lambda: errors and duration read AWS/Lambda Errors and Duration of the function, and the
+ *   missed-run alarm counts successful runs as AWS/Lambda Invocations minus Errors (metric math),
+ *   all published by Lambda for free; the task publishes no run metric (its log line "run" carries
+ *   them). Where the function's timeout is longer than the missed-run window's margin (a run could
+ *   end after the window that should count it, see lambdaInvocationsCountSuccess) the task
+ *   publishes `TaskSucceeded` (RUN_METRICS) and the missed-run alarm reads it, as before.
+ * - Fargate: ECS publishes no per-run metric, so the task publishes `TaskFailed` and `TaskDuration`
+ *   (the errors and duration alarms) and `TaskSucceeded` when a missed-run alarm reads it; RUN_METRICS
+ *   in the container's environment names them.
+ * Task metrics are Embedded Metric Format lines in namespace METRICS_NAMESPACE with dimensions
+ * { service: REGIME_NAME, Task: <task name>, Instance }; the component sets those variables, so an
  * alarm watches exactly the metric the code writes.
  *
  * Lambda runs in a VPC get the ENI permissions EC2 requires on `*` (ec2:CreateNetworkInterface and
@@ -24,6 +33,7 @@ import { isIanaTimezone, LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MEMORY_MB, LOG_RETEN
 import { lowerSeverity } from "../regime/severity";
 import type { ScheduledTaskName } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+import type { RunMetric } from "../tasks/lib/metrics";
 
 export type TaskCode =
   | { kind: "zip"; archive: pulumi.asset.Archive; handler: string }
@@ -239,6 +249,21 @@ export function missedRunTimeToPageSeconds(window: { period: number; evaluationP
   return window.period * window.evaluationPeriods + window.period;
 }
 
+/**
+ * Whether AWS/Lambda Invocations minus Errors counts a Lambda job's successful runs in time for its
+ * missed-run window. Lambda stamps both with the time the function was invoked, not the time it
+ * ended ("the timestamp on an error metric reflects when the function was invoked",
+ * https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html), and publishes them
+ * when the run ends: a success is seen up to a run time later than `TaskSucceeded` would put it. The
+ * window's margin beyond the tolerated runs (missedRunWindowSeconds) absorbs that when the run
+ * cannot outlast it: timeout <= window - interval x tolerated. True for every job of the guides; a
+ * job whose timeout is longer keeps the `TaskSucceeded` metric.
+ */
+export function lambdaInvocationsCountSuccess(intervalSeconds: number, timeoutSeconds: number, tolerated = 1): boolean {
+  const window = missedRunWindowSeconds(intervalSeconds, tolerated);
+  return window !== undefined && timeoutSeconds <= window - intervalSeconds * tolerated;
+}
+
 /** Alarm condition of a missed run: fewer than one success counted over the whole window. */
 export function noSuccessWithin(window: { period: number; evaluationPeriods: number }) {
   return {
@@ -414,6 +439,12 @@ export class ScheduledTask extends pulumi.ComponentResource {
     const namespace = args.metricsNamespace ?? METRICS_NAMESPACE_DEFAULT;
     const own: Record<string, string> = { TASK: args.taskName, REGIME_NAME: args.regime, METRICS_NAMESPACE: namespace };
     if (args.instance) own.METRICS_INSTANCE = args.instance;
+    const window = jobMissedRunWindow(args.expectedIntervalSeconds, args.missedRunsTolerated ?? 1);
+    const successFromLambda = args.code.kind !== "fargate" && lambdaInvocationsCountSuccess(args.expectedIntervalSeconds, args.timeoutSeconds, args.missedRunsTolerated ?? 1);
+    // The run metrics an alarm below reads; the task publishes these and no other (publishedRunMetrics).
+    const runMetrics: RunMetric[] =
+      args.code.kind === "fargate" ? ["TaskSucceeded", "TaskFailed", "TaskDuration"].filter((m) => m !== "TaskSucceeded" || window) as RunMetric[] : window && !successFromLambda ? ["TaskSucceeded"] : [];
+    if (args.code.kind === "fargate" || runMetrics.length) own.RUN_METRICS = runMetrics.join(",");
     for (const [k, v] of Object.entries(own)) {
       const given = args.environment?.[k];
       if (given !== undefined && typeof given === "string" && given !== v) {
@@ -712,7 +743,6 @@ export class ScheduledTask extends pulumi.ComponentResource {
             threshold: nearTimeoutMs,
           },
     );
-    const window = jobMissedRunWindow(args.expectedIntervalSeconds, args.missedRunsTolerated ?? 1);
     this.missedRunWatched = window !== undefined;
     if (window) {
       alarm(
@@ -720,12 +750,23 @@ export class ScheduledTask extends pulumi.ComponentResource {
         args.severity,
         `No successful run of the ${args.taskName} task was recorded in ${Math.round((window.period * window.evaluationPeriods) / 60)} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}; one late run is tolerated; pages at most ${Math.round(missedRunTimeToPageSeconds(window) / 60)} minutes after the last success). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`,
         "breaching",
-        {
-          namespace,
-          metricName: "TaskSucceeded",
-          dimensions: emfDims,
-          ...noSuccessWithin(window),
-        },
+        successFromLambda
+          ? {
+              // Successful runs = invocations - function errors (timeouts and crashes included); a
+              // window without an invocation has no data, which is breaching, like no TaskSucceeded.
+              metricQueries: [
+                { id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: this.functionName! }, stat: "Sum", period: window.period }, returnData: false },
+                { id: "errors", metric: { namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: this.functionName! }, stat: "Sum", period: window.period }, returnData: false },
+                { id: "successes", expression: "invocations - FILL(errors, 0)", label: "successful runs", returnData: true },
+              ],
+              ...(({ statistic, period, ...rest }) => rest)(noSuccessWithin(window)), // eslint-disable-line @typescript-eslint/no-unused-vars
+            }
+          : {
+              namespace,
+              metricName: "TaskSucceeded",
+              dimensions: emfDims,
+              ...noSuccessWithin(window),
+            },
         args.paused,
       );
     }

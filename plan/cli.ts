@@ -93,8 +93,17 @@ export function formatPlan(p: Plan): string {
     out.push(...formatPromises(p.promises));
     out.push("");
   }
-  out.push(`Estimated monthly cost: ${usd(p.cost.monthlyTotal)} (us-east-1 list prices)`);
-  for (const c of p.cost.components) out.push(`  ${usd(c.monthlyUsd).padStart(9)}  ${c.component}`);
+  const beforeStorage = p.cost.monthlyBeforeStorage !== undefined ? `, ${usd(p.cost.monthlyBeforeStorage)} before backup storage` : "";
+  out.push(`Estimated monthly cost: ${usd(p.cost.monthlyTotal)} (us-east-1 list prices${beforeStorage})`);
+  // Per signal: what each alarm, metric and function of a component costs, so a line of config has a price.
+  for (const c of p.cost.components) {
+    out.push(`  ${usd(c.monthlyUsd).padStart(9)}  ${c.component}`);
+    for (const i of c.items) out.push(`  ${usd(i.monthlyUsd).padStart(15)}  ${i.what}`);
+  }
+  if (p.cost.freeTier) {
+    out.push(`  free tier (always-free allowances per account; this regime alone in it): ${usd(p.cost.freeTier.monthlyAfterFreeTier)} a month`);
+    for (const i of p.cost.freeTier.items) out.push(`  ${usd(-i.monthlyUsd).padStart(15)}  ${i.what}`);
+  }
   out.push("  assumptions:");
   for (const a of p.cost.assumptions) out.push(`    - ${a}`);
   return out.join("\n") + "\n";

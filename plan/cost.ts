@@ -1,13 +1,25 @@
 /**
- * Estimated monthly AWS cost of what the plan provisions, per component.
+ * Estimated monthly AWS cost of what the plan provisions, per component and per signal.
  *
- * List prices for us-east-1 (on-demand, free tiers ignored, so the figure is an upper bound for a
- * small account). Usage-based parts (invocations, duration, storage) are derived from each schedule's
- * number of runs in the 30 days after the plan's reference date and from the assumptions listed in
- * `ASSUMPTIONS`; they are estimates, not quotes.
+ * List prices for us-east-1 (on-demand). `monthlyTotal` ignores free tiers, so it is an upper bound
+ * for a small account; `freeTier` states separately what the always-free allowances take off when
+ * the regime is alone in its account (they are per account, shared with everything else in it).
+ * Usage-based parts (invocations, duration, storage) are derived from each schedule's number of runs
+ * in the 30 days after the plan's reference date and from the assumptions listed in `ASSUMPTIONS`;
+ * they are estimates, not quotes.
+ *
+ * Per signal: every alarm is an item (`alarm <name>`, $0.10 per metric it reads, so a metric-math
+ * alarm over two metrics is $0.20), and every custom metric a task publishes is an item with its
+ * count (`custom metric Healthy x 2`), counted from the tasks' own list of published metrics
+ * (tasks/lib/metrics.ts) and the settings each scheduled task is given (its environment, and the
+ * settings file bundled beside a Lambda zip's index.js). Custom metrics written outside the tasks
+ * (log metric filters, the CloudWatch agent, host scripts) are counted once per metric an alarm reads
+ * or a metric filter writes.
  */
 import { nextRuns, parseSchedule } from "../regime/schedule";
 import { catalogueEntry, runTimeAssumption } from "../tasks/catalogue";
+import { ITEM_SETTINGS, PUBLISHED_METRICS, publishedMetricCounts, RUN_METRICS } from "../tasks/lib/metrics";
+import { SETTINGS_FILE } from "../tasks/lib/bundled-settings";
 import type { ComponentGroup } from "./run";
 import type { RecordedResource } from "./mocks";
 
@@ -28,12 +40,30 @@ export const PRICES = {
   logsIngestGb: 0.5,
 } as const;
 
+/**
+ * Always-free monthly allowances per account (us-east-1): CloudWatch 10 custom metrics, 10 alarm
+ * metrics (standard resolution), 3 dashboards of up to 50 metrics, 5 GB of log ingestion
+ * (https://aws.amazon.com/cloudwatch/pricing/); Lambda 1M requests and 400,000 GB-s
+ * (https://aws.amazon.com/lambda/pricing/); EventBridge Scheduler 14M invocations
+ * (https://aws.amazon.com/eventbridge/pricing/). KMS keys, Fargate and S3 Standard storage have no
+ * always-free allowance.
+ */
+export const FREE_TIER = {
+  customMetrics: 10,
+  alarmMetrics: 10,
+  dashboards: 3,
+  logsIngestGb: 5,
+  lambdaRequests: 1_000_000,
+  lambdaGbSeconds: 400_000,
+  schedulerInvocations: 14_000_000,
+} as const;
+
 export const ASSUMPTIONS = [
-  "prices: us-east-1 list prices, free tiers ignored",
+  "prices: us-east-1 list prices, free tiers ignored in the total (stated separately)",
   runTimeAssumption(),
   "backup storage: a compressed dump is 25 % of the database size; copies kept = daily days + weekly days / 7 + monthly days / 30",
-  "custom metrics: 3 per task (succeeded, failed, duration) and 3 per database or endpoint it reports on; redis-health 4 (memory, evictions, hit rate, clients) and 1 per queue; overdue-watch 1 per watched job",
-  "logs: 50 KB ingested per task run (structured lines: one per table, endpoint or database, and a summary)",
+  "custom metrics: what each task publishes (tasks/lib/metrics.ts) for the databases, endpoints, queues and jobs in its settings; run metrics only where no AWS metric carries them (Fargate)",
+  "logs: checks (health-check, db-health, redis-health, overdue-watch) 1 KB per run plus 0.6 KB per endpoint, database, queue or watched job (measured: a health-check of 2 endpoints writes 1.4 KB, of 10 5.5 KB, Lambda's START/END/REPORT lines added); other tasks 50 KB per run (a line per table or object)",
   "container image: 0.4 GB in ECR",
 ];
 
@@ -45,13 +75,35 @@ export interface CostLine {
 
 export interface CostEstimate {
   currency: "USD";
+  /** List price, free tiers ignored. */
   monthlyTotal: number;
+  /** List price without the S3 storage of backups (grows with the databases, not with the regime's configuration). */
+  monthlyBeforeStorage?: number;
   components: CostLine[];
+  /** What the always-free allowances take off (FREE_TIER), when the regime is alone in its account. */
+  freeTier?: { monthlyAfterFreeTier: number; items: { what: string; monthlyUsd: number }[] };
   assumptions: string[];
 }
 
-/** Log volume of one task run, in KB (see ASSUMPTIONS). */
+/** Log volume of one run of a task that reports per table or object (backup, maintenance, purge, drills), in KB (see ASSUMPTIONS). */
 export const LOG_KB_PER_RUN = 50;
+/** Checks: KB per run, and per item reported (endpoint, database, queue, watched job): measured from the tasks' own output (see ASSUMPTIONS). */
+export const CHECK_LOG_KB = { perRun: 1, perItem: 0.6 } as const;
+const CHECK_TASKS = new Set(["health-check", "db-health", "redis-health", "overdue-watch"]);
+
+/** KB of logs one run of the task with these settings writes (see ASSUMPTIONS). */
+function logKbPerRun(settings: Record<string, string>): number {
+  if (!CHECK_TASKS.has(settings.TASK ?? "")) return LOG_KB_PER_RUN;
+  const items = Object.values(ITEM_SETTINGS).reduce((n, key) => {
+    try {
+      const v = settings[key] ? JSON.parse(settings[key]) : [];
+      return n + (Array.isArray(v) ? v.length : 0);
+    } catch {
+      return n;
+    }
+  }, 0);
+  return CHECK_LOG_KB.perRun + CHECK_LOG_KB.perItem * Math.max(1, items);
+}
 
 /** Compressed dump size as a share of the database size (see ASSUMPTIONS). */
 const DUMP_RATIO = 0.25;
@@ -72,16 +124,6 @@ function runsIn30Days(expression: string, timezone: string, from: Date): number 
 
 function envOf(fn: Inputs): Record<string, string> {
   return (fn.environment?.variables ?? {}) as Record<string, string>;
-}
-
-function listLength(json: string | undefined): number {
-  if (!json) return 0;
-  try {
-    const v = JSON.parse(json);
-    return Array.isArray(v) ? v.length : 0;
-  } catch {
-    return 0;
-  }
 }
 
 /**
@@ -130,7 +172,45 @@ function keptBackupGb(lifecycle: Inputs, sizes: Map<string, number>): number {
   return gb;
 }
 
-export function estimateCost(resources: RecordedResource[], groups: ComponentGroup[], from: Date): CostEstimate {
+/** Settings of a Lambda zip's bundled settings file (components/scheduled-task.ts splitSettings), per function name. */
+export async function bundledSettingsByFunction(resources: RecordedResource[]): Promise<Map<string, Record<string, string>>> {
+  const out = new Map<string, Record<string, string>>();
+  for (const r of resources) {
+    if (r.type !== "aws:lambda/function:Function") continue;
+    const code = (await (r.inputs as Inputs).code) as { assets?: Record<string, { text?: unknown }> | Promise<Record<string, { text?: unknown }>> } | undefined;
+    const assets = code?.assets ? await code.assets : undefined;
+    const file = assets?.[SETTINGS_FILE];
+    if (!file?.text) continue;
+    try {
+      out.set(String((r.inputs as Inputs).name ?? r.name), JSON.parse(String(await file.text)) as Record<string, string>);
+    } catch {
+      // Not JSON: the task itself refuses it at cold start; the estimate counts the environment only.
+    }
+  }
+  return out;
+}
+
+/** `Name x N` items of the custom metrics one task's settings make it publish. */
+function taskMetricItems(settings: Record<string, string>): { what: string; count: number }[] {
+  const readBy = new Map((PUBLISHED_METRICS[settings.TASK ?? ""] ?? []).map((m) => [m.name, m.readBy]));
+  return publishedMetricCounts(settings).map(({ name, count }) => ({
+    what: `custom metric ${name} x ${count} (${(RUN_METRICS as readonly string[]).includes(name) ? "a run metric an alarm of the task reads" : `read by ${readBy.get(name)}`})`,
+    count,
+  }));
+}
+
+/**
+ * A custom metric an alarm reads that no scheduled task publishes (CloudWatch agent, host scripts,
+ * log metric filters): namespace, name and dimensions, or undefined for an AWS metric or a task's.
+ */
+function outsideMetricKey(metric: { namespace?: string; metricName?: string; dimensions?: Record<string, string> }): string | undefined {
+  const ns = String(metric.namespace ?? "");
+  if (!ns || ns.startsWith("AWS/")) return undefined;
+  if (metric.dimensions?.Task && metric.dimensions.Task in PUBLISHED_METRICS) return undefined;
+  return `${ns}/${metric.metricName}${JSON.stringify(Object.entries(metric.dimensions ?? {}).sort())}`;
+}
+
+export function estimateCost(resources: RecordedResource[], groups: ComponentGroup[], from: Date, bundled = new Map<string, Record<string, string>>()): CostEstimate {
   const byName = new Map(resources.map((r) => [`${r.type}::${r.name}`, r]));
   const sizes = databaseSizes(resources);
   const fnByArnName = new Map<string, RecordedResource>();
@@ -148,20 +228,42 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
     return n;
   };
 
+  // Usage the free tier covers, summed over the regime.
+  const use = { customMetrics: 0, alarmMetrics: 0, dashboards: 0, logsGb: 0, lambdaRequests: 0, gbSecondsUsd: 0, gbSeconds: 0, schedulerInvocations: 0 };
+  const outside = new Set<string>();
   const lines: CostLine[] = [];
+  let storage = 0;
   for (const g of groups) {
     const items: { what: string; monthlyUsd: number }[] = [];
     const add = (what: string, usd: number) => usd > 0 && items.push({ what, monthlyUsd: usd });
-    let alarmMetrics = 0;
+    const customMetric = (what: string, count: number) => {
+      use.customMetrics += count;
+      add(what, count * PRICES.customMetric);
+    };
+    const outsideMetric = (metric: Inputs | undefined, what: string) => {
+      const key = metric && outsideMetricKey(metric);
+      if (!key || outside.has(key)) return;
+      outside.add(key);
+      customMetric(what, 1);
+    };
     let compositeAlarms = 0;
     for (const { type, name } of g.resources) {
       const r = byName.get(`${type}::${name}`);
       if (!r) continue;
       const i = r.inputs as Inputs;
       switch (r.type) {
-        case "aws:cloudwatch/metricAlarm:MetricAlarm":
-          alarmMetrics += i.metricQueries ? (i.metricQueries as Inputs[]).filter((q) => q.metric).length : 1;
+        case "aws:cloudwatch/metricAlarm:MetricAlarm": {
+          const metrics: Inputs[] = i.metricQueries ? (i.metricQueries as Inputs[]).filter((q) => q.metric).map((q) => q.metric) : [i];
+          use.alarmMetrics += metrics.length;
+          add(`alarm ${i.name ?? name}${metrics.length > 1 ? ` (${metrics.length} metrics)` : ""}`, metrics.length * PRICES.alarmPerMetric);
+          for (const m of metrics) outsideMetric(m, `custom metric ${m.namespace}/${m.metricName} (written outside the tasks, read by ${i.name ?? name})`);
           break;
+        }
+        case "aws:cloudwatch/logMetricFilter:LogMetricFilter": {
+          const t = i.metricTransformation as Inputs | undefined;
+          if (t) outsideMetric({ namespace: t.namespace, metricName: t.name }, `custom metric ${t.namespace}/${t.name} (log metric filter ${i.name ?? name})`);
+          break;
+        }
         case "aws:cloudwatch/compositeAlarm:CompositeAlarm":
           compositeAlarms += 1;
           break;
@@ -169,10 +271,12 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
           add(`KMS key ${name}`, PRICES.kmsKey);
           break;
         case "aws:cloudwatch/dashboard:Dashboard":
+          use.dashboards += 1;
           add(`dashboard ${name}`, PRICES.dashboard);
           break;
         case "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": {
           const gb = keptBackupGb(i, sizes);
+          storage += gb * PRICES.s3StandardGbMonth;
           add(`S3 storage of ~${round(gb)} GB of backups`, gb * PRICES.s3StandardGbMonth);
           break;
         }
@@ -181,20 +285,28 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
           break;
         case "aws:scheduler/schedule:Schedule": {
           const runs = runs30(String(i.scheduleExpression), String(i.scheduleExpressionTimezone ?? "UTC"));
+          use.schedulerInvocations += runs;
           add(`scheduler ${name} (${runs} runs)`, (runs / 1e6) * PRICES.schedulerPerMillion);
           const targetArn = String(i.target?.arn ?? "");
-          const fn = fnByArnName.get(targetArn.split(":function:")[1] ?? "");
+          const fnName = targetArn.split(":function:")[1] ?? "";
+          const fn = fnByArnName.get(fnName);
           if (fn) {
             const f = fn.inputs as Inputs;
             const env = envOf(f);
             const seconds = Math.min(Number(f.timeout ?? 900), taskSeconds(env));
             const gbSeconds = runs * seconds * (Number(f.memorySize ?? 128) / 1024);
             const arm = (f.architectures ?? []).includes("arm64");
-            add(`lambda ${fn.name} (${runs} runs x ${Math.round(seconds)} s)`, gbSeconds * (arm ? PRICES.lambdaGbSecondArm : PRICES.lambdaGbSecondX86) + (runs / 1e6) * PRICES.lambdaPerMillionRequests);
-            add(`logs of ${fn.name}`, ((runs * LOG_KB_PER_RUN) / (1024 * 1024)) * PRICES.logsIngestGb);
-            const reported = listLength(env.DATABASES) + listLength(env.ENDPOINTS) + listLength(env.WATCHED_JOBS) / 3;
-            const own = env.TASK === "redis-health" ? 4 + listLength(env.QUEUES) : 3 * reported;
-            add(`custom metrics of ${fn.name}`, (3 + own) * PRICES.customMetric);
+            const gbSecondsUsd = gbSeconds * (arm ? PRICES.lambdaGbSecondArm : PRICES.lambdaGbSecondX86);
+            use.lambdaRequests += runs;
+            use.gbSeconds += gbSeconds;
+            use.gbSecondsUsd += gbSecondsUsd;
+            add(`lambda ${fn.name} (${runs} runs x ${Math.round(seconds)} s)`, gbSecondsUsd + (runs / 1e6) * PRICES.lambdaPerMillionRequests);
+            // Lambda sets AWS_LAMBDA_FUNCTION_NAME: the task publishes no run metric there unless told (RUN_METRICS).
+            const settings = { ...(bundled.get(String(f.name ?? fnName)) ?? {}), ...env, AWS_LAMBDA_FUNCTION_NAME: String(f.name ?? fnName) };
+            const logGb = (runs * logKbPerRun(settings)) / (1024 * 1024);
+            use.logsGb += logGb;
+            add(`logs of ${fn.name}`, logGb * PRICES.logsIngestGb);
+            for (const m of taskMetricItems(settings)) customMetric(m.what, m.count);
           }
           const ecs = i.target?.ecsParameters?.taskDefinitionArn ? String(i.target.ecsParameters.taskDefinitionArn) : "";
           const td = ecs ? taskDefByFamily.get(ecs.split("task-definition/")[1]?.split(":")[0] ?? "") : undefined;
@@ -206,7 +318,7 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
             }
             const hours = (runs * taskSeconds(env)) / 3600;
             add(`fargate ${td.name} (${runs} runs)`, hours * ((Number(t.cpu ?? 1024) / 1024) * PRICES.fargateVcpuHour + (Number(t.memory ?? 2048) / 1024) * PRICES.fargateGbHour));
-            add(`custom metrics of ${td.name}`, (3 + 3 * listLength(env.DATABASES)) * PRICES.customMetric);
+            for (const m of taskMetricItems(env)) customMetric(m.what, m.count);
           }
           break;
         }
@@ -214,15 +326,28 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
           break;
       }
     }
-    add(`${alarmMetrics} alarm metrics`, alarmMetrics * PRICES.alarmPerMetric);
     add(`${compositeAlarms} composite alarms`, compositeAlarms * PRICES.compositeAlarm);
     const total = items.reduce((a, b) => a + b.monthlyUsd, 0);
     if (items.length) lines.push({ component: g.component, monthlyUsd: round(total), items: items.map((x) => ({ ...x, monthlyUsd: round(x.monthlyUsd) })) });
   }
+  const monthlyTotal = round(lines.reduce((a, b) => a + b.monthlyUsd, 0));
+  const free = [
+    { what: `CloudWatch: ${Math.min(use.customMetrics, FREE_TIER.customMetrics)} of ${use.customMetrics} custom metrics`, monthlyUsd: Math.min(use.customMetrics, FREE_TIER.customMetrics) * PRICES.customMetric },
+    { what: `CloudWatch: ${Math.min(use.alarmMetrics, FREE_TIER.alarmMetrics)} of ${use.alarmMetrics} alarm metrics`, monthlyUsd: Math.min(use.alarmMetrics, FREE_TIER.alarmMetrics) * PRICES.alarmPerMetric },
+    { what: `CloudWatch: ${Math.min(use.dashboards, FREE_TIER.dashboards)} of ${use.dashboards} dashboards`, monthlyUsd: Math.min(use.dashboards, FREE_TIER.dashboards) * PRICES.dashboard },
+    { what: `CloudWatch Logs: ${round(Math.min(use.logsGb, FREE_TIER.logsIngestGb))} of ${round(use.logsGb)} GB ingested`, monthlyUsd: Math.min(use.logsGb, FREE_TIER.logsIngestGb) * PRICES.logsIngestGb },
+    { what: `Lambda: ${Math.min(use.lambdaRequests, FREE_TIER.lambdaRequests)} of ${use.lambdaRequests} requests`, monthlyUsd: (Math.min(use.lambdaRequests, FREE_TIER.lambdaRequests) / 1e6) * PRICES.lambdaPerMillionRequests },
+    { what: `Lambda: ${Math.round(Math.min(use.gbSeconds, FREE_TIER.lambdaGbSeconds))} of ${Math.round(use.gbSeconds)} GB-s`, monthlyUsd: use.gbSeconds ? use.gbSecondsUsd * (Math.min(use.gbSeconds, FREE_TIER.lambdaGbSeconds) / use.gbSeconds) : 0 },
+    { what: `EventBridge Scheduler: ${Math.min(use.schedulerInvocations, FREE_TIER.schedulerInvocations)} of ${use.schedulerInvocations} invocations`, monthlyUsd: (Math.min(use.schedulerInvocations, FREE_TIER.schedulerInvocations) / 1e6) * PRICES.schedulerPerMillion },
+  ]
+    .filter((x) => x.monthlyUsd > 0)
+    .map((x) => ({ ...x, monthlyUsd: round(x.monthlyUsd) }));
   return {
     currency: "USD",
-    monthlyTotal: round(lines.reduce((a, b) => a + b.monthlyUsd, 0)),
+    monthlyTotal,
+    monthlyBeforeStorage: round(monthlyTotal - storage),
     components: lines,
+    freeTier: { monthlyAfterFreeTier: round(Math.max(0, monthlyTotal - free.reduce((a, b) => a + b.monthlyUsd, 0))), items: free },
     assumptions: ASSUMPTIONS,
   };
 }

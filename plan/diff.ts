@@ -207,6 +207,15 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): strin
   } else {
     out.push("", `Unchanged: ${usd(totalAfter)} a month.`);
   }
+  // List prices above; the always-free allowances apart (per account, so only a regime alone in it sees them all).
+  const freeBefore = base.cost.freeTier?.monthlyAfterFreeTier;
+  const freeAfter = head.cost.freeTier?.monthlyAfterFreeTier;
+  if (freeAfter !== undefined) {
+    out.push(
+      "",
+      `After the always-free allowances (this regime alone in its account): ${freeBefore !== undefined ? `${usd(cents(freeBefore))} → ` : ""}${usd(cents(freeAfter))} a month${freeBefore !== undefined ? ` (${signedUsd(cents(freeAfter) - cents(freeBefore))})` : ""}.`,
+    );
+  }
   if (assumptionsChanged) {
     const a = match(base.cost.assumptions, head.cost.assumptions, (x) => x);
     out.push("", "Cost assumptions changed:", "", "```diff", ...a.removed.map((x) => `- ${x}`), ...a.added.map((x) => `+ ${x}`), "```");

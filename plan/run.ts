@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
 import { nextRuns, formatLocal, type Schedule } from "../regime/schedule";
-import { estimateCost, type CostEstimate } from "./cost";
+import { bundledSettingsByFunction, estimateCost, type CostEstimate } from "./cost";
 import { installPlanMocks, type RecordedResource } from "./mocks";
 import { auditResources, planPromises, type PlanPromises } from "./promises";
 import { promiseCheckContext } from "../components/promises";
@@ -325,7 +325,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     calendar,
     alarms,
     ...(muteRules.length ? { muteRules } : {}),
-    cost: estimateCost(recorded, components, opts.from),
+    cost: estimateCost(recorded, components, opts.from, await bundledSettingsByFunction(recorded)),
     ...(report ? { promises: planPromises(report) } : {}),
     outputs,
   };

@@ -72,7 +72,7 @@ import * as tls from "node:tls";
 import { TextDecoder } from "node:util";
 import * as zlib from "node:zlib";
 import { z } from "zod";
-import { defineTask, envInt, MetricUnit, oneLine, TaskError, type TaskContext } from "./lib/runtime";
+import { defineTask, envInt, MetricUnit, oneLine, recordMetric, TaskError, type TaskContext } from "./lib/runtime";
 import { redactText, redactUrl, urlCredentialProblem } from "./lib/url-credentials";
 
 // ---------------------------------------------------------------- headers
@@ -768,15 +768,17 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   return results;
 }
 
-function emitMetrics(ctx: TaskContext, r: EndpointResult): void {
-  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number) => {
-    const m = ctx.metrics.singleMetric();
-    m.addDimension("Endpoint", r.name);
-    m.addMetric(name, unit, value);
-  };
+/**
+ * Healthy of every endpoint is a metric (the down and error-budget alarms read it). ResponseTime and
+ * CertificateDaysLeft are metrics for an endpoint with that condition (its slow or certificate
+ * alarm reads them, tasks/lib/metrics.ts) and log lines for the others.
+ */
+function emitMetrics(ctx: TaskContext, e: z.infer<typeof endpointSchema>, r: EndpointResult): void {
+  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, alarmed = true) =>
+    alarmed ? recordMetric(ctx, name, unit, value, ["Endpoint", r.name]) : ctx.log.info("metric", { metric: name, unit, value, Endpoint: r.name });
   metric("Healthy", MetricUnit.Count, r.healthy ? 1 : 0);
-  if (r.responseTimeMs !== null) metric("ResponseTime", MetricUnit.Milliseconds, r.responseTimeMs);
-  if (r.certificateDaysLeft !== undefined) metric("CertificateDaysLeft", MetricUnit.Count, r.certificateDaysLeft);
+  if (r.responseTimeMs !== null) metric("ResponseTime", MetricUnit.Milliseconds, r.responseTimeMs, e.conditions.responseTimeMs !== undefined);
+  if (r.certificateDaysLeft !== undefined) metric("CertificateDaysLeft", MetricUnit.Count, r.certificateDaysLeft, e.conditions.certificateDaysLeft !== undefined);
 }
 
 function readSecret(arn: string, signal: AbortSignal): Promise<{ headers: Record<string, string> } | { error: string }> {
@@ -925,8 +927,8 @@ export const healthCheckTask = defineTask({
   settings: healthCheckSettings,
   async run(settings, ctx) {
     const result = await checkAll(settings, ctx.signal);
-    for (const r of result.results) {
-      emitMetrics(ctx, r);
+    for (const [i, r] of result.results.entries()) {
+      emitMetrics(ctx, settings.endpoints[i], r);
       if (!r.healthy) ctx.log.warn("endpoint unhealthy", { endpoint: r.name, url: r.url, failures: r.failures, warnings: r.warnings });
       else if (r.warnings.length) ctx.log.warn("endpoint degraded", { endpoint: r.name, url: r.url, warnings: r.warnings });
     }

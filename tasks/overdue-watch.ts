@@ -12,7 +12,7 @@
 import { z } from "zod";
 import { nextRuns } from "../regime/schedule";
 import { readMarkers, startWatching } from "./lib/run-marker";
-import { defineTask, envJson, MetricUnit, type TaskContext } from "./lib/runtime";
+import { defineTask, envJson, MetricUnit, recordMetric, type TaskContext } from "./lib/runtime";
 import { s3Client } from "./lib/s3";
 
 /** One watched job, as the component writes it into WATCHED_JOBS. */
@@ -81,9 +81,7 @@ async function run(s: z.infer<typeof settings>, ctx: TaskContext): Promise<Overd
         ...judge(job, m.lastSuccess ?? since!, now),
       };
       jobs.push(v);
-      const metric = ctx.metrics.singleMetric();
-      metric.addDimension("Job", job.job);
-      metric.addMetric("Overdue", MetricUnit.Count, v.overdue ? 1 : 0);
+      recordMetric(ctx, "Overdue", MetricUnit.Count, v.overdue ? 1 : 0, ["Job", job.job]);
       if (v.overdue) {
         ctx.log.warn(`job overdue: ${job.job} expected by ${v.expectedBy}, due by ${v.dueBy}, ${Math.round(v.overdueSeconds / 3600)} h late; last success ${v.lastSuccess ?? `never (watched since ${v.watchingSince})`}`, { ...v });
       } else ctx.log.info(`job on time: ${job.job}`, { ...v });

@@ -24,7 +24,7 @@
  */
 import { createClient } from "@redis/client";
 import { z } from "zod";
-import { defineTask, envInt, envJson, envNumber, MetricUnit, oneLine, TaskError, type TaskContext } from "./lib/runtime";
+import { defineTask, envInt, envJson, envNumber, MetricUnit, oneLine, recordMetric, TaskError, type TaskContext } from "./lib/runtime";
 
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
 
@@ -322,7 +322,7 @@ async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<R
   const status = checks.some((c) => c.status === "critical") ? "critical" : checks.some((c) => c.status === "warning") ? "warning" : "ok";
   const value = (name: string) => checks.find((c) => c.name === name)?.value;
   const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], v: unknown) => {
-    if (typeof v === "number") ctx.metrics.addMetric(name, unit, v);
+    if (typeof v === "number") recordMetric(ctx, name, unit, v);
   };
   metric("MemoryPercent", MetricUnit.Percent, value("memory"));
   metric("EvictedKeys", MetricUnit.Count, value("evicted_keys"));
@@ -331,9 +331,7 @@ async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<R
   for (const q of settings.QUEUES ?? []) {
     const v = value(`queue:${q.name}`);
     if (typeof v !== "number") continue;
-    const m = ctx.metrics.singleMetric();
-    m.addDimension("Queue", q.name);
-    m.addMetric("QueueLength", MetricUnit.Count, v);
+    recordMetric(ctx, "QueueLength", MetricUnit.Count, v, ["Queue", q.name]);
   }
   for (const c of checks.filter((c) => c.status === "warning" || c.status === "critical")) {
     ctx.log.warn(`${label}: ${c.name} ${c.status}: ${c.value} ${c.unit}${c.detail ? ` (${c.detail})` : ""}`);

@@ -179,7 +179,7 @@ describe("backup, verify-backup, restore-drill against PostgreSQL and an S3 serv
     expect(left.rows).toEqual([]);
   });
 
-  it("emits BackupSucceeded with a Database dimension", async () => {
+  it("emits BackupSucceeded and BackupSizeBytes with a Database dimension, and no other backup metric", async () => {
     const lines: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
     const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
@@ -197,6 +197,9 @@ describe("backup, verify-backup, restore-drill against PostgreSQL and an S3 serv
     expect(emf.Database).toBe(db.name);
     expect(emf.Task).toBe("backup");
     expect(emf._aws.CloudWatchMetrics[0].Dimensions).toEqual([["service", "Task", "Database"]]);
+    // Published: what the RPO alarm and the dashboard read; the duration is Lambda's own (a log line here).
+    const published = lines.map((l) => JSON.parse(l)).filter((o) => o._aws).flatMap((o) => o._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name));
+    expect(published.filter((n) => !n.startsWith("Task")).sort()).toEqual(["BackupSizeBytes", "BackupSucceeded"]);
   });
 });
 

@@ -406,7 +406,9 @@ describe("ScheduledTask on Lambda", () => {
       architectures: ["arm64"],
       timeout: 900,
       memorySize: 256,
-      environment: { variables: { DEAD_PERCENT_MIN: "5", TASK: "vacuum", REGIME_NAME: "prod", METRICS_NAMESPACE: "MaintenanceRegime" } },
+      // Weekly with a 900 s timeout: the 7-day window has no margin for a run Lambda stamps at its
+      // start, so this task publishes TaskSucceeded for its missed-run alarm (lambdaInvocationsCountSuccess).
+      environment: { variables: { DEAD_PERCENT_MIN: "5", TASK: "vacuum", REGIME_NAME: "prod", METRICS_NAMESPACE: "MaintenanceRegime", RUN_METRICS: "TaskSucceeded" } },
       loggingConfig: { logFormat: "Text", logGroup: "/aws/lambda/prod-db-crm-vacuum" },
       tags: { Task: "vacuum" },
     });
@@ -553,11 +555,20 @@ describe("ScheduledTask on Lambda", () => {
     });
   });
 
-  it("watches the daily backup's success over one day at the backup's severity", () => {
-    const missed = alarmsOf("prod-db-crm-backup").find((a) => a.inputs.metricName === "TaskSucceeded")!.inputs;
-    // 25 hours (one day plus an hour's margin for a late run) in two periods of 12.5 h.
-    expect([missed.name, missed.period, missed.evaluationPeriods, missed.datapointsToAlarm, missed.dimensions]).toEqual(["prod-db-crm-backup-missed-run-P1", 45000, 2, 2, { service: "prod", Task: "backup" }]);
+  it("watches the daily backup's success over one day at the backup's severity, from Lambda's own invocations and errors", () => {
+    const missed = alarmsOf("prod-db-crm-backup").find((a) => a.inputs.name === "prod-db-crm-backup-missed-run-P1")!.inputs;
+    // 25 hours (one day plus an hour's margin for a late run) in two periods of 12.5 h; a success is
+    // an invocation without a function error, both published by Lambda (no custom metric).
+    expect([missed.evaluationPeriods, missed.datapointsToAlarm, missed.comparisonOperator, missed.threshold, missed.treatMissingData]).toEqual([2, 2, "LessThanThreshold", 1, "breaching"]);
+    expect(missed.metricQueries).toEqual([
+      { id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: "prod-db-crm-backup" }, stat: "Sum", period: 45000 }, returnData: false },
+      { id: "errors", metric: { namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: "prod-db-crm-backup" }, stat: "Sum", period: 45000 }, returnData: false },
+      { id: "successes", expression: "invocations - FILL(errors, 0)", label: "successful runs", returnData: true },
+    ]);
+    expect([missed.metricName, missed.period, missed.statistic]).toEqual([undefined, undefined, undefined]);
     expect(missed.alarmDescription).toContain("pages at most 2250 minutes after the last success");
+    // The function publishes no run metric: no RUN_METRICS, and Lambda's AWS_LAMBDA_FUNCTION_NAME turns them off.
+    expect(one("prod-db-crm-backup", "aws:lambda/function:Function").inputs.environment.variables).not.toHaveProperty("RUN_METRICS");
   });
 
   it("leaves out the missed-run alarm when the interval is longer than CloudWatch can watch", async () => {
@@ -615,6 +626,8 @@ describe("ScheduledTask on Fargate", () => {
           { name: "BACKUP_BUCKET", value: "prod-backups-prod-backups" },
           { name: "METRICS_NAMESPACE", value: "MaintenanceRegime" },
           { name: "REGIME_NAME", value: "prod" },
+          // ECS publishes no per-run metric: the task publishes the three its alarms read.
+          { name: "RUN_METRICS", value: "TaskSucceeded,TaskFailed,TaskDuration" },
           { name: "TASK", value: "backup" },
         ],
         logConfiguration: {

@@ -4,7 +4,7 @@ import { dbHealthTask, type Check } from "../tasks/db-health";
 import { vacuumTask } from "../tasks/maintenance";
 import { runTask, TaskError } from "../tasks/lib/runtime";
 import { adminQuery, createTestDatabase } from "./helpers/pg";
-import { captureEmf } from "./helpers/emf";
+import { captureJsonLines, type EmfLine } from "./helpers/emf";
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 
@@ -111,19 +111,24 @@ describe("db-health", () => {
     expect(err.result.databases[0].report.status).toBe("critical");
   });
 
-  it("emits the six metrics with a Database dimension as Embedded Metric Format lines", async () => {
+  it("publishes the four metrics its alarms read with a Database dimension; dead tuples and the oldest transaction are log lines", async () => {
     let result: Awaited<ReturnType<typeof runTask<unknown>>> | undefined;
-    const emf = await captureEmf(async () => (result = await runTask(dbHealthTask, env())));
-    const perDatabase = emf.filter((e) => e.Database === db.name);
+    const lines = await captureJsonLines(async () => (result = await runTask(dbHealthTask, env({ LOG_LEVEL: "INFO" }))));
+    const perDatabase = (lines.filter((l) => "_aws" in l) as EmfLine[]).filter((e) => e.Database === db.name);
     const names = perDatabase.map((e) => e._aws.CloudWatchMetrics[0].Metrics[0].Name);
-    expect(names).toEqual(["ConnectionsPercent", "WraparoundAge", "DeadTuplePercentMax", "OldestTransactionSeconds", "LastVacuumAgeHours", "LastAnalyzeAgeHours"]);
+    expect(names).toEqual(["ConnectionsPercent", "WraparoundAge", "LastVacuumAgeHours", "LastAnalyzeAgeHours"]);
     // The same dimensions as the other db-health metrics (service, Task, Database): no per-table metric.
     for (const e of perDatabase) expect(e._aws.CloudWatchMetrics[0].Dimensions).toEqual([["service", "Task", "Database"]]);
-    expect(perDatabase[2].DeadTuplePercentMax).toBe(25);
     const c = byName((result as { databases: { report: { checks: Check[] } }[] }).databases[0].report.checks);
-    expect(perDatabase[4].LastVacuumAgeHours).toBe(c.last_vacuum.value);
-    expect(perDatabase[4].LastVacuumAgeHours).toBeGreaterThan(0);
-    expect(perDatabase[5].LastAnalyzeAgeHours).toBe(c.last_analyze.value);
+    expect(perDatabase[2].LastVacuumAgeHours).toBe(c.last_vacuum.value);
+    expect(perDatabase[2].LastVacuumAgeHours).toBeGreaterThan(0);
+    expect(perDatabase[3].LastAnalyzeAgeHours).toBe(c.last_analyze.value);
+    // No alarm reads these two: a structured log line each, no custom metric.
+    const logged = lines.filter((l) => l.message === "metric" && l.Database === db.name).map((l) => [l.metric, l.value]);
+    expect(logged).toEqual([
+      ["DeadTuplePercentMax", 25],
+      ["OldestTransactionSeconds", c.oldest_transaction.value],
+    ]);
   });
 
   it("rejects bad thresholds with one line naming the key", async () => {

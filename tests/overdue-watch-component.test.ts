@@ -47,7 +47,14 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
     const s = of("aws:scheduler/schedule:Schedule").find((x) => x.name === "prod-overdue-watch")!;
     expect([s.scheduleExpression, s.flexibleTimeWindow.mode]).toEqual(["rate(1 hour)", "OFF"]);
     const m = alarm("prod-overdue-watch-missed-run-P2");
-    expect([m.metricName, m.dimensions, m.period * m.evaluationPeriods, m.treatMissingData]).toEqual(["TaskSucceeded", { service: "prod", Task: "overdue-watch" }, 7200, "breaching"]);
+    // Successful runs = the function's invocations minus its errors (AWS/Lambda, no custom metric).
+    const q = m.metricQueries as Inputs[];
+    expect([q.map((x) => x.metric?.metricName ?? x.expression), q[0].metric.dimensions, q[0].metric.period * m.evaluationPeriods, m.treatMissingData]).toEqual([
+      ["Invocations", "Errors", "invocations - FILL(errors, 0)"],
+      { FunctionName: "prod-overdue-watch" },
+      7200,
+      "breaching",
+    ]);
     const fn = of("aws:lambda/function:Function").find((f) => f.name === "prod-overdue-watch")!;
     const jobs = JSON.parse(fn.environment.variables.WATCHED_JOBS);
     expect(jobs.map((j: Inputs) => [j.job, j.prefix, j.expression, j.timezone])).toEqual([

@@ -327,7 +327,12 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
     expect(emitted("prod-db-app-backup", "BackupSucceeded", "app")).toEqual(watched("prod-db-app-rpo-P0"));
     expect(emitted("prod-db-app-db-health", "ConnectionsPercent", "app")).toEqual(watched("prod-db-app-connections-P2"));
     expect(emitted("prod-db-app-vacuum", "TaskSucceeded")).toEqual(watched("prod-db-app-vacuum-missed-run-P2"));
-    expect(emitted("prod-health-task", "TaskSucceeded")).toEqual(watched("prod-health-task-missed-run-P3"));
+    // On Lambda the missed-run alarm counts the function's own invocations minus errors.
+    const missed = alarms.find((x) => x.name === "prod-health-task-missed-run-P3")!;
+    expect(missed.metricQueries.filter((q: { metric?: unknown }) => q.metric).map((q: { metric: { namespace: string; metricName: string; dimensions: unknown } }) => q.metric)).toEqual([
+      expect.objectContaining({ namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: "prod-health-task" } }),
+      expect.objectContaining({ namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: "prod-health-task" } }),
+    ]);
   });
 
   it("the guides' thresholds are what the alarms watch", () => {

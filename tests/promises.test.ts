@@ -280,7 +280,9 @@ function modelMatches(file: string, resources: RecordedResource[]): void {
       for (const a of d.alarms) {
         const rec = alarms.get(a.name);
         expect(rec, a.name).toBeDefined();
-        expect({ period: rec!.period, evaluationPeriods: rec!.evaluationPeriods, datapointsToAlarm: rec!.datapointsToAlarm }, a.name).toEqual({ datapointsToAlarm: undefined, ...a.window });
+        // A metric-math alarm (a Lambda job's invocations minus errors) carries its period on its metrics.
+        const period = rec!.period ?? rec!.metricQueries?.find((q: { metric?: { period: number } }) => q.metric)?.metric.period;
+        expect({ period, evaluationPeriods: rec!.evaluationPeriods, datapointsToAlarm: rec!.datapointsToAlarm }, a.name).toEqual({ datapointsToAlarm: undefined, ...a.window });
       }
       for (const j of d.jobs.filter((x) => x.key.includes(".fileBackups["))) {
         const m = /hostGroups\[(.+)\]\.fileBackups\[(.+)\]/.exec(j.key)!;

@@ -19,7 +19,9 @@ const FROM = new Date("2026-11-23T00:00:00Z");
  */
 const RUNTIME = new Set(["TASK", "REGIME_NAME", "METRICS_NAMESPACE", "METRICS_INSTANCE", "LOG_LEVEL", "DATABASES", "NODE_OPTIONS", "PG_BIN_DIR", "PG_DUMP_PATH", "PG_RESTORE_PATH", "ESTIMATED_SIZE_GB",
   // Read by the entry points after a successful run (tasks/lib/run-marker.ts), for the overdue watcher.
-  "RUN_MARKER_BUCKET", "RUN_MARKER_PREFIX"]);
+  "RUN_MARKER_BUCKET", "RUN_MARKER_PREFIX",
+  // Read by the shared runtime: the run metrics an alarm of the task reads (tasks/lib/metrics.ts publishedRunMetrics).
+  "RUN_METRICS"]);
 
 function settingNames(schema: z.ZodType): Set<string> {
   const s = schema as unknown as { shape?: Record<string, unknown>; def?: { in?: { shape?: Record<string, unknown> } } };

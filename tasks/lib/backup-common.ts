@@ -1,7 +1,7 @@
 /** Settings and reporting shared by the backup, verify-backup and restore-drill tasks. */
 import { z } from "zod";
 import { databaseTargets, parseDatabaseUrl, type DatabaseTarget } from "./db";
-import { MetricUnit, TaskError, type TaskContext } from "./runtime";
+import { MetricUnit, recordMetric, TaskError, type TaskContext } from "./runtime";
 
 /**
  * Bucket, prefix and database targets; the targets are checked here so a bad URL is a settings error.
@@ -38,9 +38,7 @@ export function withTargets<T extends { DATABASE_URL?: string; DATABASES?: strin
 }
 /** One figure per database, dimensions service + Task + Database (what the per-database alarms watch). */
 export function databaseMetric(ctx: TaskContext, databaseId: string, name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): void {
-  const m = ctx.metrics.singleMetric();
-  m.addDimension("Database", databaseId);
-  m.addMetric(name, unit, value);
+  recordMetric(ctx, name, unit, value, ["Database", databaseId]);
 }
 
 export interface DatabaseOutcome {

@@ -15,7 +15,7 @@
 import pg from "pg";
 import { z } from "zod";
 import { ConnectError, connect, databaseTargets, resolveConnection, type Connection, type DatabaseTarget } from "./db";
-import { envInt, MetricUnit, oneLine, TaskError, type TaskContext } from "./runtime";
+import { envInt, MetricUnit, oneLine, recordMetric, TaskError, type TaskContext } from "./runtime";
 
 export const quoteIdent = (name: string): string => pg.escapeIdentifier(name);
 
@@ -231,11 +231,9 @@ export const pause = (ms: number, signal: AbortSignal) =>
         signal.addEventListener("abort", done, { once: true });
       });
 
-/** One metric with the Database dimension, published at once (Powertools singleMetric). */
+/** One figure with the Database dimension: a metric where tasks/lib/metrics.ts publishes it, else a log line (recordMetric). */
 export function databaseMetric(ctx: TaskContext, database: string, name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): void {
-  const m = ctx.metrics.singleMetric();
-  m.addDimension("Database", database);
-  m.addMetric(name, unit, value);
+  recordMetric(ctx, name, unit, value, ["Database", database]);
 }
 
 export interface DatabaseEnv {

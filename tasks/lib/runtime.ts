@@ -7,6 +7,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
+import { isPublished, publishedRunMetrics, RUN_METRICS } from "./metrics";
 
 export { MetricUnit };
 
@@ -19,6 +20,8 @@ export class TaskError extends Error {
 }
 
 export interface TaskContext {
+  /** The task's name (tasks/registry.ts): which of its metrics are published (tasks/lib/metrics.ts). */
+  task: string;
   log: Logger;
   metrics: Metrics;
   /** Aborted when the caller wants the task to stop early (time budget, SIGTERM). */
@@ -92,7 +95,26 @@ export function createContext(taskName: string, env: Record<string, string | und
     // METRICS_INSTANCE tells apart several scheduled instances of one task (one per database).
     defaultDimensions: { Task: taskName, ...(env.METRICS_INSTANCE ? { Instance: env.METRICS_INSTANCE } : {}) },
   });
-  return { log, metrics, signal };
+  return { task: taskName, log, metrics, signal };
+}
+
+type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
+
+/**
+ * One figure a task measured. Published as a CloudWatch metric (EMF, with the extra dimension when
+ * given) when tasks/lib/metrics.ts lists it for the task, because an alarm or the dashboard reads
+ * it; otherwise written as one structured log line `{"message":"metric","metric":name,"unit",
+ * "value",<dimension>}`: the figure stays searchable (Logs Insights) without a custom metric's
+ * $0.30 a month.
+ */
+export function recordMetric(ctx: TaskContext, name: string, unit: Unit, value: number, dimension?: [string, string]): void {
+  if (isPublished(ctx.task, name)) {
+    const m = ctx.metrics.singleMetric();
+    if (dimension) m.addDimension(dimension[0], dimension[1]);
+    m.addMetric(name, unit, value);
+    return;
+  }
+  ctx.log.info("metric", { metric: name, unit, value, ...(dimension ? { [dimension[0]]: dimension[1] } : {}) });
 }
 
 /** Common zod helpers for environment settings. */
@@ -145,6 +167,12 @@ export async function runTask<R>(
   onSuccess?: OnSuccess,
 ): Promise<R> {
   const settings = parseSettings(task.settings, env);
+  let runMetrics: string[];
+  try {
+    runMetrics = publishedRunMetrics(env);
+  } catch (err) {
+    throw new TaskError(`invalid setting ${oneLine(err)}`);
+  }
   const ctx = createContext(task.name, env, signal);
   const started = Date.now();
   let ok = false;
@@ -163,10 +191,14 @@ export async function runTask<R>(
     if (err instanceof TaskError) throw err;
     throw new TaskError(oneLine(err), undefined);
   } finally {
-    ctx.metrics.addMetric("TaskSucceeded", MetricUnit.Count, ok ? 1 : 0);
-    ctx.metrics.addMetric("TaskFailed", MetricUnit.Count, ok ? 0 : 1);
-    ctx.metrics.addMetric("TaskDuration", MetricUnit.Milliseconds, Date.now() - started);
-    ctx.metrics.publishStoredMetrics();
+    // Run metrics: published where an alarm reads them (publishedRunMetrics); the run's log line
+    // carries all three either way.
+    const run = { TaskSucceeded: ok ? 1 : 0, TaskFailed: ok ? 0 : 1, TaskDuration: Date.now() - started };
+    for (const name of RUN_METRICS) {
+      if (runMetrics.includes(name)) ctx.metrics.addMetric(name, name === "TaskDuration" ? MetricUnit.Milliseconds : MetricUnit.Count, run[name]);
+    }
+    ctx.log.info("run", { succeeded: ok, durationMs: run.TaskDuration });
+    if (runMetrics.length) ctx.metrics.publishStoredMetrics();
   }
 }
 

@@ -7,6 +7,11 @@ export type EmfLine = Record<string, unknown> & { _aws: { CloudWatchMetrics: { D
  * stdout is restored and an error of `run` rethrown after.
  */
 export async function captureEmf(run: () => Promise<unknown>): Promise<EmfLine[]> {
+  return (await captureJsonLines(run)).filter((l): l is EmfLine => "_aws" in l);
+}
+
+/** Every JSON line (EMF and structured log lines) a task writes to stdout while `run` runs. */
+export async function captureJsonLines(run: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
   const lines: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
@@ -20,6 +25,6 @@ export async function captureEmf(run: () => Promise<unknown>): Promise<EmfLine[]
   }
   return lines
     .flatMap((l) => l.split("\n"))
-    .filter((l) => l.includes('"_aws"'))
-    .map((l) => JSON.parse(l) as EmfLine);
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }

@@ -1,0 +1,163 @@
+/**
+ * The plan's cost counts what the tasks really publish: the metric list of tasks/lib/metrics.ts drives
+ * both the task runtime and the estimate, and a real run's Embedded Metric Format lines are compared
+ * with the estimate's count. Run metrics follow where the task runs (Lambda publishes its own).
+ */
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as pulumi from "@pulumi/pulumi";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { bundledSettingsByFunction, CHECK_LOG_KB, estimateCost, FREE_TIER, PRICES } from "../plan/cost";
+import type { RecordedResource } from "../plan/mocks";
+import type { ComponentGroup } from "../plan/run";
+import { healthCheckTask } from "../tasks/health-check";
+import { publishedMetricCounts, publishedRunMetrics } from "../tasks/lib/metrics";
+import { defineTask, runTask, TaskError } from "../tasks/lib/runtime";
+import { captureEmf, captureJsonLines, type EmfLine } from "./helpers/emf";
+
+let server: http.Server;
+let base: string;
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    res.statusCode = req.url === "/down" ? 500 : 200;
+    res.end("ok");
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+/** Distinct CloudWatch metrics (name + dimension values) in EMF lines: what CloudWatch bills. */
+const billed = (emf: EmfLine[]) =>
+  new Set(emf.flatMap((e) => e._aws.CloudWatchMetrics.flatMap((d) => d.Metrics.map((m) => `${m.Name} ${d.Dimensions[0].map((k) => `${k}=${String(e[k])}`).join(",")}`))));
+
+const ok = defineTask({ name: "vacuum", description: "stand-in run", settings: z.object({}).passthrough(), run: async () => ({ done: true }) });
+
+describe("run metrics follow where the task runs", () => {
+  it("on Lambda a run publishes none (Lambda's Errors, Duration and Invocations carry them); elsewhere all three", async () => {
+    const lambda = await captureEmf(() => runTask(ok, { AWS_LAMBDA_FUNCTION_NAME: "prod-db-app-vacuum", LOG_LEVEL: "ERROR" }));
+    expect(billed(lambda)).toEqual(new Set());
+    const cli = await captureEmf(() => runTask(ok, { LOG_LEVEL: "ERROR", REGIME_NAME: "prod" }));
+    expect([...billed(cli)].map((m) => m.split(" ")[0]).sort()).toEqual(["TaskDuration", "TaskFailed", "TaskSucceeded"]);
+  });
+
+  it("RUN_METRICS names exactly the run metrics published (a Fargate task without a missed-run alarm: failed and duration)", async () => {
+    const emf = await captureEmf(() => runTask(ok, { RUN_METRICS: "TaskFailed,TaskDuration", LOG_LEVEL: "ERROR" }));
+    expect([...billed(emf)].map((m) => m.split(" ")[0]).sort()).toEqual(["TaskDuration", "TaskFailed"]);
+    expect(publishedRunMetrics({ RUN_METRICS: "", AWS_LAMBDA_FUNCTION_NAME: "f" })).toEqual([]);
+    expect(publishedRunMetrics({ RUN_METRICS: "TaskSucceeded", AWS_LAMBDA_FUNCTION_NAME: "f" })).toEqual(["TaskSucceeded"]);
+  });
+
+  it("a wrong RUN_METRICS name is refused before the run, naming the variable", async () => {
+    const err = await runTask(ok, { RUN_METRICS: "TaskSucceded", LOG_LEVEL: "ERROR" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskError);
+    expect((err as Error).message).toBe("invalid setting RUN_METRICS: TaskSucceded is not one of TaskSucceeded, TaskFailed, TaskDuration");
+  });
+});
+
+describe("the estimate counts what the task writes", () => {
+  it("health-check on Lambda: one Healthy per endpoint, ResponseTime only where maxResponseMs is set, nothing else", async () => {
+    const env = {
+      TASK: "health-check",
+      REGIME_NAME: "prod",
+      AWS_LAMBDA_FUNCTION_NAME: "prod-health-task",
+      ENDPOINTS: JSON.stringify([
+        { name: "api", url: `${base}/ok`, conditions: { responseTimeMs: 5000 } },
+        { name: "web", url: `${base}/ok` },
+        { name: "admin", url: `${base}/down` },
+      ]),
+    };
+    const lines = await captureJsonLines(() => runTask(healthCheckTask, env).catch(() => undefined));
+    const written = billed(lines.filter((l): l is EmfLine => "_aws" in l));
+    expect([...written].sort()).toEqual([
+      "Healthy service=prod,Task=health-check,Endpoint=admin",
+      "Healthy service=prod,Task=health-check,Endpoint=api",
+      "Healthy service=prod,Task=health-check,Endpoint=web",
+      "ResponseTime service=prod,Task=health-check,Endpoint=api",
+    ]);
+    expect(publishedMetricCounts(env).reduce((a, m) => a + m.count, 0)).toBe(written.size);
+    // Its log volume (INFO, Lambda's own START/END/REPORT lines, ~0.4 KB, aside) fits the estimate's allowance for a check.
+    const bytes = lines.reduce((a, l) => a + JSON.stringify(l).length + 1, 0);
+    expect(bytes + 400).toBeLessThanOrEqual((CHECK_LOG_KB.perRun + CHECK_LOG_KB.perItem * 3) * 1024);
+  });
+});
+
+/** One Lambda task on a schedule, and an alarm over two metrics, as the plan records them. */
+function lambdaRegime(env: Record<string, string>, code?: unknown): { resources: RecordedResource[]; groups: ComponentGroup[] } {
+  const resources: RecordedResource[] = [
+    {
+      type: "aws:lambda/function:Function",
+      name: "t-health-task",
+      custom: true,
+      parent: "",
+      inputs: { name: "t-health-task", memorySize: 256, timeout: 40, architectures: ["arm64"], environment: { variables: env }, ...(code ? { code } : {}) },
+    },
+    { type: "aws:scheduler/schedule:Schedule", name: "t-health-task", custom: true, parent: "", inputs: { scheduleExpression: "rate(1 minute)", scheduleExpressionTimezone: "UTC", target: { arn: "arn:aws:lambda:us-east-1:123456789012:function:t-health-task" } } },
+    {
+      type: "aws:cloudwatch/metricAlarm:MetricAlarm",
+      name: "t-health-task-missed-run-P3",
+      custom: true,
+      parent: "",
+      inputs: {
+        name: "t-health-task-missed-run-P3",
+        metricQueries: [
+          { id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", period: 120 } },
+          { id: "errors", metric: { namespace: "AWS/Lambda", metricName: "Errors", period: 120 } },
+          { id: "successes", expression: "invocations - FILL(errors, 0)", returnData: true },
+        ],
+      },
+    },
+  ];
+  return { resources, groups: [{ component: "t-health", type: "regime:health:HealthChecks", resources: resources.map((r) => ({ type: r.type, name: r.name })) }] };
+}
+
+describe("the plan's cost per signal", () => {
+  const endpoints = Array.from({ length: 25 }, (_, i) => ({ name: `service-${i}`, url: `https://example.org/${i}`, conditions: { status: 200, ...(i < 10 ? { responseTimeMs: 2000 } : {}) } }));
+
+  it("counts endpoints moved into the bundle's settings.json, and prices a two-metric alarm at two alarm metrics", async () => {
+    const code = new pulumi.asset.AssetArchive({
+      "index.js": new pulumi.asset.StringAsset("exports.handler = () => 0;"),
+      "settings.json": new pulumi.asset.StringAsset(JSON.stringify({ ENDPOINTS: JSON.stringify(endpoints) })),
+    });
+    const { resources, groups } = lambdaRegime({ TASK: "health-check", REGIME_NAME: "t" }, code);
+    const bundled = await bundledSettingsByFunction(resources);
+    expect(bundled.get("t-health-task")?.ENDPOINTS).toBe(JSON.stringify(endpoints));
+    const cost = estimateCost(resources, groups, new Date("2026-12-01T00:00:00Z"), bundled);
+    const items = Object.fromEntries(cost.components[0].items.map((i) => [i.what.split(" (")[0], i.monthlyUsd]));
+    expect(items["custom metric Healthy x 25"]).toBe(7.5);
+    expect(items["custom metric ResponseTime x 10"]).toBe(3);
+    expect(Object.keys(items).filter((k) => k.includes("Task"))).toEqual([]);
+    expect(items["alarm t-health-task-missed-run-P3"]).toBe(2 * PRICES.alarmPerMetric);
+    // Without the bundle, the endpoints are not seen: the estimate would miss 35 metrics.
+    const unbundled = estimateCost(resources, groups, new Date("2026-12-01T00:00:00Z"));
+    expect(unbundled.components[0].items.some((i) => i.what.startsWith("custom metric"))).toBe(false);
+  });
+
+  it("states the free tier apart: the first 10 custom metrics and 10 alarm metrics, Lambda's and the scheduler's allowances", () => {
+    const { resources, groups } = lambdaRegime({ TASK: "health-check", REGIME_NAME: "t", ENDPOINTS: JSON.stringify(endpoints) });
+    const cost = estimateCost(resources, groups, new Date("2026-12-01T00:00:00Z"));
+    const free = Object.fromEntries(cost.freeTier!.items.map((i) => [i.what, i.monthlyUsd]));
+    expect(free[`CloudWatch: ${FREE_TIER.customMetrics} of 35 custom metrics`]).toBe(3);
+    expect(free["CloudWatch: 2 of 2 alarm metrics"]).toBe(0.2);
+    expect(free["EventBridge Scheduler: 43200 of 43200 invocations"]).toBe(0.04);
+    expect(cost.monthlyTotal).toBe(cost.components[0].monthlyUsd);
+    expect(cost.freeTier!.monthlyAfterFreeTier).toBe(Math.round((cost.monthlyTotal - cost.freeTier!.items.reduce((a, b) => a + b.monthlyUsd, 0)) * 100) / 100);
+    expect(cost.monthlyBeforeStorage).toBe(cost.monthlyTotal);
+  });
+});
+
+describe("the pull-request diff", () => {
+  it("shows the monthly change at list price and, apart, after the free tier", async () => {
+    const { diffPlans, EMPTY_PLAN } = await import("../plan/diff");
+    const plan = (total: number, afterFree: number) => ({
+      ...EMPTY_PLAN,
+      project: "maintenance-regime",
+      stack: "t",
+      cost: { ...EMPTY_PLAN.cost, monthlyTotal: total, components: [{ component: "t-health-task", monthlyUsd: total, items: [] }], freeTier: { monthlyAfterFreeTier: afterFree, items: [] } },
+    });
+    const md = diffPlans(plan(32.31, 20), plan(21.4, 8.5));
+    expect(md).toContain("**Monthly cost** $32.31 → $21.40 (-$10.91)");
+    expect(md).toContain("After the always-free allowances (this regime alone in its account): $20.00 → $8.50 a month (-$11.50).");
+  });
+});
