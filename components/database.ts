@@ -78,6 +78,9 @@ export function runMarkerSettings(dbId: string, task: DbTaskName, bucket: pulumi
   return { RUN_MARKER_BUCKET: bucket, RUN_MARKER_PREFIX: runMarkerPrefix(dbId, task) };
 }
 
+/** Timeout of the image tasks on Lambda, in seconds: Lambda's longest (15 minutes). */
+export const LAMBDA_TIMEOUT_SECONDS = 900;
+
 /**
  * The settings of a database's backup, verify-backup and restore-drill tasks, which run from the
  * container image (common settings included; run markers are added for sparse ones by the task
@@ -231,7 +234,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       image.backup,
       // Read back: the task checks the object it wrote and the manifest's predecessor.
       args.vault.writeStatements(prefixes, { readBack: true }),
-      900,
+      LAMBDA_TIMEOUT_SECONDS,
       1024,
     );
     task(
@@ -241,7 +244,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       image["verify-backup"],
       // Reads the backups; writes only its verification records beside them (tasks/lib/verification.ts).
       [...args.vault.readStatements(prefixes), ...args.vault.writeStatements(prefixes.map((p) => `${p}${VERIFIED_FOLDER}`))],
-      900,
+      LAMBDA_TIMEOUT_SECONDS,
       1024,
     );
     if (db.restoreDrill) {
@@ -252,7 +255,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         image["restore-drill"],
         args.vault.readStatements(prefixes),
         // Fargate has no timeout: the duration alarm's reference is the time the drill may take (drillMinutes).
-        runners.drill === "fargate" ? runners.drillMinutes! * 60 : 900,
+        runners.drill === "fargate" ? runners.drillMinutes! * 60 : LAMBDA_TIMEOUT_SECONDS,
         2048,
       );
     }

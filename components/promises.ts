@@ -18,14 +18,14 @@
  */
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
-import { imageTaskSettings, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
+import { imageTaskSettings, LAMBDA_TIMEOUT_SECONDS, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
 import { endpointsSetting } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./logs";
 import { physicalName } from "./naming";
 import { REDIS_TASK } from "./redis";
 import { databaseSchedules } from "./regime";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS } from "./overdue-watch";
-import { jobMissedRunWindow, missedRunWindow, splitSettings } from "./scheduled-task";
+import { jobMissedRunWindow, missedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
 import { failuresBeforeDown } from "../regime/endpoints";
 import { databaseRunners } from "../regime/runners";
@@ -137,10 +137,7 @@ export function declaredFromRegime(r: Regime): Declared {
         environment: {
           ...(settings[task as keyof typeof settings] as Record<string, string>),
           ...(sparse ? (runMarkerSettings(db.id, task, BUCKET_NAME_STAND_IN) as Record<string, string>) : {}),
-          TASK: task,
-          REGIME_NAME: r.name,
-          METRICS_NAMESPACE: METRICS_NAMESPACE_DEFAULT,
-          METRICS_INSTANCE: db.id,
+          ...taskOwnSettings({ taskName: task, regime: r.name, instance: db.id, runner: "lambda", expectedIntervalSeconds: schedules[task]!.intervalSeconds, timeoutSeconds: LAMBDA_TIMEOUT_SECONDS }),
         },
         remedy: task === "restore-drill" ? "list fewer checks or shorter SQL (they travel as JSON in CHECKS), or set restoreDrill.runner: fargate" : undefined,
       });

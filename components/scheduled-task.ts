@@ -264,6 +264,35 @@ export function lambdaInvocationsCountSuccess(intervalSeconds: number, timeoutSe
   return window !== undefined && timeoutSeconds <= window - intervalSeconds * tolerated;
 }
 
+/**
+ * The settings a scheduled task's environment always carries, whatever its own settings: TASK,
+ * REGIME_NAME, METRICS_NAMESPACE, METRICS_INSTANCE (per-database and per-Redis tasks) and RUN_METRICS
+ * (the run metrics an alarm reads, which the task publishes and no other: tasks/lib/metrics.ts). On
+ * Lambda a missed-run alarm counts successes from AWS/Lambda invocations and errors where the timeout
+ * allows (lambdaInvocationsCountSuccess) and the task publishes no run metric; on Fargate it publishes
+ * TaskFailed and TaskDuration, and TaskSucceeded when a missed-run alarm reads it. Used by the task
+ * component and by the promise model that checks the 4 KB Lambda environment before `pulumi up`.
+ */
+export function taskOwnSettings(a: {
+  taskName: string;
+  regime: string;
+  metricsNamespace?: string;
+  instance?: string;
+  runner: "lambda" | "fargate";
+  expectedIntervalSeconds: number;
+  timeoutSeconds: number;
+  missedRunsTolerated?: number;
+}): Record<string, string> {
+  const own: Record<string, string> = { TASK: a.taskName, REGIME_NAME: a.regime, METRICS_NAMESPACE: a.metricsNamespace ?? METRICS_NAMESPACE_DEFAULT };
+  if (a.instance) own.METRICS_INSTANCE = a.instance;
+  const window = jobMissedRunWindow(a.expectedIntervalSeconds, a.missedRunsTolerated ?? 1);
+  const successFromLambda = a.runner !== "fargate" && lambdaInvocationsCountSuccess(a.expectedIntervalSeconds, a.timeoutSeconds, a.missedRunsTolerated ?? 1);
+  const runMetrics: RunMetric[] =
+    a.runner === "fargate" ? (["TaskSucceeded", "TaskFailed", "TaskDuration"] as RunMetric[]).filter((m) => m !== "TaskSucceeded" || window) : window && !successFromLambda ? ["TaskSucceeded"] : [];
+  if (a.runner === "fargate" || runMetrics.length) own.RUN_METRICS = runMetrics.join(",");
+  return own;
+}
+
 /** Alarm condition of a missed run: fewer than one success counted over the whole window. */
 export function noSuccessWithin(window: { period: number; evaluationPeriods: number }) {
   return {
@@ -437,14 +466,9 @@ export class ScheduledTask extends pulumi.ComponentResource {
       if (!pulumi.Output.isInstance(s)) checkStatement(s as IamStatement, `policyStatements[${i}]`);
     });
     const namespace = args.metricsNamespace ?? METRICS_NAMESPACE_DEFAULT;
-    const own: Record<string, string> = { TASK: args.taskName, REGIME_NAME: args.regime, METRICS_NAMESPACE: namespace };
-    if (args.instance) own.METRICS_INSTANCE = args.instance;
+    const own = taskOwnSettings({ ...args, runner: args.code.kind === "fargate" ? "fargate" : "lambda" });
     const window = jobMissedRunWindow(args.expectedIntervalSeconds, args.missedRunsTolerated ?? 1);
     const successFromLambda = args.code.kind !== "fargate" && lambdaInvocationsCountSuccess(args.expectedIntervalSeconds, args.timeoutSeconds, args.missedRunsTolerated ?? 1);
-    // The run metrics an alarm below reads; the task publishes these and no other (publishedRunMetrics).
-    const runMetrics: RunMetric[] =
-      args.code.kind === "fargate" ? ["TaskSucceeded", "TaskFailed", "TaskDuration"].filter((m) => m !== "TaskSucceeded" || window) as RunMetric[] : window && !successFromLambda ? ["TaskSucceeded"] : [];
-    if (args.code.kind === "fargate" || runMetrics.length) own.RUN_METRICS = runMetrics.join(",");
     for (const [k, v] of Object.entries(own)) {
       const given = args.environment?.[k];
       if (given !== undefined && typeof given === "string" && given !== v) {
