@@ -4,9 +4,9 @@
  */
 import { readFileSync } from "node:fs";
 import { oneLine, TaskError } from "../lib/runtime";
+import { SECRET_ARN } from "../lib/secrets";
 import { redactUrl } from "../lib/url-credentials";
 import { headersProblem } from "./headers";
-import { SECRET_ARN } from "./secret-headers";
 import { statusCondition, urlProblem, type EndpointInput } from "./settings";
 
 const CLI_OPTIONS = ["url", "name", "method", "timeout-ms", "max-response-ms", "min-cert-days", "status", "body-contains", "json-field", "insecure", "ca", "header", "headers-secret-arn", "concurrency", "max-body-bytes"];

@@ -5,32 +5,11 @@
  * Messages never quote the secret's text.
  */
 import { oneLine } from "../lib/runtime";
+import { readSecretString } from "../lib/secrets";
 import { headersProblem } from "./headers";
-
-/** The secret's region, from its ARN. */
-function secretRegion(arn: string): string {
-  return arn.split(":")[3];
-}
-
-/** A Secrets Manager secret ARN, as the settings and the command line accept it. */
-export const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
 
 /** Header sets read from Secrets Manager in this process (a Lambda cold start), by secret ARN. */
 const secretHeaders = new Map<string, Promise<Record<string, string>>>();
-/** One Secrets Manager client per region, created when first needed. */
-const secretClients = new Map<string, Promise<import("@aws-sdk/client-secrets-manager").SecretsManagerClient>>();
-
-async function secretsClient(region: string) {
-  let client = secretClients.get(region);
-  if (!client) {
-    // Loaded only when a secret is configured: the SDK costs nothing to the other checks.
-    client = import("@aws-sdk/client-secrets-manager").then(
-      (sdk) => new sdk.SecretsManagerClient({ region, maxAttempts: 2, requestHandler: { connectionTimeout: 3000, requestTimeout: 5000 } }),
-    );
-    secretClients.set(region, client);
-  }
-  return client;
-}
 
 /** Parses a SecretString into headers; the message never quotes the secret's text. */
 export function parseSecretHeaders(text: string | undefined): Record<string, string> {
@@ -58,16 +37,14 @@ export function loadSecretHeaders(arn: string, signal?: AbortSignal): Promise<Re
   let pending = secretHeaders.get(arn);
   if (!pending) {
     pending = (async () => {
-      const sdk = await import("@aws-sdk/client-secrets-manager");
-      const client = await secretsClient(secretRegion(arn));
-      let out: import("@aws-sdk/client-secrets-manager").GetSecretValueCommandOutput;
+      let text: string | undefined;
       try {
-        out = await client.send(new sdk.GetSecretValueCommand({ SecretId: arn }), { abortSignal: signal });
+        text = await readSecretString(arn, signal);
       } catch (err) {
         const name = err instanceof Error && err.name && err.name !== "Error" ? `${err.name}: ` : "";
         throw new Error(`GetSecretValue failed: ${name}${oneLine(err)}`);
       }
-      return parseSecretHeaders(out.SecretString);
+      return parseSecretHeaders(text);
     })();
     secretHeaders.set(arn, pending);
     pending.catch(() => secretHeaders.delete(arn));

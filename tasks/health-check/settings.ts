@@ -6,9 +6,9 @@
  */
 import { z } from "zod";
 import { envInt } from "../lib/runtime";
+import { SECRET_ARN } from "../lib/secrets";
 import { redactUrl, urlCredentialProblem } from "../lib/url-credentials";
 import { headersProblem } from "./headers";
-import { SECRET_ARN } from "./secret-headers";
 
 const statusCode = z.number().int().min(100, "must be an HTTP status 100..599").max(599, "must be an HTTP status 100..599");
 /** "2xx" or "200-299". */
