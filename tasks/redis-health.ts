@@ -27,7 +27,6 @@ import { z } from "zod";
 import { defineTask, envInt, envJson, envNumber, MetricUnit, oneLine, recordMetric, TaskError, type TaskContext } from "./lib/runtime";
 import { readSecretString, SECRET_ARN } from "./lib/secrets";
 
-
 const queueSetting = z
   .object({
     name: z.string().min(1, "must not be empty"),
