@@ -8,7 +8,8 @@
  *   npx tsx bench/health-check.ts [--endpoints 200] [--timeout-ms 1000] [--no-sequential]
  */
 import { spawn } from "node:child_process";
-import { checkAll, healthCheckSettings } from "../tasks/health-check";
+import { checkAll } from "../tasks/health-check/check";
+import { healthCheckSettings } from "../tasks/health-check/settings";
 import { parseSettings } from "../tasks/lib/runtime";
 
 const arg = (name: string, dflt: number) => {

@@ -15,9 +15,9 @@
  *   Lambda's limits (50 MB zipped, 250 MB unzipped) leave room for a stored bundle of a few MB.
  *
  * The AWS SDK v3 is bundled, not left to the copy in the nodejs22.x runtime: the runtime's copy
- * changes version without notice, and the lockfile pins ours. It costs size (client-secrets-manager
- * and rds-signer for the database tasks; client-secrets-manager for health-check's header secrets) and buys the
- * same behaviour as the tests. Local task sources are treated as free of import side effects, so a
+ * changes version without notice, and the lockfile pins ours. It costs size (client-secrets-manager,
+ * through tasks/lib/secrets.ts, for the tasks that read a secret; rds-signer for the database tasks)
+ * and buys the same behaviour as the tests. Local task sources are treated as free of import side effects, so a
  * bundle holds only what its handler reaches (the registry of every task is not dragged in through
  * tasks/handler.ts).
  *

@@ -25,8 +25,7 @@
 import { createClient } from "@redis/client";
 import { z } from "zod";
 import { defineTask, envInt, envJson, envNumber, MetricUnit, oneLine, recordMetric, TaskError, type TaskContext } from "./lib/runtime";
-
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+import { readSecretString, SECRET_ARN } from "./lib/secrets";
 
 const queueSetting = z
   .object({
@@ -138,16 +137,10 @@ export function parseSecretPassword(text: string | undefined): { password: strin
 }
 
 async function secretPassword(arn: string, signal: AbortSignal): Promise<{ password: string; username?: string }> {
-  // Loaded only when a secret is configured.
-  const sdk = await import("@aws-sdk/client-secrets-manager");
-  const client = new sdk.SecretsManagerClient({ region: arn.split(":")[3], maxAttempts: 2, requestHandler: { connectionTimeout: 3000, requestTimeout: 5000 } });
   try {
-    const out = await client.send(new sdk.GetSecretValueCommand({ SecretId: arn }), { abortSignal: signal });
-    return parseSecretPassword(out.SecretString);
+    return parseSecretPassword(await readSecretString(arn, signal));
   } catch (err) {
     throw new TaskError(`REDIS_PASSWORD_SECRET_ARN: cannot read the password: ${oneLine(err)}`);
-  } finally {
-    client.destroy();
   }
 }
 

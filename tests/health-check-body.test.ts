@@ -8,7 +8,9 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkAll, contentDecoders, decodeBody, healthCheckSettings, type EndpointInput } from "../tasks/health-check";
+import { contentDecoders, decodeBody } from "../tasks/health-check/body-decoding";
+import { checkAll } from "../tasks/health-check/check";
+import { healthCheckSettings, type EndpointInput } from "../tasks/health-check/settings";
 import { parseSettings } from "../tasks/lib/runtime";
 
 const JSON_OK = JSON.stringify({ status: "ok", service: "api", checks: { db: "up" } });

@@ -4,6 +4,7 @@
  * on-demand tasks list-backups and restore; the key layout is tiers.ts's, the manifest s3.ts's.
  */
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { mapLimit } from "./map-limit";
 import { listManifests, readManifest, type Manifest } from "./s3";
 import { normalisePrefix, TIERS } from "./tiers";
 import { verificationOf, type Verification } from "./verification";
@@ -43,20 +44,6 @@ export async function databasesWithBackups(s3: S3Client, bucket: string, prefix:
   return [...ids].sort();
 }
 
-/** Runs `fn` over `items` with at most `limit` at a time, results in the items' order. */
-async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 /**
  * The backups of one database, newest first (by the key's timestamp, across the tiers): one entry
  * per manifest. A dump without a manifest is not a whole backup (backup.ts writes the manifest last)
@@ -67,7 +54,7 @@ export async function backupsOf(s3: S3Client, bucket: string, prefix: string | u
   // The verification records sit beside the dumps: one more listing per tier, no extra reads.
   const siblings: string[] = [];
   for (const tier of TIERS) siblings.push(...(await listAll(s3, bucket, `${normalisePrefix(prefix)}${tier}/${databaseId}/`)).keys);
-  return mapLimited(manifestKeys, 8, async (k) => {
+  return mapLimit(manifestKeys, 8, async (k) => {
     const m = await readManifest(s3, bucket, k);
     return { database: m.database, tier: m.tier, key: m.key, startedAt: m.startedAt, sizeBytes: m.sizeBytes, sha256: m.sha256, verified: verificationOf(m.key, siblings) };
   });

@@ -7,11 +7,11 @@
  *   host, port, user and database (an RDS IAM token is generated per connection). Credentials are
  *   never plain environment values in Lambda: a DATABASE_URL with a password is refused there.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { Signer } from "@aws-sdk/rds-signer";
 import pg from "pg";
 import { z } from "zod";
 import { TaskError } from "./runtime";
+import { readSecretString } from "./secrets";
 
 export const databaseTargetSchema = z
   .object({
@@ -104,17 +104,16 @@ const secretShape = z.object({
   dbname: z.string().optional(),
 });
 
-/** Resolves a target to connection parameters (fetching the secret or an IAM token). */
+/** Resolves a target to connection parameters (reading the secret, tasks/lib/secrets.ts, or generating an IAM token). */
 export async function resolveConnection(t: DatabaseTarget, env: Record<string, string | undefined>): Promise<Connection> {
   if (t.url) {
     return { ...parseDatabaseUrl(t.url, t.id), ...(t.database ? { database: t.database } : {}) };
   }
   if (t.secretArn) {
-    const sm = new SecretsManagerClient({});
-    const out = await sm.send(new GetSecretValueCommand({ SecretId: t.secretArn }));
+    const text = await readSecretString(t.secretArn);
     let json: unknown;
     try {
-      json = JSON.parse(out.SecretString ?? "");
+      json = JSON.parse(text ?? "");
     } catch {
       throw new TaskError(`database ${t.id}: secret is not JSON in the RDS shape (host, port, username, password, dbname)`);
     }

@@ -1,0 +1,87 @@
+/**
+ * Checking endpoints: each one probed and judged (with its secret's headers), every endpoint of the
+ * list concurrently, CONCURRENCY at a time, each within its own timeout. Every line of a result has
+ * URLs redacted.
+ */
+import { getMaxListeners, setMaxListeners } from "node:events";
+import { mapLimit } from "../lib/map-limit";
+import { redactText, redactUrl } from "../lib/url-credentials";
+import { evaluate } from "./conditions";
+import { probe, type ChainCertificate } from "./probe";
+import { readSecretHeaders, type SecretHeadersOutcome } from "./secret-headers";
+import { endpointName, type Endpoint, type HealthCheckSettings } from "./settings";
+
+export interface EndpointResult {
+  name: string;
+  /** The URL requested, user name, password and credential parameters redacted. */
+  url: string;
+  /**
+   * Available: reachable, trusted, in time, and the answer right (status, bodyContains, jsonField).
+   * The Healthy metric (down alarm, error budget); slowness and certificate age never make it false.
+   */
+  healthy: boolean;
+  /** HTTP status, null when no response arrived. */
+  status: number | null;
+  /** Milliseconds until the body was read (up to the cap), null when no response arrived. */
+  responseTimeMs: number | null;
+  /** https: days until the earliest notAfter of the chain, one decimal; negative when expired. */
+  certificateDaysLeft?: number;
+  /** https: the certificate whose notAfter gives certificateDaysLeft. */
+  certificateExpiresFirst?: ChainCertificate;
+  /** Why the endpoint is not available, one short line each; empty when healthy. */
+  failures: string[];
+  /** Slow answer, certificate expiring: one line each. Reported and alarmed on, never a failure. */
+  warnings: string[];
+}
+
+export interface HealthCheckResult {
+  results: EndpointResult[];
+}
+
+/**
+ * Checks one endpoint. `secret` is the outcome of reading its headersSecretArn (checkAll reads each
+ * secret once); without it the secret is read here. Every line of the result has URLs redacted.
+ */
+export async function checkEndpoint(
+  e: Endpoint,
+  maxBodyBytes = 64 * 1024,
+  signal: AbortSignal = new AbortController().signal,
+  secret?: SecretHeadersOutcome,
+): Promise<EndpointResult> {
+  const shown = { name: endpointName(e), url: redactUrl(e.url) };
+  let headers: Record<string, string> = { ...(e.headers ?? {}) };
+  if (e.headersSecretArn) {
+    const got = secret ?? (await readSecretHeaders(e.headersSecretArn, signal));
+    if ("error" in got) {
+      return { ...shown, healthy: false, status: null, responseTimeMs: null, failures: [redactText(`headers secret ${e.headersSecretArn}: ${got.error} (no request sent)`)], warnings: [] };
+    }
+    // The secret's headers win over inline ones of the same name.
+    const fromSecret = new Set(Object.keys(got.headers).map((n) => n.toLowerCase()));
+    headers = Object.fromEntries(Object.entries(headers).filter(([n]) => !fromSecret.has(n.toLowerCase())));
+    headers = { ...headers, ...got.headers };
+  }
+  const p = await probe(e, maxBodyBytes, signal, headers);
+  const { failures, warnings } = evaluate(e, p);
+  return {
+    ...shown,
+    healthy: failures.length === 0,
+    status: p.status,
+    responseTimeMs: p.responseTimeMs,
+    ...(p.certificateDaysLeft !== undefined ? { certificateDaysLeft: p.certificateDaysLeft } : {}),
+    ...(p.certificateExpiresFirst ? { certificateExpiresFirst: p.certificateExpiresFirst } : {}),
+    failures: failures.map(redactText),
+    warnings: warnings.map(redactText),
+  };
+}
+
+/** Checks every endpoint, CONCURRENCY at a time, after reading each headers secret once; results in the order of ENDPOINTS. */
+export async function checkAll(s: HealthCheckSettings, signal: AbortSignal): Promise<HealthCheckResult> {
+  // Every check in flight listens for the task's abort: that many listeners are expected.
+  setMaxListeners(Math.max(getMaxListeners(signal), s.concurrency + 10), signal);
+  // Each secret once, before the checks: endpoints sharing one wait for the same read.
+  const arns = [...new Set(s.endpoints.flatMap((e) => (e.headersSecretArn ? [e.headersSecretArn] : [])))];
+  const secrets = new Map(await Promise.all(arns.map(async (arn) => [arn, await readSecretHeaders(arn, signal)] as const)));
+  return {
+    results: await mapLimit(s.endpoints, s.concurrency, (e) => checkEndpoint(e, s.maxBodyBytes, signal, e.headersSecretArn ? secrets.get(e.headersSecretArn) : undefined)),
+  };
+}
