@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MOCK_REGION, mockTopics, settle, setupMocks, waitFor, type MockResource } from "./helpers/pulumi-mocks";
 import { parseLogs, type LogsInput } from "../regime/logs";
+import { SSH_RUN_AS_ROOT } from "../components/host-delivery";
 import { fileBackupSchedule, renderCronFile, renderFileBackupInstallScript, renderFileBackupScript } from "../regime/file-backups";
 
 const { resources } = setupMocks();
@@ -42,6 +43,7 @@ const BUCKET_ARN = `arn:aws:s3:::${BUCKET}`;
 
 type Mod = typeof import("../components/logs");
 let mod: Mod;
+let archiveMod: typeof import("../components/log-archive");
 let component: InstanceType<Mod["LogRotation"]>;
 const logs = parseLogs(LOGS);
 const byType = (t: string): MockResource[] => resources.filter((r) => r.type === t);
@@ -55,6 +57,7 @@ const script = (group: number, backup: number) =>
 
 beforeAll(async () => {
   mod = await import("../components/logs");
+  archiveMod = await import("../components/log-archive");
   component = new mod.LogRotation("logs", {
     regime: "prod",
     logs,
@@ -138,7 +141,7 @@ describe("file backups under Pulumi mocks", () => {
     const install = renderFileBackupInstallScript({ regime: "prod", group: "iswitch-crm", backups });
     const a = one("command:remote:Command", "logs-iswitch-crm-file-backups-ssh-10-0-0-7");
     const b = one("command:remote:Command", "logs-iswitch-crm-file-backups-ssh-crm-example-com");
-    expect(a.inputs.create).toBe(mod.SSH_RUN_AS_ROOT);
+    expect(a.inputs.create).toBe(SSH_RUN_AS_ROOT);
     expect(a.inputs.stdin).toBe(install);
     expect(a.inputs.triggers).toEqual([createHash("sha256").update(install).digest("hex")]);
     expect(install).toContain(Buffer.from(backups.uploads.cron).toString("base64"));
@@ -269,9 +272,9 @@ describe("every retention the config states is what the log archive bucket keeps
     expect(stated).toHaveLength(9);
     for (const [key, days] of stated) {
       const kept = keptFor(rules(), key);
-      expect({ key, readable: kept.readableDays, noncurrent: kept.noncurrentDays }).toEqual({ key, readable: days, noncurrent: mod.ARCHIVE_NONCURRENT_DAYS });
+      expect({ key, readable: kept.readableDays, noncurrent: kept.noncurrentDays }).toEqual({ key, readable: days, noncurrent: archiveMod.ARCHIVE_NONCURRENT_DAYS });
     }
-    expect(mod.ARCHIVE_NONCURRENT_DAYS).toBe(1);
+    expect(archiveMod.ARCHIVE_NONCURRENT_DAYS).toBe(1);
   });
 
   it("the bucket policy refuses an upload over an existing key (no If-None-Match) under every archive and backup prefix; multipart parts pass", async () => {
