@@ -5,7 +5,6 @@
  * no backup was recorded. Part of the logs component (components/logs.ts).
  */
 import * as aws from "@pulumi/aws";
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type Severity } from "./alarms";
 import type { FileBackup, HostGroup } from "../regime/logs";
@@ -20,7 +19,7 @@ import {
 } from "../regime/file-backups";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { missedRunWindow, noSuccessWithin } from "./scheduled-task";
-import { sha256, SSH_RUN_AS_ROOT, sshHostPart, sshKey, ssmDocumentContent, tagTargets, type LogsScope } from "./host-delivery";
+import { runOnSshHosts, ssmDocumentContent, tagTargets, type LogsScope } from "./host-delivery";
 
 /** Slack of a file backup's missed-run alarm beyond the schedule's interval: an hour for a backup that takes longer than the previous one. */
 export const FILE_BACKUP_SLACK_SECONDS = 3600;
@@ -152,7 +151,6 @@ function hostGroupFileBackups(
   }
 
   if (g.sshHosts.length > 0) {
-    const key = sshKey(args, g);
     const install = pulumi
       .all(Object.fromEntries(Object.entries(cronFiles).map(([n, f]) => [n, f.script])))
       .apply((scripts) =>
@@ -162,18 +160,7 @@ function hostGroupFileBackups(
           backups: Object.fromEntries(Object.entries(cronFiles).map(([n, f]) => [n, { script: scripts[n], cron: f.cron }])),
         }),
       );
-    for (const h of g.sshHosts) {
-      new command.remote.Command(
-        `${name}-${g.name}-file-backups-ssh-${sshHostPart(h.host)}`,
-        {
-          connection: { host: h.host, user: h.user, port: h.port, privateKey: pulumi.secret(key) },
-          create: SSH_RUN_AS_ROOT,
-          stdin: install,
-          triggers: [install.apply(sha256)],
-        },
-        { parent },
-      );
-    }
+    runOnSshHosts(scope, g, g.sshHosts, "file-backups-ssh", install);
   }
 }
 

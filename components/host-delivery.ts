@@ -7,7 +7,8 @@
  */
 import { createHash } from "node:crypto";
 import type * as aws from "@pulumi/aws";
-import type * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
 import type { HostGroup } from "../regime/logs";
 import type { LogsArgs } from "./logs";
 
@@ -73,9 +74,32 @@ export function sshKey(args: LogsArgs, g: HostGroup): pulumi.Input<string> {
   return key;
 }
 
-/** An SSH host as a Pulumi resource name part: anything but letters, digits and `-` becomes `-`. */
-export function sshHostPart(host: string): string {
-  return host.replace(/[^A-Za-z0-9-]/g, "-");
+/**
+ * Runs `script` as root (SSH_RUN_AS_ROOT) on `hosts` (SSH hosts of group `g`), one remote command per host
+ * named `<component>-<group>-<what>-<host>` (anything in the host but letters, digits and `-` becomes
+ * `-`), re-run when the script's SHA-256 changes. Throws as sshKey does when the group's key is missing.
+ */
+export function runOnSshHosts(
+  scope: LogsScope,
+  g: HostGroup,
+  hosts: HostGroup["sshHosts"],
+  what: string,
+  script: pulumi.Input<string>,
+  opts: { dependsOn?: pulumi.Input<pulumi.Resource>[] } = {},
+): void {
+  const key = sshKey(scope.args, g);
+  for (const h of hosts) {
+    new command.remote.Command(
+      `${scope.name}-${g.name}-${what}-${h.host.replace(/[^A-Za-z0-9-]/g, "-")}`,
+      {
+        connection: { host: h.host, user: h.user, port: h.port, privateKey: pulumi.secret(key) },
+        create: SSH_RUN_AS_ROOT,
+        stdin: script,
+        triggers: [typeof script === "string" ? sha256(script) : pulumi.output(script).apply(sha256)],
+      },
+      { parent: scope.parent, ...opts },
+    );
+  }
 }
 
 /** Hex SHA-256 of a script: the trigger that re-runs a remote command when its script changes. */

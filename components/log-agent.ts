@@ -5,11 +5,10 @@
  * one without retention. Part of the logs component (components/logs.ts).
  */
 import * as aws from "@pulumi/aws";
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { INSTANCE_STREAM, renderAgentLogsConfig, sshStreamName, type HostGroup } from "../regime/logs";
 import { renderAgentScript } from "../regime/logrotate";
-import { groupRun, sha256, SSH_RUN_AS_ROOT, sshHostPart, sshKey, type LogsScope } from "./host-delivery";
+import { groupRun, runOnSshHosts, sha256, type LogsScope } from "./host-delivery";
 
 /** AWS-owned SSM document that installs, configures and restarts the CloudWatch agent. */
 export const AGENT_DOCUMENT = "AmazonCloudWatch-ManageAgent";
@@ -32,7 +31,7 @@ export interface LogAgent {
  * and SSH hosts. `logGroupsOf`: host group -> its created log groups, which the delivery waits for.
  */
 export function deliverAgentConfigs(scope: LogsScope, logGroupsOf: Record<string, aws.cloudwatch.LogGroup[]>): LogAgent {
-  const { name, args } = scope;
+  const { args } = scope;
   const out: LogAgent = { configs: {}, parameterNames: {} };
   for (const g of args.logs.hostGroups) {
     if (g.target) {
@@ -47,16 +46,7 @@ export function deliverAgentConfigs(scope: LogsScope, logGroupsOf: Record<string
       if (!config) continue;
       out.configs[`${g.name}/${h.host}`] = config;
       const script = renderAgentScript({ regime: args.regime, group: g.name, config, mode: h.agentMode });
-      new command.remote.Command(
-        `${name}-${g.name}-cwagent-ssh-${sshHostPart(h.host)}`,
-        {
-          connection: { host: h.host, user: h.user, port: h.port, privateKey: pulumi.secret(sshKey(args, g)) },
-          create: SSH_RUN_AS_ROOT,
-          stdin: script,
-          triggers: [sha256(script)],
-        },
-        { parent: scope.parent, dependsOn: logGroupsOf[g.name] },
-      );
+      runOnSshHosts(scope, g, [h], "cwagent-ssh", script, { dependsOn: logGroupsOf[g.name] });
     }
   }
   return out;

@@ -5,11 +5,10 @@
  * the group's SSH hosts. Part of the logs component (components/logs.ts).
  */
 import * as aws from "@pulumi/aws";
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostGroup } from "../regime/logs";
 import { renderDaemonJson, renderHostGroupConfigs, renderInstallScript } from "../regime/logrotate";
-import { groupRun, sha256, SSH_RUN_AS_ROOT, sshHostPart, sshKey, ssmDocumentContent, type LogsScope } from "./host-delivery";
+import { groupRun, runOnSshHosts, ssmDocumentContent, type LogsScope } from "./host-delivery";
 
 /** What rotation delivery renders and where it put it. */
 export interface RotationDelivery {
@@ -39,7 +38,8 @@ export function deliverRotation(scope: LogsScope, archiveBucket: pulumi.Output<s
     if (g.logSets.length === 0 && !g.docker && containers.length === 0) continue;
     const script = configs.apply((c) => renderInstallScript({ regime: args.regime, group: g.name, configs: c, docker: g.docker, containers }));
     if (g.target) ssmDocumentNames[g.name] = ssmDelivery(scope, g, script);
-    if (g.sshHosts.length > 0) sshDelivery(scope, g, script);
+    // One remote command per SSH host: the same script through `bash -s` as root; re-run when it changes.
+    if (g.sshHosts.length > 0) runOnSshHosts(scope, g, g.sshHosts, "ssh", script);
   }
   return { logrotateConfigs: pulumi.all(configsByGroup), daemonJson, ssmDocumentNames };
 }
@@ -74,21 +74,4 @@ function ssmDelivery(scope: LogsScope, g: HostGroup, script: pulumi.Output<strin
     ),
   );
   return doc.name;
-}
-
-/** One remote command per SSH host: the same script through `bash -s` as root; re-run when it changes. */
-function sshDelivery(scope: LogsScope, g: HostGroup, script: pulumi.Output<string>): void {
-  const key = sshKey(scope.args, g);
-  for (const h of g.sshHosts) {
-    new command.remote.Command(
-      `${scope.name}-${g.name}-ssh-${sshHostPart(h.host)}`,
-      {
-        connection: { host: h.host, user: h.user, port: h.port, privateKey: pulumi.secret(key) },
-        create: SSH_RUN_AS_ROOT,
-        stdin: script,
-        triggers: [script.apply(sha256)],
-      },
-      { parent: scope.parent },
-    );
-  }
 }

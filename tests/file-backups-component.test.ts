@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MOCK_REGION, mockTopics, settle, setupMocks, waitFor, type MockResource } from "./helpers/pulumi-mocks";
 import { parseLogs, type LogsInput } from "../regime/logs";
-import { SSH_RUN_AS_ROOT } from "../components/host-delivery";
 import { fileBackupSchedule, renderCronFile, renderFileBackupInstallScript, renderFileBackupScript } from "../regime/file-backups";
 
 const { resources } = setupMocks();
@@ -43,6 +42,7 @@ const BUCKET_ARN = `arn:aws:s3:::${BUCKET}`;
 
 type Mod = typeof import("../components/logs");
 let mod: Mod;
+let delivery: typeof import("../components/host-delivery");
 let archiveMod: typeof import("../components/log-archive");
 let component: InstanceType<Mod["LogRotation"]>;
 const logs = parseLogs(LOGS);
@@ -57,6 +57,7 @@ const script = (group: number, backup: number) =>
 
 beforeAll(async () => {
   mod = await import("../components/logs");
+  delivery = await import("../components/host-delivery");
   archiveMod = await import("../components/log-archive");
   component = new mod.LogRotation("logs", {
     regime: "prod",
@@ -141,7 +142,7 @@ describe("file backups under Pulumi mocks", () => {
     const install = renderFileBackupInstallScript({ regime: "prod", group: "iswitch-crm", backups });
     const a = one("command:remote:Command", "logs-iswitch-crm-file-backups-ssh-10-0-0-7");
     const b = one("command:remote:Command", "logs-iswitch-crm-file-backups-ssh-crm-example-com");
-    expect(a.inputs.create).toBe(SSH_RUN_AS_ROOT);
+    expect(a.inputs.create).toBe(delivery.SSH_RUN_AS_ROOT);
     expect(a.inputs.stdin).toBe(install);
     expect(a.inputs.triggers).toEqual([createHash("sha256").update(install).digest("hex")]);
     expect(install).toContain(Buffer.from(backups.uploads.cron).toString("base64"));

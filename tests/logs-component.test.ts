@@ -5,7 +5,6 @@ import Ajv from "ajv";
 import { filterPatternProblem, parseLogs, type LogsInput } from "../regime/logs";
 import { renderAgentScript, renderHostGroupConfigs, renderInstallScript } from "../regime/logrotate";
 import { LOG_RETENTION_DAYS } from "../regime/limits";
-import { SSH_RUN_AS_ROOT } from "../components/host-delivery";
 
 const { resources } = setupMocks();
 
@@ -86,6 +85,7 @@ const LOGS: LogsInput = {
 
 type Mod = typeof import("../components/logs");
 let mod: Mod;
+let delivery: typeof import("../components/host-delivery");
 let logGroupsMod: typeof import("../components/log-groups");
 let component: InstanceType<Mod["LogRotation"]>;
 /** Children as the SDK saw them: a transformation on the component reaches only resources parented to it. */
@@ -101,6 +101,7 @@ const one = (t: string, name: string): MockResource => {
 
 beforeAll(async () => {
   mod = await import("../components/logs");
+  delivery = await import("../components/host-delivery");
   logGroupsMod = await import("../components/log-groups");
   component = new mod.LogRotation("logs", {
     regime: "prod",
@@ -221,7 +222,7 @@ describe("LogRotation under Pulumi mocks", () => {
     const script = renderInstallScript({ regime: "prod", group: "bigshot", configs: renderHostGroupConfigs(logs.hostGroups[2], { regime: "prod" }) });
     const a = one("command:remote:Command", "logs-bigshot-ssh-10-0-0-5");
     const b = one("command:remote:Command", "logs-bigshot-ssh-bigshot-example-com");
-    expect(a.inputs.create).toBe(SSH_RUN_AS_ROOT);
+    expect(a.inputs.create).toBe(delivery.SSH_RUN_AS_ROOT);
     expect(a.inputs.stdin).toBe(script);
     expect(a.inputs.triggers).toEqual([createHash("sha256").update(script).digest("hex")]);
     // The whole connection is a secret because the key is (Pulumi's secret signature wraps it).
@@ -627,7 +628,7 @@ describe("CloudWatch agent: the hosts' files shipped into the regime's log group
     const onPrem = one("command:remote:Command", "logs-bigshot-cwagent-ssh-10-0-0-5");
     const ec2 = one("command:remote:Command", "logs-bigshot-cwagent-ssh-bigshot-example-com");
     const script = renderAgentScript({ regime: "prod", group: "bigshot", config: component.agentLogConfigs["bigshot/10.0.0.5"], mode: "onPremise" });
-    expect(onPrem.inputs.create).toBe(SSH_RUN_AS_ROOT);
+    expect(onPrem.inputs.create).toBe(delivery.SSH_RUN_AS_ROOT);
     expect(onPrem.inputs.stdin).toBe(script);
     expect(onPrem.inputs.triggers).toEqual([createHash("sha256").update(script).digest("hex")]);
     expect(script).toContain('"$CTL" -a append-config -m onPremise -c "file:$DIR/prod-bigshot-cloudwatch-logs.json" -s');
