@@ -170,7 +170,7 @@ export function tlsOnlyStatement(bucketArn: string): Record<string, unknown> {
 
 /**
  * The bucket-policy statement that makes every key under the given prefixes write-once (backup tiers
- * here; log archives and file backups in components/logs.ts): S3 refuses
+ * here; log archives and file backups in components/log-archive.ts): S3 refuses
  * (403) a PutObject or CompleteMultipartUpload there that does not carry `If-None-Match` (`s3:if-none-match`
  * absent), whoever sends it, so a role allowed `s3:PutObject` cannot replace a backup (whose old
  * version would then expire after `noncurrentDays`); with the header S3 itself refuses an existing key

@@ -28,6 +28,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { alarmName, PAUSED_NOTE, SEVERITIES, createAlarm, type AlertTopics, type Severity } from "./alarms";
 import type { IamStatement } from "./iam";
+import type { TaskEnvironment } from "./task-settings";
 import { ScheduledTask } from "./scheduled-task";
 import type { Schedule } from "../regime/schedule";
 import type { EndpointConfig } from "../regime/schema";
@@ -164,7 +165,7 @@ export class HealthChecks extends pulumi.ComponentResource {
           REGIME_NAME: args.regime,
           METRICS_NAMESPACE: METRICS_NAMESPACE_DEFAULT,
           ENDPOINTS: endpointsSetting(args.endpoints),
-        },
+        } satisfies TaskEnvironment<"health-check">,
         schedule: { expression: args.schedule.expression, timezone: args.schedule.timezone },
         expectedIntervalSeconds: args.schedule.intervalSeconds,
         paused: args.paused,

@@ -19,6 +19,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, SEVERITIES, type AlertTopics, type Severity } from "./alarms";
 import type { BackupVault } from "./backup-vault";
+import type { TaskEnvironment } from "./task-settings";
 import { ScheduledTask } from "./scheduled-task";
 import type { WatchedJob } from "../tasks/overdue-watch";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
@@ -72,7 +73,7 @@ export class OverdueWatch extends pulumi.ComponentResource {
         taskName: "overdue-watch",
         description: `watches ${args.jobs.length} jobs too sparse for a missed-run alarm: ${args.jobs.map((j) => j.job).join(", ")}`,
         code: { kind: "zip", archive: args.archive, handler: "index.handler" },
-        environment: { BACKUP_BUCKET: args.vault.bucketName, WATCHED_JOBS: watchedJobsSetting(args.jobs) },
+        environment: { BACKUP_BUCKET: args.vault.bucketName, WATCHED_JOBS: watchedJobsSetting(args.jobs) } satisfies TaskEnvironment<"overdue-watch">,
         schedule: { expression: OVERDUE_WATCH_SCHEDULE.expression, timezone: args.timezone },
         expectedIntervalSeconds: OVERDUE_WATCH_SCHEDULE.intervalSeconds,
         timeoutSeconds: 120,

@@ -11,16 +11,16 @@
  * the container image on Lambda (a drill's CHECKS: `imageTaskSettings`); zip tasks move large
  * settings (a purge's rules) into their bundle.
  *
- * Two figures are not yet exported by their components and are restated here, each pinned by a test
- * against the recorded resources (tests/promises.test.ts, "the model is what is provisioned"): the
- * endpoint down alarm's period (components/health-checks.ts) and the file-backup alarm's hour of
- * slack (components/logs.ts).
+ * One figure is not yet exported by its component and is restated here, pinned by a test against the
+ * recorded resources (tests/promises.test.ts, "the model is what is provisioned"): the endpoint down
+ * alarm's period (components/health-checks.ts).
  */
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
 import { imageTaskSettings, LAMBDA_TIMEOUT_SECONDS, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
 import { endpointsSetting } from "./health-checks";
-import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./logs";
+import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
+import { FILE_BACKUP_MAX_WINDOW_SECONDS, FILE_BACKUP_SLACK_SECONDS } from "./file-backups";
 import { physicalName } from "./naming";
 import { REDIS_TASK } from "./redis";
 import { databaseSchedules } from "./regime";
@@ -38,9 +38,6 @@ import type { Regime, ScheduleInput } from "../regime/schema";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
-const WEEK_SECONDS = 7 * 86400;
-/** components/logs.ts: a file backup's missed-run alarm allows an hour more than its interval, at most 7 days. */
-const FILE_BACKUP_SLACK_SECONDS = 3600;
 
 /** The backup vault's bucket name, unknown before deploy, at its longest (S3: 63 characters). */
 const BUCKET_NAME_STAND_IN = "b".repeat(63);
@@ -194,13 +191,13 @@ export function declaredFromRegime(r: Regime): Declared {
       const s = fileBackupSchedule(b.schedule, r.timezone);
       const sched = { expression: s.expression, timezone: "UTC", intervalSeconds: s.intervalSeconds };
       d.jobs.push(
-        job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, b.schedule, sched, b.severity, missedRunWindow(Math.min(s.intervalSeconds + FILE_BACKUP_SLACK_SECONDS, WEEK_SECONDS))),
+        job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, b.schedule, sched, b.severity, missedRunWindow(Math.min(s.intervalSeconds + FILE_BACKUP_SLACK_SECONDS, FILE_BACKUP_MAX_WINDOW_SECONDS))),
       );
     }
   }
 
   // State Manager associations (logrotate, CloudWatch agent config, file backups) of tagged host
-  // groups: a failed run on an instance pages through components/logs.ts's association-failure
+  // groups: a failed run on an instance pages through components/association-failures.ts's
   // alarm; an association that stops running emits nothing (the file backups' own missed-run alarm,
   // above, sees theirs stop; the configuration associations only re-apply configs, drift repair).
   for (const g of r.logs.hostGroups) {

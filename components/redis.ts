@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics } from "./alarms";
 import type { IamStatement } from "./iam";
 import { ScheduledTask } from "./scheduled-task";
+import type { TaskEnvironment } from "./task-settings";
 import type { Schedule } from "../regime/schedule";
 import type { RedisConfig } from "../regime/schema";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
@@ -42,7 +43,7 @@ export function redisTaskEnvironment(r: RedisConfig): Record<string, string> {
     ...(r.minHitRatePercent !== undefined ? { MIN_HIT_RATE_PERCENT: String(r.minHitRatePercent) } : {}),
     QUEUES: JSON.stringify(r.queues.map((q) => ({ name: q.name, maxLength: q.maxLength, severity: q.severity }))),
     TIMEOUT_SECONDS: String(REDIS_TIMEOUT_SECONDS),
-  };
+  } satisfies TaskEnvironment<"redis-health">;
 }
 
 /** The alarm-name part of each queue: its name in the characters alarm names read well with, unique. */

@@ -19,6 +19,7 @@ import { LogRotation } from "./logs";
 import { AlarmCatalog, MuteRules } from "./mute-rules";
 import { OverdueWatch, type WatchedJobSpec } from "./overdue-watch";
 import { Reminders } from "./reminders";
+import type { ScheduledTask } from "./scheduled-task";
 import { TaskImage } from "./task-image";
 import { resolveSchedule } from "../regime/load";
 import { databaseRunners } from "../regime/runners";
@@ -130,6 +131,18 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
     const dashboardTasks: DashboardArgs["tasks"] = [];
     const alarmNames: pulumi.Output<string[]>[] = [];
     const watchedJobs: WatchedJobSpec[] = [];
+    /**
+     * Records a scheduled task in the regime's outputs under `key` (its function or task definition
+     * ARN, schedule name and runNow command), its alarms, and its row on the dashboard (`row`: the
+     * task's name and, for a database task, the database's id).
+     */
+    const recordTask = (key: string, t: ScheduledTask, row: { task: string; database?: string }): void => {
+      taskArns[key] = (t.functionArn ?? t.taskDefinitionArn)!;
+      scheduleNames[key] = t.scheduleName;
+      runNow[key] = t.runNowCommand;
+      alarmNames.push(t.alarmNames);
+      dashboardTasks.push({ ...row, functionName: t.functionName });
+    };
 
     // Subnets and security groups as the config gives them, or read from another stack (one reference per stack).
     const networks = new Map<string, pulumi.StackReference>();
@@ -189,14 +202,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           },
           parent,
         );
-        for (const [task, t] of Object.entries(dbm.tasks)) {
-          const key = `${db.id}/${task}`;
-          taskArns[key] = (t.functionArn ?? t.taskDefinitionArn)!;
-          scheduleNames[key] = t.scheduleName;
-          runNow[key] = t.runNowCommand;
-          alarmNames.push(t.alarmNames);
-          dashboardTasks.push({ task, database: db.id, functionName: t.functionName });
-        }
+        for (const [task, t] of Object.entries(dbm.tasks)) recordTask(`${db.id}/${task}`, t, { task, database: db.id });
         // On-demand tasks run where the backups may be read and the database reached: the verify-backup task.
         const verify = dbm.tasks["verify-backup"];
         if (verify) {
@@ -226,11 +232,8 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         },
         parent,
       );
-      taskArns["overdue-watch"] = overdue.task.functionArn!;
-      runNow["overdue-watch"] = overdue.task.runNowCommand;
-      scheduleNames["overdue-watch"] = overdue.task.scheduleName;
-      alarmNames.push(overdue.alarmNames, overdue.task.alarmNames);
-      dashboardTasks.push({ task: "overdue-watch", functionName: overdue.task.functionName });
+      alarmNames.push(overdue.alarmNames);
+      recordTask("overdue-watch", overdue.task, { task: "overdue-watch" });
     }
 
     // ------------------------------------------------------------------ redis
@@ -249,12 +252,8 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         },
         parent,
       );
-      const key = `redis/${x.id}/${REDIS_TASK}`;
-      taskArns[key] = rh.task.functionArn!;
-      runNow[key] = rh.task.runNowCommand;
-      scheduleNames[key] = rh.task.scheduleName;
-      alarmNames.push(rh.task.alarmNames, rh.alarmNames);
-      dashboardTasks.push({ task: REDIS_TASK, functionName: rh.task.functionName });
+      recordTask(`redis/${x.id}/${REDIS_TASK}`, rh.task, { task: REDIS_TASK });
+      alarmNames.push(rh.alarmNames);
     }
 
     // ------------------------------------------------------------------ endpoints
@@ -273,11 +272,8 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         },
         parent,
       );
-      taskArns["health-check"] = hc.task.functionArn!;
-      runNow["health-check"] = hc.task.runNowCommand;
-      scheduleNames["health-check"] = hc.task.scheduleName;
-      alarmNames.push(hc.alarmNames, hc.task.alarmNames);
-      dashboardTasks.push({ task: "health-check", functionName: hc.task.functionName });
+      alarmNames.push(hc.alarmNames);
+      recordTask("health-check", hc.task, { task: "health-check" });
     }
 
     // ------------------------------------------------------------------ hosts, applications, RDS

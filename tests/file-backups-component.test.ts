@@ -42,6 +42,8 @@ const BUCKET_ARN = `arn:aws:s3:::${BUCKET}`;
 
 type Mod = typeof import("../components/logs");
 let mod: Mod;
+let delivery: typeof import("../components/host-delivery");
+let archiveMod: typeof import("../components/log-archive");
 let component: InstanceType<Mod["LogRotation"]>;
 const logs = parseLogs(LOGS);
 const byType = (t: string): MockResource[] => resources.filter((r) => r.type === t);
@@ -55,6 +57,8 @@ const script = (group: number, backup: number) =>
 
 beforeAll(async () => {
   mod = await import("../components/logs");
+  delivery = await import("../components/host-delivery");
+  archiveMod = await import("../components/log-archive");
   component = new mod.LogRotation("logs", {
     regime: "prod",
     logs,
@@ -138,7 +142,7 @@ describe("file backups under Pulumi mocks", () => {
     const install = renderFileBackupInstallScript({ regime: "prod", group: "iswitch-crm", backups });
     const a = one("command:remote:Command", "logs-iswitch-crm-file-backups-ssh-10-0-0-7");
     const b = one("command:remote:Command", "logs-iswitch-crm-file-backups-ssh-crm-example-com");
-    expect(a.inputs.create).toBe(mod.SSH_RUN_AS_ROOT);
+    expect(a.inputs.create).toBe(delivery.SSH_RUN_AS_ROOT);
     expect(a.inputs.stdin).toBe(install);
     expect(a.inputs.triggers).toEqual([createHash("sha256").update(install).digest("hex")]);
     expect(install).toContain(Buffer.from(backups.uploads.cron).toString("base64"));
@@ -269,9 +273,9 @@ describe("every retention the config states is what the log archive bucket keeps
     expect(stated).toHaveLength(9);
     for (const [key, days] of stated) {
       const kept = keptFor(rules(), key);
-      expect({ key, readable: kept.readableDays, noncurrent: kept.noncurrentDays }).toEqual({ key, readable: days, noncurrent: mod.ARCHIVE_NONCURRENT_DAYS });
+      expect({ key, readable: kept.readableDays, noncurrent: kept.noncurrentDays }).toEqual({ key, readable: days, noncurrent: archiveMod.ARCHIVE_NONCURRENT_DAYS });
     }
-    expect(mod.ARCHIVE_NONCURRENT_DAYS).toBe(1);
+    expect(archiveMod.ARCHIVE_NONCURRENT_DAYS).toBe(1);
   });
 
   it("the bucket policy refuses an upload over an existing key (no If-None-Match) under every archive and backup prefix; multipart parts pass", async () => {

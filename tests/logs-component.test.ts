@@ -85,6 +85,8 @@ const LOGS: LogsInput = {
 
 type Mod = typeof import("../components/logs");
 let mod: Mod;
+let delivery: typeof import("../components/host-delivery");
+let logGroupsMod: typeof import("../components/log-groups");
 let component: InstanceType<Mod["LogRotation"]>;
 /** Children as the SDK saw them: a transformation on the component reaches only resources parented to it. */
 const children: { type: string; name: string; parent: unknown; dependsOn: unknown }[] = [];
@@ -99,6 +101,8 @@ const one = (t: string, name: string): MockResource => {
 
 beforeAll(async () => {
   mod = await import("../components/logs");
+  delivery = await import("../components/host-delivery");
+  logGroupsMod = await import("../components/log-groups");
   component = new mod.LogRotation("logs", {
     regime: "prod",
     logs,
@@ -218,7 +222,7 @@ describe("LogRotation under Pulumi mocks", () => {
     const script = renderInstallScript({ regime: "prod", group: "bigshot", configs: renderHostGroupConfigs(logs.hostGroups[2], { regime: "prod" }) });
     const a = one("command:remote:Command", "logs-bigshot-ssh-10-0-0-5");
     const b = one("command:remote:Command", "logs-bigshot-ssh-bigshot-example-com");
-    expect(a.inputs.create).toBe(mod.SSH_RUN_AS_ROOT);
+    expect(a.inputs.create).toBe(delivery.SSH_RUN_AS_ROOT);
     expect(a.inputs.stdin).toBe(script);
     expect(a.inputs.triggers).toEqual([createHash("sha256").update(script).digest("hex")]);
     // The whole connection is a secret because the key is (Pulumi's secret signature wraps it).
@@ -292,7 +296,7 @@ describe("LogRotation under Pulumi mocks", () => {
     expect(filters["prod-crm-backend-errors"]).toEqual({
       name: "prod-crm-backend-errors",
       logGroupName: "/app/crm/backend",
-      pattern: mod.DEFAULT_PATTERNS.json.errors,
+      pattern: logGroupsMod.DEFAULT_PATTERNS.json.errors,
       metricTransformation: { name: "crm-backend-errors", namespace: "prod/Logs", value: "1", defaultValue: "0", unit: "Count" },
     });
     expect(filters["prod-crm-nginx-http-5xx"].pattern).toBe("[ip, ident, user, timestamp, request, status_code = 5*, bytes, ...]");
@@ -414,7 +418,7 @@ describe("LogRotation under Pulumi mocks", () => {
   it("every filter pattern the component renders (built-in defaults and the log groups' own) reads as CloudWatch's filter syntax", async () => {
     const rendered = byType("aws:cloudwatch/logMetricFilter:LogMetricFilter").map((r) => r.inputs.pattern as string);
     expect(rendered).toHaveLength(8);
-    const all = [...rendered, ...Object.values(mod.DEFAULT_PATTERNS.text), ...Object.values(mod.DEFAULT_PATTERNS.json)];
+    const all = [...rendered, ...Object.values(logGroupsMod.DEFAULT_PATTERNS.text), ...Object.values(logGroupsMod.DEFAULT_PATTERNS.json)];
     for (const p of all) expect(filterPatternProblem(p), p).toBeUndefined();
     // Not vacuous: the same checker refuses what CloudWatch refuses.
     expect(filterPatternProblem('"payment "error"')).toBe('has an unclosed " (opened at character 16)');
@@ -624,7 +628,7 @@ describe("CloudWatch agent: the hosts' files shipped into the regime's log group
     const onPrem = one("command:remote:Command", "logs-bigshot-cwagent-ssh-10-0-0-5");
     const ec2 = one("command:remote:Command", "logs-bigshot-cwagent-ssh-bigshot-example-com");
     const script = renderAgentScript({ regime: "prod", group: "bigshot", config: component.agentLogConfigs["bigshot/10.0.0.5"], mode: "onPremise" });
-    expect(onPrem.inputs.create).toBe(mod.SSH_RUN_AS_ROOT);
+    expect(onPrem.inputs.create).toBe(delivery.SSH_RUN_AS_ROOT);
     expect(onPrem.inputs.stdin).toBe(script);
     expect(onPrem.inputs.triggers).toEqual([createHash("sha256").update(script).digest("hex")]);
     expect(script).toContain('"$CTL" -a append-config -m onPremise -c "file:$DIR/prod-bigshot-cloudwatch-logs.json" -s');

@@ -1,0 +1,193 @@
+/**
+ * File backups: the hosts tar application files into the log archive bucket under
+ * files/<group>/<name>/ (an SSM Command document + association on the backup's schedule for tagged
+ * instances, a cron file over SSH for the rest), with a writer policy per host group and an alarm when
+ * no backup was recorded. Part of the logs component (components/logs.ts).
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { createAlarm, type Severity } from "./alarms";
+import type { FileBackup, HostGroup } from "../regime/logs";
+import {
+  FILE_BACKUP_METRIC,
+  FILE_BACKUP_TASK,
+  fileBackupPrefix,
+  fileBackupSchedule,
+  renderCronFile,
+  renderFileBackupInstallScript,
+  renderFileBackupScript,
+} from "../regime/file-backups";
+import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+import { missedRunWindow, noSuccessWithin } from "./scheduled-task";
+import { runOnSshHosts, ssmDocumentContent, tagTargets, type LogsScope } from "./host-delivery";
+
+/** Slack of a file backup's missed-run alarm beyond the schedule's interval: an hour for a backup that takes longer than the previous one. */
+export const FILE_BACKUP_SLACK_SECONDS = 3600;
+/** Longest missed-run window of a file backup: CloudWatch watches at most 7 days (so a weekly backup gets no slack). */
+export const FILE_BACKUP_MAX_WINDOW_SECONDS = 7 * 86400;
+
+/** What the host groups that back up files get. */
+export interface FileBackups {
+  /** Host group -> IAM policy its hosts' roles need to upload file backups and write the backup metric. */
+  writerPolicyArns: Record<string, pulumi.Output<string>>;
+  /** `<group>/<backup>` -> SSM document that runs the backup (groups with a tag target). */
+  documentNames: Record<string, pulumi.Output<string>>;
+  /** `<group>/<backup>` -> the backup script the hosts run. */
+  scripts: Record<string, pulumi.Output<string>>;
+}
+
+/**
+ * Every host group's file backups into the archive bucket (`bucket`: its name and ARN; present
+ * whenever a group backs up files). The region the hosts upload to is `args.region`, else the
+ * provider's (looked up only when some group backs up files).
+ */
+export function fileBackups(scope: LogsScope, bucket: { name?: pulumi.Output<string>; arn?: pulumi.Output<string> }): FileBackups {
+  const out: FileBackups = { writerPolicyArns: {}, documentNames: {}, scripts: {} };
+  const backingUp = scope.args.logs.hostGroups.filter((g) => g.fileBackups.length > 0);
+  if (backingUp.length === 0) return out;
+  const region = scope.args.region ?? aws.getRegionOutput({}, { parent: scope.parent }).region;
+  for (const g of backingUp) hostGroupFileBackups(scope, g, bucket.name!, bucket.arn!, region, out);
+  return out;
+}
+
+/**
+ * A host group's file backups: the writer policy (s3:PutObject on exactly its backup prefixes, the
+ * backup metric in the regime's namespace; the bucket's aws/s3 key lets every role of the account
+ * encrypt through S3, so no KMS statement), per backup an SSM Command document + State Manager
+ * association on the group's tag and the backup's UTC schedule, a cron file per SSH host, and an
+ * alarm when no backup was recorded within the schedule's interval (missing data is breaching).
+ */
+function hostGroupFileBackups(
+  scope: LogsScope,
+  g: HostGroup,
+  bucketName: pulumi.Output<string>,
+  bucketArn: pulumi.Output<string>,
+  region: pulumi.Input<string>,
+  out: FileBackups,
+): void {
+  const { name, args, tags, parent } = scope;
+  const namespace = METRICS_NAMESPACE_DEFAULT;
+  const policy = new aws.iam.Policy(
+    `${name}-${g.name}-file-backup-writer`,
+    {
+      name: `${args.regime}-${g.name}-file-backup-writer`,
+      description: `Lets hosts of ${args.regime}/${g.name} upload their file backups and record them`,
+      policy: bucketArn.apply((arn) =>
+        JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            // PutObject covers the multipart calls; a backup whose tar failed aborts its own upload. Nothing is read or deleted.
+            {
+              Sid: "PutFileBackups",
+              Effect: "Allow",
+              Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+              Resource: g.fileBackups.map((b) => `${arn}/${fileBackupPrefix(g.name, b.name)}*`),
+            },
+            {
+              Sid: "RecordFileBackups",
+              Effect: "Allow",
+              Action: ["cloudwatch:PutMetricData"],
+              Resource: ["*"],
+              Condition: { StringEquals: { "cloudwatch:namespace": namespace } },
+            },
+          ],
+        }),
+      ),
+      tags,
+    },
+    { parent },
+  );
+  out.writerPolicyArns[g.name] = policy.arn;
+
+  const cronFiles: Record<string, { script: pulumi.Output<string>; cron: string }> = {};
+  for (const b of g.fileBackups) {
+    const key = `${g.name}/${b.name}`;
+    const schedule = fileBackupSchedule(b.schedule, args.timezone ?? "UTC");
+    const script = pulumi
+      .all([bucketName, region])
+      .apply(([bucket, reg]) => renderFileBackupScript({ regime: args.regime, group: g, backup: b, bucket, region: reg, namespace }));
+    out.scripts[key] = script;
+    if (g.target) {
+      const docName = `${args.regime}-${g.name}-file-backup-${b.name}`;
+      const doc = new aws.ssm.Document(
+        `${name}-${g.name}-${b.name}-file-backup-document`,
+        {
+          name: docName,
+          documentType: "Command",
+          documentFormat: "JSON",
+          content: script.apply((s) =>
+            ssmDocumentContent(`Backs up the files of ${args.regime}/${g.name}/${b.name} to the log archive bucket`, s, { stepName: "backupFiles", timeoutSeconds: 3600 }),
+          ),
+          tags,
+        },
+        { parent },
+      );
+      out.documentNames[key] = doc.name;
+      scope.associations.track(
+        g,
+        new aws.ssm.Association(
+          `${name}-${g.name}-${b.name}-file-backup-association`,
+          {
+            name: doc.name,
+            associationName: docName,
+            documentVersion: doc.latestVersion,
+            targets: tagTargets(g),
+            scheduleExpression: schedule.expression,
+            applyOnlyAtCronInterval: true,
+            complianceSeverity: "HIGH",
+            maxConcurrency: "25%",
+            // Every host backs up its own files: one failure must not stop the others.
+            maxErrors: "100%",
+            tags,
+          },
+          { parent },
+        ),
+      );
+    }
+    if (g.sshHosts.length > 0) {
+      cronFiles[b.name] = { script, cron: renderCronFile({ regime: args.regime, group: g.name, name: b.name, hostCron: schedule.hostCron!, description: schedule.description }) };
+    }
+    missedBackupAlarm(scope, g, b, schedule.intervalSeconds, schedule.description);
+  }
+
+  if (g.sshHosts.length > 0) {
+    const install = pulumi
+      .all(Object.fromEntries(Object.entries(cronFiles).map(([n, f]) => [n, f.script])))
+      .apply((scripts) =>
+        renderFileBackupInstallScript({
+          regime: args.regime,
+          group: g.name,
+          backups: Object.fromEntries(Object.entries(cronFiles).map(([n, f]) => [n, { script: scripts[n], cron: f.cron }])),
+        }),
+      );
+    runOnSshHosts(scope, g, g.sshHosts, "file-backups-ssh", install);
+  }
+}
+
+/** Pages at the backup's severity when no backup was recorded within its interval plus FILE_BACKUP_SLACK_SECONDS (at most FILE_BACKUP_MAX_WINDOW_SECONDS). */
+function missedBackupAlarm(scope: LogsScope, g: HostGroup, b: FileBackup, intervalSeconds: number, description: string): void {
+  const { args, tags, parent } = scope;
+  const window = missedRunWindow(Math.min(intervalSeconds + FILE_BACKUP_SLACK_SECONDS, FILE_BACKUP_MAX_WINDOW_SECONDS))!;
+  const minutes = Math.round((window.period * window.evaluationPeriods) / 60);
+  createAlarm(
+    args.regime,
+    {
+      resource: `logs-${g.name}-backup-${b.name}`,
+      metric: "missed-run",
+      severity: b.severity as Severity,
+      runbook: `No file backup ${g.name}/${b.name} was recorded in ${minutes} minutes (${description}). ${
+        g.target ? `Read the association ${args.regime}-${g.name}-file-backup-${b.name}'s run history in State Manager` : `Read syslog (maintenance-regime-${g.name}-${b.name}) on the SSH hosts`
+      }: a missing path, the aws CLI or the instance role's ${args.regime}-${g.name}-file-backup-writer policy. Then run the backup by hand.`,
+      treatMissingData: "breaching",
+      args: {
+        namespace: METRICS_NAMESPACE_DEFAULT,
+        metricName: FILE_BACKUP_METRIC,
+        dimensions: { service: args.regime, Task: FILE_BACKUP_TASK, Instance: `${g.name}/${b.name}` },
+        ...noSuccessWithin(window),
+      },
+    },
+    args.alarmTopics,
+    { parent },
+    tags,
+  );
+}

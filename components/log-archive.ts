@@ -1,0 +1,135 @@
+/**
+ * The log archive bucket: a hardened, write-once S3 bucket that receives the hosts' archived rotated
+ * logs (under `<prefix>` of each archiving log set) and their file backups (under
+ * files/<group>/<name>/), each prefix expiring on its own rule, and the policy that lets hosts upload
+ * rotated logs to their archive prefixes. Part of the logs component (components/logs.ts).
+ */
+import * as aws from "@pulumi/aws";
+import type * as pulumi from "@pulumi/pulumi";
+import { archivePrefix } from "../regime/logs";
+import { fileBackupPrefix } from "../regime/file-backups";
+import { tlsOnlyStatement, writeOnceStatement } from "./backup-vault";
+import type { LogsScope } from "./host-delivery";
+
+/** Days an expired (or deleted) archive or file backup is kept as a noncurrent version before S3 removes it. */
+export const ARCHIVE_NONCURRENT_DAYS = 1;
+
+/** The archive bucket and the rotated-log writer policy; all absent when nothing archives or backs up files. */
+export interface LogArchive {
+  bucketName?: pulumi.Output<string>;
+  bucketArn?: pulumi.Output<string>;
+  /** IAM policy for the instance roles of hosts that archive rotated logs (s3:PutObject on their prefixes); absent when no log set archives. */
+  writerPolicyArn?: pulumi.Output<string>;
+}
+
+/**
+ * Creates the archive bucket when a log set archives or a host group backs up files, and the
+ * rotated-log writer policy when a log set archives.
+ */
+export function logArchive(scope: LogsScope): LogArchive {
+  const { name, args, tags } = scope;
+  const groups = args.logs.hostGroups;
+  const archived = groups.flatMap((g) => g.logSets.filter((s) => s.archive).map((s) => ({ group: g.name, set: s })));
+  const backedUp = groups.flatMap((g) => g.fileBackups.map((b) => ({ group: g, backup: b })));
+  if (archived.length === 0 && backedUp.length === 0) return {};
+  const bucket = archiveBucket(scope, [
+    ...archived.map((a) => ({ prefix: archivePrefix(a.group, a.set), expireDays: a.set.archive!.expireDays })),
+    ...backedUp.map((b) => ({ prefix: fileBackupPrefix(b.group.name, b.backup.name), expireDays: b.backup.retentionDays })),
+  ]);
+  const archive: LogArchive = { bucketName: bucket.bucket, bucketArn: bucket.arn };
+  if (archived.length > 0) {
+    const policy = new aws.iam.Policy(
+      `${name}-archive-writer`,
+      {
+        name: `${args.regime}-log-archive-writer`,
+        description: `Lets hosts of ${args.regime} upload rotated logs to their archive prefixes`,
+        policy: bucket.arn.apply((arn) =>
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              // Each rotated file is put once (If-None-Match: *); nothing is listed, read or deleted.
+              { Sid: "PutArchives", Effect: "Allow", Action: ["s3:PutObject"], Resource: archived.map((a) => `${arn}/${archivePrefix(a.group, a.set)}*`) },
+            ],
+          }),
+        ),
+        tags,
+      },
+      { parent: scope.parent },
+    );
+    archive.writerPolicyArn = policy.arn;
+  }
+  return archive;
+}
+
+/**
+ * Private bucket: versioned, SSE-KMS with the account's S3 key (aws/s3, rotated by AWS; hosts need no
+ * key grant to upload), all public access blocked, no ACLs, TLS only, expiry per archive prefix.
+ *
+ * Write-once: under every archive and file-backup prefix the bucket policy refuses a PutObject or
+ * CompleteMultipartUpload without `If-None-Match: *` (`s3:if-none-match` absent), so no upload can
+ * replace a stored archive; `s3:ObjectCreationOperation` is false for CreateMultipartUpload and
+ * UploadPart, which take no conditional header, and exempts them [S3 user guide, "Enforce conditional
+ * writes"]. The hosts send the header (`aws s3api put-object --if-none-match '*'`,
+ * `complete-multipart-upload --if-none-match '*'`).
+ *
+ * What is kept: every key is written once and never overwritten, so an object is readable for its
+ * prefix's `expireDays` (archive `expireDays`, file backup `retentionDays`; S3 counts from the upload
+ * and rounds up to the next midnight UTC), then becomes a noncurrent version that is removed one day
+ * later (`ARCHIVE_NONCURRENT_DAYS`), its delete marker after that. Nothing outlives its prefix's rule.
+ */
+function archiveBucket(scope: LogsScope, rules: { prefix: string; expireDays: number }[]): aws.s3.Bucket {
+  const { name, args, tags, parent } = scope;
+  const bucket = new aws.s3.Bucket(`${name}-archive`, { bucketPrefix: `${args.regime}-log-archive-`.slice(0, 37), forceDestroy: false, tags }, { parent });
+  new aws.s3.BucketPublicAccessBlock(
+    `${name}-archive-public-access`,
+    { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+    { parent },
+  );
+  new aws.s3.BucketOwnershipControls(`${name}-archive-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, { parent });
+  new aws.s3.BucketServerSideEncryptionConfiguration(
+    `${name}-archive-sse`,
+    { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" }, bucketKeyEnabled: true }] },
+    { parent },
+  );
+  const versioning = new aws.s3.BucketVersioning(`${name}-archive-versioning`, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, { parent });
+  new aws.s3.BucketPolicy(
+    `${name}-archive-tls-only`,
+    {
+      bucket: bucket.id,
+      policy: bucket.arn.apply((arn) =>
+        JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [tlsOnlyStatement(arn), writeOnceStatement(arn, rules)],
+        }),
+      ),
+    },
+    { parent },
+  );
+  new aws.s3.BucketLifecycleConfiguration(
+    `${name}-archive-lifecycle`,
+    {
+      bucket: bucket.id,
+      rules: [
+        ...rules.map((r) => ({
+          id: `expire-${r.prefix.replace(/[^A-Za-z0-9-]/g, "-").replace(/-+$/, "")}`,
+          status: "Enabled",
+          filter: { prefix: r.prefix },
+          expiration: { days: r.expireDays },
+          // An expired archive becomes a noncurrent version; it goes a day later.
+          noncurrentVersionExpiration: { noncurrentDays: ARCHIVE_NONCURRENT_DAYS },
+        })),
+        {
+          id: "abort-incomplete-uploads",
+          status: "Enabled",
+          filter: { prefix: "" },
+          abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortIncompleteUploadDays ?? 7 },
+        },
+        // Delete markers left once their noncurrent version is gone (S3 allows this flag only in a rule without days).
+        { id: "remove-expired-delete-markers", status: "Enabled", filter: { prefix: "" }, expiration: { expiredObjectDeleteMarker: true } },
+      ],
+    },
+    // Lifecycle rules on noncurrent versions need versioning in place first.
+    { parent, dependsOn: [versioning] },
+  );
+  return bucket;
+}
