@@ -1,0 +1,71 @@
+/**
+ * restore's refusals at the edges, against the machine's PostgreSQL and an S3-compatible server:
+ * two databases' backups in one bucket, a manifest changed to point elsewhere, a target that does
+ * not exist, times that are not what they seem. Every refusal leaves the target as it was.
+ */
+import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { backupTask } from "../tasks/backup";
+import { runTask } from "../tasks/lib/runtime";
+import { readManifest } from "../tasks/lib/s3";
+import { restoreTask, restoreOptions, type RestoreResult } from "../tasks/restore";
+import { fingerprint, seedShop } from "./helpers/backup-fixtures";
+import { adminQuery, createTestDatabase } from "./helpers/pg";
+import { failure } from "./helpers/task-failure";
+import { startS3, type TestS3 } from "./helpers/s3";
+
+type TestDb = Awaited<ReturnType<typeof createTestDatabase>>;
+let s3: TestS3;
+let app: TestDb;
+let other: TestDb;
+const targets: TestDb[] = [];
+let env: Record<string, string | undefined>;
+let appKey: string;
+let otherKey: string;
+
+async function freshTarget(): Promise<TestDb> {
+  const t = await createTestDatabase("rse");
+  targets.push(t);
+  return t;
+}
+const restore = (options: Record<string, string>) =>
+  runTask(restoreTask, { ...env, ...restoreOptions(Object.fromEntries(Object.entries(options).map(([k, v]) => [k, [v]]))) }) as Promise<RestoreResult>;
+
+beforeAll(async () => {
+  vi.spyOn(console, "log").mockImplementation(() => undefined);
+  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+  s3 = await startS3();
+  env = { PATH: process.env.PATH, ...s3.env, BACKUP_PREFIX: "pg/" };
+  app = await createTestDatabase("rsa");
+  other = await createTestDatabase("rsb");
+  await seedShop(app.name, 50);
+  await seedShop(other.name, 60);
+  appKey = (await runTask(backupTask, { ...env, DATABASE_URL: app.url, COMPRESSION: "none" })).databases[0].key!;
+  otherKey = (await runTask(backupTask, { ...env, DATABASE_URL: other.url, COMPRESSION: "none" })).databases[0].key!;
+});
+
+afterAll(async () => {
+  for (const t of targets) await t.drop();
+  await app?.drop();
+  await other?.drop();
+  await s3?.stop();
+  vi.restoreAllMocks();
+});
+
+describe("restore at the edges", () => {
+  it("refuses a manifest that names another object than the dump beside it (here another database's backup)", async () => {
+    const target = await freshTarget();
+    await restore({ database: app.name, target: target.url, key: appKey });
+    const before = await fingerprint(target.name);
+    const mine = await readManifest(s3.client, s3.bucket, appKey.replace(/\.dump$/, ".manifest.json"));
+    const theirs = await readManifest(s3.client, s3.bucket, otherKey.replace(/\.dump$/, ".manifest.json"));
+    // The newest manifest of app now describes other's dump: its key, size and SHA-256 all agree with that object.
+    const forged = `pg/daily/${app.name}/20991231T000000000Z.manifest.json`;
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: forged, Body: JSON.stringify({ ...mine, key: theirs.key, sizeBytes: theirs.sizeBytes, sha256: theirs.sha256 }) }));
+    const err = await failure(restore({ database: app.name, target: target.url, clean: "true" }));
+    expect(err.message).toBe(`manifest ${forged}: describes ${otherKey}, not the dump beside it (pg/daily/${app.name}/20991231T000000000Z.dump); it was changed or copied, so it is not used`);
+    expect(await fingerprint(target.name)).toEqual(before);
+    await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: forged }));
+  });
+});
