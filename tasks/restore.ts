@@ -23,7 +23,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { storageSettings } from "./lib/backup-common";
 import { backupsOf, noSuchDatabase } from "./lib/backup-listing";
-import { connect, libpqEnv, parseDatabaseUrl, resolveConnection, type Connection } from "./lib/db";
+import { connect, ConnectError, libpqEnv, parseDatabaseUrl, resolveConnection, type Connection } from "./lib/db";
 import { startTool, toolPath, type Tool } from "./lib/pgtools";
 import { streamInto } from "./lib/restore-stream";
 import { defineTask, envBool, oneLine, optionsToEnv, TaskError, type TaskContext } from "./lib/runtime";
@@ -158,7 +158,12 @@ async function restore(s: Settings, ctx: TaskContext): Promise<RestoreResult> {
   const m = await chooseBackup(s, s3);
   const target = await targetConnection(s);
   const where = `${target.host}:${target.port}/${target.database}`;
-  const present = await userTables(target);
+  const present = await userTables(target).catch((err: unknown) => {
+    // The target is the user's argument: name it, not the internal connection id.
+    const why = oneLine(err).replace(/^database target: cannot connect to \S+: /, "");
+    const hint = err instanceof ConnectError && err.code === "3D000" ? "; create it first (createdb) or name an existing one" : "";
+    throw new TaskError(`--target ${where}: cannot connect: ${why}${hint}`);
+  });
   if (present.count > 0 && !s.RESTORE_CLEAN) {
     throw new TaskError(
       `--target ${where}: holds ${present.count} table(s) (${present.names.join(", ")}${present.count > present.names.length ? ", ..." : ""}); add --clean to drop and recreate what the backup holds, or restore into an empty database`,

@@ -68,4 +68,9 @@ describe("restore at the edges", () => {
     expect(await fingerprint(target.name)).toEqual(before);
     await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: forged }));
   });
+
+  it("names --target in one line when the target database does not exist", async () => {
+    const err = await failure(restore({ database: app.name, target: "postgres://postgres@127.0.0.1:5432/rse_no_such_database" }));
+    expect(err.message).toBe('--target 127.0.0.1:5432/rse_no_such_database: cannot connect: database "rse_no_such_database" does not exist; create it first (createdb) or name an existing one');
+  });
 });
