@@ -30,14 +30,23 @@ import { defineTask, envBool, oneLine, optionsToEnv, TaskError, type TaskContext
 import { listManifests, openObject, readManifest, s3Client, type Manifest } from "./lib/s3";
 
 /** `2025-10-10`, `2025-10-10T02:00`, `2025-10-10T02:00:00.123Z`, `2025-10-10T02:00:00-04:00`. */
-const ISO_TIME = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/;
+const ISO_TIME = /^(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d)(?::(\d\d)(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/;
 
-/** Reads an ISO 8601 time (a date alone is its UTC midnight; without an offset, UTC); undefined when it is not one. */
-export function parseIsoTime(text: string): Date | undefined {
-  if (!ISO_TIME.test(text)) return undefined;
-  const withZone = /T/.test(text) && !/(Z|[+-]\d\d:?\d\d)$/.test(text) ? `${text}Z` : text;
-  const t = new Date(withZone);
-  return Number.isNaN(t.getTime()) ? undefined : t;
+/**
+ * Reads an ISO 8601 time (a date alone is its UTC midnight; without an offset, UTC), or a one-line
+ * problem: not that shape, or a day or hour that does not exist (2025-02-30 is not 2 March).
+ */
+export function parseIsoTime(text: string): { at: Date } | { problem: string } {
+  const m = ISO_TIME.exec(text);
+  if (!m) return { problem: `"${text}" is not an ISO time (2025-10-10T02:00:00Z)` };
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map((v) => Number(v ?? 0));
+  const wall = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
+  if (wall.getUTCFullYear() !== y || wall.getUTCMonth() !== mo - 1 || wall.getUTCDate() !== d || wall.getUTCHours() !== h || wall.getUTCMinutes() !== mi || wall.getUTCSeconds() !== sec) {
+    return { problem: `"${text}" is not a time that exists` };
+  }
+  const zone = m[8] ?? "Z";
+  const offsetMinutes = zone === "Z" ? 0 : (zone[0] === "-" ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)));
+  return { at: new Date(wall.getTime() + Math.floor(Number(m[7] ?? 0) * 1000) - offsetMinutes * 60_000) };
 }
 
 const settings = z.looseObject({
@@ -94,7 +103,7 @@ async function chooseBackup(s: Settings, s3: S3Client): Promise<Manifest> {
     return readManifest(s3, s.BACKUP_BUCKET, manifestKey);
   }
   if (s.RESTORE_BEFORE) {
-    const before = parseIsoTime(s.RESTORE_BEFORE)!;
+    const before = (parseIsoTime(s.RESTORE_BEFORE) as { at: Date }).at;
     // Keys carry the start time and sort newest first: the first one before the time is the one.
     const entries = await backupsOf(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id);
     const chosen = entries.find((e) => Date.parse(e.startedAt) < before.getTime());
@@ -253,7 +262,8 @@ export function restoreOptions(options: Record<string, string[]>): Record<string
   if (!last("database")) problems.push("--database: missing; the id of the database whose backup is restored (npm run task -- list-backups)");
   if (!last("target")) problems.push("--target: missing; the postgres:// URL or Secrets Manager ARN of the database to restore into");
   const before = last("before");
-  if (before !== undefined && !parseIsoTime(before)) problems.push(`--before: "${before}" is not an ISO time (2025-10-10T02:00:00Z)`);
+  const beforeTime = before === undefined ? undefined : parseIsoTime(before);
+  if (beforeTime && "problem" in beforeTime) problems.push(`--before: ${beforeTime.problem}`);
   if (before !== undefined && last("key") !== undefined) problems.push("--key: cannot be combined with --before; --key names one backup");
   const clean = last("clean");
   if (clean !== undefined && !["true", "false"].includes(clean)) problems.push(`--clean: takes no value, got "${clean}"`);

@@ -73,4 +73,10 @@ describe("restore at the edges", () => {
     const err = await failure(restore({ database: app.name, target: "postgres://postgres@127.0.0.1:5432/rse_no_such_database" }));
     expect(err.message).toBe('--target 127.0.0.1:5432/rse_no_such_database: cannot connect: database "rse_no_such_database" does not exist; create it first (createdb) or name an existing one');
   });
+
+  it("refuses a --before day that does not exist rather than rolling it into the next month", () => {
+    expect(() => restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2025-02-30T00:00:00Z"] })).toThrow('--before: "2025-02-30T00:00:00Z" is not a time that exists');
+    expect(() => restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2025-04-31"] })).toThrow('--before: "2025-04-31" is not a time that exists');
+    expect(restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2024-02-29T23:59:59.5+01:00"] }).RESTORE_BEFORE).toBe("2024-02-29T23:59:59.5+01:00");
+  });
 });
