@@ -79,4 +79,11 @@ describe("restore at the edges", () => {
     expect(() => restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2025-04-31"] })).toThrow('--before: "2025-04-31" is not a time that exists');
     expect(restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2024-02-29T23:59:59.5+01:00"] }).RESTORE_BEFORE).toBe("2024-02-29T23:59:59.5+01:00");
   });
+
+  it("refuses a --before time of day without its offset instead of reading it as UTC", () => {
+    expect(() => restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2026-11-29T09:05"] })).toThrow(
+      '--before: "2026-11-29T09:05" has no offset; add Z for UTC or the local offset (2026-11-29T09:05-05:00), so the backup chosen is the one before the time you mean',
+    );
+    expect(restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2026-11-29T09:05-05:00"] }).RESTORE_BEFORE).toBe("2026-11-29T09:05-05:00");
+  });
 });
