@@ -236,7 +236,10 @@ async function restore(s: Settings, ctx: TaskContext): Promise<RestoreResult> {
     if (code !== 0) throw new TaskError(`psql exited with ${code}: ${psql.stderrTail() || "no message"}; the transaction was rolled back and ${where} is as it was`);
   } catch (err) {
     onAbort();
-    throw err;
+    if (err instanceof TaskError) throw err;
+    // The object stopped arriving (a cut connection, a stop signal): psql never saw the script's end.
+    await psql.exited;
+    throw new TaskError(`${m.key}: reading the backup stopped (${oneLine(err)}); nothing was restored: the transaction was rolled back and ${where} is as it was`);
   } finally {
     ctx.signal.removeEventListener("abort", onAbort);
   }

@@ -4,6 +4,7 @@
  * not exist, times that are not what they seem. Every refusal leaves the target as it was.
  */
 import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backupTask } from "../tasks/backup";
 import { runTask } from "../tasks/lib/runtime";
@@ -85,5 +86,42 @@ describe("restore at the edges", () => {
       '--before: "2026-11-29T09:05" has no offset; add Z for UTC or the local offset (2026-11-29T09:05-05:00), so the backup chosen is the one before the time you mean',
     );
     expect(restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2026-11-29T09:05-05:00"] }).RESTORE_BEFORE).toBe("2026-11-29T09:05-05:00");
+  });
+
+  it("a download cut mid-object stops the restore and leaves the target as it was", async () => {
+    const target = await freshTarget();
+    await restore({ database: app.name, target: target.url, key: appKey });
+    const before = await fingerprint(target.name);
+    // A proxy in front of the S3 server that cuts the dump's download after 8 kB of its ~20 kB.
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(s3.port, "127.0.0.1");
+      sockets.add(client).add(upstream);
+      let answered = -Infinity;
+      upstream.on("data", (chunk: Buffer) => {
+        const room = 8_000 - answered;
+        answered += chunk.length;
+        if (room >= chunk.length) return void client.write(chunk);
+        client.write(chunk.subarray(0, room), () => (client.destroy(), upstream.destroy()));
+      });
+      client.on("data", (c: Buffer) => {
+        if (/^GET \S+\.dump[ ?]/.test(c.toString("latin1"))) answered = 0;
+        upstream.write(c);
+      });
+      client.on("error", () => upstream.destroy()).on("close", () => upstream.destroy());
+      upstream.on("error", () => client.destroy()).on("close", () => client.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const endpoint = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    try {
+      const err = await failure(
+        runTask(restoreTask, { ...env, AWS_ENDPOINT_URL_S3: endpoint, ...restoreOptions({ database: [app.name], target: [target.url], key: [appKey], clean: ["true"] }) }),
+      );
+      expect(err.message).toBe(`${appKey}: reading the backup stopped (aborted); nothing was restored: the transaction was rolled back and 127.0.0.1:5432/${target.name} is as it was`);
+    } finally {
+      for (const x of sockets) x.destroy();
+      await new Promise((r) => proxy.close(r));
+    }
+    expect(await fingerprint(target.name)).toEqual(before);
   });
 });
