@@ -117,13 +117,15 @@ describe("mute-rule schedules of the readable forms", () => {
 
 describe("a window longer than its interval", () => {
   it("is refused against the shortest time between two starts, not the longest", () => {
-    expect(windowProblem(parseSchedule("daily at 02:00", "UTC"), 1440)).toBeUndefined();
+    expect(windowProblem(parseSchedule("daily at 02:00", "UTC"), 1439)).toBeUndefined();
+    // As long as its interval: the next window starts as this one ends, and the alarms never page.
+    expect(windowProblem(parseSchedule("daily at 02:00", "UTC"), 1440)?.message).toBe('1440 min is as long as the 1440 min between two starts of "daily at 02:00": the alarms would be muted without a break; a window must end before the next one starts');
     expect(windowProblem(parseSchedule("daily at 02:00", "UTC"), 1500)?.message).toBe('1500 min is longer than the 1440 min between two starts of "daily at 02:00": a window must end before the next one starts');
     // Friday to Monday is 72 h, Monday to Tuesday 24 h.
     expect(windowProblem(parseSchedule("weekdays at 22:00", "UTC"), 25 * 60)?.key).toBe("durationMinutes");
     // Monday to Thursday is 3 days, Thursday to Monday 4.
-    expect(windowProblem(parseSchedule("weekly on Monday and Thursday at 22:30", "UTC"), 3 * 1440)).toBeUndefined();
-    expect(windowProblem(parseSchedule("weekly on Monday and Thursday at 22:30", "UTC"), 3 * 1440 + 1)?.key).toBe("durationMinutes");
+    expect(windowProblem(parseSchedule("weekly on Monday and Thursday at 22:30", "UTC"), 3 * 1440 - 1)).toBeUndefined();
+    expect(windowProblem(parseSchedule("weekly on Monday and Thursday at 22:30", "UTC"), 3 * 1440)?.key).toBe("durationMinutes");
     expect(windowProblem(parseSchedule("every 6 hours", "UTC"), 60)?.key).toBe("schedule");
   });
 });
