@@ -191,6 +191,15 @@ describe("config refusals, one line each naming the key", () => {
     ]);
   });
 
+  it("a required key left out is named as missing, not as zod's type message", () => {
+    const { lines } = regimeProblems({
+      ...base,
+      maintenanceWindows: [{ name: "w", durationMinutes: 30, severities: ["P3"] }],
+      mutes: [{ until: "2026-12-24T18:00Z", severities: ["P1"] }],
+    });
+    expect(lines).toEqual(["maintenanceWindows[0].schedule: missing; this key is required", "mutes[0].reason: missing; this key is required"]);
+  });
+
   it("paused is a boolean on every scheduled job", () => {
     const { lines } = regimeProblems({ ...base, reminders: [{ name: "r", schedule: "daily at 09:00", checklist: ["x"], paused: "yes" }] });
     expect(lines).toEqual(["reminders[0].paused: Invalid input: expected boolean, received string"]);
