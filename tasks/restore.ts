@@ -12,7 +12,7 @@
  * and commits only at the end of its input. That end is withheld until the object was read whole,
  * its SHA-256 and size equal the manifest's and pg_restore exited 0; otherwise psql is killed, the
  * server rolls the transaction back, and the target is as it was (a tampered or cut object never
- * leaves it half-changed). A target that holds tables is refused unless --clean, which adds
+ * leaves it half-changed). A target that holds tables (or views, sequences) is refused unless --clean, which adds
  * `--clean --if-exists` (drop, then recreate, each object the dump holds) inside the same transaction.
  *
  * The same code runs in Lambda and Fargate (the database's verify-backup function or task, README
@@ -133,18 +133,28 @@ async function targetConnection(s: Settings): Promise<Connection> {
   }
 }
 
-/** Tables (ordinary and partitioned) outside the system schemas, at most `limit` names. */
-async function userTables(c: Connection, limit = 3): Promise<{ count: number; names: string[] }> {
+const KINDS: Record<string, string> = { r: "table", p: "table", v: "view", m: "materialized view", S: "sequence", f: "foreign table" };
+
+/**
+ * What the target holds outside the system schemas, at most `limit` names: its tables (ordinary and
+ * partitioned); or, when it has none, its views, materialized views, sequences and foreign tables,
+ * each named with its kind (`public.v (view)`). Either makes the target non-empty.
+ */
+async function userTables(c: Connection, limit = 3): Promise<{ count: number; names: string[]; tables: boolean }> {
   const client = await connect(c);
   try {
-    const r = await client.query<{ name: string; n: string }>(
-      `SELECT format('%I.%I', n.nspname, c.relname) AS name, count(*) OVER ()::text AS n
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-        ORDER BY 1 LIMIT $1`,
+    const r = await client.query<{ name: string; kind: string; n: string; tables: boolean }>(
+      `WITH rel AS (
+         SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relkind::text AS kind
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'),
+       shown AS (SELECT * FROM rel WHERE kind IN ('r', 'p') OR NOT EXISTS (SELECT 1 FROM rel WHERE kind IN ('r', 'p')))
+       SELECT name, kind, count(*) OVER ()::text AS n, bool_and(kind IN ('r', 'p')) OVER () AS tables FROM shown ORDER BY 1 LIMIT $1`,
       [limit],
     );
-    return { count: r.rows.length ? Number(r.rows[0].n) : 0, names: r.rows.map((x) => x.name) };
+    if (r.rows.length === 0) return { count: 0, names: [], tables: true };
+    const tables = r.rows[0].tables;
+    return { count: Number(r.rows[0].n), names: r.rows.map((x) => (tables ? x.name : `${x.name} (${KINDS[x.kind]})`)), tables };
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -179,7 +189,7 @@ async function restore(s: Settings, ctx: TaskContext): Promise<RestoreResult> {
   });
   if (present.count > 0 && !s.RESTORE_CLEAN) {
     throw new TaskError(
-      `--target ${where}: holds ${present.count} table(s) (${present.names.join(", ")}${present.count > present.names.length ? ", ..." : ""}); add --clean to drop and recreate what the backup holds, or restore into an empty database`,
+      `--target ${where}: holds ${present.count} ${present.tables ? "table(s)" : "relation(s)"} (${present.names.join(", ")}${present.count > present.names.length ? ", ..." : ""}); add --clean to drop and recreate what the backup holds, or restore into an empty database`,
     );
   }
   const { body, length } = await openObject(s3, s.BACKUP_BUCKET, m.key);

@@ -124,4 +124,14 @@ describe("restore at the edges", () => {
     }
     expect(await fingerprint(target.name)).toEqual(before);
   });
+
+  it("counts views and sequences as content: a target holding only those is refused without --clean, unchanged", async () => {
+    const target = await freshTarget();
+    await adminQuery("CREATE VIEW customers AS SELECT 1 AS id; CREATE SEQUENCE orders_id_seq", [], target.name);
+    const err = await failure(restore({ database: app.name, target: target.url, key: appKey }));
+    expect(err.message).toBe(
+      `--target 127.0.0.1:5432/${target.name}: holds 2 relation(s) (public.customers (view), public.orders_id_seq (sequence)); add --clean to drop and recreate what the backup holds, or restore into an empty database`,
+    );
+    expect((await adminQuery("SELECT id FROM customers", [], target.name)).rows).toEqual([{ id: 1 }]);
+  });
 });
