@@ -28,8 +28,8 @@
  */
 import { z } from "zod";
 import { ALWAYS, schedule, severity, uniqueBy } from "./primitives";
-import { cronWallTimes, nextRuns, type Schedule } from "./schedule";
-import { localDate } from "./scheduler-time";
+import { cronWallTimes, type Schedule } from "./schedule";
+import { localDate, schedulerRuns } from "./scheduler-time";
 
 /** PutAlarmMuteRule: a rule targets at most 100 alarms by name. */
 export const MUTE_RULE_MAX_ALARMS = 100;
@@ -226,8 +226,15 @@ export function windowSchedules(s: Schedule, durationMinutes: number, from: Date
   // One still running at `from` is kept: it started up to its duration earlier.
   const start = new Date(from.getTime() - durationMinutes * 60_000);
   const end = Date.UTC(from.getUTCFullYear() + 1, from.getUTCMonth(), from.getUTCDate());
-  return nextRuns(s, start, MAX_OCCURRENCES)
-    .filter((t) => t.getTime() < end)
+  // A start the zone skips (02:30 on a spring-forward Sunday) is a run EventBridge Scheduler drops,
+  // but the maintenance still happens: that window starts at the skipped time's would-be instant
+  // (02:30 at the old offset, 03:30 on the new clock), so it is not lost for the year.
+  // Starts after `start` (a window that ends exactly at `from` is over).
+  const runs = schedulerRuns(s, start.getTime() + 1, end);
+  return [...runs.runs, ...runs.skipped.map((x) => x.at)]
+    .sort((a, b) => a - b)
+    .slice(0, MAX_OCCURRENCES)
+    .map((ms) => new Date(ms))
     .map((t) => ({ expression: atExpression(t, s.timezone), timezone: s.timezone, duration, start: t }));
 }
 

@@ -115,6 +115,21 @@ describe("mute-rule schedules of the readable forms", () => {
   });
 });
 
+describe("a window on the spring-forward Sunday", () => {
+  it("is kept, from the instant its skipped start would have been, not dropped for the year", () => {
+    // 2027-03-14 is the second Sunday of March and New York's spring-forward day: 02:00-02:59 do not exist.
+    const s = parseSchedule("second Sunday of the month at 02:30", "America/New_York");
+    const rules = windowSchedules(s, 60, new Date("2027-01-01T00:00:00Z"));
+    expect(rules.slice(0, 4).map((r) => [r.expression, r.start?.toISOString()])).toEqual([
+      ["at(2027-01-10T02:30)", "2027-01-10T07:30:00.000Z"],
+      ["at(2027-02-14T02:30)", "2027-02-14T07:30:00.000Z"],
+      ["at(2027-03-14T03:30)", "2027-03-14T07:30:00.000Z"],
+      ["at(2027-04-11T02:30)", "2027-04-11T06:30:00.000Z"],
+    ]);
+    expect(rules).toHaveLength(12);
+  });
+});
+
 describe("a window longer than its interval", () => {
   it("is refused against the shortest time between two starts, not the longest", () => {
     expect(windowProblem(parseSchedule("daily at 02:00", "UTC"), 1439)).toBeUndefined();
