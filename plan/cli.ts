@@ -86,7 +86,13 @@ export function formatPlan(p: Plan): string {
   out.push("");
   if (p.muteRules) {
     out.push("Alarm mute rules (maintenance windows and mutes: the alarms evaluate, their notifications are held)");
-    for (const m of p.muteRules) out.push(`  ${m.name}: ${m.expression} ${m.timezone} for ${m.duration}, ${m.alarms.length} alarms`);
+    const severity = new Map(p.alarms.map((a) => [a.name, a.severity]));
+    for (const m of p.muteRules) {
+      out.push(`  ${m.name}: ${m.expression} ${m.timezone} for ${m.duration}, ${m.alarms.length} alarms`);
+      // Alarm actions run on state changes only (CloudWatch User Guide, "Alarm actions"): a muted change is never paged.
+      const p0 = m.alarms.filter((n) => severity.get(n) === "P0");
+      if (p0.length) out.push(`    mutes P0: ${p0.join(", ")} (one that goes into ALARM inside the window pages nobody, then or later while it stays in ALARM: CloudWatch runs alarm actions on state changes only)`);
+    }
     out.push("");
   }
   if (p.promises) {

@@ -72,7 +72,7 @@ export function chatWebhookService(url: string): "Slack" | "Microsoft Teams" | "
   if (host === "hooks.slack.com") return "Slack";
   if (host === "webhook.office.com" || host.endsWith(".webhook.office.com")) return "Microsoft Teams";
   if ((host === "outlook.office.com" || host === "outlook.office365.com") && /^\/webhook(b2)?\//.test(path)) return "Microsoft Teams";
-  if (/^(www\.|canary\.|ptb\.)?discord(app)?\.com$/.test(host) && path.startsWith("/api/webhooks/")) return "Discord";
+  if (/^(www\.|canary\.|ptb\.)?discord(app)?\.com$/.test(host) && /^\/api(\/v\d+)?\/webhooks\//.test(path)) return "Discord"; // /api/v10/webhooks/…: a versioned path, same webhook
   return undefined;
 }
 

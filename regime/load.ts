@@ -43,6 +43,10 @@ function issueOf(issue: z.core.$ZodIssue): { path: PropertyKey[]; line: string }
     if (best) return issueOf({ ...best, path: [...issue.path, ...best.path] } as z.core.$ZodIssue);
   }
   // YAML `~` or `null` (and a Pulumi value "null"): say so instead of "expected string, received null".
+  // Parsed with reportInput: an issue whose input is undefined is a key that was left out.
+  if (issue.code === "invalid_type" && "input" in issue && issue.input === undefined) {
+    return { path: issue.path, line: `${path || "config"}: missing; this key is required` };
+  }
   if (issue.code === "invalid_type" && issue.input === null) {
     return { path: issue.path, line: `${path || "config"}: is null (empty); give it a value or remove the key` };
   }

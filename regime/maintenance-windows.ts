@@ -28,8 +28,8 @@
  */
 import { z } from "zod";
 import { ALWAYS, schedule, severity, uniqueBy } from "./primitives";
-import { cronWallTimes, nextRuns, type Schedule } from "./schedule";
-import { localDate } from "./scheduler-time";
+import { cronWallTimes, type Schedule } from "./schedule";
+import { localDate, schedulerRuns } from "./scheduler-time";
 
 /** PutAlarmMuteRule: a rule targets at most 100 alarms by name. */
 export const MUTE_RULE_MAX_ALARMS = 100;
@@ -62,7 +62,7 @@ export const maintenanceWindowSchema = z
       .int("must be a whole number of minutes")
       .min(1, "must be >= 1 (CloudWatch's shortest mute, PT1M)")
       .max(MUTE_MAX_MINUTES, `must be <= ${MUTE_MAX_MINUTES} (CloudWatch's longest mute, P15D)`)
-      .describe("how long each window lasts, in minutes (02:00-04:00: 120); at most the time to the next start"),
+      .describe("how long each window lasts, in minutes (02:00-04:00: 120); less than the time to the next start"),
     ...targets,
     reason: z.string().min(1).optional().describe("why, for the next reader (the rules' description)"),
   })
@@ -172,14 +172,18 @@ export function shortestIntervalSeconds(s: Pick<Schedule, "expression" | "interv
 
 /**
  * What is wrong with a window's schedule and duration, or undefined: a rate schedule (it knows no wall
- * clock; a window starts at a time of day), and a window longer than the shortest time between two of
- * its starts (a daily window of 25 h).
+ * clock; a window starts at a time of day), and a window as long as or longer than the shortest time
+ * between two of its starts (a daily window of 24 h or 25 h: the alarms would never page between them).
  */
 export function windowProblem(s: Schedule, durationMinutes: number): { key: "schedule" | "durationMinutes"; message: string } | undefined {
   if (!/^cron\(/.test(s.expression)) return { key: "schedule", message: `"${s.description}" has no time of day: a maintenance window starts at one (daily at 02:00, first Sunday of the month at 02:00)` };
   const interval = shortestIntervalSeconds(s);
   if (durationMinutes * 60 > interval) {
     return { key: "durationMinutes", message: `${durationMinutes} min is longer than the ${Math.round(interval / 60)} min between two starts of "${s.description}": a window must end before the next one starts` };
+  }
+  if (durationMinutes * 60 === interval) {
+    // Back to back: each window ends as the next starts, so the alarms it names never page.
+    return { key: "durationMinutes", message: `${durationMinutes} min is as long as the ${Math.round(interval / 60)} min between two starts of "${s.description}": the alarms would be muted without a break; a window must end before the next one starts` };
   }
   return undefined;
 }
@@ -222,8 +226,15 @@ export function windowSchedules(s: Schedule, durationMinutes: number, from: Date
   // One still running at `from` is kept: it started up to its duration earlier.
   const start = new Date(from.getTime() - durationMinutes * 60_000);
   const end = Date.UTC(from.getUTCFullYear() + 1, from.getUTCMonth(), from.getUTCDate());
-  return nextRuns(s, start, MAX_OCCURRENCES)
-    .filter((t) => t.getTime() < end)
+  // A start the zone skips (02:30 on a spring-forward Sunday) is a run EventBridge Scheduler drops,
+  // but the maintenance still happens: that window starts at the skipped time's would-be instant
+  // (02:30 at the old offset, 03:30 on the new clock), so it is not lost for the year.
+  // Starts after `start` (a window that ends exactly at `from` is over).
+  const runs = schedulerRuns(s, start.getTime() + 1, end);
+  return [...runs.runs, ...runs.skipped.map((x) => x.at)]
+    .sort((a, b) => a - b)
+    .slice(0, MAX_OCCURRENCES)
+    .map((ms) => new Date(ms))
     .map((t) => ({ expression: atExpression(t, s.timezone), timezone: s.timezone, duration, start: t }));
 }
 

@@ -12,7 +12,7 @@
  * and commits only at the end of its input. That end is withheld until the object was read whole,
  * its SHA-256 and size equal the manifest's and pg_restore exited 0; otherwise psql is killed, the
  * server rolls the transaction back, and the target is as it was (a tampered or cut object never
- * leaves it half-changed). A target that holds tables is refused unless --clean, which adds
+ * leaves it half-changed). A target that holds tables (or views, sequences) is refused unless --clean, which adds
  * `--clean --if-exists` (drop, then recreate, each object the dump holds) inside the same transaction.
  *
  * The same code runs in Lambda and Fargate (the database's verify-backup function or task, README
@@ -23,21 +23,34 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { storageSettings } from "./lib/backup-common";
 import { backupsOf, noSuchDatabase } from "./lib/backup-listing";
-import { connect, libpqEnv, parseDatabaseUrl, resolveConnection, type Connection } from "./lib/db";
+import { connect, ConnectError, libpqEnv, parseDatabaseUrl, resolveConnection, type Connection } from "./lib/db";
 import { startTool, toolPath, type Tool } from "./lib/pgtools";
 import { streamInto } from "./lib/restore-stream";
 import { defineTask, envBool, oneLine, optionsToEnv, TaskError, type TaskContext } from "./lib/runtime";
 import { listManifests, openObject, readManifest, s3Client, type Manifest } from "./lib/s3";
 
-/** `2025-10-10`, `2025-10-10T02:00`, `2025-10-10T02:00:00.123Z`, `2025-10-10T02:00:00-04:00`. */
-const ISO_TIME = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/;
+/** `2025-10-10`, `2025-10-10T02:00Z`, `2025-10-10T02:00:00.123Z`, `2025-10-10T02:00:00-04:00`. */
+const ISO_TIME = /^(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d)(?::(\d\d)(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/;
 
-/** Reads an ISO 8601 time (a date alone is its UTC midnight; without an offset, UTC); undefined when it is not one. */
-export function parseIsoTime(text: string): Date | undefined {
-  if (!ISO_TIME.test(text)) return undefined;
-  const withZone = /T/.test(text) && !/(Z|[+-]\d\d:?\d\d)$/.test(text) ? `${text}Z` : text;
-  const t = new Date(withZone);
-  return Number.isNaN(t.getTime()) ? undefined : t;
+/**
+ * Reads an ISO 8601 time (a date alone is its UTC midnight), or a one-line problem: not that shape,
+ * a day or hour that does not exist (2025-02-30 is not 2 March), or a time of day without its offset
+ * (read as UTC it would pick a backup hours away from the one meant, as mutes refuse it too).
+ */
+export function parseIsoTime(text: string): { at: Date } | { problem: string } {
+  const m = ISO_TIME.exec(text);
+  if (!m) return { problem: `"${text}" is not an ISO time (2025-10-10T02:00:00Z)` };
+  const [y, mo, d, h, mi, sec] = m.slice(1, 7).map((v) => Number(v ?? 0));
+  const wall = new Date(Date.UTC(y, mo - 1, d, h, mi, sec));
+  if (wall.getUTCFullYear() !== y || wall.getUTCMonth() !== mo - 1 || wall.getUTCDate() !== d || wall.getUTCHours() !== h || wall.getUTCMinutes() !== mi || wall.getUTCSeconds() !== sec) {
+    return { problem: `"${text}" is not a time that exists` };
+  }
+  if (m[4] !== undefined && m[8] === undefined) {
+    return { problem: `"${text}" has no offset; add Z for UTC or the local offset (${text}-05:00), so the backup chosen is the one before the time you mean` };
+  }
+  const zone = m[8] ?? "Z";
+  const offsetMinutes = zone === "Z" ? 0 : (zone[0] === "-" ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)));
+  return { at: new Date(wall.getTime() + Math.floor(Number(m[7] ?? 0) * 1000) - offsetMinutes * 60_000) };
 }
 
 const settings = z.looseObject({
@@ -94,7 +107,7 @@ async function chooseBackup(s: Settings, s3: S3Client): Promise<Manifest> {
     return readManifest(s3, s.BACKUP_BUCKET, manifestKey);
   }
   if (s.RESTORE_BEFORE) {
-    const before = parseIsoTime(s.RESTORE_BEFORE)!;
+    const before = (parseIsoTime(s.RESTORE_BEFORE) as { at: Date }).at;
     // Keys carry the start time and sort newest first: the first one before the time is the one.
     const entries = await backupsOf(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id);
     const chosen = entries.find((e) => Date.parse(e.startedAt) < before.getTime());
@@ -120,18 +133,28 @@ async function targetConnection(s: Settings): Promise<Connection> {
   }
 }
 
-/** Tables (ordinary and partitioned) outside the system schemas, at most `limit` names. */
-async function userTables(c: Connection, limit = 3): Promise<{ count: number; names: string[] }> {
+const KINDS: Record<string, string> = { r: "table", p: "table", v: "view", m: "materialized view", S: "sequence", f: "foreign table" };
+
+/**
+ * What the target holds outside the system schemas, at most `limit` names: its tables (ordinary and
+ * partitioned); or, when it has none, its views, materialized views, sequences and foreign tables,
+ * each named with its kind (`public.v (view)`). Either makes the target non-empty.
+ */
+async function userTables(c: Connection, limit = 3): Promise<{ count: number; names: string[]; tables: boolean }> {
   const client = await connect(c);
   try {
-    const r = await client.query<{ name: string; n: string }>(
-      `SELECT format('%I.%I', n.nspname, c.relname) AS name, count(*) OVER ()::text AS n
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-        ORDER BY 1 LIMIT $1`,
+    const r = await client.query<{ name: string; kind: string; n: string; tables: boolean }>(
+      `WITH rel AS (
+         SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relkind::text AS kind
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'),
+       shown AS (SELECT * FROM rel WHERE kind IN ('r', 'p') OR NOT EXISTS (SELECT 1 FROM rel WHERE kind IN ('r', 'p')))
+       SELECT name, kind, count(*) OVER ()::text AS n, bool_and(kind IN ('r', 'p')) OVER () AS tables FROM shown ORDER BY 1 LIMIT $1`,
       [limit],
     );
-    return { count: r.rows.length ? Number(r.rows[0].n) : 0, names: r.rows.map((x) => x.name) };
+    if (r.rows.length === 0) return { count: 0, names: [], tables: true };
+    const tables = r.rows[0].tables;
+    return { count: Number(r.rows[0].n), names: r.rows.map((x) => (tables ? x.name : `${x.name} (${KINDS[x.kind]})`)), tables };
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -158,10 +181,15 @@ async function restore(s: Settings, ctx: TaskContext): Promise<RestoreResult> {
   const m = await chooseBackup(s, s3);
   const target = await targetConnection(s);
   const where = `${target.host}:${target.port}/${target.database}`;
-  const present = await userTables(target);
+  const present = await userTables(target).catch((err: unknown) => {
+    // The target is the user's argument: name it, not the internal connection id.
+    const why = oneLine(err).replace(/^database target: cannot connect to \S+: /, "");
+    const hint = err instanceof ConnectError && err.code === "3D000" ? "; create it first (createdb) or name an existing one" : "";
+    throw new TaskError(`--target ${where}: cannot connect: ${why}${hint}`);
+  });
   if (present.count > 0 && !s.RESTORE_CLEAN) {
     throw new TaskError(
-      `--target ${where}: holds ${present.count} table(s) (${present.names.join(", ")}${present.count > present.names.length ? ", ..." : ""}); add --clean to drop and recreate what the backup holds, or restore into an empty database`,
+      `--target ${where}: holds ${present.count} ${present.tables ? "table(s)" : "relation(s)"} (${present.names.join(", ")}${present.count > present.names.length ? ", ..." : ""}); add --clean to drop and recreate what the backup holds, or restore into an empty database`,
     );
   }
   const { body, length } = await openObject(s3, s.BACKUP_BUCKET, m.key);
@@ -218,7 +246,10 @@ async function restore(s: Settings, ctx: TaskContext): Promise<RestoreResult> {
     if (code !== 0) throw new TaskError(`psql exited with ${code}: ${psql.stderrTail() || "no message"}; the transaction was rolled back and ${where} is as it was`);
   } catch (err) {
     onAbort();
-    throw err;
+    if (err instanceof TaskError) throw err;
+    // The object stopped arriving (a cut connection, a stop signal): psql never saw the script's end.
+    await psql.exited;
+    throw new TaskError(`${m.key}: reading the backup stopped (${oneLine(err)}); nothing was restored: the transaction was rolled back and ${where} is as it was`);
   } finally {
     ctx.signal.removeEventListener("abort", onAbort);
   }
@@ -248,7 +279,8 @@ export function restoreOptions(options: Record<string, string[]>): Record<string
   if (!last("database")) problems.push("--database: missing; the id of the database whose backup is restored (npm run task -- list-backups)");
   if (!last("target")) problems.push("--target: missing; the postgres:// URL or Secrets Manager ARN of the database to restore into");
   const before = last("before");
-  if (before !== undefined && !parseIsoTime(before)) problems.push(`--before: "${before}" is not an ISO time (2025-10-10T02:00:00Z)`);
+  const beforeTime = before === undefined ? undefined : parseIsoTime(before);
+  if (beforeTime && "problem" in beforeTime) problems.push(`--before: ${beforeTime.problem}`);
   if (before !== undefined && last("key") !== undefined) problems.push("--key: cannot be combined with --before; --key names one backup");
   const clean = last("clean");
   if (clean !== undefined && !["true", "false"].includes(clean)) problems.push(`--clean: takes no value, got "${clean}"`);

@@ -115,15 +115,32 @@ describe("mute-rule schedules of the readable forms", () => {
   });
 });
 
+describe("a window on the spring-forward Sunday", () => {
+  it("is kept, from the instant its skipped start would have been, not dropped for the year", () => {
+    // 2027-03-14 is the second Sunday of March and New York's spring-forward day: 02:00-02:59 do not exist.
+    const s = parseSchedule("second Sunday of the month at 02:30", "America/New_York");
+    const rules = windowSchedules(s, 60, new Date("2027-01-01T00:00:00Z"));
+    expect(rules.slice(0, 4).map((r) => [r.expression, r.start?.toISOString()])).toEqual([
+      ["at(2027-01-10T02:30)", "2027-01-10T07:30:00.000Z"],
+      ["at(2027-02-14T02:30)", "2027-02-14T07:30:00.000Z"],
+      ["at(2027-03-14T03:30)", "2027-03-14T07:30:00.000Z"],
+      ["at(2027-04-11T02:30)", "2027-04-11T06:30:00.000Z"],
+    ]);
+    expect(rules).toHaveLength(12);
+  });
+});
+
 describe("a window longer than its interval", () => {
   it("is refused against the shortest time between two starts, not the longest", () => {
-    expect(windowProblem(parseSchedule("daily at 02:00", "UTC"), 1440)).toBeUndefined();
+    expect(windowProblem(parseSchedule("daily at 02:00", "UTC"), 1439)).toBeUndefined();
+    // As long as its interval: the next window starts as this one ends, and the alarms never page.
+    expect(windowProblem(parseSchedule("daily at 02:00", "UTC"), 1440)?.message).toBe('1440 min is as long as the 1440 min between two starts of "daily at 02:00": the alarms would be muted without a break; a window must end before the next one starts');
     expect(windowProblem(parseSchedule("daily at 02:00", "UTC"), 1500)?.message).toBe('1500 min is longer than the 1440 min between two starts of "daily at 02:00": a window must end before the next one starts');
     // Friday to Monday is 72 h, Monday to Tuesday 24 h.
     expect(windowProblem(parseSchedule("weekdays at 22:00", "UTC"), 25 * 60)?.key).toBe("durationMinutes");
     // Monday to Thursday is 3 days, Thursday to Monday 4.
-    expect(windowProblem(parseSchedule("weekly on Monday and Thursday at 22:30", "UTC"), 3 * 1440)).toBeUndefined();
-    expect(windowProblem(parseSchedule("weekly on Monday and Thursday at 22:30", "UTC"), 3 * 1440 + 1)?.key).toBe("durationMinutes");
+    expect(windowProblem(parseSchedule("weekly on Monday and Thursday at 22:30", "UTC"), 3 * 1440 - 1)).toBeUndefined();
+    expect(windowProblem(parseSchedule("weekly on Monday and Thursday at 22:30", "UTC"), 3 * 1440)?.key).toBe("durationMinutes");
     expect(windowProblem(parseSchedule("every 6 hours", "UTC"), 60)?.key).toBe("schedule");
   });
 });
@@ -187,6 +204,15 @@ describe("config refusals, one line each naming the key", () => {
       'maintenanceWindows[0].durationMinutes: 1500 min is longer than the 1440 min between two starts of "daily at 02:00": a window must end before the next one starts',
       'maintenanceWindows[1].schedule: "every 10 minutes" has no time of day: a maintenance window starts at one (daily at 02:00, first Sunday of the month at 02:00)',
     ]);
+  });
+
+  it("a required key left out is named as missing, not as zod's type message", () => {
+    const { lines } = regimeProblems({
+      ...base,
+      maintenanceWindows: [{ name: "w", durationMinutes: 30, severities: ["P3"] }],
+      mutes: [{ until: "2026-12-24T18:00Z", severities: ["P1"] }],
+    });
+    expect(lines).toEqual(["maintenanceWindows[0].schedule: missing; this key is required", "mutes[0].reason: missing; this key is required"]);
   });
 
   it("paused is a boolean on every scheduled job", () => {

@@ -76,7 +76,7 @@ describe("mute rules, mutes and paused jobs under mocks", () => {
     const planned = rules().filter((r) => r.name.startsWith("fitnesscrm-mw-planned-"));
     expect(planned).toHaveLength(24);
     expect(planned.slice(0, 3).map((r) => r.name)).toEqual(["fitnesscrm-mw-planned-20261206-0200-1", "fitnesscrm-mw-planned-20261206-0200-2", "fitnesscrm-mw-planned-20270103-0200-1"]);
-    expect(planned[0]).toMatchObject({ rule: { schedule: { expression: "at(2026-12-06T02:00)", timezone: "America/New_York", duration: "PT2H" } } });
+    expect(planned[0]).toMatchObject({ rule: { schedule: { expression: "at(2026-12-06T02:00)", timezone: "Etc/GMT+5", duration: "PT2H" } } });
     expect(planned[23]).toMatchObject({ name: "fitnesscrm-mw-planned-20271107-0200-2", rule: { schedule: { expression: "at(2027-11-07T02:00)" } } });
     expect(planned[0].startDate).toBeUndefined();
     expect(planned[0].expireDate).toBeUndefined();

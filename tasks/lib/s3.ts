@@ -76,6 +76,12 @@ export async function readManifest(s3: S3Client, bucket: string, key: string): P
   }
   const m = manifestSchema.safeParse(json);
   if (!m.success) throw new Error(`manifest ${key}: ${m.error.issues[0].path.join(".")} ${m.error.issues[0].message}`);
+  // A manifest vouches only for the dump beside it: one whose key names another object (another
+  // database's, an older one) was changed or copied, and its size and SHA-256 prove nothing here.
+  const beside = key.replace(/\.manifest\.json$/, ".dump");
+  if (beside !== key && m.data.key !== beside) {
+    throw new Error(`manifest ${key}: describes ${m.data.key}, not the dump beside it (${beside}); it was changed or copied, so it is not used`);
+  }
   return m.data;
 }
 
