@@ -111,6 +111,8 @@ function buildOptions(task: string, root: string): esbuild.BuildOptions & { writ
     logLevel: "silent",
     // pg loads pg-native only when asked for (new pg.native); it is not installed.
     external: ["pg-native"],
+    // Resolve packages as node does, NODE_PATH included (esbuild's API reads it only when told).
+    nodePaths: (process.env.NODE_PATH ?? "").split(path.delimiter).filter(Boolean),
   };
 }
 

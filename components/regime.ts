@@ -56,7 +56,7 @@ export interface RegimeOutputs {
   scheduleNames: pulumi.Output<Record<string, string>>;
   /** `<database>` -> RPO alarm name. */
   rpoAlarmNames: pulumi.Output<Record<string, string>>;
-  /** `<database>/<task>` -> overdue alarm name, for jobs too sparse for a missed-run alarm (the overdue watcher's). */
+  /** `<database>/<task>` or `reminder/<name>` -> overdue alarm name, for jobs too sparse for a missed-run alarm (the overdue watcher's). */
   overdueAlarmNames?: pulumi.Output<Record<string, string>>;
   taskImageUris: pulumi.Output<Record<string, string>>;
   /**
@@ -209,30 +209,6 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       }
     }
 
-    // ------------------------------------------------------------------ jobs too sparse for a metric alarm
-    let overdue: OverdueWatch | undefined;
-    if (vault && watchedJobs.length > 0) {
-      overdue = new OverdueWatch(
-        `${r.name}-overdue`,
-        {
-          regime: r.name,
-          jobs: watchedJobs,
-          vault,
-          archive: args.archives["overdue-watch"],
-          timezone: r.timezone,
-          alarmTopics: alerts.topics,
-          logRetentionDays: r.logRetentionDays,
-          tags,
-        },
-        parent,
-      );
-      taskArns["overdue-watch"] = overdue.task.functionArn!;
-      runNow["overdue-watch"] = overdue.task.runNowCommand;
-      scheduleNames["overdue-watch"] = overdue.task.scheduleName;
-      alarmNames.push(overdue.alarmNames, overdue.task.alarmNames);
-      dashboardTasks.push({ task: "overdue-watch", functionName: overdue.task.functionName });
-    }
-
     // ------------------------------------------------------------------ redis
     for (const x of r.redis) {
       const rh = new RedisHealth(
@@ -329,6 +305,32 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       r.reminders.forEach((m, i) => {
         scheduleNames[`reminder/${m.name}`] = reminders.scheduleNames.apply((n) => n[i]);
       });
+      watchedJobs.push(...reminders.watchedJobs);
+    }
+
+    // ------------------------------------------------------------------ jobs too sparse for a metric alarm
+    // Database tasks and reminders further apart than a metric alarm looks back (7 days).
+    let overdue: OverdueWatch | undefined;
+    if (vault && watchedJobs.length > 0) {
+      overdue = new OverdueWatch(
+        `${r.name}-overdue`,
+        {
+          regime: r.name,
+          jobs: watchedJobs,
+          vault,
+          archive: args.archives["overdue-watch"],
+          timezone: r.timezone,
+          alarmTopics: alerts.topics,
+          logRetentionDays: r.logRetentionDays,
+          tags,
+        },
+        parent,
+      );
+      taskArns["overdue-watch"] = overdue.task.functionArn!;
+      runNow["overdue-watch"] = overdue.task.runNowCommand;
+      scheduleNames["overdue-watch"] = overdue.task.scheduleName;
+      alarmNames.push(overdue.alarmNames, overdue.task.alarmNames);
+      dashboardTasks.push({ task: "overdue-watch", functionName: overdue.task.functionName });
     }
 
     // ------------------------------------------------------------------ dashboard
