@@ -217,7 +217,9 @@ export function declaredFromRegime(r: Regime): Declared {
     if (s) {
       const j = job(key, `${configs.join(" and ")} association of host group ${g.name}`, g.schedule, s, ASSOCIATION_FAILURE_SEVERITY);
       j.watch = undefined;
-      j.unwatchedBecause = `a failed run pages ${ASSOCIATION_FAILURE_SEVERITY} (association-failure alarm); an association that stops running emits no event, and it only re-applies configs the hosts already hold`;
+      // Watching one that stops would need its last run (SSM DescribeAssociation's LastExecutionDate)
+      // read by the overdue watcher through the SSM API, which the program does not call.
+      j.unwatchedBecause = `a failed run pages ${ASSOCIATION_FAILURE_SEVERITY} (association-failure alarm); an association that stops running emits no event and no metric, so only its last execution date in State Manager would show it, which nothing reads yet; it only re-applies configs the hosts already hold`;
       d.jobs.push(j);
     }
     d.alarms.push({
