@@ -193,6 +193,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
           toleranceSeconds: timeoutSeconds + OVERDUE_TOLERANCE_MARGIN_SECONDS,
           severity,
           description: `${task} of database ${db.id}`,
+          byHand: `the job's log group and dead-letter queue, then run it by hand with \`npm run task -- ${task}\`.`,
         });
       }
       this.tasks[task] = new ScheduledTask(

@@ -13,14 +13,20 @@
  * pages for every job it watches. The watcher's own task alarms (errors, missed run within 2 hours
  * with missing data breaching, dead letters) page at the highest severity among the jobs.
  *
+ * Jobs that run no code (monthly and quarterly reminders, components/reminders.ts) carry `history`:
+ * the watcher reads their last run from their own schedule group's AWS/Scheduler
+ * InvocationAttemptCount with GetMetricData, which IAM authorises only on `*` (STAR_ONLY_TASK_ACTIONS);
+ * the grant is added only when such a job is watched.
+ *
  * Worst-case time to page for a missed job: its expected run + tolerance + up to one watcher interval
  * (1 h) + the alarm's period (1 h): WATCHER_DELAY_SECONDS after the due time.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, SEVERITIES, type AlertTopics, type Severity } from "./alarms";
 import type { BackupVault } from "./backup-vault";
+import type { IamStatement } from "./iam";
 import type { TaskEnvironment } from "./task-settings";
-import { ScheduledTask } from "./scheduled-task";
+import { ScheduledTask, STAR_ONLY_TASK_ACTIONS } from "./scheduled-task";
 import type { WatchedJob } from "../tasks/overdue-watch";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
@@ -31,6 +37,8 @@ export interface WatchedJobSpec extends WatchedJob {
   severity: Severity;
   /** For the runbook: "restore-drill of database app". */
   description: string;
+  /** For the runbook, after "Read the overdue-watch log, ": where else to look and what to do by hand, ending in a full stop. */
+  byHand: string;
 }
 
 /** The watcher's schedule: hourly, so a missed job pages within two hours of its due time. */
@@ -53,7 +61,18 @@ export interface OverdueWatchArgs {
 
 /** WATCHED_JOBS of the overdue-watch task: what the task reads, in the job order given. */
 export function watchedJobsSetting(jobs: WatchedJobSpec[]): string {
-  return JSON.stringify(jobs.map((j) => ({ job: j.job, prefix: j.prefix, expression: j.expression, timezone: j.timezone, toleranceSeconds: j.toleranceSeconds })));
+  return JSON.stringify(
+    jobs.map((j) => ({ job: j.job, prefix: j.prefix, expression: j.expression, timezone: j.timezone, toleranceSeconds: j.toleranceSeconds, ...(j.history ? { history: j.history } : {}) })),
+  );
+}
+
+/** The watcher's grants: its jobs' markers (read, and watching-since.json written), and metric reads when a job's last run is its Scheduler history. */
+export function overdueWatchStatements(jobs: WatchedJobSpec[], vault: Pick<BackupVault, "readStatements" | "writeStatements">): IamStatement[] {
+  return [
+    ...vault.readStatements(["runs/"]),
+    ...vault.writeStatements(["runs/"]),
+    ...(jobs.some((j) => j.history) ? [{ Effect: "Allow" as const, Action: [...STAR_ONLY_TASK_ACTIONS], Resource: ["*"] }] : []),
+  ];
 }
 
 export class OverdueWatch extends pulumi.ComponentResource {
@@ -79,7 +98,7 @@ export class OverdueWatch extends pulumi.ComponentResource {
         timeoutSeconds: 120,
         memoryMb: 256,
         // Reads every job's markers; writes only watching-since.json where a job has none yet.
-        policyStatements: [...args.vault.readStatements(["runs/"]), ...args.vault.writeStatements(["runs/"])],
+        policyStatements: overdueWatchStatements(args.jobs, args.vault),
         logRetentionDays: args.logRetentionDays,
         alarmTopics: args.alarmTopics,
         severity: highest,
@@ -94,7 +113,7 @@ export class OverdueWatch extends pulumi.ComponentResource {
           resource: j.resource,
           metric: "overdue",
           severity: j.severity,
-          runbook: `No successful ${j.description} was recorded after the run its schedule (${j.expression} ${j.timezone}) expected, ${Math.round(j.toleranceSeconds / 60)} minutes of tolerance included; or the overdue watcher stopped reporting. Read the overdue-watch log ("job overdue: ${j.job}"), the job's log group and dead-letter queue, then run it by hand with \`npm run task -- ${j.job.split("/")[1]}\`.`,
+          runbook: `No ${j.history ? "start of " : "successful "}${j.description} was recorded after the run its schedule (${j.expression} ${j.timezone}) expected, ${Math.round(j.toleranceSeconds / 60)} minutes of tolerance included; or the overdue watcher stopped reporting. Read the overdue-watch log ("job overdue: ${j.job}"), ${j.byHand}`,
           treatMissingData: "breaching",
           args: {
             namespace: METRICS_NAMESPACE_DEFAULT,

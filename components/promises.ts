@@ -23,6 +23,7 @@ import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAl
 import { FILE_BACKUP_MAX_WINDOW_SECONDS, FILE_BACKUP_SLACK_SECONDS } from "./file-backups";
 import { physicalName } from "./naming";
 import { REDIS_TASK } from "./redis";
+import { reminderWatchedJob } from "./reminders";
 import { databaseSchedules } from "./regime";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS } from "./overdue-watch";
 import { jobMissedRunWindow, missedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
@@ -210,7 +211,9 @@ export function declaredFromRegime(r: Regime): Declared {
     if (s) {
       const j = job(key, `${configs.join(" and ")} association of host group ${g.name}`, g.schedule, s, ASSOCIATION_FAILURE_SEVERITY);
       j.watch = undefined;
-      j.unwatchedBecause = `a failed run pages ${ASSOCIATION_FAILURE_SEVERITY} (association-failure alarm); an association that stops running emits no event, and it only re-applies configs the hosts already hold`;
+      // Watching one that stops would need its last run (SSM DescribeAssociation's LastExecutionDate)
+      // read by the overdue watcher through the SSM API, which the program does not call.
+      j.unwatchedBecause = `a failed run pages ${ASSOCIATION_FAILURE_SEVERITY} (association-failure alarm); an association that stops running emits no event and no metric, so only its last execution date in State Manager would show it, which nothing reads yet; it only re-applies configs the hosts already hold`;
       d.jobs.push(j);
     }
     d.alarms.push({
@@ -224,11 +227,14 @@ export function declaredFromRegime(r: Regime): Declared {
 
   for (const m of r.reminders) {
     // components/reminders.ts: a missed-run alarm on the Scheduler's InvocationAttemptCount of the
-    // reminder's own schedule group when a metric alarm can see its interval; none otherwise.
+    // reminder's own schedule group when a metric alarm can see its interval; otherwise the overdue
+    // watcher reads that metric's history, where a backup vault (databases) keeps its watch start.
     const s = resolveSchedule(m.schedule, r.timezone);
     const j = job(`reminders[${m.name}].schedule`, `reminder ${m.name}`, m.schedule, s, m.severity, undefined, m.paused);
-    if (!j.watch) {
-      j.unwatchedBecause = `it runs ${Math.round(s.intervalSeconds / 86400)} days apart, further than a CloudWatch alarm looks back (7 days), and no function runs to record it for the overdue watcher; an undelivered one pages P2 (dead-letter alarm), one the Scheduler never starts is not noticed`;
+    const watched = reminderWatchedJob(`${r.name}-reminders`, { ...s, name: m.name, severity: m.severity, checklist: m.checklist, paused: m.paused });
+    if (watched && r.databases.length > 0) j.overdueWatch = { toleranceSeconds: watched.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true };
+    else if (!j.watch) {
+      j.unwatchedBecause = `it runs ${Math.round(s.intervalSeconds / 86400)} days apart, further than a CloudWatch alarm looks back (7 days), and the overdue watcher that would read its Scheduler history keeps its watch start in the backup vault, which a regime without databases has not; an undelivered one pages P2 (dead-letter alarm), one the Scheduler never starts is not noticed`;
     }
     d.jobs.push(j);
   }

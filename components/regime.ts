@@ -57,7 +57,7 @@ export interface RegimeOutputs {
   scheduleNames: pulumi.Output<Record<string, string>>;
   /** `<database>` -> RPO alarm name. */
   rpoAlarmNames: pulumi.Output<Record<string, string>>;
-  /** `<database>/<task>` -> overdue alarm name, for jobs too sparse for a missed-run alarm (the overdue watcher's). */
+  /** `<database>/<task>` or `reminder/<name>` -> overdue alarm name, for jobs too sparse for a missed-run alarm (the overdue watcher's). */
   overdueAlarmNames?: pulumi.Output<Record<string, string>>;
   taskImageUris: pulumi.Output<Record<string, string>>;
   /**
@@ -215,27 +215,6 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       }
     }
 
-    // ------------------------------------------------------------------ jobs too sparse for a metric alarm
-    let overdue: OverdueWatch | undefined;
-    if (vault && watchedJobs.length > 0) {
-      overdue = new OverdueWatch(
-        `${r.name}-overdue`,
-        {
-          regime: r.name,
-          jobs: watchedJobs,
-          vault,
-          archive: args.archives["overdue-watch"],
-          timezone: r.timezone,
-          alarmTopics: alerts.topics,
-          logRetentionDays: r.logRetentionDays,
-          tags,
-        },
-        parent,
-      );
-      alarmNames.push(overdue.alarmNames);
-      recordTask("overdue-watch", overdue.task, { task: "overdue-watch" });
-    }
-
     // ------------------------------------------------------------------ redis
     for (const x of r.redis) {
       const rh = new RedisHealth(
@@ -325,6 +304,29 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       r.reminders.forEach((m, i) => {
         scheduleNames[`reminder/${m.name}`] = reminders.scheduleNames.apply((n) => n[i]);
       });
+      watchedJobs.push(...reminders.watchedJobs);
+    }
+
+    // ------------------------------------------------------------------ jobs too sparse for a metric alarm
+    // Database tasks and reminders further apart than a metric alarm looks back (7 days).
+    let overdue: OverdueWatch | undefined;
+    if (vault && watchedJobs.length > 0) {
+      overdue = new OverdueWatch(
+        `${r.name}-overdue`,
+        {
+          regime: r.name,
+          jobs: watchedJobs,
+          vault,
+          archive: args.archives["overdue-watch"],
+          timezone: r.timezone,
+          alarmTopics: alerts.topics,
+          logRetentionDays: r.logRetentionDays,
+          tags,
+        },
+        parent,
+      );
+      alarmNames.push(overdue.alarmNames);
+      recordTask("overdue-watch", overdue.task, { task: "overdue-watch" });
     }
 
     // ------------------------------------------------------------------ dashboard

@@ -11,14 +11,20 @@
  * whose interval a metric alarm can see (at most 7 days apart) gets a schedule group of its own and a
  * missed-run alarm `<regime>-reminder-<name>-missed-run-<severity>` over the same jitter-tolerant
  * window as a task's (jobMissedRunWindow), paging at the reminder's severity. Monthly and quarterly
- * reminders are further apart than an alarm can look back, and no function runs to record them for
- * the overdue watcher: the promise check reports them as unkept by the program.
+ * reminders are further apart than an alarm can look back: each gets a schedule group of its own too,
+ * and is handed to the overdue watcher (`watchedJobs`), which reads that group's InvocationAttemptCount
+ * history (1-hour data points, kept 455 days) and pages `<regime>-reminder-<name>-overdue-<severity>`
+ * when the start its schedule expected is more than an hour late. The watcher keeps its watch start in
+ * the backup vault, so a regime without databases (no vault) leaves them unwatched, as the promise
+ * check reports.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
 import { physicalName } from "./naming";
+import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, missedRunTimeToPageSeconds, noSuccessWithin } from "./scheduled-task";
+import { METRIC_HOURLY } from "../regime/limits";
 
 export interface ReminderSpec {
   name: string;
@@ -49,6 +55,37 @@ export function reminderAlarmResource(name: string): string {
   return `reminder-${name}`;
 }
 
+/** The reminder's own schedule group: its InvocationAttemptCount is the reminder's alone. */
+export function reminderScheduleGroup(component: string, name: string): string {
+  return physicalName(`${component}-${name}`, 64);
+}
+
+/**
+ * The overdue watcher's job for a reminder too sparse for a missed-run alarm, or undefined for one an
+ * alarm watches and for a paused one. Job `reminder/<name>`; its last run is the newest hour with an
+ * invocation attempt of its schedule group, read back over its longest interval plus the tolerance
+ * (an hour: an attempt is counted when the Scheduler starts it, retries aside) and one more hour for
+ * the hour-aligned data points, at most 455 days; its watch start lives under `runs/reminders/<name>/`.
+ */
+export function reminderWatchedJob(component: string, r: ReminderSpec): WatchedJobSpec | undefined {
+  if (jobMissedRunWindow(r.intervalSeconds) || r.paused) return undefined;
+  return {
+    job: `reminder/${r.name}`,
+    resource: reminderAlarmResource(r.name),
+    prefix: `runs/reminders/${r.name}/`,
+    expression: r.expression,
+    timezone: r.timezone,
+    toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS,
+    history: {
+      scheduleGroup: reminderScheduleGroup(component, r.name),
+      lookbackSeconds: Math.min(METRIC_HOURLY.retentionSeconds, r.intervalSeconds + OVERDUE_TOLERANCE_MARGIN_SECONDS + METRIC_HOURLY.periodSeconds),
+    },
+    severity: r.severity,
+    description: `reminder ${r.name} (${r.description})`,
+    byHand: "check that its schedule exists and is enabled in its group, and do the checklist by hand.",
+  };
+}
+
 /** The message a reminder sends: what to do, as a checklist. */
 export function reminderMessage(regime: string, r: ReminderSpec): string {
   return [`[${r.severity}] ${regime}: ${r.name} is due (${r.description}).`, "", ...r.checklist.map((s) => `[ ] ${s}`)].join("\n");
@@ -56,6 +93,8 @@ export function reminderMessage(regime: string, r: ReminderSpec): string {
 
 export class Reminders extends pulumi.ComponentResource {
   public readonly scheduleNames: pulumi.Output<string[]>;
+  /** The reminders too sparse for a missed-run alarm, for the overdue watcher (reminderWatchedJob). */
+  public readonly watchedJobs: WatchedJobSpec[];
 
   constructor(name: string, args: RemindersArgs, opts?: pulumi.ComponentResourceOptions) {
     super("regime:reminders:Reminders", name, {}, opts);
@@ -96,15 +135,14 @@ export class Reminders extends pulumi.ComponentResource {
 
     const schedules = args.reminders.map((r) => {
       const window = jobMissedRunWindow(r.intervalSeconds);
-      // A group of its own gives the reminder its own InvocationAttemptCount (dimension ScheduleGroup).
-      const group = window
-        ? new aws.scheduler.ScheduleGroup(`${name}-${r.name}`, { name: physicalName(`${name}-${r.name}`, 64), tags }, { parent: this })
-        : undefined;
+      // A group of its own gives the reminder its own InvocationAttemptCount (dimension ScheduleGroup):
+      // the missed-run alarm's metric, or the overdue watcher's history for a sparse one.
+      const group = new aws.scheduler.ScheduleGroup(`${name}-${r.name}`, { name: reminderScheduleGroup(name, r.name), tags }, { parent: this });
       const schedule = new aws.scheduler.Schedule(
           `${name}-${r.name}`,
           {
             name: `${name}-${r.name}`.slice(0, 64),
-            ...(group ? { groupName: group.name } : {}),
+            groupName: group.name,
             description: `Reminder: ${r.name} (${r.description})`,
             scheduleExpression: r.expression,
             scheduleExpressionTimezone: r.timezone,
@@ -120,7 +158,7 @@ export class Reminders extends pulumi.ComponentResource {
           },
           { parent: this },
         );
-      if (group && window) {
+      if (window) {
         createAlarm(
           args.regime,
           {
@@ -164,6 +202,7 @@ export class Reminders extends pulumi.ComponentResource {
       tags,
     );
 
+    this.watchedJobs = args.reminders.flatMap((r) => reminderWatchedJob(name, r) ?? []);
     this.scheduleNames = pulumi.all(schedules.map((s) => s.name));
     this.registerOutputs({ scheduleNames: this.scheduleNames });
   }

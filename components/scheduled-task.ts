@@ -140,6 +140,13 @@ const REFERENCE_SUFFIX = /_(ARN|ARNS|ID|NAME)$/i;
 const RESERVED_ENV = /^(AWS_|_HANDLER$|_X_AMZN_TRACE_ID$|LAMBDA_TASK_ROOT$|LAMBDA_RUNTIME_DIR$|TZ$)/;
 /** Actions no task role may hold on backups: deleting them, or loosening the bucket that keeps them. */
 export const FORBIDDEN_TASK_ACTIONS = [/^s3:DeleteObject/i, /^s3:PutBucketPolicy$/i, /^s3:PutLifecycleConfiguration$/i, /^s3:DeleteBucket/i, /^s3:PutBucketVersioning$/i];
+/**
+ * Actions a task's own statements may grant on `*`, because AWS authorises them on nothing narrower:
+ * cloudwatch:GetMetricData has no resource type and no condition key that names a metric (Service
+ * Authorization Reference, "Actions, resources, and condition keys for Amazon CloudWatch"). It reads
+ * metric values only: the overdue watcher reads Scheduler history with it.
+ */
+export const STAR_ONLY_TASK_ACTIONS: readonly string[] = ["cloudwatch:GetMetricData"];
 /** Actions EC2 authorises only on `*` (Lambda's network interfaces in a VPC). */
 export const LAMBDA_VPC_ACTIONS = [
   "ec2:CreateNetworkInterface",
@@ -373,7 +380,8 @@ export function checkStatement(s: IamStatement, at: string): void {
   }
   if (Array.isArray(s.Resource)) {
     if (s.Resource.length === 0) throw new Error(`${at}.Resource: must list at least one resource`);
-    for (const r of s.Resource) if (r === "*") throw new Error(`${at}.Resource: "*" is refused; name the resources`);
+    const starOnly = s.Action.every((a) => STAR_ONLY_TASK_ACTIONS.includes(a));
+    for (const r of s.Resource) if (r === "*" && !starOnly) throw new Error(`${at}.Resource: "*" is refused; name the resources (only ${STAR_ONLY_TASK_ACTIONS.join(", ")} may take "*")`);
   }
 }
 

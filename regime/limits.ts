@@ -7,6 +7,14 @@ export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 export const LAMBDA_MEMORY_MB = { min: 128, max: 10240 } as const;
 export const NAME_MAX = 64;
 
+/**
+ * CloudWatch's retention of 1-hour metric data points: 455 days (15 months), the longest history a
+ * metric read at a period of 3600 s reaches (GetMetricData, CloudWatch API Reference,
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html:
+ * "Data points with a period of 3600 seconds (1 hour) are available for 455 days (15 months)").
+ */
+export const METRIC_HOURLY = { periodSeconds: 3600, retentionSeconds: 455 * 86400 } as const;
+
 /** Whether an IANA timezone name is known to this runtime (and so to EventBridge Scheduler). */
 export function isIanaTimezone(tz: string): boolean {
   if (!/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)+$/.test(tz) && tz !== "UTC") return false;

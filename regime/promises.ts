@@ -21,8 +21,8 @@
  *   rpoHours 26): refused, one line naming the key, unless `acceptedRisks` names that key.
  * - `limit`: an AWS limit that fails only at deploy (an alarm window CloudWatch refuses, a Lambda
  *   environment over 4 KB, a name too long): refused, and no acceptance helps (AWS refuses it anyway).
- * - `program`: a gap the program itself leaves today (a reminder too sparse for a CloudWatch alarm, which
- *   no function runs to record for the overdue watcher; a restore drill on Lambda is cut off at 15
+ * - `program`: a gap the program itself leaves today (a host group's association that stops running
+ *   emits nothing; a sparse reminder in a regime without a backup vault; a restore drill on Lambda is cut off at 15
  *   minutes; an alarm that pages later than it promises): reported as "unkept by the program" with its
  *   figure, never refused, so a regime is not blocked by what it cannot change.
  *
@@ -94,10 +94,11 @@ export interface DeclaredJob {
   unwatchedBecause?: string;
   /**
    * Watched by the overdue watcher instead of a missed-run alarm (jobs further apart than an alarm can
-   * look back): paged `toleranceSeconds` (+ the run's own time limit) and `delaySeconds` after the run
-   * its schedule expected.
+   * look back): paged `toleranceSeconds` (+ the run's own time limit, unless `startOnly`) and
+   * `delaySeconds` after the run its schedule expected. `startOnly`: the watcher sees the job's start
+   * (a Scheduler invocation attempt), so its run time adds nothing.
    */
-  overdueWatch?: { toleranceSeconds: number; delaySeconds: number };
+  overdueWatch?: { toleranceSeconds: number; delaySeconds: number; startOnly?: boolean };
   severity?: string;
   /** `paused: true`: its schedule is disabled and its watch silent; its promises are reported paused, never refused. */
   paused?: boolean;
@@ -402,7 +403,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       push({
         key: job.key,
         promise: `${job.label}: paged when it stops`,
-        figure: `paged within ${hours(page)} (+ its run time) of its last run, by the overdue watch`,
+        figure: `paged within ${hours(page)}${job.overdueWatch.startOnly ? "" : " (+ its run time)"} of its last run, by the overdue watch`,
         value: page,
         status: "held",
         kind: "config",

@@ -8,10 +8,17 @@
  * passed without a success, 0 otherwise (dimension Job). One alarm per job pages at the job's
  * severity. A job that has never succeeded is measured from the first time the watcher saw it
  * (`watching-since.json`, written once), so a fresh deployment does not page for runs due before it.
+ *
+ * A job that runs no code of its own (a monthly or quarterly reminder: EventBridge Scheduler publishes
+ * its checklist straight to SNS) writes no marker: its `history` names its own schedule group, and its
+ * last run is the newest hour with a Scheduler invocation attempt in CloudWatch
+ * (tasks/lib/scheduler-history.ts). Its watch start still lives under its prefix in the vault.
  */
 import { z } from "zod";
 import { nextRuns } from "../regime/schedule";
 import { readMarkers, startWatching } from "./lib/run-marker";
+import { cloudWatchClient, lastInvocation } from "./lib/scheduler-history";
+import { METRIC_HOURLY } from "../regime/limits";
 import { defineTask, envJson, MetricUnit, recordMetric, type TaskContext } from "./lib/runtime";
 import { s3Client } from "./lib/s3";
 
@@ -27,6 +34,16 @@ export const watchedJobSchema = z
     timezone: z.string().min(1),
     /** Seconds after an expected run before it counts as missed: the run's own length plus the Scheduler's retries. */
     toleranceSeconds: z.number().int().min(0),
+    /**
+     * Last run from the Scheduler's metric history instead of markers: the job's own schedule group
+     * (AWS/Scheduler InvocationAttemptCount, dimension ScheduleGroup) and how far back to read, seconds
+     * (at least the job's longest interval plus its tolerance; at most 455 days, CloudWatch's retention
+     * of 1-hour data points).
+     */
+    history: z
+      .object({ scheduleGroup: z.string().min(1), lookbackSeconds: z.number().int().min(3600).max(METRIC_HOURLY.retentionSeconds) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type WatchedJob = z.infer<typeof watchedJobSchema>;
@@ -70,10 +87,12 @@ export function judge(job: WatchedJob, from: Date, now: Date): Pick<JobVerdict, 
 async function run(s: z.infer<typeof settings>, ctx: TaskContext): Promise<OverdueResult> {
   const now = s.WATCH_AT ? new Date(s.WATCH_AT) : new Date();
   const s3 = s3Client(s as Record<string, string | undefined>);
+  const cw = s.WATCHED_JOBS.some((j) => j.history) ? cloudWatchClient(s as Record<string, string | undefined>) : undefined;
   const jobs: JobVerdict[] = [];
   try {
     for (const job of s.WATCHED_JOBS) {
       const m = await readMarkers(s3, s.BACKUP_BUCKET, job.prefix);
+      if (job.history) m.lastSuccess = await lastInvocation(cw!, job.history.scheduleGroup, now, job.history.lookbackSeconds);
       const since = m.lastSuccess ? undefined : (m.watchingSince ?? (await startWatching(s3, s.BACKUP_BUCKET, job.prefix, now)));
       const v: JobVerdict = {
         job: job.job,
@@ -88,6 +107,7 @@ async function run(s: z.infer<typeof settings>, ctx: TaskContext): Promise<Overd
     }
   } finally {
     s3.destroy();
+    cw?.destroy();
   }
   return { at: now.toISOString(), jobs, overdue: jobs.filter((j) => j.overdue).map((j) => j.job) };
 }

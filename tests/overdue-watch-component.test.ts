@@ -2,13 +2,16 @@
  * The overdue watcher as the prod plan provisions it (the program under Pulumi mocks): the quarterly
  * drill and the monthly reindex, too sparse for a missed-run alarm, each get an overdue alarm at
  * their own severity with missing data breaching, write their markers under their own prefix, and
- * the watcher itself runs hourly with a missed-run alarm that pages when it stops.
+ * the watcher itself runs hourly with a missed-run alarm that pages when it stops. The monthly and
+ * quarterly reminders, which run no code, are watched from their own schedule groups' Scheduler
+ * history: an overdue alarm each at their severity, and the watcher may read metric data (on `*`,
+ * the only resource IAM takes for cloudwatch:GetMetricData) and nothing more for them.
  */
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RecordedResource } from "../plan/mocks";
 import { runPlan } from "../plan/run";
-import { statementsOf } from "./helpers/iam";
+import { expectLeastPrivilege, statementsOf } from "./helpers/iam";
 
 const ROOT = join(__dirname, "..");
 let resources: RecordedResource[];
@@ -57,7 +60,7 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
     ]);
     const fn = of("aws:lambda/function:Function").find((f) => f.name === "prod-overdue-watch")!;
     const jobs = JSON.parse(fn.environment.variables.WATCHED_JOBS);
-    expect(jobs.map((j: Inputs) => [j.job, j.prefix, j.expression, j.timezone])).toEqual([
+    expect(jobs.filter((j: Inputs) => !j.history).map((j: Inputs) => [j.job, j.prefix, j.expression, j.timezone])).toEqual([
       ["app/restore-drill", "runs/app/restore-drill/", "cron(0 3 1 1,4,7,10 ? *)", "America/New_York"],
       ["app/reindex", "runs/app/reindex/", "cron(0 2 ? * 1#1 *)", "America/New_York"],
     ]);
@@ -73,5 +76,39 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
     const policy = resources.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === "prod-db-app-reindex-role")!;
     const puts = statementsOf((policy.inputs as Inputs).policy).filter((s) => JSON.stringify(s.Action).includes("s3:PutObject"));
     expect(puts.flatMap((s) => s.Resource as string[])).toEqual([expect.stringMatching(/:::[^/]+\/runs\/app\/reindex\/\*$/)]);
+  });
+
+  it("prod's three monthly and quarterly reminders: each alone in its schedule group, watched from that group's history, an overdue alarm each at its severity", () => {
+    const fn = of("aws:lambda/function:Function").find((f) => f.name === "prod-overdue-watch")!;
+    const watched = (JSON.parse(fn.environment.variables.WATCHED_JOBS) as Inputs[]).filter((j) => j.history);
+    expect(watched.map((j) => j.job)).toEqual(["reminder/maintenance-notice", "reminder/access-review", "reminder/penetration-test"]);
+    const schedules = of("aws:scheduler/schedule:Schedule");
+    for (const j of watched) {
+      const name = j.job.split("/")[1];
+      const schedule = schedules.find((x) => x.name === `prod-reminders-${name}`)!;
+      // Its own group: the InvocationAttemptCount the watcher reads is this reminder's alone.
+      expect(schedule.groupName, name).toBe(j.history.scheduleGroup);
+      expect(schedules.filter((x) => x.groupName === j.history.scheduleGroup), name).toHaveLength(1);
+      expect([j.expression, j.timezone, j.prefix], name).toEqual([schedule.scheduleExpression, schedule.scheduleExpressionTimezone, `runs/reminders/${name}/`]);
+      // Reads back over its longest interval plus the hour of tolerance, within CloudWatch's 455 days of hourly data.
+      expect(j.toleranceSeconds, name).toBe(3600);
+      expect(j.history.lookbackSeconds, name).toBeGreaterThan(27 * 86400);
+      expect(j.history.lookbackSeconds, name).toBeLessThanOrEqual(455 * 86400);
+      const a = alarm(`prod-reminder-${name}-overdue-P3`);
+      expect([a.metricName, a.dimensions, a.treatMissingData, a.alarmActions]).toEqual(["Overdue", { service: "prod", Task: "overdue-watch", Job: j.job }, "breaching", [expect.stringContaining("prod-alerts-P3")]]);
+      expect(a.alarmDescription, name).toContain("do the checklist by hand");
+      // No missed-run alarm: a CloudWatch alarm cannot look back that far.
+      expect(of("aws:cloudwatch/metricAlarm:MetricAlarm").some((x) => x.name === `prod-reminder-${name}-missed-run-P3`), name).toBe(false);
+    }
+    // The quarterly one reads back a quarter and a little more (92 days + 2 h).
+    expect(watched.find((j) => j.job === "reminder/access-review")!.history.lookbackSeconds).toBe(92 * 86400 + 7200);
+  });
+
+  it("the watcher's role: markers under runs/ and metric reads; GetMetricData on * because IAM names no metric resource", () => {
+    const policy = resources.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === "prod-overdue-watch-role")!;
+    const statements = expectLeastPrivilege((policy.inputs as Inputs).policy, "prod-overdue-watch-role");
+    const star = statements.filter((s) => ([] as string[]).concat(s.Resource ?? []).includes("*"));
+    expect(star.map((s) => s.Action)).toEqual([["cloudwatch:GetMetricData"]]);
+    expect(statements.flatMap((s) => ([] as string[]).concat(s.Action ?? [])).filter((a) => a.startsWith("cloudwatch:"))).toEqual(["cloudwatch:GetMetricData"]);
   });
 });

@@ -16,11 +16,13 @@ import { runTask } from "../tasks/lib/runtime";
 import { recordRunMarker } from "../tasks/lib/run-marker";
 import { analyzeTask } from "../tasks/maintenance";
 import { overdueWatchTask, type OverdueResult } from "../tasks/overdue-watch";
+import { startCloudWatch, type TestCloudWatch } from "./helpers/cloudwatch";
 import { captureEmf } from "./helpers/emf";
 import { createTestDatabase } from "./helpers/pg";
 import { startS3, type TestS3 } from "./helpers/s3";
 
 let s3: TestS3;
+let cw: TestCloudWatch;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 const QUARTERLY = { expression: "cron(0 3 1 1,4,7,10 ? *)", timezone: "America/New_York" };
 const MONTHLY = { expression: "cron(0 2 ? * 1#1 *)", timezone: "UTC" };
@@ -28,15 +30,17 @@ const MONTHLY = { expression: "cron(0 2 ? * 1#1 *)", timezone: "UTC" };
 const keys = async (prefix: string) => ((await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!).sort();
 const putMarker = (prefix: string, at: Date) => s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: markerKey(prefix, at), Body: "{}" }));
 const watch = (jobs: unknown[], at: string) =>
-  runTask(overdueWatchTask, { ...s3.env, REGIME_NAME: "prod", LOG_LEVEL: "ERROR", WATCHED_JOBS: JSON.stringify(jobs), WATCH_AT: at }) as Promise<OverdueResult>;
+  runTask(overdueWatchTask, { ...s3.env, ...cw.env, REGIME_NAME: "prod", LOG_LEVEL: "ERROR", WATCHED_JOBS: JSON.stringify(jobs), WATCH_AT: at }) as Promise<OverdueResult>;
 
 beforeAll(async () => {
   s3 = await startS3("vault");
+  cw = await startCloudWatch();
   db = await createTestDatabase("mr_overdue");
 }, 60_000);
 afterAll(async () => {
   await db?.drop();
   await s3?.stop();
+  await cw?.stop();
 });
 
 describe("run markers", () => {
@@ -135,5 +139,75 @@ describe("overdue-watch", () => {
   it("refuses a malformed job list, naming the setting", async () => {
     await expect(watch([{ job: "x", prefix: "/abs/", ...MONTHLY, toleranceSeconds: 0 }], "2027-01-01T00:00:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: 0\.prefix: /);
     await expect(watch([], "2027-01-01T00:00:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: value: must list at least one job$/);
+  });
+});
+
+describe("overdue-watch: a reminder's last run from its Scheduler metric history", () => {
+  // prod's quarterly penetration-test reminder: 09:00 New York on the first day of each quarter,
+  // published by EventBridge Scheduler straight to SNS, alone in its schedule group.
+  const group = "prod-reminders-penetration-test";
+  const reminder = {
+    job: "reminder/penetration-test",
+    prefix: "runs/reminders/penetration-test/",
+    expression: "cron(0 9 1 1,4,7,10 ? *)",
+    timezone: "America/New_York",
+    toleranceSeconds: 3600,
+    history: { scheduleGroup: group, lookbackSeconds: 92 * 86400 + 7200 },
+  };
+  const attempt = (at: string, scheduleGroup = group) =>
+    cw.put({ namespace: "AWS/Scheduler", metricName: "InvocationAttemptCount", dimensions: { ScheduleGroup: scheduleGroup }, at: new Date(at), value: 1 });
+
+  beforeAll(() => {
+    cw.clear();
+    attempt("2026-10-01T13:00:02Z");
+    attempt("2027-01-01T14:00:03Z");
+    // Another reminder's group: not this one's history.
+    attempt("2027-04-01T13:00:04Z", "prod-reminders-access-review");
+  });
+
+  it("on time before April's run is due (13:00 UTC + 1 h); the read is one metric at a 1-hour period over the look-back", async () => {
+    cw.requests.length = 0;
+    const r = await watch([reminder], "2027-04-01T13:59:00Z");
+    expect(r.jobs[0]).toMatchObject({ job: "reminder/penetration-test", lastSuccess: "2027-01-01T15:00:00.000Z", expectedBy: "2027-04-01T13:00:00.000Z", dueBy: "2027-04-01T14:00:00.000Z", overdue: false });
+    expect(cw.requests).toHaveLength(1);
+    const q = cw.requests[0];
+    expect(q.MetricDataQueries).toEqual([
+      { Id: "attempts", MetricStat: { Metric: { Namespace: "AWS/Scheduler", MetricName: "InvocationAttemptCount", Dimensions: [{ Name: "ScheduleGroup", Value: group }] }, Period: 3600, Stat: "Sum" }, ReturnData: true },
+    ]);
+    expect(q.ScanBy).toBe("TimestampDescending");
+    expect(q.EndTime - q.StartTime).toBeGreaterThanOrEqual(reminder.history.lookbackSeconds);
+    expect(q.EndTime - q.StartTime).toBeLessThanOrEqual(reminder.history.lookbackSeconds + 7200);
+    // No marker is read or written for it: its watch start is not needed while it has history.
+    expect(await keys(reminder.prefix)).toEqual([]);
+  });
+
+  it("overdue once April's run is an hour late with no attempt in its group; the metric pages for that reminder", async () => {
+    let result: OverdueResult | undefined;
+    const emf = await captureEmf(async () => {
+      result = await watch([reminder], "2027-04-01T14:30:00Z");
+    });
+    expect(result!.overdue).toEqual(["reminder/penetration-test"]);
+    expect(result!.jobs[0]).toMatchObject({ lastSuccess: "2027-01-01T15:00:00.000Z", overdueSeconds: 1800 });
+    expect(emf.find((l) => l.Job === "reminder/penetration-test")).toMatchObject({ Overdue: 1, Task: "overdue-watch", service: "prod" });
+  });
+
+  it("an attempt in April clears it; the next expected run is July's", async () => {
+    attempt("2027-04-01T13:00:01Z");
+    const r = await watch([reminder], "2027-04-01T14:30:00Z");
+    expect(r.jobs[0]).toMatchObject({ lastSuccess: "2027-04-01T14:00:00.000Z", expectedBy: "2027-07-01T13:00:00.000Z", overdue: false });
+  });
+
+  it("a reminder with no history in its look-back is measured from the watch start, kept in the vault", async () => {
+    const fresh = { ...reminder, job: "reminder/access-review-new", prefix: "runs/reminders/access-review-new/", history: { ...reminder.history, scheduleGroup: "prod-reminders-access-review-new" } };
+    const first = await watch([fresh], "2027-05-10T00:00:00Z");
+    expect(first.jobs[0]).toMatchObject({ watchingSince: "2027-05-10T00:00:00.000Z", expectedBy: "2027-07-01T13:00:00.000Z", overdue: false });
+    expect(await keys(fresh.prefix)).toEqual(["runs/reminders/access-review-new/watching-since.json"]);
+    const late = await watch([fresh], "2027-07-01T15:00:00Z");
+    expect(late.jobs[0]).toMatchObject({ overdue: true, overdueSeconds: 3600 });
+  });
+
+  it("refuses a look-back shorter than one data point or longer than CloudWatch keeps them, naming the setting", async () => {
+    await expect(watch([{ ...reminder, history: { ...reminder.history, lookbackSeconds: 60 } }], "2027-04-01T14:30:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: 0\.history\.lookbackSeconds: /);
+    await expect(watch([{ ...reminder, history: { ...reminder.history, lookbackSeconds: 456 * 86400 } }], "2027-04-01T14:30:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: 0\.history\.lookbackSeconds: /);
   });
 });

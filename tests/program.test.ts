@@ -253,7 +253,13 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
       "health-check",
       "overdue-watch",
     ]);
-    expect(o.overdueAlarmNames).toEqual({ "app/reindex": "prod-db-app-reindex-overdue-P3", "app/restore-drill": "prod-db-app-restore-drill-overdue-P2" });
+    expect(o.overdueAlarmNames).toEqual({
+      "app/reindex": "prod-db-app-reindex-overdue-P3",
+      "app/restore-drill": "prod-db-app-restore-drill-overdue-P2",
+      "reminder/access-review": "prod-reminder-access-review-overdue-P3",
+      "reminder/maintenance-notice": "prod-reminder-maintenance-notice-overdue-P3",
+      "reminder/penetration-test": "prod-reminder-penetration-test-overdue-P3",
+    });
     expect(o.scheduleNames["app/backup"]).toBe("prod-db-app-backup");
     expect(o.scheduleNames["reminder/access-review"]).toBe("prod-reminders-access-review");
     expect(o.dashboardName).toBe("prod-regime");

@@ -293,8 +293,18 @@ function modelMatches(file: string, resources: RecordedResource[]): void {
       for (const j of d.jobs.filter((x) => x.key.startsWith("reminders["))) {
         const name = /^reminders\[(.+)\]/.exec(j.key)![1];
         const rec = alarms.get(`${regime.name}-reminder-${name}-missed-run-${j.severity}`);
+        const schedule = of("aws:scheduler/schedule:Schedule").find((x) => x.name === `${regime.name}-reminders-${name}`.slice(0, 64));
         if (!j.watch) {
           expect(rec, j.key).toBeUndefined();
+          // Too sparse for an alarm: the overdue watcher reads its own schedule group's history and pages at its severity.
+          const overdue = alarms.get(`${regime.name}-reminder-${name}-overdue-${j.severity}`);
+          expect(overdue !== undefined, j.key).toBe(j.overdueWatch !== undefined);
+          if (!j.overdueWatch) continue;
+          const watcher = of("aws:lambda/function:Function").find((f) => f.name === `${regime.name}-overdue-watch`);
+          const watched = JSON.parse(watcher!.environment.variables.WATCHED_JOBS) as { job: string; toleranceSeconds: number; history?: { scheduleGroup: string } }[];
+          const w = watched.find((x) => x.job === `reminder/${name}`);
+          expect({ group: w?.history?.scheduleGroup, toleranceSeconds: w?.toleranceSeconds }, j.key).toEqual({ group: schedule?.groupName, toleranceSeconds: j.overdueWatch.toleranceSeconds });
+          expect(overdue!.dimensions.Job, j.key).toBe(`reminder/${name}`);
           continue;
         }
         expect({ namespace: rec?.namespace, metricName: rec?.metricName, period: rec?.period, evaluationPeriods: rec?.evaluationPeriods, treatMissingData: rec?.treatMissingData }, j.key).toEqual({
@@ -303,7 +313,6 @@ function modelMatches(file: string, resources: RecordedResource[]): void {
           ...j.watch,
           treatMissingData: "breaching",
         });
-        const schedule = of("aws:scheduler/schedule:Schedule").find((x) => x.name === `${regime.name}-reminders-${name}`.slice(0, 64));
         expect(schedule?.groupName, j.key).toBe(rec!.dimensions.ScheduleGroup);
       }
       // A host group's associations: a failed run matches its EventBridge rule, whose MatchedEvents the alarm watches.
@@ -346,9 +355,9 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held databases[app].health.schedule: paged within 26 min of its last run",
       "held endpoints.schedule: paged within 4 min of its last run",
       "unkept logs.hostGroups[app].schedule: not watched",
-      "unkept reminders[maintenance-notice].schedule: not watched",
-      "unkept reminders[access-review].schedule: not watched",
-      "unkept reminders[penetration-test].schedule: not watched",
+      "held reminders[maintenance-notice].schedule: paged within 843 h of its last run, by the overdue watch",
+      "held reminders[access-review].schedule: paged within 2211 h of its last run, by the overdue watch",
+      "held reminders[penetration-test].schedule: paged within 8787 h of its last run, by the overdue watch",
       "held databases[app].backup.rpoHours: paged at most 26 h after the fault",
       "held endpoints.checks[api].failuresBeforeAlarm: paged at most 7 min after the fault",
       "held endpoints.checks[web].failuresBeforeAlarm: paged at most 7 min after the fault",
