@@ -118,7 +118,12 @@ describe("mute rules, mutes and paused jobs under mocks", () => {
     expect(resources.some((r) => inputsOf(r).name === "fitnesscrm-db-fitnesscrm-restore-drill-overdue-P2")).toBe(false);
     expect(alarmNamed("fitnesscrm-db-fitnesscrm-reindex-overdue-P3")).toBeDefined();
     const watcher = resources.find((r) => r.type === "aws:lambda/function:Function" && inputsOf(r).name === "fitnesscrm-overdue-watch")!;
-    expect(JSON.parse(inputsOf(watcher).environment.variables.WATCHED_JOBS).map((j: { job: string }) => j.job)).toEqual(["fitnesscrm/reindex"]);
+    expect(JSON.parse(inputsOf(watcher).environment.variables.WATCHED_JOBS).map((j: { job: string }) => j.job)).toEqual([
+      "fitnesscrm/reindex",
+      // The sparse reminders are watched from their schedule groups' history; the paused maintenance-notice is not.
+      "reminder/maintenance-window",
+      "reminder/monthly-review",
+    ]);
   });
 
   it("the plan says so: calendar, alarms and promises", () => {
