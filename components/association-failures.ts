@@ -26,7 +26,7 @@ export function hostGroupAssociations(g: HostGroup): string[] {
   return [
     ...(g.logSets.length > 0 || g.docker ? ["logrotate"] : []),
     ...(renderAgentLogsConfig(g, INSTANCE_STREAM) ? ["cloudwatch-agent"] : []),
-    ...g.fileBackups.map((b) => `file-backup ${b.name}`),
+    ...g.fileBackups.filter((b) => !b.paused).map((b) => `file-backup ${b.name}`),
   ];
 }
 

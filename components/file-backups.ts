@@ -123,7 +123,8 @@ function hostGroupFileBackups(
         { parent },
       );
       out.documentNames[key] = doc.name;
-      scope.associations.track(
+      // Paused: no association, so State Manager runs nothing until `paused` is set back (an association has no disabled state).
+      if (!b.paused) scope.associations.track(
         g,
         new aws.ssm.Association(
           `${name}-${g.name}-${b.name}-file-backup-association`,
@@ -145,7 +146,7 @@ function hostGroupFileBackups(
       );
     }
     if (g.sshHosts.length > 0) {
-      cronFiles[b.name] = { script, cron: renderCronFile({ regime: args.regime, group: g.name, name: b.name, hostCron: schedule.hostCron!, description: schedule.description }) };
+      cronFiles[b.name] = { script, cron: renderCronFile({ regime: args.regime, group: g.name, name: b.name, hostCron: schedule.hostCron!, description: schedule.description, paused: b.paused }) };
     }
     missedBackupAlarm(scope, g, b, schedule.intervalSeconds, schedule.description);
   }
@@ -179,6 +180,7 @@ function missedBackupAlarm(scope: LogsScope, g: HostGroup, b: FileBackup, interv
         g.target ? `Read the association ${args.regime}-${g.name}-file-backup-${b.name}'s run history in State Manager` : `Read syslog (maintenance-regime-${g.name}-${b.name}) on the SSH hosts`
       }: a missing path, the aws CLI or the instance role's ${args.regime}-${g.name}-file-backup-writer policy. Then run the backup by hand.`,
       treatMissingData: "breaching",
+      paused: b.paused,
       args: {
         namespace: METRICS_NAMESPACE_DEFAULT,
         metricName: FILE_BACKUP_METRIC,

@@ -192,7 +192,7 @@ export function declaredFromRegime(r: Regime): Declared {
       const s = fileBackupSchedule(b.schedule, r.timezone);
       const sched = { expression: s.expression, timezone: "UTC", intervalSeconds: s.intervalSeconds };
       d.jobs.push(
-        job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, b.schedule, sched, b.severity, missedRunWindow(Math.min(s.intervalSeconds + FILE_BACKUP_SLACK_SECONDS, FILE_BACKUP_MAX_WINDOW_SECONDS))),
+        job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, b.schedule, sched, b.severity, missedRunWindow(Math.min(s.intervalSeconds + FILE_BACKUP_SLACK_SECONDS, FILE_BACKUP_MAX_WINDOW_SECONDS)), b.paused),
       );
     }
   }

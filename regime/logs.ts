@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { LOG_RETENTION_DAYS } from "./limits";
-import { schedule, severity, uniqueBy } from "./primitives";
+import { paused, schedule, severity, uniqueBy } from "./primitives";
 import type { Severity } from "./severity";
 import { fileBackupPrefix, fileBackupSchedule } from "./file-backups";
 import { logPathsOverlap } from "./glob-overlap";
@@ -439,6 +439,9 @@ export const fileBackupSchema = z
       .default(30)
       .describe("each archive and its manifest are readable this many days (S3 rounds to the next midnight UTC), then kept 1 day as a noncurrent version and removed"),
     severity: severity.default("P1").describe("severity of the alarm when no backup was recorded within the schedule's interval"),
+    paused: paused.describe(
+      "true: the backup stops until it is set back: no State Manager association (tagged hosts; the document stays), the SSH hosts' cron line commented out, the missed-backup alarm silent (the plan lists it paused)",
+    ),
   })
   .strict();
 

@@ -1,0 +1,78 @@
+/**
+ * `paused: true` on a file backup, as `pulumi up` would provision it: a tagged group's paused backup
+ * keeps its SSM document but loses its association (an association has no disabled state), an SSH
+ * group's paused backup keeps its cron file with the job line commented out, and the missed-backup
+ * alarm keeps evaluating with its actions off; the backups beside it are untouched.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { mockTopics, settle, setupMocks, waitFor, type MockResource } from "./helpers/pulumi-mocks";
+import { parseLogs, type LogsInput } from "../regime/logs";
+import { renderCronFile } from "../regime/file-backups";
+
+const { resources } = setupMocks();
+
+const LOGS: LogsInput = {
+  hostGroups: [
+    {
+      name: "boardroom",
+      target: { tagKey: "App", tagValue: "boardroom" },
+      appRoot: "/home/app/boardroom",
+      fileBackups: [
+        { name: "app-files", paths: [".env.production"] },
+        { name: "uploads", paths: ["uploads/"], paused: true },
+      ],
+    },
+    {
+      name: "crm",
+      sshHosts: [{ host: "10.0.0.7", user: "deploy" }],
+      sshPrivateKeyConfig: "crmSshKey",
+      appRoot: "/opt/crm",
+      fileBackups: [
+        { name: "config", paths: [".env"] },
+        { name: "uploads", paths: ["uploads/"], paused: true },
+      ],
+    },
+  ],
+};
+
+const ofType = (t: string): MockResource[] => resources.filter((r) => r.type === t);
+
+beforeAll(async () => {
+  const { LogRotation } = await import("../components/logs");
+  const component = new LogRotation("logs", {
+    regime: "prod",
+    logs: parseLogs(LOGS),
+    timezone: "UTC",
+    defaultRetentionDays: 30,
+    alarmTopics: mockTopics("prod"),
+    sshPrivateKeys: { crmSshKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n" },
+  });
+  await waitFor(component.logrotateConfigs);
+  await settle();
+});
+
+describe("a paused file backup", () => {
+  it("tagged hosts: the document stays, the association is gone; the running backup keeps its own", () => {
+    expect(ofType("aws:ssm/document:Document").map((r) => r.inputs.name).sort()).toEqual(["prod-boardroom-file-backup-app-files", "prod-boardroom-file-backup-uploads"]);
+    expect(ofType("aws:ssm/association:Association").map((r) => r.inputs.associationName)).toEqual(["prod-boardroom-file-backup-app-files"]);
+  });
+
+  it("SSH hosts: the cron file stays with the job line commented out, the other backup's line runs", () => {
+    const cmd = ofType("command:remote:Command").find((r) => r.name === "logs-crm-file-backups-ssh-10-0-0-7")!;
+    const files = [...String(cmd.inputs.stdin).matchAll(/[A-Za-z0-9+/=]{40,}/g)].map((m) => Buffer.from(m[0], "base64").toString("utf8"));
+    const uploads = files.find((f) => f.startsWith("# File backup prod/crm/uploads"))!;
+    const config = files.find((f) => f.startsWith("# File backup prod/crm/config"))!;
+    expect(uploads).toMatch(/\n# paused: 0 3 \* \* \* root \/usr\/local\/sbin\/maintenance-regime-crm-uploads-backup /);
+    expect(config).toMatch(/\n0 3 \* \* \* root \/usr\/local\/sbin\/maintenance-regime-crm-config-backup /);
+    const input = { regime: "prod", group: "crm", name: "uploads", hostCron: "0 3 * * *", description: "daily" };
+    expect(renderCronFile({ ...input, paused: true })).toBe(renderCronFile(input).replace("\n0 3 * * * root", "\n# paused: 0 3 * * * root"));
+  });
+
+  it("its missed-backup alarm evaluates with its actions off; the others page", () => {
+    const alarms = Object.fromEntries(ofType("aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => [r.inputs.name, r.inputs]));
+    expect(alarms["prod-logs-boardroom-backup-uploads-missed-run-P1"].actionsEnabled).toBe(false);
+    expect(alarms["prod-logs-crm-backup-uploads-missed-run-P1"].actionsEnabled).toBe(false);
+    expect(alarms["prod-logs-boardroom-backup-app-files-missed-run-P1"].actionsEnabled).toBe(true);
+    expect(alarms["prod-logs-crm-backup-config-missed-run-P1"].actionsEnabled).toBe(true);
+  });
+});
