@@ -145,6 +145,11 @@ export function headerSecretStatements(endpoints: EndpointConfig[]): IamStatemen
   return arns.length ? [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: arns }] : [];
 }
 
+/** The health-check function's timeout, in seconds: the slowest endpoint's timeout plus 30 s, at most Lambda's 900. */
+export function healthCheckTimeoutSeconds(endpoints: EndpointConfig[]): number {
+  return Math.min(900, Math.ceil(Math.max(...endpoints.map((e) => e.timeoutMs)) / 1000) + 30);
+}
+
 export class HealthChecks extends pulumi.ComponentResource {
   public readonly task: ScheduledTask;
   public readonly alarmNames: pulumi.Output<string[]>;
@@ -152,7 +157,6 @@ export class HealthChecks extends pulumi.ComponentResource {
   constructor(name: string, args: HealthChecksArgs, opts?: pulumi.ComponentResourceOptions) {
     super("regime:health:HealthChecks", name, {}, opts);
     assertNoUrlCredentials(args.endpoints);
-    const timeout = Math.max(...args.endpoints.map((e) => e.timeoutMs));
     this.task = new ScheduledTask(
       `${name}-task`,
       {
@@ -169,7 +173,7 @@ export class HealthChecks extends pulumi.ComponentResource {
         schedule: { expression: args.schedule.expression, timezone: args.schedule.timezone },
         expectedIntervalSeconds: args.schedule.intervalSeconds,
         paused: args.paused,
-        timeoutSeconds: Math.min(900, Math.ceil(timeout / 1000) + 30),
+        timeoutSeconds: healthCheckTimeoutSeconds(args.endpoints),
         memoryMb: 256,
         policyStatements: headerSecretStatements(args.endpoints),
         logRetentionDays: args.logRetentionDays,

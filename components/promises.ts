@@ -18,7 +18,7 @@
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
 import { imageTaskSettings, LAMBDA_TIMEOUT_SECONDS, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
-import { endpointsSetting } from "./health-checks";
+import { endpointsSetting, healthCheckTimeoutSeconds } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { FILE_BACKUP_MAX_WINDOW_SECONDS, FILE_BACKUP_SLACK_SECONDS } from "./file-backups";
 import { physicalName } from "./naming";
@@ -37,7 +37,6 @@ import { formatDuration } from "../regime/scheduler-time";
 import { parseSchedule, type Schedule } from "../regime/schedule";
 import type { Regime, ScheduleInput } from "../regime/schema";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
-import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
 
 /** The backup vault's bucket name, unknown before deploy, at its longest (S3: 63 characters). */
@@ -183,7 +182,16 @@ export function declaredFromRegime(r: Regime): Declared {
       key: "endpoints.checks",
       name: fn,
       // What the function's environment keeps: settings over the budget travel in its bundle (splitSettings).
-      environment: splitSettings({ TASK: "health-check", REGIME_NAME: r.name, METRICS_NAMESPACE: METRICS_NAMESPACE_DEFAULT, ENDPOINTS: endpointsSetting(r.endpoints.checks) }).environment as Record<string, string>,
+      environment: splitSettings({
+        ENDPOINTS: endpointsSetting(r.endpoints.checks),
+        ...taskOwnSettings({
+          taskName: "health-check",
+          regime: r.name,
+          runner: "lambda",
+          expectedIntervalSeconds: s.intervalSeconds,
+          timeoutSeconds: healthCheckTimeoutSeconds(r.endpoints.checks),
+        }),
+      }).environment as Record<string, string>,
     });
   }
 
