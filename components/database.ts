@@ -4,6 +4,7 @@
  * analyze, reindex, purge), health metrics, and the RPO alarm that fires when no successful backup
  * was recorded in time. Each task is a ScheduledTask with its own least-privilege role.
  */
+import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
@@ -77,9 +78,6 @@ export function runMarkerPrefix(dbId: string, task: DbTaskName): string {
 export function runMarkerSettings(dbId: string, task: DbTaskName, bucket: pulumi.Input<string>): Record<string, pulumi.Input<string>> {
   return { RUN_MARKER_BUCKET: bucket, RUN_MARKER_PREFIX: runMarkerPrefix(dbId, task) };
 }
-
-/** Timeout of the image tasks on Lambda, in seconds: Lambda's longest (15 minutes). */
-export const LAMBDA_TIMEOUT_SECONDS = 900;
 
 /**
  * The settings of a database's backup, verify-backup and restore-drill tasks, which run from the
@@ -235,7 +233,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       image.backup,
       // Read back: the task checks the object it wrote and the manifest's predecessor.
       args.vault.writeStatements(prefixes, { readBack: true }),
-      LAMBDA_TIMEOUT_SECONDS,
+      LAMBDA_MAX_TIMEOUT_SECONDS,
       1024,
     );
     task(
@@ -245,7 +243,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       image["verify-backup"],
       // Reads the backups; writes only its verification records beside them (tasks/lib/verification.ts).
       [...args.vault.readStatements(prefixes), ...args.vault.writeStatements(prefixes.map((p) => `${p}${VERIFIED_FOLDER}`))],
-      LAMBDA_TIMEOUT_SECONDS,
+      LAMBDA_MAX_TIMEOUT_SECONDS,
       1024,
     );
     if (db.restoreDrill) {
@@ -256,7 +254,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         image["restore-drill"],
         args.vault.readStatements(prefixes),
         // Fargate has no timeout: the duration alarm's reference is the time the drill may take (drillMinutes).
-        runners.drill === "fargate" ? runners.drillMinutes! * 60 : LAMBDA_TIMEOUT_SECONDS,
+        runners.drill === "fargate" ? runners.drillMinutes! * 60 : LAMBDA_MAX_TIMEOUT_SECONDS,
         2048,
       );
     }

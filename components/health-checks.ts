@@ -24,6 +24,7 @@
  * pair. Only the composite alarm notifies (the short window alone trips on a single failed check);
  * each window alarm names it in its PartOf tag.
  */
+import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { alarmName, PAUSED_NOTE, SEVERITIES, createAlarm, type AlertTopics, type Severity } from "./alarms";
@@ -145,9 +146,9 @@ export function headerSecretStatements(endpoints: EndpointConfig[]): IamStatemen
   return arns.length ? [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: arns }] : [];
 }
 
-/** The health-check function's timeout, in seconds: the slowest endpoint's timeout plus 30 s, at most Lambda's 900. */
+/** The health-check function's timeout, in seconds: the slowest endpoint's timeout plus 30 s, at most Lambda's maximum. */
 export function healthCheckTimeoutSeconds(endpoints: EndpointConfig[]): number {
-  return Math.min(900, Math.ceil(Math.max(...endpoints.map((e) => e.timeoutMs)) / 1000) + 30);
+  return Math.min(LAMBDA_MAX_TIMEOUT_SECONDS, Math.ceil(Math.max(...endpoints.map((e) => e.timeoutMs)) / 1000) + 30);
 }
 
 export class HealthChecks extends pulumi.ComponentResource {

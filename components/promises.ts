@@ -15,9 +15,10 @@
  * recorded resources (tests/promises.test.ts, "the model is what is provisioned"): the endpoint down
  * alarm's period (components/health-checks.ts).
  */
+import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
-import { imageTaskSettings, LAMBDA_TIMEOUT_SECONDS, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
+import { imageTaskSettings, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
 import { endpointsSetting, healthCheckTimeoutSeconds } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { FILE_BACKUP_MAX_WINDOW_SECONDS, FILE_BACKUP_SLACK_SECONDS } from "./file-backups";
@@ -134,7 +135,7 @@ export function declaredFromRegime(r: Regime): Declared {
         environment: {
           ...(settings[task as keyof typeof settings] as Record<string, string>),
           ...(sparse ? (runMarkerSettings(db.id, task, BUCKET_NAME_STAND_IN) as Record<string, string>) : {}),
-          ...taskOwnSettings({ taskName: task, regime: r.name, instance: db.id, runner: "lambda", expectedIntervalSeconds: schedules[task]!.intervalSeconds, timeoutSeconds: LAMBDA_TIMEOUT_SECONDS }),
+          ...taskOwnSettings({ taskName: task, regime: r.name, instance: db.id, runner: "lambda", expectedIntervalSeconds: schedules[task]!.intervalSeconds, timeoutSeconds: LAMBDA_MAX_TIMEOUT_SECONDS }),
         },
         remedy: task === "restore-drill" ? "list fewer checks or shorter SQL (they travel as JSON in CHECKS), or set restoreDrill.runner: fargate" : undefined,
       });

@@ -32,6 +32,7 @@
  * periods must stay within 604,800 s (7 days), and within 86,400 s when the period is under 3,600 s;
  * a period is 10, 20, 30 or a multiple of 60 seconds.
  */
+import { LAMBDA_MAX_TIMEOUT_SECONDS } from "./limits";
 import { formatDuration, localDate, longestGap, schedulerRuns, zoneOffset } from "./scheduler-time";
 
 const DAY_MS = 86_400_000;
@@ -42,8 +43,6 @@ export const ALARM_WINDOW_MAX_SECONDS = 604_800;
 export const ALARM_WINDOW_MAX_SHORT_PERIOD_SECONDS = 86_400;
 /** Lambda: the environment variables of a function total at most 4 KB (keys and values). */
 export const LAMBDA_ENVIRONMENT_MAX_BYTES = 4096;
-/** Lambda stops a run after 900 s. */
-export const LAMBDA_MAX_RUN_SECONDS = 900;
 
 export type PromiseKind = "config" | "limit" | "program";
 /** held; broken (refused); accepted (broken, named in acceptedRisks); unkept (a gap of the program, reported); paused (`paused: true`: not run, not watched, on purpose). */
@@ -349,12 +348,12 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     if (db.drill) {
       const lambda = db.drill.runner === "lambda";
       const rto = db.drill.rtoMinutes * 60;
-      const unkept = lambda && rto > LAMBDA_MAX_RUN_SECONDS;
+      const unkept = lambda && rto > LAMBDA_MAX_TIMEOUT_SECONDS;
       push({
         key: `${db.key}.restoreDrill.rtoMinutes`,
         promise: `a restore within ${db.drill.rtoMinutes} min, proven by the drill (rtoMinutes)`,
-        figure: lambda ? `the drill runs at most ${hours(LAMBDA_MAX_RUN_SECONDS)} (Lambda)` : "the drill runs until done (Fargate)",
-        value: lambda ? LAMBDA_MAX_RUN_SECONDS : undefined,
+        figure: lambda ? `the drill runs at most ${hours(LAMBDA_MAX_TIMEOUT_SECONDS)} (Lambda)` : "the drill runs until done (Fargate)",
+        value: lambda ? LAMBDA_MAX_TIMEOUT_SECONDS : undefined,
         status: unkept ? "unkept" : "held",
         kind: "program",
         detail: unkept ? `a restore longer than 15 min is cut off on Lambda, so the drill cannot show an RTO of ${db.drill.rtoMinutes} min` : undefined,
