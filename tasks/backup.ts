@@ -142,9 +142,15 @@ async function backupOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
     leavePartsOnError: false,
   });
   const uploadDone = upload.done();
-  const uploadFailed = new Promise<never>((_, reject) =>
-    uploadDone.catch((err) => reject(new TaskError(`upload to s3://${s.BACKUP_BUCKET}/${keys.dump} failed: ${writeOnceMessage(err) ?? oneLine(err)}`))),
+  // The upload's outcome with its failure named; every wait below reads this one, never the raw
+  // uploadDone (a race with both could surface the SDK's bare error first).
+  const uploaded = uploadDone.then(
+    () => undefined,
+    (err) => {
+      throw new TaskError(`upload to s3://${s.BACKUP_BUCKET}/${keys.dump} failed: ${writeOnceMessage(err) ?? oneLine(err)}`);
+    },
   );
+  const uploadFailed = new Promise<never>((_, reject) => uploaded.catch(reject));
 
   try {
     const code = await Promise.race([dump.exited, uploadFailed]);
@@ -152,11 +158,12 @@ async function backupOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
     if (code !== 0) throw new TaskError(`pg_dump exited with ${code}: ${dump.stderrTail() || "no message"}`);
     await Promise.race([streamed, uploadFailed]);
     body.end();
-    await Promise.race([uploadDone, uploadFailed]);
+    await uploaded;
   } catch (err) {
     if (dump.child.exitCode === null) dump.child.kill("SIGKILL");
     body.destroy(new Error("dump failed"));
-    await upload.abort();
+    // The run's own error is the one to report: an abort that fails too (S3 unreachable) must not replace it.
+    await upload.abort().catch(() => undefined);
     await uploadDone.catch(() => undefined);
     // The SDK aborts on its own; make sure no parts are left even when its abort failed.
     const uploadId = (upload as unknown as { uploadId?: string }).uploadId;
