@@ -17,6 +17,7 @@ import type { Schedule } from "../regime/schedule";
 import { databaseRunners, type Runner } from "../regime/runners";
 import { restoreCheckBounds, type DatabaseConfig } from "../regime/schema";
 import type { DbTaskName, ZipTaskName } from "../tasks/catalogue";
+import type { SharedSettingKey, TaskEnvironment } from "./task-settings";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { VERIFIED_FOLDER } from "../tasks/lib/verification";
 
@@ -61,13 +62,20 @@ export function rpoAlarmWindow(rpoHours: number): { period: number; evaluationPe
 
 const WEEKDAY_NUMBER: Record<string, number> = { Sunday: 0, Monday: 1, Tuesday: 2, Wednesday: 3, Thursday: 4, Friday: 5, Saturday: 6 };
 
-/** Settings every task of a database gets: where it finds the database (never a password, only the secret's ARN or IAM auth) and its size. */
-export function databaseTaskCommonSettings(db: DatabaseConfig): Record<string, string> {
+/**
+ * Settings every task of a database gets: where it finds the database (DATABASES, a JSON list of one
+ * target: never a password, only the secret's ARN or IAM auth). Only settings every database task
+ * reads belong here (SharedSettingKey); the database's size goes to the backup alone (ESTIMATED_SIZE_GB).
+ */
+export function databaseTaskCommonSettings(db: DatabaseConfig): { DATABASES: string } {
   const target = db.secretArn
     ? { id: db.id, secretArn: db.secretArn }
     : { id: db.id, iamAuth: true, host: db.iamAuth!.host, port: db.iamAuth!.port, user: db.iamAuth!.user, database: db.iamAuth!.database };
-  return { DATABASES: JSON.stringify([target]), ESTIMATED_SIZE_GB: String(db.sizeGb) };
+  return { DATABASES: JSON.stringify([target]) } satisfies { [K in SharedSettingKey<DbTaskName>]?: string };
 }
+
+/** The environment of each task of a database, typed from the task's settings schema (components/task-settings.ts). */
+export type DatabaseTaskEnvironments = { [N in DbTaskName]: TaskEnvironment<N> };
 
 /** Key prefix of a task's run markers in the backup vault (tasks/lib/run-marker.ts). */
 export function runMarkerPrefix(dbId: string, task: DbTaskName): string {
@@ -91,11 +99,13 @@ export function imageTaskSettings(
   db: DatabaseConfig,
   schedules: Partial<Record<DbTaskName, Pick<Schedule, "timezone">>>,
   bucket: pulumi.Input<string>,
-): Record<"backup" | "verify-backup" | "restore-drill", Record<string, pulumi.Input<string>>> {
+): Pick<DatabaseTaskEnvironments, "backup" | "verify-backup" | "restore-drill"> {
   const common = databaseTaskCommonSettings(db);
   return {
     backup: {
       ...common,
+      // Sizes the upload's parts (S3 allows 10,000 per upload).
+      ESTIMATED_SIZE_GB: String(db.sizeGb),
       BACKUP_BUCKET: bucket,
       COMPRESSION: db.backup.compression,
       // Tier dates (weekly on Sunday, monthly on the 1st) in the backup schedule's own timezone.
@@ -164,11 +174,12 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       purge: db.purge?.paused,
       "db-health": db.health?.paused,
     };
-    const task = (
-      task: DbTaskName,
+    const task = <N extends DbTaskName>(
+      task: N,
       code: TaskCode,
       severity: Severity,
-      environment: Record<string, pulumi.Input<string>>,
+      // Typed from the task's settings schema: a setting the task does not read does not compile.
+      settings: TaskEnvironment<N>,
       statements: pulumi.Input<IamStatement>[],
       timeoutSeconds: number,
       memoryMb: number,
@@ -176,6 +187,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       const schedule = args.schedules[task];
       if (!schedule) return;
       const paused = pausedTasks[task] === true;
+      let environment = settings as Record<string, pulumi.Input<string>>;
       // Too sparse for a metric alarm: the task records each success under runs/<db>/<task>/ for the overdue watcher.
       if (!jobMissedRunWindow(schedule.intervalSeconds) && !paused) {
         const prefix = runMarkerPrefix(db.id, task);

@@ -18,6 +18,7 @@ import { RedisHealth, REDIS_TASK } from "./redis";
 import { LogRotation } from "./logs";
 import { AlarmCatalog, MuteRules } from "./mute-rules";
 import { OverdueWatch, type WatchedJobSpec } from "./overdue-watch";
+import { resetPlanRecord } from "./plan-record";
 import { Reminders } from "./reminders";
 import type { ScheduledTask } from "./scheduled-task";
 import { TaskImage } from "./task-image";
@@ -118,6 +119,9 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
     const r = args.regime;
     const tags = { Regime: r.name, ManagedBy: "maintenance-regime" };
     const parent = { parent: this };
+    // For the offline plan: what the resources do not carry (components/plan-record.ts).
+    const record = resetPlanRecord();
+    for (const db of r.databases) record.databaseSizesGb[db.id] = db.sizeGb;
 
     const alerts = new AlertRouting(`${r.name}-alerts`, { channels: r.alerting, alarmNamePrefix: `${r.name}-`, logRetentionDays: r.logRetentionDays, tags }, parent);
 

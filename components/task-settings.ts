@@ -39,3 +39,9 @@ export type RuntimeSettingKey = "TASK" | "REGIME_NAME" | "METRICS_NAMESPACE" | "
 /** What task `N` may be handed: its own settings and the runtime's, each a string (JSON for structured ones). */
 export type TaskEnvironment<N extends ScheduledTaskName> = { [K in TaskSettingKey<N> | RuntimeSettingKey]?: pulumi.Input<string> };
 
+/**
+ * The settings variables every task of `N` reads (`N` a union of task names): what one setting shared
+ * by all of them may hold. `SharedSettingKey<DbTaskName>` is DATABASES and the session settings the
+ * database tasks have in common.
+ */
+export type SharedSettingKey<N extends ScheduledTaskName> = { [M in N]: (key: TaskSettingKey<M>) => void }[N] extends (key: infer K) => void ? K : never;

@@ -128,46 +128,35 @@ function envOf(fn: Inputs): Record<string, string> {
 
 /**
  * Seconds one run of a task is assumed to take: its catalogue run time (tasks/catalogue.ts, the
- * "task duration" assumption), from its ESTIMATED_SIZE_GB or TIME_BUDGET_SECONDS setting where the
- * run time scales with them.
+ * "task duration" assumption), from the size of the databases in its DATABASES setting (`sizesGb`:
+ * database id -> GB, the config's sizeGb; 1 GB for one not listed) or its TIME_BUDGET_SECONDS setting
+ * where the run time scales with them.
  */
-function taskSeconds(env: Record<string, string>): number {
+function taskSeconds(env: Record<string, string>, sizesGb: Readonly<Record<string, number>>): number {
   const scheduled = catalogueEntry(env.TASK)?.scheduled;
   if (!scheduled) throw new Error(`cost: TASK "${env.TASK}" is no scheduled task of the catalogue (tasks/catalogue.ts)`);
   const r = scheduled.cost.runTime;
   if ("seconds" in r) return r.seconds;
-  if ("dumpMbPerSecond" in r) return Math.max(r.minSeconds, (Number(env.ESTIMATED_SIZE_GB ?? 1) * 1024) / r.dumpMbPerSecond);
+  if ("dumpMbPerSecond" in r) return Math.max(r.minSeconds, (databasesGb(env, sizesGb) * 1024) / r.dumpMbPerSecond);
   return Number(env.TIME_BUDGET_SECONDS ?? r.defaultSeconds);
 }
 
-/** Database id -> estimated size in GB, from the backup tasks' settings. */
-function databaseSizes(resources: RecordedResource[]): Map<string, number> {
-  const sizes = new Map<string, number>();
-  const note = (env: Record<string, string>) => {
-    if (env.TASK !== "backup" || !env.DATABASES) return;
-    for (const d of JSON.parse(env.DATABASES) as { id: string }[]) sizes.set(d.id, Number(env.ESTIMATED_SIZE_GB ?? 1));
-  };
-  for (const r of resources) {
-    if (r.type === "aws:lambda/function:Function") note(envOf(r.inputs as Inputs));
-    if (r.type === "aws:ecs/taskDefinition:TaskDefinition") {
-      for (const c of JSON.parse(String((r.inputs as Inputs).containerDefinitions ?? "[]")) as { environment?: { name: string; value: string }[] }[]) {
-        note(Object.fromEntries((c.environment ?? []).map((e) => [e.name, e.value])));
-      }
-    }
-  }
-  return sizes;
+/** GB of the databases a task's DATABASES setting lists (1 GB when it lists none, or one of unknown size). */
+function databasesGb(env: Record<string, string>, sizesGb: Readonly<Record<string, number>>): number {
+  const ids = env.DATABASES ? (JSON.parse(env.DATABASES) as { id: string }[]).map((d) => d.id) : [];
+  return ids.length ? ids.reduce((gb, id) => gb + (sizesGb[id] ?? 1), 0) : 1;
 }
 
 const TIER_EVERY_DAYS: Record<string, number> = { daily: 1, weekly: 7, monthly: 30 };
 
-/** GB of backups a lifecycle configuration keeps: copies per tier prefix times the dump size. */
-function keptBackupGb(lifecycle: Inputs, sizes: Map<string, number>): number {
+/** GB of backups a lifecycle configuration keeps: copies per tier prefix times the dump size (`sizesGb`: database id -> GB, 1 GB for one not listed). */
+function keptBackupGb(lifecycle: Inputs, sizesGb: Readonly<Record<string, number>>): number {
   let gb = 0;
   for (const rule of (lifecycle.rules ?? []) as Inputs[]) {
     const m = /^(daily|weekly|monthly)\/([^/]+)\/$/.exec(String(rule.filter?.prefix ?? ""));
     const days = Number(rule.expiration?.days ?? 0);
     if (!m || !days) continue;
-    gb += Math.ceil(days / TIER_EVERY_DAYS[m[1]]) * (sizes.get(m[2]) ?? 1) * DUMP_RATIO;
+    gb += Math.ceil(days / TIER_EVERY_DAYS[m[1]]) * (sizesGb[m[2]] ?? 1) * DUMP_RATIO;
   }
   return gb;
 }
@@ -210,9 +199,20 @@ function outsideMetricKey(metric: { namespace?: string; metricName?: string; dim
   return `${ns}/${metric.metricName}${JSON.stringify(Object.entries(metric.dimensions ?? {}).sort())}`;
 }
 
-export function estimateCost(resources: RecordedResource[], groups: ComponentGroup[], from: Date, bundled = new Map<string, Record<string, string>>()): CostEstimate {
+/**
+ * The estimate of the plan's resources (`groups`: by component) over the 30 days after `from`.
+ * `bundled`: settings files of Lambda zips by function name (bundledSettingsByFunction); `sizesGb`:
+ * database id -> GB as the config says (`sizeGb`, what the program recorded: components/plan-record.ts),
+ * for dump and restore times and backup storage.
+ */
+export function estimateCost(
+  resources: RecordedResource[],
+  groups: ComponentGroup[],
+  from: Date,
+  bundled = new Map<string, Record<string, string>>(),
+  sizesGb: Readonly<Record<string, number>> = {},
+): CostEstimate {
   const byName = new Map(resources.map((r) => [`${r.type}::${r.name}`, r]));
-  const sizes = databaseSizes(resources);
   const fnByArnName = new Map<string, RecordedResource>();
   for (const r of resources) if (r.type === "aws:lambda/function:Function") fnByArnName.set(String(r.inputs.name ?? r.name), r);
   const taskDefByFamily = new Map<string, RecordedResource>();
@@ -275,7 +275,7 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
           add(`dashboard ${name}`, PRICES.dashboard);
           break;
         case "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": {
-          const gb = keptBackupGb(i, sizes);
+          const gb = keptBackupGb(i, sizesGb);
           storage += gb * PRICES.s3StandardGbMonth;
           add(`S3 storage of ~${round(gb)} GB of backups`, gb * PRICES.s3StandardGbMonth);
           break;
@@ -293,7 +293,7 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
           if (fn) {
             const f = fn.inputs as Inputs;
             const env = envOf(f);
-            const seconds = Math.min(Number(f.timeout ?? 900), taskSeconds(env));
+            const seconds = Math.min(Number(f.timeout ?? 900), taskSeconds(env, sizesGb));
             const gbSeconds = runs * seconds * (Number(f.memorySize ?? 128) / 1024);
             const arm = (f.architectures ?? []).includes("arm64");
             const gbSecondsUsd = gbSeconds * (arm ? PRICES.lambdaGbSecondArm : PRICES.lambdaGbSecondX86);
@@ -316,7 +316,7 @@ export function estimateCost(resources: RecordedResource[], groups: ComponentGro
             for (const c of JSON.parse(String(t.containerDefinitions ?? "[]")) as { environment?: { name: string; value: string }[] }[]) {
               for (const e of c.environment ?? []) env[e.name] = e.value;
             }
-            const hours = (runs * taskSeconds(env)) / 3600;
+            const hours = (runs * taskSeconds(env, sizesGb)) / 3600;
             add(`fargate ${td.name} (${runs} runs)`, hours * ((Number(t.cpu ?? 1024) / 1024) * PRICES.fargateVcpuHour + (Number(t.memory ?? 2048) / 1024) * PRICES.fargateGbHour));
             for (const m of taskMetricItems(env)) customMetric(m.what, m.count);
           }

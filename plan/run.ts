@@ -13,6 +13,7 @@ import { bundledSettingsByFunction, estimateCost, type CostEstimate } from "./co
 import { installPlanMocks, type RecordedResource } from "./mocks";
 import { auditResources, planPromises, type PlanPromises } from "./promises";
 import { promiseCheckContext } from "../components/promises";
+import { planRecord } from "../components/plan-record";
 
 export const PROJECT = "maintenance-regime";
 
@@ -325,7 +326,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     calendar,
     alarms,
     ...(muteRules.length ? { muteRules } : {}),
-    cost: estimateCost(recorded, components, opts.from, await bundledSettingsByFunction(recorded)),
+    cost: estimateCost(recorded, components, opts.from, await bundledSettingsByFunction(recorded), planRecord().databaseSizesGb),
     ...(report ? { promises: planPromises(report) } : {}),
     outputs,
   };

@@ -15,8 +15,8 @@ import type { DatabaseConfig } from "../regime/schema";
 /**
  * Assumed run time of one run, for the cost estimate (plan/cost.ts, "task duration" assumption):
  * - `seconds`: a fixed time;
- * - `dumpMbPerSecond`: the whole database streamed at this rate, from the task's ESTIMATED_SIZE_GB
- *   setting (1 GB when unset), at least `minSeconds`;
+ * - `dumpMbPerSecond`: the whole database streamed at this rate, its size the config's `sizeGb` of the
+ *   databases in the task's DATABASES setting (1 GB when none), at least `minSeconds`;
  * - `timeBudget`: the task's TIME_BUDGET_SECONDS setting (`defaultSeconds` when unset).
  * Tasks that share one model object share one phrase of the assumption line.
  */

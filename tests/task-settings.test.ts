@@ -12,12 +12,8 @@ import { tasks } from "../tasks/registry";
 
 const FROM = new Date("2026-11-23T00:00:00Z");
 
-/**
- * Read by the shared runtime (tasks/lib) or the Lambda platform, whatever the task; and
- * ESTIMATED_SIZE_GB, which every database task carries: backup sizes its upload parts by it and the
- * offline plan's cost estimate reads it from each task.
- */
-const RUNTIME = new Set(["TASK", "REGIME_NAME", "METRICS_NAMESPACE", "METRICS_INSTANCE", "LOG_LEVEL", "DATABASES", "NODE_OPTIONS", "PG_BIN_DIR", "PG_DUMP_PATH", "PG_RESTORE_PATH", "ESTIMATED_SIZE_GB",
+/** Read by the shared runtime (tasks/lib) or the Lambda platform, whatever the task. */
+const RUNTIME = new Set(["TASK", "REGIME_NAME", "METRICS_NAMESPACE", "METRICS_INSTANCE", "LOG_LEVEL", "DATABASES", "NODE_OPTIONS", "PG_BIN_DIR", "PG_DUMP_PATH", "PG_RESTORE_PATH",
   // Read by the entry points after a successful run (tasks/lib/run-marker.ts), for the overdue watcher.
   "RUN_MARKER_BUCKET", "RUN_MARKER_PREFIX",
   // Read by the shared runtime: the run metrics an alarm of the task reads (tasks/lib/metrics.ts publishedRunMetrics).
