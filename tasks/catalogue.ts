@@ -178,6 +178,18 @@ export function catalogueEntry(name: string | undefined): TaskEntry | undefined 
   return name !== undefined && Object.hasOwn(TASK_CATALOGUE, name) ? TASK_CATALOGUE[name as TaskName] : undefined;
 }
 
+/** Tasks only run by hand (entries without `scheduled`: restore, list-backups), in catalogue order. */
+export const ON_DEMAND_TASKS: readonly Exclude<TaskName, ScheduledTaskName>[] = TASK_NAMES.filter((t): t is Exclude<TaskName, ScheduledTaskName> => !("scheduled" in TASK_CATALOGUE[t]));
+
+/**
+ * Whether a task is only run by hand (`npm run task`, the container command, an on-demand event): its
+ * runs record no run marker, and in AWS it runs inside another task's function or container
+ * (tasks/handler.ts) without counting as that task's run. False for a name that is no task.
+ */
+export function runsOnDemand(name: string | undefined): boolean {
+  return (ON_DEMAND_TASKS as readonly string[]).includes(name ?? "");
+}
+
 /**
  * The cost estimate's run-time assumption, one phrase per run-time model of the scheduled tasks in catalogue order: tasks
  * that share a model share its phrase ("backup and restore at 12 MB/s ...", "vacuum/analyze/reindex

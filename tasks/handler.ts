@@ -11,6 +11,7 @@
  * with its result, or `{"error": "<one line>"}`, and does not throw: it is no run of the function's
  * scheduled task, so it neither records a run marker nor trips that task's Errors alarm.
  */
+import { ON_DEMAND_TASKS, runsOnDemand } from "./catalogue";
 import { findTask } from "./registry";
 import { readBundledSettings } from "./lib/bundled-settings";
 import { recordRunMarker } from "./lib/run-marker";
@@ -36,7 +37,9 @@ export interface OnDemandEvent {
 export async function runOnDemand(event: OnDemandEvent, env: Record<string, string | undefined>): Promise<unknown> {
   try {
     const task = findTask(event.task);
-    if (!task.onDemand) throw new TaskError(`task: "${event.task}" is a scheduled task; this function runs ${env.TASK ?? "its own task"} on its schedule, and on demand only restore or list-backups`);
+    if (!runsOnDemand(task.name)) {
+      throw new TaskError(`task: "${event.task}" is a scheduled task; this function runs ${env.TASK ?? "its own task"} on its schedule, and on demand only ${ON_DEMAND_TASKS.join(" or ")}`);
+    }
     const options = Object.fromEntries(Object.entries(event.options ?? {}).map(([k, v]) => [k, (Array.isArray(v) ? v : [v]).map(String)]));
     const settings = task.cli ? task.cli(options) : optionsToEnv(options);
     return await runTask(task, { ...env, ...settings });

@@ -52,7 +52,6 @@ export function backupTable(backups: BackupEntry[]): string {
 export const listBackupsTask = defineTask({
   name: "list-backups",
   description: "list the backups in the bucket (newest first, with size, SHA-256 and verification); --database <id> for one",
-  onDemand: true,
   settings,
   async run(s): Promise<ListBackupsResult> {
     const s3 = s3Client(s.env);

@@ -298,7 +298,6 @@ export function restoreOptions(options: Record<string, string[]>): Record<string
 export const restoreTask = defineTask({
   name: "restore",
   description: "restore a backup (newest, --before a time, or --key) into --target; refuses a target with tables unless --clean",
-  onDemand: true,
   settings,
   async run(s, ctx): Promise<RestoreResult> {
     // Settings read from the environment (Lambda, Fargate) get the same checks as command-line options.

@@ -7,6 +7,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
+import { runsOnDemand } from "../catalogue";
 import { isPublished, publishedRunMetrics, RUN_METRICS } from "./metrics";
 
 export { MetricUnit };
@@ -44,12 +45,6 @@ export interface TaskDefinition<S extends z.ZodType, R> {
    * Without it, `--foo-bar X` sets FOO_BAR=X.
    */
   cli?(options: Record<string, string[]>): Record<string, string>;
-  /**
-   * Run by hand, never by a schedule (restore, list-backups): its runs record no run marker, and in
-   * AWS it runs inside another task's function or container (tasks/handler.ts) without counting as
-   * that task's run.
-   */
-  onDemand?: boolean;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -181,7 +176,8 @@ export async function runTask<R>(
     const verdict = task.failed?.(result) ?? false;
     ok = verdict === false;
     if (!ok) throw new TaskError(typeof verdict === "string" ? `${task.name} failed: ${verdict}` : `${task.name} failed`, result);
-    if (onSuccess && !task.onDemand) {
+    // A task run only by hand (the catalogue's entries without a schedule) records no run marker.
+    if (onSuccess && !runsOnDemand(task.name)) {
       ok = false;
       await onSuccess(env, task.name);
       ok = true;
