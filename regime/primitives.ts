@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { SEVERITIES } from "./severity";
 import { isIanaTimezone } from "./limits";
+import { arnPattern, arnProblem, ARN_FORMS, type ArnForm } from "./arn";
 
 export const severity = z.enum(SEVERITIES, { message: `must be one of ${SEVERITIES.join(", ")}` });
 
@@ -27,92 +28,6 @@ export const schedule = z.union([z.string().min(1, "must not be empty"), z.objec
 export const paused = z.boolean().optional().describe("true: the job's schedule is disabled and its missed-run watch silent until it is set back (the plan lists it paused)");
 
 // ---------------------------------------------------------------- values that end up in IAM policies
-
-/**
- * `*` (any run of characters) and `?` (any one character) are wildcards wherever IAM matches a string:
- * in a Resource ARN and in the values of String/Arn condition operators ("IAM JSON policy elements:
- * Resource", "Condition operators"). A config value that lands there must not carry them, or it
- * widens the grant beyond the one resource it names.
- */
-export const IAM_WILDCARD = /[*?]/;
-
-/** One form of ARN: its service, whether it names a region and account, and its resource part. */
-export interface ArnForm {
-  /** What the ARN names, for messages ("Secrets Manager secret"). */
-  label: string;
-  /** The service segment (`secretsmanager`). */
-  service: string;
-  /** Regional ARNs carry `<region>:<12-digit account>`; S3 bucket ARNs carry neither. */
-  regional: boolean;
-  /** The resource segment, after `arn:<partition>:<service>:<region>:<account>:`. */
-  resource: RegExp;
-  /** The shape as written in messages. */
-  shape: string;
-}
-
-/**
- * The ARN forms the regime accepts in config, one place for all of them. Sources: AWS Secrets Manager
- * User Guide, "Secret ARN" (name of up to 512 characters `A-Za-z0-9/_+=.@-`, then `-` and 6 random
- * characters); AWS KMS Developer Guide, "Key ARN" (key/<key id: UUID or mrk-<32 hex>>); Amazon SNS
- * "CreateTopic" (topic name 1-256 letters, digits, `_` and `-`, `.fifo` for FIFO topics).
- */
-export const ARN_FORMS = {
-  secretsManagerSecret: {
-    label: "Secrets Manager secret",
-    service: "secretsmanager",
-    regional: true,
-    resource: /^secret:[A-Za-z0-9/_+=.@-]{1,512}-[A-Za-z0-9]{6}$/,
-    shape: "arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf",
-  },
-  kmsKey: {
-    label: "KMS key",
-    service: "kms",
-    regional: true,
-    resource: /^key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/,
-    shape: "arn:aws:kms:<region>:<account>:key/<key id>",
-  },
-  snsTopic: {
-    label: "SNS topic",
-    service: "sns",
-    regional: true,
-    resource: /^[A-Za-z0-9_-]{1,256}(\.fifo)?$/,
-    shape: "arn:aws:sns:<region>:<account>:<topic name>",
-  },
-} as const satisfies Record<string, ArnForm>;
-
-/** AWS partitions (aws, China, GovCloud) and commercial/GovCloud/China region names (us-east-1, us-gov-west-1, cn-north-1). */
-const PARTITION = /^aws(-cn|-us-gov)?$/;
-const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
-const ACCOUNT = /^\d{12}$/;
-
-/**
- * What is wrong with `value` as an ARN of `form`, or undefined when it names exactly one such
- * resource: the partition is aws/aws-cn/aws-us-gov, the service is the form's, region and account are
- * well formed (12 digits), the resource part has the form's exact shape, and nothing anywhere is an
- * IAM wildcard (`*`, `?`).
- */
-export function arnProblem(value: string, form: ArnForm): string | undefined {
-  const exact = `must be the full ARN of a ${form.label} (${form.shape})`;
-  if (IAM_WILDCARD.test(value)) return `must name one ${form.label}: "*" and "?" are IAM wildcards and would grant every match`;
-  const parts = value.split(":");
-  if (parts.length < 6 || parts[0] !== "arn" || !PARTITION.test(parts[1])) return exact;
-  const [, , service, region, account] = parts;
-  const resource = parts.slice(5).join(":");
-  if (service !== form.service) return `${exact}, not an ARN of ${service || "no service"}`;
-  if (form.regional) {
-    if (!REGION.test(region)) return `${exact}: "${region}" is not a region`;
-    if (!ACCOUNT.test(account)) return `${exact}: "${account}" is not a 12-digit account id`;
-  } else if (region || account) return exact;
-  if (!form.resource.test(resource)) return form === ARN_FORMS.secretsManagerSecret ? `${exact}, with the 6-character suffix` : exact;
-  return undefined;
-}
-
-/** The whole ARN of `form` as one regular expression (for the JSON Schema editors read). */
-export function arnPattern(form: ArnForm): string {
-  const body = (re: RegExp) => re.source.replace(/^\^/, "").replace(/\$$/, "");
-  const where = form.regional ? `${body(REGION)}:${body(ACCOUNT)}` : ":";
-  return `^arn:${body(PARTITION)}:${form.service}:${where}:${body(form.resource)}$`;
-}
 
 /** A config string that must be an ARN of `form` (see `arnProblem`); its JSON Schema carries the pattern. */
 export const arnOf = (form: ArnForm) =>

@@ -25,7 +25,8 @@
 import { createClient } from "@redis/client";
 import { z } from "zod";
 import { defineTask, envInt, envJson, envNumber, MetricUnit, oneLine, recordMetric, TaskError, type TaskContext } from "./lib/runtime";
-import { readSecretString, SECRET_ARN } from "./lib/secrets";
+import { SECRET_ARN } from "../regime/arn";
+import { readSecretString } from "./lib/secrets";
 
 const queueSetting = z
   .object({

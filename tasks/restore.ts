@@ -21,6 +21,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
+import { SECRET_ARN } from "../regime/arn";
 import { storageSettings } from "./lib/backup-common";
 import { backupsOf, noSuchDatabase } from "./lib/backup-listing";
 import { connect, ConnectError, libpqEnv, parseDatabaseUrl, resolveConnection, type Connection } from "./lib/db";
@@ -124,7 +125,7 @@ async function targetConnection(s: Settings): Promise<Connection> {
   const t = s.RESTORE_TARGET;
   try {
     if (t.startsWith("arn:")) {
-      if (!/^arn:aws[a-z-]*:secretsmanager:/.test(t)) throw new TaskError("must be a postgres:// URL or a Secrets Manager secret ARN");
+      if (!SECRET_ARN.test(t)) throw new TaskError("must be a postgres:// URL or a Secrets Manager secret ARN");
       return await resolveConnection({ id: "target", secretArn: t }, s.env);
     }
     return parseDatabaseUrl(t, "target");

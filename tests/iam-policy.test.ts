@@ -1,6 +1,7 @@
 /** Policy documents the components write: a wildcard inside a resource name is refused before it reaches AWS. */
 import { describe, expect, it } from "vitest";
-import { ARN_FORMS, arnProblem } from "../regime/primitives";
+import { ARN_FORMS, arnProblem, SECRET_ARN } from "../regime/arn";
+import { databaseTargetSchema } from "../tasks/lib/db";
 import { setupMocks, waitFor } from "./helpers/pulumi-mocks";
 
 setupMocks();
@@ -50,5 +51,25 @@ describe("the ARN forms config values are checked against", () => {
     ["secret", "arn:partition:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf", "must be the full ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf)"],
   ] as const)("%s %s", (form, value, expected) => {
     expect(arnProblem(value, forms[form])).toBe(expected);
+  });
+});
+
+describe("one Secrets Manager ARN form for the config and the tasks", () => {
+  const secret = ARN_FORMS.secretsManagerSecret;
+  it.each([
+    // What the config accepts, a task accepts.
+    ["arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app-AbCdEf", undefined, true],
+    ["arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:a_b+c=d.e@f-123456", undefined, true],
+    // A partial ARN (no 6-character suffix): GetSecretValue finds the secret, a person may type it; IAM grants need the full one.
+    ["arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app", `must be the full ARN of a Secrets Manager secret (${secret.shape}), with the 6-character suffix`, true],
+    // Neither takes a malformed one.
+    ["arn:aws:secretsmanager:us-east-1:12345:secret:app-AbCdEf", `must be the full ARN of a Secrets Manager secret (${secret.shape}): "12345" is not a 12-digit account id`, false],
+    ["arn:aws:secretsmanager:local:123456789012:secret:app-AbCdEf", `must be the full ARN of a Secrets Manager secret (${secret.shape}): "local" is not a region`, false],
+    ["arn:aws:s3:::bucket", `must be the full ARN of a Secrets Manager secret (${secret.shape}), not an ARN of s3`, false],
+  ] as const)("%s", (arn, configProblem, taskAccepts) => {
+    expect(arnProblem(arn, secret)).toBe(configProblem);
+    expect(SECRET_ARN.test(arn)).toBe(taskAccepts);
+    const target = databaseTargetSchema.safeParse({ id: "app", secretArn: arn });
+    expect(target.success ? undefined : target.error.issues[0].message).toBe(taskAccepts ? undefined : "must be the ARN of a Secrets Manager secret");
   });
 });

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { oneLine, TaskError } from "../lib/runtime";
-import { SECRET_ARN } from "../lib/secrets";
+import { SECRET_ARN } from "../../regime/arn";
 import { redactUrl } from "../lib/url-credentials";
 import { headersProblem } from "./headers";
 import { statusCondition, urlProblem, type EndpointInput } from "./settings";

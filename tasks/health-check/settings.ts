@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { envInt } from "../lib/runtime";
-import { SECRET_ARN } from "../lib/secrets";
+import { SECRET_ARN } from "../../regime/arn";
 import { redactUrl, urlCredentialProblem } from "../lib/url-credentials";
 import { headersProblem } from "./headers";
 

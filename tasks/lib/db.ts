@@ -9,6 +9,7 @@
  */
 import { Signer } from "@aws-sdk/rds-signer";
 import pg from "pg";
+import { SECRET_ARN } from "../../regime/arn";
 import { z } from "zod";
 import { TaskError } from "./runtime";
 import { readSecretString } from "./secrets";
@@ -17,7 +18,7 @@ export const databaseTargetSchema = z
   .object({
     /** Stable id used in S3 keys, metric dimensions and reports. */
     id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "must be lowercase letters, digits, - or _"),
-    secretArn: z.string().startsWith("arn:", "must be an ARN").optional(),
+    secretArn: z.string().regex(SECRET_ARN, "must be the ARN of a Secrets Manager secret").optional(),
     iamAuth: z.boolean().optional(),
     url: z.string().optional(),
     host: z.string().optional(),

@@ -6,12 +6,6 @@
  */
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 
-/**
- * A Secrets Manager secret ARN as task settings accept it (partition, region, 12-digit account,
- * `secret:` and a name). The stack config checks the exact form, suffix included (regime/primitives.ts).
- */
-export const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
-
 /** The secret's region: the fourth field of its ARN; undefined when the ARN has none (the SDK's default region then). */
 export function secretRegion(arn: string): string | undefined {
   return arn.split(":")[3] || undefined;
