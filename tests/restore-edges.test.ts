@@ -9,28 +9,21 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backupTask } from "../tasks/backup";
 import { runTask } from "../tasks/lib/runtime";
 import { readManifest } from "../tasks/lib/s3";
-import { restoreTask, restoreOptions, type RestoreResult } from "../tasks/restore";
+import { restoreOptions, restoreTask } from "../tasks/restore";
 import { fingerprint, seedShop } from "./helpers/backup-fixtures";
 import { adminQuery, createTestDatabase } from "./helpers/pg";
+import { restoreBench, type TestDb } from "./helpers/restore";
 import { failure } from "./helpers/task-failure";
 import { startS3, type TestS3 } from "./helpers/s3";
 
-type TestDb = Awaited<ReturnType<typeof createTestDatabase>>;
 let s3: TestS3;
 let app: TestDb;
 let other: TestDb;
-const targets: TestDb[] = [];
 let env: Record<string, string | undefined>;
 let appKey: string;
 let otherKey: string;
 
-async function freshTarget(): Promise<TestDb> {
-  const t = await createTestDatabase("rse");
-  targets.push(t);
-  return t;
-}
-const restore = (options: Record<string, string>) =>
-  runTask(restoreTask, { ...env, ...restoreOptions(Object.fromEntries(Object.entries(options).map(([k, v]) => [k, [v]]))) }) as Promise<RestoreResult>;
+const { freshTarget, restore, dropTargets } = restoreBench("rse", () => env);
 
 beforeAll(async () => {
   vi.spyOn(console, "log").mockImplementation(() => undefined);
@@ -47,7 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const t of targets) await t.drop();
+  await dropTargets();
   await app?.drop();
   await other?.drop();
   await s3?.stop();

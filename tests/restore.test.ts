@@ -12,16 +12,16 @@ import { runOnDemand } from "../tasks/handler";
 import { listBackupsTask, type ListBackupsResult } from "../tasks/list-backups";
 import { runTask } from "../tasks/lib/runtime";
 import { readManifest, type Manifest } from "../tasks/lib/s3";
-import { restoreTask, restoreOptions, type RestoreResult } from "../tasks/restore";
+import { restoreOptions, type RestoreResult } from "../tasks/restore";
 import { verifyBackupTask } from "../tasks/verify-backup";
 import { fingerprint, seedShop } from "./helpers/backup-fixtures";
 import { adminQuery, createTestDatabase } from "./helpers/pg";
+import { restoreBench, type TestDb } from "./helpers/restore";
 import { failure } from "./helpers/task-failure";
 import { startS3, type TestS3 } from "./helpers/s3";
 
 let s3: TestS3;
-let source: Awaited<ReturnType<typeof createTestDatabase>>;
-const targets: Awaited<ReturnType<typeof createTestDatabase>>[] = [];
+let source: TestDb;
 let env: Record<string, string | undefined>;
 /** Fingerprints of the source when each backup was taken. */
 let stateA: Record<string, string>;
@@ -47,14 +47,7 @@ async function plant(template: Manifest, dump: Buffer, tier: Manifest["tier"], s
   return key;
 }
 
-async function freshTarget(): Promise<Awaited<ReturnType<typeof createTestDatabase>>> {
-  const t = await createTestDatabase("rst");
-  targets.push(t);
-  return t;
-}
-
-const restore = (options: Record<string, string>) =>
-  runTask(restoreTask, { ...env, ...restoreOptions(Object.fromEntries(Object.entries(options).map(([k, v]) => [k, [v]]))) }) as Promise<RestoreResult>;
+const { targets, freshTarget, restore, dropTargets } = restoreBench("rst", () => env);
 
 beforeAll(async () => {
   vi.spyOn(console, "log").mockImplementation(() => undefined);
@@ -85,7 +78,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const t of targets) await t.drop();
+  await dropTargets();
   await source?.drop();
   await s3?.stop();
   vi.restoreAllMocks();
