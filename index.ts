@@ -6,7 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { bundleZipTasks, taskArchive } from "./build/bundle";
-import { checkPromises, PROMISE_LINE_PREFIX, promiseCheckContext } from "./components/promises";
+import { checkPromises, cpuMsSince, PROMISE_LINE_PREFIX, promiseCheckContext } from "./components/promises";
 import { MaintenanceRegime, type TaskArchives } from "./components/regime";
 import { regimeFromConfig, RegimeConfigError } from "./regime/load";
 
@@ -26,10 +26,13 @@ export = async () => {
   // The run's reference date: the promise check's, and where maintenance windows' occurrences start.
   const check = promiseCheckContext();
   check.report = undefined;
+  check.cpuMs = undefined;
   const now = new Date();
   const reference = check.from ?? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
   if (!check.skip) {
+    const started = process.cpuUsage();
     const report = checkPromises(regime, reference);
+    check.cpuMs = cpuMsSince(started);
     check.report = report;
     if (report.refusals.length > 0) throw new pulumi.RunError(report.refusals.map((l) => PROMISE_LINE_PREFIX + l).join("\n"));
   }

@@ -2,16 +2,21 @@
  * One offline plan in a process of its own, for bench/plan.ts: runs `plan/cli.ts` of the checkout at
  * <root> (this one, or an exported baseline revision) with the given plan arguments, prints what the
  * plan prints, and writes this process's figures as JSON to <stats file> when it exits:
- *   { cpuMs, childCpuMs, maxRssKb }
+ *   { cpuMs, childCpuMs, maxRssKb, promiseCheckCpuMs }
  * cpuMs: user + system CPU of this process (process.cpuUsage), ms. childCpuMs: CPU of the processes it
  * still runs at exit (esbuild's service), read from /proc/<pid>/stat, ms; absent where /proc is not. maxRssKb:
- * peak resident set size of this process, KB (process.resourceUsage).
+ * peak resident set size of this process, KB (process.resourceUsage). promiseCheckCpuMs: CPU the promise
+ * check took inside this plan, ms, as the program and the plan measure it (components/promises.ts
+ * `PromiseCheckContext.cpuMs`); absent when the check was skipped or the checkout does not measure it.
  *
  *   node --import tsx bench/plan-child.ts <root> <stats file> [plan arguments]
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
+
+/** Where the program and the plan leave the promise check's figures (components/promises.ts). */
+const PROMISE_CHECK = Symbol.for("maintenance-regime.promise-check");
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on Linux builds). */
 const USER_HZ = 100;
@@ -45,7 +50,11 @@ async function run(): Promise<void> {
   }
   process.on("exit", () => {
     const cpu = process.cpuUsage();
-    writeFileSync(statsFile, JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, childCpuMs: childCpuMs(), maxRssKb: process.resourceUsage().maxRSS }));
+    const check = (globalThis as unknown as Record<symbol, { cpuMs?: number } | undefined>)[PROMISE_CHECK];
+    writeFileSync(
+      statsFile,
+      JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000, childCpuMs: childCpuMs(), maxRssKb: process.resourceUsage().maxRSS, promiseCheckCpuMs: check?.cpuMs }),
+    );
   });
   const mod = (await import(pathToFileURL(path.join(root, "plan/cli.ts")).href)) as { main?: (argv: string[]) => Promise<number>; default?: { main: (argv: string[]) => Promise<number> } };
   const main = mod.main ?? mod.default?.main;

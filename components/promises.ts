@@ -269,6 +269,18 @@ export interface PromiseCheckContext {
   from?: Date;
   skip?: boolean;
   report?: PromiseReport;
+  /**
+   * CPU time the check took in this process, ms (process.cpuUsage, user + system): the program's
+   * `checkPromises` plus, in the offline plan, its audit of the registered resources. Unset when
+   * skipped. Read by the plan bench (bench/plan-child.ts) to state the check's share of a plan.
+   */
+  cpuMs?: number;
+}
+
+/** CPU ms (user + system) of this process since `start` (a process.cpuUsage() reading). */
+export function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
 }
 
 export function promiseCheckContext(): PromiseCheckContext {

@@ -12,7 +12,7 @@ import { nextRuns, formatLocal, type Schedule } from "../regime/schedule";
 import { bundledSettingsByFunction, estimateCost, type CostEstimate } from "./cost";
 import { installPlanMocks, type RecordedResource } from "./mocks";
 import { auditResources, planPromises, type PlanPromises } from "./promises";
-import { promiseCheckContext } from "../components/promises";
+import { cpuMsSince, promiseCheckContext } from "../components/promises";
 import { planRecord } from "../components/plan-record";
 
 export const PROJECT = "maintenance-regime";
@@ -255,7 +255,9 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
   const report = check.report;
   if (opts.promises !== false) {
     // What the regime model cannot see: every registered resource against AWS's deploy-time limits.
+    const started = process.cpuUsage();
     const refused = auditResources(recorded);
+    check.cpuMs = (check.cpuMs ?? 0) + cpuMsSince(started);
     if (refused.length > 0) throw new PlanError(refused.map((l) => `promise check: ${l}`).join("\n"));
   }
 
