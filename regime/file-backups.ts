@@ -73,13 +73,14 @@ function hostDowField(field: string): string {
 export function fileBackupSchedule(input: ScheduleInput, regimeTimezone: string): FileBackupSchedule {
   const s = typeof input === "string" ? parseSchedule(input, regimeTimezone) : parseSchedule(input.at, input.timezone);
   const text = typeof input === "string" ? input : input.at;
+  // No time of day first: the UTC advice below would otherwise suggest a form that is refused too.
+  if (s.expression.startsWith("rate(")) {
+    throw new ScheduleError(`"${text}" has no time of day; file backups run from a cron expression: write e.g. "daily at 03:00" or "every hour at :15"${UTC_ZONES.has(s.timezone) ? "" : `, in UTC ({ at: "daily at 03:00", timezone: UTC })`}`);
+  }
   if (!UTC_ZONES.has(s.timezone)) {
     throw new ScheduleError(
       `"${text}" is in ${s.timezone}, but State Manager and cron run file backups in UTC (daylight saving would move a converted time); write it in UTC: { at: "${text}", timezone: UTC } with the UTC time`,
     );
-  }
-  if (s.expression.startsWith("rate(")) {
-    throw new ScheduleError(`"${text}" has no time of day; file backups run from a cron expression: write e.g. "daily at 03:00" or "every hour at :15"`);
   }
   const fields = /^cron\((.*)\)$/.exec(s.expression)![1].split(" ").map((f) => f.toUpperCase());
   const [mi, ho, dm, mo, dw, yr] = fields;

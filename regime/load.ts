@@ -30,12 +30,58 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+/**
+ * The object schema's keys at a config path (`["databases", 0, "backup"]` -> rpoHours, schedule, ...),
+ * through arrays, optional/default/nullable wrappers, pipes and unions; empty when the path leads
+ * to no object.
+ */
+export function knownKeysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+  const keys = new Set<string>();
+  const visit = (s: z.core.$ZodType, rest: readonly PropertyKey[], depth: number): void => {
+    if (depth > 64) return;
+    const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
+    switch (def.type) {
+      case "optional":
+      case "nullable":
+      case "default":
+      case "prefault":
+      case "readonly":
+      case "catch":
+      case "nonoptional":
+        return visit(def.innerType as z.core.$ZodType, rest, depth + 1);
+      case "pipe":
+        return visit(def.in as z.core.$ZodType, rest, depth + 1);
+      case "lazy":
+        return visit((def.getter as () => z.core.$ZodType)(), rest, depth + 1);
+      case "union":
+        for (const o of def.options as z.core.$ZodType[]) visit(o, rest, depth + 1);
+        return;
+      case "array":
+        if (rest.length && typeof rest[0] === "number") visit(def.element as z.core.$ZodType, rest.slice(1), depth + 1);
+        return;
+      case "object": {
+        const shape = def.shape as Record<string, z.core.$ZodType>;
+        if (rest.length === 0) for (const k of Object.keys(shape)) keys.add(k);
+        else if (typeof rest[0] === "string" && shape[rest[0]]) visit(shape[rest[0]], rest.slice(1), depth + 1);
+        return;
+      }
+    }
+  };
+  visit(schema, path, 0);
+  return [...keys];
+}
+
 /** The issue's line and the path it names (a union reports the branch that got furthest). */
 function issueOf(issue: z.core.$ZodIssue): { path: PropertyKey[]; line: string } {
   const path = formatPath(issue.path);
   if (issue.code === "unrecognized_keys") {
-    const keys = issue.keys.join(", ");
-    return { path: issue.path, line: `${path ? path + ": " : ""}unknown key${issue.keys.length > 1 ? "s" : ""} ${keys}` };
+    const known = knownKeysAt(regimeSchema, issue.path);
+    const named = issue.keys.map((k) => {
+      // Short keys are codes (P0..P3), where a near spelling is another code, not a typo.
+      const near = k.length >= 4 ? closest(k, known) : undefined;
+      return near ? `${k} (did you mean ${near}?)` : k;
+    });
+    return { path: issue.path, line: `${path ? path + ": " : ""}unknown key${issue.keys.length > 1 ? "s" : ""} ${named.join(", ")}` };
   }
   if (issue.code === "invalid_union" && "errors" in issue && issue.errors.length) {
     // Report the branch that got furthest: its first issue, with the full path.
@@ -78,14 +124,17 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
  */
 export function regimeProblems(raw: unknown): { lines: string[]; regime?: Regime } {
   const parsed = regimeSchema.safeParse(raw, { reportInput: true });
-  const issues = parsed.success ? [] : parsed.error.issues.map(issueOf);
+  const rawIssues = parsed.success ? [] : parsed.error.issues;
   // One line per key path: the first problem of a key (warn 120 is over 100; that it is also over crit adds nothing).
+  // An unknown key covers only itself: the object's other keys (its schedule, say) are still checked.
   const reported: string[] = [];
   const lines: string[] = [];
-  for (const i of issues) {
+  for (const raw of rawIssues) {
+    const i = issueOf(raw);
     const at = formatPath(i.path);
-    if (reported.includes(at)) continue;
-    reported.push(at);
+    const covers = raw.code === "unrecognized_keys" ? raw.keys.map((k) => formatPath([...raw.path, k])) : [at];
+    if (covers.every((c) => reported.includes(c))) continue;
+    reported.push(...covers);
     lines.push(i.line);
   }
   // A path is covered when a problem was reported at it, above it or inside it.
@@ -126,15 +175,30 @@ export function regimeProblems(raw: unknown): { lines: string[]; regime?: Regime
     );
   }
   // Where each database's jobs run (Lambda or Fargate) against the promises they carry, one database at a time.
-  if (parsed.success) {
-    parsed.data.databases.forEach((db, i) => {
-      try {
-        databaseRunners(db, `databases[${i}]`);
-      } catch (err) {
-        lines.push(message(err));
-      }
-    });
-  }
+  // A database whose own keys are valid is checked even when other parts of the regime are not.
+  const databases = parsed.success
+    ? parsed.data.databases.map((db) => db as Regime["databases"][number] | undefined)
+    : (Array.isArray(rawObject.databases) ? rawObject.databases : []).map((db, i) => {
+        // Its unknown keys are already reported: judge the rest without them.
+        const known = structuredClone(db) as unknown;
+        for (const issue of rawIssues) {
+          if (issue.code !== "unrecognized_keys" || issue.path[0] !== "databases" || issue.path[1] !== i) continue;
+          let at = known as Record<PropertyKey, unknown> | undefined;
+          for (const p of issue.path.slice(2)) at = at?.[p] as Record<PropertyKey, unknown> | undefined;
+          if (at && typeof at === "object") for (const k of issue.keys) delete at[k];
+        }
+        const one = regimeSchema.shape.databases.safeParse([known]);
+        return one.success ? one.data[0] : undefined;
+      });
+  databases.forEach((db, i) => {
+    if (!db) return;
+    try {
+      databaseRunners(db, `databases[${i}]`);
+    } catch (err) {
+      const line = message(err);
+      if (!covered(line.slice(0, line.indexOf(": ")))) lines.push(line);
+    }
+  });
   // Maintenance windows: one that resolves must start at a time of day and end before its next start.
   if (parsed.success) {
     parsed.data.maintenanceWindows.forEach((w, i) => {

@@ -524,7 +524,7 @@ export function settle(promises: PromiseResult[], accepted: Acceptance[], from: 
       refusals.push(
         limit
           ? `acceptedRisks[${i}].key: "${a.key}" breaks an AWS limit, which no acceptance can keep (AWS refuses it at deploy)`
-          : `acceptedRisks[${i}].key: "${a.key}" breaks no promise; remove the acceptance`,
+          : `acceptedRisks[${i}].key: "${a.key}" breaks no promise; remove the acceptance${/\[\d+\]/.test(a.key) ? " (promise keys name list items by id or name, as the plan's Promises section prints them: databases[app], not databases[0])" : ""}`,
       );
     }
   });

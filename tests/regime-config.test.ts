@@ -102,7 +102,7 @@ describe("restore check bounds, backup shrink and purge conditions", () => {
 
 describe("malformed regimes are refused with the key path", () => {
   const cases: [string, unknown, RegExp][] = [
-    ["typo'd key", { name: "prod", databases: [db({ bakup: {} })] }, /^databases\[0\]: unknown key bakup$/],
+    ["typo'd key", { name: "prod", databases: [db({ bakup: {} })] }, /^databases\[0\]: unknown key bakup \(did you mean backup\?\)$/],
     ["wrong type", { name: "prod", databases: [db({ sizeGb: "big" })] }, /^databases\[0\]\.sizeGb: /],
     ["negative retention", { name: "prod", databases: [db({ backup: { retention: { daily: -1 } } })] }, /^databases\[0\]\.backup\.retention\.daily: must be >= 1$/],
     ["retention not whole days", { name: "prod", databases: [db({ backup: { retention: { weekly: 1.5 } } })] }, /^databases\[0\]\.backup\.retention\.weekly: must be a whole number/],
@@ -472,6 +472,28 @@ describe("every problem of a config is reported in one run, one line each", () =
       expect.stringMatching(/^databases\[0\]\.backup\.schedule: unknown schedule "every blue moon"/),
       expect.stringMatching(/^reminders\[0\]\.schedule: unknown schedule "every fortnight"/),
     ]);
+  });
+
+  it("an unknown key hides nothing else of its object: the schedule and runner of the same database are still judged", () => {
+    const lines = refusal({
+      name: "prod",
+      databases: [db({ backup: { schedule: "daily at 25:00", rpoHour: 30 }, restoreDrill: { rtoMinutes: 60 }, unknownKey: 1 })],
+      reminders: [{ name: "audit", schedule: "every fortnight", checklist: ["a"], severtiy: "P3" }],
+    }).split("\n");
+    expect(lines).toEqual([
+      "databases[0].backup: unknown key rpoHour (did you mean rpoHours?)",
+      "databases[0]: unknown key unknownKey",
+      "reminders[0]: unknown key severtiy (did you mean severity?)",
+      "databases[0].backup.schedule: hour 25 out of range 0-23",
+      expect.stringMatching(/^reminders\[0\]\.schedule: unknown schedule "every fortnight"/),
+      expect.stringMatching(/^databases\[0\]\.network: the restore drill runs on Fargate \(rtoMinutes 60 /),
+    ]);
+  });
+
+  it("a file backup with no time of day outside UTC is told the form that is accepted, not one refused next", () => {
+    const logs = { hostGroups: [{ name: "web", target: { tagKey: "Role", tagValue: "web" }, fileBackups: [{ name: "etc", paths: ["/etc"], schedule: "every 8 days" }] }] };
+    const line = refusal({ name: "prod", timezone: "America/New_York", logs });
+    expect(line).toBe('logs.hostGroups[0].fileBackups[0].schedule: "every 8 days" has no time of day; file backups run from a cron expression: write e.g. "daily at 03:00" or "every hour at :15", in UTC ({ at: "daily at 03:00", timezone: UTC })');
   });
 
   it("namespace mistakes come first, then the regime's own problems", () => {
