@@ -283,6 +283,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         },
         parent,
       );
+      watchedJobs.push(...logs.watchedJobs);
     }
 
     // ------------------------------------------------------------------ reminders
@@ -307,10 +308,12 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       watchedJobs.push(...reminders.watchedJobs);
     }
 
-    // ------------------------------------------------------------------ jobs too sparse for a metric alarm
-    // Database tasks and reminders further apart than a metric alarm looks back (7 days).
+    // ------------------------------------------------------------------ jobs no metric alarm sees
+    // Database tasks and reminders further apart than a metric alarm looks back (7 days), and State
+    // Manager associations (they publish nothing when they stop). The watcher exists whenever one of
+    // them does, with or without a backup vault: reminders and associations need none.
     let overdue: OverdueWatch | undefined;
-    if (vault && watchedJobs.length > 0) {
+    if (watchedJobs.length > 0) {
       overdue = new OverdueWatch(
         `${r.name}-overdue`,
         {
