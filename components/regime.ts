@@ -57,7 +57,7 @@ export interface RegimeOutputs {
   scheduleNames: pulumi.Output<Record<string, string>>;
   /** `<database>` -> RPO alarm name. */
   rpoAlarmNames: pulumi.Output<Record<string, string>>;
-  /** `<database>/<task>` or `reminder/<name>` -> overdue alarm name, for jobs too sparse for a missed-run alarm (the overdue watcher's). */
+  /** `<database>/<task>`, `reminder/<name>` or `association/<host group>/<kind>` -> overdue alarm name: jobs too sparse for a missed-run alarm and State Manager associations (the overdue watcher's). */
   overdueAlarmNames?: pulumi.Output<Record<string, string>>;
   taskImageUris: pulumi.Output<Record<string, string>>;
   /**
