@@ -30,13 +30,29 @@ export function hostGroupAssociations(g: HostGroup): string[] {
   ];
 }
 
+/** Days a failure event stays in the group's association-failure queue, for the runbook (SQS's longest retention: 14 days). */
+export const ASSOCIATION_FAILURE_QUEUE_RETENTION_SECONDS = 14 * 86400;
+
 /**
  * Pages when a State Manager association of the group fails on an instance: an EventBridge rule on
  * the group's associations' "EC2 State Manager Instance Association State Change" events with status
- * Failed, and an alarm on the rule's MatchedEvents (AWS/Events, dimension RuleName; a free metric)
- * at ASSOCIATION_FAILURE_SEVERITY. A failed run pages within one period plus CloudWatch's minute.
- * An association that stops running altogether emits no event: nothing sees that.
- * Nothing is created for a group without associations (call it after every association exists).
+ * Failed, delivering each event to an SQS queue of the group's own (kept 14 days: the runbook reads
+ * the failed instance and association there), and an alarm on the rule's `Invocations` (AWS/Events,
+ * dimension RuleName; a free metric) at ASSOCIATION_FAILURE_SEVERITY. A failed run pages within one
+ * period plus CloudWatch's minute.
+ *
+ * Why a target and `Invocations`: the EventBridge user guide ("Monitoring Amazon EventBridge",
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html) documents
+ * `Invocations` ("the number of times a target is invoked by a rule in response to an event",
+ * dimensions None and RuleName, sent only when not zero) but says nothing of a rule without targets,
+ * and older references list `MatchedEvents` without a RuleName dimension: a rule with no target may
+ * publish no per-rule data point at all. The queue is the cheapest harmless target (free at this
+ * volume, no second page: the alert topic would page twice), and its messages are the failures'
+ * record. Missing data is not breaching: no failure, no data point.
+ *
+ * An association that stops running altogether emits no event: the overdue watcher sees that
+ * (components/association-watch.ts). Nothing is created for a group without associations (call it
+ * after every association exists).
  */
 export function associationFailureWatch(scope: LogsScope, g: HostGroup): void {
   const { name, args, tags, parent } = scope;
@@ -54,15 +70,50 @@ export function associationFailureWatch(scope: LogsScope, g: HostGroup): void {
     },
     { parent },
   );
+  const queueName = physicalName(`${args.regime}-${g.name}-association-failed`, 80);
+  const queue = new aws.sqs.Queue(
+    `${name}-${g.name}-association-failed`,
+    {
+      name: queueName,
+      // SSE-SQS: EventBridge can send to it without a key policy (an aws/sqs key it could not use).
+      sqsManagedSseEnabled: true,
+      messageRetentionSeconds: ASSOCIATION_FAILURE_QUEUE_RETENTION_SECONDS,
+      tags,
+    },
+    { parent },
+  );
+  new aws.sqs.QueuePolicy(
+    `${name}-${g.name}-association-failed`,
+    {
+      queueUrl: queue.url,
+      policy: pulumi.all([queue.arn, rule.arn]).apply(([queueArn, ruleArn]) =>
+        JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "FailureEventsFromTheRule",
+              Effect: "Allow",
+              Principal: { Service: "events.amazonaws.com" },
+              Action: "sqs:SendMessage",
+              Resource: queueArn,
+              Condition: { ArnEquals: { "aws:SourceArn": ruleArn } },
+            },
+          ],
+        }),
+      ),
+    },
+    { parent },
+  );
+  new aws.cloudwatch.EventTarget(`${name}-${g.name}-association-failed`, { rule: rule.name, arn: queue.arn }, { parent });
   createAlarm(
     args.regime,
     {
       resource: associationAlarmResource(g.name),
       metric: "failed",
       severity: ASSOCIATION_FAILURE_SEVERITY,
-      runbook: `A State Manager association of ${args.regime}/${g.name} (logrotate configs, CloudWatch agent config or a file backup) failed on an instance. Open State Manager, the association's execution history, and read the failed instance's output (a missing path, a logrotate config error, the instance role).`,
+      runbook: `A State Manager association of ${args.regime}/${g.name} (logrotate configs, CloudWatch agent config or a file backup) failed on an instance. The failure events wait in the SQS queue ${queueName} (14 days): read the instance and association there, then the association's execution history in State Manager and the failed instance's output (a missing path, a logrotate config error, the instance role).`,
       treatMissingData: "notBreaching",
-      args: { namespace: "AWS/Events", metricName: "MatchedEvents", dimensions: { RuleName: rule.name }, statistic: "Sum", ...ASSOCIATION_FAILURE_WINDOW, comparisonOperator: "GreaterThanOrEqualToThreshold", threshold: 1 },
+      args: { namespace: "AWS/Events", metricName: "Invocations", dimensions: { RuleName: rule.name }, statistic: "Sum", ...ASSOCIATION_FAILURE_WINDOW, comparisonOperator: "GreaterThanOrEqualToThreshold", threshold: 1 },
     },
     args.alarmTopics,
     { parent },

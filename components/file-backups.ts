@@ -20,6 +20,7 @@ import {
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { missedRunWindow, noSuccessWithin } from "./scheduled-task";
 import { runOnSshHosts, ssmDocumentContent, tagTargets, type LogsScope } from "./host-delivery";
+import { associationWatchedJob } from "./association-watch";
 
 /** Slack of a file backup's missed-run alarm beyond the schedule's interval: an hour for a backup that takes longer than the previous one. */
 export const FILE_BACKUP_SLACK_SECONDS = 3600;
@@ -143,6 +144,7 @@ function hostGroupFileBackups(
           },
           { parent },
         ),
+        (id) => associationWatchedJob(g.name, `file-backup-${b.name}`, schedule.expression, b.severity as Severity, id, `file backup ${b.name}`),
       );
     }
     if (g.sshHosts.length > 0) {

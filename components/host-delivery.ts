@@ -11,6 +11,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostGroup } from "../regime/logs";
 import type { LogsArgs } from "./logs";
+import type { WatchedJobSpec } from "./overdue-watch";
 
 /** What each part of the logs component creates its resources under. */
 export interface LogsScope {
@@ -25,14 +26,25 @@ export interface LogsScope {
   associations: HostGroupAssociations;
 }
 
-/** Association ids of each host group, in creation order. */
+/** Association ids of each host group, in creation order, and the overdue watcher's jobs for them. */
 export class HostGroupAssociations {
   private readonly ids = new Map<string, pulumi.Output<string>[]>();
+  private readonly watched: WatchedJobSpec[] = [];
 
-  /** Records an association of host group `g` and returns it. */
-  track(g: HostGroup, a: aws.ssm.Association): aws.ssm.Association {
+  /**
+   * Records an association of host group `g` and returns it; `watch` (components/association-watch.ts
+   * associationWatchedJob, undefined for a schedule the watcher cannot follow) hands it to the overdue watcher.
+   */
+  track(g: HostGroup, a: aws.ssm.Association, watch?: (id: pulumi.Output<string>) => WatchedJobSpec | undefined): aws.ssm.Association {
     this.ids.set(g.name, [...(this.ids.get(g.name) ?? []), a.associationId]);
+    const job = watch?.(a.associationId);
+    if (job) this.watched.push(job);
     return a;
+  }
+
+  /** The overdue watcher's jobs: every tracked association with a schedule it can follow, in creation order. */
+  watchedJobs(): WatchedJobSpec[] {
+    return [...this.watched];
   }
 
   /** The group's association ids; empty when it has none. */

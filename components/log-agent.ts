@@ -9,6 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { INSTANCE_STREAM, renderAgentLogsConfig, sshStreamName, type HostGroup } from "../regime/logs";
 import { renderAgentScript } from "../regime/logrotate";
 import { groupRun, runOnSshHosts, sha256, type LogsScope } from "./host-delivery";
+import { ASSOCIATION_FAILURE_SEVERITY } from "./association-failures";
+import { associationWatchedJob } from "./association-watch";
 
 /** AWS-owned SSM document that installs, configures and restarts the CloudWatch agent. */
 export const AGENT_DOCUMENT = "AmazonCloudWatch-ManageAgent";
@@ -95,6 +97,7 @@ function agentSsmDelivery(scope: LogsScope, g: HostGroup, config: string, logGro
       },
       { parent, dependsOn: [parameter] },
     ),
+    (id) => associationWatchedJob(g.name, "cloudwatch-agent", g.schedule, ASSOCIATION_FAILURE_SEVERITY, id, "CloudWatch agent logs config"),
   );
   return parameter.name;
 }

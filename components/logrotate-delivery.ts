@@ -9,6 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { HostGroup } from "../regime/logs";
 import { renderDaemonJson, renderHostGroupConfigs, renderInstallScript } from "../regime/logrotate";
 import { groupRun, runOnSshHosts, ssmDocumentContent, type LogsScope } from "./host-delivery";
+import { ASSOCIATION_FAILURE_SEVERITY } from "./association-failures";
+import { associationWatchedJob } from "./association-watch";
 
 /** What rotation delivery renders and where it put it. */
 export interface RotationDelivery {
@@ -72,6 +74,7 @@ function ssmDelivery(scope: LogsScope, g: HostGroup, script: pulumi.Output<strin
       },
       { parent },
     ),
+    (id) => associationWatchedJob(g.name, "logrotate", g.schedule, ASSOCIATION_FAILURE_SEVERITY, id, "logrotate configs"),
   );
   return doc.name;
 }

@@ -25,6 +25,7 @@ import { associationFailureWatch } from "./association-failures";
 import { containerLogs } from "./container-logs";
 import { fileBackups } from "./file-backups";
 import { HostGroupAssociations, type LogsScope } from "./host-delivery";
+import type { WatchedJobSpec } from "./overdue-watch";
 import { deliverAgentConfigs } from "./log-agent";
 import { logArchive } from "./log-archive";
 import { createLogGroups } from "./log-groups";
@@ -79,6 +80,8 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
   /** `<group>/<backup>` -> SSM document that runs the backup (groups with a tag target). */
   public readonly fileBackupDocumentNames: Record<string, pulumi.Output<string>>;
   /** `<group>/<backup>` -> the backup script the hosts run. */
+  /** The scheduled State Manager associations, for the overdue watcher (components/association-watch.ts). */
+  public readonly watchedJobs: WatchedJobSpec[];
   public readonly fileBackupScripts: Record<string, pulumi.Output<string>>;
 
   /** Throws (before registering anything) a line per file backup schedule that is not UTC. */
@@ -117,6 +120,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
     this.fileBackupScripts = backups.scripts;
 
     for (const g of args.logs.hostGroups) associationFailureWatch(scope, g);
+    this.watchedJobs = scope.associations.watchedJobs();
 
     this.registerOutputs({
       containerLogging: this.containerLogging,

@@ -18,9 +18,17 @@
  * InvocationAttemptCount with GetMetricData, which IAM authorises only on `*` (STAR_ONLY_TASK_ACTIONS);
  * the grant is added only when such a job is watched.
  *
+ * State Manager associations (components/association-watch.ts: logrotate configs, the CloudWatch
+ * agent config, file backups on tagged instances) carry `association`: the watcher reads each one's
+ * last run with SSM DescribeAssociation, granted on exactly those associations' ARNs
+ * (`arn:aws:ssm:<region>:<account>:association/<id>`). A regime without databases has no backup
+ * vault: its watcher then watches reminders and associations only, which need none (a reminder's
+ * watch start is its schedule group's creation date, an association's its own creation date).
+ *
  * Worst-case time to page for a missed job: its expected run + tolerance + up to one watcher interval
  * (1 h) + the alarm's period (1 h): WATCHER_DELAY_SECONDS after the due time.
  */
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, SEVERITIES, type AlertTopics, type Severity } from "./alarms";
 import type { BackupVault } from "./backup-vault";
@@ -30,8 +38,10 @@ import { ScheduledTask, STAR_ONLY_TASK_ACTIONS } from "./scheduled-task";
 import type { WatchedJob } from "../tasks/overdue-watch";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
-/** A job the watcher watches, with what its alarm needs. */
-export interface WatchedJobSpec extends WatchedJob {
+/** A job the watcher watches, with what its alarm needs; a reminder's `since` and an association's id are outputs of their resources. */
+export interface WatchedJobSpec extends Omit<WatchedJob, "since" | "association"> {
+  since?: pulumi.Input<string>;
+  association?: { id: pulumi.Input<string> };
   /** The job's alarm resource (`db-app-restore-drill`): its overdue alarm is `<regime>-<resource>-overdue-<severity>`. */
   resource: string;
   severity: Severity;
@@ -51,7 +61,8 @@ export const OVERDUE_TOLERANCE_MARGIN_SECONDS = 3600;
 export interface OverdueWatchArgs {
   regime: string;
   jobs: WatchedJobSpec[];
-  vault: BackupVault;
+  /** The backup vault holding the jobs' run markers; a regime without databases has none (then no job may have a prefix). */
+  vault?: BackupVault;
   archive: pulumi.asset.Archive;
   timezone: string;
   alarmTopics: AlertTopics;
@@ -59,19 +70,48 @@ export interface OverdueWatchArgs {
   tags?: Record<string, string>;
 }
 
-/** WATCHED_JOBS of the overdue-watch task: what the task reads, in the job order given. */
-export function watchedJobsSetting(jobs: WatchedJobSpec[]): string {
-  return JSON.stringify(
-    jobs.map((j) => ({ job: j.job, prefix: j.prefix, expression: j.expression, timezone: j.timezone, toleranceSeconds: j.toleranceSeconds, ...(j.history ? { history: j.history } : {}) })),
-  );
+/** WATCHED_JOBS of the overdue-watch task: what the task reads, in the job order given (an output: a reminder's `since` and an association's id are known at deploy). */
+export function watchedJobsSetting(jobs: WatchedJobSpec[]): pulumi.Output<string> {
+  return pulumi
+    .all(
+      jobs.map((j) =>
+        pulumi.all([j.since, j.association?.id]).apply(([since, id]) => ({
+          job: j.job,
+          ...(j.prefix ? { prefix: j.prefix } : {}),
+          expression: j.expression,
+          timezone: j.timezone,
+          toleranceSeconds: j.toleranceSeconds,
+          ...(j.history ? { history: j.history } : {}),
+          ...(since ? { since } : {}),
+          ...(id ? { association: { id } } : {}),
+        })),
+      ),
+    )
+    .apply((list) => JSON.stringify(list));
 }
 
-/** The watcher's grants: its jobs' markers (read, and watching-since.json written), and metric reads when a job's last run is its Scheduler history. */
-export function overdueWatchStatements(jobs: WatchedJobSpec[], vault: Pick<BackupVault, "readStatements" | "writeStatements">): IamStatement[] {
+/** The IAM resource of an association that ssm:DescribeAssociation authorises on (Service Authorization Reference, AWS Systems Manager: resource type `association`). */
+export function associationArn(region: string, account: string, associationId: string): string {
+  return `arn:aws:ssm:${region}:${account}:association/${associationId}`;
+}
+
+/**
+ * The watcher's grants: its jobs' markers (read, and watching-since.json written) when a job keeps
+ * them in the vault, metric reads when a job's last run is its Scheduler history, and
+ * ssm:DescribeAssociation on exactly the watched associations (`associationArns`, one per job with
+ * `association`). Throws when a job has a prefix and there is no vault.
+ */
+export function overdueWatchStatements(
+  jobs: WatchedJobSpec[],
+  vault: Pick<BackupVault, "readStatements" | "writeStatements"> | undefined,
+  associationArns: pulumi.Input<pulumi.Input<string>[]> = [],
+): IamStatement[] {
+  const marked = jobs.find((j) => j.prefix);
+  if (marked && !vault) throw new Error(`jobs: ${marked.job} keeps its run markers in the backup vault, and the regime has none`);
   return [
-    ...vault.readStatements(["runs/"]),
-    ...vault.writeStatements(["runs/"]),
+    ...(marked ? [...vault!.readStatements(["runs/"]), ...vault!.writeStatements(["runs/"])] : []),
     ...(jobs.some((j) => j.history) ? [{ Effect: "Allow" as const, Action: [...STAR_ONLY_TASK_ACTIONS], Resource: ["*"] }] : []),
+    ...(jobs.some((j) => j.association) ? [{ Effect: "Allow" as const, Action: ["ssm:DescribeAssociation"], Resource: associationArns }] : []),
   ];
 }
 
@@ -85,20 +125,27 @@ export class OverdueWatch extends pulumi.ComponentResource {
     super("regime:watch:OverdueWatch", name, {}, opts);
     if (args.jobs.length === 0) throw new Error("jobs: the overdue watcher needs at least one job");
     const highest = SEVERITIES.find((s) => args.jobs.some((j) => j.severity === s))!;
+    const associated = args.jobs.filter((j) => j.association);
+    const associationArns =
+      associated.length === 0
+        ? []
+        : pulumi
+            .all([aws.getRegionOutput({}, { parent: this }).region, aws.getCallerIdentityOutput({}, { parent: this }).accountId, pulumi.all(associated.map((j) => j.association!.id))])
+            .apply(([region, account, ids]) => ids.map((id) => associationArn(region, account, id)));
     this.task = new ScheduledTask(
       `${name}-watch`,
       {
         regime: args.regime,
         taskName: "overdue-watch",
-        description: `watches ${args.jobs.length} jobs too sparse for a missed-run alarm: ${args.jobs.map((j) => j.job).join(", ")}`,
+        description: `watches ${args.jobs.length} jobs no missed-run alarm sees: ${args.jobs.map((j) => j.job).join(", ")}`,
         code: { kind: "zip", archive: args.archive, handler: "index.handler" },
-        environment: { BACKUP_BUCKET: args.vault.bucketName, WATCHED_JOBS: watchedJobsSetting(args.jobs) } satisfies TaskEnvironment<"overdue-watch">,
+        environment: { ...(args.vault ? { BACKUP_BUCKET: args.vault.bucketName } : {}), WATCHED_JOBS: watchedJobsSetting(args.jobs) } satisfies TaskEnvironment<"overdue-watch">,
         schedule: { expression: OVERDUE_WATCH_SCHEDULE.expression, timezone: args.timezone },
         expectedIntervalSeconds: OVERDUE_WATCH_SCHEDULE.intervalSeconds,
         timeoutSeconds: 120,
         memoryMb: 256,
         // Reads every job's markers; writes only watching-since.json where a job has none yet.
-        policyStatements: overdueWatchStatements(args.jobs, args.vault),
+        policyStatements: overdueWatchStatements(args.jobs, args.vault, associationArns),
         logRetentionDays: args.logRetentionDays,
         alarmTopics: args.alarmTopics,
         severity: highest,
@@ -113,7 +160,7 @@ export class OverdueWatch extends pulumi.ComponentResource {
           resource: j.resource,
           metric: "overdue",
           severity: j.severity,
-          runbook: `No ${j.history ? "start of " : "successful "}${j.description} was recorded after the run its schedule (${j.expression} ${j.timezone}) expected, ${Math.round(j.toleranceSeconds / 60)} minutes of tolerance included; or the overdue watcher stopped reporting. Read the overdue-watch log ("job overdue: ${j.job}"), ${j.byHand}`,
+          runbook: `No ${j.association ? "run of " : j.history ? "start of " : "successful "}${j.description} was recorded after the run its schedule (${j.expression} ${j.timezone}) expected, ${Math.round(j.toleranceSeconds / 60)} minutes of tolerance included; or the overdue watcher stopped reporting. Read the overdue-watch log ("job overdue: ${j.job}"), ${j.byHand}`,
           treatMissingData: "breaching",
           args: {
             namespace: METRICS_NAMESPACE_DEFAULT,

@@ -35,7 +35,8 @@ import { fileBackupSchedule } from "../regime/file-backups";
 import { resolveSchedule } from "../regime/load";
 import { ALARM_EVALUATION_SECONDS, evaluatePromises, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
 import { formatDuration } from "../regime/scheduler-time";
-import { parseSchedule, type Schedule } from "../regime/schedule";
+import type { Schedule } from "../regime/schedule";
+import { stateManagerSchedule } from "./association-watch";
 import type { Regime, ScheduleInput } from "../regime/schema";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
 
@@ -43,14 +44,6 @@ import { TASK_CATALOGUE } from "../tasks/catalogue";
 /** The backup vault's bucket name, unknown before deploy, at its longest (S3: 63 characters). */
 const BUCKET_NAME_STAND_IN = "b".repeat(63);
 
-/** A host group's State Manager cron as a UTC schedule, or undefined when it is not in the Scheduler's 6-field grammar. */
-function stateManagerSchedule(expression: string): Schedule | undefined {
-  try {
-    return parseSchedule(expression, "UTC");
-  } catch {
-    return undefined;
-  }
-}
 
 const textOf = (input: ScheduleInput) => (typeof input === "string" ? input : input.at);
 
@@ -207,22 +200,23 @@ export function declaredFromRegime(r: Regime): Declared {
   }
 
   // State Manager associations (logrotate, CloudWatch agent config, file backups) of tagged host
-  // groups: a failed run on an instance pages through components/association-failures.ts's
-  // alarm; an association that stops running emits nothing (the file backups' own missed-run alarm,
-  // above, sees theirs stop; the configuration associations only re-apply configs, drift repair).
+  // groups: a failed run on an instance pages through components/association-failures.ts's alarm;
+  // one that stops running is seen by the overdue watcher, which reads its last run from State
+  // Manager every hour (components/association-watch.ts), from its scheduled start (startOnly). The
+  // file backups' own missed-run alarm, above, sees theirs stop sooner; the configuration
+  // associations are modelled here, at the host group's schedule.
   for (const g of r.logs.hostGroups) {
     const kinds = hostGroupAssociations(g);
     if (kinds.length === 0) continue;
     const key = `logs.hostGroups[${g.name}].schedule`;
     const configs = kinds.filter((k) => !k.startsWith("file-backup"));
-    // State Manager runs its cron in UTC; a 5-field SSM cron the Scheduler grammar does not read is left to the alarm below.
+    // State Manager runs its cron in UTC; a 5-field SSM cron the Scheduler grammar does not read is
+    // not followed by the watcher (components/association-watch.ts), and is left to the alarm below.
     const s = configs.length > 0 ? stateManagerSchedule(g.schedule) : undefined;
     if (s) {
       const j = job(key, `${configs.join(" and ")} association of host group ${g.name}`, g.schedule, s, ASSOCIATION_FAILURE_SEVERITY);
       j.watch = undefined;
-      // Watching one that stops would need its last run (SSM DescribeAssociation's LastExecutionDate)
-      // read by the overdue watcher through the SSM API, which the program does not call.
-      j.unwatchedBecause = `a failed run pages ${ASSOCIATION_FAILURE_SEVERITY} (association-failure alarm); an association that stops running emits no event and no metric, so only its last execution date in State Manager would show it, which nothing reads yet; it only re-applies configs the hosts already hold`;
+      j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true };
       d.jobs.push(j);
     }
     d.alarms.push({
@@ -237,14 +231,12 @@ export function declaredFromRegime(r: Regime): Declared {
   for (const m of r.reminders) {
     // components/reminders.ts: a missed-run alarm on the Scheduler's InvocationAttemptCount of the
     // reminder's own schedule group when a metric alarm can see its interval; otherwise the overdue
-    // watcher reads that metric's history, where a backup vault (databases) keeps its watch start.
+    // watcher reads that metric's history (with or without a backup vault: its watch start is its
+    // schedule group's creation date).
     const s = resolveSchedule(m.schedule, r.timezone);
     const j = job(`reminders[${m.name}].schedule`, `reminder ${m.name}`, m.schedule, s, m.severity, undefined, m.paused);
     const watched = reminderWatchedJob(`${r.name}-reminders`, { ...s, name: m.name, severity: m.severity, checklist: m.checklist, paused: m.paused });
-    if (watched && r.databases.length > 0) j.overdueWatch = { toleranceSeconds: watched.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true };
-    else if (!j.watch) {
-      j.unwatchedBecause = `it runs ${Math.round(s.intervalSeconds / 86400)} days apart, further than a CloudWatch alarm looks back (7 days), and the overdue watcher that would read its Scheduler history keeps its watch start in the backup vault, which a regime without databases has not; an undelivered one pages P2 (dead-letter alarm), one the Scheduler never starts is not noticed`;
-    }
+    if (watched) j.overdueWatch = { toleranceSeconds: watched.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true };
     d.jobs.push(j);
   }
   return d;

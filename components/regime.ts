@@ -58,7 +58,7 @@ export interface RegimeOutputs {
   scheduleNames: pulumi.Output<Record<string, string>>;
   /** `<database>` -> RPO alarm name. */
   rpoAlarmNames: pulumi.Output<Record<string, string>>;
-  /** `<database>/<task>` or `reminder/<name>` -> overdue alarm name, for jobs too sparse for a missed-run alarm (the overdue watcher's). */
+  /** `<database>/<task>`, `reminder/<name>` or `association/<host group>/<kind>` -> overdue alarm name: jobs too sparse for a missed-run alarm and State Manager associations (the overdue watcher's). */
   overdueAlarmNames?: pulumi.Output<Record<string, string>>;
   taskImageUris: pulumi.Output<Record<string, string>>;
   /**
@@ -287,6 +287,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         },
         parent,
       );
+      watchedJobs.push(...logs.watchedJobs);
     }
 
     // ------------------------------------------------------------------ reminders
@@ -311,10 +312,12 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       watchedJobs.push(...reminders.watchedJobs);
     }
 
-    // ------------------------------------------------------------------ jobs too sparse for a metric alarm
-    // Database tasks and reminders further apart than a metric alarm looks back (7 days).
+    // ------------------------------------------------------------------ jobs no metric alarm sees
+    // Database tasks and reminders further apart than a metric alarm looks back (7 days), and State
+    // Manager associations (they publish nothing when they stop). The watcher exists whenever one of
+    // them does, with or without a backup vault: reminders and associations need none.
     let overdue: OverdueWatch | undefined;
-    if (vault && watchedJobs.length > 0) {
+    if (watchedJobs.length > 0) {
       overdue = new OverdueWatch(
         `${r.name}-overdue`,
         {

@@ -14,9 +14,9 @@
  * reminders are further apart than an alarm can look back: each gets a schedule group of its own too,
  * and is handed to the overdue watcher (`watchedJobs`), which reads that group's InvocationAttemptCount
  * history (1-hour data points, kept 455 days) and pages `<regime>-reminder-<name>-overdue-<severity>`
- * when the start its schedule expected is more than an hour late. The watcher keeps its watch start in
- * the backup vault, so a regime without databases (no vault) leaves them unwatched, as the promise
- * check reports.
+ * when the start its schedule expected is more than an hour late. A reminder that has never started
+ * is measured from its schedule group's creation date (handed to the watcher as `since`), so the
+ * watcher needs no backup vault for reminders and watches them in a regime without databases too.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -65,14 +65,15 @@ export function reminderScheduleGroup(component: string, name: string): string {
  * alarm watches and for a paused one. Job `reminder/<name>`; its last run is the newest hour with an
  * invocation attempt of its schedule group, read back over its longest interval plus the tolerance
  * (an hour: an attempt is counted when the Scheduler starts it, retries aside) and one more hour for
- * the hour-aligned data points, at most 455 days; its watch start lives under `runs/reminders/<name>/`.
+ * the hour-aligned data points, at most 455 days; its watch start is `since`, its schedule group's
+ * creation date (ISO 8601, the group's `creationDate`).
  */
-export function reminderWatchedJob(component: string, r: ReminderSpec): WatchedJobSpec | undefined {
+export function reminderWatchedJob(component: string, r: ReminderSpec, since?: pulumi.Input<string>): WatchedJobSpec | undefined {
   if (jobMissedRunWindow(r.intervalSeconds) || r.paused) return undefined;
   return {
     job: `reminder/${r.name}`,
     resource: reminderAlarmResource(r.name),
-    prefix: `runs/reminders/${r.name}/`,
+    since,
     expression: r.expression,
     timezone: r.timezone,
     toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS,
@@ -133,11 +134,13 @@ export class Reminders extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const groupCreated: Record<string, pulumi.Output<string>> = {};
     const schedules = args.reminders.map((r) => {
       const window = jobMissedRunWindow(r.intervalSeconds);
       // A group of its own gives the reminder its own InvocationAttemptCount (dimension ScheduleGroup):
       // the missed-run alarm's metric, or the overdue watcher's history for a sparse one.
       const group = new aws.scheduler.ScheduleGroup(`${name}-${r.name}`, { name: reminderScheduleGroup(name, r.name), tags }, { parent: this });
+      groupCreated[r.name] = group.creationDate;
       const schedule = new aws.scheduler.Schedule(
           `${name}-${r.name}`,
           {
@@ -202,7 +205,7 @@ export class Reminders extends pulumi.ComponentResource {
       tags,
     );
 
-    this.watchedJobs = args.reminders.flatMap((r) => reminderWatchedJob(name, r) ?? []);
+    this.watchedJobs = args.reminders.flatMap((r) => reminderWatchedJob(name, r, groupCreated[r.name]) ?? []);
     this.scheduleNames = pulumi.all(schedules.map((s) => s.name));
     this.registerOutputs({ scheduleNames: this.scheduleNames });
   }

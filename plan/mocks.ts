@@ -17,6 +17,9 @@ export interface RecordedResource {
 }
 
 /** `urn:pulumi:stack::project::a$b$type::name` -> name. */
+/** The creation date the plan gives every resource AWS stamps with one (a schedule group): a fixed time, so plans compare. */
+const MOCK_CREATION_DATE = "2026-01-01T00:00:00Z";
+
 function nameOfUrn(urn: string): string {
   return urn ? urn.slice(urn.lastIndexOf("::") + 2) : "";
 }
@@ -95,6 +98,8 @@ export function installPlanMocks(project: string, stack: string, stackOutputs: R
         if (args.type.startsWith("docker:")) state.repoDigest = `${args.name}@sha256:${"0".repeat(64)}`;
         // AWS assigns an association its id; the plan shows where it is used (an association-failure rule's pattern).
         if (args.type === "aws:ssm/association:Association") state.associationId ??= `${args.name}-id`;
+        // AWS stamps a schedule group with its creation; the overdue watcher takes it as a reminder's watch start.
+        if (args.type === "aws:scheduler/scheduleGroup:ScheduleGroup") state.creationDate ??= MOCK_CREATION_DATE;
         state.name ??= args.name;
         return { id: `${args.name}-id`, state };
       },

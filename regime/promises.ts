@@ -21,9 +21,9 @@
  *   rpoHours 26): refused, one line naming the key, unless `acceptedRisks` names that key.
  * - `limit`: an AWS limit that fails only at deploy (an alarm window CloudWatch refuses, a Lambda
  *   environment over 4 KB, a name too long): refused, and no acceptance helps (AWS refuses it anyway).
- * - `program`: a gap the program itself leaves today (a host group's association that stops running
- *   emits nothing; a sparse reminder in a regime without a backup vault; a restore drill on Lambda is cut off at 15
- *   minutes; an alarm that pages later than it promises): reported as "unkept by the program" with its
+ * - `program`: a gap the program itself leaves today (a host group's association on a 5-field cron
+ *   the overdue watcher cannot follow; a restore drill on Lambda is cut off at 15 minutes; an alarm
+ *   that pages later than it promises): reported as "unkept by the program" with its
  *   figure, never refused, so a regime is not blocked by what it cannot change.
  *
  * CloudWatch model (PutMetricAlarm API reference): datapoints fall into periods aligned to the clock

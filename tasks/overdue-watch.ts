@@ -12,12 +12,21 @@
  * A job that runs no code of its own (a monthly or quarterly reminder: EventBridge Scheduler publishes
  * its checklist straight to SNS) writes no marker: its `history` names its own schedule group, and its
  * last run is the newest hour with a Scheduler invocation attempt in CloudWatch
- * (tasks/lib/scheduler-history.ts). Its watch start still lives under its prefix in the vault.
+ * (tasks/lib/scheduler-history.ts). It carries its watch start (`since`: when its schedule group was
+ * made), so it needs no vault.
+ *
+ * A State Manager association (logrotate configs, the CloudWatch agent config, a file backup on a
+ * host group's tagged instances) carries `association`: its last run is the association's own
+ * LastExecutionDate in State Manager and its watch start the association's creation date
+ * (tasks/lib/association-history.ts), so an association that stops running (schedule gone, no
+ * instance in its targets, SSM agents dead) is reported like any job that misses its run. A regime
+ * without databases has no vault: its watcher gets no BACKUP_BUCKET and watches only such jobs.
  */
 import { z } from "zod";
 import { nextRuns } from "../regime/schedule";
 import { readMarkers, startWatching } from "./lib/run-marker";
 import { cloudWatchClient, lastInvocation } from "./lib/scheduler-history";
+import { associationRuns, ssmClient } from "./lib/association-history";
 import { METRIC_HOURLY } from "../regime/limits";
 import { defineTask, envJson, MetricUnit, recordMetric, type TaskContext } from "./lib/runtime";
 import { s3Client } from "./lib/s3";
@@ -27,8 +36,8 @@ export const watchedJobSchema = z
   .object({
     /** `<database>/<task>`: the Job metric dimension and the name in the log line. */
     job: z.string().min(1),
-    /** Key prefix of its markers, ending in "/". */
-    prefix: z.string().regex(/^[^/].*\/$/, 'must end with "/" and not start with "/"'),
+    /** Key prefix of its markers in the vault, ending in "/"; unset for a job whose last run is read elsewhere (history, association). */
+    prefix: z.string().regex(/^[^/].*\/$/, 'must end with "/" and not start with "/"').optional(),
     /** EventBridge Scheduler expression and timezone of the job's schedule. */
     expression: z.string().min(1),
     timezone: z.string().min(1),
@@ -44,12 +53,20 @@ export const watchedJobSchema = z
       .object({ scheduleGroup: z.string().min(1), lookbackSeconds: z.number().int().min(3600).max(METRIC_HOURLY.retentionSeconds) })
       .strict()
       .optional(),
+    /** Watch start of a job without markers (ISO 8601): it never ran when nothing ran since; a reminder's is its schedule group's creation. */
+    since: z.iso.datetime({ offset: true, message: "must be an ISO 8601 time" }).optional(),
+    /** A State Manager association: its last run and creation date from SSM DescribeAssociation (tasks/lib/association-history.ts). */
+    association: z.object({ id: z.string().min(1) }).strict().optional(),
   })
-  .strict();
+  .strict()
+  .refine((j) => j.prefix !== undefined || j.association !== undefined || (j.history !== undefined && j.since !== undefined), {
+    message: "needs prefix (run markers), association, or history with since",
+  });
 export type WatchedJob = z.infer<typeof watchedJobSchema>;
 
 const settings = z.looseObject({
-  BACKUP_BUCKET: z.string({ message: "must name the S3 bucket holding the run markers" }).min(3),
+  /** The backup vault holding the run markers; needed only when a job has a prefix (a regime without databases has no vault). */
+  BACKUP_BUCKET: z.string({ message: "must name the S3 bucket holding the run markers" }).min(3).optional(),
   WATCHED_JOBS: envJson(z.array(watchedJobSchema).min(1, "must list at least one job")),
   /** Judge as of this instant (ISO 8601) instead of now: "would anything be overdue tomorrow?". */
   WATCH_AT: z.iso.datetime({ message: "must be an ISO 8601 UTC time (2027-01-02T03:00:00Z)" }).optional(),
@@ -57,9 +74,12 @@ const settings = z.looseObject({
 
 export interface JobVerdict {
   job: string;
+  /** The last success; for an association, its last run whatever its outcome (a failed run pages elsewhere: tasks/lib/association-history.ts). */
   lastSuccess?: string;
   /** Start of the watch when the job never succeeded. */
   watchingSince?: string;
+  /** The association no longer exists in State Manager (deleted outside the program): overdue from now on. */
+  gone?: true;
   /** The first scheduled run after the last success (or the watch start). */
   expectedBy: string;
   /** expectedBy + toleranceSeconds. */
@@ -84,30 +104,62 @@ export function judge(job: WatchedJob, from: Date, now: Date): Pick<JobVerdict, 
   return { expectedBy: next.toISOString(), dueBy: due.toISOString(), overdue: late > 0, overdueSeconds: late };
 }
 
+/** Clients the watcher opens, each only when a job needs it. */
+interface Sources {
+  s3?: ReturnType<typeof s3Client>;
+  bucket?: string;
+  cw?: ReturnType<typeof cloudWatchClient>;
+  ssm?: ReturnType<typeof ssmClient>;
+}
+
+/**
+ * A job's verdict from where its runs are recorded: the vault's markers (prefix), the Scheduler's
+ * metric history (history) or State Manager (association); a job that never ran is measured from
+ * its watch start (watching-since.json under its prefix, written once; else `since`; an
+ * association's creation date).
+ */
+async function verdict(job: WatchedJob, src: Sources, now: Date): Promise<JobVerdict> {
+  if (job.association) {
+    const a = await associationRuns(src.ssm!, job.association.id);
+    if (a.gone) return { job: job.job, gone: true, expectedBy: now.toISOString(), dueBy: now.toISOString(), overdue: true, overdueSeconds: 0 };
+    const from = a.lastExecution ?? a.created;
+    return { job: job.job, ...(a.lastExecution ? { lastSuccess: from.toISOString() } : { watchingSince: from.toISOString() }), ...judge(job, from, now) };
+  }
+  const m = job.prefix ? await readMarkers(src.s3!, src.bucket!, job.prefix) : {};
+  if (job.history) m.lastSuccess = await lastInvocation(src.cw!, job.history.scheduleGroup, now, job.history.lookbackSeconds);
+  const since = m.lastSuccess ? undefined : job.prefix ? (m.watchingSince ?? (await startWatching(src.s3!, src.bucket!, job.prefix, now))) : new Date(job.since!);
+  return {
+    job: job.job,
+    ...(m.lastSuccess ? { lastSuccess: m.lastSuccess.toISOString() } : { watchingSince: since!.toISOString() }),
+    ...judge(job, m.lastSuccess ?? since!, now),
+  };
+}
+
 async function run(s: z.infer<typeof settings>, ctx: TaskContext): Promise<OverdueResult> {
   const now = s.WATCH_AT ? new Date(s.WATCH_AT) : new Date();
-  const s3 = s3Client(s as Record<string, string | undefined>);
-  const cw = s.WATCHED_JOBS.some((j) => j.history) ? cloudWatchClient(s as Record<string, string | undefined>) : undefined;
+  const env = s as Record<string, string | undefined>;
+  const marked = s.WATCHED_JOBS.find((j) => j.prefix);
+  if (marked && !s.BACKUP_BUCKET) throw new Error(`invalid setting BACKUP_BUCKET: required: job ${marked.job} keeps its run markers in the vault`);
+  const src: Sources = {
+    ...(marked ? { s3: s3Client(env), bucket: s.BACKUP_BUCKET } : {}),
+    ...(s.WATCHED_JOBS.some((j) => j.history) ? { cw: cloudWatchClient(env) } : {}),
+    ...(s.WATCHED_JOBS.some((j) => j.association) ? { ssm: ssmClient(env) } : {}),
+  };
   const jobs: JobVerdict[] = [];
   try {
     for (const job of s.WATCHED_JOBS) {
-      const m = await readMarkers(s3, s.BACKUP_BUCKET, job.prefix);
-      if (job.history) m.lastSuccess = await lastInvocation(cw!, job.history.scheduleGroup, now, job.history.lookbackSeconds);
-      const since = m.lastSuccess ? undefined : (m.watchingSince ?? (await startWatching(s3, s.BACKUP_BUCKET, job.prefix, now)));
-      const v: JobVerdict = {
-        job: job.job,
-        ...(m.lastSuccess ? { lastSuccess: m.lastSuccess.toISOString() } : { watchingSince: since!.toISOString() }),
-        ...judge(job, m.lastSuccess ?? since!, now),
-      };
+      const v = await verdict(job, src, now);
       jobs.push(v);
       recordMetric(ctx, "Overdue", MetricUnit.Count, v.overdue ? 1 : 0, ["Job", job.job]);
-      if (v.overdue) {
+      if (v.gone) ctx.log.warn(`job overdue: ${job.job}: association ${job.association!.id} no longer exists in State Manager`, { ...v });
+      else if (v.overdue) {
         ctx.log.warn(`job overdue: ${job.job} expected by ${v.expectedBy}, due by ${v.dueBy}, ${Math.round(v.overdueSeconds / 3600)} h late; last success ${v.lastSuccess ?? `never (watched since ${v.watchingSince})`}`, { ...v });
       } else ctx.log.info(`job on time: ${job.job}`, { ...v });
     }
   } finally {
-    s3.destroy();
-    cw?.destroy();
+    src.s3?.destroy();
+    src.cw?.destroy();
+    src.ssm?.destroy();
   }
   return { at: now.toISOString(), jobs, overdue: jobs.filter((j) => j.overdue).map((j) => j.job) };
 }

@@ -143,6 +143,9 @@ describe("LogRotation under Pulumi mocks", () => {
       "aws:cloudwatch/logMetricFilter:LogMetricFilter": 8,
       "aws:cloudwatch/metricAlarm:MetricAlarm": 11,
       "aws:cloudwatch/eventRule:EventRule": 2,
+      "aws:cloudwatch/eventTarget:EventTarget": 2,
+      "aws:sqs/queue:Queue": 2,
+      "aws:sqs/queuePolicy:QueuePolicy": 2,
     });
     const own = resources.filter((r) => r.type !== "regime:logs:LogRotation");
     expect(children.map((c) => `${c.type} ${c.name}`).sort()).toEqual(own.map((r) => `${r.type} ${r.name}`).sort());
@@ -151,7 +154,7 @@ describe("LogRotation under Pulumi mocks", () => {
     for (const r of own) expect(r.type.endsWith("MetricAlarm") ? r.name.startsWith("prod-logs-") : r.name.startsWith("logs-"), r.name).toBe(true);
   });
 
-  it("a failed association run pages P2: one EventBridge rule per group on its associations' Failed state changes, an alarm on the rule's MatchedEvents", () => {
+  it("a failed association run pages P2: one EventBridge rule per group on its associations' Failed state changes, delivered to a queue of its own, an alarm on the rule's Invocations", () => {
     const rule = one("aws:cloudwatch/eventRule:EventRule", "logs-crm-association-failed");
     expect(rule.inputs.name).toBe("prod-crm-association-failed");
     // The crm group's logrotate and CloudWatch agent associations, by the ids AWS gave them.
@@ -160,10 +163,27 @@ describe("LogRotation under Pulumi mocks", () => {
       "detail-type": ["EC2 State Manager Instance Association State Change"],
       detail: { "association-id": ["logs-crm-association-id", "logs-crm-cwagent-association-id"], status: ["Failed"] },
     });
+    // A target, so the rule's per-rule metrics are published: the group's own queue, which only this rule may send to, keeping the events 14 days.
+    const queue = one("aws:sqs/queue:Queue", "logs-crm-association-failed");
+    expect(queue.inputs).toMatchObject({ name: "prod-crm-association-failed", sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 86400 });
+    const target = one("aws:cloudwatch/eventTarget:EventTarget", "logs-crm-association-failed");
+    expect(target.inputs).toMatchObject({ rule: "prod-crm-association-failed", arn: expect.stringContaining("prod-crm-association-failed") });
+    const queuePolicy = JSON.parse(one("aws:sqs/queuePolicy:QueuePolicy", "logs-crm-association-failed").inputs.policy as string);
+    expect(queuePolicy.Statement).toEqual([
+      {
+        Sid: "FailureEventsFromTheRule",
+        Effect: "Allow",
+        Principal: { Service: "events.amazonaws.com" },
+        Action: "sqs:SendMessage",
+        Resource: target.inputs.arn,
+        Condition: { ArnEquals: { "aws:SourceArn": expect.stringContaining("prod-crm-association-failed") } },
+      },
+    ]);
     const alarm = one("aws:cloudwatch/metricAlarm:MetricAlarm", "prod-logs-crm-associations-failed-P2");
+    expect(alarm.inputs.alarmDescription).toContain("SQS queue prod-crm-association-failed");
     expect(alarm.inputs).toMatchObject({
       namespace: "AWS/Events",
-      metricName: "MatchedEvents",
+      metricName: "Invocations",
       dimensions: { RuleName: "prod-crm-association-failed" },
       statistic: "Sum",
       period: 300,

@@ -7,11 +7,17 @@
  * history: an overdue alarm each at their severity, and the watcher may read metric data (on `*`,
  * the only resource IAM takes for cloudwatch:GetMetricData) and nothing more for them.
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import YAML from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RecordedResource } from "../plan/mocks";
 import { runPlan } from "../plan/run";
 import { expectLeastPrivilege, statementsOf } from "./helpers/iam";
+
+/** The creation date the plan's mocks give a schedule group (plan/mocks.ts). */
+const MOCK_CREATION_DATE = "2026-01-01T00:00:00Z";
 
 const ROOT = join(__dirname, "..");
 let resources: RecordedResource[];
@@ -60,7 +66,7 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
     ]);
     const fn = of("aws:lambda/function:Function").find((f) => f.name === "prod-overdue-watch")!;
     const jobs = JSON.parse(fn.environment.variables.WATCHED_JOBS);
-    expect(jobs.filter((j: Inputs) => !j.history).map((j: Inputs) => [j.job, j.prefix, j.expression, j.timezone])).toEqual([
+    expect(jobs.filter((j: Inputs) => j.prefix).map((j: Inputs) => [j.job, j.prefix, j.expression, j.timezone])).toEqual([
       ["app/restore-drill", "runs/app/restore-drill/", "cron(0 3 1 1,4,7,10 ? *)", "America/New_York"],
       ["app/reindex", "runs/app/reindex/", "cron(0 2 ? * 1#1 *)", "America/New_York"],
     ]);
@@ -78,7 +84,7 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
     expect(puts.flatMap((s) => s.Resource as string[])).toEqual([expect.stringMatching(/:::[^/]+\/runs\/app\/reindex\/\*$/)]);
   });
 
-  it("prod's three monthly and quarterly reminders: each alone in its schedule group, watched from that group's history, an overdue alarm each at its severity", () => {
+  it("prod's three monthly and quarterly reminders: each alone in its schedule group, watched from that group's history from the group's creation, an overdue alarm each at its severity", () => {
     const fn = of("aws:lambda/function:Function").find((f) => f.name === "prod-overdue-watch")!;
     const watched = (JSON.parse(fn.environment.variables.WATCHED_JOBS) as Inputs[]).filter((j) => j.history);
     expect(watched.map((j) => j.job)).toEqual(["reminder/maintenance-notice", "reminder/access-review", "reminder/penetration-test"]);
@@ -89,7 +95,8 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
       // Its own group: the InvocationAttemptCount the watcher reads is this reminder's alone.
       expect(schedule.groupName, name).toBe(j.history.scheduleGroup);
       expect(schedules.filter((x) => x.groupName === j.history.scheduleGroup), name).toHaveLength(1);
-      expect([j.expression, j.timezone, j.prefix], name).toEqual([schedule.scheduleExpression, schedule.scheduleExpressionTimezone, `runs/reminders/${name}/`]);
+      // No markers in the vault: never started, it is measured from its group's creation date.
+      expect([j.expression, j.timezone, j.prefix, j.since], name).toEqual([schedule.scheduleExpression, schedule.scheduleExpressionTimezone, undefined, MOCK_CREATION_DATE]);
       // Reads back over its longest interval plus the hour of tolerance, within CloudWatch's 455 days of hourly data.
       expect(j.toleranceSeconds, name).toBe(3600);
       expect(j.history.lookbackSeconds, name).toBeGreaterThan(27 * 86400);
@@ -110,5 +117,105 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
     const star = statements.filter((s) => ([] as string[]).concat(s.Resource ?? []).includes("*"));
     expect(star.map((s) => s.Action)).toEqual([["cloudwatch:GetMetricData"]]);
     expect(statements.flatMap((s) => ([] as string[]).concat(s.Action ?? [])).filter((a) => a.startsWith("cloudwatch:"))).toEqual(["cloudwatch:GetMetricData"]);
+  });
+
+  it("prod's State Manager associations (logrotate, CloudWatch agent config of host group app): each watched by its id on its own schedule, an overdue alarm each at P2", () => {
+    const fn = of("aws:lambda/function:Function").find((f) => f.name === "prod-overdue-watch")!;
+    const watched = (JSON.parse(fn.environment.variables.WATCHED_JOBS) as Inputs[]).filter((j) => j.association);
+    const associations = resources.filter((r) => r.type === "aws:ssm/association:Association");
+    expect(associations.map((a) => a.name).sort()).toEqual(["prod-logs-app-association", "prod-logs-app-cwagent-association"]);
+    expect(watched).toEqual([
+      { job: "association/app/logrotate", expression: "cron(0 3 ? * * *)", timezone: "UTC", toleranceSeconds: 3600, association: { id: "prod-logs-app-association-id" } },
+      { job: "association/app/cloudwatch-agent", expression: "cron(0 3 ? * * *)", timezone: "UTC", toleranceSeconds: 3600, association: { id: "prod-logs-app-cwagent-association-id" } },
+    ]);
+    // The schedule the watcher follows is the association's own.
+    for (const a of associations) expect((a.inputs as Inputs).scheduleExpression).toBe("cron(0 3 ? * * *)");
+    for (const kind of ["logrotate", "cloudwatch-agent"]) {
+      const a = alarm(`prod-logs-app-${kind}-association-overdue-P2`);
+      expect([a.metricName, a.dimensions, a.alarmActions]).toEqual(["Overdue", { service: "prod", Task: "overdue-watch", Job: `association/app/${kind}` }, [expect.stringContaining("prod-alerts-P2")]]);
+      expect(a.alarmDescription).toContain(`No run of the State Manager association ${kind} of host group app`);
+      expect(a.alarmDescription).toContain("SSM agents are online");
+    }
+  });
+
+  it("the watcher may read exactly those associations: ssm:DescribeAssociation on their association ARNs, no wildcard", () => {
+    const policy = resources.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === "prod-overdue-watch-role")!;
+    const statements = expectLeastPrivilege((policy.inputs as Inputs).policy, "prod-overdue-watch-role");
+    const ssm = statements.filter((s) => ([] as string[]).concat(s.Action ?? []).some((a) => a.startsWith("ssm:")));
+    expect(ssm.map((s) => [s.Action, s.Resource])).toEqual([
+      [["ssm:DescribeAssociation"], ["arn:aws:ssm:us-east-1:123456789012:association/prod-logs-app-association-id", "arn:aws:ssm:us-east-1:123456789012:association/prod-logs-app-cwagent-association-id"]],
+    ]);
+  });
+});
+
+describe("a regime without databases (no backup vault): reminders and associations are still watched", () => {
+  let solo: RecordedResource[];
+  let report: Awaited<ReturnType<typeof runPlan>>["plan"];
+  const soloOf = (type: string) => solo.filter((r) => r.type === type).map((r) => r.inputs as Inputs);
+
+  beforeAll(async () => {
+    const doc = {
+      config: {
+        "aws:region": "us-east-1",
+        "maintenance-regime:name": "solo",
+        "maintenance-regime:timezone": "UTC",
+        "maintenance-regime:alerting": { P0: { email: ["oncall@example.com"] }, P1: { email: ["oncall@example.com"] }, P2: { email: ["devops@example.com"] }, P3: { email: ["devops@example.com"] } },
+        "maintenance-regime:reminders": [
+          { name: "penetration-test", schedule: "quarterly on the 1st at 09:00", severity: "P2", checklist: ["Book the penetration test"] },
+          { name: "weekly-review", schedule: "every Monday at 09:00", severity: "P3", checklist: ["Read the dashboard"] },
+        ],
+        "maintenance-regime:logs": {
+          hostGroups: [
+            {
+              name: "web",
+              target: { tagKey: "Role", tagValue: "web" },
+              appRoot: "/srv/app",
+              logSets: [{ name: "app", paths: ["logs/*.log"], frequency: "daily", maxAgeDays: 14, copytruncate: true }],
+              fileBackups: [{ name: "uploads", paths: ["uploads"], schedule: "daily at 02:00", retentionDays: 30, severity: "P1" }],
+            },
+          ],
+        },
+      },
+    };
+    const file = join(mkdtempSync(join(tmpdir(), "overdue-solo-")), "Pulumi.solo.yaml");
+    writeFileSync(file, YAML.stringify(doc));
+    ({ resources: solo, plan: report } = await runPlan({ configFile: file, from: new Date("2026-11-23T00:00:00Z"), root: ROOT }));
+  }, 180_000);
+
+  it("has no vault, and a watcher without BACKUP_BUCKET watching the quarterly reminder and the two associations", () => {
+    expect(soloOf("aws:s3/bucket:Bucket").concat(soloOf("aws:s3/bucketV2:BucketV2")).filter((b) => String(b.bucket ?? b.bucketPrefix ?? "").includes("backups"))).toEqual([]);
+    const fn = soloOf("aws:lambda/function:Function").find((f) => f.name === "solo-overdue-watch");
+    expect(fn, "the overdue watcher").toBeDefined();
+    expect(fn!.environment.variables).not.toHaveProperty("BACKUP_BUCKET");
+    const jobs = JSON.parse(fn!.environment.variables.WATCHED_JOBS) as Inputs[];
+    expect(jobs.map((j) => [j.job, j.prefix, j.since ?? j.association?.id])).toEqual([
+      ["association/web/logrotate", undefined, "solo-logs-web-association-id"],
+      ["association/web/file-backup-uploads", undefined, "solo-logs-web-uploads-file-backup-association-id"],
+      ["reminder/penetration-test", undefined, MOCK_CREATION_DATE],
+    ]);
+    const names = soloOf("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.name as string).filter((n) => /-overdue-P\d$/.test(n));
+    expect(names.sort()).toEqual(["solo-logs-web-file-backup-uploads-association-overdue-P1", "solo-logs-web-logrotate-association-overdue-P2", "solo-reminder-penetration-test-overdue-P2"]);
+  });
+
+  it("the watcher's role reads no bucket: metric data for the reminder, DescribeAssociation on the two associations", () => {
+    const policy = solo.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === "solo-overdue-watch-role")!;
+    const statements = expectLeastPrivilege((policy.inputs as Inputs).policy, "solo-overdue-watch-role");
+    const actions = statements.flatMap((s) => ([] as string[]).concat(s.Action ?? []));
+    expect(actions.filter((a) => a.startsWith("s3:"))).toEqual([]);
+    expect(actions).toContain("cloudwatch:GetMetricData");
+    expect(statements.find((s) => ([] as string[]).concat(s.Action ?? []).includes("ssm:DescribeAssociation"))!.Resource).toEqual([
+      "arn:aws:ssm:us-east-1:123456789012:association/solo-logs-web-association-id",
+      "arn:aws:ssm:us-east-1:123456789012:association/solo-logs-web-uploads-file-backup-association-id",
+    ]);
+  });
+
+  it("the promises say so: the quarterly reminder and the logrotate association are paged when they stop, nothing is unkept", () => {
+    const items = report.promises!.items;
+    expect(items.filter((p) => p.status === "unkept")).toEqual([]);
+    const reminder = items.find((p) => p.key === "reminders[penetration-test].schedule" && p.promise.endsWith("paged when it stops"))!;
+    expect([reminder.status, reminder.figure]).toEqual(["held", expect.stringMatching(/of its last run, by the overdue watch$/)]);
+    const association = items.find((p) => p.key === "logs.hostGroups[web].schedule" && p.promise.endsWith("paged when it stops"))!;
+    // Daily at 03:00 UTC: a day + the hour of tolerance + the watcher's hour + the alarm's hour.
+    expect([association.status, association.figure, association.value]).toEqual(["held", "paged within 27 h of its last run, by the overdue watch", 27 * 3600]);
   });
 });

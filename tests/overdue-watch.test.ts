@@ -20,9 +20,11 @@ import { startCloudWatch, type TestCloudWatch } from "./helpers/cloudwatch";
 import { captureEmf } from "./helpers/emf";
 import { createTestDatabase } from "./helpers/pg";
 import { startS3, type TestS3 } from "./helpers/s3";
+import { startSsm, type TestSsm } from "./helpers/ssm";
 
 let s3: TestS3;
 let cw: TestCloudWatch;
+let ssm: TestSsm;
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 const QUARTERLY = { expression: "cron(0 3 1 1,4,7,10 ? *)", timezone: "America/New_York" };
 const MONTHLY = { expression: "cron(0 2 ? * 1#1 *)", timezone: "UTC" };
@@ -30,17 +32,19 @@ const MONTHLY = { expression: "cron(0 2 ? * 1#1 *)", timezone: "UTC" };
 const keys = async (prefix: string) => ((await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!).sort();
 const putMarker = (prefix: string, at: Date) => s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: markerKey(prefix, at), Body: "{}" }));
 const watch = (jobs: unknown[], at: string) =>
-  runTask(overdueWatchTask, { ...s3.env, ...cw.env, REGIME_NAME: "prod", LOG_LEVEL: "ERROR", WATCHED_JOBS: JSON.stringify(jobs), WATCH_AT: at }) as Promise<OverdueResult>;
+  runTask(overdueWatchTask, { ...s3.env, ...cw.env, ...ssm.env, REGIME_NAME: "prod", LOG_LEVEL: "ERROR", WATCHED_JOBS: JSON.stringify(jobs), WATCH_AT: at }) as Promise<OverdueResult>;
 
 beforeAll(async () => {
   s3 = await startS3("vault");
   cw = await startCloudWatch();
+  ssm = await startSsm();
   db = await createTestDatabase("mr_overdue");
 }, 60_000);
 afterAll(async () => {
   await db?.drop();
   await s3?.stop();
   await cw?.stop();
+  await ssm?.stop();
 });
 
 describe("run markers", () => {
@@ -197,17 +201,109 @@ describe("overdue-watch: a reminder's last run from its Scheduler metric history
     expect(r.jobs[0]).toMatchObject({ lastSuccess: "2027-04-01T14:00:00.000Z", expectedBy: "2027-07-01T13:00:00.000Z", overdue: false });
   });
 
-  it("a reminder with no history in its look-back is measured from the watch start, kept in the vault", async () => {
-    const fresh = { ...reminder, job: "reminder/access-review-new", prefix: "runs/reminders/access-review-new/", history: { ...reminder.history, scheduleGroup: "prod-reminders-access-review-new" } };
-    const first = await watch([fresh], "2027-05-10T00:00:00Z");
+  it("a reminder with no history in its look-back is measured from its schedule group's creation (since), and nothing is written to the vault", async () => {
+    const before = await keys("");
+    const fresh = { ...reminder, job: "reminder/access-review-new", since: "2027-05-10T00:00:00Z", history: { ...reminder.history, scheduleGroup: "prod-reminders-access-review-new" } };
+    delete (fresh as { prefix?: string }).prefix;
+    const first = await watch([fresh], "2027-06-20T00:00:00Z");
     expect(first.jobs[0]).toMatchObject({ watchingSince: "2027-05-10T00:00:00.000Z", expectedBy: "2027-07-01T13:00:00.000Z", overdue: false });
-    expect(await keys(fresh.prefix)).toEqual(["runs/reminders/access-review-new/watching-since.json"]);
     const late = await watch([fresh], "2027-07-01T15:00:00Z");
     expect(late.jobs[0]).toMatchObject({ overdue: true, overdueSeconds: 3600 });
+    expect(await keys("")).toEqual(before);
   });
 
   it("refuses a look-back shorter than one data point or longer than CloudWatch keeps them, naming the setting", async () => {
     await expect(watch([{ ...reminder, history: { ...reminder.history, lookbackSeconds: 60 } }], "2027-04-01T14:30:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: 0\.history\.lookbackSeconds: /);
     await expect(watch([{ ...reminder, history: { ...reminder.history, lookbackSeconds: 456 * 86400 } }], "2027-04-01T14:30:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: 0\.history\.lookbackSeconds: /);
+  });
+});
+
+describe("overdue-watch: a State Manager association's last run from State Manager", () => {
+  // A host group's logrotate association, daily at 03:00 UTC (State Manager runs its cron in UTC),
+  // paged an hour after the run it expected.
+  const DAILY = { expression: "cron(0 3 ? * * *)", timezone: "UTC", toleranceSeconds: 3600 };
+  const onTime = { job: "association/app/logrotate", ...DAILY, association: { id: "11111111-1111-4111-8111-111111111111" } };
+  const stopped = { job: "association/app/cloudwatch-agent", ...DAILY, association: { id: "22222222-2222-4222-8222-222222222222" } };
+  const fresh = { job: "association/app/file-backup-uploads", ...DAILY, association: { id: "33333333-3333-4333-8333-333333333333" } };
+
+  beforeAll(() => {
+    ssm.put(
+      // Ran this morning (its last run failed on an instance: that paged through the failure alarm; it still ran).
+      { id: onTime.association.id, created: new Date("2027-01-05T10:00:00Z"), lastExecution: new Date("2027-03-11T03:00:07Z"), lastSuccessfulExecution: new Date("2027-03-02T03:00:06Z") },
+      // Its schedule stopped after March 9.
+      { id: stopped.association.id, created: new Date("2027-01-05T10:00:00Z"), lastExecution: new Date("2027-03-09T03:00:04Z"), lastSuccessfulExecution: new Date("2027-03-09T03:00:04Z") },
+      // Made yesterday at noon, never ran since.
+      { id: fresh.association.id, created: new Date("2027-03-10T12:00:00Z") },
+    );
+  });
+
+  it("one run reads each association once by its id, and reports one on time, one stopped, one never run but not yet due", async () => {
+    ssm.requests.length = 0;
+    let result: OverdueResult | undefined;
+    const emf = await captureEmf(async () => {
+      result = await watch([onTime, stopped, fresh], "2027-03-11T03:30:00Z");
+    });
+    expect(ssm.requests.map((r) => [r.target, r.body])).toEqual([
+      ["AmazonSSM.DescribeAssociation", { AssociationId: onTime.association.id }],
+      ["AmazonSSM.DescribeAssociation", { AssociationId: stopped.association.id }],
+      ["AmazonSSM.DescribeAssociation", { AssociationId: fresh.association.id }],
+    ]);
+    expect(result!.jobs).toEqual([
+      { job: onTime.job, lastSuccess: "2027-03-11T03:00:07.000Z", expectedBy: "2027-03-12T03:00:00.000Z", dueBy: "2027-03-12T04:00:00.000Z", overdue: false, overdueSeconds: 0 },
+      { job: stopped.job, lastSuccess: "2027-03-09T03:00:04.000Z", expectedBy: "2027-03-10T03:00:00.000Z", dueBy: "2027-03-10T04:00:00.000Z", overdue: true, overdueSeconds: 23.5 * 3600 },
+      { job: fresh.job, watchingSince: "2027-03-10T12:00:00.000Z", expectedBy: "2027-03-11T03:00:00.000Z", dueBy: "2027-03-11T04:00:00.000Z", overdue: false, overdueSeconds: 0 },
+    ]);
+    expect(result!.overdue).toEqual([stopped.job]);
+    expect(emf.filter((l) => "Overdue" in l).map((l) => [l.Job, l.Overdue, l.Task, l.service])).toEqual([
+      [onTime.job, 0, "overdue-watch", "prod"],
+      [stopped.job, 1, "overdue-watch", "prod"],
+      [fresh.job, 0, "overdue-watch", "prod"],
+    ]);
+  });
+
+  it("an association that never ran is overdue an hour after the first run due after its creation", async () => {
+    const r = await watch([fresh], "2027-03-11T04:30:00Z");
+    expect(r.jobs[0]).toMatchObject({ watchingSince: "2027-03-10T12:00:00.000Z", overdue: true, overdueSeconds: 1800 });
+  });
+
+  it("the next run clears a stopped association", async () => {
+    ssm.put({ id: stopped.association.id, created: new Date("2027-01-05T10:00:00Z"), lastExecution: new Date("2027-03-12T03:00:02Z") });
+    const r = await watch([stopped], "2027-03-12T03:30:00Z");
+    expect(r.jobs[0]).toMatchObject({ lastSuccess: "2027-03-12T03:00:02.000Z", expectedBy: "2027-03-13T03:00:00.000Z", overdue: false });
+  });
+
+  it("an association deleted outside the program is reported overdue, and the other jobs are still judged", async () => {
+    const gone = { ...onTime, job: "association/app/deleted", association: { id: "44444444-4444-4444-8444-444444444444" } };
+    const emf = await captureEmf(() => watch([gone, onTime], "2027-03-11T05:00:00Z"));
+    expect(emf.filter((l) => "Overdue" in l).map((l) => [l.Job, l.Overdue])).toEqual([
+      [gone.job, 1],
+      [onTime.job, 0],
+    ]);
+  });
+
+  it("a regime without databases: no BACKUP_BUCKET, reminders and associations are watched without the vault", async () => {
+    const reminder = {
+      job: "reminder/penetration-test",
+      expression: "cron(0 9 1 1,4,7,10 ? *)",
+      timezone: "America/New_York",
+      toleranceSeconds: 3600,
+      history: { scheduleGroup: "solo-reminders-penetration-test", lookbackSeconds: 92 * 86400 + 7200 },
+      since: "2027-02-01T00:00:00Z",
+    };
+    // No S3 endpoint, no bucket: a read of the vault would fail the run.
+    const env = { ...cw.env, ...ssm.env, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", REGIME_NAME: "solo", LOG_LEVEL: "ERROR", WATCH_AT: "2027-04-01T14:30:00Z" };
+    const r = (await runTask(overdueWatchTask, { ...env, WATCHED_JOBS: JSON.stringify([reminder, onTime]) })) as OverdueResult;
+    expect(r.jobs.map((j) => [j.job, j.watchingSince ?? j.lastSuccess, j.overdue])).toEqual([
+      ["reminder/penetration-test", "2027-02-01T00:00:00.000Z", true],
+      [onTime.job, "2027-03-11T03:00:07.000Z", true],
+    ]);
+    // A job keeping markers in the vault needs the bucket: refused naming the setting and the job.
+    await expect(runTask(overdueWatchTask, { ...env, WATCHED_JOBS: JSON.stringify([{ job: "app/reindex", prefix: "runs/app/reindex/", ...MONTHLY, toleranceSeconds: 0 }]) })).rejects.toThrow(
+      /^invalid setting BACKUP_BUCKET: required: job app\/reindex keeps its run markers in the vault$/,
+    );
+  });
+
+  it("refuses a job that says nowhere where its runs are recorded, naming the setting", async () => {
+    await expect(watch([{ job: "x", ...DAILY }], "2027-03-11T00:00:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: 0: needs prefix \(run markers\), association, or history with since$/);
   });
 });

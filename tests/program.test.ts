@@ -256,6 +256,8 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
     expect(o.overdueAlarmNames).toEqual({
       "app/reindex": "prod-db-app-reindex-overdue-P3",
       "app/restore-drill": "prod-db-app-restore-drill-overdue-P2",
+      "association/app/cloudwatch-agent": "prod-logs-app-cloudwatch-agent-association-overdue-P2",
+      "association/app/logrotate": "prod-logs-app-logrotate-association-overdue-P2",
       "reminder/access-review": "prod-reminder-access-review-overdue-P3",
       "reminder/maintenance-notice": "prod-reminder-maintenance-notice-overdue-P3",
       "reminder/penetration-test": "prod-reminder-penetration-test-overdue-P3",

@@ -315,11 +315,26 @@ function modelMatches(file: string, resources: RecordedResource[]): void {
         });
         expect(schedule?.groupName, j.key).toBe(rec!.dimensions.ScheduleGroup);
       }
-      // A host group's associations: a failed run matches its EventBridge rule, whose MatchedEvents the alarm watches.
+      // A host group's configuration associations the model watches: the overdue watcher follows each on the model's schedule and tolerance, an overdue alarm each at the model's severity.
+      for (const j of d.jobs.filter((x) => /^logs\.hostGroups\[[^\]]+\]\.schedule$/.test(x.key) && x.overdueWatch)) {
+        const group = /^logs\.hostGroups\[(.+)\]/.exec(j.key)![1];
+        const watcher = of("aws:lambda/function:Function").find((f) => f.name === `${regime.name}-overdue-watch`);
+        const watched = (JSON.parse(watcher!.environment.variables.WATCHED_JOBS) as { job: string; expression: string; timezone: string; toleranceSeconds: number; association?: { id: string } }[]).filter(
+          (w) => w.association && /^association\/[^/]+\/(logrotate|cloudwatch-agent)$/.test(w.job) && w.job.split("/")[1] === group,
+        );
+        expect(watched.length, j.key).toBeGreaterThan(0);
+        for (const w of watched) {
+          expect([w.expression, w.timezone, w.toleranceSeconds], j.key).toEqual([j.expression, j.timezone, j.overdueWatch!.toleranceSeconds]);
+          expect(alarms.get(`${regime.name}-logs-${group}-${w.job.split("/")[2]}-association-overdue-${j.severity}`)?.dimensions.Job, j.key).toBe(w.job);
+        }
+      }
+      // A host group's associations: a failed run matches its EventBridge rule, delivered to the rule's queue, whose Invocations the alarm watches.
       for (const a of d.alarms.filter((x) => x.key.startsWith("logs.hostGroups["))) {
         const rec = alarms.get(a.name)!;
         const rule = of("aws:cloudwatch/eventRule:EventRule").find((x) => x.name === rec.dimensions.RuleName);
         expect(rec.namespace, a.key).toBe("AWS/Events");
+        expect(rec.metricName, a.key).toBe("Invocations");
+        expect(of("aws:cloudwatch/eventTarget:EventTarget").filter((t) => t.rule === rule?.name), a.key).toHaveLength(1);
         const pattern = JSON.parse(rule?.eventPattern ?? "{}");
         expect(pattern, a.key).toMatchObject({ source: ["aws.ssm"], "detail-type": ["EC2 State Manager Instance Association State Change"], detail: { status: ["Failed"] } });
         const ids = pattern.detail["association-id"] as unknown[];
@@ -354,7 +369,7 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held databases[app].purge.schedule: paged within 37.5 h of its last run",
       "held databases[app].health.schedule: paged within 26 min of its last run",
       "held endpoints.schedule: paged within 4 min of its last run",
-      "unkept logs.hostGroups[app].schedule: not watched",
+      "held logs.hostGroups[app].schedule: paged within 27 h of its last run, by the overdue watch",
       "held reminders[maintenance-notice].schedule: paged within 843 h of its last run, by the overdue watch",
       "held reminders[access-review].schedule: paged within 2211 h of its last run, by the overdue watch",
       "held reminders[penetration-test].schedule: paged within 8787 h of its last run, by the overdue watch",

@@ -38,6 +38,9 @@ function mockArn(type: string, name: string, inputs: Record<string, any>): strin
   return `arn:aws:${svc}:${MOCK_REGION}:${MOCK_ACCOUNT}:${n}`;
 }
 
+/** The creation date a mocked schedule group reports (a reminder's watch start in WATCHED_JOBS). */
+export const MOCK_CREATION_DATE = "2026-01-01T00:00:00Z";
+
 let current: MockResource[] = [];
 
 /** Forgets every recorded resource (mocks stay installed): call between independent programs in one file. */
@@ -60,6 +63,7 @@ export function setupMocks(opts: { project?: string; stack?: string; preview?: b
         state.arn ??= mockArn(args.type, args.name, state);
         if (args.type === "aws:ssm/document:Document") state.latestVersion ??= "1";
         if (args.type === "aws:ssm/association:Association") state.associationId ??= `${args.name}-id`;
+        if (args.type === "aws:scheduler/scheduleGroup:ScheduleGroup") state.creationDate ??= MOCK_CREATION_DATE;
         return { id: `${args.name}-id`, state };
       },
       call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
