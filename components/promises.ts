@@ -26,7 +26,7 @@ import { physicalName } from "./naming";
 import { REDIS_TASK } from "./redis";
 import { reminderWatchedJob } from "./reminders";
 import { databaseSchedules } from "./regime";
-import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS } from "./overdue-watch";
+import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity } from "./overdue-watch";
 import { jobMissedRunWindow, missedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
 import { failuresBeforeDown } from "../regime/endpoints";
@@ -37,6 +37,7 @@ import { ALARM_EVALUATION_SECONDS, evaluatePromises, type Declared, type Declare
 import { formatDuration } from "../regime/scheduler-time";
 import { parseSchedule, type Schedule } from "../regime/schedule";
 import type { Regime, ScheduleInput } from "../regime/schema";
+import type { Severity } from "../regime/severity";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
 
 
@@ -246,6 +247,14 @@ export function declaredFromRegime(r: Regime): Declared {
       j.unwatchedBecause = `it runs ${Math.round(s.intervalSeconds / 86400)} days apart, further than a CloudWatch alarm looks back (7 days), and the overdue watcher that would read its Scheduler history keeps its watch start in the backup vault, which a regime without databases has not; an undelivered one pages P2 (dead-letter alarm), one the Scheduler never starts is not noticed`;
     }
     d.jobs.push(j);
+  }
+
+  // The overdue watcher (components/regime.ts) watches every job above that is not paused; when it
+  // stops, its own missed-run alarm pages at the most urgent of their severities.
+  const watched = d.jobs.filter((j) => j.overdueWatch && !j.watch && !j.paused);
+  if (watched.length > 0) {
+    const severity = watcherSeverity(watched.map((j) => ({ severity: (j.severity ?? "P3") as Severity })));
+    for (const j of watched) j.overdueWatch!.watcher = { window: WATCHER_MISSED_RUN_WINDOW, severity };
   }
   return d;
 }
