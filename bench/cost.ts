@@ -4,18 +4,19 @@
  * always-free allowances (the regime alone in its account), and where the money goes (alarm metrics,
  * custom metrics, dashboard, KMS keys, Lambda, Fargate, logs, scheduler).
  *
- * Baseline of the same run: the same planned resources under the publishing policy the tasks had
- * before custom metrics were limited to what is read (every task publishing TaskSucceeded,
- * TaskFailed and TaskDuration wherever it ran, and every figure it measures; each missed-run alarm
- * reading one metric, TaskSucceeded, instead of Lambda's invocations minus errors).
+ * Baseline of the same run: the same planned resources, priced the same way (custom metrics by the
+ * hours they are sent in), under the publishing policy the tasks had before custom metrics were
+ * limited to what is read (every task publishing TaskSucceeded, TaskFailed and TaskDuration wherever
+ * it ran, and every figure it measures on every run, nothing sampled; each missed-run alarm reading
+ * one metric, TaskSucceeded, instead of Lambda's invocations minus errors).
  * Targets: prod at most $12 a month before storage (goal $8), each example at most $15.
  *
  *   npx tsx bench/cost.ts [--from 2026-12-01]
  */
+import { planRecord } from "../components/plan-record";
 import * as path from "node:path";
-import { PRICES } from "../plan/cost";
-import { runPlan } from "../plan/run";
-import { bundledSettingsByFunction } from "../plan/cost";
+import { bundledSettingsByFunction, estimateCost, PRICES } from "../plan/cost";
+import { groupByComponent, runPlan } from "../plan/run";
 import { publishedMetricCounts, RUN_METRICS, type PublishedMetric } from "../tasks/lib/metrics";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -80,7 +81,8 @@ async function measure(name: string, configFile: string, from: Date) {
   const taskMetricsBefore = settingsOf.reduce((a, s) => a + count(publishedMetricCounts(s, { metrics: BEFORE, runMetrics: RUN_METRICS })), 0);
   const mathMissedRuns = resources.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" && ((r.inputs as Inputs).metricQueries ?? []).some((q: Inputs) => q.expression === "invocations - FILL(errors, 0)")).length;
   const now = plan.cost.monthlyBeforeStorage ?? plan.cost.monthlyTotal - storage;
-  const before = now + (taskMetricsBefore - taskMetricsNow) * PRICES.customMetric - mathMissedRuns * PRICES.alarmPerMetric;
+  const baseline = estimateCost(resources, groupByComponent(resources), from, bundled, planRecord().databaseSizesGb, { metrics: BEFORE, runMetrics: () => RUN_METRICS });
+  const before = (baseline.monthlyBeforeStorage ?? baseline.monthlyTotal) - mathMissedRuns * PRICES.alarmPerMetric;
   const afterFree = (plan.cost.freeTier?.monthlyAfterFreeTier ?? plan.cost.monthlyTotal) - storage;
   return { name, now, before, afterFree, by, taskMetricsNow, taskMetricsBefore };
 }

@@ -101,11 +101,20 @@ export class AlertRouting extends pulumi.ComponentResource {
     const tags = args.tags ?? {};
     const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
 
-    // A key of its own ($1 a month), not the backup vault's: this key's policy lets CloudWatch (any
+    // A key of its own ($1 a month), not the backup vault's. This key's policy lets CloudWatch (any
     // alarm of the account) generate and decrypt data keys with it, which SNS encryption needs (the
-    // AWS-managed aws/sns key cannot be opened to CloudWatch). The vault's key names no service, so only
-    // roles granted kms:Decrypt on it read backups; one shared key would extend that to CloudWatch and
-    // tie the backups' key lifecycle (deletion window, rotation, grants) to the alert topics.
+    // AWS-managed aws/sns key cannot be opened to CloudWatch), and the roles that publish to the topics
+    // (the reminders' Scheduler role) hold kms:Decrypt on it through IAM. The vault's key names no
+    // service, so only roles granted kms:Decrypt on it read backups.
+    // One key for both was weighed and left: the CloudWatch statement could be narrowed with
+    // kms:EncryptionContext:aws:sns:topicArn (SNS passes the topic ARN as encryption context) and the
+    // backup readers with kms:EncryptionContext:aws:s3:arn (the bucket's ARN, with the S3 bucket key),
+    // but the key policy delegates use to IAM (AccountAdministersKeyThroughIam), so every IAM grant on
+    // the shared key, today's and any added later, would have to carry the right context condition, or
+    // a Deny in the key policy would have to list every use: one grant without it and a publisher of
+    // alerts decrypts backups. With two keys a grant on this one cannot read a backup whatever its
+    // conditions. The backups' key must also outlive the topics' (backups are kept for their retention,
+    // 365 days for prod's monthly tier; scheduling this key's deletion must not make them unreadable).
     const key = new aws.kms.Key(
       `${name}-topics`,
       {

@@ -223,6 +223,9 @@ export class BackupVault extends pulumi.ComponentResource {
     const tags = args.tags ?? {};
     const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
 
+    // The backups' own key ($1 a month), shared with nothing: its policy names no service, so only the
+    // roles granted kms:Decrypt on it (restore, verify, drill) read backups. Why the alert topics do not
+    // share it: components/alerting.ts, at its key.
     const key = new aws.kms.Key(
       `${name}-key`,
       {

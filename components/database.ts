@@ -49,6 +49,63 @@ export function backupPrefixes(dbId: string): string[] {
   return TIERS.map((t) => tierPrefix(t, dbId));
 }
 
+type DbHealthConfig = NonNullable<DatabaseConfig["health"]>;
+
+/**
+ * The db-health warning levels that page P2: for each, the metric the task publishes, the task's
+ * setting that carries the level and the alarm's threshold, both from one figure of the config
+ * (`threshold`). The task compares its value with the setting (a warning, and for a sampled metric
+ * a breaching value published on every run: tasks/lib/metrics.ts); the alarm pages at
+ * GreaterThanOrEqualToThreshold the same figure.
+ */
+export const DB_HEALTH_WARNINGS: readonly {
+  metric: string;
+  metricName: string;
+  setting: "CONNECTIONS_WARN_PERCENT" | "WRAPAROUND_WARN_AGE" | "LAST_VACUUM_WARN_HOURS" | "LAST_ANALYZE_WARN_HOURS";
+  threshold(h: DbHealthConfig): number;
+  runbook(id: string, h: DbHealthConfig): string;
+}[] = [
+  {
+    metric: "connections",
+    metricName: "ConnectionsPercent",
+    setting: "CONNECTIONS_WARN_PERCENT",
+    threshold: (h) => h.connectionsWarnPercent,
+    runbook: (id, h) =>
+      `Connections of database ${id} reached ${h.connectionsWarnPercent} % of max_connections. Look for connection leaks and idle sessions (pg_stat_activity), check the pool size of the application; a pooler (PgBouncer, RDS Proxy) if it keeps rising.`,
+  },
+  {
+    metric: "wraparound",
+    metricName: "WraparoundAge",
+    setting: "WRAPAROUND_WARN_AGE",
+    threshold: (h) => h.wraparoundWarnAge,
+    runbook: (id, h) =>
+      `Transaction-ID age of database ${id} reached ${h.wraparoundWarnAge}. Run the vacuum task (it freezes the oldest tables first) and look for long transactions or abandoned replication slots holding it back.`,
+  },
+  // LastVacuumAgeHours / LastAnalyzeAgeHours: hours since the last (auto)vacuum / (auto)analyze of
+  // the oldest table that needs one (0 when none does); a table skipped for locks run after run lands here.
+  {
+    metric: "last-vacuum",
+    metricName: "LastVacuumAgeHours",
+    setting: "LAST_VACUUM_WARN_HOURS",
+    threshold: (h) => h.lastVacuumWarnHours,
+    runbook: (id, h) =>
+      `A table of database ${id} with dead tuples past autovacuum's trigger has not been vacuumed (by hand, the vacuum task or autovacuum) for ${h.lastVacuumWarnHours} h; at ${h.lastVacuumCritHours} h the db-health run fails. The db-health result names the tables. Look for what holds a lock on them (pg_locks, long transactions) or keeps autovacuum off them, then run the vacuum task.`,
+  },
+  {
+    metric: "last-analyze",
+    metricName: "LastAnalyzeAgeHours",
+    setting: "LAST_ANALYZE_WARN_HOURS",
+    threshold: (h) => h.lastAnalyzeWarnHours,
+    runbook: (id, h) =>
+      `A table of database ${id} changed past autovacuum's analyze trigger has not been analyzed (by hand, the analyze or vacuum task, or autovacuum) for ${h.lastAnalyzeWarnHours} h; at ${h.lastAnalyzeCritHours} h the db-health run fails. The db-health result names the tables; run the analyze task and look for locks held on them.`,
+  },
+];
+
+/** The db-health task's warning settings: each P2 alarm's threshold, as the task reads it (DB_HEALTH_WARNINGS). */
+export function dbHealthWarningSettings(h: DbHealthConfig): Record<(typeof DB_HEALTH_WARNINGS)[number]["setting"], string> {
+  return Object.fromEntries(DB_HEALTH_WARNINGS.map((w) => [w.setting, String(w.threshold(h))])) as Record<(typeof DB_HEALTH_WARNINGS)[number]["setting"], string>;
+}
+
 /**
  * The RPO alarm's window: rpoHours rounded up to whole hours; one period up to a day, hourly periods
  * beyond (every one must hold no success). CloudWatch refuses a window over 7 days (rpoHours > 168):
@@ -305,14 +362,12 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         zip("db-health"),
         db.health.severity,
         {
-          CONNECTIONS_WARN_PERCENT: String(db.health.connectionsWarnPercent),
+          // The warning levels: the same figures the P2 alarms below compare with (DB_HEALTH_WARNINGS).
+          ...dbHealthWarningSettings(db.health),
           CONNECTIONS_CRIT_PERCENT: String(db.health.connectionsCritPercent),
-          WRAPAROUND_WARN_AGE: String(db.health.wraparoundWarnAge),
           WRAPAROUND_CRIT_AGE: String(db.health.wraparoundCritAge),
           SLOW_STATEMENT_MS: String(db.health.slowQueryMs),
-          LAST_VACUUM_WARN_HOURS: String(db.health.lastVacuumWarnHours),
           LAST_VACUUM_CRIT_HOURS: String(db.health.lastVacuumCritHours),
-          LAST_ANALYZE_WARN_HOURS: String(db.health.lastAnalyzeWarnHours),
           LAST_ANALYZE_CRIT_HOURS: String(db.health.lastAnalyzeCritHours),
         },
         [],
@@ -323,59 +378,36 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
 
     // db-health: a critical value fails the run (its errors alarm pages the health severity); the
     // warning levels the guides alert on ("connections > 80 %") page P2 from the metrics it writes.
+    // Missing data is not breaching: the sampled metrics send a healthy value once per sampling
+    // interval only, and a db-health that stops is paged by its own missed-run alarm.
     if (db.health) {
       const h = db.health;
       const period = Math.max(300, Math.min(86400, Math.round((args.schedules["db-health"]?.intervalSeconds ?? 900) / 60) * 60));
-      const warn = (metric: string, metricName: string, threshold: number, runbook: string) =>
+      for (const w of DB_HEALTH_WARNINGS) {
         createAlarm(
           args.regime,
           {
             resource: `db-${db.id}`,
-            metric,
+            metric: w.metric,
             severity: "P2",
-            runbook,
-            treatMissingData: "missing",
+            runbook: w.runbook(db.id, h),
+            treatMissingData: "notBreaching",
             args: {
               namespace: METRICS_NAMESPACE_DEFAULT,
-              metricName,
+              metricName: w.metricName,
               dimensions: { service: args.regime, Task: "db-health", Instance: db.id, Database: db.id },
               statistic: "Maximum",
               period,
               evaluationPeriods: 1,
               comparisonOperator: "GreaterThanOrEqualToThreshold",
-              threshold,
+              threshold: w.threshold(h),
             },
           },
           args.alarmTopics,
           { parent: this },
           tags,
         );
-      warn(
-        "connections",
-        "ConnectionsPercent",
-        h.connectionsWarnPercent,
-        `Connections of database ${db.id} reached ${h.connectionsWarnPercent} % of max_connections. Look for connection leaks and idle sessions (pg_stat_activity), check the pool size of the application; a pooler (PgBouncer, RDS Proxy) if it keeps rising.`,
-      );
-      warn(
-        "wraparound",
-        "WraparoundAge",
-        h.wraparoundWarnAge,
-        `Transaction-ID age of database ${db.id} reached ${h.wraparoundWarnAge}. Run the vacuum task (it freezes the oldest tables first) and look for long transactions or abandoned replication slots holding it back.`,
-      );
-      // LastVacuumAgeHours / LastAnalyzeAgeHours: hours since the last (auto)vacuum / (auto)analyze of
-      // the oldest table that needs one (0 when none does); a table skipped for locks run after run lands here.
-      warn(
-        "last-vacuum",
-        "LastVacuumAgeHours",
-        h.lastVacuumWarnHours,
-        `A table of database ${db.id} with dead tuples past autovacuum's trigger has not been vacuumed (by hand, the vacuum task or autovacuum) for ${h.lastVacuumWarnHours} h; at ${h.lastVacuumCritHours} h the db-health run fails. The db-health result names the tables. Look for what holds a lock on them (pg_locks, long transactions) or keeps autovacuum off them, then run the vacuum task.`,
-      );
-      warn(
-        "last-analyze",
-        "LastAnalyzeAgeHours",
-        h.lastAnalyzeWarnHours,
-        `A table of database ${db.id} changed past autovacuum's analyze trigger has not been analyzed (by hand, the analyze or vacuum task, or autovacuum) for ${h.lastAnalyzeWarnHours} h; at ${h.lastAnalyzeCritHours} h the db-health run fails. The db-health result names the tables; run the analyze task and look for locks held on them.`,
-      );
+      }
     }
 
     // RPO: the backup task records BackupSucceeded per database; no success within the RPO pages.

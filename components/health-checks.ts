@@ -69,7 +69,9 @@ export function assertNoUrlCredentials(endpoints: Pick<EndpointConfig, "url">[])
 /**
  * The ENDPOINTS setting of the health-check task, from the regime's endpoint list. maxResponseMs and
  * minCertificateDays travel as the task's responseTimeMs and certificateDaysLeft, which the task
- * reports as warnings, never as unavailability.
+ * reports as warnings, never as unavailability. minCertificateDays is also the certificate alarm's
+ * threshold (LessThanThreshold): the task sends CertificateDaysLeft on every run below it and a
+ * healthy value once a UTC day (sampled, tasks/lib/metrics.ts), so both read this one figure.
  */
 export function endpointsSetting(endpoints: EndpointConfig[]): string {
   assertNoUrlCredentials(endpoints);
@@ -256,7 +258,9 @@ export class HealthChecks extends pulumi.ComponentResource {
               metric: "certificate",
               severity: e.certificateSeverity,
               runbook: `A TLS certificate of ${e.url} (the leaf or an intermediate the server sends: the health-check log names it) expires in fewer than ${e.minCertificateDays} days. Renew it, or install the CA's current intermediate (certbot renew --nginx, or check ACM auto-renewal and DNS validation), and reload the web server.`,
-              treatMissingData: "missing",
+              // CertificateDaysLeft is sampled (a healthy value once a UTC day, a breaching one every
+              // run): no data is a healthy certificate; a stopped health check pages through its missed-run alarm.
+              treatMissingData: "notBreaching",
               args: {
                 namespace: METRICS_NAMESPACE_DEFAULT,
                 metricName: "CertificateDaysLeft",

@@ -4,14 +4,17 @@
  * job (every restore drill of the guides) has no missed-run alarm of its own. Such jobs record each
  * successful run as a marker object under `runs/<database>/<task>/` in the backup vault
  * (tasks/lib/run-marker.ts); one hourly `overdue-watch` task per regime reads the newest marker of
- * each, and reports `Overdue` (0 or 1, dimension Job = `<database>/<task>`) once the run the job's
- * schedule expected after its last success is later than the job's tolerance (its run time plus the
- * Scheduler's hour of retries).
+ * each, and publishes `Overdue` = 1 (dimension Job = `<database>/<task>`) for each run in which the
+ * run the job's schedule expected after its last success is later than the job's tolerance (its run
+ * time plus the Scheduler's hour of retries). A job on time publishes nothing (a log line): a
+ * custom metric is billed for each hour it is sent in, so a 0 every hour for every job would cost a
+ * full $0.30 a month each.
  *
  * Alarms: one `<regime>-<job resource>-overdue-<severity>` per job, paging at the job's own severity
- * when Overdue >= 1 in the last hour; missing data is breaching, so a watcher that stops reporting
- * pages for every job it watches. The watcher's own task alarms (errors, missed run within 2 hours
- * with missing data breaching, dead letters) page at the highest severity among the jobs.
+ * when Overdue >= 1 in the last hour; missing data is not breaching (the job is on time, or the
+ * watcher did not run). A watcher that stops is paged by its own task alarms (missed run within 2
+ * hours with missing data breaching, errors, dead letters), which page at the highest severity among
+ * the jobs: one page for the watcher, where a breaching overdue alarm paged once per job.
  *
  * Jobs that run no code (monthly and quarterly reminders, components/reminders.ts) carry `history`:
  * the watcher reads their last run from their own schedule group's AWS/Scheduler
@@ -34,7 +37,7 @@ import { createAlarm, SEVERITIES, type AlertTopics, type Severity } from "./alar
 import type { BackupVault } from "./backup-vault";
 import type { IamStatement } from "./iam";
 import type { TaskEnvironment } from "./task-settings";
-import { ScheduledTask, STAR_ONLY_TASK_ACTIONS } from "./scheduled-task";
+import { jobMissedRunWindow, ScheduledTask, STAR_ONLY_TASK_ACTIONS } from "./scheduled-task";
 import type { WatchedJob } from "../tasks/overdue-watch";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
@@ -55,6 +58,20 @@ export interface WatchedJobSpec extends Omit<WatchedJob, "since" | "association"
 export const OVERDUE_WATCH_SCHEDULE = { expression: "rate(1 hour)", intervalSeconds: 3600 } as const;
 /** Seconds from a job's due time (expected run + tolerance) to the overdue page, at worst: one watcher interval plus the alarm's one-hour period. */
 export const WATCHER_DELAY_SECONDS = 2 * 3600;
+/**
+ * The watcher's own severity: the most urgent among its jobs. Its missed-run, errors and dead-letter
+ * alarms page at it, and they are what pages when the watcher stops (its jobs' overdue alarms treat
+ * missing data as not breaching). Used by the component and by the promise model.
+ */
+export function watcherSeverity(jobs: { severity: Severity }[]): Severity {
+  const s = SEVERITIES.find((x) => jobs.some((j) => j.severity === x));
+  if (!s) throw new Error("jobs: the overdue watcher needs at least one job");
+  return s;
+}
+
+/** The watcher's missed-run alarm window (its hourly schedule, as ScheduledTask builds it): for the promise model. */
+export const WATCHER_MISSED_RUN_WINDOW = jobMissedRunWindow(OVERDUE_WATCH_SCHEDULE.intervalSeconds);
+
 /** Added to a watched job's run time before it is overdue: the Scheduler's retries (maximumEventAgeSeconds 3600). */
 export const OVERDUE_TOLERANCE_MARGIN_SECONDS = 3600;
 
@@ -124,7 +141,7 @@ export class OverdueWatch extends pulumi.ComponentResource {
   constructor(name: string, args: OverdueWatchArgs, opts?: pulumi.ComponentResourceOptions) {
     super("regime:watch:OverdueWatch", name, {}, opts);
     if (args.jobs.length === 0) throw new Error("jobs: the overdue watcher needs at least one job");
-    const highest = SEVERITIES.find((s) => args.jobs.some((j) => j.severity === s))!;
+    const highest = watcherSeverity(args.jobs);
     const associated = args.jobs.filter((j) => j.association);
     const associationArns =
       associated.length === 0
@@ -160,8 +177,9 @@ export class OverdueWatch extends pulumi.ComponentResource {
           resource: j.resource,
           metric: "overdue",
           severity: j.severity,
-          runbook: `No ${j.association ? "run of " : j.history ? "start of " : "successful "}${j.description} was recorded after the run its schedule (${j.expression} ${j.timezone}) expected, ${Math.round(j.toleranceSeconds / 60)} minutes of tolerance included; or the overdue watcher stopped reporting. Read the overdue-watch log ("job overdue: ${j.job}"), ${j.byHand}`,
-          treatMissingData: "breaching",
+          runbook: `No ${j.association ? "run of " : j.history ? "start of " : "successful "}${j.description} was recorded after the run its schedule (${j.expression} ${j.timezone}) expected, ${Math.round(j.toleranceSeconds / 60)} minutes of tolerance included. Read the overdue-watch log ("job overdue: ${j.job}"), ${j.byHand}`,
+          // Overdue is sent only for an overdue job: no data is a job on time (a stopped watcher pages through its own alarms).
+          treatMissingData: "notBreaching",
           args: {
             namespace: METRICS_NAMESPACE_DEFAULT,
             metricName: "Overdue",

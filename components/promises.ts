@@ -26,7 +26,7 @@ import { physicalName } from "./naming";
 import { REDIS_TASK } from "./redis";
 import { reminderWatchedJob } from "./reminders";
 import { databaseSchedules } from "./regime";
-import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS } from "./overdue-watch";
+import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity } from "./overdue-watch";
 import { jobMissedRunWindow, missedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
 import { failuresBeforeDown } from "../regime/endpoints";
@@ -38,6 +38,7 @@ import { formatDuration } from "../regime/scheduler-time";
 import type { Schedule } from "../regime/schedule";
 import { stateManagerSchedule } from "./association-watch";
 import type { Regime, ScheduleInput } from "../regime/schema";
+import type { Severity } from "../regime/severity";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
 
 
@@ -238,6 +239,14 @@ export function declaredFromRegime(r: Regime): Declared {
     const watched = reminderWatchedJob(`${r.name}-reminders`, { ...s, name: m.name, severity: m.severity, checklist: m.checklist, paused: m.paused });
     if (watched) j.overdueWatch = { toleranceSeconds: watched.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true };
     d.jobs.push(j);
+  }
+
+  // The overdue watcher (components/regime.ts) watches every job above that is not paused; when it
+  // stops, its own missed-run alarm pages at the most urgent of their severities.
+  const watched = d.jobs.filter((j) => j.overdueWatch && !j.watch && !j.paused);
+  if (watched.length > 0) {
+    const severity = watcherSeverity(watched.map((j) => ({ severity: (j.severity ?? "P3") as Severity })));
+    for (const j of watched) j.overdueWatch!.watcher = { window: WATCHER_MISSED_RUN_WINDOW, severity };
   }
   return d;
 }

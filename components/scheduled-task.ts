@@ -33,7 +33,7 @@ import { isIanaTimezone, LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MEMORY_MB, LOG_RETEN
 import { lowerSeverity } from "../regime/severity";
 import type { ScheduledTaskName } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
-import type { RunMetric } from "../tasks/lib/metrics";
+import { publishesSampled, type RunMetric } from "../tasks/lib/metrics";
 
 export type TaskCode =
   | { kind: "zip"; archive: pulumi.asset.Archive; handler: string }
@@ -277,8 +277,11 @@ export function lambdaInvocationsCountSuccess(intervalSeconds: number, timeoutSe
  * (the run metrics an alarm reads, which the task publishes and no other: tasks/lib/metrics.ts). On
  * Lambda a missed-run alarm counts successes from AWS/Lambda invocations and errors where the timeout
  * allows (lambdaInvocationsCountSuccess) and the task publishes no run metric; on Fargate it publishes
- * TaskFailed and TaskDuration, and TaskSucceeded when a missed-run alarm reads it. Used by the task
- * component and by the promise model that checks the 4 KB Lambda environment before `pulumi up`.
+ * TaskFailed and TaskDuration, and TaskSucceeded when a missed-run alarm reads it.
+ * SCHEDULE_INTERVAL_SECONDS (the expected interval) for a task with sampled metrics: a healthy value
+ * goes out only in the first run of each sampling interval (tasks/lib/metrics.ts isSampleRun). Used
+ * by the task component and by the promise model that checks the 4 KB Lambda environment before
+ * `pulumi up`.
  */
 export function taskOwnSettings(a: {
   taskName: string;
@@ -297,6 +300,7 @@ export function taskOwnSettings(a: {
   const runMetrics: RunMetric[] =
     a.runner === "fargate" ? (["TaskSucceeded", "TaskFailed", "TaskDuration"] as RunMetric[]).filter((m) => m !== "TaskSucceeded" || window) : window && !successFromLambda ? ["TaskSucceeded"] : [];
   if (a.runner === "fargate" || runMetrics.length) own.RUN_METRICS = runMetrics.join(",");
+  if (publishesSampled(a.taskName)) own.SCHEDULE_INTERVAL_SECONDS = String(a.expectedIntervalSeconds);
   return own;
 }
 

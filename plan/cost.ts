@@ -4,21 +4,36 @@
  * List prices for us-east-1 (on-demand). `monthlyTotal` ignores free tiers, so it is an upper bound
  * for a small account; `freeTier` states separately what the always-free allowances take off when
  * the regime is alone in its account (they are per account, shared with everything else in it).
- * Usage-based parts (invocations, duration, storage) are derived from each schedule's number of runs
- * in the 30 days after the plan's reference date and from the assumptions listed in `ASSUMPTIONS`;
- * they are estimates, not quotes.
+ * Usage-based parts (invocations, duration, storage) are derived from each schedule's runs in the 30
+ * days after the plan's reference date and from the assumptions listed in `ASSUMPTIONS`; they are
+ * estimates, not quotes.
  *
  * Per signal: every alarm is an item (`alarm <name>`, $0.10 per metric it reads, so a metric-math
  * alarm over two metrics is $0.20), and every custom metric a task publishes is an item with its
- * count (`custom metric Healthy x 2`), counted from the tasks' own list of published metrics
- * (tasks/lib/metrics.ts) and the settings each scheduled task is given (its environment, and the
- * settings file bundled beside a Lambda zip's index.js). Custom metrics written outside the tasks
- * (log metric filters, the CloudWatch agent, host scripts) are counted once per metric an alarm reads
- * or a metric filter writes.
+ * count and the hours of the 30 days (720) in which it is sent (`custom metric Healthy x 2, 720 h of
+ * 720`), counted from the tasks' own list of published metrics (tasks/lib/metrics.ts) and the
+ * settings each scheduled task is given (its environment, and the settings file bundled beside a
+ * Lambda zip's index.js).
+ *
+ * Custom metrics are billed by the hour: "All custom metrics charges are prorated by the hour and
+ * metered only when you send metrics to CloudWatch" (https://aws.amazon.com/cloudwatch/pricing/).
+ * A task sends its metrics at the end of a run (start + its assumed run time), so a metric costs
+ * $0.30 x (hours with a run's end) / 720: the daily backup's about 30 h, an every-minute check's
+ * all 720. A sampled metric (`sampleSeconds`) is billed for the hours of the runs that send its
+ * healthy value (the first of each sampling interval), and one sent only while breaching
+ * (`onlyBreaching`) for none: the estimate assumes no alarm condition holds, so each hour of a
+ * breach adds $0.30 / 720 per metric. The free tier (10 custom metrics) counts metric-months.
+ *
+ * Custom metrics written outside the tasks (log metric filters, the CloudWatch agent, host scripts)
+ * are counted once per metric an alarm reads or a metric filter writes, at a full month: the agent
+ * sends every minute, and a metric filter with a defaultValue (the regime's filters have "0") sends
+ * in every hour its log group receives any line, which a live application's logs do. One without a
+ * defaultValue would send only in hours with a matching line, which the plan cannot know: a full
+ * month is its upper bound.
  */
 import { nextRuns, parseSchedule } from "../regime/schedule";
 import { catalogueEntry, runTimeAssumption } from "../tasks/catalogue";
-import { ITEM_SETTINGS, PUBLISHED_METRICS, publishedMetricCounts, RUN_METRICS } from "../tasks/lib/metrics";
+import { isSampleRun, ITEM_SETTINGS, PUBLISHED_METRICS, publishedMetricCounts, publishedRunMetrics, RUN_METRICS, type PublishedMetric } from "../tasks/lib/metrics";
 import { SETTINGS_FILE } from "../tasks/lib/bundled-settings";
 import type { ComponentGroup } from "./run";
 import type { RecordedResource } from "./mocks";
@@ -26,7 +41,7 @@ import type { RecordedResource } from "./mocks";
 export const PRICES = {
   alarmPerMetric: 0.1, // CloudWatch standard-resolution alarm, per metric per month
   compositeAlarm: 0.5, // CloudWatch composite alarm per month
-  customMetric: 0.3, // CloudWatch custom metric per month (first 10,000)
+  customMetric: 0.3, // CloudWatch custom metric per month (first 10,000), prorated by the hour in which it is sent
   dashboard: 3.0, // CloudWatch dashboard per month
   kmsKey: 1.0, // customer-managed KMS key per month
   schedulerPerMillion: 1.0, // EventBridge Scheduler invocations
@@ -63,6 +78,7 @@ export const ASSUMPTIONS = [
   runTimeAssumption(),
   "backup storage: a compressed dump is 25 % of the database size; copies kept = daily days + weekly days / 7 + monthly days / 30",
   "custom metrics: what each task publishes (tasks/lib/metrics.ts) for the databases, endpoints, queues and jobs in its settings; run metrics only where no AWS metric carries them (Fargate)",
+  "custom metrics are billed for the hours (of 720) in which a run ends (prorated by the hour: CloudWatch pricing); sampled ones for the hours of the runs that send a healthy value; no alarm condition holds (a breaching value adds its hours; Overdue is sent only then); metrics of log metric filters and the CloudWatch agent a full month",
   "logs: checks (health-check, db-health, redis-health, overdue-watch) 1 KB per run plus 0.6 KB per endpoint, database, queue or watched job (measured: a health-check of 2 endpoints writes 1.4 KB, of 10 5.5 KB, Lambda's START/END/REPORT lines added); other tasks 50 KB per run (a line per table or object)",
   "container image: 0.4 GB in ECR",
 ];
@@ -112,14 +128,37 @@ const round = (n: number) => Math.round(n * 100) / 100;
 
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function runsIn30Days(expression: string, timezone: string, from: Date): number {
+/** Hours in the estimate's window of 30 days. */
+export const MONTH_HOURS = 720;
+
+/**
+ * Start times (ms) of a schedule's runs in the 30 days after `from`. Hourly or more often, the runs
+ * follow from the interval, from `from` on (walking 43,200 minutes of cron costs seconds).
+ */
+function runStartsIn30Days(expression: string, timezone: string, from: Date): { starts: number[]; intervalSeconds: number } {
   const s = parseSchedule(expression, timezone);
-  // Hourly or more often: the count follows from the interval (walking 43,200 minutes costs seconds).
   if (s.intervalSeconds > 0 && s.intervalSeconds <= 3600 && /^(rate\(|cron\(\S+ \* \* \* \? \*\))/.test(expression)) {
-    return Math.floor((30 * 86400) / s.intervalSeconds);
+    const n = Math.floor((30 * 86400) / s.intervalSeconds);
+    return { starts: Array.from({ length: n }, (_, i) => from.getTime() + i * s.intervalSeconds * 1000), intervalSeconds: s.intervalSeconds };
   }
   const end = from.getTime() + 30 * 86400_000;
-  return nextRuns(s, from, 744).filter((d) => d.getTime() < end).length;
+  return { starts: nextRuns(s, from, 744).map((d) => d.getTime()).filter((t) => t < end), intervalSeconds: s.intervalSeconds };
+}
+
+/**
+ * Clock hours (of the 720 in the window) in which a metric is sent: the hours holding the end of a
+ * run (start + `runSeconds`); with `sampleSeconds`, only of the runs that send a healthy value
+ * (tasks/lib/metrics.ts isSampleRun, as the task decides it).
+ */
+export function billedHours(runs: { starts: number[]; intervalSeconds: number }, runSeconds: number, from: Date, sampleSeconds?: number): number {
+  const hours = new Set<number>();
+  const end = from.getTime() + MONTH_HOURS * 3600_000;
+  for (const t of runs.starts) {
+    if (sampleSeconds !== undefined && !isSampleRun(t, sampleSeconds, runs.intervalSeconds)) continue;
+    const sent = t + runSeconds * 1000;
+    if (sent < end) hours.add(Math.floor(sent / 3600_000));
+  }
+  return Math.min(MONTH_HOURS, hours.size);
 }
 
 function envOf(fn: Inputs): Record<string, string> {
@@ -179,13 +218,37 @@ export async function bundledSettingsByFunction(resources: RecordedResource[]): 
   return out;
 }
 
-/** `Name x N` items of the custom metrics one task's settings make it publish. */
-function taskMetricItems(settings: Record<string, string>): { what: string; count: number }[] {
-  const readBy = new Map((PUBLISHED_METRICS[settings.TASK ?? ""] ?? []).map((m) => [m.name, m.readBy]));
-  return publishedMetricCounts(settings).map(({ name, count }) => ({
-    what: `custom metric ${name} x ${count} (${(RUN_METRICS as readonly string[]).includes(name) ? "a run metric an alarm of the task reads" : `read by ${readBy.get(name)}`})`,
-    count,
-  }));
+/** Which metrics the tasks publish: the tasks' own lists (default), or another policy to compare with (a benchmark's baseline). */
+export interface PublishingPolicy {
+  metrics: Record<string, readonly PublishedMetric[]>;
+  runMetrics(settings: Record<string, string>): readonly string[];
+}
+const TASKS_POLICY: PublishingPolicy = { metrics: PUBLISHED_METRICS, runMetrics: (settings) => publishedRunMetrics(settings) };
+
+/**
+ * `custom metric Name x N, H h of 720` items of the custom metrics one task's settings make it
+ * publish, each with the hours it is sent in (billedHours) and its price for them.
+ */
+function taskMetricItems(
+  settings: Record<string, string>,
+  runs: { starts: number[]; intervalSeconds: number },
+  runSeconds: number,
+  from: Date,
+  policy: PublishingPolicy,
+): { what: string; count: number; hours: number }[] {
+  const readBy = new Map((policy.metrics[settings.TASK ?? ""] ?? []).map((m) => [m.name, m.readBy]));
+  const hoursOf = new Map<number | undefined, number>();
+  const hoursSent = (sample?: number) => {
+    let h = hoursOf.get(sample);
+    if (h === undefined) hoursOf.set(sample, (h = billedHours(runs, runSeconds, from, sample)));
+    return h;
+  };
+  return publishedMetricCounts(settings, { metrics: policy.metrics, runMetrics: policy.runMetrics(settings) }).map(({ name, count, sampleSeconds, onlyBreaching }) => {
+    const hours = onlyBreaching ? 0 : hoursSent(sampleSeconds);
+    const how = onlyBreaching ? "sent only while its alarm's condition holds; " : sampleSeconds ? `healthy value sampled every ${sampleSeconds / 3600} h, breaching ones every run; ` : "";
+    const why = (RUN_METRICS as readonly string[]).includes(name) ? "a run metric an alarm of the task reads" : `read by ${readBy.get(name)}`;
+    return { what: `custom metric ${name} x ${count}, ${hours} h of ${MONTH_HOURS} (${how}${why})`, count, hours };
+  });
 }
 
 /**
@@ -203,7 +266,8 @@ function outsideMetricKey(metric: { namespace?: string; metricName?: string; dim
  * The estimate of the plan's resources (`groups`: by component) over the 30 days after `from`.
  * `bundled`: settings files of Lambda zips by function name (bundledSettingsByFunction); `sizesGb`:
  * database id -> GB as the config says (`sizeGb`, what the program recorded: components/plan-record.ts),
- * for dump and restore times and backup storage.
+ * for dump and restore times and backup storage; `policy`: which metrics the tasks publish (default:
+ * tasks/lib/metrics.ts).
  */
 export function estimateCost(
   resources: RecordedResource[],
@@ -211,6 +275,7 @@ export function estimateCost(
   from: Date,
   bundled = new Map<string, Record<string, string>>(),
   sizesGb: Readonly<Record<string, number>> = {},
+  policy: PublishingPolicy = TASKS_POLICY,
 ): CostEstimate {
   const byName = new Map(resources.map((r) => [`${r.type}::${r.name}`, r]));
   const fnByArnName = new Map<string, RecordedResource>();
@@ -220,11 +285,11 @@ export function estimateCost(
 
   // Runs per schedule, by expression and timezone: a regime repeats the same few schedules across its
   // databases, and each count walks 30 days of the schedule.
-  const runsOf = new Map<string, number>();
-  const runs30 = (expression: string, timezone: string): number => {
+  const runsOf = new Map<string, { starts: number[]; intervalSeconds: number }>();
+  const runs30 = (expression: string, timezone: string): { starts: number[]; intervalSeconds: number } => {
     const key = `${timezone} ${expression}`;
     let n = runsOf.get(key);
-    if (n === undefined) runsOf.set(key, (n = runsIn30Days(expression, timezone, from)));
+    if (n === undefined) runsOf.set(key, (n = runStartsIn30Days(expression, timezone, from)));
     return n;
   };
 
@@ -236,9 +301,10 @@ export function estimateCost(
   for (const g of groups) {
     const items: { what: string; monthlyUsd: number }[] = [];
     const add = (what: string, usd: number) => usd > 0 && items.push({ what, monthlyUsd: usd });
-    const customMetric = (what: string, count: number) => {
-      use.customMetrics += count;
-      add(what, count * PRICES.customMetric);
+    // Priced for the hours it is sent; listed even at $0 (a metric sent only while breaching).
+    const customMetric = (what: string, count: number, hours = MONTH_HOURS) => {
+      use.customMetrics += (count * hours) / MONTH_HOURS;
+      items.push({ what, monthlyUsd: (count * PRICES.customMetric * hours) / MONTH_HOURS });
     };
     const outsideMetric = (metric: Inputs | undefined, what: string) => {
       const key = metric && outsideMetricKey(metric);
@@ -256,12 +322,12 @@ export function estimateCost(
           const metrics: Inputs[] = i.metricQueries ? (i.metricQueries as Inputs[]).filter((q) => q.metric).map((q) => q.metric) : [i];
           use.alarmMetrics += metrics.length;
           add(`alarm ${i.name ?? name}${metrics.length > 1 ? ` (${metrics.length} metrics)` : ""}`, metrics.length * PRICES.alarmPerMetric);
-          for (const m of metrics) outsideMetric(m, `custom metric ${m.namespace}/${m.metricName} (written outside the tasks, read by ${i.name ?? name})`);
+          for (const m of metrics) outsideMetric(m, `custom metric ${m.namespace}/${m.metricName}, ${MONTH_HOURS} h of ${MONTH_HOURS} (written outside the tasks, read by ${i.name ?? name})`);
           break;
         }
         case "aws:cloudwatch/logMetricFilter:LogMetricFilter": {
           const t = i.metricTransformation as Inputs | undefined;
-          if (t) outsideMetric({ namespace: t.namespace, metricName: t.name }, `custom metric ${t.namespace}/${t.name} (log metric filter ${i.name ?? name})`);
+          if (t) outsideMetric({ namespace: t.namespace, metricName: t.name }, `custom metric ${t.namespace}/${t.name}, ${MONTH_HOURS} h of ${MONTH_HOURS} (log metric filter ${i.name ?? name}: ${t.defaultValue !== undefined ? "its defaultValue goes out in every hour the log group receives a line" : "sent only in an hour with a matching line; a full month at most"})`);
           break;
         }
         case "aws:cloudwatch/compositeAlarm:CompositeAlarm":
@@ -284,7 +350,8 @@ export function estimateCost(
           add(`ECR image storage ${name}`, 0.4 * PRICES.ecrGbMonth);
           break;
         case "aws:scheduler/schedule:Schedule": {
-          const runs = runs30(String(i.scheduleExpression), String(i.scheduleExpressionTimezone ?? "UTC"));
+          const schedule = runs30(String(i.scheduleExpression), String(i.scheduleExpressionTimezone ?? "UTC"));
+          const runs = schedule.starts.length;
           use.schedulerInvocations += runs;
           add(`scheduler ${name} (${runs} runs)`, (runs / 1e6) * PRICES.schedulerPerMillion);
           const targetArn = String(i.target?.arn ?? "");
@@ -306,7 +373,7 @@ export function estimateCost(
             const logGb = (runs * logKbPerRun(settings)) / (1024 * 1024);
             use.logsGb += logGb;
             add(`logs of ${fn.name}`, logGb * PRICES.logsIngestGb);
-            for (const m of taskMetricItems(settings)) customMetric(m.what, m.count);
+            for (const m of taskMetricItems(settings, schedule, seconds, from, policy)) customMetric(m.what, m.count, m.hours);
           }
           const ecs = i.target?.ecsParameters?.taskDefinitionArn ? String(i.target.ecsParameters.taskDefinitionArn) : "";
           const td = ecs ? taskDefByFamily.get(ecs.split("task-definition/")[1]?.split(":")[0] ?? "") : undefined;
@@ -318,7 +385,7 @@ export function estimateCost(
             }
             const hours = (runs * taskSeconds(env, sizesGb)) / 3600;
             add(`fargate ${td.name} (${runs} runs)`, hours * ((Number(t.cpu ?? 1024) / 1024) * PRICES.fargateVcpuHour + (Number(t.memory ?? 2048) / 1024) * PRICES.fargateGbHour));
-            for (const m of taskMetricItems(env)) customMetric(m.what, m.count);
+            for (const m of taskMetricItems(env, schedule, taskSeconds(env, sizesGb), from, policy)) customMetric(m.what, m.count, m.hours);
           }
           break;
         }
@@ -332,7 +399,10 @@ export function estimateCost(
   }
   const monthlyTotal = round(lines.reduce((a, b) => a + b.monthlyUsd, 0));
   const free = [
-    { what: `CloudWatch: ${Math.min(use.customMetrics, FREE_TIER.customMetrics)} of ${use.customMetrics} custom metrics`, monthlyUsd: Math.min(use.customMetrics, FREE_TIER.customMetrics) * PRICES.customMetric },
+    {
+      what: `CloudWatch: ${round(Math.min(use.customMetrics, FREE_TIER.customMetrics))} of ${round(use.customMetrics)} custom metric-months`,
+      monthlyUsd: Math.min(use.customMetrics, FREE_TIER.customMetrics) * PRICES.customMetric,
+    },
     { what: `CloudWatch: ${Math.min(use.alarmMetrics, FREE_TIER.alarmMetrics)} of ${use.alarmMetrics} alarm metrics`, monthlyUsd: Math.min(use.alarmMetrics, FREE_TIER.alarmMetrics) * PRICES.alarmPerMetric },
     { what: `CloudWatch: ${Math.min(use.dashboards, FREE_TIER.dashboards)} of ${use.dashboards} dashboards`, monthlyUsd: Math.min(use.dashboards, FREE_TIER.dashboards) * PRICES.dashboard },
     { what: `CloudWatch Logs: ${round(Math.min(use.logsGb, FREE_TIER.logsIngestGb))} of ${round(use.logsGb)} GB ingested`, monthlyUsd: Math.min(use.logsGb, FREE_TIER.logsIngestGb) * PRICES.logsIngestGb },

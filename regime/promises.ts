@@ -33,6 +33,7 @@
  * a period is 10, 20, 30 or a multiple of 60 seconds.
  */
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "./limits";
+import { SEVERITIES, type Severity } from "./severity";
 import { formatDuration, localDate, longestGap, schedulerRuns, zoneOffset } from "./scheduler-time";
 
 const DAY_MS = 86_400_000;
@@ -95,9 +96,12 @@ export interface DeclaredJob {
    * Watched by the overdue watcher instead of a missed-run alarm (jobs further apart than an alarm can
    * look back): paged `toleranceSeconds` (+ the run's own time limit, unless `startOnly`) and
    * `delaySeconds` after the run its schedule expected. `startOnly`: the watcher sees the job's start
-   * (a Scheduler invocation attempt), so its run time adds nothing.
+   * (a Scheduler invocation attempt), so its run time adds nothing. `watcher`: the watcher's own
+   * missed-run alarm and its severity. The job's overdue alarm hears only from a running watcher
+   * (Overdue is sent only for an overdue job; missing data is not breaching), so the promise holds
+   * only while a stopped watcher pages on its own, at the job's severity or a more urgent one.
    */
-  overdueWatch?: { toleranceSeconds: number; delaySeconds: number; startOnly?: boolean };
+  overdueWatch?: { toleranceSeconds: number; delaySeconds: number; startOnly?: boolean; watcher?: { window?: AlarmWindow; severity?: string } };
   severity?: string;
   /** `paused: true`: its schedule is disabled and its watch silent; its promises are reported paused, never refused. */
   paused?: boolean;
@@ -399,6 +403,20 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     }
     if (!job.watch && job.overdueWatch) {
       const page = job.intervalSeconds + job.overdueWatch.toleranceSeconds + job.overdueWatch.delaySeconds;
+      const watcher = job.overdueWatch.watcher;
+      const rank = (s?: string) => (s && (SEVERITIES as readonly string[]).includes(s) ? SEVERITIES.indexOf(s as Severity) : SEVERITIES.length);
+      if (!watcher?.window || rank(watcher.severity) > rank(job.severity)) {
+        push({
+          key: job.key,
+          promise: `${job.label}: paged when it stops`,
+          figure: `paged within ${hours(page)} of its last run while the overdue watcher runs; a stopped watcher ${watcher?.window ? `pages ${watcher.severity ?? "no severity"} only` : "pages nobody"}`,
+          value: page,
+          status: "unkept",
+          kind: "program",
+          detail: `its overdue alarm hears only from a running watcher (missing data is not breaching), and the watcher's own missed-run alarm ${watcher?.window ? `pages ${watcher.severity}, less urgent than the job's ${job.severity}` : "is missing"}`,
+        });
+        continue;
+      }
       push({
         key: job.key,
         promise: `${job.label}: paged when it stops`,

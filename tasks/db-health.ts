@@ -18,7 +18,13 @@
  * reported as never vacuumed.
  *
  * Metrics (Database dimension): ConnectionsPercent, WraparoundAge, DeadTuplePercentMax,
- * OldestTransactionSeconds, LastVacuumAgeHours, LastAnalyzeAgeHours (0: no table is due).
+ * OldestTransactionSeconds, LastVacuumAgeHours, LastAnalyzeAgeHours (0: no table is due); those
+ * tasks/lib/metrics.ts lists are published, the others are log lines. WraparoundAge,
+ * LastVacuumAgeHours and LastAnalyzeAgeHours are slow signals, sampled: a value at or past its
+ * warning level (WRAPAROUND_WARN_AGE, LAST_VACUUM_WARN_HOURS, LAST_ANALYZE_WARN_HOURS: the P2
+ * alarms' thresholds) is published on every run, a healthy one only in the first run of each UTC day
+ * (wraparound) or of each 6 hours (vacuum and analyze ages) when SCHEDULE_INTERVAL_SECONDS says how
+ * often the task runs (tasks/lib/metrics.ts SAMPLE_SECONDS).
  */
 import { z } from "zod";
 import { databaseMetric, forEachDatabase, sessionSettings, toResult, type MaintenanceResult, type MaintenanceSession } from "./lib/pgmaint";
@@ -309,13 +315,15 @@ export const dbHealthTask = defineTask({
       const checks = await runChecks(s, settings);
       const status = checks.some((c) => c.status === "critical") ? "critical" : checks.some((c) => c.status === "warning") ? "warning" : "ok";
       const value = (name: string) => checks.find((c) => c.name === name)?.value ?? 0;
+      // At or past its warning level (the P2 alarm's threshold, from the same setting): a sampled metric is sent on every run then.
+      const warns = (name: string) => (checks.find((c) => c.name === name)?.status ?? "ok") !== "ok";
       databaseMetric(ctx, s.connection.id, "ConnectionsPercent", MetricUnit.Percent, value("connections"));
-      databaseMetric(ctx, s.connection.id, "WraparoundAge", MetricUnit.Count, value("wraparound"));
+      databaseMetric(ctx, s.connection.id, "WraparoundAge", MetricUnit.Count, value("wraparound"), warns("wraparound"));
       databaseMetric(ctx, s.connection.id, "DeadTuplePercentMax", MetricUnit.Percent, value("dead_tuples"));
       databaseMetric(ctx, s.connection.id, "OldestTransactionSeconds", MetricUnit.Seconds, value("oldest_transaction"));
       // Hours (CloudWatch has no hour unit): the P2 alarms compare them with the config's warning hours.
-      databaseMetric(ctx, s.connection.id, "LastVacuumAgeHours", MetricUnit.NoUnit, value("last_vacuum"));
-      databaseMetric(ctx, s.connection.id, "LastAnalyzeAgeHours", MetricUnit.NoUnit, value("last_analyze"));
+      databaseMetric(ctx, s.connection.id, "LastVacuumAgeHours", MetricUnit.NoUnit, value("last_vacuum"), warns("last_vacuum"));
+      databaseMetric(ctx, s.connection.id, "LastAnalyzeAgeHours", MetricUnit.NoUnit, value("last_analyze"), warns("last_analyze"));
       for (const c of checks.filter((c) => c.status !== "ok")) ctx.log.warn(`${s.connection.id}: ${c.name} ${c.status}: ${c.value} ${c.unit}${c.detail ? ` (${c.detail})` : ""}`);
       return { status, checks } as DbHealthReport;
     });

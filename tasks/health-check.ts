@@ -61,7 +61,11 @@
  * (tasks/lib/url-credentials.ts).
  *
  * Metrics (Endpoint dimension, published at once): Healthy (0/1, availability only), ResponseTime
- * (ms, when a response arrived), CertificateDaysLeft (https, the chain's earliest expiry).
+ * (ms, when a response arrived), CertificateDaysLeft (https, the chain's earliest expiry). Days left
+ * move once a day, so CertificateDaysLeft is sampled: a value below the endpoint's
+ * certificateDaysLeft condition (its alarm's threshold) is published on every run, a healthy one only
+ * in the first run of each UTC day when SCHEDULE_INTERVAL_SECONDS says how often the task runs
+ * (tasks/lib/metrics.ts); the other runs write it as a log line.
  *
  * The parts, under tasks/health-check/: settings.ts (ENDPOINTS and the conditions), headers.ts and
  * secret-headers.ts (request headers, inline or from a secret), probe.ts (connection, TLS chain,
@@ -80,11 +84,13 @@ import { healthCheckSettings, type Endpoint } from "./health-check/settings";
  * alarm reads them, tasks/lib/metrics.ts) and log lines for the others.
  */
 function emitMetrics(ctx: TaskContext, e: Endpoint, r: EndpointResult): void {
-  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, alarmed = true) =>
-    alarmed ? recordMetric(ctx, name, unit, value, ["Endpoint", r.name]) : ctx.log.info("metric", { metric: name, unit, value, Endpoint: r.name });
+  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, alarmed = true, breaching?: boolean) =>
+    alarmed ? recordMetric(ctx, name, unit, value, ["Endpoint", r.name], breaching) : ctx.log.info("metric", { metric: name, unit, value, Endpoint: r.name });
   metric("Healthy", MetricUnit.Count, r.healthy ? 1 : 0);
   if (r.responseTimeMs !== null) metric("ResponseTime", MetricUnit.Milliseconds, r.responseTimeMs, e.conditions.responseTimeMs !== undefined);
-  if (r.certificateDaysLeft !== undefined) metric("CertificateDaysLeft", MetricUnit.Count, r.certificateDaysLeft, e.conditions.certificateDaysLeft !== undefined);
+  // Sampled (tasks/lib/metrics.ts): fewer days left than the condition (the certificate alarm's threshold, LessThanThreshold) goes out every run.
+  const minDays = e.conditions.certificateDaysLeft;
+  if (r.certificateDaysLeft !== undefined) metric("CertificateDaysLeft", MetricUnit.Count, r.certificateDaysLeft, minDays !== undefined, minDays !== undefined && r.certificateDaysLeft < minDays);
 }
 
 /**

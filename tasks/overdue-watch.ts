@@ -4,9 +4,12 @@
  * watched job records its successful runs as marker objects in the backup vault
  * (tasks/lib/run-marker.ts); this task reads the newest marker of every job, works out the run that
  * should have followed it from the job's schedule (expression and IANA timezone, as EventBridge
- * Scheduler runs it), and reports `Overdue` = 1 for a job whose expected run plus tolerance has
- * passed without a success, 0 otherwise (dimension Job). One alarm per job pages at the job's
- * severity. A job that has never succeeded is measured from the first time the watcher saw it
+ * Scheduler runs it), and publishes `Overdue` = 1 (dimension Job) for a job whose expected run plus
+ * tolerance has passed without a success; a job on time is a log line only (`Overdue` is listed
+ * `onlyBreaching` in tasks/lib/metrics.ts: a metric sent every hour for every job would be billed a
+ * full month each). One alarm per job pages at the job's severity; it treats missing data as not
+ * breaching, and a watcher that stops is paged by its own missed-run, errors and dead-letter alarms.
+ * A job that has never succeeded is measured from the first time the watcher saw it
  * (`watching-since.json`, written once), so a fresh deployment does not page for runs due before it.
  *
  * A job that runs no code of its own (a monthly or quarterly reminder: EventBridge Scheduler publishes
@@ -150,7 +153,7 @@ async function run(s: z.infer<typeof settings>, ctx: TaskContext): Promise<Overd
     for (const job of s.WATCHED_JOBS) {
       const v = await verdict(job, src, now);
       jobs.push(v);
-      recordMetric(ctx, "Overdue", MetricUnit.Count, v.overdue ? 1 : 0, ["Job", job.job]);
+      recordMetric(ctx, "Overdue", MetricUnit.Count, v.overdue ? 1 : 0, ["Job", job.job], v.overdue);
       if (v.gone) ctx.log.warn(`job overdue: ${job.job}: association ${job.association!.id} no longer exists in State Manager`, { ...v });
       else if (v.overdue) {
         ctx.log.warn(`job overdue: ${job.job} expected by ${v.expectedBy}, due by ${v.dueBy}, ${Math.round(v.overdueSeconds / 3600)} h late; last success ${v.lastSuccess ?? `never (watched since ${v.watchingSince})`}`, { ...v });

@@ -1,14 +1,17 @@
 /**
  * The plan's cost counts what the tasks really publish: the metric list of tasks/lib/metrics.ts drives
  * both the task runtime and the estimate, and a real run's Embedded Metric Format lines are compared
- * with the estimate's count. Run metrics follow where the task runs (Lambda publishes its own).
+ * with the estimate's count. Run metrics follow where the task runs (Lambda publishes its own). Each
+ * custom metric is priced for the hours of the 30 days in which it is sent (CloudWatch prorates them
+ * by the hour): a daily job's metrics about 30 of 720 hours, an every-minute check's all 720, a
+ * sampled one the hours of its sampling runs, one sent only while breaching none.
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { bundledSettingsByFunction, CHECK_LOG_KB, estimateCost, FREE_TIER, PRICES } from "../plan/cost";
+import { billedHours, bundledSettingsByFunction, CHECK_LOG_KB, estimateCost, FREE_TIER, MONTH_HOURS, PRICES } from "../plan/cost";
 import type { RecordedResource } from "../plan/mocks";
 import type { ComponentGroup } from "../plan/run";
 import { healthCheckTask } from "../tasks/health-check";
@@ -84,7 +87,7 @@ describe("the estimate counts what the task writes", () => {
 });
 
 /** One Lambda task on a schedule, and an alarm over two metrics, as the plan records them. */
-function lambdaRegime(env: Record<string, string>, code?: unknown): { resources: RecordedResource[]; groups: ComponentGroup[] } {
+function lambdaRegime(env: Record<string, string>, code?: unknown, scheduleExpression = "rate(1 minute)"): { resources: RecordedResource[]; groups: ComponentGroup[] } {
   const resources: RecordedResource[] = [
     {
       type: "aws:lambda/function:Function",
@@ -93,7 +96,7 @@ function lambdaRegime(env: Record<string, string>, code?: unknown): { resources:
       parent: "",
       inputs: { name: "t-health-task", memorySize: 256, timeout: 40, architectures: ["arm64"], environment: { variables: env }, ...(code ? { code } : {}) },
     },
-    { type: "aws:scheduler/schedule:Schedule", name: "t-health-task", custom: true, parent: "", inputs: { scheduleExpression: "rate(1 minute)", scheduleExpressionTimezone: "UTC", target: { arn: "arn:aws:lambda:us-east-1:123456789012:function:t-health-task" } } },
+    { type: "aws:scheduler/schedule:Schedule", name: "t-health-task", custom: true, parent: "", inputs: { scheduleExpression, scheduleExpressionTimezone: "UTC", target: { arn: "arn:aws:lambda:us-east-1:123456789012:function:t-health-task" } } },
     {
       type: "aws:cloudwatch/metricAlarm:MetricAlarm",
       name: "t-health-task-missed-run-P3",
@@ -125,8 +128,8 @@ describe("the plan's cost per signal", () => {
     expect(bundled.get("t-health-task")?.ENDPOINTS).toBe(JSON.stringify(endpoints));
     const cost = estimateCost(resources, groups, new Date("2026-12-01T00:00:00Z"), bundled);
     const items = Object.fromEntries(cost.components[0].items.map((i) => [i.what.split(" (")[0], i.monthlyUsd]));
-    expect(items["custom metric Healthy x 25"]).toBe(7.5);
-    expect(items["custom metric ResponseTime x 10"]).toBe(3);
+    expect(items["custom metric Healthy x 25, 720 h of 720"]).toBe(7.5);
+    expect(items["custom metric ResponseTime x 10, 720 h of 720"]).toBe(3);
     expect(Object.keys(items).filter((k) => k.includes("Task"))).toEqual([]);
     expect(items["alarm t-health-task-missed-run-P3"]).toBe(2 * PRICES.alarmPerMetric);
     // Without the bundle, the endpoints are not seen: the estimate would miss 35 metrics.
@@ -138,12 +141,55 @@ describe("the plan's cost per signal", () => {
     const { resources, groups } = lambdaRegime({ TASK: "health-check", REGIME_NAME: "t", ENDPOINTS: JSON.stringify(endpoints) });
     const cost = estimateCost(resources, groups, new Date("2026-12-01T00:00:00Z"));
     const free = Object.fromEntries(cost.freeTier!.items.map((i) => [i.what, i.monthlyUsd]));
-    expect(free[`CloudWatch: ${FREE_TIER.customMetrics} of 35 custom metrics`]).toBe(3);
+    expect(free[`CloudWatch: ${FREE_TIER.customMetrics} of 35 custom metric-months`]).toBe(3);
     expect(free["CloudWatch: 2 of 2 alarm metrics"]).toBe(0.2);
     expect(free["EventBridge Scheduler: 43200 of 43200 invocations"]).toBe(0.04);
     expect(cost.monthlyTotal).toBe(cost.components[0].monthlyUsd);
     expect(cost.freeTier!.monthlyAfterFreeTier).toBe(Math.round((cost.monthlyTotal - cost.freeTier!.items.reduce((a, b) => a + b.monthlyUsd, 0)) * 100) / 100);
     expect(cost.monthlyBeforeStorage).toBe(cost.monthlyTotal);
+  });
+});
+
+describe("custom metrics are priced for the hours they are sent in (CloudWatch prorates them by the hour)", () => {
+  const from = new Date("2026-12-01T00:00:00Z");
+  const metricItems = (cost: ReturnType<typeof estimateCost>) => cost.components[0].items.filter((i) => i.what.startsWith("custom metric")).map((i) => `${i.what.split(" (")[0]} $${i.monthlyUsd}`);
+
+  it("a daily backup's metrics: sent at the end of each run, 30 hours of 720, $0.0125 each", () => {
+    const { resources, groups } = lambdaRegime({ TASK: "backup", REGIME_NAME: "t", DATABASES: JSON.stringify([{ id: "app" }]) }, undefined, "cron(0 2 * * ? *)");
+    const cost = estimateCost(resources, groups, from);
+    expect(metricItems(cost)).toEqual(["custom metric BackupSucceeded x 1, 30 h of 720 $0.01", "custom metric BackupSizeBytes x 1, 30 h of 720 $0.01"]);
+    expect(cost.freeTier!.items.find((i) => i.what.includes("custom metric-months"))?.what).toBe("CloudWatch: 0.08 of 0.08 custom metric-months");
+  });
+
+  it("certificates every minute: Healthy every hour, CertificateDaysLeft (sampled) the hour of each day's first run", () => {
+    const endpoints = [{ name: "api", url: "https://example.org/", conditions: { status: 200, certificateDaysLeft: 14 } }];
+    const { resources, groups } = lambdaRegime({ TASK: "health-check", REGIME_NAME: "t", SCHEDULE_INTERVAL_SECONDS: "60", ENDPOINTS: JSON.stringify(endpoints) });
+    expect(metricItems(estimateCost(resources, groups, from))).toEqual(["custom metric Healthy x 1, 720 h of 720 $0.3", "custom metric CertificateDaysLeft x 1, 30 h of 720 $0.01"]);
+  });
+
+  it("db-health every 15 minutes: connections every hour, wraparound once a day, the vacuum and analyze ages every 6 hours", () => {
+    const { resources, groups } = lambdaRegime({ TASK: "db-health", REGIME_NAME: "t", SCHEDULE_INTERVAL_SECONDS: "900", DATABASES: JSON.stringify([{ id: "app" }]) }, undefined, "rate(15 minutes)");
+    expect(metricItems(estimateCost(resources, groups, from))).toEqual([
+      "custom metric ConnectionsPercent x 1, 720 h of 720 $0.3",
+      "custom metric WraparoundAge x 1, 30 h of 720 $0.01",
+      "custom metric LastVacuumAgeHours x 1, 120 h of 720 $0.05",
+      "custom metric LastAnalyzeAgeHours x 1, 120 h of 720 $0.05",
+    ]);
+  });
+
+  it("the hourly overdue watcher's Overdue: sent only for an overdue job, listed at $0 (none assumed overdue)", () => {
+    const jobs = [{ job: "app/restore-drill" }, { job: "app/reindex" }];
+    const { resources, groups } = lambdaRegime({ TASK: "overdue-watch", REGIME_NAME: "t", WATCHED_JOBS: JSON.stringify(jobs) }, undefined, "rate(1 hour)");
+    const cost = estimateCost(resources, groups, from);
+    expect(metricItems(cost)).toEqual(["custom metric Overdue x 2, 0 h of 720 $0"]);
+    expect(cost.components[0].items.find((i) => i.what.startsWith("custom metric Overdue"))!.what).toContain("sent only while its alarm's condition holds");
+  });
+
+  it("a quarterly job's run metrics (Fargate) cost nothing in a month it does not run, and $0.0004 in one it runs", () => {
+    const hours = (start: string) => billedHours({ starts: [Date.parse(start)], intervalSeconds: 92 * 86400 }, 4020, new Date("2027-01-01T00:00:00Z"));
+    expect(hours("2027-01-01T08:00:00Z")).toBe(1);
+    expect(billedHours({ starts: [], intervalSeconds: 92 * 86400 }, 4020, from)).toBe(0);
+    expect(Math.round(((PRICES.customMetric * hours("2027-01-01T08:00:00Z")) / MONTH_HOURS) * 10_000) / 10_000).toBe(0.0004);
   });
 });
 

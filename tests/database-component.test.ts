@@ -140,7 +140,7 @@ describe("db-health last vacuum / last analyze: settings, metrics and P2 alarms"
     expect([t.LAST_VACUUM_WARN_HOURS, t.LAST_VACUUM_CRIT_HOURS, t.LAST_ANALYZE_WARN_HOURS, t.LAST_ANALYZE_CRIT_HOURS]).toEqual([12, 36, 0.5, 72]);
   });
 
-  it("a P2 alarm per kind watches the task's hours metric at the warning hours, on the P2 topic, missing data left missing", () => {
+  it("a P2 alarm per kind watches the task's hours metric at the warning hours, on the P2 topic, missing data not breaching (a healthy age is sampled, a stopped task pages through its missed-run alarm)", () => {
     const a = alarms(defaults);
     const p2 = topic(defaults, "P2");
     for (const [name, metricName] of [
@@ -157,7 +157,7 @@ describe("db-health last vacuum / last analyze: settings, metrics and P2 alarms"
         evaluationPeriods: 1,
         comparisonOperator: "GreaterThanOrEqualToThreshold",
         threshold: 24,
-        treatMissingData: "missing",
+        treatMissingData: "notBreaching",
         alarmActions: [p2],
         okActions: [p2],
         actionsEnabled: true,
@@ -168,6 +168,23 @@ describe("db-health last vacuum / last analyze: settings, metrics and P2 alarms"
 
     const t = alarms(tuned);
     expect([t["prod-db-app-last-vacuum-P2"].threshold, t["prod-db-app-last-analyze-P2"].threshold]).toEqual([12, 0.5]);
+  });
+
+  it("one figure per warning: each P2 alarm's threshold is the setting the task compares its value with (and samples by), and the task learns its interval", () => {
+    for (const rs of [defaults, tuned]) {
+      const env = envsOf(rs)["prod-db-app-db-health"];
+      const a = alarms(rs);
+      const pairs = [
+        ["prod-db-app-connections-P2", "CONNECTIONS_WARN_PERCENT"],
+        ["prod-db-app-wraparound-P2", "WRAPAROUND_WARN_AGE"],
+        ["prod-db-app-last-vacuum-P2", "LAST_VACUUM_WARN_HOURS"],
+        ["prod-db-app-last-analyze-P2", "LAST_ANALYZE_WARN_HOURS"],
+      ];
+      for (const [alarm, setting] of pairs) {
+        expect([a[alarm].threshold, a[alarm].comparisonOperator, a[alarm].treatMissingData], alarm).toEqual([Number(env[setting]), "GreaterThanOrEqualToThreshold", "notBreaching"]);
+      }
+      expect(env.SCHEDULE_INTERVAL_SECONDS).toBe("900");
+    }
   });
 
   const db = (health: Record<string, unknown>) => ({ name: "prod", databases: [{ id: "app", secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf", health }] });

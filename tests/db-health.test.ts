@@ -1,5 +1,5 @@
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { dbHealthTask, type Check } from "../tasks/db-health";
 import { vacuumTask } from "../tasks/maintenance";
 import { runTask, TaskError } from "../tasks/lib/runtime";
@@ -129,6 +129,35 @@ describe("db-health", () => {
       ["DeadTuplePercentMax", 25],
       ["OldestTransactionSeconds", c.oldest_transaction.value],
     ]);
+  });
+
+  it("samples the slow signals: a healthy WraparoundAge goes out in the first run of each UTC day, the vacuum and analyze ages in the first of each 6 hours; at or past the warning level, every run", async () => {
+    const day = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+    /** Names of the metrics published for this database by one run every 15 minutes (SCHEDULE_INTERVAL_SECONDS 900) started at `at`. */
+    const sentAt = async (at: number, extra: Record<string, string> = {}) => {
+      vi.useFakeTimers({ toFake: ["Date"] });
+      vi.setSystemTime(at);
+      try {
+        const lines = await captureJsonLines(() => runTask(dbHealthTask, env({ SCHEDULE_INTERVAL_SECONDS: "900", ...extra })));
+        return (lines.filter((l) => "_aws" in l) as EmfLine[]).filter((e) => e.Database === db.name).map((e) => e._aws.CloudWatchMetrics[0].Metrics[0].Name).join(" ");
+      } finally {
+        vi.useRealTimers();
+      }
+    };
+    const h = (hours: number, minutes: number) => day + hours * 3_600_000 + minutes * 60_000;
+    // Healthy: the orders table has gone minutes without a vacuum, against a warning of 24 h.
+    expect(await sentAt(h(0, 2))).toBe("ConnectionsPercent WraparoundAge LastVacuumAgeHours LastAnalyzeAgeHours");
+    expect(await sentAt(h(0, 17))).toBe("ConnectionsPercent");
+    expect(await sentAt(h(6, 2))).toBe("ConnectionsPercent LastVacuumAgeHours LastAnalyzeAgeHours");
+    expect(await sentAt(h(13, 47))).toBe("ConnectionsPercent");
+    // Past the warning level (the P2 alarm's threshold, from the same setting): every run, whatever the hour.
+    const warn = { LAST_VACUUM_WARN_HOURS: "0.0001", WRAPAROUND_WARN_AGE: "1" };
+    expect(await sentAt(h(0, 17), warn)).toBe("ConnectionsPercent WraparoundAge LastVacuumAgeHours");
+    expect(await sentAt(h(13, 47), warn)).toBe("ConnectionsPercent WraparoundAge LastVacuumAgeHours");
+  });
+
+  it("rejects a bad SCHEDULE_INTERVAL_SECONDS with one line naming it", async () => {
+    await expect(runTask(dbHealthTask, env({ SCHEDULE_INTERVAL_SECONDS: "15m" }))).rejects.toThrow('invalid setting SCHEDULE_INTERVAL_SECONDS: must be a whole number of seconds >= 1, got "15m"');
   });
 
   it("rejects bad thresholds with one line naming the key", async () => {

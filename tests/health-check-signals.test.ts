@@ -3,7 +3,8 @@
  * expiry are reported (warnings, ResponseTime, CertificateDaysLeft) and never make an endpoint
  * unhealthy, never lower the Healthy metric the down and error-budget alarms read, and never fail the
  * run; days left are the earliest expiry of the certificate chain (root CA, intermediate, leaf made by
- * openssl), whatever the order the server sends it in.
+ * openssl), whatever the order the server sends it in. CertificateDaysLeft is sampled: a healthy value
+ * goes out in the first run of each UTC day, one below the endpoint's minimum on every run.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,7 +13,7 @@ import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { healthCheckTask } from "../tasks/health-check";
 import { checkAll, type HealthCheckResult } from "../tasks/health-check/check";
 import { healthCheckSettings, type EndpointInput } from "../tasks/health-check/settings";
@@ -204,5 +205,52 @@ describe("certificate days left are the chain's earliest expiry", () => {
   it("a private root expiring in 10 days anchors the chain: it counts, named as the root", async () => {
     const { results } = await check([{ name: "short-root", url: tlsUrl["short root"], ca: rootShort.cert, conditions: { certificateDaysLeft: 14 } }]);
     expect(results[0]).toMatchObject({ healthy: true, certificateDaysLeft: 10, certificateExpiresFirst: { subject: "Short Root CA", role: "root" } });
+  });
+});
+
+describe("CertificateDaysLeft is sampled: a healthy value once per UTC day, a breaching one every run", () => {
+  afterEach(() => vi.useRealTimers());
+
+  /** Runs the task as its Lambda does every minute (SCHEDULE_INTERVAL_SECONDS 60) with the clock at `at`; the EMF lines and the log lines it wrote. */
+  async function runAt(at: number, endpoints: EndpointInput[]): Promise<EmfLine[]> {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(at);
+    try {
+      return await captureEmf(() => runTask(healthCheckTask, { ENDPOINTS: JSON.stringify(endpoints), SCHEDULE_INTERVAL_SECONDS: "60", LOG_LEVEL: "ERROR" }));
+    } finally {
+      vi.useRealTimers();
+    }
+  }
+
+  it("over a day and the next morning: the certificate with 10 days left against a minimum of 7 is sent at the first run of each day; the one with 3 left against 14 at every run; Healthy every run", async () => {
+    const midnight = Math.floor(Date.now() / DAY) * DAY;
+    const endpoints: EndpointInput[] = [
+      { name: "ok-cert", url: tlsUrl["short root"], ca: rootShort.cert, conditions: { certificateDaysLeft: 7 } },
+      { name: "expiring", url: tlsUrl["leaf+intermediate"], ca: root.cert, conditions: { certificateDaysLeft: 14 } },
+    ];
+    const sent: string[] = [];
+    // The first run of the day (00:00:20), the next minute's, one at noon, and the first of the next day.
+    for (const at of [midnight + 20_000, midnight + 80_000, midnight + 12 * 3_600_000 + 20_000, midnight + DAY + 20_000]) {
+      const emf = await runAt(at, endpoints);
+      const hhmm = `${at >= midnight + DAY ? "+1d " : ""}${new Date(at).toISOString().slice(11, 16)}`;
+      for (const name of ["ok-cert", "expiring"]) {
+        sent.push(`${hhmm} ${name} Healthy ${metricOf(emf, name, "Healthy").length} CertificateDaysLeft ${metricOf(emf, name, "CertificateDaysLeft").length}`);
+      }
+    }
+    expect(sent).toEqual([
+      "00:00 ok-cert Healthy 1 CertificateDaysLeft 1",
+      "00:00 expiring Healthy 1 CertificateDaysLeft 1",
+      "00:01 ok-cert Healthy 1 CertificateDaysLeft 0",
+      "00:01 expiring Healthy 1 CertificateDaysLeft 1",
+      "12:00 ok-cert Healthy 1 CertificateDaysLeft 0",
+      "12:00 expiring Healthy 1 CertificateDaysLeft 1",
+      "+1d 00:00 ok-cert Healthy 1 CertificateDaysLeft 1",
+      "+1d 00:00 expiring Healthy 1 CertificateDaysLeft 1",
+    ]);
+  });
+
+  it("run by hand (no SCHEDULE_INTERVAL_SECONDS): every run sends it", async () => {
+    const { emf } = await runWithMetrics([{ name: "ok-cert", url: tlsUrl["short root"], ca: rootShort.cert, conditions: { certificateDaysLeft: 7 } }]);
+    expect(metricOf(emf, "ok-cert", "CertificateDaysLeft")).toEqual([10]);
   });
 });

@@ -163,6 +163,16 @@ describe("down watches availability only", () => {
     const endpoints = JSON.parse(lambdaEnv("shop-health").ENDPOINTS) as { name: string; conditions: Record<string, unknown> }[];
     expect(endpoints.find((e) => e.name === "detailed")!.conditions).toEqual({ status: 200, responseTimeMs: 500, certificateDaysLeft: 30 });
   });
+
+  it("CertificateDaysLeft is sampled: the task learns its interval and samples against the alarm's own threshold; the alarm takes missing data as not breaching", () => {
+    const env = lambdaEnv("shop-health");
+    expect(env.SCHEDULE_INTERVAL_SECONDS).toBe("60");
+    const cert = alarmInputs("shop-endpoint-detailed-certificate-P1");
+    const endpoints = JSON.parse(env.ENDPOINTS) as { name: string; conditions: Record<string, unknown> }[];
+    expect(endpoints.find((e) => e.name === "detailed")!.conditions.certificateDaysLeft).toBe(condition(cert).threshold);
+    // No data is a healthy certificate between the daily samples; a stopped check pages through its missed-run alarm.
+    expect(cert.treatMissingData).toBe("notBreaching");
+  });
 });
 
 describe("credentials in endpoint URLs", () => {

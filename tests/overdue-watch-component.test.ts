@@ -1,8 +1,9 @@
 /**
  * The overdue watcher as the prod plan provisions it (the program under Pulumi mocks): the quarterly
  * drill and the monthly reindex, too sparse for a missed-run alarm, each get an overdue alarm at
- * their own severity with missing data breaching, write their markers under their own prefix, and
- * the watcher itself runs hourly with a missed-run alarm that pages when it stops. The monthly and
+ * their own severity with missing data not breaching (Overdue is sent only for an overdue job),
+ * write their markers under their own prefix, and the watcher itself runs hourly with a missed-run
+ * alarm (missing data breaching) that pages, at the highest watched severity, when it stops. The monthly and
  * quarterly reminders, which run no code, are watched from their own schedule groups' Scheduler
  * history: an overdue alarm each at their severity, and the watcher may read metric data (on `*`,
  * the only resource IAM takes for cloudwatch:GetMetricData) and nothing more for them.
@@ -46,13 +47,13 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
     ]);
     const a = alarm("prod-db-app-restore-drill-overdue-P2");
     expect({ ns: a.namespace, metric: a.metricName, dims: a.dimensions, stat: a.statistic, period: a.period, n: a.evaluationPeriods, op: a.comparisonOperator, t: a.threshold, missing: a.treatMissingData }).toEqual({
-      ns: "MaintenanceRegime", metric: "Overdue", dims: { service: "prod", Task: "overdue-watch", Job: "app/restore-drill" }, stat: "Maximum", period: 3600, n: 1, op: "GreaterThanOrEqualToThreshold", t: 1, missing: "breaching",
+      ns: "MaintenanceRegime", metric: "Overdue", dims: { service: "prod", Task: "overdue-watch", Job: "app/restore-drill" }, stat: "Maximum", period: 3600, n: 1, op: "GreaterThanOrEqualToThreshold", t: 1, missing: "notBreaching",
     });
     expect(a.alarmActions).toEqual([expect.stringContaining("prod-alerts-P2")]);
     expect(a.alarmDescription).toContain('"job overdue: app/restore-drill"');
   });
 
-  it("the watcher runs hourly and pages when it stops: missed-run over 2 hours with missing data breaching, at the highest watched severity", () => {
+  it("the watcher runs hourly and pages when it stops (its jobs' overdue alarms do not): missed-run over 2 hours with missing data breaching, at the highest watched severity", () => {
     const s = of("aws:scheduler/schedule:Schedule").find((x) => x.name === "prod-overdue-watch")!;
     expect([s.scheduleExpression, s.flexibleTimeWindow.mode]).toEqual(["rate(1 hour)", "OFF"]);
     const m = alarm("prod-overdue-watch-missed-run-P2");
@@ -63,6 +64,13 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
       { FunctionName: "prod-overdue-watch" },
       7200,
       "breaching",
+    ]);
+    // Its errors and dead letters page at that severity too: a stopped or failing watcher is one page, not one per job.
+    expect(of("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.name as string).filter((n) => n.startsWith("prod-overdue-watch-")).sort()).toEqual([
+      "prod-overdue-watch-dead-letters-P2",
+      "prod-overdue-watch-duration-P3",
+      "prod-overdue-watch-errors-P2",
+      "prod-overdue-watch-missed-run-P2",
     ]);
     const fn = of("aws:lambda/function:Function").find((f) => f.name === "prod-overdue-watch")!;
     const jobs = JSON.parse(fn.environment.variables.WATCHED_JOBS);
@@ -102,7 +110,7 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
       expect(j.history.lookbackSeconds, name).toBeGreaterThan(27 * 86400);
       expect(j.history.lookbackSeconds, name).toBeLessThanOrEqual(455 * 86400);
       const a = alarm(`prod-reminder-${name}-overdue-P3`);
-      expect([a.metricName, a.dimensions, a.treatMissingData, a.alarmActions]).toEqual(["Overdue", { service: "prod", Task: "overdue-watch", Job: j.job }, "breaching", [expect.stringContaining("prod-alerts-P3")]]);
+      expect([a.metricName, a.dimensions, a.treatMissingData, a.alarmActions]).toEqual(["Overdue", { service: "prod", Task: "overdue-watch", Job: j.job }, "notBreaching", [expect.stringContaining("prod-alerts-P3")]]);
       expect(a.alarmDescription, name).toContain("do the checklist by hand");
       // No missed-run alarm: a CloudWatch alarm cannot look back that far.
       expect(of("aws:cloudwatch/metricAlarm:MetricAlarm").some((x) => x.name === `prod-reminder-${name}-missed-run-P3`), name).toBe(false);

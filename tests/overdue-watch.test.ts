@@ -3,7 +3,8 @@
  * its deployed entry (the zip bundle's handler, the container's handler) records its success in the
  * S3-compatible server, a failed run records nothing, and the overdue-watch task reads those objects
  * and reports a job overdue exactly when the run its schedule expected after the last success is
- * later than its tolerance. Real PostgreSQL and the S3-compatible server the tests start.
+ * later than its tolerance: it publishes Overdue = 1 then, and nothing for a job on time (its alarm
+ * treats missing data as not breaching). Real PostgreSQL and the S3-compatible server the tests start.
  */
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -132,12 +133,30 @@ describe("overdue-watch", () => {
     expect(after.jobs[0]).toMatchObject({ overdue: true, overdueSeconds: 60 });
   });
 
-  it("reports every job in one run: one overdue, one on time", async () => {
-    const emf = await captureEmf(() => watch([drill, reindex], "2027-04-02T00:00:00Z"));
-    expect(emf.filter((l) => "Overdue" in l).map((l) => [l.Job, l.Overdue])).toEqual([
-      ["app/restore-drill", 0],
-      ["app/reindex", 1],
+  it("reports every job in one run, and publishes Overdue only for the overdue one (the job on time sends nothing)", async () => {
+    let result: OverdueResult | undefined;
+    const emf = await captureEmf(async () => {
+      result = await watch([drill, reindex], "2027-04-02T00:00:00Z");
+    });
+    expect(result!.jobs.map((j) => [j.job, j.overdue])).toEqual([
+      ["app/restore-drill", false],
+      ["app/reindex", true],
     ]);
+    expect(emf.filter((l) => "Overdue" in l).map((l) => [l.Job, l.Overdue])).toEqual([["app/reindex", 1]]);
+  });
+
+  it("hour by hour around a due time: no data point while the job is on time, Overdue = 1 in every hour after, none once it succeeds", async () => {
+    const job = { job: "app/vacuum", prefix: "runs/app/vacuum/", ...MONTHLY, toleranceSeconds: 3600 };
+    // Last success 2027-02-07 02:20; March's run (Sunday 7th, 02:00 UTC) is due by 03:00.
+    await putMarker(job.prefix, new Date("2027-02-07T02:20:00Z"));
+    const sent: string[] = [];
+    for (const at of ["2027-03-07T01:00:00Z", "2027-03-07T02:00:00Z", "2027-03-07T03:00:00Z", "2027-03-07T04:00:00Z", "2027-03-07T05:00:00Z"]) {
+      if (at === "2027-03-07T05:00:00Z") await putMarker(job.prefix, new Date("2027-03-07T04:30:00Z"));
+      const emf = await captureEmf(() => watch([job], at));
+      for (const l of emf.filter((l) => l.Job === job.job)) sent.push(`${at.slice(11, 16)} Overdue=${String(l.Overdue)}`);
+    }
+    // 03:00 is the due time itself (not yet late); the hours at 04:00 page; 05:00 follows the success.
+    expect(sent).toEqual(["04:00 Overdue=1"]);
   });
 
   it("refuses a malformed job list, naming the setting", async () => {

@@ -10,7 +10,7 @@ import type { RecordedResource } from "../plan/mocks";
 import { readStackConfig, runPlan } from "../plan/run";
 import { auditResources } from "../plan/promises";
 import { regimeFromConfig, validateRegime } from "../regime/load";
-import { environmentBytes } from "../regime/promises";
+import { environmentBytes, evaluatePromises } from "../regime/promises";
 import { nextRuns } from "../regime/schedule";
 import { schedulerRuns } from "../regime/scheduler-time";
 
@@ -92,6 +92,49 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
     const lines = checkPromises(validateRegime({ ...raw, databases: [{ ...raw.databases[0] }] }), FROM).refusals;
     expect(lines).toEqual([
       `databases[app].vacuum.schedule: "weekly on Sunday at 02:30" in America/New_York does not run on 2027-03-14 (02:30 does not exist that day): its missed-run alarm (7 d) pages P2 on 2027-03-14 although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (Etc/GMT+5)`,
+    ]);
+  });
+});
+
+describe("a job watched by the overdue watcher", () => {
+  // The quarterly drill of a regime: too sparse for a missed-run alarm, handed to the watcher.
+  const drill = () => {
+    const d = declaredFromRegime(regime({ backup: { schedule: "daily at 03:00" } }));
+    const base = d.jobs.find((j) => j.key === "databases[app].backup.schedule")!;
+    const job = { ...base, key: "databases[app].restoreDrill.schedule", label: "restore-drill of database app", expression: "cron(0 3 1 1,4,7,10 ? *)", intervalSeconds: 92 * 86400, watch: undefined, severity: "P1" };
+    return { d, job };
+  };
+  const line = (d: ReturnType<typeof drill>["d"], key: string) =>
+    evaluatePromises(d, FROM).promises.filter((i) => i.key === key && /stops/.test(i.promise)).map((i) => `${i.status} ${i.figure}${i.detail ? ` (${i.detail})` : ""}`);
+
+  it("is paged when it stops while a stopped watcher pages on its own at the job's severity or higher (its overdue alarm hears nothing from a stopped watcher)", () => {
+    const { d, job } = drill();
+    d.jobs.push({ ...job, overdueWatch: { toleranceSeconds: 7200, delaySeconds: 7200, watcher: { window: { period: 3600, evaluationPeriods: 2 }, severity: "P1" } } });
+    expect(line(d, job.key)).toEqual(["held paged within 2212 h (+ its run time) of its last run, by the overdue watch"]);
+  });
+
+  it("is unkept when the watcher has no missed-run alarm, or pages less urgently than the job", () => {
+    const { d, job } = drill();
+    d.jobs.push({ ...job, overdueWatch: { toleranceSeconds: 7200, delaySeconds: 7200 } });
+    expect(line(d, job.key)).toEqual([
+      "unkept paged within 2212 h of its last run while the overdue watcher runs; a stopped watcher pages nobody (its overdue alarm hears only from a running watcher (missing data is not breaching), and the watcher's own missed-run alarm is missing)",
+    ]);
+    d.jobs[d.jobs.length - 1].overdueWatch!.watcher = { window: { period: 3600, evaluationPeriods: 2 }, severity: "P3" };
+    expect(line(d, job.key)).toEqual([
+      "unkept paged within 2212 h of its last run while the overdue watcher runs; a stopped watcher pages P3 only (its overdue alarm hears only from a running watcher (missing data is not breaching), and the watcher's own missed-run alarm pages P3, less urgent than the job's P1)",
+    ]);
+  });
+
+  it("the model gives every watched job of prod the watcher's missed-run alarm at the most urgent watched severity", () => {
+    const r = regimeFromConfig(readStackConfig(join(__dirname, "..", "Pulumi.prod.yaml")).config, "maintenance-regime");
+    const watched = declaredFromRegime(r).jobs.filter((j) => j.overdueWatch);
+    const hourly = { period: 3600, evaluationPeriods: 2 };
+    expect(watched.map((j) => [j.key, j.severity, j.overdueWatch!.watcher?.severity, j.overdueWatch!.watcher?.window])).toEqual([
+      ["databases[app].restoreDrill.schedule", "P2", "P2", hourly],
+      ["databases[app].reindex.schedule", "P3", "P2", hourly],
+      ["reminders[maintenance-notice].schedule", "P3", "P2", hourly],
+      ["reminders[access-review].schedule", "P3", "P2", hourly],
+      ["reminders[penetration-test].schedule", "P3", "P2", hourly],
     ]);
   });
 });
@@ -284,6 +327,13 @@ function modelMatches(file: string, resources: RecordedResource[]): void {
         const period = rec!.period ?? rec!.metricQueries?.find((q: { metric?: { period: number } }) => q.metric)?.metric.period;
         expect({ period, evaluationPeriods: rec!.evaluationPeriods, datapointsToAlarm: rec!.datapointsToAlarm }, a.name).toEqual({ datapointsToAlarm: undefined, ...a.window });
       }
+      // A job the overdue watcher watches: the watcher's own missed-run alarm, at the severity and window the model states.
+      for (const j of d.jobs.filter((x) => x.overdueWatch?.watcher)) {
+        const w = j.overdueWatch!.watcher!;
+        const rec = alarms.get(`${regime.name}-overdue-watch-missed-run-${w.severity}`);
+        const period = rec?.metricQueries?.find((q: { metric?: { period: number } }) => q.metric)?.metric.period ?? rec?.period;
+        expect({ period, evaluationPeriods: rec?.evaluationPeriods, missing: rec?.treatMissingData }, j.key).toEqual({ ...w.window, missing: "breaching" });
+      }
       for (const j of d.jobs.filter((x) => x.key.includes(".fileBackups["))) {
         const m = /hostGroups\[(.+)\]\.fileBackups\[(.+)\]/.exec(j.key)!;
         const rec = [...alarms.values()].find((a) => String(a.name).startsWith(`${regime.name}-logs-${m[1]}-backup-${m[2]}-missed-run-`));
@@ -379,7 +429,7 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held logs.hostGroups[app].schedule: paged at most 6 min after the fault",
       "held databases[app].backup: 344 bytes of 4096",
       "held databases[app].verify: 318 bytes of 4096",
-      "held endpoints.checks: 418 bytes of 4096",
+      "held endpoints.checks: 445 bytes of 4096",
     ],
   };
   for (const [stack, file] of STACKS) {

@@ -1,9 +1,12 @@
 /**
  * The CloudWatch custom metrics the tasks publish: one list per task, each metric with what reads
- * it. A custom metric costs $0.30 a month per name and dimension set (CloudWatch pricing,
- * https://aws.amazon.com/cloudwatch/pricing/), so a task publishes only what an alarm or the
- * dashboard reads; every other figure it measures is a structured log line (`"metric"` with name,
- * unit, value and dimension), searchable with Logs Insights and billed as log bytes only.
+ * it. A custom metric costs $0.30 a month per name and dimension set, prorated by the hour: "All
+ * custom metrics charges are prorated by the hour and metered only when you send metrics to
+ * CloudWatch" (CloudWatch pricing, https://aws.amazon.com/cloudwatch/pricing/). So a task publishes
+ * only what an alarm or the dashboard reads, and a slow or rare signal only when it matters
+ * (`sampleSeconds`, `onlyBreaching`); every other figure it measures is a structured log line
+ * (`"metric"` with name, unit, value and dimension), searchable with Logs Insights and billed as log
+ * bytes only.
  *
  * The task runtime (tasks/lib/runtime.ts recordMetric) publishes exactly these, and the plan's cost
  * estimate (plan/cost.ts) counts exactly these from each scheduled task's settings: one list for
@@ -27,6 +30,49 @@ export interface PublishedMetric {
   onlyHttps?: boolean;
   /** What reads it: the alarm (components/...) or the dashboard widget. */
   readBy: string;
+  /**
+   * Sampled: a value that breaches its alarm's threshold is published on every run (the time to
+   * page is that of an unsampled metric), a healthy one only in the first run of each
+   * `sampleSeconds` of UTC time (86,400: the first run of each UTC day). The alarm treats missing
+   * data as not breaching; a task that stops is paged by its missed-run alarm. Billed for the hours
+   * of those first runs (plus the hours of breaching values, which the estimate assumes none of).
+   */
+  sampleSeconds?: number;
+  /**
+   * Published only while breaching (an overdue job's Overdue = 1); nothing is sent while all is well,
+   * so it is billed only in the hours of a breach (the estimate assumes none). Its alarm treats
+   * missing data as not breaching.
+   */
+  onlyBreaching?: boolean;
+}
+
+/** Sampling intervals of the slow signals (PublishedMetric.sampleSeconds), in seconds. */
+export const SAMPLE_SECONDS = {
+  /** Days left of a certificate change once a day: one healthy value per UTC day. */
+  certificateDaysLeft: 86_400,
+  /**
+   * Transaction-ID age: PostgreSQL forces an anti-wraparound vacuum at autovacuum_freeze_max_age
+   * (200 million by default) and the warning sits at 1.3 billion of the 2.1 billion limit; even a
+   * busy server's age moves by a few percent of that gap a day: one healthy value per UTC day.
+   */
+  wraparoundAge: 86_400,
+  /**
+   * Hours since the last (auto)vacuum or analyze of a due table: its warning is counted in hours
+   * (default 24); four healthy values a day (every 6 h, a quarter of the default warning) keep the
+   * climb towards it visible in the metric's graph.
+   */
+  maintenanceAgeHours: 6 * 3600,
+} as const;
+
+/**
+ * Whether a run starting at `startMs` is the first of its sampling interval (UTC-aligned multiples
+ * of `sampleSeconds`), for a task scheduled every `runIntervalSeconds`: its start falls within one
+ * run interval of the interval's beginning. Without a run interval (a run by hand): every run is.
+ * Stateless, so a late or repeated start costs at most one missing or one extra healthy value.
+ */
+export function isSampleRun(startMs: number, sampleSeconds: number, runIntervalSeconds: number | undefined): boolean {
+  if (!runIntervalSeconds || runIntervalSeconds >= sampleSeconds) return true;
+  return startMs % (sampleSeconds * 1000) < runIntervalSeconds * 1000;
 }
 
 export const PUBLISHED_METRICS: Record<string, readonly PublishedMetric[]> = {
@@ -42,14 +88,14 @@ export const PUBLISHED_METRICS: Record<string, readonly PublishedMetric[]> = {
   purge: [],
   "db-health": [
     { name: "ConnectionsPercent", per: "Database", readBy: "the connections alarm (components/database.ts)" },
-    { name: "WraparoundAge", per: "Database", readBy: "the wraparound alarm (components/database.ts)" },
-    { name: "LastVacuumAgeHours", per: "Database", readBy: "the last-vacuum alarm (components/database.ts)" },
-    { name: "LastAnalyzeAgeHours", per: "Database", readBy: "the last-analyze alarm (components/database.ts)" },
+    { name: "WraparoundAge", per: "Database", sampleSeconds: SAMPLE_SECONDS.wraparoundAge, readBy: "the wraparound alarm (components/database.ts)" },
+    { name: "LastVacuumAgeHours", per: "Database", sampleSeconds: SAMPLE_SECONDS.maintenanceAgeHours, readBy: "the last-vacuum alarm (components/database.ts)" },
+    { name: "LastAnalyzeAgeHours", per: "Database", sampleSeconds: SAMPLE_SECONDS.maintenanceAgeHours, readBy: "the last-analyze alarm (components/database.ts)" },
   ],
   "health-check": [
     { name: "Healthy", per: "Endpoint", readBy: "the down and error-budget alarms (components/health-checks.ts) and the dashboard" },
     { name: "ResponseTime", per: "Endpoint", onlyWithCondition: "responseTimeMs", readBy: "the slow alarm of an endpoint with maxResponseMs, and the dashboard" },
-    { name: "CertificateDaysLeft", per: "Endpoint", onlyWithCondition: "certificateDaysLeft", readBy: "the certificate alarm of an endpoint with minCertificateDays, and the dashboard" },
+    { name: "CertificateDaysLeft", per: "Endpoint", onlyWithCondition: "certificateDaysLeft", sampleSeconds: SAMPLE_SECONDS.certificateDaysLeft, readBy: "the certificate alarm of an endpoint with minCertificateDays, and the dashboard" },
   ],
   "redis-health": [
     { name: "MemoryPercent", readBy: "the memory alarm (components/redis.ts)" },
@@ -57,7 +103,7 @@ export const PUBLISHED_METRICS: Record<string, readonly PublishedMetric[]> = {
     { name: "HitRatePercent", readBy: "the hit-rate alarm (components/redis.ts)" },
     { name: "QueueLength", per: "Queue", readBy: "the queue-length alarm (components/redis.ts)" },
   ],
-  "overdue-watch": [{ name: "Overdue", per: "Job", readBy: "the overdue alarm of each watched job (components/overdue-watch.ts)" }],
+  "overdue-watch": [{ name: "Overdue", per: "Job", onlyBreaching: true, readBy: "the overdue alarm of each watched job (components/overdue-watch.ts)" }],
 };
 
 /** The run metrics every task can write; which of them are published depends on where it runs. */
@@ -99,28 +145,47 @@ function jsonList(text: string | undefined): unknown[] {
 /**
  * The custom metrics one scheduled task publishes, from its settings (environment plus bundled
  * settings) as the task reads them: run metrics, then each published metric with its count of
- * items. Unknown task: run metrics only.
+ * items, and how often it is sent (`sampleSeconds`, `onlyBreaching`: see PublishedMetric; neither:
+ * at the end of every run). Unknown task: run metrics only.
  */
 export function publishedMetricCounts(
   settings: Record<string, string | undefined>,
   /** Another publishing policy to count (a benchmark's baseline); default: what the tasks publish. */
   policy: { metrics: Record<string, readonly PublishedMetric[]>; runMetrics: readonly string[] } = { metrics: PUBLISHED_METRICS, runMetrics: publishedRunMetrics(settings) },
-): { name: string; count: number }[] {
-  const out: { name: string; count: number }[] = policy.runMetrics.map((name) => ({ name, count: 1 }));
+): { name: string; count: number; sampleSeconds?: number; onlyBreaching?: boolean }[] {
+  const out: { name: string; count: number; sampleSeconds?: number; onlyBreaching?: boolean }[] = policy.runMetrics.map((name) => ({ name, count: 1 }));
+  const how = (m: PublishedMetric) => ({ ...(m.sampleSeconds ? { sampleSeconds: m.sampleSeconds } : {}), ...(m.onlyBreaching ? { onlyBreaching: true } : {}) });
   for (const m of policy.metrics[settings.TASK ?? ""] ?? []) {
     if (!m.per) {
-      out.push({ name: m.name, count: 1 });
+      out.push({ name: m.name, count: 1, ...how(m) });
       continue;
     }
     let items = jsonList(settings[ITEM_SETTINGS[m.per]]);
     if (m.onlyHttps) items = items.filter((e) => String((e as { url?: unknown })?.url ?? "").startsWith("https:"));
     if (m.onlyWithCondition) items = items.filter((e) => (e as { conditions?: Record<string, unknown> })?.conditions?.[m.onlyWithCondition!] !== undefined);
-    if (items.length) out.push({ name: m.name, count: items.length });
+    if (items.length) out.push({ name: m.name, count: items.length, ...how(m) });
   }
   return out;
 }
 
-/** Whether task `task` publishes metric `name` (run metrics aside). */
-export function isPublished(task: string, name: string): boolean {
-  return (PUBLISHED_METRICS[task] ?? []).some((m) => m.name === name);
+/** The entry of metric `name` in task `task`'s list, or undefined when the task does not publish it. */
+export function publishedMetric(task: string, name: string): PublishedMetric | undefined {
+  return (PUBLISHED_METRICS[task] ?? []).find((m) => m.name === name);
+}
+
+/** Whether task `task` publishes a sampled metric: its scheduled runs need SCHEDULE_INTERVAL_SECONDS (isSampleRun). */
+export function publishesSampled(task: string): boolean {
+  return (PUBLISHED_METRICS[task] ?? []).some((m) => m.sampleSeconds !== undefined);
+}
+
+/**
+ * SCHEDULE_INTERVAL_SECONDS: seconds between two scheduled runs of the task (the component sets it
+ * for a task with sampled metrics); undefined when unset (a run by hand). Throws on anything but a
+ * whole number >= 1, naming the variable.
+ */
+export function scheduleIntervalSeconds(env: Record<string, string | undefined>): number | undefined {
+  const v = env.SCHEDULE_INTERVAL_SECONDS;
+  if (v === undefined || v === "") return undefined;
+  if (!/^[0-9]+$/.test(v.trim()) || Number(v) < 1) throw new Error(`SCHEDULE_INTERVAL_SECONDS: must be a whole number of seconds >= 1, got "${v}"`);
+  return Number(v);
 }

@@ -231,9 +231,13 @@ export const pause = (ms: number, signal: AbortSignal) =>
         signal.addEventListener("abort", done, { once: true });
       });
 
-/** One figure with the Database dimension: a metric where tasks/lib/metrics.ts publishes it, else a log line (recordMetric). */
-export function databaseMetric(ctx: TaskContext, database: string, name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): void {
-  recordMetric(ctx, name, unit, value, ["Database", database]);
+/**
+ * One figure with the Database dimension: a metric where tasks/lib/metrics.ts publishes it, else a
+ * log line (recordMetric). `breaching`: the value breaches its alarm's threshold (a sampled metric
+ * is then published on every run).
+ */
+export function databaseMetric(ctx: TaskContext, database: string, name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, breaching?: boolean): void {
+  recordMetric(ctx, name, unit, value, ["Database", database], breaching);
 }
 
 export interface DatabaseEnv {

@@ -8,7 +8,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
 import { runsOnDemand } from "../catalogue";
-import { isPublished, publishedRunMetrics, RUN_METRICS } from "./metrics";
+import { isSampleRun, publishedMetric, publishedRunMetrics, RUN_METRICS, scheduleIntervalSeconds } from "./metrics";
 
 export { MetricUnit };
 
@@ -27,6 +27,10 @@ export interface TaskContext {
   metrics: Metrics;
   /** Aborted when the caller wants the task to stop early (time budget, SIGTERM). */
   signal: AbortSignal;
+  /** When the run started (ms since the epoch): which sampling interval it is the first run of (recordMetric). */
+  startedMs?: number;
+  /** Seconds between two scheduled runs (SCHEDULE_INTERVAL_SECONDS); unset for a run by hand: sampled metrics are sent on every run. */
+  scheduleIntervalSeconds?: number;
 }
 
 export interface TaskDefinition<S extends z.ZodType, R> {
@@ -90,7 +94,7 @@ export function createContext(taskName: string, env: Record<string, string | und
     // METRICS_INSTANCE tells apart several scheduled instances of one task (one per database).
     defaultDimensions: { Task: taskName, ...(env.METRICS_INSTANCE ? { Instance: env.METRICS_INSTANCE } : {}) },
   });
-  return { task: taskName, log, metrics, signal };
+  return { task: taskName, log, metrics, signal, startedMs: Date.now(), scheduleIntervalSeconds: scheduleIntervalSeconds(env) };
 }
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
@@ -100,10 +104,19 @@ type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
  * given) when tasks/lib/metrics.ts lists it for the task, because an alarm or the dashboard reads
  * it; otherwise written as one structured log line `{"message":"metric","metric":name,"unit",
  * "value",<dimension>}`: the figure stays searchable (Logs Insights) without a custom metric's
- * $0.30 a month.
+ * $0.30 a month (prorated by the hours in which it is sent).
+ *
+ * `breaching`: whether the value breaches the threshold of the alarm that reads it. A metric listed
+ * `onlyBreaching` is published only when it does; a `sampleSeconds` one when it does, or in the
+ * first run of its sampling interval (isSampleRun, from ctx.startedMs and ctx.scheduleIntervalSeconds).
+ * The other times the figure is the log line. Left out: the metric is published as if breaching.
  */
-export function recordMetric(ctx: TaskContext, name: string, unit: Unit, value: number, dimension?: [string, string]): void {
-  if (isPublished(ctx.task, name)) {
+export function recordMetric(ctx: TaskContext, name: string, unit: Unit, value: number, dimension?: [string, string], breaching?: boolean): void {
+  const m = publishedMetric(ctx.task, name);
+  const send =
+    m !== undefined &&
+    (breaching !== false || (!m.onlyBreaching && (m.sampleSeconds === undefined || isSampleRun(ctx.startedMs ?? Date.now(), m.sampleSeconds, ctx.scheduleIntervalSeconds))));
+  if (send) {
     const m = ctx.metrics.singleMetric();
     if (dimension) m.addDimension(dimension[0], dimension[1]);
     m.addMetric(name, unit, value);
@@ -165,6 +178,7 @@ export async function runTask<R>(
   let runMetrics: string[];
   try {
     runMetrics = publishedRunMetrics(env);
+    scheduleIntervalSeconds(env);
   } catch (err) {
     throw new TaskError(`invalid setting ${oneLine(err)}`);
   }
