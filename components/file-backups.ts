@@ -144,7 +144,9 @@ function hostGroupFileBackups(
           },
           { parent },
         ),
-        (id) => associationWatchedJob(g.name, `file-backup-${b.name}`, schedule.expression, b.severity as Severity, id, `file backup ${b.name}`),
+        // Not handed to the overdue watcher: the backup's own missed-run alarm (below) already pages,
+        // at the backup's severity, when its association stops running, and a second page would say the same.
+        () => undefined,
       );
     }
     if (g.sshHosts.length > 0) {

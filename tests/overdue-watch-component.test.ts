@@ -190,7 +190,7 @@ describe("a regime without databases (no backup vault): reminders and associatio
     ({ resources: solo, plan: report } = await runPlan({ configFile: file, from: new Date("2026-11-23T00:00:00Z"), root: ROOT }));
   }, 180_000);
 
-  it("has no vault, and a watcher without BACKUP_BUCKET watching the quarterly reminder and the two associations", () => {
+  it("has no vault, and a watcher without BACKUP_BUCKET watching the quarterly reminder and the logrotate association (the file backup's own missed-run alarm watches its association)", () => {
     expect(soloOf("aws:s3/bucket:Bucket").concat(soloOf("aws:s3/bucketV2:BucketV2")).filter((b) => String(b.bucket ?? b.bucketPrefix ?? "").includes("backups"))).toEqual([]);
     const fn = soloOf("aws:lambda/function:Function").find((f) => f.name === "solo-overdue-watch");
     expect(fn, "the overdue watcher").toBeDefined();
@@ -198,14 +198,14 @@ describe("a regime without databases (no backup vault): reminders and associatio
     const jobs = JSON.parse(fn!.environment.variables.WATCHED_JOBS) as Inputs[];
     expect(jobs.map((j) => [j.job, j.prefix, j.since ?? j.association?.id])).toEqual([
       ["association/web/logrotate", undefined, "solo-logs-web-association-id"],
-      ["association/web/file-backup-uploads", undefined, "solo-logs-web-uploads-file-backup-association-id"],
       ["reminder/penetration-test", undefined, MOCK_CREATION_DATE],
     ]);
     const names = soloOf("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.name as string).filter((n) => /-overdue-P\d$/.test(n));
-    expect(names.sort()).toEqual(["solo-logs-web-file-backup-uploads-association-overdue-P1", "solo-logs-web-logrotate-association-overdue-P2", "solo-reminder-penetration-test-overdue-P2"]);
+    expect(names.sort()).toEqual(["solo-logs-web-logrotate-association-overdue-P2", "solo-reminder-penetration-test-overdue-P2"]);
+    expect(soloOf("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.name as string)).toContain("solo-logs-web-backup-uploads-missed-run-P1");
   });
 
-  it("the watcher's role reads no bucket: metric data for the reminder, DescribeAssociation on the two associations", () => {
+  it("the watcher's role reads no bucket: metric data for the reminder, DescribeAssociation on the association it watches", () => {
     const policy = solo.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === "solo-overdue-watch-role")!;
     const statements = expectLeastPrivilege((policy.inputs as Inputs).policy, "solo-overdue-watch-role");
     const actions = statements.flatMap((s) => ([] as string[]).concat(s.Action ?? []));
@@ -213,7 +213,6 @@ describe("a regime without databases (no backup vault): reminders and associatio
     expect(actions).toContain("cloudwatch:GetMetricData");
     expect(statements.find((s) => ([] as string[]).concat(s.Action ?? []).includes("ssm:DescribeAssociation"))!.Resource).toEqual([
       "arn:aws:ssm:us-east-1:123456789012:association/solo-logs-web-association-id",
-      "arn:aws:ssm:us-east-1:123456789012:association/solo-logs-web-uploads-file-backup-association-id",
     ]);
   });
 

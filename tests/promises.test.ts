@@ -132,6 +132,7 @@ describe("a job watched by the overdue watcher", () => {
     expect(watched.map((j) => [j.key, j.severity, j.overdueWatch!.watcher?.severity, j.overdueWatch!.watcher?.window])).toEqual([
       ["databases[app].restoreDrill.schedule", "P2", "P2", hourly],
       ["databases[app].reindex.schedule", "P3", "P2", hourly],
+      ["logs.hostGroups[app].schedule", "P2", "P2", hourly],
       ["reminders[maintenance-notice].schedule", "P3", "P2", hourly],
       ["reminders[access-review].schedule", "P3", "P2", hourly],
       ["reminders[penetration-test].schedule", "P3", "P2", hourly],
@@ -428,7 +429,7 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held endpoints.checks[web].failuresBeforeAlarm: paged at most 7 min after the fault",
       "held logs.hostGroups[app].schedule: paged at most 6 min after the fault",
       "held databases[app].backup: 344 bytes of 4096",
-      "held databases[app].verify: 318 bytes of 4096",
+      "held databases[app].verify: 300 bytes of 4096",
       "held endpoints.checks: 445 bytes of 4096",
     ],
   };
