@@ -17,7 +17,7 @@
  * or a metric filter writes.
  */
 import { nextRuns, parseSchedule } from "../regime/schedule";
-import { catalogueEntry, runTimeAssumption } from "../tasks/catalogue";
+import { catalogueEntry, runTimeAssumption, runTimeSeconds } from "../tasks/catalogue";
 import { ITEM_SETTINGS, PUBLISHED_METRICS, publishedMetricCounts, RUN_METRICS } from "../tasks/lib/metrics";
 import { SETTINGS_FILE } from "../tasks/lib/bundled-settings";
 import type { ComponentGroup } from "./run";
@@ -134,10 +134,10 @@ function envOf(fn: Inputs): Record<string, string> {
 function taskSeconds(env: Record<string, string>): number {
   const scheduled = catalogueEntry(env.TASK)?.scheduled;
   if (!scheduled) throw new Error(`cost: TASK "${env.TASK}" is no scheduled task of the catalogue (tasks/catalogue.ts)`);
-  const r = scheduled.cost.runTime;
-  if ("seconds" in r) return r.seconds;
-  if ("dumpMbPerSecond" in r) return Math.max(r.minSeconds, (Number(env.ESTIMATED_SIZE_GB ?? 1) * 1024) / r.dumpMbPerSecond);
-  return Number(env.TIME_BUDGET_SECONDS ?? r.defaultSeconds);
+  return runTimeSeconds(scheduled.cost.runTime, {
+    sizeGb: Number(env.ESTIMATED_SIZE_GB ?? 1),
+    ...(env.TIME_BUDGET_SECONDS !== undefined ? { timeBudgetSeconds: Number(env.TIME_BUDGET_SECONDS) } : {}),
+  });
 }
 
 /** Database id -> estimated size in GB, from the backup tasks' settings. */
