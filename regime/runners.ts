@@ -56,6 +56,17 @@ export interface DatabaseRunners {
 }
 
 /**
+ * The run time a backup's duration alarm is measured against (ScheduledTask `timeoutSeconds`; the
+ * alarm pages past NEAR_TIMEOUT_FRACTION of it), in seconds. Lambda: its 900 s limit (alarm at 720 s).
+ * Fargate has no limit: twice the expected run time (backupRunSeconds), at least 900 s, so a run
+ * pages only past 1.6 times what it should take (9.9 GB: 845 s expected, reference 1,690 s, alarm at
+ * 1,352 s; 500 GB: 11.9 h expected, alarm at 19 h) instead of on every run past 720 s.
+ */
+export function backupDurationReferenceSeconds(sizeGb: number, runner: Runner): number {
+  return runner === "lambda" ? LAMBDA_MAX_TIMEOUT_SECONDS : Math.max(LAMBDA_MAX_TIMEOUT_SECONDS, Math.ceil(2 * backupRunSeconds(sizeGb)));
+}
+
+/**
  * Where a backup of `sizeGb` runs and how long it is expected to take, for the promise engine:
  * `expectedSeconds` (backupRunSeconds), `limitSeconds` the runner's limit on it (Lambda: 720 s, its
  * duration alarm's threshold; Fargate: none, undefined).

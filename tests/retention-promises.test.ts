@@ -148,3 +148,14 @@ describe("the size-based cut-over to Fargate is the backup's duration alarm thre
     );
   });
 });
+
+describe("the backup's duration alarm on Fargate is measured against its expected run time", () => {
+  it("twice the expected run time, at least 900 s: 9.9 GB pages past 1,352 s (not at 720 s every run), Lambda keeps 900 s", async () => {
+    const { backupDurationReferenceSeconds } = await import("../regime/runners");
+    expect(backupDurationReferenceSeconds(9.9, "fargate")).toBe(1690);
+    expect(Math.floor(backupDurationReferenceSeconds(9.9, "fargate") * 1000 * 0.8)).toBe(1_352_000);
+    expect(backupDurationReferenceSeconds(500, "fargate")).toBe(85_334);
+    expect(backupDurationReferenceSeconds(1, "fargate")).toBe(900);
+    expect(backupDurationReferenceSeconds(5, "lambda")).toBe(900);
+  });
+});
