@@ -14,7 +14,7 @@ import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue
 import { jobMissedRunWindow, ScheduledTask, type TaskCode } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
 import type { Schedule } from "../regime/schedule";
-import { databaseRunners, type Runner } from "../regime/runners";
+import { backupDurationReferenceSeconds, databaseRunners, type Runner } from "../regime/runners";
 import { restoreCheckBounds, type DatabaseConfig } from "../regime/schema";
 import type { DbTaskName, ZipTaskName } from "../tasks/catalogue";
 import type { SharedSettingKey, TaskEnvironment } from "./task-settings";
@@ -302,7 +302,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       image.backup,
       // Read back: the task checks the object it wrote and the manifest's predecessor.
       args.vault.writeStatements(prefixes, { readBack: true }),
-      LAMBDA_MAX_TIMEOUT_SECONDS,
+      // Fargate has no timeout: the duration alarm's reference is twice the expected run time (regime/runners.ts).
+      backupDurationReferenceSeconds(db.sizeGb, runners.backup),
       1024,
     );
     task(

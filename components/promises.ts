@@ -30,7 +30,7 @@ import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED
 import { jobMissedRunWindow, missedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
 import { failuresBeforeDown } from "../regime/endpoints";
-import { databaseRunners } from "../regime/runners";
+import { backupRunFigure, databaseRunners } from "../regime/runners";
 import { fileBackupSchedule } from "../regime/file-backups";
 import { resolveSchedule } from "../regime/load";
 import { ALARM_EVALUATION_SECONDS, evaluatePromises, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
@@ -99,6 +99,9 @@ export function declaredFromRegime(r: Regime): Declared {
       d.jobs.push(jobs[task]!);
     }
     const archive = r.backupVault.archiveAfterDays ? { archive: { afterDays: r.backupVault.archiveAfterDays } } : {};
+    // The backup task's own tier settings (components/database.ts imageTaskSettings: WEEKLY_DAY, MONTHLY_DAY, TIMEZONE).
+    const backupSettings = imageTaskSettings(db, schedules, BUCKET_NAME_STAND_IN).backup as Record<string, string>;
+    const dbRunners = databaseRunners(db, key);
     d.databases.push({
       id: db.id,
       key,
@@ -110,6 +113,8 @@ export function declaredFromRegime(r: Regime): Declared {
         const tier = TIERS[i];
         return { tier, promisedDays: db.backup.retention[tier], expireDays: rule.expireDays, noncurrentDays: r.backupVault.noncurrentDays };
       }),
+      tiers: { weeklyDay: Number(backupSettings.WEEKLY_DAY), monthlyDay: Number(backupSettings.MONTHLY_DAY), timeZone: backupSettings.TIMEZONE },
+      backupRun: { sizeGb: db.sizeGb, ...backupRunFigure(db.sizeGb, dbRunners.backup) },
     });
     // The image tasks on Lambda: nothing but the 4 KB environment carries their settings (a drill's
     // CHECKS grow with the checks listed). Zip tasks (vacuum, reindex, purge, db-health) move settings

@@ -29,7 +29,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, SEVERITIES, type AlertTopics, type Severity } from "./alarms";
 import { assumeRolePolicy, policyJson, type IamStatement } from "./iam";
 import { physicalName, withoutPrefix } from "./naming";
-import { isIanaTimezone, LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MEMORY_MB, LOG_RETENTION_DAYS } from "../regime/limits";
+import { isIanaTimezone, LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MEMORY_MB, LOG_RETENTION_DAYS, NEAR_TIMEOUT_FRACTION } from "../regime/limits";
 import { lowerSeverity } from "../regime/severity";
 import type { ScheduledTaskName } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
@@ -760,7 +760,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
             threshold: 1,
           },
     );
-    const nearTimeoutMs = Math.floor(args.timeoutSeconds * 1000 * 0.8);
+    const nearTimeoutMs = Math.floor(args.timeoutSeconds * 1000 * NEAR_TIMEOUT_FRACTION);
     alarm(
       "duration",
       lowerSeverity(args.severity),

@@ -32,7 +32,7 @@
  * month is its upper bound.
  */
 import { nextRuns, parseSchedule } from "../regime/schedule";
-import { catalogueEntry, runTimeAssumption } from "../tasks/catalogue";
+import { catalogueEntry, runTimeAssumption, runTimeSeconds } from "../tasks/catalogue";
 import { isSampleRun, ITEM_SETTINGS, PUBLISHED_METRICS, publishedMetricCounts, publishedRunMetrics, RUN_METRICS, type PublishedMetric } from "../tasks/lib/metrics";
 import { SETTINGS_FILE } from "../tasks/lib/bundled-settings";
 import type { ComponentGroup } from "./run";
@@ -174,10 +174,10 @@ function envOf(fn: Inputs): Record<string, string> {
 function taskSeconds(env: Record<string, string>, sizesGb: Readonly<Record<string, number>>): number {
   const scheduled = catalogueEntry(env.TASK)?.scheduled;
   if (!scheduled) throw new Error(`cost: TASK "${env.TASK}" is no scheduled task of the catalogue (tasks/catalogue.ts)`);
-  const r = scheduled.cost.runTime;
-  if ("seconds" in r) return r.seconds;
-  if ("dumpMbPerSecond" in r) return Math.max(r.minSeconds, (databasesGb(env, sizesGb) * 1024) / r.dumpMbPerSecond);
-  return Number(env.TIME_BUDGET_SECONDS ?? r.defaultSeconds);
+  return runTimeSeconds(scheduled.cost.runTime, {
+    sizeGb: databasesGb(env, sizesGb),
+    ...(env.TIME_BUDGET_SECONDS !== undefined ? { timeBudgetSeconds: Number(env.TIME_BUDGET_SECONDS) } : {}),
+  });
 }
 
 /** GB of the databases a task's DATABASES setting lists (1 GB when it lists none, or one of unknown size). */

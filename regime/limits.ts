@@ -4,6 +4,12 @@
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
 export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+
+/**
+ * Share of a run's time limit past which its duration alarm pages, one severity lower than a failure
+ * (components/scheduled-task.ts): 0.8, so a backup on Lambda pages at 720 s of its 900.
+ */
+export const NEAR_TIMEOUT_FRACTION = 0.8;
 export const LAMBDA_MEMORY_MB = { min: 128, max: 10240 } as const;
 export const NAME_MAX = 64;
 

@@ -34,6 +34,8 @@
  */
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "./limits";
 import { SEVERITIES, type Severity } from "./severity";
+import { retentionPromises } from "./retention-promises";
+import type { Tier, TierRules } from "../tasks/lib/tiers";
 import { formatDuration, localDate, longestGap, schedulerRuns, zoneOffset } from "./scheduler-time";
 
 const DAY_MS = 86_400_000;
@@ -132,7 +134,15 @@ export interface DeclaredDatabase {
   verify?: DeclaredJob & { maxAgeHours: number };
   drill?: { job: DeclaredJob; rtoMinutes: number; runner: "lambda" | "fargate" };
   /** Per retention tier: the days promised, the lifecycle expiration, the days an expired version lingers. */
-  retention: { tier: string; promisedDays: number; expireDays: number; noncurrentDays: number }[];
+  retention: { tier: Tier; promisedDays: number; expireDays: number; noncurrentDays: number }[];
+  /** Which tier each backup is written to (weeklyOn, monthlyOnDay, the backup schedule's zone); unset: tiers not judged against the schedule. */
+  tiers?: TierRules;
+  /**
+   * Where a backup runs and how long it is expected to take (tasks/catalogue.ts backupRunSeconds, the
+   * cost estimate's figure): a backup exists from its start plus `expectedSeconds`. `limitSeconds`:
+   * the runner's limit on it (Lambda: its duration alarm's 720 s); unset on Fargate.
+   */
+  backupRun?: { runner: "lambda" | "fargate"; sizeGb: number; expectedSeconds: number; limitSeconds?: number };
 }
 
 export interface DeclaredFunction {
@@ -314,36 +324,58 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       remedy,
     });
 
+    // A backup is there (its manifest written) its expected run time after it starts, and the
+    // verify's age check reads the manifest's finishedAt (tasks/verify-backup.ts): the age the
+    // verify sees runs from that finish, not from the schedule's start.
+    const runMs = Math.round((db.backupRun?.expectedSeconds ?? 0) * 1000);
+    if (db.backupRun) {
+      const r = db.backupRun;
+      const over = r.limitSeconds !== undefined && r.expectedSeconds > r.limitSeconds;
+      push({
+        key: `${db.key}.backup.runner`,
+        promise: `a backup of ${r.sizeGb} GB (sizeGb) finishes within its runner's limit`,
+        figure: `expected ${hours(r.expectedSeconds)} (tasks/catalogue.ts, the cost estimate's rate) on ${r.runner === "lambda" ? `Lambda, ${hours(r.limitSeconds!)} allowed (its duration alarm's threshold)` : "Fargate, which has no time limit"}`,
+        value: Math.round(r.expectedSeconds),
+        status: over ? "broken" : "held",
+        kind: "config",
+        ...(over ? { effect: `a backup of ${r.sizeGb} GB is expected to take ${hours(r.expectedSeconds)} > ${hours(r.limitSeconds!)} on Lambda`, remedy: "use fargate or leave it unset" } : {}),
+      });
+    }
+
     if (db.verify) {
       const v = db.verify;
-      const backups = schedulerRuns(b, start - 100 * DAY_MS, end).runs;
+      const done = schedulerRuns(b, start - 100 * DAY_MS, end).runs.map((t) => t + runMs);
       const verifies = schedulerRuns(v, start - 100 * DAY_MS, end).runs.filter((t) => t >= start);
       let worst = 0;
       let worstAt = 0;
+      let worstRunning = false;
       let i = 0;
       for (const t of verifies) {
-        while (i + 1 < backups.length && backups[i + 1] <= t) i++;
-        if (backups[i] === undefined || backups[i] > t) continue;
-        const age = (t - backups[i]) / 1000;
+        while (i + 1 < done.length && done[i + 1] <= t) i++;
+        if (done[i] === undefined || done[i] > t) continue;
+        const age = (t - done[i]) / 1000;
         if (age > worst) {
           worst = age;
           worstAt = t;
+          // The next backup has started but is not done: the verify reads the one before it.
+          worstRunning = done[i + 1] !== undefined && done[i + 1] - runMs <= t;
         }
       }
       const tooOld = worst > v.maxAgeHours * 3600;
       const date = tooOld ? localDate(worstAt, v.timezone) : undefined;
+      const run = worstRunning ? ` (the backup started before it is still running: ${db.backupRun?.sizeGb ?? "?"} GB takes ${hours(runMs / 1000)} at the catalogue's rate)` : "";
       push({
         key: `${db.key}.verify.maxAgeHours`,
         promise: `the verify finds a backup at most ${v.maxAgeHours} h old (maxAgeHours)`,
-        figure: `newest backup at most ${hours(worst)} old when it runs`,
+        figure: `newest backup at most ${hours(worst)} old when it runs${run}`,
         value: worst,
         status: tooOld ? "broken" : "held",
         kind: "config",
         firstBreak: date,
         ...(tooOld
           ? {
-              effect: `the verify on ${date} finds the newest backup ${hours(worst)} old > maxAgeHours ${v.maxAgeHours} and fails without a fault`,
-              remedy: `keep the backup running every day or set maxAgeHours to at least ${Math.ceil(worst / 3600)}`,
+              effect: `the verify on ${date} finds the newest backup ${hours(worst)} old${run} > maxAgeHours ${v.maxAgeHours} and fails without a fault`,
+              remedy: `${worstRunning ? `run the verify at least ${hours(runMs / 1000)} after the backup starts, ` : ""}keep the backup running every day or set maxAgeHours to at least ${Math.ceil(worst / 3600)}`,
             }
           : {}),
       });
@@ -364,18 +396,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       });
     }
 
-    for (const t of db.retention) {
-      const ok = t.expireDays >= t.promisedDays;
-      push({
-        key: `${db.key}.backup.retention.${t.tier}`,
-        promise: `${t.tier} backups kept ${t.promisedDays} days`,
-        figure: `${t.expireDays} days, then ${t.noncurrentDays} more as an old version`,
-        value: t.expireDays,
-        status: ok ? "held" : "broken",
-        kind: "config",
-        ...(ok ? {} : { effect: `the lifecycle expires ${t.tier} backups after ${t.expireDays} days < ${t.promisedDays}` }),
-      });
-    }
+    out.push(...retentionPromises(db, start, end));
   }
 
   // --- every job runs as scheduled, and stopping pages someone

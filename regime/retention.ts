@@ -42,3 +42,19 @@ export function keptFor(rules: readonly LifecycleRuleInput[], key: string): Kept
     rules: matching.map((r) => r.id),
   };
 }
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Until when (ms) an object written at `createdMs` (ms) stays readable under an expiration of `days`:
+ * S3 "calculates the time by adding the number of days specified in the rule to the object creation
+ * time and rounding the resulting time to the next day midnight UTC" (S3 user guide, "Lifecycle
+ * configuration elements", Days). So a backup uploaded at 07:00 UTC with `days` 1 is readable until
+ * midnight UTC two days later (41 h), one uploaded at 23:59 UTC only 24 h 1 min: `days` to `days` + 1
+ * days. Taken at the start of that midnight: S3 removes expired objects asynchronously, possibly later,
+ * but does not promise so.
+ */
+export function readableUntil(createdMs: number, days: number): number {
+  if (!Number.isFinite(days)) return Infinity;
+  return Math.ceil((createdMs + days * DAY_MS) / DAY_MS) * DAY_MS;
+}

@@ -110,7 +110,7 @@ const backupSchema = z
     runner: z
       .enum(["lambda", "fargate"])
       .optional()
-      .describe("where backup and verify-backup run; default: lambda up to 10 GB (sizeGb), fargate beyond; lambda is refused above 10 GB (15-minute limit)"),
+      .describe("where backup and verify-backup run; default: lambda while a backup is expected to take at most 720 s (sizeGb up to 8.4375 at 12 MB/s: its duration alarm's threshold, 80 % of Lambda's 900 s), fargate beyond; lambda is refused beyond"),
     severity: severity.default("P1").describe("severity of a failed backup run (the rpoHours alarm is always P0)"),
   })
   .strict();
@@ -294,7 +294,7 @@ export const databaseSchema = z
     id: id.describe("names the database's tasks, backups (<tier>/<id>/), metrics and alarms"),
     engine: z.literal("postgres").default("postgres").describe("database engine; only PostgreSQL"),
     majorVersion: z.number().int().min(12).max(18).default(16).describe("server major version: the task image ships pg_dump of this version"),
-    sizeGb: z.number().gt(0).default(1).describe("approximate size; above 10 GB backups run on Fargate"),
+    sizeGb: z.number().gt(0).default(1).describe("approximate size; a backup is expected to stream it at 12 MB/s, so above 8.4375 GB (720 s) backups run on Fargate"),
     secretArn: secretsManagerArn.optional().describe("full ARN (with its 6-character suffix) of the Secrets Manager secret in the RDS JSON shape; the tasks may read only this secret"),
     iamAuth: z
       .object({

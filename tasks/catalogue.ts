@@ -23,9 +23,33 @@ import type { DatabaseConfig } from "../regime/schema";
 export type RunTime = { seconds: number } | { dumpMbPerSecond: number; minSeconds: number } | { timeBudget: true; defaultSeconds: number };
 
 /** Backup and restore read or write the whole database. */
-const DUMP_RUN_TIME: RunTime = { dumpMbPerSecond: 12, minSeconds: 30 };
+const DUMP_RUN_TIME = { dumpMbPerSecond: 12, minSeconds: 30 } as const satisfies RunTime;
 /** Vacuum, analyze and reindex stop at their time budget. */
 const TIME_BUDGET_RUN_TIME: RunTime = { timeBudget: true, defaultSeconds: 600 };
+
+/**
+ * Seconds one run is assumed to take under `r`: a fixed time; the database size (`sizeGb`, the
+ * task's ESTIMATED_SIZE_GB, 1 GB when unset) streamed at `dumpMbPerSecond` MB/s, at least
+ * `minSeconds`; or the time budget (`timeBudgetSeconds`, TIME_BUDGET_SECONDS, `defaultSeconds` when
+ * unset). Read by the cost estimate (plan/cost.ts) and, through `backupRunSeconds`, by the runner
+ * choice (regime/runners.ts) and the promise engine, so all three assume the same run time.
+ */
+export function runTimeSeconds(r: RunTime, opts: { sizeGb?: number; timeBudgetSeconds?: number } = {}): number {
+  if ("seconds" in r) return r.seconds;
+  if ("dumpMbPerSecond" in r) return Math.max(r.minSeconds, ((opts.sizeGb ?? 1) * 1024) / r.dumpMbPerSecond);
+  return opts.timeBudgetSeconds ?? r.defaultSeconds;
+}
+
+/** MB/s a backup (and a restore) streams the database at, by the catalogue's assumption: 12. */
+export const DUMP_MB_PER_SECOND = DUMP_RUN_TIME.dumpMbPerSecond;
+
+/**
+ * Seconds one backup of a `sizeGb` database is assumed to take (the backup task's catalogue run
+ * time): 500 GB at 12 MB/s is 42,667 s (11.9 h), 9.9 GB 845 s, at least 30 s.
+ */
+export function backupRunSeconds(sizeGb: number): number {
+  return runTimeSeconds(DUMP_RUN_TIME, { sizeGb });
+}
 
 /** The config section of a per-database task: `databases[<id>].<section>`, which holds its `schedule` and `severity`. */
 export type DatabaseSection = { [K in keyof DatabaseConfig]-?: NonNullable<DatabaseConfig[K]> extends { schedule: unknown; severity: unknown } ? K : never }[keyof DatabaseConfig];

@@ -38,17 +38,18 @@ function regime(over: { timezone?: string; backup?: Record<string, unknown>; ver
 const refusals = (r: ReturnType<typeof regime>) => checkPromises(r, FROM).refusals;
 
 describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm and the verify", () => {
-  const cases: [string, string, string, string, string, string][] = [
-    // zone, skipped date, skipped time, missed-run page date, fixed-offset zone, verify age
-    ["America/New_York", "2027-03-14", "02:00", "2027-03-14", "Etc/GMT+5", "27 h"],
+  const cases: [string, string, string, string, string, string, string][] = [
+    // zone, skipped date, skipped time, missed-run page date, fixed-offset zone, verify age, the weekly tier's hole
+    // (the skipped run is that Sunday's, the week's weekly backup; in Berlin the 1st of April's monthly one fills the week)
+    ["America/New_York", "2027-03-14", "02:00", "2027-03-14", "Etc/GMT+5", "27 h", "no backup kept 90 days in the week from 2027-03-14: the weekly tier has a hole; "],
     // the page comes at the end of the UTC day: 02:00 the next morning in Berlin
-    ["Europe/Berlin", "2027-03-28", "02:00", "2027-03-28", "Etc/GMT-1", "27 h"],
-    ["Australia/Sydney", "2027-10-03", "02:00", "2027-10-03", "Etc/GMT-10", "27 h"],
+    ["Europe/Berlin", "2027-03-28", "02:00", "2027-03-28", "Etc/GMT-1", "27 h", ""],
+    ["Australia/Sydney", "2027-10-03", "02:00", "2027-10-03", "Etc/GMT-10", "27 h", "no backup kept 90 days in the week from 2027-10-03: the weekly tier has a hole; "],
   ];
-  for (const [tz, date, time, pageDate, fixed, age] of cases) {
+  for (const [tz, date, time, pageDate, fixed, age, hole] of cases) {
     it(`${tz}: daily at 02:00 is refused; the same at 03:00 or in ${fixed} is not`, () => {
       expect(refusals(regime({ timezone: tz }))).toEqual([
-        `databases[app].backup.schedule: "daily at 02:00" in ${tz} does not run on ${date} (${time} does not exist that day): 47 h without a backup > rpoHours 26; its missed-run alarm (25 h) pages P1 on ${pageDate} although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (${fixed}), or set rpoHours to at least 47`,
+        `databases[app].backup.schedule: "daily at 02:00" in ${tz} does not run on ${date} (${time} does not exist that day): 47 h without a backup > rpoHours 26; ${hole}its missed-run alarm (25 h) pages P1 on ${pageDate} although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (${fixed}), or set rpoHours to at least 47`,
         `databases[app].verify.maxAgeHours: the verify on ${date} finds the newest backup ${age} old > maxAgeHours 26 and fails without a fault; keep the backup running every day or set maxAgeHours to at least 27`,
       ]);
       expect(refusals(regime({ timezone: tz, backup: { schedule: "daily at 03:00" } }))).toEqual([]);
@@ -80,7 +81,7 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
   it("Australia/Lord_Howe shifts 30 minutes: 02:00 and 02:15 are skipped on 2027-10-03, 02:45 is not", () => {
     const lines = refusals(regime({ timezone: "Australia/Lord_Howe", backup: { schedule: "daily at 02:15" } }));
     expect(lines[0]).toBe(
-      `databases[app].backup.schedule: "daily at 02:15" in Australia/Lord_Howe does not run on 2027-10-03 (02:15 does not exist that day): 47.5 h without a backup > rpoHours 26; its missed-run alarm (25 h) pages P1 on 2027-10-03 although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (UTC: no Etc zone has a fractional offset), or set rpoHours to at least 48`,
+      `databases[app].backup.schedule: "daily at 02:15" in Australia/Lord_Howe does not run on 2027-10-03 (02:15 does not exist that day): 47.5 h without a backup > rpoHours 26; no backup kept 90 days in the week from 2027-10-03: the weekly tier has a hole; its missed-run alarm (25 h) pages P1 on 2027-10-03 although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (UTC: no Etc zone has a fractional offset), or set rpoHours to at least 48`,
     );
     expect(refusals(regime({ timezone: "Australia/Lord_Howe" }))[0]).toContain("does not run on 2027-10-03 (02:00 does not exist that day): 47.5 h without a backup");
     expect(refusals(regime({ timezone: "Australia/Lord_Howe", backup: { schedule: "daily at 02:45" } }))).toEqual([]);
@@ -283,6 +284,8 @@ describe("acceptedRisks", () => {
     expect(report.promises.filter((p) => p.status === "accepted").map((p) => `${p.key}: ${p.figure} (${p.firstBreak})`)).toEqual([
       "databases[app].backup.schedule: 47 h between backups (2027-03-14)",
       "databases[app].verify.maxAgeHours: newest backup at most 27 h old when it runs (2027-03-14)",
+      // The skipped run was that Sunday's weekly backup: one more effect of the accepted schedule.
+      "databases[app].backup.schedule: none in the week from 2027-03-14 (2027-03-14)",
       "databases[app].backup.schedule: skips 2027-03-14 02:00 (2027-03-14)",
       "databases[app].backup.schedule: paged within 37.5 h of its last run (2027-03-14)",
     ]);
@@ -407,11 +410,15 @@ describe("prod and every example keep their promises, with these figures", () =>
   const expected: Record<string, string[]> = {
     prod: [
       "held databases[app].backup.schedule: 24 h between backups",
-      "held databases[app].verify.maxAgeHours: newest backup at most 4 h old when it runs",
+      "held databases[app].backup.runner: expected 7.1 min (tasks/catalogue.ts, the cost estimate's rate) on Lambda, 12 min allowed (its duration alarm's threshold)",
+      "held databases[app].verify.maxAgeHours: newest backup at most 3.9 h old when it runs",
       "held databases[app].restoreDrill.rtoMinutes: the drill runs until done (Fargate)",
-      "held databases[app].backup.retention.daily: 30 days, then 7 more as an old version",
-      "held databases[app].backup.retention.weekly: 90 days, then 7 more as an old version",
-      "held databases[app].backup.retention.monthly: 365 days, then 7 more as an old version",
+      "held databases[app].backup.retention.daily: 30 days from the upload, rounded up to the next midnight UTC (30 to 31 days), then 7 more as an old version",
+      "held databases[app].backup.retention.weekly: 90 days from the upload, rounded up to the next midnight UTC (90 to 91 days), then 7 more as an old version",
+      "held databases[app].backup.retention.monthly: 365 days from the upload, rounded up to the next midnight UTC (365 to 366 days), then 7 more as an old version",
+      'held databases[app].backup.retention.weekly: "daily at 02:00" writes a backup kept 90 days or more in every week (from Sunday)',
+      'held databases[app].backup.retention.monthly: "daily at 02:00" writes a backup kept 365 days or more in every month',
+      "held databases[app].backup.retention.daily: at least 712.9 h of overlap (uploads at most 24 h apart)",
       "held databases[app].backup.schedule: paged within 37.5 h of its last run",
       "held databases[app].verify.schedule: paged within 37.5 h of its last run",
       "held databases[app].restoreDrill.schedule: paged within 2211 h (+ its run time) of its last run, by the overdue watch",
@@ -457,7 +464,9 @@ describe("the pull-request plan diff shows promises that change", () => {
     const section = md.slice(md.indexOf("### Promises"), md.indexOf("### Estimated monthly cost"));
     expect(section).toContain("| `databases[app].backup.schedule` | at most 26 h of data lost (rpoHours) | 24 h between backups (held) | 47 h between backups (accepted, first 2027-03-14) |");
     expect(section).toContain("| `databases[app].verify.maxAgeHours` | the verify finds a backup at most 26 h old (maxAgeHours) | newest backup at most 4 h old when it runs (held) | newest backup at most 27 h old when it runs (accepted, first 2027-03-14) |");
-    expect(section).not.toContain("retention");
+    // The skipped Sunday was the week's weekly backup: that hole is listed; the lifecycle's days are not.
+    expect(section).toContain("| `databases[app].backup.schedule` | a weekly restore point kept 90 days in every week (from Sunday) (retention.weekly) | — | none in the week from 2027-03-14 (accepted, first 2027-03-14) |");
+    expect(section).not.toContain("backups kept 30 days");
     expect(diffPlans(base, base)).toContain("**No change to the regime**");
   });
 });
@@ -492,7 +501,7 @@ describe("the program refuses a broken promise before anything is created", () =
     expect(run.status).toBe(1);
     expect(run.stdout).toBe("");
     expect(run.stderr.trimEnd().split("\n")).toEqual([
-      `error: promise check: databases[app].backup.schedule: "daily at 02:00" in America/New_York does not run on 2027-03-14 (02:00 does not exist that day): 47 h without a backup > rpoHours 26; its missed-run alarm (25 h) pages P1 on 2027-03-14 although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (Etc/GMT+5), or set rpoHours to at least 47`,
+      `error: promise check: databases[app].backup.schedule: "daily at 02:00" in America/New_York does not run on 2027-03-14 (02:00 does not exist that day): 47 h without a backup > rpoHours 26; no backup kept 90 days in the week from 2027-03-14: the weekly tier has a hole; its missed-run alarm (25 h) pages P1 on 2027-03-14 although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (Etc/GMT+5), or set rpoHours to at least 47`,
       "error: promise check: databases[app].verify.maxAgeHours: the verify on 2027-03-14 finds the newest backup 27 h old > maxAgeHours 26 and fails without a fault; keep the backup running every day or set maxAgeHours to at least 27",
     ]);
   }, 180_000);

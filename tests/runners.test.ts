@@ -43,7 +43,7 @@ describe("runner of each database task", () => {
     expect(drillMinutes({ rtoMinutes: 30, checks: [{ sql: "a" }, { sql: "b" }, { sql: "c" }] } as never)).toBe(47);
   });
 
-  it("a database over 10 GB backs up, verifies and drills on Fargate; an explicit fargate is kept", () => {
+  it("a database whose backup is expected past 720 s (20 GB: 1707 s at 12 MB/s) backs up, verifies and drills on Fargate; an explicit fargate is kept", () => {
     expect(runners(db({ sizeGb: 20, network: NET, restoreDrill: { rtoMinutes: 5 } }))).toEqual({ backup: "fargate", drill: "fargate", drillMinutes: 7 });
     expect(runners(db({ network: NET, backup: { runner: "fargate" } }))).toEqual({ backup: "fargate" });
     expect(runners(db({ network: NET, restoreDrill: { rtoMinutes: 5, runner: "fargate" } })).drill).toBe("fargate");
@@ -57,7 +57,7 @@ describe("runner of each database task", () => {
       /^databases\[0\]\.restoreDrill\.runner: .* = 17 min; use fargate/,
     );
     expect(refusal(db({ sizeGb: 50, network: NET, backup: { runner: "lambda" } }))).toBe(
-      "databases[0].backup.runner: lambda cannot dump 50 GB (sizeGb) within its 15 minutes (about 10 GB at 12 MB/s); use fargate or leave it unset",
+      "databases[0].backup.runner: lambda cannot dump 50 GB (sizeGb) in time: expected 4267 s (50 GB at 12 MB/s) > 720 s, the duration alarm's threshold (80 % of Lambda's 900 s); use fargate or leave it unset",
     );
     expect(refusal(db({ sizeGb: 50, network: NET, backup: { runner: "fargate" }, restoreDrill: { rtoMinutes: 5, runner: "lambda" } }))).toMatch(
       /^databases\[0\]\.restoreDrill\.runner: lambda cannot restore 50 GB/,
@@ -72,7 +72,7 @@ describe("runner of each database task", () => {
     );
     expect(refusal(db({ restoreDrill: { rtoMinutes: 5, runner: "fargate" } }))).toMatch(/^databases\[0\]\.network: the restore drill runs on Fargate \(restoreDrill\.runner: fargate\)/);
     expect(refusal(db({ sizeGb: 11 }))).toBe(
-      "databases[0].network: backups run on Fargate (sizeGb 11 > 10) and Fargate tasks need subnets and security groups; set network",
+      "databases[0].network: backups run on Fargate (sizeGb 11: expected 939 s (11 GB at 12 MB/s) > 720 s, the duration alarm's threshold (80 % of Lambda's 900 s)) and Fargate tasks need subnets and security groups; set network",
     );
     // The second database is named by its index.
     expect(() => validateRegime({ name: "prod", databases: [db(), db({ id: "big", restoreDrill: {} })] })).toThrow(/^databases\[1\]\.network: the restore drill runs on Fargate/);

@@ -1,0 +1,232 @@
+/**
+ * The retention promises of one database, judged against the backups the schedule really writes: over
+ * the engine's 12 months, each run of the backup schedule (EventBridge Scheduler's runs,
+ * regime/scheduler-time.ts `schedulerRuns`) goes into exactly one tier (tasks/lib/tiers.ts `tierFor`:
+ * monthly on monthlyOnDay, weekly on weeklyOn, else daily, in the schedule's own zone) and is kept as
+ * long as that tier's lifecycle rule says (regime/retention.ts `readableUntil`: the days counted from
+ * the upload, rounded up to the next midnight UTC).
+ *
+ * What each tier's days promise, and so what breaks it:
+ * - `retention.<tier>` N days: the lifecycle keeps the tier N days (expireDays >= N).
+ * - `retention.daily` N days: every backup of the last N days can be restored, so no tier that is
+ *   written to may be kept shorter (weekly 5 < daily 30: each Sunday's backup is gone after 5 days,
+ *   a hole in the daily restore points); likewise weekly N: monthly kept at least as long.
+ * - `retention.weekly` N days: every week (from weeklyOn to the day before the next) holds a backup
+ *   kept at least N days; `retention.monthly` N days: every calendar month does. A week or month
+ *   without one is a hole, named by the key whose change fills it: weeklyOn / monthlyOnDay when a
+ *   day the schedule runs every week / month exists, the tier's retention otherwise.
+ * - the newest backup is readable until the next one is uploaded (each is there from its start plus
+ *   its expected run time): retention 1 day against backups every 48 hours leaves hours with none.
+ */
+import type { DeclaredDatabase, PromiseResult } from "./promises";
+import { readableUntil } from "./retention";
+import { formatDuration, localDate, schedulerRuns } from "./scheduler-time";
+import { tierFor, TIERS, type Tier, type TierRules } from "../tasks/lib/tiers";
+
+const DAY_MS = 86_400_000;
+const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"] as const;
+
+/** Days since 1970-01-01 of a local YYYY-MM-DD date. */
+const dayNumber = (date: string) => Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10))) / DAY_MS;
+/** YYYY-MM-DD of a day number. */
+const dayText = (n: number) => new Date(n * DAY_MS).toISOString().slice(0, 10);
+const hours = (ms: number) => formatDuration(Math.round(ms / 1000));
+const daysText = (n: number) => `${n} ${n === 1 ? "day" : "days"}`;
+
+interface Backup {
+  /** Scheduled start (ms). */
+  at: number;
+  /** Local day number of its start, in the schedule's zone (the day tierFor reads). */
+  day: number;
+  /** When its dump is uploaded: start + expected run time (ms). */
+  uploaded: number;
+}
+
+/**
+ * The first period (a week from `weeklyDay`, or a calendar month) wholly inside the window whose
+ * backups include none kept at least `days`, with `rules` deciding each backup's tier; undefined when
+ * every period has one. `firstDay`/`lastDay`: local day numbers of the window's whole days.
+ */
+function firstHole(
+  backups: Backup[],
+  kept: (tier: Tier) => number,
+  rules: TierRules,
+  period: "week" | "month",
+  days: number,
+  firstDay: number,
+  lastDay: number,
+): { first: string; last: string } | undefined {
+  const periodOf = (day: number) => {
+    if (period === "week") return Math.floor((day - ((rules.weeklyDay - 4 + 7) % 7)) / 7); // 1970-01-01 was a Thursday
+    const d = new Date(day * DAY_MS);
+    return d.getUTCFullYear() * 12 + d.getUTCMonth();
+  };
+  const firstOf = (p: number) => (period === "week" ? p * 7 + ((rules.weeklyDay - 4 + 7) % 7) : Date.UTC(Math.floor(p / 12), p % 12, 1) / DAY_MS);
+  const covered = new Set<number>();
+  for (const b of backups) if (kept(tierFor(new Date(b.at), rules)) >= days) covered.add(periodOf(b.day));
+  for (let p = periodOf(firstDay); firstOf(p) <= lastDay; p++) {
+    if (firstOf(p) < firstDay || firstOf(p + 1) - 1 > lastDay) continue;
+    if (!covered.has(p)) return { first: dayText(firstOf(p)), last: dayText(firstOf(p + 1) - 1) };
+  }
+  return undefined;
+}
+
+/**
+ * The retention promises of `db` over [start, end) (ms): per tier, that the lifecycle keeps it, that
+ * no lower tier loses restore points to it, that it is fed every week or month, and that the newest
+ * backup lasts until the next is uploaded. Key and remedy name the setting whose change keeps it.
+ */
+export function retentionPromises(db: DeclaredDatabase, start: number, end: number): PromiseResult[] {
+  const out: PromiseResult[] = [];
+  const byTier = new Map(db.retention.map((t) => [t.tier, t]));
+  for (const t of db.retention) {
+    const ok = t.expireDays >= t.promisedDays;
+    out.push({
+      key: `${db.key}.backup.retention.${t.tier}`,
+      promise: `${t.tier} backups kept ${t.promisedDays} days`,
+      figure: `${t.expireDays} days from the upload, rounded up to the next midnight UTC (${t.expireDays} to ${t.expireDays + 1} days), then ${t.noncurrentDays} more as an old version`,
+      value: t.expireDays,
+      status: ok ? "held" : "broken",
+      kind: "config",
+      ...(ok ? {} : { effect: `the lifecycle expires ${t.tier} backups after ${t.expireDays} days < ${t.promisedDays}` }),
+    });
+  }
+  const rules = db.tiers;
+  if (!rules || db.backup.paused || db.retention.length === 0) return out;
+
+  const runMs = (db.backupRun?.expectedSeconds ?? 0) * 1000;
+  const tz = rules.timeZone;
+  const scheduled = schedulerRuns(db.backup, start - 62 * DAY_MS, end);
+  const backups: Backup[] = scheduled.runs.map((at) => ({ at, day: dayNumber(localDate(at, tz)), uploaded: at + runMs }));
+  const written = new Set(backups.filter((b) => b.at >= start).map((b) => tierFor(new Date(b.at), rules)));
+  const firstDay = dayNumber(localDate(start - 1, tz)) + 1;
+  const lastDay = dayNumber(localDate(end, tz)) - 1;
+  const expire = (tier: Tier) => byTier.get(tier)?.expireDays ?? Infinity;
+  const promised = (tier: Tier) => byTier.get(tier)?.promisedDays;
+  const text = `"${db.backup.text}"`;
+
+  // A tier that is written to and kept shorter than a lower tier leaves holes in the lower one's restore points.
+  for (const [i, tier] of TIERS.entries()) {
+    if (i === 0 || !written.has(tier)) continue;
+    const lower = TIERS.slice(0, i).filter((l) => (promised(l) ?? 0) > expire(tier));
+    if (lower.length === 0) continue;
+    const l = lower.sort((a, b) => (promised(b) ?? 0) - (promised(a) ?? 0))[0];
+    const which = tier === "weekly" ? `each ${DAYS[rules.weeklyDay]}'s backup` : `the backup of day ${rules.monthlyDay} of each month`;
+    const first = backups.find((b) => b.at >= start && tierFor(new Date(b.at), rules) === tier);
+    out.push({
+      key: `${db.key}.backup.retention.${tier}`,
+      promise: `${tier} backups kept at least as long as ${l} ones (${promised(l)} days)`,
+      figure: `${expire(tier)} days < ${promised(l)}`,
+      value: expire(tier),
+      status: "broken",
+      kind: "config",
+      firstBreak: first ? localDate(first.at, tz) : undefined,
+      effect: `${which} is written to the ${tier} tier only and gone after ${expire(tier)} days, a hole in the ${promised(l)} days of ${l} restore points`,
+      remedy: `set retention.${tier} to at least ${promised(l)}`,
+    });
+  }
+
+  // Every week, every month holds a backup kept as long as its tier promises.
+  const keptOf = (tier: Tier) => expire(tier);
+  const feeds: { tier: Tier; period: "week" | "month"; settingKey: string; candidates: number[]; with: (v: number) => TierRules; name: (v: number) => string }[] = [
+    { tier: "weekly", period: "week", settingKey: "weeklyOn", candidates: [0, 1, 2, 3, 4, 5, 6], with: (v) => ({ ...rules, weeklyDay: v }), name: (v) => DAYS[v] },
+    { tier: "monthly", period: "month", settingKey: "monthlyOnDay", candidates: Array.from({ length: 28 }, (_, k) => k + 1), with: (v) => ({ ...rules, monthlyDay: v }), name: (v) => String(v) },
+  ];
+  for (const f of feeds) {
+    const days = promised(f.tier);
+    if (days === undefined) continue;
+    const holePeriod = firstHole(backups, keptOf, rules, f.period, days, firstDay, lastDay);
+    const hole = holePeriod?.first;
+    const current = f.period === "week" ? DAYS[rules.weeklyDay] : `day ${rules.monthlyDay}`;
+    const every = f.period === "week" ? `every week (from ${DAYS[rules.weeklyDay]})` : "every month";
+    if (!hole) {
+      out.push({
+        key: `${db.key}.backup.retention.${f.tier}`,
+        promise: `a ${f.tier} restore point kept ${daysText(days)} in ${every}`,
+        figure: `${text} writes a backup kept ${daysText(days)} or more in ${every}`,
+        value: days,
+        status: "held",
+        kind: "config",
+      });
+      continue;
+    }
+    // A run the Scheduler skips that period (a local time daylight saving removes) is the cause: the
+    // schedule's own refusal names it and its remedy, and this hole is one more of its effects.
+    const skipped = scheduled.skipped.find((x) => x.date >= holePeriod!.first && x.date <= holePeriod!.last);
+    if (skipped) {
+      out.push({
+        key: `${db.key}.backup.schedule`,
+        promise: `a ${f.tier} restore point kept ${daysText(days)} in ${every} (retention.${f.tier})`,
+        figure: `none in the ${f.period} from ${hole}`,
+        status: "broken",
+        kind: "config",
+        firstBreak: skipped.date,
+        effect: `no backup kept ${daysText(days)} in the ${f.period} from ${hole}: the ${f.tier} tier has a hole`,
+      });
+      continue;
+    }
+    const fix = f.candidates.find((v) => !firstHole(backups, keptOf, f.with(v), f.period, days, firstDay, lastDay));
+    // Without such a day: every backup of the period kept as long as the tier below would do.
+    const below = f.tier === "weekly" ? "daily" : "weekly";
+    const belowDays = promised(below);
+    const fedByBelow = belowDays !== undefined && !firstHole(backups, keptOf, rules, f.period, belowDays, firstDay, lastDay);
+    const onDay = f.period === "week" ? `no backup on ${current} that week` : `no backup on ${current} that month`;
+    out.push({
+      key: fix !== undefined ? `${db.key}.backup.${f.settingKey}` : `${db.key}.backup.retention.${f.tier}`,
+      promise: `a ${f.tier} restore point kept ${daysText(days)} in ${every} (retention.${f.tier})`,
+      figure: `none in the ${f.period} from ${hole}`,
+      status: "broken",
+      kind: "config",
+      firstBreak: hole,
+      effect: `${text} writes no backup kept ${daysText(days)} in the ${f.period} from ${hole} (${onDay}): the ${f.tier} tier has a hole`,
+      remedy:
+        fix !== undefined
+          ? `set ${f.settingKey} to ${f.name(fix)}, a day ${text} backs up ${f.period === "week" ? "every week" : "every month"}`
+          : `${text} backs up on no ${f.period === "week" ? "weekday every week" : "day of every month"}: back up ${f.period === "week" ? "at least on one weekday every week" : "every day"}${fedByBelow ? `, or set retention.${f.tier} to ${belowDays} (the ${below} backups then stand for every ${f.period})` : ""}`,
+    });
+  }
+
+  // The newest backup is still readable when the next one is uploaded.
+  const rate = /^rate\(/i.test(db.backup.expression);
+  let worst: { margin: number; b: Backup; next: Backup; until: number; tier: Tier } | undefined;
+  let longest = 0;
+  for (let i = 0; i + 1 < backups.length; i++) {
+    const b = backups[i];
+    const next = backups[i + 1];
+    if (next.at < start) continue;
+    const tier = tierFor(new Date(b.at), rules);
+    // A rate schedule's runs keep the phase of the schedule's creation, unknown before deploy: the
+    // rounding to midnight may add nothing, so it counts the days alone.
+    const until = rate ? b.uploaded + expire(tier) * DAY_MS : readableUntil(b.uploaded, expire(tier));
+    longest = Math.max(longest, next.uploaded - b.uploaded);
+    const margin = until - next.uploaded;
+    if (!worst || margin < worst.margin) worst = { margin, b, next, until, tier };
+  }
+  if (worst) {
+    const broken = worst.margin < 0;
+    const needDays = Math.ceil(longest / DAY_MS);
+    const date = localDate(worst.b.at, tz);
+    out.push({
+      key: `${db.key}.backup.retention.${broken ? worst.tier : "daily"}`,
+      promise: "the newest backup is kept until the next one is uploaded",
+      figure: broken
+        ? rate
+          ? `a ${worst.tier} backup may be gone ${hours(-worst.margin)} before the next one`
+          : `the ${worst.tier} backup of ${date} is gone ${hours(-worst.margin)} before the next one`
+        : `at least ${hours(worst.margin)} of overlap (uploads at most ${hours(longest)} apart)`,
+      value: Math.round(worst.margin / 1000),
+      status: broken ? "broken" : "held",
+      kind: "config",
+      ...(broken
+        ? {
+            ...(rate ? {} : { firstBreak: date }),
+            effect: rate
+              ? `a ${worst.tier} backup is kept ${daysText(expire(worst.tier))} (${hours(expire(worst.tier) * DAY_MS)} when uploaded just before midnight UTC, the lifecycle rounding up to midnight) and the next is uploaded ${hours(worst.next.uploaded - worst.b.uploaded)} later: ${hours(-worst.margin)} with no backup at all`
+              : `the ${worst.tier} backup of ${date} is kept ${daysText(expire(worst.tier))} (readable until ${new Date(worst.until).toISOString().slice(0, 16)}Z, the lifecycle rounding up to midnight UTC) and the next is uploaded ${new Date(worst.next.uploaded).toISOString().slice(0, 16)}Z: ${hours(-worst.margin)} with no backup at all`,
+            remedy: `set retention.${worst.tier} to at least ${needDays} (uploads up to ${hours(longest)} apart)`,
+          }
+        : {}),
+    });
+  }
+  return out;
+}

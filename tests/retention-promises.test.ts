@@ -1,0 +1,161 @@
+/**
+ * Retention tiers judged against the backups the schedule really writes, and the verify's age and the
+ * runner judged with the backup's own run time: each config below is refused with the key and the
+ * figure, and the same config fixed is accepted.
+ */
+import { describe, expect, it } from "vitest";
+import { checkPromises, declaredFromRegime } from "../components/promises";
+import { validateRegime } from "../regime/load";
+import { readableUntil } from "../regime/retention";
+import { databaseRunners, LAMBDA_BACKUP_LIMIT_GB, LAMBDA_BACKUP_MAX_SECONDS } from "../regime/runners";
+import { backupRunSeconds } from "../tasks/catalogue";
+
+const FROM = new Date("2026-12-01T00:00:00Z");
+const NET = { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] };
+
+function regime(db: Record<string, unknown>) {
+  return validateRegime({
+    name: "rt",
+    timezone: "America/New_York",
+    databases: [{ id: "app", secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-AbCdEf", network: NET, ...db }],
+  });
+}
+const refusals = (db: Record<string, unknown>) => checkPromises(regime(db), FROM).refusals;
+const promises = (db: Record<string, unknown>) => checkPromises(regime(db), FROM).promises;
+const EST = (at: string) => ({ at, timezone: "Etc/GMT+5" });
+
+describe("S3 lifecycle expiration: the days from the upload, rounded up to the next midnight UTC", () => {
+  it("1 day keeps a backup uploaded at 07:00 UTC 41 h, one uploaded at 23:59 UTC 24 h 1 min", () => {
+    expect((readableUntil(Date.UTC(2026, 11, 1, 7), 1) - Date.UTC(2026, 11, 1, 7)) / 3_600_000).toBe(41);
+    expect((readableUntil(Date.UTC(2026, 11, 1, 23, 59), 1) - Date.UTC(2026, 11, 1, 23, 59)) / 60_000).toBe(24 * 60 + 1);
+    expect(readableUntil(Date.UTC(2026, 11, 1, 0, 0), 30)).toBe(Date.UTC(2026, 11, 31));
+  });
+
+  it("the figure of each tier says so", () => {
+    const daily = promises({ backup: { schedule: EST("daily at 02:00") } }).find((p) => p.key === "databases[app].backup.retention.daily")!;
+    expect(daily.figure).toBe("30 days from the upload, rounded up to the next midnight UTC (30 to 31 days), then 7 more as an old version");
+  });
+});
+
+describe("a tier the schedule never feeds", () => {
+  // ret1: weekly backups on Wednesday, weekly tier on Sunday (the default), monthly on the 1st.
+  const weekly = { schedule: EST("weekly on Wednesday at 03:00"), rpoHours: 168, retention: { daily: 30, weekly: 90, monthly: 365 } };
+  const verify = { schedule: EST("weekly on Wednesday at 06:00"), maxAgeHours: 168 };
+
+  it("weekly on Wednesday with weeklyOn Sunday: no weekly backup is ever written, a monthly one only when the 1st is a Wednesday", () => {
+    expect(refusals({ backup: weekly, verify })).toEqual([
+      'databases[app].backup.weeklyOn: "weekly on Wednesday at 03:00" writes no backup kept 90 days in the week from 2026-12-06 (no backup on Sunday that week): the weekly tier has a hole; set weeklyOn to Wednesday, a day "weekly on Wednesday at 03:00" backs up every week',
+      'databases[app].backup.retention.monthly: "weekly on Wednesday at 03:00" writes no backup kept 365 days in the month from 2026-12-01 (no backup on day 1 that month): the monthly tier has a hole; "weekly on Wednesday at 03:00" backs up on no day of every month: back up every day',
+    ]);
+  });
+
+  it("weeklyOn Wednesday feeds the weekly tier; the monthly one then needs daily backups or the weekly days", () => {
+    expect(refusals({ backup: { ...weekly, weeklyOn: "Wednesday" }, verify })).toEqual([
+      'databases[app].backup.retention.monthly: "weekly on Wednesday at 03:00" writes no backup kept 365 days in the month from 2026-12-01 (no backup on day 1 that month): the monthly tier has a hole; "weekly on Wednesday at 03:00" backs up on no day of every month: back up every day, or set retention.monthly to 90 (the weekly backups then stand for every month)',
+    ]);
+    expect(refusals({ backup: { ...weekly, weeklyOn: "Wednesday", retention: { daily: 30, weekly: 90, monthly: 90 } }, verify })).toEqual([]);
+    expect(refusals({ backup: { ...weekly, schedule: EST("daily at 03:00"), weeklyOn: "Wednesday" }, verify })).toEqual([]);
+  });
+
+  it("ret5: weekdays at 02:00: no weekly tier on Sunday, no monthly backup when the 1st is a weekend", () => {
+    const backup = { schedule: EST("weekdays at 02:00"), rpoHours: 80, retention: { daily: 30, weekly: 90, monthly: 365 }, monthlyOnDay: 1 };
+    expect(refusals({ backup, verify: { maxAgeHours: 80 } })).toEqual([
+      'databases[app].backup.weeklyOn: "weekdays at 02:00" writes no backup kept 90 days in the week from 2026-12-06 (no backup on Sunday that week): the weekly tier has a hole; set weeklyOn to Monday, a day "weekdays at 02:00" backs up every week',
+      'databases[app].backup.retention.monthly: "weekdays at 02:00" writes no backup kept 365 days in the month from 2027-05-01 (no backup on day 1 that month): the monthly tier has a hole; "weekdays at 02:00" backs up on no day of every month: back up every day',
+    ]);
+    const fixed = { ...backup, weeklyOn: "Monday", retention: { daily: 30, weekly: 90, monthly: 90 } };
+    expect(refusals({ backup: fixed, verify: { maxAgeHours: 80 } })).toEqual([]);
+    const monthly = promises({ backup: fixed, verify: { maxAgeHours: 80 } }).find((p) => p.promise.startsWith("a monthly restore point"))!;
+    expect([monthly.status, monthly.figure]).toEqual(["held", '"weekdays at 02:00" writes a backup kept 90 days or more in every month']);
+  });
+
+  it("the first month without a monthly backup is named: May 2027, whose 1st is a Saturday (December to April start on weekdays)", () => {
+    const r = promises({ backup: { schedule: EST("weekdays at 02:00"), rpoHours: 80, weeklyOn: "Monday" }, verify: { maxAgeHours: 80 } });
+    expect(r.find((p) => p.status === "broken")).toMatchObject({ key: "databases[app].backup.retention.monthly", firstBreak: "2027-05-01" });
+  });
+});
+
+describe("a higher tier kept shorter than a lower one", () => {
+  it("ret2: daily 30, weekly 5, monthly 2: the Sunday and 1st-of-month backups vanish, holes in 30 days of daily restore points", () => {
+    const backup = { schedule: EST("daily at 02:00"), retention: { daily: 30, weekly: 5, monthly: 2 } };
+    expect(refusals({ backup })).toEqual([
+      "databases[app].backup.retention.weekly: each Sunday's backup is written to the weekly tier only and gone after 5 days, a hole in the 30 days of daily restore points; set retention.weekly to at least 30",
+      "databases[app].backup.retention.monthly: the backup of day 1 of each month is written to the monthly tier only and gone after 2 days, a hole in the 30 days of daily restore points; set retention.monthly to at least 30",
+    ]);
+    expect(promises({ backup }).find((p) => p.key === "databases[app].backup.retention.weekly" && p.status === "broken")).toMatchObject({ figure: "5 days < 30", firstBreak: "2026-12-06" });
+    expect(refusals({ backup: { ...backup, retention: { daily: 30, weekly: 30, monthly: 30 } } })).toEqual([]);
+  });
+});
+
+describe("the newest backup expires before the next one exists", () => {
+  it("ret3: every 48 hours kept 1 day: 24 h with no backup at all", () => {
+    const backup = { schedule: "every 48 hours", rpoHours: 49, retention: { daily: 1, weekly: 1, monthly: 1 } };
+    expect(refusals({ backup, verify: { maxAgeHours: 49 } })).toEqual([
+      "databases[app].backup.retention.daily: a daily backup is kept 1 day (24 h when uploaded just before midnight UTC, the lifecycle rounding up to midnight) and the next is uploaded 48 h later: 24 h with no backup at all; set retention.daily to at least 2 (uploads up to 48 h apart)",
+    ]);
+    expect(refusals({ backup: { ...backup, retention: { daily: 2, weekly: 2, monthly: 2 } }, verify: { maxAgeHours: 49 } })).toEqual([]);
+  });
+
+  it("a daily 02:00 backup kept 1 day overlaps the next by the lifecycle's rounding: 41 h readable, 24 h apart", () => {
+    const r = promises({ backup: { schedule: EST("daily at 02:00"), retention: { daily: 1, weekly: 1, monthly: 1 } } });
+    const p = r.find((x) => x.promise === "the newest backup is kept until the next one is uploaded")!;
+    expect([p.status, p.figure]).toEqual(["held", "at least 17 h of overlap (uploads at most 24 h apart)"]);
+  });
+});
+
+describe("a backup exists from its start plus its expected run time (tasks/catalogue.ts, the cost estimate's rate)", () => {
+  it("500 GB at 12 MB/s takes 11.9 h (42,667 s), 9.9 GB 845 s", () => {
+    expect(Math.round(backupRunSeconds(500))).toBe(42667);
+    expect(Math.round(backupRunSeconds(9.9))).toBe(845);
+    expect(declaredFromRegime(regime({ sizeGb: 500 })).databases[0].backupRun).toEqual({ runner: "fargate", sizeGb: 500, expectedSeconds: backupRunSeconds(500) });
+  });
+
+  it("bigdb: the 06:00 verify reads the backup finished at 13:51 the day before (its age runs from finishedAt): 16.1 h, held", () => {
+    const r = promises({ sizeGb: 500, backup: { schedule: EST("daily at 02:00") } });
+    const v = r.find((p) => p.key === "databases[app].verify.maxAgeHours")!;
+    expect([v.status, v.figure]).toEqual(["held", "newest backup at most 16.1 h old when it runs (the backup started before it is still running: 500 GB takes 11.9 h at the catalogue's rate)"]);
+    const run = r.find((p) => p.key === "databases[app].backup.runner")!;
+    expect([run.status, run.figure]).toEqual(["held", "expected 11.9 h (tasks/catalogue.ts, the cost estimate's rate) on Fargate, which has no time limit"]);
+  });
+
+  it("a 10:00 verify with maxAgeHours 20 finds that backup 20.1 h old: refused, where a start-time model saw 8 h", () => {
+    const db = { sizeGb: 500, backup: { schedule: EST("daily at 02:00") }, verify: { schedule: EST("daily at 10:00"), maxAgeHours: 20 } };
+    expect(refusals(db)).toEqual([
+      "databases[app].verify.maxAgeHours: the verify on 2026-12-01 finds the newest backup 20.1 h old (the backup started before it is still running: 500 GB takes 11.9 h at the catalogue's rate) > maxAgeHours 20 and fails without a fault; run the verify at least 11.9 h after the backup starts, keep the backup running every day or set maxAgeHours to at least 21",
+    ]);
+    expect(refusals({ ...db, verify: { schedule: EST("daily at 14:00"), maxAgeHours: 20 } })).toEqual([]);
+  });
+});
+
+describe("the size-based cut-over to Fargate is the backup's duration alarm threshold", () => {
+  it("720 s (80 % of Lambda's 900 s) at 12 MB/s: 8.4375 GB", () => {
+    expect(LAMBDA_BACKUP_MAX_SECONDS).toBe(720);
+    expect(LAMBDA_BACKUP_LIMIT_GB).toBe(8.4375);
+    expect(databaseRunners(regime({ sizeGb: 8.4 }).databases[0], "databases[app]").backup).toBe("lambda");
+    expect(databaseRunners(regime({ sizeGb: 8.5 }).databases[0], "databases[app]").backup).toBe("fargate");
+  });
+
+  it("bigdb2: 9.9 GB (845 s) runs on Fargate; the engine reports the run time against the runner's limit", () => {
+    const r = promises({ sizeGb: 9.9, backup: { schedule: EST("daily at 02:00") } });
+    expect(r.find((p) => p.key === "databases[app].backup.runner")).toMatchObject({ status: "held", value: 845, figure: "expected 14.1 min (tasks/catalogue.ts, the cost estimate's rate) on Fargate, which has no time limit" });
+    const small = promises({ sizeGb: 5, backup: { schedule: EST("daily at 02:00") } }).find((p) => p.key === "databases[app].backup.runner")!;
+    expect([small.value, small.figure]).toEqual([427, "expected 7.1 min (tasks/catalogue.ts, the cost estimate's rate) on Lambda, 12 min allowed (its duration alarm's threshold)"]);
+  });
+
+  it("an explicit lambda for 9.9 GB is refused with the figure", () => {
+    expect(() => regime({ sizeGb: 9.9, backup: { schedule: EST("daily at 02:00"), runner: "lambda" } })).toThrow(
+      "databases[0].backup.runner: lambda cannot dump 9.9 GB (sizeGb) in time: expected 845 s (9.9 GB at 12 MB/s) > 720 s, the duration alarm's threshold (80 % of Lambda's 900 s); use fargate or leave it unset",
+    );
+  });
+});
+
+describe("the backup's duration alarm on Fargate is measured against its expected run time", () => {
+  it("twice the expected run time, at least 900 s: 9.9 GB pages past 1,352 s (not at 720 s every run), Lambda keeps 900 s", async () => {
+    const { backupDurationReferenceSeconds } = await import("../regime/runners");
+    expect(backupDurationReferenceSeconds(9.9, "fargate")).toBe(1690);
+    expect(Math.floor(backupDurationReferenceSeconds(9.9, "fargate") * 1000 * 0.8)).toBe(1_352_000);
+    expect(backupDurationReferenceSeconds(500, "fargate")).toBe(85_334);
+    expect(backupDurationReferenceSeconds(1, "fargate")).toBe(900);
+    expect(backupDurationReferenceSeconds(5, "lambda")).toBe(900);
+  });
+});
