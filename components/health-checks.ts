@@ -33,7 +33,7 @@ import type { TaskEnvironment } from "./task-settings";
 import { ScheduledTask } from "./scheduled-task";
 import type { Schedule } from "../regime/schedule";
 import type { EndpointConfig } from "../regime/schema";
-import { downTimeToPageMinutes, failuresBeforeDown } from "../regime/endpoints";
+import { checksHaveGaps, downAlarmPeriodSeconds, downTimeToPageMinutes, failuresBeforeDown } from "../regime/endpoints";
 import { lowerSeverity } from "../regime/severity";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { urlCredentialProblem } from "../tasks/lib/url-credentials";
@@ -190,7 +190,13 @@ export class HealthChecks extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const period = Math.max(60, Math.min(86400, Math.round(args.schedule.intervalSeconds / 60) * 60));
+    // One period per check while the checks run (a working-hours schedule's 5-minute step, not its
+    // weekend). Where the checks stop for hours (nights, weekends) a period without checks says
+    // nothing about the endpoint: missing data is ignored there (the alarm keeps its state), and a
+    // checker that stops is paged by its own missed-run alarm (ScheduledTask).
+    const period = downAlarmPeriodSeconds(args.schedule);
+    const gapped = checksHaveGaps(args.schedule);
+    const missing = gapped ? "ignore" : "breaching";
     const alarms = args.endpoints.flatMap((e) => {
       const failures = failuresBeforeDown(e.failuresBeforeAlarm, period);
       const [pageFrom, pageBy] = downTimeToPageMinutes(failures, period);
@@ -202,8 +208,8 @@ export class HealthChecks extends pulumi.ComponentResource {
             resource: `endpoint-${e.name}`,
             metric: "down",
             severity: e.severity,
-            runbook: `${e.url} was unavailable ${failures} checks in a row (one check every ${period / 60} min: pages ${pageFrom}-${pageBy} min into an outage): unreachable, untrusted certificate, timed out, or a wrong answer (status, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
-            treatMissingData: "breaching",
+            runbook: `${e.url} was unavailable ${failures} checks in a row (one check every ${period / 60} min: pages ${pageFrom}-${pageBy} min into an outage${gapped ? ` while checks run, ${args.schedule.expression}; outside them the alarm keeps its state` : ""}): unreachable, untrusted certificate, timed out, or a wrong answer (status, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
+            treatMissingData: missing,
             paused: args.paused,
             args: {
               namespace: METRICS_NAMESPACE_DEFAULT,
@@ -327,7 +333,9 @@ export class HealthChecks extends pulumi.ComponentResource {
             // is false, so the budget could burn unseen. "breaching" treats a window with no
             // checks as unavailable, like the down alarm does. Windows that have some checks are
             // judged on the checks that ran.
-            treatMissingData: "breaching",
+            // Checks that stop on purpose (a working-hours schedule) leave windows without checks
+            // every night: there the window keeps its state ("ignore") instead of burning the budget.
+            treatMissingData: checksHaveGaps(args.schedule) ? "ignore" : "breaching",
             // The composite alarm that notifies for this window (tests and tools check it pages).
             tags: { ...args.tags, Severity: severity, PartOf: name },
           },

@@ -13,7 +13,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { SEVERITIES, type Severity } from "./alarms";
-import { chunks, muteSchedule, windowSchedules, type MaintenanceWindowConfig, type MuteConfig, type MuteSchedule } from "../regime/maintenance-windows";
+import { chunks, muteSchedule, windowProblem, windowSchedules, type MaintenanceWindowConfig, type MuteConfig, type MuteSchedule } from "../regime/maintenance-windows";
 import { RegimeConfigError, resolveSchedule } from "../regime/load";
 
 /** One alarm of the regime as the catalogue saw it registered. */
@@ -115,6 +115,10 @@ export class MuteRules extends pulumi.ComponentResource {
     args.windows.forEach((w, i) => {
       const key = `maintenanceWindows[${i}]`;
       const s = resolveSchedule(w.schedule, args.timezone);
+      // The loader checked the wall clock; the Scheduler's calendar over the 12 months after the
+      // reference date also sees the 23-hour day of a daylight-saving change.
+      const overlap = windowProblem(s, w.durationMinutes, args.reference);
+      if (overlap) problems.push(`${key}.${overlap.key}: ${overlap.message}`);
       const sel = selectAlarms({ key, alarms: w.alarms, severities: w.severities, components: w.components }, args.alarms, args.components);
       problems.push(...sel.problems);
       const description = `Maintenance window ${w.name}: ${s.description} (${s.timezone}) for ${w.durationMinutes} min${w.reason ? `: ${w.reason}` : ""}`;

@@ -11,9 +11,9 @@
  * the container image on Lambda (a drill's CHECKS: `imageTaskSettings`); zip tasks move large
  * settings (a purge's rules) into their bundle.
  *
- * One figure is not yet exported by its component and is restated here, pinned by a test against the
- * recorded resources (tests/promises.test.ts, "the model is what is provisioned"): the endpoint down
- * alarm's period (components/health-checks.ts).
+ * The endpoint down alarm's period comes from regime/endpoints.ts (`downAlarmPeriodSeconds`), as the
+ * component's does; a test pins the model against the recorded resources (tests/promises.test.ts,
+ * "the model is what is provisioned").
  */
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import { alarmName } from "./alarms";
@@ -29,8 +29,9 @@ import { databaseSchedules } from "./regime";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity } from "./overdue-watch";
 import { jobMissedRunWindow, missedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
-import { failuresBeforeDown } from "../regime/endpoints";
+import { checksHaveGaps, checkStepSeconds, downAlarmPeriodSeconds, failuresBeforeDown } from "../regime/endpoints";
 import { backupRunFigure, databaseRunners } from "../regime/runners";
+import { muteTime } from "../regime/maintenance-windows";
 import { fileBackupSchedule } from "../regime/file-backups";
 import { resolveSchedule } from "../regime/load";
 import { ALARM_EVALUATION_SECONDS, evaluatePromises, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
@@ -145,6 +146,10 @@ export function declaredFromRegime(r: Regime): Declared {
       window: rpoAlarmWindow(db.backup.rpoHours),
       checkIntervalSeconds: 0,
       promiseText: `P0 page when no backup for ${db.backup.rpoHours} h`,
+      severity: "P0",
+      components: [`${r.name}-db-${db.id}`],
+      // components/database.ts: a paused backup's RPO alarm evaluates with its actions off.
+      pausedWith: jobs.backup!.key,
       setting: `rpoHours ${db.backup.rpoHours}`,
       remedy: "set rpoHours to at most 168",
     });
@@ -158,21 +163,28 @@ export function declaredFromRegime(r: Regime): Declared {
   if (r.endpoints) {
     const s = resolveSchedule(r.endpoints.schedule, r.timezone);
     d.jobs.push(job("endpoints.schedule", "endpoint checks", r.endpoints.schedule, s, "P1", undefined, r.endpoints.paused));
-    // components/health-checks.ts: one period per check interval, whole minutes, 1 minute to 1 day.
-    const period = Math.max(60, Math.min(86400, Math.round(s.intervalSeconds / 60) * 60));
+    // components/health-checks.ts: one period per check while the checks run, whole minutes, 1 minute to 1 day.
+    const period = downAlarmPeriodSeconds(s);
+    const step = checkStepSeconds(s);
+    const gapped = checksHaveGaps(s);
     for (const e of r.endpoints.checks) {
       const failures = failuresBeforeDown(e.failuresBeforeAlarm, period);
       d.alarms.push({
         key: `endpoints.checks[${e.name}].failuresBeforeAlarm`,
         name: alarmName(r.name, { resource: `endpoint-${e.name}`, metric: "down", severity: e.severity }),
         window: { period, evaluationPeriods: failures, datapointsToAlarm: failures },
-        checkIntervalSeconds: s.intervalSeconds,
+        checkIntervalSeconds: step,
+        severity: e.severity,
+        components: [`${r.name}-health`],
+        // components/health-checks.ts: paused checks turn the down alarms' actions off.
+        pausedWith: "endpoints.schedule",
+        ...(gapped ? { whileActive: `while checks run (checks run ${textOf(r.endpoints.schedule)}, ${s.timezone}; between them the alarm keeps its state)` } : {}),
         // The down alarm's figure, stated whole: the fault is seen at the next check (up to one check
         // interval), the failing checks fill `failures` periods, and CloudWatch evaluates the alarm
         // once a minute (ALARM_EVALUATION_SECONDS). Fewer datapoints would page sooner but on fewer
         // failed checks than failuresBeforeAlarm says; the promise states the real time instead.
-        promisedSeconds: endpointTimeToPageSeconds(failures, s.intervalSeconds, period),
-        promiseText: `${e.severity} page when ${e.name} is down for ${failures} checks (${Math.round((failures * s.intervalSeconds) / 60)} min), within ${formatDuration(endpointTimeToPageSeconds(failures, s.intervalSeconds, period))} of the fault`,
+        promisedSeconds: endpointTimeToPageSeconds(failures, step, period),
+        promiseText: `${e.severity} page when ${e.name} is down for ${failures} checks (${Math.round((failures * step) / 60)} min), within ${formatDuration(endpointTimeToPageSeconds(failures, step, period))} of the fault`,
         setting: `failuresBeforeAlarm ${failures}`,
         remedy: "check more often or lower failuresBeforeAlarm",
       });
@@ -230,6 +242,8 @@ export function declaredFromRegime(r: Regime): Declared {
       name: alarmName(r.name, { resource: associationAlarmResource(g.name), metric: "failed", severity: ASSOCIATION_FAILURE_SEVERITY }),
       window: { ...ASSOCIATION_FAILURE_WINDOW },
       checkIntervalSeconds: 0,
+      severity: ASSOCIATION_FAILURE_SEVERITY,
+      components: [`${r.name}-logs`],
       promiseText: `${ASSOCIATION_FAILURE_SEVERITY} page when an association of host group ${g.name} (${kinds.join(", ")}) fails on an instance`,
     });
   }
@@ -253,6 +267,27 @@ export function declaredFromRegime(r: Regime): Declared {
     const severity = watcherSeverity(watched.map((j) => ({ severity: (j.severity ?? "P3") as Severity })));
     for (const j of watched) j.overdueWatch!.watcher = { window: WATCHER_MISSED_RUN_WINDOW, severity };
   }
+  // Maintenance windows and mutes (components/mute-rules.ts provisions them; regime/maintenance-windows.ts
+  // reads their times): how long each holds back the pages of the alarms it selects.
+  d.mutes = [
+    ...r.maintenanceWindows.map((w, i) => ({
+      key: `maintenanceWindows[${i}]`,
+      label: `maintenance window ${w.name}`,
+      alarms: w.alarms,
+      severities: w.severities,
+      components: w.components,
+      durationSeconds: w.durationMinutes * 60,
+    })),
+    ...r.mutes.map((m, i) => ({
+      key: `mutes[${i}]`,
+      label: `mute until ${m.until}`,
+      alarms: m.alarms,
+      severities: m.severities,
+      components: m.components,
+      from: m.from !== undefined ? (muteTime(m.from) as { at: Date }).at.getTime() : undefined,
+      until: (muteTime(m.until) as { at: Date }).at.getTime(),
+    })),
+  ];
   return d;
 }
 

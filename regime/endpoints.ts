@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { ALWAYS, id, paused, schedule, secretsManagerArn, severity, uniqueBy } from "./primitives";
 import { urlCredentialProblem } from "../tasks/lib/url-credentials";
+import { cronWallTimes, type Schedule } from "./schedule";
 
 const statusCondition = z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]);
 
@@ -54,7 +55,7 @@ export const endpointSchema = z
       .max(60)
       .optional()
       .describe(
-        "failed checks in a row before the down alarm pages; default: enough checks to cover 5 minutes of outage (seed 000: service down > 5 minutes), at least 2: 5 at one check a minute, 2 at hourly checks",
+        "failed checks in a row before the down alarm pages; default: enough checks to cover 5 minutes of outage (seed 000: service down > 5 minutes), at least 2: 5 at one check a minute, 2 at hourly checks; a schedule with gaps (working hours) counts the checks while they run, and its gaps neither page nor clear the alarm",
       ),
     uptimeTargetPercent: z
       .number({ message: "must be a number" })
@@ -115,4 +116,40 @@ export function failuresBeforeDown(explicit: number | undefined, checkPeriodSeco
  */
 export function downTimeToPageMinutes(failures: number, checkPeriodSeconds: number): [number, number] {
   return [(failures * checkPeriodSeconds) / 60, ((failures + 1) * checkPeriodSeconds) / 60];
+}
+
+/** A Monday with no daylight-saving change near it: the wall-clock week the checks' step is read from. */
+const STEP_SAMPLE_START = Date.UTC(2027, 0, 4);
+/** Five weeks of wall-clock times: every weekday several times, a monthly day at least once. */
+const STEP_SAMPLE_DAYS = 35;
+
+/**
+ * Seconds between two checks while the checks run: a rate's interval; for a cron, the shortest time
+ * between two consecutive wall-clock times it names over five weeks (`cron(*\/5 8-18 ? * MON-FRI *)`:
+ * 300, although its longest gap, the weekend, is 3725 minutes). A cron naming fewer than two times
+ * in five weeks gives its longest interval (`intervalSeconds`).
+ */
+export function checkStepSeconds(s: Pick<Schedule, "expression" | "intervalSeconds">): number {
+  if (!/^cron\(/i.test(s.expression)) return s.intervalSeconds;
+  const walls = cronWallTimes(s.expression, STEP_SAMPLE_START, STEP_SAMPLE_START + STEP_SAMPLE_DAYS * 86_400_000);
+  let step = Infinity;
+  for (let i = 1; i < walls.length; i++) step = Math.min(step, (walls[i] - walls[i - 1]) / 1000);
+  return Number.isFinite(step) ? Math.min(step, s.intervalSeconds) : s.intervalSeconds;
+}
+
+/**
+ * Whether the checks stop for part of the time (working hours, weekdays): their longest interval is
+ * more than their step. Their down alarm then ignores missing data, so the nightly or weekend gap
+ * neither pages nor clears it; a checker that stops is paged by its own missed-run alarm.
+ */
+export function checksHaveGaps(s: Pick<Schedule, "expression" | "intervalSeconds">): boolean {
+  return s.intervalSeconds > checkStepSeconds(s);
+}
+
+/**
+ * The down alarm's period, in seconds: one check step while the checks run (`checkStepSeconds`), in
+ * whole minutes, 1 minute to 1 day (CloudWatch: a period of 60 s or more is a multiple of 60).
+ */
+export function downAlarmPeriodSeconds(s: Pick<Schedule, "expression" | "intervalSeconds">): number {
+  return Math.max(60, Math.min(86400, Math.round(checkStepSeconds(s) / 60) * 60));
 }

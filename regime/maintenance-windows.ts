@@ -171,19 +171,43 @@ export function shortestIntervalSeconds(s: Pick<Schedule, "expression" | "interv
 }
 
 /**
+ * The shortest time between two consecutive starts of a window over the 12 months after `from`, on
+ * EventBridge Scheduler's calendar in the window's zone (regime/scheduler-time.ts): a daily 03:00 in
+ * America/New_York starts 23 h apart across the spring-forward night. A start the zone skips counts at
+ * its would-be instant, as `windowSchedules` provisions it. `date` is the local date of the earlier
+ * start; undefined when fewer than two starts fall in the 12 months.
+ */
+export function shortestStartGap(s: Pick<Schedule, "expression" | "timezone">, from: Date): { seconds: number; date: string; nextDate: string } | undefined {
+  const end = Date.UTC(from.getUTCFullYear() + 1, from.getUTCMonth(), from.getUTCDate());
+  const runs = schedulerRuns(s, from.getTime(), end);
+  const starts = [...runs.runs, ...runs.skipped.map((x) => x.at)].sort((a, b) => a - b);
+  let best: { seconds: number; date: string; nextDate: string } | undefined;
+  for (let i = 1; i < starts.length; i++) {
+    const seconds = (starts[i] - starts[i - 1]) / 1000;
+    if (!best || seconds < best.seconds) best = { seconds, date: localDate(starts[i - 1], s.timezone), nextDate: localDate(starts[i], s.timezone) };
+  }
+  return best;
+}
+
+/**
  * What is wrong with a window's schedule and duration, or undefined: a rate schedule (it knows no wall
  * clock; a window starts at a time of day), and a window as long as or longer than the shortest time
  * between two of its starts (a daily window of 24 h or 25 h: the alarms would never page between them).
+ * Without `from`, the starts are read on the wall clock; with it, on the Scheduler's calendar over the
+ * 12 months after it (`shortestStartGap`), where a daylight-saving change makes a day of 23 h: the
+ * message names that date.
  */
-export function windowProblem(s: Schedule, durationMinutes: number): { key: "schedule" | "durationMinutes"; message: string } | undefined {
+export function windowProblem(s: Schedule, durationMinutes: number, from?: Date): { key: "schedule" | "durationMinutes"; message: string } | undefined {
   if (!/^cron\(/.test(s.expression)) return { key: "schedule", message: `"${s.description}" has no time of day: a maintenance window starts at one (daily at 02:00, first Sunday of the month at 02:00)` };
-  const interval = shortestIntervalSeconds(s);
+  const calendar = from ? shortestStartGap(s, from) : undefined;
+  const interval = Math.min(shortestIntervalSeconds(s), calendar?.seconds ?? Infinity);
+  const between = calendar && calendar.seconds < shortestIntervalSeconds(s) ? `the starts on ${calendar.date} and ${calendar.nextDate} of "${s.description}" in ${s.timezone} (the clock changes between them)` : `two starts of "${s.description}"`;
   if (durationMinutes * 60 > interval) {
-    return { key: "durationMinutes", message: `${durationMinutes} min is longer than the ${Math.round(interval / 60)} min between two starts of "${s.description}": a window must end before the next one starts` };
+    return { key: "durationMinutes", message: `${durationMinutes} min is longer than the ${Math.round(interval / 60)} min between ${between}: a window must end before the next one starts` };
   }
   if (durationMinutes * 60 === interval) {
     // Back to back: each window ends as the next starts, so the alarms it names never page.
-    return { key: "durationMinutes", message: `${durationMinutes} min is as long as the ${Math.round(interval / 60)} min between two starts of "${s.description}": the alarms would be muted without a break; a window must end before the next one starts` };
+    return { key: "durationMinutes", message: `${durationMinutes} min is as long as the ${Math.round(interval / 60)} min between ${between}: the alarms would be muted without a break; a window must end before the next one starts` };
   }
   return undefined;
 }

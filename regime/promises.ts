@@ -119,6 +119,14 @@ export interface DeclaredAlarm {
   /** The promised time to the page, in seconds, and its wording; unset: the figure is reported only. */
   promisedSeconds?: number;
   promiseText?: string;
+  /** When the figure applies, where the alarm sees faults only part of the time: "while checks run (checks run cron(...), ...)". */
+  whileActive?: string;
+  /** Key of the job whose `paused: true` turns this alarm's actions off (the backup for its RPO alarm, the endpoint checks for their down alarms): its promise is then paused too. */
+  pausedWith?: string;
+  /** The severity it pages (its name's suffix): a maintenance window or mute over a P0 or P1 alarm is judged against its promise. */
+  severity?: string;
+  /** The plan's component names it is registered under (`rt-health`), for windows and mutes that select components. */
+  components?: string[];
   /** What the key's value is, for the limit line ("rpoHours 200"). */
   setting?: string;
   /** What keeps the window within CloudWatch's limits ("set rpoHours to at most 168"). */
@@ -160,6 +168,31 @@ export interface DeclaredName {
   name: string;
 }
 
+/**
+ * A maintenance window or one-off mute (CloudWatch alarm mute rule): what it selects and how long it
+ * holds the pages back. A window: `durationSeconds` at each start; a mute: from `from` (unset: the run's
+ * reference date) to `until`, in ms since the epoch.
+ */
+export interface DeclaredMute {
+  /** Config key: `maintenanceWindows[0]`, `mutes[1]`. */
+  key: string;
+  /** "maintenance window always", "mute until 2026-12-15T00:00Z". */
+  label: string;
+  alarms: string[];
+  severities: string[];
+  components: string[];
+  durationSeconds?: number;
+  from?: number;
+  until?: number;
+}
+
+/**
+ * How much later than its promise a P0 or P1 page may come because a window or mute holds it back:
+ * 12 h, a night of planned maintenance (the guides' windows run 2 to 6 hours: "First Sunday of each
+ * month, 2:00 AM - 4:00 AM", quarterly updates of 6 h). A longer muted stretch breaks the promise.
+ */
+export const MUTED_PAGE_ALLOWANCE_SECONDS = 12 * 3600;
+
 export interface Declared {
   databases: DeclaredDatabase[];
   /** Every scheduled job (the databases' too). */
@@ -167,6 +200,8 @@ export interface Declared {
   alarms: DeclaredAlarm[];
   functions: DeclaredFunction[];
   names: DeclaredName[];
+  /** Maintenance windows and one-off mutes; unset: none. */
+  mutes?: DeclaredMute[];
 }
 
 export interface Acceptance {
@@ -250,6 +285,8 @@ export function timeToPageAfterRun(runs: number[], w: AlarmWindow): number {
 // ------------------------------------------------------------------ the engine
 
 const hours = (s: number) => formatDuration(Math.round(s));
+/** "23 h 59 min": a muted stretch to the minute (a 1439-minute window is not "24 h"). */
+const hoursMinutes = (s: number) => (s >= 7200 && s % 3600 !== 0 && s < 7 * 86400 ? `${Math.floor(s / 3600)} h${Math.round((s % 3600) / 60) ? ` ${Math.round((s % 3600) / 60)} min` : ""}` : hours(s));
 
 /** The first local time the Scheduler skips in [from, to), from the job's runs over the regime's window. */
 function skipReason(job: DeclaredJob, from: number, to: number, window: [number, number]): { date: string; time: string } | undefined {
@@ -496,10 +533,26 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     }
     const worst = a.checkIntervalSeconds + a.window.period * (a.window.datapointsToAlarm ?? a.window.evaluationPeriods) + ALARM_EVALUATION_SECONDS;
     const late = a.promisedSeconds !== undefined && worst > a.promisedSeconds;
+    const muted = longestMute(a, d.mutes ?? [], start, end);
+    if (muted && (a.severity === "P0" || a.severity === "P1")) {
+      const promised = a.promisedSeconds ?? worst;
+      if (worst + muted.seconds > promised + MUTED_PAGE_ALLOWANCE_SECONDS) {
+        push({
+          key: muted.mute.key,
+          promise: `${a.promiseText ?? `alarm ${a.name} pages`}, also inside ${muted.mute.label}`,
+          figure: `paged up to ${hours(worst + muted.seconds)} after the fault`,
+          value: worst + muted.seconds,
+          status: "broken",
+          kind: "config",
+          effect: `${muted.mute.label} mutes ${a.name} for up to ${hoursMinutes(muted.seconds)}: a fault inside it pages ${a.severity} up to ${hours(worst + muted.seconds)} after it, more than ${hours(MUTED_PAGE_ALLOWANCE_SECONDS)} later than the promised ${hours(promised)}`,
+          remedy: `shorten it to at most ${hours(promised + MUTED_PAGE_ALLOWANCE_SECONDS - worst)} or ${muted.via}`,
+        });
+      }
+    }
     push({
       key: a.key,
       promise: a.promiseText ?? `alarm ${a.name} pages`,
-      figure: `paged at most ${hours(worst)} after the fault`,
+      figure: `paged at most ${hours(worst)} after the fault${a.whileActive ? ` ${a.whileActive}` : ""}${muted ? `, or up to ${hoursMinutes(muted.seconds)} later inside ${muted.mute.label}` : ""}`,
       value: worst,
       status: late ? "unkept" : "held",
       kind: "program",
@@ -527,19 +580,67 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     if (problem) push({ key: n.key, promise: `${n.kind} name is valid`, figure: `${n.name.length} characters`, status: "broken", kind: "limit", effect: `${problem}: AWS refuses it at deploy`, remedy: "shorten it" });
   }
 
-  return settle(pausedJobs(out, d.jobs), accepted, from, new Date(end));
+  return settle(pausedJobs(out, d), accepted, from, new Date(end));
+}
+
+/**
+ * The longest stretch a window or mute holds back alarm `a`'s pages over [start, end) (ms), with the
+ * mute and how it selects the alarm (for the remedy), or undefined when none selects it. A window:
+ * its duration; a mute: from its start (or `start`, if earlier or unset) to its end, within the window.
+ */
+export function longestMute(a: DeclaredAlarm, mutes: DeclaredMute[], start: number, end: number): { mute: DeclaredMute; seconds: number; via: string } | undefined {
+  let best: { mute: DeclaredMute; seconds: number; via: string } | undefined;
+  for (const m of mutes) {
+    let via: string | undefined;
+    if (m.alarms.includes(a.name)) via = `drop ${a.name} from its alarms`;
+    else if (a.severity && m.severities.includes(a.severity)) via = `drop ${a.severity} from its severities`;
+    else {
+      const c = (a.components ?? []).find((x) => m.components.includes(x));
+      if (c) via = `drop ${c} from its components`;
+    }
+    if (!via) continue;
+    const seconds = m.durationSeconds ?? Math.max(0, (Math.min(m.until ?? start, end) - Math.max(m.from ?? start, start)) / 1000);
+    if (seconds > 0 && (!best || seconds > best.seconds)) best = { mute: m, seconds, via };
+  }
+  return best;
 }
 
 /**
  * The promises of a paused job (its schedule key: runs as scheduled, is watched, and for a backup the
- * RPO) become one `paused` result: a job stopped on purpose neither holds nor breaks them.
+ * RPO) become one `paused` result: a job stopped on purpose neither holds nor breaks them. So do the
+ * promises that depend on it, with the figure that applies while it is paused: a paused backup's RPO
+ * alarm (actions off: no page) and its verify's age (no new backup: the verify fails once the newest is
+ * older than maxAgeHours), a paused verify's age, and the down alarms of paused endpoint checks.
+ * AWS limits (`limit` results) stay: AWS refuses them paused or not.
  */
-function pausedJobs(results: PromiseResult[], jobs: DeclaredJob[]): PromiseResult[] {
-  const paused = new Map(jobs.filter((j) => j.paused).map((j) => [j.key, j]));
+function pausedJobs(results: PromiseResult[], d: Pick<Declared, "jobs" | "databases" | "alarms">): PromiseResult[] {
+  const paused = new Map(d.jobs.filter((j) => j.paused).map((j) => [j.key, j]));
   if (paused.size === 0) return results;
-  const out = results.filter((r) => !paused.has(r.key));
+  // Dependent promise key -> its figure and why, while the job it depends on is paused.
+  const dependents = new Map<string, { figure: string; detail: string }>();
+  for (const a of d.alarms) {
+    if (a.pausedWith && paused.has(a.pausedWith)) {
+      dependents.set(a.key, { figure: "no page while paused (the alarm's actions are off)", detail: `${a.pausedWith} is paused: alarm ${a.name} evaluates with its actions off until the job is resumed` });
+    }
+  }
+  for (const db of d.databases) {
+    if (!db.verify) continue;
+    const key = `${db.key}.verify.maxAgeHours`;
+    if (paused.has(db.verify.key)) dependents.set(key, { figure: "no verify while paused", detail: `${db.verify.key} is paused: no verify runs until it is resumed` });
+    else if (paused.has(db.backup.key)) {
+      dependents.set(key, {
+        figure: `no backup while paused: the verify fails once the newest backup is older than ${db.verify.maxAgeHours} h`,
+        detail: `${db.backup.key} is paused: no new backup, so the verify fails once the newest backup is older than ${db.verify.maxAgeHours} h (maxAgeHours); pause the verify too, or resume the backup`,
+      });
+    }
+  }
+  const out = results.filter((r) => !paused.has(r.key) && !(dependents.has(r.key) && r.kind !== "limit"));
   for (const j of paused.values()) {
     out.push({ key: j.key, promise: `${j.label} runs ${j.text} (${j.timezone})`, figure: "paused", status: "paused", kind: "config", detail: "paused: true: the schedule is disabled and its missed-run watch silent until it is resumed" });
+  }
+  for (const [key, dep] of dependents) {
+    const original = results.find((r) => r.key === key && r.kind !== "limit");
+    if (original) out.push({ key, promise: original.promise, figure: dep.figure, status: "paused", kind: original.kind, detail: dep.detail });
   }
   return out;
 }
@@ -557,7 +658,8 @@ export function settle(promises: PromiseResult[], accepted: Acceptance[], from: 
   for (const p of promises.filter((x) => x.status === "broken")) byKey.set(p.key, [...(byKey.get(p.key) ?? []), p]);
   for (const [key, list] of byKey) refusals.push(refusalLine(key, list));
   accepted.forEach((a, i) => {
-    const acceptable = promises.some((p) => p.key === a.key && p.kind === "config" && p.status === "accepted");
+    // A paused promise keeps its acceptance: it applies again when the job is resumed.
+    const acceptable = promises.some((p) => p.key === a.key && ((p.kind === "config" && p.status === "accepted") || p.status === "paused"));
     if (!acceptable) {
       const limit = promises.some((p) => p.key === a.key && p.kind === "limit" && p.status === "broken");
       refusals.push(

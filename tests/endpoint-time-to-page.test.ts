@@ -6,13 +6,16 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { mockArchive, mockTopics, settle, setupMocks } from "./helpers/pulumi-mocks";
-import { downTimeToPageMinutes, endpointsSchema, failuresBeforeDown } from "../regime/endpoints";
+import { checkStepSeconds, checksHaveGaps, downAlarmPeriodSeconds, downTimeToPageMinutes, endpointsSchema, failuresBeforeDown } from "../regime/endpoints";
+import { parseSchedule } from "../regime/schedule";
 
 const { resources } = setupMocks();
 const TOPICS = mockTopics("ttp");
 
 type Mod = typeof import("../components/health-checks");
 let mod: Mod;
+
+const WORKING_HOURS = "cron(*/5 8-18 ? * MON-FRI *)";
 
 function build(regime: string, intervalSeconds: number, expression: string, checks: unknown[]) {
   const endpoints = endpointsSchema.parse({ checks }).checks;
@@ -38,6 +41,8 @@ beforeAll(async () => {
   build("hourly", 3600, "cron(0 * * * ? *)", [{ name: "app", url: "http://app.example.com/health" }, { name: "strict", url: "http://app.example.com/ready", failuresBeforeAlarm: 1 }]);
   build("five", 300, "rate(5 minutes)", [{ name: "site", url: "https://site.example.com/" }]);
   build("two", 120, "rate(2 minutes)", [{ name: "site", url: "https://site.example.com/" }]);
+  // Working hours: every 5 minutes 08:00-18:55 on weekdays; its longest gap is the weekend (3725 min).
+  build("office", parseSchedule(WORKING_HOURS, "America/New_York").intervalSeconds, WORKING_HOURS, [{ name: "api", url: "https://api.example.com/health", uptimeTargetPercent: 99.9 }]);
   await settle();
 });
 
@@ -65,6 +70,37 @@ describe("down alarm of an endpoint", () => {
     expect(alarm("minute-endpoint-api-down-P0")).toMatchObject({ evaluationPeriods: 3, datapointsToAlarm: 3 });
     expect(alarm("minute-endpoint-api-down-P0").alarmDescription).toContain("pages 3-4 min into an outage");
     expect(alarm("hourly-endpoint-strict-down-P0")).toMatchObject({ period: 3600, evaluationPeriods: 1, datapointsToAlarm: 1 });
+  });
+});
+
+describe("checks on a schedule with gaps (working hours)", () => {
+  it("the down alarm counts 5-minute checks while they run, not the weekend: 2 periods of 5 minutes, and the gaps neither page nor clear it", () => {
+    const a = alarm("office-endpoint-api-down-P0");
+    expect([a.period, a.evaluationPeriods, a.datapointsToAlarm, a.treatMissingData]).toEqual([300, 2, 2, "ignore"]);
+    expect(a.alarmDescription).toContain(`2 checks in a row (one check every 5 min: pages 10-15 min into an outage while checks run, ${WORKING_HOURS}; outside them the alarm keeps its state)`);
+  });
+
+  it("a checker that stops is paged by the health-check task's own missed-run alarm, which looks over the weekend", () => {
+    const missed = alarm("office-health-task-missed-run-P3");
+    expect(missed.treatMissingData).toBe("breaching");
+    expect(missed.alarmActions?.length ?? 0).toBeGreaterThan(0);
+  });
+
+  it("the error-budget windows keep their state at night instead of burning the budget", () => {
+    const windows = resources.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" && String(r.inputs.name).startsWith("office-endpoint-api-budget-"));
+    expect(windows.length).toBeGreaterThan(0);
+    for (const w of windows) expect(w.inputs.treatMissingData).toBe("ignore");
+    const minute = resources.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" && String(r.inputs.name).startsWith("minute-endpoint-web-budget-"));
+    for (const w of minute) expect(w.inputs.treatMissingData).toBe("breaching");
+  });
+
+  it("the step is the shortest time between two checks; a regular schedule has no gaps", () => {
+    const s = (t: string) => parseSchedule(t, "America/New_York");
+    expect([checkStepSeconds(s(WORKING_HOURS)), s(WORKING_HOURS).intervalSeconds, downAlarmPeriodSeconds(s(WORKING_HOURS)), checksHaveGaps(s(WORKING_HOURS))]).toEqual([300, 3665 * 60, 300, true]);
+    expect([checkStepSeconds(s("every 1 minute")), downAlarmPeriodSeconds(s("every 1 minute")), checksHaveGaps(s("every 1 minute"))]).toEqual([60, 60, false]);
+    expect([checkStepSeconds(s("cron(* * * * ? *)")), checksHaveGaps(s("cron(* * * * ? *)"))]).toEqual([60, false]);
+    expect([checkStepSeconds(s("hourly")), checksHaveGaps(s("hourly"))]).toEqual([3600, false]);
+    expect([checkStepSeconds(s("daily at 09:00")), downAlarmPeriodSeconds(s("daily at 09:00"))]).toEqual([86400, 86400]);
   });
 });
 

@@ -143,6 +143,21 @@ describe("a window longer than its interval", () => {
     expect(windowProblem(parseSchedule("weekly on Monday and Thursday at 22:30", "UTC"), 3 * 1440)?.key).toBe("durationMinutes");
     expect(windowProblem(parseSchedule("every 6 hours", "UTC"), 60)?.key).toBe("schedule");
   });
+
+  it("counts the 23-hour day of the Scheduler's calendar: daily at 03:00 in New York starts 1380 min apart on 2027-03-13", () => {
+    const s = parseSchedule("daily at 03:00", "America/New_York");
+    const from = new Date("2026-12-01T00:00:00Z");
+    expect(windowProblem(s, 1400, from)).toEqual({
+      key: "durationMinutes",
+      message: '1400 min is longer than the 1380 min between the starts on 2027-03-13 and 2027-03-14 of "daily at 03:00" in America/New_York (the clock changes between them): a window must end before the next one starts',
+    });
+    expect(windowProblem(s, 1380, from)?.message).toMatch(/^1380 min is as long as the 1380 min between the starts on 2027-03-13 and 2027-03-14/);
+    expect(windowProblem(s, 1379, from)).toBeUndefined();
+    // A fixed-offset zone has no 23-hour day.
+    expect(windowProblem(parseSchedule("daily at 03:00", "Etc/GMT+5"), 1400, from)).toBeUndefined();
+    // The loader, without a reference date, refuses 1440 on the wall clock already.
+    expect(windowProblem(s, 1440)?.message).toBe('1440 min is as long as the 1440 min between two starts of "daily at 03:00": the alarms would be muted without a break; a window must end before the next one starts');
+  });
 });
 
 describe("one-off mutes", () => {

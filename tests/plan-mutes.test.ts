@@ -2,7 +2,11 @@
  * The text plan's mute-rule section: a rule that mutes P0 alarms names them, since a P0 that goes into
  * ALARM inside the window never pages (CloudWatch runs alarm actions on state changes only).
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { runPlan } from "../plan/run";
 import { formatPlan } from "../plan/cli";
 import type { AlarmEntry, Plan } from "../plan/run";
 
@@ -33,4 +37,32 @@ describe("plan: mute rules", () => {
     expect(lines[at + 1]).toBe("    mutes P0: shop-db-app-rpo-P0 (one that goes into ALARM inside the window pages nobody, then or later while it stays in ALARM: CloudWatch runs alarm actions on state changes only)");
     expect(lines[at + 2]).toBe("  shop-mw-cpu: cron(0 5 * * *) UTC for PT30M, 1 alarms");
   });
+});
+
+describe("plan: a window that runs into its next start on the Scheduler's calendar", () => {
+  it("daily at 03:00 New York for 1400 min is refused with the spring-forward date (two starts 1380 min apart)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mw-"));
+    const file = join(dir, "Pulumi.mw.yaml");
+    writeFileSync(
+      file,
+      [
+        "config:",
+        "  maintenance-regime:name: mw",
+        "  maintenance-regime:timezone: America/New_York",
+        "  maintenance-regime:endpoints:",
+        "    checks:",
+        "      - name: api",
+        "        url: https://a.example.com/health",
+        "  maintenance-regime:maintenanceWindows:",
+        "    - name: nightly",
+        "      schedule: daily at 03:00",
+        "      durationMinutes: 1400",
+        "      severities: [P3]",
+        "",
+      ].join("\n"),
+    );
+    await expect(runPlan({ configFile: file, from: new Date("2026-12-01T00:00:00Z") })).rejects.toThrow(
+      'maintenanceWindows[0].durationMinutes: 1400 min is longer than the 1380 min between the starts on 2027-03-13 and 2027-03-14 of "daily at 03:00" in America/New_York (the clock changes between them): a window must end before the next one starts',
+    );
+  }, 300_000);
 });

@@ -270,6 +270,105 @@ describe("AWS limits that fail only at deploy", () => {
   });
 });
 
+describe("endpoint checks on a schedule with gaps", () => {
+  const checks = [{ name: "api", url: "https://a.example.com/health" }];
+  const down = (schedule: string) => checkPromises(regime({ timezone: "America/New_York", endpoints: { schedule, checks } }), FROM).promises.find((p) => p.key === "endpoints.checks[api].failuresBeforeAlarm")!;
+
+  it("working hours every 5 minutes: paged within 16 min of the fault while checks run, not after the weekend", () => {
+    const p = down("cron(*/5 8-18 ? * MON-FRI *)");
+    expect([p.promise, p.figure, p.value, p.status]).toEqual([
+      "P0 page when api is down for 2 checks (10 min), within 16 min of the fault",
+      "paged at most 16 min after the fault while checks run (checks run cron(*/5 8-18 ? * MON-FRI *), America/New_York; between them the alarm keeps its state)",
+      960,
+      "held",
+    ]);
+  });
+
+  it("every minute: unchanged, 5 checks within 7 min", () => {
+    const p = down("every 1 minute");
+    expect([p.promise, p.figure, p.value]).toEqual(["P0 page when api is down for 5 checks (5 min), within 7 min of the fault", "paged at most 7 min after the fault", 420]);
+  });
+});
+
+describe("maintenance windows and mutes delay the pages they hold back", () => {
+  const withMutes = (over: Record<string, unknown>) =>
+    validateRegime({
+      name: "t",
+      timezone: "America/New_York",
+      databases: [
+        {
+          id: "app",
+          secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
+          network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
+          backup: { schedule: { at: "daily at 02:00", timezone: "Etc/GMT+5" } },
+        },
+      ],
+      endpoints: { checks: [{ name: "api", url: "https://a.example.com/health" }] },
+      ...over,
+    });
+  const REFERENCE = new Date("2026-12-01T00:00:00Z");
+  const report = (over: Record<string, unknown>) => checkPromises(withMutes(over), REFERENCE);
+  const down = (over: Record<string, unknown>) => report(over).promises.find((p) => p.key === "endpoints.checks[api].failuresBeforeAlarm")!;
+
+  it("a daily window of 1439 min over P0 and P1 is refused on its key, with the figure and what keeps the promise", () => {
+    const over = { maintenanceWindows: [{ name: "always", schedule: "daily at 00:00", durationMinutes: 1439, severities: ["P0", "P1"] }] };
+    expect(down(over).figure).toBe("paged at most 7 min after the fault, or up to 23 h 59 min later inside maintenance window always");
+    expect(report(over).refusals).toEqual([
+      "maintenanceWindows[0]: maintenance window always mutes t-db-app-rpo-P0 for up to 23 h 59 min: a fault inside it pages P0 up to 50 h after it, more than 12 h later than the promised 26 h; maintenance window always mutes t-endpoint-api-down-P0 for up to 23 h 59 min: a fault inside it pages P0 up to 24.1 h after it, more than 12 h later than the promised 7 min; shorten it to at most 12 h or drop P0 from its severities",
+    ]);
+  });
+
+  it("a mute of P0 for 14 days is refused; named in acceptedRisks it passes, reported as accepted", () => {
+    const mutes = [{ severities: ["P0"], until: "2026-12-15T00:00Z", reason: "migration" }];
+    expect(down({ mutes }).figure).toBe("paged at most 7 min after the fault, or up to 14 d later inside mute until 2026-12-15T00:00Z");
+    expect(report({ mutes }).refusals).toHaveLength(1);
+    expect(report({ mutes }).refusals[0]).toMatch(/^mutes\[0\]: mute until 2026-12-15T00:00Z mutes t-db-app-rpo-P0 for up to 14 d: .*; shorten it to at most 12 h or drop P0 from its severities$/);
+    const accepted = report({ mutes, acceptedRisks: [{ key: "mutes[0]", reason: "the migration takes two weeks; watched by hand" }] });
+    expect(accepted.refusals).toEqual([]);
+    expect(accepted.promises.filter((p) => p.key === "mutes[0]").map((p) => p.status)).toEqual(["accepted", "accepted"]);
+  });
+
+  it("a 2-hour weekly window over the endpoint checks is held, and its figure says how much later a page may come", () => {
+    const over = { maintenanceWindows: [{ name: "deploys", schedule: "weekly on Sunday at 02:00", durationMinutes: 120, components: ["t-health"] }] };
+    expect(report(over).refusals).toEqual([]);
+    expect([down(over).figure, down(over).status]).toEqual(["paged at most 7 min after the fault, or up to 2 h later inside maintenance window deploys", "held"]);
+    // The RPO alarm is not in the window: its figure is unchanged.
+    expect(report(over).promises.find((p) => p.key === "databases[app].backup.rpoHours")!.figure).not.toContain("window");
+  });
+
+  it("a mute over by the reference date holds nothing back", () => {
+    expect(down({ mutes: [{ severities: ["P0"], from: "2026-11-01T00:00Z", until: "2026-11-14T00:00Z", reason: "past" }] }).figure).toBe("paged at most 7 min after the fault");
+  });
+});
+
+describe("a paused job and the promises that depend on it", () => {
+  const status = (r: ReturnType<typeof regime>, key: string) => checkPromises(r, FROM).promises.filter((p) => p.key === key).map((p) => [p.status, p.figure]);
+
+  it("a paused backup: its RPO alarm and its verify's age are paused, with the figures that apply, not held", () => {
+    const r = regime({ backup: { paused: true } });
+    expect(status(r, "databases[app].backup.schedule")).toEqual([["paused", "paused"]]);
+    expect(status(r, "databases[app].backup.rpoHours")).toEqual([["paused", "no page while paused (the alarm's actions are off)"]]);
+    expect(status(r, "databases[app].verify.maxAgeHours")).toEqual([["paused", "no backup while paused: the verify fails once the newest backup is older than 26 h"]]);
+    // The verify itself still runs and is watched.
+    expect(status(r, "databases[app].verify.schedule")).toEqual([["held", "paged within 37.5 h of its last run"]]);
+    expect(checkPromises(r, FROM).refusals).toEqual([]);
+  });
+
+  it("a paused 02:00 New York backup: no verify break for 2027-03-14 from its disabled schedule, and its acceptance is kept for when it resumes", () => {
+    const r = regime({ timezone: "America/New_York", backup: { paused: true }, acceptedRisks: [{ key: "databases[app].backup.schedule", reason: "one short night a year" }] });
+    const report = checkPromises(r, FROM);
+    expect(report.refusals).toEqual([]);
+    expect(report.promises.filter((p) => p.status === "broken" || p.firstBreak)).toEqual([]);
+    expect(status(r, "databases[app].verify.maxAgeHours")).toEqual([["paused", "no backup while paused: the verify fails once the newest backup is older than 26 h"]]);
+  });
+
+  it("a paused verify: its age promise is paused; paused endpoint checks: their down alarms' promises are paused", () => {
+    expect(status(regime({ verify: { paused: true } }), "databases[app].verify.maxAgeHours")).toEqual([["paused", "no verify while paused"]]);
+    const r = regime({ endpoints: { paused: true, checks: [{ name: "api", url: "https://a.example.com/health" }] } });
+    expect(status(r, "endpoints.checks[api].failuresBeforeAlarm")).toEqual([["paused", "no page while paused (the alarm's actions are off)"]]);
+  });
+});
+
 describe("acceptedRisks", () => {
   it("an accepted broken promise passes, reported as accepted", () => {
     const r = regime({
