@@ -143,7 +143,7 @@ describe("regime.schema.json, read by Ajv", () => {
     stack.config[`${NS}:databases`][0].bakup = { schedule: "daily at 02:00" };
     expect(validate(stack)).toBe(false);
     expect(errors()).toContain(`/config/${NS}:databases/0 must NOT have additional properties bakup`);
-    expect(loaderRefusal(stack.config)).toBe("databases[0]: unknown key bakup");
+    expect(loaderRefusal(stack.config)).toBe("databases[0]: unknown key bakup (did you mean backup?)");
   });
 
   it("refuses a wrong type, as the program does", () => {
