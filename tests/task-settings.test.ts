@@ -13,7 +13,7 @@ import { tasks } from "../tasks/registry";
 const FROM = new Date("2026-11-23T00:00:00Z");
 
 /** Read by the shared runtime (tasks/lib) or the Lambda platform, whatever the task. */
-const RUNTIME = new Set(["TASK", "REGIME_NAME", "METRICS_NAMESPACE", "METRICS_INSTANCE", "LOG_LEVEL", "DATABASES", "NODE_OPTIONS", "PG_BIN_DIR", "PG_DUMP_PATH", "PG_RESTORE_PATH",
+const RUNTIME = new Set(["TASK", "REGIME_NAME", "METRICS_NAMESPACE", "METRICS_INSTANCE", "LOG_LEVEL", "DATABASES", "NODE_OPTIONS", "PG_BIN_DIR", "PG_DUMP_PATH", "PG_RESTORE_PATH", "SCHEDULE_INTERVAL_SECONDS",
   // Read by the entry points after a successful run (tasks/lib/run-marker.ts), for the overdue watcher.
   "RUN_MARKER_BUCKET", "RUN_MARKER_PREFIX",
   // Read by the shared runtime: the run metrics an alarm of the task reads (tasks/lib/metrics.ts publishedRunMetrics).
