@@ -9,7 +9,8 @@
  * call on the association's ARN, `arn:aws:ssm:<region>:<account>:association/<id>` (Service
  * Authorization Reference, "Actions, resources, and condition keys for AWS Systems Manager").
  */
-import { DescribeAssociationCommand, SSMClient, type SSMClientConfig } from "@aws-sdk/client-ssm";
+import { DescribeAssociationCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { taskClientConfig } from "./s3";
 
 /**
  * The SSM client of a task: region and credentials as s3Client takes them, and
@@ -17,13 +18,7 @@ import { DescribeAssociationCommand, SSMClient, type SSMClientConfig } from "@aw
  * counts too) for a local server.
  */
 export function ssmClient(env: Record<string, string | undefined>): SSMClient {
-  const config: SSMClientConfig = { region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1" };
-  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
-    config.credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN };
-  }
-  const endpoint = env.AWS_ENDPOINT_URL_SSM || env.AWS_ENDPOINT_URL;
-  if (endpoint) config.endpoint = endpoint;
-  return new SSMClient(config);
+  return new SSMClient(taskClientConfig(env, "SSM"));
 }
 
 /** What the watcher needs of an association: when it last ran (undefined: never) and when it was made; `gone` when it no longer exists. */

@@ -12,16 +12,26 @@ import { normalisePrefix, TIERS } from "./tiers";
  * value given on the command line counts too. An overridden endpoint (MinIO, s3rver, LocalStack)
  * gets path-style addressing and checksums only where the API requires them.
  */
-export function s3Client(env: Record<string, string | undefined>): S3Client {
-  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
-  const config: S3ClientConfig = { region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1" };
-  // Same variables the SDK's environment provider reads, taken from the task's env (CLI options count);
-  // otherwise the default chain (Lambda/Fargate role) applies.
+/**
+ * Region, credentials and endpoint of an AWS SDK client of a task, from the task's env (CLI options
+ * count): AWS_REGION / AWS_DEFAULT_REGION (default us-east-1); AWS_ACCESS_KEY_ID /
+ * AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, the variables the SDK's environment provider reads
+ * (otherwise the default chain, the Lambda/Fargate role, applies); AWS_ENDPOINT_URL_<SERVICE> or
+ * AWS_ENDPOINT_URL for a local server (`service`: S3, CLOUDWATCH, SSM).
+ */
+export function taskClientConfig(env: Record<string, string | undefined>, service: string): { region: string; credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }; endpoint?: string } {
+  const config: ReturnType<typeof taskClientConfig> = { region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1" };
   if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
     config.credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN };
   }
-  if (endpoint) {
-    config.endpoint = endpoint;
+  const endpoint = env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL;
+  if (endpoint) config.endpoint = endpoint;
+  return config;
+}
+
+export function s3Client(env: Record<string, string | undefined>): S3Client {
+  const config: S3ClientConfig = taskClientConfig(env, "S3");
+  if (config.endpoint) {
     config.forcePathStyle = true;
     config.requestChecksumCalculation = "WHEN_REQUIRED";
     config.responseChecksumValidation = "WHEN_REQUIRED";

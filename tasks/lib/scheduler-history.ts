@@ -7,7 +7,8 @@
  * Read with GetMetricData at a 1-hour period, whose data points CloudWatch keeps 455 days
  * (METRIC_HOURLY, regime/limits.ts): a quarterly schedule's last run is always within reach.
  */
-import { CloudWatchClient, GetMetricDataCommand, type CloudWatchClientConfig } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { taskClientConfig } from "./s3";
 import { METRIC_HOURLY } from "../../regime/limits";
 
 /**
@@ -16,13 +17,7 @@ import { METRIC_HOURLY } from "../../regime/limits";
  * line counts too) for a local server.
  */
 export function cloudWatchClient(env: Record<string, string | undefined>): CloudWatchClient {
-  const config: CloudWatchClientConfig = { region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1" };
-  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
-    config.credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN };
-  }
-  const endpoint = env.AWS_ENDPOINT_URL_CLOUDWATCH || env.AWS_ENDPOINT_URL;
-  if (endpoint) config.endpoint = endpoint;
-  return new CloudWatchClient(config);
+  return new CloudWatchClient(taskClientConfig(env, "CLOUDWATCH"));
 }
 
 /**
