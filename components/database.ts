@@ -11,10 +11,10 @@ import { createAlarm, type AlertTopics, type Severity } from "./alarms";
 import { tierPrefix, type BackupVault } from "./backup-vault";
 import type { IamStatement } from "./iam";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
-import { jobMissedRunWindow, ScheduledTask, type TaskCode } from "./scheduled-task";
+import { jobMissedRunWindow, missedRunJobOf, ScheduledTask, type TaskCode } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
 import type { Schedule } from "../regime/schedule";
-import { backupDurationReferenceSeconds, databaseRunners, type Runner } from "../regime/runners";
+import { backupDurationReferenceSeconds, databaseRunners, type DatabaseRunners, type Runner } from "../regime/runners";
 import { restoreCheckBounds, type DatabaseConfig } from "../regime/schema";
 import type { DbTaskName, ZipTaskName } from "../tasks/catalogue";
 import type { SharedSettingKey, TaskEnvironment } from "./task-settings";
@@ -104,6 +104,31 @@ export const DB_HEALTH_WARNINGS: readonly {
 /** The db-health task's warning settings: each P2 alarm's threshold, as the task reads it (DB_HEALTH_WARNINGS). */
 export function dbHealthWarningSettings(h: DbHealthConfig): Record<(typeof DB_HEALTH_WARNINGS)[number]["setting"], string> {
   return Object.fromEntries(DB_HEALTH_WARNINGS.map((w) => [w.setting, String(w.threshold(h))])) as Record<(typeof DB_HEALTH_WARNINGS)[number]["setting"], string>;
+}
+
+/**
+ * A scheduled database task's timeout on Lambda, or on Fargate (which has none) the run time its
+ * duration alarm measures against, in seconds; also the longest successful run its missed-run window
+ * allows for. Backup: backupDurationReferenceSeconds (900 on Lambda, twice the expected run on
+ * Fargate); restore drill on Fargate: drillMinutes; db-health: 300 (its checks are catalogue queries);
+ * every other task: Lambda's 900 (vacuum, analyze and reindex stop at their time budget).
+ */
+export function dbTaskTimeoutSeconds(task: DbTaskName, db: Pick<DatabaseConfig, "sizeGb">, runners: DatabaseRunners): number {
+  switch (task) {
+    case "backup":
+      return backupDurationReferenceSeconds(db.sizeGb, runners.backup);
+    case "restore-drill":
+      return runners.drill === "fargate" ? runners.drillMinutes! * 60 : LAMBDA_MAX_TIMEOUT_SECONDS;
+    case "db-health":
+      return 300;
+    default:
+      return LAMBDA_MAX_TIMEOUT_SECONDS;
+  }
+}
+
+/** The missed-run alarm window of a scheduled database task (jobMissedRunWindow), or undefined when it is too sparse for one and the overdue watcher watches it. */
+export function dbTaskMissedRunWindow(task: DbTaskName, db: Pick<DatabaseConfig, "sizeGb">, runners: DatabaseRunners, schedule: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">) {
+  return jobMissedRunWindow(missedRunJobOf({ expectedIntervalSeconds: schedule.intervalSeconds, schedule, timeoutSeconds: dbTaskTimeoutSeconds(task, db, runners) }));
 }
 
 /**
@@ -238,15 +263,15 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       // Typed from the task's settings schema: a setting the task does not read does not compile.
       settings: TaskEnvironment<N>,
       statements: pulumi.Input<IamStatement>[],
-      timeoutSeconds: number,
       memoryMb: number,
     ) => {
       const schedule = args.schedules[task];
       if (!schedule) return;
+      const timeoutSeconds = dbTaskTimeoutSeconds(task, db, runners);
       const paused = pausedTasks[task] === true;
       let environment = settings as Record<string, pulumi.Input<string>>;
       // Too sparse for a metric alarm: the task records each success under runs/<db>/<task>/ for the overdue watcher.
-      if (!jobMissedRunWindow(schedule.intervalSeconds) && !paused) {
+      if (!dbTaskMissedRunWindow(task, db, runners, schedule) && !paused) {
         const prefix = runMarkerPrefix(db.id, task);
         environment = { ...environment, ...runMarkerSettings(db.id, task, args.vault.bucketName) };
         statements = [...statements, ...args.vault.writeStatements([prefix])];
@@ -302,8 +327,6 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       image.backup,
       // Read back: the task checks the object it wrote and the manifest's predecessor.
       args.vault.writeStatements(prefixes, { readBack: true }),
-      // Fargate has no timeout: the duration alarm's reference is twice the expected run time (regime/runners.ts).
-      backupDurationReferenceSeconds(db.sizeGb, runners.backup),
       1024,
     );
     task(
@@ -313,7 +336,6 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       image["verify-backup"],
       // Reads the backups; writes only its verification records beside them (tasks/lib/verification.ts).
       [...args.vault.readStatements(prefixes), ...args.vault.writeStatements(prefixes.map((p) => `${p}${VERIFIED_FOLDER}`))],
-      LAMBDA_MAX_TIMEOUT_SECONDS,
       1024,
     );
     if (db.restoreDrill) {
@@ -323,8 +345,6 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         db.restoreDrill.severity,
         image["restore-drill"],
         args.vault.readStatements(prefixes),
-        // Fargate has no timeout: the duration alarm's reference is the time the drill may take (drillMinutes).
-        runners.drill === "fargate" ? runners.drillMinutes! * 60 : LAMBDA_MAX_TIMEOUT_SECONDS,
         2048,
       );
     }
@@ -340,11 +360,10 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
           VACUUM_FULL_TABLES: JSON.stringify(db.vacuum.fullTables),
         },
         [],
-        900,
         256,
       );
     }
-    if (db.analyze) task("analyze", zip("analyze"), db.analyze.severity, {}, [], 900, 256);
+    if (db.analyze) task("analyze", zip("analyze"), db.analyze.severity, {}, [], 256);
     if (db.reindex) {
       task(
         "reindex",
@@ -352,11 +371,10 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         db.reindex.severity,
         { TIME_BUDGET_SECONDS: String(Math.round(db.reindex.timeBudgetMinutes * 60)), REINDEX_INDEXES: JSON.stringify(db.reindex.indexes) },
         [],
-        900,
         256,
       );
     }
-    if (db.purge) task("purge", zip("purge"), db.purge.severity, { PURGE_RULES: JSON.stringify(db.purge.rules) }, [], 900, 256);
+    if (db.purge) task("purge", zip("purge"), db.purge.severity, { PURGE_RULES: JSON.stringify(db.purge.rules) }, [], 256);
     if (db.health) {
       task(
         "db-health",
@@ -372,7 +390,6 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
           LAST_ANALYZE_CRIT_HOURS: String(db.health.lastAnalyzeCritHours),
         },
         [],
-        300,
         256,
       );
     }

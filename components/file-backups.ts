@@ -18,14 +18,21 @@ import {
   renderFileBackupScript,
 } from "../regime/file-backups";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
-import { missedRunWindow, noSuccessWithin } from "./scheduled-task";
+import { jobMissedRunWindow, noSuccessWithin } from "./scheduled-task";
 import { runOnSshHosts, ssmDocumentContent, tagTargets, type LogsScope } from "./host-delivery";
 import { associationWatchedJob } from "./association-watch";
 
-/** Slack of a file backup's missed-run alarm beyond the schedule's interval: an hour for a backup that takes longer than the previous one. */
-export const FILE_BACKUP_SLACK_SECONDS = 3600;
-/** Longest missed-run window of a file backup: CloudWatch watches at most 7 days (so a weekly backup gets no slack). */
-export const FILE_BACKUP_MAX_WINDOW_SECONDS = 7 * 86400;
+/** The longest a file backup runs: its SSM document step's timeout (an SSH host's cron run is allowed as long). */
+export const FILE_BACKUP_TIMEOUT_SECONDS = 3600;
+
+/**
+ * The missed-run alarm window of a file backup (jobMissedRunWindow: its interval, an hour of delivery
+ * margin, its longest run, the time its success takes to be seen; State Manager runs the cron in UTC),
+ * or undefined when that is longer than a metric alarm looks back (7 days: a weekly backup).
+ */
+export function fileBackupMissedRunWindow(s: { expression: string; intervalSeconds: number }): { period: number; evaluationPeriods: number } | undefined {
+  return jobMissedRunWindow({ intervalSeconds: s.intervalSeconds, schedule: { expression: s.expression, timezone: "UTC" }, longestRunSeconds: FILE_BACKUP_TIMEOUT_SECONDS });
+}
 
 /** What the host groups that back up files get. */
 export interface FileBackups {
@@ -117,7 +124,7 @@ function hostGroupFileBackups(
           documentType: "Command",
           documentFormat: "JSON",
           content: script.apply((s) =>
-            ssmDocumentContent(`Backs up the files of ${args.regime}/${g.name}/${b.name} to the log archive bucket`, s, { stepName: "backupFiles", timeoutSeconds: 3600 }),
+            ssmDocumentContent(`Backs up the files of ${args.regime}/${g.name}/${b.name} to the log archive bucket`, s, { stepName: "backupFiles", timeoutSeconds: FILE_BACKUP_TIMEOUT_SECONDS }),
           ),
           tags,
         },
@@ -152,7 +159,7 @@ function hostGroupFileBackups(
     if (g.sshHosts.length > 0) {
       cronFiles[b.name] = { script, cron: renderCronFile({ regime: args.regime, group: g.name, name: b.name, hostCron: schedule.hostCron!, description: schedule.description, paused: b.paused }) };
     }
-    missedBackupAlarm(scope, g, b, schedule.intervalSeconds, schedule.description);
+    missedBackupAlarm(scope, g, b, schedule, schedule.description);
   }
 
   if (g.sshHosts.length > 0) {
@@ -169,10 +176,11 @@ function hostGroupFileBackups(
   }
 }
 
-/** Pages at the backup's severity when no backup was recorded within its interval plus FILE_BACKUP_SLACK_SECONDS (at most FILE_BACKUP_MAX_WINDOW_SECONDS). */
-function missedBackupAlarm(scope: LogsScope, g: HostGroup, b: FileBackup, intervalSeconds: number, description: string): void {
+/** Pages at the backup's severity when no backup was recorded within fileBackupMissedRunWindow; none for a backup too sparse for it. */
+function missedBackupAlarm(scope: LogsScope, g: HostGroup, b: FileBackup, schedule: { expression: string; intervalSeconds: number }, description: string): void {
   const { args, tags, parent } = scope;
-  const window = missedRunWindow(Math.min(intervalSeconds + FILE_BACKUP_SLACK_SECONDS, FILE_BACKUP_MAX_WINDOW_SECONDS))!;
+  const window = fileBackupMissedRunWindow(schedule);
+  if (!window) return;
   const minutes = Math.round((window.period * window.evaluationPeriods) / 60);
   createAlarm(
     args.regime,

@@ -12,8 +12,8 @@
  *
  * Alarms: one `<regime>-<job resource>-overdue-<severity>` per job, paging at the job's own severity
  * when Overdue >= 1 in the last hour; missing data is not breaching (the job is on time, or the
- * watcher did not run). A watcher that stops is paged by its own task alarms (missed run within 2
- * hours with missing data breaching, errors, dead letters), which page at the highest severity among
+ * watcher did not run). A watcher that stops is paged by its own task alarms (missed run within 2 h
+ * 7 min with missing data breaching, errors, dead letters), which page at the highest severity among
  * the jobs: one page for the watcher, where a breaching overdue alarm paged once per job.
  *
  * Jobs that run no code (monthly and quarterly reminders, components/reminders.ts) carry `history`:
@@ -69,8 +69,11 @@ export function watcherSeverity(jobs: { severity: Severity }[]): Severity {
   return s;
 }
 
+/** The watcher's Lambda timeout: it reads one marker, metric history or association per job. */
+export const WATCHER_TIMEOUT_SECONDS = 120;
+
 /** The watcher's missed-run alarm window (its hourly schedule, as ScheduledTask builds it): for the promise model. */
-export const WATCHER_MISSED_RUN_WINDOW = jobMissedRunWindow(OVERDUE_WATCH_SCHEDULE.intervalSeconds);
+export const WATCHER_MISSED_RUN_WINDOW = jobMissedRunWindow({ intervalSeconds: OVERDUE_WATCH_SCHEDULE.intervalSeconds, schedule: { expression: OVERDUE_WATCH_SCHEDULE.expression, timezone: "UTC" }, longestRunSeconds: WATCHER_TIMEOUT_SECONDS });
 
 /** Added to a watched job's run time before it is overdue: the Scheduler's retries (maximumEventAgeSeconds 3600). */
 export const OVERDUE_TOLERANCE_MARGIN_SECONDS = 3600;
@@ -159,7 +162,7 @@ export class OverdueWatch extends pulumi.ComponentResource {
         environment: { ...(args.vault ? { BACKUP_BUCKET: args.vault.bucketName } : {}), WATCHED_JOBS: watchedJobsSetting(args.jobs) } satisfies TaskEnvironment<"overdue-watch">,
         schedule: { expression: OVERDUE_WATCH_SCHEDULE.expression, timezone: args.timezone },
         expectedIntervalSeconds: OVERDUE_WATCH_SCHEDULE.intervalSeconds,
-        timeoutSeconds: 120,
+        timeoutSeconds: WATCHER_TIMEOUT_SECONDS,
         memoryMb: 256,
         // Reads every job's markers; writes only watching-since.json where a job has none yet.
         policyStatements: overdueWatchStatements(args.jobs, args.vault, associationArns),

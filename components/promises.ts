@@ -18,16 +18,16 @@
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
-import { imageTaskSettings, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
+import { dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
 import { endpointsSetting, healthCheckTimeoutSeconds } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
-import { FILE_BACKUP_MAX_WINDOW_SECONDS, FILE_BACKUP_SLACK_SECONDS } from "./file-backups";
+import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow } from "./file-backups";
 import { physicalName } from "./naming";
-import { REDIS_TASK } from "./redis";
-import { reminderWatchedJob } from "./reminders";
+import { REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS } from "./redis";
+import { reminderMissedRunWindow, reminderWatchedJob } from "./reminders";
 import { databaseSchedules } from "./regime";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity } from "./overdue-watch";
-import { jobMissedRunWindow, missedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
+import { jobMissedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
 import { checksHaveGaps, checkStepSeconds, downAlarmPeriodSeconds, failuresBeforeDown } from "../regime/endpoints";
 import { backupRunFigure, databaseRunners } from "../regime/runners";
@@ -49,14 +49,20 @@ const BUCKET_NAME_STAND_IN = "b".repeat(63);
 
 const textOf = (input: ScheduleInput) => (typeof input === "string" ? input : input.at);
 
+/**
+ * A scheduled job of the model. `longestRunSeconds`: its longest successful run (its timeout), 0 for
+ * a job whose success is its start; `watch`: its missed-run alarm window, by default the one
+ * ScheduledTask gives a task with that timeout (jobMissedRunWindow).
+ */
 function job(
   key: string,
   label: string,
   input: ScheduleInput,
   s: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">,
-  severity?: string,
-  watch = jobMissedRunWindow(s.intervalSeconds),
+  severity: string | undefined,
+  longestRunSeconds: number,
   paused?: boolean,
+  watch = jobMissedRunWindow({ intervalSeconds: s.intervalSeconds, schedule: s, longestRunSeconds }),
 ): DeclaredJob {
   return {
     ...(paused ? { paused } : {}),
@@ -67,7 +73,8 @@ function job(
     timezone: s.timezone,
     intervalSeconds: s.intervalSeconds,
     watch,
-    unwatchedBecause: watch ? undefined : `it runs ${Math.round(s.intervalSeconds / 86400)} days apart and a CloudWatch alarm looks back at most 7 days`,
+    longestRunSeconds,
+    unwatchedBecause: watch ? undefined : `it runs ${formatDuration(s.intervalSeconds)} apart and a CloudWatch alarm looks back at most 7 days (with the Scheduler's retries, its run and the time its success takes to be seen)`,
     severity,
   };
 }
@@ -89,20 +96,20 @@ export function declaredFromRegime(r: Regime): Declared {
   for (const db of r.databases) {
     const key = `databases[${db.id}]`;
     const schedules = databaseSchedules(db, r.timezone);
+    const runners = databaseRunners(db, key);
     const jobs: Partial<Record<DbTaskName, DeclaredJob>> = {};
     for (const [task, s] of Object.entries(schedules) as [DbTaskName, Schedule][]) {
       // The config section of the task (tasks/catalogue.ts): `databases[app].<section>.schedule`.
       const name = TASK_CATALOGUE[task].database.section;
       const section = db[name]!;
-      jobs[task] = job(`${key}.${name}.schedule`, `${task} of database ${db.id}`, section.schedule, s, section.severity, undefined, section.paused);
+      jobs[task] = job(`${key}.${name}.schedule`, `${task} of database ${db.id}`, section.schedule, s, section.severity, dbTaskTimeoutSeconds(task, db, runners), section.paused, dbTaskMissedRunWindow(task, db, runners, s));
       // Too sparse for a metric alarm: components/database.ts hands the job to the overdue watcher.
-      if (!jobMissedRunWindow(s.intervalSeconds)) jobs[task]!.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
+      if (!jobs[task]!.watch) jobs[task]!.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
       d.jobs.push(jobs[task]!);
     }
     const archive = r.backupVault.archiveAfterDays ? { archive: { afterDays: r.backupVault.archiveAfterDays } } : {};
     // The backup task's own tier settings (components/database.ts imageTaskSettings: WEEKLY_DAY, MONTHLY_DAY, TIMEZONE).
     const backupSettings = imageTaskSettings(db, schedules, BUCKET_NAME_STAND_IN).backup as Record<string, string>;
-    const dbRunners = databaseRunners(db, key);
     d.databases.push({
       id: db.id,
       key,
@@ -115,27 +122,26 @@ export function declaredFromRegime(r: Regime): Declared {
         return { tier, promisedDays: db.backup.retention[tier], expireDays: rule.expireDays, noncurrentDays: r.backupVault.noncurrentDays };
       }),
       tiers: { weeklyDay: Number(backupSettings.WEEKLY_DAY), monthlyDay: Number(backupSettings.MONTHLY_DAY), timeZone: backupSettings.TIMEZONE },
-      backupRun: { sizeGb: db.sizeGb, ...backupRunFigure(db.sizeGb, dbRunners.backup) },
+      backupRun: { sizeGb: db.sizeGb, ...backupRunFigure(db.sizeGb, runners.backup) },
     });
     // The image tasks on Lambda: nothing but the 4 KB environment carries their settings (a drill's
     // CHECKS grow with the checks listed). Zip tasks (vacuum, reindex, purge, db-health) move settings
     // over the budget into their bundle (splitSettings), and Fargate's container environment has no
     // such limit. The bucket name is an output at deploy: counted here at its longest (63).
-    const runners = databaseRunners(db, key);
     const settings = imageTaskSettings(db, schedules, BUCKET_NAME_STAND_IN);
     const onLambda: [DbTaskName, string][] = [
       ...(runners.backup === "lambda" ? ([["backup", `${key}.backup`], ["verify-backup", `${key}.verify`]] as [DbTaskName, string][]) : []),
       ...(runners.drill === "lambda" && jobs["restore-drill"] ? ([["restore-drill", `${key}.restoreDrill.checks`]] as [DbTaskName, string][]) : []),
     ];
     for (const [task, fnKey] of onLambda) {
-      const sparse = !jobMissedRunWindow(schedules[task]!.intervalSeconds);
+      const sparse = !jobs[task]!.watch;
       d.functions.push({
         key: fnKey,
         name: physicalName(`${r.name}-db-${db.id}-${task}`, 64),
         environment: {
           ...(settings[task as keyof typeof settings] as Record<string, string>),
           ...(sparse ? (runMarkerSettings(db.id, task, BUCKET_NAME_STAND_IN) as Record<string, string>) : {}),
-          ...taskOwnSettings({ taskName: task, regime: r.name, instance: db.id, runner: "lambda", expectedIntervalSeconds: schedules[task]!.intervalSeconds, timeoutSeconds: LAMBDA_MAX_TIMEOUT_SECONDS }),
+          ...taskOwnSettings({ taskName: task, regime: r.name, instance: db.id, runner: "lambda", expectedIntervalSeconds: schedules[task]!.intervalSeconds, schedule: schedules[task]!, timeoutSeconds: dbTaskTimeoutSeconds(task, db, runners) }),
         },
         remedy: task === "restore-drill" ? "list fewer checks or shorter SQL (they travel as JSON in CHECKS), or set restoreDrill.runner: fargate" : undefined,
       });
@@ -157,12 +163,12 @@ export function declaredFromRegime(r: Regime): Declared {
 
   for (const x of r.redis) {
     const s = resolveSchedule(x.schedule, r.timezone);
-    d.jobs.push(job(`redis[${x.id}].schedule`, `${REDIS_TASK} of ${x.id}`, x.schedule, s, x.severity, undefined, x.paused));
+    d.jobs.push(job(`redis[${x.id}].schedule`, `${REDIS_TASK} of ${x.id}`, x.schedule, s, x.severity, REDIS_TASK_TIMEOUT_SECONDS, x.paused));
   }
 
   if (r.endpoints) {
     const s = resolveSchedule(r.endpoints.schedule, r.timezone);
-    d.jobs.push(job("endpoints.schedule", "endpoint checks", r.endpoints.schedule, s, "P1", undefined, r.endpoints.paused));
+    d.jobs.push(job("endpoints.schedule", "endpoint checks", r.endpoints.schedule, s, "P1", healthCheckTimeoutSeconds(r.endpoints.checks), r.endpoints.paused));
     // components/health-checks.ts: one period per check while the checks run, whole minutes, 1 minute to 1 day.
     const period = downAlarmPeriodSeconds(s);
     const step = checkStepSeconds(s);
@@ -201,6 +207,7 @@ export function declaredFromRegime(r: Regime): Declared {
           regime: r.name,
           runner: "lambda",
           expectedIntervalSeconds: s.intervalSeconds,
+          schedule: s,
           timeoutSeconds: healthCheckTimeoutSeconds(r.endpoints.checks),
         }),
       }).environment as Record<string, string>,
@@ -212,7 +219,7 @@ export function declaredFromRegime(r: Regime): Declared {
       const s = fileBackupSchedule(b.schedule, r.timezone);
       const sched = { expression: s.expression, timezone: "UTC", intervalSeconds: s.intervalSeconds };
       d.jobs.push(
-        job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, b.schedule, sched, b.severity, missedRunWindow(Math.min(s.intervalSeconds + FILE_BACKUP_SLACK_SECONDS, FILE_BACKUP_MAX_WINDOW_SECONDS)), b.paused),
+        job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, b.schedule, sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s)),
       );
     }
   }
@@ -232,7 +239,7 @@ export function declaredFromRegime(r: Regime): Declared {
     // not followed by the watcher (components/association-watch.ts), and is left to the alarm below.
     const s = configs.length > 0 ? stateManagerSchedule(g.schedule) : undefined;
     if (s) {
-      const j = job(key, `${configs.join(" and ")} association of host group ${g.name}`, g.schedule, s, ASSOCIATION_FAILURE_SEVERITY);
+      const j = job(key, `${configs.join(" and ")} association of host group ${g.name}`, g.schedule, s, ASSOCIATION_FAILURE_SEVERITY, 0);
       j.watch = undefined;
       j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true };
       d.jobs.push(j);
@@ -254,7 +261,7 @@ export function declaredFromRegime(r: Regime): Declared {
     // watcher reads that metric's history (with or without a backup vault: its watch start is its
     // schedule group's creation date).
     const s = resolveSchedule(m.schedule, r.timezone);
-    const j = job(`reminders[${m.name}].schedule`, `reminder ${m.name}`, m.schedule, s, m.severity, undefined, m.paused);
+    const j = job(`reminders[${m.name}].schedule`, `reminder ${m.name}`, m.schedule, s, m.severity, 0, m.paused, reminderMissedRunWindow(s));
     const watched = reminderWatchedJob(`${r.name}-reminders`, { ...s, name: m.name, severity: m.severity, checklist: m.checklist, paused: m.paused });
     if (watched) j.overdueWatch = { toleranceSeconds: watched.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true };
     d.jobs.push(j);

@@ -16,6 +16,8 @@ import type { RedisConfig } from "../regime/schema";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
 export const REDIS_TASK = "redis-health";
+/** The redis-health task's Lambda timeout: connect, INFO and LLEN take well under a second; the rest is room for the secret and a cold start. */
+export const REDIS_TASK_TIMEOUT_SECONDS = 60;
 
 /** Seconds the task may take to connect and run its commands before it fails ("no answer within"). */
 export const REDIS_TIMEOUT_SECONDS = 10;
@@ -79,8 +81,7 @@ export class RedisHealth extends pulumi.ComponentResource {
         schedule: { expression: args.schedule.expression, timezone: args.schedule.timezone },
         expectedIntervalSeconds: args.schedule.intervalSeconds,
         paused: args.redis.paused,
-        // Connect, INFO and LLEN take well under a second; the timeout leaves room for the secret and a cold start.
-        timeoutSeconds: 60,
+        timeoutSeconds: REDIS_TASK_TIMEOUT_SECONDS,
         memoryMb: 256,
         vpc: args.network,
         policyStatements: statements,

@@ -61,6 +61,15 @@ export function reminderScheduleGroup(component: string, name: string): string {
 }
 
 /**
+ * A reminder's missed-run alarm window (jobMissedRunWindow), or undefined when it is too sparse for
+ * one (the overdue watcher watches it). Its success is the Scheduler's invocation attempt, counted
+ * when the attempt starts: no run time to allow for.
+ */
+export function reminderMissedRunWindow(r: Pick<ReminderSpec, "expression" | "timezone" | "intervalSeconds">): { period: number; evaluationPeriods: number } | undefined {
+  return jobMissedRunWindow({ intervalSeconds: r.intervalSeconds, schedule: r, longestRunSeconds: 0 });
+}
+
+/**
  * The overdue watcher's job for a reminder too sparse for a missed-run alarm, or undefined for one an
  * alarm watches and for a paused one. Job `reminder/<name>`; its last run is the newest hour with an
  * invocation attempt of its schedule group, read back over its longest interval plus the tolerance
@@ -69,7 +78,7 @@ export function reminderScheduleGroup(component: string, name: string): string {
  * creation date (ISO 8601, the group's `creationDate`).
  */
 export function reminderWatchedJob(component: string, r: ReminderSpec, since?: pulumi.Input<string>): WatchedJobSpec | undefined {
-  if (jobMissedRunWindow(r.intervalSeconds) || r.paused) return undefined;
+  if (reminderMissedRunWindow(r) || r.paused) return undefined;
   return {
     job: `reminder/${r.name}`,
     resource: reminderAlarmResource(r.name),
@@ -136,7 +145,7 @@ export class Reminders extends pulumi.ComponentResource {
 
     const groupCreated: Record<string, pulumi.Output<string>> = {};
     const schedules = args.reminders.map((r) => {
-      const window = jobMissedRunWindow(r.intervalSeconds);
+      const window = reminderMissedRunWindow(r);
       // A group of its own gives the reminder its own InvocationAttemptCount (dimension ScheduleGroup):
       // the missed-run alarm's metric, or the overdue watcher's history for a sparse one.
       const group = new aws.scheduler.ScheduleGroup(`${name}-${r.name}`, { name: reminderScheduleGroup(name, r.name), tags }, { parent: this });

@@ -10,9 +10,9 @@
  * - Lambda: errors and duration read AWS/Lambda Errors and Duration of the function, and the
  *   missed-run alarm counts successful runs as AWS/Lambda Invocations minus Errors (metric math),
  *   all published by Lambda for free; the task publishes no run metric (its log line "run" carries
- *   them). Where the function's timeout is longer than the missed-run window's margin (a run could
- *   end after the window that should count it, see lambdaInvocationsCountSuccess) the task
- *   publishes `TaskSucceeded` (RUN_METRICS) and the missed-run alarm reads it, as before.
+ *   them). Lambda stamps both with the time the function was invoked and sends them when it ends
+ *   (Lambda developer guide, "Types of metrics for Lambda functions"): the missed-run window allows
+ *   for the longest run (missedRunWindowSeconds).
  * - Fargate: ECS publishes no per-run metric, so the task publishes `TaskFailed` and `TaskDuration`
  *   (the errors and duration alarms) and `TaskSucceeded` when a missed-run alarm reads it; RUN_METRICS
  *   in the container's environment names them.
@@ -34,6 +34,8 @@ import { lowerSeverity } from "../regime/severity";
 import type { ScheduledTaskName } from "../tasks/catalogue";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { publishesSampled, type RunMetric } from "../tasks/lib/metrics";
+import { ALARM_EVALUATION_SECONDS, METRIC_VISIBLE_DELAY_SECONDS } from "../regime/promises";
+import { zoneShiftSeconds } from "../regime/scheduler-time";
 
 export type TaskCode =
   | { kind: "zip"; archive: pulumi.asset.Archive; handler: string }
@@ -195,88 +197,95 @@ export const METRIC_ALARM_MAX_LOOKBACK_SECONDS = 7 * 86400;
  * Margin of a sub-hourly job's missed-run window over its interval: 5 minutes (at most one interval).
  * With the flexible time window OFF, EventBridge Scheduler invokes the target at the scheduled time
  * (Scheduler user guide, "Configuring flexible time windows"); AWS documents no delivery-delay
- * figure beyond that, and the observed jitter is seconds. Five minutes covers that jitter and the
- * spread of a short run's length (the sub-hourly jobs are checks: endpoint checks, db-health and
- * redis-health, with timeouts of at most 300 s).
+ * figure beyond that, and the observed jitter is seconds.
  */
 export const SCHEDULER_DELIVERY_MARGIN_SECONDS = 300;
-/** Margin of an hourly or sparser job: the Scheduler retries a failed invocation for up to an hour (maximumEventAgeInSeconds 3600), and its runs (backups, vacuum) take up to 15 minutes. */
+/** Margin of an hourly or sparser job: the Scheduler retries a failed invocation for up to an hour (maximumEventAgeInSeconds 3600). */
 export const SPARSE_JOB_MARGIN_SECONDS = 3600;
 
-/**
- * The missed-run window of a job run every `intervalSeconds`, in seconds: the interval times the runs
- * tolerated, plus a margin so one late or slow invocation does not page (REFERENCE: "A missed-run
- * window equal to the run interval pages on one late invocation"). The margin is one interval (at
- * least 60 s) capped at SCHEDULER_DELIVERY_MARGIN_SECONDS for jobs under an hour apart, and
- * SPARSE_JOB_MARGIN_SECONDS for hourly and sparser ones.
- *
- * Every minute: 120 s; every 5 minutes: 600 s; every 15 minutes: 1,200 s; hourly: 7,200 s; daily:
- * 90,000 s (25 h). A window that the margin pushes past CloudWatch's 7-day look-back while the
- * tolerated runs alone fit is capped at 7 days (weekly jobs: seven whole-day periods, so a run
- * seconds late stays in its day). Returns `undefined` when the tolerated runs alone exceed 7 days:
- * no metric alarm can watch the job, and the overdue watcher (components/overdue-watch.ts) does.
- */
-export function missedRunWindowSeconds(intervalSeconds: number, tolerated = 1): number | undefined {
-  const base = intervalSeconds * tolerated;
-  if (base > METRIC_ALARM_MAX_LOOKBACK_SECONDS) return undefined;
-  return Math.min(METRIC_ALARM_MAX_LOOKBACK_SECONDS, Math.ceil((base + missedRunMarginSeconds(intervalSeconds)) / 60) * 60);
+/** What a job's missed-run window is sized from. */
+export interface MissedRunJob {
+  /** Longest wall-clock interval between two runs, seconds (regime/schedule.ts). */
+  intervalSeconds: number;
+  /** Its schedule: a cron schedule's runs can lie the zone's largest clock change further apart (regime/scheduler-time.ts zoneShiftSeconds); a rate schedule's cannot. */
+  schedule: { expression: string; timezone: string };
+  /**
+   * The longest a successful run takes, seconds: its timeout on Lambda, its duration alarm's reference
+   * on Fargate, 0 for a job whose success is its start (a reminder's invocation attempt, an
+   * association's execution). A success is counted when the run ends.
+   */
+  longestRunSeconds: number;
+  /** Runs that may be missed in a row before the alarm pages; default 1. */
+  tolerated?: number;
 }
 
-/** The margin missedRunWindowSeconds adds to the tolerated runs: min(interval, 5 min) (at least 60 s) under an hour apart, an hour otherwise. */
+/**
+ * The missed-run window of a job, in seconds: the longest time between two successes of a job that
+ * runs as scheduled, as CloudWatch sees them. A metric alarm evaluates a sliding window by default
+ * ("If you don't specify EvaluationWindow ... the alarm uses a sliding window", CloudWatch user
+ * guide, "Alarm evaluation window"): it pages as soon as no success lies in the last
+ * period x evaluationPeriods, whatever the clock. So the window is the sum of:
+ * - the wall-clock interval times the runs tolerated;
+ * - a delivery margin: min(interval, 5 min) (at least 60 s) under an hour apart, an hour (the
+ *   Scheduler's retries) otherwise (missedRunMarginSeconds);
+ * - for a cron schedule, the zone's largest clock change (a daily 02:00 in America/New_York runs 25 h
+ *   apart on the fall-back day; Antarctica/Troll's 2-hour shift makes it 26 h);
+ * - the job's longest run (its success is counted when it ends, a slow run after a fast one ends
+ *   later by up to that much);
+ * - METRIC_VISIBLE_DELAY_SECONDS for the success to reach the alarm.
+ * Rounded up to whole minutes. Every minute (rate, 60 s timeout): 480 s; daily at 02:00 in New York
+ * with a 900 s timeout: 94,800 s (26 h 20 min). Returns `undefined` when the window is longer than a
+ * metric alarm can look back (7 days: every weekly job): the overdue watcher
+ * (components/overdue-watch.ts) watches the job instead.
+ */
+export function missedRunWindowSeconds(j: MissedRunJob): number | undefined {
+  const shift = /^cron\(/i.test(j.schedule.expression) ? zoneShiftSeconds(j.schedule.timezone) : 0;
+  const raw = j.intervalSeconds * (j.tolerated ?? 1) + missedRunMarginSeconds(j.intervalSeconds) + shift + j.longestRunSeconds + METRIC_VISIBLE_DELAY_SECONDS;
+  const seconds = Math.ceil(raw / 60) * 60;
+  return seconds > METRIC_ALARM_MAX_LOOKBACK_SECONDS ? undefined : seconds;
+}
+
+/** The delivery margin missedRunWindowSeconds adds: min(interval, 5 min) (at least 60 s) under an hour apart, an hour otherwise. */
 export function missedRunMarginSeconds(intervalSeconds: number): number {
   return intervalSeconds < 3600 ? Math.min(SCHEDULER_DELIVERY_MARGIN_SECONDS, Math.max(60, intervalSeconds)) : SPARSE_JOB_MARGIN_SECONDS;
 }
 
 /**
  * Period and evaluation periods of the missed-run alarm of a scheduled job over
- * missedRunWindowSeconds (jitter-tolerant), or `undefined` when a metric alarm cannot look back far
- * enough. A window of at most a day is cut into periods no longer than the margin (the longest
- * whole-minute divisor of the window that is), all of which must be empty to page: the alarm then
- * pages at most one margin (not one whole window) after the window has passed without a success, and
- * a gap no longer than the window still never fills all of them. Longer windows: missedRunWindow.
+ * missedRunWindowSeconds, every period required empty, or `undefined` when a metric alarm cannot look
+ * back far enough. Under a sliding window only the total decides when the alarm pages, so a window of
+ * at most a day is rounded up to whole periods of the delivery margin, at most 5 minutes (every
+ * minute: 1-minute periods; hourly: 7,620 s becomes 26 periods of 5 minutes); a longer one is split
+ * into periods of at most a day (missedRunWindow).
  */
-export function jobMissedRunWindow(intervalSeconds: number, tolerated = 1): { period: number; evaluationPeriods: number } | undefined {
-  const seconds = missedRunWindowSeconds(intervalSeconds, tolerated);
+export function jobMissedRunWindow(j: MissedRunJob): { period: number; evaluationPeriods: number } | undefined {
+  const seconds = missedRunWindowSeconds(j);
   if (seconds === undefined) return undefined;
   if (seconds > 86400) return missedRunWindow(seconds);
-  const minutes = seconds / 60;
-  const most = Math.max(1, Math.floor(missedRunMarginSeconds(intervalSeconds) / 60));
-  for (let k = Math.min(most, minutes); k >= 1; k--) if (minutes % k === 0) return { period: k * 60, evaluationPeriods: minutes / k };
-  return missedRunWindow(seconds);
+  const period = Math.min(SCHEDULER_DELIVERY_MARGIN_SECONDS, Math.floor(missedRunMarginSeconds(j.intervalSeconds) / 60) * 60);
+  return { period, evaluationPeriods: Math.ceil(seconds / period) };
 }
 
 /**
- * Worst-case seconds from a job's last success to the missed-run page: the window, plus up to one
- * period because CloudWatch judges whole periods (the success may sit at the very start of its
- * period), not counting CloudWatch's own evaluation delay of about a minute. Every minute: 180 s
- * (two empty minutes after the minute of the last success); every 15 minutes: 1,500 s; hourly:
- * 10,800 s; daily: 135,000 s (37.5 h).
+ * Worst-case seconds from a job's last success (as its metric is stamped) to the missed-run page: the
+ * window (a sliding window pages once the last success has left it) plus CloudWatch's evaluation,
+ * once a minute (ALARM_EVALUATION_SECONDS).
  */
 export function missedRunTimeToPageSeconds(window: { period: number; evaluationPeriods: number }): number {
-  return window.period * window.evaluationPeriods + window.period;
+  return window.period * window.evaluationPeriods + ALARM_EVALUATION_SECONDS;
 }
 
-/**
- * Whether AWS/Lambda Invocations minus Errors counts a Lambda job's successful runs in time for its
- * missed-run window. Lambda stamps both with the time the function was invoked, not the time it
- * ended ("the timestamp on an error metric reflects when the function was invoked",
- * https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html), and publishes them
- * when the run ends: a success is seen up to a run time later than `TaskSucceeded` would put it. The
- * window's margin beyond the tolerated runs (missedRunWindowSeconds) absorbs that when the run
- * cannot outlast it: timeout <= window - interval x tolerated. True for every job of the guides; a
- * job whose timeout is longer keeps the `TaskSucceeded` metric.
- */
-export function lambdaInvocationsCountSuccess(intervalSeconds: number, timeoutSeconds: number, tolerated = 1): boolean {
-  const window = missedRunWindowSeconds(intervalSeconds, tolerated);
-  return window !== undefined && timeoutSeconds <= window - intervalSeconds * tolerated;
+/** The missed-run window's inputs of a scheduled task: its interval, schedule, timeout as its longest run, runs tolerated. */
+export function missedRunJobOf(a: { expectedIntervalSeconds: number; schedule: { expression: string; timezone: string }; timeoutSeconds: number; missedRunsTolerated?: number }): MissedRunJob {
+  return { intervalSeconds: a.expectedIntervalSeconds, schedule: a.schedule, longestRunSeconds: a.timeoutSeconds, tolerated: a.missedRunsTolerated };
 }
 
 /**
  * The settings a scheduled task's environment always carries, whatever its own settings: TASK,
  * REGIME_NAME, METRICS_NAMESPACE, METRICS_INSTANCE (per-database and per-Redis tasks) and RUN_METRICS
  * (the run metrics an alarm reads, which the task publishes and no other: tasks/lib/metrics.ts). On
- * Lambda a missed-run alarm counts successes from AWS/Lambda invocations and errors where the timeout
- * allows (lambdaInvocationsCountSuccess) and the task publishes no run metric; on Fargate it publishes
+ * Lambda a missed-run alarm counts successes as AWS/Lambda invocations minus errors and the task
+ * publishes no run metric; on Fargate it publishes
  * TaskFailed and TaskDuration, and TaskSucceeded when a missed-run alarm reads it.
  * SCHEDULE_INTERVAL_SECONDS (the expected interval) for a task with sampled metrics: a healthy value
  * goes out only in the first run of each sampling interval (tasks/lib/metrics.ts isSampleRun). Used
@@ -290,15 +299,15 @@ export function taskOwnSettings(a: {
   instance?: string;
   runner: "lambda" | "fargate";
   expectedIntervalSeconds: number;
+  schedule: { expression: string; timezone: string };
   timeoutSeconds: number;
   missedRunsTolerated?: number;
 }): Record<string, string> {
   const own: Record<string, string> = { TASK: a.taskName, REGIME_NAME: a.regime, METRICS_NAMESPACE: a.metricsNamespace ?? METRICS_NAMESPACE_DEFAULT };
   if (a.instance) own.METRICS_INSTANCE = a.instance;
-  const window = jobMissedRunWindow(a.expectedIntervalSeconds, a.missedRunsTolerated ?? 1);
-  const successFromLambda = a.runner !== "fargate" && lambdaInvocationsCountSuccess(a.expectedIntervalSeconds, a.timeoutSeconds, a.missedRunsTolerated ?? 1);
+  const window = jobMissedRunWindow(missedRunJobOf(a));
   const runMetrics: RunMetric[] =
-    a.runner === "fargate" ? (["TaskSucceeded", "TaskFailed", "TaskDuration"] as RunMetric[]).filter((m) => m !== "TaskSucceeded" || window) : window && !successFromLambda ? ["TaskSucceeded"] : [];
+    a.runner === "fargate" ? (["TaskSucceeded", "TaskFailed", "TaskDuration"] as RunMetric[]).filter((m) => m !== "TaskSucceeded" || window) : [];
   if (a.runner === "fargate" || runMetrics.length) own.RUN_METRICS = runMetrics.join(",");
   if (publishesSampled(a.taskName)) own.SCHEDULE_INTERVAL_SECONDS = String(a.expectedIntervalSeconds);
   return own;
@@ -479,8 +488,8 @@ export class ScheduledTask extends pulumi.ComponentResource {
     });
     const namespace = args.metricsNamespace ?? METRICS_NAMESPACE_DEFAULT;
     const own = taskOwnSettings({ ...args, runner: args.code.kind === "fargate" ? "fargate" : "lambda" });
-    const window = jobMissedRunWindow(args.expectedIntervalSeconds, args.missedRunsTolerated ?? 1);
-    const successFromLambda = args.code.kind !== "fargate" && lambdaInvocationsCountSuccess(args.expectedIntervalSeconds, args.timeoutSeconds, args.missedRunsTolerated ?? 1);
+    const window = jobMissedRunWindow(missedRunJobOf(args));
+    const successFromLambda = args.code.kind !== "fargate";
     for (const [k, v] of Object.entries(own)) {
       const given = args.environment?.[k];
       if (given !== undefined && typeof given === "string" && given !== v) {
@@ -784,7 +793,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
       alarm(
         "missed-run",
         args.severity,
-        `No successful run of the ${args.taskName} task was recorded in ${Math.round((window.period * window.evaluationPeriods) / 60)} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}; one late run is tolerated; pages at most ${Math.round(missedRunTimeToPageSeconds(window) / 60)} minutes after the last success). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`,
+        `No successful run of the ${args.taskName} task was recorded in ${Math.round((window.period * window.evaluationPeriods) / 60)} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}; a late delivery, the zone's clock change and a slow run are allowed for; pages at most ${Math.round(missedRunTimeToPageSeconds(window) / 60)} minutes after the last success). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`,
         "breaching",
         successFromLambda
           ? {

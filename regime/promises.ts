@@ -26,9 +26,11 @@
  *   that pages later than it promises): reported as "unkept by the program" with its
  *   figure, never refused, so a regime is not blocked by what it cannot change.
  *
- * CloudWatch model (PutMetricAlarm API reference): datapoints fall into periods aligned to the clock
- * (a 1-day period is a UTC day); an alarm over N periods with missing data "breaching" pages when N
- * consecutive periods hold no success, about a minute after the last one ends. Period x evaluation
+ * CloudWatch model: an alarm evaluates a sliding window by default (CloudWatch user guide, "Alarm
+ * evaluation window"; the program sets no EvaluationWindow): over N periods with missing data
+ * "breaching" and every period required, it pages once the last N x period holds no success, at the
+ * next evaluation (about a minute). A success is seen up to its run's length plus
+ * METRIC_VISIBLE_DELAY_SECONDS after the run starts. PutMetricAlarm API reference: period x evaluation
  * periods must stay within 604,800 s (7 days), and within 86,400 s when the period is under 3,600 s;
  * a period is 10, 20, 30 or a multiple of 60 seconds.
  */
@@ -41,6 +43,13 @@ import { formatDuration, localDate, longestGap, schedulerRuns, zoneOffset } from
 const DAY_MS = 86_400_000;
 /** CloudWatch evaluates an alarm once a minute (every 10 s only for 10 or 30 s periods): CloudWatch user guide, "Using Amazon CloudWatch alarms". */
 export const ALARM_EVALUATION_SECONDS = 60;
+/**
+ * How long after a run ends its success may take to be visible to an alarm: Lambda sends its metrics
+ * when the function finishes, "in 1-minute intervals" (Lambda developer guide, "Using CloudWatch
+ * metrics with Lambda"), and embedded-metric log lines are extracted from the log stream after they
+ * are written; AWS states no bound. Five minutes.
+ */
+export const METRIC_VISIBLE_DELAY_SECONDS = 300;
 /** PutMetricAlarm: period x evaluationPeriods at most 7 days; at most 1 day when the period is under an hour. */
 export const ALARM_WINDOW_MAX_SECONDS = 604_800;
 export const ALARM_WINDOW_MAX_SHORT_PERIOD_SECONDS = 86_400;
@@ -92,6 +101,8 @@ export interface DeclaredJob {
   intervalSeconds: number;
   /** The missed-run alarm's window; undefined: no alarm watches the job. */
   watch?: AlarmWindow;
+  /** The longest a successful run takes before its success is counted (its timeout); unset: its success is its start (a reminder's invocation attempt). */
+  longestRunSeconds?: number;
   /** Why nothing watches it, when `watch` is undefined. */
   unwatchedBecause?: string;
   /**
@@ -255,31 +266,37 @@ export function nameProblem(kind: DeclaredName["kind"], name: string): string | 
 // ------------------------------------------------------------------ CloudWatch evaluation
 
 /**
- * The first instant (ms) an alarm over `w` with missing data breaching pages although every run in
- * `runs` succeeds: N consecutive aligned periods without a run, wholly inside [from, to). Undefined
- * when it never does.
+ * The first instant (ms) in [from, to) a missed-run alarm over `w` (missing data breaching, every
+ * period required) pages although every run in `runs` succeeds, or undefined when it never does.
+ * CloudWatch's default evaluation window slides ("If you don't specify EvaluationWindow ... the alarm
+ * uses a sliding window", CloudWatch user guide, "Alarm evaluation window"): it pages once no success
+ * lies in the last period x evaluationPeriods. A run's success is stamped no earlier than its start
+ * and is visible by its start + `longestRunSeconds` + METRIC_VISIBLE_DELAY_SECONDS; so the alarm
+ * pages between runs a and b when a + window < b + longestRun + delay, at a + window.
  */
-export function falsePage(runs: number[], w: AlarmWindow, from: number, to: number): number | undefined {
-  const p = w.period * 1000;
-  const need = w.datapointsToAlarm ?? w.evaluationPeriods;
-  // Periods (aligned to the epoch) holding a run.
-  const busy = new Set(runs.map((r) => Math.floor(r / p)));
-  let empty = 0;
-  for (let k = Math.floor(from / p); (k + 1) * p <= to; k++) {
-    empty = busy.has(k) ? 0 : empty + 1;
-    if (empty >= need && k * p >= from) return (k + 1) * p;
+export function falsePage(runs: number[], w: AlarmWindow, from: number, to: number, longestRunSeconds = 0): number | undefined {
+  const window = w.period * (w.datapointsToAlarm ?? w.evaluationPeriods) * 1000;
+  const late = (longestRunSeconds + METRIC_VISIBLE_DELAY_SECONDS) * 1000;
+  for (let i = 1; i < runs.length; i++) {
+    const page = runs[i - 1] + window;
+    if (runs[i] + late > page && page >= from && page < to) return page;
   }
   return undefined;
 }
 
-/** Longest time from a successful run to the page when the job then stops: over the actual runs. */
-export function timeToPageAfterRun(runs: number[], w: AlarmWindow): number {
-  const p = w.period * 1000;
-  const n = w.datapointsToAlarm ?? w.evaluationPeriods;
-  let worst = 0;
-  for (const r of runs.slice(0, 400)) worst = Math.max(worst, (Math.floor(r / p) + 1 + n) * p - r);
-  if (runs.length === 0) worst = (n + 1) * p;
-  return worst / 1000 + ALARM_EVALUATION_SECONDS;
+/** Ms between the run whose success leaves the window at `page` (falsePage) and the next run. */
+function gapBefore(runs: number[], page: number, w: AlarmWindow): number {
+  const at = page - w.period * (w.datapointsToAlarm ?? w.evaluationPeriods) * 1000;
+  const i = runs.indexOf(at);
+  return i >= 0 && i + 1 < runs.length ? runs[i + 1] - runs[i] : 0;
+}
+
+/**
+ * Longest time from a job's last success (as its metric is stamped) to the page when the job then
+ * stops: a sliding window pages once that success has left it, at the next evaluation (a minute).
+ */
+export function timeToPageAfterRun(w: AlarmWindow): number {
+  return w.period * (w.datapointsToAlarm ?? w.evaluationPeriods) + ALARM_EVALUATION_SECONDS;
 }
 
 // ------------------------------------------------------------------ the engine
@@ -325,34 +342,43 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     const gap = longestGap(b, start, end, b.intervalSeconds);
     const rpo = db.rpoHours * 3600;
     const skip = skipReason(b, gap.startsAt, gap.endsAt + 1, [start - 100 * DAY_MS, end]);
-    const broken = gap.seconds > rpo;
+    // Data written just after a backup starts is safe only once the next backup is stored: the span
+    // at risk is the gap between starts plus the next one's run (its expected time, the catalogue's
+    // rate). The RPO alarm (a sliding window of rpoHours over backup successes) sees that backup
+    // METRIC_VISIBLE_DELAY_SECONDS later still, so it pages on a good day unless that fits too.
+    const runS = db.backupRun?.expectedSeconds ?? 0;
+    const atRisk = gap.seconds + runS;
+    const seen = atRisk + METRIC_VISIBLE_DELAY_SECONDS;
+    const broken = seen > rpo;
+    const span = `${hours(gap.seconds)} between backups + ${hours(Math.round(runS))} to store the next + ${hours(METRIC_VISIBLE_DELAY_SECONDS)} for the RPO alarm to see it`;
     let cause: string | undefined;
     let effect: string | undefined;
     let remedy: string | undefined;
     let firstBreak: string | undefined;
     if (broken) {
-      const need = Math.ceil(gap.seconds / 3600);
+      const need = Math.ceil(seen / 3600);
       if (skip) {
         firstBreak = skip.date;
         cause = `"${b.text}" in ${b.timezone} does not run on ${skip.date} (${skip.time} does not exist that day)`;
-        effect = `${hours(gap.seconds)} without a backup > rpoHours ${db.rpoHours}`;
+        effect = `${span} > rpoHours ${db.rpoHours}`;
         remedy = `${dstRemedy(b, skip.time)}, or set rpoHours to at least ${need}`;
       } else if (gap.seconds > b.intervalSeconds) {
         firstBreak = localDate(gap.startsAt, b.timezone);
         cause = `"${b.text}" in ${b.timezone} runs ${hours(gap.seconds)} apart from ${firstBreak} (the clock falls back that day)`;
-        effect = `${hours(gap.seconds)} without a backup > rpoHours ${db.rpoHours}`;
+        effect = `${span} > rpoHours ${db.rpoHours}`;
         remedy = `run it in a fixed-offset zone (${fixedZoneHint(b.timezone)}) or set rpoHours to at least ${need}`;
       } else {
         firstBreak = localDate(gap.endsAt, b.timezone);
-        effect = `"${b.text}" leaves ${hours(gap.seconds)} between backups (first ${firstBreak}) > rpoHours ${db.rpoHours}`;
-        remedy = `back up at least every ${db.rpoHours} h or set rpoHours to at least ${need}`;
+        effect = `"${b.text}" leaves ${span} (first ${firstBreak}) > rpoHours ${db.rpoHours}: the RPO alarm pages P0 although every backup succeeds`;
+        const every = rpo - runS - METRIC_VISIBLE_DELAY_SECONDS;
+        remedy = every >= 3600 ? `back up at least every ${hours(Math.floor(every / 60) * 60)} or set rpoHours to at least ${need}` : `set rpoHours to at least ${need}`;
       }
     }
     push({
       key: `${db.key}.backup.schedule`,
       promise: `at most ${db.rpoHours} h of data lost (rpoHours)`,
-      figure: `${hours(gap.seconds)} between backups`,
-      value: gap.seconds,
+      figure: `up to ${hours(Math.round(atRisk))} of data (${hours(gap.seconds)} between backups + ${hours(Math.round(runS))} to store one)`,
+      value: Math.round(atRisk),
       status: broken ? "broken" : "held",
       kind: "config",
       firstBreak,
@@ -496,8 +522,8 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       });
       continue;
     }
-    const page = timeToPageAfterRun(inWindow, job.watch);
-    const fp = rate ? undefined : falsePage(runs, job.watch, start, end);
+    const page = timeToPageAfterRun(job.watch);
+    const fp = rate ? undefined : falsePage(runs, job.watch, start, end, job.longestRunSeconds ?? 0);
     push({
       key: job.key,
       promise: `${job.label}: paged when it stops`,
@@ -508,9 +534,9 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       ...(fp !== undefined
         ? {
             firstBreak: localDate(fp - 1, job.timezone),
-            effect: `its missed-run alarm (${hours(job.watch.period * job.watch.evaluationPeriods)}) pages${job.severity ? ` ${job.severity}` : ""} on ${localDate(fp - 1, job.timezone)} although every scheduled run succeeds`,
-            // Without a skipped run the gap comes from the fall-back hour, which the Scheduler runs once.
-            ...(skip ? {} : { remedy: `the repeated fall-back hour runs once; use a rate(...) schedule or a fixed-offset zone (${fixedZoneHint(job.timezone)}), where no hour repeats` }),
+            effect: `its missed-run alarm (${hours(job.watch.period * job.watch.evaluationPeriods)}, sliding) pages${job.severity ? ` ${job.severity}` : ""} on ${localDate(fp - 1, job.timezone)} although every scheduled run succeeds (runs ${hours(gapBefore(runs, fp, job.watch) / 1000)} apart, a run may take ${hours(job.longestRunSeconds ?? 0)} and its success ${hours(METRIC_VISIBLE_DELAY_SECONDS)} to be seen)`,
+            // Without a skipped run the gap comes from the clock's change, which a rate schedule or a fixed-offset zone does not have.
+            ...(skip ? {} : { remedy: `use a rate(...) schedule or a fixed-offset zone (${fixedZoneHint(job.timezone)}), whose runs lie evenly apart` }),
           }
         : {}),
     });

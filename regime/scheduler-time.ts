@@ -103,6 +103,28 @@ function wallText(wall: number): { date: string; time: string } {
   return { date: `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`, time: `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}` };
 }
 
+const shiftCache = new Map<string, number>();
+/** The span zoneShiftSeconds reads a zone's rules over: ten whole years, fixed so every plan agrees. */
+const SHIFT_SPAN: [number, number] = [Date.UTC(2026, 0, 1), Date.UTC(2036, 0, 1)];
+
+/**
+ * The largest single change of `tz`'s UTC offset, in seconds, over 2026-2035 (0 for UTC, the Etc/GMT
+ * zones and zones without daylight saving; 3,600 for America/New_York; 1,800 for Australia/Lord_Howe;
+ * 7,200 for Antarctica/Troll, which moves from +00 to +02). A cron schedule's runs can lie this much
+ * further apart than its wall-clock interval (the fall-back hour, or a repeated hour run once).
+ * Throws ScheduleError for an unknown timezone.
+ */
+export function zoneShiftSeconds(tz: string): number {
+  const cached = shiftCache.get(tz);
+  if (cached !== undefined) return cached;
+  checkTimezone(tz);
+  const s = segments(tz, SHIFT_SPAN[0], SHIFT_SPAN[1]);
+  let most = 0;
+  for (let i = 1; i < s.length; i++) most = Math.max(most, Math.abs(s[i].offset - s[i - 1].offset) / 1000);
+  shiftCache.set(tz, most);
+  return most;
+}
+
 /** "2027-03-14": the local date of instant t in `tz`. */
 export function localDate(t: number, tz: string): string {
   return wallText(t + zoneOffset(t, tz)).date;

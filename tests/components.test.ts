@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MOCK_ACCOUNT, mockArchive, setupMocks, settle, waitFor, type MockResource } from "./helpers/pulumi-mocks";
 import { allowedActions, expectLeastPrivilege, statementsOf } from "./helpers/iam";
+import * as promisesMod from "../regime/promises";
 
 const { resources } = setupMocks();
 
@@ -45,8 +46,8 @@ function taskArgs(overrides: Partial<import("../components/scheduled-task").Sche
     description: "vacuum of database crm",
     code: { kind: "zip", archive: archive(), handler: "index.handler" },
     environment: { DEAD_PERCENT_MIN: "5" },
-    schedule: { expression: "cron(0 3 ? * WED *)", timezone: "America/New_York" },
-    expectedIntervalSeconds: 7 * 86400,
+    schedule: { expression: "cron(0 3 * * ? *)", timezone: "America/New_York" },
+    expectedIntervalSeconds: 86400,
     timeoutSeconds: 900,
     memoryMb: 256,
     policyStatements: [],
@@ -406,9 +407,8 @@ describe("ScheduledTask on Lambda", () => {
       architectures: ["arm64"],
       timeout: 900,
       memorySize: 256,
-      // Weekly with a 900 s timeout: the 7-day window has no margin for a run Lambda stamps at its
-      // start, so this task publishes TaskSucceeded for its missed-run alarm (lambdaInvocationsCountSuccess).
-      environment: { variables: { DEAD_PERCENT_MIN: "5", TASK: "vacuum", REGIME_NAME: "prod", METRICS_NAMESPACE: "MaintenanceRegime", RUN_METRICS: "TaskSucceeded" } },
+      // On Lambda the missed-run alarm counts Lambda's own invocations and errors: no run metric.
+      environment: { variables: { DEAD_PERCENT_MIN: "5", TASK: "vacuum", REGIME_NAME: "prod", METRICS_NAMESPACE: "MaintenanceRegime" } },
       loggingConfig: { logFormat: "Text", logGroup: "/aws/lambda/prod-db-crm-vacuum" },
       tags: { Task: "vacuum" },
     });
@@ -469,7 +469,7 @@ describe("ScheduledTask on Lambda", () => {
     expect(s).toEqual({
       name: "prod-db-crm-vacuum",
       description: "vacuum of database crm",
-      scheduleExpression: "cron(0 3 ? * WED *)",
+      scheduleExpression: "cron(0 3 * * ? *)",
       scheduleExpressionTimezone: "America/New_York",
       flexibleTimeWindow: { mode: "OFF" },
       state: "ENABLED",
@@ -544,11 +544,14 @@ describe("ScheduledTask on Lambda", () => {
       namespace: "AWS/Lambda", metricName: "Duration", dimensions: { FunctionName: "prod-db-crm-vacuum" }, statistic: "Maximum", period: 60,
       evaluationPeriods: 1, datapointsToAlarm: undefined, comparisonOperator: "GreaterThanThreshold", threshold: 720000, treatMissingData: "ignore", alarmActions: [TOPICS.P3],
     });
-    // Weekly: seven one-day periods, all without a success, and no data counts as a miss.
-    expect(pick(byName["prod-db-crm-vacuum-missed-run-P2"])).toEqual({
-      namespace: "MaintenanceRegime", metricName: "TaskSucceeded", dimensions: { service: "prod", Task: "vacuum" }, statistic: "Sum", period: 86400,
-      evaluationPeriods: 7, datapointsToAlarm: 7, comparisonOperator: "LessThanThreshold", threshold: 1, treatMissingData: "breaching", alarmActions: [TOPICS.P2],
+    // Daily at 03:00 New York: 24 h + 1 h of retries + 1 h clock change + a 900 s run + 5 min until
+    // the success is seen = 26 h 20 min, two periods, all without a success; no data counts as a miss.
+    const missed = byName["prod-db-crm-vacuum-missed-run-P2"];
+    expect({ ...pick(missed), namespace: undefined }).toEqual({
+      namespace: undefined, metricName: undefined, dimensions: undefined, statistic: undefined, period: undefined,
+      evaluationPeriods: 2, datapointsToAlarm: 2, comparisonOperator: "LessThanThreshold", threshold: 1, treatMissingData: "breaching", alarmActions: [TOPICS.P2],
     });
+    expect(missed.metricQueries[0].metric.period * missed.evaluationPeriods).toBe(94800);
     expect(pick(byName["prod-db-crm-vacuum-dead-letters-P2"])).toEqual({
       namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", dimensions: { QueueName: "prod-db-crm-vacuum-dlq" }, statistic: "Maximum", period: 300,
       evaluationPeriods: 1, datapointsToAlarm: undefined, comparisonOperator: "GreaterThanThreshold", threshold: 0, treatMissingData: "notBreaching", alarmActions: [TOPICS.P2],
@@ -557,16 +560,17 @@ describe("ScheduledTask on Lambda", () => {
 
   it("watches the daily backup's success over one day at the backup's severity, from Lambda's own invocations and errors", () => {
     const missed = alarmsOf("prod-db-crm-backup").find((a) => a.inputs.name === "prod-db-crm-backup-missed-run-P1")!.inputs;
-    // 25 hours (one day plus an hour's margin for a late run) in two periods of 12.5 h; a success is
-    // an invocation without a function error, both published by Lambda (no custom metric).
+    // 26 h 20 min (a day, an hour of retries, New York's clock change, the 900 s run, 5 min until the
+    // success is seen) in two periods; a success is an invocation without a function error, both
+    // published by Lambda (no custom metric).
     expect([missed.evaluationPeriods, missed.datapointsToAlarm, missed.comparisonOperator, missed.threshold, missed.treatMissingData]).toEqual([2, 2, "LessThanThreshold", 1, "breaching"]);
     expect(missed.metricQueries).toEqual([
-      { id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: "prod-db-crm-backup" }, stat: "Sum", period: 45000 }, returnData: false },
-      { id: "errors", metric: { namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: "prod-db-crm-backup" }, stat: "Sum", period: 45000 }, returnData: false },
+      { id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: "prod-db-crm-backup" }, stat: "Sum", period: 47400 }, returnData: false },
+      { id: "errors", metric: { namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: "prod-db-crm-backup" }, stat: "Sum", period: 47400 }, returnData: false },
       { id: "successes", expression: "invocations - FILL(errors, 0)", label: "successful runs", returnData: true },
     ]);
     expect([missed.metricName, missed.period, missed.statistic]).toEqual([undefined, undefined, undefined]);
-    expect(missed.alarmDescription).toContain("pages at most 2250 minutes after the last success");
+    expect(missed.alarmDescription).toContain("pages at most 1581 minutes after the last success");
     // The function publishes no run metric: no RUN_METRICS, and Lambda's AWS_LAMBDA_FUNCTION_NAME turns them off.
     expect(one("prod-db-crm-backup", "aws:lambda/function:Function").inputs.environment.variables).not.toHaveProperty("RUN_METRICS");
   });
@@ -684,7 +688,8 @@ describe("ScheduledTask on Fargate", () => {
     expect(Object.keys(byMetric).sort()).toEqual(["ApproximateNumberOfMessagesVisible", "TaskDuration", "TaskFailed", "TaskSucceeded"]);
     expect(byMetric.TaskFailed).toMatchObject({ name: "prod-db-big-backup-errors-P0", namespace: "MaintenanceRegime", dimensions: { service: "prod", Task: "backup" }, statistic: "Sum", threshold: 1 });
     expect(byMetric.TaskDuration).toMatchObject({ name: "prod-db-big-backup-duration-P1", statistic: "Maximum", threshold: 3 * 3600 * 1000 * 0.8 });
-    expect(byMetric.TaskSucceeded).toMatchObject({ name: "prod-db-big-backup-missed-run-P0", period: 45000, evaluationPeriods: 2 });
+    // A day, an hour of retries, Berlin's clock change, the 3 h run and 5 min until the success is seen: 29 h 5 min in 5 periods.
+    expect(byMetric.TaskSucceeded).toMatchObject({ name: "prod-db-big-backup-missed-run-P0", period: 20940, evaluationPeriods: 5 });
   });
 });
 
@@ -783,79 +788,87 @@ describe("missedRunWindow", () => {
 });
 
 describe("missed-run window of a scheduled job", () => {
+  const DELAY = promisesMod.METRIC_VISIBLE_DELAY_SECONDS;
   /**
-   * CloudWatch's judgement of `noSuccessWithin(window)` at each minute: the alarm fires when the last
-   * evaluationPeriods whole periods before that minute hold no success (missing data breaching).
-   * Returns the first minute (seconds since 0) at which it fires, or undefined.
+   * CloudWatch's judgement of `noSuccessWithin(window)` at each minute, as its default sliding window
+   * makes it: the alarm fires at minute t when no success stamped in (t - window, t] has arrived by t
+   * (missing data breaching). `successes`: [stamp, visible at] in seconds since 0. Returns the first
+   * minute at which it fires, or undefined.
    */
-  const firstPage = (successes: number[], w: { period: number; evaluationPeriods: number }, until: number) => {
+  const firstPage = (successes: [number, number][], w: { period: number; evaluationPeriods: number }, until: number) => {
+    const window = w.period * w.evaluationPeriods;
     for (let t = 60; t <= until; t += 60) {
-      const lastEnd = Math.floor(t / w.period) * w.period;
-      const from = lastEnd - w.period * w.evaluationPeriods;
-      if (from < 0) continue;
-      if (!successes.some((s) => s >= from && s < lastEnd)) return t;
+      if (t - window < 0) continue;
+      if (!successes.some(([stamp, seen]) => stamp > t - window && stamp <= t && seen <= t)) return t;
     }
     return undefined;
   };
+  /** A Lambda job's successes: stamped at the invocation, seen when the run ends plus the delivery delay. */
+  const lambdaRuns = (starts: number[], runSeconds: (i: number) => number): [number, number][] => starts.map((s, i) => [s, s + runSeconds(i) + DELAY]);
+  const job = (intervalSeconds: number, expression: string, timezone = "UTC", longestRunSeconds = 0, tolerated?: number) => ({ intervalSeconds, schedule: { expression, timezone }, longestRunSeconds, tolerated });
 
-  it("tolerates one late or slow run of an every-minute job and pages on a real miss within the documented time", () => {
-    const w = taskMod.jobMissedRunWindow(60)!;
-    expect(w).toEqual({ period: 60, evaluationPeriods: 2 });
-    expect(taskMod.missedRunTimeToPageSeconds(w)).toBe(180);
-    const onTime = Array.from({ length: 60 }, (_, i) => i * 60 + 1);
-    // The run due at minute 10 succeeds 5 s into minute 11 (Scheduler jitter plus a slow run).
-    const late = onTime.map((s) => (s === 601 ? 665 : s));
-    expect(firstPage(late, w, 3540)).toBeUndefined();
-    // Every run on time: silent. The old window (one interval, 60 s) paged on that same late run.
-    expect(firstPage(onTime, w, 3540)).toBeUndefined();
-    expect(firstPage(late, taskMod.missedRunWindow(60)!, 3540)).toBe(660);
+  it("an every-minute job: a slow run and a late metric are silent; a stopped job pages within the documented time", () => {
+    const j = job(60, "rate(1 minute)", "UTC", 60);
+    const w = taskMod.jobMissedRunWindow(j)!;
+    // 60 s interval + 60 s delivery margin + 60 s run + 300 s until the success is seen.
+    expect(w).toEqual({ period: 60, evaluationPeriods: 8 });
+    expect(taskMod.missedRunTimeToPageSeconds(w)).toBe(540);
+    const starts = Array.from({ length: 60 }, (_, i) => i * 60 + 1);
+    expect(firstPage(lambdaRuns(starts, () => 2), w, 3540)).toBeUndefined();
+    // The run at minute 10 takes its whole minute and its metric arrives 5 minutes later: silent.
+    expect(firstPage(lambdaRuns(starts, (i) => (i === 10 ? 60 : 2)), w, 3540)).toBeUndefined();
+    // The old window (two 1-minute periods) read as a sliding window pages on that run.
+    expect(firstPage(lambdaRuns(starts, (i) => (i === 10 ? 60 : 2)), { period: 60, evaluationPeriods: 2 }, 3540)).toBeDefined();
     // The schedule stops after the run at 20:01: paged within the worst case after that success.
-    const stopped = onTime.filter((s) => s <= 1201);
-    const paged = firstPage(stopped, w, 3540)!;
+    const paged = firstPage(lambdaRuns(starts.filter((s) => s <= 1201), () => 2), w, 3540)!;
     expect(paged - 1201).toBeLessThanOrEqual(taskMod.missedRunTimeToPageSeconds(w));
-    expect(paged - 1201).toBeGreaterThan(60);
-    // One missed run leaves one empty minute, as one run late past its minute does: no page; the
-    // second missed run in a row pages (a per-minute count cannot tell a missed run from a late one).
-    expect(firstPage(onTime.filter((s) => s !== 601), w, 3540)).toBeUndefined();
-    expect(firstPage(onTime.filter((s) => s !== 601 && s !== 661), w, 3540)).toBe(720);
+    expect(paged - 1201).toBeGreaterThan(w.period * w.evaluationPeriods - 60);
   });
 
-  it("a 15-minute job: a window of 20 min in 5-minute periods; a run 4 min late is silent, one missed run pages within 26 min of the last success", () => {
-    const w = taskMod.jobMissedRunWindow(900)!;
-    expect(w).toEqual({ period: 300, evaluationPeriods: 4 });
-    expect(taskMod.missedRunWindowSeconds(900)).toBe(1200);
-    // Was 1,800 s in one period: up to 61 min from the last success to the page.
-    expect(taskMod.missedRunTimeToPageSeconds(w)).toBe(1500);
-    const onTime = Array.from({ length: 16 }, (_, i) => i * 900 + 20);
-    expect(firstPage(onTime, w, 14400)).toBeUndefined();
+  it("a 15-minute job: a run 5 min late that takes its whole timeout is silent; a stopped job pages within 31 min of its last success", () => {
+    const j = job(900, "rate(15 minutes)", "UTC", 300);
+    const w = taskMod.jobMissedRunWindow(j)!;
+    expect(taskMod.missedRunWindowSeconds(j)).toBe(900 + 300 + 300 + DELAY);
+    expect(w).toEqual({ period: 300, evaluationPeriods: 6 });
+    expect(taskMod.missedRunTimeToPageSeconds(w)).toBe(1860);
+    const starts = Array.from({ length: 16 }, (_, i) => i * 900 + 20);
+    expect(firstPage(lambdaRuns(starts, () => 3), w, 14400)).toBeUndefined();
     for (const i of [3, 4, 5, 6]) {
-      // Any run of the hour 4 min late (Scheduler delivery plus a slow run): silent.
-      expect(firstPage(onTime.map((s, j) => (j === i ? s + 240 : s)), w, 14400), `run ${i} late`).toBeUndefined();
-      // Any one run missed: paged, at most missedRunTimeToPageSeconds after the success before it.
-      const paged = firstPage(onTime.filter((_, j) => j !== i), w, 14400)!;
-      expect(paged, `run ${i} missed`).toBeDefined();
-      expect(paged - onTime[i - 1]).toBeLessThanOrEqual(taskMod.missedRunTimeToPageSeconds(w));
+      const late = starts.map((s, k) => (k === i ? s + 300 : s));
+      expect(firstPage(lambdaRuns(late, (k) => (k === i ? 300 : 3)), w, 14400), `run ${i} late and slow`).toBeUndefined();
+      const stopped = starts.slice(0, i);
+      const paged = firstPage(lambdaRuns(stopped, () => 3), w, 14400)!;
+      expect(paged, `stopped after run ${i - 1}`).toBeDefined();
+      expect(paged - stopped[i - 1]).toBeLessThanOrEqual(taskMod.missedRunTimeToPageSeconds(w));
     }
   });
 
-  it("gives every-5-minute jobs 5 min and hourly, daily and weekly jobs an hour of margin within CloudWatch's limits", () => {
-    expect(taskMod.missedRunWindowSeconds(300)).toBe(600);
-    expect(taskMod.missedRunWindowSeconds(3600)).toBe(7200);
-    expect(taskMod.missedRunWindowSeconds(3600, 3)).toBe(14400);
-    expect(taskMod.missedRunWindowSeconds(86400)).toBe(90000);
-    expect(taskMod.missedRunWindowSeconds(7 * 86400)).toBe(7 * 86400);
-    expect(taskMod.missedRunWindowSeconds(8 * 86400)).toBeUndefined();
-    expect(taskMod.jobMissedRunWindow(31 * 86400)).toBeUndefined();
-    for (const interval of [60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400, 2 * 86400, 7 * 86400]) {
-      const w = taskMod.jobMissedRunWindow(interval)!;
-      expect(w.period * w.evaluationPeriods).toBeGreaterThan(Math.min(interval, 7 * 86400 - 1));
+  it("sizes the window from the interval, the delivery margin, the zone's clock change (cron only), the longest run and the metric delay", () => {
+    expect(taskMod.missedRunWindowSeconds(job(300, "rate(5 minutes)"))).toBe(300 + 300 + DELAY);
+    expect(taskMod.missedRunWindowSeconds(job(3600, "rate(1 hour)"))).toBe(3600 + 3600 + DELAY);
+    expect(taskMod.missedRunWindowSeconds(job(3600, "rate(1 hour)", "UTC", 0, 3))).toBe(3 * 3600 + 3600 + DELAY);
+    expect(taskMod.missedRunWindowSeconds(job(86400, "cron(0 2 * * ? *)", "UTC", 900))).toBe(86400 + 3600 + 900 + DELAY);
+    // A daily 02:00 in New York runs 25 h apart on the fall-back day; in Antarctica/Troll (+00 to +02) 26 h.
+    expect(taskMod.missedRunWindowSeconds(job(86400, "cron(0 2 * * ? *)", "America/New_York", 900))).toBe(86400 + 3600 + 3600 + 900 + DELAY);
+    expect(taskMod.missedRunWindowSeconds(job(86400, "cron(0 2 * * ? *)", "Antarctica/Troll", 900))).toBe(86400 + 3600 + 7200 + 900 + DELAY);
+    expect(taskMod.missedRunWindowSeconds(job(86400, "cron(0 2 * * ? *)", "Australia/Lord_Howe", 0))).toBe(86400 + 3600 + 1800 + DELAY);
+    // A rate schedule knows no wall clock: no clock change is added.
+    expect(taskMod.missedRunWindowSeconds(job(86400, "rate(1 day)", "America/New_York", 0))).toBe(86400 + 3600 + DELAY);
+    // Weekly: no metric alarm can look back 7 days plus the margins; the overdue watcher watches it.
+    expect(taskMod.missedRunWindowSeconds(job(7 * 86400, "cron(0 3 ? * WED *)", "UTC", 0))).toBeUndefined();
+    expect(taskMod.jobMissedRunWindow(job(7 * 86400, "cron(0 3 ? * WED *)", "America/New_York", 900))).toBeUndefined();
+    const sixDays = taskMod.jobMissedRunWindow(job(6 * 86400, "rate(6 days)", "UTC", 900))!;
+    expect(sixDays.period * sixDays.evaluationPeriods).toBe(6 * 86400 + 3600 + 900 + DELAY);
+    for (const [interval, expression] of [[60, "rate(1 minute)"], [300, "rate(5 minutes)"], [900, "rate(15 minutes)"], [3600, "rate(1 hour)"], [21600, "rate(6 hours)"], [86400, "rate(1 day)"], [2 * 86400, "rate(2 days)"], [5 * 86400, "rate(5 days)"]] as const) {
+      const run = Math.min(900, interval);
+      const w = taskMod.jobMissedRunWindow(job(interval, expression, "UTC", run))!;
       expect(w.period % 60).toBe(0);
-      expect(w.period * w.evaluationPeriods).toBeLessThanOrEqual(w.period < 3600 ? 86400 : 7 * 86400);
-      // A run late by up to its margin (5 min, or a whole interval for jobs at most 5 min apart; an hour for hourly and sparser ones) is not a miss.
+      expect(promisesMod.alarmWindowProblem(w)).toBeUndefined();
+      // One run delivered its margin late and taking its whole timeout, the one before it instant: silent.
       const span = Math.min(29 * 86400, 40 * interval);
-      const runs = Array.from({ length: Math.ceil(span / interval) + 1 }, (_, i) => i * interval + 30);
-      const late = runs.map((s, i) => (i === 5 ? s + taskMod.missedRunMarginSeconds(interval) - 30 : s));
-      expect(firstPage(late, w, span), `interval ${interval}`).toBeUndefined();
+      const starts = Array.from({ length: Math.ceil(span / interval) + 1 }, (_, i) => i * interval + 30);
+      const late = starts.map((s, i) => (i === 5 ? s + taskMod.missedRunMarginSeconds(interval) : s));
+      expect(firstPage(lambdaRuns(late, (i) => (i === 5 ? run : 0)), w, span), `interval ${interval}`).toBeUndefined();
     }
   });
 });

@@ -85,7 +85,8 @@ describe("file backups under Pulumi mocks", () => {
       "aws:ssm/association:Association": 3,
       "command:remote:Command": 2,
       // one missed-run alarm per backup + the boardroom group's association-failure alarm (its rule below)
-      "aws:cloudwatch/metricAlarm:MetricAlarm": 5,
+      // The weekly backup has none: no alarm can look back a week plus its margins.
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 4,
       "aws:cloudwatch/eventRule:EventRule": 1,
     });
   });
@@ -208,7 +209,6 @@ describe("file backups under Pulumi mocks", () => {
       "prod-logs-boardroom-backup-app-files-missed-run-P1",
       "prod-logs-boardroom-backup-uploads-weekdays-missed-run-P2",
       "prod-logs-iswitch-crm-backup-config-missed-run-P1",
-      "prod-logs-iswitch-crm-backup-uploads-missed-run-P1",
     ]);
     const daily = alarms["prod-logs-boardroom-backup-app-files-missed-run-P1"];
     expect(daily).toMatchObject({
@@ -216,10 +216,10 @@ describe("file backups under Pulumi mocks", () => {
       metricName: "TaskSucceeded",
       dimensions: { service: "prod", Task: "file-backup", Instance: "boardroom/app-files" },
       statistic: "Sum",
-      // 25 hours in two periods
-      period: 45000,
-      evaluationPeriods: 2,
-      datapointsToAlarm: 2,
+      // 24 h + an hour of delivery margin + its hour-long run + 5 min until its success is seen: 1565 min in 5 periods
+      period: 18780,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 5,
       comparisonOperator: "LessThanThreshold",
       threshold: 1,
       treatMissingData: "breaching",
@@ -227,10 +227,9 @@ describe("file backups under Pulumi mocks", () => {
       alarmActions: [TOPICS.P1],
       okActions: [TOPICS.P1],
     });
-    expect(daily.alarmDescription).toContain("No file backup boardroom/app-files was recorded in 1500 minutes (daily at 03:00 UTC)");
-    // weekdays: the longest gap is Friday 23:15 to Monday 23:15, + an hour: 73 hours in four periods
-    expect(alarms["prod-logs-boardroom-backup-uploads-weekdays-missed-run-P2"]).toMatchObject({ period: 65700, evaluationPeriods: 4, alarmActions: [TOPICS.P2] });
-    expect(alarms["prod-logs-iswitch-crm-backup-uploads-missed-run-P1"]).toMatchObject({ period: 86400, evaluationPeriods: 7 });
+    expect(daily.alarmDescription).toContain("No file backup boardroom/app-files was recorded in 1565 minutes (daily at 03:00 UTC)");
+    // weekdays: the longest gap is Friday 23:15 to Monday 23:15 (72 h), + 2 h 5 min: 4445 min in five periods
+    expect(alarms["prod-logs-boardroom-backup-uploads-weekdays-missed-run-P2"]).toMatchObject({ period: 53340, evaluationPeriods: 5, alarmActions: [TOPICS.P2] });
     expect(alarms["prod-logs-iswitch-crm-backup-config-missed-run-P1"].alarmDescription).toContain("Read syslog (maintenance-regime-iswitch-crm-config) on the SSH hosts");
     // The metric the script writes is the one the alarm watches.
     expect(script(0, 0)).toContain(

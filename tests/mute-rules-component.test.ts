@@ -119,12 +119,18 @@ describe("mute rules, mutes and paused jobs under mocks", () => {
     expect(alarmNamed("fitnesscrm-db-fitnesscrm-reindex-overdue-P3")).toBeDefined();
     const watcher = resources.find((r) => r.type === "aws:lambda/function:Function" && inputsOf(r).name === "fitnesscrm-overdue-watch")!;
     expect(JSON.parse(inputsOf(watcher).environment.variables.WATCHED_JOBS).map((j: { job: string }) => j.job)).toEqual([
+      // Weekly: no metric alarm looks back a week plus its margins.
+      "fitnesscrm/vacuum",
+      "fitnesscrm/analyze",
       "fitnesscrm/reindex",
       // The host group's State Manager associations, followed from State Manager's record of their runs.
       "association/app/logrotate",
       "association/app/cloudwatch-agent",
       // The sparse reminders are watched from their schedule groups' history; the paused maintenance-notice is not.
       "reminder/maintenance-window",
+      "reminder/error-log-review",
+      "reminder/performance-review",
+      "reminder/on-call-handoff",
       "reminder/monthly-review",
     ]);
   });

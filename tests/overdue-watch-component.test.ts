@@ -62,7 +62,8 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
     expect([q.map((x) => x.metric?.metricName ?? x.expression), q[0].metric.dimensions, q[0].metric.period * m.evaluationPeriods, m.treatMissingData]).toEqual([
       ["Invocations", "Errors", "invocations - FILL(errors, 0)"],
       { FunctionName: "prod-overdue-watch" },
-      7200,
+      // An hour + an hour of retries + its 120 s run + 5 min until the success is seen, in 5-minute periods.
+      7800,
       "breaching",
     ]);
     // Its errors and dead letters page at that severity too: a stopped or failing watcher is one page, not one per job.
@@ -76,6 +77,8 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
     const jobs = JSON.parse(fn.environment.variables.WATCHED_JOBS);
     expect(jobs.filter((j: Inputs) => j.prefix).map((j: Inputs) => [j.job, j.prefix, j.expression, j.timezone])).toEqual([
       ["app/restore-drill", "runs/app/restore-drill/", "cron(0 3 1 1,4,7,10 ? *)", "America/New_York"],
+      // Weekly: no metric alarm looks back a week plus its margins.
+      ["app/vacuum", "runs/app/vacuum/", "cron(0 3 ? * WED *)", "America/New_York"],
       ["app/reindex", "runs/app/reindex/", "cron(0 2 ? * 1#1 *)", "America/New_York"],
     ]);
     // The drill's tolerance: its 67-minute run plus the Scheduler's hour of retries.
@@ -86,7 +89,8 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
     expect(containerEnv("prod-db-app-restore-drill")).toMatchObject({ RUN_MARKER_PREFIX: "runs/app/restore-drill/" });
     const fns = Object.fromEntries(of("aws:lambda/function:Function").map((f) => [f.name, f.environment.variables as Record<string, string>]));
     expect(fns["prod-db-app-reindex"].RUN_MARKER_PREFIX).toBe("runs/app/reindex/");
-    for (const name of ["prod-db-app-backup", "prod-db-app-vacuum", "prod-health-task"]) expect(fns[name]).not.toHaveProperty("RUN_MARKER_PREFIX");
+    expect(fns["prod-db-app-vacuum"].RUN_MARKER_PREFIX).toBe("runs/app/vacuum/");
+    for (const name of ["prod-db-app-backup", "prod-db-app-purge", "prod-health-task"]) expect(fns[name]).not.toHaveProperty("RUN_MARKER_PREFIX");
     const policy = resources.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === "prod-db-app-reindex-role")!;
     const puts = statementsOf((policy.inputs as Inputs).policy).filter((s) => JSON.stringify(s.Action).includes("s3:PutObject"));
     expect(puts.flatMap((s) => s.Resource as string[])).toEqual([expect.stringMatching(/:::[^/]+\/runs\/app\/reindex\/\*$/)]);
@@ -199,9 +203,11 @@ describe("a regime without databases (no backup vault): reminders and associatio
     expect(jobs.map((j) => [j.job, j.prefix, j.since ?? j.association?.id])).toEqual([
       ["association/web/logrotate", undefined, "solo-logs-web-association-id"],
       ["reminder/penetration-test", undefined, MOCK_CREATION_DATE],
+      // Weekly: no metric alarm looks back a week plus its margins.
+      ["reminder/weekly-review", undefined, MOCK_CREATION_DATE],
     ]);
     const names = soloOf("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.name as string).filter((n) => /-overdue-P\d$/.test(n));
-    expect(names.sort()).toEqual(["solo-logs-web-logrotate-association-overdue-P2", "solo-reminder-penetration-test-overdue-P2"]);
+    expect(names.sort()).toEqual(["solo-logs-web-logrotate-association-overdue-P2", "solo-reminder-penetration-test-overdue-P2", "solo-reminder-weekly-review-overdue-P3"]);
     expect(soloOf("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.name as string)).toContain("solo-logs-web-backup-uploads-missed-run-P1");
   });
 

@@ -58,7 +58,7 @@ describe("the checked-in READMEs are current", () => {
   it("shows the figures the program computes now", () => {
     const prod = fresh.get("README.md")!;
     expect(prod).toContain("| a restore within 60 min, proven by the drill (rtoMinutes) | `databases[app].restoreDrill.rtoMinutes` | the drill runs until done (Fargate) | held |");
-    expect(prod).toContain("| backup of database app: paged when it stops | `databases[app].backup.schedule` | paged within 37.5 h of its last run | held |");
+    expect(prod).toContain("| backup of database app: paged when it stops | `databases[app].backup.schedule` | paged within 25.4 h of its last run | held |");
     expect(prod).toContain("| reminder access-review: paged when it stops | `reminders[access-review].schedule` | paged within 2211 h of its last run, by the overdue watch | held |");
     expect(prod).not.toContain("`reminders[*].schedule` | not watched");
     expect(prod).toContain("| Promise | Key | Figure (12 months from 2026-11-23) | Status |");
@@ -97,7 +97,7 @@ describe("generation into a README", () => {
       expect(await run(["--check"], dir)).toEqual({ code: 1, line: "out of date: README.md; run npm run docs" });
       await run([], dir);
       const section = between(readFileSync(join(dir, "README.md"), "utf8"));
-      expect(section).toContain("| at most 30 h of data lost (rpoHours) | `databases[app].backup.schedule` | 24 h between backups | held |");
+      expect(section).toContain("| at most 30 h of data lost (rpoHours) | `databases[app].backup.schedule` | up to 24.1 h of data (24 h between backups + 7.1 min to store one) | held |");
       expect(section).toContain("| P0 page when no backup for 30 h |");
     },
     SLOW,

@@ -49,7 +49,7 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
   for (const [tz, date, time, pageDate, fixed, age, hole] of cases) {
     it(`${tz}: daily at 02:00 is refused; the same at 03:00 or in ${fixed} is not`, () => {
       expect(refusals(regime({ timezone: tz }))).toEqual([
-        `databases[app].backup.schedule: "daily at 02:00" in ${tz} does not run on ${date} (${time} does not exist that day): 47 h without a backup > rpoHours 26; ${hole}its missed-run alarm (25 h) pages P1 on ${pageDate} although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (${fixed}), or set rpoHours to at least 47`,
+        `databases[app].backup.schedule: "daily at 02:00" in ${tz} does not run on ${date} (${time} does not exist that day): 47 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; ${hole}its missed-run alarm (26.3 h, sliding) pages P1 on ${pageDate} although every scheduled run succeeds (runs 47 h apart, a run may take 15 min and its success 5 min to be seen); run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (${fixed}), or set rpoHours to at least 48`,
         `databases[app].verify.maxAgeHours: the verify on ${date} finds the newest backup ${age} old > maxAgeHours 26 and fails without a fault; keep the backup running every day or set maxAgeHours to at least 27`,
       ]);
       expect(refusals(regime({ timezone: tz, backup: { schedule: "daily at 03:00" } }))).toEqual([]);
@@ -57,7 +57,7 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
     });
   }
 
-  it("a job that runs several times a day keeps running on the spring-forward day: its skipped 02:00 is no broken promise; the fall-back hour run once is", () => {
+  it("a job that runs several times a day keeps running on the spring-forward day: its skipped 02:00 is no broken promise; its window allows for the fall-back hour run once", () => {
     const r = regime({ timezone: "America/New_York", backup: { schedule: "cron(0 0/2 * * ? *)", rpoHours: 4 } });
     expect(refusals(r)).toEqual([]);
     const health = validateRegime({
@@ -73,17 +73,22 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
         },
       ],
     });
-    expect(refusals(health)).toEqual([
-      "databases[app].health.schedule: its missed-run alarm (20 min) pages P1 on 2027-11-07 although every scheduled run succeeds; the repeated fall-back hour runs once; use a rate(...) schedule or a fixed-offset zone (Etc/GMT+5), where no hour repeats",
-    ]);
+    // Every 15 minutes in New York: the repeated 01:00-01:45 runs once, so 01:45 EDT to 02:00 EST is
+    // 75 min; the window is 15 min + 5 min of delivery + the zone's 1 h clock change + the 300 s run +
+    // 5 min until its success is seen = 90 min (the aligned 20-minute window paged on 2027-11-07).
+    expect(refusals(health)).toEqual([]);
+    expect(checkPromises(health, FROM).promises.find((p) => p.key === "databases[app].health.schedule")).toMatchObject({ status: "held", figure: "paged within 91 min of its last run" });
+    // The same every 15 minutes as a rate, which knows no clock change: paged within 31 min.
+    const rate = validateRegime({ ...health, databases: [{ ...health.databases[0], health: { ...health.databases[0].health!, schedule: "every 15 minutes" } }] });
+    expect(checkPromises(rate, FROM).promises.find((p) => p.key === "databases[app].health.schedule")).toMatchObject({ status: "held", figure: "paged within 31 min of its last run" });
   });
 
   it("Australia/Lord_Howe shifts 30 minutes: 02:00 and 02:15 are skipped on 2027-10-03, 02:45 is not", () => {
     const lines = refusals(regime({ timezone: "Australia/Lord_Howe", backup: { schedule: "daily at 02:15" } }));
     expect(lines[0]).toBe(
-      `databases[app].backup.schedule: "daily at 02:15" in Australia/Lord_Howe does not run on 2027-10-03 (02:15 does not exist that day): 47.5 h without a backup > rpoHours 26; no backup kept 90 days in the week from 2027-10-03: the weekly tier has a hole; its missed-run alarm (25 h) pages P1 on 2027-10-03 although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (UTC: no Etc zone has a fractional offset), or set rpoHours to at least 48`,
+      `databases[app].backup.schedule: "daily at 02:15" in Australia/Lord_Howe does not run on 2027-10-03 (02:15 does not exist that day): 47.5 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; no backup kept 90 days in the week from 2027-10-03: the weekly tier has a hole; its missed-run alarm (25.8 h, sliding) pages P1 on 2027-10-03 although every scheduled run succeeds (runs 47.5 h apart, a run may take 15 min and its success 5 min to be seen); run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (UTC: no Etc zone has a fractional offset), or set rpoHours to at least 48`,
     );
-    expect(refusals(regime({ timezone: "Australia/Lord_Howe" }))[0]).toContain("does not run on 2027-10-03 (02:00 does not exist that day): 47.5 h without a backup");
+    expect(refusals(regime({ timezone: "Australia/Lord_Howe" }))[0]).toContain("does not run on 2027-10-03 (02:00 does not exist that day): 47.5 h between backups");
     expect(refusals(regime({ timezone: "Australia/Lord_Howe", backup: { schedule: "daily at 02:45" } }))).toEqual([]);
   });
 
@@ -92,8 +97,62 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
     const raw = { ...r, databases: [{ ...r.databases[0], vacuum: { ...r.databases[0].vacuum, schedule: "weekly on Sunday at 02:30" } }] };
     const lines = checkPromises(validateRegime({ ...raw, databases: [{ ...raw.databases[0] }] }), FROM).refusals;
     expect(lines).toEqual([
-      `databases[app].vacuum.schedule: "weekly on Sunday at 02:30" in America/New_York does not run on 2027-03-14 (02:30 does not exist that day): its missed-run alarm (7 d) pages P2 on 2027-03-14 although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (Etc/GMT+5)`,
+      `databases[app].vacuum.schedule: "weekly on Sunday at 02:30" in America/New_York does not run on 2027-03-14 (02:30 does not exist that day): no vacuum of database app that day; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (Etc/GMT+5)`,
     ]);
+  });
+});
+
+describe("CloudWatch slides the alarm window: a job that runs as scheduled never pages", () => {
+  /**
+   * CloudWatch's default sliding window, judged against the Scheduler's real runs of a year: between
+   * two runs, the alarm sees the first run's success (stamped at its start) leave the window before
+   * the next one's (which may take the job's whole timeout and 5 more minutes to be seen) arrives
+   * when start(next) + run + delay - start(previous) > the window. Returns the first such pair.
+   */
+  const slidingPages = (runs: number[], window: number, lateSeconds: number) => {
+    for (let i = 1; i < runs.length; i++) if (runs[i] + lateSeconds * 1000 - runs[i - 1] > window * 1000) return new Date(runs[i - 1]).toISOString();
+    return undefined;
+  };
+  for (const [stack, file] of [["prod", join(__dirname, "..", "Pulumi.prod.yaml")], ...["bigshot", "boardroom-ai", "fitnesscrm", "iswitch-roofs-crm", "neff-paving"].map((x) => [x, join(__dirname, "..", "examples", x, `Pulumi.${x}.yaml`)])]) {
+    it(`${stack}: every missed-run alarm window holds the longest real gap of the year, a run's whole timeout and 5 minutes`, () => {
+      const d = declaredFromRegime(regimeFromConfig(readStackConfig(file).config, "maintenance-regime"));
+      const watched = d.jobs.filter((j) => j.watch);
+      expect(watched.length).toBeGreaterThan(2);
+      for (const j of watched) {
+        const { runs } = schedulerRuns(j, FROM.getTime() - 30 * 86_400_000, YEAR_END);
+        const window = j.watch!.period * j.watch!.evaluationPeriods;
+        expect(slidingPages(runs, window, (j.longestRunSeconds ?? 0) + 300), `${j.key} (${window} s)`).toBeUndefined();
+      }
+    });
+  }
+
+  it("prod's weekly vacuum (Wednesday 03:00 New York) is the overdue watcher's: no 7-day alarm holds the 169 h of 2027-11-03 to 11-10", () => {
+    const d = declaredFromRegime(regimeFromConfig(readStackConfig(join(__dirname, "..", "Pulumi.prod.yaml")).config, "maintenance-regime"));
+    const vacuum = d.jobs.find((j) => j.key === "databases[app].vacuum.schedule")!;
+    const { runs } = schedulerRuns(vacuum, FROM.getTime(), YEAR_END);
+    const gaps = runs.slice(1).map((r, i) => (r - runs[i]) / 3_600_000);
+    expect(Math.max(...gaps)).toBe(169);
+    // The old window (seven one-day periods) read as a sliding window: even runs that take no time and
+    // are seen at once page on that week; runs that take their time page every week.
+    expect(slidingPages(runs, 7 * 86400, 0)).toBe("2027-11-03T07:00:00.000Z");
+    expect(slidingPages(runs, 7 * 86400, 900 + 300)).toBe("2026-11-25T08:00:00.000Z");
+    expect(vacuum.watch).toBeUndefined();
+    expect(vacuum.overdueWatch).toMatchObject({ watcher: { severity: "P2" } });
+  });
+
+  it("a daily job in Antarctica/Troll (+00 to +02): its window allows the 26 h of the day the clock falls back, and rpoHours must too", () => {
+    expect(refusals(regime({ timezone: "Antarctica/Troll", backup: { schedule: "daily at 03:00" } }))).toEqual([
+      `databases[app].backup.schedule: "daily at 03:00" in Antarctica/Troll runs 26 h apart from 2027-10-30 (the clock falls back that day): 26 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; run it in a fixed-offset zone (UTC) or set rpoHours to at least 27`,
+    ]);
+    const r = regime({ timezone: "Antarctica/Troll", backup: { schedule: "daily at 03:00", rpoHours: 27 } });
+    expect(refusals(r)).toEqual([]);
+    const backup = declaredFromRegime(r).jobs.find((j) => j.key === "databases[app].backup.schedule")!;
+    const { runs } = schedulerRuns(backup, FROM.getTime(), YEAR_END);
+    expect(Math.max(...runs.slice(1).map((x, i) => (x - runs[i]) / 3_600_000))).toBe(26);
+    // 24 h + 1 h of retries + 2 h clock change + the 900 s run + 5 min: 27 h 20 min.
+    expect(backup.watch!.period * backup.watch!.evaluationPeriods).toBe(98400);
+    // A 25 h window (the old one: a day and an hour of margin) pages on the day of the shift.
+    expect(slidingPages(runs, 90000, 900 + 300)).toBeDefined();
   });
 });
 
@@ -129,9 +188,12 @@ describe("a job watched by the overdue watcher", () => {
   it("the model gives every watched job of prod the watcher's missed-run alarm at the most urgent watched severity", () => {
     const r = regimeFromConfig(readStackConfig(join(__dirname, "..", "Pulumi.prod.yaml")).config, "maintenance-regime");
     const watched = declaredFromRegime(r).jobs.filter((j) => j.overdueWatch);
-    const hourly = { period: 3600, evaluationPeriods: 2 };
+    // Hourly: 1 h + 1 h of retries + its 120 s run + 5 min until its success is seen = 127 min, in 5-minute periods.
+    const hourly = { period: 300, evaluationPeriods: 26 };
     expect(watched.map((j) => [j.key, j.severity, j.overdueWatch!.watcher?.severity, j.overdueWatch!.watcher?.window])).toEqual([
       ["databases[app].restoreDrill.schedule", "P2", "P2", hourly],
+      // Weekly: no metric alarm looks back 7 days plus the margins.
+      ["databases[app].vacuum.schedule", "P2", "P2", hourly],
       ["databases[app].reindex.schedule", "P3", "P2", hourly],
       ["logs.hostGroups[app].schedule", "P2", "P2", hourly],
       ["reminders[maintenance-notice].schedule", "P3", "P2", hourly],
@@ -152,11 +214,21 @@ describe("the fall-back hour runs once", () => {
     expect(refusals(regime({ timezone: "America/New_York", backup: { schedule: "daily at 01:30" } }))).toEqual([]);
   });
 
-  it("rpoHours 24 is broken by the 25 h of the fall-back day, named with its date; a fixed offset keeps it", () => {
-    expect(refusals(regime({ timezone: "America/New_York", backup: { schedule: "daily at 01:30", rpoHours: 24 } }))).toEqual([
-      `databases[app].backup.schedule: "daily at 01:30" in America/New_York runs 25 h apart from 2027-11-07 (the clock falls back that day): 25 h without a backup > rpoHours 24; run it in a fixed-offset zone (Etc/GMT+5) or set rpoHours to at least 25`,
+  it("rpoHours 25 is broken by the 25 h of the fall-back day (plus the next backup's run), named with its date; a fixed offset keeps it", () => {
+    expect(refusals(regime({ timezone: "America/New_York", backup: { schedule: "daily at 01:30", rpoHours: 25 } }))).toEqual([
+      `databases[app].backup.schedule: "daily at 01:30" in America/New_York runs 25 h apart from 2027-11-07 (the clock falls back that day): 25 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 25; run it in a fixed-offset zone (Etc/GMT+5) or set rpoHours to at least 26`,
     ]);
-    expect(refusals(regime({ timezone: "America/New_York", backup: { schedule: { at: "daily at 01:30", timezone: "Etc/GMT+5" }, rpoHours: 24 } }))).toEqual([]);
+    expect(refusals(regime({ timezone: "America/New_York", backup: { schedule: { at: "daily at 01:30", timezone: "Etc/GMT+5" }, rpoHours: 25 } }))).toEqual([]);
+  });
+
+  it("rpoHours 24 with daily backups is refused in any zone: data is safe only once the next backup is stored, and the RPO alarm sees it minutes later", () => {
+    // The RPO alarm slides over the last 24 h: the next day's backup is stored 1.4 min after 01:30 and
+    // seen up to 5 min later, so it would page P0 every day although every backup succeeds.
+    expect(refusals(regime({ timezone: "UTC", backup: { schedule: "daily at 01:30", rpoHours: 24 } }))).toEqual([
+      `databases[app].backup.schedule: "daily at 01:30" leaves 24 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it (first 2026-11-23) > rpoHours 24: the RPO alarm pages P0 although every backup succeeds; back up at least every 23.9 h or set rpoHours to at least 25`,
+    ]);
+    // Twice a day keeps 24 h (12 h between backups).
+    expect(refusals(regime({ timezone: "UTC", backup: { schedule: "cron(30 1,13 * * ? *)", rpoHours: 24 } }))).toEqual([]);
   });
 });
 
@@ -350,7 +422,7 @@ describe("a paused job and the promises that depend on it", () => {
     expect(status(r, "databases[app].backup.rpoHours")).toEqual([["paused", "no page while paused (the alarm's actions are off)"]]);
     expect(status(r, "databases[app].verify.maxAgeHours")).toEqual([["paused", "no backup while paused: the verify fails once the newest backup is older than 26 h"]]);
     // The verify itself still runs and is watched.
-    expect(status(r, "databases[app].verify.schedule")).toEqual([["held", "paged within 37.5 h of its last run"]]);
+    expect(status(r, "databases[app].verify.schedule")).toEqual([["held", "paged within 25.4 h of its last run"]]);
     expect(checkPromises(r, FROM).refusals).toEqual([]);
   });
 
@@ -381,12 +453,12 @@ describe("acceptedRisks", () => {
     const report = checkPromises(r, FROM);
     expect(report.refusals).toEqual([]);
     expect(report.promises.filter((p) => p.status === "accepted").map((p) => `${p.key}: ${p.figure} (${p.firstBreak})`)).toEqual([
-      "databases[app].backup.schedule: 47 h between backups (2027-03-14)",
+      "databases[app].backup.schedule: up to 47 h of data (47 h between backups + 1.4 min to store one) (2027-03-14)",
       "databases[app].verify.maxAgeHours: newest backup at most 27 h old when it runs (2027-03-14)",
       // The skipped run was that Sunday's weekly backup: one more effect of the accepted schedule.
       "databases[app].backup.schedule: none in the week from 2027-03-14 (2027-03-14)",
       "databases[app].backup.schedule: skips 2027-03-14 02:00 (2027-03-14)",
-      "databases[app].backup.schedule: paged within 37.5 h of its last run (2027-03-14)",
+      "databases[app].backup.schedule: paged within 26.4 h of its last run (2027-03-14)",
     ]);
   });
 
@@ -508,7 +580,7 @@ function modelMatches(file: string, resources: RecordedResource[]): void {
 describe("prod and every example keep their promises, with these figures", () => {
   const expected: Record<string, string[]> = {
     prod: [
-      "held databases[app].backup.schedule: 24 h between backups",
+      "held databases[app].backup.schedule: up to 24.1 h of data (24 h between backups + 7.1 min to store one)",
       "held databases[app].backup.runner: expected 7.1 min (tasks/catalogue.ts, the cost estimate's rate) on Lambda, 12 min allowed (its duration alarm's threshold)",
       "held databases[app].verify.maxAgeHours: newest backup at most 3.9 h old when it runs",
       "held databases[app].restoreDrill.rtoMinutes: the drill runs until done (Fargate)",
@@ -518,14 +590,14 @@ describe("prod and every example keep their promises, with these figures", () =>
       'held databases[app].backup.retention.weekly: "daily at 02:00" writes a backup kept 90 days or more in every week (from Sunday)',
       'held databases[app].backup.retention.monthly: "daily at 02:00" writes a backup kept 365 days or more in every month',
       "held databases[app].backup.retention.daily: at least 712.9 h of overlap (uploads at most 24 h apart)",
-      "held databases[app].backup.schedule: paged within 37.5 h of its last run",
-      "held databases[app].verify.schedule: paged within 37.5 h of its last run",
+      "held databases[app].backup.schedule: paged within 25.4 h of its last run",
+      "held databases[app].verify.schedule: paged within 26.4 h of its last run",
       "held databases[app].restoreDrill.schedule: paged within 2211 h (+ its run time) of its last run, by the overdue watch",
-      "held databases[app].vacuum.schedule: paged within 185 h of its last run",
+      "held databases[app].vacuum.schedule: paged within 171 h (+ its run time) of its last run, by the overdue watch",
       "held databases[app].reindex.schedule: paged within 843 h (+ its run time) of its last run, by the overdue watch",
-      "held databases[app].purge.schedule: paged within 37.5 h of its last run",
-      "held databases[app].health.schedule: paged within 26 min of its last run",
-      "held endpoints.schedule: paged within 4 min of its last run",
+      "held databases[app].purge.schedule: paged within 26.4 h of its last run",
+      "held databases[app].health.schedule: paged within 31 min of its last run",
+      "held endpoints.schedule: paged within 9 min of its last run",
       "held logs.hostGroups[app].schedule: paged within 27 h of its last run, by the overdue watch",
       "held reminders[maintenance-notice].schedule: paged within 843 h of its last run, by the overdue watch",
       "held reminders[access-review].schedule: paged within 2211 h of its last run, by the overdue watch",
@@ -561,7 +633,7 @@ describe("the pull-request plan diff shows promises that change", () => {
     const head = plan(regime({ timezone: "America/New_York", acceptedRisks: [{ key: "databases[app].backup.schedule", reason: "r" }, { key: "databases[app].verify.maxAgeHours", reason: "r" }] }));
     const md = diffPlans(base, head);
     const section = md.slice(md.indexOf("### Promises"), md.indexOf("### Estimated monthly cost"));
-    expect(section).toContain("| `databases[app].backup.schedule` | at most 26 h of data lost (rpoHours) | 24 h between backups (held) | 47 h between backups (accepted, first 2027-03-14) |");
+    expect(section).toContain("| `databases[app].backup.schedule` | at most 26 h of data lost (rpoHours) | up to 24 h of data (24 h between backups + 1.4 min to store one) (held) | up to 47 h of data (47 h between backups + 1.4 min to store one) (accepted, first 2027-03-14) |");
     expect(section).toContain("| `databases[app].verify.maxAgeHours` | the verify finds a backup at most 26 h old (maxAgeHours) | newest backup at most 4 h old when it runs (held) | newest backup at most 27 h old when it runs (accepted, first 2027-03-14) |");
     // The skipped Sunday was the week's weekly backup: that hole is listed; the lifecycle's days are not.
     expect(section).toContain("| `databases[app].backup.schedule` | a weekly restore point kept 90 days in every week (from Sunday) (retention.weekly) | — | none in the week from 2027-03-14 (accepted, first 2027-03-14) |");
@@ -600,7 +672,7 @@ describe("the program refuses a broken promise before anything is created", () =
     expect(run.status).toBe(1);
     expect(run.stdout).toBe("");
     expect(run.stderr.trimEnd().split("\n")).toEqual([
-      `error: promise check: databases[app].backup.schedule: "daily at 02:00" in America/New_York does not run on 2027-03-14 (02:00 does not exist that day): 47 h without a backup > rpoHours 26; no backup kept 90 days in the week from 2027-03-14: the weekly tier has a hole; its missed-run alarm (25 h) pages P1 on 2027-03-14 although every scheduled run succeeds; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (Etc/GMT+5), or set rpoHours to at least 47`,
+      `error: promise check: databases[app].backup.schedule: "daily at 02:00" in America/New_York does not run on 2027-03-14 (02:00 does not exist that day): 47 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; no backup kept 90 days in the week from 2027-03-14: the weekly tier has a hole; its missed-run alarm (26.3 h, sliding) pages P1 on 2027-03-14 although every scheduled run succeeds (runs 47 h apart, a run may take 15 min and its success 5 min to be seen); run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (Etc/GMT+5), or set rpoHours to at least 48`,
       "error: promise check: databases[app].verify.maxAgeHours: the verify on 2027-03-14 finds the newest backup 27 h old > maxAgeHours 26 and fails without a fault; keep the backup running every day or set maxAgeHours to at least 27",
     ]);
   }, 180_000);

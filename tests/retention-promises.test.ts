@@ -44,6 +44,7 @@ describe("a tier the schedule never feeds", () => {
 
   it("weekly on Wednesday with weeklyOn Sunday: no weekly backup is ever written, a monthly one only when the 1st is a Wednesday", () => {
     expect(refusals({ backup: weekly, verify })).toEqual([
+      'databases[app].backup.schedule: "weekly on Wednesday at 03:00" leaves 7 d between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it (first 2026-12-02) > rpoHours 168: the RPO alarm pages P0 although every backup succeeds; back up at least every 167.9 h or set rpoHours to at least 169',
       'databases[app].backup.weeklyOn: "weekly on Wednesday at 03:00" writes no backup kept 90 days in the week from 2026-12-06 (no backup on Sunday that week): the weekly tier has a hole; set weeklyOn to Wednesday, a day "weekly on Wednesday at 03:00" backs up every week',
       'databases[app].backup.retention.monthly: "weekly on Wednesday at 03:00" writes no backup kept 365 days in the month from 2026-12-01 (no backup on day 1 that month): the monthly tier has a hole; "weekly on Wednesday at 03:00" backs up on no day of every month: back up every day',
     ]);
@@ -51,9 +52,11 @@ describe("a tier the schedule never feeds", () => {
 
   it("weeklyOn Wednesday feeds the weekly tier; the monthly one then needs daily backups or the weekly days", () => {
     expect(refusals({ backup: { ...weekly, weeklyOn: "Wednesday" }, verify })).toEqual([
+      'databases[app].backup.schedule: "weekly on Wednesday at 03:00" leaves 7 d between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it (first 2026-12-02) > rpoHours 168: the RPO alarm pages P0 although every backup succeeds; back up at least every 167.9 h or set rpoHours to at least 169',
       'databases[app].backup.retention.monthly: "weekly on Wednesday at 03:00" writes no backup kept 365 days in the month from 2026-12-01 (no backup on day 1 that month): the monthly tier has a hole; "weekly on Wednesday at 03:00" backs up on no day of every month: back up every day, or set retention.monthly to 90 (the weekly backups then stand for every month)',
     ]);
-    expect(refusals({ backup: { ...weekly, weeklyOn: "Wednesday", retention: { daily: 30, weekly: 90, monthly: 90 } }, verify })).toEqual([]);
+    // The tiers now hold; only the RPO remains: a sliding 168-hour RPO alarm pages every week.
+    expect(refusals({ backup: { ...weekly, weeklyOn: "Wednesday", retention: { daily: 30, weekly: 90, monthly: 90 } }, verify }).filter((l) => !l.startsWith("databases[app].backup.schedule:"))).toEqual([]);
     expect(refusals({ backup: { ...weekly, schedule: EST("daily at 03:00"), weeklyOn: "Wednesday" }, verify })).toEqual([]);
   });
 
@@ -119,7 +122,8 @@ describe("a backup exists from its start plus its expected run time (tasks/catal
   });
 
   it("a 10:00 verify with maxAgeHours 20 finds that backup 20.1 h old: refused, where a start-time model saw 8 h", () => {
-    const db = { sizeGb: 500, backup: { schedule: EST("daily at 02:00") }, verify: { schedule: EST("daily at 10:00"), maxAgeHours: 20 } };
+    // rpoHours 37: data written just after 02:00 is safe once the next day's 11.9-hour backup is stored.
+    const db = { sizeGb: 500, backup: { schedule: EST("daily at 02:00"), rpoHours: 37 }, verify: { schedule: EST("daily at 10:00"), maxAgeHours: 20 } };
     expect(refusals(db)).toEqual([
       "databases[app].verify.maxAgeHours: the verify on 2026-12-01 finds the newest backup 20.1 h old (the backup started before it is still running: 500 GB takes 11.9 h at the catalogue's rate) > maxAgeHours 20 and fails without a fault; run the verify at least 11.9 h after the backup starts, keep the backup running every day or set maxAgeHours to at least 21",
     ]);
