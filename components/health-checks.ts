@@ -153,6 +153,17 @@ export function healthCheckTimeoutSeconds(endpoints: EndpointConfig[]): number {
   return Math.min(LAMBDA_MAX_TIMEOUT_SECONDS, Math.ceil(Math.max(...endpoints.map((e) => e.timeoutMs)) / 1000) + 30);
 }
 
+/**
+ * The severity of the checker's missed-run alarm: where checks run without gaps, a checker that stops
+ * leaves the down alarms without data, which they treat as breaching (each pages at its endpoint's
+ * severity within its failures), so P3 says the rest; on a gapped schedule (working hours) the down
+ * alarms ignore missing data and nothing else pages: the most urgent endpoint's down severity.
+ */
+export function healthCheckMissedRunSeverity(schedule: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">, endpoints: Pick<EndpointConfig, "severity">[]): Severity {
+  if (!checksHaveGaps(schedule)) return "P3";
+  return SEVERITIES.find((s) => endpoints.some((e) => e.severity === s)) ?? "P3";
+}
+
 export class HealthChecks extends pulumi.ComponentResource {
   public readonly task: ScheduledTask;
   public readonly alarmNames: pulumi.Output<string[]>;
@@ -185,6 +196,7 @@ export class HealthChecks extends pulumi.ComponentResource {
         // that, so the task's own error alarm is informational. A slow answer or an expiring
         // certificate does not fail the run: the slow and certificate alarms page for those.
         severity: "P3",
+        missedRunSeverity: healthCheckMissedRunSeverity(args.schedule, args.endpoints),
         tags: args.tags,
       },
       { parent: this },

@@ -19,7 +19,7 @@ import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
 import { dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
-import { endpointsSetting, healthCheckTimeoutSeconds } from "./health-checks";
+import { endpointsSetting, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow } from "./file-backups";
 import { physicalName } from "./naming";
@@ -168,7 +168,7 @@ export function declaredFromRegime(r: Regime): Declared {
 
   if (r.endpoints) {
     const s = resolveSchedule(r.endpoints.schedule, r.timezone);
-    d.jobs.push(job("endpoints.schedule", "endpoint checks", r.endpoints.schedule, s, "P1", healthCheckTimeoutSeconds(r.endpoints.checks), r.endpoints.paused));
+    d.jobs.push(job("endpoints.schedule", "endpoint checks", r.endpoints.schedule, s, healthCheckMissedRunSeverity(s, r.endpoints.checks), healthCheckTimeoutSeconds(r.endpoints.checks), r.endpoints.paused));
     // components/health-checks.ts: one period per check while the checks run, whole minutes, 1 minute to 1 day.
     const period = downAlarmPeriodSeconds(s);
     const step = checkStepSeconds(s);

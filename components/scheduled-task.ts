@@ -83,6 +83,8 @@ export interface ScheduledTaskArgs {
   alarmTopics: AlertTopics;
   /** Severity of a failed, missed or unstartable run. A run close to its timeout pages one step lower. */
   severity: Severity;
+  /** Severity of the missed-run alarm when it differs from `severity` (the endpoint checks: nothing else pages when a gapped checker stops). */
+  missedRunSeverity?: Severity;
   tags?: Record<string, string>;
   /**
    * Tells this scheduled instance apart from others of the same task (a database id): the task writes
@@ -792,7 +794,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
     if (window) {
       alarm(
         "missed-run",
-        args.severity,
+        args.missedRunSeverity ?? args.severity,
         `No successful run of the ${args.taskName} task was recorded in ${Math.round((window.period * window.evaluationPeriods) / 60)} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}; a late delivery, the zone's clock change and a slow run are allowed for; pages at most ${Math.round(missedRunTimeToPageSeconds(window) / 60)} minutes after the last success). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`,
         "breaching",
         successFromLambda

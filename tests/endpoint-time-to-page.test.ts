@@ -80,10 +80,15 @@ describe("checks on a schedule with gaps (working hours)", () => {
     expect(a.alarmDescription).toContain(`2 checks in a row (one check every 5 min: pages 10-15 min into an outage while checks run, ${WORKING_HOURS}; outside them the alarm keeps its state)`);
   });
 
-  it("a checker that stops is paged by the health-check task's own missed-run alarm, which looks over the weekend", () => {
-    const missed = alarm("office-health-task-missed-run-P3");
+  it("a checker that stops is paged by the health-check task's own missed-run alarm, which looks over the weekend, at the most urgent endpoint's severity", () => {
+    // Nothing else pages: the down alarms ignore missing data on a gapped schedule.
+    const missed = alarm("office-health-task-missed-run-P0");
     expect(missed.treatMissingData).toBe("breaching");
-    expect(missed.alarmActions?.length ?? 0).toBeGreaterThan(0);
+    expect(missed.alarmActions).toEqual([TOPICS.P0]);
+    // Without gaps a stopped checker leaves the down alarms without data, which breaches them: P3 says the rest.
+    alarm("minute-health-task-missed-run-P3");
+    // The task's own errors stay P3: a failed run is an endpoint down, which its down alarm pages.
+    alarm("office-health-task-errors-P3");
   });
 
   it("the error-budget windows keep their state at night instead of burning the budget", () => {
