@@ -76,7 +76,8 @@ export class RedisHealth extends pulumi.ComponentResource {
         code: { kind: "zip", archive: args.archive, handler: "index.handler" },
         instance: r.id,
         environment: redisTaskEnvironment(r),
-        schedule: { expression: args.schedule.expression, timezone: args.schedule.timezone },
+        schedule: args.schedule,
+        scheduleKey: `redis[${r.id}].schedule`,
         expectedIntervalSeconds: args.schedule.intervalSeconds,
         paused: args.redis.paused,
         // Connect, INFO and LLEN take well under a second; the timeout leaves room for the secret and a cold start.
