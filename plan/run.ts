@@ -245,7 +245,7 @@ function isSchedule(r: RecordedResource): boolean {
  * resource: the same expression, timezone (an association's is UTC) and state. Throws a PlanError
  * naming the schedule when the program created it without recording it, or recorded another.
  */
-function scheduleRecordOf(r: RecordedResource, record: PlanRecord): ScheduleRecord {
+export function scheduleRecordOf(r: RecordedResource, record: PlanRecord): ScheduleRecord {
   const name = scheduleName(r);
   const s = record.schedules[name];
   if (!s) throw new PlanError(`schedule ${name}: created without a record (components/plan-record.ts recordSchedule)`);

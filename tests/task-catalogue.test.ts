@@ -7,7 +7,9 @@
 import { describe, expect, it } from "vitest";
 import { entrySource } from "../build/bundle";
 import { join } from "node:path";
-import { runPlan } from "../plan/run";
+import { runPlan, scheduleRecordOf } from "../plan/run";
+import { emptyPlanRecord } from "../components/plan-record";
+import { parseSchedule } from "../regime/schedule";
 import { TASK_CATALOGUE, TASK_NAMES, type TaskEntry, type TaskName } from "../tasks/catalogue";
 import { findTask } from "../tasks/registry";
 
@@ -43,4 +45,19 @@ describe("the task catalogue", () => {
     for (const [kind, expected] of associations) expect(kind).toBe(expected);
     expect(Object.keys(record.schedules).length).toBe(started.length + associations.length);
   }, 120_000);
+
+  it("lets the plan refuse a schedule created without a record, or recorded otherwise than it runs", () => {
+    const schedule = (inputs: Record<string, unknown>) => ({ type: "aws:scheduler/schedule:Schedule", name: "t-db-app-backup", custom: true, parent: "", inputs: { name: "t-db-app-backup", ...inputs } });
+    const record = emptyPlanRecord();
+    expect(() => scheduleRecordOf(schedule({ scheduleExpression: "cron(0 2 * * ? *)" }), record)).toThrow(
+      "schedule t-db-app-backup: created without a record (components/plan-record.ts recordSchedule)",
+    );
+    record.schedules["t-db-app-backup"] = { name: "t-db-app-backup", kind: "backup", schedule: parseSchedule("daily at 02:00", "America/New_York"), configKey: "databases[app].backup.schedule", paused: false };
+    const created = { scheduleExpression: "cron(0 2 * * ? *)", scheduleExpressionTimezone: "America/New_York", state: "ENABLED" };
+    expect(scheduleRecordOf(schedule(created), record).kind).toBe("backup");
+    expect(() => scheduleRecordOf(schedule({ ...created, scheduleExpressionTimezone: "UTC" }), record)).toThrow(
+      'schedule t-db-app-backup: recorded as {"expression":"cron(0 2 * * ? *)","timezone":"America/New_York","paused":false}, created as {"expression":"cron(0 2 * * ? *)","timezone":"UTC","paused":false}',
+    );
+    expect(() => scheduleRecordOf(schedule({ ...created, state: "DISABLED" }), record)).toThrow(/created as .*"paused":true/);
+  });
 });
