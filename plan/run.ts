@@ -243,7 +243,8 @@ function isSchedule(r: RecordedResource): boolean {
 /**
  * The program's record of a schedule it created (components/plan-record.ts), checked against the
  * resource: the same expression, timezone (an association's is UTC) and state. Throws a PlanError
- * naming the schedule when the program created it without recording it, or recorded another.
+ * naming the schedule (and its config key) when the program created it without recording it, or
+ * recorded another.
  */
 export function scheduleRecordOf(r: RecordedResource, record: PlanRecord): ScheduleRecord {
   const name = scheduleName(r);
@@ -251,7 +252,9 @@ export function scheduleRecordOf(r: RecordedResource, record: PlanRecord): Sched
   if (!s) throw new PlanError(`schedule ${name}: created without a record (components/plan-record.ts recordSchedule)`);
   const created = { expression: String(r.inputs.scheduleExpression), timezone: String(r.inputs.scheduleExpressionTimezone ?? "UTC"), paused: r.inputs.state === "DISABLED" };
   const recorded = { expression: s.schedule.expression, timezone: s.schedule.timezone, paused: s.paused };
-  if (JSON.stringify(created) !== JSON.stringify(recorded)) throw new PlanError(`schedule ${name}: recorded as ${JSON.stringify(recorded)}, created as ${JSON.stringify(created)}`);
+  if (JSON.stringify(created) !== JSON.stringify(recorded)) {
+    throw new PlanError(`schedule ${name}${s.configKey ? ` (${s.configKey})` : ""}: recorded as ${JSON.stringify(recorded)}, created as ${JSON.stringify(created)}`);
+  }
   return s;
 }
 

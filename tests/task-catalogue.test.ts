@@ -56,7 +56,7 @@ describe("the task catalogue", () => {
     const created = { scheduleExpression: "cron(0 2 * * ? *)", scheduleExpressionTimezone: "America/New_York", state: "ENABLED" };
     expect(scheduleRecordOf(schedule(created), record).kind).toBe("backup");
     expect(() => scheduleRecordOf(schedule({ ...created, scheduleExpressionTimezone: "UTC" }), record)).toThrow(
-      'schedule t-db-app-backup: recorded as {"expression":"cron(0 2 * * ? *)","timezone":"America/New_York","paused":false}, created as {"expression":"cron(0 2 * * ? *)","timezone":"UTC","paused":false}',
+      'schedule t-db-app-backup (databases[app].backup.schedule): recorded as {"expression":"cron(0 2 * * ? *)","timezone":"America/New_York","paused":false}, created as {"expression":"cron(0 2 * * ? *)","timezone":"UTC","paused":false}',
     );
     expect(() => scheduleRecordOf(schedule({ ...created, state: "DISABLED" }), record)).toThrow(/created as .*"paused":true/);
   });
