@@ -13,7 +13,6 @@
  *
  *   npx tsx bench/cost.ts [--from 2026-12-01]
  */
-import { planRecord } from "../components/plan-record";
 import * as path from "node:path";
 import { bundledSettingsByFunction, estimateCost, PRICES } from "../plan/cost";
 import { groupByComponent, runPlan } from "../plan/run";
@@ -62,7 +61,7 @@ const CATEGORIES: [string, RegExp][] = [
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 async function measure(name: string, configFile: string, from: Date) {
-  const { plan, resources } = await runPlan({ configFile, from });
+  const { plan, resources, record } = await runPlan({ configFile, from });
   const items = plan.cost.components.flatMap((c) => c.items);
   const storage = items.filter((i) => i.what.startsWith("S3 storage")).reduce((a, i) => a + i.monthlyUsd, 0);
   const by = Object.fromEntries(CATEGORIES.map(([k, re]) => [k, items.filter((i) => re.test(i.what)).reduce((a, i) => a + i.monthlyUsd, 0)]));
@@ -81,7 +80,7 @@ async function measure(name: string, configFile: string, from: Date) {
   const taskMetricsBefore = settingsOf.reduce((a, s) => a + count(publishedMetricCounts(s, { metrics: BEFORE, runMetrics: RUN_METRICS })), 0);
   const mathMissedRuns = resources.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" && ((r.inputs as Inputs).metricQueries ?? []).some((q: Inputs) => q.expression === "invocations - FILL(errors, 0)")).length;
   const now = plan.cost.monthlyBeforeStorage ?? plan.cost.monthlyTotal - storage;
-  const baseline = estimateCost(resources, groupByComponent(resources), from, bundled, planRecord().databaseSizesGb, { metrics: BEFORE, runMetrics: () => RUN_METRICS });
+  const baseline = estimateCost(resources, groupByComponent(resources), from, record, bundled, { metrics: BEFORE, runMetrics: () => RUN_METRICS });
   const before = (baseline.monthlyBeforeStorage ?? baseline.monthlyTotal) - mathMissedRuns * PRICES.alarmPerMetric;
   const afterFree = (plan.cost.freeTier?.monthlyAfterFreeTier ?? plan.cost.monthlyTotal) - storage;
   return { name, now, before, afterFree, by, taskMetricsNow, taskMetricsBefore };

@@ -16,7 +16,7 @@ import { TIERS } from "../tasks/lib/tiers";
 import type { Schedule } from "../regime/schedule";
 import { backupDurationReferenceSeconds, databaseRunners, type DatabaseRunners, type Runner } from "../regime/runners";
 import { restoreCheckBounds, type DatabaseConfig } from "../regime/schema";
-import type { DbTaskName, ZipTaskName } from "../tasks/catalogue";
+import { TASK_CATALOGUE, type DbTaskName, type ZipTaskName } from "../tasks/catalogue";
 import type { SharedSettingKey, TaskEnvironment } from "./task-settings";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { VERIFIED_FOLDER } from "../tasks/lib/verification";
@@ -297,7 +297,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
           code,
           instance: db.id,
           environment: { ...common, ...environment },
-          schedule: { expression: schedule.expression, timezone: schedule.timezone },
+          schedule,
+          scheduleKey: `databases[${db.id}].${TASK_CATALOGUE[task].database.section}.schedule`,
           expectedIntervalSeconds: schedule.intervalSeconds,
           timeoutSeconds,
           memoryMb,

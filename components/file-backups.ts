@@ -151,9 +151,9 @@ function hostGroupFileBackups(
           },
           { parent },
         ),
-        // Not handed to the overdue watcher: the backup's own missed-run alarm (below) already pages,
-        // at the backup's severity, when its association stops running, and a second page would say the same.
-        () => undefined,
+        // No `watch`: the overdue watcher does not follow it. The backup's own missed-run alarm (below)
+        // already pages, at the backup's severity, when its association stops running; a second page would say the same.
+        { schedule: { name: docName, kind: "file backup", expression: schedule.expression, configKey: `logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule` } },
       );
     }
     if (g.sshHosts.length > 0) {

@@ -12,6 +12,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { HostGroup } from "../regime/logs";
 import type { LogsArgs } from "./logs";
 import type { WatchedJobSpec } from "./overdue-watch";
+import { recordSchedule, type JobKind } from "./plan-record";
+import { parseSchedule } from "../regime/schedule";
 
 /** What each part of the logs component creates its resources under. */
 export interface LogsScope {
@@ -32,13 +34,22 @@ export class HostGroupAssociations {
   private readonly watched: WatchedJobSpec[] = [];
 
   /**
-   * Records an association of host group `g` and returns it; `watch` (components/association-watch.ts
-   * associationWatchedJob, undefined for a schedule the watcher cannot follow) hands it to the overdue watcher.
+   * Records an association of host group `g` and returns it: its schedule for the plan
+   * (components/plan-record.ts; `schedule.expression` is the association's, which State Manager runs in
+   * UTC), and, with `watch`, the overdue watcher's job for it (components/association-watch.ts
+   * associationWatchedJob; undefined for a schedule the watcher cannot follow). Without `watch` the
+   * watcher does not follow the association.
    */
-  track(g: HostGroup, a: aws.ssm.Association, watch?: (id: pulumi.Output<string>) => WatchedJobSpec | undefined): aws.ssm.Association {
+  track(
+    g: HostGroup,
+    a: aws.ssm.Association,
+    job: { schedule: { name: string; kind: JobKind; expression: string; configKey: string }; watch?: (id: pulumi.Output<string>) => WatchedJobSpec | undefined },
+  ): aws.ssm.Association {
+    const { name, kind, expression, configKey } = job.schedule;
+    recordSchedule({ name, kind, schedule: parseSchedule(expression, "UTC"), configKey, paused: false });
     this.ids.set(g.name, [...(this.ids.get(g.name) ?? []), a.associationId]);
-    const job = watch?.(a.associationId);
-    if (job) this.watched.push(job);
+    const watched = job.watch?.(a.associationId);
+    if (watched) this.watched.push(watched);
     return a;
   }
 

@@ -76,15 +76,16 @@ function agentSsmDelivery(scope: LogsScope, g: HostGroup, config: string, logGro
     },
     { parent, dependsOn: logGroups },
   );
+  // The parameter keeps its name when the config changes; a name carrying the config's hash makes
+  // the association change too, so with applyOnlyAtCronInterval: false it runs right after.
+  const associationName = `${args.regime}-${g.name}-cloudwatch-logs-${sha256(config).slice(0, 8)}`;
   scope.associations.track(
     g,
     new aws.ssm.Association(
       `${name}-${g.name}-cwagent-association`,
       {
         name: AGENT_DOCUMENT,
-        // The parameter keeps its name when the config changes; a name carrying the config's hash makes
-        // the association change too, so with applyOnlyAtCronInterval: false it runs right after.
-        associationName: `${args.regime}-${g.name}-cloudwatch-logs-${sha256(config).slice(0, 8)}`,
+        associationName,
         parameters: {
           action: "configure (append)",
           mode: "ec2",
@@ -97,7 +98,10 @@ function agentSsmDelivery(scope: LogsScope, g: HostGroup, config: string, logGro
       },
       { parent, dependsOn: [parameter] },
     ),
-    (id) => associationWatchedJob(g.name, "cloudwatch-agent", g.schedule, ASSOCIATION_FAILURE_SEVERITY, id, "CloudWatch agent logs config"),
+    {
+      schedule: { name: associationName, kind: "log shipping", expression: g.schedule, configKey: `logs.hostGroups[${g.name}].schedule` },
+      watch: (id) => associationWatchedJob(g.name, "cloudwatch-agent", g.schedule, ASSOCIATION_FAILURE_SEVERITY, id, "CloudWatch agent logs config"),
+    },
   );
   return parameter.name;
 }

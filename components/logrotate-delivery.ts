@@ -74,7 +74,10 @@ function ssmDelivery(scope: LogsScope, g: HostGroup, script: pulumi.Output<strin
       },
       { parent },
     ),
-    (id) => associationWatchedJob(g.name, "logrotate", g.schedule, ASSOCIATION_FAILURE_SEVERITY, id, "logrotate configs"),
+    {
+      schedule: { name: docName, kind: "logrotate", expression: g.schedule, configKey: `logs.hostGroups[${g.name}].schedule` },
+      watch: (id) => associationWatchedJob(g.name, "logrotate", g.schedule, ASSOCIATION_FAILURE_SEVERITY, id, "logrotate configs"),
+    },
   );
   return doc.name;
 }

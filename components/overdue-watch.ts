@@ -55,7 +55,7 @@ export interface WatchedJobSpec extends Omit<WatchedJob, "since" | "association"
 }
 
 /** The watcher's schedule: hourly, so a missed job pages within two hours of its due time. */
-export const OVERDUE_WATCH_SCHEDULE = { expression: "rate(1 hour)", intervalSeconds: 3600 } as const;
+export const OVERDUE_WATCH_SCHEDULE = { expression: "rate(1 hour)", description: "every hour", intervalSeconds: 3600 } as const;
 /** Seconds from a job's due time (expected run + tolerance) to the overdue page, at worst: one watcher interval plus the alarm's one-hour period. */
 export const WATCHER_DELAY_SECONDS = 2 * 3600;
 /**
@@ -160,7 +160,7 @@ export class OverdueWatch extends pulumi.ComponentResource {
         description: `watches ${args.jobs.length} jobs no missed-run alarm sees: ${args.jobs.map((j) => j.job).join(", ")}`,
         code: { kind: "zip", archive: args.archive, handler: "index.handler" },
         environment: { ...(args.vault ? { BACKUP_BUCKET: args.vault.bucketName } : {}), WATCHED_JOBS: watchedJobsSetting(args.jobs) } satisfies TaskEnvironment<"overdue-watch">,
-        schedule: { expression: OVERDUE_WATCH_SCHEDULE.expression, timezone: args.timezone },
+        schedule: { ...OVERDUE_WATCH_SCHEDULE, timezone: args.timezone },
         expectedIntervalSeconds: OVERDUE_WATCH_SCHEDULE.intervalSeconds,
         timeoutSeconds: WATCHER_TIMEOUT_SECONDS,
         memoryMb: 256,

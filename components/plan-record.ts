@@ -4,11 +4,34 @@
  * `pulumi up` nobody reads it. Kept on globalThis, like the promise check's context, so the plan and
  * the program share it however the program module was loaded.
  */
+import type { Schedule } from "../regime/schedule";
+import type { TaskKind } from "../tasks/catalogue";
+
+/** Kinds of job the calendar tells apart (plan/calendar-svg.ts colours them): the tasks' (tasks/catalogue.ts) and the jobs that run no task. */
+export type JobKind = TaskKind | "reminder" | "logrotate" | "log shipping" | "file backup";
+
+/**
+ * One schedule the program created: an EventBridge Scheduler schedule, or a State Manager association
+ * with a schedule (in UTC), recorded where it is created.
+ */
+export interface ScheduleRecord {
+  /** Its name in AWS: the Scheduler schedule's `name`, the association's `associationName` (the plan calendar's `schedule`). */
+  name: string;
+  kind: JobKind;
+  /** As the resource runs it (expression, timezone), with the readable description and the longest gap between runs (regime/schedule.ts). */
+  schedule: Schedule;
+  /** The config key that sets it (`databases[app].backup.schedule`); absent for a schedule the program sets itself (the overdue watcher's hourly one). */
+  configKey?: string;
+  /** `paused: true` in config: the schedule exists, disabled. */
+  paused: boolean;
+}
 
 /** What the program recorded in one run. */
 export interface PlanRecord {
   /** Database id -> `sizeGb` of its config (GB): the cost estimate's dump and restore times and backup storage. */
   databaseSizesGb: Record<string, number>;
+  /** Every schedule the program created, by its name in AWS (ScheduleRecord.name): the plan's calendar, its picture and the cost estimate read them. */
+  schedules: Record<string, ScheduleRecord>;
 }
 
 const RECORD = Symbol.for("maintenance-regime.plan-record");
@@ -16,15 +39,21 @@ const RECORD = Symbol.for("maintenance-regime.plan-record");
 /** The record of the program's current run (an empty one before the program has run). */
 export function planRecord(): PlanRecord {
   const g = globalThis as unknown as Record<symbol, PlanRecord>;
-  return (g[RECORD] ??= emptyRecord());
+  return (g[RECORD] ??= emptyPlanRecord());
 }
 
 /** Starts a new record: the program calls it once per run, before it records anything. */
 export function resetPlanRecord(): PlanRecord {
   const g = globalThis as unknown as Record<symbol, PlanRecord>;
-  return (g[RECORD] = emptyRecord());
+  return (g[RECORD] = emptyPlanRecord());
 }
 
-function emptyRecord(): PlanRecord {
-  return { databaseSizesGb: {} };
+/** Records a schedule the program has just created (where it creates it). */
+export function recordSchedule(s: ScheduleRecord): void {
+  planRecord().schedules[s.name] = s;
+}
+
+/** A record with nothing in it. */
+export function emptyPlanRecord(): PlanRecord {
+  return { databaseSizesGb: {}, schedules: {} };
 }

@@ -275,25 +275,23 @@ export function declaredFromRegime(r: Regime): Declared {
     for (const j of watched) j.overdueWatch!.watcher = { window: WATCHER_MISSED_RUN_WINDOW, severity };
   }
   // Maintenance windows and mutes (components/mute-rules.ts provisions them; regime/maintenance-windows.ts
-  // reads their times): how long each holds back the pages of the alarms it selects.
+  // reads their times): how long each holds back the pages of the alarms it selects, and when.
+  const mute = (key: string, label: string, selects: { alarms: string[]; severities: string[]; components: string[] }, when: { durationSeconds: number } | { from?: number; until: number }) => ({
+    key,
+    label,
+    alarms: selects.alarms,
+    severities: selects.severities,
+    components: selects.components,
+    ...when,
+  });
   d.mutes = [
-    ...r.maintenanceWindows.map((w, i) => ({
-      key: `maintenanceWindows[${i}]`,
-      label: `maintenance window ${w.name}`,
-      alarms: w.alarms,
-      severities: w.severities,
-      components: w.components,
-      durationSeconds: w.durationMinutes * 60,
-    })),
-    ...r.mutes.map((m, i) => ({
-      key: `mutes[${i}]`,
-      label: `mute until ${m.until}`,
-      alarms: m.alarms,
-      severities: m.severities,
-      components: m.components,
-      from: m.from !== undefined ? (muteTime(m.from) as { at: Date }).at.getTime() : undefined,
-      until: (muteTime(m.until) as { at: Date }).at.getTime(),
-    })),
+    ...r.maintenanceWindows.map((w, i) => mute(`maintenanceWindows[${i}]`, `maintenance window ${w.name}`, w, { durationSeconds: w.durationMinutes * 60 })),
+    ...r.mutes.map((m, i) =>
+      mute(`mutes[${i}]`, `mute until ${m.until}`, m, {
+        from: m.from !== undefined ? (muteTime(m.from) as { at: Date }).at.getTime() : undefined,
+        until: (muteTime(m.until) as { at: Date }).at.getTime(),
+      }),
+    ),
   ];
   return d;
 }

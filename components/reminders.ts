@@ -22,6 +22,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
 import { physicalName } from "./naming";
+import { recordSchedule } from "./plan-record";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, missedRunTimeToPageSeconds, noSuccessWithin } from "./scheduled-task";
 import { METRIC_HOURLY } from "../regime/limits";
@@ -150,10 +151,11 @@ export class Reminders extends pulumi.ComponentResource {
       // the missed-run alarm's metric, or the overdue watcher's history for a sparse one.
       const group = new aws.scheduler.ScheduleGroup(`${name}-${r.name}`, { name: reminderScheduleGroup(name, r.name), tags }, { parent: this });
       groupCreated[r.name] = group.creationDate;
+      const scheduleName = `${name}-${r.name}`.slice(0, 64);
       const schedule = new aws.scheduler.Schedule(
           `${name}-${r.name}`,
           {
-            name: `${name}-${r.name}`.slice(0, 64),
+            name: scheduleName,
             groupName: group.name,
             description: `Reminder: ${r.name} (${r.description})`,
             scheduleExpression: r.expression,
@@ -170,6 +172,8 @@ export class Reminders extends pulumi.ComponentResource {
           },
           { parent: this },
         );
+      const { expression, timezone, description, intervalSeconds } = r;
+      recordSchedule({ name: scheduleName, kind: "reminder", schedule: { expression, timezone, description, intervalSeconds }, configKey: `reminders[${r.name}].schedule`, paused: r.paused === true });
       if (window) {
         createAlarm(
           args.regime,

@@ -31,7 +31,9 @@ import { assumeRolePolicy, policyJson, type IamStatement } from "./iam";
 import { physicalName, withoutPrefix } from "./naming";
 import { isIanaTimezone, LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MEMORY_MB, LOG_RETENTION_DAYS, NEAR_TIMEOUT_FRACTION } from "../regime/limits";
 import { lowerSeverity } from "../regime/severity";
-import type { ScheduledTaskName } from "../tasks/catalogue";
+import { TASK_CATALOGUE, type ScheduledTaskName } from "../tasks/catalogue";
+import type { Schedule } from "../regime/schedule";
+import { recordSchedule } from "./plan-record";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { publishesSampled, type RunMetric } from "../tasks/lib/metrics";
 import { ALARM_EVALUATION_SECONDS, METRIC_VISIBLE_DELAY_SECONDS } from "../regime/promises";
@@ -69,7 +71,10 @@ export interface ScheduledTaskArgs {
   code: TaskCode;
   /** Plain settings only: secrets travel as Secrets Manager ARNs, never as values. */
   environment?: Record<string, pulumi.Input<string>>;
-  schedule: { expression: string; timezone: string };
+  /** When it runs (regime/schedule.ts, as the config resolved it). */
+  schedule: Schedule;
+  /** The config key that sets `schedule` (`databases[app].backup.schedule`), for the plan's record; unset for a schedule the program sets itself. */
+  scheduleKey?: string;
   /** Longest expected gap between two runs, in seconds: the missed-run window is this plus a jitter margin (missedRunWindowSeconds). */
   expectedIntervalSeconds: number;
   /** Lambda: at most 900. Fargate: the duration alarm's reference (Fargate itself has no timeout). */
@@ -744,6 +749,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [schedulerPolicy] },
     );
+    recordSchedule({ name: physical, kind: TASK_CATALOGUE[args.taskName].scheduled.kind, schedule: args.schedule, configKey: args.scheduleKey, paused: args.paused === true });
 
     // ---------------------------------------------------------------- alarms
     const emfDims: Record<string, string> = { service: args.regime, Task: args.taskName, ...(args.instance ? { Instance: args.instance } : {}) };

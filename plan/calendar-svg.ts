@@ -5,10 +5,9 @@
  * argument, the same input gives a byte-identical SVG.
  */
 import { nextRuns, type Schedule } from "../regime/schedule";
-import type { TaskKind } from "../tasks/catalogue";
+import type { JobKind as KnownJobKind } from "../components/plan-record";
 
-/** The kinds of job the picture colours: the tasks' (tasks/catalogue.ts) and the jobs that run no task. */
-export type KnownJobKind = TaskKind | "reminder" | "logrotate" | "log shipping" | "file backup" | "other";
+/** The kinds of job the picture colours: the program's (components/plan-record.ts), or any other word (a colour of EXTRA_COLORS). */
 export type JobKind = KnownJobKind | (string & {});
 
 export interface CalendarJob {
@@ -54,7 +53,6 @@ const KIND_COLORS: Readonly<Record<string, string>> = {
   logrotate: "#64748b",
   "log shipping": "#78716c",
   "file backup": "#1e40af",
-  other: "#334155",
 } satisfies Record<KnownJobKind, string>;
 const EXTRA_COLORS = ["#9333ea", "#0369a1", "#be123c", "#15803d", "#a16207", "#4338ca"];
 

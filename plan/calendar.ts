@@ -2,45 +2,9 @@
  * The plan's maintenance calendar as a picture: every schedule of the plan on a week grid in its own
  * local time, monthly and quarterly jobs on a 35-day strip, the alarms' thresholds beside it.
  */
-import { parseSchedule } from "../regime/schedule";
-import { renderCalendarSvg, type CalendarAlarm, type CalendarJob } from "./calendar-svg";
+import { renderCalendarSvg, type CalendarAlarm } from "./calendar-svg";
 import type { Plan } from "./run";
-import { TASK_CATALOGUE, TASK_NAMES, type TaskEntry, type TaskKind } from "../tasks/catalogue";
-
-const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-/**
- * A task's schedule ends in its name (`prod-db-app-verify-backup`) or in the catalogue's
- * `scheduleSuffix` (`prod-health-task`). One alternation, so the longest name wins: the leftmost
- * match starts at `-verify-backup` before `-backup`.
- */
-const TASK_SUFFIXES = new Map<string, TaskKind>();
-for (const t of TASK_NAMES) {
-  const s = (TASK_CATALOGUE[t] as TaskEntry).scheduled;
-  if (!s) continue;
-  TASK_SUFFIXES.set(t, s.kind);
-  if (s.scheduleSuffix) TASK_SUFFIXES.set(s.scheduleSuffix, s.kind);
-}
-const TASK_SCHEDULE = new RegExp(`-(${[...TASK_SUFFIXES.keys()].map(escapeRe).join("|")})$`);
-
-/** What a schedule's name says besides a task: reminders and file backups first, whatever words their names hold. */
-const KINDS: [RegExp, CalendarJob["kind"]][] = [
-  [/-reminders-/, "reminder"],
-  [/-file-backup-/, "file backup"],
-];
-const HOST_KINDS: [RegExp, CalendarJob["kind"]][] = [
-  [/-logrotate/, "logrotate"],
-  [/-cloudwatch-logs/, "log shipping"],
-];
-
-/** The kind of job a schedule runs, from its name (`prod-db-app-backup` -> backup, `prod-reminders-x` -> reminder). */
-export function jobKind(schedule: string): CalendarJob["kind"] {
-  const named = KINDS.find(([re]) => re.test(schedule))?.[1];
-  if (named) return named;
-  const task = TASK_SCHEDULE.exec(schedule)?.[1];
-  if (task) return TASK_SUFFIXES.get(task)!;
-  return HOST_KINDS.find(([re]) => re.test(schedule))?.[1] ?? "other";
-}
+import type { PlanRecord } from "../components/plan-record";
 
 /** Alarms every scheduled task gets; the picture counts them instead of listing each. */
 const TASK_ALARM = /-(errors|duration|dead-letters|missed-run|undelivered|overdue)-P[0-3]$/;
@@ -64,11 +28,22 @@ export function calendarAlarms(plan: Plan): CalendarAlarm[] {
   return list;
 }
 
-export function planCalendarSvg(plan: Plan): string {
+/**
+ * The plan's calendar picture: each schedule the program recorded where it created it
+ * (`record`: runPlan's, components/plan-record.ts) in its kind and as the config resolved it, in the
+ * plan's calendar order; the alarms beside it.
+ */
+export function planCalendarSvg(plan: Plan, record: Pick<PlanRecord, "schedules">): string {
   return renderCalendarSvg({
     title: `${plan.project} / ${plan.stack}`,
     // A paused job's schedule is disabled: it runs at none of its times.
-    jobs: plan.calendar.filter((c) => !c.paused).map((c) => ({ name: c.schedule, kind: jobKind(c.schedule), schedule: parseSchedule(c.expression, c.timezone) })),
+    jobs: plan.calendar
+      .filter((c) => !c.paused)
+      .map((c) => {
+        const s = record.schedules[c.schedule];
+        if (!s) throw new Error(`calendar: schedule ${c.schedule} has no record (components/plan-record.ts recordSchedule)`);
+        return { name: s.name, kind: s.kind, schedule: s.schedule };
+      }),
     alarms: calendarAlarms(plan),
     reference: new Date(plan.from),
   });

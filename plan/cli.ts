@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import { formatPromises } from "./promises";
-import { buildPlan, PlanError, type Plan } from "./run";
+import { PlanError, runPlan, type Plan } from "./run";
 
 export interface CliOptions {
   stack?: string;
@@ -130,10 +130,10 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const plan = await buildPlan({ stack: opts.stack, configFile: opts.configFile, from: opts.from, promises: opts.promises });
+    const { plan, record } = await runPlan({ stack: opts.stack, configFile: opts.configFile, from: opts.from, promises: opts.promises });
     if (opts.svg) {
       const { planCalendarSvg } = await import("./calendar");
-      fs.writeFileSync(opts.svg, planCalendarSvg(plan));
+      fs.writeFileSync(opts.svg, planCalendarSvg(plan, record));
       process.stderr.write(`calendar written to ${opts.svg}\n`);
     }
     process.stdout.write(opts.json ? JSON.stringify(plan, null, 2) + "\n" : formatPlan(plan));

@@ -31,7 +31,8 @@
  * defaultValue would send only in hours with a matching line, which the plan cannot know: a full
  * month is its upper bound.
  */
-import { nextRuns, parseSchedule } from "../regime/schedule";
+import { nextRuns, type Schedule } from "../regime/schedule";
+import type { PlanRecord } from "../components/plan-record";
 import { catalogueEntry, runTimeAssumption, runTimeSeconds } from "../tasks/catalogue";
 import { isSampleRun, ITEM_SETTINGS, PUBLISHED_METRICS, publishedMetricCounts, publishedRunMetrics, RUN_METRICS, type PublishedMetric } from "../tasks/lib/metrics";
 import { SETTINGS_FILE } from "../tasks/lib/bundled-settings";
@@ -135,9 +136,8 @@ export const MONTH_HOURS = 720;
  * Start times (ms) of a schedule's runs in the 30 days after `from`. Hourly or more often, the runs
  * follow from the interval, from `from` on (walking 43,200 minutes of cron costs seconds).
  */
-function runStartsIn30Days(expression: string, timezone: string, from: Date): { starts: number[]; intervalSeconds: number } {
-  const s = parseSchedule(expression, timezone);
-  if (s.intervalSeconds > 0 && s.intervalSeconds <= 3600 && /^(rate\(|cron\(\S+ \* \* \* \? \*\))/.test(expression)) {
+function runStartsIn30Days(s: Schedule, from: Date): { starts: number[]; intervalSeconds: number } {
+  if (s.intervalSeconds > 0 && s.intervalSeconds <= 3600 && /^(rate\(|cron\(\S+ \* \* \* \? \*\))/.test(s.expression)) {
     const n = Math.floor((30 * 86400) / s.intervalSeconds);
     return { starts: Array.from({ length: n }, (_, i) => from.getTime() + i * s.intervalSeconds * 1000), intervalSeconds: s.intervalSeconds };
   }
@@ -264,19 +264,21 @@ function outsideMetricKey(metric: { namespace?: string; metricName?: string; dim
 
 /**
  * The estimate of the plan's resources (`groups`: by component) over the 30 days after `from`.
- * `bundled`: settings files of Lambda zips by function name (bundledSettingsByFunction); `sizesGb`:
- * database id -> GB as the config says (`sizeGb`, what the program recorded: components/plan-record.ts),
- * for dump and restore times and backup storage; `policy`: which metrics the tasks publish (default:
- * tasks/lib/metrics.ts).
+ * `record`: what the program recorded (components/plan-record.ts): each schedule as the config
+ * resolved it, by its name, and database id -> GB as the config says (`sizeGb`, for dump and restore
+ * times and backup storage); `bundled`: settings files of Lambda zips by function name
+ * (bundledSettingsByFunction); `policy`: which metrics the tasks publish (default: tasks/lib/metrics.ts).
+ * Throws when a Scheduler schedule has no record.
  */
 export function estimateCost(
   resources: RecordedResource[],
   groups: ComponentGroup[],
   from: Date,
+  record: Pick<PlanRecord, "schedules" | "databaseSizesGb">,
   bundled = new Map<string, Record<string, string>>(),
-  sizesGb: Readonly<Record<string, number>> = {},
   policy: PublishingPolicy = TASKS_POLICY,
 ): CostEstimate {
+  const sizesGb = record.databaseSizesGb;
   const byName = new Map(resources.map((r) => [`${r.type}::${r.name}`, r]));
   const fnByArnName = new Map<string, RecordedResource>();
   for (const r of resources) if (r.type === "aws:lambda/function:Function") fnByArnName.set(String(r.inputs.name ?? r.name), r);
@@ -286,10 +288,10 @@ export function estimateCost(
   // Runs per schedule, by expression and timezone: a regime repeats the same few schedules across its
   // databases, and each count walks 30 days of the schedule.
   const runsOf = new Map<string, { starts: number[]; intervalSeconds: number }>();
-  const runs30 = (expression: string, timezone: string): { starts: number[]; intervalSeconds: number } => {
-    const key = `${timezone} ${expression}`;
+  const runs30 = (s: Schedule): { starts: number[]; intervalSeconds: number } => {
+    const key = `${s.timezone} ${s.expression}`;
     let n = runsOf.get(key);
-    if (n === undefined) runsOf.set(key, (n = runStartsIn30Days(expression, timezone, from)));
+    if (n === undefined) runsOf.set(key, (n = runStartsIn30Days(s, from)));
     return n;
   };
 
@@ -350,7 +352,9 @@ export function estimateCost(
           add(`ECR image storage ${name}`, 0.4 * PRICES.ecrGbMonth);
           break;
         case "aws:scheduler/schedule:Schedule": {
-          const schedule = runs30(String(i.scheduleExpression), String(i.scheduleExpressionTimezone ?? "UTC"));
+          const recorded = record.schedules[String(i.name ?? name)];
+          if (!recorded) throw new Error(`cost: schedule ${i.name ?? name} was created without a record (components/plan-record.ts recordSchedule)`);
+          const schedule = runs30(recorded.schedule);
           const runs = schedule.starts.length;
           use.schedulerInvocations += runs;
           add(`scheduler ${name} (${runs} runs)`, (runs / 1e6) * PRICES.schedulerPerMillion);

@@ -13,7 +13,7 @@ import { bundledSettingsByFunction, estimateCost, type CostEstimate } from "./co
 import { installPlanMocks, type RecordedResource } from "./mocks";
 import { auditResources, planPromises, type PlanPromises } from "./promises";
 import { cpuMsSince, promiseCheckContext } from "../components/promises";
-import { planRecord } from "../components/plan-record";
+import { planRecord, type PlanRecord, type ScheduleRecord } from "../components/plan-record";
 
 export const PROJECT = "maintenance-regime";
 
@@ -228,8 +228,41 @@ export async function buildPlan(opts: PlanOptions): Promise<Plan> {
   return (await runPlan(opts)).plan;
 }
 
-/** The plan and every resource the program registered, with its inputs (for tests and tooling). */
-export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resources: RecordedResource[] }> {
+const SCHEDULE_TYPES = new Set(["aws:scheduler/schedule:Schedule", "aws:ssm/association:Association"]);
+
+/** A schedule's name in AWS: an association's `name` is its document's; `associationName` tells two apart. */
+function scheduleName(r: RecordedResource): string {
+  return String(r.type === "aws:ssm/association:Association" ? (r.inputs.associationName ?? r.name) : (r.inputs.name ?? r.name));
+}
+
+/** Whether a registered resource runs on a schedule: a Scheduler schedule, or an association with a schedule. */
+function isSchedule(r: RecordedResource): boolean {
+  return SCHEDULE_TYPES.has(r.type) && r.inputs.scheduleExpression !== undefined;
+}
+
+/**
+ * The program's record of a schedule it created (components/plan-record.ts), checked against the
+ * resource: the same expression, timezone (an association's is UTC) and state. Throws a PlanError
+ * naming the schedule (and its config key) when the program created it without recording it, or
+ * recorded another.
+ */
+export function scheduleRecordOf(r: RecordedResource, record: PlanRecord): ScheduleRecord {
+  const name = scheduleName(r);
+  const s = record.schedules[name];
+  if (!s) throw new PlanError(`schedule ${name}: created without a record (components/plan-record.ts recordSchedule)`);
+  const created = { expression: String(r.inputs.scheduleExpression), timezone: String(r.inputs.scheduleExpressionTimezone ?? "UTC"), paused: r.inputs.state === "DISABLED" };
+  const recorded = { expression: s.schedule.expression, timezone: s.schedule.timezone, paused: s.paused };
+  if (JSON.stringify(created) !== JSON.stringify(recorded)) {
+    throw new PlanError(`schedule ${name}${s.configKey ? ` (${s.configKey})` : ""}: recorded as ${JSON.stringify(recorded)}, created as ${JSON.stringify(created)}`);
+  }
+  return s;
+}
+
+/**
+ * The plan, every resource the program registered with its inputs (for tests and tooling), and what
+ * the program recorded beside them (components/plan-record.ts: the calendar picture reads its schedules).
+ */
+export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resources: RecordedResource[]; record: PlanRecord }> {
   const root = opts.root ?? path.resolve(__dirname, "..");
   // A config file Pulumi.<name>.yaml plans stack <name>, as Pulumi would name it.
   const stack = opts.stack ?? (opts.configFile ? (/^Pulumi\.([\w.-]+)\.ya?ml$/.exec(path.basename(opts.configFile))?.[1] ?? "prod") : "prod");
@@ -268,7 +301,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     if (sev) topicSeverity.set(`arn:aws:sns:us-east-1:123456789012:${r.inputs.name ?? r.name}`, sev);
   }
 
-  // Scheduler schedules carry their timezone; State Manager associations run in UTC.
+  const record = planRecord();
   const componentOf = componentsByResource(components);
   // Next runs by timezone and expression: many schedules of a regime share both.
   const nextOf = new Map<string, string[]>();
@@ -278,23 +311,24 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     if (!next) nextOf.set(key, (next = nextRuns(schedule, opts.from, 3).map((d) => formatLocal(d, schedule.timezone))));
     return [...next];
   };
+  // Scheduler schedules carry their timezone; State Manager associations run in UTC.
   const calendar: CalendarEntry[] = recorded
-    .filter((r) => r.type === "aws:scheduler/schedule:Schedule" || (r.type === "aws:ssm/association:Association" && r.inputs.scheduleExpression))
+    .filter(isSchedule)
     .map((r) => {
-      const expression = String(r.inputs.scheduleExpression);
-      const timezone = String(r.inputs.scheduleExpressionTimezone ?? "UTC");
-      const schedule: Schedule = { expression, timezone, description: expression, intervalSeconds: 0 };
+      const s = scheduleRecordOf(r, record);
       return {
-        // an association's `name` is its document's; `associationName` tells two apart
-        schedule: String(r.type === "aws:ssm/association:Association" ? (r.inputs.associationName ?? r.name) : (r.inputs.name ?? r.name)),
+        schedule: s.name,
         component: componentOf.get(r.name) ?? "(top level)",
-        expression,
-        timezone,
-        next: nextThree(schedule),
-        ...(r.inputs.state === "DISABLED" ? { paused: true as const } : {}),
+        expression: s.schedule.expression,
+        timezone: s.schedule.timezone,
+        next: nextThree(s.schedule),
+        ...(s.paused ? { paused: true as const } : {}),
       };
     })
     .sort((a, b) => a.schedule.localeCompare(b.schedule));
+  const created = new Set(calendar.map((c) => c.schedule));
+  const unplanned = Object.keys(record.schedules).filter((n) => !created.has(n));
+  if (unplanned.length) throw new PlanError(`schedules ${unplanned.join(", ")}: recorded, but no such resource was created`);
 
   const composites = compositeParents(recorded);
   const alarms = recorded
@@ -328,9 +362,9 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     calendar,
     alarms,
     ...(muteRules.length ? { muteRules } : {}),
-    cost: estimateCost(recorded, components, opts.from, await bundledSettingsByFunction(recorded), planRecord().databaseSizesGb),
+    cost: estimateCost(recorded, components, opts.from, record, await bundledSettingsByFunction(recorded)),
     ...(report ? { promises: planPromises(report) } : {}),
     outputs,
   };
-  return { plan, resources: recorded };
+  return { plan, resources: recorded, record };
 }

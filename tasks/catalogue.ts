@@ -1,8 +1,9 @@
 /**
  * Every task the program can schedule, one entry each: what the registry (tasks/registry.ts), the
- * bundler (build/bundle.ts), the components (components/regime.ts, database.ts, promises.ts), the
- * cost estimate (plan/cost.ts) and the calendar (plan/calendar.ts) know about it. Plain data, no
- * Pulumi and no task code, so the bundler and the plan read it without loading a task.
+ * bundler (build/bundle.ts), the components (components/regime.ts, database.ts, promises.ts, and
+ * scheduled-task.ts, which records each schedule's kind for the calendar) and the cost estimate
+ * (plan/cost.ts) know about it. Plain data, no Pulumi and no task code, so the bundler and the plan
+ * read it without loading a task.
  *
  * The other lists are typed from this one (`TaskName`, `ZipTaskName`, `DbTaskName`, mapped types and
  * exhaustive records): an entry without its task in the registry, its config section, its archive or
@@ -74,11 +75,13 @@ export type TaskEntry = Packaging & {
   database?: { section: DatabaseSection };
   /** How the program schedules it; absent for a task only run by hand (`npm run task`, the container command). */
   scheduled?: {
-    /** Its kind in the calendar picture. */
+    /** Its kind in the calendar picture: ScheduledTask records it with the task's schedule (components/plan-record.ts). */
     kind: TaskKind;
     /**
      * The last part of its schedule's name when it is not the task name (components/health-checks.ts
-     * names the endpoint checks `<regime>-health-task`); the calendar reads a job's kind from it.
+     * names the endpoint checks `<regime>-health-task`). Nothing reads it: the calendar takes a job's
+     * kind from the program's record (components/plan-record.ts). Kept until the next change to task
+     * code, since this file is in every zip bundle and dropping it changes their hashes.
      */
     scheduleSuffix?: string;
     /** How long one run is assumed to take in the cost estimate, and the word the assumption line uses for it. */

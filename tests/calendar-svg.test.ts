@@ -1,7 +1,8 @@
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
 import { escapeXml, kindColor, renderCalendarSvg, type CalendarInput } from "../plan/calendar-svg";
-import { calendarAlarms, jobKind } from "../plan/calendar";
+import { calendarAlarms, planCalendarSvg } from "../plan/calendar";
+import type { JobKind } from "../components/plan-record";
 import { parseSchedule } from "../regime/schedule";
 import { renderSvgToPng } from "./helpers/render-svg";
 
@@ -126,24 +127,30 @@ describe("rendering with resvg", () => {
   });
 });
 
-describe("the kind of each planned schedule, from its name", () => {
-  it("tells reminders, tasks and host associations apart, whatever words a reminder's name holds", () => {
-    expect(
-      [
-        "prod-db-app-backup",
-        "prod-db-app-verify-backup",
-        "prod-db-app-restore-drill",
-        "prod-db-app-db-health",
-        "prod-health-task",
-        "prod-reminders-backup-archive-check",
-        "prod-reminders-weekly-vacuum-review",
-        "prod-app-logrotate",
-        "prod-app-cloudwatch-logs-1486ddd1",
-        "prod-app-file-backup-config",
-        "prod-redis-cache-redis-health",
-        "prod-something-new",
-      ].map(jobKind),
-    ).toEqual(["backup", "verify", "drill", "health", "health", "reminder", "reminder", "logrotate", "log shipping", "file backup", "health", "other"]);
+describe("the kind of each planned schedule, from the program's record", () => {
+  it("draws each job in the kind recorded where its schedule was created, whatever words its name holds", () => {
+    // Names the old name-reading would have drawn wrongly: a database called "reminders", a reminder
+    // about file backups, a host group called "logrotate-archive".
+    const recorded: [string, JobKind, string][] = [
+      ["prod-db-reminders-backup", "backup", "daily at 02:00"],
+      ["prod-db-app-verify-backup", "verify", "daily at 06:00"],
+      ["prod-reminders-file-backup-review", "reminder", "weekly on Monday at 09:00"],
+      ["prod-logrotate-archive-cloudwatch-logs-1486ddd1", "log shipping", "daily at 03:00"],
+      ["prod-app-file-backup-config", "file backup", "daily at 04:00"],
+    ];
+    const schedules = Object.fromEntries(recorded.map(([name, kind, text]) => [name, { name, kind, schedule: parseSchedule(text, "UTC"), paused: false }]));
+    const plan = {
+      project: "maintenance-regime",
+      stack: "prod",
+      from: "2026-12-01T00:00:00.000Z",
+      calendar: recorded.map(([name]) => ({ schedule: name })),
+      alarms: [],
+    } as unknown as Parameters<typeof planCalendarSvg>[0];
+    const titles = [...planCalendarSvg(plan, { schedules }).matchAll(/<title>([^<]*)<\/title>/g)].map((m) => m[1]);
+    for (const [name, kind] of recorded) expect(titles, name).toContain(`${name} (${kind}): ${schedules[name].schedule.description}, UTC`);
+    expect(() => planCalendarSvg({ ...plan, calendar: [{ schedule: "prod-unrecorded" }] } as typeof plan, { schedules })).toThrow(
+      "calendar: schedule prod-unrecorded has no record (components/plan-record.ts recordSchedule)",
+    );
     expect(new Set(["backup", "log shipping", "file backup", "other"].map(kindColor)).size).toBe(4);
   });
 });

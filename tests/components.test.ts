@@ -39,6 +39,9 @@ const one = (name: string, type: string): MockResource => {
 const countByType = (name: string): Record<string, number> =>
   under(name).reduce<Record<string, number>>((acc, r) => ((acc[r.type] = (acc[r.type] ?? 0) + 1), acc), {});
 
+/** A task's schedule as ScheduledTask takes it, with the expression as its description (not checked here: the config parses it). */
+const scheduleAt = (expression: string, timezone: string) => ({ expression, timezone, description: expression, intervalSeconds: 0 });
+
 function taskArgs(overrides: Partial<import("../components/scheduled-task").ScheduledTaskArgs> = {}): import("../components/scheduled-task").ScheduledTaskArgs {
   return {
     regime: "prod",
@@ -46,7 +49,7 @@ function taskArgs(overrides: Partial<import("../components/scheduled-task").Sche
     description: "vacuum of database crm",
     code: { kind: "zip", archive: archive(), handler: "index.handler" },
     environment: { DEAD_PERCENT_MIN: "5" },
-    schedule: { expression: "cron(0 3 * * ? *)", timezone: "America/New_York" },
+    schedule: scheduleAt("cron(0 3 * * ? *)", "America/New_York"),
     expectedIntervalSeconds: 86400,
     timeoutSeconds: 900,
     memoryMb: 256,
@@ -92,7 +95,7 @@ beforeAll(async () => {
       description: "backup of database crm",
       code: { kind: "image", imageUri: "123456789012.dkr.ecr.us-east-1.amazonaws.com/prod-task@sha256:abc" },
       environment: { BACKUP_BUCKET: vault.bucketName, DB_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:crm-AbCdEf" },
-      schedule: { expression: "cron(0 2 * * ? *)", timezone: "America/New_York" },
+      schedule: scheduleAt("cron(0 2 * * ? *)", "America/New_York"),
       expectedIntervalSeconds: 86400,
       timeoutSeconds: 900,
       memoryMb: 1024,
@@ -118,7 +121,7 @@ beforeAll(async () => {
         command: ["node", "cli.js", "backup"],
       },
       environment: { BACKUP_BUCKET: vault.bucketName },
-      schedule: { expression: "cron(0 1 * * ? *)", timezone: "Europe/Berlin" },
+      schedule: scheduleAt("cron(0 1 * * ? *)", "Europe/Berlin"),
       expectedIntervalSeconds: 86400,
       timeoutSeconds: 3 * 3600,
       vpc: { subnetIds: ["subnet-a"], securityGroupIds: ["sg-backup"] },
@@ -130,7 +133,7 @@ beforeAll(async () => {
     "prod-db-crm-restore-drill",
     taskArgs({
       taskName: "restore-drill",
-      schedule: { expression: "cron(0 3 1 1/3 ? *)", timezone: "UTC" },
+      schedule: scheduleAt("cron(0 3 1 1/3 ? *)", "UTC"),
       expectedIntervalSeconds: 92 * 86400,
       policyStatements: vault.readStatements(CRM_PREFIXES),
     }),
@@ -736,11 +739,11 @@ describe("ScheduledTask arguments", () => {
     expect(bad({ memoryMb: 64 })).toThrow("memoryMb: must be a whole number from 128 to 10240, got 64");
     expect(bad({ memoryMb: 10241 })).toThrow("memoryMb: must be a whole number from 128 to 10240, got 10241");
     expect(bad({ logRetentionDays: 10 })).toThrow(/^logRetentionDays: 10 is not allowed by CloudWatch Logs; use one of 1, 3, 5, 7, 14, 30, /);
-    expect(bad({ schedule: { expression: "cron(0 2 * * ? *)", timezone: "EST" } })).toThrow(
+    expect(bad({ schedule: scheduleAt("cron(0 2 * * ? *)", "EST") })).toThrow(
       'schedule.timezone: "EST" is not an IANA timezone such as America/New_York (EST/PST ignore daylight saving)',
     );
-    expect(bad({ schedule: { expression: "cron(0 2 * * ? *)", timezone: "Mars/Olympus_Mons" } })).toThrow(/^schedule\.timezone: "Mars\/Olympus_Mons"/);
-    expect(bad({ schedule: { expression: "0 2 * * *", timezone: "UTC" } })).toThrow('schedule.expression: "0 2 * * *" must be cron(<6 fields>) or rate(<n> <unit>)');
+    expect(bad({ schedule: scheduleAt("cron(0 2 * * ? *)", "Mars/Olympus_Mons") })).toThrow(/^schedule\.timezone: "Mars\/Olympus_Mons"/);
+    expect(bad({ schedule: scheduleAt("0 2 * * *", "UTC") })).toThrow('schedule.expression: "0 2 * * *" must be cron(<6 fields>) or rate(<n> <unit>)');
     expect(bad({ expectedIntervalSeconds: 0 })).toThrow("expectedIntervalSeconds: must be at least 60, got 0");
     expect(
       bad({ code: { kind: "fargate", imageUri: "img", cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/prod", cpu: 1024, memory: 1024 }, vpc: { subnetIds: ["s"], securityGroupIds: ["g"] } }),

@@ -13,6 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { billedHours, bundledSettingsByFunction, CHECK_LOG_KB, estimateCost, FREE_TIER, MONTH_HOURS, PRICES } from "../plan/cost";
 import type { RecordedResource } from "../plan/mocks";
+import { emptyPlanRecord, type PlanRecord } from "../components/plan-record";
+import { parseSchedule } from "../regime/schedule";
+import { catalogueEntry } from "../tasks/catalogue";
 import type { ComponentGroup } from "../plan/run";
 import { healthCheckTask } from "../tasks/health-check";
 import { publishedMetricCounts, publishedRunMetrics } from "../tasks/lib/metrics";
@@ -87,7 +90,7 @@ describe("the estimate counts what the task writes", () => {
 });
 
 /** One Lambda task on a schedule, and an alarm over two metrics, as the plan records them. */
-function lambdaRegime(env: Record<string, string>, code?: unknown, scheduleExpression = "rate(1 minute)"): { resources: RecordedResource[]; groups: ComponentGroup[] } {
+function lambdaRegime(env: Record<string, string>, code?: unknown, scheduleExpression = "rate(1 minute)"): { resources: RecordedResource[]; groups: ComponentGroup[]; record: PlanRecord } {
   const resources: RecordedResource[] = [
     {
       type: "aws:lambda/function:Function",
@@ -112,7 +115,10 @@ function lambdaRegime(env: Record<string, string>, code?: unknown, scheduleExpre
       },
     },
   ];
-  return { resources, groups: [{ component: "t-health", type: "regime:health:HealthChecks", resources: resources.map((r) => ({ type: r.type, name: r.name })) }] };
+  // What the program records where it creates the schedule (components/plan-record.ts): the estimate reads its runs there.
+  const record = emptyPlanRecord();
+  record.schedules["t-health-task"] = { name: "t-health-task", kind: catalogueEntry(env.TASK)!.scheduled!.kind, schedule: parseSchedule(scheduleExpression, "UTC"), paused: false };
+  return { resources, groups: [{ component: "t-health", type: "regime:health:HealthChecks", resources: resources.map((r) => ({ type: r.type, name: r.name })) }], record };
 }
 
 describe("the plan's cost per signal", () => {
@@ -123,23 +129,23 @@ describe("the plan's cost per signal", () => {
       "index.js": new pulumi.asset.StringAsset("exports.handler = () => 0;"),
       "settings.json": new pulumi.asset.StringAsset(JSON.stringify({ ENDPOINTS: JSON.stringify(endpoints) })),
     });
-    const { resources, groups } = lambdaRegime({ TASK: "health-check", REGIME_NAME: "t" }, code);
+    const { resources, groups, record } = lambdaRegime({ TASK: "health-check", REGIME_NAME: "t" }, code);
     const bundled = await bundledSettingsByFunction(resources);
     expect(bundled.get("t-health-task")?.ENDPOINTS).toBe(JSON.stringify(endpoints));
-    const cost = estimateCost(resources, groups, new Date("2026-12-01T00:00:00Z"), bundled);
+    const cost = estimateCost(resources, groups, new Date("2026-12-01T00:00:00Z"), record, bundled);
     const items = Object.fromEntries(cost.components[0].items.map((i) => [i.what.split(" (")[0], i.monthlyUsd]));
     expect(items["custom metric Healthy x 25, 720 h of 720"]).toBe(7.5);
     expect(items["custom metric ResponseTime x 10, 720 h of 720"]).toBe(3);
     expect(Object.keys(items).filter((k) => k.includes("Task"))).toEqual([]);
     expect(items["alarm t-health-task-missed-run-P3"]).toBe(2 * PRICES.alarmPerMetric);
     // Without the bundle, the endpoints are not seen: the estimate would miss 35 metrics.
-    const unbundled = estimateCost(resources, groups, new Date("2026-12-01T00:00:00Z"));
+    const unbundled = estimateCost(resources, groups, new Date("2026-12-01T00:00:00Z"), record);
     expect(unbundled.components[0].items.some((i) => i.what.startsWith("custom metric"))).toBe(false);
   });
 
   it("states the free tier apart: the first 10 custom metrics and 10 alarm metrics, Lambda's and the scheduler's allowances", () => {
-    const { resources, groups } = lambdaRegime({ TASK: "health-check", REGIME_NAME: "t", ENDPOINTS: JSON.stringify(endpoints) });
-    const cost = estimateCost(resources, groups, new Date("2026-12-01T00:00:00Z"));
+    const { resources, groups, record } = lambdaRegime({ TASK: "health-check", REGIME_NAME: "t", ENDPOINTS: JSON.stringify(endpoints) });
+    const cost = estimateCost(resources, groups, new Date("2026-12-01T00:00:00Z"), record);
     const free = Object.fromEntries(cost.freeTier!.items.map((i) => [i.what, i.monthlyUsd]));
     expect(free[`CloudWatch: ${FREE_TIER.customMetrics} of 35 custom metric-months`]).toBe(3);
     expect(free["CloudWatch: 2 of 2 alarm metrics"]).toBe(0.2);
@@ -155,21 +161,21 @@ describe("custom metrics are priced for the hours they are sent in (CloudWatch p
   const metricItems = (cost: ReturnType<typeof estimateCost>) => cost.components[0].items.filter((i) => i.what.startsWith("custom metric")).map((i) => `${i.what.split(" (")[0]} $${i.monthlyUsd}`);
 
   it("a daily backup's metrics: sent at the end of each run, 30 hours of 720, $0.0125 each", () => {
-    const { resources, groups } = lambdaRegime({ TASK: "backup", REGIME_NAME: "t", DATABASES: JSON.stringify([{ id: "app" }]) }, undefined, "cron(0 2 * * ? *)");
-    const cost = estimateCost(resources, groups, from);
+    const { resources, groups, record } = lambdaRegime({ TASK: "backup", REGIME_NAME: "t", DATABASES: JSON.stringify([{ id: "app" }]) }, undefined, "cron(0 2 * * ? *)");
+    const cost = estimateCost(resources, groups, from, record);
     expect(metricItems(cost)).toEqual(["custom metric BackupSucceeded x 1, 30 h of 720 $0.01", "custom metric BackupSizeBytes x 1, 30 h of 720 $0.01"]);
     expect(cost.freeTier!.items.find((i) => i.what.includes("custom metric-months"))?.what).toBe("CloudWatch: 0.08 of 0.08 custom metric-months");
   });
 
   it("certificates every minute: Healthy every hour, CertificateDaysLeft (sampled) the hour of each day's first run", () => {
     const endpoints = [{ name: "api", url: "https://example.org/", conditions: { status: 200, certificateDaysLeft: 14 } }];
-    const { resources, groups } = lambdaRegime({ TASK: "health-check", REGIME_NAME: "t", SCHEDULE_INTERVAL_SECONDS: "60", ENDPOINTS: JSON.stringify(endpoints) });
-    expect(metricItems(estimateCost(resources, groups, from))).toEqual(["custom metric Healthy x 1, 720 h of 720 $0.3", "custom metric CertificateDaysLeft x 1, 30 h of 720 $0.01"]);
+    const { resources, groups, record } = lambdaRegime({ TASK: "health-check", REGIME_NAME: "t", SCHEDULE_INTERVAL_SECONDS: "60", ENDPOINTS: JSON.stringify(endpoints) });
+    expect(metricItems(estimateCost(resources, groups, from, record))).toEqual(["custom metric Healthy x 1, 720 h of 720 $0.3", "custom metric CertificateDaysLeft x 1, 30 h of 720 $0.01"]);
   });
 
   it("db-health every 15 minutes: connections every hour, wraparound once a day, the vacuum and analyze ages every 6 hours", () => {
-    const { resources, groups } = lambdaRegime({ TASK: "db-health", REGIME_NAME: "t", SCHEDULE_INTERVAL_SECONDS: "900", DATABASES: JSON.stringify([{ id: "app" }]) }, undefined, "rate(15 minutes)");
-    expect(metricItems(estimateCost(resources, groups, from))).toEqual([
+    const { resources, groups, record } = lambdaRegime({ TASK: "db-health", REGIME_NAME: "t", SCHEDULE_INTERVAL_SECONDS: "900", DATABASES: JSON.stringify([{ id: "app" }]) }, undefined, "rate(15 minutes)");
+    expect(metricItems(estimateCost(resources, groups, from, record))).toEqual([
       "custom metric ConnectionsPercent x 1, 720 h of 720 $0.3",
       "custom metric WraparoundAge x 1, 30 h of 720 $0.01",
       "custom metric LastVacuumAgeHours x 1, 120 h of 720 $0.05",
@@ -179,8 +185,8 @@ describe("custom metrics are priced for the hours they are sent in (CloudWatch p
 
   it("the hourly overdue watcher's Overdue: sent only for an overdue job, listed at $0 (none assumed overdue)", () => {
     const jobs = [{ job: "app/restore-drill" }, { job: "app/reindex" }];
-    const { resources, groups } = lambdaRegime({ TASK: "overdue-watch", REGIME_NAME: "t", WATCHED_JOBS: JSON.stringify(jobs) }, undefined, "rate(1 hour)");
-    const cost = estimateCost(resources, groups, from);
+    const { resources, groups, record } = lambdaRegime({ TASK: "overdue-watch", REGIME_NAME: "t", WATCHED_JOBS: JSON.stringify(jobs) }, undefined, "rate(1 hour)");
+    const cost = estimateCost(resources, groups, from, record);
     expect(metricItems(cost)).toEqual(["custom metric Overdue x 2, 0 h of 720 $0"]);
     expect(cost.components[0].items.find((i) => i.what.startsWith("custom metric Overdue"))!.what).toContain("sent only while its alarm's condition holds");
   });

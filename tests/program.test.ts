@@ -13,6 +13,7 @@ import YAML from "yaml";
 import type { RecordedResource } from "../plan/mocks";
 import { planCalendarSvg } from "../plan/calendar";
 import { runPlan, type Plan } from "../plan/run";
+import type { PlanRecord } from "../components/plan-record";
 import { XMLValidator } from "fast-xml-parser";
 import { isIanaTimezone, LOG_RETENTION_DAYS } from "../regime/limits";
 import { expectLeastPrivilege, statementsOf, unexplainedWildcards } from "./helpers/iam";
@@ -123,8 +124,9 @@ describe("the minimal regime: one database with the default backup and verificat
 describe("the production regime (Pulumi.prod.yaml)", () => {
   let resources: RecordedResource[];
   let plan: Plan;
+  let record: PlanRecord;
   beforeAll(async () => {
-    ({ plan, resources } = await runPlan({ stack: "prod", from: FROM }));
+    ({ plan, resources, record } = await runPlan({ stack: "prod", from: FROM }));
   }, 120_000);
 
   it("every alarm pages a severity topic of the regime and says how to treat missing data", () => {
@@ -355,7 +357,7 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
   });
 
   it("draws the calendar picture: jobs at their local times, frequent checks as bands, monthly jobs on the strip, thresholds beside", () => {
-    const svg = planCalendarSvg(plan);
+    const svg = planCalendarSvg(plan, record);
     expect(XMLValidator.validate(svg)).toBe(true);
     const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
     expect(texts).toEqual(expect.arrayContaining(["02:00 prod-db-app-back…", "prod-health-task: every min, all week", "prod-db-app-reindex", "02:00"]));

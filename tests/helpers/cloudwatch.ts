@@ -7,8 +7,7 @@
  * with ScanBy TimestampDescending, at most `pageSize` points per answer with a NextToken after.
  * Every request body is kept for assertions. AWS_ENDPOINT_URL_CLOUDWATCH points the SDK at it.
  */
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import { startJsonProtocolServer } from "./json-protocol";
 
 export interface MetricPoint {
   namespace: string;
@@ -68,25 +67,16 @@ export async function startCloudWatch(pageSize = 100_800): Promise<TestCloudWatc
     };
   };
 
-  const server = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      const target = String(req.headers["x-amz-target"] ?? "");
-      const send = (status: number, json: unknown) => {
-        res.writeHead(status, { "content-type": "application/x-amz-json-1.0" });
-        res.end(JSON.stringify(json));
-      };
-      if (req.method !== "POST" || target !== "GraniteServiceVersion20100801.GetMetricData") {
-        return send(400, { __type: "com.amazonaws.cloudwatch#InvalidAction", message: `not served here: ${req.method} ${target}` });
-      }
-      const parsed = JSON.parse(body);
-      requests.push(parsed);
-      send(200, getMetricData(parsed));
-    });
+  const { endpoint, stop } = await startJsonProtocolServer({
+    version: "1.0",
+    invalidAction: "com.amazonaws.cloudwatch#InvalidAction",
+    handlers: {
+      "GraniteServiceVersion20100801.GetMetricData": (body) => {
+        requests.push(body);
+        return { json: getMetricData(body) };
+      },
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     endpoint,
     env: { AWS_ENDPOINT_URL_CLOUDWATCH: endpoint },
@@ -96,6 +86,6 @@ export async function startCloudWatch(pageSize = 100_800): Promise<TestCloudWatc
       requests.length = 0;
     },
     requests,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stop,
   };
 }

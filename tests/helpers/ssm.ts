@@ -6,8 +6,7 @@
  * AssociationDoesNotExist (HTTP 400) for any other id, as State Manager does. Every request body is
  * kept for assertions. AWS_ENDPOINT_URL_SSM points the SDK at it.
  */
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import { awsError, startJsonProtocolServer } from "./json-protocol";
 
 export interface StoredAssociation {
   id: string;
@@ -37,44 +36,37 @@ const seconds = (d?: Date) => (d ? d.getTime() / 1000 : undefined);
 export async function startSsm(): Promise<TestSsm> {
   const associations = new Map<string, StoredAssociation>();
   const requests: TestSsm["requests"] = [];
-  const server = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      const target = String(req.headers["x-amz-target"] ?? "");
-      const send = (status: number, json: unknown) => {
-        res.writeHead(status, { "content-type": "application/x-amz-json-1.1" });
-        res.end(JSON.stringify(json));
-      };
-      if (req.method !== "POST" || target !== "AmazonSSM.DescribeAssociation") {
-        return send(400, { __type: "InvalidAction", message: `not served here: ${req.method} ${target}` });
-      }
-      const parsed = JSON.parse(body) as { AssociationId?: string };
-      requests.push({ target, body: parsed });
-      const a = parsed.AssociationId ? associations.get(parsed.AssociationId) : undefined;
-      if (!a) return send(400, { __type: "AssociationDoesNotExist", message: "The specified association does not exist." });
-      send(200, {
-        AssociationDescription: {
-          AssociationId: a.id,
-          Name: a.name ?? "AWS-RunShellScript",
-          ScheduleExpression: a.scheduleExpression,
-          Date: seconds(a.created),
-          LastUpdateAssociationDate: seconds(a.created),
-          ...(a.lastExecution ? { LastExecutionDate: seconds(a.lastExecution) } : {}),
-          ...(a.lastSuccessfulExecution ? { LastSuccessfulExecutionDate: seconds(a.lastSuccessfulExecution) } : {}),
-          Overview: { Status: a.lastExecution ? "Success" : "Pending" },
-        },
-      });
-    });
+  const { endpoint, stop } = await startJsonProtocolServer({
+    version: "1.1",
+    invalidAction: "InvalidAction",
+    handlers: {
+      "AmazonSSM.DescribeAssociation": (body: { AssociationId?: string }) => {
+        requests.push({ target: "AmazonSSM.DescribeAssociation", body });
+        const a = body.AssociationId ? associations.get(body.AssociationId) : undefined;
+        if (!a) return awsError("AssociationDoesNotExist", "The specified association does not exist.");
+        return {
+          json: {
+            AssociationDescription: {
+              AssociationId: a.id,
+              Name: a.name ?? "AWS-RunShellScript",
+              ScheduleExpression: a.scheduleExpression,
+              Date: seconds(a.created),
+              LastUpdateAssociationDate: seconds(a.created),
+              ...(a.lastExecution ? { LastExecutionDate: seconds(a.lastExecution) } : {}),
+              ...(a.lastSuccessfulExecution ? { LastSuccessfulExecutionDate: seconds(a.lastSuccessfulExecution) } : {}),
+              Overview: { Status: a.lastExecution ? "Success" : "Pending" },
+            },
+          },
+        };
+      },
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     endpoint,
     env: { AWS_ENDPOINT_URL_SSM: endpoint },
     put: (...list) => list.forEach((a) => associations.set(a.id, a)),
     remove: (id) => void associations.delete(id),
     requests,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stop,
   };
 }
