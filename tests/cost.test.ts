@@ -167,10 +167,10 @@ describe("custom metrics are priced for the hours they are sent in (CloudWatch p
     expect(metricItems(estimateCost(resources, groups, from))).toEqual(["custom metric Healthy x 1, 720 h of 720 $0.3", "custom metric CertificateDaysLeft x 1, 30 h of 720 $0.01"]);
   });
 
-  it("db-health every 15 minutes: connections every hour, wraparound once a day, the vacuum and analyze ages every 6 hours", () => {
+  it("db-health every 15 minutes: wraparound once a day, the connections, vacuum and analyze ages every 6 hours", () => {
     const { resources, groups } = lambdaRegime({ TASK: "db-health", REGIME_NAME: "t", SCHEDULE_INTERVAL_SECONDS: "900", DATABASES: JSON.stringify([{ id: "app" }]) }, undefined, "rate(15 minutes)");
     expect(metricItems(estimateCost(resources, groups, from))).toEqual([
-      "custom metric ConnectionsPercent x 1, 720 h of 720 $0.3",
+      "custom metric ConnectionsPercent x 1, 120 h of 720 $0.05",
       "custom metric WraparoundAge x 1, 30 h of 720 $0.01",
       "custom metric LastVacuumAgeHours x 1, 120 h of 720 $0.05",
       "custom metric LastAnalyzeAgeHours x 1, 120 h of 720 $0.05",
