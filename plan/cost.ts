@@ -30,6 +30,11 @@
  * in every hour its log group receives any line, which a live application's logs do. One without a
  * defaultValue would send only in hours with a matching line, which the plan cannot know: a full
  * month is its upper bound.
+ *
+ * Backup storage counts the copies each tier keeps and the expired ones the versioned vault keeps as
+ * noncurrent versions for its noncurrentDays. The network that tasks in private subnets need (a NAT
+ * gateway, or S3's free gateway endpoint and interface endpoints) is not provisioned by the regime and
+ * often shared with the application: it is a stated assumption with its prices, not in the total.
  */
 import { nextRuns, parseSchedule } from "../regime/schedule";
 import { catalogueEntry, runTimeAssumption, runTimeSeconds } from "../tasks/catalogue";
@@ -53,6 +58,9 @@ export const PRICES = {
   s3StandardGbMonth: 0.023,
   ecrGbMonth: 0.1,
   logsIngestGb: 0.5,
+  natGatewayHour: 0.045, // NAT gateway per hour (https://aws.amazon.com/vpc/pricing/)
+  natGatewayGb: 0.045, // NAT gateway per GB processed
+  interfaceEndpointAzHour: 0.01, // interface VPC endpoint (PrivateLink) per AZ per hour; an S3 gateway endpoint is free
 } as const;
 
 /**
@@ -76,7 +84,7 @@ export const FREE_TIER = {
 export const ASSUMPTIONS = [
   "prices: us-east-1 list prices, free tiers ignored in the total (stated separately)",
   runTimeAssumption(),
-  "backup storage: a compressed dump is 25 % of the database size; copies kept = daily days + weekly days / 7 + monthly days / 30",
+  "backup storage: a compressed dump is 25 % of the database size; copies kept = daily days + weekly days / 7 + monthly days / 30, plus the noncurrent versions an expired copy leaves for the vault's noncurrentDays (the lifecycle's noncurrentVersionExpiration), all at S3 Standard prices (a tier's transition to a colder class is not priced lower)",
   "custom metrics: what each task publishes (tasks/lib/metrics.ts) for the databases, endpoints, queues and jobs in its settings; run metrics only where no AWS metric carries them (Fargate)",
   "custom metrics are billed for the hours (of 720) in which a run ends (prorated by the hour: CloudWatch pricing); sampled ones for the hours of the runs that send a healthy value; no alarm condition holds (a breaching value adds its hours; Overdue is sent only then); metrics of log metric filters and the CloudWatch agent a full month",
   "logs: checks (health-check, db-health, redis-health, overdue-watch) 1 KB per run plus 0.6 KB per endpoint, database, queue or watched job (measured: a health-check of 2 endpoints writes 1.4 KB, of 10 5.5 KB, Lambda's START/END/REPORT lines added); other tasks 50 KB per run (a line per table or object)",
@@ -188,16 +196,30 @@ function databasesGb(env: Record<string, string>, sizesGb: Readonly<Record<strin
 
 const TIER_EVERY_DAYS: Record<string, number> = { daily: 1, weekly: 7, monthly: 30 };
 
-/** GB of backups a lifecycle configuration keeps: copies per tier prefix times the dump size (`sizesGb`: database id -> GB, 1 GB for one not listed). */
-function keptBackupGb(lifecycle: Inputs, sizesGb: Readonly<Record<string, number>>): number {
-  let gb = 0;
-  for (const rule of (lifecycle.rules ?? []) as Inputs[]) {
+/**
+ * GB of backups a lifecycle configuration keeps (`sizesGb`: database id -> GB, 1 GB for one not
+ * listed): per tier prefix, the copies its expiration keeps times the dump size (`current`), and the
+ * versions the bucket still holds after they expired (`noncurrent`): in a versioned bucket the
+ * expiration only turns a copy into a noncurrent version, which the rule with
+ * noncurrentVersionExpiration removes `noncurrentDays` later (components/backup-vault.ts), so a
+ * tier written every `e` days holds about noncurrentDays / e more copies.
+ */
+export function keptBackupGb(lifecycle: Inputs, sizesGb: Readonly<Record<string, number>>): { current: number; noncurrent: number; noncurrentDays: number } {
+  const rules = (lifecycle.rules ?? []) as Inputs[];
+  const noncurrentDays = Math.max(0, ...rules.map((r) => Number(r.noncurrentVersionExpiration?.noncurrentDays ?? 0)));
+  let current = 0;
+  let noncurrent = 0;
+  for (const rule of rules) {
     const m = /^(daily|weekly|monthly)\/([^/]+)\/$/.exec(String(rule.filter?.prefix ?? ""));
     const days = Number(rule.expiration?.days ?? 0);
     if (!m || !days) continue;
-    gb += Math.ceil(days / TIER_EVERY_DAYS[m[1]]) * (sizesGb[m[2]] ?? 1) * DUMP_RATIO;
+    const every = TIER_EVERY_DAYS[m[1]];
+    const dumpGb = (sizesGb[m[2]] ?? 1) * DUMP_RATIO;
+    const kept = Math.ceil(days / every);
+    current += kept * dumpGb;
+    noncurrent += (Math.ceil((days + noncurrentDays) / every) - kept) * dumpGb;
   }
-  return gb;
+  return { current, noncurrent, noncurrentDays };
 }
 
 /** Settings of a Lambda zip's bundled settings file (components/scheduled-task.ts splitSettings), per function name. */
@@ -296,6 +318,8 @@ export function estimateCost(
   // Usage the free tier covers, summed over the regime.
   const use = { customMetrics: 0, alarmMetrics: 0, dashboards: 0, logsGb: 0, lambdaRequests: 0, gbSecondsUsd: 0, gbSeconds: 0, schedulerInvocations: 0 };
   const outside = new Set<string>();
+  // Scheduled tasks in private subnets, and the GB of dumps they move to or from S3 in the 30 days.
+  const inVpc = { lambdas: [] as string[], fargate: [] as string[], dumpGb: 0 };
   const lines: CostLine[] = [];
   let storage = 0;
   for (const g of groups) {
@@ -341,9 +365,13 @@ export function estimateCost(
           add(`dashboard ${name}`, PRICES.dashboard);
           break;
         case "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": {
-          const gb = keptBackupGb(i, sizesGb);
+          const kept = keptBackupGb(i, sizesGb);
+          const gb = kept.current + kept.noncurrent;
           storage += gb * PRICES.s3StandardGbMonth;
-          add(`S3 storage of ~${round(gb)} GB of backups`, gb * PRICES.s3StandardGbMonth);
+          add(
+            `S3 storage of ~${round(gb)} GB of backups (${round(kept.current)} GB within their tiers' days, ${round(kept.noncurrent)} GB of expired copies kept as noncurrent versions ${kept.noncurrentDays} days more)`,
+            gb * PRICES.s3StandardGbMonth,
+          );
           break;
         }
         case "aws:ecr/repository:Repository":
@@ -361,6 +389,10 @@ export function estimateCost(
             const f = fn.inputs as Inputs;
             const env = envOf(f);
             const seconds = Math.min(Number(f.timeout ?? 900), taskSeconds(env, sizesGb));
+            if (f.vpcConfig) {
+              inVpc.lambdas.push(fn.name);
+              inVpc.dumpGb += runs * dumpGbMoved(env, sizesGb);
+            }
             const gbSeconds = runs * seconds * (Number(f.memorySize ?? 128) / 1024);
             const arm = (f.architectures ?? []).includes("arm64");
             const gbSecondsUsd = gbSeconds * (arm ? PRICES.lambdaGbSecondArm : PRICES.lambdaGbSecondX86);
@@ -383,6 +415,9 @@ export function estimateCost(
             for (const c of JSON.parse(String(t.containerDefinitions ?? "[]")) as { environment?: { name: string; value: string }[] }[]) {
               for (const e of c.environment ?? []) env[e.name] = e.value;
             }
+            // awsvpc without a public IP: every Fargate task runs in private subnets.
+            inVpc.fargate.push(td.name);
+            inVpc.dumpGb += runs * dumpGbMoved(env, sizesGb);
             const hours = (runs * taskSeconds(env, sizesGb)) / 3600;
             add(`fargate ${td.name} (${runs} runs)`, hours * ((Number(t.cpu ?? 1024) / 1024) * PRICES.fargateVcpuHour + (Number(t.memory ?? 2048) / 1024) * PRICES.fargateGbHour));
             for (const m of taskMetricItems(env, schedule, taskSeconds(env, sizesGb), from, policy)) customMetric(m.what, m.count, m.hours);
@@ -418,6 +453,33 @@ export function estimateCost(
     monthlyBeforeStorage: round(monthlyTotal - storage),
     components: lines,
     freeTier: { monthlyAfterFreeTier: round(Math.max(0, monthlyTotal - free.reduce((a, b) => a + b.monthlyUsd, 0))), items: free },
-    assumptions: ASSUMPTIONS,
+    assumptions: [...ASSUMPTIONS, ...networkAssumption(inVpc)],
   };
+}
+
+/** Tasks that move a whole dump to or from S3 on each run: the backup writes it, verify and the drill read it. */
+const DUMP_MOVERS = new Set(["backup", "verify-backup", "restore-drill"]);
+
+/** GB of dumps one run of the task moves to or from S3 (0 for a task that moves none). */
+function dumpGbMoved(env: Record<string, string>, sizesGb: Readonly<Record<string, number>>): number {
+  return DUMP_MOVERS.has(env.TASK ?? "") ? databasesGb(env, sizesGb) * DUMP_RATIO : 0;
+}
+
+/**
+ * The network the regime's tasks in private subnets need and the regime does not provision (the
+ * databases' VPC has it, or must): a stated figure beside the total, not in it, since a NAT gateway
+ * or endpoint is usually shared with the application and may already be paid for. Empty when no
+ * task runs in a VPC. Prices: PRICES.natGateway*, interfaceEndpointAzHour (us-east-1).
+ */
+function networkAssumption(inVpc: { lambdas: string[]; fargate: string[]; dumpGb: number }): string[] {
+  const n = inVpc.lambdas.length + inVpc.fargate.length;
+  if (!n) return [];
+  // Fargate also pulls its image (ECR's api and dkr endpoints) and ships its output (CloudWatch Logs); Lambda's logs go through the service.
+  const services = inVpc.fargate.length ? ["Secrets Manager", "ECR API", "ECR Docker", "CloudWatch Logs"] : ["Secrets Manager"];
+  const usd = (n: number) => `$${n.toFixed(2)}`;
+  return [
+    `network, not in the total: ${n} scheduled task${n > 1 ? "s" : ""} run in private subnets (${[...inVpc.lambdas, ...inVpc.fargate].join(", ")}) and reach S3 and ${services.join(", ")} through the VPC's own NAT gateway or endpoints, which the regime does not provision: ` +
+      `a NAT gateway costs ${usd(PRICES.natGatewayHour * MONTH_HOURS)} a month plus $${PRICES.natGatewayGb}/GB processed (~${Math.round(inVpc.dumpGb)} GB of dumps a month here: ${usd(inVpc.dumpGb * PRICES.natGatewayGb)}); ` +
+      `or an S3 gateway endpoint (free, no per-GB charge for the dumps) and ${services.length} interface endpoint${services.length > 1 ? "s" : ""} (${services.join(", ")}) at ${usd(PRICES.interfaceEndpointAzHour * MONTH_HOURS)} a month each per availability zone`,
+  ];
 }

@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { billedHours, bundledSettingsByFunction, CHECK_LOG_KB, estimateCost, FREE_TIER, MONTH_HOURS, PRICES } from "../plan/cost";
+import { billedHours, bundledSettingsByFunction, CHECK_LOG_KB, estimateCost, FREE_TIER, keptBackupGb, MONTH_HOURS, PRICES } from "../plan/cost";
 import type { RecordedResource } from "../plan/mocks";
 import type { ComponentGroup } from "../plan/run";
 import { healthCheckTask } from "../tasks/health-check";
@@ -207,3 +207,61 @@ describe("the pull-request diff", () => {
     expect(md).toContain("After the always-free allowances (this regime alone in its account): $20.00 → $8.50 a month (-$11.50).");
   });
 });
+
+describe("backup storage and the network the plan does not provision", () => {
+  const from = new Date("2026-12-01T00:00:00Z");
+  const lifecycle = (noncurrentDays: number): RecordedResource => ({
+    type: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    name: "t-backups-lifecycle",
+    custom: true,
+    parent: "",
+    inputs: {
+      rules: [
+        { id: "daily-app", status: "Enabled", filter: { prefix: "daily/app/" }, expiration: { days: 30 } },
+        { id: "weekly-app", status: "Enabled", filter: { prefix: "weekly/app/" }, expiration: { days: 90 } },
+        { id: "monthly-app", status: "Enabled", filter: { prefix: "monthly/app/" }, expiration: { days: 365 } },
+        { id: "whole-bucket-housekeeping", status: "Enabled", filter: { prefix: "" }, noncurrentVersionExpiration: { noncurrentDays }, expiration: { expiredObjectDeleteMarker: true } },
+      ],
+    },
+  });
+  const group = (resources: RecordedResource[]): ComponentGroup[] => [{ component: "t", type: "regime:Test", resources: resources.map((r) => ({ type: r.type, name: r.name })) }];
+
+  it("counts the expired copies a versioned bucket keeps for noncurrentDays beside the copies within their tiers' days", () => {
+    // A 4 GB database dumps 1 GB: 30 daily + 13 weekly + 13 monthly copies = 56 GB; expired ones kept
+    // 7 days more: 7 daily, one weekly (97 days hold 14), no monthly (372 days still hold 13) = 8 GB.
+    expect(keptBackupGb(lifecycle(7).inputs, { app: 4 })).toEqual({ current: 56, noncurrent: 8, noncurrentDays: 7 });
+    const cost = estimateCost([lifecycle(7)], group([lifecycle(7)]), from, new Map(), { app: 4 });
+    expect(cost.components[0].items).toEqual([
+      { what: "S3 storage of ~64 GB of backups (56 GB within their tiers' days, 8 GB of expired copies kept as noncurrent versions 7 days more)", monthlyUsd: round2(64 * PRICES.s3StandardGbMonth) },
+    ]);
+    expect(cost.monthlyTotal - cost.monthlyBeforeStorage!).toBeCloseTo(64 * PRICES.s3StandardGbMonth, 2);
+    // A longer noncurrentDays keeps more.
+    expect(keptBackupGb(lifecycle(30).inputs, { app: 4 }).noncurrent).toBe(30 + 5 + 1);
+  });
+
+  it("states the NAT gateway or endpoints that tasks in private subnets need, outside the total, with the dumps they move", () => {
+    const backup = (vpc: boolean): RecordedResource[] => [
+      {
+        type: "aws:lambda/function:Function",
+        name: "t-db-app-backup",
+        custom: true,
+        parent: "",
+        inputs: { name: "t-db-app-backup", memorySize: 1024, timeout: 900, architectures: ["arm64"], environment: { variables: { TASK: "backup", DATABASES: JSON.stringify([{ id: "app" }]) } }, ...(vpc ? { vpcConfig: { subnetIds: ["subnet-1"], securityGroupIds: ["sg-1"] } } : {}) },
+      },
+      { type: "aws:scheduler/schedule:Schedule", name: "t-db-app-backup", custom: true, parent: "", inputs: { scheduleExpression: "cron(0 2 * * ? *)", scheduleExpressionTimezone: "UTC", target: { arn: "arn:aws:lambda:us-east-1:123456789012:function:t-db-app-backup" } } },
+    ];
+    const inVpc = estimateCost(backup(true), group(backup(true)), from, new Map(), { app: 4 });
+    const network = inVpc.assumptions.filter((a) => a.startsWith("network, not in the total"));
+    // 30 daily runs x a 1 GB dump through a NAT gateway.
+    expect(network).toEqual([
+      "network, not in the total: 1 scheduled task run in private subnets (t-db-app-backup) and reach S3 and Secrets Manager through the VPC's own NAT gateway or endpoints, which the regime does not provision: a NAT gateway costs $32.40 a month plus $0.045/GB processed (~30 GB of dumps a month here: $1.35); or an S3 gateway endpoint (free, no per-GB charge for the dumps) and 1 interface endpoint (Secrets Manager) at $7.20 a month each per availability zone",
+    ]);
+    const outside = estimateCost(backup(false), group(backup(false)), from, new Map(), { app: 4 });
+    expect(outside.assumptions.filter((a) => a.startsWith("network"))).toEqual([]);
+    expect(inVpc.monthlyTotal).toBe(outside.monthlyTotal);
+  });
+});
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
