@@ -26,10 +26,11 @@
  *
  * Custom metrics written outside the tasks (log metric filters, the CloudWatch agent, host scripts)
  * are counted once per metric an alarm reads or a metric filter writes, at a full month: the agent
- * sends every minute, and a metric filter with a defaultValue (the regime's filters have "0") sends
- * in every hour its log group receives any line, which a live application's logs do. One without a
- * defaultValue would send only in hours with a matching line, which the plan cannot know: a full
- * month is its upper bound.
+ * sends every minute, and a metric filter with a defaultValue sends in every hour its log group
+ * receives any line, which a live application's logs do. The regime's filters have none: they send
+ * only in hours with a matching line, which the plan cannot know, so a full month is counted as
+ * their upper bound (a request counter does match every hour with traffic; an error counter's real
+ * bill is lower by the hours without an error).
  *
  * Backup storage counts the copies each tier keeps and the expired ones the versioned vault keeps as
  * noncurrent versions for its noncurrentDays. The network that tasks in private subnets need (a NAT
@@ -351,7 +352,7 @@ export function estimateCost(
         }
         case "aws:cloudwatch/logMetricFilter:LogMetricFilter": {
           const t = i.metricTransformation as Inputs | undefined;
-          if (t) outsideMetric({ namespace: t.namespace, metricName: t.name }, `custom metric ${t.namespace}/${t.name}, ${MONTH_HOURS} h of ${MONTH_HOURS} (log metric filter ${i.name ?? name}: ${t.defaultValue !== undefined ? "its defaultValue goes out in every hour the log group receives a line" : "sent only in an hour with a matching line; a full month at most"})`);
+          if (t) outsideMetric({ namespace: t.namespace, metricName: t.name }, `custom metric ${t.namespace}/${t.name}, ${MONTH_HOURS} h of ${MONTH_HOURS} (log metric filter ${i.name ?? name}: ${t.defaultValue !== undefined ? "its defaultValue goes out in every hour the log group receives a line" : "sent only in the hours with a matching line: counted at a full month, its upper bound"})`);
           break;
         }
         case "aws:cloudwatch/compositeAlarm:CompositeAlarm":

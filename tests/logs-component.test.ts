@@ -317,7 +317,7 @@ describe("LogRotation under Pulumi mocks", () => {
       name: "prod-crm-backend-errors",
       logGroupName: "/app/crm/backend",
       pattern: logGroupsMod.DEFAULT_PATTERNS.json.errors,
-      metricTransformation: { name: "crm-backend-errors", namespace: "prod/Logs", value: "1", defaultValue: "0", unit: "Count" },
+      metricTransformation: { name: "crm-backend-errors", namespace: "prod/Logs", value: "1", unit: "Count" },
     });
     expect(filters["prod-crm-nginx-http-5xx"].pattern).toBe("[ip, ident, user, timestamp, request, status_code = 5*, bytes, ...]");
     expect(filters["prod-crm-nginx-http-401-403"].pattern).toBe("[ip, ident, user, timestamp, request, status_code = 401 || status_code = 403, bytes, ...]");
@@ -367,7 +367,7 @@ describe("LogRotation under Pulumi mocks", () => {
         metricQueries: [
           { id: "errors", metric: { namespace: "prod/Logs", metricName: "crm-nginx-http-5xx", period: 300, stat: "Sum" }, returnData: false },
           { id: "requests", metric: { namespace: "prod/Logs", metricName: "crm-nginx-requests", period: 300, stat: "Sum" }, returnData: false },
-          { id: "rate", expression: "IF(requests > 0, 100 * errors / requests, 0)", returnData: true },
+          { id: "rate", expression: "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)", returnData: true },
         ],
       });
     }
@@ -382,7 +382,7 @@ describe("LogRotation under Pulumi mocks", () => {
       name: "prod-bigshot-app-security-events",
       logGroupName: "/bigshot/app",
       pattern: "?security ?Security ?SECURITY ?unauthorized ?Unauthorized ?UNAUTHORIZED",
-      metricTransformation: { name: "bigshot-app-security-events", namespace: "prod/Logs", value: "1", defaultValue: "0", unit: "Count" },
+      metricTransformation: { name: "bigshot-app-security-events", namespace: "prod/Logs", value: "1", unit: "Count" },
     });
     expect(filters["prod-crm-backend-payment-failed"].inputs).toMatchObject({
       logGroupName: "/app/crm/backend",
