@@ -573,6 +573,11 @@ describe("CloudWatch agent: the hosts' files shipped into the regime's log group
     expect(Object.keys(metrics)).toEqual(["metrics"]);
     expect(Object.keys(logsConfig)).toEqual(["logs"]);
     expect(validate({ ...metrics, ...logsConfig })).toBe(true);
+    // Only the dimension sets the memory and disk alarms read: memory by InstanceId (its original),
+    // disk rolled up to InstanceId and path, its original (with fstype) not sent, no per-instance disk roll-up.
+    expect(metrics.metrics.aggregation_dimensions).toEqual([["InstanceId", "path"]]);
+    expect(metrics.metrics.metrics_collected.disk).toMatchObject({ resources: ["/"], drop_device: true, drop_original_metrics: ["disk_used_percent"] });
+    expect(metrics.metrics.metrics_collected.mem).not.toHaveProperty("drop_original_metrics");
   });
 
   it("every shipped file goes to a log group the component creates, with a retention; the agent sets none", () => {
