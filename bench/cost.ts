@@ -81,7 +81,7 @@ async function measure(name: string, configFile: string, from: Date) {
   const taskMetricsBefore = settingsOf.reduce((a, s) => a + count(publishedMetricCounts(s, { metrics: BEFORE, runMetrics: RUN_METRICS })), 0);
   const mathMissedRuns = resources.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" && ((r.inputs as Inputs).metricQueries ?? []).some((q: Inputs) => q.expression === "invocations - FILL(errors, 0)")).length;
   const now = plan.cost.monthlyBeforeStorage ?? plan.cost.monthlyTotal - storage;
-  const baseline = estimateCost(resources, groupByComponent(resources), from, bundled, planRecord().databaseSizesGb, { metrics: BEFORE, runMetrics: () => RUN_METRICS });
+  const baseline = estimateCost(resources, groupByComponent(resources), from, bundled, planRecord().databaseSizesGb, { metrics: BEFORE, runMetrics: () => RUN_METRICS }, planRecord().hostMetricRuns);
   const before = (baseline.monthlyBeforeStorage ?? baseline.monthlyTotal) - mathMissedRuns * PRICES.alarmPerMetric;
   const afterFree = (plan.cost.freeTier?.monthlyAfterFreeTier ?? plan.cost.monthlyTotal) - storage;
   return { name, now, before, afterFree, by, taskMetricsNow, taskMetricsBefore };

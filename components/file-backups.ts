@@ -21,6 +21,7 @@ import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { missedRunWindow, noSuccessWithin } from "./scheduled-task";
 import { runOnSshHosts, ssmDocumentContent, tagTargets, type LogsScope } from "./host-delivery";
 import { associationWatchedJob } from "./association-watch";
+import { planRecord } from "./plan-record";
 
 /** Slack of a file backup's missed-run alarm beyond the schedule's interval: an hour for a backup that takes longer than the previous one. */
 export const FILE_BACKUP_SLACK_SECONDS = 3600;
@@ -153,6 +154,8 @@ function hostGroupFileBackups(
       cronFiles[b.name] = { script, cron: renderCronFile({ regime: args.regime, group: g.name, name: b.name, hostCron: schedule.hostCron!, description: schedule.description, paused: b.paused }) };
     }
     missedBackupAlarm(scope, g, b, schedule.intervalSeconds, schedule.description);
+    // The hosts send the success metric once per run (in UTC, like the schedule): the cost estimate bills those hours.
+    planRecord().hostMetricRuns.push({ namespace: METRICS_NAMESPACE_DEFAULT, metricName: FILE_BACKUP_METRIC, dimensions: fileBackupDimensions(args.regime, g, b), expression: schedule.expression, timezone: "UTC" });
   }
 
   if (g.sshHosts.length > 0) {
@@ -167,6 +170,11 @@ function hostGroupFileBackups(
       );
     runOnSshHosts(scope, g, g.sshHosts, "file-backups-ssh", install);
   }
+}
+
+/** Dimensions of a file backup's success metric, as the hosts' script sends it and its alarm reads it. */
+function fileBackupDimensions(regime: string, g: HostGroup, b: FileBackup): Record<string, string> {
+  return { service: regime, Task: FILE_BACKUP_TASK, Instance: `${g.name}/${b.name}` };
 }
 
 /** Pages at the backup's severity when no backup was recorded within its interval plus FILE_BACKUP_SLACK_SECONDS (at most FILE_BACKUP_MAX_WINDOW_SECONDS). */
@@ -188,7 +196,7 @@ function missedBackupAlarm(scope: LogsScope, g: HostGroup, b: FileBackup, interv
       args: {
         namespace: METRICS_NAMESPACE_DEFAULT,
         metricName: FILE_BACKUP_METRIC,
-        dimensions: { service: args.regime, Task: FILE_BACKUP_TASK, Instance: `${g.name}/${b.name}` },
+        dimensions: fileBackupDimensions(args.regime, g, b),
         ...noSuccessWithin(window),
       },
     },

@@ -9,6 +9,17 @@
 export interface PlanRecord {
   /** Database id -> `sizeGb` of its config (GB): the cost estimate's dump and restore times and backup storage. */
   databaseSizesGb: Record<string, number>;
+  /** Custom metrics the hosts send once per run of a schedule (a file backup's success), with that schedule: the cost estimate bills the hours of those runs. */
+  hostMetricRuns: HostMetricRuns[];
+}
+
+/** A custom metric written by hosts at each run of a schedule (namespace, name, dimensions) and the schedule (EventBridge cron form with its timezone). */
+export interface HostMetricRuns {
+  namespace: string;
+  metricName: string;
+  dimensions: Record<string, string>;
+  expression: string;
+  timezone: string;
 }
 
 const RECORD = Symbol.for("maintenance-regime.plan-record");
@@ -26,5 +37,5 @@ export function resetPlanRecord(): PlanRecord {
 }
 
 function emptyRecord(): PlanRecord {
-  return { databaseSizesGb: {} };
+  return { databaseSizesGb: {}, hostMetricRuns: [] };
 }

@@ -43,6 +43,7 @@ import { isSampleRun, ITEM_SETTINGS, PUBLISHED_METRICS, publishedMetricCounts, p
 import { SETTINGS_FILE } from "../tasks/lib/bundled-settings";
 import type { ComponentGroup } from "./run";
 import type { RecordedResource } from "./mocks";
+import type { HostMetricRuns } from "../components/plan-record";
 
 export const PRICES = {
   alarmPerMetric: 0.1, // CloudWatch standard-resolution alarm, per metric per month
@@ -87,7 +88,7 @@ export const ASSUMPTIONS = [
   runTimeAssumption(),
   "backup storage: a compressed dump is 25 % of the database size; copies kept = daily days + weekly days / 7 + monthly days / 30, plus the noncurrent versions an expired copy leaves for the vault's noncurrentDays (the lifecycle's noncurrentVersionExpiration), all at S3 Standard prices (a tier's transition to a colder class is not priced lower)",
   "custom metrics: what each task publishes (tasks/lib/metrics.ts) for the databases, endpoints, queues and jobs in its settings; run metrics only where no AWS metric carries them (Fargate)",
-  "custom metrics are billed for the hours (of 720) in which a run ends (prorated by the hour: CloudWatch pricing); sampled ones for the hours of the runs that send a healthy value; no alarm condition holds (a breaching value adds its hours; Overdue is sent only then); metrics of log metric filters and the CloudWatch agent a full month",
+  "custom metrics are billed for the hours (of 720) in which a run ends (prorated by the hour: CloudWatch pricing); sampled ones for the hours of the runs that send a healthy value; no alarm condition holds (a breaching value adds its hours; Overdue is sent only then); metrics of log metric filters and the CloudWatch agent a full month; a file backup's success metric (sent by the hosts) the hours of its runs",
   "logs: checks (health-check, db-health, redis-health, overdue-watch) 1 KB per run plus 0.6 KB per endpoint, database, queue or watched job (measured: a health-check of 2 endpoints writes 1.4 KB, of 10 5.5 KB, Lambda's START/END/REPORT lines added); other tasks 50 KB per run (a line per table or object)",
   "container image: 0.4 GB in ECR",
 ];
@@ -290,7 +291,8 @@ function outsideMetricKey(metric: { namespace?: string; metricName?: string; dim
  * `bundled`: settings files of Lambda zips by function name (bundledSettingsByFunction); `sizesGb`:
  * database id -> GB as the config says (`sizeGb`, what the program recorded: components/plan-record.ts),
  * for dump and restore times and backup storage; `policy`: which metrics the tasks publish (default:
- * tasks/lib/metrics.ts).
+ * tasks/lib/metrics.ts); `hostRuns`: custom metrics hosts send once per run of a schedule (a file
+ * backup's success, components/plan-record.ts), billed for the hours of those runs.
  */
 export function estimateCost(
   resources: RecordedResource[],
@@ -299,6 +301,7 @@ export function estimateCost(
   bundled = new Map<string, Record<string, string>>(),
   sizesGb: Readonly<Record<string, number>> = {},
   policy: PublishingPolicy = TASKS_POLICY,
+  hostRuns: readonly HostMetricRuns[] = [],
 ): CostEstimate {
   const byName = new Map(resources.map((r) => [`${r.type}::${r.name}`, r]));
   const fnByArnName = new Map<string, RecordedResource>();
@@ -319,6 +322,7 @@ export function estimateCost(
   // Usage the free tier covers, summed over the regime.
   const use = { customMetrics: 0, alarmMetrics: 0, dashboards: 0, logsGb: 0, lambdaRequests: 0, gbSecondsUsd: 0, gbSeconds: 0, schedulerInvocations: 0 };
   const outside = new Set<string>();
+  const hostRunsByKey = new Map(hostRuns.map((h) => [outsideMetricKey(h)!, h]));
   // Scheduled tasks in private subnets, and the GB of dumps they move to or from S3 in the 30 days.
   const inVpc = { lambdas: [] as string[], fargate: [] as string[], dumpGb: 0 };
   const lines: CostLine[] = [];
@@ -335,7 +339,11 @@ export function estimateCost(
       const key = metric && outsideMetricKey(metric);
       if (!key || outside.has(key)) return;
       outside.add(key);
-      customMetric(what, 1);
+      const runs = hostRunsByKey.get(key);
+      if (!runs) return customMetric(what, 1);
+      // Sent once per run, at its end; counted in the hour each run starts (a file backup takes minutes).
+      const hours = billedHours(runs30(runs.expression, runs.timezone), 0, from);
+      customMetric(what.replace(`${MONTH_HOURS} h of ${MONTH_HOURS} (written outside the tasks`, `${hours} h of ${MONTH_HOURS} (sent by the hosts once per run of ${runs.expression} ${runs.timezone}`), 1, hours);
     };
     let compositeAlarms = 0;
     for (const { type, name } of g.resources) {

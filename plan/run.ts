@@ -328,7 +328,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     calendar,
     alarms,
     ...(muteRules.length ? { muteRules } : {}),
-    cost: estimateCost(recorded, components, opts.from, await bundledSettingsByFunction(recorded), planRecord().databaseSizesGb),
+    cost: estimateCost(recorded, components, opts.from, await bundledSettingsByFunction(recorded), planRecord().databaseSizesGb, undefined, planRecord().hostMetricRuns),
     ...(report ? { promises: planPromises(report) } : {}),
     outputs,
   };

@@ -265,3 +265,24 @@ describe("backup storage and the network the plan does not provision", () => {
 function round2(n: number): number {
   return Math.round(n * 100) / 100;
 }
+
+describe("metrics the hosts send once per run", () => {
+  it("a daily file backup's success metric is billed for the 30 hours of its runs, not a month; one the program did not record, a month", () => {
+    const from = new Date("2026-12-01T00:00:00Z");
+    const dimensions = { service: "t", Task: "file-backup", Instance: "app/uploads" };
+    const alarm: RecordedResource = {
+      type: "aws:cloudwatch/metricAlarm:MetricAlarm",
+      name: "t-logs-app-backup-uploads-missed-run-P1",
+      custom: true,
+      parent: "",
+      inputs: { name: "t-logs-app-backup-uploads-missed-run-P1", namespace: "MaintenanceRegime", metricName: "TaskSucceeded", dimensions, period: 90000, evaluationPeriods: 1 },
+    };
+    const groups: ComponentGroup[] = [{ component: "t-logs", type: "regime:logs:LogRotation", resources: [{ type: alarm.type, name: alarm.name }] }];
+    const runs = [{ namespace: "MaintenanceRegime", metricName: "TaskSucceeded", dimensions, expression: "cron(0 2 * * ? *)", timezone: "UTC" }];
+    const items = (hostRuns = runs) => estimateCost([alarm], groups, from, new Map(), {}, undefined, hostRuns).components[0].items.filter((i) => i.what.startsWith("custom metric"));
+    expect(items()).toEqual([
+      { what: "custom metric MaintenanceRegime/TaskSucceeded, 30 h of 720 (sent by the hosts once per run of cron(0 2 * * ? *) UTC, read by t-logs-app-backup-uploads-missed-run-P1)", monthlyUsd: 0.01 },
+    ]);
+    expect(items([])).toEqual([{ what: "custom metric MaintenanceRegime/TaskSucceeded, 720 h of 720 (written outside the tasks, read by t-logs-app-backup-uploads-missed-run-P1)", monthlyUsd: 0.3 }]);
+  });
+});
