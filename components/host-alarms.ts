@@ -190,7 +190,7 @@ export class HostAlarms extends pulumi.ComponentResource {
     // append_dimensions, which also leaves out the host dimension). disk_used_percent comes with path
     // and fstype (drop_device removes device): the agent rolls it up to [InstanceId, path] and, with
     // drop_original_metrics, does not send the original (amazon-cloudwatch-agent
-    // plugins/outputs/cloudwatch: ProcessRollup, IsDropping; agent 1.247355 or later). An [InstanceId]
+    // plugins/outputs/cloudwatch: ProcessRollup, IsDropping; agent 1.247350.0 or later, its first release with the option). An [InstanceId]
     // roll-up would add a disk metric averaged over the paths, which nothing reads.
     this.agentConfig = JSON.stringify(
       {
