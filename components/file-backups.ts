@@ -21,6 +21,7 @@ import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { jobMissedRunWindow, noSuccessWithin } from "./scheduled-task";
 import { runOnSshHosts, ssmDocumentContent, tagTargets, type LogsScope } from "./host-delivery";
 import { associationWatchedJob } from "./association-watch";
+import { planRecord } from "./plan-record";
 
 /** The longest a file backup runs: its SSM document step's timeout (an SSH host's cron run is allowed as long). */
 export const FILE_BACKUP_TIMEOUT_SECONDS = 3600;
@@ -160,6 +161,8 @@ function hostGroupFileBackups(
       cronFiles[b.name] = { script, cron: renderCronFile({ regime: args.regime, group: g.name, name: b.name, hostCron: schedule.hostCron!, description: schedule.description, paused: b.paused }) };
     }
     missedBackupAlarm(scope, g, b, schedule, schedule.description);
+    // The hosts send the success metric once per run (in UTC, like the schedule): the cost estimate bills those hours.
+    planRecord().hostMetricRuns.push({ namespace: METRICS_NAMESPACE_DEFAULT, metricName: FILE_BACKUP_METRIC, dimensions: fileBackupDimensions(args.regime, g, b), schedule: { expression: schedule.expression, timezone: "UTC", intervalSeconds: schedule.intervalSeconds } });
   }
 
   if (g.sshHosts.length > 0) {
@@ -174,6 +177,11 @@ function hostGroupFileBackups(
       );
     runOnSshHosts(scope, g, g.sshHosts, "file-backups-ssh", install);
   }
+}
+
+/** Dimensions of a file backup's success metric, as the hosts' script sends it and its alarm reads it. */
+function fileBackupDimensions(regime: string, g: HostGroup, b: FileBackup): Record<string, string> {
+  return { service: regime, Task: FILE_BACKUP_TASK, Instance: `${g.name}/${b.name}` };
 }
 
 /** Pages at the backup's severity when no backup was recorded within fileBackupMissedRunWindow; none for a backup too sparse for it. */
@@ -196,7 +204,7 @@ function missedBackupAlarm(scope: LogsScope, g: HostGroup, b: FileBackup, schedu
       args: {
         namespace: METRICS_NAMESPACE_DEFAULT,
         metricName: FILE_BACKUP_METRIC,
-        dimensions: { service: args.regime, Task: FILE_BACKUP_TASK, Instance: `${g.name}/${b.name}` },
+        dimensions: fileBackupDimensions(args.regime, g, b),
         ...noSuccessWithin(window),
       },
     },

@@ -13,8 +13,8 @@
  * passes through Pulumi.
  *
  * Uptime targets (`uptimeTargetPercent`, seeds 000 and 004): availability is 100 * healthy checks /
- * all checks, from the Healthy metric the task already writes (Sum = healthy checks, SampleCount =
- * checks that ran). Error-budget burn alarms follow the multiwindow, multi-burn-rate pattern of the
+ * all checks, from the Healthy metric the task already writes (1 or 0 per endpoint and check, so
+ * its Average over a window, Sum / SampleCount, is the share of healthy checks). Error-budget burn alarms follow the multiwindow, multi-burn-rate pattern of the
  * SRE workbook: "fast" when both the last hour and the last 5 minutes burn the 30-day budget at 14.4x
  * or more (2 % of the budget in an hour; pages `uptimeSeverity`), "slow" when both the last 6 hours
  * and the last 30 minutes burn it at 6x or more (5 % in 6 hours; one severity lower). CloudWatch needs
@@ -330,10 +330,12 @@ export class HealthChecks extends pulumi.ComponentResource {
             actionsEnabled: true,
             alarmActions: [],
             okActions: [],
+            // Each check sends one Healthy value (1 or 0) per endpoint, so the share of healthy checks
+            // is the metric's Average (CloudWatch: Sum / SampleCount) over the window: one alarm
+            // metric ($0.10 a month) rather than the same metric read twice (Sum and SampleCount, $0.20).
             metricQueries: [
-              { id: "healthy", metric: { namespace: METRICS_NAMESPACE_DEFAULT, metricName: "Healthy", dimensions: dims, stat: "Sum", period: w }, returnData: false },
-              { id: "checks", metric: { namespace: METRICS_NAMESPACE_DEFAULT, metricName: "Healthy", dimensions: dims, stat: "SampleCount", period: w }, returnData: false },
-              { id: "availability", expression: "100 * healthy / checks", label: `${e.name} availability % over ${windowLabel(w)}`, returnData: true },
+              { id: "healthy", metric: { namespace: METRICS_NAMESPACE_DEFAULT, metricName: "Healthy", dimensions: dims, stat: "Average", period: w }, returnData: false },
+              { id: "availability", expression: "100 * healthy", label: `${e.name} availability % over ${windowLabel(w)}`, returnData: true },
             ],
             evaluationPeriods: 1,
             datapointsToAlarm: 1,

@@ -185,6 +185,13 @@ export class HostAlarms extends pulumi.ComponentResource {
       }
     }
 
+    // Each metric sent with exactly the dimensions its alarm reads, and no other set (each set is a
+    // custom metric, $0.30 a month): mem_used_percent carries InstanceId alone (the global
+    // append_dimensions, which also leaves out the host dimension). disk_used_percent comes with path
+    // and fstype (drop_device removes device): the agent rolls it up to [InstanceId, path] and, with
+    // drop_original_metrics, does not send the original (amazon-cloudwatch-agent
+    // plugins/outputs/cloudwatch: ProcessRollup, IsDropping; agent 1.247350.0 or later, its first release with the option). An [InstanceId]
+    // roll-up would add a disk metric averaged over the paths, which nothing reads.
     this.agentConfig = JSON.stringify(
       {
         metrics: {
@@ -192,9 +199,16 @@ export class HostAlarms extends pulumi.ComponentResource {
           append_dimensions: { InstanceId: "${aws:InstanceId}" },
           metrics_collected: {
             mem: { measurement: ["mem_used_percent"], metrics_collection_interval: 60 },
-            disk: { measurement: ["used_percent"], resources: [...new Set(args.hosts.map((h) => h.diskPath))].sort(), drop_device: true, ignore_file_system_types: ["sysfs", "devtmpfs", "tmpfs", "overlay"], metrics_collection_interval: 60 },
+            disk: {
+              measurement: ["used_percent"],
+              resources: [...new Set(args.hosts.map((h) => h.diskPath))].sort(),
+              drop_device: true,
+              drop_original_metrics: ["disk_used_percent"],
+              ignore_file_system_types: ["sysfs", "devtmpfs", "tmpfs", "overlay"],
+              metrics_collection_interval: 60,
+            },
           },
-          aggregation_dimensions: [["InstanceId"], ["InstanceId", "path"]],
+          aggregation_dimensions: [["InstanceId", "path"]],
         },
       },
       null,

@@ -70,6 +70,10 @@ function logGroup(scope: LogsScope, g: HostGroup, lg: LogGroupConfig): aws.cloud
   const namespace = `${args.regime}/Logs`;
   const resource = `logs-${g.name}-${lg.id}`;
   const patterns = DEFAULT_PATTERNS[lg.format];
+  // No defaultValue: a filter with one sends a 0 in every hour its log group receives a line, and each
+  // of those hours bills the metric ($0.30 / 720); without one it sends only when a line matches. The
+  // count alarms take missing data as not breaching and their thresholds are at least 1, so a quiet
+  // period judges the same as a 0; the error rate fills a quiet period's missing errors with 0.
   const filter = (metric: string, pattern: string): { metricName: string; resource: aws.cloudwatch.LogMetricFilter } => {
     const metricName = `${g.name}-${lg.id}-${metric}`;
     const resource = new aws.cloudwatch.LogMetricFilter(
@@ -78,7 +82,7 @@ function logGroup(scope: LogsScope, g: HostGroup, lg: LogGroupConfig): aws.cloud
         name: `${args.regime}-${metricName}`,
         logGroupName: group.name,
         pattern,
-        metricTransformation: { name: metricName, namespace, value: "1", defaultValue: "0", unit: "Count" },
+        metricTransformation: { name: metricName, namespace, value: "1", unit: "Count" },
       },
       { parent },
     );
@@ -156,7 +160,7 @@ function logGroup(scope: LogsScope, g: HostGroup, lg: LogGroupConfig): aws.cloud
             metricQueries: [
               { id: "errors", metric: { namespace, metricName: errorsMetric, period: r.periodMinutes * 60, stat: "Sum" }, returnData: false },
               { id: "requests", metric: { namespace, metricName: requests.metricName, period: r.periodMinutes * 60, stat: "Sum" }, returnData: false },
-              { id: "rate", expression: "IF(requests > 0, 100 * errors / requests, 0)", label: "5xx percent of requests", returnData: true },
+              { id: "rate", expression: "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)", label: "5xx percent of requests", returnData: true },
             ],
           },
         },

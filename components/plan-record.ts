@@ -32,6 +32,16 @@ export interface PlanRecord {
   databaseSizesGb: Record<string, number>;
   /** Every schedule the program created, by its name in AWS (ScheduleRecord.name): the plan's calendar, its picture and the cost estimate read them. */
   schedules: Record<string, ScheduleRecord>;
+  /** Custom metrics the hosts send once per run of a schedule (a file backup's success), with that schedule: the cost estimate bills the hours of those runs. */
+  hostMetricRuns: HostMetricRuns[];
+}
+
+/** A custom metric written by hosts at each run of a schedule (namespace, name, dimensions) and the schedule (EventBridge cron form with its timezone and longest interval). */
+export interface HostMetricRuns {
+  namespace: string;
+  metricName: string;
+  dimensions: Record<string, string>;
+  schedule: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">;
 }
 
 const RECORD = Symbol.for("maintenance-regime.plan-record");
@@ -55,5 +65,5 @@ export function recordSchedule(s: ScheduleRecord): void {
 
 /** A record with nothing in it. */
 export function emptyPlanRecord(): PlanRecord {
-  return { databaseSizesGb: {}, schedules: {} };
+  return { databaseSizesGb: {}, schedules: {}, hostMetricRuns: [] };
 }

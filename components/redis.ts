@@ -94,8 +94,10 @@ export class RedisHealth extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // Warning levels page from the metrics the task writes; a run that writes none (it failed, or
-    // maxmemory is 0) leaves the alarm as it was: the errors and missed-run alarms cover that.
+    // Warning levels page from the metrics the task writes. A breaching value is written on every
+    // run, a healthy one once every 6 hours (tasks/lib/metrics.ts SAMPLE_SECONDS.warningLevel), so
+    // missing data is not breaching; a run that writes none (it failed, or maxmemory is 0) is paged by
+    // the errors alarm, a task that stops by its missed-run alarm.
     const period = Math.max(300, Math.min(86400, Math.round((args.schedule.intervalSeconds || 900) / 60) * 60));
     const dims = { service: args.regime, Task: REDIS_TASK, Instance: r.id };
     const alarms: pulumi.Output<string>[] = [];
@@ -116,7 +118,7 @@ export class RedisHealth extends pulumi.ComponentResource {
             metric,
             severity,
             runbook,
-            treatMissingData: "missing",
+            treatMissingData: "notBreaching",
             args: {
               namespace: METRICS_NAMESPACE_DEFAULT,
               metricName,

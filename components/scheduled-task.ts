@@ -12,7 +12,10 @@
  *   all published by Lambda for free; the task publishes no run metric (its log line "run" carries
  *   them). Lambda stamps both with the time the function was invoked and sends them when it ends
  *   (Lambda developer guide, "Types of metrics for Lambda functions"): the missed-run window allows
- *   for the longest run (missedRunWindowSeconds).
+ *   for the longest run (missedRunWindowSeconds). A job whose runs are short enough for the errors
+ *   alarm to see each failure (missedRunCountsInvocations: the endpoint checks, redis-health) counts
+ *   runs instead, Invocations alone: one alarm metric instead of two, a failed run paging through the
+ *   errors alarm at the same severity.
  * - Fargate: ECS publishes no per-run metric, so the task publishes `TaskFailed` and `TaskDuration`
  *   (the errors and duration alarms) and `TaskSucceeded` when a missed-run alarm reads it; RUN_METRICS
  *   in the container's environment names them.
@@ -285,6 +288,26 @@ export function missedRunTimeToPageSeconds(window: { period: number; evaluationP
 /** The missed-run window's inputs of a scheduled task: its interval, schedule, timeout as its longest run, runs tolerated. */
 export function missedRunJobOf(a: { expectedIntervalSeconds: number; schedule: { expression: string; timezone: string }; timeoutSeconds: number; missedRunsTolerated?: number }): MissedRunJob {
   return { intervalSeconds: a.expectedIntervalSeconds, schedule: a.schedule, longestRunSeconds: a.timeoutSeconds, tolerated: a.missedRunsTolerated };
+}
+
+/** Period of a task's errors alarm (seconds): a failed run pages within a minute or two of its end. */
+export const ERRORS_ALARM_PERIOD_SECONDS = 60;
+
+/**
+ * Whether a Lambda job's missed-run alarm may count runs (AWS/Lambda Invocations, one alarm metric,
+ * $0.10 a month) instead of successful runs (Invocations minus Errors, metric math over two, $0.20).
+ * The difference is a run that was started and failed: the task's errors alarm pages for that, at the
+ * same severity as the missed-run alarm, as soon as the run ends. That holds only when the failed
+ * run's Errors datapoint reaches the errors alarm: Lambda stamps it with the invocation time and
+ * publishes it when the run ends, and the alarm evaluates its one-minute period as the data arrives,
+ * so a run that can last longer than that period (timeout > ERRORS_ALARM_PERIOD_SECONDS) may put its
+ * error in a period the alarm has already judged. Those jobs keep counting successes: a daily backup
+ * that fails every night still pages through its missed-run alarm within the window. True for the
+ * endpoint checks (timeout: the slowest endpoint's plus 30 s, 40 s by default) and redis-health
+ * (60 s); false for db-health (300 s), the overdue watcher (120 s) and the database tasks (900 s).
+ */
+export function missedRunCountsInvocations(timeoutSeconds: number): boolean {
+  return timeoutSeconds <= ERRORS_ALARM_PERIOD_SECONDS;
 }
 
 /**
@@ -765,13 +788,13 @@ export class ScheduledTask extends pulumi.ComponentResource {
       `The ${args.taskName} task (${args.description}) failed. Read the last run's one-line reason in the ${logs}, fix the cause, then run it by hand with \`npm run task -- ${args.taskName}\`.`,
       "ignore",
       fargate
-        ? { namespace, metricName: "TaskFailed", dimensions: emfDims, statistic: "Sum", period: 60, evaluationPeriods: 1, comparisonOperator: "GreaterThanOrEqualToThreshold", threshold: 1 }
+        ? { namespace, metricName: "TaskFailed", dimensions: emfDims, statistic: "Sum", period: ERRORS_ALARM_PERIOD_SECONDS, evaluationPeriods: 1, comparisonOperator: "GreaterThanOrEqualToThreshold", threshold: 1 }
         : {
             namespace: "AWS/Lambda",
             metricName: "Errors",
             dimensions: { FunctionName: this.functionName! },
             statistic: "Sum",
-            period: 60,
+            period: ERRORS_ALARM_PERIOD_SECONDS,
             evaluationPeriods: 1,
             comparisonOperator: "GreaterThanOrEqualToThreshold",
             threshold: 1,
@@ -797,13 +820,22 @@ export class ScheduledTask extends pulumi.ComponentResource {
           },
     );
     this.missedRunWatched = window !== undefined;
+    // Runs, not successes: a started run that fails pages through the errors alarm (same severity).
+    const countsRuns = successFromLambda && missedRunCountsInvocations(args.timeoutSeconds);
     if (window) {
+      const minutes = Math.round((window.period * window.evaluationPeriods) / 60);
+      const toPage = Math.round(missedRunTimeToPageSeconds(window) / 60);
       alarm(
         "missed-run",
         args.missedRunSeverity ?? args.severity,
-        `No successful run of the ${args.taskName} task was recorded in ${Math.round((window.period * window.evaluationPeriods) / 60)} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}; a late delivery, the zone's clock change and a slow run are allowed for; pages at most ${Math.round(missedRunTimeToPageSeconds(window) / 60)} minutes after the last success). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`,
+        countsRuns
+          ? `No run of the ${args.taskName} task was started in ${minutes} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}; a late delivery and the zone's clock change are allowed for; pages at most ${toPage} minutes after the last run; a run that fails pages at once through the errors alarm). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`
+          : `No successful run of the ${args.taskName} task was recorded in ${minutes} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}; a late delivery, the zone's clock change and a slow run are allowed for; pages at most ${toPage} minutes after the last success). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`,
         "breaching",
-        successFromLambda
+        countsRuns
+          ? // Lambda's own count of the function's runs; a window without one has no data, which is breaching.
+            { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: this.functionName! }, ...noSuccessWithin(window) }
+          : successFromLambda
           ? {
               // Successful runs = invocations - function errors (timeouts and crashes included); a
               // window without an invocation has no data, which is breaching, like no TaskSucceeded.

@@ -26,10 +26,16 @@
  *
  * Custom metrics written outside the tasks (log metric filters, the CloudWatch agent, host scripts)
  * are counted once per metric an alarm reads or a metric filter writes, at a full month: the agent
- * sends every minute, and a metric filter with a defaultValue (the regime's filters have "0") sends
- * in every hour its log group receives any line, which a live application's logs do. One without a
- * defaultValue would send only in hours with a matching line, which the plan cannot know: a full
- * month is its upper bound.
+ * sends every minute, and a metric filter with a defaultValue sends in every hour its log group
+ * receives any line, which a live application's logs do. The regime's filters have none: they send
+ * only in hours with a matching line, which the plan cannot know, so a full month is counted as
+ * their upper bound (a request counter does match every hour with traffic; an error counter's real
+ * bill is lower by the hours without an error).
+ *
+ * Backup storage counts the copies each tier keeps and the expired ones the versioned vault keeps as
+ * noncurrent versions for its noncurrentDays. The network that tasks in private subnets need (a NAT
+ * gateway, or S3's free gateway endpoint and interface endpoints) is not provisioned by the regime and
+ * often shared with the application: it is a stated assumption with its prices, not in the total.
  */
 import { nextRuns, type Schedule } from "../regime/schedule";
 import type { PlanRecord } from "../components/plan-record";
@@ -54,6 +60,9 @@ export const PRICES = {
   s3StandardGbMonth: 0.023,
   ecrGbMonth: 0.1,
   logsIngestGb: 0.5,
+  natGatewayHour: 0.045, // NAT gateway per hour (https://aws.amazon.com/vpc/pricing/)
+  natGatewayGb: 0.045, // NAT gateway per GB processed
+  interfaceEndpointAzHour: 0.01, // interface VPC endpoint (PrivateLink) per AZ per hour; an S3 gateway endpoint is free
 } as const;
 
 /**
@@ -77,9 +86,9 @@ export const FREE_TIER = {
 export const ASSUMPTIONS = [
   "prices: us-east-1 list prices, free tiers ignored in the total (stated separately)",
   runTimeAssumption(),
-  "backup storage: a compressed dump is 25 % of the database size; copies kept = daily days + weekly days / 7 + monthly days / 30",
+  "backup storage: a compressed dump is 25 % of the database size; copies kept = daily days + weekly days / 7 + monthly days / 30, plus the noncurrent versions an expired copy leaves for the vault's noncurrentDays (the lifecycle's noncurrentVersionExpiration), all at S3 Standard prices (a tier's transition to a colder class is not priced lower)",
   "custom metrics: what each task publishes (tasks/lib/metrics.ts) for the databases, endpoints, queues and jobs in its settings; run metrics only where no AWS metric carries them (Fargate)",
-  "custom metrics are billed for the hours (of 720) in which a run ends (prorated by the hour: CloudWatch pricing); sampled ones for the hours of the runs that send a healthy value; no alarm condition holds (a breaching value adds its hours; Overdue is sent only then); metrics of log metric filters and the CloudWatch agent a full month",
+  "custom metrics are billed for the hours (of 720) in which a run ends (prorated by the hour: CloudWatch pricing); sampled ones for the hours of the runs that send a healthy value; no alarm condition holds (a breaching value adds its hours; Overdue is sent only then); metrics of log metric filters and the CloudWatch agent a full month; a file backup's success metric (sent by the hosts) the hours of its runs",
   "logs: checks (health-check, db-health, redis-health, overdue-watch) 1 KB per run plus 0.6 KB per endpoint, database, queue or watched job (measured: a health-check of 2 endpoints writes 1.4 KB, of 10 5.5 KB, Lambda's START/END/REPORT lines added); other tasks 50 KB per run (a line per table or object)",
   "container image: 0.4 GB in ECR",
 ];
@@ -136,7 +145,7 @@ export const MONTH_HOURS = 720;
  * Start times (ms) of a schedule's runs in the 30 days after `from`. Hourly or more often, the runs
  * follow from the interval, from `from` on (walking 43,200 minutes of cron costs seconds).
  */
-function runStartsIn30Days(s: Schedule, from: Date): { starts: number[]; intervalSeconds: number } {
+function runStartsIn30Days(s: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">, from: Date): { starts: number[]; intervalSeconds: number } {
   if (s.intervalSeconds > 0 && s.intervalSeconds <= 3600 && /^(rate\(|cron\(\S+ \* \* \* \? \*\))/.test(s.expression)) {
     const n = Math.floor((30 * 86400) / s.intervalSeconds);
     return { starts: Array.from({ length: n }, (_, i) => from.getTime() + i * s.intervalSeconds * 1000), intervalSeconds: s.intervalSeconds };
@@ -188,16 +197,30 @@ function databasesGb(env: Record<string, string>, sizesGb: Readonly<Record<strin
 
 const TIER_EVERY_DAYS: Record<string, number> = { daily: 1, weekly: 7, monthly: 30 };
 
-/** GB of backups a lifecycle configuration keeps: copies per tier prefix times the dump size (`sizesGb`: database id -> GB, 1 GB for one not listed). */
-function keptBackupGb(lifecycle: Inputs, sizesGb: Readonly<Record<string, number>>): number {
-  let gb = 0;
-  for (const rule of (lifecycle.rules ?? []) as Inputs[]) {
+/**
+ * GB of backups a lifecycle configuration keeps (`sizesGb`: database id -> GB, 1 GB for one not
+ * listed): per tier prefix, the copies its expiration keeps times the dump size (`current`), and the
+ * versions the bucket still holds after they expired (`noncurrent`): in a versioned bucket the
+ * expiration only turns a copy into a noncurrent version, which the rule with
+ * noncurrentVersionExpiration removes `noncurrentDays` later (components/backup-vault.ts), so a
+ * tier written every `e` days holds about noncurrentDays / e more copies.
+ */
+export function keptBackupGb(lifecycle: Inputs, sizesGb: Readonly<Record<string, number>>): { current: number; noncurrent: number; noncurrentDays: number } {
+  const rules = (lifecycle.rules ?? []) as Inputs[];
+  const noncurrentDays = Math.max(0, ...rules.map((r) => Number(r.noncurrentVersionExpiration?.noncurrentDays ?? 0)));
+  let current = 0;
+  let noncurrent = 0;
+  for (const rule of rules) {
     const m = /^(daily|weekly|monthly)\/([^/]+)\/$/.exec(String(rule.filter?.prefix ?? ""));
     const days = Number(rule.expiration?.days ?? 0);
     if (!m || !days) continue;
-    gb += Math.ceil(days / TIER_EVERY_DAYS[m[1]]) * (sizesGb[m[2]] ?? 1) * DUMP_RATIO;
+    const every = TIER_EVERY_DAYS[m[1]];
+    const dumpGb = (sizesGb[m[2]] ?? 1) * DUMP_RATIO;
+    const kept = Math.ceil(days / every);
+    current += kept * dumpGb;
+    noncurrent += (Math.ceil((days + noncurrentDays) / every) - kept) * dumpGb;
   }
-  return gb;
+  return { current, noncurrent, noncurrentDays };
 }
 
 /** Settings of a Lambda zip's bundled settings file (components/scheduled-task.ts splitSettings), per function name. */
@@ -265,20 +288,22 @@ function outsideMetricKey(metric: { namespace?: string; metricName?: string; dim
 /**
  * The estimate of the plan's resources (`groups`: by component) over the 30 days after `from`.
  * `record`: what the program recorded (components/plan-record.ts): each schedule as the config
- * resolved it, by its name, and database id -> GB as the config says (`sizeGb`, for dump and restore
- * times and backup storage); `bundled`: settings files of Lambda zips by function name
- * (bundledSettingsByFunction); `policy`: which metrics the tasks publish (default: tasks/lib/metrics.ts).
- * Throws when a Scheduler schedule has no record.
+ * resolved it, by its name; database id -> GB as the config says (`sizeGb`, for dump and restore
+ * times and backup storage); the custom metrics hosts send once per run of a schedule (a file
+ * backup's success), billed for the hours of those runs. `bundled`: settings files of Lambda zips by
+ * function name (bundledSettingsByFunction); `policy`: which metrics the tasks publish (default:
+ * tasks/lib/metrics.ts). Throws when a Scheduler schedule has no record.
  */
 export function estimateCost(
   resources: RecordedResource[],
   groups: ComponentGroup[],
   from: Date,
-  record: Pick<PlanRecord, "schedules" | "databaseSizesGb">,
+  record: Pick<PlanRecord, "schedules" | "databaseSizesGb"> & Partial<Pick<PlanRecord, "hostMetricRuns">>,
   bundled = new Map<string, Record<string, string>>(),
   policy: PublishingPolicy = TASKS_POLICY,
 ): CostEstimate {
   const sizesGb = record.databaseSizesGb;
+  const hostRuns = record.hostMetricRuns ?? [];
   const byName = new Map(resources.map((r) => [`${r.type}::${r.name}`, r]));
   const fnByArnName = new Map<string, RecordedResource>();
   for (const r of resources) if (r.type === "aws:lambda/function:Function") fnByArnName.set(String(r.inputs.name ?? r.name), r);
@@ -288,7 +313,7 @@ export function estimateCost(
   // Runs per schedule, by expression and timezone: a regime repeats the same few schedules across its
   // databases, and each count walks 30 days of the schedule.
   const runsOf = new Map<string, { starts: number[]; intervalSeconds: number }>();
-  const runs30 = (s: Schedule): { starts: number[]; intervalSeconds: number } => {
+  const runs30 = (s: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">): { starts: number[]; intervalSeconds: number } => {
     const key = `${s.timezone} ${s.expression}`;
     let n = runsOf.get(key);
     if (n === undefined) runsOf.set(key, (n = runStartsIn30Days(s, from)));
@@ -298,6 +323,9 @@ export function estimateCost(
   // Usage the free tier covers, summed over the regime.
   const use = { customMetrics: 0, alarmMetrics: 0, dashboards: 0, logsGb: 0, lambdaRequests: 0, gbSecondsUsd: 0, gbSeconds: 0, schedulerInvocations: 0 };
   const outside = new Set<string>();
+  const hostRunsByKey = new Map(hostRuns.map((h) => [outsideMetricKey(h)!, h]));
+  // Scheduled tasks in private subnets, and the GB of dumps they move to or from S3 in the 30 days.
+  const inVpc = { lambdas: [] as string[], fargate: [] as string[], dumpGb: 0 };
   const lines: CostLine[] = [];
   let storage = 0;
   for (const g of groups) {
@@ -312,7 +340,11 @@ export function estimateCost(
       const key = metric && outsideMetricKey(metric);
       if (!key || outside.has(key)) return;
       outside.add(key);
-      customMetric(what, 1);
+      const runs = hostRunsByKey.get(key);
+      if (!runs) return customMetric(what, 1);
+      // Sent once per run, at its end; counted in the hour each run starts (a file backup takes minutes).
+      const hours = billedHours(runs30(runs.schedule), 0, from);
+      customMetric(what.replace(`${MONTH_HOURS} h of ${MONTH_HOURS} (written outside the tasks`, `${hours} h of ${MONTH_HOURS} (sent by the hosts once per run of ${runs.schedule.expression} ${runs.schedule.timezone}`), 1, hours);
     };
     let compositeAlarms = 0;
     for (const { type, name } of g.resources) {
@@ -329,7 +361,7 @@ export function estimateCost(
         }
         case "aws:cloudwatch/logMetricFilter:LogMetricFilter": {
           const t = i.metricTransformation as Inputs | undefined;
-          if (t) outsideMetric({ namespace: t.namespace, metricName: t.name }, `custom metric ${t.namespace}/${t.name}, ${MONTH_HOURS} h of ${MONTH_HOURS} (log metric filter ${i.name ?? name}: ${t.defaultValue !== undefined ? "its defaultValue goes out in every hour the log group receives a line" : "sent only in an hour with a matching line; a full month at most"})`);
+          if (t) outsideMetric({ namespace: t.namespace, metricName: t.name }, `custom metric ${t.namespace}/${t.name}, ${MONTH_HOURS} h of ${MONTH_HOURS} (log metric filter ${i.name ?? name}: ${t.defaultValue !== undefined ? "its defaultValue goes out in every hour the log group receives a line" : "sent only in the hours with a matching line: counted at a full month, its upper bound"})`);
           break;
         }
         case "aws:cloudwatch/compositeAlarm:CompositeAlarm":
@@ -343,9 +375,13 @@ export function estimateCost(
           add(`dashboard ${name}`, PRICES.dashboard);
           break;
         case "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": {
-          const gb = keptBackupGb(i, sizesGb);
+          const kept = keptBackupGb(i, sizesGb);
+          const gb = kept.current + kept.noncurrent;
           storage += gb * PRICES.s3StandardGbMonth;
-          add(`S3 storage of ~${round(gb)} GB of backups`, gb * PRICES.s3StandardGbMonth);
+          add(
+            `S3 storage of ~${round(gb)} GB of backups (${round(kept.current)} GB within their tiers' days, ${round(kept.noncurrent)} GB of expired copies kept as noncurrent versions ${kept.noncurrentDays} days more)`,
+            gb * PRICES.s3StandardGbMonth,
+          );
           break;
         }
         case "aws:ecr/repository:Repository":
@@ -365,6 +401,10 @@ export function estimateCost(
             const f = fn.inputs as Inputs;
             const env = envOf(f);
             const seconds = Math.min(Number(f.timeout ?? 900), taskSeconds(env, sizesGb));
+            if (f.vpcConfig) {
+              inVpc.lambdas.push(fn.name);
+              inVpc.dumpGb += runs * dumpGbMoved(env, sizesGb);
+            }
             const gbSeconds = runs * seconds * (Number(f.memorySize ?? 128) / 1024);
             const arm = (f.architectures ?? []).includes("arm64");
             const gbSecondsUsd = gbSeconds * (arm ? PRICES.lambdaGbSecondArm : PRICES.lambdaGbSecondX86);
@@ -387,6 +427,9 @@ export function estimateCost(
             for (const c of JSON.parse(String(t.containerDefinitions ?? "[]")) as { environment?: { name: string; value: string }[] }[]) {
               for (const e of c.environment ?? []) env[e.name] = e.value;
             }
+            // awsvpc without a public IP: every Fargate task runs in private subnets.
+            inVpc.fargate.push(td.name);
+            inVpc.dumpGb += runs * dumpGbMoved(env, sizesGb);
             const hours = (runs * taskSeconds(env, sizesGb)) / 3600;
             add(`fargate ${td.name} (${runs} runs)`, hours * ((Number(t.cpu ?? 1024) / 1024) * PRICES.fargateVcpuHour + (Number(t.memory ?? 2048) / 1024) * PRICES.fargateGbHour));
             for (const m of taskMetricItems(env, schedule, taskSeconds(env, sizesGb), from, policy)) customMetric(m.what, m.count, m.hours);
@@ -422,6 +465,33 @@ export function estimateCost(
     monthlyBeforeStorage: round(monthlyTotal - storage),
     components: lines,
     freeTier: { monthlyAfterFreeTier: round(Math.max(0, monthlyTotal - free.reduce((a, b) => a + b.monthlyUsd, 0))), items: free },
-    assumptions: ASSUMPTIONS,
+    assumptions: [...ASSUMPTIONS, ...networkAssumption(inVpc)],
   };
+}
+
+/** Tasks that move a whole dump to or from S3 on each run: the backup writes it, verify and the drill read it. */
+const DUMP_MOVERS = new Set(["backup", "verify-backup", "restore-drill"]);
+
+/** GB of dumps one run of the task moves to or from S3 (0 for a task that moves none). */
+function dumpGbMoved(env: Record<string, string>, sizesGb: Readonly<Record<string, number>>): number {
+  return DUMP_MOVERS.has(env.TASK ?? "") ? databasesGb(env, sizesGb) * DUMP_RATIO : 0;
+}
+
+/**
+ * The network the regime's tasks in private subnets need and the regime does not provision (the
+ * databases' VPC has it, or must): a stated figure beside the total, not in it, since a NAT gateway
+ * or endpoint is usually shared with the application and may already be paid for. Empty when no
+ * task runs in a VPC. Prices: PRICES.natGateway*, interfaceEndpointAzHour (us-east-1).
+ */
+function networkAssumption(inVpc: { lambdas: string[]; fargate: string[]; dumpGb: number }): string[] {
+  const n = inVpc.lambdas.length + inVpc.fargate.length;
+  if (!n) return [];
+  // Fargate also pulls its image (ECR's api and dkr endpoints) and ships its output (CloudWatch Logs); Lambda's logs go through the service.
+  const services = inVpc.fargate.length ? ["Secrets Manager", "ECR API", "ECR Docker", "CloudWatch Logs"] : ["Secrets Manager"];
+  const usd = (n: number) => `$${n.toFixed(2)}`;
+  return [
+    `network, not in the total: ${n} scheduled task${n > 1 ? "s" : ""} run in private subnets (${[...inVpc.lambdas, ...inVpc.fargate].join(", ")}) and reach S3 and ${services.join(", ")} through the VPC's own NAT gateway or endpoints, which the regime does not provision: ` +
+      `a NAT gateway costs ${usd(PRICES.natGatewayHour * MONTH_HOURS)} a month plus $${PRICES.natGatewayGb}/GB processed (~${Math.round(inVpc.dumpGb)} GB of dumps a month here: ${usd(inVpc.dumpGb * PRICES.natGatewayGb)}); ` +
+      `or an S3 gateway endpoint (free, no per-GB charge for the dumps) and ${services.length} interface endpoint${services.length > 1 ? "s" : ""} (${services.join(", ")}) at ${usd(PRICES.interfaceEndpointAzHour * MONTH_HOURS)} a month each per availability zone`,
+  ];
 }

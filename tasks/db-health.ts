@@ -19,12 +19,12 @@
  *
  * Metrics (Database dimension): ConnectionsPercent, WraparoundAge, DeadTuplePercentMax,
  * OldestTransactionSeconds, LastVacuumAgeHours, LastAnalyzeAgeHours (0: no table is due); those
- * tasks/lib/metrics.ts lists are published, the others are log lines. WraparoundAge,
- * LastVacuumAgeHours and LastAnalyzeAgeHours are slow signals, sampled: a value at or past its
- * warning level (WRAPAROUND_WARN_AGE, LAST_VACUUM_WARN_HOURS, LAST_ANALYZE_WARN_HOURS: the P2
- * alarms' thresholds) is published on every run, a healthy one only in the first run of each UTC day
- * (wraparound) or of each 6 hours (vacuum and analyze ages) when SCHEDULE_INTERVAL_SECONDS says how
- * often the task runs (tasks/lib/metrics.ts SAMPLE_SECONDS).
+ * tasks/lib/metrics.ts lists are published, the others are log lines. All four published ones are
+ * sampled: a value at or past its warning level (CONNECTIONS_WARN_PERCENT, WRAPAROUND_WARN_AGE,
+ * LAST_VACUUM_WARN_HOURS, LAST_ANALYZE_WARN_HOURS: the P2 alarms' thresholds) is published on every
+ * run, a healthy one only in the first run of each UTC day (wraparound) or of each 6 hours
+ * (connections, vacuum and analyze ages) when SCHEDULE_INTERVAL_SECONDS says how often the task runs
+ * (tasks/lib/metrics.ts SAMPLE_SECONDS).
  */
 import { z } from "zod";
 import { databaseMetric, forEachDatabase, sessionSettings, toResult, type MaintenanceResult, type MaintenanceSession } from "./lib/pgmaint";
@@ -317,7 +317,7 @@ export const dbHealthTask = defineTask({
       const value = (name: string) => checks.find((c) => c.name === name)?.value ?? 0;
       // At or past its warning level (the P2 alarm's threshold, from the same setting): a sampled metric is sent on every run then.
       const warns = (name: string) => (checks.find((c) => c.name === name)?.status ?? "ok") !== "ok";
-      databaseMetric(ctx, s.connection.id, "ConnectionsPercent", MetricUnit.Percent, value("connections"));
+      databaseMetric(ctx, s.connection.id, "ConnectionsPercent", MetricUnit.Percent, value("connections"), warns("connections"));
       databaseMetric(ctx, s.connection.id, "WraparoundAge", MetricUnit.Count, value("wraparound"), warns("wraparound"));
       databaseMetric(ctx, s.connection.id, "DeadTuplePercentMax", MetricUnit.Percent, value("dead_tuples"));
       databaseMetric(ctx, s.connection.id, "OldestTransactionSeconds", MetricUnit.Seconds, value("oldest_transaction"));

@@ -20,7 +20,11 @@
  * REDIS_URL) is for a local run only and refused in Lambda.
  *
  * Metrics (dimensions service, Task, Instance): MemoryPercent (when maxmemory is set), EvictedKeys,
- * HitRatePercent (once there were lookups), ConnectedClients, and QueueLength with a Queue dimension.
+ * HitRatePercent (once there were lookups), ConnectedClients, and QueueLength with a Queue dimension;
+ * those tasks/lib/metrics.ts lists are published, sampled: a value that meets its alarm's condition
+ * (memory at or past MEMORY_WARN_PERCENT, evictions at or past EVICTED_KEYS_WARN, a hit rate below
+ * MIN_HIT_RATE_PERCENT, a queue longer than its maxLength) on every run, a healthy one only in the
+ * first run of each 6 hours when SCHEDULE_INTERVAL_SECONDS says how often the task runs.
  */
 import { createClient } from "@redis/client";
 import { z } from "zod";
@@ -315,17 +319,20 @@ async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<R
 
   const status = checks.some((c) => c.status === "critical") ? "critical" : checks.some((c) => c.status === "warning") ? "warning" : "ok";
   const value = (name: string) => checks.find((c) => c.name === name)?.value;
-  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], v: unknown) => {
-    if (typeof v === "number") recordMetric(ctx, name, unit, v);
+  // `breaches`: the value against its alarm's own condition (components/redis.ts): a sampled metric
+  // (tasks/lib/metrics.ts) goes out on every run then, a healthy value only once per sampling interval.
+  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], v: unknown, breaches?: (n: number) => boolean) => {
+    if (typeof v === "number") recordMetric(ctx, name, unit, v, undefined, breaches ? breaches(v) : undefined);
   };
-  metric("MemoryPercent", MetricUnit.Percent, value("memory"));
-  metric("EvictedKeys", MetricUnit.Count, value("evicted_keys"));
-  metric("HitRatePercent", MetricUnit.Percent, value("hit_rate"));
+  metric("MemoryPercent", MetricUnit.Percent, value("memory"), (n) => n >= settings.MEMORY_WARN_PERCENT);
+  // The evictions and hit-rate alarms exist only when their level is set (0 here: unset).
+  metric("EvictedKeys", MetricUnit.Count, value("evicted_keys"), (n) => settings.EVICTED_KEYS_WARN > 0 && n >= settings.EVICTED_KEYS_WARN);
+  metric("HitRatePercent", MetricUnit.Percent, value("hit_rate"), (n) => settings.MIN_HIT_RATE_PERCENT > 0 && n < settings.MIN_HIT_RATE_PERCENT);
   metric("ConnectedClients", MetricUnit.Count, value("connected_clients"));
   for (const q of settings.QUEUES ?? []) {
     const v = value(`queue:${q.name}`);
     if (typeof v !== "number") continue;
-    recordMetric(ctx, "QueueLength", MetricUnit.Count, v, ["Queue", q.name]);
+    recordMetric(ctx, "QueueLength", MetricUnit.Count, v, ["Queue", q.name], v > q.maxLength);
   }
   for (const c of checks.filter((c) => c.status === "warning" || c.status === "critical")) {
     ctx.log.warn(`${label}: ${c.name} ${c.status}: ${c.value} ${c.unit}${c.detail ? ` (${c.detail})` : ""}`);

@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { billedHours, bundledSettingsByFunction, CHECK_LOG_KB, estimateCost, FREE_TIER, MONTH_HOURS, PRICES } from "../plan/cost";
+import { billedHours, bundledSettingsByFunction, CHECK_LOG_KB, estimateCost, FREE_TIER, keptBackupGb, MONTH_HOURS, PRICES } from "../plan/cost";
 import type { RecordedResource } from "../plan/mocks";
 import { emptyPlanRecord, type PlanRecord } from "../components/plan-record";
 import { parseSchedule } from "../regime/schedule";
@@ -173,10 +173,10 @@ describe("custom metrics are priced for the hours they are sent in (CloudWatch p
     expect(metricItems(estimateCost(resources, groups, from, record))).toEqual(["custom metric Healthy x 1, 720 h of 720 $0.3", "custom metric CertificateDaysLeft x 1, 30 h of 720 $0.01"]);
   });
 
-  it("db-health every 15 minutes: connections every hour, wraparound once a day, the vacuum and analyze ages every 6 hours", () => {
+  it("db-health every 15 minutes: wraparound once a day, the connections, vacuum and analyze ages every 6 hours", () => {
     const { resources, groups, record } = lambdaRegime({ TASK: "db-health", REGIME_NAME: "t", SCHEDULE_INTERVAL_SECONDS: "900", DATABASES: JSON.stringify([{ id: "app" }]) }, undefined, "rate(15 minutes)");
     expect(metricItems(estimateCost(resources, groups, from, record))).toEqual([
-      "custom metric ConnectionsPercent x 1, 720 h of 720 $0.3",
+      "custom metric ConnectionsPercent x 1, 120 h of 720 $0.05",
       "custom metric WraparoundAge x 1, 30 h of 720 $0.01",
       "custom metric LastVacuumAgeHours x 1, 120 h of 720 $0.05",
       "custom metric LastAnalyzeAgeHours x 1, 120 h of 720 $0.05",
@@ -211,5 +211,85 @@ describe("the pull-request diff", () => {
     const md = diffPlans(plan(32.31, 20), plan(21.4, 8.5));
     expect(md).toContain("**Monthly cost** $32.31 → $21.40 (-$10.91)");
     expect(md).toContain("After the always-free allowances (this regime alone in its account): $20.00 → $8.50 a month (-$11.50).");
+  });
+});
+
+describe("backup storage and the network the plan does not provision", () => {
+  const from = new Date("2026-12-01T00:00:00Z");
+  const lifecycle = (noncurrentDays: number): RecordedResource => ({
+    type: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    name: "t-backups-lifecycle",
+    custom: true,
+    parent: "",
+    inputs: {
+      rules: [
+        { id: "daily-app", status: "Enabled", filter: { prefix: "daily/app/" }, expiration: { days: 30 } },
+        { id: "weekly-app", status: "Enabled", filter: { prefix: "weekly/app/" }, expiration: { days: 90 } },
+        { id: "monthly-app", status: "Enabled", filter: { prefix: "monthly/app/" }, expiration: { days: 365 } },
+        { id: "whole-bucket-housekeeping", status: "Enabled", filter: { prefix: "" }, noncurrentVersionExpiration: { noncurrentDays }, expiration: { expiredObjectDeleteMarker: true } },
+      ],
+    },
+  });
+  const group = (resources: RecordedResource[]): ComponentGroup[] => [{ component: "t", type: "regime:Test", resources: resources.map((r) => ({ type: r.type, name: r.name })) }];
+
+  it("counts the expired copies a versioned bucket keeps for noncurrentDays beside the copies within their tiers' days", () => {
+    // A 4 GB database dumps 1 GB: 30 daily + 13 weekly + 13 monthly copies = 56 GB; expired ones kept
+    // 7 days more: 7 daily, one weekly (97 days hold 14), no monthly (372 days still hold 13) = 8 GB.
+    expect(keptBackupGb(lifecycle(7).inputs, { app: 4 })).toEqual({ current: 56, noncurrent: 8, noncurrentDays: 7 });
+    const cost = estimateCost([lifecycle(7)], group([lifecycle(7)]), from, { schedules: {}, databaseSizesGb: { app: 4 } });
+    expect(cost.components[0].items).toEqual([
+      { what: "S3 storage of ~64 GB of backups (56 GB within their tiers' days, 8 GB of expired copies kept as noncurrent versions 7 days more)", monthlyUsd: round2(64 * PRICES.s3StandardGbMonth) },
+    ]);
+    expect(cost.monthlyTotal - cost.monthlyBeforeStorage!).toBeCloseTo(64 * PRICES.s3StandardGbMonth, 2);
+    // A longer noncurrentDays keeps more.
+    expect(keptBackupGb(lifecycle(30).inputs, { app: 4 }).noncurrent).toBe(30 + 5 + 1);
+  });
+
+  it("states the NAT gateway or endpoints that tasks in private subnets need, outside the total, with the dumps they move", () => {
+    const backup = (vpc: boolean): RecordedResource[] => [
+      {
+        type: "aws:lambda/function:Function",
+        name: "t-db-app-backup",
+        custom: true,
+        parent: "",
+        inputs: { name: "t-db-app-backup", memorySize: 1024, timeout: 900, architectures: ["arm64"], environment: { variables: { TASK: "backup", DATABASES: JSON.stringify([{ id: "app" }]) } }, ...(vpc ? { vpcConfig: { subnetIds: ["subnet-1"], securityGroupIds: ["sg-1"] } } : {}) },
+      },
+      { type: "aws:scheduler/schedule:Schedule", name: "t-db-app-backup", custom: true, parent: "", inputs: { scheduleExpression: "cron(0 2 * * ? *)", scheduleExpressionTimezone: "UTC", target: { arn: "arn:aws:lambda:us-east-1:123456789012:function:t-db-app-backup" } } },
+    ];
+    const record = { databaseSizesGb: { app: 4 }, schedules: { "t-db-app-backup": { name: "t-db-app-backup", kind: "backup" as const, schedule: parseSchedule("cron(0 2 * * ? *)", "UTC"), paused: false } } };
+    const inVpc = estimateCost(backup(true), group(backup(true)), from, record);
+    const network = inVpc.assumptions.filter((a) => a.startsWith("network, not in the total"));
+    // 30 daily runs x a 1 GB dump through a NAT gateway.
+    expect(network).toEqual([
+      "network, not in the total: 1 scheduled task run in private subnets (t-db-app-backup) and reach S3 and Secrets Manager through the VPC's own NAT gateway or endpoints, which the regime does not provision: a NAT gateway costs $32.40 a month plus $0.045/GB processed (~30 GB of dumps a month here: $1.35); or an S3 gateway endpoint (free, no per-GB charge for the dumps) and 1 interface endpoint (Secrets Manager) at $7.20 a month each per availability zone",
+    ]);
+    const outside = estimateCost(backup(false), group(backup(false)), from, record);
+    expect(outside.assumptions.filter((a) => a.startsWith("network"))).toEqual([]);
+    expect(inVpc.monthlyTotal).toBe(outside.monthlyTotal);
+  });
+});
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+describe("metrics the hosts send once per run", () => {
+  it("a daily file backup's success metric is billed for the 30 hours of its runs, not a month; one the program did not record, a month", () => {
+    const from = new Date("2026-12-01T00:00:00Z");
+    const dimensions = { service: "t", Task: "file-backup", Instance: "app/uploads" };
+    const alarm: RecordedResource = {
+      type: "aws:cloudwatch/metricAlarm:MetricAlarm",
+      name: "t-logs-app-backup-uploads-missed-run-P1",
+      custom: true,
+      parent: "",
+      inputs: { name: "t-logs-app-backup-uploads-missed-run-P1", namespace: "MaintenanceRegime", metricName: "TaskSucceeded", dimensions, period: 90000, evaluationPeriods: 1 },
+    };
+    const groups: ComponentGroup[] = [{ component: "t-logs", type: "regime:logs:LogRotation", resources: [{ type: alarm.type, name: alarm.name }] }];
+    const runs = [{ namespace: "MaintenanceRegime", metricName: "TaskSucceeded", dimensions, schedule: { expression: "cron(0 2 * * ? *)", timezone: "UTC", intervalSeconds: 86400 } }];
+    const items = (hostMetricRuns = runs) => estimateCost([alarm], groups, from, { schedules: {}, databaseSizesGb: {}, hostMetricRuns }).components[0].items.filter((i) => i.what.startsWith("custom metric"));
+    expect(items()).toEqual([
+      { what: "custom metric MaintenanceRegime/TaskSucceeded, 30 h of 720 (sent by the hosts once per run of cron(0 2 * * ? *) UTC, read by t-logs-app-backup-uploads-missed-run-P1)", monthlyUsd: 0.01 },
+    ]);
+    expect(items([])).toEqual([{ what: "custom metric MaintenanceRegime/TaskSucceeded, 720 h of 720 (written outside the tasks, read by t-logs-app-backup-uploads-missed-run-P1)", monthlyUsd: 0.3 }]);
   });
 });

@@ -131,7 +131,7 @@ describe("db-health", () => {
     ]);
   });
 
-  it("samples the slow signals: a healthy WraparoundAge goes out in the first run of each UTC day, the vacuum and analyze ages in the first of each 6 hours; at or past the warning level, every run", async () => {
+  it("samples its signals: a healthy WraparoundAge goes out in the first run of each UTC day, the connections, vacuum and analyze ages in the first of each 6 hours; at or past the warning level, every run", async () => {
     const day = Math.floor(Date.now() / 86_400_000) * 86_400_000;
     /** Names of the metrics published for this database by one run every 15 minutes (SCHEDULE_INTERVAL_SECONDS 900) started at `at`. */
     const sentAt = async (at: number, extra: Record<string, string> = {}) => {
@@ -147,13 +147,16 @@ describe("db-health", () => {
     const h = (hours: number, minutes: number) => day + hours * 3_600_000 + minutes * 60_000;
     // Healthy: the orders table has gone minutes without a vacuum, against a warning of 24 h.
     expect(await sentAt(h(0, 2))).toBe("ConnectionsPercent WraparoundAge LastVacuumAgeHours LastAnalyzeAgeHours");
-    expect(await sentAt(h(0, 17))).toBe("ConnectionsPercent");
+    expect(await sentAt(h(0, 17))).toBe("");
     expect(await sentAt(h(6, 2))).toBe("ConnectionsPercent LastVacuumAgeHours LastAnalyzeAgeHours");
-    expect(await sentAt(h(13, 47))).toBe("ConnectionsPercent");
+    expect(await sentAt(h(13, 47))).toBe("");
     // Past the warning level (the P2 alarm's threshold, from the same setting): every run, whatever the hour.
     const warn = { LAST_VACUUM_WARN_HOURS: "0.0001", WRAPAROUND_WARN_AGE: "1" };
-    expect(await sentAt(h(0, 17), warn)).toBe("ConnectionsPercent WraparoundAge LastVacuumAgeHours");
-    expect(await sentAt(h(13, 47), warn)).toBe("ConnectionsPercent WraparoundAge LastVacuumAgeHours");
+    expect(await sentAt(h(0, 17), warn)).toBe("WraparoundAge LastVacuumAgeHours");
+    expect(await sentAt(h(13, 47), warn)).toBe("WraparoundAge LastVacuumAgeHours");
+    // Connections at or past CONNECTIONS_WARN_PERCENT (the connections alarm's threshold): every run.
+    const busy = { CONNECTIONS_WARN_PERCENT: "0.001" };
+    expect(await sentAt(h(13, 47), busy)).toBe("ConnectionsPercent");
   });
 
   it("rejects a bad SCHEDULE_INTERVAL_SECONDS with one line naming it", async () => {

@@ -173,6 +173,20 @@ describe("down watches availability only", () => {
     // No data is a healthy certificate between the daily samples; a stopped check pages through its missed-run alarm.
     expect(cert.treatMissingData).toBe("notBreaching");
   });
+
+  it("a stopped checker pages through a missed-run alarm counting Lambda's invocations alone (one alarm metric); a failed run through the errors alarm, at the same severity", () => {
+    const missed = alarmInputs("shop-health-task-missed-run-P3");
+    const errors = alarmInputs("shop-health-task-errors-P3");
+    // Every minute: a minute, a minute of delivery margin, the run's timeout and 5 minutes until it is
+    // seen, in one-minute periods without an invocation, no data breaching.
+    expect(missed).toMatchObject({ namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: "shop-health-task" }, statistic: "Sum", period: 60, evaluationPeriods: 8, datapointsToAlarm: 8, comparisonOperator: "LessThanThreshold", threshold: 1, treatMissingData: "breaching" });
+    expect(missed.metricQueries).toBeUndefined();
+    expect(missed.alarmDescription).toContain("No run of the health-check task was started in 8 minutes");
+    // The errors alarm sees every failed run: the function's timeout (the slowest endpoint's + 30 s) is within its one-minute period.
+    expect(errors).toMatchObject({ namespace: "AWS/Lambda", metricName: "Errors", period: 60, alarmActions: missed.alarmActions });
+    const fn = under("shop-health").find((r) => r.type === "aws:lambda/function:Function")!;
+    expect(fn.inputs.timeout).toBeLessThanOrEqual(60);
+  });
 });
 
 describe("credentials in endpoint URLs", () => {

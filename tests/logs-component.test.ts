@@ -317,7 +317,7 @@ describe("LogRotation under Pulumi mocks", () => {
       name: "prod-crm-backend-errors",
       logGroupName: "/app/crm/backend",
       pattern: logGroupsMod.DEFAULT_PATTERNS.json.errors,
-      metricTransformation: { name: "crm-backend-errors", namespace: "prod/Logs", value: "1", defaultValue: "0", unit: "Count" },
+      metricTransformation: { name: "crm-backend-errors", namespace: "prod/Logs", value: "1", unit: "Count" },
     });
     expect(filters["prod-crm-nginx-http-5xx"].pattern).toBe("[ip, ident, user, timestamp, request, status_code = 5*, bytes, ...]");
     expect(filters["prod-crm-nginx-http-401-403"].pattern).toBe("[ip, ident, user, timestamp, request, status_code = 401 || status_code = 403, bytes, ...]");
@@ -367,7 +367,7 @@ describe("LogRotation under Pulumi mocks", () => {
         metricQueries: [
           { id: "errors", metric: { namespace: "prod/Logs", metricName: "crm-nginx-http-5xx", period: 300, stat: "Sum" }, returnData: false },
           { id: "requests", metric: { namespace: "prod/Logs", metricName: "crm-nginx-requests", period: 300, stat: "Sum" }, returnData: false },
-          { id: "rate", expression: "IF(requests > 0, 100 * errors / requests, 0)", returnData: true },
+          { id: "rate", expression: "IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)", returnData: true },
         ],
       });
     }
@@ -382,7 +382,7 @@ describe("LogRotation under Pulumi mocks", () => {
       name: "prod-bigshot-app-security-events",
       logGroupName: "/bigshot/app",
       pattern: "?security ?Security ?SECURITY ?unauthorized ?Unauthorized ?UNAUTHORIZED",
-      metricTransformation: { name: "bigshot-app-security-events", namespace: "prod/Logs", value: "1", defaultValue: "0", unit: "Count" },
+      metricTransformation: { name: "bigshot-app-security-events", namespace: "prod/Logs", value: "1", unit: "Count" },
     });
     expect(filters["prod-crm-backend-payment-failed"].inputs).toMatchObject({
       logGroupName: "/app/crm/backend",
@@ -573,6 +573,11 @@ describe("CloudWatch agent: the hosts' files shipped into the regime's log group
     expect(Object.keys(metrics)).toEqual(["metrics"]);
     expect(Object.keys(logsConfig)).toEqual(["logs"]);
     expect(validate({ ...metrics, ...logsConfig })).toBe(true);
+    // Only the dimension sets the memory and disk alarms read: memory by InstanceId (its original),
+    // disk rolled up to InstanceId and path, its original (with fstype) not sent, no per-instance disk roll-up.
+    expect(metrics.metrics.aggregation_dimensions).toEqual([["InstanceId", "path"]]);
+    expect(metrics.metrics.metrics_collected.disk).toMatchObject({ resources: ["/"], drop_device: true, drop_original_metrics: ["disk_used_percent"] });
+    expect(metrics.metrics.metrics_collected.mem).not.toHaveProperty("drop_original_metrics");
   });
 
   it("every shipped file goes to a log group the component creates, with a retention; the agent sets none", () => {

@@ -110,7 +110,7 @@ describe("RedisHealth", () => {
       comparisonOperator: "GreaterThanOrEqualToThreshold",
       threshold: 80,
       period: 900,
-      treatMissingData: "missing",
+      treatMissingData: "notBreaching",
       alarmActions: [TOPICS.P2],
     });
     expect(byName["app-redis-broker-queue-celery-P2"]).toMatchObject({
@@ -118,7 +118,7 @@ describe("RedisHealth", () => {
       dimensions: { service: "app", Task: "redis-health", Instance: "broker", Queue: "celery" },
       comparisonOperator: "GreaterThanThreshold",
       threshold: 1000,
-      treatMissingData: "missing",
+      treatMissingData: "notBreaching",
       alarmActions: [TOPICS.P2],
     });
     expect(byName["app-redis-broker-queue-emails-P1"]).toMatchObject({ threshold: 50, alarmActions: [TOPICS.P1] });

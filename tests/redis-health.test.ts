@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import * as net from "node:net";
 import { join } from "node:path";
 import { createClient } from "@redis/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseSettings, runTask, TaskError } from "../tasks/lib/runtime";
 import { parseSecretPassword, redisHealthSettings, redisHealthTask, type RedisHealthReport } from "../tasks/redis-health";
 import { captureEmf, type EmfLine } from "./helpers/emf";
@@ -135,6 +135,41 @@ describe("redis-health on 127.0.0.1:6379", () => {
     const queue = emf.find((e) => "QueueLength" in e)!;
     expect(queue._aws.CloudWatchMetrics[0].Dimensions).toEqual([["service", "Task", "Instance", "Queue"]]);
     expect([queue.Queue, queue.Instance]).toEqual([QUEUE, "cache"]);
+  });
+
+  it("samples its metrics: healthy values go out in the first run of each 6 hours, a value meeting its alarm's condition on every run", async () => {
+    const saved = (await admin.configGet("maxmemory")).maxmemory;
+    await admin.configSet("maxmemory", String(1024 * 1024 * 1024));
+    await admin.del(QUEUE);
+    await admin.rPush(QUEUE, ["1", "2", "3"]);
+    await admin.get(`${PREFIX}lookup`); // a lookup, so there is a hit rate
+    const day = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+    /** Metric names one run every 5 minutes (SCHEDULE_INTERVAL_SECONDS 300) started `minutes` after midnight UTC publishes. */
+    const sentAt = async (minutes: number, extra: Record<string, string> = {}) => {
+      vi.useFakeTimers({ toFake: ["Date"] });
+      vi.setSystemTime(day + minutes * 60_000);
+      try {
+        const emf = await captureEmf(() =>
+          runTask(redisHealthTask, { REDIS_URL: URL6379, METRICS_INSTANCE: "cache", REGIME_NAME: "prod", SCHEDULE_INTERVAL_SECONDS: "300", QUEUES: JSON.stringify([{ name: QUEUE, maxLength: 10 }]), LOG_LEVEL: "ERROR", ...extra }),
+        );
+        return emf.flatMap((e) => e._aws.CloudWatchMetrics[0].Metrics.map((m) => m.Name)).filter((n) => !n.startsWith("Task")).sort().join(" ");
+      } finally {
+        vi.useRealTimers();
+      }
+    };
+    try {
+      expect(await sentAt(2)).toBe("EvictedKeys HitRatePercent MemoryPercent QueueLength");
+      expect(await sentAt(7)).toBe("");
+      expect(await sentAt(6 * 60 + 1)).toBe("EvictedKeys HitRatePercent MemoryPercent QueueLength");
+      // Each alarm's own condition: memory at or past the warning percent, a hit rate below the minimum, a queue over its maxLength.
+      expect(await sentAt(7, { MEMORY_WARN_PERCENT: "0" })).toBe("MemoryPercent");
+      expect(await sentAt(7, { MIN_HIT_RATE_PERCENT: "100" })).toBe("HitRatePercent");
+      expect(await sentAt(7, { QUEUES: JSON.stringify([{ name: QUEUE, maxLength: 2 }]) })).toBe("QueueLength");
+      expect(await sentAt(7, { EVICTED_KEYS_WARN: "1000000000" })).toBe("");
+    } finally {
+      await admin.configSet("maxmemory", saved);
+      await admin.del(QUEUE);
+    }
   });
 
   it("a queue longer than its maxLength is a warning naming the queue; the run does not fail", async () => {

@@ -129,10 +129,10 @@ describe("error-budget burn alarms of an endpoint with an uptime target", () => 
     const a = windowAlarm(name);
     const dims = { service: regime, Task: "health-check", Endpoint: endpoint };
     expect(a.name).toBe(name);
+    // One metric: each check sends Healthy 1 or 0, so its Average (Sum / SampleCount) is the share of healthy checks.
     expect(a.metricQueries).toEqual([
-      { id: "healthy", metric: { namespace: NS, metricName: "Healthy", dimensions: dims, stat: "Sum", period: seconds }, returnData: false },
-      { id: "checks", metric: { namespace: NS, metricName: "Healthy", dimensions: dims, stat: "SampleCount", period: seconds }, returnData: false },
-      { id: "availability", expression: "100 * healthy / checks", label: expect.stringContaining(`${endpoint} availability %`), returnData: true },
+      { id: "healthy", metric: { namespace: NS, metricName: "Healthy", dimensions: dims, stat: "Average", period: seconds }, returnData: false },
+      { id: "availability", expression: "100 * healthy", label: expect.stringContaining(`${endpoint} availability %`), returnData: true },
     ]);
     expect(a.period).toBeUndefined();
     expect(a.metricName).toBeUndefined();
@@ -186,7 +186,7 @@ describe("error-budget burn alarms of an endpoint with an uptime target", () => 
     expect(windows).toHaveLength(4);
     for (const w of windows) {
       const metrics = (w.inputs.metricQueries as { metric?: { metricName: string } }[]).flatMap((q) => (q.metric ? [q.metric.metricName] : []));
-      expect(metrics, w.name).toEqual(["Healthy", "Healthy"]);
+      expect(metrics, w.name).toEqual(["Healthy"]);
     }
     // The signals have their own alarms beside the budget's.
     expect(metricAlarms().filter((r) => /^neff-endpoint-api-(slow|certificate)-/.test(r.name)).map((r) => [r.name, r.inputs.metricName])).toEqual([
@@ -295,7 +295,7 @@ describe("the offline plan lists the budget alarms", () => {
     expect(fast.condition).toMatch(/^ALARM\("[a-z-]+-endpoint-api-budget-fast-1h-P2"\) AND ALARM\("[a-z-]+-endpoint-api-budget-fast-5m-P2"\)$/);
     expect(fast.pages).toMatch(/-alerts-P2$/);
     const hour = plan.alarms.find((a) => a.name.endsWith("-endpoint-api-budget-fast-1h-P2"))!;
-    expect(hour.metric).toBe(`expression 100 * healthy / checks [healthy = ${NS}/Healthy Sum, checks = ${NS}/Healthy SampleCount]`);
+    expect(hour.metric).toBe(`expression 100 * healthy [healthy = ${NS}/Healthy Average]`);
     expect(hour.condition).toBe("< 98.56 over 60 min");
     expect(hour.treatMissingData).toBe("breaching");
     expect(hour.pages).toBe(`(nobody; part of ${fast.name})`);

@@ -62,6 +62,13 @@ export const SAMPLE_SECONDS = {
    * climb towards it visible in the metric's graph.
    */
   maintenanceAgeHours: 6 * 3600,
+  /**
+   * Levels read only by a warning alarm (a database's connections, a Redis's memory, evictions, hit
+   * rate and queue lengths): a value at or past the alarm's threshold goes out on every run, so the
+   * alarm pages as soon as before; a healthy one four times a day (every 6 h) only keeps the metric's
+   * graph. No dashboard widget reads them.
+   */
+  warningLevel: 6 * 3600,
 } as const;
 
 /**
@@ -87,7 +94,7 @@ export const PUBLISHED_METRICS: Record<string, readonly PublishedMetric[]> = {
   reindex: [],
   purge: [],
   "db-health": [
-    { name: "ConnectionsPercent", per: "Database", readBy: "the connections alarm (components/database.ts)" },
+    { name: "ConnectionsPercent", per: "Database", sampleSeconds: SAMPLE_SECONDS.warningLevel, readBy: "the connections alarm (components/database.ts)" },
     { name: "WraparoundAge", per: "Database", sampleSeconds: SAMPLE_SECONDS.wraparoundAge, readBy: "the wraparound alarm (components/database.ts)" },
     { name: "LastVacuumAgeHours", per: "Database", sampleSeconds: SAMPLE_SECONDS.maintenanceAgeHours, readBy: "the last-vacuum alarm (components/database.ts)" },
     { name: "LastAnalyzeAgeHours", per: "Database", sampleSeconds: SAMPLE_SECONDS.maintenanceAgeHours, readBy: "the last-analyze alarm (components/database.ts)" },
@@ -98,10 +105,10 @@ export const PUBLISHED_METRICS: Record<string, readonly PublishedMetric[]> = {
     { name: "CertificateDaysLeft", per: "Endpoint", onlyWithCondition: "certificateDaysLeft", sampleSeconds: SAMPLE_SECONDS.certificateDaysLeft, readBy: "the certificate alarm of an endpoint with minCertificateDays, and the dashboard" },
   ],
   "redis-health": [
-    { name: "MemoryPercent", readBy: "the memory alarm (components/redis.ts)" },
-    { name: "EvictedKeys", readBy: "the evictions alarm (components/redis.ts)" },
-    { name: "HitRatePercent", readBy: "the hit-rate alarm (components/redis.ts)" },
-    { name: "QueueLength", per: "Queue", readBy: "the queue-length alarm (components/redis.ts)" },
+    { name: "MemoryPercent", sampleSeconds: SAMPLE_SECONDS.warningLevel, readBy: "the memory alarm (components/redis.ts)" },
+    { name: "EvictedKeys", sampleSeconds: SAMPLE_SECONDS.warningLevel, readBy: "the evictions alarm (components/redis.ts)" },
+    { name: "HitRatePercent", sampleSeconds: SAMPLE_SECONDS.warningLevel, readBy: "the hit-rate alarm (components/redis.ts)" },
+    { name: "QueueLength", per: "Queue", sampleSeconds: SAMPLE_SECONDS.warningLevel, readBy: "the queue-length alarm (components/redis.ts)" },
   ],
   "overdue-watch": [{ name: "Overdue", per: "Job", onlyBreaching: true, readBy: "the overdue alarm of each watched job (components/overdue-watch.ts)" }],
 };
