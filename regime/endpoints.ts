@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ALWAYS, id, paused, schedule, secretsManagerArn, severity, uniqueBy } from "./primitives";
 import { urlCredentialProblem } from "../tasks/lib/url-credentials";
 import { cronWallTimes, type Schedule } from "./schedule";
+import { zoneShiftSeconds } from "./scheduler-time";
 
 const statusCondition = z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]);
 
@@ -138,12 +139,14 @@ export function checkStepSeconds(s: Pick<Schedule, "expression" | "intervalSecon
 }
 
 /**
- * Whether the checks stop for part of the time (working hours, weekdays): their longest interval is
- * more than their step. Their down alarm then ignores missing data, so the nightly or weekend gap
- * neither pages nor clears it; a checker that stops is paged by its own missed-run alarm.
+ * Whether the checks stop for part of the time: working hours and weekdays (their longest interval is
+ * more than their step), and every cron schedule in a zone whose clock changes, because EventBridge
+ * Scheduler runs the repeated fall-back hour once (every 5 minutes in America/New_York: no check from
+ * 01:55 EDT to 02:00 EST, 65 minutes). Their down alarm then ignores missing data, so the gap neither
+ * pages nor clears it; a checker that stops is paged by its own missed-run alarm.
  */
-export function checksHaveGaps(s: Pick<Schedule, "expression" | "intervalSeconds">): boolean {
-  return s.intervalSeconds > checkStepSeconds(s);
+export function checksHaveGaps(s: Pick<Schedule, "expression" | "intervalSeconds" | "timezone">): boolean {
+  return s.intervalSeconds > checkStepSeconds(s) || (/^cron\(/i.test(s.expression) && zoneShiftSeconds(s.timezone) > 0);
 }
 
 /**

@@ -17,12 +17,12 @@ let mod: Mod;
 
 const WORKING_HOURS = "cron(*/5 8-18 ? * MON-FRI *)";
 
-function build(regime: string, intervalSeconds: number, expression: string, checks: unknown[]) {
+function build(regime: string, intervalSeconds: number, expression: string, checks: unknown[], timezone = "UTC") {
   const endpoints = endpointsSchema.parse({ checks }).checks;
   return new mod.HealthChecks(`${regime}-health`, {
     regime,
     endpoints,
-    schedule: { expression, timezone: "UTC", intervalSeconds } as never,
+    schedule: { expression, timezone, intervalSeconds } as never,
     archive: mockArchive(),
     alarmTopics: TOPICS,
     logRetentionDays: 30,
@@ -43,6 +43,9 @@ beforeAll(async () => {
   build("two", 120, "rate(2 minutes)", [{ name: "site", url: "https://site.example.com/" }]);
   // Working hours: every 5 minutes 08:00-18:55 on weekdays; its longest gap is the weekend (3725 min).
   build("office", parseSchedule(WORKING_HOURS, "America/New_York").intervalSeconds, WORKING_HOURS, [{ name: "api", url: "https://api.example.com/health", uptimeTargetPercent: 99.9 }]);
+  // Every 5 minutes as a cron in New York: the repeated fall-back hour runs once (65 minutes without a check).
+  build("nycron", 300, "cron(0/5 * * * ? *)", [{ name: "api", url: "https://api.example.com/health" }], "America/New_York");
+  build("nyrate", 300, "rate(5 minutes)", [{ name: "api", url: "https://api.example.com/health" }], "America/New_York");
   await settle();
 });
 
@@ -91,6 +94,18 @@ describe("checks on a schedule with gaps (working hours)", () => {
     alarm("office-health-task-errors-P3");
   });
 
+  it("a cron in a zone whose clock changes has a gap too: the fall-back night's 65 minutes without checks neither page P0 nor clear the alarm", () => {
+    const s = (expression: string, timezone: string) => ({ expression, timezone, intervalSeconds: 300 });
+    expect(checksHaveGaps(s("cron(0/5 * * * ? *)", "America/New_York"))).toBe(true);
+    expect(checksHaveGaps(s("cron(0/5 * * * ? *)", "UTC"))).toBe(false);
+    expect(checksHaveGaps(s("cron(0/5 * * * ? *)", "Etc/GMT+5"))).toBe(false);
+    expect(checksHaveGaps(s("rate(5 minutes)", "America/New_York"))).toBe(false);
+    expect(alarm("nycron-endpoint-api-down-P0").treatMissingData).toBe("ignore");
+    // The checker's own missed-run alarm pages at the endpoint's severity when it stops.
+    expect(alarm("nycron-health-task-missed-run-P0").treatMissingData).toBe("breaching");
+    expect(alarm("nyrate-endpoint-api-down-P0").treatMissingData).toBe("breaching");
+  });
+
   it("the error-budget windows keep their state at night instead of burning the budget", () => {
     const windows = resources.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" && String(r.inputs.name).startsWith("office-endpoint-api-budget-"));
     expect(windows.length).toBeGreaterThan(0);
@@ -103,8 +118,9 @@ describe("checks on a schedule with gaps (working hours)", () => {
     const s = (t: string) => parseSchedule(t, "America/New_York");
     expect([checkStepSeconds(s(WORKING_HOURS)), s(WORKING_HOURS).intervalSeconds, downAlarmPeriodSeconds(s(WORKING_HOURS)), checksHaveGaps(s(WORKING_HOURS))]).toEqual([300, 3665 * 60, 300, true]);
     expect([checkStepSeconds(s("every 1 minute")), downAlarmPeriodSeconds(s("every 1 minute")), checksHaveGaps(s("every 1 minute"))]).toEqual([60, 60, false]);
-    expect([checkStepSeconds(s("cron(* * * * ? *)")), checksHaveGaps(s("cron(* * * * ? *)"))]).toEqual([60, false]);
-    expect([checkStepSeconds(s("hourly")), checksHaveGaps(s("hourly"))]).toEqual([3600, false]);
+    // A cron in New York: the repeated fall-back hour runs once, so even every minute has a gap that night.
+    expect([checkStepSeconds(s("cron(* * * * ? *)")), checksHaveGaps(s("cron(* * * * ? *)"))]).toEqual([60, true]);
+    expect([checkStepSeconds(s("hourly")), checksHaveGaps(s("hourly")), checksHaveGaps(parseSchedule("hourly", "UTC"))]).toEqual([3600, s("hourly").expression.startsWith("cron("), false]);
     expect([checkStepSeconds(s("daily at 09:00")), downAlarmPeriodSeconds(s("daily at 09:00"))]).toEqual([86400, 86400]);
   });
 });
