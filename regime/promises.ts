@@ -79,7 +79,16 @@ export interface PromiseResult {
   cause?: string;
   effect?: string;
   remedy?: string;
+  /**
+   * How many times in the 12 months it breaks, when that is more than a date's event (a skipped or
+   * repeated hour) can explain: a break on good days, every day or week. acceptedRisks cannot accept
+   * it: an acceptance names a risk taken on purpose, not a page that comes every day.
+   */
+  recurring?: number;
 }
+
+/** More breaks a year than the clock's two changes explain: the break is the schedule's own, not a date's. */
+const RECURRING_BREAKS = 3;
 
 /** Period, evaluation periods and datapoints to alarm of a CloudWatch metric alarm. */
 export interface AlarmWindow {
@@ -284,6 +293,18 @@ export function falsePage(runs: number[], w: AlarmWindow, from: number, to: numb
   return undefined;
 }
 
+/** How many times in [from, to) the alarm over `w` pages although every run succeeds (falsePage's condition, every pair of runs). */
+function countFalsePages(runs: number[], w: AlarmWindow, from: number, to: number, longestRunSeconds: number): number {
+  const window = w.period * (w.datapointsToAlarm ?? w.evaluationPeriods) * 1000;
+  const late = (longestRunSeconds + METRIC_VISIBLE_DELAY_SECONDS) * 1000;
+  let n = 0;
+  for (let i = 1; i < runs.length; i++) {
+    const page = runs[i - 1] + window;
+    if (runs[i] + late > page && page >= from && page < to) n++;
+  }
+  return n;
+}
+
 /** Ms between the run whose success leaves the window at `page` (falsePage) and the next run. */
 function gapBefore(runs: number[], page: number, w: AlarmWindow): number {
   const at = page - w.period * (w.datapointsToAlarm ?? w.evaluationPeriods) * 1000;
@@ -350,6 +371,15 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     const atRisk = gap.seconds + runS;
     const seen = atRisk + METRIC_VISIBLE_DELAY_SECONDS;
     const broken = seen > rpo;
+    // How often: a gap the clock's changes make (the skipped or repeated hour) breaks on a date or two;
+    // one the schedule makes breaks on good days, which no acceptance should hide.
+    const backupRuns = schedulerRuns(b, start - 100 * DAY_MS, end).runs;
+    const gaps: number[] = [];
+    for (let i = 1; i < backupRuns.length; i++) if (backupRuns[i] >= start) gaps.push((backupRuns[i] - backupRuns[i - 1]) / 1000);
+    const breaks = gaps.filter((g) => g + runS + METRIC_VISIBLE_DELAY_SECONDS > rpo).length;
+    // The longest gap that comes RECURRING_BREAKS times or more: 24 h for a daily backup, 72 h for weekdays.
+    const usualGap = [...gaps].sort((x, y) => y - x)[RECURRING_BREAKS - 1] ?? 0;
+    const recurring = breaks >= RECURRING_BREAKS && usualGap + runS + METRIC_VISIBLE_DELAY_SECONDS > rpo;
     const span = `${hours(gap.seconds)} between backups + ${hours(Math.round(runS))} to store the next + ${hours(METRIC_VISIBLE_DELAY_SECONDS)} for the RPO alarm to see it`;
     let cause: string | undefined;
     let effect: string | undefined;
@@ -385,7 +415,23 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       cause,
       effect,
       remedy,
+      ...(recurring && usualGap === gap.seconds ? { recurring: breaks } : {}),
     });
+    if (recurring && usualGap !== gap.seconds) {
+      // The clock's change makes the longest gap (above, acceptable); the schedule itself breaks it too.
+      const every = rpo - runS - METRIC_VISIBLE_DELAY_SECONDS;
+      push({
+        key: `${db.key}.backup.schedule`,
+        promise: `at most ${db.rpoHours} h of data lost (rpoHours)`,
+        figure: `up to ${hours(Math.round(usualGap + runS))} of data on ${breaks} days of 12 months (${hours(usualGap)} between backups + ${hours(Math.round(runS))} to store one)`,
+        value: Math.round(usualGap + runS),
+        status: "broken",
+        kind: "config",
+        effect: `"${b.text}" leaves ${hours(usualGap)} between backups + ${hours(Math.round(runS))} to store the next + ${hours(METRIC_VISIBLE_DELAY_SECONDS)} for the RPO alarm to see it ${breaks} times in 12 months > rpoHours ${db.rpoHours}: the RPO alarm pages P0 although every backup succeeds`,
+        remedy: every >= 3600 ? `back up at least every ${hours(Math.floor(every / 60) * 60)} or set rpoHours to at least ${Math.ceil((usualGap + runS + METRIC_VISIBLE_DELAY_SECONDS) / 3600)}` : `set rpoHours to at least ${Math.ceil((usualGap + runS + METRIC_VISIBLE_DELAY_SECONDS) / 3600)}`,
+        recurring: breaks,
+      });
+    }
 
     // A backup is there (its manifest written) its expected run time after it starts, and the
     // verify's age check reads the manifest's finishedAt (tasks/verify-backup.ts): the age the
@@ -524,6 +570,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     }
     const page = timeToPageAfterRun(job.watch);
     const fp = rate ? undefined : falsePage(runs, job.watch, start, end, job.longestRunSeconds ?? 0);
+    const falsePages = fp === undefined ? 0 : countFalsePages(runs, job.watch, start, end, job.longestRunSeconds ?? 0);
     push({
       key: job.key,
       promise: `${job.label}: paged when it stops`,
@@ -537,6 +584,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
             effect: `its missed-run alarm (${hours(job.watch.period * job.watch.evaluationPeriods)}, sliding) pages${job.severity ? ` ${job.severity}` : ""} on ${localDate(fp - 1, job.timezone)} although every scheduled run succeeds (runs ${hours(gapBefore(runs, fp, job.watch) / 1000)} apart, a run may take ${hours(job.longestRunSeconds ?? 0)} and its success ${hours(METRIC_VISIBLE_DELAY_SECONDS)} to be seen)`,
             // Without a skipped run the gap comes from the clock's change, which a rate schedule or a fixed-offset zone does not have.
             ...(skip ? {} : { remedy: `use a rate(...) schedule or a fixed-offset zone (${fixedZoneHint(job.timezone)}), whose runs lie evenly apart` }),
+            ...(falsePages >= RECURRING_BREAKS ? { recurring: falsePages } : {}),
           }
         : {}),
     });
@@ -677,7 +725,8 @@ export function settle(promises: PromiseResult[], accepted: Acceptance[], from: 
   const acceptedKeys = new Set(accepted.map((a) => a.key));
   for (const p of promises) {
     if (p.status !== "broken") continue;
-    if (p.kind === "config" && acceptedKeys.has(p.key)) p.status = "accepted";
+    if (p.kind === "config" && acceptedKeys.has(p.key) && !p.recurring) p.status = "accepted";
+    else if (p.recurring && acceptedKeys.has(p.key)) p.effect = `${p.effect} (acceptedRisks cannot accept a break that comes on good days, ${p.recurring} times in 12 months)`;
   }
   // One line per key with a broken promise: the cause once, every effect, what would keep it.
   const byKey = new Map<string, PromiseResult[]>();
@@ -685,7 +734,7 @@ export function settle(promises: PromiseResult[], accepted: Acceptance[], from: 
   for (const [key, list] of byKey) refusals.push(refusalLine(key, list));
   accepted.forEach((a, i) => {
     // A paused promise keeps its acceptance: it applies again when the job is resumed.
-    const acceptable = promises.some((p) => p.key === a.key && ((p.kind === "config" && p.status === "accepted") || p.status === "paused"));
+    const acceptable = promises.some((p) => p.key === a.key && ((p.kind === "config" && p.status === "accepted") || p.status === "paused" || (p.status === "broken" && p.recurring)));
     if (!acceptable) {
       const limit = promises.some((p) => p.key === a.key && p.kind === "limit" && p.status === "broken");
       refusals.push(

@@ -471,6 +471,18 @@ describe("acceptedRisks", () => {
     ]);
   });
 
+  it("accepting the skipped 02:00 does not hide an RPO the schedule breaks every day: a break on good days cannot be accepted", () => {
+    const accepted = [{ key: "databases[app].backup.schedule", reason: "one skipped backup a year is accepted" }];
+    // rpoHours 26: only the spring-forward Sunday breaks it; the acceptance covers that.
+    expect(refusals(regime({ timezone: "America/New_York", acceptedRisks: accepted, verify: { maxAgeHours: 48 } }))).toEqual([]);
+    // rpoHours 20: every day's 24 h between backups breaks it too (the RPO alarm would page P0 daily).
+    expect(refusals(regime({ timezone: "America/New_York", backup: { rpoHours: 20 }, acceptedRisks: accepted, verify: { maxAgeHours: 48 } }))).toEqual([
+      `databases[app].backup.schedule: "daily at 02:00" leaves 24 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it 364 times in 12 months > rpoHours 20: the RPO alarm pages P0 although every backup succeeds (acceptedRisks cannot accept a break that comes on good days, 364 times in 12 months); back up at least every 19.9 h or set rpoHours to at least 25`,
+    ]);
+    const r = checkPromises(regime({ timezone: "America/New_York", backup: { rpoHours: 20 }, acceptedRisks: accepted, verify: { maxAgeHours: 48 } }), FROM).promises.filter((p) => p.key === "databases[app].backup.schedule" && /data lost/.test(p.promise));
+    expect(r.map((p) => [p.status, p.recurring ?? 0])).toEqual([["accepted", 0], ["broken", 364]]);
+  });
+
   it("an acceptance without a reason is a config error naming the key", () => {
     expect(() => regime({ acceptedRisks: [{ key: "databases[app].backup.schedule", reason: "" }] })).toThrow("acceptedRisks[0].reason: must say why the risk is accepted");
   });
