@@ -89,9 +89,9 @@ export function formatPlan(p: Plan): string {
     const severity = new Map(p.alarms.map((a) => [a.name, a.severity]));
     for (const m of p.muteRules) {
       out.push(`  ${m.name}: ${m.expression} ${m.timezone} for ${m.duration}, ${m.alarms.length} alarms`);
-      // Alarm actions run on state changes only (CloudWatch User Guide, "Alarm actions"): a muted change is never paged.
+      // A muted alarm pages when the window ends if it is still in ALARM; one back to OK by then never pages (CloudWatch user guide, "How alarm mute rules work").
       const p0 = m.alarms.filter((n) => severity.get(n) === "P0");
-      if (p0.length) out.push(`    mutes P0: ${p0.join(", ")} (one that goes into ALARM inside the window pages nobody, then or later while it stays in ALARM: CloudWatch runs alarm actions on state changes only)`);
+      if (p0.length) out.push(`    mutes P0: ${p0.join(", ")} (one that goes into ALARM inside the window pages when it ends, if still in ALARM; a fault that clears inside it never pages)`);
     }
     out.push("");
   }

@@ -38,7 +38,7 @@ import { LAMBDA_MAX_TIMEOUT_SECONDS } from "./limits";
 import { SEVERITIES, type Severity } from "./severity";
 import { retentionPromises } from "./retention-promises";
 import type { Tier, TierRules } from "../tasks/lib/tiers";
-import { formatDuration, localDate, longestGap, schedulerRuns, zoneOffset } from "./scheduler-time";
+import { formatDuration, localDate, longestGap, schedulerRuns, zoneOffset, zoneShiftSeconds } from "./scheduler-time";
 
 const DAY_MS = 86_400_000;
 /** CloudWatch evaluates an alarm once a minute (every 10 s only for 10 or 30 s periods): CloudWatch user guide, "Using Amazon CloudWatch alarms". */
@@ -334,7 +334,9 @@ function skipReason(job: DeclaredJob, from: number, to: number, window: [number,
 
 /** What keeps a schedule running every day in a zone with daylight saving. */
 function dstRemedy(job: DeclaredJob, time: string): string {
-  return `run it at a local time that exists every day (not ${time.slice(0, 2)}:00-${time.slice(0, 2)}:59) or in a fixed-offset zone (${fixedZoneHint(job.timezone)})`;
+  // The skipped stretch is the zone's clock change long from the hour: 02:00-02:59 in New York, 02:00-02:29 on Lord Howe.
+  const last = Math.min(59, Math.max(1, Math.round(zoneShiftSeconds(job.timezone) / 60)) - 1);
+  return `run it at a local time that exists every day (not ${time.slice(0, 2)}:00-${time.slice(0, 2)}:${String(last).padStart(2, "0")}) or in a fixed-offset zone (${fixedZoneHint(job.timezone)})`;
 }
 
 /** Etc/GMT+5 for America/New_York: the zone's standard offset all year (IANA signs are inverted). */
@@ -394,7 +396,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         remedy = `${dstRemedy(b, skip.time)}, or set rpoHours to at least ${need}`;
       } else if (gap.seconds > b.intervalSeconds) {
         firstBreak = localDate(gap.startsAt, b.timezone);
-        cause = `"${b.text}" in ${b.timezone} runs ${hours(gap.seconds)} apart from ${firstBreak} (the clock falls back that day)`;
+        cause = `"${b.text}" in ${b.timezone} runs ${hours(gap.seconds)} apart from ${firstBreak} (the clock falls back before the next run)`;
         effect = `${span} > rpoHours ${db.rpoHours}`;
         remedy = `run it in a fixed-offset zone (${fixedZoneHint(b.timezone)}) or set rpoHours to at least ${need}`;
       } else {

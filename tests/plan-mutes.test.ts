@@ -1,6 +1,7 @@
 /**
  * The text plan's mute-rule section: a rule that mutes P0 alarms names them, since a P0 that goes into
- * ALARM inside the window never pages (CloudWatch runs alarm actions on state changes only).
+ * ALARM inside the window pages only when it ends, and not at all if it clears inside it (CloudWatch
+ * user guide, "How alarm mute rules work").
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,7 +35,7 @@ describe("plan: mute rules", () => {
     const lines = formatPlan(plan).split("\n");
     const at = lines.indexOf("  shop-mw-nightly: cron(0 4 * * *) America/New_York for PT30M, 2 alarms");
     expect(at).toBeGreaterThan(0);
-    expect(lines[at + 1]).toBe("    mutes P0: shop-db-app-rpo-P0 (one that goes into ALARM inside the window pages nobody, then or later while it stays in ALARM: CloudWatch runs alarm actions on state changes only)");
+    expect(lines[at + 1]).toBe("    mutes P0: shop-db-app-rpo-P0 (one that goes into ALARM inside the window pages when it ends, if still in ALARM; a fault that clears inside it never pages)");
     expect(lines[at + 2]).toBe("  shop-mw-cpu: cron(0 5 * * *) UTC for PT30M, 1 alarms");
   });
 });

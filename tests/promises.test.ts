@@ -86,7 +86,7 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
   it("Australia/Lord_Howe shifts 30 minutes: 02:00 and 02:15 are skipped on 2027-10-03, 02:45 is not", () => {
     const lines = refusals(regime({ timezone: "Australia/Lord_Howe", backup: { schedule: "daily at 02:15" } }));
     expect(lines[0]).toBe(
-      `databases[app].backup.schedule: "daily at 02:15" in Australia/Lord_Howe does not run on 2027-10-03 (02:15 does not exist that day): 47.5 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; no backup kept 90 days in the week from 2027-10-03: the weekly tier has a hole; its missed-run alarm (25.8 h, sliding) pages P1 on 2027-10-03 although every scheduled run succeeds (runs 47.5 h apart, a run may take 15 min and its success 5 min to be seen); run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (UTC: no Etc zone has a fractional offset), or set rpoHours to at least 48`,
+      `databases[app].backup.schedule: "daily at 02:15" in Australia/Lord_Howe does not run on 2027-10-03 (02:15 does not exist that day): 47.5 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; no backup kept 90 days in the week from 2027-10-03: the weekly tier has a hole; its missed-run alarm (25.8 h, sliding) pages P1 on 2027-10-03 although every scheduled run succeeds (runs 47.5 h apart, a run may take 15 min and its success 5 min to be seen); run it at a local time that exists every day (not 02:00-02:29) or in a fixed-offset zone (UTC: no Etc zone has a fractional offset), or set rpoHours to at least 48`,
     );
     expect(refusals(regime({ timezone: "Australia/Lord_Howe" }))[0]).toContain("does not run on 2027-10-03 (02:00 does not exist that day): 47.5 h between backups");
     expect(refusals(regime({ timezone: "Australia/Lord_Howe", backup: { schedule: "daily at 02:45" } }))).toEqual([]);
@@ -142,7 +142,7 @@ describe("CloudWatch slides the alarm window: a job that runs as scheduled never
 
   it("a daily job in Antarctica/Troll (+00 to +02): its window allows the 26 h of the day the clock falls back, and rpoHours must too", () => {
     expect(refusals(regime({ timezone: "Antarctica/Troll", backup: { schedule: "daily at 03:00" } }))).toEqual([
-      `databases[app].backup.schedule: "daily at 03:00" in Antarctica/Troll runs 26 h apart from 2027-10-30 (the clock falls back that day): 26 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; run it in a fixed-offset zone (UTC) or set rpoHours to at least 27`,
+      `databases[app].backup.schedule: "daily at 03:00" in Antarctica/Troll runs 26 h apart from 2027-10-30 (the clock falls back before the next run): 26 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; run it in a fixed-offset zone (UTC) or set rpoHours to at least 27`,
     ]);
     const r = regime({ timezone: "Antarctica/Troll", backup: { schedule: "daily at 03:00", rpoHours: 27 } });
     expect(refusals(r)).toEqual([]);
@@ -216,7 +216,7 @@ describe("the fall-back hour runs once", () => {
 
   it("rpoHours 25 is broken by the 25 h of the fall-back day (plus the next backup's run), named with its date; a fixed offset keeps it", () => {
     expect(refusals(regime({ timezone: "America/New_York", backup: { schedule: "daily at 01:30", rpoHours: 25 } }))).toEqual([
-      `databases[app].backup.schedule: "daily at 01:30" in America/New_York runs 25 h apart from 2027-11-07 (the clock falls back that day): 25 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 25; run it in a fixed-offset zone (Etc/GMT+5) or set rpoHours to at least 26`,
+      `databases[app].backup.schedule: "daily at 01:30" in America/New_York runs 25 h apart from 2027-11-07 (the clock falls back before the next run): 25 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 25; run it in a fixed-offset zone (Etc/GMT+5) or set rpoHours to at least 26`,
     ]);
     expect(refusals(regime({ timezone: "America/New_York", backup: { schedule: { at: "daily at 01:30", timezone: "Etc/GMT+5" }, rpoHours: 25 } }))).toEqual([]);
   });
