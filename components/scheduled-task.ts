@@ -12,10 +12,10 @@
  *   all published by Lambda for free; the task publishes no run metric (its log line "run" carries
  *   them). Lambda stamps both with the time the function was invoked and sends them when it ends
  *   (Lambda developer guide, "Types of metrics for Lambda functions"): the missed-run window allows
- *   for the longest run (missedRunWindowSeconds). A job whose runs are short enough for the errors
- *   alarm to see each failure (missedRunCountsInvocations: the endpoint checks, redis-health) counts
- *   runs instead, Invocations alone: one alarm metric instead of two, a failed run paging through the
- *   errors alarm at the same severity.
+ *   for the longest run (missedRunWindowSeconds). The errors and duration alarms' period holds the
+ *   longest run too (runAlarmPeriodSeconds), so the errors alarm sees every failed run, and where it
+ *   pages at the missed-run alarm's severity (missedRunCountsInvocations) the missed-run alarm counts
+ *   runs, Invocations alone: one alarm metric instead of two.
  * - Fargate: ECS publishes no per-run metric, so the task publishes `TaskFailed` and `TaskDuration`
  *   (the errors and duration alarms) and `TaskSucceeded` when a missed-run alarm reads it; RUN_METRICS
  *   in the container's environment names them.
@@ -290,24 +290,30 @@ export function missedRunJobOf(a: { expectedIntervalSeconds: number; schedule: {
   return { intervalSeconds: a.expectedIntervalSeconds, schedule: a.schedule, longestRunSeconds: a.timeoutSeconds, tolerated: a.missedRunsTolerated };
 }
 
-/** Period of a task's errors alarm (seconds): a failed run pages within a minute or two of its end. */
-export const ERRORS_ALARM_PERIOD_SECONDS = 60;
+/**
+ * Period of a task's errors and duration alarms, in seconds. Lambda stamps a run's Errors and Duration
+ * with the time the function was invoked and sends them when it ends ("the timestamp on an error
+ * metric reflects when the function was invoked", Lambda developer guide, "Types of metrics for Lambda
+ * functions"); a Fargate task's own TaskFailed and TaskDuration are stamped when it sends them, at its
+ * end. Either is seen up to METRIC_VISIBLE_DELAY_SECONDS later, and the alarm's sliding window must
+ * still hold the stamp then, or a failed 15-minute backup would never page through it. So: the
+ * timeout (Lambda) plus that delay, whole minutes: 1,200 s for a 900 s Lambda, 360 s for the 40 s
+ * endpoint checks, 300 s on Fargate. A failed run pages within that of its end at the latest.
+ */
+export function runAlarmPeriodSeconds(runner: "lambda" | "fargate", timeoutSeconds: number): number {
+  return Math.ceil(((runner === "lambda" ? timeoutSeconds : 0) + METRIC_VISIBLE_DELAY_SECONDS) / 60) * 60;
+}
 
 /**
  * Whether a Lambda job's missed-run alarm may count runs (AWS/Lambda Invocations, one alarm metric,
  * $0.10 a month) instead of successful runs (Invocations minus Errors, metric math over two, $0.20).
- * The difference is a run that was started and failed: the task's errors alarm pages for that, at the
- * same severity as the missed-run alarm, as soon as the run ends. That holds only when the failed
- * run's Errors datapoint reaches the errors alarm: Lambda stamps it with the invocation time and
- * publishes it when the run ends, and the alarm evaluates its one-minute period as the data arrives,
- * so a run that can last longer than that period (timeout > ERRORS_ALARM_PERIOD_SECONDS) may put its
- * error in a period the alarm has already judged. Those jobs keep counting successes: a daily backup
- * that fails every night still pages through its missed-run alarm within the window. True for the
- * endpoint checks (timeout: the slowest endpoint's plus 30 s, 40 s by default) and redis-health
- * (60 s); false for db-health (300 s), the overdue watcher (120 s) and the database tasks (900 s).
+ * The difference is a run that was started and failed, which the task's errors alarm pages
+ * (runAlarmPeriodSeconds holds every failure): so wherever that alarm pages at the missed-run alarm's
+ * severity. Not for the endpoint checks on a gapped schedule, whose missed-run alarm pages at the
+ * endpoints' severity while their errors alarm is P3: a checker failing every run must still page.
  */
-export function missedRunCountsInvocations(timeoutSeconds: number): boolean {
-  return timeoutSeconds <= ERRORS_ALARM_PERIOD_SECONDS;
+export function missedRunCountsInvocations(args: { severity: Severity; missedRunSeverity?: Severity }): boolean {
+  return (args.missedRunSeverity ?? args.severity) === args.severity;
 }
 
 /**
@@ -781,20 +787,22 @@ export class ScheduledTask extends pulumi.ComponentResource {
       alarms.push(createAlarm(args.regime, { resource: alarmResource, metric, severity, runbook, treatMissingData: treat, paused, args: a }, args.alarmTopics, { parent: this }, tags));
     const logs = `log group ${fargate ? `/ecs/${physical}` : `/aws/lambda/${physical}`}`;
 
-    // A failed run keeps the alarm on until the next run succeeds ("ignore": no run, no change).
+    // A failed run keeps the alarm on until the next run succeeds ("ignore": no run, no change); the
+    // period holds the run's stamp until its datapoint arrives (runAlarmPeriodSeconds).
+    const runPeriod = runAlarmPeriodSeconds(fargate ? "fargate" : "lambda", args.timeoutSeconds);
     alarm(
       "errors",
       args.severity,
       `The ${args.taskName} task (${args.description}) failed. Read the last run's one-line reason in the ${logs}, fix the cause, then run it by hand with \`npm run task -- ${args.taskName}\`.`,
       "ignore",
       fargate
-        ? { namespace, metricName: "TaskFailed", dimensions: emfDims, statistic: "Sum", period: ERRORS_ALARM_PERIOD_SECONDS, evaluationPeriods: 1, comparisonOperator: "GreaterThanOrEqualToThreshold", threshold: 1 }
+        ? { namespace, metricName: "TaskFailed", dimensions: emfDims, statistic: "Sum", period: runPeriod, evaluationPeriods: 1, comparisonOperator: "GreaterThanOrEqualToThreshold", threshold: 1 }
         : {
             namespace: "AWS/Lambda",
             metricName: "Errors",
             dimensions: { FunctionName: this.functionName! },
             statistic: "Sum",
-            period: ERRORS_ALARM_PERIOD_SECONDS,
+            period: runPeriod,
             evaluationPeriods: 1,
             comparisonOperator: "GreaterThanOrEqualToThreshold",
             threshold: 1,
@@ -807,13 +815,13 @@ export class ScheduledTask extends pulumi.ComponentResource {
       `The ${args.taskName} task ran longer than 80 % of its ${args.timeoutSeconds} s timeout. It will soon be cut off: shrink its work (time budget, batch size), raise the timeout${fargate ? "" : ", or move it to Fargate"}.`,
       "ignore",
       fargate
-        ? { namespace, metricName: "TaskDuration", dimensions: emfDims, statistic: "Maximum", period: 60, evaluationPeriods: 1, comparisonOperator: "GreaterThanThreshold", threshold: nearTimeoutMs }
+        ? { namespace, metricName: "TaskDuration", dimensions: emfDims, statistic: "Maximum", period: runPeriod, evaluationPeriods: 1, comparisonOperator: "GreaterThanThreshold", threshold: nearTimeoutMs }
         : {
             namespace: "AWS/Lambda",
             metricName: "Duration",
             dimensions: { FunctionName: this.functionName! },
             statistic: "Maximum",
-            period: 60,
+            period: runPeriod,
             evaluationPeriods: 1,
             comparisonOperator: "GreaterThanThreshold",
             threshold: nearTimeoutMs,
@@ -821,7 +829,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
     );
     this.missedRunWatched = window !== undefined;
     // Runs, not successes: a started run that fails pages through the errors alarm (same severity).
-    const countsRuns = successFromLambda && missedRunCountsInvocations(args.timeoutSeconds);
+    const countsRuns = successFromLambda && missedRunCountsInvocations(args);
     if (window) {
       const minutes = Math.round((window.period * window.evaluationPeriods) / 60);
       const toPage = Math.round(missedRunTimeToPageSeconds(window) / 60);

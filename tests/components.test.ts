@@ -540,40 +540,39 @@ describe("ScheduledTask on Lambda", () => {
       alarmActions: a.alarmActions,
     });
     expect(pick(byName["prod-db-crm-vacuum-errors-P2"])).toEqual({
-      namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: "prod-db-crm-vacuum" }, statistic: "Sum", period: 60,
+      // 1,200 s: Lambda stamps a failure at the invocation and sends it when the 900 s run ends, seen up
+      // to 5 min later: the window still holds it then.
+      namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: "prod-db-crm-vacuum" }, statistic: "Sum", period: 1200,
       evaluationPeriods: 1, datapointsToAlarm: undefined, comparisonOperator: "GreaterThanOrEqualToThreshold", threshold: 1, treatMissingData: "ignore", alarmActions: [TOPICS.P2],
     });
     expect(pick(byName["prod-db-crm-vacuum-duration-P3"])).toEqual({
-      namespace: "AWS/Lambda", metricName: "Duration", dimensions: { FunctionName: "prod-db-crm-vacuum" }, statistic: "Maximum", period: 60,
+      namespace: "AWS/Lambda", metricName: "Duration", dimensions: { FunctionName: "prod-db-crm-vacuum" }, statistic: "Maximum", period: 1200,
       evaluationPeriods: 1, datapointsToAlarm: undefined, comparisonOperator: "GreaterThanThreshold", threshold: 720000, treatMissingData: "ignore", alarmActions: [TOPICS.P3],
     });
     // Daily at 03:00 New York: 24 h + 1 h of retries + 1 h clock change + a 900 s run + 5 min until
-    // the success is seen = 26 h 20 min, two periods, all without a success; no data counts as a miss.
-    const missed = byName["prod-db-crm-vacuum-missed-run-P2"];
-    expect({ ...pick(missed), namespace: undefined }).toEqual({
-      namespace: undefined, metricName: undefined, dimensions: undefined, statistic: undefined, period: undefined,
+    // the run is seen = 26 h 20 min, two periods, all without a run; no data counts as a miss. It
+    // counts runs: a run that fails pages through the errors alarm above, at the same severity.
+    expect(pick(byName["prod-db-crm-vacuum-missed-run-P2"])).toEqual({
+      namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: "prod-db-crm-vacuum" }, statistic: "Sum", period: 47400,
       evaluationPeriods: 2, datapointsToAlarm: 2, comparisonOperator: "LessThanThreshold", threshold: 1, treatMissingData: "breaching", alarmActions: [TOPICS.P2],
     });
-    expect(missed.metricQueries[0].metric.period * missed.evaluationPeriods).toBe(94800);
     expect(pick(byName["prod-db-crm-vacuum-dead-letters-P2"])).toEqual({
       namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", dimensions: { QueueName: "prod-db-crm-vacuum-dlq" }, statistic: "Maximum", period: 300,
       evaluationPeriods: 1, datapointsToAlarm: undefined, comparisonOperator: "GreaterThanThreshold", threshold: 0, treatMissingData: "notBreaching", alarmActions: [TOPICS.P2],
     });
   });
 
-  it("watches the daily backup's success over one day at the backup's severity, from Lambda's own invocations and errors", () => {
+  it("watches the daily backup's runs over one day at the backup's severity from Lambda's own invocations; its errors alarm holds a 15-minute run's failure", () => {
     const missed = alarmsOf("prod-db-crm-backup").find((a) => a.inputs.name === "prod-db-crm-backup-missed-run-P1")!.inputs;
     // 26 h 20 min (a day, an hour of retries, New York's clock change, the 900 s run, 5 min until the
-    // success is seen) in two periods; a success is an invocation without a function error, both
-    // published by Lambda (no custom metric).
-    expect([missed.evaluationPeriods, missed.datapointsToAlarm, missed.comparisonOperator, missed.threshold, missed.treatMissingData]).toEqual([2, 2, "LessThanThreshold", 1, "breaching"]);
-    expect(missed.metricQueries).toEqual([
-      { id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: "prod-db-crm-backup" }, stat: "Sum", period: 47400 }, returnData: false },
-      { id: "errors", metric: { namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: "prod-db-crm-backup" }, stat: "Sum", period: 47400 }, returnData: false },
-      { id: "successes", expression: "invocations - FILL(errors, 0)", label: "successful runs", returnData: true },
-    ]);
-    expect([missed.metricName, missed.period, missed.statistic]).toEqual([undefined, undefined, undefined]);
-    expect(missed.alarmDescription).toContain("pages at most 1581 minutes after the last success");
+    // run is seen) in two periods, published by Lambda (no custom metric).
+    expect([missed.namespace, missed.metricName, missed.period, missed.evaluationPeriods, missed.datapointsToAlarm, missed.comparisonOperator, missed.threshold, missed.treatMissingData]).toEqual(["AWS/Lambda", "Invocations", 47400, 2, 2, "LessThanThreshold", 1, "breaching"]);
+    expect(missed.metricQueries).toBeUndefined();
+    expect(missed.alarmDescription).toContain("pages at most 1581 minutes after the last run");
+    // A run that fails pages through the errors alarm, at the same severity, whose window holds the
+    // failure Lambda stamps at the invocation until it arrives, 900 s + 5 min later.
+    const errors = alarmsOf("prod-db-crm-backup").find((a) => a.inputs.name === "prod-db-crm-backup-errors-P1")!.inputs;
+    expect([errors.period, errors.evaluationPeriods, errors.alarmActions]).toEqual([1200, 1, missed.alarmActions]);
     // The function publishes no run metric: no RUN_METRICS, and Lambda's AWS_LAMBDA_FUNCTION_NAME turns them off.
     expect(one("prod-db-crm-backup", "aws:lambda/function:Function").inputs.environment.variables).not.toHaveProperty("RUN_METRICS");
   });

@@ -90,8 +90,11 @@ describe("checks on a schedule with gaps (working hours)", () => {
     expect(missed.alarmActions).toEqual([TOPICS.P0]);
     // Without gaps a stopped checker leaves the down alarms without data, which breaches them: P3 says the rest.
     alarm("minute-health-task-missed-run-P3");
-    // The task's own errors stay P3: a failed run is an endpoint down, which its down alarm pages.
+    // The task's own errors stay P3: a failed run is an endpoint down, which its down alarm pages. So
+    // the missed-run alarm counts successful runs (invocations minus errors): a checker that fails
+    // every run pages P0 too.
     alarm("office-health-task-errors-P3");
+    expect((missed.metricQueries as { expression?: string }[]).map((q) => q.expression).filter(Boolean)).toEqual(["invocations - FILL(errors, 0)"]);
   });
 
   it("a cron in a zone whose clock changes has a gap too: the fall-back night's 65 minutes without checks neither page P0 nor clear the alarm", () => {
