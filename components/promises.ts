@@ -21,7 +21,7 @@ import { tierRules } from "./backup-vault";
 import { dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
 import { endpointsSetting, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
-import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow } from "./file-backups";
+import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
 import { physicalName } from "./naming";
 import { REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS } from "./redis";
 import { reminderMissedRunWindow, reminderWatchedJob } from "./reminders";
@@ -218,9 +218,10 @@ export function declaredFromRegime(r: Regime): Declared {
     for (const b of g.fileBackups) {
       const s = fileBackupSchedule(b.schedule, r.timezone);
       const sched = { expression: s.expression, timezone: "UTC", intervalSeconds: s.intervalSeconds };
-      d.jobs.push(
-        job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, b.schedule, sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s)),
-      );
+      const j = job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, b.schedule, sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s));
+      // Weekly: components/file-backups.ts hands it to the overdue watcher, which reads its success metric's history.
+      if (fileBackupWatchedJob(r.name, g, b, s)) j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
+      d.jobs.push(j);
     }
   }
 
@@ -228,7 +229,7 @@ export function declaredFromRegime(r: Regime): Declared {
   // groups: a failed run on an instance pages through components/association-failures.ts's alarm;
   // one that stops running is seen by the overdue watcher, which reads its last run from State
   // Manager every hour (components/association-watch.ts), from its scheduled start (startOnly). The
-  // file backups' own missed-run alarm, above, sees theirs stop sooner; the configuration
+  // file backups' own missed-run alarm or overdue watch, above, sees theirs stop; the configuration
   // associations are modelled here, at the host group's schedule.
   for (const g of r.logs.hostGroups) {
     const kinds = hostGroupAssociations(g);
