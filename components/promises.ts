@@ -18,7 +18,7 @@
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
-import { dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
+import { dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, rpoAlarmWindow, rpoWatchedByOverdueWatcher, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
 import { endpointsSetting, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
@@ -134,7 +134,7 @@ export function declaredFromRegime(r: Regime): Declared {
       ...(runners.drill === "lambda" && jobs["restore-drill"] ? ([["restore-drill", `${key}.restoreDrill.checks`]] as [DbTaskName, string][]) : []),
     ];
     for (const [task, fnKey] of onLambda) {
-      const sparse = !jobs[task]!.watch;
+      const sparse = writesRunMarkers(task, db, runners, schedules[task]!, jobs[task]!.paused === true);
       d.functions.push({
         key: fnKey,
         name: physicalName(`${r.name}-db-${db.id}-${task}`, 64),
@@ -146,18 +146,21 @@ export function declaredFromRegime(r: Regime): Declared {
         remedy: task === "restore-drill" ? "list fewer checks or shorter SQL (they travel as JSON in CHECKS), or set restoreDrill.runner: fargate" : undefined,
       });
     }
+    // components/database.ts: an RPO over 7 days is no metric alarm's but the overdue watcher's, which
+    // pages P0 (its alarm period an hour) once the newest run marker is older than rpoHours.
+    const rpoWatched = rpoWatchedByOverdueWatcher(db.backup.rpoHours);
     d.alarms.push({
       key: `${key}.backup.rpoHours`,
-      name: alarmName(r.name, { resource: `db-${db.id}`, metric: "rpo", severity: "P0" }),
-      window: rpoAlarmWindow(db.backup.rpoHours),
+      name: alarmName(r.name, { resource: rpoAlarmResource(db.id, rpoWatched), metric: rpoWatched ? "overdue" : "rpo", severity: "P0" }),
+      window: rpoWatched ? { period: 3600, evaluationPeriods: 1 } : rpoAlarmWindow(db.backup.rpoHours),
       checkIntervalSeconds: 0,
       promiseText: `P0 page when no backup for ${db.backup.rpoHours} h`,
       severity: "P0",
-      components: [`${r.name}-db-${db.id}`],
+      components: [rpoWatched ? `${r.name}-overdue` : `${r.name}-db-${db.id}`],
       // components/database.ts: a paused backup's RPO alarm evaluates with its actions off.
       pausedWith: jobs.backup!.key,
       setting: `rpoHours ${db.backup.rpoHours}`,
-      remedy: "set rpoHours to at most 168",
+      ...(rpoWatched ? { overdueWatch: { delaySeconds: WATCHER_DELAY_SECONDS } } : {}),
     });
   }
 
@@ -268,12 +271,14 @@ export function declaredFromRegime(r: Regime): Declared {
     d.jobs.push(j);
   }
 
-  // The overdue watcher (components/regime.ts) watches every job above that is not paused; when it
-  // stops, its own missed-run alarm pages at the most urgent of their severities.
+  // The overdue watcher (components/regime.ts) watches every job above that is not paused, and every
+  // RPO over 7 days (P0; a paused one keeps its alarm with the actions off); when it stops, its own
+  // missed-run alarm pages at the most urgent of their severities.
   const watched = d.jobs.filter((j) => j.overdueWatch && !j.watch && !j.paused);
-  if (watched.length > 0) {
-    const severity = watcherSeverity(watched.map((j) => ({ severity: (j.severity ?? "P3") as Severity })));
-    for (const j of watched) j.overdueWatch!.watcher = { window: WATCHER_MISSED_RUN_WINDOW, severity };
+  const rpoWatches = d.alarms.filter((a) => a.overdueWatch);
+  if (watched.length + rpoWatches.length > 0) {
+    const severity = watcherSeverity([...watched.map((j) => ({ severity: (j.severity ?? "P3") as Severity })), ...rpoWatches.map(() => ({ severity: "P0" as Severity }))]);
+    for (const x of [...watched.map((j) => j.overdueWatch!), ...rpoWatches.map((a) => a.overdueWatch!)]) x.watcher = { window: WATCHER_MISSED_RUN_WINDOW, severity };
   }
   // Maintenance windows and mutes (components/mute-rules.ts provisions them; regime/maintenance-windows.ts
   // reads their times): how long each holds back the pages of the alarms it selects.
