@@ -7,10 +7,11 @@
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createAlarm, type AlertTopics, type Severity } from "./alarms";
+import { alarmName, createAlarm, type AlertTopics, type Severity } from "./alarms";
 import { tierPrefix, type BackupVault } from "./backup-vault";
 import type { IamStatement } from "./iam";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
+import { ALARM_WINDOW_MAX_SECONDS } from "../regime/promises";
 import { jobMissedRunWindow, missedRunJobOf, ScheduledTask, type TaskCode } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
 import type { Schedule } from "../regime/schedule";
@@ -134,12 +135,48 @@ export function dbTaskMissedRunWindow(task: DbTaskName, db: Pick<DatabaseConfig,
 /**
  * The RPO alarm's window: rpoHours rounded up to whole hours; one period up to a day, hourly periods
  * beyond (every one must hold no success). CloudWatch refuses a window over 7 days (rpoHours > 168):
- * regime/promises.ts reports that before deploy.
+ * such an RPO is held by the overdue watcher instead (rpoWatchedByOverdueWatcher).
  */
 export function rpoAlarmWindow(rpoHours: number): { period: number; evaluationPeriods: number; datapointsToAlarm: number } {
   const seconds = Math.ceil(rpoHours) * 3600;
   const period = seconds <= 86400 ? seconds : 3600;
   return { period, evaluationPeriods: seconds / period, datapointsToAlarm: seconds / period };
+}
+
+/**
+ * Whether the RPO alarm's window (rpoAlarmWindow) is longer than CloudWatch lets a metric alarm look
+ * back (604,800 s, 7 days: rpoHours over 168). Then no RPO metric alarm is made: the backup writes run
+ * markers and the overdue watcher pages P0 once the newest is older than rpoHours (rpoWatchedJob).
+ */
+export function rpoWatchedByOverdueWatcher(rpoHours: number): boolean {
+  const w = rpoAlarmWindow(rpoHours);
+  return w.period * w.evaluationPeriods > ALARM_WINDOW_MAX_SECONDS;
+}
+
+/** Resource part of a database's RPO alarm: `db-<id>`, then `-rpo-P0` (a metric alarm) or `-rpo-overdue-P0` (the overdue watcher's). */
+export function rpoAlarmResource(dbId: string, watched: boolean): string {
+  return watched ? `db-${dbId}-rpo` : `db-${dbId}`;
+}
+
+/**
+ * The overdue watcher's job holding an RPO longer than a metric alarm sees: job `<id>/rpo`, overdue
+ * (P0) once the newest run marker of the backup is older than rpoHours (maxAgeSeconds; no tolerance:
+ * rpoHours is the promise); `paused` with the backup, keeping its alarm with the actions off.
+ */
+export function rpoWatchedJob(db: Pick<DatabaseConfig, "id" | "backup">, schedule: Pick<Schedule, "expression" | "timezone">): WatchedJobSpec {
+  return {
+    job: `${db.id}/rpo`,
+    resource: rpoAlarmResource(db.id, true),
+    prefix: runMarkerPrefix(db.id, "backup"),
+    expression: schedule.expression,
+    timezone: schedule.timezone,
+    toleranceSeconds: 0,
+    maxAgeSeconds: Math.round(db.backup.rpoHours * 3600),
+    severity: "P0",
+    description: `backup of database ${db.id} (RPO ${db.backup.rpoHours} h)`,
+    byHand: "the backup task's log group and dead-letter queue, run `npm run task -- backup` by hand, and verify the newest backup once it exists.",
+    ...(db.backup.paused ? { paused: true } : {}),
+  };
 }
 
 const WEEKDAY_NUMBER: Record<string, number> = { Sunday: 0, Monday: 1, Tuesday: 2, Wednesday: 3, Thursday: 4, Friday: 5, Saturday: 6 };
@@ -162,6 +199,16 @@ export type DatabaseTaskEnvironments = { [N in DbTaskName]: TaskEnvironment<N> }
 /** Key prefix of a task's run markers in the backup vault (tasks/lib/run-marker.ts). */
 export function runMarkerPrefix(dbId: string, task: DbTaskName): string {
   return `runs/${dbId}/${task}/`;
+}
+
+/**
+ * Whether a database task records its successes as run markers for the overdue watcher: a task too
+ * sparse for a missed-run alarm, and the backup of a database whose RPO the watcher holds; never a
+ * paused one (it does not run).
+ */
+export function writesRunMarkers(task: DbTaskName, db: Pick<DatabaseConfig, "sizeGb" | "backup">, runners: DatabaseRunners, schedule: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">, paused: boolean): boolean {
+  if (paused) return false;
+  return !dbTaskMissedRunWindow(task, db, runners, schedule) || (task === "backup" && rpoWatchedByOverdueWatcher(db.backup.rpoHours));
 }
 
 /** Settings of a task too sparse for a missed-run alarm: where it records each success for the overdue watcher. */
@@ -219,7 +266,10 @@ export function imageTaskSettings(
 
 export class DatabaseMaintenance extends pulumi.ComponentResource {
   public readonly tasks: Record<string, ScheduledTask> = {};
+  /** The RPO alarm: the metric alarm `<regime>-db-<id>-rpo-P0`, or beyond 7 days the overdue watcher's `<regime>-db-<id>-rpo-overdue-P0`. */
   public readonly rpoAlarmName: pulumi.Output<string>;
+  /** The RPO is longer than a metric alarm sees: its alarm is the overdue watcher's (in watchedJobs), not this component's. */
+  public readonly rpoWatched: boolean;
   /** Tasks scheduled too sparsely for a missed-run metric alarm (over 7 days): the overdue watcher watches them. */
   public readonly watchedJobs: WatchedJobSpec[] = [];
 
@@ -270,11 +320,15 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       const timeoutSeconds = dbTaskTimeoutSeconds(task, db, runners);
       const paused = pausedTasks[task] === true;
       let environment = settings as Record<string, pulumi.Input<string>>;
-      // Too sparse for a metric alarm: the task records each success under runs/<db>/<task>/ for the overdue watcher.
-      if (!dbTaskMissedRunWindow(task, db, runners, schedule) && !paused) {
+      // Too sparse for a metric alarm (or a backup holding an RPO over 7 days): the task records each
+      // success under runs/<db>/<task>/ for the overdue watcher.
+      if (writesRunMarkers(task, db, runners, schedule, paused)) {
         const prefix = runMarkerPrefix(db.id, task);
         environment = { ...environment, ...runMarkerSettings(db.id, task, args.vault.bucketName) };
         statements = [...statements, ...args.vault.writeStatements([prefix])];
+      }
+      if (!dbTaskMissedRunWindow(task, db, runners, schedule) && !paused) {
+        const prefix = runMarkerPrefix(db.id, task);
         this.watchedJobs.push({
           job: `${db.id}/${task}`,
           resource: `db-${db.id}-${task}`,
@@ -430,11 +484,21 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
     }
 
     // RPO: the backup task records BackupSucceeded per database; no success within the RPO pages.
+    // Beyond 7 days no metric alarm can look back that far: the overdue watcher holds it from the
+    // backup's run markers, and its P0 overdue alarm is the RPO alarm.
+    this.rpoWatched = rpoWatchedByOverdueWatcher(db.backup.rpoHours);
+    if (this.rpoWatched) {
+      const schedule = args.schedules.backup!;
+      this.watchedJobs.push(rpoWatchedJob(db, schedule));
+      this.rpoAlarmName = pulumi.output(alarmName(args.regime, { resource: rpoAlarmResource(db.id, true), metric: "overdue", severity: "P0" }));
+      this.registerOutputs({ rpoAlarmName: this.rpoAlarmName });
+      return;
+    }
     const rpoWindow = rpoAlarmWindow(db.backup.rpoHours);
     const rpo = createAlarm(
       args.regime,
       {
-        resource: `db-${db.id}`,
+        resource: rpoAlarmResource(db.id, false),
         metric: "rpo",
         severity: "P0",
         runbook: `No successful backup of database ${db.id} in the last ${db.backup.rpoHours} h (RPO). Check the backup task's log group and dead-letter queue, run \`npm run task -- backup\` by hand, and verify the newest backup once it exists.`,

@@ -3,8 +3,18 @@
  * files/<group>/<name>/ (an SSM Command document + association on the backup's schedule for tagged
  * instances, a cron file over SSH for the rest), with a writer policy per host group and an alarm when
  * no backup was recorded. Part of the logs component (components/logs.ts).
+ *
+ * A weekly backup is further apart than a metric alarm looks back (7 days): it has no missed-run alarm
+ * and is handed to the overdue watcher (fileBackupWatchedJob), which reads the same success metric's
+ * hourly history and pages `<regime>-logs-<group>-backup-<name>-overdue-<severity>` when the backup
+ * expected after the last one is more than its run (an hour) plus the Scheduler-like margin (an hour)
+ * late. A backup that never ran is measured from its watch start: its SSM document's creation date
+ * (tag-targeted groups; the document stays while the backup is paused), or for a group of SSH hosts
+ * only the time `pulumi up` first installed its cron (a local command stamping the date once, kept
+ * in the stack's state: no AWS resource is made per backup of an SSH group that carries a date).
  */
 import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type Severity } from "./alarms";
 import type { FileBackup, HostGroup } from "../regime/logs";
@@ -20,8 +30,9 @@ import {
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { jobMissedRunWindow, noSuccessWithin } from "./scheduled-task";
 import { runOnSshHosts, ssmDocumentContent, tagTargets, type LogsScope } from "./host-delivery";
-import { associationWatchedJob } from "./association-watch";
 import { planRecord } from "./plan-record";
+import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
+import { METRIC_HOURLY } from "../regime/limits";
 
 /** The longest a file backup runs: its SSM document step's timeout (an SSH host's cron run is allowed as long). */
 export const FILE_BACKUP_TIMEOUT_SECONDS = 3600;
@@ -35,6 +46,53 @@ export function fileBackupMissedRunWindow(s: { expression: string; intervalSecon
   return jobMissedRunWindow({ intervalSeconds: s.intervalSeconds, schedule: { expression: s.expression, timezone: "UTC" }, longestRunSeconds: FILE_BACKUP_TIMEOUT_SECONDS });
 }
 
+/** Job name of a file backup in the overdue watcher (the metric's Job dimension): `file-backup/<group>/<name>`. */
+export function fileBackupJob(group: string, name: string): string {
+  return `file-backup/${group}/${name}`;
+}
+
+/** Resource part of a file backup's alarms: `logs-<group>-backup-<name>` (`-missed-run-` or `-overdue-<severity>` follows). */
+export function fileBackupAlarmResource(group: string, name: string): string {
+  return `logs-${group}-backup-${name}`;
+}
+
+/** Seconds after its expected start before a watched file backup is overdue: its longest run (an hour) plus the Scheduler-like margin (an hour). */
+export const FILE_BACKUP_OVERDUE_TOLERANCE_SECONDS = FILE_BACKUP_TIMEOUT_SECONDS + OVERDUE_TOLERANCE_MARGIN_SECONDS;
+
+/**
+ * The overdue watcher's job for file backup `b` of host group `g` (schedule `s`, UTC) in `regime`, or
+ * undefined when a missed-run alarm watches it (fileBackupMissedRunWindow) or it is paused. Its last
+ * run is the newest hour with a success (FILE_BACKUP_METRIC, dimensions service/Task/Instance, as the
+ * hosts send it), read back over its interval plus its tolerance plus one hour for the hour-aligned
+ * data points (at most 455 days); `since` is its watch start (ISO 8601).
+ */
+export function fileBackupWatchedJob(
+  regime: string,
+  g: Pick<HostGroup, "name" | "target">,
+  b: Pick<FileBackup, "name" | "severity" | "paused">,
+  s: { expression: string; intervalSeconds: number; description: string },
+  since?: pulumi.Input<string>,
+): WatchedJobSpec | undefined {
+  if (fileBackupMissedRunWindow(s) || b.paused) return undefined;
+  return {
+    job: fileBackupJob(g.name, b.name),
+    resource: fileBackupAlarmResource(g.name, b.name),
+    since,
+    expression: s.expression,
+    timezone: "UTC",
+    toleranceSeconds: FILE_BACKUP_OVERDUE_TOLERANCE_SECONDS,
+    history: {
+      metric: { namespace: METRICS_NAMESPACE_DEFAULT, name: FILE_BACKUP_METRIC, dimensions: fileBackupDimensions(regime, g, b) },
+      lookbackSeconds: Math.min(METRIC_HOURLY.retentionSeconds, s.intervalSeconds + FILE_BACKUP_OVERDUE_TOLERANCE_SECONDS + METRIC_HOURLY.periodSeconds),
+    },
+    severity: b.severity as Severity,
+    description: `file backup ${g.name}/${b.name} (${s.description})`,
+    byHand: `then ${
+      g.target ? `read the association ${regime}-${g.name}-file-backup-${b.name}'s run history in State Manager` : `read syslog (maintenance-regime-${g.name}-${b.name}) on the SSH hosts`
+    }: a missing path, the aws CLI or the instance role's ${regime}-${g.name}-file-backup-writer policy. Then run the backup by hand.`,
+  };
+}
+
 /** What the host groups that back up files get. */
 export interface FileBackups {
   /** Host group -> IAM policy its hosts' roles need to upload file backups and write the backup metric. */
@@ -43,6 +101,8 @@ export interface FileBackups {
   documentNames: Record<string, pulumi.Output<string>>;
   /** `<group>/<backup>` -> the backup script the hosts run. */
   scripts: Record<string, pulumi.Output<string>>;
+  /** The weekly backups, for the overdue watcher (fileBackupWatchedJob). */
+  watchedJobs: WatchedJobSpec[];
 }
 
 /**
@@ -51,7 +111,7 @@ export interface FileBackups {
  * provider's (looked up only when some group backs up files).
  */
 export function fileBackups(scope: LogsScope, bucket: { name?: pulumi.Output<string>; arn?: pulumi.Output<string> }): FileBackups {
-  const out: FileBackups = { writerPolicyArns: {}, documentNames: {}, scripts: {} };
+  const out: FileBackups = { writerPolicyArns: {}, documentNames: {}, scripts: {}, watchedJobs: [] };
   const backingUp = scope.args.logs.hostGroups.filter((g) => g.fileBackups.length > 0);
   if (backingUp.length === 0) return out;
   const region = scope.args.region ?? aws.getRegionOutput({}, { parent: scope.parent }).region;
@@ -116,6 +176,7 @@ function hostGroupFileBackups(
       .all([bucketName, region])
       .apply(([bucket, reg]) => renderFileBackupScript({ regime: args.regime, group: g, backup: b, bucket, region: reg, namespace }));
     out.scripts[key] = script;
+    let createdDate: pulumi.Output<string> | undefined;
     if (g.target) {
       const docName = `${args.regime}-${g.name}-file-backup-${b.name}`;
       const doc = new aws.ssm.Document(
@@ -132,6 +193,7 @@ function hostGroupFileBackups(
         { parent },
       );
       out.documentNames[key] = doc.name;
+      createdDate = doc.createdDate;
       // Paused: no association, so State Manager runs nothing until `paused` is set back (an association has no disabled state).
       if (!b.paused) scope.associations.track(
         g,
@@ -152,8 +214,9 @@ function hostGroupFileBackups(
           },
           { parent },
         ),
-        // No `watch`: the overdue watcher does not follow it. The backup's own missed-run alarm (below)
-        // already pages, at the backup's severity, when its association stops running; a second page would say the same.
+        // No `watch`: the overdue watcher does not follow it as an association. The backup's own
+        // missed-run alarm (below), or for a weekly one the watcher's read of its success metric,
+        // already pages at the backup's severity when its association stops running; a second page would say the same.
         { schedule: { name: docName, kind: "file backup", expression: schedule.expression, configKey: `logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule` } },
       );
     }
@@ -163,6 +226,14 @@ function hostGroupFileBackups(
     missedBackupAlarm(scope, g, b, schedule, schedule.description);
     // The hosts send the success metric once per run (in UTC, like the schedule): the cost estimate bills those hours.
     planRecord().hostMetricRuns.push({ namespace: METRICS_NAMESPACE_DEFAULT, metricName: FILE_BACKUP_METRIC, dimensions: fileBackupDimensions(args.regime, g, b), schedule: { expression: schedule.expression, timezone: "UTC", intervalSeconds: schedule.intervalSeconds } });
+    if (!fileBackupMissedRunWindow(schedule) && !b.paused) {
+      // A group of SSH hosts only has no AWS resource per backup that carries a date: stamp the first
+      // `pulumi up` that installs the cron, once (no triggers: never run again, kept in the state).
+      const since =
+        createdDate ??
+        new command.local.Command(`${name}-${g.name}-${b.name}-file-backup-since`, { create: "date -u +%Y-%m-%dT%H:%M:%SZ" }, { parent }).stdout.apply((o) => o.trim());
+      out.watchedJobs.push(fileBackupWatchedJob(args.regime, g, b, schedule, since)!);
+    }
   }
 
   if (g.sshHosts.length > 0) {
@@ -180,7 +251,7 @@ function hostGroupFileBackups(
 }
 
 /** Dimensions of a file backup's success metric, as the hosts' script sends it and its alarm reads it. */
-function fileBackupDimensions(regime: string, g: HostGroup, b: FileBackup): Record<string, string> {
+function fileBackupDimensions(regime: string, g: Pick<HostGroup, "name">, b: Pick<FileBackup, "name">): Record<string, string> {
   return { service: regime, Task: FILE_BACKUP_TASK, Instance: `${g.name}/${b.name}` };
 }
 
@@ -193,7 +264,7 @@ function missedBackupAlarm(scope: LogsScope, g: HostGroup, b: FileBackup, schedu
   createAlarm(
     args.regime,
     {
-      resource: `logs-${g.name}-backup-${b.name}`,
+      resource: fileBackupAlarmResource(g.name, b.name),
       metric: "missed-run",
       severity: b.severity as Severity,
       runbook: `No file backup ${g.name}/${b.name} was recorded in ${minutes} minutes (${description}). ${

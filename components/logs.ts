@@ -80,7 +80,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
   /** `<group>/<backup>` -> SSM document that runs the backup (groups with a tag target). */
   public readonly fileBackupDocumentNames: Record<string, pulumi.Output<string>>;
   /** `<group>/<backup>` -> the backup script the hosts run. */
-  /** The scheduled State Manager associations, for the overdue watcher (components/association-watch.ts). */
+  /** The scheduled State Manager associations (components/association-watch.ts) and the weekly file backups (components/file-backups.ts), for the overdue watcher. */
   public readonly watchedJobs: WatchedJobSpec[];
   public readonly fileBackupScripts: Record<string, pulumi.Output<string>>;
 
@@ -120,7 +120,7 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
     this.fileBackupScripts = backups.scripts;
 
     for (const g of args.logs.hostGroups) associationFailureWatch(scope, g);
-    this.watchedJobs = scope.associations.watchedJobs();
+    this.watchedJobs = [...scope.associations.watchedJobs(), ...backups.watchedJobs];
 
     this.registerOutputs({
       containerLogging: this.containerLogging,

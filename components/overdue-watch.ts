@@ -16,10 +16,16 @@
  * 7 min with missing data breaching, errors, dead letters), which page at the highest severity among
  * the jobs: one page for the watcher, where a breaching overdue alarm paged once per job.
  *
- * Jobs that run no code (monthly and quarterly reminders, components/reminders.ts) carry `history`:
- * the watcher reads their last run from their own schedule group's AWS/Scheduler
- * InvocationAttemptCount with GetMetricData, which IAM authorises only on `*` (STAR_ONLY_TASK_ACTIONS);
- * the grant is added only when such a job is watched.
+ * Jobs that write no marker carry `history`: the watcher reads their last run from a metric with
+ * GetMetricData, which IAM authorises only on `*` (STAR_ONLY_TASK_ACTIONS); the grant is added only
+ * when such a job is watched. Monthly and quarterly reminders (components/reminders.ts) name their own
+ * schedule group's AWS/Scheduler InvocationAttemptCount; weekly file backups
+ * (components/file-backups.ts) the success metric their hosts send after each backup.
+ *
+ * A database whose rpoHours is longer than a metric alarm looks back (components/database.ts) gets a
+ * job with `maxAgeSeconds`: overdue once its newest backup's run marker is older than rpoHours; its
+ * alarm, `<regime>-db-<id>-rpo-overdue-P0`, is the database's RPO alarm. A paused job keeps its alarm
+ * with the actions off (`paused`), as a paused backup's metric RPO alarm does.
  *
  * State Manager associations (components/association-watch.ts: logrotate configs, the CloudWatch
  * agent config, file backups on tagged instances) carry `association`: the watcher reads each one's
@@ -52,6 +58,8 @@ export interface WatchedJobSpec extends Omit<WatchedJob, "since" | "association"
   description: string;
   /** For the runbook, after "Read the overdue-watch log, ": where else to look and what to do by hand, ending in a full stop. */
   byHand: string;
+  /** The job is paused on purpose: its overdue alarm is created with its actions off. */
+  paused?: boolean;
 }
 
 /** The watcher's schedule: hourly, so a missed job pages within two hours of its due time. */
@@ -102,6 +110,7 @@ export function watchedJobsSetting(jobs: WatchedJobSpec[]): pulumi.Output<string
           timezone: j.timezone,
           toleranceSeconds: j.toleranceSeconds,
           ...(j.history ? { history: j.history } : {}),
+          ...(j.maxAgeSeconds !== undefined ? { maxAgeSeconds: j.maxAgeSeconds } : {}),
           ...(since ? { since } : {}),
           ...(id ? { association: { id } } : {}),
         })),
@@ -133,6 +142,14 @@ export function overdueWatchStatements(
     ...(jobs.some((j) => j.history) ? [{ Effect: "Allow" as const, Action: [...STAR_ONLY_TASK_ACTIONS], Resource: ["*"] }] : []),
     ...(jobs.some((j) => j.association) ? [{ Effect: "Allow" as const, Action: ["ssm:DescribeAssociation"], Resource: associationArns }] : []),
   ];
+}
+
+/** A job's overdue alarm runbook: what was not recorded, then where to read and what to do by hand. */
+export function overdueRunbook(j: WatchedJobSpec): string {
+  const read = `Read the overdue-watch log ("job overdue: ${j.job}"), ${j.byHand}`;
+  if (j.maxAgeSeconds !== undefined) return `No successful ${j.description} in the last ${Math.round(j.maxAgeSeconds / 3600)} h: the newest is older than the promise allows. ${read}`;
+  const what = j.association ? "run of " : j.history?.scheduleGroup ? "start of " : "successful ";
+  return `No ${what}${j.description} was recorded after the run its schedule (${j.expression} ${j.timezone}) expected, ${Math.round(j.toleranceSeconds / 60)} minutes of tolerance included. ${read}`;
 }
 
 export class OverdueWatch extends pulumi.ComponentResource {
@@ -180,9 +197,10 @@ export class OverdueWatch extends pulumi.ComponentResource {
           resource: j.resource,
           metric: "overdue",
           severity: j.severity,
-          runbook: `No ${j.association ? "run of " : j.history ? "start of " : "successful "}${j.description} was recorded after the run its schedule (${j.expression} ${j.timezone}) expected, ${Math.round(j.toleranceSeconds / 60)} minutes of tolerance included. Read the overdue-watch log ("job overdue: ${j.job}"), ${j.byHand}`,
+          runbook: overdueRunbook(j),
           // Overdue is sent only for an overdue job: no data is a job on time (a stopped watcher pages through its own alarms).
           treatMissingData: "notBreaching",
+          paused: j.paused,
           args: {
             namespace: METRICS_NAMESPACE_DEFAULT,
             metricName: "Overdue",

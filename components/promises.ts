@@ -18,10 +18,10 @@
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
-import { dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmWindow, runMarkerSettings, type DbTaskName } from "./database";
+import { dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, rpoAlarmWindow, rpoWatchedByOverdueWatcher, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
 import { endpointsSetting, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
-import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow } from "./file-backups";
+import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
 import { physicalName } from "./naming";
 import { REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS } from "./redis";
 import { reminderMissedRunWindow, reminderWatchedJob } from "./reminders";
@@ -134,7 +134,7 @@ export function declaredFromRegime(r: Regime): Declared {
       ...(runners.drill === "lambda" && jobs["restore-drill"] ? ([["restore-drill", `${key}.restoreDrill.checks`]] as [DbTaskName, string][]) : []),
     ];
     for (const [task, fnKey] of onLambda) {
-      const sparse = !jobs[task]!.watch;
+      const sparse = writesRunMarkers(task, db, runners, schedules[task]!, jobs[task]!.paused === true);
       d.functions.push({
         key: fnKey,
         name: physicalName(`${r.name}-db-${db.id}-${task}`, 64),
@@ -146,18 +146,21 @@ export function declaredFromRegime(r: Regime): Declared {
         remedy: task === "restore-drill" ? "list fewer checks or shorter SQL (they travel as JSON in CHECKS), or set restoreDrill.runner: fargate" : undefined,
       });
     }
+    // components/database.ts: an RPO over 7 days is no metric alarm's but the overdue watcher's, which
+    // pages P0 (its alarm period an hour) once the newest run marker is older than rpoHours.
+    const rpoWatched = rpoWatchedByOverdueWatcher(db.backup.rpoHours);
     d.alarms.push({
       key: `${key}.backup.rpoHours`,
-      name: alarmName(r.name, { resource: `db-${db.id}`, metric: "rpo", severity: "P0" }),
-      window: rpoAlarmWindow(db.backup.rpoHours),
+      name: alarmName(r.name, { resource: rpoAlarmResource(db.id, rpoWatched), metric: rpoWatched ? "overdue" : "rpo", severity: "P0" }),
+      window: rpoWatched ? { period: 3600, evaluationPeriods: 1 } : rpoAlarmWindow(db.backup.rpoHours),
       checkIntervalSeconds: 0,
       promiseText: `P0 page when no backup for ${db.backup.rpoHours} h`,
       severity: "P0",
-      components: [`${r.name}-db-${db.id}`],
+      components: [rpoWatched ? `${r.name}-overdue` : `${r.name}-db-${db.id}`],
       // components/database.ts: a paused backup's RPO alarm evaluates with its actions off.
       pausedWith: jobs.backup!.key,
       setting: `rpoHours ${db.backup.rpoHours}`,
-      remedy: "set rpoHours to at most 168",
+      ...(rpoWatched ? { overdueWatch: { delaySeconds: WATCHER_DELAY_SECONDS } } : {}),
     });
   }
 
@@ -218,9 +221,10 @@ export function declaredFromRegime(r: Regime): Declared {
     for (const b of g.fileBackups) {
       const s = fileBackupSchedule(b.schedule, r.timezone);
       const sched = { expression: s.expression, timezone: "UTC", intervalSeconds: s.intervalSeconds };
-      d.jobs.push(
-        job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, b.schedule, sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s)),
-      );
+      const j = job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, b.schedule, sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s));
+      // Weekly: components/file-backups.ts hands it to the overdue watcher, which reads its success metric's history.
+      if (fileBackupWatchedJob(r.name, g, b, s)) j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
+      d.jobs.push(j);
     }
   }
 
@@ -228,7 +232,7 @@ export function declaredFromRegime(r: Regime): Declared {
   // groups: a failed run on an instance pages through components/association-failures.ts's alarm;
   // one that stops running is seen by the overdue watcher, which reads its last run from State
   // Manager every hour (components/association-watch.ts), from its scheduled start (startOnly). The
-  // file backups' own missed-run alarm, above, sees theirs stop sooner; the configuration
+  // file backups' own missed-run alarm or overdue watch, above, sees theirs stop; the configuration
   // associations are modelled here, at the host group's schedule.
   for (const g of r.logs.hostGroups) {
     const kinds = hostGroupAssociations(g);
@@ -267,12 +271,14 @@ export function declaredFromRegime(r: Regime): Declared {
     d.jobs.push(j);
   }
 
-  // The overdue watcher (components/regime.ts) watches every job above that is not paused; when it
-  // stops, its own missed-run alarm pages at the most urgent of their severities.
+  // The overdue watcher (components/regime.ts) watches every job above that is not paused, and every
+  // RPO over 7 days (P0; a paused one keeps its alarm with the actions off); when it stops, its own
+  // missed-run alarm pages at the most urgent of their severities.
   const watched = d.jobs.filter((j) => j.overdueWatch && !j.watch && !j.paused);
-  if (watched.length > 0) {
-    const severity = watcherSeverity(watched.map((j) => ({ severity: (j.severity ?? "P3") as Severity })));
-    for (const j of watched) j.overdueWatch!.watcher = { window: WATCHER_MISSED_RUN_WINDOW, severity };
+  const rpoWatches = d.alarms.filter((a) => a.overdueWatch);
+  if (watched.length + rpoWatches.length > 0) {
+    const severity = watcherSeverity([...watched.map((j) => ({ severity: (j.severity ?? "P3") as Severity })), ...rpoWatches.map(() => ({ severity: "P0" as Severity }))]);
+    for (const x of [...watched.map((j) => j.overdueWatch!), ...rpoWatches.map((a) => a.overdueWatch!)]) x.watcher = { window: WATCHER_MISSED_RUN_WINDOW, severity };
   }
   // Maintenance windows and mutes (components/mute-rules.ts provisions them; regime/maintenance-windows.ts
   // reads their times): how long each holds back the pages of the alarms it selects, and when.

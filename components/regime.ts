@@ -214,7 +214,8 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           runNow[`${db.id}/list-backups`] = verify.onDemandCommand("list-backups", { database: db.id });
         }
         rpoAlarms[db.id] = dbm.rpoAlarmName;
-        alarmNames.push(dbm.rpoAlarmName.apply((n) => [n]));
+        // An RPO over 7 days is the overdue watcher's alarm, listed with the watcher's.
+        if (!dbm.rpoWatched) alarmNames.push(dbm.rpoAlarmName.apply((n) => [n]));
         watchedJobs.push(...dbm.watchedJobs);
       }
     }

@@ -100,6 +100,9 @@ export function installPlanMocks(project: string, stack: string, stackOutputs: R
         if (args.type === "aws:ssm/association:Association") state.associationId ??= `${args.name}-id`;
         // AWS stamps a schedule group with its creation; the overdue watcher takes it as a reminder's watch start.
         if (args.type === "aws:scheduler/scheduleGroup:ScheduleGroup") state.creationDate ??= MOCK_CREATION_DATE;
+        // AWS stamps an SSM document with its creation, and the date stamp of an SSH group's file backup prints it: a weekly file backup's watch start.
+        if (args.type === "aws:ssm/document:Document") state.createdDate ??= MOCK_CREATION_DATE;
+        if (args.type === "command:local:Command") state.stdout ??= `${MOCK_CREATION_DATE}\n`;
         state.name ??= args.name;
         return { id: `${args.name}-id`, state };
       },

@@ -147,10 +147,18 @@ export interface DeclaredAlarm {
   severity?: string;
   /** The plan's component names it is registered under (`rt-health`), for windows and mutes that select components. */
   components?: string[];
-  /** What the key's value is, for the limit line ("rpoHours 200"). */
+  /** What the key's value is, for the limit line ("failuresBeforeAlarm 5"). */
   setting?: string;
-  /** What keeps the window within CloudWatch's limits ("set rpoHours to at most 168"). */
+  /** What keeps the window within CloudWatch's limits ("check more often"). */
   remedy?: string;
+  /**
+   * The alarm is the overdue watcher's (an RPO longer than a metric alarm looks back): `window` is its
+   * overdue alarm's, and it pages up to `delaySeconds` (one watcher interval + the alarm's period)
+   * after the fault is due. As for an overdue job, the promise holds only while a stopped watcher
+   * pages on its own (`watcher`: its missed-run alarm and severity) at the alarm's severity or a more
+   * urgent one; otherwise it is unkept by the program.
+   */
+  overdueWatch?: { delaySeconds: number; watcher?: { window?: AlarmWindow; severity?: string } };
 }
 
 export interface DeclaredDatabase {
@@ -303,6 +311,11 @@ function countFalsePages(runs: number[], w: AlarmWindow, from: number, to: numbe
     if (runs[i] + late > page && page >= from && page < to) n++;
   }
   return n;
+}
+
+/** Rank of a severity, most urgent first (P0 = 0); unknown or unset ranks after every severity. */
+function severityRank(s?: string): number {
+  return s && (SEVERITIES as readonly string[]).includes(s) ? SEVERITIES.indexOf(s as Severity) : SEVERITIES.length;
 }
 
 /** Ms between the run whose success leaves the window at `page` (falsePage) and the next run. */
@@ -536,8 +549,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     if (!job.watch && job.overdueWatch) {
       const page = job.intervalSeconds + job.overdueWatch.toleranceSeconds + job.overdueWatch.delaySeconds;
       const watcher = job.overdueWatch.watcher;
-      const rank = (s?: string) => (s && (SEVERITIES as readonly string[]).includes(s) ? SEVERITIES.indexOf(s as Severity) : SEVERITIES.length);
-      if (!watcher?.window || rank(watcher.severity) > rank(job.severity)) {
+      if (!watcher?.window || severityRank(watcher.severity) > severityRank(job.severity)) {
         push({
           key: job.key,
           promise: `${job.label}: paged when it stops`,
@@ -607,7 +619,8 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       });
       continue;
     }
-    const worst = a.checkIntervalSeconds + a.window.period * (a.window.datapointsToAlarm ?? a.window.evaluationPeriods) + ALARM_EVALUATION_SECONDS;
+    // The overdue watcher's alarm pages up to one watcher interval + its period after the fault is due.
+    const worst = a.overdueWatch ? a.overdueWatch.delaySeconds : a.checkIntervalSeconds + a.window.period * (a.window.datapointsToAlarm ?? a.window.evaluationPeriods) + ALARM_EVALUATION_SECONDS;
     const late = a.promisedSeconds !== undefined && worst > a.promisedSeconds;
     const muted = longestMute(a, d.mutes ?? [], start, end);
     if (muted && (a.severity === "P0" || a.severity === "P1")) {
@@ -625,10 +638,29 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         });
       }
     }
+    const mutedText = muted ? `, or up to ${hoursMinutes(muted.seconds)} later inside ${muted.mute.label}` : "";
+    if (a.overdueWatch) {
+      const watcher = a.overdueWatch.watcher;
+      const stopped = !watcher?.window || severityRank(watcher.severity) > severityRank(a.severity);
+      push({
+        key: a.key,
+        promise: a.promiseText ?? `alarm ${a.name} pages`,
+        figure: stopped
+          ? `paged at most ${hours(worst)} after it is due while the overdue watcher runs; a stopped watcher ${watcher?.window ? `pages ${watcher.severity ?? "no severity"} only` : "pages nobody"}`
+          : `paged at most ${hours(worst)} after it is due (one overdue-watch interval + the alarm's period), by the overdue watch ${a.name}${mutedText}`,
+        value: worst,
+        status: stopped ? "unkept" : "held",
+        kind: stopped ? "program" : "config",
+        ...(stopped
+          ? { detail: `its overdue alarm hears only from a running watcher (missing data is not breaching), and the watcher's own missed-run alarm ${watcher?.window ? `pages ${watcher.severity}, less urgent than ${a.severity}` : "is missing"}` }
+          : {}),
+      });
+      continue;
+    }
     push({
       key: a.key,
       promise: a.promiseText ?? `alarm ${a.name} pages`,
-      figure: `paged at most ${hours(worst)} after the fault${a.whileActive ? ` ${a.whileActive}` : ""}${muted ? `, or up to ${hoursMinutes(muted.seconds)} later inside ${muted.mute.label}` : ""}`,
+      figure: `paged at most ${hours(worst)} after the fault${a.whileActive ? ` ${a.whileActive}` : ""}${mutedText}`,
       value: worst,
       status: late ? "unkept" : "held",
       kind: "program",

@@ -12,11 +12,17 @@
  * A job that has never succeeded is measured from the first time the watcher saw it
  * (`watching-since.json`, written once), so a fresh deployment does not page for runs due before it.
  *
- * A job that runs no code of its own (a monthly or quarterly reminder: EventBridge Scheduler publishes
- * its checklist straight to SNS) writes no marker: its `history` names its own schedule group, and its
- * last run is the newest hour with a Scheduler invocation attempt in CloudWatch
- * (tasks/lib/scheduler-history.ts). It carries its watch start (`since`: when its schedule group was
- * made), so it needs no vault.
+ * A job that writes no marker carries `history`: the metric its successes are counted in, and its last
+ * run is the newest hour with a data point of that metric in CloudWatch (tasks/lib/metric-history.ts).
+ * A monthly or quarterly reminder (EventBridge Scheduler publishes its checklist straight to SNS)
+ * names its own schedule group (`scheduleGroup`: the Scheduler's InvocationAttemptCount); a weekly
+ * file backup names the success metric its hosts send after each backup (`metric`). Such a job
+ * carries its watch start (`since`: when its schedule group or its backup's document was made), so it
+ * needs no vault.
+ *
+ * A job with `maxAgeSeconds` is judged by age, not by schedule: overdue once its newest success is
+ * older than that (plus its tolerance). A database whose rpoHours is longer than a metric alarm can
+ * look back (7 days) is watched this way from its backup's run markers.
  *
  * A State Manager association (logrotate configs, the CloudWatch agent config, a file backup on a
  * host group's tagged instances) carries `association`: its last run is the association's own
@@ -28,7 +34,7 @@
 import { z } from "zod";
 import { nextRuns } from "../regime/schedule";
 import { readMarkers, startWatching } from "./lib/run-marker";
-import { cloudWatchClient, lastInvocation } from "./lib/scheduler-history";
+import { cloudWatchClient, lastDatapoint, schedulerAttempts } from "./lib/metric-history";
 import { associationRuns, ssmClient } from "./lib/association-history";
 import { METRIC_HOURLY } from "../regime/limits";
 import { defineTask, envJson, MetricUnit, recordMetric, type TaskContext } from "./lib/runtime";
@@ -47,16 +53,27 @@ export const watchedJobSchema = z
     /** Seconds after an expected run before it counts as missed: the run's own length plus the Scheduler's retries. */
     toleranceSeconds: z.number().int().min(0),
     /**
-     * Last run from the Scheduler's metric history instead of markers: the job's own schedule group
-     * (AWS/Scheduler InvocationAttemptCount, dimension ScheduleGroup) and how far back to read, seconds
-     * (at least the job's longest interval plus its tolerance; at most 455 days, CloudWatch's retention
-     * of 1-hour data points).
+     * Last run from a metric's history instead of markers: either a schedule group (`scheduleGroup`:
+     * its AWS/Scheduler InvocationAttemptCount, a reminder's starts) or any metric counting the job's
+     * successes (`metric`: namespace, name and its full dimension set), and how far back to read,
+     * seconds (at least the job's longest interval plus its tolerance; at most 455 days, CloudWatch's
+     * retention of 1-hour data points).
      */
     history: z
-      .object({ scheduleGroup: z.string().min(1), lookbackSeconds: z.number().int().min(3600).max(METRIC_HOURLY.retentionSeconds) })
+      .object({
+        scheduleGroup: z.string().min(1).optional(),
+        metric: z.object({ namespace: z.string().min(1), name: z.string().min(1), dimensions: z.record(z.string().min(1), z.string().min(1)) }).strict().optional(),
+        lookbackSeconds: z.number().int().min(3600).max(METRIC_HOURLY.retentionSeconds),
+      })
       .strict()
+      .refine((h) => (h.scheduleGroup === undefined) !== (h.metric === undefined), { message: "needs either scheduleGroup or metric" })
       .optional(),
-    /** Watch start of a job without markers (ISO 8601): it never ran when nothing ran since; a reminder's is its schedule group's creation. */
+    /**
+     * Judged by age instead of by schedule: overdue once the newest success is older than this many
+     * seconds (plus toleranceSeconds). An RPO beyond what a metric alarm can see (rpoHours > 168).
+     */
+    maxAgeSeconds: z.number().int().min(3600).optional(),
+    /** Watch start of a job without markers (ISO 8601): it never ran when nothing ran since; a reminder's is its schedule group's creation, a file backup's its SSM document's creation (or, on SSH hosts only, the time its cron was first installed). */
     since: z.iso.datetime({ offset: true, message: "must be an ISO 8601 time" }).optional(),
     /** A State Manager association: its last run and creation date from SSM DescribeAssociation (tasks/lib/association-history.ts). */
     association: z.object({ id: z.string().min(1) }).strict().optional(),
@@ -83,7 +100,7 @@ export interface JobVerdict {
   watchingSince?: string;
   /** The association no longer exists in State Manager (deleted outside the program): overdue from now on. */
   gone?: true;
-  /** The first scheduled run after the last success (or the watch start). */
+  /** The first scheduled run after the last success (or the watch start); for a job with maxAgeSeconds, when the newest success becomes too old. */
   expectedBy: string;
   /** expectedBy + toleranceSeconds. */
   dueBy: string;
@@ -98,9 +115,13 @@ export interface OverdueResult {
   overdue: string[];
 }
 
-/** Verdict of one job from its markers: overdue when the run expected after the last success is more than toleranceSeconds late. */
+/**
+ * Verdict of one job from its last success (or watch start) `from`: overdue when the run expected
+ * after it is more than toleranceSeconds late; for a job with maxAgeSeconds, when `from` is older than
+ * maxAgeSeconds + toleranceSeconds (expectedBy is then from + maxAgeSeconds).
+ */
 export function judge(job: WatchedJob, from: Date, now: Date): Pick<JobVerdict, "expectedBy" | "dueBy" | "overdue" | "overdueSeconds"> {
-  const [next] = nextRuns({ expression: job.expression, timezone: job.timezone }, from, 1);
+  const [next] = job.maxAgeSeconds !== undefined ? [new Date(from.getTime() + job.maxAgeSeconds * 1000)] : nextRuns({ expression: job.expression, timezone: job.timezone }, from, 1);
   if (!next) throw new Error(`${job.job}: schedule ${job.expression} (${job.timezone}) has no run after ${from.toISOString()}`);
   const due = new Date(next.getTime() + job.toleranceSeconds * 1000);
   const late = Math.max(0, Math.floor((now.getTime() - due.getTime()) / 1000));
@@ -116,9 +137,9 @@ interface Sources {
 }
 
 /**
- * A job's verdict from where its runs are recorded: the vault's markers (prefix), the Scheduler's
- * metric history (history) or State Manager (association); a job that never ran is measured from
- * its watch start (watching-since.json under its prefix, written once; else `since`; an
+ * A job's verdict from where its runs are recorded: the vault's markers (prefix), a metric's history
+ * (history: a schedule group's or a success metric's) or State Manager (association); a job that
+ * never ran is measured from its watch start (watching-since.json under its prefix, written once; else `since`; an
  * association's creation date).
  */
 async function verdict(job: WatchedJob, src: Sources, now: Date): Promise<JobVerdict> {
@@ -129,7 +150,7 @@ async function verdict(job: WatchedJob, src: Sources, now: Date): Promise<JobVer
     return { job: job.job, ...(a.lastExecution ? { lastSuccess: from.toISOString() } : { watchingSince: from.toISOString() }), ...judge(job, from, now) };
   }
   const m = job.prefix ? await readMarkers(src.s3!, src.bucket!, job.prefix) : {};
-  if (job.history) m.lastSuccess = await lastInvocation(src.cw!, job.history.scheduleGroup, now, job.history.lookbackSeconds);
+  if (job.history) m.lastSuccess = await lastDatapoint(src.cw!, job.history.metric ?? schedulerAttempts(job.history.scheduleGroup!), now, job.history.lookbackSeconds);
   const since = m.lastSuccess ? undefined : job.prefix ? (m.watchingSince ?? (await startWatching(src.s3!, src.bucket!, job.prefix, now))) : new Date(job.since!);
   return {
     job: job.job,

@@ -22,6 +22,10 @@ import { captureEmf } from "./helpers/emf";
 import { createTestDatabase } from "./helpers/pg";
 import { startS3, type TestS3 } from "./helpers/s3";
 import { startSsm, type TestSsm } from "./helpers/ssm";
+import { fileBackupWatchedJob } from "../components/file-backups";
+import type { WatchedJobSpec } from "../components/overdue-watch";
+import { FILE_BACKUP_METRIC, FILE_BACKUP_TASK, fileBackupSchedule } from "../regime/file-backups";
+import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
 let s3: TestS3;
 let cw: TestCloudWatch;
@@ -318,5 +322,126 @@ describe("overdue-watch: a State Manager association's last run from State Manag
 
   it("refuses a job that says nowhere where its runs are recorded, naming the setting", async () => {
     await expect(watch([{ job: "x", ...DAILY }], "2027-03-11T00:00:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: 0: needs prefix \(run markers\), association, or history with since$/);
+  });
+});
+
+describe("overdue-watch: a weekly file backup's last run from the success metric its hosts send", () => {
+  // A host group's weekly backup of uploads, Sunday 04:00 UTC (State Manager and cron run it in UTC):
+  // too sparse for a missed-run alarm, so the component hands it to the watcher with its metric.
+  const schedule = fileBackupSchedule("weekly on Sunday at 04:00", "UTC");
+  const asSetting = (j: WatchedJobSpec, since: string) => {
+    const { resource, severity, description, byHand, since: _, ...job } = j; // eslint-disable-line @typescript-eslint/no-unused-vars
+    return { ...job, since };
+  };
+  const uploads = asSetting(fileBackupWatchedJob("prod", { name: "app" }, { name: "uploads", severity: "P1" }, schedule)!, "2027-01-04T10:00:00Z");
+  const config = asSetting(fileBackupWatchedJob("prod", { name: "app" }, { name: "config", severity: "P2" }, schedule)!, "2027-03-10T12:00:00Z");
+  // What the backup script sends after a backup (regime/file-backups.ts renderFileBackupScript).
+  const backedUp = (name: string, at: string) =>
+    cw.put({ namespace: METRICS_NAMESPACE_DEFAULT, metricName: FILE_BACKUP_METRIC, dimensions: { service: "prod", Task: FILE_BACKUP_TASK, Instance: `app/${name}` }, at: new Date(at), value: 1 });
+
+  beforeAll(() => {
+    cw.clear();
+    backedUp("uploads", "2027-02-28T04:18:00Z");
+    backedUp("uploads", "2027-03-07T04:20:00Z");
+    // Another regime's backup of the same name: not this one's history.
+    cw.put({ namespace: METRICS_NAMESPACE_DEFAULT, metricName: FILE_BACKUP_METRIC, dimensions: { service: "staging", Task: FILE_BACKUP_TASK, Instance: "app/config" }, at: new Date("2027-03-14T04:10:00Z"), value: 1 });
+  });
+
+  it("the job reads the success metric with the hosts' dimensions over a week and its tolerance (2 h: the backup's hour and the margin)", () => {
+    expect(uploads).toMatchObject({
+      job: "file-backup/app/uploads",
+      expression: "cron(0 4 ? * SUN *)",
+      timezone: "UTC",
+      toleranceSeconds: 7200,
+      history: { metric: { namespace: METRICS_NAMESPACE_DEFAULT, name: "TaskSucceeded", dimensions: { service: "prod", Task: "file-backup", Instance: "app/uploads" } }, lookbackSeconds: 7 * 86400 + 7200 + 3600 },
+    });
+    // A daily backup has its missed-run alarm and is not the watcher's; neither is a paused weekly one.
+    expect(fileBackupWatchedJob("prod", { name: "app" }, { name: "uploads", severity: "P1" }, fileBackupSchedule("daily at 04:00", "UTC"))).toBeUndefined();
+    expect(fileBackupWatchedJob("prod", { name: "app" }, { name: "uploads", severity: "P1", paused: true }, schedule)).toBeUndefined();
+  });
+
+  it("on time until Sunday's backup is 2 h late; one GetMetricData of that metric at a 1-hour period", async () => {
+    cw.requests.length = 0;
+    const r = await watch([uploads], "2027-03-14T05:59:00Z");
+    expect(r.jobs[0]).toEqual({ job: "file-backup/app/uploads", lastSuccess: "2027-03-07T05:00:00.000Z", expectedBy: "2027-03-14T04:00:00.000Z", dueBy: "2027-03-14T06:00:00.000Z", overdue: false, overdueSeconds: 0 });
+    expect(cw.requests.map((q) => q.MetricDataQueries)).toEqual([
+      [
+        {
+          Id: "attempts",
+          MetricStat: {
+            Metric: {
+              Namespace: METRICS_NAMESPACE_DEFAULT,
+              MetricName: "TaskSucceeded",
+              Dimensions: [
+                { Name: "service", Value: "prod" },
+                { Name: "Task", Value: "file-backup" },
+                { Name: "Instance", Value: "app/uploads" },
+              ],
+            },
+            Period: 3600,
+            Stat: "Sum",
+          },
+          ReturnData: true,
+        },
+      ],
+    ]);
+  });
+
+  it("overdue when no backup was recorded by 06:00: Overdue = 1 for that backup", async () => {
+    let result: OverdueResult | undefined;
+    const emf = await captureEmf(async () => {
+      result = await watch([uploads], "2027-03-14T07:00:00Z");
+    });
+    expect(result!.overdue).toEqual(["file-backup/app/uploads"]);
+    expect(result!.jobs[0]).toMatchObject({ lastSuccess: "2027-03-07T05:00:00.000Z", overdue: true, overdueSeconds: 3600 });
+    expect(emf.filter((l) => "Overdue" in l).map((l) => [l.Job, l.Overdue, l.Task, l.service])).toEqual([["file-backup/app/uploads", 1, "overdue-watch", "prod"]]);
+  });
+
+  it("a backup recorded at 04:40 clears it; the next expected is the following Sunday's", async () => {
+    backedUp("uploads", "2027-03-14T04:40:00Z");
+    const emf = await captureEmf(async () => {
+      const r = await watch([uploads], "2027-03-14T07:00:00Z");
+      expect(r.jobs[0]).toMatchObject({ lastSuccess: "2027-03-14T05:00:00.000Z", expectedBy: "2027-03-21T04:00:00.000Z", overdue: false });
+    });
+    expect(emf.filter((l) => "Overdue" in l)).toEqual([]);
+  });
+
+  it("a backup that never ran is measured from its watch start: the first Sunday after it, 2 h late, is overdue", async () => {
+    const before = await keys("");
+    const first = await watch([config], "2027-03-14T05:30:00Z");
+    expect(first.jobs[0]).toEqual({ job: "file-backup/app/config", watchingSince: "2027-03-10T12:00:00.000Z", expectedBy: "2027-03-14T04:00:00.000Z", dueBy: "2027-03-14T06:00:00.000Z", overdue: false, overdueSeconds: 0 });
+    const late = await watch([config], "2027-03-14T06:30:00Z");
+    expect(late.jobs[0]).toMatchObject({ watchingSince: "2027-03-10T12:00:00.000Z", overdue: true, overdueSeconds: 1800 });
+    // Nothing is written to the vault for it: its watch start travels with the job.
+    expect(await keys("")).toEqual(before);
+  });
+
+  it("refuses a history naming both a schedule group and a metric, or neither, naming the setting", async () => {
+    await expect(watch([{ ...uploads, history: { ...uploads.history, scheduleGroup: "g" } }], "2027-03-14T07:00:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: 0\.history: needs either scheduleGroup or metric$/);
+    await expect(watch([{ ...uploads, history: { lookbackSeconds: 3600 } }], "2027-03-14T07:00:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: 0\.history: needs either scheduleGroup or metric$/);
+  });
+});
+
+describe("overdue-watch: an RPO longer than a metric alarm sees, from the backup's run markers", () => {
+  // rpoHours 170 on a weekly backup: overdue once the newest marker is older than 170 h.
+  const rpo = { job: "app/rpo", prefix: "runs/rpo-app/backup/", expression: "cron(0 3 ? * WED *)", timezone: "UTC", toleranceSeconds: 0, maxAgeSeconds: 170 * 3600 };
+
+  it("on time while the newest backup is at most 170 h old, overdue after; a newer backup clears it", async () => {
+    await putMarker(rpo.prefix, new Date("2027-03-03T03:40:00Z"));
+    const onTime = await watch([rpo], "2027-03-10T05:40:00Z");
+    expect(onTime.jobs[0]).toEqual({ job: "app/rpo", lastSuccess: "2027-03-03T03:40:00.000Z", expectedBy: "2027-03-10T05:40:00.000Z", dueBy: "2027-03-10T05:40:00.000Z", overdue: false, overdueSeconds: 0 });
+    const emf = await captureEmf(async () => {
+      const late = await watch([rpo], "2027-03-10T06:40:00Z");
+      expect(late.jobs[0]).toMatchObject({ overdue: true, overdueSeconds: 3600 });
+    });
+    expect(emf.filter((l) => "Overdue" in l).map((l) => [l.Job, l.Overdue])).toEqual([["app/rpo", 1]]);
+    await putMarker(rpo.prefix, new Date("2027-03-10T06:50:00Z"));
+    expect((await watch([rpo], "2027-03-10T07:00:00Z")).jobs[0]).toMatchObject({ lastSuccess: "2027-03-10T06:50:00.000Z", overdue: false });
+  });
+
+  it("a database never backed up is measured from the first time the watcher saw it (watching-since.json, written once)", async () => {
+    const fresh = { ...rpo, prefix: "runs/rpo-new/backup/" };
+    expect((await watch([fresh], "2027-03-01T00:00:00Z")).jobs[0]).toMatchObject({ watchingSince: "2027-03-01T00:00:00.000Z", overdue: false });
+    expect((await watch([fresh], "2027-03-08T03:00:00Z")).jobs[0]).toMatchObject({ watchingSince: "2027-03-01T00:00:00.000Z", overdue: true, overdueSeconds: 3600 });
   });
 });

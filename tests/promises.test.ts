@@ -233,15 +233,15 @@ describe("the fall-back hour runs once", () => {
 });
 
 describe("AWS limits that fail only at deploy", () => {
-  it("rpoHours 200 gives an RPO alarm window CloudWatch refuses; 168 does not", () => {
-    expect(refusals(regime({ backup: { rpoHours: 200 } }))).toEqual([
-      "databases[app].backup.rpoHours: rpoHours 200 gives alarm t-db-app-rpo-P0 a window of 3600 s x 200 periods = 720000 s > CloudWatch's 604,800 s (7 days): CloudWatch refuses it at deploy; set rpoHours to at most 168",
-    ]);
-    expect(refusals(regime({ backup: { rpoHours: 168 } }))).toEqual([]);
-    // No acceptance keeps a limit.
+  it("rpoHours 200 is beyond what an alarm window may look back (7 days): the overdue watcher holds it, at P0, up to 2 h late; 168 stays a metric alarm", () => {
+    expect(refusals(regime({ backup: { rpoHours: 200 } }))).toEqual([]);
+    const held = checkPromises(regime({ backup: { rpoHours: 200 } }), FROM).promises.filter((p) => p.key === "databases[app].backup.rpoHours");
+    expect(held.map((p) => [p.status, p.figure, p.value])).toEqual([["held", "paged at most 2 h after it is due (one overdue-watch interval + the alarm's period), by the overdue watch t-db-app-rpo-overdue-P0", 7200]]);
+    const metric = checkPromises(regime({ backup: { rpoHours: 168 } }), FROM).promises.filter((p) => p.key === "databases[app].backup.rpoHours");
+    expect(metric.map((p) => [p.status, p.figure])).toEqual([["held", "paged at most 168 h after the fault"]]);
+    // Nothing is broken, so an acceptance of it is stale.
     expect(refusals(regime({ backup: { rpoHours: 200 }, acceptedRisks: [{ key: "databases[app].backup.rpoHours", reason: "we know" }] }))).toEqual([
-      "databases[app].backup.rpoHours: rpoHours 200 gives alarm t-db-app-rpo-P0 a window of 3600 s x 200 periods = 720000 s > CloudWatch's 604,800 s (7 days): CloudWatch refuses it at deploy; set rpoHours to at most 168",
-      `acceptedRisks[0].key: "databases[app].backup.rpoHours" breaks an AWS limit, which no acceptance can keep (AWS refuses it at deploy)`,
+      `acceptedRisks[0].key: "databases[app].backup.rpoHours" breaks no promise; remove the acceptance`,
     ]);
   });
 

@@ -64,6 +64,9 @@ export function setupMocks(opts: { project?: string; stack?: string; preview?: b
         if (args.type === "aws:ssm/document:Document") state.latestVersion ??= "1";
         if (args.type === "aws:ssm/association:Association") state.associationId ??= `${args.name}-id`;
         if (args.type === "aws:scheduler/scheduleGroup:ScheduleGroup") state.creationDate ??= MOCK_CREATION_DATE;
+        // AWS stamps an SSM document with its creation, and the date stamp of an SSH group's file backup prints it: a weekly file backup's watch start.
+        if (args.type === "aws:ssm/document:Document") state.createdDate ??= MOCK_CREATION_DATE;
+        if (args.type === "command:local:Command") state.stdout ??= `${MOCK_CREATION_DATE}\n`;
         return { id: `${args.name}-id`, state };
       },
       call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
