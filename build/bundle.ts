@@ -29,6 +29,7 @@
  * asset contents, so deterministic code means no false diffs in previews.
  */
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import * as esbuild from "esbuild";
@@ -183,9 +184,47 @@ function ownMetafile(all: esbuild.Metafile, output: esbuild.Metafile["outputs"][
   return { inputs, outputs: { "index.js": output } };
 }
 
-/** Every zip task, in the order of ZIP_TASKS, from one build. */
+/** The last zip-task bundles of this process per root and compression, with the stamp of their inputs. */
+const lastZipBundles = new Map<string, { stamp: string; bundles: Bundle[] }>();
+
+/**
+ * Size and modification time of every file the bundles were built from (their metafiles' inputs,
+ * the generated entries aside); undefined when one cannot be read or changed after `since` (ms since
+ * the epoch: the build's start), so a file edited while it was read is never taken as unchanged.
+ */
+function inputsStamp(root: string, bundles: readonly Bundle[], since: number): string | undefined {
+  const files = new Set<string>();
+  for (const b of bundles) for (const f of Object.keys(b.metafile.inputs)) if (f !== entryFile(b.task)) files.add(f);
+  const lines: string[] = [];
+  for (const f of [...files].sort()) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(path.resolve(root, f));
+    } catch {
+      return undefined;
+    }
+    if (st.mtimeMs >= since) return undefined;
+    lines.push(`${f}\t${st.size}\t${st.mtimeMs}`);
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Every zip task, in the order of ZIP_TASKS, from one build. A process that plans several stacks
+ * (`npm run docs`, the tests) builds them once: while every file the last bundles were built from
+ * has the size and modification time it had then, those bundles are handed back (the same bytes a
+ * new build would give); any change builds anew.
+ */
 export async function bundleZipTasks(opts: BundleOptions = {}): Promise<Bundle[]> {
-  return bundleTasks(ZIP_TASKS, opts);
+  const key = `${path.resolve(opts.root ?? REPO_ROOT)}\0${opts.compression ?? "store"}`;
+  const last = lastZipBundles.get(key);
+  if (last && inputsStamp(opts.root ?? REPO_ROOT, last.bundles, Date.now() + 1) === last.stamp) return [...last.bundles];
+  const started = Date.now();
+  const bundles = await bundleTasks(ZIP_TASKS, opts);
+  const stamp = inputsStamp(opts.root ?? REPO_ROOT, bundles, started);
+  if (stamp === undefined) lastZipBundles.delete(key);
+  else lastZipBundles.set(key, { stamp, bundles });
+  return [...bundles];
 }
 
 /** The function code for Pulumi: index.js as a string asset (handler `index.handler`). */
