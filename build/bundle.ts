@@ -2,9 +2,13 @@
  * Deterministic Lambda bundles of the zip-packaged tasks (those that need no PostgreSQL client
  * binaries; backup, verify-backup and restore-drill run in the container image instead).
  *
- * One esbuild build per task, in-process, from a generated entry:
+ * esbuild, in-process, from a generated entry per task (lambda-<task>.ts, which exists only in the build):
  *   import { vacuumTask } from "./tasks/maintenance"; import { makeHandler } from "./tasks/handler";
  *   export const handler = makeHandler(vacuumTask);
+ * All tasks asked for at once are one build with an entry point each and no code splitting: every
+ * output is a whole bundle, the bytes of that task built alone, and the sources they share (the AWS
+ * SDK, pg, Powertools) are parsed once instead of once per task (the 8 zip tasks: 3.8 s instead of
+ * 11.5 s for eight builds, on 2 cores).
  * The same source gives the same bytes on any machine:
  * - absWorkingDir is the repository root, so every path esbuild records is relative; minified output
  *   has no path comments, legal comments are dropped, no source map;
@@ -25,6 +29,7 @@
  * asset contents, so deterministic code means no false diffs in previews.
  */
 import { createHash } from "node:crypto";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import * as esbuild from "esbuild";
@@ -92,12 +97,34 @@ const localSourcesPure: esbuild.Plugin = {
   },
 };
 
-function buildOptions(task: string, root: string): esbuild.BuildOptions & { write: false; metafile: true } {
+/** The generated entry modules, lambda-<task>.ts in `root`: resolved and loaded from memory. */
+function entries(root: string, tasks: readonly string[]): esbuild.Plugin {
+  const byPath = new Map(tasks.map((t) => [path.join(root, entryFile(t)), t]));
   return {
-    stdin: { contents: entrySource(task), resolveDir: root, sourcefile: `lambda-${task}.ts`, loader: "ts" },
+    name: "task-entries",
+    setup(build) {
+      build.onResolve({ filter: /^lambda-[\w-]+\.ts$/ }, (args) => {
+        const file = path.join(root, args.path);
+        return args.kind === "entry-point" && byPath.has(file) ? { path: file } : undefined;
+      });
+      build.onLoad({ filter: /[\\/]lambda-[\w-]+\.ts$/ }, (args) => {
+        const task = byPath.get(args.path);
+        return task === undefined ? undefined : { contents: entrySource(task), resolveDir: root, loader: "ts" };
+      });
+    },
+  };
+}
+
+const entryFile = (task: string) => `lambda-${task}.ts`;
+
+function buildOptions(tasks: readonly string[], root: string): esbuild.BuildOptions & { write: false; metafile: true } {
+  return {
+    // Output <task>.js in `root` (never written): one entry point per task.
+    entryPoints: Object.fromEntries(tasks.map((t) => [t, entryFile(t)])),
     absWorkingDir: root,
-    outfile: path.join(root, "index.js"),
+    outdir: root,
     bundle: true,
+    splitting: false,
     write: false,
     metafile: true,
     platform: "node",
@@ -114,27 +141,90 @@ function buildOptions(task: string, root: string): esbuild.BuildOptions & { writ
   };
 }
 
-/** Bundle one task (async esbuild API). */
-export async function bundleTask(task: string, opts: BundleOptions = {}): Promise<Bundle> {
-  const result = await esbuild.build({ ...buildOptions(task, opts.root ?? REPO_ROOT), plugins: [localSourcesPure] });
-  return finish(task, result, opts);
+/**
+ * Bundles of the given tasks from one esbuild build, in the order asked; each is what that task's
+ * build alone gives (same code; the metafile's inputs those its entry reaches). Throws on an unknown task
+ * (naming the known ones) and on a build error (esbuild's).
+ */
+export async function bundleTasks(tasks: readonly string[], opts: BundleOptions = {}): Promise<Bundle[]> {
+  if (new Set(tasks).size !== tasks.length) throw new Error(`bundle: a task is named twice in ${tasks.join(", ")}`);
+  for (const t of tasks) entrySource(t); // an unknown task: its error, before esbuild starts
+  const root = opts.root ?? REPO_ROOT;
+  const result = await esbuild.build({ ...buildOptions(tasks, root), plugins: [entries(root, tasks), localSourcesPure] });
+  return tasks.map((task) => finish(task, result, opts));
 }
 
+/** Bundle one task. */
+export async function bundleTask(task: string, opts: BundleOptions = {}): Promise<Bundle> {
+  return (await bundleTasks([task], opts))[0];
+}
+
+/** The task's output of a (many-entry) build, with the part of the metafile its own build would have. */
 function finish(task: string, result: esbuild.BuildResult<{ write: false; metafile: true }>, opts: BundleOptions): Bundle {
   if (result.errors.length > 0) throw new Error(`bundle ${task}: ${result.errors[0].text}`);
-  const out = result.outputFiles.find((f) => f.path.endsWith(".js"));
-  if (!out) throw new Error(`bundle ${task}: esbuild produced no JavaScript`);
+  const out = result.outputFiles.find((f) => path.basename(f.path) === `${task}.js`);
+  const output = result.metafile.outputs[`${task}.js`];
+  if (!out || !output) throw new Error(`bundle ${task}: esbuild produced no JavaScript`);
   const code = Buffer.from(out.contents);
   const archive = zipArchive([{ name: "index.js", data: code }], opts.compression ?? "store");
-  return { task, code, archive, sha256: sha256(archive), codeSha256: sha256(code), metafile: result.metafile };
+  return { task, code, archive, sha256: sha256(archive), codeSha256: sha256(code), metafile: ownMetafile(result.metafile, output) };
+}
+
+/** The inputs reachable from one output's entry (what its build alone reads), and that output as index.js. */
+function ownMetafile(all: esbuild.Metafile, output: esbuild.Metafile["outputs"][string]): esbuild.Metafile {
+  const reached = new Set<string>();
+  const todo = output.entryPoint ? [output.entryPoint] : [];
+  while (todo.length > 0) {
+    const file = todo.pop()!;
+    if (reached.has(file) || !all.inputs[file]) continue;
+    reached.add(file);
+    for (const i of all.inputs[file].imports) if (!i.external) todo.push(i.path);
+  }
+  const inputs = Object.fromEntries(Object.entries(all.inputs).filter(([file]) => reached.has(file)));
+  return { inputs, outputs: { "index.js": output } };
+}
+
+/** The last zip-task bundles of this process per root and compression, with the stamp of their inputs. */
+const lastZipBundles = new Map<string, { stamp: string; bundles: Bundle[] }>();
+
+/**
+ * Size and modification time of every file the bundles were built from (their metafiles' inputs,
+ * the generated entries aside); undefined when one cannot be read or changed after `since` (ms since
+ * the epoch: the build's start), so a file edited while it was read is never taken as unchanged.
+ */
+function inputsStamp(root: string, bundles: readonly Bundle[], since: number): string | undefined {
+  const files = new Set<string>();
+  for (const b of bundles) for (const f of Object.keys(b.metafile.inputs)) if (f !== entryFile(b.task)) files.add(f);
+  const lines: string[] = [];
+  for (const f of [...files].sort()) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(path.resolve(root, f));
+    } catch {
+      return undefined;
+    }
+    if (st.mtimeMs >= since) return undefined;
+    lines.push(`${f}\t${st.size}\t${st.mtimeMs}`);
+  }
+  return lines.join("\n");
 }
 
 /**
- * Every zip task, in the order of ZIP_TASKS. The builds run at once (esbuild's service works on them
- * in parallel); each build's output depends only on its own entry.
+ * Every zip task, in the order of ZIP_TASKS, from one build. A process that plans several stacks
+ * (`npm run docs`, the tests) builds them once: while every file the last bundles were built from
+ * has the size and modification time it had then, those bundles are handed back (the same bytes a
+ * new build would give); any change builds anew.
  */
 export async function bundleZipTasks(opts: BundleOptions = {}): Promise<Bundle[]> {
-  return Promise.all(ZIP_TASKS.map((t) => bundleTask(t, opts)));
+  const key = `${path.resolve(opts.root ?? REPO_ROOT)}\0${opts.compression ?? "store"}`;
+  const last = lastZipBundles.get(key);
+  if (last && inputsStamp(opts.root ?? REPO_ROOT, last.bundles, Date.now() + 1) === last.stamp) return [...last.bundles];
+  const started = Date.now();
+  const bundles = await bundleTasks(ZIP_TASKS, opts);
+  const stamp = inputsStamp(opts.root ?? REPO_ROOT, bundles, started);
+  if (stamp === undefined) lastZipBundles.delete(key);
+  else lastZipBundles.set(key, { stamp, bundles });
+  return [...bundles];
 }
 
 /** The function code for Pulumi: index.js as a string asset (handler `index.handler`). */

@@ -21,8 +21,17 @@ export const NAME_MAX = 64;
  */
 export const METRIC_HOURLY = { periodSeconds: 3600, retentionSeconds: 455 * 86400 } as const;
 
+/** Answers of isIanaTimezone by name: a plan asks about the same few zones again and again. */
+const knownTimezones = new Map<string, boolean>();
+
 /** Whether an IANA timezone name is known to this runtime (and so to EventBridge Scheduler). */
 export function isIanaTimezone(tz: string): boolean {
+  let known = knownTimezones.get(tz);
+  if (known === undefined) knownTimezones.set(tz, (known = timezoneKnown(tz)));
+  return known;
+}
+
+function timezoneKnown(tz: string): boolean {
   if (!/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)+$/.test(tz) && tz !== "UTC") return false;
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });

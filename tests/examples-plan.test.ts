@@ -12,7 +12,15 @@ import { unexplainedWildcards } from "./helpers/iam";
 const FROM = new Date("2026-11-23T00:00:00Z");
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-async function provisioned(slug: string) {
+/** Each example is planned once per file (the plan is deterministic); the tests of one example read the same plan. */
+const plans = new Map<string, ReturnType<typeof planOf>>();
+function provisioned(slug: string): ReturnType<typeof planOf> {
+  let p = plans.get(slug);
+  if (!p) plans.set(slug, (p = planOf(slug)));
+  return p;
+}
+
+async function planOf(slug: string) {
   const { plan, resources } = await runPlan({ configFile: join(__dirname, "..", "examples", slug, `Pulumi.${slug}.yaml`), from: FROM });
   const of = (type: string) => resources.filter((r: RecordedResource) => r.type === type).map((r) => r.inputs as Inputs);
   const schedule = (name: string) => {

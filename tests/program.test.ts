@@ -4,7 +4,7 @@
  * every schedule retries and dead-letters, that every log group expires, that buckets are hardened,
  * that roles are least-privilege, and that no secret reaches an environment variable or an output.
  */
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -462,10 +462,17 @@ describe("a big database on Fargate and log hosts reached over SSH", () => {
 });
 
 describe("determinism", () => {
-  it("two runs of `npm run plan -- --json` print the same bytes, archive hashes included", () => {
-    const run = () => spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "plan/cli.ts"), "--json", "--from", "2026-11-23"], { encoding: "utf8", cwd: ROOT });
-    const a = run();
-    const b = run();
+  it("two runs of `npm run plan -- --json` print the same bytes, archive hashes included", async () => {
+    // Two processes at once: each is its own run, and neither waits for the other.
+    const run = () =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        execFile(process.execPath, ["--import", "tsx", join(ROOT, "plan/cli.ts"), "--json", "--from", "2026-11-23"], { encoding: "utf8", cwd: ROOT, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+          const code = (err as { code?: unknown } | null)?.code;
+          if (err && typeof code !== "number") reject(err);
+          else resolve({ status: typeof code === "number" ? code : 0, stdout, stderr });
+        });
+      });
+    const [a, b] = await Promise.all([run(), run()]);
     expect(a.status, a.stderr).toBe(0);
     expect(b.status, b.stderr).toBe(0);
     expect(a.stdout).toBe(b.stdout);

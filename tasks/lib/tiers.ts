@@ -15,9 +15,14 @@ export interface TierRules {
   timeZone: string;
 }
 
-/** Calendar day of `at` in the time zone: { day of month, weekday 0..6 }. */
+/** One formatter per time zone: making one costs far more than formatting with it (the promise check reads thousands of days). */
+const dayFormatters = new Map<string, Intl.DateTimeFormat>();
+
+/** Calendar day of `at` in the time zone: { day of month, weekday 0..6 }. Throws RangeError on an unknown zone. */
 export function calendarDay(at: Date, timeZone: string): { dayOfMonth: number; weekday: number } {
-  const parts = new Intl.DateTimeFormat("en-US", { timeZone, day: "numeric", weekday: "short" }).formatToParts(at);
+  let f = dayFormatters.get(timeZone);
+  if (!f) dayFormatters.set(timeZone, (f = new Intl.DateTimeFormat("en-US", { timeZone, day: "numeric", weekday: "short" })));
+  const parts = f.formatToParts(at);
   const day = Number(parts.find((p) => p.type === "day")!.value);
   const wd = parts.find((p) => p.type === "weekday")!.value;
   return { dayOfMonth: day, weekday: ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"].indexOf(wd) };
