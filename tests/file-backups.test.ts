@@ -102,7 +102,9 @@ function group(appRoot: string, paths: string[], exclude: string[] = []): HostGr
 }
 
 function run(script: string, bin: string, env: Record<string, string> = {}) {
-  return spawnSync("bash", ["-c", script], {
+  // --norc: with stdin a socket and SHLVL below 2, Debian's bash reads ~/.bashrc (its remote-shell rule),
+  // whose PATH changes would put a real aws CLI before the stand-in in `bin`.
+  return spawnSync("bash", ["--norc", "-c", script], {
     encoding: "utf8",
     env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, REGIME_HOSTNAME: "app-1", REGIME_STAMP: "20261129T030000Z", ...env },
   });
