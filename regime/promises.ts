@@ -292,25 +292,19 @@ export function nameProblem(kind: DeclaredName["kind"], name: string): string | 
  * pages between runs a and b when a + window < b + longestRun + delay, at a + window.
  */
 export function falsePage(runs: number[], w: AlarmWindow, from: number, to: number, longestRunSeconds = 0): number | undefined {
-  const window = w.period * (w.datapointsToAlarm ?? w.evaluationPeriods) * 1000;
-  const late = (longestRunSeconds + METRIC_VISIBLE_DELAY_SECONDS) * 1000;
-  for (let i = 1; i < runs.length; i++) {
-    const page = runs[i - 1] + window;
-    if (runs[i] + late > page && page >= from && page < to) return page;
-  }
-  return undefined;
+  return falsePages(runs, w, from, to, longestRunSeconds)[0];
 }
 
-/** How many times in [from, to) the alarm over `w` pages although every run succeeds (falsePage's condition, every pair of runs). */
-function countFalsePages(runs: number[], w: AlarmWindow, from: number, to: number, longestRunSeconds: number): number {
+/** Every instant (ms, ascending) in [from, to) the alarm over `w` pages although every run succeeds (falsePage's condition, over every pair of runs). */
+function falsePages(runs: number[], w: AlarmWindow, from: number, to: number, longestRunSeconds: number): number[] {
   const window = w.period * (w.datapointsToAlarm ?? w.evaluationPeriods) * 1000;
   const late = (longestRunSeconds + METRIC_VISIBLE_DELAY_SECONDS) * 1000;
-  let n = 0;
+  const pages: number[] = [];
   for (let i = 1; i < runs.length; i++) {
     const page = runs[i - 1] + window;
-    if (runs[i] + late > page && page >= from && page < to) n++;
+    if (runs[i] + late > page && page >= from && page < to) pages.push(page);
   }
-  return n;
+  return pages;
 }
 
 /** Rank of a severity, most urgent first (P0 = 0); unknown or unset ranks after every severity. */
@@ -583,8 +577,8 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       continue;
     }
     const page = timeToPageAfterRun(job.watch);
-    const fp = rate ? undefined : falsePage(runs, job.watch, start, end, job.longestRunSeconds ?? 0);
-    const falsePages = fp === undefined ? 0 : countFalsePages(runs, job.watch, start, end, job.longestRunSeconds ?? 0);
+    const pages = rate ? [] : falsePages(runs, job.watch, start, end, job.longestRunSeconds ?? 0);
+    const fp = pages[0];
     push({
       key: job.key,
       promise: `${job.label}: paged when it stops`,
@@ -598,7 +592,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
             effect: `its missed-run alarm (${hours(job.watch.period * job.watch.evaluationPeriods)}, sliding) pages${job.severity ? ` ${job.severity}` : ""} on ${localDate(fp - 1, job.timezone)} although every scheduled run succeeds (runs ${hours(gapBefore(runs, fp, job.watch) / 1000)} apart, a run may take ${hours(job.longestRunSeconds ?? 0)} and its success ${hours(METRIC_VISIBLE_DELAY_SECONDS)} to be seen)`,
             // Without a skipped run the gap comes from the clock's change, which a rate schedule or a fixed-offset zone does not have.
             ...(skip ? {} : { remedy: `use a rate(...) schedule or a fixed-offset zone (${fixedZoneHint(job.timezone)}), whose runs lie evenly apart` }),
-            ...(falsePages >= RECURRING_BREAKS ? { recurring: falsePages } : {}),
+            ...(pages.length >= RECURRING_BREAKS ? { recurring: pages.length } : {}),
           }
         : {}),
     });
