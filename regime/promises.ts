@@ -178,7 +178,7 @@ export interface DeclaredDatabase {
    * cost estimate's figure): a backup exists from its start plus `expectedSeconds`. `limitSeconds`:
    * the runner's limit on it (Lambda: its duration alarm's 720 s); unset on Fargate.
    */
-  backupRun?: { runner: "lambda" | "fargate"; sizeGb: number; expectedSeconds: number; limitSeconds?: number };
+  backupRun?: { runner: "lambda" | "fargate"; sizeGb: number; expectedSeconds: number; slowestSeconds?: number; limitSeconds?: number };
 }
 
 export interface DeclaredFunction {
@@ -376,7 +376,8 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     // at risk is the gap between starts plus the next one's run (its expected time, the catalogue's
     // rate). The RPO alarm (a sliding window of rpoHours over backup successes) sees that backup
     // METRIC_VISIBLE_DELAY_SECONDS later still, so it pages on a good day unless that fits too.
-    const runS = db.backupRun?.expectedSeconds ?? 0;
+    // A backup may take up to its duration alarm's threshold without paging anyone: the RPO counts that.
+    const runS = db.backupRun?.slowestSeconds ?? db.backupRun?.expectedSeconds ?? 0;
     const atRisk = gap.seconds + runS;
     const seen = atRisk + METRIC_VISIBLE_DELAY_SECONDS;
     const broken = seen > rpo;
@@ -389,7 +390,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     // The longest gap that comes RECURRING_BREAKS times or more: 24 h for a daily backup, 72 h for weekdays.
     const usualGap = [...gaps].sort((x, y) => y - x)[RECURRING_BREAKS - 1] ?? 0;
     const recurring = breaks >= RECURRING_BREAKS && usualGap + runS + METRIC_VISIBLE_DELAY_SECONDS > rpo;
-    const span = `${hours(gap.seconds)} between backups + ${hours(Math.round(runS))} to store the next + ${hours(METRIC_VISIBLE_DELAY_SECONDS)} for the RPO alarm to see it`;
+    const span = `${hours(gap.seconds)} between backups + up to ${hours(Math.round(runS))} to store the next + ${hours(METRIC_VISIBLE_DELAY_SECONDS)} for the RPO alarm to see it`;
     let cause: string | undefined;
     let effect: string | undefined;
     let remedy: string | undefined;
@@ -416,7 +417,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     push({
       key: `${db.key}.backup.schedule`,
       promise: `at most ${db.rpoHours} h of data lost (rpoHours)`,
-      figure: `up to ${hours(Math.round(atRisk))} of data (${hours(gap.seconds)} between backups + ${hours(Math.round(runS))} to store one)`,
+      figure: `up to ${hours(Math.round(atRisk))} of data (${hours(gap.seconds)} between backups + up to ${hours(Math.round(runS))} to store one)`,
       value: Math.round(atRisk),
       status: broken ? "broken" : "held",
       kind: "config",
@@ -432,11 +433,11 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       push({
         key: `${db.key}.backup.schedule`,
         promise: `at most ${db.rpoHours} h of data lost (rpoHours)`,
-        figure: `up to ${hours(Math.round(usualGap + runS))} of data on ${breaks} days of 12 months (${hours(usualGap)} between backups + ${hours(Math.round(runS))} to store one)`,
+        figure: `up to ${hours(Math.round(usualGap + runS))} of data on ${breaks} days of 12 months (${hours(usualGap)} between backups + up to ${hours(Math.round(runS))} to store one)`,
         value: Math.round(usualGap + runS),
         status: "broken",
         kind: "config",
-        effect: `"${b.text}" leaves ${hours(usualGap)} between backups + ${hours(Math.round(runS))} to store the next + ${hours(METRIC_VISIBLE_DELAY_SECONDS)} for the RPO alarm to see it ${breaks} times in 12 months > rpoHours ${db.rpoHours}: the RPO alarm pages P0 although every backup succeeds`,
+        effect: `"${b.text}" leaves ${hours(usualGap)} between backups + up to ${hours(Math.round(runS))} to store the next + ${hours(METRIC_VISIBLE_DELAY_SECONDS)} for the RPO alarm to see it ${breaks} times in 12 months > rpoHours ${db.rpoHours}: the RPO alarm pages P0 although every backup succeeds`,
         remedy: every >= 3600 ? `back up at least every ${hours(Math.floor(every / 60) * 60)} or set rpoHours to at least ${Math.ceil((usualGap + runS + METRIC_VISIBLE_DELAY_SECONDS) / 3600)}` : `set rpoHours to at least ${Math.ceil((usualGap + runS + METRIC_VISIBLE_DELAY_SECONDS) / 3600)}`,
         recurring: breaks,
       });
@@ -462,26 +463,29 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
 
     if (db.verify) {
       const v = db.verify;
-      const done = schedulerRuns(b, start - 100 * DAY_MS, end).runs.map((t) => t + runMs);
+      // A backup is surely there once its slowest run that pages nobody (its duration alarm's
+      // threshold) is over; the verify reads the newest one surely there, dated from its expected end.
+      const slowMs = Math.round((db.backupRun?.slowestSeconds ?? db.backupRun?.expectedSeconds ?? 0) * 1000);
+      const starts = schedulerRuns(b, start - 100 * DAY_MS, end).runs;
       const verifies = schedulerRuns(v, start - 100 * DAY_MS, end).runs.filter((t) => t >= start);
       let worst = 0;
       let worstAt = 0;
       let worstRunning = false;
       let i = 0;
       for (const t of verifies) {
-        while (i + 1 < done.length && done[i + 1] <= t) i++;
-        if (done[i] === undefined || done[i] > t) continue;
-        const age = (t - done[i]) / 1000;
+        while (i + 1 < starts.length && starts[i + 1] + slowMs <= t) i++;
+        if (starts[i] === undefined || starts[i] + slowMs > t) continue;
+        const age = (t - starts[i] - runMs) / 1000;
         if (age > worst) {
           worst = age;
           worstAt = t;
-          // The next backup has started but is not done: the verify reads the one before it.
-          worstRunning = done[i + 1] !== undefined && done[i + 1] - runMs <= t;
+          // The next backup has started but may not be done: the verify reads the one before it.
+          worstRunning = starts[i + 1] !== undefined && starts[i + 1] <= t;
         }
       }
       const tooOld = worst > v.maxAgeHours * 3600;
       const date = tooOld ? localDate(worstAt, v.timezone) : undefined;
-      const run = worstRunning ? ` (the backup started before it is still running: ${db.backupRun?.sizeGb ?? "?"} GB takes ${hours(runMs / 1000)} at the catalogue's rate)` : "";
+      const run = worstRunning ? ` (the backup started before it may still be running: ${db.backupRun?.sizeGb ?? "?"} GB takes ${hours(runMs / 1000)} at the catalogue's rate and up to ${hours(slowMs / 1000)} before its duration alarm pages)` : "";
       push({
         key: `${db.key}.verify.maxAgeHours`,
         promise: `the verify finds a backup at most ${v.maxAgeHours} h old (maxAgeHours)`,
@@ -493,7 +497,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         ...(tooOld
           ? {
               effect: `the verify on ${date} finds the newest backup ${hours(worst)} old${run} > maxAgeHours ${v.maxAgeHours} and fails without a fault`,
-              remedy: `${worstRunning ? `run the verify at least ${hours(runMs / 1000)} after the backup starts, ` : ""}keep the backup running every day or set maxAgeHours to at least ${Math.ceil(worst / 3600)}`,
+              remedy: `${worstRunning ? `run the verify at least ${hours(slowMs / 1000)} after the backup starts, ` : ""}keep the backup running every day or set maxAgeHours to at least ${Math.ceil(worst / 3600)}`,
             }
           : {}),
       });

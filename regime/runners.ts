@@ -68,11 +68,18 @@ export function backupDurationReferenceSeconds(sizeGb: number, runner: Runner): 
 
 /**
  * Where a backup of `sizeGb` runs and how long it is expected to take, for the promise engine:
- * `expectedSeconds` (backupRunSeconds), `limitSeconds` the runner's limit on it (Lambda: 720 s, its
- * duration alarm's threshold; Fargate: none, undefined).
+ * `expectedSeconds` (backupRunSeconds), `slowestSeconds` the slowest run that pages nobody (its
+ * duration alarm's threshold), `limitSeconds` the runner's limit on it (Lambda: 720 s, its duration
+ * alarm's threshold; Fargate: none, undefined).
  */
-export function backupRunFigure(sizeGb: number, runner: Runner): { runner: Runner; expectedSeconds: number; limitSeconds?: number } {
-  return { runner, expectedSeconds: backupRunSeconds(sizeGb), ...(runner === "lambda" ? { limitSeconds: LAMBDA_BACKUP_MAX_SECONDS } : {}) };
+export function backupRunFigure(sizeGb: number, runner: Runner): { runner: Runner; expectedSeconds: number; slowestSeconds: number; limitSeconds?: number } {
+  return {
+    runner,
+    expectedSeconds: backupRunSeconds(sizeGb),
+    // The slowest run that pages nobody: its duration alarm's threshold (720 s on Lambda; 1.6 times the expected run on Fargate).
+    slowestSeconds: Math.max(backupRunSeconds(sizeGb), NEAR_TIMEOUT_FRACTION * backupDurationReferenceSeconds(sizeGb, runner)),
+    ...(runner === "lambda" ? { limitSeconds: LAMBDA_BACKUP_MAX_SECONDS } : {}),
+  };
 }
 
 /**

@@ -97,7 +97,7 @@ describe("generation into a README", () => {
       expect(await run(["--check"], dir)).toEqual({ code: 1, line: "out of date: README.md; run npm run docs" });
       await run([], dir);
       const section = between(readFileSync(join(dir, "README.md"), "utf8"));
-      expect(section).toContain("| at most 30 h of data lost (rpoHours) | `databases[app].backup.schedule` | up to 24.1 h of data (24 h between backups + 7.1 min to store one) | held |");
+      expect(section).toContain("| at most 30 h of data lost (rpoHours) | `databases[app].backup.schedule` | up to 24.2 h of data (24 h between backups + up to 12 min to store one) | held |");
       expect(section).toContain("| P0 page when no backup for 30 h |");
     },
     SLOW,

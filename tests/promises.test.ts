@@ -49,7 +49,7 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
   for (const [tz, date, time, pageDate, fixed, age, hole] of cases) {
     it(`${tz}: daily at 02:00 is refused; the same at 03:00 or in ${fixed} is not`, () => {
       expect(refusals(regime({ timezone: tz }))).toEqual([
-        `databases[app].backup.schedule: "daily at 02:00" in ${tz} does not run on ${date} (${time} does not exist that day): 47 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; ${hole}its missed-run alarm (26.3 h, sliding) pages P1 on ${pageDate} although every scheduled run succeeds (runs 47 h apart, a run may take 15 min and its success 5 min to be seen); run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (${fixed}), or set rpoHours to at least 48`,
+        `databases[app].backup.schedule: "daily at 02:00" in ${tz} does not run on ${date} (${time} does not exist that day): 47 h between backups + up to 12 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; ${hole}its missed-run alarm (26.3 h, sliding) pages P1 on ${pageDate} although every scheduled run succeeds (runs 47 h apart, a run may take 15 min and its success 5 min to be seen); run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (${fixed}), or set rpoHours to at least 48`,
         `databases[app].verify.maxAgeHours: the verify on ${date} finds the newest backup ${age} old > maxAgeHours 26 and fails without a fault; keep the backup running every day or set maxAgeHours to at least 27`,
       ]);
       expect(refusals(regime({ timezone: tz, backup: { schedule: "daily at 03:00" } }))).toEqual([]);
@@ -86,7 +86,7 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
   it("Australia/Lord_Howe shifts 30 minutes: 02:00 and 02:15 are skipped on 2027-10-03, 02:45 is not", () => {
     const lines = refusals(regime({ timezone: "Australia/Lord_Howe", backup: { schedule: "daily at 02:15" } }));
     expect(lines[0]).toBe(
-      `databases[app].backup.schedule: "daily at 02:15" in Australia/Lord_Howe does not run on 2027-10-03 (02:15 does not exist that day): 47.5 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; no backup kept 90 days in the week from 2027-10-03: the weekly tier has a hole; its missed-run alarm (25.8 h, sliding) pages P1 on 2027-10-03 although every scheduled run succeeds (runs 47.5 h apart, a run may take 15 min and its success 5 min to be seen); run it at a local time that exists every day (not 02:00-02:29) or in a fixed-offset zone (UTC: no Etc zone has a fractional offset), or set rpoHours to at least 48`,
+      `databases[app].backup.schedule: "daily at 02:15" in Australia/Lord_Howe does not run on 2027-10-03 (02:15 does not exist that day): 47.5 h between backups + up to 12 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; no backup kept 90 days in the week from 2027-10-03: the weekly tier has a hole; its missed-run alarm (25.8 h, sliding) pages P1 on 2027-10-03 although every scheduled run succeeds (runs 47.5 h apart, a run may take 15 min and its success 5 min to be seen); run it at a local time that exists every day (not 02:00-02:29) or in a fixed-offset zone (UTC: no Etc zone has a fractional offset), or set rpoHours to at least 48`,
     );
     expect(refusals(regime({ timezone: "Australia/Lord_Howe" }))[0]).toContain("does not run on 2027-10-03 (02:00 does not exist that day): 47.5 h between backups");
     expect(refusals(regime({ timezone: "Australia/Lord_Howe", backup: { schedule: "daily at 02:45" } }))).toEqual([]);
@@ -142,7 +142,7 @@ describe("CloudWatch slides the alarm window: a job that runs as scheduled never
 
   it("a daily job in Antarctica/Troll (+00 to +02): its window allows the 26 h of the day the clock falls back, and rpoHours must too", () => {
     expect(refusals(regime({ timezone: "Antarctica/Troll", backup: { schedule: "daily at 03:00" } }))).toEqual([
-      `databases[app].backup.schedule: "daily at 03:00" in Antarctica/Troll runs 26 h apart from 2027-10-30 (the clock falls back before the next run): 26 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; run it in a fixed-offset zone (UTC) or set rpoHours to at least 27`,
+      `databases[app].backup.schedule: "daily at 03:00" in Antarctica/Troll runs 26 h apart from 2027-10-30 (the clock falls back before the next run): 26 h between backups + up to 12 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; run it in a fixed-offset zone (UTC) or set rpoHours to at least 27`,
     ]);
     const r = regime({ timezone: "Antarctica/Troll", backup: { schedule: "daily at 03:00", rpoHours: 27 } });
     expect(refusals(r)).toEqual([]);
@@ -216,7 +216,7 @@ describe("the fall-back hour runs once", () => {
 
   it("rpoHours 25 is broken by the 25 h of the fall-back day (plus the next backup's run), named with its date; a fixed offset keeps it", () => {
     expect(refusals(regime({ timezone: "America/New_York", backup: { schedule: "daily at 01:30", rpoHours: 25 } }))).toEqual([
-      `databases[app].backup.schedule: "daily at 01:30" in America/New_York runs 25 h apart from 2027-11-07 (the clock falls back before the next run): 25 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 25; run it in a fixed-offset zone (Etc/GMT+5) or set rpoHours to at least 26`,
+      `databases[app].backup.schedule: "daily at 01:30" in America/New_York runs 25 h apart from 2027-11-07 (the clock falls back before the next run): 25 h between backups + up to 12 min to store the next + 5 min for the RPO alarm to see it > rpoHours 25; run it in a fixed-offset zone (Etc/GMT+5) or set rpoHours to at least 26`,
     ]);
     expect(refusals(regime({ timezone: "America/New_York", backup: { schedule: { at: "daily at 01:30", timezone: "Etc/GMT+5" }, rpoHours: 25 } }))).toEqual([]);
   });
@@ -225,7 +225,7 @@ describe("the fall-back hour runs once", () => {
     // The RPO alarm slides over the last 24 h: the next day's backup is stored 1.4 min after 01:30 and
     // seen up to 5 min later, so it would page P0 every day although every backup succeeds.
     expect(refusals(regime({ timezone: "UTC", backup: { schedule: "daily at 01:30", rpoHours: 24 } }))).toEqual([
-      `databases[app].backup.schedule: "daily at 01:30" leaves 24 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it (first 2026-11-23) > rpoHours 24: the RPO alarm pages P0 although every backup succeeds; back up at least every 23.9 h or set rpoHours to at least 25`,
+      `databases[app].backup.schedule: "daily at 01:30" leaves 24 h between backups + up to 12 min to store the next + 5 min for the RPO alarm to see it (first 2026-11-23) > rpoHours 24: the RPO alarm pages P0 although every backup succeeds; back up at least every 23.7 h or set rpoHours to at least 25`,
     ]);
     // Twice a day keeps 24 h (12 h between backups).
     expect(refusals(regime({ timezone: "UTC", backup: { schedule: "cron(30 1,13 * * ? *)", rpoHours: 24 } }))).toEqual([]);
@@ -453,7 +453,7 @@ describe("acceptedRisks", () => {
     const report = checkPromises(r, FROM);
     expect(report.refusals).toEqual([]);
     expect(report.promises.filter((p) => p.status === "accepted").map((p) => `${p.key}: ${p.figure} (${p.firstBreak})`)).toEqual([
-      "databases[app].backup.schedule: up to 47 h of data (47 h between backups + 1.4 min to store one) (2027-03-14)",
+      "databases[app].backup.schedule: up to 47.2 h of data (47 h between backups + up to 12 min to store one) (2027-03-14)",
       "databases[app].verify.maxAgeHours: newest backup at most 27 h old when it runs (2027-03-14)",
       // The skipped run was that Sunday's weekly backup: one more effect of the accepted schedule.
       "databases[app].backup.schedule: none in the week from 2027-03-14 (2027-03-14)",
@@ -477,7 +477,7 @@ describe("acceptedRisks", () => {
     expect(refusals(regime({ timezone: "America/New_York", acceptedRisks: accepted, verify: { maxAgeHours: 48 } }))).toEqual([]);
     // rpoHours 20: every day's 24 h between backups breaks it too (the RPO alarm would page P0 daily).
     expect(refusals(regime({ timezone: "America/New_York", backup: { rpoHours: 20 }, acceptedRisks: accepted, verify: { maxAgeHours: 48 } }))).toEqual([
-      `databases[app].backup.schedule: "daily at 02:00" leaves 24 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it 364 times in 12 months > rpoHours 20: the RPO alarm pages P0 although every backup succeeds (acceptedRisks cannot accept a break that comes on good days, 364 times in 12 months); back up at least every 19.9 h or set rpoHours to at least 25`,
+      `databases[app].backup.schedule: "daily at 02:00" leaves 24 h between backups + up to 12 min to store the next + 5 min for the RPO alarm to see it 364 times in 12 months > rpoHours 20: the RPO alarm pages P0 although every backup succeeds (acceptedRisks cannot accept a break that comes on good days, 364 times in 12 months); back up at least every 19.7 h or set rpoHours to at least 25`,
     ]);
     const r = checkPromises(regime({ timezone: "America/New_York", backup: { rpoHours: 20 }, acceptedRisks: accepted, verify: { maxAgeHours: 48 } }), FROM).promises.filter((p) => p.key === "databases[app].backup.schedule" && /data lost/.test(p.promise));
     expect(r.map((p) => [p.status, p.recurring ?? 0])).toEqual([["accepted", 0], ["broken", 364]]);
@@ -592,7 +592,7 @@ function modelMatches(file: string, resources: RecordedResource[]): void {
 describe("prod and every example keep their promises, with these figures", () => {
   const expected: Record<string, string[]> = {
     prod: [
-      "held databases[app].backup.schedule: up to 24.1 h of data (24 h between backups + 7.1 min to store one)",
+      "held databases[app].backup.schedule: up to 24.2 h of data (24 h between backups + up to 12 min to store one)",
       "held databases[app].backup.runner: expected 7.1 min (tasks/catalogue.ts, the cost estimate's rate) on Lambda, 12 min allowed (its duration alarm's threshold)",
       "held databases[app].verify.maxAgeHours: newest backup at most 3.9 h old when it runs",
       "held databases[app].restoreDrill.rtoMinutes: the drill runs until done (Fargate)",
@@ -645,7 +645,7 @@ describe("the pull-request plan diff shows promises that change", () => {
     const head = plan(regime({ timezone: "America/New_York", acceptedRisks: [{ key: "databases[app].backup.schedule", reason: "r" }, { key: "databases[app].verify.maxAgeHours", reason: "r" }] }));
     const md = diffPlans(base, head);
     const section = md.slice(md.indexOf("### Promises"), md.indexOf("### Estimated monthly cost"));
-    expect(section).toContain("| `databases[app].backup.schedule` | at most 26 h of data lost (rpoHours) | up to 24 h of data (24 h between backups + 1.4 min to store one) (held) | up to 47 h of data (47 h between backups + 1.4 min to store one) (accepted, first 2027-03-14) |");
+    expect(section).toContain("| `databases[app].backup.schedule` | at most 26 h of data lost (rpoHours) | up to 24.2 h of data (24 h between backups + up to 12 min to store one) (held) | up to 47.2 h of data (47 h between backups + up to 12 min to store one) (accepted, first 2027-03-14) |");
     expect(section).toContain("| `databases[app].verify.maxAgeHours` | the verify finds a backup at most 26 h old (maxAgeHours) | newest backup at most 4 h old when it runs (held) | newest backup at most 27 h old when it runs (accepted, first 2027-03-14) |");
     // The skipped Sunday was the week's weekly backup: that hole is listed; the lifecycle's days are not.
     expect(section).toContain("| `databases[app].backup.schedule` | a weekly restore point kept 90 days in every week (from Sunday) (retention.weekly) | — | none in the week from 2027-03-14 (accepted, first 2027-03-14) |");
@@ -684,7 +684,7 @@ describe("the program refuses a broken promise before anything is created", () =
     expect(run.status).toBe(1);
     expect(run.stdout).toBe("");
     expect(run.stderr.trimEnd().split("\n")).toEqual([
-      `error: promise check: databases[app].backup.schedule: "daily at 02:00" in America/New_York does not run on 2027-03-14 (02:00 does not exist that day): 47 h between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; no backup kept 90 days in the week from 2027-03-14: the weekly tier has a hole; its missed-run alarm (26.3 h, sliding) pages P1 on 2027-03-14 although every scheduled run succeeds (runs 47 h apart, a run may take 15 min and its success 5 min to be seen); run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (Etc/GMT+5), or set rpoHours to at least 48`,
+      `error: promise check: databases[app].backup.schedule: "daily at 02:00" in America/New_York does not run on 2027-03-14 (02:00 does not exist that day): 47 h between backups + up to 12 min to store the next + 5 min for the RPO alarm to see it > rpoHours 26; no backup kept 90 days in the week from 2027-03-14: the weekly tier has a hole; its missed-run alarm (26.3 h, sliding) pages P1 on 2027-03-14 although every scheduled run succeeds (runs 47 h apart, a run may take 15 min and its success 5 min to be seen); run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (Etc/GMT+5), or set rpoHours to at least 48`,
       "error: promise check: databases[app].verify.maxAgeHours: the verify on 2027-03-14 finds the newest backup 27 h old > maxAgeHours 26 and fails without a fault; keep the backup running every day or set maxAgeHours to at least 27",
     ]);
   }, 180_000);

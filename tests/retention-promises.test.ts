@@ -58,7 +58,7 @@ describe("a tier the schedule never feeds", () => {
     expect(refusals({ backup: { ...weekly, weeklyOn: "Wednesday", retention: { daily: 30, weekly: 90, monthly: 90 } }, verify })).toEqual([]);
     // 168 h, the most a metric alarm could see, is a week without the next backup's run: it would page every week.
     expect(refusals({ backup: { ...weekly, rpoHours: 168, weeklyOn: "Wednesday", retention: { daily: 30, weekly: 90, monthly: 90 } }, verify })).toEqual([
-      'databases[app].backup.schedule: "weekly on Wednesday at 03:00" leaves 7 d between backups + 1.4 min to store the next + 5 min for the RPO alarm to see it (first 2026-12-02) > rpoHours 168: the RPO alarm pages P0 although every backup succeeds; back up at least every 167.9 h or set rpoHours to at least 169',
+      'databases[app].backup.schedule: "weekly on Wednesday at 03:00" leaves 7 d between backups + up to 12 min to store the next + 5 min for the RPO alarm to see it (first 2026-12-02) > rpoHours 168: the RPO alarm pages P0 although every backup succeeds; back up at least every 167.7 h or set rpoHours to at least 169',
     ]);
     expect(refusals({ backup: { ...weekly, schedule: EST("daily at 03:00"), weeklyOn: "Wednesday" }, verify })).toEqual([]);
   });
@@ -113,24 +113,28 @@ describe("a backup exists from its start plus its expected run time (tasks/catal
   it("500 GB at 12 MB/s takes 11.9 h (42,667 s), 9.9 GB 845 s", () => {
     expect(Math.round(backupRunSeconds(500))).toBe(42667);
     expect(Math.round(backupRunSeconds(9.9))).toBe(845);
-    expect(declaredFromRegime(regime({ sizeGb: 500 })).databases[0].backupRun).toEqual({ runner: "fargate", sizeGb: 500, expectedSeconds: backupRunSeconds(500) });
+    expect(declaredFromRegime(regime({ sizeGb: 500 })).databases[0].backupRun).toEqual({ runner: "fargate", sizeGb: 500, expectedSeconds: backupRunSeconds(500), slowestSeconds: 0.8 * Math.ceil(2 * backupRunSeconds(500)) });
   });
 
   it("bigdb: the 06:00 verify reads the backup finished at 13:51 the day before (its age runs from finishedAt): 16.1 h, held", () => {
     const r = promises({ sizeGb: 500, backup: { schedule: EST("daily at 02:00") } });
     const v = r.find((p) => p.key === "databases[app].verify.maxAgeHours")!;
-    expect([v.status, v.figure]).toEqual(["held", "newest backup at most 16.1 h old when it runs (the backup started before it is still running: 500 GB takes 11.9 h at the catalogue's rate)"]);
+    expect([v.status, v.figure]).toEqual(["held", "newest backup at most 16.1 h old when it runs (the backup started before it may still be running: 500 GB takes 11.9 h at the catalogue's rate and up to 19 h before its duration alarm pages)"]);
     const run = r.find((p) => p.key === "databases[app].backup.runner")!;
     expect([run.status, run.figure]).toEqual(["held", "expected 11.9 h (tasks/catalogue.ts, the cost estimate's rate) on Fargate, which has no time limit"]);
   });
 
-  it("a 10:00 verify with maxAgeHours 20 finds that backup 20.1 h old: refused, where a start-time model saw 8 h", () => {
-    // rpoHours 37: data written just after 02:00 is safe once the next day's 11.9-hour backup is stored.
-    const db = { sizeGb: 500, backup: { schedule: EST("daily at 02:00"), rpoHours: 37 }, verify: { schedule: EST("daily at 10:00"), maxAgeHours: 20 } };
+  it("a 10:00 or 14:00 verify with maxAgeHours 20 may find the day-old backup (20.1 h, 24.1 h): refused, where a start-time model saw 8 h; 21:00 holds", () => {
+    // rpoHours 44: data written just after 02:00 is safe once the next day's backup is stored, which
+    // takes 11.9 h and may take 19 h before its duration alarm pages.
+    const db = { sizeGb: 500, backup: { schedule: EST("daily at 02:00"), rpoHours: 44 }, verify: { schedule: EST("daily at 10:00"), maxAgeHours: 20 } };
     expect(refusals(db)).toEqual([
-      "databases[app].verify.maxAgeHours: the verify on 2026-12-01 finds the newest backup 20.1 h old (the backup started before it is still running: 500 GB takes 11.9 h at the catalogue's rate) > maxAgeHours 20 and fails without a fault; run the verify at least 11.9 h after the backup starts, keep the backup running every day or set maxAgeHours to at least 21",
+      "databases[app].verify.maxAgeHours: the verify on 2026-12-01 finds the newest backup 20.1 h old (the backup started before it may still be running: 500 GB takes 11.9 h at the catalogue's rate and up to 19 h before its duration alarm pages) > maxAgeHours 20 and fails without a fault; run the verify at least 19 h after the backup starts, keep the backup running every day or set maxAgeHours to at least 21",
     ]);
-    expect(refusals({ ...db, verify: { schedule: EST("daily at 14:00"), maxAgeHours: 20 } })).toEqual([]);
+    // At 14:00 a backup slower than expected but within its duration alarm may still be running: refused too.
+    expect(refusals({ ...db, verify: { schedule: EST("daily at 14:00"), maxAgeHours: 20 } })).toHaveLength(1);
+    // At 21:00 it is surely stored (19 h after 02:00): held.
+    expect(refusals({ ...db, verify: { schedule: EST("daily at 21:00"), maxAgeHours: 20 } })).toEqual([]);
   });
 });
 
