@@ -116,6 +116,14 @@ describe("a backup exists from its start plus its expected run time (tasks/catal
     expect(declaredFromRegime(regime({ sizeGb: 500 })).databases[0].backupRun).toEqual({ runner: "fargate", sizeGb: 500, expectedSeconds: backupRunSeconds(500), slowestSeconds: 0.8 * Math.ceil(2 * backupRunSeconds(500)) });
   });
 
+  it("a 1 GB backup at 02:00 and its verify at 02:05: a 12-minute run pages nobody, so the verify may read yesterday's backup; at 02:15 it holds", () => {
+    const db = { sizeGb: 1, backup: { schedule: EST("daily at 02:00") }, verify: { schedule: EST("daily at 02:05"), maxAgeHours: 2 } };
+    expect(refusals(db)).toEqual([
+      "databases[app].verify.maxAgeHours: the verify on 2026-12-01 finds the newest backup 24.1 h old (the backup started before it may still be running: 1 GB takes 1.4 min at the catalogue's rate and up to 12 min before its duration alarm pages) > maxAgeHours 2 and fails without a fault; run the verify at least 12 min after the backup starts, keep the backup running every day or set maxAgeHours to at least 25",
+    ]);
+    expect(refusals({ ...db, verify: { schedule: EST("daily at 02:15"), maxAgeHours: 2 } })).toEqual([]);
+  });
+
   it("bigdb: the 06:00 verify reads the backup finished at 13:51 the day before (its age runs from finishedAt): 16.1 h, held", () => {
     const r = promises({ sizeGb: 500, backup: { schedule: EST("daily at 02:00") } });
     const v = r.find((p) => p.key === "databases[app].verify.maxAgeHours")!;
