@@ -459,6 +459,22 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         kind: "config",
         ...(over ? { effect: `a backup of ${r.sizeGb} GB is expected to take ${hours(r.expectedSeconds)} > ${hours(r.limitSeconds!)} on Lambda`, remedy: "use fargate or leave it unset" } : {}),
       });
+      // A backup that starts before the one before it is expected to end: two dumps of the database
+      // at once, and the RPO above counts backups one after the other.
+      const shortest = gaps.length ? Math.min(...gaps) : b.intervalSeconds;
+      if (r.expectedSeconds > shortest) {
+        push({
+          key: `${db.key}.backup.schedule`,
+          promise: `a backup of ${r.sizeGb} GB ends before the next starts`,
+          figure: `expected ${hours(r.expectedSeconds)}, started ${hours(shortest)} apart`,
+          value: Math.round(r.expectedSeconds),
+          status: "broken",
+          kind: "config",
+          effect: `"${b.text}" starts a backup ${hours(shortest)} after the last, which is expected to take ${hours(r.expectedSeconds)} (${r.sizeGb} GB at the catalogue's rate): two dumps of the database run at once`,
+          remedy: `back up no more often than every ${hours(Math.ceil(r.expectedSeconds / 3600) * 3600)}`,
+          recurring: gaps.filter((g) => g < r.expectedSeconds).length,
+        });
+      }
     }
 
     if (db.verify) {

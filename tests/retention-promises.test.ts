@@ -124,6 +124,14 @@ describe("a backup exists from its start plus its expected run time (tasks/catal
     expect(refusals({ ...db, verify: { schedule: EST("daily at 02:15"), maxAgeHours: 2 } })).toEqual([]);
   });
 
+  it("a 300 GB backup every 4 hours is refused: each run (7.1 h) outlasts the gap to the next, two dumps at once; every 8 hours holds", () => {
+    const db = { sizeGb: 300, backup: { schedule: "every 4 hours", rpoHours: 30 }, verify: { maxAgeHours: 48 } };
+    expect(refusals(db)).toEqual([
+      'databases[app].backup.schedule: "every 4 hours" starts a backup 4 h after the last, which is expected to take 7.1 h (300 GB at the catalogue\'s rate): two dumps of the database run at once; back up no more often than every 8 h',
+    ]);
+    expect(refusals({ ...db, backup: { schedule: "every 8 hours", rpoHours: 30 } })).toEqual([]);
+  });
+
   it("bigdb: the 06:00 verify reads the backup finished at 13:51 the day before (its age runs from finishedAt): 16.1 h, held", () => {
     const r = promises({ sizeGb: 500, backup: { schedule: EST("daily at 02:00") } });
     const v = r.find((p) => p.key === "databases[app].verify.maxAgeHours")!;
