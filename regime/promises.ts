@@ -38,7 +38,7 @@ import { LAMBDA_MAX_TIMEOUT_SECONDS } from "./limits";
 import { SEVERITIES, type Severity } from "./severity";
 import { retentionPromises } from "./retention-promises";
 import type { Tier, TierRules } from "../tasks/lib/tiers";
-import { formatDuration, localDate, longestGap, schedulerRuns, zoneOffset, zoneShiftSeconds } from "./scheduler-time";
+import { formatDuration, localDate, longestGap, schedulerRuns, zoneOffset } from "./scheduler-time";
 
 const DAY_MS = 86_400_000;
 /** CloudWatch evaluates an alarm once a minute (every 10 s only for 10 or 30 s periods): CloudWatch user guide, "Using Amazon CloudWatch alarms". */
@@ -334,16 +334,32 @@ const hours = (s: number) => formatDuration(Math.round(s));
 const hoursMinutes = (s: number) => (s >= 7200 && s % 3600 !== 0 && s < 7 * 86400 ? `${Math.floor(s / 3600)} h${Math.round((s % 3600) / 60) ? ` ${Math.round((s % 3600) / 60)} min` : ""}` : hours(s));
 
 /** The first local time the Scheduler skips in [from, to), from the job's runs over the regime's window. */
-function skipReason(job: DeclaredJob, from: number, to: number, window: [number, number]): { date: string; time: string } | undefined {
+function skipReason(job: DeclaredJob, from: number, to: number, window: [number, number]): { date: string; time: string; at: number } | undefined {
   const s = schedulerRuns(job, window[0], window[1]).skipped.find((x) => x.at >= from && x.at < to);
-  return s ? { date: s.date, time: s.time } : undefined;
+  return s ? { date: s.date, time: s.time, at: s.at } : undefined;
 }
 
-/** What keeps a schedule running every day in a zone with daylight saving. */
-function dstRemedy(job: DeclaredJob, time: string): string {
-  // The skipped stretch is the zone's clock change long from the hour: 02:00-02:59 in New York, 02:00-02:29 on Lord Howe.
-  const last = Math.min(59, Math.max(1, Math.round(zoneShiftSeconds(job.timezone) / 60)) - 1);
-  return `run it at a local time that exists every day (not ${time.slice(0, 2)}:00-${time.slice(0, 2)}:${String(last).padStart(2, "0")}) or in a fixed-offset zone (${fixedZoneHint(job.timezone)})`;
+/** The local times that do not exist around a skipped run at `at` (ms): "02:00-02:59" in New York, "02:00-02:29" on Lord Howe, "01:00-02:59" in Antarctica/Troll. */
+function skippedStretch(tz: string, at: number): string {
+  // The clock jumps forward within a day of the skipped time: find the instant its offset changes.
+  let lo = at - DAY_MS;
+  let hi = at + DAY_MS;
+  const before = zoneOffset(lo, tz);
+  if (zoneOffset(hi, tz) === before) return "";
+  while (hi - lo > 1000) {
+    const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+    if (zoneOffset(mid, tz) === before) lo = mid;
+    else hi = mid;
+  }
+  const shift = zoneOffset(hi, tz) - before;
+  const hhmm = (wall: number) => new Date(wall).toISOString().slice(11, 16);
+  return `${hhmm(hi + before)}-${hhmm(hi + before + shift - 60_000)}`;
+}
+
+/** What keeps a schedule running every day in a zone with daylight saving (`skip`: the skipped run). */
+function dstRemedy(job: DeclaredJob, skip: { at: number }): string {
+  const stretch = skippedStretch(job.timezone, skip.at);
+  return `run it at a local time that exists every day${stretch ? ` (not ${stretch})` : ""} or in a fixed-offset zone (${fixedZoneHint(job.timezone)})`;
 }
 
 /** Etc/GMT+5 for America/New_York: the zone's standard offset all year (IANA signs are inverted). */
@@ -401,7 +417,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         firstBreak = skip.date;
         cause = `"${b.text}" in ${b.timezone} does not run on ${skip.date} (${skip.time} does not exist that day)`;
         effect = `${span} > rpoHours ${db.rpoHours}`;
-        remedy = `${dstRemedy(b, skip.time)}, or set rpoHours to at least ${need}`;
+        remedy = `${dstRemedy(b, skip)}, or set rpoHours to at least ${need}`;
       } else if (gap.seconds > b.intervalSeconds) {
         firstBreak = localDate(gap.startsAt, b.timezone);
         cause = `"${b.text}" in ${b.timezone} runs ${hours(gap.seconds)} apart from ${firstBreak} (the clock falls back before the next run)`;
@@ -557,7 +573,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         firstBreak: skip.date,
         cause: `"${job.text}" in ${job.timezone} does not run on ${skip.date} (${skip.time} does not exist that day)`,
         effect: `no ${job.label} that day`,
-        remedy: dstRemedy(job, skip.time),
+        remedy: dstRemedy(job, skip),
       });
     }
     if (!job.watch && job.overdueWatch) {

@@ -153,6 +153,10 @@ describe("CloudWatch slides the alarm window: a job that runs as scheduled never
     expect(backup.watch!.period * backup.watch!.evaluationPeriods).toBe(98400);
     // A 25 h window (the old one: a day and an hour of margin) pages on the day of the shift.
     expect(slidingPages(runs, 90000, 900 + 300)).toBeDefined();
+    // Its clock jumps two hours: a 01:30 run is skipped once a year, and the remedy names the whole stretch.
+    const skipped = refusals(regime({ timezone: "Antarctica/Troll", backup: { schedule: "daily at 01:30", rpoHours: 60 }, verify: { maxAgeHours: 60 } }));
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]).toContain("run it at a local time that exists every day (not 01:00-02:59) or in a fixed-offset zone (UTC)");
   });
 });
 
