@@ -110,13 +110,15 @@ export function dbHealthWarningSettings(h: DbHealthConfig): Record<(typeof DB_HE
 /**
  * A scheduled database task's timeout on Lambda, or on Fargate (which has none) the run time its
  * duration alarm measures against, in seconds; also the longest successful run its missed-run window
- * allows for. Backup: backupDurationReferenceSeconds (900 on Lambda, twice the expected run on
- * Fargate); restore drill on Fargate: drillMinutes; db-health: 300 (its checks are catalogue queries);
+ * allows for. Backup and its verify, which reads the whole dump back: backupDurationReferenceSeconds
+ * (900 on Lambda, twice the expected run on Fargate); restore drill on Fargate: drillMinutes; db-health: 300 (its checks are catalogue queries);
  * every other task: Lambda's 900 (vacuum, analyze and reindex stop at their time budget).
  */
 export function dbTaskTimeoutSeconds(task: DbTaskName, db: Pick<DatabaseConfig, "sizeGb">, runners: DatabaseRunners): number {
   switch (task) {
     case "backup":
+    // The verify reads the whole dump back (SHA-256 and pg_restore --list), on the backup's runner: as long.
+    case "verify-backup":
       return backupDurationReferenceSeconds(db.sizeGb, runners.backup);
     case "restore-drill":
       return runners.drill === "fargate" ? runners.drillMinutes! * 60 : LAMBDA_MAX_TIMEOUT_SECONDS;

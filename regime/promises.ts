@@ -503,11 +503,15 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       let worst = 0;
       let worstAt = 0;
       let worstRunning = false;
+      // Verifies that fail without a fault: their count (a daily one is no date's accident) and the first.
+      let failing = 0;
+      let firstFailing = 0;
       let i = 0;
       for (const t of verifies) {
         while (i + 1 < starts.length && starts[i + 1] + slowMs <= t) i++;
         if (starts[i] === undefined || starts[i] + slowMs > t) continue;
         const age = (t - starts[i] - runMs) / 1000;
+        if (age > v.maxAgeHours * 3600 && failing++ === 0) firstFailing = t;
         if (age > worst) {
           worst = age;
           worstAt = t;
@@ -517,6 +521,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       }
       const tooOld = worst > v.maxAgeHours * 3600;
       const date = tooOld ? localDate(worstAt, v.timezone) : undefined;
+      const first = failing > 0 ? localDate(firstFailing, v.timezone) : undefined;
       const run = worstRunning ? ` (the backup started before it may still be running: ${db.backupRun?.sizeGb ?? "?"} GB takes ${hours(runMs / 1000)} at the catalogue's rate and up to ${hours(slowMs / 1000)} before its duration alarm pages)` : "";
       push({
         key: `${db.key}.verify.maxAgeHours`,
@@ -525,13 +530,14 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         value: worst,
         status: tooOld ? "broken" : "held",
         kind: "config",
-        firstBreak: date,
+        firstBreak: first,
         ...(tooOld
           ? {
-              effect: `the verify on ${date} finds the newest backup ${hours(worst)} old${run} > maxAgeHours ${v.maxAgeHours} and fails without a fault`,
+              effect: `the verify on ${date} finds the newest backup ${hours(worst)} old${run} > maxAgeHours ${v.maxAgeHours} and fails without a fault${failing > 1 ? ` (${failing} verifies in 12 months, first ${first})` : ""}`,
               remedy: `${worstRunning ? `run the verify at least ${hours(slowMs / 1000)} after the backup starts, ` : ""}keep the backup running every day or set maxAgeHours to at least ${Math.ceil(worst / 3600)}`,
             }
           : {}),
+        ...(tooOld && failing >= RECURRING_BREAKS ? { recurring: failing } : {}),
       });
     }
 

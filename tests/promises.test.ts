@@ -487,6 +487,15 @@ describe("acceptedRisks", () => {
     expect(r.map((p) => [p.status, p.recurring ?? 0])).toEqual([["accepted", 0], ["broken", 364]]);
   });
 
+  it("accepting maxAgeHours does not hide a verify that fails every day: only the daylight-saving day is acceptable", () => {
+    const accepted = [{ key: "databases[app].verify.maxAgeHours", reason: "the spring-forward day" }];
+    // The verify at 01:30 New York reads the backup of 02:00 EST the day before: 23.5 h old on every
+    // winter day > 23 (22.5 h in summer, when that backup runs at 03:00 EDT).
+    const lines = refusals(regime({ timezone: "America/New_York", backup: { schedule: { at: "daily at 02:00", timezone: "Etc/GMT+5" } }, verify: { schedule: "daily at 01:30", maxAgeHours: 23 }, acceptedRisks: accepted }));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^databases\[app\]\.verify\.maxAgeHours: .* fails without a fault \(127 verifies in 12 months, first 2026-11-23\) \(acceptedRisks cannot accept a break that comes on good days, 127 times in 12 months\)/);
+  });
+
   it("an acceptance without a reason is a config error naming the key", () => {
     expect(() => regime({ acceptedRisks: [{ key: "databases[app].backup.schedule", reason: "" }] })).toThrow("acceptedRisks[0].reason: must say why the risk is accepted");
   });

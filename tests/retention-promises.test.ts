@@ -119,7 +119,7 @@ describe("a backup exists from its start plus its expected run time (tasks/catal
   it("a 1 GB backup at 02:00 and its verify at 02:05: a 12-minute run pages nobody, so the verify may read yesterday's backup; at 02:15 it holds", () => {
     const db = { sizeGb: 1, backup: { schedule: EST("daily at 02:00") }, verify: { schedule: EST("daily at 02:05"), maxAgeHours: 2 } };
     expect(refusals(db)).toEqual([
-      "databases[app].verify.maxAgeHours: the verify on 2026-12-01 finds the newest backup 24.1 h old (the backup started before it may still be running: 1 GB takes 1.4 min at the catalogue's rate and up to 12 min before its duration alarm pages) > maxAgeHours 2 and fails without a fault; run the verify at least 12 min after the backup starts, keep the backup running every day or set maxAgeHours to at least 25",
+      "databases[app].verify.maxAgeHours: the verify on 2026-12-01 finds the newest backup 24.1 h old (the backup started before it may still be running: 1 GB takes 1.4 min at the catalogue's rate and up to 12 min before its duration alarm pages) > maxAgeHours 2 and fails without a fault (365 verifies in 12 months, first 2026-12-01); run the verify at least 12 min after the backup starts, keep the backup running every day or set maxAgeHours to at least 25",
     ]);
     expect(refusals({ ...db, verify: { schedule: EST("daily at 02:15"), maxAgeHours: 2 } })).toEqual([]);
   });
@@ -145,7 +145,7 @@ describe("a backup exists from its start plus its expected run time (tasks/catal
     // takes 11.9 h and may take 19 h before its duration alarm pages.
     const db = { sizeGb: 500, backup: { schedule: EST("daily at 02:00"), rpoHours: 44 }, verify: { schedule: EST("daily at 10:00"), maxAgeHours: 20 } };
     expect(refusals(db)).toEqual([
-      "databases[app].verify.maxAgeHours: the verify on 2026-12-01 finds the newest backup 20.1 h old (the backup started before it may still be running: 500 GB takes 11.9 h at the catalogue's rate and up to 19 h before its duration alarm pages) > maxAgeHours 20 and fails without a fault; run the verify at least 19 h after the backup starts, keep the backup running every day or set maxAgeHours to at least 21",
+      "databases[app].verify.maxAgeHours: the verify on 2026-12-01 finds the newest backup 20.1 h old (the backup started before it may still be running: 500 GB takes 11.9 h at the catalogue's rate and up to 19 h before its duration alarm pages) > maxAgeHours 20 and fails without a fault (365 verifies in 12 months, first 2026-12-01); run the verify at least 19 h after the backup starts, keep the backup running every day or set maxAgeHours to at least 21",
     ]);
     // At 14:00 a backup slower than expected but within its duration alarm may still be running: refused too.
     expect(refusals({ ...db, verify: { schedule: EST("daily at 14:00"), maxAgeHours: 20 } })).toHaveLength(1);
