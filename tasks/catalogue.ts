@@ -220,8 +220,8 @@ export function runsOnDemand(name: string | undefined): boolean {
 
 /**
  * The cost estimate's run-time assumption, one phrase per run-time model of the scheduled tasks in catalogue order: tasks
- * that share a model share its phrase ("backup and restore at 12 MB/s ...", "vacuum/analyze/reindex
- * their time budget"), the others each have their own ("verify 60 s").
+ * that share a model share its phrase ("backup, verify and restore at 12 MB/s ...", "vacuum/analyze/reindex
+ * their time budget"), the others each have their own ("purge 60 s").
  */
 export function runTimeAssumption(): string {
   const groups = new Map<RunTime, string[]>();
