@@ -282,7 +282,7 @@ export function declaredFromRegime(r: Regime): Declared {
   }
   // Maintenance windows and mutes (components/mute-rules.ts provisions them; regime/maintenance-windows.ts
   // reads their times): how long each holds back the pages of the alarms it selects, and when.
-  const mute = (key: string, label: string, selects: { alarms: string[]; severities: string[]; components: string[] }, when: { durationSeconds: number } | { from?: number; until: number }) => ({
+  const mute = (key: string, label: string, selects: { alarms: string[]; severities: string[]; components: string[] }, when: { durationSeconds: number; schedule: { expression: string; timezone: string } } | { from?: number; until: number }) => ({
     key,
     label,
     alarms: selects.alarms,
@@ -291,7 +291,10 @@ export function declaredFromRegime(r: Regime): Declared {
     ...when,
   });
   d.mutes = [
-    ...r.maintenanceWindows.map((w, i) => mute(`maintenanceWindows[${i}]`, `maintenance window ${w.name}`, w, { durationSeconds: w.durationMinutes * 60 })),
+    ...r.maintenanceWindows.map((w, i) => {
+      const s = resolveSchedule(w.schedule, r.timezone);
+      return mute(`maintenanceWindows[${i}]`, `maintenance window ${w.name}`, w, { durationSeconds: w.durationMinutes * 60, schedule: { expression: s.expression, timezone: s.timezone } });
+    }),
     ...r.mutes.map((m, i) =>
       mute(`mutes[${i}]`, `mute until ${m.until}`, m, {
         from: m.from !== undefined ? (muteTime(m.from) as { at: Date }).at.getTime() : undefined,

@@ -210,6 +210,8 @@ export interface DeclaredMute {
   severities: string[];
   components: string[];
   durationSeconds?: number;
+  /** A window's start schedule (its cron and zone): its stretches over the year, for windows that overlap. Unset: one stretch of `durationSeconds`. */
+  schedule?: { expression: string; timezone: string };
   from?: number;
   until?: number;
 }
@@ -733,7 +735,10 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
  * its duration; a mute: from its start (or `start`, if earlier or unset) to its end, within the window.
  */
 export function longestMute(a: DeclaredAlarm, mutes: DeclaredMute[], start: number, end: number): { mute: DeclaredMute; seconds: number; via: string } | undefined {
-  let best: { mute: DeclaredMute; seconds: number; via: string } | undefined;
+  // The stretches each window or mute that selects the alarm holds its pages back. CloudWatch keeps an
+  // alarm muted while any rule that targets it is active, so overlapping or touching stretches count
+  // as one ("How alarm mute rules work", CloudWatch user guide: overlapping mute rules).
+  const stretches: { from: number; to: number; mute: DeclaredMute; via: string }[] = [];
   for (const m of mutes) {
     let via: string | undefined;
     if (m.alarms.includes(a.name)) via = `drop ${a.name} from its alarms`;
@@ -743,8 +748,36 @@ export function longestMute(a: DeclaredAlarm, mutes: DeclaredMute[], start: numb
       if (c) via = `drop ${c} from its components`;
     }
     if (!via) continue;
-    const seconds = m.durationSeconds ?? Math.max(0, (Math.min(m.until ?? start, end) - Math.max(m.from ?? start, start)) / 1000);
-    if (seconds > 0 && (!best || seconds > best.seconds)) best = { mute: m, seconds, via };
+    if (m.durationSeconds !== undefined && m.schedule) {
+      const d = m.durationSeconds * 1000;
+      for (const t of schedulerRuns(m.schedule, start - d, end).runs) stretches.push({ from: Math.max(t, start), to: Math.min(t + d, end), mute: m, via });
+    } else if (m.durationSeconds !== undefined) {
+      stretches.push({ from: start, to: start + m.durationSeconds * 1000, mute: m, via });
+    } else {
+      stretches.push({ from: Math.max(m.from ?? start, start), to: Math.min(m.until ?? start, end), mute: m, via });
+    }
+  }
+  stretches.sort((x, y) => x.from - y.from);
+  let best: { mute: DeclaredMute; seconds: number; via: string } | undefined;
+  let i = 0;
+  while (i < stretches.length) {
+    // One muted stretch: every stretch that starts before the union so far ends.
+    let to = stretches[i].to;
+    const inIt = [stretches[i]];
+    let k = i + 1;
+    while (k < stretches.length && stretches[k].from <= to) {
+      to = Math.max(to, stretches[k].to);
+      inIt.push(stretches[k]);
+      k++;
+    }
+    const seconds = Math.max(0, (to - stretches[i].from) / 1000);
+    const own = [...new Set(inIt.map((x) => x.mute))];
+    if (seconds > 0 && (!best || seconds > best.seconds)) {
+      // Several windows together: named as one, refused on the first one's key.
+      const mute = own.length === 1 ? own[0] : { ...own[0], label: `${own.map((m) => m.label).join(" and ")} together` };
+      best = { mute, seconds, via: inIt[0].via };
+    }
+    i = k;
   }
   return best;
 }

@@ -386,12 +386,27 @@ describe("maintenance windows and mutes delay the pages they hold back", () => {
   const report = (over: Record<string, unknown>) => checkPromises(withMutes(over), REFERENCE);
   const down = (over: Record<string, unknown>) => report(over).promises.find((p) => p.key === "endpoints.checks[api].failuresBeforeAlarm")!;
 
-  it("a daily window of 1439 min over P0 and P1 is refused on its key, with the figure and what keeps the promise", () => {
+  it("a daily window of 1439 min over P0 and P1 is refused on its key, with the figure and what keeps the promise (on the 23-hour spring-forward day two windows overlap: 46 h 59 min muted)", () => {
     const over = { maintenanceWindows: [{ name: "always", schedule: "daily at 00:00", durationMinutes: 1439, severities: ["P0", "P1"] }] };
-    expect(down(over).figure).toBe("paged at most 7 min after the fault, or up to 23 h 59 min later inside maintenance window always");
+    expect(down(over).figure).toBe("paged at most 7 min after the fault, or up to 46 h 59 min later inside maintenance window always");
     expect(report(over).refusals).toEqual([
-      "maintenanceWindows[0]: maintenance window always mutes t-db-app-rpo-P0 for up to 23 h 59 min: a fault inside it pages P0 up to 50 h after it, more than 12 h later than the promised 26 h; maintenance window always mutes t-endpoint-api-down-P0 for up to 23 h 59 min: a fault inside it pages P0 up to 24.1 h after it, more than 12 h later than the promised 7 min; shorten it to at most 12 h or drop P0 from its severities",
+      "maintenanceWindows[0]: maintenance window always mutes t-db-app-rpo-P0 for up to 46 h 59 min: a fault inside it pages P0 up to 73 h after it, more than 12 h later than the promised 26 h; maintenance window always mutes t-endpoint-api-down-P0 for up to 46 h 59 min: a fault inside it pages P0 up to 47.1 h after it, more than 12 h later than the promised 7 min; shorten it to at most 12 h or drop P0 from its severities",
     ]);
+  });
+
+  it("two daily 11-hour windows over P0, each within 12 h, overlap into 16 h 30 min muted: refused on the first's key, naming both", () => {
+    const over = {
+      maintenanceWindows: [
+        { name: "nightly", schedule: "daily at 01:30", durationMinutes: 660, severities: ["P0"] },
+        { name: "daytime", schedule: "daily at 06:00", durationMinutes: 660, severities: ["P0"] },
+      ],
+    };
+    expect(down(over).figure).toBe("paged at most 7 min after the fault, or up to 16 h 30 min later inside maintenance window nightly and maintenance window daytime together");
+    const lines = report(over).refusals;
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^maintenanceWindows\[0\]: maintenance window nightly and maintenance window daytime together mutes t-db-app-rpo-P0 for up to 16 h 30 min/);
+    // Each alone holds: 11 h is within the 12-hour allowance.
+    expect(report({ maintenanceWindows: [over.maintenanceWindows[0]] }).refusals).toEqual([]);
   });
 
   it("a mute of P0 for 14 days is refused; named in acceptedRisks it passes, reported as accepted", () => {
