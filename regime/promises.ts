@@ -829,7 +829,7 @@ export function settle(promises: PromiseResult[], accepted: Acceptance[], from: 
   for (const p of promises) {
     if (p.status !== "broken") continue;
     if (p.kind === "config" && acceptedKeys.has(p.key) && !p.recurring) p.status = "accepted";
-    else if (p.recurring && acceptedKeys.has(p.key)) p.effect = `${p.effect} (acceptedRisks cannot accept a break that comes on good days, ${p.recurring} times in 12 months)`;
+    else if (p.recurring && acceptedKeys.has(p.key)) p.effect = `${p.effect} (acceptedRisks cannot accept a break that comes on good days${p.effect?.includes("in 12 months") ? "" : `, ${p.recurring} times in 12 months`})`;
   }
   // One line per key with a broken promise: the cause once, every effect, what would keep it.
   const byKey = new Map<string, PromiseResult[]>();

@@ -496,7 +496,7 @@ describe("acceptedRisks", () => {
     expect(refusals(regime({ timezone: "America/New_York", acceptedRisks: accepted, verify: { maxAgeHours: 48 } }))).toEqual([]);
     // rpoHours 20: every day's 24 h between backups breaks it too (the RPO alarm would page P0 daily).
     expect(refusals(regime({ timezone: "America/New_York", backup: { rpoHours: 20 }, acceptedRisks: accepted, verify: { maxAgeHours: 48 } }))).toEqual([
-      `databases[app].backup.schedule: "daily at 02:00" leaves 24 h between backups + up to 12 min to store the next + 5 min for the RPO alarm to see it 364 times in 12 months > rpoHours 20: the RPO alarm pages P0 although every backup succeeds (acceptedRisks cannot accept a break that comes on good days, 364 times in 12 months); back up at least every 19.7 h or set rpoHours to at least 25`,
+      `databases[app].backup.schedule: "daily at 02:00" leaves 24 h between backups + up to 12 min to store the next + 5 min for the RPO alarm to see it 364 times in 12 months > rpoHours 20: the RPO alarm pages P0 although every backup succeeds (acceptedRisks cannot accept a break that comes on good days); back up at least every 19.7 h or set rpoHours to at least 25`,
     ]);
     const r = checkPromises(regime({ timezone: "America/New_York", backup: { rpoHours: 20 }, acceptedRisks: accepted, verify: { maxAgeHours: 48 } }), FROM).promises.filter((p) => p.key === "databases[app].backup.schedule" && /data lost/.test(p.promise));
     expect(r.map((p) => [p.status, p.recurring ?? 0])).toEqual([["accepted", 0], ["broken", 364]]);
@@ -508,7 +508,7 @@ describe("acceptedRisks", () => {
     // winter day > 23 (22.5 h in summer, when that backup runs at 03:00 EDT).
     const lines = refusals(regime({ timezone: "America/New_York", backup: { schedule: { at: "daily at 02:00", timezone: "Etc/GMT+5" } }, verify: { schedule: "daily at 01:30", maxAgeHours: 23 }, acceptedRisks: accepted }));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^databases\[app\]\.verify\.maxAgeHours: .* fails without a fault \(127 verifies in 12 months, first 2026-11-23\) \(acceptedRisks cannot accept a break that comes on good days, 127 times in 12 months\)/);
+    expect(lines[0]).toMatch(/^databases\[app\]\.verify\.maxAgeHours: .* fails without a fault \(127 verifies in 12 months, first 2026-11-23\) \(acceptedRisks cannot accept a break that comes on good days\)/);
   });
 
   it("an acceptance without a reason is a config error naming the key", () => {
