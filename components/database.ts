@@ -129,7 +129,7 @@ export function dbTaskTimeoutSeconds(task: DbTaskName, db: Pick<DatabaseConfig, 
 
 /** The missed-run alarm window of a scheduled database task (jobMissedRunWindow), or undefined when it is too sparse for one and the overdue watcher watches it. */
 export function dbTaskMissedRunWindow(task: DbTaskName, db: Pick<DatabaseConfig, "sizeGb">, runners: DatabaseRunners, schedule: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">) {
-  return jobMissedRunWindow(missedRunJobOf({ expectedIntervalSeconds: schedule.intervalSeconds, schedule, timeoutSeconds: dbTaskTimeoutSeconds(task, db, runners) }));
+  return jobMissedRunWindow(missedRunJobOf({ schedule, timeoutSeconds: dbTaskTimeoutSeconds(task, db, runners) }));
 }
 
 /**
@@ -353,7 +353,6 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
           environment: { ...common, ...environment },
           schedule,
           scheduleKey: `databases[${db.id}].${TASK_CATALOGUE[task].database.section}.schedule`,
-          expectedIntervalSeconds: schedule.intervalSeconds,
           timeoutSeconds,
           memoryMb,
           vpc: args.network ? { subnetIds: args.network.subnetIds, securityGroupIds: args.network.securityGroupIds } : undefined,

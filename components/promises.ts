@@ -140,7 +140,7 @@ export function declaredFromRegime(r: Regime): Declared {
         environment: {
           ...(settings[task as keyof typeof settings] as Record<string, string>),
           ...(sparse ? (runMarkerSettings(db.id, task, BUCKET_NAME_STAND_IN) as Record<string, string>) : {}),
-          ...taskOwnSettings({ taskName: task, regime: r.name, instance: db.id, runner: "lambda", expectedIntervalSeconds: schedules[task]!.intervalSeconds, schedule: schedules[task]!, timeoutSeconds: dbTaskTimeoutSeconds(task, db, runners) }),
+          ...taskOwnSettings({ taskName: task, regime: r.name, instance: db.id, runner: "lambda", schedule: schedules[task]!, timeoutSeconds: dbTaskTimeoutSeconds(task, db, runners) }),
         },
         remedy: task === "restore-drill" ? "list fewer checks or shorter SQL (they travel as JSON in CHECKS), or set restoreDrill.runner: fargate" : undefined,
       });
@@ -208,7 +208,6 @@ export function declaredFromRegime(r: Regime): Declared {
           taskName: "health-check",
           regime: r.name,
           runner: "lambda",
-          expectedIntervalSeconds: s.intervalSeconds,
           schedule: s,
           timeoutSeconds: healthCheckTimeoutSeconds(r.endpoints.checks),
         }),

@@ -80,7 +80,6 @@ export class RedisHealth extends pulumi.ComponentResource {
         environment: redisTaskEnvironment(r),
         schedule: args.schedule,
         scheduleKey: `redis[${r.id}].schedule`,
-        expectedIntervalSeconds: args.schedule.intervalSeconds,
         paused: args.redis.paused,
         timeoutSeconds: REDIS_TASK_TIMEOUT_SECONDS,
         memoryMb: 256,
