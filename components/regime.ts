@@ -23,8 +23,8 @@ import { Reminders, reminderSpec } from "./reminders";
 import type { ScheduledTask } from "./scheduled-task";
 import { TaskImage } from "./task-image";
 import { databaseRunners } from "../regime/runners";
-import type { ConfigSchedule, DatabaseConfig, Regime, RedisConfig } from "../regime/schema";
-import { DB_TASKS, TASK_CATALOGUE, type ZipTaskName } from "../tasks/catalogue";
+import type { DatabaseConfig, Regime, RedisConfig } from "../regime/schema";
+import { type ZipTaskName } from "../tasks/catalogue";
 
 /** Zip tasks the program deploys (tasks/catalogue.ts), with their archives (build/bundle.ts). */
 export type TaskArchives = Record<ZipTaskName, pulumi.asset.Archive>;
@@ -87,16 +87,6 @@ export interface RegimeOutputs {
  * secret's ARN otherwise): replace it with a postgres:// URL or a Secrets Manager ARN the task may read.
  */
 export const RESTORE_TARGET_PLACEHOLDER = "TARGET_URL_OR_SECRET_ARN";
-
-/** The schedule of each task a database has configured (its catalogue section), as the config loader resolved it. */
-export function databaseSchedules(db: DatabaseConfig): Partial<Record<DbTaskName, ConfigSchedule>> {
-  const out: Partial<Record<DbTaskName, ConfigSchedule>> = {};
-  for (const t of DB_TASKS) {
-    const s = db[TASK_CATALOGUE[t].database.section];
-    if (s) out[t] = s.schedule;
-  }
-  return out;
-}
 
 /**
  * Whether any task of a database runs on Fargate: its backup (too big for Lambda's 15 minutes) or its
@@ -192,7 +182,6 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           {
             regime: r.name,
             db,
-            schedules: databaseSchedules(db),
             vault,
             imageUri: images.get(db.majorVersion)!.imageUri,
             archives: args.archives,
@@ -225,7 +214,6 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         {
           regime: r.name,
           redis: x,
-          schedule: x.schedule,
           archive: args.archives[REDIS_TASK],
           network: resolveNetwork(x.network),
           alarmTopics: alerts.topics,

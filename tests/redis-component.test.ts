@@ -33,7 +33,6 @@ function build(name: string, config: unknown, network?: { subnetIds: string[]; s
   return new mod.RedisHealth(name, {
     regime: "app",
     redis: { ...redisSchema.parse(config), schedule: SCHEDULE },
-    schedule: SCHEDULE,
     archive: archive(),
     network,
     alarmTopics: TOPICS,
