@@ -16,8 +16,8 @@ import { jobMissedRunWindow, missedRunJobOf, ScheduledTask, type TaskCode } from
 import { TIERS } from "../tasks/lib/tiers";
 import type { Schedule } from "../regime/schedule";
 import { backupDurationReferenceSeconds, databaseRunners, type DatabaseRunners, type Runner } from "../regime/runners";
-import { restoreCheckBounds, type DatabaseConfig } from "../regime/schema";
-import { TASK_CATALOGUE, type DbTaskName, type ZipTaskName } from "../tasks/catalogue";
+import { restoreCheckBounds, type ConfigSchedule, type DatabaseConfig } from "../regime/schema";
+import { DB_TASKS, TASK_CATALOGUE, type DbTaskName, type ZipTaskName } from "../tasks/catalogue";
 import type { SharedSettingKey, TaskEnvironment } from "./task-settings";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { VERIFIED_FOLDER } from "../tasks/lib/verification";
@@ -27,11 +27,20 @@ export { LAMBDA_BACKUP_LIMIT_GB } from "../regime/runners";
 /** The tasks of one database (tasks/catalogue.ts, the entries with a `database` section). */
 export type { DbTaskName } from "../tasks/catalogue";
 
+/** The schedule of each task a database has configured (its catalogue section), as the config loader resolved it. */
+export function databaseSchedules(db: DatabaseConfig): Partial<Record<DbTaskName, ConfigSchedule>> {
+  const out: Partial<Record<DbTaskName, ConfigSchedule>> = {};
+  for (const t of DB_TASKS) {
+    const s = db[TASK_CATALOGUE[t].database.section];
+    if (s) out[t] = s.schedule;
+  }
+  return out;
+}
+
 export interface DatabaseArgs {
   regime: string;
+  /** The database as the config loader validated it, its tasks' schedules resolved (databaseSchedules). */
   db: DatabaseConfig;
-  /** Resolved schedules of this database's tasks, by task. */
-  schedules: Partial<Record<DbTaskName, Schedule>>;
   vault: BackupVault;
   /** Image with the PostgreSQL client of this database's major version. */
   imageUri: pulumi.Input<string>;
@@ -131,7 +140,7 @@ export function dbTaskTimeoutSeconds(task: DbTaskName, db: Pick<DatabaseConfig, 
 
 /** The missed-run alarm window of a scheduled database task (jobMissedRunWindow), or undefined when it is too sparse for one and the overdue watcher watches it. */
 export function dbTaskMissedRunWindow(task: DbTaskName, db: Pick<DatabaseConfig, "sizeGb">, runners: DatabaseRunners, schedule: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">) {
-  return jobMissedRunWindow(missedRunJobOf({ expectedIntervalSeconds: schedule.intervalSeconds, schedule, timeoutSeconds: dbTaskTimeoutSeconds(task, db, runners) }));
+  return jobMissedRunWindow(missedRunJobOf({ schedule, timeoutSeconds: dbTaskTimeoutSeconds(task, db, runners) }));
 }
 
 /**
@@ -295,7 +304,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
           ];
     const prefixes = backupPrefixes(db.id);
     const common = databaseTaskCommonSettings(db);
-    const image = imageTaskSettings(db, args.schedules, args.vault.bucketName);
+    const schedules = databaseSchedules(db);
+    const image = imageTaskSettings(db, schedules, args.vault.bucketName);
 
     // `paused: true` per section: the schedule is disabled and its watch silent (a sparse job leaves the overdue watcher).
     const pausedTasks: Record<DbTaskName, boolean | undefined> = {
@@ -317,7 +327,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       statements: pulumi.Input<IamStatement>[],
       memoryMb: number,
     ) => {
-      const schedule = args.schedules[task];
+      const schedule = schedules[task];
       if (!schedule) return;
       const timeoutSeconds = dbTaskTimeoutSeconds(task, db, runners);
       const paused = pausedTasks[task] === true;
@@ -355,7 +365,6 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
           environment: { ...common, ...environment },
           schedule,
           scheduleKey: `databases[${db.id}].${TASK_CATALOGUE[task].database.section}.schedule`,
-          expectedIntervalSeconds: schedule.intervalSeconds,
           timeoutSeconds,
           memoryMb,
           vpc: args.network ? { subnetIds: args.network.subnetIds, securityGroupIds: args.network.securityGroupIds } : undefined,
@@ -457,7 +466,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
     // interval only, and a db-health that stops is paged by its own missed-run alarm.
     if (db.health) {
       const h = db.health;
-      const period = Math.max(300, Math.min(86400, Math.round((args.schedules["db-health"]?.intervalSeconds ?? 900) / 60) * 60));
+      const period = Math.max(300, Math.min(86400, Math.round((schedules["db-health"]?.intervalSeconds ?? 900) / 60) * 60));
       for (const w of DB_HEALTH_WARNINGS) {
         createAlarm(
           args.regime,
@@ -490,7 +499,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
     // backup's run markers, and its P0 overdue alarm is the RPO alarm.
     this.rpoWatched = rpoWatchedByOverdueWatcher(db.backup.rpoHours);
     if (this.rpoWatched) {
-      const schedule = args.schedules.backup!;
+      const schedule = schedules.backup!;
       this.watchedJobs.push(rpoWatchedJob(db, schedule));
       this.rpoAlarmName = pulumi.output(alarmName(args.regime, { resource: rpoAlarmResource(db.id, true), metric: "overdue", severity: "P0" }));
       this.registerOutputs({ rpoAlarmName: this.rpoAlarmName });

@@ -186,7 +186,6 @@ export class HealthChecks extends pulumi.ComponentResource {
         } satisfies TaskEnvironment<"health-check">,
         schedule: args.schedule,
         scheduleKey: "endpoints.schedule",
-        expectedIntervalSeconds: args.schedule.intervalSeconds,
         paused: args.paused,
         timeoutSeconds: healthCheckTimeoutSeconds(args.endpoints),
         memoryMb: 256,

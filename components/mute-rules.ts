@@ -13,8 +13,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { SEVERITIES, type Severity } from "./alarms";
-import { chunks, muteSchedule, windowProblem, windowSchedules, type MaintenanceWindowConfig, type MuteConfig, type MuteSchedule } from "../regime/maintenance-windows";
-import { RegimeConfigError, resolveSchedule } from "../regime/load";
+import { chunks, muteSchedule, windowProblem, windowSchedules, type MuteConfig, type MuteSchedule } from "../regime/maintenance-windows";
+import { RegimeConfigError } from "../regime/load";
+import type { Regime } from "../regime/schema";
 
 /** One alarm of the regime as the catalogue saw it registered. */
 export interface CatalogAlarm {
@@ -64,10 +65,9 @@ export class AlarmCatalog {
 export interface MuteRulesArgs {
   /** Regime name: prefix of every rule name. */
   regime: string;
-  windows: MaintenanceWindowConfig[];
+  /** The regime's maintenance windows, their schedules as the config loader resolved them. */
+  windows: Regime["maintenanceWindows"];
   mutes: MuteConfig[];
-  /** The regime's timezone, for windows whose schedule names none. */
-  timezone: string;
   /** The run's reference date: windows that need one rule per occurrence start from it; a mute over by then is left out. */
   reference: Date;
   alarms: CatalogAlarm[];
@@ -114,7 +114,7 @@ export class MuteRules extends pulumi.ComponentResource {
 
     args.windows.forEach((w, i) => {
       const key = `maintenanceWindows[${i}]`;
-      const s = resolveSchedule(w.schedule, args.timezone);
+      const s = w.schedule;
       // The loader checked the wall clock; the Scheduler's calendar over the 12 months after the
       // reference date also sees the 23-hour day of a daylight-saving change.
       const overlap = windowProblem(s, w.durationMinutes, args.reference);

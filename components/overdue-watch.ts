@@ -178,7 +178,6 @@ export class OverdueWatch extends pulumi.ComponentResource {
         code: { kind: "zip", archive: args.archive, handler: "index.handler" },
         environment: { ...(args.vault ? { BACKUP_BUCKET: args.vault.bucketName } : {}), WATCHED_JOBS: watchedJobsSetting(args.jobs) } satisfies TaskEnvironment<"overdue-watch">,
         schedule: { ...OVERDUE_WATCH_SCHEDULE, timezone: args.timezone },
-        expectedIntervalSeconds: OVERDUE_WATCH_SCHEDULE.intervalSeconds,
         timeoutSeconds: WATCHER_TIMEOUT_SECONDS,
         memoryMb: 256,
         // Reads every job's markers; writes only watching-since.json where a job has none yet.

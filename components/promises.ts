@@ -18,14 +18,13 @@
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
-import { dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, rpoAlarmWindow, rpoWatchedByOverdueWatcher, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
+import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, rpoAlarmWindow, rpoWatchedByOverdueWatcher, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
 import { endpointsSetting, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
 import { physicalName } from "./naming";
 import { REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS } from "./redis";
-import { reminderMissedRunWindow, reminderWatchedJob } from "./reminders";
-import { databaseSchedules } from "./regime";
+import { reminderMissedRunWindow, reminderSpec, reminderWatchedJob } from "./reminders";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity } from "./overdue-watch";
 import { jobMissedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
@@ -33,12 +32,11 @@ import { checksHaveGaps, checkStepSeconds, downAlarmPeriodSeconds, failuresBefor
 import { backupRunFigure, databaseRunners } from "../regime/runners";
 import { muteTime } from "../regime/maintenance-windows";
 import { fileBackupSchedule } from "../regime/file-backups";
-import { resolveSchedule } from "../regime/load";
 import { ALARM_EVALUATION_SECONDS, evaluatePromises, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
 import { formatDuration } from "../regime/scheduler-time";
 import type { Schedule } from "../regime/schedule";
 import { stateManagerSchedule } from "./association-watch";
-import type { Regime, ScheduleInput } from "../regime/schema";
+import type { ConfigSchedule, Regime, ScheduleInput } from "../regime/schema";
 import type { Severity } from "../regime/severity";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
 
@@ -57,7 +55,7 @@ const textOf = (input: ScheduleInput) => (typeof input === "string" ? input : in
 function job(
   key: string,
   label: string,
-  input: ScheduleInput,
+  text: string,
   s: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">,
   severity: string | undefined,
   longestRunSeconds: number,
@@ -68,7 +66,7 @@ function job(
     ...(paused ? { paused } : {}),
     key,
     label,
-    text: textOf(input),
+    text,
     expression: s.expression,
     timezone: s.timezone,
     intervalSeconds: s.intervalSeconds,
@@ -95,14 +93,14 @@ export function declaredFromRegime(r: Regime): Declared {
   const d: Declared = { databases: [], jobs: [], alarms: [], functions: [], names: [] };
   for (const db of r.databases) {
     const key = `databases[${db.id}]`;
-    const schedules = databaseSchedules(db, r.timezone);
+    const schedules = databaseSchedules(db);
     const runners = databaseRunners(db, key);
     const jobs: Partial<Record<DbTaskName, DeclaredJob>> = {};
-    for (const [task, s] of Object.entries(schedules) as [DbTaskName, Schedule][]) {
+    for (const [task, s] of Object.entries(schedules) as [DbTaskName, ConfigSchedule][]) {
       // The config section of the task (tasks/catalogue.ts): `databases[app].<section>.schedule`.
       const name = TASK_CATALOGUE[task].database.section;
       const section = db[name]!;
-      jobs[task] = job(`${key}.${name}.schedule`, `${task} of database ${db.id}`, section.schedule, s, section.severity, dbTaskTimeoutSeconds(task, db, runners), section.paused, dbTaskMissedRunWindow(task, db, runners, s));
+      jobs[task] = job(`${key}.${name}.schedule`, `${task} of database ${db.id}`, s.text, s, section.severity, dbTaskTimeoutSeconds(task, db, runners), section.paused, dbTaskMissedRunWindow(task, db, runners, s));
       // Too sparse for a metric alarm: components/database.ts hands the job to the overdue watcher.
       if (!jobs[task]!.watch) jobs[task]!.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
       d.jobs.push(jobs[task]!);
@@ -141,7 +139,7 @@ export function declaredFromRegime(r: Regime): Declared {
         environment: {
           ...(settings[task as keyof typeof settings] as Record<string, string>),
           ...(sparse ? (runMarkerSettings(db.id, task, BUCKET_NAME_STAND_IN) as Record<string, string>) : {}),
-          ...taskOwnSettings({ taskName: task, regime: r.name, instance: db.id, runner: "lambda", expectedIntervalSeconds: schedules[task]!.intervalSeconds, schedule: schedules[task]!, timeoutSeconds: dbTaskTimeoutSeconds(task, db, runners) }),
+          ...taskOwnSettings({ taskName: task, regime: r.name, instance: db.id, runner: "lambda", schedule: schedules[task]!, timeoutSeconds: dbTaskTimeoutSeconds(task, db, runners) }),
         },
         remedy: task === "restore-drill" ? "list fewer checks or shorter SQL (they travel as JSON in CHECKS), or set restoreDrill.runner: fargate" : undefined,
       });
@@ -165,13 +163,13 @@ export function declaredFromRegime(r: Regime): Declared {
   }
 
   for (const x of r.redis) {
-    const s = resolveSchedule(x.schedule, r.timezone);
-    d.jobs.push(job(`redis[${x.id}].schedule`, `${REDIS_TASK} of ${x.id}`, x.schedule, s, x.severity, REDIS_TASK_TIMEOUT_SECONDS, x.paused));
+    const s = x.schedule;
+    d.jobs.push(job(`redis[${x.id}].schedule`, `${REDIS_TASK} of ${x.id}`, s.text, s, x.severity, REDIS_TASK_TIMEOUT_SECONDS, x.paused));
   }
 
   if (r.endpoints) {
-    const s = resolveSchedule(r.endpoints.schedule, r.timezone);
-    d.jobs.push(job("endpoints.schedule", "endpoint checks", r.endpoints.schedule, s, healthCheckMissedRunSeverity(s, r.endpoints.checks), healthCheckTimeoutSeconds(r.endpoints.checks), r.endpoints.paused));
+    const s = r.endpoints.schedule;
+    d.jobs.push(job("endpoints.schedule", "endpoint checks", s.text, s, healthCheckMissedRunSeverity(s, r.endpoints.checks), healthCheckTimeoutSeconds(r.endpoints.checks), r.endpoints.paused));
     // components/health-checks.ts: one period per check while the checks run, whole minutes, 1 minute to 1 day.
     const period = downAlarmPeriodSeconds(s);
     const step = checkStepSeconds(s);
@@ -187,7 +185,7 @@ export function declaredFromRegime(r: Regime): Declared {
         components: [`${r.name}-health`],
         // components/health-checks.ts: paused checks turn the down alarms' actions off.
         pausedWith: "endpoints.schedule",
-        ...(gapped ? { whileActive: `while checks run (checks run ${textOf(r.endpoints.schedule)}, ${s.timezone}; between them the alarm keeps its state)` } : {}),
+        ...(gapped ? { whileActive: `while checks run (checks run ${s.text}, ${s.timezone}; between them the alarm keeps its state)` } : {}),
         // The down alarm's figure, stated whole: the fault is seen at the next check (up to one check
         // interval), the failing checks fill `failures` periods, and CloudWatch evaluates the alarm
         // once a minute (ALARM_EVALUATION_SECONDS). Fewer datapoints would page sooner but on fewer
@@ -209,7 +207,6 @@ export function declaredFromRegime(r: Regime): Declared {
           taskName: "health-check",
           regime: r.name,
           runner: "lambda",
-          expectedIntervalSeconds: s.intervalSeconds,
           schedule: s,
           timeoutSeconds: healthCheckTimeoutSeconds(r.endpoints.checks),
         }),
@@ -221,7 +218,7 @@ export function declaredFromRegime(r: Regime): Declared {
     for (const b of g.fileBackups) {
       const s = fileBackupSchedule(b.schedule, r.timezone);
       const sched = { expression: s.expression, timezone: "UTC", intervalSeconds: s.intervalSeconds };
-      const j = job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, b.schedule, sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s));
+      const j = job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, textOf(b.schedule), sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s));
       // Weekly: components/file-backups.ts hands it to the overdue watcher, which reads its success metric's history.
       if (fileBackupWatchedJob(r.name, g, b, s)) j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
       d.jobs.push(j);
@@ -264,9 +261,9 @@ export function declaredFromRegime(r: Regime): Declared {
     // reminder's own schedule group when a metric alarm can see its interval; otherwise the overdue
     // watcher reads that metric's history (with or without a backup vault: its watch start is its
     // schedule group's creation date).
-    const s = resolveSchedule(m.schedule, r.timezone);
-    const j = job(`reminders[${m.name}].schedule`, `reminder ${m.name}`, m.schedule, s, m.severity, 0, m.paused, reminderMissedRunWindow(s));
-    const watched = reminderWatchedJob(`${r.name}-reminders`, { ...s, name: m.name, severity: m.severity, checklist: m.checklist, paused: m.paused });
+    const s = m.schedule;
+    const j = job(`reminders[${m.name}].schedule`, `reminder ${m.name}`, s.text, s, m.severity, 0, m.paused, reminderMissedRunWindow(s));
+    const watched = reminderWatchedJob(`${r.name}-reminders`, reminderSpec(m));
     if (watched) j.overdueWatch = { toleranceSeconds: watched.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true };
     d.jobs.push(j);
   }

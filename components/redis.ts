@@ -11,7 +11,6 @@ import { createAlarm, type AlertTopics } from "./alarms";
 import type { IamStatement } from "./iam";
 import { ScheduledTask } from "./scheduled-task";
 import type { TaskEnvironment } from "./task-settings";
-import type { Schedule } from "../regime/schedule";
 import type { RedisConfig } from "../regime/schema";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
@@ -24,8 +23,8 @@ export const REDIS_TIMEOUT_SECONDS = 10;
 
 export interface RedisHealthArgs {
   regime: string;
+  /** The Redis as the config loader validated it; its `schedule` resolved (expression, timezone, intervalSeconds). */
   redis: RedisConfig;
-  schedule: Schedule;
   /** Zip archive of the redis-health task (build/bundle.ts). */
   archive: pulumi.asset.Archive;
   network?: { subnetIds: pulumi.Input<string[]>; securityGroupIds: pulumi.Input<string[]> };
@@ -78,9 +77,8 @@ export class RedisHealth extends pulumi.ComponentResource {
         code: { kind: "zip", archive: args.archive, handler: "index.handler" },
         instance: r.id,
         environment: redisTaskEnvironment(r),
-        schedule: args.schedule,
+        schedule: r.schedule,
         scheduleKey: `redis[${r.id}].schedule`,
-        expectedIntervalSeconds: args.schedule.intervalSeconds,
         paused: args.redis.paused,
         timeoutSeconds: REDIS_TASK_TIMEOUT_SECONDS,
         memoryMb: 256,
@@ -98,7 +96,7 @@ export class RedisHealth extends pulumi.ComponentResource {
     // run, a healthy one once every 6 hours (tasks/lib/metrics.ts SAMPLE_SECONDS.warningLevel), so
     // missing data is not breaching; a run that writes none (it failed, or maxmemory is 0) is paged by
     // the errors alarm, a task that stops by its missed-run alarm.
-    const period = Math.max(300, Math.min(86400, Math.round((args.schedule.intervalSeconds || 900) / 60) * 60));
+    const period = Math.max(300, Math.min(86400, Math.round((args.redis.schedule.intervalSeconds || 900) / 60) * 60));
     const dims = { service: args.regime, Task: REDIS_TASK, Instance: r.id };
     const alarms: pulumi.Output<string>[] = [];
     const alarm = (

@@ -19,14 +19,12 @@ import { LogRotation } from "./logs";
 import { AlarmCatalog, MuteRules } from "./mute-rules";
 import { OverdueWatch, type WatchedJobSpec } from "./overdue-watch";
 import { resetPlanRecord } from "./plan-record";
-import { Reminders } from "./reminders";
+import { Reminders, reminderSpec } from "./reminders";
 import type { ScheduledTask } from "./scheduled-task";
 import { TaskImage } from "./task-image";
-import { resolveSchedule } from "../regime/load";
 import { databaseRunners } from "../regime/runners";
-import type { Schedule } from "../regime/schedule";
 import type { DatabaseConfig, Regime, RedisConfig } from "../regime/schema";
-import { DB_TASKS, TASK_CATALOGUE, type ZipTaskName } from "../tasks/catalogue";
+import { type ZipTaskName } from "../tasks/catalogue";
 
 /** Zip tasks the program deploys (tasks/catalogue.ts), with their archives (build/bundle.ts). */
 export type TaskArchives = Record<ZipTaskName, pulumi.asset.Archive>;
@@ -89,16 +87,6 @@ export interface RegimeOutputs {
  * secret's ARN otherwise): replace it with a postgres:// URL or a Secrets Manager ARN the task may read.
  */
 export const RESTORE_TARGET_PLACEHOLDER = "TARGET_URL_OR_SECRET_ARN";
-
-/** The schedule of each task a database has configured (its catalogue section), resolved in the regime's timezone. */
-export function databaseSchedules(db: DatabaseConfig, timezone: string): Partial<Record<DbTaskName, Schedule>> {
-  const out: Partial<Record<DbTaskName, Schedule>> = {};
-  for (const t of DB_TASKS) {
-    const s = db[TASK_CATALOGUE[t].database.section];
-    if (s) out[t] = resolveSchedule(s.schedule, timezone);
-  }
-  return out;
-}
 
 /**
  * Whether any task of a database runs on Fargate: its backup (too big for Lambda's 15 minutes) or its
@@ -194,7 +182,6 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           {
             regime: r.name,
             db,
-            schedules: databaseSchedules(db, r.timezone),
             vault,
             imageUri: images.get(db.majorVersion)!.imageUri,
             archives: args.archives,
@@ -227,7 +214,6 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         {
           regime: r.name,
           redis: x,
-          schedule: resolveSchedule(x.schedule, r.timezone),
           archive: args.archives[REDIS_TASK],
           network: resolveNetwork(x.network),
           alarmTopics: alerts.topics,
@@ -247,7 +233,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         {
           regime: r.name,
           endpoints: r.endpoints.checks,
-          schedule: resolveSchedule(r.endpoints.schedule, r.timezone),
+          schedule: r.endpoints.schedule,
           archive: args.archives["health-check"],
           paused: r.endpoints.paused,
           alarmTopics: alerts.topics,
@@ -297,10 +283,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         `${r.name}-reminders`,
         {
           regime: r.name,
-          reminders: r.reminders.map((m) => {
-            const s = resolveSchedule(m.schedule, r.timezone);
-            return { name: m.name, expression: s.expression, timezone: s.timezone, description: s.description, intervalSeconds: s.intervalSeconds, severity: m.severity, checklist: m.checklist, paused: m.paused };
-          }),
+          reminders: r.reminders.map(reminderSpec),
           alarmTopics: alerts.topics,
           topicKeyArn: alerts.kmsKeyArn,
           tags,
@@ -371,7 +354,6 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           regime: r.name,
           windows: r.maintenanceWindows,
           mutes: r.mutes,
-          timezone: r.timezone,
           reference: args.reference ?? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())),
           alarms: catalog.alarms,
           components: catalog.components,

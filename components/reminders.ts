@@ -26,6 +26,7 @@ import { recordSchedule } from "./plan-record";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, missedRunTimeToPageSeconds, noSuccessWithin } from "./scheduled-task";
 import { METRIC_HOURLY } from "../regime/limits";
+import type { Regime } from "../regime/schema";
 
 export interface ReminderSpec {
   name: string;
@@ -40,6 +41,12 @@ export interface ReminderSpec {
   checklist: string[];
   /** `paused: true`: the schedule is created DISABLED and sends nothing until it is resumed. */
   paused?: boolean;
+}
+
+/** The spec of a reminder of the validated regime, its schedule as the config loader resolved it. */
+export function reminderSpec(m: Regime["reminders"][number]): ReminderSpec {
+  const { expression, timezone, description, intervalSeconds } = m.schedule;
+  return { name: m.name, expression, timezone, description, intervalSeconds, severity: m.severity, checklist: m.checklist, paused: m.paused };
 }
 
 export interface RemindersArgs {

@@ -74,12 +74,13 @@ export interface ScheduledTaskArgs {
   code: TaskCode;
   /** Plain settings only: secrets travel as Secrets Manager ARNs, never as values. */
   environment?: Record<string, pulumi.Input<string>>;
-  /** When it runs (regime/schedule.ts, as the config resolved it). */
+  /**
+   * When it runs (regime/schedule.ts, as the config resolved it); its `intervalSeconds`, the longest
+   * expected gap between two runs, sets the missed-run window (jobMissedRunWindow).
+   */
   schedule: Schedule;
   /** The config key that sets `schedule` (`databases[app].backup.schedule`), for the plan's record; unset for a schedule the program sets itself. */
   scheduleKey?: string;
-  /** Longest expected gap between two runs, in seconds: the missed-run window is this plus a jitter margin (missedRunWindowSeconds). */
-  expectedIntervalSeconds: number;
   /** Lambda: at most 900. Fargate: the duration alarm's reference (Fargate itself has no timeout). */
   timeoutSeconds: number;
   /** Lambda memory, 128..10240 MB (ignored for Fargate, which takes code.memory). */
@@ -286,8 +287,8 @@ export function missedRunTimeToPageSeconds(window: { period: number; evaluationP
 }
 
 /** The missed-run window's inputs of a scheduled task: its interval, schedule, timeout as its longest run, runs tolerated. */
-export function missedRunJobOf(a: { expectedIntervalSeconds: number; schedule: { expression: string; timezone: string }; timeoutSeconds: number; missedRunsTolerated?: number }): MissedRunJob {
-  return { intervalSeconds: a.expectedIntervalSeconds, schedule: a.schedule, longestRunSeconds: a.timeoutSeconds, tolerated: a.missedRunsTolerated };
+export function missedRunJobOf(a: { schedule: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">; timeoutSeconds: number; missedRunsTolerated?: number }): MissedRunJob {
+  return { intervalSeconds: a.schedule.intervalSeconds, schedule: a.schedule, longestRunSeconds: a.timeoutSeconds, tolerated: a.missedRunsTolerated };
 }
 
 /**
@@ -334,8 +335,7 @@ export function taskOwnSettings(a: {
   metricsNamespace?: string;
   instance?: string;
   runner: "lambda" | "fargate";
-  expectedIntervalSeconds: number;
-  schedule: { expression: string; timezone: string };
+  schedule: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">;
   timeoutSeconds: number;
   missedRunsTolerated?: number;
 }): Record<string, string> {
@@ -345,7 +345,7 @@ export function taskOwnSettings(a: {
   const runMetrics: RunMetric[] =
     a.runner === "fargate" ? (["TaskSucceeded", "TaskFailed", "TaskDuration"] as RunMetric[]).filter((m) => m !== "TaskSucceeded" || window) : [];
   if (a.runner === "fargate" || runMetrics.length) own.RUN_METRICS = runMetrics.join(",");
-  if (publishesSampled(a.taskName)) own.SCHEDULE_INTERVAL_SECONDS = String(a.expectedIntervalSeconds);
+  if (publishesSampled(a.taskName)) own.SCHEDULE_INTERVAL_SECONDS = String(a.schedule.intervalSeconds);
   return own;
 }
 
@@ -396,8 +396,8 @@ export function validateTaskArgs(name: string, args: ScheduledTaskArgs): void {
   if (!/^(cron\(\S+( \S+){5}\)|rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\)|at\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\))$/.test(args.schedule.expression)) {
     throw new Error(`schedule.expression: "${args.schedule.expression}" must be cron(<6 fields>) or rate(<n> <unit>)`);
   }
-  if (!(Number.isFinite(args.expectedIntervalSeconds) && args.expectedIntervalSeconds >= 60)) {
-    throw new Error(`expectedIntervalSeconds: must be at least 60, got ${args.expectedIntervalSeconds}`);
+  if (!(Number.isFinite(args.schedule.intervalSeconds) && args.schedule.intervalSeconds >= 60)) {
+    throw new Error(`schedule.intervalSeconds: must be at least 60, got ${args.schedule.intervalSeconds}`);
   }
   if (!(SEVERITIES as readonly string[]).includes(args.severity)) throw new Error(`severity: must be one of ${SEVERITIES.join(", ")}, got "${args.severity}"`);
   for (const key of Object.keys(args.environment ?? {})) {

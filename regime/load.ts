@@ -4,8 +4,8 @@
  * (`databases[0].backup.retention.daily: must be >= 1`).
  */
 import { z } from "zod";
-import { parseSchedule, type Schedule } from "./schedule";
-import { REGIME_KEYS, regimeSchema, type Regime, type ScheduleInput } from "./schema";
+import { parseSchedule } from "./schedule";
+import { REGIME_KEYS, regimeSchema, type ConfigSchedule, type ParsedRegime, type Regime, type ScheduleInput } from "./schema";
 import { checkFileBackupSchedules } from "./logs";
 import { databaseRunners } from "./runners";
 import { windowProblem } from "./maintenance-windows";
@@ -99,18 +99,38 @@ function issueOf(issue: z.core.$ZodIssue): { path: PropertyKey[]; line: string }
   return { path: issue.path, line: `${path || "config"}: ${issue.message}` };
 }
 
-/** Resolves a schedule as written in config, with the regime's timezone as default. */
-export function resolveSchedule(input: ScheduleInput, defaultTimezone: string): Schedule {
-  return typeof input === "string" ? parseSchedule(input, defaultTimezone) : parseSchedule(input.at, input.timezone);
+/** Resolves a schedule as written in config, with the regime's timezone as default; throws ScheduleError. */
+function resolveSchedule(input: ScheduleInput, defaultTimezone: string): ConfigSchedule {
+  const text = typeof input === "string" ? input : input.at;
+  return { ...parseSchedule(text, typeof input === "string" ? defaultTimezone : input.timezone), text };
 }
+
+/**
+ * The regime with every schedule outside `logs` resolved (ConfigSchedule), each in its own timezone
+ * or the regime's: the one place schedules are resolved; every component reads these.
+ */
+function withResolvedSchedules(parsed: ParsedRegime): Regime {
+  const resolve = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(resolve);
+    if (value === null || typeof value !== "object") return value;
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, k === "schedule" && isScheduleInput(v) ? resolveSchedule(v, parsed.timezone) : resolve(v)]),
+    );
+  };
+  const { logs, ...rest } = parsed;
+  return { ...(resolve(rest) as Omit<Regime, "logs">), logs };
+}
+
+const isScheduleInput = (v: unknown): v is ScheduleInput =>
+  typeof v === "string" || (typeof v === "object" && v !== null && "at" in v && typeof v.at === "string");
 
 /** Every `schedule` field in the parsed regime, with its key path. */
 export function scheduleFields(value: unknown, path: (string | number)[] = []): { path: (string | number)[]; input: ScheduleInput }[] {
   if (Array.isArray(value)) return value.flatMap((v, i) => scheduleFields(v, [...path, i]));
   if (value === null || typeof value !== "object") return [];
   return Object.entries(value).flatMap(([k, v]) =>
-    k === "schedule" && (typeof v === "string" || (typeof v === "object" && v !== null && "at" in v && typeof v.at === "string"))
-      ? [{ path: [...path, k], input: v as ScheduleInput }]
+    k === "schedule" && isScheduleInput(v)
+      ? [{ path: [...path, k], input: v }]
       : scheduleFields(v, [...path, k]),
   );
 }
@@ -177,7 +197,7 @@ export function regimeProblems(raw: unknown): { lines: string[]; regime?: Regime
   // Where each database's jobs run (Lambda or Fargate) against the promises they carry, one database at a time.
   // A database whose own keys are valid is checked even when other parts of the regime are not.
   const databases = parsed.success
-    ? parsed.data.databases.map((db) => db as Regime["databases"][number] | undefined)
+    ? parsed.data.databases.map((db) => db as ParsedRegime["databases"][number] | undefined)
     : (Array.isArray(rawObject.databases) ? rawObject.databases : []).map((db, i) => {
         // Its unknown keys are already reported: judge the rest without them.
         const known = structuredClone(db) as unknown;
@@ -208,7 +228,7 @@ export function regimeProblems(raw: unknown): { lines: string[]; regime?: Regime
       if (problem) lines.push(`${at}.${problem.key}: ${problem.message}`);
     });
   }
-  return parsed.success && lines.length === 0 ? { lines, regime: parsed.data } : { lines };
+  return parsed.success && lines.length === 0 ? { lines, regime: withResolvedSchedules(parsed.data) } : { lines };
 }
 
 /** Validates a regime object; throws RegimeConfigError with one line per problem (see `regimeProblems`). */

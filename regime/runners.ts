@@ -88,7 +88,10 @@ export function backupRunFigure(sizeGb: number, runner: Runner): { runner: Runne
  * picks Lambda for a promise Lambda cannot keep, or when a task must run on Fargate and the
  * database has no `network` (Fargate tasks need subnets and security groups).
  */
-export function databaseRunners(db: DatabaseConfig, at: string): DatabaseRunners {
+export function databaseRunners(
+  db: Pick<DatabaseConfig, "sizeGb" | "network"> & { backup: Pick<DatabaseConfig["backup"], "runner">; restoreDrill?: Pick<NonNullable<DatabaseConfig["restoreDrill"]>, "rtoMinutes" | "checks" | "runner"> },
+  at: string,
+): DatabaseRunners {
   const bigBackup = backupRunSeconds(db.sizeGb) > LAMBDA_BACKUP_MAX_SECONDS;
   if (db.backup.runner === "lambda" && bigBackup) {
     throw new Error(`${at}.backup.runner: lambda cannot dump ${db.sizeGb} GB (sizeGb) in time: ${lambdaBackupFigure(db.sizeGb)}; use fargate or leave it unset`);

@@ -5,6 +5,7 @@
  * by line: schedules ("daily at 02:00"), retention in days, thresholds in percent and milliseconds.
  */
 import { z } from "zod";
+import type { Schedule } from "./schedule";
 import { LOG_RETENTION_DAYS } from "./limits";
 import { endpointsSchema } from "./endpoints";
 import { logsSchemaAt } from "./logs";
@@ -536,11 +537,35 @@ function tableKey(name: string): string {
 }
 
 export type RegimeInput = z.input<typeof regimeSchema>;
-export type Regime = z.output<typeof regimeSchema>;
+/** The regime as the schema parses it: schedules still as written (`ScheduleInput`). */
+export type ParsedRegime = z.output<typeof regimeSchema>;
+export type ScheduleInput = z.output<typeof schedule>;
+
+/**
+ * A schedule of the config resolved once, where the config is loaded (regime/load.ts): the Schedule it
+ * runs on (expression, IANA timezone, readable description, longest gap in seconds) and `text`, the
+ * schedule as written (`daily at 02:00`, the `at` of `{ at, timezone }`), for messages that quote the config.
+ */
+export interface ConfigSchedule extends Schedule {
+  text: string;
+}
+
+/** `T` with every `schedule: ScheduleInput` key, at any depth, as a ConfigSchedule. */
+export type WithResolvedSchedules<T> = T extends readonly (infer E)[]
+  ? WithResolvedSchedules<E>[]
+  : T extends object
+    ? { [K in keyof T]: K extends "schedule" ? ([T[K]] extends [ScheduleInput] ? ConfigSchedule : T[K]) : WithResolvedSchedules<T[K]> }
+    : T;
+
+/**
+ * The validated regime (regime/load.ts `validateRegime`): every schedule resolved once in its timezone
+ * (the regime's unless it names its own), except `logs` (host groups' State Manager crons and file
+ * backups, still as written).
+ */
+export type Regime = Omit<WithResolvedSchedules<ParsedRegime>, "logs"> & Pick<ParsedRegime, "logs">;
 export type DatabaseConfig = Regime["databases"][number];
 export type RedisConfig = Regime["redis"][number];
 export type { EndpointConfig } from "./endpoints";
-export type ScheduleInput = z.output<typeof schedule>;
 
 /** Top-level config keys, in the order they appear in a stack file. */
 export const REGIME_KEYS = Object.keys(regimeSchema.shape) as (keyof Regime)[];

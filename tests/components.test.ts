@@ -40,7 +40,7 @@ const countByType = (name: string): Record<string, number> =>
   under(name).reduce<Record<string, number>>((acc, r) => ((acc[r.type] = (acc[r.type] ?? 0) + 1), acc), {});
 
 /** A task's schedule as ScheduledTask takes it, with the expression as its description (not checked here: the config parses it). */
-const scheduleAt = (expression: string, timezone: string) => ({ expression, timezone, description: expression, intervalSeconds: 0 });
+const scheduleAt = (expression: string, timezone: string, intervalSeconds = 86400) => ({ expression, timezone, description: expression, intervalSeconds });
 
 function taskArgs(overrides: Partial<import("../components/scheduled-task").ScheduledTaskArgs> = {}): import("../components/scheduled-task").ScheduledTaskArgs {
   return {
@@ -50,7 +50,6 @@ function taskArgs(overrides: Partial<import("../components/scheduled-task").Sche
     code: { kind: "zip", archive: archive(), handler: "index.handler" },
     environment: { DEAD_PERCENT_MIN: "5" },
     schedule: scheduleAt("cron(0 3 * * ? *)", "America/New_York"),
-    expectedIntervalSeconds: 86400,
     timeoutSeconds: 900,
     memoryMb: 256,
     policyStatements: [],
@@ -96,7 +95,6 @@ beforeAll(async () => {
       code: { kind: "image", imageUri: "123456789012.dkr.ecr.us-east-1.amazonaws.com/prod-task@sha256:abc" },
       environment: { BACKUP_BUCKET: vault.bucketName, DB_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:crm-AbCdEf" },
       schedule: scheduleAt("cron(0 2 * * ? *)", "America/New_York"),
-      expectedIntervalSeconds: 86400,
       timeoutSeconds: 900,
       memoryMb: 1024,
       vpc: { subnetIds: ["subnet-a", "subnet-b"], securityGroupIds: ["sg-backup"] },
@@ -122,7 +120,6 @@ beforeAll(async () => {
       },
       environment: { BACKUP_BUCKET: vault.bucketName },
       schedule: scheduleAt("cron(0 1 * * ? *)", "Europe/Berlin"),
-      expectedIntervalSeconds: 86400,
       timeoutSeconds: 3 * 3600,
       vpc: { subnetIds: ["subnet-a"], securityGroupIds: ["sg-backup"] },
       policyStatements: vault.writeStatements(["daily/big/"]),
@@ -133,8 +130,7 @@ beforeAll(async () => {
     "prod-db-crm-restore-drill",
     taskArgs({
       taskName: "restore-drill",
-      schedule: scheduleAt("cron(0 3 1 1/3 ? *)", "UTC"),
-      expectedIntervalSeconds: 92 * 86400,
+      schedule: scheduleAt("cron(0 3 1 1/3 ? *)", "UTC", 92 * 86400),
       policyStatements: vault.readStatements(CRM_PREFIXES),
     }),
   );
@@ -743,7 +739,7 @@ describe("ScheduledTask arguments", () => {
     );
     expect(bad({ schedule: scheduleAt("cron(0 2 * * ? *)", "Mars/Olympus_Mons") })).toThrow(/^schedule\.timezone: "Mars\/Olympus_Mons"/);
     expect(bad({ schedule: scheduleAt("0 2 * * *", "UTC") })).toThrow('schedule.expression: "0 2 * * *" must be cron(<6 fields>) or rate(<n> <unit>)');
-    expect(bad({ expectedIntervalSeconds: 0 })).toThrow("expectedIntervalSeconds: must be at least 60, got 0");
+    expect(bad({ schedule: scheduleAt("cron(0 3 * * ? *)", "UTC", 0) })).toThrow("schedule.intervalSeconds: must be at least 60, got 0");
     expect(
       bad({ code: { kind: "fargate", imageUri: "img", cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/prod", cpu: 1024, memory: 1024 }, vpc: { subnetIds: ["s"], securityGroupIds: ["g"] } }),
     ).toThrow("code.memory: 1024 MiB does not fit 1024 CPU units (2048..8192 in steps of 1024)");

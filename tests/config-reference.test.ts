@@ -14,7 +14,7 @@ import YAML from "yaml";
 import { z } from "zod";
 import { ConfigReferenceError, DRAFT07_FORMATS, END_MARKER, generate, referenceRows, run, stackFileSchema, START_MARKER, type JsonSchema } from "../plan/config-reference";
 import { regimeFromConfig, validateRegime } from "../regime/load";
-import { REGIME_KEYS } from "../regime/schema";
+import { REGIME_KEYS, type ConfigSchedule } from "../regime/schema";
 
 const ROOT = join(__dirname, "..");
 const NS = "maintenance-regime";
@@ -245,7 +245,9 @@ describe("the table", () => {
       const keys = key.split(".");
       const parent = keys.slice(0, -1).reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], root);
       if (parent === undefined) continue; // under an optional key the bare regime leaves out (endpoints, ...)
-      const value = (parent as Record<string, unknown>)[keys[keys.length - 1]];
+      const loaded = (parent as Record<string, unknown>)[keys[keys.length - 1]];
+      // A schedule is loaded resolved; its default is the text it was resolved from.
+      const value = keys[keys.length - 1] === "schedule" ? (loaded as ConfigSchedule).text : loaded;
       expect(row.default, path).toBe(`\`${typeof value === "string" ? value : JSON.stringify(value)}\``);
       checked.push(path);
     }

@@ -9,11 +9,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { regimeFromConfig, resolveSchedule } from "../regime/load";
+import { regimeFromConfig } from "../regime/load";
 import { checkWithLogrotate, renderDaemonJson, renderHostGroupConfigs } from "../regime/logrotate";
 import { renderAgentLogsConfig } from "../regime/logs";
 import { nextRuns } from "../regime/schedule";
-import type { Regime, ScheduleInput } from "../regime/schema";
+import type { Regime } from "../regime/schema";
 
 const NS = "maintenance-regime";
 const EXAMPLES = join(__dirname, "..", "examples");
@@ -85,7 +85,6 @@ function valueAt(config: Record<string, unknown>, path: string): unknown {
   return value;
 }
 
-const schedule = (r: Regime, s: ScheduleInput) => resolveSchedule(s, r.timezone);
 const db = (r: Regime, id: string) => r.databases.find((d) => d.id === id)!;
 const endpoint = (r: Regime, name: string) => r.endpoints!.checks.find((c) => c.name === name)!;
 const reminder = (r: Regime, name: string) => r.reminders.find((m) => m.name === name)!;
@@ -114,7 +113,7 @@ describe.each(SLUGS)("examples/%s", (slug) => {
     const named = humanReminders(readme);
     expect(named.length).toBeGreaterThan(0);
     expect([...named].sort()).toEqual(regime.reminders.map((m) => m.name).sort());
-    for (const m of regime.reminders) expect(readme).toContain(schedule(regime, m.schedule).description);
+    for (const m of regime.reminders) expect(readme).toContain(m.schedule.description);
   });
 
   it("ships the guide's log files into the regime's own log groups, and the README maps them", () => {
@@ -153,12 +152,12 @@ describe("iSwitch Roofs CRM (seed 000)", () => {
 
   it("backs up daily at 02:00 UTC, verifies every Sunday above 10 MB, drills the restore within the 30-minute RTO and validates the leads", () => {
     expect(r.timezone).toBe("UTC");
-    expect(schedule(r, crm.backup.schedule)).toMatchObject({ expression: "cron(0 2 * * ? *)", timezone: "UTC" });
+    expect(crm.backup.schedule).toMatchObject({ expression: "cron(0 2 * * ? *)", timezone: "UTC" });
     // The guide's 24 h is the gap between daily backups: the next one must also be stored and seen (README).
     expect(crm.backup.rpoHours).toBe(25);
-    expect(schedule(r, crm.verify.schedule).expression).toBe("cron(0 6 ? * SUN *)");
+    expect(crm.verify.schedule.expression).toBe("cron(0 6 ? * SUN *)");
     expect(crm.verify.minSizeMb).toBe(10);
-    expect(schedule(r, crm.restoreDrill!.schedule).expression).toBe("cron(0 4 ? * SUN *)");
+    expect(crm.restoreDrill!.schedule.expression).toBe("cron(0 4 ? * SUN *)");
     expect(crm.restoreDrill!.rtoMinutes).toBe(30);
     expect(crm.restoreDrill!.checks).toEqual([
       { name: "leads restored", sql: "SELECT count(*) FROM leads", minRows: 1 },
@@ -168,13 +167,13 @@ describe("iSwitch Roofs CRM (seed 000)", () => {
   });
 
   it("vacuums and analyzes on the 15th and flags queries over 100 ms", () => {
-    expect(schedule(r, crm.vacuum!.schedule).expression).toBe("cron(0 3 15 * ? *)");
-    expect(schedule(r, crm.analyze!.schedule).expression).toBe("cron(30 3 15 * ? *)");
+    expect(crm.vacuum!.schedule.expression).toBe("cron(0 3 15 * ? *)");
+    expect(crm.analyze!.schedule.expression).toBe("cron(30 3 15 * ? *)");
     expect(crm.health!.slowQueryMs).toBe(100);
   });
 
   it("pages when a service is down for 5 minutes or the page average passes 5 s", () => {
-    expect(schedule(r, r.endpoints!.schedule).expression).toBe("rate(1 minute)");
+    expect(r.endpoints!.schedule.expression).toBe("rate(1 minute)");
     for (const name of ["frontend", "backend"]) expect(endpoint(r, name)).toMatchObject({ status: 200, failuresBeforeAlarm: 5, severity: "P0", minCertificateDays: 30 });
     expect(endpoint(r, "frontend").url).toMatch(/\/_stcore\/health$/);
     expect(endpoint(r, "frontend").maxResponseMs).toBe(5000);
@@ -201,9 +200,9 @@ describe("iSwitch Roofs CRM (seed 000)", () => {
   });
 
   it("reminds of the last-Friday security audit and the 90-day key rotation", () => {
-    expect(schedule(r, reminder(r, "security-audit").schedule).expression).toBe("cron(0 10 ? * 6L *)");
-    expect(schedule(r, reminder(r, "dependency-updates").schedule).expression).toBe("cron(0 9 ? * 2#1 *)");
-    expect(schedule(r, reminder(r, "key-rotation").schedule).expression).toBe("cron(0 9 1 1,4,7,10 ? *)");
+    expect(reminder(r, "security-audit").schedule.expression).toBe("cron(0 10 ? * 6L *)");
+    expect(reminder(r, "dependency-updates").schedule.expression).toBe("cron(0 9 ? * 2#1 *)");
+    expect(reminder(r, "key-rotation").schedule.expression).toBe("cron(0 9 1 1,4,7,10 ? *)");
   });
 });
 
@@ -213,7 +212,7 @@ describe("FitnessCRM (seed 001)", () => {
 
   it("backs up at 2:00 AM EST all year (03:00 EDT in summer), keeps 30 days / 90 days, RPO 24 h, RTO 1 h", () => {
     expect(r.timezone).toBe("America/New_York");
-    const backup = schedule(r, d.backup.schedule);
+    const backup = d.backup.schedule;
     expect(backup).toMatchObject({ expression: "cron(0 2 * * ? *)", timezone: "Etc/GMT+5" });
     expect(nextRuns(backup, new Date("2027-01-10T00:00:00Z"), 1)[0].toISOString()).toBe("2027-01-10T07:00:00.000Z");
     expect(nextRuns(backup, new Date("2027-07-10T00:00:00Z"), 1)[0].toISOString()).toBe("2027-07-10T07:00:00.000Z");
@@ -226,10 +225,10 @@ describe("FitnessCRM (seed 001)", () => {
   });
 
   it("vacuums and analyzes on Wednesdays, reindexes and drills in the first-Sunday window", () => {
-    expect(schedule(r, d.vacuum!.schedule).expression).toBe("cron(0 3 ? * WED *)");
-    expect(schedule(r, d.analyze!.schedule).expression).toBe("cron(30 3 ? * WED *)");
-    expect(schedule(r, d.reindex!.schedule).expression).toBe("cron(0 2 ? * 1#1 *)");
-    expect(schedule(r, d.restoreDrill!.schedule).expression).toBe("cron(0 3 ? * 1#1 *)");
+    expect(d.vacuum!.schedule.expression).toBe("cron(0 3 ? * WED *)");
+    expect(d.analyze!.schedule.expression).toBe("cron(30 3 ? * WED *)");
+    expect(d.reindex!.schedule.expression).toBe("cron(0 2 ? * 1#1 *)");
+    expect(d.restoreDrill!.schedule.expression).toBe("cron(0 3 ? * 1#1 *)");
   });
 
   it("alarms at CPU 80 %, memory 85 %, disk 85 %, API 500 ms, error rate 1 %, 80 connections", () => {
@@ -247,9 +246,9 @@ describe("FitnessCRM (seed 001)", () => {
   });
 
   it("tells users at least 48 hours before every first-Sunday 02:00 window, for three years", () => {
-    const window = schedule(r, reminder(r, "maintenance-window").schedule);
+    const window = reminder(r, "maintenance-window").schedule;
     expect(window.expression).toBe("cron(0 2 ? * 1#1 *)");
-    const notices = nextRuns(schedule(r, reminder(r, "maintenance-notice").schedule), new Date("2027-01-01T00:00:00Z"), 36);
+    const notices = nextRuns(reminder(r, "maintenance-notice").schedule, new Date("2027-01-01T00:00:00Z"), 36);
     expect(notices).toHaveLength(36);
     for (const n of notices) {
       const next = nextRuns(window, n, 1)[0];
@@ -260,7 +259,7 @@ describe("FitnessCRM (seed 001)", () => {
   });
 
   it("hands the on-call over on Fridays at 5:00 PM Eastern and rotates Nginx logs daily", () => {
-    expect(schedule(r, reminder(r, "on-call-handoff").schedule)).toMatchObject({ expression: "cron(0 17 ? * FRI *)", timezone: "America/New_York" });
+    expect(reminder(r, "on-call-handoff").schedule).toMatchObject({ expression: "cron(0 17 ? * FRI *)", timezone: "America/New_York" });
     const conf = logrotate(r, "app").nginx;
     for (const line of ["daily", "rotate 30", "postrotate"]) expect(conf).toMatch(new RegExp(`^    ${line}$`, "m"));
     expect(conf).toMatch(/^        nginx -s reopen$/m);
@@ -272,17 +271,17 @@ describe("Boardroom AI (seed 002)", () => {
   const d = db(r, "boardroom");
 
   it("backs up daily at 2 AM, keeps 30 days and the archive a year, RPO 24 h, RTO 4 h", () => {
-    expect(schedule(r, d.backup.schedule).expression).toBe("cron(0 2 * * ? *)");
+    expect(d.backup.schedule.expression).toBe("cron(0 2 * * ? *)");
     expect(d.backup.retention).toEqual({ daily: 30, weekly: 30, monthly: 365 });
     expect(r.backupVault.archiveAfterDays).toBe(30);
     expect(d.backup.compression).toBe("gzip");
     expect(d.backup.rpoHours).toBe(25);
     expect(d.restoreDrill!.rtoMinutes).toBe(240);
-    expect(schedule(r, d.verify.schedule).expression).toBe("cron(0 6 ? * MON *)");
+    expect(d.verify.schedule.expression).toBe("cron(0 6 ? * MON *)");
   });
 
   it("checks /health hourly for status healthy within 5 s and alarms at the first failure", () => {
-    expect(schedule(r, r.endpoints!.schedule).expression).toBe("cron(0 * * * ? *)");
+    expect(r.endpoints!.schedule.expression).toBe("cron(0 * * * ? *)");
     expect(endpoint(r, "app")).toMatchObject({
       url: "https://boardroom.ai/health",
       timeoutMs: 5000,
@@ -293,15 +292,15 @@ describe("Boardroom AI (seed 002)", () => {
   });
 
   it("pages DatabaseDown within a minute and HighErrorRate at 0.1 5xx/s over 5 minutes", () => {
-    expect(schedule(r, d.health!.schedule).expression).toBe("rate(1 minute)");
+    expect(d.health!.schedule.expression).toBe("rate(1 minute)");
     expect(d.health!.severity).toBe("P0");
     expect(logGroup(r, "app", "nginx").http5xx).toMatchObject({ threshold: 30, periodMinutes: 5, severity: "P1" });
   });
 
   it("analyzes weekly and reindexes idx_users_email", () => {
-    expect(schedule(r, d.analyze!.schedule).expression).toBe("cron(0 3 ? * SUN *)");
+    expect(d.analyze!.schedule.expression).toBe("cron(0 3 ? * SUN *)");
     expect(d.reindex!.indexes).toEqual(["public.idx_users_email"]);
-    expect(schedule(r, d.reindex!.schedule).intervalSeconds).toBe(7 * 86400);
+    expect(d.reindex!.schedule.intervalSeconds).toBe(7 * 86400);
   });
 
   it("rotates logs/*.jsonl daily under /home/app, deletes after 30 days, archives for a year", () => {
@@ -332,14 +331,14 @@ describe("BigShot (seed 003)", () => {
       // "DELETE FROM jobs WHERE created_at < NOW() - INTERVAL '6 months' AND status = 'completed'"
       { table: "jobs", timestampColumn: "created_at", olderThanDays: 180, where: "status = 'completed'", batchSize: 5000 },
     ]);
-    expect(schedule(r, d.purge!.schedule).expression).toBe("cron(0 3 L * ? *)");
+    expect(d.purge!.schedule.expression).toBe("cron(0 3 L * ? *)");
   });
 
   it("analyzes and vacuums weekly, reindexes at month start, tests the restore monthly", () => {
-    expect(schedule(r, d.analyze!.schedule).expression).toBe("cron(0 3 ? * SUN *)");
-    expect(schedule(r, d.vacuum!.schedule).expression).toBe("cron(30 3 ? * SUN *)");
-    expect(schedule(r, d.reindex!.schedule).expression).toBe("cron(0 4 1 * ? *)");
-    expect(schedule(r, d.restoreDrill!.schedule).expression).toBe("cron(0 5 1 * ? *)");
+    expect(d.analyze!.schedule.expression).toBe("cron(0 3 ? * SUN *)");
+    expect(d.vacuum!.schedule.expression).toBe("cron(30 3 ? * SUN *)");
+    expect(d.reindex!.schedule.expression).toBe("cron(0 4 1 * ? *)");
+    expect(d.restoreDrill!.schedule.expression).toBe("cron(0 5 1 * ? *)");
     expect(d.restoreDrill!.checks.map((c) => c.sql)).toEqual(["SELECT count(*) FROM domains", "SELECT count(*) FROM users"]);
     expect(d.health!.slowQueryMs).toBe(100);
   });
@@ -357,9 +356,9 @@ describe("BigShot (seed 003)", () => {
   });
 
   it("reminds at quarter end on the last day of March, June, September and December", () => {
-    const runs = nextRuns(schedule(r, reminder(r, "quarterly-end").schedule), new Date("2027-01-01T00:00:00Z"), 4);
+    const runs = nextRuns(reminder(r, "quarterly-end").schedule, new Date("2027-01-01T00:00:00Z"), 4);
     expect(runs.map((t) => t.toISOString().slice(0, 10))).toEqual(["2027-03-31", "2027-06-30", "2027-09-30", "2027-12-31"]);
-    expect(schedule(r, reminder(r, "evening-review").schedule).expression).toBe("cron(0 17 ? * MON-FRI *)");
+    expect(reminder(r, "evening-review").schedule.expression).toBe("cron(0 17 ? * MON-FRI *)");
   });
 });
 
@@ -372,12 +371,12 @@ describe("Neff Paving (seed 004)", () => {
       ["audit_logs", "created_at", 90],
       ["session_logs", "created_at", 30],
     ]);
-    for (const task of [d.purge!, d.analyze!, d.reindex!]) expect(schedule(r, task.schedule).intervalSeconds).toBe(7 * 86400);
+    for (const task of [d.purge!, d.analyze!, d.reindex!]) expect(task.schedule.intervalSeconds).toBe(7 * 86400);
     expect(d.vacuum).toBeUndefined();
   });
 
   it("restores quarterly and counts customers and appointments", () => {
-    expect(schedule(r, d.restoreDrill!.schedule).expression).toBe("cron(0 3 1 1,4,7,10 ? *)");
+    expect(d.restoreDrill!.schedule.expression).toBe("cron(0 3 1 1,4,7,10 ? *)");
     expect(d.restoreDrill!.checks).toEqual([
       { sql: "SELECT count(*) FROM customers", minRows: 1 },
       { sql: "SELECT count(*) FROM appointments", minRows: 1 },
@@ -410,8 +409,8 @@ describe("Neff Paving (seed 004)", () => {
   });
 
   it("reminds of the quarterly penetration test and documentation review", () => {
-    expect(schedule(r, reminder(r, "penetration-test").schedule).expression).toBe("cron(0 10 1 1,4,7,10 ? *)");
+    expect(reminder(r, "penetration-test").schedule.expression).toBe("cron(0 10 1 1,4,7,10 ? *)");
     expect(reminder(r, "penetration-test").checklist.join(" ")).toMatch(/professional security assessment/);
-    expect(schedule(r, reminder(r, "documentation-review").schedule).expression).toBe("cron(0 9 15 1,4,7,10 ? *)");
+    expect(reminder(r, "documentation-review").schedule.expression).toBe("cron(0 9 15 1,4,7,10 ? *)");
   });
 });

@@ -17,8 +17,11 @@ import { schedulerRuns } from "../regime/scheduler-time";
 const FROM = new Date("2026-11-23T00:00:00Z");
 const YEAR_END = Date.UTC(2027, 10, 23);
 
-function regime(over: { timezone?: string; backup?: Record<string, unknown>; verify?: Record<string, unknown>; endpoints?: unknown; acceptedRisks?: unknown } = {}) {
-  return validateRegime({
+type Over = { timezone?: string; backup?: Record<string, unknown>; verify?: Record<string, unknown>; endpoints?: unknown; acceptedRisks?: unknown };
+
+/** The config of a one-database regime (schedules as written). */
+function regimeConfig(over: Over = {}) {
+  return {
     name: "t",
     timezone: over.timezone ?? "UTC",
     databases: [
@@ -32,8 +35,10 @@ function regime(over: { timezone?: string; backup?: Record<string, unknown>; ver
     ],
     ...(over.endpoints ? { endpoints: over.endpoints } : {}),
     ...(over.acceptedRisks ? { acceptedRisks: over.acceptedRisks } : {}),
-  });
+  };
 }
+
+const regime = (over: Over = {}) => validateRegime(regimeConfig(over));
 
 const refusals = (r: ReturnType<typeof regime>) => checkPromises(r, FROM).refusals;
 
@@ -60,7 +65,7 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
   it("a job that runs several times a day keeps running on the spring-forward day: its skipped 02:00 is no broken promise; its window allows for the fall-back hour run once", () => {
     const r = regime({ timezone: "America/New_York", backup: { schedule: "cron(0 0/2 * * ? *)", rpoHours: 4 } });
     expect(refusals(r)).toEqual([]);
-    const health = validateRegime({
+    const healthConfig = {
       name: "t",
       timezone: "America/New_York",
       databases: [
@@ -72,14 +77,15 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
           health: { schedule: "cron(0/15 * * * ? *)" },
         },
       ],
-    });
+    };
+    const health = validateRegime(healthConfig);
     // Every 15 minutes in New York: the repeated 01:00-01:45 runs once, so 01:45 EDT to 02:00 EST is
     // 75 min; the window is 15 min + 5 min of delivery + the zone's 1 h clock change + the 300 s run +
     // 5 min until its success is seen = 90 min (the aligned 20-minute window paged on 2027-11-07).
     expect(refusals(health)).toEqual([]);
     expect(checkPromises(health, FROM).promises.find((p) => p.key === "databases[app].health.schedule")).toMatchObject({ status: "held", figure: "paged within 91 min of its last run" });
     // The same every 15 minutes as a rate, which knows no clock change: paged within 31 min.
-    const rate = validateRegime({ ...health, databases: [{ ...health.databases[0], health: { ...health.databases[0].health!, schedule: "every 15 minutes" } }] });
+    const rate = validateRegime({ ...healthConfig, databases: [{ ...healthConfig.databases[0], health: { schedule: "every 15 minutes" } }] });
     expect(checkPromises(rate, FROM).promises.find((p) => p.key === "databases[app].health.schedule")).toMatchObject({ status: "held", figure: "paged within 31 min of its last run" });
   });
 
@@ -93,9 +99,8 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
   });
 
   it("a weekly job at a skipped time is refused on its own key (no RPO involved)", () => {
-    const r = regime({ timezone: "America/New_York", backup: { schedule: { at: "daily at 04:00", timezone: "UTC" } } });
-    const raw = { ...r, databases: [{ ...r.databases[0], vacuum: { ...r.databases[0].vacuum, schedule: "weekly on Sunday at 02:30" } }] };
-    const lines = checkPromises(validateRegime({ ...raw, databases: [{ ...raw.databases[0] }] }), FROM).refusals;
+    const raw = regimeConfig({ timezone: "America/New_York", backup: { schedule: { at: "daily at 04:00", timezone: "UTC" } } });
+    const lines = checkPromises(validateRegime({ ...raw, databases: [{ ...raw.databases[0], vacuum: { schedule: "weekly on Sunday at 02:30" } }] }), FROM).refusals;
     expect(lines).toEqual([
       `databases[app].vacuum.schedule: "weekly on Sunday at 02:30" in America/New_York does not run on 2027-03-14 (02:30 does not exist that day): no vacuum of database app that day; run it at a local time that exists every day (not 02:00-02:59) or in a fixed-offset zone (Etc/GMT+5)`,
     ]);

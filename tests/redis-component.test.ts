@@ -27,11 +27,12 @@ const one = (component: string, type: string) => {
   return found[0];
 };
 
+const SCHEDULE = { expression: "rate(15 minutes)", timezone: "Europe/Berlin", description: "every 15 minutes", intervalSeconds: 900, text: "every 15 minutes" };
+
 function build(name: string, config: unknown, network?: { subnetIds: string[]; securityGroupIds: string[] }) {
   return new mod.RedisHealth(name, {
     regime: "app",
-    redis: redisSchema.parse(config),
-    schedule: { expression: "rate(15 minutes)", timezone: "Europe/Berlin", intervalSeconds: 900 } as never,
+    redis: { ...redisSchema.parse(config), schedule: SCHEDULE },
     archive: archive(),
     network,
     alarmTopics: TOPICS,

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { regimeFromConfig, regimeJsonSchema, resolveSchedule, validateRegime } from "../regime/load";
+import { regimeFromConfig, regimeJsonSchema, validateRegime } from "../regime/load";
 import { restoreCheckBounds } from "../regime/schema";
 
 const NS = "maintenance-regime";
@@ -36,7 +36,7 @@ describe("defaults", () => {
     expect(r.timezone).toBe("UTC");
     expect(r.logRetentionDays).toBe(30);
     expect(d.backup.retention).toEqual({ daily: 30, weekly: 90, monthly: 365 });
-    expect(resolveSchedule(d.backup.schedule, r.timezone).expression).toBe("cron(0 2 * * ? *)");
+    expect(d.backup.schedule.expression).toBe("cron(0 2 * * ? *)");
     expect(d.backup.rpoHours).toBe(26);
     expect(d.verify.maxAgeHours).toBe(26);
     expect(d.restoreDrill).toBeUndefined();
@@ -49,8 +49,8 @@ describe("defaults", () => {
       timezone: "America/Chicago",
       databases: [db({ vacuum: { schedule: "weekly on Wednesday at 03:00" }, reindex: { schedule: { at: "monthly on day 15 at 04:00", timezone: "Europe/Berlin" } } })],
     });
-    expect(resolveSchedule(r.databases[0].vacuum!.schedule, r.timezone)).toMatchObject({ expression: "cron(0 3 ? * WED *)", timezone: "America/Chicago" });
-    expect(resolveSchedule(r.databases[0].reindex!.schedule, r.timezone)).toMatchObject({ expression: "cron(0 4 15 * ? *)", timezone: "Europe/Berlin" });
+    expect(r.databases[0].vacuum!.schedule).toMatchObject({ expression: "cron(0 3 ? * WED *)", timezone: "America/Chicago" });
+    expect(r.databases[0].reindex!.schedule).toMatchObject({ expression: "cron(0 4 15 * ? *)", timezone: "Europe/Berlin" });
   });
 
   it("reads Pulumi's flat config, values as objects or as the JSON strings Pulumi stores", () => {
@@ -595,7 +595,7 @@ describe("redis", () => {
 
   it("defaults: every 15 minutes, memory 80/90 % of maxmemory, P1, no queues; queues page P2 unless set", () => {
     const [r] = validateRegime(redis()).redis;
-    expect(r).toMatchObject({ schedule: "every 15 minutes", memoryWarnPercent: 80, memoryCritPercent: 90, severity: "P1", queues: [] });
+    expect(r).toMatchObject({ schedule: { text: "every 15 minutes", expression: "rate(15 minutes)", intervalSeconds: 900 }, memoryWarnPercent: 80, memoryCritPercent: 90, severity: "P1", queues: [] });
     expect(r.evictedKeysWarn).toBeUndefined();
     expect(r.minHitRatePercent).toBeUndefined();
     const [q] = validateRegime(redis({ passwordSecretArn: SECRET, url: "rediss://r.example.com:6380/1", queues: [{ name: "celery", maxLength: 1000 }] })).redis;
