@@ -288,10 +288,9 @@ export function declaredFromRegime(r: Regime): Declared {
     ...when,
   });
   d.mutes = [
-    ...r.maintenanceWindows.map((w, i) => {
-      const s = resolveSchedule(w.schedule, r.timezone);
-      return mute(`maintenanceWindows[${i}]`, `maintenance window ${w.name}`, w, { durationSeconds: w.durationMinutes * 60, schedule: { expression: s.expression, timezone: s.timezone } });
-    }),
+    ...r.maintenanceWindows.map((w, i) =>
+      mute(`maintenanceWindows[${i}]`, `maintenance window ${w.name}`, w, { durationSeconds: w.durationMinutes * 60, schedule: { expression: w.schedule.expression, timezone: w.schedule.timezone } }),
+    ),
     ...r.mutes.map((m, i) =>
       mute(`mutes[${i}]`, `mute until ${m.until}`, m, {
         from: m.from !== undefined ? (muteTime(m.from) as { at: Date }).at.getTime() : undefined,
