@@ -59,7 +59,7 @@ describe("the checked-in READMEs are current", () => {
     const prod = fresh.get("README.md")!;
     expect(prod).toContain("| a restore within 60 min, proven by the drill (rtoMinutes) | `databases[app].restoreDrill.rtoMinutes` | the drill runs until done (Fargate) | held |");
     expect(prod).toContain("| backup of database app: paged when it stops | `databases[app].backup.schedule` | paged within 25.4 h of its last run | held |");
-    expect(prod).toContain("| reminder access-review: paged when it stops | `reminders[access-review].schedule` | paged within 2211 h of its last run, by the overdue watch | held |");
+    expect(prod).toContain("| reminder access-review: paged when it stops | `reminders[access-review].schedule` | paged within 2212 h of its last run, by the overdue watch | held |");
     expect(prod).not.toContain("`reminders[*].schedule` | not watched");
     expect(prod).toContain("| Promise | Key | Figure (12 months from 2026-11-23) | Status |");
     expect(prod).not.toContain("(Lambda)");
