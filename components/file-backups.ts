@@ -43,7 +43,7 @@ export const FILE_BACKUP_TIMEOUT_SECONDS = 3600;
  * or undefined when that is longer than a metric alarm looks back (7 days: a weekly backup).
  */
 export function fileBackupMissedRunWindow(s: { expression: string; intervalSeconds: number }): { period: number; evaluationPeriods: number } | undefined {
-  return jobMissedRunWindow({ intervalSeconds: s.intervalSeconds, schedule: { expression: s.expression, timezone: "UTC" }, longestRunSeconds: FILE_BACKUP_TIMEOUT_SECONDS });
+  return jobMissedRunWindow({ schedule: { expression: s.expression, timezone: "UTC", intervalSeconds: s.intervalSeconds }, longestRunSeconds: FILE_BACKUP_TIMEOUT_SECONDS });
 }
 
 /** Job name of a file backup in the overdue watcher (the metric's Job dimension): `file-backup/<group>/<name>`. */

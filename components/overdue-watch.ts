@@ -81,7 +81,7 @@ export function watcherSeverity(jobs: { severity: Severity }[]): Severity {
 export const WATCHER_TIMEOUT_SECONDS = 120;
 
 /** The watcher's missed-run alarm window (its hourly schedule, as ScheduledTask builds it): for the promise model. */
-export const WATCHER_MISSED_RUN_WINDOW = jobMissedRunWindow({ intervalSeconds: OVERDUE_WATCH_SCHEDULE.intervalSeconds, schedule: { expression: OVERDUE_WATCH_SCHEDULE.expression, timezone: "UTC" }, longestRunSeconds: WATCHER_TIMEOUT_SECONDS });
+export const WATCHER_MISSED_RUN_WINDOW = jobMissedRunWindow({ schedule: { ...OVERDUE_WATCH_SCHEDULE, timezone: "UTC" }, longestRunSeconds: WATCHER_TIMEOUT_SECONDS });
 
 /** Added to a watched job's run time before it is overdue: the Scheduler's retries (maximumEventAgeSeconds 3600). */
 export const OVERDUE_TOLERANCE_MARGIN_SECONDS = 3600;

@@ -60,7 +60,7 @@ function job(
   severity: string | undefined,
   longestRunSeconds: number,
   paused?: boolean,
-  watch = jobMissedRunWindow({ intervalSeconds: s.intervalSeconds, schedule: s, longestRunSeconds }),
+  watch = jobMissedRunWindow({ schedule: s, longestRunSeconds }),
 ): DeclaredJob {
   return {
     ...(paused ? { paused } : {}),

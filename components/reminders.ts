@@ -74,7 +74,7 @@ export function reminderScheduleGroup(component: string, name: string): string {
  * when the attempt starts: no run time to allow for.
  */
 export function reminderMissedRunWindow(r: Pick<ReminderSpec, "expression" | "timezone" | "intervalSeconds">): { period: number; evaluationPeriods: number } | undefined {
-  return jobMissedRunWindow({ intervalSeconds: r.intervalSeconds, schedule: r, longestRunSeconds: 0 });
+  return jobMissedRunWindow({ schedule: r, longestRunSeconds: 0 });
 }
 
 /**

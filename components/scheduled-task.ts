@@ -216,10 +216,12 @@ export const SPARSE_JOB_MARGIN_SECONDS = 3600;
 
 /** What a job's missed-run window is sized from. */
 export interface MissedRunJob {
-  /** Longest wall-clock interval between two runs, seconds (regime/schedule.ts). */
-  intervalSeconds: number;
-  /** Its schedule: a cron schedule's runs can lie the zone's largest clock change further apart (regime/scheduler-time.ts zoneShiftSeconds); a rate schedule's cannot. */
-  schedule: { expression: string; timezone: string };
+  /**
+   * Its schedule, with its longest wall-clock interval between two runs (regime/schedule.ts): a cron
+   * schedule's runs can lie the zone's largest clock change further apart (regime/scheduler-time.ts
+   * zoneShiftSeconds); a rate schedule's cannot.
+   */
+  schedule: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">;
   /**
    * The longest a successful run takes, seconds: its timeout on Lambda, its duration alarm's reference
    * on Fargate, 0 for a job whose success is its start (a reminder's invocation attempt, an
@@ -251,7 +253,8 @@ export interface MissedRunJob {
  */
 export function missedRunWindowSeconds(j: MissedRunJob): number | undefined {
   const shift = /^cron\(/i.test(j.schedule.expression) ? zoneShiftSeconds(j.schedule.timezone) : 0;
-  const raw = j.intervalSeconds * (j.tolerated ?? 1) + missedRunMarginSeconds(j.intervalSeconds) + shift + j.longestRunSeconds + METRIC_VISIBLE_DELAY_SECONDS;
+  const interval = j.schedule.intervalSeconds;
+  const raw = interval * (j.tolerated ?? 1) + missedRunMarginSeconds(interval) + shift + j.longestRunSeconds + METRIC_VISIBLE_DELAY_SECONDS;
   const seconds = Math.ceil(raw / 60) * 60;
   return seconds > METRIC_ALARM_MAX_LOOKBACK_SECONDS ? undefined : seconds;
 }
@@ -273,7 +276,7 @@ export function jobMissedRunWindow(j: MissedRunJob): { period: number; evaluatio
   const seconds = missedRunWindowSeconds(j);
   if (seconds === undefined) return undefined;
   if (seconds > 86400) return missedRunWindow(seconds);
-  const period = Math.min(SCHEDULER_DELIVERY_MARGIN_SECONDS, Math.floor(missedRunMarginSeconds(j.intervalSeconds) / 60) * 60);
+  const period = Math.min(SCHEDULER_DELIVERY_MARGIN_SECONDS, Math.floor(missedRunMarginSeconds(j.schedule.intervalSeconds) / 60) * 60);
   return { period, evaluationPeriods: Math.ceil(seconds / period) };
 }
 
@@ -288,7 +291,7 @@ export function missedRunTimeToPageSeconds(window: { period: number; evaluationP
 
 /** The missed-run window's inputs of a scheduled task: its interval, schedule, timeout as its longest run, runs tolerated. */
 export function missedRunJobOf(a: { schedule: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">; timeoutSeconds: number; missedRunsTolerated?: number }): MissedRunJob {
-  return { intervalSeconds: a.schedule.intervalSeconds, schedule: a.schedule, longestRunSeconds: a.timeoutSeconds, tolerated: a.missedRunsTolerated };
+  return { schedule: a.schedule, longestRunSeconds: a.timeoutSeconds, tolerated: a.missedRunsTolerated };
 }
 
 /**

@@ -803,7 +803,7 @@ describe("missed-run window of a scheduled job", () => {
   };
   /** A Lambda job's successes: stamped at the invocation, seen when the run ends plus the delivery delay. */
   const lambdaRuns = (starts: number[], runSeconds: (i: number) => number): [number, number][] => starts.map((s, i) => [s, s + runSeconds(i) + DELAY]);
-  const job = (intervalSeconds: number, expression: string, timezone = "UTC", longestRunSeconds = 0, tolerated?: number) => ({ intervalSeconds, schedule: { expression, timezone }, longestRunSeconds, tolerated });
+  const job = (intervalSeconds: number, expression: string, timezone = "UTC", longestRunSeconds = 0, tolerated?: number) => ({ schedule: { expression, timezone, intervalSeconds }, longestRunSeconds, tolerated });
 
   it("an every-minute job: a slow run and a late metric are silent; a stopped job pages within the documented time", () => {
     const j = job(60, "rate(1 minute)", "UTC", 60);
