@@ -19,6 +19,13 @@ const YEAR_END = Date.UTC(2027, 10, 23);
 
 type Over = { timezone?: string; backup?: Record<string, unknown>; verify?: Record<string, unknown>; endpoints?: unknown; acceptedRisks?: unknown };
 
+/** The one database of the test regimes: its id, credentials and network. */
+const APP_DATABASE = {
+  id: "app",
+  secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
+  network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
+};
+
 /** The config of a one-database regime (schedules as written). */
 function regimeConfig(over: Over = {}) {
   return {
@@ -26,9 +33,7 @@ function regimeConfig(over: Over = {}) {
     timezone: over.timezone ?? "UTC",
     databases: [
       {
-        id: "app",
-        secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
-        network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
+        ...APP_DATABASE,
         backup: { schedule: "daily at 02:00", ...over.backup },
         ...(over.verify ? { verify: over.verify } : {}),
       },
@@ -70,9 +75,7 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
       timezone: "America/New_York",
       databases: [
         {
-          id: "app",
-          secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
-          network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
+          ...APP_DATABASE,
           backup: { schedule: { at: "daily at 02:00", timezone: "Etc/GMT+5" } },
           health: { schedule: "cron(0/15 * * * ? *)" },
         },
@@ -282,9 +285,7 @@ describe("AWS limits that fail only at deploy", () => {
       timezone: "UTC",
       databases: [
         {
-          id: "app",
-          secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
-          network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
+          ...APP_DATABASE,
           backup: { schedule: "daily at 02:00" },
           restoreDrill: {
             schedule: "monthly on day 1 at 05:00",
@@ -378,9 +379,7 @@ describe("maintenance windows and mutes delay the pages they hold back", () => {
       timezone: "America/New_York",
       databases: [
         {
-          id: "app",
-          secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
-          network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
+          ...APP_DATABASE,
           backup: { schedule: { at: "daily at 02:00", timezone: "Etc/GMT+5" } },
         },
       ],
@@ -704,9 +703,7 @@ describe("the program refuses a broken promise before anything is created", () =
           [`${ns}:timezone`]: "America/New_York",
           [`${ns}:databases`]: [
             {
-              id: "app",
-              secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
-              network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
+              ...APP_DATABASE,
               backup: { schedule: "daily at 02:00" },
             },
           ],
