@@ -38,7 +38,7 @@ import { LAMBDA_MAX_TIMEOUT_SECONDS } from "./limits";
 import { SEVERITIES, type Severity } from "./severity";
 import { retentionPromises } from "./retention-promises";
 import type { Tier, TierRules } from "../tasks/lib/tiers";
-import { formatDuration, localDate, longestGap, schedulerRuns, zoneOffset, zoneShiftSeconds } from "./scheduler-time";
+import { clockChangeNear, formatDuration, localDate, longestGap, schedulerRuns, zoneOffset, zoneShiftSeconds } from "./scheduler-time";
 
 const DAY_MS = 86_400_000;
 /** CloudWatch evaluates an alarm once a minute (every 10 s only for 10 or 30 s periods): CloudWatch user guide, "Using Amazon CloudWatch alarms". */
@@ -343,19 +343,10 @@ function skipReason(job: DeclaredJob, from: number, to: number, window: [number,
 
 /** The local times that do not exist around a skipped run at `at` (ms): "02:00-02:59" in New York, "02:00-02:29" on Lord Howe, "01:00-02:59" in Antarctica/Troll. */
 function skippedStretch(tz: string, at: number): string {
-  // The clock jumps forward within a day of the skipped time: find the instant its offset changes.
-  let lo = at - DAY_MS;
-  let hi = at + DAY_MS;
-  const before = zoneOffset(lo, tz);
-  if (zoneOffset(hi, tz) === before) return "";
-  while (hi - lo > 1000) {
-    const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
-    if (zoneOffset(mid, tz) === before) lo = mid;
-    else hi = mid;
-  }
-  const shift = zoneOffset(hi, tz) - before;
+  const change = clockChangeNear(tz, at);
+  if (!change) return "";
   const hhmm = (wall: number) => new Date(wall).toISOString().slice(11, 16);
-  return `${hhmm(hi + before)}-${hhmm(hi + before + shift - 60_000)}`;
+  return `${hhmm(change.at + change.before)}-${hhmm(change.at + change.after - 60_000)}`;
 }
 
 /** What keeps a schedule running every day in a zone with daylight saving (`skip`: the skipped run). */

@@ -103,6 +103,16 @@ function wallText(wall: number): { date: string; time: string } {
   return { date: `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`, time: `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}` };
 }
 
+/**
+ * The clock change of `tz` within a day of instant `at` (ms): its instant (ms, to the second) and the
+ * offsets before and after it (ms, local minus UTC), or undefined when the clock does not change then.
+ */
+export function clockChangeNear(tz: string, at: number): { at: number; before: number; after: number } | undefined {
+  const s = segments(tz, at - DAY_MS, at + DAY_MS);
+  const i = s.findIndex((x, k) => k > 0 && x.start > at - DAY_MS && x.start <= at + DAY_MS);
+  return i > 0 ? { at: s[i].start, before: s[i - 1].offset, after: s[i].offset } : undefined;
+}
+
 const shiftCache = new Map<string, number>();
 /** The span zoneShiftSeconds reads a zone's rules over: ten whole years, fixed so every plan agrees. */
 const SHIFT_SPAN: [number, number] = [Date.UTC(2026, 0, 1), Date.UTC(2036, 0, 1)];
