@@ -399,7 +399,14 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     // The longest gap that comes RECURRING_BREAKS times or more: 24 h for a daily backup, 72 h for weekdays.
     const usualGap = [...gaps].sort((x, y) => y - x)[RECURRING_BREAKS - 1] ?? 0;
     const recurring = breaks >= RECURRING_BREAKS && usualGap + runS + METRIC_VISIBLE_DELAY_SECONDS > rpo;
-    const span = `${hours(gap.seconds)} between backups + up to ${hours(Math.round(runS))} to store the next + ${hours(METRIC_VISIBLE_DELAY_SECONDS)} for the RPO alarm to see it`;
+    const spanOf = (g: number) => `${hours(g)} between backups + up to ${hours(Math.round(runS))} to store the next + ${hours(METRIC_VISIBLE_DELAY_SECONDS)} for the RPO alarm to see it`;
+    const span = spanOf(gap.seconds);
+    // What keeps a gap of `g` s: backups often enough that gap, run and delay fit rpoHours, or a longer rpoHours.
+    const everyRemedy = (g: number) => {
+      const every = rpo - runS - METRIC_VISIBLE_DELAY_SECONDS;
+      const need = Math.ceil((g + runS + METRIC_VISIBLE_DELAY_SECONDS) / 3600);
+      return every >= 3600 ? `back up at least every ${hours(Math.floor(every / 60) * 60)} or set rpoHours to at least ${need}` : `set rpoHours to at least ${need}`;
+    };
     let cause: string | undefined;
     let effect: string | undefined;
     let remedy: string | undefined;
@@ -419,8 +426,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       } else {
         firstBreak = localDate(gap.endsAt, b.timezone);
         effect = `"${b.text}" leaves ${span} (first ${firstBreak}) > rpoHours ${db.rpoHours}: the RPO alarm pages P0 although every backup succeeds`;
-        const every = rpo - runS - METRIC_VISIBLE_DELAY_SECONDS;
-        remedy = every >= 3600 ? `back up at least every ${hours(Math.floor(every / 60) * 60)} or set rpoHours to at least ${need}` : `set rpoHours to at least ${need}`;
+        remedy = everyRemedy(gap.seconds);
       }
     }
     push({
@@ -438,7 +444,6 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     });
     if (recurring && usualGap !== gap.seconds) {
       // The clock's change makes the longest gap (above, acceptable); the schedule itself breaks it too.
-      const every = rpo - runS - METRIC_VISIBLE_DELAY_SECONDS;
       push({
         key: `${db.key}.backup.schedule`,
         promise: `at most ${db.rpoHours} h of data lost (rpoHours)`,
@@ -446,8 +451,8 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         value: Math.round(usualGap + runS),
         status: "broken",
         kind: "config",
-        effect: `"${b.text}" leaves ${hours(usualGap)} between backups + up to ${hours(Math.round(runS))} to store the next + ${hours(METRIC_VISIBLE_DELAY_SECONDS)} for the RPO alarm to see it ${breaks} times in 12 months > rpoHours ${db.rpoHours}: the RPO alarm pages P0 although every backup succeeds`,
-        remedy: every >= 3600 ? `back up at least every ${hours(Math.floor(every / 60) * 60)} or set rpoHours to at least ${Math.ceil((usualGap + runS + METRIC_VISIBLE_DELAY_SECONDS) / 3600)}` : `set rpoHours to at least ${Math.ceil((usualGap + runS + METRIC_VISIBLE_DELAY_SECONDS) / 3600)}`,
+        effect: `"${b.text}" leaves ${spanOf(usualGap)} ${breaks} times in 12 months > rpoHours ${db.rpoHours}: the RPO alarm pages P0 although every backup succeeds`,
+        remedy: everyRemedy(usualGap),
         recurring: breaks,
       });
     }
