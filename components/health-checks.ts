@@ -27,14 +27,14 @@
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { alarmName, PAUSED_NOTE, SEVERITIES, createAlarm, type AlertTopics, type Severity } from "./alarms";
+import { alarmName, PAUSED_NOTE, createAlarm, type AlertTopics, type Severity } from "./alarms";
 import type { IamStatement } from "./iam";
 import type { TaskEnvironment } from "./task-settings";
 import { ScheduledTask } from "./scheduled-task";
 import type { Schedule } from "../regime/schedule";
 import type { EndpointConfig } from "../regime/schema";
 import { checksHaveGaps, downAlarmPeriodSeconds, downTimeToPageMinutes, failuresBeforeDown } from "../regime/endpoints";
-import { lowerSeverity } from "../regime/severity";
+import { lowerSeverity, mostUrgent } from "../regime/severity";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { urlCredentialProblem } from "../tasks/lib/url-credentials";
 
@@ -161,7 +161,7 @@ export function healthCheckTimeoutSeconds(endpoints: EndpointConfig[]): number {
  */
 export function healthCheckMissedRunSeverity(schedule: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">, endpoints: Pick<EndpointConfig, "severity">[]): Severity {
   if (!checksHaveGaps(schedule)) return "P3";
-  return SEVERITIES.find((s) => endpoints.some((e) => e.severity === s)) ?? "P3";
+  return mostUrgent(endpoints.map((e) => e.severity)) ?? "P3";
 }
 
 export class HealthChecks extends pulumi.ComponentResource {

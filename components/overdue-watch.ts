@@ -39,9 +39,10 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createAlarm, SEVERITIES, type AlertTopics, type Severity } from "./alarms";
+import { createAlarm, type AlertTopics, type Severity } from "./alarms";
 import type { BackupVault } from "./backup-vault";
 import type { IamStatement } from "./iam";
+import { mostUrgent } from "../regime/severity";
 import type { TaskEnvironment } from "./task-settings";
 import { jobMissedRunWindow, ScheduledTask, STAR_ONLY_TASK_ACTIONS } from "./scheduled-task";
 import type { WatchedJob } from "../tasks/overdue-watch";
@@ -72,7 +73,7 @@ export const WATCHER_DELAY_SECONDS = 2 * 3600;
  * missing data as not breaching). Used by the component and by the promise model.
  */
 export function watcherSeverity(jobs: { severity: Severity }[]): Severity {
-  const s = SEVERITIES.find((x) => jobs.some((j) => j.severity === x));
+  const s = mostUrgent(jobs.map((j) => j.severity));
   if (!s) throw new Error("jobs: the overdue watcher needs at least one job");
   return s;
 }

@@ -13,3 +13,8 @@ export type Severity = (typeof SEVERITIES)[number];
 export function lowerSeverity(s: Severity): Severity {
   return SEVERITIES[Math.min(SEVERITIES.indexOf(s) + 1, SEVERITIES.length - 1)];
 }
+
+/** The most urgent of `list` (P0 before P1 ...), or undefined for an empty list. */
+export function mostUrgent(list: readonly Severity[]): Severity | undefined {
+  return SEVERITIES.find((s) => list.includes(s));
+}
