@@ -31,8 +31,7 @@ import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { jobMissedRunWindow, noSuccessWithin } from "./scheduled-task";
 import { runOnSshHosts, ssmDocumentContent, tagTargets, type LogsScope } from "./host-delivery";
 import { planRecord } from "./plan-record";
-import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
-import { METRIC_HOURLY } from "../regime/limits";
+import { historyLookbackSeconds, OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
 
 /** The longest a file backup runs: its SSM document step's timeout (an SSH host's cron run is allowed as long). */
 export const FILE_BACKUP_TIMEOUT_SECONDS = 3600;
@@ -83,7 +82,7 @@ export function fileBackupWatchedJob(
     toleranceSeconds: FILE_BACKUP_OVERDUE_TOLERANCE_SECONDS,
     history: {
       metric: { namespace: METRICS_NAMESPACE_DEFAULT, name: FILE_BACKUP_METRIC, dimensions: fileBackupDimensions(regime, g, b) },
-      lookbackSeconds: Math.min(METRIC_HOURLY.retentionSeconds, s.intervalSeconds + FILE_BACKUP_OVERDUE_TOLERANCE_SECONDS + METRIC_HOURLY.periodSeconds),
+      lookbackSeconds: historyLookbackSeconds(s.intervalSeconds, FILE_BACKUP_OVERDUE_TOLERANCE_SECONDS),
     },
     severity: b.severity as Severity,
     description: `file backup ${g.name}/${b.name} (${s.description})`,

@@ -42,6 +42,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
 import type { BackupVault } from "./backup-vault";
 import type { IamStatement } from "./iam";
+import { METRIC_HOURLY } from "../regime/limits";
 import { mostUrgent } from "../regime/severity";
 import type { TaskEnvironment } from "./task-settings";
 import { jobMissedRunWindow, ScheduledTask, STAR_ONLY_TASK_ACTIONS } from "./scheduled-task";
@@ -83,6 +84,14 @@ export const WATCHER_TIMEOUT_SECONDS = 120;
 
 /** The watcher's missed-run alarm window (its hourly schedule, as ScheduledTask builds it): for the promise model. */
 export const WATCHER_MISSED_RUN_WINDOW = jobMissedRunWindow({ schedule: { ...OVERDUE_WATCH_SCHEDULE, timezone: "UTC" }, longestRunSeconds: WATCHER_TIMEOUT_SECONDS });
+
+/**
+ * How far back the watcher reads a job's metric history (seconds): its longest interval, its tolerance
+ * and one more hour for the hour-aligned data points, at most the 455 days CloudWatch keeps them.
+ */
+export function historyLookbackSeconds(intervalSeconds: number, toleranceSeconds: number): number {
+  return Math.min(METRIC_HOURLY.retentionSeconds, intervalSeconds + toleranceSeconds + METRIC_HOURLY.periodSeconds);
+}
 
 /** Added to a watched job's run time before it is overdue: the Scheduler's retries (maximumEventAgeSeconds 3600). */
 export const OVERDUE_TOLERANCE_MARGIN_SECONDS = 3600;

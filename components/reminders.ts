@@ -23,9 +23,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics, type Severity } from "./alarms";
 import { physicalName } from "./naming";
 import { recordSchedule } from "./plan-record";
-import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
+import { historyLookbackSeconds, OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, missedRunTimeToPageSeconds, noSuccessWithin } from "./scheduled-task";
-import { METRIC_HOURLY } from "../regime/limits";
 import type { Regime } from "../regime/schema";
 
 export interface ReminderSpec {
@@ -96,7 +95,7 @@ export function reminderWatchedJob(component: string, r: ReminderSpec, since?: p
     toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS,
     history: {
       scheduleGroup: reminderScheduleGroup(component, r.name),
-      lookbackSeconds: Math.min(METRIC_HOURLY.retentionSeconds, r.intervalSeconds + OVERDUE_TOLERANCE_MARGIN_SECONDS + METRIC_HOURLY.periodSeconds),
+      lookbackSeconds: historyLookbackSeconds(r.intervalSeconds, OVERDUE_TOLERANCE_MARGIN_SECONDS),
     },
     severity: r.severity,
     description: `reminder ${r.name} (${r.description})`,
