@@ -40,7 +40,7 @@ import { recordSchedule } from "./plan-record";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { publishesSampled, type RunMetric } from "../tasks/lib/metrics";
 import { ALARM_EVALUATION_SECONDS, METRIC_VISIBLE_DELAY_SECONDS } from "../regime/promises";
-import { zoneShiftSeconds } from "../regime/scheduler-time";
+import { scheduleShiftSeconds } from "../regime/scheduler-time";
 
 export type TaskCode =
   | { kind: "zip"; archive: pulumi.asset.Archive; handler: string }
@@ -252,7 +252,7 @@ export interface MissedRunJob {
  * (components/overdue-watch.ts) watches the job instead.
  */
 export function missedRunWindowSeconds(j: MissedRunJob): number | undefined {
-  const shift = /^cron\(/i.test(j.schedule.expression) ? zoneShiftSeconds(j.schedule.timezone) : 0;
+  const shift = scheduleShiftSeconds(j.schedule);
   const interval = j.schedule.intervalSeconds;
   const raw = interval * (j.tolerated ?? 1) + missedRunMarginSeconds(interval) + shift + j.longestRunSeconds + METRIC_VISIBLE_DELAY_SECONDS;
   const seconds = Math.ceil(raw / 60) * 60;

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ALWAYS, id, paused, schedule, secretsManagerArn, severity, uniqueBy } from "./primitives";
 import { urlCredentialProblem } from "../tasks/lib/url-credentials";
 import { cronWallTimes, type Schedule } from "./schedule";
-import { zoneShiftSeconds } from "./scheduler-time";
+import { scheduleShiftSeconds } from "./scheduler-time";
 
 const statusCondition = z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]);
 
@@ -146,7 +146,7 @@ export function checkStepSeconds(s: Pick<Schedule, "expression" | "intervalSecon
  * pages nor clears it; a checker that stops is paged by its own missed-run alarm.
  */
 export function checksHaveGaps(s: Pick<Schedule, "expression" | "intervalSeconds" | "timezone">): boolean {
-  return s.intervalSeconds > checkStepSeconds(s) || (/^cron\(/i.test(s.expression) && zoneShiftSeconds(s.timezone) > 0);
+  return s.intervalSeconds > checkStepSeconds(s) || scheduleShiftSeconds(s) > 0;
 }
 
 /**

@@ -38,7 +38,7 @@ import { LAMBDA_MAX_TIMEOUT_SECONDS } from "./limits";
 import { SEVERITIES, type Severity } from "./severity";
 import { retentionPromises } from "./retention-promises";
 import type { Tier, TierRules } from "../tasks/lib/tiers";
-import { clockChangeNear, formatDuration, localDate, longestGap, schedulerRuns, zoneOffset, zoneShiftSeconds } from "./scheduler-time";
+import { clockChangeNear, formatDuration, localDate, longestGap, scheduleShiftSeconds, schedulerRuns, zoneOffset } from "./scheduler-time";
 
 const DAY_MS = 86_400_000;
 /** CloudWatch evaluates an alarm once a minute (every 10 s only for 10 or 30 s periods): CloudWatch user guide, "Using Amazon CloudWatch alarms". */
@@ -583,8 +583,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     if (!job.watch && job.overdueWatch) {
       // The wall-clock interval, plus the zone's clock change for a cron schedule (a weekly job in New
       // York runs 169 h apart once a year), the tolerance and the watcher's delay.
-      const shift = /^cron\(/i.test(job.expression) ? zoneShiftSeconds(job.timezone) : 0;
-      const page = job.intervalSeconds + shift + job.overdueWatch.toleranceSeconds + job.overdueWatch.delaySeconds;
+      const page = job.intervalSeconds + scheduleShiftSeconds(job) + job.overdueWatch.toleranceSeconds + job.overdueWatch.delaySeconds;
       const watcher = job.overdueWatch.watcher;
       if (!watcher?.window || severityRank(watcher.severity) > severityRank(job.severity)) {
         push({

@@ -135,6 +135,15 @@ export function zoneShiftSeconds(tz: string): number {
   return most;
 }
 
+/**
+ * How much further apart than its wall-clock interval a schedule's runs can lie, in seconds: the
+ * zone's largest clock change for a cron schedule (zoneShiftSeconds), 0 for a rate schedule, which
+ * knows no wall clock.
+ */
+export function scheduleShiftSeconds(s: { expression: string; timezone: string }): number {
+  return /^cron\(/i.test(s.expression) ? zoneShiftSeconds(s.timezone) : 0;
+}
+
 /** "2027-03-14": the local date of instant t in `tz`. */
 export function localDate(t: number, tz: string): string {
   return wallText(t + zoneOffset(t, tz)).date;
