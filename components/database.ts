@@ -11,7 +11,7 @@ import { alarmName, createAlarm, type AlertTopics, type Severity } from "./alarm
 import { tierPrefix, type BackupVault } from "./backup-vault";
 import type { IamStatement } from "./iam";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
-import { ALARM_WINDOW_MAX_SECONDS } from "../regime/promises";
+import { rpoAlarmWindow, rpoWatchedByOverdueWatcher } from "../regime/promises";
 import { jobMissedRunWindow, missedRunJobOf, ScheduledTask, type TaskCode } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
 import type { Schedule } from "../regime/schedule";
@@ -141,27 +141,6 @@ export function dbTaskTimeoutSeconds(task: DbTaskName, db: Pick<DatabaseConfig, 
 /** The missed-run alarm window of a scheduled database task (jobMissedRunWindow), or undefined when it is too sparse for one and the overdue watcher watches it. */
 export function dbTaskMissedRunWindow(task: DbTaskName, db: Pick<DatabaseConfig, "sizeGb">, runners: DatabaseRunners, schedule: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">) {
   return jobMissedRunWindow(missedRunJobOf({ schedule, timeoutSeconds: dbTaskTimeoutSeconds(task, db, runners) }));
-}
-
-/**
- * The RPO alarm's window: rpoHours rounded up to whole hours; one period up to a day, hourly periods
- * beyond (every one must hold no success). CloudWatch refuses a window over 7 days (rpoHours > 168):
- * such an RPO is held by the overdue watcher instead (rpoWatchedByOverdueWatcher).
- */
-export function rpoAlarmWindow(rpoHours: number): { period: number; evaluationPeriods: number; datapointsToAlarm: number } {
-  const seconds = Math.ceil(rpoHours) * 3600;
-  const period = seconds <= 86400 ? seconds : 3600;
-  return { period, evaluationPeriods: seconds / period, datapointsToAlarm: seconds / period };
-}
-
-/**
- * Whether the RPO alarm's window (rpoAlarmWindow) is longer than CloudWatch lets a metric alarm look
- * back (604,800 s, 7 days: rpoHours over 168). Then no RPO metric alarm is made: the backup writes run
- * markers and the overdue watcher pages P0 once the newest is older than rpoHours (rpoWatchedJob).
- */
-export function rpoWatchedByOverdueWatcher(rpoHours: number): boolean {
-  const w = rpoAlarmWindow(rpoHours);
-  return w.period * w.evaluationPeriods > ALARM_WINDOW_MAX_SECONDS;
 }
 
 /** Resource part of a database's RPO alarm: `db-<id>`, then `-rpo-P0` (a metric alarm) or `-rpo-overdue-P0` (the overdue watcher's). */
@@ -494,7 +473,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       }
     }
 
-    // RPO: the backup task records BackupSucceeded per database; no success within the RPO pages.
+    // RPO: the backup task records BackupSucceeded per database, stamped with the dump's start; no
+    // success within the RPO (less the alarm's minute of evaluation) pages.
     // Beyond 7 days no metric alarm can look back that far: the overdue watcher holds it from the
     // backup's run markers, and its P0 overdue alarm is the RPO alarm.
     this.rpoWatched = rpoWatchedByOverdueWatcher(db.backup.rpoHours);
@@ -512,7 +492,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         resource: rpoAlarmResource(db.id, false),
         metric: "rpo",
         severity: "P0",
-        runbook: `No successful backup of database ${db.id} in the last ${db.backup.rpoHours} h (RPO). Check the backup task's log group and dead-letter queue, run \`npm run task -- backup\` by hand, and verify the newest backup once it exists.`,
+        runbook: `The newest backup of database ${db.id} is from more than ${db.backup.rpoHours} h ago (RPO; a backup counts from its start, when its data was read). Check the backup task's log group and dead-letter queue, run \`npm run task -- backup\` by hand, and verify the newest backup once it exists.`,
         treatMissingData: "breaching",
         // A paused backup records no success: the RPO alarm would page for a pause made on purpose.
         paused: db.backup.paused,

@@ -18,7 +18,7 @@
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
-import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, rpoAlarmWindow, rpoWatchedByOverdueWatcher, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
+import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
 import { endpointsSetting, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
@@ -32,7 +32,7 @@ import { checksHaveGaps, checkStepSeconds, downAlarmPeriodSeconds, failuresBefor
 import { backupRunFigure, databaseRunners } from "../regime/runners";
 import { muteTime } from "../regime/maintenance-windows";
 import { fileBackupSchedule } from "../regime/file-backups";
-import { ALARM_EVALUATION_SECONDS, evaluatePromises, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
+import { ALARM_EVALUATION_SECONDS, evaluatePromises, rpoAlarmWindow, rpoWatchedByOverdueWatcher, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
 import { formatDuration } from "../regime/scheduler-time";
 import type { Schedule } from "../regime/schedule";
 import { stateManagerSchedule } from "./association-watch";
@@ -152,7 +152,9 @@ export function declaredFromRegime(r: Regime): Declared {
       name: alarmName(r.name, { resource: rpoAlarmResource(db.id, rpoWatched), metric: rpoWatched ? "overdue" : "rpo", severity: "P0" }),
       window: rpoWatched ? { period: 3600, evaluationPeriods: 1 } : rpoAlarmWindow(db.backup.rpoHours),
       checkIntervalSeconds: 0,
-      promiseText: `P0 page when no backup for ${db.backup.rpoHours} h`,
+      promiseText: `P0 page once the newest backup is older than ${db.backup.rpoHours} h (its data, from the backup's start)`,
+      // The backup stamps its success with its start: the alarm's window is the data's age at the page.
+      ...(rpoWatched ? {} : { promisedSeconds: Math.round(db.backup.rpoHours * 3600) }),
       severity: "P0",
       components: [rpoWatched ? `${r.name}-overdue` : `${r.name}-db-${db.id}`],
       // components/database.ts: a paused backup's RPO alarm evaluates with its actions off.

@@ -261,6 +261,37 @@ export function alarmWindowProblem(w: AlarmWindow): string | undefined {
   return undefined;
 }
 
+/**
+ * The RPO alarm's window (`<regime>-db-<id>-rpo-P0`, BackupSucceeded Sum < 1, missing data breaching,
+ * every period required). The backup stamps its success with its own start, the moment its data is
+ * from (tasks/backup.ts), so the window is the age of the newest backup's data at which the alarm
+ * pages: rpoHours less the minute CloudWatch takes to evaluate, split into the fewest equal periods
+ * of at most a day each (a whole number of minutes; PutMetricAlarm: a period of an hour or more may
+ * make a window of up to 7 days). The split rounds down by under a minute per period. Over 7 days
+ * (rpoHours over 168) it is longer than a metric alarm can look back (rpoWatchedByOverdueWatcher).
+ */
+export function rpoAlarmWindow(rpoHours: number): { period: number; evaluationPeriods: number; datapointsToAlarm: number } {
+  const seconds = Math.max(60, Math.round(rpoHours * 3600) - ALARM_EVALUATION_SECONDS);
+  const n = Math.max(1, Math.ceil(seconds / ALARM_WINDOW_MAX_SHORT_PERIOD_SECONDS));
+  const period = Math.floor(seconds / n / 60) * 60;
+  return { period, evaluationPeriods: n, datapointsToAlarm: n };
+}
+
+/** Seconds the RPO alarm's window spans (rpoAlarmWindow): a backup whose success is stamped earlier no longer counts. */
+export function rpoAlarmWindowSeconds(rpoHours: number): number {
+  const w = rpoAlarmWindow(rpoHours);
+  return w.period * w.evaluationPeriods;
+}
+
+/**
+ * Whether the RPO alarm's window (rpoAlarmWindow) is longer than CloudWatch lets a metric alarm look
+ * back (604,800 s, 7 days: rpoHours over 168). Then no RPO metric alarm is made: the backup writes run
+ * markers and the overdue watcher pages P0 once the newest is older than rpoHours (components/database.ts rpoWatchedJob).
+ */
+export function rpoWatchedByOverdueWatcher(rpoHours: number): boolean {
+  return rpoAlarmWindowSeconds(rpoHours) > ALARM_WINDOW_MAX_SECONDS;
+}
+
 /** Bytes of a Lambda environment as AWS counts them: every key and value, UTF-8. */
 export function environmentBytes(env: Record<string, string>): number {
   return Object.entries(env).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
@@ -389,43 +420,55 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     const runS = db.backupRun?.slowestSeconds ?? db.backupRun?.expectedSeconds ?? 0;
     const atRisk = gap.seconds + runS;
     const seen = atRisk + METRIC_VISIBLE_DELAY_SECONDS;
-    const broken = seen > rpo;
+    // The RPO alarm's window (a minute short of rpoHours, rounded to its periods), or past 7 days
+    // the overdue watcher's age limit, rpoHours itself.
+    const watched = rpoWatchedByOverdueWatcher(db.rpoHours);
+    const window = watched ? rpo : rpoAlarmWindowSeconds(db.rpoHours);
+    // The whole hours of rpoHours whose window holds `s` seconds.
+    const rpoHoursFor = (s: number) => {
+      let h = Math.ceil(s / 3600);
+      while (!rpoWatchedByOverdueWatcher(h) && rpoAlarmWindowSeconds(h) < s) h++;
+      return h;
+    };
+    const broken = seen > window;
+    // The alarm's window is named only where it, not rpoHours, is what the span passes.
+    const limitText = (span: number) => (span > rpo ? `rpoHours ${db.rpoHours}` : `rpoHours ${db.rpoHours} (its alarm's window: ${hoursMinutes(window)})`);
     // How often: a gap the clock's changes make (the skipped or repeated hour) breaks on a date or two;
     // one the schedule makes breaks on good days, which no acceptance should hide.
     const backupRuns = schedulerRuns(b, start - 100 * DAY_MS, end).runs;
     const gaps: number[] = [];
     for (let i = 1; i < backupRuns.length; i++) if (backupRuns[i] >= start) gaps.push((backupRuns[i] - backupRuns[i - 1]) / 1000);
-    const breaks = gaps.filter((g) => g + runS + METRIC_VISIBLE_DELAY_SECONDS > rpo).length;
+    const breaks = gaps.filter((g) => g + runS + METRIC_VISIBLE_DELAY_SECONDS > window).length;
     // The longest gap that comes RECURRING_BREAKS times or more: 24 h for a daily backup, 72 h for weekdays.
     const usualGap = [...gaps].sort((x, y) => y - x)[RECURRING_BREAKS - 1] ?? 0;
-    const recurring = breaks >= RECURRING_BREAKS && usualGap + runS + METRIC_VISIBLE_DELAY_SECONDS > rpo;
+    const recurring = breaks >= RECURRING_BREAKS && usualGap + runS + METRIC_VISIBLE_DELAY_SECONDS > window;
     const spanOf = (g: number) => `${hours(g)} between backups + up to ${hours(Math.round(runS))} to store the next + ${hours(METRIC_VISIBLE_DELAY_SECONDS)} for the RPO alarm to see it`;
     const span = spanOf(gap.seconds);
     // What keeps a gap of `g` s: backups often enough that gap, run and delay fit rpoHours, or a longer rpoHours.
     const everyRemedy = (g: number) => {
-      const every = rpo - runS - METRIC_VISIBLE_DELAY_SECONDS;
-      const need = Math.ceil((g + runS + METRIC_VISIBLE_DELAY_SECONDS) / 3600);
-      return every >= 3600 ? `back up at least every ${hours(Math.floor(every / 60) * 60)} or set rpoHours to at least ${need}` : `set rpoHours to at least ${need}`;
+      const every = window - runS - METRIC_VISIBLE_DELAY_SECONDS;
+      const need = rpoHoursFor(g + runS + METRIC_VISIBLE_DELAY_SECONDS);
+      return every >= 3600 ? `back up at least every ${hours(Math.floor(every / 360) * 360)} or set rpoHours to at least ${need}` : `set rpoHours to at least ${need}`;
     };
     let cause: string | undefined;
     let effect: string | undefined;
     let remedy: string | undefined;
     let firstBreak: string | undefined;
     if (broken) {
-      const need = Math.ceil(seen / 3600);
+      const need = rpoHoursFor(seen);
       if (skip) {
         firstBreak = skip.date;
         cause = `"${b.text}" in ${b.timezone} does not run on ${skip.date} (${skip.time} does not exist that day)`;
-        effect = `${span} > rpoHours ${db.rpoHours}`;
+        effect = `${span} > ${limitText(seen)}`;
         remedy = `${dstRemedy(b, skip)}, or set rpoHours to at least ${need}`;
       } else if (gap.seconds > b.intervalSeconds) {
         firstBreak = localDate(gap.startsAt, b.timezone);
         cause = `"${b.text}" in ${b.timezone} runs ${hours(gap.seconds)} apart from ${firstBreak} (the clock falls back before the next run)`;
-        effect = `${span} > rpoHours ${db.rpoHours}`;
+        effect = `${span} > ${limitText(seen)}`;
         remedy = `run it in a fixed-offset zone (${fixedZoneHint(b.timezone)}) or set rpoHours to at least ${need}`;
       } else {
         firstBreak = localDate(gap.endsAt, b.timezone);
-        effect = `"${b.text}" leaves ${span} (first ${firstBreak}) > rpoHours ${db.rpoHours}: the RPO alarm pages P0 although every backup succeeds`;
+        effect = `"${b.text}" leaves ${span} (first ${firstBreak}) > ${limitText(seen)}: the RPO alarm pages P0 although every backup succeeds`;
         remedy = everyRemedy(gap.seconds);
       }
     }
@@ -451,7 +494,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         value: Math.round(usualGap + runS),
         status: "broken",
         kind: "config",
-        effect: `"${b.text}" leaves ${spanOf(usualGap)} ${breaks} times in 12 months > rpoHours ${db.rpoHours}: the RPO alarm pages P0 although every backup succeeds`,
+        effect: `"${b.text}" leaves ${spanOf(usualGap)} ${breaks} times in 12 months > ${limitText(usualGap + runS + METRIC_VISIBLE_DELAY_SECONDS)}: the RPO alarm pages P0 although every backup succeeds`,
         remedy: everyRemedy(usualGap),
         recurring: breaks,
       });

@@ -107,7 +107,7 @@ const backupSchema = z
     weeklyOn: z.enum(["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]).default("Sunday").describe("the day whose backup is kept as the weekly one"),
     monthlyOnDay: z.number().int().min(1).max(28, "must be <= 28 so every month has it").default(1).describe("the day of the month whose backup is kept as the monthly one"),
     compression: z.string().regex(/^(none|gzip(:[1-9])?|lz4(:[1-9])?|zstd(:([1-9]|1[0-9]|2[0-2]))?|[0-9])$/, "must be none, gzip[:1-9], lz4[:1-9], zstd[:1-22] or 0-9").default("zstd:3").describe("pg_dump --compress: none, gzip, lz4 or zstd with an optional :level, or a gzip level 0-9 (0: none); lz4 and zstd need PostgreSQL 16+ (older: gzip:1)"),
-    rpoHours: z.number().gt(0, "must be > 0").default(26).describe("P0 page when no successful backup was recorded for this long; over 168 h (beyond a metric alarm's 7 days) the overdue watcher pages, at most 2 h later"),
+    rpoHours: z.number().gt(0, "must be > 0").default(26).describe("the recovery point objective: P0 page once the newest successful backup's data (counted from the backup's start) is this old; over 168 h (beyond a metric alarm's 7 days) the overdue watcher pages, at most 2 h later"),
     runner: z
       .enum(["lambda", "fargate"])
       .optional()

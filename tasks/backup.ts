@@ -59,6 +59,8 @@ export interface BackupOutcome extends DatabaseOutcome {
   tier?: string;
   sizeBytes?: number;
   sha256?: string;
+  /** When the dump started (ISO 8601): the moment the backup's data is from. */
+  startedAt?: string;
   seconds?: number;
   compression?: string;
   serverVersion?: string;
@@ -218,6 +220,7 @@ async function backupOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
     tier,
     sizeBytes: bytes,
     sha256: manifest.sha256,
+    startedAt: manifest.startedAt,
     seconds: manifest.durationSeconds,
     compression: comp.effective,
     serverVersion: server.text,
@@ -244,7 +247,9 @@ export const backupTask = defineTask({
         outcome = { database: target.id, ok: false, error: oneLine(err) };
         ctx.log.error("backup failed", { database: target.id, error: outcome.error });
       }
-      databaseMetric(ctx, target.id, "BackupSucceeded", MetricUnit.Count, outcome.ok ? 1 : 0);
+      // A success is stamped with the dump's start, the moment its data is from: the RPO alarm's
+      // window (regime/promises.ts rpoAlarmWindow) then measures the newest backup's data age.
+      databaseMetric(ctx, target.id, "BackupSucceeded", MetricUnit.Count, outcome.ok ? 1 : 0, outcome.startedAt ? new Date(outcome.startedAt) : undefined);
       result.databases.push(outcome);
     }
     return failIfAny("backup", result);

@@ -188,7 +188,7 @@ describe("backup, verify-backup, restore-drill against PostgreSQL and an S3 serv
     expect(left.rows).toEqual([]);
   });
 
-  it("emits BackupSucceeded and BackupSizeBytes with a Database dimension, and no other backup metric", async () => {
+  it("emits BackupSucceeded (stamped with the dump's start) and BackupSizeBytes with a Database dimension, and no other backup metric", async () => {
     const lines: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
     const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
@@ -203,6 +203,12 @@ describe("backup, verify-backup, restore-drill against PostgreSQL and an S3 serv
     }
     const emf = lines.map((l) => JSON.parse(l)).find((o) => o.BackupSucceeded !== undefined);
     expect(emf.BackupSucceeded).toBe(1);
+    // The RPO alarm measures the newest backup's data age: the success carries the dump's start
+    // (the "backup stored" line's startedAt), not the moment it was stored.
+    const stored = lines.map((l) => JSON.parse(l)).find((o) => o.message === "backup stored");
+    expect(emf._aws.Timestamp).toBe(Date.parse(stored.startedAt));
+    const size = lines.map((l) => JSON.parse(l)).find((o) => o.BackupSizeBytes !== undefined);
+    expect(size._aws.Timestamp).toBeGreaterThanOrEqual(emf._aws.Timestamp);
     expect(emf.Database).toBe(db.name);
     expect(emf.Task).toBe("backup");
     expect(emf._aws.CloudWatchMetrics[0].Dimensions).toEqual([["service", "Task", "Database"]]);

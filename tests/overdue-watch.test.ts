@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleTask } from "../build/bundle";
 import { markerKey } from "../tasks/lib/run-marker";
 import { runTask } from "../tasks/lib/runtime";
-import { recordRunMarker } from "../tasks/lib/run-marker";
+import { markerTime, recordRunMarker } from "../tasks/lib/run-marker";
 import { analyzeTask } from "../tasks/maintenance";
 import { overdueWatchTask, type OverdueResult } from "../tasks/overdue-watch";
 import { startCloudWatch, type TestCloudWatch } from "./helpers/cloudwatch";
@@ -70,6 +70,10 @@ describe("run markers", () => {
       expect(body.task).toBe("analyze");
       expect(body.instance).toBe("app");
       expect(new Date(body.finishedAt).getTime()).toBeGreaterThanOrEqual(before);
+      // Keyed by the run's start (for a backup, the moment its data is from), which precedes its end.
+      expect(new Date(body.startedAt).getTime()).toBeGreaterThanOrEqual(before);
+      expect(new Date(body.startedAt).getTime()).toBeLessThanOrEqual(new Date(body.finishedAt).getTime());
+      expect(markerTime(written[0])!.toISOString()).toBe(body.startedAt);
       // A run that fails (the database is gone) leaves no marker.
       process.env.DATABASE_URL = db.url.replace(/\/[^/]+$/, "/mr_no_such_database");
       await expect(handler()).rejects.toThrow();

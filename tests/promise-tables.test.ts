@@ -98,7 +98,7 @@ describe("generation into a README", () => {
       await run([], dir);
       const section = between(readFileSync(join(dir, "README.md"), "utf8"));
       expect(section).toContain("| at most 30 h of data lost (rpoHours) | `databases[app].backup.schedule` | up to 24.2 h of data (24 h between backups + up to 12 min to store one) | held |");
-      expect(section).toContain("| P0 page when no backup for 30 h |");
+      expect(section).toContain("| P0 page once the newest backup is older than 30 h (its data, from the backup's start) |");
     },
     SLOW,
   );

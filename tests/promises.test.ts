@@ -10,7 +10,7 @@ import type { RecordedResource } from "../plan/mocks";
 import { readStackConfig, runPlan } from "../plan/run";
 import { auditResources } from "../plan/promises";
 import { regimeFromConfig, validateRegime } from "../regime/load";
-import { environmentBytes, evaluatePromises } from "../regime/promises";
+import { alarmWindowProblem, environmentBytes, evaluatePromises, rpoAlarmWindow } from "../regime/promises";
 import { nextRuns } from "../regime/schedule";
 import { schedulerRuns } from "../regime/scheduler-time";
 
@@ -244,13 +244,39 @@ describe("the fall-back hour runs once", () => {
   });
 });
 
+describe("the RPO alarm pages before the newest backup's data is older than rpoHours", () => {
+  it("its window, counted from the backup's start, and a minute of evaluation fit rpoHours: whole, fractional, up to 7 days", () => {
+    for (const h of [1, 6.5, 23.99, 24, 24.02, 25, 25.5, 26, 48, 100.25, 167, 168]) {
+      const w = rpoAlarmWindow(h);
+      const seconds = w.period * w.evaluationPeriods;
+      expect(alarmWindowProblem(w), `rpoHours ${h}`).toBeUndefined();
+      expect(seconds + 60, `rpoHours ${h}`).toBeLessThanOrEqual(h * 3600);
+      // Rounded down by under a minute per period, never more.
+      expect(seconds + 60 + 60 * w.evaluationPeriods, `rpoHours ${h}`).toBeGreaterThan(h * 3600);
+      expect(w.datapointsToAlarm).toBe(w.evaluationPeriods);
+    }
+    // 25.5 h pages at 25.5 h, not at the next whole hour.
+    const half = checkPromises(regime({ timezone: "UTC", backup: { schedule: "daily at 01:30", rpoHours: 25.5 } }), FROM).promises.find((p) => p.key === "databases[app].backup.rpoHours")!;
+    expect([half.status, half.figure]).toEqual(["held", "paged at most 25.5 h after the fault"]);
+  });
+
+  it("a span that fits rpoHours but not its alarm's window is refused, naming the window", () => {
+    // 24 h + a 12-minute run + 5 min to be seen = 24 h 17 min < rpoHours 24.3 (24 h 18 min), but the
+    // window is a minute short of it and whole minutes per period (24 h 16 min): it would page daily.
+    expect(refusals(regime({ timezone: "UTC", backup: { schedule: "daily at 01:30", rpoHours: 24.3 } }))).toEqual([
+      `databases[app].backup.schedule: "daily at 01:30" leaves 24 h between backups + up to 12 min to store the next + 5 min for the RPO alarm to see it (first 2026-11-23) > rpoHours 24.3 (its alarm's window: 24 h 16 min): the RPO alarm pages P0 although every backup succeeds; back up at least every 23.9 h or set rpoHours to at least 25`,
+    ]);
+    expect(refusals(regime({ timezone: "UTC", backup: { schedule: "daily at 01:30", rpoHours: 24.4 } }))).toEqual([]);
+  });
+});
+
 describe("AWS limits that fail only at deploy", () => {
   it("rpoHours 200 is beyond what an alarm window may look back (7 days): the overdue watcher holds it, at P0, up to 2 h late; 168 stays a metric alarm", () => {
     expect(refusals(regime({ backup: { rpoHours: 200 } }))).toEqual([]);
     const held = checkPromises(regime({ backup: { rpoHours: 200 } }), FROM).promises.filter((p) => p.key === "databases[app].backup.rpoHours");
     expect(held.map((p) => [p.status, p.figure, p.value])).toEqual([["held", "paged at most 2 h after it is due (one overdue-watch interval + the alarm's period), by the overdue watch t-db-app-rpo-overdue-P0", 7200]]);
     const metric = checkPromises(regime({ backup: { rpoHours: 168 } }), FROM).promises.filter((p) => p.key === "databases[app].backup.rpoHours");
-    expect(metric.map((p) => [p.status, p.figure])).toEqual([["held", "paged at most 168 h after the fault"]]);
+    expect(metric.map((p) => [p.status, p.figure])).toEqual([["held", "paged at most 167.9 h after the fault"]]);
     // Nothing is broken, so an acceptance of it is stale.
     expect(refusals(regime({ backup: { rpoHours: 200 }, acceptedRisks: [{ key: "databases[app].backup.rpoHours", reason: "we know" }] }))).toEqual([
       `acceptedRisks[0].key: "databases[app].backup.rpoHours" breaks no promise; remove the acceptance`,

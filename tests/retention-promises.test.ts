@@ -58,7 +58,7 @@ describe("a tier the schedule never feeds", () => {
     expect(refusals({ backup: { ...weekly, weeklyOn: "Wednesday", retention: { daily: 30, weekly: 90, monthly: 90 } }, verify })).toEqual([]);
     // 168 h, the most a metric alarm could see, is a week without the next backup's run: it would page every week.
     expect(refusals({ backup: { ...weekly, rpoHours: 168, weeklyOn: "Wednesday", retention: { daily: 30, weekly: 90, monthly: 90 } }, verify })).toEqual([
-      'databases[app].backup.schedule: "weekly on Wednesday at 03:00" leaves 7 d between backups + up to 12 min to store the next + 5 min for the RPO alarm to see it (first 2026-12-02) > rpoHours 168: the RPO alarm pages P0 although every backup succeeds; back up at least every 167.7 h or set rpoHours to at least 169',
+      'databases[app].backup.schedule: "weekly on Wednesday at 03:00" leaves 7 d between backups + up to 12 min to store the next + 5 min for the RPO alarm to see it (first 2026-12-02) > rpoHours 168: the RPO alarm pages P0 although every backup succeeds; back up at least every 167.6 h or set rpoHours to at least 169',
     ]);
     expect(refusals({ backup: { ...weekly, schedule: EST("daily at 03:00"), weeklyOn: "Wednesday" }, verify })).toEqual([]);
   });

@@ -127,7 +127,7 @@ describe("a weekly database backup with rpoHours 170", () => {
 
   it("rpoHours 169 with weekly backups that take 2 h (up to 3.2 h before their duration alarm pages) is refused: a good week leaves 171.3 h", async () => {
     await expect(runPlan({ configFile: databaseStackFile(85, 169), from: FROM })).rejects.toThrow(
-      /^promise check: databases\[app\]\.backup\.schedule: "weekly on Sunday at 03:00" leaves 7 d between backups \+ up to 3\.2 h to store the next \+ 5 min for the RPO alarm to see it \(first 2026-12-06\) > rpoHours 169: the RPO alarm pages P0 although every backup succeeds; back up at least every 165\.7 h or set rpoHours to at least 172$/m,
+      /^promise check: databases\[app\]\.backup\.schedule: "weekly on Sunday at 03:00" leaves 7 d between backups \+ up to 3\.2 h to store the next \+ 5 min for the RPO alarm to see it \(first 2026-12-06\) > rpoHours 169: the RPO alarm pages P0 although every backup succeeds; back up at least every 165\.6 h or set rpoHours to at least 172$/m,
     );
   }, 120_000);
 });

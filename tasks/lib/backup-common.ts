@@ -37,8 +37,8 @@ export function withTargets<T extends { DATABASE_URL?: string; DATABASES?: strin
   }
 }
 /** One figure per database, dimensions service + Task + Database (what the per-database alarms watch). */
-export function databaseMetric(ctx: TaskContext, databaseId: string, name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): void {
-  recordMetric(ctx, name, unit, value, ["Database", databaseId]);
+export function databaseMetric(ctx: TaskContext, databaseId: string, name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, at?: Date): void {
+  recordMetric(ctx, name, unit, value, ["Database", databaseId], undefined, at);
 }
 
 export interface DatabaseOutcome {

@@ -27,10 +27,12 @@ export function markerTime(key: string): Date | undefined {
 
 /**
  * Records a successful run when RUN_MARKER_BUCKET and RUN_MARKER_PREFIX are set (the task's
- * environment); the object holds { task, instance, finishedAt }. Throws when the write fails, so the
- * run fails and its errors alarm fires instead of the watcher paging weeks later.
+ * environment), keyed by the run's start (`startedAt`: for a backup the moment its data is from, so
+ * an RPO the overdue watcher holds counts the data's age); the object holds { task, instance,
+ * startedAt, finishedAt }. Throws when the write fails, so the run fails and its errors alarm fires
+ * instead of the watcher paging weeks later.
  */
-export async function recordRunMarker(env: Record<string, string | undefined>, task: string, finishedAt = new Date()): Promise<void> {
+export async function recordRunMarker(env: Record<string, string | undefined>, task: string, startedAt = new Date()): Promise<void> {
   const bucket = env.RUN_MARKER_BUCKET;
   const prefix = env.RUN_MARKER_PREFIX;
   if (!bucket || !prefix) return;
@@ -39,14 +41,14 @@ export async function recordRunMarker(env: Record<string, string | undefined>, t
     await s3.send(
       new PutObjectCommand({
         Bucket: bucket,
-        Key: markerKey(prefix, finishedAt),
-        Body: JSON.stringify({ task, instance: env.METRICS_INSTANCE ?? null, finishedAt: finishedAt.toISOString() }),
+        Key: markerKey(prefix, startedAt),
+        Body: JSON.stringify({ task, instance: env.METRICS_INSTANCE ?? null, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString() }),
         ContentType: "application/json",
         IfNoneMatch: "*",
       }),
     );
   } catch (err) {
-    throw new Error(`run marker s3://${bucket}/${markerKey(prefix, finishedAt)}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`run marker s3://${bucket}/${markerKey(prefix, startedAt)}: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     s3.destroy();
   }

@@ -110,19 +110,23 @@ type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
  * `onlyBreaching` is published only when it does; a `sampleSeconds` one when it does, or in the
  * first run of its sampling interval (isSampleRun, from ctx.startedMs and ctx.scheduleIntervalSeconds).
  * The other times the figure is the log line. Left out: the metric is published as if breaching.
+ *
+ * `at`: the data point's time when it is not now (EMF `_aws.Timestamp`; CloudWatch takes up to 14
+ * days in the past): a backup's success is stamped with the dump's start.
  */
-export function recordMetric(ctx: TaskContext, name: string, unit: Unit, value: number, dimension?: [string, string], breaching?: boolean): void {
+export function recordMetric(ctx: TaskContext, name: string, unit: Unit, value: number, dimension?: [string, string], breaching?: boolean, at?: Date): void {
   const m = publishedMetric(ctx.task, name);
   const send =
     m !== undefined &&
     (breaching !== false || (!m.onlyBreaching && (m.sampleSeconds === undefined || isSampleRun(ctx.startedMs ?? Date.now(), m.sampleSeconds, ctx.scheduleIntervalSeconds))));
   if (send) {
     const m = ctx.metrics.singleMetric();
+    if (at) m.setTimestamp(at);
     if (dimension) m.addDimension(dimension[0], dimension[1]);
     m.addMetric(name, unit, value);
     return;
   }
-  ctx.log.info("metric", { metric: name, unit, value, ...(dimension ? { [dimension[0]]: dimension[1] } : {}) });
+  ctx.log.info("metric", { metric: name, unit, value, ...(dimension ? { [dimension[0]]: dimension[1] } : {}), ...(at ? { at: at.toISOString() } : {}) });
 }
 
 /** Common zod helpers for environment settings. */
@@ -162,10 +166,10 @@ export function envJson<T extends z.ZodType>(inner: T) {
 
 /**
  * Called after a run succeeded, before its success is counted (the entry points pass
- * tasks/lib/run-marker.ts's recordRunMarker, which records it for the overdue watcher). A throw
- * fails the run.
+ * tasks/lib/run-marker.ts's recordRunMarker, which records it for the overdue watcher), with the
+ * moment the run started. A throw fails the run.
  */
-export type OnSuccess = (env: Record<string, string | undefined>, task: string) => Promise<void>;
+export type OnSuccess = (env: Record<string, string | undefined>, task: string, startedAt: Date) => Promise<void>;
 
 /** Run a task with settings from env; returns its result or throws TaskError with a one-line reason. */
 export async function runTask<R>(
@@ -193,7 +197,7 @@ export async function runTask<R>(
     // A task run only by hand (the catalogue's entries without a schedule) records no run marker.
     if (onSuccess && !runsOnDemand(task.name)) {
       ok = false;
-      await onSuccess(env, task.name);
+      await onSuccess(env, task.name, new Date(started));
       ok = true;
     }
     return result;
