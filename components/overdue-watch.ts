@@ -108,25 +108,39 @@ export interface OverdueWatchArgs {
   tags?: Record<string, string>;
 }
 
+/** One job of WATCHED_JOBS, with its deploy-time values (`since`, the association's id) resolved. */
+function watchedJobEntry(j: WatchedJobSpec, since: string | undefined, id: string | undefined) {
+  return {
+    job: j.job,
+    ...(j.prefix ? { prefix: j.prefix } : {}),
+    expression: j.expression,
+    timezone: j.timezone,
+    toleranceSeconds: j.toleranceSeconds,
+    ...(j.history ? { history: j.history } : {}),
+    ...(j.maxAgeSeconds !== undefined ? { maxAgeSeconds: j.maxAgeSeconds } : {}),
+    ...(since ? { since } : {}),
+    ...(id ? { association: { id } } : {}),
+  };
+}
+
 /** WATCHED_JOBS of the overdue-watch task: what the task reads, in the job order given (an output: a reminder's `since` and an association's id are known at deploy). */
 export function watchedJobsSetting(jobs: WatchedJobSpec[]): pulumi.Output<string> {
   return pulumi
-    .all(
-      jobs.map((j) =>
-        pulumi.all([j.since, j.association?.id]).apply(([since, id]) => ({
-          job: j.job,
-          ...(j.prefix ? { prefix: j.prefix } : {}),
-          expression: j.expression,
-          timezone: j.timezone,
-          toleranceSeconds: j.toleranceSeconds,
-          ...(j.history ? { history: j.history } : {}),
-          ...(j.maxAgeSeconds !== undefined ? { maxAgeSeconds: j.maxAgeSeconds } : {}),
-          ...(since ? { since } : {}),
-          ...(id ? { association: { id } } : {}),
-        })),
-      ),
-    )
+    .all(jobs.map((j) => pulumi.all([j.since, j.association?.id]).apply(([since, id]) => watchedJobEntry(j, since, id))))
     .apply((list) => JSON.stringify(list));
+}
+
+/** Stand-ins as long as the deploy-time values: an ISO 8601 time with milliseconds, an association id (a UUID). */
+const SINCE_STAND_IN = "2000-01-01T00:00:00.000Z";
+const ASSOCIATION_ID_STAND_IN = "00000000-0000-0000-0000-000000000000";
+
+/**
+ * Bytes of WATCHED_JOBS (watchedJobsSetting) computed at plan time with stand-ins for its deploy-time
+ * values: many jobs (20 monthly reminders, 50 databases' drills) pass Lambda's 4 KB environment, and
+ * the setting then travels in the function's bundle (splitSettings).
+ */
+export function watchedJobsSettingBytes(jobs: WatchedJobSpec[]): number {
+  return Buffer.byteLength(JSON.stringify(jobs.map((j) => watchedJobEntry(j, j.since === undefined ? undefined : SINCE_STAND_IN, j.association ? ASSOCIATION_ID_STAND_IN : undefined))));
 }
 
 /** The IAM resource of an association that ssm:DescribeAssociation authorises on (Service Authorization Reference, AWS Systems Manager: resource type `association`). */
@@ -187,6 +201,7 @@ export class OverdueWatch extends pulumi.ComponentResource {
         description: `watches ${args.jobs.length} jobs no missed-run alarm sees: ${args.jobs.map((j) => j.job).join(", ")}`,
         code: { kind: "zip", archive: args.archive, handler: "index.handler" },
         environment: { ...(args.vault ? { BACKUP_BUCKET: args.vault.bucketName } : {}), WATCHED_JOBS: watchedJobsSetting(args.jobs) } satisfies TaskEnvironment<"overdue-watch">,
+        environmentSizes: { WATCHED_JOBS: watchedJobsSettingBytes(args.jobs) },
         schedule: { ...OVERDUE_WATCH_SCHEDULE, timezone: args.timezone },
         timeoutSeconds: WATCHER_TIMEOUT_SECONDS,
         memoryMb: 256,

@@ -75,6 +75,11 @@ export interface ScheduledTaskArgs {
   /** Plain settings only: secrets travel as Secrets Manager ARNs, never as values. */
   environment?: Record<string, pulumi.Input<string>>;
   /**
+   * Bytes of settings known only at deploy (outputs), computed from stand-ins, so that one too large
+   * for Lambda's 4 KB environment travels in the zip's settings file (splitSettings).
+   */
+  environmentSizes?: Record<string, number>;
+  /**
    * When it runs (regime/schedule.ts, as the config resolved it); its `intervalSeconds`, the longest
    * expected gap between two runs, sets the missed-run window (jobMissedRunWindow).
    */
@@ -124,22 +129,28 @@ export const SETTINGS_FILE = "settings.json";
 
 /**
  * Splits a zip task's settings between the Lambda environment and the settings file of its bundle:
- * while the plain-string settings total (keys + values, UTF-8 bytes) exceeds LAMBDA_ENV_BUDGET_BYTES,
- * the longest one moves to the file. Values not known at plan time (outputs: bucket names, ARNs)
- * stay in the environment and are counted at 256 bytes. Returns both halves; `bundled` is empty for
- * a small environment, which deploys exactly as before.
+ * while the settings total (keys + values, UTF-8 bytes) exceeds LAMBDA_ENV_BUDGET_BYTES, the longest
+ * one moves to the file. A value not known at plan time (an output) counts at its `sizes` entry, the
+ * bytes its caller computed from stand-ins, and may then move too (the overdue watcher's job list,
+ * whose watch starts and association ids come at deploy); without one it counts 256 bytes and stays
+ * (bucket names, ARNs). Returns both halves; `bundled` is empty for a small environment, which
+ * deploys exactly as before.
  */
-export function splitSettings(env: Record<string, pulumi.Input<string>>): { environment: Record<string, pulumi.Input<string>>; bundled: Record<string, string> } {
-  const size = (k: string, v: pulumi.Input<string>) => Buffer.byteLength(k) + (typeof v === "string" ? Buffer.byteLength(v) : 256);
+export function splitSettings(
+  env: Record<string, pulumi.Input<string>>,
+  sizes: Record<string, number> = {},
+): { environment: Record<string, pulumi.Input<string>>; bundled: Record<string, pulumi.Input<string>> } {
+  const bytes = (k: string, v: pulumi.Input<string>) => (typeof v === "string" ? Buffer.byteLength(v) : (sizes[k] ?? 256));
+  const size = (k: string, v: pulumi.Input<string>) => Buffer.byteLength(k) + bytes(k, v);
   const environment = { ...env };
-  const bundled: Record<string, string> = {};
+  const bundled: Record<string, pulumi.Input<string>> = {};
   let total = Object.entries(environment).reduce((a, [k, v]) => a + size(k, v), 0);
   while (total > LAMBDA_ENV_BUDGET_BYTES) {
     const longest = Object.entries(environment)
-      .filter(([k, v]) => typeof v === "string" && !["TASK", "REGIME_NAME", "METRICS_NAMESPACE", "METRICS_INSTANCE"].includes(k))
-      .sort(([ka, a], [kb, b]) => (b as string).length - (a as string).length || ka.localeCompare(kb))[0];
+      .filter(([k, v]) => (typeof v === "string" || sizes[k] !== undefined) && !["TASK", "REGIME_NAME", "METRICS_NAMESPACE", "METRICS_INSTANCE"].includes(k))
+      .sort(([ka, a], [kb, b]) => bytes(kb, b) - bytes(ka, a) || ka.localeCompare(kb))[0];
     if (!longest) break;
-    bundled[longest[0]] = longest[1] as string;
+    bundled[longest[0]] = longest[1];
     delete environment[longest[0]];
     total -= size(longest[0], longest[1]);
   }
@@ -508,7 +519,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
   public readonly dlqArn: pulumi.Output<string>;
   public readonly alarmNames: pulumi.Output<string[]>;
   /** Settings moved out of the Lambda environment into the zip's settings.json (splitSettings); empty when all fit. */
-  public readonly bundledSettings: Record<string, string> = {};
+  public readonly bundledSettings: Record<string, pulumi.Input<string>> = {};
   /** False when the expected interval is longer than a metric alarm can watch (7 days). */
   public readonly missedRunWatched: boolean;
   /** The AWS CLI command that runs the task once now, as its schedule would (stack output `runNow`). */
@@ -591,16 +602,15 @@ export class ScheduledTask extends pulumi.ComponentResource {
       const policy = new aws.iam.RolePolicy(`${name}-role`, { role: taskRole.id, policy: policyJson(statements) }, { parent: this });
 
       // Settings too large for Lambda's 4 KB environment travel in the zip, beside index.js.
-      const split = code.kind === "zip" ? splitSettings(environment) : { environment, bundled: {} };
+      const split = code.kind === "zip" ? splitSettings(environment, args.environmentSizes) : { environment, bundled: {} };
       const bundled = Object.keys(split.bundled).length > 0;
       let zipCode: pulumi.Input<pulumi.asset.Archive> | undefined = code.kind === "zip" ? code.archive : undefined;
       if (code.kind === "zip" && bundled) {
         const archive = code.archive as pulumi.asset.AssetArchive;
         if (!(archive.assets instanceof Promise)) throw new Error(`environment: ${Object.keys(split.bundled).join(", ")} exceed Lambda's 4 KB environment and code.archive is not an AssetArchive to carry them`);
-        const file = new pulumi.asset.StringAsset(JSON.stringify(split.bundled, Object.keys(split.bundled).sort()));
-        zipCode = pulumi.output(archive.assets).apply((assets) => {
+        zipCode = pulumi.all([archive.assets, pulumi.output(split.bundled)]).apply(([assets, values]) => {
           if (SETTINGS_FILE in assets) throw new Error(`code.archive: already holds ${SETTINGS_FILE}`);
-          return new pulumi.asset.AssetArchive({ ...assets, [SETTINGS_FILE]: file });
+          return new pulumi.asset.AssetArchive({ ...assets, [SETTINGS_FILE]: new pulumi.asset.StringAsset(JSON.stringify(values, Object.keys(values).sort())) });
         });
       }
       this.bundledSettings = split.bundled;

@@ -13,7 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import type { RecordedResource } from "../plan/mocks";
 import { runPlan } from "../plan/run";
+import * as pulumi from "@pulumi/pulumi";
 import { LAMBDA_ENV_LIMIT_BYTES, splitSettings } from "../components/scheduled-task";
+import { overdueWatchTask } from "../tasks/overdue-watch";
+import { parseSettings } from "../tasks/lib/runtime";
 
 const ROOT = join(__dirname, "..");
 const NS = "maintenance-regime";
@@ -98,5 +101,40 @@ describe("settings too large for a Lambda environment", () => {
     expect(s.environment).toEqual({ TASK: "purge", CHECKS: big.CHECKS, OTHER: big.OTHER });
     const both = splitSettings({ TASK: "purge", A: "a".repeat(2500), B: "b".repeat(2400), C: "c".repeat(2300) });
     expect(Object.keys(both.bundled).sort()).toEqual(["A", "B"]);
+    // A value known only at deploy moves when its caller sizes it (from stand-ins), and stays otherwise.
+    const later = pulumi.output("w".repeat(5000));
+    expect(Object.keys(splitSettings({ TASK: "overdue-watch", WATCHED_JOBS: later }, { WATCHED_JOBS: 5000 }).bundled)).toEqual(["WATCHED_JOBS"]);
+    expect(Object.keys(splitSettings({ TASK: "overdue-watch", WATCHED_JOBS: later, BACKUP_BUCKET: pulumi.output("b") }, { WATCHED_JOBS: 100 }).bundled)).toEqual([]);
+  });
+});
+
+describe("the overdue watcher's job list too large for a Lambda environment", () => {
+  const M = 40;
+  let watcher: Inputs;
+  beforeAll(async () => {
+    // prod's reminders and 40 more, monthly: each is a watched job with its schedule group's creation date.
+    const doc = YAML.parse(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+    for (let i = 0; i < M; i++) {
+      doc.config[`${NS}:reminders`].push({ name: `monthly-check-${String(i).padStart(2, "0")}`, schedule: `monthly on day ${(i % 28) + 1} at 09:00`, severity: "P3", checklist: [`Check number ${i}`] });
+    }
+    const file = join(mkdtempSync(join(tmpdir(), "large-watch-")), "Pulumi.watch.yaml");
+    writeFileSync(file, YAML.stringify(doc));
+    // The plan's promise check audits every function's environment: it refused this regime before.
+    const plan = await runPlan({ configFile: file, from: new Date("2026-11-23T00:00:00Z"), root: ROOT });
+    watcher = plan.resources.find((r) => r.type === "aws:lambda/function:Function" && (r.inputs as Inputs).name === "prod-overdue-watch")!.inputs as Inputs;
+  }, 180_000);
+
+  it("WATCHED_JOBS travels in the watcher's bundle with every job and its deploy-time watch start; the environment stays under 4 KB", async () => {
+    expect(envBytes(watcher.environment.variables)).toBeLessThan(LAMBDA_ENV_LIMIT_BYTES);
+    expect(watcher.environment.variables).not.toHaveProperty("WATCHED_JOBS");
+    const files = await archiveFiles(watcher.code);
+    expect(Object.keys(files).sort()).toEqual(["index.js", "settings.json"]);
+    const bundled = JSON.parse(files["settings.json"]) as Record<string, string>;
+    expect(Buffer.byteLength(bundled.WATCHED_JOBS)).toBeGreaterThan(LAMBDA_ENV_LIMIT_BYTES);
+    // What the task reads at cold start (bundle, then environment) passes its own settings schema.
+    const s = parseSettings(overdueWatchTask.settings, { ...bundled, ...watcher.environment.variables }) as { WATCHED_JOBS: { job: string; since?: string }[] };
+    const reminders = s.WATCHED_JOBS.filter((j) => j.job.startsWith("reminder/"));
+    expect(reminders).toHaveLength(M + 3);
+    expect(reminders.find((j) => j.job === "reminder/monthly-check-39")).toMatchObject({ expression: "cron(0 9 12 * ? *)", since: expect.any(String) });
   });
 });
