@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import type * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { HostGroup } from "../regime/logs";
+import { sshHostNamePart, type HostGroup } from "../regime/logs";
 import type { LogsArgs } from "./logs";
 import type { WatchedJobSpec } from "./overdue-watch";
 import { recordSchedule, type JobKind } from "./plan-record";
@@ -99,8 +99,7 @@ export function sshKey(args: LogsArgs, g: HostGroup): pulumi.Input<string> {
 
 /**
  * Runs `script` as root (SSH_RUN_AS_ROOT) on `hosts` (SSH hosts of group `g`), one remote command per host
- * named `<component>-<group>-<what>-<host>` (anything in the host but letters, digits and `-` becomes
- * `-`), re-run when the script's SHA-256 changes. Throws as sshKey does when the group's key is missing.
+ * named `<component>-<group>-<what>-<host>` (regime/logs.ts sshHostNamePart), re-run when the script's SHA-256 changes. Throws as sshKey does when the group's key is missing.
  */
 export function runOnSshHosts(
   scope: LogsScope,
@@ -113,7 +112,7 @@ export function runOnSshHosts(
   const key = sshKey(scope.args, g);
   for (const h of hosts) {
     new command.remote.Command(
-      `${scope.name}-${g.name}-${what}-${h.host.replace(/[^A-Za-z0-9-]/g, "-")}`,
+      `${scope.name}-${g.name}-${what}-${sshHostNamePart(h.host)}`,
       {
         connection: { host: h.host, user: h.user, port: h.port, privateKey: pulumi.secret(key) },
         create: SSH_RUN_AS_ROOT,
