@@ -438,7 +438,7 @@ export const fileBackupSchema = z
       .min(1, "must be >= 1")
       .default(30)
       .describe("each archive and its manifest are readable this many days (S3 rounds to the next midnight UTC), then kept 1 day as a noncurrent version and removed"),
-    severity: severity.default("P1").describe("severity of the alarm when no backup was recorded within the schedule's interval"),
+    severity: severity.default("P1").describe("severity of the alarm when no backup was recorded within the schedule's interval: each SSH host has its own alarm (its own overdue watch, weekly), the tagged instances one together"),
     paused: paused.describe(
       "true: the backup stops until it is set back: no State Manager association (tagged hosts; the document stays), the SSH hosts' cron line commented out, the missed-backup alarm silent (the plan lists it paused)",
     ),
@@ -506,7 +506,7 @@ export const hostGroupSchema = z
     fileBackups: z
       .array(fileBackupSchema)
       .default([])
-      .describe("application files tarred to the log archive bucket under files/<group>/<name>/ (the hosts need the aws CLI and fileBackupWriterPolicyArns)"),
+      .describe("application files tarred to the log archive bucket under files/<group>/<name>/ (the hosts need the aws CLI and fileBackupWriterPolicyArns); each SSH host is watched on its own"),
   })
   .strict()
   .superRefine((g, ctx) => {
