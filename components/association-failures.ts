@@ -2,6 +2,12 @@
  * The association-failure watch: a State Manager association of a host group (logrotate configs,
  * CloudWatch agent config, file backups) that fails on an instance pages. Part of the logs component
  * (components/logs.ts); the promise model (components/promises.ts) reads the same facts.
+ *
+ * For a file backup it is what watches a single tagged instance: their success metric carries no host
+ * (components/file-backups.ts), so the backup's missed-run alarm pages only when no instance backed up.
+ * It does not see an instance on which the backup never starts (SSM agent dead or unregistered):
+ * State Manager records no failed run there. SSH hosts have no association: each has its own
+ * missed-run alarm (or overdue-watch job) on its Host dimension instead.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";

@@ -4,24 +4,42 @@
  * instances, a cron file over SSH for the rest), with a writer policy per host group and an alarm when
  * no backup was recorded. Part of the logs component (components/logs.ts).
  *
+ * A backup runs on every host of its group, and each host's run is a job of its own: one host that
+ * stops backing up (disk full, tar failing, the aws CLI broken, its cron file gone, the host rebuilt)
+ * must page although the others still back up. So each SSH host (the configured list, known when the
+ * plan is made) gets its own copy of the script, whose success metric carries `Host=<host as
+ * configured>` (regime/file-backups.ts fileBackupDimensions), and its own watch on that metric:
+ * `<regime>-logs-<group>-backup-<name>-host-<host>-missed-run-<severity>`, or for a weekly backup its
+ * own overdue-watcher job `file-backup/<group>/<name>/<host>`. The instances with the group's tag send
+ * the metric without Host (their membership changes without the program knowing) and are watched
+ * together by `<regime>-logs-<group>-backup-<name>-missed-run-<severity>` (or the watcher's
+ * `file-backup/<group>/<name>`): it pages when no tagged instance backed up. What watches a single
+ * tagged instance is the association-failure alarm (components/association-failures.ts): a run that
+ * fails on one instance (a missing path, tar or the upload failing, no aws CLI) pages P2. Nothing
+ * watches a tagged instance on which the backup does not run at all while others run it (its SSM
+ * agent dead or unregistered, the instance stopped): State Manager records no failure for it.
+ *
  * A weekly backup is further apart than a metric alarm looks back (7 days): it has no missed-run alarm
  * and is handed to the overdue watcher (fileBackupWatchedJob), which reads the same success metric's
- * hourly history and pages `<regime>-logs-<group>-backup-<name>-overdue-<severity>` when the backup
- * expected after the last one is more than its run (an hour) plus the Scheduler-like margin (an hour)
- * late. A backup that never ran is measured from its watch start: its SSM document's creation date
- * (tag-targeted groups; the document stays while the backup is paused), or for a group of SSH hosts
- * only the time `pulumi up` first installed its cron (a local command stamping the date once, kept
- * in the stack's state: no AWS resource is made per backup of an SSH group that carries a date).
+ * hourly history and pages `<regime>-logs-<group>-backup-<name>[-host-<host>]-overdue-<severity>` when
+ * the backup expected after the last one is more than its run (an hour) plus the Scheduler-like margin
+ * (an hour) late. A backup that never ran is measured from its watch start: on the tagged instances
+ * its SSM document's creation date (the document stays while the backup is paused), on an SSH host
+ * the time `pulumi up` first installed its cron there (a local command, run after that host's install
+ * command, stamping the date once, kept in the stack's state: a host added later is measured from its
+ * own install, not paged for runs due before it).
  */
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type Severity } from "./alarms";
-import type { FileBackup, HostGroup } from "../regime/logs";
+import { sshHostNamePart, type FileBackup, type HostGroup } from "../regime/logs";
 import {
   FILE_BACKUP_METRIC,
-  FILE_BACKUP_TASK,
+  fileBackupCronPath,
+  fileBackupDimensions,
   fileBackupPrefix,
+  fileBackupScriptPath,
   fileBackupSchedule,
   renderCronFile,
   renderFileBackupInstallScript,
@@ -30,7 +48,9 @@ import {
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { jobMissedRunWindow, noSuccessWithin } from "./scheduled-task";
 import { runOnSshHosts, ssmDocumentContent, tagTargets, type LogsScope } from "./host-delivery";
+import { physicalName } from "./naming";
 import { planRecord } from "./plan-record";
+import { ALARM_NAME_MAX } from "../regime/limits";
 import { historyLookbackSeconds, OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
 
 /** The longest a file backup runs: its SSM document step's timeout (an SSH host's cron run is allowed as long). */
@@ -45,14 +65,50 @@ export function fileBackupMissedRunWindow(s: { expression: string; intervalSecon
   return jobMissedRunWindow({ schedule: { expression: s.expression, timezone: "UTC", intervalSeconds: s.intervalSeconds }, longestRunSeconds: FILE_BACKUP_TIMEOUT_SECONDS });
 }
 
-/** Job name of a file backup in the overdue watcher (the metric's Job dimension): `file-backup/<group>/<name>`. */
-export function fileBackupJob(group: string, name: string): string {
-  return `file-backup/${group}/${name}`;
+/** An SSH host of a host group, as configured (host, user, port). */
+export type SshHost = HostGroup["sshHosts"][number];
+
+/**
+ * Job name of a file backup in the overdue watcher (the Overdue metric's Job dimension):
+ * `file-backup/<group>/<name>` for the tagged instances, `file-backup/<group>/<name>/<host>` for an SSH
+ * host (as configured).
+ */
+export function fileBackupJob(group: string, name: string, host?: string): string {
+  return `file-backup/${group}/${name}${host !== undefined ? `/${host}` : ""}`;
 }
 
-/** Resource part of a file backup's alarms: `logs-<group>-backup-<name>` (`-missed-run-` or `-overdue-<severity>` follows). */
+/** Resource part of the tagged instances' file backup alarms: `logs-<group>-backup-<name>` (`-missed-run-` or `-overdue-<severity>` follows). */
 export function fileBackupAlarmResource(group: string, name: string): string {
   return `logs-${group}-backup-${name}`;
+}
+
+/** The longest end an alarm name of a file backup takes after its resource: `-missed-run-P0` (`-overdue-P0` is shorter). */
+const LONGEST_ALARM_END = "-missed-run-P0";
+
+/**
+ * Resource part of an SSH host's file backup alarms: `logs-<group>-backup-<name>-host-<host>`, the host
+ * as regime/logs.ts sshHostNamePart writes it (`10.0.0.7` -> `10-0-0-7`). When the whole alarm name
+ * (`<regime>-<resource>-missed-run-P0`, the longest) would pass CloudWatch's 255 characters
+ * (ALARM_NAME_MAX), the host part keeps its start and ends in an 8-hex hash of it (physicalName), so
+ * it stays unique and stable.
+ */
+export function fileBackupHostAlarmResource(regime: string, group: string, name: string, host: string): string {
+  const base = `${fileBackupAlarmResource(group, name)}-host-`;
+  const room = ALARM_NAME_MAX - `${regime}-${base}`.length - LONGEST_ALARM_END.length;
+  return `${base}${physicalName(sshHostNamePart(host), room)}`;
+}
+
+/**
+ * How to check one SSH host's file backup, for its runbooks: log in, read the backup's syslog tag,
+ * check the cron file, the disk, the aws CLI and the writer policy, then run the script by hand.
+ * Starts with "on <host>", ends with a full stop.
+ */
+export function sshHostBackupCheck(regime: string, group: string, name: string, h: SshHost): string {
+  return (
+    `on ${h.host} (ssh${h.port !== 22 ? ` -p ${h.port}` : ""} ${h.user}@${h.host}) read \`journalctl -t maintenance-regime-${group}-${name}\` (or syslog) for the last run's error, ` +
+    `check that ${fileBackupCronPath(group, name)} is there, the disk has room (df -h), the aws CLI runs and the host's credentials carry the ${regime}-${group}-file-backup-writer policy. ` +
+    `Then run ${fileBackupScriptPath(group, name)} there as root.`
+  );
 }
 
 /** Seconds after its expected start before a watched file backup is overdue: its longest run (an hour) plus the Scheduler-like margin (an hour). */
@@ -60,10 +116,12 @@ export const FILE_BACKUP_OVERDUE_TOLERANCE_SECONDS = FILE_BACKUP_TIMEOUT_SECONDS
 
 /**
  * The overdue watcher's job for file backup `b` of host group `g` (schedule `s`, UTC) in `regime`, or
- * undefined when a missed-run alarm watches it (fileBackupMissedRunWindow) or it is paused. Its last
- * run is the newest hour with a success (FILE_BACKUP_METRIC, dimensions service/Task/Instance, as the
- * hosts send it), read back over its interval plus its tolerance plus one hour for the hour-aligned
- * data points (at most 455 days); `since` is its watch start (ISO 8601).
+ * undefined when a missed-run alarm watches it (fileBackupMissedRunWindow) or it is paused. Without
+ * `host`, the tagged instances' job (`file-backup/<group>/<name>`: the last run on any of them); with
+ * it, that SSH host's (`file-backup/<group>/<name>/<host>`: its own runs only, through the Host
+ * dimension). Its last run is the newest hour with a success (FILE_BACKUP_METRIC, fileBackupDimensions,
+ * as the hosts send it), read back over its interval plus its tolerance plus one hour for the
+ * hour-aligned data points (at most 455 days); `since` is its watch start (ISO 8601).
  */
 export function fileBackupWatchedJob(
   regime: string,
@@ -71,24 +129,27 @@ export function fileBackupWatchedJob(
   b: Pick<FileBackup, "name" | "severity" | "paused">,
   s: { expression: string; intervalSeconds: number; description: string },
   since?: pulumi.Input<string>,
+  host?: SshHost,
 ): WatchedJobSpec | undefined {
   if (fileBackupMissedRunWindow(s) || b.paused) return undefined;
   return {
-    job: fileBackupJob(g.name, b.name),
-    resource: fileBackupAlarmResource(g.name, b.name),
+    job: fileBackupJob(g.name, b.name, host?.host),
+    resource: host ? fileBackupHostAlarmResource(regime, g.name, b.name, host.host) : fileBackupAlarmResource(g.name, b.name),
     since,
     expression: s.expression,
     timezone: "UTC",
     toleranceSeconds: FILE_BACKUP_OVERDUE_TOLERANCE_SECONDS,
     history: {
-      metric: { namespace: METRICS_NAMESPACE_DEFAULT, name: FILE_BACKUP_METRIC, dimensions: fileBackupDimensions(regime, g, b) },
+      metric: { namespace: METRICS_NAMESPACE_DEFAULT, name: FILE_BACKUP_METRIC, dimensions: fileBackupDimensions(regime, g.name, b.name, host?.host) },
       lookbackSeconds: historyLookbackSeconds(s.intervalSeconds, FILE_BACKUP_OVERDUE_TOLERANCE_SECONDS),
     },
     severity: b.severity as Severity,
-    description: `file backup ${g.name}/${b.name} (${s.description})`,
-    byHand: `then ${
-      g.target ? `read the association ${regime}-${g.name}-file-backup-${b.name}'s run history in State Manager` : `read syslog (maintenance-regime-${g.name}-${b.name}) on the SSH hosts`
-    }: a missing path, the aws CLI or the instance role's ${regime}-${g.name}-file-backup-writer policy. Then run the backup by hand.`,
+    description: `file backup ${g.name}/${b.name}${host ? ` on SSH host ${host.host}` : g.target ? " on the tagged instances" : ""} (${s.description})`,
+    byHand: host
+      ? `then ${sshHostBackupCheck(regime, g.name, b.name, host)}`
+      : `then ${
+          g.target ? `read the association ${regime}-${g.name}-file-backup-${b.name}'s run history in State Manager` : `read syslog (maintenance-regime-${g.name}-${b.name}) on the SSH hosts`
+        }: a missing path, the aws CLI or the instance role's ${regime}-${g.name}-file-backup-writer policy. Then run the backup by hand.`,
   };
 }
 
@@ -98,9 +159,12 @@ export interface FileBackups {
   writerPolicyArns: Record<string, pulumi.Output<string>>;
   /** `<group>/<backup>` -> SSM document that runs the backup (groups with a tag target). */
   documentNames: Record<string, pulumi.Output<string>>;
-  /** `<group>/<backup>` -> the backup script the hosts run. */
+  /**
+   * `<group>/<backup>` -> the backup script the tagged instances run (its success metric has no Host);
+   * `<group>/<backup>/<host>` -> an SSH host's copy, which differs only in sending `Host=<host>`.
+   */
   scripts: Record<string, pulumi.Output<string>>;
-  /** The weekly backups, for the overdue watcher (fileBackupWatchedJob). */
+  /** The weekly backups, for the overdue watcher (fileBackupWatchedJob): the tagged instances' job and one per SSH host. */
   watchedJobs: WatchedJobSpec[];
 }
 
@@ -122,8 +186,10 @@ export function fileBackups(scope: LogsScope, bucket: { name?: pulumi.Output<str
  * A host group's file backups: the writer policy (s3:PutObject on exactly its backup prefixes, the
  * backup metric in the regime's namespace; the bucket's aws/s3 key lets every role of the account
  * encrypt through S3, so no KMS statement), per backup an SSM Command document + State Manager
- * association on the group's tag and the backup's UTC schedule, a cron file per SSH host, and an
- * alarm when no backup was recorded within the schedule's interval (missing data is breaching).
+ * association on the group's tag and the backup's UTC schedule, a cron file and the host's own copy of
+ * the script per SSH host, and an alarm when no backup was recorded within the schedule's interval
+ * (missing data is breaching): one for the tagged instances together, one per SSH host. A weekly
+ * backup gets overdue-watcher jobs instead, in the same split.
  */
 function hostGroupFileBackups(
   scope: LogsScope,
@@ -167,15 +233,29 @@ function hostGroupFileBackups(
   );
   out.writerPolicyArns[g.name] = policy.arn;
 
-  const cronFiles: Record<string, { script: pulumi.Output<string>; cron: string }> = {};
+  const render = (b: FileBackup, host?: string) =>
+    pulumi.all([bucketName, region]).apply(([bucket, reg]) => renderFileBackupScript({ regime: args.regime, group: g, backup: b, bucket, region: reg, namespace, host }));
+  // Backup name -> its cron file and each SSH host's copy of its script (by host as configured).
+  const cronFiles: Record<string, { scripts: Record<string, pulumi.Output<string>>; cron: string }> = {};
+  // Weekly backups whose SSH hosts the overdue watcher follows, each from that host's own watch start.
+  const watchedOnHosts: { b: FileBackup; schedule: ReturnType<typeof fileBackupSchedule> }[] = [];
   for (const b of g.fileBackups) {
     const key = `${g.name}/${b.name}`;
     const schedule = fileBackupSchedule(b.schedule, args.timezone ?? "UTC");
-    const script = pulumi
-      .all([bucketName, region])
-      .apply(([bucket, reg]) => renderFileBackupScript({ regime: args.regime, group: g, backup: b, bucket, region: reg, namespace }));
+    const script = render(b);
     out.scripts[key] = script;
-    let createdDate: pulumi.Output<string> | undefined;
+    const hostScripts = Object.fromEntries(g.sshHosts.map((h) => [h.host, render(b, h.host)]));
+    for (const [host, s] of Object.entries(hostScripts)) out.scripts[`${key}/${host}`] = s;
+    const weekly = !fileBackupMissedRunWindow(schedule) && !b.paused;
+    // The hosts send the success metric once per run (in UTC, like the schedule): the cost estimate bills those hours, per dimension set.
+    const recordRuns = (host?: string) =>
+      planRecord().hostMetricRuns.push({
+        namespace,
+        metricName: FILE_BACKUP_METRIC,
+        dimensions: fileBackupDimensions(args.regime, g.name, b.name, host),
+        schedule: { expression: schedule.expression, timezone: "UTC", intervalSeconds: schedule.intervalSeconds },
+        component: name,
+      });
     if (g.target) {
       const docName = `${args.regime}-${g.name}-file-backup-${b.name}`;
       const doc = new aws.ssm.Document(
@@ -192,7 +272,6 @@ function hostGroupFileBackups(
         { parent },
       );
       out.documentNames[key] = doc.name;
-      createdDate = doc.createdDate;
       // Paused: no association, so State Manager runs nothing until `paused` is set back (an association has no disabled state).
       if (!b.paused) scope.associations.track(
         g,
@@ -218,63 +297,74 @@ function hostGroupFileBackups(
         // already pages at the backup's severity when its association stops running; a second page would say the same.
         { schedule: { name: docName, kind: "file backup", expression: schedule.expression, configKey: `logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule` } },
       );
+      // The tagged instances together: their metric has no Host.
+      missedBackupAlarm(scope, g, b, schedule);
+      recordRuns();
+      if (weekly) out.watchedJobs.push(fileBackupWatchedJob(args.regime, g, b, schedule, doc.createdDate)!);
     }
     if (g.sshHosts.length > 0) {
-      cronFiles[b.name] = { script, cron: renderCronFile({ regime: args.regime, group: g.name, name: b.name, hostCron: schedule.hostCron!, description: schedule.description, paused: b.paused }) };
-    }
-    missedBackupAlarm(scope, g, b, schedule, schedule.description);
-    // The hosts send the success metric once per run (in UTC, like the schedule): the cost estimate bills those hours.
-    planRecord().hostMetricRuns.push({ namespace: METRICS_NAMESPACE_DEFAULT, metricName: FILE_BACKUP_METRIC, dimensions: fileBackupDimensions(args.regime, g, b), schedule: { expression: schedule.expression, timezone: "UTC", intervalSeconds: schedule.intervalSeconds } });
-    if (!fileBackupMissedRunWindow(schedule) && !b.paused) {
-      // A group of SSH hosts only has no AWS resource per backup that carries a date: stamp the first
-      // `pulumi up` that installs the cron, once (no triggers: never run again, kept in the state).
-      const since =
-        createdDate ??
-        new command.local.Command(`${name}-${g.name}-${b.name}-file-backup-since`, { create: "date -u +%Y-%m-%dT%H:%M:%SZ" }, { parent }).stdout.apply((o) => o.trim());
-      out.watchedJobs.push(fileBackupWatchedJob(args.regime, g, b, schedule, since)!);
+      cronFiles[b.name] = { scripts: hostScripts, cron: renderCronFile({ regime: args.regime, group: g.name, name: b.name, hostCron: schedule.hostCron!, description: schedule.description, paused: b.paused }) };
+      for (const h of g.sshHosts) {
+        missedBackupAlarm(scope, g, b, schedule, h);
+        recordRuns(h.host);
+      }
+      if (weekly) watchedOnHosts.push({ b, schedule });
     }
   }
 
   if (g.sshHosts.length > 0) {
-    const install = pulumi
-      .all(Object.fromEntries(Object.entries(cronFiles).map(([n, f]) => [n, f.script])))
-      .apply((scripts) =>
-        renderFileBackupInstallScript({
-          regime: args.regime,
-          group: g.name,
-          backups: Object.fromEntries(Object.entries(cronFiles).map(([n, f]) => [n, { script: scripts[n], cron: f.cron }])),
-        }),
-      );
-    runOnSshHosts(scope, g, g.sshHosts, "file-backups-ssh", install);
+    // Each host installs its own copies of the scripts (the cron files are the same on every host).
+    const install = (h: SshHost) =>
+      pulumi
+        .all(Object.fromEntries(Object.entries(cronFiles).map(([n, f]) => [n, f.scripts[h.host]])))
+        .apply((scripts) =>
+          renderFileBackupInstallScript({
+            regime: args.regime,
+            group: g.name,
+            backups: Object.fromEntries(Object.entries(cronFiles).map(([n, f]) => [n, { script: scripts[n], cron: f.cron }])),
+          }),
+        );
+    const installed = runOnSshHosts(scope, g, g.sshHosts, "file-backups-ssh", install);
+    for (const { b, schedule } of watchedOnHosts) {
+      for (const h of g.sshHosts) {
+        // No AWS resource per host carries a date: stamp the first `pulumi up` that installed the cron on
+        // this host, once (after its install command; no triggers: never run again, kept in the state).
+        const since = new command.local.Command(
+          `${name}-${g.name}-${b.name}-file-backup-since-${sshHostNamePart(h.host)}`,
+          { create: "date -u +%Y-%m-%dT%H:%M:%SZ" },
+          { parent, dependsOn: [installed[h.host]] },
+        ).stdout.apply((o) => o.trim());
+        out.watchedJobs.push(fileBackupWatchedJob(args.regime, g, b, schedule, since, h)!);
+      }
+    }
   }
 }
 
-/** Dimensions of a file backup's success metric, as the hosts' script sends it and its alarm reads it. */
-function fileBackupDimensions(regime: string, g: Pick<HostGroup, "name">, b: Pick<FileBackup, "name">): Record<string, string> {
-  return { service: regime, Task: FILE_BACKUP_TASK, Instance: `${g.name}/${b.name}` };
-}
-
-/** Pages at the backup's severity when no backup was recorded within fileBackupMissedRunWindow; none for a backup too sparse for it. */
-function missedBackupAlarm(scope: LogsScope, g: HostGroup, b: FileBackup, schedule: { expression: string; intervalSeconds: number }, description: string): void {
+/**
+ * Pages at the backup's severity when no backup was recorded within fileBackupMissedRunWindow: from any
+ * tagged instance (no `host`), or from SSH host `host`; none for a backup too sparse for it.
+ */
+function missedBackupAlarm(scope: LogsScope, g: HostGroup, b: FileBackup, schedule: { expression: string; intervalSeconds: number; description: string }, host?: SshHost): void {
   const { args, tags, parent } = scope;
   const window = fileBackupMissedRunWindow(schedule);
   if (!window) return;
   const minutes = Math.round((window.period * window.evaluationPeriods) / 60);
+  const what = `No file backup ${g.name}/${b.name} was recorded${host ? ` from SSH host ${host.host}` : ""} in ${minutes} minutes (${schedule.description}).`;
   createAlarm(
     args.regime,
     {
-      resource: fileBackupAlarmResource(g.name, b.name),
+      resource: host ? fileBackupHostAlarmResource(args.regime, g.name, b.name, host.host) : fileBackupAlarmResource(g.name, b.name),
       metric: "missed-run",
       severity: b.severity as Severity,
-      runbook: `No file backup ${g.name}/${b.name} was recorded in ${minutes} minutes (${description}). ${
-        g.target ? `Read the association ${args.regime}-${g.name}-file-backup-${b.name}'s run history in State Manager` : `Read syslog (maintenance-regime-${g.name}-${b.name}) on the SSH hosts`
-      }: a missing path, the aws CLI or the instance role's ${args.regime}-${g.name}-file-backup-writer policy. Then run the backup by hand.`,
+      runbook: host
+        ? `${what} The other hosts of the group are watched on their own. ${sshHostBackupCheck(args.regime, g.name, b.name, host).replace(/^on/, "On")}`
+        : `${what} Read the association ${args.regime}-${g.name}-file-backup-${b.name}'s run history in State Manager: a missing path, the aws CLI or the instance role's ${args.regime}-${g.name}-file-backup-writer policy. Then run the backup by hand.`,
       treatMissingData: "breaching",
       paused: b.paused,
       args: {
         namespace: METRICS_NAMESPACE_DEFAULT,
         metricName: FILE_BACKUP_METRIC,
-        dimensions: fileBackupDimensions(args.regime, g, b),
+        dimensions: fileBackupDimensions(args.regime, g.name, b.name, host?.host),
         ...noSuccessWithin(window),
       },
     },

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import type * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { HostGroup } from "../regime/logs";
+import { sshHostNamePart, type HostGroup } from "../regime/logs";
 import type { LogsArgs } from "./logs";
 import type { WatchedJobSpec } from "./overdue-watch";
 import { recordSchedule, type JobKind } from "./plan-record";
@@ -98,31 +98,35 @@ export function sshKey(args: LogsArgs, g: HostGroup): pulumi.Input<string> {
 }
 
 /**
- * Runs `script` as root (SSH_RUN_AS_ROOT) on `hosts` (SSH hosts of group `g`), one remote command per host
- * named `<component>-<group>-<what>-<host>` (anything in the host but letters, digits and `-` becomes
- * `-`), re-run when the script's SHA-256 changes. Throws as sshKey does when the group's key is missing.
+ * Runs a script as root (SSH_RUN_AS_ROOT) on `hosts` (SSH hosts of group `g`), one remote command per host
+ * named `<component>-<group>-<what>-<host>` (regime/logs.ts sshHostNamePart), re-run when the script's
+ * SHA-256 changes. `script` is the one script every host runs, or a function giving each host its own.
+ * Returns the commands by configured host. Throws as sshKey does when the group's key is missing.
  */
 export function runOnSshHosts(
   scope: LogsScope,
   g: HostGroup,
   hosts: HostGroup["sshHosts"],
   what: string,
-  script: pulumi.Input<string>,
+  script: pulumi.Input<string> | ((h: HostGroup["sshHosts"][number]) => pulumi.Input<string>),
   opts: { dependsOn?: pulumi.Input<pulumi.Resource>[] } = {},
-): void {
+): Record<string, command.remote.Command> {
   const key = sshKey(scope.args, g);
+  const out: Record<string, command.remote.Command> = {};
   for (const h of hosts) {
-    new command.remote.Command(
-      `${scope.name}-${g.name}-${what}-${h.host.replace(/[^A-Za-z0-9-]/g, "-")}`,
+    const stdin = typeof script === "function" ? script(h) : script;
+    out[h.host] = new command.remote.Command(
+      `${scope.name}-${g.name}-${what}-${sshHostNamePart(h.host)}`,
       {
         connection: { host: h.host, user: h.user, port: h.port, privateKey: pulumi.secret(key) },
         create: SSH_RUN_AS_ROOT,
-        stdin: script,
-        triggers: [typeof script === "string" ? sha256(script) : pulumi.output(script).apply(sha256)],
+        stdin,
+        triggers: [typeof stdin === "string" ? sha256(stdin) : pulumi.output(stdin).apply(sha256)],
       },
       { parent: scope.parent, ...opts },
     );
   }
+  return out;
 }
 
 /** Hex SHA-256 of a script: the trigger that re-runs a remote command when its script changes. */

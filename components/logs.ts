@@ -13,7 +13,7 @@
  * - the CloudWatch agent (components/log-agent.ts): its `logs` config that ships the hosts' files
  *   into those groups;
  * - file backups (components/file-backups.ts): the hosts tar application files into the archive
- *   bucket on a schedule, with an alarm when no backup was recorded;
+ *   bucket on a schedule, with an alarm when no backup was recorded (each SSH host its own);
  * - the association-failure watch (components/association-failures.ts): a State Manager association
  *   that fails on an instance pages.
  * Shared delivery plumbing (SSM documents, SSH as root, the parts' scope) is in components/host-delivery.ts.
@@ -79,9 +79,9 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
   public readonly fileBackupWriterPolicyArns: Record<string, pulumi.Output<string>>;
   /** `<group>/<backup>` -> SSM document that runs the backup (groups with a tag target). */
   public readonly fileBackupDocumentNames: Record<string, pulumi.Output<string>>;
-  /** `<group>/<backup>` -> the backup script the hosts run. */
-  /** The scheduled State Manager associations (components/association-watch.ts) and the weekly file backups (components/file-backups.ts), for the overdue watcher. */
+  /** The scheduled State Manager associations (components/association-watch.ts) and the weekly file backups (components/file-backups.ts: the tagged instances' and each SSH host's), for the overdue watcher. */
   public readonly watchedJobs: WatchedJobSpec[];
+  /** `<group>/<backup>` -> the backup script the tagged instances run; `<group>/<backup>/<host>` -> an SSH host's copy (it sends `Host=<host>`). */
   public readonly fileBackupScripts: Record<string, pulumi.Output<string>>;
 
   /** Throws (before registering anything) a line per file backup schedule that is not UTC. */

@@ -36,12 +36,18 @@ export interface PlanRecord {
   hostMetricRuns: HostMetricRuns[];
 }
 
-/** A custom metric written by hosts at each run of a schedule (namespace, name, dimensions) and the schedule (EventBridge cron form with its timezone and longest interval). */
+/**
+ * A custom metric written by hosts at each run of a schedule (namespace, name, dimensions: one per
+ * dimension set, so each SSH host's file backup metric is one) and the schedule (EventBridge cron form
+ * with its timezone and longest interval). `component`: the component whose jobs send it (the logs
+ * component's name), where the cost estimate lists a metric no alarm reads (one the overdue watcher reads).
+ */
 export interface HostMetricRuns {
   namespace: string;
   metricName: string;
   dimensions: Record<string, string>;
   schedule: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">;
+  component?: string;
 }
 
 const RECORD = Symbol.for("maintenance-regime.plan-record");

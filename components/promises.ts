@@ -38,6 +38,7 @@ import type { Schedule } from "../regime/schedule";
 import { stateManagerSchedule } from "./association-watch";
 import type { ConfigSchedule, Regime, ScheduleInput } from "../regime/schema";
 import type { Severity } from "../regime/severity";
+import type { HostGroup as HostGroupConfig } from "../regime/logs";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
 
 
@@ -86,6 +87,18 @@ function job(
  */
 export function endpointTimeToPageSeconds(failures: number, checkIntervalSeconds: number, periodSeconds: number): number {
   return checkIntervalSeconds + failures * periodSeconds + ALARM_EVALUATION_SECONDS;
+}
+
+/**
+ * Whose last run a file backup's figure counts from (components/file-backups.ts): each SSH host's own
+ * (its Host dimension, its own missed-run alarm or overdue job), and the tagged instances' together
+ * (one metric without Host: the figure holds for the last run on any of them).
+ */
+export function fileBackupLastRunOn(g: Pick<HostGroupConfig, "sshHosts" | "target">): string {
+  const n = g.sshHosts.length;
+  const ssh = n === 1 ? `on its SSH host ${g.sshHosts[0].host}` : n > 1 ? `on each of its ${n} SSH hosts` : undefined;
+  const tagged = g.target ? `on any instance tagged ${g.target.tagKey}=${g.target.tagValue}` : undefined;
+  return [ssh, tagged].filter(Boolean).join(" and ");
 }
 
 /** The `Declared` model of a validated regime (see the module comment). */
@@ -223,6 +236,7 @@ export function declaredFromRegime(r: Regime): Declared {
       const j = job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, textOf(b.schedule), sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s));
       // Weekly: components/file-backups.ts hands it to the overdue watcher, which reads its success metric's history.
       if (fileBackupWatchedJob(r.name, g, b, s)) j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
+      j.lastRunOn = fileBackupLastRunOn(g);
       d.jobs.push(j);
     }
   }

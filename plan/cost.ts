@@ -25,12 +25,16 @@
  * breach adds $0.30 / 720 per metric. The free tier (10 custom metrics) counts metric-months.
  *
  * Custom metrics written outside the tasks (log metric filters, the CloudWatch agent, host scripts)
- * are counted once per metric an alarm reads or a metric filter writes, at a full month: the agent
+ * are counted once per metric (each dimension set: a file backup's metric once per SSH host, whose
+ * success carries its Host, and once for the tagged instances) an alarm reads or a metric filter
+ * writes, at a full month: the agent
  * sends every minute, and a metric filter with a defaultValue sends in every hour its log group
  * receives any line, which a live application's logs do. The regime's filters have none: they send
  * only in hours with a matching line, which the plan cannot know, so a full month is counted as
  * their upper bound (a request counter does match every hour with traffic; an error counter's real
- * bill is lower by the hours without an error).
+ * bill is lower by the hours without an error). A host script's metric is billed for the hours of its
+ * runs (components/plan-record.ts hostMetricRuns), also when no alarm but the overdue watcher reads
+ * it (a weekly file backup's): listed in the component whose hosts send it.
  *
  * Backup storage counts the copies each tier keeps and the expired ones the versioned vault keeps as
  * noncurrent versions for its noncurrentDays. The network that tasks in private subnets need (a NAT
@@ -439,6 +443,16 @@ export function estimateCost(
         default:
           break;
       }
+    }
+    // The component's host metrics no alarm read (a weekly file backup's, each SSH host's own: the overdue watcher reads them): billed here, for the hours of their runs.
+    for (const h of hostRuns) {
+      if (h.component !== g.component) continue;
+      const key = outsideMetricKey(h)!;
+      if (outside.has(key)) continue;
+      outside.add(key);
+      const hours = billedHours(runs30(h.schedule), 0, from);
+      const dims = Object.entries(h.dimensions).map(([k, v]) => `${k}=${v}`).join(",");
+      customMetric(`custom metric ${h.namespace}/${h.metricName} ${dims}, ${hours} h of ${MONTH_HOURS} (sent by the hosts once per run of ${h.schedule.expression} ${h.schedule.timezone}, read by the overdue watcher)`, 1, hours);
     }
     add(`${compositeAlarms} composite alarms`, compositeAlarms * PRICES.compositeAlarm);
     const total = items.reduce((a, b) => a + b.monthlyUsd, 0);

@@ -13,6 +13,9 @@ export const NEAR_TIMEOUT_FRACTION = 0.8;
 export const LAMBDA_MEMORY_MB = { min: 128, max: 10240 } as const;
 export const NAME_MAX = 64;
 
+/** Longest CloudWatch alarm name (PutMetricAlarm AlarmName: 1 to 255 characters); also the alarm's Pulumi resource name here. */
+export const ALARM_NAME_MAX = 255;
+
 /**
  * CloudWatch's retention of 1-hour metric data points: 455 days (15 months), the longest history a
  * metric read at a period of 3600 s reaches (GetMetricData, CloudWatch API Reference,

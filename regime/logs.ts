@@ -438,7 +438,7 @@ export const fileBackupSchema = z
       .min(1, "must be >= 1")
       .default(30)
       .describe("each archive and its manifest are readable this many days (S3 rounds to the next midnight UTC), then kept 1 day as a noncurrent version and removed"),
-    severity: severity.default("P1").describe("severity of the alarm when no backup was recorded within the schedule's interval"),
+    severity: severity.default("P1").describe("severity of the alarm when no backup was recorded within the schedule's interval: each SSH host has its own alarm (its own overdue watch, weekly), the tagged instances one together"),
     paused: paused.describe(
       "true: the backup stops until it is set back: no State Manager association (tagged hosts; the document stays), the SSH hosts' cron line commented out, the missed-backup alarm silent (the plan lists it paused)",
     ),
@@ -506,7 +506,7 @@ export const hostGroupSchema = z
     fileBackups: z
       .array(fileBackupSchema)
       .default([])
-      .describe("application files tarred to the log archive bucket under files/<group>/<name>/ (the hosts need the aws CLI and fileBackupWriterPolicyArns)"),
+      .describe("application files tarred to the log archive bucket under files/<group>/<name>/ (the hosts need the aws CLI and fileBackupWriterPolicyArns); each SSH host is watched on its own"),
   })
   .strict()
   .superRefine((g, ctx) => {
@@ -571,6 +571,14 @@ export const hostGroupSchema = z
       if (s.archive && archivePrefix(g.name, s).startsWith("files/")) {
         ctx.addIssue({ code: "custom", path: ["logSets", i, "archive", "prefix"], message: `${archivePrefix(g.name, s)} is under files/, where file backups go: set another prefix` });
       }
+    });
+    // Each SSH host names its own resources (remote commands, a file backup's alarms): two hosts must not give the same name part.
+    const hostParts = new Map<string, string>();
+    g.sshHosts.forEach((h, i) => {
+      const part = sshHostNamePart(h.host);
+      const other = hostParts.get(part);
+      if (other !== undefined) ctx.addIssue({ code: "custom", path: ["sshHosts", i, "host"], message: `"${h.host}" and "${other}" give the same resource name part ${part}: list each host once` });
+      else hostParts.set(part, h.host);
     });
     const backups = new Set<string>();
     g.fileBackups.forEach((b, i) => {
@@ -875,6 +883,15 @@ export function renderAgentLogsConfig(g: HostGroup, streamName: string): string 
   const collect = agentCollectList(g, streamName);
   if (collect.length === 0) return undefined;
   return JSON.stringify({ logs: { logs_collected: { files: { collect_list: collect } } } }, null, 2) + "\n";
+}
+
+/**
+ * The part of a resource name that names an SSH host (its remote commands, a file backup's alarms and
+ * watch start): the configured host with every character but letters, digits and `-` as `-`
+ * (`10.0.0.7` -> `10-0-0-7`, `fe80::1` -> `fe80--1`). A host group refuses two hosts that give the same.
+ */
+export function sshHostNamePart(host: string): string {
+  return host.replace(/[^A-Za-z0-9-]/g, "-");
 }
 
 /** Log stream of an SSH host: its configured name (the agent has no instance id off EC2); : and * are not allowed in stream names. */

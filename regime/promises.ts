@@ -115,6 +115,12 @@ export interface DeclaredJob {
   /** Why nothing watches it, when `watch` is undefined. */
   unwatchedBecause?: string;
   /**
+   * Whose last run the figure counts from, for a job that runs on several hosts: "on each of its 2 SSH
+   * hosts" (each host watched on its own), "on any instance tagged App=web" (watched together). Unset:
+   * the job runs once.
+   */
+  lastRunOn?: string;
+  /**
    * Watched by the overdue watcher instead of a missed-run alarm (jobs further apart than an alarm can
    * look back): paged `toleranceSeconds` (+ the run's own time limit, unless `startOnly`) and
    * `delaySeconds` after the run its schedule expected. `startOnly`: the watcher sees the job's start
@@ -623,6 +629,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         remedy: dstRemedy(job, skip),
       });
     }
+    const on = job.lastRunOn ? ` ${job.lastRunOn}` : "";
     if (!job.watch && job.overdueWatch) {
       // The wall-clock interval, plus the zone's clock change for a cron schedule (a weekly job in New
       // York runs 169 h apart once a year), the tolerance and the watcher's delay.
@@ -632,7 +639,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         push({
           key: job.key,
           promise: `${job.label}: paged when it stops`,
-          figure: `paged within ${hours(page)} of its last run while the overdue watcher runs; a stopped watcher ${watcher?.window ? `pages ${watcher.severity ?? "no severity"} only` : "pages nobody"}`,
+          figure: `paged within ${hours(page)} of its last run${on} while the overdue watcher runs; a stopped watcher ${watcher?.window ? `pages ${watcher.severity ?? "no severity"} only` : "pages nobody"}`,
           value: page,
           status: "unkept",
           kind: "program",
@@ -643,7 +650,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       push({
         key: job.key,
         promise: `${job.label}: paged when it stops`,
-        figure: `paged within ${hours(page)}${job.overdueWatch.startOnly ? "" : " (+ its run time)"} of its last run, by the overdue watch`,
+        figure: `paged within ${hours(page)}${job.overdueWatch.startOnly ? "" : " (+ its run time)"} of its last run${on}, by the overdue watch`,
         value: page,
         status: "held",
         kind: "config",
@@ -667,7 +674,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     push({
       key: job.key,
       promise: `${job.label}: paged when it stops`,
-      figure: `paged within ${hours(page)} of its last run`,
+      figure: `paged within ${hours(page)} of its last run${on}`,
       value: page,
       status: fp !== undefined ? "broken" : "held",
       kind: "config",

@@ -73,7 +73,7 @@ export const watchedJobSchema = z
      * seconds (plus toleranceSeconds). An RPO beyond what a metric alarm can see (rpoHours > 168).
      */
     maxAgeSeconds: z.number().int().min(3600).optional(),
-    /** Watch start of a job without markers (ISO 8601): it never ran when nothing ran since; a reminder's is its schedule group's creation, a file backup's its SSM document's creation (or, on SSH hosts only, the time its cron was first installed). */
+    /** Watch start of a job without markers (ISO 8601): it never ran when nothing ran since; a reminder's is its schedule group's creation, a file backup's its SSM document's creation (tagged instances), or for an SSH host's own job the time its cron was first installed there. */
     since: z.iso.datetime({ offset: true, message: "must be an ISO 8601 time" }).optional(),
     /** A State Manager association: its last run and creation date from SSM DescribeAssociation (tasks/lib/association-history.ts). */
     association: z.object({ id: z.string().min(1) }).strict().optional(),

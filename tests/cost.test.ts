@@ -292,4 +292,31 @@ describe("metrics the hosts send once per run", () => {
     ]);
     expect(items([])).toEqual([{ what: "custom metric MaintenanceRegime/TaskSucceeded, 720 h of 720 (written outside the tasks, read by t-logs-app-backup-uploads-missed-run-P1)", monthlyUsd: 0.3 }]);
   });
+
+  it("each SSH host's metric and alarm are billed on their own; a weekly one no alarm reads (the overdue watcher does) is billed for its runs in the component that sends it", () => {
+    const from = new Date("2026-12-01T00:00:00Z");
+    const daily = { expression: "cron(0 2 * * ? *)", timezone: "UTC", intervalSeconds: 86400 };
+    const weekly = { expression: "cron(0 4 ? * SUN *)", timezone: "UTC", intervalSeconds: 7 * 86400 };
+    const dims = (host: string, name = "config") => ({ service: "t", Task: "file-backup", Instance: `crm/${name}`, Host: host });
+    const alarms: RecordedResource[] = ["10.0.0.7", "crm.example.com"].map((host) => ({
+      type: "aws:cloudwatch/metricAlarm:MetricAlarm",
+      name: `t-logs-crm-backup-config-host-${host.replace(/\./g, "-")}-missed-run-P1`,
+      custom: true,
+      parent: "",
+      inputs: { name: `t-logs-crm-backup-config-host-${host.replace(/\./g, "-")}-missed-run-P1`, namespace: "MaintenanceRegime", metricName: "TaskSucceeded", dimensions: dims(host), period: 90000, evaluationPeriods: 1 },
+    }));
+    const groups: ComponentGroup[] = [{ component: "t-logs", type: "regime:logs:LogRotation", resources: alarms.map((a) => ({ type: a.type, name: a.name })) }];
+    const hostMetricRuns = [
+      ...["10.0.0.7", "crm.example.com"].map((h) => ({ namespace: "MaintenanceRegime", metricName: "TaskSucceeded", dimensions: dims(h), schedule: daily, component: "t-logs" })),
+      ...["10.0.0.7", "crm.example.com"].map((h) => ({ namespace: "MaintenanceRegime", metricName: "TaskSucceeded", dimensions: dims(h, "uploads"), schedule: weekly, component: "t-logs" })),
+    ];
+    const items = estimateCost(alarms, groups, from, { schedules: {}, databaseSizesGb: {}, hostMetricRuns }).components[0].items;
+    expect(items.filter((i) => i.what.startsWith("alarm "))).toEqual(alarms.map((a) => ({ what: `alarm ${a.name}`, monthlyUsd: 0.1 })));
+    expect(items.filter((i) => i.what.startsWith("custom metric")).map((i) => i.what)).toEqual([
+      "custom metric MaintenanceRegime/TaskSucceeded, 30 h of 720 (sent by the hosts once per run of cron(0 2 * * ? *) UTC, read by t-logs-crm-backup-config-host-10-0-0-7-missed-run-P1)",
+      "custom metric MaintenanceRegime/TaskSucceeded, 30 h of 720 (sent by the hosts once per run of cron(0 2 * * ? *) UTC, read by t-logs-crm-backup-config-host-crm-example-com-missed-run-P1)",
+      "custom metric MaintenanceRegime/TaskSucceeded service=t,Task=file-backup,Instance=crm/uploads,Host=10.0.0.7, 4 h of 720 (sent by the hosts once per run of cron(0 4 ? * SUN *) UTC, read by the overdue watcher)",
+      "custom metric MaintenanceRegime/TaskSucceeded service=t,Task=file-backup,Instance=crm/uploads,Host=crm.example.com, 4 h of 720 (sent by the hosts once per run of cron(0 4 ? * SUN *) UTC, read by the overdue watcher)",
+    ]);
+  });
 });

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MOCK_REGION, mockTopics, settle, setupMocks, waitFor, type MockResource } from "./helpers/pulumi-mocks";
 import { parseLogs, type LogsInput } from "../regime/logs";
@@ -52,8 +53,8 @@ const one = (t: string, name: string): MockResource => {
   expect(found, `${t} ${name}`).toHaveLength(1);
   return found[0];
 };
-const script = (group: number, backup: number) =>
-  renderFileBackupScript({ regime: "prod", group: logs.hostGroups[group], backup: logs.hostGroups[group].fileBackups[backup], bucket: BUCKET, region: MOCK_REGION, namespace: "MaintenanceRegime" });
+const script = (group: number, backup: number, host?: string) =>
+  renderFileBackupScript({ regime: "prod", group: logs.hostGroups[group], backup: logs.hostGroups[group].fileBackups[backup], bucket: BUCKET, region: MOCK_REGION, namespace: "MaintenanceRegime", host });
 
 beforeAll(async () => {
   mod = await import("../components/logs");
@@ -84,9 +85,12 @@ describe("file backups under Pulumi mocks", () => {
       "aws:ssm/document:Document": 3,
       "aws:ssm/association:Association": 3,
       "command:remote:Command": 2,
-      // one missed-run alarm per backup + the boardroom group's association-failure alarm (its rule below)
-      // The weekly backup has none: no alarm can look back a week plus its margins.
-      "aws:cloudwatch/metricAlarm:MetricAlarm": 4,
+      // one missed-run alarm per tagged backup, one per SSH host of each SSH backup, + the boardroom
+      // group's association-failure alarm (its rule below). The weekly backup has none: no alarm can
+      // look back a week plus its margins.
+      "aws:cloudwatch/metricAlarm:MetricAlarm": 5,
+      // the weekly backup's watch start on each SSH host
+      "command:local:Command": 2,
       "aws:cloudwatch/eventRule:EventRule": 1,
     });
   });
@@ -132,21 +136,29 @@ describe("file backups under Pulumi mocks", () => {
     expect(weekdays.inputs).toMatchObject({ targets: [{ key: "tag:App", values: ["boardroom"] }], scheduleExpression: "cron(15 23 ? * MON-FRI *)" });
   });
 
-  it("SSH hosts: one command each installs every backup script and cron file of the group, as root, re-run when they change", () => {
+  it("SSH hosts: one command each installs every backup script (the host's own copy) and cron file of the group, as root, re-run when they change", () => {
     const g = logs.hostGroups[1];
-    const backups = Object.fromEntries(
-      g.fileBackups.map((b, i) => {
-        const s = fileBackupSchedule(b.schedule, "UTC");
-        return [b.name, { script: script(1, i), cron: renderCronFile({ regime: "prod", group: g.name, name: b.name, hostCron: s.hostCron!, description: s.description }) }];
-      }),
-    );
+    const backupsOn = (host: string) =>
+      Object.fromEntries(
+        g.fileBackups.map((b, i) => {
+          const s = fileBackupSchedule(b.schedule, "UTC");
+          return [b.name, { script: script(1, i, host), cron: renderCronFile({ regime: "prod", group: g.name, name: b.name, hostCron: s.hostCron!, description: s.description }) }];
+        }),
+      );
+    const backups = backupsOn("10.0.0.7");
     const install = renderFileBackupInstallScript({ regime: "prod", group: "iswitch-crm", backups });
     const a = one("command:remote:Command", "logs-iswitch-crm-file-backups-ssh-10-0-0-7");
     const b = one("command:remote:Command", "logs-iswitch-crm-file-backups-ssh-crm-example-com");
     expect(a.inputs.create).toBe(delivery.SSH_RUN_AS_ROOT);
     expect(a.inputs.stdin).toBe(install);
     expect(a.inputs.triggers).toEqual([createHash("sha256").update(install).digest("hex")]);
+    expect(b.inputs.stdin).toBe(renderFileBackupInstallScript({ regime: "prod", group: "iswitch-crm", backups: backupsOn("crm.example.com") }));
+    expect(b.inputs.stdin).not.toBe(install);
     expect(install).toContain(Buffer.from(backups.uploads.cron).toString("base64"));
+    expect(install).toContain(Buffer.from(backups.config.script).toString("base64"));
+    // The copies differ only in the host their success metric names.
+    expect(backups.config.script).toContain("--dimensions 'service=prod,Task=file-backup,Instance=iswitch-crm/config,Host=10.0.0.7'");
+    expect(backupsOn("crm.example.com").config.script).toContain("--dimensions 'service=prod,Task=file-backup,Instance=iswitch-crm/config,Host=crm.example.com'");
     expect(backups.uploads.cron).toContain("\n30 4 * * 0 root /usr/local/sbin/maintenance-regime-iswitch-crm-uploads-backup ");
     expect(a.inputs.connection["4dabf18193072939515e22adb298388d"]).toBe("1b47061264138c4ac30d75fd1eb44270");
     expect(b.inputs.connection.value).toMatchObject({ host: "crm.example.com", user: "root", port: 2222 });
@@ -208,7 +220,8 @@ describe("file backups under Pulumi mocks", () => {
       "prod-logs-boardroom-associations-failed-P2",
       "prod-logs-boardroom-backup-app-files-missed-run-P1",
       "prod-logs-boardroom-backup-uploads-weekdays-missed-run-P2",
-      "prod-logs-iswitch-crm-backup-config-missed-run-P1",
+      "prod-logs-iswitch-crm-backup-config-host-10-0-0-7-missed-run-P1",
+      "prod-logs-iswitch-crm-backup-config-host-crm-example-com-missed-run-P1",
     ]);
     const daily = alarms["prod-logs-boardroom-backup-app-files-missed-run-P1"];
     expect(daily).toMatchObject({
@@ -230,11 +243,64 @@ describe("file backups under Pulumi mocks", () => {
     expect(daily.alarmDescription).toContain("No file backup boardroom/app-files was recorded in 1565 minutes (daily at 03:00 UTC)");
     // weekdays: the longest gap is Friday 23:15 to Monday 23:15 (72 h), + 2 h 5 min: 4445 min in five periods
     expect(alarms["prod-logs-boardroom-backup-uploads-weekdays-missed-run-P2"]).toMatchObject({ period: 53340, evaluationPeriods: 5, alarmActions: [TOPICS.P2] });
-    expect(alarms["prod-logs-iswitch-crm-backup-config-missed-run-P1"].alarmDescription).toContain("Read syslog (maintenance-regime-iswitch-crm-config) on the SSH hosts");
+    const crm = alarms["prod-logs-iswitch-crm-backup-config-host-crm-example-com-missed-run-P1"];
+    expect(crm).toMatchObject({ dimensions: { service: "prod", Task: "file-backup", Instance: "iswitch-crm/config", Host: "crm.example.com" }, period: 18780, evaluationPeriods: 5, treatMissingData: "breaching", alarmActions: [TOPICS.P1] });
+    expect(crm.alarmDescription).toBe(
+      "[P1] No file backup iswitch-crm/config was recorded from SSH host crm.example.com in 1565 minutes (daily at 03:00 UTC). The other hosts of the group are watched on their own. " +
+        "On crm.example.com (ssh -p 2222 root@crm.example.com) read `journalctl -t maintenance-regime-iswitch-crm-config` (or syslog) for the last run's error, check that /etc/cron.d/maintenance-regime-iswitch-crm-config is there, " +
+        "the disk has room (df -h), the aws CLI runs and the host's credentials carry the prod-iswitch-crm-file-backup-writer policy. Then run /usr/local/sbin/maintenance-regime-iswitch-crm-config-backup there as root.",
+    );
+    expect(alarms["prod-logs-iswitch-crm-backup-config-host-10-0-0-7-missed-run-P1"].alarmDescription).toContain("On 10.0.0.7 (ssh deploy@10.0.0.7) read");
     // The metric the script writes is the one the alarm watches.
     expect(script(0, 0)).toContain(
       "aws cloudwatch put-metric-data --region \"$REGION\" --namespace 'MaintenanceRegime' --metric-name TaskSucceeded --unit Count --value 1 --dimensions 'service=prod,Task=file-backup,Instance=boardroom/app-files'",
     );
+  });
+
+  it("SSH hosts are watched one by one: a run on 10.0.0.7 is seen by its own alarm only, so crm.example.com, which stopped, still pages", () => {
+    const alarms = byType("aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => r.inputs);
+    // What 10.0.0.7's copy of the script sends after a backup (its --dimensions, as CloudWatch stores them).
+    const sent = /--dimensions '([^']+)'/.exec(script(1, 0, "10.0.0.7"))![1];
+    const point = Object.fromEntries(sent.split(",").map((kv) => kv.split("=") as [string, string]));
+    // A metric alarm reads one metric: the namespace, name and exactly its dimension set.
+    const sees = (a: Record<string, any>) => a.namespace === "MaintenanceRegime" && a.metricName === "TaskSucceeded" && JSON.stringify(Object.entries(a.dimensions ?? {}).sort()) === JSON.stringify(Object.entries(point).sort());
+    // Missing data is breaching: an alarm that sees no success pages.
+    const paging = alarms.filter((a) => /-iswitch-crm-backup-config-/.test(a.name) && a.treatMissingData === "breaching" && !sees(a)).map((a) => a.name);
+    expect(alarms.filter(sees).map((a) => a.name)).toEqual(["prod-logs-iswitch-crm-backup-config-host-10-0-0-7-missed-run-P1"]);
+    expect(paging).toEqual(["prod-logs-iswitch-crm-backup-config-host-crm-example-com-missed-run-P1"]);
+    // The tagged group's alarm reads the metric without Host, which its instances send.
+    expect(alarms.find((a) => a.name === "prod-logs-boardroom-backup-app-files-missed-run-P1")!.dimensions).toEqual({ service: "prod", Task: "file-backup", Instance: "boardroom/app-files" });
+  });
+
+  it("a weekly backup on 2 SSH hosts is 2 overdue-watcher jobs, each reading its host's metric from its own watch start, stamped after that host's install", async () => {
+    const weekly = component.watchedJobs.filter((j) => j.job.startsWith("file-backup/iswitch-crm/"));
+    expect(weekly.map((j) => [j.job, j.resource, j.history?.metric?.dimensions])).toEqual([
+      ["file-backup/iswitch-crm/uploads/10.0.0.7", "logs-iswitch-crm-backup-uploads-host-10-0-0-7", { service: "prod", Task: "file-backup", Instance: "iswitch-crm/uploads", Host: "10.0.0.7" }],
+      ["file-backup/iswitch-crm/uploads/crm.example.com", "logs-iswitch-crm-backup-uploads-host-crm-example-com", { service: "prod", Task: "file-backup", Instance: "iswitch-crm/uploads", Host: "crm.example.com" }],
+    ]);
+    expect(weekly[1].description).toBe("file backup iswitch-crm/uploads on SSH host crm.example.com (weekly on Sunday at 04:30 UTC)");
+    expect(weekly[1].byHand).toMatch(/^then on crm\.example\.com \(ssh -p 2222 root@crm\.example\.com\) read `journalctl -t maintenance-regime-iswitch-crm-uploads`/);
+    const stamps = byType("command:local:Command");
+    expect(stamps.map((r) => r.name).sort()).toEqual(["logs-iswitch-crm-uploads-file-backup-since-10-0-0-7", "logs-iswitch-crm-uploads-file-backup-since-crm-example-com"]);
+    for (const r of stamps) expect(r.inputs.create).toBe("date -u +%Y-%m-%dT%H:%M:%SZ");
+    expect(await waitFor(pulumi.output(weekly[0].since!))).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // Boardroom's tagged instances back up daily and on weekdays: their missed-run alarms watch them, no watcher job.
+    expect(component.watchedJobs.filter((j) => j.job.startsWith("file-backup/boardroom/"))).toEqual([]);
+  });
+
+  it("an alarm name stays within CloudWatch's 255 characters for the longest names; a long host keeps its start and a hash", async () => {
+    const { fileBackupHostAlarmResource } = await import("../components/file-backups");
+    const { alarmName } = await import("../components/alarms");
+    const regime = "r".repeat(24);
+    const group = "g".repeat(40);
+    const backup = "b".repeat(40);
+    const long = `${"a".repeat(120)}.example.com`;
+    const other = `${"a".repeat(120)}.example.org`;
+    const name = (host: string) => alarmName(regime, { resource: fileBackupHostAlarmResource(regime, group, backup, host), metric: "missed-run", severity: "P0" });
+    expect(name(long).length).toBe(255);
+    expect(name(long)).toMatch(new RegExp(`^${regime}-logs-${group}-backup-${backup}-host-a+-[0-9a-f]{8}-missed-run-P0$`));
+    expect(name(other)).not.toBe(name(long));
+    expect(name("10.0.0.7")).toBe(`${regime}-logs-${group}-backup-${backup}-host-10-0-0-7-missed-run-P0`);
   });
 
   it("refuses, before registering anything, a schedule in the regime's non-UTC timezone and an SSH schedule cron cannot write", async () => {

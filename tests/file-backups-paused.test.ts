@@ -2,7 +2,7 @@
  * `paused: true` on a file backup, as `pulumi up` would provision it: a tagged group's paused backup
  * keeps its SSM document but loses its association (an association has no disabled state), an SSH
  * group's paused backup keeps its cron file with the job line commented out, and the missed-backup
- * alarm keeps evaluating with its actions off; the backups beside it are untouched.
+ * alarm (each SSH host's own) keeps evaluating with its actions off; the backups beside it are untouched.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { mockTopics, settle, setupMocks, waitFor, type MockResource } from "./helpers/pulumi-mocks";
@@ -71,8 +71,8 @@ describe("a paused file backup", () => {
   it("its missed-backup alarm evaluates with its actions off; the others page", () => {
     const alarms = Object.fromEntries(ofType("aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => [r.inputs.name, r.inputs]));
     expect(alarms["prod-logs-boardroom-backup-uploads-missed-run-P1"].actionsEnabled).toBe(false);
-    expect(alarms["prod-logs-crm-backup-uploads-missed-run-P1"].actionsEnabled).toBe(false);
+    expect(alarms["prod-logs-crm-backup-uploads-host-10-0-0-7-missed-run-P1"].actionsEnabled).toBe(false);
     expect(alarms["prod-logs-boardroom-backup-app-files-missed-run-P1"].actionsEnabled).toBe(true);
-    expect(alarms["prod-logs-crm-backup-config-missed-run-P1"].actionsEnabled).toBe(true);
+    expect(alarms["prod-logs-crm-backup-config-host-10-0-0-7-missed-run-P1"].actionsEnabled).toBe(true);
   });
 });

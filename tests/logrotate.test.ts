@@ -938,6 +938,11 @@ describe("file backups: defaults, and what would not back up is refused with the
     ["an unknown key", fileBackupInput({ keepDays: 30 } as Partial<FileBackupInput>), "hostGroups[0].fileBackups[1]: unknown key keepDays"],
     ["nowhere to run", fileBackupInput({}, { target: undefined }), "hostGroups[0].target: set target (tag) and/or sshHosts: the group has files to deliver"],
     [
+      "two SSH hosts that would share their resource and alarm names",
+      fileBackupInput({}, { sshHosts: [{ host: "10.0.0.7", user: "deploy" }, { host: "10-0-0-7", user: "deploy" }], sshPrivateKeyConfig: "k" }),
+      'hostGroups[0].sshHosts[1].host: "10-0-0-7" and "10.0.0.7" give the same resource name part 10-0-0-7: list each host once',
+    ],
+    [
       "a log archive prefix under files/",
       fileBackupInput({}, { logSets: [{ name: "app", paths: ["logs/*.jsonl"], frequency: "daily", keep: 7, copytruncate: true, archive: { prefix: "files/boardroom", expireDays: 30 } }] }),
       "hostGroups[0].logSets[0].archive.prefix: files/boardroom/ is under files/, where file backups go: set another prefix",

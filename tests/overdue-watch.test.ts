@@ -24,7 +24,7 @@ import { startS3, type TestS3 } from "./helpers/s3";
 import { startSsm, type TestSsm } from "./helpers/ssm";
 import { fileBackupWatchedJob } from "../components/file-backups";
 import type { WatchedJobSpec } from "../components/overdue-watch";
-import { FILE_BACKUP_METRIC, FILE_BACKUP_TASK, fileBackupSchedule } from "../regime/file-backups";
+import { FILE_BACKUP_METRIC, FILE_BACKUP_TASK, fileBackupDimensions, fileBackupSchedule, renderFileBackupScript } from "../regime/file-backups";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
 let s3: TestS3;
@@ -423,6 +423,61 @@ describe("overdue-watch: a weekly file backup's last run from the success metric
   it("refuses a history naming both a schedule group and a metric, or neither, naming the setting", async () => {
     await expect(watch([{ ...uploads, history: { ...uploads.history, scheduleGroup: "g" } }], "2027-03-14T07:00:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: 0\.history: needs either scheduleGroup or metric$/);
     await expect(watch([{ ...uploads, history: { lookbackSeconds: 3600 } }], "2027-03-14T07:00:00Z")).rejects.toThrow(/^invalid setting WATCHED_JOBS: 0\.history: needs either scheduleGroup or metric$/);
+  });
+});
+
+describe("overdue-watch: a weekly file backup on two SSH hosts, one of which stopped", () => {
+  // Group crm backs up its uploads every Sunday 04:00 UTC on web-1 and web-2; web-2's disk filled up
+  // after 7 March, and web-1 goes on backing up. Each host is its own job, reading its Host dimension.
+  const schedule = fileBackupSchedule("weekly on Sunday at 04:00", "UTC");
+  const hosts = [
+    { host: "web-1.example.com", user: "deploy", port: 22, agentMode: "onPremise" as const },
+    { host: "10.0.0.8", user: "deploy", port: 2222, agentMode: "onPremise" as const },
+  ];
+  const asSetting = (j: WatchedJobSpec, since: string) => {
+    const { resource, severity, description, byHand, since: _, ...job } = j; // eslint-disable-line @typescript-eslint/no-unused-vars
+    return { ...job, since };
+  };
+  const jobs = hosts.map((h) => asSetting(fileBackupWatchedJob("prod", { name: "crm" }, { name: "uploads", severity: "P1" }, schedule, undefined, h)!, "2027-01-04T10:00:00Z"));
+  // What each host's copy of the backup script sends after a backup (regime/file-backups.ts renderFileBackupScript with its host).
+  const backedUp = (host: string, at: string) => cw.put({ namespace: METRICS_NAMESPACE_DEFAULT, metricName: FILE_BACKUP_METRIC, dimensions: fileBackupDimensions("prod", "crm", "uploads", host), at: new Date(at), value: 1 });
+
+  beforeAll(() => {
+    cw.clear();
+    backedUp("web-1.example.com", "2027-03-07T04:20:00Z");
+    backedUp("10.0.0.8", "2027-03-07T04:25:00Z");
+    backedUp("web-1.example.com", "2027-03-14T04:15:00Z");
+  });
+
+  it("each host's job reads only its own success metric (the script's Host dimension)", () => {
+    expect(jobs.map((j) => [j.job, j.history?.metric?.dimensions])).toEqual([
+      ["file-backup/crm/uploads/web-1.example.com", { service: "prod", Task: "file-backup", Instance: "crm/uploads", Host: "web-1.example.com" }],
+      ["file-backup/crm/uploads/10.0.0.8", { service: "prod", Task: "file-backup", Instance: "crm/uploads", Host: "10.0.0.8" }],
+    ]);
+    const script = renderFileBackupScript({ regime: "prod", group: { name: "crm", appRoot: "/opt/crm" }, backup: { name: "uploads", paths: ["uploads/"], exclude: [] }, bucket: "b", region: "us-east-1", namespace: METRICS_NAMESPACE_DEFAULT, host: "10.0.0.8" });
+    expect(script).toContain(`--dimensions '${Object.entries(jobs[1].history!.metric!.dimensions).map(([k, v]) => `${k}=${v}`).join(",")}'`);
+  });
+
+  it("reports the host that stopped, 10.0.0.8, and not web-1, which backed up on Sunday; Overdue = 1 for that host only", async () => {
+    let result: OverdueResult | undefined;
+    const emf = await captureEmf(async () => {
+      result = await watch(jobs, "2027-03-14T07:00:00Z");
+    });
+    expect(result!.overdue).toEqual(["file-backup/crm/uploads/10.0.0.8"]);
+    expect(result!.jobs).toEqual([
+      { job: "file-backup/crm/uploads/web-1.example.com", lastSuccess: "2027-03-14T05:00:00.000Z", expectedBy: "2027-03-21T04:00:00.000Z", dueBy: "2027-03-21T06:00:00.000Z", overdue: false, overdueSeconds: 0 },
+      { job: "file-backup/crm/uploads/10.0.0.8", lastSuccess: "2027-03-07T05:00:00.000Z", expectedBy: "2027-03-14T04:00:00.000Z", dueBy: "2027-03-14T06:00:00.000Z", overdue: true, overdueSeconds: 3600 },
+    ]);
+    expect(emf.filter((l) => "Overdue" in l).map((l) => [l.Job, l.Overdue])).toEqual([["file-backup/crm/uploads/10.0.0.8", 1]]);
+  });
+
+  it("the aggregated metric (the tagged instances') would have hidden it: web-1's run counts for no other host", async () => {
+    // Both hosts' runs under one metric without Host, as before each host sent its own: the group looks backed up.
+    const { history, ...rest } = jobs[0];
+    const together = { ...rest, job: "file-backup/crm/uploads", history: { ...history!, metric: { ...history!.metric!, dimensions: fileBackupDimensions("prod", "crm", "uploads") } } };
+    cw.put({ namespace: METRICS_NAMESPACE_DEFAULT, metricName: FILE_BACKUP_METRIC, dimensions: fileBackupDimensions("prod", "crm", "uploads"), at: new Date("2027-03-14T04:15:00Z"), value: 1 });
+    const r = await watch([together, ...jobs], "2027-03-14T07:00:00Z");
+    expect(r.overdue).toEqual(["file-backup/crm/uploads/10.0.0.8"]);
   });
 });
 

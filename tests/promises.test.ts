@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkPromises, declaredFromRegime } from "../components/promises";
+import { fileBackupHostAlarmResource } from "../components/file-backups";
 import type { RecordedResource } from "../plan/mocks";
 import { readStackConfig, runPlan } from "../plan/run";
 import { auditResources } from "../plan/promises";
@@ -212,6 +213,34 @@ describe("a job watched by the overdue watcher", () => {
       ["reminders[maintenance-notice].schedule", "P3", "P2", hourly],
       ["reminders[access-review].schedule", "P3", "P2", hourly],
       ["reminders[penetration-test].schedule", "P3", "P2", hourly],
+    ]);
+  });
+});
+
+describe("a file backup on several hosts: its figure holds for each SSH host, and for the tagged instances together", () => {
+  it("names whose last run it counts from: each of 2 SSH hosts; one SSH host by name; any tagged instance; both", () => {
+    const hosts = [
+      { host: "10.0.0.7", user: "deploy" },
+      { host: "crm.example.com", user: "root", port: 2222 },
+    ];
+    const backup = (schedule: string) => [{ name: "config", paths: ["/opt/crm/.env"], schedule }];
+    const r = validateRegime({
+      ...regimeConfig(),
+      logs: {
+        hostGroups: [
+          { name: "crm", sshHosts: hosts, sshPrivateKeyConfig: "k", fileBackups: backup("daily at 03:00") },
+          { name: "one", sshHosts: hosts.slice(0, 1), sshPrivateKeyConfig: "k", fileBackups: backup("weekly on Sunday at 04:00") },
+          { name: "web", target: { tagKey: "App", tagValue: "web" }, fileBackups: backup("daily at 03:00") },
+          { name: "both", target: { tagKey: "App", tagValue: "both" }, sshHosts: hosts, sshPrivateKeyConfig: "k", fileBackups: backup("daily at 03:00") },
+        ],
+      },
+    });
+    const items = checkPromises(r, FROM).promises.filter((p) => /fileBackups\[config\]\.schedule$/.test(p.key) && p.promise.endsWith("paged when it stops"));
+    expect(items.map((p) => `${p.status} ${p.key}: ${p.figure}`)).toEqual([
+      "held logs.hostGroups[crm].fileBackups[config].schedule: paged within 26.1 h of its last run on each of its 2 SSH hosts",
+      "held logs.hostGroups[one].fileBackups[config].schedule: paged within 171 h (+ its run time) of its last run on its SSH host 10.0.0.7, by the overdue watch",
+      "held logs.hostGroups[web].fileBackups[config].schedule: paged within 26.1 h of its last run on any instance tagged App=web",
+      "held logs.hostGroups[both].fileBackups[config].schedule: paged within 26.1 h of its last run on each of its 2 SSH hosts and on any instance tagged App=both",
     ]);
   });
 });
@@ -587,8 +616,13 @@ function modelMatches(file: string, resources: RecordedResource[], bundled: Map<
       }
       for (const j of d.jobs.filter((x) => x.key.includes(".fileBackups["))) {
         const m = /hostGroups\[(.+)\]\.fileBackups\[(.+)\]/.exec(j.key)!;
-        const rec = [...alarms.values()].find((a) => String(a.name).startsWith(`${regime.name}-logs-${m[1]}-backup-${m[2]}-missed-run-`));
-        expect({ period: rec?.period, evaluationPeriods: rec?.evaluationPeriods }, j.key).toEqual({ period: j.watch!.period, evaluationPeriods: j.watch!.evaluationPeriods });
+        // The tagged instances' alarm and each SSH host's own, all on the window the model states.
+        const g = regime.logs.hostGroups.find((x) => x.name === m[1])!;
+        const prefixes = [...(g.target ? [`${regime.name}-logs-${m[1]}-backup-${m[2]}-missed-run-`] : []), ...g.sshHosts.map((h) => `${regime.name}-${fileBackupHostAlarmResource(regime.name, m[1], m[2], h.host)}-missed-run-`)];
+        for (const prefix of prefixes) {
+          const rec = [...alarms.values()].find((a) => String(a.name).startsWith(prefix));
+          expect({ period: rec?.period, evaluationPeriods: rec?.evaluationPeriods }, `${j.key} ${prefix}`).toEqual({ period: j.watch!.period, evaluationPeriods: j.watch!.evaluationPeriods });
+        }
       }
       // A reminder the model watches has its missed-run alarm on its own schedule group's InvocationAttemptCount; the others have none.
       for (const j of d.jobs.filter((x) => x.key.startsWith("reminders["))) {

@@ -70,15 +70,26 @@ describe("weekly file backups in a regime without databases", () => {
       // The tagged group's watch start: its SSM document's creation date (the mocks' stand-in).
       since: "2026-01-01T00:00:00Z",
     });
-    // The SSH group's: the date stamped once by the local command made with the backup.
-    expect(jobs.find((j) => j.job === "file-backup/crm/config")).toMatchObject({ expression: "cron(0 22 ? * SAT *)", history: { metric: { dimensions: { Instance: "crm/config" } } }, since: "2026-01-01T00:00:00Z" });
+    // The SSH host's: its own job on its Host dimension, from the date stamped once by the local command made after its install.
+    expect(jobs.find((j) => j.job === "file-backup/crm/config/203.0.113.10")).toMatchObject({
+      expression: "cron(0 22 ? * SAT *)",
+      history: { metric: { dimensions: { service: "wk", Task: "file-backup", Instance: "crm/config", Host: "203.0.113.10" } } },
+      since: "2026-01-01T00:00:00Z",
+    });
+    expect(jobs.find((j) => j.job === "file-backup/crm/config")).toBeUndefined();
     expect(of("command:local:Command").map((c) => c.create)).toEqual(["date -u +%Y-%m-%dT%H:%M:%SZ"]);
     // No missed-run alarm (a week is more than it may look back), an overdue alarm at each backup's severity.
-    expect(names.filter((n) => /-logs-(app|crm)-backup-/.test(n)).sort()).toEqual(["wk-logs-app-backup-uploads-overdue-P1", "wk-logs-crm-backup-config-overdue-P1"]);
-    expect(plan.outputs.overdueAlarmNames).toMatchObject({ "file-backup/app/uploads": "wk-logs-app-backup-uploads-overdue-P1", "file-backup/crm/config": "wk-logs-crm-backup-config-overdue-P1" });
+    expect(names.filter((n) => /-logs-(app|crm)-backup-/.test(n)).sort()).toEqual(["wk-logs-app-backup-uploads-overdue-P1", "wk-logs-crm-backup-config-host-203-0-113-10-overdue-P1"]);
+    expect(plan.outputs.overdueAlarmNames).toMatchObject({ "file-backup/app/uploads": "wk-logs-app-backup-uploads-overdue-P1", "file-backup/crm/config/203.0.113.10": "wk-logs-crm-backup-config-host-203-0-113-10-overdue-P1" });
     const promise = (key: string) => plan.promises!.items.filter((p) => p.key === key).map((p) => `${p.status} ${p.figure}`);
-    expect(promise("logs.hostGroups[app].fileBackups[uploads].schedule")).toEqual(["held paged within 171 h (+ its run time) of its last run, by the overdue watch"]);
-    expect(promise("logs.hostGroups[crm].fileBackups[config].schedule")).toEqual(["held paged within 171 h (+ its run time) of its last run, by the overdue watch"]);
+    expect(promise("logs.hostGroups[app].fileBackups[uploads].schedule")).toEqual(["held paged within 171 h (+ its run time) of its last run on any instance tagged App=wk, by the overdue watch"]);
+    expect(promise("logs.hostGroups[crm].fileBackups[config].schedule")).toEqual(["held paged within 171 h (+ its run time) of its last run on its SSH host 203.0.113.10, by the overdue watch"]);
+    // Each weekly success metric (the tagged instances', each SSH host's) is billed for the hours of its runs (4 Sundays, 4 Saturdays in the 30 days), though only the overdue watcher reads it.
+    const logsCost = plan.cost.components.find((c) => c.component === "wk-logs")!.items.map((i) => i.what);
+    expect(logsCost.filter((w) => w.startsWith("custom metric"))).toEqual([
+      "custom metric MaintenanceRegime/TaskSucceeded service=wk,Task=file-backup,Instance=app/uploads, 4 h of 720 (sent by the hosts once per run of cron(0 4 ? * SUN *) UTC, read by the overdue watcher)",
+      "custom metric MaintenanceRegime/TaskSucceeded service=wk,Task=file-backup,Instance=crm/config,Host=203.0.113.10, 4 h of 720 (sent by the hosts once per run of cron(0 22 ? * SAT *) UTC, read by the overdue watcher)",
+    ]);
   }, 120_000);
 });
 
