@@ -170,6 +170,10 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     const below = f.tier === "weekly" ? "daily" : "weekly";
     const belowDays = promised(below);
     const fedByBelow = belowDays !== undefined && !firstHole(backups, keptOf, rules, f.period, belowDays, firstDay, lastDay);
+    // Weekly days over the monthly tier's: the week whose weekly day is the monthly day keeps its
+    // backup only as long as the monthly tier, whatever the weekday (tasks/lib/tiers.ts tierFor). The
+    // tier check above already refuses retention.monthly for it, with its remedy.
+    if (f.tier === "weekly" && fix === undefined && written.has("monthly") && expire("monthly") < days) continue;
     const onDay = f.period === "week" ? `no backup on ${current} that week` : `no backup on ${current} that month`;
     out.push({
       key: fix !== undefined ? `${db.key}.backup.${f.settingKey}` : `${db.key}.backup.retention.${f.tier}`,

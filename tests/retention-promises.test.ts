@@ -91,6 +91,14 @@ describe("a higher tier kept shorter than a lower one", () => {
     expect(promises({ backup }).find((p) => p.key === "databases[app].backup.retention.weekly" && p.status === "broken")).toMatchObject({ figure: "5 days < 30", firstBreak: "2026-12-06" });
     expect(refusals({ backup: { ...backup, retention: { daily: 30, weekly: 30, monthly: 30 } } })).toEqual([]);
   });
+
+  it("weekly 400 over monthly 365: the week whose Sunday is the 1st keeps its backup 365 days; one line, on retention.monthly (no weekday would fix it)", () => {
+    const backup = { schedule: EST("daily at 02:00"), retention: { daily: 30, weekly: 400, monthly: 365 } };
+    expect(refusals({ backup })).toEqual([
+      "databases[app].backup.retention.monthly: the backup of day 1 of each month is written to the monthly tier only and gone after 365 days, a hole in the 400 days of weekly restore points; set retention.monthly to at least 400",
+    ]);
+    expect(refusals({ backup: { ...backup, retention: { daily: 30, weekly: 400, monthly: 400 } } })).toEqual([]);
+  });
 });
 
 describe("the newest backup expires before the next one exists", () => {
