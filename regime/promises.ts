@@ -454,7 +454,9 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     const everyRemedy = (g: number) => {
       const every = window - runS - METRIC_VISIBLE_DELAY_SECONDS;
       const need = rpoHoursFor(g + runS + METRIC_VISIBLE_DELAY_SECONDS);
-      return every >= 3600 ? `back up at least every ${hours(Math.floor(every / 360) * 360)} or set rpoHours to at least ${need}` : `set rpoHours to at least ${need}`;
+      // Never more often than a backup is expected to take: two dumps would run at once (refused below).
+      const often = every >= 3600 && every >= (db.backupRun?.expectedSeconds ?? 0);
+      return often ? `back up at least every ${hours(Math.floor(every / 360) * 360)} or set rpoHours to at least ${need}` : `set rpoHours to at least ${need}`;
     };
     let cause: string | undefined;
     let effect: string | undefined;

@@ -140,6 +140,14 @@ describe("a backup exists from its start plus its expected run time (tasks/catal
     expect(refusals({ ...db, backup: { schedule: "every 8 hours", rpoHours: 30 } })).toEqual([]);
   });
 
+  it("900 GB daily against rpoHours 48: the remedy is a longer RPO, not backups more often than one takes (21.3 h expected, up to 34.1 h)", () => {
+    const db = { sizeGb: 900, backup: { schedule: EST("daily at 02:00"), rpoHours: 48 }, verify: { schedule: EST("daily at 12:00"), maxAgeHours: 72 } };
+    const rpo = refusals(db).filter((r) => r.includes("rpoHours 48"));
+    expect(rpo).toEqual([
+      'databases[app].backup.schedule: "daily at 02:00" leaves 24 h between backups + up to 34.1 h to store the next + 5 min for the RPO alarm to see it (first 2026-12-01) > rpoHours 48: the RPO alarm pages P0 although every backup succeeds; set rpoHours to at least 59',
+    ]);
+  });
+
   it("bigdb: the 06:00 verify reads the backup finished at 13:51 the day before (its age runs from finishedAt): 16.1 h, held", () => {
     const r = promises({ sizeGb: 500, backup: { schedule: EST("daily at 02:00") } });
     const v = r.find((p) => p.key === "databases[app].verify.maxAgeHours")!;
