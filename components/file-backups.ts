@@ -22,7 +22,6 @@ import {
   FILE_BACKUP_METRIC,
   FILE_BACKUP_TASK,
   fileBackupPrefix,
-  fileBackupSchedule,
   renderCronFile,
   renderFileBackupInstallScript,
   renderFileBackupScript,
@@ -170,7 +169,7 @@ function hostGroupFileBackups(
   const cronFiles: Record<string, { script: pulumi.Output<string>; cron: string }> = {};
   for (const b of g.fileBackups) {
     const key = `${g.name}/${b.name}`;
-    const schedule = fileBackupSchedule(b.schedule, args.timezone ?? "UTC");
+    const schedule = b.schedule;
     const script = pulumi
       .all([bucketName, region])
       .apply(([bucket, reg]) => renderFileBackupScript({ regime: args.regime, group: g, backup: b, bucket, region: reg, namespace }));
@@ -216,7 +215,7 @@ function hostGroupFileBackups(
         // No `watch`: the overdue watcher does not follow it as an association. The backup's own
         // missed-run alarm (below), or for a weekly one the watcher's read of its success metric,
         // already pages at the backup's severity when its association stops running; a second page would say the same.
-        { schedule: { name: docName, kind: "file backup", expression: schedule.expression, configKey: `logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule` } },
+        { schedule: { name: docName, kind: "file backup", runs: schedule.association, configKey: `logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule` } },
       );
     }
     if (g.sshHosts.length > 0) {

@@ -31,12 +31,10 @@ import { TIERS } from "../tasks/lib/tiers";
 import { checksHaveGaps, checkStepSeconds, downAlarmPeriodSeconds, failuresBeforeDown } from "../regime/endpoints";
 import { backupRunFigure, databaseRunners } from "../regime/runners";
 import { muteTime } from "../regime/maintenance-windows";
-import { fileBackupSchedule } from "../regime/file-backups";
 import { ALARM_EVALUATION_SECONDS, evaluatePromises, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
 import { formatDuration } from "../regime/scheduler-time";
 import type { Schedule } from "../regime/schedule";
-import { stateManagerSchedule } from "./association-watch";
-import type { ConfigSchedule, Regime, ScheduleInput } from "../regime/schema";
+import type { ConfigSchedule, Regime } from "../regime/schema";
 import type { Severity } from "../regime/severity";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
 
@@ -45,7 +43,6 @@ import { TASK_CATALOGUE } from "../tasks/catalogue";
 const BUCKET_NAME_STAND_IN = "b".repeat(63);
 
 
-const textOf = (input: ScheduleInput) => (typeof input === "string" ? input : input.at);
 
 /**
  * A scheduled job of the model. `longestRunSeconds`: its longest successful run (its timeout), 0 for
@@ -216,9 +213,9 @@ export function declaredFromRegime(r: Regime): Declared {
 
   for (const g of r.logs.hostGroups) {
     for (const b of g.fileBackups) {
-      const s = fileBackupSchedule(b.schedule, r.timezone);
+      const s = b.schedule;
       const sched = { expression: s.expression, timezone: "UTC", intervalSeconds: s.intervalSeconds };
-      const j = job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, textOf(b.schedule), sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s));
+      const j = job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, s.text, sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s));
       // Weekly: components/file-backups.ts hands it to the overdue watcher, which reads its success metric's history.
       if (fileBackupWatchedJob(r.name, g, b, s)) j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
       d.jobs.push(j);
@@ -238,9 +235,9 @@ export function declaredFromRegime(r: Regime): Declared {
     const configs = kinds.filter((k) => !k.startsWith("file-backup"));
     // State Manager runs its cron in UTC; a 5-field SSM cron the Scheduler grammar does not read is
     // not followed by the watcher (components/association-watch.ts), and is left to the alarm below.
-    const s = configs.length > 0 ? stateManagerSchedule(g.schedule) : undefined;
+    const s = configs.length > 0 ? g.schedule.scheduler : undefined;
     if (s) {
-      const j = job(key, `${configs.join(" and ")} association of host group ${g.name}`, g.schedule, s, ASSOCIATION_FAILURE_SEVERITY, 0);
+      const j = job(key, `${configs.join(" and ")} association of host group ${g.name}`, g.schedule.expression, s, ASSOCIATION_FAILURE_SEVERITY, 0);
       j.watch = undefined;
       j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true };
       d.jobs.push(j);

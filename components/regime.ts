@@ -266,7 +266,6 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         {
           regime: r.name,
           logs: r.logs,
-          timezone: r.timezone,
           defaultRetentionDays: r.logRetentionDays,
           alarmTopics: alerts.topics,
           sshPrivateKeys: args.sshPrivateKeys,
