@@ -19,7 +19,7 @@ import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
 import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, rpoAlarmWindow, rpoWatchedByOverdueWatcher, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
-import { endpointsSetting, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds } from "./health-checks";
+import { endpointsSetting, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
 import { physicalName } from "./naming";
@@ -193,7 +193,7 @@ export function declaredFromRegime(r: Regime): Declared {
         remedy: "check more often or lower failuresBeforeAlarm",
       });
     }
-    const fn = physicalName(`${r.name}-health-task`, 64);
+    const fn = physicalName(healthCheckFunctionName(r.name), 64);
     d.functions.push({
       key: "endpoints.checks",
       name: fn,
