@@ -305,8 +305,8 @@ export function estimateCost(
   const sizesGb = record.databaseSizesGb;
   const hostRuns = record.hostMetricRuns ?? [];
   const byName = new Map(resources.map((r) => [`${r.type}::${r.name}`, r]));
-  const fnByArnName = new Map<string, RecordedResource>();
-  for (const r of resources) if (r.type === "aws:lambda/function:Function") fnByArnName.set(String(r.inputs.name ?? r.name), r);
+  const fnByName = new Map<string, RecordedResource>();
+  for (const r of resources) if (r.type === "aws:lambda/function:Function") fnByName.set(String(r.inputs.name ?? r.name), r);
   const taskDefByFamily = new Map<string, RecordedResource>();
   for (const r of resources) if (r.type === "aws:ecs/taskDefinition:TaskDefinition") taskDefByFamily.set(String(r.inputs.family ?? r.name), r);
 
@@ -394,9 +394,9 @@ export function estimateCost(
           const runs = schedule.starts.length;
           use.schedulerInvocations += runs;
           add(`scheduler ${name} (${runs} runs)`, (runs / 1e6) * PRICES.schedulerPerMillion);
-          const targetArn = String(i.target?.arn ?? "");
-          const fnName = targetArn.split(":function:")[1] ?? "";
-          const fn = fnByArnName.get(fnName);
+          // What it starts, as the program recorded it where it created the schedule.
+          const fnName = recorded.starts?.runner === "lambda" ? recorded.starts.name : "";
+          const fn = fnName ? fnByName.get(fnName) : undefined;
           if (fn) {
             const f = fn.inputs as Inputs;
             const env = envOf(f);
@@ -419,8 +419,7 @@ export function estimateCost(
             add(`logs of ${fn.name}`, logGb * PRICES.logsIngestGb);
             for (const m of taskMetricItems(settings, schedule, seconds, from, policy)) customMetric(m.what, m.count, m.hours);
           }
-          const ecs = i.target?.ecsParameters?.taskDefinitionArn ? String(i.target.ecsParameters.taskDefinitionArn) : "";
-          const td = ecs ? taskDefByFamily.get(ecs.split("task-definition/")[1]?.split(":")[0] ?? "") : undefined;
+          const td = recorded.starts?.runner === "fargate" ? taskDefByFamily.get(recorded.starts.name) : undefined;
           if (td) {
             const t = td.inputs as Inputs;
             const env: Record<string, string> = {};
