@@ -10,7 +10,7 @@ import { LOG_RETENTION_DAYS } from "./limits";
 import { endpointsSchema } from "./endpoints";
 import { logsSchemaAt, type LogsConfig } from "./logs";
 import { chatWebhookProblem, slackChannelKey, slackChannelSchema, teamsChannelKey, teamsChannelSchema, type SlackChannel, type TeamsChannel } from "./chat";
-import { SEVERITIES } from "../components/alarms";
+import { SEVERITIES } from "./severity";
 import {
   ALB_ARN_SUFFIX,
   ALWAYS,
