@@ -115,11 +115,16 @@ export interface CostEstimate {
 export const LOG_KB_PER_RUN = 50;
 /** Checks: KB per run, and per item reported (endpoint, database, queue, watched job): measured from the tasks' own output (see ASSUMPTIONS). */
 export const CHECK_LOG_KB = { perRun: 1, perItem: 0.6 } as const;
-const CHECK_TASKS = new Set(["health-check", "db-health", "redis-health", "overdue-watch"]);
+
+/** Whether a task is a check (the catalogue's `health` and `watch` kinds): its log volume is per item, not per table. */
+function isCheckTask(task: string | undefined): boolean {
+  const kind = catalogueEntry(task)?.scheduled?.kind;
+  return kind === "health" || kind === "watch";
+}
 
 /** KB of logs one run of the task with these settings writes (see ASSUMPTIONS). */
 function logKbPerRun(settings: Record<string, string>): number {
-  if (!CHECK_TASKS.has(settings.TASK ?? "")) return LOG_KB_PER_RUN;
+  if (!isCheckTask(settings.TASK)) return LOG_KB_PER_RUN;
   const items = Object.values(ITEM_SETTINGS).reduce((n, key) => {
     try {
       const v = settings[key] ? JSON.parse(settings[key]) : [];
@@ -468,12 +473,13 @@ export function estimateCost(
   };
 }
 
-/** Tasks that move a whole dump to or from S3 on each run: the backup writes it, verify and the drill read it. */
-const DUMP_MOVERS = new Set(["backup", "verify-backup", "restore-drill"]);
-
-/** GB of dumps one run of the task moves to or from S3 (0 for a task that moves none). */
+/**
+ * GB of dumps one run of the task moves to or from S3: the tasks whose catalogue run time streams the
+ * whole database (`dumpMbPerSecond`: the backup writes the dump, verify and the drill read it); 0 for the others.
+ */
 function dumpGbMoved(env: Record<string, string>, sizesGb: Readonly<Record<string, number>>): number {
-  return DUMP_MOVERS.has(env.TASK ?? "") ? databasesGb(env, sizesGb) * DUMP_RATIO : 0;
+  const runTime = catalogueEntry(env.TASK)?.scheduled?.cost.runTime;
+  return runTime && "dumpMbPerSecond" in runTime ? databasesGb(env, sizesGb) * DUMP_RATIO : 0;
 }
 
 /**
