@@ -13,6 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SEVERITIES, type AlertTopics, type Severity } from "./alarms";
 import { physicalName, shortHash } from "./naming";
 import type { Regime } from "../regime/schema";
+import { alarmArn, IAM_WILDCARD } from "../regime/arn";
 import { assumeRolePolicy, policyJson, type IamStatement } from "./iam";
 import { GUID, SLACK_CHANNEL_ID, SLACK_WORKSPACE_ID, TEAMS_CHANNEL_ID, chatWebhookProblem, slackChannelKey, teamsChannelKey, type SlackChannel, type TeamsChannel } from "../regime/chat";
 
@@ -334,13 +335,13 @@ export const CHATBOT_LOG_REGION = "us-east-1";
  * narrowed to, so `*`). Nothing can be changed, and nothing outside CloudWatch is readable.
  */
 export function chatReadOnlyStatements(region: pulumi.Input<string>, account: pulumi.Input<string>, alarmNamePrefix: string): IamStatement[] {
-  if (/[*?]/.test(alarmNamePrefix)) throw new Error(`alarmNamePrefix: "${alarmNamePrefix}" must not hold * or ?`);
+  if (IAM_WILDCARD.test(alarmNamePrefix)) throw new Error(`alarmNamePrefix: "${alarmNamePrefix}" must not hold * or ?`);
   return [
     {
       Sid: "DescribeTheRegimesAlarms",
       Effect: "Allow",
       Action: ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
-      Resource: [pulumi.interpolate`arn:aws:cloudwatch:${region}:${account}:alarm:${alarmNamePrefix}*`],
+      Resource: [pulumi.all([region, account]).apply(([reg, acct]) => alarmArn(reg, acct, `${alarmNamePrefix}*`))],
     },
     { Sid: "ChartTheirMetrics", Effect: "Allow", Action: [...CHAT_METRIC_READ_ACTIONS], Resource: ["*"] },
   ];

@@ -10,22 +10,14 @@
  * ASSOCIATION_FAILURE_SEVERITY, a file backup's at the backup's own severity.
  *
  * State Manager runs an association's cron in UTC. A host group's schedule may be a 5-field cron that
- * the Scheduler grammar (regime/schedule.ts) does not read: that association is left unwatched, and
- * the promise check reports it (components/promises.ts).
+ * the Scheduler grammar (regime/schedule.ts) does not read (regime/logs.ts associationSchedule, resolved
+ * where the config is loaded): that association is left unwatched, and the promise check reports it
+ * (components/promises.ts).
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { Severity } from "./alarms";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
-import { parseSchedule, type Schedule } from "../regime/schedule";
-
-/** A State Manager cron or rate expression as a UTC schedule, or undefined when the Scheduler grammar does not read it (a 5-field cron). */
-export function stateManagerSchedule(expression: string): Schedule | undefined {
-  try {
-    return parseSchedule(expression, "UTC");
-  } catch {
-    return undefined;
-  }
-}
+import type { AssociationSchedule } from "../regime/logs";
 
 /** Resource part of an association's overdue alarm: `logs-<group>-<kind>-association`. */
 export function associationWatchResource(group: string, kind: string): string {
@@ -39,18 +31,18 @@ export function associationJob(group: string, kind: string): string {
 
 /**
  * The watcher's job for association `associationId` of host group `group` (`kind`: `logrotate`,
- * `cloudwatch-agent` or `file-backup-<name>`) on `expression` (UTC), paging at `severity`; undefined
- * when the expression is not one the watcher can follow (stateManagerSchedule).
+ * `cloudwatch-agent` or `file-backup-<name>`) on `schedule` (its cron, run in UTC), paging at `severity`;
+ * undefined when the cron is not one the watcher can follow (no `scheduler`: a 5-field SSM cron).
  */
 export function associationWatchedJob(
   group: string,
   kind: string,
-  expression: string,
+  schedule: AssociationSchedule,
   severity: Severity,
   associationId: pulumi.Input<string>,
   what: string,
 ): WatchedJobSpec | undefined {
-  const s = stateManagerSchedule(expression);
+  const s = schedule.scheduler;
   if (!s) return undefined;
   return {
     job: associationJob(group, kind),

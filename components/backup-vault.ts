@@ -21,6 +21,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { IamStatement } from "./iam";
+import { blockPublicAccess, tlsOnlyStatement, writeOnceStatement } from "./bucket-hardening";
 import { TIERS, type Tier } from "../tasks/lib/tiers";
 
 export const STORAGE_CLASSES = ["STANDARD_IA", "ONEZONE_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"] as const;
@@ -156,42 +157,6 @@ function checkPrefixes(prefixes: string[], what: string): void {
   });
 }
 
-/** The bucket-policy statement that refuses every request to the bucket not made over TLS (the backup vault's, the log archive's). */
-export function tlsOnlyStatement(bucketArn: string): Record<string, unknown> {
-  return {
-    Sid: "DenyInsecureTransport",
-    Effect: "Deny",
-    Principal: "*",
-    Action: "s3:*",
-    Resource: [bucketArn, `${bucketArn}/*`],
-    Condition: { Bool: { "aws:SecureTransport": "false" } },
-  };
-}
-
-/**
- * The bucket-policy statement that makes every key under the given prefixes write-once (backup tiers
- * here; log archives and file backups in components/log-archive.ts): S3 refuses
- * (403) a PutObject or CompleteMultipartUpload there that does not carry `If-None-Match` (`s3:if-none-match`
- * absent), whoever sends it, so a role allowed `s3:PutObject` cannot replace a backup (whose old
- * version would then expire after `noncurrentDays`); with the header S3 itself refuses an existing key
- * (412). `s3:ObjectCreationOperation` is false for CreateMultipartUpload, UploadPart and UploadPartCopy,
- * which take no conditional header, so multipart uploads still start and send their parts; any other
- * PutObject-authorised request without the header is refused. Source: S3
- * User Guide, "Enforce conditional writes on Amazon S3 buckets". Copies into these prefixes are refused
- * too (CopyObject takes no If-None-Match there), which nothing in the regime does.
- */
-export function writeOnceStatement(bucketArn: string, rules: Pick<RetentionRule, "prefix">[]): Record<string, unknown> {
-  return {
-    Sid: "WrittenOnce",
-    Effect: "Deny",
-    Principal: "*",
-    Action: "s3:PutObject",
-    Resource: rules.map((r) => `${bucketArn}/${r.prefix}*`),
-    // IfExists: a request S3 did not mark as a part operation (false) counts as creating the object.
-    Condition: { Null: { "s3:if-none-match": "true" }, BoolIfExists: { "s3:ObjectCreationOperation": "true" } },
-  };
-}
-
 export class BackupVault extends pulumi.ComponentResource {
   public readonly bucketName: pulumi.Output<string>;
   public readonly bucketArn: pulumi.Output<string>;
@@ -257,12 +222,7 @@ export class BackupVault extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const publicAccess = new aws.s3.BucketPublicAccessBlock(
-      `${name}-public-access`,
-      { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
-      { parent: this },
-    );
-    new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, { parent: this });
+    const publicAccess = blockPublicAccess(name, bucket.id, { parent: this });
     const versioning = new aws.s3.BucketVersioning(
       `${name}-versioning`,
       { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },

@@ -40,7 +40,6 @@ import {
   fileBackupDimensions,
   fileBackupPrefix,
   fileBackupScriptPath,
-  fileBackupSchedule,
   renderCronFile,
   renderFileBackupInstallScript,
   renderFileBackupScript,
@@ -238,10 +237,10 @@ function hostGroupFileBackups(
   // Backup name -> its cron file and each SSH host's copy of its script (by host as configured).
   const cronFiles: Record<string, { scripts: Record<string, pulumi.Output<string>>; cron: string }> = {};
   // Weekly backups whose SSH hosts the overdue watcher follows, each from that host's own watch start.
-  const watchedOnHosts: { b: FileBackup; schedule: ReturnType<typeof fileBackupSchedule> }[] = [];
+  const watchedOnHosts: { b: FileBackup; schedule: FileBackup["schedule"] }[] = [];
   for (const b of g.fileBackups) {
     const key = `${g.name}/${b.name}`;
-    const schedule = fileBackupSchedule(b.schedule, args.timezone ?? "UTC");
+    const schedule = b.schedule;
     const script = render(b);
     out.scripts[key] = script;
     const hostScripts = Object.fromEntries(g.sshHosts.map((h) => [h.host, render(b, h.host)]));
@@ -295,7 +294,7 @@ function hostGroupFileBackups(
         // No `watch`: the overdue watcher does not follow it as an association. The backup's own
         // missed-run alarm (below), or for a weekly one the watcher's read of its success metric,
         // already pages at the backup's severity when its association stops running; a second page would say the same.
-        { schedule: { name: docName, kind: "file backup", expression: schedule.expression, configKey: `logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule` } },
+        { schedule: { name: docName, kind: "file backup", runs: schedule.association, configKey: `logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule` } },
       );
       // The tagged instances together: their metric has no Host.
       missedBackupAlarm(scope, g, b, schedule);

@@ -36,6 +36,7 @@ import type { EndpointConfig } from "../regime/schema";
 import { checksHaveGaps, downAlarmPeriodSeconds, downTimeToPageMinutes, failuresBeforeDown } from "../regime/endpoints";
 import { lowerSeverity, mostUrgent } from "../regime/severity";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+import { TASK_CATALOGUE } from "../tasks/catalogue";
 import { urlCredentialProblem } from "../tasks/lib/url-credentials";
 
 export interface HealthChecksArgs {
@@ -148,6 +149,14 @@ export function headerSecretStatements(endpoints: EndpointConfig[]): IamStatemen
   return arns.length ? [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: arns }] : [];
 }
 
+/**
+ * The endpoint checks' ScheduledTask (its function and schedule) of `regime`: `<regime>-health-task`,
+ * the suffix from the task catalogue (tasks/catalogue.ts scheduleSuffix); physicalName shortens it.
+ */
+export function healthCheckFunctionName(regime: string): string {
+  return `${regime}-${TASK_CATALOGUE["health-check"].scheduled.scheduleSuffix}`;
+}
+
 /** The health-check function's timeout, in seconds: the slowest endpoint's timeout plus 30 s, at most Lambda's maximum. */
 export function healthCheckTimeoutSeconds(endpoints: EndpointConfig[]): number {
   return Math.min(LAMBDA_MAX_TIMEOUT_SECONDS, Math.ceil(Math.max(...endpoints.map((e) => e.timeoutMs)) / 1000) + 30);
@@ -172,7 +181,7 @@ export class HealthChecks extends pulumi.ComponentResource {
     super("regime:health:HealthChecks", name, {}, opts);
     assertNoUrlCredentials(args.endpoints);
     this.task = new ScheduledTask(
-      `${name}-task`,
+      healthCheckFunctionName(args.regime),
       {
         regime: args.regime,
         taskName: "health-check",

@@ -13,7 +13,7 @@ import { sshHostNamePart, type HostGroup } from "../regime/logs";
 import type { LogsArgs } from "./logs";
 import type { WatchedJobSpec } from "./overdue-watch";
 import { recordSchedule, type JobKind } from "./plan-record";
-import { parseSchedule } from "../regime/schedule";
+import type { AssociationSchedule } from "../regime/logs";
 
 /** What each part of the logs component creates its resources under. */
 export interface LogsScope {
@@ -35,18 +35,20 @@ export class HostGroupAssociations {
 
   /**
    * Records an association of host group `g` and returns it: its schedule for the plan
-   * (components/plan-record.ts; `schedule.expression` is the association's, which State Manager runs in
-   * UTC), and, with `watch`, the overdue watcher's job for it (components/association-watch.ts
-   * associationWatchedJob; undefined for a schedule the watcher cannot follow). Without `watch` the
-   * watcher does not follow the association.
+   * (components/plan-record.ts; `schedule.runs` is the association's cron, resolved in UTC where the
+   * config was loaded, as State Manager runs it), and, with `watch`, the overdue watcher's job for it
+   * (components/association-watch.ts associationWatchedJob; undefined for a schedule the watcher cannot
+   * follow). Without `watch` the watcher does not follow the association. Throws a line naming
+   * `configKey` when the Scheduler grammar does not read the cron (a 5-field SSM cron).
    */
   track(
     g: HostGroup,
     a: aws.ssm.Association,
-    job: { schedule: { name: string; kind: JobKind; expression: string; configKey: string }; watch?: (id: pulumi.Output<string>) => WatchedJobSpec | undefined },
+    job: { schedule: { name: string; kind: JobKind; runs: AssociationSchedule; configKey: string }; watch?: (id: pulumi.Output<string>) => WatchedJobSpec | undefined },
   ): aws.ssm.Association {
-    const { name, kind, expression, configKey } = job.schedule;
-    recordSchedule({ name, kind, schedule: parseSchedule(expression, "UTC"), configKey, paused: false });
+    const { name, kind, runs, configKey } = job.schedule;
+    if (!runs.scheduler) throw new Error(`${configKey}: ${runs.problem}`);
+    recordSchedule({ name, kind, schedule: runs.scheduler, configKey, paused: false });
     this.ids.set(g.name, [...(this.ids.get(g.name) ?? []), a.associationId]);
     const watched = job.watch?.(a.associationId);
     if (watched) this.watched.push(watched);
@@ -76,7 +78,7 @@ export function tagTargets(g: HostGroup): { key: string; values: string[] }[] {
 export function groupRun(g: HostGroup) {
   return {
     targets: tagTargets(g),
-    scheduleExpression: g.schedule,
+    scheduleExpression: g.schedule.expression,
     applyOnlyAtCronInterval: g.applyOnlyAtCronInterval,
     complianceSeverity: "MEDIUM",
     maxConcurrency: "25%",

@@ -4,6 +4,7 @@
  * document string an `aws.iam.RolePolicy` takes, without a data-source call (the offline plan has none).
  */
 import * as pulumi from "@pulumi/pulumi";
+import { IAM_WILDCARD } from "../regime/arn";
 
 export interface IamStatement {
   Sid?: string;
@@ -26,7 +27,7 @@ export function resourceWildcardProblem(resource: string): string | undefined {
   const streams = /^arn:aws[a-z-]*:logs:[^:]*:\d{12}:log-group:.+:\*$/.test(resource);
   const alarms = /^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:[A-Za-z0-9_.-]+-\*$/.test(resource);
   const name = objects || streams ? resource.slice(0, -2) : alarms ? resource.slice(0, -1) : resource;
-  return /[*?]/.test(name) ? `"${resource}" holds an IAM wildcard (* or ?) inside a name: it would grant every match` : undefined;
+  return IAM_WILDCARD.test(name) ? `"${resource}" holds an IAM wildcard (* or ?) inside a name: it would grant every match` : undefined;
 }
 
 /**

@@ -99,7 +99,7 @@ function agentSsmDelivery(scope: LogsScope, g: HostGroup, config: string, logGro
       { parent, dependsOn: [parameter] },
     ),
     {
-      schedule: { name: associationName, kind: "log shipping", expression: g.schedule, configKey: `logs.hostGroups[${g.name}].schedule` },
+      schedule: { name: associationName, kind: "log shipping", runs: g.schedule, configKey: `logs.hostGroups[${g.name}].schedule` },
       watch: (id) => associationWatchedJob(g.name, "cloudwatch-agent", g.schedule, ASSOCIATION_FAILURE_SEVERITY, id, "CloudWatch agent logs config"),
     },
   );

@@ -8,7 +8,7 @@ import * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
 import { archivePrefix } from "../regime/logs";
 import { fileBackupPrefix } from "../regime/file-backups";
-import { tlsOnlyStatement, writeOnceStatement } from "./backup-vault";
+import { blockPublicAccess, tlsOnlyStatement, writeOnceStatement } from "./bucket-hardening";
 import type { LogsScope } from "./host-delivery";
 
 /** Days an expired (or deleted) archive or file backup is kept as a noncurrent version before S3 removes it. */
@@ -80,12 +80,7 @@ export function logArchive(scope: LogsScope): LogArchive {
 function archiveBucket(scope: LogsScope, rules: { prefix: string; expireDays: number }[]): aws.s3.Bucket {
   const { name, args, tags, parent } = scope;
   const bucket = new aws.s3.Bucket(`${name}-archive`, { bucketPrefix: `${args.regime}-log-archive-`.slice(0, 37), forceDestroy: false, tags }, { parent });
-  new aws.s3.BucketPublicAccessBlock(
-    `${name}-archive-public-access`,
-    { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
-    { parent },
-  );
-  new aws.s3.BucketOwnershipControls(`${name}-archive-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, { parent });
+  blockPublicAccess(`${name}-archive`, bucket.id, { parent });
   new aws.s3.BucketServerSideEncryptionConfiguration(
     `${name}-archive-sse`,
     { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" }, bucketKeyEnabled: true }] },

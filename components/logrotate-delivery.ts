@@ -75,7 +75,7 @@ function ssmDelivery(scope: LogsScope, g: HostGroup, script: pulumi.Output<strin
       { parent },
     ),
     {
-      schedule: { name: docName, kind: "logrotate", expression: g.schedule, configKey: `logs.hostGroups[${g.name}].schedule` },
+      schedule: { name: docName, kind: "logrotate", runs: g.schedule, configKey: `logs.hostGroups[${g.name}].schedule` },
       watch: (id) => associationWatchedJob(g.name, "logrotate", g.schedule, ASSOCIATION_FAILURE_SEVERITY, id, "logrotate configs"),
     },
   );

@@ -20,7 +20,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { AlertTopics } from "./alarms";
-import { checkFileBackupSchedules, type LogsConfig } from "../regime/logs";
+import type { LogsConfig } from "../regime/logs";
 import { associationFailureWatch } from "./association-failures";
 import { containerLogs } from "./container-logs";
 import { fileBackups } from "./file-backups";
@@ -42,8 +42,6 @@ export interface LogsArgs {
   sshPrivateKeys?: Record<string, pulumi.Input<string>>;
   /** Days before incomplete multipart uploads to the archive bucket are aborted. */
   abortIncompleteUploadDays?: number;
-  /** The regime's timezone: file backup schedules that name none are in it (and must be UTC). Default UTC. */
-  timezone?: string;
   /** Region the hosts upload to and write metrics in; default the provider's. */
   region?: pulumi.Input<string>;
   tags?: Record<string, string>;
@@ -84,10 +82,8 @@ export class LogRotation extends pulumi.ComponentResource implements LogsOutputs
   /** `<group>/<backup>` -> the backup script the tagged instances run; `<group>/<backup>/<host>` -> an SSH host's copy (it sends `Host=<host>`). */
   public readonly fileBackupScripts: Record<string, pulumi.Output<string>>;
 
-  /** Throws (before registering anything) a line per file backup schedule that is not UTC. */
+  /** `args.logs` carries its schedules resolved where the config was loaded (regime/logs.ts resolveLogs). */
   constructor(name: string, args: LogsArgs, opts?: pulumi.ComponentResourceOptions) {
-    // Refused before anything is registered (the regime's loader refuses them too, with the same lines).
-    checkFileBackupSchedules(args.logs, args.timezone ?? "UTC", "logs.");
     super("regime:logs:LogRotation", name, {}, opts);
     const scope: LogsScope = { parent: this, name, args, tags: { ...(args.tags ?? {}), Regime: args.regime }, associations: new HostGroupAssociations() };
 

@@ -24,6 +24,12 @@ export interface ScheduleRecord {
   configKey?: string;
   /** `paused: true` in config: the schedule exists, disabled. */
   paused: boolean;
+  /**
+   * What a task's schedule starts (components/scheduled-task.ts): its Lambda function (`lambda`, the
+   * function's name) or its Fargate task definition (`fargate`, the definition's family). Absent for a
+   * schedule that starts no task (a reminder's, an association's).
+   */
+  starts?: { runner: "lambda" | "fargate"; name: string };
 }
 
 /** What the program recorded in one run. */

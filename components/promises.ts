@@ -19,7 +19,7 @@ import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
 import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
-import { endpointsSetting, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds } from "./health-checks";
+import { endpointsSetting, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
 import { physicalName } from "./naming";
@@ -31,12 +31,10 @@ import { TIERS } from "../tasks/lib/tiers";
 import { checksHaveGaps, checkStepSeconds, downAlarmPeriodSeconds, failuresBeforeDown } from "../regime/endpoints";
 import { backupRunFigure, databaseRunners } from "../regime/runners";
 import { muteTime } from "../regime/maintenance-windows";
-import { fileBackupSchedule } from "../regime/file-backups";
 import { ALARM_EVALUATION_SECONDS, evaluatePromises, rpoAlarmWindow, rpoWatchedByOverdueWatcher, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
 import { formatDuration } from "../regime/scheduler-time";
 import type { Schedule } from "../regime/schedule";
-import { stateManagerSchedule } from "./association-watch";
-import type { ConfigSchedule, Regime, ScheduleInput } from "../regime/schema";
+import type { ConfigSchedule, Regime } from "../regime/schema";
 import type { Severity } from "../regime/severity";
 import type { HostGroup as HostGroupConfig } from "../regime/logs";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
@@ -46,7 +44,6 @@ import { TASK_CATALOGUE } from "../tasks/catalogue";
 const BUCKET_NAME_STAND_IN = "b".repeat(63);
 
 
-const textOf = (input: ScheduleInput) => (typeof input === "string" ? input : input.at);
 
 /**
  * A scheduled job of the model. `longestRunSeconds`: its longest successful run (its timeout), 0 for
@@ -211,7 +208,7 @@ export function declaredFromRegime(r: Regime): Declared {
         remedy: "check more often or lower failuresBeforeAlarm",
       });
     }
-    const fn = physicalName(`${r.name}-health-task`, 64);
+    const fn = physicalName(healthCheckFunctionName(r.name), 64);
     d.functions.push({
       key: "endpoints.checks",
       name: fn,
@@ -231,9 +228,9 @@ export function declaredFromRegime(r: Regime): Declared {
 
   for (const g of r.logs.hostGroups) {
     for (const b of g.fileBackups) {
-      const s = fileBackupSchedule(b.schedule, r.timezone);
+      const s = b.schedule;
       const sched = { expression: s.expression, timezone: "UTC", intervalSeconds: s.intervalSeconds };
-      const j = job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, textOf(b.schedule), sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s));
+      const j = job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, s.text, sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s));
       // Weekly: components/file-backups.ts hands it to the overdue watcher, which reads its success metric's history.
       if (fileBackupWatchedJob(r.name, g, b, s)) j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
       j.lastRunOn = fileBackupLastRunOn(g);
@@ -254,9 +251,9 @@ export function declaredFromRegime(r: Regime): Declared {
     const configs = kinds.filter((k) => !k.startsWith("file-backup"));
     // State Manager runs its cron in UTC; a 5-field SSM cron the Scheduler grammar does not read is
     // not followed by the watcher (components/association-watch.ts), and is left to the alarm below.
-    const s = configs.length > 0 ? stateManagerSchedule(g.schedule) : undefined;
+    const s = configs.length > 0 ? g.schedule.scheduler : undefined;
     if (s) {
-      const j = job(key, `${configs.join(" and ")} association of host group ${g.name}`, g.schedule, s, ASSOCIATION_FAILURE_SEVERITY, 0);
+      const j = job(key, `${configs.join(" and ")} association of host group ${g.name}`, g.schedule.expression, s, ASSOCIATION_FAILURE_SEVERITY, 0);
       j.watch = undefined;
       j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true };
       d.jobs.push(j);

@@ -22,6 +22,7 @@ import { resetPlanRecord } from "./plan-record";
 import { Reminders, reminderSpec } from "./reminders";
 import type { ScheduledTask } from "./scheduled-task";
 import { TaskImage } from "./task-image";
+import { alarmArn } from "../regime/arn";
 import { databaseRunners } from "../regime/runners";
 import type { DatabaseConfig, Regime, RedisConfig } from "../regime/schema";
 import { type ZipTaskName } from "../tasks/catalogue";
@@ -266,7 +267,6 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         {
           regime: r.name,
           logs: r.logs,
-          timezone: r.timezone,
           defaultRetentionDays: r.logRetentionDays,
           alarmTopics: alerts.topics,
           sshPrivateKeys: args.sshPrivateKeys,
@@ -326,7 +326,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       const region = aws.getRegionOutput({}, parent).name;
       const arnOf = pulumi
         .all([region, aws.getCallerIdentityOutput({}, parent).accountId, pulumi.all(alarmNames)])
-        .apply(([reg, account, lists]) => lists.flat().map((n) => `arn:aws:cloudwatch:${reg}:${account}:alarm:${n}`));
+        .apply(([reg, account, lists]) => lists.flat().map((n) => alarmArn(reg, account, n)));
       dashboard = new Dashboard(
         `${r.name}-regime`,
         {

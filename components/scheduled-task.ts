@@ -791,7 +791,15 @@ export class ScheduledTask extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [schedulerPolicy] },
     );
-    recordSchedule({ name: physical, kind: TASK_CATALOGUE[args.taskName].scheduled.kind, schedule: args.schedule, configKey: args.scheduleKey, paused: args.paused === true });
+    // The function and the task definition family are both named `physical`.
+    recordSchedule({
+      name: physical,
+      kind: TASK_CATALOGUE[args.taskName].scheduled.kind,
+      schedule: args.schedule,
+      configKey: args.scheduleKey,
+      paused: args.paused === true,
+      starts: { runner: fargate ? "fargate" : "lambda", name: physical },
+    });
 
     // ---------------------------------------------------------------- alarms
     const emfDims: Record<string, string> = { service: args.regime, Task: args.taskName, ...(args.instance ? { Instance: args.instance } : {}) };

@@ -6,21 +6,10 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { ScheduledTaskName } from "../tasks/catalogue";
 import type { TaskDefinition } from "../tasks/lib/runtime";
+import type { TaskDefinitions } from "../tasks/registry";
 
-/** Each scheduled task's definition, by catalogue name. */
-type Definitions = {
-  backup: typeof import("../tasks/backup").backupTask;
-  "verify-backup": typeof import("../tasks/verify-backup").verifyBackupTask;
-  "restore-drill": typeof import("../tasks/restore-drill").restoreDrillTask;
-  vacuum: typeof import("../tasks/maintenance").vacuumTask;
-  analyze: typeof import("../tasks/maintenance").analyzeTask;
-  reindex: typeof import("../tasks/maintenance").reindexTask;
-  purge: typeof import("../tasks/purge").purgeTask;
-  "db-health": typeof import("../tasks/db-health").dbHealthTask;
-  "health-check": typeof import("../tasks/health-check").healthCheckTask;
-  "redis-health": typeof import("../tasks/redis-health").redisHealthTask;
-  "overdue-watch": typeof import("../tasks/overdue-watch").overdueWatchTask;
-};
+/** Each task's definition, by catalogue name: the registry's own table (tasks/registry.ts). */
+type Definitions = TaskDefinitions;
 
 /** Keys of a zod object schema (through pipes: `in`). */
 type ShapeKeys<S> = S extends { shape: infer Sh } ? Extract<keyof Sh, string> : S extends { in: infer I } ? ShapeKeys<I> : never;

@@ -119,11 +119,16 @@ export interface CostEstimate {
 export const LOG_KB_PER_RUN = 50;
 /** Checks: KB per run, and per item reported (endpoint, database, queue, watched job): measured from the tasks' own output (see ASSUMPTIONS). */
 export const CHECK_LOG_KB = { perRun: 1, perItem: 0.6 } as const;
-const CHECK_TASKS = new Set(["health-check", "db-health", "redis-health", "overdue-watch"]);
+
+/** Whether a task is a check (the catalogue's `health` and `watch` kinds): its log volume is per item, not per table. */
+function isCheckTask(task: string | undefined): boolean {
+  const kind = catalogueEntry(task)?.scheduled?.kind;
+  return kind === "health" || kind === "watch";
+}
 
 /** KB of logs one run of the task with these settings writes (see ASSUMPTIONS). */
 function logKbPerRun(settings: Record<string, string>): number {
-  if (!CHECK_TASKS.has(settings.TASK ?? "")) return LOG_KB_PER_RUN;
+  if (!isCheckTask(settings.TASK)) return LOG_KB_PER_RUN;
   const items = Object.values(ITEM_SETTINGS).reduce((n, key) => {
     try {
       const v = settings[key] ? JSON.parse(settings[key]) : [];
@@ -309,8 +314,8 @@ export function estimateCost(
   const sizesGb = record.databaseSizesGb;
   const hostRuns = record.hostMetricRuns ?? [];
   const byName = new Map(resources.map((r) => [`${r.type}::${r.name}`, r]));
-  const fnByArnName = new Map<string, RecordedResource>();
-  for (const r of resources) if (r.type === "aws:lambda/function:Function") fnByArnName.set(String(r.inputs.name ?? r.name), r);
+  const fnByName = new Map<string, RecordedResource>();
+  for (const r of resources) if (r.type === "aws:lambda/function:Function") fnByName.set(String(r.inputs.name ?? r.name), r);
   const taskDefByFamily = new Map<string, RecordedResource>();
   for (const r of resources) if (r.type === "aws:ecs/taskDefinition:TaskDefinition") taskDefByFamily.set(String(r.inputs.family ?? r.name), r);
 
@@ -398,9 +403,9 @@ export function estimateCost(
           const runs = schedule.starts.length;
           use.schedulerInvocations += runs;
           add(`scheduler ${name} (${runs} runs)`, (runs / 1e6) * PRICES.schedulerPerMillion);
-          const targetArn = String(i.target?.arn ?? "");
-          const fnName = targetArn.split(":function:")[1] ?? "";
-          const fn = fnByArnName.get(fnName);
+          // What it starts, as the program recorded it where it created the schedule.
+          const fnName = recorded.starts?.runner === "lambda" ? recorded.starts.name : "";
+          const fn = fnName ? fnByName.get(fnName) : undefined;
           if (fn) {
             const f = fn.inputs as Inputs;
             const env = envOf(f);
@@ -423,8 +428,7 @@ export function estimateCost(
             add(`logs of ${fn.name}`, logGb * PRICES.logsIngestGb);
             for (const m of taskMetricItems(settings, schedule, seconds, from, policy)) customMetric(m.what, m.count, m.hours);
           }
-          const ecs = i.target?.ecsParameters?.taskDefinitionArn ? String(i.target.ecsParameters.taskDefinitionArn) : "";
-          const td = ecs ? taskDefByFamily.get(ecs.split("task-definition/")[1]?.split(":")[0] ?? "") : undefined;
+          const td = recorded.starts?.runner === "fargate" ? taskDefByFamily.get(recorded.starts.name) : undefined;
           if (td) {
             const t = td.inputs as Inputs;
             const env: Record<string, string> = {};
@@ -483,12 +487,13 @@ export function estimateCost(
   };
 }
 
-/** Tasks that move a whole dump to or from S3 on each run: the backup writes it, verify and the drill read it. */
-const DUMP_MOVERS = new Set(["backup", "verify-backup", "restore-drill"]);
-
-/** GB of dumps one run of the task moves to or from S3 (0 for a task that moves none). */
+/**
+ * GB of dumps one run of the task moves to or from S3: the tasks whose catalogue run time streams the
+ * whole database (`dumpMbPerSecond`: the backup writes the dump, verify and the drill read it); 0 for the others.
+ */
 function dumpGbMoved(env: Record<string, string>, sizesGb: Readonly<Record<string, number>>): number {
-  return DUMP_MOVERS.has(env.TASK ?? "") ? databasesGb(env, sizesGb) * DUMP_RATIO : 0;
+  const runTime = catalogueEntry(env.TASK)?.scheduled?.cost.runTime;
+  return runTime && "dumpMbPerSecond" in runTime ? databasesGb(env, sizesGb) * DUMP_RATIO : 0;
 }
 
 /**

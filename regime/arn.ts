@@ -105,3 +105,11 @@ export function arnPattern(form: ArnForm): string {
  * IAM grants match the ARN exactly, so what the program hands a task always has it.
  */
 export const SECRET_ARN = new RegExp(`^arn:${body(PARTITION)}:secretsmanager:${body(REGION)}:${body(ACCOUNT)}:secret:${SECRET_NAME}(${SECRET_SUFFIX})?$`);
+
+/**
+ * The ARN of CloudWatch alarm `name` (or a name prefix ending in `*`, as an IAM Resource) in `region`
+ * and `account`, partition aws: `arn:aws:cloudwatch:<region>:<account>:alarm:<name>`.
+ */
+export function alarmArn(region: string, account: string, name: string): string {
+  return `arn:aws:cloudwatch:${region}:${account}:alarm:${name}`;
+}

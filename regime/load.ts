@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { parseSchedule } from "./schedule";
 import { REGIME_KEYS, regimeSchema, type ConfigSchedule, type ParsedRegime, type Regime, type ScheduleInput } from "./schema";
-import { checkFileBackupSchedules } from "./logs";
+import { resolveLogs } from "./logs";
 import { databaseRunners } from "./runners";
 import { windowProblem } from "./maintenance-windows";
 
@@ -106,8 +106,10 @@ function resolveSchedule(input: ScheduleInput, defaultTimezone: string): ConfigS
 }
 
 /**
- * The regime with every schedule outside `logs` resolved (ConfigSchedule), each in its own timezone
- * or the regime's: the one place schedules are resolved; every component reads these.
+ * The regime with every schedule resolved, each in its own timezone or the regime's: the one place
+ * schedules are resolved; every component reads these. Outside `logs` a schedule becomes a
+ * ConfigSchedule; `logs` is resolved by resolveLogs (State Manager crons, file backups' UTC crons).
+ * Throws as resolveLogs does (regimeProblems has already reported such a schedule).
  */
 function withResolvedSchedules(parsed: ParsedRegime): Regime {
   const resolve = (value: unknown): unknown => {
@@ -118,7 +120,7 @@ function withResolvedSchedules(parsed: ParsedRegime): Regime {
     );
   };
   const { logs, ...rest } = parsed;
-  return { ...(resolve(rest) as Omit<Regime, "logs">), logs };
+  return { ...(resolve(rest) as Omit<Regime, "logs">), logs: resolveLogs(logs, parsed.timezone, "logs.") };
 }
 
 const isScheduleInput = (v: unknown): v is ScheduleInput =>
@@ -186,7 +188,7 @@ export function regimeProblems(raw: unknown): { lines: string[]; regime?: Regime
         const hostGroups: (typeof g)[] = [];
         hostGroups[i] = { ...g, fileBackups };
         try {
-          checkFileBackupSchedules({ hostGroups }, tz, "logs.");
+          resolveLogs({ hostGroups }, tz, "logs.");
         } catch (err) {
           const line = message(err);
           if (!covered(line.slice(0, line.indexOf(": ")))) lines.push(line);

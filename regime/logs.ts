@@ -10,7 +10,8 @@ import { z } from "zod";
 import { LOG_RETENTION_DAYS } from "./limits";
 import { paused, schedule, severity, uniqueBy } from "./primitives";
 import type { Severity } from "./severity";
-import { fileBackupPrefix, fileBackupSchedule } from "./file-backups";
+import { fileBackupPrefix, fileBackupSchedule, type FileBackupSchedule } from "./file-backups";
+import { parseSchedule, type Schedule } from "./schedule";
 import { logPathsOverlap } from "./glob-overlap";
 
 const name = z
@@ -659,12 +660,49 @@ export type LogGroupConfig = z.output<typeof logGroupSchema>;
 export type LogPattern = z.output<typeof logPatternSchema>;
 export type ContainerRef = z.output<typeof containerSchema>;
 export type HostGroupInput = z.input<typeof hostGroupSchema>;
-export type HostGroup = z.output<typeof hostGroupSchema>;
+/** A host group as the schema parses it: its schedules still as written. */
+export type ParsedHostGroup = z.output<typeof hostGroupSchema>;
 export type FileBackupInput = z.input<typeof fileBackupSchema>;
-export type FileBackup = z.output<typeof fileBackupSchema>;
+/** A file backup as the schema parses it: its schedule still as written. */
+export type ParsedFileBackup = z.output<typeof fileBackupSchema>;
 export type DockerLogOptions = z.output<typeof dockerLogOptionsSchema>;
 export type LogsInput = z.input<typeof logsSchema>;
-export type LogsConfig = z.output<typeof logsSchema>;
+/** The `logs` config as the schema parses it: schedules still as written (resolveLogs resolves them). */
+export type ParsedLogsConfig = z.output<typeof logsSchema>;
+
+/**
+ * A host group's State Manager schedule (`logs.hostGroups[].schedule`), resolved once where the config
+ * is loaded: the cron as written, which State Manager runs in UTC, and the Schedule it runs on when the
+ * Scheduler grammar (regime/schedule.ts) reads it; a 5-field SSM cron it does not read has `problem`
+ * (the grammar's one-line reason) instead.
+ */
+export interface AssociationSchedule {
+  /** The association's cron as written: `cron(0 3 ? * * *)`. */
+  expression: string;
+  /** The same cron as a UTC Schedule; undefined when the Scheduler grammar does not read it. */
+  scheduler?: Schedule;
+  /** Why `scheduler` is undefined. */
+  problem?: string;
+}
+
+/**
+ * A file backup's schedule (`logs.hostGroups[].fileBackups[].schedule`), resolved once where the config
+ * is loaded: the UTC cron it runs on (fileBackupSchedule), `text` as written, and `association`, its
+ * cron as State Manager runs it (associationSchedule, as the plan's calendar lists it).
+ */
+export interface ConfigFileBackupSchedule extends FileBackupSchedule {
+  text: string;
+  association: AssociationSchedule;
+}
+
+/** A file backup with its schedule resolved (resolveLogs). */
+export type FileBackup = Omit<ParsedFileBackup, "schedule"> & { schedule: ConfigFileBackupSchedule };
+/** A host group with its schedules resolved (resolveLogs): what the components read. */
+export type HostGroup = Omit<ParsedHostGroup, "schedule" | "fileBackups"> & { schedule: AssociationSchedule; fileBackups: FileBackup[] };
+/** The `logs` config with every schedule resolved (resolveLogs). */
+export interface LogsConfig {
+  hostGroups: HostGroup[];
+}
 
 /** Key prefix of a log set's archive in the log archive bucket. */
 export function archivePrefix(group: string, set: Pick<LogSet, "name" | "archive">): string {
@@ -681,11 +719,14 @@ export interface LogPathKey {
   full: string;
 }
 
+/** What a host group reaches and rotates, parsed or resolved: what the claim checks compare. */
+export type GroupHosts = Pick<ParsedHostGroup, "name" | "target" | "sshHosts" | "logSets" | "appRoot">;
+
 /**
  * The hosts two host groups both reach, in words (`instances tagged Role=web`, `10.0.0.5:22`), or
  * undefined when none can be told from the config. A group shares all its hosts with itself.
  */
-export function sharedHostsOf(a: HostGroup, b: HostGroup): string | undefined {
+export function sharedHostsOf(a: GroupHosts, b: GroupHosts): string | undefined {
   if (a === b) return a.name;
   const parts: string[] = [];
   if (a.target && b.target && a.target.tagKey === b.target.tagKey && a.target.tagValue === b.target.tagValue) {
@@ -702,7 +743,7 @@ export function sharedHostsOf(a: HostGroup, b: HostGroup): string | undefined {
  * logrotate reports `duplicate log entry` and skips the whole later config. Paths are compared after
  * appRoot, `//` and `./` are resolved, globs by `logPathsOverlap` (exact for `*`, `?`, `[...]`).
  */
-export function logSetClaimConflicts(groups: readonly HostGroup[]): { first: LogPathKey; second: LogPathKey }[] {
+export function logSetClaimConflicts(groups: readonly GroupHosts[]): { first: LogPathKey; second: LogPathKey }[] {
   const seen: LogPathKey[] = [];
   const out: { first: LogPathKey; second: LogPathKey }[] = [];
   groups.forEach((g, gi) => {
@@ -720,7 +761,7 @@ export function logSetClaimConflicts(groups: readonly HostGroup[]): { first: Log
 }
 
 /** Log sets of different host groups on the same hosts with one name: both would be /etc/logrotate.d/<name>. */
-export function logSetNameConflicts(groups: readonly HostGroup[]): { first: { group: number; set: number }; second: { group: number; set: number } }[] {
+export function logSetNameConflicts(groups: readonly GroupHosts[]): { first: { group: number; set: number }; second: { group: number; set: number } }[] {
   const out: { first: { group: number; set: number }; second: { group: number; set: number } }[] = [];
   groups.forEach((g, gi) => {
     g.logSets.forEach((s, si) => {
@@ -803,36 +844,56 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/**
- * Throws one line naming the key path (`<prefix>hostGroups[0].fileBackups[1].schedule: ...`) when a file
- * backup's schedule cannot run as asked (not UTC, no time of day, too often or too rarely), or an SSH
- * group's schedule cannot be written for cron.
- */
-export function checkFileBackupSchedules(logs: Pick<LogsConfig, "hostGroups">, timezone: string, pathPrefix = ""): void {
-  logs.hostGroups.forEach((g, i) => {
-    g.fileBackups.forEach((b, j) => {
-      const at = `${pathPrefix}hostGroups[${i}].fileBackups[${j}].schedule`;
-      let s;
-      try {
-        s = fileBackupSchedule(b.schedule, timezone);
-      } catch (err) {
-        throw new Error(`${at}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      if (g.sshHosts.length > 0 && !s.hostCron) throw new Error(`${at}: the group's SSH hosts run it from cron, and ${s.hostCronProblem}`);
-    });
-  });
+/** A State Manager cron as written, resolved in UTC (AssociationSchedule); never throws. */
+export function associationSchedule(expression: string): AssociationSchedule {
+  try {
+    return { expression, scheduler: parseSchedule(expression, "UTC") };
+  } catch (err) {
+    return { expression, problem: err instanceof Error ? err.message : String(err) };
+  }
 }
 
-/** Parses the `logs` config; throws one line naming the key path of the first problem. */
-export function parseLogs(raw: unknown, timezone = "UTC"): LogsConfig {
-  const parsed = logsSchema.safeParse(raw);
-  if (parsed.success) {
-    checkFileBackupSchedules(parsed.data, timezone);
-    return parsed.data;
-  }
+/**
+ * The parsed `logs` config with every schedule resolved once: each host group's State Manager cron
+ * (associationSchedule) and each file backup's, in its own timezone or the regime's `timezone`
+ * (fileBackupSchedule). Sparse arrays stay sparse (each backup keeps its index). Throws one line naming
+ * the key path (`<prefix>hostGroups[0].fileBackups[1].schedule: ...`) for the first file backup whose
+ * schedule cannot run as asked (not UTC, no time of day, too often or too rarely), or whose SSH group's
+ * cron cannot express it.
+ */
+export function resolveLogs(logs: Pick<ParsedLogsConfig, "hostGroups">, timezone: string, pathPrefix = ""): LogsConfig {
+  return {
+    hostGroups: logs.hostGroups.map((g, i) => ({
+      ...g,
+      schedule: associationSchedule(g.schedule),
+      fileBackups: g.fileBackups.map((b, j) => {
+        const at = `${pathPrefix}hostGroups[${i}].fileBackups[${j}].schedule`;
+        let s: FileBackupSchedule;
+        try {
+          s = fileBackupSchedule(b.schedule, timezone);
+        } catch (err) {
+          throw new Error(`${at}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        if (g.sshHosts.length > 0 && !s.hostCron) throw new Error(`${at}: the group's SSH hosts run it from cron, and ${s.hostCronProblem}`);
+        const text = typeof b.schedule === "string" ? b.schedule : b.schedule.at;
+        return { ...b, schedule: { ...s, text, association: associationSchedule(s.expression) } };
+      }),
+    })),
+  };
+}
+
+/**
+ * Parses the `logs` config and resolves its schedules (resolveLogs; file backups that name no timezone
+ * are in `timezone`); throws one line naming the key path of the first problem, after `pathPrefix`
+ * (`logs.` names it as a stack config does).
+ */
+export function parseLogs(raw: unknown, timezone = "UTC", pathPrefix = ""): LogsConfig {
+  const parsed = logsSchemaAt(pathPrefix).safeParse(raw);
+  if (parsed.success) return resolveLogs(parsed.data, timezone, pathPrefix);
   const issue = parsed.error.issues[0];
-  if (issue.code === "unrecognized_keys") throw new Error(`${formatPath(issue.path) || "logs"}: unknown key ${issue.keys.join(", ")}`);
-  throw new Error(`${formatPath(issue.path) || "logs"}: ${issue.message}`);
+  const at = formatPath(issue.path) ? `${pathPrefix}${formatPath(issue.path)}` : "logs";
+  if (issue.code === "unrecognized_keys") throw new Error(`${at}: unknown key ${issue.keys.join(", ")}`);
+  throw new Error(`${at}: ${issue.message}`);
 }
 
 // ---------------------------------------------------------------- CloudWatch agent logs config

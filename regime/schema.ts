@@ -8,9 +8,9 @@ import { z } from "zod";
 import type { Schedule } from "./schedule";
 import { LOG_RETENTION_DAYS } from "./limits";
 import { endpointsSchema } from "./endpoints";
-import { logsSchemaAt } from "./logs";
+import { logsSchemaAt, type LogsConfig } from "./logs";
 import { chatWebhookProblem, slackChannelKey, slackChannelSchema, teamsChannelKey, teamsChannelSchema, type SlackChannel, type TeamsChannel } from "./chat";
-import { SEVERITIES } from "../components/alarms";
+import { SEVERITIES } from "./severity";
 import {
   ALB_ARN_SUFFIX,
   ALWAYS,
@@ -559,10 +559,10 @@ export type WithResolvedSchedules<T> = T extends readonly (infer E)[]
 
 /**
  * The validated regime (regime/load.ts `validateRegime`): every schedule resolved once in its timezone
- * (the regime's unless it names its own), except `logs` (host groups' State Manager crons and file
- * backups, still as written).
+ * (the regime's unless it names its own); `logs` has its own resolved forms (regime/logs.ts
+ * resolveLogs: host groups' State Manager crons and file backups' UTC crons).
  */
-export type Regime = Omit<WithResolvedSchedules<ParsedRegime>, "logs"> & Pick<ParsedRegime, "logs">;
+export type Regime = Omit<WithResolvedSchedules<ParsedRegime>, "logs"> & { logs: LogsConfig };
 export type DatabaseConfig = Regime["databases"][number];
 export type RedisConfig = Regime["redis"][number];
 export type { EndpointConfig } from "./endpoints";

@@ -78,10 +78,9 @@ export type TaskEntry = Packaging & {
     /** Its kind in the calendar picture: ScheduledTask records it with the task's schedule (components/plan-record.ts). */
     kind: TaskKind;
     /**
-     * The last part of its schedule's name when it is not the task name (components/health-checks.ts
-     * names the endpoint checks `<regime>-health-task`). Nothing reads it: the calendar takes a job's
-     * kind from the program's record (components/plan-record.ts). Kept until the next change to task
-     * code, since this file is in every zip bundle and dropping it changes their hashes.
+     * The last part of its function's and schedule's name when it is not the task name: the endpoint
+     * checks are `<regime>-health-task` (components/health-checks.ts names its ScheduledTask with it,
+     * components/promises.ts the function the promise check reads).
      */
     scheduleSuffix?: string;
     /** How long one run is assumed to take in the cost estimate, and the word the assumption line uses for it. */

@@ -32,6 +32,9 @@ const definitions = {
   "list-backups": listBackupsTask,
 } satisfies Record<TaskName, AnyTask>;
 
+/** Each task's definition by catalogue name, with its own settings schema (components/task-settings.ts types a task's environment from it). */
+export type TaskDefinitions = typeof definitions;
+
 /** Task definitions by name, in catalogue order. */
 export const tasks: Readonly<Record<string, AnyTask>> = Object.fromEntries(TASK_NAMES.map((n) => [n, definitions[n]]));
 

@@ -117,7 +117,7 @@ function lambdaRegime(env: Record<string, string>, code?: unknown, scheduleExpre
   ];
   // What the program records where it creates the schedule (components/plan-record.ts): the estimate reads its runs there.
   const record = emptyPlanRecord();
-  record.schedules["t-health-task"] = { name: "t-health-task", kind: catalogueEntry(env.TASK)!.scheduled!.kind, schedule: parseSchedule(scheduleExpression, "UTC"), paused: false };
+  record.schedules["t-health-task"] = { name: "t-health-task", kind: catalogueEntry(env.TASK)!.scheduled!.kind, schedule: parseSchedule(scheduleExpression, "UTC"), paused: false, starts: { runner: "lambda", name: "t-health-task" } };
   return { resources, groups: [{ component: "t-health", type: "regime:health:HealthChecks", resources: resources.map((r) => ({ type: r.type, name: r.name })) }], record };
 }
 
@@ -256,7 +256,7 @@ describe("backup storage and the network the plan does not provision", () => {
       },
       { type: "aws:scheduler/schedule:Schedule", name: "t-db-app-backup", custom: true, parent: "", inputs: { scheduleExpression: "cron(0 2 * * ? *)", scheduleExpressionTimezone: "UTC", target: { arn: "arn:aws:lambda:us-east-1:123456789012:function:t-db-app-backup" } } },
     ];
-    const record = { databaseSizesGb: { app: 4 }, schedules: { "t-db-app-backup": { name: "t-db-app-backup", kind: "backup" as const, schedule: parseSchedule("cron(0 2 * * ? *)", "UTC"), paused: false } } };
+    const record = { databaseSizesGb: { app: 4 }, schedules: { "t-db-app-backup": { name: "t-db-app-backup", kind: "backup" as const, schedule: parseSchedule("cron(0 2 * * ? *)", "UTC"), paused: false, starts: { runner: "lambda" as const, name: "t-db-app-backup" } } } };
     const inVpc = estimateCost(backup(true), group(backup(true)), from, record);
     const network = inVpc.assumptions.filter((a) => a.startsWith("network, not in the total"));
     // 30 daily runs x a 1 GB dump through a NAT gateway.

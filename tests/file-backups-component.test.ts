@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MOCK_REGION, mockTopics, settle, setupMocks, waitFor, type MockResource } from "./helpers/pulumi-mocks";
 import { parseLogs, type LogsInput } from "../regime/logs";
-import { fileBackupSchedule, renderCronFile, renderFileBackupInstallScript, renderFileBackupScript } from "../regime/file-backups";
+import { renderCronFile, renderFileBackupInstallScript, renderFileBackupScript } from "../regime/file-backups";
 
 const { resources } = setupMocks();
 
@@ -46,7 +46,8 @@ let mod: Mod;
 let delivery: typeof import("../components/host-delivery");
 let archiveMod: typeof import("../components/log-archive");
 let component: InstanceType<Mod["LogRotation"]>;
-const logs = parseLogs(LOGS);
+// The regime's timezone is not UTC: backups that name UTC run as written.
+const logs = parseLogs(LOGS, "America/New_York");
 const byType = (t: string): MockResource[] => resources.filter((r) => r.type === t);
 const one = (t: string, name: string): MockResource => {
   const found = resources.filter((r) => r.type === t && r.name === name);
@@ -63,7 +64,6 @@ beforeAll(async () => {
   component = new mod.LogRotation("logs", {
     regime: "prod",
     logs,
-    timezone: "America/New_York",
     defaultRetentionDays: 30,
     alarmTopics: TOPICS,
     sshPrivateKeys: { iswitchSshKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n" },
@@ -141,7 +141,7 @@ describe("file backups under Pulumi mocks", () => {
     const backupsOn = (host: string) =>
       Object.fromEntries(
         g.fileBackups.map((b, i) => {
-          const s = fileBackupSchedule(b.schedule, "UTC");
+          const s = b.schedule;
           return [b.name, { script: script(1, i, host), cron: renderCronFile({ regime: "prod", group: g.name, name: b.name, hostCron: s.hostCron!, description: s.description }) }];
         }),
       );
@@ -303,16 +303,16 @@ describe("file backups under Pulumi mocks", () => {
     expect(name("10.0.0.7")).toBe(`${regime}-logs-${group}-backup-${backup}-host-10-0-0-7-missed-run-P0`);
   });
 
-  it("refuses, before registering anything, a schedule in the regime's non-UTC timezone and an SSH schedule cron cannot write", async () => {
+  it("refuses, where the config is loaded and so before registering anything, a schedule in the regime's non-UTC timezone and an SSH schedule cron cannot write", async () => {
     const before = resources.length;
-    const local = parseLogs({ hostGroups: [{ ...LOGS.hostGroups![0], fileBackups: [{ name: "app-files", paths: ["uploads/"], schedule: "daily at 03:00" }] }] });
-    expect(() => new mod.LogRotation("logs-tz", { regime: "prod", logs: local, timezone: "Europe/Berlin", defaultRetentionDays: 30, alarmTopics: TOPICS })).toThrow(
+    const local = { hostGroups: [{ ...LOGS.hostGroups![0], fileBackups: [{ name: "app-files", paths: ["uploads/"], schedule: "daily at 03:00" }] }] };
+    expect(() => parseLogs(local, "Europe/Berlin", "logs.")).toThrow(
       new Error(
         'logs.hostGroups[0].fileBackups[0].schedule: "daily at 03:00" is in Europe/Berlin, but State Manager and cron run file backups in UTC (daylight saving would move a converted time); write it in UTC: { at: "daily at 03:00", timezone: UTC } with the UTC time',
       ),
     );
-    const ssh = { ...logs, hostGroups: [{ ...logs.hostGroups[1], fileBackups: [{ ...logs.hostGroups[1].fileBackups[0], schedule: "cron(0 3 ? * 1#1,1#2,1#3,1#4,1#5 *)" }] }] };
-    expect(() => new mod.LogRotation("logs-ssh", { regime: "prod", logs: ssh, defaultRetentionDays: 30, alarmTopics: TOPICS, sshPrivateKeys: { iswitchSshKey: "k" } })).toThrow(
+    const ssh = { hostGroups: [{ ...LOGS.hostGroups![1], fileBackups: [{ ...LOGS.hostGroups![1].fileBackups![0], schedule: "cron(0 3 ? * 1#1,1#2,1#3,1#4,1#5 *)" }] }] };
+    expect(() => parseLogs(ssh, "UTC", "logs.")).toThrow(
       new Error("logs.hostGroups[0].fileBackups[0].schedule: the group's SSH hosts run it from cron, and cron cannot express 1#1,1#2,1#3,1#4,1#5 (last, nearest weekday or n-th weekday)"),
     );
     await settle();

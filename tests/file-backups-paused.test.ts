@@ -42,7 +42,6 @@ beforeAll(async () => {
   const component = new LogRotation("logs", {
     regime: "prod",
     logs: parseLogs(LOGS),
-    timezone: "UTC",
     defaultRetentionDays: 30,
     alarmTopics: mockTopics("prod"),
     sshPrivateKeys: { crmSshKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n" },

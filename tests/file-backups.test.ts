@@ -306,7 +306,7 @@ describe("SSH hosts: the install script puts the backup script and a cron file i
   const render = (g: HostGroup) => {
     const backups: Record<string, { script: string; cron: string }> = {};
     for (const b of g.fileBackups) {
-      const s = fileBackupSchedule(b.schedule, "UTC");
+      const s = b.schedule;
       backups[b.name] = {
         script: renderFileBackupScript({ regime: "prod", group: g, backup: b, bucket: BUCKET, region: REGION, namespace: "MaintenanceRegime" }),
         cron: renderCronFile({ regime: "prod", group: g.name, name: b.name, hostCron: s.hostCron!, description: s.description }),

@@ -4,7 +4,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseLogs, renderAgentLogsConfig, type FileBackupInput, type HostGroupInput, type LogsInput, type LogSetInput } from "../regime/logs";
+import { logsSchema, parseLogs, renderAgentLogsConfig, type FileBackupInput, type HostGroupInput, type LogsInput, type LogSetInput } from "../regime/logs";
 import { validateRegime } from "../regime/load";
 import {
   agentConfigPath,
@@ -902,7 +902,9 @@ function fileBackupInput(overrides: Partial<FileBackupInput>, group: Partial<Hos
 
 describe("file backups: defaults, and what would not back up is refused with the key path", () => {
   it("defaults: daily at 03:00 UTC, 30 days, P1, nothing excluded", () => {
-    const [, uploads] = parseLogs(fileBackupInput({})).hostGroups[0].fileBackups;
+    // As the schema parses it (the schedule as written), then resolved where the config is loaded.
+    const [, uploads] = logsSchema.parse(fileBackupInput({})).hostGroups[0].fileBackups;
+    expect(parseLogs(fileBackupInput({})).hostGroups[0].fileBackups[1].schedule).toMatchObject({ text: "daily at 03:00", expression: "cron(0 3 * * ? *)", hostCron: "0 3 * * *", description: "daily at 03:00 UTC" });
     expect(uploads).toEqual({
       name: "uploads",
       paths: ["uploads/", "/var/lib/boardroom/exports"],
@@ -977,7 +979,7 @@ describe("file backups: defaults, and what would not back up is refused with the
     );
     expect(refusal(regime("daily at 25:00"))).toBe("logs.hostGroups[0].fileBackups[1].schedule: hour 25 out of range 0-23");
     // Written in UTC, and the default, pass in any regime timezone.
-    expect(validateRegime(regime({ at: "daily at 08:00", timezone: "UTC" })).logs.hostGroups[0].fileBackups[1].schedule).toEqual({ at: "daily at 08:00", timezone: "UTC" });
-    expect(validateRegime(regime(undefined)).logs.hostGroups[0].fileBackups[0].schedule).toEqual({ at: "daily at 03:00", timezone: "UTC" });
+    expect(validateRegime(regime({ at: "daily at 08:00", timezone: "UTC" })).logs.hostGroups[0].fileBackups[1].schedule).toMatchObject({ text: "daily at 08:00", expression: "cron(0 8 * * ? *)", description: "daily at 08:00 UTC" });
+    expect(validateRegime(regime(undefined)).logs.hostGroups[0].fileBackups[0].schedule).toMatchObject({ text: "daily at 03:00", expression: "cron(0 3 * * ? *)", description: "daily at 03:00 UTC" });
   });
 });
