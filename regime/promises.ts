@@ -185,6 +185,12 @@ export interface DeclaredDatabase {
    * the runner's limit on it (Lambda: its duration alarm's 720 s); unset on Fargate.
    */
   backupRun?: { runner: "lambda" | "fargate"; sizeGb: number; expectedSeconds: number; slowestSeconds?: number; limitSeconds?: number };
+  /**
+   * The backup vault's `AbortIncompleteMultipartUpload` days (one rule for every database in it): S3 may
+   * abort an unfinished upload as soon as that many days after it started, and a backup's dump is one
+   * upload open for its whole run. Unset: not judged.
+   */
+  abortIncompleteUploadDays?: number;
 }
 
 export interface DeclaredFunction {
@@ -522,6 +528,25 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         kind: "config",
         ...(over ? { effect: `a backup of ${r.sizeGb} GB is expected to take ${hours(r.expectedSeconds)} > ${hours(r.limitSeconds!)} on Lambda`, remedy: "use fargate or leave it unset" } : {}),
       });
+      // The dump is one multipart upload, open from the backup's start to its end: S3 aborts it, finished
+      // or not, once the vault's abort days have passed since it started (rounded up to midnight UTC,
+      // which only delays it). The slowest run that pages nobody must end before.
+      if (db.abortIncompleteUploadDays !== undefined) {
+        const slowest = r.slowestSeconds ?? r.expectedSeconds;
+        const abortAfter = db.abortIncompleteUploadDays * 86_400;
+        const cut = slowest >= abortAfter;
+        push({
+          key: `${db.key}.backup.runner`,
+          promise: `a backup's upload is not aborted before its slowest run ends`,
+          figure: `slowest run ${hours(slowest)} (${r.limitSeconds !== undefined ? "its limit" : "its duration alarm's threshold"}) < ${db.abortIncompleteUploadDays} ${db.abortIncompleteUploadDays === 1 ? "day" : "days"}, the earliest the backup vault aborts an unfinished upload`,
+          value: Math.round(abortAfter - slowest),
+          status: cut ? "unkept" : "held",
+          kind: "program",
+          ...(cut
+            ? { detail: `a backup of ${r.sizeGb} GB may run ${hours(slowest)} without paging, and the backup vault's lifecycle aborts an upload still unfinished ${db.abortIncompleteUploadDays} ${db.abortIncompleteUploadDays === 1 ? "day" : "days"} after it started: that backup is lost and the run fails` }
+            : {}),
+        });
+      }
       // A backup that starts before the one before it is expected to end: two dumps of the database
       // at once, and the RPO above counts backups one after the other.
       const shortest = gaps.length ? Math.min(...gaps) : b.intervalSeconds;

@@ -4,7 +4,11 @@
  * regime/scheduler-time.ts `schedulerRuns`) goes into exactly one tier (tasks/lib/tiers.ts `tierFor`:
  * monthly on monthlyOnDay, weekly on weeklyOn, else daily, in the schedule's own zone) and is kept as
  * long as that tier's lifecycle rule says (regime/retention.ts `readableUntil`: the days counted from
- * the upload, rounded up to the next midnight UTC).
+ * the object's creation, rounded up to the next midnight UTC). The dump is a multipart upload opened
+ * when the backup starts, and S3 dates such an object by the upload's initiation, not its completion:
+ * a 35-hour dump has 35 hours fewer of its tier's days left once it is there. The days are counted
+ * from the backup's scheduled start, the earliest date S3 can give it (a dump small enough for one
+ * PutObject is dated later, at its end, and kept longer).
  *
  * What each tier's days promise, and so what breaks it:
  * - `retention.<tier>` N days: the lifecycle keeps the tier N days (expireDays >= N).
@@ -16,7 +20,8 @@
  *   without one is a hole, named by the key whose change fills it: weeklyOn / monthlyOnDay when a
  *   day the schedule runs every week / month exists, the tier's retention otherwise.
  * - the newest backup is readable until the next one is uploaded (each is there from its start plus
- *   its expected run time): retention 1 day against backups every 48 hours leaves hours with none.
+ *   its slowest run that pages nobody, and expires counted from its start): retention 1 day against
+ *   backups every 48 hours leaves hours with none.
  */
 import type { DeclaredDatabase, PromiseResult } from "./promises";
 import { readableUntil } from "./retention";
@@ -38,7 +43,7 @@ interface Backup {
   at: number;
   /** Local day number of its start, in the schedule's zone (the day tierFor reads). */
   day: number;
-  /** When its dump is uploaded: start + expected run time (ms). */
+  /** When its dump is surely uploaded: start + its slowest run that pages nobody (ms). */
   uploaded: number;
 }
 
@@ -84,7 +89,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     out.push({
       key: `${db.key}.backup.retention.${t.tier}`,
       promise: `${t.tier} backups kept ${t.promisedDays} days`,
-      figure: `${t.expireDays} days from the upload, rounded up to the next midnight UTC (${t.expireDays} to ${t.expireDays + 1} days), then ${t.noncurrentDays} more as an old version`,
+      figure: `${t.expireDays} days from the backup's start (S3 dates an upload in parts by its start), rounded up to the next midnight UTC (${t.expireDays} to ${t.expireDays + 1} days), then ${t.noncurrentDays} more as an old version`,
       value: t.expireDays,
       status: ok ? "held" : "broken",
       kind: "config",
@@ -94,7 +99,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
   const rules = db.tiers;
   if (!rules || db.backup.paused || db.retention.length === 0) return out;
 
-  const runMs = (db.backupRun?.expectedSeconds ?? 0) * 1000;
+  const runMs = (db.backupRun?.slowestSeconds ?? db.backupRun?.expectedSeconds ?? 0) * 1000;
   const tz = rules.timeZone;
   const scheduled = schedulerRuns(db.backup, start - 62 * DAY_MS, end);
   const backups: Backup[] = scheduled.runs.map((at) => ({ at, day: dayNumber(localDate(at, tz)), uploaded: at + runMs }));
@@ -197,8 +202,9 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     const tier = tierFor(new Date(b.at), rules);
     // A rate schedule's runs keep the phase of the schedule's creation, unknown before deploy: the
     // rounding to midnight may add nothing, so it counts the days alone.
-    const until = rate ? b.uploaded + expire(tier) * DAY_MS : readableUntil(b.uploaded, expire(tier));
-    longest = Math.max(longest, next.uploaded - b.uploaded);
+    // Its days run from its start, when the upload that holds it was opened.
+    const until = rate ? b.at + expire(tier) * DAY_MS : readableUntil(b.at, expire(tier));
+    longest = Math.max(longest, next.uploaded - b.at);
     const margin = until - next.uploaded;
     if (!worst || margin < worst.margin) worst = { margin, b, next, until, tier };
   }
@@ -213,7 +219,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
         ? rate
           ? `a ${worst.tier} backup may be gone ${hours(-worst.margin)} before the next one`
           : `the ${worst.tier} backup of ${date} is gone ${hours(-worst.margin)} before the next one`
-        : `at least ${hours(worst.margin)} of overlap (uploads at most ${hours(longest)} apart)`,
+        : `at least ${hours(worst.margin)} of overlap (the next is uploaded at most ${hours(longest)} after a backup starts)`,
       value: Math.round(worst.margin / 1000),
       status: broken ? "broken" : "held",
       kind: "config",
@@ -221,9 +227,9 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
         ? {
             ...(rate ? {} : { firstBreak: date }),
             effect: rate
-              ? `a ${worst.tier} backup is kept ${daysText(expire(worst.tier))} (${hours(expire(worst.tier) * DAY_MS)} when uploaded just before midnight UTC, the lifecycle rounding up to midnight) and the next is uploaded ${hours(worst.next.uploaded - worst.b.uploaded)} later: ${hours(-worst.margin)} with no backup at all`
-              : `the ${worst.tier} backup of ${date} is kept ${daysText(expire(worst.tier))} (readable until ${new Date(worst.until).toISOString().slice(0, 16)}Z, the lifecycle rounding up to midnight UTC) and the next is uploaded ${new Date(worst.next.uploaded).toISOString().slice(0, 16)}Z: ${hours(-worst.margin)} with no backup at all`,
-            remedy: `set retention.${worst.tier} to at least ${needDays} (uploads up to ${hours(longest)} apart)`,
+              ? `a ${worst.tier} backup is kept ${daysText(expire(worst.tier))} from its start (${hours(expire(worst.tier) * DAY_MS)} when started just before midnight UTC, the lifecycle rounding up to midnight) and the next is uploaded ${hours(worst.next.uploaded - worst.b.at)} after it started: ${hours(-worst.margin)} with no backup at all`
+              : `the ${worst.tier} backup of ${date} is kept ${daysText(expire(worst.tier))} from its start (readable until ${new Date(worst.until).toISOString().slice(0, 16)}Z, the lifecycle rounding up to midnight UTC) and the next is uploaded ${new Date(worst.next.uploaded).toISOString().slice(0, 16)}Z: ${hours(-worst.margin)} with no backup at all`,
+            remedy: `set retention.${worst.tier} to at least ${needDays} (the next is uploaded up to ${hours(longest)} after a backup starts)`,
           }
         : {}),
     });

@@ -24,7 +24,7 @@ const refusals = (db: Record<string, unknown>) => checkPromises(regime(db), FROM
 const promises = (db: Record<string, unknown>) => checkPromises(regime(db), FROM).promises;
 const EST = (at: string) => ({ at, timezone: "Etc/GMT+5" });
 
-describe("S3 lifecycle expiration: the days from the upload, rounded up to the next midnight UTC", () => {
+describe("S3 lifecycle expiration: the days from the backup's start, rounded up to the next midnight UTC", () => {
   it("1 day keeps a backup uploaded at 07:00 UTC 41 h, one uploaded at 23:59 UTC 24 h 1 min", () => {
     expect((readableUntil(Date.UTC(2026, 11, 1, 7), 1) - Date.UTC(2026, 11, 1, 7)) / 3_600_000).toBe(41);
     expect((readableUntil(Date.UTC(2026, 11, 1, 23, 59), 1) - Date.UTC(2026, 11, 1, 23, 59)) / 60_000).toBe(24 * 60 + 1);
@@ -33,7 +33,7 @@ describe("S3 lifecycle expiration: the days from the upload, rounded up to the n
 
   it("the figure of each tier says so", () => {
     const daily = promises({ backup: { schedule: EST("daily at 02:00") } }).find((p) => p.key === "databases[app].backup.retention.daily")!;
-    expect(daily.figure).toBe("30 days from the upload, rounded up to the next midnight UTC (30 to 31 days), then 7 more as an old version");
+    expect(daily.figure).toBe("30 days from the backup's start (S3 dates an upload in parts by its start), rounded up to the next midnight UTC (30 to 31 days), then 7 more as an old version");
   });
 });
 
@@ -94,18 +94,29 @@ describe("a higher tier kept shorter than a lower one", () => {
 });
 
 describe("the newest backup expires before the next one exists", () => {
-  it("ret3: every 48 hours kept 1 day: 24 h with no backup at all", () => {
+  it("ret3: every 48 hours kept 1 day: 24.2 h with no backup at all (its days count from its start, the next is there 48 h + its 12 min run later)", () => {
     const backup = { schedule: "every 48 hours", rpoHours: 49, retention: { daily: 1, weekly: 1, monthly: 1 } };
     expect(refusals({ backup, verify: { maxAgeHours: 49 } })).toEqual([
-      "databases[app].backup.retention.daily: a daily backup is kept 1 day (24 h when uploaded just before midnight UTC, the lifecycle rounding up to midnight) and the next is uploaded 48 h later: 24 h with no backup at all; set retention.daily to at least 2 (uploads up to 48 h apart)",
+      "databases[app].backup.retention.daily: a daily backup is kept 1 day from its start (24 h when started just before midnight UTC, the lifecycle rounding up to midnight) and the next is uploaded 48.2 h after it started: 24.2 h with no backup at all; set retention.daily to at least 3 (the next is uploaded up to 48.2 h after a backup starts)",
     ]);
-    expect(refusals({ backup: { ...backup, retention: { daily: 2, weekly: 2, monthly: 2 } }, verify: { maxAgeHours: 49 } })).toEqual([]);
+    // 2 days from its start end as the next backup starts: its 12 minutes find none.
+    expect(refusals({ backup: { ...backup, retention: { daily: 2, weekly: 2, monthly: 2 } }, verify: { maxAgeHours: 49 } })).toHaveLength(1);
+    expect(refusals({ backup: { ...backup, retention: { daily: 3, weekly: 3, monthly: 3 } }, verify: { maxAgeHours: 49 } })).toEqual([]);
+  });
+
+  it("a long dump's days count from its start, when its upload was opened: 900 GB daily on Fargate kept 1 day is gone 12.1 h before the next is surely there", () => {
+    // 02:00 UTC start: readable until midnight UTC two days later; the next starts 24 h later and may take 34.1 h (its duration alarm's threshold).
+    const backup = { schedule: { at: "daily at 02:00", timezone: "UTC" }, rpoHours: 60, retention: { daily: 1, weekly: 1, monthly: 1 } };
+    expect(refusals({ sizeGb: 900, backup, verify: { maxAgeHours: 60 } })).toEqual([
+      "databases[app].backup.retention.daily: the daily backup of 2026-11-30 is kept 1 day from its start (readable until 2026-12-02T00:00Z, the lifecycle rounding up to midnight UTC) and the next is uploaded 2026-12-02T12:08Z: 12.1 h with no backup at all; set retention.daily to at least 3 (the next is uploaded up to 58.1 h after a backup starts)",
+    ]);
+    expect(refusals({ sizeGb: 900, backup: { ...backup, retention: { daily: 3, weekly: 3, monthly: 3 } }, verify: { maxAgeHours: 60 } })).toEqual([]);
   });
 
   it("a daily 02:00 backup kept 1 day overlaps the next by the lifecycle's rounding: 41 h readable, 24 h apart", () => {
     const r = promises({ backup: { schedule: EST("daily at 02:00"), retention: { daily: 1, weekly: 1, monthly: 1 } } });
     const p = r.find((x) => x.promise === "the newest backup is kept until the next one is uploaded")!;
-    expect([p.status, p.figure]).toEqual(["held", "at least 17 h of overlap (uploads at most 24 h apart)"]);
+    expect([p.status, p.figure]).toEqual(["held", "at least 16.8 h of overlap (the next is uploaded at most 24.2 h after a backup starts)"]);
   });
 });
 
