@@ -565,7 +565,39 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       }
     }
 
-    if (db.verify) {
+    // A rate schedule runs at the phase of its creation, unknown before deploy (the program sets no
+    // startDate: the Scheduler refuses a recurring schedule's StartDate more than 5 minutes in the past, so
+    // a fixed one would fail the next deploy, and one set at deploy would change at every preview). With
+    // the backup or the verify on a rate, the verify may come at any moment relative to the backups:
+    // judged for every phase, its worst is just before the next backup is surely there.
+    const rateJob = db.verify ? [b, db.verify].find((j) => /^rate\(/i.test(j.expression)) : undefined;
+    if (db.verify && rateJob) {
+      const v = db.verify;
+      const slowS = db.backupRun?.slowestSeconds ?? db.backupRun?.expectedSeconds ?? 0;
+      const longest = gaps.length ? Math.max(...gaps) : b.intervalSeconds;
+      const worst = longest + slowS - runMs / 1000;
+      const tooOld = worst > v.maxAgeHours * 3600;
+      const which = rateJob === b ? "backup" : "verify";
+      const other = rateJob === b ? "verify" : "backup";
+      const phase = `the ${which}'s "${rateJob.text}" runs at the time of day it is deployed, unknown before`;
+      push({
+        key: `${db.key}.verify.maxAgeHours`,
+        promise: `the verify finds a backup at most ${v.maxAgeHours} h old (maxAgeHours)`,
+        figure: `newest backup up to ${hours(worst)} old when it runs, at any phase of "${rateJob.text}" (${hours(longest)} between backups + up to ${hours(slowS)} for one to be surely there, less its expected ${hours(runMs / 1000)})`,
+        value: worst,
+        status: tooOld ? "broken" : "held",
+        kind: "config",
+        ...(tooOld
+          ? {
+              effect: `${phase}: a verify just before a backup is surely there finds the newest ${hours(worst)} old > maxAgeHours ${v.maxAgeHours} and fails without a fault, on every run for such a phase`,
+              remedy: `run the ${which} on a cron schedule (e.g. "daily at 02:00"), whose time the ${other} can follow, or set maxAgeHours to at least ${Math.ceil(worst / 3600)}`,
+              recurring: schedulerRuns(v, start, end).runs.length,
+            }
+          : {}),
+      });
+    }
+
+    if (db.verify && !rateJob) {
       const v = db.verify;
       // A backup is surely there once its slowest run that pages nobody (its duration alarm's
       // threshold) is over; the verify reads the newest one surely there, dated from its expected end.

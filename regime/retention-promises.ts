@@ -25,7 +25,7 @@
  */
 import type { DeclaredDatabase, PromiseResult } from "./promises";
 import { readableUntil } from "./retention";
-import { formatDuration, localDate, schedulerRuns } from "./scheduler-time";
+import { formatDuration, localDate, schedulerRuns, zoneOffset } from "./scheduler-time";
 import { tierFor, TIERS, type Tier, type TierRules } from "../tasks/lib/tiers";
 
 const DAY_MS = 86_400_000;
@@ -76,6 +76,28 @@ function firstHole(
   return undefined;
 }
 
+/** A rate schedule's interval under which every local day holds a run at any phase (the shortest local day: Antarctica/Troll's 22 h). */
+const EVERY_DAY_RATE_MS = 22 * 3_600_000;
+
+/**
+ * The phases (ms after `from`, ascending, from 0) a rate schedule of `intervalMs` may take that put
+ * its runs on different local days of `tz` over [from, to): one per stretch of phases in which no run
+ * crosses a local midnight, as it starts where a run falls on one. An interval of 22 h or less runs on
+ * every local day at any phase: [0] stands for all of them. A day: 1 phase in UTC, 2 in New York
+ * (midnight is 04:00 or 05:00 UTC); 7 days: 7 in UTC.
+ */
+export function ratePhases(intervalMs: number, tz: string, from: number, to: number): number[] {
+  if (intervalMs <= EVERY_DAY_RATE_MS) return [0];
+  const phases = new Set<number>([0]);
+  for (let day = dayNumber(localDate(from, tz)); day * DAY_MS <= to + DAY_MS; day++) {
+    // The instant of the day's local midnight (the offset read at the midnight itself).
+    const guess = day * DAY_MS - zoneOffset(day * DAY_MS, tz);
+    const midnight = day * DAY_MS - zoneOffset(guess, tz);
+    phases.add((((midnight - from) % intervalMs) + intervalMs) % intervalMs);
+  }
+  return [...phases].sort((x, y) => x - y);
+}
+
 /**
  * The retention promises of `db` over [start, end) (ms): per tier, that the lifecycle keeps it, that
  * no lower tier loses restore points to it, that it is fed every week or month, and that the newest
@@ -102,8 +124,19 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
   const runMs = (db.backupRun?.slowestSeconds ?? db.backupRun?.expectedSeconds ?? 0) * 1000;
   const tz = rules.timeZone;
   const scheduled = schedulerRuns(db.backup, start - 62 * DAY_MS, end);
-  const backups: Backup[] = scheduled.runs.map((at) => ({ at, day: dayNumber(localDate(at, tz)), uploaded: at + runMs }));
-  const written = new Set(backups.filter((b) => b.at >= start).map((b) => tierFor(new Date(b.at), rules)));
+  // A rate schedule's runs keep the phase of the schedule's creation, unknown before deploy: the tiers
+  // are judged for every phase it may take (ratePhases), each its own list of backups.
+  const rate = /^rate\(/i.test(db.backup.expression);
+  const toBackup = (at: number): Backup => ({ at, day: dayNumber(localDate(at, tz)), uploaded: at + runMs });
+  const variants: Backup[][] = rate
+    ? ratePhases(db.backup.intervalSeconds * 1000, tz, start - 62 * DAY_MS, end).map((phase) => {
+        const list: Backup[] = [];
+        for (let t = start - 62 * DAY_MS + phase; t < end; t += db.backup.intervalSeconds * 1000) list.push(toBackup(t));
+        return list;
+      })
+    : [scheduled.runs.map(toBackup)];
+  const backups = variants[0];
+  const written = new Set(variants.flatMap((v) => v.filter((b) => b.at >= start).map((b) => tierFor(new Date(b.at), rules))));
   const firstDay = dayNumber(localDate(start - 1, tz)) + 1;
   const lastDay = dayNumber(localDate(end, tz)) - 1;
   const expire = (tier: Tier) => byTier.get(tier)?.expireDays ?? Infinity;
@@ -117,7 +150,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     if (lower.length === 0) continue;
     const l = lower.sort((a, b) => (promised(b) ?? 0) - (promised(a) ?? 0))[0];
     const which = tier === "weekly" ? `each ${DAYS[rules.weeklyDay]}'s backup` : `the backup of day ${rules.monthlyDay} of each month`;
-    const first = backups.find((b) => b.at >= start && tierFor(new Date(b.at), rules) === tier);
+    const first = variants.flat().find((b) => b.at >= start && tierFor(new Date(b.at), rules) === tier);
     out.push({
       key: `${db.key}.backup.retention.${tier}`,
       promise: `${tier} backups kept at least as long as ${l} ones (${promised(l)} days)`,
@@ -137,10 +170,19 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     { tier: "weekly", period: "week", settingKey: "weeklyOn", candidates: [0, 1, 2, 3, 4, 5, 6], with: (v) => ({ ...rules, weeklyDay: v }), name: (v) => DAYS[v] },
     { tier: "monthly", period: "month", settingKey: "monthlyOnDay", candidates: Array.from({ length: 28 }, (_, k) => k + 1), with: (v) => ({ ...rules, monthlyDay: v }), name: (v) => String(v) },
   ];
+  // The first hole at any phase the schedule may take.
+  const holeIn = (r: TierRules, period: "week" | "month", days: number) => {
+    for (const v of variants) {
+      const h = firstHole(v, keptOf, r, period, days, firstDay, lastDay);
+      if (h) return h;
+    }
+    return undefined;
+  };
+  const atSomePhase = rate ? ` at some of the times of day it may run (it runs at the time it is deployed, unknown before)` : "";
   for (const f of feeds) {
     const days = promised(f.tier);
     if (days === undefined) continue;
-    const holePeriod = firstHole(backups, keptOf, rules, f.period, days, firstDay, lastDay);
+    const holePeriod = holeIn(rules, f.period, days);
     const hole = holePeriod?.first;
     const current = f.period === "week" ? DAYS[rules.weeklyDay] : `day ${rules.monthlyDay}`;
     const every = f.period === "week" ? `every week (from ${DAYS[rules.weeklyDay]})` : "every month";
@@ -170,11 +212,11 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
       });
       continue;
     }
-    const fix = f.candidates.find((v) => !firstHole(backups, keptOf, f.with(v), f.period, days, firstDay, lastDay));
+    const fix = f.candidates.find((v) => !holeIn(f.with(v), f.period, days));
     // Without such a day: every backup of the period kept as long as the tier below would do.
     const below = f.tier === "weekly" ? "daily" : "weekly";
     const belowDays = promised(below);
-    const fedByBelow = belowDays !== undefined && !firstHole(backups, keptOf, rules, f.period, belowDays, firstDay, lastDay);
+    const fedByBelow = belowDays !== undefined && !holeIn(rules, f.period, belowDays);
     const onDay = f.period === "week" ? `no backup on ${current} that week` : `no backup on ${current} that month`;
     out.push({
       key: fix !== undefined ? `${db.key}.backup.${f.settingKey}` : `${db.key}.backup.retention.${f.tier}`,
@@ -183,7 +225,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
       status: "broken",
       kind: "config",
       firstBreak: hole,
-      effect: `${text} writes no backup kept ${daysText(days)} in the ${f.period} from ${hole} (${onDay}): the ${f.tier} tier has a hole`,
+      effect: `${text}${atSomePhase} writes no backup kept ${daysText(days)} in the ${f.period} from ${hole} (${onDay}): the ${f.tier} tier has a hole`,
       remedy:
         fix !== undefined
           ? `set ${f.settingKey} to ${f.name(fix)}, a day ${text} backs up ${f.period === "week" ? "every week" : "every month"}`
@@ -191,11 +233,10 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     });
   }
 
-  // The newest backup is still readable when the next one is uploaded.
-  const rate = /^rate\(/i.test(db.backup.expression);
+  // The newest backup is still readable when the next one is uploaded (at every phase of a rate schedule).
   let worst: { margin: number; b: Backup; next: Backup; until: number; tier: Tier } | undefined;
   let longest = 0;
-  for (let i = 0; i + 1 < backups.length; i++) {
+  for (const backups of variants) for (let i = 0; i + 1 < backups.length; i++) {
     const b = backups[i];
     const next = backups[i + 1];
     if (next.at < start) continue;

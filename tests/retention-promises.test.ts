@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { checkPromises, declaredFromRegime } from "../components/promises";
 import { validateRegime } from "../regime/load";
 import { readableUntil } from "../regime/retention";
+import { ratePhases } from "../regime/retention-promises";
 import { databaseRunners, LAMBDA_BACKUP_LIMIT_GB, LAMBDA_BACKUP_MAX_SECONDS } from "../regime/runners";
 import { backupRunSeconds } from "../tasks/catalogue";
 
@@ -195,5 +196,49 @@ describe("the backup's duration alarm on Fargate is measured against its expecte
     expect(backupDurationReferenceSeconds(500, "fargate")).toBe(85_334);
     expect(backupDurationReferenceSeconds(1, "fargate")).toBe(900);
     expect(backupDurationReferenceSeconds(5, "lambda")).toBe(900);
+  });
+});
+
+describe("a rate schedule's phase is unknown before deploy: promises that relate it to another schedule or to the calendar hold at every phase", () => {
+  const UTC = (at: string) => ({ at, timezone: "UTC" });
+
+  it("a rate(1 day) backup against a daily 06:00 verify with maxAgeHours 8: deployed at 07:00 the verify finds a 23 h old backup every day, refused; a cron backup is held", () => {
+    expect(refusals({ backup: { schedule: UTC("rate(1 day)") }, verify: { schedule: UTC("daily at 06:00"), maxAgeHours: 8 } })).toEqual([
+      'databases[app].verify.maxAgeHours: the backup\'s "rate(1 day)" runs at the time of day it is deployed, unknown before: a verify just before a backup is surely there finds the newest 24.2 h old > maxAgeHours 8 and fails without a fault, on every run for such a phase; run the backup on a cron schedule (e.g. "daily at 02:00"), whose time the verify can follow, or set maxAgeHours to at least 25',
+    ]);
+    expect(refusals({ backup: { schedule: UTC("daily at 02:00") }, verify: { schedule: UTC("daily at 06:00"), maxAgeHours: 8 } })).toEqual([]);
+  });
+
+  it("rate(12 hours) backups: the verify may come 12.2 h after the newest was surely there; maxAgeHours 8 refused, 13 held", () => {
+    expect(refusals({ backup: { schedule: UTC("rate(12 hours)") }, verify: { schedule: UTC("daily at 06:00"), maxAgeHours: 8 } })).toEqual([
+      expect.stringMatching(/^databases\[app\]\.verify\.maxAgeHours: the backup's "rate\(12 hours\)" .* finds the newest 12\.2 h old > maxAgeHours 8 .* or set maxAgeHours to at least 13$/),
+    ]);
+    expect(refusals({ backup: { schedule: UTC("rate(12 hours)") }, verify: { schedule: UTC("daily at 06:00"), maxAgeHours: 13 } })).toEqual([]);
+  });
+
+  it("a rate verify against a cron backup is judged at every phase too", () => {
+    expect(refusals({ backup: { schedule: UTC("daily at 02:00") }, verify: { schedule: UTC("rate(1 day)"), maxAgeHours: 8 } })).toEqual([
+      expect.stringMatching(/^databases\[app\]\.verify\.maxAgeHours: the verify's "rate\(1 day\)" runs at the time of day it is deployed, unknown before: .* 24\.2 h old > maxAgeHours 8 .*run the verify on a cron schedule/),
+    ]);
+  });
+
+  it("tiers: rate(7 days) feeds the weekly tier only at 1 phase in 7, and rate(1 day) in New York skips a Sunday at spring forward when deployed near midnight; in UTC it feeds every week", () => {
+    expect(refusals({ backup: { schedule: UTC("rate(7 days)"), rpoHours: 240, retention: { daily: 30, weekly: 90, monthly: 90 } }, verify: { maxAgeHours: 200 } })).toContain(
+      'databases[app].backup.retention.weekly: "rate(7 days)" at some of the times of day it may run (it runs at the time it is deployed, unknown before) writes no backup kept 90 days in the week from 2026-12-06 (no backup on Sunday that week): the weekly tier has a hole; "rate(7 days)" backs up on no weekday every week: back up at least on one weekday every week, or set retention.weekly to 30 (the daily backups then stand for every week)',
+    );
+    expect(refusals({ backup: { schedule: { at: "rate(1 day)", timezone: "America/New_York" } } })).toEqual([
+      'databases[app].backup.weeklyOn: "rate(1 day)" at some of the times of day it may run (it runs at the time it is deployed, unknown before) writes no backup kept 90 days in the week from 2027-03-14 (no backup on Sunday that week): the weekly tier has a hole; set weeklyOn to Monday, a day "rate(1 day)" backs up every week',
+    ]);
+    expect(refusals({ backup: { schedule: UTC("rate(1 day)") } })).toEqual([]);
+  });
+
+  it("the phases judged: one per stretch in which every run keeps its local day", () => {
+    const from = Date.UTC(2026, 9, 1);
+    const to = Date.UTC(2027, 11, 1);
+    expect(ratePhases(86_400_000, "UTC", from, to)).toEqual([0]);
+    expect(ratePhases(86_400_000, "America/New_York", from, to).map((p) => p / 3_600_000)).toEqual([0, 4, 5]);
+    expect(ratePhases(7 * 86_400_000, "UTC", from, to)).toHaveLength(7);
+    // 12 hours: every local day holds a run whatever the phase.
+    expect(ratePhases(12 * 3_600_000, "America/New_York", from, to)).toEqual([0]);
   });
 });
