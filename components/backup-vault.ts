@@ -57,7 +57,11 @@ export interface BackupVaultArgs {
   retention: RetentionRule[];
   /** Days a replaced, deleted or expired (noncurrent) version is kept after its tier's days: the documented margin. */
   noncurrentDays?: number;
-  /** Days after which an unfinished multipart upload (a dump cut off mid-stream) is removed. */
+  /**
+   * Days after its start an unfinished multipart upload (a dump cut off mid-stream) is removed; S3 may
+   * abort one as soon as that many days after it started, finished or not, so it must be longer than
+   * the slowest backup the vault holds (regime/runners.ts vaultAbortIncompleteUploadDays). Default 1.
+   */
   abortIncompleteUploadDays?: number;
   /** WORM protection: no one (COMPLIANCE) or only privileged users (GOVERNANCE) may delete a version early. */
   objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };

@@ -29,7 +29,7 @@ import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED
 import { jobMissedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
 import { checksHaveGaps, checkStepSeconds, downAlarmPeriodSeconds, failuresBeforeDown } from "../regime/endpoints";
-import { backupRunFigure, databaseRunners } from "../regime/runners";
+import { backupRunFigure, databaseRunners, vaultAbortIncompleteUploadDays } from "../regime/runners";
 import { muteTime } from "../regime/maintenance-windows";
 import { ALARM_EVALUATION_SECONDS, evaluatePromises, rpoAlarmWindow, rpoWatchedByOverdueWatcher, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
 import { formatDuration } from "../regime/scheduler-time";
@@ -131,6 +131,8 @@ export function declaredFromRegime(r: Regime): Declared {
       }),
       tiers: { weeklyDay: Number(backupSettings.WEEKLY_DAY), monthlyDay: Number(backupSettings.MONTHLY_DAY), timeZone: backupSettings.TIMEZONE },
       backupRun: { sizeGb: db.sizeGb, ...backupRunFigure(db.sizeGb, runners.backup) },
+      // components/regime.ts: the vault's one abort rule follows the slowest backup of all the databases.
+      abortIncompleteUploadDays: vaultAbortIncompleteUploadDays(r.databases),
     });
     // The image tasks on Lambda: nothing but the 4 KB environment carries their settings (a drill's
     // CHECKS grow with the checks listed). Zip tasks (vacuum, reindex, purge, db-health) move settings

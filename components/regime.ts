@@ -23,7 +23,7 @@ import { Reminders, reminderSpec } from "./reminders";
 import type { ScheduledTask } from "./scheduled-task";
 import { TaskImage } from "./task-image";
 import { alarmArn } from "../regime/arn";
-import { databaseRunners } from "../regime/runners";
+import { databaseRunners, vaultAbortIncompleteUploadDays } from "../regime/runners";
 import type { DatabaseConfig, Regime, RedisConfig } from "../regime/schema";
 import { type ZipTaskName } from "../tasks/catalogue";
 
@@ -158,6 +158,8 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
             tierRules(db.id, db.backup.retention, r.backupVault.archiveAfterDays ? { archive: { afterDays: r.backupVault.archiveAfterDays } } : {}),
           ),
           noncurrentDays: r.backupVault.noncurrentDays,
+          // An unfinished upload is aborted only after the slowest backup of the vault could have finished.
+          abortIncompleteUploadDays: vaultAbortIncompleteUploadDays(r.databases),
           objectLock: r.backupVault.objectLock,
           tags,
         },

@@ -185,6 +185,12 @@ export interface DeclaredDatabase {
    * the runner's limit on it (Lambda: its duration alarm's 720 s); unset on Fargate.
    */
   backupRun?: { runner: "lambda" | "fargate"; sizeGb: number; expectedSeconds: number; slowestSeconds?: number; limitSeconds?: number };
+  /**
+   * The backup vault's `AbortIncompleteMultipartUpload` days (one rule for every database in it): S3 may
+   * abort an unfinished upload as soon as that many days after it started, and a backup's dump is one
+   * upload open for its whole run. Unset: not judged.
+   */
+  abortIncompleteUploadDays?: number;
 }
 
 export interface DeclaredFunction {
@@ -524,6 +530,25 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         kind: "config",
         ...(over ? { effect: `a backup of ${r.sizeGb} GB is expected to take ${hours(r.expectedSeconds)} > ${hours(r.limitSeconds!)} on Lambda`, remedy: "use fargate or leave it unset" } : {}),
       });
+      // The dump is one multipart upload, open from the backup's start to its end: S3 aborts it, finished
+      // or not, once the vault's abort days have passed since it started (rounded up to midnight UTC,
+      // which only delays it). The slowest run that pages nobody must end before.
+      if (db.abortIncompleteUploadDays !== undefined) {
+        const slowest = r.slowestSeconds ?? r.expectedSeconds;
+        const abortAfter = db.abortIncompleteUploadDays * 86_400;
+        const cut = slowest >= abortAfter;
+        push({
+          key: `${db.key}.backup.runner`,
+          promise: `a backup's upload is not aborted before its slowest run ends`,
+          figure: `slowest run ${hours(slowest)} (${r.limitSeconds !== undefined ? "its limit" : "its duration alarm's threshold"}) < ${db.abortIncompleteUploadDays} ${db.abortIncompleteUploadDays === 1 ? "day" : "days"}, the earliest the backup vault aborts an unfinished upload`,
+          value: Math.round(abortAfter - slowest),
+          status: cut ? "unkept" : "held",
+          kind: "program",
+          ...(cut
+            ? { detail: `a backup of ${r.sizeGb} GB may run ${hours(slowest)} without paging, and the backup vault's lifecycle aborts an upload still unfinished ${db.abortIncompleteUploadDays} ${db.abortIncompleteUploadDays === 1 ? "day" : "days"} after it started: that backup is lost and the run fails` }
+            : {}),
+        });
+      }
       // A backup that starts before the one before it is expected to end: two dumps of the database
       // at once, and the RPO above counts backups one after the other.
       const shortest = gaps.length ? Math.min(...gaps) : b.intervalSeconds;
@@ -542,7 +567,39 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       }
     }
 
-    if (db.verify) {
+    // A rate schedule runs at the phase of its creation, unknown before deploy (the program sets no
+    // startDate: the Scheduler refuses a recurring schedule's StartDate more than 5 minutes in the past, so
+    // a fixed one would fail the next deploy, and one set at deploy would change at every preview). With
+    // the backup or the verify on a rate, the verify may come at any moment relative to the backups:
+    // judged for every phase, its worst is just before the next backup is surely there.
+    const rateJob = db.verify ? [b, db.verify].find((j) => /^rate\(/i.test(j.expression)) : undefined;
+    if (db.verify && rateJob) {
+      const v = db.verify;
+      const slowS = db.backupRun?.slowestSeconds ?? db.backupRun?.expectedSeconds ?? 0;
+      const longest = gaps.length ? Math.max(...gaps) : b.intervalSeconds;
+      const worst = longest + slowS - runMs / 1000;
+      const tooOld = worst > v.maxAgeHours * 3600;
+      const which = rateJob === b ? "backup" : "verify";
+      const other = rateJob === b ? "verify" : "backup";
+      const phase = `the ${which}'s "${rateJob.text}" runs at the time of day it is deployed, unknown before`;
+      push({
+        key: `${db.key}.verify.maxAgeHours`,
+        promise: `the verify finds a backup at most ${v.maxAgeHours} h old (maxAgeHours)`,
+        figure: `newest backup up to ${hours(worst)} old when it runs, at any phase of "${rateJob.text}" (${hours(longest)} between backups + up to ${hours(slowS)} for one to be surely there, less its expected ${hours(runMs / 1000)})`,
+        value: worst,
+        status: tooOld ? "broken" : "held",
+        kind: "config",
+        ...(tooOld
+          ? {
+              effect: `${phase}: a verify just before a backup is surely there finds the newest ${hours(worst)} old > maxAgeHours ${v.maxAgeHours} and fails without a fault, on every run for such a phase`,
+              remedy: `run the ${which} on a cron schedule (e.g. "daily at 02:00"), whose time the ${other} can follow, or set maxAgeHours to at least ${Math.ceil(worst / 3600)}`,
+              recurring: schedulerRuns(v, start, end).runs.length,
+            }
+          : {}),
+      });
+    }
+
+    if (db.verify && !rateJob) {
       const v = db.verify;
       // A backup is surely there once its slowest run that pages nobody (its duration alarm's
       // threshold) is over; the verify reads the newest one surely there, dated from its expected end.

@@ -4,7 +4,11 @@
  * regime/scheduler-time.ts `schedulerRuns`) goes into exactly one tier (tasks/lib/tiers.ts `tierFor`:
  * monthly on monthlyOnDay, weekly on weeklyOn, else daily, in the schedule's own zone) and is kept as
  * long as that tier's lifecycle rule says (regime/retention.ts `readableUntil`: the days counted from
- * the upload, rounded up to the next midnight UTC).
+ * the object's creation, rounded up to the next midnight UTC). The dump is a multipart upload opened
+ * when the backup starts, and S3 dates such an object by the upload's initiation, not its completion:
+ * a 35-hour dump has 35 hours fewer of its tier's days left once it is there. The days are counted
+ * from the backup's scheduled start, the earliest date S3 can give it (a dump small enough for one
+ * PutObject is dated later, at its end, and kept longer).
  *
  * What each tier's days promise, and so what breaks it:
  * - `retention.<tier>` N days: the lifecycle keeps the tier N days (expireDays >= N).
@@ -16,11 +20,12 @@
  *   without one is a hole, named by the key whose change fills it: weeklyOn / monthlyOnDay when a
  *   day the schedule runs every week / month exists, the tier's retention otherwise.
  * - the newest backup is readable until the next one is uploaded (each is there from its start plus
- *   its expected run time): retention 1 day against backups every 48 hours leaves hours with none.
+ *   its slowest run that pages nobody, and expires counted from its start): retention 1 day against
+ *   backups every 48 hours leaves hours with none.
  */
 import type { DeclaredDatabase, PromiseResult } from "./promises";
 import { readableUntil } from "./retention";
-import { formatDuration, localDate, schedulerRuns } from "./scheduler-time";
+import { formatDuration, localDate, schedulerRuns, zoneOffset } from "./scheduler-time";
 import { tierFor, TIERS, type Tier, type TierRules } from "../tasks/lib/tiers";
 
 const DAY_MS = 86_400_000;
@@ -38,7 +43,7 @@ interface Backup {
   at: number;
   /** Local day number of its start, in the schedule's zone (the day tierFor reads). */
   day: number;
-  /** When its dump is uploaded: start + expected run time (ms). */
+  /** When its dump is surely uploaded: start + its slowest run that pages nobody (ms). */
   uploaded: number;
 }
 
@@ -71,6 +76,28 @@ function firstHole(
   return undefined;
 }
 
+/** A rate schedule's interval under which every local day holds a run at any phase (the shortest local day: Antarctica/Troll's 22 h). */
+const EVERY_DAY_RATE_MS = 22 * 3_600_000;
+
+/**
+ * The phases (ms after `from`, ascending, from 0) a rate schedule of `intervalMs` may take that put
+ * its runs on different local days of `tz` over [from, to): one per stretch of phases in which no run
+ * crosses a local midnight, as it starts where a run falls on one. An interval of 22 h or less runs on
+ * every local day at any phase: [0] stands for all of them. A day: 1 phase in UTC, 2 in New York
+ * (midnight is 04:00 or 05:00 UTC); 7 days: 7 in UTC.
+ */
+export function ratePhases(intervalMs: number, tz: string, from: number, to: number): number[] {
+  if (intervalMs <= EVERY_DAY_RATE_MS) return [0];
+  const phases = new Set<number>([0]);
+  for (let day = dayNumber(localDate(from, tz)); day * DAY_MS <= to + DAY_MS; day++) {
+    // The instant of the day's local midnight (the offset read at the midnight itself).
+    const guess = day * DAY_MS - zoneOffset(day * DAY_MS, tz);
+    const midnight = day * DAY_MS - zoneOffset(guess, tz);
+    phases.add((((midnight - from) % intervalMs) + intervalMs) % intervalMs);
+  }
+  return [...phases].sort((x, y) => x - y);
+}
+
 /**
  * The retention promises of `db` over [start, end) (ms): per tier, that the lifecycle keeps it, that
  * no lower tier loses restore points to it, that it is fed every week or month, and that the newest
@@ -84,7 +111,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     out.push({
       key: `${db.key}.backup.retention.${t.tier}`,
       promise: `${t.tier} backups kept ${t.promisedDays} days`,
-      figure: `${t.expireDays} days from the upload, rounded up to the next midnight UTC (${t.expireDays} to ${t.expireDays + 1} days), then ${t.noncurrentDays} more as an old version`,
+      figure: `${t.expireDays} days from the backup's start (S3 dates an upload in parts by its start), rounded up to the next midnight UTC (${t.expireDays} to ${t.expireDays + 1} days), then ${t.noncurrentDays} more as an old version`,
       value: t.expireDays,
       status: ok ? "held" : "broken",
       kind: "config",
@@ -94,11 +121,22 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
   const rules = db.tiers;
   if (!rules || db.backup.paused || db.retention.length === 0) return out;
 
-  const runMs = (db.backupRun?.expectedSeconds ?? 0) * 1000;
+  const runMs = (db.backupRun?.slowestSeconds ?? db.backupRun?.expectedSeconds ?? 0) * 1000;
   const tz = rules.timeZone;
   const scheduled = schedulerRuns(db.backup, start - 62 * DAY_MS, end);
-  const backups: Backup[] = scheduled.runs.map((at) => ({ at, day: dayNumber(localDate(at, tz)), uploaded: at + runMs }));
-  const written = new Set(backups.filter((b) => b.at >= start).map((b) => tierFor(new Date(b.at), rules)));
+  // A rate schedule's runs keep the phase of the schedule's creation, unknown before deploy: the tiers
+  // are judged for every phase it may take (ratePhases), each its own list of backups.
+  const rate = /^rate\(/i.test(db.backup.expression);
+  const toBackup = (at: number): Backup => ({ at, day: dayNumber(localDate(at, tz)), uploaded: at + runMs });
+  const variants: Backup[][] = rate
+    ? ratePhases(db.backup.intervalSeconds * 1000, tz, start - 62 * DAY_MS, end).map((phase) => {
+        const list: Backup[] = [];
+        for (let t = start - 62 * DAY_MS + phase; t < end; t += db.backup.intervalSeconds * 1000) list.push(toBackup(t));
+        return list;
+      })
+    : [scheduled.runs.map(toBackup)];
+  const backups = variants[0];
+  const written = new Set(variants.flatMap((v) => v.filter((b) => b.at >= start).map((b) => tierFor(new Date(b.at), rules))));
   const firstDay = dayNumber(localDate(start - 1, tz)) + 1;
   const lastDay = dayNumber(localDate(end, tz)) - 1;
   const expire = (tier: Tier) => byTier.get(tier)?.expireDays ?? Infinity;
@@ -112,7 +150,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     if (lower.length === 0) continue;
     const l = lower.sort((a, b) => (promised(b) ?? 0) - (promised(a) ?? 0))[0];
     const which = tier === "weekly" ? `each ${DAYS[rules.weeklyDay]}'s backup` : `the backup of day ${rules.monthlyDay} of each month`;
-    const first = backups.find((b) => b.at >= start && tierFor(new Date(b.at), rules) === tier);
+    const first = variants.flat().find((b) => b.at >= start && tierFor(new Date(b.at), rules) === tier);
     out.push({
       key: `${db.key}.backup.retention.${tier}`,
       promise: `${tier} backups kept at least as long as ${l} ones (${promised(l)} days)`,
@@ -132,10 +170,19 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     { tier: "weekly", period: "week", settingKey: "weeklyOn", candidates: [0, 1, 2, 3, 4, 5, 6], with: (v) => ({ ...rules, weeklyDay: v }), name: (v) => DAYS[v] },
     { tier: "monthly", period: "month", settingKey: "monthlyOnDay", candidates: Array.from({ length: 28 }, (_, k) => k + 1), with: (v) => ({ ...rules, monthlyDay: v }), name: (v) => String(v) },
   ];
+  // The first hole at any phase the schedule may take.
+  const holeIn = (r: TierRules, period: "week" | "month", days: number) => {
+    for (const v of variants) {
+      const h = firstHole(v, keptOf, r, period, days, firstDay, lastDay);
+      if (h) return h;
+    }
+    return undefined;
+  };
+  const atSomePhase = rate ? ` at some of the times of day it may run (it runs at the time it is deployed, unknown before)` : "";
   for (const f of feeds) {
     const days = promised(f.tier);
     if (days === undefined) continue;
-    const holePeriod = firstHole(backups, keptOf, rules, f.period, days, firstDay, lastDay);
+    const holePeriod = holeIn(rules, f.period, days);
     const hole = holePeriod?.first;
     const current = f.period === "week" ? DAYS[rules.weeklyDay] : `day ${rules.monthlyDay}`;
     const every = f.period === "week" ? `every week (from ${DAYS[rules.weeklyDay]})` : "every month";
@@ -165,11 +212,11 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
       });
       continue;
     }
-    const fix = f.candidates.find((v) => !firstHole(backups, keptOf, f.with(v), f.period, days, firstDay, lastDay));
+    const fix = f.candidates.find((v) => !holeIn(f.with(v), f.period, days));
     // Without such a day: every backup of the period kept as long as the tier below would do.
     const below = f.tier === "weekly" ? "daily" : "weekly";
     const belowDays = promised(below);
-    const fedByBelow = belowDays !== undefined && !firstHole(backups, keptOf, rules, f.period, belowDays, firstDay, lastDay);
+    const fedByBelow = belowDays !== undefined && !holeIn(rules, f.period, belowDays);
     // Weekly days over the monthly tier's: the week whose weekly day is the monthly day keeps its
     // backup only as long as the monthly tier, whatever the weekday (tasks/lib/tiers.ts tierFor). The
     // tier check above already refuses retention.monthly for it, with its remedy.
@@ -182,7 +229,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
       status: "broken",
       kind: "config",
       firstBreak: hole,
-      effect: `${text} writes no backup kept ${daysText(days)} in the ${f.period} from ${hole} (${onDay}): the ${f.tier} tier has a hole`,
+      effect: `${text}${atSomePhase} writes no backup kept ${daysText(days)} in the ${f.period} from ${hole} (${onDay}): the ${f.tier} tier has a hole`,
       remedy:
         fix !== undefined
           ? `set ${f.settingKey} to ${f.name(fix)}, a day ${text} backs up ${f.period === "week" ? "every week" : "every month"}`
@@ -190,19 +237,19 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     });
   }
 
-  // The newest backup is still readable when the next one is uploaded.
-  const rate = /^rate\(/i.test(db.backup.expression);
+  // The newest backup is still readable when the next one is uploaded (at every phase of a rate schedule).
   let worst: { margin: number; b: Backup; next: Backup; until: number; tier: Tier } | undefined;
   let longest = 0;
-  for (let i = 0; i + 1 < backups.length; i++) {
+  for (const backups of variants) for (let i = 0; i + 1 < backups.length; i++) {
     const b = backups[i];
     const next = backups[i + 1];
     if (next.at < start) continue;
     const tier = tierFor(new Date(b.at), rules);
     // A rate schedule's runs keep the phase of the schedule's creation, unknown before deploy: the
     // rounding to midnight may add nothing, so it counts the days alone.
-    const until = rate ? b.uploaded + expire(tier) * DAY_MS : readableUntil(b.uploaded, expire(tier));
-    longest = Math.max(longest, next.uploaded - b.uploaded);
+    // Its days run from its start, when the upload that holds it was opened.
+    const until = rate ? b.at + expire(tier) * DAY_MS : readableUntil(b.at, expire(tier));
+    longest = Math.max(longest, next.uploaded - b.at);
     const margin = until - next.uploaded;
     if (!worst || margin < worst.margin) worst = { margin, b, next, until, tier };
   }
@@ -217,7 +264,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
         ? rate
           ? `a ${worst.tier} backup may be gone ${hours(-worst.margin)} before the next one`
           : `the ${worst.tier} backup of ${date} is gone ${hours(-worst.margin)} before the next one`
-        : `at least ${hours(worst.margin)} of overlap (uploads at most ${hours(longest)} apart)`,
+        : `at least ${hours(worst.margin)} of overlap (the next is uploaded at most ${hours(longest)} after a backup starts)`,
       value: Math.round(worst.margin / 1000),
       status: broken ? "broken" : "held",
       kind: "config",
@@ -225,9 +272,9 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
         ? {
             ...(rate ? {} : { firstBreak: date }),
             effect: rate
-              ? `a ${worst.tier} backup is kept ${daysText(expire(worst.tier))} (${hours(expire(worst.tier) * DAY_MS)} when uploaded just before midnight UTC, the lifecycle rounding up to midnight) and the next is uploaded ${hours(worst.next.uploaded - worst.b.uploaded)} later: ${hours(-worst.margin)} with no backup at all`
-              : `the ${worst.tier} backup of ${date} is kept ${daysText(expire(worst.tier))} (readable until ${new Date(worst.until).toISOString().slice(0, 16)}Z, the lifecycle rounding up to midnight UTC) and the next is uploaded ${new Date(worst.next.uploaded).toISOString().slice(0, 16)}Z: ${hours(-worst.margin)} with no backup at all`,
-            remedy: `set retention.${worst.tier} to at least ${needDays} (uploads up to ${hours(longest)} apart)`,
+              ? `a ${worst.tier} backup is kept ${daysText(expire(worst.tier))} from its start (${hours(expire(worst.tier) * DAY_MS)} when started just before midnight UTC, the lifecycle rounding up to midnight) and the next is uploaded ${hours(worst.next.uploaded - worst.b.at)} after it started: ${hours(-worst.margin)} with no backup at all`
+              : `the ${worst.tier} backup of ${date} is kept ${daysText(expire(worst.tier))} from its start (readable until ${new Date(worst.until).toISOString().slice(0, 16)}Z, the lifecycle rounding up to midnight UTC) and the next is uploaded ${new Date(worst.next.uploaded).toISOString().slice(0, 16)}Z: ${hours(-worst.margin)} with no backup at all`,
+            remedy: `set retention.${worst.tier} to at least ${needDays} (the next is uploaded up to ${hours(longest)} after a backup starts)`,
           }
         : {}),
     });

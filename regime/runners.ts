@@ -82,6 +82,30 @@ export function backupRunFigure(sizeGb: number, runner: Runner): { runner: Runne
   };
 }
 
+const DAY_SECONDS = 86_400;
+
+/**
+ * Days after its start S3 may abort an unfinished multipart upload in the backup vault
+ * (`AbortIncompleteMultipartUpload.DaysAfterInitiation`), from the slowest backup it holds: the
+ * backup dumps into one multipart upload that is open for the whole run, and S3 counts the days from
+ * the upload's initiation, rounded up to the next midnight UTC, so it may abort an upload as soon as
+ * exactly that many days after it started (S3 API reference, "AbortIncompleteMultipartUpload";
+ * S3 user guide, "Lifecycle configuration elements": days are added to the creation time and rounded
+ * up to the next midnight UTC). The rounding only delays the abort, so the margin is whole days: the
+ * fewest days longer than the slowest run that pages nobody (`backupRunFigure` slowestSeconds), at
+ * least 1. 720 s on Lambda: 1; 900 GB on Fargate (34.1 h): 2; 1500 GB (56.9 h): 3. The vault is
+ * shared: its one rule follows the slowest of `databases`, whose runners databaseRunners picks (its
+ * errors, for a database without `network` on Fargate, are thrown as there); none gives 1.
+ */
+export function vaultAbortIncompleteUploadDays(databases: (Parameters<typeof databaseRunners>[0] & { id: string })[]): number {
+  return Math.max(1, ...databases.map((db) => abortDaysAfter(backupRunFigure(db.sizeGb, databaseRunners(db, `databases[${db.id}]`).backup).slowestSeconds)));
+}
+
+/** The fewest whole days longer than `seconds`: an upload open that long is not yet abortable. */
+export function abortDaysAfter(seconds: number): number {
+  return Math.floor(seconds / DAY_SECONDS) + 1;
+}
+
 /**
  * The runner of each heavy task of a database, from its promise. `at` is the database's key path
  * (`databases[0]`). Throws a one-line Error naming the key and the figure when an explicit runner

@@ -599,6 +599,11 @@ function modelMatches(file: string, resources: RecordedResource[], bundled: Map<
       const scheduled = new Set(of("aws:scheduler/schedule:Schedule").map((s) => `${s.scheduleExpression} ${s.scheduleExpressionTimezone}`));
       const associations = new Set(of("aws:ssm/association:Association").map((s) => `${s.scheduleExpression} UTC`));
       for (const j of d.jobs) expect(scheduled.has(`${j.expression} ${j.timezone}`) || associations.has(`${j.expression} ${j.timezone}`), j.key).toBe(true);
+      // The backup vault's abort rule is the one the model judges each backup's slowest run against.
+      const vaultRules = of("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").find((l) => l.rules.some((r: { id: string }) => r.id === "whole-bucket-housekeeping"))?.rules;
+      for (const db of d.databases) {
+        expect(vaultRules?.find((r: { abortIncompleteMultipartUpload?: unknown }) => r.abortIncompleteMultipartUpload)?.abortIncompleteMultipartUpload, db.key).toEqual({ daysAfterInitiation: db.abortIncompleteUploadDays });
+      }
       const alarms = new Map(of("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => [a.name as string, a]));
       for (const a of d.alarms) {
         const rec = alarms.get(a.name);
@@ -690,14 +695,15 @@ describe("prod and every example keep their promises, with these figures", () =>
     prod: [
       "held databases[app].backup.schedule: up to 24.2 h of data (24 h between backups + up to 12 min to store one)",
       "held databases[app].backup.runner: expected 7.1 min (tasks/catalogue.ts, the cost estimate's rate) on Lambda, 12 min allowed (its duration alarm's threshold)",
+      "held databases[app].backup.runner: slowest run 12 min (its limit) < 1 day, the earliest the backup vault aborts an unfinished upload",
       "held databases[app].verify.maxAgeHours: newest backup at most 3.9 h old when it runs",
       "held databases[app].restoreDrill.rtoMinutes: the drill runs until done (Fargate)",
-      "held databases[app].backup.retention.daily: 30 days from the upload, rounded up to the next midnight UTC (30 to 31 days), then 7 more as an old version",
-      "held databases[app].backup.retention.weekly: 90 days from the upload, rounded up to the next midnight UTC (90 to 91 days), then 7 more as an old version",
-      "held databases[app].backup.retention.monthly: 365 days from the upload, rounded up to the next midnight UTC (365 to 366 days), then 7 more as an old version",
+      "held databases[app].backup.retention.daily: 30 days from the backup's start (S3 dates an upload in parts by its start), rounded up to the next midnight UTC (30 to 31 days), then 7 more as an old version",
+      "held databases[app].backup.retention.weekly: 90 days from the backup's start (S3 dates an upload in parts by its start), rounded up to the next midnight UTC (90 to 91 days), then 7 more as an old version",
+      "held databases[app].backup.retention.monthly: 365 days from the backup's start (S3 dates an upload in parts by its start), rounded up to the next midnight UTC (365 to 366 days), then 7 more as an old version",
       'held databases[app].backup.retention.weekly: "daily at 02:00" writes a backup kept 90 days or more in every week (from Sunday)',
       'held databases[app].backup.retention.monthly: "daily at 02:00" writes a backup kept 365 days or more in every month',
-      "held databases[app].backup.retention.daily: at least 712.9 h of overlap (uploads at most 24 h apart)",
+      "held databases[app].backup.retention.daily: at least 712.8 h of overlap (the next is uploaded at most 24.2 h after a backup starts)",
       "held databases[app].backup.schedule: paged within 25.4 h of its last run",
       "held databases[app].verify.schedule: paged within 26.4 h of its last run",
       "held databases[app].restoreDrill.schedule: paged within 2212 h (+ its run time) of its last run, by the overdue watch",

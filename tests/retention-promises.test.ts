@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { checkPromises, declaredFromRegime } from "../components/promises";
 import { validateRegime } from "../regime/load";
 import { readableUntil } from "../regime/retention";
+import { ratePhases } from "../regime/retention-promises";
 import { databaseRunners, LAMBDA_BACKUP_LIMIT_GB, LAMBDA_BACKUP_MAX_SECONDS } from "../regime/runners";
 import { backupRunSeconds } from "../tasks/catalogue";
 
@@ -24,7 +25,7 @@ const refusals = (db: Record<string, unknown>) => checkPromises(regime(db), FROM
 const promises = (db: Record<string, unknown>) => checkPromises(regime(db), FROM).promises;
 const EST = (at: string) => ({ at, timezone: "Etc/GMT+5" });
 
-describe("S3 lifecycle expiration: the days from the upload, rounded up to the next midnight UTC", () => {
+describe("S3 lifecycle expiration: the days from the backup's start, rounded up to the next midnight UTC", () => {
   it("1 day keeps a backup uploaded at 07:00 UTC 41 h, one uploaded at 23:59 UTC 24 h 1 min", () => {
     expect((readableUntil(Date.UTC(2026, 11, 1, 7), 1) - Date.UTC(2026, 11, 1, 7)) / 3_600_000).toBe(41);
     expect((readableUntil(Date.UTC(2026, 11, 1, 23, 59), 1) - Date.UTC(2026, 11, 1, 23, 59)) / 60_000).toBe(24 * 60 + 1);
@@ -33,7 +34,7 @@ describe("S3 lifecycle expiration: the days from the upload, rounded up to the n
 
   it("the figure of each tier says so", () => {
     const daily = promises({ backup: { schedule: EST("daily at 02:00") } }).find((p) => p.key === "databases[app].backup.retention.daily")!;
-    expect(daily.figure).toBe("30 days from the upload, rounded up to the next midnight UTC (30 to 31 days), then 7 more as an old version");
+    expect(daily.figure).toBe("30 days from the backup's start (S3 dates an upload in parts by its start), rounded up to the next midnight UTC (30 to 31 days), then 7 more as an old version");
   });
 });
 
@@ -102,18 +103,29 @@ describe("a higher tier kept shorter than a lower one", () => {
 });
 
 describe("the newest backup expires before the next one exists", () => {
-  it("ret3: every 48 hours kept 1 day: 24 h with no backup at all", () => {
+  it("ret3: every 48 hours kept 1 day: 24.2 h with no backup at all (its days count from its start, the next is there 48 h + its 12 min run later)", () => {
     const backup = { schedule: "every 48 hours", rpoHours: 49, retention: { daily: 1, weekly: 1, monthly: 1 } };
     expect(refusals({ backup, verify: { maxAgeHours: 49 } })).toEqual([
-      "databases[app].backup.retention.daily: a daily backup is kept 1 day (24 h when uploaded just before midnight UTC, the lifecycle rounding up to midnight) and the next is uploaded 48 h later: 24 h with no backup at all; set retention.daily to at least 2 (uploads up to 48 h apart)",
+      "databases[app].backup.retention.daily: a daily backup is kept 1 day from its start (24 h when started just before midnight UTC, the lifecycle rounding up to midnight) and the next is uploaded 48.2 h after it started: 24.2 h with no backup at all; set retention.daily to at least 3 (the next is uploaded up to 48.2 h after a backup starts)",
     ]);
-    expect(refusals({ backup: { ...backup, retention: { daily: 2, weekly: 2, monthly: 2 } }, verify: { maxAgeHours: 49 } })).toEqual([]);
+    // 2 days from its start end as the next backup starts: its 12 minutes find none.
+    expect(refusals({ backup: { ...backup, retention: { daily: 2, weekly: 2, monthly: 2 } }, verify: { maxAgeHours: 49 } })).toHaveLength(1);
+    expect(refusals({ backup: { ...backup, retention: { daily: 3, weekly: 3, monthly: 3 } }, verify: { maxAgeHours: 49 } })).toEqual([]);
+  });
+
+  it("a long dump's days count from its start, when its upload was opened: 900 GB daily on Fargate kept 1 day is gone 12.1 h before the next is surely there", () => {
+    // 02:00 UTC start: readable until midnight UTC two days later; the next starts 24 h later and may take 34.1 h (its duration alarm's threshold).
+    const backup = { schedule: { at: "daily at 02:00", timezone: "UTC" }, rpoHours: 60, retention: { daily: 1, weekly: 1, monthly: 1 } };
+    expect(refusals({ sizeGb: 900, backup, verify: { maxAgeHours: 60 } })).toEqual([
+      "databases[app].backup.retention.daily: the daily backup of 2026-11-30 is kept 1 day from its start (readable until 2026-12-02T00:00Z, the lifecycle rounding up to midnight UTC) and the next is uploaded 2026-12-02T12:08Z: 12.1 h with no backup at all; set retention.daily to at least 3 (the next is uploaded up to 58.1 h after a backup starts)",
+    ]);
+    expect(refusals({ sizeGb: 900, backup: { ...backup, retention: { daily: 3, weekly: 3, monthly: 3 } }, verify: { maxAgeHours: 60 } })).toEqual([]);
   });
 
   it("a daily 02:00 backup kept 1 day overlaps the next by the lifecycle's rounding: 41 h readable, 24 h apart", () => {
     const r = promises({ backup: { schedule: EST("daily at 02:00"), retention: { daily: 1, weekly: 1, monthly: 1 } } });
     const p = r.find((x) => x.promise === "the newest backup is kept until the next one is uploaded")!;
-    expect([p.status, p.figure]).toEqual(["held", "at least 17 h of overlap (uploads at most 24 h apart)"]);
+    expect([p.status, p.figure]).toEqual(["held", "at least 16.8 h of overlap (the next is uploaded at most 24.2 h after a backup starts)"]);
   });
 });
 
@@ -200,5 +212,49 @@ describe("the backup's duration alarm on Fargate is measured against its expecte
     expect(backupDurationReferenceSeconds(500, "fargate")).toBe(85_334);
     expect(backupDurationReferenceSeconds(1, "fargate")).toBe(900);
     expect(backupDurationReferenceSeconds(5, "lambda")).toBe(900);
+  });
+});
+
+describe("a rate schedule's phase is unknown before deploy: promises that relate it to another schedule or to the calendar hold at every phase", () => {
+  const UTC = (at: string) => ({ at, timezone: "UTC" });
+
+  it("a rate(1 day) backup against a daily 06:00 verify with maxAgeHours 8: deployed at 07:00 the verify finds a 23 h old backup every day, refused; a cron backup is held", () => {
+    expect(refusals({ backup: { schedule: UTC("rate(1 day)") }, verify: { schedule: UTC("daily at 06:00"), maxAgeHours: 8 } })).toEqual([
+      'databases[app].verify.maxAgeHours: the backup\'s "rate(1 day)" runs at the time of day it is deployed, unknown before: a verify just before a backup is surely there finds the newest 24.2 h old > maxAgeHours 8 and fails without a fault, on every run for such a phase; run the backup on a cron schedule (e.g. "daily at 02:00"), whose time the verify can follow, or set maxAgeHours to at least 25',
+    ]);
+    expect(refusals({ backup: { schedule: UTC("daily at 02:00") }, verify: { schedule: UTC("daily at 06:00"), maxAgeHours: 8 } })).toEqual([]);
+  });
+
+  it("rate(12 hours) backups: the verify may come 12.2 h after the newest was surely there; maxAgeHours 8 refused, 13 held", () => {
+    expect(refusals({ backup: { schedule: UTC("rate(12 hours)") }, verify: { schedule: UTC("daily at 06:00"), maxAgeHours: 8 } })).toEqual([
+      expect.stringMatching(/^databases\[app\]\.verify\.maxAgeHours: the backup's "rate\(12 hours\)" .* finds the newest 12\.2 h old > maxAgeHours 8 .* or set maxAgeHours to at least 13$/),
+    ]);
+    expect(refusals({ backup: { schedule: UTC("rate(12 hours)") }, verify: { schedule: UTC("daily at 06:00"), maxAgeHours: 13 } })).toEqual([]);
+  });
+
+  it("a rate verify against a cron backup is judged at every phase too", () => {
+    expect(refusals({ backup: { schedule: UTC("daily at 02:00") }, verify: { schedule: UTC("rate(1 day)"), maxAgeHours: 8 } })).toEqual([
+      expect.stringMatching(/^databases\[app\]\.verify\.maxAgeHours: the verify's "rate\(1 day\)" runs at the time of day it is deployed, unknown before: .* 24\.2 h old > maxAgeHours 8 .*run the verify on a cron schedule/),
+    ]);
+  });
+
+  it("tiers: rate(7 days) feeds the weekly tier only at 1 phase in 7, and rate(1 day) in New York skips a Sunday at spring forward when deployed near midnight; in UTC it feeds every week", () => {
+    expect(refusals({ backup: { schedule: UTC("rate(7 days)"), rpoHours: 240, retention: { daily: 30, weekly: 90, monthly: 90 } }, verify: { maxAgeHours: 200 } })).toContain(
+      'databases[app].backup.retention.weekly: "rate(7 days)" at some of the times of day it may run (it runs at the time it is deployed, unknown before) writes no backup kept 90 days in the week from 2026-12-06 (no backup on Sunday that week): the weekly tier has a hole; "rate(7 days)" backs up on no weekday every week: back up at least on one weekday every week, or set retention.weekly to 30 (the daily backups then stand for every week)',
+    );
+    expect(refusals({ backup: { schedule: { at: "rate(1 day)", timezone: "America/New_York" } } })).toEqual([
+      'databases[app].backup.weeklyOn: "rate(1 day)" at some of the times of day it may run (it runs at the time it is deployed, unknown before) writes no backup kept 90 days in the week from 2027-03-14 (no backup on Sunday that week): the weekly tier has a hole; set weeklyOn to Monday, a day "rate(1 day)" backs up every week',
+    ]);
+    expect(refusals({ backup: { schedule: UTC("rate(1 day)") } })).toEqual([]);
+  });
+
+  it("the phases judged: one per stretch in which every run keeps its local day", () => {
+    const from = Date.UTC(2026, 9, 1);
+    const to = Date.UTC(2027, 11, 1);
+    expect(ratePhases(86_400_000, "UTC", from, to)).toEqual([0]);
+    expect(ratePhases(86_400_000, "America/New_York", from, to).map((p) => p / 3_600_000)).toEqual([0, 4, 5]);
+    expect(ratePhases(7 * 86_400_000, "UTC", from, to)).toHaveLength(7);
+    // 12 hours: every local day holds a run whatever the phase.
+    expect(ratePhases(12 * 3_600_000, "America/New_York", from, to)).toEqual([0]);
   });
 });

@@ -12,7 +12,9 @@ import YAML from "yaml";
 import type { RecordedResource } from "../plan/mocks";
 import { runPlan } from "../plan/run";
 import { validateRegime } from "../regime/load";
-import { databaseRunners, drillMinutes } from "../regime/runners";
+import { abortDaysAfter, databaseRunners, drillMinutes, vaultAbortIncompleteUploadDays } from "../regime/runners";
+import { declaredFromRegime } from "../components/promises";
+import { evaluatePromises } from "../regime/promises";
 
 const ROOT = join(__dirname, "..");
 const NS = "maintenance-regime";
@@ -104,5 +106,55 @@ describe("the prod regime's quarterly drill (rtoMinutes 60) under the offline pl
     const a = of("aws:cloudwatch/metricAlarm:MetricAlarm").find((x) => x.name === "prod-db-app-restore-drill-duration-P3")!;
     expect([a.metricName, a.threshold]).toEqual(["TaskDuration", Math.floor(67 * 60 * 1000 * 0.8)]);
     expect(a.threshold).toBeGreaterThan(20 * 60 * 1000);
+  });
+});
+
+describe("the backup vault aborts an unfinished upload only after the slowest backup it holds could have ended", () => {
+  const days = (...dbs: Record<string, unknown>[]) => vaultAbortIncompleteUploadDays(validateRegime({ name: "prod", databases: dbs }).databases);
+
+  it("one more whole day than the slowest run that pages nobody (S3 may abort exactly N days after the upload starts): Lambda and 300 GB 1 day, 900 GB (34.1 h) 2, 1500 GB (56.9 h) 3", () => {
+    expect(days(db())).toBe(1);
+    expect(days(db({ sizeGb: 300, network: NET }))).toBe(1);
+    expect(days(db({ sizeGb: 900, network: NET }))).toBe(2);
+    expect(days(db({ sizeGb: 1500, network: NET }))).toBe(3);
+    // Shared by every database in the vault: the slowest decides.
+    expect(days(db(), db({ id: "big", sizeGb: 1500, network: NET }), db({ id: "mid", sizeGb: 900, network: NET }))).toBe(3);
+    expect(abortDaysAfter(86_399)).toBe(1);
+    expect(abortDaysAfter(86_400)).toBe(2);
+  });
+
+  it("the plan of a 1500 GB weekly backup beside a small one: the lifecycle aborts after 3 days, and both backups' runs are held against it", async () => {
+    const doc = {
+      config: {
+        "aws:region": "us-east-1",
+        [`${NS}:name`]: "rt",
+        [`${NS}:timezone`]: "UTC",
+        [`${NS}:databases`]: [
+          db({ id: "big", sizeGb: 1500, network: NET, backup: { schedule: "weekly on Sunday at 23:30", rpoHours: 240, retention: { daily: 30, weekly: 90, monthly: 90 } }, verify: { schedule: "weekly on Wednesday at 12:00", maxAgeHours: 240 } }),
+          db({ id: "small" }),
+        ],
+      },
+    };
+    const file = join(mkdtempSync(join(tmpdir(), "runners-")), "Pulumi.abort.yaml");
+    writeFileSync(file, YAML.stringify(doc));
+    const { plan, resources } = await runPlan({ configFile: file, from: new Date("2026-12-01T00:00:00Z"), root: ROOT });
+    const lifecycle = resources.find((r) => r.type === "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration" && r.name === "rt-backups-lifecycle")!.inputs as { rules: { abortIncompleteMultipartUpload?: unknown }[] };
+    expect(lifecycle.rules.filter((r) => r.abortIncompleteMultipartUpload).map((r) => r.abortIncompleteMultipartUpload)).toEqual([{ daysAfterInitiation: 3 }]);
+    const rows = plan.promises!.items.filter((p) => p.promise === "a backup's upload is not aborted before its slowest run ends").map((p) => `${p.status} ${p.key}: ${p.figure}`);
+    expect(rows).toEqual([
+      "held databases[big].backup.runner: slowest run 56.9 h (its duration alarm's threshold) < 3 days, the earliest the backup vault aborts an unfinished upload",
+      "held databases[small].backup.runner: slowest run 12 min (its limit) < 3 days, the earliest the backup vault aborts an unfinished upload",
+    ]);
+  }, 180_000);
+
+  it("the engine reports a vault that aborts sooner (the former 1 day against 56.9 h) as unkept by the program, with the figure", () => {
+    const d = declaredFromRegime(validateRegime({ name: "rt", timezone: "UTC", databases: [db({ sizeGb: 1500, network: NET, backup: { schedule: "weekly on Sunday at 23:30", rpoHours: 240 }, verify: { schedule: "weekly on Wednesday at 12:00", maxAgeHours: 240 } })] }));
+    d.databases[0].abortIncompleteUploadDays = 1;
+    const p = evaluatePromises(d, new Date("2026-12-01T00:00:00Z")).promises.find((x) => x.promise === "a backup's upload is not aborted before its slowest run ends")!;
+    expect([p.status, p.key, p.detail]).toEqual([
+      "unkept",
+      "databases[app].backup.runner",
+      "a backup of 1500 GB may run 56.9 h without paging, and the backup vault's lifecycle aborts an upload still unfinished 1 day after it started: that backup is lost and the run fails",
+    ]);
   });
 });
