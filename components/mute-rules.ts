@@ -14,7 +14,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { SEVERITIES, type Severity } from "./alarms";
 import { chunks, muteSchedule, windowProblem, windowSchedules, type MuteConfig, type MuteSchedule } from "../regime/maintenance-windows";
-import { RegimeConfigError } from "../regime/load";
+import { RegimeConfigError, type MuteTargets } from "../regime/load";
 import type { Regime } from "../regime/schema";
 
 /** One alarm of the regime as the catalogue saw it registered. */
@@ -88,18 +88,27 @@ interface Selection {
  * or component it names that the regime does not have. Alarms that notify nobody are left out.
  */
 export function selectAlarms(sel: Selection, alarms: CatalogAlarm[], components: ReadonlySet<string>): { names: string[]; problems: string[] } {
-  const problems: string[] = [];
-  const known = new Set(alarms.map((a) => a.name));
-  sel.alarms.forEach((n, i) => {
-    if (!known.has(n)) problems.push(`${sel.key}.alarms[${i}]: no alarm named "${n}" in this regime (the plan lists them)`);
-  });
-  sel.components.forEach((c, i) => {
-    if (!components.has(c)) problems.push(`${sel.key}.components[${i}]: no component named "${c}" in this regime; components: ${[...components].sort().join(", ")}`);
-  });
+  const problems = targetProblems(sel, alarms, components);
   const names = alarms
     .filter((a) => a.notifies && (sel.alarms.includes(a.name) || (a.severity && sel.severities.includes(a.severity)) || a.components.some((c) => sel.components.includes(c))))
     .map((a) => a.name);
   return { names: [...new Set(names)].sort(), problems };
+}
+
+/**
+ * One line per alarm or component a window or mute names that the regime does not have, keyed
+ * `maintenanceWindows[0].alarms[1]`; entries left undefined (a problem of their own) are skipped.
+ */
+export function targetProblems(t: MuteTargets, alarms: CatalogAlarm[], components: ReadonlySet<string>): string[] {
+  const problems: string[] = [];
+  const known = new Set(alarms.map((a) => a.name));
+  t.alarms.forEach((n, i) => {
+    if (n !== undefined && !known.has(n)) problems.push(`${t.key}.alarms[${i}]: no alarm named "${n}" in this regime (the plan lists them)`);
+  });
+  t.components.forEach((c, i) => {
+    if (c !== undefined && !components.has(c)) problems.push(`${t.key}.components[${i}]: no component named "${c}" in this regime; components: ${[...components].sort().join(", ")}`);
+  });
+  return problems;
 }
 
 export class MuteRules extends pulumi.ComponentResource {

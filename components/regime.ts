@@ -100,11 +100,14 @@ export function runsOnFargate(db: DatabaseConfig): boolean {
 
 export class MaintenanceRegime extends pulumi.ComponentResource {
   public readonly outputs: RegimeOutputs;
+  /** Every alarm and component registered under the regime (what a window or mute may name). */
+  public readonly alarmCatalog: AlarmCatalog;
 
   constructor(name: string, args: MaintenanceRegimeArgs, opts?: pulumi.ComponentResourceOptions) {
     // Every alarm registered under the regime, with its severity and components, for the mute rules.
     const catalog = new AlarmCatalog();
     super("regime:index:MaintenanceRegime", name, {}, { ...opts, transformations: [...(opts?.transformations ?? []), catalog.transformation] });
+    this.alarmCatalog = catalog;
     const r = args.regime;
     const tags = { Regime: r.name, ManagedBy: "maintenance-regime" };
     const parent = { parent: this };

@@ -8,7 +8,7 @@ import { parseSchedule } from "./schedule";
 import { REGIME_KEYS, regimeSchema, type ConfigSchedule, type ParsedRegime, type Regime, type ScheduleInput } from "./schema";
 import { resolveLogs } from "./logs";
 import { databaseRunners } from "./runners";
-import { windowProblem } from "./maintenance-windows";
+import { muteSchedule, windowProblem } from "./maintenance-windows";
 
 /**
  * A refused regime config: `lines` holds every problem found, one line each naming its key path
@@ -139,12 +139,42 @@ export function scheduleFields(value: unknown, path: (string | number)[] = []): 
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
+/** A window's or mute's names of alarms and components, as the config gives them (an invalid entry: undefined). */
+export interface MuteTargets {
+  /** `maintenanceWindows[0]`, `mutes[1]`. */
+  key: string;
+  alarms: (string | undefined)[];
+  components: (string | undefined)[];
+}
+
+/** The regime's keys that create no alarm and no component: the parts whose problems leave the alarm catalogue whole. */
+const MUTE_KEYS = ["maintenanceWindows", "mutes", "acceptedRisks"] as const;
+
 /**
- * Every problem of a regime object, one line each naming its key path, in the order of the config:
- * the schema's issues, then schedules that do not resolve, then file-backup schedules. Empty: valid.
- * Schedules and file backups are checked even where other keys are wrong, so one run shows all.
+ * What loading a regime found. `lines`: every problem, one line each naming its key path (empty:
+ * valid). `regime`: the regime, when valid. `withoutMutes`: when every problem lies in
+ * maintenanceWindows, mutes or acceptedRisks (parts that create no alarm or component), the regime
+ * with those lists empty: its alarms and components are the regime's, so the names a window or mute
+ * gives can still be checked against them. `targets`: each window's and mute's names of alarms and
+ * components (entries with a problem of their own left out), for that check.
  */
-export function regimeProblems(raw: unknown): { lines: string[]; regime?: Regime } {
+export interface RegimeProblems {
+  lines: string[];
+  regime?: Regime;
+  withoutMutes?: Regime;
+  targets: MuteTargets[];
+}
+
+/**
+ * Every problem of a regime object, one line each naming its key path, in a stable order
+ * (`sortConfigLines`): the schema's issues, schedules that do not resolve, file-backup schedules,
+ * where each database's jobs run, and each maintenance window's schedule and duration. Every check runs on each part whose
+ * own keys are valid, even where other parts are wrong, so one run shows all; a part with a problem is
+ * not judged further (no follow-on lines). With `reference` (the run's reference date, 00:00 UTC of
+ * `pulumi up`, the plan's --from), a window is also judged on EventBridge Scheduler's calendar over the
+ * 12 months after it, and a mute without `from` against it (at most 15 days).
+ */
+export function regimeProblems(raw: unknown, reference?: Date): RegimeProblems {
   const parsed = regimeSchema.safeParse(raw, { reportInput: true });
   const rawIssues = parsed.success ? [] : parsed.error.issues;
   // One line per key path: the first problem of a key (warn 120 is over 100; that it is also over crit adds nothing).
@@ -166,11 +196,12 @@ export function regimeProblems(raw: unknown): { lines: string[]; regime?: Regime
   // Schedules as written (defaults are valid), in the regime's timezone when that one is valid.
   const rawObject = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
   const tz = parsed.success ? parsed.data.timezone : typeof rawObject.timezone === "string" && !covered("timezone") ? rawObject.timezone : "UTC";
+  const resolved = new Map<string, ConfigSchedule>();
   for (const f of scheduleFields(rawObject)) {
     const at = formatPath(f.path);
     if (covered(at)) continue;
     try {
-      resolveSchedule(f.input, tz);
+      resolved.set(at, resolveSchedule(f.input, tz));
     } catch (err) {
       lines.push(`${at}: ${message(err)}`);
       reported.push(at);
@@ -221,16 +252,67 @@ export function regimeProblems(raw: unknown): { lines: string[]; regime?: Regime
       if (!covered(line.slice(0, line.indexOf(": ")))) lines.push(line);
     }
   });
-  // Maintenance windows: one that resolves must start at a time of day and end before its next start.
-  if (parsed.success) {
-    parsed.data.maintenanceWindows.forEach((w, i) => {
-      const at = `maintenanceWindows[${i}]`;
-      if (covered(`${at}.schedule`)) return;
-      const problem = windowProblem(resolveSchedule(w.schedule, tz), w.durationMinutes);
-      if (problem) lines.push(`${at}.${problem.key}: ${problem.message}`);
+  // Maintenance windows, each whose schedule resolved and whose duration is valid: it must start at a
+  // time of day and end before its next start (on the Scheduler's calendar, with a reference date).
+  const items = (key: string): unknown[] => (Array.isArray(rawObject[key]) ? (rawObject[key] as unknown[]) : []);
+  items("maintenanceWindows").forEach((w, i) => {
+    const at = `maintenanceWindows[${i}]`;
+    const schedule = resolved.get(`${at}.schedule`);
+    const minutes = (w as { durationMinutes?: unknown } | null)?.durationMinutes;
+    if (!schedule || typeof minutes !== "number" || covered(`${at}.schedule`) || covered(`${at}.durationMinutes`)) return;
+    const problem = windowProblem(schedule, minutes, reference);
+    if (problem) {
+      lines.push(`${at}.${problem.key}: ${problem.message}`);
+      reported.push(`${at}.${problem.key}`);
+    }
+  });
+  // Mutes without `from`: at most 15 days from the reference date to `until`.
+  if (reference) {
+    items("mutes").forEach((m, i) => {
+      const at = `mutes[${i}]`;
+      const { from, until } = (m ?? {}) as { from?: unknown; until?: unknown };
+      if (typeof until !== "string" || (from !== undefined && typeof from !== "string") || covered(`${at}.until`) || covered(`${at}.from`)) return;
+      const s = muteSchedule({ from: from as string | undefined, until }, reference);
+      if (s && "problem" in s) {
+        lines.push(`${at}.until: ${s.problem}`);
+        reported.push(`${at}.until`);
+      }
     });
   }
-  return parsed.success && lines.length === 0 ? { lines, regime: withResolvedSchedules(parsed.data) } : { lines };
+  // The names each window and mute gives, entries with a problem of their own left out.
+  const names = (at: string, list: unknown) =>
+    Array.isArray(list) && !covered(at) ? list.map((n, j) => (typeof n === "string" && !covered(`${at}[${j}]`) ? n : undefined)) : [];
+  const targets = (["maintenanceWindows", "mutes"] as const).flatMap((key) =>
+    items(key).map((x, i) => {
+      const t = (x ?? {}) as { alarms?: unknown; components?: unknown };
+      return { key: `${key}[${i}]`, alarms: names(`${key}[${i}].alarms`, t.alarms), components: names(`${key}[${i}].components`, t.components) };
+    }),
+  );
+
+  if (parsed.success && lines.length === 0) return { lines, regime: withResolvedSchedules(parsed.data), targets };
+  const onlyMutes = lines.every((l) => MUTE_KEYS.some((k) => /^[[.:]/.test(l.slice(k.length)) && l.startsWith(k)));
+  if (!onlyMutes || raw === null || typeof raw !== "object") return { lines: sortConfigLines(lines), targets };
+  const rest = regimeProblems({ ...rawObject, ...Object.fromEntries(MUTE_KEYS.map((k) => [k, []])) });
+  return { lines: sortConfigLines(lines), withoutMutes: rest.regime, targets };
+}
+
+/**
+ * The lines in a stable order that keeps each item's problems together: lines of keys outside the
+ * regime (misspelled namespaces, unknown config keys) first, then by top-level key in the order a
+ * stack file lists them, then by item index (`maintenanceWindows[0]` before `[1]`); lines of one item
+ * keep their order.
+ */
+export function sortConfigLines(lines: readonly string[]): string[] {
+  const rank = (line: string): [number, number] => {
+    const m = /^([A-Za-z]+)(?:\[(\d+)\])?[.:[]/.exec(line);
+    const top = m ? (REGIME_KEYS as string[]).indexOf(m[1]) : -1;
+    if (!m || top < 0) return [-1, 0];
+    return [top, m[2] === undefined ? -1 : Number(m[2])];
+  };
+  return lines
+    .map((line, i) => ({ line, i, r: rank(line) }))
+    .sort((a, b) => a.r[0] - b.r[0] || a.r[1] - b.r[1] || a.i - b.i)
+    .map((x) => x.line);
 }
 
 /** Validates a regime object; throws RegimeConfigError with one line per problem (see `regimeProblems`). */
@@ -276,14 +358,15 @@ function looksLikeNamespace(ns: string, namespace: string): boolean {
 }
 
 /**
- * Builds the regime from a stack's config values: `{ "<project>:databases": [...], ... }` where values
+ * Reads the regime from a stack's config values: `{ "<project>:databases": [...], ... }` where values
  * are objects or the JSON strings Pulumi stores. Keys of other namespaces (aws:region) are left to
  * their providers, but not when they are the project's own keys under a misspelled or foreign
  * namespace (`maintenance-regim:name`, `app:databases`): those would be ignored silently, so they are
- * refused with "did you mean". An unknown key of the project's namespace is refused too. Throws
- * RegimeConfigError with every problem, these first, then the regime's own (`validateRegime`).
+ * refused with "did you mean". An unknown key of the project's namespace is refused too. Returns every
+ * problem (these and the regime's own, `regimeProblems`, with `reference`) in a stable order
+ * (`sortConfigLines`); `regime` when there is none.
  */
-export function regimeFromConfig(config: Record<string, unknown>, namespace: string): Regime {
+export function loadRegime(config: Record<string, unknown>, namespace: string, reference?: Date): RegimeProblems {
   const raw: Record<string, unknown> = {};
   const others: string[] = [];
   const lines: string[] = [];
@@ -309,9 +392,17 @@ export function regimeFromConfig(config: Record<string, unknown>, namespace: str
     const near = closest(unknown, REGIME_KEYS);
     lines.push(`${namespace}:${unknown}: unknown config key; ${near ? `did you mean ${namespace}:${near}? ` : ""}known keys: ${REGIME_KEYS.join(", ")}`);
   }
-  const problems = regimeProblems(raw);
-  if (lines.length || !problems.regime) throw new RegimeConfigError([...lines, ...problems.lines]);
-  return problems.regime;
+  const problems = regimeProblems(raw, reference);
+  // A key under another namespace may be a regime key the regime is missing: its alarms are not known.
+  if (lines.length) return { lines: sortConfigLines([...lines, ...problems.lines]), targets: problems.targets };
+  return { ...problems, lines: sortConfigLines(problems.lines) };
+}
+
+/** The regime of a stack's config values (`loadRegime`); throws RegimeConfigError with every problem. */
+export function regimeFromConfig(config: Record<string, unknown>, namespace: string, reference?: Date): Regime {
+  const { lines, regime } = loadRegime(config, namespace, reference);
+  if (!regime) throw new RegimeConfigError(lines);
+  return regime;
 }
 
 /** Config keys named by `logs.hostGroups[].sshPrivateKeyConfig`, read before validation. */

@@ -50,7 +50,15 @@ const targets = {
     .describe("every alarm of these components and their children, by the plan's component name (fitnesscrm-health, fitnesscrm-db-fitnesscrm)"),
 };
 
-const namesSomething = (t: { alarms: string[]; severities: string[]; components: string[] }) => t.alarms.length + t.severities.length + t.components.length > 0;
+/**
+ * Whether a window or mute names something to mute. Run beside other problems of the item (ALWAYS): a
+ * list that is itself invalid is reported on its own key, so the item is not judged then.
+ */
+const namesSomething = (t: { alarms: unknown; severities: unknown; components: unknown } | null) => {
+  if (t === null || typeof t !== "object") return true;
+  const lists = [t.alarms, t.severities, t.components];
+  return !lists.every(Array.isArray) || lists.reduce((n: number, l) => n + (l as unknown[]).length, 0) > 0;
+};
 const NAMES_NOTHING = "must name what it mutes: alarms, severities or components";
 
 export const maintenanceWindowSchema = z
@@ -67,7 +75,7 @@ export const maintenanceWindowSchema = z
     reason: z.string().min(1).optional().describe("why, for the next reader (the rules' description)"),
   })
   .strict()
-  .refine(namesSomething, { message: NAMES_NOTHING, path: ["alarms"] });
+  .refine(namesSomething, { message: NAMES_NOTHING, path: ["alarms"], ...ALWAYS });
 
 /** A time with its offset, to the minute: 2026-12-24T18:00Z, 2026-12-24T13:00-05:00 (seconds, if given, 00). */
 const ISO_MINUTE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:00)?(Z|[+-]\d{2}:\d{2})$/;
@@ -97,7 +105,7 @@ export const muteSchema = z
     reason: z.string().min(1, "must say why the alarms are muted").describe("why, for the next reader (the rule's description)"),
   })
   .strict()
-  .refine(namesSomething, { message: NAMES_NOTHING, path: ["alarms"] })
+  .refine(namesSomething, { message: NAMES_NOTHING, path: ["alarms"], ...ALWAYS })
   .superRefine((m, ctx) => {
     if (m.from === undefined) return;
     const from = muteTime(m.from);

@@ -329,9 +329,11 @@ export const databaseSchema = z
     maxConnectionsAlarm: z.number().int().min(1).optional().describe("alarm when DatabaseConnections exceeds this (seed 001: 80)"),
   })
   .strict()
-  .refine((d) => [d.secretArn, d.iamAuth].filter(Boolean).length === 1, {
+  // Also beside other problems of the database (ALWAYS): a database missing both is told so in the same run.
+  .refine((d: { secretArn?: unknown; iamAuth?: unknown } | null) => d === null || typeof d !== "object" || [d.secretArn, d.iamAuth].filter(Boolean).length === 1, {
     message: "needs exactly one of secretArn or iamAuth",
     path: ["secretArn"],
+    ...ALWAYS,
   });
 
 // ---------------------------------------------------------------- Redis

@@ -451,7 +451,7 @@ describe("a misspelled or foreign namespace is refused with did you mean", () =>
 });
 
 describe("every problem of a config is reported in one run, one line each", () => {
-  it("errors of different kinds in one regime: each line names its key path, in config order", () => {
+  it("errors of different kinds in one regime: each line names its key path, each item's lines together in config order", () => {
     const lines = refusal({
       name: "prod",
       logRetentionDays: 45,
@@ -466,10 +466,10 @@ describe("every problem of a config is reported in one run, one line each", () =
       "logRetentionDays: must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
       'databases[0].secretArn: must name one Secrets Manager secret: "*" and "?" are IAM wildcards and would grant every match',
       "databases[0].backup.retention.daily: must be >= 1",
+      expect.stringMatching(/^databases\[0\]\.backup\.schedule: unknown schedule "every blue moon"/),
       'databases[1].purge.rules[0].table: must be a PostgreSQL table or schema.table: letters, digits, _ and $ starting with a letter or _, or a "quoted name"; at most 63 bytes each (no ;)',
       'databases[1].id: duplicate database id "app"',
       'hosts[1].name: duplicate host "web"',
-      expect.stringMatching(/^databases\[0\]\.backup\.schedule: unknown schedule "every blue moon"/),
       expect.stringMatching(/^reminders\[0\]\.schedule: unknown schedule "every fortnight"/),
     ]);
   });
@@ -483,10 +483,10 @@ describe("every problem of a config is reported in one run, one line each", () =
     expect(lines).toEqual([
       "databases[0].backup: unknown key rpoHour (did you mean rpoHours?)",
       "databases[0]: unknown key unknownKey",
-      "reminders[0]: unknown key severtiy (did you mean severity?)",
       "databases[0].backup.schedule: hour 25 out of range 0-23",
-      expect.stringMatching(/^reminders\[0\]\.schedule: unknown schedule "every fortnight"/),
       expect.stringMatching(/^databases\[0\]\.network: the restore drill runs on Fargate \(rtoMinutes 60 /),
+      "reminders[0]: unknown key severtiy (did you mean severity?)",
+      expect.stringMatching(/^reminders\[0\]\.schedule: unknown schedule "every fortnight"/),
     ]);
   });
 
