@@ -15,7 +15,7 @@
  * component's does; a test pins the model against the recorded resources (tests/promises.test.ts,
  * "the model is what is provisioned").
  */
-import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
+import { LAMBDA_MAX_TIMEOUT_SECONDS, METRIC_HOURLY } from "../regime/limits";
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
 import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
@@ -25,14 +25,14 @@ import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow, fileBackupWatch
 import { physicalName } from "./naming";
 import { REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS } from "./redis";
 import { reminderMissedRunWindow, reminderSpec, reminderWatchedJob } from "./reminders";
-import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity } from "./overdue-watch";
+import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
 import { checksHaveGaps, checkStepSeconds, downAlarmPeriodSeconds, failuresBeforeDown } from "../regime/endpoints";
 import { backupRunFigure, databaseRunners } from "../regime/runners";
 import { muteTime } from "../regime/maintenance-windows";
 import { fileBackupSchedule } from "../regime/file-backups";
-import { ALARM_EVALUATION_SECONDS, evaluatePromises, rpoAlarmWindow, rpoWatchedByOverdueWatcher, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
+import { ALARM_EVALUATION_SECONDS, evaluatePromises, rpoAlarmWindow, rpoWatchedByOverdueWatcher, type Declared, type DeclaredHistory, type DeclaredJob, type PromiseReport } from "../regime/promises";
 import { formatDuration } from "../regime/scheduler-time";
 import type { Schedule } from "../regime/schedule";
 import { stateManagerSchedule } from "./association-watch";
@@ -99,6 +99,19 @@ export function fileBackupLastRunOn(g: Pick<HostGroupConfig, "sshHosts" | "targe
   const ssh = n === 1 ? `on its SSH host ${g.sshHosts[0].host}` : n > 1 ? `on each of its ${n} SSH hosts` : undefined;
   const tagged = g.target ? `on any instance tagged ${g.target.tagKey}=${g.target.tagValue}` : undefined;
   return [ssh, tagged].filter(Boolean).join(" and ");
+}
+
+/**
+ * The metric history the overdue watcher reads a job's last run from (its `history`), as the promise
+ * engine judges it against CloudWatch's retention; undefined for a job it reads elsewhere (run
+ * markers, State Manager).
+ */
+export function declaredHistory(j: Pick<WatchedJobSpec, "history" | "toleranceSeconds">, intervalSeconds: number): DeclaredHistory | undefined {
+  if (!j.history) return undefined;
+  const of = j.history.scheduleGroup
+    ? `its schedule group's AWS/Scheduler InvocationAttemptCount history`
+    : `the history of ${j.history.metric!.namespace} ${j.history.metric!.name}`;
+  return { of, keptSeconds: METRIC_HOURLY.retentionSeconds, neededSeconds: intervalSeconds + j.toleranceSeconds + METRIC_HOURLY.periodSeconds };
 }
 
 /** The `Declared` model of a validated regime (see the module comment). */
@@ -235,7 +248,8 @@ export function declaredFromRegime(r: Regime): Declared {
       const sched = { expression: s.expression, timezone: "UTC", intervalSeconds: s.intervalSeconds };
       const j = job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, textOf(b.schedule), sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s));
       // Weekly: components/file-backups.ts hands it to the overdue watcher, which reads its success metric's history.
-      if (fileBackupWatchedJob(r.name, g, b, s)) j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
+      const watchedBackup = fileBackupWatchedJob(r.name, g, b, s);
+      if (watchedBackup) j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS, history: declaredHistory(watchedBackup, s.intervalSeconds) };
       j.lastRunOn = fileBackupLastRunOn(g);
       d.jobs.push(j);
     }
@@ -280,7 +294,7 @@ export function declaredFromRegime(r: Regime): Declared {
     const s = m.schedule;
     const j = job(`reminders[${m.name}].schedule`, `reminder ${m.name}`, s.text, s, m.severity, 0, m.paused, reminderMissedRunWindow(s));
     const watched = reminderWatchedJob(`${r.name}-reminders`, reminderSpec(m));
-    if (watched) j.overdueWatch = { toleranceSeconds: watched.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true };
+    if (watched) j.overdueWatch = { toleranceSeconds: watched.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true, history: declaredHistory(watched, s.intervalSeconds) };
     d.jobs.push(j);
   }
 
