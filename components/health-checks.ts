@@ -33,7 +33,7 @@ import type { TaskEnvironment } from "./task-settings";
 import { ScheduledTask } from "./scheduled-task";
 import type { Schedule } from "../regime/schedule";
 import type { EndpointConfig } from "../regime/schema";
-import { checksHaveGaps, downAlarmPeriodSeconds, downTimeToPageMinutes, failuresBeforeDown } from "../regime/endpoints";
+import { checksHaveGaps, checksSparserThanPeriod, downAlarmPeriodSeconds, downAlarmWindow, downTimeToPageMinutes } from "../regime/endpoints";
 import { lowerSeverity, mostUrgent } from "../regime/severity";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { urlCredentialProblem } from "../tasks/lib/url-credentials";
@@ -206,12 +206,16 @@ export class HealthChecks extends pulumi.ComponentResource {
     // weekend). Where the checks stop for hours (nights, weekends) a period without checks says
     // nothing about the endpoint: missing data is ignored there (the alarm keeps its state), and a
     // checker that stops is paged by its own missed-run alarm (ScheduledTask).
+    // Checks further apart than a day (every 3 days, weekly) leave most one-day periods without a
+    // check: they count as gapped too, and the window spans the checks it counts (downAlarmWindow).
     const period = downAlarmPeriodSeconds(args.schedule);
     const gapped = checksHaveGaps(args.schedule);
+    const sparse = checksSparserThanPeriod(args.schedule);
     const missing = gapped ? "ignore" : "breaching";
     const alarms = args.endpoints.flatMap((e) => {
-      const failures = failuresBeforeDown(e.failuresBeforeAlarm, period);
-      const [pageFrom, pageBy] = downTimeToPageMinutes(failures, period);
+      const w = downAlarmWindow(e.failuresBeforeAlarm, args.schedule);
+      const failures = w.failures;
+      const [pageFrom, pageBy] = sparse ? [(failures - 1) * (args.schedule.intervalSeconds / 60), Math.round(w.spanSeconds / 60)] : downTimeToPageMinutes(failures, period);
       const dims = { service: args.regime, Task: "health-check", Endpoint: e.name };
       const list = [
         createAlarm(
@@ -220,7 +224,7 @@ export class HealthChecks extends pulumi.ComponentResource {
             resource: `endpoint-${e.name}`,
             metric: "down",
             severity: e.severity,
-            runbook: `${e.url} was unavailable ${failures} checks in a row (one check every ${period / 60} min: pages ${pageFrom}-${pageBy} min into an outage${gapped ? ` while checks run, ${args.schedule.expression}; outside them the alarm keeps its state` : ""}): unreachable, untrusted certificate, timed out, or a wrong answer (status, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
+            runbook: `${e.url} was unavailable ${failures} checks in a row (${sparse ? `checks up to ${Math.round(args.schedule.intervalSeconds / 3600)} h apart` : `one check every ${period / 60} min`}: pages ${pageFrom}-${pageBy} min into an outage${gapped ? ` while checks run, ${args.schedule.expression}; outside them the alarm keeps its state` : ""}): unreachable, untrusted certificate, timed out, or a wrong answer (status, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
             treatMissingData: missing,
             paused: args.paused,
             args: {
@@ -229,8 +233,8 @@ export class HealthChecks extends pulumi.ComponentResource {
               dimensions: dims,
               statistic: "Minimum",
               period,
-              evaluationPeriods: failures,
-              datapointsToAlarm: failures,
+              evaluationPeriods: w.evaluationPeriods,
+              datapointsToAlarm: w.datapointsToAlarm,
               comparisonOperator: "LessThanThreshold",
               threshold: 1,
             },
@@ -256,7 +260,9 @@ export class HealthChecks extends pulumi.ComponentResource {
                 dimensions: dims,
                 statistic: "Average",
                 period,
-                evaluationPeriods: failures,
+                // The down alarm's window: on sparse checks, the days that hold `failures` checks.
+                evaluationPeriods: w.evaluationPeriods,
+                datapointsToAlarm: w.datapointsToAlarm,
                 comparisonOperator: "GreaterThanThreshold",
                 threshold: e.maxResponseMs,
               },

@@ -28,7 +28,7 @@ import { reminderMissedRunWindow, reminderSpec, reminderWatchedJob } from "./rem
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
-import { checksHaveGaps, checkStepSeconds, downAlarmPeriodSeconds, failuresBeforeDown } from "../regime/endpoints";
+import { checksHaveGaps, checkStepSeconds, checksSparserThanPeriod, downAlarmPeriodSeconds, downAlarmWindow } from "../regime/endpoints";
 import { backupRunFigure, databaseRunners } from "../regime/runners";
 import { muteTime } from "../regime/maintenance-windows";
 import { fileBackupSchedule } from "../regime/file-backups";
@@ -203,12 +203,15 @@ export function declaredFromRegime(r: Regime): Declared {
     const step = checkStepSeconds(s);
     const gapped = checksHaveGaps(s);
     for (const e of r.endpoints.checks) {
-      const failures = failuresBeforeDown(e.failuresBeforeAlarm, period);
+      const w = downAlarmWindow(e.failuresBeforeAlarm, s);
+      const failures = w.failures;
+      const toPage = w.spanSeconds + ALARM_EVALUATION_SECONDS;
       d.alarms.push({
         key: `endpoints.checks[${e.name}].failuresBeforeAlarm`,
         name: alarmName(r.name, { resource: `endpoint-${e.name}`, metric: "down", severity: e.severity }),
-        window: { period, evaluationPeriods: failures, datapointsToAlarm: failures },
+        window: { period, evaluationPeriods: w.evaluationPeriods, datapointsToAlarm: w.datapointsToAlarm },
         checkIntervalSeconds: step,
+        ...(checksSparserThanPeriod(s) ? { spanSeconds: w.spanSeconds } : {}),
         severity: e.severity,
         components: [`${r.name}-health`],
         // components/health-checks.ts: paused checks turn the down alarms' actions off.
@@ -218,8 +221,8 @@ export function declaredFromRegime(r: Regime): Declared {
         // interval), the failing checks fill `failures` periods, and CloudWatch evaluates the alarm
         // once a minute (ALARM_EVALUATION_SECONDS). Fewer datapoints would page sooner but on fewer
         // failed checks than failuresBeforeAlarm says; the promise states the real time instead.
-        promisedSeconds: endpointTimeToPageSeconds(failures, step, period),
-        promiseText: `${e.severity} page when ${e.name} is down for ${failures} checks (${Math.round((failures * step) / 60)} min), within ${formatDuration(endpointTimeToPageSeconds(failures, step, period))} of the fault`,
+        promisedSeconds: toPage,
+        promiseText: `${e.severity} page when ${e.name} is down for ${failures} checks (${Math.round((failures * (checksSparserThanPeriod(s) ? s.intervalSeconds : step)) / 60)} min), within ${formatDuration(toPage)} of the fault`,
         setting: `failuresBeforeAlarm ${failures}`,
         remedy: "check more often or lower failuresBeforeAlarm",
       });

@@ -156,6 +156,12 @@ export interface DeclaredAlarm {
   window: AlarmWindow;
   /** Seconds between two checks that feed the metric (an endpoint's check interval); 0 when the fault itself is the datapoint. */
   checkIntervalSeconds: number;
+  /**
+   * Seconds from the fault to the datapoint that completes the alarm's condition, where that is not
+   * one check interval + period x datapoints: checks further apart than a period (every 3 days), where
+   * `failures` longest intervals pass and then the period holding the last failing check.
+   */
+  spanSeconds?: number;
   /** The promised time to the page, in seconds, and its wording; unset: the figure is reported only. */
   promisedSeconds?: number;
   promiseText?: string;
@@ -738,7 +744,9 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       continue;
     }
     // The overdue watcher's alarm pages up to one watcher interval + its period after the fault is due.
-    const worst = a.overdueWatch ? a.overdueWatch.delaySeconds : a.checkIntervalSeconds + a.window.period * (a.window.datapointsToAlarm ?? a.window.evaluationPeriods) + ALARM_EVALUATION_SECONDS;
+    const worst = a.overdueWatch
+      ? a.overdueWatch.delaySeconds
+      : (a.spanSeconds ?? a.checkIntervalSeconds + a.window.period * (a.window.datapointsToAlarm ?? a.window.evaluationPeriods)) + ALARM_EVALUATION_SECONDS;
     const late = a.promisedSeconds !== undefined && worst > a.promisedSeconds;
     const muted = longestMute(a, d.mutes ?? [], start, end);
     if (muted && (a.severity === "P0" || a.severity === "P1")) {
