@@ -30,7 +30,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { alarmName, PAUSED_NOTE, createAlarm, type AlertTopics, type Severity } from "./alarms";
 import type { IamStatement } from "./iam";
 import type { TaskEnvironment } from "./task-settings";
-import { ScheduledTask } from "./scheduled-task";
+import { jobMissedRunWindow, missedRunCountsInvocations, missedRunJobOf, ScheduledTask } from "./scheduled-task";
+import { lambdaTaskWatchedJob, type WatchedJobSpec } from "./overdue-watch";
+import { physicalName, withoutPrefix } from "./naming";
 import type { Schedule } from "../regime/schedule";
 import type { EndpointConfig } from "../regime/schema";
 import { checksHaveGaps, checksSparserThanPeriod, downAlarmPeriodSeconds, downAlarmWindow, downTimeToPageMinutes } from "../regime/endpoints";
@@ -164,8 +166,33 @@ export function healthCheckMissedRunSeverity(schedule: Pick<Schedule, "expressio
   return mostUrgent(endpoints.map((e) => e.severity)) ?? "P3";
 }
 
+/**
+ * The overdue watcher's job for the endpoint checks of component `name` when they run further apart
+ * than their missed-run alarm can look back (weekly), or undefined: its function's runs, or its
+ * successful runs where the missed-run alarm counts those (a gapped schedule: a checker failing every
+ * run must page at the endpoints' severity too), at the missed-run alarm's severity.
+ */
+export function healthCheckWatchedJob(name: string, args: Pick<HealthChecksArgs, "regime" | "schedule" | "endpoints" | "paused">, since?: pulumi.Input<string>): WatchedJobSpec | undefined {
+  const timeoutSeconds = healthCheckTimeoutSeconds(args.endpoints);
+  const severity = healthCheckMissedRunSeverity(args.schedule, args.endpoints);
+  return lambdaTaskWatchedJob({
+    resource: withoutPrefix(`${name}-task`, args.regime),
+    functionName: physicalName(`${name}-task`, 64),
+    since,
+    schedule: args.schedule,
+    timeoutSeconds,
+    severity,
+    countsRuns: missedRunCountsInvocations({ severity: "P3", missedRunSeverity: severity }),
+    description: `endpoint checks of ${args.endpoints.length} endpoints`,
+    window: jobMissedRunWindow(missedRunJobOf({ schedule: args.schedule, timeoutSeconds })),
+    paused: args.paused,
+  });
+}
+
 export class HealthChecks extends pulumi.ComponentResource {
   public readonly task: ScheduledTask;
+  /** The checker for the overdue watcher when it runs further apart than a missed-run alarm sees (weekly): lambdaTaskWatchedJob. */
+  public readonly watchedJobs: WatchedJobSpec[];
   public readonly alarmNames: pulumi.Output<string[]>;
 
   constructor(name: string, args: HealthChecksArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -201,6 +228,8 @@ export class HealthChecks extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+
+    this.watchedJobs = [healthCheckWatchedJob(name, args, this.task.roleCreated)].flatMap((j) => (j ? [j] : []));
 
     // One period per check while the checks run (a working-hours schedule's 5-minute step, not its
     // weekend). Where the checks stop for hours (nights, weekends) a period without checks says

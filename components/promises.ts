@@ -19,11 +19,11 @@ import { LAMBDA_MAX_TIMEOUT_SECONDS, METRIC_HOURLY } from "../regime/limits";
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
 import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
-import { endpointsSetting, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds } from "./health-checks";
+import { endpointsSetting, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
 import { physicalName } from "./naming";
-import { REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS } from "./redis";
+import { REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS, redisWatchedJob } from "./redis";
 import { reminderMissedRunWindow, reminderSpec, reminderWatchedJob } from "./reminders";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
@@ -192,12 +192,20 @@ export function declaredFromRegime(r: Regime): Declared {
 
   for (const x of r.redis) {
     const s = x.schedule;
-    d.jobs.push(job(`redis[${x.id}].schedule`, `${REDIS_TASK} of ${x.id}`, s.text, s, x.severity, REDIS_TASK_TIMEOUT_SECONDS, x.paused));
+    const j = job(`redis[${x.id}].schedule`, `${REDIS_TASK} of ${x.id}`, s.text, s, x.severity, REDIS_TASK_TIMEOUT_SECONDS, x.paused);
+    // Weekly: components/redis.ts hands it to the overdue watcher, which reads its function's Invocations history.
+    const w = redisWatchedJob(`${r.name}-redis-${x.id}`, r.name, x);
+    if (w) j.overdueWatch = { toleranceSeconds: w.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true, history: declaredHistory(w, s.intervalSeconds) };
+    d.jobs.push(j);
   }
 
   if (r.endpoints) {
     const s = r.endpoints.schedule;
-    d.jobs.push(job("endpoints.schedule", "endpoint checks", s.text, s, healthCheckMissedRunSeverity(s, r.endpoints.checks), healthCheckTimeoutSeconds(r.endpoints.checks), r.endpoints.paused));
+    const checker = job("endpoints.schedule", "endpoint checks", s.text, s, healthCheckMissedRunSeverity(s, r.endpoints.checks), healthCheckTimeoutSeconds(r.endpoints.checks), r.endpoints.paused);
+    // Weekly: components/health-checks.ts hands the checker to the overdue watcher (its function's runs; its tolerance holds its run).
+    const w = healthCheckWatchedJob(`${r.name}-health`, { regime: r.name, schedule: s, endpoints: r.endpoints.checks, paused: r.endpoints.paused });
+    if (w) checker.overdueWatch = { toleranceSeconds: w.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true, history: declaredHistory(w, s.intervalSeconds) };
+    d.jobs.push(checker);
     // components/health-checks.ts: one period per check while the checks run, whole minutes, 1 minute to 1 day.
     const period = downAlarmPeriodSeconds(s);
     const step = checkStepSeconds(s);
