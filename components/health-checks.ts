@@ -30,10 +30,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { alarmName, PAUSED_NOTE, createAlarm, type AlertTopics, type Severity } from "./alarms";
 import type { IamStatement } from "./iam";
 import type { TaskEnvironment } from "./task-settings";
-import { ScheduledTask } from "./scheduled-task";
+import { jobMissedRunWindow, missedRunCountsInvocations, missedRunJobOf, ScheduledTask } from "./scheduled-task";
+import { lambdaTaskWatchedJob, type WatchedJobSpec } from "./overdue-watch";
+import { physicalName, withoutPrefix } from "./naming";
 import type { Schedule } from "../regime/schedule";
 import type { EndpointConfig } from "../regime/schema";
-import { checksHaveGaps, downAlarmPeriodSeconds, downTimeToPageMinutes, failuresBeforeDown } from "../regime/endpoints";
+import { checksHaveGaps, checksSparserThanPeriod, downAlarmPeriodSeconds, downAlarmWindow, downTimeToPageMinutes } from "../regime/endpoints";
 import { lowerSeverity, mostUrgent } from "../regime/severity";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
@@ -173,8 +175,33 @@ export function healthCheckMissedRunSeverity(schedule: Pick<Schedule, "expressio
   return mostUrgent(endpoints.map((e) => e.severity)) ?? "P3";
 }
 
+/**
+ * The overdue watcher's job for the endpoint checks of component `name` when they run further apart
+ * than their missed-run alarm can look back (weekly), or undefined: its function's runs, or its
+ * successful runs where the missed-run alarm counts those (a gapped schedule: a checker failing every
+ * run must page at the endpoints' severity too), at the missed-run alarm's severity.
+ */
+export function healthCheckWatchedJob(name: string, args: Pick<HealthChecksArgs, "regime" | "schedule" | "endpoints" | "paused">, since?: pulumi.Input<string>): WatchedJobSpec | undefined {
+  const timeoutSeconds = healthCheckTimeoutSeconds(args.endpoints);
+  const severity = healthCheckMissedRunSeverity(args.schedule, args.endpoints);
+  return lambdaTaskWatchedJob({
+    resource: withoutPrefix(`${name}-task`, args.regime),
+    functionName: physicalName(`${name}-task`, 64),
+    since,
+    schedule: args.schedule,
+    timeoutSeconds,
+    severity,
+    countsRuns: missedRunCountsInvocations({ severity: "P3", missedRunSeverity: severity }),
+    description: `endpoint checks of ${args.endpoints.length} endpoints`,
+    window: jobMissedRunWindow(missedRunJobOf({ schedule: args.schedule, timeoutSeconds })),
+    paused: args.paused,
+  });
+}
+
 export class HealthChecks extends pulumi.ComponentResource {
   public readonly task: ScheduledTask;
+  /** The checker for the overdue watcher when it runs further apart than a missed-run alarm sees (weekly): lambdaTaskWatchedJob. */
+  public readonly watchedJobs: WatchedJobSpec[];
   public readonly alarmNames: pulumi.Output<string[]>;
 
   constructor(name: string, args: HealthChecksArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -211,16 +238,22 @@ export class HealthChecks extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    this.watchedJobs = [healthCheckWatchedJob(name, args, this.task.roleCreated)].flatMap((j) => (j ? [j] : []));
+
     // One period per check while the checks run (a working-hours schedule's 5-minute step, not its
     // weekend). Where the checks stop for hours (nights, weekends) a period without checks says
     // nothing about the endpoint: missing data is ignored there (the alarm keeps its state), and a
     // checker that stops is paged by its own missed-run alarm (ScheduledTask).
+    // Checks further apart than a day (every 3 days, weekly) leave most one-day periods without a
+    // check: they count as gapped too, and the window spans the checks it counts (downAlarmWindow).
     const period = downAlarmPeriodSeconds(args.schedule);
     const gapped = checksHaveGaps(args.schedule);
+    const sparse = checksSparserThanPeriod(args.schedule);
     const missing = gapped ? "ignore" : "breaching";
     const alarms = args.endpoints.flatMap((e) => {
-      const failures = failuresBeforeDown(e.failuresBeforeAlarm, period);
-      const [pageFrom, pageBy] = downTimeToPageMinutes(failures, period);
+      const w = downAlarmWindow(e.failuresBeforeAlarm, args.schedule);
+      const failures = w.failures;
+      const [pageFrom, pageBy] = sparse ? [(failures - 1) * (args.schedule.intervalSeconds / 60), Math.round(w.spanSeconds / 60)] : downTimeToPageMinutes(failures, period);
       const dims = { service: args.regime, Task: "health-check", Endpoint: e.name };
       const list = [
         createAlarm(
@@ -229,7 +262,7 @@ export class HealthChecks extends pulumi.ComponentResource {
             resource: `endpoint-${e.name}`,
             metric: "down",
             severity: e.severity,
-            runbook: `${e.url} was unavailable ${failures} checks in a row (one check every ${period / 60} min: pages ${pageFrom}-${pageBy} min into an outage${gapped ? ` while checks run, ${args.schedule.expression}; outside them the alarm keeps its state` : ""}): unreachable, untrusted certificate, timed out, or a wrong answer (status, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
+            runbook: `${e.url} was unavailable ${failures} checks in a row (${sparse ? `checks up to ${Math.round(args.schedule.intervalSeconds / 3600)} h apart` : `one check every ${period / 60} min`}: pages ${pageFrom}-${pageBy} min into an outage${gapped ? ` while checks run, ${args.schedule.expression}; outside them the alarm keeps its state` : ""}): unreachable, untrusted certificate, timed out, or a wrong answer (status, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
             treatMissingData: missing,
             paused: args.paused,
             args: {
@@ -238,8 +271,8 @@ export class HealthChecks extends pulumi.ComponentResource {
               dimensions: dims,
               statistic: "Minimum",
               period,
-              evaluationPeriods: failures,
-              datapointsToAlarm: failures,
+              evaluationPeriods: w.evaluationPeriods,
+              datapointsToAlarm: w.datapointsToAlarm,
               comparisonOperator: "LessThanThreshold",
               threshold: 1,
             },
@@ -265,7 +298,9 @@ export class HealthChecks extends pulumi.ComponentResource {
                 dimensions: dims,
                 statistic: "Average",
                 period,
-                evaluationPeriods: failures,
+                // The down alarm's window: on sparse checks, the days that hold `failures` checks.
+                evaluationPeriods: w.evaluationPeriods,
+                datapointsToAlarm: w.datapointsToAlarm,
                 comparisonOperator: "GreaterThanThreshold",
                 threshold: e.maxResponseMs,
               },

@@ -48,6 +48,7 @@ import type { TaskEnvironment } from "./task-settings";
 import { jobMissedRunWindow, ScheduledTask, STAR_ONLY_TASK_ACTIONS } from "./scheduled-task";
 import type { WatchedJob } from "../tasks/overdue-watch";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+import { lambdaRuns } from "../tasks/lib/metric-history";
 
 /** A job the watcher watches, with what its alarm needs; a reminder's `since` and an association's id are outputs of their resources. */
 export interface WatchedJobSpec extends Omit<WatchedJob, "since" | "association"> {
@@ -95,6 +96,44 @@ export function historyLookbackSeconds(intervalSeconds: number, toleranceSeconds
 
 /** Added to a watched job's run time before it is overdue: the Scheduler's retries (maximumEventAgeSeconds 3600). */
 export const OVERDUE_TOLERANCE_MARGIN_SECONDS = 3600;
+
+/**
+ * The watcher's job for a scheduled Lambda task too sparse for a missed-run alarm (a weekly
+ * redis-health or endpoint check), or undefined when an alarm watches it (`window`) or it is paused.
+ * Its last run is its function's AWS/Lambda Invocations history (free, 1-hour data points kept 455
+ * days), less its Errors where its missed-run alarm would count successes (`countsRuns` false: the
+ * endpoint checks on a gapped schedule); tolerance: its timeout + the Scheduler's hour of retries;
+ * watch start `since`, its role's creation date (made with the function, kept across its updates).
+ * Job `task/<resource>`, overdue alarm `<regime>-<resource>-overdue-<severity>` beside its task alarms.
+ */
+export function lambdaTaskWatchedJob(t: {
+  resource: string;
+  functionName: string;
+  since?: pulumi.Input<string>;
+  schedule: { expression: string; timezone: string; intervalSeconds: number };
+  timeoutSeconds: number;
+  severity: Severity;
+  countsRuns: boolean;
+  description: string;
+  window: unknown;
+  paused?: boolean;
+}): WatchedJobSpec | undefined {
+  if (t.window || t.paused) return undefined;
+  const toleranceSeconds = t.timeoutSeconds + OVERDUE_TOLERANCE_MARGIN_SECONDS;
+  const runs = lambdaRuns(t.functionName);
+  return {
+    job: `task/${t.resource}`,
+    resource: t.resource,
+    since: t.since,
+    expression: t.schedule.expression,
+    timezone: t.schedule.timezone,
+    toleranceSeconds,
+    history: { metric: runs.metric, ...(t.countsRuns ? {} : { failures: runs.failures }), lookbackSeconds: historyLookbackSeconds(t.schedule.intervalSeconds, toleranceSeconds) },
+    severity: t.severity,
+    description: `${t.description} (function ${t.functionName}, ${t.schedule.expression} ${t.schedule.timezone})`,
+    byHand: `then check that its schedule is enabled, its dead-letter queue and its log group /aws/lambda/${t.functionName}; run it once by hand (the runNow output).`,
+  };
+}
 
 export interface OverdueWatchArgs {
   regime: string;

@@ -15,23 +15,23 @@
  * component's does; a test pins the model against the recorded resources (tests/promises.test.ts,
  * "the model is what is provisioned").
  */
-import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
+import { LAMBDA_MAX_TIMEOUT_SECONDS, METRIC_HOURLY } from "../regime/limits";
 import { alarmName } from "./alarms";
 import { tierRules } from "./backup-vault";
 import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
-import { endpointsSetting, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds } from "./health-checks";
+import { endpointsSetting, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { FILE_BACKUP_TIMEOUT_SECONDS, fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
 import { physicalName } from "./naming";
-import { REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS } from "./redis";
+import { REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS, redisWatchedJob } from "./redis";
 import { reminderMissedRunWindow, reminderSpec, reminderWatchedJob } from "./reminders";
-import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity } from "./overdue-watch";
+import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
 import { TIERS } from "../tasks/lib/tiers";
-import { checksHaveGaps, checkStepSeconds, downAlarmPeriodSeconds, failuresBeforeDown } from "../regime/endpoints";
+import { checksHaveGaps, checkStepSeconds, checksSparserThanPeriod, downAlarmPeriodSeconds, downAlarmWindow } from "../regime/endpoints";
 import { backupRunFigure, databaseRunners, vaultAbortIncompleteUploadDays } from "../regime/runners";
 import { muteTime } from "../regime/maintenance-windows";
-import { ALARM_EVALUATION_SECONDS, evaluatePromises, rpoAlarmWindow, rpoWatchedByOverdueWatcher, type Declared, type DeclaredJob, type PromiseReport } from "../regime/promises";
+import { ALARM_EVALUATION_SECONDS, evaluatePromises, rpoAlarmWindow, rpoWatchedByOverdueWatcher, type Declared, type DeclaredHistory, type DeclaredJob, type PromiseReport } from "../regime/promises";
 import { formatDuration } from "../regime/scheduler-time";
 import type { Schedule } from "../regime/schedule";
 import type { ConfigSchedule, Regime } from "../regime/schema";
@@ -96,6 +96,19 @@ export function fileBackupLastRunOn(g: Pick<HostGroupConfig, "sshHosts" | "targe
   const ssh = n === 1 ? `on its SSH host ${g.sshHosts[0].host}` : n > 1 ? `on each of its ${n} SSH hosts` : undefined;
   const tagged = g.target ? `on any instance tagged ${g.target.tagKey}=${g.target.tagValue}` : undefined;
   return [ssh, tagged].filter(Boolean).join(" and ");
+}
+
+/**
+ * The metric history the overdue watcher reads a job's last run from (its `history`), as the promise
+ * engine judges it against CloudWatch's retention; undefined for a job it reads elsewhere (run
+ * markers, State Manager).
+ */
+export function declaredHistory(j: Pick<WatchedJobSpec, "history" | "toleranceSeconds">, intervalSeconds: number): DeclaredHistory | undefined {
+  if (!j.history) return undefined;
+  const of = j.history.scheduleGroup
+    ? `its schedule group's AWS/Scheduler InvocationAttemptCount history`
+    : `the history of ${j.history.metric!.namespace} ${j.history.metric!.name}`;
+  return { of, keptSeconds: METRIC_HOURLY.retentionSeconds, neededSeconds: intervalSeconds + j.toleranceSeconds + METRIC_HOURLY.periodSeconds };
 }
 
 /** The `Declared` model of a validated regime (see the module comment). */
@@ -178,23 +191,34 @@ export function declaredFromRegime(r: Regime): Declared {
 
   for (const x of r.redis) {
     const s = x.schedule;
-    d.jobs.push(job(`redis[${x.id}].schedule`, `${REDIS_TASK} of ${x.id}`, s.text, s, x.severity, REDIS_TASK_TIMEOUT_SECONDS, x.paused));
+    const j = job(`redis[${x.id}].schedule`, `${REDIS_TASK} of ${x.id}`, s.text, s, x.severity, REDIS_TASK_TIMEOUT_SECONDS, x.paused);
+    // Weekly: components/redis.ts hands it to the overdue watcher, which reads its function's Invocations history.
+    const w = redisWatchedJob(`${r.name}-redis-${x.id}`, r.name, x);
+    if (w) j.overdueWatch = { toleranceSeconds: w.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true, history: declaredHistory(w, s.intervalSeconds) };
+    d.jobs.push(j);
   }
 
   if (r.endpoints) {
     const s = r.endpoints.schedule;
-    d.jobs.push(job("endpoints.schedule", "endpoint checks", s.text, s, healthCheckMissedRunSeverity(s, r.endpoints.checks), healthCheckTimeoutSeconds(r.endpoints.checks), r.endpoints.paused));
+    const checker = job("endpoints.schedule", "endpoint checks", s.text, s, healthCheckMissedRunSeverity(s, r.endpoints.checks), healthCheckTimeoutSeconds(r.endpoints.checks), r.endpoints.paused);
+    // Weekly: components/health-checks.ts hands the checker to the overdue watcher (its function's runs; its tolerance holds its run).
+    const w = healthCheckWatchedJob(`${r.name}-health`, { regime: r.name, schedule: s, endpoints: r.endpoints.checks, paused: r.endpoints.paused });
+    if (w) checker.overdueWatch = { toleranceSeconds: w.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true, history: declaredHistory(w, s.intervalSeconds) };
+    d.jobs.push(checker);
     // components/health-checks.ts: one period per check while the checks run, whole minutes, 1 minute to 1 day.
     const period = downAlarmPeriodSeconds(s);
     const step = checkStepSeconds(s);
     const gapped = checksHaveGaps(s);
     for (const e of r.endpoints.checks) {
-      const failures = failuresBeforeDown(e.failuresBeforeAlarm, period);
+      const w = downAlarmWindow(e.failuresBeforeAlarm, s);
+      const failures = w.failures;
+      const toPage = w.spanSeconds + ALARM_EVALUATION_SECONDS;
       d.alarms.push({
         key: `endpoints.checks[${e.name}].failuresBeforeAlarm`,
         name: alarmName(r.name, { resource: `endpoint-${e.name}`, metric: "down", severity: e.severity }),
-        window: { period, evaluationPeriods: failures, datapointsToAlarm: failures },
+        window: { period, evaluationPeriods: w.evaluationPeriods, datapointsToAlarm: w.datapointsToAlarm },
         checkIntervalSeconds: step,
+        ...(checksSparserThanPeriod(s) ? { spanSeconds: w.spanSeconds } : {}),
         severity: e.severity,
         components: [`${r.name}-health`],
         // components/health-checks.ts: paused checks turn the down alarms' actions off.
@@ -204,8 +228,8 @@ export function declaredFromRegime(r: Regime): Declared {
         // interval), the failing checks fill `failures` periods, and CloudWatch evaluates the alarm
         // once a minute (ALARM_EVALUATION_SECONDS). Fewer datapoints would page sooner but on fewer
         // failed checks than failuresBeforeAlarm says; the promise states the real time instead.
-        promisedSeconds: endpointTimeToPageSeconds(failures, step, period),
-        promiseText: `${e.severity} page when ${e.name} is down for ${failures} checks (${Math.round((failures * step) / 60)} min), within ${formatDuration(endpointTimeToPageSeconds(failures, step, period))} of the fault`,
+        promisedSeconds: toPage,
+        promiseText: `${e.severity} page when ${e.name} is down for ${failures} checks (${Math.round((failures * (checksSparserThanPeriod(s) ? s.intervalSeconds : step)) / 60)} min), within ${formatDuration(toPage)} of the fault`,
         setting: `failuresBeforeAlarm ${failures}`,
         remedy: "check more often or lower failuresBeforeAlarm",
       });
@@ -234,7 +258,8 @@ export function declaredFromRegime(r: Regime): Declared {
       const sched = { expression: s.expression, timezone: "UTC", intervalSeconds: s.intervalSeconds };
       const j = job(`logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule`, `file backup ${g.name}/${b.name}`, s.text, sched, b.severity, FILE_BACKUP_TIMEOUT_SECONDS, b.paused, fileBackupMissedRunWindow(s));
       // Weekly: components/file-backups.ts hands it to the overdue watcher, which reads its success metric's history.
-      if (fileBackupWatchedJob(r.name, g, b, s)) j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
+      const watchedBackup = fileBackupWatchedJob(r.name, g, b, s);
+      if (watchedBackup) j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS, history: declaredHistory(watchedBackup, s.intervalSeconds) };
       j.lastRunOn = fileBackupLastRunOn(g);
       d.jobs.push(j);
     }
@@ -279,7 +304,7 @@ export function declaredFromRegime(r: Regime): Declared {
     const s = m.schedule;
     const j = job(`reminders[${m.name}].schedule`, `reminder ${m.name}`, s.text, s, m.severity, 0, m.paused, reminderMissedRunWindow(s));
     const watched = reminderWatchedJob(`${r.name}-reminders`, reminderSpec(m));
-    if (watched) j.overdueWatch = { toleranceSeconds: watched.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true };
+    if (watched) j.overdueWatch = { toleranceSeconds: watched.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true, history: declaredHistory(watched, s.intervalSeconds) };
     d.jobs.push(j);
   }
 

@@ -9,7 +9,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics } from "./alarms";
 import type { IamStatement } from "./iam";
-import { ScheduledTask } from "./scheduled-task";
+import { jobMissedRunWindow, missedRunJobOf, ScheduledTask } from "./scheduled-task";
+import { lambdaTaskWatchedJob, type WatchedJobSpec } from "./overdue-watch";
+import { physicalName, withoutPrefix } from "./naming";
 import type { TaskEnvironment } from "./task-settings";
 import type { RedisConfig } from "../regime/schema";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
@@ -58,8 +60,30 @@ export function queueAlarmParts(names: string[]): string[] {
   });
 }
 
+/**
+ * The overdue watcher's job for the redis-health task of component `name` when it runs further apart
+ * than its missed-run alarm can look back (weekly), or undefined: its function's runs (a failed run
+ * pages through its errors alarm at the same severity), at the Redis' severity.
+ */
+export function redisWatchedJob(name: string, regime: string, r: Pick<RedisConfig, "id" | "schedule" | "severity" | "paused">, since?: pulumi.Input<string>): WatchedJobSpec | undefined {
+  return lambdaTaskWatchedJob({
+    resource: withoutPrefix(`${name}-${REDIS_TASK}`, regime),
+    functionName: physicalName(`${name}-${REDIS_TASK}`, 64),
+    since,
+    schedule: r.schedule,
+    timeoutSeconds: REDIS_TASK_TIMEOUT_SECONDS,
+    severity: r.severity,
+    countsRuns: true,
+    description: `${REDIS_TASK} of redis ${r.id}`,
+    window: jobMissedRunWindow(missedRunJobOf({ schedule: r.schedule, timeoutSeconds: REDIS_TASK_TIMEOUT_SECONDS })),
+    paused: r.paused,
+  });
+}
+
 export class RedisHealth extends pulumi.ComponentResource {
   public readonly task: ScheduledTask;
+  /** The task for the overdue watcher when it runs further apart than a missed-run alarm sees (weekly): redisWatchedJob. */
+  public readonly watchedJobs: WatchedJobSpec[];
   public readonly alarmNames: pulumi.Output<string[]>;
 
   constructor(name: string, args: RedisHealthArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -91,6 +115,8 @@ export class RedisHealth extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+
+    this.watchedJobs = [redisWatchedJob(name, args.regime, r, this.task.roleCreated)].flatMap((j) => (j ? [j] : []));
 
     // Warning levels page from the metrics the task writes. A breaching value is written on every
     // run, a healthy one once every 6 hours (tasks/lib/metrics.ts SAMPLE_SECONDS.warningLevel), so

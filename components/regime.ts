@@ -230,6 +230,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       );
       recordTask(`redis/${x.id}/${REDIS_TASK}`, rh.task, { task: REDIS_TASK });
       alarmNames.push(rh.alarmNames);
+      watchedJobs.push(...rh.watchedJobs);
     }
 
     // ------------------------------------------------------------------ endpoints
@@ -250,6 +251,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       );
       alarmNames.push(hc.alarmNames);
       recordTask("health-check", hc.task, { task: "health-check" });
+      watchedJobs.push(...hc.watchedJobs);
     }
 
     // ------------------------------------------------------------------ hosts, applications, RDS

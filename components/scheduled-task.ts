@@ -522,6 +522,10 @@ export class ScheduledTask extends pulumi.ComponentResource {
   public readonly bundledSettings: Record<string, pulumi.Input<string>> = {};
   /** False when the expected interval is longer than a metric alarm can watch (7 days). */
   public readonly missedRunWatched: boolean;
+  /** When the task's role was created (ISO 8601; Lambda only): the watch start of a task the overdue watcher watches from its function's metrics. */
+  public readonly roleCreated?: pulumi.Output<string>;
+  /** Resource part of the task's alarm names (`health-task`). */
+  public readonly alarmResource: string;
   /** The AWS CLI command that runs the task once now, as its schedule would (stack output `runNow`). */
   public readonly runNowCommand: pulumi.Output<string>;
   /**
@@ -554,6 +558,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
     const fargate = args.code.kind === "fargate" ? args.code : undefined;
     const physical = physicalName(name, 64);
     const alarmResource = withoutPrefix(name, args.regime);
+    this.alarmResource = alarmResource;
 
     const callerStatements = args.policyStatements.map((s, i) =>
       pulumi.output(s).apply((resolved) => {
@@ -646,6 +651,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
         { parent: this },
       );
       targetArn = fn.arn;
+      this.roleCreated = taskRole.createDate;
       schedulerStatements = [
         { Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [fn.arn] },
         { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [dlq.arn] },

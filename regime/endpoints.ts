@@ -56,7 +56,7 @@ export const endpointSchema = z
       .max(60)
       .optional()
       .describe(
-        "failed checks in a row before the down alarm pages; default: enough checks to cover 5 minutes of outage (seed 000: service down > 5 minutes), at least 2: 5 at one check a minute, 2 at hourly checks; a schedule with gaps (working hours) counts the checks while they run, and its gaps neither page nor clear the alarm",
+        "failed checks in a row before the down alarm pages; default: enough checks to cover 5 minutes of outage (seed 000: service down > 5 minutes), at least 2: 5 at one check a minute, 2 at hourly checks; a schedule with gaps (working hours) counts the checks while they run, and its gaps neither page nor clear the alarm; checks further apart than a day (every 3 days, weekly) are gapped too: the alarm spans the days that hold that many checks (default 2, or 1 when checks are more than 6 days apart: CloudWatch looks back at most 7 days)",
       ),
     uptimeTargetPercent: z
       .number({ message: "must be a number" })
@@ -146,7 +146,20 @@ export function checkStepSeconds(s: Pick<Schedule, "expression" | "intervalSecon
  * pages nor clears it; a checker that stops is paged by its own missed-run alarm.
  */
 export function checksHaveGaps(s: Pick<Schedule, "expression" | "intervalSeconds" | "timezone">): boolean {
-  return s.intervalSeconds > checkStepSeconds(s) || scheduleShiftSeconds(s) > 0;
+  return s.intervalSeconds > checkStepSeconds(s) || scheduleShiftSeconds(s) > 0 || checksSparserThanPeriod(s);
+}
+
+/** The longest period the down alarm takes (its period is one check step, at most a day). */
+export const DOWN_ALARM_PERIOD_MAX_SECONDS = 86_400;
+
+/**
+ * Whether checks lie further apart than one down-alarm period can hold, even while they run (their
+ * step, checkStepSeconds, over a day: every 2 or 3 days, weekly; not working hours, whose weekend is a gap):
+ * most periods then hold no check, so the checks count as gapped (checksHaveGaps): a period without a
+ * check neither pages nor clears, and the alarm's window spans the checks it counts (downAlarmWindow).
+ */
+export function checksSparserThanPeriod(s: Pick<Schedule, "expression" | "intervalSeconds">): boolean {
+  return checkStepSeconds(s) > DOWN_ALARM_PERIOD_MAX_SECONDS;
 }
 
 /**
@@ -154,5 +167,33 @@ export function checksHaveGaps(s: Pick<Schedule, "expression" | "intervalSeconds
  * whole minutes, 1 minute to 1 day (CloudWatch: a period of 60 s or more is a multiple of 60).
  */
 export function downAlarmPeriodSeconds(s: Pick<Schedule, "expression" | "intervalSeconds">): number {
-  return Math.max(60, Math.min(86400, Math.round(checkStepSeconds(s) / 60) * 60));
+  return Math.max(60, Math.min(DOWN_ALARM_PERIOD_MAX_SECONDS, Math.round(checkStepSeconds(s) / 60) * 60));
+}
+
+/**
+ * The down alarm of an endpoint: failed checks in a row before it pages (`failures`), its period,
+ * evaluation periods and datapoints to alarm, and `spanSeconds`, the worst time from the fault to the
+ * datapoint that completes its condition (CloudWatch's minute of evaluation not included).
+ * - Checks at most a period apart: one period per check, `failures` of them, all required
+ *   (failuresBeforeDown); span: one check interval until the first failing check + the periods.
+ * - Checks further apart (checksSparserThanPeriod: every 3 days, weekly): one-day periods, as many as
+ *   hold `failures` checks at their longest interval apart ((failures - 1) x interval, one more period
+ *   for where the first falls in its day), `failures` of them required (missing data is ignored, so
+ *   the days between checks neither page nor clear). Default failures: 2 when that window fits
+ *   CloudWatch's 7 days (checks up to 6 days apart), else 1 (weekly). Span: `failures` longest
+ *   intervals (the fault is seen at the next check) + the period holding the last failing check.
+ * A window longer than 7 days is returned as is: the promise check refuses it (alarmWindowProblem).
+ */
+export function downAlarmWindow(
+  explicit: number | undefined,
+  s: Pick<Schedule, "expression" | "intervalSeconds">,
+): { failures: number; period: number; evaluationPeriods: number; datapointsToAlarm: number; spanSeconds: number } {
+  const period = downAlarmPeriodSeconds(s);
+  if (!checksSparserThanPeriod(s)) {
+    const failures = failuresBeforeDown(explicit, period);
+    return { failures, period, evaluationPeriods: failures, datapointsToAlarm: failures, spanSeconds: checkStepSeconds(s) + failures * period };
+  }
+  const periodsFor = (f: number) => Math.ceil(((f - 1) * s.intervalSeconds) / period) + 1;
+  const failures = explicit ?? (periodsFor(2) * period <= 604_800 ? 2 : 1);
+  return { failures, period, evaluationPeriods: periodsFor(failures), datapointsToAlarm: failures, spanSeconds: failures * s.intervalSeconds + period };
 }

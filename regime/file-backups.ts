@@ -7,6 +7,7 @@
  */
 import { posix } from "node:path";
 import { parseSchedule, ScheduleError } from "./schedule";
+import { stateManagerMonthsProblem } from "./limits";
 import { managedMarker, shellQuote } from "./logrotate";
 import { resolveLogPath, type FileBackup, type HostGroup } from "./logs";
 import type { ScheduleInput } from "./schema";
@@ -95,7 +96,8 @@ export function fileBackupSchedule(input: ScheduleInput, regimeTimezone: string)
   }
   const fields = /^cron\((.*)\)$/.exec(s.expression)![1].split(" ").map((f) => f.toUpperCase());
   const [mi, ho, dm, mo, dw, yr] = fields;
-  if (mo !== "*") throw new ScheduleError(`"${text}" names months (${mo}); State Manager association schedules cannot: use * in the month field`);
+  const months = stateManagerMonthsProblem(text, s.expression);
+  if (months) throw new ScheduleError(months);
   if (s.intervalSeconds < MIN_INTERVAL_SECONDS) throw new ScheduleError(`"${text}" runs more often than every 30 minutes, State Manager's minimum`);
   if (s.intervalSeconds > MAX_INTERVAL_SECONDS) {
     throw new ScheduleError(`"${text}" runs less often than weekly: a missed backup could not be alarmed (a CloudWatch alarm watches at most 7 days)`);

@@ -24,6 +24,17 @@ export const ALARM_NAME_MAX = 255;
  */
 export const METRIC_HOURLY = { periodSeconds: 3600, retentionSeconds: 455 * 86400 } as const;
 
+/**
+ * Why State Manager refuses an association cron (`expression`, 5 or 6 fields, as the config wrote it
+ * in `text`) that names months, or undefined when its month field (the fourth) is `*`. AWS Systems
+ * Manager user guide, "Reference: Cron and rate expressions for Systems Manager": State Manager does
+ * not support specifying months in cron expressions for associations.
+ */
+export function stateManagerMonthsProblem(text: string, expression: string): string | undefined {
+  const month = /^cron\((.*)\)$/i.exec(expression)?.[1].trim().split(/\s+/)[3];
+  return month === undefined || month === "*" ? undefined : `"${text}" names months (${month}); State Manager association schedules cannot: use * in the month field`;
+}
+
 /** Answers of isIanaTimezone by name: a plan asks about the same few zones again and again. */
 const knownTimezones = new Map<string, boolean>();
 

@@ -7,7 +7,7 @@
  * `hostGroups[0].logSets[1].paths[0]: must be absolute or under appRoot`.
  */
 import { z } from "zod";
-import { LOG_RETENTION_DAYS } from "./limits";
+import { LOG_RETENTION_DAYS, stateManagerMonthsProblem } from "./limits";
 import { paused, schedule, severity, uniqueBy } from "./primitives";
 import type { Severity } from "./severity";
 import { fileBackupPrefix, fileBackupSchedule, type FileBackupSchedule } from "./file-backups";
@@ -471,9 +471,14 @@ export const dockerLogOptionsSchema = z
   })
   .strict();
 
+/** An association's cron, as State Manager takes it: 5 or 6 fields, every month. */
 const stateManagerCron = z
   .string()
-  .regex(/^cron\(\S+( \S+){4,5}\)$/, "must be an SSM cron expression like cron(0 3 ? * * *)");
+  .regex(/^cron\(\S+( \S+){4,5}\)$/, "must be an SSM cron expression like cron(0 3 ? * * *)")
+  .superRefine((expr, ctx) => {
+    const problem = stateManagerMonthsProblem(expr, expr);
+    if (problem) ctx.addIssue({ code: "custom", message: problem, abort: true });
+  });
 
 export const hostGroupSchema = z
   .object({
@@ -499,7 +504,7 @@ export const hostGroupSchema = z
       .transform((p) => p.replace(/\/+$/, "") || "/")
       .optional()
       .describe("relative log paths (logs/*.jsonl) are under this directory"),
-    schedule: stateManagerCron.default("cron(0 3 ? * * *)").describe("when State Manager re-applies the configs (drift repair)"),
+    schedule: stateManagerCron.default("cron(0 3 ? * * *)").describe("when State Manager re-applies the configs (drift repair), in UTC; its month field is * (State Manager association crons cannot name months)"),
     applyOnlyAtCronInterval: z.boolean().default(true).describe("false: State Manager also applies right after each change"),
     docker: dockerLogOptionsSchema.optional().describe("Docker json-file log rotation in /etc/docker/daemon.json; unset: left alone"),
     logSets: z.array(logSetSchema).default([]).describe("logrotate configs, one file each under /etc/logrotate.d/"),

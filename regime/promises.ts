@@ -129,10 +129,24 @@ export interface DeclaredJob {
    * (Overdue is sent only for an overdue job; missing data is not breaching), so the promise holds
    * only while a stopped watcher pages on its own, at the job's severity or a more urgent one.
    */
-  overdueWatch?: { toleranceSeconds: number; delaySeconds: number; startOnly?: boolean; watcher?: { window?: AlarmWindow; severity?: string } };
+  overdueWatch?: { toleranceSeconds: number; delaySeconds: number; startOnly?: boolean; watcher?: { window?: AlarmWindow; severity?: string }; history?: DeclaredHistory };
   severity?: string;
   /** `paused: true`: its schedule is disabled and its watch silent; its promises are reported paused, never refused. */
   paused?: boolean;
+}
+
+/**
+ * Where the overdue watcher reads a job's last run when that is a metric's history (a reminder's
+ * schedule group, a weekly file backup's success metric): `of` names it for the refusal line,
+ * `keptSeconds` is how long CloudWatch keeps the data points read (METRIC_HOURLY: 455 days), and
+ * `neededSeconds` how far back the watcher must reach to find the last run of a job on time (its
+ * longest interval, its tolerance, one more hour for the hour-aligned data points); the zone's clock
+ * change is added by the engine.
+ */
+export interface DeclaredHistory {
+  of: string;
+  keptSeconds: number;
+  neededSeconds: number;
 }
 
 export interface DeclaredAlarm {
@@ -142,6 +156,12 @@ export interface DeclaredAlarm {
   window: AlarmWindow;
   /** Seconds between two checks that feed the metric (an endpoint's check interval); 0 when the fault itself is the datapoint. */
   checkIntervalSeconds: number;
+  /**
+   * Seconds from the fault to the datapoint that completes the alarm's condition, where that is not
+   * one check interval + period x datapoints: checks further apart than a period (every 3 days), where
+   * `failures` longest intervals pass and then the period holding the last failing check.
+   */
+  spanSeconds?: number;
   /** The promised time to the page, in seconds, and its wording; unset: the figure is reported only. */
   promisedSeconds?: number;
   promiseText?: string;
@@ -689,6 +709,24 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       });
     }
     const on = job.lastRunOn ? ` ${job.lastRunOn}` : "";
+    const history = !job.watch && !job.paused ? job.overdueWatch?.history : undefined;
+    if (history && history.neededSeconds + scheduleShiftSeconds(job) > history.keptSeconds) {
+      // Past the history's retention the watcher finds no last run, falls back to the job's watch start
+      // and pages on every good day after it: no acceptance can keep that, and no other record of the
+      // run exists for the watcher to read.
+      const most = Math.floor((history.keptSeconds - (history.neededSeconds - job.intervalSeconds) - scheduleShiftSeconds(job)) / 86400);
+      push({
+        key: job.key,
+        promise: `${job.label}: paged when it stops`,
+        figure: `runs up to ${hours(job.intervalSeconds)} apart; ${history.of} is kept ${hours(history.keptSeconds)}`,
+        value: job.intervalSeconds,
+        status: "broken",
+        kind: "limit",
+        effect: `"${job.text}" runs up to ${hours(job.intervalSeconds)} apart, and the overdue watcher reads its last run from ${history.of}, which CloudWatch keeps ${hours(history.keptSeconds)}: once the last run is older than that it finds none and pages on good days`,
+        remedy: `schedule it at most ${most} days apart: yearly at most, on a date every year has (not February 29)`,
+      });
+      continue;
+    }
     if (!job.watch && job.overdueWatch) {
       // The wall-clock interval, plus the zone's clock change for a cron schedule (a weekly job in New
       // York runs 169 h apart once a year), the tolerance and the watcher's delay.
@@ -765,7 +803,9 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       continue;
     }
     // The overdue watcher's alarm pages up to one watcher interval + its period after the fault is due.
-    const worst = a.overdueWatch ? a.overdueWatch.delaySeconds : a.checkIntervalSeconds + a.window.period * (a.window.datapointsToAlarm ?? a.window.evaluationPeriods) + ALARM_EVALUATION_SECONDS;
+    const worst = a.overdueWatch
+      ? a.overdueWatch.delaySeconds
+      : (a.spanSeconds ?? a.checkIntervalSeconds + a.window.period * (a.window.datapointsToAlarm ?? a.window.evaluationPeriods)) + ALARM_EVALUATION_SECONDS;
     const late = a.promisedSeconds !== undefined && worst > a.promisedSeconds;
     const muted = longestMute(a, d.mutes ?? [], start, end);
     if (muted && (a.severity === "P0" || a.severity === "P1")) {

@@ -40,6 +40,8 @@ import { METRIC_HOURLY } from "../regime/limits";
 import { defineTask, envJson, MetricUnit, recordMetric, type TaskContext } from "./lib/runtime";
 import { s3Client } from "./lib/s3";
 
+const metricRef = z.object({ namespace: z.string().min(1), name: z.string().min(1), dimensions: z.record(z.string().min(1), z.string().min(1)) }).strict();
+
 /** One watched job, as the component writes it into WATCHED_JOBS. */
 export const watchedJobSchema = z
   .object({
@@ -62,7 +64,9 @@ export const watchedJobSchema = z
     history: z
       .object({
         scheduleGroup: z.string().min(1).optional(),
-        metric: z.object({ namespace: z.string().min(1), name: z.string().min(1), dimensions: z.record(z.string().min(1), z.string().min(1)) }).strict().optional(),
+        metric: metricRef.optional(),
+        /** Failed runs counted in `metric` (AWS/Lambda Errors beside Invocations): subtracted hour by hour, so only a successful run is a last run. */
+        failures: metricRef.optional(),
         lookbackSeconds: z.number().int().min(3600).max(METRIC_HOURLY.retentionSeconds),
       })
       .strict()
@@ -150,7 +154,7 @@ async function verdict(job: WatchedJob, src: Sources, now: Date): Promise<JobVer
     return { job: job.job, ...(a.lastExecution ? { lastSuccess: from.toISOString() } : { watchingSince: from.toISOString() }), ...judge(job, from, now) };
   }
   const m = job.prefix ? await readMarkers(src.s3!, src.bucket!, job.prefix) : {};
-  if (job.history) m.lastSuccess = await lastDatapoint(src.cw!, job.history.metric ?? schedulerAttempts(job.history.scheduleGroup!), now, job.history.lookbackSeconds);
+  if (job.history) m.lastSuccess = await lastDatapoint(src.cw!, job.history.metric ?? schedulerAttempts(job.history.scheduleGroup!), now, job.history.lookbackSeconds, job.history.failures);
   const since = m.lastSuccess ? undefined : job.prefix ? (m.watchingSince ?? (await startWatching(src.s3!, src.bucket!, job.prefix, now))) : new Date(job.since!);
   return {
     job: job.job,

@@ -189,9 +189,10 @@ describe("error-budget burn alarms of an endpoint with an uptime target", () => 
       expect(metrics, w.name).toEqual(["Healthy"]);
     }
     // The signals have their own alarms beside the budget's.
-    expect(metricAlarms().filter((r) => /^neff-endpoint-api-(slow|certificate)-/.test(r.name)).map((r) => [r.name, r.inputs.metricName])).toEqual([
-      ["neff-endpoint-api-slow-P3", "ResponseTime"],
+    // (in name order: the mocks record resources as their inputs resolve)
+    expect(metricAlarms().filter((r) => /^neff-endpoint-api-(slow|certificate)-/.test(r.name)).map((r) => [r.name, r.inputs.metricName]).sort()).toEqual([
       ["neff-endpoint-api-certificate-P2", "CertificateDaysLeft"],
+      ["neff-endpoint-api-slow-P3", "ResponseTime"],
     ]);
   });
 

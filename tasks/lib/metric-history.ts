@@ -29,19 +29,41 @@ export interface MetricRef {
   dimensions: Record<string, string>;
 }
 
+/** A GetMetricData query of `metric`'s hourly Sum. */
+function query(id: string, metric: MetricRef) {
+  return {
+    Id: id,
+    MetricStat: {
+      Metric: { Namespace: metric.namespace, MetricName: metric.name, Dimensions: Object.entries(metric.dimensions).map(([Name, Value]) => ({ Name, Value })) },
+      Period: METRIC_HOURLY.periodSeconds,
+      Stat: "Sum",
+    },
+    ReturnData: true,
+  };
+}
+
+/**
+ * A Lambda function's runs (AWS/Lambda Invocations, free, kept like any metric) and its failed runs
+ * (AWS/Lambda Errors): a scheduled task's run history without a marker of its own.
+ */
+export function lambdaRuns(functionName: string): { metric: MetricRef; failures: MetricRef } {
+  const dimensions = { FunctionName: functionName };
+  return { metric: { namespace: "AWS/Lambda", name: "Invocations", dimensions }, failures: { namespace: "AWS/Lambda", name: "Errors", dimensions } };
+}
+
 /** EventBridge Scheduler's invocation attempts of one schedule group: a reminder's run history. */
 export function schedulerAttempts(scheduleGroup: string): MetricRef {
   return { namespace: "AWS/Scheduler", name: "InvocationAttemptCount", dimensions: { ScheduleGroup: scheduleGroup } };
 }
 
 /**
- * When `metric` last had a data point above 0 at or before `now`, as the end of its 1-hour data point
+ * When `metric` (less `failures`, hour by hour, when given: Lambda's Invocations less its Errors) last had a data point above 0 at or before `now`, as the end of its 1-hour data point
  * (the success was inside the hour before it, capped at `now`), or undefined when there is none in
  * the `lookbackSeconds` before `now` (capped at 455 days). Reads newest first and stops at the first
  * hour with a success. Throws when CloudWatch answers with a status other than Complete or
  * PartialData for the whole range, naming the metric.
  */
-export async function lastDatapoint(cw: CloudWatchClient, metric: MetricRef, now: Date, lookbackSeconds: number): Promise<Date | undefined> {
+export async function lastDatapoint(cw: CloudWatchClient, metric: MetricRef, now: Date, lookbackSeconds: number, failures?: MetricRef): Promise<Date | undefined> {
   const period = METRIC_HOURLY.periodSeconds * 1000;
   // Whole hours: CloudWatch aligns 1-hour data points to the hour; the current hour counts too.
   const end = new Date(Math.ceil(now.getTime() / period) * period);
@@ -55,24 +77,21 @@ export async function lastDatapoint(cw: CloudWatchClient, metric: MetricRef, now
         ScanBy: "TimestampDescending",
         NextToken: token,
         MetricDataQueries: [
-          {
-            Id: "attempts",
-            MetricStat: {
-              Metric: { Namespace: metric.namespace, MetricName: metric.name, Dimensions: Object.entries(metric.dimensions).map(([Name, Value]) => ({ Name, Value })) },
-              Period: METRIC_HOURLY.periodSeconds,
-              Stat: "Sum",
-            },
-            ReturnData: true,
-          },
+          query("attempts", metric),
+          // Failed runs of the same hours, subtracted per hour: a run that failed is no success.
+          ...(failures ? [query("failures", failures)] : []),
         ],
       }),
     );
     const r = out.MetricDataResults?.find((x) => x.Id === "attempts");
+    const failed = new Map<number, number>();
+    const f = out.MetricDataResults?.find((x) => x.Id === "failures");
+    (f?.Timestamps ?? []).forEach((t, i) => failed.set(t.getTime(), f!.Values?.[i] ?? 0));
     const times = r?.Timestamps ?? [];
     const values = r?.Values ?? [];
     let newest: Date | undefined;
     times.forEach((t, i) => {
-      if ((values[i] ?? 0) > 0 && (!newest || t > newest)) newest = t;
+      if ((values[i] ?? 0) - (failed.get(t.getTime()) ?? 0) > 0 && (!newest || t > newest)) newest = t;
     });
     if (newest) return new Date(Math.min(newest.getTime() + period, now.getTime()));
     if (r?.StatusCode && r.StatusCode !== "Complete" && r.StatusCode !== "PartialData") {
