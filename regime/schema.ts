@@ -223,7 +223,7 @@ const purgeSchema = z
       .min(1, "must list at least one rule")
       .superRefine(
         // Rules of one table may split it by condition (completed jobs after 30 days, failed ones after 180); the same table and condition twice is a duplicate.
-        uniqueBy<z.output<typeof purgeRule>>("table", "purge rule on table", (r) => `${tableKey(r.table)} WHERE ${(r.where ?? "").replace(/\s+/g, " ").trim()}`),
+        uniqueBy<z.output<typeof purgeRule>>("table", "purge rule on table", (r) => `${tableKey(r.table)} WHERE ${(typeof r.where === "string" ? r.where : "").replace(/\s+/g, " ").trim()}`),
         ALWAYS,
       )
       .describe("one rule per table, or several per table with different where conditions"),
@@ -517,15 +517,19 @@ export const regimeSchema = z
     uniqueBy("key", "accepted risk")(r.acceptedRisks, ctx, ["acceptedRisks"]);
     // Host groups are checked by the logs schema, with the rest of what two groups may not share.
     // A locked backup cannot be removed before its lock ends: a lock longer than a tier keeps that tier longer than it says.
-    const lock = r.backupVault.objectLock;
-    if (lock) {
+    // Also run beside other issues (ALWAYS): parts that are not what the schema says are skipped here
+    // and reported on their own keys.
+    const lock = (r.backupVault as { objectLock?: { days?: unknown } } | null | undefined)?.objectLock;
+    if (lock && typeof lock.days === "number" && Array.isArray(r.databases)) {
       for (const [i, d] of r.databases.entries()) {
-        const tier = TIERS.find((t) => d.backup.retention[t] < lock.days);
+        const retention = (d as { backup?: { retention?: Record<string, unknown> } } | null)?.backup?.retention;
+        if (retention === null || typeof retention !== "object") continue;
+        const tier = TIERS.find((t) => typeof retention[t] === "number" && (retention[t] as number) < (lock.days as number));
         if (tier) {
           ctx.addIssue({
             code: "custom",
             path: ["backupVault", "objectLock", "days"],
-            message: `${lock.days} is longer than databases[${i}].backup.retention.${tier} (${d.backup.retention[tier]}): locked backups could not be removed when their tier expires`,
+            message: `${lock.days} is longer than databases[${i}].backup.retention.${tier} (${retention[tier]}): locked backups could not be removed when their tier expires`,
           });
           break;
         }

@@ -474,6 +474,17 @@ describe("every problem of a config is reported in one run, one line each", () =
     ]);
   });
 
+  it("checks that run beside other problems skip the invalid parts instead of failing: a locked vault with a database whose backup or retention is missing, or a purge condition that is not text", () => {
+    const lock = { objectLock: { mode: "GOVERNANCE", days: 10 } };
+    expect(refusal({ name: "prod", backupVault: lock, databases: [db({ backup: null })], endpoints: { checks: [{ name: "api", url: "ftp://x" }] } }).split("\n")).toEqual([
+      "databases[0].backup: is null (empty); give it a value or remove the key",
+      "endpoints.checks[0].url: must be an http(s) URL",
+    ]);
+    expect(refusal({ name: "prod", backupVault: lock, databases: [db({ backup: { retention: null } })] })).toBe("databases[0].backup.retention: is null (empty); give it a value or remove the key");
+    expect(refusal({ name: "prod", backupVault: lock, databases: [db({ backup: 5 })] })).toBe("databases[0].backup: Invalid input: expected object, received number");
+    expect(refusal({ name: "prod", databases: [db({ purge: { rules: [{ table: "jobs", olderThanDays: 30, where: 5 }] } })] })).toMatch(/^databases\[0\]\.purge\.rules\[0\]\.where: /);
+  });
+
   it("an unknown key hides nothing else of its object: the schedule and runner of the same database are still judged", () => {
     const lines = refusal({
       name: "prod",
