@@ -38,6 +38,7 @@ import type { ConfigSchedule, Regime } from "../regime/schema";
 import type { Severity } from "../regime/severity";
 import type { HostGroup as HostGroupConfig } from "../regime/logs";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
+import { METRIC_STAMP_MAX_AGE_SECONDS } from "../tasks/lib/runtime";
 
 
 /** The backup vault's bucket name, unknown before deploy, at its longest (S3: 63 characters). */
@@ -179,7 +180,10 @@ export function declaredFromRegime(r: Regime): Declared {
       checkIntervalSeconds: 0,
       promiseText: `P0 page once the newest backup is older than ${db.backup.rpoHours} h (its data, from the backup's start)`,
       // The backup stamps its success with its start: the alarm's window is the data's age at the page.
-      ...(rpoWatched ? {} : { promisedSeconds: Math.round(db.backup.rpoHours * 3600) }),
+      // A run longer than a success may be stamped back (tasks/lib/runtime.ts) is counted from that stamp.
+      ...(rpoWatched
+        ? {}
+        : { promisedSeconds: Math.round(db.backup.rpoHours * 3600), lagSeconds: Math.max(0, Math.round(backupRunFigure(db.sizeGb, runners.backup).slowestSeconds ?? 0) - METRIC_STAMP_MAX_AGE_SECONDS) }),
       severity: "P0",
       components: [rpoWatched ? `${r.name}-overdue` : `${r.name}-db-${db.id}`],
       // components/database.ts: a paused backup's RPO alarm evaluates with its actions off.

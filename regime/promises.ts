@@ -162,6 +162,12 @@ export interface DeclaredAlarm {
    * `failures` longest intervals pass and then the period holding the last failing check.
    */
   spanSeconds?: number;
+  /**
+   * Seconds the fault's data point may stand before what the alarm counts from: the RPO alarm counts
+   * a backup from its success's stamp, which is its start or, for a run longer than the stamp may
+   * reach back (METRIC_STAMP_MAX_AGE_SECONDS), that much before its end.
+   */
+  lagSeconds?: number;
   /** The promised time to the page, in seconds, and its wording; unset: the figure is reported only. */
   promisedSeconds?: number;
   promiseText?: string;
@@ -805,7 +811,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     // The overdue watcher's alarm pages up to one watcher interval + its period after the fault is due.
     const worst = a.overdueWatch
       ? a.overdueWatch.delaySeconds
-      : (a.spanSeconds ?? a.checkIntervalSeconds + a.window.period * (a.window.datapointsToAlarm ?? a.window.evaluationPeriods)) + ALARM_EVALUATION_SECONDS;
+      : (a.spanSeconds ?? a.checkIntervalSeconds + a.window.period * (a.window.datapointsToAlarm ?? a.window.evaluationPeriods)) + ALARM_EVALUATION_SECONDS + (a.lagSeconds ?? 0);
     const late = a.promisedSeconds !== undefined && worst > a.promisedSeconds;
     const muted = longestMute(a, d.mutes ?? [], start, end);
     if (muted && (a.severity === "P0" || a.severity === "P1")) {
@@ -849,7 +855,11 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       value: worst,
       status: late ? "unkept" : "held",
       kind: "program",
-      detail: late ? `checks every ${hours(a.checkIntervalSeconds)}, ${a.window.datapointsToAlarm ?? a.window.evaluationPeriods} periods of ${hours(a.window.period)} and a minute of evaluation: up to ${hours(worst)}` : undefined,
+      detail: late
+        ? `checks every ${hours(a.checkIntervalSeconds)}, ${a.window.datapointsToAlarm ?? a.window.evaluationPeriods} periods of ${hours(a.window.period)} and a minute of evaluation${
+            a.lagSeconds ? `, and ${hours(a.lagSeconds)} of a slowest run its success cannot be stamped back over (CloudWatch may take hours to see a data point stamped over 3 h back)` : ""
+          }: up to ${hours(worst)}`
+        : undefined,
     });
   }
 

@@ -3,7 +3,8 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backupTask, type BackupResult } from "../tasks/backup";
-import { runTask } from "../tasks/lib/runtime";
+import { createContext, METRIC_STAMP_MAX_AGE_SECONDS, MetricUnit, recordMetric, runTask } from "../tasks/lib/runtime";
+import { captureEmf } from "./helpers/emf";
 import { readManifest } from "../tasks/lib/s3";
 import { restoreDrillTask, type DrillResult } from "../tasks/restore-drill";
 import { verifyBackupTask, type VerifyResult } from "../tasks/verify-backup";
@@ -215,6 +216,22 @@ describe("backup, verify-backup, restore-drill against PostgreSQL and an S3 serv
     // Published: what the RPO alarm and the dashboard read; the duration is Lambda's own (a log line here).
     const published = lines.map((l) => JSON.parse(l)).filter((o) => o._aws).flatMap((o) => o._aws.CloudWatchMetrics[0].Metrics.map((m: { Name: string }) => m.Name));
     expect(published.filter((n) => !n.startsWith("Task")).sort()).toEqual(["BackupSizeBytes", "BackupSucceeded"]);
+  });
+});
+
+describe("a data point stamped in the past", () => {
+  it("is stamped at most 2 h 50 min back: CloudWatch may take hours to see points stamped 3 h or more back, so a 5-hour dump's success counts from 2 h 50 min before its end", async () => {
+    const ctx = createContext("backup", { REGIME_NAME: "t", METRICS_INSTANCE: "app", LOG_LEVEL: "ERROR" }, new AbortController().signal);
+    const now = Date.now();
+    const [recent, old] = await captureEmf(async () => {
+      recordMetric(ctx, "BackupSucceeded", MetricUnit.Count, 1, ["Database", "app"], undefined, new Date(now - 3_600_000));
+      recordMetric(ctx, "BackupSucceeded", MetricUnit.Count, 1, ["Database", "app"], undefined, new Date(now - 5 * 3_600_000));
+    });
+    const stamp = (l: { _aws: object }) => (l._aws as { Timestamp: number }).Timestamp;
+    expect(stamp(recent)).toBe(now - 3_600_000);
+    expect(METRIC_STAMP_MAX_AGE_SECONDS).toBe(10_200);
+    expect(stamp(old)).toBeGreaterThanOrEqual(now - METRIC_STAMP_MAX_AGE_SECONDS * 1000);
+    expect(stamp(old)).toBeLessThan(now - METRIC_STAMP_MAX_AGE_SECONDS * 1000 + 60_000);
   });
 });
 

@@ -152,6 +152,19 @@ describe("a backup exists from its start plus its expected run time (tasks/catal
     expect(refusals({ ...db, backup: { schedule: "every 8 hours", rpoHours: 30 } })).toEqual([]);
   });
 
+  it("the RPO alarm counts a dump longer than 2 h 50 min from 2 h 50 min before its end (a success stamped further back is seen hours late): 600 GB pages up to 20 h past rpoHours, reported unkept; 5 GB holds", async () => {
+    const { rpoAlarmWindow } = await import("../regime/promises");
+    const { METRIC_STAMP_MAX_AGE_SECONDS } = await import("../tasks/lib/runtime");
+    const big = { sizeGb: 600, backup: { schedule: EST("daily at 02:00"), rpoHours: 47 }, verify: { schedule: EST("daily at 12:00"), maxAgeHours: 72 } };
+    const slowest = declaredFromRegime(regime(big)).databases[0].backupRun!.slowestSeconds!;
+    const w = rpoAlarmWindow(47);
+    const alarm = promises(big).find((p) => p.key === "databases[app].backup.rpoHours")!;
+    expect([alarm.status, alarm.value]).toEqual(["unkept", w.period * w.evaluationPeriods + 60 + Math.round(slowest) - METRIC_STAMP_MAX_AGE_SECONDS]);
+    expect(alarm.detail).toMatch(/of a slowest run its success cannot be stamped back over/);
+    expect(refusals(big)).toEqual([]);
+    expect(promises({ sizeGb: 5 }).find((p) => p.key === "databases[app].backup.rpoHours")!.status).toBe("held");
+  });
+
   it("900 GB daily against rpoHours 48: the remedy is a longer RPO, not backups more often than one takes (21.3 h expected, up to 34.1 h)", () => {
     const db = { sizeGb: 900, backup: { schedule: EST("daily at 02:00"), rpoHours: 48 }, verify: { schedule: EST("daily at 12:00"), maxAgeHours: 72 } };
     const rpo = refusals(db).filter((r) => r.includes("rpoHours 48"));

@@ -81,6 +81,13 @@ export function parseSettings<S extends z.ZodType>(schema: S, env: Record<string
 export const METRICS_NAMESPACE_DEFAULT = "MaintenanceRegime";
 
 /**
+ * How far back a task stamps a data point at most: 2 h 50 min, under the 3 hours past which
+ * CloudWatch may take up to 2 hours (and from 24 hours, at least 48) to make a point available
+ * (PutMetricData API reference); 10 minutes are left for the embedded-metric line to be extracted.
+ */
+export const METRIC_STAMP_MAX_AGE_SECONDS = 10_200;
+
+/**
  * Metrics are CloudWatch Embedded Metric Format lines on stdout (Powertools). Dimensions: service
  * (REGIME_NAME), Task and, when METRICS_INSTANCE is set, Instance; a task may add one more (Database, Endpoint) per metric with singleMetric(), which
  * keeps the number of billed custom metrics proportional to what is monitored.
@@ -111,8 +118,11 @@ type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
  * first run of its sampling interval (isSampleRun, from ctx.startedMs and ctx.scheduleIntervalSeconds).
  * The other times the figure is the log line. Left out: the metric is published as if breaching.
  *
- * `at`: the data point's time when it is not now (EMF `_aws.Timestamp`; CloudWatch takes up to 14
- * days in the past): a backup's success is stamped with the dump's start.
+ * `at`: the data point's time when it is not now (EMF `_aws.Timestamp`): a backup's success is
+ * stamped with the dump's start, at most METRIC_STAMP_MAX_AGE_SECONDS back (an older start is
+ * clamped to that): PutMetricData, "data points with time stamps between 3 and 24 hours ago can take
+ * as much as 2 hours to become available", and 24 hours or older "at least 48 hours", so an alarm
+ * would not see them in time.
  */
 export function recordMetric(ctx: TaskContext, name: string, unit: Unit, value: number, dimension?: [string, string], breaching?: boolean, at?: Date): void {
   const m = publishedMetric(ctx.task, name);
@@ -121,7 +131,7 @@ export function recordMetric(ctx: TaskContext, name: string, unit: Unit, value: 
     (breaching !== false || (!m.onlyBreaching && (m.sampleSeconds === undefined || isSampleRun(ctx.startedMs ?? Date.now(), m.sampleSeconds, ctx.scheduleIntervalSeconds))));
   if (send) {
     const m = ctx.metrics.singleMetric();
-    if (at) m.setTimestamp(at);
+    if (at) m.setTimestamp(new Date(Math.max(at.getTime(), Date.now() - METRIC_STAMP_MAX_AGE_SECONDS * 1000)));
     if (dimension) m.addDimension(dimension[0], dimension[1]);
     m.addMetric(name, unit, value);
     return;
