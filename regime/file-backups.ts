@@ -6,7 +6,7 @@
  * success), and the script that installs it with a cron file on SSH hosts. Tests run both for real.
  */
 import { posix } from "node:path";
-import { parseSchedule, ScheduleError } from "./schedule";
+import { parseSchedule, ScheduleError, yearBoundProblem } from "./schedule";
 import { stateManagerMonthsProblem } from "./limits";
 import { managedMarker, shellQuote } from "./logrotate";
 import { resolveLogPath, type FileBackup, type HostGroup } from "./logs";
@@ -85,6 +85,8 @@ function hostDowField(field: string): string {
 export function fileBackupSchedule(input: ScheduleInput, regimeTimezone: string): FileBackupSchedule {
   const s = typeof input === "string" ? parseSchedule(input, regimeTimezone) : parseSchedule(input.at, input.timezone);
   const text = typeof input === "string" ? input : input.at;
+  const ends = yearBoundProblem(s.expression);
+  if (ends) throw new ScheduleError(ends);
   // No time of day first: the UTC advice below would otherwise suggest a form that is refused too.
   if (s.expression.startsWith("rate(")) {
     throw new ScheduleError(`"${text}" has no time of day; file backups run from a cron expression: write e.g. "daily at 03:00" or "every hour at :15"${UTC_ZONES.has(s.timezone) ? "" : `, in UTC ({ at: "daily at 03:00", timezone: UTC })`}`);

@@ -728,6 +728,22 @@ function hourly(input: string, timeText: string | undefined): ReadableResult {
 /**
  * Parses a schedule as written in the regime. Throws ScheduleError with one line naming the reason.
  */
+/**
+ * Why a maintenance schedule would stop: a cron expression whose year field ends (`2026-2027`,
+ * `2027,2028`, `2030`), so the job stops running after that year while every promise judged over
+ * the next 12 months holds (EventBridge cron accepts years 1970-2199). A start year with a step
+ * (`2027/2`) keeps repeating. Undefined for rate expressions and open year fields.
+ */
+export function yearBoundProblem(expression: string): string | undefined {
+  const m = /^cron\((.*)\)$/i.exec(expression.trim());
+  if (!m) return undefined;
+  const year = m[1].trim().split(/\s+/)[5];
+  if (year === undefined || year === "*") return undefined;
+  const [from, step] = year.split("/");
+  if (step !== undefined && /^\d+$/.test(from)) return undefined;
+  return `${expression}: the year field ${year} ends, so the job stops running after it; a maintenance schedule must keep repeating: use * (or a start year with a step, 2027/2)`;
+}
+
 export function parseSchedule(text: string, timezone: string): Schedule {
   // The longest interval walks 28 years of days: a regime's many equal schedules parse once.
   const cacheKey = `${text}\u0000${timezone}`;

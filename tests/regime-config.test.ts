@@ -474,6 +474,14 @@ describe("every problem of a config is reported in one run, one line each", () =
     ]);
   });
 
+  it("a cron schedule whose year field ends is refused: the job would stop after it while the next 12 months' promises hold; a start year with a step repeats", () => {
+    expect(refusal({ name: "prod", databases: [db({ backup: { schedule: "cron(0 2 * * ? 2026-2027)" } })], reminders: [{ name: "pen", schedule: "cron(0 9 1 1 ? 2027,2028)", checklist: ["a"] }] }).split("\n")).toEqual([
+      "databases[0].backup.schedule: cron(0 2 * * ? 2026-2027): the year field 2026-2027 ends, so the job stops running after it; a maintenance schedule must keep repeating: use * (or a start year with a step, 2027/2)",
+      "reminders[0].schedule: cron(0 9 1 1 ? 2027,2028): the year field 2027,2028 ends, so the job stops running after it; a maintenance schedule must keep repeating: use * (or a start year with a step, 2027/2)",
+    ]);
+    expect(() => validateRegime({ name: "prod", databases: [db({ backup: { schedule: "cron(0 2 * * ? 2026/1)" } })] })).not.toThrow();
+  });
+
   it("checks that run beside other problems skip the invalid parts instead of failing: a locked vault with a database whose backup or retention is missing, or a purge condition that is not text", () => {
     const lock = { objectLock: { mode: "GOVERNANCE", days: 10 } };
     expect(refusal({ name: "prod", backupVault: lock, databases: [db({ backup: null })], endpoints: { checks: [{ name: "api", url: "ftp://x" }] } }).split("\n")).toEqual([
