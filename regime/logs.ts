@@ -471,14 +471,8 @@ export const dockerLogOptionsSchema = z
   })
   .strict();
 
-/** An association's cron, as State Manager takes it: 5 or 6 fields, every month. */
-const stateManagerCron = z
-  .string()
-  .regex(/^cron\(\S+( \S+){4,5}\)$/, "must be an SSM cron expression like cron(0 3 ? * * *)")
-  .superRefine((expr, ctx) => {
-    const problem = stateManagerMonthsProblem(expr, expr);
-    if (problem) ctx.addIssue({ code: "custom", message: problem, abort: true });
-  });
+/** An association's cron, as State Manager takes it: 5 or 6 fields (every month: checked with the group's target, below). */
+const stateManagerCron = z.string().regex(/^cron\(\S+( \S+){4,5}\)$/, "must be an SSM cron expression like cron(0 3 ? * * *)");
 
 export const hostGroupSchema = z
   .object({
@@ -524,6 +518,9 @@ export const hostGroupSchema = z
     if (g.sshHosts.length > 0 && !g.sshPrivateKeyConfig) {
       ctx.addIssue({ code: "custom", path: ["sshPrivateKeyConfig"], message: "required with sshHosts: the secret config key holding the private key" });
     }
+    // Only a group with a tag target gets State Manager associations on its schedule.
+    const months = g.target ? stateManagerMonthsProblem(g.schedule, g.schedule) : undefined;
+    if (months) ctx.addIssue({ code: "custom", path: ["schedule"], message: months });
     const names = new Set<string>();
     g.logSets.forEach((s, i) => {
       if (names.has(s.name)) ctx.addIssue({ code: "custom", path: ["logSets", i, "name"], message: `duplicate log set name "${s.name}"` });

@@ -46,6 +46,11 @@ describe("association schedules that name months are refused at config load", ()
     ]);
   });
 
+  it("a group of SSH hosts only has no association: its schedule is not State Manager's and may name months", () => {
+    const ssh = { name: "legacy", sshHosts: [{ host: "10.0.0.7", user: "ops" }], sshPrivateKeyConfig: "legacyKey", logSets: [{ name: "app", paths: ["/var/log/app.log"], frequency: "daily", keep: 7, copytruncate: true }], schedule: "cron(0 3 ? JAN,JUL * *)" };
+    expect(regimeProblems({ name: "rt", alerting, logs: { hostGroups: [ssh] } }).lines).toEqual([]);
+  });
+
   it("every month (*) is taken", () => {
     for (const schedule of ["cron(0 3 ? * * *)", "cron(0 3 ? * SUN *)", "cron(0 3 1 * ? *)"]) {
       expect(regimeProblems({ name: "rt", alerting, logs: { hostGroups: [group({ schedule })] } }).lines).toEqual([]);
