@@ -119,6 +119,7 @@ export function declaredFromRegime(r: Regime): Declared {
     const key = `databases[${db.id}]`;
     const schedules = databaseSchedules(db);
     const runners = databaseRunners(db, key);
+    const backupRun = backupRunFigure(db.sizeGb, runners.backup);
     const jobs: Partial<Record<DbTaskName, DeclaredJob>> = {};
     for (const [task, s] of Object.entries(schedules) as [DbTaskName, ConfigSchedule][]) {
       // The config section of the task (tasks/catalogue.ts): `databases[app].<section>.schedule`.
@@ -144,7 +145,7 @@ export function declaredFromRegime(r: Regime): Declared {
         return { tier, promisedDays: db.backup.retention[tier], expireDays: rule.expireDays, noncurrentDays: r.backupVault.noncurrentDays };
       }),
       tiers: { weeklyDay: Number(backupSettings.WEEKLY_DAY), monthlyDay: Number(backupSettings.MONTHLY_DAY), timeZone: backupSettings.TIMEZONE },
-      backupRun: { sizeGb: db.sizeGb, ...backupRunFigure(db.sizeGb, runners.backup) },
+      backupRun: { sizeGb: db.sizeGb, ...backupRun },
       // components/regime.ts: the vault's one abort rule follows the slowest backup of all the databases.
       abortIncompleteUploadDays: vaultAbortIncompleteUploadDays(r.databases),
     });
@@ -183,7 +184,7 @@ export function declaredFromRegime(r: Regime): Declared {
       // A run longer than a success may be stamped back (tasks/lib/runtime.ts) is counted from that stamp.
       ...(rpoWatched
         ? {}
-        : { promisedSeconds: Math.round(db.backup.rpoHours * 3600), lagSeconds: Math.max(0, Math.round(backupRunFigure(db.sizeGb, runners.backup).slowestSeconds ?? 0) - METRIC_STAMP_MAX_AGE_SECONDS) }),
+        : { promisedSeconds: Math.round(db.backup.rpoHours * 3600), lagSeconds: Math.max(0, Math.round(backupRun.slowestSeconds ?? 0) - METRIC_STAMP_MAX_AGE_SECONDS) }),
       severity: "P0",
       components: [rpoWatched ? `${r.name}-overdue` : `${r.name}-db-${db.id}`],
       // components/database.ts: a paused backup's RPO alarm evaluates with its actions off.
