@@ -249,7 +249,7 @@ describe("objects that vanish between listing and acting", () => {
     afterEach(async () => other?.drop());
 
     const purgeTable = async (database: string) =>
-      sql("CREATE TABLE IF NOT EXISTS dbv (id int, created_at timestamptz NOT NULL); INSERT INTO dbv VALUES (1, now() - interval '400 days'), (2, now())", database);
+      sql("DROP TABLE IF EXISTS dbv; CREATE TABLE dbv (id int, created_at timestamptz NOT NULL); INSERT INTO dbv VALUES (1, now() - interval '400 days'), (2, now())", database);
     const databases = (...targets: [string, string][]) => JSON.stringify(targets.map(([id, url]) => ({ id, url })));
     const purgeEnv = (targets: string) => ({
       DATABASES: targets,
@@ -283,10 +283,23 @@ describe("objects that vanish between listing and acting", () => {
     it("purge: a database dropped WITH (FORCE) while the run works in it is reported as vanished", async () => {
       await purgeTable(db.name);
       await purgeTable(other.name);
-      // The lock holder in the second database is ended by the forced drop, like the run's own session.
-      await holdLock(other.url, "LOCK TABLE dbv IN ACCESS EXCLUSIVE MODE");
+      // The run's DELETE in the second database sleeps in a row trigger, so the forced drop is sure
+      // to end its session mid-statement (a lock held by another session there would be released by
+      // the same drop, possibly before the run's own session is ended).
+      await sql(
+        `CREATE FUNCTION dbv_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(60); RETURN OLD; END $$;
+         CREATE TRIGGER dbv_slow BEFORE DELETE ON dbv FOR EACH ROW EXECUTE FUNCTION dbv_slow();`,
+        other.name,
+      );
       const running = start(runTask(purgeTask, purgeEnv(databases(["first", db.url], ["second", other.url]))));
-      await waitFor("purge waiting in the second database", taskWaitsForLock(other.name));
+      await waitFor("purge deleting in the second database", async () =>
+        (
+          await adminQuery<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'maintenance-regime' AND wait_event = 'PgSleep'",
+            [other.name],
+          )
+        ).rows[0].n > 0,
+      );
       await other.drop();
       const result = await running;
       expect(result.databases.map((d) => [d.database, d.status])).toEqual([
@@ -294,7 +307,6 @@ describe("objects that vanish between listing and acting", () => {
         ["second", "vanished"],
       ]);
       expect(await ids("SELECT id FROM dbv ORDER BY id")).toEqual([2]);
-      await sql("DELETE FROM dbv");
     });
 
     it("vacuum: a database dropped while the run pauses in the one before it is reported as vanished", async () => {
