@@ -80,7 +80,7 @@ export function watcherSeverity(jobs: { severity: Severity }[]): Severity {
   return s;
 }
 
-/** The watcher's Lambda timeout: it reads one marker, metric history or association per job. */
+/** The watcher's Lambda timeout: it reads every job's metric history in batches of 500 queries, then markers and associations 8 at a time (tasks/overdue-watch.ts). */
 export const WATCHER_TIMEOUT_SECONDS = 120;
 
 /** The watcher's missed-run alarm window (its hourly schedule, as ScheduledTask builds it): for the promise model. */

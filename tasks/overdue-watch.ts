@@ -34,7 +34,8 @@
 import { z } from "zod";
 import { nextRuns } from "../regime/schedule";
 import { readMarkers, startWatching } from "./lib/run-marker";
-import { cloudWatchClient, lastDatapoint, schedulerAttempts } from "./lib/metric-history";
+import { cloudWatchClient, lastSuccesses, schedulerAttempts } from "./lib/metric-history";
+import { mapLimit } from "./lib/map-limit";
 import { associationRuns, ssmClient } from "./lib/association-history";
 import { METRIC_HOURLY } from "../regime/limits";
 import { defineTask, envJson, MetricUnit, recordMetric, type TaskContext } from "./lib/runtime";
@@ -132,6 +133,9 @@ export function judge(job: WatchedJob, from: Date, now: Date): Pick<JobVerdict, 
   return { expectedBy: next.toISOString(), dueBy: due.toISOString(), overdue: late > 0, overdueSeconds: late };
 }
 
+/** Jobs whose markers or association the watcher reads at once (S3 and SSM calls in flight). */
+const WATCH_CONCURRENCY = 8;
+
 /** Clients the watcher opens, each only when a job needs it. */
 interface Sources {
   s3?: ReturnType<typeof s3Client>;
@@ -142,11 +146,12 @@ interface Sources {
 
 /**
  * A job's verdict from where its runs are recorded: the vault's markers (prefix), a metric's history
- * (history: a schedule group's or a success metric's) or State Manager (association); a job that
+ * (history: a schedule group's or a success metric's, read beforehand for every job at once into
+ * `fromHistory`) or State Manager (association); a job that
  * never ran is measured from its watch start (watching-since.json under its prefix, written once; else `since`; an
  * association's creation date).
  */
-async function verdict(job: WatchedJob, src: Sources, now: Date): Promise<JobVerdict> {
+async function verdict(job: WatchedJob, src: Sources, now: Date, fromHistory: Date | undefined): Promise<JobVerdict> {
   if (job.association) {
     const a = await associationRuns(src.ssm!, job.association.id);
     if (a.gone) return { job: job.job, gone: true, expectedBy: now.toISOString(), dueBy: now.toISOString(), overdue: true, overdueSeconds: 0 };
@@ -154,7 +159,7 @@ async function verdict(job: WatchedJob, src: Sources, now: Date): Promise<JobVer
     return { job: job.job, ...(a.lastExecution ? { lastSuccess: from.toISOString() } : { watchingSince: from.toISOString() }), ...judge(job, from, now) };
   }
   const m = job.prefix ? await readMarkers(src.s3!, src.bucket!, job.prefix) : {};
-  if (job.history) m.lastSuccess = await lastDatapoint(src.cw!, job.history.metric ?? schedulerAttempts(job.history.scheduleGroup!), now, job.history.lookbackSeconds, job.history.failures);
+  if (job.history) m.lastSuccess = fromHistory;
   const since = m.lastSuccess ? undefined : job.prefix ? (m.watchingSince ?? (await startWatching(src.s3!, src.bucket!, job.prefix, now))) : new Date(job.since!);
   return {
     job: job.job,
@@ -173,22 +178,31 @@ async function run(s: z.infer<typeof settings>, ctx: TaskContext): Promise<Overd
     ...(s.WATCHED_JOBS.some((j) => j.history) ? { cw: cloudWatchClient(env) } : {}),
     ...(s.WATCHED_JOBS.some((j) => j.association) ? { ssm: ssmClient(env) } : {}),
   };
-  const jobs: JobVerdict[] = [];
+  let jobs: JobVerdict[];
   try {
-    for (const job of s.WATCHED_JOBS) {
-      const v = await verdict(job, src, now);
-      jobs.push(v);
-      recordMetric(ctx, "Overdue", MetricUnit.Count, v.overdue ? 1 : 0, ["Job", job.job], v.overdue);
-      if (v.gone) ctx.log.warn(`job overdue: ${job.job}: association ${job.association!.id} no longer exists in State Manager`, { ...v });
-      else if (v.overdue) {
-        ctx.log.warn(`job overdue: ${job.job} expected by ${v.expectedBy}, due by ${v.dueBy}, ${Math.round(v.overdueSeconds / 3600)} h late; last success ${v.lastSuccess ?? `never (watched since ${v.watchingSince})`}`, { ...v });
-      } else ctx.log.info(`job on time: ${job.job}`, { ...v });
-    }
+    // Every job's metric history in a few batched requests, then markers and associations a few at a
+    // time: a thousand jobs read one after another would not fit the watcher's Lambda timeout.
+    const history = s.WATCHED_JOBS.filter((j) => j.history);
+    const read = await lastSuccesses(
+      src.cw!,
+      history.map((j) => ({ metric: j.history!.metric ?? schedulerAttempts(j.history!.scheduleGroup!), failures: j.history!.failures, lookbackSeconds: j.history!.lookbackSeconds })),
+      now,
+    );
+    const fromHistory = new Map(history.map((j, i) => [j, read[i]]));
+    jobs = await mapLimit(s.WATCHED_JOBS, WATCH_CONCURRENCY, (job) => verdict(job, src, now, fromHistory.get(job)));
   } finally {
     src.s3?.destroy();
     src.cw?.destroy();
     src.ssm?.destroy();
   }
+  jobs.forEach((v, i) => {
+    const job = s.WATCHED_JOBS[i];
+    recordMetric(ctx, "Overdue", MetricUnit.Count, v.overdue ? 1 : 0, ["Job", job.job], v.overdue);
+    if (v.gone) ctx.log.warn(`job overdue: ${job.job}: association ${job.association!.id} no longer exists in State Manager`, { ...v });
+    else if (v.overdue) {
+      ctx.log.warn(`job overdue: ${job.job} expected by ${v.expectedBy}, due by ${v.dueBy}, ${Math.round(v.overdueSeconds / 3600)} h late; last success ${v.lastSuccess ?? `never (watched since ${v.watchingSince})`}`, { ...v });
+    } else ctx.log.info(`job on time: ${job.job}`, { ...v });
+  });
   return { at: now.toISOString(), jobs, overdue: jobs.filter((j) => j.overdue).map((j) => j.job) };
 }
 

@@ -203,7 +203,7 @@ describe("overdue-watch: a reminder's last run from its Scheduler metric history
     expect(cw.requests).toHaveLength(1);
     const q = cw.requests[0];
     expect(q.MetricDataQueries).toEqual([
-      { Id: "attempts", MetricStat: { Metric: { Namespace: "AWS/Scheduler", MetricName: "InvocationAttemptCount", Dimensions: [{ Name: "ScheduleGroup", Value: group }] }, Period: 3600, Stat: "Sum" }, ReturnData: true },
+      { Id: "a0", MetricStat: { Metric: { Namespace: "AWS/Scheduler", MetricName: "InvocationAttemptCount", Dimensions: [{ Name: "ScheduleGroup", Value: group }] }, Period: 3600, Stat: "Sum" }, ReturnData: true },
     ]);
     expect(q.ScanBy).toBe("TimestampDescending");
     expect(q.EndTime - q.StartTime).toBeGreaterThanOrEqual(reminder.history.lookbackSeconds);
@@ -371,7 +371,7 @@ describe("overdue-watch: a weekly file backup's last run from the success metric
     expect(cw.requests.map((q) => q.MetricDataQueries)).toEqual([
       [
         {
-          Id: "attempts",
+          Id: "a0",
           MetricStat: {
             Metric: {
               Namespace: METRICS_NAMESPACE_DEFAULT,
@@ -502,5 +502,65 @@ describe("overdue-watch: an RPO longer than a metric alarm sees, from the backup
     const fresh = { ...rpo, prefix: "runs/rpo-new/backup/" };
     expect((await watch([fresh], "2027-03-01T00:00:00Z")).jobs[0]).toMatchObject({ watchingSince: "2027-03-01T00:00:00.000Z", overdue: false });
     expect((await watch([fresh], "2027-03-08T03:00:00Z")).jobs[0]).toMatchObject({ watchingSince: "2027-03-01T00:00:00.000Z", overdue: true, overdueSeconds: 3600 });
+  });
+});
+
+describe("overdue-watch: a regime of 1,500 reminders and 300 weekly Lambda tasks in one run", () => {
+  // A small page size makes every request page, as CloudWatch's 100,800 data points per answer would.
+  let paged: TestCloudWatch;
+  beforeAll(async () => {
+    paged = await startCloudWatch(2);
+  });
+  afterAll(async () => paged?.stop());
+
+  it("reads every job's history in 5 GetMetricData requests of at most 500 queries (not 1,800 in a row), each job judged from its own metric", async () => {
+    const reminders = Array.from({ length: 1500 }, (_, i) => ({
+      job: `reminder/r${i}`,
+      expression: "cron(0 9 1 1,4,7,10 ? *)",
+      timezone: "America/New_York",
+      toleranceSeconds: 3600,
+      since: "2026-01-01T00:00:00Z",
+      history: { scheduleGroup: `prod-reminders-r${i}`, lookbackSeconds: 92 * 86400 + 7200 },
+    }));
+    const lambda = (fn: string) => ({ namespace: "AWS/Lambda", dimensions: { FunctionName: fn } });
+    const tasks = Array.from({ length: 300 }, (_, i) => ({
+      job: `db${i}/vacuum`,
+      expression: "cron(0 3 ? * SUN *)",
+      timezone: "UTC",
+      toleranceSeconds: 7200,
+      since: "2026-01-01T00:00:00Z",
+      history: { metric: { ...lambda(`prod-db${i}-vacuum`), name: "Invocations" }, failures: { ...lambda(`prod-db${i}-vacuum`), name: "Errors" }, lookbackSeconds: 7 * 86400 + 3 * 3600 },
+    }));
+    // Every reminder ran in January except r7 and r1499; every task ran on Sunday 2027-03-28 except
+    // db3, whose run failed (an error in the same hour), and db299, which did not run.
+    reminders.forEach((r, i) => {
+      if (i !== 7 && i !== 1499) paged.put({ namespace: "AWS/Scheduler", metricName: "InvocationAttemptCount", dimensions: { ScheduleGroup: r.history.scheduleGroup }, at: new Date("2027-01-01T14:00:03Z"), value: 1 });
+    });
+    // r0 was also started by hand twice: three hours of data, more than one page.
+    for (const at of ["2027-01-15T14:00:03Z", "2027-02-01T14:00:03Z"]) paged.put({ namespace: "AWS/Scheduler", metricName: "InvocationAttemptCount", dimensions: { ScheduleGroup: "prod-reminders-r0" }, at: new Date(at), value: 1 });
+    tasks.forEach((t, i) => {
+      if (i === 299) return;
+      paged.put({ namespace: "AWS/Lambda", metricName: "Invocations", dimensions: t.history.metric.dimensions, at: new Date("2027-03-28T03:00:05Z"), value: 1 });
+      if (i === 3) paged.put({ namespace: "AWS/Lambda", metricName: "Errors", dimensions: t.history.metric.dimensions, at: new Date("2027-03-28T03:00:05Z"), value: 1 });
+    });
+    const r = (await runTask(overdueWatchTask, {
+      ...s3.env, // credentials
+      ...paged.env,
+      REGIME_NAME: "prod",
+      LOG_LEVEL: "ERROR",
+      WATCHED_JOBS: JSON.stringify([...reminders, ...tasks]),
+      WATCH_AT: "2027-03-29T12:00:00Z",
+    })) as OverdueResult;
+    expect(r.jobs).toHaveLength(1800);
+    expect(r.overdue).toEqual(["reminder/r7", "reminder/r1499", "db3/vacuum", "db299/vacuum"]);
+    expect(r.jobs[0]).toMatchObject({ job: "reminder/r0", lastSuccess: "2027-02-01T15:00:00.000Z", overdue: false });
+    expect(r.jobs[1]).toMatchObject({ job: "reminder/r1", lastSuccess: "2027-01-01T15:00:00.000Z", overdue: false });
+    expect(r.jobs[1500]).toMatchObject({ job: "db0/vacuum", lastSuccess: "2027-03-28T04:00:00.000Z", overdue: false });
+    // Batches: 1,500 reminders (one query each) in 3 requests of 500; 300 tasks (two each) in 2 of 500 and 100.
+    const batches = new Map<string, number>();
+    for (const q of paged.requests) batches.set(JSON.stringify(q.MetricDataQueries.map((x: { Id: string }) => x.Id)), q.MetricDataQueries.length);
+    expect([...batches.values()]).toEqual([500, 500, 500, 500, 100]);
+    // The first batch (r0's three hours) took a second page.
+    expect(paged.requests).toHaveLength(6);
   });
 });

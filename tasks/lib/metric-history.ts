@@ -56,49 +56,81 @@ export function schedulerAttempts(scheduleGroup: string): MetricRef {
   return { namespace: "AWS/Scheduler", name: "InvocationAttemptCount", dimensions: { ScheduleGroup: scheduleGroup } };
 }
 
+/** GetMetricData takes at most 500 queries per request (CloudWatch API reference, GetMetricData: MetricDataQueries, "maximum of 500"). */
+export const GET_METRIC_DATA_MAX_QUERIES = 500;
+
+/** One job's history to read: the metric counting its runs, the failed runs to subtract hour by hour, how far back (seconds). */
+export interface HistoryRead {
+  metric: MetricRef;
+  failures?: MetricRef;
+  lookbackSeconds: number;
+}
+
+const metricText = (m: MetricRef) => `${m.namespace} ${m.name} (${Object.entries(m.dimensions).map(([k, v]) => `${k}=${v}`).join(",")})`;
+
 /**
- * When `metric` (less `failures`, hour by hour, when given: Lambda's Invocations less its Errors) last had a data point above 0 at or before `now`, as the end of its 1-hour data point
- * (the success was inside the hour before it, capped at `now`), or undefined when there is none in
- * the `lookbackSeconds` before `now` (capped at 455 days). Reads newest first and stops at the first
- * hour with a success. Throws when CloudWatch answers with a status other than Complete or
- * PartialData for the whole range, naming the metric.
+ * For each read, when its `metric` (less its `failures`, hour by hour: Lambda's Invocations less its
+ * Errors) last had a data point above 0 at or before `now`, as the end of that 1-hour data point (the
+ * success was inside the hour before it, capped at `now`), or undefined when there is none in its
+ * `lookbackSeconds` before `now` (capped at 455 days). Results in the order of `reads`.
+ *
+ * Reads are batched: up to 500 queries per GetMetricData request (a read with failures takes two),
+ * each request over the widest range of its batch, every page followed; so a watcher of 1,500 jobs
+ * makes a handful of requests, not 1,500 in a row inside its Lambda timeout. Throws when CloudWatch
+ * answers a query with a status other than Complete or PartialData, naming its metric.
  */
-export async function lastDatapoint(cw: CloudWatchClient, metric: MetricRef, now: Date, lookbackSeconds: number, failures?: MetricRef): Promise<Date | undefined> {
+export async function lastSuccesses(cw: CloudWatchClient, reads: readonly HistoryRead[], now: Date): Promise<(Date | undefined)[]> {
   const period = METRIC_HOURLY.periodSeconds * 1000;
   // Whole hours: CloudWatch aligns 1-hour data points to the hour; the current hour counts too.
   const end = new Date(Math.ceil(now.getTime() / period) * period);
-  const start = new Date(Math.floor((now.getTime() - Math.min(lookbackSeconds, METRIC_HOURLY.retentionSeconds) * 1000) / period) * period);
-  let token: string | undefined;
-  do {
-    const out = await cw.send(
-      new GetMetricDataCommand({
-        StartTime: start,
-        EndTime: end,
-        ScanBy: "TimestampDescending",
-        NextToken: token,
-        MetricDataQueries: [
-          query("attempts", metric),
-          // Failed runs of the same hours, subtracted per hour: a run that failed is no success.
-          ...(failures ? [query("failures", failures)] : []),
-        ],
-      }),
-    );
-    const r = out.MetricDataResults?.find((x) => x.Id === "attempts");
-    const failed = new Map<number, number>();
-    const f = out.MetricDataResults?.find((x) => x.Id === "failures");
-    (f?.Timestamps ?? []).forEach((t, i) => failed.set(t.getTime(), f!.Values?.[i] ?? 0));
-    const times = r?.Timestamps ?? [];
-    const values = r?.Values ?? [];
-    let newest: Date | undefined;
-    times.forEach((t, i) => {
-      if ((values[i] ?? 0) - (failed.get(t.getTime()) ?? 0) > 0 && (!newest || t > newest)) newest = t;
-    });
-    if (newest) return new Date(Math.min(newest.getTime() + period, now.getTime()));
-    if (r?.StatusCode && r.StatusCode !== "Complete" && r.StatusCode !== "PartialData") {
-      const dims = Object.entries(metric.dimensions).map(([k, v]) => `${k}=${v}`).join(",");
-      throw new Error(`${metric.namespace} ${metric.name} (${dims}): CloudWatch answered ${r.StatusCode}${r.Messages?.length ? ` (${r.Messages.map((m) => m.Value).join("; ")})` : ""}`);
+  const startOf = (r: HistoryRead) => Math.floor((now.getTime() - Math.min(r.lookbackSeconds, METRIC_HOURLY.retentionSeconds) * 1000) / period) * period;
+  const results: (Date | undefined)[] = new Array(reads.length).fill(undefined);
+  const batches: number[][] = [];
+  let queries = GET_METRIC_DATA_MAX_QUERIES;
+  reads.forEach((r, i) => {
+    const q = r.failures ? 2 : 1;
+    if (queries + q > GET_METRIC_DATA_MAX_QUERIES) {
+      batches.push([]);
+      queries = 0;
     }
-    token = out.NextToken;
-  } while (token);
-  return undefined;
+    batches[batches.length - 1].push(i);
+    queries += q;
+  });
+  for (const batch of batches) {
+    // Hour -> value, per query id (`a<i>`: the runs of read i, `f<i>`: its failures).
+    const points = new Map<string, Map<number, number>>();
+    let token: string | undefined;
+    do {
+      const out = await cw.send(
+        new GetMetricDataCommand({
+          StartTime: new Date(Math.min(...batch.map((i) => startOf(reads[i])))),
+          EndTime: end,
+          ScanBy: "TimestampDescending",
+          NextToken: token,
+          MetricDataQueries: batch.flatMap((i) => [query(`a${i}`, reads[i].metric), ...(reads[i].failures ? [query(`f${i}`, reads[i].failures!)] : [])]),
+        }),
+      );
+      for (const r of out.MetricDataResults ?? []) {
+        if (r.StatusCode && r.StatusCode !== "Complete" && r.StatusCode !== "PartialData") {
+          const i = Number(r.Id!.slice(1));
+          const m = r.Id!.startsWith("f") ? reads[i].failures! : reads[i].metric;
+          throw new Error(`${metricText(m)}: CloudWatch answered ${r.StatusCode}${r.Messages?.length ? ` (${r.Messages.map((x) => x.Value).join("; ")})` : ""}`);
+        }
+        const at = points.get(r.Id!) ?? new Map<number, number>();
+        (r.Timestamps ?? []).forEach((t, k) => at.set(t.getTime(), r.Values?.[k] ?? 0));
+        points.set(r.Id!, at);
+      }
+      token = out.NextToken;
+    } while (token);
+    for (const i of batch) {
+      const failed = points.get(`f${i}`);
+      let newest: number | undefined;
+      for (const [t, v] of points.get(`a${i}`) ?? []) {
+        // A run that failed is no success; an hour before this read's own look-back does not count.
+        if (t >= startOf(reads[i]) && v - (failed?.get(t) ?? 0) > 0 && (newest === undefined || t > newest)) newest = t;
+      }
+      if (newest !== undefined) results[i] = new Date(Math.min(newest + period, now.getTime()));
+    }
+  }
+  return results;
 }
