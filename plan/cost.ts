@@ -46,6 +46,7 @@ import type { PlanRecord } from "../components/plan-record";
 import { catalogueEntry, runTimeAssumption, runTimeSeconds } from "../tasks/catalogue";
 import { isSampleRun, ITEM_SETTINGS, PUBLISHED_METRICS, publishedMetricCounts, publishedRunMetrics, RUN_METRICS, type PublishedMetric } from "../tasks/lib/metrics";
 import { SETTINGS_FILE } from "../tasks/lib/bundled-settings";
+import { historyReads, type WatchedJob } from "../tasks/overdue-watch";
 import type { ComponentGroup } from "./run";
 import type { RecordedResource } from "./mocks";
 
@@ -53,6 +54,7 @@ export const PRICES = {
   alarmPerMetric: 0.1, // CloudWatch standard-resolution alarm, per metric per month
   compositeAlarm: 0.5, // CloudWatch composite alarm per month
   customMetric: 0.3, // CloudWatch custom metric per month (first 10,000), prorated by the hour in which it is sent
+  getMetricDataPerThousand: 0.01, // CloudWatch GetMetricData per 1,000 metrics requested (no free tier)
   dashboard: 3.0, // CloudWatch dashboard per month
   kmsKey: 1.0, // customer-managed KMS key per month
   schedulerPerMillion: 1.0, // EventBridge Scheduler invocations
@@ -95,6 +97,7 @@ export const ASSUMPTIONS = [
   "custom metrics are billed for the hours (of 720) in which a run ends (prorated by the hour: CloudWatch pricing); sampled ones for the hours of the runs that send a healthy value; no alarm condition holds (a breaching value adds its hours; Overdue is sent only then); metrics of log metric filters and the CloudWatch agent a full month; a file backup's success metric (sent by the hosts) the hours of its runs",
   "logs: checks (health-check, db-health, redis-health, overdue-watch) 1 KB per run plus 0.6 KB per endpoint, database, queue or watched job (measured: a health-check of 2 endpoints writes 1.4 KB, of 10 5.5 KB, Lambda's START/END/REPORT lines added); other tasks 50 KB per run (a line per table or object)",
   "container image: 0.4 GB in ECR",
+  "GetMetricData: the overdue watcher requests each watched job's history metric (and a Lambda task's Errors beside its Invocations) once per run, at $0.01 per 1,000 metrics requested (no free tier: the 1M free API requests exclude GetMetricData)",
 ];
 
 export interface CostLine {
@@ -124,6 +127,12 @@ export const CHECK_LOG_KB = { perRun: 1, perItem: 0.6 } as const;
 function isCheckTask(task: string | undefined): boolean {
   const kind = catalogueEntry(task)?.scheduled?.kind;
   return kind === "health" || kind === "watch";
+}
+
+/** Metrics one run of the task with these settings requests from GetMetricData: the overdue watcher's job histories (tasks/overdue-watch.ts historyReads). */
+function metricsRequestedPerRun(settings: Record<string, string>): number {
+  if (!settings.WATCHED_JOBS) return 0;
+  return historyReads(JSON.parse(settings.WATCHED_JOBS) as WatchedJob[]).reduce((n, r) => n + (r.failures ? 2 : 1), 0);
 }
 
 /** KB of logs one run of the task with these settings writes (see ASSUMPTIONS). */
@@ -426,6 +435,8 @@ export function estimateCost(
             const logGb = (runs * logKbPerRun(settings)) / (1024 * 1024);
             use.logsGb += logGb;
             add(`logs of ${fn.name}`, logGb * PRICES.logsIngestGb);
+            const requested = metricsRequestedPerRun(settings);
+            if (requested) add(`GetMetricData of ${fn.name} (${requested} metrics x ${runs} runs)`, ((requested * runs) / 1000) * PRICES.getMetricDataPerThousand);
             for (const m of taskMetricItems(settings, schedule, seconds, from, policy)) customMetric(m.what, m.count, m.hours);
           }
           const td = recorded.starts?.runner === "fargate" ? taskDefByFamily.get(recorded.starts.name) : undefined;

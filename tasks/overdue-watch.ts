@@ -34,7 +34,7 @@
 import { z } from "zod";
 import { nextRuns } from "../regime/schedule";
 import { readMarkers, startWatching } from "./lib/run-marker";
-import { cloudWatchClient, lastSuccesses, schedulerAttempts } from "./lib/metric-history";
+import { cloudWatchClient, lastSuccesses, schedulerAttempts, type HistoryRead } from "./lib/metric-history";
 import { mapLimit } from "./lib/map-limit";
 import { associationRuns, ssmClient } from "./lib/association-history";
 import { METRIC_HOURLY } from "../regime/limits";
@@ -133,6 +133,11 @@ export function judge(job: WatchedJob, from: Date, now: Date): Pick<JobVerdict, 
   return { expectedBy: next.toISOString(), dueBy: due.toISOString(), overdue: late > 0, overdueSeconds: late };
 }
 
+/** The metric histories the watcher reads in each run: one per job with `history` (GetMetricData is billed per metric requested). */
+export function historyReads(jobs: readonly WatchedJob[]): HistoryRead[] {
+  return jobs.filter((j) => j.history).map((j) => ({ metric: j.history!.metric ?? schedulerAttempts(j.history!.scheduleGroup!), failures: j.history!.failures, lookbackSeconds: j.history!.lookbackSeconds }));
+}
+
 /** Jobs whose markers or association the watcher reads at once (S3 and SSM calls in flight). */
 const WATCH_CONCURRENCY = 8;
 
@@ -183,11 +188,7 @@ async function run(s: z.infer<typeof settings>, ctx: TaskContext): Promise<Overd
     // Every job's metric history in a few batched requests, then markers and associations a few at a
     // time: a thousand jobs read one after another would not fit the watcher's Lambda timeout.
     const history = s.WATCHED_JOBS.filter((j) => j.history);
-    const read = await lastSuccesses(
-      src.cw!,
-      history.map((j) => ({ metric: j.history!.metric ?? schedulerAttempts(j.history!.scheduleGroup!), failures: j.history!.failures, lookbackSeconds: j.history!.lookbackSeconds })),
-      now,
-    );
+    const read = await lastSuccesses(src.cw!, historyReads(history), now);
     const fromHistory = new Map(history.map((j, i) => [j, read[i]]));
     jobs = await mapLimit(s.WATCHED_JOBS, WATCH_CONCURRENCY, (job) => verdict(job, src, now, fromHistory.get(job)));
   } finally {

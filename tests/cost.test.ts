@@ -191,6 +191,30 @@ describe("custom metrics are priced for the hours they are sent in (CloudWatch p
     expect(cost.components[0].items.find((i) => i.what.startsWith("custom metric Overdue"))!.what).toContain("sent only while its alarm's condition holds");
   });
 
+  it("the overdue watcher's GetMetricData: each history metric once per run at $0.01 per 1,000 (1,500 reminders hourly: $10.80); marker jobs read none", () => {
+    const reminder = (i: number) => ({ job: `reminder/r${i}`, expression: "cron(0 9 1 1,4,7,10 ? *)", timezone: "UTC", toleranceSeconds: 3600, since: "2026-01-01T00:00:00Z", history: { scheduleGroup: `t-reminders-r${i}`, lookbackSeconds: 8_000_000 } });
+    const lambdaTask = {
+      job: "app/vacuum",
+      expression: "cron(0 3 ? * SUN *)",
+      timezone: "UTC",
+      toleranceSeconds: 7200,
+      since: "2026-01-01T00:00:00Z",
+      history: {
+        metric: { namespace: "AWS/Lambda", name: "Invocations", dimensions: { FunctionName: "t-app-vacuum" } },
+        failures: { namespace: "AWS/Lambda", name: "Errors", dimensions: { FunctionName: "t-app-vacuum" } },
+        lookbackSeconds: 700_000,
+      },
+    };
+    const marker = { job: "app/restore-drill", prefix: "runs/app/restore-drill/", expression: "cron(0 4 1 */3 ? *)", timezone: "UTC", toleranceSeconds: 7200 };
+    const line = (jobs: unknown[]) => {
+      const { resources, groups, record } = lambdaRegime({ TASK: "overdue-watch", REGIME_NAME: "t", WATCHED_JOBS: JSON.stringify(jobs) }, undefined, "rate(1 hour)");
+      return estimateCost(resources, groups, from, record).components[0].items.find((i) => i.what.startsWith("GetMetricData"));
+    };
+    expect(line([marker, lambdaTask, reminder(0)])).toMatchObject({ what: expect.stringContaining("(3 metrics x 720 runs)"), monthlyUsd: 0.02 });
+    expect(line(Array.from({ length: 1500 }, (_, i) => reminder(i)))).toMatchObject({ what: expect.stringContaining("(1500 metrics x 720 runs)"), monthlyUsd: 10.8 });
+    expect(line([marker])).toBeUndefined();
+  });
+
   it("a quarterly job's run metrics (Fargate) cost nothing in a month it does not run, and $0.0004 in one it runs", () => {
     const hours = (start: string) => billedHours({ starts: [Date.parse(start)], intervalSeconds: 92 * 86400 }, 4020, new Date("2027-01-01T00:00:00Z"));
     expect(hours("2027-01-01T08:00:00Z")).toBe(1);
