@@ -36,6 +36,7 @@ import { createAlarm, type Severity } from "./alarms";
 import { sshHostNamePart, type FileBackup, type HostGroup } from "../regime/logs";
 import {
   FILE_BACKUP_METRIC,
+  FILE_BACKUP_TIMEOUT_SECONDS,
   fileBackupCronPath,
   fileBackupDimensions,
   fileBackupPrefix,
@@ -52,8 +53,6 @@ import { planRecord } from "./plan-record";
 import { ALARM_NAME_MAX } from "../regime/limits";
 import { historyLookbackSeconds, OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
 
-/** The longest a file backup runs: its SSM document step's timeout (an SSH host's cron run is allowed as long). */
-export const FILE_BACKUP_TIMEOUT_SECONDS = 3600;
 
 /**
  * The missed-run alarm window of a file backup (jobMissedRunWindow: its interval, an hour of delivery

@@ -147,6 +147,14 @@ export const FILE_BACKUP_PART_BYTES = 64 * 1024 * 1024;
  * host's copy, `input.host`, so a run by hand there counts for that host too). `REGIME_HOSTNAME` and `REGIME_STAMP` fix
  * the host and stamp, `REGIME_PART_BYTES` the part size (for tests).
  */
+/**
+ * The longest a file backup runs, seconds: its SSM document step's timeout on tagged instances, and
+ * on an SSH host the `timeout` its cron line runs the script under (SIGTERM, then SIGKILL a minute
+ * later); a run stopped there aborts its multipart upload and sends no success. The promise model,
+ * the missed-run windows and the vault's abort-incomplete-upload days count on it.
+ */
+export const FILE_BACKUP_TIMEOUT_SECONDS = 3600;
+
 export function renderFileBackupScript(input: FileBackupScriptInput): string {
   const { regime, group, backup } = input;
   const prefix = fileBackupPrefix(group.name, backup.name);
@@ -172,8 +180,10 @@ export function renderFileBackupScript(input: FileBackupScriptInput): string {
     '[ "$missing" -eq 0 ] || fail "nothing uploaded"',
     'export WORK="$(mktemp -d)"',
     "trap 'rm -rf \"$WORK\"' EXIT",
+    `trap 'fail "stopped by a signal (the run limit is ${FILE_BACKUP_TIMEOUT_SECONDS} s); nothing uploaded"' TERM INT`,
     'UPLOAD_ID="$(aws s3api create-multipart-upload --bucket "$BUCKET" --key "$KEY" --server-side-encryption aws:kms --region "$REGION" --query UploadId --output text)" || fail "cannot start the upload to s3://$BUCKET/$KEY"',
     "export UPLOAD_ID",
+    `trap 'abort "stopped by a signal (the run limit is ${FILE_BACKUP_TIMEOUT_SECONDS} s); upload aborted, nothing stored"' TERM INT`,
     `abort() { aws s3api abort-multipart-upload --bucket "$BUCKET" --key "$KEY" --upload-id "$UPLOAD_ID" --region "$REGION" >/dev/null 2>&1 || true; fail "$*"; }`,
     // Each part: written by split, uploaded, its ETag kept for the completion, then deleted.
     "cat > \"$WORK/upload-part\" <<'PART'",
@@ -237,7 +247,8 @@ export function renderCronFile(input: { regime: string; group: string; name: str
     // cronie reads CRON_TZ; the install script warns when another cron would use a non-UTC host clock.
     "CRON_TZ=UTC",
     // paused: true keeps the file (resuming is one line in the stack config) with the job commented out.
-    `${input.paused ? "# paused: " : ""}${input.hostCron} root ${fileBackupScriptPath(input.group, input.name)} 2>&1 | logger -t ${tag}`,
+    // The run limit the tagged instances' SSM step has (FILE_BACKUP_TIMEOUT_SECONDS), enforced by coreutils timeout.
+    `${input.paused ? "# paused: " : ""}${input.hostCron} root timeout --kill-after=60 ${FILE_BACKUP_TIMEOUT_SECONDS} ${fileBackupScriptPath(input.group, input.name)} 2>&1 | logger -t ${tag}`,
     "",
   ].join("\n");
 }

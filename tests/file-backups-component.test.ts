@@ -159,7 +159,7 @@ describe("file backups under Pulumi mocks", () => {
     // The copies differ only in the host their success metric names.
     expect(backups.config.script).toContain("--dimensions 'service=prod,Task=file-backup,Instance=iswitch-crm/config,Host=10.0.0.7'");
     expect(backupsOn("crm.example.com").config.script).toContain("--dimensions 'service=prod,Task=file-backup,Instance=iswitch-crm/config,Host=crm.example.com'");
-    expect(backups.uploads.cron).toContain("\n30 4 * * 0 root /usr/local/sbin/maintenance-regime-iswitch-crm-uploads-backup ");
+    expect(backups.uploads.cron).toContain("\n30 4 * * 0 root timeout --kill-after=60 3600 /usr/local/sbin/maintenance-regime-iswitch-crm-uploads-backup ");
     expect(a.inputs.connection["4dabf18193072939515e22adb298388d"]).toBe("1b47061264138c4ac30d75fd1eb44270");
     expect(b.inputs.connection.value).toMatchObject({ host: "crm.example.com", user: "root", port: 2222 });
   });

@@ -61,8 +61,8 @@ describe("a paused file backup", () => {
     const files = [...String(cmd.inputs.stdin).matchAll(/[A-Za-z0-9+/=]{40,}/g)].map((m) => Buffer.from(m[0], "base64").toString("utf8"));
     const uploads = files.find((f) => f.startsWith("# File backup prod/crm/uploads"))!;
     const config = files.find((f) => f.startsWith("# File backup prod/crm/config"))!;
-    expect(uploads).toMatch(/\n# paused: 0 3 \* \* \* root \/usr\/local\/sbin\/maintenance-regime-crm-uploads-backup /);
-    expect(config).toMatch(/\n0 3 \* \* \* root \/usr\/local\/sbin\/maintenance-regime-crm-config-backup /);
+    expect(uploads).toMatch(/\n# paused: 0 3 \* \* \* root timeout --kill-after=60 3600 \/usr\/local\/sbin\/maintenance-regime-crm-uploads-backup /);
+    expect(config).toMatch(/\n0 3 \* \* \* root timeout --kill-after=60 3600 \/usr\/local\/sbin\/maintenance-regime-crm-config-backup /);
     const input = { regime: "prod", group: "crm", name: "uploads", hostCron: "0 3 * * *", description: "daily" };
     expect(renderCronFile({ ...input, paused: true })).toBe(renderCronFile(input).replace("\n0 3 * * * root", "\n# paused: 0 3 * * * root"));
   });

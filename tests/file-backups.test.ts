@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseLogs, type HostGroup } from "../regime/logs";
 import {
+  FILE_BACKUP_TIMEOUT_SECONDS,
   fileBackupCronPath,
   fileBackupSchedule,
   fileBackupScriptPath,
@@ -32,7 +33,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
  * into `objects/<bucket/key with / as %>` and, with `--if-none-match '*'`, refuses an existing key
  * with PreconditionFailed; `abort-multipart-upload` drops the parts; `put-object` stores its body
  * under the same rule. An object exists only once its upload completed, as in S3. `FAIL_PART=1`
- * makes every upload-part fail.
+ * makes every upload-part fail; `SLOW_PART=<s>` makes each take that many seconds (a stalled network).
  */
 function standIn(name: string): { bin: string; calls: string; objects: string; uploads: string; dir: string } {
   const dir = join(work, name);
@@ -56,6 +57,7 @@ function standIn(name: string): { bin: string; calls: string; objects: string; u
       'case "$op" in',
       `  create-multipart-upload) id="up$$"; mkdir -p "${uploads}/$id"; echo "$id";;`,
       '  upload-part)',
+      '    if [ -n "${SLOW_PART:-}" ]; then sleep "$SLOW_PART"; fi',
       '    if [ "${FAIL_PART:-}" = 1 ]; then echo "An error occurred (AccessDenied) when calling the UploadPart operation: Access Denied" >&2; exit 254; fi',
       `    cp "$body" "${uploads}/$id/$n"; echo "\\"$(md5sum < "$body" | cut -c1-32)\\"";;`,
       '  complete-multipart-upload)',
@@ -197,6 +199,28 @@ describe("the backup script, run for real with a stand-in aws CLI", () => {
     expect(existsSync(aws.calls)).toBe(false);
   });
 
+  it("the SSH host's cron line stops a run stuck past the run limit: the upload is aborted, nothing stored, no success sent", () => {
+    const root = appDir("stuck");
+    const aws = standIn("stuck-aws");
+    const g = group(root, ["docker-compose.yml"]);
+    const scriptFile = join(aws.dir, "backup");
+    writeFileSync(scriptFile, renderFileBackupScript({ regime: "prod", group: g, backup: g.fileBackups[0], bucket: BUCKET, region: REGION, namespace: "MaintenanceRegime" }), { mode: 0o755 });
+    const cron = renderCronFile({ regime: "prod", group: "boardroom", name: "app-files", hostCron: "0 3 * * *", description: "daily at 03:00 UTC" });
+    const command = /^0 3 \* \* \* root (.*) 2>&1 \| logger -t \S+$/m.exec(cron)![1];
+    expect(command).toBe(`timeout --kill-after=60 ${FILE_BACKUP_TIMEOUT_SECONDS} ${fileBackupScriptPath("boardroom", "app-files")}`);
+    // The same command with a 2-second limit, against an upload that stalls for 60 s.
+    const started = Date.now();
+    const r = run(command.replace(` ${FILE_BACKUP_TIMEOUT_SECONDS} `, " 2 ").replace(fileBackupScriptPath("boardroom", "app-files"), scriptFile), aws.bin, { SLOW_PART: "60" });
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(r.status).toBe(124); // coreutils timeout: the command timed out
+    expect(r.stderr).toContain(`error: file backup prod/boardroom/app-files: stopped by a signal (the run limit is ${FILE_BACKUP_TIMEOUT_SECONDS} s); upload aborted, nothing stored`);
+    const calls = readFileSync(aws.calls, "utf8").split("\n").filter(Boolean);
+    expect(calls).toContain(`s3api abort-multipart-upload ${KEY}`);
+    expect(calls.filter((l) => l.startsWith("s3api complete") || l.startsWith("cloudwatch"))).toEqual([]);
+    expect(readdirSync(aws.objects)).toEqual([]);
+    expect(readdirSync(aws.uploads)).toEqual([]);
+  });
+
   it("a large archive goes up in parts of REGIME_PART_BYTES, joined in order: the object is the archive", () => {
     const root = appDir("parts");
     writeFileSync(join(root, "uploads", "scan.bin"), randomBytes(20_000));
@@ -324,11 +348,11 @@ describe("SSH hosts: the install script puts the backup script and a cron file i
         "SHELL=/bin/bash",
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "CRON_TZ=UTC",
-        "0 3 * * * root /usr/local/sbin/maintenance-regime-iswitch-crm-config-backup 2>&1 | logger -t maintenance-regime-iswitch-crm-config",
+        "0 3 * * * root timeout --kill-after=60 3600 /usr/local/sbin/maintenance-regime-iswitch-crm-config-backup 2>&1 | logger -t maintenance-regime-iswitch-crm-config",
         "",
       ].join("\n"),
     );
-    expect(backups.uploads.cron).toContain("\n30 4 * * 0 root /usr/local/sbin/maintenance-regime-iswitch-crm-uploads-backup ");
+    expect(backups.uploads.cron).toContain("\n30 4 * * 0 root timeout --kill-after=60 3600 /usr/local/sbin/maintenance-regime-iswitch-crm-uploads-backup ");
     expect(fileBackupCronPath("iswitch-crm", "config")).toBe("/etc/cron.d/maintenance-regime-iswitch-crm-config");
   });
 
