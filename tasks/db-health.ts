@@ -222,12 +222,14 @@ async function runChecks(s: MaintenanceSession, st: DbHealthSettings): Promise<C
     }),
   );
 
-  // Dead tuples: the worst tables of this database (tables of at least TABLE_ROWS_MIN rows).
+  // Dead tuples: the worst tables of this database (tables of at least TABLE_ROWS_MIN rows). Temporary
+  // tables are left out, as in lastMaintenance: only their own session can vacuum them, and they go with it.
   const dead = await q<{ tbl: string; live: string; dead: string; pct: string }>(
-    `SELECT schemaname || '.' || relname AS tbl, n_live_tup AS live, n_dead_tup AS dead,
-            round(100.0 * n_dead_tup / nullif(n_live_tup + n_dead_tup, 0), 2) AS pct
-       FROM pg_stat_user_tables WHERE n_live_tup + n_dead_tup >= $1
-      ORDER BY pct DESC NULLS LAST, n_dead_tup DESC LIMIT $2`,
+    `SELECT st.schemaname || '.' || st.relname AS tbl, st.n_live_tup AS live, st.n_dead_tup AS dead,
+            round(100.0 * st.n_dead_tup / nullif(st.n_live_tup + st.n_dead_tup, 0), 2) AS pct
+       FROM pg_stat_user_tables st JOIN pg_class c ON c.oid = st.relid
+      WHERE c.relpersistence <> 't' AND st.n_live_tup + st.n_dead_tup >= $1
+      ORDER BY pct DESC NULLS LAST, st.n_dead_tup DESC LIMIT $2`,
     [st.TABLE_ROWS_MIN, st.TOP_TABLES],
   );
   checks.push(
