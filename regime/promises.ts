@@ -400,6 +400,8 @@ export function timeToPageAfterRun(w: AlarmWindow): number {
 
 // ------------------------------------------------------------------ the engine
 
+/** Whole minutes below an hour, whole hours above: the step a remedy's interval is rounded up to. */
+const unitOf = (seconds: number) => (seconds < 3600 ? 60 : 3600);
 const hours = (s: number) => formatDuration(Math.round(s));
 /** "23 h 59 min": a muted stretch to the minute (a 1439-minute window is not "24 h"). */
 const hoursMinutes = (s: number) => (s >= 7200 && s % 3600 !== 0 && s < 7 * 86400 ? `${Math.floor(s / 3600)} h${Math.round((s % 3600) / 60) ? ` ${Math.round((s % 3600) / 60)} min` : ""}` : hours(s));
@@ -577,7 +579,8 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       }
       // A backup that starts before the one before it is expected to end: two dumps of the database
       // at once, and the RPO above counts backups one after the other.
-      const shortest = gaps.length ? Math.min(...gaps) : b.intervalSeconds;
+      // A loop, not Math.min(...gaps): a backup every few minutes has over 100,000 gaps, beyond V8's argument limit.
+      const shortest = gaps.reduce((m, g) => Math.min(m, g), gaps.length ? Infinity : b.intervalSeconds);
       if (r.expectedSeconds > shortest) {
         push({
           key: `${db.key}.backup.schedule`,
@@ -587,7 +590,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
           status: "broken",
           kind: "config",
           effect: `"${b.text}" starts a backup ${hours(shortest)} after the last, which is expected to take ${hours(r.expectedSeconds)} (${r.sizeGb} GB at the catalogue's rate): two dumps of the database run at once`,
-          remedy: `back up no more often than every ${hours(Math.ceil(r.expectedSeconds / 3600) * 3600)}`,
+          remedy: `back up no more often than every ${hours(Math.ceil(r.expectedSeconds / unitOf(r.expectedSeconds)) * unitOf(r.expectedSeconds))}`,
           recurring: gaps.filter((g) => g < r.expectedSeconds).length,
         });
       }
@@ -602,7 +605,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     if (db.verify && rateJob) {
       const v = db.verify;
       const slowS = db.backupRun?.slowestSeconds ?? db.backupRun?.expectedSeconds ?? 0;
-      const longest = gaps.length ? Math.max(...gaps) : b.intervalSeconds;
+      const longest = gaps.reduce((m, g) => Math.max(m, g), gaps.length ? -Infinity : b.intervalSeconds);
       const worst = longest + slowS - runMs / 1000;
       const tooOld = worst > v.maxAgeHours * 3600;
       const which = rateJob === b ? "backup" : "verify";

@@ -152,6 +152,15 @@ describe("a backup exists from its start plus its expected run time (tasks/catal
     expect(refusals({ ...db, backup: { schedule: "every 8 hours", rpoHours: 30 } })).toEqual([]);
   });
 
+  it("a backup every 1 or 2 minutes (over 100,000 runs judged) is refused in one line, not a crash; every 3 minutes of 2 GB holds", () => {
+    const db = (schedule: string) => ({ sizeGb: 2, backup: { schedule, rpoHours: 1 }, verify: { maxAgeHours: 2 } });
+    expect(refusals(db("every 2 minutes"))).toEqual([
+      'databases[app].backup.schedule: "every 2 minutes" starts a backup 2 min after the last, which is expected to take 2.9 min (2 GB at the catalogue\'s rate): two dumps of the database run at once; back up no more often than every 3 min',
+    ]);
+    expect(refusals(db("every 1 minute"))).toHaveLength(1);
+    expect(refusals(db("every 3 minutes")).filter((l) => l.startsWith("databases[app].backup.schedule"))).toEqual([]);
+  });
+
   it("the RPO alarm counts a dump longer than 2 h 50 min from 2 h 50 min before its end (a success stamped further back is seen hours late): 600 GB pages up to 20 h past rpoHours, reported unkept; 5 GB holds", async () => {
     const { rpoAlarmWindow } = await import("../regime/promises");
     const { METRIC_STAMP_MAX_AGE_SECONDS } = await import("../tasks/lib/runtime");
