@@ -1,5 +1,6 @@
 /**
- * One CloudWatch dashboard per regime: the morning checklist on one screen — alarm states, backups
+ * One CloudWatch dashboard per regime: the morning checklist on one screen — alarm states (one
+ * widget per 100 alarms, the most one may list), backups
  * per database (succeeded, size), task runs (failed, duration), endpoint health, response times and
  * certificate days, and the 30-day availability of each endpoint that has an uptime target, against
  * the target.
@@ -32,6 +33,12 @@ export interface DashboardArgs {
 
 type Widget = Record<string, unknown>;
 
+/** Metrics and expressions one graph may hold: "Each graph is limited to using a maximum of 500 metrics and expressions" (CloudWatch user guide, "Using math expressions with CloudWatch metrics"). */
+export const GRAPH_MAX_METRICS = 500;
+
+/** Alarms one alarm status widget may list: "The array can have 1-100 ARNs" (CloudWatch API reference, Dashboard Body Structure, alarm status widget); PutDashboard refuses more. */
+export const ALARM_WIDGET_MAX_ALARMS = 100;
+
 /** Dashboard body; pure so it can be checked without the cloud. */
 export function dashboardBody(
   regime: string,
@@ -50,14 +57,24 @@ export function dashboardBody(
     type: "metric",
     properties: { title, region, view: "timeSeries", stacked: false, stat, period, metrics, ...extra },
   });
+  /** A graph per GRAPH_MAX_METRICS metrics: one widget when they fit, else "(1 of n)" and so on. */
+  const metrics = (title: string, list: unknown[][], stat: string, period: number, extra: Widget = {}): Widget[] => {
+    const n = Math.max(1, Math.ceil(list.length / GRAPH_MAX_METRICS));
+    return Array.from({ length: n }, (_, i) => metric(n > 1 ? `${title} (${i + 1} of ${n})` : title, list.slice(i * GRAPH_MAX_METRICS, (i + 1) * GRAPH_MAX_METRICS), stat, period, extra));
+  };
 
-  if (alarmArns.length) {
-    row([{ type: "alarm", properties: { title: `${regime}: alarms`, alarms: [...alarmArns].sort(), sortBy: "stateUpdatedTimestamp", states: [] } }], 4 + Math.min(6, Math.ceil(alarmArns.length / 4)));
+  // An alarm status widget holds at most 100 alarms: a regime with more gets one widget per 100.
+  const sorted = [...alarmArns].sort();
+  const parts = Math.ceil(sorted.length / ALARM_WIDGET_MAX_ALARMS);
+  for (let i = 0; i < parts; i++) {
+    const alarms = sorted.slice(i * ALARM_WIDGET_MAX_ALARMS, (i + 1) * ALARM_WIDGET_MAX_ALARMS);
+    const title = parts > 1 ? `${regime}: alarms (${i + 1} of ${parts})` : `${regime}: alarms`;
+    row([{ type: "alarm", properties: { title, alarms, sortBy: "stateUpdatedTimestamp", states: [] } }], 4 + Math.min(6, Math.ceil(alarms.length / 4)));
   }
   if (args.databases.length) {
     row([
-      metric("Backups succeeded (per day)", args.databases.map((d) => [ns, "BackupSucceeded", "service", regime, "Task", "backup", "Database", d]), "Sum", 86400),
-      metric("Backup size (bytes)", args.databases.map((d) => [ns, "BackupSizeBytes", "service", regime, "Task", "backup", "Database", d]), "Maximum", 86400),
+      ...metrics("Backups succeeded (per day)", args.databases.map((d) => [ns, "BackupSucceeded", "service", regime, "Task", "backup", "Database", d]), "Sum", 86400),
+      ...metrics("Backup size (bytes)", args.databases.map((d) => [ns, "BackupSizeBytes", "service", regime, "Task", "backup", "Database", d]), "Maximum", 86400),
     ]);
   }
   // Per scheduled task (a backup's duration among them): Lambda's own Errors and Duration, or the
@@ -71,17 +88,17 @@ export function dashboardBody(
   };
   if (tasks.length) {
     row([
-      metric("Task runs failed", tasks.map((t) => taskMetric(t, "Errors", "TaskFailed")), "Sum", 3600),
-      metric("Task duration (ms)", tasks.map((t) => taskMetric(t, "Duration", "TaskDuration")), "Maximum", 3600),
+      ...metrics("Task runs failed", tasks.map((t) => taskMetric(t, "Errors", "TaskFailed")), "Sum", 3600),
+      ...metrics("Task duration (ms)", tasks.map((t) => taskMetric(t, "Duration", "TaskDuration")), "Maximum", 3600),
     ]);
   }
   if (args.endpoints.length) {
     // An empty widget is refused by CloudWatch: response time and certificate widgets only where an endpoint publishes them.
     const nonEmpty = (w: Widget[]) => w.filter((x) => ((x.properties as { metrics: unknown[] }).metrics ?? []).length > 0);
     row(nonEmpty([
-      metric("Endpoints healthy (min)", args.endpoints.map((e) => [ns, "Healthy", "service", regime, "Task", "health-check", "Endpoint", e]), "Minimum", 300, { yAxis: { left: { min: 0, max: 1 } } }),
-      metric("Response time (ms)", (args.responseTimeEndpoints ?? args.endpoints).map((e) => [ns, "ResponseTime", "service", regime, "Task", "health-check", "Endpoint", e]), "Average", 300),
-      metric("Certificate days left", (args.certificateEndpoints ?? args.endpoints).map((e) => [ns, "CertificateDaysLeft", "service", regime, "Task", "health-check", "Endpoint", e]), "Minimum", 3600),
+      ...metrics("Endpoints healthy (min)", args.endpoints.map((e) => [ns, "Healthy", "service", regime, "Task", "health-check", "Endpoint", e]), "Minimum", 300, { yAxis: { left: { min: 0, max: 1 } } }),
+      ...metrics("Response time (ms)", (args.responseTimeEndpoints ?? args.endpoints).map((e) => [ns, "ResponseTime", "service", regime, "Task", "health-check", "Endpoint", e]), "Average", 300),
+      ...metrics("Certificate days left", (args.certificateEndpoints ?? args.endpoints).map((e) => [ns, "CertificateDaysLeft", "service", regime, "Task", "health-check", "Endpoint", e]), "Minimum", 3600),
     ]));
   }
   // Availability over 30 days against the target: daily availability, and the running figure since
