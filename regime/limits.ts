@@ -35,14 +35,32 @@ export function stateManagerMonthsProblem(text: string, expression: string): str
   return month === undefined || month === "*" ? undefined : `"${text}" names months (${month}); State Manager association schedules cannot: use * in the month field`;
 }
 
-/** Answers of isIanaTimezone by name: a plan asks about the same few zones again and again. */
+/** Answers of isKnownTimezone by name: a plan asks about the same few zones again and again. */
 const knownTimezones = new Map<string, boolean>();
 
-/** Whether an IANA timezone name is known to this runtime (and so to EventBridge Scheduler). */
-export function isIanaTimezone(tz: string): boolean {
+/** Whether this runtime (and so EventBridge Scheduler) knows the IANA timezone, in whatever case it is written. */
+export function isKnownTimezone(tz: string): boolean {
   let known = knownTimezones.get(tz);
   if (known === undefined) knownTimezones.set(tz, (known = timezoneKnown(tz)));
   return known;
+}
+
+/** Whether an IANA timezone name is known and spelt as the tz database spells it (timezoneCaseProblem). */
+export function isIanaTimezone(tz: string): boolean {
+  return isKnownTimezone(tz) && timezoneCaseProblem(tz) === undefined;
+}
+
+/**
+ * Why a known timezone name `tz` is not spelt as the tz database spells it, or undefined. Its names
+ * are case-sensitive ("America/New_York") while this runtime's ICU reads any case, so a name in
+ * another case would pass here and be provisioned as written: refused, naming the spelling. Every
+ * part of a tz database name starts with a capital ("Etc/GMT+5", "US/Eastern").
+ */
+export function timezoneCaseProblem(tz: string): string | undefined {
+  const resolved = new Intl.DateTimeFormat("en-US", { timeZone: tz }).resolvedOptions().timeZone;
+  if (resolved !== tz && resolved.toLowerCase() === tz.toLowerCase()) return `"${tz}": IANA timezone names are case-sensitive; write ${resolved}`;
+  if (tz.split("/").some((part) => !/^[A-Z]/.test(part))) return `"${tz}": IANA timezone names are case-sensitive, each part starting with a capital (America/New_York, US/Eastern)`;
+  return undefined;
 }
 
 function timezoneKnown(tz: string): boolean {

@@ -1,7 +1,7 @@
 /** Building blocks shared by the regime's schemas (regime/schema.ts, regime/endpoints.ts). */
 import { z } from "zod";
 import { SEVERITIES } from "./severity";
-import { isIanaTimezone } from "./limits";
+import { isKnownTimezone, timezoneCaseProblem } from "./limits";
 import { arnPattern, arnProblem, ARN_FORMS, type ArnForm } from "./arn";
 
 export const severity = z.enum(SEVERITIES, { message: `must be one of ${SEVERITIES.join(", ")}` });
@@ -10,9 +10,13 @@ export const id = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,23}$/, "must start with a letter and use only lowercase letters, digits and -, at most 24 characters");
 
-export const timezone = z.string().refine(isIanaTimezone, {
-  message: "must be an IANA timezone such as America/New_York or UTC (EST/PST are not: they ignore daylight saving)",
-});
+export const timezone = z
+  .string()
+  .refine(isKnownTimezone, { message: "must be an IANA timezone such as America/New_York or UTC (EST/PST are not: they ignore daylight saving)" })
+  .superRefine((tz, ctx) => {
+    const problem = isKnownTimezone(tz) ? timezoneCaseProblem(tz) : undefined;
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 /**
  * A schedule: a readable form ("daily at 02:00", "weekly on Wednesday at 03:00", "monthly on day 15",

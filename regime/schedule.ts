@@ -13,7 +13,7 @@
  * hour, which is not what EventBridge does.
  */
 import { z } from "zod";
-import { isIanaTimezone } from "./limits";
+import { isKnownTimezone, timezoneCaseProblem } from "./limits";
 
 export interface Schedule {
   /** EventBridge Scheduler expression: `cron(0 2 * * ? *)` or `rate(5 minutes)`. */
@@ -64,9 +64,11 @@ export function checkTimezone(tz: string): void {
       `timezone "${tz}" is an abbreviation, not an IANA timezone; use ${hint} (it follows daylight saving as the local clock does)`,
     );
   }
-  if (!isIanaTimezone(tz)) {
+  if (!isKnownTimezone(tz)) {
     throw new ScheduleError(`unknown timezone "${tz}"; use an IANA timezone such as America/New_York, Europe/Berlin or UTC`);
   }
+  const miscased = timezoneCaseProblem(tz);
+  if (miscased) throw new ScheduleError(`timezone ${miscased}`);
 }
 
 // ------------------------------------------------------------------ cron fields

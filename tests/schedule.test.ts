@@ -1,3 +1,4 @@
+import { timezone as regimeSchemaTimezone } from "../regime/primitives";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { formatLocal, isSchedule, nextRuns, parseSchedule, scheduleSchema, ScheduleError } from "../regime/schedule";
@@ -123,6 +124,15 @@ describe("raw EventBridge expressions", () => {
 });
 
 describe("timezones", () => {
+  it("refuses a name in another case than the tz database's (this runtime reads any case; the name is provisioned as written), naming the spelling", () => {
+    expect(errorOf(() => parseSchedule("daily at 02:00", "america/new_york"))).toBe('timezone "america/new_york": IANA timezone names are case-sensitive; write America/New_York');
+    expect(errorOf(() => parseSchedule("daily at 02:00", "EUROPE/BERLIN"))).toBe('timezone "EUROPE/BERLIN": IANA timezone names are case-sensitive; write Europe/Berlin');
+    // A link whose case is wrong resolves to another name: the capitals rule still refuses it.
+    expect(errorOf(() => parseSchedule("daily at 02:00", "us/eastern"))).toMatch(/^timezone "us\/eastern": IANA timezone names are case-sensitive, each part starting with a capital/);
+    for (const tz of ["US/Eastern", "Asia/Kolkata", "Etc/GMT+5", "America/Argentina/Buenos_Aires", "America/Port_of_Spain", "Australia/Lord_Howe"]) expect(parseSchedule("daily at 02:00", tz).timezone).toBe(tz);
+    const r = regimeSchemaTimezone.safeParse("america/new_york");
+    expect(r.error!.issues.map((i) => i.message)).toEqual(['"america/new_york": IANA timezone names are case-sensitive; write America/New_York']);
+  });
   it("accepts IANA names", () => {
     expect(parseSchedule("daily at 02:00", "Europe/Berlin").timezone).toBe("Europe/Berlin");
     expect(parseSchedule("daily at 02:00", "UTC").timezone).toBe("UTC");
