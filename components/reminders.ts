@@ -5,7 +5,9 @@
  * No function runs: Scheduler publishes to SNS directly.
  *
  * Watched: a reminder that could not be published lands in the dead-letter queue and pages P2
- * (`<regime>-reminders-undelivered-P2`). A reminder the Scheduler never starts (schedule disabled or
+ * (`<regime>-reminders-undelivered-P2`), the only alarm that sees it (the missed-run alarm below
+ * counts invocation attempts, a failed publish among them); the queue is the reminders' alone, so
+ * no task's failed run keeps that alarm in ALARM (components/scheduled-task.ts, at its queue). A reminder the Scheduler never starts (schedule disabled or
  * deleted, the Scheduler failing) is noticed from the Scheduler's own free metric
  * `AWS/Scheduler InvocationAttemptCount`, which CloudWatch keeps per schedule group: each reminder
  * whose interval a metric alarm can see (at most 7 days apart) gets a schedule group of its own and a

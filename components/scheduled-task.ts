@@ -568,6 +568,24 @@ export class ScheduledTask extends pulumi.ComponentResource {
     );
 
     // Dead-letter queue: runs the scheduler could not start, and (Lambda) runs that failed.
+    // What a message names: the Scheduler's dead-letter event carries SCHEDULE_ARN, TARGET_ARN,
+    // ERROR_CODE and ERROR_MESSAGE as message attributes, and EXHAUSTED_RETRY_CONDITION only when a
+    // retryable error ran out of retries (a permanent one, such as a missing permission, is not retried)
+    // (EventBridge Scheduler user guide, "Configuring a dead-letter queue", "Retrieve the dead-letter
+    // event"); Lambda's on-failure record carries requestContext.functionArn and .condition (Lambda
+    // developer guide, "Capturing records of Lambda asynchronous invocations", example invocation record).
+    // One queue and one alarm per job, not one per severity for the whole regime ($0.10 an alarm): the
+    // alarm is a level (messages visible > 0), so it pages for the first message only until the queue is
+    // purged. A job's own unread message already hides its later ones; a shared queue would let any
+    // job's hide every other job's, and it is seldom empty: every failed Lambda run of every job of the
+    // severity leaves its on-failure record there (the endpoint checks fail on every run while an
+    // endpoint is down, db-health on every run while a value is critical). A run that could not be
+    // started would then page only through the job's missed-run alarm or the overdue watcher, their
+    // margin after the missed start (1.4 h for prod's daily backup, up to 2 h for a job the watcher
+    // watches) instead of minutes after the Scheduler gives up, and an undelivered reminder
+    // (components/reminders.ts) not at all: its missed-run alarm counts invocation attempts, a failed
+    // publish among them. Paging on arrivals (NumberOfMessagesSent) instead would page again for every
+    // failed run of a job that keeps failing, which its errors alarm already pages once.
     const dlq = new aws.sqs.Queue(
       `${name}-dlq`,
       { name: physicalName(`${name}-dlq`, 80), sqsManagedSseEnabled: true, messageRetentionSeconds: 1209600, tags },
