@@ -680,15 +680,33 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       const lambda = db.drill.runner === "lambda";
       const rto = db.drill.rtoMinutes * 60;
       const unkept = lambda && rto > LAMBDA_MAX_TIMEOUT_SECONDS;
-      push({
-        key: `${db.key}.restoreDrill.rtoMinutes`,
-        promise: `a restore within ${db.drill.rtoMinutes} min, proven by the drill (rtoMinutes)`,
-        figure: lambda ? `the drill runs at most ${hours(LAMBDA_MAX_TIMEOUT_SECONDS)} (Lambda)` : "the drill runs until done (Fargate)",
-        value: lambda ? LAMBDA_MAX_TIMEOUT_SECONDS : undefined,
-        status: unkept ? "unkept" : "held",
-        kind: "program",
-        detail: unkept ? `a restore longer than 15 min is cut off on Lambda, so the drill cannot show an RTO of ${db.drill.rtoMinutes} min` : undefined,
-      });
+      // A restore streams the database at the rate a backup does (tasks/catalogue.ts): one expected to
+      // take longer than rtoMinutes fails every drill (tasks/restore-drill.ts checks its restore time).
+      const restoreS = db.backupRun?.expectedSeconds;
+      if (restoreS !== undefined && restoreS > rto) {
+        const first = schedulerRuns(db.drill.job, start, end).runs[0];
+        push({
+          key: `${db.key}.restoreDrill.rtoMinutes`,
+          promise: `a restore within ${db.drill.rtoMinutes} min, proven by the drill (rtoMinutes)`,
+          figure: `a restore of ${db.backupRun!.sizeGb} GB expected to take ${hours(restoreS)} (the catalogue's rate)`,
+          value: Math.round(restoreS),
+          status: "broken",
+          kind: "config",
+          ...(first !== undefined ? { firstBreak: localDate(first, db.drill.job.timezone) } : {}),
+          effect: `every restore drill${first !== undefined ? ` from ${localDate(first, db.drill.job.timezone)}` : ""} fails: a restore of ${db.backupRun!.sizeGb} GB is expected to take ${hours(restoreS)} at the catalogue's rate > rtoMinutes ${db.drill.rtoMinutes}`,
+          remedy: `set rtoMinutes to at least ${Math.ceil(restoreS / 60)} (or sizeGb to the database's real size, if smaller)`,
+        });
+      } else {
+        push({
+          key: `${db.key}.restoreDrill.rtoMinutes`,
+          promise: `a restore within ${db.drill.rtoMinutes} min, proven by the drill (rtoMinutes)`,
+          figure: lambda ? `the drill runs at most ${hours(LAMBDA_MAX_TIMEOUT_SECONDS)} (Lambda)` : "the drill runs until done (Fargate)",
+          value: lambda ? LAMBDA_MAX_TIMEOUT_SECONDS : undefined,
+          status: unkept ? "unkept" : "held",
+          kind: "program",
+          detail: unkept ? `a restore longer than 15 min is cut off on Lambda, so the drill cannot show an RTO of ${db.drill.rtoMinutes} min` : undefined,
+        });
+      }
     }
 
     out.push(...retentionPromises(db, start, end));

@@ -345,7 +345,7 @@ describe("AWS limits that fail only at deploy", () => {
           backup: { schedule: "daily at 02:00" },
           restoreDrill: {
             schedule: "monthly on day 1 at 05:00",
-            rtoMinutes: 1,
+            rtoMinutes: 2,
             checks: ["orders", "invoices"].map((t) => {
               const head = `select count(*) from ${t} where status in (`;
               const statuses = Array.from({ length: sqlBytes }, (_, i) => `'s${i}'`).join(", ");
@@ -383,7 +383,7 @@ describe("AWS limits that fail only at deploy", () => {
       secretArn: db.secretArn,
       network: db.network,
       backup: { schedule: "daily at 02:00" },
-      restoreDrill: { schedule: "monthly on day 1 at 05:00", rtoMinutes: 1, checks: db.restoreDrill!.checks.map((c) => ({ name: c.name, sql: c.sql, minRows: 1 })) },
+      restoreDrill: { schedule: "monthly on day 1 at 05:00", rtoMinutes: 2, checks: db.restoreDrill!.checks.map((c) => ({ name: c.name, sql: c.sql, minRows: 1 })) },
     };
     writeFileSync(file, YAML.stringify({ config: { [`${ns}:name`]: "t", [`${ns}:timezone`]: "UTC", [`${ns}:databases`]: [config] } }));
     await expect(runPlan({ configFile: file, from: FROM })).rejects.toThrow(/^promise check: databases\[app\]\.restoreDrill\.checks: function t-db-app-restore-drill's environment is \d+ bytes/);

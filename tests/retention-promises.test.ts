@@ -161,6 +161,25 @@ describe("a backup exists from its start plus its expected run time (tasks/catal
     expect(refusals(db("every 3 minutes")).filter((l) => l.startsWith("databases[app].backup.schedule"))).toEqual([]);
   });
 
+  it("a restore drill whose database is expected to restore slower than rtoMinutes is refused with the size, the figure and the first drill; a larger rtoMinutes holds", () => {
+    const db = (sizeGb: number, rtoMinutes: number, runner?: string) => ({
+      sizeGb,
+      backup: { schedule: EST("daily at 02:00"), rpoHours: 48 },
+      verify: { schedule: EST("daily at 20:00"), maxAgeHours: 48 },
+      restoreDrill: { schedule: EST("quarterly on day 1 at 03:00"), rtoMinutes, ...(runner ? { runner } : {}) },
+    });
+    const drillLines = (d: Record<string, unknown>) => refusals(d).filter((l) => l.startsWith("databases[app].restoreDrill.rtoMinutes"));
+    expect(drillLines(db(200, 30))).toEqual([
+      "databases[app].restoreDrill.rtoMinutes: every restore drill from 2027-01-01 fails: a restore of 200 GB is expected to take 4.7 h at the catalogue's rate > rtoMinutes 30; set rtoMinutes to at least 285 (or sizeGb to the database's real size, if smaller)",
+    ]);
+    // On Lambda too: 8 GB takes 11.4 min, within Lambda's 15 but over an RTO of 5.
+    expect(drillLines(db(8, 5, "lambda"))).toEqual([
+      "databases[app].restoreDrill.rtoMinutes: every restore drill from 2027-01-01 fails: a restore of 8 GB is expected to take 11.4 min at the catalogue's rate > rtoMinutes 5; set rtoMinutes to at least 12 (or sizeGb to the database's real size, if smaller)",
+    ]);
+    expect(drillLines(db(200, 285))).toEqual([]);
+    expect(promises(db(8, 12, "lambda")).find((p) => p.key === "databases[app].restoreDrill.rtoMinutes")).toMatchObject({ status: "held", figure: "the drill runs at most 15 min (Lambda)" });
+  });
+
   it("the RPO alarm counts a dump longer than 2 h 50 min from 2 h 50 min before its end (a success stamped further back is seen hours late): 600 GB pages up to 20 h past rpoHours, reported unkept; 5 GB holds", async () => {
     const { rpoAlarmWindow } = await import("../regime/promises");
     const { METRIC_STAMP_MAX_AGE_SECONDS } = await import("../tasks/lib/runtime");
