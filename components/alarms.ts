@@ -164,8 +164,9 @@ export interface GateMetric {
  * "breaching" counts them as breaching all the same (the periods before it hold EPOCH's 1s): the
  * callers keep "breaching".
  *
- * `since`: the watch start (ISO 8601), a creation date AWS stamped on a resource made with the job,
- * fixed at deploy and kept across later deploys; `paused`: the job is paused on purpose, its watch
+ * `since`: the watch start (ISO 8601), the creation date of a resource made with the job (stamped
+ * by AWS; for an SSH host's file backup, by the local command that follows its first install), fixed
+ * at deploy and kept across later deploys; `paused`: the job is paused on purpose, its watch
  * start is PAUSED_WATCH_START and every period counts as good. `returnData` false when the caller
  * builds its result from `watched` (the availability windows: 100 * watched). CloudWatch bills a
  * metric math alarm per metric it reads: the gate reads no metric more than `metrics` do.
