@@ -2,7 +2,9 @@
  * One naming strategy and one set of defaults for every CloudWatch alarm the regime creates:
  * name `<regime>-<resource>-<metric>-<severity>`, the runbook line in the description, actions routed
  * to the severity's topic (alarm and OK) and enabled unless the job the alarm watches is paused, and
- * missing-data treatment always explicit.
+ * missing-data treatment always explicit. An alarm on something that should happen (a run, a
+ * success, a healthy check: missing data breaching) is gated on its job's watch start (watchGate),
+ * so that it neither pages at its creation nor sits in ALARM through a pause.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -35,6 +37,15 @@ export interface AlarmSpec {
 
 /** Leads the description of an alarm whose actions are off because its job is paused. */
 export const PAUSED_NOTE = "(paused: notifies nobody until the job is resumed)";
+/**
+ * Follows PAUSED_NOTE on a paused job's alarm on something that should happen (missing data
+ * breaching, gated on its watch start: watchGate). While paused it counts every period as good and
+ * sits OK. Resuming returns its watch start to the job's creation date (nothing AWS stamps marks the
+ * resume), so the alarm is judged on its window at once: with no run in it (a pause longer than the
+ * window), it goes OK -> ALARM at its first evaluation after `pulumi up` and pages; a run by hand
+ * just before resuming keeps it OK until its window after that run has passed.
+ */
+export const RESUME_NOTE = "(sits OK while paused; once resumed it is judged on its window at once and pages if no run lies in it: run the job by hand just before resuming)";
 
 export function alarmName(regime: string, spec: Pick<AlarmSpec, "resource" | "metric" | "severity">): string {
   return `${regime}-${spec.resource}-${spec.metric}-${spec.severity}`;
@@ -54,7 +65,7 @@ export function createAlarm(
     {
       ...spec.args,
       name,
-      alarmDescription: `[${spec.severity}]${spec.paused ? ` ${PAUSED_NOTE}` : ""} ${spec.runbook}`.slice(0, 1024),
+      alarmDescription: `[${spec.severity}]${spec.paused ? ` ${PAUSED_NOTE}${spec.treatMissingData === "breaching" ? ` ${RESUME_NOTE}` : ""}` : ""} ${spec.runbook}`.slice(0, 1024),
       actionsEnabled: !spec.paused,
       alarmActions: [topic],
       okActions: [topic],
@@ -99,4 +110,82 @@ export function createAlarms(
     return alarms;
   })();
   return pulumi.output(batches.then((alarms) => pulumi.all(alarms.map((a) => a.name))));
+}
+
+/**
+ * The watch start of a paused job's alarm: the end of time, so that every period of its window lies
+ * before it and counts as good (watchGate). A paused job's alarm therefore sits OK while its job
+ * does not run; once the job is resumed its watch start returns to the resource creation date, the
+ * alarm sees the window without a run, goes from OK to ALARM at its next evaluation and notifies (an
+ * alarm's actions run when it changes state, such as from OK to ALARM: CloudWatch user guide, "Acting
+ * on alarm changes"; one that stays in ALARM notifies no more).
+ */
+export const PAUSED_WATCH_START = "9999-12-31T23:59:59Z";
+
+/**
+ * A watch start (ISO 8601, as AWS stamps a resource's creation: an IAM role's `createDate`, a
+ * schedule group's `creationDate`, an SSM document's `createdDate`) in whole seconds since the epoch,
+ * the unit of metric math's EPOCH. Throws naming `what` when it is no time.
+ */
+export function watchStartSeconds(iso: string, what: string): number {
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms)) throw new Error(`${what}: watch start "${iso}" is not an ISO 8601 time`);
+  return Math.floor(ms / 1000);
+}
+
+/** One metric an alarm's metric math reads (its id names it in the expression). */
+export interface GateMetric {
+  id: string;
+  metric: { namespace: string; metricName: string; dimensions: pulumi.Input<Record<string, pulumi.Input<string>>>; stat: string; period: number };
+}
+
+/**
+ * The metric queries of an alarm on something that should happen (a run, a success, a healthy
+ * check), gated on the job's watch start, so that a new job does not page before it was ever due:
+ *
+ *   watched = IF(EPOCH(<first metric>) < <watch start, s>, 1, <value>)
+ *
+ * `value` is the period's count of what should happen, its missing data filled with 0 (default
+ * `FILL(<first metric>, 0)`): every period after the watch start holds an explicit value, so "no
+ * run" is an explicit breaching 0, not missing data (and CloudWatch's evaluation range for missing
+ * data, which can need more periods than evaluationPeriods before it pages, plays no part: CloudWatch
+ * user guide, "Configuring how CloudWatch alarms treat missing data"). A period that starts before
+ * the watch start is 1: one success, one healthy check, as good as a run. The alarm's condition
+ * (fewer than 1) and its window stay what they were: after the watch start the alarm pages exactly
+ * when it did (regime/promises.ts, "CloudWatch model"); before it, it stays OK.
+ *
+ * EPOCH and its kin "take the period and range of the time series and return a new non-sparse time
+ * series where each value is based on its timestamp" (CloudWatch user guide, "Using metric math",
+ * functions MINUTE .. EPOCH): there is a value for every period even when the metric has none. FILL
+ * "fills the missing values of a time series" (same page); IF(TS < S, S, TS) takes the third
+ * argument where the condition is false and drops the point where that has none (same page, "Using
+ * IF expressions"). The guide does not say what FILL gives for a window with no data at all: should
+ * it give no points, the periods after the watch start are missing, and the alarm's treatMissingData
+ * "breaching" counts them as breaching all the same (the periods before it hold EPOCH's 1s): the
+ * callers keep "breaching".
+ *
+ * `since`: the watch start (ISO 8601), the creation date of a resource made with the job (stamped
+ * by AWS; for an SSH host's file backup, by the local command that follows its first install), fixed
+ * at deploy and kept across later deploys; `paused`: the job is paused on purpose, its watch
+ * start is PAUSED_WATCH_START and every period counts as good. `returnData` false when the caller
+ * builds its result from `watched` (the availability windows: 100 * watched). CloudWatch bills a
+ * metric math alarm per metric it reads: the gate reads no metric more than `metrics` do.
+ */
+export function watchGate(a: {
+  metrics: GateMetric[];
+  value?: string;
+  since: pulumi.Input<string>;
+  paused?: boolean;
+  label: string;
+  /** For the error of a `since` that is no time: the alarm's resource. */
+  what: string;
+  returnData?: boolean;
+}): pulumi.Output<aws.types.input.cloudwatch.MetricAlarmMetricQuery[]> {
+  if (a.metrics.length === 0) throw new Error(`${a.what}: a watch gate needs a metric`);
+  const first = a.metrics[0].id;
+  const value = a.value ?? `FILL(${first}, 0)`;
+  return pulumi.output(a.paused ? PAUSED_WATCH_START : a.since).apply((since) => [
+    ...a.metrics.map((m) => ({ id: m.id, metric: m.metric, returnData: false })),
+    { id: "watched", expression: `IF(EPOCH(${first}) < ${watchStartSeconds(since, a.what)}, 1, ${value})`, label: a.label, returnData: a.returnData ?? true },
+  ]);
 }

@@ -7,7 +7,7 @@
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { alarmName, createAlarm, type AlertTopics, type Severity } from "./alarms";
+import { alarmName, createAlarm, watchGate, type AlertTopics, type Severity } from "./alarms";
 import { tierPrefix, type BackupVault } from "./backup-vault";
 import type { IamStatement } from "./iam";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
@@ -497,11 +497,29 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         // A paused backup records no success: the RPO alarm would page for a pause made on purpose.
         paused: db.backup.paused,
         args: {
-          namespace: METRICS_NAMESPACE_DEFAULT,
-          metricName: "BackupSucceeded",
-          dimensions: { service: args.regime, Task: "backup", Instance: db.id, Database: db.id },
-          statistic: "Sum",
-          ...rpoWindow,
+          // Gated on the backup task's watch start (watchGate): a new database does not page before
+          // its first backup was due, and a paused backup's alarm sits OK, so that a resumed backup
+          // that does not run pages (a state change) instead of staying in ALARM silently.
+          metricQueries: watchGate({
+            metrics: [
+              {
+                id: "backups",
+                metric: {
+                  namespace: METRICS_NAMESPACE_DEFAULT,
+                  metricName: "BackupSucceeded",
+                  dimensions: { service: args.regime, Task: "backup", Instance: db.id, Database: db.id },
+                  stat: "Sum",
+                  period: rpoWindow.period,
+                },
+              },
+            ],
+            since: this.tasks.backup.watchStart,
+            paused: db.backup.paused,
+            label: "successful backups (1 before the watch start)",
+            what: `databases[${db.id}].backup rpo alarm`,
+          }),
+          evaluationPeriods: rpoWindow.evaluationPeriods,
+          datapointsToAlarm: rpoWindow.datapointsToAlarm,
           comparisonOperator: "LessThanThreshold",
           threshold: 1,
         },

@@ -27,12 +27,14 @@
  * its SSM document's creation date (the document stays while the backup is paused), on an SSH host
  * the time `pulumi up` first installed its cron there (a local command, run after that host's install
  * command, stamping the date once, kept in the stack's state: a host added later is measured from its
- * own install, not paged for runs due before it).
+ * own install, not paged for runs due before it). The missed-run alarms are gated on the same watch
+ * start (components/alarms.ts watchGate): a new backup, or a new host, does not page before its first
+ * backup was due; a paused backup's alarm sits OK and pages once resumed if no backup lies in its window.
  */
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { createAlarm, type Severity } from "./alarms";
+import { createAlarm, watchGate, type Severity } from "./alarms";
 import { sshHostNamePart, type FileBackup, type HostGroup } from "../regime/logs";
 import {
   FILE_BACKUP_METRIC,
@@ -186,7 +188,7 @@ export function fileBackups(scope: LogsScope, bucket: { name?: pulumi.Output<str
  * encrypt through S3, so no KMS statement), per backup an SSM Command document + State Manager
  * association on the group's tag and the backup's UTC schedule, a cron file and the host's own copy of
  * the script per SSH host, and an alarm when no backup was recorded within the schedule's interval
- * (missing data is breaching): one for the tagged instances together, one per SSH host. A weekly
+ * (gated on the watch start; no data is breaching): one for the tagged instances together, one per SSH host. A weekly
  * backup gets overdue-watcher jobs instead, in the same split.
  */
 function hostGroupFileBackups(
@@ -235,8 +237,9 @@ function hostGroupFileBackups(
     pulumi.all([bucketName, region]).apply(([bucket, reg]) => renderFileBackupScript({ regime: args.regime, group: g, backup: b, bucket, region: reg, namespace, host }));
   // Backup name -> its cron file and each SSH host's copy of its script (by host as configured).
   const cronFiles: Record<string, { scripts: Record<string, pulumi.Output<string>>; cron: string }> = {};
-  // Weekly backups whose SSH hosts the overdue watcher follows, each from that host's own watch start.
-  const watchedOnHosts: { b: FileBackup; schedule: FileBackup["schedule"] }[] = [];
+  // Backups of the SSH hosts: each host's missed-run alarm, or for a weekly backup the overdue
+  // watcher's job, from that host's own watch start (known once its cron is installed).
+  const onHosts: { b: FileBackup; schedule: FileBackup["schedule"]; weekly: boolean }[] = [];
   for (const b of g.fileBackups) {
     const key = `${g.name}/${b.name}`;
     const schedule = b.schedule;
@@ -296,17 +299,14 @@ function hostGroupFileBackups(
         { schedule: { name: docName, kind: "file backup", runs: schedule.association, configKey: `logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule` } },
       );
       // The tagged instances together: their metric has no Host.
-      missedBackupAlarm(scope, g, b, schedule);
+      missedBackupAlarm(scope, g, b, schedule, doc.createdDate);
       recordRuns();
       if (weekly) out.watchedJobs.push(fileBackupWatchedJob(args.regime, g, b, schedule, doc.createdDate)!);
     }
     if (g.sshHosts.length > 0) {
       cronFiles[b.name] = { scripts: hostScripts, cron: renderCronFile({ regime: args.regime, group: g.name, name: b.name, hostCron: schedule.hostCron!, description: schedule.description, paused: b.paused }) };
-      for (const h of g.sshHosts) {
-        missedBackupAlarm(scope, g, b, schedule, h);
-        recordRuns(h.host);
-      }
-      if (weekly) watchedOnHosts.push({ b, schedule });
+      for (const h of g.sshHosts) recordRuns(h.host);
+      onHosts.push({ b, schedule, weekly });
     }
   }
 
@@ -323,16 +323,19 @@ function hostGroupFileBackups(
           }),
         );
     const installed = runOnSshHosts(scope, g, g.sshHosts, "file-backups-ssh", install);
-    for (const { b, schedule } of watchedOnHosts) {
+    for (const { b, schedule, weekly } of onHosts) {
+      if (!weekly && !fileBackupMissedRunWindow(schedule)) continue;
       for (const h of g.sshHosts) {
         // No AWS resource per host carries a date: stamp the first `pulumi up` that installed the cron on
-        // this host, once (after its install command; no triggers: never run again, kept in the state).
+        // this host, once (after its install command; no triggers: never run again, kept in the state):
+        // the watch start of this host's backup, for its missed-run alarm's gate or its watcher job.
         const since = new command.local.Command(
           `${name}-${g.name}-${b.name}-file-backup-since-${sshHostNamePart(h.host)}`,
           { create: "date -u +%Y-%m-%dT%H:%M:%SZ" },
           { parent, dependsOn: [installed[h.host]] },
         ).stdout.apply((o) => o.trim());
-        out.watchedJobs.push(fileBackupWatchedJob(args.regime, g, b, schedule, since, h)!);
+        missedBackupAlarm(scope, g, b, schedule, since, h);
+        if (weekly) out.watchedJobs.push(fileBackupWatchedJob(args.regime, g, b, schedule, since, h)!);
       }
     }
   }
@@ -342,7 +345,14 @@ function hostGroupFileBackups(
  * Pages at the backup's severity when no backup was recorded within fileBackupMissedRunWindow: from any
  * tagged instance (no `host`), or from SSH host `host`; none for a backup too sparse for it.
  */
-function missedBackupAlarm(scope: LogsScope, g: HostGroup, b: FileBackup, schedule: { expression: string; intervalSeconds: number; description: string }, host?: SshHost): void {
+function missedBackupAlarm(
+  scope: LogsScope,
+  g: HostGroup,
+  b: FileBackup,
+  schedule: { expression: string; intervalSeconds: number; description: string },
+  since: pulumi.Input<string>,
+  host?: SshHost,
+): void {
   const { args, tags, parent } = scope;
   const window = fileBackupMissedRunWindow(schedule);
   if (!window) return;
@@ -360,9 +370,15 @@ function missedBackupAlarm(scope: LogsScope, g: HostGroup, b: FileBackup, schedu
       treatMissingData: "breaching",
       paused: b.paused,
       args: {
-        namespace: METRICS_NAMESPACE_DEFAULT,
-        metricName: FILE_BACKUP_METRIC,
-        dimensions: fileBackupDimensions(args.regime, g.name, b.name, host?.host),
+        // Gated on the watch start (watchGate): its SSM document's creation, or the first install of
+        // the host's cron; a paused backup's alarm sits OK.
+        metricQueries: watchGate({
+          metrics: [{ id: "backups", metric: { namespace: METRICS_NAMESPACE_DEFAULT, metricName: FILE_BACKUP_METRIC, dimensions: fileBackupDimensions(args.regime, g.name, b.name, host?.host), stat: "Sum", period: window.period } }],
+          since,
+          paused: b.paused,
+          label: "backups (1 before the watch start)",
+          what: `logs.hostGroups[${g.name}].fileBackups[${b.name}] missed-run alarm`,
+        }),
         ...noSuccessWithin(window),
       },
     },

@@ -27,7 +27,7 @@
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { alarmName, PAUSED_NOTE, createAlarm, type AlertTopics, type Severity } from "./alarms";
+import { alarmName, PAUSED_NOTE, createAlarm, watchGate, type AlertTopics, type Severity } from "./alarms";
 import type { IamStatement } from "./iam";
 import type { TaskEnvironment } from "./task-settings";
 import { jobMissedRunWindow, missedRunCountsInvocations, missedRunJobOf, ScheduledTask } from "./scheduled-task";
@@ -166,7 +166,7 @@ export function healthCheckTimeoutSeconds(endpoints: EndpointConfig[]): number {
 
 /**
  * The severity of the checker's missed-run alarm: where checks run without gaps, a checker that stops
- * leaves the down alarms without data, which they treat as breaching (each pages at its endpoint's
+ * leaves the down alarms without data, which they count as failed checks (each pages at its endpoint's
  * severity within its failures), so P3 says the rest; on a gapped schedule (working hours) the down
  * alarms ignore missing data and nothing else pages: the most urgent endpoint's down severity.
  */
@@ -238,7 +238,7 @@ export class HealthChecks extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    this.watchedJobs = [healthCheckWatchedJob(name, args, this.task.roleCreated)].flatMap((j) => (j ? [j] : []));
+    this.watchedJobs = [healthCheckWatchedJob(name, args, this.task.watchStart)].flatMap((j) => (j ? [j] : []));
 
     // One period per check while the checks run (a working-hours schedule's 5-minute step, not its
     // weekend). Where the checks stop for hours (nights, weekends) a period without checks says
@@ -266,11 +266,20 @@ export class HealthChecks extends pulumi.ComponentResource {
             treatMissingData: missing,
             paused: args.paused,
             args: {
-              namespace: METRICS_NAMESPACE_DEFAULT,
-              metricName: "Healthy",
-              dimensions: dims,
-              statistic: "Minimum",
-              period,
+              // Checks without gaps are gated on the checker's watch start (watchGate): a new
+              // endpoint does not page before its first check, and a paused checker's alarm sits OK.
+              // Gapped checks ignore missing data: no page at creation, no gate.
+              ...(gapped
+                ? { namespace: METRICS_NAMESPACE_DEFAULT, metricName: "Healthy", dimensions: dims, statistic: "Minimum", period }
+                : {
+                    metricQueries: watchGate({
+                      metrics: [{ id: "healthy", metric: { namespace: METRICS_NAMESPACE_DEFAULT, metricName: "Healthy", dimensions: dims, stat: "Minimum", period } }],
+                      since: this.task.watchStart,
+                      paused: args.paused,
+                      label: `${e.name} healthy (1 before the watch start)`,
+                      what: `endpoints[${e.name}] down alarm`,
+                    }),
+                  }),
               evaluationPeriods: w.evaluationPeriods,
               datapointsToAlarm: w.datapointsToAlarm,
               comparisonOperator: "LessThanThreshold",
@@ -376,10 +385,22 @@ export class HealthChecks extends pulumi.ComponentResource {
             // Each check sends one Healthy value (1 or 0) per endpoint, so the share of healthy checks
             // is the metric's Average (CloudWatch: Sum / SampleCount) over the window: one alarm
             // metric ($0.10 a month) rather than the same metric read twice (Sum and SampleCount, $0.20).
-            metricQueries: [
-              { id: "healthy", metric: { namespace: METRICS_NAMESPACE_DEFAULT, metricName: "Healthy", dimensions: dims, stat: "Average", period: w }, returnData: false },
-              { id: "availability", expression: "100 * healthy", label: `${e.name} availability % over ${windowLabel(w)}`, returnData: true },
-            ],
+            // Checks without gaps: the share is gated on the checker's watch start (watchGate: a window
+            // before it counts as available), so a new endpoint does not burn its budget before its
+            // first check; a window with no check at all is 0 % (FILL), as "breaching" treats it.
+            metricQueries: checksHaveGaps(args.schedule)
+              ? [
+                  { id: "healthy", metric: { namespace: METRICS_NAMESPACE_DEFAULT, metricName: "Healthy", dimensions: dims, stat: "Average", period: w }, returnData: false },
+                  { id: "availability", expression: "100 * healthy", label: `${e.name} availability % over ${windowLabel(w)}`, returnData: true },
+                ]
+              : watchGate({
+                  metrics: [{ id: "healthy", metric: { namespace: METRICS_NAMESPACE_DEFAULT, metricName: "Healthy", dimensions: dims, stat: "Average", period: w } }],
+                  since: this.task.watchStart,
+                  paused: args.paused,
+                  label: "share of healthy checks (1 before the watch start)",
+                  what: `endpoints[${e.name}] budget alarm`,
+                  returnData: false,
+                }).apply((q) => [...q, { id: "availability", expression: "100 * watched", label: `${e.name} availability % over ${windowLabel(w)}`, returnData: true }]),
             evaluationPeriods: 1,
             datapointsToAlarm: 1,
             comparisonOperator: "LessThanThreshold",

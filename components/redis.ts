@@ -116,7 +116,7 @@ export class RedisHealth extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    this.watchedJobs = [redisWatchedJob(name, args.regime, r, this.task.roleCreated)].flatMap((j) => (j ? [j] : []));
+    this.watchedJobs = [redisWatchedJob(name, args.regime, r, this.task.watchStart)].flatMap((j) => (j ? [j] : []));
 
     // Warning levels page from the metrics the task writes. A breaching value is written on every
     // run, a healthy one once every 6 hours (tasks/lib/metrics.ts SAMPLE_SECONDS.warningLevel), so

@@ -22,7 +22,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createAlarm, type AlertTopics, type Severity } from "./alarms";
+import { createAlarm, watchGate, type AlertTopics, type Severity } from "./alarms";
 import { physicalName } from "./naming";
 import { recordSchedule } from "./plan-record";
 import { historyLookbackSeconds, OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
@@ -192,7 +192,18 @@ export class Reminders extends pulumi.ComponentResource {
             runbook: `The reminder ${r.name} (${r.description}) was not started by EventBridge Scheduler in ${Math.round((window.period * window.evaluationPeriods) / 60)} minutes (pages at most ${Math.round(missedRunTimeToPageSeconds(window) / 60)} minutes after its last start). Check that the schedule exists and is enabled in its group, do the checklist by hand, and check the Scheduler's health in the region.`,
             treatMissingData: "breaching",
             paused: r.paused,
-            args: { namespace: "AWS/Scheduler", metricName: "InvocationAttemptCount", dimensions: { ScheduleGroup: group.name }, ...noSuccessWithin(window) },
+            args: {
+              // Gated on the reminder's watch start, its schedule group's creation (watchGate): a new
+              // reminder does not page before its first start was due; a paused one's alarm sits OK.
+              metricQueries: watchGate({
+                metrics: [{ id: "starts", metric: { namespace: "AWS/Scheduler", metricName: "InvocationAttemptCount", dimensions: { ScheduleGroup: group.name }, stat: "Sum", period: window.period } }],
+                since: group.creationDate,
+                paused: r.paused,
+                label: "starts (1 before the watch start)",
+                what: `reminders[${r.name}] missed-run alarm`,
+              }),
+              ...noSuccessWithin(window),
+            },
           },
           args.alarmTopics,
           { parent: this },

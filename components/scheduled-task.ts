@@ -19,6 +19,9 @@
  * - Fargate: ECS publishes no per-run metric, so the task publishes `TaskFailed` and `TaskDuration`
  *   (the errors and duration alarms) and `TaskSucceeded` when a missed-run alarm reads it; RUN_METRICS
  *   in the container's environment names them.
+ * The missed-run alarm is gated on the job's watch start (`watchStart`, its task role's creation:
+ * components/alarms.ts watchGate): it does not page before the job was first due, and a paused job's
+ * alarm sits OK, so that a resumed job that does not run changes its state and pages.
  * Task metrics are Embedded Metric Format lines in namespace METRICS_NAMESPACE with dimensions
  * { service: REGIME_NAME, Task: <task name>, Instance }; the component sets those variables, so an
  * alarm watches exactly the metric the code writes.
@@ -29,7 +32,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createAlarm, SEVERITIES, type AlertTopics, type Severity } from "./alarms";
+import { createAlarm, SEVERITIES, watchGate, type AlertTopics, type Severity } from "./alarms";
 import { assumeRolePolicy, policyJson, type IamStatement } from "./iam";
 import { physicalName, withoutPrefix } from "./naming";
 import { isIanaTimezone, LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MEMORY_MB, LOG_RETENTION_DAYS, NEAR_TIMEOUT_FRACTION } from "../regime/limits";
@@ -363,11 +366,12 @@ export function taskOwnSettings(a: {
   return own;
 }
 
-/** Alarm condition of a missed run: fewer than one success counted over the whole window. */
+/**
+ * Alarm condition of a missed run over a metric math alarm's periods (watchGate): fewer than one
+ * success in every period of the window (the metric queries carry the period).
+ */
 export function noSuccessWithin(window: { period: number; evaluationPeriods: number }) {
   return {
-    statistic: "Sum",
-    period: window.period,
     evaluationPeriods: window.evaluationPeriods,
     datapointsToAlarm: window.evaluationPeriods,
     comparisonOperator: "LessThanThreshold",
@@ -522,8 +526,13 @@ export class ScheduledTask extends pulumi.ComponentResource {
   public readonly bundledSettings: Record<string, pulumi.Input<string>> = {};
   /** False when the expected interval is longer than a metric alarm can watch (7 days). */
   public readonly missedRunWatched: boolean;
-  /** When the task's role was created (ISO 8601; Lambda only): the watch start of a task the overdue watcher watches from its function's metrics. */
-  public readonly roleCreated?: pulumi.Output<string>;
+  /**
+   * The job's watch start (ISO 8601): when its task role was created, stamped by IAM (`createDate`),
+   * made with the job and kept across its updates and pauses. Its missed-run alarm counts every
+   * period before it as a run (watchGate), and the overdue watcher measures a task that never ran
+   * from it; a database's RPO alarm and the endpoints' down alarms read it from their task.
+   */
+  public readonly watchStart: pulumi.Output<string>;
   /** Resource part of the task's alarm names (`health-task`). */
   public readonly alarmResource: string;
   /** The AWS CLI command that runs the task once now, as its schedule would (stack output `runNow`). */
@@ -669,7 +678,6 @@ export class ScheduledTask extends pulumi.ComponentResource {
         { parent: this },
       );
       targetArn = fn.arn;
-      this.roleCreated = taskRole.createDate;
       schedulerStatements = [
         { Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [fn.arn] },
         { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [dlq.arn] },
@@ -781,6 +789,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
         );
     }
 
+    this.watchStart = taskRole.createDate;
     const schedulerRole = new aws.iam.Role(
       `${name}-scheduler`,
       {
@@ -885,26 +894,30 @@ export class ScheduledTask extends pulumi.ComponentResource {
           ? `No run of the ${args.taskName} task was started in ${minutes} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}; a late delivery and the zone's clock change are allowed for; pages at most ${toPage} minutes after the last run; a run that fails pages at once through the errors alarm). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`
           : `No successful run of the ${args.taskName} task was recorded in ${minutes} minutes (schedule ${args.schedule.expression} ${args.schedule.timezone}; a late delivery, the zone's clock change and a slow run are allowed for; pages at most ${toPage} minutes after the last success). Check that the schedule is enabled, the dead-letter queue, and the ${logs}.`,
         "breaching",
-        countsRuns
-          ? // Lambda's own count of the function's runs; a window without one has no data, which is breaching.
-            { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: this.functionName! }, ...noSuccessWithin(window) }
-          : successFromLambda
-          ? {
-              // Successful runs = invocations - function errors (timeouts and crashes included); a
-              // window without an invocation has no data, which is breaching, like no TaskSucceeded.
-              metricQueries: [
-                { id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: this.functionName! }, stat: "Sum", period: window.period }, returnData: false },
-                { id: "errors", metric: { namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: this.functionName! }, stat: "Sum", period: window.period }, returnData: false },
-                { id: "successes", expression: "invocations - FILL(errors, 0)", label: "successful runs", returnData: true },
-              ],
-              ...(({ statistic, period, ...rest }) => rest)(noSuccessWithin(window)), // eslint-disable-line @typescript-eslint/no-unused-vars
-            }
-          : {
-              namespace,
-              metricName: "TaskSucceeded",
-              dimensions: emfDims,
-              ...noSuccessWithin(window),
-            },
+        {
+          // Gated on the job's watch start (watchGate): a period before it counts as a run, so a new
+          // job does not page before it was due; a paused job's every period counts, so its alarm
+          // sits OK while paused and goes to ALARM (a state change, which notifies) once the resumed
+          // job misses its window.
+          metricQueries: watchGate({
+            metrics: countsRuns
+              ? // Lambda's own count of the function's runs.
+                [{ id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: this.functionName! }, stat: "Sum", period: window.period } }]
+              : successFromLambda
+              ? // Successful runs = invocations - function errors (timeouts and crashes included).
+                [
+                  { id: "invocations", metric: { namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: this.functionName! }, stat: "Sum", period: window.period } },
+                  { id: "errors", metric: { namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: this.functionName! }, stat: "Sum", period: window.period } },
+                ]
+              : [{ id: "successes", metric: { namespace, metricName: "TaskSucceeded", dimensions: emfDims, stat: "Sum", period: window.period } }],
+            ...(successFromLambda && !countsRuns ? { value: "FILL(invocations, 0) - FILL(errors, 0)" } : {}),
+            since: this.watchStart,
+            paused: args.paused,
+            label: countsRuns ? "runs (1 before the watch start)" : "successful runs (1 before the watch start)",
+            what: `${alarmResource} missed-run`,
+          }),
+          ...noSuccessWithin(window),
+        },
         args.paused,
       );
     }

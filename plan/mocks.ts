@@ -134,6 +134,8 @@ export function installPlanMocks(project: string, stack: string, stackOutputs: R
         // AWS stamps an SSM document with its creation, and the date stamp of an SSH group's file backup prints it: a weekly file backup's watch start.
         if (args.type === "aws:ssm/document:Document") state.createdDate ??= MOCK_CREATION_DATE;
         if (args.type === "command:local:Command") state.stdout ??= `${MOCK_CREATION_DATE}\n`;
+        // IAM stamps a role with its creation: a scheduled task's watch start (its missed-run alarm's gate, the overdue watcher's `since`).
+        if (args.type === "aws:iam/role:Role") state.createDate ??= MOCK_CREATION_DATE;
         state.name ??= args.name;
         return { id: `${args.name}-id`, state };
       },

@@ -187,9 +187,11 @@ function describeCompositeAlarm(r: RecordedResource, topicSeverity: Map<string, 
 }
 
 /** The metrics a metric-math alarm reads, by id: ` [healthy = ns/Healthy Sum, ...]`. */
-function queryMetrics(queries: { id?: string; metric?: { namespace?: string; metricName?: string; stat?: string } }[]): string {
+function queryMetrics(queries: { id?: string; expression?: string; returnData?: boolean; metric?: { namespace?: string; metricName?: string; stat?: string } }[]): string {
+  // The expressions the returned one reads (an availability window's gate: `100 * watched`), then the metrics.
+  const steps = queries.filter((q) => q.expression && q.returnData === false).map((q) => `${q.id} = ${q.expression}`);
   const metrics = queries.filter((q) => q.metric).map((q) => `${q.id} = ${q.metric!.namespace}/${q.metric!.metricName} ${q.metric!.stat}`);
-  return metrics.length ? ` [${metrics.join(", ")}]` : "";
+  return steps.length + metrics.length ? ` [${[...steps, ...metrics].join(", ")}]` : "";
 }
 
 /** Names of the alarms a composite alarm's rule reads, to the composite's name. */

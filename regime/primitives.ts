@@ -29,7 +29,10 @@ export const schedule = z.union([z.string().min(1, "must not be empty"), z.objec
  * `paused: true` on a scheduled job: its EventBridge Scheduler schedule is created DISABLED, its
  * missed-run (or overdue) watch does not notify, and the plan and the promise check report it paused.
  */
-export const paused = z.boolean().optional().describe("true: the job's schedule is disabled and its missed-run watch silent until it is set back (the plan lists it paused)");
+export const paused = z
+  .boolean()
+  .optional()
+  .describe("true: the job's schedule is disabled and its missed-run watch silent (its alarm sits OK) until it is set back; then the alarm pages at once unless a run lies in its window: run the job by hand when resuming (the plan lists it paused)");
 
 // ---------------------------------------------------------------- values that end up in IAM policies
 

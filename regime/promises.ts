@@ -33,6 +33,14 @@
  * METRIC_VISIBLE_DELAY_SECONDS after the run starts. PutMetricAlarm API reference: period x evaluation
  * periods must stay within 604,800 s (7 days), and within 86,400 s when the period is under 3,600 s;
  * a period is 10, 20, 30 or a multiple of 60 seconds.
+ *
+ * Watch start: every alarm on something that should happen (a run, a success, a healthy check) is
+ * gated on its job's watch start, a creation date AWS stamps on a resource made with the job
+ * (components/alarms.ts watchGate): a period that starts before it counts as one success, every later
+ * one holds its count with no data filled as 0. After the watch start the alarm pages exactly as
+ * modelled here (the figures below); before it, it is OK, so a new job or database does not page
+ * before it was due. A paused job's alarm counts every period as good and sits OK; resumed, it is
+ * judged on its window at once.
  */
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "./limits";
 import { SEVERITIES, type Severity } from "./severity";

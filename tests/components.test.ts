@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MOCK_ACCOUNT, mockArchive, setupMocks, settle, waitFor, type MockResource } from "./helpers/pulumi-mocks";
+import { MOCK_ACCOUNT, MOCK_CREATION_DATE, mockArchive, setupMocks, settle, waitFor, type MockResource } from "./helpers/pulumi-mocks";
+import { gateOf } from "./helpers/metric-math";
 import { allowedActions, expectLeastPrivilege, statementsOf } from "./helpers/iam";
 import * as promisesMod from "../regime/promises";
 
@@ -548,9 +549,14 @@ describe("ScheduledTask on Lambda", () => {
     // Daily at 03:00 New York: 24 h + 1 h of retries + 1 h clock change + a 900 s run + 5 min until
     // the run is seen = 26 h 20 min, two periods, all without a run; no data counts as a miss. It
     // counts runs: a run that fails pages through the errors alarm above, at the same severity.
+    // Gated on the task role's creation (the job's watch start): a period before it counts as a run.
     expect(pick(byName["prod-db-crm-vacuum-missed-run-P2"])).toEqual({
-      namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: "prod-db-crm-vacuum" }, statistic: "Sum", period: 47400,
+      namespace: undefined, metricName: undefined, dimensions: undefined, statistic: undefined, period: undefined,
       evaluationPeriods: 2, datapointsToAlarm: 2, comparisonOperator: "LessThanThreshold", threshold: 1, treatMissingData: "breaching", alarmActions: [TOPICS.P2],
+    });
+    expect(gateOf(byName["prod-db-crm-vacuum-missed-run-P2"])).toEqual({
+      metrics: [{ id: "invocations", namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: "prod-db-crm-vacuum" }, stat: "Sum", period: 47400 }],
+      expression: `IF(EPOCH(invocations) < ${Date.parse(MOCK_CREATION_DATE) / 1000}, 1, FILL(invocations, 0))`,
     });
     expect(pick(byName["prod-db-crm-vacuum-dead-letters-P2"])).toEqual({
       namespace: "AWS/SQS", metricName: "ApproximateNumberOfMessagesVisible", dimensions: { QueueName: "prod-db-crm-vacuum-dlq" }, statistic: "Maximum", period: 300,
@@ -562,8 +568,12 @@ describe("ScheduledTask on Lambda", () => {
     const missed = alarmsOf("prod-db-crm-backup").find((a) => a.inputs.name === "prod-db-crm-backup-missed-run-P1")!.inputs;
     // 26 h 20 min (a day, an hour of retries, New York's clock change, the 900 s run, 5 min until the
     // run is seen) in two periods, published by Lambda (no custom metric).
-    expect([missed.namespace, missed.metricName, missed.period, missed.evaluationPeriods, missed.datapointsToAlarm, missed.comparisonOperator, missed.threshold, missed.treatMissingData]).toEqual(["AWS/Lambda", "Invocations", 47400, 2, 2, "LessThanThreshold", 1, "breaching"]);
-    expect(missed.metricQueries).toBeUndefined();
+    expect([missed.evaluationPeriods, missed.datapointsToAlarm, missed.comparisonOperator, missed.threshold, missed.treatMissingData]).toEqual([2, 2, "LessThanThreshold", 1, "breaching"]);
+    // One metric read (one alarm metric billed), gated on the job's watch start.
+    expect(gateOf(missed)).toEqual({
+      metrics: [{ id: "invocations", namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: "prod-db-crm-backup" }, stat: "Sum", period: 47400 }],
+      expression: `IF(EPOCH(invocations) < ${Date.parse(MOCK_CREATION_DATE) / 1000}, 1, FILL(invocations, 0))`,
+    });
     expect(missed.alarmDescription).toContain("pages at most 1581 minutes after the last run");
     // A run that fails pages through the errors alarm, at the same severity, whose window holds the
     // failure Lambda stamps at the invocation until it arrives, 900 s + 5 min later.
@@ -682,12 +692,16 @@ describe("ScheduledTask on Fargate", () => {
   });
 
   it("alarms on the task's own failure and duration metrics", () => {
-    const byMetric = Object.fromEntries(alarmsOf("prod-db-big-backup").map((a) => [a.inputs.metricName, a.inputs]));
+    const byMetric = Object.fromEntries(alarmsOf("prod-db-big-backup").map((a) => [a.inputs.metricName ?? gateOf(a.inputs).metrics[0].metricName, a.inputs]));
     expect(Object.keys(byMetric).sort()).toEqual(["ApproximateNumberOfMessagesVisible", "TaskDuration", "TaskFailed", "TaskSucceeded"]);
     expect(byMetric.TaskFailed).toMatchObject({ name: "prod-db-big-backup-errors-P0", namespace: "MaintenanceRegime", dimensions: { service: "prod", Task: "backup" }, statistic: "Sum", threshold: 1 });
     expect(byMetric.TaskDuration).toMatchObject({ name: "prod-db-big-backup-duration-P1", statistic: "Maximum", threshold: 3 * 3600 * 1000 * 0.8 });
     // A day, an hour of retries, Berlin's clock change, the 3 h run and 5 min until the success is seen: 29 h 5 min in 5 periods.
-    expect(byMetric.TaskSucceeded).toMatchObject({ name: "prod-db-big-backup-missed-run-P0", period: 20940, evaluationPeriods: 5 });
+    expect(byMetric.TaskSucceeded).toMatchObject({ name: "prod-db-big-backup-missed-run-P0", evaluationPeriods: 5, datapointsToAlarm: 5 });
+    expect(gateOf(byMetric.TaskSucceeded)).toEqual({
+      metrics: [{ id: "successes", namespace: "MaintenanceRegime", metricName: "TaskSucceeded", dimensions: { service: "prod", Task: "backup" }, stat: "Sum", period: 20940 }],
+      expression: `IF(EPOCH(successes) < ${Date.parse(MOCK_CREATION_DATE) / 1000}, 1, FILL(successes, 0))`,
+    });
   });
 });
 

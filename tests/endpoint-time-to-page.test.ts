@@ -5,7 +5,8 @@
  * page.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { mockArchive, mockTopics, settle, setupMocks } from "./helpers/pulumi-mocks";
+import { MOCK_CREATION_DATE, mockArchive, mockTopics, settle, setupMocks } from "./helpers/pulumi-mocks";
+import { gateOf } from "./helpers/metric-math";
 import { checkStepSeconds, checksHaveGaps, downAlarmPeriodSeconds, downTimeToPageMinutes, endpointsSchema, failuresBeforeDown } from "../regime/endpoints";
 import { parseSchedule } from "../regime/schedule";
 
@@ -34,6 +35,8 @@ const alarm = (name: string) => {
   expect(a, name).toBeDefined();
   return a!.inputs;
 };
+/** A down alarm's period: on its one metric, whether it reads it plainly (a gapped schedule) or through its watch-start gate. */
+const periodOf = (a: Record<string, any>): number => a.period ?? gateOf(a).metrics[0].period; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 beforeAll(async () => {
   mod = await import("../components/health-checks");
@@ -52,7 +55,9 @@ beforeAll(async () => {
 describe("down alarm of an endpoint", () => {
   it("one-minute checks page after 5 failed checks by default (seed 000: service down > 5 minutes)", () => {
     const a = alarm("minute-endpoint-web-down-P0");
-    expect([a.period, a.evaluationPeriods, a.datapointsToAlarm, a.treatMissingData]).toEqual([60, 5, 5, "breaching"]);
+    expect([periodOf(a), a.evaluationPeriods, a.datapointsToAlarm, a.treatMissingData]).toEqual([60, 5, 5, "breaching"]);
+    // Checks without gaps: gated on the checker's watch start (its role's mocked creation).
+    expect(gateOf(a).expression).toBe(`IF(EPOCH(healthy) < ${Date.parse(MOCK_CREATION_DATE) / 1000}, 1, FILL(healthy, 0))`);
     expect(a.alarmDescription).toContain("5 checks in a row (one check every 1 min: pages 5-6 min into an outage)");
     // The slow alarm averages over the same checks.
     expect(alarm("minute-endpoint-web-slow-P3").evaluationPeriods).toBe(5);
@@ -60,19 +65,22 @@ describe("down alarm of an endpoint", () => {
 
   it("hourly checks page after 2 failed checks, not after 5 hours", () => {
     const a = alarm("hourly-endpoint-app-down-P0");
-    expect([a.period, a.evaluationPeriods, a.datapointsToAlarm]).toEqual([3600, 2, 2]);
+    expect([periodOf(a), a.evaluationPeriods, a.datapointsToAlarm]).toEqual([3600, 2, 2]);
     expect(a.alarmDescription).toContain("2 checks in a row (one check every 60 min: pages 120-180 min into an outage)");
   });
 
   it("every 5 minutes: 2 checks (10 minutes); every 2 minutes: 3 checks (6 minutes)", () => {
-    expect(alarm("five-endpoint-site-down-P0")).toMatchObject({ period: 300, evaluationPeriods: 2, datapointsToAlarm: 2 });
-    expect(alarm("two-endpoint-site-down-P0")).toMatchObject({ period: 120, evaluationPeriods: 3, datapointsToAlarm: 3 });
+    expect(alarm("five-endpoint-site-down-P0")).toMatchObject({ evaluationPeriods: 2, datapointsToAlarm: 2 });
+    expect(periodOf(alarm("five-endpoint-site-down-P0"))).toBe(300);
+    expect(alarm("two-endpoint-site-down-P0")).toMatchObject({ evaluationPeriods: 3, datapointsToAlarm: 3 });
+    expect(periodOf(alarm("two-endpoint-site-down-P0"))).toBe(120);
   });
 
   it("an explicit failuresBeforeAlarm still decides, whatever the interval", () => {
     expect(alarm("minute-endpoint-api-down-P0")).toMatchObject({ evaluationPeriods: 3, datapointsToAlarm: 3 });
     expect(alarm("minute-endpoint-api-down-P0").alarmDescription).toContain("pages 3-4 min into an outage");
-    expect(alarm("hourly-endpoint-strict-down-P0")).toMatchObject({ period: 3600, evaluationPeriods: 1, datapointsToAlarm: 1 });
+    expect(alarm("hourly-endpoint-strict-down-P0")).toMatchObject({ evaluationPeriods: 1, datapointsToAlarm: 1 });
+    expect(periodOf(alarm("hourly-endpoint-strict-down-P0"))).toBe(3600);
   });
 });
 
@@ -80,6 +88,8 @@ describe("checks on a schedule with gaps (working hours)", () => {
   it("the down alarm counts 5-minute checks while they run, not the weekend: 2 periods of 5 minutes, and the gaps neither page nor clear it", () => {
     const a = alarm("office-endpoint-api-down-P0");
     expect([a.period, a.evaluationPeriods, a.datapointsToAlarm, a.treatMissingData]).toEqual([300, 2, 2, "ignore"]);
+    // Missing data ignored: a new endpoint does not page at creation, so no watch-start gate.
+    expect(a.metricQueries).toBeUndefined();
     expect(a.alarmDescription).toContain(`2 checks in a row (one check every 5 min: pages 10-15 min into an outage while checks run, ${WORKING_HOURS}; outside them the alarm keeps its state)`);
   });
 
@@ -94,7 +104,13 @@ describe("checks on a schedule with gaps (working hours)", () => {
     // the missed-run alarm counts successful runs (invocations minus errors): a checker that fails
     // every run pages P0 too.
     alarm("office-health-task-errors-P3");
-    expect((missed.metricQueries as { expression?: string }[]).map((q) => q.expression).filter(Boolean)).toEqual(["invocations - FILL(errors, 0)"]);
+    expect(gateOf(missed)).toEqual({
+      metrics: [
+        { id: "invocations", namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: "office-health-task" }, stat: "Sum", period: missed.metricQueries[0].metric.period },
+        { id: "errors", namespace: "AWS/Lambda", metricName: "Errors", dimensions: { FunctionName: "office-health-task" }, stat: "Sum", period: missed.metricQueries[0].metric.period },
+      ],
+      expression: `IF(EPOCH(invocations) < ${Date.parse(MOCK_CREATION_DATE) / 1000}, 1, FILL(invocations, 0) - FILL(errors, 0))`,
+    });
   });
 
   it("a cron in a zone whose clock changes has a gap too: the fall-back night's 65 minutes without checks neither page P0 nor clear the alarm", () => {

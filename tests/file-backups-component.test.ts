@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MOCK_REGION, mockTopics, settle, setupMocks, waitFor, type MockResource } from "./helpers/pulumi-mocks";
+import { MOCK_CREATION_DATE, MOCK_REGION, mockTopics, settle, setupMocks, waitFor, type MockResource } from "./helpers/pulumi-mocks";
+import { gateOf } from "./helpers/metric-math";
 import { parseLogs, type LogsInput } from "../regime/logs";
 import { renderCronFile, renderFileBackupInstallScript, renderFileBackupScript } from "../regime/file-backups";
 
@@ -89,8 +90,8 @@ describe("file backups under Pulumi mocks", () => {
       // group's association-failure alarm (its rule below). The weekly backup has none: no alarm can
       // look back a week plus its margins.
       "aws:cloudwatch/metricAlarm:MetricAlarm": 5,
-      // the weekly backup's watch start on each SSH host
-      "command:local:Command": 2,
+      // the watch start of each SSH host's backups (the daily one's alarm, the weekly one's watcher job)
+      "command:local:Command": 4,
       "aws:cloudwatch/eventRule:EventRule": 1,
     });
   });
@@ -224,13 +225,13 @@ describe("file backups under Pulumi mocks", () => {
       "prod-logs-iswitch-crm-backup-config-host-crm-example-com-missed-run-P1",
     ]);
     const daily = alarms["prod-logs-boardroom-backup-app-files-missed-run-P1"];
+    // 24 h + an hour of delivery margin + its hour-long run + 5 min until its success is seen: 1565 min
+    // in 5 periods; gated on the watch start, its SSM document's creation (mocked).
+    expect(gateOf(daily)).toEqual({
+      metrics: [{ id: "backups", namespace: "MaintenanceRegime", metricName: "TaskSucceeded", dimensions: { service: "prod", Task: "file-backup", Instance: "boardroom/app-files" }, stat: "Sum", period: 18780 }],
+      expression: `IF(EPOCH(backups) < ${Date.parse(MOCK_CREATION_DATE) / 1000}, 1, FILL(backups, 0))`,
+    });
     expect(daily).toMatchObject({
-      namespace: "MaintenanceRegime",
-      metricName: "TaskSucceeded",
-      dimensions: { service: "prod", Task: "file-backup", Instance: "boardroom/app-files" },
-      statistic: "Sum",
-      // 24 h + an hour of delivery margin + its hour-long run + 5 min until its success is seen: 1565 min in 5 periods
-      period: 18780,
       evaluationPeriods: 5,
       datapointsToAlarm: 5,
       comparisonOperator: "LessThanThreshold",
@@ -242,9 +243,15 @@ describe("file backups under Pulumi mocks", () => {
     });
     expect(daily.alarmDescription).toContain("No file backup boardroom/app-files was recorded in 1565 minutes (daily at 03:00 UTC)");
     // weekdays: the longest gap is Friday 23:15 to Monday 23:15 (72 h), + 2 h 5 min: 4445 min in five periods
-    expect(alarms["prod-logs-boardroom-backup-uploads-weekdays-missed-run-P2"]).toMatchObject({ period: 53340, evaluationPeriods: 5, alarmActions: [TOPICS.P2] });
+    expect(alarms["prod-logs-boardroom-backup-uploads-weekdays-missed-run-P2"]).toMatchObject({ evaluationPeriods: 5, alarmActions: [TOPICS.P2] });
+    expect(gateOf(alarms["prod-logs-boardroom-backup-uploads-weekdays-missed-run-P2"]).metrics[0].period).toBe(53340);
     const crm = alarms["prod-logs-iswitch-crm-backup-config-host-crm-example-com-missed-run-P1"];
-    expect(crm).toMatchObject({ dimensions: { service: "prod", Task: "file-backup", Instance: "iswitch-crm/config", Host: "crm.example.com" }, period: 18780, evaluationPeriods: 5, treatMissingData: "breaching", alarmActions: [TOPICS.P1] });
+    expect(crm).toMatchObject({ evaluationPeriods: 5, treatMissingData: "breaching", alarmActions: [TOPICS.P1] });
+    // Gated on the host's own watch start: the stamp of the first install of its cron (mocked).
+    expect(gateOf(crm)).toEqual({
+      metrics: [{ id: "backups", namespace: "MaintenanceRegime", metricName: "TaskSucceeded", dimensions: { service: "prod", Task: "file-backup", Instance: "iswitch-crm/config", Host: "crm.example.com" }, stat: "Sum", period: 18780 }],
+      expression: `IF(EPOCH(backups) < ${Date.parse(MOCK_CREATION_DATE) / 1000}, 1, FILL(backups, 0))`,
+    });
     expect(crm.alarmDescription).toBe(
       "[P1] No file backup iswitch-crm/config was recorded from SSH host crm.example.com in 1565 minutes (daily at 03:00 UTC). The other hosts of the group are watched on their own. " +
         "On crm.example.com (ssh -p 2222 root@crm.example.com) read `journalctl -t maintenance-regime-iswitch-crm-config` (or syslog) for the last run's error, check that /etc/cron.d/maintenance-regime-iswitch-crm-config is there, " +
@@ -263,13 +270,14 @@ describe("file backups under Pulumi mocks", () => {
     const sent = /--dimensions '([^']+)'/.exec(script(1, 0, "10.0.0.7"))![1];
     const point = Object.fromEntries(sent.split(",").map((kv) => kv.split("=") as [string, string]));
     // A metric alarm reads one metric: the namespace, name and exactly its dimension set.
-    const sees = (a: Record<string, any>) => a.namespace === "MaintenanceRegime" && a.metricName === "TaskSucceeded" && JSON.stringify(Object.entries(a.dimensions ?? {}).sort()) === JSON.stringify(Object.entries(point).sort());
+    const sees = (a: Record<string, any>) =>
+      gateOf(a).metrics.some((m) => m.namespace === "MaintenanceRegime" && m.metricName === "TaskSucceeded" && JSON.stringify(Object.entries(m.dimensions ?? {}).sort()) === JSON.stringify(Object.entries(point).sort()));
     // Missing data is breaching: an alarm that sees no success pages.
     const paging = alarms.filter((a) => /-iswitch-crm-backup-config-/.test(a.name) && a.treatMissingData === "breaching" && !sees(a)).map((a) => a.name);
     expect(alarms.filter(sees).map((a) => a.name)).toEqual(["prod-logs-iswitch-crm-backup-config-host-10-0-0-7-missed-run-P1"]);
     expect(paging).toEqual(["prod-logs-iswitch-crm-backup-config-host-crm-example-com-missed-run-P1"]);
     // The tagged group's alarm reads the metric without Host, which its instances send.
-    expect(alarms.find((a) => a.name === "prod-logs-boardroom-backup-app-files-missed-run-P1")!.dimensions).toEqual({ service: "prod", Task: "file-backup", Instance: "boardroom/app-files" });
+    expect(gateOf(alarms.find((a) => a.name === "prod-logs-boardroom-backup-app-files-missed-run-P1")!).metrics[0].dimensions).toEqual({ service: "prod", Task: "file-backup", Instance: "boardroom/app-files" });
   });
 
   it("a weekly backup on 2 SSH hosts is 2 overdue-watcher jobs, each reading its host's metric from its own watch start, stamped after that host's install", async () => {
@@ -281,7 +289,12 @@ describe("file backups under Pulumi mocks", () => {
     expect(weekly[1].description).toBe("file backup iswitch-crm/uploads on SSH host crm.example.com (weekly on Sunday at 04:30 UTC)");
     expect(weekly[1].byHand).toMatch(/^then on crm\.example\.com \(ssh -p 2222 root@crm\.example\.com\) read `journalctl -t maintenance-regime-iswitch-crm-uploads`/);
     const stamps = byType("command:local:Command");
-    expect(stamps.map((r) => r.name).sort()).toEqual(["logs-iswitch-crm-uploads-file-backup-since-10-0-0-7", "logs-iswitch-crm-uploads-file-backup-since-crm-example-com"]);
+    expect(stamps.map((r) => r.name).sort()).toEqual([
+      "logs-iswitch-crm-config-file-backup-since-10-0-0-7",
+      "logs-iswitch-crm-config-file-backup-since-crm-example-com",
+      "logs-iswitch-crm-uploads-file-backup-since-10-0-0-7",
+      "logs-iswitch-crm-uploads-file-backup-since-crm-example-com",
+    ]);
     for (const r of stamps) expect(r.inputs.create).toBe("date -u +%Y-%m-%dT%H:%M:%SZ");
     expect(await waitFor(pulumi.output(weekly[0].since!))).toMatch(/^\d{4}-\d\d-\d\dT/);
     // Boardroom's tagged instances back up daily and on weekdays: their missed-run alarms watch them, no watcher job.

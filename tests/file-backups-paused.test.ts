@@ -5,7 +5,8 @@
  * alarm (each SSH host's own) keeps evaluating with its actions off; the backups beside it are untouched.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { mockTopics, settle, setupMocks, waitFor, type MockResource } from "./helpers/pulumi-mocks";
+import { MOCK_CREATION_DATE, mockTopics, settle, setupMocks, waitFor, type MockResource } from "./helpers/pulumi-mocks";
+import { PAUSED_WATCH_START } from "../components/alarms";
 import { parseLogs, type LogsInput } from "../regime/logs";
 import { renderCronFile } from "../regime/file-backups";
 
@@ -73,5 +74,13 @@ describe("a paused file backup", () => {
     expect(alarms["prod-logs-crm-backup-uploads-host-10-0-0-7-missed-run-P1"].actionsEnabled).toBe(false);
     expect(alarms["prod-logs-boardroom-backup-app-files-missed-run-P1"].actionsEnabled).toBe(true);
     expect(alarms["prod-logs-crm-backup-config-host-10-0-0-7-missed-run-P1"].actionsEnabled).toBe(true);
+    // A paused backup's alarm counts every period as a backup (its watch start is the end of time), so
+    // it sits OK while paused and a resumed backup that does not run changes its state and pages.
+    const gate = (name: string) => (alarms[name].metricQueries as { id: string; expression?: string }[]).find((q) => q.id === "watched")!.expression;
+    const never = Date.parse(PAUSED_WATCH_START) / 1000;
+    expect(gate("prod-logs-boardroom-backup-uploads-missed-run-P1")).toBe(`IF(EPOCH(backups) < ${never}, 1, FILL(backups, 0))`);
+    expect(gate("prod-logs-crm-backup-uploads-host-10-0-0-7-missed-run-P1")).toBe(`IF(EPOCH(backups) < ${never}, 1, FILL(backups, 0))`);
+    expect(gate("prod-logs-boardroom-backup-app-files-missed-run-P1")).toBe(`IF(EPOCH(backups) < ${Date.parse(MOCK_CREATION_DATE) / 1000}, 1, FILL(backups, 0))`);
+    expect(alarms["prod-logs-boardroom-backup-uploads-missed-run-P1"].alarmDescription).toMatch(/^\[P1\] \(paused: notifies nobody until the job is resumed\) \(sits OK while paused; once resumed it is judged on its window at once/);
   });
 });

@@ -4,7 +4,8 @@
  * environment, and the slow and certificate alarms page the severities the endpoints ask for.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { mockArchive, mockTopics, settle, setupMocks, type MockResource } from "./helpers/pulumi-mocks";
+import { MOCK_CREATION_DATE, mockArchive, mockTopics, settle, setupMocks, type MockResource } from "./helpers/pulumi-mocks";
+import { gateOf } from "./helpers/metric-math";
 import { expectLeastPrivilege, statementsOf } from "./helpers/iam";
 import { endpointsSchema } from "../regime/endpoints";
 
@@ -141,9 +142,15 @@ describe("down watches availability only", () => {
   it("the P0 down alarm reads Healthy alone, the same with or without maxResponseMs and minCertificateDays", () => {
     const withSignals = alarmInputs("shop-endpoint-detailed-down-P0");
     const without = alarmInputs("shop-endpoint-website-down-P0");
-    expect(condition(withSignals)).toEqual({ namespace: "MaintenanceRegime", metricName: "Healthy", statistic: "Minimum", comparisonOperator: "LessThanThreshold", threshold: 1, evaluationPeriods: 5, metricQueries: undefined });
-    expect(condition(withSignals)).toEqual(condition(without));
-    expect(withSignals.dimensions).toEqual({ service: "shop", Task: "health-check", Endpoint: "detailed" });
+    // Healthy alone, gated on the checker's watch start (its role's mocked creation).
+    expect(gateOf(withSignals)).toEqual({
+      metrics: [{ id: "healthy", namespace: "MaintenanceRegime", metricName: "Healthy", dimensions: { service: "shop", Task: "health-check", Endpoint: "detailed" }, stat: "Minimum", period: 60 }],
+      expression: `IF(EPOCH(healthy) < ${Date.parse(MOCK_CREATION_DATE) / 1000}, 1, FILL(healthy, 0))`,
+    });
+    expect([withSignals.comparisonOperator, withSignals.threshold, withSignals.evaluationPeriods]).toEqual(["LessThanThreshold", 1, 5]);
+    // The same alarm without the signals, on its own endpoint.
+    expect({ ...condition(without), metricQueries: undefined }).toEqual({ ...condition(withSignals), metricQueries: undefined });
+    expect(gateOf(without)).toEqual({ ...gateOf(withSignals), metrics: [{ ...gateOf(withSignals).metrics[0], dimensions: { service: "shop", Task: "health-check", Endpoint: "website" } }] });
     expect(withSignals.alarmActions).toEqual([TOPICS.P0]);
     expect(String(withSignals.alarmDescription)).toMatch(/slowness and certificate age have their own alarms/);
   });
@@ -179,8 +186,9 @@ describe("down watches availability only", () => {
     const errors = alarmInputs("shop-health-task-errors-P3");
     // Every minute: a minute, a minute of delivery margin, the run's timeout and 5 minutes until it is
     // seen, in one-minute periods without an invocation, no data breaching.
-    expect(missed).toMatchObject({ namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: "shop-health-task" }, statistic: "Sum", period: 60, evaluationPeriods: 8, datapointsToAlarm: 8, comparisonOperator: "LessThanThreshold", threshold: 1, treatMissingData: "breaching" });
-    expect(missed.metricQueries).toBeUndefined();
+    expect(missed).toMatchObject({ evaluationPeriods: 8, datapointsToAlarm: 8, comparisonOperator: "LessThanThreshold", threshold: 1, treatMissingData: "breaching" });
+    // One metric (one alarm metric billed), gated on the checker's watch start.
+    expect(gateOf(missed).metrics).toEqual([{ id: "invocations", namespace: "AWS/Lambda", metricName: "Invocations", dimensions: { FunctionName: "shop-health-task" }, stat: "Sum", period: 60 }]);
     expect(missed.alarmDescription).toContain("No run of the health-check task was started in 8 minutes");
     // The errors alarm sees every failed run: its period holds the function's timeout (the slowest endpoint's + 30 s) and 5 minutes until the failure is seen.
     expect(errors).toMatchObject({ namespace: "AWS/Lambda", metricName: "Errors", period: 360, alarmActions: missed.alarmActions });

@@ -16,6 +16,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { RecordedResource } from "../plan/mocks";
 import { runPlan } from "../plan/run";
 import { expectLeastPrivilege, statementsOf } from "./helpers/iam";
+import { gateOf } from "./helpers/metric-math";
 
 /** The creation date the plan's mocks give a schedule group (plan/mocks.ts). */
 const MOCK_CREATION_DATE = "2026-01-01T00:00:00Z";
@@ -58,7 +59,8 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
     expect([s.scheduleExpression, s.flexibleTimeWindow.mode]).toEqual(["rate(1 hour)", "OFF"]);
     const m = alarm("prod-overdue-watch-missed-run-P2");
     // Runs = the function's invocations (AWS/Lambda, no custom metric); a failed run pages through its errors alarm, at the same severity.
-    expect([m.metricName, m.dimensions, m.period * m.evaluationPeriods, m.treatMissingData]).toEqual([
+    const gate = gateOf(m);
+    expect([gate.metrics[0].metricName, gate.metrics[0].dimensions, gate.metrics[0].period * m.evaluationPeriods, m.treatMissingData]).toEqual([
       "Invocations",
       { FunctionName: "prod-overdue-watch" },
       // An hour + an hour of retries + its 120 s run + 5 min until the success is seen, in 5-minute periods.

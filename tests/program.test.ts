@@ -20,6 +20,7 @@ import { expectLeastPrivilege, statementsOf, unexplainedWildcards } from "./help
 import { renderSvgToPng } from "./helpers/render-svg";
 import { createContext, MetricUnit } from "../tasks/lib/runtime";
 import { databaseMetric } from "../tasks/lib/pgmaint";
+import { gateOf } from "./helpers/metric-math";
 
 const ROOT = join(__dirname, "..");
 const FROM = new Date("2026-11-23T00:00:00Z");
@@ -101,17 +102,16 @@ describe("the minimal regime: one database with the default backup and verificat
     const backup = ofType(resources, "aws:scheduler/schedule:Schedule").map(inputs).find((s) => s.name === "mini-db-crm-backup")!;
     expect([backup.scheduleExpression, backup.scheduleExpressionTimezone]).toEqual(["cron(0 2 * * ? *)", "UTC"]);
     const rpo = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").map(inputs).find((a) => a.name === "mini-db-crm-rpo-P0")!;
-    expect(rpo).toMatchObject({
-      metricName: "BackupSucceeded",
-      dimensions: { service: "mini", Task: "backup", Instance: "crm", Database: "crm" },
-      treatMissingData: "breaching",
-      comparisonOperator: "LessThanThreshold",
-      threshold: 1,
-    });
+    expect(rpo).toMatchObject({ treatMissingData: "breaching", comparisonOperator: "LessThanThreshold", threshold: 1 });
+    // Gated on the backup task's watch start (its role's creation, as the plan mocks it): a period
+    // before it counts as a backup, so a new database does not page before its first backup was due.
+    const gate = gateOf(rpo);
+    expect(gate.metrics.map((m) => [m.metricName, m.dimensions, m.stat])).toEqual([["BackupSucceeded", { service: "mini", Task: "backup", Instance: "crm", Database: "crm" }, "Sum"]]);
+    expect(gate.expression).toBe("IF(EPOCH(backups) < 1767225600, 1, FILL(backups, 0))");
     // Successes are stamped with the dump's start: a window a minute short of 26 h (whole minutes per
     // period, each at most a day) and a minute of evaluation page before the data is 26 h old.
-    expect([rpo.period, rpo.evaluationPeriods, rpo.datapointsToAlarm]).toEqual([46_740, 2, 2]);
-    expect(rpo.period * rpo.evaluationPeriods + 60).toBeLessThanOrEqual(26 * 3600);
+    expect([gate.metrics[0].period, rpo.evaluationPeriods, rpo.datapointsToAlarm]).toEqual([46_740, 2, 2]);
+    expect(gate.metrics[0].period * rpo.evaluationPeriods + 60).toBeLessThanOrEqual(26 * 3600);
     expect(rpo.alarmActions).toEqual(["arn:aws:sns:us-east-1:123456789012:mini-alerts-P0"]);
   });
 
@@ -336,17 +336,18 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
     };
     const watched = (name: string) => {
       const a = alarms.find((x) => x.name === name)!;
-      return { namespace: a.namespace, dimensions: a.dimensions };
+      const m = a.metricQueries ? gateOf(a).metrics[0] : a;
+      return { namespace: m.namespace, dimensions: m.dimensions };
     };
     expect(emitted("prod-db-app-backup", "BackupSucceeded", "app")).toEqual(watched("prod-db-app-rpo-P0"));
     expect(emitted("prod-db-app-db-health", "ConnectionsPercent", "app")).toEqual(watched("prod-db-app-connections-P2"));
     // On Lambda the missed-run alarm counts the function's own invocations: a failed run pages through
     // the errors alarm at the same severity, whose period holds the run until its failure is seen.
     const missed = alarms.find((x) => x.name === "prod-db-app-backup-missed-run-P1")!;
-    expect([missed.namespace, missed.metricName, missed.dimensions, missed.metricQueries]).toEqual(["AWS/Lambda", "Invocations", { FunctionName: "prod-db-app-backup" }, undefined]);
+    expect(gateOf(missed).metrics.map((m) => [m.namespace, m.metricName, m.dimensions])).toEqual([["AWS/Lambda", "Invocations", { FunctionName: "prod-db-app-backup" }]]);
     expect(alarms.find((x) => x.name === "prod-db-app-backup-errors-P1")!.alarmActions).toEqual(missed.alarmActions);
     const checks = alarms.find((x) => x.name === "prod-health-task-missed-run-P3")!;
-    expect([checks.namespace, checks.metricName, checks.dimensions, checks.metricQueries]).toEqual(["AWS/Lambda", "Invocations", { FunctionName: "prod-health-task" }, undefined]);
+    expect(gateOf(checks).metrics.map((m) => [m.namespace, m.metricName, m.dimensions])).toEqual([["AWS/Lambda", "Invocations", { FunctionName: "prod-health-task" }]]);
     expect(alarms.find((x) => x.name === "prod-health-task-errors-P3")!.alarmActions).toEqual(checks.alarmActions);
   });
 

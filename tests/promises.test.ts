@@ -626,7 +626,8 @@ function modelMatches(file: string, resources: RecordedResource[], bundled: Map<
         const prefixes = [...(g.target ? [`${regime.name}-logs-${m[1]}-backup-${m[2]}-missed-run-`] : []), ...g.sshHosts.map((h) => `${regime.name}-${fileBackupHostAlarmResource(regime.name, m[1], m[2], h.host)}-missed-run-`)];
         for (const prefix of prefixes) {
           const rec = [...alarms.values()].find((a) => String(a.name).startsWith(prefix));
-          expect({ period: rec?.period, evaluationPeriods: rec?.evaluationPeriods }, `${j.key} ${prefix}`).toEqual({ period: j.watch!.period, evaluationPeriods: j.watch!.evaluationPeriods });
+          const period = rec?.metricQueries?.find((q: { metric?: { period: number } }) => q.metric)?.metric.period ?? rec?.period;
+          expect({ period, evaluationPeriods: rec?.evaluationPeriods }, `${j.key} ${prefix}`).toEqual({ period: j.watch!.period, evaluationPeriods: j.watch!.evaluationPeriods });
         }
       }
       // A reminder the model watches has its missed-run alarm on its own schedule group's InvocationAttemptCount; the others have none.
@@ -646,13 +647,15 @@ function modelMatches(file: string, resources: RecordedResource[], bundled: Map<
           expect(overdue!.dimensions.Job, j.key).toBe(`reminder/${name}`);
           continue;
         }
-        expect({ namespace: rec?.namespace, metricName: rec?.metricName, period: rec?.period, evaluationPeriods: rec?.evaluationPeriods, treatMissingData: rec?.treatMissingData }, j.key).toEqual({
+        // Gated on the reminder's watch start: the metric is in the alarm's metric queries.
+        const metric = rec?.metricQueries?.find((q: { metric?: unknown }) => q.metric)?.metric;
+        expect({ namespace: metric?.namespace, metricName: metric?.metricName, period: metric?.period, evaluationPeriods: rec?.evaluationPeriods, treatMissingData: rec?.treatMissingData }, j.key).toEqual({
           namespace: "AWS/Scheduler",
           metricName: "InvocationAttemptCount",
           ...j.watch,
           treatMissingData: "breaching",
         });
-        expect(schedule?.groupName, j.key).toBe(rec!.dimensions.ScheduleGroup);
+        expect(schedule?.groupName, j.key).toBe(metric!.dimensions.ScheduleGroup);
       }
       // A host group's configuration associations the model watches: the overdue watcher follows each on the model's schedule and tolerance, an overdue alarm each at the model's severity.
       for (const j of d.jobs.filter((x) => /^logs\.hostGroups\[[^\]]+\]\.schedule$/.test(x.key) && x.overdueWatch)) {

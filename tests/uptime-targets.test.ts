@@ -13,7 +13,8 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { mockArchive, mockTopics, settle, setupMocks, type MockResource } from "./helpers/pulumi-mocks";
+import { MOCK_CREATION_DATE, mockArchive, mockTopics, settle, setupMocks, type MockResource } from "./helpers/pulumi-mocks";
+import { gateOf } from "./helpers/metric-math";
 import { endpointsSchema } from "../regime/endpoints";
 import { dashboardBody } from "../components/dashboard";
 import type { Plan } from "../plan/run";
@@ -129,10 +130,13 @@ describe("error-budget burn alarms of an endpoint with an uptime target", () => 
     const a = windowAlarm(name);
     const dims = { service: regime, Task: "health-check", Endpoint: endpoint };
     expect(a.name).toBe(name);
-    // One metric: each check sends Healthy 1 or 0, so its Average (Sum / SampleCount) is the share of healthy checks.
+    // One metric: each check sends Healthy 1 or 0, so its Average (Sum / SampleCount) is the share of
+    // healthy checks; gated on the checker's watch start (its role's mocked creation): a window before
+    // it counts as available, one after it without a check as 0 %.
     expect(a.metricQueries).toEqual([
       { id: "healthy", metric: { namespace: NS, metricName: "Healthy", dimensions: dims, stat: "Average", period: seconds }, returnData: false },
-      { id: "availability", expression: "100 * healthy", label: expect.stringContaining(`${endpoint} availability %`), returnData: true },
+      { id: "watched", expression: `IF(EPOCH(healthy) < ${Date.parse(MOCK_CREATION_DATE) / 1000}, 1, FILL(healthy, 0))`, label: expect.any(String), returnData: false },
+      { id: "availability", expression: "100 * watched", label: expect.stringContaining(`${endpoint} availability %`), returnData: true },
     ]);
     expect(a.period).toBeUndefined();
     expect(a.metricName).toBeUndefined();
@@ -213,7 +217,8 @@ describe("error-budget burn alarms of an endpoint with an uptime target", () => 
 
   it("the existing alarms of the endpoint are unchanged: the down alarm still fires after failuresBeforeAlarm checks in a row", () => {
     const down = windowAlarm("crm-endpoint-frontend-down-P0");
-    expect([down.metricName, down.statistic, down.evaluationPeriods, down.threshold, down.treatMissingData, down.alarmActions]).toEqual(["Healthy", "Minimum", 5, 1, "breaching", [TOPICS.P0]]);
+    expect([down.evaluationPeriods, down.threshold, down.treatMissingData, down.alarmActions]).toEqual([5, 1, "breaching", [TOPICS.P0]]);
+    expect(gateOf(down).metrics.map((m) => [m.metricName, m.stat])).toEqual([["Healthy", "Minimum"]]);
   });
 });
 
@@ -223,11 +228,11 @@ describe("no uptime target, no budget alarms", () => {
     expect(composites().filter((r) => r.name.startsWith("crm-endpoint-backend-"))).toEqual([]);
   });
 
-  it("a regime without any target: the same alarms as before, no composite alarm, no metric math", () => {
+  it("a regime without any target: the same alarms as before, no composite alarm, metric math only for the down alarm's watch start", () => {
     expect(names.plain).toEqual(["plain-endpoint-web-down-P0", "plain-endpoint-web-slow-P3"]);
     expect(composites().filter((r) => r.name.startsWith("plain-"))).toEqual([]);
     for (const a of metricAlarms().filter((r) => r.name.startsWith("plain-endpoint-"))) {
-      expect(a.inputs.metricQueries, a.name).toBeUndefined();
+      expect(a.inputs.metricQueries === undefined, a.name).toBe(a.name !== "plain-endpoint-web-down-P0");
       expect(a.inputs.alarmActions, a.name).toHaveLength(1);
     }
   });
@@ -296,7 +301,7 @@ describe("the offline plan lists the budget alarms", () => {
     expect(fast.condition).toMatch(/^ALARM\("[a-z-]+-endpoint-api-budget-fast-1h-P2"\) AND ALARM\("[a-z-]+-endpoint-api-budget-fast-5m-P2"\)$/);
     expect(fast.pages).toMatch(/-alerts-P2$/);
     const hour = plan.alarms.find((a) => a.name.endsWith("-endpoint-api-budget-fast-1h-P2"))!;
-    expect(hour.metric).toBe(`expression 100 * healthy [healthy = ${NS}/Healthy Average]`);
+    expect(hour.metric).toBe(`expression 100 * watched [watched = IF(EPOCH(healthy) < 1767225600, 1, FILL(healthy, 0)), healthy = ${NS}/Healthy Average]`);
     expect(hour.condition).toBe("< 98.56 over 60 min");
     expect(hour.treatMissingData).toBe("breaching");
     expect(hour.pages).toBe(`(nobody; part of ${fast.name})`);

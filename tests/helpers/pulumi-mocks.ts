@@ -38,7 +38,7 @@ function mockArn(type: string, name: string, inputs: Record<string, any>): strin
   return `arn:aws:${svc}:${MOCK_REGION}:${MOCK_ACCOUNT}:${n}`;
 }
 
-/** The creation date a mocked schedule group reports (a reminder's watch start in WATCHED_JOBS). */
+/** The creation date a mocked schedule group, SSM document or IAM role reports (a watch start: WATCHED_JOBS, the gate of a missed-run alarm). */
 export const MOCK_CREATION_DATE = "2026-01-01T00:00:00Z";
 
 let current: MockResource[] = [];
@@ -67,6 +67,8 @@ export function setupMocks(opts: { project?: string; stack?: string; preview?: b
         // AWS stamps an SSM document with its creation, and the date stamp of an SSH group's file backup prints it: a weekly file backup's watch start.
         if (args.type === "aws:ssm/document:Document") state.createdDate ??= MOCK_CREATION_DATE;
         if (args.type === "command:local:Command") state.stdout ??= `${MOCK_CREATION_DATE}\n`;
+        // IAM stamps a role with its creation: a scheduled task's watch start (its missed-run alarm's gate, the overdue watcher's `since`).
+        if (args.type === "aws:iam/role:Role") state.createDate ??= MOCK_CREATION_DATE;
         return { id: `${args.name}-id`, state };
       },
       call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
