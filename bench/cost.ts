@@ -2,7 +2,7 @@
  * Monthly cost of the production regime and of every example, as the offline plan estimates it
  * (plan/cost.ts, us-east-1 list prices), before backup storage: the list price, the same after the
  * always-free allowances (the regime alone in its account), and where the money goes (alarm metrics,
- * custom metrics, dashboard, KMS keys, Lambda, Fargate, logs, scheduler).
+ * custom metrics, dashboard, KMS keys, Lambda, Fargate, logs, scheduler, ECR, GetMetricData).
  *
  * Baseline of the same run: the same planned resources, priced the same way (custom metrics by the
  * hours they are sent in), under the publishing policy the tasks had before custom metrics were
@@ -56,6 +56,7 @@ const CATEGORIES: [string, RegExp][] = [
   ["logs", /^logs of/],
   ["scheduler", /^scheduler/],
   ["ECR", /^ECR/],
+  ["GetMetricData", /^GetMetricData/],
 ];
 
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
