@@ -15,6 +15,24 @@
  * that. Nothing is kept longer than tier days + noncurrentDays. An Object Lock longer than the
  * shortest tier is refused: locked versions could not be removed when their tier says.
  *
+ * A paused backup loses nothing it stored: the expiry of its stored backups stops with it. With no
+ * new upload, expiring the tiers on would empty the daily tier about a day after its days, the
+ * monthly one after a year, and then remove the old versions: no backup left, and nothing pages (the
+ * RPO alarm's actions are off while paused). So each tier's rule carries its own noncurrent-version
+ * expiration (not the whole-bucket rule), and the three rules of a paused database are kept with
+ * status `Disabled`: "when a rule is disabled, Amazon S3 does not perform any actions defined in the
+ * rule", and "when you disable or delete a lifecycle rule, after a small delay Amazon S3 stops
+ * scheduling new objects for deletion or transition. Any objects that were already scheduled will be
+ * unscheduled" [S3 user guide, "Maintaining lifecycle configuration rules" and "Setting lifecycle
+ * configuration on a bucket"]. Every current and old version under its prefixes is kept until the
+ * backup resumes; resuming is one change, the rules enabled again, and S3 then applies them to the
+ * objects already stored ("the configuration rules apply to both existing objects and objects that
+ * you add later", same page): backups older than their tier's days expire within about a day and
+ * stay `noncurrentDays` more as old versions. Object Lock does not do this: it holds a version only
+ * for its retention days from its upload, at most the shortest tier's (see above). What stays
+ * whole-bucket (aborting unfinished uploads, removing a delete marker left with no version under it)
+ * removes no stored backup.
+ *
  * Tasks get least-privilege statements from `writeStatements` / `readStatements`: put or read under
  * their own prefixes only, never delete, never change the bucket's policy or lifecycle.
  */
@@ -50,6 +68,12 @@ export interface RetentionRule {
   /** Days after creation when the backup expires. */
   expireDays: number;
   transitions?: Transition[];
+  /**
+   * The rule's S3 status (default Enabled). `Disabled`: the rule stays in the configuration but S3
+   * performs none of its actions (the expiration, the transitions, the noncurrent versions'
+   * expiration): everything under the prefix is kept. What a paused backup's rules get (`tierRules`).
+   */
+  status?: "Enabled" | "Disabled";
 }
 
 export interface BackupVaultArgs {
@@ -83,22 +107,38 @@ export function tierPrefix(tier: Tier, databaseId: string, base = ""): string {
 /**
  * The three tier rules of one database: keys `<base><tier>/<dbId>/...` expire after the tier's days;
  * with `archive`, monthly backups move to a colder class after `afterDays` (only when they live long
- * enough afterwards to be worth it).
+ * enough afterwards to be worth it); with `paused`, the rules are kept `Disabled`, so nothing of the
+ * database expires until its backup resumes (see the module comment).
  */
 export function tierRules(
   dbId: string,
   days: Record<Tier, number>,
-  opts: { basePrefix?: string; archive?: { afterDays: number; storageClass?: StorageClass } } = {},
+  opts: { basePrefix?: string; archive?: { afterDays: number; storageClass?: StorageClass }; paused?: boolean } = {},
 ): RetentionRule[] {
   const base = opts.basePrefix ?? "";
   return TIERS.map((tier) => {
-    const rule: RetentionRule = { id: `${tier}-${dbId}`, prefix: tierPrefix(tier, dbId, base), expireDays: days[tier] };
+    const rule: RetentionRule = { id: `${tier}-${dbId}`, prefix: tierPrefix(tier, dbId, base), expireDays: days[tier], ...(opts.paused ? { status: "Disabled" as const } : {}) };
     const a = opts.archive;
     if (a) {
       const cls = a.storageClass ?? "GLACIER_IR";
       if (days[tier] - a.afterDays >= MIN_STORAGE_DAYS[cls]) rule.transitions = [{ days: a.afterDays, storageClass: cls }];
     }
     return rule;
+  });
+}
+
+/**
+ * The vault rules of a configured database (`databases[<id>].backup`: its retention days and
+ * `paused`), with the regime's `backupVault.archiveAfterDays`: what components/regime.ts gives the
+ * vault and the promise model (components/promises.ts) judges.
+ */
+export function databaseTierRules(
+  db: { id: string; backup: { retention: Record<Tier, number>; paused?: boolean } },
+  vault: { archiveAfterDays?: number },
+): RetentionRule[] {
+  return tierRules(db.id, db.backup.retention, {
+    ...(vault.archiveAfterDays ? { archive: { afterDays: vault.archiveAfterDays } } : {}),
+    ...(db.backup.paused ? { paused: true } : {}),
   });
 }
 
@@ -115,6 +155,7 @@ export function validateRetention(rules: RetentionRule[]): void {
       throw new Error(`${at}.prefix: "${r.prefix}" must be a key prefix ending in / and not starting with /`);
     }
     if (!Number.isInteger(r.expireDays) || r.expireDays < 1) throw new Error(`${at}.expireDays: must be a whole number >= 1, got ${r.expireDays}`);
+    if (r.status !== undefined && r.status !== "Enabled" && r.status !== "Disabled") throw new Error(`${at}.status: must be Enabled or Disabled, got "${r.status}"`);
     let last: Transition | undefined;
     (r.transitions ?? []).forEach((t, j) => {
       const tat = `${at}.transitions[${j}]`;
@@ -264,17 +305,18 @@ export class BackupVault extends pulumi.ComponentResource {
         rules: [
           ...args.retention.map((r) => ({
             id: r.id,
-            status: "Enabled",
+            status: r.status ?? "Enabled",
             filter: { prefix: r.prefix },
             expiration: { days: r.expireDays },
             ...(r.transitions?.length ? { transitions: r.transitions.map((t) => ({ days: t.days, storageClass: t.storageClass })) } : {}),
+            // Per prefix, not whole-bucket: a Disabled rule keeps its old versions too.
+            noncurrentVersionExpiration: { noncurrentDays },
           })),
           {
             id: "whole-bucket-housekeeping",
             status: "Enabled",
             filter: { prefix: "" },
             abortIncompleteMultipartUpload: { daysAfterInitiation: abortDays },
-            noncurrentVersionExpiration: { noncurrentDays },
             expiration: { expiredObjectDeleteMarker: true },
           },
         ],

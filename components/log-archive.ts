@@ -34,7 +34,7 @@ export function logArchive(scope: LogsScope): LogArchive {
   if (archived.length === 0 && backedUp.length === 0) return {};
   const bucket = archiveBucket(scope, [
     ...archived.map((a) => ({ prefix: archivePrefix(a.group, a.set), expireDays: a.set.archive!.expireDays })),
-    ...backedUp.map((b) => ({ prefix: fileBackupPrefix(b.group.name, b.backup.name), expireDays: b.backup.retentionDays })),
+    ...backedUp.map((b) => ({ prefix: fileBackupPrefix(b.group.name, b.backup.name), expireDays: b.backup.retentionDays, ...(b.backup.paused ? { paused: true } : {}) })),
   ]);
   const archive: LogArchive = { bucketName: bucket.bucket, bucketArn: bucket.arn };
   if (archived.length > 0) {
@@ -76,8 +76,17 @@ export function logArchive(scope: LogsScope): LogArchive {
  * prefix's `expireDays` (archive `expireDays`, file backup `retentionDays`; S3 counts from the upload
  * and rounds up to the next midnight UTC), then becomes a noncurrent version that is removed one day
  * later (`ARCHIVE_NONCURRENT_DAYS`), its delete marker after that. Nothing outlives its prefix's rule.
+ *
+ * A paused file backup (`paused`) loses none of the archives it stored: its prefix's rule, which
+ * carries both the expiration and the noncurrent versions' expiration, is kept with status
+ * `Disabled`, and S3 performs none of a disabled rule's actions [S3 user guide, "Maintaining
+ * lifecycle configuration rules"], so every archive stays until the backup resumes (the rule enabled
+ * again then applies to what is stored: archives past their days expire). Expiring them with no new
+ * upload would leave the prefix empty `retentionDays` + 1 day after the pause, and the missed-backup
+ * alarm is silent while paused. The whole-bucket rules (unfinished uploads, delete markers left with
+ * no version) remove no archive.
  */
-function archiveBucket(scope: LogsScope, rules: { prefix: string; expireDays: number }[]): aws.s3.Bucket {
+function archiveBucket(scope: LogsScope, rules: { prefix: string; expireDays: number; paused?: boolean }[]): aws.s3.Bucket {
   const { name, args, tags, parent } = scope;
   const bucket = new aws.s3.Bucket(`${name}-archive`, { bucketPrefix: `${args.regime}-log-archive-`.slice(0, 37), forceDestroy: false, tags }, { parent });
   blockPublicAccess(`${name}-archive`, bucket.id, { parent });
@@ -107,7 +116,7 @@ function archiveBucket(scope: LogsScope, rules: { prefix: string; expireDays: nu
       rules: [
         ...rules.map((r) => ({
           id: `expire-${r.prefix.replace(/[^A-Za-z0-9-]/g, "-").replace(/-+$/, "")}`,
-          status: "Enabled",
+          status: r.paused ? "Disabled" : "Enabled",
           filter: { prefix: r.prefix },
           expiration: { days: r.expireDays },
           // An expired archive becomes a noncurrent version; it goes a day later.

@@ -2,7 +2,7 @@
  * What the program will provision for each promise of a regime, as regime/promises.ts's `Declared`
  * model, built from the validated regime with the functions the components themselves use
  * (`databaseSchedules` and `runsOnFargate`, `missedRunWindow`, `rpoAlarmWindow`, `endpointsSetting`,
- * `tierRules`, `physicalName`), before any resource exists. `checkPromises` is what index.ts runs
+ * `databaseTierRules`, `physicalName`), before any resource exists. `checkPromises` is what index.ts runs
  * before the MaintenanceRegime is created and what the offline plan reports.
  *
  * Names need no check here: the components shorten every Lambda, role and schedule name to its limit
@@ -17,7 +17,7 @@
  */
 import { LAMBDA_MAX_TIMEOUT_SECONDS, METRIC_HOURLY } from "../regime/limits";
 import { alarmName } from "./alarms";
-import { tierRules } from "./backup-vault";
+import { databaseTierRules } from "./backup-vault";
 import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
 import { endpointsSetting, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
@@ -131,7 +131,6 @@ export function declaredFromRegime(r: Regime): Declared {
       if (!jobs[task]!.watch) jobs[task]!.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS };
       d.jobs.push(jobs[task]!);
     }
-    const archive = r.backupVault.archiveAfterDays ? { archive: { afterDays: r.backupVault.archiveAfterDays } } : {};
     // The backup task's own tier settings (components/database.ts imageTaskSettings: WEEKLY_DAY, MONTHLY_DAY, TIMEZONE).
     const backupSettings = imageTaskSettings(db, schedules, BUCKET_NAME_STAND_IN).backup as Record<string, string>;
     d.databases.push({
@@ -141,9 +140,10 @@ export function declaredFromRegime(r: Regime): Declared {
       rpoHours: db.backup.rpoHours,
       verify: jobs["verify-backup"] ? { ...jobs["verify-backup"], maxAgeHours: db.verify.maxAgeHours } : undefined,
       drill: jobs["restore-drill"] && db.restoreDrill ? { job: jobs["restore-drill"], rtoMinutes: db.restoreDrill.rtoMinutes, runner: databaseRunners(db, key).drill ?? "lambda" } : undefined,
-      retention: tierRules(db.id, db.backup.retention, archive).map((rule, i) => {
+      // components/regime.ts gives the vault these rules: a paused backup's are Disabled.
+      retention: databaseTierRules(db, r.backupVault).map((rule, i) => {
         const tier = TIERS[i];
-        return { tier, promisedDays: db.backup.retention[tier], expireDays: rule.expireDays, noncurrentDays: r.backupVault.noncurrentDays };
+        return { tier, promisedDays: db.backup.retention[tier], expireDays: rule.expireDays, noncurrentDays: r.backupVault.noncurrentDays, rule: rule.id, prefix: rule.prefix, status: rule.status ?? "Enabled" };
       }),
       tiers: { weeklyDay: Number(backupSettings.WEEKLY_DAY), monthlyDay: Number(backupSettings.MONTHLY_DAY), timeZone: backupSettings.TIMEZONE },
       backupRun: { sizeGb: db.sizeGb, ...backupRun },

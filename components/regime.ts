@@ -9,7 +9,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { Severity } from "./alarms";
 import { AlertRouting } from "./alerting";
-import { BackupVault, tierRules } from "./backup-vault";
+import { BackupVault, databaseTierRules } from "./backup-vault";
 import { Dashboard, type DashboardArgs } from "./dashboard";
 import { DatabaseMaintenance, type DbTaskName } from "./database";
 import { HealthChecks, uptimeTargets } from "./health-checks";
@@ -157,9 +157,8 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
       vault = new BackupVault(
         `${r.name}-backups`,
         {
-          retention: r.databases.flatMap((db) =>
-            tierRules(db.id, db.backup.retention, r.backupVault.archiveAfterDays ? { archive: { afterDays: r.backupVault.archiveAfterDays } } : {}),
-          ),
+          // A paused backup's rules are kept Disabled: nothing it stored expires while it is paused.
+          retention: r.databases.flatMap((db) => databaseTierRules(db, r.backupVault)),
           noncurrentDays: r.backupVault.noncurrentDays,
           // An unfinished upload is aborted only after the slowest backup of the vault could have finished.
           abortIncompleteUploadDays: vaultAbortIncompleteUploadDays(r.databases),

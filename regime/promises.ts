@@ -209,8 +209,13 @@ export interface DeclaredDatabase {
   rpoHours: number;
   verify?: DeclaredJob & { maxAgeHours: number };
   drill?: { job: DeclaredJob; rtoMinutes: number; runner: "lambda" | "fargate" };
-  /** Per retention tier: the days promised, the lifecycle expiration, the days an expired version lingers. */
-  retention: { tier: Tier; promisedDays: number; expireDays: number; noncurrentDays: number }[];
+  /**
+   * Per retention tier: the days promised, the lifecycle expiration, the days an expired version
+   * lingers; `rule`, `prefix` and `status`: the id of the tier's lifecycle rule, the key prefix it
+   * covers and its S3 status (unset: Enabled; `Disabled` while the backup is paused: none of its
+   * expirations run).
+   */
+  retention: { tier: Tier; promisedDays: number; expireDays: number; noncurrentDays: number; rule?: string; prefix?: string; status?: "Enabled" | "Disabled" }[];
   /** Which tier each backup is written to (weeklyOn, monthlyOnDay, the backup schedule's zone); unset: tiers not judged against the schedule. */
   tiers?: TierRules;
   /**

@@ -99,16 +99,75 @@ export function ratePhases(intervalMs: number, tz: string, from: number, to: num
 }
 
 /**
+ * A retention promise as the schedule runs, the tiers whose lifecycle rules decide it, and what it
+ * is while the backup is paused and those rules are Disabled: its figure, and what resuming does.
+ */
+interface TierResult {
+  tiers: Tier[];
+  result: PromiseResult;
+  paused: { figure: string; onResume?: string };
+}
+
+/**
  * The retention promises of `db` over [start, end) (ms): per tier, that the lifecycle keeps it, that
  * no lower tier loses restore points to it, that it is fed every week or month, and that the newest
  * backup lasts until the next is uploaded. Key and remedy name the setting whose change keeps it.
+ * A paused backup's promises are reported as what its Disabled rules do (`whilePaused`).
  */
 export function retentionPromises(db: DeclaredDatabase, start: number, end: number): PromiseResult[] {
-  const out: PromiseResult[] = [];
+  const results = scheduledRetention(db, start, end);
+  return db.backup.paused ? whilePaused(db, results) : results.map((r) => r.result);
+}
+
+/**
+ * A paused backup writes nothing, and its tiers' lifecycle rules are kept Disabled
+ * (components/backup-vault.ts `tierRules`): every backup and old version it stored is kept until it
+ * resumes. Each promise is reported `paused` with that figure, and in its detail what the schedule
+ * gives once resumed (and, where resuming breaks it, the effect and the remedy: a paused promise is
+ * never refused). The newest backup's detail says what resuming does to backups older than their
+ * tier's days. A tier whose rule would still run while the backup is paused (not what the program
+ * provisions) is `unkept`: its stored backups expire with nothing new to replace them.
+ */
+function whilePaused(db: DeclaredDatabase, results: TierResult[]): PromiseResult[] {
+  const byTier = new Map(db.retention.map((t) => [t.tier, t]));
+  const ruleId = (t: Tier) => byTier.get(t)?.rule ?? `${t}-${db.id}`;
+  const ruleNames = (ts: Tier[]) => `lifecycle rule${ts.length > 1 ? "s" : ""} ${ts.map(ruleId).join(", ")}`;
+  return results.map(({ tiers, result: r, paused }) => {
+    const expiring = tiers.filter((t) => byTier.get(t)?.status !== "Disabled");
+    // A retention promise that resuming breaks on the schedule's key (a skipped run) stays listed on its tier's key.
+    const key = r.key === db.backup.key ? `${db.key}.backup.retention.${tiers[0]}` : r.key;
+    const resumed = `resumed: ${r.figure}${r.status === "broken" ? ` (breaks it${r.firstBreak ? ` from ${r.firstBreak}` : ""}: ${[r.effect, r.remedy].filter(Boolean).join("; ")})` : ""}`;
+    if (expiring.length > 0) {
+      const t = byTier.get(expiring[0])!;
+      return {
+        key,
+        promise: r.promise,
+        figure: `expired while paused: no new backup, and ${ruleNames([t.tier])} expires the stored ${t.tier} backups ${t.expireDays} to ${t.expireDays + 1} days after their start and removes them ${daysText(t.noncurrentDays)} later`,
+        status: "unkept",
+        kind: "program",
+        detail: `${db.backup.key} is paused but ${ruleNames(expiring)} still ${expiring.length > 1 ? "expire" : "expires"} its backups: ${resumed}`,
+      };
+    }
+    return {
+      key,
+      promise: r.promise,
+      figure: paused.figure,
+      status: "paused",
+      kind: r.kind,
+      detail: `${db.backup.key} is paused: ${ruleNames(tiers)} ${tiers.length > 1 ? "are" : "is"} kept Disabled, so ${tiers.every((t) => byTier.get(t)?.prefix) ? `nothing under ${tiers.map((t) => byTier.get(t)!.prefix).join(", ")}` : "none of its backups"} expires until it resumes; ${resumed}${paused.onResume ? `; ${paused.onResume}` : ""}`,
+    };
+  });
+}
+
+/** The promises of the backup as its schedule runs, each with the tiers that decide it. */
+function scheduledRetention(db: DeclaredDatabase, start: number, end: number): TierResult[] {
+  const out: TierResult[] = [];
+  const add = (tiers: Tier[], paused: TierResult["paused"], result: PromiseResult) => out.push({ tiers, result, paused });
+  const everyCopy = { figure: "expiry suspended while paused: every copy kept, old versions too" };
   const byTier = new Map(db.retention.map((t) => [t.tier, t]));
   for (const t of db.retention) {
     const ok = t.expireDays >= t.promisedDays;
-    out.push({
+    add([t.tier], everyCopy, {
       key: `${db.key}.backup.retention.${t.tier}`,
       promise: `${t.tier} backups kept ${t.promisedDays} days`,
       figure: `${t.expireDays} days from the backup's start (S3 dates an upload in parts by its start), rounded up to the next midnight UTC (${t.expireDays} to ${t.expireDays + 1} days), then ${t.noncurrentDays} more as an old version`,
@@ -119,7 +178,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     });
   }
   const rules = db.tiers;
-  if (!rules || db.backup.paused || db.retention.length === 0) return out;
+  if (!rules || db.retention.length === 0) return out;
 
   const runMs = (db.backupRun?.slowestSeconds ?? db.backupRun?.expectedSeconds ?? 0) * 1000;
   const tz = rules.timeZone;
@@ -151,7 +210,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     const l = lower.sort((a, b) => (promised(b) ?? 0) - (promised(a) ?? 0))[0];
     const which = tier === "weekly" ? `each ${DAYS[rules.weeklyDay]}'s backup` : `the backup of day ${rules.monthlyDay} of each month`;
     const first = variants.flat().find((b) => b.at >= start && tierFor(new Date(b.at), rules) === tier);
-    out.push({
+    add([tier], everyCopy, {
       key: `${db.key}.backup.retention.${tier}`,
       promise: `${tier} backups kept at least as long as ${l} ones (${promised(l)} days)`,
       figure: `${expire(tier)} days < ${promised(l)}`,
@@ -178,6 +237,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     }
     return undefined;
   };
+  const restorePoints = (tier: Tier) => ({ figure: `no backup written while paused; expiry suspended: every ${tier} backup stored is kept` });
   const atSomePhase = rate ? ` at some of the times of day it may run (it runs at the time it is deployed, unknown before)` : "";
   for (const f of feeds) {
     const days = promised(f.tier);
@@ -187,7 +247,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     const current = f.period === "week" ? DAYS[rules.weeklyDay] : `day ${rules.monthlyDay}`;
     const every = f.period === "week" ? `every week (from ${DAYS[rules.weeklyDay]})` : "every month";
     if (!hole) {
-      out.push({
+      add([f.tier], restorePoints(f.tier), {
         key: `${db.key}.backup.retention.${f.tier}`,
         promise: `a ${f.tier} restore point kept ${daysText(days)} in ${every}`,
         figure: `${text} writes a backup kept ${daysText(days)} or more in ${every}`,
@@ -201,7 +261,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     // schedule's own refusal names it and its remedy, and this hole is one more of its effects.
     const skipped = scheduled.skipped.find((x) => x.date >= holePeriod!.first && x.date <= holePeriod!.last);
     if (skipped) {
-      out.push({
+      add([f.tier], restorePoints(f.tier), {
         key: `${db.key}.backup.schedule`,
         promise: `a ${f.tier} restore point kept ${daysText(days)} in ${every} (retention.${f.tier})`,
         figure: `none in the ${f.period} from ${hole}`,
@@ -222,7 +282,7 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     // tier check above already refuses retention.monthly for it, with its remedy.
     if (f.tier === "weekly" && fix === undefined && written.has("monthly") && expire("monthly") < days) continue;
     const onDay = f.period === "week" ? `no backup on ${current} that week` : `no backup on ${current} that month`;
-    out.push({
+    add([f.tier], restorePoints(f.tier), {
       key: fix !== undefined ? `${db.key}.backup.${f.settingKey}` : `${db.key}.backup.retention.${f.tier}`,
       promise: `a ${f.tier} restore point kept ${daysText(days)} in ${every} (retention.${f.tier})`,
       figure: `none in the ${f.period} from ${hole}`,
@@ -257,7 +317,12 @@ export function retentionPromises(db: DeclaredDatabase, start: number, end: numb
     const broken = worst.margin < 0;
     const needDays = Math.ceil(longest / DAY_MS);
     const date = localDate(worst.b.at, tz);
-    out.push({
+    const noncurrentDays = Math.min(...db.retention.map((t) => t.noncurrentDays));
+    const resuming = {
+      figure: "expiry suspended while paused: the newest backup is kept",
+      onResume: `when the backup resumes, S3 applies the enabled rules to what is stored: backups older than their tier's days expire within about a day, before the first new backup is uploaded if the pause outlasted them, and stay ${daysText(noncurrentDays)} as old versions: run the backup by hand as it resumes`,
+    };
+    add(db.retention.map((t) => t.tier), resuming, {
       key: `${db.key}.backup.retention.${broken ? worst.tier : "daily"}`,
       promise: "the newest backup is kept until the next one is uploaded",
       figure: broken

@@ -102,7 +102,9 @@ export const tierRetentionSchema = z
 const backupSchema = z
   .object({
     schedule: schedule.default("daily at 02:00").describe("when pg_dump runs (seed 001: Daily at 2:00 AM EST)"),
-    paused,
+    paused: paused.describe(
+      "true: the backup's schedule is disabled, its missed-run watch and RPO alarm silent (they sit OK), and its tiers' lifecycle rules kept Disabled (no backup it stored expires) until it is set back; then the alarms page at once unless a backup lies in their window: run the backup by hand when resuming (the plan lists it paused)",
+    ),
     retention: tierRetentionSchema.default({ daily: 30, weekly: 90, monthly: 365 }).describe("days each tier of backup is kept (seed 001: 30 days, 90 days S3; seed 002: 30 days, archive 1 year)"),
     weeklyOn: z.enum(["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]).default("Sunday").describe("the day whose backup is kept as the weekly one"),
     monthlyOnDay: z.number().int().min(1).max(28, "must be <= 28 so every month has it").default(1).describe("the day of the month whose backup is kept as the monthly one"),
@@ -477,7 +479,7 @@ export const regimeSchema = z
           .int()
           .min(1)
           .default(7)
-          .describe("days an expired or deleted backup stays restorable as a noncurrent version after its tier's days; nothing is kept longer"),
+          .describe("days an expired or deleted backup stays restorable as a noncurrent version after its tier's days; nothing is kept longer, except while its database's backup is paused (its rules Disabled: nothing expires)"),
       })
       .strict()
       .default({ noncurrentDays: 7 })

@@ -289,11 +289,12 @@ describe("BackupVault", () => {
     ]);
   });
 
-  it("expires each tier after its own days, archives only tiers that live long enough, and cleans up", () => {
+  it("expires each tier after its own days, then its old versions, archives only tiers that live long enough, and cleans up", () => {
+    const old = { noncurrentVersionExpiration: { noncurrentDays: 7 } };
     expect(one("prod-backups", "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules).toEqual([
-      { id: "daily-crm", status: "Enabled", filter: { prefix: "daily/crm/" }, expiration: { days: 7 } },
-      { id: "weekly-crm", status: "Enabled", filter: { prefix: "weekly/crm/" }, expiration: { days: 30 } },
-      { id: "monthly-crm", status: "Enabled", filter: { prefix: "monthly/crm/" }, expiration: { days: 365 }, transitions: [{ days: 30, storageClass: "GLACIER_IR" }] },
+      { id: "daily-crm", status: "Enabled", filter: { prefix: "daily/crm/" }, expiration: { days: 7 }, ...old },
+      { id: "weekly-crm", status: "Enabled", filter: { prefix: "weekly/crm/" }, expiration: { days: 30 }, ...old },
+      { id: "monthly-crm", status: "Enabled", filter: { prefix: "monthly/crm/" }, expiration: { days: 365 }, transitions: [{ days: 30, storageClass: "GLACIER_IR" }], ...old },
       {
         id: "daily-big",
         status: "Enabled",
@@ -304,13 +305,14 @@ describe("BackupVault", () => {
           { days: 60, storageClass: "GLACIER_IR" },
           { days: 150, storageClass: "DEEP_ARCHIVE" },
         ],
+        ...old,
       },
+      // Whole-bucket: nothing that removes a stored backup (a paused database's Disabled rules keep its old versions).
       {
         id: "whole-bucket-housekeeping",
         status: "Enabled",
         filter: { prefix: "" },
         abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
-        noncurrentVersionExpiration: { noncurrentDays: 7 },
         expiration: { expiredObjectDeleteMarker: true },
       },
     ]);

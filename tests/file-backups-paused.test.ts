@@ -2,7 +2,8 @@
  * `paused: true` on a file backup, as `pulumi up` would provision it: a tagged group's paused backup
  * keeps its SSM document but loses its association (an association has no disabled state), an SSH
  * group's paused backup keeps its cron file with the job line commented out, and the missed-backup
- * alarm (each SSH host's own) keeps evaluating with its actions off; the backups beside it are untouched.
+ * alarm (each SSH host's own) keeps evaluating with its actions off, and its prefix's lifecycle rule in
+ * the log archive bucket is kept Disabled, so no archive it stored expires; the backups beside it are untouched.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { MOCK_CREATION_DATE, mockTopics, settle, setupMocks, waitFor, type MockResource } from "./helpers/pulumi-mocks";
@@ -66,6 +67,18 @@ describe("a paused file backup", () => {
     expect(config).toMatch(/\n0 3 \* \* \* root timeout --kill-after=60 3600 \/usr\/local\/sbin\/maintenance-regime-crm-config-backup /);
     const input = { regime: "prod", group: "crm", name: "uploads", hostCron: "0 3 * * *", description: "daily" };
     expect(renderCronFile({ ...input, paused: true })).toBe(renderCronFile(input).replace("\n0 3 * * * root", "\n# paused: 0 3 * * * root"));
+  });
+
+  it("its archives are kept: its prefix's lifecycle rule (expiration and old versions') is Disabled, so nothing under it expires; the running backups' rules expire as before", async () => {
+    const { keptFor } = await import("../regime/retention");
+    const rules = ofType("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").find((r) => r.name === "logs-archive-lifecycle")!.inputs.rules;
+    const status = Object.fromEntries(rules.filter((r: { filter: { prefix: string } }) => r.filter.prefix.startsWith("files/")).map((r: { filter: { prefix: string }; status: string }) => [r.filter.prefix, r.status]));
+    expect(status).toEqual({ "files/boardroom/app-files/": "Enabled", "files/boardroom/uploads/": "Disabled", "files/crm/config/": "Enabled", "files/crm/uploads/": "Disabled" });
+    for (const group of ["boardroom", "crm"]) {
+      const kept = keptFor(rules, `files/${group}/uploads/app-1/20261129T030000Z.tar.gz`);
+      expect({ group, readable: kept.readableDays, noncurrent: kept.noncurrentDays }).toEqual({ group, readable: undefined, noncurrent: undefined });
+    }
+    expect(keptFor(rules, "files/crm/config/app-1/20261129T030000Z.tar.gz")).toMatchObject({ readableDays: 30, noncurrentDays: 1 });
   });
 
   it("its missed-backup alarm evaluates with its actions off; the others page", () => {

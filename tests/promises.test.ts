@@ -603,6 +603,16 @@ function modelMatches(file: string, resources: RecordedResource[], bundled: Map<
       const vaultRules = of("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").find((l) => l.rules.some((r: { id: string }) => r.id === "whole-bucket-housekeeping"))?.rules;
       for (const db of d.databases) {
         expect(vaultRules?.find((r: { abortIncompleteMultipartUpload?: unknown }) => r.abortIncompleteMultipartUpload)?.abortIncompleteMultipartUpload, db.key).toEqual({ daysAfterInitiation: db.abortIncompleteUploadDays });
+        // Each tier's rule as the retention promises read it: its id, prefix, days, old versions' days and status.
+        for (const t of db.retention) {
+          const rule = vaultRules?.find((r: { id: string }) => r.id === t.rule);
+          expect({ prefix: rule?.filter.prefix, days: rule?.expiration.days, noncurrent: rule?.noncurrentVersionExpiration.noncurrentDays, status: rule?.status }, `${db.key} ${t.tier}`).toEqual({
+            prefix: t.prefix,
+            days: t.expireDays,
+            noncurrent: t.noncurrentDays,
+            status: t.status,
+          });
+        }
       }
       const alarms = new Map(of("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => [a.name as string, a]));
       for (const a of d.alarms) {

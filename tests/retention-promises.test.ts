@@ -129,6 +129,31 @@ describe("the newest backup expires before the next one exists", () => {
   });
 });
 
+describe("a paused backup: its retention promises say what its Disabled lifecycle rules do", () => {
+  const ret3 = { schedule: "every 48 hours", rpoHours: 49, retention: { daily: 1, weekly: 1, monthly: 1 } };
+
+  it("ret3 paused: nothing expires while paused, so nothing is refused; the detail keeps the break resuming would bring, with its remedy", () => {
+    const r = regime({ backup: { ...ret3, paused: true }, verify: { maxAgeHours: 49, paused: true } });
+    expect(checkPromises(r, FROM).refusals).toEqual([]);
+    const newest = checkPromises(r, FROM).promises.find((p) => p.promise === "the newest backup is kept until the next one is uploaded")!;
+    expect([newest.key, newest.status, newest.figure]).toEqual(["databases[app].backup.retention.daily", "paused", "expiry suspended while paused: the newest backup is kept"]);
+    expect(newest.detail).toContain(
+      "resumed: a daily backup may be gone 24.2 h before the next one (breaks it: a daily backup is kept 1 day from its start (24 h when started just before midnight UTC, the lifecycle rounding up to midnight) and the next is uploaded 48.2 h after it started: 24.2 h with no backup at all; set retention.daily to at least 3 (the next is uploaded up to 48.2 h after a backup starts))",
+    );
+  });
+
+  it("a model whose paused backup's rules still expire (what the program no longer provisions) is unkept, never held", async () => {
+    const { evaluatePromises } = await import("../regime/promises");
+    const d = declaredFromRegime(regime({ backup: { paused: true }, verify: { paused: true } }));
+    const paused = evaluatePromises(d, FROM, []).promises.filter((p) => p.key.startsWith("databases[app].backup.retention."));
+    expect(paused.map((p) => p.status)).toEqual(["paused", "paused", "paused", "paused", "paused", "paused"]);
+    for (const t of d.databases[0].retention) t.status = "Enabled";
+    const expiring = evaluatePromises(d, FROM, []).promises.filter((p) => p.key.startsWith("databases[app].backup.retention."));
+    expect(expiring.map((p) => [p.status, p.kind])).toEqual(Array(6).fill(["unkept", "program"]));
+    expect(expiring[0].figure).toBe("expired while paused: no new backup, and lifecycle rule daily-app expires the stored daily backups 30 to 31 days after their start and removes them 7 days later");
+  });
+});
+
 describe("a backup exists from its start plus its expected run time (tasks/catalogue.ts, the cost estimate's rate)", () => {
   it("500 GB at 12 MB/s takes 11.9 h (42,667 s), 9.9 GB 845 s", () => {
     expect(Math.round(backupRunSeconds(500))).toBe(42667);
