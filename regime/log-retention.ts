@@ -15,9 +15,12 @@
  *
  * An archived log set also uploads each rotated, compressed file once to the log archive bucket,
  * where it stays `archive.expireDays` from its upload (S3 rounds up to the next midnight UTC), so
- * every line is kept at least that long there, whatever the host removes.
+ * every line is kept at least that long there, whatever the host removes. The upload runs after a
+ * rotation and takes the `*.gz` files then on the host: with delaycompress a file is compressed at
+ * the rotation after its own, and with `rotate 1` that same rotation removes it first, so nothing
+ * ever reaches the archive (checked with the real logrotate in tests/log-retention.test.ts).
  */
-import { effectiveKeep, FREQUENCY_DAYS, type LogSet } from "./logs";
+import { delaysCompression, effectiveKeep, FREQUENCY_DAYS, type LogSet } from "./logs";
 import type { PromiseResult } from "./promises";
 
 /** How often the hosts' own logrotate runs: once a day (Debian's logrotate.timer, Amazon Linux's cron.daily). */
@@ -34,8 +37,10 @@ export interface LogSetRetention {
   hostDays: number;
   /** Days a file growing past maxSize at every daily logrotate run stays: keep x 1 day; only when maxSize can rotate sooner than the frequency. */
   busyHostDays?: number;
-  /** Days every line stays in the log archive (archive.expireDays), when archived. */
+  /** Days every line stays in the log archive (archive.expireDays), when archived and anything reaches it. */
   archiveDays?: number;
+  /** Archived, but rotate 1 with delaycompress removes each rotated file before it is compressed: nothing is uploaded. */
+  archiveStarved?: true;
   /** Days every line is kept somewhere: the longer of the host's and the archive's. */
   keptDays: number;
   /** The days the config states (maxAgeDays), when it states them. */
@@ -47,13 +52,14 @@ export interface LogSetRetention {
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** The retention of a log set (see the module comment for where each figure comes from). */
-export function logSetRetention(set: Pick<LogSet, "keep" | "maxAgeDays" | "frequency" | "maxSize" | "archive">): LogSetRetention {
+export function logSetRetention(set: Pick<LogSet, "keep" | "maxAgeDays" | "frequency" | "maxSize" | "archive" | "compress" | "delaycompress" | "copytruncate">): LogSetRetention {
   const keep = effectiveKeep(set);
   const period = FREQUENCY_DAYS[set.frequency];
   const byKeepDays = keep * period;
   const hostDays = set.maxAgeDays === undefined ? byKeepDays : Math.min(byKeepDays, set.maxAgeDays);
   const busy = set.maxSize && period > LOGROTATE_RUN_DAYS ? Math.min(hostDays, keep * LOGROTATE_RUN_DAYS) : undefined;
-  const archiveDays = set.archive?.expireDays;
+  const starved = set.archive !== undefined && keep < 2 && delaysCompression(set);
+  const archiveDays = starved ? undefined : set.archive?.expireDays;
   return {
     keep,
     byKeepDays,
@@ -61,6 +67,7 @@ export function logSetRetention(set: Pick<LogSet, "keep" | "maxAgeDays" | "frequ
     hostDays,
     ...(busy !== undefined ? { busyHostDays: busy } : {}),
     ...(archiveDays !== undefined ? { archiveDays } : {}),
+    ...(starved ? { archiveStarved: true as const } : {}),
     keptDays: Math.max(hostDays, archiveDays ?? 0),
   };
 }
@@ -81,6 +88,7 @@ export function hostRetentionText(set: Pick<LogSet, "frequency">, r: LogSetReten
 
 /** What is kept in the log archive, in words; undefined when the log set is not archived. */
 export function archiveRetentionText(r: LogSetRetention): string | undefined {
+  if (r.archiveStarved) return "nothing reaches the log archive (rotate 1 with delaycompress removes each rotated file before it is compressed, and only *.gz files are uploaded)";
   if (r.archiveDays === undefined) return undefined;
   return `each rotated file ${plural(r.archiveDays, "day")} in the log archive from its upload (archive.expireDays; S3 rounds up to the next midnight UTC)`;
 }
@@ -107,14 +115,16 @@ export interface DeclaredLogSet {
  * The retention promise of a log set, on its `keep` key (the setting whose change keeps it): the days
  * the config states (maxAgeDays) against the days every line is really kept, on the host or in the
  * log archive (logSetRetention). Broken, as a config promise (refused unless acceptedRisks names the
- * key), when maxAgeDays is longer than both: `rotate N` removes the files first.
+ * key), when maxAgeDays is longer than both: `rotate N` removes the files first; and when an archived
+ * set archives nothing (rotate 1 with delaycompress).
  * Without maxAgeDays, the promise is the keep itself and always holds; its figure says how many days that is.
  */
 export function logSetPromise(l: DeclaredLogSet): PromiseResult {
   const r = l.retention;
   const figure = retentionText(l, r);
   const stated = r.statedDays;
-  const broken = stated !== undefined && r.keptDays < stated;
+  const short = stated !== undefined && r.keptDays < stated;
+  const broken = short || r.archiveStarved === true;
   return {
     key: `${l.key}.keep`,
     promise: stated !== undefined ? `log set ${l.name}: rotated logs kept ${plural(stated, "day")} (maxAgeDays)` : `log set ${l.name}: rotated logs kept ${r.keep} ${l.frequency} rotations (keep)`,
@@ -122,13 +132,18 @@ export function logSetPromise(l: DeclaredLogSet): PromiseResult {
     value: r.keptDays,
     status: broken ? "broken" : "held",
     kind: "config",
-    ...(broken
+    ...(r.archiveStarved
       ? {
-          effect: `rotate ${r.keep} x ${l.frequency} keeps rotated logs ${plural(r.hostDays, "day")} on the host${
-            r.archiveDays !== undefined ? ` and the log archive ${plural(r.archiveDays, "day")}` : ""
-          } < maxAgeDays ${stated}: logrotate removes a file rotated ${r.keep} times already, whatever maxage says`,
-          remedy: `set keep to at least ${r.keepForStated}${r.archiveDays !== undefined ? ` or archive.expireDays to at least ${stated}` : ""}`,
+          effect: "rotate 1 with delaycompress removes each rotated file at the next rotation, before it is compressed, and the archive uploads only *.gz files: nothing is archived",
+          remedy: `set keep to at least ${Math.max(2, r.keepForStated ?? 2)} or delaycompress: false`,
         }
-      : {}),
+      : short
+        ? {
+            effect: `rotate ${r.keep} x ${l.frequency} keeps rotated logs ${plural(r.hostDays, "day")} on the host${
+              r.archiveDays !== undefined ? ` and the log archive ${plural(r.archiveDays, "day")}` : ""
+            } < maxAgeDays ${stated}: logrotate removes a file rotated ${r.keep} times already, whatever maxage says`,
+            remedy: `set keep to at least ${r.keepForStated}${r.archiveDays !== undefined ? ` or archive.expireDays to at least ${stated}` : ""}`,
+          }
+        : {}),
   };
 }

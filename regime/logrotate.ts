@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import {
   archivePrefix,
+  delaysCompression,
   effectiveKeep,
   resolveLogPath,
   type DockerLogOptions,
@@ -131,7 +132,7 @@ export function renderLogrotateConfig(set: LogSet, ctx: RenderContext): string {
   d.push("missingok", "notifempty");
   if (set.compress) {
     d.push("compress");
-    if (set.delaycompress ?? !set.copytruncate) d.push("delaycompress");
+    if (delaysCompression(set)) d.push("delaycompress");
   } else d.push("nocompress");
   // Archived files are named by date: numbered names (x.log.1.gz) are renamed at every rotation.
   if (set.dateext || set.archive) d.push("dateext", `dateformat ${DATE_FORMAT}`);

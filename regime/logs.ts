@@ -838,6 +838,11 @@ export function lastSegmentProblem(path: string): string | undefined {
   return undefined;
 }
 
+/** Whether a log set's rotated files are compressed one rotation late (delaycompress): as set, else unless copytruncate; never without compress. */
+export function delaysCompression(set: Pick<LogSet, "compress" | "delaycompress" | "copytruncate">): boolean {
+  return set.compress && (set.delaycompress ?? !set.copytruncate);
+}
+
 /** `rotate N`: the configured keep, else enough periods to cover maxAgeDays (at least 1, never 0). */
 export function effectiveKeep(set: Pick<LogSet, "keep" | "maxAgeDays" | "frequency">): number {
   if (set.keep !== undefined) return set.keep;

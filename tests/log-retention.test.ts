@@ -68,6 +68,22 @@ describe("what a log set really keeps, in the plan's promises", () => {
     ]);
   });
 
+  it("an archived set with rotate 1 and delaycompress archives nothing: refused, whatever maxAgeDays says; keep 2 or no delaycompress archives", () => {
+    const { report, items } = logPromises([
+      set("starved", { keep: 1, delaycompress: true, archive: { expireDays: 90 } }),
+      set("kept", { keep: 2, delaycompress: true, archive: { expireDays: 90 } }),
+      set("prompt", { keep: 1, delaycompress: false, archive: { expireDays: 90 } }),
+    ]);
+    expect(items.map((p) => `${p.status} ${p.figure} = ${p.value}`)).toEqual([
+      "broken 1 day on the host (rotate 1 x daily); nothing reaches the log archive (rotate 1 with delaycompress removes each rotated file before it is compressed, and only *.gz files are uploaded) = 1",
+      "held 2 days on the host (rotate 2 x daily); each rotated file 90 days in the log archive from its upload (archive.expireDays; S3 rounds up to the next midnight UTC) = 90",
+      "held 1 day on the host (rotate 1 x daily); each rotated file 90 days in the log archive from its upload (archive.expireDays; S3 rounds up to the next midnight UTC) = 90",
+    ]);
+    expect(report.refusals).toEqual([
+      "logs.hostGroups[web].logSets[starved].keep: rotate 1 with delaycompress removes each rotated file at the next rotation, before it is compressed, and the archive uploads only *.gz files: nothing is archived; set keep to at least 2 or delaycompress: false",
+    ]);
+  });
+
   it("maxSize on a weekly set: a file past it at every daily run of logrotate uses its rotations up in keep days; the figure says so", () => {
     const { items } = logPromises([set("busy", { frequency: "weekly", keep: 4, maxSize: "100M" }), set("daily", { keep: 14, maxSize: "100M" })]);
     expect(items.map((p) => p.figure)).toEqual([
@@ -188,6 +204,15 @@ describe("the real logrotate: rotate N removes files maxage would keep", () => {
     expect(files).toHaveLength(2);
     expect(files.every((f) => /^app\.log-\d{8}-\d{6}\.gz$/.test(f))).toBe(true);
     expect(oldestDays).toBe(7);
+  });
+
+  it("rotate 1 with delaycompress, rotated 3 times: after each run (when the archive's upload looks) no *.gz is on the host; with keep 2 one is", () => {
+    // The archive's own directives (dateext) without its upload script, which needs the aws CLI.
+    const starved = rotate("starved", set("starved", { keep: 1, delaycompress: true, dateext: true }), 3, 1);
+    expect(starved.files).toHaveLength(1);
+    expect(starved.files[0]).toMatch(/^app\.log-\d{8}-\d{6}$/);
+    const kept = rotate("kept", set("kept", { keep: 2, delaycompress: true, dateext: true }), 3, 1);
+    expect(kept.files.map((f) => f.endsWith(".gz"))).toEqual([true, false]);
   });
 
   it("keep 13, the refusal's remedy, rotated 15 times: 13 files, the oldest 84 days old (its lines 91): maxAgeDays 90 holds", () => {
