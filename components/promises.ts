@@ -32,6 +32,7 @@ import { TIERS } from "../tasks/lib/tiers";
 import { checksHaveGaps, checkStepSeconds, checksSparserThanPeriod, downAlarmPeriodSeconds, downAlarmWindow } from "../regime/endpoints";
 import { backupRunFigure, databaseRunners, vaultAbortIncompleteUploadDays } from "../regime/runners";
 import { muteTime } from "../regime/maintenance-windows";
+import { logSetRetention } from "../regime/log-retention";
 import { ALARM_EVALUATION_SECONDS, evaluatePromises, rpoAlarmWindow, rpoWatchedByOverdueWatcher, type Declared, type DeclaredHistory, type DeclaredJob, type PromiseReport } from "../regime/promises";
 import { formatDuration } from "../regime/scheduler-time";
 import type { Schedule } from "../regime/schedule";
@@ -257,6 +258,11 @@ export function declaredFromRegime(r: Regime): Declared {
       }).environment as Record<string, string>,
     });
   }
+
+  // The log sets' retention: the rotate count and maxage regime/logrotate.ts renders, and the log archive's expiry.
+  d.logSets = r.logs.hostGroups.flatMap((g) =>
+    g.logSets.map((s) => ({ key: `logs.hostGroups[${g.name}].logSets[${s.name}]`, name: s.name, frequency: s.frequency, retention: logSetRetention(s) })),
+  );
 
   for (const g of r.logs.hostGroups) {
     for (const b of g.fileBackups) {

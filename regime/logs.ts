@@ -74,8 +74,13 @@ export const logSetSchema = z
       .min(1, "must be >= 1 (rotate 0 deletes every rotated log at once)")
       .max(10_000)
       .optional()
-      .describe("rotated files kept (rotate N); derived from maxAgeDays when omitted"),
-    maxAgeDays: z.number().int("must be a whole number of days").min(1, "must be >= 1").optional().describe("rotated files older than this are removed (maxage)"),
+      .describe("rotated files kept (rotate N): logrotate removes a file rotated N times, however young, so logs stay N x the frequency's days (daily 1, weekly 7, monthly 28); derived from maxAgeDays when omitted"),
+    maxAgeDays: z
+      .number()
+      .int("must be a whole number of days")
+      .min(1, "must be >= 1")
+      .optional()
+      .describe("rotated files older than this are removed (maxage); a promise: keep x the frequency's days must reach it (or archive.expireDays), else the run is refused"),
     compress: z.boolean().default(true).describe("gzip rotated files"),
     delaycompress: z.boolean().optional().describe("default: true unless copytruncate (the writer may still append to the just-rotated file)"),
     create: z
@@ -831,6 +836,11 @@ export function lastSegmentProblem(path: string): string | undefined {
     if (re.test(sample + suffix)) return `${last} also matches rotated files like ${sample}${suffix}: end the pattern with the extension, e.g. *.log`;
   }
   return undefined;
+}
+
+/** Whether a log set's rotated files are compressed one rotation late (delaycompress): as set, else unless copytruncate; never without compress. */
+export function delaysCompression(set: Pick<LogSet, "compress" | "delaycompress" | "copytruncate">): boolean {
+  return set.compress && (set.delaycompress ?? !set.copytruncate);
 }
 
 /** `rotate N`: the configured keep, else enough periods to cover maxAgeDays (at least 1, never 0). */

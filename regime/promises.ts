@@ -45,6 +45,7 @@
 import { LAMBDA_MAX_TIMEOUT_SECONDS } from "./limits";
 import { SEVERITIES, type Severity } from "./severity";
 import { retentionPromises } from "./retention-promises";
+import { logSetPromise, type DeclaredLogSet } from "./log-retention";
 import type { Tier, TierRules } from "../tasks/lib/tiers";
 import { clockChangeNear, formatDuration, localDate, longestGap, scheduleShiftSeconds, schedulerRuns, zoneOffset } from "./scheduler-time";
 
@@ -283,6 +284,8 @@ export interface Declared {
   names: DeclaredName[];
   /** Maintenance windows and one-off mutes; unset: none. */
   mutes?: DeclaredMute[];
+  /** The log sets logrotate rotates on the hosts, with what they keep (regime/log-retention.ts); unset: none. */
+  logSets?: DeclaredLogSet[];
 }
 
 export interface Acceptance {
@@ -724,6 +727,9 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
 
     out.push(...retentionPromises(db, start, end));
   }
+
+  // --- log sets: the days a rotated log is kept, on the host or in the log archive, against maxAgeDays
+  for (const l of d.logSets ?? []) push(logSetPromise(l));
 
   // --- every job runs as scheduled, and stopping pages someone
   for (const job of d.jobs) {

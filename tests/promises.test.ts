@@ -717,6 +717,8 @@ describe("prod and every example keep their promises, with these figures", () =>
       'held databases[app].backup.retention.weekly: "daily at 02:00" writes a backup kept 90 days or more in every week (from Sunday)',
       'held databases[app].backup.retention.monthly: "daily at 02:00" writes a backup kept 365 days or more in every month',
       "held databases[app].backup.retention.daily: at least 712.8 h of overlap (the next is uploaded at most 24.2 h after a backup starts)",
+      "held logs.hostGroups[app].logSets[app].keep: 30 days on the host (rotate 30 x daily; maxage 30 removes none sooner); each rotated file 90 days in the log archive from its upload (archive.expireDays; S3 rounds up to the next midnight UTC)",
+      "held logs.hostGroups[app].logSets[nginx].keep: 30 days on the host (rotate 30 x daily; maxage 30 removes none sooner)",
       "held databases[app].backup.schedule: paged within 25.4 h of its last run",
       "held databases[app].verify.schedule: paged within 26.4 h of its last run",
       "held databases[app].restoreDrill.schedule: paged within 2212 h (+ its run time) of its last run, by the overdue watch",
