@@ -8,10 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkPromises } from "../components/promises";
 import { validateRegime } from "../regime/load";
-import { overdueWatchTask, type OverdueResult } from "../tasks/overdue-watch";
 import { historyLookbackSeconds } from "../components/overdue-watch";
-import { runTask } from "../tasks/lib/runtime";
-import { startCloudWatch, type TestCloudWatch } from "./helpers/cloudwatch";
+import { startCloudWatch, watchJobs, type TestCloudWatch } from "./helpers/cloudwatch";
 
 const FROM = new Date("2026-12-01T00:00:00Z");
 const alerting = { P0: { email: ["a@example.com"] }, P1: { email: ["a@example.com"] }, P2: { email: ["a@example.com"] }, P3: { email: ["a@example.com"] } };
@@ -70,8 +68,7 @@ describe("the watcher, given a job further apart than its history reaches", () =
       since: "2026-12-01T00:00:00Z",
       history: { scheduleGroup: group, lookbackSeconds: historyLookbackSeconds(731 * 86400, 3600) },
     };
-    const watch = (at: string) =>
-      runTask(overdueWatchTask, { ...cw.env, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", REGIME_NAME: "rt", LOG_LEVEL: "ERROR", WATCHED_JOBS: JSON.stringify([job]), WATCH_AT: at }) as Promise<OverdueResult>;
+    const watch = (at: string) => watchJobs(cw, [job], at);
     // Within the 455 days: its last run is found, the next one (2029) is not due.
     expect((await watch("2028-03-01T00:00:00Z")).jobs[0]).toMatchObject({ lastSuccess: "2027-01-01T10:00:00.000Z", overdue: false });
     // Past them: the run of 2027 is out of reach, and the watch start makes 2027's run overdue.

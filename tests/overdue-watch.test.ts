@@ -17,7 +17,7 @@ import { runTask } from "../tasks/lib/runtime";
 import { markerTime, recordRunMarker } from "../tasks/lib/run-marker";
 import { analyzeTask } from "../tasks/maintenance";
 import { overdueWatchTask, type OverdueResult } from "../tasks/overdue-watch";
-import { startCloudWatch, type TestCloudWatch } from "./helpers/cloudwatch";
+import { startCloudWatch, watchJobs, type TestCloudWatch } from "./helpers/cloudwatch";
 import { captureEmf } from "./helpers/emf";
 import { createTestDatabase } from "./helpers/pg";
 import { startS3, type TestS3 } from "./helpers/s3";
@@ -312,14 +312,14 @@ describe("overdue-watch: a State Manager association's last run from State Manag
       since: "2027-02-01T00:00:00Z",
     };
     // No S3 endpoint, no bucket: a read of the vault would fail the run.
-    const env = { ...cw.env, ...ssm.env, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", REGIME_NAME: "solo", LOG_LEVEL: "ERROR", WATCH_AT: "2027-04-01T14:30:00Z" };
-    const r = (await runTask(overdueWatchTask, { ...env, WATCHED_JOBS: JSON.stringify([reminder, onTime]) })) as OverdueResult;
+    const env = { ...ssm.env, REGIME_NAME: "solo" };
+    const r = await watchJobs(cw, [reminder, onTime], "2027-04-01T14:30:00Z", env);
     expect(r.jobs.map((j) => [j.job, j.watchingSince ?? j.lastSuccess, j.overdue])).toEqual([
       ["reminder/penetration-test", "2027-02-01T00:00:00.000Z", true],
       [onTime.job, "2027-03-11T03:00:07.000Z", true],
     ]);
     // A job keeping markers in the vault needs the bucket: refused naming the setting and the job.
-    await expect(runTask(overdueWatchTask, { ...env, WATCHED_JOBS: JSON.stringify([{ job: "app/reindex", prefix: "runs/app/reindex/", ...MONTHLY, toleranceSeconds: 0 }]) })).rejects.toThrow(
+    await expect(watchJobs(cw, [{ job: "app/reindex", prefix: "runs/app/reindex/", ...MONTHLY, toleranceSeconds: 0 }], "2027-04-01T14:30:00Z", env)).rejects.toThrow(
       /^invalid setting BACKUP_BUCKET: required: job app\/reindex keeps its run markers in the vault$/,
     );
   });
@@ -543,14 +543,7 @@ describe("overdue-watch: a regime of 1,500 reminders and 300 weekly Lambda tasks
       paged.put({ namespace: "AWS/Lambda", metricName: "Invocations", dimensions: t.history.metric.dimensions, at: new Date("2027-03-28T03:00:05Z"), value: 1 });
       if (i === 3) paged.put({ namespace: "AWS/Lambda", metricName: "Errors", dimensions: t.history.metric.dimensions, at: new Date("2027-03-28T03:00:05Z"), value: 1 });
     });
-    const r = (await runTask(overdueWatchTask, {
-      ...s3.env, // credentials
-      ...paged.env,
-      REGIME_NAME: "prod",
-      LOG_LEVEL: "ERROR",
-      WATCHED_JOBS: JSON.stringify([...reminders, ...tasks]),
-      WATCH_AT: "2027-03-29T12:00:00Z",
-    })) as OverdueResult;
+    const r = await watchJobs(paged, [...reminders, ...tasks], "2027-03-29T12:00:00Z", { REGIME_NAME: "prod" });
     expect(r.jobs).toHaveLength(1800);
     expect(r.overdue).toEqual(["reminder/r7", "reminder/r1499", "db3/vacuum", "db299/vacuum"]);
     expect(r.jobs[0]).toMatchObject({ job: "reminder/r0", lastSuccess: "2027-02-01T15:00:00.000Z", overdue: false });

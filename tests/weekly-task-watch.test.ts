@@ -9,9 +9,7 @@ import { checkPromises } from "../components/promises";
 import { healthCheckWatchedJob } from "../components/health-checks";
 import { redisWatchedJob } from "../components/redis";
 import { validateRegime } from "../regime/load";
-import { overdueWatchTask, type OverdueResult } from "../tasks/overdue-watch";
-import { runTask } from "../tasks/lib/runtime";
-import { startCloudWatch, type TestCloudWatch } from "./helpers/cloudwatch";
+import { startCloudWatch, watchJobs, type TestCloudWatch } from "./helpers/cloudwatch";
 
 const alerting = { P0: { email: ["a@example.com"] }, P1: { email: ["a@example.com"] }, P2: { email: ["a@example.com"] }, P3: { email: ["a@example.com"] } };
 const r = validateRegime({
@@ -58,8 +56,7 @@ describe("the watcher reads the function's runs", () => {
     const { resource, severity, description, byHand, ...job } = j; // eslint-disable-line @typescript-eslint/no-unused-vars
     return job;
   };
-  const watch = (at: string) =>
-    runTask(overdueWatchTask, { ...cw.env, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", REGIME_NAME: "rt", LOG_LEVEL: "ERROR", WATCHED_JOBS: JSON.stringify([hc()]), WATCH_AT: at }) as Promise<OverdueResult>;
+  const watch = (at: string) => watchJobs(cw, [hc()], at);
   const put = (name: string, at: string) => cw.put({ namespace: "AWS/Lambda", metricName: name, dimensions: { FunctionName: "rt-health-task" }, at: new Date(at), value: 1 });
 
   it("a good week: on time; the week it stops: overdue once the run is past its tolerance", async () => {

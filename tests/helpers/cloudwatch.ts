@@ -8,6 +8,8 @@
  * Every request body is kept for assertions. AWS_ENDPOINT_URL_CLOUDWATCH points the SDK at it.
  */
 import { startJsonProtocolServer } from "./json-protocol";
+import { runTask } from "../../tasks/lib/runtime";
+import { overdueWatchTask, type OverdueResult } from "../../tasks/overdue-watch";
 
 export interface MetricPoint {
   namespace: string;
@@ -88,4 +90,23 @@ export async function startCloudWatch(pageSize = 100_800): Promise<TestCloudWatc
     requests,
     stop,
   };
+}
+
+/**
+ * Runs the overdue-watch task as of `at` (ISO 8601) over `jobs`, reading metric history from `cw`
+ * with stand-in credentials and no vault; `env` adds or overrides settings (another regime name, an
+ * SSM endpoint).
+ */
+export async function watchJobs(cw: TestCloudWatch, jobs: unknown[], at: string, env: Record<string, string> = {}): Promise<OverdueResult> {
+  return (await runTask(overdueWatchTask, {
+    ...cw.env,
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    REGIME_NAME: "rt",
+    LOG_LEVEL: "ERROR",
+    WATCHED_JOBS: JSON.stringify(jobs),
+    WATCH_AT: at,
+    ...env,
+  })) as OverdueResult;
 }
