@@ -5,7 +5,7 @@
  * page.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { MOCK_CREATION_DATE, mockArchive, mockTopics, settle, setupMocks } from "./helpers/pulumi-mocks";
+import { alarmInputs, endpointChecks, MOCK_CREATION_DATE, mockTopics, settle, setupMocks } from "./helpers/pulumi-mocks";
 import { gateOf } from "./helpers/metric-math";
 import { checkStepSeconds, checksHaveGaps, downAlarmPeriodSeconds, downTimeToPageMinutes, endpointsSchema, failuresBeforeDown } from "../regime/endpoints";
 import { parseSchedule } from "../regime/schedule";
@@ -18,23 +18,10 @@ let mod: Mod;
 
 const WORKING_HOURS = "cron(*/5 8-18 ? * MON-FRI *)";
 
-function build(regime: string, intervalSeconds: number, expression: string, checks: unknown[], timezone = "UTC") {
-  const endpoints = endpointsSchema.parse({ checks }).checks;
-  return new mod.HealthChecks(`${regime}-health`, {
-    regime,
-    endpoints,
-    schedule: { expression, timezone, intervalSeconds } as never,
-    archive: mockArchive(),
-    alarmTopics: TOPICS,
-    logRetentionDays: 30,
-  });
-}
+const build = (regime: string, intervalSeconds: number, expression: string, checks: unknown[], timezone = "UTC") =>
+  endpointChecks(mod, regime, { expression, timezone, intervalSeconds } as never, checks, TOPICS);
 
-const alarm = (name: string) => {
-  const a = resources.find((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" && r.inputs.name === name);
-  expect(a, name).toBeDefined();
-  return a!.inputs;
-};
+const alarm = (name: string) => alarmInputs(resources, name);
 /** A down alarm's period: on its one metric, whether it reads it plainly (a gapped schedule) or through its watch-start gate. */
 const periodOf = (a: Record<string, any>): number => a.period ?? gateOf(a).metrics[0].period; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -8,8 +8,8 @@
  * not fire on a good cycle and the one that pages.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { mockArchive, mockTopics, settle, setupMocks } from "./helpers/pulumi-mocks";
-import { checksHaveGaps, downAlarmWindow, endpointsSchema } from "../regime/endpoints";
+import { alarmInputs, endpointChecks, mockTopics, settle, setupMocks } from "./helpers/pulumi-mocks";
+import { checksHaveGaps, downAlarmWindow } from "../regime/endpoints";
 import { parseSchedule } from "../regime/schedule";
 import { checkPromises } from "../components/promises";
 import { validateRegime } from "../regime/load";
@@ -19,21 +19,8 @@ const TOPICS = mockTopics("sp");
 let mod: typeof import("../components/health-checks");
 const DAY = 86_400_000;
 
-function build(regime: string, text: string, checks: unknown[]) {
-  return new mod.HealthChecks(`${regime}-health`, {
-    regime,
-    endpoints: endpointsSchema.parse({ checks }).checks,
-    schedule: parseSchedule(text, "UTC"),
-    archive: mockArchive(),
-    alarmTopics: TOPICS,
-    logRetentionDays: 30,
-  });
-}
-const alarm = (name: string) => {
-  const a = resources.find((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" && r.inputs.name === name);
-  expect(a, name).toBeDefined();
-  return a!.inputs as Record<string, unknown>;
-};
+const build = (regime: string, text: string, checks: unknown[]) => endpointChecks(mod, regime, parseSchedule(text, "UTC"), checks, TOPICS);
+const alarm = (name: string): Record<string, unknown> => alarmInputs(resources, name);
 
 /**
  * The times (ms) over [0, days) at which an alarm reading one datapoint per check (`checks`: time ->

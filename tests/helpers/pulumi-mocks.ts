@@ -4,6 +4,7 @@
  * Call `setupMocks()` before importing the module under test (use a dynamic import).
  */
 import * as pulumi from "@pulumi/pulumi";
+import { endpointsSchema } from "../../regime/endpoints";
 
 export const MOCK_ACCOUNT = "123456789012";
 export const MOCK_REGION = "us-east-1";
@@ -99,4 +100,25 @@ export function waitFor<T>(value: pulumi.Input<T>): Promise<pulumi.Unwrap<T>> {
 /** Lets pending resource registrations settle so `resources` is complete. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** The inputs of the recorded metric alarm named `name`; fails the test naming it when none was registered. */
+export function alarmInputs(resources: MockResource[], name: string): Record<string, any> {
+  const a = resources.find((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" && r.inputs.name === name);
+  if (!a) throw new Error(`no metric alarm named ${name} was registered`);
+  return a.inputs;
+}
+
+/**
+ * An endpoint-checks component (components/health-checks.ts, imported by the caller after
+ * setupMocks) for `checks` as a stack config writes them, on `schedule`, alarming to `topics`.
+ */
+export function endpointChecks(
+  mod: typeof import("../../components/health-checks"),
+  regime: string,
+  schedule: import("../../components/health-checks").HealthChecksArgs["schedule"],
+  checks: unknown[],
+  topics: Record<"P0" | "P1" | "P2" | "P3", string>,
+) {
+  return new mod.HealthChecks(`${regime}-health`, { regime, endpoints: endpointsSchema.parse({ checks }).checks, schedule, archive: mockArchive(), alarmTopics: topics, logRetentionDays: 30 });
 }
