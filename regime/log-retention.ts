@@ -43,9 +43,7 @@ export interface LogSetRetention {
   archiveStarved?: true;
   /** Days every line is kept somewhere: the longer of the host's and the archive's. */
   keptDays: number;
-  /** The days the config states (maxAgeDays), when it states them. */
-  statedDays?: number;
-  /** The keep that would hold the stated days on the host: ceil(maxAgeDays / period); undefined without maxAgeDays. */
+  /** The keep that would hold maxAgeDays on the host: the keep derived from it (effectiveKeep without keep); undefined without maxAgeDays. */
   keepForStated?: number;
 }
 
@@ -63,7 +61,7 @@ export function logSetRetention(set: Pick<LogSet, "keep" | "maxAgeDays" | "frequ
   return {
     keep,
     byKeepDays,
-    ...(set.maxAgeDays !== undefined ? { maxAgeDays: set.maxAgeDays, statedDays: set.maxAgeDays, keepForStated: Math.ceil(set.maxAgeDays / period) } : {}),
+    ...(set.maxAgeDays !== undefined ? { maxAgeDays: set.maxAgeDays, keepForStated: effectiveKeep({ frequency: set.frequency, maxAgeDays: set.maxAgeDays }) } : {}),
     hostDays,
     ...(busy !== undefined ? { busyHostDays: busy } : {}),
     ...(archiveDays !== undefined ? { archiveDays } : {}),
@@ -122,7 +120,7 @@ export interface DeclaredLogSet {
 export function logSetPromise(l: DeclaredLogSet): PromiseResult {
   const r = l.retention;
   const figure = retentionText(l, r);
-  const stated = r.statedDays;
+  const stated = r.maxAgeDays;
   const short = stated !== undefined && r.keptDays < stated;
   const broken = short || r.archiveStarved === true;
   return {
