@@ -83,7 +83,8 @@ export async function lastSuccesses(cw: CloudWatchClient, reads: readonly Histor
   const period = METRIC_HOURLY.periodSeconds * 1000;
   // Whole hours: CloudWatch aligns 1-hour data points to the hour; the current hour counts too.
   const end = new Date(Math.ceil(now.getTime() / period) * period);
-  const startOf = (r: HistoryRead) => Math.floor((now.getTime() - Math.min(r.lookbackSeconds, METRIC_HOURLY.retentionSeconds) * 1000) / period) * period;
+  // Each read's first hour (its look-back, at most 455 days), worked out once.
+  const startOf = reads.map((r) => Math.floor((now.getTime() - Math.min(r.lookbackSeconds, METRIC_HOURLY.retentionSeconds) * 1000) / period) * period);
   const results: (Date | undefined)[] = new Array(reads.length).fill(undefined);
   const batches: number[][] = [];
   let queries = GET_METRIC_DATA_MAX_QUERIES;
@@ -103,7 +104,7 @@ export async function lastSuccesses(cw: CloudWatchClient, reads: readonly Histor
     do {
       const out = await cw.send(
         new GetMetricDataCommand({
-          StartTime: new Date(Math.min(...batch.map((i) => startOf(reads[i])))),
+          StartTime: new Date(Math.min(...batch.map((i) => startOf[i]))),
           EndTime: end,
           ScanBy: "TimestampDescending",
           NextToken: token,
@@ -127,7 +128,7 @@ export async function lastSuccesses(cw: CloudWatchClient, reads: readonly Histor
       let newest: number | undefined;
       for (const [t, v] of points.get(`a${i}`) ?? []) {
         // A run that failed is no success; an hour before this read's own look-back does not count.
-        if (t >= startOf(reads[i]) && v - (failed?.get(t) ?? 0) > 0 && (newest === undefined || t > newest)) newest = t;
+        if (t >= startOf[i] && v - (failed?.get(t) ?? 0) > 0 && (newest === undefined || t > newest)) newest = t;
       }
       if (newest !== undefined) results[i] = new Date(Math.min(newest + period, now.getTime()));
     }
