@@ -57,6 +57,14 @@ export function isIanaTimezone(tz: string): boolean {
  * part of a tz database name starts with a capital ("Etc/GMT+5", "US/Eastern").
  */
 export function timezoneCaseProblem(tz: string): string | undefined {
+  if (!caseProblems.has(tz)) caseProblems.set(tz, findCaseProblem(tz));
+  return caseProblems.get(tz);
+}
+
+/** Answers of timezoneCaseProblem by name, as knownTimezones keeps isKnownTimezone's. */
+const caseProblems = new Map<string, string | undefined>();
+
+function findCaseProblem(tz: string): string | undefined {
   const resolved = new Intl.DateTimeFormat("en-US", { timeZone: tz }).resolvedOptions().timeZone;
   if (resolved !== tz && resolved.toLowerCase() === tz.toLowerCase()) return `"${tz}": IANA timezone names are case-sensitive; write ${resolved}`;
   if (tz.split("/").some((part) => !/^[A-Z]/.test(part))) return `"${tz}": IANA timezone names are case-sensitive, each part starting with a capital (America/New_York, US/Eastern)`;
