@@ -9,7 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as aws from "@pulumi/aws";
 import { createAlarms, type AlarmSpec, type AlertTopics, type Severity } from "./alarms";
-import type { Regime } from "../regime/schema";
+import { BASIC_MONITORING_MINUTES, type Regime } from "../regime/schema";
 
 /** A host as the config gives it (regime/schema.ts `hosts`): instance id, CPU/memory/disk levels (warn P2, crit P1, minutes held) and the disk's mount point. */
 export type HostSpec = Regime["hosts"][number];
@@ -40,9 +40,19 @@ const CRIT: Severity = "P1";
 /** CloudWatch agent namespace and the dimensions its config below makes it publish. */
 export const AGENT_NAMESPACE = "CWAgent";
 
-/** Periods of one minute when the window allows, so short windows still alarm quickly. */
-function window(minutes: number): { period: number; evaluationPeriods: number } {
-  return minutes <= 60 ? { period: 60, evaluationPeriods: minutes } : { period: 300, evaluationPeriods: Math.ceil(minutes / 5) };
+/**
+ * The alarm window of a level that must hold `minutes`: periods of one minute when the window allows,
+ * so short windows still alarm quickly, for metrics sent every minute (the CloudWatch agent's, every
+ * 60 s below; EC2's CPUUtilization under detailed monitoring). `everyMinutes` 5: a metric sent every 5
+ * minutes (EC2's CPUUtilization under basic monitoring, EC2's default): 5-minute periods, as many as
+ * `minutes` holds (the config refuses minutes that are no multiple of 5 there). One-minute periods over
+ * 5-minute data would hold one point in five, and CloudWatch fills the rest as missing and evaluates the
+ * points it has: one 5-minute average over the level would page (CloudWatch user guide, "How alarm
+ * state is evaluated when data is missing").
+ */
+export function levelWindow(minutes: number, everyMinutes: 1 | 5 = 1): { period: number; evaluationPeriods: number } {
+  if (everyMinutes === 1 && minutes <= 60) return { period: 60, evaluationPeriods: minutes };
+  return { period: 300, evaluationPeriods: Math.ceil(minutes / 5) };
 }
 
 export class HostAlarms extends pulumi.ComponentResource {
@@ -72,7 +82,7 @@ export class HostAlarms extends pulumi.ComponentResource {
             metricName: "CPUUtilization",
             dimensions: { InstanceId: h.instanceId },
             statistic: "Average",
-            ...window(h.cpu.minutes),
+            ...levelWindow(h.cpu.minutes, h.detailedMonitoring ? 1 : BASIC_MONITORING_MINUTES),
             comparisonOperator: "GreaterThanThreshold",
             threshold: h.cpu[level],
           },
@@ -88,7 +98,7 @@ export class HostAlarms extends pulumi.ComponentResource {
             metricName: "mem_used_percent",
             dimensions: { InstanceId: h.instanceId },
             statistic: "Average",
-            ...window(h.memory.minutes),
+            ...levelWindow(h.memory.minutes),
             comparisonOperator: "GreaterThanThreshold",
             threshold: h.memory[level],
           },
@@ -104,7 +114,7 @@ export class HostAlarms extends pulumi.ComponentResource {
             metricName: "disk_used_percent",
             dimensions: { InstanceId: h.instanceId, path: h.diskPath },
             statistic: "Maximum",
-            ...window(h.disk.minutes),
+            ...levelWindow(h.disk.minutes),
             comparisonOperator: "GreaterThanThreshold",
             threshold: h.disk[level],
           },

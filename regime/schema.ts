@@ -399,6 +399,9 @@ export const redisSchema = z
 
 // ---------------------------------------------------------------- hosts and applications
 
+/** Minutes between two EC2 CPUUtilization data points under basic monitoring (EC2 user guide, "Enable or turn off detailed monitoring for your instances"). */
+export const BASIC_MONITORING_MINUTES = 5;
+
 const thresholdPair = (warnDefault: number, critDefault: number) =>
   z
     .object({
@@ -417,8 +420,29 @@ export const hostSchema = z
     memory: thresholdPair(85, 95).default({ warn: 85, crit: 95, minutes: 10 }).describe("memory used in percent (seed 001: > 85%)"),
     disk: thresholdPair(85, 95).default({ warn: 85, crit: 95, minutes: 10 }).describe("disk used in percent of diskPath (seed 000/001: > 85% full)"),
     diskPath: z.string().startsWith("/").default("/").describe("mount point whose disk use is alarmed on"),
+    detailedMonitoring: z
+      .boolean()
+      .default(false)
+      .describe(
+        "EC2 detailed monitoring is on for the instance: CPUUtilization every minute; off (EC2's default, basic monitoring), every 5 minutes, so the CPU alarm counts 5-minute periods and cpu.minutes must be a multiple of 5",
+      ),
   })
-  .strict();
+  .strict()
+  .superRefine((h, ctx) => {
+    // Basic monitoring sends one CPUUtilization a 5 minutes (EC2 user guide, "Enable or turn off
+    // detailed monitoring for your instances"): an alarm of one-minute periods would see one point in
+    // five and, with missing data, page on a single 5-minute average (CloudWatch user guide, "How alarm
+    // state is evaluated when data is missing"), not after cpu.minutes.
+    if (!h.detailedMonitoring && h.cpu.minutes % BASIC_MONITORING_MINUTES !== 0) {
+      const lower = Math.floor(h.cpu.minutes / BASIC_MONITORING_MINUTES) * BASIC_MONITORING_MINUTES;
+      const upper = lower + BASIC_MONITORING_MINUTES;
+      ctx.addIssue({
+        code: "custom",
+        path: ["cpu", "minutes"],
+        message: `${h.cpu.minutes} is not a whole number of EC2's 5-minute CPU periods (basic monitoring sends CPUUtilization every 5 minutes): use ${lower > 0 ? `${lower} or ` : ""}${upper}, or set detailedMonitoring: true if the instance has detailed monitoring (1-minute data)`,
+      });
+    }
+  });
 
 export const applicationSchema = z
   .object({
