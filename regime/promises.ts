@@ -558,9 +558,9 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       });
     }
 
-    // A backup is there (its manifest written) its expected run time after it starts, and the
-    // verify's age check reads the manifest's finishedAt (tasks/verify-backup.ts): the age the
-    // verify sees runs from that finish, not from the schedule's start.
+    // A backup's age is its data's: the verify (tasks/verify-backup.ts) counts it from the manifest's
+    // startedAt, as the RPO alarm stamps a success and list-backups and restore date a backup. A backup
+    // counts once it is surely stored (its slowest run that pages nobody is over).
     const runMs = Math.round((db.backupRun?.expectedSeconds ?? 0) * 1000);
     if (db.backupRun) {
       const r = db.backupRun;
@@ -622,7 +622,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       const v = db.verify;
       const slowS = db.backupRun?.slowestSeconds ?? db.backupRun?.expectedSeconds ?? 0;
       const longest = gaps.reduce((m, g) => Math.max(m, g), gaps.length ? -Infinity : b.intervalSeconds);
-      const worst = longest + slowS - runMs / 1000;
+      const worst = longest + slowS;
       const tooOld = worst > v.maxAgeHours * 3600;
       const which = rateJob === b ? "backup" : "verify";
       const other = rateJob === b ? "verify" : "backup";
@@ -630,7 +630,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       push({
         key: `${db.key}.verify.maxAgeHours`,
         promise: `the verify finds a backup at most ${v.maxAgeHours} h old (maxAgeHours)`,
-        figure: `newest backup up to ${hours(worst)} old when it runs, at any phase of "${rateJob.text}" (${hours(longest)} between backups + up to ${hours(slowS)} for one to be surely there, less its expected ${hours(runMs / 1000)})`,
+        figure: `newest backup up to ${hours(worst)} old when it runs, at any phase of "${rateJob.text}" (${hours(longest)} between backups + up to ${hours(slowS)} for one to be surely there), its data's age from the backup's start`,
         value: worst,
         status: tooOld ? "broken" : "held",
         kind: "config",
@@ -647,7 +647,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     if (db.verify && !rateJob) {
       const v = db.verify;
       // A backup is surely there once its slowest run that pages nobody (its duration alarm's
-      // threshold) is over; the verify reads the newest one surely there, dated from its expected end.
+      // threshold) is over; the verify reads the newest one surely there, dated from its start.
       const slowMs = Math.round((db.backupRun?.slowestSeconds ?? db.backupRun?.expectedSeconds ?? 0) * 1000);
       const starts = schedulerRuns(b, start - 100 * DAY_MS, end).runs;
       const verifies = schedulerRuns(v, start - 100 * DAY_MS, end).runs.filter((t) => t >= start);
@@ -661,7 +661,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       for (const t of verifies) {
         while (i + 1 < starts.length && starts[i + 1] + slowMs <= t) i++;
         if (starts[i] === undefined || starts[i] + slowMs > t) continue;
-        const age = (t - starts[i] - runMs) / 1000;
+        const age = (t - starts[i]) / 1000;
         if (age > v.maxAgeHours * 3600 && failing++ === 0) firstFailing = t;
         if (age > worst) {
           worst = age;
@@ -677,7 +677,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       push({
         key: `${db.key}.verify.maxAgeHours`,
         promise: `the verify finds a backup at most ${v.maxAgeHours} h old (maxAgeHours)`,
-        figure: `newest backup at most ${hours(worst)} old when it runs${run}`,
+        figure: `newest backup at most ${hours(worst)} old when it runs, counted from its start${run}`,
         value: worst,
         status: tooOld ? "broken" : "held",
         kind: "config",

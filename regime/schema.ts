@@ -123,7 +123,7 @@ const verifySchema = z
     schedule: schedule.default("daily at 06:00").describe("when the newest backup is checked (seed 001: Verify Backups, daily)"),
     paused,
     minSizeMb: z.number().min(0, "must be >= 0").default(0.01).describe("fail when the newest backup is smaller than this many MB (seed 000: expected > 10 MB)"),
-    maxAgeHours: z.number().gt(0, "must be > 0").default(26).describe("fail when the newest backup is older than this many hours (seed 000/001/002: RPO 24 hours)"),
+    maxAgeHours: z.number().gt(0, "must be > 0").default(26).describe("fail when the newest backup is older than this many hours, counted from its start, the moment its data is from (seed 000/001/002: RPO 24 hours)"),
     maxShrinkPercent: percent
       .optional()
       .describe("fail when the newest backup is smaller than the one before it by more than this percent (\"backup size should be consistent\"); unset: not compared"),

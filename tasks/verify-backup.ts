@@ -87,11 +87,12 @@ async function verifyOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
     return { database: target.id, ok: false, error: `no backup under s3://${s.BACKUP_BUCKET}/${s.BACKUP_PREFIX}{daily,weekly,monthly}/${target.id}/`, checks: [] };
   }
   const checks: Check[] = [];
-  const ageHours = (Date.now() - Date.parse(m.finishedAt)) / 3_600_000;
+  // The backup's age is its data's, from its start (as the RPO alarm, list-backups and restore date it).
+  const ageHours = (Date.now() - Date.parse(m.startedAt)) / 3_600_000;
   checks.push({
     name: "age",
     ok: ageHours <= s.RPO_HOURS,
-    detail: `newest backup is ${ageHours.toFixed(1)} h old (RPO_HOURS ${s.RPO_HOURS})`,
+    detail: `newest backup is ${ageHours.toFixed(1)} h old, from its start (RPO_HOURS ${s.RPO_HOURS})`,
   });
 
   // Read before the dump is opened, so its stream does not sit idle meanwhile.

@@ -99,6 +99,22 @@ describe("backup, verify-backup, restore-drill against PostgreSQL and an S3 serv
     expect(err.message).toMatch(new RegExp(`^verify-backup failed for 1 of 1 database\\(s\\): ${db.name}: size: \\d+ bytes \\(MIN_SIZE_MB 10 = 10485760 bytes\\)$`));
   });
 
+  it("verify-backup counts a backup's age from its start, the moment its data is from: started 27 h ago and finished 25.5 h ago fails rpo 26 h", async () => {
+    // The newest real dump stored again under another prefix, as a 90-minute run that started 27 h ago.
+    const manifest = await readManifest(s3.client, s3.bucket, first.manifestKey!);
+    const started = new Date(Date.now() - 27 * 3_600_000);
+    const finished = new Date(Date.now() - 25.5 * 3_600_000);
+    const key = `aged/daily/${db.name}/${started.toISOString().replace(/[-:]/g, "").replace(".", "")}.dump`;
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: await objectBytes(first.key!) }));
+    const aged = { ...manifest, key, startedAt: started.toISOString(), finishedAt: finished.toISOString() };
+    await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key.replace(/\.dump$/, ".manifest.json"), Body: JSON.stringify(aged) }));
+
+    const err = await failure(runTask(verifyBackupTask, { ...env, BACKUP_PREFIX: "aged/", RPO_HOURS: "26", MIN_SIZE_MB: "0.05" }));
+    expect(err.message).toBe(`verify-backup failed for 1 of 1 database(s): ${db.name}: age: newest backup is 27.0 h old, from its start (RPO_HOURS 26)`);
+    const passed: VerifyResult = await runTask(verifyBackupTask, { ...env, BACKUP_PREFIX: "aged/", RPO_HOURS: "27.5", MIN_SIZE_MB: "0.05" });
+    expect(passed.databases[0].checks.find((c) => c.name === "age")).toMatchObject({ ok: true, detail: "newest backup is 27.0 h old, from its start (RPO_HOURS 27.5)" });
+  });
+
   it("restore-drill restores into a scratch database, runs the checks and drops it", async () => {
     const checks = JSON.stringify([{ sql: "SELECT count(*) FROM customers", minRows: 2000 }, { sql: "SELECT id FROM orders WHERE total > 499", minRows: 12 }]);
     const result: DrillResult = await runTask(restoreDrillTask, { ...env, CHECKS: checks, RTO_MINUTES: "5" });

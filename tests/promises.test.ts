@@ -533,7 +533,7 @@ describe("acceptedRisks", () => {
     expect(report.refusals).toEqual([]);
     expect(report.promises.filter((p) => p.status === "accepted").map((p) => `${p.key}: ${p.figure} (${p.firstBreak})`)).toEqual([
       "databases[app].backup.schedule: up to 47.2 h of data (47 h between backups + up to 12 min to store one) (2027-03-14)",
-      "databases[app].verify.maxAgeHours: newest backup at most 27 h old when it runs (2027-03-14)",
+      "databases[app].verify.maxAgeHours: newest backup at most 27 h old when it runs, counted from its start (2027-03-14)",
       // The skipped run was that Sunday's weekly backup: one more effect of the accepted schedule.
       "databases[app].backup.schedule: none in the week from 2027-03-14 (2027-03-14)",
       "databases[app].backup.schedule: skips 2027-03-14 02:00 (2027-03-14)",
@@ -709,7 +709,7 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held databases[app].backup.schedule: up to 24.2 h of data (24 h between backups + up to 12 min to store one)",
       "held databases[app].backup.runner: expected 7.1 min (tasks/catalogue.ts, the cost estimate's rate) on Lambda, 12 min allowed (its duration alarm's threshold)",
       "held databases[app].backup.runner: slowest run 12 min (its limit) < 1 day, the earliest the backup vault aborts an unfinished upload",
-      "held databases[app].verify.maxAgeHours: newest backup at most 3.9 h old when it runs",
+      "held databases[app].verify.maxAgeHours: newest backup at most 4 h old when it runs, counted from its start",
       "held databases[app].restoreDrill.rtoMinutes: the drill runs until done (Fargate)",
       "held databases[app].backup.retention.daily: 30 days from the backup's start (S3 dates an upload in parts by its start), rounded up to the next midnight UTC (30 to 31 days), then 7 more as an old version",
       "held databases[app].backup.retention.weekly: 90 days from the backup's start (S3 dates an upload in parts by its start), rounded up to the next midnight UTC (90 to 91 days), then 7 more as an old version",
@@ -763,7 +763,7 @@ describe("the pull-request plan diff shows promises that change", () => {
     const md = diffPlans(base, head);
     const section = md.slice(md.indexOf("### Promises"), md.indexOf("### Estimated monthly cost"));
     expect(section).toContain("| `databases[app].backup.schedule` | at most 26 h of data lost (rpoHours) | up to 24.2 h of data (24 h between backups + up to 12 min to store one) (held) | up to 47.2 h of data (47 h between backups + up to 12 min to store one) (accepted, first 2027-03-14) |");
-    expect(section).toContain("| `databases[app].verify.maxAgeHours` | the verify finds a backup at most 26 h old (maxAgeHours) | newest backup at most 4 h old when it runs (held) | newest backup at most 27 h old when it runs (accepted, first 2027-03-14) |");
+    expect(section).toContain("| `databases[app].verify.maxAgeHours` | the verify finds a backup at most 26 h old (maxAgeHours) | newest backup at most 4 h old when it runs, counted from its start (held) | newest backup at most 27 h old when it runs, counted from its start (accepted, first 2027-03-14) |");
     // The skipped Sunday was the week's weekly backup: that hole is listed; the lifecycle's days are not.
     expect(section).toContain("| `databases[app].backup.schedule` | a weekly restore point kept 90 days in every week (from Sunday) (retention.weekly) | — | none in the week from 2027-03-14 (accepted, first 2027-03-14) |");
     expect(section).not.toContain("backups kept 30 days");

@@ -154,7 +154,7 @@ describe("a paused backup: its retention promises say what its Disabled lifecycl
   });
 });
 
-describe("a backup exists from its start plus its expected run time (tasks/catalogue.ts, the cost estimate's rate)", () => {
+describe("a backup counts once its slowest run is over, its age (the verify's, the RPO's) from its start", () => {
   it("500 GB at 12 MB/s takes 11.9 h (42,667 s), 9.9 GB 845 s", () => {
     expect(Math.round(backupRunSeconds(500))).toBe(42667);
     expect(Math.round(backupRunSeconds(9.9))).toBe(845);
@@ -226,25 +226,27 @@ describe("a backup exists from its start plus its expected run time (tasks/catal
     ]);
   });
 
-  it("bigdb: the 06:00 verify reads the backup finished at 13:51 the day before (its age runs from finishedAt): 16.1 h, held", () => {
+  it("bigdb: the 06:00 verify may read the backup that started at 02:00 the day before (today's takes 11.9 h and may take 19 h): its data is 28 h old, refused at maxAgeHours 26", () => {
     const r = promises({ sizeGb: 500, backup: { schedule: EST("daily at 02:00") } });
     const v = r.find((p) => p.key === "databases[app].verify.maxAgeHours")!;
-    expect([v.status, v.figure]).toEqual(["held", "newest backup at most 16.1 h old when it runs (the backup started before it may still be running: 500 GB takes 11.9 h at the catalogue's rate and up to 19 h before its duration alarm pages)"]);
+    expect([v.status, v.figure]).toEqual(["broken", "newest backup at most 28 h old when it runs, counted from its start (the backup started before it may still be running: 500 GB takes 11.9 h at the catalogue's rate and up to 19 h before its duration alarm pages)"]);
     const run = r.find((p) => p.key === "databases[app].backup.runner")!;
     expect([run.status, run.figure]).toEqual(["held", "expected 11.9 h (tasks/catalogue.ts, the cost estimate's rate) on Fargate, which has no time limit"]);
   });
 
-  it("a 10:00 or 14:00 verify with maxAgeHours 20 may find the day-old backup (20.1 h, 24.1 h): refused, where a start-time model saw 8 h; 21:00 holds", () => {
+  it("a 10:00 or 14:00 verify with maxAgeHours 20 may find the day-old backup (32 h, 36 h from its start): refused; 21:00, once today's is surely stored (19 h), holds at 19 h", () => {
     // rpoHours 44: data written just after 02:00 is safe once the next day's backup is stored, which
     // takes 11.9 h and may take 19 h before its duration alarm pages.
     const db = { sizeGb: 500, backup: { schedule: EST("daily at 02:00"), rpoHours: 44 }, verify: { schedule: EST("daily at 10:00"), maxAgeHours: 20 } };
     expect(refusals(db)).toEqual([
-      "databases[app].verify.maxAgeHours: the verify on 2026-12-01 finds the newest backup 20.1 h old (the backup started before it may still be running: 500 GB takes 11.9 h at the catalogue's rate and up to 19 h before its duration alarm pages) > maxAgeHours 20 and fails without a fault (365 verifies in 12 months, first 2026-12-01); run the verify at least 19 h after the backup starts, keep the backup running every day or set maxAgeHours to at least 21",
+      "databases[app].verify.maxAgeHours: the verify on 2026-12-01 finds the newest backup 32 h old (the backup started before it may still be running: 500 GB takes 11.9 h at the catalogue's rate and up to 19 h before its duration alarm pages) > maxAgeHours 20 and fails without a fault (365 verifies in 12 months, first 2026-12-01); run the verify at least 19 h after the backup starts, keep the backup running every day or set maxAgeHours to at least 32",
     ]);
     // At 14:00 a backup slower than expected but within its duration alarm may still be running: refused too.
     expect(refusals({ ...db, verify: { schedule: EST("daily at 14:00"), maxAgeHours: 20 } })).toHaveLength(1);
-    // At 21:00 it is surely stored (19 h after 02:00): held.
+    // At 21:00 it is surely stored (19 h after 02:00): its data is 19 h old, held.
     expect(refusals({ ...db, verify: { schedule: EST("daily at 21:00"), maxAgeHours: 20 } })).toEqual([]);
+    const held = promises({ ...db, verify: { schedule: EST("daily at 21:00"), maxAgeHours: 20 } }).find((p) => p.key === "databases[app].verify.maxAgeHours")!;
+    expect(held.figure).toBe("newest backup at most 19 h old when it runs, counted from its start");
   });
 });
 
