@@ -105,6 +105,21 @@ export function tierPrefix(tier: Tier, databaseId: string, base = ""): string {
 }
 
 /**
+ * The prefixes the vault's write-once statement denies overwrites under: the tier roots that hold the
+ * retention prefixes (`daily/`, `weekly/`, `monthly/` for `daily/<db>/` ...), not each database's own.
+ * One entry per database would grow the bucket policy by about 280 bytes a database (three ARNs with a
+ * 63-character bucket name) past S3's 20 KB (regime/limits.ts DEPLOY_LIMITS.bucketPolicy) at about
+ * 70 databases; the roots keep it the same size for any number. It is a Deny, so a wider resource
+ * grants nothing: it refuses, in addition, an overwrite without If-None-Match under a tier root of a
+ * database no longer configured (its backups stay write-once), and nothing else is written there
+ * (run markers live under `runs/`, and every role writes only under its own database's prefixes).
+ */
+export function writeOnceRoots(rules: { prefix: string }[]): { prefix: string }[] {
+  const roots = rules.map((r) => r.prefix.replace(/[^/]+\/$/, "") || r.prefix);
+  return [...new Set(roots)].map((prefix) => ({ prefix }));
+}
+
+/**
  * The three tier rules of one database: keys `<base><tier>/<dbId>/...` expire after the tier's days;
  * with `archive`, monthly backups move to a colder class after `afterDays` (only when they live long
  * enough afterwards to be worth it); with `paused`, the rules are kept `Disabled`, so nothing of the
@@ -290,7 +305,7 @@ export class BackupVault extends pulumi.ComponentResource {
             Version: "2012-10-17",
             Statement: [
               tlsOnlyStatement(arn),
-              writeOnceStatement(arn, args.retention),
+              writeOnceStatement(arn, writeOnceRoots(args.retention)),
             ],
           }),
         ),
