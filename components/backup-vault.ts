@@ -217,6 +217,33 @@ function checkPrefixes(prefixes: string[], what: string): void {
   });
 }
 
+/**
+ * The vault's lifecycle rules: one per retention rule (its tier prefix expires after its days, its old
+ * versions `noncurrentDays` later) and one whole-bucket rule (unfinished uploads aborted after
+ * `abortDays`, expired delete markers removed). S3 takes at most 1,000 (regime/limits.ts
+ * DEPLOY_LIMITS.lifecycleRules): 333 databases of three tiers; the promise model counts them here.
+ */
+export function vaultLifecycleRules(retention: RetentionRule[], noncurrentDays: number, abortDays: number) {
+  return [
+    ...retention.map((r) => ({
+      id: r.id,
+      status: r.status ?? "Enabled",
+      filter: { prefix: r.prefix },
+      expiration: { days: r.expireDays },
+      ...(r.transitions?.length ? { transitions: r.transitions.map((t) => ({ days: t.days, storageClass: t.storageClass })) } : {}),
+      // Per prefix, not whole-bucket: a Disabled rule keeps its old versions too.
+      noncurrentVersionExpiration: { noncurrentDays },
+    })),
+    {
+      id: "whole-bucket-housekeeping",
+      status: "Enabled",
+      filter: { prefix: "" },
+      abortIncompleteMultipartUpload: { daysAfterInitiation: abortDays },
+      expiration: { expiredObjectDeleteMarker: true },
+    },
+  ];
+}
+
 export class BackupVault extends pulumi.ComponentResource {
   public readonly bucketName: pulumi.Output<string>;
   public readonly bucketArn: pulumi.Output<string>;
@@ -317,24 +344,7 @@ export class BackupVault extends pulumi.ComponentResource {
       `${name}-lifecycle`,
       {
         bucket: bucket.id,
-        rules: [
-          ...args.retention.map((r) => ({
-            id: r.id,
-            status: r.status ?? "Enabled",
-            filter: { prefix: r.prefix },
-            expiration: { days: r.expireDays },
-            ...(r.transitions?.length ? { transitions: r.transitions.map((t) => ({ days: t.days, storageClass: t.storageClass })) } : {}),
-            // Per prefix, not whole-bucket: a Disabled rule keeps its old versions too.
-            noncurrentVersionExpiration: { noncurrentDays },
-          })),
-          {
-            id: "whole-bucket-housekeeping",
-            status: "Enabled",
-            filter: { prefix: "" },
-            abortIncompleteMultipartUpload: { daysAfterInitiation: abortDays },
-            expiration: { expiredObjectDeleteMarker: true },
-          },
-        ],
+        rules: vaultLifecycleRules(args.retention, noncurrentDays, abortDays),
       },
       // Lifecycle rules on noncurrent versions need versioning in place first.
       { parent: this, dependsOn: [versioning] },

@@ -17,7 +17,8 @@
  */
 import { LAMBDA_MAX_TIMEOUT_SECONDS, METRIC_HOURLY } from "../regime/limits";
 import { alarmName } from "./alarms";
-import { databaseTierRules } from "./backup-vault";
+import { databaseTierRules, vaultLifecycleRules } from "./backup-vault";
+import { archiveLifecycleRules, archiveRetention } from "./log-archive";
 import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
 import { endpointsSetting, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
@@ -329,6 +330,33 @@ export function declaredFromRegime(r: Regime): Declared {
     const severity = watcherSeverity([...watched.map((j) => ({ severity: (j.severity ?? "P3") as Severity })), ...rpoWatches.map(() => ({ severity: "P0" as Severity }))]);
     for (const x of [...watched.map((j) => j.overdueWatch!), ...rpoWatches.map((a) => a.overdueWatch!)]) x.watcher = { window: WATCHER_MISSED_RUN_WINDOW, severity };
   }
+  // Collections that grow with the config, counted by the functions the components build them with.
+  d.counts = [];
+  if (r.databases.length > 0) {
+    d.counts.push({
+      key: "databases",
+      what: "the backup vault's lifecycle rules (3 a database, 1 for the whole bucket)",
+      limit: "lifecycleRules",
+      count: vaultLifecycleRules(r.databases.flatMap((db) => databaseTierRules(db, r.backupVault)), r.backupVault.noncurrentDays, 1).length,
+      remedy: "split the databases over two regimes (333 databases fit one)",
+    });
+  }
+  const archived = archiveRetention(r.logs.hostGroups);
+  if (archived.length > 0) {
+    d.counts.push({
+      key: "logs.hostGroups",
+      what: "the log archive's lifecycle rules (1 an archived log set or file backup, 2 for the whole bucket)",
+      limit: "lifecycleRules",
+      count: archiveLifecycleRules(archived, 1).length,
+      remedy: "archive fewer log sets or back up fewer file sets in one regime",
+    });
+  }
+  if (r.reminders.length > 0) {
+    // components/reminders.ts: a schedule group of its own for each reminder. The quota is the account's
+    // (per Region): other stacks' groups count too.
+    d.counts.push({ key: "reminders", what: "the reminders' schedule groups (one each)", limit: "scheduleGroups", count: r.reminders.length, remedy: "declare fewer reminders, or raise the quota" });
+  }
+
   // Maintenance windows and mutes (components/mute-rules.ts provisions them; regime/maintenance-windows.ts
   // reads their times): how long each holds back the pages of the alarms it selects, and when.
   const mute = (key: string, label: string, selects: { alarms: string[]; severities: string[]; components: string[] }, when: { durationSeconds: number; schedule: { expression: string; timezone: string } } | { from?: number; until: number }) => ({

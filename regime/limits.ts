@@ -151,13 +151,19 @@ export function documentSize(text: string, measure: LimitMeasure): number {
 }
 
 /**
- * The refusal line of a figure over its limit, or undefined when it fits:
- * `<key>: <what> is <N> <unit> > <limit> (<source>): AWS refuses it at deploy; <remedy>`. A quota says
- * so and how it is raised, instead of "refuses".
+ * What is wrong with a figure over its limit, or undefined when it fits:
+ * `<what> is <N> <unit> > <limit> (<source>): AWS refuses it at deploy`. A quota says how it is raised
+ * and that acceptedRisks may then name `key`.
  */
-export function limitProblem(id: DeployLimitId, figure: number, key: string, what: string, remedy: string): string | undefined {
+export function limitExcess(id: DeployLimitId, figure: number, key: string, what: string): string | undefined {
   const l: DeployLimit = DEPLOY_LIMITS[id];
   if (figure <= l.value) return undefined;
-  const refusal = l.quota ? `AWS refuses it at deploy unless the account's quota is raised (Service Quotas), or acceptedRisks names ${key} once it is` : "AWS refuses it at deploy";
-  return `${key}: ${what} is ${figure} ${l.unit} > ${l.value} (${l.source}${l.measure === "characters without whitespace" ? ", white space not counted" : ""}): ${refusal}; ${remedy}`;
+  const refusal = l.quota ? `AWS refuses it at deploy unless the account's quota is raised (Service Quotas), and acceptedRisks names ${key} once it is` : "AWS refuses it at deploy";
+  return `${what} is ${figure} ${l.unit} > ${l.value} (${l.source}${l.measure === "characters without whitespace" ? ", white space not counted" : ""}): ${refusal}`;
+}
+
+/** The refusal line of a figure over its limit (limitExcess), or undefined: `<key>: <excess>; <what would fit>`. */
+export function limitProblem(id: DeployLimitId, figure: number, key: string, what: string, remedy: string): string | undefined {
+  const excess = limitExcess(id, figure, key, what);
+  return excess && `${key}: ${excess}; ${remedy}`;
 }

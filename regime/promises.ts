@@ -42,7 +42,7 @@
  * before it was due. A paused job's alarm counts every period as good and sits OK; resumed, it is
  * judged on its window at once.
  */
-import { LAMBDA_MAX_TIMEOUT_SECONDS } from "./limits";
+import { DEPLOY_LIMITS, limitExcess, LAMBDA_MAX_TIMEOUT_SECONDS, type DeployLimit, type DeployLimitId } from "./limits";
 import { SEVERITIES, type Severity } from "./severity";
 import { retentionPromises } from "./retention-promises";
 import { logSetPromise, type DeclaredLogSet } from "./log-retention";
@@ -241,6 +241,21 @@ export interface DeclaredFunction {
   remedy?: string;
 }
 
+/**
+ * A collection the program provisions whose size follows from the config alone and grows with it,
+ * against its AWS limit (regime/limits.ts DEPLOY_LIMITS): the backup vault's lifecycle rules (3 a
+ * database and 1 for the whole bucket), the reminders' schedule groups (one each).
+ */
+export interface DeclaredCount {
+  key: string;
+  /** What is counted, for the promise: "the backup vault's lifecycle rules". */
+  what: string;
+  limit: DeployLimitId;
+  count: number;
+  /** What keeps it within the limit. */
+  remedy: string;
+}
+
 export interface DeclaredName {
   key: string;
   /** What AWS names: a Lambda function, an IAM role, an S3 bucket or bucket prefix. */
@@ -286,6 +301,8 @@ export interface Declared {
   mutes?: DeclaredMute[];
   /** The log sets logrotate rotates on the hosts, with what they keep (regime/log-retention.ts); unset: none. */
   logSets?: DeclaredLogSet[];
+  /** Collections that grow with the config, against their AWS limits; unset: none. */
+  counts?: DeclaredCount[];
 }
 
 export interface Acceptance {
@@ -916,6 +933,20 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       status: over ? "broken" : "held",
       kind: "limit",
       ...(over ? { effect: `function ${f.name}'s environment is ${bytes} bytes (${biggest} the largest) > Lambda's 4096: AWS refuses it at deploy`, remedy: f.remedy ?? "list fewer items" } : {}),
+    });
+  }
+  // --- collections that grow with the config: within their AWS limits (a quota is acceptable: the account may have it raised)
+  for (const c of d.counts ?? []) {
+    const l: DeployLimit = DEPLOY_LIMITS[c.limit];
+    const excess = limitExcess(c.limit, c.count, c.key, c.what);
+    push({
+      key: c.key,
+      promise: `${c.what} fit${l.quota ? " the account's default quota" : ""}`,
+      figure: `${c.count} ${l.unit} of ${l.value}`,
+      value: c.count,
+      status: excess ? "broken" : "held",
+      kind: l.quota ? "config" : "limit",
+      ...(excess ? { effect: excess, remedy: c.remedy } : {}),
     });
   }
   for (const n of d.names) {
