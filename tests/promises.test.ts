@@ -599,6 +599,10 @@ function modelMatches(file: string, resources: RecordedResource[], bundled: Map<
       const scheduled = new Set(of("aws:scheduler/schedule:Schedule").map((s) => `${s.scheduleExpression} ${s.scheduleExpressionTimezone}`));
       const associations = new Set(of("aws:ssm/association:Association").map((s) => `${s.scheduleExpression} UTC`));
       for (const j of d.jobs) expect(scheduled.has(`${j.expression} ${j.timezone}`) || associations.has(`${j.expression} ${j.timezone}`), j.key).toBe(true);
+      // The counts judged against AWS's limits are the recorded collections' own: lifecycle rules, schedule groups.
+      const rulesOf = (suffix: string) => (resources.find((r) => r.type === "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration" && r.name.endsWith(suffix))?.inputs.rules as unknown[] | undefined)?.length;
+      const count = (key: string) => d.counts?.find((c) => c.key === key)?.count;
+      expect([count("databases"), count("logs.hostGroups"), count("reminders") ?? 0]).toEqual([rulesOf("-backups-lifecycle"), rulesOf("-archive-lifecycle"), of("aws:scheduler/scheduleGroup:ScheduleGroup").length]);
       // The backup vault's abort rule is the one the model judges each backup's slowest run against.
       const vaultRules = of("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").find((l) => l.rules.some((r: { id: string }) => r.id === "whole-bucket-housekeeping"))?.rules;
       for (const db of d.databases) {
@@ -738,6 +742,9 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held databases[app].backup: 344 bytes of 4096",
       "held databases[app].verify: 300 bytes of 4096",
       "held endpoints.checks: 445 bytes of 4096",
+      "held databases: 4 rules of 1000",
+      "held logs.hostGroups: 3 rules of 1000",
+      "held reminders: 3 schedule groups of 500",
     ],
   };
   for (const [stack, file] of STACKS) {
