@@ -11,6 +11,7 @@ import { databaseTierRules, writeOnceRoots } from "../components/backup-vault";
 import { tlsOnlyStatement, writeOnceStatement } from "../components/bucket-hardening";
 import type { RecordedResource } from "../plan/mocks";
 import { auditLimits } from "../plan/promises";
+import { watcherDescription } from "../components/overdue-watch";
 import { validateRegime } from "../regime/load";
 import { DEPLOY_LIMITS } from "../regime/limits";
 
@@ -39,7 +40,7 @@ const cases: [keyof typeof DEPLOY_LIMITS, (n: number) => RecordedResource[], str
       rec("aws:iam/rolePolicy:RolePolicy", "t-p1", { role: "t-db-app-backup-role-id", policy: `${doc(5000)} \n\t ` }),
       rec("aws:iam/rolePolicy:RolePolicy", "t-p2", { role: "t-db-app-backup-role-id", policy: `  ${doc(n - 5000)}` }),
     ],
-    "databases[app]: role t-db-app-backup-role's inline policies together is 10241 characters > 10240 (IAM user guide, IAM and AWS STS quotas, white space not counted): AWS refuses it at deploy; grant on fewer resources (one role per database keeps each small)",
+    "databases[app]: role t-db-app-backup-role's inline policies together is 10241 characters > 10240 (IAM user guide, IAM and AWS STS quotas, white space not counted): AWS refuses it at deploy; grant on fewer resources",
   ],
   ["managedPolicy", (n) => [rec("aws:iam/policy:Policy", "t-w", { name: "t-w", policy: doc(n) })], "resource t-w: managed policy t-w is 6145 characters > 6144 (IAM user guide, IAM and AWS STS quotas, white space not counted): AWS refuses it at deploy; grant on fewer resources"],
   [
@@ -154,4 +155,14 @@ describe("counts the regime model sees from config alone are promises, refused b
     ]);
     expect([p(501, true).status, reminders(501, true).refusals]).toEqual(["accepted", []]);
   }, 120_000);
+});
+
+describe("an alarm description within CloudWatch's 1,024 characters keeps its runbook", () => {
+  it("the overdue watcher's description names the first jobs and how many more: 600 reminders' names no longer push its alarms' instructions past 1,024", () => {
+    const jobs = Array.from({ length: 600 }, (_, i) => `reminder/reminder${i}`);
+    const d = watcherDescription(jobs);
+    expect(d).toMatch(/^watches 600 jobs no missed-run alarm sees: reminder\/reminder0, .*reminder\/reminder\d+ and \d+ more \(WATCHED_JOBS lists them all\)$/);
+    expect(d.length).toBeLessThanOrEqual(256);
+    expect(watcherDescription(["db/app/backup", "reminder/audit"])).toBe("watches 2 jobs no missed-run alarm sees: db/app/backup, reminder/audit");
+  });
 });
