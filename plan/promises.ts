@@ -67,11 +67,28 @@ function bucketOwner(r: RecordedResource): { key: string; bucket: string; remedy
 }
 
 /**
- * A recorded document as AWS receives it: the plan's mocks name a bucket by its resource name, while S3
- * appends a suffix to a bucket prefix up to 63 characters; every bucket ARN is counted at that length.
+ * The length of each recorded bucket's real name, by the name the plan's mocks put in its ARN (its
+ * resource name): a bucket prefix (at most 37 characters) gets S3's unique suffix up to the
+ * 63-character limit, so prefix + 26 (components/backup-vault.ts); a bucket named outright keeps its
+ * name; 63 where neither is known.
  */
-function atLongestBucketNames(policy: string): string {
-  return policy.replace(/arn:aws:s3:::([a-z0-9.-]+)/g, (m, b: string) => (b.length < 63 ? `arn:aws:s3:::${b}${"x".repeat(63 - b.length)}` : m));
+function bucketNameLengths(resources: RecordedResource[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of resources) {
+    if (!/^aws:s3\/bucket(V2)?:Bucket(V2)?$/.test(r.type)) continue;
+    const i = r.inputs as Inputs;
+    const mocked = String(i.bucket ?? i.name ?? r.name);
+    out.set(mocked, typeof i.bucket === "string" ? i.bucket.length : typeof i.bucketPrefix === "string" ? Math.min(63, i.bucketPrefix.length + 26) : 63);
+  }
+  return out;
+}
+
+/** A recorded document as AWS receives it: every bucket ARN with the bucket's real name at its longest (bucketNameLengths). */
+function withRealBucketNames(doc: string, lengths: Map<string, number>): string {
+  return doc.replace(/arn:aws:s3:::([a-z0-9.-]+)/g, (m, b: string) => {
+    const n = lengths.get(b) ?? 63;
+    return b.length < n ? `arn:aws:s3:::${b}${"x".repeat(n - b.length)}` : m;
+  });
 }
 
 const text = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v ?? ""));
@@ -91,7 +108,8 @@ export function auditLimits(resources: RecordedResource[], accepted: ReadonlySet
     const line = limitProblem(id, figure, key, what, remedy);
     if (line) out.push(line);
   };
-  const size = (id: DeployLimitId, doc: unknown) => documentSize(atLongestBucketNames(text(doc)), DEPLOY_LIMITS[id].measure);
+  const buckets = bucketNameLengths(resources);
+  const size = (id: DeployLimitId, doc: unknown) => documentSize(withRealBucketNames(text(doc), buckets), DEPLOY_LIMITS[id].measure);
   const roles = new Map(resources.filter((r) => r.type === "aws:iam/role:Role").map((r) => [`${r.name}-id`, r]));
   const inline = new Map<string, number>();
   const filters = new Map<string, { metric: number; subscription: number; first: RecordedResource }>();

@@ -11,6 +11,7 @@ import { databaseTierRules, writeOnceRoots } from "../components/backup-vault";
 import { tlsOnlyStatement, writeOnceStatement } from "../components/bucket-hardening";
 import type { RecordedResource } from "../plan/mocks";
 import { auditLimits } from "../plan/promises";
+import { runPlan } from "../plan/run";
 import { watcherDescription } from "../components/overdue-watch";
 import { validateRegime } from "../regime/load";
 import { DEPLOY_LIMITS } from "../regime/limits";
@@ -82,7 +83,7 @@ describe("the plan's audit of every document and collection against its AWS limi
     expect(auditLimits(cases.find((c) => c[0] === "lifecycleRules")![1](1001), new Set(["logs.hostGroups"]))).toHaveLength(1);
   });
 
-  it("a bucket policy is measured with the bucket's real name at its longest (63 characters), not the plan's stand-in", () => {
+  it("a bucket policy is measured with the bucket's real name at its longest, not the plan's stand-in: 63 characters unless its prefix is known", () => {
     // One ARN of a 13-character bucket name counts 50 characters more at 63: 20,430 bytes as recorded fit, 20,431 do not.
     const arn = "arn:aws:s3:::t-backups-abc";
     const policy = (arns: number) => JSON.stringify({ R: Array(arns).fill(arn), p: "" }).length;
@@ -90,7 +91,36 @@ describe("the plan's audit of every document and collection against its AWS limi
     const of = (p: string) => auditLimits([rec("aws:s3/bucketPolicy:BucketPolicy", "t-backups-tls-only", { policy: p })]);
     expect(of(fill(1, 20480 - 50))).toEqual([]);
     expect(of(fill(1, 20480 - 49))).toEqual(["databases: the backup vault's bucket policy is 20481 bytes > 20480 (S3 user guide, bucket policies): AWS refuses it at deploy; split the databases over two regimes"]);
+    // Created from bucketPrefix "t-backups-" (10 characters): S3's name is the prefix and a 26-character suffix, 36 characters.
+    const bucket = rec("aws:s3/bucket:Bucket", "t-backups-abc", { bucketPrefix: "t-backups-" });
+    const withBucket = (p: string) => auditLimits([bucket, rec("aws:s3/bucketPolicy:BucketPolicy", "t-backups-tls-only", { policy: p })]);
+    expect(withBucket(fill(1, 20480 - 23))).toEqual([]);
+    expect(withBucket(fill(1, 20480 - 22))).toHaveLength(1);
   });
+});
+
+describe("a plan of a regime just over a limit is refused on its key; one just under plans", () => {
+  it("89 host groups with an archived log set each: the log archive's writer policy (one ARN a set) fits IAM's 6,144 characters; 90 do not", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const YAML = (await import("yaml")).default;
+    const plan = (n: number) => {
+      const hostGroups = Array.from({ length: n }, (_, g) => ({
+        name: `g${String(g).padStart(3, "0")}`,
+        target: { tagKey: "Role", tagValue: `g${g}` },
+        schedule: "cron(0 3 ? * * *)",
+        logSets: [{ name: "app", paths: [`/srv/g${g}/*.log`], frequency: "daily", keep: 30, maxAgeDays: 30, copytruncate: true, archive: { expireDays: 90 } }],
+      }));
+      const file = join(mkdtempSync(join(tmpdir(), "limits-")), "Pulumi.t.yaml");
+      writeFileSync(file, YAML.stringify({ config: { "maintenance-regime:name": "t", "maintenance-regime:timezone": "UTC", "maintenance-regime:logs": { hostGroups } } }));
+      return runPlan({ configFile: file, from: FROM });
+    };
+    await expect(plan(89)).resolves.toBeDefined();
+    await expect(plan(90)).rejects.toThrow(
+      "promise check: logs.hostGroups: managed policy t-log-archive-writer is 6146 characters > 6144 (IAM user guide, IAM and AWS STS quotas, white space not counted): AWS refuses it at deploy; archive fewer log sets in one regime (one ARN each)",
+    );
+  }, 120_000);
 });
 
 describe("the backup vault's bucket policy does not grow with the databases", () => {
