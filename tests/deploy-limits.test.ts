@@ -5,7 +5,11 @@
  * regime model can see from config alone (lifecycle rules, schedule groups) are promises that `pulumi up`
  * refuses too, the quota acceptably; the backup vault's policy no longer grows with the databases.
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import YAML from "yaml";
 import { checkPromises } from "../components/promises";
 import { databaseTierRules, writeOnceRoots } from "../components/backup-vault";
 import { tlsOnlyStatement, writeOnceStatement } from "../components/bucket-hardening";
@@ -101,10 +105,6 @@ describe("the plan's audit of every document and collection against its AWS limi
 
 describe("a plan of a regime just over a limit is refused on its key; one just under plans", () => {
   it("89 host groups with an archived log set each: the log archive's writer policy (one ARN a set) fits IAM's 6,144 characters; 90 do not", async () => {
-    const { mkdtempSync, writeFileSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const YAML = (await import("yaml")).default;
     const plan = (n: number) => {
       const hostGroups = Array.from({ length: n }, (_, g) => ({
         name: `g${String(g).padStart(3, "0")}`,
