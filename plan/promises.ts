@@ -2,8 +2,9 @@
  * The plan's Promises section: each promise of the regime with its real figure, held or broken (and
  * the first date it breaks), as computed by regime/promises.ts when the program ran; plus an audit of
  * every resource the program registered under mocks against the AWS limits that fail only at deploy
- * (alarm windows, Lambda environment size, names), which also covers settings the regime model does
- * not restate (a restore drill's CHECKS, a purge's rules).
+ * (alarm windows, Lambda environment size, names, and the size and count limits of every document and
+ * collection: regime/limits.ts DEPLOY_LIMITS), which also covers settings the regime model does not
+ * restate (a restore drill's CHECKS, a purge's rules, a role's policies).
  */
 import type { RecordedResource } from "./mocks";
 import { alarmWindowProblem, environmentBytes, LAMBDA_ENVIRONMENT_MAX_BYTES, nameProblem, promiseDetail, type PromiseReport, type PromiseResult } from "../regime/promises";

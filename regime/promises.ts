@@ -20,7 +20,9 @@
  * - `config`: the stack file breaks it (a 02:00 backup in a zone that skips 02:00 once a year against
  *   rpoHours 26): refused, one line naming the key, unless `acceptedRisks` names that key.
  * - `limit`: an AWS limit that fails only at deploy (an alarm window CloudWatch refuses, a Lambda
- *   environment over 4 KB, a name too long): refused, and no acceptance helps (AWS refuses it anyway).
+ *   environment over 4 KB, a name too long, over 1,000 lifecycle rules in a bucket): refused, and no
+ *   acceptance helps (AWS refuses it anyway). A default quota the account can raise (500 schedule
+ *   groups) is a `config` promise instead: refused, and acceptable once the quota is raised.
  * - `program`: a gap the program itself leaves today (a host group's association on a 5-field cron
  *   the overdue watcher cannot follow; a restore drill on Lambda is cut off at 15 minutes; an alarm
  *   that pages later than it promises): reported as "unkept by the program" with its
