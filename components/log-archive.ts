@@ -40,15 +40,7 @@ export function logArchive(scope: LogsScope): LogArchive {
       {
         name: `${args.regime}-log-archive-writer`,
         description: `Lets hosts of ${args.regime} upload rotated logs to their archive prefixes`,
-        policy: bucket.arn.apply((arn) =>
-          JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              // Each rotated file is put once (If-None-Match: *); nothing is listed, read or deleted.
-              { Sid: "PutArchives", Effect: "Allow", Action: ["s3:PutObject"], Resource: archived.map((a) => `${arn}/${archivePrefix(a.group, a.set)}*`) },
-            ],
-          }),
-        ),
+        policy: bucket.arn.apply((arn) => archiveWriterPolicy(arn, groups)),
         tags,
       },
       { parent: scope.parent },
@@ -56,6 +48,25 @@ export function logArchive(scope: LogsScope): LogArchive {
     archive.writerPolicyArn = policy.arn;
   }
   return archive;
+}
+
+/**
+ * The hosts' writer policy (JSON) for the archive bucket `arn`: PutObject under each archived log set's
+ * prefix, one ARN a set, and nothing else (each rotated file is put once, with If-None-Match: *; nothing
+ * is listed, read or deleted). A managed policy holds at most 6,144 characters (regime/limits.ts
+ * DEPLOY_LIMITS.managedPolicy): about 90 archived log sets; the promise model measures it here.
+ */
+export function archiveWriterPolicy(arn: string, groups: LogsScope["args"]["logs"]["hostGroups"]): string {
+  const archived = groups.flatMap((g) => g.logSets.filter((s) => s.archive).map((s) => archivePrefix(g.name, s)));
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [{ Sid: "PutArchives", Effect: "Allow", Action: ["s3:PutObject"], Resource: archived.map((p) => `${arn}/${p}*`) }],
+  });
+}
+
+/** The archive bucket's name prefix (S3 appends a unique suffix to it, BUCKET_PREFIX_SUFFIX_CHARS). */
+export function archiveBucketPrefix(regime: string): string {
+  return `${regime}-log-archive-`.slice(0, 37);
 }
 
 /** The archive bucket's retention: one prefix per archived log set and per file backup, with its days. */
@@ -121,7 +132,7 @@ export function archiveLifecycleRules(rules: ArchiveRule[], abortDays: number) {
  */
 function archiveBucket(scope: LogsScope, rules: { prefix: string; expireDays: number; paused?: boolean }[]): aws.s3.Bucket {
   const { name, args, tags, parent } = scope;
-  const bucket = new aws.s3.Bucket(`${name}-archive`, { bucketPrefix: `${args.regime}-log-archive-`.slice(0, 37), forceDestroy: false, tags }, { parent });
+  const bucket = new aws.s3.Bucket(`${name}-archive`, { bucketPrefix: archiveBucketPrefix(args.regime), forceDestroy: false, tags }, { parent });
   blockPublicAccess(`${name}-archive`, bucket.id, { parent });
   new aws.s3.BucketServerSideEncryptionConfiguration(
     `${name}-archive-sse`,

@@ -8,7 +8,7 @@
  */
 import type { RecordedResource } from "./mocks";
 import { alarmWindowProblem, environmentBytes, LAMBDA_ENVIRONMENT_MAX_BYTES, nameProblem, promiseDetail, type PromiseReport, type PromiseResult } from "../regime/promises";
-import { DEPLOY_LIMITS, documentSize, limitProblem, type DeployLimitId } from "../regime/limits";
+import { BUCKET_PREFIX_SUFFIX_CHARS, DEPLOY_LIMITS, documentSize, limitProblem, type DeployLimitId } from "../regime/limits";
 
 export interface PlanPromise {
   key: string;
@@ -70,7 +70,7 @@ function bucketOwner(r: RecordedResource): { key: string; bucket: string; remedy
 /**
  * The length of each recorded bucket's real name, by the name the plan's mocks put in its ARN (its
  * resource name): a bucket prefix (at most 37 characters) gets S3's unique suffix up to the
- * 63-character limit, so prefix + 26 (components/backup-vault.ts); a bucket named outright keeps its
+ * 63-character limit, so prefix + 26 (BUCKET_PREFIX_SUFFIX_CHARS); a bucket named outright keeps its
  * name; 63 where neither is known.
  */
 function bucketNameLengths(resources: RecordedResource[]): Map<string, number> {
@@ -79,7 +79,7 @@ function bucketNameLengths(resources: RecordedResource[]): Map<string, number> {
     if (!/^aws:s3\/bucket(V2)?:Bucket(V2)?$/.test(r.type)) continue;
     const i = r.inputs as Inputs;
     const mocked = String(i.bucket ?? i.name ?? r.name);
-    out.set(mocked, typeof i.bucket === "string" ? i.bucket.length : typeof i.bucketPrefix === "string" ? Math.min(63, i.bucketPrefix.length + 26) : 63);
+    out.set(mocked, typeof i.bucket === "string" ? i.bucket.length : typeof i.bucketPrefix === "string" ? Math.min(63, i.bucketPrefix.length + BUCKET_PREFIX_SUFFIX_CHARS) : 63);
   }
   return out;
 }

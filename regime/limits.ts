@@ -13,6 +13,13 @@ export const NEAR_TIMEOUT_FRACTION = 0.8;
 export const LAMBDA_MEMORY_MB = { min: 128, max: 10240 } as const;
 export const NAME_MAX = 64;
 
+/**
+ * Characters the provider appends to a bucket prefix to make a bucket's name unique: a prefix takes at
+ * most 37 characters and an S3 bucket name at most 63 (components/backup-vault.ts), so 26. A bucket
+ * made from prefix p is named with p.length + 26 characters.
+ */
+export const BUCKET_PREFIX_SUFFIX_CHARS = 63 - 37;
+
 /** Longest CloudWatch alarm name (PutMetricAlarm AlarmName: 1 to 255 characters); also the alarm's Pulumi resource name here. */
 export const ALARM_NAME_MAX = 255;
 

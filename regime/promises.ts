@@ -244,16 +244,18 @@ export interface DeclaredFunction {
 }
 
 /**
- * A collection the program provisions whose size follows from the config alone and grows with it,
- * against its AWS limit (regime/limits.ts DEPLOY_LIMITS): the backup vault's lifecycle rules (3 a
- * database and 1 for the whole bucket), the reminders' schedule groups (one each).
+ * A collection or document the program provisions whose size follows from the config alone and grows
+ * with it, against its AWS limit (regime/limits.ts DEPLOY_LIMITS): the backup vault's lifecycle rules
+ * (3 a database and 1 for the whole bucket), the reminders' schedule groups (one each), the log
+ * archive's writer policy (one ARN an archived log set).
  */
 export interface DeclaredCount {
   key: string;
   /** What is counted, for the promise: "the backup vault's lifecycle rules". */
   what: string;
   limit: DeployLimitId;
-  count: number;
+  /** The figure as the limit measures it: items, or a document's bytes or characters. */
+  figure: number;
   /** What keeps it within the limit. */
   remedy: string;
 }
@@ -940,12 +942,12 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
   // --- collections that grow with the config: within their AWS limits (a quota is acceptable: the account may have it raised)
   for (const c of d.counts ?? []) {
     const l: DeployLimit = DEPLOY_LIMITS[c.limit];
-    const excess = limitExcess(c.limit, c.count, c.key, c.what);
+    const excess = limitExcess(c.limit, c.figure, c.key, c.what);
     push({
       key: c.key,
-      promise: `${c.what} fit${l.quota ? " the account's default quota" : ""}`,
-      figure: `${c.count} ${l.unit} of ${l.value}`,
-      value: c.count,
+      promise: `${c.what} within ${l.quota ? "the account's default quota" : "AWS's limit"}`,
+      figure: `${c.figure} ${l.unit} of ${l.value}`,
+      value: c.figure,
       status: excess ? "broken" : "held",
       kind: l.quota ? "config" : "limit",
       ...(excess ? { effect: excess, remedy: c.remedy } : {}),

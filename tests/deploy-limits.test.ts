@@ -118,7 +118,8 @@ describe("a plan of a regime just over a limit is refused on its key; one just u
     };
     await expect(plan(89)).resolves.toBeDefined();
     await expect(plan(90)).rejects.toThrow(
-      "promise check: logs.hostGroups: managed policy t-log-archive-writer is 6146 characters > 6144 (IAM user guide, IAM and AWS STS quotas, white space not counted): AWS refuses it at deploy; archive fewer log sets in one regime (one ARN each)",
+      // The program refuses it before registering anything (the model measures the policy from config), with the audit's figure.
+      "promise check: logs.hostGroups: the log archive's writer policy (one ARN an archived log set) is 6146 characters > 6144 (IAM user guide, IAM and AWS STS quotas, white space not counted): AWS refuses it at deploy; archive fewer log sets in one regime (one ARN each)",
     );
   }, 120_000);
 });
