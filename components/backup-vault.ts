@@ -105,6 +105,21 @@ export function tierPrefix(tier: Tier, databaseId: string, base = ""): string {
 }
 
 /**
+ * The prefixes the vault's write-once statement denies overwrites under: the tier roots that hold the
+ * retention prefixes (`daily/`, `weekly/`, `monthly/` for `daily/<db>/` ...), not each database's own.
+ * One entry per database would grow the bucket policy by about 280 bytes a database (three ARNs with a
+ * 63-character bucket name) past S3's 20 KB (regime/limits.ts DEPLOY_LIMITS.bucketPolicy) at about
+ * 70 databases; the roots keep it the same size for any number. It is a Deny, so a wider resource
+ * grants nothing: it refuses, in addition, an overwrite without If-None-Match under a tier root of a
+ * database no longer configured (its backups stay write-once), and nothing else is written there
+ * (run markers live under `runs/`, and every role writes only under its own database's prefixes).
+ */
+export function writeOnceRoots(rules: { prefix: string }[]): { prefix: string }[] {
+  const roots = rules.map((r) => r.prefix.replace(/[^/]+\/$/, "") || r.prefix);
+  return [...new Set(roots)].map((prefix) => ({ prefix }));
+}
+
+/**
  * The three tier rules of one database: keys `<base><tier>/<dbId>/...` expire after the tier's days;
  * with `archive`, monthly backups move to a colder class after `afterDays` (only when they live long
  * enough afterwards to be worth it); with `paused`, the rules are kept `Disabled`, so nothing of the
@@ -202,6 +217,33 @@ function checkPrefixes(prefixes: string[], what: string): void {
   });
 }
 
+/**
+ * The vault's lifecycle rules: one per retention rule (its tier prefix expires after its days, its old
+ * versions `noncurrentDays` later) and one whole-bucket rule (unfinished uploads aborted after
+ * `abortDays`, expired delete markers removed). S3 takes at most 1,000 (regime/limits.ts
+ * DEPLOY_LIMITS.lifecycleRules): 333 databases of three tiers; the promise model counts them here.
+ */
+export function vaultLifecycleRules(retention: RetentionRule[], noncurrentDays: number, abortDays: number) {
+  return [
+    ...retention.map((r) => ({
+      id: r.id,
+      status: r.status ?? "Enabled",
+      filter: { prefix: r.prefix },
+      expiration: { days: r.expireDays },
+      ...(r.transitions?.length ? { transitions: r.transitions.map((t) => ({ days: t.days, storageClass: t.storageClass })) } : {}),
+      // Per prefix, not whole-bucket: a Disabled rule keeps its old versions too.
+      noncurrentVersionExpiration: { noncurrentDays },
+    })),
+    {
+      id: "whole-bucket-housekeeping",
+      status: "Enabled",
+      filter: { prefix: "" },
+      abortIncompleteMultipartUpload: { daysAfterInitiation: abortDays },
+      expiration: { expiredObjectDeleteMarker: true },
+    },
+  ];
+}
+
 export class BackupVault extends pulumi.ComponentResource {
   public readonly bucketName: pulumi.Output<string>;
   public readonly bucketArn: pulumi.Output<string>;
@@ -290,7 +332,7 @@ export class BackupVault extends pulumi.ComponentResource {
             Version: "2012-10-17",
             Statement: [
               tlsOnlyStatement(arn),
-              writeOnceStatement(arn, args.retention),
+              writeOnceStatement(arn, writeOnceRoots(args.retention)),
             ],
           }),
         ),
@@ -302,24 +344,7 @@ export class BackupVault extends pulumi.ComponentResource {
       `${name}-lifecycle`,
       {
         bucket: bucket.id,
-        rules: [
-          ...args.retention.map((r) => ({
-            id: r.id,
-            status: r.status ?? "Enabled",
-            filter: { prefix: r.prefix },
-            expiration: { days: r.expireDays },
-            ...(r.transitions?.length ? { transitions: r.transitions.map((t) => ({ days: t.days, storageClass: t.storageClass })) } : {}),
-            // Per prefix, not whole-bucket: a Disabled rule keeps its old versions too.
-            noncurrentVersionExpiration: { noncurrentDays },
-          })),
-          {
-            id: "whole-bucket-housekeeping",
-            status: "Enabled",
-            filter: { prefix: "" },
-            abortIncompleteMultipartUpload: { daysAfterInitiation: abortDays },
-            expiration: { expiredObjectDeleteMarker: true },
-          },
-        ],
+        rules: vaultLifecycleRules(args.retention, noncurrentDays, abortDays),
       },
       // Lifecycle rules on noncurrent versions need versioning in place first.
       { parent: this, dependsOn: [versioning] },

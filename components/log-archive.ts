@@ -32,10 +32,7 @@ export function logArchive(scope: LogsScope): LogArchive {
   const archived = groups.flatMap((g) => g.logSets.filter((s) => s.archive).map((s) => ({ group: g.name, set: s })));
   const backedUp = groups.flatMap((g) => g.fileBackups.map((b) => ({ group: g, backup: b })));
   if (archived.length === 0 && backedUp.length === 0) return {};
-  const bucket = archiveBucket(scope, [
-    ...archived.map((a) => ({ prefix: archivePrefix(a.group, a.set), expireDays: a.set.archive!.expireDays })),
-    ...backedUp.map((b) => ({ prefix: fileBackupPrefix(b.group.name, b.backup.name), expireDays: b.backup.retentionDays, ...(b.backup.paused ? { paused: true } : {}) })),
-  ]);
+  const bucket = archiveBucket(scope, archiveRetention(groups));
   const archive: LogArchive = { bucketName: bucket.bucket, bucketArn: bucket.arn };
   if (archived.length > 0) {
     const policy = new aws.iam.Policy(
@@ -43,15 +40,7 @@ export function logArchive(scope: LogsScope): LogArchive {
       {
         name: `${args.regime}-log-archive-writer`,
         description: `Lets hosts of ${args.regime} upload rotated logs to their archive prefixes`,
-        policy: bucket.arn.apply((arn) =>
-          JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              // Each rotated file is put once (If-None-Match: *); nothing is listed, read or deleted.
-              { Sid: "PutArchives", Effect: "Allow", Action: ["s3:PutObject"], Resource: archived.map((a) => `${arn}/${archivePrefix(a.group, a.set)}*`) },
-            ],
-          }),
-        ),
+        policy: bucket.arn.apply((arn) => archiveWriterPolicy(arn, groups)),
         tags,
       },
       { parent: scope.parent },
@@ -59,6 +48,61 @@ export function logArchive(scope: LogsScope): LogArchive {
     archive.writerPolicyArn = policy.arn;
   }
   return archive;
+}
+
+/**
+ * The hosts' writer policy (JSON) for the archive bucket `arn`: PutObject under each archived log set's
+ * prefix, one ARN a set, and nothing else (each rotated file is put once, with If-None-Match: *; nothing
+ * is listed, read or deleted). A managed policy holds at most 6,144 characters (regime/limits.ts
+ * DEPLOY_LIMITS.managedPolicy): about 90 archived log sets; the promise model measures it here.
+ */
+export function archiveWriterPolicy(arn: string, groups: LogsScope["args"]["logs"]["hostGroups"]): string {
+  const archived = groups.flatMap((g) => g.logSets.filter((s) => s.archive).map((s) => archivePrefix(g.name, s)));
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [{ Sid: "PutArchives", Effect: "Allow", Action: ["s3:PutObject"], Resource: archived.map((p) => `${arn}/${p}*`) }],
+  });
+}
+
+/** The archive bucket's name prefix (S3 appends a unique suffix to it, BUCKET_PREFIX_SUFFIX_CHARS). */
+export function archiveBucketPrefix(regime: string): string {
+  return `${regime}-log-archive-`.slice(0, 37);
+}
+
+/** The archive bucket's retention: one prefix per archived log set and per file backup, with its days. */
+export function archiveRetention(groups: LogsScope["args"]["logs"]["hostGroups"]): ArchiveRule[] {
+  return [
+    ...groups.flatMap((g) => g.logSets.filter((s) => s.archive).map((s) => ({ prefix: archivePrefix(g.name, s), expireDays: s.archive!.expireDays }))),
+    ...groups.flatMap((g) => g.fileBackups.map((b) => ({ prefix: fileBackupPrefix(g.name, b.name), expireDays: b.retentionDays, ...(b.paused ? { paused: true } : {}) }))),
+  ];
+}
+
+type ArchiveRule = { prefix: string; expireDays: number; paused?: boolean };
+
+/**
+ * The archive bucket's lifecycle rules: one per prefix of `rules` and two for the whole bucket
+ * (unfinished uploads aborted after `abortDays`, expired delete markers removed). S3 takes at most
+ * 1,000 (regime/limits.ts DEPLOY_LIMITS.lifecycleRules); the promise model counts them here.
+ */
+export function archiveLifecycleRules(rules: ArchiveRule[], abortDays: number) {
+  return [
+    ...rules.map((r) => ({
+      id: `expire-${r.prefix.replace(/[^A-Za-z0-9-]/g, "-").replace(/-+$/, "")}`,
+      status: r.paused ? "Disabled" : "Enabled",
+      filter: { prefix: r.prefix },
+      expiration: { days: r.expireDays },
+      // An expired archive becomes a noncurrent version; it goes a day later.
+      noncurrentVersionExpiration: { noncurrentDays: ARCHIVE_NONCURRENT_DAYS },
+    })),
+    {
+      id: "abort-incomplete-uploads",
+      status: "Enabled",
+      filter: { prefix: "" },
+      abortIncompleteMultipartUpload: { daysAfterInitiation: abortDays },
+    },
+    // Delete markers left once their noncurrent version is gone (S3 allows this flag only in a rule without days).
+    { id: "remove-expired-delete-markers", status: "Enabled", filter: { prefix: "" }, expiration: { expiredObjectDeleteMarker: true } },
+  ];
 }
 
 /**
@@ -88,7 +132,7 @@ export function logArchive(scope: LogsScope): LogArchive {
  */
 function archiveBucket(scope: LogsScope, rules: { prefix: string; expireDays: number; paused?: boolean }[]): aws.s3.Bucket {
   const { name, args, tags, parent } = scope;
-  const bucket = new aws.s3.Bucket(`${name}-archive`, { bucketPrefix: `${args.regime}-log-archive-`.slice(0, 37), forceDestroy: false, tags }, { parent });
+  const bucket = new aws.s3.Bucket(`${name}-archive`, { bucketPrefix: archiveBucketPrefix(args.regime), forceDestroy: false, tags }, { parent });
   blockPublicAccess(`${name}-archive`, bucket.id, { parent });
   new aws.s3.BucketServerSideEncryptionConfiguration(
     `${name}-archive-sse`,
@@ -113,24 +157,7 @@ function archiveBucket(scope: LogsScope, rules: { prefix: string; expireDays: nu
     `${name}-archive-lifecycle`,
     {
       bucket: bucket.id,
-      rules: [
-        ...rules.map((r) => ({
-          id: `expire-${r.prefix.replace(/[^A-Za-z0-9-]/g, "-").replace(/-+$/, "")}`,
-          status: r.paused ? "Disabled" : "Enabled",
-          filter: { prefix: r.prefix },
-          expiration: { days: r.expireDays },
-          // An expired archive becomes a noncurrent version; it goes a day later.
-          noncurrentVersionExpiration: { noncurrentDays: ARCHIVE_NONCURRENT_DAYS },
-        })),
-        {
-          id: "abort-incomplete-uploads",
-          status: "Enabled",
-          filter: { prefix: "" },
-          abortIncompleteMultipartUpload: { daysAfterInitiation: args.abortIncompleteUploadDays ?? 7 },
-        },
-        // Delete markers left once their noncurrent version is gone (S3 allows this flag only in a rule without days).
-        { id: "remove-expired-delete-markers", status: "Enabled", filter: { prefix: "" }, expiration: { expiredObjectDeleteMarker: true } },
-      ],
+      rules: archiveLifecycleRules(rules, args.abortIncompleteUploadDays ?? 7),
     },
     // Lifecycle rules on noncurrent versions need versioning in place first.
     { parent, dependsOn: [versioning] },

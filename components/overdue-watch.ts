@@ -207,6 +207,27 @@ export function overdueWatchStatements(
   ];
 }
 
+/** Longest description a Lambda function takes (CreateFunction Description: 0 to 256 characters). */
+const FUNCTION_DESCRIPTION_MAX = 256;
+
+/**
+ * The watcher's description: how many jobs it watches and their names, as many as fit in
+ * FUNCTION_DESCRIPTION_MAX with how many more. It is the function's description and sits inside the
+ * runbook of its alarms, ahead of what to do: a list of every job (600 reminders: 20,000 characters)
+ * would push the runbook past CloudWatch's 1,024-character alarm description and cut off its
+ * instructions.
+ */
+export function watcherDescription(jobs: string[]): string {
+  const head = `watches ${jobs.length} jobs no missed-run alarm sees: `;
+  const whole = `${head}${jobs.join(", ")}`;
+  if (whole.length <= FUNCTION_DESCRIPTION_MAX) return whole;
+  for (let n = jobs.length - 1; n >= 0; n--) {
+    const d = `${head}${jobs.slice(0, n).join(", ")}${n ? " and" : ""} ${jobs.length - n} more (WATCHED_JOBS lists them all)`;
+    if (d.length <= FUNCTION_DESCRIPTION_MAX) return d;
+  }
+  return head.trim();
+}
+
 /** A job's overdue alarm runbook: what was not recorded, then where to read and what to do by hand. */
 export function overdueRunbook(j: WatchedJobSpec): string {
   const read = `Read the overdue-watch log ("job overdue: ${j.job}"), ${j.byHand}`;
@@ -237,7 +258,7 @@ export class OverdueWatch extends pulumi.ComponentResource {
       {
         regime: args.regime,
         taskName: "overdue-watch",
-        description: `watches ${args.jobs.length} jobs no missed-run alarm sees: ${args.jobs.map((j) => j.job).join(", ")}`,
+        description: watcherDescription(args.jobs.map((j) => j.job)),
         code: { kind: "zip", archive: args.archive, handler: "index.handler" },
         environment: { ...(args.vault ? { BACKUP_BUCKET: args.vault.bucketName } : {}), WATCHED_JOBS: watchedJobsSetting(args.jobs) } satisfies TaskEnvironment<"overdue-watch">,
         environmentSizes: { WATCHED_JOBS: watchedJobsSettingBytes(args.jobs) },

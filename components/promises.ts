@@ -15,9 +15,10 @@
  * component's does; a test pins the model against the recorded resources (tests/promises.test.ts,
  * "the model is what is provisioned").
  */
-import { LAMBDA_MAX_TIMEOUT_SECONDS, METRIC_HOURLY } from "../regime/limits";
+import { BUCKET_PREFIX_SUFFIX_CHARS, DEPLOY_LIMITS, documentSize, LAMBDA_MAX_TIMEOUT_SECONDS, METRIC_HOURLY } from "../regime/limits";
 import { alarmName } from "./alarms";
-import { databaseTierRules } from "./backup-vault";
+import { databaseTierRules, vaultLifecycleRules } from "./backup-vault";
+import { archiveBucketPrefix, archiveLifecycleRules, archiveRetention, archiveWriterPolicy } from "./log-archive";
 import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
 import { endpointsSetting, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
@@ -329,6 +330,47 @@ export function declaredFromRegime(r: Regime): Declared {
     const severity = watcherSeverity([...watched.map((j) => ({ severity: (j.severity ?? "P3") as Severity })), ...rpoWatches.map(() => ({ severity: "P0" as Severity }))]);
     for (const x of [...watched.map((j) => j.overdueWatch!), ...rpoWatches.map((a) => a.overdueWatch!)]) x.watcher = { window: WATCHER_MISSED_RUN_WINDOW, severity };
   }
+  // Collections that grow with the config, counted by the functions the components build them with.
+  d.counts = [];
+  if (r.databases.length > 0) {
+    d.counts.push({
+      key: "databases",
+      what: "the backup vault's lifecycle rules (3 a database, 1 for the whole bucket)",
+      limit: "lifecycleRules",
+      figure: vaultLifecycleRules(r.databases.flatMap((db) => databaseTierRules(db, r.backupVault)), r.backupVault.noncurrentDays, 1).length,
+      remedy: "split the databases over two regimes (333 databases fit one)",
+    });
+  }
+  const archived = archiveRetention(r.logs.hostGroups);
+  if (archived.length > 0) {
+    d.counts.push({
+      key: "logs.hostGroups",
+      what: "the log archive's lifecycle rules (1 an archived log set or file backup, 2 for the whole bucket)",
+      limit: "lifecycleRules",
+      figure: archiveLifecycleRules(archived, 1).length,
+      remedy: "archive fewer log sets or back up fewer file sets in one regime",
+    });
+  }
+  if (r.logs.hostGroups.some((g) => g.logSets.some((s) => s.archive))) {
+    // The archive bucket's name is S3's at deploy: its prefix and the unique suffix.
+    const prefix = archiveBucketPrefix(r.name);
+    const arn = `arn:aws:s3:::${prefix.padEnd(Math.min(63, prefix.length + BUCKET_PREFIX_SUFFIX_CHARS), "x")}`;
+    d.counts.push({
+      key: "logs.hostGroups",
+      what: "the log archive's writer policy (one ARN an archived log set)",
+      limit: "managedPolicy",
+      figure: documentSize(archiveWriterPolicy(arn, r.logs.hostGroups), DEPLOY_LIMITS.managedPolicy.measure),
+      remedy: "archive fewer log sets in one regime (one ARN each)",
+    });
+  }
+  if (r.reminders.length > 0) {
+    // components/reminders.ts: a schedule group of its own for each reminder. The quota is the account's
+    // (per Region): other stacks' groups count too.
+    // One group a reminder is what gives each its own metric (AWS/Scheduler's metrics have no schedule
+    // dimension): shared groups would lose the per-reminder watch, so the quota is raised, not worked around.
+    d.counts.push({ key: "reminders", what: "the reminders' schedule groups (one each)", limit: "scheduleGroups", figure: r.reminders.length, remedy: "declare fewer reminders, or raise the quota" });
+  }
+
   // Maintenance windows and mutes (components/mute-rules.ts provisions them; regime/maintenance-windows.ts
   // reads their times): how long each holds back the pages of the alarms it selects, and when.
   const mute = (key: string, label: string, selects: { alarms: string[]; severities: string[]; components: string[] }, when: { durationSeconds: number; schedule: { expression: string; timezone: string } } | { from?: number; until: number }) => ({

@@ -2,11 +2,13 @@
  * The plan's Promises section: each promise of the regime with its real figure, held or broken (and
  * the first date it breaks), as computed by regime/promises.ts when the program ran; plus an audit of
  * every resource the program registered under mocks against the AWS limits that fail only at deploy
- * (alarm windows, Lambda environment size, names), which also covers settings the regime model does
- * not restate (a restore drill's CHECKS, a purge's rules).
+ * (alarm windows, Lambda environment size, names, and the size and count limits of every document and
+ * collection: regime/limits.ts DEPLOY_LIMITS), which also covers settings the regime model does not
+ * restate (a restore drill's CHECKS, a purge's rules, a role's policies).
  */
 import type { RecordedResource } from "./mocks";
 import { alarmWindowProblem, environmentBytes, LAMBDA_ENVIRONMENT_MAX_BYTES, nameProblem, promiseDetail, type PromiseReport, type PromiseResult } from "../regime/promises";
+import { BUCKET_PREFIX_SUFFIX_CHARS, DEPLOY_LIMITS, documentSize, limitProblem, type DeployLimitId } from "../regime/limits";
 
 export interface PlanPromise {
   key: string;
@@ -50,11 +52,140 @@ function keyOf(r: RecordedResource): string {
   const tags = ((r.inputs as Inputs).tags ?? {}) as Record<string, string>;
   if (tags.Database) return `databases[${tags.Database}]`;
   if (tags.Task === "health-check") return "endpoints";
+  // The overdue watcher's role grows with the State Manager associations it reads: the host groups'.
+  if (tags.Task === "overdue-watch") return "logs.hostGroups";
+  const group = /-logs-(.+)-document$/.exec(r.name)?.[1];
+  if (group) return `logs.hostGroups[${group}]`;
+  if (/-archive-writer$/.test(r.name)) return "logs.hostGroups";
   return `resource ${r.name}`;
 }
 
-/** Refusal lines for every recorded resource AWS would refuse at deploy. */
-export function auditResources(resources: RecordedResource[]): string[] {
+/** The config key and words of a bucket's documents: the backup vault's grow with the databases, the log archive's with the host groups. */
+function bucketOwner(r: RecordedResource): { key: string; bucket: string; remedy: string } {
+  if (/-backups-[a-z-]+$/.test(r.name)) return { key: "databases", bucket: "the backup vault", remedy: "split the databases over two regimes" };
+  if (/-archive-[a-z-]+$/.test(r.name)) return { key: "logs.hostGroups", bucket: "the log archive", remedy: "archive fewer log sets in one regime" };
+  return { key: keyOf(r), bucket: `bucket ${r.name}`, remedy: "declare fewer items" };
+}
+
+/**
+ * The length of each recorded bucket's real name, by the name the plan's mocks put in its ARN (its
+ * resource name): a bucket prefix (at most 37 characters) gets S3's unique suffix up to the
+ * 63-character limit, so prefix + 26 (BUCKET_PREFIX_SUFFIX_CHARS); a bucket named outright keeps its
+ * name; 63 where neither is known.
+ */
+function bucketNameLengths(resources: RecordedResource[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of resources) {
+    if (!/^aws:s3\/bucket(V2)?:Bucket(V2)?$/.test(r.type)) continue;
+    const i = r.inputs as Inputs;
+    const mocked = String(i.bucket ?? i.name ?? r.name);
+    out.set(mocked, typeof i.bucket === "string" ? i.bucket.length : typeof i.bucketPrefix === "string" ? Math.min(63, i.bucketPrefix.length + BUCKET_PREFIX_SUFFIX_CHARS) : 63);
+  }
+  return out;
+}
+
+/** A recorded document as AWS receives it: every bucket ARN with the bucket's real name at its longest (bucketNameLengths). */
+function withRealBucketNames(doc: string, lengths: Map<string, number>): string {
+  return doc.replace(/arn:aws:s3:::([a-z0-9.-]+)/g, (m, b: string) => {
+    const n = lengths.get(b) ?? 63;
+    return b.length < n ? `arn:aws:s3:::${b}${"x".repeat(n - b.length)}` : m;
+  });
+}
+
+const text = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v ?? ""));
+
+/**
+ * Refusal lines for the documents and collections of the recorded resources over their AWS size and
+ * count limits (regime/limits.ts DEPLOY_LIMITS), one line per document: bucket policies and lifecycle
+ * rules, key, topic and queue policies, a role's inline policies together, managed and trust policies,
+ * schedule groups of the account, an alarm's metric queries, a composite alarm's rule, the metric and
+ * subscription filters of a log group, SSM documents. A quota named in `accepted` (acceptedRisks keys)
+ * is left out.
+ */
+export function auditLimits(resources: RecordedResource[], accepted: ReadonlySet<string> = new Set()): string[] {
+  const out: string[] = [];
+  const check = (id: DeployLimitId, figure: number, key: string, what: string, remedy: string) => {
+    if (DEPLOY_LIMITS[id].quota && accepted.has(key)) return;
+    const line = limitProblem(id, figure, key, what, remedy);
+    if (line) out.push(line);
+  };
+  const buckets = bucketNameLengths(resources);
+  const size = (id: DeployLimitId, doc: unknown) => documentSize(withRealBucketNames(text(doc), buckets), DEPLOY_LIMITS[id].measure);
+  const roles = new Map(resources.filter((r) => r.type === "aws:iam/role:Role").map((r) => [`${r.name}-id`, r]));
+  const inline = new Map<string, number>();
+  const filters = new Map<string, { metric: number; subscription: number; first: RecordedResource }>();
+  let groups = 0;
+  for (const r of resources) {
+    const i = r.inputs as Inputs;
+    switch (r.type) {
+      case "aws:s3/bucketPolicy:BucketPolicy": {
+        const o = bucketOwner(r);
+        check("bucketPolicy", size("bucketPolicy", i.policy), o.key, `${o.bucket}'s bucket policy`, o.remedy);
+        break;
+      }
+      case "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": {
+        const o = bucketOwner(r);
+        check("lifecycleRules", (i.rules ?? []).length, o.key, `${o.bucket}'s lifecycle configuration`, `${o.remedy} (the backup vault has 3 rules a database and 1 for the whole bucket)`);
+        break;
+      }
+      case "aws:kms/key:Key":
+        if (i.policy) check("keyPolicy", size("keyPolicy", i.policy), keyOf(r), `key ${r.name}'s policy`, "grant fewer principals");
+        break;
+      case "aws:sns/topicPolicy:TopicPolicy":
+        check("topicPolicy", size("topicPolicy", i.policy), keyOf(r), `topic policy ${r.name}`, "grant fewer principals");
+        break;
+      case "aws:sqs/queuePolicy:QueuePolicy":
+      case "aws:sqs/queue:Queue":
+        if (i.policy) check("queuePolicy", size("queuePolicy", i.policy), keyOf(r), `queue policy ${r.name}`, "grant fewer principals");
+        break;
+      case "aws:iam/role:Role":
+        check("trustPolicy", size("trustPolicy", i.assumeRolePolicy), keyOf(r), `role ${i.name ?? r.name}'s trust policy`, "trust fewer principals");
+        for (const p of (i.inlinePolicies ?? []) as Inputs[]) inline.set(`${r.name}-id`, (inline.get(`${r.name}-id`) ?? 0) + size("roleInlinePolicies", p.policy));
+        break;
+      case "aws:iam/rolePolicy:RolePolicy":
+        inline.set(String(i.role), (inline.get(String(i.role)) ?? 0) + size("roleInlinePolicies", i.policy));
+        break;
+      case "aws:iam/policy:Policy":
+        check("managedPolicy", size("managedPolicy", i.policy), keyOf(r), `managed policy ${i.name ?? r.name}`, /-archive-writer$/.test(r.name) ? "archive fewer log sets in one regime (one ARN each)" : "grant on fewer resources");
+        break;
+      case "aws:scheduler/scheduleGroup:ScheduleGroup":
+        groups++;
+        break;
+      case "aws:cloudwatch/metricAlarm:MetricAlarm":
+        check("alarmMetrics", (i.metricQueries ?? []).length, keyOf(r), `alarm ${i.name ?? r.name}'s Metrics`, "combine fewer metrics in one alarm");
+        break;
+      case "aws:cloudwatch/compositeAlarm:CompositeAlarm":
+        check("compositeRule", size("compositeRule", i.alarmRule), keyOf(r), `composite alarm ${i.alarmName ?? r.name}'s rule`, "combine fewer alarms in one composite alarm");
+        break;
+      case "aws:cloudwatch/logMetricFilter:LogMetricFilter":
+      case "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": {
+        const g = filters.get(String(i.logGroupName)) ?? { metric: 0, subscription: 0, first: r };
+        if (r.type.endsWith("LogMetricFilter")) g.metric++;
+        else g.subscription++;
+        filters.set(String(i.logGroupName), g);
+        break;
+      }
+      case "aws:ssm/document:Document":
+        check("ssmDocument", size("ssmDocument", i.content), keyOf(r), `SSM document ${i.name ?? r.name}`, "deliver fewer or shorter files in one host group");
+        break;
+    }
+  }
+  for (const [id, chars] of inline) {
+    const role = roles.get(id);
+    const watcher = (role?.inputs.tags as Record<string, string> | undefined)?.Task === "overdue-watch";
+    const remedy = watcher ? "fewer host groups with State Manager associations in one regime (the overdue watcher reads each association by its ARN)" : "grant on fewer resources";
+    check("roleInlinePolicies", chars, role ? keyOf(role) : `resource ${id}`, `role ${role?.inputs.name ?? id}'s inline policies together`, remedy);
+  }
+  for (const [group, g] of filters) {
+    check("metricFilters", g.metric, keyOf(g.first), `log group ${group}'s metric filters`, "derive fewer metrics from one log group");
+    check("subscriptionFilters", g.subscription, keyOf(g.first), `log group ${group}'s subscription filters`, "subscribe fewer destinations to one log group");
+  }
+  check("scheduleGroups", groups, "reminders", "the count of schedule groups (one per reminder)", "declare fewer reminders, or raise the quota");
+  return out;
+}
+
+/** Refusal lines for every recorded resource AWS would refuse at deploy (`accepted`: acceptedRisks keys, for quotas). */
+export function auditResources(resources: RecordedResource[], accepted: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = [];
   for (const r of resources) {
     const i = r.inputs as Inputs;
@@ -84,7 +215,7 @@ export function auditResources(resources: RecordedResource[]): string[] {
       if (typeof i.bucketPrefix === "string" && nameProblem("S3 bucket prefix", i.bucketPrefix)) out.push(`${keyOf(r)}: ${nameProblem("S3 bucket prefix", i.bucketPrefix)}: AWS refuses it at deploy`);
     }
   }
-  return out;
+  return [...out, ...auditLimits(resources, accepted)];
 }
 
 const MARK: Record<PromiseResult["status"], string> = { held: "held", broken: "BROKEN", accepted: "accepted", unkept: "unkept by the program", paused: "paused" };

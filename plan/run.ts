@@ -291,7 +291,8 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
   if (opts.promises !== false) {
     // What the regime model cannot see: every registered resource against AWS's deploy-time limits.
     const started = process.cpuUsage();
-    const refused = auditResources(recorded);
+    // A quota the regime accepts (acceptedRisks) is the model's accepted promise: not refused again here.
+    const refused = auditResources(recorded, new Set((report?.promises ?? []).filter((p) => p.status === "accepted").map((p) => p.key)));
     check.cpuMs = (check.cpuMs ?? 0) + cpuMsSince(started);
     if (refused.length > 0) throw new PlanError(refused.map((l) => `promise check: ${l}`).join("\n"));
   }

@@ -20,7 +20,9 @@
  * - `config`: the stack file breaks it (a 02:00 backup in a zone that skips 02:00 once a year against
  *   rpoHours 26): refused, one line naming the key, unless `acceptedRisks` names that key.
  * - `limit`: an AWS limit that fails only at deploy (an alarm window CloudWatch refuses, a Lambda
- *   environment over 4 KB, a name too long): refused, and no acceptance helps (AWS refuses it anyway).
+ *   environment over 4 KB, a name too long, over 1,000 lifecycle rules in a bucket): refused, and no
+ *   acceptance helps (AWS refuses it anyway). A default quota the account can raise (500 schedule
+ *   groups) is a `config` promise instead: refused, and acceptable once the quota is raised.
  * - `program`: a gap the program itself leaves today (a host group's association on a 5-field cron
  *   the overdue watcher cannot follow; a restore drill on Lambda is cut off at 15 minutes; an alarm
  *   that pages later than it promises): reported as "unkept by the program" with its
@@ -42,7 +44,7 @@
  * before it was due. A paused job's alarm counts every period as good and sits OK; resumed, it is
  * judged on its window at once.
  */
-import { LAMBDA_MAX_TIMEOUT_SECONDS } from "./limits";
+import { DEPLOY_LIMITS, limitExcess, LAMBDA_MAX_TIMEOUT_SECONDS, type DeployLimit, type DeployLimitId } from "./limits";
 import { SEVERITIES, type Severity } from "./severity";
 import { retentionPromises } from "./retention-promises";
 import { logSetPromise, type DeclaredLogSet } from "./log-retention";
@@ -241,6 +243,23 @@ export interface DeclaredFunction {
   remedy?: string;
 }
 
+/**
+ * A collection or document the program provisions whose size follows from the config alone and grows
+ * with it, against its AWS limit (regime/limits.ts DEPLOY_LIMITS): the backup vault's lifecycle rules
+ * (3 a database and 1 for the whole bucket), the reminders' schedule groups (one each), the log
+ * archive's writer policy (one ARN an archived log set).
+ */
+export interface DeclaredCount {
+  key: string;
+  /** What is counted, for the promise: "the backup vault's lifecycle rules". */
+  what: string;
+  limit: DeployLimitId;
+  /** The figure as the limit measures it: items, or a document's bytes or characters. */
+  figure: number;
+  /** What keeps it within the limit. */
+  remedy: string;
+}
+
 export interface DeclaredName {
   key: string;
   /** What AWS names: a Lambda function, an IAM role, an S3 bucket or bucket prefix. */
@@ -286,6 +305,8 @@ export interface Declared {
   mutes?: DeclaredMute[];
   /** The log sets logrotate rotates on the hosts, with what they keep (regime/log-retention.ts); unset: none. */
   logSets?: DeclaredLogSet[];
+  /** Collections that grow with the config, against their AWS limits; unset: none. */
+  counts?: DeclaredCount[];
 }
 
 export interface Acceptance {
@@ -916,6 +937,20 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       status: over ? "broken" : "held",
       kind: "limit",
       ...(over ? { effect: `function ${f.name}'s environment is ${bytes} bytes (${biggest} the largest) > Lambda's 4096: AWS refuses it at deploy`, remedy: f.remedy ?? "list fewer items" } : {}),
+    });
+  }
+  // --- collections that grow with the config: within their AWS limits (a quota is acceptable: the account may have it raised)
+  for (const c of d.counts ?? []) {
+    const l: DeployLimit = DEPLOY_LIMITS[c.limit];
+    const excess = limitExcess(c.limit, c.figure, c.key, c.what);
+    push({
+      key: c.key,
+      promise: `${c.what} within ${l.quota ? "the account's default quota" : "AWS's limit"}`,
+      figure: `${c.figure} ${l.unit} of ${l.value}`,
+      value: c.figure,
+      status: excess ? "broken" : "held",
+      kind: l.quota ? "config" : "limit",
+      ...(excess ? { effect: excess, remedy: c.remedy } : {}),
     });
   }
   for (const n of d.names) {

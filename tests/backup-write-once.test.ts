@@ -64,10 +64,10 @@ describe("the vault's bucket policy with the backup role's policy (prod plan, IA
   const withHeader = { ...put, "s3:if-none-match": "*" };
   const part = { "s3:ObjectCreationOperation": "false" };
 
-  it("the bucket policy declares the write-once statement over exactly the tier prefixes of each database", () => {
+  it("the bucket policy declares the write-once statement over the tier roots, whatever the number of databases", () => {
     const st = statementsOf(bucketPolicy).find((s) => s.Sid === "WrittenOnce")!;
     expect(st).toMatchObject({ Effect: "Deny", Principal: "*", Action: "s3:PutObject" });
-    expect(st.Resource).toEqual([`${bucketArn}/daily/app/*`, `${bucketArn}/weekly/app/*`, `${bucketArn}/monthly/app/*`]);
+    expect(st.Resource).toEqual([`${bucketArn}/daily/*`, `${bucketArn}/weekly/*`, `${bucketArn}/monthly/*`]);
   });
 
   it("PutObject of a dump or manifest without If-None-Match is denied; with it allowed", async () => {
@@ -98,6 +98,9 @@ describe("the vault's bucket policy with the backup role's policy (prod plan, IA
     expect(await decide(admin, "s3:PutObject", "notes/readme.txt", put)).toBe("Allowed");
     expect(await decide(admin, "s3:PutObject", "dailyx/app/x.dump", put)).toBe("Allowed");
     expect(await decide(admin, "s3:PutObject", KEY, put)).toBe("ExplicitlyDenied");
+    // A tier root is write-once for every database, one no longer configured too; runs/ is not a tier root.
+    expect(await decide(admin, "s3:PutObject", "daily/removed/x.dump", put)).toBe("ExplicitlyDenied");
+    expect(await decide(admin, "s3:PutObject", "runs/app/backup/marker.json", put)).toBe("Allowed");
     expect(await decide(admin, "s3:PutObject", KEY, withHeader)).toBe("Allowed");
     // The TLS-only statement still applies to everything.
     expect(await decide(admin, "s3:PutObject", "notes/readme.txt", { ...put, "aws:SecureTransport": "false" })).toBe("ExplicitlyDenied");

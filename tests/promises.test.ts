@@ -599,6 +599,19 @@ function modelMatches(file: string, resources: RecordedResource[], bundled: Map<
       const scheduled = new Set(of("aws:scheduler/schedule:Schedule").map((s) => `${s.scheduleExpression} ${s.scheduleExpressionTimezone}`));
       const associations = new Set(of("aws:ssm/association:Association").map((s) => `${s.scheduleExpression} UTC`));
       for (const j of d.jobs) expect(scheduled.has(`${j.expression} ${j.timezone}`) || associations.has(`${j.expression} ${j.timezone}`), j.key).toBe(true);
+      // The counts judged against AWS's limits are the recorded collections' own: lifecycle rules, schedule groups.
+      const rulesOf = (suffix: string) => (resources.find((r) => r.type === "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration" && r.name.endsWith(suffix))?.inputs.rules as unknown[] | undefined)?.length;
+      const count = (key: string, limit: string) => d.counts?.find((c) => c.key === key && c.limit === limit)?.figure;
+      expect([count("databases", "lifecycleRules"), count("logs.hostGroups", "lifecycleRules"), count("reminders", "scheduleGroups") ?? 0]).toEqual([
+        rulesOf("-backups-lifecycle"),
+        rulesOf("-archive-lifecycle"),
+        of("aws:scheduler/scheduleGroup:ScheduleGroup").length,
+      ]);
+      // The archive writer policy the model measures is the recorded one, with the bucket's real name in place of the plan's.
+      const writer = of("aws:iam/policy:Policy").find((p) => String(p.name).endsWith("-log-archive-writer"));
+      const measured = count("logs.hostGroups", "managedPolicy");
+      if (writer) expect(measured).toBe(String(writer.policy).replace(/arn:aws:s3:::[a-z0-9.-]+/g, (a) => a.padEnd(13 + `${regime.name}-log-archive-`.slice(0, 37).length + 26, "x")).replace(/\s/g, "").length);
+      else expect(measured).toBeUndefined();
       // The backup vault's abort rule is the one the model judges each backup's slowest run against.
       const vaultRules = of("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").find((l) => l.rules.some((r: { id: string }) => r.id === "whole-bucket-housekeeping"))?.rules;
       for (const db of d.databases) {
@@ -738,6 +751,10 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held databases[app].backup: 344 bytes of 4096",
       "held databases[app].verify: 300 bytes of 4096",
       "held endpoints.checks: 445 bytes of 4096",
+      "held databases: 4 rules of 1000",
+      "held logs.hostGroups: 3 rules of 1000",
+      "held logs.hostGroups: 185 characters of 6144",
+      "held reminders: 3 schedule groups of 500",
     ],
   };
   for (const [stack, file] of STACKS) {
