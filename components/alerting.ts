@@ -14,6 +14,7 @@ import { SEVERITIES, type AlertTopics, type Severity } from "./alarms";
 import { physicalName, shortHash } from "./naming";
 import type { Regime } from "../regime/schema";
 import { alarmArn, IAM_WILDCARD } from "../regime/arn";
+import { ownLogGroupName } from "../regime/own-log-groups";
 import { assumeRolePolicy, policyJson, type IamStatement } from "./iam";
 import { GUID, SLACK_CHANNEL_ID, SLACK_WORKSPACE_ID, TEAMS_CHANNEL_ID, chatWebhookProblem, slackChannelKey, teamsChannelKey, type SlackChannel, type TeamsChannel } from "../regime/chat";
 
@@ -318,7 +319,7 @@ export class AlertRouting extends pulumi.ComponentResource {
   private chatbotLogGroup(name: string, configurationName: string, args: AlertRoutingArgs, tags: Record<string, string>): void {
     new aws.cloudwatch.LogGroup(
       `${name}-chatbot-log-${configurationName}`,
-      { name: `/aws/chatbot/${configurationName}`, region: CHATBOT_LOG_REGION, retentionInDays: args.logRetentionDays ?? 30, tags },
+      { name: ownLogGroupName("chatbot", configurationName), region: CHATBOT_LOG_REGION, retentionInDays: args.logRetentionDays ?? 30, tags },
       { parent: this },
     );
   }

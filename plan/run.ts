@@ -12,6 +12,7 @@ import { nextRuns, formatLocal, type Schedule } from "../regime/schedule";
 import { bundledSettingsByFunction, estimateCost, type CostEstimate } from "./cost";
 import { installPlanMocks, type RecordedResource } from "./mocks";
 import { auditResources, planPromises, type PlanPromises } from "./promises";
+import { auditNamesAndPolicies } from "./resource-audit";
 import { cpuMsSince, promiseCheckContext } from "../components/promises";
 import { planRecord, type PlanRecord, type ScheduleRecord } from "../components/plan-record";
 
@@ -292,6 +293,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     // What the regime model cannot see: every registered resource against AWS's deploy-time limits.
     const started = process.cpuUsage();
     const refused = auditResources(recorded);
+    refused.push(...auditNamesAndPolicies(recorded));
     check.cpuMs = (check.cpuMs ?? 0) + cpuMsSince(started);
     if (refused.length > 0) throw new PlanError(refused.map((l) => `promise check: ${l}`).join("\n"));
   }
