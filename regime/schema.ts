@@ -304,7 +304,7 @@ export const databaseSchema = z
       .object({
         host: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, "must be a host name").describe("endpoint of the RDS instance"),
         port: z.number().int().min(1).max(65535).default(5432).describe("PostgreSQL port"),
-        user: pgRoleName.describe("database user granted rds_iam (the rds-db:connect grant names it)"),
+        user: pgRoleName.describe("database user granted rds_iam (the rds-db:connect grant names it, so Latin-1 only: IAM takes U+0020-U+00FF in a policy)"),
         database: z
           .string()
           .min(1, "must not be empty")
