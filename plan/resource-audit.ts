@@ -6,7 +6,7 @@
  */
 import type { RecordedResource } from "./mocks";
 import { keyOf } from "./promises";
-import { policyTextProblem } from "../regime/arn";
+import { policyTextProblem } from "../regime/iam-text";
 
 type Inputs = Record<string, unknown>;
 

@@ -2,7 +2,8 @@
 import { z } from "zod";
 import { SEVERITIES } from "./severity";
 import { isKnownTimezone, timezoneCaseProblem } from "./limits";
-import { arnPattern, arnProblem, ARN_FORMS, policyTextProblem, type ArnForm } from "./arn";
+import { arnPattern, arnProblem, ARN_FORMS, type ArnForm } from "./arn";
+import { policyTextProblem } from "./iam-text";
 
 export const severity = z.enum(SEVERITIES, { message: `must be one of ${SEVERITIES.join(", ")}` });
 
