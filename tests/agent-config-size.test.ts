@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { runPlan } from "../plan/run";
 import { validateRegime } from "../regime/load";
+import { refusal } from "./helpers/refusal";
 import { INSTANCE_STREAM, renderAgentLogsConfig } from "../regime/logs";
 
 const NS = "maintenance-regime";
@@ -26,15 +27,6 @@ const logGroups = (groups: string[], perGroup: number) =>
     files: Array.from({ length: perGroup }, (_, i) => `/var/log/${id}/${id}-${i}.log`),
   }));
 const regime = (groups: ReturnType<typeof logGroups>) => ({ name: "rt", logs: { hostGroups: [{ name: "app", target: { tagKey: "Role", tagValue: "app" }, logGroups: groups }] } });
-
-function refusal(raw: unknown): string {
-  try {
-    validateRegime(raw);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error("the regime was accepted");
-}
 
 /** The parameter value and tier a planned regime stores. */
 async function planned(raw: ReturnType<typeof regime>): Promise<{ value: string; tier: string; cost: string }> {
