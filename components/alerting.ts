@@ -14,6 +14,7 @@ import { SEVERITIES, type AlertTopics, type Severity } from "./alarms";
 import { physicalName, shortHash } from "./naming";
 import type { Regime } from "../regime/schema";
 import { alarmArn, IAM_WILDCARD } from "../regime/arn";
+import { ownLogGroupName } from "../regime/own-log-groups";
 import { assumeRolePolicy, policyJson, type IamStatement } from "./iam";
 import { GUID, SLACK_CHANNEL_ID, SLACK_WORKSPACE_ID, TEAMS_CHANNEL_ID, chatWebhookProblem, slackChannelKey, teamsChannelKey, type SlackChannel, type TeamsChannel } from "../regime/chat";
 
@@ -39,6 +40,9 @@ export interface AlertRoutingArgs {
   keyDeletionWindowDays?: number;
   tags?: Record<string, string>;
 }
+
+/** The tag every resource of a regime carries with the regime's name (components/regime.ts): the chat role reads only alarms carrying its own. */
+export const REGIME_TAG = "Regime";
 
 export const SEVERITY_MEANING: Record<Severity, string> = {
   P0: "critical: service down or data at risk, act now",
@@ -258,7 +262,7 @@ export class AlertRouting extends pulumi.ComponentResource {
       {
         name: physicalName(`${name}-chat-read-alarms`, 128),
         description: `AWS Chatbot channels of ${name}: read the alarms they post and chart their metrics, nothing else`,
-        policy: policyJson(chatReadOnlyStatements(region, account, args.alarmNamePrefix ?? `${name}-`)),
+        policy: policyJson(chatReadOnlyStatements(region, account, args.alarmNamePrefix ?? `${name}-`, tags[REGIME_TAG])),
         tags,
       },
       { parent: this },
@@ -318,7 +322,7 @@ export class AlertRouting extends pulumi.ComponentResource {
   private chatbotLogGroup(name: string, configurationName: string, args: AlertRoutingArgs, tags: Record<string, string>): void {
     new aws.cloudwatch.LogGroup(
       `${name}-chatbot-log-${configurationName}`,
-      { name: `/aws/chatbot/${configurationName}`, region: CHATBOT_LOG_REGION, retentionInDays: args.logRetentionDays ?? 30, tags },
+      { name: ownLogGroupName("chatbot", configurationName), region: CHATBOT_LOG_REGION, retentionInDays: args.logRetentionDays ?? 30, tags },
       { parent: this },
     );
   }
@@ -328,20 +332,30 @@ export class AlertRouting extends pulumi.ComponentResource {
 export const CHATBOT_LOG_REGION = "us-east-1";
 
 /**
- * What a chat channel's role may do: describe the alarms whose names start with `alarmNamePrefix`
- * (DescribeAlarms and DescribeAlarmHistory take alarm ARNs), and read the metrics behind them to draw
- * the alarm's chart (GetMetricWidgetImage, GetMetricData, GetMetricStatistics, ListMetrics,
- * DescribeAlarmsForMetric: the Service Authorization Reference lists no resource type they could be
- * narrowed to, so `*`). Nothing can be changed, and nothing outside CloudWatch is readable.
+ * What a chat channel's role may do: describe the alarms whose names start with `alarmNamePrefix` and
+ * that carry the tag `Regime: <regime>` (every alarm the regime creates does), and read the metrics
+ * behind them to draw the alarm's chart (GetMetricWidgetImage, GetMetricData, GetMetricStatistics,
+ * ListMetrics, DescribeAlarmsForMetric: the Service Authorization Reference lists no resource type
+ * they could be narrowed to, so `*`). Nothing can be changed, and nothing outside CloudWatch is readable.
+ *
+ * The name prefix alone cannot tell regimes apart: `prod-*` also matches the alarms of a regime
+ * `prod-eu` in the same account. DescribeAlarms and DescribeAlarmHistory act on the `alarm` resource
+ * type, which takes the condition key `aws:ResourceTag/${TagKey}` (Service Authorization Reference,
+ * "Actions, resources, and condition keys for Amazon CloudWatch"), so the tag condition narrows the
+ * grant to this regime's alarms. Without `regime` (a component used outside a regime) the prefix alone
+ * applies. DescribeAlarms returns composite alarms only to a grant on `*` (CloudWatch API Reference,
+ * DescribeAlarms): the channels show the composite's children, not the composite.
  */
-export function chatReadOnlyStatements(region: pulumi.Input<string>, account: pulumi.Input<string>, alarmNamePrefix: string): IamStatement[] {
+export function chatReadOnlyStatements(region: pulumi.Input<string>, account: pulumi.Input<string>, alarmNamePrefix: string, regime?: string): IamStatement[] {
   if (IAM_WILDCARD.test(alarmNamePrefix)) throw new Error(`alarmNamePrefix: "${alarmNamePrefix}" must not hold * or ?`);
+  if (regime !== undefined && IAM_WILDCARD.test(regime)) throw new Error(`regime: "${regime}" must not hold * or ?`);
   return [
     {
       Sid: "DescribeTheRegimesAlarms",
       Effect: "Allow",
       Action: ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
       Resource: [pulumi.all([region, account]).apply(([reg, acct]) => alarmArn(reg, acct, `${alarmNamePrefix}*`))],
+      ...(regime !== undefined ? { Condition: { StringEquals: { [`aws:ResourceTag/${REGIME_TAG}`]: regime } } } : {}),
     },
     { Sid: "ChartTheirMetrics", Effect: "Allow", Action: [...CHAT_METRIC_READ_ACTIONS], Resource: ["*"] },
   ];

@@ -6,7 +6,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { INSTANCE_STREAM, renderAgentLogsConfig, sshStreamName, type HostGroup } from "../regime/logs";
+import { INSTANCE_STREAM, renderAgentLogsConfig, sshStreamName, ssmParameterTier, type HostGroup } from "../regime/logs";
 import { renderAgentScript } from "../regime/logrotate";
 import { groupRun, runOnSshHosts, sha256, type LogsScope } from "./host-delivery";
 import { ASSOCIATION_FAILURE_SEVERITY } from "./association-failures";
@@ -68,8 +68,8 @@ function agentSsmDelivery(scope: LogsScope, g: HostGroup, config: string, logGro
       name: agentParameterName(args.regime, g.name),
       description: `CloudWatch agent logs config of ${args.regime}/${g.name}: the files shipped into its log groups`,
       type: "String",
-      // Standard parameters hold 4 KB; larger configs need the advanced tier.
-      tier: Buffer.byteLength(config) > 4096 ? "Advanced" : "Standard",
+      // Standard while the config fits its 4 KB; a config over Advanced's 8 KB is refused with the group's key (regime/logs.ts agentParameterProblem).
+      tier: ssmParameterTier(config) ?? "Advanced",
       // Not a secret: plain, so a preview shows what changes in it.
       insecureValue: config,
       tags,

@@ -8,7 +8,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { Severity } from "./alarms";
-import { AlertRouting } from "./alerting";
+import { AlertRouting, REGIME_TAG } from "./alerting";
 import { BackupVault, databaseTierRules } from "./backup-vault";
 import { Dashboard, type DashboardArgs } from "./dashboard";
 import { DatabaseMaintenance, type DbTaskName } from "./database";
@@ -109,7 +109,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
     super("regime:index:MaintenanceRegime", name, {}, { ...opts, transformations: [...(opts?.transformations ?? []), catalog.transformation] });
     this.alarmCatalog = catalog;
     const r = args.regime;
-    const tags = { Regime: r.name, ManagedBy: "maintenance-regime" };
+    const tags = { [REGIME_TAG]: r.name, ManagedBy: "maintenance-regime" };
     const parent = { parent: this };
     // For the offline plan: what the resources do not carry (components/plan-record.ts).
     const record = resetPlanRecord();

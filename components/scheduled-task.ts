@@ -44,6 +44,7 @@ import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { publishesSampled, type RunMetric } from "../tasks/lib/metrics";
 import { ALARM_EVALUATION_SECONDS, METRIC_VISIBLE_DELAY_SECONDS } from "../regime/promises";
 import { scheduleShiftSeconds } from "../regime/scheduler-time";
+import { ownLogGroupName } from "../regime/own-log-groups";
 
 export type TaskCode =
   | { kind: "zip"; archive: pulumi.asset.Archive; handler: string }
@@ -603,7 +604,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
 
     const logGroup = new aws.cloudwatch.LogGroup(
       `${name}-logs`,
-      { name: fargate ? `/ecs/${physical}` : `/aws/lambda/${physical}`, retentionInDays: args.logRetentionDays, tags },
+      { name: ownLogGroupName(fargate ? "fargate" : "lambda", physical), retentionInDays: args.logRetentionDays, tags },
       { parent: this },
     );
     const logWrite: IamStatement = {

@@ -57,6 +57,7 @@ export const PRICES = {
   getMetricDataPerThousand: 0.01, // CloudWatch GetMetricData per 1,000 metrics requested (no free tier)
   dashboard: 3.0, // CloudWatch dashboard per month
   kmsKey: 1.0, // customer-managed KMS key per month
+  ssmAdvancedParameter: 0.05, // SSM Parameter Store advanced parameter per month; standard ones are free (https://aws.amazon.com/systems-manager/pricing/)
   schedulerPerMillion: 1.0, // EventBridge Scheduler invocations
   lambdaPerMillionRequests: 0.2,
   lambdaGbSecondX86: 0.0000166667,
@@ -387,6 +388,9 @@ export function estimateCost(
           break;
         case "aws:kms/key:Key":
           add(`KMS key ${name}`, PRICES.kmsKey);
+          break;
+        case "aws:ssm/parameter:Parameter":
+          if (i.tier === "Advanced") add(`SSM advanced parameter ${i.name ?? name}`, PRICES.ssmAdvancedParameter);
           break;
         case "aws:cloudwatch/dashboard:Dashboard":
           use.dashboards += 1;

@@ -48,7 +48,7 @@ export function planPromises(report: PromiseReport): PlanPromises {
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** The config key a recorded resource carries, from its tags (Database, Task), else the resource. */
-function keyOf(r: RecordedResource): string {
+export function keyOf(r: RecordedResource): string {
   const tags = ((r.inputs as Inputs).tags ?? {}) as Record<string, string>;
   if (tags.Database) return `databases[${tags.Database}]`;
   if (tags.Task === "health-check") return "endpoints";

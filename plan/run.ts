@@ -12,6 +12,7 @@ import { nextRuns, formatLocal, type Schedule } from "../regime/schedule";
 import { bundledSettingsByFunction, estimateCost, type CostEstimate } from "./cost";
 import { installPlanMocks, type RecordedResource } from "./mocks";
 import { auditResources, planPromises, type PlanPromises } from "./promises";
+import { auditNamesAndPolicies } from "./resource-audit";
 import { cpuMsSince, promiseCheckContext } from "../components/promises";
 import { planRecord, type PlanRecord, type ScheduleRecord } from "../components/plan-record";
 
@@ -293,6 +294,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     const started = process.cpuUsage();
     // A quota the regime accepts (acceptedRisks) is the model's accepted promise: not refused again here.
     const refused = auditResources(recorded, new Set((report?.promises ?? []).filter((p) => p.status === "accepted").map((p) => p.key)));
+    refused.push(...auditNamesAndPolicies(recorded));
     check.cpuMs = (check.cpuMs ?? 0) + cpuMsSince(started);
     if (refused.length > 0) throw new PlanError(refused.map((l) => `promise check: ${l}`).join("\n"));
   }

@@ -631,6 +631,16 @@ export function logsSchemaAt(keyPrefix: string) {
       });
     }
     uniqueBy("name", "host group")(l.hostGroups, ctx, ["hostGroups"]);
+    l.hostGroups.forEach((g, i) => {
+      // A file the agent cannot resolve (relative, no appRoot) is refused on its own key.
+      let problem: string | undefined;
+      try {
+        problem = g.target ? agentParameterProblem(g) : undefined;
+      } catch {
+        problem = undefined;
+      }
+      if (problem) ctx.addIssue({ code: "custom", path: ["hostGroups", i], message: problem });
+    });
     const prefixes = new Map<string, string>();
     const logGroupNames = new Set<string>();
     l.hostGroups.forEach((g, i) => {
@@ -929,7 +939,7 @@ export interface AgentFileEntry {
 }
 
 /** The host group's files as CloudWatch agent collect_list entries, in declared order. */
-export function agentCollectList(g: HostGroup, streamName: string): AgentFileEntry[] {
+export function agentCollectList(g: Pick<HostGroup, "logGroups" | "appRoot">, streamName: string): AgentFileEntry[] {
   return g.logGroups.flatMap((lg) =>
     lg.files.map((f) => {
       const path = resolveLogPath(f, g.appRoot);
@@ -952,10 +962,47 @@ export function agentCollectList(g: HostGroup, streamName: string): AgentFileEnt
  * section only, meant for `append-config` next to the metrics config (retention is the log groups',
  * set by the regime, never the agent's). Undefined when no log group of the group names files.
  */
-export function renderAgentLogsConfig(g: HostGroup, streamName: string): string | undefined {
+export function renderAgentLogsConfig(g: Pick<HostGroup, "logGroups" | "appRoot">, streamName: string): string | undefined {
   const collect = agentCollectList(g, streamName);
+  return collect.length === 0 ? undefined : agentLogsConfigJson(collect);
+}
+
+/**
+ * The agent reads JSON: compact, so a tagged group's config fits the SSM parameter that carries it
+ * (indented by two, a config is about half as large again). One line, newline-terminated (the SSH
+ * delivery writes it to a file).
+ */
+function agentLogsConfigJson(collect: AgentFileEntry[]): string {
+  return JSON.stringify({ logs: { logs_collected: { files: { collect_list: collect } } } }) + "\n";
+}
+
+/**
+ * What an SSM parameter value holds (SSM API Reference, PutParameter, Value: "Standard parameters have
+ * a value limit of 4 KB. Advanced parameters have a value limit of 8 KB."), in bytes of UTF-8.
+ */
+export const SSM_PARAMETER_MAX_BYTES = { Standard: 4096, Advanced: 8192 } as const;
+
+/** The tier of an SSM parameter holding `value`: Standard while it fits (Advanced costs $0.05 a month), else Advanced; undefined when it fits neither. */
+export function ssmParameterTier(value: string): keyof typeof SSM_PARAMETER_MAX_BYTES | undefined {
+  const bytes = Buffer.byteLength(value, "utf8");
+  if (bytes <= SSM_PARAMETER_MAX_BYTES.Standard) return "Standard";
+  return bytes <= SSM_PARAMETER_MAX_BYTES.Advanced ? "Advanced" : undefined;
+}
+
+/**
+ * Why the agent logs config of a host group with a tag target (delivered in an SSM parameter,
+ * components/log-agent.ts) cannot be stored: its bytes, the limit, and how many of its files would
+ * fit; undefined when it fits. SSH hosts get the config as a file, which has no such limit.
+ */
+export function agentParameterProblem(g: Pick<HostGroup, "logGroups" | "appRoot" | "name">): string | undefined {
+  const collect = agentCollectList(g, INSTANCE_STREAM);
   if (collect.length === 0) return undefined;
-  return JSON.stringify({ logs: { logs_collected: { files: { collect_list: collect } } } }, null, 2) + "\n";
+  const config = agentLogsConfigJson(collect);
+  if (ssmParameterTier(config)) return undefined;
+  let fit = 0;
+  while (fit < collect.length && ssmParameterTier(agentLogsConfigJson(collect.slice(0, fit + 1)))) fit += 1;
+  const max = SSM_PARAMETER_MAX_BYTES.Advanced;
+  return `the CloudWatch agent config of host group ${g.name} is ${Buffer.byteLength(config, "utf8")} bytes (compact JSON of its ${collect.length} files), over the ${max} an SSM parameter holds (Advanced tier): ship at most ${fit} files from this group (a glob ships every match in one entry), or move some log groups to another host group with the same target (each group's config is its own parameter, appended beside the others)`;
 }
 
 /**

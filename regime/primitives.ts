@@ -3,6 +3,7 @@ import { z } from "zod";
 import { SEVERITIES } from "./severity";
 import { isKnownTimezone, timezoneCaseProblem } from "./limits";
 import { arnPattern, arnProblem, ARN_FORMS, type ArnForm } from "./arn";
+import { policyTextProblem } from "./iam-text";
 
 export const severity = z.enum(SEVERITIES, { message: `must be one of ${SEVERITIES.join(", ")}` });
 
@@ -131,7 +132,12 @@ export const pgName = (qualified: boolean) =>
 export const pgRoleName = z
   .string()
   .regex(/^[\p{L}_][\p{L}\p{N}_$.-]*$/u, "must be a PostgreSQL role name (letters, digits, _ $ . -, starting with a letter or _); \"*\" and \"?\" are IAM wildcards")
-  .refine((v) => Buffer.byteLength(v, "utf8") <= PG_IDENTIFIER_MAX_BYTES, `must be at most ${PG_IDENTIFIER_MAX_BYTES} bytes`);
+  .refine((v) => Buffer.byteLength(v, "utf8") <= PG_IDENTIFIER_MAX_BYTES, `must be at most ${PG_IDENTIFIER_MAX_BYTES} bytes`)
+  // It stands in the rds-db:connect grant of the tasks' roles.
+  .superRefine((v, ctx) => {
+    const problem = policyTextProblem(v);
+    if (problem) ctx.addIssue({ code: "custom", message: `${problem}; the rds-db:connect grant names this user` });
+  });
 
 /** RDS DB instance identifier: 1-63 letters, digits or hyphens, starting with a letter, no trailing hyphen or two hyphens in a row (RDS CreateDBInstance, DBInstanceIdentifier). */
 export const rdsInstanceIdentifier = z

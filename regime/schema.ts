@@ -9,6 +9,7 @@ import type { Schedule } from "./schedule";
 import { LOG_RETENTION_DAYS } from "./limits";
 import { endpointsSchema } from "./endpoints";
 import { logsSchemaAt, type LogsConfig } from "./logs";
+import { ownLogGroupPrefixes } from "./own-log-groups";
 import { chatWebhookProblem, slackChannelKey, slackChannelSchema, teamsChannelKey, teamsChannelSchema, type SlackChannel, type TeamsChannel } from "./chat";
 import { SEVERITIES } from "./severity";
 import {
@@ -303,7 +304,7 @@ export const databaseSchema = z
       .object({
         host: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, "must be a host name").describe("endpoint of the RDS instance"),
         port: z.number().int().min(1).max(65535).default(5432).describe("PostgreSQL port"),
-        user: pgRoleName.describe("database user granted rds_iam (the rds-db:connect grant names it)"),
+        user: pgRoleName.describe("database user granted rds_iam (the rds-db:connect grant names it, so Latin-1 only: IAM takes U+0020-U+00FF in a policy)"),
         database: z
           .string()
           .min(1, "must not be empty")
@@ -542,6 +543,26 @@ export const regimeSchema = z
     uniqueBy("name", "reminder")(r.reminders, ctx, ["reminders"]);
     uniqueBy("key", "accepted risk")(r.acceptedRisks, ctx, ["acceptedRisks"]);
     // Host groups are checked by the logs schema, with the rest of what two groups may not share.
+    // A host group's log group may not take a name the regime gives its own runners' log groups:
+    // CloudWatch Logs refuses the second group of one name at deploy.
+    const own = typeof r.name === "string" ? ownLogGroupPrefixes(r.name) : [];
+    const hostGroups = (r.logs as { hostGroups?: unknown } | null | undefined)?.hostGroups;
+    if (Array.isArray(hostGroups)) {
+      hostGroups.forEach((g: { logGroups?: unknown } | null, i) => {
+        const groups = g?.logGroups;
+        if (!Array.isArray(groups)) return;
+        groups.forEach((lg: { name?: unknown } | null, j) => {
+          const taken = typeof lg?.name === "string" ? own.find((p) => (lg.name as string).startsWith(p)) : undefined;
+          if (taken) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["logs", "hostGroups", i, "logGroups", j, "name"],
+              message: `${lg!.name} is a name the regime keeps for its own log groups (every name starting ${own.join(", ")}: its tasks' and chat channels'); choose a name outside them`,
+            });
+          }
+        });
+      });
+    }
     // A locked backup cannot be removed before its lock ends: a lock longer than a tier keeps that tier longer than it says.
     // Also run beside other issues (ALWAYS): parts that are not what the schema says are skipped here
     // and reported on their own keys.

@@ -25,6 +25,8 @@ beforeAll(async () => {
   const { AlertRouting } = await import("../components/alerting");
   const alerts = new AlertRouting("shop-alerts", {
     alarmNamePrefix: "shop-",
+    // As the regime tags every resource, its alarms included (components/regime.ts).
+    tags: { Regime: "shop" },
     channels: {
       P0: { slack: [SLACK_OPS, SLACK_DBA], teams: [TEAMS] },
       P1: { slack: [SLACK_OPS], email: ["ops@example.com"] },
@@ -90,10 +92,15 @@ describe("Slack and Teams channels through AWS Chatbot", () => {
     beforeAll(() => {
       policy = JSON.parse(ofType("aws:iam/policy:Policy")[0].inputs.policy);
     });
-    const decide = async (action: string, resource: string) => {
+    // An alarm carries its regime's tag: the request context of an action on it holds aws:ResourceTag/Regime.
+    const regimeOf = (resource: string): Record<string, string> => {
+      const m = /:alarm:(shop-eu|shop|billing)-/.exec(resource);
+      return m ? { "aws:ResourceTag/Regime": m[1] } : {};
+    };
+    const decide = async (action: string, resource: string, contextVariables: Record<string, string> = regimeOf(resource)) => {
       const r = await runSimulation(
         {
-          request: { principal: `arn:aws:sts::${MOCK_ACCOUNT}:assumed-role/shop-alerts-chatbot/chatbot`, action, resource: { resource, accountId: MOCK_ACCOUNT }, contextVariables: {} },
+          request: { principal: `arn:aws:sts::${MOCK_ACCOUNT}:assumed-role/shop-alerts-chatbot/chatbot`, action, resource: { resource, accountId: MOCK_ACCOUNT }, contextVariables },
           identityPolicies: [{ name: "chat", policy: policy as never }],
           serviceControlPolicies: [],
           resourceControlPolicies: [],
@@ -129,6 +136,13 @@ describe("Slack and Teams channels through AWS Chatbot", () => {
       expect(await decide("cloudwatch:DescribeAlarmHistory", alarm("shop-db-app-backup-errors-P1"))).toBe("Allowed");
       expect(await decide("cloudwatch:GetMetricWidgetImage", "*")).toBe("Allowed");
       expect(await decide("cloudwatch:GetMetricData", "*")).toBe("Allowed");
+    });
+
+    it("cannot describe the alarms of a regime whose name starts with its own (shop-eu's shop-eu-db-app-backup-errors-P1), nor an untagged alarm named like its own", async () => {
+      expect(await decide("cloudwatch:DescribeAlarms", alarm("shop-eu-db-app-backup-errors-P1"))).toBe("ImplicitlyDenied");
+      expect(await decide("cloudwatch:DescribeAlarmHistory", alarm("shop-eu-db-app-backup-errors-P1"))).toBe("ImplicitlyDenied");
+      expect(await decide("cloudwatch:DescribeAlarms", alarm("shop-db-app-backup-errors-P1"), {})).toBe("ImplicitlyDenied");
+      expect(statementsOf(policy).find((s) => s.Sid === "DescribeTheRegimesAlarms")!.Condition).toEqual({ StringEquals: { "aws:ResourceTag/Regime": "shop" } });
     });
 
     it.each([

@@ -55,6 +55,9 @@ async function planOf(slug: string) {
     else expect(a.alarmActions?.length, a.name).toBe(1);
   }
   for (const s of of("aws:scheduler/schedule:Schedule")) expect(s.target.deadLetterConfig?.arn, s.name).toBeTruthy();
+  // A chat channel reads only alarms tagged with its regime (components/alerting.ts chatReadOnlyStatements): every alarm carries it.
+  const regimeName = resources.find((r) => r.type === "regime:index:MaintenanceRegime")!.name;
+  for (const a of [...of("aws:cloudwatch/metricAlarm:MetricAlarm"), ...of("aws:cloudwatch/compositeAlarm:CompositeAlarm")]) expect(a.tags?.Regime, a.name ?? a.alarmName).toBe(regimeName);
   // An alarm that counts missing data as breaching watches from its job's watch start (the plan's
   // mocked creation date): none pages at the first `pulumi up` (components/alarms.ts watchGate).
   for (const a of of("aws:cloudwatch/metricAlarm:MetricAlarm").filter((x) => x.treatMissingData === "breaching")) {

@@ -6,18 +6,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { validateRegime } from "../regime/load";
+import { refusal } from "./helpers/refusal";
 import { alarmInputs, mockTopics, setupMocks, waitFor } from "./helpers/pulumi-mocks";
 
 const { resources } = setupMocks();
-
-function refusal(raw: unknown): string {
-  try {
-    validateRegime(raw);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error("the regime was accepted");
-}
 
 const host = (name: string, over: Record<string, unknown> = {}) => ({ name, instanceId: "i-0123456789abcdef0", ...over });
 

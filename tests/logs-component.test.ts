@@ -642,7 +642,7 @@ describe("CloudWatch agent: the hosts' files shipped into the regime's log group
     const param = added.find((r) => r.name === "logs4-crm-cwagent-config")!;
     const assoc = added.find((r) => r.name === "logs4-crm-cwagent-association")!;
     expect(param.inputs.name).toBe("AmazonCloudWatch-prod-crm-logs");
-    expect(param.inputs.insecureValue).toContain('"file_path": "/app/logs/*.jsonl"');
+    expect(param.inputs.insecureValue).toContain('"file_path":"/app/logs/*.jsonl"');
     expect(param.inputs.insecureValue).not.toBe(component.agentLogConfigs.crm);
     const first = one("aws:ssm/association:Association", "logs-crm-cwagent-association").inputs;
     expect(assoc.inputs.associationName).not.toBe(first.associationName);

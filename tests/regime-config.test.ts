@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { regimeFromConfig, regimeJsonSchema, validateRegime } from "../regime/load";
+import { refusal } from "./helpers/refusal";
 import { restoreCheckBounds } from "../regime/schema";
 
 const NS = "maintenance-regime";
@@ -19,15 +20,6 @@ const db = (over: Record<string, unknown> = {}) => ({
   secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-AbCdEf",
   ...over,
 });
-
-function refusal(raw: unknown): string {
-  try {
-    validateRegime(raw);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error("the regime was accepted");
-}
 
 describe("defaults", () => {
   it("fills in the guides' common ground for a database that names only its secret", () => {
