@@ -397,8 +397,10 @@ describe("a big database on Fargate and log hosts reached over SSH", () => {
           sizeGb: 400,
           majorVersion: 17,
           // A 400 GB dump takes 9.5 h at the catalogue's rate and up to 15.2 h before its duration alarm
-          // pages: data written just after 02:00 is safe once the next day's backup is stored, 39.2 h later.
+          // pages: data written just after 02:00 is safe once the next day's backup is stored, 39.2 h later;
+          // the 06:00 verify may find only the day before's backup, whose data is then 28 h old.
           backup: { rpoHours: 40 },
+          verify: { maxAgeHours: 40 },
           iamAuth: { host: "scans.abc.us-east-1.rds.amazonaws.com", user: "maintenance", database: "scans", resourceId: "db-ABCDEFGHIJKL" },
           network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
         },
