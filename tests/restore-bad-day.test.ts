@@ -4,13 +4,14 @@
  * `restore --clean`; database-level settings (search_path, timezone) reach a new database; roles the
  * server lacks refuse the restore before anything changes (unless --no-owner); a backup whose
  * verification failed is passed over by restore and drill; drill and restore run the same commands;
- * drill checks fail on NULL and false; a scratch database left by a killed drill is dropped by the next.
+ * drill checks fail on NULL and false; a restore killed mid-way leaves its target unchanged; a scratch
+ * database left by a killed drill is dropped by the next.
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backupTask } from "../tasks/backup";
@@ -171,6 +172,33 @@ describe("a backup whose verification failed", () => {
   });
 });
 
+describe("a restore killed mid-way", () => {
+  it("leaves the target as it was when the restoring process dies and its psql outlives it", async () => {
+    const db = await source("rbdkill");
+    await adminQuery("CREATE TABLE big AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 400000) g; CREATE INDEX big_h ON big (h)", [], db.name);
+    await backup(db);
+    const target = await freshTarget();
+    // One process (no tsx wrapper), killed alone as a timeout or the OOM killer would: its children live on.
+    const child = spawn(process.execPath, ["--import", "tsx", "tasks/cli.ts", "restore", "--database", db.name, "--target", target.url], {
+      env: { ...process.env, ...env } as NodeJS.ProcessEnv,
+      stdio: "ignore",
+    });
+    // Killed while the index is built: the data is in, the rest of the script already in psql's pipe.
+    const indexing = async () =>
+      (await adminQuery("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'CREATE INDEX big_h%'", [target.name])).rows[0].n > 0;
+    for (let i = 0; i < 800 && !(await indexing()); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await indexing()).toBe(true);
+    child.kill("SIGKILL");
+    // psql reads the end of its input once pg_restore is gone; wait until its session ended.
+    for (let i = 0; i < 400; i++) {
+      const r = await adminQuery("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1", [target.name]);
+      if (r.rows[0].n === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await adminQuery("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'", [], target.name)).rows).toEqual([{ n: 0 }]);
+  });
+});
+
 describe("the drill runs the bad-day restore", () => {
   it("drill and restore run pg_restore and psql with the same options, in one transaction", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "pgtools-"));
@@ -190,7 +218,7 @@ describe("the drill runs the bad-day restore", () => {
       rmSync(log);
       await runTask(restoreDrillTask, { ...env, ...tools, DATABASE_URL: shop.url });
       const drillCalls = readFileSync(log, "utf8").trim().split("\n");
-      expect(restoreCalls).toEqual(["pg_restore --create --schema-only --file -", "pg_restore --file -", "psql --no-psqlrc --single-transaction --set ON_ERROR_STOP=1 --file -"]);
+      expect(restoreCalls).toEqual(["pg_restore --create --schema-only --file -", "pg_restore --file -", "psql --no-psqlrc --set ON_ERROR_STOP=1 --file -"]);
       expect(drillCalls.sort()).toEqual([...restoreCalls].sort());
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -10,9 +10,11 @@
  *    the restoring user and the dump's grants are not applied (`pg_restore --no-owner
  *    --no-privileges`), for a restore into another server whose roles differ.
  * 2. All or nothing: the dump streams from S3 through a SHA-256 hash into `pg_restore -f -` (the SQL
- *    script) and on into `psql --single-transaction`, which commits only at the end of its input. That
- *    end is withheld until the object was read whole, its SHA-256 and size equal the manifest's and
- *    pg_restore exited 0; otherwise psql is killed and the server rolls the transaction back. One
+ *    script) and on into psql inside one transaction: `BEGIN` is written first and `COMMIT` only once
+ *    the object was read whole, its SHA-256 and size equal the manifest's and pg_restore exited 0;
+ *    otherwise psql is killed and the server rolls the transaction back. Not `psql --single-transaction`:
+ *    it sends COMMIT at the end of its input, so a restore process killed mid-way (timeout, out of
+ *    memory) whose psql outlived it would commit a half-restored database. One
  *    transaction locks every restored table, index and sequence until the commit: a dump with more
  *    objects than the server's lock table holds (max_locks_per_transaction x (max_connections +
  *    max_prepared_transactions)) fails with "out of shared memory", in the drill as on the bad day.
@@ -59,8 +61,8 @@ export function pgRestoreArgs(o: Pick<RestoreInto, "clean" | "noOwner">): string
   return ["--file", "-", ...(o.noOwner ? ["--no-owner", "--no-privileges"] : []), ...(o.clean ? ["--clean", "--if-exists"] : [])];
 }
 
-/** The psql options of every restore: the whole script in one transaction, stopping at the first error. */
-export const PSQL_ARGS = ["--no-psqlrc", "--single-transaction", "--set", "ON_ERROR_STOP=1", "--file", "-"];
+/** The psql options of every restore: stop at the first error; the transaction is the script's own (BEGIN ... COMMIT). */
+export const PSQL_ARGS = ["--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--file", "-"];
 
 /** The target server lacks roles the backup's objects are owned by or granted to. */
 export class MissingRolesError extends TaskError {
@@ -210,8 +212,9 @@ export async function restoreInto(o: RestoreInto): Promise<RestoredBackup> {
   const psqlIn = psql.child.stdin!;
   let psqlGone = false;
   psqlIn.on("error", () => (psqlGone = true));
-  // The database-level entries first, in the same transaction as the rest.
-  if (databaseSettings.length) psqlIn.write(databaseSettings.join("\n") + "\n");
+  // One transaction, the database-level entries first; psql's input ending without COMMIT (this
+  // process killed) ends the session and the server rolls it back.
+  psqlIn.write(["BEGIN;", ...databaseSettings].join("\n") + "\n");
   // The script flows on as pg_restore writes it; only its end is held back (end: false).
   script.child.stdout!.pipe(psqlIn, { end: false });
   // psql stopped early (an SQL error: ON_ERROR_STOP): nothing reads the script any more.
@@ -242,7 +245,7 @@ export async function restoreInto(o: RestoreInto): Promise<RestoredBackup> {
       throw new TaskError(`${why}; nothing was restored: the transaction was rolled back and ${where} is as it was`);
     }
     // Verified: let psql read the end of the script and commit.
-    psqlIn.end();
+    psqlIn.end("COMMIT;\n");
     const code = await psql.exited;
     if (code !== 0) throw new TaskError(`psql exited with ${code}: ${psql.stderrTail() || "no message"}; the transaction was rolled back and ${where} is as it was`);
   } catch (err) {
