@@ -19,8 +19,8 @@ import { runTask } from "../tasks/lib/runtime";
 import { restoreDrillTask, scratchName, type DrillResult } from "../tasks/restore-drill";
 import { verifyBackupTask } from "../tasks/verify-backup";
 import { adminQuery, createTestDatabase, PG_HOST, PG_PORT } from "./helpers/pg";
-import { restoreBench, type TestDb } from "./helpers/restore";
-import { startS3, type TestS3 } from "./helpers/s3";
+import { restoreBench, restoreBucket, type TestDb } from "./helpers/restore";
+import type { TestS3 } from "./helpers/s3";
 import { failure } from "./helpers/task-failure";
 
 let s3: TestS3;
@@ -54,11 +54,7 @@ async function asApp<T extends pg.QueryResultRow>(database: string, sql: string)
 }
 
 beforeAll(async () => {
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-  vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-  s3 = await startS3();
-  env = { PATH: process.env.PATH, ...s3.env, BACKUP_PREFIX: "pg/" };
+  ({ s3, env } = await restoreBucket());
   await adminQuery(`CREATE ROLE ${appRole} LOGIN`);
   shop = await source("rbdshop");
   await adminQuery(
