@@ -137,7 +137,7 @@ const rowBound = z.number().int("must be a whole number").min(0, "must be >= 0")
 const restoreCheck = z
   .object({
     name: z.string().min(1, "must not be empty").max(100, "must be at most 100 characters").optional().describe("names the check in the drill's result and failure line; default: the SQL"),
-    sql: z.string().min(1).describe("a query returning one number (count(*)), or rows (their count is compared)"),
+    sql: z.string().min(1).describe("a query returning one number (count(*)), one true/false (passes only when true), or rows (their count is compared); a single NULL fails"),
     minRows: rowBound.optional().describe("fail when the query finds fewer; default 1 when maxRows is not set"),
     maxRows: rowBound.optional().describe("fail when the query finds more; 0: the query must find nothing"),
   })
@@ -155,7 +155,7 @@ export function restoreCheckBounds<C extends { minRows?: number; maxRows?: numbe
 
 const restoreDrillSchema = z
   .object({
-    schedule: schedule.default("quarterly on day 1 at 03:00").describe("when the newest backup is restored into a scratch database and checked"),
+    schedule: schedule.default("quarterly on day 1 at 03:00").describe("when the newest backup not failed in verification is restored into a scratch database, as the restore task does, and checked"),
     paused,
     rtoMinutes: z.number().gt(0, "must be > 0").default(60).describe("fail when the restore takes longer than this many minutes (seed 000: RTO < 30 minutes; seed 002: 4 hours)"),
     checks: z
@@ -318,7 +318,7 @@ export const databaseSchema = z
     network: networkSchema.optional().describe("subnets and security groups the tasks run in (the database must accept them); unset: outside a VPC"),
     backup: backupSchema.default(backupSchema.parse({})).describe("pg_dump to the backup vault, kept in daily, weekly and monthly tiers"),
     verify: verifySchema.default(verifySchema.parse({})).describe("checks that the newest backup exists, is recent and has a plausible size"),
-    restoreDrill: restoreDrillSchema.optional().describe("restores the newest backup and runs checks on it (seed 000: test latest backup restore); unset: no drill"),
+    restoreDrill: restoreDrillSchema.optional().describe("restores the newest backup not failed in verification through the restore task's own code and runs checks on it (seed 000: test latest backup restore); unset: no drill"),
     vacuum: vacuumSchema.optional().describe("VACUUM (ANALYZE) of tables that need it; unset: autovacuum only"),
     analyze: z
       .object({ schedule: schedule.describe("when ANALYZE runs"), paused, severity: severity.default("P3").describe("severity of a failed analyze run") })

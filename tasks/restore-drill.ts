@@ -1,18 +1,26 @@
 /**
- * restore-drill: restores the newest backup of each database (streamed from S3 into
- * `pg_restore -d`) into a scratch database `<db>_drill_<timestamp>` on the same server, runs the
- * configured checks (a query returning one number, or rows, with a minimum and/or a maximum: `maxRows: 0`
- * asserts that nothing is found), compares the restore time with the RTO target, and always drops the
- * scratch database, on failure too.
+ * restore-drill: restores the newest backup of each database that did not fail its verification into
+ * a scratch database `<db>_drill_<timestamp>` on the same server through lib/restore-backup.ts
+ * restoreInto, the code the bad-day `restore` runs (same pg_restore options, one transaction through
+ * psql, owners, grants and database-level settings), so a backup the restore would fail on fails the
+ * drill with the same message. It runs the configured checks (a query returning one number, or rows,
+ * with a minimum and/or a maximum: `maxRows: 0` asserts that nothing is found; a true/false answer
+ * passes only when true; NULL fails), compares the restore time with the RTO target, and always drops
+ * the scratch database, on failure too. A drill stopped before its drop (timeout, out of memory)
+ * leaves its scratch database behind: the next drill drops those of its database older than the
+ * longest a drill can run (leftoverAgeSeconds) and without sessions.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
+import type pg from "pg";
 import { z } from "zod";
+import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
+import { drillMinutes } from "../regime/runners";
 import { databaseMetric, failIfAny, MetricUnit, storageSettings, withTargets, type DatabaseOutcome } from "./lib/backup-common";
-import { connect, libpqEnv, resolveConnection, type Connection, type DatabaseTarget } from "./lib/db";
-import { startTool, toolPath } from "./lib/pgtools";
-import { streamInto } from "./lib/restore-stream";
-import { defineTask, envJson, envNumber, oneLine, TaskError, type TaskContext } from "./lib/runtime";
-import { newestManifest, openObject, s3Client } from "./lib/s3";
+import { restorableBackup, type SkippedBackup } from "./lib/backup-listing";
+import { connect, resolveConnection, type Connection, type DatabaseTarget } from "./lib/db";
+import { restoreInto } from "./lib/restore-backup";
+import { defineTask, envJson, envNumber, oneLine, type TaskContext } from "./lib/runtime";
+import { readManifest, s3Client } from "./lib/s3";
 import { keyTimestamp } from "./lib/tiers";
 
 const rowBound = z.number().int("must be a whole number").min(0, "must be >= 0");
@@ -37,6 +45,7 @@ const settings = z
     CHECKS: envJson(z.array(checkSchema)).default([]),
     PG_BIN_DIR: z.string().optional(),
     PG_RESTORE_PATH: z.string().optional(),
+    PSQL_PATH: z.string().optional(),
   })
   .transform(withTargets);
 type Settings = z.infer<typeof settings>;
@@ -47,8 +56,8 @@ export interface DrillCheck {
   sql: string;
   minRows?: number;
   maxRows?: number;
-  /** The query's figure: its one number, else its number of rows. */
-  value?: number;
+  /** The query's figure: its one number or true/false (null for NULL), else its number of rows. */
+  value?: number | boolean | null;
   /** The bound the figure broke, when it broke one. */
   broken?: "minRows" | "maxRows";
   ok: boolean;
@@ -62,6 +71,10 @@ export interface DrillOutcome extends DatabaseOutcome {
   rtoSeconds: number;
   checks: DrillCheck[];
   dropped?: boolean;
+  /** Newer backups passed over because their verification failed, and why. */
+  skipped?: SkippedBackup[];
+  /** Scratch databases of earlier drills of this database, left by a run stopped before its drop, dropped now. */
+  leftoversDropped?: string[];
 }
 
 export interface DrillResult {
@@ -71,16 +84,45 @@ export interface DrillResult {
 
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
-/** `<db>_drill_<timestamp>`, within PostgreSQL's 63-byte identifier limit. */
-export function scratchName(database: string, at: Date): string {
-  const suffix = `_drill_${keyTimestamp(at).toLowerCase().slice(0, 15)}`;
-  return database.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 63 - suffix.length) + suffix;
+const SCRATCH_INFIX = "_drill_";
+/** keyTimestamp's first 15 characters, lowercased: `20251010t020000`. */
+const SCRATCH_STAMP = /^(\d{4})(\d\d)(\d\d)t(\d\d)(\d\d)(\d\d)$/;
+
+/** The part of a scratch name before `_drill_`: the database's name, lowercased, [a-z0-9_] only, cut to fit 63 bytes. */
+function scratchPrefix(database: string): string {
+  return database.toLowerCase().replace(/[^a-z0-9_]/g, "_").slice(0, 63 - SCRATCH_INFIX.length - 15);
 }
 
-/** A query's figure: the number in a one-row, one-column numeric result, else the number of rows. */
-function figure(rows: Record<string, unknown>[], fields: number): number {
+/**
+ * `<db>_drill_<yyyymmddThhmmss>` (UTC, lowercased), within PostgreSQL's 63-byte identifier limit: the
+ * one place the scratch databases' names are defined; scratchMadeAt reads them back.
+ */
+export function scratchName(database: string, at: Date): string {
+  return `${scratchPrefix(database)}${SCRATCH_INFIX}${keyTimestamp(at).toLowerCase().slice(0, 15)}`;
+}
+
+/** When a drill of `database` made scratch database `name` (scratchName), or undefined when it is not one. */
+export function scratchMadeAt(database: string, name: string): Date | undefined {
+  const head = scratchPrefix(database) + SCRATCH_INFIX;
+  if (!name.startsWith(head)) return undefined;
+  const m = SCRATCH_STAMP.exec(name.slice(head.length));
+  return m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])) : undefined;
+}
+
+/**
+ * Seconds after which a scratch database can only be a leftover: the longest a drill can run, on
+ * Lambda its 900 s timeout, on Fargate drillMinutes (RTO + time for the checks + setup), whichever
+ * is longer, since the task does not know its runner.
+ */
+export function leftoverAgeSeconds(rtoMinutes: number, checks: number): number {
+  return Math.max(LAMBDA_MAX_TIMEOUT_SECONDS, drillMinutes({ rtoMinutes, checks: new Array(checks) }) * 60);
+}
+
+/** A query's figure: the value of a one-row, one-column numeric, boolean or NULL result, else the number of rows. */
+function figure(rows: Record<string, unknown>[], fields: number): number | boolean | null {
   if (rows.length === 1 && fields === 1) {
     const v = Object.values(rows[0])[0];
+    if (v === null || typeof v === "boolean") return v;
     const n = typeof v === "number" ? v : typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : typeof v === "bigint" ? Number(v) : NaN;
     if (!Number.isNaN(n)) return n;
   }
@@ -90,8 +132,11 @@ function figure(rows: Record<string, unknown>[], fields: number): number {
 const bounds = (c: CheckSettings) =>
   [c.minRows !== undefined ? `minRows ${c.minRows}` : "", c.maxRows !== undefined ? `maxRows ${c.maxRows}` : ""].filter(Boolean).join(", ");
 
-/** A check's outcome: the rows found against its bounds, naming the bound broken. */
-export function judge(c: CheckSettings, value: number): Pick<DrillCheck, "ok" | "detail" | "broken"> {
+/** A check's outcome: the rows found against its bounds, naming the bound broken; NULL and false fail, true passes. */
+export function judge(c: CheckSettings, value: number | boolean | null): Pick<DrillCheck, "ok" | "detail" | "broken"> {
+  if (value === null) return { ok: false, detail: `returned NULL, not a number or true (${bounds(c)})` };
+  if (value === false) return { ok: false, detail: "returned false" };
+  if (value === true) return { ok: true, detail: "returned true" };
   if (c.minRows !== undefined && value < c.minRows) return { ok: false, broken: "minRows", detail: `found ${value} row(s), fewer than minRows ${c.minRows}` };
   if (c.maxRows !== undefined && value > c.maxRows) return { ok: false, broken: "maxRows", detail: `found ${value} row(s), more than maxRows ${c.maxRows}` };
   return { ok: true, detail: `found ${value} row(s) (${bounds(c)})` };
@@ -117,29 +162,56 @@ async function runChecks(conn: Connection, scratch: string, checks: Settings["CH
   }
 }
 
+/**
+ * Drops the scratch databases an earlier drill of `conn.database` left (a run stopped before its
+ * drop): those scratchMadeAt reads, made over `ageSeconds` ago, with no session. Returns their names.
+ */
+export async function dropLeftovers(admin: pg.Client, database: string, ageSeconds: number, now: Date): Promise<string[]> {
+  const r = await admin.query<{ datname: string; sessions: number }>(
+    `SELECT d.datname, (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname)::int AS sessions FROM pg_database d WHERE NOT d.datistemplate ORDER BY 1`,
+  );
+  const dropped: string[] = [];
+  for (const { datname, sessions } of r.rows) {
+    const made = scratchMadeAt(database, datname);
+    if (!made || sessions > 0 || now.getTime() - made.getTime() <= ageSeconds * 1000) continue;
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)}`);
+    dropped.push(datname);
+  }
+  return dropped;
+}
+
 async function drillOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx: TaskContext): Promise<DrillOutcome> {
   const rtoSeconds = s.RTO_MINUTES * 60;
-  const m = await newestManifest(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, target.id);
-  if (!m) return { database: target.id, ok: false, error: `no backup of ${target.id} to restore`, rtoSeconds, checks: [] };
   const conn = await resolveConnection(target, s.env);
-  const scratch = scratchName(conn.database, new Date());
   const admin = await connect(conn);
-  const outcome: DrillOutcome = { database: target.id, ok: false, key: m.key, scratchDatabase: scratch, rtoSeconds, checks: [] };
+  let leftoversDropped: string[];
   try {
+    leftoversDropped = await dropLeftovers(admin, conn.database, leftoverAgeSeconds(s.RTO_MINUTES, s.CHECKS.length), new Date());
+  } catch (err) {
+    await admin.end().catch(() => undefined);
+    throw err;
+  }
+  if (leftoversDropped.length) ctx.log.warn("scratch databases of earlier drills dropped", { database: target.id, leftoversDropped });
+  const { chosen, skipped } = await restorableBackup(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, target.id).catch(async (err: unknown) => {
+    await admin.end().catch(() => undefined);
+    throw err;
+  });
+  for (const k of skipped) ctx.log.warn("backup passed over", { database: target.id, key: k.key, why: k.why });
+  const extra = { ...(skipped.length ? { skipped } : {}), ...(leftoversDropped.length ? { leftoversDropped } : {}) };
+  if (!chosen) {
+    await admin.end().catch(() => undefined);
+    const passed = skipped.length ? `; passed over for a failed verification: ${skipped.map((k) => `${k.key} (${k.why})`).join(", ")}` : "";
+    return { database: target.id, ok: false, error: `no backup of ${target.id} to restore${passed}`, rtoSeconds, checks: [], ...extra };
+  }
+  const scratch = scratchName(conn.database, new Date());
+  const outcome: DrillOutcome = { database: target.id, ok: false, key: chosen.key, scratchDatabase: scratch, rtoSeconds, checks: [], ...extra };
+  try {
+    const m = await readManifest(s3, s.BACKUP_BUCKET, chosen.key.replace(/\.dump$/, ".manifest.json"));
     await admin.query(`CREATE DATABASE ${quoteIdent(scratch)}`);
     ctx.log.info("restore started", { database: target.id, key: m.key, scratch });
-    const started = Date.now();
-    const { body } = await openObject(s3, s.BACKUP_BUCKET, m.key);
-    const restore = startTool(
-      toolPath("pg_restore", s.env),
-      ["--dbname", scratch, "--no-owner", "--no-privileges", "--exit-on-error", "--no-password"],
-      libpqEnv(conn, scratch),
-      "pipe",
-    );
-    const streamed = await streamInto(body, restore, ctx.signal);
-    outcome.restoreSeconds = (Date.now() - started) / 1000;
-    if (streamed.sha256 !== m.sha256) throw new TaskError(`sha256 of ${m.key} is ${streamed.sha256}, manifest says ${m.sha256}`);
-    if (streamed.exitCode !== 0) throw new TaskError(`pg_restore exited with ${streamed.exitCode}: ${restore.stderrTail() || "no message"}`);
+    // The bad-day restore's own code, into the fresh scratch database: no --clean, owners and grants kept.
+    const restored = await restoreInto({ s3, bucket: s.BACKUP_BUCKET, manifest: m, target: { ...conn, database: scratch }, clean: false, noOwner: false, env: s.env, signal: ctx.signal });
+    outcome.restoreSeconds = restored.seconds;
     databaseMetric(ctx, target.id, "RestoreSeconds", MetricUnit.Seconds, outcome.restoreSeconds);
 
     outcome.checks = await runChecks(conn, scratch, s.CHECKS);
@@ -166,7 +238,7 @@ async function drillOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx: 
 
 export const restoreDrillTask = defineTask({
   name: "restore-drill",
-  description: "restore the newest backup into a scratch database, run checks, compare with the RTO, drop it",
+  description: "restore the newest backup not failed in verification into a scratch database as the restore task does, run checks, compare with the RTO, drop it (and leftovers of killed drills)",
   settings,
   async run(s, ctx): Promise<DrillResult> {
     const s3 = s3Client(s.env);

@@ -2,17 +2,18 @@
  * restore (on demand): one backup of a database from the bucket into a target database.
  *
  *   npm run task -- restore --database <id> --target <postgres URL | Secrets Manager ARN>
- *                           [--before <ISO time> | --key <object key>] [--clean]
+ *                           [--before <ISO time> | --key <object key>] [--clean] [--no-owner]
  *
- * Which backup: the newest of the database across the tiers; with --before the newest whose key
- * timestamp (its start) is before that time; with --key that one.
+ * Which backup: the newest of the database across the tiers whose verification did not fail; with
+ * --before the newest such one whose key timestamp (its start) is before that time; with --key that
+ * one, whatever its verification said. Backups passed over for a failed verification are named, with
+ * the checks that failed (lib/backup-listing.ts restorableBackup).
  *
- * All or nothing: the dump streams from S3 through a SHA-256 hash into `pg_restore -f -` (the SQL
- * script) and on into `psql --single-transaction`, which holds the whole restore in one transaction
- * and commits only at the end of its input. That end is withheld until the object was read whole,
- * its SHA-256 and size equal the manifest's and pg_restore exited 0; otherwise psql is killed, the
- * server rolls the transaction back, and the target is as it was (a tampered or cut object never
- * leaves it half-changed). A target that holds tables (or views, sequences) is refused unless --clean, which adds
+ * How: lib/restore-backup.ts restoreInto, the same code the restore drill runs: owners, grants and
+ * database-level settings as the backup holds them (a target server lacking the backup's roles is
+ * refused before anything changes, naming them; --no-owner restores without owners and grants), all
+ * in one transaction that commits only after the object's SHA-256 and size matched the manifest. A
+ * target that holds tables (or views, sequences) is refused unless --clean, which adds
  * `--clean --if-exists` (drop, then recreate, each object the dump holds) inside the same transaction.
  *
  * The same code runs in Lambda and Fargate (the database's verify-backup function or task, README
@@ -23,12 +24,11 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { SECRET_ARN } from "../regime/arn";
 import { storageSettings } from "./lib/backup-common";
-import { backupsOf, noSuchDatabase } from "./lib/backup-listing";
-import { connect, ConnectError, libpqEnv, parseDatabaseUrl, resolveConnection, type Connection } from "./lib/db";
-import { startTool, toolPath, type Tool } from "./lib/pgtools";
-import { streamInto } from "./lib/restore-stream";
+import { noSuchDatabase, restorableBackup, type SkippedBackup } from "./lib/backup-listing";
+import { connect, ConnectError, parseDatabaseUrl, resolveConnection, type Connection } from "./lib/db";
+import { MissingRolesError, restoreInto } from "./lib/restore-backup";
 import { defineTask, envBool, oneLine, optionsToEnv, TaskError, type TaskContext } from "./lib/runtime";
-import { listManifests, openObject, readManifest, s3Client, type Manifest } from "./lib/s3";
+import { listManifests, readManifest, s3Client, type Manifest } from "./lib/s3";
 
 /** `2025-10-10`, `2025-10-10T02:00Z`, `2025-10-10T02:00:00.123Z`, `2025-10-10T02:00:00-04:00`. */
 const ISO_TIME = /^(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d)(?::(\d\d)(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/;
@@ -62,6 +62,7 @@ const settings = z.looseObject({
   RESTORE_BEFORE: z.string().optional(),
   RESTORE_KEY: z.string().optional(),
   RESTORE_CLEAN: envBool.default(false),
+  RESTORE_NO_OWNER: envBool.default(false),
   PG_BIN_DIR: z.string().optional(),
   PG_RESTORE_PATH: z.string().optional(),
   PSQL_PATH: z.string().optional(),
@@ -75,6 +76,7 @@ const ARGUMENTS: Record<string, string> = {
   RESTORE_BEFORE: "--before",
   RESTORE_KEY: "--key",
   RESTORE_CLEAN: "--clean",
+  RESTORE_NO_OWNER: "--no-owner",
 };
 
 export interface RestoreResult {
@@ -91,33 +93,38 @@ export interface RestoreResult {
   bytes: number;
   sha256: string;
   clean: boolean;
+  /** Restored without the backup's owners and grants (--no-owner). */
+  noOwner: boolean;
+  /** Database-level statements applied to the target (ALTER DATABASE ... SET). */
+  databaseSettings: string[];
+  /** Newer backups passed over because their verification failed, and why. */
+  skipped: SkippedBackup[];
   seconds: number;
 }
 
-/** The manifest the arguments choose, or a one-line refusal naming the argument. */
-async function chooseBackup(s: Settings, s3: S3Client): Promise<Manifest> {
+/** The manifest the arguments choose and the newer backups passed over, or a one-line refusal naming the argument. */
+async function chooseBackup(s: Settings, s3: S3Client): Promise<{ manifest: Manifest; skipped: SkippedBackup[] }> {
   const id = s.RESTORE_DATABASE;
-  const keys = await listManifests(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id);
-  if (keys.length === 0) throw new TaskError(await noSuchDatabase(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id));
   if (s.RESTORE_KEY) {
+    const keys = await listManifests(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id);
+    if (keys.length === 0) throw new TaskError(await noSuchDatabase(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id));
     const wanted = s.RESTORE_KEY.replace(/\.manifest\.json$/, ".dump");
     const manifestKey = wanted.replace(/\.dump$/, ".manifest.json");
     if (!wanted.endsWith(".dump") || !keys.includes(manifestKey)) {
       throw new TaskError(`--key ${s.RESTORE_KEY}: no backup of ${id} with that key; the newest is ${keys[0].replace(/\.manifest\.json$/, ".dump")} (npm run task -- list-backups --database ${id})`);
     }
-    return readManifest(s3, s.BACKUP_BUCKET, manifestKey);
+    return { manifest: await readManifest(s3, s.BACKUP_BUCKET, manifestKey), skipped: [] };
   }
-  if (s.RESTORE_BEFORE) {
-    const before = (parseIsoTime(s.RESTORE_BEFORE) as { at: Date }).at;
-    // Keys carry the start time and sort newest first: the first one before the time is the one.
-    const entries = await backupsOf(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id);
-    const chosen = entries.find((e) => Date.parse(e.startedAt) < before.getTime());
-    if (!chosen) {
-      throw new TaskError(`--before ${s.RESTORE_BEFORE}: no backup of ${id} was taken before ${before.toISOString()}; the oldest was taken at ${entries[entries.length - 1].startedAt}`);
-    }
-    return readManifest(s3, s.BACKUP_BUCKET, chosen.key.replace(/\.dump$/, ".manifest.json"));
+  const before = s.RESTORE_BEFORE ? (parseIsoTime(s.RESTORE_BEFORE) as { at: Date }).at : undefined;
+  const { chosen, skipped, entries } = await restorableBackup(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id, before);
+  if (entries.length === 0) throw new TaskError(await noSuchDatabase(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id));
+  if (!chosen) {
+    const passed = skipped.length ? `; passed over for a failed verification: ${skipped.map((k) => `${k.key} (${k.why})`).join(", ")}; name one with --key to restore it anyway` : "";
+    const range = before ? `--before ${s.RESTORE_BEFORE}: no backup of ${id} was taken before ${before.toISOString()}` : `--database ${id}: no backup`;
+    const oldest = before && skipped.length === 0 ? `; the oldest was taken at ${entries[entries.length - 1].startedAt}` : "";
+    throw new TaskError(`${range}${skipped.length ? " that passed verification" : ""}${oldest}${passed}`);
   }
-  return readManifest(s3, s.BACKUP_BUCKET, keys[0]);
+  return { manifest: await readManifest(s3, s.BACKUP_BUCKET, chosen.key.replace(/\.dump$/, ".manifest.json")), skipped };
 }
 
 /** The target's connection: a postgres URL, or a Secrets Manager ARN read as databases' secrets are. */
@@ -161,25 +168,10 @@ async function userTables(c: Connection, limit = 3): Promise<{ count: number; na
   }
 }
 
-/** Counts psql's command tags as they pass: one `CREATE TABLE` per table, `COPY <n>` per table's rows. */
-function countTags(psql: Tool): { tables: number; rows: number } {
-  const counts = { tables: 0, rows: 0 };
-  let rest = "";
-  psql.child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-    const lines = (rest + d).split("\n");
-    rest = lines.pop()!;
-    for (const line of lines) {
-      if (line === "CREATE TABLE") counts.tables++;
-      const copy = /^COPY (\d+)$/.exec(line);
-      if (copy) counts.rows += Number(copy[1]);
-    }
-  });
-  return counts;
-}
-
 async function restore(s: Settings, ctx: TaskContext): Promise<RestoreResult> {
   const s3 = s3Client(s.env);
-  const m = await chooseBackup(s, s3);
+  const { manifest: m, skipped } = await chooseBackup(s, s3);
+  for (const k of skipped) ctx.log.warn("backup passed over", { key: k.key, why: k.why });
   const target = await targetConnection(s);
   const where = `${target.host}:${target.port}/${target.database}`;
   const present = await userTables(target).catch((err: unknown) => {
@@ -193,85 +185,36 @@ async function restore(s: Settings, ctx: TaskContext): Promise<RestoreResult> {
       `--target ${where}: holds ${present.count} ${present.tables ? "table(s)" : "relation(s)"} (${present.names.join(", ")}${present.count > present.names.length ? ", ..." : ""}); add --clean to drop and recreate what the backup holds, or restore into an empty database`,
     );
   }
-  const { body, length } = await openObject(s3, s.BACKUP_BUCKET, m.key);
-  if (length !== m.sizeBytes) {
-    body.destroy();
-    throw new TaskError(`${m.key}: object holds ${length} bytes, manifest says ${m.sizeBytes}; nothing was restored`);
-  }
-  ctx.log.info("restore started", { database: s.RESTORE_DATABASE, key: m.key, tier: m.tier, backupStartedAt: m.startedAt, target: where, clean: s.RESTORE_CLEAN });
-  const started = Date.now();
-
-  const script = startTool(
-    toolPath("pg_restore", s.env),
-    ["--file", "-", "--no-owner", "--no-privileges", ...(s.RESTORE_CLEAN ? ["--clean", "--if-exists"] : [])],
-    { PATH: s.env.PATH ?? process.env.PATH },
-    "pipe",
-  );
-  const psql = startTool(toolPath("psql", s.env), ["--no-psqlrc", "--single-transaction", "--set", "ON_ERROR_STOP=1", "--file", "-"], libpqEnv(target), "pipe");
-  const counts = countTags(psql);
-  const psqlIn = psql.child.stdin!;
-  let psqlGone = false;
-  psqlIn.on("error", () => (psqlGone = true));
-  // The script flows on as pg_restore writes it; only its end is held back (end: false).
-  script.child.stdout!.pipe(psqlIn, { end: false });
-  // psql stopped early (an SQL error: ON_ERROR_STOP): nothing reads the script any more.
-  void psql.exited.then(() => {
-    psqlGone = true;
-    if (script.child.exitCode === null) script.child.kill("SIGKILL");
-  });
-  const onAbort = () => {
-    psql.child.kill("SIGKILL");
-    script.child.kill("SIGKILL");
-  };
-  ctx.signal.addEventListener("abort", onAbort, { once: true });
-
+  ctx.log.info("restore started", { database: s.RESTORE_DATABASE, key: m.key, tier: m.tier, backupStartedAt: m.startedAt, target: where, clean: s.RESTORE_CLEAN, noOwner: s.RESTORE_NO_OWNER });
+  let restored;
   try {
-    const streamed = await streamInto(body, script, ctx.signal);
-    await new Promise<void>((resolve) => (script.child.stdout!.readableEnded ? resolve() : script.child.stdout!.once("end", resolve)));
-    const whole = streamed.sha256 === m.sha256 && streamed.bytes === m.sizeBytes;
-    if (!whole || streamed.exitCode !== 0 || psqlGone) {
-      psql.child.kill("SIGKILL");
-      const code = await psql.exited;
-      const why = !whole
-        ? `sha256 of ${m.key} is ${streamed.sha256} over ${streamed.bytes} bytes, manifest says ${m.sha256} over ${m.sizeBytes}`
-        : psqlGone && streamed.exitCode !== 0 && code !== 137
-          ? `psql exited with ${code}: ${psql.stderrTail() || "no message"}`
-          : streamed.exitCode !== 0
-            ? `pg_restore exited with ${streamed.exitCode}: ${script.stderrTail() || "no message"}`
-            : `psql exited with ${code}: ${psql.stderrTail() || "no message"}`;
-      throw new TaskError(`${why}; nothing was restored: the transaction was rolled back and ${where} is as it was`);
-    }
-    // Verified: let psql read the end of the script and commit.
-    psqlIn.end();
-    const code = await psql.exited;
-    if (code !== 0) throw new TaskError(`psql exited with ${code}: ${psql.stderrTail() || "no message"}; the transaction was rolled back and ${where} is as it was`);
+    restored = await restoreInto({ s3, bucket: s.BACKUP_BUCKET, manifest: m, target, clean: s.RESTORE_CLEAN, noOwner: s.RESTORE_NO_OWNER, env: s.env, signal: ctx.signal });
   } catch (err) {
-    onAbort();
-    if (err instanceof TaskError) throw err;
-    // The object stopped arriving (a cut connection, a stop signal): psql never saw the script's end.
-    await psql.exited;
-    throw new TaskError(`${m.key}: reading the backup stopped (${oneLine(err)}); nothing was restored: the transaction was rolled back and ${where} is as it was`);
-  } finally {
-    ctx.signal.removeEventListener("abort", onAbort);
+    if (err instanceof MissingRolesError) {
+      throw new TaskError(`--target ${err.message.replace(/; nothing was restored$/, "")}; create them (CREATE ROLE) or grant them to ${err.user}, or add --no-owner to restore without the backup's owners and grants; nothing was restored`);
+    }
+    throw err;
   }
-  const seconds = (Date.now() - started) / 1000;
   return {
     database: s.RESTORE_DATABASE,
     key: m.key,
     tier: m.tier,
     startedAt: m.startedAt,
     target: where,
-    tables: counts.tables,
-    rows: counts.rows,
+    tables: restored.tables,
+    rows: restored.rows,
     bytes: m.sizeBytes,
     sha256: m.sha256,
     clean: s.RESTORE_CLEAN,
-    seconds,
+    noOwner: s.RESTORE_NO_OWNER,
+    databaseSettings: restored.databaseSettings,
+    skipped,
+    seconds: restored.seconds,
   };
 }
 
 /**
- * Maps `--database`, `--target`, `--before`, `--key`, `--clean` to settings; refuses bad ones with
+ * Maps `--database`, `--target`, `--before`, `--key`, `--clean`, `--no-owner` to settings; refuses bad ones with
  * one line naming each argument (all problems, joined by "; ").
  */
 export function restoreOptions(options: Record<string, string[]>): Record<string, string> {
@@ -283,8 +226,10 @@ export function restoreOptions(options: Record<string, string[]>): Record<string
   const beforeTime = before === undefined ? undefined : parseIsoTime(before);
   if (beforeTime && "problem" in beforeTime) problems.push(`--before: ${beforeTime.problem}`);
   if (before !== undefined && last("key") !== undefined) problems.push("--key: cannot be combined with --before; --key names one backup");
-  const clean = last("clean");
-  if (clean !== undefined && !["true", "false"].includes(clean)) problems.push(`--clean: takes no value, got "${clean}"`);
+  for (const flag of ["clean", "no-owner"]) {
+    const v = last(flag);
+    if (v !== undefined && !["true", "false"].includes(v)) problems.push(`--${flag}: takes no value, got "${v}"`);
+  }
   if (problems.length) throw new TaskError(problems.join("; "));
   // The other options set settings as for every task (`--backup-bucket`, `--aws-endpoint-url-s3`).
   const own = new Set(Object.values(ARGUMENTS).map((a) => a.slice(2)));
@@ -298,7 +243,7 @@ export function restoreOptions(options: Record<string, string[]>): Record<string
 
 export const restoreTask = defineTask({
   name: "restore",
-  description: "restore a backup (newest, --before a time, or --key) into --target; refuses a target with tables unless --clean",
+  description: "restore a backup (newest not failed in verification, --before a time, or --key) into --target with its owners, grants and database settings; refuses a target with tables unless --clean",
   settings,
   async run(s, ctx): Promise<RestoreResult> {
     // Settings read from the environment (Lambda, Fargate) get the same checks as command-line options.
@@ -310,6 +255,7 @@ export const restoreTask = defineTask({
       ),
     );
     const result = await restore(s, ctx);
+    for (const k of result.skipped) process.stderr.write(`passed over ${k.key}: ${k.why}\n`);
     process.stderr.write(
       `restored ${result.key} (${result.tier}, taken ${result.startedAt}, ${result.bytes} bytes) into ${result.target}: ${result.tables} table(s), ${result.rows} row(s) in ${result.seconds.toFixed(1)} s\n`,
     );

@@ -190,19 +190,24 @@ describe("backup, verify-backup, restore-drill against PostgreSQL and an S3 serv
     }
   });
 
-  it("verify-backup and restore-drill fail on a tampered object", async () => {
+  it("verify-backup and restore-drill fail on a tampered object; once verify-backup marked it failed, the drill passes it over", async () => {
     const result = await runTask(backupTask, env);
     const key = result.databases[0].key!;
     const bytes = await objectBytes(key);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
     await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: bytes }));
-    const err = await failure(runTask(verifyBackupTask, env));
-    expect(err.message).toContain(`${db.name}: sha256: sha256 of the object is `);
-    expect(err.message).toContain(`manifest says ${result.databases[0].sha256}`);
+    // Not verified yet: the drill takes it and fails on its checksum.
     const drill = await failure(runTask(restoreDrillTask, env));
+    expect(drill.message).toContain(`sha256 of ${key} is `);
     expect((drill.result as DrillResult).databases[0].dropped).toBe(true);
     const left = await adminQuery("SELECT datname FROM pg_database WHERE datname LIKE $1", [`${db.name}_drill_%`]);
     expect(left.rows).toEqual([]);
+    const err = await failure(runTask(verifyBackupTask, env));
+    expect(err.message).toContain(`${db.name}: sha256: sha256 of the object is `);
+    expect(err.message).toContain(`manifest says ${result.databases[0].sha256}`);
+    const after: DrillResult = await runTask(restoreDrillTask, env);
+    expect(after.databases[0].key).not.toBe(key);
+    expect(after.databases[0].skipped).toEqual([{ key, why: expect.stringMatching(/^verify-backup failed \(sha256: sha256 of the object is [0-9a-f]{64}, manifest says [0-9a-f]{64}\), record /) }]);
   });
 
   it("emits BackupSucceeded (stamped with the dump's start) and BackupSizeBytes with a Database dimension, and no other backup metric", async () => {

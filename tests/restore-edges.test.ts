@@ -12,9 +12,9 @@ import { readManifest } from "../tasks/lib/s3";
 import { restoreOptions, restoreTask } from "../tasks/restore";
 import { fingerprint, seedShop } from "./helpers/backup-fixtures";
 import { adminQuery, createTestDatabase } from "./helpers/pg";
-import { restoreBench, type TestDb } from "./helpers/restore";
+import { restoreBench, restoreBucket, type TestDb } from "./helpers/restore";
 import { failure } from "./helpers/task-failure";
-import { startS3, type TestS3 } from "./helpers/s3";
+import type { TestS3 } from "./helpers/s3";
 
 let s3: TestS3;
 let app: TestDb;
@@ -26,11 +26,7 @@ let otherKey: string;
 const { freshTarget, restore, dropTargets } = restoreBench("rse", () => env);
 
 beforeAll(async () => {
-  vi.spyOn(console, "log").mockImplementation(() => undefined);
-  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-  vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-  s3 = await startS3();
-  env = { PATH: process.env.PATH, ...s3.env, BACKUP_PREFIX: "pg/" };
+  ({ s3, env } = await restoreBucket());
   app = await createTestDatabase("rsa");
   other = await createTestDatabase("rsb");
   await seedShop(app.name, 50);

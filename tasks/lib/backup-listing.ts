@@ -3,11 +3,11 @@
  * newest first, with the outcome of the verify-backup runs recorded beside them. Read by the
  * on-demand tasks list-backups and restore; the key layout is tiers.ts's, the manifest s3.ts's.
  */
-import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { mapLimit } from "./map-limit";
 import { listManifests, readManifest, type Manifest } from "./s3";
 import { normalisePrefix, TIERS } from "./tiers";
-import { verificationOf, type Verification } from "./verification";
+import { newestVerification, type Verification } from "./verification";
 
 /** One backup as list-backups shows it; `verified` is explained at Verification. */
 export interface BackupEntry {
@@ -50,14 +50,62 @@ export async function databasesWithBackups(s3: S3Client, bucket: string, prefix:
  * and is not listed.
  */
 export async function backupsOf(s3: S3Client, bucket: string, prefix: string | undefined, databaseId: string): Promise<BackupEntry[]> {
+  return (await backupsWithRecords(s3, bucket, prefix, databaseId)).map(({ record: _record, ...entry }) => entry);
+}
+
+/** backupsOf's entries, each with the key of its newest verification record, when one exists. */
+async function backupsWithRecords(s3: S3Client, bucket: string, prefix: string | undefined, databaseId: string): Promise<(BackupEntry & { record?: string })[]> {
   const manifestKeys = await listManifests(s3, bucket, prefix, databaseId);
   // The verification records sit beside the dumps: one more listing per tier, no extra reads.
   const siblings: string[] = [];
   for (const tier of TIERS) siblings.push(...(await listAll(s3, bucket, `${normalisePrefix(prefix)}${tier}/${databaseId}/`)).keys);
   return mapLimit(manifestKeys, 8, async (k) => {
     const m = await readManifest(s3, bucket, k);
-    return { database: m.database, tier: m.tier, key: m.key, startedAt: m.startedAt, sizeBytes: m.sizeBytes, sha256: m.sha256, verified: verificationOf(m.key, siblings) };
+    const v = newestVerification(m.key, siblings);
+    return { database: m.database, tier: m.tier, key: m.key, startedAt: m.startedAt, sizeBytes: m.sizeBytes, sha256: m.sha256, verified: v ? v.ok : null, ...(v ? { record: v.key } : {}) };
   });
+}
+
+/** A backup passed over by restorableBackup, and why (the failed checks its verification recorded). */
+export interface SkippedBackup {
+  key: string;
+  why: string;
+}
+
+/**
+ * The backup a restore or a drill takes when none is named: the newest (with `before`, the newest
+ * started before that time) whose newest verification did not fail. A backup verify-backup marked
+ * failed (too small, shrunk past MAX_SHRINK_PERCENT: often the one that captured the incident) is
+ * passed over and listed in `skipped` with the checks that failed; an unverified one (null) is taken.
+ * `chosen` is undefined when no backup qualifies; `entries` are all the backups, newest first.
+ */
+export async function restorableBackup(
+  s3: S3Client,
+  bucket: string,
+  prefix: string | undefined,
+  databaseId: string,
+  before?: Date,
+): Promise<{ chosen?: BackupEntry; skipped: SkippedBackup[]; entries: BackupEntry[] }> {
+  const all = await backupsWithRecords(s3, bucket, prefix, databaseId);
+  const skipped: SkippedBackup[] = [];
+  for (const e of all) {
+    if (before && Date.parse(e.startedAt) >= before.getTime()) continue;
+    if (e.verified !== false) return { chosen: e, skipped, entries: all };
+    skipped.push({ key: e.key, why: await failedChecks(s3, bucket, e.record!) });
+  }
+  return { skipped, entries: all };
+}
+
+/** `verify-backup failed (shrink: ...)`, read from the record; its key alone when it cannot be read. */
+async function failedChecks(s3: S3Client, bucket: string, recordKey: string): Promise<string> {
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: recordKey }));
+    const record = JSON.parse(await out.Body!.transformToString()) as { checks?: { name: string; ok: boolean; detail: string }[] };
+    const failed = (record.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+    return `verify-backup failed${failed.length ? ` (${failed.join("; ")})` : ""}, record ${recordKey}`;
+  } catch {
+    return `verify-backup failed, record ${recordKey}`;
+  }
 }
 
 /**

@@ -95,12 +95,6 @@ export async function readManifest(s3: S3Client, bucket: string, key: string): P
   return m.data;
 }
 
-/** The newest backup of a database, or undefined when none exists. */
-export async function newestManifest(s3: S3Client, bucket: string, prefix: string | undefined, databaseId: string): Promise<Manifest | undefined> {
-  const keys = await listManifests(s3, bucket, prefix, databaseId);
-  return keys.length ? readManifest(s3, bucket, keys[0]) : undefined;
-}
-
 export async function openObject(s3: S3Client, bucket: string, key: string): Promise<{ body: Readable; length: number }> {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return { body: out.Body as Readable, length: Number(out.ContentLength ?? -1) };

@@ -30,15 +30,16 @@ export function verificationKey(dumpKey: string, at: Date, ok: boolean): string 
   return `${folder}${VERIFIED_FOLDER}${stamp}.${keyTimestamp(at)}-${ok ? "ok" : "failed"}.json`;
 }
 
-/** The outcome of the newest verification of `dumpKey` among `keys` (a listing of its folder). */
-export function verificationOf(dumpKey: string, keys: string[]): Verification {
+/** The newest verification record of `dumpKey` among `keys` (a listing of its folder): its key and outcome. */
+export function newestVerification(dumpKey: string, keys: string[]): { key: string; ok: boolean } | undefined {
   const { folder, stamp } = split(dumpKey);
   const base = `${folder}${VERIFIED_FOLDER}${stamp}.`;
-  let newest: { at: string; ok: boolean } | undefined;
+  let newest: { at: string; ok: boolean; key: string } | undefined;
   for (const k of keys) {
     if (!k.startsWith(base)) continue;
     const m = /^(\d{8}T\d{9}Z)-(ok|failed)\.json$/.exec(k.slice(base.length));
-    if (m && (!newest || m[1] > newest.at)) newest = { at: m[1], ok: m[2] === "ok" };
+    if (m && (!newest || m[1] > newest.at)) newest = { at: m[1], ok: m[2] === "ok", key: k };
   }
-  return newest ? newest.ok : null;
+  return newest && { key: newest.key, ok: newest.ok };
 }
+

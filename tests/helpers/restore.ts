@@ -5,7 +5,9 @@
  */
 import { runTask } from "../../tasks/lib/runtime";
 import { restoreOptions, restoreTask, type RestoreResult } from "../../tasks/restore";
+import { vi } from "vitest";
 import { createTestDatabase } from "./pg";
+import { startS3, type TestS3 } from "./s3";
 
 export type TestDb = Awaited<ReturnType<typeof createTestDatabase>>;
 
@@ -33,4 +35,16 @@ export function restoreBench(prefix: string, env: () => Record<string, string | 
       for (const t of targets.splice(0)) await t.drop();
     },
   };
+}
+
+/**
+ * The set-up of a restore test file: the tasks' log, progress and metric lines silenced, an S3
+ * server started, and the settings of its bucket with backups under `pg/`.
+ */
+export async function restoreBucket(): Promise<{ s3: TestS3; env: Record<string, string | undefined> }> {
+  vi.spyOn(console, "log").mockImplementation(() => undefined);
+  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+  vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+  const s3 = await startS3();
+  return { s3, env: { PATH: process.env.PATH, ...s3.env, BACKUP_PREFIX: "pg/" } };
 }
