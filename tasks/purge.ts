@@ -72,6 +72,7 @@ import {
   Budget,
   databaseMetric,
   forEachDatabase,
+  isVanishedSignal,
   pause,
   qualified,
   quoteIdent,
@@ -407,12 +408,15 @@ interface Bound {
   value: string;
 }
 
+/** format_type of a timestamp without time zone, with or without a precision. */
+const NAIVE = /^timestamp(\(\d\))? without time zone$/;
+
 /** The zone a date rule without columnTimezone reads its days in: UTC-12 (POSIX sign), where a day ends last. */
 const LATEST_ZONE = "Etc/GMT+12";
 
 async function boundOf(s: MaintenanceSession, columnType: string, rule: PurgeRule, cutoff: Date): Promise<Bound> {
-  if (columnType.startsWith("timestamp") && columnType.endsWith("with time zone")) return { type: "timestamptz", value: cutoff.toISOString() };
-  const type = columnType === "date" ? "date" : "timestamp";
+  const type = columnType === "date" ? "date" : NAIVE.test(columnType) ? "timestamp" : undefined;
+  if (!type) return { type: "timestamptz", value: cutoff.toISOString() };
   const rows = await s.query<{ b: string }>(
     `SELECT least($1::timestamptz AT TIME ZONE $2, ($1::timestamptz - interval '1 day') AT TIME ZONE $2 + interval '1 day',
                   ($1::timestamptz + interval '1 day') AT TIME ZONE $2 - interval '1 day')::${type}::text AS b`,
@@ -441,29 +445,36 @@ function batchStatement(rule: PurgeRule, bound: Bound, leaf: Leaf, archive: Rela
   };
 }
 
+/** SQLSTATEs of a lock not granted in time (lock_timeout) and of a statement cancelled (statement_timeout). */
+const BUSY = new Set(["55P03", "57014"]);
+
 /**
  * Plans (EXPLAIN, nothing runs) the very statement a batch will run on each physical table of the
- * scope, so a where that is valid on the rule's table but not on one of its partitions or children
- * is refused before any row of any of them is touched. Every problem in one line naming the key.
+ * scope when the rule has a where, so a where that is valid on the rule's table but not on one of its
+ * partitions or children is refused before any row of any of them is touched. Every problem in one
+ * line naming the key.
  */
 async function checkStatements(s: MaintenanceSession, key: string, rule: PurgeRule, bound: Bound, scope: Scope): Promise<void> {
+  // Without a where every part of the statement is one the catalog checks above answer; planning takes the table's lock, which a busy table makes wait.
+  if (rule.where === undefined) return;
   const problems: string[] = [];
   for (const leaf of scope.leaves) {
     const { pick, statement } = batchStatement(rule, bound, leaf, scope.archive);
     const where = `${relationText(leaf)}${leaf.oid !== scope.root.oid ? ` (under ${relationText(scope.root)})` : ""}`;
-    try {
-      await s.query(`EXPLAIN ${pick}`, [bound.value, leaf.oid]);
-    } catch (err) {
-      problems.push(`${key}.${rule.where !== undefined ? "where" : "timestampColumn"}: not a condition on ${where}: ${oneLine(err)}`);
-      continue;
-    }
-    if (statement !== pick) {
+    // A table dropped or renamed since it was listed is skipped here and told at its turn; a lock or timeout says so, not that the where is wrong.
+    const planned = async (text: string, what: string) => {
       try {
-        await s.query(`EXPLAIN ${statement}`, [bound.value, leaf.oid]);
+        await s.query(`EXPLAIN ${text}`, [bound.value, leaf.oid]);
+        return true;
       } catch (err) {
-        problems.push(`${key}.archiveTable: the batch on ${where} cannot archive into ${relationText(scope.archive!)}: ${oneLine(err)}`);
+        // "invalid reference to FROM-clause entry" shares 42P01 with a table that is gone: only a table gone or renamed is skipped.
+        if (isVanishedSignal(err) && (await relationsByOid(s, [leaf.oid])).get(leaf.oid)?.name !== leaf.name) return false;
+        problems.push(BUSY.has(sqlState(err) ?? "") ? `${key}: could not plan the batch on ${where}: ${oneLine(err)}` : `${what}: ${oneLine(err)}`);
+        return false;
       }
-    }
+    };
+    if (!(await planned(pick, `${key}.where: not a condition on ${where}`))) continue;
+    await planned(statement, scope.archive ? `${key}.archiveTable: the batch on ${where} cannot archive into ${relationText(scope.archive)}` : `${key}: the batch cannot delete from ${where}`);
   }
   if (problems.length) throw new TaskError(problems.join("; "));
 }
@@ -479,8 +490,6 @@ interface Checked {
   /** format_type of the rule's column. */
   columnType: string;
 }
-
-const NAIVE = /^timestamp(\(\d\))? without time zone$/;
 
 /**
  * Checks the rule against the database before any row is touched: table, column (a timestamp or date;
