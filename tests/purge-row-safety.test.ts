@@ -7,31 +7,16 @@
  * rule's table but not on the statement run on one of its partitions or children. A date goes only
  * once its whole day is over.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runTask } from "../tasks/lib/runtime";
 import { purgeTask } from "../tasks/purge";
-import { adminQuery, createTestDatabase } from "./helpers/pg";
-
-type Db = Awaited<ReturnType<typeof createTestDatabase>>;
+import { adminQuery } from "./helpers/pg";
+import { purgeDatabase } from "./helpers/purge";
 
 describe("purge keeps fresh rows and archived values", () => {
-  let db: Db;
-  beforeAll(async () => {
-    db = await createTestDatabase("ps_purge_safety");
-  });
-  afterAll(async () => db?.drop());
-
-  const sql = (text: string) => adminQuery(text, [], db.name);
-  const rows = async (text: string) => (await adminQuery(text, [], db.name)).rows;
-  const env = (rules: unknown) => ({ DATABASE_URL: db.url, PAUSE_MS: "0", LOG_LEVEL: "ERROR", PURGE_RULES: JSON.stringify(rules) });
-  const refused = async (rules: unknown) => {
-    try {
-      await runTask(purgeTask, env(rules));
-    } catch (err) {
-      return (err as Error).message;
-    }
-    throw new Error(`${JSON.stringify(rules)} was accepted`);
-  };
+  const t = purgeDatabase("ps_purge_safety");
+  const { sql, env, refused } = t;
+  const rows = async (text: string) => (await adminQuery(text, [], t.db().name)).rows;
 
   describe("an archive table whose columns would change the values", () => {
     it("narrower types (numeric(12,0) for numeric(12,2), date for timestamptz) are refused before any row is deleted", async () => {

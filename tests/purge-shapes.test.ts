@@ -5,31 +5,19 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { runTask } from "../tasks/lib/runtime";
 import { purgeTask } from "../tasks/purge";
-import { adminQuery, createTestDatabase, PG_HOST, PG_PORT } from "./helpers/pg";
-
-type Db = Awaited<ReturnType<typeof createTestDatabase>>;
+import { adminQuery, PG_HOST, PG_PORT } from "./helpers/pg";
+import { purgeDatabase } from "./helpers/purge";
 
 describe("purge of every table shape", () => {
-  let db: Db;
-  beforeAll(async () => {
-    db = await createTestDatabase("mr_purge_shapes");
+  const t = purgeDatabase("mr_purge_shapes");
+  const { sql, env, ids, refused } = t;
+  let db: ReturnType<typeof t.db>;
+  beforeAll(() => {
+    db = t.db();
   });
-  afterAll(async () => db?.drop());
-
-  const sql = (text: string) => adminQuery(text, [], db.name);
-  const env = (rules: unknown) => ({ DATABASE_URL: db.url, PAUSE_MS: "0", LOG_LEVEL: "ERROR", PURGE_RULES: JSON.stringify(rules) });
-  const ids = async (text: string) => (await adminQuery<{ id: number }>(text, [], db.name)).rows.map((r) => Number(r.id));
-  const refused = async (rules: unknown) => {
-    try {
-      await runTask(purgeTask, env(rules));
-    } catch (err) {
-      return (err as Error).message;
-    }
-    throw new Error(`${JSON.stringify(rules)} was accepted`);
-  };
 
   const repro = `
     DROP TABLE IF EXISTS events, events_archive;

@@ -1,19 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { runTask } from "../tasks/lib/runtime";
 import { purgeTask } from "../tasks/purge";
-import { adminQuery, createTestDatabase } from "./helpers/pg";
-
-type Db = Awaited<ReturnType<typeof createTestDatabase>>;
+import { adminQuery } from "./helpers/pg";
+import { purgeDatabase } from "./helpers/purge";
 
 describe("purge", () => {
-  let db: Db;
-  beforeAll(async () => {
-    db = await createTestDatabase("mr_purge");
+  const t = purgeDatabase("mr_purge");
+  const { env, ids } = t;
+  let db: ReturnType<typeof t.db>;
+  beforeAll(() => {
+    db = t.db();
   });
-  afterAll(async () => db?.drop());
-
-  const env = (rules: unknown) => ({ DATABASE_URL: db.url, PAUSE_MS: "0", LOG_LEVEL: "ERROR", PURGE_RULES: JSON.stringify(rules) });
-  const ids = async (sql: string) => (await adminQuery<{ id: number }>(sql, [], db.name)).rows.map((r) => Number(r.id));
 
   it("deletes only rows older than the rule, in batches", async () => {
     await adminQuery(
