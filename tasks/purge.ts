@@ -8,10 +8,12 @@
  * under it). The purge acts on each of those physical tables in turn (`DELETE FROM ONLY leaf`),
  * never on a parent: a ctid names a row only inside one physical table, so a ctid picked through a
  * parent would also hit the rows at the same position in every other child. Each batch picks and
- * deletes inside one physical table, and its pick is also bound to that table's OID (`tableoid`):
+ * deletes inside one physical table, and its pick is also bound to that table's OID (`tableoid`);
+ * the leaf carries the name of the rule's table as the config writes it, so a `where` that names the
+ * table (`jobs.status = 'completed'`) means on each leaf what it means on the table:
  *
- *   DELETE FROM ONLY leaf WHERE ctid = ANY(ARRAY(
- *     SELECT ctid FROM ONLY leaf WHERE tableoid = <leaf oid> AND <age> [AND (<where>)] LIMIT n FOR UPDATE SKIP LOCKED))
+ *   DELETE FROM ONLY leaf AS <table> WHERE ctid = ANY(ARRAY(
+ *     SELECT ctid FROM ONLY leaf AS <table> WHERE tableoid = <leaf oid> AND <column> < <bound> [AND (<where>)] LIMIT n FOR UPDATE SKIP LOCKED))
  *
  * Acting per physical table rather than through the parent with (tableoid, ctid) pairs keeps each
  * batch a TID scan of one table: through the parent, every batch would probe every partition. (So a
@@ -20,28 +22,49 @@
  * sequences and other relations are refused with one line naming the rule: a foreign table's rows
  * cannot be deleted and archived in one local transaction.
  *
+ * Only old rows go, and nothing else changes: a rule is refused when its table (or a partition or
+ * child) is referenced by a foreign key ON DELETE CASCADE / SET NULL / SET DEFAULT (from any table,
+ * schema or partition: those rows would go or change whatever their age), has a rewrite rule ON
+ * DELETE, or has an enabled DELETE trigger the rule does not list in `allowTriggers` (a trigger may
+ * change any row; listing it accepts that). A reference without a delete action keeps a referenced
+ * row: the batch fails and the run names the rule.
+ *
+ * The bound: the cut-off instant (now minus olderThanDays, fixed once per rule at its turn) for a
+ * timestamptz column. A timestamp without time zone holds a wall-clock time in the zone its writers
+ * use, which the database cannot know: the rule must state it (`columnTimezone`, refused without
+ * it), and the bound is the cut-off's wall-clock time there (at the zone's smallest offset of the
+ * day around it, so a daylight-saving change lets no younger row go). A date goes only once its
+ * whole day is older than the rule: dates before the cut-off's date in `columnTimezone`, or in
+ * UTC-12 without one (the last zone to end a day).
+ *
  * With `archiveTable`, the deleted rows are copied there in the same statement, every column of the
  * physical table they came from (an inheritance child's own columns too), and the batch commits only
  * when the archive took exactly as many rows as were deleted (a trigger or rule on the archive that
  * drops rows rolls the batch back and fails the run), so a row is either in the table or in the
  * archive, never lost and never in both:
  *
- *   WITH moved AS (DELETE FROM ONLY leaf WHERE ctid = ANY(...) RETURNING cols),
+ *   WITH moved AS (DELETE FROM ONLY leaf AS <table> WHERE ctid = ANY(...) RETURNING cols),
  *        archived AS (INSERT INTO archive (cols) SELECT cols FROM moved RETURNING 1)
  *   SELECT count(*) of each
  *
- * The archive may be a plain or partitioned table (rows are routed to its partitions); it must not
- * be or contain the purged table (the archived rows would be purged again).
+ * The INSERT applies assignment casts, so each archive column must keep every value unchanged: the
+ * same type, or a wider one (keepsValues); numeric(12,0) for numeric(12,2), or date for a
+ * timestamp, is refused. The archive may be a plain or partitioned table (rows are routed to its
+ * partitions); it must not be or contain the purged table (the archived rows would be purged again).
  *
- * The cut-off is fixed once per rule at the start of the run. An index on the timestamp column keeps
- * each batch cheap. A rule's `where` (an SQL condition such as `status = 'completed'`) is ANDed to the
- * age condition of the batch's row pick, so only matching rows are deleted and archived; it is
- * refused unless it is one expression (no `;`, comments, `$`, unbalanced parentheses or quotes), and
- * checked by the database (valid, boolean) before any row is touched.
+ * An index on the timestamp column keeps each batch cheap. A rule's `where` (an SQL condition such as
+ * `status = 'completed'`) is ANDed to the age condition of the batch's row pick, so only matching
+ * rows are deleted and archived; it is refused unless it is one expression (no `;`, comments, `$`,
+ * unbalanced parentheses or quotes).
  *
- * Every rule is checked before any row is touched. Tables are then acted on by OID: a table that is
- * dropped (or detached from the rule's table) after the check is skipped and named in the rule's
- * `vanished` list, a renamed one is purged under its new name, and neither fails the run.
+ * Every rule is checked before any row is touched, every refusal told in one line naming the rule's
+ * key: the checks above, and the database plans (EXPLAIN, nothing runs) the very statement a batch
+ * will run on every physical table of the rule, so a where valid on the table but not on one of its
+ * partitions or children stops the run before the first row of any. A failure during the run names
+ * the rule (`PURGE_RULES[<n>] (<table>)`). Tables are then acted on by OID: a table that is dropped
+ * (or detached from the rule's table) after the check is skipped and named in the rule's `vanished`
+ * list, a renamed one is purged under its new name, and neither fails the run; one attached since
+ * is checked the same way before its rows are touched.
  */
 import { z } from "zod";
 import {
@@ -49,6 +72,7 @@ import {
   Budget,
   databaseMetric,
   forEachDatabase,
+  isVanishedSignal,
   pause,
   qualified,
   quoteIdent,
@@ -56,6 +80,7 @@ import {
   relationText,
   sessionSettings,
   splitName,
+  sqlState,
   toResult,
   type MaintenanceResult,
   type MaintenanceSession,
@@ -63,6 +88,7 @@ import {
 } from "./lib/pgmaint";
 import { defineTask, MetricUnit, oneLine, TaskError, type TaskContext } from "./lib/runtime";
 import { sqlExpressionProblem } from "./lib/sql-expression";
+import { timezone } from "../regime/primitives";
 
 export const purgeRuleSchema = z
   .object({
@@ -80,6 +106,10 @@ export const purgeRuleSchema = z
       })
       .optional(),
     batchSize: z.number().int("must be a whole number").min(1, "must be >= 1").max(100_000, "must be <= 100000").default(1000),
+    /** IANA zone the values of a timestamp-without-time-zone (or date) column are written in. */
+    columnTimezone: timezone.optional(),
+    /** Names of DELETE triggers of the table (or its partitions/children) accepted to fire for each purged row. */
+    allowTriggers: z.array(z.string().min(1)).optional(),
   })
   .strict();
 export type PurgeRule = z.infer<typeof purgeRuleSchema>;
@@ -90,7 +120,7 @@ export const purgeSettings = z
   .object({
     ...sessionSettings,
     PAUSE_MS: sessionSettings.PAUSE_MS.unwrap().default(100),
-    PURGE_RULES: z.string({ message: "not set (a JSON list of {table, timestampColumn, olderThanDays, archiveTable?, where?, batchSize?})" }),
+    PURGE_RULES: z.string({ message: "not set (a JSON list of {table, timestampColumn, olderThanDays, archiveTable?, where?, batchSize?, columnTimezone?, allowTriggers?})" }),
   })
   .transform((s, ctx) => {
     let raw: unknown;
@@ -148,7 +178,10 @@ interface Rel extends RelationRef {
 
 interface Column {
   name: string;
+  /** format_type: numeric(12,2), timestamp with time zone, ... */
   type: string;
+  typid: number;
+  typmod: number;
   generated: boolean;
 }
 
@@ -184,19 +217,54 @@ async function isUnder(s: MaintenanceSession, oid: number, rootOid: number): Pro
 
 /** Columns (user columns, in order) of relations by OID. */
 async function columnsOf(s: MaintenanceSession, oids: number[]): Promise<Map<number, Column[]>> {
-  const rows = await s.query<{ rel: number; name: string; type: string; generated: boolean }>(
-    `SELECT a.attrelid::int AS rel, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attgenerated <> '' AS generated
+  const rows = await s.query<{ rel: number; name: string; type: string; typid: number; typmod: number; generated: boolean }>(
+    `SELECT a.attrelid::int AS rel, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.atttypid::int AS typid, a.atttypmod AS typmod,
+            a.attgenerated <> '' AS generated
        FROM pg_attribute a WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum`,
     [oids],
   );
   const out = new Map<number, Column[]>(oids.map((o) => [o, []]));
-  for (const r of rows) out.get(Number(r.rel))!.push({ name: r.name, type: r.type, generated: r.generated });
+  for (const r of rows) out.get(Number(r.rel))!.push({ name: r.name, type: r.type, typid: Number(r.typid), typmod: Number(r.typmod), generated: r.generated });
   return out;
+}
+
+/** pg_type OIDs of the types whose typmod keepsValues reads. */
+const TEXT = 25;
+const VARCHAR = 1043;
+const NUMERIC = 1700;
+/** timestamp, timestamptz, time, timetz: the typmod is the fractional-second precision. */
+const PRECISION_TYPES = new Set([1114, 1184, 1083, 1266]);
+
+/** numeric's typmod: ((precision << 16) | (scale & 0x7ff)) + 4, the scale an 11-bit signed number (PostgreSQL 15 allows negative scales). */
+const numericDigits = (typmod: number) => {
+  const m = typmod - 4;
+  const scale = ((m & 0x7ff) ^ 0x400) - 0x400;
+  return { scale, whole: ((m >> 16) & 0xffff) - scale };
+};
+
+/**
+ * Whether an archive column of type `to` keeps every value of a column of type `from` unchanged. The
+ * archiving INSERT applies assignment casts, which round (numeric(12,0) takes 1234.56 as 1235), cut
+ * (varchar(5)) or change the value (date takes a timestamp's day only): so the same type, the same
+ * type without its modifier, a wider modifier (numeric with as many whole and fraction digits, a
+ * longer varchar, a finer time precision), or text/varchar without a length for text/varchar.
+ */
+function keepsValues(from: Column, to: Column): boolean {
+  if (from.typid !== to.typid) return (from.typid === TEXT || from.typid === VARCHAR) && (to.typid === TEXT || to.typid === VARCHAR) && to.typmod === -1;
+  // A time without a precision keeps microseconds, as precision 6 does.
+  if (PRECISION_TYPES.has(from.typid)) return (to.typmod === -1 ? 6 : to.typmod) >= (from.typmod === -1 ? 6 : from.typmod);
+  if (to.typmod === -1 || to.typmod === from.typmod) return true;
+  if (from.typmod === -1) return false;
+  if (from.typid === NUMERIC) {
+    const [f, t] = [numericDigits(from.typmod), numericDigits(to.typmod)];
+    return t.scale >= f.scale && t.whole >= f.whole;
+  }
+  return from.typid === VARCHAR && to.typmod >= from.typmod;
 }
 
 /** A physical table the rule deletes from, with the columns a batch returns and archives. */
 interface Leaf extends Rel {
-  columns: string[];
+  columns: Column[];
 }
 
 /** What one rule acts on, as found when it was checked (or again at its turn). */
@@ -209,13 +277,97 @@ interface Scope {
 const refusedKind = (key: string, r: Rel, under?: Rel) =>
   new TaskError(`${key}: ${relationText(r)}${under ? ` (under ${relationText(under)})` : ""} is ${kindText(r.kind)}; purge acts on tables only`);
 
+/** pg_constraint.confdeltype of the references whose ON DELETE changes the referencing rows. */
+const CHANGING_ACTIONS: Record<string, string> = { c: "CASCADE", n: "SET NULL", d: "SET DEFAULT" };
+/** pg_trigger.tgtype bit of DELETE triggers. */
+const TRIGGER_TYPE_DELETE = 8;
+
+/**
+ * What a DELETE of the rule's physical tables does beyond removing their rows, each as one phrase:
+ * foreign keys (from any table, schema or partition, the table itself included) referencing them
+ * ON DELETE CASCADE / SET NULL / SET DEFAULT, which delete or change referencing rows whatever their
+ * age; rewrite rules ON DELETE; and enabled user DELETE triggers not listed in the rule's
+ * allowTriggers (a trigger can change or delete any row). Keyed by the config key that answers it.
+ */
+async function sideEffects(s: MaintenanceSession, key: string, rule: PurgeRule, root: Rel, tree: Rel[], leaves: Leaf[]): Promise<string[]> {
+  const rootText = relationText(root);
+  const problems: string[] = [];
+  const refs = await s.query<{ schema: string; name: string; con: string; action: string }>(
+    // A reference to or from a partitioned table has a clone per partition (conparentid): each is named by the constraint it was cloned from.
+    `WITH RECURSIVE hit(oid, parent, action) AS (
+       SELECT k.oid, k.conparentid, k.confdeltype::text FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = ANY($1::oid[]) AND k.confdeltype = ANY($2::"char"[])
+       UNION SELECT p.oid, p.conparentid, hit.action FROM hit JOIN pg_constraint p ON p.oid = hit.parent)
+     SELECT DISTINCT n.nspname AS schema, c.relname AS name, k.conname AS con, hit.action
+       FROM hit JOIN pg_constraint k ON k.oid = hit.oid JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE hit.parent = 0
+      ORDER BY 1, 2, 3`,
+    [tree.map((t) => t.oid), Object.keys(CHANGING_ACTIONS)],
+  );
+  if (refs.length) {
+    const each = refs.map((r) => `${r.schema}.${r.name} references it ON DELETE ${CHANGING_ACTIONS[r.action]} (${r.con})`);
+    problems.push(
+      `${key}.table: deleting old rows of ${rootText} would also delete or change rows of other tables whatever their age: ${each.join(", ")}; purge refuses it (with ON DELETE NO ACTION or RESTRICT a referenced row stays and the run fails naming it)`,
+    );
+  }
+  const oids = leaves.map((l) => l.oid);
+  const rules = await s.query<{ schema: string; name: string; rule: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name, r.rulename AS rule FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE r.ev_class = ANY($1::oid[]) AND r.ev_type = '4' ORDER BY 1, 2, 3`,
+    [oids],
+  );
+  if (rules.length) problems.push(`${key}.table: ${rules.map((r) => `rule "${r.rule}" ON DELETE of ${r.schema}.${r.name}`).join(", ")} would rewrite the purge's DELETE; purge refuses it`);
+  const triggers = await s.query<{ schema: string; name: string; trigger: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name, t.tgname AS trigger FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE t.tgrelid = ANY($1::oid[]) AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND t.tgtype & ${TRIGGER_TYPE_DELETE} <> 0 ORDER BY 3, 1, 2`,
+    [oids],
+  );
+  const unlisted = triggers.filter((t) => !(rule.allowTriggers ?? []).includes(t.trigger));
+  if (unlisted.length) {
+    const names = [...new Set(unlisted.map((t) => t.trigger))];
+    const on = [...new Set(unlisted.map((t) => `${t.schema}.${t.name}`))];
+    problems.push(
+      `${key}.allowTriggers: DELETE trigger${names.length > 1 ? "s" : ""} ${names.map((n) => `"${n}"`).join(", ")} of ${on.length > 3 ? `${on.slice(0, 3).join(", ")} and ${on.length - 3} more` : on.join(", ")} would fire for each purged row and may change or delete other rows whatever their age; list ${names.length > 1 ? "them" : "it"} in allowTriggers to accept that`,
+    );
+  }
+  return problems;
+}
+
+/** Why `archive` cannot take the rows of `leaves` unchanged: missing columns, and columns whose type would change a value (keepsValues); each phrase once. */
+function archiveProblems(key: string, archive: Rel, acols: Column[], leaves: Leaf[]): string[] {
+  const missing = new Map<string, string>();
+  const narrower = new Map<string, string>();
+  for (const leaf of leaves) {
+    for (const c of leaf.columns) {
+      const a = acols.find((x) => x.name === c.name && !x.generated);
+      if (!a) {
+        if (!missing.has(c.name)) missing.set(c.name, relationText(leaf));
+      } else if (!keepsValues(c, a) && !narrower.has(c.name)) {
+        narrower.set(c.name, `"${c.name}" is ${a.type} there, ${c.type} in ${relationText(leaf)}`);
+      }
+    }
+  }
+  const problems: string[] = [];
+  const archiveText = `"${archive.schema}.${archive.name}"`;
+  if (missing.size) {
+    const names = [...missing.keys()].map((n) => `"${n}"`);
+    problems.push(`${key}.archiveTable: table ${archiveText} has no column${names.length > 1 ? "s" : ""} ${names.join(", ")} of ${[...new Set(missing.values())].join(", ")}`);
+  }
+  if (narrower.size) {
+    problems.push(
+      `${key}.archiveTable: table ${archiveText} would not keep the values unchanged (the copy is cast: rounded, cut or turned into another type): ${[...narrower.values()].join(", ")}; give those columns the purged table's types`,
+    );
+  }
+  return problems;
+}
+
 /**
  * The physical tables of the rule's table (found by OID) and the archive's fitness for them: refuses
- * (TaskError naming the rule's key) foreign tables among them, an archive that is not a table, holds
- * a foreign table, overlaps the purged table, or lacks a column of one of them. Undefined when the
- * rule's table no longer exists; "archive-gone" when the archive table no longer exists.
+ * (TaskError naming the rule's key, every problem in one line) foreign tables among them, a DELETE
+ * with effects on other rows (sideEffects), an archive that is not a table, holds a foreign table,
+ * overlaps the purged table, lacks a column of one of them or would change a value (keepsValues).
+ * Undefined when the rule's table no longer exists; "archive-gone" when the archive table no longer exists.
  */
-async function scopeOf(s: MaintenanceSession, key: string, rootOid: number, archiveOid: number | undefined): Promise<Scope | "archive-gone" | undefined> {
+async function scopeOf(s: MaintenanceSession, key: string, rule: PurgeRule, rootOid: number, archiveOid: number | undefined): Promise<Scope | "archive-gone" | undefined> {
   const tree = await relationTree(s, rootOid);
   if (!tree.length) return undefined;
   const root = tree[0];
@@ -224,25 +376,107 @@ async function scopeOf(s: MaintenanceSession, key: string, rootOid: number, arch
   if (odd) throw refusedKind(`${key}.table`, odd, root);
   const tables = tree.filter((r) => r.kind === "r");
   const columns = await columnsOf(s, tables.map((t) => t.oid));
-  const leaves = tables.map((t) => ({ ...t, columns: columns.get(t.oid)!.filter((c) => !c.generated).map((c) => c.name) }));
-  if (archiveOid === undefined) return { root, leaves };
-
-  const archiveTree = await relationTree(s, archiveOid);
-  if (!archiveTree.length) return "archive-gone";
-  const archive = archiveTree[0];
-  if (archive.kind !== "r" && archive.kind !== "p") throw new TaskError(`${key}.archiveTable: ${relationText(archive)} is ${kindText(archive.kind)}; purge archives into tables only`);
-  const oddArchive = archiveTree.find((r) => r.kind !== "r" && r.kind !== "p");
-  if (oddArchive) throw new TaskError(`${key}.archiveTable: ${relationText(oddArchive)} (under ${relationText(archive)}) is ${kindText(oddArchive.kind)}; purge archives into tables only`);
-  const shared = archiveTree.find((a) => tree.some((t) => t.oid === a.oid));
-  if (shared) {
-    throw new TaskError(`${key}.archiveTable: ${relationText(archive)} and ${relationText(root)} share ${relationText(shared)}; archived rows would be purged again (use a separate table)`);
+  const leaves = tables.map((t) => ({ ...t, columns: columns.get(t.oid)!.filter((c) => !c.generated) }));
+  const problems = await sideEffects(s, key, rule, root, tree, leaves);
+  let archive: Rel | undefined;
+  if (archiveOid !== undefined) {
+    const archiveTree = await relationTree(s, archiveOid);
+    if (!archiveTree.length) return "archive-gone";
+    archive = archiveTree[0];
+    const oddArchive = archiveTree.find((r) => r.kind !== "r" && r.kind !== "p");
+    const shared = archiveTree.find((a) => tree.some((t) => t.oid === a.oid));
+    if (oddArchive === archive) problems.push(`${key}.archiveTable: ${relationText(archive)} is ${kindText(archive.kind)}; purge archives into tables only`);
+    else if (oddArchive) problems.push(`${key}.archiveTable: ${relationText(oddArchive)} (under ${relationText(archive)}) is ${kindText(oddArchive.kind)}; purge archives into tables only`);
+    else if (shared) problems.push(`${key}.archiveTable: ${relationText(archive)} and ${relationText(root)} share ${relationText(shared)}; archived rows would be purged again (use a separate table)`);
+    else problems.push(...archiveProblems(key, archive, (await columnsOf(s, [archive.oid])).get(archive.oid)!, leaves));
   }
-  const acols = (await columnsOf(s, [archive.oid])).get(archive.oid)!;
-  for (const leaf of leaves) {
-    const missing = leaf.columns.find((c) => !acols.some((a) => a.name === c && !a.generated));
-    if (missing) throw new TaskError(`${key}.archiveTable: table "${archive.schema}.${archive.name}" has no column "${missing}" of ${relationText(leaf)}`);
-  }
+  if (problems.length) throw new TaskError(problems.join("; "));
   return { root, leaves, archive };
+}
+
+/**
+ * How a batch compares the rule's column with its cut-off: the SQL type of the bound (the first
+ * parameter of every batch statement) and the bound as text, worked out once per rule from the
+ * cut-off instant. timestamptz: the instant. timestamp without time zone: the wall-clock time of the
+ * instant in the rule's columnTimezone, taking the zone's smallest UTC offset of the day before to the
+ * day after (so on a daylight-saving change no row written up to an hour after the cut-off goes). date:
+ * a day goes only when it is over, so the dates before that wall-clock time's date; in the rule's
+ * columnTimezone, else in Etc/GMT+12 (UTC-12, where a day ends last: over there, over everywhere).
+ */
+interface Bound {
+  type: "timestamptz" | "timestamp" | "date";
+  value: string;
+}
+
+/** format_type of a timestamp without time zone, with or without a precision. */
+const NAIVE = /^timestamp(\(\d\))? without time zone$/;
+
+/** The zone a date rule without columnTimezone reads its days in: UTC-12 (POSIX sign), where a day ends last. */
+const LATEST_ZONE = "Etc/GMT+12";
+
+async function boundOf(s: MaintenanceSession, columnType: string, rule: PurgeRule, cutoff: Date): Promise<Bound> {
+  const type = columnType === "date" ? "date" : NAIVE.test(columnType) ? "timestamp" : undefined;
+  if (!type) return { type: "timestamptz", value: cutoff.toISOString() };
+  const rows = await s.query<{ b: string }>(
+    `SELECT least($1::timestamptz AT TIME ZONE $2, ($1::timestamptz - interval '1 day') AT TIME ZONE $2 + interval '1 day',
+                  ($1::timestamptz + interval '1 day') AT TIME ZONE $2 - interval '1 day')::${type}::text AS b`,
+    [cutoff.toISOString(), rule.columnTimezone ?? LATEST_ZONE],
+  );
+  return { type, value: rows[0].b };
+}
+
+/**
+ * The statement of one batch inside the physical table `leaf` (parameters: $1 the bound, $2 the
+ * leaf's OID). The leaf is aliased with the name of the rule's table as the config writes it, so a where that names it
+ * (`jobs.status = 'completed'`) means the same on every partition or child.
+ */
+function batchStatement(rule: PurgeRule, bound: Bound, leaf: Leaf, archive: RelationRef | undefined): { pick: string; statement: string } {
+  const t = `ONLY ${qualified(leaf.schema, leaf.name)} AS ${quoteIdent(splitName(rule.table).name)}`;
+  const condition = `${quoteIdent(rule.timestampColumn)} < $1::${bound.type}${rule.where !== undefined ? ` AND (${rule.where})` : ""}`;
+  const pick = `SELECT ctid FROM ${t} WHERE tableoid = $2::oid AND ${condition} LIMIT ${rule.batchSize} FOR UPDATE SKIP LOCKED`;
+  const remove = `DELETE FROM ${t} WHERE ctid = ANY(ARRAY(${pick}))`;
+  if (!archive) return { pick, statement: remove };
+  const collist = leaf.columns.map((c) => quoteIdent(c.name)).join(", ");
+  return {
+    pick,
+    statement: `WITH moved AS (${remove} RETURNING ${collist}),
+            archived AS (INSERT INTO ${qualified(archive.schema, archive.name)} (${collist}) OVERRIDING SYSTEM VALUE SELECT ${collist} FROM moved RETURNING 1)
+       SELECT (SELECT count(*) FROM moved)::int AS deleted, (SELECT count(*) FROM archived)::int AS archived`,
+  };
+}
+
+/** SQLSTATEs of a lock not granted in time (lock_timeout) and of a statement cancelled (statement_timeout). */
+const BUSY = new Set(["55P03", "57014"]);
+
+/**
+ * Plans (EXPLAIN, nothing runs) the very statement a batch will run on each physical table of the
+ * scope when the rule has a where, so a where that is valid on the rule's table but not on one of its
+ * partitions or children is refused before any row of any of them is touched. Every problem in one
+ * line naming the key.
+ */
+async function checkStatements(s: MaintenanceSession, key: string, rule: PurgeRule, bound: Bound, scope: Scope): Promise<void> {
+  // Without a where every part of the statement is one the catalog checks above answer; planning takes the table's lock, which a busy table makes wait.
+  if (rule.where === undefined) return;
+  const problems: string[] = [];
+  for (const leaf of scope.leaves) {
+    const { pick, statement } = batchStatement(rule, bound, leaf, scope.archive);
+    const where = `${relationText(leaf)}${leaf.oid !== scope.root.oid ? ` (under ${relationText(scope.root)})` : ""}`;
+    // A table dropped or renamed since it was listed is skipped here and told at its turn; a lock or timeout says so, not that the where is wrong.
+    const planned = async (text: string, what: string) => {
+      try {
+        await s.query(`EXPLAIN ${text}`, [bound.value, leaf.oid]);
+        return true;
+      } catch (err) {
+        // "invalid reference to FROM-clause entry" shares 42P01 with a table that is gone: only a table gone or renamed is skipped.
+        if (isVanishedSignal(err) && (await relationsByOid(s, [leaf.oid])).get(leaf.oid)?.name !== leaf.name) return false;
+        problems.push(BUSY.has(sqlState(err) ?? "") ? `${key}: could not plan the batch on ${where}: ${oneLine(err)}` : `${what}: ${oneLine(err)}`);
+        return false;
+      }
+    };
+    if (!(await planned(pick, `${key}.where: not a condition on ${where}`))) continue;
+    await planned(statement, scope.archive ? `${key}.archiveTable: the batch on ${where} cannot archive into ${relationText(scope.archive)}` : `${key}: the batch cannot delete from ${where}`);
+  }
+  if (problems.length) throw new TaskError(problems.join("; "));
 }
 
 interface Checked {
@@ -253,9 +487,15 @@ interface Checked {
   archiveName?: string;
   /** The physical tables the rule covered when it was checked. */
   leaves: Rel[];
+  /** format_type of the rule's column. */
+  columnType: string;
 }
 
-/** Checks the rule against the database before any row is touched: table, column (a timestamp or date), where, archive table. */
+/**
+ * Checks the rule against the database before any row is touched: table, column (a timestamp or date;
+ * a timestamp without time zone only with columnTimezone, which PostgreSQL must know), the archive
+ * table, what the DELETE would do to other rows, and the very batch statements on every physical table.
+ */
 async function checkRule(s: MaintenanceSession, rule: PurgeRule, i: number): Promise<Checked> {
   const key = `PURGE_RULES[${i}]`;
   const name = splitName(rule.table);
@@ -266,12 +506,21 @@ async function checkRule(s: MaintenanceSession, rule: PurgeRule, i: number): Pro
   const col = cols.find((c) => c.name === rule.timestampColumn);
   if (!col) throw new TaskError(`${key}.timestampColumn: column "${rule.timestampColumn}" does not exist in table ${relationText(root)}`);
   if (!/^(date|timestamp(\(\d\))?( with(out)? time zone)?)$/.test(col.type)) throw new TaskError(`${key}.timestampColumn: column "${rule.timestampColumn}" is ${col.type}, not a timestamp or date`);
-  if (rule.where !== undefined) {
-    // Planned, not run: the database says whether it is a valid boolean condition on this table.
+  const problems: string[] = [];
+  const columnText = `column "${rule.timestampColumn}" of ${relationText(root)} is ${col.type}`;
+  if (NAIVE.test(col.type) && rule.columnTimezone === undefined) {
+    problems.push(
+      `${key}.columnTimezone: ${columnText}, which holds no zone: state the IANA zone its values are written in (the writers' TimeZone, such as UTC or America/Los_Angeles); read in another zone, rows would go up to its offset early`,
+    );
+  }
+  if (!NAIVE.test(col.type) && col.type !== "date" && rule.columnTimezone !== undefined) {
+    problems.push(`${key}.columnTimezone: ${columnText}, which holds instants; a zone does not apply (remove columnTimezone)`);
+  }
+  if (rule.columnTimezone !== undefined) {
     try {
-      await s.query(`EXPLAIN SELECT ctid FROM ${qualified(root.schema, root.name)} WHERE (${rule.where})`);
+      await s.query("SELECT now() AT TIME ZONE $1", [rule.columnTimezone]);
     } catch (err) {
-      throw new TaskError(`${key}.where: not a condition on ${relationText(root)}: ${oneLine(err)}`);
+      problems.push(`${key}.columnTimezone: ${oneLine(err)}`);
     }
   }
   let archiveOid: number | undefined;
@@ -280,15 +529,18 @@ async function checkRule(s: MaintenanceSession, rule: PurgeRule, i: number): Pro
     const a = splitName(rule.archiveTable, root.schema);
     const archive = await relationByName(s, a.schema, a.name);
     if (!archive) {
-      throw new TaskError(
+      problems.push(
         `${key}.archiveTable: table "${a.schema}.${a.name}" does not exist in database ${s.connection.id} (create it with CREATE TABLE ${a.name} (LIKE ${root.name} INCLUDING ALL))`,
       );
+    } else {
+      archiveOid = archive.oid;
+      archiveName = relationText(archive);
     }
-    archiveOid = archive.oid;
-    archiveName = relationText(archive);
   }
-  const scope = await scopeOf(s, key, root.oid, archiveOid);
-  return { rootOid: root.oid, archiveOid, rootName: relationText(root), archiveName, leaves: typeof scope === "object" ? scope.leaves : [] };
+  if (problems.length) throw new TaskError(problems.join("; "));
+  const scope = await scopeOf(s, key, rule, root.oid, archiveOid);
+  if (typeof scope === "object") await checkStatements(s, key, rule, await boundOf(s, col.type, rule, new Date()), scope);
+  return { rootOid: root.oid, archiveOid, rootName: relationText(root), archiveName, leaves: typeof scope === "object" ? scope.leaves : [], columnType: col.type };
 }
 
 export const purgeTask = defineTask({
@@ -298,12 +550,26 @@ export const purgeTask = defineTask({
   async run(settings, ctx): Promise<MaintenanceResult<RuleReport[]>> {
     const outcomes = await forEachDatabase(settings, settings, "purge", ctx, async (s) => {
       const budget = new Budget(settings.TIME_BUDGET_SECONDS, ctx.signal);
-      // Every rule is checked before any row is touched.
+      // Every rule is checked before any row is touched; every rule's refusal is told, not only the first.
       const checked: Checked[] = [];
-      for (const [i, rule] of settings.rules.entries()) checked.push(await checkRule(s, rule, i));
+      const refusals: string[] = [];
+      for (const [i, rule] of settings.rules.entries()) {
+        try {
+          checked.push(await checkRule(s, rule, i));
+        } catch (err) {
+          refusals.push(err instanceof TaskError ? err.message : `PURGE_RULES[${i}] (${rule.table}): ${oneLine(err)}`);
+        }
+      }
+      if (refusals.length) throw new TaskError(refusals.join("; "));
       const reports: RuleReport[] = [];
       for (const [i, rule] of settings.rules.entries()) {
-        reports.push(await purgeRule(s, settings, ctx, budget, rule, i, checked[i]));
+        try {
+          reports.push(await purgeRule(s, settings, ctx, budget, rule, i, checked[i]));
+        } catch (err) {
+          // Every failure of a run names the rule it stopped at; the SQLSTATE stays (a database dropped meanwhile is skipped, not failed).
+          if (err instanceof TaskError && err.message.startsWith(`PURGE_RULES[${i}]`)) throw err;
+          throw Object.assign(new Error(`PURGE_RULES[${i}] (${rule.table}): ${oneLine(err)}`), { code: sqlState(err) });
+        }
       }
       databaseMetric(ctx, s.connection.id, "RowsPurged", MetricUnit.Count, reports.reduce((a, r) => a + r.deleted, 0));
       return reports;
@@ -340,7 +606,7 @@ async function purgeRule(
     report.vanished.push(what);
     ctx.log.warn(`purge ${key} (${rule.table}): ${what} ${why} since the rules were checked; skipped`);
   };
-  const scope = await scopeOf(s, key, checked.rootOid, checked.archiveOid);
+  const scope = await scopeOf(s, key, rule, checked.rootOid, checked.archiveOid);
   if (scope === undefined) {
     vanished(report.table, "was dropped");
     return report;
@@ -354,11 +620,10 @@ async function purgeRule(
   for (const gone of checked.leaves.filter((l) => !scope.leaves.some((x) => x.oid === l.oid))) {
     vanished(relationText(gone), (await relationsByOid(s, [gone.oid])).size ? "was detached from the rule's table" : "was dropped");
   }
-  const col = quoteIdent(rule.timestampColumn);
-  // The cut-off is an instant (timestamptz): against a timestamp-without-time-zone or date column
-  // PostgreSQL reads the column in the session's TimeZone (the database's own setting), as the rows were
-  // written; an untyped parameter would take the column's type and drop the instant's offset.
-  const condition = `${col} < $1::timestamptz${rule.where !== undefined ? ` AND (${rule.where})` : ""}`;
+  const bound = await boundOf(s, checked.columnType, rule, cutoff);
+  // Partitions or children attached since the check are checked the same way before their rows are touched.
+  const fresh = scope.leaves.filter((l) => !checked.leaves.some((c) => c.oid === l.oid));
+  if (fresh.length) await checkStatements(s, key, rule, bound, { ...scope, leaves: fresh });
   leaves: for (const leaf of scope.leaves) {
     let counted: { table: string; deleted: number } | undefined;
     for (;;) {
@@ -374,7 +639,7 @@ async function purgeRule(
         break;
       }
       const oids = scope.archive ? [leaf.oid, scope.archive.oid] : [leaf.oid];
-      const acted = await actByOid(s, oids, ([l, a]) => purgeBatch(s, key, rule, condition, cutoff, l, leaf.columns, a));
+      const acted = await actByOid(s, oids, ([l, a]) => purgeBatch(s, key, rule, bound, { ...leaf, ...l }, a));
       if (acted.status === "vanished") {
         if (acted.gone.includes(leaf.oid)) {
           vanished(counted?.table ?? relationText(leaf), "was dropped");
@@ -400,13 +665,13 @@ async function purgeRule(
   const where = rule.where !== undefined ? ` where ${rule.where}` : "";
   const into = scope.archive ? ` (archived to ${relationText(scope.archive)})` : "";
   const parts = scope.leaves.length > 1 ? ` from ${report.leaves.filter((l) => l.deleted > 0).length} of ${scope.leaves.length} tables` : "";
-  ctx.log.info(`purge ${report.table}: ${report.deleted} row(s) older than ${report.cutoff}${where} deleted${parts}${into} in ${report.batches} batch(es)`);
+  ctx.log.info(`purge ${report.table}: ${report.deleted} row(s) with ${rule.timestampColumn} < ${bound.value} (older than ${report.cutoff})${where} deleted${parts}${into} in ${report.batches} batch(es)`);
   return report;
 }
 
 /**
  * One batch inside one physical table `leaf`: up to batchSize rows of it (and only of it: its OID
- * binds the pick) older than the cut-off are deleted, and with `archive` inserted there in the same
+ * binds the pick) older than the bound are deleted, and with `archive` inserted there in the same
  * statement. With an archive the batch is its own transaction and commits only when the archive took
  * exactly the rows deleted.
  */
@@ -414,30 +679,19 @@ async function purgeBatch(
   s: MaintenanceSession,
   key: string,
   rule: PurgeRule,
-  condition: string,
-  cutoff: Date,
-  leaf: RelationRef,
-  columns: string[],
+  bound: Bound,
+  leaf: Leaf,
   archive: RelationRef | undefined,
 ): Promise<{ deleted: number; archived: number }> {
-  const t = qualified(leaf.schema, leaf.name);
-  const pick = `SELECT ctid FROM ONLY ${t} WHERE tableoid = $2::oid AND ${condition} LIMIT ${rule.batchSize} FOR UPDATE SKIP LOCKED`;
-  const remove = `DELETE FROM ONLY ${t} WHERE ctid = ANY(ARRAY(${pick}))`;
+  const { statement } = batchStatement(rule, bound, leaf, archive);
   if (!archive) {
     // One statement = one transaction.
-    const { result } = await s.exec(remove, [cutoff, leaf.oid]);
+    const { result } = await s.exec(statement, [bound.value, leaf.oid]);
     return { deleted: result.rowCount ?? 0, archived: 0 };
   }
-  const collist = columns.map(quoteIdent).join(", ");
-  const a = qualified(archive.schema, archive.name);
   await s.exec("BEGIN");
   try {
-    const { result } = await s.exec(
-      `WITH moved AS (${remove} RETURNING ${collist}),
-            archived AS (INSERT INTO ${a} (${collist}) OVERRIDING SYSTEM VALUE SELECT ${collist} FROM moved RETURNING 1)
-       SELECT (SELECT count(*) FROM moved)::int AS deleted, (SELECT count(*) FROM archived)::int AS archived`,
-      [cutoff, leaf.oid],
-    );
+    const { result } = await s.exec(statement, [bound.value, leaf.oid]);
     const n = { deleted: Number(result.rows[0].deleted), archived: Number(result.rows[0].archived) };
     if (n.archived !== n.deleted) {
       throw new TaskError(

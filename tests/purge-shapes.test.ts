@@ -5,31 +5,19 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { runTask } from "../tasks/lib/runtime";
 import { purgeTask } from "../tasks/purge";
-import { adminQuery, createTestDatabase, PG_HOST, PG_PORT } from "./helpers/pg";
-
-type Db = Awaited<ReturnType<typeof createTestDatabase>>;
+import { adminQuery, PG_HOST, PG_PORT } from "./helpers/pg";
+import { purgeDatabase } from "./helpers/purge";
 
 describe("purge of every table shape", () => {
-  let db: Db;
-  beforeAll(async () => {
-    db = await createTestDatabase("mr_purge_shapes");
+  const t = purgeDatabase("mr_purge_shapes");
+  const { sql, env, ids, refused } = t;
+  let db: ReturnType<typeof t.db>;
+  beforeAll(() => {
+    db = t.db();
   });
-  afterAll(async () => db?.drop());
-
-  const sql = (text: string) => adminQuery(text, [], db.name);
-  const env = (rules: unknown) => ({ DATABASE_URL: db.url, PAUSE_MS: "0", LOG_LEVEL: "ERROR", PURGE_RULES: JSON.stringify(rules) });
-  const ids = async (text: string) => (await adminQuery<{ id: number }>(text, [], db.name)).rows.map((r) => Number(r.id));
-  const refused = async (rules: unknown) => {
-    try {
-      await runTask(purgeTask, env(rules));
-    } catch (err) {
-      return (err as Error).message;
-    }
-    throw new Error(`${JSON.stringify(rules)} was accepted`);
-  };
 
   const repro = `
     DROP TABLE IF EXISTS events, events_archive;
@@ -184,15 +172,15 @@ describe("purge of every table shape", () => {
     expect(await ids("SELECT id FROM jobs ORDER BY id")).toEqual([2, 3, 5]);
   });
 
-  it("a timestamp column without time zone is read in the database's own timezone: exactly the rows older than the cut-off go, east or west of UTC", async () => {
-    for (const zone of ["America/Los_Angeles", "Asia/Tokyo"]) {
-      // Rows 1.5 h to 48.5 h old, written as local wall-clock times of the database's timezone.
-      await adminQuery(`ALTER DATABASE "${db.name}" SET timezone = '${zone}'`, [], "postgres");
+  it("a timestamp column without time zone is read in the rule's columnTimezone: exactly the rows older than the cut-off go, east or west of UTC, whatever the database's zone", async () => {
+    for (const [zone, database] of [["America/Los_Angeles", "Asia/Tokyo"], ["Asia/Tokyo", "America/Los_Angeles"], ["America/Los_Angeles", "UTC"]]) {
+      // Rows 1.5 h to 48.5 h old, written as local wall-clock times of the writers' zone.
+      await adminQuery(`ALTER DATABASE "${db.name}" SET timezone = '${database}'`, [], "postgres");
       await sql(`
         DROP TABLE IF EXISTS local_times;
         CREATE TABLE local_times (age_hours numeric, created_at timestamp NOT NULL);
-        INSERT INTO local_times SELECT h + 0.5, (now() - make_interval(mins => ((h + 0.5) * 60)::int))::timestamp FROM generate_series(1, 48) h;`);
-      const result = await runTask(purgeTask, env([{ table: "local_times", timestampColumn: "created_at", olderThanDays: 1 }]));
+        INSERT INTO local_times SELECT h + 0.5, (now() - make_interval(mins => ((h + 0.5) * 60)::int)) AT TIME ZONE '${zone}' FROM generate_series(1, 48) h;`);
+      const result = await runTask(purgeTask, env([{ table: "local_times", timestampColumn: "created_at", olderThanDays: 1, columnTimezone: zone }]));
       expect([zone, result.databases[0].report![0].deleted]).toEqual([zone, 25]);
       expect([zone, await ids("SELECT min(age_hours) AS id FROM local_times"), await ids("SELECT max(age_hours) AS id FROM local_times")]).toEqual([zone, [1.5], [23.5]]);
     }

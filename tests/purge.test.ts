@@ -1,19 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { runTask } from "../tasks/lib/runtime";
 import { purgeTask } from "../tasks/purge";
-import { adminQuery, createTestDatabase } from "./helpers/pg";
-
-type Db = Awaited<ReturnType<typeof createTestDatabase>>;
+import { adminQuery } from "./helpers/pg";
+import { purgeDatabase } from "./helpers/purge";
 
 describe("purge", () => {
-  let db: Db;
-  beforeAll(async () => {
-    db = await createTestDatabase("mr_purge");
+  const t = purgeDatabase("mr_purge");
+  const { env, ids } = t;
+  let db: ReturnType<typeof t.db>;
+  beforeAll(() => {
+    db = t.db();
   });
-  afterAll(async () => db?.drop());
-
-  const env = (rules: unknown) => ({ DATABASE_URL: db.url, PAUSE_MS: "0", LOG_LEVEL: "ERROR", PURGE_RULES: JSON.stringify(rules) });
-  const ids = async (sql: string) => (await adminQuery<{ id: number }>(sql, [], db.name)).rows.map((r) => Number(r.id));
 
   it("deletes only rows older than the rule, in batches", async () => {
     await adminQuery(
@@ -40,8 +37,8 @@ describe("purge", () => {
       [],
       db.name,
     );
-    // 40..280 days old: ids 3..7 are older than 90 days.
-    const result = await runTask(purgeTask, env([{ table: "jobs", timestampColumn: "created_at", olderThanDays: 90, archiveTable: "jobs_archive", batchSize: 2 }]));
+    // 40..280 days old, written in the session's zone (UTC): ids 3..7 are older than 90 days.
+    const result = await runTask(purgeTask, env([{ table: "jobs", timestampColumn: "created_at", olderThanDays: 90, archiveTable: "jobs_archive", batchSize: 2, columnTimezone: "UTC" }]));
     const [report] = result.databases[0].report!;
     expect([report.deleted, report.archived, report.batches, report.complete]).toEqual([5, 5, 3, true]);
     expect(await ids("SELECT id FROM jobs ORDER BY id")).toEqual([1, 2]);
@@ -103,7 +100,7 @@ describe("purge", () => {
       'PURGE_RULES[1].where: not a condition on public.w_jobs: column "state" does not exist',
     );
     await expect(runTask(purgeTask, env([{ ...ok, where: "status" }]))).rejects.toThrow(
-      "PURGE_RULES[0].where: not a condition on public.w_jobs: argument of WHERE must be type boolean, not type text",
+      "PURGE_RULES[0].where: not a condition on public.w_jobs: argument of AND must be type boolean, not type text",
     );
     expect(await ids("SELECT id FROM w_jobs ORDER BY id")).toEqual([1, 2]);
   });

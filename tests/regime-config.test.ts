@@ -329,6 +329,16 @@ describe("mistakes that would pass silently are refused, naming the key", () => 
       { name: "prod", databases: [db({ purge: { rules: [{ table: "audit_logs", olderThanDays: 90 }, { table: "public.audit_logs", olderThanDays: 30 }] } })] },
       'databases[0].purge.rules[1].table: duplicate purge rule on table "public.audit_logs"',
     ],
+    [
+      "a purge rule's column zone given as an abbreviation, which ignores daylight saving",
+      { name: "prod", databases: [db({ purge: { rules: [{ table: "events", olderThanDays: 1, columnTimezone: "PST" }] } })] },
+      "databases[0].purge.rules[0].columnTimezone: must be an IANA timezone such as America/New_York or UTC (EST/PST are not: they ignore daylight saving)",
+    ],
+    [
+      "a purge rule's column zone in the wrong case",
+      { name: "prod", databases: [db({ purge: { rules: [{ table: "events", olderThanDays: 1, columnTimezone: "america/los_angeles" }] } })] },
+      'databases[0].purge.rules[0].columnTimezone: "america/los_angeles": IANA timezone names are case-sensitive; write America/Los_Angeles',
+    ],
     ["a table listed twice for VACUUM FULL", { name: "prod", databases: [db({ vacuum: { fullTables: ["events", "public.events"] } })] }, 'databases[0].vacuum.fullTables[1]: duplicate table "public.events"'],
     ["an email subscribed twice", { name: "prod", alerting: { P0: { email: ["ops@example.com", "OPS@example.com"] } } }, 'alerting.P0.email[1]: duplicate email address "OPS@example.com"'],
     [
