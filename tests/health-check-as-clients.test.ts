@@ -16,6 +16,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { endpointsSetting } from "../components/health-checks";
+import { endpointSchema } from "../regime/endpoints";
 import { checkAll } from "../tasks/health-check/check";
 import { healthCheckCli } from "../tasks/health-check/cli";
 import { healthCheckSettings, type EndpointInput } from "../tasks/health-check/settings";
@@ -157,6 +159,15 @@ describe("redirects are followed as a browser and curl -L follow them", () => {
     expect(named).toMatchObject({ healthy: true, status: 301, failures: [] });
     expect(named).not.toHaveProperty("redirects");
     expect(healthCheckCli({ url: [`${base}/health`], "no-follow-redirects": ["true"] }).ENDPOINTS).toContain('"followRedirects":false');
+  });
+
+  it("endpoints.checks[].followRedirects false in the stack config reaches the function: the 301 is judged; the default follows", async () => {
+    const configs = [{ name: "no-follow", url: `${base}/health`, followRedirects: false }, { name: "follow", url: `${base}/health` }].map((c) => endpointSchema.parse(c));
+    const results = await checkAll(parseSettings(healthCheckSettings, { ENDPOINTS: endpointsSetting(configs) }), new AbortController().signal).then((r) => r.results);
+    expect(results.map((r) => [r.name, r.healthy, r.status])).toEqual([
+      ["no-follow", false, 301],
+      ["follow", true, 200],
+    ]);
   });
 
   it("still down: a redirect loop, a redirect to a 500, and more than 10 redirects", async () => {
