@@ -55,7 +55,7 @@
  * streams; the text is decoded with TextDecoder from the byte-order mark, else the Content-Type
  * charset (an unknown label is ignored, as browsers do), else UTF-8. The body is read as far as the
  * conditions need: `jsonField` reads the whole document, `bodyContains` stops once the text is
- * found, and a status-only check reads it only to find an undecodable body: one still arriving at
+ * found, and a status-only check reads at most its first 64 KiB, only to find an undecodable body: one still arriving at
  * the timeout (server-sent events, a long download) is judged on its status, its response time
  * that of its headers. At most MAX_BODY_BYTES (default 2 MiB, up to 16 MiB) of decoded body are
  * read, then the connection is closed: the decoders run under back-pressure, so a huge, endless or

@@ -213,6 +213,9 @@ function peerChain(t: tls.TLSSocket, ca: string | undefined): ChainEntry[] {
   return (validatedChain(sent, trustStore(ca)) ?? certificateChain(leaf)).filter((c) => Number.isFinite(c.notAfter));
 }
 
+/** Decoded body bytes a status-only check reads at most (or MAX_BODY_BYTES when smaller). */
+const STATUS_ONLY_BODY_BYTES = 64 * 1024;
+
 /** Opens the connection, checks the certificates, sends one request and reads the body the conditions need. */
 export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
   const url = new URL(r.url);
@@ -221,6 +224,8 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
   const port = Number(url.port || (https ? 443 : 80));
   const out: Probe = { status: null, responseTimeMs: null, body: Buffer.alloc(0), truncated: false, errors: [] };
   const elapsed = () => Math.round(performance.now() - r.started);
+  // A status-only check reads the body only to find one no client can decode: its start will do.
+  const cap = r.need.kind === "none" ? Math.min(r.maxBodyBytes, STATUS_ONLY_BODY_BYTES) : r.maxBodyBytes;
 
   return new Promise<Probe>((resolve) => {
     let phase = "connecting";
@@ -238,7 +243,7 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
       clearTimeout(timer);
       outer.removeEventListener("abort", onAbort);
       if (error) out.errors.push(error);
-      out.body = Buffer.concat(chunks, Math.min(received, r.maxBodyBytes)).subarray(0, r.maxBodyBytes);
+      out.body = Buffer.concat(chunks, Math.min(received, cap)).subarray(0, cap);
       bodyStream?.destroy();
       session?.destroy();
       socket?.destroy();
@@ -315,7 +320,7 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
         if (done || out.bodyError !== undefined) return;
         chunks.push(chunk);
         received += chunk.length;
-        if (received > r.maxBodyBytes) {
+        if (received > cap) {
           // Enough: close the connection (and stop the decoders) instead of reading the rest.
           out.truncated = true;
           return complete();
