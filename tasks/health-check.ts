@@ -61,8 +61,9 @@
  * read, then the connection is closed: the decoders run under back-pressure, so a huge, endless or
  * decompression-bomb body costs no more than that. A JSON body larger than that is a failure saying
  * so, not "not JSON". A body that cannot be decoded (unknown content coding, corrupt data) is a
- * wrong answer, body conditions or not: no client could read it. Each
- * endpoint has one connection of its own (no keep-alive), so the response time includes DNS, TCP and
+ * wrong answer, body conditions or not: no client could read it. HTTP/1.1 answers are parsed as
+ * leniently as curl and browsers parse them (bare LF line ends, control characters in a header
+ * value). Each endpoint has one connection of its own (no keep-alive), so the response time includes DNS, TCP and
  * TLS set-up, as a user's first request would.
  *
  * Request headers: `headersSecretArn` names a Secrets Manager secret whose SecretString is a JSON

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as https from "node:https";
+import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -25,7 +26,7 @@ import { parseSettings } from "../tasks/lib/runtime";
 import { issue, type Issued } from "./helpers/tls-chain";
 
 const DAY = 86_400_000;
-const servers: (http.Server | https.Server | http2.Http2SecureServer)[] = [];
+const servers: (http.Server | https.Server | http2.Http2SecureServer | net.Server)[] = [];
 const streams = new Set<http.ServerResponse>();
 let dir = "";
 let base = "";
@@ -34,9 +35,16 @@ let h2Url = "";
 let crossUrl = "";
 let crossExpiredIntUrl = "";
 let rootA: Issued;
+let raw = "";
+/** Answers written byte for byte, by path: what curl and browsers accept though node's strict parser does not. */
+const RAW: Record<string, string> = {
+  "/bare-lf": "HTTP/1.1 200 OK\nContent-Length: 2\nConnection: close\n\nok",
+  "/control-char": "HTTP/1.1 200 OK\r\nX-Build: a\x01b\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+  "/garbage": "this is not HTTP\r\n\r\n",
+};
 const seen: { path: string; method: string; authorization?: string }[] = [];
 
-function listen(server: http.Server | https.Server | http2.Http2SecureServer): Promise<number> {
+function listen(server: http.Server | https.Server | http2.Http2SecureServer | net.Server): Promise<number> {
   servers.push(server);
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
 }
@@ -122,6 +130,12 @@ beforeAll(async () => {
   const interExpired = issue(path.join(dir, "inter-expired"), { cn: "Expired Intermediate", start: at(-400), end: at(-2), ca: true, issuer: rootA });
   const leafOfExpired = issue(path.join(dir, "leaf-expired-int"), { cn: "127.0.0.1", start: at(-1), end: at(90), ca: false, issuer: interExpired });
 
+  const rawServer = net.createServer((s) => {
+    s.on("error", () => {});
+    s.once("data", (d) => s.end(RAW[d.toString().split(" ")[1]] ?? "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"));
+  });
+  raw = `http://127.0.0.1:${await listen(rawServer)}`;
+
   crossUrl = `https://127.0.0.1:${await listen(https.createServer({ key: leaf.key, cert: leaf.cert + inter.cert + crossA.cert }, route))}/health/`;
   crossExpiredIntUrl = `https://127.0.0.1:${await listen(https.createServer({ key: leafOfExpired.key, cert: leafOfExpired.cert + interExpired.cert + crossA.cert }, route))}/health/`;
 
@@ -137,7 +151,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of streams) s.destroy();
-  await Promise.all(servers.map((s) => new Promise((r) => ("closeAllConnections" in s && s.closeAllConnections(), s.close(r)))));
+  await Promise.all(servers.map((s) => new Promise((r) => ("closeAllConnections" in s && s.closeAllConnections(), s.close(() => r(undefined))))));
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -241,6 +255,18 @@ describe("the body is read as far as the conditions need", () => {
     expect(found.responseTimeMs).toBeLessThan(1000);
     expect(missing).toMatchObject({ healthy: false, failures: ["timed out after 1000 ms reading the body"] });
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
+
+describe("answers are parsed as leniently as curl and browsers parse them", () => {
+  it("bare LF line ends and a control character in a header value are available; an answer that is not HTTP is down", async () => {
+    const results = await check([{ url: `${raw}/bare-lf` }, { url: `${raw}/control-char` }, { url: `${raw}/garbage` }]);
+    expect(results.map((r) => [r.healthy, r.status])).toEqual([
+      [true, 200],
+      [true, 200],
+      [false, null],
+    ]);
+    expect(results[2].failures).toEqual([expect.stringMatching(/^request failed: Parse Error/)]);
   });
 });
 

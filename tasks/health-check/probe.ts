@@ -340,6 +340,10 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
         path: `${url.pathname}${url.search}`,
         headers: requestHeaders(url, r.headers, false),
         createConnection: () => socket,
+        // Parse answers as leniently as curl and browsers do (bare LF line ends, control characters in
+        // a header value): node's strict parser refuses them, and a server its users reach is not
+        // down for that. One request per connection: nothing to smuggle.
+        insecureHTTPParser: true,
       });
       req.on("error", (err) => finish(`request failed: ${oneLine(err)}`));
       req.on("response", (res) => onResponse("http/1.1", res.statusCode ?? 0, res.headers, res));
