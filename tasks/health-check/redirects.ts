@@ -55,8 +55,9 @@ export async function probeFollowingRedirects(e: Endpoint, maxBodyBytes: number,
     );
     if (p.certificateDaysLeft !== undefined) certificate ??= { certificateDaysLeft: p.certificateDaysLeft, certificateExpiresFirst: p.certificateExpiresFirst, chainLength: p.chainLength };
     const result: ChainProbe = { ...p, ...certificate, redirects };
-    if (!p.redirected) return result;
     const chainText = () => [e.url, ...redirects].map(redactUrl).join(" -> ");
+    // A failure after redirects names where it happened.
+    if (!p.redirected) return redirects.length ? { ...result, errors: p.errors.map((err) => `${err} (after redirects: ${chainText()})`) } : result;
     let next: URL;
     try {
       next = new URL(p.location as string, url);
