@@ -84,6 +84,7 @@ export function endpointsSetting(endpoints: EndpointConfig[]): string {
       url: e.url,
       method: e.method,
       timeoutMs: e.timeoutMs,
+      ...(e.followRedirects ? {} : { followRedirects: false }),
       // The secret's ARN only: the task reads the header values at run time.
       ...(e.headersSecretArn !== undefined ? { headersSecretArn: e.headersSecretArn } : {}),
       conditions: {
@@ -262,7 +263,7 @@ export class HealthChecks extends pulumi.ComponentResource {
             resource: `endpoint-${e.name}`,
             metric: "down",
             severity: e.severity,
-            runbook: `${e.url} was unavailable ${failures} checks in a row (${sparse ? `checks up to ${Math.round(args.schedule.intervalSeconds / 3600)} h apart` : `one check every ${period / 60} min`}: pages ${pageFrom}-${pageBy} min into an outage${gapped ? ` while checks run, ${args.schedule.expression}; outside them the alarm keeps its state` : ""}): unreachable, untrusted certificate, timed out, or a wrong answer (status, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
+            runbook: `${e.url} was unavailable ${failures} checks in a row (${sparse ? `checks up to ${Math.round(args.schedule.intervalSeconds / 3600)} h apart` : `one check every ${period / 60} min`}: pages ${pageFrom}-${pageBy} min into an outage${gapped ? ` while checks run, ${args.schedule.expression}; outside them the alarm keeps its state` : ""}): unreachable, untrusted certificate, timed out, or a wrong answer (status after redirects, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
             treatMissingData: missing,
             paused: args.paused,
             args: {
@@ -328,7 +329,7 @@ export class HealthChecks extends pulumi.ComponentResource {
               resource: `endpoint-${e.name}`,
               metric: "certificate",
               severity: e.certificateSeverity,
-              runbook: `A TLS certificate of ${e.url} (the leaf or an intermediate the server sends: the health-check log names it) expires in fewer than ${e.minCertificateDays} days. Renew it, or install the CA's current intermediate (certbot renew --nginx, or check ACM auto-renewal and DNS validation), and reload the web server.`,
+              runbook: `A TLS certificate of ${e.url} (the leaf, an intermediate or the trusted root of the chain clients validate: the health-check log names it) expires in fewer than ${e.minCertificateDays} days. Renew it, or install the CA's current intermediate (certbot renew --nginx, or check ACM auto-renewal and DNS validation), and reload the web server.`,
               // CertificateDaysLeft is sampled (a healthy value once a UTC day, a breaching one every
               // run): no data is a healthy certificate; a stopped health check pages through its missed-run alarm.
               treatMissingData: "notBreaching",

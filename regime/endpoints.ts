@@ -21,7 +21,13 @@ export const endpointSchema = z
       .describe("the http(s) URL requested (a health endpoint such as /health); no user:password@ and no credential query parameter (token, api_key, ...): use headersSecretArn"),
     method: z.enum(["GET", "HEAD", "POST"]).default("GET").describe("HTTP method of the request"),
     timeoutMs: z.number().int().min(100).max(60_000).default(10_000).describe("milliseconds before the request counts as failed"),
-    status: statusCondition.default(200).describe("HTTP status code (or list of codes) that counts as healthy"),
+    status: statusCondition.default(200).describe("HTTP status code (or list of codes) that counts as healthy, judged on the final answer after redirects"),
+    followRedirects: z
+      .boolean()
+      .default(true)
+      .describe(
+        "follow redirects (301, 302, 303, 307, 308; at most 10, to any http(s) URL, headersSecretArn's headers only to the URL's own origin) and judge the final answer, as a browser or curl -L does; a loop or more than 10 is down. false: judge the redirect itself (a status listing the 3xx also stops there)",
+      ),
     maxResponseMs: z
       .number()
       .int()
@@ -42,7 +48,7 @@ export const endpointSchema = z
       .int()
       .min(1)
       .optional()
-      .describe("for https: certificate alarm (certificateSeverity) when a certificate of the chain (leaf or intermediate) expires sooner; never counts as down"),
+      .describe("for https: certificate alarm (certificateSeverity) when a certificate of the chain clients validate (leaf, intermediate, or the trusted root; not extra ones the server sends beyond that root) expires sooner; never counts as down"),
     headersSecretArn: secretsManagerArn
       .optional()
       .describe("request headers from a Secrets Manager secret whose SecretString is a JSON object of header name to value, read by the check at run time"),

@@ -5,14 +5,15 @@
  *
  * ENDPOINTS is a JSON list:
  *   [{ "name": "api", "url": "https://api.example.com/health", "method": "GET", "timeoutMs": 10000,
+ *      "followRedirects": true,            // false: judge a redirect itself
  *      "insecure": false, "ca": "-----BEGIN CERTIFICATE-----...",
  *      "headersSecretArn": "arn:aws:secretsmanager:...:secret:api-health-AbCdEf",
  *      "headers": { "Authorization": "Bearer ..." },   // command line only: refused in Lambda
  *      "conditions": {
  *        "status": 200,                      // or [200, 204], "2xx", "200-299", or a list of those
- *        "bodyContains": "ok",               // within the first MAX_BODY_BYTES of the decoded body
+ *        "bodyContains": "ok",               // within the first MAX_BODY_BYTES (2 MiB) of the decoded body
  *        "jsonField": { "path": "status", "equals": "ok" },   // dotted path, `items.0.state` indexes arrays
- *        "responseTimeMs": 500,              // slow above this (headers and capped body included)
+ *        "responseTimeMs": 500,              // slow above this (redirects, headers and the body read included)
  *        "certificateDaysLeft": 14           // expiring below this, https only
  *      } }]
  * Conditions default to { "status": 200 }.
@@ -26,11 +27,24 @@
  * alarms page their own severities; they never lower Healthy and never fail the run, so a slow or
  * expiring endpoint is neither "down" nor a failed run (exit 0, no Lambda error).
  *
- * TLS: the connection is opened with node:tls and the peer certificates are read from that socket, so
- * their days left are known even when one is expired or self-signed. Days left are those of the
- * certificate of the chain that expires first (`certificateExpiresFirst` names it): the leaf, the
- * intermediates the server sends (linked by issuer, in any order they are sent) and the root that
- * anchors them (sent, or from the trust store). Trust is then checked here (chain against the system
+ * Redirects (301, 302, 303, 307, 308) are followed as browsers and `curl -L` follow them: to any
+ * http(s) URL, at most 10 (redirects.ts), all within the endpoint's one timeout, and the final answer
+ * is judged; the result lists the URLs in `redirects`. A 303, and a 301 or 302 after a POST, is
+ * fetched with GET. The endpoint's headers go to its own origin only. A loop, more than 10
+ * redirects, or a Location that is no http(s) URL is a failure naming the chain; a redirect to an
+ * error is judged by the error's status. `followRedirects: false`, or a status condition that
+ * accepts the redirect's own status (`"status": 301`), judges the redirect itself.
+ *
+ * TLS: the connection is opened with node:tls, offering HTTP/2 and HTTP/1.1 through ALPN as browsers
+ * and curl do, and speaks the one the server chooses (node:http2 for h2; `protocol` in the result).
+ * The peer certificates are read from that socket, so their days left are known even when one is
+ * expired or self-signed. Days left are those of the certificate that expires first
+ * (`certificateExpiresFirst` names it) in the chain a client validates: from the leaf through the
+ * intermediates the server sends (linked by issuer and signature, in any order they are sent) up to
+ * the first certificate that is itself in the trust store (node's roots and `ca`) or issued by one
+ * in it, that root included. Certificates sent beyond it play no part: an expired cross-signed copy
+ * of the root (Let's Encrypt's old pattern) neither pages nor counts, as OpenSSL and curl ignore it.
+ * A chain no trusted root anchors is reported as the server sent it. Trust is then checked here (chain against the system
  * roots or `ca`, and the host name): an untrusted certificate, an expired one anywhere in the chain
  * included, is a failure and no request is sent over the connection, unless `insecure` is true
  * (days left are still reported then).
@@ -39,11 +53,17 @@
  * br`, and the content codings of Content-Encoding (gzip and x-gzip, deflate zlib-wrapped or raw, br,
  * identity; stacked ones such as `gzip, br` undone in reverse order) are decoded with node:zlib
  * streams; the text is decoded with TextDecoder from the byte-order mark, else the Content-Type
- * charset (an unknown label is ignored, as browsers do), else UTF-8. At most MAX_BODY_BYTES (64 KiB) of decoded body are read, then the connection
- * is closed: the decoders run under back-pressure, so a huge, endless or decompression-bomb body
- * costs no more than that. A body that cannot be decoded (unknown content coding, corrupt data) is a
- * wrong answer, body conditions or not: no client could read it. Each
- * endpoint has one connection of its own (no keep-alive), so the response time includes DNS, TCP and
+ * charset (an unknown label is ignored, as browsers do), else UTF-8. The body is read as far as the
+ * conditions need: `jsonField` reads the whole document, `bodyContains` stops once the text is
+ * found, and a status-only check reads at most its first 64 KiB, only to find an undecodable body: one still arriving at
+ * the timeout (server-sent events, a long download) is judged on its status, its response time
+ * that of its headers. At most MAX_BODY_BYTES (default 2 MiB, up to 16 MiB) of decoded body are
+ * read, then the connection is closed: the decoders run under back-pressure, so a huge, endless or
+ * decompression-bomb body costs no more than that. A JSON body larger than that is a failure saying
+ * so, not "not JSON". A body that cannot be decoded (unknown content coding, corrupt data) is a
+ * wrong answer, body conditions or not: no client could read it. HTTP/1.1 answers are parsed as
+ * leniently as curl and browsers parse them (bare LF line ends, control characters in a header
+ * value). Each endpoint has one connection of its own (no keep-alive), so the response time includes DNS, TCP and
  * TLS set-up, as a user's first request would.
  *
  * Request headers: `headersSecretArn` names a Secrets Manager secret whose SecretString is a JSON
@@ -58,7 +78,7 @@
  * Lambda so is a credential-like query parameter (`?token=`, `api_key=`): both would sit in the
  * environment; give them as a header. Everything the task prints (result, failure line, logs, the
  * Endpoint dimension when the name defaults to the URL, a redirect's Location) has URLs redacted
- * (tasks/lib/url-credentials.ts).
+ * (tasks/lib/url-credentials.ts). That includes the `redirects` list.
  *
  * Metrics (Endpoint dimension, published at once): Healthy (0/1, availability only), ResponseTime
  * (ms, when a response arrived), CertificateDaysLeft (https, the chain's earliest expiry). Days left
@@ -68,8 +88,9 @@
  * (tasks/lib/metrics.ts); the other runs write it as a log line.
  *
  * The parts, under tasks/health-check/: settings.ts (ENDPOINTS and the conditions), headers.ts and
- * secret-headers.ts (request headers, inline or from a secret), probe.ts (connection, TLS chain,
- * request) with body-decoding.ts, conditions.ts (the probe judged), check.ts (every endpoint,
+ * secret-headers.ts (request headers, inline or from a secret), redirects.ts (the requests of a
+ * check, redirects followed), probe.ts (connection, TLS chain, one HTTP/1.1 or HTTP/2 request) with
+ * body-decoding.ts, conditions.ts (the probe judged), check.ts (every endpoint,
  * concurrently) and cli.ts (the command line). This file is the task: metrics, logs, failure line.
  */
 import { defineTask, MetricUnit, recordMetric, type TaskContext } from "./lib/runtime";

@@ -157,15 +157,22 @@ describe("the health-check task", () => {
     expect(JSON.stringify(emf)).not.toContain(TOKEN);
   });
 
-  it("a redirect whose Location carries credentials is reported redacted", async () => {
+  it("a redirect whose Location carries credentials is reported redacted, judged itself or followed", async () => {
     const endpoints: EndpointInput[] = [
-      { name: "sso", url: `${base}/redirect` },
-      { name: "relative", url: `${base}/relative-redirect` },
+      { name: "sso", url: `${base}/redirect`, followRedirects: false },
+      { name: "relative", url: `${base}/relative-redirect`, followRedirects: false },
+      { name: "sso-followed", url: `${base}/redirect`, timeoutMs: 3000 },
+      { name: "relative-followed", url: `${base}/relative-redirect` },
     ];
     const { results } = await checkAll(parseSettings(healthCheckSettings, { ENDPOINTS: JSON.stringify(endpoints) }), new AbortController().signal);
-    expect(results[0].failures).toEqual(["status 302 != 200 (redirect to https://***@login.example.com/sso?next=%2F&access_token=***)"]);
+    expect(results[0].failures).toEqual(["status 302 != 200 (redirect to https://***@login.example.com/sso?next=%2F&access_token=***, not followed: followRedirects is false)"]);
     // A relative Location is shown absolute, its token redacted too.
-    expect(results[1].failures).toEqual([`status 301 != 200 (redirect to ${base}/login?access_token=***)`]);
+    expect(results[1].failures).toEqual([`status 301 != 200 (redirect to ${base}/login?access_token=***, not followed: followRedirects is false)`]);
+    // Followed: the chain in the failure line and in redirects, redacted.
+    expect(results[2].failures).toEqual([expect.stringMatching(/ \(after redirects: http:\/\/127\.0\.0\.1:\d+\/redirect -> https:\/\/\*\*\*@login\.example\.com\/sso\?next=%2F&access_token=\*\*\*\)$/)]);
+    expect(results[2].redirects).toEqual(["https://***@login.example.com/sso?next=%2F&access_token=***"]);
+    expect(results[3].redirects).toEqual([`${base}/login?access_token=***`]);
+    expect(results[3]).toMatchObject({ healthy: true, status: 200 });
     expect(JSON.stringify(results)).not.toContain(PASSWORD);
     expect(JSON.stringify(results)).not.toContain(TOKEN);
   });
@@ -189,7 +196,7 @@ describe("the health-check task", () => {
     expect(token.stderr.trim().split("\n").at(-1)).toBe(`error: health-check failed: 1 of 2 endpoints unhealthy: ${base}/fail?token=*** (status 500 != 200)`);
     expect(token.stderr).toContain(`"endpoint": "${base}/fail?token=***"`);
     expect(redirect.code).toBe(1);
-    expect(redirect.stderr).toContain("redirect to https://***@login.example.com/sso");
+    expect(redirect.stderr).toContain("-> https://***@login.example.com/sso");
     for (const run of [userinfo, token, redirect]) {
       expect(run.stdout + run.stderr).not.toContain(PASSWORD);
       expect(run.stdout + run.stderr).not.toContain(TOKEN);

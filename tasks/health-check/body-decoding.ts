@@ -95,6 +95,15 @@ export function contentDecoders(contentEncoding: string | undefined): { decoders
  * page "down").
  */
 export function decodeBody(body: Buffer, contentType: string | undefined): { text: string; note?: string } {
+  const { decoder, note } = textDecoderFor(body, contentType);
+  return { text: decoder.decode(body), ...(note ? { note } : {}) };
+}
+
+/**
+ * The TextDecoder of a body whose first bytes are `body` (at least 3 to see any byte-order mark), as
+ * decodeBody chooses it; with `{ stream: true }` it decodes the body chunk by chunk.
+ */
+export function textDecoderFor(body: Buffer, contentType: string | undefined): { decoder: TextDecoder; note?: string } {
   let label = "utf-8";
   let note: string | undefined;
   if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) label = "utf-8";
@@ -112,5 +121,5 @@ export function decodeBody(body: Buffer, contentType: string | undefined): { tex
     note = `charset ${JSON.stringify(label)} of Content-Type is unknown: read as UTF-8`;
     decoder = new TextDecoder("utf-8");
   }
-  return { text: decoder.decode(body), ...(note ? { note } : {}) };
+  return { decoder, ...(note ? { note } : {}) };
 }

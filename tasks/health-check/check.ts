@@ -7,9 +7,10 @@ import { getMaxListeners, setMaxListeners } from "node:events";
 import { mapLimit } from "../lib/map-limit";
 import { redactText, redactUrl } from "../lib/url-credentials";
 import { evaluate } from "./conditions";
-import { probe, type ChainCertificate } from "./probe";
+import type { ChainCertificate } from "./probe";
+import { probeFollowingRedirects } from "./redirects";
 import { readSecretHeaders, type SecretHeadersOutcome } from "./secret-headers";
-import { endpointName, type Endpoint, type HealthCheckSettings } from "./settings";
+import { DEFAULT_MAX_BODY_BYTES, endpointName, type Endpoint, type HealthCheckSettings } from "./settings";
 
 export interface EndpointResult {
   name: string;
@@ -22,9 +23,16 @@ export interface EndpointResult {
   healthy: boolean;
   /** HTTP status, null when no response arrived. */
   status: number | null;
-  /** Milliseconds until the body was read (up to the cap), null when no response arrived. */
+  /**
+   * Milliseconds from the first request until the final answer was read as far as the conditions
+   * need (its headers, and the body up to the cap or the text sought), null when no response arrived.
+   */
   responseTimeMs: number | null;
-  /** https: days until the earliest notAfter of the chain, one decimal; negative when expired. */
+  /** HTTP version of the final answer: "h2" when the server chose it through ALPN (https), else "http/1.1"; absent without a response. */
+  protocol?: "h2" | "http/1.1";
+  /** The URLs redirects led to, in order (credentials redacted); absent when none was followed. */
+  redirects?: string[];
+  /** https: days until the earliest notAfter of the chain clients validate (leaf to trusted root), one decimal; negative when expired. */
   certificateDaysLeft?: number;
   /** https: the certificate whose notAfter gives certificateDaysLeft. */
   certificateExpiresFirst?: ChainCertificate;
@@ -44,7 +52,7 @@ export interface HealthCheckResult {
  */
 export async function checkEndpoint(
   e: Endpoint,
-  maxBodyBytes = 64 * 1024,
+  maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
   signal: AbortSignal = new AbortController().signal,
   secret?: SecretHeadersOutcome,
 ): Promise<EndpointResult> {
@@ -60,7 +68,7 @@ export async function checkEndpoint(
     headers = Object.fromEntries(Object.entries(headers).filter(([n]) => !fromSecret.has(n.toLowerCase())));
     headers = { ...headers, ...got.headers };
   }
-  const p = await probe(e, maxBodyBytes, signal, headers);
+  const p = await probeFollowingRedirects(e, maxBodyBytes, signal, headers);
   const { failures, warnings } = evaluate(e, p);
   return {
     ...shown,
@@ -69,6 +77,8 @@ export async function checkEndpoint(
     responseTimeMs: p.responseTimeMs,
     ...(p.certificateDaysLeft !== undefined ? { certificateDaysLeft: p.certificateDaysLeft } : {}),
     ...(p.certificateExpiresFirst ? { certificateExpiresFirst: p.certificateExpiresFirst } : {}),
+    ...(p.protocol ? { protocol: p.protocol } : {}),
+    ...(p.redirects.length ? { redirects: p.redirects.map(redactUrl) } : {}),
     failures: failures.map(redactText),
     warnings: warnings.map(redactText),
   };

@@ -9,7 +9,7 @@ import { redactUrl } from "../lib/url-credentials";
 import { headersProblem } from "./headers";
 import { statusCondition, urlProblem, type EndpointInput } from "./settings";
 
-const CLI_OPTIONS = ["url", "name", "method", "timeout-ms", "max-response-ms", "min-cert-days", "status", "body-contains", "json-field", "insecure", "ca", "header", "headers-secret-arn", "concurrency", "max-body-bytes"];
+const CLI_OPTIONS = ["url", "name", "method", "timeout-ms", "max-response-ms", "min-cert-days", "status", "body-contains", "json-field", "insecure", "no-follow-redirects", "ca", "header", "headers-secret-arn", "concurrency", "max-body-bytes"];
 
 function cliNumber(options: Record<string, string[]>, key: string, min: number): number | undefined {
   const v = options[key]?.at(-1);
@@ -21,7 +21,8 @@ function cliNumber(options: Record<string, string[]>, key: string, min: number):
 
 /**
  * `--url A --url B [--name a --name b] [--timeout-ms N] [--max-response-ms N] [--min-cert-days N]
- * [--status 200|2xx|200,204] [--body-contains TEXT] [--json-field path=value] [--insecure] [--ca FILE]
+ * [--status 200|2xx|200,204] [--body-contains TEXT] [--json-field path=value] [--insecure]
+ * [--no-follow-redirects] [--ca FILE]
  * [--header "Name: value" ...] [--headers-secret-arn ARN]`: the same conditions and headers for every
  * URL (--min-cert-days applies to the https ones).
  */
@@ -45,6 +46,8 @@ export function healthCheckCli(options: Record<string, string[]>): Record<string
   const minCertDays = cliNumber(options, "min-cert-days", 0);
   const insecureRaw = options.insecure?.at(-1);
   if (insecureRaw !== undefined && !["true", "false"].includes(insecureRaw)) throw new TaskError(`--insecure: takes no value (or true/false), got "${insecureRaw}"`);
+  const noFollowRaw = options["no-follow-redirects"]?.at(-1);
+  if (noFollowRaw !== undefined && !["true", "false"].includes(noFollowRaw)) throw new TaskError(`--no-follow-redirects: takes no value (or true/false), got "${noFollowRaw}"`);
   const method = options.method?.at(-1)?.toUpperCase();
   if (method !== undefined && !["GET", "HEAD", "POST"].includes(method)) throw new TaskError(`--method: must be GET, HEAD or POST, got "${method}"`);
 
@@ -99,6 +102,7 @@ export function healthCheckCli(options: Record<string, string[]>): Record<string
     ...(method ? { method: method as "GET" } : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     ...(insecureRaw === "true" ? { insecure: true } : {}),
+    ...(noFollowRaw === "true" ? { followRedirects: false } : {}),
     ...(ca ? { ca } : {}),
     ...(secretArn ? { headersSecretArn: secretArn } : {}),
     ...(Object.keys(headers).length ? { headers } : {}),

@@ -4,10 +4,11 @@
  */
 import { redactText, redactUrl } from "../lib/url-credentials";
 import { decodeBody } from "./body-decoding";
-import type { Probe } from "./probe";
+import type { ChainProbe } from "./redirects";
 import type { Endpoint } from "./settings";
 
-function statusMatches(status: number, cond: number | string): boolean {
+/** `status` is one a status condition accepts: a code, "2xx", or "200-299". */
+export function statusMatches(status: number, cond: number | string): boolean {
   if (typeof cond === "number") return status === cond;
   if (cond.endsWith("xx")) return Math.floor(status / 100) === Number(cond[0]);
   const [lo, hi] = cond.split("-").map(Number);
@@ -35,11 +36,12 @@ function redirectTarget(location: string, requested: string): string {
 
 /**
  * One probe judged against the endpoint's conditions. `failures`: why it is not available
- * (connection, trust, timeout, status, body, JSON field), each a short line. `warnings`: a slow
+ * (connection, trust, timeout, redirects, status, body, JSON field), each a short line; the status
+ * judged is the final answer's, after the redirects followed. `warnings`: a slow
  * answer (responseTimeMs) and a certificate of the chain expiring (certificateDaysLeft); these never
  * count as failures.
  */
-export function evaluate(e: Endpoint, p: Probe): { failures: string[]; warnings: string[] } {
+export function evaluate(e: Endpoint, p: ChainProbe): { failures: string[]; warnings: string[] } {
   const failures = [...p.errors];
   const warnings: string[] = [];
   const c = e.conditions;
@@ -53,9 +55,12 @@ export function evaluate(e: Endpoint, p: Probe): { failures: string[]; warnings:
   const bodyUsable = p.errors.length === 0;
 
   const wanted = Array.isArray(c.status) ? c.status : [c.status];
-  if (!wanted.some((w) => statusMatches(p.status as number, w))) {
-    const redirect = p.status >= 300 && p.status < 400 && p.location ? ` (redirect to ${redirectTarget(p.location, e.url)})` : "";
-    failures.push((wanted.length === 1 ? `status ${p.status} != ${wanted[0]}` : `status ${p.status} not in [${wanted.join(", ")}]`) + redirect);
+  // A redirect left unanswered (loop, too many, bad Location) is failed by its own line in errors.
+  if (!p.redirected && !wanted.some((w) => statusMatches(p.status as number, w))) {
+    const finalUrl = p.redirects.at(-1) ?? e.url;
+    const redirect = p.status >= 300 && p.status < 400 && p.location ? ` (redirect to ${redirectTarget(p.location, finalUrl)}${e.followRedirects ? "" : ", not followed: followRedirects is false"})` : "";
+    const after = p.redirects.length ? ` (after redirects: ${[e.url, ...p.redirects].map(redactUrl).join(" -> ")})` : "";
+    failures.push((wanted.length === 1 ? `status ${p.status} != ${wanted[0]}` : `status ${p.status} not in [${wanted.join(", ")}]`) + redirect + after);
   }
   if (c.responseTimeMs !== undefined && p.responseTimeMs !== null && p.responseTimeMs > c.responseTimeMs) {
     warnings.push(`response time ${p.responseTimeMs} ms > ${c.responseTimeMs} ms`);
@@ -72,12 +77,13 @@ export function evaluate(e: Endpoint, p: Probe): { failures: string[]; warnings:
       let doc: unknown;
       let parsed = true;
       try {
-        doc = JSON.parse(decoded.text);
+        if (!p.truncated) doc = JSON.parse(decoded.text);
       } catch {
         parsed = false;
       }
       const want = JSON.stringify(c.jsonField.equals);
-      if (!parsed) failures.push(`${scope} is not JSON (wanted ${c.jsonField.path} == ${want})`);
+      if (p.truncated) failures.push(`body larger than ${p.body.length} bytes (MAX_BODY_BYTES): ${c.jsonField.path} not read (wanted ${want})`);
+      else if (!parsed) failures.push(`body is not JSON (wanted ${c.jsonField.path} == ${want})`);
       else {
         const r = jsonPath(doc, c.jsonField.path);
         if (!r.found) failures.push(`json ${c.jsonField.path} missing (wanted ${want})`);

@@ -1,22 +1,25 @@
 /**
- * One probe of an endpoint: its own connection (node:net, or node:tls with the peer certificates read
+ * One request of a check: its own connection (node:net, or node:tls with the peer certificates read
  * from the socket so an expired or self-signed chain still reports its days left), trust checked
- * here, one request, and at most maxBodyBytes of decoded body. What it found is judged by
+ * here, HTTP/2 or HTTP/1.1 as the server chooses through ALPN, one request, and as much decoded body
+ * as the conditions need. Redirects are followed by redirects.ts; what was found is judged by
  * conditions.ts.
  */
 import * as http from "node:http";
+import * as http2 from "node:http2";
+import { X509Certificate } from "node:crypto";
 import * as net from "node:net";
 import { pipeline, type Readable } from "node:stream";
 import * as tls from "node:tls";
+import type { TextDecoder } from "node:util";
 import { oneLine } from "../lib/runtime";
-import { contentDecoders } from "./body-decoding";
-import type { Endpoint } from "./settings";
+import { contentDecoders, textDecoderFor } from "./body-decoding";
 
-/** A certificate of the chain the server presented, as reported: the one that expires first. */
+/** A certificate of the chain clients validate, as reported: the one that expires first. */
 export interface ChainCertificate {
   /** Subject common name (else organization, else the whole subject). */
   subject: string;
-  /** Its place in the chain: the server's own certificate, a CA between, or the self-signed anchor. */
+  /** Its place in the chain: the server's own certificate, a CA between, or the trusted anchor. */
   role: "leaf" | "intermediate" | "root";
   /** notAfter, ISO 8601 UTC. */
   notAfter: string;
@@ -24,79 +27,213 @@ export interface ChainCertificate {
 
 const DAY_MS = 86_400_000;
 
-/** What one probe found; judged by evaluate (conditions.ts). */
+/**
+ * How much of the body the conditions need: none (a status-only check: read to its end, the cap or
+ * the timeout, whichever comes first, only to find a body no client can decode), until a text is
+ * found (bodyContains), or all of it (jsonField: a JSON document is judged whole).
+ */
+export type BodyNeed = { kind: "none" } | { kind: "contains"; text: string } | { kind: "json" };
+
+/** What one request found; judged by evaluate (conditions.ts). */
 export interface Probe {
   status: number | null;
+  /** Milliseconds from the check's start to the answer the conditions need (headers and the body they read). */
   responseTimeMs: number | null;
   certificateDaysLeft?: number;
   certificateExpiresFirst?: ChainCertificate;
   /** Certificates in the chain, for the warning line. */
   chainLength?: number;
+  /** HTTP version of the response: "h2" when the server chose it through ALPN (https), else "http/1.1". */
+  protocol?: "h2" | "http/1.1";
   /** Decoded body, at most maxBodyBytes. */
   body: Buffer;
-  /** The body was cut at the cap. */
+  /** The body was cut at the cap (maxBodyBytes). */
   truncated: boolean;
+  /** A status-only check stopped reading a body still arriving at the timeout: not a failure. */
+  bodyUnfinished?: boolean;
   /** Why the body could not be read as a client reads it (content coding); body conditions fail with it. */
   bodyError?: string;
   contentType?: string;
   /** Location header of a redirect. */
   location?: string;
+  /** The request stopped at the headers because the caller follows this redirect. */
+  redirected?: boolean;
   /** Why no (complete) response: connection error, timeout, trust. */
   errors: string[];
 }
 
+/** One request: where, how, and what to read of the answer. */
+export interface ProbeRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  /** Extra trusted CA certificate(s), PEM. */
+  ca?: string;
+  insecure: boolean;
+  /** The check's timeout, for the failure line. */
+  timeoutMs: number;
+  /** performance.now() when the check began (the first request of a redirect chain). */
+  started: number;
+  /** performance.now() by which the whole check must be answered. */
+  deadline: number;
+  need: BodyNeed;
+  maxBodyBytes: number;
+  /** True for a response the caller follows (a redirect): the request ends at its headers. */
+  stopAtHeaders?: (status: number, location: string | undefined) => boolean;
+}
+
 /** The check's own headers, with the endpoint's added (theirs win for user-agent, accept and accept-encoding). */
-function requestHeaders(url: URL, extra: Record<string, string>): Record<string, string> {
+function requestHeaders(url: URL, extra: Record<string, string>, h2: boolean): Record<string, string> {
   const own: Record<string, string> = {
-    host: url.host,
     "user-agent": "maintenance-regime-health-check",
     accept: "*/*",
     "accept-encoding": "gzip, deflate, br",
-    connection: "close",
   };
   for (const name of Object.keys(extra)) delete own[name.toLowerCase()];
-  return { ...own, ...extra };
+  // HTTP/2 names the host in :authority and has no connection header (RFC 9113 8.2.2).
+  return h2 ? { ...own, ...extra } : { host: url.host, ...own, ...extra, connection: "close" };
 }
 
-function commonName(c: tls.PeerCertificate): string {
+function commonName(c: tls.PeerCertificate | X509Certificate): string {
+  if (c instanceof X509Certificate) {
+    const field = (k: string) => c.subject.split("\n").find((l) => l.startsWith(`${k}=`))?.slice(k.length + 1);
+    return field("CN") ?? field("O") ?? (c.subject.replace(/\n/g, ", ") || "(no subject)");
+  }
   const pick = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
   const subject = (c.subject ?? {}) as unknown as Record<string, string | string[] | undefined>;
   return pick(subject.CN) ?? pick(subject.O) ?? (Object.entries(subject).map(([k, v]) => `${k}=${String(v)}`).join(", ") || "(no subject)");
 }
 
+type ChainEntry = { subject: string; role: ChainCertificate["role"]; notAfter: number };
+
 /**
- * The certificates of the chain as node:tls links it from the peer (getPeerCertificate(true)): the
- * leaf, then each issuer among the certificates the server sent, then the trust anchor when the
- * store holds it; stops where a certificate is its own issuer or repeats.
+ * The certificates as node:tls links them from the peer (getPeerCertificate(true)): the leaf, then
+ * each issuer among the certificates the server sent, then the anchor when the store holds it;
+ * stops where a certificate is its own issuer or repeats. Used for a chain no trusted root anchors.
  */
-export function certificateChain(leaf: tls.DetailedPeerCertificate | undefined): { subject: string; role: ChainCertificate["role"]; notAfter: number }[] {
-  const out: { subject: string; role: ChainCertificate["role"]; notAfter: number }[] = [];
-  const seen = new Set<string>();
-  let cur: tls.DetailedPeerCertificate | undefined = leaf;
-  while (cur && cur.raw && !seen.has(cur.fingerprint256) && out.length < 32) {
-    seen.add(cur.fingerprint256);
+export function certificateChain(leaf: tls.DetailedPeerCertificate | undefined): ChainEntry[] {
+  const out: ChainEntry[] = [];
+  for (const [i, cur] of linkedCertificates(leaf).entries()) {
     const issuer: tls.DetailedPeerCertificate | undefined = cur.issuerCertificate;
     // A chain the server left incomplete ends without an issuer: that last one is not a root.
     const selfIssued = issuer !== undefined && (issuer === cur || issuer.fingerprint256 === cur.fingerprint256);
-    out.push({ subject: commonName(cur), role: out.length === 0 ? "leaf" : selfIssued ? "root" : "intermediate", notAfter: Date.parse(cur.valid_to) });
-    cur = issuer;
+    out.push({ subject: commonName(cur), role: i === 0 ? "leaf" : selfIssued ? "root" : "intermediate", notAfter: Date.parse(cur.valid_to) });
   }
   return out;
 }
-/** Opens the connection, checks the certificates, sends one request and reads at most maxBodyBytes of decoded body. */
-export function probe(e: Endpoint, maxBodyBytes: number, outer: AbortSignal, headers: Record<string, string> = {}): Promise<Probe> {
-  const url = new URL(e.url);
+
+/** The peer's certificates along node's issuer links, each once, at most 32. */
+function linkedCertificates(leaf: tls.DetailedPeerCertificate | undefined): tls.DetailedPeerCertificate[] {
+  const out: tls.DetailedPeerCertificate[] = [];
+  const seen = new Set<string>();
+  let cur = leaf;
+  while (cur && cur.raw && !seen.has(cur.fingerprint256) && out.length < 32) {
+    seen.add(cur.fingerprint256);
+    out.push(cur);
+    cur = cur.issuerCertificate;
+  }
+  return out;
+}
+
+let bundledRoots: X509Certificate[] | undefined;
+
+/** The certificates of PEM text (several in a row), those that parse. */
+function pemCertificates(pem: string): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  for (const block of pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) {
+    try {
+      out.push(new X509Certificate(block));
+    } catch {
+      /* not a certificate: the TLS connection reports what it makes of it */
+    }
+  }
+  return out;
+}
+
+/** The trust store the connection verifies against: node's bundled roots (tls.rootCertificates) and the endpoint's ca. */
+function trustStore(ca: string | undefined): X509Certificate[] {
+  bundledRoots ??= tls.rootCertificates.flatMap(pemCertificates);
+  return ca ? [...pemCertificates(ca), ...bundledRoots] : bundledRoots;
+}
+
+/** `issuer` issued `cert`: names (and key identifiers) match and its key verifies the signature. */
+function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The chain a client validates, leaf first, up to a trusted anchor as OpenSSL builds it (trusted
+ * issuers first): it stops at the first certificate that is itself in the trust store or whose
+ * issuer is, so certificates the server sends beyond it (an expired cross-signed copy of the root,
+ * Let's Encrypt's old pattern) play no part. Between leaf and anchor, the issuers come from the
+ * certificates the server sent (a currently valid one preferred). Undefined when no trusted root
+ * anchors the chain.
+ *
+ * `sent`: the peer's certificates, leaf first; `trusted`: the trust store.
+ */
+export function validatedChain(sent: X509Certificate[], trusted: X509Certificate[]): ChainEntry[] | undefined {
+  const leaf = sent[0];
+  if (!leaf) return undefined;
+  const isTrusted = (c: X509Certificate) => trusted.some((t) => t.fingerprint256 === c.fingerprint256);
+  const path: X509Certificate[] = [leaf];
+  const entries = (anchored: boolean) =>
+    path.map((c, i) => ({ subject: commonName(c), role: i === 0 ? ("leaf" as const) : anchored && i === path.length - 1 ? ("root" as const) : ("intermediate" as const), notAfter: Date.parse(c.validTo) }));
+  for (let cur = leaf; path.length <= 16; ) {
+    if (isTrusted(cur)) return entries(path.length > 1);
+    const anchor = trusted.find((t) => issuedBy(cur, t));
+    if (anchor) {
+      path.push(anchor);
+      return entries(true);
+    }
+    const now = Date.now();
+    const next = sent
+      .filter((c) => !path.some((p) => p.fingerprint256 === c.fingerprint256) && issuedBy(cur, c))
+      .sort((a, b) => Number(Date.parse(b.validFrom) <= now && Date.parse(b.validTo) > now) - Number(Date.parse(a.validFrom) <= now && Date.parse(a.validTo) > now))[0];
+    if (!next) return undefined;
+    path.push(next);
+    cur = next;
+  }
+  return undefined;
+}
+
+/** The certificates of the connection: the validated chain, else (untrusted) the sent one as linked. */
+function peerChain(t: tls.TLSSocket, ca: string | undefined): ChainEntry[] {
+  const leaf = t.getPeerCertificate(true);
+  const linked = linkedCertificates(leaf);
+  let sent: X509Certificate[] = [];
+  try {
+    sent = linked.map((c) => new X509Certificate(c.raw));
+  } catch {
+    /* a certificate node could not parse: the linked chain below */
+  }
+  return (validatedChain(sent, trustStore(ca)) ?? certificateChain(leaf)).filter((c) => Number.isFinite(c.notAfter));
+}
+
+/** Decoded body bytes a status-only check reads at most (or MAX_BODY_BYTES when smaller). */
+const STATUS_ONLY_BODY_BYTES = 64 * 1024;
+
+/** Opens the connection, checks the certificates, sends one request and reads the body the conditions need. */
+export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
+  const url = new URL(r.url);
   const https = url.protocol === "https:";
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const port = Number(url.port || (https ? 443 : 80));
-  const started = performance.now();
   const out: Probe = { status: null, responseTimeMs: null, body: Buffer.alloc(0), truncated: false, errors: [] };
+  const elapsed = () => Math.round(performance.now() - r.started);
+  // A status-only check reads the body only to find one no client can decode: its start will do.
+  const cap = r.need.kind === "none" ? Math.min(r.maxBodyBytes, STATUS_ONLY_BODY_BYTES) : r.maxBodyBytes;
 
   return new Promise<Probe>((resolve) => {
     let phase = "connecting";
     let done = false;
     let socket: net.Socket | undefined;
+    let session: http2.ClientHttp2Session | undefined;
     let bodyStream: Readable | undefined;
+    let headersMs: number | null = null;
     const chunks: Buffer[] = [];
     let received = 0;
 
@@ -106,86 +243,143 @@ export function probe(e: Endpoint, maxBodyBytes: number, outer: AbortSignal, hea
       clearTimeout(timer);
       outer.removeEventListener("abort", onAbort);
       if (error) out.errors.push(error);
-      out.body = Buffer.concat(chunks, Math.min(received, maxBodyBytes)).subarray(0, maxBodyBytes);
+      out.body = Buffer.concat(chunks, Math.min(received, cap)).subarray(0, cap);
       bodyStream?.destroy();
+      session?.destroy();
       socket?.destroy();
       resolve(out);
     };
-    const timer = setTimeout(() => finish(`timed out after ${e.timeoutMs} ms ${phase}`), e.timeoutMs);
+    const onTimeout = () => {
+      // A status-only check has its answer with the headers: a body still streaming (server-sent
+      // events, a long download) is not read further.
+      if (phase === "reading the body" && r.need.kind === "none") {
+        out.bodyUnfinished = true;
+        out.responseTimeMs = headersMs;
+        return finish();
+      }
+      finish(`timed out after ${r.timeoutMs} ms ${phase}`);
+    };
+    const timer = setTimeout(onTimeout, Math.max(0, r.deadline - performance.now()));
     const onAbort = () => finish("check aborted");
     if (outer.aborted) return onAbort();
     outer.addEventListener("abort", onAbort, { once: true });
 
-    const request = () => {
+    /** The response's status and headers arrived; reads its body as the conditions need. */
+    const onResponse = (protocol: Probe["protocol"], status: number, headers: http.IncomingHttpHeaders, res: Readable) => {
+      out.protocol = protocol;
+      out.status = status;
+      headersMs = elapsed();
+      out.contentType = headers["content-type"];
+      if (headers.location !== undefined) out.location = headers.location;
+      if (r.stopAtHeaders?.(status, out.location)) {
+        out.redirected = true;
+        out.responseTimeMs = headersMs;
+        return finish();
+      }
+      phase = "reading the body";
+      const complete = () => {
+        out.responseTimeMs = elapsed();
+        finish();
+      };
+      // Response errors (reset, cut off) are reported as such; a decoding error as an unreadable body.
+      res.on("error", (err) => finish(`response failed: ${oneLine(err)}`));
+      const coding = headers["content-encoding"];
+      // HEAD, 204 and 304 carry no body, whatever Content-Encoding says.
+      const bodyless = r.method === "HEAD" || status === 204 || status === 304;
+      const chain = bodyless ? { decoders: [] } : contentDecoders(coding);
+      let body: Readable = res;
+      if ("error" in chain) {
+        // A body this check cannot decode is not read at all.
+        out.bodyError = chain.error;
+        return complete();
+      } else if (chain.decoders.length) {
+        for (const d of chain.decoders) d.on("error", (err) => (out.bodyError ??= `Content-Encoding ${JSON.stringify(coding)} could not be decoded (${d.coding}): ${oneLine(err)}`));
+        body = pipeline([res, ...chain.decoders], (err) => {
+          if (done || !err) return;
+          if (out.bodyError !== undefined) complete();
+          else finish(`response failed: ${oneLine(err)}`);
+        }) as unknown as Readable;
+      }
+      bodyStream = body;
+      // bodyContains: the text decoded as it arrives and searched in what is new (with the end of
+      // what came before, for a text cut between chunks).
+      let text: TextDecoder | undefined;
+      let tail = "";
+      const found = (wanted: string): boolean => {
+        if (!text) {
+          if (received < 3) return false; // the byte-order mark, if any, is not complete yet
+          const head = Buffer.concat(chunks, received);
+          text = textDecoderFor(head, out.contentType).decoder;
+          tail = text.decode(head, { stream: true });
+        } else tail += text.decode(chunks[chunks.length - 1], { stream: true });
+        if (tail.includes(wanted)) return true;
+        tail = tail.slice(-(wanted.length - 1) || tail.length);
+        return false;
+      };
+      body.on("data", (chunk: Buffer) => {
+        if (done || out.bodyError !== undefined) return;
+        chunks.push(chunk);
+        received += chunk.length;
+        if (received > cap) {
+          // Enough: close the connection (and stop the decoders) instead of reading the rest.
+          out.truncated = true;
+          return complete();
+        }
+        // bodyContains has its answer once the text is found: the rest is not read.
+        if (r.need.kind === "contains" && found(r.need.text)) complete();
+      });
+      body.on("end", complete);
+    };
+
+    const requestH1 = () => {
       phase = "waiting for the response";
       const req = http.request({
-        method: e.method,
+        method: r.method,
         host,
         port,
         path: `${url.pathname}${url.search}`,
-        headers: requestHeaders(url, headers),
+        headers: requestHeaders(url, r.headers, false),
         createConnection: () => socket,
+        // Parse answers as leniently as curl and browsers do (bare LF line ends, control characters in
+        // a header value): node's strict parser refuses them, and a server its users reach is not
+        // down for that. One request per connection: nothing to smuggle.
+        insecureHTTPParser: true,
       });
       req.on("error", (err) => finish(`request failed: ${oneLine(err)}`));
-      req.on("response", (res) => {
-        out.status = res.statusCode ?? null;
-        out.contentType = res.headers["content-type"];
-        if (res.headers.location !== undefined) out.location = res.headers.location;
-        phase = "reading the body";
-        const complete = () => {
-          out.responseTimeMs = Math.round(performance.now() - started);
-          finish();
-        };
-        // Response errors (reset, cut off) are reported as such; a decoding error as an unreadable body.
-        res.on("error", (err) => finish(`response failed: ${oneLine(err)}`));
-        const coding = res.headers["content-encoding"];
-        // HEAD, 204 and 304 carry no body, whatever Content-Encoding says.
-        const bodyless = e.method === "HEAD" || res.statusCode === 204 || res.statusCode === 304;
-        const chain = bodyless ? { decoders: [] } : contentDecoders(coding);
-        let body: Readable = res;
-        if ("error" in chain) {
-          // A body this check cannot decode is not read at all.
-          out.bodyError = chain.error;
-          return complete();
-        } else if (chain.decoders.length) {
-          for (const d of chain.decoders) d.on("error", (err) => (out.bodyError ??= `Content-Encoding ${JSON.stringify(coding)} could not be decoded (${d.coding}): ${oneLine(err)}`));
-          body = pipeline([res, ...chain.decoders], (err) => {
-            if (done || !err) return;
-            if (out.bodyError !== undefined) complete();
-            else finish(`response failed: ${oneLine(err)}`);
-          }) as unknown as Readable;
-        }
-        bodyStream = body;
-        body.on("data", (chunk: Buffer) => {
-          if (done || out.bodyError !== undefined) return;
-          chunks.push(chunk);
-          received += chunk.length;
-          if (received > maxBodyBytes) {
-            // Enough: close the connection (and stop the decoders) instead of reading the rest.
-            out.truncated = true;
-            complete();
-          }
-        });
-        body.on("end", complete);
-      });
+      req.on("response", (res) => onResponse("http/1.1", res.statusCode ?? 0, res.headers, res));
       req.end();
+    };
+
+    const requestH2 = (t: tls.TLSSocket) => {
+      phase = "waiting for the response";
+      session = http2.connect(`https://${url.host}`, { createConnection: () => t });
+      session.on("error", (err) => finish(`connection failed: ${oneLine(err)}`));
+      const stream = session.request(
+        { ":method": r.method, ":path": `${url.pathname}${url.search}`, ":authority": url.host, ...requestHeaders(url, r.headers, true) },
+        { endStream: true },
+      );
+      stream.on("error", (err) => finish(`request failed: ${oneLine(err)}`));
+      // Informational (1xx) headers arrive as "headers" events; "response" is the final answer.
+      stream.on("response", (h) => onResponse("h2", Number(h[":status"]), h as http.IncomingHttpHeaders, stream));
     };
 
     if (https) {
       socket = tls.connect({
         host,
         port,
+        // SNI carries host names only (RFC 6066 3): none for an IP address.
         servername: net.isIP(host) ? undefined : host,
-        ca: e.ca ? [...tls.rootCertificates, e.ca] : undefined,
+        ca: r.ca ? [...tls.rootCertificates, r.ca] : undefined,
         // Trust is decided below, after the certificates were read: an expired certificate must be
         // reported as such, not as a failed connection.
         rejectUnauthorized: false,
-        ALPNProtocols: ["http/1.1"],
+        // As browsers and curl: HTTP/2 when the server chooses it, else HTTP/1.1.
+        ALPNProtocols: ["h2", "http/1.1"],
       });
       socket.once("secureConnect", () => {
         const t = socket as tls.TLSSocket;
-        const leaf = t.getPeerCertificate(true);
-        const chain = certificateChain(leaf).filter((c) => Number.isFinite(c.notAfter));
+        const leaf = t.getPeerCertificate();
+        const chain = peerChain(t, r.ca);
         if (chain.length) {
           const first = chain.reduce((a, b) => (b.notAfter < a.notAfter ? b : a));
           out.certificateDaysLeft = Math.round(((first.notAfter - Date.now()) / DAY_MS) * 10) / 10;
@@ -198,12 +392,13 @@ export function probe(e: Endpoint, maxBodyBytes: number, outer: AbortSignal, hea
           const mismatch = tls.checkServerIdentity(host, leaf);
           if (mismatch) trust = `certificate not trusted: ${oneLine(mismatch)}`;
         }
-        if (trust && !e.insecure) return finish(`${trust} (no request sent; "insecure": true accepts it)`);
-        request();
+        if (trust && !r.insecure) return finish(`${trust} (no request sent; "insecure": true accepts it)`);
+        if (t.alpnProtocol === "h2") requestH2(t);
+        else requestH1();
       });
     } else {
       socket = net.connect({ host, port });
-      socket.once("connect", request);
+      socket.once("connect", requestH1);
     }
     socket.on("error", (err) => finish(`connection failed: ${oneLine(err)}`));
   });

@@ -60,6 +60,8 @@ export const endpointSchema = z
     }),
     method: z.enum(["GET", "HEAD", "POST"]).default("GET"),
     timeoutMs: z.number().int("must be a whole number").positive("must be > 0").max(900_000, "must be <= 900000").default(10_000),
+    /** Follow redirects (at most MAX_REDIRECTS) and judge the final answer, as browsers and curl -L do; false judges the redirect itself. */
+    followRedirects: z.boolean().default(true),
     /** Accept a certificate that does not verify (self-signed, expired, other host); days left are still checked. */
     insecure: z.boolean().default(false),
     /** Extra trusted CA certificate(s), PEM, for private CAs and self-signed certificates. */
@@ -92,11 +94,18 @@ function keyPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
 }
 
+/**
+ * Decoded body bytes read at most by default (MAX_BODY_BYTES): a JSON health document is judged
+ * whole, and Spring Boot actuator or similar documents of many components run to hundreds of KB;
+ * 2 MiB at CONCURRENCY 50 holds 100 MB at worst in the function's 256 MB.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
+
 export const healthCheckSettings = z
   .object({
     ENDPOINTS: z.string({ message: "required: a JSON list of endpoints (or --url on the command line)" }),
     CONCURRENCY: envInt(1, 1000).default(50),
-    MAX_BODY_BYTES: envInt(0, 16 * 1024 * 1024).default(64 * 1024),
+    MAX_BODY_BYTES: envInt(0, 16 * 1024 * 1024).default(DEFAULT_MAX_BODY_BYTES),
     AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
   })
   .transform((s, ctx) => {
