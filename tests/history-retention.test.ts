@@ -26,7 +26,7 @@ describe("reminders further apart than the watcher's metric history are refused"
       `reminders[leap].schedule: "cron(0 9 29 2 ? *)" runs up to 1461 d apart, and the overdue watcher reads its last run from its schedule group's AWS/Scheduler InvocationAttemptCount history, ${KEPT}`,
       `reminders[biennial].schedule: "cron(0 9 1 1 ? 2027/2)" runs up to 731 d apart, and the overdue watcher reads its last run from its schedule group's AWS/Scheduler InvocationAttemptCount history, ${KEPT}`,
     ]);
-    expect(r.promises.filter((p) => p.key.startsWith("reminders")).map((p) => [p.status, p.kind])).toEqual([
+    expect(r.promises.filter((p) => p.key.startsWith("reminders[")).map((p) => [p.status, p.kind])).toEqual([
       ["broken", "limit"],
       ["broken", "limit"],
     ]);
