@@ -91,15 +91,16 @@ export const DB_HEALTH_WARNINGS: readonly {
     runbook: (id, h) =>
       `Transaction-ID age of database ${id} reached ${h.wraparoundWarnAge}. Run the vacuum task (it freezes the oldest tables first) and look for long transactions or abandoned replication slots holding it back.`,
   },
-  // LastVacuumAgeHours / LastAnalyzeAgeHours: hours since the last (auto)vacuum / (auto)analyze of
-  // the oldest table that needs one (0 when none does); a table skipped for locks run after run lands here.
+  // LastVacuumAgeHours / LastAnalyzeAgeHours: the most hours a table past autovacuum's trigger has gone
+  // unanswered (tasks/db-health.ts dueTable: since a vacuum or analyze that left it due, or since its last
+  // run when autovacuum does not take it; 0 when none); a table just made due is autovacuum's next job.
   {
     metric: "last-vacuum",
     metricName: "LastVacuumAgeHours",
     setting: "LAST_VACUUM_WARN_HOURS",
     threshold: (h) => h.lastVacuumWarnHours,
     runbook: (id, h) =>
-      `A table of database ${id} with dead tuples past autovacuum's trigger has not been vacuumed (by hand, the vacuum task or autovacuum) for ${h.lastVacuumWarnHours} h; at ${h.lastVacuumCritHours} h the db-health run fails. The db-health result names the tables. Look for what holds a lock on them (pg_locks, long transactions) or keeps autovacuum off them, then run the vacuum task.`,
+      `A table of database ${id} with dead tuples past autovacuum's trigger has stayed unvacuumed (by hand, the vacuum task or autovacuum) for ${h.lastVacuumWarnHours} h since a vacuum or analyze found it due, or autovacuum is off for it and its last vacuum is that old; at ${h.lastVacuumCritHours} h the db-health run fails. The db-health result names the tables. Look for what holds a lock on them (pg_locks, long transactions) or keeps autovacuum off them, then run the vacuum task.`,
   },
   {
     metric: "last-analyze",

@@ -32,6 +32,7 @@ import {
   isSkippedForLock,
   pause,
   qualified,
+  regimeRelation,
   relationText,
   resolveTables,
   sessionSettings,
@@ -101,9 +102,7 @@ async function tableStats(s: MaintenanceSession): Promise<TableStat[]> {
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
-     WHERE c.relkind IN ('r', 'm')
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-       AND c.relpersistence <> 't'`);
+     WHERE c.relkind IN ('r', 'm') AND ${regimeRelation()}`);
   return rows.map((r) => {
     const live = Number(r.live);
     const dead = Number(r.dead);
@@ -355,8 +354,7 @@ export async function estimateIndexBloat(s: MaintenanceSession): Promise<IndexEs
         JOIN pg_class t ON t.oid = i.indrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_am am ON am.oid = c.relam
-       WHERE am.amname = 'btree' AND i.indisvalid AND c.relpages > 0
-         AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+       WHERE am.amname = 'btree' AND i.indisvalid AND c.relpages > 0 AND ${regimeRelation()}
     )
     SELECT idx.oid::int AS oid, idx.schema, idx.name, idx.tbl, idx.relpages, idx.reltuples, idx.fillfactor, idx.has_expr,
            current_setting('block_size')::int AS bs,
@@ -393,7 +391,7 @@ export async function invalidLeftovers(s: MaintenanceSession): Promise<{ oid: nu
       JOIN pg_class c ON c.oid = i.indexrelid
       JOIN pg_class t ON t.oid = i.indrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE NOT i.indisvalid
+     WHERE NOT i.indisvalid AND ${regimeRelation()}
        AND c.relname ~ '_cc(new|old)[0-9]*$'
        AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.relid = i.indrelid)
      ORDER BY 2, 3`);

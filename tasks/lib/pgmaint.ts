@@ -338,6 +338,19 @@ export async function forEachDatabase<R>(
   return outcomes;
 }
 
+/**
+ * SQL condition: the relation (pg_class alias `c`, its pg_namespace alias `n`) is one this regime may
+ * act on or judge. Not the system catalogs (pg_catalog, information_schema, pg_toast*: vacuumed
+ * with their tables), and not temporary relations, of this session or another one (relpersistence
+ * 't', in pg_temp_N / pg_toast_temp_N): only their own session can vacuum, analyze or reindex them
+ * ("cannot vacuum/reindex temporary tables of other sessions") and they go with it. Every maintenance
+ * and health query over the catalog uses this one filter; for an index, pass the index's own pg_class
+ * row (an index of a temporary table is temporary too).
+ */
+export function regimeRelation(c = "c", n = "n"): string {
+  return `(${c}.relpersistence <> 't' AND ${n}.nspname NOT IN ('pg_catalog', 'information_schema') AND ${n}.nspname !~ '^pg_(toast|temp_)')`;
+}
+
 /** Resolves configured `schema.table` names to existing tables, with a clear error naming the setting. */
 export async function resolveTables(s: MaintenanceSession, key: string, names: string[]): Promise<{ schema: string; name: string; oid: number }[]> {
   const out: { schema: string; name: string; oid: number }[] = [];
