@@ -358,8 +358,8 @@ export function redisUrlProblem(url: string): string | undefined {
 
 const redisQueueSchema = z
   .object({
-    name: z.string().min(1, "must not be empty").max(512, "must be at most 512 characters").describe("the list key a worker pops (Celery's default queue is \"celery\")"),
-    maxLength: z.number().int("must be a whole number").min(0, "must be >= 0").describe("alarm when the list holds more than this many messages (LLEN)"),
+    name: z.string().min(1, "must not be empty").max(512, "must be at most 512 characters").describe("the queue's key: a list a worker pops (Celery's default queue is \"celery\"), or a sorted set or stream; a key of another type fails the check"),
+    maxLength: z.number().int("must be a whole number").min(0, "must be >= 0").describe("alarm when the queue holds more than this many messages (LLEN, ZCARD or XLEN by the key's type)"),
     severity: severity.default("P2").describe("severity of the queue-length alarm"),
   })
   .strict();
@@ -380,16 +380,16 @@ export const redisSchema = z
     network: networkSchema.optional().describe("subnets and security groups the check runs in (the Redis must accept them); unset: outside a VPC"),
     schedule: schedule.default("every 15 minutes").describe("how often the Redis check runs"),
     paused,
-    memoryWarnPercent: percent.default(80).describe("warn (P2 alarm) when used_memory reaches this percent of maxmemory"),
-    memoryCritPercent: percent.default(90).describe("fail the check (alarm at severity) at this percent of maxmemory; no maxmemory (0): not checked"),
+    memoryWarnPercent: percent.default(80).describe("warn (P2 alarm) when used_memory reaches this percent of maxmemory; not under an allkeys-* maxmemory-policy, where a full cache is the steady state (evictedKeysWarn and minHitRatePercent watch it)"),
+    memoryCritPercent: percent.default(90).describe("fail the check (alarm at severity) at this percent of maxmemory; no maxmemory (0) or an allkeys-* policy: not checked"),
     evictedKeysWarn: z.number().int("must be a whole number").min(1, "must be >= 1").optional().describe("warn when evicted_keys (since the server started or CONFIG RESETSTAT) reaches this"),
     minHitRatePercent: percent.optional().describe("warn when keyspace hits / (hits + misses) is below this percent"),
     queues: z
       .array(redisQueueSchema)
       .superRefine(uniqueBy("name", "queue"), ALWAYS)
       .default([])
-      .describe("lists (queues) whose length is alarmed on"),
-    severity: severity.default("P1").describe("severity of a failed check (memory critical, persistence failing, Redis unreachable)"),
+      .describe("queues (lists, sorted sets or streams) whose length is alarmed on"),
+    severity: severity.default("P1").describe("severity of a failed check (memory critical, persistence failing, a queue that cannot be measured, Redis unreachable)"),
   })
   .strict()
   .refine((r) => r.memoryWarnPercent <= r.memoryCritPercent, {
