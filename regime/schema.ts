@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import type { Schedule } from "./schedule";
-import { LOG_RETENTION_DAYS } from "./limits";
+import { BUDGET_OVERRUN_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS, LOG_RETENTION_DAYS, MAX_TIME_BUDGET_SECONDS, NEAR_TIMEOUT_FRACTION } from "./limits";
 import { endpointsSchema } from "./endpoints";
 import { logsSchemaAt, type LogsConfig } from "./logs";
 import { chatWebhookProblem, slackChannelKey, slackChannelSchema, teamsChannelKey, teamsChannelSchema, type SlackChannel, type TeamsChannel } from "./chat";
@@ -176,11 +176,21 @@ const restoreDrillSchema = z
   })
   .strict();
 
+/** A maintenance run's time budget in minutes: at most MAX_TIME_BUDGET_SECONDS (its run, with the overrun, stays under the duration alarm of Lambda). */
+const timeBudgetMinutes = z
+  .number()
+  .gt(0)
+  .max(
+    MAX_TIME_BUDGET_SECONDS / 60,
+    `must be <= ${MAX_TIME_BUDGET_SECONDS / 60} (a run may take ${BUDGET_OVERRUN_SECONDS} s past its budget; its duration alarm pages at ${LAMBDA_MAX_TIMEOUT_SECONDS * NEAR_TIMEOUT_FRACTION} s of Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS})`,
+  )
+  .default(10);
+
 const vacuumSchema = z
   .object({
     schedule: schedule.default("weekly on Wednesday at 03:00").describe("when VACUUM (ANALYZE) runs (seed 001: VACUUM ANALYZE weekly)"),
     paused,
-    timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10).describe("minutes of work per run; tables left over wait for the next run"),
+    timeBudgetMinutes: timeBudgetMinutes.describe("minutes of work per run; tables left over wait for the next run"),
     minDeadPercent: percent.default(5).describe("vacuum a table when dead tuples reach this percent of its rows"),
     minDeadTuples: z.number().int().min(0).default(100).describe("... and at least this many dead tuples"),
     fullTables: z.array(pgName(true)).superRefine(uniqueValues("table", tableKey), ALWAYS).prefault([]).describe("tables explicitly allowed a VACUUM FULL (locks them!)"),
@@ -192,7 +202,7 @@ const reindexSchema = z
   .object({
     schedule: schedule.default("monthly on day 1 at 04:00").describe("when REINDEX CONCURRENTLY runs"),
     paused,
-    timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10).describe("minutes of work per run; indexes left over wait for the next run"),
+    timeBudgetMinutes: timeBudgetMinutes.describe("minutes of work per run; indexes left over wait for the next run"),
     indexes: z.array(pgName(true)).superRefine(uniqueValues("index", tableKey), ALWAYS).prefault([]).describe("schema.index names; empty: bloated indexes by estimate"),
     severity: severity.default("P3").describe("severity of a failed reindex run"),
   })

@@ -38,6 +38,7 @@ import {
   sessionSettings,
   splitName,
   toResult,
+  withinBudget,
   type MaintenanceResult,
   type MaintenanceSession,
 } from "./lib/pgmaint";
@@ -176,6 +177,7 @@ const noLongerExists = (notices: { message: string }[]) => notices.some((n) => /
 
 async function runPlanned(s: MaintenanceSession, plan: Planned[], notNeeded: number, settings: { TIME_BUDGET_SECONDS: number; PAUSE_MS: number }, ctx: TaskContext, kind: "vacuum" | "analyze"): Promise<TablesReport> {
   const budget = new Budget(settings.TIME_BUDGET_SECONDS, ctx.signal);
+  s.until(budget.cleanupDeadline);
   const report: TablesReport = { done: [], skippedLocked: [], deferred: [], failed: [], vanished: [], notNeeded, elapsedMs: 0 };
   const vanished = (p: Planned) => {
     report.vanished.push(display(p.t));
@@ -191,7 +193,7 @@ async function runPlanned(s: MaintenanceSession, plan: Planned[], notNeeded: num
     if (i > 0) await pause(settings.PAUSE_MS, ctx.signal);
     const started = Date.now();
     try {
-      const acted = await actByOid(s, [p.t.oid], ([r]) => s.exec(p.sql(qualified(r.schema, r.name))));
+      const acted = await withinBudget(s, budget, () => actByOid(s, [p.t.oid], ([r]) => s.exec(p.sql(qualified(r.schema, r.name)))));
       if (acted.status === "vanished") {
         vanished(p);
         continue;
@@ -220,6 +222,11 @@ async function runPlanned(s: MaintenanceSession, plan: Planned[], notNeeded: num
       });
       ctx.log.info(`${kind} ${current} (${p.reasons.join(", ")}) in ${Date.now() - started} ms`);
     } catch (err) {
+      if (s.stoppedByDeadline(err)) {
+        report.deferred.push(...plan.slice(i).map((x) => display(x.t)));
+        ctx.log.warn(`${kind} ${display(p.t)} stopped at the end of the time budget of ${settings.TIME_BUDGET_SECONDS}s; ${plan.length - i} table(s) left for the next run`);
+        break;
+      }
       report.failed.push({ table: display(p.t), error: oneLine(err) });
       ctx.log.error(`${kind} ${display(p.t)} failed: ${oneLine(err)}`);
     }
@@ -436,6 +443,7 @@ export const reindexTask = defineTask({
   async run(settings, ctx): Promise<MaintenanceResult<ReindexReport>> {
     const outcomes = await forEachDatabase(settings, settings, "reindex", ctx, async (s) => {
       const budget = new Budget(settings.TIME_BUDGET_SECONDS, ctx.signal);
+      s.until(budget.cleanupDeadline);
       const report: ReindexReport = { droppedLeftovers: [], reindexed: [], deferred: [], failed: [], vanished: [], elapsedMs: 0 };
       const dropLeftovers = async () => {
         if (!settings.DROP_INVALID_LEFTOVERS) return;
@@ -495,7 +503,7 @@ export const reindexTask = defineTask({
         try {
           const acted = await actByOid(s, [t.oid], async ([r]) => {
             const sizeBefore = await size(r);
-            await s.exec(`REINDEX INDEX CONCURRENTLY ${qualified(r.schema, r.name)}`);
+            await withinBudget(s, budget, () => s.exec(`REINDEX INDEX CONCURRENTLY ${qualified(r.schema, r.name)}`));
             return { sizeBefore, sizeAfter: await size(r) };
           });
           if (acted.status === "vanished") {
@@ -505,9 +513,15 @@ export const reindexTask = defineTask({
           }
           report.reindexed.push({ index: relationText(acted.rels[0]), table: t.table, reason: t.reason, ...acted.value, ms: Date.now() - started });
         } catch (err) {
-          report.failed.push({ index: `${t.schema}.${t.name}`, error: oneLine(err) });
+          if (s.stoppedByDeadline(err)) {
+            report.deferred.push(...targets.slice(i).map((x) => `${x.schema}.${x.name}`));
+            ctx.log.warn(`reindex ${t.schema}.${t.name} stopped at the end of the time budget of ${settings.TIME_BUDGET_SECONDS}s; ${targets.length - i} index(es) left for the next run`);
+          } else {
+            report.failed.push({ index: `${t.schema}.${t.name}`, error: oneLine(err) });
+          }
           // A REINDEX CONCURRENTLY cut short (lock_timeout, statement_timeout) leaves an invalid *_ccnew.
           await dropLeftovers();
+          if (s.stoppedByDeadline(err)) break;
         }
       }
       report.elapsedMs = budget.elapsedMs;
