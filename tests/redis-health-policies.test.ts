@@ -3,20 +3,13 @@
  * what a full cache means depends on its maxmemory-policy, and a queue is measured by its key's type.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import * as net from "node:net";
 import { createClient } from "@redis/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTask, TaskError } from "../tasks/lib/runtime";
 import { redisHealthTask, type RedisHealthReport } from "../tasks/redis-health";
 import { captureEmf } from "./helpers/emf";
+import { freePort } from "./helpers/free-port";
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe("redis-health: maxmemory policies and queue key types (a private redis-server)", () => {
   let server: ChildProcess;

@@ -15,6 +15,7 @@ import { parseSettings, runTask, TaskError } from "../tasks/lib/runtime";
 import { parseSecretPassword, redisHealthSettings, redisHealthTask, type RedisHealthReport } from "../tasks/redis-health";
 import { captureEmf, type EmfLine } from "./helpers/emf";
 import { setSdkEnv, startSecretsManager, type SecretsManagerStandIn } from "./helpers/secrets-manager";
+import { freePort } from "./helpers/free-port";
 
 const ROOT = join(__dirname, "..");
 const DB = 14;
@@ -32,13 +33,6 @@ function ensureRedis(): void {
   throw new Error("Redis on 127.0.0.1:6379 did not start");
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function failure(env: Record<string, string>): Promise<{ message: string; result?: RedisHealthReport; ms: number }> {
   const started = Date.now();

@@ -6,10 +6,10 @@
  */
 import { execFileSync } from "node:child_process";
 import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { freePort } from "./free-port";
 
 /** bin directory of the newest PostgreSQL under /usr/lib/postgresql (Debian layout). */
 function pgBin(): string {
@@ -18,16 +18,6 @@ function pgBin(): string {
   return `/usr/lib/postgresql/${versions[0]}/bin`;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface PrivateCluster {
   /** postgres://postgres@127.0.0.1:<port>/postgres */
