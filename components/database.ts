@@ -91,15 +91,16 @@ export const DB_HEALTH_WARNINGS: readonly {
     runbook: (id, h) =>
       `Transaction-ID age of database ${id} reached ${h.wraparoundWarnAge}. Run the vacuum task (it freezes the oldest tables first) and look for long transactions or abandoned replication slots holding it back.`,
   },
-  // LastVacuumAgeHours / LastAnalyzeAgeHours: hours since the last (auto)vacuum / (auto)analyze of
-  // the oldest table that needs one (0 when none does); a table skipped for locks run after run lands here.
+  // LastVacuumAgeHours / LastAnalyzeAgeHours: the most hours a table past autovacuum's trigger has gone
+  // unanswered (tasks/db-health.ts dueTable: since a vacuum or analyze that left it due, or since its last
+  // run when autovacuum does not take it; 0 when none); a table just made due is autovacuum's next job.
   {
     metric: "last-vacuum",
     metricName: "LastVacuumAgeHours",
     setting: "LAST_VACUUM_WARN_HOURS",
     threshold: (h) => h.lastVacuumWarnHours,
     runbook: (id, h) =>
-      `A table of database ${id} with dead tuples past autovacuum's trigger has not been vacuumed (by hand, the vacuum task or autovacuum) for ${h.lastVacuumWarnHours} h; at ${h.lastVacuumCritHours} h the db-health run fails. The db-health result names the tables. Look for what holds a lock on them (pg_locks, long transactions) or keeps autovacuum off them, then run the vacuum task.`,
+      `A table of database ${id} with dead tuples past autovacuum's trigger (found so by a vacuum or analyze that left it due, or with autovacuum off for it) has stayed unvacuumed (by hand, the vacuum task or autovacuum) for ${h.lastVacuumWarnHours} h; at ${h.lastVacuumCritHours} h the db-health run fails. The db-health result names the tables. Look for what holds a lock on them (pg_locks, long transactions) or keeps autovacuum off them, then run the vacuum task.`,
   },
   {
     metric: "last-analyze",
@@ -121,7 +122,9 @@ export function dbHealthWarningSettings(h: DbHealthConfig): Record<(typeof DB_HE
  * duration alarm measures against, in seconds; also the longest successful run its missed-run window
  * allows for. Backup and its verify, which reads the whole dump back: backupDurationReferenceSeconds
  * (900 on Lambda, twice the expected run on Fargate); restore drill on Fargate: drillMinutes; db-health: 300 (its checks are catalogue queries);
- * every other task: Lambda's 900 (vacuum, analyze and reindex stop at their time budget).
+ * every other task: Lambda's 900 (vacuum, analyze, reindex and purge end by their time budget plus
+ * BUDGET_OVERRUN_SECONDS, each statement stopped at the budget's end: at most MAX_TIME_BUDGET_SECONDS + 30 = 720 s,
+ * the duration alarm's line).
  */
 export function dbTaskTimeoutSeconds(task: DbTaskName, db: Pick<DatabaseConfig, "sizeGb">, runners: DatabaseRunners): number {
   switch (task) {

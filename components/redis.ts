@@ -1,9 +1,11 @@
 /**
  * What one Redis gets: the redis-health task on its schedule (a ScheduledTask, in the VPC when the
  * config names a network, with a role that may read exactly its own password secret), and warning
- * alarms on the metrics the task writes: memory percent of maxmemory, and each queue's length at the
+ * alarms on the metrics the task writes: memory percent of maxmemory (not sent under an allkeys-*
+ * policy, where a full cache is the steady state), and each queue's length at the
  * queue's severity (P2 unless set); evictions and hit rate when the config sets their thresholds.
- * A critical value (memory at memoryCritPercent, a failing RDB save or AOF write, Redis unreachable)
+ * A critical value (memory at memoryCritPercent, a failing RDB save or AOF write, a queue key that
+ * holds no queue, Redis unreachable)
  * fails the run, which pages the Redis' severity through the task's errors alarm.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -166,7 +168,7 @@ export class RedisHealth extends pulumi.ComponentResource {
       "MemoryPercent",
       "GreaterThanOrEqualToThreshold",
       r.memoryWarnPercent,
-      `Redis ${r.id} uses ${r.memoryWarnPercent} % of its maxmemory (at ${r.memoryCritPercent} % the check fails). Look at the biggest keys (redis-cli --bigkeys, MEMORY USAGE), keys without a TTL, a growing queue; raise maxmemory or the node size if the data is expected. Evictions follow under an allkeys-* policy, write errors under noeviction.`,
+      `Redis ${r.id} uses ${r.memoryWarnPercent} % of its maxmemory (at ${r.memoryCritPercent} % the check fails). Look at the biggest keys (redis-cli --bigkeys, MEMORY USAGE), keys without a TTL, a growing queue; raise maxmemory or the node size if the data is expected. Write errors follow under noeviction (or volatile-* with no expiring key left). Under an allkeys-* policy the task sends no MemoryPercent: a full cache evicts by design, and evictedKeysWarn / minHitRatePercent watch what that costs.`,
     );
     if (r.evictedKeysWarn !== undefined) {
       alarm(
@@ -196,7 +198,7 @@ export class RedisHealth extends pulumi.ComponentResource {
         "QueueLength",
         "GreaterThanThreshold",
         q.maxLength,
-        `The queue "${q.name}" on Redis ${r.id} holds more than ${q.maxLength} messages (LLEN): workers fall behind or are down. Check the workers (celery -A <app> inspect active / stats), their logs and errors, and scale them; purge only messages you know are obsolete.`,
+        `The queue "${q.name}" on Redis ${r.id} holds more than ${q.maxLength} messages (LLEN, ZCARD or XLEN by its key's type): workers fall behind or are down. Check the workers (celery -A <app> inspect active / stats), their logs and errors, and scale them; purge only messages you know are obsolete.`,
         { Queue: q.name },
       ),
     );

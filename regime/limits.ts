@@ -10,6 +10,21 @@ export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
  * (components/scheduled-task.ts): 0.8, so a backup on Lambda pages at 720 s of its 900.
  */
 export const NEAR_TIMEOUT_FRACTION = 0.8;
+
+/**
+ * Seconds a budgeted maintenance run (vacuum, analyze, reindex, purge) may take past its time budget:
+ * each statement is stopped by statement_timeout at the budget's end, then the run's clean-up (an
+ * index a stopped REINDEX CONCURRENTLY left invalid, the report) has this long, its statements
+ * bounded the same way (tasks/lib/pgmaint.ts Budget). The one figure for "budget + margin".
+ */
+export const BUDGET_OVERRUN_SECONDS = 30;
+
+/**
+ * Longest time budget of a maintenance run on Lambda, seconds: a run that uses all of it ends by
+ * budget + BUDGET_OVERRUN_SECONDS, at or under its duration alarm's line (NEAR_TIMEOUT_FRACTION of
+ * Lambda's 900 s: 720 s), so a full budget, a healthy run, never pages: 690 (11.5 minutes).
+ */
+export const MAX_TIME_BUDGET_SECONDS = LAMBDA_MAX_TIMEOUT_SECONDS * NEAR_TIMEOUT_FRACTION - BUDGET_OVERRUN_SECONDS;
 export const LAMBDA_MEMORY_MB = { min: 128, max: 10240 } as const;
 export const NAME_MAX = 64;
 

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import type { Schedule } from "./schedule";
-import { LOG_RETENTION_DAYS } from "./limits";
+import { BUDGET_OVERRUN_SECONDS, LAMBDA_MAX_TIMEOUT_SECONDS, LOG_RETENTION_DAYS, MAX_TIME_BUDGET_SECONDS, NEAR_TIMEOUT_FRACTION } from "./limits";
 import { endpointsSchema } from "./endpoints";
 import { logsSchemaAt, type LogsConfig } from "./logs";
 import { ownLogGroupPrefixes } from "./own-log-groups";
@@ -177,11 +177,21 @@ const restoreDrillSchema = z
   })
   .strict();
 
+/** A maintenance run's time budget in minutes: at most MAX_TIME_BUDGET_SECONDS (its run, with the overrun, stays under the duration alarm of Lambda). */
+const timeBudgetMinutes = z
+  .number()
+  .gt(0)
+  .max(
+    MAX_TIME_BUDGET_SECONDS / 60,
+    `must be <= ${MAX_TIME_BUDGET_SECONDS / 60} (a run may take ${BUDGET_OVERRUN_SECONDS} s past its budget; its duration alarm pages at ${LAMBDA_MAX_TIMEOUT_SECONDS * NEAR_TIMEOUT_FRACTION} s of Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS})`,
+  )
+  .default(10);
+
 const vacuumSchema = z
   .object({
     schedule: schedule.default("weekly on Wednesday at 03:00").describe("when VACUUM (ANALYZE) runs (seed 001: VACUUM ANALYZE weekly)"),
     paused,
-    timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10).describe("minutes of work per run; tables left over wait for the next run"),
+    timeBudgetMinutes: timeBudgetMinutes.describe("minutes of work per run; tables left over wait for the next run"),
     minDeadPercent: percent.default(5).describe("vacuum a table when dead tuples reach this percent of its rows"),
     minDeadTuples: z.number().int().min(0).default(100).describe("... and at least this many dead tuples"),
     fullTables: z.array(pgName(true)).superRefine(uniqueValues("table", tableKey), ALWAYS).prefault([]).describe("tables explicitly allowed a VACUUM FULL (locks them!)"),
@@ -193,7 +203,7 @@ const reindexSchema = z
   .object({
     schedule: schedule.default("monthly on day 1 at 04:00").describe("when REINDEX CONCURRENTLY runs"),
     paused,
-    timeBudgetMinutes: z.number().gt(0).max(14, "must be <= 14 (Lambda stops at 15 minutes)").default(10).describe("minutes of work per run; indexes left over wait for the next run"),
+    timeBudgetMinutes: timeBudgetMinutes.describe("minutes of work per run; indexes left over wait for the next run"),
     indexes: z.array(pgName(true)).superRefine(uniqueValues("index", tableKey), ALWAYS).prefault([]).describe("schema.index names; empty: bloated indexes by estimate"),
     severity: severity.default("P3").describe("severity of a failed reindex run"),
   })
@@ -368,8 +378,8 @@ export function redisUrlProblem(url: string): string | undefined {
 
 const redisQueueSchema = z
   .object({
-    name: z.string().min(1, "must not be empty").max(512, "must be at most 512 characters").describe("the list key a worker pops (Celery's default queue is \"celery\")"),
-    maxLength: z.number().int("must be a whole number").min(0, "must be >= 0").describe("alarm when the list holds more than this many messages (LLEN)"),
+    name: z.string().min(1, "must not be empty").max(512, "must be at most 512 characters").describe("the queue's key: a list a worker pops (Celery's default queue is \"celery\"), or a sorted set or stream; a key of another type fails the check"),
+    maxLength: z.number().int("must be a whole number").min(0, "must be >= 0").describe("alarm when the queue holds more than this many messages (LLEN, ZCARD or XLEN by the key's type)"),
     severity: severity.default("P2").describe("severity of the queue-length alarm"),
   })
   .strict();
@@ -390,16 +400,16 @@ export const redisSchema = z
     network: networkSchema.optional().describe("subnets and security groups the check runs in (the Redis must accept them); unset: outside a VPC"),
     schedule: schedule.default("every 15 minutes").describe("how often the Redis check runs"),
     paused,
-    memoryWarnPercent: percent.default(80).describe("warn (P2 alarm) when used_memory reaches this percent of maxmemory"),
-    memoryCritPercent: percent.default(90).describe("fail the check (alarm at severity) at this percent of maxmemory; no maxmemory (0): not checked"),
+    memoryWarnPercent: percent.default(80).describe("warn (P2 alarm) when used_memory reaches this percent of maxmemory; not under an allkeys-* maxmemory-policy, where a full cache is the steady state (evictedKeysWarn and minHitRatePercent watch it)"),
+    memoryCritPercent: percent.default(90).describe("fail the check (alarm at severity) at this percent of maxmemory; no maxmemory (0) or an allkeys-* policy: not checked"),
     evictedKeysWarn: z.number().int("must be a whole number").min(1, "must be >= 1").optional().describe("warn when evicted_keys (since the server started or CONFIG RESETSTAT) reaches this"),
     minHitRatePercent: percent.optional().describe("warn when keyspace hits / (hits + misses) is below this percent"),
     queues: z
       .array(redisQueueSchema)
       .superRefine(uniqueBy("name", "queue"), ALWAYS)
       .default([])
-      .describe("lists (queues) whose length is alarmed on"),
-    severity: severity.default("P1").describe("severity of a failed check (memory critical, persistence failing, Redis unreachable)"),
+      .describe("queues (lists, sorted sets or streams) whose length is alarmed on"),
+    severity: severity.default("P1").describe("severity of a failed check (memory critical, persistence failing, a queue that cannot be measured, Redis unreachable)"),
   })
   .strict()
   .refine((r) => r.memoryWarnPercent <= r.memoryCritPercent, {

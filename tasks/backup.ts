@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { PassThrough, Transform } from "node:stream";
 import { z } from "zod";
 import { databaseMetric, failIfAny, MetricUnit, storageSettings, withTargets, type DatabaseOutcome } from "./lib/backup-common";
-import { libpqEnv, resolveConnection, type DatabaseTarget } from "./lib/db";
+import { BACKUP_APPLICATION_NAME, libpqEnv, resolveConnection, type DatabaseTarget } from "./lib/db";
 import { assertClientCanDump, clientVersion, compressionArgs, serverVersion, startTool, toolPath } from "./lib/pgtools";
 import { defineTask, envInt, envNumber, oneLine, TaskError, type TaskContext } from "./lib/runtime";
 import { s3Client, type Manifest } from "./lib/s3";
@@ -106,7 +106,7 @@ async function backupOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
   const keys = backupKeys(s.BACKUP_PREFIX, tier, target.id, started);
   ctx.log.info("dump started", { database: target.id, key: keys.dump, client: client.text, server: server.text, compression: comp.effective });
 
-  const dump = startTool(bin, ["--format=custom", ...comp.args, "--no-password"], libpqEnv(conn));
+  const dump = startTool(bin, ["--format=custom", ...comp.args, "--no-password"], libpqEnv(conn, conn.database, BACKUP_APPLICATION_NAME));
   const onAbort = () => dump.child.kill("SIGTERM");
   ctx.signal.addEventListener("abort", onAbort, { once: true });
 

@@ -8,14 +8,17 @@
  * EXCLUSIVE lock never blocks the health check. Table sizes are therefore pg_class.relpages figures
  * (as of the last VACUUM/ANALYZE/CREATE INDEX), labelled as estimates.
  *
- * Last vacuum / last analyze (check_postgres `last_vacuum` / `last_analyze`, autovacuum counted): hours
- * since the newest of the manual and the automatic run, over the tables that need one, i.e. whose dead
- * tuples (changes since the last analyze) are past the point at which autovacuum would act
- * (autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor x reltuples, the table's own storage
- * parameters first). A quiet or static table therefore never counts, however old its last vacuum; a
- * table skipped for locks night after night does, once it is due. A due table with no vacuum recorded
- * counts from the start of its statistics (the database's stats_reset, else the server start) and is
- * reported as never vacuumed.
+ * Dead tuples, last vacuum, last analyze are judged as autovacuum decides a table is due (dueTables):
+ * a table past autovacuum's trigger that autovacuum takes is its next job, not a problem, however
+ * many dead tuples a purge left and however old its last vacuum; it counts once it is known to have
+ * stayed due through a vacuum or analyze (dueTable). A due table autovacuum does not take (autovacuum
+ * or track_counts off, autovacuum_enabled = false) counts from its last vacuum (analyze), as check_postgres
+ * `last_vacuum` / `last_analyze` do; never vacuumed: from the start of its statistics (the database's
+ * stats_reset, else the server start).
+ *
+ * Long transactions leave out the backup's pg_dump (BACKUP_APPLICATION_NAME: its snapshot lasts the
+ * whole dump, watched by the backup task's own timeout and duration alarm) and name the session they
+ * report by pid, application_name, user, client address, state and query start.
  *
  * Metrics (Database dimension): ConnectionsPercent, WraparoundAge, DeadTuplePercentMax,
  * OldestTransactionSeconds, LastVacuumAgeHours, LastAnalyzeAgeHours (0: no table is due); those
@@ -27,7 +30,8 @@
  * (tasks/lib/metrics.ts SAMPLE_SECONDS).
  */
 import { z } from "zod";
-import { databaseMetric, forEachDatabase, sessionSettings, toResult, type MaintenanceResult, type MaintenanceSession } from "./lib/pgmaint";
+import { databaseMetric, forEachDatabase, regimeRelation, sessionSettings, toResult, type MaintenanceResult, type MaintenanceSession } from "./lib/pgmaint";
+import { BACKUP_APPLICATION_NAME } from "./lib/db";
 import { defineTask, envInt, envNumber, MetricUnit, oneLine, TaskError } from "./lib/runtime";
 
 /** A pair of thresholds; 0 switches a level off. */
@@ -128,9 +132,8 @@ const check = (name: string, value: number | null, unit: string, warn: number, c
   ...extra,
 });
 
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-/** A table that needs a vacuum (analyze) and how long it has gone without one. */
+/** A table that needs a vacuum (analyze) and how long that has gone unanswered. */
 export interface DueTable {
   /** schema.table */
   table: string;
@@ -138,68 +141,171 @@ export interface DueTable {
   last: string | null;
   /** Start of the table's statistics (stats_reset of the database, else the server start), for `last: null`. */
   since?: string;
-  /** Hours since `last` (or since `since`). */
+  /** Whether autovacuum takes this table (autovacuum and track_counts on, the table's autovacuum_enabled not false). */
+  autovacuum: boolean;
+  /**
+   * Autovacuum's tables: the moment the table is known to have been due already (ISO 8601), a run
+   * of vacuum or analyze that left it due; null when nothing shows it due before now.
+   */
+  dueSince?: string | null;
+  /**
+   * Hours counted against the thresholds: for a table autovacuum takes, since `dueSince` (0 when
+   * null: autovacuum is about to act); for a table it does not take, since `last` (or `since`).
+   */
   hours: number;
   /** Dead tuples (vacuum) or rows changed since the last analyze (analyze). */
   pending: number;
   /** The count at which autovacuum acts on this table: threshold + scale factor x reltuples. */
   trigger: number;
+  /** Live and dead tuples (pg_stat_user_tables n_live_tup, n_dead_tup). */
+  live: number;
+  dead: number;
+}
+
+interface DueRow {
+  tbl: string;
+  live: string;
+  dead: string;
+  mods: string;
+  ins: string;
+  vacuumed: Date | null;
+  vacuumed_h: number | null;
+  analyzed: Date | null;
+  analyzed_h: number | null;
+  since: Date;
+  since_h: number;
+  auto: boolean;
+  vtrig: number;
+  atrig: number;
+}
+
+/**
+ * The tables past autovacuum's vacuum or analyze trigger, with what shows how long each has been due.
+ *
+ * Due means what autovacuum itself acts on (PostgreSQL docs, "The Autovacuum Daemon", 25.1.6): dead
+ * tuples above autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor x reltuples (vacuum),
+ * rows changed since the last analyze above autovacuum_analyze_threshold +
+ * autovacuum_analyze_scale_factor x reltuples (analyze), reltuples < 0 (never counted) as 0, the
+ * table's storage parameters (CREATE TABLE, "Storage Parameters") before the server's settings.
+ * Autovacuum takes a table when `autovacuum` and `track_counts` are on and the table's
+ * autovacuum_enabled is not false. Reads pg_stat_user_tables and pg_class only: a locked table never
+ * blocks it. The relations are those of regimeRelation (no temporary tables).
+ */
+async function dueTables(s: MaintenanceSession): Promise<DueRow[]> {
+  const option = (name: string) =>
+    `coalesce((SELECT o.option_value FROM pg_options_to_table(c.reloptions) o WHERE o.option_name = '${name}'), current_setting('${name}'))::float8`;
+  const hoursSince = (t: string) => `extract(epoch FROM now() - ${t})::float8 / 3600`;
+  return s.query<DueRow>(
+    `WITH e AS (
+       SELECT coalesce(d.stats_reset, pg_postmaster_start_time()) AS since,
+              current_setting('autovacuum')::bool AND current_setting('track_counts')::bool AS daemon
+         FROM pg_stat_database d WHERE d.datname = current_database()),
+     t AS (
+       SELECT n.nspname || '.' || c.relname AS tbl, st.n_live_tup AS live, st.n_dead_tup AS dead,
+              st.n_mod_since_analyze AS mods, st.n_ins_since_vacuum AS ins,
+              greatest(st.last_vacuum, st.last_autovacuum) AS vacuumed, greatest(st.last_analyze, st.last_autoanalyze) AS analyzed,
+              e.since, e.daemon AND coalesce((SELECT o.option_value FROM pg_options_to_table(c.reloptions) o WHERE o.option_name = 'autovacuum_enabled')::bool, true) AS auto,
+              ${option("autovacuum_vacuum_threshold")} + ${option("autovacuum_vacuum_scale_factor")} * greatest(c.reltuples, 0)::float8 AS vtrig,
+              ${option("autovacuum_analyze_threshold")} + ${option("autovacuum_analyze_scale_factor")} * greatest(c.reltuples, 0)::float8 AS atrig
+         FROM pg_stat_user_tables st
+         JOIN pg_class c ON c.oid = st.relid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+        CROSS JOIN e
+        WHERE c.relkind IN ('r', 'm') AND ${regimeRelation()})
+     SELECT t.*, ${hoursSince("vacuumed")} AS vacuumed_h, ${hoursSince("analyzed")} AS analyzed_h, ${hoursSince("since")} AS since_h
+       FROM t WHERE dead > vtrig OR mods > atrig`,
+  );
+}
+
+/**
+ * How long a due table has gone unanswered, for one operation. A table autovacuum does not take
+ * counts from its last run (nothing automatic will act on it). A table autovacuum takes counts only
+ * from the moment it is known to have been due already, as autovacuum visits every database each
+ * autovacuum_naptime and acts on a due table then: a table just made due (a purge, a bulk load) is
+ * autovacuum's next job, not a problem, however old its last vacuum. Known due:
+ * - vacuum: at its newest vacuum or analyze R, dead tuples were at least n_dead_tup - n_mod_since_analyze
+ *   (dead tuples only grow by updates and deletes, which n_mod_since_analyze counts since the analyze
+ *   and so since R); above the trigger, the table was due at R and has stayed so;
+ * - analyze: a vacuum V after its last analyze, when rows changed before V (n_mod_since_analyze less
+ *   n_ins_since_vacuum and n_dead_tup, the changes since V) were already above the trigger.
+ */
+export function dueTable(r: DueRow, kind: "vacuum" | "analyze"): DueTable | undefined {
+  const iso = (d: Date) => new Date(d).toISOString();
+  const [pending, trigger] = kind === "vacuum" ? [Number(r.dead), Number(r.vtrig)] : [Number(r.mods), Number(r.atrig)];
+  if (!(pending > trigger)) return undefined;
+  const last = kind === "vacuum" ? r.vacuumed : r.analyzed;
+  const base = {
+    table: r.tbl,
+    last: last ? iso(last) : null,
+    ...(last ? {} : { since: iso(r.since) }),
+    autovacuum: r.auto,
+    pending,
+    trigger: Math.floor(trigger),
+    live: Number(r.live),
+    dead: Number(r.dead),
+  };
+  if (!r.auto) return { ...base, hours: Number((kind === "vacuum" ? r.vacuumed_h : r.analyzed_h) ?? r.since_h) };
+  let due: { at: Date; hours: number } | undefined;
+  if (kind === "vacuum") {
+    const newest = [
+      { at: r.vacuumed, hours: r.vacuumed_h },
+      { at: r.analyzed, hours: r.analyzed_h },
+    ].filter((x): x is { at: Date; hours: number } => x.at !== null);
+    const at = newest.sort((a, b) => new Date(b.at).getTime() - new Date(a.at).getTime())[0];
+    if (at && Number(r.dead) - Number(r.mods) > trigger) due = { at: at.at, hours: Number(at.hours) };
+  } else if (r.vacuumed && (!r.analyzed || new Date(r.vacuumed) > new Date(r.analyzed)) && Number(r.mods) - Number(r.ins) - Number(r.dead) > trigger) {
+    due = { at: r.vacuumed, hours: Number(r.vacuumed_h) };
+  }
+  return { ...base, dueSince: due ? iso(due.at) : null, hours: due ? due.hours : 0 };
 }
 
 /**
  * check_postgres `last_vacuum` / `last_analyze` with autovacuum counted, over the tables that need the
- * operation: the value is the age in hours of the oldest such table (0 when none is due), `top` lists
- * the oldest tables, and the detail names the worst and how many more are at its level.
- *
- * Due means past autovacuum's own trigger (PostgreSQL docs, "The Autovacuum Daemon"): dead tuples
- * (vacuum) or changes since the last analyze (analyze) above autovacuum_<kind>_threshold +
- * autovacuum_<kind>_scale_factor x reltuples (reltuples < 0, never counted, as 0), with the table's
- * storage parameters before the server's settings. Temporary tables are left out: no other session
- * can vacuum them. Reads pg_stat_user_tables and pg_class only: a locked table never blocks it.
+ * operation (dueTables, dueTable): the value is the most hours a due table has gone unanswered (0
+ * when none), `top` lists the worst tables, and the detail names the worst and how many more are at
+ * its level.
  */
-export async function lastMaintenance(s: MaintenanceSession, kind: "vacuum" | "analyze", warnHours: number, critHours: number, top: number): Promise<Check> {
-  const pending = kind === "vacuum" ? "n_dead_tup" : "n_mod_since_analyze";
-  const option = (name: string) =>
-    `coalesce((SELECT o.option_value FROM pg_options_to_table(c.reloptions) o WHERE o.option_name = '${name}'), current_setting('${name}'))::float8`;
-  const rows = await s.query<{ tbl: string; last: Date | null; since: Date; hours: number; pending: string; trig: number; over_crit: string; over_warn: string }>(
-    `WITH due AS (
-       SELECT st.schemaname || '.' || st.relname AS tbl, greatest(st.last_${kind}, st.last_auto${kind}) AS last, e.since,
-              extract(epoch FROM now() - coalesce(greatest(st.last_${kind}, st.last_auto${kind}), e.since))::float8 / 3600 AS hours,
-              st.${pending} AS pending,
-              ${option(`autovacuum_${kind}_threshold`)} + ${option(`autovacuum_${kind}_scale_factor`)} * greatest(c.reltuples, 0)::float8 AS trig
-         FROM pg_stat_user_tables st
-         JOIN pg_class c ON c.oid = st.relid
-        CROSS JOIN (SELECT coalesce(d.stats_reset, pg_postmaster_start_time()) AS since FROM pg_stat_database d WHERE d.datname = current_database()) e
-        WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't')
-     SELECT tbl, last, since, hours, pending, trig,
-            count(*) FILTER (WHERE $2::float8 > 0 AND hours >= $2::float8) OVER () AS over_crit,
-            count(*) FILTER (WHERE $3::float8 > 0 AND hours >= $3::float8) OVER () AS over_warn
-       FROM due WHERE pending > trig
-      ORDER BY hours DESC, pending DESC LIMIT $1`,
-    [top, critHours, warnHours],
-  );
-  const done = kind === "vacuum" ? "vacuumed" : "analyzed";
-  const iso = (d: Date) => new Date(d).toISOString();
+export function lastMaintenance(rows: DueRow[], kind: "vacuum" | "analyze", warnHours: number, critHours: number, top: number): Check {
   // Hours to 4 decimals (0.36 s), so thresholds in fractions of an hour compare as written.
   const hours = (h: number) => Math.round(h * 10_000) / 10_000;
-  const c = check(`last_${kind}`, rows.length ? hours(Number(rows[0].hours)) : 0, "hours", warnHours, critHours, {
-    top: rows.map((r) => ({
-      table: r.tbl,
-      last: r.last ? iso(r.last) : null,
-      ...(r.last ? {} : { since: iso(r.since) }),
-      hours: hours(Number(r.hours)),
-      pending: Number(r.pending),
-      trigger: Math.floor(Number(r.trig)),
-    })) satisfies DueTable[],
-  });
-  if (rows.length) {
-    const w = rows[0];
-    const level = c.status === "critical" ? { hours: critHours, count: Number(w.over_crit) } : c.status === "warning" ? { hours: warnHours, count: Number(w.over_warn) } : undefined;
-    c.detail =
-      `table ${w.tbl}, ${w.last ? `last ${done} ${iso(w.last)}` : `never ${done} (statistics since ${iso(w.since)})`}` +
-      (level && level.count > 1 ? `; ${level.count - 1} more table(s) at ${level.hours} hours or more` : "");
+  const due = rows
+    .map((r) => dueTable(r, kind))
+    .filter((d): d is DueTable => d !== undefined)
+    .map((d) => ({ ...d, hours: hours(d.hours) }))
+    .sort((a, b) => b.hours - a.hours || b.pending - a.pending);
+  const c = check(`last_${kind}`, due.length ? due[0].hours : 0, "hours", warnHours, critHours, { top: due.slice(0, top) });
+  const done = kind === "vacuum" ? "vacuumed" : "analyzed";
+  if (due.length) {
+    const w = due[0];
+    const at = (h: number) => (h > 0 ? due.filter((d) => d.hours >= h).length : 0);
+    const level = c.status === "critical" ? { hours: critHours, count: at(critHours) } : c.status === "warning" ? { hours: warnHours, count: at(warnHours) } : undefined;
+    const state = !w.autovacuum
+      ? `autovacuum off for it, ${w.last ? `last ${done} ${w.last}` : `never ${done} (statistics since ${w.since})`}`
+      : w.dueSince
+        ? `due since ${w.dueSince} and not ${done} by autovacuum since`
+        : `just due, autovacuum's next job`;
+    c.detail = `table ${w.table}, ${state}` + (level && level.count > 1 ? `; ${level.count - 1} more table(s) at ${level.hours} hours or more` : "");
   }
   return c;
+}
+
+/**
+ * Dead tuples (check_postgres `bloat` in spirit): the worst dead-tuple percentage of the tables (at
+ * least `minRows` live + dead) past autovacuum's vacuum trigger that autovacuum will not clear: it
+ * does not take them, or they are known due since a vacuum or analyze that left them so (dueTable).
+ * A table just made due is autovacuum's next job and does not count, whatever its percentage.
+ */
+export function deadTuples(rows: DueRow[], warn: number, crit: number, minRows: number, top: number): Check {
+  const stuck = rows
+    .map((r) => dueTable(r, "vacuum"))
+    .filter((d): d is DueTable => d !== undefined && d.live + d.dead >= minRows && (!d.autovacuum || d.dueSince != null))
+    .map((d) => ({ ...d, percent: round((100 * d.dead) / (d.live + d.dead)) }))
+    .sort((a, b) => b.percent - a.percent || b.dead - a.dead);
+  const w = stuck[0];
+  return check("dead_tuples", w ? w.percent : 0, "percent", warn, crit, {
+    ...(w ? { detail: `table ${w.table}, ${w.autovacuum ? `due since ${w.dueSince}, autovacuum has not cleared it` : "autovacuum off for it"}` } : {}),
+    top: stuck.slice(0, top).map((d) => ({ table: d.table, live: d.live, dead: d.dead, percent: d.percent, trigger: d.trigger, autovacuum: d.autovacuum })),
+  });
 }
 
 async function runChecks(s: MaintenanceSession, st: DbHealthSettings): Promise<Check[]> {
@@ -222,41 +328,38 @@ async function runChecks(s: MaintenanceSession, st: DbHealthSettings): Promise<C
     }),
   );
 
-  // Dead tuples: the worst tables of this database (tables of at least TABLE_ROWS_MIN rows). Temporary
-  // tables are left out, as in lastMaintenance: only their own session can vacuum them, and they go with it.
-  const dead = await q<{ tbl: string; live: string; dead: string; pct: string }>(
-    `SELECT st.schemaname || '.' || st.relname AS tbl, st.n_live_tup AS live, st.n_dead_tup AS dead,
-            round(100.0 * st.n_dead_tup / nullif(st.n_live_tup + st.n_dead_tup, 0), 2) AS pct
-       FROM pg_stat_user_tables st JOIN pg_class c ON c.oid = st.relid
-      WHERE c.relpersistence <> 't' AND st.n_live_tup + st.n_dead_tup >= $1
-      ORDER BY pct DESC NULLS LAST, st.n_dead_tup DESC LIMIT $2`,
-    [st.TABLE_ROWS_MIN, st.TOP_TABLES],
-  );
-  checks.push(
-    check("dead_tuples", dead.length ? Number(dead[0].pct) : 0, "percent", st.DEAD_TUPLE_WARN_PERCENT, st.DEAD_TUPLE_CRIT_PERCENT, {
-      ...(dead.length ? { detail: `table ${dead[0].tbl}` } : {}),
-      top: dead.map((d) => ({ table: d.tbl, live: Number(d.live), dead: Number(d.dead), percent: Number(d.pct) })),
-    }),
-  );
+  // Dead tuples and vacuum/analyze ages, judged as autovacuum decides a table is due.
+  const due = await dueTables(s);
+  checks.push(deadTuples(due, st.DEAD_TUPLE_WARN_PERCENT, st.DEAD_TUPLE_CRIT_PERCENT, st.TABLE_ROWS_MIN, st.TOP_TABLES));
 
-  // Oldest open transaction and longest idle-in-transaction session in this database (not counting this one).
-  const [tx] = await q<{ oldest: number | null; oldest_pid: number | null; idle: number | null; idle_pid: number | null }>(
-    `SELECT max(extract(epoch FROM now() - xact_start))::float8 AS oldest,
-            (array_agg(pid ORDER BY xact_start))[1] AS oldest_pid,
-            max(extract(epoch FROM now() - state_change)) FILTER (WHERE state LIKE 'idle in transaction%')::float8 AS idle,
-            (array_agg(pid ORDER BY state_change) FILTER (WHERE state LIKE 'idle in transaction%'))[1] AS idle_pid
-       FROM pg_stat_activity
-      WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND datname = current_database()`,
+  // Oldest open transaction and longest idle-in-transaction session in this database (not counting
+  // this one, nor the backup's pg_dump: its snapshot lasts the whole dump, and the backup task's
+  // timeout and duration alarm watch it).
+  const sessions = await q<{ kind: string; seconds: number; pid: number; app: string; usr: string | null; client: string | null; query_start: Date | null; state: string | null }>(
+    `SELECT kind, seconds, pid, app, usr, client, query_start, state FROM (
+       SELECT DISTINCT ON (k.kind) k.kind, k.seconds, a.pid, a.application_name AS app, a.usename AS usr, host(a.client_addr) AS client, a.query_start, a.state
+         FROM pg_stat_activity a
+        CROSS JOIN LATERAL (VALUES ('oldest', extract(epoch FROM now() - a.xact_start)::float8),
+                                   ('idle', CASE WHEN a.state LIKE 'idle in transaction%' THEN extract(epoch FROM now() - a.state_change)::float8 END)) k(kind, seconds)
+        WHERE a.xact_start IS NOT NULL AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend' AND a.datname = current_database()
+          AND a.application_name <> $1 AND k.seconds IS NOT NULL
+        ORDER BY k.kind, k.seconds DESC) x`,
+    [BACKUP_APPLICATION_NAME],
   );
-  const oldest = num(tx.oldest);
-  checks.push(check("oldest_transaction", oldest === null ? 0 : round(oldest), "seconds", st.OLDEST_TRANSACTION_WARN_SECONDS, st.OLDEST_TRANSACTION_CRIT_SECONDS, tx.oldest_pid ? { detail: `pid ${tx.oldest_pid}` } : {}));
-  const idle = num(tx.idle);
-  checks.push(check("idle_in_transaction", idle === null ? 0 : round(idle), "seconds", st.IDLE_IN_TRANSACTION_WARN_SECONDS, st.IDLE_IN_TRANSACTION_CRIT_SECONDS, tx.idle_pid ? { detail: `pid ${tx.idle_pid}` } : {}));
-
-  for (const kind of ["vacuum", "analyze"] as const) {
-    const [warn, crit] = kind === "vacuum" ? [st.LAST_VACUUM_WARN_HOURS, st.LAST_VACUUM_CRIT_HOURS] : [st.LAST_ANALYZE_WARN_HOURS, st.LAST_ANALYZE_CRIT_HOURS];
-    checks.push(await lastMaintenance(s, kind, warn, crit, st.TOP_TABLES));
+  const session = (kind: string) => sessions.find((x) => x.kind === kind);
+  /** Who holds it: pid, application_name, user, client address, query start (pg_stat_activity). */
+  const who = (x: (typeof sessions)[number]) =>
+    `pid ${x.pid}, application ${x.app ? `"${x.app}"` : "(none)"}, user ${x.usr ?? "(none)"}${x.client ? ` from ${x.client}` : ""}, ${x.state ?? "state unknown"}, query started ${x.query_start ? new Date(x.query_start).toISOString() : "(none)"}`;
+  for (const [kind, name, warn, crit] of [
+    ["oldest", "oldest_transaction", st.OLDEST_TRANSACTION_WARN_SECONDS, st.OLDEST_TRANSACTION_CRIT_SECONDS],
+    ["idle", "idle_in_transaction", st.IDLE_IN_TRANSACTION_WARN_SECONDS, st.IDLE_IN_TRANSACTION_CRIT_SECONDS],
+  ] as const) {
+    const x = session(kind);
+    checks.push(check(name, x ? round(Number(x.seconds)) : 0, "seconds", warn, crit, x ? { detail: who(x) } : {}));
   }
+
+  checks.push(lastMaintenance(due, "vacuum", st.LAST_VACUUM_WARN_HOURS, st.LAST_VACUUM_CRIT_HOURS, st.TOP_TABLES));
+  checks.push(lastMaintenance(due, "analyze", st.LAST_ANALYZE_WARN_HOURS, st.LAST_ANALYZE_CRIT_HOURS, st.TOP_TABLES));
 
   // Size: the database (pg_database_size reads the directory, no table lock) and its largest tables.
   const [size] = await q<{ bytes: string }>(`SELECT pg_database_size(current_database()) AS bytes`);
@@ -265,7 +368,7 @@ async function runChecks(s: MaintenanceSession, st: DbHealthSettings): Promise<C
             ((c.relpages + coalesce(tc.relpages, 0) + coalesce((SELECT sum(ic.relpages) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid), 0))
               * current_setting('block_size')::int)::bigint AS bytes
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_class tc ON tc.oid = c.reltoastrelid
-      WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+      WHERE c.relkind IN ('r', 'm') AND ${regimeRelation()}
       ORDER BY bytes DESC LIMIT $1`,
     [st.TOP_TABLES],
   );

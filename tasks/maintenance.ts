@@ -32,11 +32,13 @@ import {
   isSkippedForLock,
   pause,
   qualified,
+  regimeRelation,
   relationText,
   resolveTables,
   sessionSettings,
   splitName,
   toResult,
+  withinBudget,
   type MaintenanceResult,
   type MaintenanceSession,
 } from "./lib/pgmaint";
@@ -101,9 +103,7 @@ async function tableStats(s: MaintenanceSession): Promise<TableStat[]> {
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
-     WHERE c.relkind IN ('r', 'm')
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-       AND c.relpersistence <> 't'`);
+     WHERE c.relkind IN ('r', 'm') AND ${regimeRelation()}`);
   return rows.map((r) => {
     const live = Number(r.live);
     const dead = Number(r.dead);
@@ -177,6 +177,7 @@ const noLongerExists = (notices: { message: string }[]) => notices.some((n) => /
 
 async function runPlanned(s: MaintenanceSession, plan: Planned[], notNeeded: number, settings: { TIME_BUDGET_SECONDS: number; PAUSE_MS: number }, ctx: TaskContext, kind: "vacuum" | "analyze"): Promise<TablesReport> {
   const budget = new Budget(settings.TIME_BUDGET_SECONDS, ctx.signal);
+  s.until(budget.cleanupDeadline);
   const report: TablesReport = { done: [], skippedLocked: [], deferred: [], failed: [], vanished: [], notNeeded, elapsedMs: 0 };
   const vanished = (p: Planned) => {
     report.vanished.push(display(p.t));
@@ -192,7 +193,7 @@ async function runPlanned(s: MaintenanceSession, plan: Planned[], notNeeded: num
     if (i > 0) await pause(settings.PAUSE_MS, ctx.signal);
     const started = Date.now();
     try {
-      const acted = await actByOid(s, [p.t.oid], ([r]) => s.exec(p.sql(qualified(r.schema, r.name))));
+      const acted = await withinBudget(s, budget, () => actByOid(s, [p.t.oid], ([r]) => s.exec(p.sql(qualified(r.schema, r.name)))));
       if (acted.status === "vanished") {
         vanished(p);
         continue;
@@ -221,6 +222,11 @@ async function runPlanned(s: MaintenanceSession, plan: Planned[], notNeeded: num
       });
       ctx.log.info(`${kind} ${current} (${p.reasons.join(", ")}) in ${Date.now() - started} ms`);
     } catch (err) {
+      if (s.stoppedByDeadline(err)) {
+        report.deferred.push(...plan.slice(i).map((x) => display(x.t)));
+        ctx.log.warn(`${kind} ${display(p.t)} stopped at the end of the time budget of ${settings.TIME_BUDGET_SECONDS}s; ${plan.length - i} table(s) left for the next run`);
+        break;
+      }
       report.failed.push({ table: display(p.t), error: oneLine(err) });
       ctx.log.error(`${kind} ${display(p.t)} failed: ${oneLine(err)}`);
     }
@@ -355,8 +361,7 @@ export async function estimateIndexBloat(s: MaintenanceSession): Promise<IndexEs
         JOIN pg_class t ON t.oid = i.indrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_am am ON am.oid = c.relam
-       WHERE am.amname = 'btree' AND i.indisvalid AND c.relpages > 0
-         AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+       WHERE am.amname = 'btree' AND i.indisvalid AND c.relpages > 0 AND ${regimeRelation()}
     )
     SELECT idx.oid::int AS oid, idx.schema, idx.name, idx.tbl, idx.relpages, idx.reltuples, idx.fillfactor, idx.has_expr,
            current_setting('block_size')::int AS bs,
@@ -393,7 +398,7 @@ export async function invalidLeftovers(s: MaintenanceSession): Promise<{ oid: nu
       JOIN pg_class c ON c.oid = i.indexrelid
       JOIN pg_class t ON t.oid = i.indrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE NOT i.indisvalid
+     WHERE NOT i.indisvalid AND ${regimeRelation()}
        AND c.relname ~ '_cc(new|old)[0-9]*$'
        AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.relid = i.indrelid)
      ORDER BY 2, 3`);
@@ -438,6 +443,7 @@ export const reindexTask = defineTask({
   async run(settings, ctx): Promise<MaintenanceResult<ReindexReport>> {
     const outcomes = await forEachDatabase(settings, settings, "reindex", ctx, async (s) => {
       const budget = new Budget(settings.TIME_BUDGET_SECONDS, ctx.signal);
+      s.until(budget.cleanupDeadline);
       const report: ReindexReport = { droppedLeftovers: [], reindexed: [], deferred: [], failed: [], vanished: [], elapsedMs: 0 };
       const dropLeftovers = async () => {
         if (!settings.DROP_INVALID_LEFTOVERS) return;
@@ -497,7 +503,7 @@ export const reindexTask = defineTask({
         try {
           const acted = await actByOid(s, [t.oid], async ([r]) => {
             const sizeBefore = await size(r);
-            await s.exec(`REINDEX INDEX CONCURRENTLY ${qualified(r.schema, r.name)}`);
+            await withinBudget(s, budget, () => s.exec(`REINDEX INDEX CONCURRENTLY ${qualified(r.schema, r.name)}`));
             return { sizeBefore, sizeAfter: await size(r) };
           });
           if (acted.status === "vanished") {
@@ -507,9 +513,15 @@ export const reindexTask = defineTask({
           }
           report.reindexed.push({ index: relationText(acted.rels[0]), table: t.table, reason: t.reason, ...acted.value, ms: Date.now() - started });
         } catch (err) {
-          report.failed.push({ index: `${t.schema}.${t.name}`, error: oneLine(err) });
+          if (s.stoppedByDeadline(err)) {
+            report.deferred.push(...targets.slice(i).map((x) => `${x.schema}.${x.name}`));
+            ctx.log.warn(`reindex ${t.schema}.${t.name} stopped at the end of the time budget of ${settings.TIME_BUDGET_SECONDS}s; ${targets.length - i} index(es) left for the next run`);
+          } else {
+            report.failed.push({ index: `${t.schema}.${t.name}`, error: oneLine(err) });
+          }
           // A REINDEX CONCURRENTLY cut short (lock_timeout, statement_timeout) leaves an invalid *_ccnew.
           await dropLeftovers();
+          if (s.stoppedByDeadline(err)) break;
         }
       }
       report.elapsedMs = budget.elapsedMs;

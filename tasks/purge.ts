@@ -85,6 +85,8 @@ import {
   type MaintenanceResult,
   type MaintenanceSession,
   type RelationRef,
+  withinBudget,
+  type Acted,
 } from "./lib/pgmaint";
 import { defineTask, MetricUnit, oneLine, TaskError, type TaskContext } from "./lib/runtime";
 import { sqlExpressionProblem } from "./lib/sql-expression";
@@ -550,6 +552,7 @@ export const purgeTask = defineTask({
   async run(settings, ctx): Promise<MaintenanceResult<RuleReport[]>> {
     const outcomes = await forEachDatabase(settings, settings, "purge", ctx, async (s) => {
       const budget = new Budget(settings.TIME_BUDGET_SECONDS, ctx.signal);
+      s.until(budget.cleanupDeadline);
       // Every rule is checked before any row is touched; every rule's refusal is told, not only the first.
       const checked: Checked[] = [];
       const refusals: string[] = [];
@@ -639,7 +642,16 @@ async function purgeRule(
         break;
       }
       const oids = scope.archive ? [leaf.oid, scope.archive.oid] : [leaf.oid];
-      const acted = await actByOid(s, oids, ([l, a]) => purgeBatch(s, key, rule, bound, { ...leaf, ...l }, a));
+      let acted: Acted<{ deleted: number; archived: number }>;
+      try {
+        acted = await withinBudget(s, budget, () => actByOid(s, oids, ([l, a]) => purgeBatch(s, key, rule, bound, { ...leaf, ...l }, a)));
+      } catch (err) {
+        if (!s.stoppedByDeadline(err)) throw err;
+        // The batch was rolled back whole: nothing of it is deleted or archived.
+        ctx.log.warn(`purge ${report.table}: a batch stopped at the end of the time budget of ${settings.TIME_BUDGET_SECONDS}s; the rest waits for the next run`);
+        report.complete = false;
+        break leaves;
+      }
       if (acted.status === "vanished") {
         if (acted.gone.includes(leaf.oid)) {
           vanished(counted?.table ?? relationText(leaf), "was dropped");

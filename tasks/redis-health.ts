@@ -3,14 +3,21 @@
  * the Celery queue's backlog): one INFO (memory, stats, clients, persistence) and one LLEN per queue.
  * Each check has a value and a status (ok, warning, critical, skipped) against its thresholds.
  *
- * - memory: used_memory as a percent of maxmemory (warning / critical); skipped when maxmemory is 0
- *   (no limit: Redis grows until the host runs out), which the check's detail says.
+ * - memory: used_memory as a percent of maxmemory (warning / critical) under a policy that refuses
+ *   writes when full (noeviction, and volatile-*, which evicts only keys with a TTL and refuses writes
+ *   once none is left); under an allkeys-* policy a full cache is its designed steady state (Redis
+ *   docs, "Key eviction"): the value is reported, never a warning, and MemoryPercent is not sent,
+ *   evicted_keys and hit_rate tell what the evictions cost. Skipped when maxmemory is 0 (no limit:
+ *   Redis grows until the host runs out), which the check's detail says.
  * - evicted_keys: keys evicted since the server started (or CONFIG RESETSTAT); warning from EVICTED_KEYS_WARN.
  * - hit_rate: keyspace_hits / (hits + misses) in percent; warning below MIN_HIT_RATE_PERCENT.
  * - connected_clients: reported, no threshold.
  * - rdb_last_bgsave / aof_last_write: critical when the last save or AOF write failed (Redis then
  *   refuses writes, or loses them on restart); aof_last_rewrite: warning when the last rewrite failed.
- * - queue:<name>: LLEN of the list key; warning above its maxLength (its own alarm pages).
+ * - queue:<name>: the queue's length by its key's TYPE (list: LLEN, as Celery/Kombu keep queues; zset:
+ *   ZCARD; stream: XLEN; no key: 0, Redis deletes an emptied list); warning above its maxLength (its
+ *   own alarm pages). A key of another type, or a length that cannot be read, is critical: a queue
+ *   nobody can measure must not look healthy.
  *
  * A critical check fails the task with one line naming the checks and their values (the errors alarm
  * fires); warnings are in the result and the metrics. An unreachable Redis fails within TIMEOUT_SECONDS.
@@ -19,7 +26,8 @@
  * password itself or JSON {"password": ..., "username"?: ...}. REDIS_PASSWORD (or a password in
  * REDIS_URL) is for a local run only and refused in Lambda.
  *
- * Metrics (dimensions service, Task, Instance): MemoryPercent (when maxmemory is set), EvictedKeys,
+ * Metrics (dimensions service, Task, Instance): MemoryPercent (when maxmemory is set and the policy
+ * is not allkeys-*), EvictedKeys,
  * HitRatePercent (once there were lookups), ConnectedClients, and QueueLength with a Queue dimension;
  * those tasks/lib/metrics.ts lists are published, sampled: a value that meets its alarm's condition
  * (memory at or past MEMORY_WARN_PERCENT, evictions at or past EVICTED_KEYS_WARN, a hit rate below
@@ -61,7 +69,7 @@ export const redisHealthSettings = z
     EVICTED_KEYS_WARN: envInt(0).default(0),
     /** 0: not checked. */
     MIN_HIT_RATE_PERCENT: envNumber(0, 100).default(0),
-    /** [{ name, maxLength, severity? }]: list keys whose length (LLEN) is checked. */
+    /** [{ name, maxLength, severity? }]: queue keys (list, sorted set or stream) whose length is checked. */
     QUEUES: envJson(z.array(queueSetting)).optional(),
     /** Connecting plus every command, in seconds: an unreachable Redis fails within this. */
     TIMEOUT_SECONDS: envNumber(0.1, 300).default(10),
@@ -160,6 +168,13 @@ function evaluate(value: number, warn: number, crit: number): RedisCheckStatus {
 
 const bytes = (n: number) => (n >= 1024 * 1024 ? `${round(n / (1024 * 1024))} MB` : n >= 1024 ? `${round(n / 1024)} KB` : `${n} B`);
 
+/**
+ * Whether Redis under this maxmemory-policy makes room by evicting any key when full (allkeys-lru,
+ * allkeys-lfu, allkeys-random), so that a full cache refuses no write: Redis docs, "Key eviction".
+ * volatile-* evicts only keys with an expire set and refuses writes once none is left, as noeviction does.
+ */
+export const evictsWhenFull = (policy: string | undefined): boolean => /^allkeys-/.test(policy ?? "");
+
 /** The checks INFO gives (memory, evictions, hit rate, clients, persistence). */
 export function infoChecks(info: Record<string, string>, st: Pick<RedisHealthSettings, "MEMORY_WARN_PERCENT" | "MEMORY_CRIT_PERCENT" | "EVICTED_KEYS_WARN" | "MIN_HIT_RATE_PERCENT">): RedisCheck[] {
   const n = (k: string) => Number(info[k] ?? 0);
@@ -167,7 +182,15 @@ export function infoChecks(info: Record<string, string>, st: Pick<RedisHealthSet
   const used = n("used_memory");
   const max = n("maxmemory");
   const thresholds = { ...(st.MEMORY_WARN_PERCENT > 0 ? { warn: st.MEMORY_WARN_PERCENT } : {}), ...(st.MEMORY_CRIT_PERCENT > 0 ? { crit: st.MEMORY_CRIT_PERCENT } : {}) };
-  if (max > 0) {
+  if (max > 0 && evictsWhenFull(info.maxmemory_policy)) {
+    checks.push({
+      name: "memory",
+      value: round((100 * used) / max),
+      unit: "percent",
+      status: "ok",
+      detail: `used_memory ${bytes(used)} of maxmemory ${bytes(max)}, policy ${info.maxmemory_policy}: Redis evicts keys to stay under maxmemory, a full cache is its steady state (evicted_keys and hit_rate tell what it costs)`,
+    });
+  } else if (max > 0) {
     const pct = round((100 * used) / max);
     checks.push({
       name: "memory",
@@ -241,6 +264,33 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: () => string, onTimeout
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
+/** The commands a queue's length is read with (a @redis/client client has them). */
+export interface QueueCommands {
+  type(key: string): Promise<unknown>;
+  lLen(key: string): Promise<number>;
+  zCard(key: string): Promise<number>;
+  xLen(key: string): Promise<number>;
+}
+
+/** Commands for each key TYPE a queue is kept in, and how its length is read. */
+const QUEUE_LENGTH: Record<string, { how: string; read: (c: QueueCommands, key: string) => Promise<number> }> = {
+  list: { how: "LLEN of a list", read: (c, k) => c.lLen(k) },
+  zset: { how: "ZCARD of a sorted set", read: (c, k) => c.zCard(k) },
+  stream: { how: "XLEN of a stream", read: (c, k) => c.xLen(k) },
+};
+
+/**
+ * A queue's length by its key's TYPE (QUEUE_LENGTH); a missing key is an empty queue (Redis deletes
+ * a list when its last element goes). `error` for a key of another type, which holds no queue.
+ */
+export async function queueLength(client: QueueCommands, key: string): Promise<{ length: number; how: string } | { error: string }> {
+  const type = String(await client.type(key));
+  if (type === "none") return { length: 0, how: "no key: empty" };
+  const reader = QUEUE_LENGTH[type];
+  if (!reader) return { error: `the key is a ${type}, not a list, sorted set or stream` };
+  return { length: Number(await reader.read(client, key)), how: reader.how };
+}
+
 async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<RedisHealthReport> {
   const url = new URL(settings.REDIS_URL);
   const address = redisAddress(settings.REDIS_URL);
@@ -283,21 +333,22 @@ async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<R
     }
     const checks = infoChecks(info, settings);
     for (const q of settings.QUEUES ?? []) {
-      try {
-        const len = Number(await client.lLen(q.name));
-        checks.push({
-          name: `queue:${q.name}`,
-          value: len,
-          unit: "messages",
-          status: len > q.maxLength ? "warning" : "ok",
-          warn: q.maxLength,
-          detail: len > q.maxLength ? `${len} messages waiting, more than ${q.maxLength}` : `${len} messages waiting`,
-        });
-      } catch (err) {
-        checks.push({ name: `queue:${q.name}`, value: null, unit: "messages", status: "warning", warn: q.maxLength, detail: `LLEN failed: ${oneLine(err)}` });
+      const measured = await queueLength(client, q.name).catch((err: unknown) => ({ error: `reading its length failed: ${oneLine(err)}` }));
+      if ("error" in measured) {
+        checks.push({ name: `queue:${q.name}`, value: null, unit: "messages", status: "critical", detail: `cannot be measured: ${measured.error}` });
+        continue;
       }
+      const len = measured.length;
+      checks.push({
+        name: `queue:${q.name}`,
+        value: len,
+        unit: "messages",
+        status: len > q.maxLength ? "warning" : "ok",
+        warn: q.maxLength,
+        detail: `${len > q.maxLength ? `${len} messages waiting, more than ${q.maxLength}` : `${len} messages waiting`} (${measured.how})`,
+      });
     }
-    return { version: info.redis_version, checks };
+    return { version: info.redis_version, evicts: evictsWhenFull(info.maxmemory_policy), checks };
   })();
   // After a timeout the destroyed client fails the pending command; that rejection is already reported.
   work.catch(() => undefined);
@@ -324,7 +375,8 @@ async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<R
   const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], v: unknown, breaches?: (n: number) => boolean) => {
     if (typeof v === "number") recordMetric(ctx, name, unit, v, undefined, breaches ? breaches(v) : undefined);
   };
-  metric("MemoryPercent", MetricUnit.Percent, value("memory"), (n) => n >= settings.MEMORY_WARN_PERCENT);
+  // Under an allkeys-* policy a full cache is the steady state: its memory alarm would page on health.
+  if (!outcome!.evicts) metric("MemoryPercent", MetricUnit.Percent, value("memory"), (n) => n >= settings.MEMORY_WARN_PERCENT);
   // The evictions and hit-rate alarms exist only when their level is set (0 here: unset).
   metric("EvictedKeys", MetricUnit.Count, value("evicted_keys"), (n) => settings.EVICTED_KEYS_WARN > 0 && n >= settings.EVICTED_KEYS_WARN);
   metric("HitRatePercent", MetricUnit.Percent, value("hit_rate"), (n) => settings.MIN_HIT_RATE_PERCENT > 0 && n < settings.MIN_HIT_RATE_PERCENT);

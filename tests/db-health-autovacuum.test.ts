@@ -4,51 +4,15 @@
  * machine's newest installed version (initdb into a temporary directory, autovacuum on with a 1 s
  * naptime) and lets the real autovacuum daemon vacuum and analyze a table.
  */
-import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dbHealthTask, type Check } from "../tasks/db-health";
 import { runTask } from "../tasks/lib/runtime";
-
-/** bin directory of the newest PostgreSQL under /usr/lib/postgresql (Debian layout). */
-function pgBin(): string {
-  const versions = readdirSync("/usr/lib/postgresql").filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
-  if (!versions.length) throw new Error("no PostgreSQL server under /usr/lib/postgresql: apt-get install -y postgresql");
-  return `/usr/lib/postgresql/${versions[0]}/bin`;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { startPrivateCluster, type PrivateCluster } from "./helpers/pg-cluster";
 
 describe("db-health counts autovacuum's runs (a private cluster with autovacuum on)", () => {
-  const bin = pgBin();
-  let dir: string;
-  let data: string;
+  let cluster: PrivateCluster;
   let url: string;
-  // The server refuses to run as root: as root, run its programs as the postgres user.
-  const asServerUser = (program: string, args: string[]) =>
-    process.getuid?.() === 0 ? execFileSync("runuser", ["-u", "postgres", "--", join(bin, program), ...args], { stdio: "pipe" }) : execFileSync(join(bin, program), args, { stdio: "pipe" });
-  const query = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      return (await c.query<T>(sql, params)).rows;
-    } finally {
-      await c.end();
-    }
-  };
+  const query = <T extends Record<string, unknown>>(sql: string, params: unknown[] = []) => cluster.query<T>(sql, params);
   const waitFor = async (sql: string, ok: (row: Record<string, unknown>) => boolean, what: string) => {
     for (let i = 0; i < 300; i++) {
       const [row] = await query(sql);
@@ -59,15 +23,8 @@ describe("db-health counts autovacuum's runs (a private cluster with autovacuum 
   };
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "db-health-autovacuum-"));
-    chmodSync(dir, 0o755);
-    if (process.getuid?.() === 0) chownSync(dir, Number(execFileSync("id", ["-u", "postgres"]).toString().trim()), Number(execFileSync("id", ["-g", "postgres"]).toString().trim()));
-    data = join(dir, "data");
-    asServerUser("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
-    const port = await freePort();
-    const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c autovacuum=on -c autovacuum_naptime=1`;
-    asServerUser("pg_ctl", ["-D", data, "-o", options, "-l", join(dir, "server.log"), "-w", "start"]);
-    url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    cluster = await startPrivateCluster("db-health-autovacuum", { autovacuum: "on", autovacuum_naptime: "1" });
+    url = cluster.url;
 
     // autovacuum_vacuum_threshold/_analyze_threshold 0 and tiny scale factors: the daemon acts at once.
     await query(
@@ -85,16 +42,7 @@ describe("db-health counts autovacuum's runs (a private cluster with autovacuum 
     await waitFor("SELECT n_dead_tup AS d FROM pg_stat_user_tables WHERE relname = 'busy'", (r) => Number(r.d) >= 500, "show busy's new dead tuples");
   }, 120_000);
 
-  afterAll(() => {
-    if (data) {
-      try {
-        asServerUser("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
-      } catch {
-        /* not started */
-      }
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => cluster?.stop());
 
   it("measures a table vacuumed and analyzed only by autovacuum from autovacuum's runs, not as never", async () => {
     const [s] = await query<{ last_vacuum: Date | null; last_autovacuum: Date; last_analyze: Date | null; last_autoanalyze: Date }>(
@@ -116,7 +64,7 @@ describe("db-health counts autovacuum's runs (a private cluster with autovacuum 
     expect(c.last_vacuum.top![0]).toMatchObject({ table: "public.neglected", last: null });
     // A new cluster's statistics were never reset: they count from the server start.
     const [{ started }] = await query<{ started: Date }>("SELECT pg_postmaster_start_time() AS started");
-    expect(c.last_vacuum.detail).toMatch(new RegExp(`^table public\\.neglected, never vacuumed \\(statistics since ${started.toISOString()}\\)`));
+    expect(c.last_vacuum.detail).toMatch(new RegExp(`^table public\\.neglected, autovacuum off for it, never vacuumed \\(statistics since ${started.toISOString()}\\)`));
     expect(c.last_vacuum.status).toBe("warning");
   });
 

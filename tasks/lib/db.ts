@@ -137,6 +137,15 @@ export async function resolveConnection(t: DatabaseTarget, env: Record<string, s
   return { id: t.id, host, port, user: t.user!, password: token, database: t.database!, sslmode: t.sslmode ?? "require" };
 }
 
+/** application_name of every session this regime opens (pg_stat_activity), its backups' pg_dump excepted. */
+export const APPLICATION_NAME = "maintenance-regime";
+/**
+ * application_name of the backup's pg_dump: its one long transaction (a consistent snapshot for the
+ * whole dump) is the backup task's to watch (its timeout and duration alarm), so db-health's
+ * long-transaction checks know it by this name.
+ */
+export const BACKUP_APPLICATION_NAME = "maintenance-regime-backup";
+
 export function clientConfig(c: Connection, extra: Partial<pg.ClientConfig> = {}): pg.ClientConfig {
   return {
     host: c.host,
@@ -145,13 +154,13 @@ export function clientConfig(c: Connection, extra: Partial<pg.ClientConfig> = {}
     password: c.password,
     database: c.database,
     ssl: c.sslmode && c.sslmode !== "disable" && c.sslmode !== "prefer" ? { rejectUnauthorized: c.sslmode === "verify-full" } : undefined,
-    application_name: "maintenance-regime",
+    application_name: APPLICATION_NAME,
     ...extra,
   };
 }
 
-/** Environment for pg_dump / pg_restore / psql child processes: no password on a command line. */
-export function libpqEnv(c: Connection, database = c.database): NodeJS.ProcessEnv {
+/** Environment for pg_dump / pg_restore / psql child processes: no password on a command line; `applicationName` for PGAPPNAME. */
+export function libpqEnv(c: Connection, database = c.database, applicationName = APPLICATION_NAME): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -159,7 +168,7 @@ export function libpqEnv(c: Connection, database = c.database): NodeJS.ProcessEn
     PGPORT: String(c.port),
     PGUSER: c.user,
     PGDATABASE: database,
-    PGAPPNAME: "maintenance-regime",
+    PGAPPNAME: applicationName,
     PGCONNECT_TIMEOUT: "10",
   };
   if (c.password) env.PGPASSWORD = c.password;

@@ -12,6 +12,7 @@
  * database of a multi-database run that answered when the run started and is gone at its turn
  * (SQLSTATE 3D000) is reported with status "vanished"; it never fails the run.
  */
+import { BUDGET_OVERRUN_SECONDS } from "../../regime/limits";
 import pg from "pg";
 import { z } from "zod";
 import { ConnectError, connect, databaseTargets, resolveConnection, type Connection, type DatabaseTarget } from "./db";
@@ -148,12 +149,18 @@ export interface Notice {
   message: string;
 }
 
+/** A statement stopped by statement_timeout (57014) or lock_timeout (55P03). */
+export const isTimeout = (err: unknown): boolean => ["57014", "55P03"].includes(sqlState(err) ?? "");
+
 /** A connection configured for maintenance, collecting the notices each statement raises. */
 export class MaintenanceSession {
   private notices: Notice[] = [];
+  private deadline: number | undefined;
+  private cutByDeadline = false;
   constructor(
     readonly client: pg.Client,
     readonly connection: Connection,
+    private readonly opts: SessionOptions = { LOCK_TIMEOUT_MS: 0, STATEMENT_TIMEOUT_SECONDS: 0 },
   ) {
     client.on("notice", (n: { severity?: string; code?: string; message?: string }) => this.notices.push({ severity: n.severity, code: n.code, message: n.message ?? "" }));
   }
@@ -163,7 +170,7 @@ export class MaintenanceSession {
     client.on("error", () => {
       /* a dropped connection surfaces as a failed query */
     });
-    const s = new MaintenanceSession(client, c);
+    const s = new MaintenanceSession(client, c, opts);
     // SET, not ALTER ... SET: these limits apply to this session only.
     await client.query(`SET lock_timeout = ${Math.trunc(opts.LOCK_TIMEOUT_MS)}`);
     await client.query(`SET statement_timeout = ${Math.trunc(opts.STATEMENT_TIMEOUT_SECONDS) * 1000}`);
@@ -171,8 +178,36 @@ export class MaintenanceSession {
     return s;
   }
 
+  /**
+   * Bounds every following statement by the time left until `deadline` (epoch ms; undefined: only the
+   * session's STATEMENT_TIMEOUT_SECONDS and LOCK_TIMEOUT_MS): statement_timeout and lock_timeout are set
+   * before each statement to the smaller of the setting and what is left (at least 1 ms; 0 would mean
+   * no limit), so a statement started just before the deadline ends at it.
+   */
+  until(deadline: number | undefined): void {
+    this.deadline = deadline;
+  }
+
+  /** Whether `err` is the last statement stopped by the deadline of `until` (not by the session's own limits). */
+  stoppedByDeadline(err: unknown): boolean {
+    return this.cutByDeadline && isTimeout(err);
+  }
+
+  private async bound(sql: string): Promise<void> {
+    // COMMIT and ROLLBACK end a transaction that may have failed, where a SET would fail too.
+    if (this.deadline === undefined || /^\s*(COMMIT|ROLLBACK)\b/i.test(sql)) return;
+    const left = Math.max(1, Math.floor(this.deadline - Date.now()));
+    const statementMs = Math.trunc(this.opts.STATEMENT_TIMEOUT_SECONDS) * 1000;
+    const lockMs = Math.trunc(this.opts.LOCK_TIMEOUT_MS);
+    const statement = statementMs > 0 ? Math.min(statementMs, left) : left;
+    const lock = lockMs > 0 ? Math.min(lockMs, left) : left;
+    this.cutByDeadline = statement === left || lock === left;
+    await this.client.query(`SET statement_timeout = ${statement}; SET lock_timeout = ${lock}`);
+  }
+
   /** Runs one statement on its own (never inside a transaction block) and returns its notices. */
   async exec(sql: string, params?: unknown[]): Promise<{ result: pg.QueryResult; notices: Notice[] }> {
+    await this.bound(sql);
     this.notices = [];
     const result = await this.client.query(sql, params);
     const notices = this.notices;
@@ -181,6 +216,7 @@ export class MaintenanceSession {
   }
 
   async query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]> {
+    await this.bound(sql);
     return (await this.client.query<T>(sql, params)).rows;
   }
 
@@ -200,9 +236,13 @@ export function isSkippedForLock(notices: Notice[]): boolean {
   return notices.some((n) => n.code === "55P03" || /lock not available/i.test(n.message));
 }
 
-/** Time budget checked before each unit of work (flexible_freeze style: a running statement is not cut). */
+/**
+ * Time budget checked before each unit of work (flexible_freeze style); with MaintenanceSession.until
+ * at `deadline` a running statement is stopped at its end, and the clean-up after it at `cleanupDeadline`
+ * (BUDGET_OVERRUN_SECONDS later).
+ */
 export class Budget {
-  private readonly deadline: number;
+  readonly deadline: number;
   constructor(
     seconds: number,
     private readonly signal: AbortSignal,
@@ -210,11 +250,28 @@ export class Budget {
   ) {
     this.deadline = started + seconds * 1000;
   }
+  /** Epoch ms by which the run's clean-up ends: the deadline plus BUDGET_OVERRUN_SECONDS. */
+  get cleanupDeadline(): number {
+    return this.deadline + BUDGET_OVERRUN_SECONDS * 1000;
+  }
   exhausted(): boolean {
     return this.signal.aborted || Date.now() >= this.deadline;
   }
   get elapsedMs(): number {
     return Date.now() - this.started;
+  }
+}
+
+/**
+ * Runs `work` (the statements of one unit of work) with each statement bounded by what is left of the
+ * time budget (MaintenanceSession.until), then bounds what follows by the clean-up deadline again.
+ */
+export async function withinBudget<T>(s: MaintenanceSession, budget: Budget, work: () => Promise<T>): Promise<T> {
+  s.until(budget.deadline);
+  try {
+    return await work();
+  } finally {
+    s.until(budget.cleanupDeadline);
   }
 }
 
@@ -336,6 +393,19 @@ export async function forEachDatabase<R>(
     throw new TaskError(`database ${failed[0].database}: ${failed[0].error}${failed.length > 1 ? ` (and ${failed.length - 1} more failed)` : ""}`, { databases: outcomes });
   }
   return outcomes;
+}
+
+/**
+ * SQL condition: the relation (pg_class alias `c`, its pg_namespace alias `n`) is one this regime may
+ * act on or judge. Not the system catalogs (pg_catalog, information_schema, pg_toast*: vacuumed
+ * with their tables), and not temporary relations, of this session or another one (relpersistence
+ * 't', in pg_temp_N / pg_toast_temp_N): only their own session can vacuum, analyze or reindex them
+ * ("cannot vacuum/reindex temporary tables of other sessions") and they go with it. Every maintenance
+ * and health query over the catalog uses this one filter; for an index, pass the index's own pg_class
+ * row (an index of a temporary table is temporary too).
+ */
+export function regimeRelation(c = "c", n = "n"): string {
+  return `(${c}.relpersistence <> 't' AND ${n}.nspname NOT IN ('pg_catalog', 'information_schema') AND ${n}.nspname !~ '^pg_(toast|temp_)')`;
 }
 
 /** Resolves configured `schema.table` names to existing tables, with a clear error naming the setting. */
