@@ -4,6 +4,7 @@ import * as path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backupTask, type BackupResult } from "../tasks/backup";
+import { BACKUP_APPLICATION_NAME } from "../tasks/lib/db";
 import { runTask } from "../tasks/lib/runtime";
 import { adminQuery, createTestDatabase } from "./helpers/pg";
 import { startCuttingProxy, startS3, type TestS3 } from "./helpers/s3";
@@ -67,8 +68,8 @@ describe("backup failures leave earlier backups intact and write no manifest", (
       let pid: number | undefined;
       for (let i = 0; i < 200 && !pid; i++) {
         const r = await adminQuery<{ pid: number }>(
-          "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'maintenance-regime' AND wait_event_type = 'Lock'",
-          [db.name],
+          "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 AND wait_event_type = 'Lock'",
+          [db.name, BACKUP_APPLICATION_NAME],
         );
         pid = r.rows[0]?.pid;
         if (!pid) await new Promise((r) => setTimeout(r, 50));
