@@ -378,7 +378,9 @@ async function scopeOf(s: MaintenanceSession, key: string, rule: PurgeRule, root
   if (odd) throw refusedKind(`${key}.table`, odd, root);
   const tables = tree.filter((r) => r.kind === "r");
   const columns = await columnsOf(s, tables.map((t) => t.oid));
-  const leaves = tables.map((t) => ({ ...t, columns: columns.get(t.oid)!.filter((c) => !c.generated) }));
+  // Generated columns too: their values are archived like any other (into a plain column of the
+  // archive; a generated one there would recompute them, so it counts as missing).
+  const leaves = tables.map((t) => ({ ...t, columns: columns.get(t.oid)! }));
   const problems = await sideEffects(s, key, rule, root, tree, leaves);
   let archive: Rel | undefined;
   if (archiveOid !== undefined) {

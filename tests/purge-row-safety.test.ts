@@ -57,6 +57,24 @@ describe("purge keeps fresh rows and archived values", () => {
     });
   });
 
+  describe("generated columns are archived like any other", () => {
+    it("a generated column's values go into the archive's plain column; an archive without it, or with it generated, is refused", async () => {
+      await sql(`
+        CREATE TABLE ev (id int PRIMARY KEY, created_at timestamptz NOT NULL, amount numeric(12,2), cents bigint GENERATED ALWAYS AS ((amount * 100)::bigint) STORED);
+        CREATE TABLE ev_arch (id int PRIMARY KEY, created_at timestamptz, amount numeric(12,2), cents bigint);
+        CREATE TABLE ev_arch_short (id int PRIMARY KEY, created_at timestamptz, amount numeric(12,2));
+        CREATE TABLE ev_arch_gen (id int PRIMARY KEY, created_at timestamptz, amount numeric(12,2), cents bigint GENERATED ALWAYS AS ((amount * 100)::bigint) STORED);
+        INSERT INTO ev (id, created_at, amount) VALUES (1, now() - interval '400 days', 12.34), (2, now() - interval '1 day', 5.00);`);
+      const rule = { table: "ev", timestampColumn: "created_at", olderThanDays: 365 };
+      expect(await refused([{ ...rule, archiveTable: "ev_arch_short" }])).toBe('PURGE_RULES[0].archiveTable: table "public.ev_arch_short" has no column "cents" of public.ev');
+      expect(await refused([{ ...rule, archiveTable: "ev_arch_gen" }])).toBe('PURGE_RULES[0].archiveTable: table "public.ev_arch_gen" has no column "cents" of public.ev');
+      const result = await runTask(purgeTask, env([{ ...rule, archiveTable: "ev_arch" }]));
+      expect([result.databases[0].report![0].deleted, result.databases[0].report![0].archived]).toEqual([1, 1]);
+      expect(await rows("SELECT id, amount::text, cents::int FROM ev_arch")).toEqual([{ id: 1, amount: "12.34", cents: 1234 }]);
+      expect(await rows("SELECT id FROM ev")).toEqual([{ id: 2 }]);
+    });
+  });
+
   describe("a DELETE that would change other rows", () => {
     it("ON DELETE CASCADE: refused, and the fresh invoices of an old account stay (the repro)", async () => {
       await sql(`
