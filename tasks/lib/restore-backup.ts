@@ -199,7 +199,7 @@ export async function restoreInto(o: RestoreInto): Promise<RestoredBackup> {
   if (!o.noOwner) await checkRoles(o, defs, where);
   const databaseSettings = defs.database
     .filter((d) => !o.noOwner || (d.roles.length === 0 && !/^(GRANT|REVOKE) /.test(d.sql)))
-    .map((d) => `${d.sql.replace("{{database}}", quoteIdent(o.target.database))}`);
+    .map((d) => d.sql.split("{{database}}").join(quoteIdent(o.target.database)));
 
   const { body, length } = await openObject(o.s3, o.bucket, m.key);
   if (length !== m.sizeBytes) {
