@@ -112,7 +112,7 @@ describe("the bad-day restore gives back a working database", () => {
     const target = await freshTarget();
     const err = await failure(restore({ database: db.name, target: target.url }));
     expect(err.message).toBe(
-      `--target 127.0.0.1:5432/${target.name}: the backup's objects are owned by or granted to role(s) missing on this server: ${goneOwner}, ${goneReader}; create them (CREATE ROLE) or grant them to postgres, or add --no-owner to restore without the backup's owners and grants; nothing was restored`,
+      `--target 127.0.0.1:5432/${target.name}: the backup's objects are owned by, granted to or named by (policies, user mappings) role(s) missing on this server: ${goneOwner}, ${goneReader}; create them (CREATE ROLE) or grant them to postgres, or add --no-owner to restore without the backup's owners and grants; nothing was restored`,
     );
     expect((await adminQuery("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'", [], target.name)).rows).toEqual([{ n: 0 }]);
     const r = await restore({ database: db.name, target: target.url, "no-owner": "true" });

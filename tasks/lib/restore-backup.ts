@@ -76,7 +76,7 @@ export class MissingRolesError extends TaskError {
   ) {
     super(
       [
-        missing.length ? `${where}: the backup's objects are owned by or granted to role(s) missing on this server: ${missing.join(", ")}` : "",
+        missing.length ? `${where}: the backup's objects are owned by, granted to or named by (policies, user mappings) role(s) missing on this server: ${missing.join(", ")}` : "",
         notMember.length ? `${where}: ${user} is no member of the owner role(s) ${notMember.join(", ")} and cannot give them their objects` : "",
       ]
         .filter(Boolean)
@@ -100,6 +100,8 @@ export interface DumpDefinitions {
   owners: string[];
   /** Roles its grants name (`GRANT ... TO r`, `REVOKE ... FROM r`, `ALTER DEFAULT PRIVILEGES FOR ROLE r`), PUBLIC left out. */
   grantees: string[];
+  /** Roles objects name whatever `noOwner` says (`CREATE POLICY ... TO r`, `CREATE USER MAPPING FOR r`): pg_restore keeps these statements under --no-owner and --no-privileges. */
+  required: string[];
   /** Database-level statements, each with the dumped database's name as `{{database}}`, `roles` the roles they name. */
   database: { sql: string; roles: string[] }[];
 }
@@ -112,8 +114,9 @@ export interface DumpDefinitions {
 export function readDefinitions(script: string): DumpDefinitions {
   const owners = new Set<string>();
   const grantees = new Set<string>();
+  const required = new Set<string>();
   const database: DumpDefinitions["database"] = [];
-  const roles = (list: string) => list.split(", ").filter((r) => r !== "PUBLIC").map(unquote);
+  const roles = (list: string) => list.split(", ").filter((r) => r.toUpperCase() !== "PUBLIC").map(unquote);
   for (const line of script.split("\n")) {
     let m: RegExpExecArray | null;
     if ((m = new RegExp(String.raw`^ALTER DATABASE ${IDENT} (SET|RESET) (.*)$`).exec(line))) {
@@ -128,11 +131,18 @@ export function readDefinitions(script: string): DumpDefinitions {
       owners.add(unquote(m[1]));
     } else if ((m = new RegExp(String.raw`^(?:GRANT .* TO|REVOKE .* FROM) ${ROLE_LIST}(?: WITH GRANT OPTION| GRANTED BY ${IDENT})*;$`).exec(line))) {
       roles(m[1]).forEach((r) => grantees.add(r));
+    } else if ((m = new RegExp(String.raw`^ALTER DEFAULT PRIVILEGES FOR ROLE (${IDENT})(?: IN SCHEMA ${IDENT})? (?:GRANT .* TO|REVOKE .* FROM) ${ROLE_LIST};$`).exec(line))) {
+      grantees.add(unquote(m[1]));
+      roles(m[2]).forEach((r) => grantees.add(r));
     } else if ((m = new RegExp(String.raw`^ALTER DEFAULT PRIVILEGES FOR ROLE (${IDENT})`).exec(line))) {
       grantees.add(unquote(m[1]));
+    } else if ((m = new RegExp(String.raw`^CREATE POLICY ${IDENT} ON \S+(?: AS \w+)?(?: FOR \w+)? TO ${ROLE_LIST}(?: USING| WITH CHECK|;)`).exec(line))) {
+      roles(m[1]).forEach((r) => required.add(r));
+    } else if ((m = new RegExp(String.raw`^CREATE USER MAPPING FOR (${IDENT}) SERVER `).exec(line))) {
+      roles(m[1]).forEach((r) => required.add(r));
     }
   }
-  return { owners: [...owners].sort(), grantees: [...grantees].sort(), database };
+  return { owners: [...owners].sort(), grantees: [...grantees].sort(), required: [...required].sort(), database };
 }
 
 /** Reads the dump's definitions from the start of the object: pg_restore stops after the table of contents. */
@@ -154,7 +164,7 @@ async function definitionsOf(o: RestoreInto): Promise<DumpDefinitions> {
 
 /** Refuses, naming them all, roles the target lacks and owners the restoring user cannot act as. */
 async function checkRoles(o: RestoreInto, defs: DumpDefinitions, where: string): Promise<void> {
-  const needed = [...new Set([...defs.owners, ...defs.grantees, ...defs.database.flatMap((d) => d.roles)])];
+  const needed = [...new Set([...defs.required, ...(o.noOwner ? [] : [...defs.owners, ...defs.grantees, ...defs.database.flatMap((d) => d.roles)])])];
   if (needed.length === 0) return;
   const client = await connect(o.target);
   try {
@@ -196,7 +206,7 @@ export async function restoreInto(o: RestoreInto): Promise<RestoredBackup> {
   const where = `${o.target.host}:${o.target.port}/${o.target.database}`;
   const started = Date.now();
   const defs = await definitionsOf(o);
-  if (!o.noOwner) await checkRoles(o, defs, where);
+  await checkRoles(o, defs, where);
   const databaseSettings = defs.database
     .filter((d) => !o.noOwner || (d.roles.length === 0 && !/^(GRANT|REVOKE) /.test(d.sql)))
     .map((d) => d.sql.split("{{database}}").join(quoteIdent(o.target.database)));
