@@ -180,7 +180,9 @@ describe("the real logrotate: rotate N removes files maxage would keep", () => {
     writeFileSync(conf, renderLogrotateConfig(s, { regime: "t", group: "web", archiveBucket: "b" }));
     for (let run = 1; run <= runs; run++) {
       for (const f of readdirSync(dir).filter((f) => f !== "app.log")) {
-        const m = statSync(join(dir, f)).mtimeMs - periodDays * DAY_MS;
+        // A period and a minute per run, as a cron a little later each time: a file rotated maxAgeDays runs
+        // ago is then past maxage whatever the sub-second timing (at exactly 30 days logrotate may keep it).
+        const m = statSync(join(dir, f)).mtimeMs - periodDays * DAY_MS - 60_000;
         utimesSync(join(dir, f), m / 1000, m / 1000);
       }
       writeFileSync(join(dir, "app.log"), `run ${run}\n`);
