@@ -18,6 +18,7 @@ import { drillMinutes } from "../regime/runners";
 import { databaseMetric, failIfAny, MetricUnit, storageSettings, withTargets, type DatabaseOutcome } from "./lib/backup-common";
 import { restorableBackup, type SkippedBackup } from "./lib/backup-listing";
 import { connect, resolveConnection, type Connection, type DatabaseTarget } from "./lib/db";
+import { quoteIdent } from "./lib/pgmaint";
 import { restoreInto } from "./lib/restore-backup";
 import { defineTask, envJson, envNumber, oneLine, type TaskContext } from "./lib/runtime";
 import { readManifest, s3Client } from "./lib/s3";
@@ -82,7 +83,6 @@ export interface DrillResult {
   databases: DrillOutcome[];
 }
 
-const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 const SCRATCH_INFIX = "_drill_";
 /** keyTimestamp's first 15 characters, lowercased: `20251010t020000`. */

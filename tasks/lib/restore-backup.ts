@@ -27,6 +27,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import { connect, libpqEnv, type Connection } from "./db";
+import { quoteIdent } from "./pgmaint";
 import { startTool, toolPath, type Tool } from "./pgtools";
 import { streamInto } from "./restore-stream";
 import { oneLine, TaskError } from "./runtime";
@@ -93,7 +94,6 @@ function unquote(ident: string): string {
   return ident.startsWith('"') ? ident.slice(1, -1).replace(/""/g, '"') : ident;
 }
 
-const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 export interface DumpDefinitions {
   /** Roles owning the dump's objects (`ALTER ... OWNER TO r`). */
