@@ -46,7 +46,7 @@ export = async () => {
     bundles = await bundleZipTasks();
     const archives = {} as TaskArchives;
     for (const b of bundles) archives[b.task as keyof TaskArchives] = taskArchive(b);
-    return new MaintenanceRegime(r.name, { regime: r, archives, sshPrivateKeys, reference });
+    return MaintenanceRegime.create(r.name, { regime: r, archives, sshPrivateKeys, reference });
   };
   if (loaded.lines.length > 0 || refusals.length > 0) {
     // The alarms and components a window or mute names exist only once the regime is built. When
