@@ -99,40 +99,20 @@ import {
   type Acted,
 } from "./lib/pgmaint";
 import { defineTask, MetricUnit, oneLine, TaskError, type TaskContext } from "./lib/runtime";
-import { sqlExpressionProblem } from "./lib/sql-expression";
-import { timezone } from "../regime/primitives";
-
-export const purgeRuleSchema = z
-  .object({
-    /** schema.table, or table in public. */
-    table: z.string().min(1, "must name a table"),
-    timestampColumn: z.string().min(1, "must name a column"),
-    olderThanDays: z.number({ message: "must be a number of days" }).positive("must be > 0"),
-    archiveTable: z.string().min(1).optional(),
-    /** SQL condition ANDed to the age condition. */
-    where: z
-      .string({ message: "must be an SQL condition" })
-      .superRefine((w, ctx) => {
-        const problem = sqlExpressionProblem(w);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-      })
-      .optional(),
-    batchSize: z.number().int("must be a whole number").min(1, "must be >= 1").max(100_000, "must be <= 100000").default(1000),
-    /** IANA zone the values of a timestamp-without-time-zone (or date) column are written in. */
-    columnTimezone: timezone.optional(),
-    /** Names of DELETE triggers of the table (or its partitions/children) accepted to fire for each purged row. */
-    allowTriggers: z.array(z.string().min(1)).optional(),
-  })
-  .strict();
-export type PurgeRule = z.infer<typeof purgeRuleSchema>;
+import { purgeRuleSetting, type PurgeRule } from "../regime/purge-rule";
 
 const pathText = (path: PropertyKey[]) => path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
+
+/** The rule's fields as the missing-setting message lists them: table, timestampColumn?, ... */
+const RULE_FIELDS = Object.entries(purgeRuleSetting.shape)
+  .map(([k, v]) => (v.safeParse(undefined).success ? `${k}?` : k))
+  .join(", ");
 
 export const purgeSettings = z
   .object({
     ...sessionSettings,
     PAUSE_MS: sessionSettings.PAUSE_MS.unwrap().default(100),
-    PURGE_RULES: z.string({ message: "not set (a JSON list of {table, timestampColumn, olderThanDays, archiveTable?, where?, batchSize?, columnTimezone?, allowTriggers?})" }),
+    PURGE_RULES: z.string({ message: `not set (a JSON list of {${RULE_FIELDS}})` }),
   })
   .transform((s, ctx) => {
     let raw: unknown;
@@ -142,10 +122,10 @@ export const purgeSettings = z
       ctx.addIssue({ code: "custom", path: ["PURGE_RULES"], message: "must be valid JSON" });
       return z.NEVER;
     }
-    const r = z.array(purgeRuleSchema).min(1, "must list at least one rule").safeParse(raw);
+    const r = z.array(purgeRuleSetting).min(1, "must list at least one rule").safeParse(raw);
     if (!r.success) {
-      const i = r.error.issues[0];
-      ctx.addIssue({ code: "custom", path: [`PURGE_RULES${pathText(i.path)}`], message: i.message });
+      // Every problem, each under its key (PURGE_RULES[1].olderThanDays).
+      for (const i of r.error.issues) ctx.addIssue({ code: "custom", path: [`PURGE_RULES${pathText(i.path)}`], message: i.message });
       return z.NEVER;
     }
     return { ...s, rules: r.data };
