@@ -28,7 +28,7 @@ import {
   uniqueBy,
   uniqueValues,
 } from "./primitives";
-import { sqlExpressionProblem } from "../tasks/lib/sql-expression";
+import { purgeRule } from "./purge-rule";
 import { maintenanceWindowsSchema, mutesSchema } from "./maintenance-windows";
 import { TIERS } from "../tasks/lib/tiers";
 
@@ -206,33 +206,6 @@ const reindexSchema = z
     timeBudgetMinutes: timeBudgetMinutes.describe("minutes of work per run; indexes left over wait for the next run"),
     indexes: z.array(pgName(true)).superRefine(uniqueValues("index", tableKey), ALWAYS).prefault([]).describe("schema.index names; empty: bloated indexes by estimate"),
     severity: severity.default("P3").describe("severity of a failed reindex run"),
-  })
-  .strict();
-
-const purgeRule = z
-  .object({
-    table: pgName(true).describe("table whose old rows are deleted (schema.table or table; PostgreSQL names of at most 63 bytes, \"Quoted Name\" for other characters); a partitioned or inheritance parent covers every partition or child under it; views and foreign tables are refused"),
-    timestampColumn: pgName(false).prefault("created_at").describe("column holding the row's age"),
-    olderThanDays: z.number().int("must be a whole number of days").min(1, "must be >= 1").describe("rows older than this many days are deleted"),
-    archiveTable: pgName(true).optional().describe("rows are copied here (a table or partitioned table with every column of the purged tables, each of the same type or one that keeps every value: numeric(12,0) for numeric(12,2), or date for a timestamp, is refused) in the batch that deletes them (seed 001: archive old data); unset: deleted only"),
-    where: z
-      .string()
-      .superRefine((w, ctx) => {
-        const problem = sqlExpressionProblem(w);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-      })
-      .optional()
-      .describe("SQL condition ANDed to the age (\"status = 'completed'\"): only matching rows are deleted and archived"),
-    batchSize: z.number().int().min(1).max(100_000).default(5000).describe("rows deleted per transaction, so locks stay short"),
-    columnTimezone: timezone
-      .optional()
-      .describe(
-        "IANA timezone the column's values are written in (the writers' session TimeZone): required for a timestamp without time zone column (the run refuses the rule without it), optional for a date column (unset: a day goes once it is over in UTC-12, the last zone to end it); refused for timestamp with time zone",
-      ),
-    allowTriggers: z
-      .array(z.string().min(1))
-      .optional()
-      .describe("names of DELETE triggers of the table or its partitions/children accepted to fire for each purged row; a run refuses a rule whose table has any other DELETE trigger, a rewrite rule ON DELETE, or a foreign key referencing it ON DELETE CASCADE / SET NULL / SET DEFAULT (they change other rows whatever their age)"),
   })
   .strict();
 

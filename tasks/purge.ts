@@ -26,8 +26,18 @@
  * child) is referenced by a foreign key ON DELETE CASCADE / SET NULL / SET DEFAULT (from any table,
  * schema or partition: those rows would go or change whatever their age), has a rewrite rule ON
  * DELETE, or has an enabled DELETE trigger the rule does not list in `allowTriggers` (a trigger may
- * change any row; listing it accepts that). A reference without a delete action keeps a referenced
- * row: the batch fails and the run names the rule.
+ * change any row; listing it accepts that).
+ *
+ * A row still referenced through a foreign key ON DELETE NO ACTION or RESTRICT (deferrable or not,
+ * composite or not, from a plain or partitioned table, the rule's table itself included) is kept: each
+ * batch's pick leaves it out (`AND NOT EXISTS (SELECT 1 FROM referencing WHERE its columns = ours)`),
+ * so every other old row goes, a kept row is neither deleted nor archived, and it goes in the first run
+ * after its last referencing row is gone. When the rule's tables reference themselves (a parent row and
+ * its child), the child goes in one batch and the parent, freed, in a later one of the same run: rounds
+ * over the tables repeat while one deletes rows. The run reports the old rows kept, by referencing
+ * table and constraint (`kept`, `keptBy`, and a warning line). A referencing row written between a
+ * batch's pick and its delete fails that batch's constraint check; the batch is rolled back and tried
+ * again (up to 3 times), and its next pick keeps the row.
  *
  * The bound: the cut-off instant (now minus olderThanDays, fixed once per rule at its turn) for a
  * timestamptz column. A timestamp without time zone holds a wall-clock time in the zone its writers
@@ -89,40 +99,20 @@ import {
   type Acted,
 } from "./lib/pgmaint";
 import { defineTask, MetricUnit, oneLine, TaskError, type TaskContext } from "./lib/runtime";
-import { sqlExpressionProblem } from "./lib/sql-expression";
-import { timezone } from "../regime/primitives";
-
-export const purgeRuleSchema = z
-  .object({
-    /** schema.table, or table in public. */
-    table: z.string().min(1, "must name a table"),
-    timestampColumn: z.string().min(1, "must name a column"),
-    olderThanDays: z.number({ message: "must be a number of days" }).positive("must be > 0"),
-    archiveTable: z.string().min(1).optional(),
-    /** SQL condition ANDed to the age condition. */
-    where: z
-      .string({ message: "must be an SQL condition" })
-      .superRefine((w, ctx) => {
-        const problem = sqlExpressionProblem(w);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-      })
-      .optional(),
-    batchSize: z.number().int("must be a whole number").min(1, "must be >= 1").max(100_000, "must be <= 100000").default(1000),
-    /** IANA zone the values of a timestamp-without-time-zone (or date) column are written in. */
-    columnTimezone: timezone.optional(),
-    /** Names of DELETE triggers of the table (or its partitions/children) accepted to fire for each purged row. */
-    allowTriggers: z.array(z.string().min(1)).optional(),
-  })
-  .strict();
-export type PurgeRule = z.infer<typeof purgeRuleSchema>;
+import { purgeRuleSetting, type PurgeRule } from "../regime/purge-rule";
 
 const pathText = (path: PropertyKey[]) => path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
+
+/** The rule's fields as the missing-setting message lists them: table, timestampColumn?, ... */
+const RULE_FIELDS = Object.entries(purgeRuleSetting.shape)
+  .map(([k, v]) => (v.safeParse(undefined).success ? `${k}?` : k))
+  .join(", ");
 
 export const purgeSettings = z
   .object({
     ...sessionSettings,
     PAUSE_MS: sessionSettings.PAUSE_MS.unwrap().default(100),
-    PURGE_RULES: z.string({ message: "not set (a JSON list of {table, timestampColumn, olderThanDays, archiveTable?, where?, batchSize?, columnTimezone?, allowTriggers?})" }),
+    PURGE_RULES: z.string({ message: `not set (a JSON list of {${RULE_FIELDS}})` }),
   })
   .transform((s, ctx) => {
     let raw: unknown;
@@ -132,10 +122,10 @@ export const purgeSettings = z
       ctx.addIssue({ code: "custom", path: ["PURGE_RULES"], message: "must be valid JSON" });
       return z.NEVER;
     }
-    const r = z.array(purgeRuleSchema).min(1, "must list at least one rule").safeParse(raw);
+    const r = z.array(purgeRuleSetting).min(1, "must list at least one rule").safeParse(raw);
     if (!r.success) {
-      const i = r.error.issues[0];
-      ctx.addIssue({ code: "custom", path: [`PURGE_RULES${pathText(i.path)}`], message: i.message });
+      // Every problem, each under its key (PURGE_RULES[1].olderThanDays).
+      for (const i of r.error.issues) ctx.addIssue({ code: "custom", path: [`PURGE_RULES${pathText(i.path)}`], message: i.message });
       return z.NEVER;
     }
     return { ...s, rules: r.data };
@@ -157,6 +147,14 @@ export interface RuleReport {
   leaves: { table: string; deleted: number }[];
   /** Tables of the rule (or its archive table) dropped, or detached from the rule's table, after the rules were checked. */
   vanished: string[];
+  /**
+   * Old rows (past the cut-off, matching the where) left in place because a foreign key ON DELETE NO
+   * ACTION or RESTRICT still references them, counted when the rule's tables were done (0 when the time
+   * budget ran out first). A row is kept until its last referencing row is gone; then a run purges it.
+   */
+  kept: number;
+  /** The kept rows by reference: the referencing table (schema.table), the constraint, and how many old rows it references (a row may count under several). */
+  keptBy: { table: string; constraint: string; rows: number }[];
 }
 
 /** pg_class.relkind in words, with the article. */
@@ -264,9 +262,26 @@ function keepsValues(from: Column, to: Column): boolean {
   return from.typid === VARCHAR && to.typmod >= from.typmod;
 }
 
-/** A physical table the rule deletes from, with the columns a batch returns and archives. */
+/**
+ * A foreign key ON DELETE NO ACTION or RESTRICT referencing a physical table of the rule: the old rows
+ * it references are kept (a batch's pick leaves them out), not deleted.
+ */
+interface Reference {
+  /** The constraint's name: the one declared, for the clone a partition carries (conparentid). */
+  constraint: string;
+  /** The referencing table where the constraint is declared: a partitioned table covers its partitions. */
+  from: Rel;
+  /** The referencing columns and the columns of the purged table they reference, pairwise. */
+  columns: string[];
+  referenced: string[];
+  /** Whether rows of the rule's own tables reference through it (a self-reference): deleting a row may free the one it references. */
+  self: boolean;
+}
+
+/** A physical table the rule deletes from, with the columns a batch returns and archives, and the references that keep rows of it. */
 interface Leaf extends Rel {
   columns: Column[];
+  references: Reference[];
 }
 
 /** What one rule acts on, as found when it was checked (or again at its turn). */
@@ -283,6 +298,46 @@ const refusedKind = (key: string, r: Rel, under?: Rel) =>
 const CHANGING_ACTIONS: Record<string, string> = { c: "CASCADE", n: "SET NULL", d: "SET DEFAULT" };
 /** pg_trigger.tgtype bit of DELETE triggers. */
 const TRIGGER_TYPE_DELETE = 8;
+
+/** pg_constraint.confdeltype of the references that keep a referenced row: NO ACTION, RESTRICT. */
+const KEEPING_ACTIONS = ["a", "r"];
+
+/**
+ * The foreign keys ON DELETE NO ACTION / RESTRICT (deferrable or not: a deferred check would fail the
+ * batch at its commit all the same) referencing each physical table of the rule, by the table's OID.
+ * A reference declared on a partitioned table (or to one) has a clone per partition (conparentid): each
+ * is read as the constraint declared, on the table it is declared on, so its check covers every partition.
+ * Columns are given by name, which partitions share whatever their attribute numbers.
+ */
+async function referencesOf(s: MaintenanceSession, tree: Rel[], leaves: Rel[]): Promise<Map<number, Reference[]>> {
+  const rows = await s.query<{ leaf: number; con: string; oid: number; schema: string; name: string; kind: string; columns: string[]; referenced: string[]; self: boolean }>(
+    `WITH RECURSIVE up(leaf, oid, parent) AS (
+       SELECT k.confrelid, k.oid, k.conparentid FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = ANY($1::oid[]) AND k.confdeltype = ANY($2::"char"[])
+       UNION SELECT up.leaf, p.oid, p.conparentid FROM up JOIN pg_constraint p ON p.oid = up.parent),
+     down(top, oid) AS (
+       SELECT k.conrelid, k.conrelid FROM up JOIN pg_constraint k ON k.oid = up.oid WHERE up.parent = 0
+       UNION SELECT down.top, i.inhrelid FROM down JOIN pg_inherits i ON i.inhparent = down.oid)
+     SELECT DISTINCT up.leaf::int AS leaf, k.conname AS con, c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
+            ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY x(att, i) JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = x.att ORDER BY x.i) AS columns,
+            ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY x(att, i) JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = x.att ORDER BY x.i) AS referenced,
+            EXISTS (SELECT 1 FROM down WHERE down.top = k.conrelid AND down.oid = ANY($3::oid[])) AS self
+       FROM up JOIN pg_constraint k ON k.oid = up.oid JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE up.parent = 0
+      ORDER BY 1, 4, 5, 2`,
+    [leaves.map((l) => l.oid), KEEPING_ACTIONS, tree.map((t) => t.oid)],
+  );
+  const out = new Map<number, Reference[]>(leaves.map((l) => [l.oid, []]));
+  for (const r of rows) {
+    out.get(Number(r.leaf))!.push({
+      constraint: r.con,
+      from: { oid: Number(r.oid), schema: r.schema, name: r.name, kind: r.kind },
+      columns: r.columns,
+      referenced: r.referenced,
+      self: r.self,
+    });
+  }
+  return out;
+}
 
 /**
  * What a DELETE of the rule's physical tables does beyond removing their rows, each as one phrase:
@@ -308,7 +363,7 @@ async function sideEffects(s: MaintenanceSession, key: string, rule: PurgeRule, 
   if (refs.length) {
     const each = refs.map((r) => `${r.schema}.${r.name} references it ON DELETE ${CHANGING_ACTIONS[r.action]} (${r.con})`);
     problems.push(
-      `${key}.table: deleting old rows of ${rootText} would also delete or change rows of other tables whatever their age: ${each.join(", ")}; purge refuses it (with ON DELETE NO ACTION or RESTRICT a referenced row stays and the run fails naming it)`,
+      `${key}.table: deleting old rows of ${rootText} would also delete or change rows of other tables whatever their age: ${each.join(", ")}; purge refuses it (with ON DELETE NO ACTION or RESTRICT a referenced row is kept and the run counts it)`,
     );
   }
   const oids = leaves.map((l) => l.oid);
@@ -380,7 +435,8 @@ async function scopeOf(s: MaintenanceSession, key: string, rule: PurgeRule, root
   const columns = await columnsOf(s, tables.map((t) => t.oid));
   // Generated columns too: their values are archived like any other (into a plain column of the
   // archive; a generated one there would recompute them, so it counts as missing).
-  const leaves = tables.map((t) => ({ ...t, columns: columns.get(t.oid)! }));
+  const references = await referencesOf(s, tree, tables);
+  const leaves = tables.map((t) => ({ ...t, columns: columns.get(t.oid)!, references: references.get(t.oid)! }));
   const problems = await sideEffects(s, key, rule, root, tree, leaves);
   let archive: Rel | undefined;
   if (archiveOid !== undefined) {
@@ -429,6 +485,23 @@ async function boundOf(s: MaintenanceSession, columnType: string, rule: PurgeRul
   return { type, value: rows[0].b };
 }
 
+/** The rows a rule purges, on the table aliased with the rule's table name: older than the bound ($1), and matching the rule's where. */
+const oldRows = (rule: PurgeRule, bound: Bound) => `${quoteIdent(rule.timestampColumn)} < $1::${bound.type}${rule.where !== undefined ? ` AND (${rule.where})` : ""}`;
+
+/**
+ * Whether a row of the purged table (aliased with the rule's table name) is referenced through `ref`:
+ * a referencing row with every column equal (a NULL in one references nothing, as MATCH SIMPLE and
+ * MATCH FULL read it). A reference declared on a partitioned table is read through it (every
+ * partition); one on a plain table reads that table ONLY, as its check does.
+ */
+function referencedBy(rule: PurgeRule, ref: Reference): string {
+  const outer = quoteIdent(splitName(rule.table).name);
+  // Another alias than the outer one, so the outer columns stay reachable even when the table references itself.
+  const inner = quoteIdent(`${splitName(rule.table).name}_referencing`);
+  const on = ref.columns.map((c, i) => `${inner}.${quoteIdent(c)} = ${outer}.${quoteIdent(ref.referenced[i])}`).join(" AND ");
+  return `EXISTS (SELECT 1 FROM ${ref.from.kind === "p" ? "" : "ONLY "}${qualified(ref.from.schema, ref.from.name)} AS ${inner} WHERE ${on})`;
+}
+
 /**
  * The statement of one batch inside the physical table `leaf` (parameters: $1 the bound, $2 the
  * leaf's OID). The leaf is aliased with the name of the rule's table as the config writes it, so a where that names it
@@ -436,8 +509,8 @@ async function boundOf(s: MaintenanceSession, columnType: string, rule: PurgeRul
  */
 function batchStatement(rule: PurgeRule, bound: Bound, leaf: Leaf, archive: RelationRef | undefined): { pick: string; statement: string } {
   const t = `ONLY ${qualified(leaf.schema, leaf.name)} AS ${quoteIdent(splitName(rule.table).name)}`;
-  const condition = `${quoteIdent(rule.timestampColumn)} < $1::${bound.type}${rule.where !== undefined ? ` AND (${rule.where})` : ""}`;
-  const pick = `SELECT ctid FROM ${t} WHERE tableoid = $2::oid AND ${condition} LIMIT ${rule.batchSize} FOR UPDATE SKIP LOCKED`;
+  const unreferenced = leaf.references.map((r) => ` AND NOT ${referencedBy(rule, r)}`).join("");
+  const pick = `SELECT ctid FROM ${t} WHERE tableoid = $2::oid AND ${oldRows(rule, bound)}${unreferenced} LIMIT ${rule.batchSize} FOR UPDATE SKIP LOCKED`;
   const remove = `DELETE FROM ${t} WHERE ctid = ANY(ARRAY(${pick}))`;
   if (!archive) return { pick, statement: remove };
   const collist = leaf.columns.map((c) => quoteIdent(c.name)).join(", ");
@@ -459,8 +532,9 @@ const BUSY = new Set(["55P03", "57014"]);
  * line naming the key.
  */
 async function checkStatements(s: MaintenanceSession, key: string, rule: PurgeRule, bound: Bound, scope: Scope): Promise<void> {
-  // Without a where every part of the statement is one the catalog checks above answer; planning takes the table's lock, which a busy table makes wait.
-  if (rule.where === undefined) return;
+  // Without a where or a reference every part of the statement is one the catalog checks above answer; planning takes the table's lock, which a busy table makes wait.
+  // A reference is read by the purge's own role: planning tells a referencing table it may not read up front.
+  if (rule.where === undefined && !scope.leaves.some((l) => l.references.length)) return;
   const problems: string[] = [];
   for (const leaf of scope.leaves) {
     const { pick, statement } = batchStatement(rule, bound, leaf, scope.archive);
@@ -606,6 +680,8 @@ async function purgeRule(
     complete: true,
     leaves: [],
     vanished: [],
+    kept: 0,
+    keptBy: [],
   };
   const vanished = (what: string, why: string) => {
     report.vanished.push(what);
@@ -629,58 +705,103 @@ async function purgeRule(
   // Partitions or children attached since the check are checked the same way before their rows are touched.
   const fresh = scope.leaves.filter((l) => !checked.leaves.some((c) => c.oid === l.oid));
   if (fresh.length) await checkStatements(s, key, rule, bound, { ...scope, leaves: fresh });
-  leaves: for (const leaf of scope.leaves) {
-    let counted: { table: string; deleted: number } | undefined;
-    for (;;) {
-      if (budget.exhausted()) {
-        ctx.log.warn(`purge ${report.table}: time budget of ${settings.TIME_BUDGET_SECONDS}s used up; the rest waits for the next run`);
-        report.complete = false;
-        break leaves;
-      }
-      if (report.batches > 0) await pause(settings.PAUSE_MS, ctx.signal);
-      if (leaf.oid !== scope.root.oid && !(await isUnder(s, leaf.oid, scope.root.oid))) {
-        // Dropped (then it is under nothing) or detached from the rule's table meanwhile.
-        vanished(counted?.table ?? relationText(leaf), (await relationsByOid(s, [leaf.oid])).size ? "was detached from the rule's table" : "was dropped");
-        break;
-      }
-      const oids = scope.archive ? [leaf.oid, scope.archive.oid] : [leaf.oid];
-      let acted: Acted<{ deleted: number; archived: number }>;
-      try {
-        acted = await withinBudget(s, budget, () => actByOid(s, oids, ([l, a]) => purgeBatch(s, key, rule, bound, { ...leaf, ...l }, a)));
-      } catch (err) {
-        if (!s.stoppedByDeadline(err)) throw err;
-        // The batch was rolled back whole: nothing of it is deleted or archived.
-        ctx.log.warn(`purge ${report.table}: a batch stopped at the end of the time budget of ${settings.TIME_BUDGET_SECONDS}s; the rest waits for the next run`);
-        report.complete = false;
-        break leaves;
-      }
-      if (acted.status === "vanished") {
-        if (acted.gone.includes(leaf.oid)) {
-          vanished(counted?.table ?? relationText(leaf), "was dropped");
+  // Rows of the rule's own tables that reference others of them (a parent and its child): a batch leaves
+  // out every referenced row, so the child goes first and its parent in a later batch. Another round
+  // over the tables follows while a round deleted rows and such a reference exists.
+  const selfReferencing = scope.leaves.some((l) => l.references.some((r) => r.self));
+  const counts = new Map<number, { table: string; deleted: number }>();
+  const gone = new Set<number>();
+  rounds: for (;;) {
+    const before = report.deleted;
+    for (const leaf of scope.leaves.filter((l) => !gone.has(l.oid))) {
+      let counted = counts.get(leaf.oid);
+      for (;;) {
+        if (budget.exhausted()) {
+          ctx.log.warn(`purge ${report.table}: time budget of ${settings.TIME_BUDGET_SECONDS}s used up; the rest waits for the next run`);
+          report.complete = false;
+          break rounds;
+        }
+        if (report.batches > 0) await pause(settings.PAUSE_MS, ctx.signal);
+        if (leaf.oid !== scope.root.oid && !(await isUnder(s, leaf.oid, scope.root.oid))) {
+          // Dropped (then it is under nothing) or detached from the rule's table meanwhile.
+          vanished(counted?.table ?? relationText(leaf), (await relationsByOid(s, [leaf.oid])).size ? "was detached from the rule's table" : "was dropped");
+          gone.add(leaf.oid);
           break;
         }
-        // Nothing is deleted that cannot be archived; the next run's check names the missing archive table.
-        vanished(relationText(scope.archive!), "(the archive table) was dropped");
-        report.complete = false;
-        break leaves;
+        const oids = scope.archive ? [leaf.oid, scope.archive.oid] : [leaf.oid];
+        let acted: Acted<{ deleted: number; archived: number }>;
+        try {
+          acted = await withinBudget(s, budget, () => actByOid(s, oids, ([l, a]) => purgeBatch(s, key, rule, bound, { ...leaf, ...l }, a)));
+        } catch (err) {
+          if (!s.stoppedByDeadline(err)) throw err;
+          // The batch was rolled back whole: nothing of it is deleted or archived.
+          ctx.log.warn(`purge ${report.table}: a batch stopped at the end of the time budget of ${settings.TIME_BUDGET_SECONDS}s; the rest waits for the next run`);
+          report.complete = false;
+          break rounds;
+        }
+        if (acted.status === "vanished") {
+          if (acted.gone.includes(leaf.oid)) {
+            vanished(counted?.table ?? relationText(leaf), "was dropped");
+            gone.add(leaf.oid);
+            break;
+          }
+          // Nothing is deleted that cannot be archived; the next run's check names the missing archive table.
+          vanished(relationText(scope.archive!), "(the archive table) was dropped");
+          report.complete = false;
+          break rounds;
+        }
+        if (!counted) {
+          report.leaves.push((counted = { table: "", deleted: 0 }));
+          counts.set(leaf.oid, counted);
+        }
+        counted.table = relationText(acted.rels[0]);
+        const n = acted.value;
+        if (n.deleted > 0) {
+          report.batches++;
+          report.deleted += n.deleted;
+          report.archived += n.archived;
+          counted.deleted += n.deleted;
+        }
+        if (n.deleted < rule.batchSize) break;
       }
-      if (!counted) report.leaves.push((counted = { table: "", deleted: 0 }));
-      counted.table = relationText(acted.rels[0]);
-      const n = acted.value;
-      if (n.deleted > 0) {
-        report.batches++;
-        report.deleted += n.deleted;
-        report.archived += n.archived;
-        counted.deleted += n.deleted;
-      }
-      if (n.deleted < rule.batchSize) break;
     }
+    if (!selfReferencing || report.deleted === before) break;
   }
+  if (report.complete) await countKept(s, rule, bound, scope.leaves.filter((l) => !gone.has(l.oid) && l.references.length), report);
   const where = rule.where !== undefined ? ` where ${rule.where}` : "";
   const into = scope.archive ? ` (archived to ${relationText(scope.archive)})` : "";
   const parts = scope.leaves.length > 1 ? ` from ${report.leaves.filter((l) => l.deleted > 0).length} of ${scope.leaves.length} tables` : "";
   ctx.log.info(`purge ${report.table}: ${report.deleted} row(s) with ${rule.timestampColumn} < ${bound.value} (older than ${report.cutoff})${where} deleted${parts}${into} in ${report.batches} batch(es)`);
+  if (report.kept) {
+    ctx.log.warn(
+      `purge ${report.table}: ${report.kept} row(s) with ${rule.timestampColumn} < ${bound.value}${where} kept: still referenced by ${report.keptBy.map((k) => `${k.table} (${k.constraint}): ${k.rows}`).join(", ")}; each goes once no row references it`,
+    );
+  }
   return report;
+}
+
+/**
+ * Counts the old rows of `leaves` that references keep (report.kept: each row once; report.keptBy:
+ * per referencing table and constraint, summed over the leaves). One scan of each leaf's old rows.
+ */
+async function countKept(s: MaintenanceSession, rule: PurgeRule, bound: Bound, leaves: Leaf[], report: RuleReport): Promise<void> {
+  for (const leaf of leaves) {
+    const t = `ONLY ${qualified(leaf.schema, leaf.name)} AS ${quoteIdent(splitName(rule.table).name)}`;
+    const each = leaf.references.map(referencedBy.bind(null, rule));
+    const rows = await s.query<{ counts: number[] }>(
+      `SELECT ARRAY[count(*), ${each.map((e) => `count(*) FILTER (WHERE ${e})`).join(", ")}]::int[] AS counts FROM ${t} WHERE tableoid = $2::oid AND ${oldRows(rule, bound)} AND (${each.join(" OR ")})`,
+      [bound.value, leaf.oid],
+    );
+    const [total, ...byRef] = rows[0].counts.map(Number);
+    report.kept += total;
+    leaf.references.forEach((r, i) => {
+      if (!byRef[i]) return;
+      const table = relationText(r.from);
+      const known = report.keptBy.find((k) => k.table === table && k.constraint === r.constraint);
+      if (known) known.rows += byRef[i];
+      else report.keptBy.push({ table, constraint: r.constraint, rows: byRef[i] });
+    });
+  }
 }
 
 /**
@@ -698,6 +819,29 @@ async function purgeBatch(
   archive: RelationRef | undefined,
 ): Promise<{ deleted: number; archived: number }> {
   const { statement } = batchStatement(rule, bound, leaf, archive);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await batchOnce(s, key, statement, bound, leaf, archive);
+    } catch (err) {
+      // A referencing row written after the pick's snapshot and before its lock: the constraint's check
+      // failed the batch (rolled back whole); its next pick sees that row and keeps the row it references.
+      if (sqlState(err) !== FOREIGN_KEY_VIOLATION || attempt >= BATCH_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** SQLSTATE foreign_key_violation, and how many times a batch is tried when it meets one. */
+const FOREIGN_KEY_VIOLATION = "23503";
+const BATCH_ATTEMPTS = 3;
+
+async function batchOnce(
+  s: MaintenanceSession,
+  key: string,
+  statement: string,
+  bound: Bound,
+  leaf: Leaf,
+  archive: RelationRef | undefined,
+): Promise<{ deleted: number; archived: number }> {
   if (!archive) {
     // One statement = one transaction.
     const { result } = await s.exec(statement, [bound.value, leaf.oid]);

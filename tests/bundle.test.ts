@@ -89,6 +89,10 @@ describe("determinism", () => {
     expect(vacuum).toContain("tasks/maintenance.ts");
     expect(vacuum.some((p) => p.includes("node_modules/pg/"))).toBe(true);
     expect(vacuum.some((p) => p.startsWith("tasks/health-check") || p.startsWith("tasks/backup"))).toBe(false);
+    // The purge rule is defined once for the config and the task (regime/purge-rule.ts): the task takes it without Pulumi or the config schema.
+    const purge = used(await bundleTask("purge"));
+    expect(purge).toContain("regime/purge-rule.ts");
+    expect(purge.some((p) => p.includes("@pulumi/") || p === "regime/schema.ts")).toBe(false);
     const redis = used(await bundleTask("redis-health"));
     expect(redis).toContain("tasks/redis-health.ts");
     expect(redis.some((p) => p.includes("node_modules/@redis/client/"))).toBe(true);

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { runTask } from "../tasks/lib/runtime";
-import { purgeTask } from "../tasks/purge";
+import { purgeSettings, purgeTask } from "../tasks/purge";
+import { purgeRule } from "../regime/purge-rule";
 import { adminQuery } from "./helpers/pg";
 import { purgeDatabase } from "./helpers/purge";
 
@@ -25,7 +26,7 @@ describe("purge", () => {
     );
     const result = await runTask(purgeTask, env([{ table: "audit_logs", timestampColumn: "created_at", olderThanDays: 90, batchSize: 3 }]));
     const [report] = result.databases[0].report!;
-    expect({ ...report, cutoff: undefined }).toEqual({ rule: 0, table: "public.audit_logs", cutoff: undefined, deleted: 11, archived: 0, batches: 4, complete: true, leaves: [{ table: "public.audit_logs", deleted: 11 }], vanished: [] });
+    expect({ ...report, cutoff: undefined }).toEqual({ rule: 0, table: "public.audit_logs", cutoff: undefined, deleted: 11, archived: 0, batches: 4, complete: true, leaves: [{ table: "public.audit_logs", deleted: 11 }], vanished: [], kept: 0, keptBy: [] });
     expect(await ids("SELECT id FROM audit_logs ORDER BY id")).toEqual([12, 13]);
   });
 
@@ -143,9 +144,21 @@ describe("purge", () => {
     expect(await ids("SELECT id FROM sessions")).toEqual([1]);
   });
 
+  it("the config's rule and the task's setting are one definition: a rule the config parsed reaches the task unchanged; a bad field gets the same message under each key", () => {
+    const written = { table: 'billing."Audit Log"', olderThanDays: 90, where: "status = 'done'", columnTimezone: "Europe/Berlin" };
+    const config = purgeRule.parse(written);
+    expect(config).toEqual({ table: "billing.Audit Log", timestampColumn: "created_at", olderThanDays: 90, where: "status = 'done'", batchSize: 5000, columnTimezone: "Europe/Berlin" });
+    expect(purgeSettings.parse({ PURGE_RULES: JSON.stringify([config]) }).rules).toEqual([config]);
+    const bad = { table: "jobs", olderThanDays: 1.5, batchSize: 0, where: "1; DROP TABLE jobs" };
+    const messages = (issues: { path: PropertyKey[]; message: string }[]) => issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    const fromConfig = messages(purgeRule.safeParse(bad).error!.issues);
+    expect(fromConfig).toHaveLength(3);
+    expect(messages(purgeSettings.safeParse({ PURGE_RULES: JSON.stringify([bad]) }).error!.issues)).toEqual(fromConfig.map((m) => `PURGE_RULES[0].${m}`));
+  });
+
   it("rejects bad settings with one line naming the key", async () => {
     const rule = { table: "sessions", timestampColumn: "created_at", olderThanDays: 30 };
-    await expect(runTask(purgeTask, env([{ ...rule, olderThanDays: -5 }]))).rejects.toThrow(/^invalid setting PURGE_RULES\[0\]\.olderThanDays: must be > 0$/);
+    await expect(runTask(purgeTask, env([{ ...rule, olderThanDays: -5 }]))).rejects.toThrow(/^invalid setting PURGE_RULES\[0\]\.olderThanDays: must be >= 1$/);
     await expect(runTask(purgeTask, env([rule, { ...rule, batchSize: 0 }]))).rejects.toThrow("invalid setting PURGE_RULES[1].batchSize: must be >= 1");
     await expect(runTask(purgeTask, env([{ ...rule, tabel: "x" }]))).rejects.toThrow(/^invalid setting PURGE_RULES\[0\]: Unrecognized key: "tabel"$/);
     await expect(runTask(purgeTask, { ...env([rule]), PURGE_RULES: "[{" })).rejects.toThrow("invalid setting PURGE_RULES: must be valid JSON");
