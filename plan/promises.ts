@@ -87,7 +87,7 @@ const text = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify
  * count limits (regime/limits.ts DEPLOY_LIMITS), one line per document: bucket policies and lifecycle
  * rules, key, topic and queue policies, a role's inline policies together, managed and trust policies,
  * schedule groups of the account, an alarm's metric queries, a composite alarm's rule, the metric and
- * subscription filters of a log group, SSM documents. A quota named in `accepted` (acceptedRisks keys)
+ * subscription filters of a log group, a dashboard's widgets, SSM documents. A quota named in `accepted` (acceptedRisks keys)
  * is left out.
  */
 export function auditLimits(resources: RecordedResource[], accepted: ReadonlySet<string> = new Set()): string[] {
@@ -155,6 +155,16 @@ export function auditLimits(resources: RecordedResource[], accepted: ReadonlySet
         if (r.type.endsWith("LogMetricFilter")) g.metric++;
         else g.subscription++;
         filters.set(String(i.logGroupName), g);
+        break;
+      }
+      case "aws:cloudwatch/dashboard:Dashboard": {
+        let widgets = 0;
+        try {
+          widgets = ((JSON.parse(text(i.dashboardBody)) as { widgets?: unknown[] }).widgets ?? []).length;
+        } catch {
+          break;
+        }
+        check("dashboardWidgets", widgets, keyOf(r), `dashboard ${i.dashboardName ?? r.name}'s widgets`, "split the databases, endpoints or hosts over two regimes, or set dashboard: false");
         break;
       }
       case "aws:ssm/document:Document":
