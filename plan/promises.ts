@@ -6,6 +6,7 @@
  * collection: regime/limits.ts DEPLOY_LIMITS), which also covers settings the regime model does not
  * restate (a restore drill's CHECKS, a purge's rules, a role's policies).
  */
+import { configKeys } from "./config-keys";
 import type { RecordedResource } from "./mocks";
 import { alarmWindowProblem, environmentBytes, LAMBDA_ENVIRONMENT_MAX_BYTES, nameProblem, promiseDetail, type PromiseReport, type PromiseResult } from "../regime/promises";
 import { BUCKET_PREFIX_SUFFIX_CHARS, DEPLOY_LIMITS, documentSize, limitProblem, type DeployLimitId } from "../regime/limits";
@@ -47,21 +48,8 @@ export function planPromises(report: PromiseReport): PlanPromises {
 
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** The config key a recorded resource carries, from its tags (Database, Task), else the resource. */
-export function keyOf(r: RecordedResource): string {
-  const tags = ((r.inputs as Inputs).tags ?? {}) as Record<string, string>;
-  if (tags.Database) return `databases[${tags.Database}]`;
-  if (tags.Task === "health-check") return "endpoints";
-  // The overdue watcher's role grows with the State Manager associations it reads: the host groups'.
-  if (tags.Task === "overdue-watch") return "logs.hostGroups";
-  const group = /-logs-(.+)-document$/.exec(r.name)?.[1];
-  if (group) return `logs.hostGroups[${group}]`;
-  if (/-archive-writer$/.test(r.name)) return "logs.hostGroups";
-  return `resource ${r.name}`;
-}
-
 /** The config key and words of a bucket's documents: the backup vault's grow with the databases, the log archive's with the host groups. */
-function bucketOwner(r: RecordedResource): { key: string; bucket: string; remedy: string } {
+function bucketOwner(r: RecordedResource, keyOf: (r: RecordedResource) => string): { key: string; bucket: string; remedy: string } {
   if (/-backups-[a-z-]+$/.test(r.name)) return { key: "databases", bucket: "the backup vault", remedy: "split the databases over two regimes" };
   if (/-archive-[a-z-]+$/.test(r.name)) return { key: "logs.hostGroups", bucket: "the log archive", remedy: "archive fewer log sets in one regime" };
   return { key: keyOf(r), bucket: `bucket ${r.name}`, remedy: "declare fewer items" };
@@ -99,11 +87,12 @@ const text = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify
  * count limits (regime/limits.ts DEPLOY_LIMITS), one line per document: bucket policies and lifecycle
  * rules, key, topic and queue policies, a role's inline policies together, managed and trust policies,
  * schedule groups of the account, an alarm's metric queries, a composite alarm's rule, the metric and
- * subscription filters of a log group, SSM documents. A quota named in `accepted` (acceptedRisks keys)
+ * subscription filters of a log group, a dashboard's widgets, SSM documents. A quota named in `accepted` (acceptedRisks keys)
  * is left out.
  */
 export function auditLimits(resources: RecordedResource[], accepted: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = [];
+  const keyOf = configKeys(resources);
   const check = (id: DeployLimitId, figure: number, key: string, what: string, remedy: string) => {
     if (DEPLOY_LIMITS[id].quota && accepted.has(key)) return;
     const line = limitProblem(id, figure, key, what, remedy);
@@ -113,18 +102,20 @@ export function auditLimits(resources: RecordedResource[], accepted: ReadonlySet
   const size = (id: DeployLimitId, doc: unknown) => documentSize(withRealBucketNames(text(doc), buckets), DEPLOY_LIMITS[id].measure);
   const roles = new Map(resources.filter((r) => r.type === "aws:iam/role:Role").map((r) => [`${r.name}-id`, r]));
   const inline = new Map<string, number>();
+  /** The first inline policy of each role id: its key when the role itself was not recorded. */
+  const firstPolicy = new Map<string, RecordedResource>();
   const filters = new Map<string, { metric: number; subscription: number; first: RecordedResource }>();
   let groups = 0;
   for (const r of resources) {
     const i = r.inputs as Inputs;
     switch (r.type) {
       case "aws:s3/bucketPolicy:BucketPolicy": {
-        const o = bucketOwner(r);
+        const o = bucketOwner(r, keyOf);
         check("bucketPolicy", size("bucketPolicy", i.policy), o.key, `${o.bucket}'s bucket policy`, o.remedy);
         break;
       }
       case "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": {
-        const o = bucketOwner(r);
+        const o = bucketOwner(r, keyOf);
         check("lifecycleRules", (i.rules ?? []).length, o.key, `${o.bucket}'s lifecycle configuration`, `${o.remedy} (the backup vault has 3 rules a database and 1 for the whole bucket)`);
         break;
       }
@@ -144,6 +135,7 @@ export function auditLimits(resources: RecordedResource[], accepted: ReadonlySet
         break;
       case "aws:iam/rolePolicy:RolePolicy":
         inline.set(String(i.role), (inline.get(String(i.role)) ?? 0) + size("roleInlinePolicies", i.policy));
+        if (!firstPolicy.has(String(i.role))) firstPolicy.set(String(i.role), r);
         break;
       case "aws:iam/policy:Policy":
         check("managedPolicy", size("managedPolicy", i.policy), keyOf(r), `managed policy ${i.name ?? r.name}`, /-archive-writer$/.test(r.name) ? "archive fewer log sets in one regime (one ARN each)" : "grant on fewer resources");
@@ -165,6 +157,16 @@ export function auditLimits(resources: RecordedResource[], accepted: ReadonlySet
         filters.set(String(i.logGroupName), g);
         break;
       }
+      case "aws:cloudwatch/dashboard:Dashboard": {
+        let widgets = 0;
+        try {
+          widgets = ((JSON.parse(text(i.dashboardBody)) as { widgets?: unknown[] }).widgets ?? []).length;
+        } catch {
+          break;
+        }
+        check("dashboardWidgets", widgets, keyOf(r), `dashboard ${i.dashboardName ?? r.name}'s widgets`, "split the databases, endpoints or hosts over two regimes, or set dashboard: false");
+        break;
+      }
       case "aws:ssm/document:Document":
         check("ssmDocument", size("ssmDocument", i.content), keyOf(r), `SSM document ${i.name ?? r.name}`, "deliver fewer or shorter files in one host group");
         break;
@@ -174,7 +176,7 @@ export function auditLimits(resources: RecordedResource[], accepted: ReadonlySet
     const role = roles.get(id);
     const watcher = (role?.inputs.tags as Record<string, string> | undefined)?.Task === "overdue-watch";
     const remedy = watcher ? "fewer host groups with State Manager associations in one regime (the overdue watcher reads each association by its ARN)" : "grant on fewer resources";
-    check("roleInlinePolicies", chars, role ? keyOf(role) : `resource ${id}`, `role ${role?.inputs.name ?? id}'s inline policies together`, remedy);
+    check("roleInlinePolicies", chars, keyOf(role ?? firstPolicy.get(id)!), `role ${role?.inputs.name ?? id}'s inline policies together`, remedy);
   }
   for (const [group, g] of filters) {
     check("metricFilters", g.metric, keyOf(g.first), `log group ${group}'s metric filters`, "derive fewer metrics from one log group");
@@ -187,6 +189,7 @@ export function auditLimits(resources: RecordedResource[], accepted: ReadonlySet
 /** Refusal lines for every recorded resource AWS would refuse at deploy (`accepted`: acceptedRisks keys, for quotas). */
 export function auditResources(resources: RecordedResource[], accepted: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = [];
+  const keyOf = configKeys(resources);
   for (const r of resources) {
     const i = r.inputs as Inputs;
     if (r.type === "aws:cloudwatch/metricAlarm:MetricAlarm") {

@@ -2,40 +2,13 @@
  * Deploy-time refusals the regime model cannot see one resource at a time, found over every resource
  * the program registered under mocks: two resources of one type with the same physical name (AWS
  * creates the first and refuses the second), and policy documents holding characters IAM refuses.
- * Each line names the config key (plan/promises.ts keyOf) of the resources concerned.
+ * Each line names the config key (plan/config-keys.ts) of the resources concerned, their names after it.
  */
 import type { RecordedResource } from "./mocks";
-import { keyOf } from "./promises";
+import { configKeys } from "./config-keys";
 import { policyTextProblem } from "../regime/iam-text";
 
 type Inputs = Record<string, unknown>;
-
-/**
- * The config key of a recorded resource (plan/promises.ts keyOf, from its tags); for an untagged one
- * (an inline role policy, a bucket policy), the key of a tagged resource of the same component, else
- * of the component's parent, below the regime's; else the resource itself.
- */
-function configKeyOf(r: RecordedResource, byParent: Map<string, RecordedResource[]>, parentOf: Map<string, string>): string {
-  const own = keyOf(r);
-  if (!own.startsWith("resource ")) return own;
-  // Up to the regime's own children: the regime component holds every part.
-  for (let p = r.parent; p && parentOf.get(p); p = parentOf.get(p)!) {
-    const keyed = (byParent.get(p) ?? []).map(keyOf).find((k) => !k.startsWith("resource "));
-    if (keyed) return keyed;
-  }
-  return own;
-}
-
-/** configKeyOf over `resources`, by resource name. */
-function configKeys(resources: RecordedResource[]): (r: RecordedResource) => string {
-  const byParent = new Map<string, RecordedResource[]>();
-  const parentOf = new Map<string, string>();
-  for (const r of resources) {
-    byParent.set(r.parent, [...(byParent.get(r.parent) ?? []), r]);
-    if (!r.custom) parentOf.set(r.name, r.parent);
-  }
-  return (r) => configKeyOf(r, byParent, parentOf);
-}
 
 /**
  * Where a type's physical name is not its `name` input, or is unique only inside something else.

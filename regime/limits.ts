@@ -159,6 +159,12 @@ export const DEPLOY_LIMITS = {
   metricFilters: { what: "metric filters of a log group", value: 100, unit: "filters", measure: "items", quota: false, source: "CloudWatch Logs API reference, PutMetricFilter", url: "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutMetricFilter.html" },
   /** CloudWatch Logs API reference, PutSubscriptionFilter: "Each log group can have up to two subscription filters associated with it." */
   subscriptionFilters: { what: "subscription filters of a log group", value: 2, unit: "filters", measure: "items", quota: false, source: "CloudWatch Logs API reference, PutSubscriptionFilter", url: "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutSubscriptionFilter.html" },
+  /**
+   * CloudWatch API reference, "Dashboard Body Structure and Syntax": a DashboardBody "can include an
+   * array of between 0 and 500 widget objects" (the CloudWatch service quotas page: "Up to 500 widgets
+   * per dashboard"). The body's own size has no limit on either page, nor on PutDashboard's: not checked.
+   */
+  dashboardWidgets: { what: "dashboard's widgets", value: 500, unit: "widgets", measure: "items", quota: false, source: "CloudWatch API reference, Dashboard Body Structure", url: "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html" },
   /** Systems Manager API reference, CreateDocument Content: "The content of the document must not exceed 64KB." */
   ssmDocument: { what: "SSM document", value: 64 * 1024, unit: "bytes", measure: "bytes", quota: false, source: "Systems Manager API reference, CreateDocument", url: "https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CreateDocument.html" },
 } as const satisfies Record<string, DeployLimit>;

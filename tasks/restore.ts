@@ -191,7 +191,8 @@ async function restore(s: Settings, ctx: TaskContext): Promise<RestoreResult> {
     restored = await restoreInto({ s3, bucket: s.BACKUP_BUCKET, manifest: m, target, clean: s.RESTORE_CLEAN, noOwner: s.RESTORE_NO_OWNER, env: s.env, signal: ctx.signal });
   } catch (err) {
     if (err instanceof MissingRolesError) {
-      throw new TaskError(`--target ${err.message.replace(/; nothing was restored$/, "")}; create them (CREATE ROLE) or grant them to ${err.user}${s.RESTORE_NO_OWNER ? " (policies and user mappings name their roles even with --no-owner)" : ", or add --no-owner to restore without the backup's owners and grants"}; nothing was restored`);
+      const roleRemedy = `; create them (CREATE ROLE) or grant them to ${err.user}${s.RESTORE_NO_OWNER ? " (policies and user mappings name their roles even with --no-owner)" : ", or add --no-owner to restore without the backup's owners and grants"}`;
+      throw new TaskError(`--target ${MissingRolesError.describe(err.where, err.missing, err.notMember, err.user, err.privileges, roleRemedy)}`);
     }
     throw err;
   }

@@ -70,6 +70,11 @@ const cases: [keyof typeof DEPLOY_LIMITS, (n: number) => RecordedResource[], str
     (n) => many(n, (i) => rec("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter", `t-s${i}`, { logGroupName: "/t/app" })),
     "resource t-s0: log group /t/app's subscription filters is 3 filters > 2 (CloudWatch Logs API reference, PutSubscriptionFilter): AWS refuses it at deploy; subscribe fewer destinations to one log group",
   ],
+  [
+    "dashboardWidgets",
+    (n) => [rec("aws:cloudwatch/dashboard:Dashboard", "t-regime", { dashboardName: "t-regime", dashboardBody: JSON.stringify({ widgets: Array.from({ length: n }, () => ({ type: "text" })) }) })],
+    "resource t-regime: dashboard t-regime's widgets is 501 widgets > 500 (CloudWatch API reference, Dashboard Body Structure): AWS refuses it at deploy; split the databases, endpoints or hosts over two regimes, or set dashboard: false",
+  ],
   ["ssmDocument", (n) => [rec("aws:ssm/document:Document", "t-d", { name: "t-d", content: doc(n) })], "resource t-d: SSM document t-d is 65537 bytes > 65536 (Systems Manager API reference, CreateDocument): AWS refuses it at deploy; deliver fewer or shorter files in one host group"],
 ];
 

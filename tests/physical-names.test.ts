@@ -83,6 +83,29 @@ describe("the plan's audit of physical names over every recorded resource", () =
     ]);
   });
 
+  it("names the config key of resources that carry no tag: their component's (alerting), a reminder's own, an overdue alarm's job's", () => {
+    const component = (type: string, name: string, parent: string): RecordedResource => ({ type, name, custom: false, parent, inputs: {} });
+    const lines = auditNamesAndPolicies([
+      component("regime:index:MaintenanceRegime", "rt", ""),
+      component("regime:alerting:AlertRouting", "rt-alerts", "rt"),
+      component("regime:reminders:Reminders", "rt-reminders", "rt"),
+      component("regime:database:DatabaseMaintenance", "rt-db-app", "rt"),
+      component("regime:task:ScheduledTask", "rt-db-app-restore-drill", "rt-db-app"),
+      component("regime:watch:OverdueWatch", "rt-overdue", "rt"),
+      res("aws:sns/topic:Topic", "t1", { name: "rt-alerts-P1" }, "rt-alerts"),
+      res("aws:sns/topic:Topic", "t2", { name: "rt-alerts-P1" }, "rt-alerts"),
+      res("aws:scheduler/scheduleGroup:ScheduleGroup", "rt-reminders-rotate-keys", { name: "rt-rotate" }, "rt-reminders"),
+      res("aws:scheduler/scheduleGroup:ScheduleGroup", "rt-reminders-renew-certs", { name: "rt-rotate" }, "rt-reminders"),
+      res("aws:cloudwatch/metricAlarm:MetricAlarm", "rt-db-app-restore-drill-overdue-P2", { name: "rt-drill-late" }, "rt-overdue"),
+      res("aws:cloudwatch/metricAlarm:MetricAlarm", "rt-dlq", { name: "rt-drill-late" }, "rt"),
+    ]);
+    expect(lines).toEqual([
+      "alerting: 2 resources of type aws:sns/topic:Topic are named rt-alerts-P1 (t1, t2): AWS creates the first and refuses the next at deploy; rename one",
+      "reminders[rotate-keys] and reminders[renew-certs]: 2 resources of type aws:scheduler/scheduleGroup:ScheduleGroup are named rt-rotate (rt-reminders-rotate-keys, rt-reminders-renew-certs): AWS creates the first and refuses the next at deploy; rename one",
+      "databases[app] and name: 2 resources of type aws:cloudwatch/metricAlarm:MetricAlarm are named rt-drill-late (rt-db-app-restore-drill-overdue-P2, rt-dlq): AWS creates the first and refuses the next at deploy; rename one",
+    ]);
+  });
+
   it("accepts one name in two scopes: metric filters of two log groups, schedules of two groups, associations running one document, log groups in two regions", () => {
     expect(
       auditNamesAndPolicies([

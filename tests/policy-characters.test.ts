@@ -55,8 +55,8 @@ describe("the plan's audit of every recorded policy document", () => {
     ]);
     expect(lines).toEqual([
       'databases[app]: the policy of aws:iam/rolePolicy:RolePolicy rt-db-app-backup-role holds "р" (U+0440), "е" (U+0435), "з" (U+0437), "в" (U+0432), "и" (U+0438) and 2 more, outside what IAM takes in a policy (tab, LF, CR and U+0020-U+00FF: Latin-1): AWS refuses it at deploy',
-      'resource rt-backups-policy: the policy of aws:s3/bucketPolicy:BucketPolicy rt-backups-policy holds "日" (U+65E5), "次" (U+6B21), outside what IAM takes in a policy (tab, LF, CR and U+0020-U+00FF: Latin-1): AWS refuses it at deploy',
-      'resource q: the policy of aws:sqs/queuePolicy:QueuePolicy q holds "\u2028" (U+2028), outside what IAM takes in a policy (tab, LF, CR and U+0020-U+00FF: Latin-1): AWS refuses it at deploy',
+      'backupVault: the policy of aws:s3/bucketPolicy:BucketPolicy rt-backups-policy holds "日" (U+65E5), "次" (U+6B21), outside what IAM takes in a policy (tab, LF, CR and U+0020-U+00FF: Latin-1): AWS refuses it at deploy',
+      'backupVault: the policy of aws:sqs/queuePolicy:QueuePolicy q holds "\u2028" (U+2028), outside what IAM takes in a policy (tab, LF, CR and U+0020-U+00FF: Latin-1): AWS refuses it at deploy',
     ]);
   });
 

@@ -8,7 +8,10 @@
  *    cannot act as (PostgreSQL 15 lets `ALTER ... OWNER TO r` only to members of r), refuse the
  *    restore before anything changed (MissingRolesError). `noOwner` opts out: objects are owned by
  *    the restoring user and the dump's grants are not applied (`pg_restore --no-owner
- *    --no-privileges`), for a restore into another server whose roles differ.
+ *    --no-privileges`), for a restore into another server whose roles differ. Statements the
+ *    restoring user may not run (database-level settings in a database it does not own, event
+ *    triggers, untrusted extensions, subscriptions: privilegeProblems) refuse it then too, all named
+ *    in one line, rather than rolling it back at the first one.
  * 2. All or nothing: the dump streams from S3 through a SHA-256 hash into `pg_restore -f -` (the SQL
  *    script) and on into psql inside one transaction: `BEGIN` is written first and `COMMIT` only once
  *    the object was read whole, its SHA-256 and size equal the manifest's and pg_restore exited 0;
@@ -22,7 +25,8 @@
  *    (`ALTER DATABASE <name> SET ...`, `ALTER ROLE <r> IN DATABASE <name> SET ...`) and the
  *    database's grants, which pg_restore applies only with --create (under the original name). They
  *    are applied here to the target under its own name, in the same transaction, so a restore into a
- *    new database keeps search_path, timezone and the like. Backups taken before this change carry
+ *    new database keeps search_path, timezone and the like. They need the target's owner: a
+ *    restoring user who is not its owner is refused up front (not restored without them). Backups taken before this change carry
  *    them too: nothing in the backup or its manifest changed.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -65,7 +69,11 @@ export function pgRestoreArgs(o: Pick<RestoreInto, "clean" | "noOwner">): string
 /** The psql options of every restore: stop at the first error; the transaction is the script's own (BEGIN ... COMMIT). */
 export const PSQL_ARGS = ["--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--file", "-"];
 
-/** The target server lacks roles the backup's objects are owned by or granted to. */
+/**
+ * What the restore would fail on, found before anything changed: roles the target server lacks, owner
+ * roles the restoring user cannot act as, and statements of the backup the restoring user may not run
+ * (`privileges`, each naming what it needs and what would fix it).
+ */
 export class MissingRolesError extends TaskError {
   constructor(
     readonly where: string,
@@ -74,14 +82,24 @@ export class MissingRolesError extends TaskError {
     /** Owner roles that exist but the restoring user is no member of. */
     readonly notMember: string[],
     readonly user: string,
+    /** `<statement> needs <what>: <fix>`, one a statement kind (privilegeProblems). */
+    readonly privileges: string[] = [],
   ) {
-    super(
+    super(MissingRolesError.describe(where, missing, notMember, user, privileges));
+  }
+
+  /** The one-line refusal; `roleRemedy` follows the roles' part (what the command line offers). */
+  static describe(where: string, missing: string[], notMember: string[], user: string, privileges: string[], roleRemedy = ""): string {
+    return (
       [
         missing.length ? `${where}: the backup's objects are owned by, granted to or named by (policies, user mappings) role(s) missing on this server: ${missing.join(", ")}` : "",
         notMember.length ? `${where}: ${user} is no member of the owner role(s) ${notMember.join(", ")} and cannot give them their objects` : "",
       ]
         .filter(Boolean)
-        .join("; ") + "; nothing was restored",
+        .join("; ") +
+      (missing.length || notMember.length ? roleRemedy : "") +
+      privileges.map((p, i) => (i === 0 && !missing.length && !notMember.length ? `${where}: ${p}` : `; ${p}`)).join("") +
+      "; nothing was restored"
     );
   }
 }
@@ -104,6 +122,18 @@ export interface DumpDefinitions {
   required: string[];
   /** Database-level statements, each with the dumped database's name as `{{database}}`, `roles` the roles they name. */
   database: { sql: string; roles: string[] }[];
+  /** Settings `ALTER DATABASE ... SET` sets, lower case as pg_settings names them (`search_path`, `timezone`). */
+  parameters: string[];
+  /** Statements only a superuser may run, as `CREATE EVENT TRIGGER audit_ddl`: event triggers, subscriptions, publications of all tables or of schemas. */
+  superuser: string[];
+  /** Extensions the dump creates (`CREATE EXTENSION IF NOT EXISTS`), and those it comments on (the extension's owner only). */
+  extensions: string[];
+  extensionComments: string[];
+  /** Schemas the dump creates (CREATE on the database), and the schemas it creates objects in (CREATE on the schema, unless created). */
+  schemasCreated: string[];
+  schemasUsed: string[];
+  /** Publications the dump creates (CREATE on the database). */
+  publications: string[];
 }
 
 /**
@@ -116,11 +146,37 @@ export function readDefinitions(script: string): DumpDefinitions {
   const grantees = new Set<string>();
   const required = new Set<string>();
   const database: DumpDefinitions["database"] = [];
+  const parameters = new Set<string>();
+  const superuser: string[] = [];
+  const extensions = new Set<string>();
+  const extensionComments = new Set<string>();
+  const schemasCreated = new Set<string>();
+  const schemasUsed = new Set<string>();
+  const publications = new Set<string>();
   const roles = (list: string) => list.split(", ").filter((r) => r.toUpperCase() !== "PUBLIC").map(unquote);
   for (const line of script.split("\n")) {
     let m: RegExpExecArray | null;
     if ((m = new RegExp(String.raw`^ALTER DATABASE ${IDENT} (SET|RESET) (.*)$`).exec(line))) {
       database.push({ sql: `ALTER DATABASE {{database}} ${m[1]} ${m[2]}`, roles: [] });
+      const p = new RegExp(String.raw`^(${IDENT})`).exec(m[2]);
+      if (p && m[1] === "SET") parameters.add(unquote(p[1]).toLowerCase());
+    } else if ((m = new RegExp(String.raw`^CREATE EVENT TRIGGER (${IDENT}) `).exec(line))) {
+      superuser.push(`CREATE EVENT TRIGGER ${unquote(m[1])}`);
+    } else if ((m = new RegExp(String.raw`^CREATE SUBSCRIPTION (${IDENT}) `).exec(line))) {
+      superuser.push(`CREATE SUBSCRIPTION ${unquote(m[1])}`);
+    } else if ((m = new RegExp(String.raw`^CREATE PUBLICATION (${IDENT})( FOR ALL TABLES)?`).exec(line))) {
+      publications.add(unquote(m[1]));
+      if (m[2]) superuser.push(`CREATE PUBLICATION ${unquote(m[1])} FOR ALL TABLES`);
+    } else if ((m = new RegExp(String.raw`^ALTER PUBLICATION (${IDENT}) ADD TABLES IN SCHEMA (${IDENT})`).exec(line))) {
+      superuser.push(`ALTER PUBLICATION ${unquote(m[1])} ADD TABLES IN SCHEMA ${unquote(m[2])}`);
+    } else if ((m = new RegExp(String.raw`^CREATE EXTENSION IF NOT EXISTS (${IDENT})`).exec(line))) {
+      extensions.add(unquote(m[1]));
+    } else if ((m = new RegExp(String.raw`^COMMENT ON EXTENSION (${IDENT}) IS `).exec(line))) {
+      extensionComments.add(unquote(m[1]));
+    } else if ((m = new RegExp(String.raw`^CREATE SCHEMA (${IDENT});$`).exec(line))) {
+      schemasCreated.add(unquote(m[1]));
+    } else if ((m = new RegExp(String.raw`^CREATE (?:UNLOGGED |FOREIGN )?(?:TABLE|SEQUENCE|VIEW|MATERIALIZED VIEW|FUNCTION|PROCEDURE|AGGREGATE|TYPE|DOMAIN|COLLATION|CONVERSION|OPERATOR|OPERATOR CLASS|OPERATOR FAMILY|TEXT SEARCH (?:CONFIGURATION|DICTIONARY|PARSER|TEMPLATE)) (${IDENT})\.`).exec(line))) {
+      schemasUsed.add(unquote(m[1]));
     } else if ((m = new RegExp(String.raw`^ALTER ROLE (${IDENT}) IN DATABASE ${IDENT} (SET|RESET) (.*)$`).exec(line))) {
       database.push({ sql: `ALTER ROLE ${m[1]} IN DATABASE {{database}} ${m[2]} ${m[3]}`, roles: [unquote(m[1])] });
     } else if ((m = new RegExp(String.raw`^(GRANT|REVOKE) (.*) ON DATABASE ${IDENT} (TO|FROM) ${ROLE_LIST}(.*)$`).exec(line))) {
@@ -142,7 +198,20 @@ export function readDefinitions(script: string): DumpDefinitions {
       roles(m[1]).forEach((r) => required.add(r));
     }
   }
-  return { owners: [...owners].sort(), grantees: [...grantees].sort(), required: [...required].sort(), database };
+  const sorted = (x: Set<string>) => [...x].sort();
+  return {
+    owners: sorted(owners),
+    grantees: sorted(grantees),
+    required: sorted(required),
+    database,
+    parameters: sorted(parameters),
+    superuser,
+    extensions: sorted(extensions),
+    extensionComments: sorted(extensionComments),
+    schemasCreated: sorted(schemasCreated),
+    schemasUsed: sorted(schemasUsed),
+    publications: sorted(publications),
+  };
 }
 
 /** Reads the dump's definitions from the start of the object: pg_restore stops after the table of contents. */
@@ -162,10 +231,26 @@ async function definitionsOf(o: RestoreInto): Promise<DumpDefinitions> {
   return readDefinitions(text);
 }
 
-/** Refuses, naming them all, roles the target lacks and owners the restoring user cannot act as. */
-async function checkRoles(o: RestoreInto, defs: DumpDefinitions, where: string): Promise<void> {
+/** What the restoring user is, in the target database, for privilegeProblems. */
+interface RestoringUser {
+  me: string;
+  superuser: boolean;
+  createRole: boolean;
+  /** Member of the target database's owner (a superuser is a member of every role). */
+  owner: boolean;
+  databaseOwner: string;
+  createOnDatabase: boolean;
+  /** Server version (server_version_num): GRANT SET ON PARAMETER came with 15. */
+  version: number;
+}
+
+/**
+ * Refuses, naming them all at once, roles the target lacks, owners the restoring user cannot act as,
+ * and statements of the backup the restoring user may not run (privilegeProblems): a restore that
+ * would fail part-way fails before it read a byte into the target.
+ */
+async function checkUpFront(o: RestoreInto, defs: DumpDefinitions, where: string, databaseSettings: DumpDefinitions["database"]): Promise<void> {
   const needed = [...new Set([...defs.required, ...(o.noOwner ? [] : [...defs.owners, ...defs.grantees, ...defs.database.flatMap((d) => d.roles)])])];
-  if (needed.length === 0) return;
   const client = await connect(o.target);
   try {
     const r = await client.query<{ role: string; exists: boolean; member: boolean | null; me: string }>(
@@ -175,10 +260,99 @@ async function checkRoles(o: RestoreInto, defs: DumpDefinitions, where: string):
     );
     const missing = r.rows.filter((x) => !x.exists).map((x) => x.role);
     const notMember = r.rows.filter((x) => x.exists && !x.member && defs.owners.includes(x.role)).map((x) => x.role);
-    if (missing.length || notMember.length) throw new MissingRolesError(where, missing, notMember, r.rows[0]?.me ?? o.target.user);
+    const privileges = await privilegeProblems(client, o, defs, databaseSettings);
+    if (missing.length || notMember.length || privileges.problems.length) throw new MissingRolesError(where, missing, notMember, privileges.user, privileges.problems);
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+type Client = Awaited<ReturnType<typeof connect>>;
+
+/**
+ * The backup's statements the restoring user may not run in the target, one line a kind, each naming
+ * the statement, what it needs and what would fix it (PostgreSQL 15 reference pages of ALTER DATABASE,
+ * ALTER ROLE, CREATE EVENT TRIGGER, CREATE EXTENSION, CREATE PUBLICATION, CREATE SUBSCRIPTION, COMMENT,
+ * CREATE SCHEMA and GRANT): database-level settings and grants need the database's owner (a restore
+ * role that does not own the target is refused, not the settings dropped: an application whose
+ * search_path setting went missing fails on its first unqualified table name, long after the restore
+ * said it succeeded); settings of context `superuser` a superuser or SET on the parameter; per-role
+ * settings a superuser, CREATEROLE or the role itself; event triggers, subscriptions and publications
+ * of all tables or of schemas a superuser; an extension a superuser unless it is trusted (then CREATE
+ * on the database), and an extension the server lacks its package; a comment on an existing extension
+ * its owner; a schema and a publication CREATE on the database; objects in a schema the dump does not
+ * create, CREATE on that schema. Not checked: with `clean`, dropping objects another role owns.
+ */
+async function privilegeProblems(client: Client, o: RestoreInto, defs: DumpDefinitions, settings: DumpDefinitions["database"]): Promise<{ user: string; problems: string[] }> {
+  const u = (
+    await client.query<RestoringUser>(
+      `SELECT current_user AS me, r.rolsuper AS superuser, r.rolcreaterole AS "createRole", pg_has_role(current_user, d.datdba, 'MEMBER') AS owner,
+              pg_get_userbyid(d.datdba) AS "databaseOwner", has_database_privilege(current_database(), 'CREATE') AS "createOnDatabase",
+              current_setting('server_version_num')::int AS version
+         FROM pg_database d, pg_roles r WHERE d.datname = current_database() AND r.rolname = current_user`,
+    )
+  ).rows[0];
+  if (u.superuser) return { user: u.me, problems: [] };
+  const db = quoteIdent(o.target.database);
+  const problems: string[] = [];
+  const list = (xs: string[]) => xs.join(", ");
+
+  const dbLevel = settings.filter((d) => /^(ALTER DATABASE|GRANT|REVOKE) /.test(d.sql));
+  if (dbLevel.length && !u.owner) {
+    const what = [...new Set(dbLevel.map((d) => (d.sql.startsWith("ALTER DATABASE") ? "ALTER DATABASE ... SET" : "GRANT ... ON DATABASE")))].join(" and ");
+    problems.push(
+      `the backup's database-level ${what} (${list(defs.parameters) || "its grants"}) needs the owner of database ${o.target.database}, ${u.databaseOwner}, and ${u.me} is no member of it: run the restore as ${u.databaseOwner}, or first ALTER DATABASE ${db} OWNER TO ${quoteIdent(u.me)} (or GRANT ${quoteIdent(u.databaseOwner)} TO ${quoteIdent(u.me)})`,
+    );
+  }
+  if (settings.some((d) => d.sql.startsWith("ALTER DATABASE")) && defs.parameters.length) {
+    const rows = (
+      await client.query<{ name: string }>(
+        `SELECT name FROM pg_settings WHERE lower(name) = ANY($1::text[]) AND context = 'superuser'${u.version >= 150000 ? " AND NOT has_parameter_privilege(name, 'SET')" : ""} ORDER BY name`,
+        [defs.parameters],
+      )
+    ).rows.map((x) => x.name);
+    if (rows.length)
+      problems.push(`ALTER DATABASE ... SET ${list(rows)}: only a superuser${u.version >= 150000 ? " or a role granted SET on it" : ""} may set ${rows.length > 1 ? "these" : "it"}${u.version >= 150000 ? `: GRANT SET ON PARAMETER ${list(rows)} TO ${quoteIdent(u.me)}` : ""}, or restore as a superuser`);
+  }
+  const roleSettings = settings.filter((d) => d.sql.startsWith("ALTER ROLE ") && d.roles.some((r) => r !== u.me));
+  if (roleSettings.length && !u.createRole)
+    problems.push(`ALTER ROLE ... IN DATABASE ... SET for ${list([...new Set(roleSettings.flatMap((d) => d.roles))])} needs a superuser or a role with CREATEROLE: ALTER ROLE ${quoteIdent(u.me)} CREATEROLE, or restore as a superuser`);
+  if (defs.superuser.length) problems.push(`${list(defs.superuser)} ${defs.superuser.length > 1 ? "need" : "needs"} a superuser: restore as one`);
+
+  if (defs.extensions.length || defs.extensionComments.length) {
+    const names = [...new Set([...defs.extensions, ...defs.extensionComments])];
+    const ext = (
+      await client.query<{ name: string; exists: boolean; mine: boolean | null; owner: string | null; available: boolean; trusted: boolean }>(
+        `SELECT n AS name, e.oid IS NOT NULL AS exists, CASE WHEN e.oid IS NULL THEN NULL ELSE pg_has_role(current_user, e.extowner, 'MEMBER') END AS mine,
+                pg_get_userbyid(e.extowner) AS owner, a.name IS NOT NULL AS available, coalesce(v.trusted, false) AS trusted
+           FROM unnest($1::text[]) AS n LEFT JOIN pg_extension e ON e.extname = n LEFT JOIN pg_available_extensions a ON a.name = n
+           LEFT JOIN pg_available_extension_versions v ON v.name = n AND v.version = a.default_version ORDER BY n`,
+        [names],
+      )
+    ).rows;
+    const created = ext.filter((x) => defs.extensions.includes(x.name) && !x.exists);
+    const absent = created.filter((x) => !x.available).map((x) => x.name);
+    if (absent.length) problems.push(`CREATE EXTENSION ${list(absent)}: not available on this server: install ${absent.length > 1 ? "their packages" : "its package"} (pg_available_extensions)`);
+    const untrusted = created.filter((x) => x.available && !x.trusted).map((x) => x.name);
+    if (untrusted.length) problems.push(`CREATE EXTENSION ${list(untrusted)} needs a superuser (not a trusted extension): create ${untrusted.length > 1 ? "them" : "it"} in ${o.target.database} as one first, or restore as one`);
+    const trusted = created.filter((x) => x.available && x.trusted).map((x) => x.name);
+    if (trusted.length && !u.createOnDatabase) problems.push(`CREATE EXTENSION ${list(trusted)} needs CREATE on database ${o.target.database}: GRANT CREATE ON DATABASE ${db} TO ${quoteIdent(u.me)}`);
+    const foreign = ext.filter((x) => defs.extensionComments.includes(x.name) && x.exists && !x.mine);
+    if (foreign.length) problems.push(`COMMENT ON EXTENSION ${list(foreign.map((x) => x.name))} needs the extension's owner (${list([...new Set(foreign.map((x) => x.owner!))])}) and ${u.me} is no member of it: restore as ${foreign[0].owner}`);
+  }
+  if (defs.schemasCreated.length && !u.createOnDatabase) problems.push(`CREATE SCHEMA ${list(defs.schemasCreated)} needs CREATE on database ${o.target.database}: GRANT CREATE ON DATABASE ${db} TO ${quoteIdent(u.me)}`);
+  if (defs.publications.length && !u.createOnDatabase) problems.push(`CREATE PUBLICATION ${list(defs.publications)} needs CREATE on database ${o.target.database}: GRANT CREATE ON DATABASE ${db} TO ${quoteIdent(u.me)}`);
+  const existing = defs.schemasUsed.filter((s) => !defs.schemasCreated.includes(s));
+  if (existing.length) {
+    const denied = (
+      await client.query<{ name: string }>(
+        `SELECT n AS name FROM unnest($1::text[]) AS n JOIN pg_namespace s ON s.nspname = n WHERE NOT has_schema_privilege(s.oid, 'CREATE') ORDER BY n`,
+        [existing],
+      )
+    ).rows.map((x) => x.name);
+    if (denied.length) problems.push(`objects in schema ${list(denied)} need CREATE on it: GRANT CREATE ON SCHEMA ${list(denied.map(quoteIdent))} TO ${quoteIdent(u.me)}`);
+  }
+  return { user: u.me, problems };
 }
 
 /** Counts psql's command tags as they pass: one `CREATE TABLE` per table, `COPY <n>` per table's rows. */
@@ -206,10 +380,9 @@ export async function restoreInto(o: RestoreInto): Promise<RestoredBackup> {
   const where = `${o.target.host}:${o.target.port}/${o.target.database}`;
   const started = Date.now();
   const defs = await definitionsOf(o);
-  await checkRoles(o, defs, where);
-  const databaseSettings = defs.database
-    .filter((d) => !o.noOwner || (d.roles.length === 0 && !/^(GRANT|REVOKE) /.test(d.sql)))
-    .map((d) => d.sql.split("{{database}}").join(quoteIdent(o.target.database)));
+  const applied = defs.database.filter((d) => !o.noOwner || (d.roles.length === 0 && !/^(GRANT|REVOKE) /.test(d.sql)));
+  await checkUpFront(o, defs, where, applied);
+  const databaseSettings = applied.map((d) => d.sql.split("{{database}}").join(quoteIdent(o.target.database)));
 
   const { body, length } = await openObject(o.s3, o.bucket, m.key);
   if (length !== m.sizeBytes) {

@@ -1,0 +1,90 @@
+/**
+ * The config key behind each resource the program registered under mocks: what a user edits to change
+ * it. Every line of the plan's audit (plan/promises.ts auditResources, plan/resource-audit.ts) starts
+ * with it, the resource's name after it: users fix config, not resources.
+ */
+import type { RecordedResource } from "./mocks";
+
+type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** The config key a recorded resource carries, from its tags (Database, Task) or its name, else `resource <name>`. */
+export function keyOf(r: RecordedResource): string {
+  const tags = ((r.inputs as Inputs).tags ?? {}) as Record<string, string>;
+  if (tags.Database) return `databases[${tags.Database}]`;
+  if (tags.Task === "health-check") return "endpoints";
+  // The overdue watcher's role grows with the State Manager associations it reads: the host groups'.
+  if (tags.Task === "overdue-watch") return "logs.hostGroups";
+  const group = /-logs-(.+)-document$/.exec(r.name)?.[1];
+  if (group) return `logs.hostGroups[${group}]`;
+  if (/-archive-writer$/.test(r.name)) return "logs.hostGroups";
+  return `resource ${r.name}`;
+}
+
+/**
+ * The config key of each component the regime declares (components/regime.ts), by its Pulumi type,
+ * from the component's name (`<regime>-db-<id>`, `<regime>-redis-<id>`, `<regime>-tasks-pg<major>`):
+ * the key whose items or settings make what the component holds. The regime's own resources (the
+ * ECS cluster) and the overdue watcher's are named from `name`.
+ */
+const COMPONENT_KEYS: Record<string, (component: string, regime: string) => string> = {
+  "regime:index:MaintenanceRegime": () => "name",
+  "regime:alerting:AlertRouting": () => "alerting",
+  "regime:backup:BackupVault": () => "backupVault",
+  "regime:task:TaskImage": (c, regime) => `databases[].majorVersion (${c.slice(`${regime}-tasks-pg`.length)})`,
+  "regime:database:DatabaseMaintenance": (c, regime) => `databases[${c.slice(`${regime}-db-`.length)}]`,
+  "regime:redis:RedisHealth": (c, regime) => `redis[${c.slice(`${regime}-redis-`.length)}]`,
+  "regime:health:HealthChecks": () => "endpoints",
+  "regime:monitoring:HostAlarms": () => "hosts",
+  "regime:logs:LogRotation": () => "logs",
+  "regime:reminders:Reminders": () => "reminders",
+  "regime:watch:OverdueWatch": () => "name",
+  "regime:dashboard:Dashboard": () => "dashboard",
+  "regime:mute:MuteRules": () => "mutes",
+};
+
+/**
+ * configKeyOf over `resources`: for each recorded resource, its own key (keyOf: tags, name); else the
+ * key of a tagged resource of the same component; else, for a reminder's schedule and schedule group
+ * (`<component>-<reminder>`), `reminders[<reminder>]`; for an overdue alarm (`...-<job>-overdue-...`),
+ * the key of the job it watches; else the key of its nearest component (COMPONENT_KEYS); `resource
+ * <name>` only for a resource outside every recorded component.
+ */
+export function configKeys(resources: RecordedResource[]): (r: RecordedResource) => string {
+  const byParent = new Map<string, RecordedResource[]>();
+  const components = new Map<string, RecordedResource>();
+  for (const r of resources) {
+    byParent.set(r.parent, [...(byParent.get(r.parent) ?? []), r]);
+    if (!r.custom) components.set(r.name, r);
+  }
+  const regime = resources.find((r) => !r.custom && r.type === "regime:index:MaintenanceRegime")?.name ?? "";
+  const memo = new Map<RecordedResource, string>();
+  const ancestors = (r: RecordedResource): RecordedResource[] => {
+    const out: RecordedResource[] = [];
+    for (let p = components.get(r.parent); p && !out.includes(p); p = components.get(p.parent)) out.push(p);
+    return out;
+  };
+  const resolve = (r: RecordedResource): string => {
+    const own = keyOf(r);
+    if (!own.startsWith("resource ")) return own;
+    const parent = components.get(r.parent);
+    const keyed = parent && parent.type !== "regime:index:MaintenanceRegime" ? (byParent.get(r.parent) ?? []).map(keyOf).find((k) => !k.startsWith("resource ")) : undefined;
+    if (keyed) return keyed;
+    const chain = ancestors(r);
+    const top = chain.find((c) => COMPONENT_KEYS[c.type] && c.type !== "regime:index:MaintenanceRegime");
+    if (top?.type === "regime:reminders:Reminders" && /^aws:scheduler\/(schedule|scheduleGroup):/.test(r.type) && r.name.startsWith(`${top.name}-`)) return `reminders[${r.name.slice(top.name.length + 1)}]`;
+    if (top?.type === "regime:watch:OverdueWatch") {
+      const job = resources
+        .filter((j) => j !== r && r.name.includes(`${j.name}-overdue`) && !ancestors(j).includes(top))
+        .sort((a, b) => b.name.length - a.name.length)[0];
+      if (job) return keyOfResource(job);
+    }
+    const c = chain.find((x) => COMPONENT_KEYS[x.type]);
+    return c ? COMPONENT_KEYS[c.type](c.name, regime) : own;
+  };
+  const keyOfResource = (r: RecordedResource): string => {
+    let k = memo.get(r);
+    if (k === undefined) memo.set(r, (k = resolve(r)));
+    return k;
+  };
+  return keyOfResource;
+}
