@@ -42,7 +42,8 @@
  * (`certificateExpiresFirst` names it) in the chain a client validates: from the leaf through the
  * intermediates the server sends (linked by issuer and signature, in any order they are sent) up to
  * the first certificate that is itself in the trust store (node's roots and `ca`) or issued by one
- * in it, that root included. Certificates sent beyond it play no part: an expired cross-signed copy
+ * in it, that root included. A `ca` holding an intermediate (not its root) is such an anchor, as
+ * curl takes it (OpenSSL's partial-chain flag, node:tls allowPartialTrustChain). Certificates sent beyond it play no part: an expired cross-signed copy
  * of the root (Let's Encrypt's old pattern) neither pages nor counts, as OpenSSL and curl ignore it.
  * A chain no trusted root anchors is reported as the server sent it. Trust is then checked here (chain against the system
  * roots or `ca`, and the host name): an untrusted certificate, an expired one anywhere in the chain

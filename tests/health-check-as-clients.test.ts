@@ -35,6 +35,11 @@ let h2Url = "";
 let crossUrl = "";
 let crossExpiredIntUrl = "";
 let rootA: Issued;
+/** Intermediate-as-anchor servers and certificates (root A -> intermediate I -> leaf). */
+const partial: Record<string, string> = {};
+let interI: Issued;
+let interOther: Issued;
+let interExpiredCert = "";
 let raw = "";
 /** Answers written byte for byte, by path: what curl and browsers accept though node's strict parser does not. */
 const RAW: Record<string, string> = {
@@ -147,6 +152,19 @@ beforeAll(async () => {
     s.end(zlib.gzipSync(JSON.stringify({ status: "UP", protocol: "h2" })));
   });
   h2Url = `https://127.0.0.1:${await listen(h2)}`;
+
+  // An endpoint whose ca holds the intermediate that signed its leaf, not the root above it.
+  interI = inter;
+  interOther = issue(path.join(dir, "inter-other"), { cn: "Other Intermediate", start: at(-10), end: at(1000), ca: true, issuer: rootA });
+  interExpiredCert = interExpired.cert;
+  const leafExpired = issue(path.join(dir, "leaf-expired"), { cn: "127.0.0.1", start: at(-100), end: at(-3), ca: false, issuer: inter });
+  const leafOtherHost = issue(path.join(dir, "leaf-other-host"), { cn: "other.example", start: at(-1), end: at(90), ca: false, issuer: inter, san: "DNS:other.example" });
+  const serve = async (key: string, cert: string) => `https://127.0.0.1:${await listen(https.createServer({ key, cert }, route))}/health/`;
+  partial.withIntermediate = await serve(leaf.key, leaf.cert + inter.cert);
+  partial.leafOnly = await serve(leaf.key, leaf.cert);
+  partial.expiredLeaf = await serve(leafExpired.key, leafExpired.cert + inter.cert);
+  partial.otherHost = await serve(leafOtherHost.key, leafOtherHost.cert + inter.cert);
+  partial.expiredIntermediate = await serve(leafOfExpired.key, leafOfExpired.cert + interExpired.cert);
 }, 60_000);
 
 afterAll(async () => {
@@ -255,6 +273,33 @@ describe("the body is read as far as the conditions need", () => {
     expect(found.responseTimeMs).toBeLessThan(1000);
     expect(missing).toMatchObject({ healthy: false, failures: ["timed out after 1000 ms reading the body"] });
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
+
+describe("a ca holding an intermediate (not its root) is a trust anchor, as curl takes it (OpenSSL X509_V_FLAG_PARTIAL_CHAIN)", () => {
+  it("the leaf with or without the intermediate sent: trusted, available, days left the leaf's 90 with the intermediate as anchor", async () => {
+    const results = await check([
+      { name: "with-intermediate", url: partial.withIntermediate, ca: interI.cert, conditions: { certificateDaysLeft: 14 } },
+      { name: "leaf-only", url: partial.leafOnly, ca: interI.cert, conditions: { certificateDaysLeft: 14 } },
+    ]);
+    for (const r of results) {
+      expect(r).toMatchObject({ healthy: true, status: 200, failures: [], warnings: [], certificateDaysLeft: 90, certificateExpiresFirst: { subject: "127.0.0.1", role: "leaf" } });
+    }
+  });
+
+  it("every other certificate failure still pages: an expired leaf, another host, an intermediate that did not sign the leaf, an expired intermediate as the anchor", async () => {
+    const results = await check([
+      { name: "expired-leaf", url: partial.expiredLeaf, ca: interI.cert },
+      { name: "other-host", url: partial.otherHost, ca: interI.cert },
+      { name: "untrusted", url: partial.withIntermediate, ca: interOther.cert },
+      { name: "expired-anchor", url: partial.expiredIntermediate, ca: interExpiredCert },
+    ]);
+    expect(results.map((r) => [r.name, r.healthy, r.status, r.failures])).toEqual([
+      ["expired-leaf", false, null, ['certificate not trusted: CERT_HAS_EXPIRED (no request sent; "insecure": true accepts it)']],
+      ["other-host", false, null, ['certificate not trusted: ERR_TLS_CERT_ALTNAME_INVALID (no request sent; "insecure": true accepts it)']],
+      ["untrusted", false, null, [expect.stringMatching(/^certificate not trusted: UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)? \(no request sent/)]],
+      ["expired-anchor", false, null, ['certificate not trusted: CERT_HAS_EXPIRED (no request sent; "insecure": true accepts it)']],
+    ]);
   });
 });
 

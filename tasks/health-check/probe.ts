@@ -370,6 +370,11 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
         // SNI carries host names only (RFC 6066 3): none for an IP address.
         servername: net.isIP(host) ? undefined : host,
         ca: r.ca ? [...tls.rootCertificates, r.ca] : undefined,
+        // A ca holding an intermediate (not its root) is a trust anchor, as curl takes it (OpenSSL
+        // X509_V_FLAG_PARTIAL_CHAIN, which curl sets): the chain is verified up to it, with every
+        // other check kept (each certificate's dates, the anchor's included; signatures; CA and
+        // key-usage constraints; the host below). Node 20.18 / 22.9 and later.
+        allowPartialTrustChain: true,
         // Trust is decided below, after the certificates were read: an expired certificate must be
         // reported as such, not as a failed connection.
         rejectUnauthorized: false,
