@@ -15,6 +15,19 @@ import { captureEmf } from "./helpers/emf";
 import { freePort } from "./helpers/free-port";
 
 
+/** Connects `client` to a redis-server just spawned: retried every 100 ms for 5 s while it starts. */
+async function connectWhenUp(client: { connect(): Promise<unknown> }): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await client.connect();
+      return;
+    } catch (err) {
+      if (i > 50) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 describe("redis-health: maxmemory policies and queue key types (a private redis-server)", () => {
   let server: ChildProcess;
   let url: string;
@@ -24,15 +37,7 @@ describe("redis-health: maxmemory policies and queue key types (a private redis-
     server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory", "20mb", "--maxmemory-policy", "allkeys-lru"], { stdio: "ignore" });
     url = `redis://127.0.0.1:${port}`;
     admin = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: (n) => (n > 50 ? false : 100) }, RESP: 2 });
-    for (let i = 0; ; i++) {
-      try {
-        await admin.connect();
-        break;
-      } catch (err) {
-        if (i > 50) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await connectWhenUp(admin);
   }, 30_000);
   afterAll(async () => {
     admin?.destroy();
@@ -142,15 +147,7 @@ describe("redis-health: queue keys on a database index and on a cluster (private
   };
   const connect = async (port: number, database?: number) => {
     const c = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false }, RESP: 2, ...(database !== undefined ? { database } : {}) });
-    for (let i = 0; ; i++) {
-      try {
-        await c.connect();
-        break;
-      } catch (err) {
-        if (i > 50) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await connectWhenUp(c);
     clients.push(c);
     return c;
   };
