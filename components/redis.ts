@@ -4,9 +4,11 @@
  * alarms on the metrics the task writes: memory percent of maxmemory (not sent under an allkeys-*
  * policy, where a full cache is the steady state), and each queue's length at the
  * queue's severity (P2 unless set); evictions and hit rate when the config sets their thresholds.
- * A critical value (memory at memoryCritPercent, a failing RDB save or AOF write, a queue key that
- * holds no queue, Redis unreachable)
- * fails the run, which pages the Redis' severity through the task's errors alarm.
+ * A queue that cannot be measured (its key holds no list, sorted set or stream; Redis refuses the
+ * read, as MOVED for a key another cluster node serves) pages at the queue's severity too, through
+ * its own alarm on QueueUnmeasurable, naming its config key (redis[id].queues[i]).
+ * A critical value of the instance (memory at memoryCritPercent, a failing RDB save or AOF write,
+ * Redis unreachable) fails the run, which pages the Redis' severity through the task's errors alarm.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type AlertTopics } from "./alarms";
@@ -190,7 +192,11 @@ export class RedisHealth extends pulumi.ComponentResource {
         `The cache hit rate of Redis ${r.id} (keyspace_hits / (hits + misses) since it started) fell below ${r.minHitRatePercent} %. Check for evictions, TTLs that are too short, or new code reading keys it never writes.`,
       );
     }
-    const parts = queueAlarmParts(r.queues.map((q) => q.name));
+    // One name list for both alarms of each queue, so no queue's name makes another's alarm name.
+    const names = r.queues.map((q) => q.name);
+    const allParts = queueAlarmParts([...names, ...names.map((n) => `${n} unmeasurable`)]);
+    const parts = allParts.slice(0, names.length);
+    const unmeasurableParts = allParts.slice(names.length);
     r.queues.forEach((q, i) =>
       alarm(
         parts[i],
@@ -199,6 +205,19 @@ export class RedisHealth extends pulumi.ComponentResource {
         "GreaterThanThreshold",
         q.maxLength,
         `The queue "${q.name}" on Redis ${r.id} holds more than ${q.maxLength} messages (LLEN, ZCARD or XLEN by its key's type): workers fall behind or are down. Check the workers (celery -A <app> inspect active / stats), their logs and errors, and scale them; purge only messages you know are obsolete.`,
+        { Queue: q.name },
+      ),
+    );
+    // Sent only while the queue cannot be measured (tasks/redis-health.ts): its own problem, at its own
+    // severity, not a failed run at the Redis' severity.
+    r.queues.forEach((q, i) =>
+      alarm(
+        unmeasurableParts[i],
+        q.severity,
+        "QueueUnmeasurable",
+        "GreaterThanOrEqualToThreshold",
+        1,
+        `The queue "${q.name}" (redis[${r.id}].queues[${i}]) on Redis ${r.id} cannot be measured: its key holds no list, sorted set or stream (a string or hash written under the queue's name), or Redis refused reading it (MOVED: another cluster node serves the key; NOPERM: the user may not read it). The redis-health result names which (its queue:${q.name} check). Fix the key or the queue's name in the config; point REDIS_URL at the node that serves the key.`,
         { Queue: q.name },
       ),
     );

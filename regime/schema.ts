@@ -351,9 +351,9 @@ export function redisUrlProblem(url: string): string | undefined {
 
 const redisQueueSchema = z
   .object({
-    name: z.string().min(1, "must not be empty").max(512, "must be at most 512 characters").describe("the queue's key: a list a worker pops (Celery's default queue is \"celery\"), or a sorted set or stream; a key of another type fails the check"),
+    name: z.string().min(1, "must not be empty").max(512, "must be at most 512 characters").describe("the queue's key: a list a worker pops (Celery's default queue is \"celery\"), or a sorted set or stream; no key is an empty queue; a key of another type, or one Redis refuses to read (MOVED on a cluster), pages at the queue's severity"),
     maxLength: z.number().int("must be a whole number").min(0, "must be >= 0").describe("alarm when the queue holds more than this many messages (LLEN, ZCARD or XLEN by the key's type)"),
-    severity: severity.default("P2").describe("severity of the queue-length alarm"),
+    severity: severity.default("P2").describe("severity of the queue's alarms: longer than maxLength, or a key that cannot be measured"),
   })
   .strict();
 
@@ -382,7 +382,7 @@ export const redisSchema = z
       .superRefine(uniqueBy("name", "queue"), ALWAYS)
       .default([])
       .describe("queues (lists, sorted sets or streams) whose length is alarmed on"),
-    severity: severity.default("P1").describe("severity of a failed check (memory critical, persistence failing, a queue that cannot be measured, Redis unreachable)"),
+    severity: severity.default("P1").describe("severity of a failed check (memory critical, persistence failing, Redis unreachable); a queue's problems page at the queue's severity"),
   })
   .strict()
   .refine((r) => r.memoryWarnPercent <= r.memoryCritPercent, {

@@ -13,7 +13,7 @@
  *        "status": 200,                      // or [200, 204], "2xx", "200-299", or a list of those
  *        "bodyContains": "ok",               // within the first MAX_BODY_BYTES (2 MiB) of the decoded body
  *        "jsonField": { "path": "status", "equals": "ok" },   // dotted path, `items.0.state` indexes arrays
- *        "responseTimeMs": 500,              // slow above this (redirects, headers and the body read included)
+ *        "responseTimeMs": 500,              // slow above this (redirects and headers; the body a condition reads)
  *        "certificateDaysLeft": 14           // expiring below this, https only
  *      } }]
  * Conditions default to { "status": 200 }.
@@ -42,7 +42,8 @@
  * (`certificateExpiresFirst` names it) in the chain a client validates: from the leaf through the
  * intermediates the server sends (linked by issuer and signature, in any order they are sent) up to
  * the first certificate that is itself in the trust store (node's roots and `ca`) or issued by one
- * in it, that root included. Certificates sent beyond it play no part: an expired cross-signed copy
+ * in it, that root included. A `ca` holding an intermediate (not its root) is such an anchor, as
+ * curl takes it (OpenSSL's partial-chain flag, node:tls allowPartialTrustChain). Certificates sent beyond it play no part: an expired cross-signed copy
  * of the root (Let's Encrypt's old pattern) neither pages nor counts, as OpenSSL and curl ignore it.
  * A chain no trusted root anchors is reported as the server sent it. Trust is then checked here (chain against the system
  * roots or `ca`, and the host name): an untrusted certificate, an expired one anywhere in the chain
@@ -55,9 +56,11 @@
  * streams; the text is decoded with TextDecoder from the byte-order mark, else the Content-Type
  * charset (an unknown label is ignored, as browsers do), else UTF-8. The body is read as far as the
  * conditions need: `jsonField` reads the whole document, `bodyContains` stops once the text is
- * found, and a status-only check reads at most its first 64 KiB, only to find an undecodable body: one still arriving at
- * the timeout (server-sent events, a long download) is judged on its status, its response time
- * that of its headers. At most MAX_BODY_BYTES (default 2 MiB, up to 16 MiB) of decoded body are
+ * found, and a status-only check is judged at its status and its connection closed then (a body that
+ * never ends, server-sent events or a long download, is not waited for; its response time is that
+ * of its headers); a content-coded body is read to its first decoded bytes, only to find one no
+ * client can decode. A body condition's read stops at MAX_BODY_BYTES ("MAX_BODY_BYTES reached") or
+ * at the timeout (the failure says how many bytes came). At most MAX_BODY_BYTES (default 2 MiB, up to 16 MiB) of decoded body are
  * read, then the connection is closed: the decoders run under back-pressure, so a huge, endless or
  * decompression-bomb body costs no more than that. A JSON body larger than that is a failure saying
  * so, not "not JSON". A body that cannot be decoded (unknown content coding, corrupt data) is a

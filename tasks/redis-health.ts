@@ -16,11 +16,15 @@
  *   refuses writes, or loses them on restart); aof_last_rewrite: warning when the last rewrite failed.
  * - queue:<name>: the queue's length by its key's TYPE (list: LLEN, as Celery/Kombu keep queues; zset:
  *   ZCARD; stream: XLEN; no key: 0, Redis deletes an emptied list); warning above its maxLength (its
- *   own alarm pages). A key of another type, or a length that cannot be read, is critical: a queue
- *   nobody can measure must not look healthy.
+ *   own alarm pages). A key of another type, or a length Redis refuses to give (an error reply for
+ *   the key: MOVED to another cluster node, CLUSTERDOWN for its slot, NOPERM), is critical: a queue
+ *   nobody can measure must not look healthy. It is the queue's problem, not the instance's: it
+ *   sends QueueUnmeasurable 1 (Queue dimension), which the queue's own alarm reads at the queue's
+ *   severity, and it does not fail the run; its detail names the queue's QUEUES entry.
  *
- * A critical check fails the task with one line naming the checks and their values (the errors alarm
- * fires); warnings are in the result and the metrics. An unreachable Redis fails within TIMEOUT_SECONDS.
+ * A critical check of the instance fails the task with one line naming the checks and their values
+ * (the errors alarm fires, at the Redis' severity); warnings are in the result and the metrics. An
+ * unreachable Redis, or a connection lost while the queues are read, fails within TIMEOUT_SECONDS.
  *
  * The password: REDIS_PASSWORD_SECRET_ARN names a Secrets Manager secret whose SecretString is the
  * password itself or JSON {"password": ..., "username"?: ...}. REDIS_PASSWORD (or a password in
@@ -28,13 +32,14 @@
  *
  * Metrics (dimensions service, Task, Instance): MemoryPercent (when maxmemory is set and the policy
  * is not allkeys-*), EvictedKeys,
- * HitRatePercent (once there were lookups), ConnectedClients, and QueueLength with a Queue dimension;
+ * HitRatePercent (once there were lookups), ConnectedClients, and QueueLength with a Queue dimension
+ * (QueueUnmeasurable 1 instead for a queue that cannot be measured, sent only then);
  * those tasks/lib/metrics.ts lists are published, sampled: a value that meets its alarm's condition
  * (memory at or past MEMORY_WARN_PERCENT, evictions at or past EVICTED_KEYS_WARN, a hit rate below
  * MIN_HIT_RATE_PERCENT, a queue longer than its maxLength) on every run, a healthy one only in the
  * first run of each 6 hours when SCHEDULE_INTERVAL_SECONDS says how often the task runs.
  */
-import { createClient } from "@redis/client";
+import { createClient, ErrorReply } from "@redis/client";
 import { z } from "zod";
 import { defineTask, envInt, envJson, envNumber, MetricUnit, oneLine, recordMetric, TaskError, type TaskContext } from "./lib/runtime";
 import { SECRET_ARN } from "../regime/arn";
@@ -110,6 +115,11 @@ export interface RedisCheck {
   warn?: number;
   crit?: number;
   detail?: string;
+  /**
+   * A queue's check: its key (QUEUES[].name). Its problems page through the queue's own alarms at
+   * the queue's severity (QueueLength, QueueUnmeasurable), never through the run's failure.
+   */
+  queue?: string;
 }
 
 export interface RedisHealthReport {
@@ -332,10 +342,20 @@ async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<R
       throw fail(err);
     }
     const checks = infoChecks(info, settings);
-    for (const q of settings.QUEUES ?? []) {
-      const measured = await queueLength(client, q.name).catch((err: unknown) => ({ error: `reading its length failed: ${oneLine(err)}` }));
+    for (const [i, q] of (settings.QUEUES ?? []).entries()) {
+      let measured: Awaited<ReturnType<typeof queueLength>>;
+      try {
+        measured = await queueLength(client, q.name);
+      } catch (err) {
+        if (timedOut) return undefined;
+        // Redis' error reply about this key (MOVED, CLUSTERDOWN, NOPERM) is the queue's; anything
+        // else (the connection lost) is the instance's and fails the run.
+        if (!(err instanceof ErrorReply)) throw fail(err);
+        measured = { error: `Redis refused reading it: ${oneLine(err)}` };
+      }
       if ("error" in measured) {
-        checks.push({ name: `queue:${q.name}`, value: null, unit: "messages", status: "critical", detail: `cannot be measured: ${measured.error}` });
+        const entry = `QUEUES[${i}]${q.severity ? ` (severity ${q.severity})` : ""}`;
+        checks.push({ name: `queue:${q.name}`, value: null, unit: "messages", status: "critical", queue: q.name, detail: `${entry} cannot be measured: ${measured.error}` });
         continue;
       }
       const len = measured.length;
@@ -345,6 +365,7 @@ async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<R
         unit: "messages",
         status: len > q.maxLength ? "warning" : "ok",
         warn: q.maxLength,
+        queue: q.name,
         detail: `${len > q.maxLength ? `${len} messages waiting, more than ${q.maxLength}` : `${len} messages waiting`} (${measured.how})`,
       });
     }
@@ -383,8 +404,9 @@ async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<R
   metric("ConnectedClients", MetricUnit.Count, value("connected_clients"));
   for (const q of settings.QUEUES ?? []) {
     const v = value(`queue:${q.name}`);
-    if (typeof v !== "number") continue;
-    recordMetric(ctx, "QueueLength", MetricUnit.Count, v, ["Queue", q.name], v > q.maxLength);
+    // A queue that cannot be measured pages through its own alarm, at its own severity.
+    if (typeof v !== "number") recordMetric(ctx, "QueueUnmeasurable", MetricUnit.Count, 1, ["Queue", q.name], true);
+    else recordMetric(ctx, "QueueLength", MetricUnit.Count, v, ["Queue", q.name], v > q.maxLength);
   }
   for (const c of checks.filter((c) => c.status === "warning" || c.status === "critical")) {
     ctx.log.warn(`${label}: ${c.name} ${c.status}: ${c.value} ${c.unit}${c.detail ? ` (${c.detail})` : ""}`);
@@ -398,8 +420,9 @@ export const redisHealthTask = defineTask({
   settings: redisHealthSettings,
   async run(settings, ctx): Promise<RedisHealthReport> {
     const report = await check(settings, ctx);
+    // A queue's problem pages at the queue's severity through its own alarm (QueueUnmeasurable), not here.
     const critical = report.checks
-      .filter((c) => c.status === "critical")
+      .filter((c) => c.status === "critical" && c.queue === undefined)
       .map((c) => (typeof c.value === "number" ? `${c.name} ${c.value} ${c.unit} >= ${c.crit}${c.detail ? ` (${c.detail})` : ""}` : `${c.name} ${c.value}${c.detail ? ` (${c.detail})` : ""}`));
     if (critical.length) throw new TaskError(`redis-health critical: ${report.redis} ${critical.join("; ")}`, report);
     return report;

@@ -35,6 +35,11 @@ let h2Url = "";
 let crossUrl = "";
 let crossExpiredIntUrl = "";
 let rootA: Issued;
+/** Intermediate-as-anchor servers and certificates (root A -> intermediate I -> leaf). */
+const partial: Record<string, string> = {};
+let interI: Issued;
+let interOther: Issued;
+let interExpiredCert = "";
 let raw = "";
 /** Answers written byte for byte, by path: what curl and browsers accept though node's strict parser does not. */
 const RAW: Record<string, string> = {
@@ -43,6 +48,8 @@ const RAW: Record<string, string> = {
   "/garbage": "this is not HTTP\r\n\r\n",
 };
 const seen: { path: string; method: string; authorization?: string }[] = [];
+/** When the server saw the connection of an endless body closed, by path (ms since the epoch). */
+const closedAt: Record<string, number> = {};
 
 function listen(server: http.Server | https.Server | http2.Http2SecureServer | net.Server): Promise<number> {
   servers.push(server);
@@ -98,7 +105,41 @@ function route(req: http.IncomingMessage, res: http.ServerResponse): void {
       res.write(url === "/sse-ok" ? "data: status ok\n\n" : "data: hello\n\n");
       streams.add(res);
       const t = setInterval(() => res.write("data: tick\n\n"), 100);
-      res.on("close", () => clearInterval(t));
+      res.on("close", () => (clearInterval(t), (closedAt[url] = Date.now())));
+      return;
+    }
+    case "/sse-gzip": {
+      // The same, gzip-coded: each event flushed through the compressor.
+      res.writeHead(200, { "content-type": "text/event-stream", "content-encoding": "gzip" });
+      const z = zlib.createGzip();
+      z.pipe(res);
+      z.write("data: hello\n\n");
+      z.flush();
+      streams.add(res);
+      const t = setInterval(() => (z.write("data: tick\n\n"), z.flush()), 100);
+      res.on("close", () => (clearInterval(t), (closedAt[url] = Date.now())));
+      return;
+    }
+    case "/trickle": {
+      // A JSON document that never completes: a byte every 100 ms.
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"status": "UP", "pad": "');
+      streams.add(res);
+      const t = setInterval(() => res.write("x"), 100);
+      res.on("close", () => (clearInterval(t), (closedAt[url] = Date.now())));
+      return;
+    }
+    case "/flood": {
+      // An endless body as fast as the client reads it.
+      res.writeHead(200, { "content-type": "text/plain" });
+      const chunk = Buffer.alloc(16 * 1024, "x");
+      let open = true;
+      res.on("close", () => ((open = false), (closedAt[url] = Date.now())));
+      const pump = () => {
+        while (open && res.write(chunk));
+        if (open) res.once("drain", pump);
+      };
+      pump();
       return;
     }
     case "/big-json":
@@ -147,6 +188,19 @@ beforeAll(async () => {
     s.end(zlib.gzipSync(JSON.stringify({ status: "UP", protocol: "h2" })));
   });
   h2Url = `https://127.0.0.1:${await listen(h2)}`;
+
+  // An endpoint whose ca holds the intermediate that signed its leaf, not the root above it.
+  interI = inter;
+  interOther = issue(path.join(dir, "inter-other"), { cn: "Other Intermediate", start: at(-10), end: at(1000), ca: true, issuer: rootA });
+  interExpiredCert = interExpired.cert;
+  const leafExpired = issue(path.join(dir, "leaf-expired"), { cn: "127.0.0.1", start: at(-100), end: at(-3), ca: false, issuer: inter });
+  const leafOtherHost = issue(path.join(dir, "leaf-other-host"), { cn: "other.example", start: at(-1), end: at(90), ca: false, issuer: inter, san: "DNS:other.example" });
+  const serve = async (key: string, cert: string) => `https://127.0.0.1:${await listen(https.createServer({ key, cert }, route))}/health/`;
+  partial.withIntermediate = await serve(leaf.key, leaf.cert + inter.cert);
+  partial.leafOnly = await serve(leaf.key, leaf.cert);
+  partial.expiredLeaf = await serve(leafExpired.key, leafExpired.cert + inter.cert);
+  partial.otherHost = await serve(leafOtherHost.key, leafOtherHost.cert + inter.cert);
+  partial.expiredIntermediate = await serve(leafOfExpired.key, leafOfExpired.cert + interExpired.cert);
 }, 60_000);
 
 afterAll(async () => {
@@ -245,6 +299,42 @@ describe("the body is read as far as the conditions need", () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
+  it("a status-only check of an endless body (plain or gzip) judges at the status and closes the connection, not at the timeout", async () => {
+    for (const p of ["/sse", "/sse-gzip"]) delete closedAt[p];
+    const started = Date.now();
+    const results = await check([
+      { name: "plain", url: `${base}/sse`, timeoutMs: 10_000 },
+      { name: "gzip", url: `${base}/sse-gzip`, timeoutMs: 10_000 },
+    ]);
+    const took = Date.now() - started;
+    expect(results.map((r) => [r.name, r.healthy, r.status, r.failures])).toEqual([
+      ["plain", true, 200, []],
+      ["gzip", true, 200, []],
+    ]);
+    for (const r of results) expect(r.responseTimeMs).toBeLessThan(500);
+    expect(took).toBeLessThan(2000);
+    // The server saw its connection closed by the check, not left open until a timeout.
+    await new Promise((r) => setTimeout(r, 200));
+    for (const p of ["/sse", "/sse-gzip"]) expect(closedAt[p] - started).toBeLessThan(2000);
+  });
+
+  it("a body condition on an endless body stops at MAX_BODY_BYTES or at the timeout, and the failure says which", async () => {
+    const started = Date.now();
+    const [contains, json, slow] = await check(
+      [
+        { name: "contains", url: `${base}/flood`, timeoutMs: 10_000, conditions: { bodyContains: "status ok" } },
+        { name: "json", url: `${base}/flood`, timeoutMs: 10_000, conditions: { jsonField: { path: "status", equals: "UP" } } },
+        { name: "slow", url: `${base}/trickle`, timeoutMs: 1000, conditions: { jsonField: { path: "status", equals: "UP" } } },
+      ],
+      { MAX_BODY_BYTES: "100000" },
+    );
+    expect(contains).toMatchObject({ healthy: false, status: 200, failures: ['body (first 100000 bytes: MAX_BODY_BYTES reached) does not contain "status ok"'] });
+    expect(json).toMatchObject({ healthy: false, status: 200, failures: ['body larger than 100000 bytes (MAX_BODY_BYTES): status not read (wanted "UP")'] });
+    expect(slow).toMatchObject({ healthy: false, status: 200 });
+    expect(slow.failures).toEqual([expect.stringMatching(/^timed out after 1000 ms reading the body \(\d+ bytes read, MAX_BODY_BYTES 100000 not reached\)$/)]);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
   it("bodyContains stops at the text found; a never-ending body without it still times out (down)", async () => {
     const started = Date.now();
     const [found, missing] = await check([
@@ -253,8 +343,35 @@ describe("the body is read as far as the conditions need", () => {
     ]);
     expect(found).toMatchObject({ healthy: true, failures: [] });
     expect(found.responseTimeMs).toBeLessThan(1000);
-    expect(missing).toMatchObject({ healthy: false, failures: ["timed out after 1000 ms reading the body"] });
+    expect(missing).toMatchObject({ healthy: false, failures: [expect.stringMatching(/^timed out after 1000 ms reading the body \(\d+ bytes read, MAX_BODY_BYTES 2097152 not reached\)$/)] });
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
+
+describe("a ca holding an intermediate (not its root) is a trust anchor, as curl takes it (OpenSSL X509_V_FLAG_PARTIAL_CHAIN)", () => {
+  it("the leaf with or without the intermediate sent: trusted, available, days left the leaf's 90 with the intermediate as anchor", async () => {
+    const results = await check([
+      { name: "with-intermediate", url: partial.withIntermediate, ca: interI.cert, conditions: { certificateDaysLeft: 14 } },
+      { name: "leaf-only", url: partial.leafOnly, ca: interI.cert, conditions: { certificateDaysLeft: 14 } },
+    ]);
+    for (const r of results) {
+      expect(r).toMatchObject({ healthy: true, status: 200, failures: [], warnings: [], certificateDaysLeft: 90, certificateExpiresFirst: { subject: "127.0.0.1", role: "leaf" } });
+    }
+  });
+
+  it("every other certificate failure still pages: an expired leaf, another host, an intermediate that did not sign the leaf, an expired intermediate as the anchor", async () => {
+    const results = await check([
+      { name: "expired-leaf", url: partial.expiredLeaf, ca: interI.cert },
+      { name: "other-host", url: partial.otherHost, ca: interI.cert },
+      { name: "untrusted", url: partial.withIntermediate, ca: interOther.cert },
+      { name: "expired-anchor", url: partial.expiredIntermediate, ca: interExpiredCert },
+    ]);
+    expect(results.map((r) => [r.name, r.healthy, r.status, r.failures])).toEqual([
+      ["expired-leaf", false, null, ['certificate not trusted: CERT_HAS_EXPIRED (no request sent; "insecure": true accepts it)']],
+      ["other-host", false, null, ['certificate not trusted: ERR_TLS_CERT_ALTNAME_INVALID (no request sent; "insecure": true accepts it)']],
+      ["untrusted", false, null, [expect.stringMatching(/^certificate not trusted: UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)? \(no request sent/)]],
+      ["expired-anchor", false, null, ['certificate not trusted: CERT_HAS_EXPIRED (no request sent; "insecure": true accepts it)']],
+    ]);
   });
 });
 

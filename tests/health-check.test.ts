@@ -176,7 +176,7 @@ describe("HTTP conditions", () => {
   it("reads at most MAX_BODY_BYTES (2 MiB) of a 50 MB body and closes the connection", async () => {
     hugeWritten = 0;
     const { results } = await check([{ url: `${base}/huge`, conditions: { bodyContains: "y" } }]);
-    expect(results[0]).toMatchObject({ status: 200, healthy: false, failures: [`body (first 2097152 bytes) does not contain "y"`] });
+    expect(results[0]).toMatchObject({ status: 200, healthy: false, failures: [`body (first 2097152 bytes: MAX_BODY_BYTES reached) does not contain "y"`] });
     // The server stops when the client has gone: what it wrote is the socket buffers, not the 50 MB.
     await new Promise((r) => setTimeout(r, 100));
     expect(hugeClosedEarly).toBe(true);

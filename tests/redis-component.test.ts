@@ -85,13 +85,15 @@ describe("RedisHealth", () => {
     expect(s.target.deadLetterConfig.arn).toMatch(/app-redis-broker-redis-health-dlq/);
   });
 
-  it("memory and queue-length alarms page with actions and explicit missing data; the task's errors page the Redis' severity", () => {
+  it("memory, queue-length and unmeasurable-queue alarms page with actions and explicit missing data; the task's errors page the Redis' severity", () => {
     const alarms = under("app-redis-broker").filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm");
     const byName = Object.fromEntries(alarms.map((a) => [a.inputs.name as string, a.inputs]));
     expect(Object.keys(byName).sort()).toEqual([
       "app-redis-broker-memory-P2",
       "app-redis-broker-queue-celery-P2",
+      "app-redis-broker-queue-celery-unmeasurable-P2",
       "app-redis-broker-queue-emails-P1",
+      "app-redis-broker-queue-emails-unmeasurable-P1",
       "app-redis-broker-redis-health-dead-letters-P1",
       "app-redis-broker-redis-health-duration-P2",
       "app-redis-broker-redis-health-errors-P1",
@@ -123,6 +125,17 @@ describe("RedisHealth", () => {
       alarmActions: [TOPICS.P2],
     });
     expect(byName["app-redis-broker-queue-emails-P1"]).toMatchObject({ threshold: 50, alarmActions: [TOPICS.P1] });
+    // A queue that cannot be measured pages at its own severity (P1 here, the Redis' too; P2 for celery), naming its config key.
+    expect(byName["app-redis-broker-queue-celery-unmeasurable-P2"]).toMatchObject({
+      metricName: "QueueUnmeasurable",
+      dimensions: { service: "app", Task: "redis-health", Instance: "broker", Queue: "celery" },
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      threshold: 1,
+      treatMissingData: "notBreaching",
+      alarmActions: [TOPICS.P2],
+    });
+    expect(byName["app-redis-broker-queue-celery-unmeasurable-P2"].alarmDescription).toMatch(/^\[P2\] The queue "celery" \(redis\[broker\]\.queues\[0\]\) on Redis broker cannot be measured/);
+    expect(byName["app-redis-broker-queue-emails-unmeasurable-P1"]).toMatchObject({ metricName: "QueueUnmeasurable", alarmActions: [TOPICS.P1] });
     expect(byName["app-redis-broker-redis-health-errors-P1"].alarmActions).toEqual([TOPICS.P1]);
 
     const cache = Object.fromEntries(under("app-redis-cache").filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => [a.inputs.name as string, a.inputs]));

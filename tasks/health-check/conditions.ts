@@ -70,7 +70,7 @@ export function evaluate(e: Endpoint, p: ChainProbe): { failures: string[]; warn
   if (bodyUsable && p.bodyError !== undefined) failures.push(`body not readable: ${p.bodyError}`);
   else if (bodyUsable && (c.bodyContains !== undefined || c.jsonField)) {
     const decoded = decodeBody(p.body, p.contentType);
-    const scope = p.truncated ? `body (first ${p.body.length} bytes)` : "body";
+    const scope = p.truncated ? `body (first ${p.body.length} bytes: MAX_BODY_BYTES reached)` : "body";
     const before = failures.length;
     if (c.bodyContains !== undefined && !decoded.text.includes(c.bodyContains)) failures.push(`${scope} does not contain ${JSON.stringify(c.bodyContains)}`);
     if (c.jsonField) {

@@ -28,16 +28,16 @@ export interface ChainCertificate {
 const DAY_MS = 86_400_000;
 
 /**
- * How much of the body the conditions need: none (a status-only check: read to its end, the cap or
- * the timeout, whichever comes first, only to find a body no client can decode), until a text is
- * found (bodyContains), or all of it (jsonField: a JSON document is judged whole).
+ * How much of the body the conditions need: none (a status-only check: judged at the status; a
+ * content-coded body is read to its first decoded bytes only, to find one no client can decode), until
+ * a text is found (bodyContains), or all of it (jsonField: a JSON document is judged whole).
  */
 export type BodyNeed = { kind: "none" } | { kind: "contains"; text: string } | { kind: "json" };
 
 /** What one request found; judged by evaluate (conditions.ts). */
 export interface Probe {
   status: number | null;
-  /** Milliseconds from the check's start to the answer the conditions need (headers and the body they read). */
+  /** Milliseconds from the check's start to the answer the conditions need: the headers for a status-only check, else the headers and the body the conditions read. */
   responseTimeMs: number | null;
   certificateDaysLeft?: number;
   certificateExpiresFirst?: ChainCertificate;
@@ -49,8 +49,6 @@ export interface Probe {
   body: Buffer;
   /** The body was cut at the cap (maxBodyBytes). */
   truncated: boolean;
-  /** A status-only check stopped reading a body still arriving at the timeout: not a failure. */
-  bodyUnfinished?: boolean;
   /** Why the body could not be read as a client reads it (content coding); body conditions fail with it. */
   bodyError?: string;
   contentType?: string;
@@ -213,9 +211,6 @@ function peerChain(t: tls.TLSSocket, ca: string | undefined): ChainEntry[] {
   return (validatedChain(sent, trustStore(ca)) ?? certificateChain(leaf)).filter((c) => Number.isFinite(c.notAfter));
 }
 
-/** Decoded body bytes a status-only check reads at most (or MAX_BODY_BYTES when smaller). */
-const STATUS_ONLY_BODY_BYTES = 64 * 1024;
-
 /** Opens the connection, checks the certificates, sends one request and reads the body the conditions need. */
 export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
   const url = new URL(r.url);
@@ -224,8 +219,7 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
   const port = Number(url.port || (https ? 443 : 80));
   const out: Probe = { status: null, responseTimeMs: null, body: Buffer.alloc(0), truncated: false, errors: [] };
   const elapsed = () => Math.round(performance.now() - r.started);
-  // A status-only check reads the body only to find one no client can decode: its start will do.
-  const cap = r.need.kind === "none" ? Math.min(r.maxBodyBytes, STATUS_ONLY_BODY_BYTES) : r.maxBodyBytes;
+  const cap = r.maxBodyBytes;
 
   return new Promise<Probe>((resolve) => {
     let phase = "connecting";
@@ -250,14 +244,15 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
       resolve(out);
     };
     const onTimeout = () => {
-      // A status-only check has its answer with the headers: a body still streaming (server-sent
-      // events, a long download) is not read further.
+      // A status-only check has its answer with the headers: a coded body whose first bytes are still
+      // to come is not waited for.
       if (phase === "reading the body" && r.need.kind === "none") {
-        out.bodyUnfinished = true;
         out.responseTimeMs = headersMs;
         return finish();
       }
-      finish(`timed out after ${r.timeoutMs} ms ${phase}`);
+      // Which bound stopped the body: the timeout, short of the cap (the cap itself ends the read as truncated).
+      const read = phase === "reading the body" ? ` (${received} bytes read, MAX_BODY_BYTES ${cap} not reached)` : "";
+      finish(`timed out after ${r.timeoutMs} ms ${phase}${read}`);
     };
     const timer = setTimeout(onTimeout, Math.max(0, r.deadline - performance.now()));
     const onAbort = () => finish("check aborted");
@@ -277,8 +272,9 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
         return finish();
       }
       phase = "reading the body";
+      // A status-only check is timed at its headers; a body condition when its body is read.
       const complete = () => {
-        out.responseTimeMs = elapsed();
+        out.responseTimeMs = r.need.kind === "none" ? headersMs : elapsed();
         finish();
       };
       // Response errors (reset, cut off) are reported as such; a decoding error as an unreadable body.
@@ -301,6 +297,10 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
         }) as unknown as Readable;
       }
       bodyStream = body;
+      // A status-only check has its answer: the connection is closed now, not at the body's end (a
+      // body may never end: server-sent events, a long download). A coded body is read to its first
+      // decoded bytes, which show the coding is one a client can undo (else bodyError).
+      if (r.need.kind === "none" && !chain.decoders.length) return complete();
       // bodyContains: the text decoded as it arrives and searched in what is new (with the end of
       // what came before, for a text cut between chunks).
       let text: TextDecoder | undefined;
@@ -325,8 +325,9 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
           out.truncated = true;
           return complete();
         }
-        // bodyContains has its answer once the text is found: the rest is not read.
-        if (r.need.kind === "contains" && found(r.need.text)) complete();
+        // bodyContains has its answer once the text is found, a status-only check once its coding
+        // decoded: the rest is not read.
+        if (r.need.kind === "none" || (r.need.kind === "contains" && found(r.need.text))) complete();
       });
       body.on("end", complete);
     };
@@ -370,6 +371,11 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
         // SNI carries host names only (RFC 6066 3): none for an IP address.
         servername: net.isIP(host) ? undefined : host,
         ca: r.ca ? [...tls.rootCertificates, r.ca] : undefined,
+        // A ca holding an intermediate (not its root) is a trust anchor, as curl takes it (OpenSSL
+        // X509_V_FLAG_PARTIAL_CHAIN, which curl sets): the chain is verified up to it, with every
+        // other check kept (each certificate's dates, the anchor's included; signatures; CA and
+        // key-usage constraints; the host below). Node 20.18 / 22.9 and later.
+        allowPartialTrustChain: true,
         // Trust is decided below, after the certificates were read: an expired certificate must be
         // reported as such, not as a failed connection.
         rejectUnauthorized: false,

@@ -64,7 +64,7 @@ export const endpointSchema = z
     followRedirects: z.boolean().default(true),
     /** Accept a certificate that does not verify (self-signed, expired, other host); days left are still checked. */
     insecure: z.boolean().default(false),
-    /** Extra trusted CA certificate(s), PEM, for private CAs and self-signed certificates. */
+    /** Extra trusted CA certificate(s), PEM, for private CAs and self-signed certificates; an intermediate given here is a trust anchor itself (as curl takes it), its root need not be. */
     ca: z.string().includes("-----BEGIN CERTIFICATE-----", { message: "must be PEM certificate text" }).optional(),
     /** Secrets Manager secret whose SecretString is a JSON object of header name to value, read at run time. */
     headersSecretArn: z.string().regex(SECRET_ARN, "must be the ARN of a Secrets Manager secret").optional(),

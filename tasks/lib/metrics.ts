@@ -109,6 +109,7 @@ export const PUBLISHED_METRICS: Record<string, readonly PublishedMetric[]> = {
     { name: "EvictedKeys", sampleSeconds: SAMPLE_SECONDS.warningLevel, readBy: "the evictions alarm (components/redis.ts)" },
     { name: "HitRatePercent", sampleSeconds: SAMPLE_SECONDS.warningLevel, readBy: "the hit-rate alarm (components/redis.ts)" },
     { name: "QueueLength", per: "Queue", sampleSeconds: SAMPLE_SECONDS.warningLevel, readBy: "the queue-length alarm (components/redis.ts)" },
+    { name: "QueueUnmeasurable", per: "Queue", onlyBreaching: true, readBy: "the unmeasurable-queue alarm (components/redis.ts)" },
   ],
   "overdue-watch": [{ name: "Overdue", per: "Job", onlyBreaching: true, readBy: "the overdue alarm of each watched job (components/overdue-watch.ts)" }],
 };

@@ -51,14 +51,15 @@ const CA_CONFIG = [
  * A certificate for `cn` valid from `start` to `end`: a CA when `ca`, else a server certificate for
  * IP 127.0.0.1; signed by `issuer`, or self-signed without one. `key`: the PEM private key to
  * certify instead of a new one (a cross-signed copy of a CA: same subject and key, another issuer).
+ * `san`: a server certificate's subjectAltName instead of IP:127.0.0.1 (DNS:other.example: another host).
  */
-export function issue(dir: string, opts: { cn: string; start: Date; end: Date; ca: boolean; issuer?: Issued; key?: string }): Issued {
+export function issue(dir: string, opts: { cn: string; start: Date; end: Date; ca: boolean; issuer?: Issued; key?: string; san?: string }): Issued {
   mkdirSync(path.join(dir, "db"), { recursive: true });
   writeFileSync(path.join(dir, "db", "index.txt"), "");
   writeFileSync(path.join(dir, "db", "serial"), `${Math.floor(Math.random() * 1e8).toString(16).padStart(8, "0")}\n`);
   writeFileSync(path.join(dir, "ca.cnf"), CA_CONFIG);
   const run = (args: string[], cwd = dir) => execFileSync("openssl", args, { cwd, stdio: "pipe" });
-  const san = opts.ca ? [] : ["-addext", "subjectAltName=IP:127.0.0.1"];
+  const san = opts.ca ? [] : ["-addext", `subjectAltName=${opts.san ?? "IP:127.0.0.1"}`];
   if (opts.key) writeFileSync(path.join(dir, "key.pem"), opts.key);
   const newKey = opts.key ? ["-key", "key.pem"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem"];
   run(["req", "-new", ...newKey, "-subj", `/CN=${opts.cn}`, ...san, "-out", "req.csr"]);
