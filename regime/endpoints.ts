@@ -2,6 +2,8 @@
 import { z } from "zod";
 import { ALWAYS, id, paused, schedule, secretsManagerArn, severity, uniqueBy } from "./primitives";
 import { urlCredentialProblem } from "../tasks/lib/url-credentials";
+import { JSON_PATH_FORM, jsonPathProblem } from "../tasks/health-check/json-path";
+import { slowAlarmProblem } from "../tasks/health-check/settings";
 import { cronWallTimes, type Schedule } from "./schedule";
 import { scheduleShiftSeconds } from "./scheduler-time";
 
@@ -37,7 +39,13 @@ export const endpointSchema = z
     bodyContains: z.string().optional().describe("healthy only when the response body contains this text"),
     jsonField: z
       .object({
-        path: z.string().min(1).describe("dotted path into the JSON response body (status, checks.database)"),
+        path: z
+          .string()
+          .superRefine((p, ctx) => {
+            const problem = jsonPathProblem(p);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+          })
+          .describe(`path into the JSON response body: ${JSON_PATH_FORM}; items.0.status or items[0].status for an array element`),
         equals: z.union([z.string(), z.number(), z.boolean()]).describe("the value the field must have"),
       })
       .strict()
@@ -85,9 +93,8 @@ export const endpointSchema = z
         if (e[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: "a HEAD response has no body: use method GET, or drop the body condition" });
       }
     }
-    if (e.maxResponseMs !== undefined && e.maxResponseMs >= e.timeoutMs) {
-      ctx.addIssue({ code: "custom", path: ["maxResponseMs"], message: `must be < timeoutMs (${e.timeoutMs}): an answer slower than the timeout counts as down, so the slow alarm could never fire` });
-    }
+    const slow = slowAlarmProblem(e.maxResponseMs, e.timeoutMs, "timeoutMs");
+    if (slow) ctx.addIssue({ code: "custom", path: ["maxResponseMs"], message: slow });
   });
 
 export const endpointsSchema = z

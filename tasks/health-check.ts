@@ -30,7 +30,10 @@
  * Redirects (301, 302, 303, 307, 308) are followed as browsers and `curl -L` follow them: to any
  * http(s) URL, at most 10 (redirects.ts), all within the endpoint's one timeout, and the final answer
  * is judged; the result lists the URLs in `redirects`. A 303, and a 301 or 302 after a POST, is
- * fetched with GET. The endpoint's headers go to its own origin only. A loop, more than 10
+ * fetched with GET. The endpoint's headers go along; its credentials (Authorization, Cookie,
+ * Proxy-Authorization, the secret's headers) to its own origin only, as curl -L and browsers send
+ * them. Cookies the answers set are kept for the run and sent along. A loop (the same URL with the
+ * same cookies again), more than 10
  * redirects, or a Location that is no http(s) URL is a failure naming the chain; a redirect to an
  * error is judged by the error's status. `followRedirects: false`, or a status condition that
  * accepts the redirect's own status (`"status": 301`), judges the redirect itself.

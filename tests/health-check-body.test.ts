@@ -54,6 +54,9 @@ function route(req: http.IncomingMessage, res: http.ServerResponse): void {
       return send(res, { ...json, "content-encoding": "Deflate, identity,GZIP" }, zlib.gzipSync(zlib.deflateRawSync(text)));
     case "/zstd":
       return send(res, { ...json, "content-encoding": "zstd" }, Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]));
+    case "/utf8-coding":
+      // PHP's header("Content-Encoding: UTF-8"): the body is plain JSON.
+      return send(res, { ...json, "content-encoding": "UTF-8" }, text);
     case "/corrupt-gzip":
       return send(res, { ...json, "content-encoding": "gzip" }, Buffer.concat([zlib.gzipSync(text).subarray(0, 12), Buffer.from("not deflate data at all")]));
     case "/empty-gzip":
@@ -144,12 +147,33 @@ describe("content codings", () => {
     ]);
   });
 
-  it("an unknown coding and a corrupt gzip body are unavailable with the reason, body conditions or not (no client could read them)", async () => {
-    const { results } = await check([wantsOk("/zstd"), wantsOk("/corrupt-gzip"), { name: "zstd-status-only", url: `${base}/zstd` }]);
-    expect(results[0]).toMatchObject({ healthy: false, status: 200, failures: ['body not readable: Content-Encoding "zstd" is not supported (gzip, deflate, br)'] });
-    expect(results[1]).toMatchObject({ healthy: false, status: 200 });
-    expect(results[1].failures).toEqual([expect.stringMatching(/^body not readable: Content-Encoding "gzip" could not be decoded \(gzip\): /)]);
-    expect(results[2]).toMatchObject({ healthy: false, status: 200, failures: ['body not readable: Content-Encoding "zstd" is not supported (gzip, deflate, br)'] });
+  it("an unknown coding passes through as sent, as browsers pass it: PHP's `UTF-8` body is judged; compressed bytes fail the body condition saying so", async () => {
+    const { results } = await check([wantsOk("/utf8-coding"), wantsOk("/zstd")]);
+    expect(results[0]).toMatchObject({ healthy: true, status: 200, failures: [] });
+    expect(results[1]).toMatchObject({
+      healthy: false,
+      status: 200,
+      failures: [
+        'body does not contain "\\"status\\":\\"ok\\"" (Content-Encoding "zstd" is not one this check decodes (gzip, deflate, br): body read as sent, as browsers do)',
+        'body is not JSON (wanted checks.db == "up") (Content-Encoding "zstd" is not one this check decodes (gzip, deflate, br): body read as sent, as browsers do)',
+      ],
+    });
+  });
+
+  it("a corrupt gzip body fails a condition that reads it; a status-only check decodes no body, so neither it nor an unknown coding fails one", async () => {
+    const { results } = await check([
+      wantsOk("/corrupt-gzip"),
+      { name: "corrupt-status-only", url: `${base}/corrupt-gzip` },
+      { name: "zstd-status-only", url: `${base}/zstd` },
+      { name: "utf8-coding-status-only", url: `${base}/utf8-coding` },
+    ]);
+    expect(results[0]).toMatchObject({ healthy: false, status: 200 });
+    expect(results[0].failures).toEqual([expect.stringMatching(/^body not readable: Content-Encoding "gzip" could not be decoded \(gzip\): /)]);
+    expect(results.slice(1).map((r) => [r.name, r.healthy, r.status, r.failures])).toEqual([
+      ["corrupt-status-only", true, 200, []],
+      ["zstd-status-only", true, 200, []],
+      ["utf8-coding-status-only", true, 200, []],
+    ]);
   });
 
   it("an empty gzip response (204) and HEAD requests need no decoding, even of an unknown coding", async () => {
@@ -180,7 +204,6 @@ describe("a decompression bomb stops at the byte bound", () => {
 
   it("a decoder fed one chunk that expands to 1 GiB produces only what is read: zlib waits, the chunk stays unconsumed", async () => {
     const chain = contentDecoders("gzip");
-    if ("error" in chain) throw new Error(chain.error);
     const [decoder] = chain.decoders;
     const chunk = Buffer.concat(Array.from({ length: 100 }, () => BOMB_MEMBER)); // ~1 MB in, 1000 MiB out
     let consumed = false;

@@ -70,9 +70,12 @@ class ContentDecoder extends Duplex {
 
 /**
  * The decoders of a Content-Encoding header, in the order to apply them (the reverse of the order
- * the codings were applied), or the reason it cannot be decoded.
+ * the codings were applied). A token this check does not know (`UTF-8` from a misconfigured PHP,
+ * `zstd`) makes the whole body pass through as sent, as Chromium does (URLRequestHttpJob::
+ * SetUpSourceStream: "Unknown encoding type. Pass through raw response body"); `note` then says so,
+ * for the line of a body condition that fails on the raw bytes.
  */
-export function contentDecoders(contentEncoding: string | undefined): { decoders: ContentDecoder[] } | { error: string } {
+export function contentDecoders(contentEncoding: string | undefined): { decoders: ContentDecoder[]; note?: string } {
   const tokens = (contentEncoding ?? "")
     .split(",")
     .map((t) => t.trim().toLowerCase())
@@ -80,7 +83,7 @@ export function contentDecoders(contentEncoding: string | undefined): { decoders
   const decoders: ContentDecoder[] = [];
   for (const t of tokens.reverse()) {
     const coding = CODINGS[t];
-    if (!coding) return { error: `Content-Encoding ${JSON.stringify(t)} is not supported (gzip, deflate, br)` };
+    if (!coding) return { decoders: [], note: `Content-Encoding ${JSON.stringify(t)} is not one this check decodes (gzip, deflate, br): body read as sent, as browsers do` };
     if (coding !== "identity") decoders.push(new ContentDecoder(coding));
   }
   return { decoders };

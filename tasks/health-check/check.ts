@@ -58,6 +58,7 @@ export async function checkEndpoint(
 ): Promise<EndpointResult> {
   const shown = { name: endpointName(e), url: redactUrl(e.url) };
   let headers: Record<string, string> = { ...(e.headers ?? {}) };
+  let secretNames = new Set<string>();
   if (e.headersSecretArn) {
     const got = secret ?? (await readSecretHeaders(e.headersSecretArn, signal));
     if ("error" in got) {
@@ -67,8 +68,9 @@ export async function checkEndpoint(
     const fromSecret = new Set(Object.keys(got.headers).map((n) => n.toLowerCase()));
     headers = Object.fromEntries(Object.entries(headers).filter(([n]) => !fromSecret.has(n.toLowerCase())));
     headers = { ...headers, ...got.headers };
+    secretNames = fromSecret;
   }
-  const p = await probeFollowingRedirects(e, maxBodyBytes, signal, headers);
+  const p = await probeFollowingRedirects(e, maxBodyBytes, signal, headers, secretNames);
   const { failures, warnings } = evaluate(e, p);
   return {
     ...shown,

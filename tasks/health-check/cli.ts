@@ -7,7 +7,8 @@ import { oneLine, TaskError } from "../lib/runtime";
 import { SECRET_ARN } from "../../regime/arn";
 import { redactUrl } from "../lib/url-credentials";
 import { headersProblem } from "./headers";
-import { statusCondition, urlProblem, type EndpointInput } from "./settings";
+import { jsonPathProblem } from "./json-path";
+import { DEFAULT_TIMEOUT_MS, slowAlarmProblem, statusCondition, urlProblem, type EndpointInput } from "./settings";
 
 const CLI_OPTIONS = ["url", "name", "method", "timeout-ms", "max-response-ms", "min-cert-days", "status", "body-contains", "json-field", "insecure", "no-follow-redirects", "ca", "header", "headers-secret-arn", "concurrency", "max-body-bytes"];
 
@@ -17,6 +18,23 @@ function cliNumber(options: Record<string, string[]>, key: string, min: number):
   const n = Number(v);
   if (v.trim() === "" || !Number.isInteger(n) || n < min) throw new TaskError(`--${key}: must be a whole number >= ${min}, got "${v}"`);
   return n;
+}
+
+/**
+ * The value of `--json-field path=value`, compared strictly with the field as the config's typed
+ * `equals` is: a number, true, false or null when the JSON literal reads back as written (`42`,
+ * `1.5`, `true`); a quoted JSON string as that string; else the text as written, a string: `1.10`,
+ * `1e3` or `007`, which a number would not keep as written, match the field "1.10", not 1.1.
+ */
+export function cliJsonValue(raw: string): string | number | boolean | null {
+  try {
+    const v: unknown = JSON.parse(raw);
+    if (typeof v === "string") return v;
+    if ((v === null || typeof v === "number" || typeof v === "boolean") && JSON.stringify(v) === raw.trim()) return v;
+  } catch {
+    /* a bare word is a string */
+  }
+  return raw;
 }
 
 /**
@@ -43,6 +61,8 @@ export function healthCheckCli(options: Record<string, string[]>): Record<string
   if (names.length > 0 && names.length !== urls.length) throw new TaskError(`--name: give one per --url (${urls.length}), got ${names.length}`);
   const timeoutMs = cliNumber(options, "timeout-ms", 1);
   const maxResponseMs = cliNumber(options, "max-response-ms", 1);
+  const slow = slowAlarmProblem(maxResponseMs, timeoutMs ?? DEFAULT_TIMEOUT_MS, timeoutMs === undefined ? "the default --timeout-ms" : "--timeout-ms");
+  if (slow) throw new TaskError(`--max-response-ms: ${slow}`);
   const minCertDays = cliNumber(options, "min-cert-days", 0);
   const insecureRaw = options.insecure?.at(-1);
   if (insecureRaw !== undefined && !["true", "false"].includes(insecureRaw)) throw new TaskError(`--insecure: takes no value (or true/false), got "${insecureRaw}"`);
@@ -63,15 +83,10 @@ export function healthCheckCli(options: Record<string, string[]>): Record<string
   if (jf !== undefined) {
     const eq = jf.indexOf("=");
     if (eq <= 0) throw new TaskError(`--json-field: must be path=value (e.g. status=ok), got "${jf}"`);
-    const rawValue = jf.slice(eq + 1);
-    let equals: string | number | boolean | null = rawValue;
-    try {
-      const v = JSON.parse(rawValue);
-      if (v === null || ["string", "number", "boolean"].includes(typeof v)) equals = v;
-    } catch {
-      /* a bare word is a string */
-    }
-    jsonField = { path: jf.slice(0, eq), equals };
+    const path = jf.slice(0, eq);
+    const pathProblem = jsonPathProblem(path);
+    if (pathProblem) throw new TaskError(`--json-field: path ${pathProblem}, got "${path}"`);
+    jsonField = { path, equals: cliJsonValue(jf.slice(eq + 1)) };
   }
   let ca: string | undefined;
   const caFile = options.ca?.at(-1);

@@ -4,6 +4,7 @@
  */
 import { redactText, redactUrl } from "../lib/url-credentials";
 import { decodeBody } from "./body-decoding";
+import { jsonPathKeys } from "./json-path";
 import type { ChainProbe } from "./redirects";
 import type { Endpoint } from "./settings";
 
@@ -15,10 +16,10 @@ export function statusMatches(status: number, cond: number | string): boolean {
   return status >= lo && status <= hi;
 }
 
-/** Follows a dotted path (`checks.db.state`, `items.0.status`) into parsed JSON. */
+/** Follows a path (`checks.db.state`, `items.0.status`, `checks["db.primary"]`; json-path.ts) into parsed JSON. */
 export function jsonPath(value: unknown, path: string): { found: boolean; value?: unknown } {
   let cur: unknown = value;
-  for (const part of path.split(".")) {
+  for (const part of jsonPathKeys(path) ?? [path]) {
     if (cur !== null && typeof cur === "object" && Object.prototype.hasOwnProperty.call(cur, part)) cur = (cur as Record<string, unknown>)[part];
     else return { found: false };
   }
@@ -65,8 +66,8 @@ export function evaluate(e: Endpoint, p: ChainProbe): { failures: string[]; warn
   if (c.responseTimeMs !== undefined && p.responseTimeMs !== null && p.responseTimeMs > c.responseTimeMs) {
     warnings.push(`response time ${p.responseTimeMs} ms > ${c.responseTimeMs} ms`);
   }
-  // A body no client can decode (a browser shows ERR_CONTENT_DECODING_FAILED) is a wrong answer
-  // even when no condition reads the body.
+  // A body no client can decode (a browser shows ERR_CONTENT_DECODING_FAILED) fails the conditions
+  // that read it; a status-only check does not decode the body.
   if (bodyUsable && p.bodyError !== undefined) failures.push(`body not readable: ${p.bodyError}`);
   else if (bodyUsable && (c.bodyContains !== undefined || c.jsonField)) {
     const decoded = decodeBody(p.body, p.contentType);
@@ -90,7 +91,7 @@ export function evaluate(e: Endpoint, p: ChainProbe): { failures: string[]; warn
         else if (r.value !== c.jsonField.equals) failures.push(`json ${c.jsonField.path} ${JSON.stringify(r.value)} != ${want}`);
       }
     }
-    if (decoded.note) for (let i = before; i < failures.length; i++) failures[i] += ` (${decoded.note})`;
+    for (const note of [p.bodyNote, decoded.note]) if (note) for (let i = before; i < failures.length; i++) failures[i] += ` (${note})`;
   }
   return { failures, warnings };
 }

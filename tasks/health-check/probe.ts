@@ -5,13 +5,14 @@
  * as the conditions need. Redirects are followed by redirects.ts; what was found is judged by
  * conditions.ts.
  */
+import * as dns from "node:dns";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { X509Certificate } from "node:crypto";
 import * as net from "node:net";
 import { pipeline, type Readable } from "node:stream";
 import * as tls from "node:tls";
-import type { TextDecoder } from "node:util";
+import { TextDecoder } from "node:util";
 import { oneLine } from "../lib/runtime";
 import { contentDecoders, textDecoderFor } from "./body-decoding";
 
@@ -28,9 +29,9 @@ export interface ChainCertificate {
 const DAY_MS = 86_400_000;
 
 /**
- * How much of the body the conditions need: none (a status-only check: judged at the status; a
- * content-coded body is read to its first decoded bytes only, to find one no client can decode), until
- * a text is found (bodyContains), or all of it (jsonField: a JSON document is judged whole).
+ * How much of the body the conditions need: none (a status-only check: judged at the status and the
+ * connection closed, the body neither read nor decoded), until a text is found (bodyContains), or all
+ * of it (jsonField: a JSON document is judged whole).
  */
 export type BodyNeed = { kind: "none" } | { kind: "contains"; text: string } | { kind: "json" };
 
@@ -49,11 +50,15 @@ export interface Probe {
   body: Buffer;
   /** The body was cut at the cap (maxBodyBytes). */
   truncated: boolean;
-  /** Why the body could not be read as a client reads it (content coding); body conditions fail with it. */
+  /** Why the body could not be read as a client reads it (a corrupt content coding); body conditions fail with it. */
   bodyError?: string;
+  /** How the body was read when not as labelled (an unknown content coding passed through), for a body condition's failure line. */
+  bodyNote?: string;
   contentType?: string;
-  /** Location header of a redirect. */
+  /** Location header of a redirect, its bytes read as UTF-8 when they are valid UTF-8 (else as Latin-1). */
   location?: string;
+  /** Set-Cookie headers of the answer, as sent. */
+  setCookies?: string[];
   /** The request stopped at the headers because the caller follows this redirect. */
   redirected?: boolean;
   /** Why no (complete) response: connection error, timeout, trust. */
@@ -78,6 +83,64 @@ export interface ProbeRequest {
   maxBodyBytes: number;
   /** True for a response the caller follows (a redirect): the request ends at its headers. */
   stopAtHeaders?: (status: number, location: string | undefined) => boolean;
+}
+
+/**
+ * Response header bytes accepted (the status line and every field): 256 KiB, what Chromium accepts
+ * (net::HttpStreamParser kMaxHeaderBufSize); curl accepts about 100 KB (CURL_MAX_HTTP_HEADER), node
+ * 16 KiB by default. Long Content-Security-Policy headers and many Set-Cookie fields behind SSO or a
+ * CDN pass 16 KiB.
+ */
+export const MAX_HEADER_BYTES = 256 * 1024;
+/** Header fields of one HTTP/2 answer accepted (node's default maxHeaderListPairs is 128). */
+const MAX_HEADER_FIELDS = 2000;
+
+/** The failure line of answer headers over MAX_HEADER_BYTES. */
+const HEADERS_TOO_LARGE = `response headers over ${MAX_HEADER_BYTES / 1024} KB (the most browsers accept)`;
+
+/** True for HTTP/1.1 parse errors of headers over the parser's limit. */
+function headerOverflow(err: unknown): boolean {
+  return (err as { code?: string }).code === "HPE_HEADER_OVERFLOW";
+}
+
+/**
+ * A header value as node gives it (each byte one Latin-1 character) read as UTF-8 when its bytes are
+ * valid UTF-8, as curl and browsers read a Location holding raw UTF-8 (`/café` unencoded); else as is.
+ */
+export function utf8HeaderValue(value: string): string {
+  if (!/[\x80-\xff]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(value, "latin1"));
+  } catch {
+    return value;
+  }
+}
+
+/** Host names that are loopback whatever the resolver says (RFC 6761 6.3), as curl resolves them itself. */
+const LOOPBACK_NAME = /^(localhost|.+\.localhost)\.?$/i;
+
+/**
+ * Name resolution for a connection: every address of the name (dns.lookup with all), tried in turn
+ * by node's autoSelectFamily (RFC 8305 Happy Eyeballs), as curl tries each; `localhost` is ::1 and
+ * 127.0.0.1 whatever /etc/hosts says, as curl (7.78+) and browsers resolve it, so a service listening
+ * on one loopback family only is reached.
+ */
+const lookupAll: net.LookupFunction = (hostname, options, callback) => {
+  if (LOOPBACK_NAME.test(hostname)) {
+    const all = [
+      { address: "::1", family: 6 },
+      { address: "127.0.0.1", family: 4 },
+    ].filter((a) => !options.family || a.family === options.family);
+    if (options.all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, all);
+    return callback(null, all[0].address, all[0].family);
+  }
+  (dns.lookup as (name: string, o: dns.LookupOptions, cb: typeof callback) => void)(hostname, options, callback);
+};
+
+/** The connection failure line: each address tried when several were (autoSelectFamily's AggregateError). */
+function connectionError(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length) return [...new Set(err.errors.map((e) => oneLine(e)))].join("; ");
+  return oneLine(err);
 }
 
 /** The check's own headers, with the endpoint's added (theirs win for user-agent, accept and accept-encoding). */
@@ -244,8 +307,7 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
       resolve(out);
     };
     const onTimeout = () => {
-      // A status-only check has its answer with the headers: a coded body whose first bytes are still
-      // to come is not waited for.
+      // A status-only check has its answer with the headers (it never reads the body).
       if (phase === "reading the body" && r.need.kind === "none") {
         out.responseTimeMs = headersMs;
         return finish();
@@ -265,7 +327,9 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
       out.status = status;
       headersMs = elapsed();
       out.contentType = headers["content-type"];
-      if (headers.location !== undefined) out.location = headers.location;
+      if (headers.location !== undefined) out.location = utf8HeaderValue(headers.location);
+      const setCookie = headers["set-cookie"];
+      if (setCookie !== undefined) out.setCookies = Array.isArray(setCookie) ? setCookie : [setCookie];
       if (r.stopAtHeaders?.(status, out.location)) {
         out.redirected = true;
         out.responseTimeMs = headersMs;
@@ -280,15 +344,13 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
       // Response errors (reset, cut off) are reported as such; a decoding error as an unreadable body.
       res.on("error", (err) => finish(`response failed: ${oneLine(err)}`));
       const coding = headers["content-encoding"];
-      // HEAD, 204 and 304 carry no body, whatever Content-Encoding says.
+      // HEAD, 204 and 304 carry no body, whatever Content-Encoding says; a status-only check reads
+      // the body as sent (to its end, the cap or the timeout) and decodes none of it.
       const bodyless = r.method === "HEAD" || status === 204 || status === 304;
-      const chain = bodyless ? { decoders: [] } : contentDecoders(coding);
+      const chain = bodyless || r.need.kind === "none" ? { decoders: [] } : contentDecoders(coding);
+      if ("note" in chain && chain.note) out.bodyNote = chain.note;
       let body: Readable = res;
-      if ("error" in chain) {
-        // A body this check cannot decode is not read at all.
-        out.bodyError = chain.error;
-        return complete();
-      } else if (chain.decoders.length) {
+      if (chain.decoders.length) {
         for (const d of chain.decoders) d.on("error", (err) => (out.bodyError ??= `Content-Encoding ${JSON.stringify(coding)} could not be decoded (${d.coding}): ${oneLine(err)}`));
         body = pipeline([res, ...chain.decoders], (err) => {
           if (done || !err) return;
@@ -298,8 +360,8 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
       }
       bodyStream = body;
       // A status-only check has its answer: the connection is closed now, not at the body's end (a
-      // body may never end: server-sent events, a long download). A coded body is read to its first
-      // decoded bytes, which show the coding is one a client can undo (else bodyError).
+      // body may never end: server-sent events, a long download); its coding is not undone (no
+      // condition reads it).
       if (r.need.kind === "none" && !chain.decoders.length) return complete();
       // bodyContains: the text decoded as it arrives and searched in what is new (with the end of
       // what came before, for a text cut between chunks).
@@ -345,15 +407,21 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
         // a header value): node's strict parser refuses them, and a server its users reach is not
         // down for that. One request per connection: nothing to smuggle.
         insecureHTTPParser: true,
+        maxHeaderSize: MAX_HEADER_BYTES,
       });
-      req.on("error", (err) => finish(`request failed: ${oneLine(err)}`));
+      req.on("error", (err) => finish(headerOverflow(err) ? HEADERS_TOO_LARGE : `request failed: ${oneLine(err)}`));
       req.on("response", (res) => onResponse("http/1.1", res.statusCode ?? 0, res.headers, res));
       req.end();
     };
 
     const requestH2 = (t: tls.TLSSocket) => {
       phase = "waiting for the response";
-      session = http2.connect(`https://${url.host}`, { createConnection: () => t });
+      session = http2.connect(`https://${url.host}`, {
+        createConnection: () => t,
+        maxHeaderListPairs: MAX_HEADER_FIELDS,
+        // Advertised to the server (SETTINGS_MAX_HEADER_LIST_SIZE) and enforced on its answer.
+        settings: { maxHeaderListSize: MAX_HEADER_BYTES },
+      });
       session.on("error", (err) => finish(`connection failed: ${oneLine(err)}`));
       const stream = session.request(
         { ":method": r.method, ":path": `${url.pathname}${url.search}`, ":authority": url.host, ...requestHeaders(url, r.headers, true) },
@@ -368,6 +436,9 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
       socket = tls.connect({
         host,
         port,
+        lookup: lookupAll,
+        // Passed on to the net.Socket under it (@types/node's ConnectionOptions lacks it).
+        ...({ autoSelectFamily: true } as object),
         // SNI carries host names only (RFC 6066 3): none for an IP address.
         servername: net.isIP(host) ? undefined : host,
         ca: r.ca ? [...tls.rootCertificates, r.ca] : undefined,
@@ -403,9 +474,9 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
         else requestH1();
       });
     } else {
-      socket = net.connect({ host, port });
+      socket = net.connect({ host, port, lookup: lookupAll, autoSelectFamily: true });
       socket.once("connect", requestH1);
     }
-    socket.on("error", (err) => finish(`connection failed: ${oneLine(err)}`));
+    socket.on("error", (err) => finish(`connection failed: ${connectionError(err)}`));
   });
 }

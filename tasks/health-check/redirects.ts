@@ -6,6 +6,7 @@
  */
 import { redactUrl } from "../lib/url-credentials";
 import { statusMatches } from "./conditions";
+import { CookieJar } from "./cookies";
 import { probe, type BodyNeed, type Probe } from "./probe";
 import type { Endpoint } from "./settings";
 
@@ -13,6 +14,24 @@ import type { Endpoint } from "./settings";
 export const MAX_REDIRECTS = 10;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** Credential headers by name: what curl -L (7.83+) and browsers (Fetch 4.4) drop on a redirect to another origin. */
+const CREDENTIAL_HEADERS = new Set(["authorization", "cookie", "proxy-authorization"]);
+
+/**
+ * The endpoint's headers for a request to `url`: all of them on its own origin; elsewhere all but the
+ * credentials (Authorization, Cookie, Proxy-Authorization, and every header from headersSecretArn,
+ * `secretNames`, lower case). Another origin includes http -> https of the same host, where curl
+ * 7.83+ (CVE-2022-27776: scheme or port changed) drops them too. `cookies`: the run's own cookies,
+ * added to the Cookie header.
+ */
+function headersFor(url: URL, origin: string, headers: Record<string, string>, secretNames: ReadonlySet<string>, cookies: string | undefined): Record<string, string> {
+  const kept = url.origin === origin ? { ...headers } : Object.fromEntries(Object.entries(headers).filter(([n]) => !CREDENTIAL_HEADERS.has(n.toLowerCase()) && !secretNames.has(n.toLowerCase())));
+  if (cookies === undefined) return kept;
+  const given = Object.keys(kept).find((n) => n.toLowerCase() === "cookie");
+  if (given === undefined) return { ...kept, cookie: cookies };
+  return { ...kept, [given]: `${kept[given]}; ${cookies}` };
+}
 
 /** What the conditions need of the body. */
 function bodyNeed(e: Endpoint): BodyNeed {
@@ -29,12 +48,20 @@ export interface ChainProbe extends Probe {
 
 /**
  * Requests `e.url` and follows its redirects. The certificate reported is the first https
- * connection's (the endpoint's own URL when it is https). The endpoint's headers go only to its own
- * origin: a redirect to another origin is requested without them, as browsers and curl drop
- * Authorization there. A loop, more than MAX_REDIRECTS redirects or a Location that is no http(s)
- * URL is a failure naming the chain.
+ * connection's (the endpoint's own URL when it is https). The endpoint's credentials go only to its
+ * own origin, its other headers everywhere (headersFor), as curl -L and browsers send them. Cookies
+ * the answers set are kept for the run (CookieJar) and sent along. A loop (the same URL requested
+ * again with the same cookies), more than MAX_REDIRECTS redirects or a Location that is no http(s)
+ * URL is a failure naming the chain. `secretNames`: the names (lower case) of headers read from
+ * headersSecretArn, credentials all.
  */
-export async function probeFollowingRedirects(e: Endpoint, maxBodyBytes: number, signal: AbortSignal, headers: Record<string, string>): Promise<ChainProbe> {
+export async function probeFollowingRedirects(
+  e: Endpoint,
+  maxBodyBytes: number,
+  signal: AbortSignal,
+  headers: Record<string, string>,
+  secretNames: ReadonlySet<string> = new Set(),
+): Promise<ChainProbe> {
   const started = performance.now();
   const deadline = started + e.timeoutMs;
   const origin = new URL(e.url).origin;
@@ -44,19 +71,24 @@ export async function probeFollowingRedirects(e: Endpoint, maxBodyBytes: number,
     e.followRedirects && REDIRECT_STATUSES.has(status) && location !== undefined && !wanted.some((w) => statusMatches(status, w));
   let url = e.url;
   let method = e.method;
-  const seen = new Set([new URL(url).href]);
+  const jar = new CookieJar();
+  // A request repeats when its URL and the cookies it carries do: a redirect that set a cookie and
+  // points back to the same URL is the next step of a session bootstrap, not a loop.
+  const requestKey = (u: URL) => `${u.href}\n${jar.header(u) ?? ""}`;
+  const seen = new Set([requestKey(new URL(url))]);
   const redirects: string[] = [];
   let certificate: Pick<Probe, "certificateDaysLeft" | "certificateExpiresFirst" | "chainLength"> | undefined;
   for (;;) {
-    const sameOrigin = new URL(url).origin === origin;
+    const target = new URL(url);
     const p = await probe(
-      { url, method, headers: sameOrigin ? headers : {}, ca: e.ca, insecure: e.insecure, timeoutMs: e.timeoutMs, started, deadline, need, maxBodyBytes, stopAtHeaders: follows },
+      { url, method, headers: headersFor(target, origin, headers, secretNames, jar.header(target)), ca: e.ca, insecure: e.insecure, timeoutMs: e.timeoutMs, started, deadline, need, maxBodyBytes, stopAtHeaders: follows },
       signal,
     );
     if (p.certificateDaysLeft !== undefined) certificate ??= { certificateDaysLeft: p.certificateDaysLeft, certificateExpiresFirst: p.certificateExpiresFirst, chainLength: p.chainLength };
     const result: ChainProbe = { ...p, ...certificate, redirects };
     const chainText = () => [e.url, ...redirects].map(redactUrl).join(" -> ");
     // A failure after redirects names where it happened.
+    if (p.setCookies) jar.store(target, p.setCookies);
     if (!p.redirected) return redirects.length ? { ...result, errors: p.errors.map((err) => `${err} (after redirects: ${chainText()})`) } : result;
     let next: URL;
     try {
@@ -67,14 +99,14 @@ export async function probeFollowingRedirects(e: Endpoint, maxBodyBytes: number,
     if (next.protocol !== "http:" && next.protocol !== "https:") {
       return { ...result, errors: [`status ${p.status}: redirect to a ${next.protocol} URL, not http(s), after ${chainText()}`] };
     }
-    if (seen.has(next.href)) {
+    if (seen.has(requestKey(next))) {
       redirects.push(next.href);
       return { ...result, redirects, errors: [`redirect loop: ${chainText()}`] };
     }
     if (redirects.length >= MAX_REDIRECTS) {
       return { ...result, errors: [`more than ${MAX_REDIRECTS} redirects: ${chainText()} -> ${redactUrl(next.href)}`] };
     }
-    seen.add(next.href);
+    seen.add(requestKey(next));
     redirects.push(next.href);
     // RFC 9110 15.4: a 303 is fetched with GET; so are 301 and 302 after a POST, as every client does.
     if (p.status === 303 || ((p.status === 301 || p.status === 302) && method === "POST")) method = "GET";

@@ -9,6 +9,7 @@ import { envInt } from "../lib/runtime";
 import { SECRET_ARN } from "../../regime/arn";
 import { redactUrl, urlCredentialProblem } from "../lib/url-credentials";
 import { headersProblem } from "./headers";
+import { jsonPathProblem } from "./json-path";
 
 const statusCode = z.number().int().min(100, "must be an HTTP status 100..599").max(599, "must be an HTTP status 100..599");
 /** "2xx" or "200-299". */
@@ -24,12 +25,28 @@ export const conditionsSchema = z
     responseTimeMs: z.number().int().positive("must be > 0").optional(),
     bodyContains: z.string().min(1, "must not be empty").optional(),
     jsonField: z
-      .object({ path: z.string().regex(/^[^.]+(\.[^.]+)*$/, "must be a dotted path like status or checks.db.state"), equals: z.union([z.string(), z.number(), z.boolean(), z.null()]) })
+      .object({
+        path: z.string().superRefine((p, ctx) => {
+          const problem = jsonPathProblem(p);
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+        }),
+        equals: z.union([z.string(), z.number(), z.boolean(), z.null()]) })
       .strict()
       .optional(),
     certificateDaysLeft: z.number().min(0, "must be >= 0").optional(),
   })
   .strict();
+
+/**
+ * Why a slow threshold of `maxResponseMs` cannot work with a timeout of `timeoutMs`, or undefined: an
+ * answer slower than the timeout counts as down, so a threshold at or above it never warns. The one
+ * rule for the stack config (maxResponseMs), the task's ENDPOINTS (conditions.responseTimeMs) and the
+ * command line (--max-response-ms); `timeoutName` names the timeout in the line.
+ */
+export function slowAlarmProblem(maxResponseMs: number | undefined, timeoutMs: number, timeoutName: string): string | undefined {
+  if (maxResponseMs === undefined || maxResponseMs < timeoutMs) return undefined;
+  return `must be < ${timeoutName} (${timeoutMs}): an answer slower than the timeout counts as down, so the slow alarm could never fire`;
+}
 
 /** Where a credential goes instead of the URL. */
 const URL_CREDENTIAL_HINT = "give the credential as a request header: headersSecretArn (or headers, --header, on the command line)";
@@ -51,6 +68,9 @@ export function urlProblem(u: string, hint = URL_CREDENTIAL_HINT): string | unde
   return problem?.startsWith("must not carry") ? problem : undefined;
 }
 
+/** An endpoint's timeout when none is given, ms. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
 export const endpointSchema = z
   .object({
     name: z.string().min(1).max(255).optional(),
@@ -59,7 +79,7 @@ export const endpointSchema = z
       if (problem) ctx.addIssue({ code: "custom", message: problem });
     }),
     method: z.enum(["GET", "HEAD", "POST"]).default("GET"),
-    timeoutMs: z.number().int("must be a whole number").positive("must be > 0").max(900_000, "must be <= 900000").default(10_000),
+    timeoutMs: z.number().int("must be a whole number").positive("must be > 0").max(900_000, "must be <= 900000").default(DEFAULT_TIMEOUT_MS),
     /** Follow redirects (at most MAX_REDIRECTS) and judge the final answer, as browsers and curl -L do; false judges the redirect itself. */
     followRedirects: z.boolean().default(true),
     /** Accept a certificate that does not verify (self-signed, expired, other host); days left are still checked. */
@@ -76,6 +96,8 @@ export const endpointSchema = z
   .superRefine((e, ctx) => {
     const problem = e.headers ? headersProblem(e.headers) : undefined;
     if (problem) ctx.addIssue({ code: "custom", path: ["headers", problem.name ?? ""], message: problem.message });
+    const slow = slowAlarmProblem(e.conditions.responseTimeMs, e.timeoutMs, "timeoutMs");
+    if (slow) ctx.addIssue({ code: "custom", path: ["conditions", "responseTimeMs"], message: slow });
     if (e.conditions.certificateDaysLeft !== undefined && !e.url.startsWith("https:")) {
       ctx.addIssue({ code: "custom", path: ["conditions", "certificateDaysLeft"], message: "needs an https URL" });
     }
