@@ -48,6 +48,10 @@ describe("db-health", () => {
       "last_analyze",
       "database_size",
       "slow_statements",
+      "replication_slots",
+      "replication_slot_xmin",
+      "lock_waits",
+      "prepared_transactions",
     ]);
     const max = Number((await adminQuery<{ m: string }>("SELECT current_setting('max_connections') AS m")).rows[0].m);
     expect(c.connections.value).toBeGreaterThanOrEqual(100 / max);
