@@ -312,13 +312,23 @@ export function lastMaintenance(rows: DueRow[], kind: "vacuum" | "analyze", warn
     const at = (h: number) => (h > 0 ? due.filter((d) => d.hours >= h).length : 0);
     const level = c.status === "critical" ? { hours: critHours, count: at(critHours) } : c.status === "warning" ? { hours: warnHours, count: at(warnHours) } : undefined;
     const state = !w.autovacuum
-      ? `autovacuum off for it, ${w.last ? `last ${done} ${w.last}` : `never ${done} (statistics since ${w.since})`}`
+      ? `autovacuum off for it, ${w.last ? `last ${done} ${w.last}` : `never ${done} (${neverSince(w.since!)})`}`
       : w.dueSince
         ? `due since ${w.dueSince} and not ${done} by autovacuum since`
         : `just due, autovacuum's next job`;
     c.detail = `table ${w.table}, ${state}` + (level && level.count > 1 ? `; ${level.count - 1} more table(s) at ${level.hours} hours or more` : "");
   }
   return c;
+}
+
+/**
+ * The basis of a table with no vacuum (analyze) recorded: the start of its statistics (the
+ * database's stats_reset, else the server start). PostgreSQL records no creation time of a table, so
+ * a table created later is counted from then too, and the words say so rather than imply the table
+ * has been neglected that long.
+ */
+export function neverSince(since: string): string {
+  return `none recorded since statistics began ${since}, counted from then; PostgreSQL keeps no creation time, so a newer table counts as that old`;
 }
 
 /**

@@ -101,3 +101,24 @@ describe("prepared transactions", () => {
     }
   });
 });
+
+describe("a table never analyzed", () => {
+  it("says its age counts from the start of statistics, which may predate the table", async () => {
+    const fresh = await createTestDatabase("mr_newtable");
+    try {
+      await adminQuery("CREATE TABLE brand_new (id int) WITH (autovacuum_enabled = false); INSERT INTO brand_new SELECT generate_series(1, 5000)", [], fresh.name);
+      for (let i = 0; i < 100; i++) {
+        const r = await adminQuery<{ m: string }>("SELECT n_mod_since_analyze AS m FROM pg_stat_user_tables WHERE relname = 'brand_new'", [], fresh.name);
+        if (Number(r.rows[0]?.m) === 5000) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      const result = await runTask(dbHealthTask, { DATABASE_URL: fresh.url, LOG_LEVEL: "ERROR" });
+      const c = result.databases[0].report!.checks.find((x) => x.name === "last_analyze")!;
+      expect(c.detail).toMatch(
+        /^table public\.brand_new, autovacuum off for it, never analyzed \(none recorded since statistics began \S+Z, counted from then; PostgreSQL keeps no creation time, so a newer table counts as that old\)$/,
+      );
+    } finally {
+      await fresh.drop();
+    }
+  }, 60_000);
+});
