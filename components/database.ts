@@ -129,7 +129,7 @@ export function dbHealthWarningSettings(h: DbHealthConfig): Record<(typeof DB_HE
 export function dbTaskTimeoutSeconds(task: DbTaskName, db: Pick<DatabaseConfig, "sizeGb">, runners: DatabaseRunners): number {
   switch (task) {
     case "backup":
-    // The verify reads the whole dump back (SHA-256 and pg_restore --list), on the backup's runner: as long.
+    // The verify reads the whole dump back (SHA-256, and pg_restore reading every data block to /dev/null), on the backup's runner: as long.
     case "verify-backup":
       return backupDurationReferenceSeconds(db.sizeGb, runners.backup);
     case "restore-drill":

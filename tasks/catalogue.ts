@@ -99,7 +99,7 @@ export const TASK_CATALOGUE = {
     module: { file: "verify-backup", exportName: "verifyBackupTask" },
     packaging: "image",
     database: { section: "verify" },
-    // It reads the whole dump back (SHA-256 and pg_restore --list): counted at the dump's rate.
+    // It reads the whole dump back (SHA-256, and pg_restore reading every data block to /dev/null): counted at the dump's rate.
     scheduled: { kind: "verify", cost: { label: "verify", runTime: DUMP_RUN_TIME } },
   },
   "restore-drill": {

@@ -16,6 +16,10 @@
  * `last_vacuum` / `last_analyze` do; never vacuumed: from the start of its statistics (the database's
  * stats_reset, else the server start).
  *
+ * What holds the server back outside open transactions (holdingChecks): WAL retained by replication
+ * slots and the age of their xmin, the longest lock wait in this database, the oldest prepared
+ * transaction; reported in the result and the log, failing the run at their critical levels (no metric).
+ *
  * Long transactions leave out the backup's pg_dump (BACKUP_APPLICATION_NAME: its snapshot lasts the
  * whole dump, watched by the backup task's own timeout and duration alarm) and name the session they
  * report by pid, application_name, user, client address, state and query start.
@@ -48,6 +52,18 @@ const t = {
   lastAnalyze: thresholds(24, 48),
   dbSize: thresholds(0, 0),
   slow: thresholds(1, 0),
+  // WAL a replication slot keeps from removal. check_postgres replication_slots has no default (its
+  // example: -warning=32M -critical=64M); 1 GiB / 10 GiB here: a slot catching up briefly stays quiet,
+  // an abandoned one is named long before a typical WAL volume fills.
+  slotWal: thresholds(1024 ** 3, 10 * 1024 ** 3),
+  // age() of a slot's xmin / catalog_xmin: vacuum keeps every row version newer. Critical at 200 million,
+  // PostgreSQL's autovacuum_freeze_max_age default, past which anti-wraparound vacuums cannot finish freezing.
+  slotXmin: thresholds(10_000_000, 200_000_000, 2_147_483_647),
+  // Longest wait for a lock (pg_locks.waitstart). check_postgres `locks` counts locks, it has no wait-time
+  // default; 30 s / 300 s here: past PostgreSQL's deadlock_timeout (1 s) many times over.
+  lockWait: thresholds(30, 300),
+  // Oldest prepared transaction: check_postgres prepared_txns defaults, 1 s warning, 30 s critical.
+  prepared: thresholds(1, 30),
 };
 
 export const dbHealthSettings = z
@@ -77,6 +93,18 @@ export const dbHealthSettings = z
     SLOW_STATEMENT_MS: envNumber(0).default(100),
     SLOW_STATEMENTS_WARN_COUNT: t.slow.warn,
     SLOW_STATEMENTS_CRIT_COUNT: t.slow.crit,
+    /** Bytes of WAL the most-retaining replication slot keeps (pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)). */
+    REPLICATION_SLOT_WARN_BYTES: t.slotWal.warn,
+    REPLICATION_SLOT_CRIT_BYTES: t.slotWal.crit,
+    /** Transactions: age of the oldest xmin / catalog_xmin a replication slot holds. */
+    REPLICATION_SLOT_XMIN_WARN_AGE: t.slotXmin.warn,
+    REPLICATION_SLOT_XMIN_CRIT_AGE: t.slotXmin.crit,
+    /** Seconds the longest-waiting session of this database has waited for a lock. */
+    LOCK_WAIT_WARN_SECONDS: t.lockWait.warn,
+    LOCK_WAIT_CRIT_SECONDS: t.lockWait.crit,
+    /** Seconds since the oldest prepared transaction (PREPARE TRANSACTION) was prepared. */
+    PREPARED_TRANSACTION_WARN_SECONDS: t.prepared.warn,
+    PREPARED_TRANSACTION_CRIT_SECONDS: t.prepared.crit,
     /** How many of the worst tables (and largest tables) the result lists. */
     TOP_TABLES: envInt(1, 100).default(5),
   })
@@ -91,6 +119,10 @@ export const dbHealthSettings = z
       ["LAST_ANALYZE_WARN_HOURS", "LAST_ANALYZE_CRIT_HOURS"],
       ["DATABASE_SIZE_WARN_BYTES", "DATABASE_SIZE_CRIT_BYTES"],
       ["SLOW_STATEMENTS_WARN_COUNT", "SLOW_STATEMENTS_CRIT_COUNT"],
+      ["REPLICATION_SLOT_WARN_BYTES", "REPLICATION_SLOT_CRIT_BYTES"],
+      ["REPLICATION_SLOT_XMIN_WARN_AGE", "REPLICATION_SLOT_XMIN_CRIT_AGE"],
+      ["LOCK_WAIT_WARN_SECONDS", "LOCK_WAIT_CRIT_SECONDS"],
+      ["PREPARED_TRANSACTION_WARN_SECONDS", "PREPARED_TRANSACTION_CRIT_SECONDS"],
     ] as const) {
       if (s[warn] > 0 && s[crit] > 0 && s[warn] > s[crit]) {
         ctx.addIssue({ code: "custom", path: [warn], message: `must not exceed ${crit} (${s[crit]})` });
@@ -280,13 +312,23 @@ export function lastMaintenance(rows: DueRow[], kind: "vacuum" | "analyze", warn
     const at = (h: number) => (h > 0 ? due.filter((d) => d.hours >= h).length : 0);
     const level = c.status === "critical" ? { hours: critHours, count: at(critHours) } : c.status === "warning" ? { hours: warnHours, count: at(warnHours) } : undefined;
     const state = !w.autovacuum
-      ? `autovacuum off for it, ${w.last ? `last ${done} ${w.last}` : `never ${done} (statistics since ${w.since})`}`
+      ? `autovacuum off for it, ${w.last ? `last ${done} ${w.last}` : `never ${done} (${neverSince(w.since!)})`}`
       : w.dueSince
         ? `due since ${w.dueSince} and not ${done} by autovacuum since`
         : `just due, autovacuum's next job`;
     c.detail = `table ${w.table}, ${state}` + (level && level.count > 1 ? `; ${level.count - 1} more table(s) at ${level.hours} hours or more` : "");
   }
   return c;
+}
+
+/**
+ * The basis of a table with no vacuum (analyze) recorded: the start of its statistics (the
+ * database's stats_reset, else the server start). PostgreSQL records no creation time of a table, so
+ * a table created later is counted from then too, and the words say so rather than imply the table
+ * has been neglected that long.
+ */
+export function neverSince(since: string): string {
+  return `none recorded since statistics began ${since}, counted from then; PostgreSQL keeps no creation time, so a newer table counts as that old`;
 }
 
 /**
@@ -401,6 +443,103 @@ async function runChecks(s: MaintenanceSession, st: DbHealthSettings): Promise<C
       checks.push({ name: "slow_statements", value: null, unit: "statements", status: "unavailable", detail: oneLine(err) });
     }
   }
+  checks.push(...(await holdingChecks(s, st)));
+  return checks;
+}
+
+/** A replication slot as `slotChecks` reads it (pg_replication_slots). */
+export interface SlotRow {
+  slot: string;
+  type: string;
+  active: boolean;
+  /** Bytes of WAL from restart_lsn to the current position; null when the slot has reserved none. */
+  retained: string | null;
+  /** age() of xmin and of catalog_xmin (transactions), null when the slot holds none. */
+  xmin_age: number | null;
+  catalog_xmin_age: number | null;
+  wal_status: string | null;
+}
+
+/**
+ * Replication slots, two checks: `replication_slots` (bytes of WAL the most-retaining slot keeps
+ * from removal: an inactive slot, its replica or CDC consumer gone, keeps every segment from its
+ * restart_lsn until the disk fills) and `replication_slot_xmin` (the oldest xmin / catalog_xmin a
+ * slot holds, in transactions: vacuum keeps every row version newer, and freezing stops there).
+ * Physical slots and the logical slots of this database; details name the worst slot, whether it is
+ * active, and to drop it with pg_drop_replication_slot when its consumer is gone.
+ */
+export function slotChecks(rows: SlotRow[], st: DbHealthSettings, top: number): Check[] {
+  const bytes = rows.map((r) => ({ ...r, bytes: r.retained === null ? 0 : Number(r.retained), age: Math.max(r.xmin_age ?? 0, r.catalog_xmin_age ?? 0) }));
+  const listed = (xs: typeof bytes) => xs.slice(0, top).map((r) => ({ slot: r.slot, type: r.type, active: r.active, retainedBytes: r.bytes, xminAge: r.xmin_age, catalogXminAge: r.catalog_xmin_age, walStatus: r.wal_status }));
+  const name = (r: (typeof bytes)[number]) =>
+    `slot ${r.slot} (${r.type}, ${r.active ? "active" : "inactive: its consumer is not connected; if it is gone, SELECT pg_drop_replication_slot('" + r.slot.replace(/'/g, "''") + "')"})`;
+  const byWal = [...bytes].sort((a, b) => b.bytes - a.bytes);
+  const byAge = [...bytes].sort((a, b) => b.age - a.age);
+  const w = byWal[0];
+  const a = byAge[0];
+  return [
+    check("replication_slots", w ? w.bytes : 0, "bytes", st.REPLICATION_SLOT_WARN_BYTES, st.REPLICATION_SLOT_CRIT_BYTES, {
+      ...(w ? { detail: `${name(w)} retains ${w.bytes} bytes of WAL${w.wal_status ? `, wal_status ${w.wal_status}` : ""}` } : {}),
+      top: listed(byWal),
+    }),
+    check("replication_slot_xmin", a ? a.age : 0, "transactions", st.REPLICATION_SLOT_XMIN_WARN_AGE, st.REPLICATION_SLOT_XMIN_CRIT_AGE, {
+      ...(a && a.age > 0 ? { detail: `${name(a)} holds back vacuum: its ${(a.xmin_age ?? 0) >= (a.catalog_xmin_age ?? 0) ? "xmin" : "catalog_xmin"} is ${a.age} transactions old` } : {}),
+      top: listed(byAge.filter((r) => r.age > 0)),
+    }),
+  ];
+}
+
+/**
+ * What holds the server back outside pg_stat_activity's transactions: replication slots (slotChecks),
+ * the longest lock wait in this database (`lock_waits`, seconds since pg_locks.waitstart, PostgreSQL
+ * 14+; the detail names the waiting pid and the pids pg_blocking_pids says block it), and the oldest
+ * prepared transaction of the server (`prepared_transactions`, seconds since PREPARE TRANSACTION;
+ * invisible to oldest_transaction, it holds its locks and its xmin until COMMIT/ROLLBACK PREPARED).
+ * A check whose view this server lacks is "unavailable".
+ */
+async function holdingChecks(s: MaintenanceSession, st: DbHealthSettings): Promise<Check[]> {
+  const checks: Check[] = [];
+  const slots = await s.query<SlotRow>(
+    `SELECT slot_name AS slot, slot_type AS type, active,
+            CASE WHEN restart_lsn IS NOT NULL THEN pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END, restart_lsn)::bigint END AS retained,
+            age(xmin)::int AS xmin_age, age(catalog_xmin)::int AS catalog_xmin_age,
+            ${Number((await s.query<{ v: string }>("SELECT current_setting('server_version_num') AS v"))[0].v) >= 130000 ? "wal_status" : "NULL::text AS wal_status"}
+       FROM pg_replication_slots WHERE database IS NULL OR database = current_database()`,
+  );
+  checks.push(...slotChecks(slots, st, st.TOP_TABLES));
+
+  try {
+    const waits = await s.query<{ pid: number; seconds: number; mode: string; locktype: string; rel: string | null; blockers: number[]; query: string | null; app: string }>(
+      `SELECT a.pid, extract(epoch FROM now() - l.waitstart)::float8 AS seconds, l.mode, l.locktype, l.relation::regclass::text AS rel,
+              pg_blocking_pids(a.pid) AS blockers, left(regexp_replace(a.query, '\s+', ' ', 'g'), 200) AS query, a.application_name AS app
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE NOT l.granted AND l.waitstart IS NOT NULL AND a.datname = current_database()
+        ORDER BY l.waitstart LIMIT $1`,
+      [st.TOP_TABLES],
+    );
+    const w = waits[0];
+    checks.push(
+      check("lock_waits", w ? round(Number(w.seconds)) : 0, "seconds", st.LOCK_WAIT_WARN_SECONDS, st.LOCK_WAIT_CRIT_SECONDS, {
+        ...(w ? { detail: `pid ${w.pid} (application ${w.app ? `"${w.app}"` : "(none)"}) waits for ${w.mode} on ${w.rel ?? w.locktype}, blocked by pid ${w.blockers.join(", ") || "(none now)"}` } : {}),
+        top: waits.map((x) => ({ pid: x.pid, seconds: round(Number(x.seconds)), mode: x.mode, relation: x.rel ?? x.locktype, blockedBy: x.blockers, query: x.query })),
+      }),
+    );
+  } catch (err) {
+    checks.push({ name: "lock_waits", value: null, unit: "seconds", status: "unavailable", detail: `pg_locks.waitstart (PostgreSQL 14+): ${oneLine(err)}` });
+  }
+
+  const prepared = await s.query<{ gid: string; database: string; owner: string; seconds: number; xid_age: number }>(
+    `SELECT gid, database, owner, extract(epoch FROM now() - prepared)::float8 AS seconds, age(transaction)::int AS xid_age
+       FROM pg_prepared_xacts ORDER BY prepared LIMIT $1`,
+    [st.TOP_TABLES],
+  );
+  const p = prepared[0];
+  checks.push(
+    check("prepared_transactions", p ? round(Number(p.seconds)) : 0, "seconds", st.PREPARED_TRANSACTION_WARN_SECONDS, st.PREPARED_TRANSACTION_CRIT_SECONDS, {
+      ...(p ? { detail: `prepared transaction "${p.gid}" in database ${p.database} (owner ${p.owner}), ${p.xid_age} transactions old: COMMIT PREPARED or ROLLBACK PREPARED it` } : {}),
+      top: prepared.map((x) => ({ gid: x.gid, database: x.database, owner: x.owner, seconds: round(Number(x.seconds)), xidAge: x.xid_age })),
+    }),
+  );
   return checks;
 }
 
@@ -413,7 +552,7 @@ export interface DbHealthReport {
 
 export const dbHealthTask = defineTask({
   name: "db-health",
-  description: "Connections, wraparound, dead tuples, long transactions, last vacuum/analyze, size, slow statements",
+  description: "Connections, wraparound, dead tuples, long transactions, last vacuum/analyze, size, slow statements, replication slots, lock waits, prepared transactions",
   settings: dbHealthSettings,
   async run(settings, ctx): Promise<MaintenanceResult<DbHealthReport>> {
     const outcomes = await forEachDatabase(settings, settings, undefined, ctx, async (s) => {

@@ -12,7 +12,9 @@
  *
  * reindex: drops INVALID leftovers of failed concurrent builds (*_ccnew, *_ccnew<N>, *_ccold), then
  * REINDEX INDEX CONCURRENTLY of the listed indexes, of all indexes of the listed tables, or (when
- * nothing is listed) of btree indexes whose estimated bloat exceeds BLOAT_PERCENT_MIN.
+ * nothing is listed) of btree indexes whose bloat exceeds BLOAT_PERCENT_MIN: measured with pgstattuple's
+ * pgstatindex where that extension is installed (within half the time budget), else estimated from
+ * statistics; deduplicated indexes (PostgreSQL 13+) are not estimated and are listed in `notEstimated`.
  *
  * One run of each kind at a time per database (advisory lock): a second run reports the database
  * as "already-running" and succeeds without touching it.
@@ -340,20 +342,42 @@ export interface IndexEstimate {
   table: string;
   oid: number;
   sizeBytes: number;
-  /** null when the index cannot be estimated (expression columns, no statistics yet). */
+  /** null when the index cannot be estimated (expression columns, no statistics yet, deduplicated keys). */
   bloatPercent: number | null;
+  /**
+   * Where bloatPercent comes from: "pgstatindex" (measured leaf density, exact), "estimate" (the
+   * statistics-based estimate); with bloatPercent null, why there is none.
+   */
+  source: "pgstatindex" | "estimate" | "unavailable";
+  /** With source "unavailable": why, e.g. "estimate unavailable for deduplicated index". */
+  why?: string;
 }
+
+/** The reason given for an index whose keys may be stored as posting lists. */
+export const DEDUPLICATED_UNAVAILABLE = "estimate unavailable for deduplicated index";
 
 /**
  * Btree bloat estimate after ioguix/pgsql-bloat-estimation (BSD-2): the pages the index would need
  * for reltuples entries of the average key width (pg_stats) at its fillfactor, against the pages it
  * has. It is an estimate: it needs fresh statistics (ANALYZE) and ignores expression indexes.
+ *
+ * The estimate assumes one index tuple per heap row. Since PostgreSQL 13 a btree stores equal keys
+ * once with a posting list of heap TIDs ("Deduplication", PostgreSQL docs, B-Tree Indexes, 67.4.3;
+ * on by default, deduplicate_items), so an index on a column with many equal values is far smaller
+ * than the estimate's "ideal" and its bloat clamps to 0 however empty its pages are. Such an index
+ * (PostgreSQL 13+, not unique, deduplicate_items not off, no INCLUDE columns, and a key whose
+ * statistics give fewer than 0.9 distinct values per row, or more than one key column) gets no
+ * estimate: bloatPercent null, source "unavailable", why DEDUPLICATED_UNAVAILABLE. Unique indexes
+ * deduplicate only row versions of one key, so the estimate stands for them. `measureLeafDensity`
+ * replaces both with a measurement where pgstattuple is installed.
  */
 export async function estimateIndexBloat(s: MaintenanceSession): Promise<IndexEstimate[]> {
   const rows = await s.query<Record<string, string | number | null>>(`
     WITH idx AS (
       SELECT c.oid, n.nspname AS schema, c.relname AS name, t.relname AS tbl, i.indrelid, c.relpages::bigint AS relpages,
              greatest(c.reltuples, 0)::float8 AS reltuples, i.indnatts, i.indexprs IS NOT NULL AS has_expr,
+             current_setting('server_version_num')::int >= 130000 AND NOT i.indisunique AND i.indnatts = i.indnkeyatts
+               AND NOT coalesce((SELECT o IN ('deduplicate_items=off', 'deduplicate_items=false', 'deduplicate_items=0') FROM unnest(c.reloptions) o WHERE o LIKE 'deduplicate_items=%'), false) AS may_dedup,
              coalesce((SELECT substring(o FROM 'fillfactor=([0-9]+)')::int FROM unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%'), 90) AS fillfactor,
              string_to_array(textin(int2vectorout(i.indkey)), ' ')::int[] AS cols
         FROM pg_index i
@@ -363,7 +387,8 @@ export async function estimateIndexBloat(s: MaintenanceSession): Promise<IndexEs
         JOIN pg_am am ON am.oid = c.relam
        WHERE am.amname = 'btree' AND i.indisvalid AND c.relpages > 0 AND ${regimeRelation()}
     )
-    SELECT idx.oid::int AS oid, idx.schema, idx.name, idx.tbl, idx.relpages, idx.reltuples, idx.fillfactor, idx.has_expr,
+    SELECT idx.oid::int AS oid, idx.schema, idx.name, idx.tbl, idx.relpages, idx.reltuples, idx.fillfactor, idx.has_expr, idx.may_dedup,
+           min(CASE WHEN s.n_distinct < 0 THEN -s.n_distinct WHEN idx.reltuples > 0 THEN s.n_distinct / idx.reltuples END)::float8 AS distinct_ratio,
            current_setting('block_size')::int AS bs,
            count(s.avg_width)::int AS with_stats, count(*)::int AS ncols,
            sum((1 - coalesce(s.null_frac, 0)) * coalesce(s.avg_width, 1024))::float8 AS datawidth,
@@ -372,12 +397,15 @@ export async function estimateIndexBloat(s: MaintenanceSession): Promise<IndexEs
       CROSS JOIN LATERAL unnest(idx.cols) AS k(attnum)
       LEFT JOIN pg_attribute a ON a.attrelid = idx.indrelid AND a.attnum = k.attnum
       LEFT JOIN pg_stats s ON s.schemaname = idx.schema AND s.tablename = idx.tbl AND s.attname = a.attname AND NOT s.inherited
-     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9`);
+     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 11`);
   const align = (n: number) => Math.ceil(n / 8) * 8;
   return rows.map((r) => {
     const bs = Number(r.bs);
     const relpages = Number(r.relpages);
     let bloatPercent: number | null = null;
+    const base = { schema: String(r.schema), name: String(r.name), table: String(r.tbl), oid: Number(r.oid), sizeBytes: relpages * bs };
+    const duplicates = Number(r.ncols) > 1 || r.distinct_ratio === null || Number(r.distinct_ratio) < DISTINCT_RATIO_UNIQUE;
+    if (r.may_dedup && duplicates) return { ...base, bloatPercent, source: "unavailable" as const, why: DEDUPLICATED_UNAVAILABLE };
     if (!r.has_expr && Number(r.with_stats) === Number(r.ncols) && relpages > 1) {
       // IndexTupleData (8 bytes, + null bitmap when a column has nulls), key data, both MAXALIGNed,
       // plus a 4-byte line pointer; 24-byte page header and 16-byte btree special space.
@@ -386,8 +414,50 @@ export async function estimateIndexBloat(s: MaintenanceSession): Promise<IndexEs
       const estPages = 1 + Math.ceil(Number(r.reltuples) / Math.max(perPage, 1));
       bloatPercent = Math.max(0, (100 * (relpages - estPages)) / relpages);
     }
-    return { schema: String(r.schema), name: String(r.name), table: String(r.tbl), oid: Number(r.oid), sizeBytes: relpages * bs, bloatPercent };
+    if (bloatPercent === null) return { ...base, bloatPercent, source: "unavailable" as const, why: r.has_expr ? "estimate unavailable for expression index" : "estimate unavailable: no statistics (ANALYZE)" };
+    return { ...base, bloatPercent, source: "estimate" as const };
   });
+}
+
+/** Distinct values per row at or above which keys are taken as unique enough for the one-tuple-per-row estimate. */
+const DISTINCT_RATIO_UNIQUE = 0.9;
+
+/**
+ * Measures btree leaf density with pgstattuple's pgstatindex where the extension is installed in the
+ * database (any schema), and replaces each given index's bloat with 100 - avg_leaf_density * 100 /
+ * leaf fillfactor (the density a fresh build gives; 90 by default): exact, deduplication included.
+ * pgstatindex reads the whole index, so only indexes at least `minBytes` large are measured (smaller
+ * ones are never rebuilt), smallest first, and measuring stops once `budget` is half spent, leaving the
+ * rest of the time to the rebuilds; unmeasured indexes keep the statistics estimate. Without
+ * pgstattuple the estimates are returned unchanged. An index pgstatindex cannot read (dropped
+ * meanwhile, permission) keeps its estimate too.
+ */
+export async function measureLeafDensity(s: MaintenanceSession, estimates: IndexEstimate[], minBytes: number, budget: Budget): Promise<IndexEstimate[]> {
+  const ext = await s.query<{ schema: string }>("SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'pgstattuple'");
+  if (!ext.length) return estimates;
+  const fn = `${ext[0].schema}.pgstatindex`;
+  const half = budget.deadline - (budget.deadline - (Date.now() - budget.elapsedMs)) / 2;
+  const order = estimates.map((e, i) => ({ e, i })).filter(({ e }) => e.sizeBytes >= minBytes).sort((a, b) => a.e.sizeBytes - b.e.sizeBytes);
+  const out = [...estimates];
+  for (const { e, i } of order) {
+    if (budget.exhausted() || Date.now() >= half) break;
+    try {
+      const rows = await withinBudget(s, budget, () =>
+        s.query<{ density: number | null; fillfactor: number }>(
+          `SELECT CASE WHEN p.leaf_pages > 0 THEN p.avg_leaf_density END::float8 AS density,
+                  coalesce((SELECT substring(o FROM 'fillfactor=([0-9]+)')::int FROM unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%'), 90) AS fillfactor
+             FROM pg_class c, ${fn}(c.oid::regclass) p WHERE c.oid = $1`,
+          [e.oid],
+        ),
+      );
+      const density = rows[0]?.density;
+      if (density === null || density === undefined || Number.isNaN(Number(density))) continue;
+      out[i] = { ...e, bloatPercent: Math.max(0, 100 - (Number(density) * 100) / Number(rows[0].fillfactor)), source: "pgstatindex", why: undefined };
+    } catch (err) {
+      if (s.stoppedByDeadline(err)) break;
+    }
+  }
+  return out;
 }
 
 /** INVALID indexes left by a failed CREATE/REINDEX ... CONCURRENTLY, with no build running on their table. */
@@ -409,6 +479,8 @@ export interface ReindexReport {
   reindexed: { index: string; table: string; reason: string; sizeBefore: number; sizeAfter: number; ms: number }[];
   deferred: string[];
   failed: { index: string; error: string }[];
+  /** Indexes of at least INDEX_SIZE_MIN_MB with no bloat figure (not measured, no sound estimate), and why. */
+  notEstimated: { index: string; why: string }[];
   /** Indexes (targets or invalid leftovers) listed that were dropped (with their table, or on their own) before their turn. */
   vanished: string[];
   elapsedMs: number;
@@ -444,7 +516,7 @@ export const reindexTask = defineTask({
     const outcomes = await forEachDatabase(settings, settings, "reindex", ctx, async (s) => {
       const budget = new Budget(settings.TIME_BUDGET_SECONDS, ctx.signal);
       s.until(budget.cleanupDeadline);
-      const report: ReindexReport = { droppedLeftovers: [], reindexed: [], deferred: [], failed: [], vanished: [], elapsedMs: 0 };
+      const report: ReindexReport = { droppedLeftovers: [], reindexed: [], deferred: [], failed: [], vanished: [], notEstimated: [], elapsedMs: 0 };
       const dropLeftovers = async () => {
         if (!settings.DROP_INVALID_LEFTOVERS) return;
         for (const l of await invalidLeftovers(s)) {
@@ -483,10 +555,19 @@ export const reindexTask = defineTask({
         for (const i of idx) add({ ...i, oid: Number(i.oid) }, "table listed");
       }
       if (!settings.REINDEX_INDEXES?.length && !settings.REINDEX_TABLES?.length) {
-        const est = (await estimateIndexBloat(s))
+        const all = await measureLeafDensity(s, await estimateIndexBloat(s), settings.INDEX_SIZE_MIN_MB * 1024 * 1024, budget);
+        for (const e of all) {
+          if (e.source === "unavailable" && e.sizeBytes >= settings.INDEX_SIZE_MIN_MB * 1024 * 1024) {
+            report.notEstimated.push({ index: `${e.schema}.${e.name}`, why: e.why! });
+          }
+        }
+        if (report.notEstimated.length) {
+          ctx.log.warn(`reindex: ${report.notEstimated.length} index(es) of at least INDEX_SIZE_MIN_MB not judged (install pgstattuple to measure them, or list them)`, { notEstimated: report.notEstimated });
+        }
+        const est = all
           .filter((e) => e.bloatPercent !== null && e.bloatPercent >= settings.BLOAT_PERCENT_MIN && e.sizeBytes >= settings.INDEX_SIZE_MIN_MB * 1024 * 1024)
           .sort((a, b) => b.bloatPercent! * b.sizeBytes - a.bloatPercent! * a.sizeBytes);
-        for (const e of est) add(e, `estimated bloat ${e.bloatPercent!.toFixed(0)} %`);
+        for (const e of est) add(e, `${e.source === "pgstatindex" ? "measured" : "estimated"} bloat ${e.bloatPercent!.toFixed(0)} %`);
       }
 
       // By name, not OID: REINDEX CONCURRENTLY gives the rebuilt index a new OID under the old name.

@@ -48,6 +48,10 @@ describe("db-health", () => {
       "last_analyze",
       "database_size",
       "slow_statements",
+      "replication_slots",
+      "replication_slot_xmin",
+      "lock_waits",
+      "prepared_transactions",
     ]);
     const max = Number((await adminQuery<{ m: string }>("SELECT current_setting('max_connections') AS m")).rows[0].m);
     expect(c.connections.value).toBeGreaterThanOrEqual(100 / max);
@@ -70,7 +74,7 @@ describe("db-health", () => {
     const since = (await adminQuery<{ r: Date }>("SELECT stats_reset AS r FROM pg_stat_database WHERE datname = current_database()", [], db.name)).rows[0].r;
     expect([c.last_vacuum.status, c.last_vacuum.unit, c.last_vacuum.warn, c.last_vacuum.crit]).toEqual(["ok", "hours", 24, 48]);
     expect(c.last_vacuum.value).toBeLessThan(0.1);
-    expect(c.last_vacuum.detail).toBe(`table public.orders, autovacuum off for it, never vacuumed (statistics since ${since.toISOString()})`);
+    expect(c.last_vacuum.detail).toBe(`table public.orders, autovacuum off for it, never vacuumed (none recorded since statistics began ${since.toISOString()}, counted from then; PostgreSQL keeps no creation time, so a newer table counts as that old)`);
     expect(c.last_vacuum.top).toEqual([{ table: "public.orders", last: null, since: since.toISOString(), autovacuum: false, hours: c.last_vacuum.value, pending: 500, trigger: 50, live: 1500, dead: 500 }]);
     expect([c.last_analyze.status, c.last_analyze.warn, c.last_analyze.crit]).toEqual(["ok", 24, 48]);
     expect(c.last_analyze.top).toEqual([expect.objectContaining({ table: "public.orders", last: null, pending: 2500, trigger: 50 })]);
@@ -282,7 +286,7 @@ describe("db-health last vacuum and last analyze", () => {
     const c = checksOf(result);
     expect(c.last_vacuum.status).toBe("warning");
     // neglected is named, one more (eager) is at the warning level; recent is not counted.
-    expect(c.last_vacuum.detail).toMatch(new RegExp(`^table public\\.neglected, autovacuum off for it, never vacuumed \\(statistics since \\S+Z\\); 1 more table\\(s\\) at ${warnHours} hours or more$`));
+    expect(c.last_vacuum.detail).toMatch(new RegExp(`^table public\\.neglected, autovacuum off for it, never vacuumed \\(none recorded since statistics began \\S+Z, counted from then; PostgreSQL keeps no creation time, so a newer table counts as that old\\); 1 more table\\(s\\) at ${warnHours} hours or more$`));
     const byTable = Object.fromEntries((c.last_vacuum.top as { table: string; hours: number }[]).map((t) => [t.table, t.hours]));
     expect(byTable["public.neglected"]).toBeGreaterThanOrEqual(warnHours);
     expect(byTable["public.eager"]).toBeGreaterThanOrEqual(warnHours);
@@ -296,7 +300,7 @@ describe("db-health last vacuum and last analyze", () => {
     const err = await run({ LAST_VACUUM_WARN_HOURS: "0.0001", LAST_VACUUM_CRIT_HOURS: String(critHours) }).catch((e) => e);
     expect(err).toBeInstanceOf(TaskError);
     expect(err.message).toMatch(
-      new RegExp(`^db-health critical: ${db.name} last_vacuum \\d+\\.\\d+ hours >= ${critHours} \\(table public\\.neglected, autovacuum off for it, never vacuumed \\(statistics since \\S+Z\\); 1 more table\\(s\\) at ${critHours} hours or more\\)$`),
+      new RegExp(`^db-health critical: ${db.name} last_vacuum \\d+\\.\\d+ hours >= ${critHours} \\(table public\\.neglected, autovacuum off for it, never vacuumed \\(none recorded since statistics began \\S+Z, counted from then; PostgreSQL keeps no creation time, so a newer table counts as that old\\); 1 more table\\(s\\) at ${critHours} hours or more\\)$`),
     );
     expect(err.message.split("\n")).toHaveLength(1);
     const c = checksOf(err.result);

@@ -272,3 +272,51 @@ describe("reindex", () => {
     await expect(runTask(reindexTask, { ...base(db), REINDEX_INDEXES: "missing_idx" })).rejects.toThrow(`REINDEX_INDEXES: index "public.missing_idx" does not exist in database ${db.name}`);
   });
 });
+
+describe("reindex of deduplicated btree indexes (PostgreSQL 13+)", () => {
+  let db: Db;
+  beforeAll(async () => {
+    db = await createTestDatabase("mr_dedup");
+    // Two tables of 300k rows with an index on a 4-value column (posting lists); 60 % of one deleted.
+    await adminQuery(
+      `CREATE TABLE worn (id int PRIMARY KEY, status int) WITH (autovacuum_enabled = false);
+       CREATE INDEX worn_status_idx ON worn (status);
+       INSERT INTO worn SELECT g, g % 4 FROM generate_series(1, 300000) g;
+       DELETE FROM worn WHERE id % 5 < 3;
+       CREATE TABLE fresh (id int PRIMARY KEY, status int) WITH (autovacuum_enabled = false);
+       INSERT INTO fresh SELECT g, g % 4 FROM generate_series(1, 300000) g;
+       CREATE INDEX fresh_status_idx ON fresh (status);`,
+      [],
+      db.name,
+    );
+    await adminQuery("VACUUM ANALYZE worn", [], db.name);
+    await adminQuery("VACUUM ANALYZE fresh", [], db.name);
+  }, 120_000);
+  afterAll(async () => db?.drop());
+  const filenode = async (idx: string) => (await adminQuery<{ f: string }>("SELECT pg_relation_filenode($1::regclass)::text AS f", [idx], db.name)).rows[0].f;
+  const settings = () => ({ ...base(db), INDEX_SIZE_MIN_MB: "0.5", BLOAT_PERCENT_MIN: "30", REINDEX_TABLES: undefined });
+
+  it("without pgstattuple does not call a deduplicated index healthy: it names it as not estimated and leaves it", async () => {
+    const before = await filenode("worn_status_idx");
+    const r = (await runTask(reindexTask, settings())).databases[0].report!;
+    expect(r.reindexed.map((i) => i.index)).toEqual(["public.worn_pkey"]);
+    expect([...r.notEstimated].sort((a, b) => a.index.localeCompare(b.index))).toEqual([
+      { index: "public.fresh_status_idx", why: "estimate unavailable for deduplicated index" },
+      { index: "public.worn_status_idx", why: "estimate unavailable for deduplicated index" },
+    ]);
+    expect(await filenode("worn_status_idx")).toBe(before);
+  }, 60_000);
+
+  it("with pgstattuple measures leaf density: the bloated deduplicated index is rebuilt, the fresh one is not", async () => {
+    await adminQuery("CREATE EXTENSION pgstattuple", [], db.name);
+    const worn = await filenode("worn_status_idx");
+    const fresh = await filenode("fresh_status_idx");
+    const r = (await runTask(reindexTask, settings())).databases[0].report!;
+    expect(r.reindexed.map((i) => i.index)).toEqual(["public.worn_status_idx"]);
+    expect(r.reindexed[0].reason).toMatch(/^measured bloat (5\d|6\d) %$/);
+    expect(r.reindexed[0].sizeAfter).toBeLessThan(r.reindexed[0].sizeBefore * 0.6);
+    expect(r.notEstimated).toEqual([]);
+    expect(await filenode("worn_status_idx")).not.toBe(worn);
+    expect(await filenode("fresh_status_idx")).toBe(fresh);
+  }, 60_000);
+});

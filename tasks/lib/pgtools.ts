@@ -99,9 +99,23 @@ export interface Tool {
 export function startTool(bin: string, args: string[], env: NodeJS.ProcessEnv, stdin: "pipe" | "ignore" = "ignore"): Tool {
   const child = spawn(bin, args, { env, stdio: [stdin, "pipe", "pipe"] });
   let tail = "";
+  let partial = "";
+  // The first error and the lines after it, kept as they arrive: a long run of later errors or
+  // warnings (pg_restore without --exit-on-error) must not push the cause out of the tail.
+  let firstError: string[] | undefined;
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (d: string) => {
     tail = (tail + d).slice(-4000);
+    if (firstError && firstError.length >= FIRST_ERROR_LINES) return;
+    const lines = (partial + d).split("\n");
+    partial = lines.pop()!.slice(-4000);
+    for (const l of lines) {
+      const line = l.trim();
+      if (!line) continue;
+      if (!firstError) {
+        if (ERROR_LINE.test(line)) firstError = [line];
+      } else if (firstError.length < FIRST_ERROR_LINES) firstError.push(line);
+    }
   });
   const exited = new Promise<number>((resolve) => {
     child.once("error", (err) => {
@@ -110,14 +124,50 @@ export function startTool(bin: string, args: string[], env: NodeJS.ProcessEnv, s
     });
     child.once("close", (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : 1)));
   });
-  // The error line and its detail lines, in one line; the end is kept when it is long.
   const stderrTail = () => {
-    const lines = tail.split("\n").map((l) => l.trim()).filter(Boolean);
-    const firstError = lines.findIndex((l) => /error:|FATAL:/.test(l));
-    const text = (firstError >= 0 ? lines.slice(firstError) : lines.slice(-3)).join(" ");
-    return text.length > 600 ? `...${text.slice(-600)}` : text;
+    const last = partial.trim();
+    if (firstError) return summarizeStderr(last && firstError.length < FIRST_ERROR_LINES ? [...firstError, last] : firstError);
+    return summarizeStderr(tail.split("\n").map((l) => l.trim()).filter(Boolean));
   };
   return { child, exited, stderrTail };
+}
+
+/**
+ * A line that states an error in the PostgreSQL tools' stderr: psql's `psql:<file>:<line>: ERROR:  ...`
+ * and `FATAL:`, the server's `PANIC:`, and the client programs' own `pg_restore: error: ...` (lower case
+ * since PostgreSQL 12). Matched case-sensitively per form, so a table or column named "error" in a
+ * NOTICE does not count.
+ */
+const ERROR_LINE = /(?:^|\s|:)(?:ERROR|FATAL|PANIC):\s|\berror:\s/;
+/** The lines kept from the first error on: the error, DETAIL/HINT/QUERY/CONTEXT/LINE and a few more. */
+const FIRST_ERROR_LINES = 12;
+/** Longest DETAIL or HINT line carried in the message; longer ones are left out, not cut. */
+const DETAIL_MAX = 200;
+/** Longest message. */
+const MESSAGE_MAX = 600;
+
+/**
+ * One line for a failure message from stderr lines: the first error line in full (the cause, e.g.
+ * `ERROR:  relation "allowed" does not exist`), then its DETAIL and HINT lines when each is at most
+ * 200 characters, then the other lines (QUERY, CONTEXT, ...) while the message stays within 600
+ * characters. Without an error line: the last three lines. Exported for tests.
+ */
+export function summarizeStderr(lines: string[]): string {
+  const at = lines.findIndex((l) => ERROR_LINE.test(l));
+  if (at < 0) {
+    const text = lines.slice(-3).join(" ");
+    return text.length > MESSAGE_MAX ? `...${text.slice(-MESSAGE_MAX)}` : text;
+  }
+  const [error, ...after] = lines.slice(at);
+  const isNote = (l: string) => /^(?:\S+:\s*)?(?:DETAIL|HINT):\s/.test(l);
+  const notes = after.filter((l) => isNote(l) && l.length <= DETAIL_MAX);
+  const rest = after.filter((l) => !isNote(l));
+  let text = error.length > MESSAGE_MAX ? `${error.slice(0, MESSAGE_MAX)}...` : error;
+  for (const l of [...notes, ...rest]) {
+    if (text.length + 1 + l.length > MESSAGE_MAX) continue;
+    text += ` ${l}`;
+  }
+  return text;
 }
 
 function signalNumber(s: NodeJS.Signals): number | undefined {
