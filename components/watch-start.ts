@@ -20,8 +20,10 @@
  * the state as it is). Chosen over the other ways of getting a stamp:
  * - a resource made only while the job runs, whose creation AWS stamps (a schedule group per job,
  *   deleted on pause and created on resume): an AWS resource per job against account quotas (500
- *   schedule groups a Region, which reminders already use one each; 1,000 IAM roles), more API
- *   calls on every up, and a resource that can drift or be deleted outside the program;
+ *   schedule groups a Region, regime/limits.ts DEPLOY_LIMITS.scheduleGroups, which reminders
+ *   already use one each; 1,000 IAM roles an account by default, IAM user guide "IAM and AWS STS
+ *   quotas"), more API calls on every up, and a resource that can drift or be deleted outside the
+ *   program;
  * - replacing a job's stamped resource on resume (replaceOnChanges on its task role or schedule
  *   group): replaces what the job runs with (its role, the schedules in its group) and needs a
  *   different trigger for each kind of job;
