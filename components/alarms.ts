@@ -40,12 +40,11 @@ export const PAUSED_NOTE = "(paused: notifies nobody until the job is resumed)";
 /**
  * Follows PAUSED_NOTE on a paused job's alarm on something that should happen (missing data
  * breaching, gated on its watch start: watchGate). While paused it counts every period as good and
- * sits OK. Resuming returns its watch start to the job's creation date (nothing AWS stamps marks the
- * resume), so the alarm is judged on its window at once: with no run in it (a pause longer than the
- * window), it goes OK -> ALARM at its first evaluation after `pulumi up` and pages; a run by hand
- * just before resuming keeps it OK until its window after that run has passed.
+ * sits OK. Resuming sets its watch start to the time of the `pulumi up` that resumes the job
+ * (components/watch-start.ts), so the alarm judges the resumed job as a new one: it stays OK until
+ * its window after the resume has passed, and goes OK -> ALARM (and pages) only if no run lies in it.
  */
-export const RESUME_NOTE = "(sits OK while paused; once resumed it is judged on its window at once and pages if no run lies in it: run the job by hand just before resuming)";
+export const RESUME_NOTE = "(sits OK while paused; once resumed it is watched from the `pulumi up` that resumes it and pages only if the job misses its first run due after that)";
 
 export function alarmName(regime: string, spec: Pick<AlarmSpec, "resource" | "metric" | "severity">): string {
   return `${regime}-${spec.resource}-${spec.metric}-${spec.severity}`;
@@ -127,10 +126,10 @@ export function createAlarms(
 /**
  * The watch start of a paused job's alarm: the end of time, so that every period of its window lies
  * before it and counts as good (watchGate). A paused job's alarm therefore sits OK while its job
- * does not run; once the job is resumed its watch start returns to the resource creation date, the
- * alarm sees the window without a run, goes from OK to ALARM at its next evaluation and notifies (an
- * alarm's actions run when it changes state, such as from OK to ALARM: CloudWatch user guide, "Acting
- * on alarm changes"; one that stays in ALARM notifies no more).
+ * does not run; once the job is resumed its watch start is the `pulumi up` that resumed it
+ * (components/watch-start.ts jobWatchStart), and if the job then misses its window the alarm goes
+ * from OK to ALARM and notifies (an alarm's actions run when it changes state, such as from OK to
+ * ALARM: CloudWatch user guide, "Acting on alarm changes"; one that stays in ALARM notifies no more).
  */
 export const PAUSED_WATCH_START = "9999-12-31T23:59:59Z";
 
@@ -176,9 +175,10 @@ export interface GateMetric {
  * "breaching" counts them as breaching all the same (the periods before it hold EPOCH's 1s): the
  * callers keep "breaching".
  *
- * `since`: the watch start (ISO 8601), the creation date of a resource made with the job (stamped
- * by AWS; for an SSH host's file backup, by the local command that follows its first install), fixed
- * at deploy and kept across later deploys; `paused`: the job is paused on purpose, its watch
+ * `since`: the watch start (ISO 8601, components/watch-start.ts jobWatchStart): the creation date of
+ * a resource made with the job (stamped by AWS; for an SSH host's file backup, by the local command
+ * that follows its first install), or the `pulumi up` that last resumed the job, whichever is later,
+ * kept across later deploys; `paused`: the job is paused on purpose, its watch
  * start is PAUSED_WATCH_START and every period counts as good. `returnData` false when the caller
  * builds its result from `watched` (the availability windows: 100 * watched). CloudWatch bills a
  * metric math alarm per metric it reads: the gate reads no metric more than `metrics` do.

@@ -155,12 +155,15 @@ export function rpoAlarmResource(dbId: string, watched: boolean): string {
  * The overdue watcher's job holding an RPO longer than a metric alarm sees: job `<id>/rpo`, overdue
  * (P0) once the newest run marker of the backup is older than rpoHours (maxAgeSeconds; no tolerance:
  * rpoHours is the promise); `paused` with the backup, keeping its alarm with the actions off.
+ * `since`: the backup task's watch start (ScheduledTask.watchStart): a backup resumed after a pause
+ * has rpoHours from the resume before it is overdue, and a paused one (PAUSED_WATCH_START) is never.
  */
-export function rpoWatchedJob(db: Pick<DatabaseConfig, "id" | "backup">, schedule: Pick<Schedule, "expression" | "timezone">): WatchedJobSpec {
+export function rpoWatchedJob(db: Pick<DatabaseConfig, "id" | "backup">, schedule: Pick<Schedule, "expression" | "timezone">, since?: pulumi.Input<string>): WatchedJobSpec {
   return {
     job: `${db.id}/rpo`,
     resource: rpoAlarmResource(db.id, true),
     prefix: runMarkerPrefix(db.id, "backup"),
+    ...(since !== undefined ? { since } : {}),
     expression: schedule.expression,
     timezone: schedule.timezone,
     toleranceSeconds: 0,
@@ -321,21 +324,6 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         environment = { ...environment, ...runMarkerSettings(db.id, task, args.vault.bucketName) };
         statements = [...statements, ...args.vault.writeStatements([prefix])];
       }
-      if (!dbTaskMissedRunWindow(task, db, runners, schedule) && !paused) {
-        const prefix = runMarkerPrefix(db.id, task);
-        this.watchedJobs.push({
-          job: `${db.id}/${task}`,
-          resource: `db-${db.id}-${task}`,
-          prefix,
-          expression: schedule.expression,
-          timezone: schedule.timezone,
-          // The run's own length plus the Scheduler's retries (maximumEventAgeSeconds 3600).
-          toleranceSeconds: timeoutSeconds + OVERDUE_TOLERANCE_MARGIN_SECONDS,
-          severity,
-          description: `${task} of database ${db.id}`,
-          byHand: `the job's log group and dead-letter queue, then run it by hand with \`npm run task -- ${task}\`.`,
-        });
-      }
       this.tasks[task] = new ScheduledTask(
         `${name}-${task}`,
         {
@@ -359,6 +347,23 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         },
         { parent: this },
       );
+      if (!dbTaskMissedRunWindow(task, db, runners, schedule) && !paused) {
+        const prefix = runMarkerPrefix(db.id, task);
+        this.watchedJobs.push({
+          job: `${db.id}/${task}`,
+          resource: `db-${db.id}-${task}`,
+          prefix,
+          // Measured from the task's watch start when it has not succeeded since (a resumed task: the resume).
+          since: this.tasks[task]!.watchStart,
+          expression: schedule.expression,
+          timezone: schedule.timezone,
+          // The run's own length plus the Scheduler's retries (maximumEventAgeSeconds 3600).
+          toleranceSeconds: timeoutSeconds + OVERDUE_TOLERANCE_MARGIN_SECONDS,
+          severity,
+          description: `${task} of database ${db.id}`,
+          byHand: `the job's log group and dead-letter queue, then run it by hand with \`npm run task -- ${task}\`.`,
+        });
+      }
     };
 
     const heavy = (task: DbTaskName, runner: Runner): TaskCode =>
@@ -483,7 +488,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
     this.rpoWatched = rpoWatchedByOverdueWatcher(db.backup.rpoHours);
     if (this.rpoWatched) {
       const schedule = schedules.backup!;
-      this.watchedJobs.push(rpoWatchedJob(db, schedule));
+      this.watchedJobs.push(rpoWatchedJob(db, schedule, this.tasks.backup.watchStart));
       this.rpoAlarmName = pulumi.output(alarmName(args.regime, { resource: rpoAlarmResource(db.id, true), metric: "overdue", severity: "P0" }));
       this.registerOutputs({ rpoAlarmName: this.rpoAlarmName });
       return;
@@ -501,8 +506,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         paused: db.backup.paused,
         args: {
           // Gated on the backup task's watch start (watchGate): a new database does not page before
-          // its first backup was due, and a paused backup's alarm sits OK, so that a resumed backup
-          // that does not run pages (a state change) instead of staying in ALARM silently.
+          // its first backup was due, a paused backup's alarm sits OK, and a resumed backup is
+          // watched from its resume: it pages (a state change) if it misses its first backup after it.
           metricQueries: watchGate({
             metrics: [
               {

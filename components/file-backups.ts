@@ -29,12 +29,14 @@
  * command, stamping the date once, kept in the stack's state: a host added later is measured from its
  * own install, not paged for runs due before it). The missed-run alarms are gated on the same watch
  * start (components/alarms.ts watchGate): a new backup, or a new host, does not page before its first
- * backup was due; a paused backup's alarm sits OK and pages once resumed if no backup lies in its window.
+ * backup was due; a paused backup's alarm sits OK, and once resumed the backup is watched from the
+ * `pulumi up` that resumed it (components/watch-start.ts), as a new one is.
  */
 import * as aws from "@pulumi/aws";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, watchGate, type Severity } from "./alarms";
+import { jobWatchStart } from "./watch-start";
 import { sshHostNamePart, type FileBackup, type HostGroup } from "../regime/logs";
 import {
   FILE_BACKUP_METRIC,
@@ -298,10 +300,12 @@ function hostGroupFileBackups(
         // already pages at the backup's severity when its association stops running; a second page would say the same.
         { schedule: { name: docName, kind: "file backup", runs: schedule.association, configKey: `logs.hostGroups[${g.name}].fileBackups[${b.name}].schedule` } },
       );
-      // The tagged instances together: their metric has no Host.
-      missedBackupAlarm(scope, g, b, schedule, doc.createdDate);
+      // The tagged instances together: their metric has no Host. Their watch start: the document's
+      // creation (it stays while the backup is paused), or the `pulumi up` that last resumed the backup.
+      const since = jobWatchStart(`${name}-${g.name}-${b.name}-file-backup`, { created: doc.createdDate, paused: b.paused, what: `logs.hostGroups[${g.name}].fileBackups[${b.name}]` }, { parent });
+      missedBackupAlarm(scope, g, b, schedule, since);
       recordRuns();
-      if (weekly) out.watchedJobs.push(fileBackupWatchedJob(args.regime, g, b, schedule, doc.createdDate)!);
+      if (weekly) out.watchedJobs.push(fileBackupWatchedJob(args.regime, g, b, schedule, since)!);
     }
     if (g.sshHosts.length > 0) {
       cronFiles[b.name] = { scripts: hostScripts, cron: renderCronFile({ regime: args.regime, group: g.name, name: b.name, hostCron: schedule.hostCron!, description: schedule.description, paused: b.paused }) };
@@ -323,17 +327,23 @@ function hostGroupFileBackups(
           }),
         );
     const installed = runOnSshHosts(scope, g, g.sshHosts, "file-backups-ssh", install);
+    // Every backup, paused ones too: a paused backup keeps its watch start's state, so that resuming it is stamped.
     for (const { b, schedule, weekly } of onHosts) {
-      if (!weekly && !fileBackupMissedRunWindow(schedule)) continue;
       for (const h of g.sshHosts) {
         // No AWS resource per host carries a date: stamp the first `pulumi up` that installed the cron on
-        // this host, once (after its install command; no triggers: never run again, kept in the state):
-        // the watch start of this host's backup, for its missed-run alarm's gate or its watcher job.
-        const since = new command.local.Command(
+        // this host, once (after its install command; no triggers: never run again, kept in the state),
+        // or the `pulumi up` that last resumed the backup: the watch start of this host's backup, for its
+        // missed-run alarm's gate or its watcher job.
+        const installedAt = new command.local.Command(
           `${name}-${g.name}-${b.name}-file-backup-since-${sshHostNamePart(h.host)}`,
           { create: "date -u +%Y-%m-%dT%H:%M:%SZ" },
           { parent, dependsOn: [installed[h.host]] },
         ).stdout.apply((o) => o.trim());
+        const since = jobWatchStart(
+          `${name}-${g.name}-${b.name}-file-backup-${sshHostNamePart(h.host)}`,
+          { created: installedAt, paused: b.paused, what: `logs.hostGroups[${g.name}].fileBackups[${b.name}] on SSH host ${h.host}` },
+          { parent },
+        );
         missedBackupAlarm(scope, g, b, schedule, since, h);
         if (weekly) out.watchedJobs.push(fileBackupWatchedJob(args.regime, g, b, schedule, since, h)!);
       }
@@ -371,7 +381,7 @@ function missedBackupAlarm(
       paused: b.paused,
       args: {
         // Gated on the watch start (watchGate): its SSM document's creation, or the first install of
-        // the host's cron; a paused backup's alarm sits OK.
+        // the host's cron, or the backup's last resume; a paused backup's alarm sits OK.
         metricQueries: watchGate({
           metrics: [{ id: "backups", metric: { namespace: METRICS_NAMESPACE_DEFAULT, metricName: FILE_BACKUP_METRIC, dimensions: fileBackupDimensions(args.regime, g.name, b.name, host?.host), stat: "Sum", period: window.period } }],
           since,

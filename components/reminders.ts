@@ -23,6 +23,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, watchGate, type AlertTopics, type Severity } from "./alarms";
+import { jobWatchStart } from "./watch-start";
 import { physicalName } from "./naming";
 import { recordSchedule } from "./plan-record";
 import { historyLookbackSeconds, OVERDUE_TOLERANCE_MARGIN_SECONDS, type WatchedJobSpec } from "./overdue-watch";
@@ -152,13 +153,15 @@ export class Reminders extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const groupCreated: Record<string, pulumi.Output<string>> = {};
+    const watchStarts: Record<string, pulumi.Output<string>> = {};
     const schedules = args.reminders.map((r) => {
       const window = reminderMissedRunWindow(r);
       // A group of its own gives the reminder its own InvocationAttemptCount (dimension ScheduleGroup):
       // the missed-run alarm's metric, or the overdue watcher's history for a sparse one.
       const group = new aws.scheduler.ScheduleGroup(`${name}-${r.name}`, { name: reminderScheduleGroup(name, r.name), tags }, { parent: this });
-      groupCreated[r.name] = group.creationDate;
+      // Its watch start: the group's creation, or the `pulumi up` that last resumed the reminder (jobWatchStart).
+      const since = jobWatchStart(`${name}-${r.name}`, { created: group.creationDate, paused: r.paused, what: `reminders[${r.name}]` }, { parent: this });
+      watchStarts[r.name] = since;
       const scheduleName = `${name}-${r.name}`.slice(0, 64);
       const schedule = new aws.scheduler.Schedule(
           `${name}-${r.name}`,
@@ -193,11 +196,12 @@ export class Reminders extends pulumi.ComponentResource {
             treatMissingData: "breaching",
             paused: r.paused,
             args: {
-              // Gated on the reminder's watch start, its schedule group's creation (watchGate): a new
-              // reminder does not page before its first start was due; a paused one's alarm sits OK.
+              // Gated on the reminder's watch start, its schedule group's creation or its last resume
+              // (watchGate): a new or resumed reminder does not page before its first start was due; a
+              // paused one's alarm sits OK.
               metricQueries: watchGate({
                 metrics: [{ id: "starts", metric: { namespace: "AWS/Scheduler", metricName: "InvocationAttemptCount", dimensions: { ScheduleGroup: group.name }, stat: "Sum", period: window.period } }],
-                since: group.creationDate,
+                since,
                 paused: r.paused,
                 label: "starts (1 before the watch start)",
                 what: `reminders[${r.name}] missed-run alarm`,
@@ -237,7 +241,7 @@ export class Reminders extends pulumi.ComponentResource {
       tags,
     );
 
-    this.watchedJobs = args.reminders.flatMap((r) => reminderWatchedJob(name, r, groupCreated[r.name]) ?? []);
+    this.watchedJobs = args.reminders.flatMap((r) => reminderWatchedJob(name, r, watchStarts[r.name]) ?? []);
     this.scheduleNames = pulumi.all(schedules.map((s) => s.name));
     this.registerOutputs({ scheduleNames: this.scheduleNames });
   }

@@ -20,8 +20,9 @@
  *   (the errors and duration alarms) and `TaskSucceeded` when a missed-run alarm reads it; RUN_METRICS
  *   in the container's environment names them.
  * The missed-run alarm is gated on the job's watch start (`watchStart`, its task role's creation:
- * components/alarms.ts watchGate): it does not page before the job was first due, and a paused job's
- * alarm sits OK, so that a resumed job that does not run changes its state and pages.
+ * components/alarms.ts watchGate): it does not page before the job was first due, a paused job's
+ * alarm sits OK, and a resumed job is watched afresh from the `pulumi up` that resumed it
+ * (components/watch-start.ts): it pages if it misses its first due run after the resume.
  * Task metrics are Embedded Metric Format lines in namespace METRICS_NAMESPACE with dimensions
  * { service: REGIME_NAME, Task: <task name>, Instance }; the component sets those variables, so an
  * alarm watches exactly the metric the code writes.
@@ -33,6 +34,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, SEVERITIES, watchGate, type AlertTopics, type Severity } from "./alarms";
+import { jobWatchStart } from "./watch-start";
 import { assumeRolePolicy, policyJson, type IamStatement } from "./iam";
 import { physicalName, withoutPrefix } from "./naming";
 import { isIanaTimezone, LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MEMORY_MB, LOG_RETENTION_DAYS, NEAR_TIMEOUT_FRACTION } from "../regime/limits";
@@ -528,10 +530,12 @@ export class ScheduledTask extends pulumi.ComponentResource {
   /** False when the expected interval is longer than a metric alarm can watch (7 days). */
   public readonly missedRunWatched: boolean;
   /**
-   * The job's watch start (ISO 8601): when its task role was created, stamped by IAM (`createDate`),
-   * made with the job and kept across its updates and pauses. Its missed-run alarm counts every
-   * period before it as a run (watchGate), and the overdue watcher measures a task that never ran
-   * from it; a database's RPO alarm and the endpoints' down alarms read it from their task.
+   * The job's watch start (ISO 8601, components/watch-start.ts jobWatchStart): when its task role
+   * was created, stamped by IAM (`createDate`, made with the job and kept across its updates and
+   * pauses), or the `pulumi up` that last resumed it, whichever is later; PAUSED_WATCH_START while
+   * paused. Its missed-run alarm counts every period before it as a run (watchGate), and the overdue
+   * watcher measures the task from it when it has not run since; a database's RPO alarm and the
+   * endpoints' down alarms read it from their task.
    */
   public readonly watchStart: pulumi.Output<string>;
   /** Resource part of the task's alarm names (`health-task`). */
@@ -790,7 +794,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
         );
     }
 
-    this.watchStart = taskRole.createDate;
+    this.watchStart = jobWatchStart(name, { created: taskRole.createDate, paused: args.paused, what: `task ${args.taskName} (${name})` }, { parent: this });
     const schedulerRole = new aws.iam.Role(
       `${name}-scheduler`,
       {

@@ -3,6 +3,7 @@
  * inputs, and given deterministic ids and ARNs, so the plan is the same on any machine.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { WATCH_START_TYPE, watchStartAfterUp, type WatchStartState } from "../components/watch-start";
 
 export const ACCOUNT = "123456789012";
 export const REGION = "us-east-1";
@@ -111,13 +112,31 @@ function framelessDebuggablePromises(): void {
  * `stackOutputs`: outputs other stacks are expected to have (organization/project/stack -> name ->
  * value), served to StackReferences, which cannot be read without the Pulumi service.
  */
-export function installPlanMocks(project: string, stack: string, stackOutputs: Record<string, Record<string, unknown>> = {}): RecordedResource[] {
+/**
+ * `watchStarts`: the jobs' WatchStart states (components/watch-start.ts) by resource name: `prior`,
+ * what a previous `pulumi up` left (the provider's create for a name not in it), and `after`, filled
+ * with what this run leaves.
+ */
+export function installPlanMocks(
+  project: string,
+  stack: string,
+  stackOutputs: Record<string, Record<string, unknown>> = {},
+  watchStarts: { prior: Record<string, WatchStartState>; after: Record<string, WatchStartState> } = { prior: {}, after: {} },
+): RecordedResource[] {
   const recorded: RecordedResource[] = [];
   const parents = new Map<string, string>();
   pulumi.runtime.setMocks(
     {
-      newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
-        recorded.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs, parent: parents.get(`${args.type}::${args.name}`) ?? "" });
+      newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } | Promise<{ id: string; state: Record<string, unknown> }> {
+        // A dynamic resource's inputs carry its serialized provider (`__provider`): code, not what the plan shows.
+        const { __provider: _provider, ...inputs } = args.inputs as Record<string, unknown>;
+        recorded.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs, parent: parents.get(`${args.type}::${args.name}`) ?? "" });
+        // A job's watch start (components/watch-start.ts): the provider's own create, or diff and update from the state a previous up left.
+        if (args.type === WATCH_START_TYPE)
+          return watchStartAfterUp(watchStarts.prior[args.name], { paused: inputs.paused === true }).then((state) => {
+            watchStarts.after[args.name] = state;
+            return { id: `${args.name}-id`, state: { ...state } };
+          });
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "pulumi:pulumi:StackReference") {
           const ref = String(args.inputs.name ?? args.name);

@@ -11,6 +11,7 @@ import YAML from "yaml";
 import { nextRuns, formatLocal, type Schedule } from "../regime/schedule";
 import { bundledSettingsByFunction, estimateCost, type CostEstimate } from "./cost";
 import { installPlanMocks, type RecordedResource } from "./mocks";
+import type { WatchStartState } from "../components/watch-start";
 import { auditResources, planPromises, type PlanPromises } from "./promises";
 import { auditNamesAndPolicies } from "./resource-audit";
 import { cpuMsSince, promiseCheckContext } from "../components/promises";
@@ -28,6 +29,12 @@ export interface PlanOptions {
   root?: string;
   /** false: plan without the promise check (to measure what it costs); default true. */
   promises?: boolean;
+  /**
+   * The jobs' WatchStart states (components/watch-start.ts) a previous `pulumi up` of the stack left,
+   * by resource name (`watchStarts` of an earlier runPlan): the plan is then of the stack's next up,
+   * and a job resumed since gets its resume stamped. Default: none, the stack's first up.
+   */
+  watchStarts?: Record<string, WatchStartState>;
 }
 
 export interface CalendarEntry {
@@ -265,14 +272,15 @@ export function scheduleRecordOf(r: RecordedResource, record: PlanRecord): Sched
  * The plan, every resource the program registered with its inputs (for tests and tooling), and what
  * the program recorded beside them (components/plan-record.ts: the calendar picture reads its schedules).
  */
-export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resources: RecordedResource[]; record: PlanRecord }> {
+export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resources: RecordedResource[]; record: PlanRecord; watchStarts: Record<string, WatchStartState> }> {
   const root = opts.root ?? path.resolve(__dirname, "..");
   // A config file Pulumi.<name>.yaml plans stack <name>, as Pulumi would name it.
   const stack = opts.stack ?? (opts.configFile ? (/^Pulumi\.([\w.-]+)\.ya?ml$/.exec(path.basename(opts.configFile))?.[1] ?? "prod") : "prod");
   const configFile = opts.configFile ? path.resolve(opts.configFile) : path.join(root, `Pulumi.${stack}.yaml`);
   const { config, secretKeys } = readStackConfig(configFile);
 
-  const recorded = installPlanMocks(PROJECT, stack, referencedStackOutputs(config));
+  const watchStarts: Record<string, WatchStartState> = {};
+  const recorded = installPlanMocks(PROJECT, stack, referencedStackOutputs(config), { prior: opts.watchStarts ?? {}, after: watchStarts });
   pulumi.runtime.setAllConfig(config, secretKeys);
   const check = promiseCheckContext();
   check.from = opts.from;
@@ -371,5 +379,5 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     ...(report ? { promises: planPromises(report) } : {}),
     outputs,
   };
-  return { plan, resources: recorded, record };
+  return { plan, resources: recorded, record, watchStarts };
 }

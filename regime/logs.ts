@@ -446,7 +446,7 @@ export const fileBackupSchema = z
       .describe("each archive and its manifest are readable this many days (S3 rounds to the next midnight UTC), then kept 1 day as a noncurrent version and removed"),
     severity: severity.default("P1").describe("severity of the alarm when no backup was recorded within the schedule's interval: each SSH host has its own alarm (its own overdue watch, weekly), the tagged instances one together"),
     paused: paused.describe(
-      "true: the backup stops until it is set back: no State Manager association (tagged hosts; the document stays), the SSH hosts' cron line commented out, the missed-backup alarm silent and OK, its prefix's lifecycle rule kept Disabled (no archive it stored expires); set back, it pages at once unless a backup lies in its window: run the backup by hand when resuming (the plan lists it paused)",
+      "true: the backup stops until it is set back: no State Manager association (tagged hosts; the document stays), the SSH hosts' cron line commented out, the missed-backup alarm silent and OK, its prefix's lifecycle rule kept Disabled (no archive it stored expires); set back, it is watched afresh from that `pulumi up` and pages only if it misses its first backup due after it (the plan lists it paused)",
     ),
   })
   .strict();

@@ -33,7 +33,7 @@ export const schedule = z.union([z.string().min(1, "must not be empty"), z.objec
 export const paused = z
   .boolean()
   .optional()
-  .describe("true: the job's schedule is disabled and its missed-run watch silent (its alarm sits OK) until it is set back; then the alarm pages at once unless a run lies in its window: run the job by hand when resuming (the plan lists it paused)");
+  .describe("true: the job's schedule is disabled and its missed-run watch silent (its alarm sits OK) until it is set back; then it is watched afresh from the `pulumi up` that sets it back, and pages only if it misses its first run due after that (the plan lists it paused)");
 
 // ---------------------------------------------------------------- values that end up in IAM policies
 

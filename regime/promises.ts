@@ -37,12 +37,13 @@
  * a period is 10, 20, 30 or a multiple of 60 seconds.
  *
  * Watch start: every alarm on something that should happen (a run, a success, a healthy check) is
- * gated on its job's watch start, a creation date AWS stamps on a resource made with the job
- * (components/alarms.ts watchGate): a period that starts before it counts as one success, every later
+ * gated on its job's watch start, a creation date AWS stamps on a resource made with the job, or
+ * the `pulumi up` that last resumed the job when that is later (components/alarms.ts watchGate,
+ * components/watch-start.ts): a period that starts before it counts as one success, every later
  * one holds its count with no data filled as 0. After the watch start the alarm pages exactly as
  * modelled here (the figures below); before it, it is OK, so a new job or database does not page
  * before it was due. A paused job's alarm counts every period as good and sits OK; resumed, it is
- * judged on its window at once.
+ * watched from the resume as a new job is.
  */
 import { DEPLOY_LIMITS, limitExcess, LAMBDA_MAX_TIMEOUT_SECONDS, type DeployLimit, type DeployLimitId } from "./limits";
 import { SEVERITIES, type Severity } from "./severity";

@@ -104,7 +104,7 @@ const backupSchema = z
   .object({
     schedule: schedule.default("daily at 02:00").describe("when pg_dump runs (seed 001: Daily at 2:00 AM EST)"),
     paused: paused.describe(
-      "true: the backup's schedule is disabled, its missed-run watch and RPO alarm silent (they sit OK), and its tiers' lifecycle rules kept Disabled (no backup it stored expires) until it is set back; then the alarms page at once unless a backup lies in their window: run the backup by hand when resuming (the plan lists it paused)",
+      "true: the backup's schedule is disabled, its missed-run watch and RPO alarm silent (they sit OK), and its tiers' lifecycle rules kept Disabled (no backup it stored expires) until it is set back; then they watch it afresh from that `pulumi up` and page only if it misses its first backup due after it (the plan lists it paused)",
     ),
     retention: tierRetentionSchema.default({ daily: 30, weekly: 90, monthly: 365 }).describe("days each tier of backup is kept (seed 001: 30 days, 90 days S3; seed 002: 30 days, archive 1 year)"),
     weeklyOn: z.enum(["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]).default("Sunday").describe("the day whose backup is kept as the weekly one"),

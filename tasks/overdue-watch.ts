@@ -11,6 +11,9 @@
  * breaching, and a watcher that stops is paged by its own missed-run, errors and dead-letter alarms.
  * A job that has never succeeded is measured from the first time the watcher saw it
  * (`watching-since.json`, written once), so a fresh deployment does not page for runs due before it.
+ * A job's `since` (its watch start) is later than its last success when the job was resumed after a
+ * pause: it is then measured from its watch start, the `pulumi up` that resumed it, so that it is
+ * overdue only if it misses its first due run after the resume (plus its tolerance).
  *
  * A job that writes no marker carries `history`: the metric its successes are counted in, and its last
  * run is the newest hour with a data point of that metric in CloudWatch (tasks/lib/metric-history.ts).
@@ -78,7 +81,16 @@ export const watchedJobSchema = z
      * seconds (plus toleranceSeconds). An RPO beyond what a metric alarm can see (rpoHours > 168).
      */
     maxAgeSeconds: z.number().int().min(3600).optional(),
-    /** Watch start of a job without markers (ISO 8601): it never ran when nothing ran since; a reminder's is its schedule group's creation, a file backup's its SSM document's creation (tagged instances), or for an SSH host's own job the time its cron was first installed there. */
+    /**
+     * The job's watch start (ISO 8601, components/watch-start.ts): a success before it does not count,
+     * and the job is judged from it when it has not succeeded since (a job resumed after a pause is
+     * watched from the resume, not from its last run before the pause). Needed by a job without
+     * markers; a reminder's is its schedule group's creation, a file backup's its SSM document's
+     * creation (tagged instances) or for an SSH host's own job the time its cron was first installed
+     * there, a task's its role's creation; in each case the `pulumi up` that last resumed the job
+     * when that is later. A job with markers that never succeeded is judged from the later of this
+     * and watching-since.json.
+     */
     since: z.iso.datetime({ offset: true, message: "must be an ISO 8601 time" }).optional(),
     /** A State Manager association: its last run and creation date from SSM DescribeAssociation (tasks/lib/association-history.ts). */
     association: z.object({ id: z.string().min(1) }).strict().optional(),
@@ -101,7 +113,7 @@ export interface JobVerdict {
   job: string;
   /** The last success; for an association, its last run whatever its outcome (a failed run pages elsewhere: tasks/lib/association-history.ts). */
   lastSuccess?: string;
-  /** Start of the watch when the job never succeeded. */
+  /** Start of the watch when the job has not succeeded since it (never succeeded, or last succeeded before it was resumed): it is judged from this. */
   watchingSince?: string;
   /** The association no longer exists in State Manager (deleted outside the program): overdue from now on. */
   gone?: true;
@@ -165,11 +177,19 @@ async function verdict(job: WatchedJob, src: Sources, now: Date, fromHistory: Da
   }
   const m = job.prefix ? await readMarkers(src.s3!, src.bucket!, job.prefix) : {};
   if (job.history) m.lastSuccess = fromHistory;
-  const since = m.lastSuccess ? undefined : job.prefix ? (m.watchingSince ?? (await startWatching(src.s3!, src.bucket!, job.prefix, now))) : new Date(job.since!);
+  const start = job.since ? new Date(job.since) : undefined;
+  // A success before the watch start (a job resumed after a pause: its last run before the pause) does not count.
+  const from = m.lastSuccess && !(start && start > m.lastSuccess) ? m.lastSuccess : undefined;
+  let since: Date | undefined;
+  if (!from) {
+    const seen = job.prefix && !m.lastSuccess ? (m.watchingSince ?? (await startWatching(src.s3!, src.bucket!, job.prefix, now))) : undefined;
+    since = seen && !(start && start > seen) ? seen : start!;
+  }
   return {
     job: job.job,
-    ...(m.lastSuccess ? { lastSuccess: m.lastSuccess.toISOString() } : { watchingSince: since!.toISOString() }),
-    ...judge(job, m.lastSuccess ?? since!, now),
+    ...(m.lastSuccess ? { lastSuccess: m.lastSuccess.toISOString() } : {}),
+    ...(from ? {} : { watchingSince: since!.toISOString() }),
+    ...judge(job, from ?? since!, now),
   };
 }
 
@@ -201,7 +221,7 @@ async function run(s: z.infer<typeof settings>, ctx: TaskContext): Promise<Overd
     recordMetric(ctx, "Overdue", MetricUnit.Count, v.overdue ? 1 : 0, ["Job", job.job], v.overdue);
     if (v.gone) ctx.log.warn(`job overdue: ${job.job}: association ${job.association!.id} no longer exists in State Manager`, { ...v });
     else if (v.overdue) {
-      ctx.log.warn(`job overdue: ${job.job} expected by ${v.expectedBy}, due by ${v.dueBy}, ${Math.round(v.overdueSeconds / 3600)} h late; last success ${v.lastSuccess ?? `never (watched since ${v.watchingSince})`}`, { ...v });
+      ctx.log.warn(`job overdue: ${job.job} expected by ${v.expectedBy}, due by ${v.dueBy}, ${Math.round(v.overdueSeconds / 3600)} h late; last success ${v.lastSuccess ?? "never"}${v.watchingSince ? ` (watched since ${v.watchingSince})` : ""}`, { ...v });
     } else ctx.log.info(`job on time: ${job.job}`, { ...v });
   });
   return { at: now.toISOString(), jobs, overdue: jobs.filter((j) => j.overdue).map((j) => j.job) };

@@ -390,6 +390,8 @@ describe("ScheduledTask on Lambda", () => {
       "regime:task:ScheduledTask": 1,
       "aws:sqs/queue:Queue": 1,
       "aws:cloudwatch/logGroup:LogGroup": 1,
+      // Its watch start: the role's creation, or the `pulumi up` that last resumed it (components/watch-start.ts).
+      "pulumi-nodejs:dynamic/regime:WatchStart": 1,
       "aws:iam/role:Role": 2,
       "aws:iam/rolePolicy:RolePolicy": 2,
       "aws:lambda/function:Function": 1,
@@ -612,6 +614,8 @@ describe("ScheduledTask on Fargate", () => {
       "regime:task:ScheduledTask": 1,
       "aws:sqs/queue:Queue": 1,
       "aws:cloudwatch/logGroup:LogGroup": 1,
+      // Its watch start: the role's creation, or the `pulumi up` that last resumed it (components/watch-start.ts).
+      "pulumi-nodejs:dynamic/regime:WatchStart": 1,
       "aws:iam/role:Role": 3,
       "aws:iam/rolePolicy:RolePolicy": 3,
       "aws:ecs/taskDefinition:TaskDefinition": 1,

@@ -94,6 +94,6 @@ describe("a paused file backup", () => {
     expect(gate("prod-logs-boardroom-backup-uploads-missed-run-P1")).toBe(`IF(EPOCH(backups) < ${never}, 1, FILL(backups, 0))`);
     expect(gate("prod-logs-crm-backup-uploads-host-10-0-0-7-missed-run-P1")).toBe(`IF(EPOCH(backups) < ${never}, 1, FILL(backups, 0))`);
     expect(gate("prod-logs-boardroom-backup-app-files-missed-run-P1")).toBe(`IF(EPOCH(backups) < ${Date.parse(MOCK_CREATION_DATE) / 1000}, 1, FILL(backups, 0))`);
-    expect(alarms["prod-logs-boardroom-backup-uploads-missed-run-P1"].alarmDescription).toMatch(/^\[P1\] \(paused: notifies nobody until the job is resumed\) \(sits OK while paused; once resumed it is judged on its window at once/);
+    expect(alarms["prod-logs-boardroom-backup-uploads-missed-run-P1"].alarmDescription).toMatch(/^\[P1\] \(paused: notifies nobody until the job is resumed\) \(sits OK while paused; once resumed it is watched from the `pulumi up` that resumes it/);
   });
 });

@@ -26,6 +26,7 @@ import { fileBackupWatchedJob } from "../components/file-backups";
 import type { WatchedJobSpec } from "../components/overdue-watch";
 import { FILE_BACKUP_METRIC, FILE_BACKUP_TASK, fileBackupDimensions, fileBackupSchedule, renderFileBackupScript } from "../regime/file-backups";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+import { PAUSED_WATCH_START } from "../components/alarms";
 
 let s3: TestS3;
 let cw: TestCloudWatch;
@@ -502,6 +503,65 @@ describe("overdue-watch: an RPO longer than a metric alarm sees, from the backup
     const fresh = { ...rpo, prefix: "runs/rpo-new/backup/" };
     expect((await watch([fresh], "2027-03-01T00:00:00Z")).jobs[0]).toMatchObject({ watchingSince: "2027-03-01T00:00:00.000Z", overdue: false });
     expect((await watch([fresh], "2027-03-08T03:00:00Z")).jobs[0]).toMatchObject({ watchingSince: "2027-03-01T00:00:00.000Z", overdue: true, overdueSeconds: 3600 });
+  });
+});
+
+describe("overdue-watch: a job resumed after a pause is watched from the `pulumi up` that resumed it (its since)", () => {
+  // A monthly drill (first Sunday, 02:00 UTC) that last succeeded on January 3, was paused, and was
+  // resumed on March 20 at 12:00: February's and March's runs were skipped on purpose.
+  const drill = { job: "app/resumed-drill", prefix: "runs/app/resumed-drill/", ...MONTHLY, toleranceSeconds: 900 + 3600, since: "2027-03-20T12:00:00Z" };
+  // A weekly file backup (Sunday 04:00 UTC) that last ran on May 2, was paused over May 9's run and
+  // resumed at 06:15 that day, after its due time (04:00 + 2 h); its history still holds May 2.
+  const schedule = fileBackupSchedule("weekly on Sunday at 04:00", "UTC");
+  const { resource: _r, severity: _s, description: _d, byHand: _b, ...media } = fileBackupWatchedJob("prod", { name: "app" }, { name: "media", severity: "P1" }, schedule)!; // eslint-disable-line @typescript-eslint/no-unused-vars
+  const backup = { ...media, since: "2027-05-09T06:15:00Z" };
+  // An RPO of 170 h held from markers: the backup last ran March 3, paused, resumed April 1 00:00.
+  const rpo = { job: "app/resumed-rpo", prefix: "runs/rpo-resumed/backup/", expression: "cron(0 3 ? * WED *)", timezone: "UTC", toleranceSeconds: 0, maxAgeSeconds: 170 * 3600, since: "2027-04-01T00:00:00Z" };
+
+  beforeAll(async () => {
+    cw.clear();
+    await putMarker(drill.prefix, new Date("2027-01-03T02:10:00Z"));
+    await putMarker(rpo.prefix, new Date("2027-03-03T03:40:00Z"));
+    cw.put({ namespace: METRICS_NAMESPACE_DEFAULT, metricName: FILE_BACKUP_METRIC, dimensions: { service: "prod", Task: FILE_BACKUP_TASK, Instance: "app/media" }, at: new Date("2027-05-02T04:20:00Z"), value: 1 });
+  });
+
+  it("a resumed monthly drill is not overdue for the runs skipped while paused; it is once its first run after the resume (April 4) is late", async () => {
+    const emf = await captureEmf(async () => {
+      const r = await watch([drill], "2027-03-20T13:00:00Z");
+      expect(r.jobs[0]).toEqual({ job: "app/resumed-drill", lastSuccess: "2027-01-03T02:10:00.000Z", watchingSince: "2027-03-20T12:00:00.000Z", expectedBy: "2027-04-04T02:00:00.000Z", dueBy: "2027-04-04T03:15:00.000Z", overdue: false, overdueSeconds: 0 });
+    });
+    expect(emf.filter((l) => "Overdue" in l)).toEqual([]);
+    // Without the resume as its watch start, February's run (after January's success) made it overdue at once.
+    const { since: _, ...unresumed } = drill; // eslint-disable-line @typescript-eslint/no-unused-vars
+    expect((await watch([unresumed], "2027-03-20T13:00:00Z")).jobs[0]).toMatchObject({ expectedBy: "2027-02-07T02:00:00.000Z", overdue: true });
+    expect((await watch([drill], "2027-04-04T03:14:00Z")).overdue).toEqual([]);
+    const late = await watch([drill], "2027-04-04T03:16:00Z");
+    expect(late.overdue).toEqual(["app/resumed-drill"]);
+    expect(late.jobs[0]).toMatchObject({ watchingSince: "2027-03-20T12:00:00.000Z", overdueSeconds: 60 });
+    // Its first success after the resume: judged from it again, the next expected is May's.
+    await putMarker(drill.prefix, new Date("2027-04-04T02:20:00Z"));
+    expect((await watch([drill], "2027-04-04T04:00:00Z")).jobs[0]).toEqual({
+      job: "app/resumed-drill",
+      lastSuccess: "2027-04-04T02:20:00.000Z",
+      expectedBy: "2027-05-02T02:00:00.000Z",
+      dueBy: "2027-05-02T03:15:00.000Z",
+      overdue: false,
+      overdueSeconds: 0,
+    });
+  });
+
+  it("a weekly file backup resumed after its missed run is not overdue for it; it is once the next Sunday's is 2 h late", async () => {
+    const r = await watch([backup], "2027-05-09T06:30:00Z");
+    expect(r.jobs[0]).toMatchObject({ lastSuccess: "2027-05-02T05:00:00.000Z", watchingSince: "2027-05-09T06:15:00.000Z", expectedBy: "2027-05-16T04:00:00.000Z", overdue: false });
+    const { since: _, ...unresumed } = backup; // eslint-disable-line @typescript-eslint/no-unused-vars
+    expect((await watch([{ ...unresumed, since: "2027-01-04T10:00:00Z" }], "2027-05-09T06:30:00Z")).jobs[0]).toMatchObject({ expectedBy: "2027-05-09T04:00:00.000Z", overdue: true });
+    expect((await watch([backup], "2027-05-16T06:30:00Z")).jobs[0]).toMatchObject({ overdue: true, overdueSeconds: 1800 });
+  });
+
+  it("an RPO held from markers gives a resumed backup rpoHours from the resume; a paused one (its watch start the end of time) is never overdue", async () => {
+    expect((await watch([rpo], "2027-04-01T01:00:00Z")).jobs[0]).toMatchObject({ watchingSince: "2027-04-01T00:00:00.000Z", expectedBy: "2027-04-08T02:00:00.000Z", overdue: false });
+    expect((await watch([rpo], "2027-04-08T03:00:00Z")).jobs[0]).toMatchObject({ overdue: true, overdueSeconds: 3600 });
+    expect((await watch([{ ...rpo, since: PAUSED_WATCH_START }], "2027-04-08T03:00:00Z")).jobs[0]).toMatchObject({ overdue: false });
   });
 });
 

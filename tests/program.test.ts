@@ -83,10 +83,12 @@ describe("the minimal regime: one database with the default backup and verificat
       "aws:iam/role:Role": 4,
       "aws:iam/rolePolicy:RolePolicy": 4,
       "aws:scheduler/schedule:Schedule": 2,
+      // per task: its watch start (the role's creation, or the `pulumi up` that last resumed it)
+      "pulumi-nodejs:dynamic/regime:WatchStart": 2,
       // per task: errors, near-timeout, missed run, dead letters; plus the database's RPO alarm
       "aws:cloudwatch/metricAlarm:MetricAlarm": 9,
     });
-    expect(plan.resourceCount).toBe(49);
+    expect(plan.resourceCount).toBe(51);
   });
 
   it("keeps daily backups 30 days, weekly 90, monthly 365 under the database's own prefixes", () => {

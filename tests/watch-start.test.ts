@@ -6,8 +6,11 @@
  * produced are evaluated over synthetic data points (tests/helpers/metric-math.ts):
  * - a new job before its first due run does not page (the old alarm paged at its first evaluation);
  * - the same job that never runs pages once its window has passed after the watch start;
- * - a paused job's alarm sits OK; resumed and never run, it goes to ALARM (a state change, which
- *   notifies), where the old alarm sat in ALARM through the pause and never notified again.
+ * - a paused job's alarm sits OK; at the next `pulumi up` that resumes it (the plan given the state
+ *   the paused up left) its gate is that up's stamp: it stays OK until its window after the resume
+ *   has passed, and goes to ALARM (a state change, which notifies) only if the job did not run; a
+ *   job never paused keeps its creation date, and the overdue watcher's settings carry the resume
+ *   as the resumed drill's and reminder's watch start.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +22,8 @@ import type { RecordedResource } from "../plan/mocks";
 import { evaluateAlarm, type DataPoint } from "./helpers/metric-math";
 import { MOCK_CREATION_DATE } from "./helpers/pulumi-mocks";
 import { PAUSED_WATCH_START } from "../components/alarms";
+import { watchStartProvider } from "../components/watch-start";
+import * as pulumi from "@pulumi/pulumi";
 
 const FROM = new Date("2026-12-01T00:00:00Z");
 const NS = "maintenance-regime";
@@ -35,6 +40,8 @@ function database(id: string, sizeGb: number, rpoHours: number, paused = false) 
     network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
     backup: { schedule: "daily at 02:00", rpoHours, ...(paused ? { paused } : {}), retention: { daily: 7, weekly: 30, monthly: 90 } },
     verify: { schedule: "daily at 06:00", maxAgeHours: 26 },
+    // Quarterly: too sparse for a metric alarm, watched by the overdue watcher from its run markers.
+    restoreDrill: { schedule: "quarterly on day 1 at 03:00", ...(paused ? { paused } : {}), rtoMinutes: 240, checks: [{ sql: "SELECT count(*) FROM customers", minRows: 1 }] },
   };
 }
 
@@ -58,6 +65,11 @@ function stackFile(paused: boolean): string {
       ],
     },
     [`${NS}:wsSshKey`]: { secure: "v1:AAAABBBBCCCC" },
+    // Quarterly reminders: the overdue watcher reads their schedule groups' history.
+    [`${NS}:reminders`]: [
+      { name: "access-review", schedule: "quarterly on day 1 at 09:00", severity: "P3", ...(paused ? { paused } : {}), checklist: ["Review who has production access"] },
+      { name: "key-rotation", schedule: "quarterly on day 1 at 10:00", severity: "P3", checklist: ["Rotate shared credentials"] },
+    ],
   };
   writeFileSync(file, YAML.stringify({ config }));
   return file;
@@ -65,13 +77,23 @@ function stackFile(paused: boolean): string {
 
 let alarms: Record<string, Inputs> = {};
 let pausedAlarms: Record<string, Inputs> = {};
+/** The stack's next `pulumi up` after the paused one, with `paused` removed again; and the up after that. */
+let resumed: Awaited<ReturnType<typeof runPlan>>;
+let later: Awaited<ReturnType<typeof runPlan>>;
+/** The test's clock around the resuming up: the resume's stamp lies between. */
+let resumeClock: { before: number; after: number };
 const alarmsOf = (resources: RecordedResource[]) =>
   Object.fromEntries(resources.filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm").map((r) => [String(r.inputs.name), r.inputs as Inputs]));
 
 beforeAll(async () => {
   alarms = alarmsOf((await runPlan({ configFile: stackFile(false), from: FROM })).resources);
-  pausedAlarms = alarmsOf((await runPlan({ configFile: stackFile(true), from: FROM })).resources);
-}, 120_000);
+  const paused = await runPlan({ configFile: stackFile(true), from: FROM });
+  pausedAlarms = alarmsOf(paused.resources);
+  const before = Date.now();
+  resumed = await runPlan({ configFile: stackFile(false), from: FROM, watchStarts: paused.watchStarts });
+  resumeClock = { before: Math.floor(before / 1000), after: Math.ceil(Date.now() / 1000) };
+  later = await runPlan({ configFile: stackFile(false), from: FROM, watchStarts: resumed.watchStarts });
+}, 180_000);
 
 /** Alarm name -> the metric its gate reads first (EPOCH's argument). */
 const GATED = {
@@ -85,6 +107,14 @@ const GATED = {
 
 const expressionOf = (a: Inputs) => (a.metricQueries as { id: string; expression?: string }[]).find((q) => q.id === "watched")?.expression;
 const windowOf = (a: Inputs) => (a.metricQueries as { metric?: { period: number } }[]).find((q) => q.metric)!.metric!.period * a.evaluationPeriods;
+/** The watch start (s) an alarm's gate compares EPOCH with. */
+const watchStartOf = (a: Inputs) => Number(/^IF\(EPOCH\(\w+\) < (\d+), 1, /.exec(expressionOf(a) ?? "")?.[1]);
+/** The overdue watcher's WATCHED_JOBS in a plan: job -> its `since`. */
+const watchedSince = (resources: RecordedResource[]) => {
+  const fn = resources.find((r) => r.type === "aws:lambda/function:Function" && (r.inputs as Inputs).environment?.variables?.WATCHED_JOBS);
+  return Object.fromEntries((JSON.parse(((fn!.inputs as Inputs).environment.variables.WATCHED_JOBS)) as { job: string; since?: string }[]).map((j) => [j.job, j.since]));
+};
+
 /** The metric an alarm's gate counts (the names the tasks, Lambda and the hosts send). */
 const metricOf = (a: Inputs) => (a.metricQueries as { metric?: { metricName: string } }[]).find((q) => q.metric)!.metric!.metricName;
 
@@ -123,6 +153,67 @@ describe("alarms on what should happen carry a watch start", () => {
   });
 });
 
+describe("a resumed job is watched from the `pulumi up` that resumed it", () => {
+  it("its alarms gate on the resume's stamp, after the creation date; a job never paused keeps its creation date", () => {
+    const after = alarmsOf(resumed.resources);
+    const stamp = watchStartOf(after["ws-db-app-backup-missed-run-P1"]);
+    expect(stamp).toBeGreaterThan(START);
+    expect(stamp).toBeGreaterThanOrEqual(resumeClock.before);
+    expect(stamp).toBeLessThanOrEqual(resumeClock.after);
+    for (const name of ["ws-db-app-rpo-P0", "ws-db-app-backup-missed-run-P1", "ws-endpoint-api-down-P0", "ws-logs-crm-backup-config-host-203-0-113-10-missed-run-P1"]) {
+      expect(watchStartOf(after[name]), name).toBeGreaterThanOrEqual(resumeClock.before);
+      expect(watchStartOf(after[name]), name).toBeLessThanOrEqual(resumeClock.after);
+    }
+    // Never paused: the same gate as at its first up (and as before this version).
+    expect(expressionOf(after["ws-db-big-rpo-P0"])).toBe(`IF(EPOCH(backups) < ${START}, 1, FILL(backups, 0))`);
+    expect(expressionOf(after["ws-db-big-backup-missed-run-P1"])).toBe(expressionOf(alarms["ws-db-big-backup-missed-run-P1"]));
+    // The stamp is kept by later ups (the state carries it), not taken again.
+    const next = alarmsOf(later.resources);
+    for (const name of Object.keys(GATED)) expect(expressionOf(next[name]), name).toBe(expressionOf(after[name]));
+  });
+
+  it("the overdue watcher's settings carry the resume as the watch start of the resumed drill and reminder; the others keep their creation date", () => {
+    const since = watchedSince(resumed.resources);
+    const stamp = resumed.watchStarts["ws-db-app-restore-drill-watch-start"]?.resumedAt;
+    expect(stamp, Object.keys(resumed.watchStarts).join(", ")).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(since["app/restore-drill"]).toBe(stamp);
+    expect(Date.parse(since["reminder/access-review"]!) / 1000).toBeGreaterThanOrEqual(resumeClock.before);
+    expect(since["big/restore-drill"]).toBe(MOCK_CREATION_DATE);
+    expect(since["reminder/key-rotation"]).toBe(MOCK_CREATION_DATE);
+    // At the first up (or any up of a job never paused) every watch start is a creation date.
+    expect(new Set(Object.values(watchedSince((later.resources))).map((v) => v === MOCK_CREATION_DATE))).toEqual(new Set([true, false]));
+    expect(watchedSince(later.resources)).toEqual(since);
+  });
+});
+
+describe("the WatchStart provider as `pulumi up` runs it", () => {
+  it("serializes on its own (as the dynamic resource stores it) and, evaluated, stamps a resume once and keeps it", async () => {
+    const provider = watchStartProvider;
+    const code = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: false, isFactoryFunction: true });
+    // Nothing of the program (modules, config) is captured: a few functions.
+    expect(code.text.length).toBeLessThan(4000);
+    expect(code.text).not.toMatch(/require\(/);
+    const mod = { exports: {} as Record<string, typeof watchStartProvider> };
+    new Function("module", "exports", code.text)(mod, mod.exports); // eslint-disable-line @typescript-eslint/no-implied-eval
+    const p = mod.exports[code.exportName];
+    const paused = (await p.create({ paused: true })).outs;
+    expect(paused).toEqual({ paused: true, resumedAt: "" });
+    // A job never paused: no change at a later up, its watch start stays its creation date.
+    const running = (await p.create({ paused: false })).outs;
+    expect(await p.diff("id", running, { paused: false })).toEqual({ changes: false });
+    // Resumed: an update stamps the up's clock; the next ups change nothing; a refresh keeps the state.
+    expect(await p.diff("id", paused, { paused: false })).toEqual({ changes: true });
+    const before = Date.now();
+    const resumedState = (await p.update("id", paused, { paused: false })).outs;
+    expect(Date.parse(resumedState.resumedAt)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(resumedState.resumedAt)).toBeLessThanOrEqual(Date.now());
+    expect(await p.diff("id", resumedState, { paused: false })).toEqual({ changes: false });
+    expect((await p.read("id", resumedState)).props).toEqual(resumedState);
+    // Paused again, the stamp is kept (unused: a paused job's watch start is the end of time) until the next resume.
+    expect((await p.update("id", resumedState, { paused: true })).outs).toEqual({ paused: true, resumedAt: resumedState.resumedAt });
+  });
+});
+
 describe("the alarms' own expressions over synthetic data points", () => {
   it("a new job does not page before its first due run; never run, it pages once its window has passed", () => {
     for (const name of Object.keys(GATED)) {
@@ -153,32 +244,33 @@ describe("the alarms' own expressions over synthetic data points", () => {
     expect(firstPage - last).toBeLessThanOrEqual(windowOf(rpo) + 60);
   });
 
-  it("a paused job sits OK; resumed and never run, its alarm goes from OK to ALARM and notifies", () => {
+  it("a paused job sits OK; resumed, it is watched from the `pulumi up` that resumed it: OK until its window after the resume has passed, then ALARM (and a notification) only if it did not run", () => {
     const pausedNames = Object.keys(GATED).filter((n) => pausedAlarms[n]?.actionsEnabled === false);
     expect(pausedNames).toEqual(["ws-db-app-rpo-P0", "ws-db-app-backup-missed-run-P1", "ws-endpoint-api-down-P0", "ws-logs-crm-backup-config-host-203-0-113-10-missed-run-P1"]);
+    const resumedAlarms = alarmsOf(resumed.resources);
     for (const name of pausedNames) {
       const paused = pausedAlarms[name];
-      const resumed = alarms[name];
-      const w = windowOf(resumed);
-      // Paused 30 days after its watch start, for 20 days: no run, the alarm stays OK throughout.
-      const pausedAt = START + 30 * 86400;
-      const resumedAt = pausedAt + 20 * 86400;
+      const after = resumedAlarms[name];
+      const resumedAt = watchStartOf(after);
+      const w = windowOf(after);
+      // Paused for 20 days before the resume: no run, the alarm stays OK throughout.
+      const pausedAt = resumedAt - 20 * 86400;
       let state = evaluateAlarm(paused, [], pausedAt + 60);
       for (let at = pausedAt + 60; at < resumedAt; at += 3600) {
         state = evaluateAlarm(paused, [], at, state);
         expect(state, `${name} paused, +${at - pausedAt} s`).toBe("OK");
       }
-      // Resumed (actions on, watch start back to the creation date), and the job never runs: the
-      // window holds no run, the state changes OK -> ALARM, and CloudWatch notifies on that change.
-      const after = evaluateAlarm(resumed, [], resumedAt + 60, state);
-      expect([state, after], name).toEqual(["OK", "ALARM"]);
-      expect(resumed.actionsEnabled, name).toBe(true);
-      // A run by hand when resuming keeps a job's alarm (every period required) OK until its window
-      // has passed after that run; the down alarm pages on most of its checks failing, not on one.
-      if (resumed.datapointsToAlarm !== resumed.evaluationPeriods) continue;
-      const run: DataPoint = { metricName: metricOf(resumed), at: resumedAt - 120, value: 1 };
-      expect(evaluateAlarm(resumed, [run], resumedAt + 60, state), name).toBe("OK");
-      expect(evaluateAlarm(resumed, [run], run.at + w + 60, state), name).toBe("ALARM");
+      // Resumed (actions on): no page at its first evaluations, with no run since long before the pause
+      // (the old watch start, the creation date, paged here: OK -> ALARM at once).
+      expect(after.actionsEnabled, name).toBe(true);
+      for (let at = resumedAt + 60; at < resumedAt + w - 300; at += 900) expect(evaluateAlarm(after, [], at, state), `${name} resumed, +${at - resumedAt} s`).toBe("OK");
+      expect(evaluateAlarm(alarms[name], [], resumedAt + 60, state), `${name}: gated on the creation date`).toBe("ALARM");
+      // The resumed job misses its first due run: once its window after the resume has passed, OK -> ALARM, which notifies.
+      expect(evaluateAlarm(after, [], resumedAt + w + 60, state), name).toBe("ALARM");
+      // A run after the resume keeps it OK at that moment (the down alarm pages on most checks failing, not on one).
+      if (after.datapointsToAlarm !== after.evaluationPeriods) continue;
+      const run: DataPoint = { metricName: metricOf(after), at: resumedAt + w - 60, value: 1 };
+      expect(evaluateAlarm(after, [run], resumedAt + w + 60, state), name).toBe("OK");
     }
   });
 });

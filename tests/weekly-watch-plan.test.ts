@@ -12,6 +12,7 @@ import YAML from "yaml";
 import { describe, expect, it } from "vitest";
 import { runPlan } from "../plan/run";
 import type { RecordedResource } from "../plan/mocks";
+import { MOCK_CREATION_DATE } from "./helpers/pulumi-mocks";
 
 const FROM = new Date("2026-12-01T00:00:00Z");
 const NS = "maintenance-regime";
@@ -117,7 +118,7 @@ describe("a weekly database backup with rpoHours 170", () => {
     // The watcher judges the backup's newest run marker by age; the backup writes those markers.
     const watcher = of("aws:lambda/function:Function").find((f) => f.name === "wk-overdue-watch")!;
     const jobs = JSON.parse(watcher.environment.variables.WATCHED_JOBS) as Inputs[];
-    expect(jobs.find((j) => j.job === "app/rpo")).toEqual({ job: "app/rpo", prefix: "runs/app/backup/", expression: "cron(0 3 ? * SUN *)", timezone: "UTC", toleranceSeconds: 0, maxAgeSeconds: 170 * 3600 });
+    expect(jobs.find((j) => j.job === "app/rpo")).toEqual({ job: "app/rpo", prefix: "runs/app/backup/", since: MOCK_CREATION_DATE, expression: "cron(0 3 ? * SUN *)", timezone: "UTC", toleranceSeconds: 0, maxAgeSeconds: 170 * 3600 });
     const backup = of("aws:lambda/function:Function").find((f) => f.name === "wk-db-app-backup")!;
     expect(backup.environment.variables).toMatchObject({ RUN_MARKER_PREFIX: "runs/app/backup/" });
     // The watcher pages P0 when it stops: as urgent as the RPO it holds.

@@ -55,8 +55,15 @@ export function setupMocks(opts: { project?: string; stack?: string; preview?: b
   current = resources;
   pulumi.runtime.setMocks(
     {
-      newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
+      newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } | Promise<{ id: string; state: Record<string, any> }> {
         resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs: args.inputs });
+        // The only dynamic resource is a job's watch start; its module is imported here, after the mocks are set.
+        if (args.type.startsWith("pulumi-nodejs:dynamic/"))
+          return import("../../components/watch-start").then(async ({ WATCH_START_TYPE, watchStartAfterUp }) => {
+            if (args.type !== WATCH_START_TYPE) throw new Error(`no mock for dynamic resource type ${args.type}`);
+            // The provider's own create, as at the job's first `pulumi up` (plan/mocks.ts plans later ups).
+            return { id: `${args.name}-id`, state: { ...(await watchStartAfterUp(undefined, { paused: args.inputs.paused === true })) } };
+          });
         const state: Record<string, any> = { ...args.inputs };
         if (args.type.startsWith("aws:s3/bucket:")) state.bucket ??= `${args.inputs.bucketPrefix ?? ""}${args.name}`.slice(0, 63);
         state.name ??= args.name;
