@@ -74,7 +74,7 @@ beforeAll(async () => {
   expect(stateB).not.toEqual(stateA);
   // verify-backup checks the newest backup (b) and records its outcome beside it.
   const verified = await runTask(verifyBackupTask, { ...backupEnv, RPO_HOURS: "1" });
-  expect(verified.databases[0]).toMatchObject({ ok: true, key: newestKey, recordKey: expect.stringMatching(new RegExp(`^pg/daily/${source.name}/verified/\\d{8}T\\d{9}Z\\.\\d{8}T\\d{9}Z-ok\\.json$`)) });
+  expect(verified.databases[0]).toMatchObject({ ok: true, key: newestKey, recordKey: expect.stringMatching(new RegExp(`^pg/(daily|weekly|monthly)/${source.name}/verified/\\d{8}T\\d{9}Z\\.\\d{8}T\\d{9}Z-ok\\.json$`)) });
 });
 
 afterAll(async () => {
