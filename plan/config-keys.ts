@@ -43,39 +43,65 @@ const COMPONENT_KEYS: Record<string, (component: string, regime: string) => stri
 };
 
 /**
- * configKeyOf over `resources`: for each recorded resource, its own key (keyOf: tags, name); else the
+ * The config key of each of `resources`: for each recorded resource, its own key (keyOf: tags, name); else the
  * key of a tagged resource of the same component; else, for a reminder's schedule and schedule group
  * (`<component>-<reminder>`), `reminders[<reminder>]`; for an overdue alarm (`...-<job>-overdue-...`),
  * the key of the job it watches; else the key of its nearest component (COMPONENT_KEYS); `resource
  * <name>` only for a resource outside every recorded component.
  */
 export function configKeys(resources: RecordedResource[]): (r: RecordedResource) => string {
+  const made = keysOf.get(resources);
+  if (made) return made;
   const byParent = new Map<string, RecordedResource[]>();
   const components = new Map<string, RecordedResource>();
-  for (const r of resources) {
-    byParent.set(r.parent, [...(byParent.get(r.parent) ?? []), r]);
+  const byName = new Map<string, number[]>();
+  resources.forEach((r, i) => {
+    const siblings = byParent.get(r.parent);
+    if (siblings) siblings.push(r);
+    else byParent.set(r.parent, [r]);
     if (!r.custom) components.set(r.name, r);
-  }
+    const same = byName.get(r.name);
+    if (same) same.push(i);
+    else byName.set(r.name, [i]);
+  });
   const regime = resources.find((r) => !r.custom && r.type === "regime:index:MaintenanceRegime")?.name ?? "";
   const memo = new Map<RecordedResource, string>();
+  /** The first key of a tagged resource among a component's children, once per component. */
+  const keyedChild = new Map<string, string | undefined>();
   const ancestors = (r: RecordedResource): RecordedResource[] => {
     const out: RecordedResource[] = [];
     for (let p = components.get(r.parent); p && !out.includes(p); p = components.get(p.parent)) out.push(p);
     return out;
   };
+  /**
+   * The job an overdue alarm `r` under the watcher `top` watches: the resource, outside the watcher,
+   * of the longest name that `r`'s name holds followed by "-overdue" (of equal lengths, the one
+   * registered first). Found among the names ending where a "-overdue" of `r`'s name begins.
+   */
+  const watchedJob = (r: RecordedResource, top: RecordedResource): RecordedResource | undefined => {
+    const candidates: number[] = [];
+    for (let end = r.name.indexOf("-overdue"); end >= 0; end = r.name.indexOf("-overdue", end + 1)) {
+      for (let start = 0; start < end; start++) candidates.push(...(byName.get(r.name.slice(start, end)) ?? []));
+    }
+    return [...new Set(candidates)]
+      .sort((a, b) => resources[b].name.length - resources[a].name.length || a - b)
+      .map((i) => resources[i])
+      .find((j) => j !== r && !ancestors(j).includes(top));
+  };
   const resolve = (r: RecordedResource): string => {
     const own = keyOf(r);
     if (!own.startsWith("resource ")) return own;
     const parent = components.get(r.parent);
-    const keyed = parent && parent.type !== "regime:index:MaintenanceRegime" ? (byParent.get(r.parent) ?? []).map(keyOf).find((k) => !k.startsWith("resource ")) : undefined;
-    if (keyed) return keyed;
+    if (parent && parent.type !== "regime:index:MaintenanceRegime") {
+      if (!keyedChild.has(r.parent)) keyedChild.set(r.parent, (byParent.get(r.parent) ?? []).map(keyOf).find((k) => !k.startsWith("resource ")));
+      const keyed = keyedChild.get(r.parent);
+      if (keyed) return keyed;
+    }
     const chain = ancestors(r);
     const top = chain.find((c) => COMPONENT_KEYS[c.type] && c.type !== "regime:index:MaintenanceRegime");
     if (top?.type === "regime:reminders:Reminders" && /^aws:scheduler\/(schedule|scheduleGroup):/.test(r.type) && r.name.startsWith(`${top.name}-`)) return `reminders[${r.name.slice(top.name.length + 1)}]`;
     if (top?.type === "regime:watch:OverdueWatch") {
-      const job = resources
-        .filter((j) => j !== r && r.name.includes(`${j.name}-overdue`) && !ancestors(j).includes(top))
-        .sort((a, b) => b.name.length - a.name.length)[0];
+      const job = watchedJob(r, top);
       if (job) return keyOfResource(job);
     }
     const c = chain.find((x) => COMPONENT_KEYS[x.type]);
@@ -86,5 +112,9 @@ export function configKeys(resources: RecordedResource[]): (r: RecordedResource)
     if (k === undefined) memo.set(r, (k = resolve(r)));
     return k;
   };
+  keysOf.set(resources, keyOfResource);
   return keyOfResource;
 }
+
+/** configKeys of a list of resources, made once for the audits that read it. */
+const keysOf = new WeakMap<RecordedResource[], (r: RecordedResource) => string>();
