@@ -488,6 +488,9 @@ async function boundOf(s: MaintenanceSession, columnType: string, rule: PurgeRul
 /** The rows a rule purges, on the table aliased with the rule's table name: older than the bound ($1), and matching the rule's where. */
 const oldRows = (rule: PurgeRule, bound: Bound) => `${quoteIdent(rule.timestampColumn)} < $1::${bound.type}${rule.where !== undefined ? ` AND (${rule.where})` : ""}`;
 
+/** The physical table `leaf` alone (ONLY), aliased with the name of the rule's table as the config writes it (a where may name it). */
+const aliasedLeaf = (rule: PurgeRule, leaf: Rel) => `ONLY ${qualified(leaf.schema, leaf.name)} AS ${quoteIdent(splitName(rule.table).name)}`;
+
 /**
  * Whether a row of the purged table (aliased with the rule's table name) is referenced through `ref`:
  * a referencing row with every column equal (a NULL in one references nothing, as MATCH SIMPLE and
@@ -508,7 +511,7 @@ function referencedBy(rule: PurgeRule, ref: Reference): string {
  * (`jobs.status = 'completed'`) means the same on every partition or child.
  */
 function batchStatement(rule: PurgeRule, bound: Bound, leaf: Leaf, archive: RelationRef | undefined): { pick: string; statement: string } {
-  const t = `ONLY ${qualified(leaf.schema, leaf.name)} AS ${quoteIdent(splitName(rule.table).name)}`;
+  const t = aliasedLeaf(rule, leaf);
   const unreferenced = leaf.references.map((r) => ` AND NOT ${referencedBy(rule, r)}`).join("");
   const pick = `SELECT ctid FROM ${t} WHERE tableoid = $2::oid AND ${oldRows(rule, bound)}${unreferenced} LIMIT ${rule.batchSize} FOR UPDATE SKIP LOCKED`;
   const remove = `DELETE FROM ${t} WHERE ctid = ANY(ARRAY(${pick}))`;
@@ -786,8 +789,8 @@ async function purgeRule(
  */
 async function countKept(s: MaintenanceSession, rule: PurgeRule, bound: Bound, leaves: Leaf[], report: RuleReport): Promise<void> {
   for (const leaf of leaves) {
-    const t = `ONLY ${qualified(leaf.schema, leaf.name)} AS ${quoteIdent(splitName(rule.table).name)}`;
-    const each = leaf.references.map(referencedBy.bind(null, rule));
+    const t = aliasedLeaf(rule, leaf);
+    const each = leaf.references.map((r) => referencedBy(rule, r));
     const rows = await s.query<{ counts: number[] }>(
       `SELECT ARRAY[count(*), ${each.map((e) => `count(*) FILTER (WHERE ${e})`).join(", ")}]::int[] AS counts FROM ${t} WHERE tableoid = $2::oid AND ${oldRows(rule, bound)} AND (${each.join(" OR ")})`,
       [bound.value, leaf.oid],
