@@ -1,6 +1,7 @@
 /**
- * Host and application alarms: the guides' "alert at CPU > 80 %, memory > 85 %, disk > 85 %, API
- * response time > 500 ms, error rate > 1 % / 5 %, database connections > 80".
+ * Host and application alarms: a host that fails its EC2 status checks or stops sending them, and
+ * the guides' "alert at CPU > 80 %, memory > 85 %, disk > 85 %, API response time > 500 ms, error
+ * rate > 1 % / 5 %, database connections > 80".
  *
  * CPU comes from EC2's own metrics; memory and disk from the CloudWatch agent, whose configuration
  * (`agentConfig` output) this component renders so that the agent publishes exactly the dimensions
@@ -53,6 +54,37 @@ export const AGENT_NAMESPACE = "CWAgent";
 export function levelWindow(minutes: number, everyMinutes: 1 | 5 = 1): { period: number; evaluationPeriods: number } {
   if (everyMinutes === 1 && minutes <= 60) return { period: 60, evaluationPeriods: minutes };
   return { period: 300, evaluationPeriods: Math.ceil(minutes / 5) };
+}
+
+/** Seconds between two StatusCheckFailed data points: EC2 sends status check metrics every minute at no charge, whatever the monitoring (EC2 user guide, "Status checks for Amazon EC2 instances"). */
+export const STATUS_CHECK_PERIOD_SECONDS = 60;
+
+/**
+ * A host's status-check alarm: `StatusCheckFailed` (1 when the system, instance or attached EBS
+ * status check fails) at 1 or more in every minute of `statusCheck.minutes`, at
+ * `statusCheck.severity`. Missing data breaches: a stopped or terminated instance, or a wrong
+ * instance id, sends no status checks at all, and its CPU, memory and disk alarms (missing data
+ * "missing") then keep their last state, so without this nothing pages when a host is gone. A stop
+ * on purpose is silenced by a mute or maintenance window on the alarm, or by removing the host.
+ */
+export function statusCheckAlarm(h: HostSpec): AlarmSpec {
+  return {
+    resource: `host-${h.name}`,
+    metric: "status-check",
+    severity: h.statusCheck.severity,
+    runbook: `${h.name} (${h.instanceId}) failed an EC2 status check, or sent none, for ${h.statusCheck.minutes} min: it may be stopped, terminated, unreachable or on failing hardware. Check the instance's state and status checks in the EC2 console (aws ec2 describe-instance-status --instance-ids ${h.instanceId} --include-all-instances); a failed system check: stop and start it to move it to other hardware; a failed instance check: look at its console output (aws ec2 get-console-output) for a full disk, kernel panic or bad network configuration; reboot if it stays unreachable.`,
+    treatMissingData: "breaching",
+    args: {
+      namespace: "AWS/EC2",
+      metricName: "StatusCheckFailed",
+      dimensions: { InstanceId: h.instanceId },
+      statistic: "Maximum",
+      period: STATUS_CHECK_PERIOD_SECONDS,
+      evaluationPeriods: h.statusCheck.minutes,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      threshold: 1,
+    },
+  };
 }
 
 export class HostAlarms extends pulumi.ComponentResource {
@@ -121,6 +153,8 @@ export class HostAlarms extends pulumi.ComponentResource {
         });
       }
     }
+
+    for (const h of args.hosts) add(statusCheckAlarm(h));
 
     for (const a of args.applications) {
       const lb = { LoadBalancer: a.loadBalancer, ...(a.targetGroup ? { TargetGroup: a.targetGroup } : {}) };

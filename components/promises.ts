@@ -22,6 +22,7 @@ import { archiveBucketPrefix, archiveLifecycleRules, archiveRetention, archiveWr
 import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
 import { endpointsSetting, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
+import { STATUS_CHECK_PERIOD_SECONDS, statusCheckAlarm } from "./host-alarms";
 import { fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
 import { FILE_BACKUP_TIMEOUT_SECONDS } from "../regime/file-backups";
 import { physicalName } from "./naming";
@@ -306,6 +307,20 @@ export function declaredFromRegime(r: Regime): Declared {
       severity: ASSOCIATION_FAILURE_SEVERITY,
       components: [`${r.name}-logs`],
       promiseText: `${ASSOCIATION_FAILURE_SEVERITY} page when an association of host group ${g.name} (${kinds.join(", ")}) fails on an instance`,
+    });
+  }
+
+  // components/host-alarms.ts: a host that fails a status check or sends none (stopped, terminated).
+  for (const h of r.hosts) {
+    const a = statusCheckAlarm(h);
+    d.alarms.push({
+      key: `hosts[${h.name}].statusCheck`,
+      name: alarmName(r.name, a),
+      window: { period: STATUS_CHECK_PERIOD_SECONDS, evaluationPeriods: h.statusCheck.minutes },
+      checkIntervalSeconds: 0,
+      severity: h.statusCheck.severity,
+      components: [`${r.name}-monitoring`],
+      promiseText: `${h.statusCheck.severity} page when host ${h.name} fails an EC2 status check or stops sending them for ${h.statusCheck.minutes} min`,
     });
   }
 

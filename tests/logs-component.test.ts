@@ -563,7 +563,7 @@ describe("CloudWatch agent: the hosts' files shipped into the regime's log group
     const { HostAlarms } = await import("../components/host-alarms");
     const hosts = new HostAlarms("hosts", {
       regime: "prod",
-      hosts: [{ name: "app-1", instanceId: "i-0123456789abcdef0", cpu: { warn: 80, crit: 90, minutes: 10 }, memory: { warn: 85, crit: 95, minutes: 10 }, disk: { warn: 85, crit: 95, minutes: 10 }, diskPath: "/", detailedMonitoring: false }],
+      hosts: [{ name: "app-1", instanceId: "i-0123456789abcdef0", cpu: { warn: 80, crit: 90, minutes: 10 }, memory: { warn: 85, crit: 95, minutes: 10 }, disk: { warn: 85, crit: 95, minutes: 10 }, diskPath: "/", statusCheck: { severity: "P1", minutes: 2 }, detailedMonitoring: false }],
       applications: [],
       databases: [],
       alarmTopics: TOPICS,

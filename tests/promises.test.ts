@@ -748,6 +748,7 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held endpoints.checks[api].failuresBeforeAlarm: paged at most 7 min after the fault",
       "held endpoints.checks[web].failuresBeforeAlarm: paged at most 7 min after the fault",
       "held logs.hostGroups[app].schedule: paged at most 6 min after the fault",
+      "held hosts[app-1].statusCheck: paged at most 3 min after the fault",
       "held databases[app].backup: 344 bytes of 4096",
       "held databases[app].verify: 300 bytes of 4096",
       "held endpoints.checks: 445 bytes of 4096",
