@@ -366,11 +366,14 @@ export class BackupVault extends pulumi.ComponentResource {
   /**
    * Write-only under the prefixes: put objects (single and multipart), abort its own uploads, and
    * encrypt with the vault key. `readBack` adds s3:GetObject on the same prefixes, which HeadObject
-   * needs (the backup task checks the stored size of what it just wrote). Never delete.
+   * needs (the backup task checks the stored size of what it just wrote). `named`: only objects of
+   * that name at any depth under the prefixes (`runs/*` + `/watching-since.json`), not every key
+   * there. Never delete.
    */
-  writeStatements(prefixes: string[], opts: { readBack?: boolean } = {}): IamStatement[] {
+  writeStatements(prefixes: string[], opts: { readBack?: boolean; named?: string } = {}): IamStatement[] {
     checkPrefixes(prefixes, "prefixes");
-    const objects = this.bucketArn.apply((arn) => prefixes.map((p) => `${arn}/${p}*`));
+    if (opts.named !== undefined && !/^[A-Za-z0-9._-]+$/.test(opts.named)) throw new Error(`named: "${opts.named}" must be one object name (letters, digits, . _ -)`);
+    const objects = this.bucketArn.apply((arn) => prefixes.map((p) => (opts.named ? `${arn}/${p}*/${opts.named}` : `${arn}/${p}*`)));
     return [
       {
         Effect: "Allow",

@@ -19,10 +19,15 @@ export interface IamStatement {
  * `*`; ScheduledTask checks which), or one trailing `/*` of an S3 object ARN (objects under a key
  * prefix) or `:*` of a log group ARN (its streams) after a name free of wildcards, or one trailing `*`
  * of a CloudWatch alarm ARN after a name prefix ending in `-` (the alarms of one regime, all named
- * `<regime>-…`). `?` may stand nowhere: IAM reads both as wildcards ("IAM JSON policy elements: Resource").
+ * `<regime>-…`), or one `*` for whole key parts of an S3 object ARN followed by a slash and one
+ * object name free of wildcards (the objects of that name at any depth under the prefix before it:
+ * `runs/*` + `/watching-since.json`). `?` may stand nowhere: IAM reads both as wildcards ("IAM JSON
+ * policy elements: Resource").
  */
 export function resourceWildcardProblem(resource: string): string | undefined {
   if (resource === "*") return undefined;
+  const named = /^(arn:aws[a-z-]*:s3:::[^/]+\/(?:.*\/)?)\*\/([^/*?]+)$/.exec(resource);
+  if (named) return IAM_WILDCARD.test(named[1]) ? `"${resource}" holds an IAM wildcard (* or ?) inside a name: it would grant every match` : undefined;
   const objects = /^arn:aws[a-z-]*:s3:::[^/]+\/(.*\/)?\*$/.test(resource);
   const streams = /^arn:aws[a-z-]*:logs:[^:]*:\d{12}:log-group:.+:\*$/.test(resource);
   const alarms = /^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:[A-Za-z0-9_.-]+-\*$/.test(resource);

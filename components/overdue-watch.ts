@@ -49,6 +49,7 @@ import { jobMissedRunWindow, ScheduledTask, STAR_ONLY_TASK_ACTIONS } from "./sch
 import type { WatchedJob } from "../tasks/overdue-watch";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { lambdaRuns } from "../tasks/lib/metric-history";
+import { WATCHING_SINCE } from "../tasks/lib/run-marker";
 
 /** A job the watcher watches, with what its alarm needs; a reminder's `since` and an association's id are outputs of their resources. */
 export interface WatchedJobSpec extends Omit<WatchedJob, "since" | "association"> {
@@ -188,7 +189,7 @@ export function associationArn(region: string, account: string, associationId: s
 }
 
 /**
- * The watcher's grants: its jobs' markers (read, and watching-since.json written) when a job keeps
+ * The watcher's grants: its jobs' markers (read, and only watching-since.json written) when a job keeps
  * them in the vault, metric reads when a job's last run is its Scheduler history, and
  * ssm:DescribeAssociation on exactly the watched associations (`associationArns`, one per job with
  * `association`). Throws when a job has a prefix and there is no vault.
@@ -201,7 +202,9 @@ export function overdueWatchStatements(
   const marked = jobs.find((j) => j.prefix);
   if (marked && !vault) throw new Error(`jobs: ${marked.job} keeps its run markers in the backup vault, and the regime has none`);
   return [
-    ...(marked ? [...vault!.readStatements(["runs/"]), ...vault!.writeStatements(["runs/"])] : []),
+    // Reads every marker; writes only the watch-start records (a job's `<prefix>watching-since.json`),
+    // never a run marker: the watcher cannot record a run that did not happen.
+    ...(marked ? [...vault!.readStatements(["runs/"]), ...vault!.writeStatements(["runs/"], { named: WATCHING_SINCE })] : []),
     ...(jobs.some((j) => j.history) ? [{ Effect: "Allow" as const, Action: [...STAR_ONLY_TASK_ACTIONS], Resource: ["*"] }] : []),
     ...(jobs.some((j) => j.association) ? [{ Effect: "Allow" as const, Action: ["ssm:DescribeAssociation"], Resource: associationArns }] : []),
   ];

@@ -31,9 +31,20 @@ describe("policyJson", () => {
     ["a log group of any name", "arn:aws:logs:us-east-1:123456789012:log-group:*:*"],
     ["an alarm of any name", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"],
     ["alarms by a prefix that is not a whole name part", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:prod*"],
+    ["objects of one name under a prefix that holds a wildcard", "arn:aws:s3:::backups/r*s/*/watching-since.json"],
+    ["objects whose name holds a wildcard", "arn:aws:s3:::backups/runs/*/*.json"],
+    ["objects of one name at any depth of the whole bucket", "arn:aws:s3:::backups/*/*"],
   ])("refuses %s", async (_label, resource) => {
     const { resourceWildcardProblem } = await import("../components/iam");
     expect(resourceWildcardProblem(resource)).toBe(`"${resource}" holds an IAM wildcard (* or ?) inside a name: it would grant every match`);
+  });
+
+  it.each([
+    ["objects under one prefix", "arn:aws:s3:::backups/runs/app/*"],
+    ["objects of one name at any depth under one prefix", "arn:aws:s3:::backups/runs/*/watching-since.json"],
+  ])("accepts %s", async (_label, resource) => {
+    const { resourceWildcardProblem } = await import("../components/iam");
+    expect(resourceWildcardProblem(resource)).toBeUndefined();
   });
 });
 

@@ -12,6 +12,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
+import { runSimulation, type Simulation } from "@cloud-copilot/iam-simulate";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RecordedResource } from "../plan/mocks";
 import { runPlan } from "../plan/run";
@@ -130,6 +131,39 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
     const star = statements.filter((s) => ([] as string[]).concat(s.Resource ?? []).includes("*"));
     expect(star.map((s) => s.Action)).toEqual([["cloudwatch:GetMetricData"]]);
     expect(statements.flatMap((s) => ([] as string[]).concat(s.Action ?? [])).filter((a) => a.startsWith("cloudwatch:"))).toEqual(["cloudwatch:GetMetricData"]);
+  });
+
+  it("the watcher writes watch-start records but no run marker: it cannot record a run that did not happen (IAM simulation with the vault's bucket policy)", async () => {
+    const role = JSON.parse(String(resources.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === "prod-overdue-watch-role")!.inputs.policy));
+    const bucketPolicy = JSON.parse(String(resources.find((r) => r.type === "aws:s3/bucketPolicy:BucketPolicy" && r.name === "prod-backups-tls-only")!.inputs.policy));
+    const bucketArn = String(statementsOf(bucketPolicy)[0].Resource![0]);
+    const decide = async (action: string, key: string) => {
+      const result = await runSimulation(
+        {
+          identityPolicies: [{ name: "watcher", policy: role }],
+          serviceControlPolicies: [],
+          resourceControlPolicies: [],
+          resourcePolicy: bucketPolicy,
+          request: {
+            action,
+            principal: "arn:aws:iam::123456789012:role/watcher",
+            resource: { accountId: "123456789012", resource: `${bucketArn}/${key}` },
+            contextVariables: { "aws:SecureTransport": "true", "s3:ObjectCreationOperation": "true", "s3:if-none-match": "*" },
+          },
+        } as Simulation,
+        {},
+      );
+      if (result.resultType === "error") throw new Error(JSON.stringify(result.errors));
+      return result.overallResult;
+    };
+    expect(await decide("s3:PutObject", "runs/app/restore-drill/watching-since.json")).toBe("Allowed");
+    expect(await decide("s3:PutObject", "runs/app/vacuum/watching-since.json")).toBe("Allowed");
+    expect(await decide("s3:GetObject", "runs/app/restore-drill/20261201T030000000Z.success.json")).toBe("Allowed");
+    // A forged success marker, anything else under runs/, and the backups themselves: refused.
+    expect(await decide("s3:PutObject", "runs/app/restore-drill/20261201T030000000Z.success.json")).not.toBe("Allowed");
+    expect(await decide("s3:PutObject", "runs/app/restore-drill/watching-since.json.success.json")).not.toBe("Allowed");
+    expect(await decide("s3:PutObject", "runs/app/restore-drill/x")).not.toBe("Allowed");
+    expect(await decide("s3:PutObject", "daily/app/20261201T020000000Z.dump")).not.toBe("Allowed");
   });
 
   it("prod's State Manager associations (logrotate, CloudWatch agent config of host group app): each watched by its id on its own schedule, an overdue alarm each at P2", () => {

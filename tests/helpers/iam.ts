@@ -104,6 +104,10 @@ export const ALLOWED_WILDCARDS: { why: string; test: (where: WildcardSite) => bo
     test: (w) => w.kind === "resource" && /^arn:aws:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/([A-Za-z0-9._-]+\/)*\*$/.test(w.value),
   },
   {
+    why: "objects of one name at any depth under one key prefix (the overdue watcher's watch-start records, runs/*/watching-since.json): narrower than the prefix's /*",
+    test: (w) => w.kind === "resource" && /^arn:aws:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/([A-Za-z0-9._-]+\/)*\*\/[A-Za-z0-9._-]+$/.test(w.value) && !/[*?]/.test(w.value.split("*/").pop()!),
+  },
+  {
     why: "the log streams of one log group (logs:CreateLogStream and PutLogEvents act on streams)",
     test: (w) => w.kind === "resource" && /^arn:aws:logs:[a-z0-9-]+:\d{12}:log-group:[^*?]+:\*$/.test(w.value),
   },
