@@ -300,43 +300,64 @@ const CHANGING_ACTIONS: Record<string, string> = { c: "CASCADE", n: "SET NULL", 
 const TRIGGER_TYPE_DELETE = 8;
 
 /** pg_constraint.confdeltype of the references that keep a referenced row: NO ACTION, RESTRICT. */
-const KEEPING_ACTIONS = ["a", "r"];
+const KEEPING_ACTIONS = new Set(["a", "r"]);
+
+/** A foreign key ON DELETE CASCADE / SET NULL / SET DEFAULT referencing a table of the rule: a DELETE would change rows of `schema.name`. */
+interface ChangingReference {
+  schema: string;
+  name: string;
+  /** The constraint's name, the one declared. */
+  con: string;
+  /** pg_constraint.confdeltype, a key of CHANGING_ACTIONS. */
+  action: string;
+}
 
 /**
- * The foreign keys ON DELETE NO ACTION / RESTRICT (deferrable or not: a deferred check would fail the
- * batch at its commit all the same) referencing each physical table of the rule, by the table's OID.
- * A reference declared on a partitioned table (or to one) has a clone per partition (conparentid): each
- * is read as the constraint declared, on the table it is declared on, so its check covers every partition.
- * Columns are given by name, which partitions share whatever their attribute numbers.
+ * The foreign keys referencing the rule's tables, read from pg_constraint once for both uses:
+ * `changing`, those ON DELETE CASCADE / SET NULL / SET DEFAULT referencing any table of `tree`
+ * (sideEffects refuses them), one per declared constraint, ordered by referencing schema, table and
+ * constraint; `keeping`, by the OID of each of `leaves` (the physical tables), those ON DELETE NO
+ * ACTION / RESTRICT referencing it (deferrable or not: a deferred check would fail the batch at its
+ * commit all the same), in the same order. A reference declared on a partitioned table (or to one)
+ * has a clone per partition (conparentid): each is read as the constraint declared, on the table it
+ * is declared on, so its check covers every partition. Columns are given by name, which partitions
+ * share whatever their attribute numbers.
  */
-async function referencesOf(s: MaintenanceSession, tree: Rel[], leaves: Rel[]): Promise<Map<number, Reference[]>> {
-  const rows = await s.query<{ leaf: number; con: string; oid: number; schema: string; name: string; kind: string; columns: string[]; referenced: string[]; self: boolean }>(
-    `WITH RECURSIVE up(leaf, oid, parent) AS (
-       SELECT k.confrelid, k.oid, k.conparentid FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = ANY($1::oid[]) AND k.confdeltype = ANY($2::"char"[])
-       UNION SELECT up.leaf, p.oid, p.conparentid FROM up JOIN pg_constraint p ON p.oid = up.parent),
+async function foreignKeysTo(s: MaintenanceSession, tree: Rel[], leaves: Rel[]): Promise<{ changing: ChangingReference[]; keeping: Map<number, Reference[]> }> {
+  const rows = await s.query<{ leaf: number; action: string; con: string; oid: number; schema: string; name: string; kind: string; columns: string[]; referenced: string[]; self: boolean }>(
+    `WITH RECURSIVE up(leaf, oid, parent, action) AS (
+       SELECT k.confrelid, k.oid, k.conparentid, k.confdeltype::text FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = ANY($1::oid[])
+       UNION SELECT up.leaf, p.oid, p.conparentid, up.action FROM up JOIN pg_constraint p ON p.oid = up.parent),
      down(top, oid) AS (
        SELECT k.conrelid, k.conrelid FROM up JOIN pg_constraint k ON k.oid = up.oid WHERE up.parent = 0
        UNION SELECT down.top, i.inhrelid FROM down JOIN pg_inherits i ON i.inhparent = down.oid)
-     SELECT DISTINCT up.leaf::int AS leaf, k.conname AS con, c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
+     SELECT DISTINCT up.leaf::int AS leaf, up.action, k.conname AS con, c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
             ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY x(att, i) JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = x.att ORDER BY x.i) AS columns,
             ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY x(att, i) JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = x.att ORDER BY x.i) AS referenced,
-            EXISTS (SELECT 1 FROM down WHERE down.top = k.conrelid AND down.oid = ANY($3::oid[])) AS self
+            EXISTS (SELECT 1 FROM down WHERE down.top = k.conrelid AND down.oid = ANY($1::oid[])) AS self
        FROM up JOIN pg_constraint k ON k.oid = up.oid JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE up.parent = 0
-      ORDER BY 1, 4, 5, 2`,
-    [leaves.map((l) => l.oid), KEEPING_ACTIONS, tree.map((t) => t.oid)],
+      ORDER BY schema, name, con, leaf`,
+    [tree.map((t) => t.oid)],
   );
-  const out = new Map<number, Reference[]>(leaves.map((l) => [l.oid, []]));
+  const changing: ChangingReference[] = [];
+  const keeping = new Map<number, Reference[]>(leaves.map((l) => [l.oid, []]));
   for (const r of rows) {
-    out.get(Number(r.leaf))!.push({
-      constraint: r.con,
-      from: { oid: Number(r.oid), schema: r.schema, name: r.name, kind: r.kind },
-      columns: r.columns,
-      referenced: r.referenced,
-      self: r.self,
-    });
+    if (Object.hasOwn(CHANGING_ACTIONS, r.action)) {
+      // A constraint referencing several tables of the tree (a partitioned table and its partitions) is named once.
+      const last = changing.at(-1);
+      if (!(last && last.schema === r.schema && last.name === r.name && last.con === r.con && last.action === r.action)) changing.push({ schema: r.schema, name: r.name, con: r.con, action: r.action });
+    } else if (KEEPING_ACTIONS.has(r.action)) {
+      keeping.get(Number(r.leaf))?.push({
+        constraint: r.con,
+        from: { oid: Number(r.oid), schema: r.schema, name: r.name, kind: r.kind },
+        columns: r.columns,
+        referenced: r.referenced,
+        self: r.self,
+      });
+    }
   }
-  return out;
+  return { changing, keeping };
 }
 
 /**
@@ -346,20 +367,9 @@ async function referencesOf(s: MaintenanceSession, tree: Rel[], leaves: Rel[]): 
  * age; rewrite rules ON DELETE; and enabled user DELETE triggers not listed in the rule's
  * allowTriggers (a trigger can change or delete any row). Keyed by the config key that answers it.
  */
-async function sideEffects(s: MaintenanceSession, key: string, rule: PurgeRule, root: Rel, tree: Rel[], leaves: Leaf[]): Promise<string[]> {
+async function sideEffects(s: MaintenanceSession, key: string, rule: PurgeRule, root: Rel, refs: ChangingReference[], leaves: Leaf[]): Promise<string[]> {
   const rootText = relationText(root);
   const problems: string[] = [];
-  const refs = await s.query<{ schema: string; name: string; con: string; action: string }>(
-    // A reference to or from a partitioned table has a clone per partition (conparentid): each is named by the constraint it was cloned from.
-    `WITH RECURSIVE hit(oid, parent, action) AS (
-       SELECT k.oid, k.conparentid, k.confdeltype::text FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = ANY($1::oid[]) AND k.confdeltype = ANY($2::"char"[])
-       UNION SELECT p.oid, p.conparentid, hit.action FROM hit JOIN pg_constraint p ON p.oid = hit.parent)
-     SELECT DISTINCT n.nspname AS schema, c.relname AS name, k.conname AS con, hit.action
-       FROM hit JOIN pg_constraint k ON k.oid = hit.oid JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE hit.parent = 0
-      ORDER BY 1, 2, 3`,
-    [tree.map((t) => t.oid), Object.keys(CHANGING_ACTIONS)],
-  );
   if (refs.length) {
     const each = refs.map((r) => `${r.schema}.${r.name} references it ON DELETE ${CHANGING_ACTIONS[r.action]} (${r.con})`);
     problems.push(
@@ -435,9 +445,9 @@ async function scopeOf(s: MaintenanceSession, key: string, rule: PurgeRule, root
   const columns = await columnsOf(s, tables.map((t) => t.oid));
   // Generated columns too: their values are archived like any other (into a plain column of the
   // archive; a generated one there would recompute them, so it counts as missing).
-  const references = await referencesOf(s, tree, tables);
-  const leaves = tables.map((t) => ({ ...t, columns: columns.get(t.oid)!, references: references.get(t.oid)! }));
-  const problems = await sideEffects(s, key, rule, root, tree, leaves);
+  const references = await foreignKeysTo(s, tree, tables);
+  const leaves = tables.map((t) => ({ ...t, columns: columns.get(t.oid)!, references: references.keeping.get(t.oid)! }));
+  const problems = await sideEffects(s, key, rule, root, references.changing, leaves);
   let archive: Rel | undefined;
   if (archiveOid !== undefined) {
     const archiveTree = await relationTree(s, archiveOid);

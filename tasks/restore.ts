@@ -26,7 +26,7 @@ import { SECRET_ARN } from "../regime/arn";
 import { storageSettings } from "./lib/backup-common";
 import { noSuchDatabase, restorableBackup, type SkippedBackup } from "./lib/backup-listing";
 import { connect, ConnectError, parseDatabaseUrl, resolveConnection, type Connection } from "./lib/db";
-import { MissingRolesError, restoreInto } from "./lib/restore-backup";
+import { RestorePreconditionsError, restoreInto } from "./lib/restore-backup";
 import { defineTask, envBool, oneLine, optionsToEnv, TaskError, type TaskContext } from "./lib/runtime";
 import { listManifests, readManifest, s3Client, type Manifest } from "./lib/s3";
 
@@ -190,9 +190,9 @@ async function restore(s: Settings, ctx: TaskContext): Promise<RestoreResult> {
   try {
     restored = await restoreInto({ s3, bucket: s.BACKUP_BUCKET, manifest: m, target, clean: s.RESTORE_CLEAN, noOwner: s.RESTORE_NO_OWNER, env: s.env, signal: ctx.signal });
   } catch (err) {
-    if (err instanceof MissingRolesError) {
+    if (err instanceof RestorePreconditionsError) {
       const roleRemedy = `; create them (CREATE ROLE) or grant them to ${err.user}${s.RESTORE_NO_OWNER ? " (policies and user mappings name their roles even with --no-owner)" : ", or add --no-owner to restore without the backup's owners and grants"}`;
-      throw new TaskError(`--target ${MissingRolesError.describe(err.where, err.missing, err.notMember, err.user, err.privileges, roleRemedy)}`);
+      throw new TaskError(`--target ${RestorePreconditionsError.describe(err.where, err.missing, err.notMember, err.user, err.privileges, roleRemedy)}`);
     }
     throw err;
   }

@@ -116,13 +116,9 @@ async function verifyOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
   // The whole archive, not only its table of contents (--list): every entry is read and every data
   // block decompressed into a script sent to /dev/null. It proves the archive is whole and readable; not
   // that it loads (a missing role, a function that names a table without its schema): that is the drill's.
-  const read = startTool(toolPath("pg_restore", s.env), ["--verbose", "-f", "/dev/null"], { PATH: s.env.PATH ?? process.env.PATH }, "pipe");
   let tocEntries = 0;
-  let partial = "";
-  read.child.stderr!.on("data", (d: string) => {
-    const lines = (partial + d).split("\n");
-    partial = lines.pop()!;
-    tocEntries += lines.filter((l) => /^pg_restore: (creating|processing|executing) /.test(l)).length;
+  const read = startTool(toolPath("pg_restore", s.env), ["--verbose", "-f", "/dev/null"], { PATH: s.env.PATH ?? process.env.PATH }, "pipe", (line) => {
+    if (/^pg_restore: (creating|processing|executing) /.test(line)) tocEntries++;
   });
   const streamed = await streamInto(body, read, ctx.signal);
   checks.push({

@@ -97,6 +97,19 @@ describe("redirects as curl -L and browsers follow them", () => {
     expect(boot).toMatchObject({ healthy: true, status: 200, failures: [] });
     expect(loop).toMatchObject({ healthy: false, failures: [`redirect loop: http://127.0.0.1:${port}/loop -> http://127.0.0.1:${port}/loop`] });
   });
+
+  it("a session cookie marked Secure, set over http on 127.0.0.1 or localhost, is sent back as browsers and curl 7.79+ send it to loopback; one for a path elsewhere is not", async () => {
+    const server = http.createServer((req, res) => {
+      if (req.url?.startsWith("/other")) return void res.end(`cookie ${req.headers.cookie ?? "none"}`);
+      if (req.headers.cookie !== "s=1") return void res.writeHead(302, { "set-cookie": ["s=1; Path=/app; Secure; HttpOnly; SameSite=Strict", "o=1; Path=/elsewhere"], location: req.url }).end();
+      res.writeHead(302, { location: "/other" }).end();
+    });
+    const port = await listen(server);
+    const results = await check(["127.0.0.1", "localhost"].map((host) => ({ name: host, url: `http://${host}:${port}/app/health`, conditions: { bodyContains: "cookie none" } })));
+    expect(results.map((r) => [r.name, r.healthy, r.redirects, r.failures])).toEqual(
+      ["127.0.0.1", "localhost"].map((host) => [host, true, [`http://${host}:${port}/app/health`, `http://${host}:${port}/other`], []]),
+    );
+  });
 });
 
 describe("names and JSON paths as a user writes them", () => {

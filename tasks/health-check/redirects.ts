@@ -4,9 +4,9 @@
  * timeout, and the final answer is judged. Not followed: with `followRedirects: false`, or when the
  * status condition accepts the redirect's own status (a check of the redirect itself).
  */
+import { CookieJar } from "tough-cookie";
 import { redactUrl } from "../lib/url-credentials";
 import { statusMatches } from "./conditions";
-import { CookieJar } from "./cookies";
 import { probe, type BodyNeed, type Probe } from "./probe";
 import type { Endpoint } from "./settings";
 
@@ -50,10 +50,12 @@ export interface ChainProbe extends Probe {
  * Requests `e.url` and follows its redirects. The certificate reported is the first https
  * connection's (the endpoint's own URL when it is https). The endpoint's credentials go only to its
  * own origin, its other headers everywhere (headersFor), as curl -L and browsers send them. Cookies
- * the answers set are kept for the run (CookieJar) and sent along. A loop (the same URL requested
- * again with the same cookies), more than MAX_REDIRECTS redirects or a Location that is no http(s)
- * URL is a failure naming the chain. `secretNames`: the names (lower case) of headers read from
- * headersSecretArn, credentials all.
+ * the answers set are kept for the run in a jar of its own (tough-cookie's RFC 6265 CookieJar, which
+ * decides which URLs each is sent to: domain, path, expiry, public suffixes; Secure ones over https
+ * and to loopback hosts, as browsers and curl 7.79+ send them) and sent along, HttpOnly ones
+ * included. A loop (the same URL requested again with the same cookies), more than MAX_REDIRECTS
+ * redirects or a Location that is no http(s) URL is a failure naming the chain. `secretNames`: the
+ * names (lower case) of headers read from headersSecretArn, credentials all.
  */
 export async function probeFollowingRedirects(
   e: Endpoint,
@@ -72,23 +74,26 @@ export async function probeFollowingRedirects(
   let url = e.url;
   let method = e.method;
   const jar = new CookieJar();
+  /** The Cookie header value of the jar for `u`, undefined when no cookie applies. */
+  const cookiesFor = (u: URL) => jar.getCookieStringSync(u.href) || undefined;
   // A request repeats when its URL and the cookies it carries do: a redirect that set a cookie and
   // points back to the same URL is the next step of a session bootstrap, not a loop.
-  const requestKey = (u: URL) => `${u.href}\n${jar.header(u) ?? ""}`;
+  const requestKey = (u: URL) => `${u.href}\n${cookiesFor(u) ?? ""}`;
   const seen = new Set([requestKey(new URL(url))]);
   const redirects: string[] = [];
   let certificate: Pick<Probe, "certificateDaysLeft" | "certificateExpiresFirst" | "chainLength"> | undefined;
   for (;;) {
     const target = new URL(url);
     const p = await probe(
-      { url, method, headers: headersFor(target, origin, headers, secretNames, jar.header(target)), ca: e.ca, insecure: e.insecure, timeoutMs: e.timeoutMs, started, deadline, need, maxBodyBytes, stopAtHeaders: follows },
+      { url, method, headers: headersFor(target, origin, headers, secretNames, cookiesFor(target)), ca: e.ca, insecure: e.insecure, timeoutMs: e.timeoutMs, started, deadline, need, maxBodyBytes, stopAtHeaders: follows },
       signal,
     );
     if (p.certificateDaysLeft !== undefined) certificate ??= { certificateDaysLeft: p.certificateDaysLeft, certificateExpiresFirst: p.certificateExpiresFirst, chainLength: p.chainLength };
     const result: ChainProbe = { ...p, ...certificate, redirects };
     const chainText = () => [e.url, ...redirects].map(redactUrl).join(" -> ");
+    // A Set-Cookie that cannot apply to the URL (another domain, a public suffix, malformed) is ignored, as browsers ignore it.
+    for (const line of p.setCookies ?? []) jar.setCookieSync(line, target.href, { ignoreError: true });
     // A failure after redirects names where it happened.
-    if (p.setCookies) jar.store(target, p.setCookies);
     if (!p.redirected) return redirects.length ? { ...result, errors: p.errors.map((err) => `${err} (after redirects: ${chainText()})`) } : result;
     let next: URL;
     try {

@@ -96,27 +96,39 @@ export interface Tool {
   stderrTail(): string;
 }
 
-export function startTool(bin: string, args: string[], env: NodeJS.ProcessEnv, stdin: "pipe" | "ignore" = "ignore"): Tool {
+/**
+ * Starts `bin` with stdout piped and stderr read as UTF-8. Its stderr is split into lines once: each
+ * line goes to `onStderrLine` (without its newline; a last line without one when the stream ends) and
+ * from the first error on (ERROR_LINE) into the failure message, stderrTail. Without `onStderrLine`
+ * the splitting stops once the first error and the FIRST_ERROR_LINES after it are held.
+ */
+export function startTool(bin: string, args: string[], env: NodeJS.ProcessEnv, stdin: "pipe" | "ignore" = "ignore", onStderrLine?: (line: string) => void): Tool {
   const child = spawn(bin, args, { env, stdio: [stdin, "pipe", "pipe"] });
   let tail = "";
   let partial = "";
   // The first error and the lines after it, kept as they arrive: a long run of later errors or
   // warnings (pg_restore without --exit-on-error) must not push the cause out of the tail.
   let firstError: string[] | undefined;
+  const held = () => firstError !== undefined && firstError.length >= FIRST_ERROR_LINES;
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (d: string) => {
     tail = (tail + d).slice(-4000);
-    if (firstError && firstError.length >= FIRST_ERROR_LINES) return;
+    if (!onStderrLine && held()) return;
     const lines = (partial + d).split("\n");
-    partial = lines.pop()!.slice(-4000);
+    partial = lines.pop()!;
+    // A line is kept whole only for the callback; the tail needs its last 4000 characters at most.
+    if (!onStderrLine) partial = partial.slice(-4000);
     for (const l of lines) {
+      onStderrLine?.(l);
+      if (held()) continue;
       const line = l.trim();
       if (!line) continue;
       if (!firstError) {
         if (ERROR_LINE.test(line)) firstError = [line];
-      } else if (firstError.length < FIRST_ERROR_LINES) firstError.push(line);
+      } else firstError.push(line);
     }
   });
+  if (onStderrLine) child.stderr!.once("end", () => partial && onStderrLine(partial));
   const exited = new Promise<number>((resolve) => {
     child.once("error", (err) => {
       tail += `\n${err.message}`;
@@ -125,7 +137,7 @@ export function startTool(bin: string, args: string[], env: NodeJS.ProcessEnv, s
     child.once("close", (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : 1)));
   });
   const stderrTail = () => {
-    const last = partial.trim();
+    const last = partial.slice(-4000).trim();
     if (firstError) return summarizeStderr(last && firstError.length < FIRST_ERROR_LINES ? [...firstError, last] : firstError);
     return summarizeStderr(tail.split("\n").map((l) => l.trim()).filter(Boolean));
   };

@@ -6,7 +6,7 @@
  *    stops once the definitions are printed) for the roles that own its objects or receive its grants
  *    and for its database-level entries. Roles the target server lacks, or owners the restoring user
  *    cannot act as (PostgreSQL 15 lets `ALTER ... OWNER TO r` only to members of r), refuse the
- *    restore before anything changed (MissingRolesError). `noOwner` opts out: objects are owned by
+ *    restore before anything changed (RestorePreconditionsError). `noOwner` opts out: objects are owned by
  *    the restoring user and the dump's grants are not applied (`pg_restore --no-owner
  *    --no-privileges`), for a restore into another server whose roles differ. Statements the
  *    restoring user may not run (database-level settings in a database it does not own, event
@@ -74,7 +74,7 @@ export const PSQL_ARGS = ["--no-psqlrc", "--set", "ON_ERROR_STOP=1", "--file", "
  * roles the restoring user cannot act as, and statements of the backup the restoring user may not run
  * (`privileges`, each naming what it needs and what would fix it).
  */
-export class MissingRolesError extends TaskError {
+export class RestorePreconditionsError extends TaskError {
   constructor(
     readonly where: string,
     /** Roles that do not exist on the target server. */
@@ -85,7 +85,7 @@ export class MissingRolesError extends TaskError {
     /** `<statement> needs <what>: <fix>`, one a statement kind (privilegeProblems). */
     readonly privileges: string[] = [],
   ) {
-    super(MissingRolesError.describe(where, missing, notMember, user, privileges));
+    super(RestorePreconditionsError.describe(where, missing, notMember, user, privileges));
   }
 
   /** The one-line refusal; `roleRemedy` follows the roles' part (what the command line offers). */
@@ -261,7 +261,7 @@ async function checkUpFront(o: RestoreInto, defs: DumpDefinitions, where: string
     const missing = r.rows.filter((x) => !x.exists).map((x) => x.role);
     const notMember = r.rows.filter((x) => x.exists && !x.member && defs.owners.includes(x.role)).map((x) => x.role);
     const privileges = await privilegeProblems(client, o, defs, databaseSettings);
-    if (missing.length || notMember.length || privileges.problems.length) throw new MissingRolesError(where, missing, notMember, privileges.user, privileges.problems);
+    if (missing.length || notMember.length || privileges.problems.length) throw new RestorePreconditionsError(where, missing, notMember, privileges.user, privileges.problems);
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -373,7 +373,7 @@ function countTags(psql: Tool): { tables: number; rows: number } {
 
 /**
  * Restores `manifest`'s dump into `target` (module comment), all or nothing. Errors are TaskErrors of
- * one line ending in what became of the target; MissingRolesError before anything was read into it.
+ * one line ending in what became of the target; RestorePreconditionsError before anything was read into it.
  */
 export async function restoreInto(o: RestoreInto): Promise<RestoredBackup> {
   const m = o.manifest;
