@@ -395,8 +395,7 @@ async function streamBacklog(client: QueueCommands, q: QueueSpec): Promise<Queue
  * of another type, which holds no queue, or a consumer group QueueSpec.group names that is not there.
  * `cluster`: the server runs in cluster mode (INFO cluster_enabled).
  */
-export async function queueLength(client: QueueCommands, queue: QueueSpec | string, cluster = false): Promise<QueueMeasure> {
-  const q = typeof queue === "string" ? { name: queue } : queue;
+export async function queueLength(client: QueueCommands, q: QueueSpec, cluster = false): Promise<QueueMeasure> {
   const type = String(await client.type(q.name));
   if (q.group && type !== "stream" && type !== "none") return { error: `consumer group ${JSON.stringify(q.group)} is set but the key is a ${type}, not a stream` };
   if (type === "list" || (type === "none" && !q.group)) return listLength(client, q, type, cluster);

@@ -226,8 +226,8 @@ function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
   }
 }
 
-/** Candidate paths explored before the best one found so far is taken: bounds a pathological bundle. */
-const MAX_PATHS = 256;
+/** Partial paths explored before the best one found so far is taken: bounds a pathological chain (many copies issuing each other). */
+const MAX_STEPS = 1000;
 
 /**
  * The chain a client validates, leaf first, up to a trusted anchor: it stops at the first
@@ -253,16 +253,15 @@ export function validatedChain(sent: X509Certificate[], trusted: X509Certificate
   const trustedPrints = new Set(trusted.map((t) => t.fingerprint256));
   const validNow = (c: X509Certificate) => Date.parse(c.validFrom) <= now && Date.parse(c.validTo) > now;
   let best: { path: X509Certificate[]; valid: boolean; expires: number } | undefined;
-  let explored = 0;
+  let steps = 0;
   const consider = (path: X509Certificate[]) => {
-    explored++;
     const valid = path.every(validNow);
     const expires = Math.min(...path.map((c) => Date.parse(c.validTo)));
     if (!best || (valid && !best.valid) || (valid === best.valid && expires > best.expires)) best = { path, valid, expires };
   };
   const extend = (path: X509Certificate[]) => {
     const cur = path[path.length - 1];
-    if (explored >= MAX_PATHS || path.length > 16) return;
+    if (++steps > MAX_STEPS || path.length > 16) return;
     if (trustedPrints.has(cur.fingerprint256)) return consider(path);
     const anchors = trusted.filter((t) => issuedBy(cur, t));
     if (anchors.length) return anchors.forEach((a) => consider([...path, a]));
