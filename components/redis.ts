@@ -21,7 +21,7 @@ import type { RedisConfig } from "../regime/schema";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
 export const REDIS_TASK = "redis-health";
-/** The redis-health task's Lambda timeout: connect, INFO and LLEN take well under a second; the rest is room for the secret and a cold start. */
+/** The redis-health task's Lambda timeout: connect, INFO and a few commands per queue (LLENs, ZCARD, XINFO GROUPS and XPENDING) take well under a second; the rest is room for the secret and a cold start. */
 export const REDIS_TASK_TIMEOUT_SECONDS = 60;
 
 /** Seconds the task may take to connect and run its commands before it fails ("no answer within"). */
