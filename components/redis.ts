@@ -21,7 +21,7 @@ import type { RedisConfig } from "../regime/schema";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 
 export const REDIS_TASK = "redis-health";
-/** The redis-health task's Lambda timeout: connect, INFO and LLEN take well under a second; the rest is room for the secret and a cold start. */
+/** The redis-health task's Lambda timeout: connect, INFO and a few commands per queue (LLENs, ZCARD, XINFO GROUPS and XPENDING) take well under a second; the rest is room for the secret and a cold start. */
 export const REDIS_TASK_TIMEOUT_SECONDS = 60;
 
 /** Seconds the task may take to connect and run its commands before it fails ("no answer within"). */
@@ -48,7 +48,9 @@ export function redisTaskEnvironment(r: RedisConfig): Record<string, string> {
     MEMORY_CRIT_PERCENT: String(r.memoryCritPercent),
     ...(r.evictedKeysWarn !== undefined ? { EVICTED_KEYS_WARN: String(r.evictedKeysWarn) } : {}),
     ...(r.minHitRatePercent !== undefined ? { MIN_HIT_RATE_PERCENT: String(r.minHitRatePercent) } : {}),
-    QUEUES: JSON.stringify(r.queues.map((q) => ({ name: q.name, maxLength: q.maxLength, severity: q.severity }))),
+    QUEUES: JSON.stringify(
+      r.queues.map((q) => ({ name: q.name, maxLength: q.maxLength, severity: q.severity, ...(q.group ? { group: q.group } : {}), ...(q.prioritySeparator ? { prioritySeparator: q.prioritySeparator } : {}) })),
+    ),
     TIMEOUT_SECONDS: String(REDIS_TIMEOUT_SECONDS),
   } satisfies TaskEnvironment<"redis-health">;
 }
@@ -204,7 +206,7 @@ export class RedisHealth extends pulumi.ComponentResource {
         "QueueLength",
         "GreaterThanThreshold",
         q.maxLength,
-        `The queue "${q.name}" on Redis ${r.id} holds more than ${q.maxLength} messages (LLEN, ZCARD or XLEN by its key's type): workers fall behind or are down. Check the workers (celery -A <app> inspect active / stats), their logs and errors, and scale them; purge only messages you know are obsolete.`,
+        `The queue "${q.name}" on Redis ${r.id} holds more than ${q.maxLength} messages waiting (a list: LLEN of it and its Celery priority lists; a sorted set: ZCARD; a stream: its consumer group's lag plus pending, XINFO GROUPS): workers fall behind or are down. The redis-health result (its queue:${q.name} check) says how it was counted and, for a stream, how long the oldest unacknowledged entry has waited (a stuck worker). Check the workers (celery -A <app> inspect active / stats; XINFO CONSUMERS for a stream), their logs and errors, and scale them; purge only messages you know are obsolete.`,
         { Queue: q.name },
       ),
     );
@@ -217,7 +219,7 @@ export class RedisHealth extends pulumi.ComponentResource {
         "QueueUnmeasurable",
         "GreaterThanOrEqualToThreshold",
         1,
-        `The queue "${q.name}" (redis[${r.id}].queues[${i}]) on Redis ${r.id} cannot be measured: its key holds no list, sorted set or stream (a string or hash written under the queue's name), or Redis refused reading it (MOVED: another cluster node serves the key; NOPERM: the user may not read it). The redis-health result names which (its queue:${q.name} check). Fix the key or the queue's name in the config; point REDIS_URL at the node that serves the key.`,
+        `The queue "${q.name}" (redis[${r.id}].queues[${i}]) on Redis ${r.id} cannot be measured: its key holds no list, sorted set or stream (a string or hash written under the queue's name), the stream lacks the consumer group the config names, or Redis refused reading it (MOVED: another cluster node serves the key; NOPERM: the user may not read it). The redis-health result names which (its queue:${q.name} check). Fix the key, the queue's name or group in the config (or start the workers that create the group); point REDIS_URL at the node that serves the key.`,
         { Queue: q.name },
       ),
     );

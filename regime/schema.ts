@@ -351,9 +351,16 @@ export function redisUrlProblem(url: string): string | undefined {
 
 const redisQueueSchema = z
   .object({
-    name: z.string().min(1, "must not be empty").max(512, "must be at most 512 characters").describe("the queue's key: a list a worker pops (Celery's default queue is \"celery\"), or a sorted set or stream; no key is an empty queue; a key of another type, or one Redis refuses to read (MOVED on a cluster), pages at the queue's severity"),
-    maxLength: z.number().int("must be a whole number").min(0, "must be >= 0").describe("alarm when the queue holds more than this many messages (LLEN, ZCARD or XLEN by the key's type)"),
+    name: z.string().min(1, "must not be empty").max(512, "must be at most 512 characters").describe("the queue's key: a list a worker pops (Celery's default queue is \"celery\"; its priority lists are counted with it), or a sorted set or stream; no key is an empty queue; a key of another type, or one Redis refuses to read (MOVED on a cluster), pages at the queue's severity"),
+    maxLength: z.number().int("must be a whole number").min(0, "must be >= 0").describe("alarm when more than this many messages wait: a list by LLEN of it and of its Celery (Kombu) priority lists; a sorted set by ZCARD; a stream by its consumer group's backlog (lag + pending of XINFO GROUPS, not XLEN)"),
     severity: severity.default("P2").describe("severity of the queue's alarms: longer than maxLength, or a key that cannot be measured"),
+    group: z.string().min(1, "must not be empty").optional().describe("a stream's consumer group whose backlog is measured (a group the stream lacks pages at the queue's severity); unset: every group, the one furthest behind counts"),
+    prioritySeparator: z
+      .string()
+      .min(1, "must not be empty")
+      .max(16, "must be at most 16 characters")
+      .optional()
+      .describe("the Celery app's Kombu `sep` transport option, when it sets one (\":\" in Celery's priority example: priority lists celery:1 to celery:9); unset: Kombu's default \"\\x06\\x16\" (priority lists named the queue, \\x06\\x16, then the step 3, 6 or 9)"),
   })
   .strict();
 
@@ -381,7 +388,7 @@ export const redisSchema = z
       .array(redisQueueSchema)
       .superRefine(uniqueBy("name", "queue"), ALWAYS)
       .default([])
-      .describe("queues (lists, sorted sets or streams) whose length is alarmed on"),
+      .describe("queues (lists, sorted sets or streams) whose backlog is alarmed on"),
     severity: severity.default("P1").describe("severity of a failed check (memory critical, persistence failing, Redis unreachable); a queue's problems page at the queue's severity"),
   })
   .strict()

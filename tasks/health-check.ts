@@ -48,6 +48,11 @@
  * in it, that root included. A `ca` holding an intermediate (not its root) is such an anchor, as
  * curl takes it (OpenSSL's partial-chain flag, node:tls allowPartialTrustChain). Certificates sent beyond it play no part: an expired cross-signed copy
  * of the root (Let's Encrypt's old pattern) neither pages nor counts, as OpenSSL and curl ignore it.
+ * Where several certificates could issue one (a root re-issued with the same subject and key beside
+ * its expired predecessor in `ca`, in either order; an intermediate cross-signed by two roots; an old
+ * and a renewed copy of an intermediate sent together), the path counted is one a client validates
+ * now, the one expiring last among them, as OpenSSL prefers a currently valid issuer: an expired
+ * copy the client passes over never pages.
  * A chain no trusted root anchors is reported as the server sent it. Trust is then checked here (chain against the system
  * roots or `ca`, and the host name): an untrusted certificate, an expired one anywhere in the chain
  * included, is a failure and no request is sent over the connection, unless `insecure` is true

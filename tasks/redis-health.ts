@@ -1,6 +1,7 @@
 /**
  * Redis health, what the guides run by hand (`redis-cli INFO memory`, `INFO stats | grep keyspace`,
- * the Celery queue's backlog): one INFO (memory, stats, clients, persistence) and one LLEN per queue.
+ * the Celery queue's backlog): one INFO (memory, stats, clients, persistence) and a few commands per
+ * queue (TYPE, then LLENs, ZCARD, or XINFO GROUPS and XPENDING).
  * Each check has a value and a status (ok, warning, critical, skipped) against its thresholds.
  *
  * - memory: used_memory as a percent of maxmemory (warning / critical) under a policy that refuses
@@ -14,11 +15,16 @@
  * - connected_clients: reported, no threshold.
  * - rdb_last_bgsave / aof_last_write: critical when the last save or AOF write failed (Redis then
  *   refuses writes, or loses them on restart); aof_last_rewrite: warning when the last rewrite failed.
- * - queue:<name>: the queue's length by its key's TYPE (list: LLEN, as Celery/Kombu keep queues; zset:
- *   ZCARD; stream: XLEN; no key: 0, Redis deletes an emptied list); warning above its maxLength (its
- *   own alarm pages). A key of another type, or a length Redis refuses to give (an error reply for
- *   the key: MOVED to another cluster node, CLUSTERDOWN for its slot, NOPERM), is critical: a queue
- *   nobody can measure must not look healthy. It is the queue's problem, not the instance's: it
+ * - queue:<name>: the messages waiting, by the key's TYPE (queueLength): a list (Celery/Kombu) by LLEN
+ *   of the list and of its Kombu priority lists (`<name>\x06\x16<1..9>`, or the `prioritySeparator`
+ *   the app's Kombu `sep` sets; with priorities Celery files messages there, and the plain list
+ *   holds priority 0 only); a sorted set by ZCARD; a stream by its consumer group's backlog, `lag`
+ *   plus `pending` of XINFO GROUPS (the group QUEUES names, else the one furthest behind; an upper
+ *   bound when Redis cannot give the lag), never XLEN, which counts the entries the stream retains,
+ *   read or not; no key: 0 (Redis deletes an emptied list). Warning above its maxLength (its own
+ *   alarm pages). A key of another type, a consumer group QUEUES names that the stream lacks, or a
+ *   length Redis refuses to give (an error reply for the key: MOVED to another cluster node,
+ *   CLUSTERDOWN for its slot, NOPERM), is critical: a queue nobody can measure must not look healthy. It is the queue's problem, not the instance's: it
  *   sends QueueUnmeasurable 1 (Queue dimension), which the queue's own alarm reads at the queue's
  *   severity, and it does not fail the run; its detail names the queue's QUEUES entry.
  *
@@ -50,6 +56,8 @@ const queueSetting = z
     name: z.string().min(1, "must not be empty"),
     maxLength: z.number().int("must be a whole number").min(0, "must be >= 0"),
     severity: z.string().optional(),
+    group: z.string().min(1, "must not be empty").optional(),
+    prioritySeparator: z.string().min(1, "must not be empty").optional(),
   })
   .strict();
 
@@ -74,7 +82,7 @@ export const redisHealthSettings = z
     EVICTED_KEYS_WARN: envInt(0).default(0),
     /** 0: not checked. */
     MIN_HIT_RATE_PERCENT: envNumber(0, 100).default(0),
-    /** [{ name, maxLength, severity? }]: queue keys (list, sorted set or stream) whose length is checked. */
+    /** [{ name, maxLength, severity?, group?, prioritySeparator? }]: queue keys (list, sorted set or stream) whose backlog is checked (queueLength). */
     QUEUES: envJson(z.array(queueSetting)).optional(),
     /** Connecting plus every command, in seconds: an unreachable Redis fails within this. */
     TIMEOUT_SECONDS: envNumber(0.1, 300).default(10),
@@ -280,25 +288,121 @@ export interface QueueCommands {
   lLen(key: string): Promise<number>;
   zCard(key: string): Promise<number>;
   xLen(key: string): Promise<number>;
+  /** A raw command: XINFO GROUPS and XPENDING are read field by field, whatever the Redis version gives. */
+  sendCommand(args: string[]): Promise<unknown>;
 }
 
-/** Commands for each key TYPE a queue is kept in, and how its length is read. */
-const QUEUE_LENGTH: Record<string, { how: string; read: (c: QueueCommands, key: string) => Promise<number> }> = {
-  list: { how: "LLEN of a list", read: (c, k) => c.lLen(k) },
-  zset: { how: "ZCARD of a sorted set", read: (c, k) => c.zCard(k) },
-  stream: { how: "XLEN of a stream", read: (c, k) => c.xLen(k) },
-};
+/**
+ * Kombu's separator between a queue's name and its priority (kombu.transport.redis Channel.sep,
+ * "\x06\x16"): with priorities, the Redis transport keeps a queue as one list per priority step,
+ * `<queue>` for step 0 and `<queue><sep><step>` for the others (Channel._q_for_pri; default
+ * priority_steps [0, 3, 6, 9]), and counts the queue as the sum of their LLENs (Channel._size).
+ */
+export const KOMBU_PRIORITY_SEPARATOR = "\x06\x16";
+/**
+ * The step values a priority list can carry: kombu clamps a message's priority to 0..9 and files it
+ * under the largest step at or below it, so every step a message lands in is 0..9 whatever
+ * priority_steps says (the default [0, 3, 6, 9], Celery's documented list(range(10))); 0 is the plain list.
+ */
+const PRIORITY_STEPS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+
+/** A queue as QUEUES gives it: its key, and how its key's messages are counted. */
+export interface QueueSpec {
+  name: string;
+  /** A stream's consumer group whose backlog is the queue's length; unset: the largest backlog of its groups. */
+  group?: string;
+  /** Kombu's `sep` transport option when the app sets one; default KOMBU_PRIORITY_SEPARATOR. */
+  prioritySeparator?: string;
+}
+
+/** A queue's length and how it was read; `bound` when the length is an upper bound (a stream group's lag unknown). */
+export type QueueMeasure = { length: number; how: string; bound?: boolean } | { error: string };
+
+/** XINFO GROUPS' reply (field, value, field, value, ... per group) as objects. */
+function fieldMaps(reply: unknown): Record<string, unknown>[] {
+  if (!Array.isArray(reply)) return [];
+  return reply.map((g) => {
+    const out: Record<string, unknown> = {};
+    if (Array.isArray(g)) for (let i = 0; i + 1 < g.length; i += 2) out[String(g[i])] = g[i + 1];
+    return out;
+  });
+}
+
+const num = (v: unknown): number | null => (v === null || v === undefined || v === "" ? null : Number.isFinite(Number(v)) ? Number(v) : null);
 
 /**
- * A queue's length by its key's TYPE (QUEUE_LENGTH); a missing key is an empty queue (Redis deletes
- * a list when its last element goes). `error` for a key of another type, which holds no queue.
+ * A Celery (Kombu) queue on a list: the plain list and its priority lists `<name><sep><1..9>`
+ * (KOMBU_PRIORITY_SEPARATOR), summed as Kombu's own _size sums them. On a cluster only the plain list:
+ * Kombu's Redis transport runs on a single server (its BRPOP over several lists is refused
+ * CROSSSLOT on a cluster), and the priority lists may live on other nodes.
  */
-export async function queueLength(client: QueueCommands, key: string): Promise<{ length: number; how: string } | { error: string }> {
-  const type = String(await client.type(key));
+async function listLength(client: QueueCommands, q: QueueSpec, plainType: string, cluster: boolean): Promise<QueueMeasure> {
+  const plain = plainType === "list" ? Number(await client.lLen(q.name)) : 0;
+  if (cluster) return plainType === "none" ? { length: 0, how: "no key: empty" } : { length: plain, how: "LLEN of a list" };
+  const sep = q.prioritySeparator ?? KOMBU_PRIORITY_SEPARATOR;
+  const counts = await Promise.all(PRIORITY_STEPS.map(async (step) => [step, Number(await client.lLen(`${q.name}${sep}${step}`))] as const));
+  const held = counts.filter(([, n]) => n > 0);
+  const total = plain + held.reduce((sum, [, n]) => sum + n, 0);
+  if (!held.length) return plainType === "none" ? { length: 0, how: "no key: empty" } : { length: plain, how: "LLEN of a list" };
+  return { length: total, how: `LLEN of the list and its Kombu priority lists: ${plain} plain, ${held.map(([step, n]) => `${n} at priority ${step}`).join(", ")}` };
+}
+
+/**
+ * A stream's backlog: for a consumer group, the entries not yet delivered to it (XINFO GROUPS `lag`,
+ * Redis 7.0+) plus those delivered and not acknowledged (`pending`, its PEL); XLEN counts every
+ * entry the stream retains (trimmed by MAXLEN, read or not) and says nothing of what is waiting.
+ * The group is QueueSpec.group (one that does not exist is an error: its workers never created it,
+ * or the name is wrong); unset, every group of the stream, and the largest backlog counts, since
+ * each group reads every entry and the one furthest behind is the one that is late. A stream without
+ * groups: XLEN, nothing having been read by a group. When Redis cannot give the lag (null: entries
+ * were deleted after the group's last-delivered-id, or the group was created at an arbitrary ID; or
+ * absent before 7.0, Redis docs "XINFO GROUPS"), the backlog is reported as an upper bound: XLEN plus
+ * pending. The oldest pending entry's idle time (XPENDING, a worker that took it and never
+ * acknowledged it) is in the detail.
+ */
+async function streamBacklog(client: QueueCommands, q: QueueSpec): Promise<QueueMeasure> {
+  const groups = fieldMaps(await client.sendCommand(["XINFO", "GROUPS", q.name]));
+  if (!groups.length) {
+    if (q.group) return { error: `the stream has no consumer group ${JSON.stringify(q.group)} (none at all: no worker has created one)` };
+    const len = Number(await client.xLen(q.name));
+    return { length: len, how: "XLEN of a stream without consumer groups: no group has read any entry" };
+  }
+  const chosen = q.group ? groups.filter((g) => String(g.name) === q.group) : groups;
+  if (!chosen.length) return { error: `the stream has no consumer group ${JSON.stringify(q.group)} (its groups: ${groups.map((g) => String(g.name)).join(", ")})` };
+  let xlen: number | undefined;
+  const measured: { name: string; backlog: number; bound: boolean; lag: number | null; pending: number }[] = [];
+  for (const g of chosen) {
+    const pending = num(g.pending) ?? 0;
+    const lag = num(g.lag);
+    if (lag === null) xlen ??= Number(await client.xLen(q.name));
+    measured.push({ name: String(g.name), backlog: (lag ?? xlen!) + pending, bound: lag === null, lag, pending });
+  }
+  const worst = measured.reduce((a, b) => (b.backlog > a.backlog ? b : a));
+  const oldest = await client.sendCommand(["XPENDING", q.name, worst.name, "-", "+", "1"]);
+  const first = Array.isArray(oldest) && Array.isArray(oldest[0]) ? (oldest[0] as unknown[]) : undefined;
+  const idle = first ? `; the oldest pending entry ${String(first[0])} idle ${Math.round(Number(first[2]) / 1000)} s with consumer ${String(first[1])}` : "";
+  const of = q.group ? `consumer group ${worst.name}` : chosen.length > 1 ? `consumer group ${worst.name}, the furthest behind of ${chosen.length}` : `consumer group ${worst.name}`;
+  const parts = worst.bound
+    ? `at most ${worst.backlog}: lag unknown (entries deleted after its last-delivered-id, or Redis before 7.0), XLEN ${xlen} + ${worst.pending} pending`
+    : `lag ${worst.lag} undelivered + ${worst.pending} pending`;
+  return { length: worst.backlog, how: `${of}: ${parts}${idle}`, ...(worst.bound ? { bound: true } : {}) };
+}
+
+/**
+ * A queue's length by its key's TYPE: a list (or no key) with its Kombu priority lists
+ * (listLength), a sorted set by ZCARD, a stream by its consumer groups' backlog (streamBacklog); a
+ * missing key is an empty queue (Redis deletes a list when its last element goes). `error` for a key
+ * of another type, which holds no queue, or a consumer group QueueSpec.group names that is not there.
+ * `cluster`: the server runs in cluster mode (INFO cluster_enabled).
+ */
+export async function queueLength(client: QueueCommands, q: QueueSpec, cluster = false): Promise<QueueMeasure> {
+  const type = String(await client.type(q.name));
+  if (q.group && type !== "stream" && type !== "none") return { error: `consumer group ${JSON.stringify(q.group)} is set but the key is a ${type}, not a stream` };
+  if (type === "list" || (type === "none" && !q.group)) return listLength(client, q, type, cluster);
   if (type === "none") return { length: 0, how: "no key: empty" };
-  const reader = QUEUE_LENGTH[type];
-  if (!reader) return { error: `the key is a ${type}, not a list, sorted set or stream` };
-  return { length: Number(await reader.read(client, key)), how: reader.how };
+  if (type === "zset") return { length: Number(await client.zCard(q.name)), how: "ZCARD of a sorted set" };
+  if (type === "stream") return streamBacklog(client, q);
+  return { error: `the key is a ${type}, not a list, sorted set or stream` };
 }
 
 async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<RedisHealthReport> {
@@ -345,7 +449,7 @@ async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<R
     for (const [i, q] of (settings.QUEUES ?? []).entries()) {
       let measured: Awaited<ReturnType<typeof queueLength>>;
       try {
-        measured = await queueLength(client, q.name);
+        measured = await queueLength(client, q, info.cluster_enabled === "1");
       } catch (err) {
         if (timedOut) return undefined;
         // Redis' error reply about this key (MOVED, CLUSTERDOWN, NOPERM) is the queue's; anything
@@ -366,7 +470,7 @@ async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<R
         status: len > q.maxLength ? "warning" : "ok",
         warn: q.maxLength,
         queue: q.name,
-        detail: `${len > q.maxLength ? `${len} messages waiting, more than ${q.maxLength}` : `${len} messages waiting`} (${measured.how})`,
+        detail: `${measured.bound ? "at most " : ""}${len > q.maxLength ? `${len} messages waiting, more than ${q.maxLength}` : `${len} messages waiting`} (${measured.how})`,
       });
     }
     return { version: info.redis_version, evicts: evictsWhenFull(info.maxmemory_policy), checks };

@@ -78,7 +78,7 @@ describe("redis-health: maxmemory policies and queue key types (a private redis-
     await admin.configSet("maxmemory-policy", "allkeys-lru");
   });
 
-  it("queues are measured by their key's type: a sorted set by ZCARD, a stream by XLEN; over maxLength they warn and send QueueLength", async () => {
+  it("queues are measured by their key's type: a sorted set by ZCARD, a stream no consumer group reads by XLEN; over maxLength they warn and send QueueLength", async () => {
     await admin.flushAll();
     await admin.zAdd("celery", [1, 2, 3, 4, 5].map((n) => ({ score: n, value: `task-${n}` })));
     for (let i = 0; i < 3; i++) await admin.xAdd("events", "*", { n: String(i) });
@@ -88,7 +88,7 @@ describe("redis-health: maxmemory policies and queue key types (a private redis-
     });
     const c = byName(report!);
     expect(c["queue:celery"]).toMatchObject({ value: 5, status: "warning", warn: 2, detail: "5 messages waiting, more than 2 (ZCARD of a sorted set)" });
-    expect(c["queue:events"]).toMatchObject({ value: 3, status: "ok", detail: "3 messages waiting (XLEN of a stream)" });
+    expect(c["queue:events"]).toMatchObject({ value: 3, status: "ok", detail: "3 messages waiting (XLEN of a stream without consumer groups: no group has read any entry)" });
     const lengths = emf.filter((e) => "QueueLength" in e).map((e) => [e.Queue, e.QueueLength]);
     expect(lengths).toEqual([["celery", 5], ["events", 3]]);
   });

@@ -226,48 +226,83 @@ function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
   }
 }
 
+/** Partial paths explored before the best one found so far is taken: bounds a pathological chain (many copies issuing each other). */
+const MAX_STEPS = 1000;
+
 /**
- * The chain a client validates, leaf first, up to a trusted anchor as OpenSSL builds it (trusted
- * issuers first): it stops at the first certificate that is itself in the trust store or whose
- * issuer is, so certificates the server sends beyond it (an expired cross-signed copy of the root,
- * Let's Encrypt's old pattern) play no part. Between leaf and anchor, the issuers come from the
- * certificates the server sent (a currently valid one preferred). Undefined when no trusted root
- * anchors the chain.
+ * The chain a client validates, leaf first, up to a trusted anchor: it stops at the first
+ * certificate that is itself in the trust store or whose issuer is (trusted issuers first, as
+ * OpenSSL builds it), so certificates the server sends beyond it (an expired cross-signed copy of
+ * the root, Let's Encrypt's old pattern) play no part. Between leaf and anchor, the issuers come
+ * from the certificates the server sent.
  *
- * `sent`: the peer's certificates, leaf first; `trusted`: the trust store.
+ * Where several certificates could issue the same one (a re-issued root: same subject and key, new
+ * dates; an intermediate cross-signed by two roots; two intermediates with one subject), every
+ * issuer whose signature verifies is tried, and the path taken is the one a client can validate
+ * now (every certificate between its notBefore and notAfter), the one with the latest earliest
+ * notAfter among those: OpenSSL prefers a currently valid issuer at each step
+ * (X509_STORE_CTX_get1_issuer, find_issuer in crypto/x509/x509_vfy.c), so a chain stops validating
+ * only when its last valid path does. When no path is valid now, the one expiring last (OpenSSL's
+ * "most recently expired" fallback). Undefined when no trusted certificate anchors the chain.
+ *
+ * `sent`: the peer's certificates, leaf first; `trusted`: the trust store; `now`: ms since the epoch.
  */
-export function validatedChain(sent: X509Certificate[], trusted: X509Certificate[]): ChainEntry[] | undefined {
+export function validatedChain(sent: X509Certificate[], trusted: X509Certificate[], now = Date.now()): ChainEntry[] | undefined {
   const leaf = sent[0];
   if (!leaf) return undefined;
-  const isTrusted = (c: X509Certificate) => trusted.some((t) => t.fingerprint256 === c.fingerprint256);
-  const path: X509Certificate[] = [leaf];
-  const entries = (anchored: boolean) =>
-    path.map((c, i) => ({ subject: commonName(c), role: i === 0 ? ("leaf" as const) : anchored && i === path.length - 1 ? ("root" as const) : ("intermediate" as const), notAfter: Date.parse(c.validTo) }));
-  for (let cur = leaf; path.length <= 16; ) {
-    if (isTrusted(cur)) return entries(path.length > 1);
-    const anchor = trusted.find((t) => issuedBy(cur, t));
-    if (anchor) {
-      path.push(anchor);
-      return entries(true);
+  const trustedPrints = new Set(trusted.map((t) => t.fingerprint256));
+  const validNow = (c: X509Certificate) => Date.parse(c.validFrom) <= now && Date.parse(c.validTo) > now;
+  let best: { path: X509Certificate[]; valid: boolean; expires: number } | undefined;
+  let steps = 0;
+  const consider = (path: X509Certificate[]) => {
+    const valid = path.every(validNow);
+    const expires = Math.min(...path.map((c) => Date.parse(c.validTo)));
+    if (!best || (valid && !best.valid) || (valid === best.valid && expires > best.expires)) best = { path, valid, expires };
+  };
+  const extend = (path: X509Certificate[]) => {
+    const cur = path[path.length - 1];
+    if (++steps > MAX_STEPS || path.length > 16) return;
+    if (trustedPrints.has(cur.fingerprint256)) return consider(path);
+    const anchors = trusted.filter((t) => issuedBy(cur, t));
+    if (anchors.length) return anchors.forEach((a) => consider([...path, a]));
+    for (const next of sent) {
+      if (!path.some((p) => p.fingerprint256 === next.fingerprint256) && issuedBy(cur, next)) extend([...path, next]);
     }
-    const now = Date.now();
-    const next = sent
-      .filter((c) => !path.some((p) => p.fingerprint256 === c.fingerprint256) && issuedBy(cur, c))
-      .sort((a, b) => Number(Date.parse(b.validFrom) <= now && Date.parse(b.validTo) > now) - Number(Date.parse(a.validFrom) <= now && Date.parse(a.validTo) > now))[0];
-    if (!next) return undefined;
-    path.push(next);
-    cur = next;
+  };
+  extend([leaf]);
+  if (!best) return undefined;
+  const path: X509Certificate[] = (best as { path: X509Certificate[] }).path;
+  return path.map((c, i) => ({
+    subject: commonName(c),
+    role: i === 0 ? ("leaf" as const) : i === path.length - 1 ? ("root" as const) : ("intermediate" as const),
+    notAfter: Date.parse(c.validTo),
+  }));
+}
+
+/**
+ * The certificates the server sent, in the order it sent them (leaf first), each once, at most 32:
+ * node gives the peer's X509Certificate with the rest of SSL_get_peer_cert_chain behind it as
+ * issuerCertificate, one after another, unlinked (node's X509Certificate::GetPeerCert). Unlike
+ * getPeerCertificate(true), which links each certificate to the first one in the list that names
+ * its issuer and drops the others, this keeps every copy the server sent (a renewed intermediate
+ * beside the old one), so the chain can be built as OpenSSL built it.
+ */
+function sentCertificates(t: tls.TLSSocket): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  const seen = new Set<string>();
+  for (let c: X509Certificate | undefined = t.getPeerX509Certificate(); c && !seen.has(c.fingerprint256) && out.length < 32; c = c.issuerCertificate) {
+    seen.add(c.fingerprint256);
+    out.push(c);
   }
-  return undefined;
+  return out;
 }
 
 /** The certificates of the connection: the validated chain, else (untrusted) the sent one as linked. */
 function peerChain(t: tls.TLSSocket, ca: string | undefined): ChainEntry[] {
   const leaf = t.getPeerCertificate(true);
-  const linked = linkedCertificates(leaf);
   let sent: X509Certificate[] = [];
   try {
-    sent = linked.map((c) => new X509Certificate(c.raw));
+    sent = sentCertificates(t);
   } catch {
     /* a certificate node could not parse: the linked chain below */
   }

@@ -1,0 +1,151 @@
+/**
+ * What a queue's backlog is, against the Redis on 127.0.0.1:6379 (keys under a test prefix in
+ * database 13, removed afterwards): a Celery queue with priorities is its plain list plus Kombu's
+ * priority lists (`<queue>\x06\x16<step>`, or the separator the app's `sep` sets), and a stream is
+ * measured by its consumer groups' lag and pending entries, not by XLEN (the entries it retains).
+ * The stack config reaches the task through the component's environment.
+ */
+import { spawnSync } from "node:child_process";
+import { createClient } from "@redis/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { redisTaskEnvironment } from "../components/redis";
+import { redisSchema } from "../regime/schema";
+import { runTask } from "../tasks/lib/runtime";
+import { redisHealthTask, type RedisHealthReport } from "../tasks/redis-health";
+import { captureEmf } from "./helpers/emf";
+
+const DB = 13;
+const URL6379 = `redis://127.0.0.1:6379/${DB}`;
+const P = `mr-backlog:${process.pid}:`;
+const SEP = "\x06\x16";
+
+const admin = createClient({ socket: { host: "127.0.0.1", port: 6379 }, database: DB, RESP: 2 });
+const cmd = (...args: string[]) => admin.sendCommand(args);
+
+beforeAll(async () => {
+  expect(spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", "6379", "ping"], { encoding: "utf8" }).stdout.trim()).toBe("PONG");
+  await admin.connect();
+});
+afterAll(async () => {
+  const keys = await admin.keys(`${P}*`);
+  if (keys.length) await admin.del(keys);
+  admin.destroy();
+});
+
+type Queue = { name: string; maxLength: number; severity?: string; group?: string; prioritySeparator?: string };
+const run = (queues: Queue[]) => runTask(redisHealthTask, { REDIS_URL: URL6379, QUEUES: JSON.stringify(queues), LOG_LEVEL: "ERROR" });
+const queueCheck = (r: RedisHealthReport, name: string) => r.checks.find((c) => c.name === `queue:${name}`)!;
+
+/** A stream of `n` entries with ids 1-0 .. n-0, trimmed to `maxlen` when given. */
+async function stream(key: string, n: number, maxlen?: number): Promise<void> {
+  for (let i = 1; i <= n; i++) await cmd("XADD", key, ...(maxlen ? ["MAXLEN", String(maxlen)] : []), `${i}-0`, "task", `t${i}`);
+}
+/** Group `group` reads `count` new entries as `consumer` and acknowledges the first `ack` of them. */
+async function consume(key: string, group: string, count: number, ack: number, consumer = "worker-1"): Promise<void> {
+  const reply = (await cmd("XREADGROUP", "GROUP", group, consumer, "COUNT", String(count), "STREAMS", key, ">")) as unknown as [string, [string, string[]][]][] | null;
+  const ids = reply ? reply[0][1].map(([id]) => id) : [];
+  if (ack) await cmd("XACK", key, group, ...ids.slice(0, ack));
+}
+
+describe("a Celery queue with priorities is the plain list and its Kombu priority lists", () => {
+  it("celery: 2 plain + 3 at priority 3 + 1 at priority 9 = 6 waiting, over a maxLength of 5; only priority lists (no plain key): 4, not 0", async () => {
+    await admin.lPush(`${P}celery`, ["a", "b"]);
+    await admin.lPush(`${P}celery${SEP}3`, ["c", "d", "e"]);
+    await admin.lPush(`${P}celery${SEP}9`, ["f"]);
+    await admin.lPush(`${P}urgent${SEP}6`, ["g", "h", "i", "j"]);
+    let report!: RedisHealthReport;
+    const emf = await captureEmf(async () => {
+      report = await run([
+        { name: `${P}celery`, maxLength: 5 },
+        { name: `${P}urgent`, maxLength: 10 },
+      ]);
+    });
+    expect(queueCheck(report, `${P}celery`)).toMatchObject({
+      value: 6,
+      status: "warning",
+      detail: "6 messages waiting, more than 5 (LLEN of the list and its Kombu priority lists: 2 plain, 3 at priority 3, 1 at priority 9)",
+    });
+    expect(queueCheck(report, `${P}urgent`)).toMatchObject({ value: 4, status: "ok" });
+    const sent = Object.fromEntries(emf.filter((e) => "QueueLength" in e).map((e) => [e.Queue, e.QueueLength]));
+    expect(sent[`${P}celery`]).toBe(6);
+  });
+
+  it("the app's own Kombu sep (\":\", Celery's priority example) set in the stack config reaches the task: jobs + jobs:1 .. jobs:9 are counted; without it only the plain list", async () => {
+    await admin.lPush(`${P}jobs`, ["a"]);
+    await admin.lPush(`${P}jobs:1`, ["b", "c"]);
+    await admin.lPush(`${P}jobs:7`, ["d", "e", "f"]);
+    // The schedule is resolved when the stack config is loaded; the environment does not read it.
+    const schedule = { expression: "rate(15 minutes)", timezone: "UTC", description: "every 15 minutes", intervalSeconds: 900, text: "every 15 minutes" };
+    const config = { ...redisSchema.parse({ id: "broker", url: URL6379, queues: [{ name: `${P}jobs`, maxLength: 100, prioritySeparator: ":" }] }), schedule };
+    const withSep = await runTask(redisHealthTask, { ...redisTaskEnvironment(config), LOG_LEVEL: "ERROR" });
+    expect(queueCheck(withSep, `${P}jobs`)).toMatchObject({ value: 6, detail: "6 messages waiting (LLEN of the list and its Kombu priority lists: 1 plain, 2 at priority 1, 3 at priority 7)" });
+    const without = await run([{ name: `${P}jobs`, maxLength: 100 }]);
+    expect(queueCheck(without, `${P}jobs`)).toMatchObject({ value: 1, detail: "1 messages waiting (LLEN of a list)" });
+  });
+});
+
+describe("a stream is measured by its consumer groups' backlog (lag + pending), not XLEN", () => {
+  it("trimmed to MAXLEN 10 after 30 entries, every one read and acknowledged: 0 waiting though XLEN is 10", async () => {
+    const key = `${P}events`;
+    await stream(key, 30, 10);
+    await cmd("XGROUP", "CREATE", key, "workers", "0");
+    await consume(key, "workers", 100, 100);
+    expect(await admin.xLen(key)).toBe(10);
+    const report = await run([{ name: key, maxLength: 5 }]);
+    expect(queueCheck(report, key)).toMatchObject({ value: 0, status: "ok", detail: "0 messages waiting (consumer group workers: lag 0 undelivered + 0 pending)" });
+  });
+
+  it("10 entries, 4 delivered and 1 of those acknowledged: 6 undelivered + 3 pending = 9, over a maxLength of 8; the oldest pending entry's idle time is named", async () => {
+    const key = `${P}orders`;
+    await stream(key, 10);
+    await cmd("XGROUP", "CREATE", key, "billing", "0");
+    await consume(key, "billing", 4, 1);
+    const report = await run([{ name: key, maxLength: 8 }]);
+    const c = queueCheck(report, key);
+    expect(c).toMatchObject({ value: 9, status: "warning", warn: 8 });
+    expect(c.detail).toMatch(/^9 messages waiting, more than 8 \(consumer group billing: lag 6 undelivered \+ 3 pending; the oldest pending entry 2-0 idle \d+ s with consumer worker-1\)$/);
+  });
+
+  it("two groups: unset, the one furthest behind counts (10); group names the one measured (0); a group the stream lacks cannot be measured and pages the queue, not the run", async () => {
+    const key = `${P}mail`;
+    await stream(key, 10);
+    await cmd("XGROUP", "CREATE", key, "fast", "0");
+    await cmd("XGROUP", "CREATE", key, "slow", "0");
+    await consume(key, "fast", 100, 100);
+    let report!: RedisHealthReport;
+    const emf = await captureEmf(async () => {
+      report = await run([{ name: key, maxLength: 50 }]);
+    });
+    expect(queueCheck(report, key)).toMatchObject({ value: 10, detail: "10 messages waiting (consumer group slow, the furthest behind of 2: lag 10 undelivered + 0 pending)" });
+    expect(emf.find((e) => "QueueLength" in e)?.QueueLength).toBe(10);
+    const fast = await run([{ name: key, maxLength: 50, group: "fast" }]);
+    expect(queueCheck(fast, key)).toMatchObject({ value: 0, status: "ok", detail: "0 messages waiting (consumer group fast: lag 0 undelivered + 0 pending)" });
+    let missing!: RedisHealthReport;
+    const emfMissing = await captureEmf(async () => {
+      missing = await run([{ name: key, maxLength: 50, group: "audit", severity: "P3" }]);
+    });
+    expect(queueCheck(missing, key)).toMatchObject({ value: null, status: "critical", detail: 'QUEUES[0] (severity P3) cannot be measured: the stream has no consumer group "audit" (its groups: fast, slow)' });
+    expect(emfMissing.find((e) => "QueueUnmeasurable" in e)).toMatchObject({ QueueUnmeasurable: 1, Queue: key });
+  });
+
+  it("lag unknown (an entry deleted after the group's last-delivered-id): an upper bound, XLEN + pending, said to be one", async () => {
+    const key = `${P}jobs-stream`;
+    await stream(key, 6);
+    await cmd("XGROUP", "CREATE", key, "g", "0");
+    await consume(key, "g", 2, 0);
+    await cmd("XDEL", key, "4-0");
+    const groups = (await cmd("XINFO", "GROUPS", key)) as unknown as unknown[][];
+    expect(groups[0][groups[0].indexOf("lag") + 1]).toBeNull();
+    const report = await run([{ name: key, maxLength: 100 }]);
+    const c = queueCheck(report, key);
+    expect(c).toMatchObject({ value: 7, status: "ok" });
+    expect(c.detail).toMatch(/^at most 7 messages waiting \(consumer group g: at most 7: lag unknown \(entries deleted after its last-delivered-id, or Redis before 7\.0\), XLEN 5 \+ 2 pending; the oldest pending entry 1-0 idle \d+ s with consumer worker-1\)$/);
+  });
+
+  it("a stream no consumer group reads: XLEN, every retained entry unread by any group", async () => {
+    const key = `${P}audit-log`;
+    await stream(key, 3);
+    const report = await run([{ name: key, maxLength: 10 }]);
+    expect(queueCheck(report, key)).toMatchObject({ value: 3, status: "ok", detail: "3 messages waiting (XLEN of a stream without consumer groups: no group has read any entry)" });
+  });
+});
