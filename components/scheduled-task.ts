@@ -481,7 +481,8 @@ export function scheduledPayload(taskName: string): string {
 
 /**
  * The input of a Fargate task's schedule: for an ECS RunTask target it is the RunTask `overrides`
- * (TaskOverride, ECS API reference), here the task's container (named after the task) given the
+ * (TaskOverride, ECS API reference; CreateSchedule refuses an input it cannot read as one: "Unable
+ * to convert target input to TaskOverride"), here the task's container (named after the task) given the
  * Scheduler's context attributes as environment variables, which the Scheduler replaces in the input
  * it passes to the target on each run (Scheduler User Guide, "Adding context attributes in
  * EventBridge Scheduler"): `{"containerOverrides":[{"name":"backup","environment":[{"name":
