@@ -42,7 +42,7 @@ import { lowerSeverity } from "../regime/severity";
 import { TASK_CATALOGUE, type ScheduledTaskName } from "../tasks/catalogue";
 import type { Schedule } from "../regime/schedule";
 import { recordSchedule } from "./plan-record";
-import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
+import { METRICS_NAMESPACE_DEFAULT, SCHEDULER_CONTEXT } from "../tasks/lib/runtime";
 import { publishesSampled, type RunMetric } from "../tasks/lib/metrics";
 import { ALARM_EVALUATION_SECONDS, METRIC_VISIBLE_DELAY_SECONDS } from "../regime/promises";
 import { scheduleShiftSeconds } from "../regime/scheduler-time";
@@ -460,9 +460,37 @@ export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The event EventBridge Scheduler sends a task's Lambda function on each scheduled run. */
+/** The event of a run of a task's Lambda function as its schedule runs it. */
+const runEvent = (taskName: string) => ({ task: taskName, source: "schedule" });
+
+/** The event that runs a task's Lambda function as its schedule does, by hand (`aws lambda invoke`): no scheduled time, so the run is dated by its start. */
+export function runNowPayload(taskName: string): string {
+  return JSON.stringify(runEvent(taskName));
+}
+
+/**
+ * The event EventBridge Scheduler sends a task's Lambda function on each scheduled run: runNowPayload
+ * with the Scheduler's context attributes, which it replaces on each run (Scheduler User Guide,
+ * "Adding context attributes in EventBridge Scheduler": `<aws.scheduler.scheduled-time>` becomes
+ * `2022-03-22T18:59:43Z`), under the fields tasks/handler.ts reads (tasks/lib/runtime.ts
+ * SCHEDULER_CONTEXT): `{"task":"backup","source":"schedule","scheduledTime":"<aws.scheduler.scheduled-time>",...}`.
+ */
 export function scheduledPayload(taskName: string): string {
-  return JSON.stringify({ task: taskName, source: "schedule" });
+  return JSON.stringify({ ...runEvent(taskName), ...Object.fromEntries(SCHEDULER_CONTEXT.map((c) => [c.field, c.attribute])) });
+}
+
+/**
+ * The input of a Fargate task's schedule: for an ECS RunTask target it is the RunTask `overrides`
+ * (TaskOverride, ECS API reference; CreateSchedule refuses an input it cannot read as one: "Unable
+ * to convert target input to TaskOverride"), here the task's container (named after the task) given the
+ * Scheduler's context attributes as environment variables, which the Scheduler replaces in the input
+ * it passes to the target on each run (Scheduler User Guide, "Adding context attributes in
+ * EventBridge Scheduler"): `{"containerOverrides":[{"name":"backup","environment":[{"name":
+ * "SCHEDULED_TIME","value":"<aws.scheduler.scheduled-time>"},...]}]}`. A RunTask by hand
+ * (runNowCommand) has none, and is dated by its start.
+ */
+export function fargateScheduledInput(containerName: string): string {
+  return JSON.stringify({ containerOverrides: [{ name: containerName, environment: SCHEDULER_CONTEXT.map((c) => ({ name: c.variable, value: c.attribute })) }] });
 }
 
 /**
@@ -689,7 +717,7 @@ export class ScheduledTask extends pulumi.ComponentResource {
       ];
       this.functionArn = fn.arn;
       this.functionName = fn.name;
-      this.runNowCommand = pulumi.all([region, fn.name]).apply(([reg, fnName]) => lambdaInvokeCommand(reg, fnName, scheduledPayload(args.taskName)));
+      this.runNowCommand = pulumi.all([region, fn.name]).apply(([reg, fnName]) => lambdaInvokeCommand(reg, fnName, runNowPayload(args.taskName)));
       // The image's handler runs on-demand tasks named in the event (tasks/handler.ts); a zip function runs only its own task.
       this.onDemandCommand = (task, options) =>
         code.kind === "image"
@@ -819,7 +847,8 @@ export class ScheduledTask extends pulumi.ComponentResource {
         target: {
           arn: targetArn,
           roleArn: schedulerRole.arn,
-          ...(fargate ? { ecsParameters } : { input: scheduledPayload(args.taskName) }),
+          // The container is named after the task (its task definition above).
+          ...(fargate ? { ecsParameters, input: fargateScheduledInput(args.taskName) } : { input: scheduledPayload(args.taskName) }),
           retryPolicy: {
             maximumRetryAttempts: args.retry?.maximumRetryAttempts ?? 3,
             maximumEventAgeInSeconds: args.retry?.maximumEventAgeSeconds ?? 3600,

@@ -4,7 +4,14 @@
  * completed only after pg_dump exited 0 (aborted otherwise), then a manifest with the SHA-256
  * computed while streaming is written beside the dump, last, so a manifest always means a whole dump.
  * Both are written once (`If-None-Match: *`): an upload never replaces an existing backup or manifest.
- * Keys: <BACKUP_PREFIX><tier>/<database>/<timestamp>.dump and .manifest.json, tier by date rules.
+ * Keys: <BACKUP_PREFIX><tier>/<database>/<timestamp>.dump and .manifest.json. The tier is that of
+ * the run's scheduled time (tasks/lib/tiers.ts tierFor, the rule the plan's retention promises apply
+ * to the schedule's runs, regime/retention-promises.ts), in TIMEZONE: a run scheduled 23:58 on the
+ * monthly day that starts after midnight (a retry, a cold start, a Fargate start) is still that
+ * month's monthly copy. A run by hand has no scheduled time and takes its start's tier. The timestamp
+ * is the dump's start, the moment its data is from (restore --before, verify's age and list-backups
+ * read it), so keys of every run before this rule read as they did; the manifest records the
+ * scheduled time beside it (`scheduledAt`).
  */
 import { AbortMultipartUploadCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
@@ -61,6 +68,8 @@ export interface BackupOutcome extends DatabaseOutcome {
   sha256?: string;
   /** When the dump started (ISO 8601): the moment the backup's data is from. */
   startedAt?: string;
+  /** The run's scheduled time (ISO 8601), whose calendar day gave the tier; absent for a run by hand. */
+  scheduledAt?: string;
   seconds?: number;
   compression?: string;
   serverVersion?: string;
@@ -102,9 +111,11 @@ async function backupOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
   if (comp.note) ctx.log.warn(comp.note, { database: target.id });
 
   const started = new Date();
-  const tier = tierFor(started, { weeklyDay: s.WEEKLY_DAY, monthlyDay: s.MONTHLY_DAY, timeZone: s.TIMEZONE });
+  // The tier of the run's scheduled time, as the plan files each run of the schedule; the key's timestamp is the start.
+  const tier = tierFor(ctx.scheduledAt ?? started, { weeklyDay: s.WEEKLY_DAY, monthlyDay: s.MONTHLY_DAY, timeZone: s.TIMEZONE });
+  const scheduledAt = ctx.scheduledAt?.toISOString();
   const keys = backupKeys(s.BACKUP_PREFIX, tier, target.id, started);
-  ctx.log.info("dump started", { database: target.id, key: keys.dump, client: client.text, server: server.text, compression: comp.effective });
+  ctx.log.info("dump started", { database: target.id, key: keys.dump, tier, ...(scheduledAt ? { scheduledAt } : {}), client: client.text, server: server.text, compression: comp.effective });
 
   const dump = startTool(bin, ["--format=custom", ...comp.args, "--no-password"], libpqEnv(conn, conn.database, BACKUP_APPLICATION_NAME));
   const onAbort = () => dump.child.kill("SIGTERM");
@@ -196,6 +207,7 @@ async function backupOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
     serverVersion: server.text,
     clientVersion: client.text,
     startedAt: started.toISOString(),
+    ...(scheduledAt ? { scheduledAt } : {}),
     finishedAt: finished.toISOString(),
     durationSeconds: (finished.getTime() - started.getTime()) / 1000,
   };
@@ -221,6 +233,7 @@ async function backupOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
     sizeBytes: bytes,
     sha256: manifest.sha256,
     startedAt: manifest.startedAt,
+    ...(scheduledAt ? { scheduledAt } : {}),
     seconds: manifest.durationSeconds,
     compression: comp.effective,
     serverVersion: server.text,

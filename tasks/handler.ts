@@ -10,20 +10,47 @@
  * (bucket, prefix) and role, the options mapped as the command line maps them. Such a run answers
  * with its result, or `{"error": "<one line>"}`, and does not throw: it is no run of the function's
  * scheduled task, so it neither records a run marker nor trips that task's Errors alarm.
+ *
+ * A scheduled run's event carries the Scheduler's context attributes (components/scheduled-task.ts
+ * scheduledPayload): `{"task":"backup","source":"schedule","scheduledTime":"2027-01-31T23:58:00Z",
+ * "executionId":"...","attemptNumber":"1"}`. They reach the task as SCHEDULED_TIME,
+ * SCHEDULER_EXECUTION_ID and SCHEDULER_ATTEMPT (tasks/lib/runtime.ts SCHEDULER_CONTEXT); an event
+ * without them (`aws lambda invoke` by hand) runs dated by its start.
  */
 import { ON_DEMAND_TASKS, runsOnDemand } from "./catalogue";
 import { findTask } from "./registry";
 import { readBundledSettings } from "./lib/bundled-settings";
 import { recordRunMarker } from "./lib/run-marker";
-import { oneLine, optionsToEnv, runTask, TaskError, type AnyTask, type OnSuccess } from "./lib/runtime";
+import { oneLine, optionsToEnv, runTask, SCHEDULER_CONTEXT, TaskError, type AnyTask, type OnSuccess } from "./lib/runtime";
 
-/** `onSuccess`: recordRunMarker for tasks the overdue watcher may watch (the catalogue's `runMarker`, tasks/catalogue.ts). */
-export function makeHandler(task: AnyTask, onSuccess?: OnSuccess): () => Promise<unknown> {
+/**
+ * The Scheduler's context attributes of a scheduled run's event as the task's variables
+ * (`{ SCHEDULED_TIME: "2027-01-31T23:58:00Z", ... }`); {} for an event without them. A value that is
+ * not text is passed as its JSON, so the task's check names it (SCHEDULED_TIME: must be ...).
+ */
+export function schedulerContextEnv(event: unknown): Record<string, string> {
+  if (event === null || typeof event !== "object") return {};
+  const e = event as Record<string, unknown>;
+  const env: Record<string, string> = {};
+  for (const c of SCHEDULER_CONTEXT) {
+    const v = e[c.field];
+    if (v !== undefined && v !== null) env[c.variable] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  return env;
+}
+
+/**
+ * `onSuccess`: recordRunMarker for tasks the overdue watcher may watch (the catalogue's `runMarker`,
+ * tasks/catalogue.ts). The handler's event, when it is a scheduled run's, gives the task its
+ * scheduled time (schedulerContextEnv); the function's environment never does.
+ */
+export function makeHandler(task: AnyTask, onSuccess?: OnSuccess): (event?: unknown) => Promise<unknown> {
   // Read once per cold start: settings too large for the environment (tasks/lib/bundled-settings.ts).
   let bundled: Record<string, string> | undefined;
-  return () => {
+  return (event?: unknown) => {
     bundled ??= readBundledSettings();
-    return runTask(task, { ...bundled, ...process.env }, new AbortController().signal, onSuccess);
+    const own = Object.fromEntries(SCHEDULER_CONTEXT.map((c) => [c.variable, undefined]));
+    return runTask(task, { ...bundled, ...process.env, ...own, ...schedulerContextEnv(event) }, new AbortController().signal, onSuccess);
   };
 }
 
@@ -52,5 +79,5 @@ export async function runOnDemand(event: OnDemandEvent, env: Record<string, stri
 export async function handler(event?: unknown): Promise<unknown> {
   const e = event as Partial<OnDemandEvent> | undefined;
   if (e && typeof e.task === "string" && e.task !== process.env.TASK) return runOnDemand(e as OnDemandEvent, { ...process.env });
-  return makeHandler(findTask(process.env.TASK), recordRunMarker)();
+  return makeHandler(findTask(process.env.TASK), recordRunMarker)(event);
 }

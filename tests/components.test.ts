@@ -481,7 +481,14 @@ describe("ScheduledTask on Lambda", () => {
       target: {
         arn: ARN("lambda", "function:prod-db-crm-vacuum"),
         roleArn: `arn:aws:iam::${MOCK_ACCOUNT}:role/prod-db-crm-vacuum-scheduler`,
-        input: JSON.stringify({ task: "vacuum", source: "schedule" }),
+        // The Scheduler replaces each <aws.scheduler.*> attribute on every run: the task is dated by its scheduled time.
+        input: JSON.stringify({
+          task: "vacuum",
+          source: "schedule",
+          scheduledTime: "<aws.scheduler.scheduled-time>",
+          executionId: "<aws.scheduler.execution-id>",
+          attemptNumber: "<aws.scheduler.attempt-number>",
+        }),
         retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
         deadLetterConfig: { arn: ARN("sqs", "prod-db-crm-vacuum-dlq") },
       },
@@ -670,6 +677,19 @@ describe("ScheduledTask on Fargate", () => {
         platformVersion: "LATEST",
         networkConfiguration: { subnets: ["subnet-a"], securityGroups: ["sg-backup"], assignPublicIp: false },
       },
+      // RunTask's overrides: the backup container gets its scheduled time (and the run's id and attempt) as variables.
+      input: JSON.stringify({
+        containerOverrides: [
+          {
+            name: "backup",
+            environment: [
+              { name: "SCHEDULED_TIME", value: "<aws.scheduler.scheduled-time>" },
+              { name: "SCHEDULER_EXECUTION_ID", value: "<aws.scheduler.execution-id>" },
+              { name: "SCHEDULER_ATTEMPT", value: "<aws.scheduler.attempt-number>" },
+            ],
+          },
+        ],
+      }),
       retryPolicy: { maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 },
       deadLetterConfig: { arn: ARN("sqs", "prod-db-big-backup-dlq") },
     });

@@ -283,9 +283,15 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
     const runNow = o.runNow as Record<string, string>;
     expect(Object.keys(runNow)).toEqual([...Object.keys(o.taskArns), "app/list-backups", "app/restore"].sort());
     const schedules = ofType(resources, "aws:scheduler/schedule:Schedule").map(inputs);
-    // Lambda: the event the schedule sends, waiting for the answer.
+    // Lambda: the event the schedule sends, without the scheduled time the Scheduler fills in (a run now is dated by its start), waiting for the answer.
     const backup = schedules.find((x) => x.name === "prod-db-app-backup")!;
-    expect(backup.target.input).toBe('{"task":"backup","source":"schedule"}');
+    expect(JSON.parse(backup.target.input)).toEqual({
+      task: "backup",
+      source: "schedule",
+      scheduledTime: "<aws.scheduler.scheduled-time>",
+      executionId: "<aws.scheduler.execution-id>",
+      attemptNumber: "<aws.scheduler.attempt-number>",
+    });
     expect(runNow["app/backup"]).toBe(
       `aws lambda invoke --region us-east-1 --function-name prod-db-app-backup --cli-binary-format raw-in-base64-out --cli-read-timeout 0 --payload '{"task":"backup","source":"schedule"}' response.json`,
     );
@@ -299,6 +305,17 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
         `--network-configuration 'awsvpcConfiguration={subnets=[${ecs.networkConfiguration.subnets.join(",")}],securityGroups=[${ecs.networkConfiguration.securityGroups.join(",")}],assignPublicIp=DISABLED}'`,
     );
     expect(ecs.networkConfiguration.subnets.length).toBeGreaterThan(0);
+    // The schedule gives the drill's container its scheduled time; the run now gives none.
+    expect(JSON.parse(drill.target.input).containerOverrides).toEqual([
+      {
+        name: "restore-drill",
+        environment: [
+          { name: "SCHEDULED_TIME", value: "<aws.scheduler.scheduled-time>" },
+          { name: "SCHEDULER_EXECUTION_ID", value: "<aws.scheduler.execution-id>" },
+          { name: "SCHEDULER_ATTEMPT", value: "<aws.scheduler.attempt-number>" },
+        ],
+      },
+    ]);
     // On demand in the verify-backup function (image): reads the backups and the database's secret.
     expect(runNow["app/restore"]).toBe(
       `aws lambda invoke --region us-east-1 --function-name prod-db-app-verify-backup --cli-binary-format raw-in-base64-out --cli-read-timeout 0 ` +

@@ -31,6 +31,14 @@ export interface TaskContext {
   startedMs?: number;
   /** Seconds between two scheduled runs (SCHEDULE_INTERVAL_SECONDS); unset for a run by hand: sampled metrics are sent on every run. */
   scheduleIntervalSeconds?: number;
+  /**
+   * The time the schedule ran the task for (SCHEDULED_TIME: EventBridge Scheduler's
+   * `<aws.scheduler.scheduled-time>`), not when it started: a retry, a cold start or a Fargate start
+   * begins minutes to an hour later, past midnight. What the plan derives from the schedule is derived
+   * from it: the retention tier of a backup (tasks/backup.ts), the sampling interval a run is the
+   * first of (recordMetric). Undefined for a run by hand, which is dated by its start (runDate).
+   */
+  scheduledAt?: Date;
 }
 
 export interface TaskDefinition<S extends z.ZodType, R> {
@@ -93,6 +101,7 @@ export const METRIC_STAMP_MAX_AGE_SECONDS = 10_200;
  * keeps the number of billed custom metrics proportional to what is monitored.
  */
 export function createContext(taskName: string, env: Record<string, string | undefined>, signal: AbortSignal): TaskContext {
+  const scheduledAt = scheduledTime(env);
   const serviceName = env.REGIME_NAME ?? "local";
   const log = new Logger({ serviceName, persistentKeys: { task: taskName }, logLevel: (env.LOG_LEVEL as "INFO") ?? "INFO" });
   const metrics = new Metrics({
@@ -101,7 +110,41 @@ export function createContext(taskName: string, env: Record<string, string | und
     // METRICS_INSTANCE tells apart several scheduled instances of one task (one per database).
     defaultDimensions: { Task: taskName, ...(env.METRICS_INSTANCE ? { Instance: env.METRICS_INSTANCE } : {}) },
   });
-  return { task: taskName, log, metrics, signal, startedMs: Date.now(), scheduleIntervalSeconds: scheduleIntervalSeconds(env) };
+  return { task: taskName, log, metrics, signal, startedMs: Date.now(), scheduleIntervalSeconds: scheduleIntervalSeconds(env), ...(scheduledAt ? { scheduledAt } : {}) };
+}
+
+/**
+ * The context attributes EventBridge Scheduler replaces in a schedule's target input on each run
+ * (Scheduler User Guide, "Adding context attributes in EventBridge Scheduler"): the time the run was
+ * scheduled for (ISO 8601, `2022-03-22T18:59:43Z`), the invocation's id and its attempt number. Each
+ * reaches a task as the environment variable `variable`: a Fargate task through the RunTask
+ * container overrides of its schedule's input, a Lambda function through the event's `field`
+ * (components/scheduled-task.ts builds both, tasks/handler.ts reads the event).
+ */
+export const SCHEDULER_CONTEXT = [
+  { variable: "SCHEDULED_TIME", field: "scheduledTime", attribute: "<aws.scheduler.scheduled-time>" },
+  { variable: "SCHEDULER_EXECUTION_ID", field: "executionId", attribute: "<aws.scheduler.execution-id>" },
+  { variable: "SCHEDULER_ATTEMPT", field: "attemptNumber", attribute: "<aws.scheduler.attempt-number>" },
+] as const;
+
+/** An ISO 8601 time with a zone, as the Scheduler writes it: 2027-01-31T23:58:00Z, 2027-01-31T23:58:00.000-05:00. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * SCHEDULED_TIME as a Date: when the schedule ran the task for; undefined when unset (a run by hand).
+ * Throws a one-line Error naming the variable on anything but an ISO 8601 time with a zone.
+ */
+export function scheduledTime(env: Record<string, string | undefined>): Date | undefined {
+  const v = env.SCHEDULED_TIME;
+  if (v === undefined || v === "") return undefined;
+  const t = Date.parse(v.trim());
+  if (!ISO_TIME.test(v.trim()) || Number.isNaN(t)) throw new Error(`SCHEDULED_TIME: must be an ISO 8601 time with a zone like 2027-01-31T23:58:00Z, got "${v}"`);
+  return new Date(t);
+}
+
+/** The moment a run stands for in the schedule: its scheduled time, or its start when run by hand (no SCHEDULED_TIME). */
+export function runDate(ctx: TaskContext): Date {
+  return ctx.scheduledAt ?? new Date(ctx.startedMs ?? Date.now());
 }
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
@@ -115,7 +158,8 @@ type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
  *
  * `breaching`: whether the value breaches the threshold of the alarm that reads it. A metric listed
  * `onlyBreaching` is published only when it does; a `sampleSeconds` one when it does, or in the
- * first run of its sampling interval (isSampleRun, from ctx.startedMs and ctx.scheduleIntervalSeconds).
+ * first run of its sampling interval (isSampleRun, from the run's scheduled time, else its start, and
+ * ctx.scheduleIntervalSeconds: a run that starts late still samples the interval it was scheduled in).
  * The other times the figure is the log line. Left out: the metric is published as if breaching.
  *
  * `at`: the data point's time when it is not now (EMF `_aws.Timestamp`): a backup's success is
@@ -128,7 +172,7 @@ export function recordMetric(ctx: TaskContext, name: string, unit: Unit, value: 
   const m = publishedMetric(ctx.task, name);
   const send =
     m !== undefined &&
-    (breaching !== false || (!m.onlyBreaching && (m.sampleSeconds === undefined || isSampleRun(ctx.startedMs ?? Date.now(), m.sampleSeconds, ctx.scheduleIntervalSeconds))));
+    (breaching !== false || (!m.onlyBreaching && (m.sampleSeconds === undefined || isSampleRun(runDate(ctx).getTime(), m.sampleSeconds, ctx.scheduleIntervalSeconds))));
   if (send) {
     const m = ctx.metrics.singleMetric();
     if (at) m.setTimestamp(new Date(Math.max(at.getTime(), Date.now() - METRIC_STAMP_MAX_AGE_SECONDS * 1000)));
@@ -193,11 +237,24 @@ export async function runTask<R>(
   try {
     runMetrics = publishedRunMetrics(env);
     scheduleIntervalSeconds(env);
+    scheduledTime(env);
   } catch (err) {
     throw new TaskError(`invalid setting ${oneLine(err)}`);
   }
   const ctx = createContext(task.name, env, signal);
   const started = Date.now();
+  // Which time the run is dated by, and how late a scheduled one started.
+  if (ctx.scheduledAt) {
+    ctx.log.info("scheduled run: dated by its scheduled time", {
+      scheduledAt: ctx.scheduledAt.toISOString(),
+      startedAt: new Date(started).toISOString(),
+      lateSeconds: (started - ctx.scheduledAt.getTime()) / 1000,
+      ...(env.SCHEDULER_EXECUTION_ID ? { executionId: env.SCHEDULER_EXECUTION_ID } : {}),
+      ...(env.SCHEDULER_ATTEMPT ? { attempt: env.SCHEDULER_ATTEMPT } : {}),
+    });
+  } else {
+    ctx.log.info("run without a scheduled time (SCHEDULED_TIME unset: by hand): dated by its start", { startedAt: new Date(started).toISOString() });
+  }
   let ok = false;
   try {
     const result = await task.run(settings, ctx);

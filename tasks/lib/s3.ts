@@ -53,6 +53,8 @@ export const manifestSchema = z.object({
   serverVersion: z.string(),
   clientVersion: z.string(),
   startedAt: z.string(),
+  /** The run's scheduled time, whose calendar day gave the tier (tasks/backup.ts); absent for a run by hand and in manifests written before it was recorded. */
+  scheduledAt: z.string().optional(),
   finishedAt: z.string(),
   durationSeconds: z.number(),
 });

@@ -26,6 +26,10 @@ export async function startS3(bucket = "backups"): Promise<TestS3> {
   const directory = mkdtempSync(path.join(tmpdir(), "s3rver-"));
   const server = new S3rver({ address: "127.0.0.1", port: 0, directory, silent: true, configureBuckets: [{ name: bucket }] });
   const { port } = (await server.run()) as net.AddressInfo;
+  // The Date header from this process's clock, which a test may set (vi.setSystemTime), as s3rver's
+  // check of a request's time reads it: Node's own header reads the real clock, and the SDK corrects
+  // its signing clock by that header, so a request signed after it would be refused as skewed.
+  (server.httpServer as import("node:http").Server).prependListener("request", (_req, res: import("node:http").ServerResponse) => res.setHeader("Date", new Date().toUTCString()));
   const endpoint = `http://127.0.0.1:${port}`;
   const env = {
     AWS_ENDPOINT_URL_S3: endpoint,
