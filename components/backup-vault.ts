@@ -4,8 +4,11 @@
  * access blocks, ACLs disabled (BucketOwnerEnforced), TLS-only and write-once bucket policy (an upload
  * under a tier prefix must carry `If-None-Match: *`, so no one replaces a backup), one lifecycle rule per
  * tier prefix (`daily/<db>/`, `weekly/<db>/`, `monthly/<db>/`) with its own expiration and optional
- * transitions to colder storage, old versions expired, incomplete multipart uploads aborted, and
- * optional Object Lock. The bucket is never force-destroyed: deleting the stack leaves the backups.
+ * transitions to colder storage, one catch-all rule per tier root (`daily/` ...) that expires the
+ * backups of a database no longer configured after the tier's longest days (`catchAllRules`), old
+ * versions expired, incomplete multipart uploads aborted, and optional Object Lock. The bucket is
+ * never force-destroyed: deleting the stack leaves the backups, and the lifecycle configuration with
+ * them (retainOnDelete), so they still expire.
  *
  * What is kept (the tier's retention is the promise): a dump and its manifest are written once under
  * a key of their own (`<tier>/<db>/<timestamp>.dump`, `.manifest.json`), so each is readable for
@@ -115,8 +118,42 @@ export function tierPrefix(tier: Tier, databaseId: string, base = ""): string {
  * (run markers live under `runs/`, and every role writes only under its own database's prefixes).
  */
 export function writeOnceRoots(rules: { prefix: string }[]): { prefix: string }[] {
-  const roots = rules.map((r) => r.prefix.replace(/[^/]+\/$/, "") || r.prefix);
-  return [...new Set(roots)].map((prefix) => ({ prefix }));
+  return [...new Set(rules.map((r) => tierRoot(r.prefix)))].map((prefix) => ({ prefix }));
+}
+
+/** The tier root a retention prefix sits under: `daily/` for `daily/crm/` (a prefix of one segment is its own root). */
+function tierRoot(prefix: string): string {
+  return prefix.replace(/[^/]+\/$/, "") || prefix;
+}
+
+/**
+ * The catch-all rules: one per tier root (`daily/`, `weekly/`, `monthly/`) with the longest expiration
+ * of the retention rules under it, so whatever the bucket holds under a tier expires, whatever database
+ * names are configured. A database renamed or removed takes its own rules with it on the next `pulumi
+ * up`; its stored backups are then expired by its tier's catch-all rule instead of kept forever. A
+ * configured database loses no day: where several enabled rules expire one object, S3 honours the
+ * shorter ("if two expiration policies overlap, the shorter expiration policy is honored" [S3 user
+ * guide, "How Amazon S3 handles conflicts in lifecycle configurations"]), and its own days are at most
+ * the catch-all's. regime/retention.ts `keptFor` reads which rule wins for a key.
+ *
+ * A catch-all rule is `Disabled` while a retention rule under its root is (a paused backup): S3 filters
+ * select by prefix and cannot leave one out, so an enabled catch-all would expire the paused backups
+ * the pause keeps (see the module comment). While a backup is paused, the backups of removed databases
+ * are kept too, and expire once it resumes.
+ *
+ * Ids `catch-all.<root>`: the dot is in no database rule's id (`<tier>-<db>`). The days, for each root:
+ * `expireDays` the longest of the rules under it; no transition (a removed database's backups stay in
+ * the class they are in).
+ */
+export function catchAllRules(retention: RetentionRule[]): RetentionRule[] {
+  const roots = new Map<string, RetentionRule[]>();
+  for (const r of retention) roots.set(tierRoot(r.prefix), [...(roots.get(tierRoot(r.prefix)) ?? []), r]);
+  return [...roots].map(([prefix, rules]) => ({
+    id: `catch-all.${prefix.replace(/\/$/, "").replace(/[^A-Za-z0-9._-]/g, "-")}`,
+    prefix,
+    expireDays: Math.max(...rules.map((r) => r.expireDays)),
+    ...(rules.some((r) => r.status === "Disabled") ? { status: "Disabled" as const } : {}),
+  }));
 }
 
 /**
@@ -219,13 +256,15 @@ function checkPrefixes(prefixes: string[], what: string): void {
 
 /**
  * The vault's lifecycle rules: one per retention rule (its tier prefix expires after its days, its old
- * versions `noncurrentDays` later) and one whole-bucket rule (unfinished uploads aborted after
- * `abortDays`, expired delete markers removed). S3 takes at most 1,000 (regime/limits.ts
- * DEPLOY_LIMITS.lifecycleRules): 333 databases of three tiers; the promise model counts them here.
+ * versions `noncurrentDays` later), one catch-all per tier root (`catchAllRules`: what no configured
+ * database's rule covers expires after the tier's longest days) and one whole-bucket rule (unfinished
+ * uploads aborted after `abortDays`, expired delete markers removed). S3 takes at most 1,000
+ * (regime/limits.ts DEPLOY_LIMITS.lifecycleRules): 332 databases of three tiers with the three
+ * catch-alls and the whole-bucket rule; the promise model counts them here.
  */
 export function vaultLifecycleRules(retention: RetentionRule[], noncurrentDays: number, abortDays: number) {
   return [
-    ...retention.map((r) => ({
+    ...[...retention, ...catchAllRules(retention)].map((r) => ({
       id: r.id,
       status: r.status ?? "Enabled",
       filter: { prefix: r.prefix },
@@ -346,8 +385,10 @@ export class BackupVault extends pulumi.ComponentResource {
         bucket: bucket.id,
         rules: vaultLifecycleRules(args.retention, noncurrentDays, abortDays),
       },
-      // Lifecycle rules on noncurrent versions need versioning in place first.
-      { parent: this, dependsOn: [versioning] },
+      // Lifecycle rules on noncurrent versions need versioning in place first. Kept on the bucket when
+      // the vault leaves the program (the last database removed): the bucket is never force-destroyed,
+      // so its backups stay, and the last rules, catch-alls included, still expire them.
+      { parent: this, dependsOn: [versioning], retainOnDelete: true },
     );
     if (args.objectLock) {
       new aws.s3.BucketObjectLockConfiguration(

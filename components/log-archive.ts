@@ -7,7 +7,7 @@
 import * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
 import { archivePrefix } from "../regime/logs";
-import { fileBackupPrefix } from "../regime/file-backups";
+import { FILE_BACKUP_ROOT, fileBackupPrefix } from "../regime/file-backups";
 import { blockPublicAccess, tlsOnlyStatement, writeOnceStatement } from "./bucket-hardening";
 import type { LogsScope } from "./host-delivery";
 
@@ -77,17 +77,40 @@ export function archiveRetention(groups: LogsScope["args"]["logs"]["hostGroups"]
   ];
 }
 
-type ArchiveRule = { prefix: string; expireDays: number; paused?: boolean };
+type ArchiveRule = { prefix: string; expireDays: number; paused?: boolean; id?: string };
 
 /**
- * The archive bucket's lifecycle rules: one per prefix of `rules` and two for the whole bucket
- * (unfinished uploads aborted after `abortDays`, expired delete markers removed). S3 takes at most
- * 1,000 (regime/limits.ts DEPLOY_LIMITS.lifecycleRules); the promise model counts them here.
+ * The catch-all rules of the archive bucket, so whatever it holds expires whatever log sets and file
+ * backups are configured: one for the whole bucket (prefix "") with the longest days of all `rules`,
+ * which expires the archives of a log set (and the backups of a host group) no longer configured, and
+ * one for `files/` with the longest days of the file backups, which expires a removed file backup's
+ * archives sooner. A configured prefix loses no day: where several enabled rules expire one object,
+ * S3 honours the shorter [S3 user guide, "How Amazon S3 handles conflicts in lifecycle
+ * configurations"], and its own days are at most the catch-alls'. Both are `Disabled` while a file
+ * backup is paused: S3 filters cannot leave its prefix out, and an enabled catch-all would expire the
+ * archives its pause keeps; the archives of removed log sets and file backups are then kept too, until
+ * it resumes. Ids `catch-all.*`: the dot is in no prefix rule's id (`expire-<prefix>`).
+ */
+export function archiveCatchAllRules(rules: ArchiveRule[]): ArchiveRule[] {
+  if (rules.length === 0) return [];
+  const paused = rules.some((r) => r.paused) ? { paused: true } : {};
+  const files = rules.filter((r) => r.prefix.startsWith(FILE_BACKUP_ROOT));
+  return [
+    { id: "catch-all.bucket", prefix: "", expireDays: Math.max(...rules.map((r) => r.expireDays)), ...paused },
+    ...(files.length > 0 ? [{ id: "catch-all.files", prefix: FILE_BACKUP_ROOT, expireDays: Math.max(...files.map((r) => r.expireDays)), ...paused }] : []),
+  ];
+}
+
+/**
+ * The archive bucket's lifecycle rules: one per prefix of `rules`, the catch-alls
+ * (`archiveCatchAllRules`: 1, or 2 with file backups) and two for the whole bucket (unfinished uploads
+ * aborted after `abortDays`, expired delete markers removed). S3 takes at most 1,000 (regime/limits.ts
+ * DEPLOY_LIMITS.lifecycleRules); the promise model counts them here.
  */
 export function archiveLifecycleRules(rules: ArchiveRule[], abortDays: number) {
   return [
-    ...rules.map((r) => ({
-      id: `expire-${r.prefix.replace(/[^A-Za-z0-9-]/g, "-").replace(/-+$/, "")}`,
+    ...[...rules, ...archiveCatchAllRules(rules)].map((r) => ({
+      id: r.id ?? `expire-${r.prefix.replace(/[^A-Za-z0-9-]/g, "-").replace(/-+$/, "")}`,
       status: r.paused ? "Disabled" : "Enabled",
       filter: { prefix: r.prefix },
       expiration: { days: r.expireDays },
@@ -119,7 +142,9 @@ export function archiveLifecycleRules(rules: ArchiveRule[], abortDays: number) {
  * What is kept: every key is written once and never overwritten, so an object is readable for its
  * prefix's `expireDays` (archive `expireDays`, file backup `retentionDays`; S3 counts from the upload
  * and rounds up to the next midnight UTC), then becomes a noncurrent version that is removed one day
- * later (`ARCHIVE_NONCURRENT_DAYS`), its delete marker after that. Nothing outlives its prefix's rule.
+ * later (`ARCHIVE_NONCURRENT_DAYS`), its delete marker after that. Nothing outlives its prefix's rule,
+ * and what no configured prefix covers any more (a log set or file backup removed or renamed) expires
+ * by a catch-all rule after the longest configured days (`archiveCatchAllRules`).
  *
  * A paused file backup (`paused`) loses none of the archives it stored: its prefix's rule, which
  * carries both the expiration and the noncurrent versions' expiration, is kept with status
@@ -159,8 +184,10 @@ function archiveBucket(scope: LogsScope, rules: { prefix: string; expireDays: nu
       bucket: bucket.id,
       rules: archiveLifecycleRules(rules, args.abortIncompleteUploadDays ?? 7),
     },
-    // Lifecycle rules on noncurrent versions need versioning in place first.
-    { parent, dependsOn: [versioning] },
+    // Lifecycle rules on noncurrent versions need versioning in place first. Kept on the bucket when the
+    // archive leaves the program (nothing archives any more): the bucket is never force-destroyed, and
+    // its last rules, catch-alls included, still expire what it holds.
+    { parent, dependsOn: [versioning], retainOnDelete: true },
   );
   return bucket;
 }

@@ -24,13 +24,13 @@ import { endpointsSetting, healthCheckFunctionName, healthCheckMissedRunSeverity
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { STATUS_CHECK_PERIOD_SECONDS, statusCheckAlarm } from "./host-alarms";
 import { fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
-import { FILE_BACKUP_TIMEOUT_SECONDS } from "../regime/file-backups";
+import { FILE_BACKUP_ROOT, FILE_BACKUP_TIMEOUT_SECONDS, fileBackupPrefix } from "../regime/file-backups";
 import { physicalName } from "./naming";
 import { REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS, redisWatchedJob } from "./redis";
 import { reminderMissedRunWindow, reminderSpec, reminderWatchedJob } from "./reminders";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
-import { TIERS } from "../tasks/lib/tiers";
+import { backupKeys, TIERS } from "../tasks/lib/tiers";
 import { checksHaveGaps, checkStepSeconds, checksSparserThanPeriod, downAlarmPeriodSeconds, downAlarmWindow } from "../regime/endpoints";
 import { backupRunFigure, databaseRunners, vaultAbortIncompleteUploadDays } from "../regime/runners";
 import { muteTime } from "../regime/maintenance-windows";
@@ -47,6 +47,17 @@ import { METRIC_STAMP_MAX_AGE_SECONDS } from "../tasks/lib/runtime";
 
 /** The backup vault's bucket name, unknown before deploy, at its longest (S3: 63 characters). */
 const BUCKET_NAME_STAND_IN = "b".repeat(63);
+
+/** When the leftover promises' example keys were written (any date: the rules match keys by prefix only). */
+const LEFTOVER_PROBE_DATE = new Date("2026-12-01T02:00:00Z");
+
+/** The first of `removed`, `removed-1`, ... that `taken` refuses: a valid name no config item has. */
+function unusedName(taken: (name: string) => boolean): string {
+  for (let i = 0; ; i++) {
+    const name = i === 0 ? "removed" : `removed-${i}`;
+    if (!taken(name)) return name;
+  }
+}
 
 
 
@@ -347,23 +358,48 @@ export function declaredFromRegime(r: Regime): Declared {
   }
   // Collections that grow with the config, counted by the functions the components build them with.
   d.counts = [];
+  d.leftovers = [];
   if (r.databases.length > 0) {
+    const vaultRules = vaultLifecycleRules(r.databases.flatMap((db) => databaseTierRules(db, r.backupVault)), r.backupVault.noncurrentDays, 1);
     d.counts.push({
       key: "databases",
-      what: "the backup vault's lifecycle rules (3 a database, 1 for the whole bucket)",
+      what: "the backup vault's lifecycle rules (3 a database, 1 a tier for databases no longer configured, 1 for the whole bucket)",
       limit: "lifecycleRules",
-      figure: vaultLifecycleRules(r.databases.flatMap((db) => databaseTierRules(db, r.backupVault)), r.backupVault.noncurrentDays, 1).length,
-      remedy: "split the databases over two regimes (333 databases fit one)",
+      figure: vaultRules.length,
+      remedy: "split the databases over two regimes (332 databases fit one)",
+    });
+    // A database id no database has: its backups are what a removed database left.
+    const gone = unusedName((id) => r.databases.some((db) => db.id === id));
+    d.leftovers.push({
+      key: "databases",
+      what: "backups of a database",
+      rules: vaultRules,
+      probes: TIERS.map((tier) => ({ root: `${tier}/`, key: backupKeys("", tier, gone, LEFTOVER_PROBE_DATE).dump })),
+      pausedBy: r.databases.filter((db) => db.backup.paused).map((db) => `databases[${db.id}].backup.paused`),
     });
   }
   const archived = archiveRetention(r.logs.hostGroups);
   if (archived.length > 0) {
+    const archiveRules = archiveLifecycleRules(archived, 1);
     d.counts.push({
       key: "logs.hostGroups",
-      what: "the log archive's lifecycle rules (1 an archived log set or file backup, 2 for the whole bucket)",
+      what: "the log archive's lifecycle rules (1 an archived log set or file backup, 1 or 2 for those no longer configured, 2 for the whole bucket)",
       limit: "lifecycleRules",
-      figure: archiveLifecycleRules(archived, 1).length,
+      figure: archiveRules.length,
       remedy: "archive fewer log sets or back up fewer file sets in one regime",
+    });
+    // Keys under no configured prefix: what a removed log set or file backup left.
+    const covered = (key: string) => archived.some((a) => key.startsWith(a.prefix));
+    const fileBackups = archived.filter((a) => a.prefix.startsWith(FILE_BACKUP_ROOT));
+    d.leftovers.push({
+      key: "logs.hostGroups",
+      what: "archives of a log set or file backup",
+      rules: archiveRules,
+      probes: [
+        { root: "any other key", key: `${unusedName((n) => covered(`${n}/`))}/log/host-1/var/log/app.log-20261201.gz` },
+        ...(fileBackups.length > 0 ? [{ root: FILE_BACKUP_ROOT, key: `${fileBackupPrefix(unusedName((n) => covered(fileBackupPrefix(n, "files"))), "files")}host-1/20261201T030000Z.tar.gz` }] : []),
+      ],
+      pausedBy: r.logs.hostGroups.flatMap((g) => g.fileBackups.filter((b) => b.paused).map((b) => `logs.hostGroups[${g.name}].fileBackups[${b.name}].paused`)),
     });
   }
   if (r.logs.hostGroups.some((g) => g.logSets.some((s) => s.archive))) {

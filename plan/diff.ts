@@ -10,7 +10,9 @@
  * --max-chars N: cut the Markdown at a line boundary to at most N characters (a PR comment holds 65,536).
  */
 import * as fs from "node:fs";
-import { promiseChanges, promiseSection } from "./promises";
+import { promiseChanges, promiseSection, type PlanPromise } from "./promises";
+import { LEFTOVER_PROMISE } from "../regime/promises";
+import { IN_THE_LOG_ARCHIVE } from "../regime/log-retention";
 import type { Plan } from "./run";
 
 type Resource = Plan["components"][number]["resources"][number];
@@ -86,6 +88,41 @@ const ALARM_FIELDS: [keyof Alarm, string][] = [
   ["treatMissingData", "missing data"],
 ];
 
+/**
+ * The config items whose stored data a bucket keeps (a database's backups, a file backup's archives, an
+ * archived log set's rotated files) in base but not in head (removed or renamed), each with what now
+ * expires it: the head's catch-all promise of its collection (regime/promises.ts leftoverPromise), or,
+ * when the head has no such bucket any more, the base's (the lifecycle configuration stays on the
+ * bucket). Found by the config keys of the base's promises.
+ */
+export function removedStores(base: Plan, head: Plan): { item: string; line: string }[] {
+  const baseItems = base.promises?.items ?? [];
+  const headKeys = (head.promises?.items ?? []).map((p) => p.key);
+  const stores = [
+    { pattern: /^databases\[[^\]]+\]/, family: "databases", data: "its backups", stores: () => true },
+    { pattern: /^logs\.hostGroups\[[^\]]+\]\.fileBackups\[[^\]]+\]/, family: "logs.hostGroups", data: "its archives", stores: () => true },
+    { pattern: /^logs\.hostGroups\[[^\]]+\]\.logSets\[[^\]]+\]/, family: "logs.hostGroups", data: "its archived logs", stores: (ps: PlanPromise[]) => ps.some((p) => p.figure.includes(IN_THE_LOG_ARCHIVE)) },
+  ];
+  const catchAll = (plan: Plan, family: string) => plan.promises?.items.find((p) => p.key === family && p.promise.endsWith(LEFTOVER_PROMISE));
+  const out: { item: string; line: string }[] = [];
+  for (const s of stores) {
+    const items = [...new Set(baseItems.map((p) => s.pattern.exec(p.key)?.[0]).filter((k): k is string => k !== undefined))].sort(byString);
+    for (const item of items) {
+      if (headKeys.some((k) => k === item || k.startsWith(`${item}.`))) continue;
+      if (!s.stores(baseItems.filter((p) => p.key === item || p.key.startsWith(`${item}.`)))) continue;
+      const now = catchAll(head, s.family);
+      const before = catchAll(base, s.family);
+      const line = now
+        ? `${code(item)} removed: ${s.data} expire by the catch-all rules (${now.figure})`
+        : before
+          ? `${code(item)} removed, and its bucket leaves the program: ${s.data} expire by the catch-all rules its lifecycle configuration keeps on the bucket (${before.figure})`
+          : `${code(item)} removed: no lifecycle rule of this plan expires ${s.data}; they are kept and billed until removed by hand`;
+      out.push({ item, line });
+    }
+  }
+  return out.sort((a, b) => byString(a.item, b.item));
+}
+
 /** Components listing more resources than this fold them under a <details> toggle. */
 const FOLD_AT = 15;
 
@@ -110,6 +147,7 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): strin
   const totalAfter = cents(head.cost.monthlyTotal);
   const assumptionsChanged = JSON.stringify(base.cost.assumptions) !== JSON.stringify(head.cost.assumptions);
   const promises = promiseChanges(base.promises, head.promises);
+  const removed = removedStores(base, head);
 
   const out: string[] = [];
   out.push(`## Offline plan: ${head.project} / ${head.stack}`);
@@ -133,7 +171,8 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): strin
     costRows.length === 0 &&
     totalBefore === totalAfter &&
     !assumptionsChanged &&
-    promises.length === 0;
+    promises.length === 0 &&
+    removed.length === 0;
   if (unchanged) {
     out.push(`**No change to the regime**: ${head.resourceCount} resources, ${head.calendar.length} schedules, ${head.alarms.length} alarms, ${usd(totalAfter)} a month.`);
     return out.join("\n") + "\n";
@@ -189,6 +228,7 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): strin
     }
   }
 
+  if (removed.length > 0) out.push("", "### Stored data of removed config items", "", ...removed.map((r) => `- ${r.line}`));
   if (promises.length > 0) out.push("", ...promiseSection(promises, table, code));
 
   if (outputs.added.length + outputs.removed.length > 0) {

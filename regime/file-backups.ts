@@ -12,9 +12,12 @@ import { managedMarker, shellQuote } from "./logrotate";
 import { resolveLogPath, type FileBackup, type HostGroup } from "./logs";
 import type { ScheduleInput } from "./schema";
 
+/** Where every file backup lives in the log archive bucket; no log set archives under it. */
+export const FILE_BACKUP_ROOT = "files/";
+
 /** Key prefix of a file backup in the log archive bucket. */
 export function fileBackupPrefix(group: string, name: string): string {
-  return `files/${group}/${name}/`;
+  return `${FILE_BACKUP_ROOT}${group}/${name}/`;
 }
 
 /** The `Task` dimension of the metric a backup writes, next to `service` (regime) and `Instance` (`<group>/<name>`). */

@@ -84,11 +84,14 @@ export function hostRetentionText(set: Pick<LogSet, "frequency">, r: LogSetReten
   return text;
 }
 
+/** The words of an archived log set's retention figure: plan/diff.ts finds a removed log set that archived by them. */
+export const IN_THE_LOG_ARCHIVE = "in the log archive";
+
 /** What is kept in the log archive, in words; undefined when the log set is not archived. */
 export function archiveRetentionText(r: LogSetRetention): string | undefined {
   if (r.archiveStarved) return "nothing reaches the log archive (rotate 1 with delaycompress removes each rotated file before it is compressed, and only *.gz files are uploaded)";
   if (r.archiveDays === undefined) return undefined;
-  return `each rotated file ${plural(r.archiveDays, "day")} in the log archive from its upload (archive.expireDays; S3 rounds up to the next midnight UTC)`;
+  return `each rotated file ${plural(r.archiveDays, "day")} ${IN_THE_LOG_ARCHIVE} from its upload (archive.expireDays; S3 rounds up to the next midnight UTC)`;
 }
 
 /**

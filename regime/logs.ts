@@ -10,7 +10,7 @@ import { z } from "zod";
 import { LOG_RETENTION_DAYS, stateManagerMonthsProblem } from "./limits";
 import { paused, schedule, severity, uniqueBy } from "./primitives";
 import type { Severity } from "./severity";
-import { fileBackupPrefix, fileBackupSchedule, type FileBackupSchedule } from "./file-backups";
+import { FILE_BACKUP_ROOT, fileBackupPrefix, fileBackupSchedule, type FileBackupSchedule } from "./file-backups";
 import { parseSchedule, type Schedule } from "./schedule";
 import { logPathsOverlap } from "./glob-overlap";
 
@@ -576,8 +576,8 @@ export const hostGroupSchema = z
       });
     });
     g.logSets.forEach((s, i) => {
-      if (s.archive && archivePrefix(g.name, s).startsWith("files/")) {
-        ctx.addIssue({ code: "custom", path: ["logSets", i, "archive", "prefix"], message: `${archivePrefix(g.name, s)} is under files/, where file backups go: set another prefix` });
+      if (s.archive && archivePrefix(g.name, s).startsWith(FILE_BACKUP_ROOT)) {
+        ctx.addIssue({ code: "custom", path: ["logSets", i, "archive", "prefix"], message: `${archivePrefix(g.name, s)} is under ${FILE_BACKUP_ROOT}, where file backups go: set another prefix` });
       }
     });
     // Each SSH host names its own resources (remote commands, a file backup's alarms): two hosts must not give the same name part.

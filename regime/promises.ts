@@ -48,6 +48,7 @@
 import { DEPLOY_LIMITS, limitExcess, LAMBDA_MAX_TIMEOUT_SECONDS, type DeployLimit, type DeployLimitId } from "./limits";
 import { SEVERITIES, type Severity } from "./severity";
 import { retentionPromises } from "./retention-promises";
+import { keptFor, type LifecycleRuleInput } from "./retention";
 import { logSetPromise, type DeclaredLogSet } from "./log-retention";
 import type { Tier, TierRules } from "../tasks/lib/tiers";
 import { clockChangeNear, formatDuration, localDate, longestGap, scheduleShiftSeconds, schedulerRuns, zoneOffset } from "./scheduler-time";
@@ -261,6 +262,27 @@ export interface DeclaredCount {
   remedy: string;
 }
 
+/**
+ * What a bucket keeps of a name no longer configured (a database, a log set or a file backup removed
+ * or renamed, whose own lifecycle rules went with it): the bucket's lifecycle rules as declared, and
+ * per root one key that no configured name's rule covers. Judged with regime/retention.ts `keptFor`
+ * (S3's reading: the shortest enabled expiration among the rules whose prefix matches).
+ */
+export interface DeclaredLeftover {
+  /** Config key of the collection: "databases", "logs.hostGroups". */
+  key: string;
+  /** Whose data is kept, for the promise: "backups of a database" (followed by LEFTOVER_PROMISE). */
+  what: string;
+  rules: LifecycleRuleInput[];
+  /** Per root: its label ("daily/", "any other key") and a key under it that no configured name's rule covers. */
+  probes: { root: string; key: string }[];
+  /** Config keys paused (their rules Disabled, the catch-alls with them); unset or empty: none. */
+  pausedBy?: string[];
+}
+
+/** How a leftover promise starts: plan/diff.ts finds it by these words to say where a removed name's data goes. */
+export const LEFTOVER_PROMISE = "no longer configured expire";
+
 export interface DeclaredName {
   key: string;
   /** What AWS names: a Lambda function, an IAM role, an S3 bucket or bucket prefix. */
@@ -308,6 +330,8 @@ export interface Declared {
   logSets?: DeclaredLogSet[];
   /** Collections that grow with the config, against their AWS limits; unset: none. */
   counts?: DeclaredCount[];
+  /** What the buckets keep of names no longer configured; unset: none. */
+  leftovers?: DeclaredLeftover[];
 }
 
 export interface Acceptance {
@@ -954,12 +978,46 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       ...(excess ? { effect: excess, remedy: c.remedy } : {}),
     });
   }
+  for (const l of d.leftovers ?? []) push(leftoverPromise(l));
   for (const n of d.names) {
     const problem = nameProblem(n.kind, n.name);
     if (problem) push({ key: n.key, promise: `${n.kind} name is valid`, figure: `${n.name.length} characters`, status: "broken", kind: "limit", effect: `${problem}: AWS refuses it at deploy`, remedy: "shorten it" });
   }
 
   return settle(pausedJobs(out, d), accepted, from, new Date(end));
+}
+
+/**
+ * The promise that a bucket's data of a name no longer configured expires: held when every probe key
+ * has an enabled expiration and old-version expiration (the figure: each root's days); paused while a
+ * paused name keeps the catch-alls Disabled; unkept by the program when a root has none (kept forever).
+ */
+export function leftoverPromise(l: DeclaredLeftover): PromiseResult {
+  const days = (n: number) => `${n} ${n === 1 ? "day" : "days"}`;
+  const expiry = (rules: LifecycleRuleInput[]) => {
+    const kept = l.probes.map((p) => ({ root: p.root, ...keptFor(rules, p.key) }));
+    const noncurrent = [...new Set(kept.map((k) => k.noncurrentDays))];
+    const expiring = kept.every((k) => k.readableDays !== undefined && k.noncurrentDays !== undefined);
+    const text = `${kept.map((k) => `${k.root} ${days(k.readableDays!)}`).join(", ")} (the longest configured), then ${noncurrent.length === 1 ? `${noncurrent[0]} more` : "more"} as an old version`;
+    return { kept, expiring, text };
+  };
+  const { kept, expiring, text } = expiry(l.rules);
+  const promise = `${l.what} ${LEFTOVER_PROMISE}`;
+  if (expiring) return { key: l.key, promise, figure: text, value: Math.max(...kept.map((k) => k.readableDays!)), status: "held", kind: "program" };
+  // The probe keys match no configured name's rule: enabling every rule enables only the catch-alls for them.
+  const resumed = expiry(l.rules.map((r) => ({ ...r, status: "Enabled" })));
+  if (l.pausedBy?.length && resumed.expiring) {
+    return {
+      key: l.key,
+      promise,
+      figure: `kept while ${l.pausedBy.join(", ")} ${l.pausedBy.length === 1 ? "is" : "are"} paused (the catch-all rules are Disabled with its rules: an S3 filter cannot leave a paused prefix out), then ${resumed.text}`,
+      status: "paused",
+      kind: "program",
+      detail: `${l.pausedBy.join(", ")} paused: nothing under the catch-all rules' prefixes expires until it is resumed`,
+    };
+  }
+  const bare = kept.filter((k) => k.readableDays === undefined || k.noncurrentDays === undefined).map((k) => k.root);
+  return { key: l.key, promise, figure: "kept forever", status: "unkept", kind: "program", effect: `no enabled lifecycle rule expires ${bare.join(", ")}: ${l.what} no longer configured are kept and billed forever` };
 }
 
 /**

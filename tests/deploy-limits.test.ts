@@ -32,7 +32,7 @@ const cases: [keyof typeof DEPLOY_LIMITS, (n: number) => RecordedResource[], str
   [
     "lifecycleRules",
     (n) => [rec("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "t-archive-lifecycle", { rules: many(n, () => rec("", "", {})) })],
-    "logs.hostGroups: the log archive's lifecycle configuration is 1001 rules > 1000 (S3 API reference, LifecycleConfiguration): AWS refuses it at deploy; archive fewer log sets in one regime (the backup vault has 3 rules a database and 1 for the whole bucket)",
+    "logs.hostGroups: the log archive's lifecycle configuration is 1001 rules > 1000 (S3 API reference, LifecycleConfiguration): AWS refuses it at deploy; archive fewer log sets in one regime (the backup vault has 3 rules a database, 3 for databases no longer configured and 1 for the whole bucket)",
   ],
   ["keyPolicy", (n) => [rec("aws:kms/key:Key", "t-alerts-topics", { policy: doc(n) })], "resource t-alerts-topics: key t-alerts-topics's policy is 32769 bytes > 32768 (KMS API reference, PutKeyPolicy): AWS refuses it at deploy; grant fewer principals"],
   ["topicPolicy", (n) => [rec("aws:sns/topicPolicy:TopicPolicy", "t-alerts-P0", { policy: doc(n) })], "resource t-alerts-P0: topic policy t-alerts-P0 is 30721 bytes > 30720 (SNS developer guide, policy quotas): AWS refuses it at deploy; grant fewer principals"],
