@@ -268,7 +268,7 @@ describe("BackupVault", () => {
   it("refuses every request that is not over TLS, and every upload under a tier prefix without If-None-Match", () => {
     const rules = one("prod-backups", "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules as { filter: { prefix: string } }[];
     const tierPrefixes = rules.map((r) => r.filter.prefix).filter((p) => p !== "");
-    expect(tierPrefixes).toEqual(["daily/crm/", "weekly/crm/", "monthly/crm/", "daily/big/"]);
+    expect(tierPrefixes).toEqual(["daily/crm/", "weekly/crm/", "monthly/crm/", "daily/big/", "daily/", "weekly/", "monthly/"]);
     expect(statementsOf(one("prod-backups", "aws:s3/bucketPolicy:BucketPolicy").inputs.policy)).toEqual([
       {
         Sid: "DenyInsecureTransport",
@@ -290,6 +290,17 @@ describe("BackupVault", () => {
     ]);
   });
 
+  it("keeps its lifecycle configuration on the bucket when the vault leaves the program (retainOnDelete): the catch-alls still expire what is stored", () => {
+    const retained: Record<string, boolean | undefined> = {};
+    const capture: pulumi.ResourceTransformation = (a) => {
+      retained[a.type] = a.opts.retainOnDelete;
+      return undefined;
+    };
+    new vaultMod.BackupVault("prod-retained", { retention: vaultMod.tierRules("crm", { daily: 30, weekly: 90, monthly: 365 }) }, { transformations: [capture] });
+    expect(retained["aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"]).toBe(true);
+    expect(retained["aws:s3/bucketPolicy:BucketPolicy"]).toBeUndefined();
+  });
+
   it("expires each tier after its own days, then its old versions, archives only tiers that live long enough, and cleans up", () => {
     const old = { noncurrentVersionExpiration: { noncurrentDays: 7 } };
     expect(one("prod-backups", "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules).toEqual([
@@ -308,6 +319,10 @@ describe("BackupVault", () => {
         ],
         ...old,
       },
+      // A catch-all per tier root, the tier's longest days: what no configured database's rule covers still expires.
+      { id: "catch-all.daily", status: "Enabled", filter: { prefix: "daily/" }, expiration: { days: 400 }, ...old },
+      { id: "catch-all.weekly", status: "Enabled", filter: { prefix: "weekly/" }, expiration: { days: 30 }, ...old },
+      { id: "catch-all.monthly", status: "Enabled", filter: { prefix: "monthly/" }, expiration: { days: 365 }, ...old },
       // Whole-bucket: nothing that removes a stored backup (a paused database's Disabled rules keep its old versions).
       {
         id: "whole-bucket-housekeeping",

@@ -73,7 +73,9 @@ describe("a paused file backup", () => {
     const { keptFor } = await import("../regime/retention");
     const rules = ofType("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").find((r) => r.name === "logs-archive-lifecycle")!.inputs.rules;
     const status = Object.fromEntries(rules.filter((r: { filter: { prefix: string } }) => r.filter.prefix.startsWith("files/")).map((r: { filter: { prefix: string }; status: string }) => [r.filter.prefix, r.status]));
-    expect(status).toEqual({ "files/boardroom/app-files/": "Enabled", "files/boardroom/uploads/": "Disabled", "files/crm/config/": "Enabled", "files/crm/uploads/": "Disabled" });
+    // The catch-all of files/ (and of the whole bucket) would expire the paused archives too: Disabled while paused.
+    expect(status).toEqual({ "files/boardroom/app-files/": "Enabled", "files/boardroom/uploads/": "Disabled", "files/crm/config/": "Enabled", "files/crm/uploads/": "Disabled", "files/": "Disabled" });
+    expect(rules.find((r: { id: string }) => r.id === "catch-all.bucket")?.status).toBe("Disabled");
     for (const group of ["boardroom", "crm"]) {
       const kept = keptFor(rules, `files/${group}/uploads/app-1/20261129T030000Z.tar.gz`);
       expect({ group, readable: kept.readableDays, noncurrent: kept.noncurrentDays }).toEqual({ group, readable: undefined, noncurrent: undefined });

@@ -54,6 +54,10 @@ describe("the vault's lifecycle while a backup is paused", () => {
       ["daily-crm", "Enabled", "daily/crm/", 30, 7],
       ["weekly-crm", "Enabled", "weekly/crm/", 90, 7],
       ["monthly-crm", "Enabled", "monthly/crm/", 365, 7],
+      // The catch-alls of the tier roots would expire app's backups too: Disabled while it is paused.
+      ["catch-all.daily", "Disabled", "daily/", 30, 7],
+      ["catch-all.weekly", "Disabled", "weekly/", 90, 7],
+      ["catch-all.monthly", "Disabled", "monthly/", 365, 7],
       // Aborts unfinished uploads and removes delete markers left alone: no stored backup.
       ["whole-bucket-housekeeping", "Enabled", "", undefined, undefined],
     ]);

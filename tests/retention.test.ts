@@ -48,8 +48,8 @@ describe("the backup vault keeps each tier exactly its stated days", () => {
     const rules = rulesOf("prod-backups");
     expect(keptFor(rules, "anything/else").readableDays).toBeUndefined();
     expect(rules.find((r) => r.id === "whole-bucket-housekeeping")?.expiration).toEqual({ expiredObjectDeleteMarker: true });
-    // The tier rules cover exactly the tier prefixes of each database.
-    expect(rules.filter((r) => r.expiration?.days !== undefined).map((r) => r.filter?.prefix)).toEqual(DATABASES.flatMap((d) => TIERS.map((t) => `${t}/${d.id}/`)));
+    // The tier rules cover exactly the tier prefixes of each database, and a catch-all each tier root.
+    expect(rules.filter((r) => r.expiration?.days !== undefined).map((r) => r.filter?.prefix)).toEqual([...DATABASES.flatMap((d) => TIERS.map((t) => `${t}/${d.id}/`)), ...TIERS.map((t) => `${t}/`)]);
   });
 
   it("an Object Lock longer than a tier is refused (the locked versions would outlive it), naming the keys", () => {
