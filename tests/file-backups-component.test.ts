@@ -181,6 +181,9 @@ describe("file backups under Pulumi mocks", () => {
         expiration: { days },
         noncurrentVersionExpiration: { noncurrentDays: 1 },
       })),
+      // What no configured prefix covers (a removed log set or file backup): the longest days of all, of the file backups under files/.
+      { id: "catch-all.bucket", status: "Enabled", filter: { prefix: "" }, expiration: { days: 365 }, noncurrentVersionExpiration: { noncurrentDays: 1 } },
+      { id: "catch-all.files", status: "Enabled", filter: { prefix: "files/" }, expiration: { days: 90 }, noncurrentVersionExpiration: { noncurrentDays: 1 } },
       { id: "abort-incomplete-uploads", status: "Enabled", filter: { prefix: "" }, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
       { id: "remove-expired-delete-markers", status: "Enabled", filter: { prefix: "" }, expiration: { expiredObjectDeleteMarker: true } },
     ]);

@@ -279,6 +279,8 @@ describe("LogRotation under Pulumi mocks", () => {
         expiration: { days: 365 },
         noncurrentVersionExpiration: { noncurrentDays: 1 },
       },
+      // A removed or renamed log set's archives: the longest configured days.
+      { id: "catch-all.bucket", status: "Enabled", filter: { prefix: "" }, expiration: { days: 365 }, noncurrentVersionExpiration: { noncurrentDays: 1 } },
       { id: "abort-incomplete-uploads", status: "Enabled", filter: { prefix: "" }, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
       { id: "remove-expired-delete-markers", status: "Enabled", filter: { prefix: "" }, expiration: { expiredObjectDeleteMarker: true } },
     ]);
