@@ -44,7 +44,8 @@ async function planOf(slug: string) {
   };
   const retention = () => {
     const rules = of("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").flatMap((l) => l.rules as Inputs[]);
-    return Object.fromEntries(rules.filter((r) => /^(daily|weekly|monthly)\//.test(r.filter?.prefix ?? "")).map((r) => [r.filter.prefix, r.expiration.days]));
+    // Each database's tier rules (`daily/<db>/`), not the tier roots' catch-alls.
+    return Object.fromEntries(rules.filter((r) => /^(daily|weekly|monthly)\/[^/]+\/$/.test(r.filter?.prefix ?? "")).map((r) => [r.filter.prefix, r.expiration.days]));
   };
   // Every example is a complete regime: alarms page, schedules retry and dead-letter.
   // Error-budget windows notify through the composite alarm named in their PartOf tag, never on their own.
