@@ -7,8 +7,9 @@
  * transitions to colder storage, one catch-all rule per tier root (`daily/` ...) that expires the
  * backups of a database no longer configured after the tier's longest days (`catchAllRules`), old
  * versions expired, incomplete multipart uploads aborted, and optional Object Lock. The bucket is
- * never force-destroyed: deleting the stack leaves the backups, and the lifecycle configuration with
- * them (retainOnDelete), so they still expire.
+ * never force-destroyed: removing the vault (the last database, or the stack) leaves the backups, with
+ * the key that decrypts them, the bucket's protections and its lifecycle configuration
+ * (retainOnDelete), so they stay readable and still expire.
  *
  * What is kept (the tier's retention is the promise): a dump and its manifest are written once under
  * a key of their own (`<tier>/<db>/<timestamp>.dump`, `.manifest.json`), so each is readable for
@@ -314,6 +315,15 @@ export class BackupVault extends pulumi.ComponentResource {
     const tags = args.tags ?? {};
     const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
 
+    // What keeps the stored backups readable, private and expiring stays in the account when the
+    // vault leaves the program (the last database removed, or the stack destroyed): the key (deleted,
+    // every backup it encrypted would become unreadable after its deletion window), the bucket
+    // (never force-destroyed: a delete would fail on its backups and stop the update), its
+    // versioning, encryption, public-access block, ownership, policy (TLS-only, write-once),
+    // lifecycle (the catch-alls expire what is left) and Object Lock. The key's $1 a month goes on
+    // until it is deleted by hand once the bucket is empty (README, "Removing a database").
+    const kept: pulumi.CustomResourceOptions = { parent: this, retainOnDelete: true };
+
     // The backups' own key ($1 a month), shared with nothing: its policy names no service, so only the
     // roles granted kms:Decrypt on it (restore, verify, drill) read backups. Why the alert topics do not
     // share it: components/alerting.ts, at its key.
@@ -333,7 +343,7 @@ export class BackupVault extends pulumi.ComponentResource {
         ),
         tags,
       },
-      { parent: this },
+      { ...kept },
     );
     new aws.kms.Alias(`${name}-key`, { name: `alias/${name}`, targetKeyId: key.keyId }, { parent: this });
 
@@ -346,13 +356,13 @@ export class BackupVault extends pulumi.ComponentResource {
         ...(args.objectLock ? { objectLockEnabled: true } : {}),
         tags,
       },
-      { parent: this },
+      { ...kept },
     );
-    const publicAccess = blockPublicAccess(name, bucket.id, { parent: this });
+    const publicAccess = blockPublicAccess(name, bucket.id, { ...kept });
     const versioning = new aws.s3.BucketVersioning(
       `${name}-versioning`,
       { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
-      { parent: this },
+      { ...kept },
     );
     new aws.s3.BucketServerSideEncryptionConfiguration(
       `${name}-encryption`,
@@ -360,7 +370,7 @@ export class BackupVault extends pulumi.ComponentResource {
         bucket: bucket.id,
         rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: key.arn }, bucketKeyEnabled: true }],
       },
-      { parent: this },
+      { ...kept },
     );
     new aws.s3.BucketPolicy(
       `${name}-tls-only`,
@@ -377,7 +387,7 @@ export class BackupVault extends pulumi.ComponentResource {
         ),
       },
       // S3 refuses a bucket policy while the public-access block is being written.
-      { parent: this, dependsOn: [publicAccess] },
+      { ...kept, dependsOn: [publicAccess] },
     );
     new aws.s3.BucketLifecycleConfiguration(
       `${name}-lifecycle`,
@@ -388,13 +398,13 @@ export class BackupVault extends pulumi.ComponentResource {
       // Lifecycle rules on noncurrent versions need versioning in place first. Kept on the bucket when
       // the vault leaves the program (the last database removed): the bucket is never force-destroyed,
       // so its backups stay, and the last rules, catch-alls included, still expire them.
-      { parent: this, dependsOn: [versioning], retainOnDelete: true },
+      { ...kept, dependsOn: [versioning] },
     );
     if (args.objectLock) {
       new aws.s3.BucketObjectLockConfiguration(
         `${name}-object-lock`,
         { bucket: bucket.id, rule: { defaultRetention: { mode: args.objectLock.mode, days: args.objectLock.days } } },
-        { parent: this, dependsOn: [versioning] },
+        { ...kept, dependsOn: [versioning] },
       );
     }
 

@@ -290,15 +290,27 @@ describe("BackupVault", () => {
     ]);
   });
 
-  it("keeps its lifecycle configuration on the bucket when the vault leaves the program (retainOnDelete): the catch-alls still expire what is stored", () => {
+  it("stays in the account when it leaves the program (retainOnDelete): the backups, the key that decrypts them, their protections and the lifecycle that expires them", () => {
     const retained: Record<string, boolean | undefined> = {};
     const capture: pulumi.ResourceTransformation = (a) => {
       retained[a.type] = a.opts.retainOnDelete;
       return undefined;
     };
-    new vaultMod.BackupVault("prod-retained", { retention: vaultMod.tierRules("crm", { daily: 30, weekly: 90, monthly: 365 }) }, { transformations: [capture] });
-    expect(retained["aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"]).toBe(true);
-    expect(retained["aws:s3/bucketPolicy:BucketPolicy"]).toBeUndefined();
+    new vaultMod.BackupVault("prod-retained", { retention: vaultMod.tierRules("crm", { daily: 30, weekly: 90, monthly: 365 }), objectLock: { mode: "GOVERNANCE", days: 7 } }, { transformations: [capture] });
+    expect(retained).toEqual({
+      "regime:backup:BackupVault": undefined,
+      "aws:kms/key:Key": true,
+      // The alias goes: a vault made again later takes the same alias name.
+      "aws:kms/alias:Alias": undefined,
+      "aws:s3/bucket:Bucket": true,
+      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": true,
+      "aws:s3/bucketOwnershipControls:BucketOwnershipControls": true,
+      "aws:s3/bucketVersioning:BucketVersioning": true,
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": true,
+      "aws:s3/bucketPolicy:BucketPolicy": true,
+      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": true,
+      "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": true,
+    });
   });
 
   it("expires each tier after its own days, then its old versions, archives only tiers that live long enough, and cleans up", () => {
