@@ -496,7 +496,9 @@ export function formatLocal(date: Date, timezone: string): string {
 
 /** Longest wall-clock gap between consecutive runs of a cron expression, in seconds. */
 function cronIntervalSeconds(c: Cron, expr: string): number {
-  const firstYear = Math.max(2024, c.years.indexOf(true) + YEAR_MIN);
+  // From the first year it names from 2024 on: `2020/100` runs in 2120, not in 2024-2051.
+  const named = c.years.indexOf(true, 2024 - YEAR_MIN);
+  const firstYear = named < 0 ? Math.max(2024, c.years.indexOf(true) + YEAR_MIN) : named + YEAR_MIN;
   const start = Date.UTC(firstYear, 0, 1);
   const end = Date.UTC(firstYear + 28, 0, 1); // 28 years: every weekday/leap-year combination
   const dayMinutes = c.hours.flatMap((h) => c.minutes.map((m) => h * 60 + m));
@@ -768,6 +770,9 @@ function parseScheduleUncached(text: string, timezone: string): Schedule {
     const expression = `cron(${body[1].trim().split(/\s+/).join(" ")})`;
     const cron = parseCronBody(body[1], expression);
     return { expression, timezone, description: describeCron(cron, expression), intervalSeconds: cronIntervalSeconds(cron, expression) };
+  }
+  if (/^at\s*\(/i.test(t)) {
+    throw new ScheduleError(`"${t}" runs once (an at() one-off); a maintenance schedule must repeat: use a readable form, cron(...) or rate(...)`);
   }
   if (/^rate\s*\(/i.test(t)) {
     const body = /^rate\s*\((.*)\)$/i.exec(t);
