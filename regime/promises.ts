@@ -295,8 +295,29 @@ export interface DeclaredMute {
  */
 export const MUTED_PAGE_ALLOWANCE_SECONDS = 12 * 3600;
 
+/**
+ * An endpoint's uptime target (`uptimeTargetPercent`) and what its error-budget burn alarms really page
+ * on (components/health-checks.ts burnAlarmFailures): per pair (fast, slow), its severity and, per
+ * window, its length, the checks it holds and the failed checks that trip it (Infinity: none do).
+ */
+export interface DeclaredUptime {
+  /** `endpoints.checks[api].uptimeTargetPercent`. */
+  key: string;
+  endpoint: string;
+  targetPercent: number;
+  /** Minutes of downtime the target allows in its 30 days (99.99 %: 4.32). */
+  budgetMinutes: number;
+  /** Seconds between two checks while they run (regime/endpoints.ts checkStepSeconds). */
+  checkStepSeconds: number;
+  pairs: { name: string; burnRate: number; severity: string; windows: { windowSeconds: number; checks: number; failures: number }[] }[];
+  /** The checks are paused: the burn alarms' actions are off. */
+  paused?: boolean;
+}
+
 export interface Declared {
   databases: DeclaredDatabase[];
+  /** Endpoints with an uptime target; unset: none. */
+  uptimes?: DeclaredUptime[];
   /** Every scheduled job (the databases' too). */
   jobs: DeclaredJob[];
   alarms: DeclaredAlarm[];
@@ -1018,6 +1039,9 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     });
   }
 
+  // --- uptime targets: what the burn alarms page on, and a budget that one failed check does not exceed
+  for (const u of d.uptimes ?? []) out.push(...uptimePromises(u));
+
   // --- Lambda environments and names
   for (const f of d.functions) {
     const bytes = environmentBytes(f.environment);
@@ -1144,6 +1168,51 @@ function pausedJobs(results: PromiseResult[], d: Pick<Declared, "jobs" | "databa
   for (const [key, dep] of dependents) {
     const original = results.find((r) => r.key === key && r.kind !== "limit");
     if (original) out.push({ key, promise: original.promise, figure: dep.figure, status: "paused", kind: original.kind, detail: dep.detail });
+  }
+  return out;
+}
+
+/**
+ * The promises of an endpoint's uptime target: each burn alarm pair's page, stated as the failed checks
+ * that trip every window of it (a single one, with one-minute checks and 99.9 % or more: the budget's
+ * share of an hour at 14.4x is under one check), and a budget of at least one check interval: a target
+ * whose 30 days of budget are shorter than one check (99.99 %: 4.32 min, against checks every 5 min)
+ * is spent whole by one failed check, so every failure pages and the target is missed after one.
+ */
+function uptimePromises(u: DeclaredUptime): PromiseResult[] {
+  const out: PromiseResult[] = [];
+  const minutes = (s: number) => `${Math.round((s / 60) * 100) / 100} min`;
+  const budget = `${u.budgetMinutes} min`;
+  const stepMinutes = u.checkStepSeconds / 60;
+  if (u.budgetMinutes < stepMinutes) {
+    // The highest target (2 decimals) whose budget holds one check interval: 100 - step / 30 days.
+    const most = Math.floor((100 - (stepMinutes / (30 * 24 * 60)) * 100) * 100) / 100;
+    out.push({
+      key: u.key,
+      promise: `${u.endpoint}'s ${u.targetPercent} % uptime budget holds at least one check`,
+      figure: `${budget} of downtime in 30 days < one check interval (${minutes(u.checkStepSeconds)})`,
+      value: Math.round(u.budgetMinutes * 60),
+      status: u.paused ? "paused" : "broken",
+      kind: "config",
+      effect: `${u.targetPercent} % of 30 days leaves ${budget} of downtime (${Number((100 - u.targetPercent).toFixed(6))} % of 43,200 min), less than one check interval (${minutes(u.checkStepSeconds)}): one failed check spends more than the whole budget, so the ${u.pairs[0]?.severity ?? ""} fast burn alarm pages on every failed check and the target is missed after one`,
+      remedy: `check at least every ${Math.max(1, Math.floor(u.budgetMinutes))} min or set uptimeTargetPercent to at most ${most}`,
+    });
+  }
+  for (const p of u.pairs) {
+    const windows = p.windows.map((w) => `${Number.isFinite(w.failures) ? w.failures : "no number"} failed of ${w.checks} check${w.checks === 1 ? "" : "s"} in ${hours(w.windowSeconds)}`).join(" and ");
+    const single = p.windows.every((w) => w.failures === 1);
+    const never = p.windows.some((w) => !Number.isFinite(w.failures));
+    out.push({
+      key: u.key,
+      promise: `${p.severity} page when ${u.endpoint} spends its ${u.targetPercent} % budget (${budget} in 30 days) at ${p.burnRate}x (${p.name} burn)`,
+      figure: never ? `never paged: ${windows} go below its threshold` : `paged on ${single ? `a single failed check (${windows})` : windows}`,
+      value: Math.max(...p.windows.map((w) => w.failures)),
+      status: u.paused ? "paused" : "held",
+      kind: "config",
+      ...(single && !u.paused
+        ? { detail: `at ${p.burnRate}x, ${budget} in 30 days allows ${minutes(p.burnRate * u.budgetMinutes * 60 * (p.windows[0].windowSeconds / (30 * 86400)))} of downtime in ${hours(p.windows[0].windowSeconds)}, less than one check (${minutes(u.checkStepSeconds)}): any failed check is a ${p.name} burn` }
+        : {}),
+    });
   }
   return out;
 }
