@@ -4,7 +4,7 @@
  * (`databases[0].backup.retention.daily: must be >= 1`).
  */
 import { z } from "zod";
-import { parseSchedule, ScheduleError, yearBoundProblem } from "./schedule";
+import { parseSchedule, ScheduleError, writtenSchedule, yearBoundProblem } from "./schedule";
 import { REGIME_KEYS, regimeSchema, type ConfigSchedule, type ParsedRegime, type Regime, type ScheduleInput } from "./schema";
 import { resolveLogs } from "./logs";
 import { databaseRunners } from "./runners";
@@ -101,8 +101,8 @@ function issueOf(issue: z.core.$ZodIssue): { path: PropertyKey[]; line: string }
 
 /** Resolves a schedule as written in config, with the regime's timezone as default; throws ScheduleError. */
 function resolveSchedule(input: ScheduleInput, defaultTimezone: string): ConfigSchedule {
-  const text = typeof input === "string" ? input : input.at;
-  const s = parseSchedule(text, typeof input === "string" ? defaultTimezone : input.timezone);
+  const { text, timezone } = writtenSchedule(input, defaultTimezone);
+  const s = parseSchedule(text, timezone);
   const ends = yearBoundProblem(s.expression);
   if (ends) throw new ScheduleError(ends);
   return { ...s, text };

@@ -797,16 +797,29 @@ export function isSchedule(text: string, timezone = "UTC"): boolean {
   }
 }
 
+/** A schedule as written in config: the text, or `{ at, timezone }` with a timezone of its own or none. */
+export type WrittenSchedule = string | { at: string; timezone?: string };
+
 /**
- * A zod schema for a schedule field: a string in the regime's timezone, or `{ at, timezone }`.
+ * The text and timezone of a schedule as written: the `at` and `timezone` of the object form, the
+ * string itself otherwise; a schedule that names no timezone (a string, or `{ at }` alone) is in
+ * `defaultTimezone`, the regime's. The one rule every schedule field resolves by.
+ */
+export function writtenSchedule(input: WrittenSchedule, defaultTimezone: string): { text: string; timezone: string } {
+  return typeof input === "string" ? { text: input, timezone: defaultTimezone } : { text: input.at, timezone: input.timezone ?? defaultTimezone };
+}
+
+/**
+ * A zod schema for a schedule field: a string in the regime's timezone, or `{ at, timezone? }`.
  * Parses to a Schedule; a bad value is one issue whose message is the parser's one-line reason.
  */
 export function scheduleSchema(defaultTimezone: string) {
   return z
-    .union([z.string(), z.object({ at: z.string(), timezone: z.string() }).strict()])
+    .union([z.string(), z.object({ at: z.string(), timezone: z.string().optional() }).strict()])
     .transform((value, ctx): Schedule => {
       try {
-        return typeof value === "string" ? parseSchedule(value, defaultTimezone) : parseSchedule(value.at, value.timezone);
+        const w = writtenSchedule(value, defaultTimezone);
+        return parseSchedule(w.text, w.timezone);
       } catch (err) {
         ctx.addIssue({ code: "custom", message: err instanceof Error ? err.message : String(err) });
         return z.NEVER;
