@@ -4,6 +4,7 @@
  * every problem on its own line naming the key; so does each broken promise (components/promises.ts).
  * Outputs keep stable names other stacks can read (README "Outputs").
  */
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { bundleZipTasks, taskArchive } from "./build/bundle";
 import { checkPromises, cpuMsSince, PROMISE_LINE_PREFIX, promiseCheckContext } from "./components/promises";
@@ -20,7 +21,9 @@ export = async () => {
   check.cpuMs = undefined;
   const now = new Date();
   const reference = check.from ?? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  const loaded = loadRegime(pulumi.runtime.allConfig(), project, reference);
+  // The stack's account: a secret ARN of another account is refused with the config's errors.
+  const account = (await aws.getCallerIdentity({})).accountId;
+  const loaded = loadRegime(pulumi.runtime.allConfig(), project, reference, account);
   const regime = loaded.regime;
 
   // Promises (RPO, verify age, retention, watched jobs, AWS limits) over the next 12 months, before

@@ -35,7 +35,7 @@ import { lambdaTaskWatchedJob, type WatchedJobSpec } from "./overdue-watch";
 import { physicalName, withoutPrefix } from "./naming";
 import type { Schedule } from "../regime/schedule";
 import type { EndpointConfig } from "../regime/schema";
-import { checksHaveGaps, checksSparserThanPeriod, downAlarmPeriodSeconds, downAlarmWindow, downTimeToPageMinutes } from "../regime/endpoints";
+import { checksHaveGaps, checkStepSeconds, checksSparserThanPeriod, downAlarmPeriodSeconds, downAlarmWindow, downTimeToPageMinutes } from "../regime/endpoints";
 import { lowerSeverity, mostUrgent } from "../regime/severity";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
@@ -134,6 +134,32 @@ export function burnThreshold(targetPercent: number, burnRate: number): number {
  */
 export function burnWindowSeconds(nominalSeconds: number, checkPeriodSeconds: number): number {
   return Math.min(86400, Math.ceil(Math.max(nominalSeconds, checkPeriodSeconds) / 60) * 60);
+}
+
+/**
+ * What one burn alarm pair (BURN_ALERTS) of an endpoint really pages on, window by window: its length
+ * (burnWindowSeconds of the check period, seconds), the checks it holds (one per check step, at least
+ * 1) and the failed checks among them that take its availability below burnThreshold, the smallest f
+ * with 100 x (checks - f) / checks < threshold; Infinity when no number of failures does (a threshold
+ * of 0 or less). 99.99 % at 14.4x: threshold 99.856 %; 60 one-minute checks an hour allow
+ * 60 x 0.144 % = 0.09 failed checks, so 1 failure pages; 99.5 % allows 60 x 7.2 % = 4.32, so 5 do.
+ * The pair's composite alarm pages once every window holds that many.
+ */
+export function burnAlarmFailures(
+  targetPercent: number,
+  burn: (typeof BURN_ALERTS)[number],
+  checkPeriodSeconds: number,
+  checkStepSeconds: number,
+): { windowSeconds: number; checks: number; failures: number }[] {
+  const threshold = burnThreshold(targetPercent, burn.burnRate);
+  const windows = [...new Set([burn.longSeconds, burn.shortSeconds].map((w) => burnWindowSeconds(w, checkPeriodSeconds)))];
+  return windows.map((windowSeconds) => {
+    const checks = Math.max(1, Math.floor(windowSeconds / checkStepSeconds));
+    // Failures allowed without going below the threshold, rounded so 99.9's binary fraction does not tip it.
+    const allowed = Math.floor(Number(((checks * (100 - threshold)) / 100).toFixed(9)));
+    const failures = threshold <= 0 || allowed + 1 > checks ? Infinity : allowed + 1;
+    return { windowSeconds, checks, failures };
+  });
 }
 
 /** One severity lower, P3 at most: the slow burn is less urgent than the fast one (regime/severity.ts). */
@@ -367,7 +393,8 @@ export class HealthChecks extends pulumi.ComponentResource {
       const threshold = burnThreshold(target, b.burnRate);
       // Sparse checks can stretch both windows to the same length: then one window alarm is enough.
       const name = alarmName(args.regime, { resource: `endpoint-${e.name}`, metric: `budget-${b.name}`, severity });
-      const windows = [...new Set([b.longSeconds, b.shortSeconds].map((w) => burnWindowSeconds(w, checkPeriod)))];
+      const pair = burnAlarmFailures(target, b, checkPeriod, checkStepSeconds(args.schedule));
+      const windows = pair.map((w) => w.windowSeconds);
       const spent = Math.round(budgetSpent(b.burnRate, windows[0]) * 1000) / 10;
       const children = windows.map((w) => {
         const windowName = alarmName(args.regime, { resource: `endpoint-${e.name}`, metric: `budget-${b.name}-${windowLabel(w)}`, severity });
@@ -429,7 +456,7 @@ export class HealthChecks extends pulumi.ComponentResource {
           alarmName: name,
           alarmRule: pulumi.all(children.map((c) => c.name)).apply((n) => n.map((x) => `ALARM("${x}")`).join(" AND ")),
           alarmDescription:
-            `[${severity}]${args.paused ? ` ${PAUSED_NOTE}` : ""} ${e.url} is spending its ${target} % uptime budget (${budget} minutes of downtime in ${UPTIME_PERIOD_DAYS} days) at ${b.burnRate}x: availability below ${threshold} % over ${windows.length > 1 ? "both " : ""}${windows.map(windowLabel).join(" and ")}; at this rate ${spent} % of the month's budget goes every ${windowLabel(windows[0])}. Look at the endpoint's failed checks (task logs, "endpoint unhealthy"), the service logs and recent deploys; fix or roll back before the budget is gone.`.slice(0, 1024),
+            `[${severity}]${args.paused ? ` ${PAUSED_NOTE}` : ""} ${e.url} is spending its ${target} % uptime budget (${budget} minutes of downtime in ${UPTIME_PERIOD_DAYS} days) at ${b.burnRate}x: availability below ${threshold} % over ${windows.length > 1 ? "both " : ""}${windows.map(windowLabel).join(" and ")}; at this rate ${spent} % of the month's budget goes every ${windowLabel(windows[0])}. It pages on ${pair.map((w) => `${w.failures} failed of ${w.checks} checks in ${windowLabel(w.windowSeconds)}`).join(" and ")}. Look at the endpoint's failed checks (task logs, "endpoint unhealthy"), the service logs and recent deploys; fix or roll back before the budget is gone.`.slice(0, 1024),
           actionsEnabled: !args.paused,
           alarmActions: [topic],
           okActions: [topic],

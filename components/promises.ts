@@ -20,7 +20,7 @@ import { alarmName } from "./alarms";
 import { databaseTierRules, vaultLifecycleRules } from "./backup-vault";
 import { archiveBucketPrefix, archiveLifecycleRules, archiveRetention, archiveWriterPolicy } from "./log-archive";
 import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
-import { endpointsSetting, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
+import { BURN_ALERTS, burnAlarmFailures, endpointsSetting, errorBudgetMinutes, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob, lowerSeverity } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { STATUS_CHECK_PERIOD_SECONDS, statusCheckAlarm } from "./host-alarms";
 import { fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
@@ -253,6 +253,19 @@ export function declaredFromRegime(r: Regime): Declared {
         setting: `failuresBeforeAlarm ${failures}`,
         remedy: "check more often or lower failuresBeforeAlarm",
       });
+      if (e.uptimeTargetPercent !== undefined) {
+        // components/health-checks.ts budgetAlarms: the fast and slow burn pairs, from the same windows and thresholds.
+        const target = e.uptimeTargetPercent;
+        (d.uptimes ??= []).push({
+          key: `endpoints.checks[${e.name}].uptimeTargetPercent`,
+          endpoint: e.name,
+          targetPercent: target,
+          budgetMinutes: errorBudgetMinutes(target),
+          checkStepSeconds: step,
+          pairs: BURN_ALERTS.map((b) => ({ name: b.name, burnRate: b.burnRate, severity: b.name === "fast" ? e.uptimeSeverity : lowerSeverity(e.uptimeSeverity), windows: burnAlarmFailures(target, b, period, step) })),
+          ...(r.endpoints.paused ? { paused: true } : {}),
+        });
+      }
     }
     const fn = physicalName(healthCheckFunctionName(r.name), 64);
     d.functions.push({

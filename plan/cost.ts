@@ -41,7 +41,8 @@
  * gateway, or S3's free gateway endpoint and interface endpoints) is not provisioned by the regime and
  * often shared with the application: it is a stated assumption with its prices, not in the total.
  */
-import { nextRuns, type Schedule } from "../regime/schedule";
+import type { Schedule } from "../regime/schedule";
+import { schedulerRuns } from "../regime/scheduler-time";
 import type { PlanRecord } from "../components/plan-record";
 import { catalogueEntry, runTimeAssumption, runTimeSeconds } from "../tasks/catalogue";
 import { isSampleRun, ITEM_SETTINGS, PUBLISHED_METRICS, publishedMetricCounts, publishedRunMetrics, RUN_METRICS, type PublishedMetric } from "../tasks/lib/metrics";
@@ -161,16 +162,17 @@ type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-
 export const MONTH_HOURS = 720;
 
 /**
- * Start times (ms) of a schedule's runs in the 30 days after `from`. Hourly or more often, the runs
- * follow from the interval, from `from` on (walking 43,200 minutes of cron costs seconds).
+ * Start times (ms) of a schedule's runs in the 30 days after `from`: a rate schedule's every interval
+ * from `from` on; a cron schedule's as EventBridge Scheduler makes them (regime/scheduler-time.ts
+ * schedulerRuns, the promises' clock): `cron(0/59 * * * ? *)` runs at :00 and :59, 1,440 times, not
+ * once per longest interval (59 minutes), and a sub-hourly cron in working hours is not cut short.
  */
 function runStartsIn30Days(s: Pick<Schedule, "expression" | "timezone" | "intervalSeconds">, from: Date): { starts: number[]; intervalSeconds: number } {
-  if (s.intervalSeconds > 0 && s.intervalSeconds <= 3600 && /^(rate\(|cron\(\S+ \* \* \* \? \*\))/.test(s.expression)) {
+  if (/^rate\(/i.test(s.expression)) {
     const n = Math.floor((30 * 86400) / s.intervalSeconds);
     return { starts: Array.from({ length: n }, (_, i) => from.getTime() + i * s.intervalSeconds * 1000), intervalSeconds: s.intervalSeconds };
   }
-  const end = from.getTime() + 30 * 86400_000;
-  return { starts: nextRuns(s, from, 744).map((d) => d.getTime()).filter((t) => t < end), intervalSeconds: s.intervalSeconds };
+  return { starts: schedulerRuns(s, from.getTime(), from.getTime() + 30 * 86400_000).runs, intervalSeconds: s.intervalSeconds };
 }
 
 /**

@@ -63,6 +63,12 @@ export const ARN_FORMS = {
 
 /** AWS partitions (aws, China, GovCloud) and commercial/GovCloud/China region names (us-east-1, us-gov-west-1, cn-north-1). */
 const PARTITION = /^aws(-cn|-us-gov)?$/;
+/**
+ * The partition of every ARN the program writes (its policies, alarm ARNs, key policies: `arn:aws:...`):
+ * a config ARN of another partition (aws-cn, aws-us-gov) names nothing the stack's roles can reach,
+ * and IAM matches no grant on it.
+ */
+export const STACK_PARTITION = "aws";
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
 const ACCOUNT = /^\d{12}$/;
 
@@ -80,6 +86,9 @@ export function arnProblem(value: string, form: ArnForm): string | undefined {
   if (IAM_WILDCARD.test(value)) return `must name one ${form.label}: "*" and "?" are IAM wildcards and would grant every match`;
   const parts = value.split(":");
   if (parts.length < 6 || parts[0] !== "arn" || !PARTITION.test(parts[1])) return exact;
+  if (parts[1] !== STACK_PARTITION) {
+    return `is in partition ${parts[1]}, but the program provisions in partition ${STACK_PARTITION} (its policies name arn:${STACK_PARTITION}:... ARNs): the tasks' roles could never read it; use a ${form.label} of partition ${STACK_PARTITION}`;
+  }
   const [, , service, region, account] = parts;
   const resource = parts.slice(5).join(":");
   if (service !== form.service) return `${exact}, not an ARN of ${service || "no service"}`;
@@ -94,7 +103,23 @@ export function arnProblem(value: string, form: ArnForm): string | undefined {
 /** The whole ARN of `form` as one regular expression (for the JSON Schema editors read). */
 export function arnPattern(form: ArnForm): string {
   const where = form.regional ? `${body(REGION)}:${body(ACCOUNT)}` : ":";
-  return `^arn:${body(PARTITION)}:${form.service}:${where}:${body(form.resource)}$`;
+  return `^arn:${STACK_PARTITION}:${form.service}:${where}:${body(form.resource)}$`;
+}
+
+/**
+ * Why the stack's tasks cannot read Secrets Manager secret `arn` (a well-formed ARN, arnProblem) from
+ * account `account` (12 digits, the stack's: STS GetCallerIdentity), or undefined when it is the
+ * stack's own. Another region is read: the tasks call Secrets Manager in the secret's own region
+ * (tasks/lib/secrets.ts secretRegion). Another account is refused: its secret is readable only when
+ * its resource policy names the reading role and it is encrypted with a customer-managed KMS key
+ * whose key policy lets that role decrypt (AWS Secrets Manager User Guide, "Access AWS Secrets
+ * Manager secrets from a different account"); the program grants its roles GetSecretValue on the ARN
+ * and no kms:Decrypt on another account's key, so such a read fails.
+ */
+export function secretAccountProblem(arn: string, account: string): string | undefined {
+  const owner = arn.split(":")[4];
+  if (owner === undefined || owner === account) return undefined;
+  return `the secret is in account ${owner}, not the stack's ${account}: the program grants its roles secretsmanager:GetSecretValue only, and another account's secret is readable only with a resource policy naming the role and a customer-managed KMS key whose key policy lets the role decrypt (no kms:Decrypt on another account's key is granted); copy the secret into account ${account}`;
 }
 
 /**
@@ -111,5 +136,5 @@ export const SECRET_ARN = new RegExp(`^arn:${body(PARTITION)}:secretsmanager:${b
  * and `account`, partition aws: `arn:aws:cloudwatch:<region>:<account>:alarm:<name>`.
  */
 export function alarmArn(region: string, account: string, name: string): string {
-  return `arn:aws:cloudwatch:${region}:${account}:alarm:${name}`;
+  return `arn:${STACK_PARTITION}:cloudwatch:${region}:${account}:alarm:${name}`;
 }

@@ -6,7 +6,7 @@
  * success), and the script that installs it with a cron file on SSH hosts. Tests run both for real.
  */
 import { posix } from "node:path";
-import { parseSchedule, ScheduleError, yearBoundProblem } from "./schedule";
+import { parseSchedule, ScheduleError, writtenSchedule, yearBoundProblem } from "./schedule";
 import { stateManagerMonthsProblem } from "./limits";
 import { managedMarker, shellQuote } from "./logrotate";
 import { resolveLogPath, type FileBackup, type HostGroup } from "./logs";
@@ -86,8 +86,8 @@ function hostDowField(field: string): string {
  * cron expressions cannot).
  */
 export function fileBackupSchedule(input: ScheduleInput, regimeTimezone: string): FileBackupSchedule {
-  const s = typeof input === "string" ? parseSchedule(input, regimeTimezone) : parseSchedule(input.at, input.timezone);
-  const text = typeof input === "string" ? input : input.at;
+  const { text, timezone } = writtenSchedule(input, regimeTimezone);
+  const s = parseSchedule(text, timezone);
   const ends = yearBoundProblem(s.expression);
   if (ends) throw new ScheduleError(ends);
   // No time of day first: the UTC advice below would otherwise suggest a form that is refused too.

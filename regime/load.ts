@@ -4,9 +4,10 @@
  * (`databases[0].backup.retention.daily: must be >= 1`).
  */
 import { z } from "zod";
-import { parseSchedule, ScheduleError, yearBoundProblem } from "./schedule";
+import { parseSchedule, ScheduleError, writtenSchedule, yearBoundProblem } from "./schedule";
 import { REGIME_KEYS, regimeSchema, type ConfigSchedule, type ParsedRegime, type Regime, type ScheduleInput } from "./schema";
 import { resolveLogs } from "./logs";
+import { arnProblem, ARN_FORMS, secretAccountProblem } from "./arn";
 import { databaseRunners } from "./runners";
 import { muteSchedule, windowProblem } from "./maintenance-windows";
 
@@ -101,8 +102,8 @@ function issueOf(issue: z.core.$ZodIssue): { path: PropertyKey[]; line: string }
 
 /** Resolves a schedule as written in config, with the regime's timezone as default; throws ScheduleError. */
 function resolveSchedule(input: ScheduleInput, defaultTimezone: string): ConfigSchedule {
-  const text = typeof input === "string" ? input : input.at;
-  const s = parseSchedule(text, typeof input === "string" ? defaultTimezone : input.timezone);
+  const { text, timezone } = writtenSchedule(input, defaultTimezone);
+  const s = parseSchedule(text, timezone);
   const ends = yearBoundProblem(s.expression);
   if (ends) throw new ScheduleError(ends);
   return { ...s, text };
@@ -361,15 +362,33 @@ function looksLikeNamespace(ns: string, namespace: string): boolean {
 }
 
 /**
+ * Every Secrets Manager ARN field of the config as written (`secretArn`, `passwordSecretArn`,
+ * `headersSecretArn`, any key ending in `SecretArn`) holding a well-formed ARN (arnProblem: a bad one
+ * is the schema's to report), with its key path.
+ */
+export function secretArnFields(value: unknown, path: (string | number)[] = []): { path: (string | number)[]; arn: string }[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => secretArnFields(v, [...path, i]));
+  if (value === null || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([k, v]) =>
+    /^(secretArn|\w+SecretArn)$/.test(k) && typeof v === "string"
+      ? arnProblem(v, ARN_FORMS.secretsManagerSecret) === undefined
+        ? [{ path: [...path, k], arn: v }]
+        : []
+      : secretArnFields(v, [...path, k]),
+  );
+}
+
+/**
  * Reads the regime from a stack's config values: `{ "<project>:databases": [...], ... }` where values
  * are objects or the JSON strings Pulumi stores. Keys of other namespaces (aws:region) are left to
  * their providers, but not when they are the project's own keys under a misspelled or foreign
  * namespace (`maintenance-regim:name`, `app:databases`): those would be ignored silently, so they are
  * refused with "did you mean". An unknown key of the project's namespace is refused too. Returns every
  * problem (these and the regime's own, `regimeProblems`, with `reference`) in a stable order
- * (`sortConfigLines`); `regime` when there is none.
+ * (`sortConfigLines`); `regime` when there is none. With `account` (the stack's 12-digit account,
+ * STS GetCallerIdentity), also refuses each secret ARN of another account (secretAccountProblem).
  */
-export function loadRegime(config: Record<string, unknown>, namespace: string, reference?: Date): RegimeProblems {
+export function loadRegime(config: Record<string, unknown>, namespace: string, reference?: Date, account?: string): RegimeProblems {
   const raw: Record<string, unknown> = {};
   const others: string[] = [];
   const lines: string[] = [];
@@ -396,6 +415,12 @@ export function loadRegime(config: Record<string, unknown>, namespace: string, r
     lines.push(`${namespace}:${unknown}: unknown config key; ${near ? `did you mean ${namespace}:${near}? ` : ""}known keys: ${REGIME_KEYS.join(", ")}`);
   }
   const problems = regimeProblems(raw, reference);
+  if (account !== undefined) {
+    for (const f of secretArnFields(raw)) {
+      const problem = secretAccountProblem(f.arn, account);
+      if (problem) lines.push(`${formatPath(f.path)}: ${problem}`);
+    }
+  }
   // A key under another namespace may be a regime key the regime is missing: its alarms are not known.
   if (lines.length) return { lines: sortConfigLines([...lines, ...problems.lines]), targets: problems.targets };
   return { ...problems, lines: sortConfigLines(problems.lines) };

@@ -11,7 +11,7 @@ import { LOG_RETENTION_DAYS, stateManagerMonthsProblem } from "./limits";
 import { paused, schedule, severity, uniqueBy } from "./primitives";
 import type { Severity } from "./severity";
 import { FILE_BACKUP_ROOT, fileBackupPrefix, fileBackupSchedule, type FileBackupSchedule } from "./file-backups";
-import { parseSchedule, type Schedule } from "./schedule";
+import { parseSchedule, writtenSchedule, type Schedule } from "./schedule";
 import { logPathsOverlap } from "./glob-overlap";
 
 const name = z
@@ -897,7 +897,7 @@ export function resolveLogs(logs: Pick<ParsedLogsConfig, "hostGroups">, timezone
           throw new Error(`${at}: ${err instanceof Error ? err.message : String(err)}`);
         }
         if (g.sshHosts.length > 0 && !s.hostCron) throw new Error(`${at}: the group's SSH hosts run it from cron, and ${s.hostCronProblem}`);
-        const text = typeof b.schedule === "string" ? b.schedule : b.schedule.at;
+        const { text } = writtenSchedule(b.schedule, timezone);
         return { ...b, schedule: { ...s, text, association: associationSchedule(s.expression) } };
       }),
     })),

@@ -24,7 +24,7 @@ export const timezone = z
  * "first Sunday of the month at 02:00", "last Friday", "every 5 minutes") or raw EventBridge
  * `cron(...)`/`rate(...)`, in the regime's timezone unless one is given.
  */
-export const schedule = z.union([z.string().min(1, "must not be empty"), z.object({ at: z.string().min(1).describe("the schedule in the readable form or cron(...)/rate(...)"), timezone: timezone.describe("IANA timezone of this schedule (America/New_York); overrides the regime's timezone") }).strict()]);
+export const schedule = z.union([z.string().min(1, "must not be empty"), z.object({ at: z.string().min(1).describe("the schedule in the readable form or cron(...)/rate(...)"), timezone: timezone.optional().describe("IANA timezone of this schedule (America/New_York); overrides the regime's timezone, which applies when it is left out") }).strict()]);
 
 /**
  * `paused: true` on a scheduled job: its EventBridge Scheduler schedule is created DISABLED, its

@@ -51,7 +51,7 @@ import { retentionPromises } from "./retention-promises";
 import { keptFor, type LifecycleRuleInput } from "./retention";
 import { logSetPromise, type DeclaredLogSet } from "./log-retention";
 import type { Tier, TierRules } from "../tasks/lib/tiers";
-import { clockChangeNear, formatDuration, localDate, longestGap, scheduleShiftSeconds, schedulerRuns, zoneOffset } from "./scheduler-time";
+import { clockChangeNear, FIRST_RUN_HORIZON_YEARS, firstRunAfter, formatDuration, localDate, longestGap, scheduleShiftSeconds, schedulerRuns, zoneOffset } from "./scheduler-time";
 
 const DAY_MS = 86_400_000;
 /** CloudWatch evaluates an alarm once a minute (every 10 s only for 10 or 30 s periods): CloudWatch user guide, "Using Amazon CloudWatch alarms". */
@@ -317,8 +317,29 @@ export interface DeclaredMute {
  */
 export const MUTED_PAGE_ALLOWANCE_SECONDS = 12 * 3600;
 
+/**
+ * An endpoint's uptime target (`uptimeTargetPercent`) and what its error-budget burn alarms really page
+ * on (components/health-checks.ts burnAlarmFailures): per pair (fast, slow), its severity and, per
+ * window, its length, the checks it holds and the failed checks that trip it (Infinity: none do).
+ */
+export interface DeclaredUptime {
+  /** `endpoints.checks[api].uptimeTargetPercent`. */
+  key: string;
+  endpoint: string;
+  targetPercent: number;
+  /** Minutes of downtime the target allows in its 30 days (99.99 %: 4.32). */
+  budgetMinutes: number;
+  /** Seconds between two checks while they run (regime/endpoints.ts checkStepSeconds). */
+  checkStepSeconds: number;
+  pairs: { name: string; burnRate: number; severity: string; windows: { windowSeconds: number; checks: number; failures: number }[] }[];
+  /** The checks are paused: the burn alarms' actions are off. */
+  paused?: boolean;
+}
+
 export interface Declared {
   databases: DeclaredDatabase[];
+  /** Endpoints with an uptime target; unset: none. */
+  uptimes?: DeclaredUptime[];
   /** Every scheduled job (the databases' too). */
   jobs: DeclaredJob[];
   alarms: DeclaredAlarm[];
@@ -468,6 +489,84 @@ const hours = (s: number) => formatDuration(Math.round(s));
 /** "23 h 59 min": a muted stretch to the minute (a 1439-minute window is not "24 h"). */
 const hoursMinutes = (s: number) => (s >= 7200 && s % 3600 !== 0 && s < 7 * 86400 ? `${Math.floor(s / 3600)} h${Math.round((s % 3600) / 60) ? ` ${Math.round((s % 3600) / 60)} min` : ""}` : hours(s));
 
+/** "13 years", "31 days", "25.1 h": a stretch as a person reads it, in years from 365 days, in whole days from 7 days. */
+function longSpan(s: number): string {
+  const days = s / 86400;
+  if (days >= 365) {
+    const years = Math.floor(days / 365.2425);
+    return `${Math.max(1, years)} ${years > 1 ? "years" : "year"}`;
+  }
+  return days >= 7 ? `${Math.floor(days)} days` : hours(s);
+}
+
+/** What makes a schedule run from the deploy: its year field open (`*`), when it names later years. */
+function firstRunRemedy(job: Pick<DeclaredJob, "expression">): string {
+  const year = /^cron\((.*)\)$/i.exec(job.expression)?.[1].trim().split(/\s+/)[5];
+  return year !== undefined && year !== "*" ? `write * in its year field (${year}), so it runs from the deploy` : "deploy it nearer its first run";
+}
+
+/**
+ * The longest a job may go without a run from the deploy before its watch breaks what it promises
+ * (seconds), and what then happens: a missed-run alarm pages once its window holds no success
+ * (its watch starts at the deploy, so the deploy counts as the last success); the overdue watcher
+ * follows the schedule and pages nobody, although nothing runs longer than the promise's figure; an
+ * unwatched job is allowed its longest interval.
+ */
+function deployAllowance(job: DeclaredJob): number {
+  if (job.watch) return job.watch.period * (job.watch.datapointsToAlarm ?? job.watch.evaluationPeriods) - (job.longestRunSeconds ?? 0) - METRIC_VISIBLE_DELAY_SECONDS;
+  const shift = scheduleShiftSeconds(job);
+  if (job.overdueWatch) return job.intervalSeconds + shift + job.overdueWatch.toleranceSeconds + job.overdueWatch.delaySeconds;
+  return job.intervalSeconds + shift;
+}
+
+/** `"<schedule>" first runs <date>, <span> after the plan's start (<date>, the deploy)`: the cause of a late first run (`first`, `start`: ms). */
+function firstRunCause(job: Pick<DeclaredJob, "text" | "timezone">, first: number, start: number): string {
+  return `"${job.text}" first runs ${localDate(first, job.timezone)}, ${longSpan((first - start) / 1000)} after the plan's start (${localDate(start, job.timezone)}, the deploy)`;
+}
+
+/**
+ * The promise of a job whose first run after the plan's start (the deploy) comes later than its watch
+ * allows (deployAllowance), or that never runs again: a cron whose year field starts in a later year
+ * (`cron(0 9 1 1 ? 2040/1)`), or whose years have passed. Undefined for a rate schedule (its first
+ * run is one interval after the deploy, as between any two) and for a job that runs in time.
+ */
+function firstRunPromise(job: DeclaredJob, start: number): PromiseResult | undefined {
+  if (/^rate\(/i.test(job.expression)) return undefined;
+  const first = firstRunAfter(job, start);
+  const from = localDate(start, job.timezone);
+  if (first === undefined) {
+    return {
+      key: job.key,
+      promise: `${job.label} runs ${job.text} (${job.timezone})`,
+      figure: `no run after ${from}`,
+      status: "broken",
+      kind: "config",
+      firstBreak: from,
+      effect: `"${job.text}" names no run in the ${FIRST_RUN_HORIZON_YEARS} years after the plan's start (${from}): the ${job.label} never runs again`,
+      remedy: firstRunRemedy(job),
+    };
+  }
+  const allowed = deployAllowance(job);
+  const seconds = (first - start) / 1000;
+  if (seconds <= allowed) return undefined;
+  const firstDate = localDate(first, job.timezone);
+  const breaks = localDate(start + Math.max(0, allowed) * 1000, job.timezone);
+  return {
+    key: job.key,
+    promise: `${job.label}: paged when it stops`,
+    figure: `first runs ${firstDate}: nothing runs for ${longSpan(seconds)} after the plan's start (${from})`,
+    value: seconds,
+    status: "broken",
+    kind: "config",
+    firstBreak: breaks,
+    cause: firstRunCause(job, first, start),
+    effect: job.watch
+      ? `its missed-run alarm, watching from the deploy, pages${job.severity ? ` ${job.severity}` : ""} on ${breaks} although no run was due (its window, ${hours(job.watch.period * (job.watch.datapointsToAlarm ?? job.watch.evaluationPeriods))}, holds no success)`
+      : `nothing runs${job.overdueWatch ? " and nothing pages" : ""} until then, longer than the ${hours(allowed)} ${job.overdueWatch ? "its overdue watch allows between runs" : "of its longest interval"}`,
+    remedy: firstRunRemedy(job),
+  };
+}
+
 /** The first local time the Scheduler skips in [from, to), from the job's runs over the regime's window. */
 function skipReason(job: DeclaredJob, from: number, to: number, window: [number, number]): { date: string; time: string; at: number } | undefined {
   const s = schedulerRuns(job, window[0], window[1]).skipped.find((x) => x.at >= from && x.at < to);
@@ -512,6 +611,8 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
   for (const db of d.databases) {
     const b = db.backup;
     const gap = longestGap(b, start, end, b.intervalSeconds);
+    // A backup that never runs after the start: its job's line below refuses it (neverRuns).
+    if (!Number.isFinite(gap.seconds)) continue;
     const rpo = db.rpoHours * 3600;
     const skip = skipReason(b, gap.startsAt, gap.endsAt + 1, [start - 100 * DAY_MS, end]);
     // Data written just after a backup starts is safe only once the next backup is stored: the span
@@ -544,7 +645,8 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     // The longest gap that comes RECURRING_BREAKS times or more: 24 h for a daily backup, 72 h for weekdays.
     const usualGap = [...gaps].sort((x, y) => y - x)[RECURRING_BREAKS - 1] ?? 0;
     const recurring = breaks >= RECURRING_BREAKS && usualGap + runS + METRIC_VISIBLE_DELAY_SECONDS > window;
-    const spanOf = (g: number) => `${hours(g)} between backups + up to ${hours(Math.round(runS))} to store the next + ${hours(METRIC_VISIBLE_DELAY_SECONDS)} for the RPO alarm to see it`;
+    const between = (g: number) => (gap.fromStart && g === gap.seconds ? `${longSpan(g)} from the plan's start to the first backup` : `${hours(g)} between backups`);
+    const spanOf = (g: number) => `${between(g)} + up to ${hours(Math.round(runS))} to store the next + ${hours(METRIC_VISIBLE_DELAY_SECONDS)} for the RPO alarm to see it`;
     const span = spanOf(gap.seconds);
     // What keeps a gap of `g` s: backups often enough that gap, run and delay fit rpoHours, or a longer rpoHours.
     const everyRemedy = (g: number) => {
@@ -560,7 +662,13 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     let firstBreak: string | undefined;
     if (broken) {
       const need = rpoHoursFor(seen);
-      if (skip) {
+      if (gap.fromStart) {
+        // The RPO alarm watches from the deploy (its watch start): with no backup before the first run, it pages once its window has passed.
+        firstBreak = localDate(start + window * 1000, b.timezone);
+        cause = firstRunCause(b, gap.endsAt, start);
+        effect = `${span} > ${limitText(seen)}: the RPO alarm, watching from the deploy, pages P0 on ${firstBreak} although no backup is due`;
+        remedy = `${firstRunRemedy(b)}, or set rpoHours to at least ${need}`;
+      } else if (skip) {
         firstBreak = skip.date;
         cause = `"${b.text}" in ${b.timezone} does not run on ${skip.date} (${skip.time} does not exist that day)`;
         effect = `${span} > ${limitText(seen)}`;
@@ -579,7 +687,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     push({
       key: `${db.key}.backup.schedule`,
       promise: `at most ${db.rpoHours} h of data lost (rpoHours)`,
-      figure: `up to ${hours(Math.round(atRisk))} of data (${hours(gap.seconds)} between backups + up to ${hours(Math.round(runS))} to store one)`,
+      figure: `up to ${gap.fromStart ? longSpan(Math.round(atRisk)) : hours(Math.round(atRisk))} of data (${between(gap.seconds)} + up to ${hours(Math.round(runS))} to store one)`,
       value: Math.round(atRisk),
       status: broken ? "broken" : "held",
       kind: "config",
@@ -779,6 +887,12 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
 
   // --- every job runs as scheduled, and stopping pages someone
   for (const job of d.jobs) {
+    // A job whose first run comes later than its watch allows, or never: its other figures count from that run.
+    const late = job.paused ? undefined : firstRunPromise(job, start);
+    if (late) {
+      push(late);
+      continue;
+    }
     // A rate schedule knows no wall clock: its runs are evenly spaced, so 400 of them tell its figures.
     const rate = /^rate\(/i.test(job.expression);
     const { runs } = rate ? schedulerRuns(job, start, Math.min(end, start + 400 * job.intervalSeconds * 1000)) : schedulerRuns(job, start - 100 * DAY_MS, end);
@@ -949,6 +1063,9 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     });
   }
 
+  // --- uptime targets: what the burn alarms page on, and a budget that one failed check does not exceed
+  for (const u of d.uptimes ?? []) out.push(...uptimePromises(u));
+
   // --- Lambda environments and names
   for (const f of d.functions) {
     const bytes = environmentBytes(f.environment);
@@ -1109,6 +1226,51 @@ function pausedJobs(results: PromiseResult[], d: Pick<Declared, "jobs" | "databa
   for (const [key, dep] of dependents) {
     const original = results.find((r) => r.key === key && r.kind !== "limit");
     if (original) out.push({ key, promise: original.promise, figure: dep.figure, status: "paused", kind: original.kind, detail: dep.detail });
+  }
+  return out;
+}
+
+/**
+ * The promises of an endpoint's uptime target: each burn alarm pair's page, stated as the failed checks
+ * that trip every window of it (a single one, with one-minute checks and 99.9 % or more: the budget's
+ * share of an hour at 14.4x is under one check), and a budget of at least one check interval: a target
+ * whose 30 days of budget are shorter than one check (99.99 %: 4.32 min, against checks every 5 min)
+ * is spent whole by one failed check, so every failure pages and the target is missed after one.
+ */
+function uptimePromises(u: DeclaredUptime): PromiseResult[] {
+  const out: PromiseResult[] = [];
+  const minutes = (s: number) => `${Math.round((s / 60) * 100) / 100} min`;
+  const budget = `${u.budgetMinutes} min`;
+  const stepMinutes = u.checkStepSeconds / 60;
+  if (u.budgetMinutes < stepMinutes) {
+    // The highest target (2 decimals) whose budget holds one check interval: 100 - step / 30 days.
+    const most = Math.floor((100 - (stepMinutes / (30 * 24 * 60)) * 100) * 100) / 100;
+    out.push({
+      key: u.key,
+      promise: `${u.endpoint}'s ${u.targetPercent} % uptime budget holds at least one check`,
+      figure: `${budget} of downtime in 30 days < one check interval (${minutes(u.checkStepSeconds)})`,
+      value: Math.round(u.budgetMinutes * 60),
+      status: u.paused ? "paused" : "broken",
+      kind: "config",
+      effect: `${u.targetPercent} % of 30 days leaves ${budget} of downtime (${Number((100 - u.targetPercent).toFixed(6))} % of 43,200 min), less than one check interval (${minutes(u.checkStepSeconds)}): one failed check spends more than the whole budget, so the ${u.pairs[0]?.severity ?? ""} fast burn alarm pages on every failed check and the target is missed after one`,
+      remedy: `check at least every ${Math.max(1, Math.floor(u.budgetMinutes))} min or set uptimeTargetPercent to at most ${most}`,
+    });
+  }
+  for (const p of u.pairs) {
+    const windows = p.windows.map((w) => `${Number.isFinite(w.failures) ? w.failures : "no number"} failed of ${w.checks} check${w.checks === 1 ? "" : "s"} in ${hours(w.windowSeconds)}`).join(" and ");
+    const single = p.windows.every((w) => w.failures === 1);
+    const never = p.windows.some((w) => !Number.isFinite(w.failures));
+    out.push({
+      key: u.key,
+      promise: `${p.severity} page when ${u.endpoint} spends its ${u.targetPercent} % budget (${budget} in 30 days) at ${p.burnRate}x (${p.name} burn)`,
+      figure: never ? `never paged: ${windows} go below its threshold` : `paged on ${single ? `a single failed check (${windows})` : windows}`,
+      value: Math.max(...p.windows.map((w) => w.failures)),
+      status: u.paused ? "paused" : "held",
+      kind: "config",
+      ...(single && !u.paused
+        ? { detail: `at ${p.burnRate}x, ${budget} in 30 days allows ${minutes(p.burnRate * u.budgetMinutes * 60 * (p.windows[0].windowSeconds / (30 * 86400)))} of downtime in ${hours(p.windows[0].windowSeconds)}, less than one check (${minutes(u.checkStepSeconds)}): any failed check is a ${p.name} burn` }
+        : {}),
+    });
   }
   return out;
 }

@@ -496,7 +496,9 @@ export function formatLocal(date: Date, timezone: string): string {
 
 /** Longest wall-clock gap between consecutive runs of a cron expression, in seconds. */
 function cronIntervalSeconds(c: Cron, expr: string): number {
-  const firstYear = Math.max(2024, c.years.indexOf(true) + YEAR_MIN);
+  // From the first year it names from 2024 on: `2020/100` runs in 2120, not in 2024-2051.
+  const named = c.years.indexOf(true, 2024 - YEAR_MIN);
+  const firstYear = named < 0 ? Math.max(2024, c.years.indexOf(true) + YEAR_MIN) : named + YEAR_MIN;
   const start = Date.UTC(firstYear, 0, 1);
   const end = Date.UTC(firstYear + 28, 0, 1); // 28 years: every weekday/leap-year combination
   const dayMinutes = c.hours.flatMap((h) => c.minutes.map((m) => h * 60 + m));
@@ -769,6 +771,9 @@ function parseScheduleUncached(text: string, timezone: string): Schedule {
     const cron = parseCronBody(body[1], expression);
     return { expression, timezone, description: describeCron(cron, expression), intervalSeconds: cronIntervalSeconds(cron, expression) };
   }
+  if (/^at\s*\(/i.test(t)) {
+    throw new ScheduleError(`"${t}" runs once (an at() one-off); a maintenance schedule must repeat: use a readable form, cron(...) or rate(...)`);
+  }
   if (/^rate\s*\(/i.test(t)) {
     const body = /^rate\s*\((.*)\)$/i.exec(t);
     if (!body) throw new ScheduleError(`"${t}": missing closing parenthesis`);
@@ -792,16 +797,29 @@ export function isSchedule(text: string, timezone = "UTC"): boolean {
   }
 }
 
+/** A schedule as written in config: the text, or `{ at, timezone }` with a timezone of its own or none. */
+export type WrittenSchedule = string | { at: string; timezone?: string };
+
 /**
- * A zod schema for a schedule field: a string in the regime's timezone, or `{ at, timezone }`.
+ * The text and timezone of a schedule as written: the `at` and `timezone` of the object form, the
+ * string itself otherwise; a schedule that names no timezone (a string, or `{ at }` alone) is in
+ * `defaultTimezone`, the regime's. The one rule every schedule field resolves by.
+ */
+export function writtenSchedule(input: WrittenSchedule, defaultTimezone: string): { text: string; timezone: string } {
+  return typeof input === "string" ? { text: input, timezone: defaultTimezone } : { text: input.at, timezone: input.timezone ?? defaultTimezone };
+}
+
+/**
+ * A zod schema for a schedule field: a string in the regime's timezone, or `{ at, timezone? }`.
  * Parses to a Schedule; a bad value is one issue whose message is the parser's one-line reason.
  */
 export function scheduleSchema(defaultTimezone: string) {
   return z
-    .union([z.string(), z.object({ at: z.string(), timezone: z.string() }).strict()])
+    .union([z.string(), z.object({ at: z.string(), timezone: z.string().optional() }).strict()])
     .transform((value, ctx): Schedule => {
       try {
-        return typeof value === "string" ? parseSchedule(value, defaultTimezone) : parseSchedule(value.at, value.timezone);
+        const w = writtenSchedule(value, defaultTimezone);
+        return parseSchedule(w.text, w.timezone);
       } catch (err) {
         ctx.addIssue({ code: "custom", message: err instanceof Error ? err.message : String(err) });
         return z.NEVER;

@@ -202,18 +202,38 @@ export function schedulerRuns(schedule: { expression: string; timezone: string }
 
 /** The longest stretch without a run, ending inside the window. */
 export interface Gap {
-  /** Seconds between the two runs (or from the window's start to the first run). */
+  /** Seconds between the two runs (or from the window's start to the first run); Infinity when no run follows the window's start. */
   seconds: number;
-  /** The run that ends the gap (ms), or the window's end when none does. */
+  /** The run that ends the gap (ms), or the window's end when none does; Infinity when no run follows the window's start. */
   endsAt: number;
-  /** The run that starts it (ms). */
+  /** The run that starts it (ms), or the window's start when the gap is the one before the first run (`fromStart`). */
   startsAt: number;
+  /** The gap runs from the window's start (the deploy, where every watch starts) to the schedule's first run after it. */
+  fromStart?: boolean;
+}
+
+/** How far ahead firstRunAfter looks: nextRuns' 28 years (every weekday and leap-year combination). */
+export const FIRST_RUN_HORIZON_YEARS = 28;
+
+/**
+ * The first run (ms) of `schedule` at or after `from` (ms), as EventBridge Scheduler makes it: a rate
+ * schedule created at `from` runs one interval later; a cron schedule at its first matching local time
+ * that exists. Undefined when a cron expression names no run in the FIRST_RUN_HORIZON_YEARS after
+ * `from` (a year field that starts later than that, or whose years have all passed).
+ * Throws ScheduleError for an unknown timezone or a malformed expression.
+ */
+export function firstRunAfter(schedule: { expression: string; timezone: string }, from: number): number | undefined {
+  const [first] = nextRuns(schedule, new Date(/^rate\(/i.test(schedule.expression) ? from : from - 1), 1);
+  return first?.getTime();
 }
 
 /**
  * The longest gap between consecutive runs of `schedule` whose end falls in [from, to), looking back
- * `lookbackMs` for the run before the window. A schedule with no two runs in that span (a yearly job)
- * gives `nominalSeconds` (its longest wall-clock interval), ending at the window's end.
+ * `lookbackMs` for the run before the window, or the gap from `from` (the deploy, where every watch
+ * starts) to the first run after it when that is longer (a cron whose year field starts in a later
+ * year: `fromStart`, however far beyond `to` the first run lies; Infinity when none follows within
+ * FIRST_RUN_HORIZON_YEARS). A schedule with no two runs in that span (a yearly job) gives
+ * `nominalSeconds` (its longest wall-clock interval), ending at the window's end.
  */
 export function longestGap(schedule: { expression: string; timezone: string }, from: number, to: number, nominalSeconds: number, lookbackMs = 100 * DAY_MS): Gap {
   if (/^rate\(/i.test(schedule.expression)) return { seconds: nominalSeconds, endsAt: from + nominalSeconds * 1000, startsAt: from };
@@ -225,7 +245,10 @@ export function longestGap(schedule: { expression: string; timezone: string }, f
     if (!best || seconds > best.seconds) best = { seconds, endsAt: runs[i], startsAt: runs[i - 1] };
   }
   // No gap inside the window (a yearly job): its nominal interval stands.
-  return best ?? { seconds: nominalSeconds, endsAt: to, startsAt: to - nominalSeconds * 1000 };
+  best ??= { seconds: nominalSeconds, endsAt: to, startsAt: to - nominalSeconds * 1000 };
+  const first = runs.find((r) => r >= from) ?? firstRunAfter(schedule, from);
+  const fromStart = first === undefined ? Infinity : (first - from) / 1000;
+  return fromStart > best.seconds ? { seconds: fromStart, endsAt: first ?? Infinity, startsAt: from, fromStart: true } : best;
 }
 
 /** "48 h", "25 h", "90 min", "7 d": a duration in seconds, as a person reads it. */

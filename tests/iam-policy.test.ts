@@ -70,7 +70,13 @@ describe("one Secrets Manager ARN form for the config and the tasks", () => {
   it.each([
     // What the config accepts, a task accepts.
     ["arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app-AbCdEf", undefined, true],
-    ["arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:a_b+c=d.e@f-123456", undefined, true],
+    ["arn:aws:secretsmanager:eu-central-1:123456789012:secret:a_b+c=d.e@f-123456", undefined, true],
+    // Another partition: a task run by hand there reads it; the config refuses it (the program's policies are partition aws).
+    [
+      "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:a_b+c=d.e@f-123456",
+      "is in partition aws-cn, but the program provisions in partition aws (its policies name arn:aws:... ARNs): the tasks' roles could never read it; use a Secrets Manager secret of partition aws",
+      true,
+    ],
     // A partial ARN (no 6-character suffix): GetSecretValue finds the secret, a person may type it; IAM grants need the full one.
     ["arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app", `must be the full ARN of a Secrets Manager secret (${secret.shape}), with the 6-character suffix`, true],
     // Neither takes a malformed one.
