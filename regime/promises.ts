@@ -49,6 +49,7 @@ import { DEPLOY_LIMITS, limitExcess, LAMBDA_MAX_TIMEOUT_SECONDS, type DeployLimi
 import { SEVERITIES, type Severity } from "./severity";
 import { retentionPromises } from "./retention-promises";
 import { logSetPromise, type DeclaredLogSet } from "./log-retention";
+import { pagingPromises, type DeclaredPage, type DeclaredSubscribers } from "./paging-promises";
 import type { Tier, TierRules } from "../tasks/lib/tiers";
 import { clockChangeNear, formatDuration, localDate, longestGap, scheduleShiftSeconds, schedulerRuns, zoneOffset } from "./scheduler-time";
 
@@ -308,6 +309,8 @@ export interface Declared {
   logSets?: DeclaredLogSet[];
   /** Collections that grow with the config, against their AWS limits; unset: none. */
   counts?: DeclaredCount[];
+  /** What publishes to each severity's topic and who hears it (regime/paging-promises.ts); unset: not judged. */
+  paging?: { pages: DeclaredPage[]; subscribers: Partial<Record<Severity, DeclaredSubscribers>> };
 }
 
 export interface Acceptance {
@@ -924,6 +927,9 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
         : undefined,
     });
   }
+
+  // --- who hears each severity the regime pages
+  if (d.paging) out.push(...pagingPromises(d.paging.pages, d.paging.subscribers));
 
   // --- Lambda environments and names
   for (const f of d.functions) {

@@ -10,6 +10,7 @@ import { fileBackupHostAlarmResource } from "../components/file-backups";
 import type { RecordedResource } from "../plan/mocks";
 import { readStackConfig, runPlan } from "../plan/run";
 import { auditResources } from "../plan/promises";
+import type { DeclaredPage } from "../regime/paging-promises";
 import { bundledSettingsByFunction } from "../plan/cost";
 import { regimeFromConfig, validateRegime } from "../regime/load";
 import { alarmWindowProblem, environmentBytes, evaluatePromises, rpoAlarmWindow } from "../regime/promises";
@@ -586,6 +587,42 @@ function figures(items: { key: string; figure: string; status: string }[]): stri
   return items.map((p) => `${p.status} ${p.key}: ${p.figure}`);
 }
 
+/**
+ * `<severity> <config section>` of each page of the model: the top-level key of its source, the RDS and
+ * application alarms under `hosts` (one component holds them), the watcher's under `name` (plan/config-keys.ts).
+ */
+function pagedSeverities(pages: DeclaredPage[]): string[] {
+  const section = (source: string) => (source === "the overdue watcher" ? "name" : /^applications\[|\.rdsInstanceId$/.test(source) ? "hosts" : /^[a-zA-Z]+/.exec(source)![0]);
+  return [...new Set(pages.map((p) => `${p.severity} ${section(p.source)}${p.via === "message" ? " message" : ""}`))].sort();
+}
+
+/** Config section of an alarm by the resource part of its name (`<regime>-<resource>-<metric>-<severity>`, components/alarms.ts alarmName). */
+const ALARM_SECTIONS: [RegExp, string][] = [
+  [/^db-/, "databases"],
+  [/^redis-/, "redis"],
+  [/^(endpoint|health)-/, "endpoints"],
+  [/^(host|app|rds)-/, "hosts"],
+  [/^logs-/, "logs"],
+  [/^reminders?-/, "reminders"],
+  [/^overdue-watch-/, "name"],
+];
+
+/** The same of the recorded resources: every alarm that notifies (its Severity tag, its name's section) and every reminder's message. */
+function recordedPagedSeverities(resources: RecordedResource[], regime: ReturnType<typeof regimeFromConfig>): string[] {
+  const out = new Set<string>();
+  for (const r of resources) {
+    if (r.type !== "aws:cloudwatch/metricAlarm:MetricAlarm" && r.type !== "aws:cloudwatch/compositeAlarm:CompositeAlarm") continue;
+    const actions = r.inputs.alarmActions as unknown[] | undefined;
+    if (!actions?.length) continue;
+    const resource = String(r.inputs.name ?? r.inputs.alarmName).slice(regime.name.length + 1);
+    const section = ALARM_SECTIONS.find(([re]) => re.test(resource))?.[1] ?? `unknown alarm ${resource}`;
+    out.add(`${(r.inputs.tags as Record<string, string>).Severity} ${section}`);
+  }
+  // A reminder's schedule publishes its checklist to its severity's topic.
+  for (const m of regime.reminders) out.add(`${m.severity} reminders message`);
+  return [...out].sort();
+}
+
 /** The model the check reads is what the program provisions. */
 function modelMatches(file: string, resources: RecordedResource[], bundled: Map<string, Record<string, string>>): void {
       const of = (type: string) => resources.filter((r) => r.type === type).map((r) => r.inputs as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -705,6 +742,7 @@ function modelMatches(file: string, resources: RecordedResource[], bundled: Map<
         const group = /^logs\.hostGroups\[(.+)\]/.exec(a.key)![1];
         expect(ids.length, a.key).toBe(of("aws:ssm/association:Association").filter((x) => String(x.associationName).startsWith(`${regime.name}-${group}-`)).length);
       }
+      expect(pagedSeverities(d.paging!.pages), file).toEqual(recordedPagedSeverities(resources, regime));
       const functions = new Map(of("aws:lambda/function:Function").map((f) => [f.name as string, f.environment?.variables as Record<string, string>]));
       for (const f of d.functions) {
         const rec = functions.get(f.name);
@@ -748,6 +786,10 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held endpoints.checks[api].failuresBeforeAlarm: paged at most 7 min after the fault",
       "held endpoints.checks[web].failuresBeforeAlarm: paged at most 7 min after the fault",
       "held logs.hostGroups[app].schedule: paged at most 6 min after the fault",
+      "held alerting.P0: 2 subscriptions (email oncall@example.com, sms +15555550100)",
+      "held alerting.P1: 1 subscription (email oncall@example.com)",
+      "held alerting.P2: 1 subscription (email devops@example.com)",
+      "held alerting.P3: 1 subscription (email devops@example.com)",
       "held databases[app].backup: 344 bytes of 4096",
       "held databases[app].verify: 300 bytes of 4096",
       "held endpoints.checks: 445 bytes of 4096",
