@@ -1,7 +1,8 @@
 /**
  * The regime's promises and what the provisioned resources really give. A stack file promises an RPO
  * (`rpoHours`), a verify age (`maxAgeHours`), an RTO (`rtoMinutes`), retention days, that every job
- * runs as scheduled and is watched, and that an outage pages; this engine takes what the program
+ * runs as scheduled and is watched, that an outage pages, and that each paged severity has someone
+ * to hear it (regime/paging-promises.ts); this engine takes what the program
  * declares for them (a `Declared` model: schedules with their timezones, alarm windows, lifecycle
  * days, Lambda limits, environment variables, names) and computes each promise's real figure over
  * the 12 months after a start date, with EventBridge Scheduler's daylight-saving behaviour
