@@ -53,12 +53,12 @@ function arg(name: string, fallback: string): string {
 
 const numbers = (s: string) => (s ? s.split(",").map(Number).filter((n) => Number.isInteger(n) && n >= 0) : []);
 
-/** Config every bench regime shares: alert routing only. */
+/** Config every bench regime shares: alert routing only, someone on each severity (a paged severity without a subscriber is refused). */
 function baseConfig(): Record<string, unknown> {
   return {
     "aws:region": "us-east-1",
     [`${NS}:name`]: "bench",
-    [`${NS}:alerting`]: { P0: { email: ["oncall@example.com"] } },
+    [`${NS}:alerting`]: { P0: { email: ["oncall@example.com"] }, P1: { email: ["oncall@example.com"] }, P2: { email: ["devops@example.com"] }, P3: { email: ["devops@example.com"] } },
   };
 }
 

@@ -61,6 +61,9 @@ export function backupPrefixes(dbId: string): string[] {
 
 type DbHealthConfig = NonNullable<DatabaseConfig["health"]>;
 
+/** Severity of the db-health warning levels' alarms (DB_HEALTH_WARNINGS); a critical level fails the run at the health severity. */
+export const DB_HEALTH_WARNING_SEVERITY: Severity = "P2";
+
 /**
  * The db-health warning levels that page P2: for each, the metric the task publishes, the task's
  * setting that carries the level and the alarm's threshold, both from one figure of the config
@@ -460,7 +463,7 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
           {
             resource: `db-${db.id}`,
             metric: w.metric,
-            severity: "P2",
+            severity: DB_HEALTH_WARNING_SEVERITY,
             runbook: w.runbook(db.id, h),
             treatMissingData: "notBreaching",
             args: {

@@ -34,9 +34,9 @@ export interface HostAlarmsArgs {
   tags?: Record<string, string>;
 }
 
-/** Severity of the warning and the critical level of a pair. */
-const WARN: Severity = "P2";
-const CRIT: Severity = "P1";
+/** Severity of the warning and the critical level of a pair (hosts, applications, RDS instances; log groups' error rates). */
+export const WARN: Severity = "P2";
+export const CRIT: Severity = "P1";
 
 /** CloudWatch agent namespace and the dimensions its config below makes it publish. */
 export const AGENT_NAMESPACE = "CWAgent";

@@ -6,6 +6,7 @@
 import * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type Severity } from "./alarms";
+import { CRIT, WARN } from "./host-alarms";
 import { BUILT_IN_LOG_METRICS, type HostGroup, type LogGroupConfig } from "../regime/logs";
 import type { LogsScope } from "./host-delivery";
 
@@ -29,7 +30,7 @@ export const DEFAULT_PATTERNS = {
 
 type CountMetric = "errors" | "http5xx" | "authFailures" | "failedLogins";
 
-const COUNT_METRICS: { key: CountMetric; metric: string; what: string; runbook: string }[] = [
+export const COUNT_METRICS: { key: CountMetric; metric: string; what: string; runbook: string }[] = [
   { key: "errors", metric: BUILT_IN_LOG_METRICS.errors, what: "application errors", runbook: "Read the log group for the error lines and their stack traces; fix or open a ticket for recurring ones." },
   { key: "http5xx", metric: BUILT_IN_LOG_METRICS.http5xx, what: "HTTP 5xx responses", runbook: "Check the application's health and recent deploys; roll back if the errors started with a release." },
   { key: "authFailures", metric: BUILT_IN_LOG_METRICS.authFailures, what: "HTTP 401/403 responses", runbook: "Look for one source address or account probing endpoints; block it or rotate the exposed credentials." },
@@ -144,7 +145,7 @@ function logGroup(scope: LogsScope, g: HostGroup, lg: LogGroupConfig): aws.cloud
     // Reuse the 5xx filter when it counts the same lines; otherwise count them separately.
     const errorsMetric =
       created.http5xx === errorsPattern ? `${g.name}-${lg.id}-${BUILT_IN_LOG_METRICS.http5xx}` : filter(BUILT_IN_LOG_METRICS.rateErrors, errorsPattern).metricName;
-    for (const [severity, percent] of [["P2", r.warnPercent], ["P1", r.critPercent]] as const) {
+    for (const [severity, percent] of [[WARN, r.warnPercent], [CRIT, r.critPercent]] as const) {
       createAlarm(
         args.regime,
         {

@@ -19,15 +19,15 @@ import { BUCKET_PREFIX_SUFFIX_CHARS, DEPLOY_LIMITS, documentSize, LAMBDA_MAX_TIM
 import { alarmName } from "./alarms";
 import { databaseTierRules, vaultLifecycleRules } from "./backup-vault";
 import { archiveBucketPrefix, archiveLifecycleRules, archiveRetention, archiveWriterPolicy } from "./log-archive";
-import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
-import { BURN_ALERTS, burnAlarmFailures, endpointsSetting, errorBudgetMinutes, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob, lowerSeverity } from "./health-checks";
+import { databaseSchedules, DB_HEALTH_WARNING_SEVERITY, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
+import { BURN_ALERTS, burnAlarmFailures, endpointsSetting, errorBudgetMinutes, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { STATUS_CHECK_PERIOD_SECONDS, statusCheckAlarm } from "./host-alarms";
 import { fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
 import { FILE_BACKUP_ROOT, FILE_BACKUP_TIMEOUT_SECONDS, fileBackupPrefix } from "../regime/file-backups";
 import { physicalName } from "./naming";
-import { REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS, redisWatchedJob } from "./redis";
-import { reminderMissedRunWindow, reminderSpec, reminderWatchedJob } from "./reminders";
+import { REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS, REDIS_WARNING_SEVERITY, redisWatchedJob } from "./redis";
+import { REMINDER_UNDELIVERED_SEVERITY, reminderMissedRunWindow, reminderSpec, reminderWatchedJob } from "./reminders";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
 import { backupKeys, TIERS } from "../tasks/lib/tiers";
@@ -39,7 +39,10 @@ import { ALARM_EVALUATION_SECONDS, evaluatePromises, rpoAlarmWindow, rpoWatchedB
 import { formatDuration } from "../regime/scheduler-time";
 import type { Schedule } from "../regime/schedule";
 import type { ConfigSchedule, Regime } from "../regime/schema";
-import type { Severity } from "../regime/severity";
+import { lowerSeverity, type Severity } from "../regime/severity";
+import type { DeclaredPage, DeclaredSubscribers } from "../regime/paging-promises";
+import { CRIT, WARN } from "./host-alarms";
+import { COUNT_METRICS } from "./log-groups";
 import type { HostGroup as HostGroupConfig } from "../regime/logs";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
 import { METRIC_STAMP_MAX_AGE_SECONDS } from "../tasks/lib/runtime";
@@ -365,10 +368,13 @@ export function declaredFromRegime(r: Regime): Declared {
   // missed-run alarm pages at the most urgent of their severities.
   const watched = d.jobs.filter((j) => j.overdueWatch && !j.watch && !j.paused);
   const rpoWatches = d.alarms.filter((a) => a.overdueWatch);
+  let watcher: Severity | undefined;
   if (watched.length + rpoWatches.length > 0) {
     const severity = watcherSeverity([...watched.map((j) => ({ severity: (j.severity ?? "P3") as Severity })), ...rpoWatches.map(() => ({ severity: "P0" as Severity }))]);
+    watcher = severity;
     for (const x of [...watched.map((j) => j.overdueWatch!), ...rpoWatches.map((a) => a.overdueWatch!)]) x.watcher = { window: WATCHER_MISSED_RUN_WINDOW, severity };
   }
+  d.paging = { pages: declaredPages(r, watcher), subscribers: declaredSubscribers(r) };
   // Collections that grow with the config, counted by the functions the components build them with.
   d.counts = [];
   d.leftovers = [];
@@ -457,6 +463,95 @@ export function declaredFromRegime(r: Regime): Declared {
     ),
   ];
   return d;
+}
+
+/**
+ * Severities a scheduled task's alarms page (components/scheduled-task.ts): errors and dead letters at
+ * its own, a run near its timeout one lower (lowerSeverity), a missed run (its missed-run alarm, or its
+ * overdue alarm under the watcher) at `missedRun`, its own by default.
+ */
+function taskSeverities(severity: Severity, missedRun: Severity = severity): Severity[] {
+  return [severity, lowerSeverity(severity), missedRun];
+}
+
+/**
+ * What publishes to each severity's topic (regime/paging-promises.ts), one entry per config key and
+ * severity, from the severities the components give their alarms: every task's (taskSeverities), the
+ * RPO's P0, the warning levels (db-health, Redis: P2), the endpoints' down, slow, certificate and
+ * error-budget alarms, hosts', applications' and RDS instances' warning (P2) and critical (P1)
+ * levels, the log groups' count and error-rate alarms, the host groups' associations (P2) and file
+ * backups, reminders (their checklist, a plain-text message, and their watch; the dead-letter alarm,
+ * P2) and the overdue watcher (`watcher`: its severity, the most urgent it watches). A paused job's
+ * alarms count: they page again once it is resumed. tests/promises.test.ts pins the severities
+ * against the alarms the program registers.
+ */
+export function declaredPages(r: Regime, watcher?: Severity): DeclaredPage[] {
+  const out = new Map<string, DeclaredPage>();
+  const add = (source: string, severities: Severity[], via: DeclaredPage["via"] = "alarm") => {
+    for (const severity of severities) out.set(`${source}\u0000${severity}\u0000${via}`, { source, severity, via });
+  };
+  for (const db of r.databases) {
+    const key = `databases[${db.id}]`;
+    for (const task of Object.keys(databaseSchedules(db)) as DbTaskName[]) {
+      const section = TASK_CATALOGUE[task].database.section;
+      add(`${key}.${section}`, taskSeverities(db[section]!.severity as Severity));
+    }
+    add(`${key}.backup.rpoHours`, ["P0"]);
+    if (db.health) add(`${key}.health`, [DB_HEALTH_WARNING_SEVERITY]);
+    if (db.rdsInstanceId) add(`${key}.rdsInstanceId`, [WARN, CRIT]);
+  }
+  for (const x of r.redis) {
+    add(`redis[${x.id}]`, [...taskSeverities(x.severity), REDIS_WARNING_SEVERITY]);
+    for (const q of x.queues) add(`redis[${x.id}].queues[${q.name}]`, [q.severity]);
+  }
+  if (r.endpoints) {
+    // components/health-checks.ts: the checker's own alarms are P3; a stopped checker pages healthCheckMissedRunSeverity.
+    add("endpoints.schedule", taskSeverities("P3", healthCheckMissedRunSeverity(r.endpoints.schedule, r.endpoints.checks)));
+    for (const e of r.endpoints.checks) {
+      add(`endpoints.checks[${e.name}]`, [
+        e.severity,
+        ...(e.maxResponseMs !== undefined ? [e.slowSeverity] : []),
+        ...(e.minCertificateDays !== undefined ? [e.certificateSeverity] : []),
+        ...(e.uptimeTargetPercent !== undefined ? [e.uptimeSeverity, lowerSeverity(e.uptimeSeverity)] : []),
+      ]);
+    }
+  }
+  for (const h of r.hosts) {
+    add(`hosts[${h.name}]`, [WARN, CRIT]);
+    // components/host-alarms.ts statusCheckAlarm: a failed or silent host, at its own severity.
+    add(`hosts[${h.name}].statusCheck`, [h.statusCheck.severity]);
+  }
+  for (const a of r.applications) add(`applications[${a.name}]`, [WARN, CRIT]);
+  for (const g of r.logs.hostGroups) {
+    const key = `logs.hostGroups[${g.name}]`;
+    for (const lg of g.logGroups) {
+      add(`${key}.logGroups[${lg.id}]`, [
+        ...COUNT_METRICS.flatMap((m) => (lg[m.key] ? [lg[m.key]!.severity as Severity] : [])),
+        ...lg.patterns.map((p) => p.severity as Severity),
+        ...(lg.errorRate ? [WARN, CRIT] : []),
+      ]);
+    }
+    if (hostGroupAssociations(g).length > 0) add(`${key}.schedule`, [ASSOCIATION_FAILURE_SEVERITY]);
+    for (const b of g.fileBackups) add(`${key}.fileBackups[${b.name}]`, [b.severity as Severity]);
+  }
+  for (const m of r.reminders) {
+    add(`reminders[${m.name}]`, [m.severity], "message");
+    add(`reminders[${m.name}]`, [m.severity]);
+  }
+  if (r.reminders.length > 0) add("reminders", [REMINDER_UNDELIVERED_SEVERITY]);
+  if (watcher) add("the overdue watcher", taskSeverities(watcher));
+  return [...out.values()];
+}
+
+/** Who hears each severity (`alerting.<P>`): email, SMS, https, and the chat channels by their channel id. */
+export function declaredSubscribers(r: Regime): Record<Severity, DeclaredSubscribers> {
+  const of = (c: Regime["alerting"][Severity]): DeclaredSubscribers => ({
+    email: c.email,
+    sms: c.sms,
+    https: c.https,
+    chat: [...c.slack.map((x) => `slack ${x.channelId}`), ...c.teams.map((x) => `teams ${x.channelId}`)],
+  });
+  return { P0: of(r.alerting.P0), P1: of(r.alerting.P1), P2: of(r.alerting.P2), P3: of(r.alerting.P3) };
 }
 
 /**

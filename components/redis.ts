@@ -11,7 +11,7 @@
  * Redis unreachable) fails the run, which pages the Redis' severity through the task's errors alarm.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { createAlarm, type AlertTopics } from "./alarms";
+import { createAlarm, type AlertTopics, type Severity } from "./alarms";
 import type { IamStatement } from "./iam";
 import { jobMissedRunWindow, missedRunJobOf, ScheduledTask } from "./scheduled-task";
 import { lambdaTaskWatchedJob, type WatchedJobSpec } from "./overdue-watch";
@@ -65,6 +65,9 @@ export function queueAlarmParts(names: string[]): string[] {
     return part;
   });
 }
+
+/** Severity of a Redis warning level (memory, evictions, hit rate): a failed check pages the Redis' own severity. */
+export const REDIS_WARNING_SEVERITY: Severity = "P2";
 
 /**
  * The overdue watcher's job for the redis-health task of component `name` when it runs further apart
@@ -168,7 +171,7 @@ export class RedisHealth extends pulumi.ComponentResource {
 
     alarm(
       "memory",
-      "P2",
+      REDIS_WARNING_SEVERITY,
       "MemoryPercent",
       "GreaterThanOrEqualToThreshold",
       r.memoryWarnPercent,
@@ -177,7 +180,7 @@ export class RedisHealth extends pulumi.ComponentResource {
     if (r.evictedKeysWarn !== undefined) {
       alarm(
         "evictions",
-        "P2",
+        REDIS_WARNING_SEVERITY,
         "EvictedKeys",
         "GreaterThanOrEqualToThreshold",
         r.evictedKeysWarn,
@@ -187,7 +190,7 @@ export class RedisHealth extends pulumi.ComponentResource {
     if (r.minHitRatePercent !== undefined) {
       alarm(
         "hit-rate",
-        "P2",
+        REDIS_WARNING_SEVERITY,
         "HitRatePercent",
         "LessThanThreshold",
         r.minHitRatePercent,

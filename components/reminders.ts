@@ -106,6 +106,9 @@ export function reminderWatchedJob(component: string, r: ReminderSpec, since?: p
   };
 }
 
+/** Severity of the alarm on the reminders' dead-letter queue (a checklist that could not be published). */
+export const REMINDER_UNDELIVERED_SEVERITY: Severity = "P2";
+
 /** The message a reminder sends: what to do, as a checklist. */
 export function reminderMessage(regime: string, r: ReminderSpec): string {
   return [`[${r.severity}] ${regime}: ${r.name} is due (${r.description}).`, "", ...r.checklist.map((s) => `[ ] ${s}`)].join("\n");
@@ -222,7 +225,7 @@ export class Reminders extends pulumi.ComponentResource {
       {
         resource: "reminders",
         metric: "undelivered",
-        severity: "P2",
+        severity: REMINDER_UNDELIVERED_SEVERITY,
         runbook: "A reminder could not be published to its topic and sits in the dead-letter queue. Read the message there, do the checklist, and check the topic's key policy and the scheduler role.",
         treatMissingData: "notBreaching",
         args: {

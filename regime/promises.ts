@@ -1,7 +1,8 @@
 /**
  * The regime's promises and what the provisioned resources really give. A stack file promises an RPO
  * (`rpoHours`), a verify age (`maxAgeHours`), an RTO (`rtoMinutes`), retention days, that every job
- * runs as scheduled and is watched, and that an outage pages; this engine takes what the program
+ * runs as scheduled and is watched, that an outage pages, and that each paged severity has someone
+ * to hear it (regime/paging-promises.ts); this engine takes what the program
  * declares for them (a `Declared` model: schedules with their timezones, alarm windows, lifecycle
  * days, Lambda limits, environment variables, names) and computes each promise's real figure over
  * the 12 months after a start date, with EventBridge Scheduler's daylight-saving behaviour
@@ -50,6 +51,7 @@ import { SEVERITIES, type Severity } from "./severity";
 import { retentionPromises } from "./retention-promises";
 import { keptFor, type LifecycleRuleInput } from "./retention";
 import { logSetPromise, type DeclaredLogSet } from "./log-retention";
+import { pagingPromises, type DeclaredPage, type DeclaredSubscribers } from "./paging-promises";
 import type { Tier, TierRules } from "../tasks/lib/tiers";
 import { clockChangeNear, FIRST_RUN_HORIZON_YEARS, firstRunAfter, formatDuration, localDate, longestGap, scheduleShiftSeconds, schedulerRuns, zoneOffset } from "./scheduler-time";
 
@@ -353,6 +355,8 @@ export interface Declared {
   counts?: DeclaredCount[];
   /** What the buckets keep of names no longer configured; unset: none. */
   leftovers?: DeclaredLeftover[];
+  /** What publishes to each severity's topic and who hears it (regime/paging-promises.ts); unset: not judged. */
+  paging?: { pages: DeclaredPage[]; subscribers: Partial<Record<Severity, DeclaredSubscribers>> };
 }
 
 export interface Acceptance {
@@ -1065,6 +1069,8 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
 
   // --- uptime targets: what the burn alarms page on, and a budget that one failed check does not exceed
   for (const u of d.uptimes ?? []) out.push(...uptimePromises(u));
+  // --- who hears each severity the regime pages
+  if (d.paging) out.push(...pagingPromises(d.paging.pages, d.paging.subscribers));
 
   // --- Lambda environments and names
   for (const f of d.functions) {

@@ -88,7 +88,7 @@ export const alertingSchema = z
     P3: channels("P3").default(noChannels).describe("seed 001: P3 (Low): Minor issues, performance degradation; also reminders"),
   })
   .strict()
-  .describe("Alert routing: one SNS topic per severity (P0 critical: service down, data loss; P1 high; P2 medium; P3 info) and who hears it");
+  .describe("Alert routing: one SNS topic per severity (P0 critical: service down, data loss; P1 high; P2 medium; P3 info) and who hears it; a severity the regime pages needs a subscriber (its alerting.<P> promise), an email, SMS or https one where reminders go");
 
 // ---------------------------------------------------------------- backups
 

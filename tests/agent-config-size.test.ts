@@ -12,6 +12,7 @@ import YAML from "yaml";
 import { runPlan } from "../plan/run";
 import { validateRegime } from "../regime/load";
 import { refusal } from "./helpers/refusal";
+import { ALERTING } from "./helpers/alerting";
 import { INSTANCE_STREAM, renderAgentLogsConfig } from "../regime/logs";
 
 const NS = "maintenance-regime";
@@ -26,7 +27,7 @@ const logGroups = (groups: string[], perGroup: number) =>
     multiLineStartPattern: "{timestamp_format}",
     files: Array.from({ length: perGroup }, (_, i) => `/var/log/${id}/${id}-${i}.log`),
   }));
-const regime = (groups: ReturnType<typeof logGroups>) => ({ name: "rt", logs: { hostGroups: [{ name: "app", target: { tagKey: "Role", tagValue: "app" }, logGroups: groups }] } });
+const regime = (groups: ReturnType<typeof logGroups>) => ({ name: "rt", alerting: ALERTING, logs: { hostGroups: [{ name: "app", target: { tagKey: "Role", tagValue: "app" }, logGroups: groups }] } });
 
 /** The parameter value and tier a planned regime stores. */
 async function planned(raw: ReturnType<typeof regime>): Promise<{ value: string; tier: string; cost: string }> {

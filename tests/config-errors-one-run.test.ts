@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { ALERTING } from "./helpers/alerting";
 import { regimeProblems } from "../regime/load";
 
 const ROOT = join(__dirname, "..");
@@ -25,7 +26,7 @@ function plan(config: Record<string, unknown>): { status: number | null; stdout:
   return { status: run.status, stdout: run.stdout, lines: run.stderr.trim().split("\n") };
 }
 
-const base = { "aws:region": "us-east-1", name: "rt", alerting: { P0: { email: ["a@example.com"] } } };
+const base = { "aws:region": "us-east-1", name: "rt", alerting: ALERTING };
 const reminder = { name: "r1", schedule: { at: "monthly on the last day at 09:00", timezone: "Pacific/Chatham" }, checklist: ["x"] };
 const NO_TIME_OF_DAY = '"every day" has no time of day: a maintenance window starts at one (daily at 02:00, first Sunday of the month at 02:00)';
 

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { ALERTING } from "./helpers/alerting";
 import { checkPromises } from "../components/promises";
 import { databaseTierRules, writeOnceRoots } from "../components/backup-vault";
 import { tlsOnlyStatement, writeOnceStatement } from "../components/bucket-hardening";
@@ -118,7 +119,7 @@ describe("a plan of a regime just over a limit is refused on its key; one just u
         logSets: [{ name: "app", paths: [`/srv/g${g}/*.log`], frequency: "daily", keep: 30, maxAgeDays: 30, copytruncate: true, archive: { expireDays: 90 } }],
       }));
       const file = join(mkdtempSync(join(tmpdir(), "limits-")), "Pulumi.t.yaml");
-      writeFileSync(file, YAML.stringify({ config: { "maintenance-regime:name": "t", "maintenance-regime:timezone": "UTC", "maintenance-regime:logs": { hostGroups } } }));
+      writeFileSync(file, YAML.stringify({ config: { "maintenance-regime:name": "t", "maintenance-regime:timezone": "UTC", "maintenance-regime:alerting": ALERTING, "maintenance-regime:logs": { hostGroups } } }));
       return runPlan({ configFile: file, from: FROM });
     };
     await expect(plan(89)).resolves.toBeDefined();
@@ -161,7 +162,7 @@ describe("counts the regime model sees from config alone are promises, refused b
     network: { subnetIds: ["subnet-0a1b2c3d4e5f60001"], securityGroupIds: ["sg-0a1b2c3d4e5f60003"] },
     backup: { schedule: { at: "daily at 02:00", timezone: "UTC" } },
   });
-  const databases = (n: number) => checkPromises(validateRegime({ name: "t", timezone: "UTC", databases: Array.from({ length: n }, (_, i) => database(i)) }), FROM);
+  const databases = (n: number) => checkPromises(validateRegime({ name: "t", timezone: "UTC", alerting: ALERTING, databases: Array.from({ length: n }, (_, i) => database(i)) }), FROM);
 
   it("332 databases: 1000 lifecycle rules of 1000 held (3 each, 3 catch-alls, 1 whole-bucket); 333: refused on databases, naming what fits", () => {
     const held = databases(332);
@@ -177,6 +178,7 @@ describe("counts the regime model sees from config alone are promises, refused b
       validateRegime({
         name: "t",
         timezone: "UTC",
+        alerting: ALERTING,
         reminders: Array.from({ length: n }, (_, i) => ({ name: `r${i}`, schedule: "monthly on day 1 at 09:00", checklist: ["Review"] })),
         ...(accepted ? { acceptedRisks: [{ key: "reminders", reason: "quota raised to 1000 (case 123)" }] } : {}),
       }),

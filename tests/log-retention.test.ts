@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { ALERTING } from "./helpers/alerting";
 import { checkPromises } from "../components/promises";
 import { validateRegime } from "../regime/load";
 import { parseLogs, type LogSetInput } from "../regime/logs";
@@ -25,7 +26,7 @@ const set = (name: string, extra: Partial<LogSetInput>): LogSetInput => ({ name,
 
 /** A regime with one host group, web, holding `sets`. */
 function regimeConfig(sets: LogSetInput[], acceptedRisks?: { key: string; reason: string }[]) {
-  return { name: "t", logs: { hostGroups: [{ name: "web", target: { tagKey: "Role", tagValue: "web" }, logSets: sets }] }, ...(acceptedRisks ? { acceptedRisks } : {}) };
+  return { name: "t", alerting: ALERTING, logs: { hostGroups: [{ name: "web", target: { tagKey: "Role", tagValue: "web" }, logSets: sets }] }, ...(acceptedRisks ? { acceptedRisks } : {}) };
 }
 
 function logPromises(sets: LogSetInput[], acceptedRisks?: { key: string; reason: string }[]) {
@@ -136,7 +137,7 @@ describe("a maxAgeDays that keep cannot hold is refused in one line naming the k
       const file = join(dir, "Pulumi.t.yaml");
       const ns = "maintenance-regime";
       const cfg = regimeConfig([set("nginx", { keep: 14, maxAgeDays: 30 })]);
-      writeFileSync(file, YAML.stringify({ config: { [`${ns}:name`]: cfg.name, [`${ns}:logs`]: cfg.logs } }));
+      writeFileSync(file, YAML.stringify({ config: { [`${ns}:name`]: cfg.name, [`${ns}:alerting`]: cfg.alerting, [`${ns}:logs`]: cfg.logs } }));
       const run = spawnSync(process.execPath, ["--import", "tsx", join(__dirname, "..", "plan", "cli.ts"), "--config", file, "--from", "2026-11-23"], { encoding: "utf8", cwd: join(__dirname, "..") });
       expect(run.stdout).toBe("");
       expect(run.stderr.trimEnd().split("\n")).toEqual([

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { ALERTING } from "./helpers/alerting";
 import { runPlan } from "../plan/run";
 import { auditNamesAndPolicies } from "../plan/resource-audit";
 import type { RecordedResource } from "../plan/mocks";
@@ -18,7 +19,7 @@ const FROM = new Date("2026-12-01T00:00:00Z");
 
 function stackFile(config: Record<string, unknown>): string {
   const file = join(mkdtempSync(join(tmpdir(), "physical-names-")), "Pulumi.rt.yaml");
-  writeFileSync(file, YAML.stringify({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`${NS}:${k}`, v])) }));
+  writeFileSync(file, YAML.stringify({ config: Object.fromEntries(Object.entries({ alerting: ALERTING, ...config }).map(([k, v]) => [`${NS}:${k}`, v])) }));
   return file;
 }
 

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { ALERTING } from "./helpers/alerting";
 import { runPlan } from "../plan/run";
 import { auditNamesAndPolicies } from "../plan/resource-audit";
 import type { RecordedResource } from "../plan/mocks";
@@ -18,7 +19,7 @@ const FROM = new Date("2026-12-01T00:00:00Z");
 function withIamUser(user: string): string {
   const file = join(mkdtempSync(join(tmpdir(), "policy-characters-")), "Pulumi.rt.yaml");
   const db = { id: "app", iamAuth: { host: "app.cluster-abc.us-east-1.rds.amazonaws.com", user, database: "app", resourceId: "db-ABCDEFGHIJKL" } };
-  writeFileSync(file, YAML.stringify({ config: { [`${NS}:name`]: "rt", [`${NS}:databases`]: [db] } }));
+  writeFileSync(file, YAML.stringify({ config: { [`${NS}:name`]: "rt", [`${NS}:alerting`]: ALERTING, [`${NS}:databases`]: [db] } }));
   return file;
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import YAML from "yaml";
+import { ALERTING } from "./helpers/alerting";
 import type { RecordedResource } from "../plan/mocks";
 import { planCalendarSvg } from "../plan/calendar";
 import { runPlan, type Plan } from "../plan/run";
@@ -31,7 +32,7 @@ type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-
 function writeStack(config: Record<string, unknown>): string {
   const dir = mkdtempSync(join(tmpdir(), "regime-program-"));
   const file = join(dir, "Pulumi.test.yaml");
-  writeFileSync(file, YAML.stringify({ config }));
+  writeFileSync(file, YAML.stringify({ config: { [`${NS}:alerting`]: ALERTING, ...config } }));
   return file;
 }
 
@@ -58,11 +59,12 @@ describe("the minimal regime: one database with the default backup and verificat
 
   it("provisions exactly the alert topics, the vault, the task image and two scheduled tasks", () => {
     expect(countByType(resources)).toEqual({
-      // alert routing: one KMS key (+alias), a topic and its policy per severity; no subscriptions without channels
+      // alert routing: one KMS key (+alias), a topic and its policy per severity, and one email subscription a severity (tests/helpers/alerting.ts)
       "aws:kms/key:Key": 2,
       "aws:kms/alias:Alias": 2,
       "aws:sns/topic:Topic": 4,
       "aws:sns/topicPolicy:TopicPolicy": 4,
+      "aws:sns/topicSubscription:TopicSubscription": 4,
       // backup vault: bucket, versioning, encryption, public-access block, ownership, TLS-only policy, lifecycle
       "aws:s3/bucket:Bucket": 1,
       "aws:s3/bucketVersioning:BucketVersioning": 1,
@@ -88,7 +90,7 @@ describe("the minimal regime: one database with the default backup and verificat
       // per task: errors, near-timeout, missed run, dead letters; plus the database's RPO alarm
       "aws:cloudwatch/metricAlarm:MetricAlarm": 9,
     });
-    expect(plan.resourceCount).toBe(51);
+    expect(plan.resourceCount).toBe(55);
   });
 
   it("keeps daily backups 30 days, weekly 90, monthly 365 under the database's own prefixes, and as long under each tier root for a database no longer configured", () => {

@@ -10,6 +10,8 @@ import { fileBackupHostAlarmResource } from "../components/file-backups";
 import type { RecordedResource } from "../plan/mocks";
 import { readStackConfig, runPlan } from "../plan/run";
 import { auditResources } from "../plan/promises";
+import type { DeclaredPage } from "../regime/paging-promises";
+import { ALERTING } from "./helpers/alerting";
 import { bundledSettingsByFunction } from "../plan/cost";
 import { regimeFromConfig, validateRegime } from "../regime/load";
 import { alarmWindowProblem, environmentBytes, evaluatePromises, rpoAlarmWindow } from "../regime/promises";
@@ -19,7 +21,7 @@ import { schedulerRuns } from "../regime/scheduler-time";
 const FROM = new Date("2026-11-23T00:00:00Z");
 const YEAR_END = Date.UTC(2027, 10, 23);
 
-type Over = { timezone?: string; backup?: Record<string, unknown>; verify?: Record<string, unknown>; endpoints?: unknown; acceptedRisks?: unknown };
+type Over = { timezone?: string; backup?: Record<string, unknown>; verify?: Record<string, unknown>; endpoints?: unknown; acceptedRisks?: unknown; alerting?: unknown; reminders?: unknown };
 
 /** The one database of the test regimes: its id, credentials and network. */
 const APP_DATABASE = {
@@ -33,6 +35,7 @@ function regimeConfig(over: Over = {}) {
   return {
     name: "t",
     timezone: over.timezone ?? "UTC",
+    alerting: over.alerting ?? ALERTING,
     databases: [
       {
         ...APP_DATABASE,
@@ -42,6 +45,7 @@ function regimeConfig(over: Over = {}) {
     ],
     ...(over.endpoints ? { endpoints: over.endpoints } : {}),
     ...(over.acceptedRisks ? { acceptedRisks: over.acceptedRisks } : {}),
+    ...(over.reminders ? { reminders: over.reminders } : {}),
   };
 }
 
@@ -75,6 +79,7 @@ describe("a local time the Scheduler skips breaks the RPO, the missed-run alarm 
     const healthConfig = {
       name: "t",
       timezone: "America/New_York",
+      alerting: ALERTING,
       databases: [
         {
           ...APP_DATABASE,
@@ -339,6 +344,7 @@ describe("AWS limits that fail only at deploy", () => {
     validateRegime({
       name: "t",
       timezone: "UTC",
+      alerting: ALERTING,
       databases: [
         {
           ...APP_DATABASE,
@@ -385,7 +391,7 @@ describe("AWS limits that fail only at deploy", () => {
       backup: { schedule: "daily at 02:00" },
       restoreDrill: { schedule: "monthly on day 1 at 05:00", rtoMinutes: 2, checks: db.restoreDrill!.checks.map((c) => ({ name: c.name, sql: c.sql, minRows: 1 })) },
     };
-    writeFileSync(file, YAML.stringify({ config: { [`${ns}:name`]: "t", [`${ns}:timezone`]: "UTC", [`${ns}:databases`]: [config] } }));
+    writeFileSync(file, YAML.stringify({ config: { [`${ns}:name`]: "t", [`${ns}:alerting`]: ALERTING, [`${ns}:timezone`]: "UTC", [`${ns}:databases`]: [config] } }));
     await expect(runPlan({ configFile: file, from: FROM })).rejects.toThrow(/^promise check: databases\[app\]\.restoreDrill\.checks: function t-db-app-restore-drill's environment is \d+ bytes/);
   });
 
@@ -433,6 +439,7 @@ describe("maintenance windows and mutes delay the pages they hold back", () => {
     validateRegime({
       name: "t",
       timezone: "America/New_York",
+      alerting: ALERTING,
       databases: [
         {
           ...APP_DATABASE,
@@ -520,6 +527,91 @@ describe("a paused job and the promises that depend on it", () => {
   });
 });
 
+describe("every severity the regime pages reaches someone (alerting.<P>)", () => {
+  // One database (backup P1, its RPO P0), endpoint api (down P0), a monthly reminder (P3, a plain-text checklist).
+  const paged = { endpoints: { checks: [{ name: "api", url: "https://app.example.com/health" }] }, reminders: [{ name: "review", schedule: "monthly on day 1 at 09:00", checklist: ["Review access"] }] };
+  const SLACK = { slack: [{ workspaceId: "T0123456", channelId: "C0123456" }] };
+  const P0_LINE =
+    "alerting.P0: P0 is paged by 2 sources (databases[app].backup.rpoHours, endpoints.checks[api]) but alerting.P0 has no subscriber: every P0 page goes to a topic nobody hears; add an email, sms, https, slack or teams subscriber under alerting.P0, or accept the risk in acceptedRisks (key alerting.P0)";
+  const cases: { name: string; alerting: unknown; acceptedRisks?: unknown; refusals: (string | RegExp)[]; figures: string[] }[] = [
+    {
+      name: "no alerting at all: every paged severity is refused on its own key",
+      alerting: {},
+      refusals: [P0_LINE, /^alerting\.P1: P1 is paged by \d+ sources \(databases\[app\]\.backup, /, /^alerting\.P2: /, /^alerting\.P3: .*reminders\[review\]/],
+      figures: ["broken alerting.P0: no subscriber", "broken alerting.P1: no subscriber", "broken alerting.P2: no subscriber", "broken alerting.P3: no subscriber"],
+    },
+    {
+      name: "P0 empty, P1 to P3 set: only P0 is refused",
+      alerting: { ...ALERTING, P0: {} },
+      refusals: [P0_LINE],
+      figures: ["broken alerting.P0: no subscriber", "held alerting.P1: 1 subscription (email p1@example.com)", "held alerting.P2: 1 subscription (email p2@example.com)", "held alerting.P3: 1 subscription (email p3@example.com)"],
+    },
+    {
+      name: "only a Slack channel on every severity: alarms reach it, the reminder's plain-text checklist on P3 does not",
+      alerting: { P0: SLACK, P1: SLACK, P2: SLACK, P3: SLACK },
+      refusals: [
+        "alerting.P3: reminders[review] sends its checklist to P3 as plain text, which AWS Chatbot does not deliver, and alerting.P3 has only chat channels: the reminder reaches nobody; add an email, sms or https subscriber under alerting.P3, or accept the risk in acceptedRisks (key alerting.P3)",
+      ],
+      figures: ["held alerting.P0: 1 subscription (slack C0123456)", "held alerting.P1: 1 subscription (slack C0123456)", "held alerting.P2: 1 subscription (slack C0123456)", "broken alerting.P3: 1 subscription (slack C0123456), chat only"],
+    },
+    {
+      name: "P0 empty and accepted in acceptedRisks: it passes, reported accepted",
+      alerting: { ...ALERTING, P0: {} },
+      acceptedRisks: [{ key: "alerting.P0", reason: "staging: nobody is on call" }],
+      refusals: [],
+      figures: ["accepted alerting.P0: no subscriber", "held alerting.P1: 1 subscription (email p1@example.com)", "held alerting.P2: 1 subscription (email p2@example.com)", "held alerting.P3: 1 subscription (email p3@example.com)"],
+    },
+    {
+      name: "a webhook and an SMS count; an https subscriber is named by its host, not its path",
+      alerting: { ...ALERTING, P0: { sms: ["+15555550100"], https: ["https://events.example.com/integration/secret-token/enqueue"] } },
+      refusals: [],
+      figures: ["held alerting.P0: 2 subscriptions (sms +15555550100, https events.example.com)", "held alerting.P1: 1 subscription (email p1@example.com)", "held alerting.P2: 1 subscription (email p2@example.com)", "held alerting.P3: 1 subscription (email p3@example.com)"],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const report = checkPromises(regime({ ...paged, alerting: c.alerting, acceptedRisks: c.acceptedRisks }), FROM);
+      expect(figures(report.promises.filter((p) => p.key.startsWith("alerting.")))).toEqual(c.figures);
+      expect(report.refusals).toHaveLength(c.refusals.length);
+      c.refusals.forEach((r, i) => (typeof r === "string" ? expect(report.refusals[i]).toBe(r) : expect(report.refusals[i]).toMatch(r)));
+    });
+  }
+
+  it("a severity nothing pages needs no subscriber and gets no line; accepting it is refused as stale", () => {
+    // Hosts page P2 (warning) and P1 (critical) only.
+    const hosts = (alerting: unknown, acceptedRisks?: unknown) =>
+      checkPromises(validateRegime({ name: "t", alerting, hosts: [{ name: "web", instanceId: "i-0123456789abcdef0" }], ...(acceptedRisks ? { acceptedRisks } : {}) }), FROM);
+    const r = hosts({ P1: ALERTING.P1, P2: ALERTING.P2 });
+    expect([figures(r.promises.filter((p) => p.key.startsWith("alerting."))), r.refusals]).toEqual([["held alerting.P1: 1 subscription (email p1@example.com)", "held alerting.P2: 1 subscription (email p2@example.com)"], []]);
+    expect(hosts({ P1: ALERTING.P1, P2: ALERTING.P2 }, [{ key: "alerting.P0", reason: "r" }]).refusals).toEqual(['acceptedRisks[0].key: "alerting.P0" breaks no promise; remove the acceptance']);
+  });
+
+  it("a host whose status check pages P0 needs a P0 subscriber, and the refusal names the check", () => {
+    const r = checkPromises(
+      validateRegime({ name: "t", alerting: { P1: ALERTING.P1, P2: ALERTING.P2 }, hosts: [{ name: "web", instanceId: "i-0123456789abcdef0", statusCheck: { severity: "P0" } }] }),
+      FROM,
+    );
+    expect(r.refusals).toHaveLength(1);
+    expect(r.refusals[0]).toMatch(/^alerting\.P0: P0 is paged by 1 source \(hosts\[web\]\.statusCheck\)/);
+  });
+
+  it("the program refuses prod without its alerting section before anything is created: one line a severity", async () => {
+    const { mkdtempSync, writeFileSync, readFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const YAML = (await import("yaml")).default;
+    const doc = YAML.parse(readFileSync(join(__dirname, "..", "Pulumi.prod.yaml"), "utf8"));
+    delete doc.config["maintenance-regime:alerting"];
+    const file = join(mkdtempSync(join(tmpdir(), "promises-")), "Pulumi.prod.yaml");
+    writeFileSync(file, YAML.stringify(doc));
+    const err = await runPlan({ configFile: file, from: FROM }).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    expect(err?.split("\n").map((l) => l.split(":").slice(0, 2).join(":"))).toEqual(["promise check: alerting.P0", "promise check: alerting.P1", "promise check: alerting.P2", "promise check: alerting.P3"]);
+    expect(err).toContain("P0 is paged by 2 sources (databases[app].backup.rpoHours, endpoints.checks[api]) but alerting.P0 has no subscriber");
+  }, 120_000);
+});
+
 describe("acceptedRisks", () => {
   it("an accepted broken promise passes, reported as accepted", () => {
     const r = regime({
@@ -584,6 +676,42 @@ const STACKS = [
 /** `status key: figure` of every promise. */
 function figures(items: { key: string; figure: string; status: string }[]): string[] {
   return items.map((p) => `${p.status} ${p.key}: ${p.figure}`);
+}
+
+/**
+ * `<severity> <config section>` of each page of the model: the top-level key of its source, the RDS and
+ * application alarms under `hosts` (one component holds them), the watcher's under `name` (plan/config-keys.ts).
+ */
+function pagedSeverities(pages: DeclaredPage[]): string[] {
+  const section = (source: string) => (source === "the overdue watcher" ? "name" : /^applications\[|\.rdsInstanceId$/.test(source) ? "hosts" : /^[a-zA-Z]+/.exec(source)![0]);
+  return [...new Set(pages.map((p) => `${p.severity} ${section(p.source)}${p.via === "message" ? " message" : ""}`))].sort();
+}
+
+/** Config section of an alarm by the resource part of its name (`<regime>-<resource>-<metric>-<severity>`, components/alarms.ts alarmName). */
+const ALARM_SECTIONS: [RegExp, string][] = [
+  [/^db-/, "databases"],
+  [/^redis-/, "redis"],
+  [/^(endpoint|health)-/, "endpoints"],
+  [/^(host|app|rds)-/, "hosts"],
+  [/^logs-/, "logs"],
+  [/^reminders?-/, "reminders"],
+  [/^overdue-watch-/, "name"],
+];
+
+/** The same of the recorded resources: every alarm that notifies (its Severity tag, its name's section) and every reminder's message. */
+function recordedPagedSeverities(resources: RecordedResource[], regime: ReturnType<typeof regimeFromConfig>): string[] {
+  const out = new Set<string>();
+  for (const r of resources) {
+    if (r.type !== "aws:cloudwatch/metricAlarm:MetricAlarm" && r.type !== "aws:cloudwatch/compositeAlarm:CompositeAlarm") continue;
+    const actions = r.inputs.alarmActions as unknown[] | undefined;
+    if (!actions?.length) continue;
+    const resource = String(r.inputs.name ?? r.inputs.alarmName).slice(regime.name.length + 1);
+    const section = ALARM_SECTIONS.find(([re]) => re.test(resource))?.[1] ?? `unknown alarm ${resource}`;
+    out.add(`${(r.inputs.tags as Record<string, string>).Severity} ${section}`);
+  }
+  // A reminder's schedule publishes its checklist to its severity's topic.
+  for (const m of regime.reminders) out.add(`${m.severity} reminders message`);
+  return [...out].sort();
 }
 
 /** The model the check reads is what the program provisions. */
@@ -705,6 +833,7 @@ function modelMatches(file: string, resources: RecordedResource[], bundled: Map<
         const group = /^logs\.hostGroups\[(.+)\]/.exec(a.key)![1];
         expect(ids.length, a.key).toBe(of("aws:ssm/association:Association").filter((x) => String(x.associationName).startsWith(`${regime.name}-${group}-`)).length);
       }
+      expect(pagedSeverities(d.paging!.pages), file).toEqual(recordedPagedSeverities(resources, regime));
       const functions = new Map(of("aws:lambda/function:Function").map((f) => [f.name as string, f.environment?.variables as Record<string, string>]));
       for (const f of d.functions) {
         const rec = functions.get(f.name);
@@ -749,6 +878,10 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held endpoints.checks[web].failuresBeforeAlarm: paged at most 7 min after the fault",
       "held logs.hostGroups[app].schedule: paged at most 6 min after the fault",
       "held hosts[app-1].statusCheck: paged at most 3 min after the fault",
+      "held alerting.P0: 2 subscriptions (email oncall@example.com, sms +15555550100)",
+      "held alerting.P1: 1 subscription (email oncall@example.com)",
+      "held alerting.P2: 1 subscription (email devops@example.com)",
+      "held alerting.P3: 1 subscription (email devops@example.com)",
       "held databases[app].backup: 344 bytes of 4096",
       "held databases[app].verify: 300 bytes of 4096",
       "held endpoints.checks: 445 bytes of 4096",
@@ -805,6 +938,7 @@ describe("the program refuses a broken promise before anything is created", () =
       YAML.stringify({
         config: {
           [`${ns}:name`]: "ny",
+          [`${ns}:alerting`]: ALERTING,
           [`${ns}:timezone`]: "America/New_York",
           [`${ns}:databases`]: [
             {

@@ -4,6 +4,7 @@
  * figure, and the same config fixed is accepted.
  */
 import { describe, expect, it } from "vitest";
+import { ALERTING } from "./helpers/alerting";
 import { checkPromises, declaredFromRegime } from "../components/promises";
 import { validateRegime } from "../regime/load";
 import { readableUntil } from "../regime/retention";
@@ -18,6 +19,7 @@ function regime(db: Record<string, unknown>) {
   return validateRegime({
     name: "rt",
     timezone: "America/New_York",
+    alerting: ALERTING,
     databases: [{ id: "app", secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-AbCdEf", network: NET, ...db }],
   });
 }

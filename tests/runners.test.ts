@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { ALERTING } from "./helpers/alerting";
 import type { RecordedResource } from "../plan/mocks";
 import { runPlan } from "../plan/run";
 import { validateRegime } from "../regime/load";
@@ -128,6 +129,7 @@ describe("the backup vault aborts an unfinished upload only after the slowest ba
       config: {
         "aws:region": "us-east-1",
         [`${NS}:name`]: "rt",
+        [`${NS}:alerting`]: ALERTING,
         [`${NS}:timezone`]: "UTC",
         [`${NS}:databases`]: [
           db({ id: "big", sizeGb: 1500, network: NET, backup: { schedule: "weekly on Sunday at 23:30", rpoHours: 240, retention: { daily: 30, weekly: 90, monthly: 90 } }, verify: { schedule: "weekly on Wednesday at 12:00", maxAgeHours: 240 } }),

@@ -16,6 +16,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
+import { ALERTING } from "./helpers/alerting";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runPlan } from "../plan/run";
 import type { RecordedResource } from "../plan/mocks";
@@ -49,6 +50,7 @@ function stackFile(paused: boolean): string {
   const file = join(mkdtempSync(join(tmpdir(), "watch-start-")), "Pulumi.ws.yaml");
   const config = {
     [`${NS}:name`]: "ws",
+    [`${NS}:alerting`]: ALERTING,
     [`${NS}:timezone`]: "UTC",
     // `app` backs up on Lambda (5 GB), `big` on Fargate (85 GB: longer than Lambda's 15 minutes).
     [`${NS}:databases`]: [database("app", 5, 26, paused), database("big", 85, 30)],

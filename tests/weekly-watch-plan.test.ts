@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
+import { ALERTING } from "./helpers/alerting";
 import { describe, expect, it } from "vitest";
 import { runPlan } from "../plan/run";
 import type { RecordedResource } from "../plan/mocks";
@@ -20,7 +21,7 @@ type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-
 
 function stackFile(logs: unknown): string {
   const file = join(mkdtempSync(join(tmpdir(), "weekly-")), "Pulumi.wk.yaml");
-  const config: Record<string, unknown> = { [`${NS}:name`]: "wk", [`${NS}:timezone`]: "UTC" };
+  const config: Record<string, unknown> = { [`${NS}:name`]: "wk", [`${NS}:alerting`]: ALERTING, [`${NS}:timezone`]: "UTC" };
   Object.assign(config, { [`${NS}:logs`]: logs, [`${NS}:wkSshKey`]: { secure: "v1:AAAABBBBCCCC" } });
   writeFileSync(file, YAML.stringify({ config }));
   return file;
@@ -37,7 +38,7 @@ function databaseStackFile(sizeGb: number, rpoHours: number, paused = false): st
     backup: { schedule: "weekly on Sunday at 03:00", rpoHours, ...(paused ? { paused } : {}), weeklyOn: "Sunday", retention: { daily: 30, weekly: 90, monthly: 90 } },
     verify: { schedule: "weekly on Sunday at 06:00", maxAgeHours: 168 },
   };
-  writeFileSync(file, YAML.stringify({ config: { [`${NS}:name`]: "wk", [`${NS}:timezone`]: "UTC", [`${NS}:databases`]: [db] } }));
+  writeFileSync(file, YAML.stringify({ config: { [`${NS}:name`]: "wk", [`${NS}:alerting`]: ALERTING, [`${NS}:timezone`]: "UTC", [`${NS}:databases`]: [db] } }));
   return file;
 }
 
