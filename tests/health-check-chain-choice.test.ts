@@ -3,9 +3,11 @@
  * servers on 127.0.0.1 with openssl-made chains: a root re-issued with the same subject and key
  * beside its expired predecessor in the endpoint's ca bundle (in either order), an intermediate
  * cross-signed by an expired and a valid root, and two copies of an intermediate (same subject and
- * key) sent by the server, the old one first (running out soon, or expired). The days left are those of the path a client validates now,
- * the one expiring last among them; with only the expired root in the bundle the connection is not
- * trusted and reported so.
+ * key) sent by the server, the old one first (running out soon, or expired), and an intermediate
+ * cross-signed by a root that runs out soon, that copy sent first. The days left are those of the
+ * chain the client keeps using until it stops validating, built in OpenSSL's order at each moment a
+ * certificate starts or stops being valid; with only the expired root in the bundle the connection
+ * is not trusted and reported so.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import * as http from "node:http";
@@ -69,6 +71,20 @@ beforeAll(async () => {
   const interGone = issue(path.join(dir, "inter-gone"), { cn: "Intermediate S", start: at(-400), end: at(-1), ca: true, issuer: rootS, key: interShort.key });
   url.expiredCopyFirst = await serve(leafS.key, [leafS.cert, interGone.cert, interLong.cert]);
   url.rootS = rootS.cert;
+
+  // An intermediate cross-signed (same subject and key): the copy by Root A, which runs out in 5 days
+  // (or ran out yesterday) but outlives it itself, sent before the copy by Root B (10 years). OpenSSL
+  // takes the first sent issuer that is valid, the A copy, and then Root A.
+  for (const [tag, aEnd] of [["soon", 5], ["gone", -1]] as const) {
+    const rootA = issue(path.join(dir, `cross-a-${tag}`), { cn: `Root A ${tag}`, start: at(-3000), end: at(aEnd), ca: true });
+    const rootB = issue(path.join(dir, `cross-b-${tag}`), { cn: `Root B ${tag}`, start: at(-100), end: at(3650), ca: true });
+    const byA = issue(path.join(dir, `inter-a-${tag}`), { cn: `Intermediate I ${tag}`, start: at(-500), end: at(700), ca: true, issuer: rootA });
+    const byB = issue(path.join(dir, `inter-b-${tag}`), { cn: `Intermediate I ${tag}`, start: at(-50), end: at(1500), ca: true, issuer: rootB, key: byA.key });
+    const leafI = issue(path.join(dir, `leaf-i-${tag}`), { cn: "127.0.0.1", start: at(-1), end: at(300), ca: false, issuer: byB });
+    url[`${tag}-a-first`] = await serve(leafI.key, [leafI.cert, byA.cert, byB.cert]);
+    url[`${tag}-b-first`] = await serve(leafI.key, [leafI.cert, byB.cert, byA.cert]);
+    url[`${tag}-ca`] = rootA.cert + rootB.cert;
+  }
 }, 60_000);
 
 afterAll(async () => {
@@ -121,5 +137,27 @@ describe("two copies of one intermediate (same subject and key) sent, the old on
   it("the old copy expired yesterday: trusted (OpenSSL takes the valid copy), days left 700, no expiry page", async () => {
     const [r] = await check([{ url: url.expiredCopyFirst, ca: url.rootS, conditions: { certificateDaysLeft: 30 } }]);
     expect(r).toMatchObject({ healthy: true, status: 200, failures: [], warnings: [], certificateDaysLeft: 700, certificateExpiresFirst: { subject: "Intermediate S", role: "intermediate" } });
+  });
+});
+
+describe("an intermediate cross-signed by a root that runs out soon and one that does not, the copy by the first sent first", () => {
+  it("Root A runs out in 5 days: days left 5, naming Root A, and the 14-day warning now (the client keeps the A copy and fails with Root A); the B copy sent first: the leaf's 300", async () => {
+    const results = await check([
+      { name: "a-first", url: url["soon-a-first"], ca: url["soon-ca"], conditions: { certificateDaysLeft: 14 } },
+      { name: "b-first", url: url["soon-b-first"], ca: url["soon-ca"], conditions: { certificateDaysLeft: 14 } },
+    ]);
+    expect(results[0]).toMatchObject({ healthy: true, status: 200, certificateDaysLeft: 5, certificateExpiresFirst: { subject: "Root A soon", role: "root" } });
+    expect(results[0].warnings.join(" ")).toMatch(/^certificate days left 5 < 14: root "Root A soon"/);
+    expect(results[1]).toMatchObject({ healthy: true, status: 200, warnings: [], certificateDaysLeft: 300, certificateExpiresFirst: { subject: "127.0.0.1", role: "leaf" } });
+  });
+
+  it("Root A ran out yesterday: the A copy sent first is refused by the client, and the days left name Root A, not the leaf", async () => {
+    const results = await check([
+      { name: "a-first", url: url["gone-a-first"], ca: url["gone-ca"], conditions: { certificateDaysLeft: 14 } },
+      { name: "b-first", url: url["gone-b-first"], ca: url["gone-ca"], conditions: { certificateDaysLeft: 14 } },
+    ]);
+    expect(results[0]).toMatchObject({ healthy: false, status: null, certificateDaysLeft: -1, certificateExpiresFirst: { subject: "Root A gone", role: "root" } });
+    expect(results[0].failures).toEqual(['certificate not trusted: CERT_HAS_EXPIRED (no request sent; "insecure": true accepts it)']);
+    expect(results[1]).toMatchObject({ healthy: true, status: 200, certificateDaysLeft: 300 });
   });
 });

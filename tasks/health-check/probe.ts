@@ -226,24 +226,25 @@ function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
   }
 }
 
-/** Partial paths explored before the best one found so far is taken: bounds a pathological chain (many copies issuing each other). */
-const MAX_STEPS = 1000;
-
 /**
- * The chain a client validates, leaf first, up to a trusted anchor: it stops at the first
- * certificate that is itself in the trust store or whose issuer is (trusted issuers first, as
- * OpenSSL builds it), so certificates the server sends beyond it (an expired cross-signed copy of
- * the root, Let's Encrypt's old pattern) play no part. Between leaf and anchor, the issuers come
- * from the certificates the server sent.
+ * The chain a client validates, leaf first, up to a trusted anchor, built as OpenSSL builds it
+ * (crypto/x509/x509_vfy.c, build_chain with X509_V_FLAG_TRUSTED_FIRST, its default): at each
+ * certificate, a trusted issuer first (the trust store: X509_STORE_CTX_get1_issuer), else one of the
+ * certificates the server sent, in the order sent (find_issuer); among several that could issue it
+ * (a re-issued root: same subject and key, new dates; an intermediate cross-signed by two roots; an
+ * old and a renewed copy of an intermediate) the first that is valid at that moment, else the one
+ * expiring last. No step is revisited: an intermediate that is itself valid is taken even when its
+ * root has expired, and the chain then fails (CERT_HAS_EXPIRED). It stops at the first certificate
+ * that is itself trusted, so certificates sent beyond it play no part.
  *
- * Where several certificates could issue the same one (a re-issued root: same subject and key, new
- * dates; an intermediate cross-signed by two roots; two intermediates with one subject), every
- * issuer whose signature verifies is tried, and the path taken is the one a client can validate
- * now (every certificate between its notBefore and notAfter), the one with the latest earliest
- * notAfter among those: OpenSSL prefers a currently valid issuer at each step
- * (X509_STORE_CTX_get1_issuer, find_issuer in crypto/x509/x509_vfy.c), so a chain stops validating
- * only when its last valid path does. When no path is valid now, the one expiring last (OpenSSL's
- * "most recently expired" fallback). Undefined when no trusted certificate anchors the chain.
+ * The chain returned is the one in use just before the endpoint stops validating: the chain is
+ * built again at each moment a certificate involved starts or stops being valid, and the last one
+ * that still validates is kept. So a renewed intermediate sent after an old one counts (the old one
+ * expires, the client takes the renewal), and a cross-signed copy sent first whose root runs out
+ * soon counts with that root's date (the client never switches to the other root). A chain that
+ * does not validate now is returned as built now (its expired certificate named). When OpenSSL's
+ * order finds no trusted anchor, the anchored path through the sent certificates that expires last
+ * is given instead (for the days of a chain the client refuses); undefined when there is none.
  *
  * `sent`: the peer's certificates, leaf first; `trusted`: the trust store; `now`: ms since the epoch.
  */
@@ -251,11 +252,74 @@ export function validatedChain(sent: X509Certificate[], trusted: X509Certificate
   const leaf = sent[0];
   if (!leaf) return undefined;
   const trustedPrints = new Set(trusted.map((t) => t.fingerprint256));
-  const validNow = (c: X509Certificate) => Date.parse(c.validFrom) <= now && Date.parse(c.validTo) > now;
+  const from = (c: X509Certificate) => Date.parse(c.validFrom);
+  const to = (c: X509Certificate) => Date.parse(c.validTo);
+  const validAt = (c: X509Certificate, t: number) => from(c) <= t && to(c) > t;
+  // Signature checks are the cost: one per pair, whatever the number of moments tried.
+  const issued = new Map<string, boolean>();
+  const issuedByOnce = (cert: X509Certificate, issuer: X509Certificate) => {
+    const k = `${cert.fingerprint256}/${issuer.fingerprint256}`;
+    if (!issued.has(k)) issued.set(k, issuedBy(cert, issuer));
+    return issued.get(k)!;
+  };
+  const pick = (candidates: X509Certificate[], t: number) => candidates.find((c) => validAt(c, t)) ?? candidates.reduce((a, b) => (to(b) > to(a) ? b : a));
+  const build = (t: number): X509Certificate[] | undefined => {
+    const path = [leaf];
+    while (path.length <= 16) {
+      const cur = path[path.length - 1];
+      if (trustedPrints.has(cur.fingerprint256)) return path;
+      const anchors = trusted.filter((a) => issuedByOnce(cur, a));
+      if (anchors.length) return [...path, pick(anchors, t)];
+      const next = sent.filter((n) => !path.some((p) => p.fingerprint256 === n.fingerprint256) && issuedByOnce(cur, n));
+      if (next.length === 0) return undefined;
+      path.push(pick(next, t));
+    }
+    return undefined;
+  };
+  const entries = (path: X509Certificate[]): ChainEntry[] =>
+    path.map((c, i) => ({
+      subject: commonName(c),
+      role: i === 0 ? ("leaf" as const) : i === path.length - 1 ? ("root" as const) : ("intermediate" as const),
+      notAfter: to(c),
+    }));
+
+  let chain = build(now);
+  if (!chain) {
+    const refused = anchoredPathExpiringLast(leaf, sent, trusted, trustedPrints, issuedByOnce, validAt, now);
+    return refused && entries(refused);
+  }
+  if (!chain.every((c) => validAt(c, now))) return entries(chain);
+  const moments = [...new Set([...sent, ...trusted].flatMap((c) => [from(c), to(c)]).filter((t) => t > now))].sort((a, b) => a - b);
+  for (const t of moments) {
+    const next = build(t);
+    if (!next || !next.every((c) => validAt(c, t))) break;
+    chain = next;
+  }
+  return entries(chain);
+}
+
+/** Partial paths explored before the best one found so far is taken: bounds a pathological chain (many copies issuing each other). */
+const MAX_STEPS = 1000;
+
+/**
+ * For a chain OpenSSL's order leaves without a trusted anchor (validatedChain): of every path from
+ * the leaf through the sent certificates to a trusted one, the one valid now that expires last, else
+ * the one expiring last, so the days reported are those of the nearest chain the client could have
+ * validated. Bounded by MAX_STEPS partial paths.
+ */
+function anchoredPathExpiringLast(
+  leaf: X509Certificate,
+  sent: X509Certificate[],
+  trusted: X509Certificate[],
+  trustedPrints: Set<string>,
+  issued: (cert: X509Certificate, issuer: X509Certificate) => boolean,
+  validAt: (c: X509Certificate, t: number) => boolean,
+  now: number,
+): X509Certificate[] | undefined {
   let best: { path: X509Certificate[]; valid: boolean; expires: number } | undefined;
   let steps = 0;
   const consider = (path: X509Certificate[]) => {
-    const valid = path.every(validNow);
+    const valid = path.every((c) => validAt(c, now));
     const expires = Math.min(...path.map((c) => Date.parse(c.validTo)));
     if (!best || (valid && !best.valid) || (valid === best.valid && expires > best.expires)) best = { path, valid, expires };
   };
@@ -263,20 +327,14 @@ export function validatedChain(sent: X509Certificate[], trusted: X509Certificate
     const cur = path[path.length - 1];
     if (++steps > MAX_STEPS || path.length > 16) return;
     if (trustedPrints.has(cur.fingerprint256)) return consider(path);
-    const anchors = trusted.filter((t) => issuedBy(cur, t));
+    const anchors = trusted.filter((t) => issued(cur, t));
     if (anchors.length) return anchors.forEach((a) => consider([...path, a]));
     for (const next of sent) {
-      if (!path.some((p) => p.fingerprint256 === next.fingerprint256) && issuedBy(cur, next)) extend([...path, next]);
+      if (!path.some((p) => p.fingerprint256 === next.fingerprint256) && issued(cur, next)) extend([...path, next]);
     }
   };
   extend([leaf]);
-  if (!best) return undefined;
-  const path: X509Certificate[] = (best as { path: X509Certificate[] }).path;
-  return path.map((c, i) => ({
-    subject: commonName(c),
-    role: i === 0 ? ("leaf" as const) : i === path.length - 1 ? ("root" as const) : ("intermediate" as const),
-    notAfter: Date.parse(c.validTo),
-  }));
+  return best?.path;
 }
 
 /**
