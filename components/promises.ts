@@ -17,7 +17,7 @@
  */
 import { BUCKET_PREFIX_SUFFIX_CHARS, DEPLOY_LIMITS, documentSize, LAMBDA_MAX_TIMEOUT_SECONDS, METRIC_HOURLY } from "../regime/limits";
 import { alarmName } from "./alarms";
-import { databaseTierRules, vaultLifecycleRules } from "./backup-vault";
+import { databaseTierRules, databaseVaultRules, vaultLifecycleRules } from "./backup-vault";
 import { archiveBucketPrefix, archiveLifecycleRules, archiveRetention, archiveWriterPolicy } from "./log-archive";
 import { databaseSchedules, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
 import { endpointsSetting, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
@@ -350,10 +350,10 @@ export function declaredFromRegime(r: Regime): Declared {
   if (r.databases.length > 0) {
     d.counts.push({
       key: "databases",
-      what: "the backup vault's lifecycle rules (3 a database, 1 for the whole bucket)",
+      what: "the backup vault's lifecycle rules (4 a database: 3 tiers and the drill records; 1 for the whole bucket)",
       limit: "lifecycleRules",
-      figure: vaultLifecycleRules(r.databases.flatMap((db) => databaseTierRules(db, r.backupVault)), r.backupVault.noncurrentDays, 1).length,
-      remedy: "split the databases over two regimes (333 databases fit one)",
+      figure: vaultLifecycleRules(r.databases.flatMap((db) => databaseVaultRules(db, r.backupVault)), r.backupVault.noncurrentDays, 1).length,
+      remedy: "split the databases over two regimes (249 databases fit one)",
     });
   }
   const archived = archiveRetention(r.logs.hostGroups);

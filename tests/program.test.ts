@@ -91,12 +91,12 @@ describe("the minimal regime: one database with the default backup and verificat
     expect(plan.resourceCount).toBe(51);
   });
 
-  it("keeps daily backups 30 days, weekly 90, monthly 365 under the database's own prefixes", () => {
+  it("keeps daily backups 30 days, weekly 90, monthly 365 under the database's own prefixes, its drill records as long as the longest", () => {
     const lifecycle = inputs(ofType(resources, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[0]);
     const tiers = Object.fromEntries(
       (lifecycle.rules as Inputs[]).filter((r) => r.expiration?.days).map((r) => [r.filter.prefix, r.expiration.days]),
     );
-    expect(tiers).toEqual({ "daily/crm/": 30, "weekly/crm/": 90, "monthly/crm/": 365 });
+    expect(tiers).toEqual({ "daily/crm/": 30, "weekly/crm/": 90, "monthly/crm/": 365, "drills/crm/": 365 });
     expect((lifecycle.rules as Inputs[]).some((r) => r.abortIncompleteMultipartUpload?.daysAfterInitiation >= 1)).toBe(true);
   });
 

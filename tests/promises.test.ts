@@ -752,7 +752,7 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held databases[app].backup: 344 bytes of 4096",
       "held databases[app].verify: 300 bytes of 4096",
       "held endpoints.checks: 445 bytes of 4096",
-      "held databases: 4 rules of 1000",
+      "held databases: 5 rules of 1000",
       "held logs.hostGroups: 3 rules of 1000",
       "held logs.hostGroups: 185 characters of 6144",
       "held reminders: 3 schedule groups of 500",
