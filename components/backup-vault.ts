@@ -4,12 +4,13 @@
  * access blocks, ACLs disabled (BucketOwnerEnforced), TLS-only and write-once bucket policy (an upload
  * under a tier prefix must carry `If-None-Match: *`, so no one replaces a backup), one lifecycle rule per
  * tier prefix (`daily/<db>/`, `weekly/<db>/`, `monthly/<db>/`) with its own expiration and optional
- * transitions to colder storage, one catch-all rule per tier root (`daily/` ...) that expires the
- * backups of a database no longer configured after the tier's longest days (`catchAllRules`), old
- * versions expired, incomplete multipart uploads aborted, and optional Object Lock. The bucket is
- * never force-destroyed: removing the vault (the last database, or the stack) leaves the backups, with
- * the key that decrypts them, the bucket's protections and its lifecycle configuration
- * (retainOnDelete), so they stay readable and still expire.
+ * transitions to colder storage, one per database's restore-drill records (`drills/<db>/`, kept as
+ * long as its longest tier), one catch-all rule per root (`daily/`, `weekly/`, `monthly/`, `drills/`)
+ * that expires what a database no longer configured left after the root's longest days
+ * (`catchAllRules`), old versions expired, incomplete multipart uploads aborted, and optional Object
+ * Lock. The bucket is never force-destroyed: removing the vault (the last database, or the stack)
+ * leaves the backups, with the key that decrypts them, the bucket's protections and its lifecycle
+ * configuration (retainOnDelete), so they stay readable and still expire.
  *
  * What is kept (the tier's retention is the promise): a dump and its manifest are written once under
  * a key of their own (`<tier>/<db>/<timestamp>.dump`, `.manifest.json`), so each is readable for
@@ -44,6 +45,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { IamStatement } from "./iam";
 import { blockPublicAccess, tlsOnlyStatement, writeOnceStatement } from "./bucket-hardening";
+import { drillPrefix } from "../tasks/lib/drill-record";
 import { TIERS, type Tier } from "../tasks/lib/tiers";
 
 export const STORAGE_CLASSES = ["STANDARD_IA", "ONEZONE_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"] as const;
@@ -117,6 +119,8 @@ export function tierPrefix(tier: Tier, databaseId: string, base = ""): string {
  * grants nothing: it refuses, in addition, an overwrite without If-None-Match under a tier root of a
  * database no longer configured (its backups stay write-once), and nothing else is written there
  * (run markers live under `runs/`, and every role writes only under its own database's prefixes).
+ * The drill records' rules (`drills/<db>/`, drillRecordRule) give one more root, `drills/`: a drill
+ * record is written once too.
  */
 export function writeOnceRoots(rules: { prefix: string }[]): { prefix: string }[] {
   return [...new Set(rules.map((r) => tierRoot(r.prefix)))].map((prefix) => ({ prefix }));
@@ -195,6 +199,35 @@ export function databaseTierRules(
   });
 }
 
+/**
+ * The lifecycle rule of one database's drill records (`drills/<dbId>/`, tasks/lib/drill-record.ts):
+ * id `drills-<dbId>`, expiring after the database's longest tier retention, so a record lives at
+ * least as long as any backup it can name (a drill restores a backup already taken, so that backup
+ * expires first) and no longer; `Disabled` while the backup is paused, as its tier rules are, so the
+ * records of the backups a paused database keeps stay with them. No transitions: the records are a
+ * few hundred bytes.
+ */
+export function drillRecordRule(db: { id: string; backup: { retention: Record<Tier, number>; paused?: boolean } }): RetentionRule {
+  return {
+    id: `drills-${db.id}`,
+    prefix: drillPrefix(db.id),
+    expireDays: Math.max(...TIERS.map((t) => db.backup.retention[t])),
+    ...(db.backup.paused ? { status: "Disabled" as const } : {}),
+  };
+}
+
+/**
+ * Every vault rule of a configured database: its three tier rules (databaseTierRules) and its drill
+ * records' rule (drillRecordRule), 4 a database. What components/regime.ts gives the vault and the
+ * promise model counts against S3's 1,000 lifecycle rules.
+ */
+export function databaseVaultRules(
+  db: { id: string; backup: { retention: Record<Tier, number>; paused?: boolean } },
+  vault: { archiveAfterDays?: number },
+): RetentionRule[] {
+  return [...databaseTierRules(db, vault), drillRecordRule(db)];
+}
+
 /** Refuses rules S3 rejects or that cost more than they save; the message names the argument. */
 export function validateRetention(rules: RetentionRule[]): void {
   if (rules.length === 0) throw new Error("retention: at least one rule is needed, or backups are kept forever");
@@ -257,11 +290,12 @@ function checkPrefixes(prefixes: string[], what: string): void {
 
 /**
  * The vault's lifecycle rules: one per retention rule (its tier prefix expires after its days, its old
- * versions `noncurrentDays` later), one catch-all per tier root (`catchAllRules`: what no configured
- * database's rule covers expires after the tier's longest days) and one whole-bucket rule (unfinished
+ * versions `noncurrentDays` later), one catch-all per root (`catchAllRules`: what no configured
+ * database's rule covers expires after the root's longest days) and one whole-bucket rule (unfinished
  * uploads aborted after `abortDays`, expired delete markers removed). S3 takes at most 1,000
- * (regime/limits.ts DEPLOY_LIMITS.lifecycleRules): 332 databases of three tiers with the three
- * catch-alls and the whole-bucket rule; the promise model counts them here.
+ * (regime/limits.ts DEPLOY_LIMITS.lifecycleRules): 248 databases of three tiers and their drill
+ * records (databaseVaultRules) with the four catch-alls and the whole-bucket rule; the promise model
+ * counts them here.
  */
 export function vaultLifecycleRules(retention: RetentionRule[], noncurrentDays: number, abortDays: number) {
   return [

@@ -21,6 +21,7 @@ import { DB_TASKS, TASK_CATALOGUE, type DbTaskName, type ZipTaskName } from "../
 import type { SharedSettingKey, TaskEnvironment } from "./task-settings";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { VERIFIED_FOLDER } from "../tasks/lib/verification";
+import { drillPrefix } from "../tasks/lib/drill-record";
 
 export { LAMBDA_BACKUP_LIMIT_GB } from "../regime/runners";
 
@@ -390,8 +391,10 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
       heavy("verify-backup", runners.backup),
       db.verify.severity,
       image["verify-backup"],
-      // Reads the backups; writes only its verification records beside them (tasks/lib/verification.ts).
-      [...args.vault.readStatements(prefixes), ...args.vault.writeStatements(prefixes.map((p) => `${p}${VERIFIED_FOLDER}`))],
+      // Reads the backups and, for the on-demand restore and list-backups it runs (README "On the bad
+      // day"), its database's drill records; writes only its verification records beside the backups
+      // (tasks/lib/verification.ts).
+      [...args.vault.readStatements([...prefixes, drillPrefix(db.id)]), ...args.vault.writeStatements(prefixes.map((p) => `${p}${VERIFIED_FOLDER}`))],
       1024,
     );
     if (db.restoreDrill) {
@@ -400,7 +403,8 @@ export class DatabaseMaintenance extends pulumi.ComponentResource {
         heavy("restore-drill", runners.drill!),
         db.restoreDrill.severity,
         image["restore-drill"],
-        args.vault.readStatements(prefixes),
+        // Reads the backups; writes only its drill records (tasks/lib/drill-record.ts, If-None-Match: *).
+        [...args.vault.readStatements(prefixes), ...args.vault.writeStatements([drillPrefix(db.id)])],
         2048,
       );
     }

@@ -17,7 +17,8 @@
  */
 import { BUCKET_PREFIX_SUFFIX_CHARS, DEPLOY_LIMITS, documentSize, LAMBDA_MAX_TIMEOUT_SECONDS, METRIC_HOURLY } from "../regime/limits";
 import { alarmName } from "./alarms";
-import { databaseTierRules, vaultLifecycleRules } from "./backup-vault";
+import { databaseTierRules, databaseVaultRules, vaultLifecycleRules } from "./backup-vault";
+import { DRILLS_FOLDER, drillRecordKey } from "../tasks/lib/drill-record";
 import { archiveBucketPrefix, archiveLifecycleRules, archiveRetention, archiveWriterPolicy } from "./log-archive";
 import { databaseSchedules, DB_HEALTH_WARNING_SEVERITY, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
 import { BURN_ALERTS, burnAlarmFailures, endpointsSetting, errorBudgetMinutes, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
@@ -379,21 +380,24 @@ export function declaredFromRegime(r: Regime): Declared {
   d.counts = [];
   d.leftovers = [];
   if (r.databases.length > 0) {
-    const vaultRules = vaultLifecycleRules(r.databases.flatMap((db) => databaseTierRules(db, r.backupVault)), r.backupVault.noncurrentDays, 1);
+    const vaultRules = vaultLifecycleRules(r.databases.flatMap((db) => databaseVaultRules(db, r.backupVault)), r.backupVault.noncurrentDays, 1);
     d.counts.push({
       key: "databases",
-      what: "the backup vault's lifecycle rules (3 a database, 1 a tier for databases no longer configured, 1 for the whole bucket)",
+      what: "the backup vault's lifecycle rules (4 a database: 3 tiers and its drill records; 1 a root for databases no longer configured; 1 for the whole bucket)",
       limit: "lifecycleRules",
       figure: vaultRules.length,
-      remedy: "split the databases over two regimes (332 databases fit one)",
+      remedy: "split the databases over two regimes (248 databases fit one)",
     });
-    // A database id no database has: its backups are what a removed database left.
+    // A database id no database has: its backups and drill records are what a removed database left.
     const gone = unusedName((id) => r.databases.some((db) => db.id === id));
     d.leftovers.push({
       key: "databases",
       what: "backups of a database",
       rules: vaultRules,
-      probes: TIERS.map((tier) => ({ root: `${tier}/`, key: backupKeys("", tier, gone, LEFTOVER_PROBE_DATE).dump })),
+      probes: [
+        ...TIERS.map((tier) => ({ root: `${tier}/`, key: backupKeys("", tier, gone, LEFTOVER_PROBE_DATE).dump })),
+        { root: DRILLS_FOLDER, key: drillRecordKey({ database: gone, outcome: "passed", drillStartedAt: LEFTOVER_PROBE_DATE.toISOString() }) },
+      ],
       pausedBy: r.databases.filter((db) => db.backup.paused).map((db) => `databases[${db.id}].backup.paused`),
     });
   }

@@ -9,7 +9,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { registrationsSettled, type Severity } from "./alarms";
 import { AlertRouting, REGIME_TAG } from "./alerting";
-import { BackupVault, databaseTierRules } from "./backup-vault";
+import { BackupVault, databaseVaultRules } from "./backup-vault";
 import { Dashboard, type DashboardArgs } from "./dashboard";
 import { DatabaseMaintenance, type DbTaskName } from "./database";
 import { HealthChecks, uptimeTargets } from "./health-checks";
@@ -174,7 +174,7 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
         `${r.name}-backups`,
         {
           // A paused backup's rules are kept Disabled: nothing it stored expires while it is paused.
-          retention: r.databases.flatMap((db) => databaseTierRules(db, r.backupVault)),
+          retention: r.databases.flatMap((db) => databaseVaultRules(db, r.backupVault)),
           noncurrentDays: r.backupVault.noncurrentDays,
           // An unfinished upload is aborted only after the slowest backup of the vault could have finished.
           abortIncompleteUploadDays: vaultAbortIncompleteUploadDays(r.databases),

@@ -116,7 +116,7 @@ export function auditLimits(resources: RecordedResource[], accepted: ReadonlySet
       }
       case "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": {
         const o = bucketOwner(r, keyOf);
-        check("lifecycleRules", (i.rules ?? []).length, o.key, `${o.bucket}'s lifecycle configuration`, `${o.remedy} (the backup vault has 3 rules a database, 3 for databases no longer configured and 1 for the whole bucket)`);
+        check("lifecycleRules", (i.rules ?? []).length, o.key, `${o.bucket}'s lifecycle configuration`, `${o.remedy} (the backup vault has 4 rules a database, 4 for databases no longer configured and 1 for the whole bucket)`);
         break;
       }
       case "aws:kms/key:Key":

@@ -250,7 +250,7 @@ export interface DeclaredFunction {
 /**
  * A collection or document the program provisions whose size follows from the config alone and grows
  * with it, against its AWS limit (regime/limits.ts DEPLOY_LIMITS): the backup vault's lifecycle rules
- * (3 a database and 1 for the whole bucket), the reminders' schedule groups (one each), the log
+ * (4 a database: 3 tiers and the drill records; 1 for the whole bucket), the reminders' schedule groups (one each), the log
  * archive's writer policy (one ARN an archived log set).
  */
 export interface DeclaredCount {

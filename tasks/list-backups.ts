@@ -6,12 +6,17 @@
  *
  *   npm run task -- list-backups [--database <id>]
  *
- * `verified` is true / false / null as tasks/lib/verification.ts defines it.
+ * `verified` is true / false / null as tasks/lib/verification.ts defines it. `drilled`: the newest
+ * passing restore drill that restored that backup ({ drillStartedAt, restoreSeconds, rtoMinutes },
+ * from the drill records, lib/drill-record.ts), null when no passing drill restored it; absent when
+ * the database's drill records could not be read (warned on stderr). A database no drill has passed
+ * for is named on stderr: `no restore drill has passed for <db>`.
  */
 import { z } from "zod";
 import { storageSettings } from "./lib/backup-common";
 import { backupsOf, databasesWithBackups, noSuchDatabase, type BackupEntry } from "./lib/backup-listing";
-import { defineTask, optionsToEnv, TaskError } from "./lib/runtime";
+import { passedDrills, restoreTime, type DrillRecord } from "./lib/drill-record";
+import { defineTask, oneLine, optionsToEnv, TaskError } from "./lib/runtime";
 import { s3Client } from "./lib/s3";
 
 const settings = z
@@ -22,8 +27,11 @@ const settings = z
   })
   .transform((s) => ({ ...s, env: Object.fromEntries(Object.entries(s).filter(([, v]) => typeof v === "string")) as Record<string, string | undefined> }));
 
+/** A backup as listed: its entry and the newest passing drill that restored it. */
+export type ListedBackup = BackupEntry & { drilled?: Pick<DrillRecord, "drillStartedAt" | "restoreSeconds" | "rtoMinutes"> | null };
+
 export interface ListBackupsResult {
-  backups: BackupEntry[];
+  backups: ListedBackup[];
 }
 
 /** Bytes in the units a person reads (1024-based). */
@@ -39,11 +47,13 @@ function size(bytes: number): string {
 }
 
 /** The table list-backups prints on stderr: one row per backup, newest first. */
-export function backupTable(backups: BackupEntry[]): string {
+export function backupTable(backups: ListedBackup[]): string {
   if (backups.length === 0) return "no backups";
+  const time = (t: string) => t.replace("T", " ").replace(/\.\d+Z$/, "Z");
+  const drilled = (b: ListedBackup) => (b.drilled === undefined ? "?" : b.drilled === null ? "-" : `${time(b.drilled.drillStartedAt)} (${restoreTime(b.drilled)})`);
   const rows = [
-    ["DATABASE", "TIER", "TAKEN (UTC)", "SIZE", "VERIFIED", "KEY"],
-    ...backups.map((b) => [b.database, b.tier, b.startedAt.replace("T", " ").replace(/\.\d+Z$/, "Z"), size(b.sizeBytes), b.verified === null ? "-" : b.verified ? "yes" : "FAILED", b.key]),
+    ["DATABASE", "TIER", "TAKEN (UTC)", "SIZE", "VERIFIED", "DRILL-RESTORED (UTC)", "KEY"],
+    ...backups.map((b) => [b.database, b.tier, time(b.startedAt), size(b.sizeBytes), b.verified === null ? "-" : b.verified ? "yes" : "FAILED", drilled(b), b.key]),
   ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ")).join("\n");
@@ -51,17 +61,32 @@ export function backupTable(backups: BackupEntry[]): string {
 
 export const listBackupsTask = defineTask({
   name: "list-backups",
-  description: "list the backups in the bucket (newest first, with size, SHA-256 and verification); --database <id> for one",
+  description: "list the backups in the bucket (newest first, with size, SHA-256, verification and the passing restore drill that restored each); --database <id> for one",
   settings,
   async run(s): Promise<ListBackupsResult> {
     const s3 = s3Client(s.env);
     const ids = s.LIST_DATABASE ? [s.LIST_DATABASE] : await databasesWithBackups(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX);
-    const backups: BackupEntry[] = [];
-    for (const id of ids) backups.push(...(await backupsOf(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id)));
+    const backups: ListedBackup[] = [];
+    const notes: string[] = [];
+    for (const id of ids) {
+      const entries = await backupsOf(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id);
+      let drills: DrillRecord[] | undefined;
+      try {
+        drills = await passedDrills(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id);
+        if (entries.length && drills.length === 0) notes.push(`no restore drill has passed for ${id}`);
+      } catch (err) {
+        notes.push(`drill records of ${id} not read: ${oneLine(err)}`);
+      }
+      for (const e of entries) {
+        // Newest drill first: the first that restored this backup.
+        const d = drills?.find((r) => r.backupKey === e.key);
+        backups.push({ ...e, ...(drills ? { drilled: d ? { drillStartedAt: d.drillStartedAt, restoreSeconds: d.restoreSeconds, rtoMinutes: d.rtoMinutes } : null } : {}) });
+      }
+    }
     if (s.LIST_DATABASE && backups.length === 0) throw new TaskError(await noSuchDatabase(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, s.LIST_DATABASE));
     // Newest first across databases; ties (same instant) by database.
     backups.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || a.database.localeCompare(b.database));
-    process.stderr.write(backupTable(backups) + "\n");
+    process.stderr.write(backupTable(backups) + "\n" + notes.map((n) => `${n}\n`).join(""));
     return { backups };
   },
   /** `--database <id>`; the other options set settings as for every task (`--backup-bucket`, `--aws-endpoint-url-s3`). */

@@ -19,6 +19,7 @@ import { databaseMetric, failIfAny, MetricUnit, storageSettings, withTargets, ty
 import { restorableBackup, type SkippedBackup } from "./lib/backup-listing";
 import { connect, resolveConnection, type Connection, type DatabaseTarget } from "./lib/db";
 import { quoteIdent } from "./lib/pgmaint";
+import { drillRunner, writeDrillRecord } from "./lib/drill-record";
 import { restoreInto } from "./lib/restore-backup";
 import { defineTask, envJson, envNumber, oneLine, type TaskContext } from "./lib/runtime";
 import { readManifest, s3Client } from "./lib/s3";
@@ -76,6 +77,8 @@ export interface DrillOutcome extends DatabaseOutcome {
   skipped?: SkippedBackup[];
   /** Scratch databases of earlier drills of this database, left by a run stopped before its drop, dropped now. */
   leftoversDropped?: string[];
+  /** The drill record written to the vault (lib/drill-record.ts), when a backup was chosen. */
+  recordKey?: string;
 }
 
 export interface DrillResult {
@@ -181,6 +184,7 @@ export async function dropLeftovers(admin: pg.Client, database: string, ageSecon
 }
 
 async function drillOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx: TaskContext): Promise<DrillOutcome> {
+  const drillStartedAt = new Date();
   const rtoSeconds = s.RTO_MINUTES * 60;
   const conn = await resolveConnection(target, s.env);
   const admin = await connect(conn);
@@ -232,6 +236,25 @@ async function drillOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx: 
       outcome.error = `${outcome.error ? `${outcome.error}, ` : ""}scratch database ${scratch} not dropped: ${oneLine(err)}`;
     }
     await admin.end().catch(() => undefined);
+  }
+  // What this drill proved (or where it broke), for the bad-day restore and list-backups to name.
+  try {
+    outcome.recordKey = await writeDrillRecord(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, {
+      database: target.id,
+      outcome: outcome.ok ? "passed" : "failed",
+      backupKey: chosen.key,
+      backupStartedAt: chosen.startedAt,
+      drillStartedAt: drillStartedAt.toISOString(),
+      ...(outcome.restoreSeconds !== undefined ? { restoreSeconds: outcome.restoreSeconds } : {}),
+      rtoMinutes: s.RTO_MINUTES,
+      checks: outcome.checks.map((c) => ({ name: c.name, ok: c.ok, detail: c.detail })),
+      runner: drillRunner(s.env),
+      ...(outcome.error ? { error: outcome.error } : {}),
+    });
+  } catch (err) {
+    // A passing drill whose record is lost would leave the bad day saying no drill passed: fail it, so its alarm fires now.
+    outcome.ok = false;
+    outcome.error = `${outcome.error ? `${outcome.error}, ` : ""}${oneLine(err)}`;
   }
   return outcome;
 }

@@ -9,6 +9,12 @@
  * one, whatever its verification said. Backups passed over for a failed verification are named, with
  * the checks that failed (lib/backup-listing.ts restorableBackup).
  *
+ * What the drills proved: the run names the last passing restore drill of the database (when, which
+ * backup, its restore time against the RTO) from the drill records in the vault, and whether the
+ * backup chosen is that one, newer (verified at most, never drill-restored) or older
+ * (lib/drill-record.ts drillStanding); `no restore drill has passed for <db>` when none has. Records
+ * that cannot be read are warned about and do not stop the restore.
+ *
  * How: lib/restore-backup.ts restoreInto, the same code the restore drill runs: owners, grants and
  * database-level settings as the backup holds them (a target server lacking the backup's roles is
  * refused before anything changes, naming them; --no-owner restores without owners and grants), all
@@ -25,6 +31,7 @@ import { z } from "zod";
 import { SECRET_ARN } from "../regime/arn";
 import { storageSettings } from "./lib/backup-common";
 import { noSuchDatabase, restorableBackup, type SkippedBackup } from "./lib/backup-listing";
+import { drillStanding, passedDrills, type DrillStanding } from "./lib/drill-record";
 import { connect, ConnectError, parseDatabaseUrl, resolveConnection, type Connection } from "./lib/db";
 import { RestorePreconditionsError, restoreInto } from "./lib/restore-backup";
 import { defineTask, envBool, oneLine, optionsToEnv, TaskError, type TaskContext } from "./lib/runtime";
@@ -99,7 +106,20 @@ export interface RestoreResult {
   databaseSettings: string[];
   /** Newer backups passed over because their verification failed, and why. */
   skipped: SkippedBackup[];
+  /** The last passing restore drill and how the restored backup stands against it; undefined when the records could not be read. */
+  drill?: DrillStanding;
   seconds: number;
+}
+
+/** How the backup stands against the passing drills of its database, or undefined (warned) when the drill records cannot be read. */
+async function drillOf(s: Settings, s3: S3Client, m: Manifest, ctx: TaskContext): Promise<DrillStanding | undefined> {
+  try {
+    return drillStanding(s.RESTORE_DATABASE, await passedDrills(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, s.RESTORE_DATABASE), m);
+  } catch (err) {
+    ctx.log.warn("drill records not read", { database: s.RESTORE_DATABASE, error: oneLine(err) });
+    process.stderr.write(`drill records of ${s.RESTORE_DATABASE} not read: ${oneLine(err)}\n`);
+    return undefined;
+  }
 }
 
 /** The manifest the arguments choose and the newer backups passed over, or a one-line refusal naming the argument. */
@@ -185,7 +205,18 @@ async function restore(s: Settings, ctx: TaskContext): Promise<RestoreResult> {
       `--target ${where}: holds ${present.count} ${present.tables ? "table(s)" : "relation(s)"} (${present.names.join(", ")}${present.count > present.names.length ? ", ..." : ""}); add --clean to drop and recreate what the backup holds, or restore into an empty database`,
     );
   }
-  ctx.log.info("restore started", { database: s.RESTORE_DATABASE, key: m.key, tier: m.tier, backupStartedAt: m.startedAt, target: where, clean: s.RESTORE_CLEAN, noOwner: s.RESTORE_NO_OWNER });
+  const drill = await drillOf(s, s3, m, ctx);
+  if (drill) process.stderr.write(`${drill.line}\n`);
+  ctx.log.info("restore started", {
+    database: s.RESTORE_DATABASE,
+    key: m.key,
+    tier: m.tier,
+    backupStartedAt: m.startedAt,
+    target: where,
+    clean: s.RESTORE_CLEAN,
+    noOwner: s.RESTORE_NO_OWNER,
+    ...(drill ? { drill: drill.line, drillRestored: drill.chosen } : {}),
+  });
   let restored;
   try {
     restored = await restoreInto({ s3, bucket: s.BACKUP_BUCKET, manifest: m, target, clean: s.RESTORE_CLEAN, noOwner: s.RESTORE_NO_OWNER, env: s.env, signal: ctx.signal });
@@ -210,6 +241,7 @@ async function restore(s: Settings, ctx: TaskContext): Promise<RestoreResult> {
     noOwner: s.RESTORE_NO_OWNER,
     databaseSettings: restored.databaseSettings,
     skipped,
+    ...(drill ? { drill } : {}),
     seconds: restored.seconds,
   };
 }

@@ -8,9 +8,6 @@
  * reads If-None-Match only on GET: it does not refuse a PUT to an existing key, so S3's 412 itself is
  * not reproduced here; what is checked is that every write asks for it.
  */
-import { runSimulation, type Simulation } from "@cloud-copilot/iam-simulate";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { RecordedResource } from "../plan/mocks";
 import { runPlan } from "../plan/run";
@@ -19,9 +16,8 @@ import { runTask } from "../tasks/lib/runtime";
 import { statementsOf } from "./helpers/iam";
 import { adminQuery, createTestDatabase } from "./helpers/pg";
 import { startS3, type TestS3 } from "./helpers/s3";
+import { startRecordingProxy, vaultDecision, type Decision } from "./helpers/s3-requests";
 
-const ACCOUNT = "123456789012";
-type Decision = "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied";
 
 describe("the vault's bucket policy with the backup role's policy (prod plan, IAM simulation)", () => {
   let resources: RecordedResource[];
@@ -38,23 +34,8 @@ describe("the vault's bucket policy with the backup role's policy (prod plan, IA
     bucketArn = String(statementsOf(bucketPolicy)[0].Resource![0]);
   }, 120_000);
 
-  async function decide(policy: unknown, action: string, key: string, context: Record<string, string>): Promise<Decision> {
-    const simulation: Simulation = {
-      identityPolicies: [{ name: "task", policy: policy as Simulation["identityPolicies"][number]["policy"] }],
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      resourcePolicy: bucketPolicy as Simulation["resourcePolicy"],
-      request: {
-        action,
-        principal: `arn:aws:iam::${ACCOUNT}:role/task`,
-        resource: { accountId: ACCOUNT, resource: `${bucketArn}/${key}` },
-        contextVariables: { "aws:SecureTransport": "true", ...context },
-      },
-    };
-    const result = await runSimulation(simulation, {});
-    if (result.resultType === "error") throw new Error(JSON.stringify(result.errors));
-    return result.overallResult as Decision;
-  }
+  const decide = (policy: unknown, action: string, key: string, context: Record<string, string>): Promise<Decision> =>
+    vaultDecision(policy, bucketPolicy, bucketArn, action, key, context);
 
   const KEY = "daily/app/20261123T020000000Z.dump";
   const MANIFEST = "daily/app/20261123T020000000Z.manifest.json";
@@ -67,7 +48,8 @@ describe("the vault's bucket policy with the backup role's policy (prod plan, IA
   it("the bucket policy declares the write-once statement over the tier roots, whatever the number of databases", () => {
     const st = statementsOf(bucketPolicy).find((s) => s.Sid === "WrittenOnce")!;
     expect(st).toMatchObject({ Effect: "Deny", Principal: "*", Action: "s3:PutObject" });
-    expect(st.Resource).toEqual([`${bucketArn}/daily/*`, `${bucketArn}/weekly/*`, `${bucketArn}/monthly/*`]);
+    // drills/: the restore drills' records (tasks/lib/drill-record.ts), written once like the backups.
+    expect(st.Resource).toEqual([`${bucketArn}/daily/*`, `${bucketArn}/weekly/*`, `${bucketArn}/monthly/*`, `${bucketArn}/drills/*`]);
   });
 
   it("PutObject of a dump or manifest without If-None-Match is denied; with it allowed", async () => {
@@ -106,47 +88,6 @@ describe("the vault's bucket policy with the backup role's policy (prod plan, IA
     expect(await decide(admin, "s3:PutObject", "notes/readme.txt", { ...put, "aws:SecureTransport": "false" })).toBe("ExplicitlyDenied");
   });
 });
-
-interface Recorded {
-  method: string;
-  path: string;
-  headers: http.IncomingHttpHeaders;
-}
-
-/**
- * An HTTP proxy on 127.0.0.1 in front of `port` that records each request's method, path and headers.
- * A request `refuse` picks is answered as S3 answers a conditional write to an existing key: 412
- * PreconditionFailed (s3rver does not do that itself).
- */
-async function startRecordingProxy(port: number): Promise<{ url: string; requests: Recorded[]; refuse: { when?: (r: Recorded) => boolean }; close: () => Promise<void> }> {
-  const requests: Recorded[] = [];
-  const refuse: { when?: (r: Recorded) => boolean } = {};
-  const server = http.createServer((req, res) => {
-    const recorded = { method: req.method!, path: req.url!, headers: req.headers };
-    requests.push(recorded);
-    if (refuse.when?.(recorded)) {
-      req.resume();
-      res.writeHead(412, { "content-type": "application/xml" });
-      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>');
-      return;
-    }
-    const headers = { ...req.headers };
-    delete headers.expect; // the proxy already answered 100-continue to the client
-    const upstream = http.request({ host: "127.0.0.1", port, method: req.method, path: req.url, headers }, (up) => {
-      res.writeHead(up.statusCode!, up.headers);
-      up.pipe(res);
-    });
-    upstream.on("error", (err) => res.destroy(err));
-    req.pipe(upstream);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    refuse,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
 
 describe("the backup task's requests carry If-None-Match: * (recorded in front of the S3-compatible server)", () => {
   let s3: TestS3;

@@ -45,19 +45,23 @@ const vaultRules = (): LifecycleRuleInput[] => {
 };
 
 describe("the vault's lifecycle while a backup is paused", () => {
-  it("the paused database's three tier rules are kept Disabled, old versions' expiration included; the running one's are Enabled", () => {
+  it("the paused database's three tier rules and its drill records' rule are kept Disabled, old versions' expiration included; the running one's are Enabled", () => {
     const rules = vaultRules().map((r) => [r.id, r.status, r.filter?.prefix, r.expiration?.days, r.noncurrentVersionExpiration?.noncurrentDays]);
     expect(rules).toEqual([
       ["daily-app", "Disabled", "daily/app/", 30, 7],
       ["weekly-app", "Disabled", "weekly/app/", 90, 7],
       ["monthly-app", "Disabled", "monthly/app/", 365, 7],
+      // The drill records name the backups kept: kept with them.
+      ["drills-app", "Disabled", "drills/app/", 365, 7],
       ["daily-crm", "Enabled", "daily/crm/", 30, 7],
       ["weekly-crm", "Enabled", "weekly/crm/", 90, 7],
       ["monthly-crm", "Enabled", "monthly/crm/", 365, 7],
+      ["drills-crm", "Enabled", "drills/crm/", 365, 7],
       // The catch-alls of the tier roots would expire app's backups too: Disabled while it is paused.
       ["catch-all.daily", "Disabled", "daily/", 30, 7],
       ["catch-all.weekly", "Disabled", "weekly/", 90, 7],
       ["catch-all.monthly", "Disabled", "monthly/", 365, 7],
+      ["catch-all.drills", "Disabled", "drills/", 365, 7],
       // Aborts unfinished uploads and removes delete markers left alone: no stored backup.
       ["whole-bucket-housekeeping", "Enabled", "", undefined, undefined],
     ]);

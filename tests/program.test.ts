@@ -93,12 +93,12 @@ describe("the minimal regime: one database with the default backup and verificat
     expect(plan.resourceCount).toBe(55);
   });
 
-  it("keeps daily backups 30 days, weekly 90, monthly 365 under the database's own prefixes, and as long under each tier root for a database no longer configured", () => {
+  it("keeps daily backups 30 days, weekly 90, monthly 365 under the database's own prefixes, its drill records as long as the longest, and as long under each root for a database no longer configured", () => {
     const lifecycle = inputs(ofType(resources, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[0]);
     const tiers = Object.fromEntries(
       (lifecycle.rules as Inputs[]).filter((r) => r.expiration?.days).map((r) => [r.filter.prefix, r.expiration.days]),
     );
-    expect(tiers).toEqual({ "daily/crm/": 30, "weekly/crm/": 90, "monthly/crm/": 365, "daily/": 30, "weekly/": 90, "monthly/": 365 });
+    expect(tiers).toEqual({ "daily/crm/": 30, "weekly/crm/": 90, "monthly/crm/": 365, "drills/crm/": 365, "daily/": 30, "weekly/": 90, "monthly/": 365, "drills/": 365 });
     expect((lifecycle.rules as Inputs[]).some((r) => r.abortIncompleteMultipartUpload?.daysAfterInitiation >= 1)).toBe(true);
   });
 

@@ -885,11 +885,11 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held databases[app].backup: 344 bytes of 4096",
       "held databases[app].verify: 300 bytes of 4096",
       "held endpoints.checks: 445 bytes of 4096",
-      "held databases: 7 rules of 1000",
+      "held databases: 9 rules of 1000",
       "held logs.hostGroups: 4 rules of 1000",
       "held logs.hostGroups: 185 characters of 6144",
       "held reminders: 3 schedule groups of 500",
-      "held databases: daily/ 30 days, weekly/ 90 days, monthly/ 365 days (the longest configured), then 7 more as an old version",
+      "held databases: daily/ 30 days, weekly/ 90 days, monthly/ 365 days, drills/ 365 days (the longest configured), then 7 more as an old version",
       "held logs.hostGroups: any other key 90 days (the longest configured), then 1 more as an old version",
     ],
   };

@@ -93,6 +93,8 @@ describe("the backup vault: backups of a database no longer configured expire", 
       ["catch-all.daily", "Enabled", "daily/", 30, 7],
       ["catch-all.weekly", "Enabled", "weekly/", 90, 7],
       ["catch-all.monthly", "Enabled", "monthly/", 365, 7],
+      // The drill records of a removed database (drills/<db>/), after the longest of the databases' own.
+      ["catch-all.drills", "Enabled", "drills/", 365, 7],
     ]);
     // A database removed (or renamed from) `old`: its backups expire like app's, nothing is kept forever.
     expect(backupsKept(rulesOf(prod.resources, "prod-backups-lifecycle"), "old")).toEqual({ daily: [30, 7], weekly: [90, 7], monthly: [365, 7] });
@@ -111,18 +113,18 @@ describe("the backup vault: backups of a database no longer configured expire", 
 
   it("the plan promises it: the days of each tier root and the old versions' days", () => {
     expect(promise(prod.plan, "databases").map((p) => [p.promise, p.figure, p.status])).toEqual([
-      ["backups of a database no longer configured expire", "daily/ 30 days, weekly/ 90 days, monthly/ 365 days (the longest configured), then 7 more as an old version", "held"],
+      ["backups of a database no longer configured expire", "daily/ 30 days, weekly/ 90 days, monthly/ 365 days, drills/ 365 days (the longest configured), then 7 more as an old version", "held"],
     ]);
-    expect(promise(two.plan, "databases").map((p) => [p.figure, p.value])).toEqual([["daily/ 30 days, weekly/ 120 days, monthly/ 400 days (the longest configured), then 7 more as an old version", 400]]);
+    expect(promise(two.plan, "databases").map((p) => [p.figure, p.value])).toEqual([["daily/ 30 days, weekly/ 120 days, monthly/ 400 days, drills/ 400 days (the longest configured), then 7 more as an old version", 400]]);
   });
 
   it("while a backup is paused the catch-alls are Disabled (they would expire the paused backups), and the promise says paused with the days once it resumes", () => {
     const rules = rulesOf(pausedTwo.resources, "prod-backups-lifecycle");
-    expect(rules.filter((r) => r.id.startsWith("catch-all.")).map((r) => r.status)).toEqual(["Disabled", "Disabled", "Disabled"]);
+    expect(rules.filter((r) => r.id.startsWith("catch-all.")).map((r) => r.status)).toEqual(["Disabled", "Disabled", "Disabled", "Disabled"]);
     expect(backupsKept(rules, "app")).toEqual({ daily: [undefined, undefined], weekly: [undefined, undefined], monthly: [undefined, undefined] });
     expect(promise(pausedTwo.plan, "databases").map((p) => [p.figure, p.status])).toEqual([
       [
-        "kept while databases[app].backup.paused is paused (the catch-all rules are Disabled with its rules: an S3 filter cannot leave a paused prefix out), then daily/ 30 days, weekly/ 120 days, monthly/ 400 days (the longest configured), then 7 more as an old version",
+        "kept while databases[app].backup.paused is paused (the catch-all rules are Disabled with its rules: an S3 filter cannot leave a paused prefix out), then daily/ 30 days, weekly/ 120 days, monthly/ 400 days, drills/ 400 days (the longest configured), then 7 more as an old version",
         "paused",
       ],
     ]);
@@ -133,7 +135,7 @@ describe("the pull-request diff says where a removed database's backups go", () 
   it("one of two removed: its backups expire by the catch-all rules, with the days that now apply", () => {
     const md = diffPlans(two.plan, prod.plan);
     expect(section(md, "Stored data of removed config items").trim()).toBe(
-      "- `databases[crm]` removed: its backups expire by the catch-all rules (daily/ 30 days, weekly/ 90 days, monthly/ 365 days (the longest configured), then 7 more as an old version)",
+      "- `databases[crm]` removed: its backups expire by the catch-all rules (daily/ 30 days, weekly/ 90 days, monthly/ 365 days, drills/ 365 days (the longest configured), then 7 more as an old version)",
     );
     // Added back, nothing is removed: no such section.
     expect(diffPlans(prod.plan, two.plan)).not.toContain("Stored data of removed config items");
@@ -146,14 +148,14 @@ describe("the pull-request diff says where a removed database's backups go", () 
     });
     const lines = section(diffPlans(two.plan, renamed.plan), "Stored data of removed config items").trim().split("\n");
     expect(lines).toEqual([
-      "- `databases[crm]` removed: its backups expire by the catch-all rules (daily/ 30 days, weekly/ 120 days, monthly/ 400 days (the longest configured), then 7 more as an old version)",
+      "- `databases[crm]` removed: its backups expire by the catch-all rules (daily/ 30 days, weekly/ 120 days, monthly/ 400 days, drills/ 400 days (the longest configured), then 7 more as an old version)",
     ]);
   }, 120_000);
 
   it("the last database removed: the vault leaves the program and its lifecycle configuration, with the catch-alls, stays on the bucket", () => {
     expect(none.resources.filter((r) => r.type === LIFECYCLE && r.name === "prod-backups-lifecycle")).toEqual([]);
     expect(section(diffPlans(prod.plan, none.plan), "Stored data of removed config items").trim()).toBe(
-      "- `databases[app]` removed, and its bucket leaves the program: its backups expire by the catch-all rules its lifecycle configuration keeps on the bucket (daily/ 30 days, weekly/ 90 days, monthly/ 365 days (the longest configured), then 7 more as an old version)",
+      "- `databases[app]` removed, and its bucket leaves the program: its backups expire by the catch-all rules its lifecycle configuration keeps on the bucket (daily/ 30 days, weekly/ 90 days, monthly/ 365 days, drills/ 365 days (the longest configured), then 7 more as an old version)",
     );
   });
 

@@ -217,8 +217,9 @@ describe("list-backups", () => {
     const starts = r.backups.map((b) => Date.parse(b.startedAt));
     expect([...starts].sort((x, y) => y - x)).toEqual(starts);
     const m = await readManifest(s3.client, s3.bucket, firstKey.replace(/\.dump$/, ".manifest.json"));
-    expect(r.backups[2]).toEqual({ database: source.name, tier: m.tier, key: firstKey, startedAt: m.startedAt, sizeBytes: m.sizeBytes, sha256: m.sha256, verified: null });
-    expect(Object.keys(r.backups[0])).toEqual(["database", "tier", "key", "startedAt", "sizeBytes", "sha256", "verified"]);
+    // No drill has passed for it: drilled null (restore-drill-record.test.ts has drilled ones).
+    expect(r.backups[2]).toEqual({ database: source.name, tier: m.tier, key: firstKey, startedAt: m.startedAt, sizeBytes: m.sizeBytes, sha256: m.sha256, verified: null, drilled: null });
+    expect(Object.keys(r.backups[0])).toEqual(["database", "tier", "key", "startedAt", "sizeBytes", "sha256", "verified", "drilled"]);
     expect(r.backups.map((b) => b.verified)).toEqual([false, true, null, null, null]);
 
     // Without --database: every database in the bucket (here the one).

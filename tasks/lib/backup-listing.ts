@@ -21,7 +21,7 @@ export interface BackupEntry {
 }
 
 /** Every page of a ListObjectsV2 over `prefix` (with `delimiter`: the common prefixes only). */
-async function listAll(s3: S3Client, bucket: string, prefix: string, delimiter?: string): Promise<{ keys: string[]; prefixes: string[] }> {
+export async function listAll(s3: S3Client, bucket: string, prefix: string, delimiter?: string): Promise<{ keys: string[]; prefixes: string[] }> {
   const keys: string[] = [];
   const prefixes: string[] = [];
   let token: string | undefined;
