@@ -1,7 +1,7 @@
 /**
  * Redis health, what the guides run by hand (`redis-cli INFO memory`, `INFO stats | grep keyspace`,
  * the Celery queue's backlog): one INFO (memory, stats, clients, persistence) and a few commands per
- * queue (TYPE, then LLENs, ZCARD, or XINFO GROUPS and XPENDING).
+ * queue (TYPE, then LLENs, ZCARD, or XINFO GROUPS, XPENDING and, when a group's lag is unknown, XRANGE).
  * Each check has a value and a status (ok, warning, critical, skipped) against its thresholds.
  *
  * - memory: used_memory as a percent of maxmemory (warning / critical) under a policy that refuses
@@ -19,11 +19,11 @@
  *   of the list and of its Kombu priority lists (`<name>\x06\x16<1..9>`, or the `prioritySeparator`
  *   the app's Kombu `sep` sets; with priorities Celery files messages there, and the plain list
  *   holds priority 0 only); a sorted set by ZCARD; a stream by its consumer group's backlog, `lag`
- *   plus `pending` of XINFO GROUPS (the group QUEUES names, else the one furthest behind; an upper
- *   bound when Redis cannot give the lag), never XLEN, which counts the entries the stream retains,
- *   read or not; no key: 0 (Redis deletes an emptied list). Warning above its maxLength (its own
- *   alarm pages). A key of another type, a consumer group QUEUES names that the stream lacks, or a
- *   length Redis refuses to give (an error reply for the key: MOVED to another cluster node,
+ *   plus `pending` of XINFO GROUPS (the group QUEUES names, else the one furthest behind; when Redis
+ *   cannot give the lag, the entries after the group's last-delivered-id counted by XRANGE up to
+ *   maxLength + 1), never XLEN, which counts the entries the stream retains, read or not; no key: 0
+ *   (Redis deletes an emptied list). Warning above its maxLength (its own alarm pages). A key of
+ *   another type, a consumer group QUEUES names that the stream lacks, or a length Redis refuses to give (an error reply for the key: MOVED to another cluster node,
  *   CLUSTERDOWN for its slot, NOPERM), is critical: a queue nobody can measure must not look healthy. It is the queue's problem, not the instance's: it
  *   sends QueueUnmeasurable 1 (Queue dimension), which the queue's own alarm reads at the queue's
  *   severity, and it does not fail the run; its detail names the queue's QUEUES entry.
@@ -313,10 +313,18 @@ export interface QueueSpec {
   group?: string;
   /** Kombu's `sep` transport option when the app sets one; default KOMBU_PRIORITY_SEPARATOR. */
   prioritySeparator?: string;
+  /**
+   * The queue's threshold (messages): a stream's undelivered entries that Redis cannot give as a lag
+   * are counted up to maxLength + 1, enough to tell it is exceeded; unset: every one.
+   */
+  maxLength?: number;
 }
 
-/** A queue's length and how it was read; `bound` when the length is an upper bound (a stream group's lag unknown). */
-export type QueueMeasure = { length: number; how: string; bound?: boolean } | { error: string };
+/**
+ * A queue's length and how it was read; `atLeast` when the length is a lower bound (a stream group's
+ * undelivered entries counted up to QueueSpec.maxLength + 1, more than its threshold, and not further).
+ */
+export type QueueMeasure = { length: number; how: string; atLeast?: boolean } | { error: string };
 
 /** XINFO GROUPS' reply (field, value, field, value, ... per group) as objects. */
 function fieldMaps(reply: unknown): Record<string, unknown>[] {
@@ -326,6 +334,34 @@ function fieldMaps(reply: unknown): Record<string, unknown>[] {
     if (Array.isArray(g)) for (let i = 0; i + 1 < g.length; i += 2) out[String(g[i])] = g[i + 1];
     return out;
   });
+}
+
+/**
+ * Entries XRANGE returns per call when counting a stream's undelivered entries: the reply holds the
+ * entries' fields, so a long count is read in pieces of this many.
+ */
+const XRANGE_CHUNK = 1000;
+
+/**
+ * The entries of stream `key` after `afterId` (a group's last-delivered-id), counted up to `limit`
+ * (unset: all): XRANGE from `afterId` inclusive, in XRANGE_CHUNK pieces, each piece dropping the
+ * entry equal to its start. The inclusive start works on every Redis with streams (5.0+); the
+ * exclusive `(id` start needs 6.2 (Redis docs, "XRANGE": exclusive ranges since 6.2.0), and Redis
+ * 6.x is where XINFO GROUPS has no lag at all. O(the count), not O(the stream).
+ */
+async function entriesAfter(client: QueueCommands, key: string, afterId: string, limit?: number): Promise<number> {
+  let count = 0;
+  let start = afterId;
+  while (limit === undefined || count < limit) {
+    const want = limit === undefined ? XRANGE_CHUNK : Math.min(XRANGE_CHUNK, limit - count);
+    const reply = await client.sendCommand(["XRANGE", key, start, "+", "COUNT", String(want + 1)]);
+    const ids = Array.isArray(reply) ? reply.map((e) => String((e as unknown[])[0])) : [];
+    const after = ids.filter((id) => id !== start).slice(0, want);
+    count += after.length;
+    if (after.length < want) break;
+    start = after[after.length - 1];
+  }
+  return count;
 }
 
 const num = (v: unknown): number | null => (v === null || v === undefined || v === "" ? null : Number.isFinite(Number(v)) ? Number(v) : null);
@@ -355,9 +391,12 @@ async function listLength(client: QueueCommands, q: QueueSpec, plainType: string
  * or the name is wrong); unset, every group of the stream, and the largest backlog counts, since
  * each group reads every entry and the one furthest behind is the one that is late. A stream without
  * groups: XLEN, nothing having been read by a group. When Redis cannot give the lag (null: entries
- * were deleted after the group's last-delivered-id, or the group was created at an arbitrary ID; or
- * absent before 7.0, Redis docs "XINFO GROUPS"), the backlog is reported as an upper bound: XLEN plus
- * pending. The oldest pending entry's idle time (XPENDING, a worker that took it and never
+ * were deleted after the group's last-delivered-id, or the group was created or set with XGROUP
+ * SETID at an arbitrary ID; absent before 7.0; Redis docs "XINFO GROUPS"), the undelivered entries
+ * are counted: those with an ID after its last-delivered-id (entriesAfter), up to QueueSpec.maxLength
+ * + 1, plus pending (delivered entries, all at or before that ID, so none is counted twice). Exact up
+ * to that bound; at the bound the backlog is "at least" the figure (`atLeast`), already over the
+ * threshold. The oldest pending entry's idle time (XPENDING, a worker that took it and never
  * acknowledged it) is in the detail.
  */
 async function streamBacklog(client: QueueCommands, q: QueueSpec): Promise<QueueMeasure> {
@@ -369,23 +408,25 @@ async function streamBacklog(client: QueueCommands, q: QueueSpec): Promise<Queue
   }
   const chosen = q.group ? groups.filter((g) => String(g.name) === q.group) : groups;
   if (!chosen.length) return { error: `the stream has no consumer group ${JSON.stringify(q.group)} (its groups: ${groups.map((g) => String(g.name)).join(", ")})` };
-  let xlen: number | undefined;
-  const measured: { name: string; backlog: number; bound: boolean; lag: number | null; pending: number }[] = [];
+  const limit = q.maxLength === undefined ? undefined : q.maxLength + 1;
+  const measured: { name: string; backlog: number; counted: boolean; atLeast: boolean; undelivered: number; pending: number; lastId: string }[] = [];
   for (const g of chosen) {
     const pending = num(g.pending) ?? 0;
+    const lastId = String(g["last-delivered-id"]);
     const lag = num(g.lag);
-    if (lag === null) xlen ??= Number(await client.xLen(q.name));
-    measured.push({ name: String(g.name), backlog: (lag ?? xlen!) + pending, bound: lag === null, lag, pending });
+    const undelivered = lag ?? (await entriesAfter(client, q.name, lastId, limit));
+    const atLeast = lag === null && undelivered === limit;
+    measured.push({ name: String(g.name), backlog: undelivered + pending, counted: lag === null, atLeast, undelivered, pending, lastId });
   }
   const worst = measured.reduce((a, b) => (b.backlog > a.backlog ? b : a));
   const oldest = await client.sendCommand(["XPENDING", q.name, worst.name, "-", "+", "1"]);
   const first = Array.isArray(oldest) && Array.isArray(oldest[0]) ? (oldest[0] as unknown[]) : undefined;
   const idle = first ? `; the oldest pending entry ${String(first[0])} idle ${Math.round(Number(first[2]) / 1000)} s with consumer ${String(first[1])}` : "";
   const of = q.group ? `consumer group ${worst.name}` : chosen.length > 1 ? `consumer group ${worst.name}, the furthest behind of ${chosen.length}` : `consumer group ${worst.name}`;
-  const parts = worst.bound
-    ? `at most ${worst.backlog}: lag unknown (entries deleted after its last-delivered-id, or Redis before 7.0), XLEN ${xlen} + ${worst.pending} pending`
-    : `lag ${worst.lag} undelivered + ${worst.pending} pending`;
-  return { length: worst.backlog, how: `${of}: ${parts}${idle}`, ...(worst.bound ? { bound: true } : {}) };
+  const parts = worst.counted
+    ? `lag unknown to Redis, ${worst.atLeast ? "at least " : ""}${worst.undelivered} undelivered (XRANGE after its last-delivered-id ${worst.lastId}${worst.atLeast ? `, counted up to ${limit}` : ""}) + ${worst.pending} pending`
+    : `lag ${worst.undelivered} undelivered + ${worst.pending} pending`;
+  return { length: worst.backlog, how: `${of}: ${parts}${idle}`, ...(worst.atLeast ? { atLeast: true } : {}) };
 }
 
 /**
@@ -470,7 +511,7 @@ async function check(settings: RedisHealthSettings, ctx: TaskContext): Promise<R
         status: len > q.maxLength ? "warning" : "ok",
         warn: q.maxLength,
         queue: q.name,
-        detail: `${measured.bound ? "at most " : ""}${len > q.maxLength ? `${len} messages waiting, more than ${q.maxLength}` : `${len} messages waiting`} (${measured.how})`,
+        detail: `${measured.atLeast ? "at least " : ""}${len > q.maxLength ? `${len} messages waiting, more than ${q.maxLength}` : `${len} messages waiting`} (${measured.how})`,
       });
     }
     return { version: info.redis_version, evicts: evictsWhenFull(info.maxmemory_policy), checks };

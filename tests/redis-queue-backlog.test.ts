@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisTaskEnvironment } from "../components/redis";
 import { redisSchema } from "../regime/schema";
 import { runTask } from "../tasks/lib/runtime";
-import { redisHealthTask, type RedisHealthReport } from "../tasks/redis-health";
+import { queueLength, redisHealthTask, type QueueCommands, type RedisHealthReport } from "../tasks/redis-health";
 import { captureEmf } from "./helpers/emf";
 
 const DB = 13;
@@ -36,9 +36,17 @@ type Queue = { name: string; maxLength: number; severity?: string; group?: strin
 const run = (queues: Queue[]) => runTask(redisHealthTask, { REDIS_URL: URL6379, QUEUES: JSON.stringify(queues), LOG_LEVEL: "ERROR" });
 const queueCheck = (r: RedisHealthReport, name: string) => r.checks.find((c) => c.name === `queue:${name}`)!;
 
-/** A stream of `n` entries with ids 1-0 .. n-0, trimmed to `maxlen` when given. */
+/** A stream of `n` entries with ids 1-0 .. n-0, trimmed to `maxlen` when given; the XADDs are sent 1,000 at a time, in order on the one connection. */
 async function stream(key: string, n: number, maxlen?: number): Promise<void> {
-  for (let i = 1; i <= n; i++) await cmd("XADD", key, ...(maxlen ? ["MAXLEN", String(maxlen)] : []), `${i}-0`, "task", `t${i}`);
+  for (let from = 1; from <= n; from += 1000) {
+    const ids = Array.from({ length: Math.min(1000, n - from + 1) }, (_, j) => from + j);
+    await Promise.all(ids.map((i) => cmd("XADD", key, ...(maxlen ? ["MAXLEN", String(maxlen)] : []), `${i}-0`, "task", `t${i}`)));
+  }
+}
+/** The lag XINFO GROUPS gives for the stream's first group (null: Redis cannot tell). */
+async function lagOf(key: string): Promise<unknown> {
+  const groups = (await cmd("XINFO", "GROUPS", key)) as unknown as unknown[][];
+  return groups[0][groups[0].indexOf("lag") + 1];
 }
 /** Group `group` reads `count` new entries as `consumer` and acknowledges the first `ack` of them. */
 async function consume(key: string, group: string, count: number, ack: number, consumer = "worker-1"): Promise<void> {
@@ -128,18 +136,88 @@ describe("a stream is measured by its consumer groups' backlog (lag + pending), 
     expect(emfMissing.find((e) => "QueueUnmeasurable" in e)).toMatchObject({ QueueUnmeasurable: 1, Queue: key });
   });
 
-  it("lag unknown (an entry deleted after the group's last-delivered-id): an upper bound, XLEN + pending, said to be one", async () => {
+  it("lag unknown after XDEL of an undelivered entry: 990 delivered and unacknowledged, 10 undelivered, one of them deleted: 9 + 990 = 999, not XLEN + pending (1,989)", async () => {
     const key = `${P}jobs-stream`;
-    await stream(key, 6);
+    await stream(key, 1000);
     await cmd("XGROUP", "CREATE", key, "g", "0");
-    await consume(key, "g", 2, 0);
-    await cmd("XDEL", key, "4-0");
-    const groups = (await cmd("XINFO", "GROUPS", key)) as unknown as unknown[][];
-    expect(groups[0][groups[0].indexOf("lag") + 1]).toBeNull();
-    const report = await run([{ name: key, maxLength: 100 }]);
+    await consume(key, "g", 990, 0);
+    await cmd("XDEL", key, "995-0");
+    expect(await lagOf(key)).toBeNull();
+    const report = await run([{ name: key, maxLength: 1000 }]);
     const c = queueCheck(report, key);
-    expect(c).toMatchObject({ value: 7, status: "ok" });
-    expect(c.detail).toMatch(/^at most 7 messages waiting \(consumer group g: at most 7: lag unknown \(entries deleted after its last-delivered-id, or Redis before 7\.0\), XLEN 5 \+ 2 pending; the oldest pending entry 1-0 idle \d+ s with consumer worker-1\)$/);
+    expect(c).toMatchObject({ value: 999, status: "ok" });
+    expect(c.detail).toMatch(/^999 messages waiting \(consumer group g: lag unknown to Redis, 9 undelivered \(XRANGE after its last-delivered-id 990-0\) \+ 990 pending; the oldest pending entry 1-0 idle \d+ s with consumer worker-1\)$/);
+  });
+
+  it("a stream capped at 10,000 entries, its group created at 9999-0 (1 waiting): 1, not the 10,000 retained; the QueueLength sent is 1", async () => {
+    const key = `${P}events-capped`;
+    await stream(key, 10_000, 10_000);
+    await cmd("XGROUP", "CREATE", key, "workers", "9999-0");
+    expect(await lagOf(key)).toBeNull();
+    let report!: RedisHealthReport;
+    const emf = await captureEmf(async () => {
+      report = await run([{ name: key, maxLength: 1000 }]);
+    });
+    expect(queueCheck(report, key)).toMatchObject({ value: 1, status: "ok", detail: "1 messages waiting (consumer group workers: lag unknown to Redis, 1 undelivered (XRANGE after its last-delivered-id 9999-0) + 0 pending)" });
+    expect(emf.find((e) => "QueueLength" in e)?.QueueLength).toBe(1);
+  });
+
+  it("XGROUP SETID to 500-0 on a 1,000-entry stream: 500 waiting; 2,500 after a group created at 500-5 (an ID no entry has) of 3,000 are counted exactly across XRANGE pieces", async () => {
+    const key = `${P}replay`;
+    await stream(key, 1000);
+    await cmd("XGROUP", "CREATE", key, "g", "0");
+    await cmd("XGROUP", "SETID", key, "g", "$");
+    await cmd("XGROUP", "SETID", key, "g", "500-0");
+    expect(await lagOf(key)).toBeNull();
+    expect(queueCheck(await run([{ name: key, maxLength: 1000 }]), key)).toMatchObject({ value: 500, status: "ok" });
+    const long = `${P}replay-long`;
+    await stream(long, 3000);
+    await cmd("XGROUP", "CREATE", long, "g", "500-5");
+    expect(await lagOf(long)).toBeNull();
+    expect(queueCheck(await run([{ name: long, maxLength: 5000 }]), long)).toMatchObject({ value: 2500, status: "ok" });
+  });
+
+  it("more undelivered than the threshold: counted up to maxLength + 1 and said to be at least that, over the threshold (warning, QueueLength sent over it)", async () => {
+    const key = `${P}flood`;
+    await stream(key, 3000);
+    await cmd("XGROUP", "CREATE", key, "g", "0");
+    await consume(key, "g", 10, 0);
+    await cmd("XDEL", key, "2000-0");
+    expect(await lagOf(key)).toBeNull();
+    let report!: RedisHealthReport;
+    const emf = await captureEmf(async () => {
+      report = await run([{ name: key, maxLength: 1500, severity: "P2" }]);
+    });
+    const c = queueCheck(report, key);
+    expect(c).toMatchObject({ value: 1511, status: "warning", warn: 1500 });
+    expect(c.detail).toMatch(/^at least 1511 messages waiting, more than 1500 \(consumer group g: lag unknown to Redis, at least 1501 undelivered \(XRANGE after its last-delivered-id 10-0, counted up to 1501\) \+ 10 pending; /);
+    expect(emf.find((e) => "QueueLength" in e)?.QueueLength).toBe(1511);
+  });
+
+  it("Redis 6.x (no entries-read or lag in XINFO GROUPS): a capped 10,000-entry stream read and acknowledged is 0, with 3 undelivered and 2 pending it is 5", async () => {
+    const key = `${P}redis6`;
+    await stream(key, 10_000, 10_000);
+    await cmd("XGROUP", "CREATE", key, "workers", "0");
+    await consume(key, "workers", 10_000, 10_000);
+    // The real server's reply in the shape Redis 6.2 gives (name, consumers, pending, last-delivered-id).
+    const redis6: QueueCommands = {
+      type: (k) => admin.type(k),
+      lLen: (k) => admin.lLen(k),
+      zCard: (k) => admin.zCard(k),
+      xLen: (k) => admin.xLen(k),
+      sendCommand: async (args) => {
+        const reply = await admin.sendCommand(args);
+        if (args[0] !== "XINFO") return reply;
+        const since7 = new Set(["entries-read", "lag"]);
+        return (reply as unknown as unknown[][]).map((g) => g.filter((_, i) => !since7.has(String(g[i - (i % 2)]))));
+      },
+    };
+    const groups = (await redis6.sendCommand(["XINFO", "GROUPS", key])) as unknown[][];
+    expect(groups[0]).not.toContain("lag");
+    expect(await queueLength(redis6, { name: key, maxLength: 1000 })).toMatchObject({ length: 0 });
+    for (let i = 10_001; i <= 10_005; i++) await cmd("XADD", key, "MAXLEN", "10000", `${i}-0`, "task", `t${i}`);
+    await consume(key, "workers", 2, 0);
+    expect(await queueLength(redis6, { name: key, maxLength: 1000 })).toMatchObject({ length: 5 });
   });
 
   it("a stream no consumer group reads: XLEN, every retained entry unread by any group", async () => {
