@@ -1,7 +1,9 @@
 /**
  * The one reading of an ISO 8601 time a person or the Scheduler writes: restore's --before, a
- * scheduled run's SCHEDULED_TIME (tasks/lib/runtime.ts). A day or hour that does not exist is
- * refused, not rolled over as Date.parse does (2027-02-29 is not 1 March, T24:00 not the next day).
+ * scheduled run's SCHEDULED_TIME (tasks/lib/runtime.ts), a mute's from and until
+ * (regime/maintenance-windows.ts); each caller first checks the form it takes. A day or hour that
+ * does not exist is refused, not rolled over as Date.parse does (2027-02-29 is not 1 March, T24:00
+ * not the next day).
  */
 
 /** `2025-10-10`, `2025-10-10T02:00Z`, `2025-10-10T02:00:00.123Z`, `2025-10-10T02:00:00-04:00`. */
