@@ -42,7 +42,7 @@ import { lowerSeverity } from "../regime/severity";
 import { TASK_CATALOGUE, type ScheduledTaskName } from "../tasks/catalogue";
 import type { Schedule } from "../regime/schedule";
 import { recordSchedule } from "./plan-record";
-import { METRICS_NAMESPACE_DEFAULT, SCHEDULER_CONTEXT } from "../tasks/lib/runtime";
+import { METRICS_NAMESPACE_DEFAULT, SCHEDULER_CONTEXT, SCHEDULER_MAX_EVENT_AGE_SECONDS } from "../tasks/lib/runtime";
 import { publishesSampled, type RunMetric } from "../tasks/lib/metrics";
 import { ALARM_EVALUATION_SECONDS, METRIC_VISIBLE_DELAY_SECONDS } from "../regime/promises";
 import { scheduleShiftSeconds } from "../regime/scheduler-time";
@@ -432,8 +432,8 @@ export function validateTaskArgs(name: string, args: ScheduledTaskArgs): void {
   if (r.maximumRetryAttempts !== undefined && (!Number.isInteger(r.maximumRetryAttempts) || r.maximumRetryAttempts < 0 || r.maximumRetryAttempts > 185)) {
     throw new Error(`retry.maximumRetryAttempts: must be a whole number from 0 to 185, got ${r.maximumRetryAttempts}`);
   }
-  if (r.maximumEventAgeSeconds !== undefined && (!Number.isInteger(r.maximumEventAgeSeconds) || r.maximumEventAgeSeconds < 60 || r.maximumEventAgeSeconds > 86400)) {
-    throw new Error(`retry.maximumEventAgeSeconds: must be a whole number from 60 to 86400, got ${r.maximumEventAgeSeconds}`);
+  if (r.maximumEventAgeSeconds !== undefined && (!Number.isInteger(r.maximumEventAgeSeconds) || r.maximumEventAgeSeconds < 60 || r.maximumEventAgeSeconds > SCHEDULER_MAX_EVENT_AGE_SECONDS)) {
+    throw new Error(`retry.maximumEventAgeSeconds: must be a whole number from 60 to ${SCHEDULER_MAX_EVENT_AGE_SECONDS}, got ${r.maximumEventAgeSeconds}`);
   }
   const fr = args.functionRetries;
   if (fr !== undefined && (!Number.isInteger(fr) || fr < 0 || fr > 2)) throw new Error(`functionRetries: must be 0, 1 or 2, got ${fr}`);

@@ -27,6 +27,7 @@
  * refused: a config valid yesterday stays valid, and the plan with `--from` stays deterministic).
  */
 import { z } from "zod";
+import { parseIsoTime } from "../tasks/lib/iso-time";
 import { ALWAYS, schedule, severity, uniqueBy } from "./primitives";
 import { cronWallTimes, type Schedule } from "./schedule";
 import { localDate, schedulerRuns } from "./scheduler-time";
@@ -78,18 +79,13 @@ export const maintenanceWindowSchema = z
   .refine(namesSomething, { message: NAMES_NOTHING, path: ["alarms"], ...ALWAYS });
 
 /** A time with its offset, to the minute: 2026-12-24T18:00Z, 2026-12-24T13:00-05:00 (seconds, if given, 00). */
-const ISO_MINUTE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:00)?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_MINUTE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:00)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** The instant of an ISO time as a mute takes it, or a one-line problem. */
 export function muteTime(text: string): { at: Date } | { problem: string } {
-  const m = ISO_MINUTE.exec(text);
-  if (!m) return { problem: "must be an ISO time to the minute with its offset, like 2026-12-24T18:00Z or 2026-12-24T13:00-05:00 (a mute starts and ends on a whole minute)" };
-  const [y, mo, d, h, mi] = m.slice(1, 6).map(Number);
-  const wall = Date.UTC(y, mo - 1, d, h, mi);
-  const w = new Date(wall);
-  if (w.getUTCFullYear() !== y || w.getUTCMonth() !== mo - 1 || w.getUTCDate() !== d || w.getUTCHours() !== h || w.getUTCMinutes() !== mi) return { problem: `"${text}" is not a time that exists` };
-  const offset = m[7] === "Z" ? 0 : (m[7][0] === "-" ? -1 : 1) * (Number(m[7].slice(1, 3)) * 60 + Number(m[7].slice(4, 6)));
-  return { at: new Date(wall - offset * 60_000) };
+  if (!ISO_MINUTE.test(text)) return { problem: "must be an ISO time to the minute with its offset, like 2026-12-24T18:00Z or 2026-12-24T13:00-05:00 (a mute starts and ends on a whole minute)" };
+  // A day or hour that does not exist, and the offset: the one reading of tasks/lib/iso-time.ts.
+  return parseIsoTime(text);
 }
 
 const isoTime = z.string().superRefine((v, ctx) => {

@@ -63,7 +63,9 @@ export async function main(argv: string[]): Promise<number> {
   process.once("SIGTERM", () => ac.abort());
   try {
     // Fargate runs this entry: a watched task records its success (RUN_MARKER_*; unset locally).
-    const result = await runTask(task, env, ac.signal, recordRunMarker);
+    // --scheduled-time given here is a rerun by hand; SCHEDULED_TIME from the environment a scheduled run's.
+    const given = parsed.options["scheduled-time"] !== undefined ? "--scheduled-time" : "SCHEDULED_TIME";
+    const result = await runTask(task, env, ac.signal, recordRunMarker, { scheduledTimeGiven: given });
     process.stdout.write(JSON.stringify(result) + "\n");
     return 0;
   } catch (err) {

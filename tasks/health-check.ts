@@ -32,7 +32,7 @@
  * is judged; the result lists the URLs in `redirects`. A 303, and a 301 or 302 after a POST, is
  * fetched with GET. The endpoint's headers go along; its credentials (Authorization, Cookie,
  * Proxy-Authorization, the secret's headers) to its own origin only, as curl -L and browsers send
- * them. Cookies the answers set are kept for the run and sent along. A loop (the same URL with the
+ * them. Cookies the answers set are kept for the run as a browser keeps them (health-check/cookie-limits.ts) and sent along. A loop (the same URL with the
  * same cookies again), more than 10
  * redirects, or a Location that is no http(s) URL is a failure naming the chain; a redirect to an
  * error is judged by the error's status. `followRedirects: false`, or a status condition that

@@ -112,6 +112,36 @@ describe("redirects as curl -L and browsers follow them", () => {
   });
 });
 
+describe("cookies kept as a browser keeps them (Chromium: 4096 bytes of name and value, 180 per domain then the least recently used evicted down to 150)", () => {
+  it("a 10 KB cookie and 500 more set across two redirects: the Cookie header sent stays under the server's 16 KB limit, with the newest cookies and without the oversized one", async () => {
+    const server = http.createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
+      const cookie = req.headers.cookie ?? "";
+      // As nginx or node answer a request whose headers exceed their limit.
+      if (cookie.length > 16 * 1024) return void res.writeHead(431).end(`Cookie header of ${cookie.length} bytes`);
+      const batch = (from: number) => Array.from({ length: 250 }, (_, i) => `c${from + i}=${"v".repeat(50)}; Path=/`);
+      if (req.url === "/login") return void res.writeHead(302, { "set-cookie": [`big=${"a".repeat(10_000)}; Path=/`, ...batch(0)], location: "/session" }).end();
+      if (req.url === "/session") return void res.writeHead(302, { "set-cookie": batch(250), location: "/health" }).end();
+      const names = cookie.split("; ").map((c) => c.split("=")[0]);
+      res.end(`${names.length} cookies; big ${names.includes("big") ? "sent" : "not sent"}; c499 ${names.includes("c499") ? "sent" : "not sent"}; c0 ${names.includes("c0") ? "sent" : "not sent"}`);
+    });
+    const port = await listen(server);
+    const [r] = await check([{ name: "login", url: `http://127.0.0.1:${port}/login`, conditions: { bodyContains: "159 cookies; big not sent; c499 sent; c0 not sent" } }]);
+    expect(r).toMatchObject({ healthy: true, status: 200, failures: [] });
+    // Each time a 181st is stored the 31 least recently used go: 157 left of the first 250, 159 after the next 250.
+    expect(r.redirects).toEqual([`http://127.0.0.1:${port}/session`, `http://127.0.0.1:${port}/health`]);
+  });
+
+  it("a cookie of 4097 bytes of name and value is ignored, one of 4096 kept, as Chromium does", async () => {
+    const server = http.createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
+      if (req.url === "/login") return void res.writeHead(302, { "set-cookie": [`n=${"a".repeat(4095)}`, `no=${"b".repeat(4095)}`, "s=1"], location: "/health" }).end();
+      res.end(`sent ${(req.headers.cookie ?? "").split("; ").map((c) => `${c.split("=")[0]}:${c.length - 1}`).join(" ")}`);
+    });
+    const port = await listen(server);
+    const [r] = await check([{ name: "sizes", url: `http://localhost:${port}/login`, conditions: { bodyContains: "sent n:4096 s:2" } }]);
+    expect(r).toMatchObject({ healthy: true, status: 200, failures: [] });
+  });
+});
+
 describe("names and JSON paths as a user writes them", () => {
   it("localhost reaches a server listening on ::1 only (curl resolves localhost to ::1 and 127.0.0.1)", async () => {
     const port = await listen(http.createServer((req, res) => res.end("ok")), "::1");

@@ -1,6 +1,7 @@
-import { CopyObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { backupTask, type BackupResult } from "../tasks/backup";
+import { main } from "../tasks/cli";
 import { makeHandler } from "../tasks/handler";
 import { listBackupsTask, type ListBackupsResult } from "../tasks/list-backups";
 import { createContext, MetricUnit, recordMetric, runTask } from "../tasks/lib/runtime";
@@ -131,6 +132,91 @@ describe("a backup is filed in the retention tier of its scheduled time, as the 
     const d = (verified as VerifyResult).databases[0];
     expect(d.ok).toBe(true);
     expect(d.key).toBe(newest.key);
+  });
+});
+
+/** `npm run task -- <argv>` in this process with `extra` in its environment, started at `startedAt`: exit code, stderr, and the JSON result (stdout's last line). */
+async function cliAt(startedAt: string, argv: string[], extra: Record<string, string> = {}): Promise<{ code: number; stderr: string; result: Record<string, unknown> }> {
+  for (const [k, v] of Object.entries({ ...env, ...extra })) if (v !== undefined) vi.stubEnv(k, v);
+  vi.stubEnv("POWERTOOLS_DEV", "");
+  const saved = { log: console.log, info: console.info, warn: console.warn, debug: console.debug, out: process.stdout.write, err: process.stderr.write };
+  let stdout = "";
+  let stderr = "";
+  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(new Date(startedAt));
+  try {
+    const code = await main(argv);
+    return { code, stderr, result: JSON.parse(stdout.trim().split("\n").pop()!) };
+  } finally {
+    vi.useRealTimers();
+    Object.assign(console, { log: saved.log, info: saved.info, warn: saved.warn, debug: saved.debug });
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+    vi.unstubAllEnvs();
+  }
+}
+
+/** Keys written under `prefix`. */
+async function keysUnder(prefix: string): Promise<string[]> {
+  const r = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
+  return (r.Contents ?? []).map((o) => o.Key!);
+}
+
+describe("a scheduled time that cannot be this run's is refused before anything is written; one from a by-hand rerun is filed in its tier", () => {
+  it("refuses a day or hour that does not exist instead of rolling it over (29 February 2027 is not 1 March's monthly copy)", async () => {
+    for (const v of ["2027-02-29T12:00:00Z", "2027-02-30T04:58:00Z", "2026-12-01T24:00:00Z", "2026-12-31T23:59:60Z", "2027-02-01T23:58:00-25:00"]) {
+      const err = await failure(runTask(backupTask, { ...env, BACKUP_PREFIX: "nonday/", SCHEDULED_TIME: v }));
+      expect(err.message).toBe(`invalid setting SCHEDULED_TIME: "${v}" is not a time that exists`);
+    }
+    const { code, stderr } = await cliAt("2027-03-01T17:05:00Z", ["backup", "--scheduled-time=2027-02-29T12:00:00Z", "--backup-prefix", "nonday/"]);
+    expect(code).toBe(2);
+    expect(stderr.trim().split("\n").at(-1)).toBe('error: invalid setting --scheduled-time: "2027-02-29T12:00:00Z" is not a time that exists');
+    expect(await keysUnder("nonday/")).toEqual([]);
+  });
+
+  it("refuses a SCHEDULED_TIME from the environment more than 25 hours before the start (left set after a rerun) or after it, naming the start; takes one within", async () => {
+    const start = "2027-02-02T05:03:00Z";
+    const cases: [string, string][] = [
+      ["2016-05-01T12:00:00Z", "SCHEDULED_TIME: 2016-05-01T12:00:00.000Z is 94289 h 3 min before the run's start 2027-02-02T05:03:00.000Z, more than the 25 h a scheduled run can start late (left set from an earlier run?); unset it, or rerun a missed run with --scheduled-time"],
+      ["2027-02-01T04:02:00Z", "SCHEDULED_TIME: 2027-02-01T04:02:00.000Z is 25 h 1 min before the run's start 2027-02-02T05:03:00.000Z, more than the 25 h a scheduled run can start late (left set from an earlier run?); unset it, or rerun a missed run with --scheduled-time"],
+      ["2099-03-01T12:00:00Z", "SCHEDULED_TIME: 2099-03-01T12:00:00.000Z is after the run's start 2027-02-02T05:03:00.000Z (more than 5 minutes of clock difference); a run is dated by a time that has come"],
+      ["2027-02-02T05:09:00Z", "SCHEDULED_TIME: 2027-02-02T05:09:00.000Z is after the run's start 2027-02-02T05:03:00.000Z (more than 5 minutes of clock difference); a run is dated by a time that has come"],
+    ];
+    for (const [v, message] of cases) {
+      const { code, stderr, result } = await cliAt(start, ["backup", "--backup-prefix", "stale/"], { SCHEDULED_TIME: v });
+      expect(code).toBe(2);
+      expect(result).toEqual({ error: `invalid setting ${message}` });
+      expect(stderr.trim().split("\n").at(-1)).toBe(`error: invalid setting ${message}`);
+    }
+    // The same through the Lambda entry: the event's scheduled time is an environment's.
+    for (const [k, v] of Object.entries({ ...env, BACKUP_PREFIX: "stale/" })) if (v !== undefined) vi.stubEnv(k, v);
+    const { result } = await startingAt(start, () => failure(makeHandler(backupTask)({ task: "backup", scheduledTime: "2016-05-01T12:00:00Z" })));
+    expect(result.message).toBe(`invalid setting ${cases[0][1]}`);
+    expect(await keysUnder("stale/")).toEqual([]);
+
+    // Within the bounds, 24 hours late (the Scheduler's longest retry) and 4 minutes ahead (clock difference), each in its day's tier.
+    // Sunday 31 January 2027, 23:58 in New York, started 24 h 5 min later: that week's weekly copy.
+    const { result: late } = await startingAt("2027-02-02T05:03:00Z", () => runTask(backupTask, { ...env, BACKUP_PREFIX: "bounds/", SCHEDULED_TIME: "2027-02-01T04:58:00Z" }));
+    expect((late as BackupResult).databases[0]).toMatchObject({ ok: true, tier: "weekly", scheduledAt: "2027-02-01T04:58:00.000Z" });
+    // Monday 1 February 2027, 23:58 in New York, on a runner whose clock is 4 minutes behind: February's monthly copy.
+    const { result: early } = await startingAt("2027-02-02T04:54:00Z", () => runTask(backupTask, { ...env, BACKUP_PREFIX: "bounds/", SCHEDULED_TIME: "2027-02-01T23:58:00-05:00" }));
+    expect((early as BackupResult).databases[0]).toMatchObject({ ok: true, tier: "monthly", scheduledAt: "2027-02-02T04:58:00.000Z" });
+  });
+
+  it("reruns a missed backup weeks later with --scheduled-time (README): filed in that time's tier, with a warning line; a future one is refused", async () => {
+    const { code, stderr, result } = await cliAt("2027-02-20T15:00:00Z", ["backup", "--scheduled-time", "2027-02-01T23:58:00-05:00", "--backup-prefix", "rerun/"]);
+    expect(code).toBe(0);
+    const b = (result as unknown as BackupResult).databases[0];
+    expect(b).toMatchObject({ ok: true, tier: "monthly", key: `rerun/monthly/${db.name}/20270220T150000000Z.dump`, scheduledAt: "2027-02-02T04:58:00.000Z" });
+    expect(stderr).toContain("--scheduled-time: 2027-02-02T04:58:00.000Z is 442 h 2 min before the run's start 2027-02-20T15:00:00.000Z: run by hand as that time's scheduled run");
+    const future = await cliAt("2027-02-20T15:00:00Z", ["backup", "--scheduled-time", "2027-03-01T23:58:00-05:00", "--backup-prefix", "rerun/"]);
+    expect(future.code).toBe(2);
+    expect(future.stderr.trim().split("\n").at(-1)).toBe(
+      "error: invalid setting --scheduled-time: 2027-03-02T04:58:00.000Z is after the run's start 2027-02-20T15:00:00.000Z (more than 5 minutes of clock difference); a run is dated by a time that has come",
+    );
+    expect(await keysUnder("rerun/")).toEqual([`rerun/monthly/${db.name}/20270220T150000000Z.dump`, `rerun/monthly/${db.name}/20270220T150000000Z.manifest.json`]);
   });
 });
 

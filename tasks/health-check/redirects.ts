@@ -7,6 +7,7 @@
 import { CookieJar } from "tough-cookie";
 import { redactUrl } from "../lib/url-credentials";
 import { statusMatches } from "./conditions";
+import { storeCookie } from "./cookie-limits";
 import { probe, type BodyNeed, type Probe } from "./probe";
 import type { Endpoint } from "./settings";
 
@@ -53,7 +54,7 @@ export interface ChainProbe extends Probe {
  * the answers set are kept for the run in a jar of its own (tough-cookie's RFC 6265 CookieJar, which
  * decides which URLs each is sent to: domain, path, expiry, public suffixes; Secure ones over https
  * and to loopback hosts, as browsers and curl 7.79+ send them) and sent along, HttpOnly ones
- * included. A loop (the same URL requested again with the same cookies), more than MAX_REDIRECTS
+ * included; oversized cookies are ignored and the excess beyond a browser's count evicted (storeCookie). A loop (the same URL requested again with the same cookies), more than MAX_REDIRECTS
  * redirects or a Location that is no http(s) URL is a failure naming the chain. `secretNames`: the
  * names (lower case) of headers read from headersSecretArn, credentials all.
  */
@@ -91,8 +92,8 @@ export async function probeFollowingRedirects(
     if (p.certificateDaysLeft !== undefined) certificate ??= { certificateDaysLeft: p.certificateDaysLeft, certificateExpiresFirst: p.certificateExpiresFirst, chainLength: p.chainLength };
     const result: ChainProbe = { ...p, ...certificate, redirects };
     const chainText = () => [e.url, ...redirects].map(redactUrl).join(" -> ");
-    // A Set-Cookie that cannot apply to the URL (another domain, a public suffix, malformed) is ignored, as browsers ignore it.
-    for (const line of p.setCookies ?? []) jar.setCookieSync(line, target.href, { ignoreError: true });
+    // Kept as a browser keeps them (storeCookie): one that cannot apply to the URL or is oversized is ignored, the excess evicted.
+    for (const line of p.setCookies ?? []) await storeCookie(jar, line, target.href);
     // A failure after redirects names where it happened.
     if (!p.redirected) return redirects.length ? { ...result, errors: p.errors.map((err) => `${err} (after redirects: ${chainText()})`) } : result;
     let next: URL;

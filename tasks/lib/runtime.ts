@@ -8,6 +8,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
 import { runsOnDemand } from "../catalogue";
+import { parseIsoTime } from "./iso-time";
 import { isSampleRun, publishedMetric, publishedRunMetrics, RUN_METRICS, scheduleIntervalSeconds } from "./metrics";
 
 export { MetricUnit };
@@ -131,15 +132,68 @@ export const SCHEDULER_CONTEXT = [
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
- * SCHEDULED_TIME as a Date: when the schedule ran the task for; undefined when unset (a run by hand).
- * Throws a one-line Error naming the variable on anything but an ISO 8601 time with a zone.
+ * Where a run's scheduled time came from: the environment (SCHEDULED_TIME, as every scheduled run
+ * gets it) or the command line (--scheduled-time, a rerun by hand); errors name it.
  */
-export function scheduledTime(env: Record<string, string | undefined>): Date | undefined {
+export type ScheduledTimeSource = "SCHEDULED_TIME" | "--scheduled-time";
+
+/**
+ * SCHEDULED_TIME as a Date: when the schedule ran the task for; undefined when unset (a run by hand).
+ * Throws a one-line Error naming `given` on anything but an ISO 8601 time with a zone, and on a
+ * time that does not exist (2027-02-29, T24:00: tasks/lib/iso-time.ts parseIsoTime, not rolled over).
+ */
+export function scheduledTime(env: Record<string, string | undefined>, given: ScheduledTimeSource = "SCHEDULED_TIME"): Date | undefined {
   const v = env.SCHEDULED_TIME;
   if (v === undefined || v === "") return undefined;
-  const t = Date.parse(v.trim());
-  if (!ISO_TIME.test(v.trim()) || Number.isNaN(t)) throw new Error(`SCHEDULED_TIME: must be an ISO 8601 time with a zone like 2027-01-31T23:58:00Z, got "${v}"`);
-  return new Date(t);
+  if (!ISO_TIME.test(v.trim())) throw new Error(`${given}: must be an ISO 8601 time with a zone like 2027-01-31T23:58:00Z, got "${v}"`);
+  const t = parseIsoTime(v.trim());
+  if ("problem" in t) throw new Error(`${given}: ${t.problem}`);
+  return t.at;
+}
+
+/**
+ * The longest maximumEventAgeInSeconds a schedule's retry policy may have: 86,400 s (24 h; EventBridge
+ * Scheduler API reference, RetryPolicy). components/scheduled-task.ts refuses a longer one.
+ */
+export const SCHEDULER_MAX_EVENT_AGE_SECONDS = 86_400;
+
+/**
+ * How long after its scheduled time a scheduled run may start, at most: 25 h. The Scheduler delivers
+ * within its retry policy's maximumEventAgeInSeconds (SCHEDULER_MAX_EVENT_AGE_SECONDS at most; the
+ * schedules' flexible time window is OFF), then a Lambda function's asynchronous queue keeps the event
+ * up to 3,600 s (its FunctionEventInvokeConfig) or a Fargate task takes minutes to start: one hour
+ * more covers either. A SCHEDULED_TIME older than that is no scheduled run's (a variable left set
+ * after a rerun by hand, a replayed event) and would file a backup in another day's tier.
+ */
+export const SCHEDULED_RUN_MAX_LATE_SECONDS = SCHEDULER_MAX_EVENT_AGE_SECONDS + 3_600;
+
+/** How far a scheduled time may lie after the run's start: the clocks of the Scheduler and the runner may differ by this (5 min). */
+export const SCHEDULED_TIME_MAX_EARLY_SECONDS = 300;
+
+/**
+ * Whether `at`, a run's scheduled time, can be this run's: at most SCHEDULED_RUN_MAX_LATE_SECONDS
+ * before `startedMs` (ms since the epoch, the run's real start) and at most
+ * SCHEDULED_TIME_MAX_EARLY_SECONDS after it. `given`: where the time came from. From the environment
+ * (SCHEDULED_TIME, as every scheduled run gets it) outside those bounds, or from the command line
+ * (--scheduled-time) after the start, it throws a one-line Error naming it and the start. An older
+ * --scheduled-time is a rerun by hand of a missed run (README "Running tasks by hand"): accepted, the
+ * returned line says so to be logged as a warning; undefined when nothing is to be said.
+ */
+export function checkScheduledTime(at: Date, startedMs: number, given: ScheduledTimeSource): string | undefined {
+  const lateSeconds = (startedMs - at.getTime()) / 1000;
+  const start = new Date(startedMs).toISOString();
+  if (lateSeconds < -SCHEDULED_TIME_MAX_EARLY_SECONDS) {
+    throw new Error(`${given}: ${at.toISOString()} is after the run's start ${start} (more than ${SCHEDULED_TIME_MAX_EARLY_SECONDS / 60} minutes of clock difference); a run is dated by a time that has come`);
+  }
+  if (lateSeconds <= SCHEDULED_RUN_MAX_LATE_SECONDS) return undefined;
+  const minutes = Math.floor(lateSeconds / 60);
+  const ago = `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  if (given === "SCHEDULED_TIME") {
+    throw new Error(
+      `SCHEDULED_TIME: ${at.toISOString()} is ${ago} before the run's start ${start}, more than the ${SCHEDULED_RUN_MAX_LATE_SECONDS / 3600} h a scheduled run can start late (left set from an earlier run?); unset it, or rerun a missed run with --scheduled-time`,
+    );
+  }
+  return `--scheduled-time: ${at.toISOString()} is ${ago} before the run's start ${start}: run by hand as that time's scheduled run`;
 }
 
 /** The moment a run stands for in the schedule: its scheduled time, or its start when run by hand (no SCHEDULED_TIME). */
@@ -225,23 +279,32 @@ export function envJson<T extends z.ZodType>(inner: T) {
  */
 export type OnSuccess = (env: Record<string, string | undefined>, task: string, startedAt: Date) => Promise<void>;
 
-/** Run a task with settings from env; returns its result or throws TaskError with a one-line reason. */
+/**
+ * Run a task with settings from env; returns its result or throws TaskError with a one-line reason.
+ * `options.scheduledTimeGiven`: where SCHEDULED_TIME came from, "--scheduled-time" when the command
+ * line gave it (checkScheduledTime); the environment (a scheduled run's) unless said.
+ */
 export async function runTask<R>(
   task: TaskDefinition<z.ZodType, R>,
   env: Record<string, string | undefined>,
   signal: AbortSignal = new AbortController().signal,
   onSuccess?: OnSuccess,
+  options: { scheduledTimeGiven?: ScheduledTimeSource } = {},
 ): Promise<R> {
   const settings = parseSettings(task.settings, env);
   let runMetrics: string[];
+  let scheduledWarning: string | undefined;
   try {
     runMetrics = publishedRunMetrics(env);
     scheduleIntervalSeconds(env);
-    scheduledTime(env);
+    const given = options.scheduledTimeGiven ?? "SCHEDULED_TIME";
+    const at = scheduledTime(env, given);
+    if (at) scheduledWarning = checkScheduledTime(at, Date.now(), given);
   } catch (err) {
     throw new TaskError(`invalid setting ${oneLine(err)}`);
   }
   const ctx = createContext(task.name, env, signal);
+  if (scheduledWarning) ctx.log.warn(scheduledWarning);
   const started = Date.now();
   // Which time the run is dated by, and how late a scheduled one started.
   if (ctx.scheduledAt) {
