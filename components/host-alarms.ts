@@ -1,5 +1,5 @@
 /**
- * Host and application alarms: a host that fails its EC2 status checks or stops sending them, and
+ * Host and application alarms: a host that fails its EC2 status checks, stops or is terminated, and
  * the guides' "alert at CPU > 80 %, memory > 85 %, disk > 85 %, API response time > 500 ms, error
  * rate > 1 % / 5 %, database connections > 80".
  *
@@ -8,7 +8,8 @@
  * the alarms watch. Applications are watched through their Application Load Balancer metrics.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type * as aws from "@pulumi/aws";
+import * as aws from "@pulumi/aws";
+import { physicalName } from "./naming";
 import { createAlarms, type AlarmSpec, type AlertTopics, type Severity } from "./alarms";
 import { BASIC_MONITORING_MINUTES, type Regime } from "../regime/schema";
 
@@ -62,18 +63,18 @@ export const STATUS_CHECK_PERIOD_SECONDS = 60;
 /**
  * A host's status-check alarm: `StatusCheckFailed` (1 when the system, instance or attached EBS
  * status check fails) at 1 or more in every minute of `statusCheck.minutes`, at
- * `statusCheck.severity`. Missing data breaches: a stopped or terminated instance, or a wrong
- * instance id, sends no status checks at all, and its CPU, memory and disk alarms (missing data
- * "missing") then keep their last state, so without this nothing pages when a host is gone. A stop
- * on purpose is silenced by a mute or maintenance window on the alarm, or by removing the host.
+ * `statusCheck.severity`. Missing data is missing, as AWS advises for EC2 metrics (CloudWatch user
+ * guide, "Configuring how CloudWatch alarms treat missing data": EC2's metric reports can pause while
+ * the instance is healthy): a host that is stopped or terminated sends no status checks, and
+ * hostStoppedAlarm pages that instead.
  */
 export function statusCheckAlarm(h: HostSpec): AlarmSpec {
   return {
     resource: `host-${h.name}`,
     metric: "status-check",
     severity: h.statusCheck.severity,
-    runbook: `${h.name} (${h.instanceId}) failed an EC2 status check, or sent none, for ${h.statusCheck.minutes} min: it may be stopped, terminated, unreachable or on failing hardware. Check the instance's state and status checks in the EC2 console (aws ec2 describe-instance-status --instance-ids ${h.instanceId} --include-all-instances); a failed system check: stop and start it to move it to other hardware; a failed instance check: look at its console output (aws ec2 get-console-output) for a full disk, kernel panic or bad network configuration; reboot if it stays unreachable.`,
-    treatMissingData: "breaching",
+    runbook: `${h.name} (${h.instanceId}) failed an EC2 status check for ${h.statusCheck.minutes} min: unreachable, or on failing hardware. Check its status checks in the EC2 console (aws ec2 describe-instance-status --instance-ids ${h.instanceId} --include-all-instances); a failed system check: stop and start it to move it to other hardware; a failed instance check: look at its console output (aws ec2 get-console-output) for a full disk, kernel panic or bad network configuration; reboot if it stays unreachable.`,
+    treatMissingData: "missing",
     args: {
       namespace: "AWS/EC2",
       metricName: "StatusCheckFailed",
@@ -84,6 +85,65 @@ export function statusCheckAlarm(h: HostSpec): AlarmSpec {
       comparisonOperator: "GreaterThanOrEqualToThreshold",
       threshold: 1,
     },
+  };
+}
+
+/** EC2 instance states that take a host out of service ("EC2 Instance State-change Notification" events, EC2 user guide, "Amazon EC2 instance state changes"). */
+export const HOST_DOWN_STATES = ["stopping", "stopped", "shutting-down", "terminated"] as const;
+/** Window of a host-stopped alarm: one state-change event in a minute. */
+export const HOST_STOPPED_WINDOW = { period: 60, evaluationPeriods: 1 } as const;
+/** Days a host-stopped event stays in its queue, for the runbook (SQS's longest retention: 14 days). */
+const HOST_STOPPED_QUEUE_RETENTION_SECONDS = 14 * 86400;
+
+/**
+ * Pages when a host stops or is terminated (a stop by hand, a scheduled retirement, a spot
+ * interruption, a shutdown from inside): an EventBridge rule per host on its "EC2 Instance
+ * State-change Notification" events in HOST_DOWN_STATES, delivered to an SQS queue of its own (kept
+ * 14 days, the runbook reads when), and an alarm `<regime>-host-<name>-stopped-<severity>` on the
+ * rule's `Invocations` (AWS/Events, RuleName; free) at `statusCheck.severity`, as the
+ * association-failure watch does (components/association-failures.ts says why a queue and
+ * `Invocations`). One a host, named like its other alarms, so a mute or maintenance window that
+ * selects the host's alarms covers its planned stop. A stopped host sends no data at all: its metric
+ * alarms cannot see it without treating missing data as breaching, which pages healthy hosts when
+ * EC2's reports pause. Events of the stack's own region.
+ */
+export function hostStoppedAlarm(name: string, args: Pick<HostAlarmsArgs, "regime" | "tags">, h: HostSpec, parent: pulumi.Resource): AlarmSpec {
+  const tags = args.tags ?? {};
+  const id = `${name}-${h.name}-stopped`;
+  const ruleName = physicalName(`${args.regime}-host-${h.name}-stopped`, 64);
+  const rule = new aws.cloudwatch.EventRule(
+    id,
+    {
+      name: ruleName,
+      description: `${args.regime}: host ${h.name} (${h.instanceId}) stopping, stopped or terminated`,
+      eventPattern: JSON.stringify({ source: ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"], detail: { "instance-id": [h.instanceId], state: [...HOST_DOWN_STATES] } }),
+      tags,
+    },
+    { parent },
+  );
+  const queueName = physicalName(`${args.regime}-host-${h.name}-stopped`, 80);
+  const queue = new aws.sqs.Queue(id, { name: queueName, sqsManagedSseEnabled: true, messageRetentionSeconds: HOST_STOPPED_QUEUE_RETENTION_SECONDS, tags }, { parent });
+  new aws.sqs.QueuePolicy(
+    id,
+    {
+      queueUrl: queue.url,
+      policy: pulumi.all([queue.arn, rule.arn]).apply(([queueArn, ruleArn]) =>
+        JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Sid: "StateChangesFromTheRule", Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sqs:SendMessage", Resource: queueArn, Condition: { ArnEquals: { "aws:SourceArn": ruleArn } } }],
+        }),
+      ),
+    },
+    { parent },
+  );
+  new aws.cloudwatch.EventTarget(id, { rule: rule.name, arn: queue.arn }, { parent });
+  return {
+    resource: `host-${h.name}`,
+    metric: "stopped",
+    severity: h.statusCheck.severity,
+    runbook: `${h.name} (${h.instanceId}) is stopping, stopped or terminated. Its state-change events wait in the SQS queue ${queueName} (14 days). Start it again (aws ec2 start-instances --instance-ids ${h.instanceId}), or, if it was replaced, put the new instance id in hosts[].instanceId; a stop on purpose belongs in a maintenance window or mute.`,
+    treatMissingData: "notBreaching",
+    args: { namespace: "AWS/Events", metricName: "Invocations", dimensions: { RuleName: rule.name }, statistic: "Sum", ...HOST_STOPPED_WINDOW, comparisonOperator: "GreaterThanOrEqualToThreshold", threshold: 1 },
   };
 }
 
@@ -155,6 +215,7 @@ export class HostAlarms extends pulumi.ComponentResource {
     }
 
     for (const h of args.hosts) add(statusCheckAlarm(h));
+    for (const h of args.hosts) add(hostStoppedAlarm(name, args, h, this));
 
     for (const a of args.applications) {
       const lb = { LoadBalancer: a.loadBalancer, ...(a.targetGroup ? { TargetGroup: a.targetGroup } : {}) };

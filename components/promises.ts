@@ -23,7 +23,7 @@ import { archiveBucketPrefix, archiveLifecycleRules, archiveRetention, archiveWr
 import { databaseSchedules, DB_HEALTH_WARNING_SEVERITY, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
 import { BURN_ALERTS, burnAlarmFailures, endpointsSetting, errorBudgetMinutes, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
-import { STATUS_CHECK_PERIOD_SECONDS, statusCheckAlarm } from "./host-alarms";
+import { HOST_STOPPED_WINDOW, STATUS_CHECK_PERIOD_SECONDS, statusCheckAlarm } from "./host-alarms";
 import { fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
 import { FILE_BACKUP_ROOT, FILE_BACKUP_TIMEOUT_SECONDS, fileBackupPrefix } from "../regime/file-backups";
 import { physicalName } from "./naming";
@@ -338,17 +338,28 @@ export function declaredFromRegime(r: Regime): Declared {
     });
   }
 
-  // components/host-alarms.ts: a host that fails a status check or sends none (stopped, terminated).
+  // components/host-alarms.ts: a host that fails a status check, and one that stops or is terminated
+  // (its state-change event through an EventBridge rule of its own).
   for (const h of r.hosts) {
     const a = statusCheckAlarm(h);
+    const key = `hosts[${h.name}].statusCheck`;
     d.alarms.push({
-      key: `hosts[${h.name}].statusCheck`,
+      key,
       name: alarmName(r.name, a),
       window: { period: STATUS_CHECK_PERIOD_SECONDS, evaluationPeriods: h.statusCheck.minutes },
       checkIntervalSeconds: 0,
       severity: h.statusCheck.severity,
       components: [`${r.name}-monitoring`],
-      promiseText: `${h.statusCheck.severity} page when host ${h.name} fails an EC2 status check or stops sending them for ${h.statusCheck.minutes} min`,
+      promiseText: `${h.statusCheck.severity} page when host ${h.name} fails an EC2 status check for ${h.statusCheck.minutes} min`,
+    });
+    d.alarms.push({
+      key,
+      name: alarmName(r.name, { resource: `host-${h.name}`, metric: "stopped", severity: h.statusCheck.severity }),
+      window: { ...HOST_STOPPED_WINDOW },
+      checkIntervalSeconds: 0,
+      severity: h.statusCheck.severity,
+      components: [`${r.name}-monitoring`],
+      promiseText: `${h.statusCheck.severity} page when host ${h.name} stops or is terminated`,
     });
   }
 

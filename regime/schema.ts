@@ -422,13 +422,13 @@ export const hostSchema = z
     diskPath: z.string().startsWith("/").default("/").describe("mount point whose disk use is alarmed on"),
     statusCheck: z
       .object({
-        severity: severity.default("P1").describe("severity of the page when the instance fails a status check or stops reporting them"),
+        severity: severity.default("P1").describe("severity of the page when the instance fails a status check, stops or is terminated"),
         minutes: z.number().int().min(1).max(60).default(2).describe("minutes the failure must hold before the page (EC2 sends StatusCheckFailed every minute)"),
       })
       .strict()
       .default({ severity: "P1", minutes: 2 })
       .describe(
-        "EC2 status checks (StatusCheckFailed: system, instance and attached EBS checks, every minute at no charge): pages when one fails, and when the instance sends none (stopped, terminated or the id is wrong), which the CPU, memory and disk alarms do not see",
+        "EC2 status checks (StatusCheckFailed: system, instance and attached EBS checks, every minute at no charge) page when one fails for minutes; the instance's state-change events page when it stops or is terminated, which its CPU, memory and disk alarms do not see (a stopped host sends no data)",
       ),
     detailedMonitoring: z
       .boolean()
@@ -521,7 +521,7 @@ export const regimeSchema = z
     databases: z.array(databaseSchema).prefault([]).describe("PostgreSQL databases: backups, verification, restore drills, vacuum, purge and health checks"),
     redis: z.array(redisSchema).default([]).describe("Redis servers (cache, Celery broker) checked on a schedule: memory, evictions, hit rate, persistence, queue lengths"),
     endpoints: endpointsSchema.optional().describe("HTTP(S) health checks of the services (seed 000: verify health endpoints); unset: none"),
-    hosts: z.array(hostSchema).default([]).describe("EC2 instances with status-check, CPU, memory and disk alarms"),
+    hosts: z.array(hostSchema).default([]).describe("EC2 instances with status-check, stopped, CPU, memory and disk alarms"),
     applications: z.array(applicationSchema).default([]).describe("applications behind an Application Load Balancer: 5xx error rate and response time alarms"),
     logs: logsSchemaAt("logs.")
       .default({ hostGroups: [] })

@@ -60,10 +60,8 @@ async function planOf(slug: string) {
   const regimeName = resources.find((r) => r.type === "regime:index:MaintenanceRegime")!.name;
   for (const a of [...of("aws:cloudwatch/metricAlarm:MetricAlarm"), ...of("aws:cloudwatch/compositeAlarm:CompositeAlarm")]) expect(a.tags?.Regime, a.name ?? a.alarmName).toBe(regimeName);
   // An alarm that counts missing data as breaching watches from its job's watch start (the plan's
-  // mocked creation date): none pages at the first `pulumi up` (components/alarms.ts watchGate). A
-  // host's status-check alarm reads EC2's metric, sent every minute since the instance started: no
-  // gate, a host that sends none when the alarm is created is gone and pages.
-  for (const a of of("aws:cloudwatch/metricAlarm:MetricAlarm").filter((x) => x.treatMissingData === "breaching" && x.metricName !== "StatusCheckFailed")) {
+  // mocked creation date): none pages at the first `pulumi up` (components/alarms.ts watchGate).
+  for (const a of of("aws:cloudwatch/metricAlarm:MetricAlarm").filter((x) => x.treatMissingData === "breaching")) {
     expect((a.metricQueries as { id: string; expression?: string }[] | undefined)?.find((q) => q.id === "watched")?.expression, a.name).toMatch(/^IF\(EPOCH\(\w+\) < 1767225600, 1, /);
   }
   // No config value widens a policy: no * or ? in any Resource or condition value but where AWS requires one.

@@ -1,9 +1,10 @@
 /**
- * A host that fails an EC2 status check, or is gone (stopped, terminated, a wrong instance id), pages
- * at hosts[].statusCheck.severity after statusCheck.minutes. Its CPU, memory and disk alarms treat
- * missing data as missing and keep their last state when the instance sends nothing; the status-check
- * alarm treats it as breaching, so a host that stops reporting pages. The plan's Promises section
- * states the time to the page, and bad settings are refused on their key.
+ * A host that fails an EC2 status check pages at hosts[].statusCheck.severity after
+ * statusCheck.minutes; one that stops or is terminated pages at the same severity through its
+ * state-change event (an EventBridge rule of its own, a queue that keeps the events, an alarm on the
+ * rule's Invocations named like the host's other alarms). The status-check alarm treats missing data as missing, as AWS advises for
+ * EC2 metrics: a pause in EC2's reports does not page a healthy host. The plan's Promises section
+ * states both times to the page, and bad settings are refused on their key.
  */
 import { describe, expect, it } from "vitest";
 import { validateRegime } from "../regime/load";
@@ -17,21 +18,20 @@ const { resources } = setupMocks();
 const host = (name: string, over: Record<string, unknown> = {}) => ({ name, instanceId: "i-0123456789abcdef0", ...over });
 const FROM = new Date("2026-12-01T00:00:00Z");
 const T = 1_800_000_000;
-/** One StatusCheckFailed (and CPUUtilization) point a minute from `from` for `minutes`, failing where `failed(minute)`. */
+/** One StatusCheckFailed point a minute from `from` for `count` minutes, failing where `failed(minute)`. */
 const minutes = (from: number, count: number, failed: (m: number) => boolean): DataPoint[] =>
-  Array.from({ length: count }, (_, m) => [
-    { metricName: "StatusCheckFailed", at: from + m * 60 + 5, value: failed(m) ? 1 : 0 },
-    { metricName: "CPUUtilization", at: from + m * 60 + 5, value: 20 },
-  ]).flat();
+  Array.from({ length: count }, (_, m) => ({ metricName: "StatusCheckFailed", at: from + m * 60 + 5, value: failed(m) ? 1 : 0 }));
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const inputs = (type: string) => resources.filter((r) => r.type === type).map((r) => r.inputs as Record<string, any>);
 
-describe("host status checks", () => {
-  it("pages when the checks fail for statusCheck.minutes or stop arriving; one failed minute, or a healthy host, does not", async () => {
+describe("host status checks and state changes", () => {
+  it("the status-check alarm pages when the checks fail for statusCheck.minutes; one failed minute, a healthy host, or a pause in EC2's reports does not", async () => {
     const { HostAlarms } = await import("../components/host-alarms");
     const r = validateRegime({ name: "prod", hosts: [host("app-1"), host("db-1", { instanceId: "i-0fedcba9876543210", statusCheck: { severity: "P0", minutes: 5 } })] });
-    const h = new HostAlarms("hosts", { regime: "prod", hosts: r.hosts, applications: [], databases: [], alarmTopics: mockTopics("prod") });
+    const h = new HostAlarms("prod-monitoring", { regime: "prod", hosts: r.hosts, applications: [], databases: [], alarmTopics: mockTopics("prod") });
     await waitFor(h.alarmNames);
     const app = alarmInputs(resources, "prod-host-app-1-status-check-P1");
-    expect(app).toMatchObject({ namespace: "AWS/EC2", metricName: "StatusCheckFailed", dimensions: { InstanceId: "i-0123456789abcdef0" }, period: 60, evaluationPeriods: 2, treatMissingData: "breaching" });
+    expect(app).toMatchObject({ namespace: "AWS/EC2", metricName: "StatusCheckFailed", dimensions: { InstanceId: "i-0123456789abcdef0" }, period: 60, evaluationPeriods: 2, treatMissingData: "missing" });
     const db = alarmInputs(resources, "prod-host-db-1-status-check-P0");
     expect(db).toMatchObject({ dimensions: { InstanceId: "i-0fedcba9876543210" }, evaluationPeriods: 5 });
 
@@ -39,23 +39,45 @@ describe("host status checks", () => {
     expect(evaluateAlarm(app, minutes(T, 10, () => false), at, "OK")).toBe("OK");
     expect(evaluateAlarm(app, minutes(T, 10, (m) => m === 9), at, "OK")).toBe("OK");
     expect(evaluateAlarm(app, minutes(T, 10, (m) => m >= 8), at, "OK")).toBe("ALARM");
-    // Two failed minutes are not enough for db-1's five.
     expect(evaluateAlarm(db, minutes(T, 10, (m) => m >= 8), at, "OK")).toBe("OK");
     expect(evaluateAlarm(db, minutes(T, 10, (m) => m >= 5), at, "OK")).toBe("ALARM");
-
-    // Stopped at minute 8: no more points. The CPU alarm keeps its OK; the status-check alarm pages.
-    const stopped = minutes(T, 8, () => false);
-    expect(evaluateAlarm(alarmInputs(resources, "prod-host-app-1-cpu-P1"), stopped, T + 20 * 60, "OK")).not.toBe("ALARM");
-    expect(evaluateAlarm(app, stopped, at, "OK")).toBe("ALARM");
-    expect(evaluateAlarm(app, stopped, T + 9 * 60, "OK")).toBe("OK");
+    // EC2's reports pause for 3 minutes on a healthy host: no page.
+    expect(evaluateAlarm(app, minutes(T, 7, () => false), at, "OK")).not.toBe("ALARM");
   });
 
-  it("the plan promises the page, from what is provisioned: one check interval of the window and CloudWatch's evaluation", () => {
+  it("a stopped or terminated host pages at its severity: a rule a host on its state-change events, its queue and an alarm on the rule's Invocations named like its other alarms", async () => {
+    const rules = inputs("aws:cloudwatch/eventRule:EventRule").filter((x) => /^prod-host-.*-stopped$/.test(String(x.name)));
+    expect(rules.map((x) => [x.name, JSON.parse(x.eventPattern)])).toEqual([
+      ["prod-host-app-1-stopped", { source: ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"], detail: { "instance-id": ["i-0123456789abcdef0"], state: ["stopping", "stopped", "shutting-down", "terminated"] } }],
+      ["prod-host-db-1-stopped", { source: ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"], detail: { "instance-id": ["i-0fedcba9876543210"], state: ["stopping", "stopped", "shutting-down", "terminated"] } }],
+    ]);
+    const queues = inputs("aws:sqs/queue:Queue").filter((x) => /^prod-host-.*-stopped$/.test(String(x.name)));
+    expect(queues.map((q) => [q.name, q.messageRetentionSeconds, q.sqsManagedSseEnabled])).toEqual([
+      ["prod-host-app-1-stopped", 1209600, true],
+      ["prod-host-db-1-stopped", 1209600, true],
+    ]);
+    const targets = inputs("aws:cloudwatch/eventTarget:EventTarget").filter((t) => /^prod-host-.*-stopped$/.test(String(t.rule)));
+    expect(targets.map((t) => t.rule).sort()).toEqual(["prod-host-app-1-stopped", "prod-host-db-1-stopped"]);
+    const policy = JSON.parse(inputs("aws:sqs/queuePolicy:QueuePolicy").find((p) => String(p.policy).includes("StateChangesFromTheRule"))!.policy);
+    expect(policy.Statement[0]).toMatchObject({ Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sqs:SendMessage" });
+
+    const stopped = alarmInputs(resources, "prod-host-app-1-stopped-P1");
+    expect(stopped).toMatchObject({ namespace: "AWS/Events", metricName: "Invocations", dimensions: { RuleName: "prod-host-app-1-stopped" }, treatMissingData: "notBreaching" });
+    expect(stopped.alarmActions).toEqual(["arn:aws:sns:us-east-1:123456789012:prod-P1"]);
+    expect(alarmInputs(resources, "prod-host-db-1-stopped-P0").alarmActions).toEqual(["arn:aws:sns:us-east-1:123456789012:prod-P0"]);
+    // The stop event arrives: the next evaluation pages; no event: OK.
+    expect(evaluateAlarm(stopped, [{ metricName: "Invocations", at: T + 30, value: 1 }], T + 60, "OK")).toBe("ALARM");
+    expect(evaluateAlarm(stopped, [], T + 60, "OK")).toBe("OK");
+  });
+
+  it("the plan promises both pages, from what is provisioned", () => {
     const r = validateRegime({ name: "prod", hosts: [host("app-1"), host("db-1", { statusCheck: { severity: "P0", minutes: 5 } })] });
     const lines = checkPromises(r, FROM).promises.filter((p) => p.key.endsWith(".statusCheck"));
     expect(lines.map((p) => `${p.key} ${p.status} ${p.promise}: ${p.figure}`)).toEqual([
-      "hosts[app-1].statusCheck held P1 page when host app-1 fails an EC2 status check or stops sending them for 2 min: paged at most 3 min after the fault",
-      "hosts[db-1].statusCheck held P0 page when host db-1 fails an EC2 status check or stops sending them for 5 min: paged at most 6 min after the fault",
+      "hosts[app-1].statusCheck held P1 page when host app-1 fails an EC2 status check for 2 min: paged at most 3 min after the fault",
+      "hosts[app-1].statusCheck held P1 page when host app-1 stops or is terminated: paged at most 2 min after the fault",
+      "hosts[db-1].statusCheck held P0 page when host db-1 fails an EC2 status check for 5 min: paged at most 6 min after the fault",
+      "hosts[db-1].statusCheck held P0 page when host db-1 stops or is terminated: paged at most 2 min after the fault",
     ]);
   });
 

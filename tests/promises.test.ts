@@ -878,6 +878,7 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held endpoints.checks[web].failuresBeforeAlarm: paged at most 7 min after the fault",
       "held logs.hostGroups[app].schedule: paged at most 6 min after the fault",
       "held hosts[app-1].statusCheck: paged at most 3 min after the fault",
+      "held hosts[app-1].statusCheck: paged at most 2 min after the fault",
       "held alerting.P0: 2 subscriptions (email oncall@example.com, sms +15555550100)",
       "held alerting.P1: 1 subscription (email oncall@example.com)",
       "held alerting.P2: 1 subscription (email devops@example.com)",
