@@ -59,8 +59,18 @@ export const teamsChannelSchema = z
   })
   .strict();
 
-/** The chat service whose incoming webhook `url` is, or undefined for any other URL. */
-export function chatWebhookService(url: string): "Slack" | "Microsoft Teams" | "Discord" | undefined {
+export type ChatWebhookService = "Slack" | "GovSlack" | "Microsoft Teams" | "Microsoft Teams Workflows" | "Google Chat" | "Discord";
+
+/**
+ * The chat service whose incoming webhook `url` is, or undefined for any other URL. Known by host (and
+ * path where the host serves more than webhooks): Slack `hooks.slack.com`, GovSlack
+ * `hooks.slack-gov.com`, Teams connectors `*.webhook.office.com` and `outlook.office(365).com/webhook…`,
+ * Teams Workflows (Power Automate, which replaces the retired connectors) `*.logic.azure.com/workflows/…`
+ * and `*.environment.api.powerplatform.com/…/workflows/…`, Google Chat `chat.googleapis.com/v1/spaces/…`,
+ * Discord `discord.com/api/webhooks/…`. Self-hosted chat (Mattermost, Rocket.Chat) has no host of its own
+ * and is not told apart: it fails the same way, unseen here.
+ */
+export function chatWebhookService(url: string): ChatWebhookService | undefined {
   let u: URL;
   try {
     u = new URL(url);
@@ -70,6 +80,10 @@ export function chatWebhookService(url: string): "Slack" | "Microsoft Teams" | "
   const host = u.hostname.toLowerCase().replace(/\.$/, "");
   const path = u.pathname.toLowerCase();
   if (host === "hooks.slack.com") return "Slack";
+  if (host === "hooks.slack-gov.com") return "GovSlack";
+  if (host.endsWith(".logic.azure.com") && /^\/workflows\//.test(path)) return "Microsoft Teams Workflows";
+  if (host.endsWith(".environment.api.powerplatform.com")) return "Microsoft Teams Workflows"; // /powerautomate/automations/direct/workflows/…
+  if (host === "chat.googleapis.com" && /^\/v1\/spaces\//.test(path)) return "Google Chat";
   if (host === "webhook.office.com" || host.endsWith(".webhook.office.com")) return "Microsoft Teams";
   if ((host === "outlook.office.com" || host === "outlook.office365.com") && /^\/webhook(b2)?\//.test(path)) return "Microsoft Teams";
   if (/^(www\.|canary\.|ptb\.)?discord(app)?\.com$/.test(host) && /^\/api(\/v\d+)?\/webhooks\//.test(path)) return "Discord"; // /api/v10/webhooks/…: a versioned path, same webhook
@@ -86,6 +100,9 @@ export function chatWebhookProblem(url: string, at: string): string | undefined 
   const never = "SNS posts its own JSON and a subscription confirmation to an https endpoint, so no alert would ever arrive";
   if (service === "Slack") return `is a Slack incoming webhook: ${never}; use ${at}.slack: [{ workspaceId: T…, channelId: C… }] (AWS Chatbot) instead`;
   if (service === "Microsoft Teams") return `is a Microsoft Teams webhook: ${never}; use ${at}.teams: [{ teamId, channelId, tenantId }] (AWS Chatbot) instead`;
+  if (service === "Microsoft Teams Workflows") return `is a Microsoft Teams Workflows (Power Automate) webhook: ${never}; use ${at}.teams: [{ teamId, channelId, tenantId }] (AWS Chatbot) instead`;
+  if (service === "GovSlack") return `is a GovSlack incoming webhook: ${never}, and AWS Chatbot's Slack is slack.com workspaces; subscribe a relay that reformats the alarm for GovSlack (its own https URL), or use ${at}.email instead`;
+  if (service === "Google Chat") return `is a Google Chat webhook: ${never}, and AWS Chatbot has no Google Chat; subscribe a relay that reformats the alarm for Google Chat (its own https URL), or use ${at}.slack or ${at}.teams instead`;
   return `is a Discord webhook: ${never}, and AWS Chatbot has no Discord; subscribe a relay that reformats the alarm for Discord (its own https URL), or use ${at}.slack or ${at}.teams instead`;
 }
 

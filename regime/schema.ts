@@ -64,7 +64,7 @@ const channels = (sev: (typeof SEVERITIES)[number]) =>
         )
         .superRefine(uniqueValues("webhook"), ALWAYS)
         .default([])
-        .describe("https endpoints (PagerDuty, Opsgenie, a relay) SNS posts each alarm to as its own JSON; not Slack, Teams or Discord webhooks (use slack or teams)"),
+        .describe("https endpoints (PagerDuty, Opsgenie, a relay) SNS posts each alarm to as its own JSON; not Slack, GovSlack, Teams (connector or Workflows), Google Chat or Discord webhooks (use slack or teams)"),
       slack: z
         .array(slackChannelSchema)
         .superRefine(uniqueBy<SlackChannel>("channelId", "Slack channel", slackChannelKey), ALWAYS)

@@ -191,14 +191,18 @@ describe("config refusals", () => {
     ["an old Teams webhook", "https://outlook.office.com/webhook/abc/IncomingWebhook/def/ghi", "P2", "alerting.P2.https[0]: is a Microsoft Teams webhook: SNS posts its own JSON and a subscription confirmation to an https endpoint, so no alert would ever arrive; use alerting.P2.teams: [{ teamId, channelId, tenantId }] (AWS Chatbot) instead"],
     ["a Discord webhook with an API version in its path", "https://discordapp.com/api/v10/webhooks/123/abc", "P3", "alerting.P3.https[0]: is a Discord webhook: SNS posts its own JSON and a subscription confirmation to an https endpoint, so no alert would ever arrive, and AWS Chatbot has no Discord; subscribe a relay that reformats the alarm for Discord (its own https URL), or use alerting.P3.slack or alerting.P3.teams instead"],
     ["a Discord webhook", "https://discord.com/api/webhooks/123/abc", "P3", "alerting.P3.https[0]: is a Discord webhook: SNS posts its own JSON and a subscription confirmation to an https endpoint, so no alert would ever arrive, and AWS Chatbot has no Discord; subscribe a relay that reformats the alarm for Discord (its own https URL), or use alerting.P3.slack or alerting.P3.teams instead"],
+    ["a Google Chat webhook", "https://chat.googleapis.com/v1/spaces/AAAAxyz/messages?key=k&token=t", "P0", "alerting.P0.https[0]: is a Google Chat webhook: SNS posts its own JSON and a subscription confirmation to an https endpoint, so no alert would ever arrive, and AWS Chatbot has no Google Chat; subscribe a relay that reformats the alarm for Google Chat (its own https URL), or use alerting.P0.slack or alerting.P0.teams instead"],
+    ["a Teams Workflows webhook (Logic Apps host)", "https://prod-27.westus.logic.azure.com:443/workflows/abc123/triggers/manual/paths/invoke?api-version=2016-06-01&sp=x&sv=1.0&sig=y", "P1", "alerting.P1.https[0]: is a Microsoft Teams Workflows (Power Automate) webhook: SNS posts its own JSON and a subscription confirmation to an https endpoint, so no alert would ever arrive; use alerting.P1.teams: [{ teamId, channelId, tenantId }] (AWS Chatbot) instead"],
+    ["a Teams Workflows webhook (Power Platform host)", "https://default0123abcd.45.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/abc123/triggers/manual/paths/invoke?api-version=1&sig=y", "P2", "alerting.P2.https[0]: is a Microsoft Teams Workflows (Power Automate) webhook: SNS posts its own JSON and a subscription confirmation to an https endpoint, so no alert would ever arrive; use alerting.P2.teams: [{ teamId, channelId, tenantId }] (AWS Chatbot) instead"],
+    ["a GovSlack incoming webhook", "https://hooks.slack-gov.com/services/T000/B000/XXXX", "P2", "alerting.P2.https[0]: is a GovSlack incoming webhook: SNS posts its own JSON and a subscription confirmation to an https endpoint, so no alert would ever arrive, and AWS Chatbot's Slack is slack.com workspaces; subscribe a relay that reformats the alarm for GovSlack (its own https URL), or use alerting.P2.email instead"],
   ])("%s in https is refused with the key to use instead, without repeating the URL", async (_label, url, sev, line) => {
     const lines = await problems({ [sev]: { https: [url] } });
     expect(lines).toEqual([line]);
     expect(lines[0]).not.toContain(new URL(url).pathname);
   });
 
-  it("a paging service's https endpoint is still accepted", async () => {
-    expect(await problems({ P0: { https: ["https://events.pagerduty.com/integration/abc/enqueue", "https://api.opsgenie.com/v1/json/cloudwatch?apiKey=x"] } })).toEqual([]);
+  it("a paging service's https endpoint is still accepted, and so is a Logic App that is not a workflow trigger path", async () => {
+    expect(await problems({ P0: { https: ["https://events.pagerduty.com/integration/abc/enqueue", "https://api.opsgenie.com/v1/json/cloudwatch?apiKey=x", "https://relay.westus.logic.azure.com/sns"] } })).toEqual([]);
   });
 
   it("every bad id is named on its own line, next to the other problems", async () => {
