@@ -9,13 +9,15 @@
  * `verified` is true / false / null as tasks/lib/verification.ts defines it. `drilled`: the newest
  * passing restore drill that restored that backup ({ drillStartedAt, restoreSeconds, rtoMinutes },
  * from the drill records, lib/drill-record.ts), null when no passing drill restored it; absent when
- * the database's drill records could not be read (warned on stderr). A database no drill has passed
- * for is named on stderr: `no restore drill has passed for <db>`.
+ * the database's drill records could not be read (warned on stderr). `failedDrill`: present when the
+ * newest drill of that backup failed ({ drillStartedAt, error }, its first error line); the table's
+ * DRILL column then reads `failed <time>: <error>`, before the passing drill if one restored it
+ * earlier. A database no drill has passed for is named on stderr: `no restore drill has passed for <db>`.
  */
 import { z } from "zod";
 import { storageSettings } from "./lib/backup-common";
 import { backupsOf, databasesWithBackups, noSuchDatabase, type BackupEntry } from "./lib/backup-listing";
-import { passedDrills, restoreTime, type DrillRecord } from "./lib/drill-record";
+import { drillError, drillRecords, restoreTime, type DrillRecord } from "./lib/drill-record";
 import { defineTask, oneLine, optionsToEnv, TaskError } from "./lib/runtime";
 import { s3Client } from "./lib/s3";
 
@@ -27,8 +29,11 @@ const settings = z
   })
   .transform((s) => ({ ...s, env: Object.fromEntries(Object.entries(s).filter(([, v]) => typeof v === "string")) as Record<string, string | undefined> }));
 
-/** A backup as listed: its entry and the newest passing drill that restored it. */
-export type ListedBackup = BackupEntry & { drilled?: Pick<DrillRecord, "drillStartedAt" | "restoreSeconds" | "rtoMinutes"> | null };
+/** A backup as listed: its entry, the newest passing drill that restored it, and its newest drill when that one failed. */
+export type ListedBackup = BackupEntry & {
+  drilled?: Pick<DrillRecord, "drillStartedAt" | "restoreSeconds" | "rtoMinutes"> | null;
+  failedDrill?: { drillStartedAt: string; error: string };
+};
 
 export interface ListBackupsResult {
   backups: ListedBackup[];
@@ -50,9 +55,10 @@ function size(bytes: number): string {
 export function backupTable(backups: ListedBackup[]): string {
   if (backups.length === 0) return "no backups";
   const time = (t: string) => t.replace("T", " ").replace(/\.\d+Z$/, "Z");
-  const drilled = (b: ListedBackup) => (b.drilled === undefined ? "?" : b.drilled === null ? "-" : `${time(b.drilled.drillStartedAt)} (${restoreTime(b.drilled)})`);
+  const passed = (b: ListedBackup) => (b.drilled === undefined ? "?" : b.drilled === null ? "-" : `${time(b.drilled.drillStartedAt)} (${restoreTime(b.drilled)})`);
+  const drilled = (b: ListedBackup) => (b.failedDrill ? `failed ${time(b.failedDrill.drillStartedAt)}: ${b.failedDrill.error}${b.drilled ? `; passed ${passed(b)}` : ""}` : passed(b));
   const rows = [
-    ["DATABASE", "TIER", "TAKEN (UTC)", "SIZE", "VERIFIED", "DRILL-RESTORED (UTC)", "KEY"],
+    ["DATABASE", "TIER", "TAKEN (UTC)", "SIZE", "VERIFIED", "DRILL (UTC)", "KEY"],
     ...backups.map((b) => [b.database, b.tier, time(b.startedAt), size(b.sizeBytes), b.verified === null ? "-" : b.verified ? "yes" : "FAILED", drilled(b), b.key]),
   ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
@@ -72,15 +78,20 @@ export const listBackupsTask = defineTask({
       const entries = await backupsOf(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id);
       let drills: DrillRecord[] | undefined;
       try {
-        drills = await passedDrills(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id);
-        if (entries.length && drills.length === 0) notes.push(`no restore drill has passed for ${id}`);
+        drills = await drillRecords(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id);
+        if (entries.length && !drills.some((r) => r.outcome === "passed")) notes.push(`no restore drill has passed for ${id}`);
       } catch (err) {
         notes.push(`drill records of ${id} not read: ${oneLine(err)}`);
       }
       for (const e of entries) {
-        // Newest drill first: the first that restored this backup.
-        const d = drills?.find((r) => r.backupKey === e.key);
-        backups.push({ ...e, ...(drills ? { drilled: d ? { drillStartedAt: d.drillStartedAt, restoreSeconds: d.restoreSeconds, rtoMinutes: d.rtoMinutes } : null } : {}) });
+        // Newest drill first: the first passing one that restored this backup, and the newest of it when that failed.
+        const d = drills?.find((r) => r.backupKey === e.key && r.outcome === "passed");
+        const newest = drills?.find((r) => r.backupKey === e.key);
+        backups.push({
+          ...e,
+          ...(drills ? { drilled: d ? { drillStartedAt: d.drillStartedAt, restoreSeconds: d.restoreSeconds, rtoMinutes: d.rtoMinutes } : null } : {}),
+          ...(newest?.outcome === "failed" ? { failedDrill: { drillStartedAt: newest.drillStartedAt, error: drillError(newest) } } : {}),
+        });
       }
     }
     if (s.LIST_DATABASE && backups.length === 0) throw new TaskError(await noSuchDatabase(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, s.LIST_DATABASE));

@@ -12,7 +12,9 @@
  * What the drills proved: the run names the last passing restore drill of the database (when, which
  * backup, its restore time against the RTO) from the drill records in the vault, and whether the
  * backup chosen is that one, newer (verified at most, never drill-restored) or older
- * (lib/drill-record.ts drillStanding); `no restore drill has passed for <db>` when none has. Records
+ * (lib/drill-record.ts drillStanding); `no restore drill has passed for <db>` when none has. A drill
+ * that failed after the last passing one is named with its first error (of the backup chosen, else
+ * the last drill's backup), and a passing drill that ran no checks or ran by hand says so. Records
  * that cannot be read are warned about and do not stop the restore.
  *
  * How: lib/restore-backup.ts restoreInto, the same code the restore drill runs: owners, grants and
@@ -31,7 +33,7 @@ import { z } from "zod";
 import { SECRET_ARN } from "../regime/arn";
 import { storageSettings } from "./lib/backup-common";
 import { noSuchDatabase, restorableBackup, type SkippedBackup } from "./lib/backup-listing";
-import { drillStanding, passedDrills, type DrillStanding } from "./lib/drill-record";
+import { drillRecords, drillStanding, type DrillStanding } from "./lib/drill-record";
 import { connect, ConnectError, parseDatabaseUrl, resolveConnection, type Connection } from "./lib/db";
 import { parseIsoTime } from "./lib/iso-time";
 import { RestorePreconditionsError, restoreInto } from "./lib/restore-backup";
@@ -88,10 +90,10 @@ export interface RestoreResult {
   seconds: number;
 }
 
-/** How the backup stands against the passing drills of its database, or undefined (warned) when the drill records cannot be read. */
+/** How the backup stands against the drills of its database (passing, and failed since), or undefined (warned) when the drill records cannot be read. */
 async function drillOf(s: Settings, s3: S3Client, m: Manifest, ctx: TaskContext): Promise<DrillStanding | undefined> {
   try {
-    return drillStanding(s.RESTORE_DATABASE, await passedDrills(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, s.RESTORE_DATABASE), m);
+    return drillStanding(s.RESTORE_DATABASE, await drillRecords(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, s.RESTORE_DATABASE), m);
   } catch (err) {
     ctx.log.warn("drill records not read", { database: s.RESTORE_DATABASE, error: oneLine(err) });
     process.stderr.write(`drill records of ${s.RESTORE_DATABASE} not read: ${oneLine(err)}\n`);

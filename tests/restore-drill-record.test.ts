@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { RecordedResource } from "../plan/mocks";
 import { runPlan } from "../plan/run";
 import { backupTask } from "../tasks/backup";
-import type { DrillRecord } from "../tasks/lib/drill-record";
+import { drillStanding, type DrillRecord } from "../tasks/lib/drill-record";
 import { listBackupsTask, type ListBackupsResult } from "../tasks/list-backups";
 import { runTask } from "../tasks/lib/runtime";
 import { readManifest } from "../tasks/lib/s3";
@@ -35,6 +35,7 @@ describe("drill records, restore and list-backups", () => {
   let other: TestDb;
   let drilledKey: string;
   let drilledAt: string;
+  let failedAt: string;
   const { freshTarget, restore, dropTargets } = restoreBench("rdr", () => env);
   const stderr = () => vi.mocked(process.stderr.write).mock.calls.map((c) => String(c[0])).join("");
   const backup = async (db: TestDb) => (await runTask(backupTask, { ...env, DATABASE_URL: db.url, COMPRESSION: "none" })).databases[0];
@@ -97,7 +98,7 @@ describe("drill records, restore and list-backups", () => {
     expect(result.key).toBe(drilledKey);
     expect(result.drill?.chosen).toBe("drill-restored");
     const minutes = ((result.drill!.lastPassed!.restoreSeconds ?? 0) / 60).toFixed(1);
-    const line = `the last restore drill of ${shop.name} passed ${drilledAt} on ${drilledKey} (taken ${result.startedAt}), restored in ${minutes} min of the 45 min RTO; the backup chosen is that one`;
+    const line = `the last restore drill of ${shop.name} passed ${drilledAt} on ${drilledKey} (taken ${result.startedAt}), restored in ${minutes} min of the 45 min RTO (run by hand); the backup chosen is that one`;
     expect(result.drill?.line).toBe(line);
     expect(stderr()).toContain(`${line}\n`);
   }, 120_000);
@@ -116,14 +117,17 @@ describe("drill records, restore and list-backups", () => {
     expect(result.key).toBe(newer);
     expect(result.drill?.chosen).toBe("newer");
     expect(result.drill?.lastPassed?.backupKey).toBe(drilledKey);
-    expect(result.drill?.line).toMatch(new RegExp(`; the backup chosen, ${newer} \\(taken ${result.startedAt}\\), is newer and was not drill-restored$`));
+    expect(result.drill?.line).toMatch(new RegExp(`^the last passing restore drill of ${shop.name} passed ${drilledAt} on ${drilledKey} .* RTO \\(run by hand\\); the backup chosen, ${newer} \\(taken ${result.startedAt}\\), is newer and was not drill-restored; a later drill on ${record.drillStartedAt} of this backup failed: check "too many": found 200 row\\(s\\), fewer than minRows 1000$`));
     expect(stderr()).toContain(result.drill!.line);
+    failedAt = record.drillStartedAt;
 
     const listed = (await list(shop)).backups;
-    expect(listed.map((b) => [b.key, b.drilled?.drillStartedAt ?? null])).toEqual([
-      [newer, null],
-      [drilledKey, drilledAt],
+    expect(listed.map((b) => [b.key, b.drilled?.drillStartedAt ?? null, b.failedDrill ?? null])).toEqual([
+      [newer, null, { drillStartedAt: record.drillStartedAt, error: `check "too many": found 200 row(s), fewer than minRows 1000` }],
+      [drilledKey, drilledAt, null],
     ]);
+    const failedRow = stderr().split("\n").reverse().find((l) => l.endsWith(newer))!;
+    expect(failedRow).toContain(`failed ${record.drillStartedAt.replace("T", " ").replace(/\.\d+Z$/, "Z")}: check "too many": found 200 row(s), fewer than minRows 1000 `);
     const row = stderr().split("\n").reverse().find((l) => l.endsWith(drilledKey))!;
     expect(row).toContain(`${drilledAt.replace("T", " ").replace(/\.\d+Z$/, "Z")} (`);
     expect(row).toContain("min of the 45 min RTO)");
@@ -139,7 +143,9 @@ describe("drill records, restore and list-backups", () => {
     const target = await freshTarget();
     const result = await restore({ database: shop.name, target: target.url, key: old });
     expect(result.drill?.chosen).toBe("older");
-    expect(result.drill?.line).toMatch(new RegExp(`; the backup chosen, ${old} \\(taken 2025-01-01T02:00:00.000Z\\), is older and was not drill-restored$`));
+    // The last drill failed on another backup (the newer one): said, with which backup.
+    const newer = (await list(shop)).backups[0].key;
+    expect(result.drill?.line).toMatch(new RegExp(`; the backup chosen, ${old} \\(taken 2025-01-01T02:00:00.000Z\\), is older and was not drill-restored; the last drill, on ${failedAt}, failed, of ${newer}: check "too many": found 200 row\\(s\\), fewer than minRows 1000$`));
   }, 120_000);
 
   it("no drill record: restore and list-backups say no restore drill has passed, and go on", async () => {
@@ -164,6 +170,80 @@ describe("drill records, restore and list-backups", () => {
     }
     expect((await keysUnder(`pg/drills/${shop.name}/`)).filter((k) => k.endsWith(".passed.json"))).toHaveLength(1);
   }, 120_000);
+});
+
+describe("a drill that failed after a passing one of the same backup, and a drill that checked nothing", () => {
+  let s3: TestS3;
+  let env: Record<string, string | undefined>;
+  let shop: TestDb;
+  let key: string;
+  const { freshTarget, restore, dropTargets } = restoreBench("rdrf", () => env);
+  const stderr = () => vi.mocked(process.stderr.write).mock.calls.map((c) => String(c[0])).join("");
+  const drill = (checks: string) => runTask(restoreDrillTask, { ...env, DATABASE_URL: shop.url, RTO_MINUTES: "45", CHECKS: checks });
+  const GOOD = JSON.stringify([{ name: "customers", sql: "SELECT count(*) FROM customers", minRows: 10 }]);
+  const BAD = JSON.stringify([{ name: "customers", sql: "SELECT count(*) FROM customers", minRows: 100000 }]);
+  const ERROR = `check "customers": found 50 row(s), fewer than minRows 100000`;
+  const time = (t: string) => t.replace("T", " ").replace(/\.\d+Z$/, "Z");
+
+  beforeAll(async () => {
+    ({ s3, env } = await restoreBucket());
+    shop = await createTestDatabase("rdrfshop");
+    await seedShop(shop.name, 50);
+    key = (await runTask(backupTask, { ...env, DATABASE_URL: shop.url, COMPRESSION: "none" })).databases[0].key!;
+  }, 120_000);
+
+  afterAll(async () => {
+    await dropTargets();
+    await shop?.drop();
+    await s3?.stop();
+    vi.restoreAllMocks();
+  });
+
+  it("restore names the later failed drill of the backup it restores, with its first error; list-backups shows it failed", async () => {
+    const passed = (await drill(GOOD)).databases[0];
+    expect(passed.ok).toBe(true);
+    const failed = ((await failure(drill(BAD))).result as DrillResult).databases[0];
+    expect(failed.key).toBe(key);
+    const failedAt = (JSON.parse(await (await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: failed.recordKey! }))).Body!.transformToString()) as DrillRecord).drillStartedAt;
+
+    const result = await restore({ database: shop.name, target: (await freshTarget()).url });
+    expect(result.key).toBe(key);
+    expect(result.drill?.chosen).toBe("drill-restored");
+    const p = result.drill!.lastPassed!;
+    const line = `the last passing restore drill of ${shop.name} passed ${p.drillStartedAt} on ${key} (taken ${result.startedAt}), restored in ${((p.restoreSeconds ?? 0) / 60).toFixed(1)} min of the 45 min RTO (run by hand); the backup chosen is that one; a later drill on ${failedAt} of this backup failed: ${ERROR}`;
+    expect(result.drill?.line).toBe(line);
+    expect(stderr()).toContain(`${line}\n`);
+
+    const listed = (await runTask(listBackupsTask, { ...env, LIST_DATABASE: shop.name })) as ListBackupsResult;
+    expect(listed.backups.map((b) => [b.key, b.drilled?.drillStartedAt, b.failedDrill])).toEqual([[key, p.drillStartedAt, { drillStartedAt: failedAt, error: ERROR }]]);
+    const row = stderr().split("\n").reverse().find((l) => l.endsWith(key))!;
+    expect(row).toContain(`failed ${time(failedAt)}: ${ERROR}; passed ${time(p.drillStartedAt)} (`);
+  }, 180_000);
+
+  it("a passing drill that ran no checks is named as such, and it is the last drill now", async () => {
+    const none = (await drill("[]")).databases[0];
+    expect(none.ok).toBe(true);
+    const result = await restore({ database: shop.name, target: (await freshTarget()).url });
+    const p = result.drill!.lastPassed!;
+    expect(p.checks).toEqual([]);
+    expect(result.drill?.line).toBe(
+      `the last restore drill of ${shop.name} passed ${p.drillStartedAt} on ${key} (taken ${result.startedAt}), restored in ${((p.restoreSeconds ?? 0) / 60).toFixed(1)} min of the 45 min RTO (no integrity checks ran; run by hand); the backup chosen is that one`,
+    );
+    const listed = (await runTask(listBackupsTask, { ...env, LIST_DATABASE: shop.name })) as ListBackupsResult;
+    expect(listed.backups.map((b) => [b.drilled?.drillStartedAt, b.failedDrill])).toEqual([[p.drillStartedAt, undefined]]);
+  }, 180_000);
+
+  it("a drill run by Lambda or Fargate with checks is named without a qualifier; with no passing drill, the last failed one is named", () => {
+    const base = { database: "app", backupKey: "pg/daily/app/a.dump", backupStartedAt: "2026-11-01T02:00:00.000Z", rtoMinutes: 60, restoreSeconds: 840 };
+    const ok = { ...base, key: "pg/drills/app/20261103T030000000Z.passed.json", outcome: "passed" as const, drillStartedAt: "2026-11-03T03:00:00.000Z", runner: "fargate" as const, checks: [{ name: "c", ok: true, detail: "found 1 row(s) (minRows 1)" }] };
+    expect(drillStanding("app", [ok], { key: base.backupKey, startedAt: base.backupStartedAt }).line).toBe(
+      "the last restore drill of app passed 2026-11-03T03:00:00.000Z on pg/daily/app/a.dump (taken 2026-11-01T02:00:00.000Z), restored in 14.0 min of the 60 min RTO; the backup chosen is that one",
+    );
+    const bad = { ...ok, key: "pg/drills/app/20261104T030000000Z.failed.json", outcome: "failed" as const, drillStartedAt: "2026-11-04T03:00:00.000Z", error: "restore took 70 min, over the 60 min RTO" };
+    expect(drillStanding("app", [bad], { key: "pg/daily/app/b.dump", startedAt: "2026-11-05T02:00:00.000Z" }).line).toBe(
+      "no restore drill has passed for app; the backup chosen, pg/daily/app/b.dump, was never drill-restored; the last drill, on 2026-11-04T03:00:00.000Z, failed, of pg/daily/app/a.dump: restore took 70 min, over the 60 min RTO",
+    );
+  });
 });
 
 describe("the drill records' grants and lifecycle (prod plan, IAM simulation with the vault's bucket policy)", () => {

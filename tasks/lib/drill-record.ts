@@ -68,15 +68,43 @@ export async function writeDrillRecord(s3: S3Client, bucket: string, base: strin
   return key;
 }
 
-const PASSED = /\/\d{8}T\d{9}Z\.passed\.json$/;
+const RECORD = /\/\d{8}T\d{9}Z\.(passed|failed)\.json$/;
 
-/** Every passing drill record of a database, newest drill first (all of them: drills run quarterly, and the records expire). */
-export async function passedDrills(s3: S3Client, bucket: string, base: string | undefined, databaseId: string): Promise<(DrillRecord & { key: string })[]> {
-  const keys = (await listAll(s3, bucket, drillPrefix(databaseId, base))).keys.filter((k) => PASSED.test(k)).sort().reverse();
+/** How many failing records `drillRecords` reads, newest first: enough to find the newest failure on any recent backup. */
+export const FAILED_RECORDS_READ = 20;
+
+/**
+ * The drill records of a database, newest drill first: every passing one (drills run quarterly, and
+ * the records expire) and the newest `FAILED_RECORDS_READ` failing ones (a drill retried by hand may
+ * fail many times). The outcome is read from the key, so only these are fetched.
+ */
+export async function drillRecords(s3: S3Client, bucket: string, base: string | undefined, databaseId: string): Promise<(DrillRecord & { key: string })[]> {
+  const all = (await listAll(s3, bucket, drillPrefix(databaseId, base))).keys.filter((k) => RECORD.test(k)).sort().reverse();
+  const failed = new Set(all.filter((k) => k.endsWith(".failed.json")).slice(0, FAILED_RECORDS_READ));
+  const keys = all.filter((k) => k.endsWith(".passed.json") || failed.has(k));
   return mapLimit(keys, 8, async (key) => {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     return { ...(JSON.parse(await out.Body!.transformToString()) as DrillRecord), key };
   });
+}
+
+/** A failed drill's first error line, or its first failing check when the record has no error. */
+export function drillError(r: Pick<DrillRecord, "error" | "checks">): string {
+  const check = r.checks.find((c) => !c.ok);
+  return (r.error ?? (check ? `check "${check.name}": ${check.detail}` : "no error recorded")).split("\n")[0];
+}
+
+/**
+ * What a passing drill proved short of a full drill, for the line that names it: ` (no integrity
+ * checks ran; run by hand)`, either part alone, or `` for a drill with checks run by lambda or fargate.
+ */
+export function drillProof(r: Pick<DrillRecord, "checks" | "runner">): string {
+  const parts = proofGaps(r);
+  return parts.length ? ` (${parts.join("; ")})` : "";
+}
+
+function proofGaps(r: Pick<DrillRecord, "checks" | "runner">): string[] {
+  return [...(r.checks.length === 0 ? ["no integrity checks ran"] : []), ...(r.runner === "local" ? ["run by hand"] : [])];
 }
 
 /** `14.0 min of the 60 min RTO`. */
@@ -84,33 +112,47 @@ export function restoreTime(r: Pick<DrillRecord, "restoreSeconds" | "rtoMinutes"
   return `${((r.restoreSeconds ?? 0) / 60).toFixed(1)} min of the ${r.rtoMinutes} min RTO`;
 }
 
-/** How a backup about to be restored stands against the last passing drill. */
+/** How a backup about to be restored stands against the last passing drill and any later failed one. */
 export interface DrillStanding {
   /** The newest passing drill, or undefined when none passed (or its records expired). */
   lastPassed?: DrillRecord & { key: string };
   /** `drill-restored`: that drill (or an earlier passing one) restored this very backup; `newer`/`older`: than the backup that drill restored; `none`: no drill has passed. */
   chosen: "drill-restored" | "newer" | "older" | "none";
+  /** The failed drill named after the last passing one (or after none): the newest failed drill of the chosen backup newer than the last pass, else the newest drill when it failed. */
+  laterFailure?: DrillRecord & { key: string };
   /** One line for the operator. */
   line: string;
 }
 
 /**
- * Compares the backup about to be restored (`key`, `startedAt`) with the passing drills, newest
- * first: `the last restore drill passed 2026-11-03T04:00:00.000Z on daily/app/...dump (taken ...),
- * restored in 14.0 min of the 60 min RTO; the backup chosen, daily/app/...dump, is newer: verified
- * at most, not drill-restored`, or `no restore drill has passed for app`.
+ * Compares the backup about to be restored (`key`, `startedAt`) with the drill records, newest first
+ * (passing and failed): `the last restore drill of app passed 2026-11-03T04:00:00.000Z on
+ * daily/app/...dump (taken ...), restored in 14.0 min of the 60 min RTO; the backup chosen,
+ * daily/app/...dump, is newer and was not drill-restored`, or `no restore drill has passed for app; ...`.
+ * A passing drill that checked nothing or ran by hand says so (drillProof). A failed drill newer than
+ * the last pass is named after it: `; a later drill on <start> of this backup failed: <error>` when it
+ * drilled the chosen backup, else `; the last drill, on <start>, failed, of <backup key>: <error>`.
  */
 export function drillStanding(database: string, drills: (DrillRecord & { key: string })[], backup: { key: string; startedAt: string }): DrillStanding {
-  const last = drills[0];
-  if (!last) return { chosen: "none", line: `no restore drill has passed for ${database}; the backup chosen, ${backup.key}, was never drill-restored` };
-  const head = `the last restore drill of ${database} passed ${last.drillStartedAt} on ${last.backupKey} (taken ${last.backupStartedAt}), restored in ${restoreTime(last)}`;
-  const same = drills.find((d) => d.backupKey === backup.key);
-  if (same === last) return { lastPassed: last, chosen: "drill-restored", line: `${head}; the backup chosen is that one` };
-  if (same) return { lastPassed: last, chosen: "drill-restored", line: `${head}; the backup chosen, ${backup.key}, was drill-restored earlier (${same.drillStartedAt}, ${restoreTime(same)})` };
+  const passed = drills.filter((d) => d.outcome === "passed");
+  const last = passed[0];
+  const after = drills.filter((d) => d.outcome === "failed" && (!last || d.key > last.key));
+  const laterFailure = after.find((d) => d.backupKey === backup.key) ?? (drills[0]?.outcome === "failed" ? drills[0] : undefined);
+  const failure = !laterFailure
+    ? ""
+    : laterFailure.backupKey === backup.key
+      ? `; a later drill on ${laterFailure.drillStartedAt} of this backup failed: ${drillError(laterFailure)}`
+      : `; the last drill, on ${laterFailure.drillStartedAt}, failed, of ${laterFailure.backupKey}: ${drillError(laterFailure)}`;
+  const withFailure = (s: DrillStanding): DrillStanding => ({ ...s, ...(laterFailure ? { laterFailure } : {}), line: `${s.line}${failure}` });
+  if (!last) return withFailure({ chosen: "none", line: `no restore drill has passed for ${database}; the backup chosen, ${backup.key}, was never drill-restored` });
+  const head = `the last ${laterFailure ? "passing " : ""}restore drill of ${database} passed ${last.drillStartedAt} on ${last.backupKey} (taken ${last.backupStartedAt}), restored in ${restoreTime(last)}${drillProof(last)}`;
+  const same = passed.find((d) => d.backupKey === backup.key);
+  if (same === last) return withFailure({ lastPassed: last, chosen: "drill-restored", line: `${head}; the backup chosen is that one` });
+  if (same) return withFailure({ lastPassed: last, chosen: "drill-restored", line: `${head}; the backup chosen, ${backup.key}, was drill-restored earlier (${same.drillStartedAt}, ${restoreTime(same)}${proofGaps(same).map((g) => `; ${g}`).join("")})` });
   const newer = Date.parse(backup.startedAt) > Date.parse(last.backupStartedAt);
-  return {
+  return withFailure({
     lastPassed: last,
     chosen: newer ? "newer" : "older",
     line: `${head}; the backup chosen, ${backup.key} (taken ${backup.startedAt}), is ${newer ? "newer" : "older"} and was not drill-restored`,
-  };
+  });
 }
