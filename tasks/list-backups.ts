@@ -67,7 +67,7 @@ export function backupTable(backups: ListedBackup[]): string {
 
 export const listBackupsTask = defineTask({
   name: "list-backups",
-  description: "list the backups in the bucket (newest first, with size, SHA-256, verification and the passing restore drill that restored each); --database <id> for one",
+  description: "list the backups in the bucket (newest first, with size, SHA-256, verification, the passing restore drill that restored each, and its newest drill when that failed); --database <id> for one",
   settings,
   async run(s): Promise<ListBackupsResult> {
     const s3 = s3Client(s.env);
