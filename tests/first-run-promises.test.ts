@@ -13,6 +13,7 @@ import { runPlan } from "../plan/run";
 import { formatPromises } from "../plan/promises";
 import { refusal } from "./helpers/refusal";
 import { regimeStackFile } from "./helpers/stack-file";
+import { ALERTING } from "./helpers/alerting";
 
 const FROM = new Date("2026-12-01T00:00:00Z");
 const DATABASE = {
@@ -23,7 +24,7 @@ const DATABASE = {
 
 /** A regime with one database (backup `backup`) and one reminder on `schedule`. */
 function regime(schedule: string, backup = "daily at 03:00") {
-  return validateRegime({ name: "t", timezone: "UTC", databases: [{ ...DATABASE, backup: { schedule: backup } }], reminders: [{ name: "pentest", schedule, severity: "P3", checklist: ["Commission the test"] }] });
+  return validateRegime({ name: "t", timezone: "UTC", alerting: ALERTING, databases: [{ ...DATABASE, backup: { schedule: backup } }], reminders: [{ name: "pentest", schedule, severity: "P3", checklist: ["Commission the test"] }] });
 }
 
 function stackFile(reminderSchedule: string): string {
