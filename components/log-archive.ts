@@ -154,17 +154,28 @@ export function archiveLifecycleRules(rules: ArchiveRule[], abortDays: number) {
  * upload would leave the prefix empty `retentionDays` + 1 day after the pause, and the missed-backup
  * alarm is silent while paused. The whole-bucket rules (unfinished uploads, delete markers left with
  * no version) remove no archive.
+ *
+ * When the last archiving log set and file backup go (or the stack is destroyed), the bucket leaves the
+ * program but stays in the account (`retainOnDelete`), with its archives, public-access block,
+ * ownership controls, encryption, versioning, policy and last lifecycle rules; it is encrypted with
+ * the AWS-managed key, so no key of its own is kept. Delete it by hand once empty.
  */
 function archiveBucket(scope: LogsScope, rules: { prefix: string; expireDays: number; paused?: boolean }[]): aws.s3.Bucket {
   const { name, args, tags, parent } = scope;
-  const bucket = new aws.s3.Bucket(`${name}-archive`, { bucketPrefix: archiveBucketPrefix(args.regime), forceDestroy: false, tags }, { parent });
-  blockPublicAccess(`${name}-archive`, bucket.id, { parent });
+  // The bucket and everything that protects or expires what it holds stay in the account when the
+  // archive leaves the program (nothing archives or backs up files any more, or the stack is destroyed):
+  // the bucket is never force-destroyed, so deleting it while archives remain would fail the update
+  // after its policy and public-access block were already gone; its last lifecycle rules, catch-alls
+  // included, still expire what it holds.
+  const kept = { parent, retainOnDelete: true };
+  const bucket = new aws.s3.Bucket(`${name}-archive`, { bucketPrefix: archiveBucketPrefix(args.regime), forceDestroy: false, tags }, kept);
+  blockPublicAccess(`${name}-archive`, bucket.id, kept);
   new aws.s3.BucketServerSideEncryptionConfiguration(
     `${name}-archive-sse`,
     { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" }, bucketKeyEnabled: true }] },
-    { parent },
+    kept,
   );
-  const versioning = new aws.s3.BucketVersioning(`${name}-archive-versioning`, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, { parent });
+  const versioning = new aws.s3.BucketVersioning(`${name}-archive-versioning`, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, kept);
   new aws.s3.BucketPolicy(
     `${name}-archive-tls-only`,
     {
@@ -176,7 +187,7 @@ function archiveBucket(scope: LogsScope, rules: { prefix: string; expireDays: nu
         }),
       ),
     },
-    { parent },
+    kept,
   );
   new aws.s3.BucketLifecycleConfiguration(
     `${name}-archive-lifecycle`,
@@ -184,10 +195,8 @@ function archiveBucket(scope: LogsScope, rules: { prefix: string; expireDays: nu
       bucket: bucket.id,
       rules: archiveLifecycleRules(rules, args.abortIncompleteUploadDays ?? 7),
     },
-    // Lifecycle rules on noncurrent versions need versioning in place first. Kept on the bucket when the
-    // archive leaves the program (nothing archives any more): the bucket is never force-destroyed, and
-    // its last rules, catch-alls included, still expire what it holds.
-    { parent, dependsOn: [versioning], retainOnDelete: true },
+    // Lifecycle rules on noncurrent versions need versioning in place first.
+    { ...kept, dependsOn: [versioning] },
   );
   return bucket;
 }

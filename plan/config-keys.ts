@@ -4,6 +4,8 @@
  * with it, the resource's name after it: users fix config, not resources.
  */
 import type { RecordedResource } from "./mocks";
+import { archivePrefix } from "../regime/logs";
+import { fileBackupPrefix } from "../regime/file-backups";
 
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -118,3 +120,62 @@ export function configKeys(resources: RecordedResource[]): (r: RecordedResource)
 
 /** configKeys of a list of resources, made once for the audits that read it. */
 const keysOf = new WeakMap<RecordedResource[], (r: RecordedResource) => string>();
+
+/** A lifecycle rule of a bucket as the plan keeps it: what S3 selects by (regime/retention.ts keptFor), and the config key that made it. */
+export interface PlanLifecycleRule {
+  id: string;
+  status: string;
+  filter?: { prefix?: string };
+  expiration?: { days?: number };
+  noncurrentVersionExpiration?: { noncurrentDays?: number };
+  /** The config item whose data the rule's prefix holds; absent for the catch-all and whole-bucket rules. */
+  key?: string;
+}
+
+/** The lifecycle rules of one bucket's lifecycle configuration (its Pulumi resource name). */
+export interface PlanLifecycle {
+  resource: string;
+  rules: PlanLifecycleRule[];
+}
+
+/** `<tier>-<db>` and `drills-<db>` (components/backup-vault.ts tierRules, drillRecordRule). */
+const VAULT_RULE = /^(daily|weekly|monthly|drills)-(.+)$/;
+
+/**
+ * The lifecycle rules of every bucket of the plan, each with the config key behind its prefix: a
+ * log archive prefix (regime/logs.ts archivePrefix, regime/file-backups.ts fileBackupPrefix) from the
+ * `logs` config as given, a backup vault prefix from its rule's id. The diff compares them
+ * (plan/diff.ts removedStores): a prefix with a rule in the base and none in the head holds data that
+ * now expires by the catch-all rules.
+ */
+export function lifecycleOf(recorded: RecordedResource[], logs: { hostGroups?: { name: string; logSets?: { name: string; archive?: { expireDays: number; prefix?: string } }[]; fileBackups?: { name: string }[] }[] } | undefined): PlanLifecycle[] {
+  const byPrefix = new Map<string, string>();
+  for (const g of logs?.hostGroups ?? []) {
+    for (const s of g.logSets ?? []) if (s.archive) byPrefix.set(archivePrefix(g.name, s), `logs.hostGroups[${g.name}].logSets[${s.name}].archive`);
+    for (const b of g.fileBackups ?? []) byPrefix.set(fileBackupPrefix(g.name, b.name), `logs.hostGroups[${g.name}].fileBackups[${b.name}]`);
+  }
+  const keyOfRule = (r: Inputs): string | undefined => {
+    const vault = r.id && r.filter?.prefix ? VAULT_RULE.exec(r.id) : null;
+    if (vault) return vault[1] === "drills" ? `databases[${vault[2]}]` : `databases[${vault[2]}].backup.retention.${vault[1]}`;
+    return r.filter?.prefix ? byPrefix.get(r.filter.prefix) : undefined;
+  };
+  return recorded
+    .filter((r) => r.type === "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    .map((r) => ({
+      resource: r.name,
+      rules: ((r.inputs.rules ?? []) as Inputs[])
+        .filter((x) => x.expiration?.days !== undefined)
+        .map((x) => {
+          const key = keyOfRule(x);
+          return {
+            id: String(x.id),
+            status: String(x.status),
+            filter: { prefix: x.filter?.prefix ?? "" },
+            expiration: { days: x.expiration.days },
+            ...(x.noncurrentVersionExpiration ? { noncurrentVersionExpiration: { noncurrentDays: x.noncurrentVersionExpiration.noncurrentDays } } : {}),
+            ...(key ? { key } : {}),
+          };
+        }),
+    }))
+    .sort((a, b) => (a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0));
+}

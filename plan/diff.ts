@@ -14,6 +14,7 @@ import { promiseChanges, promiseSection, type PlanPromise } from "./promises";
 import { LEFTOVER_PROMISE } from "../regime/promises";
 import { IN_THE_LOG_ARCHIVE } from "../regime/log-retention";
 import type { Plan } from "./run";
+import { keptFor } from "../regime/retention";
 
 type Resource = Plan["components"][number]["resources"][number];
 type Schedule = Plan["calendar"][number];
@@ -120,7 +121,60 @@ export function removedStores(base: Plan, head: Plan): { item: string; line: str
       out.push({ item, line });
     }
   }
+  const named = out.map((o) => o.item);
+  for (const lost of lostPrefixes(base, head)) {
+    if (named.some((i) => lost.item === i || lost.item.startsWith(`${i}.`))) continue;
+    out.push(lost);
+  }
   return out.sort((a, b) => byString(a.item, b.item));
+}
+
+/** What data a rule's config key holds, for a line of the diff. */
+function dataOf(key: string | undefined): string {
+  if (!key) return "what it kept";
+  if (key.endsWith(".archive")) return "its archived logs";
+  if (key.includes(".fileBackups[")) return "its archives";
+  const tier = /\.backup\.retention\.(\w+)$/.exec(key)?.[1];
+  if (tier) return `its ${tier} backups`;
+  if (key.startsWith("databases[")) return "its restore-drill records";
+  return "what it kept";
+}
+
+/**
+ * The prefixes of a bucket that had a lifecycle rule with days in the base and have none in the head
+ * while the bucket stays in the program: what is stored under them now expires by whatever rules of
+ * the head match (the catch-alls), found by S3's selection (regime/retention.ts keptFor: the shortest
+ * of the enabled matching rules). Covers what a removed config item cannot show: a log set that stops
+ * archiving, a changed `archive.prefix`, a database that drops a tier. Each line names the config key
+ * (plan/config-keys.ts lifecycleOf) and the days before and after, and says so when data is deleted
+ * sooner than before. Plans without `lifecycle` (older ones) give none.
+ */
+export function lostPrefixes(base: Plan, head: Plan): { item: string; line: string }[] {
+  const out: { item: string; line: string }[] = [];
+  for (const b of base.lifecycle ?? []) {
+    const h = (head.lifecycle ?? []).find((x) => x.resource === b.resource);
+    // The bucket leaves the program: its lifecycle configuration stays on it unchanged (retainOnDelete).
+    if (!h) continue;
+    const headPrefixes = new Set(h.rules.map((r) => r.filter?.prefix ?? ""));
+    for (const rule of b.rules) {
+      const prefix = rule.filter?.prefix ?? "";
+      if (prefix === "" || headPrefixes.has(prefix)) continue;
+      const was = keptFor(b.rules, prefix).readableDays;
+      const now = keptFor(h.rules, prefix);
+      const moved = rule.key ? h.rules.find((r) => r.key === rule.key) : undefined;
+      const item = rule.key ?? `rule ${rule.id} of ${b.resource}`;
+      const what = moved ? `${code(item)}: prefix ${code(prefix)} changed to ${code(moved.filter?.prefix ?? "")}` : `${code(item)} removed`;
+      const by = now.rules.every((id) => id.startsWith("catch-all")) ? "the catch-all rules" : `rules ${now.rules.join(", ")}`;
+      const data = `${dataOf(rule.key)} under ${code(prefix)}`;
+      const line =
+        now.readableDays === undefined
+          ? `${what}: no enabled lifecycle rule expires ${data} any more (was ${was} days); they are kept and billed until removed by hand`
+          : `${what}: ${data} now expire by ${by} (${now.readableDays} days, was ${was})` +
+            (was !== undefined && now.readableDays < was ? `. **Deleted sooner than before**: what is older than ${now.readableDays} days goes on S3's first lifecycle run after \`pulumi up\`` : "");
+      out.push({ item, line });
+    }
+  }
+  return out;
 }
 
 /** Components listing more resources than this fold them under a <details> toggle. */

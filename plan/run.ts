@@ -16,6 +16,7 @@ import { auditResources, planPromises, type PlanPromises } from "./promises";
 import { auditNamesAndPolicies } from "./resource-audit";
 import { cpuMsSince, promiseCheckContext } from "../components/promises";
 import { planRecord, type PlanRecord, type ScheduleRecord } from "../components/plan-record";
+import { lifecycleOf, type PlanLifecycle } from "./config-keys";
 
 export const PROJECT = "maintenance-regime";
 
@@ -90,10 +91,22 @@ export interface Plan {
   cost: CostEstimate;
   /** Each promise with its figure over the 12 months after `from` (regime/promises.ts); absent when not checked. */
   promises?: PlanPromises;
+  /** The lifecycle rules with days of each bucket, with the config key behind each prefix (plan/config-keys.ts lifecycleOf); absent in older plans. */
+  lifecycle?: PlanLifecycle[];
   outputs: Record<string, unknown>;
 }
 
 export class PlanError extends Error {}
+
+/** The stack's `logs` config as given (JSON), or undefined; the program has already refused a malformed one. */
+function logsConfig(config: Record<string, string>): Parameters<typeof lifecycleOf>[1] {
+  const raw = config[`${PROJECT}:logs`];
+  try {
+    return raw ? JSON.parse(raw) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Reads a stack file's `config:` map into Pulumi's flat config form; secure values become placeholders. */
 export function readStackConfig(file: string): { config: Record<string, string>; secretKeys: string[] } {
@@ -377,6 +390,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     ...(muteRules.length ? { muteRules } : {}),
     cost: estimateCost(recorded, components, opts.from, record, await bundledSettingsByFunction(recorded)),
     ...(report ? { promises: planPromises(report) } : {}),
+    lifecycle: lifecycleOf(recorded, logsConfig(config)),
     outputs,
   };
   return { plan, resources: recorded, record, watchStarts };

@@ -89,7 +89,7 @@ let delivery: typeof import("../components/host-delivery");
 let logGroupsMod: typeof import("../components/log-groups");
 let component: InstanceType<Mod["LogRotation"]>;
 /** Children as the SDK saw them: a transformation on the component reaches only resources parented to it. */
-const children: { type: string; name: string; parent: unknown; dependsOn: unknown }[] = [];
+const children: { type: string; name: string; parent: unknown; dependsOn: unknown; retainOnDelete?: boolean }[] = [];
 const logs = parseLogs(LOGS);
 
 const byType = (t: string): MockResource[] => resources.filter((r) => r.type === t);
@@ -112,7 +112,7 @@ beforeAll(async () => {
   }, {
     transformations: [
       (a) => {
-        if (a.type !== "regime:logs:LogRotation") children.push({ type: a.type, name: a.name, parent: a.opts.parent, dependsOn: a.opts.dependsOn });
+        if (a.type !== "regime:logs:LogRotation") children.push({ type: a.type, name: a.name, parent: a.opts.parent, dependsOn: a.opts.dependsOn, retainOnDelete: a.opts.retainOnDelete });
         return undefined;
       },
     ],
@@ -253,6 +253,21 @@ describe("LogRotation under Pulumi mocks", () => {
     });
     expect(b.inputs.connection[SECRET_SIG]).toBe("1b47061264138c4ac30d75fd1eb44270");
     expect(b.inputs.connection.value).toMatchObject({ host: "bigshot.example.com", user: "root", port: 2222 });
+  });
+
+  it("archive bucket stays in the account when it leaves the program (retainOnDelete): the archives, their protections and the lifecycle that expires them", () => {
+    const retained = Object.fromEntries(children.filter((c) => c.name.startsWith("logs-archive")).map((c) => [`${c.type} ${c.name}`, c.retainOnDelete]));
+    expect(retained).toEqual({
+      "aws:s3/bucket:Bucket logs-archive": true,
+      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock logs-archive-public-access": true,
+      "aws:s3/bucketOwnershipControls:BucketOwnershipControls logs-archive-ownership": true,
+      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration logs-archive-sse": true,
+      "aws:s3/bucketVersioning:BucketVersioning logs-archive-versioning": true,
+      "aws:s3/bucketPolicy:BucketPolicy logs-archive-tls-only": true,
+      "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration logs-archive-lifecycle": true,
+      // The hosts' writer policy goes with the last archiving log set: it grants uploads, it holds nothing.
+      "aws:iam/policy:Policy logs-archive-writer": undefined,
+    });
   });
 
   it("archive bucket: private, encrypted, TLS only, expiry per prefix; writer policy limited to the prefixes", () => {

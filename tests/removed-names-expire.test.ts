@@ -218,4 +218,28 @@ describe("the log archive: archives of a log set or file backup no longer config
       `- \`logs.hostGroups[app].logSets[old-logs]\` removed: its archived logs expire by the catch-all rules (${figure})`,
     ]);
   });
+
+  it("a log set that stays but stops archiving, or moves its archive prefix: the diff names the archives left under the old prefix, with the catch-all's days and a warning when they are shorter", async () => {
+    const oldLogs = (change: (s: Record<string, any>) => void) => (doc: Doc) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      const g = doc.config[`${NS}:logs`].hostGroups[0];
+      g.fileBackups.push({ name: "old-files", paths: ["old"], retentionDays: 60 });
+      g.logSets.push({ ...structuredClone(g.logSets[0]), name: "old-logs", paths: ["logs/old/*.jsonl"], archive: { expireDays: 400 } });
+      g.logSets.push({ name: "plain", paths: ["logs/plain/*.log"], frequency: "daily", keep: 7, copytruncate: true });
+      change(g.logSets.find((s: { name: string }) => s.name === "old-logs"));
+    };
+    const unarchived = await plan(BOARDROOM, "boardroom-ai", oldLogs((s) => delete s.archive));
+    const moved = await plan(BOARDROOM, "boardroom-ai", oldLogs((s) => (s.archive.prefix = "app/old-logs-v2/")));
+    const sooner = ". **Deleted sooner than before**: what is older than 365 days goes on S3's first lifecycle run after `pulumi up`";
+    // The log set is still configured: only its archive rule goes, and what it stored falls to the whole-bucket catch-all (365 days, not 400).
+    expect(section(diffPlans(more.plan, unarchived.plan), "Stored data of removed config items").trim().split("\n")).toEqual([
+      `- \`logs.hostGroups[app].logSets[old-logs].archive\` removed: its archived logs under \`app/old-logs/\` now expire by the catch-all rules (365 days, was 400)${sooner}`,
+    ]);
+    // The same days by S3's selection on the head's rules.
+    expect(keptFor(archive(unarchived), "app/old-logs/app-1/home/app/logs/old/x.jsonl-20261101.gz").readableDays).toBe(365);
+    expect(section(diffPlans(more.plan, moved.plan), "Stored data of removed config items").trim().split("\n")).toEqual([
+      `- \`logs.hostGroups[app].logSets[old-logs].archive\`: prefix \`app/old-logs/\` changed to \`app/old-logs-v2/\`: its archived logs under \`app/old-logs/\` now expire by the catch-all rules (400 days, was 400)`,
+    ]);
+    // Archiving again under the old prefix: nothing lost, no line.
+    expect(diffPlans(unarchived.plan, more.plan)).not.toContain("Stored data of removed config items");
+  }, 240_000);
 });
