@@ -9,9 +9,9 @@
  * State Manager records no failed run there. SSH hosts have no association: each has its own
  * missed-run alarm (or overdue-watch job) on its Host dimension instead.
  */
-import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createAlarm, type Severity } from "./alarms";
+import { eventQueue } from "./event-queue";
 import { physicalName } from "./naming";
 import { INSTANCE_STREAM, renderAgentLogsConfig, type HostGroup } from "../regime/logs";
 import type { LogsScope } from "./host-delivery";
@@ -36,9 +36,6 @@ export function hostGroupAssociations(g: HostGroup): string[] {
   ];
 }
 
-/** Days a failure event stays in the group's association-failure queue, for the runbook (SQS's longest retention: 14 days). */
-export const ASSOCIATION_FAILURE_QUEUE_RETENTION_SECONDS = 14 * 86400;
-
 /**
  * Pages when a State Manager association of the group fails on an instance: an EventBridge rule on
  * the group's associations' "EC2 State Manager Instance Association State Change" events with status
@@ -47,14 +44,8 @@ export const ASSOCIATION_FAILURE_QUEUE_RETENTION_SECONDS = 14 * 86400;
  * dimension RuleName; a free metric) at ASSOCIATION_FAILURE_SEVERITY. A failed run pages within one
  * period plus CloudWatch's minute.
  *
- * Why a target and `Invocations`: the EventBridge user guide ("Monitoring Amazon EventBridge",
- * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html) documents
- * `Invocations` ("the number of times a target is invoked by a rule in response to an event",
- * dimensions None and RuleName, sent only when not zero) but says nothing of a rule without targets,
- * and older references list `MatchedEvents` without a RuleName dimension: a rule with no target may
- * publish no per-rule data point at all. The queue is the cheapest harmless target (free at this
- * volume, no second page: the alert topic would page twice), and its messages are the failures'
- * record. Missing data is not breaching: no failure, no data point.
+ * The rule, queue and target: components/event-queue.ts (why a queue and `Invocations`). Missing
+ * data is not breaching: no failure, no data point.
  *
  * An association that stops running altogether emits no event: the overdue watcher sees that
  * (components/association-watch.ts). Nothing is created for a group without associations (call it
@@ -64,53 +55,21 @@ export function associationFailureWatch(scope: LogsScope, g: HostGroup): void {
   const { name, args, tags, parent } = scope;
   const ids = scope.associations.of(g.name);
   if (ids.length === 0) return;
-  const rule = new aws.cloudwatch.EventRule(
+  const queueName = physicalName(`${args.regime}-${g.name}-association-failed`, 80);
+  const rule = eventQueue(
     `${name}-${g.name}-association-failed`,
     {
-      name: physicalName(`${args.regime}-${g.name}-association-failed`, 64),
+      ruleName: physicalName(`${args.regime}-${g.name}-association-failed`, 64),
+      queueName,
       description: `Runs of the State Manager associations of ${args.regime}/${g.name} (logrotate, CloudWatch agent, file backups) that failed on an instance`,
       eventPattern: pulumi.all(ids).apply((associationIds) =>
         JSON.stringify({ source: ["aws.ssm"], "detail-type": ["EC2 State Manager Instance Association State Change"], detail: { "association-id": associationIds, status: ["Failed"] } }),
       ),
+      sid: "FailureEventsFromTheRule",
       tags,
     },
-    { parent },
+    parent,
   );
-  const queueName = physicalName(`${args.regime}-${g.name}-association-failed`, 80);
-  const queue = new aws.sqs.Queue(
-    `${name}-${g.name}-association-failed`,
-    {
-      name: queueName,
-      // SSE-SQS: EventBridge can send to it without a key policy (an aws/sqs key it could not use).
-      sqsManagedSseEnabled: true,
-      messageRetentionSeconds: ASSOCIATION_FAILURE_QUEUE_RETENTION_SECONDS,
-      tags,
-    },
-    { parent },
-  );
-  new aws.sqs.QueuePolicy(
-    `${name}-${g.name}-association-failed`,
-    {
-      queueUrl: queue.url,
-      policy: pulumi.all([queue.arn, rule.arn]).apply(([queueArn, ruleArn]) =>
-        JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Sid: "FailureEventsFromTheRule",
-              Effect: "Allow",
-              Principal: { Service: "events.amazonaws.com" },
-              Action: "sqs:SendMessage",
-              Resource: queueArn,
-              Condition: { ArnEquals: { "aws:SourceArn": ruleArn } },
-            },
-          ],
-        }),
-      ),
-    },
-    { parent },
-  );
-  new aws.cloudwatch.EventTarget(`${name}-${g.name}-association-failed`, { rule: rule.name, arn: queue.arn }, { parent });
   createAlarm(
     args.regime,
     {

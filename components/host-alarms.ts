@@ -8,7 +8,8 @@
  * the alarms watch. Applications are watched through their Application Load Balancer metrics.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as aws from "@pulumi/aws";
+import type * as aws from "@pulumi/aws";
+import { eventQueue } from "./event-queue";
 import { physicalName } from "./naming";
 import { createAlarms, type AlarmSpec, type AlertTopics, type Severity } from "./alarms";
 import { BASIC_MONITORING_MINUTES, type Regime } from "../regime/schema";
@@ -92,8 +93,6 @@ export function statusCheckAlarm(h: HostSpec): AlarmSpec {
 export const HOST_DOWN_STATES = ["stopping", "stopped", "shutting-down", "terminated"] as const;
 /** Window of a host-stopped alarm: one state-change event in a minute. */
 export const HOST_STOPPED_WINDOW = { period: 60, evaluationPeriods: 1 } as const;
-/** Days a host-stopped event stays in its queue, for the runbook (SQS's longest retention: 14 days). */
-const HOST_STOPPED_QUEUE_RETENTION_SECONDS = 14 * 86400;
 
 /**
  * Pages when a host stops or is terminated (a stop by hand, a scheduled retirement, a spot
@@ -101,42 +100,26 @@ const HOST_STOPPED_QUEUE_RETENTION_SECONDS = 14 * 86400;
  * State-change Notification" events in HOST_DOWN_STATES, delivered to an SQS queue of its own (kept
  * 14 days, the runbook reads when), and an alarm `<regime>-host-<name>-stopped-<severity>` on the
  * rule's `Invocations` (AWS/Events, RuleName; free) at `statusCheck.severity`, as the
- * association-failure watch does (components/association-failures.ts says why a queue and
- * `Invocations`). One a host, named like its other alarms, so a mute or maintenance window that
+ * association-failure watch does (components/event-queue.ts: the rule, queue and target, and why
+ * a queue and `Invocations`). One a host, named like its other alarms, so a mute or maintenance window that
  * selects the host's alarms covers its planned stop. A stopped host sends no data at all: its metric
  * alarms cannot see it without treating missing data as breaching, which pages healthy hosts when
  * EC2's reports pause. Events of the stack's own region.
  */
 export function hostStoppedAlarm(name: string, args: Pick<HostAlarmsArgs, "regime" | "tags">, h: HostSpec, parent: pulumi.Resource): AlarmSpec {
-  const tags = args.tags ?? {};
-  const id = `${name}-${h.name}-stopped`;
-  const ruleName = physicalName(`${args.regime}-host-${h.name}-stopped`, 64);
-  const rule = new aws.cloudwatch.EventRule(
-    id,
+  const queueName = physicalName(`${args.regime}-host-${h.name}-stopped`, 80);
+  const rule = eventQueue(
+    `${name}-${h.name}-stopped`,
     {
-      name: ruleName,
+      ruleName: physicalName(`${args.regime}-host-${h.name}-stopped`, 64),
+      queueName,
       description: `${args.regime}: host ${h.name} (${h.instanceId}) stopping, stopped or terminated`,
       eventPattern: JSON.stringify({ source: ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"], detail: { "instance-id": [h.instanceId], state: [...HOST_DOWN_STATES] } }),
-      tags,
+      sid: "StateChangesFromTheRule",
+      tags: args.tags ?? {},
     },
-    { parent },
+    parent,
   );
-  const queueName = physicalName(`${args.regime}-host-${h.name}-stopped`, 80);
-  const queue = new aws.sqs.Queue(id, { name: queueName, sqsManagedSseEnabled: true, messageRetentionSeconds: HOST_STOPPED_QUEUE_RETENTION_SECONDS, tags }, { parent });
-  new aws.sqs.QueuePolicy(
-    id,
-    {
-      queueUrl: queue.url,
-      policy: pulumi.all([queue.arn, rule.arn]).apply(([queueArn, ruleArn]) =>
-        JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [{ Sid: "StateChangesFromTheRule", Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: "sqs:SendMessage", Resource: queueArn, Condition: { ArnEquals: { "aws:SourceArn": ruleArn } } }],
-        }),
-      ),
-    },
-    { parent },
-  );
-  new aws.cloudwatch.EventTarget(id, { rule: rule.name, arn: queue.arn }, { parent });
   return {
     resource: `host-${h.name}`,
     metric: "stopped",
