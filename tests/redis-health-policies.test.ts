@@ -12,20 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTask, TaskError } from "../tasks/lib/runtime";
 import { redisHealthTask, type RedisHealthReport } from "../tasks/redis-health";
 import { captureEmf } from "./helpers/emf";
-import { freePort } from "./helpers/free-port";
+import { freePort, waitForPort } from "./helpers/free-port";
 
 
-/** Connects `client` to a redis-server just spawned: retried every 100 ms for 5 s while it starts. */
-async function connectWhenUp(client: { connect(): Promise<unknown> }): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      await client.connect();
-      return;
-    } catch (err) {
-      if (i > 50) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+/** Connects `client` to the redis-server just spawned on `port`, once it listens. */
+async function connectWhenUp(client: { connect(): Promise<unknown> }, port: number): Promise<void> {
+  await waitForPort(port);
+  await client.connect();
 }
 
 describe("redis-health: maxmemory policies and queue key types (a private redis-server)", () => {
@@ -37,7 +30,7 @@ describe("redis-health: maxmemory policies and queue key types (a private redis-
     server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory", "20mb", "--maxmemory-policy", "allkeys-lru"], { stdio: "ignore" });
     url = `redis://127.0.0.1:${port}`;
     admin = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: (n) => (n > 50 ? false : 100) }, RESP: 2 });
-    await connectWhenUp(admin);
+    await connectWhenUp(admin, port);
   }, 30_000);
   afterAll(async () => {
     admin?.destroy();
@@ -147,7 +140,7 @@ describe("redis-health: queue keys on a database index and on a cluster (private
   };
   const connect = async (port: number, database?: number) => {
     const c = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: false }, RESP: 2, ...(database !== undefined ? { database } : {}) });
-    await connectWhenUp(c);
+    await connectWhenUp(c, port);
     clients.push(c);
     return c;
   };
