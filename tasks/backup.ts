@@ -22,7 +22,7 @@ import { databaseMetric, failIfAny, MetricUnit, storageSettings, withTargets, ty
 import { BACKUP_APPLICATION_NAME, libpqEnv, resolveConnection, type DatabaseTarget } from "./lib/db";
 import { assertClientCanDump, clientVersion, compressionArgs, serverVersion, startTool, toolPath } from "./lib/pgtools";
 import { defineTask, envInt, envNumber, oneLine, TaskError, type TaskContext } from "./lib/runtime";
-import { s3Client, type Manifest } from "./lib/s3";
+import { s3Client, WRITE_ONCE, writeOnceRefusal, type Manifest } from "./lib/s3";
 import { backupKeys, tierFor } from "./lib/tiers";
 
 const MB = 1024 * 1024;
@@ -81,18 +81,11 @@ export interface BackupResult {
   databases: BackupOutcome[];
 }
 
-/**
- * `If-None-Match: *` on PutObject and CompleteMultipartUpload: S3 stores the object only when no object
- * of that key exists (412 Precondition Failed otherwise). S3 User Guide, "Conditional writes".
- */
-export const WRITE_ONCE = "*";
-
 /** The line for S3's refusal of a write-once upload (412 / 409), or undefined for any other error. */
 function writeOnceMessage(err: unknown): string | undefined {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
-  const status = e?.$metadata?.httpStatusCode;
-  if (status === 412 || e?.name === "PreconditionFailed") return "an object of that key already exists (backups are written once, never replaced)";
-  if (status === 409 || e?.name === "ConditionalRequestConflict") return "another upload of that key was under way (S3 409); nothing was replaced";
+  const refusal = writeOnceRefusal(err);
+  if (refusal === "exists") return "an object of that key already exists (backups are written once, never replaced)";
+  if (refusal === "conflict") return "another upload of that key was under way (S3 409); nothing was replaced";
   return undefined;
 }
 

@@ -9,14 +9,14 @@
  * should be consistent"); the first backup of a database passes and says so. Any failed check fails
  * the run with one line per database.
  */
-import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import { databaseMetric, failIfAny, MetricUnit, storageSettings, withTargets, type DatabaseOutcome } from "./lib/backup-common";
 import type { DatabaseTarget } from "./lib/db";
 import { startTool, toolPath } from "./lib/pgtools";
 import { streamInto } from "./lib/restore-stream";
 import { defineTask, envNumber, oneLine, type TaskContext } from "./lib/runtime";
-import { listManifests, openObject, readManifest, s3Client, type Manifest } from "./lib/s3";
+import { listManifests, openObject, putJsonOnce, readManifest, s3Client, type Manifest } from "./lib/s3";
 import { verificationKey } from "./lib/verification";
 
 const settings = z
@@ -162,15 +162,7 @@ async function recordVerification(s: Settings, s3: S3Client, dumpKey: string, ok
   const at = new Date();
   const key = verificationKey(dumpKey, at, ok);
   try {
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: s.BACKUP_BUCKET,
-        Key: key,
-        Body: JSON.stringify({ key: dumpKey, ok, verifiedAt: at.toISOString(), checks }),
-        ContentType: "application/json",
-        IfNoneMatch: "*",
-      }),
-    );
+    await putJsonOnce(s3, s.BACKUP_BUCKET, key, { key: dumpKey, ok, verifiedAt: at.toISOString(), checks });
     return key;
   } catch (err) {
     ctx.log.warn("verification record not written", { key, error: oneLine(err) });

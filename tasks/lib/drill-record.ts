@@ -10,9 +10,10 @@
  * tier roots (components/backup-vault.ts writeOnceRoots), and its lifecycle rule `drills-<database>`
  * expires them after the database's longest tier retention (drillRecordRule).
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { listAll } from "./backup-listing";
 import { mapLimit } from "./map-limit";
+import { putJsonOnce, writeOnceRefusal } from "./s3";
 import { keyTimestamp, normalisePrefix } from "./tiers";
 
 /** The folder of the drill records, under the vault's base prefix: `drills/<database>/`. */
@@ -60,9 +61,9 @@ export function drillRecordKey(record: Pick<DrillRecord, "database" | "outcome" 
 export async function writeDrillRecord(s3: S3Client, bucket: string, base: string | undefined, record: DrillRecord): Promise<string> {
   const key = drillRecordKey(record, base);
   try {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(record), ContentType: "application/json", IfNoneMatch: "*" }));
+    await putJsonOnce(s3, bucket, key, record);
   } catch (err) {
-    const exists = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412;
+    const exists = writeOnceRefusal(err) === "exists";
     throw new Error(`drill record s3://${bucket}/${key} not written: ${exists ? "a record of that key already exists (drill records are written once)" : err instanceof Error ? err.message : String(err)}`);
   }
   return key;

@@ -6,8 +6,8 @@
  * conditional writes accepts. The components set RUN_MARKER_BUCKET and RUN_MARKER_PREFIX only on
  * watched tasks; without them recordRunMarker does nothing.
  */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { s3Client } from "./s3";
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { putJsonOnce, s3Client, writeOnceRefusal } from "./s3";
 import { keyTimestamp } from "./tiers";
 
 export const MARKER_SUFFIX = ".success.json";
@@ -38,15 +38,7 @@ export async function recordRunMarker(env: Record<string, string | undefined>, t
   if (!bucket || !prefix) return;
   const s3 = s3Client(env);
   try {
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: markerKey(prefix, startedAt),
-        Body: JSON.stringify({ task, instance: env.METRICS_INSTANCE ?? null, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString() }),
-        ContentType: "application/json",
-        IfNoneMatch: "*",
-      }),
-    );
+    await putJsonOnce(s3, bucket, markerKey(prefix, startedAt), { task, instance: env.METRICS_INSTANCE ?? null, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString() });
   } catch (err) {
     throw new Error(`run marker s3://${bucket}/${markerKey(prefix, startedAt)}: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
@@ -78,13 +70,11 @@ export async function readMarkers(s3: S3Client, bucket: string, prefix: string):
 /** Writes `<prefix>watching-since.json` = { since } unless it exists (If-None-Match); returns `since`. */
 export async function startWatching(s3: S3Client, bucket: string, prefix: string, since: Date): Promise<Date> {
   try {
-    await s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: `${prefix}${WATCHING_SINCE}`, Body: JSON.stringify({ since: since.toISOString() }), ContentType: "application/json", IfNoneMatch: "*" }),
-    );
+    await putJsonOnce(s3, bucket, `${prefix}${WATCHING_SINCE}`, { since: since.toISOString() });
     return since;
   } catch (err) {
     // Another run wrote it first: keep the earlier start.
-    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) return (await readMarkers(s3, bucket, prefix)).watchingSince ?? since;
+    if (writeOnceRefusal(err) === "exists") return (await readMarkers(s3, bucket, prefix)).watchingSince ?? since;
     throw err;
   }
 }

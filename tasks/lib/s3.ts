@@ -2,7 +2,7 @@
  * S3 access of the backup tasks: the client (honouring AWS_ENDPOINT_URL_S3 for S3-compatible
  * servers), the manifest written beside each dump, and finding the newest manifest of a database.
  */
-import { GetObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import type { Readable } from "node:stream";
 import { z } from "zod";
 import { normalisePrefix, TIERS } from "./tiers";
@@ -100,4 +100,28 @@ export async function readManifest(s3: S3Client, bucket: string, key: string): P
 export async function openObject(s3: S3Client, bucket: string, key: string): Promise<{ body: Readable; length: number }> {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return { body: out.Body as Readable, length: Number(out.ContentLength ?? -1) };
+}
+
+/**
+ * `If-None-Match: *` on PutObject and CompleteMultipartUpload: S3 stores the object only when no object
+ * of that key exists (412 Precondition Failed otherwise). S3 User Guide, "Conditional writes".
+ */
+export const WRITE_ONCE = "*";
+
+/**
+ * How S3 refused a write-once put (WRITE_ONCE): `exists` (412 Precondition Failed: an object of that
+ * key exists, and was not replaced) or `conflict` (409 ConditionalRequestConflict: another conditional
+ * write of that key was under way); undefined for any other error.
+ */
+export function writeOnceRefusal(err: unknown): "exists" | "conflict" | undefined {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  if (status === 412 || e?.name === "PreconditionFailed") return "exists";
+  if (status === 409 || e?.name === "ConditionalRequestConflict") return "conflict";
+  return undefined;
+}
+
+/** Stores `body` as a JSON object at `key`, written once (WRITE_ONCE): a record is never replaced. Throws S3's error (writeOnceRefusal reads it). */
+export async function putJsonOnce(s3: S3Client, bucket: string, key: string, body: unknown): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(body), ContentType: "application/json", IfNoneMatch: WRITE_ONCE }));
 }
