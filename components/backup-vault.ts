@@ -47,6 +47,7 @@ import type { IamStatement } from "./iam";
 import { blockPublicAccess, tlsOnlyStatement, writeOnceStatement } from "./bucket-hardening";
 import { drillPrefix } from "../tasks/lib/drill-record";
 import { TIERS, type Tier } from "../tasks/lib/tiers";
+import { catchAllId } from "../regime/retention";
 
 export const STORAGE_CLASSES = ["STANDARD_IA", "ONEZONE_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"] as const;
 export type StorageClass = (typeof STORAGE_CLASSES)[number];
@@ -154,7 +155,7 @@ export function catchAllRules(retention: RetentionRule[]): RetentionRule[] {
   const roots = new Map<string, RetentionRule[]>();
   for (const r of retention) roots.set(tierRoot(r.prefix), [...(roots.get(tierRoot(r.prefix)) ?? []), r]);
   return [...roots].map(([prefix, rules]) => ({
-    id: `catch-all.${prefix.replace(/\/$/, "").replace(/[^A-Za-z0-9._-]/g, "-")}`,
+    id: catchAllId(prefix.replace(/\/$/, "").replace(/[^A-Za-z0-9._-]/g, "-")),
     prefix,
     expireDays: Math.max(...rules.map((r) => r.expireDays)),
     ...(rules.some((r) => r.status === "Disabled") ? { status: "Disabled" as const } : {}),

@@ -8,6 +8,7 @@ import * as aws from "@pulumi/aws";
 import type * as pulumi from "@pulumi/pulumi";
 import { archivePrefix } from "../regime/logs";
 import { FILE_BACKUP_ROOT, fileBackupPrefix } from "../regime/file-backups";
+import { catchAllId } from "../regime/retention";
 import { blockPublicAccess, tlsOnlyStatement, writeOnceStatement } from "./bucket-hardening";
 import type { LogsScope } from "./host-delivery";
 
@@ -96,8 +97,8 @@ export function archiveCatchAllRules(rules: ArchiveRule[]): ArchiveRule[] {
   const paused = rules.some((r) => r.paused) ? { paused: true } : {};
   const files = rules.filter((r) => r.prefix.startsWith(FILE_BACKUP_ROOT));
   return [
-    { id: "catch-all.bucket", prefix: "", expireDays: Math.max(...rules.map((r) => r.expireDays)), ...paused },
-    ...(files.length > 0 ? [{ id: "catch-all.files", prefix: FILE_BACKUP_ROOT, expireDays: Math.max(...files.map((r) => r.expireDays)), ...paused }] : []),
+    { id: catchAllId("bucket"), prefix: "", expireDays: Math.max(...rules.map((r) => r.expireDays)), ...paused },
+    ...(files.length > 0 ? [{ id: catchAllId("files"), prefix: FILE_BACKUP_ROOT, expireDays: Math.max(...files.map((r) => r.expireDays)), ...paused }] : []),
   ];
 }
 

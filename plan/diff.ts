@@ -14,7 +14,7 @@ import { promiseChanges, promiseSection, type PlanPromise } from "./promises";
 import { LEFTOVER_PROMISE } from "../regime/promises";
 import { IN_THE_LOG_ARCHIVE } from "../regime/log-retention";
 import type { Plan } from "./run";
-import { keptFor } from "../regime/retention";
+import { isCatchAll, keptFor } from "../regime/retention";
 
 type Resource = Plan["components"][number]["resources"][number];
 type Schedule = Plan["calendar"][number];
@@ -164,7 +164,7 @@ export function lostPrefixes(base: Plan, head: Plan): { item: string; line: stri
       const moved = rule.key ? h.rules.find((r) => r.key === rule.key) : undefined;
       const item = rule.key ?? `rule ${rule.id} of ${b.resource}`;
       const what = moved ? `${code(item)}: prefix ${code(prefix)} changed to ${code(moved.filter?.prefix ?? "")}` : `${code(item)} removed`;
-      const by = now.rules.every((id) => id.startsWith("catch-all")) ? "the catch-all rules" : `rules ${now.rules.join(", ")}`;
+      const by = now.rules.every(isCatchAll) ? "the catch-all rules" : `rules ${now.rules.join(", ")}`;
       const data = `${dataOf(rule.key)} under ${code(prefix)}`;
       const line =
         now.readableDays === undefined

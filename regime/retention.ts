@@ -11,6 +11,18 @@
  * readable for `readableDays` and gone `noncurrentDays` later.
  */
 
+/**
+ * Id of a catch-all lifecycle rule, the one that expires what no configured name's rule covers (the
+ * backup vault's tier roots, the log archive's whole bucket and files/): `catch-all.<name>`. The dot is
+ * in no other rule's id (`<tier>-<db>`, `drills-<db>`, `expire-<prefix>`), so isCatchAll tells them apart.
+ */
+export function catchAllId(name: string): string {
+  return `${CATCH_ALL_PREFIX}${name}`;
+}
+const CATCH_ALL_PREFIX = "catch-all.";
+/** The rule id is a catch-all's (catchAllId). */
+export const isCatchAll = (id: string): boolean => id.startsWith(CATCH_ALL_PREFIX);
+
 /** The fields of a lifecycle rule this reading uses (the shape of `aws.s3.BucketLifecycleConfiguration` rules). */
 export interface LifecycleRuleInput {
   id: string;
