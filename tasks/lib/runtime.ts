@@ -99,10 +99,10 @@ export const METRIC_STAMP_MAX_AGE_SECONDS = 10_200;
 /**
  * Metrics are CloudWatch Embedded Metric Format lines on stdout (Powertools). Dimensions: service
  * (REGIME_NAME), Task and, when METRICS_INSTANCE is set, Instance; a task may add one more (Database, Endpoint) per metric with singleMetric(), which
- * keeps the number of billed custom metrics proportional to what is monitored.
+ * keeps the number of billed custom metrics proportional to what is monitored. `scheduledAt`: the
+ * run's scheduled time as runTask already read and checked it; by default read from SCHEDULED_TIME.
  */
-export function createContext(taskName: string, env: Record<string, string | undefined>, signal: AbortSignal): TaskContext {
-  const scheduledAt = scheduledTime(env);
+export function createContext(taskName: string, env: Record<string, string | undefined>, signal: AbortSignal, scheduledAt = scheduledTime(env)): TaskContext {
   const serviceName = env.REGIME_NAME ?? "local";
   const log = new Logger({ serviceName, persistentKeys: { task: taskName }, logLevel: (env.LOG_LEVEL as "INFO") ?? "INFO" });
   const metrics = new Metrics({
@@ -294,16 +294,17 @@ export async function runTask<R>(
   const settings = parseSettings(task.settings, env);
   let runMetrics: string[];
   let scheduledWarning: string | undefined;
+  let at: Date | undefined;
   try {
     runMetrics = publishedRunMetrics(env);
     scheduleIntervalSeconds(env);
     const given = options.scheduledTimeGiven ?? "SCHEDULED_TIME";
-    const at = scheduledTime(env, given);
+    at = scheduledTime(env, given);
     if (at) scheduledWarning = checkScheduledTime(at, Date.now(), given);
   } catch (err) {
     throw new TaskError(`invalid setting ${oneLine(err)}`);
   }
-  const ctx = createContext(task.name, env, signal);
+  const ctx = createContext(task.name, env, signal, at);
   if (scheduledWarning) ctx.log.warn(scheduledWarning);
   const started = Date.now();
   // Which time the run is dated by, and how late a scheduled one started.
