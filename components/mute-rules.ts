@@ -2,7 +2,8 @@
  * Maintenance windows and one-off mutes: CloudWatch alarm mute rules (`aws.cloudwatch.AlarmMuteRule`)
  * over the alarms the regime created. A muted alarm still evaluates and changes state; only its
  * actions (the SNS pages) are held back while the rule is active (CloudWatch User Guide, "Alarm mute
- * rules"). The schedules and the split at 100 alarms per rule are regime/maintenance-windows.ts's.
+ * rules", and "How alarm mute rules work": an alarm still in ALARM when the rule ends has its action run then,
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-mute-rules-behaviour.html). The schedules and the split at 100 alarms per rule are regime/maintenance-windows.ts's.
  *
  * Which alarms exist is known only once the components are built: `AlarmCatalog.transformation`,
  * given to the regime's root component, sees every resource registered under it (Pulumi resource
