@@ -10,6 +10,8 @@ import { describe, expect, it } from "vitest";
 import { ALERTING } from "./helpers/alerting";
 import { checkPromises } from "../components/promises";
 import { validateRegime } from "../regime/load";
+import { newestKeptUntilNext } from "../regime/retention-promises";
+import { schedulerRuns } from "../regime/scheduler-time";
 
 const FROM = new Date("2026-12-01T00:00:00Z");
 const KEY = "logs.hostGroups[app].fileBackups[uploads].retentionDays";
@@ -88,6 +90,38 @@ describe("the newest archive is kept until the next one is uploaded", () => {
     ]);
     expect(ps[1].detail).toMatch(/^logs\.hostGroups\[app\]\.fileBackups\[uploads\]\.paused is true: lifecycle rule expire-files-app-uploads is kept Disabled, so nothing under files\/app\/uploads\/ expires until it resumes; resumed: the archive of 2026-11-29 is gone 124 h before the next one \(breaks it from 2026-11-29: /);
     expect(report("weekly on Sunday at 03:00", 1, { paused: true }).refusals).toEqual([]);
+  });
+});
+
+describe("the one judgement every replaced copy goes through (newestKeptUntilNext)", () => {
+  // A monthly copy (no file backup runs monthly: the schedule refuses it, below) finds 31-day months
+  // on the calendar: 30 days from the 1st at 03:00 end on the 31st, rounded up to midnight, before
+  // the next is uploaded at 04:00 on the 1st.
+  const monthly = (days: number) => {
+    const start = FROM.getTime();
+    const runs = schedulerRuns({ expression: "cron(0 3 1 * ? *)", timezone: "UTC" }, start - 62 * 86_400_000, Date.UTC(2027, 11, 1)).runs;
+    return newestKeptUntilNext({
+      variants: [runs.map((at) => ({ at, uploaded: at + 3_600_000 }))],
+      start,
+      rate: false,
+      tz: "UTC",
+      noun: "copy",
+      days: () => days,
+      name: () => "copy",
+      setting: () => ({ key: "x.days", name: "days" }),
+      heldKey: "x.days",
+    })!;
+  };
+  it.each([
+    [30, "broken", "the copy of 2026-12-01 is gone 4 h before the next one"],
+    [31, "held", "at least 20 h of overlap (the next is uploaded at most 745 h after a copy starts)"],
+    [32, "held", "at least 44 h of overlap (the next is uploaded at most 745 h after a copy starts)"],
+  ] as const)("monthly on the 1st kept %i days: %s", (days, status, figure) => {
+    expect([monthly(days).status, monthly(days).figure]).toEqual([status, figure]);
+  });
+
+  it("monthly kept 30 days: refused on the first 31-day month, every month of 31 days counted, the smallest that holds named", () => {
+    expect(monthly(30)).toMatchObject({ key: "x.days", firstBreak: "2026-12-01", recurring: 7, remedy: "set days to at least 31 (the next is uploaded up to 745 h after a copy starts)" });
   });
 });
 
