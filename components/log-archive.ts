@@ -102,6 +102,11 @@ export function archiveCatchAllRules(rules: ArchiveRule[]): ArchiveRule[] {
   ];
 }
 
+/** Id of the archive bucket's lifecycle rule of one archived log set's or file backup's prefix: `expire-files-app-uploads` for `files/app/uploads/`. */
+export function archiveRuleId(prefix: string): string {
+  return `expire-${prefix.replace(/[^A-Za-z0-9-]/g, "-").replace(/-+$/, "")}`;
+}
+
 /**
  * The archive bucket's lifecycle rules: one per prefix of `rules`, the catch-alls
  * (`archiveCatchAllRules`: 1, or 2 with file backups) and two for the whole bucket (unfinished uploads
@@ -111,7 +116,7 @@ export function archiveCatchAllRules(rules: ArchiveRule[]): ArchiveRule[] {
 export function archiveLifecycleRules(rules: ArchiveRule[], abortDays: number) {
   return [
     ...[...rules, ...archiveCatchAllRules(rules)].map((r) => ({
-      id: r.id ?? `expire-${r.prefix.replace(/[^A-Za-z0-9-]/g, "-").replace(/-+$/, "")}`,
+      id: r.id ?? archiveRuleId(r.prefix),
       status: r.paused ? "Disabled" : "Enabled",
       filter: { prefix: r.prefix },
       expiration: { days: r.expireDays },

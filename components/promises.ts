@@ -19,7 +19,7 @@ import { BUCKET_PREFIX_SUFFIX_CHARS, DEPLOY_LIMITS, documentSize, LAMBDA_MAX_TIM
 import { alarmName } from "./alarms";
 import { databaseTierRules, databaseVaultRules, vaultLifecycleRules } from "./backup-vault";
 import { DRILLS_FOLDER, drillRecordKey } from "../tasks/lib/drill-record";
-import { archiveBucketPrefix, archiveLifecycleRules, archiveRetention, archiveWriterPolicy } from "./log-archive";
+import { ARCHIVE_NONCURRENT_DAYS, archiveBucketPrefix, archiveRuleId, archiveLifecycleRules, archiveRetention, archiveWriterPolicy } from "./log-archive";
 import { databaseSchedules, DB_HEALTH_WARNING_SEVERITY, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
 import { BURN_ALERTS, burnAlarmFailures, endpointsSetting, errorBudgetMinutes, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
@@ -294,6 +294,7 @@ export function declaredFromRegime(r: Regime): Declared {
     g.logSets.map((s) => ({ key: `logs.hostGroups[${g.name}].logSets[${s.name}]`, name: s.name, frequency: s.frequency, retention: logSetRetention(s) })),
   );
 
+  const archiveRules = archiveRetention(r.logs.hostGroups);
   for (const g of r.logs.hostGroups) {
     for (const b of g.fileBackups) {
       const s = b.schedule;
@@ -304,6 +305,18 @@ export function declaredFromRegime(r: Regime): Declared {
       if (watchedBackup) j.overdueWatch = { toleranceSeconds: OVERDUE_TOLERANCE_MARGIN_SECONDS, delaySeconds: WATCHER_DELAY_SECONDS, history: declaredHistory(watchedBackup, s.intervalSeconds) };
       j.lastRunOn = fileBackupLastRunOn(g);
       d.jobs.push(j);
+      // components/log-archive.ts: the prefix's rule expires its archives after retentionDays, Disabled while paused.
+      const prefix = fileBackupPrefix(g.name, b.name);
+      const rule = archiveRules.find((x) => x.prefix === prefix)!;
+      (d.fileBackups ??= []).push({
+        key: `logs.hostGroups[${g.name}].fileBackups[${b.name}]`,
+        job: j,
+        retentionDays: rule.expireDays,
+        noncurrentDays: ARCHIVE_NONCURRENT_DAYS,
+        rule: archiveRuleId(prefix),
+        prefix,
+        ...(b.paused ? { paused: true } : {}),
+      });
     }
   }
 

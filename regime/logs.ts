@@ -443,7 +443,9 @@ export const fileBackupSchema = z
       .int("must be a whole number of days")
       .min(1, "must be >= 1")
       .default(30)
-      .describe("each archive and its manifest are readable this many days (S3 rounds to the next midnight UTC), then kept 1 day as a noncurrent version and removed"),
+      .describe(
+        "each archive and its manifest are readable this many days (S3 rounds to the next midnight UTC), then kept 1 day as a noncurrent version and removed; the plan refuses fewer days than keep the newest archive until the next run's is uploaded (weekly: 7)",
+      ),
     severity: severity.default("P1").describe("severity of the alarm when no backup was recorded within the schedule's interval: each SSH host has its own alarm (its own overdue watch, weekly), the tagged instances one together"),
     paused: paused.describe(
       "true: the backup stops until it is set back: no State Manager association (tagged hosts; the document stays), the SSH hosts' cron line commented out, the missed-backup alarm silent and OK, its prefix's lifecycle rule kept Disabled (no archive it stored expires); set back, it is watched afresh from that `pulumi up` and pages only if it misses its first backup due after it (the plan lists it paused)",

@@ -48,7 +48,7 @@
  */
 import { DEPLOY_LIMITS, limitExcess, LAMBDA_MAX_TIMEOUT_SECONDS, type DeployLimit, type DeployLimitId } from "./limits";
 import { SEVERITIES, type Severity } from "./severity";
-import { retentionPromises } from "./retention-promises";
+import { fileBackupRetention, retentionPromises } from "./retention-promises";
 import { keptFor, type LifecycleRuleInput } from "./retention";
 import { logSetPromise, type DeclaredLogSet } from "./log-retention";
 import { pagingPromises, type DeclaredPage, type DeclaredSubscribers } from "./paging-promises";
@@ -103,7 +103,7 @@ export interface PromiseResult {
 }
 
 /** More breaks a year than the clock's two changes explain: the break is the schedule's own, not a date's. */
-const RECURRING_BREAKS = 3;
+export const RECURRING_BREAKS = 3;
 
 /** Period, evaluation periods and datapoints to alarm of a CloudWatch metric alarm. */
 export interface AlarmWindow {
@@ -239,6 +239,23 @@ export interface DeclaredDatabase {
   abortIncompleteUploadDays?: number;
 }
 
+/**
+ * A file backup (`logs.hostGroups[<g>].fileBackups[<name>]`) and what keeps its archives: its job
+ * (the UTC schedule, `longestRunSeconds` its run limit: an archive is uploaded by then or not at all),
+ * its prefix's lifecycle rule in the log archive bucket (`rule` id, `prefix`), expiring after
+ * `retentionDays` and removing the old version `noncurrentDays` later, `Disabled` while `paused`.
+ */
+export interface DeclaredFileBackup {
+  /** `logs.hostGroups[app].fileBackups[uploads]`. */
+  key: string;
+  job: DeclaredJob;
+  retentionDays: number;
+  noncurrentDays: number;
+  rule: string;
+  prefix: string;
+  paused?: boolean;
+}
+
 export interface DeclaredFunction {
   key: string;
   name: string;
@@ -349,6 +366,8 @@ export interface Declared {
   names: DeclaredName[];
   /** Maintenance windows and one-off mutes; unset: none. */
   mutes?: DeclaredMute[];
+  /** The file backups, with what their archives are kept (regime/retention-promises.ts fileBackupRetention); unset: none. */
+  fileBackups?: DeclaredFileBackup[];
   /** The log sets logrotate rotates on the hosts, with what they keep (regime/log-retention.ts); unset: none. */
   logSets?: DeclaredLogSet[];
   /** Collections that grow with the config, against their AWS limits; unset: none. */
@@ -885,6 +904,9 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
 
     out.push(...retentionPromises(db, start, end));
   }
+
+  // --- file backups: their archives kept retentionDays, the newest until the next is uploaded
+  for (const f of d.fileBackups ?? []) out.push(...fileBackupRetention(f, start, end));
 
   // --- log sets: the days a rotated log is kept, on the host or in the log archive, against maxAgeDays
   for (const l of d.logSets ?? []) push(logSetPromise(l));

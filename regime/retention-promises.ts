@@ -22,8 +22,12 @@
  * - the newest backup is readable until the next one is uploaded (each is there from its start plus
  *   its slowest run that pages nobody, and expires counted from its start): retention 1 day against
  *   backups every 48 hours leaves hours with none.
+ *
+ * The last promise holds for every copy a later run replaces, and is judged by one function
+ * (`newestKeptUntilNext`): a database's backups, and a file backup's archives in the log archive
+ * bucket (`fileBackupRetention`: retentionDays 1 against a weekly run leaves 4 days in 7 with none).
  */
-import type { DeclaredDatabase, PromiseResult } from "./promises";
+import { RECURRING_BREAKS, type DeclaredDatabase, type DeclaredFileBackup, type PromiseResult } from "./promises";
 import { readableUntil } from "./retention";
 import { formatDuration, localDate, schedulerRuns, zoneOffset } from "./scheduler-time";
 import { tierFor, TIERS, type Tier, type TierRules } from "../tasks/lib/tiers";
@@ -38,13 +42,10 @@ const dayText = (n: number) => new Date(n * DAY_MS).toISOString().slice(0, 10);
 const hours = (ms: number) => formatDuration(Math.round(ms / 1000));
 const daysText = (n: number) => `${n} ${n === 1 ? "day" : "days"}`;
 
-interface Backup {
-  /** Scheduled start (ms). */
-  at: number;
+/** A backup run: its scheduled start (ms), when its dump is surely uploaded (start + its slowest run that pages nobody, ms), and its local day. */
+interface Backup extends StoredRun {
   /** Local day number of its start, in the schedule's zone (the day tierFor reads). */
   day: number;
-  /** When its dump is surely uploaded: start + its slowest run that pages nobody (ms). */
-  uploaded: number;
 }
 
 /**
@@ -136,7 +137,7 @@ function whilePaused(db: DeclaredDatabase, results: TierResult[]): PromiseResult
     const expiring = tiers.filter((t) => byTier.get(t)?.status !== "Disabled");
     // A retention promise that resuming breaks on the schedule's key (a skipped run) stays listed on its tier's key.
     const key = r.key === db.backup.key ? `${db.key}.backup.retention.${tiers[0]}` : r.key;
-    const resumed = `resumed: ${r.figure}${r.status === "broken" ? ` (breaks it${r.firstBreak ? ` from ${r.firstBreak}` : ""}: ${[r.effect, r.remedy].filter(Boolean).join("; ")})` : ""}`;
+    const resumed = resumedText(r);
     if (expiring.length > 0) {
       const t = byTier.get(expiring[0])!;
       return {
@@ -159,24 +160,174 @@ function whilePaused(db: DeclaredDatabase, results: TierResult[]): PromiseResult
   });
 }
 
+/** "resumed: <figure>", and where resuming breaks it, from when, its effect and remedy: the detail of a paused retention promise. */
+function resumedText(r: PromiseResult): string {
+  return `resumed: ${r.figure}${r.status === "broken" ? ` (breaks it${r.firstBreak ? ` from ${r.firstBreak}` : ""}: ${[r.effect, r.remedy].filter(Boolean).join("; ")})` : ""}`;
+}
+
+/**
+ * What resuming a paused backup does to the copies it kept (`noun`s: "backup", "archive"): S3 applies
+ * the enabled rules again to what is stored, so every copy older than `days` ("their tier's days",
+ * "retentionDays") expires within about a day, before the first new copy is uploaded if the pause
+ * outlasted them, and stays `noncurrentDays` as an old version.
+ */
+function onResumeText(noun: string, days: string, noncurrentDays: number): string {
+  return `when the ${noun === "archive" ? "file backup" : noun} resumes, S3 applies the enabled rules to what is stored: ${noun}s older than ${days} expire within about a day, before the first new ${noun} is uploaded if the pause outlasted them, and stay ${daysText(noncurrentDays)} as old versions: run the ${noun === "archive" ? "file backup" : noun} by hand as it resumes`;
+}
+
+/**
+ * The promise that a lifecycle rule keeps the copies under it `promisedDays` (`what`: "daily backups",
+ * "archives"; `noun`: "backup", "archive"): held when its expiration `expireDays` is at least that.
+ * The figure is what S3 really keeps: the days counted from the copy's start (a multipart upload is
+ * dated by its initiation), rounded up to the next midnight UTC (regime/retention.ts `readableUntil`),
+ * then `noncurrentDays` as an old version (its noncurrentVersionExpiration).
+ */
+export function keptDays(key: string, what: string, noun: string, promisedDays: number, expireDays: number, noncurrentDays: number): PromiseResult {
+  const ok = expireDays >= promisedDays;
+  return {
+    key,
+    promise: `${what} kept ${daysText(promisedDays)}`,
+    figure: `${daysText(expireDays)} from the ${noun}'s start (S3 dates an upload in parts by its start), rounded up to the next midnight UTC (${expireDays} to ${expireDays + 1} days), then ${noncurrentDays} more as an old version`,
+    value: expireDays,
+    status: ok ? "held" : "broken",
+    kind: "config",
+    ...(ok ? {} : { effect: `the lifecycle expires ${what} after ${expireDays} days < ${promisedDays}` }),
+  };
+}
+
+/** A run that stores a copy a later run replaces: its scheduled start, and when its copy is surely uploaded (its start + its longest run that pages nobody), ms. */
+export interface StoredRun {
+  at: number;
+  uploaded: number;
+}
+
+/** `a` or `an` before a word. */
+const article = (word: string) => (/^[aeiou]/i.test(word) ? `an ${word}` : `a ${word}`);
+
+/**
+ * The promise "the newest <noun> is kept until the next one is uploaded": every copy a run stores is
+ * still readable when the next run's copy is surely uploaded, so some copy always exists. A copy is
+ * readable for `days(run)` from its start (the upload is dated by its opening), rounded up to the next
+ * midnight UTC (regime/retention.ts `readableUntil`); a rate schedule's runs keep the phase of their
+ * creation, unknown before deploy, so there the rounding counts for nothing. Its old version (the
+ * noncurrent days) is not counted: a restore reads the current objects.
+ *
+ * `variants`: the runs over the engine's window, ascending, one list per phase a rate schedule may
+ * take (a cron schedule: one list, its runs from the regime's calendar, regime/scheduler-time.ts
+ * `schedulerRuns`); pairs whose second run is before `start` are not judged. `name(run)`: what the
+ * copy is ("daily backup", "archive"); `setting(run)`: the config key refused for it and the setting
+ * the remedy names. Held on `heldKey` with the smallest overlap; broken on the key of the copy with
+ * the largest shortfall, naming its date (in `tz`), the hours with no copy at all and the smallest
+ * days that keep every pair (the rounding counted). Recurring when it breaks RECURRING_BREAKS times or
+ * more in the window (every week), which no acceptance can hide. Undefined with fewer than two runs.
+ */
+export function newestKeptUntilNext<R extends StoredRun>(c: {
+  variants: R[][];
+  start: number;
+  rate: boolean;
+  tz: string;
+  noun: string;
+  days: (run: R) => number;
+  name: (run: R) => string;
+  setting: (run: R) => { key: string; name: string };
+  heldKey: string;
+}): PromiseResult | undefined {
+  const until = (at: number, days: number) => (c.rate ? at + days * DAY_MS : readableUntil(at, days));
+  let worst: { margin: number; b: R; next: R; until: number } | undefined;
+  let longest = 0;
+  let needDays = 1;
+  let breaks = 0;
+  for (const runs of c.variants)
+    for (let i = 0; i + 1 < runs.length; i++) {
+      const b = runs[i];
+      const next = runs[i + 1];
+      if (next.at < c.start) continue;
+      const readable = until(b.at, c.days(b));
+      longest = Math.max(longest, next.uploaded - b.at);
+      // The fewest days that keep this copy until the next is uploaded: whole days of the gap, or one
+      // fewer where the rounding to midnight covers the rest.
+      let need = Math.max(1, Math.ceil((next.uploaded - b.at) / DAY_MS) - 1);
+      while (until(b.at, need) < next.uploaded) need++;
+      needDays = Math.max(needDays, need);
+      const margin = readable - next.uploaded;
+      if (margin < 0) breaks++;
+      if (!worst || margin < worst.margin) worst = { margin, b, next, until: readable };
+    }
+  if (!worst) return undefined;
+  const broken = worst.margin < 0;
+  const name = c.name(worst.b);
+  const days = c.days(worst.b);
+  const date = localDate(worst.b.at, c.tz);
+  const setting = c.setting(worst.b);
+  const starts = `after ${article(c.noun)} starts`;
+  return {
+    key: broken ? setting.key : c.heldKey,
+    promise: `the newest ${c.noun} is kept until the next one is uploaded`,
+    figure: broken
+      ? c.rate
+        ? `${article(name)} may be gone ${hours(-worst.margin)} before the next one`
+        : `the ${name} of ${date} is gone ${hours(-worst.margin)} before the next one`
+      : `at least ${hours(worst.margin)} of overlap (the next is uploaded at most ${hours(longest)} ${starts})`,
+    value: Math.round(worst.margin / 1000),
+    status: broken ? "broken" : "held",
+    kind: "config",
+    ...(broken
+      ? {
+          ...(c.rate ? {} : { firstBreak: date }),
+          effect: c.rate
+            ? `${article(name)} is kept ${daysText(days)} from its start (${hours(days * DAY_MS)} when started just before midnight UTC, the lifecycle rounding up to midnight) and the next is uploaded ${hours(worst.next.uploaded - worst.b.at)} after it started: ${hours(-worst.margin)} with no ${c.noun} at all`
+            : `the ${name} of ${date} is kept ${daysText(days)} from its start (readable until ${new Date(worst.until).toISOString().slice(0, 16)}Z, the lifecycle rounding up to midnight UTC) and the next is uploaded ${new Date(worst.next.uploaded).toISOString().slice(0, 16)}Z: ${hours(-worst.margin)} with no ${c.noun} at all`,
+          remedy: `set ${setting.name} to at least ${needDays} (the next is uploaded up to ${hours(longest)} ${starts})`,
+          ...(breaks >= RECURRING_BREAKS ? { recurring: breaks } : {}),
+        }
+      : {}),
+  };
+}
+
+/**
+ * The retention promises of a file backup (`logs.hostGroups[<g>].fileBackups[<name>]`) over
+ * [start, end) (ms): its archives kept `retentionDays` (what its lifecycle rule keeps, with the
+ * rounding and the old version: keptDays), and the newest archive kept until the next run's is
+ * uploaded (newestKeptUntilNext: each run is surely uploaded by its start + its run limit, the job's
+ * `longestRunSeconds`). Both on `<key>.retentionDays`. A paused file backup's rule is Disabled: both
+ * are reported `paused`, with what resuming gives and does.
+ */
+export function fileBackupRetention(f: DeclaredFileBackup, start: number, end: number): PromiseResult[] {
+  const key = `${f.key}.retentionDays`;
+  const runMs = (f.job.longestRunSeconds ?? 0) * 1000;
+  const runs = schedulerRuns(f.job, start - 62 * DAY_MS, end).runs.map((at) => ({ at, uploaded: at + runMs }));
+  const kept = keptDays(key, "archives", "archive", f.retentionDays, f.retentionDays, f.noncurrentDays);
+  const newest = newestKeptUntilNext({
+    variants: [runs],
+    start,
+    rate: /^rate\(/i.test(f.job.expression),
+    tz: f.job.timezone,
+    noun: "archive",
+    days: () => f.retentionDays,
+    name: () => "archive",
+    setting: () => ({ key, name: "retentionDays" }),
+    heldKey: key,
+  });
+  const results = newest ? [kept, newest] : [kept];
+  if (!f.paused) return results;
+  const figures = ["expiry suspended while paused: every archive kept, old versions too", "expiry suspended while paused: the newest archive is kept"];
+  return results.map((r, i) => ({
+    key,
+    promise: r.promise,
+    figure: figures[i],
+    status: "paused",
+    kind: r.kind,
+    detail: `${f.key}.paused is true: lifecycle rule ${f.rule} is kept Disabled, so nothing under ${f.prefix} expires until it resumes; ${resumedText(r)}${i === 1 ? `; ${onResumeText("archive", "retentionDays", f.noncurrentDays)}` : ""}`,
+  }));
+}
+
 /** The promises of the backup as its schedule runs, each with the tiers that decide it. */
 function scheduledRetention(db: DeclaredDatabase, start: number, end: number): TierResult[] {
   const out: TierResult[] = [];
   const add = (tiers: Tier[], paused: TierResult["paused"], result: PromiseResult) => out.push({ tiers, result, paused });
   const everyCopy = { figure: "expiry suspended while paused: every copy kept, old versions too" };
   const byTier = new Map(db.retention.map((t) => [t.tier, t]));
-  for (const t of db.retention) {
-    const ok = t.expireDays >= t.promisedDays;
-    add([t.tier], everyCopy, {
-      key: `${db.key}.backup.retention.${t.tier}`,
-      promise: `${t.tier} backups kept ${t.promisedDays} days`,
-      figure: `${t.expireDays} days from the backup's start (S3 dates an upload in parts by its start), rounded up to the next midnight UTC (${t.expireDays} to ${t.expireDays + 1} days), then ${t.noncurrentDays} more as an old version`,
-      value: t.expireDays,
-      status: ok ? "held" : "broken",
-      kind: "config",
-      ...(ok ? {} : { effect: `the lifecycle expires ${t.tier} backups after ${t.expireDays} days < ${t.promisedDays}` }),
-    });
-  }
+  for (const t of db.retention) add([t.tier], everyCopy, keptDays(`${db.key}.backup.retention.${t.tier}`, `${t.tier} backups`, "backup", t.promisedDays, t.expireDays, t.noncurrentDays));
   const rules = db.tiers;
   if (!rules || db.retention.length === 0) return out;
 
@@ -298,51 +449,27 @@ function scheduledRetention(db: DeclaredDatabase, start: number, end: number): T
   }
 
   // The newest backup is still readable when the next one is uploaded (at every phase of a rate schedule).
-  let worst: { margin: number; b: Backup; next: Backup; until: number; tier: Tier } | undefined;
-  let longest = 0;
-  for (const backups of variants) for (let i = 0; i + 1 < backups.length; i++) {
-    const b = backups[i];
-    const next = backups[i + 1];
-    if (next.at < start) continue;
-    const tier = tierFor(new Date(b.at), rules);
-    // A rate schedule's runs keep the phase of the schedule's creation, unknown before deploy: the
-    // rounding to midnight may add nothing, so it counts the days alone.
-    // Its days run from its start, when the upload that holds it was opened.
-    const until = rate ? b.at + expire(tier) * DAY_MS : readableUntil(b.at, expire(tier));
-    longest = Math.max(longest, next.uploaded - b.at);
-    const margin = until - next.uploaded;
-    if (!worst || margin < worst.margin) worst = { margin, b, next, until, tier };
-  }
-  if (worst) {
-    const broken = worst.margin < 0;
-    const needDays = Math.ceil(longest / DAY_MS);
-    const date = localDate(worst.b.at, tz);
+  const newest = newestKeptUntilNext({
+    variants,
+    start,
+    rate,
+    tz,
+    noun: "backup",
+    days: (b) => expire(tierFor(new Date(b.at), rules)),
+    name: (b) => `${tierFor(new Date(b.at), rules)} backup`,
+    setting: (b) => {
+      const tier = tierFor(new Date(b.at), rules);
+      return { key: `${db.key}.backup.retention.${tier}`, name: `retention.${tier}` };
+    },
+    heldKey: `${db.key}.backup.retention.daily`,
+  });
+  if (newest) {
     const noncurrentDays = Math.min(...db.retention.map((t) => t.noncurrentDays));
     const resuming = {
       figure: "expiry suspended while paused: the newest backup is kept",
-      onResume: `when the backup resumes, S3 applies the enabled rules to what is stored: backups older than their tier's days expire within about a day, before the first new backup is uploaded if the pause outlasted them, and stay ${daysText(noncurrentDays)} as old versions: run the backup by hand as it resumes`,
+      onResume: onResumeText("backup", "their tier's days", noncurrentDays),
     };
-    add(db.retention.map((t) => t.tier), resuming, {
-      key: `${db.key}.backup.retention.${broken ? worst.tier : "daily"}`,
-      promise: "the newest backup is kept until the next one is uploaded",
-      figure: broken
-        ? rate
-          ? `a ${worst.tier} backup may be gone ${hours(-worst.margin)} before the next one`
-          : `the ${worst.tier} backup of ${date} is gone ${hours(-worst.margin)} before the next one`
-        : `at least ${hours(worst.margin)} of overlap (the next is uploaded at most ${hours(longest)} after a backup starts)`,
-      value: Math.round(worst.margin / 1000),
-      status: broken ? "broken" : "held",
-      kind: "config",
-      ...(broken
-        ? {
-            ...(rate ? {} : { firstBreak: date }),
-            effect: rate
-              ? `a ${worst.tier} backup is kept ${daysText(expire(worst.tier))} from its start (${hours(expire(worst.tier) * DAY_MS)} when started just before midnight UTC, the lifecycle rounding up to midnight) and the next is uploaded ${hours(worst.next.uploaded - worst.b.at)} after it started: ${hours(-worst.margin)} with no backup at all`
-              : `the ${worst.tier} backup of ${date} is kept ${daysText(expire(worst.tier))} from its start (readable until ${new Date(worst.until).toISOString().slice(0, 16)}Z, the lifecycle rounding up to midnight UTC) and the next is uploaded ${new Date(worst.next.uploaded).toISOString().slice(0, 16)}Z: ${hours(-worst.margin)} with no backup at all`,
-            remedy: `set retention.${worst.tier} to at least ${needDays} (the next is uploaded up to ${hours(longest)} after a backup starts)`,
-          }
-        : {}),
-    });
+    add(db.retention.map((t) => t.tier), resuming, newest);
   }
   return out;
 }

@@ -119,9 +119,10 @@ describe("the newest backup expires before the next one exists", () => {
     // 02:00 UTC start: readable until midnight UTC two days later; the next starts 24 h later and may take 34.1 h (its duration alarm's threshold).
     const backup = { schedule: { at: "daily at 02:00", timezone: "UTC" }, rpoHours: 60, retention: { daily: 1, weekly: 1, monthly: 1 } };
     expect(refusals({ sizeGb: 900, backup, verify: { maxAgeHours: 60 } })).toEqual([
-      "databases[app].backup.retention.daily: the daily backup of 2026-11-30 is kept 1 day from its start (readable until 2026-12-02T00:00Z, the lifecycle rounding up to midnight UTC) and the next is uploaded 2026-12-02T12:08Z: 12.1 h with no backup at all; set retention.daily to at least 3 (the next is uploaded up to 58.1 h after a backup starts)",
+      "databases[app].backup.retention.daily: the daily backup of 2026-11-30 is kept 1 day from its start (readable until 2026-12-02T00:00Z, the lifecycle rounding up to midnight UTC) and the next is uploaded 2026-12-02T12:08Z: 12.1 h with no backup at all; set retention.daily to at least 2 (the next is uploaded up to 58.1 h after a backup starts)",
     ]);
-    expect(refusals({ sizeGb: 900, backup: { ...backup, retention: { daily: 3, weekly: 3, monthly: 3 } }, verify: { maxAgeHours: 60 } })).toEqual([]);
+    // The smallest that holds: 2 days from 02:00, rounded up to midnight UTC, reach 70 h past the start.
+    expect(refusals({ sizeGb: 900, backup: { ...backup, retention: { daily: 2, weekly: 2, monthly: 2 } }, verify: { maxAgeHours: 60 } })).toEqual([]);
   });
 
   it("a daily 02:00 backup kept 1 day overlaps the next by the lifecycle's rounding: 41 h readable, 24 h apart", () => {
