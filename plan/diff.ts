@@ -97,7 +97,7 @@ const ALARM_FIELDS: [keyof Alarm, string][] = [
  * expires it, read from the plans' promises: the head's catch-all promise of its collection
  * (regime/promises.ts leftoverPromise), or, when the head has no such bucket any more, the base's. The
  * reading for plans without `lifecycle` (older ones); plans with it are compared prefix by prefix
- * (lifecycleChanges, removedByLifecycle).
+ * (lifecycleChanges, removedStores).
  */
 export function removedByPromises(base: Plan, head: Plan): { item: string; line: string }[] {
   const baseItems = base.promises?.items ?? [];
@@ -128,7 +128,7 @@ export function removedByPromises(base: Plan, head: Plan): { item: string; line:
 }
 
 /** `key` is `item` or one of its keys (`databases[app].backup` of `databases[app]`, not `databases[app2]`). */
-const within = (key: string, item: string) => key === item || key.startsWith(`${item}.`) || key.startsWith(`${item}[`);
+const within = (key: string, item: string) => key === item || key.startsWith(`${item}.`);
 
 /** The config item a rule's key belongs to: `databases[<id>]`, `logs.hostGroups[<g>].logSets[<s>]`, `logs.hostGroups[<g>].fileBackups[<f>]`. */
 const itemOf = (key: string): string | undefined => /^(databases\[[^\]]+\]|logs\.hostGroups\[[^\]]+\]\.(?:logSets|fileBackups)\[[^\]]+\])/.exec(key)?.[1];
@@ -149,7 +149,7 @@ function dataOf(key: string, prefix: string): string {
 export interface PrefixChange {
   /** The bucket's lifecycle configuration (its Pulumi resource name). */
   resource: string;
-  /** The key prefix of a base rule: what is stored under it and under no longer rule's prefix. */
+  /** The key prefix of a base rule: the data stored under it and under no longer prefix of a rule ("" for the whole bucket). */
   prefix: string;
   /** The base rule of that prefix. */
   rule: PlanLifecycleRule;
@@ -356,6 +356,7 @@ export function removedStores(base: Plan, head: Plan, changes = lifecycleChanges
   }
   return out.sort((a, b) => byString(a.item, b.item));
 }
+
 /** Components listing more resources than this fold them under a <details> toggle. */
 const FOLD_AT = 15;
 

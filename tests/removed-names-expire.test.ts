@@ -174,6 +174,27 @@ describe("the pull-request diff says where a removed database's backups go", () 
     expect(md).not.toContain("deleted sooner");
   });
 
+  it("app's backup resumed: its tiers, its drill records and the catch-alls Disabled with them expire again, with the backup to run by hand", () => {
+    const got = section(diffPlans(pausedTwo.plan, two.plan), "Stored data deleted sooner than before").split("\n").filter((l) => l.startsWith("- "));
+    expect(got.map((l) => l.split(":")[0])).toEqual([
+      "- `databases[app].backup.retention.daily` resumes (rule `daily-app` Disabled → Enabled)",
+      "- `databases[app].backup.retention.weekly` resumes (rule `weekly-app` Disabled → Enabled)",
+      "- `databases[app].backup.retention.monthly` resumes (rule `monthly-app` Disabled → Enabled)",
+      "- `databases[app]` resumes (rule `drills-app` Disabled → Enabled)",
+      "- `databases` catch-all rule `catch-all.daily` resumes (Disabled → Enabled)",
+      "- `databases` catch-all rule `catch-all.weekly` resumes (Disabled → Enabled)",
+      "- `databases` catch-all rule `catch-all.monthly` resumes (Disabled → Enabled)",
+      "- `databases` catch-all rule `catch-all.drills` resumes (Disabled → Enabled)",
+    ]);
+    expect(got[2]).toBe(
+      "- `databases[app].backup.retention.monthly` resumes (rule `monthly-app` Disabled → Enabled): its monthly backups under `monthly/app/`: kept no expiry → 365 days, then no expiry → 7 days more as an old version. " +
+        `What is older than 365 days goes on ${RUN}, unrecoverable 7 days later; old versions older than 7 days go for good on that run. ` +
+        "That run can come before the first new backup is uploaded: run the backup by hand as it resumes (`pulumi stack output runNow --json | jq -r '.\"app/backup\"' | sh`).",
+    );
+    // crm was never paused: nothing of it is listed.
+    expect(got.some((l) => l.includes("crm"))).toBe(false);
+  });
+
   it("a base plan without lifecycle rules (older plans): the removed database is named from the promises, as before", () => {
     const md = diffPlans({ ...two.plan, lifecycle: undefined }, prod.plan);
     expect(section(md, "Stored data of removed config items").trim()).toBe(
