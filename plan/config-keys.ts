@@ -6,6 +6,7 @@
 import type { RecordedResource } from "./mocks";
 import { archivePrefix } from "../regime/logs";
 import { fileBackupPrefix } from "../regime/file-backups";
+import { isCatchAll } from "../regime/retention";
 
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -128,7 +129,12 @@ export interface PlanLifecycleRule {
   filter?: { prefix?: string };
   expiration?: { days?: number };
   noncurrentVersionExpiration?: { noncurrentDays?: number };
-  /** The config item whose data the rule's prefix holds; absent for the catch-all and whole-bucket rules. */
+  /**
+   * The config key whose data the rule's prefix holds: a configured item's (`databases[<id>].backup.retention.<tier>`,
+   * `databases[<id>]` for its drill records, `logs.hostGroups[<g>].logSets[<s>].archive`, `logs.hostGroups[<g>].fileBackups[<f>]`),
+   * or, for a catch-all rule (regime/retention.ts isCatchAll), the family whose removed items it expires
+   * (`databases`, `logs.hostGroups`); absent for a whole-bucket rule of neither (and for catch-alls in older plans).
+   */
   key?: string;
 }
 
@@ -136,17 +142,23 @@ export interface PlanLifecycleRule {
 export interface PlanLifecycle {
   resource: string;
   rules: PlanLifecycleRule[];
+  /** The config key that sets every rule's `noncurrentDays` (the backup vault's `backupVault.noncurrentDays`); absent when fixed (the log archive's 1 day, components/log-archive.ts ARCHIVE_NONCURRENT_DAYS) and in older plans. */
+  noncurrentKey?: string;
 }
 
 /** `<tier>-<db>` and `drills-<db>` (components/backup-vault.ts tierRules, drillRecordRule). */
 const VAULT_RULE = /^(daily|weekly|monthly|drills)-(.+)$/;
 
+/** The component type of the backup vault (components/backup-vault.ts), whose lifecycle configuration is its child. */
+const VAULT_TYPE = "regime:backup:BackupVault";
+
 /**
  * The lifecycle rules of every bucket of the plan, each with the config key behind its prefix: a
  * log archive prefix (regime/logs.ts archivePrefix, regime/file-backups.ts fileBackupPrefix) from the
- * `logs` config as given, a backup vault prefix from its rule's id. The diff compares them
- * (plan/diff.ts removedStores): a prefix with a rule in the base and none in the head holds data that
- * now expires by the catch-all rules.
+ * `logs` config as given, a backup vault prefix from its rule's id, a catch-all rule its family's
+ * (`databases` in the vault, `logs.hostGroups` in the log archive). The pull-request diff compares
+ * them prefix by prefix (plan/diff.ts lifecycleChanges): what S3 keeps of each stored prefix in the
+ * base and in the head, whatever made it change.
  */
 export function lifecycleOf(recorded: RecordedResource[], logs: { hostGroups?: { name: string; logSets?: { name: string; archive?: { expireDays: number; prefix?: string } }[]; fileBackups?: { name: string }[] }[] } | undefined): PlanLifecycle[] {
   const byPrefix = new Map<string, string>();
@@ -154,28 +166,34 @@ export function lifecycleOf(recorded: RecordedResource[], logs: { hostGroups?: {
     for (const s of g.logSets ?? []) if (s.archive) byPrefix.set(archivePrefix(g.name, s), `logs.hostGroups[${g.name}].logSets[${s.name}].archive`);
     for (const b of g.fileBackups ?? []) byPrefix.set(fileBackupPrefix(g.name, b.name), `logs.hostGroups[${g.name}].fileBackups[${b.name}]`);
   }
-  const keyOfRule = (r: Inputs): string | undefined => {
-    const vault = r.id && r.filter?.prefix ? VAULT_RULE.exec(r.id) : null;
-    if (vault) return vault[1] === "drills" ? `databases[${vault[2]}]` : `databases[${vault[2]}].backup.retention.${vault[1]}`;
+  const vaults = new Set(recorded.filter((r) => !r.custom && r.type === VAULT_TYPE).map((r) => r.name));
+  const keyOfRule = (r: Inputs, vault: boolean): string | undefined => {
+    if (isCatchAll(String(r.id))) return vault ? "databases" : "logs.hostGroups";
+    const rule = vault && r.id && r.filter?.prefix ? VAULT_RULE.exec(r.id) : null;
+    if (rule) return rule[1] === "drills" ? `databases[${rule[2]}]` : `databases[${rule[2]}].backup.retention.${rule[1]}`;
     return r.filter?.prefix ? byPrefix.get(r.filter.prefix) : undefined;
   };
   return recorded
     .filter((r) => r.type === "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
-    .map((r) => ({
-      resource: r.name,
-      rules: ((r.inputs.rules ?? []) as Inputs[])
-        .filter((x) => x.expiration?.days !== undefined)
-        .map((x) => {
-          const key = keyOfRule(x);
-          return {
-            id: String(x.id),
-            status: String(x.status),
-            filter: { prefix: x.filter?.prefix ?? "" },
-            expiration: { days: x.expiration.days },
-            ...(x.noncurrentVersionExpiration ? { noncurrentVersionExpiration: { noncurrentDays: x.noncurrentVersionExpiration.noncurrentDays } } : {}),
-            ...(key ? { key } : {}),
-          };
-        }),
-    }))
+    .map((r) => {
+      const vault = vaults.has(r.parent);
+      return {
+        resource: r.name,
+        rules: ((r.inputs.rules ?? []) as Inputs[])
+          .filter((x) => x.expiration?.days !== undefined)
+          .map((x) => {
+            const key = keyOfRule(x, vault);
+            return {
+              id: String(x.id),
+              status: String(x.status),
+              filter: { prefix: x.filter?.prefix ?? "" },
+              expiration: { days: x.expiration.days },
+              ...(x.noncurrentVersionExpiration ? { noncurrentVersionExpiration: { noncurrentDays: x.noncurrentVersionExpiration.noncurrentDays } } : {}),
+              ...(key ? { key } : {}),
+            };
+          }),
+        ...(vault ? { noncurrentKey: "backupVault.noncurrentDays" } : {}),
+      };
+    })
     .sort((a, b) => (a.resource < b.resource ? -1 : a.resource > b.resource ? 1 : 0));
 }

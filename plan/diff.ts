@@ -14,7 +14,9 @@ import { promiseChanges, promiseSection, type PlanPromise } from "./promises";
 import { LEFTOVER_PROMISE } from "../regime/promises";
 import { IN_THE_LOG_ARCHIVE } from "../regime/log-retention";
 import type { Plan } from "./run";
-import { isCatchAll, keptFor } from "../regime/retention";
+import { isCatchAll, keptFor, type KeptFor } from "../regime/retention";
+import { fileBackupScriptPath } from "../regime/file-backups";
+import type { PlanLifecycleRule } from "./config-keys";
 
 type Resource = Plan["components"][number]["resources"][number];
 type Schedule = Plan["calendar"][number];
@@ -92,11 +94,12 @@ const ALARM_FIELDS: [keyof Alarm, string][] = [
 /**
  * The config items whose stored data a bucket keeps (a database's backups, a file backup's archives, an
  * archived log set's rotated files) in base but not in head (removed or renamed), each with what now
- * expires it: the head's catch-all promise of its collection (regime/promises.ts leftoverPromise), or,
- * when the head has no such bucket any more, the base's (the lifecycle configuration stays on the
- * bucket). Found by the config keys of the base's promises.
+ * expires it, read from the plans' promises: the head's catch-all promise of its collection
+ * (regime/promises.ts leftoverPromise), or, when the head has no such bucket any more, the base's. The
+ * reading for plans without `lifecycle` (older ones); plans with it are compared prefix by prefix
+ * (lifecycleChanges, removedStores).
  */
-export function removedStores(base: Plan, head: Plan): { item: string; line: string }[] {
+export function removedByPromises(base: Plan, head: Plan): { item: string; line: string }[] {
   const baseItems = base.promises?.items ?? [];
   const headKeys = (head.promises?.items ?? []).map((p) => p.key);
   const stores = [
@@ -109,8 +112,8 @@ export function removedStores(base: Plan, head: Plan): { item: string; line: str
   for (const s of stores) {
     const items = [...new Set(baseItems.map((p) => s.pattern.exec(p.key)?.[0]).filter((k): k is string => k !== undefined))].sort(byString);
     for (const item of items) {
-      if (headKeys.some((k) => k === item || k.startsWith(`${item}.`))) continue;
-      if (!s.stores(baseItems.filter((p) => p.key === item || p.key.startsWith(`${item}.`)))) continue;
+      if (headKeys.some((k) => within(k, item))) continue;
+      if (!s.stores(baseItems.filter((p) => within(p.key, item)))) continue;
       const now = catchAll(head, s.family);
       const before = catchAll(base, s.family);
       const line = now
@@ -121,17 +124,19 @@ export function removedStores(base: Plan, head: Plan): { item: string; line: str
       out.push({ item, line });
     }
   }
-  const named = out.map((o) => o.item);
-  for (const lost of lostPrefixes(base, head)) {
-    if (named.some((i) => lost.item === i || lost.item.startsWith(`${i}.`))) continue;
-    out.push(lost);
-  }
-  return out.sort((a, b) => byString(a.item, b.item));
+  return out;
 }
 
+/** `key` is `item` or one of its keys (`databases[app].backup` of `databases[app]`, not `databases[app2]`). */
+const within = (key: string, item: string) => key === item || key.startsWith(`${item}.`);
+
+/** The config item a rule's key belongs to: `databases[<id>]`, `logs.hostGroups[<g>].logSets[<s>]`, `logs.hostGroups[<g>].fileBackups[<f>]`. */
+const itemOf = (key: string): string | undefined => /^(databases\[[^\]]+\]|logs\.hostGroups\[[^\]]+\]\.(?:logSets|fileBackups)\[[^\]]+\])/.exec(key)?.[1];
+
 /** What data a rule's config key holds, for a line of the diff. */
-function dataOf(key: string | undefined): string {
-  if (!key) return "what it kept";
+function dataOf(key: string, prefix: string): string {
+  if (key === "databases") return prefix.startsWith("drills/") ? "the restore-drill records of databases no longer configured (if any are stored)" : "the backups of databases no longer configured (if any are stored)";
+  if (key === "logs.hostGroups") return prefix === "" ? "the archives of log sets no longer configured (if any are stored)" : "the archives of file backups no longer configured (if any are stored)";
   if (key.endsWith(".archive")) return "its archived logs";
   if (key.includes(".fileBackups[")) return "its archives";
   const tier = /\.backup\.retention\.(\w+)$/.exec(key)?.[1];
@@ -140,41 +145,216 @@ function dataOf(key: string | undefined): string {
   return "what it kept";
 }
 
+/** What S3 keeps of one stored-data prefix of a bucket in the base and in the head (lifecycleChanges). */
+export interface PrefixChange {
+  /** The bucket's lifecycle configuration (its Pulumi resource name). */
+  resource: string;
+  /** The key prefix of a base rule: the data stored under it and under no longer prefix of a rule ("" for the whole bucket). */
+  prefix: string;
+  /** The base rule of that prefix. */
+  rule: PlanLifecycleRule;
+  /** Its config key (plan/config-keys.ts lifecycleOf), else `rule <id> of <resource>`. */
+  key: string;
+  /**
+   * What happened to the rule: `removed` (no head rule has its prefix any more), `moved` (its key's rule
+   * has another prefix in the head), `resumed` (Disabled in the base, Enabled in the head), `changed`
+   * (the same prefix, other days, or other rules matching it).
+   */
+  cause: "removed" | "moved" | "resumed" | "changed";
+  /** The config item gone from the head with a removed rule (`databases[app]`), when the whole item went. */
+  removedItem?: string;
+  /** The head prefix of a moved rule. */
+  movedTo?: string;
+  /** Days readable and days as an old version of what is stored under `prefix`, by S3's selection (regime/retention.ts keptFor); undefined: no expiry. */
+  before: KeptFor;
+  after: KeptFor;
+  /** Fewer days readable or as an old version in the head (no expiry counts as more than any days): S3's first lifecycle run after `pulumi up` deletes what is older. */
+  sooner: boolean;
+  /** The config key of the bucket's noncurrent days (`backupVault.noncurrentDays`), when it has one. */
+  noncurrentKey?: string;
+}
+
+/** `a` days is fewer than `b` days (undefined: no expiry). */
+const fewer = (a: number | undefined, b: number | undefined) => a !== undefined && (b === undefined || a < b);
+
 /**
- * The prefixes of a bucket that had a lifecycle rule with days in the base and have none in the head
- * while the bucket stays in the program: what is stored under them now expires by whatever rules of
- * the head match (the catch-alls), found by S3's selection (regime/retention.ts keptFor: the shortest
- * of the enabled matching rules). Covers what a removed config item cannot show: a log set that stops
- * archiving, a changed `archive.prefix`, a database that drops a tier. Each line names the config key
- * (plan/config-keys.ts lifecycleOf) and the days before and after, and says so when data is deleted
- * sooner than before. Plans without `lifecycle` (older ones) give none.
+ * The one comparison of the plans' lifecycle rules: for every prefix of a base rule with days in a
+ * bucket that the head keeps (plan JSON `lifecycle`), what S3 keeps of the data stored under it in the
+ * base and in the head (regime/retention.ts keptFor: the shortest of the enabled rules whose prefix it
+ * starts with; a Disabled rule expires nothing), whatever made it change: the item removed or renamed
+ * (its prefix falls to the catch-all rules), its prefix moved, its days cut or lengthened in place, a
+ * catch-all's days, the noncurrent days, a paused rule enabled again. Returns the prefixes whose rule
+ * went or whose days changed, in the base's order (bucket by bucket, rules as declared); `sooner`
+ * marks those where data is deleted sooner than before.
+ *
+ * A bucket only in the base leaves the program with its lifecycle configuration unchanged
+ * (retainOnDelete), so nothing of it is deleted sooner; a prefix only in the head held nothing of its
+ * own before. Plans without `lifecycle` (older ones) give none.
  */
-export function lostPrefixes(base: Plan, head: Plan): { item: string; line: string }[] {
-  const out: { item: string; line: string }[] = [];
+export function lifecycleChanges(base: Plan, head: Plan): PrefixChange[] {
+  const out: PrefixChange[] = [];
   for (const b of base.lifecycle ?? []) {
     const h = (head.lifecycle ?? []).find((x) => x.resource === b.resource);
-    // The bucket leaves the program: its lifecycle configuration stays on it unchanged (retainOnDelete).
     if (!h) continue;
-    const headPrefixes = new Set(h.rules.map((r) => r.filter?.prefix ?? ""));
+    const headKeys = [...h.rules.map((r) => r.key ?? ""), ...(head.promises?.items ?? []).map((p) => p.key)];
+    const seen = new Set<string>();
     for (const rule of b.rules) {
       const prefix = rule.filter?.prefix ?? "";
-      if (prefix === "" || headPrefixes.has(prefix)) continue;
-      const was = keptFor(b.rules, prefix).readableDays;
-      const now = keptFor(h.rules, prefix);
-      const moved = rule.key ? h.rules.find((r) => r.key === rule.key) : undefined;
-      const item = rule.key ?? `rule ${rule.id} of ${b.resource}`;
-      const what = moved ? `${code(item)}: prefix ${code(prefix)} changed to ${code(moved.filter?.prefix ?? "")}` : `${code(item)} removed`;
-      const by = now.rules.every(isCatchAll) ? "the catch-all rules" : `rules ${now.rules.join(", ")}`;
-      const data = `${dataOf(rule.key)} under ${code(prefix)}`;
-      const line =
-        now.readableDays === undefined
-          ? `${what}: no enabled lifecycle rule expires ${data} any more (was ${was} days); they are kept and billed until removed by hand`
-          : `${what}: ${data} now expire by ${by} (${now.readableDays} days, was ${was})` +
-            (was !== undefined && now.readableDays < was ? `. **Deleted sooner than before**: what is older than ${now.readableDays} days goes on S3's first lifecycle run after \`pulumi up\`` : "");
-      out.push({ item, line });
+      if (seen.has(prefix)) continue;
+      seen.add(prefix);
+      const same = h.rules.find((r) => (r.filter?.prefix ?? "") === prefix);
+      const before = keptFor(b.rules, prefix);
+      const after = keptFor(h.rules, prefix);
+      if (same && before.readableDays === after.readableDays && before.noncurrentDays === after.noncurrentDays) continue;
+      // A base plan older than the catch-alls' keys takes the head's key of the same rule.
+      const key = rule.key ?? h.rules.find((r) => r.id === rule.id)?.key ?? `rule ${rule.id} of ${b.resource}`;
+      const moved = !same && rule.key && !isCatchAll(rule.id) ? h.rules.find((r) => r.key === rule.key) : undefined;
+      const item = itemOf(key);
+      const cause = moved ? "moved" : !same ? "removed" : rule.status !== "Enabled" && same.status === "Enabled" ? "resumed" : "changed";
+      out.push({
+        resource: b.resource,
+        prefix,
+        rule,
+        key,
+        cause,
+        ...(cause === "removed" && item && !headKeys.some((k) => within(k, item)) ? { removedItem: item } : {}),
+        ...(moved ? { movedTo: moved.filter?.prefix ?? "" } : {}),
+        before,
+        after,
+        sooner: fewer(after.readableDays, before.readableDays) || fewer(after.noncurrentDays, before.noncurrentDays),
+        ...((h.noncurrentKey ?? b.noncurrentKey) ? { noncurrentKey: h.noncurrentKey ?? b.noncurrentKey } : {}),
+      });
     }
   }
   return out;
+}
+
+/** `n days`, `1 day`, or `no expiry`. */
+const daysText = (d: number | undefined) => (d === undefined ? "no expiry" : d === 1 ? "1 day" : `${d} days`);
+
+/** `30 → 7 days`, `7 days` when unchanged, `no expiry → 7 days`. */
+function span(before: number | undefined, after: number | undefined): string {
+  if (before === after) return daysText(after);
+  return before !== undefined && after !== undefined ? `${before} → ${after} days` : `${daysText(before)} → ${daysText(after)}`;
+}
+
+/** How long a prefix's data is kept as an old version, before → after (naming the noncurrent days' key when they changed). */
+function oldVersionText(c: PrefixChange): string {
+  const nb = c.before.noncurrentDays;
+  const na = c.after.noncurrentDays;
+  // The key is named when its days changed, not when a rule was enabled again (resumed, or a removed item's prefix now under an enabled catch-all).
+  return `then ${span(nb, na)} more as an old version${nb !== undefined && na !== undefined && nb !== na && c.noncurrentKey ? ` (${code(c.noncurrentKey)})` : ""}`;
+}
+
+/** How long a prefix's data is kept, before → after: readable, then as an old version. */
+const keptText = (c: PrefixChange) => `kept ${span(c.before.readableDays, c.after.readableDays)}, ${oldVersionText(c)}`;
+
+/** `under \`daily/app/\``, or for the whole-bucket prefix "" `anywhere in the bucket`. */
+const where = (prefix: string) => (prefix === "" ? "anywhere in the bucket" : `under ${code(prefix)}`);
+
+/** Which of the head's rules expire a prefix now. */
+const expiredBy = (c: PrefixChange) => (c.after.rules.every(isCatchAll) ? "the catch-all rules" : `rules ${c.after.rules.map(code).join(", ")}`);
+
+/** The change of a prefix's rule as a reviewer reads it: the config key (or the item removed) and what happened. */
+function whatHappened(c: PrefixChange): string {
+  const catchAll = isCatchAll(c.rule.id);
+  const label = catchAll ? `${code(c.key)} catch-all rule ${code(c.rule.id)}` : code(c.key);
+  switch (c.cause) {
+    case "removed":
+      return c.removedItem ? `${code(c.removedItem)} removed` : `${label} removed`;
+    case "moved":
+      return `${label}: prefix ${code(c.prefix)} changed to ${code(c.movedTo ?? "")}`;
+    case "resumed":
+      return `${label} resumes (${catchAll ? "" : `rule ${code(c.rule.id)} `}${c.rule.status} → Enabled)`;
+    case "changed":
+      return label;
+  }
+}
+
+/** The data under a prefix, with its config key when the line names the item removed instead. */
+const dataUnder = (c: PrefixChange) => `${dataOf(c.key, c.prefix)} ${where(c.prefix)}${c.removedItem && c.removedItem !== c.key ? ` (${code(c.key)})` : ""}`;
+
+/**
+ * How to back up by hand a backup that resumes, before S3's next lifecycle run expires what it kept:
+ * a database's `runNow` command (README "On the bad day"), a file backup's association or SSH script.
+ */
+function byHand(c: PrefixChange, regime: string): string {
+  const db = /^databases\[([^\]]+)\]\.backup\.retention\./.exec(c.key)?.[1];
+  if (db) return `run the backup by hand as it resumes (\`pulumi stack output runNow --json | jq -r '."${db}/backup"' | sh\`)`;
+  const file = /^logs\.hostGroups\[([^\]]+)\]\.fileBackups\[([^\]]+)\]$/.exec(c.key);
+  if (file) return `run the file backup by hand as it resumes (apply its State Manager association ${code(`${regime}-${file[1]}-file-backup-${file[2]}`)} now, or run ${code(fileBackupScriptPath(file[1], file[2]))} on each SSH host)`;
+  return "";
+}
+
+/**
+ * One line per stored-data prefix whose data S3 deletes sooner than before (lifecycleChanges
+ * `sooner`): the config key (or the item removed), the data, the days readable and as an old version
+ * before → after, and what S3's first lifecycle run after `pulumi up` deletes: what is older than the
+ * new days, recoverable as an old version until the new noncurrent days end; with a cut of the
+ * noncurrent days, the old versions older than them for good. A resumed rule says the run can come
+ * before the first new backup, and how to run the backup by hand (`regime`: the regime's name, which
+ * names a file backup's State Manager association).
+ */
+export function deletedSooner(changes: PrefixChange[], regime = "<regime>"): string[] {
+  return changes
+    .filter((c) => c.sooner)
+    .map((c) => {
+      const { readableDays: r, noncurrentDays: n } = c.after;
+      const run = "S3's first lifecycle run after `pulumi up`";
+      const goes: string[] = [];
+      if (fewer(r, c.before.readableDays)) goes.push(`What is older than ${daysText(r)} goes on ${run}, ${n === undefined ? "then stays as an old version" : `unrecoverable ${daysText(n)} later`}`);
+      if (fewer(n, c.before.noncurrentDays)) goes.push(goes.length > 0 ? `old versions older than ${daysText(n)} go for good on that run` : `Old versions (expired, deleted or replaced objects) older than ${daysText(n)} go for good on ${run}`);
+      const moves = c.cause === "removed" || c.cause === "moved" ? ` now expire by ${expiredBy(c)}` : "";
+      const hand = c.cause === "resumed" ? byHand(c, regime) : "";
+      return `${whatHappened(c)}: ${dataUnder(c)}${moves}: ${keptText(c)}. ${goes.join("; ")}.${hand ? ` That run can come before the first new backup is uploaded: ${hand}.` : ""}`;
+    });
+}
+
+/**
+ * The stored data of removed config items, from the lifecycle comparison (lifecycleChanges): each item
+ * removed (or rule lost, or prefix moved) whose data is not deleted sooner (those are in deletedSooner),
+ * with what now expires it and the days before → after, one line per item; and each item of a bucket
+ * that leaves the program, whose lifecycle configuration stays on it unchanged (retainOnDelete). Base
+ * plans without `lifecycle` are read from their promises (removedByPromises).
+ */
+export function removedStores(base: Plan, head: Plan, changes = lifecycleChanges(base, head)): { item: string; line: string }[] {
+  if (!base.lifecycle || !head.lifecycle) return removedByPromises(base, head).sort((a, b) => byString(a.item, b.item));
+  const groups = new Map<string, { head: string; by: string[]; parts: PrefixChange[] }>();
+  for (const c of changes) {
+    if (c.sooner || (c.cause !== "removed" && c.cause !== "moved")) continue;
+    const head = c.removedItem ? `${code(c.removedItem)} removed` : whatHappened(c);
+    const item = `${c.removedItem ?? c.key}\u0000${head}`;
+    const by = c.after.readableDays === undefined ? "no enabled lifecycle rule expires it any more: kept and billed until removed by hand" : `now expires by ${expiredBy(c)}`;
+    const g = groups.get(item) ?? { head, by: [], parts: [] };
+    if (!g.by.includes(by)) g.by.push(by);
+    g.parts.push(c);
+    groups.set(item, g);
+  }
+  const out = [...groups].map(([item, g]) => {
+    // The old versions' days once when the same for every prefix of the item.
+    const old = [...new Set(g.parts.map(oldVersionText))];
+    const parts = g.parts.map((c) => `${dataOf(c.key, c.prefix)} ${where(c.prefix)} ${span(c.before.readableDays, c.after.readableDays)}${old.length > 1 ? `, ${oldVersionText(c)}` : ""}`);
+    return { item, line: `${g.head}: what it stored ${g.by.join("; ")} (${parts.join(", ")}${old.length === 1 ? `; ${old[0]}` : ""})` };
+  });
+  for (const b of base.lifecycle) {
+    if (head.lifecycle.some((x) => x.resource === b.resource)) continue;
+    const items = new Map<string, { prefix: string; key: string; kept: KeptFor }[]>();
+    for (const rule of b.rules) {
+      const item = rule.key && !isCatchAll(rule.id) ? itemOf(rule.key) : undefined;
+      if (!item) continue;
+      const prefix = rule.filter?.prefix ?? "";
+      items.set(item, [...(items.get(item) ?? []), { prefix, key: rule.key!, kept: keptFor(b.rules, prefix) }]);
+    }
+    for (const [item, parts] of items) {
+      const old = [...new Set(parts.map((p) => p.kept.noncurrentDays))];
+      const kept = parts.map((p) => `${dataOf(p.key, p.prefix)} ${where(p.prefix)} ${daysText(p.kept.readableDays)}${old.length > 1 ? `, then ${daysText(p.kept.noncurrentDays)} more as an old version` : ""}`);
+      out.push({
+        item,
+        line: `${code(item)} removed, and its bucket leaves the program: its lifecycle configuration stays on the bucket unchanged, so what it stored expires as before (${kept.join(", ")}${old.length === 1 ? `; then ${daysText(old[0])} more as an old version` : ""})`,
+      });
+    }
+  }
+  return out.sort((a, b) => byString(a.item, b.item));
 }
 
 /** Components listing more resources than this fold them under a <details> toggle. */
@@ -201,7 +381,9 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): strin
   const totalAfter = cents(head.cost.monthlyTotal);
   const assumptionsChanged = JSON.stringify(base.cost.assumptions) !== JSON.stringify(head.cost.assumptions);
   const promises = promiseChanges(base.promises, head.promises);
-  const removed = removedStores(base, head);
+  const changes = lifecycleChanges(base, head);
+  const sooner = deletedSooner(changes, head.components.find((c) => c.type === "regime:index:MaintenanceRegime")?.component);
+  const removed = removedStores(base, head, changes);
 
   const out: string[] = [];
   out.push(`## Offline plan: ${head.project} / ${head.stack}`);
@@ -226,7 +408,8 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): strin
     totalBefore === totalAfter &&
     !assumptionsChanged &&
     promises.length === 0 &&
-    removed.length === 0;
+    removed.length === 0 &&
+    sooner.length === 0;
   if (unchanged) {
     out.push(`**No change to the regime**: ${head.resourceCount} resources, ${head.calendar.length} schedules, ${head.alarms.length} alarms, ${usd(totalAfter)} a month.`);
     return out.join("\n") + "\n";
@@ -238,8 +421,22 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): strin
       `**Schedules** +${schedules.added.length} -${schedules.removed.length} ~${schedulesChanged.length}`,
       `**Alarms** +${alarms.added.length} -${alarms.removed.length} ~${alarmsChanged.length}`,
       `**Monthly cost** ${usd(totalBefore)} → ${usd(totalAfter)} (${signedUsd(totalAfter - totalBefore)})`,
+      ...(sooner.length > 0 ? [`**Stored data deleted sooner** ${sooner.length} prefix${sooner.length === 1 ? "" : "es"}`] : []),
     ].join(" · "),
   );
+
+  // First, where a reviewer looks first: what the first lifecycle run after `pulumi up` deletes.
+  if (sooner.length > 0) {
+    out.push(
+      "",
+      "### Stored data deleted sooner than before",
+      "",
+      "> [!CAUTION]",
+      "> S3 applies a bucket's lifecycle rules to everything it holds: on its first lifecycle run after `pulumi up` (within about a day), what is older than the new days is deleted, recoverable as an old version only until its noncurrent days end.",
+      "",
+      ...sooner.map((l) => `- ${l}`),
+    );
+  }
 
   if (components.length > 0) {
     out.push("", "### Resources by component");

@@ -6,6 +6,12 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { diffPlans, main, truncateMarkdown } from "../plan/diff";
 import type { Plan } from "../plan/run";
+import type { RecordedResource } from "../plan/mocks";
+import { lifecycleOf } from "../plan/config-keys";
+import { databaseVaultRules, vaultLifecycleRules } from "../components/backup-vault";
+import { archiveLifecycleRules } from "../components/log-archive";
+import { archivePrefix } from "../regime/logs";
+import { fileBackupPrefix } from "../regime/file-backups";
 
 type Alarm = Plan["alarms"][number];
 type Entry = Plan["calendar"][number];
@@ -371,3 +377,145 @@ describe("plan/diff.ts command line", () => {
     expect(r.stdout).toContain("> The diff was cut here");
   });
 });
+
+/**
+ * The stored data a change deletes sooner. The lifecycle rules of each plan are what the components
+ * declare (components/backup-vault.ts databaseVaultRules, vaultLifecycleRules; components/log-archive.ts
+ * archiveLifecycleRules), read into the plan as `npm run plan -- --json` does (plan/config-keys.ts lifecycleOf).
+ */
+describe("diffPlans: stored data deleted sooner than before", () => {
+  type Days = { daily: number; weekly: number; monthly: number };
+  type Db = { id: string; retention: Days; paused?: boolean };
+  type Logs = { sets?: { name: string; expireDays: number }[]; files?: { name: string; retentionDays: number; paused?: boolean }[] };
+  const LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration";
+  const RUN = "S3's first lifecycle run after `pulumi up`";
+
+  /** basePlan with the backup vault of `dbs` (old versions kept `noncurrentDays`) and a log archive of host group `app`. */
+  function withBuckets(dbs: Db[], opts: { noncurrentDays?: number; logs?: Logs } = {}): Plan {
+    const recorded: RecordedResource[] = [{ type: "regime:backup:BackupVault", name: "prod-backups", custom: false, inputs: {}, parent: "prod" }];
+    if (dbs.length > 0) {
+      const retention = dbs.flatMap((d) => databaseVaultRules({ id: d.id, backup: { retention: d.retention, paused: d.paused } }, {}));
+      recorded.push({ type: LIFECYCLE, name: "prod-backups-lifecycle", custom: true, inputs: { rules: vaultLifecycleRules(retention, opts.noncurrentDays ?? 7, 7) }, parent: "prod-backups" });
+    }
+    const sets = opts.logs?.sets ?? [];
+    const files = opts.logs?.files ?? [];
+    if (sets.length + files.length > 0) {
+      const rules = [
+        ...sets.map((s) => ({ prefix: archivePrefix("app", { name: s.name, archive: { expireDays: s.expireDays } } as never), expireDays: s.expireDays })),
+        ...files.map((f) => ({ prefix: fileBackupPrefix("app", f.name), expireDays: f.retentionDays, ...(f.paused ? { paused: true } : {}) })),
+      ];
+      recorded.push({ type: LIFECYCLE, name: "prod-logs-archive-lifecycle", custom: true, inputs: { rules: archiveLifecycleRules(rules, 7) }, parent: "prod-logs" });
+    }
+    const logs = { hostGroups: [{ name: "app", logSets: sets.map((s) => ({ name: s.name, archive: { expireDays: s.expireDays } })), fileBackups: files.map((f) => ({ name: f.name })) }] };
+    const plan = basePlan();
+    plan.components.push({ component: "prod", type: "regime:index:MaintenanceRegime", resources: [] });
+    return { ...plan, lifecycle: lifecycleOf(recorded, logs) };
+  }
+
+  const app = (retention: Days, paused = false): Db => ({ id: "app", retention, ...(paused ? { paused } : {}) });
+  const LONG = { daily: 30, weekly: 90, monthly: 3650 };
+  /** The lines under the section, without its caution note. */
+  const flagged = (md: string) => (md.includes("### Stored data deleted sooner than before\n") ? section(md, "Stored data deleted sooner than before").split("\n").filter((l) => l.startsWith("- ")) : []);
+
+  it("a database renamed with its retention cut: each tier's and the drill records' days before → after, the catch-alls', first in the diff", () => {
+    const md = diffPlans(withBuckets([app(LONG)]), withBuckets([{ id: "main", retention: { daily: 7, weekly: 14, monthly: 30 } }], { noncurrentDays: 1 }));
+    const oldVersions = "then 7 → 1 days more as an old version (`backupVault.noncurrentDays`)";
+    const goes = (days: number) => `What is older than ${days} days goes on ${RUN}, unrecoverable 1 day later; old versions older than 1 day go for good on that run.`;
+    expect(flagged(md)).toEqual([
+      `- \`databases[app]\` removed: its daily backups under \`daily/app/\` (\`databases[app].backup.retention.daily\`) now expire by the catch-all rules: kept 30 → 7 days, ${oldVersions}. ${goes(7)}`,
+      `- \`databases[app]\` removed: its weekly backups under \`weekly/app/\` (\`databases[app].backup.retention.weekly\`) now expire by the catch-all rules: kept 90 → 14 days, ${oldVersions}. ${goes(14)}`,
+      `- \`databases[app]\` removed: its monthly backups under \`monthly/app/\` (\`databases[app].backup.retention.monthly\`) now expire by the catch-all rules: kept 3650 → 30 days, ${oldVersions}. ${goes(30)}`,
+      `- \`databases[app]\` removed: its restore-drill records under \`drills/app/\` now expire by the catch-all rules: kept 3650 → 30 days, ${oldVersions}. ${goes(30)}`,
+      `- \`databases\` catch-all rule \`catch-all.daily\`: the backups of databases no longer configured (if any are stored) under \`daily/\`: kept 30 → 7 days, ${oldVersions}. ${goes(7)}`,
+      `- \`databases\` catch-all rule \`catch-all.weekly\`: the backups of databases no longer configured (if any are stored) under \`weekly/\`: kept 90 → 14 days, ${oldVersions}. ${goes(14)}`,
+      `- \`databases\` catch-all rule \`catch-all.monthly\`: the backups of databases no longer configured (if any are stored) under \`monthly/\`: kept 3650 → 30 days, ${oldVersions}. ${goes(30)}`,
+      `- \`databases\` catch-all rule \`catch-all.drills\`: the restore-drill records of databases no longer configured (if any are stored) under \`drills/\`: kept 3650 → 30 days, ${oldVersions}. ${goes(30)}`,
+    ]);
+    // Counted in the heading line, and the first section a reviewer reads.
+    expect(lines(md)).toContain("**Resources** 7 → 7 (±0) · **Schedules** +0 -0 ~0 · **Alarms** +0 -0 ~0 · **Monthly cost** $12.50 → $12.50 (±$0.00) · **Stored data deleted sooner** 8 prefixes");
+    expect(md.indexOf("### ")).toBe(md.indexOf("### Stored data deleted sooner than before"));
+    expect(section(md, "Stored data deleted sooner than before")).toContain("> [!CAUTION]");
+    // Each prefix once: nothing of app is left to list as merely removed.
+    expect(md).not.toContain("Stored data of removed config items");
+  });
+
+  it("monthly cut in place (3650 → 30 on the same database): flagged with its key, and the catch-all that follows it", () => {
+    const md = diffPlans(withBuckets([app(LONG)]), withBuckets([app({ ...LONG, monthly: 30 })]));
+    expect(flagged(md)).toEqual([
+      `- \`databases[app].backup.retention.monthly\`: its monthly backups under \`monthly/app/\`: kept 3650 → 30 days, then 7 days more as an old version. What is older than 30 days goes on ${RUN}, unrecoverable 7 days later.`,
+      `- \`databases[app]\`: its restore-drill records under \`drills/app/\`: kept 3650 → 90 days, then 7 days more as an old version. What is older than 90 days goes on ${RUN}, unrecoverable 7 days later.`,
+      `- \`databases\` catch-all rule \`catch-all.monthly\`: the backups of databases no longer configured (if any are stored) under \`monthly/\`: kept 3650 → 30 days, then 7 days more as an old version. What is older than 30 days goes on ${RUN}, unrecoverable 7 days later.`,
+      `- \`databases\` catch-all rule \`catch-all.drills\`: the restore-drill records of databases no longer configured (if any are stored) under \`drills/\`: kept 3650 → 90 days, then 7 days more as an old version. What is older than 90 days goes on ${RUN}, unrecoverable 7 days later.`,
+    ]);
+  });
+
+  it("lengthening a tier, the noncurrent days or an archive's days flags nothing", () => {
+    const md = diffPlans(
+      withBuckets([app({ daily: 7, weekly: 30, monthly: 90 })], { logs: { sets: [{ name: "nginx", expireDays: 30 }] } }),
+      withBuckets([app({ daily: 14, weekly: 60, monthly: 365 })], { noncurrentDays: 30, logs: { sets: [{ name: "nginx", expireDays: 90 }] } }),
+    );
+    expect(flagged(md)).toEqual([]);
+    expect(md).not.toContain("deleted sooner");
+  });
+
+  it("backupVault.noncurrentDays cut: the old versions older than the new days go for good, per prefix, naming the key", () => {
+    const md = diffPlans(withBuckets([app(LONG)]), withBuckets([app(LONG)], { noncurrentDays: 1 }));
+    const got = flagged(md);
+    expect(got).toHaveLength(8);
+    expect(got[0]).toBe(
+      `- \`databases[app].backup.retention.daily\`: its daily backups under \`daily/app/\`: kept 30 days, then 7 → 1 days more as an old version (\`backupVault.noncurrentDays\`). Old versions (expired, deleted or replaced objects) older than 1 day go for good on ${RUN}.`,
+    );
+    expect(got.every((l) => l.includes("then 7 → 1 days more as an old version (`backupVault.noncurrentDays`)"))).toBe(true);
+  });
+
+  it("a log archive's expireDays and a file backup's retentionDays cut: flagged with their keys", () => {
+    const md = diffPlans(
+      withBuckets([], { logs: { sets: [{ name: "nginx", expireDays: 400 }, { name: "api", expireDays: 400 }], files: [{ name: "uploads", retentionDays: 30 }] } }),
+      withBuckets([], { logs: { sets: [{ name: "nginx", expireDays: 30 }, { name: "api", expireDays: 400 }], files: [{ name: "uploads", retentionDays: 7 }] } }),
+    );
+    expect(flagged(md)).toEqual([
+      `- \`logs.hostGroups[app].logSets[nginx].archive\`: its archived logs under \`app/nginx/\`: kept 400 → 30 days, then 1 day more as an old version. What is older than 30 days goes on ${RUN}, unrecoverable 1 day later.`,
+      `- \`logs.hostGroups[app].fileBackups[uploads]\`: its archives under \`files/app/uploads/\`: kept 30 → 7 days, then 1 day more as an old version. What is older than 7 days goes on ${RUN}, unrecoverable 1 day later.`,
+      `- \`logs.hostGroups\` catch-all rule \`catch-all.files\`: the archives of file backups no longer configured (if any are stored) under \`files/\`: kept 30 → 7 days, then 1 day more as an old version. What is older than 7 days goes on ${RUN}, unrecoverable 1 day later.`,
+    ]);
+  });
+
+  it("a paused backup resumed: what expires, and the backup to run by hand as it resumes", () => {
+    const days = { daily: 7, weekly: 30, monthly: 90 };
+    const md = diffPlans(withBuckets([app(days, true)]), withBuckets([app(days)]));
+    const got = flagged(md);
+    expect(got[0]).toBe(
+      `- \`databases[app].backup.retention.daily\` resumes (rule \`daily-app\` Disabled → Enabled): its daily backups under \`daily/app/\`: kept no expiry → 7 days, then no expiry → 7 days more as an old version. ` +
+        `What is older than 7 days goes on ${RUN}, unrecoverable 7 days later; old versions older than 7 days go for good on that run. ` +
+        "That run can come before the first new backup is uploaded: run the backup by hand as it resumes (`pulumi stack output runNow --json | jq -r '.\"app/backup\"' | sh`).",
+    );
+    expect(got.filter((l) => l.includes("run the backup by hand"))).toHaveLength(3);
+    // The drill records and the four catch-alls, Disabled with the tiers, are enabled again too (tests/removed-names-expire.test.ts lists them on the prod plan).
+    expect(got).toHaveLength(8);
+    expect(got[7]).toMatch(/^- `databases` catch-all rule `catch-all\.drills` resumes \(Disabled → Enabled\): the restore-drill records of databases no longer configured/);
+    // Pausing keeps everything: nothing deleted sooner.
+    expect(flagged(diffPlans(withBuckets([app(days)]), withBuckets([app(days, true)])))).toEqual([]);
+  });
+
+  it("a paused file backup resumed: its association to apply now, or its script on SSH hosts", () => {
+    const md = diffPlans(withBuckets([], { logs: { files: [{ name: "uploads", retentionDays: 14, paused: true }] } }), withBuckets([], { logs: { files: [{ name: "uploads", retentionDays: 14 }] } }));
+    expect(flagged(md)[0]).toContain(
+      "That run can come before the first new backup is uploaded: run the file backup by hand as it resumes (apply its State Manager association `prod-app-file-backup-uploads` now, or run `/usr/local/sbin/maintenance-regime-app-uploads-backup` on each SSH host).",
+    );
+  });
+
+  it("an unchanged plan gives no such line", () => {
+    const plan = withBuckets([app(LONG)], { logs: { sets: [{ name: "nginx", expireDays: 90 }], files: [{ name: "uploads", retentionDays: 7 }] } });
+    const md = diffPlans(plan, clone(plan));
+    expect(md).toContain("**No change to the regime**");
+    expect(md).not.toContain("deleted sooner");
+  });
+
+  it("a base plan without lifecycle (older plans) is read as before: no prefix compared, nothing flagged", () => {
+    const base = { ...withBuckets([app(LONG)]), lifecycle: undefined };
+    const md = diffPlans(base, withBuckets([app({ ...LONG, monthly: 30 })]));
+    expect(md).toContain("**No change to the regime**");
+    expect(md).not.toContain("deleted sooner");
+  });
+});
+

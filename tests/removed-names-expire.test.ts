@@ -132,13 +132,25 @@ describe("the backup vault: backups of a database no longer configured expire", 
 });
 
 describe("the pull-request diff says where a removed database's backups go", () => {
-  it("one of two removed: its backups expire by the catch-all rules, with the days that now apply", () => {
+  const RUN = "S3's first lifecycle run after `pulumi up`";
+
+  it("one of two removed: the tiers whose days the catch-all rules cut are deleted sooner, at the top; the rest is listed with the days that now apply", () => {
     const md = diffPlans(two.plan, prod.plan);
+    // crm kept weekly 120 and monthly 400 days; the catch-alls now keep app's 90 and 365.
+    expect(section(md, "Stored data deleted sooner than before").split("\n").filter((l) => l.startsWith("- "))).toEqual([
+      `- \`databases[crm]\` removed: its weekly backups under \`weekly/crm/\` (\`databases[crm].backup.retention.weekly\`) now expire by the catch-all rules: kept 120 → 90 days, then 7 days more as an old version. What is older than 90 days goes on ${RUN}, unrecoverable 7 days later.`,
+      `- \`databases[crm]\` removed: its monthly backups under \`monthly/crm/\` (\`databases[crm].backup.retention.monthly\`) now expire by the catch-all rules: kept 400 → 365 days, then 7 days more as an old version. What is older than 365 days goes on ${RUN}, unrecoverable 7 days later.`,
+      `- \`databases[crm]\` removed: its restore-drill records under \`drills/crm/\` now expire by the catch-all rules: kept 400 → 365 days, then 7 days more as an old version. What is older than 365 days goes on ${RUN}, unrecoverable 7 days later.`,
+      `- \`databases\` catch-all rule \`catch-all.weekly\`: the backups of databases no longer configured (if any are stored) under \`weekly/\`: kept 120 → 90 days, then 7 days more as an old version. What is older than 90 days goes on ${RUN}, unrecoverable 7 days later.`,
+      `- \`databases\` catch-all rule \`catch-all.monthly\`: the backups of databases no longer configured (if any are stored) under \`monthly/\`: kept 400 → 365 days, then 7 days more as an old version. What is older than 365 days goes on ${RUN}, unrecoverable 7 days later.`,
+      `- \`databases\` catch-all rule \`catch-all.drills\`: the restore-drill records of databases no longer configured (if any are stored) under \`drills/\`: kept 400 → 365 days, then 7 days more as an old version. What is older than 365 days goes on ${RUN}, unrecoverable 7 days later.`,
+    ]);
     expect(section(md, "Stored data of removed config items").trim()).toBe(
-      "- `databases[crm]` removed: its backups expire by the catch-all rules (daily/ 30 days, weekly/ 90 days, monthly/ 365 days, drills/ 365 days (the longest configured), then 7 more as an old version)",
+      "- `databases[crm]` removed: what it stored now expires by the catch-all rules (its daily backups under `daily/crm/` 14 → 30 days; then 7 days more as an old version)",
     );
-    // Added back, nothing is removed: no such section.
+    // Added back, nothing is removed or deleted sooner: no such section.
     expect(diffPlans(prod.plan, two.plan)).not.toContain("Stored data of removed config items");
+    expect(diffPlans(prod.plan, two.plan)).not.toContain("deleted sooner");
   });
 
   it("renamed (crm to sales): the old name's backups expire by the catch-all rules; nothing is said of a database added", async () => {
@@ -146,19 +158,50 @@ describe("the pull-request diff says where a removed database's backups go", () 
       withCrm({ daily: 14, weekly: 120, monthly: 400 })(doc);
       doc.config[`${NS}:databases`][1].id = "sales";
     });
-    const lines = section(diffPlans(two.plan, renamed.plan), "Stored data of removed config items").trim().split("\n");
-    expect(lines).toEqual([
-      "- `databases[crm]` removed: its backups expire by the catch-all rules (daily/ 30 days, weekly/ 120 days, monthly/ 400 days, drills/ 400 days (the longest configured), then 7 more as an old version)",
+    const md = diffPlans(two.plan, renamed.plan);
+    expect(section(md, "Stored data of removed config items").trim().split("\n")).toEqual([
+      "- `databases[crm]` removed: what it stored now expires by the catch-all rules (its daily backups under `daily/crm/` 14 → 30 days, its weekly backups under `weekly/crm/` 120 days, its monthly backups under `monthly/crm/` 400 days, its restore-drill records under `drills/crm/` 400 days; then 7 days more as an old version)",
     ]);
+    expect(md).not.toContain("deleted sooner");
   }, 120_000);
 
-  it("the last database removed: the vault leaves the program and its lifecycle configuration, with the catch-alls, stays on the bucket", () => {
+  it("the last database removed: the vault leaves the program and its lifecycle configuration stays on the bucket unchanged", () => {
     expect(none.resources.filter((r) => r.type === LIFECYCLE && r.name === "prod-backups-lifecycle")).toEqual([]);
-    expect(section(diffPlans(prod.plan, none.plan), "Stored data of removed config items").trim()).toBe(
-      "- `databases[app]` removed, and its bucket leaves the program: its backups expire by the catch-all rules its lifecycle configuration keeps on the bucket (daily/ 30 days, weekly/ 90 days, monthly/ 365 days, drills/ 365 days (the longest configured), then 7 more as an old version)",
+    const md = diffPlans(prod.plan, none.plan);
+    expect(section(md, "Stored data of removed config items").trim()).toBe(
+      "- `databases[app]` removed, and its bucket leaves the program: its lifecycle configuration stays on the bucket unchanged, so what it stored expires as before (its daily backups under `daily/app/` 30 days, its weekly backups under `weekly/app/` 90 days, its monthly backups under `monthly/app/` 365 days, its restore-drill records under `drills/app/` 365 days; then 7 days more as an old version)",
     );
+    expect(md).not.toContain("deleted sooner");
   });
 
+  it("app's backup resumed: its tiers, its drill records and the catch-alls Disabled with them expire again, with the backup to run by hand", () => {
+    const got = section(diffPlans(pausedTwo.plan, two.plan), "Stored data deleted sooner than before").split("\n").filter((l) => l.startsWith("- "));
+    expect(got.map((l) => l.split(":")[0])).toEqual([
+      "- `databases[app].backup.retention.daily` resumes (rule `daily-app` Disabled → Enabled)",
+      "- `databases[app].backup.retention.weekly` resumes (rule `weekly-app` Disabled → Enabled)",
+      "- `databases[app].backup.retention.monthly` resumes (rule `monthly-app` Disabled → Enabled)",
+      "- `databases[app]` resumes (rule `drills-app` Disabled → Enabled)",
+      "- `databases` catch-all rule `catch-all.daily` resumes (Disabled → Enabled)",
+      "- `databases` catch-all rule `catch-all.weekly` resumes (Disabled → Enabled)",
+      "- `databases` catch-all rule `catch-all.monthly` resumes (Disabled → Enabled)",
+      "- `databases` catch-all rule `catch-all.drills` resumes (Disabled → Enabled)",
+    ]);
+    expect(got[2]).toBe(
+      "- `databases[app].backup.retention.monthly` resumes (rule `monthly-app` Disabled → Enabled): its monthly backups under `monthly/app/`: kept no expiry → 365 days, then no expiry → 7 days more as an old version. " +
+        `What is older than 365 days goes on ${RUN}, unrecoverable 7 days later; old versions older than 7 days go for good on that run. ` +
+        "That run can come before the first new backup is uploaded: run the backup by hand as it resumes (`pulumi stack output runNow --json | jq -r '.\"app/backup\"' | sh`).",
+    );
+    // crm was never paused: nothing of it is listed.
+    expect(got.some((l) => l.includes("crm"))).toBe(false);
+  });
+
+  it("a base plan without lifecycle rules (older plans): the removed database is named from the promises, as before", () => {
+    const md = diffPlans({ ...two.plan, lifecycle: undefined }, prod.plan);
+    expect(section(md, "Stored data of removed config items").trim()).toBe(
+      "- `databases[crm]` removed: its backups expire by the catch-all rules (daily/ 30 days, weekly/ 90 days, monthly/ 365 days, drills/ 365 days (the longest configured), then 7 more as an old version)",
+    );
+    expect(md).not.toContain("Stored data deleted sooner than before");
+  });
 });
 
 describe("the log archive: archives of a log set or file backup no longer configured expire", () => {
@@ -210,16 +253,21 @@ describe("the log archive: archives of a log set or file backup no longer config
     ]);
   });
 
-  it("the diff names a removed file backup and a removed archived log set, not a removed log set that archived nothing", () => {
-    const lines = section(diffPlans(more.plan, boardroom.plan), "Stored data of removed config items").trim().split("\n");
-    const figure = "any other key 365 days, files/ 30 days (the longest configured), then 1 more as an old version";
-    expect(lines).toEqual([
-      `- \`logs.hostGroups[app].fileBackups[old-files]\` removed: its archives expire by the catch-all rules (${figure})`,
-      `- \`logs.hostGroups[app].logSets[old-logs]\` removed: its archived logs expire by the catch-all rules (${figure})`,
+  it("the diff flags a removed file backup and a removed archived log set whose days the catch-all rules cut, not a removed log set that archived nothing", () => {
+    const md = diffPlans(more.plan, boardroom.plan);
+    const RUN = "S3's first lifecycle run after `pulumi up`";
+    expect(section(md, "Stored data deleted sooner than before").split("\n").filter((l) => l.startsWith("- "))).toEqual([
+      `- \`logs.hostGroups[app].logSets[old-logs]\` removed: its archived logs under \`app/old-logs/\` (\`logs.hostGroups[app].logSets[old-logs].archive\`) now expire by the catch-all rules: kept 400 → 365 days, then 1 day more as an old version. What is older than 365 days goes on ${RUN}, unrecoverable 1 day later.`,
+      `- \`logs.hostGroups[app].fileBackups[old-files]\` removed: its archives under \`files/app/old-files/\` now expire by the catch-all rules: kept 60 → 30 days, then 1 day more as an old version. What is older than 30 days goes on ${RUN}, unrecoverable 1 day later.`,
+      `- \`logs.hostGroups\` catch-all rule \`catch-all.bucket\`: the archives of log sets no longer configured (if any are stored) anywhere in the bucket: kept 400 → 365 days, then 1 day more as an old version. What is older than 365 days goes on ${RUN}, unrecoverable 1 day later.`,
+      `- \`logs.hostGroups\` catch-all rule \`catch-all.files\`: the archives of file backups no longer configured (if any are stored) under \`files/\`: kept 60 → 30 days, then 1 day more as an old version. What is older than 30 days goes on ${RUN}, unrecoverable 1 day later.`,
     ]);
+    expect(section(md, "Stored data deleted sooner than before")).not.toContain("logSets[plain]");
+    // Every removed item's prefix is flagged, so none is left to list as merely removed.
+    expect(md).not.toContain("Stored data of removed config items");
   });
 
-  it("a log set that stays but stops archiving, or moves its archive prefix: the diff names the archives left under the old prefix, with the catch-all's days and a warning when they are shorter", async () => {
+  it("a log set that stays but stops archiving, or moves its archive prefix: the diff names the archives left under the old prefix, with the catch-all's days, flagged when they are fewer", async () => {
     const oldLogs = (change: (s: Record<string, any>) => void) => (doc: Doc) => { // eslint-disable-line @typescript-eslint/no-explicit-any
       const g = doc.config[`${NS}:logs`].hostGroups[0];
       g.fileBackups.push({ name: "old-files", paths: ["old"], retentionDays: 60 });
@@ -229,17 +277,18 @@ describe("the log archive: archives of a log set or file backup no longer config
     };
     const unarchived = await plan(BOARDROOM, "boardroom-ai", oldLogs((s) => delete s.archive));
     const moved = await plan(BOARDROOM, "boardroom-ai", oldLogs((s) => (s.archive.prefix = "app/old-logs-v2/")));
-    const sooner = ". **Deleted sooner than before**: what is older than 365 days goes on S3's first lifecycle run after `pulumi up`";
     // The log set is still configured: only its archive rule goes, and what it stored falls to the whole-bucket catch-all (365 days, not 400).
-    expect(section(diffPlans(more.plan, unarchived.plan), "Stored data of removed config items").trim().split("\n")).toEqual([
-      `- \`logs.hostGroups[app].logSets[old-logs].archive\` removed: its archived logs under \`app/old-logs/\` now expire by the catch-all rules (365 days, was 400)${sooner}`,
-    ]);
+    const md = diffPlans(more.plan, unarchived.plan);
+    expect(section(md, "Stored data deleted sooner than before").split("\n").filter((l) => l.startsWith("- "))[0]).toBe(
+      "- `logs.hostGroups[app].logSets[old-logs].archive` removed: its archived logs under `app/old-logs/` now expire by the catch-all rules: kept 400 → 365 days, then 1 day more as an old version. What is older than 365 days goes on S3's first lifecycle run after `pulumi up`, unrecoverable 1 day later.",
+    );
     // The same days by S3's selection on the head's rules.
     expect(keptFor(archive(unarchived), "app/old-logs/app-1/home/app/logs/old/x.jsonl-20261101.gz").readableDays).toBe(365);
     expect(section(diffPlans(more.plan, moved.plan), "Stored data of removed config items").trim().split("\n")).toEqual([
-      `- \`logs.hostGroups[app].logSets[old-logs].archive\`: prefix \`app/old-logs/\` changed to \`app/old-logs-v2/\`: its archived logs under \`app/old-logs/\` now expire by the catch-all rules (400 days, was 400)`,
+      "- `logs.hostGroups[app].logSets[old-logs].archive`: prefix `app/old-logs/` changed to `app/old-logs-v2/`: what it stored now expires by the catch-all rules (its archived logs under `app/old-logs/` 400 days; then 1 day more as an old version)",
     ]);
     // Archiving again under the old prefix: nothing lost, no line.
     expect(diffPlans(unarchived.plan, more.plan)).not.toContain("Stored data of removed config items");
+    expect(diffPlans(unarchived.plan, more.plan)).not.toContain("deleted sooner");
   }, 240_000);
 });
