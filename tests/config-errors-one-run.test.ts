@@ -174,4 +174,26 @@ describe("every config error in one run", () => {
       "error: config error: endpoints.checks[0].timeoutMs: Too small: expected number to be >=100",
     ]);
   });
+
+  it("a refused bound is not compared with the keys that read it: one bad timeoutMs, url or warning level gives one line", () => {
+    const secretArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-AbCdEf";
+    const { lines } = regimeProblems({
+      name: "rt",
+      databases: [{ id: "app", secretArn, health: { connectionsWarnPercent: 80, connectionsCritPercent: 150 } }],
+      endpoints: {
+        checks: [
+          { name: "api", url: "https://app.example.com/health", timeoutMs: 50, maxResponseMs: 70_000 },
+          { name: "web", url: "ftp://app.example.com/", minCertificateDays: 14 },
+          { name: "ok", url: "https://app.example.com/", timeoutMs: 1000, maxResponseMs: 2000 },
+        ],
+      },
+    });
+    expect(lines).toEqual([
+      expect.stringMatching(/^databases\[0\]\.health\.connectionsCritPercent: /),
+      "endpoints.checks[0].timeoutMs: Too small: expected number to be >=100",
+      "endpoints.checks[1].url: must be an http(s) URL",
+      // Valid keys are still compared, beside the other items' problems.
+      "endpoints.checks[2].maxResponseMs: must be < timeoutMs (1000): an answer slower than the timeout counts as down, so the slow alarm could never fire",
+    ]);
+  });
 });
