@@ -186,9 +186,16 @@ export function healthCheckFunctionName(regime: string): string {
   return `${regime}-${TASK_CATALOGUE["health-check"].scheduled.scheduleSuffix}`;
 }
 
-/** The health-check function's timeout, in seconds: the slowest endpoint's timeout plus 30 s, at most Lambda's maximum. */
-export function healthCheckTimeoutSeconds(endpoints: EndpointConfig[]): number {
-  return Math.min(LAMBDA_MAX_TIMEOUT_SECONDS, Math.ceil(Math.max(...endpoints.map((e) => e.timeoutMs)) / 1000) + 30);
+/** Seconds the health-check function has besides its slowest endpoint's timeout: a cold start, reading a headers secret, writing the metrics (30). */
+export const HEALTH_CHECK_START_MARGIN_SECONDS = 30;
+
+/**
+ * The health-check function's timeout, in seconds: the slowest endpoint's timeout plus
+ * HEALTH_CHECK_START_MARGIN_SECONDS, at most Lambda's maximum. Every endpoint's metrics are written
+ * when the run ends, so this is also how long after its scheduled time a check's Healthy may be seen.
+ */
+export function healthCheckTimeoutSeconds(endpoints: Pick<EndpointConfig, "timeoutMs">[]): number {
+  return Math.min(LAMBDA_MAX_TIMEOUT_SECONDS, Math.ceil(Math.max(...endpoints.map((e) => e.timeoutMs)) / 1000) + HEALTH_CHECK_START_MARGIN_SECONDS);
 }
 
 /**

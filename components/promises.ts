@@ -21,7 +21,7 @@ import { databaseTierRules, databaseVaultRules, vaultLifecycleRules } from "./ba
 import { DRILLS_FOLDER, drillRecordKey } from "../tasks/lib/drill-record";
 import { ARCHIVE_NONCURRENT_DAYS, archiveBucketPrefix, archiveRuleId, archiveLifecycleRules, archiveRetention, archiveWriterPolicy } from "./log-archive";
 import { databaseSchedules, DB_HEALTH_WARNING_SEVERITY, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
-import { BURN_ALERTS, burnAlarmFailures, endpointsSetting, errorBudgetMinutes, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
+import { BURN_ALERTS, burnAlarmFailures, endpointsSetting, errorBudgetMinutes, HEALTH_CHECK_START_MARGIN_SECONDS, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
 import { HOST_STOPPED_WINDOW, STATUS_CHECK_PERIOD_SECONDS, statusCheckAlarm } from "./host-alarms";
 import { fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
@@ -236,7 +236,12 @@ export function declaredFromRegime(r: Regime): Declared {
     for (const e of r.endpoints.checks) {
       const w = downAlarmWindow(e.failuresBeforeAlarm, s);
       const failures = w.failures;
-      const toPage = w.spanSeconds + ALARM_EVALUATION_SECONDS;
+      // The failing check is seen when its run ends, up to the checker's timeout after its scheduled time (its Healthy is stamped in that time's period).
+      const run = healthCheckTimeoutSeconds(r.endpoints.checks);
+      const toPage = w.spanSeconds + ALARM_EVALUATION_SECONDS + run;
+      const slowest = r.endpoints.checks.reduce((a, b) => (b.timeoutMs > a.timeoutMs ? b : a));
+      const counted = period * w.datapointsToAlarm;
+      const timeoutFits = (counted - HEALTH_CHECK_START_MARGIN_SECONDS - 1) * 1000;
       d.alarms.push({
         key: `endpoints.checks[${e.name}].failuresBeforeAlarm`,
         name: alarmName(r.name, { resource: `endpoint-${e.name}`, metric: "down", severity: e.severity }),
@@ -252,6 +257,15 @@ export function declaredFromRegime(r: Regime): Declared {
         // interval), the failing checks fill `failures` periods, and CloudWatch evaluates the alarm
         // once a minute (ALARM_EVALUATION_SECONDS). Fewer datapoints would page sooner but on fewer
         // failed checks than failuresBeforeAlarm says; the promise states the real time instead.
+        seenAfterRun: {
+          seconds: run,
+          missingBreaches: !gapped,
+          cause: `every endpoint's Healthy is written when the run ends, up to ${run} s after its scheduled time: ${slowest.name}'s timeoutMs ${slowest.timeoutMs} + ${HEALTH_CHECK_START_MARGIN_SECONDS} s to start`,
+          remedy:
+            timeoutFits >= 100
+              ? `set timeoutMs of ${slowest.name} to at most ${timeoutFits} (the run then ends within the ${counted} s the alarm counts), or raise failuresBeforeAlarm to ${Math.floor(run / period) + 1}`
+              : `raise failuresBeforeAlarm to ${Math.floor(run / period) + 1}, or check less often`,
+        },
         promisedSeconds: toPage,
         promiseText: `${e.severity} page when ${e.name} is down for ${failures} checks (${Math.round((failures * (checksSparserThanPeriod(s) ? s.intervalSeconds : step)) / 60)} min), within ${formatDuration(toPage)} of the fault`,
         setting: `failuresBeforeAlarm ${failures}`,

@@ -1,6 +1,6 @@
 /** Endpoint health checks of the regime: `maintenance-regime:endpoints`. */
 import { z } from "zod";
-import { ALWAYS, id, paused, schedule, secretsManagerArn, severity, uniqueBy } from "./primitives";
+import { ALWAYS, id, paused, schedule, secretsManagerArn, severity, uniqueBy, whenValid } from "./primitives";
 import { urlCredentialProblem } from "../tasks/lib/url-credentials";
 import { JSON_PATH_FORM, jsonPathProblem } from "../tasks/health-check/json-path";
 import { slowAlarmProblem } from "../tasks/health-check/settings";
@@ -85,17 +85,19 @@ export const endpointSchema = z
       .describe("severity of the fast error-budget burn alarm (uptimeTargetPercent); the slow burn alarm pages one step lower (P3 at most)"),
   })
   .strict()
-  .refine((e) => e.minCertificateDays === undefined || e.url.startsWith("https:"), { message: "needs an https URL", path: ["minCertificateDays"] })
+  // Checks across keys, each judged only on valid keys (whenValid): a refused url or timeoutMs gives its own line only.
+  .refine((e) => e.minCertificateDays === undefined || e.url.startsWith("https:"), { message: "needs an https URL", path: ["minCertificateDays"], ...whenValid("minCertificateDays", "url") })
+  // Conditions that could never hold: the endpoint would be down on every run, or its alarm could never fire.
   .superRefine((e, ctx) => {
-    // Conditions that could never hold: the endpoint would be down on every run, or its alarm could never fire.
-    if (e.method === "HEAD") {
-      for (const k of ["bodyContains", "jsonField"] as const) {
-        if (e[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: "a HEAD response has no body: use method GET, or drop the body condition" });
-      }
+    if (e.method !== "HEAD") return;
+    for (const k of ["bodyContains", "jsonField"] as const) {
+      if (e[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: "a HEAD response has no body: use method GET, or drop the body condition" });
     }
+  }, whenValid("method", "bodyContains", "jsonField"))
+  .superRefine((e, ctx) => {
     const slow = slowAlarmProblem(e.maxResponseMs, e.timeoutMs, "timeoutMs");
     if (slow) ctx.addIssue({ code: "custom", path: ["maxResponseMs"], message: slow });
-  });
+  }, whenValid("maxResponseMs", "timeoutMs"));
 
 export const endpointsSchema = z
   .object({

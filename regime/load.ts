@@ -295,28 +295,73 @@ export function regimeProblems(raw: unknown, reference?: Date): RegimeProblems {
 
   if (parsed.success && lines.length === 0) return { lines, regime: withResolvedSchedules(parsed.data), targets };
   const onlyMutes = lines.every((l) => MUTE_KEYS.some((k) => /^[[.:]/.test(l.slice(k.length)) && l.startsWith(k)));
-  if (!onlyMutes || raw === null || typeof raw !== "object") return { lines: sortConfigLines(lines), targets };
+  if (!onlyMutes || raw === null || typeof raw !== "object") return { lines: sortConfigLines(lines, rawObject), targets };
   const rest = regimeProblems({ ...rawObject, ...Object.fromEntries(MUTE_KEYS.map((k) => [k, []])) });
-  return { lines: sortConfigLines(lines), withoutMutes: rest.regime, targets };
+  return { lines: sortConfigLines(lines, rawObject), withoutMutes: rest.regime, targets };
 }
 
 /**
  * The lines in a stable order that keeps each item's problems together: lines of keys outside the
  * regime (misspelled namespaces, unknown config keys) first, then by top-level key in the order a
- * stack file lists them, then by item index (`maintenanceWindows[0]` before `[1]`); lines of one item
- * keep their order.
+ * stack file lists them, then by item index (`maintenanceWindows[0]` before `[1]`). With `raw`, the
+ * regime as the stack file holds it, an item's lines follow the order of the keys they name in it
+ * (`databases[0]: unknown key bakup` before `databases[0].backup.schedule` when bakup is written
+ * first; a key the file does not hold, one reported missing, after those it holds); lines naming
+ * the same key, and every line without `raw`, keep their order.
  */
-export function sortConfigLines(lines: readonly string[]): string[] {
+export function sortConfigLines(lines: readonly string[], raw?: unknown): string[] {
   const rank = (line: string): [number, number] => {
     const m = /^([A-Za-z]+)(?:\[(\d+)\])?[.:[]/.exec(line);
     const top = m ? (REGIME_KEYS as string[]).indexOf(m[1]) : -1;
     if (!m || top < 0) return [-1, 0];
     return [top, m[2] === undefined ? -1 : Number(m[2])];
   };
+  const place = (line: string) => (raw === undefined ? [] : filePlace(raw, linePath(line)));
   return lines
-    .map((line, i) => ({ line, i, r: rank(line) }))
-    .sort((a, b) => a.r[0] - b.r[0] || a.r[1] - b.r[1] || a.i - b.i)
+    .map((line, i) => ({ line, i, r: rank(line), p: place(line) }))
+    .sort((a, b) => a.r[0] - b.r[0] || a.r[1] - b.r[1] || comparePlaces(a.p, b.p) || a.i - b.i)
     .map((x) => x.line);
+}
+
+/**
+ * The key path a problem line names (`databases[0].purge.rules[1].table: ...` -> databases, 0, purge,
+ * rules, 1, table); for an unknown key, the key itself (`databases[0]: unknown key bakup` -> databases,
+ * 0, bakup).
+ */
+function linePath(line: string): PropertyKey[] {
+  const colon = line.indexOf(": ");
+  if (colon < 0) return [];
+  const path: PropertyKey[] = [];
+  for (const m of line.slice(0, colon).matchAll(/\[(\d+)\]|([^.[\]]+)/g)) path.push(m[1] !== undefined ? Number(m[1]) : m[2]);
+  const unknown = /^unknown keys? ([^\s,]+)/.exec(line.slice(colon + 2));
+  return unknown ? [...path, unknown[1]] : path;
+}
+
+/** Where each step of `path` stands in `raw`: a key's index among its object's keys (those absent after them), an item's index. */
+function filePlace(raw: unknown, path: readonly PropertyKey[]): number[] {
+  const out: number[] = [];
+  let at = raw;
+  for (const p of path) {
+    if (Array.isArray(at) && typeof p === "number") {
+      out.push(p);
+      at = at[p];
+    } else if (at !== null && typeof at === "object" && !Array.isArray(at)) {
+      const keys = Object.keys(at);
+      const k = keys.indexOf(String(p));
+      out.push(k < 0 ? keys.length : k);
+      at = k < 0 ? undefined : (at as Record<string, unknown>)[String(p)];
+    } else {
+      out.push(Number.MAX_SAFE_INTEGER);
+      at = undefined;
+    }
+  }
+  return out;
+}
+
+/** Places in file order: step by step; a place before any of its own inner places (an item's line before its keys'). */
+function comparePlaces(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
 }
 
 /** Validates a regime object; throws RegimeConfigError with one line per problem (see `regimeProblems`). */
@@ -422,8 +467,8 @@ export function loadRegime(config: Record<string, unknown>, namespace: string, r
     }
   }
   // A key under another namespace may be a regime key the regime is missing: its alarms are not known.
-  if (lines.length) return { lines: sortConfigLines([...lines, ...problems.lines]), targets: problems.targets };
-  return { ...problems, lines: sortConfigLines(problems.lines) };
+  if (lines.length) return { lines: sortConfigLines([...lines, ...problems.lines], raw), targets: problems.targets };
+  return { ...problems, lines: sortConfigLines(problems.lines, raw) };
 }
 
 /** The regime of a stack's config values (`loadRegime`); throws RegimeConfigError with every problem. */

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { LOG_RETENTION_DAYS, stateManagerMonthsProblem } from "./limits";
-import { paused, schedule, severity, uniqueBy } from "./primitives";
+import { paused, schedule, severity, uniqueBy, whenValid } from "./primitives";
 import type { Severity } from "./severity";
 import { FILE_BACKUP_ROOT, fileBackupPrefix, fileBackupSchedule, type FileBackupSchedule } from "./file-backups";
 import { parseSchedule, writtenSchedule, type Schedule } from "./schedule";
@@ -363,7 +363,7 @@ export const logGroupSchema = z
         periodMinutes: periodMinutes.default(5).describe("minutes the rate is computed over"),
       })
       .strict()
-      .refine((r) => r.warnPercent <= r.critPercent, { message: "warnPercent must be <= critPercent", path: ["warnPercent"] })
+      .refine((r) => r.warnPercent <= r.critPercent, { message: "warnPercent must be <= critPercent", path: ["warnPercent"], ...whenValid("warnPercent", "critPercent") })
       .optional()
       .describe("5xx responses as a percent of requests; seed 000/004: 1 % warn, 5 % critical"),
     patterns: z

@@ -163,6 +163,23 @@ export const TARGET_GROUP_ARN_SUFFIX = new RegExp(`^targetgroup/${ELB_NAME}/[0-9
 export const ALWAYS = { when: () => true } as const;
 
 /**
+ * Refinement option for a check across an object's own keys (`maxResponseMs` below `timeoutMs`): it
+ * runs when the object is one and none of `keys` has a problem of its own, whatever is wrong with its
+ * other keys (an unknown key, a bad name). zod runs such a check beside a key's own problem (a value
+ * below its `min` does not stop it), so a bound read from a refused value would give a second line,
+ * naming a bound that is itself refused: one mistake, one line (README, "every error is reported in
+ * the same run"). The check reads only `keys`; it may take their values as valid.
+ */
+export function whenValid(...keys: readonly string[]): { when: (payload: z.core.ParsePayload) => boolean } {
+  return {
+    when: (payload) =>
+      payload.value !== null &&
+      typeof payload.value === "object" &&
+      !payload.issues.some((i) => (i.path?.length ? keys.includes(String(i.path[0])) : i.code !== "unrecognized_keys")),
+  };
+}
+
+/**
  * A refinement for a list whose items are named (`databases[].id`, `hosts[].name`): the second item
  * with a name already used is refused at `<basePath>[i].<field>` with `duplicate <what> "<name>"`.
  * `keyOf` normalises the name where two spellings mean one thing (`audit_logs` and `public.audit_logs`);

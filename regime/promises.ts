@@ -183,6 +183,17 @@ export interface DeclaredAlarm {
    * reach back (METRIC_STAMP_MAX_AGE_SECONDS), that much before its end.
    */
   lagSeconds?: number;
+  /**
+   * The alarm reads a check's data points, stamped with their run's scheduled time (tasks/lib/metrics.ts
+   * ofRunPeriod) but written when the run ends, up to `seconds` later (the checker's timeout): the
+   * failing check that completes the alarm's condition is seen that much after its period, and the
+   * page comes up to that much later. `missingBreaches`: the alarm counts a period without data as a
+   * failed check; a healthy run that can end after the last period the alarm counts (`seconds` at
+   * least the counted periods) is then evaluated as failed before it is seen, and pages an endpoint
+   * that answered: a broken promise (`cause`: what makes the run that long; `remedy`: how to shorten
+   * it or count more checks).
+   */
+  seenAfterRun?: { seconds: number; missingBreaches: boolean; cause: string; remedy: string };
   /** The promised time to the page, in seconds, and its wording; unset: the figure is reported only. */
   promisedSeconds?: number;
   promiseText?: string;
@@ -1037,7 +1048,23 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
     // The overdue watcher's alarm pages up to one watcher interval + its period after the fault is due.
     const worst = a.overdueWatch
       ? a.overdueWatch.delaySeconds
-      : (a.spanSeconds ?? a.checkIntervalSeconds + a.window.period * (a.window.datapointsToAlarm ?? a.window.evaluationPeriods)) + ALARM_EVALUATION_SECONDS + (a.lagSeconds ?? 0);
+      : (a.spanSeconds ?? a.checkIntervalSeconds + a.window.period * (a.window.datapointsToAlarm ?? a.window.evaluationPeriods)) +
+        ALARM_EVALUATION_SECONDS +
+        (a.lagSeconds ?? 0) +
+        (a.seenAfterRun?.seconds ?? 0);
+    const counted = a.window.period * (a.window.datapointsToAlarm ?? a.window.evaluationPeriods);
+    if (a.seenAfterRun?.missingBreaches && a.seenAfterRun.seconds >= counted) {
+      push({
+        key: a.key,
+        promise: `${a.name} pages only checks that failed`,
+        figure: `a check's run ends up to ${hours(a.seenAfterRun.seconds)} after its scheduled time, the alarm counts ${hours(counted)} of periods`,
+        value: a.seenAfterRun.seconds,
+        status: "broken",
+        kind: "config",
+        effect: `a healthy answer near its timeout (${a.seenAfterRun.cause}) is written after CloudWatch evaluated the periods the alarm counts, and a period without a check counts as a failed one: ${a.severity ?? "a"} page for an endpoint that answered`,
+        remedy: a.seenAfterRun.remedy,
+      });
+    }
     const late = a.promisedSeconds !== undefined && worst > a.promisedSeconds;
     const muted = longestMute(a, d.mutes ?? [], start, end);
     if (muted && (a.severity === "P0" || a.severity === "P1")) {
@@ -1084,7 +1111,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
       detail: late
         ? `checks every ${hours(a.checkIntervalSeconds)}, ${a.window.datapointsToAlarm ?? a.window.evaluationPeriods} periods of ${hours(a.window.period)} and a minute of evaluation${
             a.lagSeconds ? `, and ${hours(a.lagSeconds)} of a slowest run its success cannot be stamped back over (CloudWatch may take hours to see a data point stamped over 3 h back)` : ""
-          }: up to ${hours(worst)}`
+          }${a.seenAfterRun ? `, and up to ${hours(a.seenAfterRun.seconds)} for the failing check's run to end and write it` : ""}: up to ${hours(worst)}`
         : undefined,
     });
   }

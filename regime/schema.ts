@@ -27,6 +27,7 @@ import {
   timezone,
   uniqueBy,
   uniqueValues,
+  whenValid,
 } from "./primitives";
 import { purgeRule } from "./purge-rule";
 import { maintenanceWindowsSchema, mutesSchema } from "./maintenance-windows";
@@ -145,6 +146,7 @@ const restoreCheck = z
   .refine((c) => c.minRows === undefined || c.maxRows === undefined || c.minRows <= c.maxRows, {
     message: "minRows must be <= maxRows",
     path: ["minRows"],
+    ...whenValid("minRows", "maxRows"),
   })
   .describe("at least one bound applies: a check that sets neither means minRows 1 (the query finds something)");
 
@@ -254,6 +256,7 @@ const dbHealthSchema = z
   .refine((h) => h.connectionsWarnPercent <= h.connectionsCritPercent, {
     message: "connectionsWarnPercent must be <= connectionsCritPercent",
     path: ["connectionsWarnPercent"],
+    ...whenValid("connectionsWarnPercent", "connectionsCritPercent"),
   })
   .superRefine((h, ctx) => {
     // The warning must come before the failure, or the P2 alarm could never fire first. A value already

@@ -92,7 +92,10 @@
  * (tasks/lib/url-credentials.ts). That includes the `redirects` list.
  *
  * Metrics (Endpoint dimension, published at once): Healthy (0/1, availability only), ResponseTime
- * (ms, when a response arrived), CertificateDaysLeft (https, the chain's earliest expiry). Days left
+ * (ms, when a response arrived), CertificateDaysLeft (https, the chain's earliest expiry). Healthy and
+ * ResponseTime are stamped with the run's scheduled time, or its start when run by hand
+ * (tasks/lib/metrics.ts ofRunPeriod): a check counts in the period the down alarm expects it in,
+ * however long its answer took. Days left
  * move once a day, so CertificateDaysLeft is sampled: a value below the endpoint's
  * certificateDaysLeft condition (its alarm's threshold) is published on every run, a healthy one only
  * in the first run of each UTC day when SCHEDULE_INTERVAL_SECONDS says how often the task runs

@@ -143,8 +143,57 @@ describe("every config error in one run", () => {
       "databases[2].backup.retention: Invalid input: expected object, received string",
       "databases[2].secretArn: needs exactly one of secretArn or iamAuth",
       expect.stringMatching(/^reminders\[0\]\.schedule: unknown schedule "every fortnight"/),
-      "maintenanceWindows[0].alarms: must name what it mutes: alarms, severities or components",
       'maintenanceWindows[0].schedule: "every 10 minutes" has no time of day: a maintenance window starts at one (daily at 02:00, first Sunday of the month at 02:00)',
+      "maintenanceWindows[0].alarms: must name what it mutes: alarms, severities or components",
+    ]);
+  });
+
+  it("an item's lines follow the order of its keys in the stack file: an unknown key written first comes first, whatever stage finds the others", () => {
+    const run = plan({
+      ...base,
+      databases: [
+        {
+          id: "app",
+          secretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-AbCdEf",
+          bakup: { schedule: "daily at 02:00" },
+          backup: { schedule: "daily at 25:00", retention: { daily: 0 } },
+          purge: { rules: [{ table: "a;b", olderThanDays: 30, colour: "red" }] },
+        },
+      ],
+      endpoints: { schedule: "every 0 minutes", checks: [{ name: "api", url: "https://app.example.com/health", extra: 1, timeoutMs: 50 }] },
+    });
+    expect(run.status).toBe(1);
+    expect(run.lines).toEqual([
+      "error: config error: databases[0]: unknown key bakup (did you mean backup?)",
+      "error: config error: databases[0].backup.schedule: hour 25 out of range 0-23",
+      "error: config error: databases[0].backup.retention.daily: must be >= 1",
+      expect.stringMatching(/^error: config error: databases\[0\]\.purge\.rules\[0\]\.table: must be a PostgreSQL table/),
+      "error: config error: databases[0].purge.rules[0]: unknown key colour",
+      'error: config error: endpoints.schedule: "every 0 minutes": the interval must be at least 1',
+      "error: config error: endpoints.checks[0]: unknown key extra",
+      "error: config error: endpoints.checks[0].timeoutMs: Too small: expected number to be >=100",
+    ]);
+  });
+
+  it("a refused bound is not compared with the keys that read it: one bad timeoutMs, url or warning level gives one line", () => {
+    const secretArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/postgres-AbCdEf";
+    const { lines } = regimeProblems({
+      name: "rt",
+      databases: [{ id: "app", secretArn, health: { connectionsWarnPercent: 80, connectionsCritPercent: 150 } }],
+      endpoints: {
+        checks: [
+          { name: "api", url: "https://app.example.com/health", timeoutMs: 50, maxResponseMs: 70_000 },
+          { name: "web", url: "ftp://app.example.com/", minCertificateDays: 14 },
+          { name: "ok", url: "https://app.example.com/", timeoutMs: 1000, maxResponseMs: 2000 },
+        ],
+      },
+    });
+    expect(lines).toEqual([
+      expect.stringMatching(/^databases\[0\]\.health\.connectionsCritPercent: /),
+      "endpoints.checks[0].timeoutMs: Too small: expected number to be >=100",
+      "endpoints.checks[1].url: must be an http(s) URL",
+      // Valid keys are still compared, beside the other items' problems.
+      "endpoints.checks[2].maxResponseMs: must be < timeoutMs (1000): an answer slower than the timeout counts as down, so the slow alarm could never fire",
     ]);
   });
 });

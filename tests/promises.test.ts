@@ -414,23 +414,49 @@ describe("AWS limits that fail only at deploy", () => {
   });
 });
 
+describe("a check is seen when its run ends: the down promise counts the run, and refuses a run longer than the periods it counts", () => {
+  const slowapi = { name: "slowapi", url: "https://app.example.com/health", timeoutMs: 60_000, maxResponseMs: 59_999, failuresBeforeAlarm: 1 };
+  const promise = (checks: unknown[], name: string) => checkPromises(regime({ endpoints: { schedule: "every 1 minute", checks } }), FROM).promises.filter((p) => p.key === `endpoints.checks[${name}].failuresBeforeAlarm`);
+
+  it("every minute, failuresBeforeAlarm 1, timeoutMs 60000: refused, a healthy answer after 50-60 s would page P0; the figure includes the 90 s run", () => {
+    const [late, page] = promise([slowapi], "slowapi");
+    expect([late.status, late.kind, late.effect, late.remedy]).toEqual([
+      "broken",
+      "config",
+      "a healthy answer near its timeout (every endpoint's Healthy is written when the run ends, up to 90 s after its scheduled time: slowapi's timeoutMs 60000 + 30 s to start) is written after CloudWatch evaluated the periods the alarm counts, and a period without a check counts as a failed one: P0 page for an endpoint that answered",
+      "set timeoutMs of slowapi to at most 29000 (the run then ends within the 60 s the alarm counts), or raise failuresBeforeAlarm to 2",
+    ]);
+    expect([page.promise, page.status]).toEqual(["P0 page when slowapi is down for 1 checks (1 min), within 4.5 min of the fault", "held"]);
+  });
+
+  it("the same check with failuresBeforeAlarm 2, or timeoutMs 29000, holds; another endpoint's long timeout makes the whole run long", () => {
+    expect(promise([{ ...slowapi, failuresBeforeAlarm: 2 }], "slowapi").map((p) => p.status)).toEqual(["held"]);
+    expect(promise([{ ...slowapi, timeoutMs: 29_000, maxResponseMs: 20_000 }], "slowapi").map((p) => [p.status, p.promise])).toEqual([["held", "P0 page when slowapi is down for 1 checks (1 min), within 4 min of the fault"]]);
+    const fast = { name: "fast", url: "https://app.example.com/ping", timeoutMs: 1000, failuresBeforeAlarm: 1 };
+    expect(promise([fast, { ...slowapi, failuresBeforeAlarm: 5 }], "fast").map((p) => [p.status, p.remedy])).toEqual([
+      ["broken", "set timeoutMs of slowapi to at most 29000 (the run then ends within the 60 s the alarm counts), or raise failuresBeforeAlarm to 2"],
+      ["held", undefined],
+    ]);
+  });
+});
+
 describe("endpoint checks on a schedule with gaps", () => {
   const checks = [{ name: "api", url: "https://a.example.com/health" }];
   const down = (schedule: string) => checkPromises(regime({ timezone: "America/New_York", endpoints: { schedule, checks } }), FROM).promises.find((p) => p.key === "endpoints.checks[api].failuresBeforeAlarm")!;
 
-  it("working hours every 5 minutes: paged within 16 min of the fault while checks run, not after the weekend", () => {
+  it("working hours every 5 minutes: paged within 16.7 min of the fault while checks run (the last failing check's run of up to 40 s included), not after the weekend", () => {
     const p = down("cron(*/5 8-18 ? * MON-FRI *)");
     expect([p.promise, p.figure, p.value, p.status]).toEqual([
-      "P0 page when api is down for 2 checks (10 min), within 16 min of the fault",
-      "paged at most 16 min after the fault while checks run (checks run cron(*/5 8-18 ? * MON-FRI *), America/New_York; between them the alarm keeps its state)",
-      960,
+      "P0 page when api is down for 2 checks (10 min), within 16.7 min of the fault",
+      "paged at most 16.7 min after the fault while checks run (checks run cron(*/5 8-18 ? * MON-FRI *), America/New_York; between them the alarm keeps its state)",
+      1000,
       "held",
     ]);
   });
 
-  it("every minute: unchanged, 5 checks within 7 min", () => {
+  it("every minute: 5 checks within 7.7 min (a check seen when its run ends, up to 40 s after its scheduled time)", () => {
     const p = down("every 1 minute");
-    expect([p.promise, p.figure, p.value]).toEqual(["P0 page when api is down for 5 checks (5 min), within 7 min of the fault", "paged at most 7 min after the fault", 420]);
+    expect([p.promise, p.figure, p.value]).toEqual(["P0 page when api is down for 5 checks (5 min), within 7.7 min of the fault", "paged at most 7.7 min after the fault", 460]);
   });
 });
 
@@ -455,9 +481,9 @@ describe("maintenance windows and mutes delay the pages they hold back", () => {
 
   it("a daily window of 1439 min over P0 and P1 is refused on its key, with the figure and what keeps the promise (on the 23-hour spring-forward day two windows overlap: 46 h 59 min muted)", () => {
     const over = { maintenanceWindows: [{ name: "always", schedule: "daily at 00:00", durationMinutes: 1439, severities: ["P0", "P1"] }] };
-    expect(down(over).figure).toBe("paged at most 7 min after the fault, or up to 46 h 59 min later inside maintenance window always");
+    expect(down(over).figure).toBe("paged at most 7.7 min after the fault, or up to 46 h 59 min later inside maintenance window always");
     expect(report(over).refusals).toEqual([
-      "maintenanceWindows[0]: maintenance window always mutes t-db-app-rpo-P0 for up to 46 h 59 min: a fault inside it pages P0 up to 73 h after it, more than 12 h later than the promised 26 h; maintenance window always mutes t-endpoint-api-down-P0 for up to 46 h 59 min: a fault inside it pages P0 up to 47.1 h after it, more than 12 h later than the promised 7 min; shorten it to at most 12 h or drop P0 from its severities",
+      "maintenanceWindows[0]: maintenance window always mutes t-db-app-rpo-P0 for up to 46 h 59 min: a fault inside it pages P0 up to 73 h after it, more than 12 h later than the promised 26 h; maintenance window always mutes t-endpoint-api-down-P0 for up to 46 h 59 min: a fault inside it pages P0 up to 47.1 h after it, more than 12 h later than the promised 7.7 min; shorten it to at most 12 h or drop P0 from its severities",
     ]);
   });
 
@@ -468,7 +494,7 @@ describe("maintenance windows and mutes delay the pages they hold back", () => {
         { name: "daytime", schedule: "daily at 06:00", durationMinutes: 660, severities: ["P0"] },
       ],
     };
-    expect(down(over).figure).toBe("paged at most 7 min after the fault, or up to 16 h 30 min later inside maintenance window nightly and maintenance window daytime together");
+    expect(down(over).figure).toBe("paged at most 7.7 min after the fault, or up to 16 h 30 min later inside maintenance window nightly and maintenance window daytime together");
     const lines = report(over).refusals;
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^maintenanceWindows\[0\]: maintenance window nightly and maintenance window daytime together mutes t-db-app-rpo-P0 for up to 16 h 30 min/);
@@ -478,7 +504,7 @@ describe("maintenance windows and mutes delay the pages they hold back", () => {
 
   it("a mute of P0 for 14 days is refused; named in acceptedRisks it passes, reported as accepted", () => {
     const mutes = [{ severities: ["P0"], until: "2026-12-15T00:00Z", reason: "migration" }];
-    expect(down({ mutes }).figure).toBe("paged at most 7 min after the fault, or up to 14 d later inside mute until 2026-12-15T00:00Z");
+    expect(down({ mutes }).figure).toBe("paged at most 7.7 min after the fault, or up to 14 d later inside mute until 2026-12-15T00:00Z");
     expect(report({ mutes }).refusals).toHaveLength(1);
     expect(report({ mutes }).refusals[0]).toMatch(/^mutes\[0\]: mute until 2026-12-15T00:00Z mutes t-db-app-rpo-P0 for up to 14 d: .*; shorten it to at most 12 h or drop P0 from its severities$/);
     const accepted = report({ mutes, acceptedRisks: [{ key: "mutes[0]", reason: "the migration takes two weeks; watched by hand" }] });
@@ -489,13 +515,13 @@ describe("maintenance windows and mutes delay the pages they hold back", () => {
   it("a 2-hour weekly window over the endpoint checks is held, and its figure says how much later a page may come", () => {
     const over = { maintenanceWindows: [{ name: "deploys", schedule: "weekly on Sunday at 02:00", durationMinutes: 120, components: ["t-health"] }] };
     expect(report(over).refusals).toEqual([]);
-    expect([down(over).figure, down(over).status]).toEqual(["paged at most 7 min after the fault, or up to 2 h later inside maintenance window deploys", "held"]);
+    expect([down(over).figure, down(over).status]).toEqual(["paged at most 7.7 min after the fault, or up to 2 h later inside maintenance window deploys", "held"]);
     // The RPO alarm is not in the window: its figure is unchanged.
     expect(report(over).promises.find((p) => p.key === "databases[app].backup.rpoHours")!.figure).not.toContain("window");
   });
 
   it("a mute over by the reference date holds nothing back", () => {
-    expect(down({ mutes: [{ severities: ["P0"], from: "2026-11-01T00:00Z", until: "2026-11-14T00:00Z", reason: "past" }] }).figure).toBe("paged at most 7 min after the fault");
+    expect(down({ mutes: [{ severities: ["P0"], from: "2026-11-01T00:00Z", until: "2026-11-14T00:00Z", reason: "past" }] }).figure).toBe("paged at most 7.7 min after the fault");
   });
 });
 
@@ -874,8 +900,8 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held reminders[access-review].schedule: paged within 2212 h of its last run, by the overdue watch",
       "held reminders[penetration-test].schedule: paged within 8788 h of its last run, by the overdue watch",
       "held databases[app].backup.rpoHours: paged at most 26 h after the fault",
-      "held endpoints.checks[api].failuresBeforeAlarm: paged at most 7 min after the fault",
-      "held endpoints.checks[web].failuresBeforeAlarm: paged at most 7 min after the fault",
+      "held endpoints.checks[api].failuresBeforeAlarm: paged at most 7.7 min after the fault",
+      "held endpoints.checks[web].failuresBeforeAlarm: paged at most 7.7 min after the fault",
       "held logs.hostGroups[app].schedule: paged at most 6 min after the fault",
       "held hosts[app-1].statusCheck: paged at most 3 min after the fault",
       "held hosts[app-1].statusCheck: paged at most 2 min after the fault",

@@ -467,10 +467,10 @@ describe("every problem of a config is reported in one run, one line each", () =
     expect(lines).toEqual([
       "logRetentionDays: must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
       'databases[0].secretArn: must name one Secrets Manager secret: "*" and "?" are IAM wildcards and would grant every match',
-      "databases[0].backup.retention.daily: must be >= 1",
       expect.stringMatching(/^databases\[0\]\.backup\.schedule: unknown schedule "every blue moon"/),
-      'databases[1].purge.rules[0].table: must be a PostgreSQL table or schema.table: letters, digits, _ and $ starting with a letter or _, or a "quoted name"; at most 63 bytes each (no ;)',
+      "databases[0].backup.retention.daily: must be >= 1",
       'databases[1].id: duplicate database id "app"',
+      'databases[1].purge.rules[0].table: must be a PostgreSQL table or schema.table: letters, digits, _ and $ starting with a letter or _, or a "quoted name"; at most 63 bytes each (no ;)',
       'hosts[1].name: duplicate host "web"',
       expect.stringMatching(/^reminders\[0\]\.schedule: unknown schedule "every fortnight"/),
     ]);
@@ -502,12 +502,12 @@ describe("every problem of a config is reported in one run, one line each", () =
       reminders: [{ name: "audit", schedule: "every fortnight", checklist: ["a"], severtiy: "P3" }],
     }).split("\n");
     expect(lines).toEqual([
+      "databases[0].backup.schedule: hour 25 out of range 0-23",
       "databases[0].backup: unknown key rpoHour (did you mean rpoHours?)",
       "databases[0]: unknown key unknownKey",
-      "databases[0].backup.schedule: hour 25 out of range 0-23",
       expect.stringMatching(/^databases\[0\]\.network: the restore drill runs on Fargate \(rtoMinutes 60 /),
-      "reminders[0]: unknown key severtiy (did you mean severity?)",
       expect.stringMatching(/^reminders\[0\]\.schedule: unknown schedule "every fortnight"/),
+      "reminders[0]: unknown key severtiy (did you mean severity?)",
     ]);
   });
 
@@ -559,8 +559,8 @@ describe("the program refuses a bad stack file before provisioning anything", ()
     expect(run.stderr.trim().split("\n")).toEqual([
       'error: config error: maintenance-regim:dashboard: unknown namespace "maintenance-regim"; did you mean maintenance-regime:dashboard?',
       'error: config error: databases[0].secretArn: must name one Secrets Manager secret: "*" and "?" are IAM wildcards and would grant every match',
-      "error: config error: databases[0].backup.retention.daily: must be >= 1",
       expect.stringMatching(/^error: config error: databases\[0\]\.backup\.schedule: unknown schedule "every blue moon"/),
+      "error: config error: databases[0].backup.retention.daily: must be >= 1",
     ]);
   });
 

@@ -44,6 +44,17 @@ export interface PublishedMetric {
    * missing data as not breaching.
    */
   onlyBreaching?: boolean;
+  /**
+   * A check's data point, read by an alarm that counts periods and treats a period without data as
+   * breaching (the down alarm: one Healthy per check and period): stamped with the run's scheduled
+   * time, or its start when run by hand (tasks/lib/runtime.ts runDate), not with the moment the run
+   * ends. A healthy answer that takes most of its timeout, after a cold start and a late delivery,
+   * ends in the next period: stamped "now", its point would leave its own period empty (a failed
+   * check to the alarm) and count twice in the next. Not for a figure that says when something
+   * happened (BackupSucceeded is stamped with the dump's start) nor for a sampled one (its alarm
+   * treats missing data as not breaching).
+   */
+  ofRunPeriod?: boolean;
 }
 
 /** Sampling intervals of the slow signals (PublishedMetric.sampleSeconds), in seconds. */
@@ -100,8 +111,8 @@ export const PUBLISHED_METRICS: Record<string, readonly PublishedMetric[]> = {
     { name: "LastAnalyzeAgeHours", per: "Database", sampleSeconds: SAMPLE_SECONDS.maintenanceAgeHours, readBy: "the last-analyze alarm (components/database.ts)" },
   ],
   "health-check": [
-    { name: "Healthy", per: "Endpoint", readBy: "the down and error-budget alarms (components/health-checks.ts) and the dashboard" },
-    { name: "ResponseTime", per: "Endpoint", onlyWithCondition: "responseTimeMs", readBy: "the slow alarm of an endpoint with maxResponseMs, and the dashboard" },
+    { name: "Healthy", per: "Endpoint", ofRunPeriod: true, readBy: "the down and error-budget alarms (components/health-checks.ts) and the dashboard" },
+    { name: "ResponseTime", per: "Endpoint", onlyWithCondition: "responseTimeMs", ofRunPeriod: true, readBy: "the slow alarm of an endpoint with maxResponseMs, and the dashboard" },
     { name: "CertificateDaysLeft", per: "Endpoint", onlyWithCondition: "certificateDaysLeft", sampleSeconds: SAMPLE_SECONDS.certificateDaysLeft, readBy: "the certificate alarm of an endpoint with minCertificateDays, and the dashboard" },
   ],
   "redis-health": [

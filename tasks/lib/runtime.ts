@@ -217,13 +217,21 @@ type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
  * The other times the figure is the log line. Left out: the metric is published as if breaching.
  *
  * `at`: the data point's time when it is not now (EMF `_aws.Timestamp`): a backup's success is
- * stamped with the dump's start, at most METRIC_STAMP_MAX_AGE_SECONDS back (an older start is
- * clamped to that): PutMetricData, "data points with time stamps between 3 and 24 hours ago can take
- * as much as 2 hours to become available", and 24 hours or older "at least 48 hours", so an alarm
- * would not see them in time.
+ * stamped with the dump's start. A metric listed `ofRunPeriod` (a check's Healthy) is stamped, unless
+ * `at` is given, with runDate: the run's scheduled time, or its start when run by hand, so its point
+ * falls in the period of the run that took it however long the run took. Either stamp goes at most
+ * METRIC_STAMP_MAX_AGE_SECONDS back (an older one is clamped to that): PutMetricData, "data points
+ * with time stamps between 3 and 24 hours ago can take as much as 2 hours to become available", and
+ * 24 hours or older "at least 48 hours", so an alarm would not see them in time. That is well inside
+ * what CloudWatch accepts at all, "up to two weeks in the past and up to two hours into the future"
+ * (CloudWatch user guide, "Metrics concepts", Time stamps:
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html), and
+ * Powertools' own bounds (14 days back, 2 h ahead); a scheduled time lies at most
+ * SCHEDULED_TIME_MAX_EARLY_SECONDS (5 min) ahead of the run (checkScheduledTime).
  */
-export function recordMetric(ctx: TaskContext, name: string, unit: Unit, value: number, dimension?: [string, string], breaching?: boolean, at?: Date): void {
+export function recordMetric(ctx: TaskContext, name: string, unit: Unit, value: number, dimension?: [string, string], breaching?: boolean, given?: Date): void {
   const m = publishedMetric(ctx.task, name);
+  const at = given ?? (m?.ofRunPeriod ? runDate(ctx) : undefined);
   const send =
     m !== undefined &&
     (breaching !== false || (!m.onlyBreaching && (m.sampleSeconds === undefined || isSampleRun(runDate(ctx).getTime(), m.sampleSeconds, ctx.scheduleIntervalSeconds))));
