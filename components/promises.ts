@@ -27,7 +27,7 @@ import { HOST_STOPPED_WINDOW, STATUS_CHECK_PERIOD_SECONDS, statusCheckAlarm } fr
 import { fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
 import { FILE_BACKUP_ROOT, FILE_BACKUP_TIMEOUT_SECONDS, fileBackupPrefix } from "../regime/file-backups";
 import { physicalName } from "./naming";
-import { REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS, REDIS_WARNING_SEVERITY, redisWatchedJob } from "./redis";
+import { queueAlarmMetrics, REDIS_TASK, REDIS_TASK_TIMEOUT_SECONDS, REDIS_WARNING_SEVERITY, redisAlarmPeriodSeconds, redisWatchedJob } from "./redis";
 import { REMINDER_UNDELIVERED_SEVERITY, reminderMissedRunWindow, reminderSpec, reminderWatchedJob } from "./reminders";
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
@@ -220,6 +220,26 @@ export function declaredFromRegime(r: Regime): Declared {
     const w = redisWatchedJob(`${r.name}-redis-${x.id}`, r.name, x);
     if (w) j.overdueWatch = { toleranceSeconds: w.toleranceSeconds, delaySeconds: WATCHER_DELAY_SECONDS, startOnly: true, history: declaredHistory(w, s.intervalSeconds) };
     d.jobs.push(j);
+    // components/redis.ts: a stream entry left unacknowledged past maxPendingIdleMinutes pages at the
+    // queue's severity, seen by the next run (up to the longest gap between runs), then the alarm's
+    // one period and a minute of evaluation.
+    const idleParts = queueAlarmMetrics(x.queues.map((q) => q.name)).pendingIdleParts;
+    const period = redisAlarmPeriodSeconds(s);
+    x.queues.forEach((q, i) => {
+      if (q.maxPendingIdleMinutes <= 0) return;
+      const toPage = s.intervalSeconds + period + ALARM_EVALUATION_SECONDS;
+      d.alarms.push({
+        key: `redis[${x.id}].queues[${q.name}].maxPendingIdleMinutes`,
+        name: alarmName(r.name, { resource: `redis-${x.id}`, metric: idleParts[i], severity: q.severity }),
+        window: { period, evaluationPeriods: 1 },
+        checkIntervalSeconds: s.intervalSeconds,
+        promisedSeconds: toPage,
+        promiseText: `${q.severity} page when a stream entry of queue ${q.name} stays unacknowledged (read, no XACK) longer than ${formatDuration(q.maxPendingIdleMinutes * 60)}, within ${formatDuration(toPage)} of that, whatever the backlog`,
+        severity: q.severity,
+        components: [`${r.name}-redis-${x.id}`],
+        setting: `maxPendingIdleMinutes ${q.maxPendingIdleMinutes}`,
+      });
+    });
   }
 
   if (r.endpoints) {

@@ -6,7 +6,9 @@
  * queue's severity (P2 unless set); evictions and hit rate when the config sets their thresholds.
  * A queue that cannot be measured (its key holds no list, sorted set or stream; Redis refuses the
  * read, as MOVED for a key another cluster node serves) pages at the queue's severity too, through
- * its own alarm on QueueUnmeasurable, naming its config key (redis[id].queues[i]).
+ * its own alarm on QueueUnmeasurable, naming its config key (redis[id].queues[i]), and so does a
+ * stream entry a worker read and never acknowledged, idle past the queue's maxPendingIdleMinutes
+ * (PendingIdleSeconds; 0: no such alarm), however short the backlog.
  * A critical value of the instance (memory at memoryCritPercent, a failing RDB save or AOF write,
  * Redis unreachable) fails the run, which pages the Redis' severity through the task's errors alarm.
  */
@@ -49,7 +51,15 @@ export function redisTaskEnvironment(r: RedisConfig): Record<string, string> {
     ...(r.evictedKeysWarn !== undefined ? { EVICTED_KEYS_WARN: String(r.evictedKeysWarn) } : {}),
     ...(r.minHitRatePercent !== undefined ? { MIN_HIT_RATE_PERCENT: String(r.minHitRatePercent) } : {}),
     QUEUES: JSON.stringify(
-      r.queues.map((q) => ({ name: q.name, maxLength: q.maxLength, severity: q.severity, ...(q.group ? { group: q.group } : {}), ...(q.prioritySeparator ? { prioritySeparator: q.prioritySeparator } : {}) })),
+      r.queues.map((q) => ({
+        name: q.name,
+        maxLength: q.maxLength,
+        severity: q.severity,
+        ...(q.group ? { group: q.group } : {}),
+        ...(q.prioritySeparator ? { prioritySeparator: q.prioritySeparator } : {}),
+        // 0: not checked, and no alarm reads it.
+        ...(q.maxPendingIdleMinutes > 0 ? { maxPendingIdleMinutes: q.maxPendingIdleMinutes } : {}),
+      })),
     ),
     TIMEOUT_SECONDS: String(REDIS_TIMEOUT_SECONDS),
   } satisfies TaskEnvironment<"redis-health">;
@@ -64,6 +74,25 @@ export function queueAlarmParts(names: string[]): string[] {
     seen.add(part);
     return part;
   });
+}
+
+/**
+ * The period of the alarms on the task's metrics, in seconds: one run interval in whole minutes,
+ * 5 minutes to 1 day (CloudWatch's longest period for an alarm of one evaluation period).
+ */
+export function redisAlarmPeriodSeconds(schedule: Pick<RedisConfig["schedule"], "intervalSeconds">): number {
+  return Math.max(300, Math.min(86400, Math.round((schedule.intervalSeconds || 900) / 60) * 60));
+}
+
+/**
+ * The metric part of each queue's alarm names, by queue (`names` in config order): its length
+ * (queue-<name>), the unmeasurable-queue alarm and the pending-idle alarm. One name list for all,
+ * so no queue's name makes another's alarm name; the earlier ones keep the names they had before
+ * the pending-idle alarm came.
+ */
+export function queueAlarmMetrics(names: string[]): { parts: string[]; unmeasurableParts: string[]; pendingIdleParts: string[] } {
+  const all = queueAlarmParts([...names, ...names.map((n) => `${n} unmeasurable`), ...names.map((n) => `${n} pending idle`)]);
+  return { parts: all.slice(0, names.length), unmeasurableParts: all.slice(names.length, 2 * names.length), pendingIdleParts: all.slice(2 * names.length) };
 }
 
 /** Severity of a Redis warning level (memory, evictions, hit rate): a failed check pages the Redis' own severity. */
@@ -131,7 +160,7 @@ export class RedisHealth extends pulumi.ComponentResource {
     // run, a healthy one once every 6 hours (tasks/lib/metrics.ts SAMPLE_SECONDS.warningLevel), so
     // missing data is not breaching; a run that writes none (it failed, or maxmemory is 0) is paged by
     // the errors alarm, a task that stops by its missed-run alarm.
-    const period = Math.max(300, Math.min(86400, Math.round((args.redis.schedule.intervalSeconds || 900) / 60) * 60));
+    const period = redisAlarmPeriodSeconds(args.redis.schedule);
     const dims = { service: args.regime, Task: REDIS_TASK, Instance: r.id };
     const alarms: pulumi.Output<string>[] = [];
     const alarm = (
@@ -197,11 +226,7 @@ export class RedisHealth extends pulumi.ComponentResource {
         `The cache hit rate of Redis ${r.id} (keyspace_hits / (hits + misses) since it started) fell below ${r.minHitRatePercent} %. Check for evictions, TTLs that are too short, or new code reading keys it never writes.`,
       );
     }
-    // One name list for both alarms of each queue, so no queue's name makes another's alarm name.
-    const names = r.queues.map((q) => q.name);
-    const allParts = queueAlarmParts([...names, ...names.map((n) => `${n} unmeasurable`)]);
-    const parts = allParts.slice(0, names.length);
-    const unmeasurableParts = allParts.slice(names.length);
+    const { parts, unmeasurableParts, pendingIdleParts } = queueAlarmMetrics(r.queues.map((q) => q.name));
     r.queues.forEach((q, i) =>
       alarm(
         parts[i],
@@ -226,6 +251,21 @@ export class RedisHealth extends pulumi.ComponentResource {
         { Queue: q.name },
       ),
     );
+
+    // Sent only while a stream entry is idle past the limit (tasks/redis-health.ts pendingIdle); 0: no alarm.
+    r.queues.forEach((q, i) => {
+      if (q.maxPendingIdleMinutes > 0) {
+        alarm(
+          pendingIdleParts[i],
+          q.severity,
+          "PendingIdleSeconds",
+          "GreaterThanThreshold",
+          q.maxPendingIdleMinutes * 60,
+          `A stream entry of the queue "${q.name}" (redis[${r.id}].queues[${i}]) on Redis ${r.id} was read by a worker (XREADGROUP) and not acknowledged (XACK) for more than ${q.maxPendingIdleMinutes} min: the worker died or hangs, and Redis redelivers nothing on its own, however short the backlog. The redis-health result (its pending_idle:${q.name} check) names the entry, its consumer group and consumer. Check that consumer (XINFO CONSUMERS ${q.name} <group>: its idle and inactive times), restart the workers, and claim the entry for a live consumer (XAUTOCLAIM ${q.name} <group> <consumer> ${q.maxPendingIdleMinutes * 60000} 0) or acknowledge it if it is done; raise maxPendingIdleMinutes if jobs run that long.`,
+          { Queue: q.name },
+        );
+      }
+    });
 
     this.alarmNames = pulumi.all(alarms);
     this.registerOutputs({ alarmNames: this.alarmNames });

@@ -352,11 +352,21 @@ export function redisUrlProblem(url: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A stream queue's default maxPendingIdleMinutes: Celery's Redis broker redelivers a task its worker
+ * has not acknowledged within the visibility timeout, 1 hour by default ("The default visibility
+ * timeout for Redis is 1 hour", https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout),
+ * so a worker is taken for dead after an hour there. A stream has no such redelivery: a pending entry
+ * stays with its consumer until another claims it (https://redis.io/docs/latest/commands/xclaim/), so
+ * the same hour is when it pages. A job that runs longer needs a longer setting.
+ */
+export const DEFAULT_MAX_PENDING_IDLE_MINUTES = 60;
+
 const redisQueueSchema = z
   .object({
     name: z.string().min(1, "must not be empty").max(512, "must be at most 512 characters").describe("the queue's key: a list a worker pops (Celery's default queue is \"celery\"; its priority lists are counted with it), or a sorted set or stream; no key is an empty queue; a key of another type, or one Redis refuses to read (MOVED on a cluster), pages at the queue's severity"),
     maxLength: z.number().int("must be a whole number").min(0, "must be >= 0").describe("alarm when more than this many messages wait: a list by LLEN of it and of its Celery (Kombu) priority lists; a sorted set by ZCARD; a stream by its consumer group's backlog (lag + pending of XINFO GROUPS, not XLEN)"),
-    severity: severity.default("P2").describe("severity of the queue's alarms: longer than maxLength, or a key that cannot be measured"),
+    severity: severity.default("P2").describe("severity of the queue's alarms: longer than maxLength, a key that cannot be measured, or a stream entry unacknowledged past maxPendingIdleMinutes"),
     group: z.string().min(1, "must not be empty").optional().describe("a stream's consumer group whose backlog is measured (a group the stream lacks pages at the queue's severity); unset: every group, the one furthest behind counts"),
     prioritySeparator: z
       .string()
@@ -364,6 +374,14 @@ const redisQueueSchema = z
       .max(16, "must be at most 16 characters")
       .optional()
       .describe("the Celery app's Kombu `sep` transport option, when it sets one (\":\" in Celery's priority example: priority lists celery:1 to celery:9); unset: Kombu's default \"\\x06\\x16\" (priority lists named the queue, \\x06\\x16, then the step 3, 6 or 9)"),
+    maxPendingIdleMinutes: z
+      .number()
+      .int("must be a whole number")
+      .min(0, "must be >= 0")
+      .default(DEFAULT_MAX_PENDING_IDLE_MINUTES)
+      .describe(
+        "a stream: page at the queue's severity when an entry a worker read (XREADGROUP) has waited unacknowledged (no XACK) longer than this, in any consumer group (or the one `group` names): its worker died or hangs, and nothing redelivers it; XPENDING IDLE on Redis 6.2+; before 6.2, or for a group with more pending entries than the check scans (a scan Redis blocks on), that group's oldest pending entry by ID only. The default is Celery's Redis visibility_timeout (1 h), after which Celery redelivers an unacknowledged task. A list or sorted set has no pending entries and never pages on it (Redis keeps no enqueue time of a list's items); 0: no check and no alarm",
+      ),
   })
   .strict();
 

@@ -191,6 +191,22 @@ describe("custom metrics are priced for the hours they are sent in (CloudWatch p
     expect(cost.components[0].items.find((i) => i.what.startsWith("custom metric Overdue"))!.what).toContain("sent only while its alarm's condition holds");
   });
 
+  it("redis-health every 15 minutes: PendingIdleSeconds for each queue with maxPendingIdleMinutes, sent only while an entry is idle past it, listed at $0", () => {
+    const queues = [
+      { name: "celery", maxLength: 1000, maxPendingIdleMinutes: 60 },
+      { name: "events", maxLength: 100, maxPendingIdleMinutes: 15 },
+      { name: "emails", maxLength: 50 },
+    ];
+    const { resources, groups, record } = lambdaRegime({ TASK: "redis-health", REGIME_NAME: "t", SCHEDULE_INTERVAL_SECONDS: "900", QUEUES: JSON.stringify(queues) }, undefined, "rate(15 minutes)");
+    const cost = estimateCost(resources, groups, from, record);
+    expect(metricItems(cost).filter((m) => /Queue|Pending/.test(m))).toEqual([
+      "custom metric QueueLength x 3, 120 h of 720 $0.15",
+      "custom metric QueueUnmeasurable x 3, 0 h of 720 $0",
+      "custom metric PendingIdleSeconds x 2, 0 h of 720 $0",
+    ]);
+    expect(cost.components[0].items.find((i) => i.what.startsWith("custom metric PendingIdleSeconds"))!.what).toContain("sent only while its alarm's condition holds");
+  });
+
   it("the overdue watcher's GetMetricData: each history metric once per run at $0.01 per 1,000 (1,500 reminders hourly: $10.80); marker jobs read none", () => {
     const reminder = (i: number) => ({ job: `reminder/r${i}`, expression: "cron(0 9 1 1,4,7,10 ? *)", timezone: "UTC", toleranceSeconds: 3600, since: "2026-01-01T00:00:00Z", history: { scheduleGroup: `t-reminders-r${i}`, lookbackSeconds: 8_000_000 } });
     const lambdaTask = {

@@ -460,6 +460,29 @@ describe("endpoint checks on a schedule with gaps", () => {
   });
 });
 
+describe("a Redis stream queue: an entry read and never acknowledged pages at the queue's severity", () => {
+  const queues = [
+    { name: "events", maxLength: 1000, severity: "P1" },
+    { name: "jobs", maxLength: 10, maxPendingIdleMinutes: 240 },
+    { name: "celery", maxLength: 1000, maxPendingIdleMinutes: 0 },
+  ];
+  const report = (schedule: string) => checkPromises(validateRegime({ ...regimeConfig(), redis: [{ id: "broker", url: "redis://r.internal:6379", schedule, queues }] }), FROM).promises.filter((p) => p.key.endsWith(".maxPendingIdleMinutes"));
+
+  it("every 15 minutes: the default 60 min and 4 h each have their line, within a run, the alarm's period and a minute; 0 has none", () => {
+    expect(report("every 15 minutes").map((p) => [p.key, p.promise, p.figure, p.status])).toEqual([
+      ["redis[broker].queues[events].maxPendingIdleMinutes", "P1 page when a stream entry of queue events stays unacknowledged (read, no XACK) longer than 60 min, within 31 min of that, whatever the backlog", "paged at most 31 min after the fault", "held"],
+      ["redis[broker].queues[jobs].maxPendingIdleMinutes", "P2 page when a stream entry of queue jobs stays unacknowledged (read, no XACK) longer than 4 h, within 31 min of that, whatever the backlog", "paged at most 31 min after the fault", "held"],
+    ]);
+  });
+
+  it("hourly: the figure grows with the run interval", () => {
+    expect(report("every 1 hour").map((p) => [p.value, p.figure])).toEqual([
+      [7260, "paged at most 2 h after the fault"],
+      [7260, "paged at most 2 h after the fault"],
+    ]);
+  });
+});
+
 describe("maintenance windows and mutes delay the pages they hold back", () => {
   const withMutes = (over: Record<string, unknown>) =>
     validateRegime({

@@ -44,7 +44,7 @@ beforeAll(async () => {
   mod = await import("../components/redis");
   build(
     "app-redis-broker",
-    { id: "broker", url: "rediss://broker.abc.cache.amazonaws.com:6379/1", passwordSecretArn: SECRET, queues: [{ name: "celery", maxLength: 1000 }, { name: "emails", maxLength: 50, severity: "P1" }], severity: "P1" },
+    { id: "broker", url: "rediss://broker.abc.cache.amazonaws.com:6379/1", passwordSecretArn: SECRET, queues: [{ name: "celery", maxLength: 1000 }, { name: "emails", maxLength: 50, severity: "P1", maxPendingIdleMinutes: 0 }, { name: "events", maxLength: 500, severity: "P1", maxPendingIdleMinutes: 15 }], severity: "P1" },
     { subnetIds: ["subnet-0a1b"], securityGroupIds: ["sg-0c2d"] },
   );
   build("app-redis-cache", { id: "cache", url: "redis://cache.internal:6379", evictedKeysWarn: 1, minHitRatePercent: 80, severity: "P2" });
@@ -60,8 +60,9 @@ describe("RedisHealth", () => {
     expect(Object.keys(env).filter((k) => /PASSWORD/.test(k))).toEqual(["REDIS_PASSWORD_SECRET_ARN"]);
     const s = parseSettings(redisHealthSettings, { ...env, AWS_LAMBDA_FUNCTION_NAME: "x" });
     expect(s.QUEUES).toEqual([
-      { name: "celery", maxLength: 1000, severity: "P2" },
+      { name: "celery", maxLength: 1000, severity: "P2", maxPendingIdleMinutes: 60 },
       { name: "emails", maxLength: 50, severity: "P1" },
+      { name: "events", maxLength: 500, severity: "P1", maxPendingIdleMinutes: 15 },
     ]);
     const cache = one("app-redis-cache", "aws:lambda/function:Function").inputs;
     expect(cache.vpcConfig).toBeUndefined();
@@ -91,9 +92,13 @@ describe("RedisHealth", () => {
     expect(Object.keys(byName).sort()).toEqual([
       "app-redis-broker-memory-P2",
       "app-redis-broker-queue-celery-P2",
+      "app-redis-broker-queue-celery-pending-idle-P2",
       "app-redis-broker-queue-celery-unmeasurable-P2",
       "app-redis-broker-queue-emails-P1",
       "app-redis-broker-queue-emails-unmeasurable-P1",
+      "app-redis-broker-queue-events-P1",
+      "app-redis-broker-queue-events-pending-idle-P1",
+      "app-redis-broker-queue-events-unmeasurable-P1",
       "app-redis-broker-redis-health-dead-letters-P1",
       "app-redis-broker-redis-health-duration-P2",
       "app-redis-broker-redis-health-errors-P1",
@@ -137,11 +142,33 @@ describe("RedisHealth", () => {
     expect(byName["app-redis-broker-queue-celery-unmeasurable-P2"].alarmDescription).toMatch(/^\[P2\] The queue "celery" \(redis\[broker\]\.queues\[0\]\) on Redis broker cannot be measured/);
     expect(byName["app-redis-broker-queue-emails-unmeasurable-P1"]).toMatchObject({ metricName: "QueueUnmeasurable", alarmActions: [TOPICS.P1] });
     expect(byName["app-redis-broker-redis-health-errors-P1"].alarmActions).toEqual([TOPICS.P1]);
+    // A stream entry left unacknowledged past maxPendingIdleMinutes pages at the queue's severity
+    // (default 60 min); 0 (emails) has no such alarm.
+    expect(byName["app-redis-broker-queue-celery-pending-idle-P2"]).toMatchObject({
+      metricName: "PendingIdleSeconds",
+      dimensions: { service: "app", Task: "redis-health", Instance: "broker", Queue: "celery" },
+      comparisonOperator: "GreaterThanThreshold",
+      threshold: 3600,
+      period: 900,
+      evaluationPeriods: 1,
+      treatMissingData: "notBreaching",
+      alarmActions: [TOPICS.P2],
+    });
+    expect(byName["app-redis-broker-queue-events-pending-idle-P1"]).toMatchObject({ metricName: "PendingIdleSeconds", threshold: 900, alarmActions: [TOPICS.P1] });
+    expect(byName["app-redis-broker-queue-events-pending-idle-P1"].alarmDescription).toMatch(/^\[P1\] A stream entry of the queue "events" \(redis\[broker\]\.queues\[2\]\) on Redis broker was read by a worker \(XREADGROUP\) and not acknowledged \(XACK\) for more than 15 min/);
 
     const cache = Object.fromEntries(under("app-redis-cache").filter((r) => r.type === "aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => [a.inputs.name as string, a.inputs]));
     expect(cache["app-redis-cache-evictions-P2"]).toMatchObject({ metricName: "EvictedKeys", threshold: 1, comparisonOperator: "GreaterThanOrEqualToThreshold" });
     expect(cache["app-redis-cache-hit-rate-P2"]).toMatchObject({ metricName: "HitRatePercent", threshold: 80, comparisonOperator: "LessThanThreshold" });
     expect(cache["app-redis-cache-redis-health-errors-P2"].alarmActions).toEqual([TOPICS.P2]);
+  });
+
+  it("a queue named like another's pending-idle alarm keeps its own alarm names, and the earlier ones keep theirs", () => {
+    expect(mod.queueAlarmMetrics(["celery", "celery pending idle"])).toEqual({
+      parts: ["queue-celery", "queue-celery-pending-idle"],
+      unmeasurableParts: ["queue-celery-unmeasurable", "queue-celery-pending-idle-unmeasurable"],
+      pendingIdleParts: ["queue-celery-pending-idle-4", "queue-celery-pending-idle-pending-idle"],
+    });
   });
 
   it("queue names become unique alarm-name parts", () => {

@@ -6,12 +6,12 @@
  * The stack config reaches the task through the component's environment.
  */
 import { spawnSync } from "node:child_process";
-import { createClient } from "@redis/client";
+import { createClient, ErrorReply } from "@redis/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisTaskEnvironment } from "../components/redis";
 import { redisSchema } from "../regime/schema";
 import { runTask } from "../tasks/lib/runtime";
-import { queueLength, redisHealthTask, type QueueCommands, type RedisHealthReport } from "../tasks/redis-health";
+import { IDLE_SCAN_MAX_PENDING, queueLength, redisHealthTask, type QueueCommands, type RedisHealthReport } from "../tasks/redis-health";
 import { captureEmf } from "./helpers/emf";
 
 const DB = 13;
@@ -32,7 +32,7 @@ afterAll(async () => {
   admin.destroy();
 });
 
-type Queue = { name: string; maxLength: number; severity?: string; group?: string; prioritySeparator?: string };
+type Queue = { name: string; maxLength: number; severity?: string; group?: string; prioritySeparator?: string; maxPendingIdleMinutes?: number };
 const run = (queues: Queue[]) => runTask(redisHealthTask, { REDIS_URL: URL6379, QUEUES: JSON.stringify(queues), LOG_LEVEL: "ERROR" });
 const queueCheck = (r: RedisHealthReport, name: string) => r.checks.find((c) => c.name === `queue:${name}`)!;
 
@@ -54,6 +54,21 @@ async function consume(key: string, group: string, count: number, ack: number, c
   const ids = reply ? reply[0][1].map(([id]) => id) : [];
   if (ack) await cmd("XACK", key, group, ...ids.slice(0, ack));
 }
+
+/** A stream of `n` entries that group `workers` has read in full as worker-1, acknowledging the first `ack`. */
+async function readStream(key: string, n: number, ack: number): Promise<void> {
+  await stream(key, n);
+  await cmd("XGROUP", "CREATE", key, "workers", "0");
+  await consume(key, "workers", n, ack);
+}
+/** The test's connection as the task's commands, each raw command answered by `send` (a server of another version). */
+const serverAs = (send: (args: string[]) => Promise<unknown>): QueueCommands => ({
+  type: (k) => admin.type(k),
+  lLen: (k) => admin.lLen(k),
+  zCard: (k) => admin.zCard(k),
+  xLen: (k) => admin.xLen(k),
+  sendCommand: send,
+});
 
 describe("a Celery queue with priorities is the plain list and its Kombu priority lists", () => {
   it("celery: 2 plain + 3 at priority 3 + 1 at priority 9 = 6 waiting, over a maxLength of 5; only priority lists (no plain key): 4, not 0", async () => {
@@ -200,18 +215,12 @@ describe("a stream is measured by its consumer groups' backlog (lag + pending), 
     await cmd("XGROUP", "CREATE", key, "workers", "0");
     await consume(key, "workers", 10_000, 10_000);
     // The real server's reply in the shape Redis 6.2 gives (name, consumers, pending, last-delivered-id).
-    const redis6: QueueCommands = {
-      type: (k) => admin.type(k),
-      lLen: (k) => admin.lLen(k),
-      zCard: (k) => admin.zCard(k),
-      xLen: (k) => admin.xLen(k),
-      sendCommand: async (args) => {
-        const reply = await admin.sendCommand(args);
-        if (args[0] !== "XINFO") return reply;
-        const since7 = new Set(["entries-read", "lag"]);
-        return (reply as unknown as unknown[][]).map((g) => g.filter((_, i) => !since7.has(String(g[i - (i % 2)]))));
-      },
-    };
+    const redis6 = serverAs(async (args) => {
+      const reply = await admin.sendCommand(args);
+      if (args[0] !== "XINFO") return reply;
+      const since7 = new Set(["entries-read", "lag"]);
+      return (reply as unknown as unknown[][]).map((g) => g.filter((_, i) => !since7.has(String(g[i - (i % 2)]))));
+    });
     const groups = (await redis6.sendCommand(["XINFO", "GROUPS", key])) as unknown[][];
     expect(groups[0]).not.toContain("lag");
     expect(await queueLength(redis6, { name: key, maxLength: 1000 })).toMatchObject({ length: 0 });
@@ -225,5 +234,112 @@ describe("a stream is measured by its consumer groups' backlog (lag + pending), 
     await stream(key, 3);
     const report = await run([{ name: key, maxLength: 10 }]);
     expect(queueCheck(report, key)).toMatchObject({ value: 3, status: "ok", detail: "3 messages waiting (XLEN of a stream without consumer groups: no group has read any entry)" });
+  });
+});
+
+describe("a stream entry read and never acknowledged pages once idle past maxPendingIdleMinutes, whatever the backlog", () => {
+  /** Sets the idle time of pending entries `ids` of `group` (XCLAIM to their consumer with IDLE, JUSTID: the delivery count stays). */
+  const idleFor = (key: string, group: string, ms: number, ...ids: string[]) => cmd("XCLAIM", key, group, "worker-1", "0", ...ids, "IDLE", String(ms), "JUSTID");
+  const pendingIdleSent = (emf: Record<string, unknown>[]) => emf.filter((e) => "PendingIdleSeconds" in e).map((e) => [e.Queue, e.PendingIdleSeconds]);
+
+  it("3 entries read, 2 acknowledged, the third idle 2 min (its worker died): backlog 1 of maxLength 100 is fine, but idle over a 1-minute limit warns and sends PendingIdleSeconds", async () => {
+    const key = `${P}stuck`;
+    await readStream(key, 3, 2);
+    await idleFor(key, "workers", 120_000, "3-0");
+    let report!: RedisHealthReport;
+    const emf = await captureEmf(async () => {
+      report = await run([{ name: key, maxLength: 100, severity: "P1", maxPendingIdleMinutes: 1 }]);
+    });
+    expect(queueCheck(report, key)).toMatchObject({ value: 1, status: "ok" });
+    const idle = report.checks.find((c) => c.name === `pending_idle:${key}`)!;
+    expect(idle).toMatchObject({ unit: "seconds", status: "warning", warn: 60, queue: key });
+    expect(idle.value).toBeGreaterThanOrEqual(120);
+    expect(idle.detail).toMatch(/^pending entry 3-0 of consumer group workers idle \d+ s with consumer worker-1 \(delivered 1 times, never acknowledged\), longer than 1 min: its worker died or hangs$/);
+    const sent = pendingIdleSent(emf);
+    expect(sent).toHaveLength(1);
+    expect(sent[0][0]).toBe(key);
+    expect(sent[0][1]).toBeGreaterThan(60);
+    expect(report.status).toBe("warning");
+  });
+
+  it("an entry idle below the limit (just read) and entries read and acknowledged after an hour's idle: nothing sent, the check is ok", async () => {
+    const fresh = `${P}fresh`;
+    await readStream(fresh, 2, 0);
+    const acked = `${P}acked`;
+    await readStream(acked, 2, 0);
+    await idleFor(acked, "workers", 3_600_000, "1-0", "2-0");
+    await cmd("XACK", acked, "workers", "1-0", "2-0");
+    let report!: RedisHealthReport;
+    const emf = await captureEmf(async () => {
+      report = await run([
+        { name: fresh, maxLength: 100, maxPendingIdleMinutes: 1 },
+        { name: acked, maxLength: 100, maxPendingIdleMinutes: 1 },
+      ]);
+    });
+    const freshIdle = report.checks.find((c) => c.name === `pending_idle:${fresh}`)!;
+    expect(freshIdle).toMatchObject({ status: "ok", warn: 60 });
+    expect(freshIdle.value).toBeLessThan(60);
+    expect(report.checks.find((c) => c.name === `pending_idle:${acked}`)).toMatchObject({ value: 0, status: "ok", detail: "no pending entry" });
+    expect(pendingIdleSent(emf)).toEqual([]);
+  });
+
+  it("a stuck entry behind one claimed again a moment ago (the oldest by ID is fresh) is found by XPENDING IDLE; a server before 6.2 (IDLE refused) reads the oldest by ID only and says so", async () => {
+    const key = `${P}reclaimed`;
+    await readStream(key, 2, 0);
+    await idleFor(key, "workers", 7_200_000, "2-0");
+    const live = await queueLength(admin as unknown as QueueCommands, { name: key, maxLength: 100, maxPendingIdleMinutes: 60 });
+    expect(live).toMatchObject({ pendingIdle: { entry: { id: "2-0", group: "workers" } } });
+    expect("pendingIdle" in live && live.pendingIdle!.onlyOldest).toBeUndefined();
+    expect(("pendingIdle" in live && live.pendingIdle!.seconds) || 0).toBeGreaterThan(3600);
+    // XPENDING with IDLE as Redis 6.0 answers it (argc neither 3, 6 nor 7: a syntax error).
+    const redis60 = serverAs(async (args) => {
+      if (args[0] === "XPENDING" && args.includes("IDLE")) throw new ErrorReply("ERR syntax error");
+      return admin.sendCommand(args);
+    });
+    const old = await queueLength(redis60, { name: key, maxLength: 100, maxPendingIdleMinutes: 60 });
+    expect(old).toMatchObject({ pendingIdle: { onlyOldest: "Redis refused XPENDING IDLE (before 6.2)", entry: { id: "1-0" } } });
+    expect(("pendingIdle" in old && old.pendingIdle!.seconds) || 0).toBeLessThan(3600);
+  });
+
+  it("a group with more pending entries than XPENDING IDLE may scan (10,000) has its oldest entry read only, and the detail says so", async () => {
+    const key = `${P}pile-up`;
+    await stream(key, IDLE_SCAN_MAX_PENDING + 1);
+    await cmd("XGROUP", "CREATE", key, "workers", "0");
+    await consume(key, "workers", IDLE_SCAN_MAX_PENDING + 1, 0);
+    await idleFor(key, "workers", 7_200_000, `${IDLE_SCAN_MAX_PENDING + 1}-0`);
+    const report = await run([{ name: key, maxLength: 1000, maxPendingIdleMinutes: 60 }]);
+    expect(queueCheck(report, key)).toMatchObject({ value: IDLE_SCAN_MAX_PENDING + 1, status: "warning" });
+    expect(report.checks.find((c) => c.name === `pending_idle:${key}`)).toMatchObject({
+      status: "ok",
+      detail: expect.stringMatching(/^pending entry 1-0 of consumer group workers idle \d+ s .*; only the oldest pending entry by ID was read where group workers has 10001 pending, more than XPENDING IDLE may scan \(10000\)$/),
+    });
+  });
+
+  it("two groups, group unset: the stuck entry of the group with the smaller backlog pages too (any group's entry counts, not only the one furthest behind's)", async () => {
+    const key = `${P}two-groups`;
+    await stream(key, 10);
+    await cmd("XGROUP", "CREATE", key, "behind", "0");
+    await cmd("XGROUP", "CREATE", key, "ahead", "0");
+    await consume(key, "ahead", 10, 9, "worker-1");
+    await idleFor(key, "ahead", 600_000, "10-0");
+    const report = await run([{ name: key, maxLength: 100, maxPendingIdleMinutes: 5 }]);
+    expect(queueCheck(report, key)).toMatchObject({ value: 10, detail: expect.stringContaining("consumer group behind, the furthest behind of 2") });
+    expect(report.checks.find((c) => c.name === `pending_idle:${key}`)).toMatchObject({ status: "warning", detail: expect.stringMatching(/^pending entry 10-0 of consumer group ahead idle \d+ s/) });
+  });
+
+  it("the stack config's default (60 min) reaches the task; 0 leaves it out: no pending-idle check", async () => {
+    const key = `${P}configured`;
+    await readStream(key, 1, 0);
+    await idleFor(key, "workers", 3_700_000, "1-0");
+    const schedule = { expression: "rate(15 minutes)", timezone: "UTC", description: "every 15 minutes", intervalSeconds: 900, text: "every 15 minutes" };
+    const config = (queue: Record<string, unknown>) => ({ ...redisSchema.parse({ id: "broker", url: URL6379, queues: [{ name: key, maxLength: 100, ...queue }] }), schedule });
+    let report!: RedisHealthReport;
+    const emf = await captureEmf(async () => {
+      report = await runTask(redisHealthTask, { ...redisTaskEnvironment(config({})), LOG_LEVEL: "ERROR" });
+    });
+    expect(report.checks.find((c) => c.name === `pending_idle:${key}`)).toMatchObject({ status: "warning", warn: 3600 });
+    expect(pendingIdleSent(emf).map(([q]) => q)).toEqual([key]);
+    const off = await runTask(redisHealthTask, { ...redisTaskEnvironment(config({ maxPendingIdleMinutes: 0 })), LOG_LEVEL: "ERROR" });
+    expect(off.checks.find((c) => c.name === `pending_idle:${key}`)).toBeUndefined();
   });
 });

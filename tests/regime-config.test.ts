@@ -614,13 +614,13 @@ describe("redis", () => {
   const SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bigshot/redis-auth-AbCdEf";
   const redis = (over: Record<string, unknown> = {}) => ({ name: "prod", redis: [{ id: "broker", url: "redis://redis.internal:6379", ...over }] });
 
-  it("defaults: every 15 minutes, memory 80/90 % of maxmemory, P1, no queues; queues page P2 unless set", () => {
+  it("defaults: every 15 minutes, memory 80/90 % of maxmemory, P1, no queues; queues page P2 unless set, and on a stream entry unacknowledged 60 min", () => {
     const [r] = validateRegime(redis()).redis;
     expect(r).toMatchObject({ schedule: { text: "every 15 minutes", expression: "rate(15 minutes)", intervalSeconds: 900 }, memoryWarnPercent: 80, memoryCritPercent: 90, severity: "P1", queues: [] });
     expect(r.evictedKeysWarn).toBeUndefined();
     expect(r.minHitRatePercent).toBeUndefined();
     const [q] = validateRegime(redis({ passwordSecretArn: SECRET, url: "rediss://r.example.com:6380/1", queues: [{ name: "celery", maxLength: 1000 }] })).redis;
-    expect(q.queues).toEqual([{ name: "celery", maxLength: 1000, severity: "P2" }]);
+    expect(q.queues).toEqual([{ name: "celery", maxLength: 1000, severity: "P2", maxPendingIdleMinutes: 60 }]);
     expect(validateRegime({ name: "prod" }).redis).toEqual([]);
   });
 
@@ -638,6 +638,8 @@ describe("redis", () => {
     ["negative maxLength", { queues: [{ name: "celery", maxLength: -1 }] }, /^redis\[0\]\.queues\[0\]\.maxLength: must be >= 0$/],
     ["duplicate queue", { queues: [{ name: "celery", maxLength: 1 }, { name: "celery", maxLength: 2 }] }, /^redis\[0\]\.queues\[1\]\.name: duplicate queue "celery"$/],
     ["unknown queue severity", { queues: [{ name: "celery", maxLength: 1, severity: "high" }] }, /^redis\[0\]\.queues\[0\]\.severity: must be one of P0, P1, P2, P3$/],
+    ["fractional maxPendingIdleMinutes", { queues: [{ name: "events", maxLength: 1, maxPendingIdleMinutes: 0.5 }] }, /^redis\[0\]\.queues\[0\]\.maxPendingIdleMinutes: must be a whole number$/],
+    ["negative maxPendingIdleMinutes", { queues: [{ name: "events", maxLength: 1, maxPendingIdleMinutes: -5 }] }, /^redis\[0\]\.queues\[0\]\.maxPendingIdleMinutes: must be >= 0$/],
     ["evictedKeysWarn 0", { evictedKeysWarn: 0 }, /^redis\[0\]\.evictedKeysWarn: must be >= 1$/],
     ["bad network", { network: { subnetIds: ["net-1"], securityGroupIds: ["sg-0abc"] } }, /^redis\[0\]\.network\.subnetIds\[0\]: must be a subnet id/],
     ["bad schedule", { schedule: "every 15 fortnights" }, /^redis\[0\]\.schedule: /],

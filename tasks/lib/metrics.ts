@@ -26,6 +26,8 @@ export interface PublishedMetric {
   per?: ItemDimension;
   /** Endpoints only: published for an endpoint whose `conditions` has this key (the alarm that reads it exists only then). */
   onlyWithCondition?: string;
+  /** Published for an item whose entry sets this key (a queue's maxPendingIdleMinutes: the alarm that reads it exists only then). */
+  onlyWithField?: string;
   /** Endpoints only: published for an https endpoint only. */
   onlyHttps?: boolean;
   /** What reads it: the alarm (components/...) or the dashboard widget. */
@@ -121,6 +123,7 @@ export const PUBLISHED_METRICS: Record<string, readonly PublishedMetric[]> = {
     { name: "HitRatePercent", sampleSeconds: SAMPLE_SECONDS.warningLevel, readBy: "the hit-rate alarm (components/redis.ts)" },
     { name: "QueueLength", per: "Queue", sampleSeconds: SAMPLE_SECONDS.warningLevel, readBy: "the queue-length alarm (components/redis.ts)" },
     { name: "QueueUnmeasurable", per: "Queue", onlyBreaching: true, readBy: "the unmeasurable-queue alarm (components/redis.ts)" },
+    { name: "PendingIdleSeconds", per: "Queue", onlyWithField: "maxPendingIdleMinutes", onlyBreaching: true, readBy: "the pending-idle alarm of a queue with maxPendingIdleMinutes (components/redis.ts)" },
   ],
   "overdue-watch": [{ name: "Overdue", per: "Job", onlyBreaching: true, readBy: "the overdue alarm of each watched job (components/overdue-watch.ts)" }],
 };
@@ -181,6 +184,7 @@ export function publishedMetricCounts(
     }
     let items = jsonList(settings[ITEM_SETTINGS[m.per]]);
     if (m.onlyHttps) items = items.filter((e) => String((e as { url?: unknown })?.url ?? "").startsWith("https:"));
+    if (m.onlyWithField) items = items.filter((e) => (e as Record<string, unknown> | null)?.[m.onlyWithField!] !== undefined);
     if (m.onlyWithCondition) items = items.filter((e) => (e as { conditions?: Record<string, unknown> })?.conditions?.[m.onlyWithCondition!] !== undefined);
     if (items.length) out.push({ name: m.name, count: items.length, ...how(m) });
   }
