@@ -11,6 +11,7 @@ import { checkPromises, cpuMsSince, PROMISE_LINE_PREFIX, promiseCheckContext } f
 import { MaintenanceRegime, type TaskArchives } from "./components/regime";
 import { loadRegime, RegimeConfigError, sortConfigLines } from "./regime/load";
 import { targetProblems } from "./components/mute-rules";
+import { checkHostInstances } from "./components/host-instances";
 import type { Regime } from "./regime/schema";
 
 export = async () => {
@@ -25,6 +26,13 @@ export = async () => {
   const account = (await aws.getCallerIdentity({})).accountId;
   const loaded = loadRegime(pulumi.runtime.allConfig(), project, reference, account);
   const regime = loaded.regime;
+  // Each watched host's instance must exist and not be terminated (the offline plan has no AWS to ask).
+  const hosts = (regime ?? loaded.withoutMutes)?.hosts ?? [];
+  if (!check.offline && hosts.length > 0) {
+    const found = await checkHostInstances(hosts);
+    for (const w of found.warnings) pulumi.log.warn(w);
+    loaded.lines = sortConfigLines([...loaded.lines, ...found.lines]);
+  }
 
   // Promises (RPO, verify age, retention, watched jobs, AWS limits) over the next 12 months, before
   // anything is created: every broken one is a line, and any line stops the run. They need a valid

@@ -1,5 +1,6 @@
 /**
- * Host and application alarms: a host that fails its EC2 status checks, stops or is terminated, and
+ * Host and application alarms: a host that fails its EC2 status checks, stops or is terminated, or
+ * sends no status checks at all (a wrong or replaced instance id), and
  * the guides' "alert at CPU > 80 %, memory > 85 %, disk > 85 %, API response time > 500 ms, error
  * rate > 1 % / 5 %, database connections > 80".
  *
@@ -67,7 +68,7 @@ export const STATUS_CHECK_PERIOD_SECONDS = 60;
  * `statusCheck.severity`. Missing data is missing, as AWS advises for EC2 metrics (CloudWatch user
  * guide, "Configuring how CloudWatch alarms treat missing data": EC2's metric reports can pause while
  * the instance is healthy): a host that is stopped or terminated sends no status checks, and
- * hostStoppedAlarm pages that instead.
+ * hostStoppedAlarm and hostSilentAlarm page that instead.
  */
 export function statusCheckAlarm(h: HostSpec): AlarmSpec {
   return {
@@ -89,6 +90,52 @@ export function statusCheckAlarm(h: HostSpec): AlarmSpec {
   };
 }
 
+/**
+ * Window of a host's not-reporting alarm: three 5-minute periods without a single StatusCheckFailed
+ * data point. EC2 sends that metric every minute while the instance runs and none while it is
+ * stopped, terminated, or when the id names no instance (EC2 user guide, "Status checks for Amazon EC2
+ * instances": https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-system-instance-status-check.html).
+ * A pause in EC2's reports shorter than 15 minutes leaves a data point in one of the periods and
+ * does not page; a host gone silent pages at most 20 minutes after its last data point (the period
+ * that holds it, then three empty ones) and a minute of evaluation.
+ */
+export const HOST_SILENT_WINDOW = { period: 300, evaluationPeriods: 3 } as const;
+
+/**
+ * Pages when a host sends no EC2 status checks for HOST_SILENT_WINDOW: the instance id is wrong in
+ * the config (a typo of a real-looking id), the instance was replaced (a rebuild, an autoscaling
+ * group: a new id, the old one terminated), or it is stopped, also one stopped before the stop watch
+ * existed. Without it every alarm of such a host (CPU, memory, disk, status check: missing data is
+ * missing) sits in INSUFFICIENT_DATA and nothing pages. `StatusCheckFailed` SampleCount under 1 with
+ * missing data breaching (CloudWatch user guide, "Configuring how CloudWatch alarms treat missing
+ * data": https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data):
+ * the only thing that breaches is the silence. `<regime>-host-<name>-not-reporting-<severity>` at
+ * statusCheck.severity, named like the host's other alarms so a window or mute that selects them
+ * covers a planned stop; a host stopped for longer than any window belongs out of `hosts` until it
+ * runs again (a muted alarm still in ALARM when its window ends pages then). No watch start gates it
+ * (components/alarms.ts watchGate, for the metrics of jobs the deploy creates): EC2 sends the metric
+ * from the instance's launch, so a running host is OK from the first evaluation, and an id that never
+ * reported is the fault itself, paged right after the deploy.
+ */
+export function hostSilentAlarm(h: HostSpec): AlarmSpec {
+  return {
+    resource: `host-${h.name}`,
+    metric: "not-reporting",
+    severity: h.statusCheck.severity,
+    runbook: `${h.name} (${h.instanceId}) has sent no EC2 status checks for ${(HOST_SILENT_WINDOW.period * HOST_SILENT_WINDOW.evaluationPeriods) / 60} min: none of its alarms can see it. Look it up (aws ec2 describe-instances --instance-ids ${h.instanceId}): InvalidInstanceID.NotFound or terminated: the id is wrong or the instance was replaced, put the running instance's id in hosts[].instanceId; stopped: start it (aws ec2 start-instances --instance-ids ${h.instanceId}), or take it out of hosts while it stays down.`,
+    treatMissingData: "breaching",
+    args: {
+      namespace: "AWS/EC2",
+      metricName: "StatusCheckFailed",
+      dimensions: { InstanceId: h.instanceId },
+      statistic: "SampleCount",
+      ...HOST_SILENT_WINDOW,
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+    },
+  };
+}
+
 /** EC2 instance states that take a host out of service ("EC2 Instance State-change Notification" events, EC2 user guide, "Amazon EC2 instance state changes"). */
 export const HOST_DOWN_STATES = ["stopping", "stopped", "shutting-down", "terminated"] as const;
 /** Window of a host-stopped alarm: one state-change event in a minute. */
@@ -104,7 +151,9 @@ export const HOST_STOPPED_WINDOW = { period: 60, evaluationPeriods: 1 } as const
  * a queue and `Invocations`). One a host, named like its other alarms, so a mute or maintenance window that
  * selects the host's alarms covers its planned stop. A stopped host sends no data at all: its metric
  * alarms cannot see it without treating missing data as breaching, which pages healthy hosts when
- * EC2's reports pause. Events of the stack's own region.
+ * EC2's reports pause; hostSilentAlarm does, over a 15-minute window, and this rule pages the stop
+ * within minutes. It sees only the instance of the configured id, from the day the rule exists.
+ * Events of the stack's own region.
  */
 export function hostStoppedAlarm(name: string, args: Pick<HostAlarmsArgs, "regime" | "tags">, h: HostSpec, parent: pulumi.Resource): AlarmSpec {
   const queueName = physicalName(`${args.regime}-host-${h.name}-stopped`, 80);
@@ -199,6 +248,7 @@ export class HostAlarms extends pulumi.ComponentResource {
 
     for (const h of args.hosts) add(statusCheckAlarm(h));
     for (const h of args.hosts) add(hostStoppedAlarm(name, args, h, this));
+    for (const h of args.hosts) add(hostSilentAlarm(h));
 
     for (const a of args.applications) {
       const lb = { LoadBalancer: a.loadBalancer, ...(a.targetGroup ? { TargetGroup: a.targetGroup } : {}) };

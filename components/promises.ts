@@ -23,7 +23,7 @@ import { ARCHIVE_NONCURRENT_DAYS, archiveBucketPrefix, archiveRuleId, archiveLif
 import { databaseSchedules, DB_HEALTH_WARNING_SEVERITY, dbTaskMissedRunWindow, dbTaskTimeoutSeconds, imageTaskSettings, rpoAlarmResource, runMarkerSettings, writesRunMarkers, type DbTaskName } from "./database";
 import { BURN_ALERTS, burnAlarmFailures, endpointsSetting, errorBudgetMinutes, HEALTH_CHECK_START_MARGIN_SECONDS, healthCheckFunctionName, healthCheckMissedRunSeverity, healthCheckTimeoutSeconds, healthCheckWatchedJob } from "./health-checks";
 import { ASSOCIATION_FAILURE_SEVERITY, ASSOCIATION_FAILURE_WINDOW, associationAlarmResource, hostGroupAssociations } from "./association-failures";
-import { HOST_STOPPED_WINDOW, STATUS_CHECK_PERIOD_SECONDS, statusCheckAlarm } from "./host-alarms";
+import { HOST_SILENT_WINDOW, HOST_STOPPED_WINDOW, hostSilentAlarm, STATUS_CHECK_PERIOD_SECONDS, statusCheckAlarm } from "./host-alarms";
 import { fileBackupMissedRunWindow, fileBackupWatchedJob } from "./file-backups";
 import { FILE_BACKUP_ROOT, FILE_BACKUP_TIMEOUT_SECONDS, fileBackupPrefix } from "../regime/file-backups";
 import { physicalName } from "./naming";
@@ -385,8 +385,9 @@ export function declaredFromRegime(r: Regime): Declared {
     });
   }
 
-  // components/host-alarms.ts: a host that fails a status check, and one that stops or is terminated
-  // (its state-change event through an EventBridge rule of its own).
+  // components/host-alarms.ts: a host that fails a status check, one that stops or is terminated
+  // (its state-change event through an EventBridge rule of its own), and one that sends no status
+  // checks at all (a wrong or replaced instance id, a host stopped before the rule existed).
   for (const h of r.hosts) {
     const a = statusCheckAlarm(h);
     const key = `hosts[${h.name}].statusCheck`;
@@ -398,6 +399,7 @@ export function declaredFromRegime(r: Regime): Declared {
       severity: h.statusCheck.severity,
       components: [`${r.name}-monitoring`],
       promiseText: `${h.statusCheck.severity} page when host ${h.name} fails an EC2 status check for ${h.statusCheck.minutes} min`,
+      whileActive: "while it sends status checks",
     });
     d.alarms.push({
       key,
@@ -407,6 +409,19 @@ export function declaredFromRegime(r: Regime): Declared {
       severity: h.statusCheck.severity,
       components: [`${r.name}-monitoring`],
       promiseText: `${h.statusCheck.severity} page when host ${h.name} stops or is terminated`,
+      whileActive: `of instance ${h.instanceId}, from deploy on`,
+    });
+    d.alarms.push({
+      key: `hosts[${h.name}].instanceId`,
+      name: alarmName(r.name, hostSilentAlarm(h)),
+      window: { ...HOST_SILENT_WINDOW },
+      // The fault (the host's last data point) may open a period that then counts as reported.
+      spanSeconds: HOST_SILENT_WINDOW.period * (HOST_SILENT_WINDOW.evaluationPeriods + 1),
+      checkIntervalSeconds: 0,
+      severity: h.statusCheck.severity,
+      components: [`${r.name}-monitoring`],
+      promiseText: `${h.statusCheck.severity} page when host ${h.name} sends no EC2 status checks for ${(HOST_SILENT_WINDOW.period * HOST_SILENT_WINDOW.evaluationPeriods) / 60} min (stopped, terminated, replaced, or an instance id of no instance)`,
+      whileActive: "(its last status check); pulumi preview and up refuse an id of no instance or a terminated one before deploy, the offline plan cannot look it up",
     });
   }
 
@@ -580,7 +595,7 @@ export function declaredPages(r: Regime, watcher?: Severity): DeclaredPage[] {
   }
   for (const h of r.hosts) {
     add(`hosts[${h.name}]`, [WARN, CRIT]);
-    // components/host-alarms.ts statusCheckAlarm: a failed or silent host, at its own severity.
+    // components/host-alarms.ts statusCheckAlarm, hostStoppedAlarm, hostSilentAlarm: a failed, stopped or silent host, at its own severity.
     add(`hosts[${h.name}].statusCheck`, [h.statusCheck.severity]);
   }
   for (const a of r.applications) add(`applications[${a.name}]`, [WARN, CRIT]);
@@ -634,6 +649,8 @@ const CONTEXT = Symbol.for("maintenance-regime.promise-check");
 export interface PromiseCheckContext {
   from?: Date;
   skip?: boolean;
+  /** The offline plan: no AWS to ask, so the program does not look up what only AWS knows (hosts' instance ids). */
+  offline?: boolean;
   report?: PromiseReport;
   /**
    * CPU time the check took in this process, ms (process.cpuUsage, user + system): the program's

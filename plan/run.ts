@@ -298,6 +298,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
   const check = promiseCheckContext();
   check.from = opts.from;
   check.skip = opts.promises === false;
+  check.offline = true;
   const mod = (await import(pathToFileURL(path.join(root, "index.ts")).href)) as { default?: unknown };
   const program = (mod.default ?? mod) as (() => Promise<Record<string, unknown>>) | Record<string, unknown>;
   let exported: Record<string, unknown>;

@@ -436,20 +436,20 @@ const thresholdPair = (warnDefault: number, critDefault: number) =>
 export const hostSchema = z
   .object({
     name: id.describe("names the host's alarms"),
-    instanceId: z.string().regex(/^i-([0-9a-f]{8}|[0-9a-f]{17})$/, "must be an EC2 instance id (i- and 8 or 17 hex digits)").describe("EC2 instance id; memory and disk need the CloudWatch agent on it"),
+    instanceId: z.string().regex(/^i-([0-9a-f]{8}|[0-9a-f]{17})$/, "must be an EC2 instance id (i- and 8 or 17 hex digits)").describe("EC2 instance id, looked up by pulumi preview and up (one of no instance in the stack's account and region, or a terminated one, is refused; the offline plan cannot look it up); memory and disk need the CloudWatch agent on it"),
     cpu: thresholdPair(80, 90).default({ warn: 80, crit: 90, minutes: 10 }).describe("CPU utilization in percent (seed 001: > 80%; seed 000: > 90% for > 10 minutes)"),
     memory: thresholdPair(85, 95).default({ warn: 85, crit: 95, minutes: 10 }).describe("memory used in percent (seed 001: > 85%)"),
     disk: thresholdPair(85, 95).default({ warn: 85, crit: 95, minutes: 10 }).describe("disk used in percent of diskPath (seed 000/001: > 85% full)"),
     diskPath: z.string().startsWith("/").default("/").describe("mount point whose disk use is alarmed on"),
     statusCheck: z
       .object({
-        severity: severity.default("P1").describe("severity of the page when the instance fails a status check, stops or is terminated"),
+        severity: severity.default("P1").describe("severity of the page when the instance fails a status check, stops, is terminated or sends no status checks"),
         minutes: z.number().int().min(1).max(60).default(2).describe("minutes the failure must hold before the page (EC2 sends StatusCheckFailed every minute)"),
       })
       .strict()
       .default({ severity: "P1", minutes: 2 })
       .describe(
-        "EC2 status checks (StatusCheckFailed: system, instance and attached EBS checks, every minute at no charge) page when one fails for minutes; the instance's state-change events page when it stops or is terminated, which its CPU, memory and disk alarms do not see (a stopped host sends no data)",
+        "EC2 status checks (StatusCheckFailed: system, instance and attached EBS checks, every minute at no charge) page when one fails for minutes; the instance's state-change events page when it stops or is terminated, which its CPU, memory and disk alarms do not see (a stopped host sends no data); 15 min without a status check pages too (a wrong or replaced instance id, a host stopped before deploy)",
       ),
     detailedMonitoring: z
       .boolean()
@@ -542,7 +542,7 @@ export const regimeSchema = z
     databases: z.array(databaseSchema).prefault([]).describe("PostgreSQL databases: backups, verification, restore drills, vacuum, purge and health checks"),
     redis: z.array(redisSchema).default([]).describe("Redis servers (cache, Celery broker) checked on a schedule: memory, evictions, hit rate, persistence, queue lengths"),
     endpoints: endpointsSchema.optional().describe("HTTP(S) health checks of the services (seed 000: verify health endpoints); unset: none"),
-    hosts: z.array(hostSchema).default([]).describe("EC2 instances with status-check, stopped, CPU, memory and disk alarms"),
+    hosts: z.array(hostSchema).default([]).describe("EC2 instances with status-check, stopped, not-reporting, CPU, memory and disk alarms"),
     applications: z.array(applicationSchema).default([]).describe("applications behind an Application Load Balancer: 5xx error rate and response time alarms"),
     logs: logsSchemaAt("logs.")
       .default({ hostGroups: [] })

@@ -70,14 +70,49 @@ describe("host status checks and state changes", () => {
     expect(evaluateAlarm(stopped, [], T + 60, "OK")).toBe("OK");
   });
 
-  it("the plan promises both pages, from what is provisioned", () => {
+  it("a host that sends no status checks pages at its severity: a wrong instance id from the first evaluations, a replaced or stopped one 15 min after its last; a pause in EC2's reports does not", () => {
+    // The alarms of the first test's program: app-1 at P1, db-1 at P0.
+    const silent = alarmInputs(resources, "prod-host-app-1-not-reporting-P1");
+    expect(silent).toMatchObject({
+      namespace: "AWS/EC2",
+      metricName: "StatusCheckFailed",
+      dimensions: { InstanceId: "i-0123456789abcdef0" },
+      statistic: "SampleCount",
+      period: 300,
+      evaluationPeriods: 3,
+      comparisonOperator: "LessThanThreshold",
+      threshold: 1,
+      treatMissingData: "breaching",
+    });
+    expect(silent.alarmActions).toEqual(["arn:aws:sns:us-east-1:123456789012:prod-P1"]);
+    expect(alarmInputs(resources, "prod-host-db-1-not-reporting-P0").alarmActions).toEqual(["arn:aws:sns:us-east-1:123456789012:prod-P0"]);
+    const status = alarmInputs(resources, "prod-host-app-1-status-check-P1");
+    const cpu = alarmInputs(resources, "prod-host-app-1-cpu-P1");
+    const at = T + 60 * 60;
+    // A typo or an instance terminated before deploy: no data at all. The other alarms never leave INSUFFICIENT_DATA; this one pages.
+    expect(evaluateAlarm(status, [], at, "INSUFFICIENT_DATA")).toBe("INSUFFICIENT_DATA");
+    expect(evaluateAlarm(cpu, [], at, "INSUFFICIENT_DATA")).toBe("INSUFFICIENT_DATA");
+    expect(evaluateAlarm(silent, [], at, "INSUFFICIENT_DATA")).toBe("ALARM");
+    // A running host reports every minute: OK; EC2's reports pause 14 min: still OK.
+    expect(evaluateAlarm(silent, minutes(T, 60, () => false), at, "OK")).toBe("OK");
+    expect(evaluateAlarm(silent, minutes(T, 60, () => false).filter((p) => p.at < at - 14 * 60), at, "OK")).toBe("OK");
+    // Replaced (the old id terminated) or stopped 20 min ago: ALARM; at most 20 min after its last point.
+    expect(evaluateAlarm(silent, minutes(T, 40, () => false), at, "OK")).toBe("ALARM");
+    const last = T + 39 * 60 + 5;
+    const firstAlarm = Array.from({ length: 30 }, (_, m) => last + (m + 1) * 60).find((t) => evaluateAlarm(silent, minutes(T, 40, () => false), t - (t % 60), "OK") === "ALARM")!;
+    expect(firstAlarm - last).toBeLessThanOrEqual(20 * 60);
+  });
+
+  it("the plan promises every page, from what is provisioned: what the status-check and stop alarms see, and the silent host", () => {
     const r = validateRegime({ name: "prod", hosts: [host("app-1"), host("db-1", { statusCheck: { severity: "P0", minutes: 5 } })] });
-    const lines = checkPromises(r, FROM).promises.filter((p) => p.key.endsWith(".statusCheck"));
+    const lines = checkPromises(r, FROM).promises.filter((p) => p.key.startsWith("hosts["));
     expect(lines.map((p) => `${p.key} ${p.status} ${p.promise}: ${p.figure}`)).toEqual([
-      "hosts[app-1].statusCheck held P1 page when host app-1 fails an EC2 status check for 2 min: paged at most 3 min after the fault",
-      "hosts[app-1].statusCheck held P1 page when host app-1 stops or is terminated: paged at most 2 min after the fault",
-      "hosts[db-1].statusCheck held P0 page when host db-1 fails an EC2 status check for 5 min: paged at most 6 min after the fault",
-      "hosts[db-1].statusCheck held P0 page when host db-1 stops or is terminated: paged at most 2 min after the fault",
+      "hosts[app-1].statusCheck held P1 page when host app-1 fails an EC2 status check for 2 min: paged at most 3 min after the fault while it sends status checks",
+      "hosts[app-1].statusCheck held P1 page when host app-1 stops or is terminated: paged at most 2 min after the fault of instance i-0123456789abcdef0, from deploy on",
+      "hosts[app-1].instanceId held P1 page when host app-1 sends no EC2 status checks for 15 min (stopped, terminated, replaced, or an instance id of no instance): paged at most 21 min after the fault (its last status check); pulumi preview and up refuse an id of no instance or a terminated one before deploy, the offline plan cannot look it up",
+      "hosts[db-1].statusCheck held P0 page when host db-1 fails an EC2 status check for 5 min: paged at most 6 min after the fault while it sends status checks",
+      "hosts[db-1].statusCheck held P0 page when host db-1 stops or is terminated: paged at most 2 min after the fault of instance i-0123456789abcdef0, from deploy on",
+      "hosts[db-1].instanceId held P0 page when host db-1 sends no EC2 status checks for 15 min (stopped, terminated, replaced, or an instance id of no instance): paged at most 21 min after the fault (its last status check); pulumi preview and up refuse an id of no instance or a terminated one before deploy, the offline plan cannot look it up",
     ]);
   });
 

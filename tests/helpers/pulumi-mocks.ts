@@ -50,7 +50,9 @@ export function reset(): void {
 }
 
 /** Installs the recording mocks; the returned array fills as resources are registered. */
-export function setupMocks(opts: { project?: string; stack?: string; preview?: boolean } = {}): { resources: MockResource[] } {
+export function setupMocks(
+  opts: { project?: string; stack?: string; preview?: boolean; /** Data sources the test answers itself, by token (`aws:ec2/getInstances:getInstances`). */ calls?: Record<string, (inputs: Record<string, any>) => Record<string, any>> } = {},
+): { resources: MockResource[] } {
   const resources: MockResource[] = [];
   current = resources;
   pulumi.runtime.setMocks(
@@ -88,6 +90,7 @@ export function setupMocks(opts: { project?: string; stack?: string; preview?: b
           case "aws:index/getPartition:getPartition":
             return { partition: "aws", dnsSuffix: "amazonaws.com" };
           default:
+            if (opts.calls?.[args.token]) return opts.calls[args.token](args.inputs);
             throw new Error(`no mock for call ${args.token}`);
         }
       },
