@@ -89,22 +89,27 @@ export function unreachableNotifies(severity: Severity, subscribers: Partial<Rec
   return SEVERITIES.filter((s) => s !== severity && hasSubscriber(subscribers[s]));
 }
 
+/** What the check's unreachable alarms publish to, as pages of `source` (the overdue watcher runs the check): one per checked severity and severity it notifies. */
+export function unreachablePages(checked: readonly Severity[], subscribers: Partial<Record<Severity, DeclaredSubscribers>>, source: string): DeclaredPage[] {
+  return checked.flatMap((sev) => unreachableNotifies(sev, subscribers).map((severity) => ({ severity, source, via: "alarm" as const })));
+}
+
 /** What the promise line says of the hourly delivery check of a severity's topic (checkedSeverities). */
 function deliveryCheck(severity: Severity, subscribers: Partial<Record<Severity, DeclaredSubscribers>>): string {
   const told = unreachableNotifies(severity, subscribers);
-  const when = told.length > 0 ? `while none delivers, ${told.join(", ")} ${told.length === 1 ? "is" : "are"} paged` : "no other severity has a subscriber to page when none delivers";
-  return `delivery checked hourly after deploy (confirmed, not opted out), ${when}`;
+  const who = told.length > 0 ? `its unreachable alarm pages ${told.join(", ")}` : "its unreachable alarm has no other severity with a subscriber to page";
+  return `delivery checked hourly after deploy; while none delivers (unconfirmed, unsubscribed, opted out), ${who}`;
 }
 
 /**
  * The promise of each severity that `pages` holds, against its subscribers: held with the count and
  * who ("2 subscriptions (email ops@example.com, sms +15551234567)"); broken with none, or when a
- * reminder's plain-text message would reach only chat channels. `checked`: the overdue watcher
- * checks each held severity's topic hourly after deploy (checkedSeverities; a declared subscription
- * can stop delivering unseen: unconfirmed, unsubscribed, opted out), and the line says who is paged
+ * reminder's plain-text message would reach only chat channels. `checked`: the severities whose
+ * topic the overdue watcher checks hourly after deploy (checkedSeverities; a declared subscription
+ * can stop delivering unseen: unconfirmed, unsubscribed, opted out); their line says who is paged
  * when none of its subscriptions delivers.
  */
-export function pagingPromises(pages: DeclaredPage[], subscribers: Partial<Record<Severity, DeclaredSubscribers>>, checked = false): PromiseResult[] {
+export function pagingPromises(pages: DeclaredPage[], subscribers: Partial<Record<Severity, DeclaredSubscribers>>, checked: readonly Severity[] = []): PromiseResult[] {
   const out: PromiseResult[] = [];
   for (const sev of SEVERITIES) {
     const own = pages.filter((p) => p.severity === sev);
@@ -141,7 +146,7 @@ export function pagingPromises(pages: DeclaredPage[], subscribers: Partial<Recor
         remedy: `add an email, sms or https subscriber under ${key}, or accept the risk in acceptedRisks (key ${key})`,
       });
     } else {
-      out.push({ key, promise, figure: checked ? `${figure}; ${deliveryCheck(sev, subscribers)}` : figure, value: all.length, status: "held", kind: "config" });
+      out.push({ key, promise, figure: checked.includes(sev) ? `${figure}; ${deliveryCheck(sev, subscribers)}` : figure, value: all.length, status: "held", kind: "config" });
     }
   }
   return out;
