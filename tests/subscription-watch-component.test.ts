@@ -15,11 +15,12 @@ import { unreachableAlarmSpecs } from "../components/subscription-watch";
 
 const ROOT = join(__dirname, "..");
 let resources: RecordedResource[];
+let cost: Awaited<ReturnType<typeof runPlan>>["plan"]["cost"];
 type Inputs = Record<string, any>;
 const of = (type: string) => resources.filter((r) => r.type === type).map((r) => r.inputs as Inputs);
 
 beforeAll(async () => {
-  ({ resources } = await runPlan({ configFile: join(ROOT, "Pulumi.prod.yaml"), from: new Date("2026-11-23T00:00:00Z"), root: ROOT }));
+  ({ resources, plan: { cost } } = await runPlan({ configFile: join(ROOT, "Pulumi.prod.yaml"), from: new Date("2026-11-23T00:00:00Z"), root: ROOT }));
 }, 180_000);
 
 const SEVERITIES = ["P0", "P1", "P2", "P3"];
@@ -51,6 +52,17 @@ describe("the alert topics' delivery check (prod)", () => {
       });
       expect(a.alarmDescription).toContain(`("${sev} pages reach nobody")`);
     }
+  });
+
+  it("the plan's cost lists the four alarms at $0.10 a month each, and Unreachable at $0 (sent only while a severity is unreachable)", () => {
+    const items = cost.components.flatMap((c) => c.items);
+    expect(items.filter((i) => /^alarm prod-alerts-P\d-unreachable-/.test(i.what)).map((i) => [i.what, i.monthlyUsd])).toEqual([
+      ["alarm prod-alerts-P0-unreachable-P1", 0.1],
+      ["alarm prod-alerts-P1-unreachable-P0", 0.1],
+      ["alarm prod-alerts-P2-unreachable-P0", 0.1],
+      ["alarm prod-alerts-P3-unreachable-P0", 0.1],
+    ]);
+    expect(items.find((i) => i.what.startsWith("custom metric Unreachable x 4, 0 h of 720"))?.monthlyUsd).toBe(0);
   });
 
   it("a severity no other severity's subscriber would hear pages those that have one; with none its alarm has no actions", () => {
