@@ -11,7 +11,6 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { RecordedResource } from "../plan/mocks";
 import { runPlan } from "../plan/run";
 import { expectLeastPrivilege, statementsOf } from "./helpers/iam";
-import { unreachableAlarmSpecs } from "../components/subscription-watch";
 
 const ROOT = join(__dirname, "..");
 let resources: RecordedResource[];
@@ -65,7 +64,8 @@ describe("the alert topics' delivery check (prod)", () => {
     expect(items.find((i) => i.what.startsWith("custom metric Unreachable x 4, 0 h of 720"))?.monthlyUsd).toBe(0);
   });
 
-  it("a severity no other severity's subscriber would hear pages those that have one; with none its alarm has no actions", () => {
+  it("a severity no other severity's subscriber would hear pages those that have one; with none its alarm has no actions", async () => {
+    const { unreachableAlarmSpecs } = await import("../components/subscription-watch");
     const subscribers = { P0: { email: ["a@example.com"], sms: [], https: [], chat: [] }, P1: { email: [], sms: [], https: [], chat: ["slack C123"] }, P2: { email: [], sms: [], https: [], chat: [] } };
     const specs = unreachableAlarmSpecs("rt", { severities: ["P0", "P1"], subscribers });
     expect(specs.map((s) => [s.resource, s.severity, s.notify])).toEqual([
