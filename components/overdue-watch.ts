@@ -274,7 +274,7 @@ export class OverdueWatch extends pulumi.ComponentResource {
           WATCHED_JOBS: watchedJobsSetting(args.jobs),
           ...(check ? { ALERT_TOPICS: alertTopicsSetting(check, args.alarmTopics) } : {}),
         } satisfies TaskEnvironment<"overdue-watch">,
-        environmentSizes: { WATCHED_JOBS: watchedJobsSettingBytes(args.jobs), ...(check ? { ALERT_TOPICS: alertTopicsSettingBytes(check) } : {}) },
+        environmentSizes: { WATCHED_JOBS: watchedJobsSettingBytes(args.jobs), ...(check ? { ALERT_TOPICS: alertTopicsSettingBytes(check, args.regime) } : {}) },
         schedule: { ...OVERDUE_WATCH_SCHEDULE, timezone: args.timezone },
         timeoutSeconds: WATCHER_TIMEOUT_SECONDS,
         memoryMb: 256,

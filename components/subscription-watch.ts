@@ -55,12 +55,14 @@ export function alertTopicsSetting(check: SubscriptionCheck, topics: AlertTopics
   return pulumi.all(Object.fromEntries(check.severities.map((s) => [s, topics[s]]))).apply((arns) => JSON.stringify(alertTopicEntries(check, arns as Record<string, string>)));
 }
 
-/** A topic ARN as long as the longest the alerting component makes (region, account, a 256-character name at most; 80 here is generous for `<regime>-alerts-P0`). */
-const TOPIC_ARN_STAND_IN = `arn:aws:sns:ap-southeast-2:123456789012:${"x".repeat(80)}`;
-
-/** Bytes of ALERT_TOPICS at plan time, with a stand-in for each topic ARN (splitSettings). */
-export function alertTopicsSettingBytes(check: SubscriptionCheck): number {
-  return Buffer.byteLength(JSON.stringify(alertTopicEntries(check, Object.fromEntries(check.severities.map((s) => [s, TOPIC_ARN_STAND_IN])))));
+/**
+ * Bytes of ALERT_TOPICS at plan time (splitSettings), each topic ARN stood in for by one as long as
+ * the alerting component makes it (`<regime>-alerts-<P>`, components/regime.ts) in a region of the
+ * longest name (14 characters: ap-southeast-2).
+ */
+export function alertTopicsSettingBytes(check: SubscriptionCheck, regime: string): number {
+  const arn = (sev: string) => `arn:aws:sns:ap-southeast-2:123456789012:${regime}-alerts-${sev}`;
+  return Buffer.byteLength(JSON.stringify(alertTopicEntries(check, Object.fromEntries(check.severities.map((s) => [s, arn(s)])))));
 }
 
 /** The watcher's grants for the check: sns:ListSubscriptionsByTopic on exactly the checked topics, the SMS reads on "*" (SMS_READ_ACTIONS). */
