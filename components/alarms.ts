@@ -29,6 +29,12 @@ export interface AlarmSpec {
    * are disabled, so the silence of a job stopped on purpose pages nobody.
    */
   paused?: boolean;
+  /**
+   * The severities whose topics its actions publish to, when not its own: an alarm on a topic
+   * nobody hears pages the others (components/subscription-watch.ts). Empty: no actions (the alarm
+   * still shows its state in the console and on the dashboard).
+   */
+  notify?: Severity[];
   args: Omit<
     aws.cloudwatch.MetricAlarmArgs,
     "name" | "alarmDescription" | "alarmActions" | "okActions" | "actionsEnabled" | "treatMissingData" | "tags"
@@ -58,7 +64,7 @@ export function createAlarm(
   tags: Record<string, string> = {},
 ): aws.cloudwatch.MetricAlarm {
   const name = alarmName(regime, spec);
-  const topic = topics[spec.severity];
+  const targets = (spec.notify ?? [spec.severity]).map((s) => topics[s]);
   return new aws.cloudwatch.MetricAlarm(
     name,
     {
@@ -66,8 +72,8 @@ export function createAlarm(
       name,
       alarmDescription: `[${spec.severity}]${spec.paused ? ` ${PAUSED_NOTE}${spec.treatMissingData === "breaching" ? ` ${RESUME_NOTE}` : ""}` : ""} ${spec.runbook}`.slice(0, 1024),
       actionsEnabled: !spec.paused,
-      alarmActions: [topic],
-      okActions: [topic],
+      alarmActions: targets,
+      okActions: targets,
       treatMissingData: spec.treatMissingData,
       tags: { ...tags, Severity: spec.severity },
     },

@@ -39,7 +39,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createAlarm, type AlertTopics, type Severity } from "./alarms";
+import { createAlarm, createAlarms, type AlertTopics, type Severity } from "./alarms";
 import type { BackupVault } from "./backup-vault";
 import type { IamStatement } from "./iam";
 import { METRIC_HOURLY } from "../regime/limits";
@@ -50,6 +50,7 @@ import type { WatchedJob } from "../tasks/overdue-watch";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { lambdaRuns } from "../tasks/lib/metric-history";
 import { WATCHING_SINCE } from "../tasks/lib/run-marker";
+import { alertTopicsSetting, alertTopicsSettingBytes, subscriptionCheckStatements, unreachableAlarmSpecs, type SubscriptionCheck } from "./subscription-watch";
 
 /** A job the watcher watches, with what its alarm needs; a reminder's `since` and an association's id are outputs of their resources. */
 export interface WatchedJobSpec extends Omit<WatchedJob, "since" | "association"> {
@@ -145,6 +146,8 @@ export interface OverdueWatchArgs {
   timezone: string;
   alarmTopics: AlertTopics;
   logRetentionDays: number;
+  /** The alert topics whose subscriptions each run checks (components/subscription-watch.ts); unset: none. */
+  subscriptionCheck?: SubscriptionCheck;
   tags?: Record<string, string>;
 }
 
@@ -244,11 +247,14 @@ export class OverdueWatch extends pulumi.ComponentResource {
   /** Job (`<database>/<task>`) -> its overdue alarm's name. */
   public readonly overdueAlarmNames: Record<string, pulumi.Output<string>> = {};
   public readonly alarmNames: pulumi.Output<string[]>;
+  /** The unreachable alarm of each checked severity (components/subscription-watch.ts), in severity order. */
+  public readonly unreachableAlarmNames: pulumi.Output<string[]>;
 
   constructor(name: string, args: OverdueWatchArgs, opts?: pulumi.ComponentResourceOptions) {
     super("regime:watch:OverdueWatch", name, {}, opts);
     if (args.jobs.length === 0) throw new Error("jobs: the overdue watcher needs at least one job");
     const highest = watcherSeverity(args.jobs);
+    const check = args.subscriptionCheck?.severities.length ? args.subscriptionCheck : undefined;
     const associated = args.jobs.filter((j) => j.association);
     const associationArns =
       associated.length === 0
@@ -263,13 +269,17 @@ export class OverdueWatch extends pulumi.ComponentResource {
         taskName: "overdue-watch",
         description: watcherDescription(args.jobs.map((j) => j.job)),
         code: { kind: "zip", archive: args.archive, handler: "index.handler" },
-        environment: { ...(args.vault ? { BACKUP_BUCKET: args.vault.bucketName } : {}), WATCHED_JOBS: watchedJobsSetting(args.jobs) } satisfies TaskEnvironment<"overdue-watch">,
-        environmentSizes: { WATCHED_JOBS: watchedJobsSettingBytes(args.jobs) },
+        environment: {
+          ...(args.vault ? { BACKUP_BUCKET: args.vault.bucketName } : {}),
+          WATCHED_JOBS: watchedJobsSetting(args.jobs),
+          ...(check ? { ALERT_TOPICS: alertTopicsSetting(check, args.alarmTopics) } : {}),
+        } satisfies TaskEnvironment<"overdue-watch">,
+        environmentSizes: { WATCHED_JOBS: watchedJobsSettingBytes(args.jobs), ...(check ? { ALERT_TOPICS: alertTopicsSettingBytes(check, args.regime) } : {}) },
         schedule: { ...OVERDUE_WATCH_SCHEDULE, timezone: args.timezone },
         timeoutSeconds: WATCHER_TIMEOUT_SECONDS,
         memoryMb: 256,
         // Reads every job's markers; writes only watching-since.json where a job has none yet.
-        policyStatements: overdueWatchStatements(args.jobs, args.vault, associationArns),
+        policyStatements: [...overdueWatchStatements(args.jobs, args.vault, associationArns), ...(check ? subscriptionCheckStatements(check, args.alarmTopics) : [])],
         logRetentionDays: args.logRetentionDays,
         alarmTopics: args.alarmTopics,
         severity: highest,
@@ -306,7 +316,8 @@ export class OverdueWatch extends pulumi.ComponentResource {
       this.overdueAlarmNames[j.job] = a.name;
       return a;
     });
-    this.alarmNames = pulumi.all(alarms.map((a) => a.name));
+    this.unreachableAlarmNames = check ? createAlarms(args.regime, unreachableAlarmSpecs(args.regime, check), args.alarmTopics, { parent: this }, args.tags) : pulumi.output([]);
+    this.alarmNames = pulumi.all([pulumi.all(alarms.map((a) => a.name)), this.unreachableAlarmNames]).apply(([own, unreachable]) => [...own, ...unreachable]);
     this.registerOutputs({ alarmNames: this.alarmNames });
   }
 }

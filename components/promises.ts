@@ -41,7 +41,10 @@ import { formatDuration } from "../regime/scheduler-time";
 import type { Schedule } from "../regime/schedule";
 import type { ConfigSchedule, Regime } from "../regime/schema";
 import { lowerSeverity, type Severity } from "../regime/severity";
-import type { DeclaredPage, DeclaredSubscribers } from "../regime/paging-promises";
+import { checkedSeverities, unreachablePages, type DeclaredPage, type DeclaredSubscribers } from "../regime/paging-promises";
+
+/** The overdue watcher as a source of pages: its own alarms and the subscription check's. */
+const WATCHER_SOURCE = "the overdue watcher";
 import { CRIT, WARN } from "./host-alarms";
 import { COUNT_METRICS } from "./log-groups";
 import type { HostGroup as HostGroupConfig } from "../regime/logs";
@@ -448,7 +451,12 @@ export function declaredFromRegime(r: Regime): Declared {
     watcher = severity;
     for (const x of [...watched.map((j) => j.overdueWatch!), ...rpoWatches.map((a) => a.overdueWatch!)]) x.watcher = { window: WATCHER_MISSED_RUN_WINDOW, severity };
   }
-  d.paging = { pages: declaredPages(r, watcher), subscribers: declaredSubscribers(r) };
+  // The watcher checks each paged severity's subscriptions after deploy; a severity none of whose
+  // subscriptions delivers pages the others (components/subscription-watch.ts).
+  const pages = declaredPages(r, watcher);
+  const subscribers = declaredSubscribers(r);
+  const checked = watcher ? checkedSeverities(pages, subscribers) : [];
+  d.paging = { pages: [...pages, ...unreachablePages(checked, subscribers, WATCHER_SOURCE)], subscribers, checked };
   // Collections that grow with the config, counted by the functions the components build them with.
   d.counts = [];
   d.leftovers = [];
@@ -616,7 +624,7 @@ export function declaredPages(r: Regime, watcher?: Severity): DeclaredPage[] {
     add(`reminders[${m.name}]`, [m.severity]);
   }
   if (r.reminders.length > 0) add("reminders", [REMINDER_UNDELIVERED_SEVERITY]);
-  if (watcher) add("the overdue watcher", taskSeverities(watcher));
+  if (watcher) add(WATCHER_SOURCE, taskSeverities(watcher));
   return [...out.values()];
 }
 

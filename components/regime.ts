@@ -17,7 +17,9 @@ import { HostAlarms } from "./host-alarms";
 import { RedisHealth, REDIS_TASK } from "./redis";
 import { LogRotation } from "./logs";
 import { AlarmCatalog, MuteRules } from "./mute-rules";
-import { OverdueWatch, type WatchedJobSpec } from "./overdue-watch";
+import { OverdueWatch, watcherSeverity, type WatchedJobSpec } from "./overdue-watch";
+import { declaredPages, declaredSubscribers } from "./promises";
+import { checkedSeverities } from "../regime/paging-promises";
 import { resetPlanRecord } from "./plan-record";
 import { Reminders, reminderSpec } from "./reminders";
 import type { ScheduledTask } from "./scheduled-task";
@@ -337,6 +339,8 @@ export class MaintenanceRegime extends pulumi.ComponentResource {
           timezone: r.timezone,
           alarmTopics: alerts.topics,
           logRetentionDays: r.logRetentionDays,
+          // Each run also checks that every paged severity's topic has a subscription that delivers.
+          subscriptionCheck: { severities: checkedSeverities(declaredPages(r, watcherSeverity(watchedJobs)), declaredSubscribers(r)), subscribers: declaredSubscribers(r) },
           tags,
         },
         parent,

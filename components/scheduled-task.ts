@@ -47,6 +47,7 @@ import { publishesSampled, type RunMetric } from "../tasks/lib/metrics";
 import { ALARM_EVALUATION_SECONDS, METRIC_VISIBLE_DELAY_SECONDS } from "../regime/promises";
 import { scheduleShiftSeconds } from "../regime/scheduler-time";
 import { ownLogGroupName } from "../regime/own-log-groups";
+import { SMS_READ_ACTIONS } from "./subscription-watch";
 
 export type TaskCode =
   | { kind: "zip"; archive: pulumi.asset.Archive; handler: string }
@@ -174,9 +175,13 @@ export const FORBIDDEN_TASK_ACTIONS = [/^s3:DeleteObject/i, /^s3:PutBucketPolicy
  * Actions a task's own statements may grant on `*`, because AWS authorises them on nothing narrower:
  * cloudwatch:GetMetricData has no resource type and no condition key that names a metric (Service
  * Authorization Reference, "Actions, resources, and condition keys for Amazon CloudWatch"). It reads
- * metric values only: the overdue watcher reads Scheduler history with it.
+ * metric values only: the overdue watcher reads Scheduler history with it. The SNS SMS reads
+ * (SMS_READ_ACTIONS: sandbox status, sandbox destinations, opt-out of a number) have no resource type
+ * either (same reference, Amazon SNS); the watcher's subscription check reads them.
  */
 export const STAR_ONLY_TASK_ACTIONS: readonly string[] = ["cloudwatch:GetMetricData"];
+/** Every action a task's statement may grant on `*`: STAR_ONLY_TASK_ACTIONS and the SNS SMS reads. */
+const STAR_GRANTABLE: readonly string[] = [...STAR_ONLY_TASK_ACTIONS, ...SMS_READ_ACTIONS];
 /** Actions EC2 authorises only on `*` (Lambda's network interfaces in a VPC). */
 export const LAMBDA_VPC_ACTIONS = [
   "ec2:CreateNetworkInterface",
@@ -450,8 +455,8 @@ export function checkStatement(s: IamStatement, at: string): void {
   }
   if (Array.isArray(s.Resource)) {
     if (s.Resource.length === 0) throw new Error(`${at}.Resource: must list at least one resource`);
-    const starOnly = s.Action.every((a) => STAR_ONLY_TASK_ACTIONS.includes(a));
-    for (const r of s.Resource) if (r === "*" && !starOnly) throw new Error(`${at}.Resource: "*" is refused; name the resources (only ${STAR_ONLY_TASK_ACTIONS.join(", ")} may take "*")`);
+    const starOnly = s.Action.every((a) => STAR_GRANTABLE.includes(a));
+    for (const r of s.Resource) if (r === "*" && !starOnly) throw new Error(`${at}.Resource: "*" is refused; name the resources (only ${STAR_GRANTABLE.join(", ")} may take "*")`);
   }
 }
 

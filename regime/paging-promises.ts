@@ -13,6 +13,13 @@
  *
  * A severity nothing pages gets no line: its topic is still created (other stacks may publish to it),
  * but no promise of this regime depends on who hears it.
+ *
+ * The config only declares subscribers; after `pulumi up` a declared one can stop delivering while
+ * Pulumi's state still lists it: an email or https subscription unconfirmed after 48 hours is deleted
+ * by SNS, one click on an email's unsubscribe link deletes it, an SMS number that replied STOP is
+ * opted out, and one not verified while the account's SMS is in the sandbox receives nothing. So the
+ * overdue watcher lists each checked severity's subscriptions every hour (tasks/lib/subscription-check.ts)
+ * and, while none delivers, pages the other severities (components/subscription-watch.ts).
  */
 import type { PromiseResult } from "./promises";
 import { SEVERITIES, type Severity } from "./severity";
@@ -40,27 +47,76 @@ const NAMED = 4;
 const listed = (items: string[]): string => (items.length <= NAMED ? items.join(", ") : `${items.slice(0, NAMED).join(", ")} and ${items.length - NAMED} more`);
 
 /** `https://events.pagerduty.com/...` -> `https events.pagerduty.com`: the host is who hears it; a path may hold a token. */
-function httpsLabel(url: string): string {
+function httpsLabel(url: string, protocol = "https"): string {
   try {
-    return `https ${new URL(url).host}`;
+    return `${protocol} ${new URL(url).host}`;
   } catch {
-    return "https endpoint";
+    return `${protocol} endpoint`;
   }
+}
+
+/**
+ * How the plan and the subscription check name one subscriber: `email ops@example.com`,
+ * `sms +15551234567`, `https events.pagerduty.com` (an http(s) endpoint by its host only: its path may
+ * hold a token), any other protocol as `<protocol> <endpoint>` (`sqs arn:aws:sqs:...`).
+ */
+export function subscriberLabel(protocol: string, endpoint: string): string {
+  return protocol === "https" || protocol === "http" ? httpsLabel(endpoint, protocol) : `${protocol} ${endpoint}`;
+}
+
+/** The declared subscribers of one severity by subscriberLabel (chat channels are not listed: AWS Chatbot subscribes one endpoint for all of them). */
+export function declaredLabels(s: DeclaredSubscribers | undefined): string[] {
+  return s ? [...s.email.map((e) => subscriberLabel("email", e)), ...s.sms.map((n) => subscriberLabel("sms", n)), ...s.https.map((u) => subscriberLabel("https", u))] : [];
+}
+
+const hasSubscriber = (s: DeclaredSubscribers | undefined): boolean => !!s && s.email.length + s.sms.length + s.https.length + s.chat.length > 0;
+
+/**
+ * The severities whose delivery the overdue watcher checks after deploy (tasks/lib/subscription-check.ts):
+ * those something pages that declare a subscriber. A paged severity with none is already this
+ * promise's broken line (or an accepted risk): checking it would repeat that every hour.
+ */
+export function checkedSeverities(pages: DeclaredPage[], subscribers: Partial<Record<Severity, DeclaredSubscribers>>): Severity[] {
+  return SEVERITIES.filter((sev) => pages.some((p) => p.severity === sev) && hasSubscriber(subscribers[sev]));
+}
+
+/**
+ * The severities told when `severity`'s topic has no subscription that delivers: every other severity
+ * that declares a subscriber, most urgent first, so that whoever still hears something hears this.
+ * Empty when no other severity has one (the alarm then only shows in the console and on the dashboard).
+ */
+export function unreachableNotifies(severity: Severity, subscribers: Partial<Record<Severity, DeclaredSubscribers>>): Severity[] {
+  return SEVERITIES.filter((s) => s !== severity && hasSubscriber(subscribers[s]));
+}
+
+/** What the check's unreachable alarms publish to, as pages of `source` (the overdue watcher runs the check): one per checked severity and severity it notifies. */
+export function unreachablePages(checked: readonly Severity[], subscribers: Partial<Record<Severity, DeclaredSubscribers>>, source: string): DeclaredPage[] {
+  return checked.flatMap((sev) => unreachableNotifies(sev, subscribers).map((severity) => ({ severity, source, via: "alarm" as const })));
+}
+
+/** What the promise line says of the hourly delivery check of a severity's topic (checkedSeverities). */
+function deliveryCheck(severity: Severity, subscribers: Partial<Record<Severity, DeclaredSubscribers>>): string {
+  const told = unreachableNotifies(severity, subscribers);
+  const who = told.length > 0 ? `its unreachable alarm pages ${told.join(", ")}` : "its unreachable alarm has no other severity with a subscriber to page";
+  return `delivery checked hourly after deploy; while none delivers (unconfirmed, unsubscribed, opted out), ${who}`;
 }
 
 /**
  * The promise of each severity that `pages` holds, against its subscribers: held with the count and
  * who ("2 subscriptions (email ops@example.com, sms +15551234567)"); broken with none, or when a
- * reminder's plain-text message would reach only chat channels.
+ * reminder's plain-text message would reach only chat channels. `checked`: the severities whose
+ * topic the overdue watcher checks hourly after deploy (checkedSeverities; a declared subscription
+ * can stop delivering unseen: unconfirmed, unsubscribed, opted out); their line says who is paged
+ * when none of its subscriptions delivers.
  */
-export function pagingPromises(pages: DeclaredPage[], subscribers: Partial<Record<Severity, DeclaredSubscribers>>): PromiseResult[] {
+export function pagingPromises(pages: DeclaredPage[], subscribers: Partial<Record<Severity, DeclaredSubscribers>>, checked: readonly Severity[] = []): PromiseResult[] {
   const out: PromiseResult[] = [];
   for (const sev of SEVERITIES) {
     const own = pages.filter((p) => p.severity === sev);
     if (own.length === 0) continue;
     const key = `alerting.${sev}`;
     const s = subscribers[sev] ?? { email: [], sms: [], https: [], chat: [] };
-    const direct = [...s.email.map((e) => `email ${e}`), ...s.sms.map((n) => `sms ${n}`), ...s.https.map(httpsLabel)];
+    const direct = declaredLabels(s);
     const all = [...direct, ...s.chat];
     const sources = [...new Set(own.map((p) => p.source))];
     const messages = [...new Set(own.filter((p) => p.via === "message").map((p) => p.source))];
@@ -90,7 +146,7 @@ export function pagingPromises(pages: DeclaredPage[], subscribers: Partial<Recor
         remedy: `add an email, sms or https subscriber under ${key}, or accept the risk in acceptedRisks (key ${key})`,
       });
     } else {
-      out.push({ key, promise, figure, value: all.length, status: "held", kind: "config" });
+      out.push({ key, promise, figure: checked.includes(sev) ? `${figure}; ${deliveryCheck(sev, subscribers)}` : figure, value: all.length, status: "held", kind: "config" });
     }
   }
   return out;

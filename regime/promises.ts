@@ -386,7 +386,8 @@ export interface Declared {
   /** What the buckets keep of names no longer configured; unset: none. */
   leftovers?: DeclaredLeftover[];
   /** What publishes to each severity's topic and who hears it (regime/paging-promises.ts); unset: not judged. */
-  paging?: { pages: DeclaredPage[]; subscribers: Partial<Record<Severity, DeclaredSubscribers>> };
+  /** `checked`: the severities whose topic's subscriptions the overdue watcher checks after deploy (regime/paging-promises.ts checkedSeverities). */
+  paging?: { pages: DeclaredPage[]; subscribers: Partial<Record<Severity, DeclaredSubscribers>>; checked?: Severity[] };
 }
 
 export interface Acceptance {
@@ -1119,7 +1120,7 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
   // --- uptime targets: what the burn alarms page on, and a budget that one failed check does not exceed
   for (const u of d.uptimes ?? []) out.push(...uptimePromises(u));
   // --- who hears each severity the regime pages
-  if (d.paging) out.push(...pagingPromises(d.paging.pages, d.paging.subscribers));
+  if (d.paging) out.push(...pagingPromises(d.paging.pages, d.paging.subscribers, d.paging.checked));
 
   // --- Lambda environments and names
   for (const f of d.functions) {

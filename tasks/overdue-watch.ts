@@ -43,6 +43,7 @@ import { associationRuns, ssmClient } from "./lib/association-history";
 import { METRIC_HOURLY } from "../regime/limits";
 import { defineTask, envJson, MetricUnit, recordMetric, type TaskContext } from "./lib/runtime";
 import { s3Client } from "./lib/s3";
+import { alertTopicsSetting, reportDelivery, type SeverityDelivery } from "./lib/subscription-check";
 
 const metricRef = z.object({ namespace: z.string().min(1), name: z.string().min(1), dimensions: z.record(z.string().min(1), z.string().min(1)) }).strict();
 
@@ -105,6 +106,8 @@ const settings = z.looseObject({
   /** The backup vault holding the run markers; needed only when a job has a prefix (a regime without databases has no vault). */
   BACKUP_BUCKET: z.string({ message: "must name the S3 bucket holding the run markers" }).min(3).optional(),
   WATCHED_JOBS: envJson(z.array(watchedJobSchema).min(1, "must list at least one job")),
+  /** The topics of the severities whose subscriptions each run checks (tasks/lib/subscription-check.ts); unset: no check. */
+  ALERT_TOPICS: envJson(alertTopicsSetting).optional(),
   /** Judge as of this instant (ISO 8601) instead of now: "would anything be overdue tomorrow?". */
   WATCH_AT: z.iso.datetime({ message: "must be an ISO 8601 UTC time (2027-01-02T03:00:00Z)" }).optional(),
 });
@@ -130,6 +133,8 @@ export interface OverdueResult {
   at: string;
   jobs: JobVerdict[];
   overdue: string[];
+  /** What each checked severity's topic really has (ALERT_TOPICS). */
+  delivery?: SeverityDelivery[];
 }
 
 /**
@@ -224,7 +229,8 @@ async function run(s: z.infer<typeof settings>, ctx: TaskContext): Promise<Overd
       ctx.log.warn(`job overdue: ${job.job} expected by ${v.expectedBy}, due by ${v.dueBy}, ${Math.round(v.overdueSeconds / 3600)} h late; last success ${v.lastSuccess ?? "never"}${v.watchingSince ? ` (watched since ${v.watchingSince})` : ""}`, { ...v });
     } else ctx.log.info(`job on time: ${job.job}`, { ...v });
   });
-  return { at: now.toISOString(), jobs, overdue: jobs.filter((j) => j.overdue).map((j) => j.job) };
+  const delivery = s.ALERT_TOPICS ? await reportDelivery(env, s.ALERT_TOPICS, ctx) : undefined;
+  return { at: now.toISOString(), jobs, overdue: jobs.filter((j) => j.overdue).map((j) => j.job), ...(delivery ? { delivery } : {}) };
 }
 
 export const overdueWatchTask = defineTask({

@@ -129,7 +129,8 @@ describe("jobs too sparse for a metric alarm (prod)", () => {
     const policy = resources.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === "prod-overdue-watch-role")!;
     const statements = expectLeastPrivilege((policy.inputs as Inputs).policy, "prod-overdue-watch-role");
     const star = statements.filter((s) => ([] as string[]).concat(s.Resource ?? []).includes("*"));
-    expect(star.map((s) => s.Action)).toEqual([["cloudwatch:GetMetricData"]]);
+    // And the SNS SMS reads of the subscription check (no resource type either: tests/subscription-watch-component.test.ts).
+    expect(star.map((s) => s.Action)).toEqual([["cloudwatch:GetMetricData"], ["sns:GetSMSSandboxAccountStatus", "sns:ListSMSSandboxPhoneNumbers", "sns:CheckIfPhoneNumberIsOptedOut"]]);
     expect(statements.flatMap((s) => ([] as string[]).concat(s.Action ?? [])).filter((a) => a.startsWith("cloudwatch:"))).toEqual(["cloudwatch:GetMetricData"]);
   });
 

@@ -140,6 +140,8 @@ describe("the production regime (Pulumi.prod.yaml)", () => {
     const alarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").map(inputs);
     expect(alarms.length).toBeGreaterThan(50);
     for (const a of alarms) {
+      // An alert topic's unreachable alarm pages the other severities' topics, not its own (tests/subscription-watch-component.test.ts).
+      if (/^prod-alerts-P\d-unreachable-P\d$/.test(a.name)) continue;
       expect(a.alarmActions, a.name).toHaveLength(1);
       expect(a.alarmActions[0], a.name).toMatch(/^arn:aws:sns:us-east-1:123456789012:prod-alerts-P[0-3]$/);
       expect(a.alarmActions[0].endsWith(`-${a.tags.Severity}`), a.name).toBe(true);

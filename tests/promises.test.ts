@@ -580,6 +580,8 @@ describe("every severity the regime pages reaches someone (alerting.<P>)", () =>
   // One database (backup P1, its RPO P0), endpoint api (down P0), a monthly reminder (P3, a plain-text checklist).
   const paged = { endpoints: { checks: [{ name: "api", url: "https://app.example.com/health" }] }, reminders: [{ name: "review", schedule: "monthly on day 1 at 09:00", checklist: ["Review access"] }] };
   const SLACK = { slack: [{ workspaceId: "T0123456", channelId: "C0123456" }] };
+  // The regime has an overdue watcher (the monthly reminder): it checks each held severity's topic after deploy.
+  const checked = (told: string) => `; delivery checked hourly after deploy; while none delivers (unconfirmed, unsubscribed, opted out), its unreachable alarm pages ${told}`;
   const P0_LINE =
     "alerting.P0: P0 is paged by 2 sources (databases[app].backup.rpoHours, endpoints.checks[api]) but alerting.P0 has no subscriber: every P0 page goes to a topic nobody hears; add an email, sms, https, slack or teams subscriber under alerting.P0, or accept the risk in acceptedRisks (key alerting.P0)";
   const cases: { name: string; alerting: unknown; acceptedRisks?: unknown; refusals: (string | RegExp)[]; figures: string[] }[] = [
@@ -593,7 +595,13 @@ describe("every severity the regime pages reaches someone (alerting.<P>)", () =>
       name: "P0 empty, P1 to P3 set: only P0 is refused",
       alerting: { ...ALERTING, P0: {} },
       refusals: [P0_LINE],
-      figures: ["broken alerting.P0: no subscriber", "held alerting.P1: 1 subscription (email p1@example.com)", "held alerting.P2: 1 subscription (email p2@example.com)", "held alerting.P3: 1 subscription (email p3@example.com)"],
+      // P0 has no subscriber: an unreachable P1 pages P2 and P3.
+      figures: [
+        "broken alerting.P0: no subscriber",
+        `held alerting.P1: 1 subscription (email p1@example.com)${checked("P2, P3")}`,
+        `held alerting.P2: 1 subscription (email p2@example.com)${checked("P1, P3")}`,
+        `held alerting.P3: 1 subscription (email p3@example.com)${checked("P1, P2")}`,
+      ],
     },
     {
       name: "only a Slack channel on every severity: alarms reach it, the reminder's plain-text checklist on P3 does not",
@@ -601,20 +609,35 @@ describe("every severity the regime pages reaches someone (alerting.<P>)", () =>
       refusals: [
         "alerting.P3: reminders[review] sends its checklist to P3 as plain text, which AWS Chatbot does not deliver, and alerting.P3 has only chat channels: the reminder reaches nobody; add an email, sms or https subscriber under alerting.P3, or accept the risk in acceptedRisks (key alerting.P3)",
       ],
-      figures: ["held alerting.P0: 1 subscription (slack C0123456)", "held alerting.P1: 1 subscription (slack C0123456)", "held alerting.P2: 1 subscription (slack C0123456)", "broken alerting.P3: 1 subscription (slack C0123456), chat only"],
+      figures: [
+        `held alerting.P0: 1 subscription (slack C0123456)${checked("P1, P2, P3")}`,
+        `held alerting.P1: 1 subscription (slack C0123456)${checked("P0, P2, P3")}`,
+        `held alerting.P2: 1 subscription (slack C0123456)${checked("P0, P1, P3")}`,
+        "broken alerting.P3: 1 subscription (slack C0123456), chat only",
+      ],
     },
     {
       name: "P0 empty and accepted in acceptedRisks: it passes, reported accepted",
       alerting: { ...ALERTING, P0: {} },
       acceptedRisks: [{ key: "alerting.P0", reason: "staging: nobody is on call" }],
       refusals: [],
-      figures: ["accepted alerting.P0: no subscriber", "held alerting.P1: 1 subscription (email p1@example.com)", "held alerting.P2: 1 subscription (email p2@example.com)", "held alerting.P3: 1 subscription (email p3@example.com)"],
+      figures: [
+        "accepted alerting.P0: no subscriber",
+        `held alerting.P1: 1 subscription (email p1@example.com)${checked("P2, P3")}`,
+        `held alerting.P2: 1 subscription (email p2@example.com)${checked("P1, P3")}`,
+        `held alerting.P3: 1 subscription (email p3@example.com)${checked("P1, P2")}`,
+      ],
     },
     {
       name: "a webhook and an SMS count; an https subscriber is named by its host, not its path",
       alerting: { ...ALERTING, P0: { sms: ["+15555550100"], https: ["https://events.example.com/integration/secret-token/enqueue"] } },
       refusals: [],
-      figures: ["held alerting.P0: 2 subscriptions (sms +15555550100, https events.example.com)", "held alerting.P1: 1 subscription (email p1@example.com)", "held alerting.P2: 1 subscription (email p2@example.com)", "held alerting.P3: 1 subscription (email p3@example.com)"],
+      figures: [
+        `held alerting.P0: 2 subscriptions (sms +15555550100, https events.example.com)${checked("P1, P2, P3")}`,
+        `held alerting.P1: 1 subscription (email p1@example.com)${checked("P0, P2, P3")}`,
+        `held alerting.P2: 1 subscription (email p2@example.com)${checked("P0, P1, P3")}`,
+        `held alerting.P3: 1 subscription (email p3@example.com)${checked("P0, P1, P2")}`,
+      ],
     },
   ];
   for (const c of cases) {
@@ -745,6 +768,8 @@ const ALARM_SECTIONS: [RegExp, string][] = [
   [/^logs-/, "logs"],
   [/^reminders?-/, "reminders"],
   [/^overdue-watch-/, "name"],
+  // The overdue watcher's subscription check: an alert topic none of whose subscriptions delivers.
+  [/^alerts-P\d-unreachable-/, "name"],
 ];
 
 /** The same of the recorded resources: every alarm that notifies (its Severity tag, its name's section) and every reminder's message. */
@@ -756,7 +781,9 @@ function recordedPagedSeverities(resources: RecordedResource[], regime: ReturnTy
     if (!actions?.length) continue;
     const resource = String(r.inputs.name ?? r.inputs.alarmName).slice(regime.name.length + 1);
     const section = ALARM_SECTIONS.find(([re]) => re.test(resource))?.[1] ?? `unknown alarm ${resource}`;
-    out.add(`${(r.inputs.tags as Record<string, string>).Severity} ${section}`);
+    // The severities whose topics it publishes to (an unreachable alarm publishes to others than its own).
+    const topics = actions.map((t) => /-alerts-(P\d)$/.exec(String(t))?.[1]);
+    for (const sev of topics.every(Boolean) ? topics : [(r.inputs.tags as Record<string, string>).Severity]) out.add(`${sev} ${section}`);
   }
   // A reminder's schedule publishes its checklist to its severity's topic.
   for (const m of regime.reminders) out.add(`${m.severity} reminders message`);
@@ -929,10 +956,10 @@ describe("prod and every example keep their promises, with these figures", () =>
       "held hosts[app-1].statusCheck: paged at most 3 min after the fault while it sends status checks",
       "held hosts[app-1].statusCheck: paged at most 2 min after the fault of instance i-0a1b2c3d4e5f60004, from deploy on",
       "held hosts[app-1].instanceId: paged at most 21 min after the fault (its last status check); pulumi preview and up refuse an id of no instance or a terminated one before deploy, the offline plan cannot look it up",
-      "held alerting.P0: 2 subscriptions (email oncall@example.com, sms +15555550100)",
-      "held alerting.P1: 1 subscription (email oncall@example.com)",
-      "held alerting.P2: 1 subscription (email devops@example.com)",
-      "held alerting.P3: 1 subscription (email devops@example.com)",
+      "held alerting.P0: 2 subscriptions (email oncall@example.com, sms +15555550100); delivery checked hourly after deploy; while none delivers (unconfirmed, unsubscribed, opted out), its unreachable alarm pages P1, P2, P3",
+      "held alerting.P1: 1 subscription (email oncall@example.com); delivery checked hourly after deploy; while none delivers (unconfirmed, unsubscribed, opted out), its unreachable alarm pages P0, P2, P3",
+      "held alerting.P2: 1 subscription (email devops@example.com); delivery checked hourly after deploy; while none delivers (unconfirmed, unsubscribed, opted out), its unreachable alarm pages P0, P1, P3",
+      "held alerting.P3: 1 subscription (email devops@example.com); delivery checked hourly after deploy; while none delivers (unconfirmed, unsubscribed, opted out), its unreachable alarm pages P0, P1, P2",
       "held databases[app].backup: 344 bytes of 4096",
       "held databases[app].verify: 300 bytes of 4096",
       "held endpoints.checks: 445 bytes of 4096",

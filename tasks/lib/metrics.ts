@@ -17,12 +17,12 @@
  */
 
 /** The extra dimension of a per-item metric, and the setting that lists the items. */
-export const ITEM_SETTINGS = { Database: "DATABASES", Endpoint: "ENDPOINTS", Queue: "QUEUES", Job: "WATCHED_JOBS" } as const;
+export const ITEM_SETTINGS = { Database: "DATABASES", Endpoint: "ENDPOINTS", Queue: "QUEUES", Job: "WATCHED_JOBS", Severity: "ALERT_TOPICS" } as const;
 export type ItemDimension = keyof typeof ITEM_SETTINGS;
 
 export interface PublishedMetric {
   name: string;
-  /** One metric per database, endpoint, queue or watched job (its extra dimension); none: one per scheduled task. */
+  /** One metric per database, endpoint, queue, watched job or checked severity (its extra dimension); none: one per scheduled task. */
   per?: ItemDimension;
   /** Endpoints only: published for an endpoint whose `conditions` has this key (the alarm that reads it exists only then). */
   onlyWithCondition?: string;
@@ -125,7 +125,10 @@ export const PUBLISHED_METRICS: Record<string, readonly PublishedMetric[]> = {
     { name: "QueueUnmeasurable", per: "Queue", onlyBreaching: true, readBy: "the unmeasurable-queue alarm (components/redis.ts)" },
     { name: "PendingIdleSeconds", per: "Queue", onlyWithField: "maxPendingIdleMinutes", onlyBreaching: true, readBy: "the pending-idle alarm of a queue with maxPendingIdleMinutes (components/redis.ts)" },
   ],
-  "overdue-watch": [{ name: "Overdue", per: "Job", onlyBreaching: true, readBy: "the overdue alarm of each watched job (components/overdue-watch.ts)" }],
+  "overdue-watch": [
+    { name: "Overdue", per: "Job", onlyBreaching: true, readBy: "the overdue alarm of each watched job (components/overdue-watch.ts)" },
+    { name: "Unreachable", per: "Severity", onlyBreaching: true, readBy: "the unreachable alarm of each checked severity (components/subscription-watch.ts)" },
+  ],
 };
 
 /** The run metrics every task can write; which of them are published depends on where it runs. */

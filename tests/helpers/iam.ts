@@ -31,6 +31,10 @@ export const STAR_RESOURCE_ACTIONS = new Set([
   "cloudwatch:GetMetricStatistics",
   "cloudwatch:ListMetrics",
   "cloudwatch:DescribeAlarmsForMetric",
+  // SNS SMS settings the subscription check reads: no resource type in the Service Authorization Reference.
+  "sns:GetSMSSandboxAccountStatus",
+  "sns:ListSMSSandboxPhoneNumbers",
+  "sns:CheckIfPhoneNumberIsOptedOut",
 ]);
 
 /** Never granted to a task role. */
