@@ -211,13 +211,14 @@ describe("config refusals", () => {
       P1: { teams: [{ teamId: "not-a-guid", channelId: "general", tenantId: TEAMS.tenantId }], https: ["https://hooks.slack.com/services/a/b/c"] },
       P2: { slack: [SLACK_OPS, { ...SLACK_OPS }] },
     });
+    // In the order of the keys as written: slack before email, teams before https.
     expect(lines).toEqual([
-      "alerting.P0.email[0]: must be an email address",
       "alerting.P0.slack[0].workspaceId: must be a Slack workspace id like T07EA123LEP (T and capital letters or digits; the AWS Chatbot console shows it once the workspace is authorised)",
       "alerting.P0.slack[0].channelId: must be a Slack channel id like C07EZ1ABC23 (C for a public channel, G for a private one; not the #name)",
-      expect.stringMatching(/^alerting\.P1\.https\[0\]: is a Slack incoming webhook/),
+      "alerting.P0.email[0]: must be an email address",
       "alerting.P1.teams[0].teamId: must be a Microsoft Teams team id, a GUID like 74361522-da01-538d-aa2e-ac7918c6bb92 (groupId in the channel's link)",
       "alerting.P1.teams[0].channelId: must be a Microsoft Teams channel id like 19:abc123@thread.tacv2 (from the channel's link)",
+      expect.stringMatching(/^alerting\.P1\.https\[0\]: is a Slack incoming webhook/),
       'alerting.P2.slack[1].channelId: duplicate Slack channel "C07EZ1ABC23"',
     ]);
   });
