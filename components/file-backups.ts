@@ -42,6 +42,7 @@ import {
   FILE_BACKUP_METRIC,
   FILE_BACKUP_TIMEOUT_SECONDS,
   fileBackupCronPath,
+  fileBackupDocumentName,
   fileBackupDimensions,
   fileBackupPrefix,
   fileBackupScriptPath,
@@ -150,7 +151,7 @@ export function fileBackupWatchedJob(
     byHand: host
       ? `then ${sshHostBackupCheck(regime, g.name, b.name, host)}`
       : `then ${
-          g.target ? `read the association ${regime}-${g.name}-file-backup-${b.name}'s run history in State Manager` : `read syslog (maintenance-regime-${g.name}-${b.name}) on the SSH hosts`
+          g.target ? `read the association ${fileBackupDocumentName(regime, g.name, b.name)}'s run history in State Manager` : `read syslog (maintenance-regime-${g.name}-${b.name}) on the SSH hosts`
         }: a missing path, the aws CLI or the instance role's ${regime}-${g.name}-file-backup-writer policy. Then run the backup by hand.`,
   };
 }
@@ -260,7 +261,7 @@ function hostGroupFileBackups(
         component: name,
       });
     if (g.target) {
-      const docName = `${args.regime}-${g.name}-file-backup-${b.name}`;
+      const docName = fileBackupDocumentName(args.regime, g.name, b.name);
       const doc = new aws.ssm.Document(
         `${name}-${g.name}-${b.name}-file-backup-document`,
         {
@@ -376,7 +377,7 @@ function missedBackupAlarm(
       severity: b.severity as Severity,
       runbook: host
         ? `${what} The other hosts of the group are watched on their own. ${sshHostBackupCheck(args.regime, g.name, b.name, host).replace(/^on/, "On")}`
-        : `${what} Read the association ${args.regime}-${g.name}-file-backup-${b.name}'s run history in State Manager: a missing path, the aws CLI or the instance role's ${args.regime}-${g.name}-file-backup-writer policy. Then run the backup by hand.`,
+        : `${what} Read the association ${fileBackupDocumentName(args.regime, g.name, b.name)}'s run history in State Manager: a missing path, the aws CLI or the instance role's ${args.regime}-${g.name}-file-backup-writer policy. Then run the backup by hand.`,
       treatMissingData: "breaching",
       paused: b.paused,
       args: {

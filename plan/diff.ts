@@ -15,7 +15,7 @@ import { LEFTOVER_PROMISE } from "../regime/promises";
 import { IN_THE_LOG_ARCHIVE } from "../regime/log-retention";
 import type { Plan } from "./run";
 import { isCatchAll, keptFor, type KeptFor } from "../regime/retention";
-import { fileBackupScriptPath } from "../regime/file-backups";
+import { fileBackupDocumentName, fileBackupScriptPath } from "../regime/file-backups";
 import type { PlanLifecycleRule } from "./config-keys";
 
 type Resource = Plan["components"][number]["resources"][number];
@@ -282,7 +282,7 @@ function byHand(c: PrefixChange, regime: string): string {
   const db = /^databases\[([^\]]+)\]\.backup\.retention\./.exec(c.key)?.[1];
   if (db) return `run the backup by hand as it resumes (\`pulumi stack output runNow --json | jq -r '."${db}/backup"' | sh\`)`;
   const file = /^logs\.hostGroups\[([^\]]+)\]\.fileBackups\[([^\]]+)\]$/.exec(c.key);
-  if (file) return `run the file backup by hand as it resumes (apply its State Manager association ${code(`${regime}-${file[1]}-file-backup-${file[2]}`)} now, or run ${code(fileBackupScriptPath(file[1], file[2]))} on each SSH host)`;
+  if (file) return `run the file backup by hand as it resumes (apply its State Manager association ${code(fileBackupDocumentName(regime, file[1], file[2]))} now, or run ${code(fileBackupScriptPath(file[1], file[2]))} on each SSH host)`;
   return "";
 }
 

@@ -229,6 +229,11 @@ export function renderFileBackupScript(input: FileBackupScriptInput): string {
   ].join("\n");
 }
 
+/** The SSM Command document and State Manager association of a backup on the tagged instances: `<regime>-<group>-file-backup-<name>`. */
+export function fileBackupDocumentName(regime: string, group: string, name: string): string {
+  return `${regime}-${group}-file-backup-${name}`;
+}
+
 /** Where the install script puts a backup script on an SSH host. */
 export function fileBackupScriptPath(group: string, name: string): string {
   return `/usr/local/sbin/maintenance-regime-${group}-${name}-backup`;
