@@ -107,7 +107,9 @@ export function formatPlan(p: Plan): string {
     for (const i of c.items) out.push(`  ${usd(i.monthlyUsd).padStart(15)}  ${i.what}`);
   }
   if (p.cost.freeTier) {
-    out.push(`  free tier (always-free allowances per account; this regime alone in it): ${usd(p.cost.freeTier.monthlyAfterFreeTier)} a month`);
+    // The same figure before storage, beside the list price's: the always-free allowances do not cover S3 storage.
+    const freeBeforeStorage = p.cost.monthlyBeforeStorage !== undefined ? ` (${usd(Math.max(0, p.cost.freeTier.monthlyAfterFreeTier - (p.cost.monthlyTotal - p.cost.monthlyBeforeStorage)))} before backup storage)` : "";
+    out.push(`  after the always-free allowances (per account; this regime alone in it): ${usd(p.cost.freeTier.monthlyAfterFreeTier)} a month${freeBeforeStorage}`);
     for (const i of p.cost.freeTier.items) out.push(`  ${usd(-i.monthlyUsd).padStart(15)}  ${i.what}`);
   }
   out.push("  assumptions:");

@@ -67,3 +67,21 @@ describe("plan: a window that runs into its next start on the Scheduler's calend
     );
   }, 300_000);
 });
+
+describe("plan: the cost after the always-free allowances", () => {
+  it("is given with and without backup storage, which no always-free allowance covers", () => {
+    const withCost = {
+      ...plan,
+      cost: {
+        monthlyTotal: 19.37,
+        monthlyBeforeStorage: 17.53,
+        components: [],
+        assumptions: [],
+        freeTier: { monthlyAfterFreeTier: 11.42, items: [{ what: "CloudWatch: 10 of 83 alarm metrics", monthlyUsd: 1 }] },
+      },
+    } as unknown as Plan;
+    const lines = formatPlan(withCost).split("\n");
+    expect(lines).toContain("Estimated monthly cost: $19.37 (us-east-1 list prices, $17.53 before backup storage)");
+    expect(lines).toContain("  after the always-free allowances (per account; this regime alone in it): $11.42 a month ($9.58 before backup storage)");
+  });
+});
