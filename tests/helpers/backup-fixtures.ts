@@ -1,8 +1,11 @@
 /** A small database with the shapes a real one has (text, numbers, timestamps, json, bytes) and its fingerprint. */
 import { adminQuery } from "./pg";
 
-export async function seedShop(database: string, customers = 2000): Promise<void> {
-  await adminQuery(
+/** How a query reaches the server: adminQuery (the machine's PostgreSQL) or another server's (tests/helpers/pg17.ts). */
+type Query = (sql: string, params: unknown[], database: string) => Promise<{ rows: Record<string, unknown>[] }>;
+
+export async function seedShop(database: string, customers = 2000, query: Query = adminQuery): Promise<void> {
+  await query(
     `CREATE TABLE customers (
        id serial PRIMARY KEY, name text NOT NULL, email text UNIQUE, created_at timestamptz NOT NULL,
        balance numeric(12,2), notes text, profile jsonb, avatar bytea);
@@ -21,10 +24,10 @@ export async function seedShop(database: string, customers = 2000): Promise<void
 }
 
 /** Row counts and an md5 over every row of every table, in key order. */
-export async function fingerprint(database: string): Promise<Record<string, string>> {
+export async function fingerprint(database: string, query: Query = adminQuery): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const t of ["customers", "orders"]) {
-    const r = await adminQuery<{ n: string; h: string }>(`SELECT count(*)::text AS n, md5(string_agg(x::text, '|' ORDER BY x.id)) AS h FROM ${t} x`, [], database);
+    const r = await query(`SELECT count(*)::text AS n, md5(string_agg(x::text, '|' ORDER BY x.id)) AS h FROM ${t} x`, [], database);
     out[t] = `${r.rows[0].n}:${r.rows[0].h}`;
   }
   return out;
