@@ -119,13 +119,16 @@ import { healthCheckSettings, type Endpoint } from "./health-check/settings";
  * alarm reads them, tasks/lib/metrics.ts) and log lines for the others.
  */
 function emitMetrics(ctx: TaskContext, e: Endpoint, r: EndpointResult): void {
-  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, alarmed = true, breaching?: boolean) =>
-    alarmed ? recordMetric(ctx, name, unit, value, ["Endpoint", r.name], breaching) : ctx.log.info("metric", { metric: name, unit, value, Endpoint: r.name });
+  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, alarmed = true, breaching?: boolean, about: Record<string, string> = {}) =>
+    alarmed ? recordMetric(ctx, name, unit, value, ["Endpoint", r.name], breaching, undefined, about) : ctx.log.info("metric", { metric: name, unit, value, Endpoint: r.name, ...about });
   metric("Healthy", MetricUnit.Count, r.healthy ? 1 : 0);
   if (r.responseTimeMs !== null) metric("ResponseTime", MetricUnit.Milliseconds, r.responseTimeMs, e.conditions.responseTimeMs !== undefined);
   // Sampled (tasks/lib/metrics.ts): fewer days left than the condition (the certificate alarm's threshold, LessThanThreshold) goes out every run.
   const minDays = e.conditions.certificateDaysLeft;
-  if (r.certificateDaysLeft !== undefined) metric("CertificateDaysLeft", MetricUnit.Count, r.certificateDaysLeft, minDays !== undefined, minDays !== undefined && r.certificateDaysLeft < minDays);
+  // Which certificate the value is, and the hop (host) that sent it: after redirects it may not be the endpoint's own.
+  const f = r.certificateExpiresFirst;
+  const about: Record<string, string> = f ? { certificateHost: f.host, certificateSubject: f.subject, certificateRole: f.role } : {};
+  if (r.certificateDaysLeft !== undefined) metric("CertificateDaysLeft", MetricUnit.Count, r.certificateDaysLeft, minDays !== undefined, minDays !== undefined && r.certificateDaysLeft < minDays, about);
 }
 
 /**
