@@ -362,7 +362,7 @@ export class HealthChecks extends pulumi.ComponentResource {
               resource: `endpoint-${e.name}`,
               metric: "certificate",
               severity: e.certificateSeverity,
-              runbook: `A TLS certificate of ${e.url} (the leaf, an intermediate or the trusted root of the chain clients validate: the health-check log names it) expires in fewer than ${e.minCertificateDays} days. Renew it, or install the CA's current intermediate (certbot renew --nginx, or check ACM auto-renewal and DNS validation), and reload the web server.`,
+              runbook: `A TLS certificate of ${e.url} or of an https host its redirects lead to (the leaf, an intermediate or the trusted root of the chain clients validate: the health-check log names it and its host) expires in fewer than ${e.minCertificateDays} days. Renew it, or install the CA's current intermediate (certbot renew --nginx, or check ACM auto-renewal and DNS validation), and reload the web server.`,
               // CertificateDaysLeft is sampled (a healthy value once a UTC day, a breaching one every
               // run): no data is a healthy certificate; a stopped health check pages through its missed-run alarm.
               treatMissingData: "notBreaching",

@@ -56,7 +56,9 @@ export const endpointSchema = z
       .int()
       .min(1)
       .optional()
-      .describe("for https: certificate alarm (certificateSeverity) when a certificate of the chain clients validate (leaf, intermediate, or the trusted root; not extra ones the server sends beyond that root) expires sooner; never counts as down"),
+      .describe(
+        "for https: certificate alarm (certificateSeverity) when a certificate of the chains clients validate (leaf, intermediate, or the trusted root; not extra ones the server sends beyond that root), at the URL and at every https URL its redirects lead to, expires sooner; never counts as down",
+      ),
     headersSecretArn: secretsManagerArn
       .optional()
       .describe("request headers from a Secrets Manager secret whose SecretString is a JSON object of header name to value, read by the check at run time"),

@@ -57,6 +57,12 @@
  * roots or `ca`, and the host name): an untrusted certificate, an expired one anywhere in the chain
  * included, is a failure and no request is sent over the connection, unless `insecure` is true
  * (days left are still reported then).
+ * Every https hop of a check counts: a client following redirects validates each hop's chain (apex
+ * -> www, an application -> its sign-on or CDN host), so the days left are the lowest over those
+ * chains and `certificateExpiresFirst.host` names the hop (URL host, port included) that sends the
+ * certificate; after redirects the warning line says `... "subject" of host expires first` and a
+ * trust failure `certificate of host not trusted: ...`. A plain http hop has no certificate: an
+ * https -> http redirect keeps the https hop's days.
  *
  * The body is read as an HTTP client reads it: the request offers `Accept-Encoding: gzip, deflate,
  * br`, and the content codings of Content-Encoding (gzip and x-gzip, deflate zlib-wrapped or raw, br,
@@ -92,7 +98,8 @@
  * (tasks/lib/url-credentials.ts). That includes the `redirects` list.
  *
  * Metrics (Endpoint dimension, published at once): Healthy (0/1, availability only), ResponseTime
- * (ms, when a response arrived), CertificateDaysLeft (https, the chain's earliest expiry). Healthy and
+ * (ms, when a response arrived), CertificateDaysLeft (https, the earliest expiry over the chains of
+ * every https hop; its record carries certificateHost, certificateSubject and certificateRole). Healthy and
  * ResponseTime are stamped with the run's scheduled time, or its start when run by hand
  * (tasks/lib/metrics.ts ofRunPeriod): a check counts in the period the down alarm expects it in,
  * however long its answer took. Days left
@@ -119,13 +126,16 @@ import { healthCheckSettings, type Endpoint } from "./health-check/settings";
  * alarm reads them, tasks/lib/metrics.ts) and log lines for the others.
  */
 function emitMetrics(ctx: TaskContext, e: Endpoint, r: EndpointResult): void {
-  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, alarmed = true, breaching?: boolean) =>
-    alarmed ? recordMetric(ctx, name, unit, value, ["Endpoint", r.name], breaching) : ctx.log.info("metric", { metric: name, unit, value, Endpoint: r.name });
+  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, alarmed = true, breaching?: boolean, about: Record<string, string> = {}) =>
+    alarmed ? recordMetric(ctx, name, unit, value, ["Endpoint", r.name], breaching, undefined, about) : ctx.log.info("metric", { metric: name, unit, value, Endpoint: r.name, ...about });
   metric("Healthy", MetricUnit.Count, r.healthy ? 1 : 0);
   if (r.responseTimeMs !== null) metric("ResponseTime", MetricUnit.Milliseconds, r.responseTimeMs, e.conditions.responseTimeMs !== undefined);
   // Sampled (tasks/lib/metrics.ts): fewer days left than the condition (the certificate alarm's threshold, LessThanThreshold) goes out every run.
   const minDays = e.conditions.certificateDaysLeft;
-  if (r.certificateDaysLeft !== undefined) metric("CertificateDaysLeft", MetricUnit.Count, r.certificateDaysLeft, minDays !== undefined, minDays !== undefined && r.certificateDaysLeft < minDays);
+  // Which certificate the value is, and the hop (host) that sent it: after redirects it may not be the endpoint's own.
+  const f = r.certificateExpiresFirst;
+  const about: Record<string, string> = f ? { certificateHost: f.host, certificateSubject: f.subject, certificateRole: f.role } : {};
+  if (r.certificateDaysLeft !== undefined) metric("CertificateDaysLeft", MetricUnit.Count, r.certificateDaysLeft, minDays !== undefined, minDays !== undefined && r.certificateDaysLeft < minDays, about);
 }
 
 /**

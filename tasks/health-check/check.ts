@@ -32,9 +32,13 @@ export interface EndpointResult {
   protocol?: "h2" | "http/1.1";
   /** The URLs redirects led to, in order (credentials redacted); absent when none was followed. */
   redirects?: string[];
-  /** https: days until the earliest notAfter of the chain clients validate (leaf to trusted root), one decimal; negative when expired. */
+  /**
+   * https: days until the earliest notAfter of the chains clients validate (leaf to trusted root),
+   * the lowest over every https hop the check followed (redirects included; a plain http hop has
+   * none), one decimal; negative when expired.
+   */
   certificateDaysLeft?: number;
-  /** https: the certificate whose notAfter gives certificateDaysLeft. */
+  /** https: the certificate whose notAfter gives certificateDaysLeft, with the host (URL host, port included when not the default) of the hop that sent it. */
   certificateExpiresFirst?: ChainCertificate;
   /** Why the endpoint is not available, one short line each; empty when healthy. */
   failures: string[];

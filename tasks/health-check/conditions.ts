@@ -39,8 +39,8 @@ function redirectTarget(location: string, requested: string): string {
  * One probe judged against the endpoint's conditions. `failures`: why it is not available
  * (connection, trust, timeout, redirects, status, body, JSON field), each a short line; the status
  * judged is the final answer's, after the redirects followed. `warnings`: a slow
- * answer (responseTimeMs) and a certificate of the chain expiring (certificateDaysLeft); these never
- * count as failures.
+ * answer (responseTimeMs) and a certificate of the chain expiring (certificateDaysLeft: the lowest
+ * over every https hop followed, its hop's host named after redirects); these never count as failures.
  */
 export function evaluate(e: Endpoint, p: ChainProbe): { failures: string[]; warnings: string[] } {
   const failures = [...p.errors];
@@ -48,7 +48,9 @@ export function evaluate(e: Endpoint, p: ChainProbe): { failures: string[]; warn
   const c = e.conditions;
   const days = p.certificateDaysLeft;
   if (c.certificateDaysLeft !== undefined && days !== undefined && days < c.certificateDaysLeft) {
-    const which = p.certificateExpiresFirst ? `: ${p.certificateExpiresFirst.role} ${JSON.stringify(p.certificateExpiresFirst.subject)}${(p.chainLength ?? 1) > 1 ? " expires first" : ""}` : "";
+    // After redirects the certificate may be any hop's: its host is named.
+    const f = p.certificateExpiresFirst;
+    const which = f ? `: ${f.role} ${JSON.stringify(f.subject)}${p.redirects.length ? ` of ${f.host}` : ""}${(p.chainLength ?? 1) > 1 ? " expires first" : ""}` : "";
     warnings.push(days < 0 ? `certificate expired ${-days} days ago (days left ${days} < ${c.certificateDaysLeft})${which}` : `certificate days left ${days} < ${c.certificateDaysLeft}${which}`);
   }
   if (p.status === null) return { failures, warnings };

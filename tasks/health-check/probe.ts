@@ -24,6 +24,8 @@ export interface ChainCertificate {
   role: "leaf" | "intermediate" | "root";
   /** notAfter, ISO 8601 UTC. */
   notAfter: string;
+  /** The host (URL host, with its port when not the default) of the connection whose chain holds it: after redirects, the hop it came from. */
+  host: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -42,7 +44,7 @@ export interface Probe {
   responseTimeMs: number | null;
   certificateDaysLeft?: number;
   certificateExpiresFirst?: ChainCertificate;
-  /** Certificates in the chain, for the warning line. */
+  /** Certificates compared for certificateDaysLeft (after redirects, those of every https hop), for the warning line. */
   chainLength?: number;
   /** HTTP version of the response: "h2" when the server chose it through ALPN (https), else "http/1.1". */
   protocol?: "h2" | "http/1.1";
@@ -83,6 +85,8 @@ export interface ProbeRequest {
   maxBodyBytes: number;
   /** True for a response the caller follows (a redirect): the request ends at its headers. */
   stopAtHeaders?: (status: number, location: string | undefined) => boolean;
+  /** A request after redirects: a trust failure names the URL's host (`certificate of host:port not trusted: ...`). */
+  nameHost?: boolean;
 }
 
 /**
@@ -553,14 +557,15 @@ export function probe(r: ProbeRequest, outer: AbortSignal): Promise<Probe> {
         if (chain.length) {
           const first = chain.reduce((a, b) => (b.notAfter < a.notAfter ? b : a));
           out.certificateDaysLeft = Math.round(((first.notAfter - Date.now()) / DAY_MS) * 10) / 10;
-          out.certificateExpiresFirst = { subject: first.subject, role: first.role, notAfter: new Date(first.notAfter).toISOString() };
+          out.certificateExpiresFirst = { subject: first.subject, role: first.role, notAfter: new Date(first.notAfter).toISOString(), host: url.host };
           out.chainLength = chain.length;
         } else out.errors.push("no peer certificate");
         let trust: string | undefined;
-        if (!t.authorized) trust = `certificate not trusted: ${oneLine(t.authorizationError ?? "unknown reason")}`;
+        const untrusted = `certificate ${r.nameHost ? `of ${url.host} ` : ""}not trusted`;
+        if (!t.authorized) trust = `${untrusted}: ${oneLine(t.authorizationError ?? "unknown reason")}`;
         else if (leaf && Object.keys(leaf).length) {
           const mismatch = tls.checkServerIdentity(host, leaf);
-          if (mismatch) trust = `certificate not trusted: ${oneLine(mismatch)}`;
+          if (mismatch) trust = `${untrusted}: ${oneLine(mismatch)}`;
         }
         if (trust && !r.insecure) return finish(`${trust} (no request sent; "insecure": true accepts it)`);
         if (t.alpnProtocol === "h2") requestH2(t);

@@ -41,15 +41,27 @@ function bodyNeed(e: Endpoint): BodyNeed {
   return { kind: "none" };
 }
 
-/** The final answer of a check, with the URLs it was redirected through (credentials redacted). */
+/**
+ * The final answer of a check, with the URLs it was redirected through (credentials redacted). Its
+ * certificate fields are the check's, not only the final answer's: certificateDaysLeft the lowest
+ * over every https hop followed, certificateExpiresFirst that hop's certificate (its `host` naming
+ * the hop), chainLength the certificates compared over all of them.
+ */
 export interface ChainProbe extends Probe {
   /** Each URL a redirect led to, in order; empty when the first answer was judged. */
   redirects: string[];
 }
 
 /**
- * Requests `e.url` and follows its redirects. The certificate reported is the first https
- * connection's (the endpoint's own URL when it is https). The endpoint's credentials go only to its
+ * Requests `e.url` and follows its redirects. The certificate reported is the one expiring first
+ * over every https connection the check made: a client following the redirects validates each
+ * hop's chain (apex -> www, an application -> its sign-on or CDN host), so the days left are the
+ * lowest of those hops' (each hop's whole chain, as probe computes it), and certificateExpiresFirst
+ * names that certificate and its hop's host; on a tie the earlier hop is named. A hop over plain
+ * http has no certificate and changes nothing (an https -> http downgrade keeps the https hop's
+ * days). A hop whose TLS fails (an expired intermediate, another host name) counts with the days
+ * read from its chain, and its failure line names its host (`certificate of host:port not trusted:
+ * ...`) besides the chain of redirects. The endpoint's credentials go only to its
  * own origin, its other headers everywhere (headersFor), as curl -L and browsers send them. Cookies
  * the answers set are kept for the run in a jar of its own (tough-cookie's RFC 6265 CookieJar, which
  * decides which URLs each is sent to: domain, path, expiry, public suffixes; Secure ones over https
@@ -82,15 +94,35 @@ export async function probeFollowingRedirects(
   const requestKey = (u: URL) => `${u.href}\n${cookiesFor(u) ?? ""}`;
   const seen = new Set([requestKey(new URL(url))]);
   const redirects: string[] = [];
-  let certificate: Pick<Probe, "certificateDaysLeft" | "certificateExpiresFirst" | "chainLength"> | undefined;
+  // The certificate expiring first over the https hops so far, and how many certificates were compared.
+  let first: Pick<Probe, "certificateDaysLeft" | "certificateExpiresFirst"> | undefined;
+  let compared = 0;
   for (;;) {
     const target = new URL(url);
     const p = await probe(
-      { url, method, headers: headersFor(target, origin, headers, secretNames, cookiesFor(target)), ca: e.ca, insecure: e.insecure, timeoutMs: e.timeoutMs, started, deadline, need, maxBodyBytes, stopAtHeaders: follows },
+      {
+        url,
+        method,
+        headers: headersFor(target, origin, headers, secretNames, cookiesFor(target)),
+        ca: e.ca,
+        insecure: e.insecure,
+        timeoutMs: e.timeoutMs,
+        started,
+        deadline,
+        need,
+        maxBodyBytes,
+        stopAtHeaders: follows,
+        nameHost: redirects.length > 0,
+      },
       signal,
     );
-    if (p.certificateDaysLeft !== undefined) certificate ??= { certificateDaysLeft: p.certificateDaysLeft, certificateExpiresFirst: p.certificateExpiresFirst, chainLength: p.chainLength };
-    const result: ChainProbe = { ...p, ...certificate, redirects };
+    if (p.certificateDaysLeft !== undefined) {
+      compared += p.chainLength ?? 1;
+      if (first?.certificateDaysLeft === undefined || p.certificateDaysLeft < first.certificateDaysLeft) {
+        first = { certificateDaysLeft: p.certificateDaysLeft, certificateExpiresFirst: p.certificateExpiresFirst };
+      }
+    }
+    const result: ChainProbe = { ...p, ...first, ...(compared ? { chainLength: compared } : {}), redirects };
     const chainText = () => [e.url, ...redirects].map(redactUrl).join(" -> ");
     // Kept as a browser keeps them (storeCookie): one that cannot apply to the URL or is oversized is ignored, the excess evicted.
     for (const line of p.setCookies ?? []) await storeCookie(jar, line, target.href);
