@@ -28,6 +28,11 @@
  * DELETE, or has an enabled DELETE trigger the rule does not list in `allowTriggers` (a trigger may
  * change any row; listing it accepts that).
  *
+ * Every old row is seen: a rule is refused when row-level security applies to the purge's role on one
+ * of its physical tables or on a table whose references keep rows (enabled and the role not the
+ * table's owner, or FORCE ROW LEVEL SECURITY; the role neither BYPASSRLS nor a superuser): its policies
+ * could hide old rows from every batch, and the run would report the rule done with them left.
+ *
  * A row still referenced through a foreign key ON DELETE NO ACTION or RESTRICT (deferrable or not,
  * composite or not, from a plain or partitioned table, the rule's table itself included) is kept: each
  * batch's pick leaves it out (`AND NOT EXISTS (SELECT 1 FROM referencing WHERE its columns = ours)`),
@@ -428,6 +433,35 @@ function archiveProblems(key: string, archive: Rel, acols: Column[], leaves: Lea
 }
 
 /**
+ * Row-level security in the purge's way: a table whose policies apply to the purge's role (PostgreSQL's
+ * row_security_active: enabled on it and the role neither its owner nor BYPASSRLS nor a superuser, or
+ * FORCE ROW LEVEL SECURITY and the role not BYPASSRLS nor a superuser) may hide old rows from every
+ * batch, which would then leave them and report the rule done. Checked on each physical table of the
+ * rule (a DELETE FROM ONLY applies that table's own policies, not its parent's) and on each table whose
+ * references keep rows (a referencing row hidden from the pick would let a batch pick the row it
+ * references). One phrase naming the rule's key, its table and the fix; undefined when none applies.
+ */
+async function rowSecurityProblem(s: MaintenanceSession, key: string, rule: PurgeRule, root: Rel, leaves: Leaf[]): Promise<string | undefined> {
+  const referencing = [...new Map(leaves.flatMap((l) => l.references.map((r) => [r.from.oid, r.from] as const))).values()].filter((r) => !leaves.some((l) => l.oid === r.oid));
+  const rows = await s.query<{ oid: number; schema: string; name: string; forced: boolean; owner: boolean; role: string }>(
+    `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relforcerowsecurity AS forced, pg_has_role(c.relowner, 'USAGE') AS owner, current_user::text AS role
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.oid = ANY($1::oid[]) AND row_security_active(c.oid) ORDER BY 2, 3`,
+    [[...leaves, ...referencing].map((r) => r.oid)],
+  );
+  if (!rows.length) return undefined;
+  const why = (r: (typeof rows)[number]) => (r.forced && r.owner ? "FORCE ROW LEVEL SECURITY, so on its owner too" : `enabled, and the role does not own it`);
+  const each = rows.map((r) => {
+    const what = referencing.some((x) => x.oid === r.oid) ? " (referencing it)" : r.oid !== root.oid ? ` (under ${relationText(root)})` : "";
+    return `${r.schema}.${r.name}${what}: ${why(r)}`;
+  });
+  return (
+    `${key} (${rule.table}): row-level security applies to the purge's role "${rows[0].role}" on ${each.join(", ")}; its policies may hide old rows, ` +
+    `which the purge would leave while reporting the rule done: run the purge as a role with BYPASSRLS, as the owner of tables without FORCE ROW LEVEL SECURITY, or as a superuser`
+  );
+}
+
+/**
  * The physical tables of the rule's table (found by OID) and the archive's fitness for them: refuses
  * (TaskError naming the rule's key, every problem in one line) foreign tables among them, a DELETE
  * with effects on other rows (sideEffects), an archive that is not a table, holds a foreign table,
@@ -448,6 +482,8 @@ async function scopeOf(s: MaintenanceSession, key: string, rule: PurgeRule, root
   const references = await foreignKeysTo(s, tree, tables);
   const leaves = tables.map((t) => ({ ...t, columns: columns.get(t.oid)!, references: references.keeping.get(t.oid)! }));
   const problems = await sideEffects(s, key, rule, root, references.changing, leaves);
+  const hidden = await rowSecurityProblem(s, key, rule, root, leaves);
+  if (hidden) problems.push(hidden);
   let archive: Rel | undefined;
   if (archiveOid !== undefined) {
     const archiveTree = await relationTree(s, archiveOid);
