@@ -7,10 +7,11 @@
  * session, while every other old row is deleted.
  */
 import { randomBytes } from "node:crypto";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTask } from "../tasks/lib/runtime";
 import { purgeTask } from "../tasks/purge";
-import { adminQuery } from "./helpers/pg";
+import { adminQuery, adminUrl } from "./helpers/pg";
 import { purgeDatabase } from "./helpers/purge";
 
 describe("purge leaves no old row behind while reporting done", () => {
@@ -63,10 +64,13 @@ describe("purge leaves no old row behind while reporting done", () => {
       expect((await ids("SELECT count(*) AS id FROM events"))[0]).toBe(201);
 
       await sql(`ALTER ROLE ${owner} BYPASSRLS`);
-      const result = await runTask(purgeTask, as(owner, [rule]));
-      expect(result.databases[0].report![0]).toMatchObject({ deleted: 111, complete: true, kept: 0 });
-      expect(await ids("SELECT id FROM events ORDER BY id")).toEqual(fresh);
-      await sql(`ALTER ROLE ${owner} NOBYPASSRLS`);
+      try {
+        const result = await runTask(purgeTask, as(owner, [rule]));
+        expect(result.databases[0].report![0]).toMatchObject({ deleted: 111, complete: true, kept: 0, lockedLeft: 0 });
+        expect(await ids("SELECT id FROM events ORDER BY id")).toEqual(fresh);
+      } finally {
+        await sql(`ALTER ROLE ${owner} NOBYPASSRLS`);
+      }
     });
 
     it("enabled (not forced) and purged by a role that does not own the table, with a policy hiding only some rows: refused; a role with BYPASSRLS purges them", async () => {
@@ -98,6 +102,58 @@ describe("purge leaves no old row behind while reporting done", () => {
         new RegExp(`^PURGE_RULES\\[0\\] \\(pevents\\): row-level security applies to the purge's role "${owner}" on public\\.pevents_us \\(under public\\.pevents\\): FORCE ROW LEVEL SECURITY, so on its owner too; `),
       );
       expect(await ids("SELECT id FROM pevents ORDER BY id")).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    });
+  });
+
+  describe("rows other sessions hold locked", () => {
+    /** A session of another program holding `ids` of `table` with SELECT ... FOR UPDATE in an open transaction. */
+    async function holdLocks(table: string, rowIds: number[]) {
+      const c = new pg.Client({ connectionString: adminUrl(t.db().name), application_name: "leaky-worker" });
+      await c.connect();
+      await c.query("BEGIN");
+      await c.query(`SELECT id FROM ${table} WHERE id = ANY($1) FOR UPDATE`, [rowIds]);
+      const pid = Number((await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid);
+      return { pid, release: async () => (await c.query("COMMIT"), await c.end()) };
+    }
+    /** Whether a session of this database waits on a lock `pid` holds. */
+    const blockedBy = async (pid: number) =>
+      (await adminQuery<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", [pid], t.db().name)).rows[0].n > 0;
+
+    it("a lock released while the run waits for it: every old row goes and the run succeeds", async () => {
+      await sql(events("events"));
+      const holder = await holdLocks("events", [5, 50, 100]);
+      let settled = false;
+      const run = runTask(purgeTask, { ...env([{ ...rule, batchSize: 20 }]), LOCK_TIMEOUT_MS: "20000" }).finally(() => (settled = true));
+      // Released once the purge waits for it (or when the run ended without waiting).
+      while (!settled && !(await blockedBy(holder.pid))) await new Promise((r) => setTimeout(r, 50));
+      await holder.release();
+      const result = await run;
+      expect(result.databases[0].report![0]).toMatchObject({ deleted: 111, complete: true, kept: 0, lockedLeft: 0, lockedBy: [] });
+      expect(await ids("SELECT id FROM events ORDER BY id")).toEqual(fresh);
+    });
+
+    it("a lock held throughout: the rule fails naming the table, the count and the blocking session; every row not locked goes, and the next rule still runs", async () => {
+      await sql(`${events("events")} ${events("audit")}`);
+      const holder = await holdLocks("events", [5, 50, 100]);
+      try {
+        const started = Date.now();
+        const failed = await runTask(purgeTask, { ...env([{ ...rule, batchSize: 20 }, { ...rule, table: "audit" }]), LOCK_TIMEOUT_MS: "1500" }).then(
+          () => "accepted",
+          (err: Error) => err.message,
+        );
+        expect(failed).toMatch(
+          new RegExp(
+            `^PURGE_RULES\\[0\\] \\(events\\): 3 old row\\(s\\) of public\\.events left after waiting 1\\.5s \\(LOCK_TIMEOUT_MS\\) for their row locks: ` +
+              `locked by pid ${holder.pid} \\(idle in transaction since \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z, application_name "leaky-worker", role postgres\\); end or commit those sessions`,
+          ),
+        );
+        expect(Date.now() - started).toBeLessThan(30_000);
+        expect(await ids("SELECT id FROM events WHERE id <= 111 ORDER BY id")).toEqual([5, 50, 100]);
+        expect(await ids("SELECT id FROM events WHERE id > 111 ORDER BY id")).toEqual(fresh);
+        expect(await ids("SELECT id FROM audit ORDER BY id")).toEqual(fresh);
+      } finally {
+        await holder.release();
+      }
     });
   });
 });
