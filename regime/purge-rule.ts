@@ -43,7 +43,7 @@ const { olderThanDays, ...rest } = {
     ),
 };
 
-const TABLE = "table whose old rows are deleted (schema.table or table; PostgreSQL names of at most 63 bytes, \"Quoted Name\" for other characters); a partitioned or inheritance parent covers every partition or child under it; views and foreign tables are refused; an old row a foreign key ON DELETE NO ACTION or RESTRICT still references is kept (each run counts them) until its last referencing row is gone";
+const TABLE = "table whose old rows are deleted (schema.table or table; PostgreSQL names of at most 63 bytes, \"Quoted Name\" for other characters); a partitioned or inheritance parent covers every partition or child under it; views and foreign tables are refused; an old row a foreign key ON DELETE NO ACTION or RESTRICT still references is kept (each run counts them) until its last referencing row is gone; refused when row-level security applies to the purge's role on it or a partition or child (give that role BYPASSRLS, or make it the owner without FORCE ROW LEVEL SECURITY)";
 const COLUMN = "column holding the row's age";
 const ARCHIVE =
   "rows are copied here (a table or partitioned table with every column of the purged tables, each of the same type or one that keeps every value: numeric(12,0) for numeric(12,2), or date for a timestamp, is refused) in the batch that deletes them (seed 001: archive old data); unset: deleted only";

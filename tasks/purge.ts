@@ -28,6 +28,11 @@
  * DELETE, or has an enabled DELETE trigger the rule does not list in `allowTriggers` (a trigger may
  * change any row; listing it accepts that).
  *
+ * Every old row is seen: a rule is refused when row-level security applies to the purge's role on one
+ * of its physical tables or on a table whose references keep rows (enabled and the role not the
+ * table's owner, or FORCE ROW LEVEL SECURITY; the role neither BYPASSRLS nor a superuser): its policies
+ * could hide old rows from every batch, and the run would report the rule done with them left.
+ *
  * A row still referenced through a foreign key ON DELETE NO ACTION or RESTRICT (deferrable or not,
  * composite or not, from a plain or partitioned table, the rule's table itself included) is kept: each
  * batch's pick leaves it out (`AND NOT EXISTS (SELECT 1 FROM referencing WHERE its columns = ours)`),
@@ -38,6 +43,17 @@
  * table and constraint (`kept`, `keptBy`, and a warning line). A referencing row written between a
  * batch's pick and its delete fails that batch's constraint check; the batch is rolled back and tried
  * again (up to 3 times), and its next pick keeps the row.
+ *
+ * A batch skips rows other sessions hold locked (FOR UPDATE SKIP LOCKED), so it never queues behind a
+ * busy row. Once the rule's tables are done, the old rows no foreign key keeps that are still there are
+ * counted; when there are some, the run waits for their row locks once, up to LOCK_TIMEOUT_MS in all
+ * and within the time budget, with batches that wait (FOR UPDATE), then takes the rows released
+ * meanwhile. A lock released within the wait fails nothing. A row still left fails the rule (after
+ * every other rule had its turn) with one line naming the table, the count and the sessions seen
+ * blocking the wait (pg_blocking_pids, pg_stat_activity: pid, state, since when its transaction runs,
+ * application_name, role), so a leaked idle-in-transaction session is found, not skipped every night;
+ * the report holds them (`lockedLeft`, `lockedBy`). When the time budget ends the wait first, the rule
+ * is incomplete instead (`complete` false, a warning).
  *
  * The bound: the cut-off instant (now minus olderThanDays, fixed once per rule at its turn) for a
  * timestamptz column. A timestamp without time zone holds a wall-clock time in the zone its writers
@@ -82,7 +98,9 @@ import {
   Budget,
   databaseMetric,
   forEachDatabase,
+  isTimeout,
   isVanishedSignal,
+  MaintenanceSession,
   pause,
   qualified,
   quoteIdent,
@@ -93,7 +111,6 @@ import {
   sqlState,
   toResult,
   type MaintenanceResult,
-  type MaintenanceSession,
   type RelationRef,
   withinBudget,
   type Acted,
@@ -155,6 +172,110 @@ export interface RuleReport {
   kept: number;
   /** The kept rows by reference: the referencing table (schema.table), the constraint, and how many old rows it references (a row may count under several). */
   keptBy: { table: string; constraint: string; rows: number }[];
+  /**
+   * Old rows (past the cut-off, matching the where) that no foreign key keeps, still there after the
+   * batches and one wait of up to LOCK_TIMEOUT_MS for their row locks: other sessions hold them locked.
+   * Counted when the rule's tables were done (0 when the time budget ran out first); above 0 the rule
+   * fails, unless the time budget cut the wait short (then complete is false).
+   */
+  lockedLeft: number;
+  /** The sessions last seen blocking that wait (pg_blocking_pids, pg_stat_activity). */
+  lockedBy: LockHolder[];
+}
+
+/**
+ * A session holding row locks the purge waited for, as pg_stat_activity shows it. state, since and
+ * role are null when the purge's role may not see them (neither the session's role nor pg_read_all_stats).
+ */
+export interface LockHolder {
+  pid: number;
+  /** active, idle in transaction, ... */
+  state: string | null;
+  /** When its transaction started (xact_start, ISO 8601): it holds the locks since then at the latest. */
+  since: string | null;
+  applicationName: string;
+  role: string | null;
+}
+
+const holderText = (h: LockHolder) =>
+  `pid ${h.pid} (${h.state === null ? "state not visible to the purge's role (pg_read_all_stats shows it)" : `${h.state}${h.since ? ` since ${h.since}` : ""}`}` +
+  `${h.applicationName ? `, application_name "${h.applicationName}"` : ""}${h.role ? `, role ${h.role}` : ""})`;
+
+/** How often the second session looks at who blocks the purge's wait for row locks (ms). */
+const LOCK_WATCH_POLL_MS = 100;
+
+/**
+ * Who blocks the purge's session while it waits for row locks: a second session of the same
+ * connection, opened for the wait only, reads pg_blocking_pids of the purge's backend every
+ * LOCK_WATCH_POLL_MS. `seen` holds the sessions of the last look that found any. When the second
+ * session cannot be opened (connection limit), the wait goes on without it and `seen` stays empty.
+ */
+class LockWatch {
+  seen: LockHolder[] = [];
+  private constructor(
+    private readonly watcher: MaintenanceSession | undefined,
+    private readonly pid: number,
+  ) {}
+
+  static async open(s: MaintenanceSession, ctx: TaskContext): Promise<LockWatch> {
+    const pid = Number((await s.query<{ pid: number }>("SELECT pg_backend_pid() AS pid"))[0].pid);
+    try {
+      return new LockWatch(await MaintenanceSession.open(s.connection, { LOCK_TIMEOUT_MS: 1000, STATEMENT_TIMEOUT_SECONDS: 10 }), pid);
+    } catch (err) {
+      ctx.log.warn(`purge: a second session to see who holds row locks could not be opened (${oneLine(err)}); waiting without it`);
+      return new LockWatch(undefined, pid);
+    }
+  }
+
+  /** Runs `work` (statements of the purge's session) while watching who blocks it. */
+  async during<T>(work: () => Promise<T>): Promise<T> {
+    this.seen = [];
+    const w = this.watcher;
+    if (!w) return work();
+    let running = true;
+    const watching = (async () => {
+      while (running) {
+        try {
+          const rows = await w.query<{ pid: number; state: string | null; since: Date | null; app: string | null; role: string | null }>(
+            `SELECT a.pid, a.state, a.xact_start AS since, a.application_name AS app, a.usename::text AS role
+               FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1)) ORDER BY a.pid`,
+            [this.pid],
+          );
+          if (rows.length) this.seen = rows.map((r) => ({ pid: Number(r.pid), state: r.state, since: r.since ? r.since.toISOString() : null, applicationName: r.app ?? "", role: r.role }));
+        } catch {
+          /* a failed look keeps what the last one saw */
+        }
+        await new Promise((r) => setTimeout(r, LOCK_WATCH_POLL_MS));
+      }
+    })();
+    try {
+      return await work();
+    } finally {
+      running = false;
+      await watching;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.watcher?.close();
+  }
+}
+
+/**
+ * Old rows of each of `leaves` a batch could still pick (purgeable: past the bound, matching the
+ * where, referenced by no row), locked or not; by leaf OID, only leaves with some. A leaf dropped
+ * meanwhile counts none.
+ */
+async function countLeft(s: MaintenanceSession, rule: PurgeRule, bound: Bound, leaves: Leaf[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const leaf of leaves) {
+    const acted = await actByOid(s, [leaf.oid], async ([l]) => {
+      const rows = await s.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${aliasedLeaf(rule, { ...leaf, ...l })} WHERE ${purgeable(rule, bound, leaf)}`, [bound.value, leaf.oid]);
+      return Number(rows[0].n);
+    });
+    if (acted.status === "done" && acted.value > 0) out.set(leaf.oid, acted.value);
+  }
+  return out;
 }
 
 /** pg_class.relkind in words, with the article. */
@@ -428,6 +549,35 @@ function archiveProblems(key: string, archive: Rel, acols: Column[], leaves: Lea
 }
 
 /**
+ * Row-level security in the purge's way: a table whose policies apply to the purge's role (PostgreSQL's
+ * row_security_active: enabled on it and the role neither its owner nor BYPASSRLS nor a superuser, or
+ * FORCE ROW LEVEL SECURITY and the role not BYPASSRLS nor a superuser) may hide old rows from every
+ * batch, which would then leave them and report the rule done. Checked on each physical table of the
+ * rule (a DELETE FROM ONLY applies that table's own policies, not its parent's) and on each table whose
+ * references keep rows (a referencing row hidden from the pick would let a batch pick the row it
+ * references). One phrase naming the rule's key, its table and the fix; undefined when none applies.
+ */
+async function rowSecurityProblem(s: MaintenanceSession, key: string, rule: PurgeRule, root: Rel, leaves: Leaf[]): Promise<string | undefined> {
+  const referencing = [...new Map(leaves.flatMap((l) => l.references.map((r) => [r.from.oid, r.from] as const))).values()].filter((r) => !leaves.some((l) => l.oid === r.oid));
+  const rows = await s.query<{ oid: number; schema: string; name: string; forced: boolean; owner: boolean; role: string }>(
+    `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relforcerowsecurity AS forced, pg_has_role(c.relowner, 'USAGE') AS owner, current_user::text AS role
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.oid = ANY($1::oid[]) AND row_security_active(c.oid) ORDER BY 2, 3`,
+    [[...leaves, ...referencing].map((r) => r.oid)],
+  );
+  if (!rows.length) return undefined;
+  const why = (r: (typeof rows)[number]) => (r.forced && r.owner ? "FORCE ROW LEVEL SECURITY, so on its owner too" : `enabled, and the role does not own it`);
+  const each = rows.map((r) => {
+    const what = referencing.some((x) => x.oid === r.oid) ? " (referencing it)" : r.oid !== root.oid ? ` (under ${relationText(root)})` : "";
+    return `${r.schema}.${r.name}${what}: ${why(r)}`;
+  });
+  return (
+    `${key} (${rule.table}): row-level security applies to the purge's role "${rows[0].role}" on ${each.join(", ")}; its policies may hide old rows, ` +
+    `which the purge would leave while reporting the rule done: run the purge as a role with BYPASSRLS, as the owner of tables without FORCE ROW LEVEL SECURITY, or as a superuser`
+  );
+}
+
+/**
  * The physical tables of the rule's table (found by OID) and the archive's fitness for them: refuses
  * (TaskError naming the rule's key, every problem in one line) foreign tables among them, a DELETE
  * with effects on other rows (sideEffects), an archive that is not a table, holds a foreign table,
@@ -448,6 +598,8 @@ async function scopeOf(s: MaintenanceSession, key: string, rule: PurgeRule, root
   const references = await foreignKeysTo(s, tree, tables);
   const leaves = tables.map((t) => ({ ...t, columns: columns.get(t.oid)!, references: references.keeping.get(t.oid)! }));
   const problems = await sideEffects(s, key, rule, root, references.changing, leaves);
+  const hidden = await rowSecurityProblem(s, key, rule, root, leaves);
+  if (hidden) problems.push(hidden);
   let archive: Rel | undefined;
   if (archiveOid !== undefined) {
     const archiveTree = await relationTree(s, archiveOid);
@@ -516,14 +668,21 @@ function referencedBy(rule: PurgeRule, ref: Reference): string {
 }
 
 /**
+ * The rows of the physical table `leaf` (aliased by aliasedLeaf) a batch may pick: its own ($2, its
+ * OID), older than the bound ($1), matching the rule's where, referenced through none of its references.
+ */
+const purgeable = (rule: PurgeRule, bound: Bound, leaf: Leaf) =>
+  `tableoid = $2::oid AND ${oldRows(rule, bound)}${leaf.references.map((r) => ` AND NOT ${referencedBy(rule, r)}`).join("")}`;
+
+/**
  * The statement of one batch inside the physical table `leaf` (parameters: $1 the bound, $2 the
- * leaf's OID). The leaf is aliased with the name of the rule's table as the config writes it, so a where that names it
+ * leaf's OID). Its pick skips rows other sessions hold locked (FOR UPDATE SKIP LOCKED); with `wait`, it
+ * waits for them (FOR UPDATE, bounded by the session's lock_timeout and statement_timeout). The leaf is aliased with the name of the rule's table as the config writes it, so a where that names it
  * (`jobs.status = 'completed'`) means the same on every partition or child.
  */
-function batchStatement(rule: PurgeRule, bound: Bound, leaf: Leaf, archive: RelationRef | undefined): { pick: string; statement: string } {
+function batchStatement(rule: PurgeRule, bound: Bound, leaf: Leaf, archive: RelationRef | undefined, wait = false): { pick: string; statement: string } {
   const t = aliasedLeaf(rule, leaf);
-  const unreferenced = leaf.references.map((r) => ` AND NOT ${referencedBy(rule, r)}`).join("");
-  const pick = `SELECT ctid FROM ${t} WHERE tableoid = $2::oid AND ${oldRows(rule, bound)}${unreferenced} LIMIT ${rule.batchSize} FOR UPDATE SKIP LOCKED`;
+  const pick = `SELECT ctid FROM ${t} WHERE ${purgeable(rule, bound, leaf)} LIMIT ${rule.batchSize} FOR UPDATE${wait ? "" : " SKIP LOCKED"}`;
   const remove = `DELETE FROM ${t} WHERE ctid = ANY(ARRAY(${pick}))`;
   if (!archive) return { pick, statement: remove };
   const collist = leaf.columns.map((c) => quoteIdent(c.name)).join(", ");
@@ -654,9 +813,13 @@ export const purgeTask = defineTask({
       }
       if (refusals.length) throw new TaskError(refusals.join("; "));
       const reports: RuleReport[] = [];
+      // Rows left locked fail their rule after every rule had its turn: one leaked session does not stop the other tables' purges.
+      const failures: string[] = [];
       for (const [i, rule] of settings.rules.entries()) {
         try {
-          reports.push(await purgeRule(s, settings, ctx, budget, rule, i, checked[i]));
+          const { report, failure } = await purgeRule(s, settings, ctx, budget, rule, i, checked[i]);
+          reports.push(report);
+          if (failure) failures.push(failure);
         } catch (err) {
           // Every failure of a run names the rule it stopped at; the SQLSTATE stays (a database dropped meanwhile is skipped, not failed).
           if (err instanceof TaskError && err.message.startsWith(`PURGE_RULES[${i}]`)) throw err;
@@ -664,6 +827,7 @@ export const purgeTask = defineTask({
         }
       }
       databaseMetric(ctx, s.connection.id, "RowsPurged", MetricUnit.Count, reports.reduce((a, r) => a + r.deleted, 0));
+      if (failures.length) throw new TaskError(failures.join("; "));
       return reports;
     });
     return toResult(outcomes);
@@ -678,7 +842,7 @@ async function purgeRule(
   rule: PurgeRule,
   i: number,
   checked: Checked,
-): Promise<RuleReport> {
+): Promise<{ report: RuleReport; failure?: string }> {
   const key = `PURGE_RULES[${i}]`;
   const cutoff = (await s.query<{ c: Date }>("SELECT now() - make_interval(secs => $1::float8 * 86400) AS c", [rule.olderThanDays]))[0].c;
   const now = (await relationsByOid(s, [checked.rootOid])).get(checked.rootOid);
@@ -695,6 +859,8 @@ async function purgeRule(
     vanished: [],
     kept: 0,
     keptBy: [],
+    lockedLeft: 0,
+    lockedBy: [],
   };
   const vanished = (what: string, why: string) => {
     report.vanished.push(what);
@@ -703,13 +869,13 @@ async function purgeRule(
   const scope = await scopeOf(s, key, rule, checked.rootOid, checked.archiveOid);
   if (scope === undefined) {
     vanished(report.table, "was dropped");
-    return report;
+    return { report };
   }
   if (scope === "archive-gone") {
     // Nothing is deleted that cannot be archived; the next run's check names the missing archive table.
     vanished(checked.archiveName!, "(the archive table) was dropped");
     report.complete = false;
-    return report;
+    return { report };
   }
   for (const gone of checked.leaves.filter((l) => !scope.leaves.some((x) => x.oid === l.oid))) {
     vanished(relationText(gone), (await relationsByOid(s, [gone.oid])).size ? "was detached from the rule's table" : "was dropped");
@@ -718,69 +884,145 @@ async function purgeRule(
   // Partitions or children attached since the check are checked the same way before their rows are touched.
   const fresh = scope.leaves.filter((l) => !checked.leaves.some((c) => c.oid === l.oid));
   if (fresh.length) await checkStatements(s, key, rule, bound, { ...scope, leaves: fresh });
-  // Rows of the rule's own tables that reference others of them (a parent and its child): a batch leaves
-  // out every referenced row, so the child goes first and its parent in a later batch. Another round
-  // over the tables follows while a round deleted rows and such a reference exists.
   const selfReferencing = scope.leaves.some((l) => l.references.some((r) => r.self));
   const counts = new Map<number, { table: string; deleted: number }>();
   const gone = new Set<number>();
-  rounds: for (;;) {
-    const before = report.deleted;
-    for (const leaf of scope.leaves.filter((l) => !gone.has(l.oid))) {
-      let counted = counts.get(leaf.oid);
-      for (;;) {
-        if (budget.exhausted()) {
-          ctx.log.warn(`purge ${report.table}: time budget of ${settings.TIME_BUDGET_SECONDS}s used up; the rest waits for the next run`);
-          report.complete = false;
-          break rounds;
-        }
-        if (report.batches > 0) await pause(settings.PAUSE_MS, ctx.signal);
-        if (leaf.oid !== scope.root.oid && !(await isUnder(s, leaf.oid, scope.root.oid))) {
-          // Dropped (then it is under nothing) or detached from the rule's table meanwhile.
-          vanished(counted?.table ?? relationText(leaf), (await relationsByOid(s, [leaf.oid])).size ? "was detached from the rule's table" : "was dropped");
-          gone.add(leaf.oid);
-          break;
-        }
-        const oids = scope.archive ? [leaf.oid, scope.archive.oid] : [leaf.oid];
-        let acted: Acted<{ deleted: number; archived: number }>;
-        try {
-          acted = await withinBudget(s, budget, () => actByOid(s, oids, ([l, a]) => purgeBatch(s, key, rule, bound, { ...leaf, ...l }, a)));
-        } catch (err) {
-          if (!s.stoppedByDeadline(err)) throw err;
-          // The batch was rolled back whole: nothing of it is deleted or archived.
-          ctx.log.warn(`purge ${report.table}: a batch stopped at the end of the time budget of ${settings.TIME_BUDGET_SECONDS}s; the rest waits for the next run`);
-          report.complete = false;
-          break rounds;
-        }
-        if (acted.status === "vanished") {
-          if (acted.gone.includes(leaf.oid)) {
-            vanished(counted?.table ?? relationText(leaf), "was dropped");
-            gone.add(leaf.oid);
-            break;
-          }
-          // Nothing is deleted that cannot be archived; the next run's check names the missing archive table.
-          vanished(relationText(scope.archive!), "(the archive table) was dropped");
-          report.complete = false;
-          break rounds;
-        }
-        if (!counted) {
-          report.leaves.push((counted = { table: "", deleted: 0 }));
-          counts.set(leaf.oid, counted);
-        }
-        counted.table = relationText(acted.rels[0]);
-        const n = acted.value;
-        if (n.deleted > 0) {
-          report.batches++;
-          report.deleted += n.deleted;
-          report.archived += n.archived;
-          counted.deleted += n.deleted;
-        }
-        if (n.deleted < rule.batchSize) break;
-      }
+  /** One batch on `leaf`, counted in the report: the rows it deleted, or why none could be ("gone": the leaf dropped or detached; "archive-gone"). */
+  const batchOn = async (leaf: Leaf, wait: boolean): Promise<number | "gone" | "archive-gone"> => {
+    let counted = counts.get(leaf.oid);
+    if (leaf.oid !== scope.root.oid && !(await isUnder(s, leaf.oid, scope.root.oid))) {
+      // Dropped (then it is under nothing) or detached from the rule's table meanwhile.
+      vanished(counted?.table ?? relationText(leaf), (await relationsByOid(s, [leaf.oid])).size ? "was detached from the rule's table" : "was dropped");
+      gone.add(leaf.oid);
+      return "gone";
     }
-    if (!selfReferencing || report.deleted === before) break;
+    const oids = scope.archive ? [leaf.oid, scope.archive.oid] : [leaf.oid];
+    const acted = await actByOid(s, oids, ([l, a]) => purgeBatch(s, key, rule, bound, { ...leaf, ...l }, a, wait));
+    if (acted.status === "vanished") {
+      if (acted.gone.includes(leaf.oid)) {
+        vanished(counted?.table ?? relationText(leaf), "was dropped");
+        gone.add(leaf.oid);
+        return "gone";
+      }
+      // Nothing is deleted that cannot be archived; the next run's check names the missing archive table.
+      vanished(relationText(scope.archive!), "(the archive table) was dropped");
+      report.complete = false;
+      return "archive-gone";
+    }
+    if (!counted) {
+      report.leaves.push((counted = { table: "", deleted: 0 }));
+      counts.set(leaf.oid, counted);
+    }
+    counted.table = relationText(acted.rels[0]);
+    const n = acted.value;
+    if (n.deleted > 0) {
+      report.batches++;
+      report.deleted += n.deleted;
+      report.archived += n.archived;
+      counted.deleted += n.deleted;
+    }
+    return n.deleted;
+  };
+  /**
+   * Batches over `leaves`, skipping locked rows, until each has no old row left to pick. Rows of the
+   * rule's own tables that reference others of them (a parent and its child): a batch leaves out every
+   * referenced row, so the child goes first and its parent in a later batch; another round over the
+   * tables follows while a round deleted rows and such a reference exists. False when the time budget
+   * ran out or the archive table was dropped (report.complete is then false).
+   */
+  const sweep = async (leaves: Leaf[]): Promise<boolean> => {
+    for (;;) {
+      const before = report.deleted;
+      for (const leaf of leaves.filter((l) => !gone.has(l.oid))) {
+        for (;;) {
+          if (budget.exhausted()) {
+            ctx.log.warn(`purge ${report.table}: time budget of ${settings.TIME_BUDGET_SECONDS}s used up; the rest waits for the next run`);
+            report.complete = false;
+            return false;
+          }
+          if (report.batches > 0) await pause(settings.PAUSE_MS, ctx.signal);
+          let n: Awaited<ReturnType<typeof batchOn>>;
+          try {
+            n = await withinBudget(s, budget, () => batchOn(leaf, false));
+          } catch (err) {
+            if (!s.stoppedByDeadline(err)) throw err;
+            // The batch was rolled back whole: nothing of it is deleted or archived.
+            ctx.log.warn(`purge ${report.table}: a batch stopped at the end of the time budget of ${settings.TIME_BUDGET_SECONDS}s; the rest waits for the next run`);
+            report.complete = false;
+            return false;
+          }
+          if (n === "archive-gone") return false;
+          if (n === "gone" || n < rule.batchSize) break;
+        }
+      }
+      if (!selfReferencing || report.deleted === before) return true;
+    }
+  };
+  const live = () => scope.leaves.filter((l) => !gone.has(l.oid));
+  /**
+   * The old rows the batches left that no reference keeps are rows other sessions hold locked (or rows
+   * written since). One wait for them: each physical table holding some gets batches that wait for row
+   * locks, all within LOCK_TIMEOUT_MS of the wait's start (the rest of the time budget when that is 0 or
+   * less is left), then a sweep takes rows released meanwhile. What is still left goes to
+   * report.lockedLeft, with the sessions last seen blocking the wait (report.lockedBy), and the failure
+   * line naming them. False when the time budget ran out (report.complete false).
+   */
+  const waitForLocks = async (): Promise<{ failure?: string } | false> => {
+    let left = await countLeft(s, rule, bound, live());
+    if (!left.size) return {};
+    const waitMs = settings.LOCK_TIMEOUT_MS > 0 ? settings.LOCK_TIMEOUT_MS : Infinity;
+    // Cut short: the budget ends before the LOCK_TIMEOUT_MS wait would (without one, the wait is the rest of the budget).
+    const cutByBudget = Number.isFinite(waitMs) && Date.now() + waitMs > budget.deadline;
+    const end = Math.min(Date.now() + waitMs, budget.deadline);
+    const holders = new Map<number, LockHolder[]>();
+    const watch = await LockWatch.open(s, ctx);
+    try {
+      for (const leaf of live().filter((l) => left.has(l.oid))) {
+        while (Date.now() < end) {
+          let n: Awaited<ReturnType<typeof batchOn>>;
+          s.until(end);
+          try {
+            n = await watch.during(() => batchOn(leaf, true));
+          } catch (err) {
+            if (!isTimeout(err)) throw err;
+            holders.set(leaf.oid, watch.seen);
+            break;
+          } finally {
+            s.until(budget.cleanupDeadline);
+          }
+          if (n === "archive-gone") return false;
+          if (n === "gone" || n < rule.batchSize) break;
+        }
+      }
+    } finally {
+      await watch.close();
+    }
+    if (!(await sweep(live().filter((l) => left.has(l.oid))))) return false;
+    left = await countLeft(s, rule, bound, live());
+    report.lockedLeft = [...left.values()].reduce((a, n) => a + n, 0);
+    report.lockedBy = [...new Map([...left.keys()].flatMap((oid) => holders.get(oid) ?? []).map((h) => [h.pid, h] as const)).values()];
+    if (!report.lockedLeft) return {};
+    const tables = scope.leaves.length > 1 ? ` (${[...left].map(([oid, n]) => `${counts.get(oid)?.table ?? relationText(scope.leaves.find((l) => l.oid === oid)!)}: ${n}`).join(", ")})` : "";
+    const waited = Number.isFinite(waitMs) && !cutByBudget ? `${settings.LOCK_TIMEOUT_MS / 1000}s (LOCK_TIMEOUT_MS)` : "until the end of the time budget";
+    const by = report.lockedBy.length
+      ? `locked by ${report.lockedBy.map(holderText).join(", ")}`
+      : "no session was seen holding them (rows written since, or locks taken after the wait)";
+    const line = `${report.lockedLeft} old row(s) of ${report.table}${tables} left after waiting ${waited} for their row locks: ${by}`;
+    if (cutByBudget) {
+      ctx.log.warn(`purge ${key} (${rule.table}): ${line}; the rest waits for the next run`);
+      report.complete = false;
+      return false;
+    }
+    return { failure: `${key} (${rule.table}): ${line}; end or commit those sessions (a leaked one holds them every night) and run the purge again` };
+  };
+  let failure: string | undefined;
+  if (await sweep(scope.leaves)) {
+    const waited = await waitForLocks();
+    if (waited) {
+      failure = waited.failure;
+      await countKept(s, rule, bound, live().filter((l) => l.references.length), report);
+    }
   }
-  if (report.complete) await countKept(s, rule, bound, scope.leaves.filter((l) => !gone.has(l.oid) && l.references.length), report);
   const where = rule.where !== undefined ? ` where ${rule.where}` : "";
   const into = scope.archive ? ` (archived to ${relationText(scope.archive)})` : "";
   const parts = scope.leaves.length > 1 ? ` from ${report.leaves.filter((l) => l.deleted > 0).length} of ${scope.leaves.length} tables` : "";
@@ -790,7 +1032,7 @@ async function purgeRule(
       `purge ${report.table}: ${report.kept} row(s) with ${rule.timestampColumn} < ${bound.value}${where} kept: still referenced by ${report.keptBy.map((k) => `${k.table} (${k.constraint}): ${k.rows}`).join(", ")}; each goes once no row references it`,
     );
   }
-  return report;
+  return { report, failure };
 }
 
 /**
@@ -820,7 +1062,7 @@ async function countKept(s: MaintenanceSession, rule: PurgeRule, bound: Bound, l
 /**
  * One batch inside one physical table `leaf`: up to batchSize rows of it (and only of it: its OID
  * binds the pick) older than the bound are deleted, and with `archive` inserted there in the same
- * statement. With an archive the batch is its own transaction and commits only when the archive took
+ * statement; rows other sessions hold locked are skipped, or with `wait` waited for. With an archive the batch is its own transaction and commits only when the archive took
  * exactly the rows deleted.
  */
 async function purgeBatch(
@@ -830,8 +1072,9 @@ async function purgeBatch(
   bound: Bound,
   leaf: Leaf,
   archive: RelationRef | undefined,
+  wait = false,
 ): Promise<{ deleted: number; archived: number }> {
-  const { statement } = batchStatement(rule, bound, leaf, archive);
+  const { statement } = batchStatement(rule, bound, leaf, archive, wait);
   for (let attempt = 1; ; attempt++) {
     try {
       return await batchOnce(s, key, statement, bound, leaf, archive);
