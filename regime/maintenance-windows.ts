@@ -27,7 +27,7 @@
  * refused: a config valid yesterday stays valid, and the plan with `--from` stays deterministic).
  */
 import { z } from "zod";
-import { parseIsoTime } from "../tasks/lib/iso-time";
+import { dateAlone, parseIsoTime } from "../tasks/lib/iso-time";
 import { ALWAYS, schedule, severity, uniqueBy } from "./primitives";
 import { cronWallTimes, type Schedule } from "./schedule";
 import { localDate, schedulerRuns } from "./scheduler-time";
@@ -83,6 +83,8 @@ const ISO_MINUTE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:00)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** The instant of an ISO time as a mute takes it, or a one-line problem. */
 export function muteTime(text: string): { at: Date } | { problem: string } {
+  const alone = dateAlone(text);
+  if (alone) return { problem: alone };
   if (!ISO_MINUTE.test(text)) return { problem: "must be an ISO time to the minute with its offset, like 2026-12-24T18:00Z or 2026-12-24T13:00-05:00 (a mute starts and ends on a whole minute)" };
   // A day or hour that does not exist, and the offset: the one reading of tasks/lib/iso-time.ts.
   return parseIsoTime(text);

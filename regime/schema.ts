@@ -128,7 +128,7 @@ const verifySchema = z
     maxAgeHours: z.number().gt(0, "must be > 0").default(26).describe("fail when the newest backup is older than this many hours, counted from its start, the moment its data is from (seed 000/001/002: RPO 24 hours)"),
     maxShrinkPercent: percent
       .optional()
-      .describe("fail when the newest backup is smaller than the one before it by more than this percent (\"backup size should be consistent\"); unset: not compared"),
+      .describe("fail when the newest backup is smaller than the last backup that passed verification by more than this percent (\"backup size should be consistent\"), so every backup holding a deletion fails until the data is back or the shrink is accepted (verify-backup --accept-shrink <key>); unset: not compared"),
     severity: severity.default("P1").describe("severity of a failed verification"),
   })
   .strict();

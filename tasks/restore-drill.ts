@@ -1,5 +1,6 @@
 /**
- * restore-drill: restores the newest backup of each database that did not fail its verification into
+ * restore-drill: restores the newest backup of each database that restore would take (not failed in
+ * verification, nor passed only against a failed one: lib/backup-listing.ts restorableBackup) into
  * a scratch database `<db>_drill_<timestamp>` on the same server through lib/restore-backup.ts
  * restoreInto, the code the bad-day `restore` runs (same pg_restore options, one transaction through
  * psql, owners, grants and database-level settings), so a backup the restore would fail on fails the
@@ -73,7 +74,7 @@ export interface DrillOutcome extends DatabaseOutcome {
   rtoSeconds: number;
   checks: DrillCheck[];
   dropped?: boolean;
-  /** Newer backups passed over because their verification failed, and why. */
+  /** Newer backups passed over (lib/backup-listing.ts restorableBackup), and why. */
   skipped?: SkippedBackup[];
   /** Scratch databases of earlier drills of this database, left by a run stopped before its drop, dropped now. */
   leftoversDropped?: string[];
@@ -204,7 +205,7 @@ async function drillOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx: 
   const extra = { ...(skipped.length ? { skipped } : {}), ...(leftoversDropped.length ? { leftoversDropped } : {}) };
   if (!chosen) {
     await admin.end().catch(() => undefined);
-    const passed = skipped.length ? `; passed over for a failed verification: ${skipped.map((k) => `${k.key} (${k.why})`).join(", ")}` : "";
+    const passed = skipped.length ? `; passed over: ${skipped.map((k) => `${k.key} (${k.why})`).join(", ")}` : "";
     return { database: target.id, ok: false, error: `no backup of ${target.id} to restore${passed}`, rtoSeconds, checks: [], ...extra };
   }
   const scratch = scratchName(conn.database, new Date());

@@ -4,10 +4,12 @@
  *   npm run task -- restore --database <id> --target <postgres URL | Secrets Manager ARN>
  *                           [--before <ISO time> | --key <object key>] [--clean] [--no-owner]
  *
- * Which backup: the newest of the database across the tiers whose verification did not fail; with
- * --before the newest such one whose key timestamp (its start) is before that time; with --key that
- * one, whatever its verification said. Backups passed over for a failed verification are named, with
- * the checks that failed (lib/backup-listing.ts restorableBackup).
+ * Which backup: the newest of the database across the tiers that is a good copy or not verified yet;
+ * with --before (a time with its offset; a date alone is refused) the newest such one whose key
+ * timestamp (its start) is before that time; with --key that one, whatever its verification said.
+ * Backups passed over are named with why: a failed verification (its failed checks), a pass measured
+ * only against a failed backup, or never verified and older than one passed over
+ * (lib/backup-listing.ts restorableBackup).
  *
  * What the drills proved: the run names the last passing restore drill of the database (when, which
  * backup, its restore time against the RTO) from the drill records in the vault, and whether the
@@ -83,7 +85,7 @@ export interface RestoreResult {
   noOwner: boolean;
   /** Database-level statements applied to the target (ALTER DATABASE ... SET). */
   databaseSettings: string[];
-  /** Newer backups passed over because their verification failed, and why. */
+  /** Newer backups passed over (failed verification, passed only against a failed one, or never verified below one passed over), and why. */
   skipped: SkippedBackup[];
   /** The last passing restore drill and how the restored backup stands against it; undefined when the records could not be read. */
   drill?: DrillStanding;
@@ -118,10 +120,10 @@ async function chooseBackup(s: Settings, s3: S3Client): Promise<{ manifest: Mani
   const { chosen, skipped, entries } = await restorableBackup(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id, before);
   if (entries.length === 0) throw new TaskError(await noSuchDatabase(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, id));
   if (!chosen) {
-    const passed = skipped.length ? `; passed over for a failed verification: ${skipped.map((k) => `${k.key} (${k.why})`).join(", ")}; name one with --key to restore it anyway` : "";
+    const passed = skipped.length ? `; passed over: ${skipped.map((k) => `${k.key} (${k.why})`).join(", ")}; name one with --key to restore it anyway` : "";
     const range = before ? `--before ${s.RESTORE_BEFORE}: no backup of ${id} was taken before ${before.toISOString()}` : `--database ${id}: no backup`;
     const oldest = before && skipped.length === 0 ? `; the oldest was taken at ${entries[entries.length - 1].startedAt}` : "";
-    throw new TaskError(`${range}${skipped.length ? " that passed verification" : ""}${oldest}${passed}`);
+    throw new TaskError(`${range}${skipped.length ? " that can be trusted" : ""}${oldest}${passed}`);
   }
   return { manifest: await readManifest(s3, s.BACKUP_BUCKET, chosen.key.replace(/\.dump$/, ".manifest.json")), skipped };
 }

@@ -302,7 +302,7 @@ describe("verify-backup compares the newest backup's size with the previous one 
 
     const err = await failure(runTask(verifyBackupTask, { ...senv, MAX_SHRINK_PERCENT: "50" }));
     expect(err.message).toBe(
-      `verify-backup failed for 1 of 1 database(s): ${shrinkDb.name}: shrink: ${now.sizeBytes} bytes, ${percent} % smaller than the previous backup's ${prev.sizeBytes} bytes (${second.key}; MAX_SHRINK_PERCENT 50)`,
+      `verify-backup failed for 1 of 1 database(s): ${shrinkDb.name}: shrink: ${now.sizeBytes} bytes, ${percent} % smaller than the last backup that passed verification, ${second.key} of ${prev.sizeBytes} bytes (MAX_SHRINK_PERCENT 50)`,
     );
     const d = (err.result as VerifyResult).databases[0];
     expect([d.previousKey, d.previousSizeBytes, d.shrinkPercent]).toEqual([second.key, prev.sizeBytes, percent]);
@@ -324,7 +324,7 @@ describe("verify-backup compares the newest backup's size with the previous one 
     expect(d.key).toBe(fourth.key);
     expect(d.previousKey!.startsWith(`shrink/weekly/${shrinkDb.name}/`)).toBe(true);
     expect(d.shrinkPercent).toBeLessThan(0);
-    expect(d.checks.find((c) => c.name === "shrink")!.detail).toMatch(/^\d+ bytes, \d+(\.\d)? % larger than the previous backup's \d+ bytes/);
+    expect(d.checks.find((c) => c.name === "shrink")!.detail).toMatch(/^\d+ bytes, \d+(\.\d)? % larger than the last backup that passed verification, shrink\/weekly\/\S+ of \d+ bytes/);
   });
 });
 

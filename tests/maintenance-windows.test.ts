@@ -188,6 +188,7 @@ describe("config refusals, one line each naming the key", () => {
         { severities: ["P2"], from: "2026-12-01T00:00Z", until: "2027-01-01T00:00Z", reason: "holidays" },
         { severities: ["P2"], until: "2026-02-30T10:00Z", reason: "x" },
         { components: ["mw-health"], until: "2026-12-24T18:00Z" },
+        { severities: ["P2"], from: "2026-12-24", until: "2026-12-26T09:00-05:00", reason: "holiday" },
       ],
     });
     expect(regime).toBeUndefined();
@@ -203,6 +204,7 @@ describe("config refusals, one line each naming the key", () => {
       "mutes[2].until: is 31 days after from: CloudWatch mutes at most 15 days (P15D); split it or shorten it",
       'mutes[3].until: "2026-02-30T10:00Z" is not a time that exists',
       "mutes[4].reason: missing; this key is required",
+      'mutes[5].from: "2026-12-24" is a date without a time of day and offset; give both, like 2026-12-24T00:00:00-05:00 or 2026-12-24T00:00:00Z, so the time read is the one you mean',
     ]);
   });
 

@@ -140,7 +140,7 @@ describe("a backup whose verification failed", () => {
     const target = await freshTarget();
     const r = await restore({ database: db.name, target: target.url });
     expect(r.key).toBe(good);
-    expect(r.skipped).toEqual([{ key: bad, why: expect.stringMatching(/^verify-backup failed \(shrink: \d+ bytes, 9\d\.\d % smaller than the previous backup's \d+ bytes .*\), record pg\/(daily|weekly|monthly)\/.*-failed\.json$/) }]);
+    expect(r.skipped).toEqual([{ key: bad, why: expect.stringMatching(/^verify-backup failed \(shrink: \d+ bytes, 9\d\.\d % smaller than the previous backup \(never verified; none passed\), pg\/\S+ of \d+ bytes \(MAX_SHRINK_PERCENT 50\)\), record pg\/(daily|weekly|monthly)\/.*-failed\.json$/) }]);
     expect((await adminQuery("SELECT count(*)::int AS n FROM orders", [], target.name)).rows).toEqual([{ n: 20000 }]);
     const again = await freshTarget();
     expect((await restore({ database: db.name, target: again.url, key: bad })).skipped).toEqual([]);

@@ -4,6 +4,7 @@
  * not exist, times that are not what they seem. Every refusal leaves the target as it was.
  */
 import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backupTask } from "../tasks/backup";
@@ -66,8 +67,21 @@ describe("restore at the edges", () => {
 
   it("refuses a --before day that does not exist rather than rolling it into the next month", () => {
     expect(() => restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2025-02-30T00:00:00Z"] })).toThrow('--before: "2025-02-30T00:00:00Z" is not a time that exists');
-    expect(() => restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2025-04-31"] })).toThrow('--before: "2025-04-31" is not a time that exists');
+    expect(() => restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2025-04-31T00:00Z"] })).toThrow('--before: "2025-04-31T00:00Z" is not a time that exists');
     expect(restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2024-02-29T23:59:59.5+01:00"] }).RESTORE_BEFORE).toBe("2024-02-29T23:59:59.5+01:00");
+  });
+
+  it("refuses a --before date alone instead of reading it as UTC midnight, hours from the midnight meant", () => {
+    expect(() => restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2026-11-29"] })).toThrow(
+      '--before: "2026-11-29" is a date without a time of day and offset; give both, like 2026-11-29T00:00:00-05:00 or 2026-11-29T00:00:00Z, so the time read is the one you mean',
+    );
+    expect(restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: ["2026-11-29T00:00:00+09:00"] }).RESTORE_BEFORE).toBe("2026-11-29T00:00:00+09:00");
+  });
+
+  it("the README's --before examples parse", () => {
+    const examples = [...readFileSync("README.md", "utf8").matchAll(/--before (\S+)/g)].map((m) => m[1]).filter((v) => /^\d/.test(v));
+    expect(examples.length).toBeGreaterThan(0);
+    for (const v of examples) expect(restoreOptions({ database: ["app"], target: ["postgres://h/app"], before: [v] }).RESTORE_BEFORE).toBe(v);
   });
 
   it("refuses a --before time of day without its offset instead of reading it as UTC", () => {

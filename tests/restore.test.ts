@@ -106,7 +106,7 @@ describe("restore", () => {
     expect(await fingerprint(t1.name)).toEqual(stateA);
 
     const t2 = await freshTarget();
-    const r2 = await restore({ database: source.name, target: t2.url, before: "2025-06-01" });
+    const r2 = await restore({ database: source.name, target: t2.url, before: "2025-06-01T00:00:00Z" });
     expect(r2.key).toBe(`pg/weekly/${source.name}/${OLD_WEEKLY}.dump`);
     expect(r2.startedAt).toBe("2025-01-05T02:00:00.000Z");
     expect(await fingerprint(t2.name)).toEqual(stateB);

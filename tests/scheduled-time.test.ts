@@ -106,7 +106,10 @@ describe("a backup is filed in the retention tier of its scheduled time, as the 
   it("refuses a scheduled time that is not one, with one line naming SCHEDULED_TIME (a placeholder the Scheduler did not replace, a date without a zone)", async () => {
     const err = await failure(runTask(backupTask, { ...env, BACKUP_PREFIX: "bad/", SCHEDULED_TIME: "<aws.scheduler.scheduled-time>" }));
     expect(err.message).toBe('invalid setting SCHEDULED_TIME: must be an ISO 8601 time with a zone like 2027-01-31T23:58:00Z, got "<aws.scheduler.scheduled-time>"');
-    for (const v of ["2027-01-31T23:58:00", "2027-01-31", "yesterday"]) {
+    await expect(runTask(backupTask, { ...env, BACKUP_PREFIX: "bad/", SCHEDULED_TIME: "2027-01-31" })).rejects.toThrow(
+      'invalid setting SCHEDULED_TIME: "2027-01-31" is a date without a time of day and offset; give both, like 2027-01-31T00:00:00-05:00 or 2027-01-31T00:00:00Z, so the time read is the one you mean',
+    );
+    for (const v of ["2027-01-31T23:58:00", "yesterday"]) {
       await expect(runTask(backupTask, { ...env, BACKUP_PREFIX: "bad/", SCHEDULED_TIME: v })).rejects.toThrow(`invalid setting SCHEDULED_TIME: must be an ISO 8601 time with a zone like 2027-01-31T23:58:00Z, got "${v}"`);
     }
     for (const [k, v] of Object.entries({ ...env, BACKUP_PREFIX: "bad/" })) if (v !== undefined) vi.stubEnv(k, v);

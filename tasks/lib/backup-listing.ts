@@ -7,7 +7,7 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/
 import { mapLimit } from "./map-limit";
 import { listManifests, readManifest, type Manifest } from "./s3";
 import { normalisePrefix, TIERS } from "./tiers";
-import { newestVerification, type Verification } from "./verification";
+import { newestVerification, type Verification, type VerificationRecord } from "./verification";
 
 /** One backup as list-backups shows it; `verified` is explained at Verification. */
 export interface BackupEntry {
@@ -72,11 +72,92 @@ export interface SkippedBackup {
   why: string;
 }
 
+type Listed = BackupEntry & { record?: string };
+
+/** A verification record's body, or undefined when it cannot be read (a transient error, an expired object). */
+async function readRecord(s3: S3Client, bucket: string, recordKey: string): Promise<VerificationRecord | undefined> {
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: recordKey }));
+    return JSON.parse(await out.Body!.transformToString()) as VerificationRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The records read for one listing, by index: each read once. */
+type Reads = Map<number, { record?: VerificationRecord; why?: string }>;
+
+/**
+ * Why `all[i]` (a listing newest first) is not a good copy, or undefined when nothing speaks against
+ * it: its newest verification failed (the checks that failed, from its record), or it passed only
+ * against a baseline that is itself not a good copy. A record that names its baseline (`baselineKey`)
+ * was written by a verification that compared with the newest good copy before it: it stands. A record
+ * without it (written before the baseline was recorded) compared with the backup just before it when
+ * it has a shrink check, and stands or falls with that backup. A backup never verified is not judged
+ * here (undefined); an ok record that cannot be read is taken at the listing's word.
+ */
+async function distrust(s3: S3Client, bucket: string, all: Listed[], i: number, reads: Reads): Promise<string | undefined> {
+  const known = reads.get(i);
+  if (known) return known.why;
+  const e = all[i];
+  const record = e.record ? await readRecord(s3, bucket, e.record) : undefined;
+  let why: string | undefined;
+  if (e.verified === false) {
+    const failed = (record?.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+    why = `verify-backup failed${failed.length ? ` (${failed.join("; ")})` : ""}, record ${e.record}`;
+  } else if (e.verified === true) {
+    const shrink = record?.checks?.find((c) => c.name === "shrink");
+    const older = record && !("baselineKey" in record) && shrink && !/^first backup /.test(shrink.detail) && i + 1 < all.length ? i + 1 : undefined;
+    if (older !== undefined && (await distrust(s3, bucket, all, older, reads))) {
+      const base = all[older];
+      why = `verify-backup passed it only against ${base.key}, which ${base.verified === false ? "failed verification" : "is not a good copy either"}; record ${e.record}`;
+    }
+  }
+  reads.set(i, { record, why });
+  return why;
+}
+
+/**
+ * The newest good copy of a database older than `newerThan` (the key of the backup being verified):
+ * the baseline verify-backup compares sizes with. A good copy passed its newest verification and,
+ * when that verification compared sizes, against a good copy (distrust). `baseline` is undefined when
+ * none passed; `unverified` is then the newest older backup never verified (undefined when none), and
+ * `failed` the older backups passed over with why. Reads the manifests and the records of the chain.
+ */
+export async function shrinkBaseline(
+  s3: S3Client,
+  bucket: string,
+  prefix: string | undefined,
+  databaseId: string,
+  newerThan: string,
+): Promise<{ baseline?: BackupEntry; unverified?: BackupEntry; failed: SkippedBackup[] }> {
+  const all = await backupsWithRecords(s3, bucket, prefix, databaseId);
+  const reads: Reads = new Map();
+  const failed: SkippedBackup[] = [];
+  let unverified: BackupEntry | undefined;
+  const stamp = (k: string) => k.slice(k.lastIndexOf("/") + 1);
+  for (let i = 0; i < all.length; i++) {
+    if (stamp(all[i].key) >= stamp(newerThan)) continue;
+    const { record: _record, ...entry } = all[i];
+    if (all[i].verified === null) {
+      unverified ??= entry;
+      continue;
+    }
+    const why = await distrust(s3, bucket, all, i, reads);
+    if (!why) return { baseline: entry, failed };
+    failed.push({ key: entry.key, why });
+  }
+  return { unverified, failed };
+}
+
 /**
  * The backup a restore or a drill takes when none is named: the newest (with `before`, the newest
- * started before that time) whose newest verification did not fail. A backup verify-backup marked
- * failed (too small, shrunk past MAX_SHRINK_PERCENT: often the one that captured the incident) is
- * passed over and listed in `skipped` with the checks that failed; an unverified one (null) is taken.
+ * started before that time) that is a good copy or not verified yet. Passed over, and listed in
+ * `skipped` with why: a backup verify-backup marked failed (too small, shrunk past MAX_SHRINK_PERCENT
+ * against the last good copy: often the one that captured the incident, and every later one holding the
+ * same damage), one that passed only against such a backup (distrust), and one never verified taken
+ * between a failed backup and the baseline its shrink was measured against (the damage happened in
+ * that span, so it may hold it). Other backups never verified (the newest, not verified yet) are taken.
  * `chosen` is undefined when no backup qualifies; `entries` are all the backups, newest first.
  */
 export async function restorableBackup(
@@ -87,25 +168,28 @@ export async function restorableBackup(
   before?: Date,
 ): Promise<{ chosen?: BackupEntry; skipped: SkippedBackup[]; entries: BackupEntry[] }> {
   const all = await backupsWithRecords(s3, bucket, prefix, databaseId);
+  const entries = all.map(({ record: _record, ...entry }) => entry);
+  const reads: Reads = new Map();
   const skipped: SkippedBackup[] = [];
-  for (const e of all) {
+  const stamp = (k: string) => k.slice(k.lastIndexOf("/") + 1);
+  /** The failed shrink whose span reaches furthest back: its backup and its baseline. */
+  let span: { failed: string; baseline: string } | undefined;
+  for (let i = 0; i < all.length; i++) {
+    const e = entries[i];
     if (before && Date.parse(e.startedAt) >= before.getTime()) continue;
-    if (e.verified !== false) return { chosen: e, skipped, entries: all };
-    skipped.push({ key: e.key, why: await failedChecks(s3, bucket, e.record!) });
+    if (e.verified === null) {
+      if (!span || stamp(e.key) <= stamp(span.baseline)) return { chosen: e, skipped, entries };
+      skipped.push({ key: e.key, why: `never verified, and taken between ${span.baseline} and ${span.failed}, which shrank past MAX_SHRINK_PERCENT against it: it may hold the same damage` });
+      continue;
+    }
+    const why = await distrust(s3, bucket, all, i, reads);
+    if (!why) return { chosen: e, skipped, entries };
+    skipped.push({ key: e.key, why });
+    const record = reads.get(i)?.record;
+    const base = record?.baselineKey;
+    if (base && record.checks?.some((c) => c.name === "shrink" && !c.ok) && (!span || stamp(base) < stamp(span.baseline))) span = { failed: e.key, baseline: base };
   }
-  return { skipped, entries: all };
-}
-
-/** `verify-backup failed (shrink: ...)`, read from the record; its key alone when it cannot be read. */
-async function failedChecks(s3: S3Client, bucket: string, recordKey: string): Promise<string> {
-  try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: recordKey }));
-    const record = JSON.parse(await out.Body!.transformToString()) as { checks?: { name: string; ok: boolean; detail: string }[] };
-    const failed = (record.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
-    return `verify-backup failed${failed.length ? ` (${failed.join("; ")})` : ""}, record ${recordKey}`;
-  } catch {
-    return `verify-backup failed, record ${recordKey}`;
-  }
+  return { skipped, entries };
 }
 
 /**

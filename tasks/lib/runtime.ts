@@ -8,7 +8,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { z } from "zod";
 import { runsOnDemand } from "../catalogue";
-import { parseIsoTime } from "./iso-time";
+import { dateAlone, parseIsoTime } from "./iso-time";
 import { isSampleRun, publishedMetric, publishedRunMetrics, RUN_METRICS, scheduleIntervalSeconds } from "./metrics";
 
 export { MetricUnit };
@@ -145,6 +145,8 @@ export type ScheduledTimeSource = "SCHEDULED_TIME" | "--scheduled-time";
 export function scheduledTime(env: Record<string, string | undefined>, given: ScheduledTimeSource = "SCHEDULED_TIME"): Date | undefined {
   const v = env.SCHEDULED_TIME;
   if (v === undefined || v === "") return undefined;
+  const alone = dateAlone(v.trim());
+  if (alone) throw new Error(`${given}: ${alone}`);
   if (!ISO_TIME.test(v.trim())) throw new Error(`${given}: must be an ISO 8601 time with a zone like 2027-01-31T23:58:00Z, got "${v}"`);
   const t = parseIsoTime(v.trim());
   if ("problem" in t) throw new Error(`${given}: ${t.problem}`);

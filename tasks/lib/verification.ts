@@ -18,6 +18,21 @@ export type Verification = boolean | null;
 
 export const VERIFIED_FOLDER = "verified/";
 
+/**
+ * A verification record's body. `baselineKey`: the backup the size was compared with (the newest good
+ * copy before it, lib/backup-listing.ts shrinkBaseline), null when none was (no MAX_SHRINK_PERCENT, or
+ * no earlier backup); records written before it was recorded lack it. `shrinkAccepted`: the shrink was
+ * accepted by ACCEPT_SHRINK naming this backup.
+ */
+export interface VerificationRecord {
+  key: string;
+  ok: boolean;
+  verifiedAt: string;
+  checks: { name: string; ok: boolean; detail: string }[];
+  baselineKey?: string | null;
+  shrinkAccepted?: boolean;
+}
+
 /** `daily/app/20251010T020000123Z.dump` -> { folder: `daily/app/`, stamp: `20251010T020000123Z` }. */
 function split(dumpKey: string): { folder: string; stamp: string } {
   const slash = dumpKey.lastIndexOf("/") + 1;
