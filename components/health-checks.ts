@@ -35,7 +35,7 @@ import { lambdaTaskWatchedJob, type WatchedJobSpec } from "./overdue-watch";
 import { physicalName, withoutPrefix } from "./naming";
 import type { Schedule } from "../regime/schedule";
 import type { EndpointConfig } from "../regime/schema";
-import { checksHaveGaps, checkStepSeconds, checksSparserThanPeriod, downAlarmPeriodSeconds, downAlarmWindow, downTimeToPageMinutes } from "../regime/endpoints";
+import { checksHaveGaps, checksInWindow, checksSparserThanPeriod, checksStop, downAlarmPeriodSeconds, downAlarmWindow, longestFailingSpanSeconds } from "../regime/endpoints";
 import { lowerSeverity, mostUrgent } from "../regime/severity";
 import { METRICS_NAMESPACE_DEFAULT } from "../tasks/lib/runtime";
 import { TASK_CATALOGUE } from "../tasks/catalogue";
@@ -138,8 +138,8 @@ export function burnWindowSeconds(nominalSeconds: number, checkPeriodSeconds: nu
 
 /**
  * What one burn alarm pair (BURN_ALERTS) of an endpoint really pages on, window by window: its length
- * (burnWindowSeconds of the check period, seconds), the checks it holds (one per check step, at least
- * 1) and the failed checks among them that take its availability below burnThreshold, the smallest f
+ * (burnWindowSeconds of the check period, seconds), the most checks it holds (`checksIn(window)`:
+ * regime/endpoints.ts checksInWindow, at least 1; the most give the most failures to page) and the failed checks among them that take its availability below burnThreshold, the smallest f
  * with 100 x (checks - f) / checks < threshold; Infinity when no number of failures does (a threshold
  * of 0 or less). 99.99 % at 14.4x: threshold 99.856 %; 60 one-minute checks an hour allow
  * 60 x 0.144 % = 0.09 failed checks, so 1 failure pages; 99.5 % allows 60 x 7.2 % = 4.32, so 5 do.
@@ -149,12 +149,12 @@ export function burnAlarmFailures(
   targetPercent: number,
   burn: (typeof BURN_ALERTS)[number],
   checkPeriodSeconds: number,
-  checkStepSeconds: number,
+  checksIn: (windowSeconds: number) => number,
 ): { windowSeconds: number; checks: number; failures: number }[] {
   const threshold = burnThreshold(targetPercent, burn.burnRate);
   const windows = [...new Set([burn.longSeconds, burn.shortSeconds].map((w) => burnWindowSeconds(w, checkPeriodSeconds)))];
   return windows.map((windowSeconds) => {
-    const checks = Math.max(1, Math.floor(windowSeconds / checkStepSeconds));
+    const checks = Math.max(1, checksIn(windowSeconds));
     // Failures allowed without going below the threshold, rounded so 99.9's binary fraction does not tip it.
     const allowed = Math.floor(Number(((checks * (100 - threshold)) / 100).toFixed(9)));
     const failures = threshold <= 0 || allowed + 1 > checks ? Infinity : allowed + 1;
@@ -284,10 +284,19 @@ export class HealthChecks extends pulumi.ComponentResource {
     const gapped = checksHaveGaps(args.schedule);
     const sparse = checksSparserThanPeriod(args.schedule);
     const missing = gapped ? "ignore" : "breaching";
+    const stops = checksStop(args.schedule);
+    // Checks unevenly spaced while they run (cron(0,5 * * * ? *)): the runbook names their times.
+    const longestRunning = sparse ? 0 : longestFailingSpanSeconds(args.schedule, 1);
+    const unevenSpacing = !sparse && longestRunning > period ? `checks ${period / 60} to ${longestRunning / 60} min apart` : undefined;
     const alarms = args.endpoints.flatMap((e) => {
       const w = downAlarmWindow(e.failuresBeforeAlarm, args.schedule);
       const failures = w.failures;
-      const [pageFrom, pageBy] = sparse ? [(failures - 1) * (args.schedule.intervalSeconds / 60), Math.round(w.spanSeconds / 60)] : downTimeToPageMinutes(failures, period);
+      // Minutes into an outage: from the failing checks' own span (the fault just before the first) to
+      // the worst span (the fault just after a healthy check, the longest gaps while checks run).
+      const [pageFrom, pageBy] = sparse
+        ? [(failures - 1) * (args.schedule.intervalSeconds / 60), Math.round(w.spanSeconds / 60)]
+        : [failures * (period / 60), Math.round(w.spanSeconds / 60)];
+      const spacing = sparse ? `checks up to ${Math.round(args.schedule.intervalSeconds / 3600)} h apart` : unevenSpacing ?? `one check every ${period / 60} min`;
       const dims = { service: args.regime, Task: "health-check", Endpoint: e.name };
       const list = [
         createAlarm(
@@ -296,7 +305,7 @@ export class HealthChecks extends pulumi.ComponentResource {
             resource: `endpoint-${e.name}`,
             metric: "down",
             severity: e.severity,
-            runbook: `${e.url} was unavailable ${failures} checks in a row (${sparse ? `checks up to ${Math.round(args.schedule.intervalSeconds / 3600)} h apart` : `one check every ${period / 60} min`}: pages ${pageFrom}-${pageBy} min into an outage${gapped ? ` while checks run, ${args.schedule.expression}; outside them the alarm keeps its state` : ""}): unreachable, untrusted certificate, timed out, or a wrong answer (status after redirects, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
+            runbook: `${e.url} was unavailable ${failures} checks in a row (${spacing}: pages ${pageFrom}-${pageBy} min into an outage${stops ? ` while checks run, ${args.schedule.expression}; outside them the alarm keeps its state` : ""}): unreachable, untrusted certificate, timed out, or a wrong answer (status after redirects, body, JSON field); slowness and certificate age have their own alarms. The health-check log's "endpoint unhealthy" lines give the reason. Check the service logs and container status (docker ps, docker logs), restart it if needed, roll back if a deploy caused it.`,
             treatMissingData: missing,
             paused: args.paused,
             args: {
@@ -400,7 +409,7 @@ export class HealthChecks extends pulumi.ComponentResource {
       const threshold = burnThreshold(target, b.burnRate);
       // Sparse checks can stretch both windows to the same length: then one window alarm is enough.
       const name = alarmName(args.regime, { resource: `endpoint-${e.name}`, metric: `budget-${b.name}`, severity });
-      const pair = burnAlarmFailures(target, b, checkPeriod, checkStepSeconds(args.schedule));
+      const pair = burnAlarmFailures(target, b, checkPeriod, (w) => checksInWindow(args.schedule, w));
       const windows = pair.map((w) => w.windowSeconds);
       const spent = Math.round(budgetSpent(b.burnRate, windows[0]) * 1000) / 10;
       const children = windows.map((w) => {

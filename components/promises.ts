@@ -32,7 +32,7 @@ import { REMINDER_UNDELIVERED_SEVERITY, reminderMissedRunWindow, reminderSpec, r
 import { OVERDUE_TOLERANCE_MARGIN_SECONDS, WATCHER_DELAY_SECONDS, WATCHER_MISSED_RUN_WINDOW, watcherSeverity, type WatchedJobSpec } from "./overdue-watch";
 import { jobMissedRunWindow, splitSettings, taskOwnSettings } from "./scheduled-task";
 import { backupKeys, TIERS } from "../tasks/lib/tiers";
-import { checksHaveGaps, checkStepSeconds, checksSparserThanPeriod, downAlarmPeriodSeconds, downAlarmWindow } from "../regime/endpoints";
+import { checkGaps, checksHaveGaps, checksInWindow, checkStepSeconds, checksSparserThanPeriod, checksStop, downAlarmPeriodSeconds, downAlarmWindow, longestFailingSpanSeconds, unevenChecksProblem } from "../regime/endpoints";
 import { backupRunFigure, databaseRunners, vaultAbortIncompleteUploadDays } from "../regime/runners";
 import { muteTime } from "../regime/maintenance-windows";
 import { logSetRetention } from "../regime/log-retention";
@@ -256,6 +256,10 @@ export function declaredFromRegime(r: Regime): Declared {
     const period = downAlarmPeriodSeconds(s);
     const step = checkStepSeconds(s);
     const gapped = checksHaveGaps(s);
+    // The figures count the real gaps while the checks run (the longest before the failing checks);
+    // where the schedule stops (working hours' nights, a clock change) they hold while checks run.
+    const stops = checksStop(s);
+    const uneven = unevenChecksProblem(s);
     for (const e of r.endpoints.checks) {
       const w = downAlarmWindow(e.failuresBeforeAlarm, s);
       const failures = w.failures;
@@ -269,15 +273,17 @@ export function declaredFromRegime(r: Regime): Declared {
         key: `endpoints.checks[${e.name}].failuresBeforeAlarm`,
         name: alarmName(r.name, { resource: `endpoint-${e.name}`, metric: "down", severity: e.severity }),
         window: { period, evaluationPeriods: w.evaluationPeriods, datapointsToAlarm: w.datapointsToAlarm },
-        checkIntervalSeconds: step,
-        ...(checksSparserThanPeriod(s) ? { spanSeconds: w.spanSeconds } : {}),
+        checkIntervalSeconds: checksSparserThanPeriod(s) ? step : checkGaps(s).runningSeconds,
+        spanSeconds: w.spanSeconds,
+        ...(uneven ? { unevenChecks: { key: "endpoints.schedule", schedule: s.text, ...uneven } } : {}),
         severity: e.severity,
         components: [`${r.name}-health`],
         // components/health-checks.ts: paused checks turn the down alarms' actions off.
         pausedWith: "endpoints.schedule",
-        ...(gapped ? { whileActive: `while checks run (checks run ${s.text}, ${s.timezone}; between them the alarm keeps its state)` } : {}),
-        // The down alarm's figure, stated whole: the fault is seen at the next check (up to one check
-        // interval), the failing checks fill `failures` periods, and CloudWatch evaluates the alarm
+        ...(stops ? { whileActive: `while checks run (checks run ${s.text}, ${s.timezone}; while they stop, the hours and days the schedule leaves out or a clock change, the alarm keeps its state)` } : {}),
+        // The down alarm's figure, stated whole: the fault is seen at the next check (up to the longest
+        // gap while checks run), the failing checks follow at their real gaps and the last fills its
+        // period (downAlarmWindow's spanSeconds), and CloudWatch evaluates the alarm
         // once a minute (ALARM_EVALUATION_SECONDS). Fewer datapoints would page sooner but on fewer
         // failed checks than failuresBeforeAlarm says; the promise states the real time instead.
         seenAfterRun: {
@@ -290,7 +296,7 @@ export function declaredFromRegime(r: Regime): Declared {
               : `raise failuresBeforeAlarm to ${Math.floor(run / period) + 1}, or check less often`,
         },
         promisedSeconds: toPage,
-        promiseText: `${e.severity} page when ${e.name} is down for ${failures} checks (${Math.round((failures * (checksSparserThanPeriod(s) ? s.intervalSeconds : step)) / 60)} min), within ${formatDuration(toPage)} of the fault`,
+        promiseText: `${e.severity} page when ${e.name} is down for ${failures} checks (${Math.round((checksSparserThanPeriod(s) ? failures * s.intervalSeconds : longestFailingSpanSeconds(s, failures)) / 60)} min), within ${formatDuration(toPage)} of the fault`,
         setting: `failuresBeforeAlarm ${failures}`,
         remedy: "check more often or lower failuresBeforeAlarm",
       });
@@ -302,8 +308,9 @@ export function declaredFromRegime(r: Regime): Declared {
           endpoint: e.name,
           targetPercent: target,
           budgetMinutes: errorBudgetMinutes(target),
-          checkStepSeconds: step,
-          pairs: BURN_ALERTS.map((b) => ({ name: b.name, burnRate: b.burnRate, severity: b.name === "fast" ? e.uptimeSeverity : lowerSeverity(e.uptimeSeverity), windows: burnAlarmFailures(target, b, period, step) })),
+          // What one check stands for: its step, or on checks unevenly spaced the day's time per check (cron(0,5): 30 min, not 5).
+          checkStepSeconds: uneven ? Math.round(86400 / checksInWindow(s, 86400)) : step,
+          pairs: BURN_ALERTS.map((b) => ({ name: b.name, burnRate: b.burnRate, severity: b.name === "fast" ? e.uptimeSeverity : lowerSeverity(e.uptimeSeverity), windows: burnAlarmFailures(target, b, period, (w) => checksInWindow(s, w)) })),
           ...(r.endpoints.paused ? { paused: true } : {}),
         });
       }

@@ -104,7 +104,9 @@ export const endpointSchema = z
 export const endpointsSchema = z
   .object({
     paused,
-    schedule: schedule.default("every 1 minute").describe("how often every endpoint is checked; failuresBeforeAlarm counts these runs"),
+    schedule: schedule
+      .default("every 1 minute")
+      .describe("how often every endpoint is checked; failuresBeforeAlarm counts these runs; checks unevenly spaced while they run (cron(0,5 * * * ? *)) are refused: use a rate or a step that divides the hour or day"),
     checks: z.array(endpointSchema).min(1, "must list at least one endpoint").superRefine(uniqueBy("name", "endpoint"), ALWAYS).describe("the endpoints checked, each with its own down, slow and certificate alarms"),
   })
   .strict();
@@ -141,18 +143,134 @@ const STEP_SAMPLE_START = Date.UTC(2027, 0, 4);
 /** Five weeks of wall-clock times: every weekday several times, a monthly day at least once. */
 const STEP_SAMPLE_DAYS = 35;
 
+const wallsCache = new Map<string, number[]>();
+
+/** The wall-clock times of a cron's checks over five weeks from STEP_SAMPLE_START, in ms (cronWallTimes); read many times per plan, computed once. */
+function sampleWalls(expression: string): number[] {
+  let walls = wallsCache.get(expression);
+  if (!walls) {
+    walls = cronWallTimes(expression, STEP_SAMPLE_START, STEP_SAMPLE_START + STEP_SAMPLE_DAYS * 86_400_000);
+    wallsCache.set(expression, walls);
+  }
+  return walls;
+}
+
+const longest = (xs: number[]) => xs.reduce((a, b) => Math.max(a, b), -Infinity);
+
 /**
  * Seconds between two checks while the checks run: a rate's interval; for a cron, the shortest time
  * between two consecutive wall-clock times it names over five weeks (`cron(*\/5 8-18 ? * MON-FRI *)`:
  * 300, although its longest gap, the weekend, is 3725 minutes). A cron naming fewer than two times
- * in five weeks gives its longest interval (`intervalSeconds`).
+ * in five weeks gives its longest interval (`intervalSeconds`). It sizes the down alarm's period;
+ * a time to the page counts the real gaps (checkGaps).
  */
 export function checkStepSeconds(s: Pick<Schedule, "expression" | "intervalSeconds">): number {
   if (!/^cron\(/i.test(s.expression)) return s.intervalSeconds;
-  const walls = cronWallTimes(s.expression, STEP_SAMPLE_START, STEP_SAMPLE_START + STEP_SAMPLE_DAYS * 86_400_000);
+  const walls = sampleWalls(s.expression);
   let step = Infinity;
   for (let i = 1; i < walls.length; i++) step = Math.min(step, (walls[i] - walls[i - 1]) / 1000);
   return Number.isFinite(step) ? Math.min(step, s.intervalSeconds) : s.intervalSeconds;
+}
+
+/**
+ * The cron a schedule runs while its checks run, with its stops taken out: an hours range opened to
+ * the whole day (`8-18` to `*`, `8-18/2` to `*\/2`) and its day-of-month, month and day-of-week fields
+ * to every day. `cron(*\/5 8-18 ? * MON-FRI *)` runs as `cron(*\/5 * * * ? *)` while it runs; a list of
+ * hours (`9,17`) or a step over the day (`0/5`) has no stop: its gaps are its spacing.
+ */
+function runningCron(expression: string): string {
+  const fields = /^cron\((.*)\)$/i.exec(expression.trim())![1].trim().split(/\s+/);
+  const [mi, ho, dm, , dw, yr] = fields;
+  const hours = ho
+    .split(",")
+    .map((part) => {
+      const [range, step] = part.split("/");
+      return range.includes("-") ? `*${step === undefined ? "" : `/${step}`}` : part;
+    })
+    .join(",");
+  return `cron(${mi} ${hours} ${dm === "?" ? "?" : "*"} * ${dw === "?" ? "?" : "*"} ${yr})`;
+}
+
+/**
+ * The gaps between a schedule's checks as they run, in seconds (wall clock, five weeks from a Monday
+ * without a clock change): `gaps` in order, and `runningSeconds`, the longest gap while the checks run:
+ * a gap longer than it is a stop of the schedule (the night and weekend of working hours; the
+ * hours and days runningCron opens). A rate's gaps are its interval. `cron(0,5 * * * ? *)`: gaps
+ * 300 and 3300, running 3300 (no stop: an hourly pattern 5 and 55 minutes apart);
+ * `cron(*\/5 8-18 ? * MON-FRI *)`: running 300, stops of 13 h 5 min and the weekend.
+ */
+export function checkGaps(s: Pick<Schedule, "expression" | "intervalSeconds">): { gaps: number[]; runningSeconds: number } {
+  if (!/^cron\(/i.test(s.expression)) return { gaps: [s.intervalSeconds], runningSeconds: s.intervalSeconds };
+  const gapsOf = (walls: number[]) => walls.slice(1).map((w, i) => (w - walls[i]) / 1000);
+  const gaps = gapsOf(sampleWalls(s.expression));
+  if (gaps.length === 0) return { gaps: [s.intervalSeconds], runningSeconds: s.intervalSeconds };
+  const running = gapsOf(sampleWalls(runningCron(s.expression)));
+  const runningSeconds = Math.min(longest(gaps), running.length ? longest(running) : Infinity);
+  return { gaps, runningSeconds };
+}
+
+/**
+ * The longest time from a fault to the `failures`-th failing check while the checks run, in seconds:
+ * the fault comes just after a healthy check, so it is the longest sum of `failures` consecutive
+ * gaps (checkGaps), each stop counted as the longest running gap (a stop neither pages nor clears
+ * the alarm: the promise holds while checks run). Evenly spaced checks: failures x their interval;
+ * `cron(0,5 * * * ? *)` with 2 failures: 3600 (a fault at :05 is seen at :00 and :05 of the next hour).
+ */
+export function longestFailingSpanSeconds(s: Pick<Schedule, "expression" | "intervalSeconds">, failures: number): number {
+  const { gaps, runningSeconds } = checkGaps(s);
+  const counted = gaps.map((g) => Math.min(g, runningSeconds));
+  if (counted.length < failures) return failures * runningSeconds;
+  let sum = counted.slice(0, failures).reduce((a, b) => a + b, 0);
+  let most = sum;
+  for (let i = failures; i < counted.length; i++) {
+    sum += counted[i] - counted[i - failures];
+    most = Math.max(most, sum);
+  }
+  return most;
+}
+
+/**
+ * Whether the checks stop for part of the time, beyond their spacing: a gap longer than the longest
+ * gap while they run (checkGaps: working hours' nights and weekends), or a clock change in their zone
+ * (scheduleShiftSeconds). A down promise then holds while the checks run.
+ */
+export function checksStop(s: Pick<Schedule, "expression" | "intervalSeconds" | "timezone">): boolean {
+  const { gaps, runningSeconds } = checkGaps(s);
+  return longest(gaps) > runningSeconds || scheduleShiftSeconds(s) > 0;
+}
+
+/**
+ * Why the down alarm cannot keep its promise on these checks, or undefined: checks at most a day apart
+ * whose gaps while they run differ (`cron(0,5 * * * ? *)`: 5 and 55 minutes; `cron(0/7 * * * ? *)`: 7
+ * and 4). The alarm's period is the shortest gap, so the periods inside a longer gap hold no check:
+ * CloudWatch counts the last `failures` data points only within its evaluation range, a few periods
+ * longer than the alarm's window (CloudWatch user guide, "Configuring how CloudWatch alarms treat
+ * missing data"), so failing checks a long gap apart may not count together and the page may come
+ * later than the figure, while a failed check followed by empty periods may page alone. Stops of a
+ * schedule (working hours' nights and weekends, checkGaps) are not judged here: the alarm keeps its
+ * state over them. Checks further apart than a day have their own window (downAlarmWindow).
+ */
+export function unevenChecksProblem(s: Pick<Schedule, "expression" | "intervalSeconds">): { shortestSeconds: number; longestSeconds: number } | undefined {
+  if (checksSparserThanPeriod(s)) return undefined;
+  const shortestSeconds = checkStepSeconds(s);
+  const { runningSeconds } = checkGaps(s);
+  return runningSeconds > shortestSeconds ? { shortestSeconds, longestSeconds: runningSeconds } : undefined;
+}
+
+/**
+ * The most checks one window of `windowSeconds` holds while the checks run: a rate's
+ * floor(window / interval); a cron's most wall-clock times in any such stretch over five weeks
+ * (`cron(0,5 * * * ? *)`: 2 an hour, not the 12 its 5-minute step would give). At least 1.
+ */
+export function checksInWindow(s: Pick<Schedule, "expression" | "intervalSeconds">, windowSeconds: number): number {
+  if (!/^cron\(/i.test(s.expression)) return Math.max(1, Math.floor(windowSeconds / s.intervalSeconds));
+  const walls = sampleWalls(s.expression);
+  let most = 1;
+  for (let i = 0, j = 0; i < walls.length; i++) {
+    while (j < walls.length && walls[j] - walls[i] < windowSeconds * 1000) j++;
+    most = Math.max(most, j - i);
+  }
+  return most;
 }
 
 /**
@@ -191,8 +309,10 @@ export function downAlarmPeriodSeconds(s: Pick<Schedule, "expression" | "interva
  * The down alarm of an endpoint: failed checks in a row before it pages (`failures`), its period,
  * evaluation periods and datapoints to alarm, and `spanSeconds`, the worst time from the fault to the
  * datapoint that completes its condition (CloudWatch's minute of evaluation not included).
- * - Checks at most a period apart: one period per check, `failures` of them, all required
- *   (failuresBeforeDown); span: one check interval until the first failing check + the periods.
+ * - Checks at most a day apart: one period per check (the shortest gap), `failures` of them, all
+ *   required (failuresBeforeDown); span: the longest `failures` consecutive gaps while the checks run
+ *   (longestFailingSpanSeconds: the fault just after a healthy check, then the failing checks) + the
+ *   period holding the last failing check. Evenly spaced: one interval + `failures` periods.
  * - Checks further apart (checksSparserThanPeriod: every 3 days, weekly): one-day periods, as many as
  *   hold `failures` checks at their longest interval apart ((failures - 1) x interval, one more period
  *   for where the first falls in its day), `failures` of them required (missing data is ignored, so
@@ -208,7 +328,7 @@ export function downAlarmWindow(
   const period = downAlarmPeriodSeconds(s);
   if (!checksSparserThanPeriod(s)) {
     const failures = failuresBeforeDown(explicit, period);
-    return { failures, period, evaluationPeriods: failures, datapointsToAlarm: failures, spanSeconds: checkStepSeconds(s) + failures * period };
+    return { failures, period, evaluationPeriods: failures, datapointsToAlarm: failures, spanSeconds: longestFailingSpanSeconds(s, failures) + period };
   }
   const periodsFor = (f: number) => Math.ceil(((f - 1) * s.intervalSeconds) / period) + 1;
   const failures = explicit ?? (periodsFor(2) * period <= 604_800 ? 2 : 1);

@@ -194,6 +194,12 @@ export interface DeclaredAlarm {
    * it or count more checks).
    */
   seenAfterRun?: { seconds: number; missingBreaches: boolean; cause: string; remedy: string };
+  /**
+   * The checks feeding the alarm are unevenly spaced while they run (regime/endpoints.ts
+   * unevenChecksProblem): the alarm's periods are the shortest gap, the periods inside a longer one
+   * hold no check. A broken promise of `key` (the schedule), once for all the alarms that carry it.
+   */
+  unevenChecks?: { key: string; schedule: string; shortestSeconds: number; longestSeconds: number };
   /** The promised time to the page, in seconds, and its wording; unset: the figure is reported only. */
   promisedSeconds?: number;
   promiseText?: string;
@@ -359,7 +365,7 @@ export interface DeclaredUptime {
   targetPercent: number;
   /** Minutes of downtime the target allows in its 30 days (99.99 %: 4.32). */
   budgetMinutes: number;
-  /** Seconds between two checks while they run (regime/endpoints.ts checkStepSeconds). */
+  /** Seconds one check stands for while they run: their step (regime/endpoints.ts checkStepSeconds); checks unevenly spaced, a day over the most checks a day holds. */
   checkStepSeconds: number;
   pairs: { name: string; burnRate: number; severity: string; windows: { windowSeconds: number; checks: number; failures: number }[] }[];
   /** The checks are paused: the burn alarms' actions are off. */
@@ -1032,7 +1038,22 @@ export function evaluatePromises(d: Declared, from: Date, accepted: Acceptance[]
   }
 
   // --- alarms: within CloudWatch's limits, and their time to the page
+  const unevenKeys = new Set<string>();
   for (const a of d.alarms) {
+    const u = a.unevenChecks;
+    if (u && !unevenKeys.has(u.key)) {
+      unevenKeys.add(u.key);
+      push({
+        key: u.key,
+        promise: `the endpoint down alarms count the checks ${u.schedule} runs`,
+        figure: `checks ${hours(u.shortestSeconds)} to ${hours(u.longestSeconds)} apart while they run, alarm periods of ${hours(a.window.period)}`,
+        status: "broken",
+        kind: "config",
+        cause: `${u.schedule} runs the checks unevenly, ${hours(u.shortestSeconds)} and up to ${hours(u.longestSeconds)} apart`,
+        effect: `the down alarms' periods are the shortest gap (${hours(a.window.period)}), so the periods inside a longer gap hold no check, and CloudWatch counts an alarm's last data points only within an evaluation range a few periods longer than its window: failing checks ${hours(u.longestSeconds)} apart may not count together (a page later than promised) and one failed check followed by empty periods may page alone`,
+        remedy: `space the checks evenly while they run (rate(5 minutes), or a step that divides the hour or day: cron(0/5 * * * ? *)), or accept the risk in acceptedRisks (key ${u.key})`,
+      });
+    }
     const problem = alarmWindowProblem(a.window);
     if (problem) {
       push({

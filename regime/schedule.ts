@@ -524,6 +524,16 @@ function cronIntervalSeconds(c: Cron, expr: string): number {
 const pad2 = (n: number) => String(n).padStart(2, "0");
 const ORDINALS = ["", "first", "second", "third", "fourth", "fifth"];
 
+/** "a", "a and b", "a, b and c". */
+function listWords(words: string[]): string {
+  return words.length > 1 ? `${words.slice(0, -1).join(", ")} and ${words[words.length - 1]}` : (words[0] ?? "");
+}
+
+/**
+ * The readable text of a cron expression, or the expression itself when no shape below fits. A
+ * minute or hour step that does not divide 60 or 24 names its real times ("at :00 and :45 every
+ * hour"), never "every N minutes": its runs are not N apart across the hour or day.
+ */
 function describeCron(c: Cron, expr: string): string {
   const [mi, ho, dm, mo, dw, yr] = c.raw;
   if (yr !== "*") return expr;
@@ -532,10 +542,18 @@ function describeCron(c: Cron, expr: string): string {
   // Sub-daily shapes.
   if (dm === "*" && mo === "*" && dw === "?" || dm === "?" && mo === "*" && dw === "*") {
     if (single(mi) && ho === "*") return mi === "0" ? "hourly" : `every hour at :${pad2(Number(mi))}`;
+    // A step says "every N" only when it divides its field's range: 0/45 runs at :00 and :45 (45 and
+    // 15 minutes apart), 0/7 at :00 .. :56 (a 4-minute gap each hour), hours 0/5 at 00:00 .. 20:00.
     const step = /^(?:0|\*)\/(\d+)$/.exec(mi);
-    if (step && ho === "*") return `every ${step[1]} minutes`;
+    if (step && ho === "*") return 60 % Number(step[1]) === 0 ? `every ${step[1]} minutes` : `at ${listWords(c.minutes.map((m) => `:${pad2(m)}`))} every hour`;
     if (mi === "*" && ho === "*") return "every minute";
     if (at) return `daily ${at}`;
+    const hourStep = /^(?:0|\*)\/(\d+)$/.exec(ho);
+    if (hourStep && single(mi)) {
+      const n = Number(hourStep[1]);
+      if (24 % n === 0) return `every ${n} hours${mi === "0" ? "" : ` at :${pad2(Number(mi))}`}`;
+      return `daily at ${listWords(c.hours.map((h) => `${pad2(h)}:${pad2(Number(mi))}`))}`;
+    }
     return expr;
   }
   if (!at) return expr;

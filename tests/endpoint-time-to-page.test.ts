@@ -36,6 +36,8 @@ beforeAll(async () => {
   // Every 5 minutes as a cron in New York: the repeated fall-back hour runs once (65 minutes without a check).
   build("nycron", 300, "cron(0/5 * * * ? *)", [{ name: "api", url: "https://api.example.com/health" }], "America/New_York");
   build("nyrate", 300, "rate(5 minutes)", [{ name: "api", url: "https://api.example.com/health" }], "America/New_York");
+  // Checks at :00 and :05 of every hour: 5 and 55 minutes apart, no stop.
+  build("uneven", 3300, "cron(0,5 * * * ? *)", [{ name: "api", url: "https://api.example.com/health", uptimeTargetPercent: 99.5 }]);
   await settle();
 });
 
@@ -128,6 +130,19 @@ describe("checks on a schedule with gaps (working hours)", () => {
     expect([checkStepSeconds(s("cron(* * * * ? *)")), checksHaveGaps(s("cron(* * * * ? *)"))]).toEqual([60, true]);
     expect([checkStepSeconds(s("hourly")), checksHaveGaps(s("hourly")), checksHaveGaps(parseSchedule("hourly", "UTC"))]).toEqual([3600, s("hourly").expression.startsWith("cron("), false]);
     expect([checkStepSeconds(s("daily at 09:00")), downAlarmPeriodSeconds(s("daily at 09:00"))]).toEqual([86400, 86400]);
+  });
+});
+
+describe("checks unevenly spaced (cron(0,5 * * * ? *))", () => {
+  it("the down alarm's runbook counts the 55-minute gap: pages 10-65 min into an outage, not 10-15", () => {
+    const a = alarm("uneven-endpoint-api-down-P0");
+    expect([a.period, a.evaluationPeriods, a.treatMissingData]).toEqual([300, 2, "ignore"]);
+    expect(a.alarmDescription).toContain("2 checks in a row (checks 5 to 55 min apart: pages 10-65 min into an outage): ");
+  });
+
+  it("the burn alarms say the checks an hour really holds: 2, not the 12 a 5-minute step would give", () => {
+    const composite = resources.find((r) => r.type === "aws:cloudwatch/compositeAlarm:CompositeAlarm" && r.inputs.alarmName === "uneven-endpoint-api-budget-slow-P3")!;
+    expect(composite.inputs.alarmDescription).toContain("It pages on 1 failed of 12 checks in 6h and 1 failed of 2 checks in 30m.");
   });
 });
 

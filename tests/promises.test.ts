@@ -448,7 +448,7 @@ describe("endpoint checks on a schedule with gaps", () => {
     const p = down("cron(*/5 8-18 ? * MON-FRI *)");
     expect([p.promise, p.figure, p.value, p.status]).toEqual([
       "P0 page when api is down for 2 checks (10 min), within 16.7 min of the fault",
-      "paged at most 16.7 min after the fault while checks run (checks run cron(*/5 8-18 ? * MON-FRI *), America/New_York; between them the alarm keeps its state)",
+      "paged at most 16.7 min after the fault while checks run (checks run cron(*/5 8-18 ? * MON-FRI *), America/New_York; while they stop, the hours and days the schedule leaves out or a clock change, the alarm keeps its state)",
       1000,
       "held",
     ]);
@@ -457,6 +457,45 @@ describe("endpoint checks on a schedule with gaps", () => {
   it("every minute: 5 checks within 7.7 min (a check seen when its run ends, up to 40 s after its scheduled time)", () => {
     const p = down("every 1 minute");
     expect([p.promise, p.figure, p.value]).toEqual(["P0 page when api is down for 5 checks (5 min), within 7.7 min of the fault", "paged at most 7.7 min after the fault", 460]);
+  });
+});
+
+describe("endpoint checks unevenly spaced while they run: the time to the page counts the longest gap, and the schedule is refused", () => {
+  const checks = [{ name: "api", url: "https://a.example.com/health" }];
+  const report = (schedule: string, acceptedRisks?: unknown) => checkPromises(regime({ endpoints: { schedule, checks }, acceptedRisks }), FROM);
+  const down = (schedule: string) => report(schedule, [{ key: "endpoints.schedule", reason: "checks on the hour" }]).promises.find((p) => p.key === "endpoints.checks[api].failuresBeforeAlarm")!;
+  const line = (schedule: string, short: string, long: string) =>
+    `endpoints.schedule: ${schedule} runs the checks unevenly, ${short} and up to ${long} apart: the down alarms' periods are the shortest gap (${short}), so the periods inside a longer gap hold no check, and CloudWatch counts an alarm's last data points only within an evaluation range a few periods longer than its window: failing checks ${long} apart may not count together (a page later than promised) and one failed check followed by empty periods may page alone; space the checks evenly while they run (rate(5 minutes), or a step that divides the hour or day: cron(0/5 * * * ? *)), or accept the risk in acceptedRisks (key endpoints.schedule)`;
+
+  it("cron(0,5): a fault at :06 is seen at :00 and :05 of the next hour: within 66.7 min, not 16.7; refused, one line naming endpoints.schedule", () => {
+    expect(report("cron(0,5 * * * ? *)").refusals).toEqual([line("cron(0,5 * * * ? *)", "5 min", "55 min")]);
+    const p = down("cron(0,5 * * * ? *)");
+    // 55 + 5 min to the second failing check, its 5-minute period, a minute of evaluation, 40 s of run.
+    expect([p.promise, p.figure, p.value, p.status]).toEqual(["P0 page when api is down for 2 checks (60 min), within 66.7 min of the fault", "paged at most 66.7 min after the fault", 4000, "held"]);
+    expect(report("cron(0,5 * * * ? *)", [{ key: "endpoints.schedule", reason: "checks on the hour" }]).refusals).toEqual([]);
+    // Evenly spaced checks keep their figure and are not refused: every 5 minutes, every hour.
+    const even = (schedule: string) => report(schedule).promises.find((x) => x.key === "endpoints.checks[api].failuresBeforeAlarm")!;
+    expect([even("rate(5 minutes)").promise, even("rate(5 minutes)").value, even("hourly").value]).toEqual(["P0 page when api is down for 2 checks (10 min), within 16.7 min of the fault", 1000, 3 * 3600 + 100]);
+    expect([...report("rate(5 minutes)").refusals, ...report("cron(0/5 * * * ? *)").refusals]).toEqual([]);
+  });
+
+  it("cron(0,45) and cron(0/45): checks 45 and 15 min apart in 15-minute periods: within 76.7 min, not 46.7", () => {
+    for (const schedule of ["cron(0,45 * * * ? *)", "cron(0/45 * * * ? *)"]) {
+      expect(report(schedule).refusals).toEqual([line(schedule, "15 min", "45 min")]);
+      const p = down(schedule);
+      expect([p.promise, p.figure, p.value]).toEqual(["P0 page when api is down for 2 checks (60 min), within 76.7 min of the fault", "paged at most 76.7 min after the fault", 4600]);
+    }
+  });
+
+  it("the burn alarms count the checks a window really holds: 2 an hour on cron(0,5), not 12", () => {
+    const r = checkPromises(regime({ endpoints: { schedule: "cron(0,5 * * * ? *)", checks: [{ ...checks[0], uptimeTargetPercent: 99.5 }] }, acceptedRisks: [{ key: "endpoints.schedule", reason: "checks on the hour" }] }), FROM);
+    expect(r.promises.filter((p) => p.key === "endpoints.checks[api].uptimeTargetPercent").map((p) => p.figure)).toEqual([
+      "paged on a single failed check (1 failed of 2 checks in 60 min and 1 failed of 1 check in 5 min)",
+      "paged on a single failed check (1 failed of 12 checks in 6 h and 1 failed of 2 checks in 30 min)",
+    ]);
+    // 48 checks a day: one failed check spends 30 min of the budget, more than 99.95 % leaves (21.6 min).
+    const strict = checkPromises(regime({ endpoints: { schedule: "cron(0,5 * * * ? *)", checks: [{ ...checks[0], uptimeTargetPercent: 99.95 }] }, acceptedRisks: [{ key: "endpoints.schedule", reason: "checks on the hour" }] }), FROM);
+    expect(strict.promises.filter((p) => p.status === "broken").map((p) => [p.key, p.figure])).toEqual([["endpoints.checks[api].uptimeTargetPercent", "21.6 min of downtime in 30 days < one check interval (30 min)"]]);
   });
 });
 

@@ -93,6 +93,17 @@ describe("raw EventBridge expressions", () => {
     expect(s.intervalSeconds).toBe(intervalSeconds);
   });
 
+  it("describes a step by its real times when it does not divide the hour or the day: the plan, reminders and runbooks show when it runs", () => {
+    const described = (text: string) => parseSchedule(text, "UTC").description;
+    // 0/45 runs at :00 and :45 (45 and 15 minutes apart), 0/7 leaves 4 minutes from :56 to :00.
+    expect(described("cron(0/45 * * * ? *)")).toBe("at :00 and :45 every hour");
+    expect(described("cron(0/7 * * * ? *)")).toBe("at :00, :07, :14, :21, :28, :35, :42, :49 and :56 every hour");
+    expect(described("cron(0/15 * * * ? *)")).toBe("every 15 minutes");
+    // Hours 0/5: 00:00 to 20:00, then 4 hours to the next midnight.
+    expect(described("cron(0 0/5 * * ? *)")).toBe("daily at 00:00, 05:00, 10:00, 15:00 and 20:00");
+    expect(described("cron(30 */6 * * ? *)")).toBe("every 6 hours at :30");
+  });
+
   it("normalizes rate units to EventBridge's singular/plural rule", () => {
     expect(parseSchedule("rate(1 hours)", "UTC")).toEqual({ expression: "rate(1 hour)", timezone: "UTC", description: "every hour", intervalSeconds: 3600 });
     expect(parseSchedule("rate(5 minute)", "UTC").expression).toBe("rate(5 minutes)");
