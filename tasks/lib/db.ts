@@ -6,6 +6,9 @@
  *   in the standard RDS JSON shape: host, port, username, password, dbname) or `iamAuth: true` with
  *   host, port, user and database (an RDS IAM token is generated per connection). Credentials are
  *   never plain environment values in Lambda: a DATABASE_URL with a password is refused there.
+ *
+ * Every session sets DateStyle's output to ISO (connect): node-postgres parses date and timestamp
+ * values only in that style (under `ALTER DATABASE ... SET DateStyle = 'SQL, DMY'` it returns null).
  */
 import { Signer } from "@aws-sdk/rds-signer";
 import pg from "pg";
@@ -186,7 +189,23 @@ export class ConnectError extends TaskError {
   }
 }
 
-/** Opens a client; throws ConnectError (one line naming the target) when the server refuses or cannot be reached. */
+/**
+ * What every session runs first. DateStyle ISO: node-postgres parses date, timestamp and timestamptz
+ * values only in ISO output; under a database's or role's `SQL, DMY`, `German` or `Postgres` style it
+ * returns null (a purge cut-off of null, a never-vacuumed table dated 1970). A SET of the output
+ * format alone keeps the database's field order (DMY, MDY), by which the configured SQL (a purge
+ * rule's where, a drill check) reads a literal like '01/02/2024'; a startup option (-c DateStyle=ISO)
+ * would reset it to the server's. Not set: IntervalStyle, as no task reads an interval value (ages
+ * come back as extract(epoch ...) numbers); TimeZone, as timestamptz values come with their offset in
+ * ISO output and no task reads a timestamp without time zone as a value (a purge bound is text made in
+ * the rule's columnTimezone), so the database's zone stays the one its SQL means.
+ */
+export const SESSION_SETUP = "SET DateStyle = ISO";
+
+/**
+ * Opens a client and runs SESSION_SETUP; throws ConnectError (one line naming the target) when the
+ * server refuses or cannot be reached. Every pg session of the tasks is opened here.
+ */
 export async function connect(c: Connection, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
   const client = new pg.Client(clientConfig(c, extra));
   try {
@@ -194,6 +213,12 @@ export async function connect(c: Connection, extra: Partial<pg.ClientConfig> = {
   } catch (err) {
     const code = typeof (err as { code?: unknown })?.code === "string" ? (err as { code: string }).code : undefined;
     throw new ConnectError(`database ${c.id}: cannot connect to ${c.host}:${c.port}/${c.database}: ${err instanceof Error ? err.message : String(err)}`, code);
+  }
+  try {
+    await client.query(SESSION_SETUP);
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw new ConnectError(`database ${c.id}: ${SESSION_SETUP} on ${c.host}:${c.port}/${c.database} failed: ${err instanceof Error ? err.message : String(err)}`);
   }
   return client;
 }
