@@ -183,12 +183,13 @@ const WEEKDAY_NUMBER: Record<string, number> = { Sunday: 0, Monday: 1, Tuesday: 
 
 /**
  * Settings every task of a database gets: where it finds the database (DATABASES, a JSON list of one
- * target: never a password, only the secret's ARN or IAM auth). Only settings every database task
+ * target: never a password, only the secret's ARN, with the configured database name when set, or IAM
+ * auth). Only settings every database task
  * reads belong here (SharedSettingKey); the database's size goes to the backup alone (ESTIMATED_SIZE_GB).
  */
 export function databaseTaskCommonSettings(db: DatabaseConfig): { DATABASES: string } {
   const target = db.secretArn
-    ? { id: db.id, secretArn: db.secretArn }
+    ? { id: db.id, secretArn: db.secretArn, ...(db.database !== undefined ? { database: db.database } : {}) }
     : { id: db.id, iamAuth: true, host: db.iamAuth!.host, port: db.iamAuth!.port, user: db.iamAuth!.user, database: db.iamAuth!.database };
   return { DATABASES: JSON.stringify([target]) } satisfies { [K in SharedSettingKey<DbTaskName>]?: string };
 }

@@ -95,6 +95,17 @@ export function formatPlan(p: Plan): string {
     }
     out.push("");
   }
+  if (p.databases) {
+    out.push("Databases the tasks connect to");
+    for (const d of p.databases) {
+      out.push(
+        d.databaseName !== null
+          ? `  ${d.id}: ${d.databaseName} (${d.key})`
+          : `  ${d.id}: the secret's dbname, read by each run (${d.key} unset; a secret without dbname fails every run)`,
+      );
+    }
+    out.push("");
+  }
   if (p.promises) {
     out.push(...formatPromises(p.promises));
     out.push("");

@@ -91,12 +91,45 @@ export interface Plan {
   cost: CostEstimate;
   /** Each promise with its figure over the 12 months after `from` (regime/promises.ts); absent when not checked. */
   promises?: PlanPromises;
+  /** Where each database's tasks take the name of the database they connect to (databaseConnections); absent when the regime has no databases. */
+  databases?: PlanDatabase[];
   /** The lifecycle rules with days of each bucket, with the config key behind each prefix (plan/config-keys.ts lifecycleOf); absent in older plans. */
   lifecycle?: PlanLifecycle[];
   outputs: Record<string, unknown>;
 }
 
 export class PlanError extends Error {}
+
+/** One database of the plan: the PostgreSQL database its tasks connect to, as far as the offline plan knows it. */
+export interface PlanDatabase {
+  id: string;
+  /** The database name, or null: the secret's dbname, read by each run (the plan cannot read the secret). */
+  databaseName: string | null;
+  /** The config key the name comes from, or for null the one that would name it. */
+  key: string;
+}
+
+/**
+ * The database each configured database's tasks connect to, from the stack's `databases` config (the
+ * program has refused a malformed one): databases[].database or iamAuth.database, else (a secretArn
+ * database without `database`) null, the secret's dbname that each run reads and refuses when absent.
+ */
+export function databaseConnections(config: Record<string, string>): PlanDatabase[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(config[`${PROJECT}:databases`] ?? "[]");
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(raw)) return [];
+  return (raw as { id?: unknown; database?: unknown; iamAuth?: { database?: unknown } }[])
+    .filter((d) => d && typeof d.id === "string")
+    .map((d) => {
+      const id = d.id as string;
+      if (d.iamAuth && typeof d.iamAuth.database === "string") return { id, databaseName: d.iamAuth.database, key: `databases[${id}].iamAuth.database` };
+      return { id, databaseName: typeof d.database === "string" ? d.database : null, key: `databases[${id}].database` };
+    });
+}
 
 /** The stack's `logs` config as given (JSON), or undefined; the program has already refused a malformed one. */
 function logsConfig(config: Record<string, string>): Parameters<typeof lifecycleOf>[1] {
@@ -391,6 +424,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     ...(muteRules.length ? { muteRules } : {}),
     cost: estimateCost(recorded, components, opts.from, record, await bundledSettingsByFunction(recorded)),
     ...(report ? { promises: planPromises(report) } : {}),
+    ...(databaseConnections(config).length ? { databases: databaseConnections(config) } : {}),
     lifecycle: lifecycleOf(recorded, logsConfig(config)),
     outputs,
   };

@@ -288,6 +288,12 @@ const networkSchema = z.union([
     .describe("read subnets and security groups from another stack's outputs (StackReference)"),
 ]);
 
+/** A database name as PostgreSQL takes it in a connection: any text up to 63 bytes but control characters; no quoting. */
+const pgDatabaseName = z
+  .string()
+  .min(1, "must not be empty")
+  .refine((v) => Buffer.byteLength(v, "utf8") <= 63 && !/[\u0000-\u001f]/.test(v), "must be a PostgreSQL database name (at most 63 bytes, no control characters)");
+
 export const databaseSchema = z
   .object({
     id: id.describe("names the database's tasks, backups (<tier>/<id>/), metrics and alarms"),
@@ -295,16 +301,17 @@ export const databaseSchema = z
     majorVersion: z.number().int().min(12).max(18).default(16).describe("server major version: the task image ships pg_dump of this version"),
     sizeGb: z.number().gt(0).default(1).describe("approximate size; a backup is expected to stream it at 12 MB/s, so above 8.4375 GB (720 s) backups run on Fargate"),
     secretArn: secretsManagerArn.optional().describe("full ARN (with its 6-character suffix) of the Secrets Manager secret in the RDS JSON shape; the tasks may read only this secret"),
+    database: pgDatabaseName
+      .optional()
+      .describe(
+        "with secretArn: the database the tasks connect to (its name on the server), used over the secret's dbname when both are given (the run's log names the secret's); unset: the secret's dbname, and a secret without one (an RDS-managed master user secret) is refused on every run. With iamAuth: set iamAuth.database",
+      ),
     iamAuth: z
       .object({
         host: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, "must be a host name").describe("endpoint of the RDS instance"),
         port: z.number().int().min(1).max(65535).default(5432).describe("PostgreSQL port"),
         user: pgRoleName.describe("database user granted rds_iam (the rds-db:connect grant names it, so Latin-1 only: IAM takes U+0020-U+00FF in a policy)"),
-        database: z
-          .string()
-          .min(1, "must not be empty")
-          .refine((v) => Buffer.byteLength(v, "utf8") <= 63 && !/[\u0000-\u001f]/.test(v), "must be a PostgreSQL database name (at most 63 bytes, no control characters)")
-          .describe("database name to connect to"),
+        database: pgDatabaseName.describe("database name to connect to"),
         resourceId: z.string().regex(/^db-[A-Z0-9]{1,64}$/, "must be the DbiResourceId (db-...)").describe("the instance's DbiResourceId (db-...), which the rds-db:connect grant names"),
       })
       .strict()
@@ -331,6 +338,12 @@ export const databaseSchema = z
   .refine((d: { secretArn?: unknown; iamAuth?: unknown } | null) => d === null || typeof d !== "object" || [d.secretArn, d.iamAuth].filter(Boolean).length === 1, {
     message: "needs exactly one of secretArn or iamAuth",
     path: ["secretArn"],
+    ...ALWAYS,
+  })
+  // One place for the name: an IAM-authenticated database names it in iamAuth.database (its grant's user connects there).
+  .refine((d: { database?: unknown; iamAuth?: unknown } | null) => d === null || typeof d !== "object" || d.database === undefined || !d.iamAuth, {
+    message: "is for a secretArn database; with iamAuth the database is iamAuth.database",
+    path: ["database"],
     ...ALWAYS,
   });
 

@@ -19,7 +19,7 @@ import { createHash } from "node:crypto";
 import { PassThrough, Transform } from "node:stream";
 import { z } from "zod";
 import { databaseMetric, failIfAny, MetricUnit, storageSettings, withTargets, type DatabaseOutcome } from "./lib/backup-common";
-import { BACKUP_APPLICATION_NAME, libpqEnv, resolveConnection, type DatabaseTarget } from "./lib/db";
+import { BACKUP_APPLICATION_NAME, databaseFields, libpqEnv, resolveConnection, type DatabaseTarget } from "./lib/db";
 import { assertClientCanDump, clientVersion, compressionArgs, serverVersion, startTool, toolPath } from "./lib/pgtools";
 import { defineTask, envInt, envNumber, oneLine, TaskError, type TaskContext } from "./lib/runtime";
 import { s3Client, WRITE_ONCE, writeOnceRefusal, type Manifest } from "./lib/s3";
@@ -101,14 +101,14 @@ async function backupOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
   const [client, server] = await Promise.all([clientVersion(bin, s.env), serverVersion(conn)]);
   assertClientCanDump(client, server, target.id, bin);
   const comp = compressionArgs(s.COMPRESSION, client);
-  if (comp.note) ctx.log.warn(comp.note, { database: target.id });
+  if (comp.note) ctx.log.warn(comp.note, databaseFields(conn));
 
   const started = new Date();
   // The tier of the run's scheduled time, as the plan files each run of the schedule; the key's timestamp is the start.
   const tier = tierFor(ctx.scheduledAt ?? started, { weeklyDay: s.WEEKLY_DAY, monthlyDay: s.MONTHLY_DAY, timeZone: s.TIMEZONE });
   const scheduledAt = ctx.scheduledAt?.toISOString();
   const keys = backupKeys(s.BACKUP_PREFIX, tier, target.id, started);
-  ctx.log.info("dump started", { database: target.id, key: keys.dump, tier, ...(scheduledAt ? { scheduledAt } : {}), client: client.text, server: server.text, compression: comp.effective });
+  ctx.log.info("dump started", { ...databaseFields(conn), key: keys.dump, tier, ...(scheduledAt ? { scheduledAt } : {}), client: client.text, server: server.text, compression: comp.effective });
 
   const dump = startTool(bin, ["--format=custom", ...comp.args, "--no-password"], libpqEnv(conn, conn.database, BACKUP_APPLICATION_NAME));
   const onAbort = () => dump.child.kill("SIGTERM");
@@ -218,7 +218,7 @@ async function backupOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
     throw new TaskError(`manifest s3://${s.BACKUP_BUCKET}/${keys.manifest} not written: ${writeOnceMessage(err) ?? oneLine(err)}`);
   }
   return {
-    database: target.id,
+    ...databaseFields(conn),
     ok: true,
     key: keys.dump,
     manifestKey: keys.manifest,

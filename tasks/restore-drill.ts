@@ -18,7 +18,7 @@ import { LAMBDA_MAX_TIMEOUT_SECONDS } from "../regime/limits";
 import { drillMinutes } from "../regime/runners";
 import { databaseMetric, failIfAny, MetricUnit, storageSettings, withTargets, type DatabaseOutcome } from "./lib/backup-common";
 import { restorableBackup, type SkippedBackup } from "./lib/backup-listing";
-import { connect, resolveConnection, type Connection, type DatabaseTarget } from "./lib/db";
+import { connect, databaseFields, resolveConnection, type Connection, type DatabaseTarget } from "./lib/db";
 import { quoteIdent } from "./lib/pgmaint";
 import { drillRunner, writeDrillRecord } from "./lib/drill-record";
 import { restoreInto } from "./lib/restore-backup";
@@ -196,24 +196,24 @@ async function drillOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx: 
     await admin.end().catch(() => undefined);
     throw err;
   }
-  if (leftoversDropped.length) ctx.log.warn("scratch databases of earlier drills dropped", { database: target.id, leftoversDropped });
+  if (leftoversDropped.length) ctx.log.warn("scratch databases of earlier drills dropped", { ...databaseFields(conn), leftoversDropped });
   const { chosen, skipped } = await restorableBackup(s3, s.BACKUP_BUCKET, s.BACKUP_PREFIX, target.id).catch(async (err: unknown) => {
     await admin.end().catch(() => undefined);
     throw err;
   });
-  for (const k of skipped) ctx.log.warn("backup passed over", { database: target.id, key: k.key, why: k.why });
+  for (const k of skipped) ctx.log.warn("backup passed over", { ...databaseFields(conn), key: k.key, why: k.why });
   const extra = { ...(skipped.length ? { skipped } : {}), ...(leftoversDropped.length ? { leftoversDropped } : {}) };
   if (!chosen) {
     await admin.end().catch(() => undefined);
     const passed = skipped.length ? `; passed over: ${skipped.map((k) => `${k.key} (${k.why})`).join(", ")}` : "";
-    return { database: target.id, ok: false, error: `no backup of ${target.id} to restore${passed}`, rtoSeconds, checks: [], ...extra };
+    return { ...databaseFields(conn), ok: false, error: `no backup of ${target.id} to restore${passed}`, rtoSeconds, checks: [], ...extra };
   }
   const scratch = scratchName(conn.database, new Date());
-  const outcome: DrillOutcome = { database: target.id, ok: false, key: chosen.key, scratchDatabase: scratch, rtoSeconds, checks: [], ...extra };
+  const outcome: DrillOutcome = { ...databaseFields(conn), ok: false, key: chosen.key, scratchDatabase: scratch, rtoSeconds, checks: [], ...extra };
   try {
     const m = await readManifest(s3, s.BACKUP_BUCKET, chosen.key.replace(/\.dump$/, ".manifest.json"));
     await admin.query(`CREATE DATABASE ${quoteIdent(scratch)}`);
-    ctx.log.info("restore started", { database: target.id, key: m.key, scratch });
+    ctx.log.info("restore started", { ...databaseFields(conn), key: m.key, scratch });
     // The bad-day restore's own code, into the fresh scratch database: no --clean, owners and grants kept.
     const restored = await restoreInto({ s3, bucket: s.BACKUP_BUCKET, manifest: m, target: { ...conn, database: scratch }, clean: false, noOwner: false, env: s.env, signal: ctx.signal });
     outcome.restoreSeconds = restored.seconds;

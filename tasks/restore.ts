@@ -134,7 +134,7 @@ async function targetConnection(s: Settings): Promise<Connection> {
   try {
     if (t.startsWith("arn:")) {
       if (!SECRET_ARN.test(t)) throw new TaskError("must be a postgres:// URL or a Secrets Manager secret ARN");
-      return await resolveConnection({ id: "target", secretArn: t }, s.env);
+      return await resolveConnection({ id: "target", secretArn: t }, s.env, "name the database with a postgres:// URL as --target, or add dbname to the secret");
     }
     return parseDatabaseUrl(t, "target");
   } catch (err) {

@@ -188,6 +188,8 @@ async function verifyOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
   databaseMetric(ctx, target.id, "BackupAgeHours", MetricUnit.NoUnit, Number(ageHours.toFixed(3)));
   return {
     database: target.id,
+    // The database the backup was dumped from, as its manifest records it.
+    databaseName: m.databaseName,
     ok: failed.length === 0,
     error: failed.length ? failed.map((c) => `${c.name}: ${c.detail}`).join(", ") : undefined,
     key: m.key,

@@ -116,7 +116,7 @@ describe("vacuum", () => {
       const got = await holder.query("SELECT pg_try_advisory_lock($1, $2) AS ok", [ADVISORY_LOCK_NAMESPACE, ADVISORY_LOCK_KEYS.vacuum]);
       expect(got.rows[0].ok).toBe(true);
       const result = await runTask(vacuumTask, base(db));
-      expect(result.databases).toEqual([{ database: db.name, status: "already-running" }]);
+      expect(result.databases).toEqual([{ database: db.name, databaseName: db.name, status: "already-running" }]);
       expect(Number((await stat(db, "waiting")).dead)).toBe(1000);
     } finally {
       await holder.end();

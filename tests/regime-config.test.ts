@@ -674,3 +674,22 @@ describe("endpoint uptime targets", () => {
     expect(refusal(endpoints(check))).toMatch(expected);
   });
 });
+
+describe("the database name of a secretArn database (databases[].database)", () => {
+  it("is kept as written, and is in the JSON Schema beside secretArn", () => {
+    expect(validateRegime({ name: "prod", databases: [db({ database: "Shop DB" })] }).databases[0].database).toBe("Shop DB");
+    expect(validateRegime({ name: "prod", databases: [db()] }).databases[0].database).toBeUndefined();
+    const item = (regimeJsonSchema() as { properties: { databases: { items: { properties: Record<string, { type?: string; description?: string }> } } } }).properties.databases.items.properties;
+    expect(item.database.type).toBe("string");
+    expect(item.database.description).toMatch(/^with secretArn: the database the tasks connect to/);
+  });
+
+  it.each([
+    ["empty", db({ database: "" }), "databases[0].database: must not be empty"],
+    ["over 63 bytes", db({ database: "d".repeat(64) }), "databases[0].database: must be a PostgreSQL database name (at most 63 bytes, no control characters)"],
+    ["a control character", db({ database: "app\n" }), "databases[0].database: must be a PostgreSQL database name (at most 63 bytes, no control characters)"],
+    ["with iamAuth", { id: "app", iamAuth: iamAuth(), database: "app" }, "databases[0].database: is for a secretArn database; with iamAuth the database is iamAuth.database"],
+  ])("refuses a name %s in one line naming the key", (_, database, expected) => {
+    expect(refusal({ name: "prod", databases: [database] })).toBe(expected);
+  });
+});

@@ -12,10 +12,12 @@ import { runTask } from "../tasks/lib/runtime";
 import { readManifest } from "../tasks/lib/s3";
 import { restoreOptions, restoreTask } from "../tasks/restore";
 import { fingerprint, seedShop } from "./helpers/backup-fixtures";
-import { adminQuery, createTestDatabase } from "./helpers/pg";
+import { freePort } from "./helpers/free-port";
+import { adminQuery, createTestDatabase, PG_HOST, PG_USER } from "./helpers/pg";
 import { restoreBench, restoreBucket, type TestDb } from "./helpers/restore";
 import { failure } from "./helpers/task-failure";
 import type { TestS3 } from "./helpers/s3";
+import { setSdkEnv, startSecretsManager } from "./helpers/secrets-manager";
 
 let s3: TestS3;
 let app: TestDb;
@@ -136,5 +138,23 @@ describe("restore at the edges", () => {
       `--target 127.0.0.1:5432/${target.name}: holds 2 relation(s) (public.customers (view), public.orders_id_seq (sequence)); add --clean to drop and recreate what the backup holds, or restore into an empty database`,
     );
     expect((await adminQuery("SELECT id FROM customers", [], target.name)).rows).toEqual([{ id: 1 }]);
+  });
+});
+
+describe("restore --target <Secrets Manager secret without dbname> (an RDS-managed master user secret)", () => {
+  const MASTER = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app/master-AbCdEf";
+  it("is refused in one line naming --target and the secret, before any connection: never restored into the server's postgres database", async () => {
+    // Nothing listens on the secret's port: a restore that connected at all would fail on that instead.
+    const sm = await startSecretsManager({ [MASTER]: JSON.stringify({ host: PG_HOST, port: await freePort(), username: PG_USER, password: "x" }) });
+    const restoreSdkEnv = setSdkEnv({ AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url, AWS_ACCESS_KEY_ID: "AKIDTESTDB", AWS_SECRET_ACCESS_KEY: "test-secret-access-key", AWS_REGION: "us-east-1" });
+    try {
+      const err = await failure(restore({ database: app.name, target: MASTER }));
+      expect(err.message).toBe(
+        `--target: secret ${MASTER} holds no dbname and no database name is configured; name the database with a postgres:// URL as --target, or add dbname to the secret`,
+      );
+    } finally {
+      restoreSdkEnv();
+      await sm.close();
+    }
   });
 });

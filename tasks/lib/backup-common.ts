@@ -43,6 +43,10 @@ export function databaseMetric(ctx: TaskContext, databaseId: string, name: strin
 
 export interface DatabaseOutcome {
   database: string;
+  /** The PostgreSQL database it connected to (backup, restore drill) or the backup was dumped from (verify-backup). */
+  databaseName?: string;
+  /** The secret's dbname, when the configured database name was used instead of it. */
+  secretDbname?: string;
   ok: boolean;
   error?: string;
 }

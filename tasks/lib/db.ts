@@ -6,6 +6,14 @@
  *   in the standard RDS JSON shape: host, port, username, password, dbname) or `iamAuth: true` with
  *   host, port, user and database (an RDS IAM token is generated per connection). Credentials are
  *   never plain environment values in Lambda: a DATABASE_URL with a password is refused there.
+ *
+ * The database name is never guessed: a secret target connects to its `database` (the stack config's
+ * `databases[<id>].database`), else to the secret's dbname; with neither it is refused. An RDS-managed
+ * master user secret has no dbname, and a server's `postgres` database would answer every query
+ * without error.
+ *
+ * Every session sets DateStyle's output to ISO (connect): node-postgres parses date and timestamp
+ * values only in that style (under `ALTER DATABASE ... SET DateStyle = 'SQL, DMY'` it returns null).
  */
 import { Signer } from "@aws-sdk/rds-signer";
 import pg from "pg";
@@ -44,6 +52,20 @@ export interface Connection {
   password?: string;
   database: string;
   sslmode?: string;
+  /** The secret's dbname when the target's configured `database` differs from it and was used instead. */
+  secretDbname?: string;
+}
+
+/** The stack config key naming a secret target's database (components/database.ts passes it as the target's `database`). */
+export const databaseNameKey = (id: string): string => `databases[${id}].database`;
+
+/**
+ * Log and result fields naming a connection's database: `database` its id (as in S3 keys and metric
+ * dimensions), `databaseName` the PostgreSQL database connected to, `secretDbname` the secret's
+ * dbname when the configured name was used instead of it.
+ */
+export function databaseFields(c: Connection): { database: string; databaseName: string; secretDbname?: string } {
+  return { database: c.id, databaseName: c.database, ...(c.secretDbname !== undefined ? { secretDbname: c.secretDbname } : {}) };
 }
 
 const inLambda = (env: Record<string, string | undefined>) => Boolean(env.AWS_LAMBDA_FUNCTION_NAME);
@@ -105,8 +127,14 @@ const secretShape = z.object({
   dbname: z.string().optional(),
 });
 
-/** Resolves a target to connection parameters (reading the secret, tasks/lib/secrets.ts, or generating an IAM token). */
-export async function resolveConnection(t: DatabaseTarget, env: Record<string, string | undefined>): Promise<Connection> {
+/**
+ * Resolves a target to connection parameters (reading the secret, tasks/lib/secrets.ts, or generating
+ * an IAM token). A secret target's database: the target's `database` (the config's, which wins over
+ * a differing dbname of the secret: `secretDbname` then records the secret's), else the secret's
+ * dbname. Throws TaskError (one line naming the target, the secret's ARN and `remedy`) when neither
+ * names one; `remedy` defaults to setting databaseNameKey(t.id).
+ */
+export async function resolveConnection(t: DatabaseTarget, env: Record<string, string | undefined>, remedy = `set ${databaseNameKey(t.id)} in the stack config to the name of the database to connect to`): Promise<Connection> {
   if (t.url) {
     return { ...parseDatabaseUrl(t.url, t.id), ...(t.database ? { database: t.database } : {}) };
   }
@@ -120,14 +148,19 @@ export async function resolveConnection(t: DatabaseTarget, env: Record<string, s
     }
     const s = secretShape.safeParse(json);
     if (!s.success) throw new TaskError(`database ${t.id}: secret lacks ${s.error.issues[0].path.join(".")} (RDS shape expected)`);
+    const database = t.database ?? s.data.dbname;
+    if (!database) {
+      throw new TaskError(`database ${t.id}: secret ${t.secretArn} holds no dbname and no database name is configured; ${remedy}`);
+    }
     return {
       id: t.id,
       host: t.host ?? s.data.host,
       port: t.port ?? s.data.port ?? 5432,
       user: s.data.username,
       password: s.data.password,
-      database: t.database ?? s.data.dbname ?? "postgres",
+      database,
       sslmode: t.sslmode ?? "require",
+      ...(t.database !== undefined && s.data.dbname !== undefined && s.data.dbname !== t.database ? { secretDbname: s.data.dbname } : {}),
     };
   }
   const host = t.host!;
@@ -186,7 +219,23 @@ export class ConnectError extends TaskError {
   }
 }
 
-/** Opens a client; throws ConnectError (one line naming the target) when the server refuses or cannot be reached. */
+/**
+ * What every session runs first. DateStyle ISO: node-postgres parses date, timestamp and timestamptz
+ * values only in ISO output; under a database's or role's `SQL, DMY`, `German` or `Postgres` style it
+ * returns null (a purge cut-off of null, a never-vacuumed table dated 1970). A SET of the output
+ * format alone keeps the database's field order (DMY, MDY), by which the configured SQL (a purge
+ * rule's where, a drill check) reads a literal like '01/02/2024'; a startup option (-c DateStyle=ISO)
+ * would reset it to the server's. Not set: IntervalStyle, as no task reads an interval value (ages
+ * come back as extract(epoch ...) numbers); TimeZone, as timestamptz values come with their offset in
+ * ISO output and no task reads a timestamp without time zone as a value (a purge bound is text made in
+ * the rule's columnTimezone), so the database's zone stays the one its SQL means.
+ */
+export const SESSION_SETUP = "SET DateStyle = ISO";
+
+/**
+ * Opens a client and runs SESSION_SETUP; throws ConnectError (one line naming the target) when the
+ * server refuses or cannot be reached. Every pg session of the tasks is opened here.
+ */
 export async function connect(c: Connection, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
   const client = new pg.Client(clientConfig(c, extra));
   try {
@@ -194,6 +243,12 @@ export async function connect(c: Connection, extra: Partial<pg.ClientConfig> = {
   } catch (err) {
     const code = typeof (err as { code?: unknown })?.code === "string" ? (err as { code: string }).code : undefined;
     throw new ConnectError(`database ${c.id}: cannot connect to ${c.host}:${c.port}/${c.database}: ${err instanceof Error ? err.message : String(err)}`, code);
+  }
+  try {
+    await client.query(SESSION_SETUP);
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw new ConnectError(`database ${c.id}: ${SESSION_SETUP} on ${c.host}:${c.port}/${c.database} failed: ${err instanceof Error ? err.message : String(err)}`);
   }
   return client;
 }

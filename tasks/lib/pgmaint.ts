@@ -15,7 +15,7 @@
 import { BUDGET_OVERRUN_SECONDS } from "../../regime/limits";
 import pg from "pg";
 import { z } from "zod";
-import { ConnectError, connect, databaseTargets, resolveConnection, type Connection, type DatabaseTarget } from "./db";
+import { ConnectError, connect, databaseFields, databaseNameKey, databaseTargets, resolveConnection, type Connection, type DatabaseTarget } from "./db";
 import { envInt, MetricUnit, oneLine, recordMetric, TaskError, type TaskContext } from "./runtime";
 
 export const quoteIdent = (name: string): string => pg.escapeIdentifier(name);
@@ -306,6 +306,8 @@ export interface DatabaseEnv {
 
 export interface DatabaseOutcome<R> {
   database: string;
+  /** The PostgreSQL database the session was opened on (absent when the target did not resolve). */
+  databaseName?: string;
   status: "done" | "already-running" | "vanished" | "failed";
   error?: string;
   /** For "vanished": what the server said (database "x" does not exist). */
@@ -363,27 +365,33 @@ export async function forEachDatabase<R>(
   const outcomes: DatabaseOutcome<R>[] = [];
   for (const t of targets) {
     let session: MaintenanceSession | undefined;
+    let databaseName: string | undefined;
     try {
       const c = await resolveConnection(t, dbEnv);
+      databaseName = c.database;
       session = await MaintenanceSession.open(c, opts);
       seen.add(t.id);
+      ctx.log.info(
+        `database ${t.id}: connected to ${c.database} on ${c.host}:${c.port}${c.secretDbname !== undefined ? ` (${databaseNameKey(t.id)}; the secret's dbname ${c.secretDbname} not used)` : ""}`,
+        databaseFields(c),
+      );
       if (lock && !(await session.tryLock(lock))) {
         ctx.log.warn(`database ${t.id}: another ${lock} run holds the lock; leaving it alone`);
-        outcomes.push({ database: t.id, status: "already-running" });
+        outcomes.push({ database: t.id, databaseName, status: "already-running" });
         continue;
       }
-      outcomes.push({ database: t.id, status: "done", result: await work(session) });
+      outcomes.push({ database: t.id, databaseName, status: "done", result: await work(session) });
     } catch (err) {
       const msg = oneLine(err);
       const gone = seen.has(t.id) && (sqlState(err) === "3D000" || (connectionLost(err) && (await databaseMissing(t, dbEnv))));
       if (gone) {
         ctx.log.warn(`database ${t.id}: gone since the run started (${msg}); skipped`);
-        outcomes.push({ database: t.id, status: "vanished", detail: msg });
+        outcomes.push({ database: t.id, ...(databaseName !== undefined ? { databaseName } : {}), status: "vanished", detail: msg });
         continue;
       }
       if (targets.length === 1 && err instanceof TaskError) throw err;
       ctx.log.error(`database ${t.id}: ${msg}`);
-      outcomes.push({ database: t.id, status: "failed", error: msg });
+      outcomes.push({ database: t.id, ...(databaseName !== undefined ? { databaseName } : {}), status: "failed", error: msg });
     } finally {
       await session?.close();
     }
@@ -427,13 +435,14 @@ export async function resolveTables(s: MaintenanceSession, key: string, names: s
 
 /** The task result: one entry per database, its report under `report`. */
 export interface MaintenanceResult<R> {
-  databases: { database: string; status: DatabaseOutcome<R>["status"]; error?: string; detail?: string; report?: R }[];
+  databases: { database: string; databaseName?: string; status: DatabaseOutcome<R>["status"]; error?: string; detail?: string; report?: R }[];
 }
 
 export function toResult<R>(outcomes: DatabaseOutcome<R>[]): MaintenanceResult<R> {
   return {
     databases: outcomes.map((o) => ({
       database: o.database,
+      ...(o.databaseName !== undefined ? { databaseName: o.databaseName } : {}),
       status: o.status,
       ...(o.error ? { error: o.error } : {}),
       ...(o.detail ? { detail: o.detail } : {}),
