@@ -4,8 +4,13 @@
  * task bundles take it without zod's config schemas or Pulumi.
  */
 
-/** A secret's name as Secrets Manager allows it: up to 512 of `A-Za-z0-9/_+=.@-` (AWS Secrets Manager User Guide, "Secret ARN"). */
-const SECRET_NAME = "[A-Za-z0-9/_+=.@-]{1,512}";
+/**
+ * A secret's name as Secrets Manager allows it: up to 512 of `A-Za-z0-9/_+=.@-` (AWS Secrets Manager
+ * User Guide, "Secret ARN"), after an optional `<service>!` that a secret another AWS service manages
+ * carries (`rds!db-<uuid>`, `rds!cluster-<uuid>`: the master user secret RDS creates with
+ * ManageMasterUserPassword, holding username and password only).
+ */
+const SECRET_NAME = "(?:[a-z0-9-]{1,32}!)?[A-Za-z0-9/_+=.@-]{1,512}";
 /** The 6 random characters Secrets Manager appends to a secret's name in its ARN. */
 const SECRET_SUFFIX = "-[A-Za-z0-9]{6}";
 

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { runPlan } from "../plan/run";
 import { ACCOUNT } from "../plan/mocks";
-import { secretArnFields } from "../regime/load";
+import { secretArnFields, validateRegime } from "../regime/load";
 import { refusal } from "./helpers/refusal";
 import { regimeStackFile } from "./helpers/stack-file";
 
@@ -57,5 +57,20 @@ describe("a secret of another account", () => {
       { path: ["databases", 0, "secretArn"], arn: good },
       { path: ["endpoints", "checks", 0, "headersSecretArn"], arn: good },
     ]);
+  });
+});
+
+describe("a secret another AWS service manages", () => {
+  it("RDS's master user secret (rds!db-<uuid>, rds!cluster-<uuid>) is taken in every key and planned, its task roles granted that secret", async () => {
+    for (const name of ["rds!db-0d0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", "rds!cluster-0d0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"]) {
+      expect(() => validateRegime(regimeWith(arn("aws", "us-east-1", ACCOUNT, name)))).not.toThrow();
+    }
+    const secret = arn("aws", "us-east-1", ACCOUNT, "rds!db-0d0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b");
+    const plan = await runPlan({ configFile: stackFile(secret), from: FROM });
+    expect(JSON.stringify(plan.resources ?? plan)).toContain(secret);
+  }, 120_000);
+
+  it("a ! anywhere but after the managing service's name is refused, naming each key", () => {
+    expect(refusal(regimeWith(arn("aws", "us-east-1", ACCOUNT, "prod/app!db"))).split("\n").map((l) => l.split(":")[0])).toEqual(["databases[0].secretArn", "redis[0].passwordSecretArn", "endpoints.checks[0].headersSecretArn"]);
   });
 });
