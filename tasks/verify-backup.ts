@@ -27,9 +27,17 @@ const settings = z
     MIN_SIZE_MB: envNumber(0).default(0.01),
     MAX_SHRINK_PERCENT: envNumber(0, 100).optional(),
     /** The key of the newest backup whose shrink past MAX_SHRINK_PERCENT is legitimate (a cleanup): it passes, and becomes the baseline. */
-    ACCEPT_SHRINK: z.string().optional(),
+    ACCEPT_SHRINK: z
+      .string()
+      // --accept-shrink without a key arrives as "true" (the command line's flag form).
+      .refine((v) => v.trim() !== "" && v.trim() !== "true", "missing the key of the backup whose shrink is accepted (--accept-shrink <key>, as list-backups shows it)")
+      .optional(),
     PG_BIN_DIR: z.string().optional(),
     PG_RESTORE_PATH: z.string().optional(),
+  })
+  .refine((s) => s.ACCEPT_SHRINK === undefined || s.MAX_SHRINK_PERCENT !== undefined, {
+    path: ["ACCEPT_SHRINK"],
+    message: "no shrink is checked without MAX_SHRINK_PERCENT (verify.maxShrinkPercent), so there is nothing to accept; set both",
   })
   .transform(withTargets);
 type Settings = z.infer<typeof settings>;
@@ -184,7 +192,9 @@ async function verifyOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
   });
 
   const failed = checks.filter((c) => !c.ok);
-  const recordKey = await recordVerification(s, s3, { key: m.key, ok: failed.length === 0, checks, baselineKey: shrink?.baselineKey ?? null, ...(shrink?.accepted ? { shrinkAccepted: true } : {}) }, ctx);
+  // The record judges the archive (archiveVerified): the run fails and pages on age, while a good copy that
+  // only grew old stays the copy restore, the drill and the next shrink baseline take.
+  const recordKey = await recordVerification(s, s3, { key: m.key, ok: archiveVerified(checks), checks, baselineKey: shrink?.baselineKey ?? null, ...(shrink?.accepted ? { shrinkAccepted: true } : {}) }, ctx);
   databaseMetric(ctx, target.id, "BackupAgeHours", MetricUnit.NoUnit, Number(ageHours.toFixed(3)));
   return {
     database: target.id,
@@ -202,6 +212,15 @@ async function verifyOne(s: Settings, target: DatabaseTarget, s3: S3Client, ctx:
     checks,
     ...(recordKey ? { recordKey } : {}),
   };
+}
+
+/**
+ * Whether a verification's checks pass the archive itself: every check but `age`. The age of the newest
+ * backup says that no newer one was stored (the RPO alarm's and this run's failure), nothing about this
+ * copy: after backups stop, the last good copy is the one a restore needs, so its record must not mark it failed.
+ */
+export function archiveVerified(checks: { name: string; ok: boolean }[]): boolean {
+  return checks.every((c) => c.ok || c.name === "age");
 }
 
 /**

@@ -183,3 +183,61 @@ describe("records written before the baseline was recorded", () => {
     expect([outcome.key, outcome.previousKey]).toEqual([keys[3], keys[0]]);
   });
 });
+
+describe("backups stop: the last good copy only grows old", () => {
+  it("a verification that fails on age alone records the copy as verified: restore, the drill and the next shrink baseline take it", async () => {
+    const db = await source("rsbage");
+    const good = await backup(db);
+    // Backups stop; 30 h later the verification finds the newest copy too old and fails, paging.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 30 * 3_600_000);
+    const { message, outcome } = await verifyFails(db, { RPO_HOURS: "26" }).finally(() => vi.useRealTimers());
+    expect(message).toBe(`verify-backup failed for 1 of 1 database(s): ${db.name}: age: newest backup is 30.0 h old, from its start (RPO_HOURS 26)`);
+    expect(outcome.recordKey).toMatch(/-ok\.json$/);
+
+    const target = await freshTarget();
+    const r = await restore({ database: db.name, target: target.url });
+    expect(r.key).toBe(good);
+    expect(r.skipped).toEqual([]);
+    expect(await rows(target.name)).toBe(50000);
+
+    const drill: DrillResult = await runTask(restoreDrillTask, { ...env, DATABASE_URL: db.url, CHECKS: JSON.stringify([{ sql: "SELECT count(*) FROM orders", minRows: 50000 }]) });
+    expect(drill.databases[0]).toMatchObject({ ok: true, key: good });
+
+    // Backups resume on a damaged state: measured against the copy that only grew old.
+    await damage(db);
+    await backup(db);
+    const { outcome: next } = await verifyFails(db);
+    expect(next.previousKey).toBe(good);
+  });
+
+  it("a record written failed on age alone (before records judged the archive only) is not held against the copy", async () => {
+    const db = await source("rsbageold");
+    const good = await backup(db);
+    const at = new Date();
+    const checks = [
+      { name: "age", ok: false, detail: "newest backup is 30.0 h old, from its start (RPO_HOURS 26)" },
+      { name: "size", ok: true, detail: "x" },
+      { name: "sha256", ok: true, detail: "x" },
+      { name: "pg_restore", ok: true, detail: "x" },
+    ];
+    await putJsonOnce(s3.client, s3.bucket, verificationKey(good, at, false), { key: good, ok: false, verifiedAt: at.toISOString(), checks });
+    const target = await freshTarget();
+    const r = await restore({ database: db.name, target: target.url });
+    expect(r).toMatchObject({ key: good, skipped: [] });
+  });
+});
+
+describe("ACCEPT_SHRINK's own mistakes", () => {
+  it("without a key (--accept-shrink alone) or without MAX_SHRINK_PERCENT it is refused in one line naming the setting", async () => {
+    const db = await source("rsbacceptbad");
+    await backup(db);
+    expect((await failure(runTask(verifyBackupTask, verifyEnv(db, { ACCEPT_SHRINK: "true" })))).message).toBe(
+      "invalid setting ACCEPT_SHRINK: missing the key of the backup whose shrink is accepted (--accept-shrink <key>, as list-backups shows it)",
+    );
+    const { MAX_SHRINK_PERCENT: _limit, ...noLimit } = verifyEnv(db, { ACCEPT_SHRINK: "pg/daily/x/20261201T000000000Z.dump" });
+    expect((await failure(runTask(verifyBackupTask, noLimit))).message).toBe(
+      "invalid setting ACCEPT_SHRINK: no shrink is checked without MAX_SHRINK_PERCENT (verify.maxShrinkPercent), so there is nothing to accept; set both",
+    );
+  });
+});

@@ -102,7 +102,10 @@ async function distrust(s3: S3Client, bucket: string, all: Listed[], i: number, 
   const e = all[i];
   const record = e.record ? await readRecord(s3, bucket, e.record) : undefined;
   let why: string | undefined;
-  if (e.verified === false) {
+  // A record that failed on age alone (written before records judged the archive only, tasks/verify-backup.ts
+  // archiveVerified) speaks against no copy: the backup only grew old while no newer one was stored.
+  const failedOnAgeAlone = e.verified === false && !!record?.checks?.length && record.checks.every((c) => c.ok || c.name === "age");
+  if (e.verified === false && !failedOnAgeAlone) {
     const failed = (record?.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
     why = `verify-backup failed${failed.length ? ` (${failed.join("; ")})` : ""}, record ${e.record}`;
   } else if (e.verified === true) {

@@ -10,8 +10,9 @@ import { keyTimestamp } from "./tiers";
 
 /**
  * What list-backups reports as `verified`: true when the newest verify-backup run that checked this
- * backup passed every check (age within the RPO, size, SHA-256 against the manifest, pg_restore
- * reading the whole archive), false when it failed one, null when no run checked it (verify-backup checks the newest
+ * backup passed every check of the archive (size and shrink, SHA-256 against the manifest, pg_restore
+ * reading the whole archive; its age within the RPO is recorded but judges no copy), false when it
+ * failed one, null when no run checked it (verify-backup checks the newest
  * backup at each run, so a backup superseded before the next verification stays null).
  */
 export type Verification = boolean | null;
