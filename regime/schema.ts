@@ -268,7 +268,7 @@ const dbHealthSchema = z
       if (!hours.safeParse(h[warn]).success || !hours.safeParse(h[crit]).success) continue;
       if (h[warn] >= h[crit]) ctx.addIssue({ code: "custom", path: [warn], message: `must be < ${crit} (${h[crit]})` });
     }
-  });
+  }, whenValid());
 
 const networkSchema = z.union([
   z
@@ -416,6 +416,7 @@ export const redisSchema = z
   .refine((r) => r.memoryWarnPercent <= r.memoryCritPercent, {
     message: "memoryWarnPercent must be <= memoryCritPercent",
     path: ["memoryWarnPercent"],
+    ...whenValid("memoryWarnPercent", "memoryCritPercent"),
   });
 
 // ---------------------------------------------------------------- hosts and applications
@@ -431,7 +432,7 @@ const thresholdPair = (warnDefault: number, critDefault: number) =>
       minutes: z.number().int().min(1).max(1440).default(10).describe("minutes the level must hold before the alarm (seed 000: Alert: >90% for >10 minutes)"),
     })
     .strict()
-    .refine((t) => t.warn <= t.crit, { message: "warn must be <= crit", path: ["warn"] });
+    .refine((t) => t.warn <= t.crit, { message: "warn must be <= crit", path: ["warn"], ...whenValid("warn", "crit") });
 
 export const hostSchema = z
   .object({
@@ -473,7 +474,7 @@ export const hostSchema = z
         message: `${h.cpu.minutes} is not a whole number of EC2's 5-minute CPU periods (basic monitoring sends CPUUtilization every 5 minutes): use ${lower > 0 ? `${lower} or ` : ""}${upper}, or set detailedMonitoring: true if the instance has detailed monitoring (1-minute data)`,
       });
     }
-  });
+  }, whenValid("detailedMonitoring", "cpu"));
 
 export const applicationSchema = z
   .object({
