@@ -2,10 +2,10 @@
  * Checks across items and keys (duplicate names, prefixes, warn below crit) run beside a value of the
  * wrong type or a non-integer elsewhere, so the first run shows every problem; zod's own problems read
  * like the regime's (`must be a whole number`, `must be a number, not the string "5"`); archive
- * prefixes with . or .. segments are refused.
+ * prefixes with . or .. segments are refused; the plan names the stack of its config file.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -162,5 +162,20 @@ describe("S3 prefixes are compared as written", () => {
       `logs.hostGroups[0].logSets[2].archive.prefix: ${DOTS}`,
       "logs.hostGroups[0].fileBackups[0].name: must start with a letter and use only lowercase letters, digits and -, at most 40 characters",
     ]);
+  });
+});
+
+describe("the plan names the stack of its config file", () => {
+  it("Pulumi.<stack>.yaml plans <stack>; another file name is said to name no stack", () => {
+    const unnamed = stackFile("rpo-weekly.yaml", { ...base, dashboard: false });
+    const named = join(mkdtempSync(join(tmpdir(), "every-check-")), "Pulumi.staging.yaml");
+    copyFileSync(unnamed, named);
+    const [a, b] = [plan(unnamed), plan(named)];
+    expect(a.status).toBe(0);
+    expect(a.stdout.split("\n")[0]).toMatch(/^Regime plan: maintenance-regime \/ rpo-weekly\.yaml \(no stack: the file is not named Pulumi\.<stack>\.yaml\) {2}\(.*rpo-weekly\.yaml, offline, \d+ resources\)$/);
+    expect(b.status).toBe(0);
+    expect(b.stdout.split("\n")[0]).toMatch(/^Regime plan: maintenance-regime \/ staging {2}\(.*Pulumi\.staging\.yaml, offline, \d+ resources\)$/);
+    // Apart from its first line, the plan is the same whatever the stack is called.
+    expect(a.stdout.split("\n").slice(1).join("\n").replaceAll("rpo-weekly.yaml", "F")).toBe(b.stdout.split("\n").slice(1).join("\n").replaceAll("Pulumi.staging.yaml", "F"));
   });
 });
