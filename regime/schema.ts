@@ -602,7 +602,7 @@ export const regimeSchema = z
       for (const [i, d] of r.databases.entries()) {
         const retention = (d as { backup?: { retention?: Record<string, unknown> } } | null)?.backup?.retention;
         if (retention === null || typeof retention !== "object") continue;
-        const tier = TIERS.find((t) => typeof retention[t] === "number" && (retention[t] as number) < (lock.days as number));
+        const tier = TIERS.find((t) => retentionDays.safeParse(retention[t]).success && (retention[t] as number) < (lock.days as number));
         if (tier) {
           ctx.addIssue({
             code: "custom",

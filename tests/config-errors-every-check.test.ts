@@ -82,6 +82,12 @@ describe("every check runs beside values of the wrong type", () => {
     const { lines } = regimeProblems({
       name: "rt",
       alerting: ALERTING,
+      backupVault: { objectLock: { mode: "GOVERNANCE", days: 5 } },
+      // A refused tier is not compared with the lock (one mistake, one line); a valid one is.
+      databases: [
+        { id: "app", secretArn, backup: { retention: { daily: 2.5 } } },
+        { id: "web", secretArn, backup: { retention: { weekly: 3 } } },
+      ],
       hosts: [{ name: "h1", instanceId: "i-0a1b2c3d4e5f60004", cpu: { warn: 95, crit: 90, minutes: "10" } }],
       logs: {
         hostGroups: [
@@ -97,6 +103,8 @@ describe("every check runs beside values of the wrong type", () => {
       },
     });
     expect(lines).toEqual([
+      "backupVault.objectLock.days: 5 is longer than databases[1].backup.retention.weekly (3): locked backups could not be removed when their tier expires",
+      "databases[0].backup.retention.daily: must be a whole number of days",
       "hosts[0].cpu.warn: warn must be <= crit",
       'hosts[0].cpu.minutes: must be a number, not the string "10"',
       'logs.hostGroups[0].logSets[0].keep: must be a number, not the string "seven"',
