@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import { formatPromises } from "./promises";
 import { PlanError, runPlan, type Plan } from "./run";
+import { stackWords } from "./stack-name";
 
 export interface CliOptions {
   stack?: string;
@@ -64,7 +65,7 @@ const usd = (n: number) => `$${n.toFixed(2)}`;
 
 export function formatPlan(p: Plan): string {
   const out: string[] = [];
-  out.push(`Regime plan: ${p.project} / ${p.stack}  (${p.configFile}, offline, ${p.resourceCount} resources)`);
+  out.push(`Regime plan: ${p.project} / ${stackWords(p)}  (${p.configFile}, offline, ${p.resourceCount} resources)`);
   out.push("");
   out.push("Resources by component");
   for (const g of p.components) {

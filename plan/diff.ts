@@ -14,6 +14,7 @@ import { promiseChanges, promiseSection, type PlanPromise } from "./promises";
 import { LEFTOVER_PROMISE } from "../regime/promises";
 import { IN_THE_LOG_ARCHIVE } from "../regime/log-retention";
 import type { Plan } from "./run";
+import { stackWords } from "./stack-name";
 import { isCatchAll, keptFor, type KeptFor } from "../regime/retention";
 import { fileBackupDocumentName, fileBackupScriptPath } from "../regime/file-backups";
 import type { PlanLifecycleRule } from "./config-keys";
@@ -386,12 +387,12 @@ export function diffPlans(base: Plan, head: Plan, opts: DiffOptions = {}): strin
   const removed = removedStores(base, head, changes);
 
   const out: string[] = [];
-  out.push(`## Offline plan: ${head.project} / ${head.stack}`);
+  out.push(`## Offline plan: ${head.project} / ${stackWords(head)}`);
   out.push("");
   const source =
     base.configFile === head.configFile && base.stack === head.stack
       ? `${code(head.configFile)}`
-      : `base ${code(`${base.stack} (${base.configFile})`)}, head ${code(`${head.stack} (${head.configFile})`)}`;
+      : `base ${code(`${stackWords(base)} (${base.configFile})`)}, head ${code(`${stackWords(head)} (${head.configFile})`)}`;
   out.push(`Config ${source}; next runs counted from ${head.from}. Computed under mocks, without cloud credentials.`);
   if (opts.baseMissing) out.push("", "> The base commit gave no offline plan (it has none yet, or it failed): everything below is new.");
   if (base.from !== head.from && !opts.baseMissing) out.push("", `> The plans count next runs from different dates (base ${base.from}, head ${head.from}).`);

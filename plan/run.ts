@@ -17,6 +17,7 @@ import { auditNamesAndPolicies } from "./resource-audit";
 import { cpuMsSince, promiseCheckContext } from "../components/promises";
 import { planRecord, type PlanRecord, type ScheduleRecord } from "../components/plan-record";
 import { lifecycleOf, type PlanLifecycle } from "./config-keys";
+import { stackOfConfigFile } from "./stack-name";
 
 export const PROJECT = "maintenance-regime";
 
@@ -79,7 +80,10 @@ export interface ComponentGroup {
 
 export interface Plan {
   project: string;
+  /** The stack planned: `--stack`, or <stack> of a config file named Pulumi.<stack>.yaml; else the config file's name (`unnamedStack`). */
   stack: string;
+  /** True when the config file is not named Pulumi.<stack>.yaml, so no stack name is known: `stack` is the file's name. */
+  unnamedStack?: true;
   configFile: string;
   from: string;
   resourceCount: number;
@@ -320,8 +324,9 @@ export function scheduleRecordOf(r: RecordedResource, record: PlanRecord): Sched
  */
 export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resources: RecordedResource[]; record: PlanRecord; watchStarts: Record<string, WatchStartState> }> {
   const root = opts.root ?? path.resolve(__dirname, "..");
-  // A config file Pulumi.<name>.yaml plans stack <name>, as Pulumi would name it.
-  const stack = opts.stack ?? (opts.configFile ? (/^Pulumi\.([\w.-]+)\.ya?ml$/.exec(path.basename(opts.configFile))?.[1] ?? "prod") : "prod");
+  // A config file Pulumi.<name>.yaml plans stack <name>, as Pulumi would name it; another file names no stack.
+  const named = opts.stack ?? (opts.configFile ? stackOfConfigFile(opts.configFile) : "prod");
+  const stack = named ?? path.basename(opts.configFile!);
   const configFile = opts.configFile ? path.resolve(opts.configFile) : path.join(root, `Pulumi.${stack}.yaml`);
   const { config, secretKeys } = readStackConfig(configFile);
 
@@ -415,6 +420,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
   const plan: Plan = {
     project: PROJECT,
     stack,
+    ...(named === undefined ? { unnamedStack: true as const } : {}),
     configFile: path.relative(root, configFile) || configFile,
     from: opts.from.toISOString(),
     resourceCount: recorded.filter((r) => r.custom).length,

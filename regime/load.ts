@@ -10,6 +10,10 @@ import { resolveLogs } from "./logs";
 import { arnProblem, ARN_FORMS, secretAccountProblem } from "./arn";
 import { databaseRunners } from "./runners";
 import { muteSchedule, windowProblem } from "./maintenance-windows";
+import { configErrorMap, continuePastIntegers } from "./primitives";
+
+// A non-integer must not stop the checks across items and keys (duplicates, overlaps): every problem in one run.
+continuePastIntegers(regimeSchema);
 
 /**
  * A refused regime config: `lines` holds every problem found, one line each naming its key path
@@ -179,7 +183,7 @@ export interface RegimeProblems {
  * 12 months after it, and a mute without `from` against it (at most 15 days).
  */
 export function regimeProblems(raw: unknown, reference?: Date): RegimeProblems {
-  const parsed = regimeSchema.safeParse(raw, { reportInput: true });
+  const parsed = regimeSchema.safeParse(raw, { reportInput: true, error: configErrorMap });
   const rawIssues = parsed.success ? [] : parsed.error.issues;
   // One line per key path: the first problem of a key (warn 120 is over 100; that it is also over crit adds nothing).
   // An unknown key covers only itself: the object's other keys (its schedule, say) are still checked.

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { LOG_RETENTION_DAYS, stateManagerMonthsProblem } from "./limits";
-import { paused, schedule, severity, uniqueBy, whenValid } from "./primitives";
+import { acrossValidItems, ALWAYS, configErrorMap, paused, schedule, severity, uniqueBy, whenValid } from "./primitives";
 import type { Severity } from "./severity";
 import { FILE_BACKUP_ROOT, fileBackupPrefix, fileBackupSchedule, type FileBackupSchedule } from "./file-backups";
 import { parseSchedule, writtenSchedule, type Schedule } from "./schedule";
@@ -52,6 +52,9 @@ const archiveSchema = z
     prefix: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9._-]+)*\/?$/, "must be an S3 key prefix like app/logs/ (letters, digits, . _ - and /)")
+      // S3 keeps . and .. literally, but a client may resolve them (logs/../files/ is files/): the checks
+      // of where the prefix lies (not under files/, not starting another prefix) compare it as written.
+      .refine((p) => !p.split("/").some((part) => part === "." || part === ".."), "must not contain . or .. segments (logs/../files/ would be files/ to a client that resolves them)")
       .transform((p) => (p.endsWith("/") ? p : `${p}/`))
       .optional()
       .describe("key prefix under the regime's log archive bucket; default <group>/<logSet>/"),
@@ -116,7 +119,8 @@ export const logSetSchema = z
       .describe("upload each rotated *.gz once, write-once, to the regime's log archive bucket under <prefix><host><path>-<date>.gz (needs the aws CLI on the host)"),
   })
   .strict()
-  .superRefine((s, ctx) => {
+  // Checks across keys and paths, beside other problems: each on the keys it reads that are valid (acrossValidItems).
+  .superRefine(acrossValidItems((s, ctx) => {
     if (s.keep === undefined && s.maxAgeDays === undefined) {
       ctx.addIssue({ code: "custom", path: ["keep"], message: "set keep or maxAgeDays (logrotate's default rotate 0 deletes rotated logs at once)" });
     }
@@ -136,7 +140,7 @@ export const logSetSchema = z
       const problem = lastSegmentProblem(p);
       if (problem) ctx.addIssue({ code: "custom", path: ["paths", i], message: problem });
     });
-  });
+  }, ["keep", "maxAgeDays", "copytruncate", "create", "reopenCommand", "archive", "compress", "paths"]), ALWAYS);
 
 // ---------------------------------------------------------------- CloudWatch log groups
 
@@ -312,7 +316,7 @@ export const containerSchema = z
   .strict()
   .superRefine((c, ctx) => {
     if ((c.service === undefined) === (c.name === undefined)) ctx.addIssue({ code: "custom", path: ["service"], message: "set exactly one of service or name" });
-  });
+  }, whenValid("service", "name"));
 
 /** A strftime-style directive the CloudWatch agent's timestamp_format understands (%Y, %-d, %f, %z ...). */
 const TIMESTAMP_DIRECTIVE = /%-?[abABcdfHIjmMpSyYzZ]/;
@@ -372,7 +376,8 @@ export const logGroupSchema = z
       .describe("the log group's own lines to count and alarm on (payment errors, security events): one metric filter and alarm each"),
   })
   .strict()
-  .superRefine((l, ctx) => {
+  .superRefine((l, ctx) => uniqueBy("name", "pattern name")((l as { patterns?: unknown } | null)?.patterns as { name: string }[], ctx, ["patterns"]), ALWAYS)
+  .superRefine(acrossValidItems((l, ctx) => {
     if (l.files.length === 0 && l.containers.length === 0) {
       for (const key of ["timestampFormat", "multiLineStartPattern"] as const) {
         if (l[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: "needs files or containers: it applies to the lines shipped into the group" });
@@ -381,16 +386,11 @@ export const logGroupSchema = z
     if (l.multiLineStartPattern === "{timestamp_format}" && !l.timestampFormat) {
       ctx.addIssue({ code: "custom", path: ["multiLineStartPattern"], message: "{timestamp_format} needs timestampFormat" });
     }
-    const patternNames = new Set<string>();
-    l.patterns.forEach((p, i) => {
-      if (patternNames.has(p.name)) ctx.addIssue({ code: "custom", path: ["patterns", i, "name"], message: `duplicate pattern name "${p.name}"` });
-      patternNames.add(p.name);
-    });
     // CloudWatch refuses a sixth metric filter with a regular expression in one log group.
     const withRegex: (string | number)[][] = [
       ...(["errors", "http5xx", "authFailures", "failedLogins"] as const).filter((k) => l[k]?.pattern).map((k) => [k, "pattern", l[k]!.pattern!]),
       ...(["requestsPattern", "errorsPattern"] as const).filter((k) => l.errorRate?.[k]).map((k) => ["errorRate", k, l.errorRate![k]!]),
-      ...l.patterns.map((p, i) => ["patterns", i, "pattern", p.pattern]),
+      ...l.patterns.flatMap((p, i) => [["patterns", i, "pattern", p.pattern]]),
     ].filter((entry) => scanFilterPattern(String(entry[entry.length - 1])).regexes > 0);
     if (withRegex.length > MAX_REGEX_PATTERNS_PER_LOG_GROUP) {
       ctx.addIssue({
@@ -403,7 +403,7 @@ export const logGroupSchema = z
       const problem = lastSegmentProblem(f);
       if (problem) ctx.addIssue({ code: "custom", path: ["files", i], message: problem.replace("rotated files like", "rotated files (shipped twice) like") });
     });
-  });
+  }, ["files", "containers", "timestampFormat", "multiLineStartPattern", "patterns", "errors", "http5xx", "authFailures", "failedLogins", "errorRate"]), ALWAYS);
 
 function isRegex(p: string): boolean {
   try {
@@ -516,7 +516,14 @@ export const hostGroupSchema = z
       .describe("application files tarred to the log archive bucket under files/<group>/<name>/ (the hosts need the aws CLI and fileBackupWriterPolicyArns); each SSH host is watched on its own"),
   })
   .strict()
+  // Names two items of a list share, beside any other problem of the items (ALWAYS).
   .superRefine((g, ctx) => {
+    const lists = (g ?? {}) as Record<string, unknown>;
+    uniqueBy("name", "log set name")(lists.logSets as { name: string }[], ctx, ["logSets"]);
+    uniqueBy("id", "log group id")(lists.logGroups as { id: string }[], ctx, ["logGroups"]);
+    uniqueBy("name", "file backup name")(lists.fileBackups as { name: string }[], ctx, ["fileBackups"]);
+  }, ALWAYS)
+  .superRefine(acrossValidItems((g, ctx) => {
     // Containers' logging is checked on the hosts, so a group that ships containers has hosts too.
     const delivers = g.logSets.length > 0 || g.docker !== undefined || g.logGroups.some((l) => l.files.length > 0 || l.containers.length > 0) || g.fileBackups.length > 0;
     if (delivers && !g.target && g.sshHosts.length === 0) {
@@ -528,17 +535,13 @@ export const hostGroupSchema = z
     // Only a group with a tag target gets State Manager associations on its schedule.
     const months = g.target ? stateManagerMonthsProblem(g.schedule, g.schedule) : undefined;
     if (months) ctx.addIssue({ code: "custom", path: ["schedule"], message: months });
-    const names = new Set<string>();
     g.logSets.forEach((s, i) => {
-      if (names.has(s.name)) ctx.addIssue({ code: "custom", path: ["logSets", i, "name"], message: `duplicate log set name "${s.name}"` });
-      names.add(s.name);
       s.paths.forEach((p, j) => {
         if (!p.startsWith("/") && !g.appRoot) {
           ctx.addIssue({ code: "custom", path: ["logSets", i, "paths", j], message: "must be absolute or under appRoot (set appRoot on the host group)" });
         }
       });
     });
-    const ids = new Set<string>();
     const shipped = new Map<string, string>();
     // Metric names are <group>-<id>-<metric>: log group app-x's errors and log group app's pattern x-errors would share one.
     const metrics = new Map<string, string>();
@@ -564,8 +567,6 @@ export const hostGroupSchema = z
       });
     });
     g.logGroups.forEach((l, i) => {
-      if (ids.has(l.id)) ctx.addIssue({ code: "custom", path: ["logGroups", i, "id"], message: `duplicate log group id "${l.id}"` });
-      ids.add(l.id);
       l.files.forEach((f, j) => {
         if (!f.startsWith("/") && !g.appRoot) {
           ctx.addIssue({ code: "custom", path: ["logGroups", i, "files", j], message: "must be absolute or under appRoot (set appRoot on the host group)" });
@@ -590,10 +591,7 @@ export const hostGroupSchema = z
       if (other !== undefined) ctx.addIssue({ code: "custom", path: ["sshHosts", i, "host"], message: `"${h.host}" and "${other}" give the same resource name part ${part}: list each host once` });
       else hostParts.set(part, h.host);
     });
-    const backups = new Set<string>();
     g.fileBackups.forEach((b, i) => {
-      if (backups.has(b.name)) ctx.addIssue({ code: "custom", path: ["fileBackups", i, "name"], message: `duplicate file backup name "${b.name}"` });
-      backups.add(b.name);
       const seen = new Set<string>();
       b.paths.forEach((p, j) => {
         if (!p.startsWith("/") && !g.appRoot) {
@@ -605,7 +603,7 @@ export const hostGroupSchema = z
         seen.add(full);
       });
     });
-  });
+  }), ALWAYS);
 
 /**
  * The `logs` config: host groups, checked together. `keyPrefix` is how the config names this object
@@ -615,7 +613,9 @@ export function logsSchemaAt(keyPrefix: string) {
   return z
   .object({ hostGroups: z.array(hostGroupSchema).default([]).describe("groups of hosts that share log rotation, Docker log options, log groups and file backups") })
   .strict()
-  .superRefine((l, ctx) => {
+  .superRefine((l, ctx) => uniqueBy("name", "host group")((l as { hostGroups?: unknown } | null)?.hostGroups as { name: string }[], ctx, ["hostGroups"]), ALWAYS)
+  // Checks across host groups, beside other problems: on the groups, sets and paths that are valid (acrossValidItems).
+  .superRefine(acrossValidItems((l, ctx) => {
     for (const c of logSetClaimConflicts(l.hostGroups)) {
       const at = (k: LogPathKey) => `${keyPrefix}hostGroups[${k.group}].logSets[${k.set}].paths[${k.path}]`;
       const hosts = c.first.group === c.second.group ? "" : ` on the same hosts (${sharedHostsOf(l.hostGroups[c.first.group], l.hostGroups[c.second.group])})`;
@@ -632,7 +632,6 @@ export function logsSchemaAt(keyPrefix: string) {
         message: `${LOGROTATE_D}/${l.hostGroups[c.second.group].logSets[c.second.set].name} is also written by ${keyPrefix}hostGroups[${c.first.group}].logSets[${c.first.set}] on the same hosts (${sharedHostsOf(l.hostGroups[c.first.group], l.hostGroups[c.second.group])}): rename one log set`,
       });
     }
-    uniqueBy("name", "host group")(l.hostGroups, ctx, ["hostGroups"]);
     l.hostGroups.forEach((g, i) => {
       // A file the agent cannot resolve (relative, no appRoot) is refused on its own key.
       let problem: string | undefined;
@@ -662,13 +661,13 @@ export function logsSchemaAt(keyPrefix: string) {
     // the other's objects after its own days, so what the config says is kept would not be.
     const owned = l.hostGroups.flatMap((g, i) => [
       ...g.logSets.flatMap((s, j) => (s.archive ? [{ prefix: archivePrefix(g.name, s), path: ["hostGroups", i, "logSets", j, "archive", "prefix"], key: `${keyPrefix}hostGroups[${i}].logSets[${j}].archive` }] : [])),
-      ...g.fileBackups.map((b, j) => ({ prefix: fileBackupPrefix(g.name, b.name), path: ["hostGroups", i, "fileBackups", j, "name"], key: `${keyPrefix}hostGroups[${i}].fileBackups[${j}]` })),
+      ...g.fileBackups.flatMap((b, j) => ({ prefix: fileBackupPrefix(g.name, b.name), path: ["hostGroups", i, "fileBackups", j, "name"], key: `${keyPrefix}hostGroups[${i}].fileBackups[${j}]` })),
     ]);
     for (const inner of owned) {
       const outer = owned.find((o) => o !== inner && o.prefix !== inner.prefix && inner.prefix.startsWith(o.prefix));
       if (outer) ctx.addIssue({ code: "custom", path: inner.path, message: `${inner.prefix} starts with ${outer.prefix} of ${outer.key}: its expiry would also remove these objects; choose prefixes that do not start one another` });
     }
-  });
+  }), ALWAYS);
 }
 
 export const logsSchema = logsSchemaAt("");
@@ -785,7 +784,8 @@ export function logSetNameConflicts(groups: readonly GroupHosts[]): { first: { g
   groups.forEach((g, gi) => {
     g.logSets.forEach((s, si) => {
       for (let hi = 0; hi < gi; hi++) {
-        const sj = groups[hi].logSets.findIndex((o) => o.name === s.name);
+        // A hole: a group or log set refused on its own keys (regime/primitives.ts acrossValidItems).
+        const sj = groups[hi]?.logSets.findIndex((o) => o?.name === s.name) ?? -1;
         if (sj >= 0 && sharedHostsOf(groups[hi], g) !== undefined) {
           out.push({ first: { group: hi, set: sj }, second: { group: gi, set: si } });
           break;
@@ -912,7 +912,7 @@ export function resolveLogs(logs: Pick<ParsedLogsConfig, "hostGroups">, timezone
  * (`logs.` names it as a stack config does).
  */
 export function parseLogs(raw: unknown, timezone = "UTC", pathPrefix = ""): LogsConfig {
-  const parsed = logsSchemaAt(pathPrefix).safeParse(raw);
+  const parsed = logsSchemaAt(pathPrefix).safeParse(raw, { error: configErrorMap });
   if (parsed.success) return resolveLogs(parsed.data, timezone, pathPrefix);
   const issue = parsed.error.issues[0];
   const at = formatPath(issue.path) ? `${pathPrefix}${formatPath(issue.path)}` : "logs";

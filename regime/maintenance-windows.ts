@@ -28,7 +28,7 @@
  */
 import { z } from "zod";
 import { dateAlone, parseIsoTime } from "../tasks/lib/iso-time";
-import { ALWAYS, schedule, severity, uniqueBy } from "./primitives";
+import { ALWAYS, schedule, severity, uniqueBy, whenValid } from "./primitives";
 import { cronWallTimes, type Schedule } from "./schedule";
 import { localDate, schedulerRuns } from "./scheduler-time";
 
@@ -112,7 +112,7 @@ export const muteSchema = z
     const minutes = (until.at.getTime() - from.at.getTime()) / 60_000;
     if (minutes <= 0) ctx.addIssue({ code: "custom", path: ["until"], message: `must be after from (${m.from})` });
     else if (minutes > MUTE_MAX_MINUTES) ctx.addIssue({ code: "custom", path: ["until"], message: `is ${Math.round(minutes / 1440)} days after from: CloudWatch mutes at most 15 days (P15D); split it or shorten it` });
-  });
+   }, whenValid("from", "until"));
 
 export const maintenanceWindowsSchema = z
   .array(maintenanceWindowSchema)

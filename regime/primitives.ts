@@ -204,6 +204,45 @@ export function uniqueBy<T>(field: string, what: string, keyOf: (item: T) => str
   };
 }
 
+/**
+ * A check across the items of an object's lists (duplicates, overlaps, names two items share), run
+ * beside other problems: `.superRefine(acrossValidItems(check), ALWAYS)`. `check` gets a copy of the
+ * value in which each list item holding a problem of its own is left out: the innermost item on the
+ * problem's key path becomes a hole at its index, so the paths `check` reports keep their indexes and
+ * forEach, some and flatMap pass it by. The valid items are still compared with one another, and the
+ * invalid one is reported on its own key only (one mistake, one line). `check` is not run when the
+ * value is not an object, or a key outside every list item has a problem (`appRoot` refused: what it
+ * would compare against is unknown). Unknown keys do not count. On such a copy, a check that cannot
+ * read the holes (throws) is passed over; on a valid value its error propagates. With `reads`, only
+ * problems under those keys count (a refused `frequency` does not stop a check that never reads it).
+ */
+export function acrossValidItems<T>(check: (value: T, ctx: z.RefinementCtx<T>) => void, reads?: readonly string[]) {
+  return (value: T, ctx: z.RefinementCtx<T>): void => {
+    if (value === null || typeof value !== "object") return;
+    const problems = ctx.issues.filter((i) => i.code !== "unrecognized_keys" && (!reads || reads.includes(String(i.path?.[0]))));
+    const holes: { list: unknown[]; index: number }[] = [];
+    const view = problems.length ? (structuredClone(value) as T) : value;
+    for (const issue of problems) {
+      let at: unknown = view;
+      let hole: { list: unknown[]; index: number } | undefined;
+      for (const key of issue.path ?? []) {
+        if (at === null || typeof at !== "object") break;
+        if (Array.isArray(at) && typeof key === "number") hole = { list: at, index: key };
+        at = (at as Record<PropertyKey, unknown>)[key as PropertyKey];
+      }
+      if (!hole) return;
+      holes.push(hole);
+    }
+    for (const h of holes) delete h.list[h.index];
+    if (holes.length === 0) return check(view, ctx);
+    try {
+      check(view, ctx);
+    } catch {
+      // The copy has holes the check does not expect: the items it could read were compared; the rest are reported on their own keys.
+    }
+  };
+}
+
 /** The same for a list of plain strings (emails, table names): the repeated entry is refused at `[i]`. */
 export function uniqueValues(what: string, keyOf: (v: string) => string = (v) => v) {
   return (items: string[], ctx: z.RefinementCtx): void => {
@@ -217,3 +256,111 @@ export function uniqueValues(what: string, keyOf: (v: string) => string = (v) =>
     });
   };
 }
+
+// ---------------------------------------------------------------- every problem in one run
+
+/**
+ * Makes every whole-number check reachable from `schema` (`.int()`, at any depth) report its problem
+ * like the other checks do, as one that lets the rest of the validation go on. zod marks a non-integer
+ * as fatal (`continue: false`), and a fatal problem anywhere under a list or object stops every
+ * refinement of it, even those told to run beside other issues (ALWAYS): `retention.daily: 7.5` would
+ * hide `databases[1].id: duplicate database id "app"` until it is fixed. With this, such checks run;
+ * the non-integer's own line stays the first of its key (later checks of the same key add nothing:
+ * regime/load.ts keeps one line per key). Walks objects, lists, unions, pipes and wrappers; each check
+ * is changed once. Returns `schema`.
+ */
+export function continuePastIntegers<S extends z.core.$ZodType>(schema: S): S {
+  const seen = new Set<unknown>();
+  const visit = (s: z.core.$ZodType | undefined): void => {
+    if (!s || seen.has(s)) return;
+    seen.add(s);
+    const def = s._zod.def as unknown as Record<string, unknown>;
+    for (const ch of (def.checks as z.core.$ZodCheck[] | undefined) ?? []) {
+      const cdef = ch._zod.def as { check?: string; format?: string };
+      if (cdef.check !== "number_format" || !cdef.format?.includes("int") || seen.has(ch)) continue;
+      seen.add(ch);
+      const check = ch._zod.check;
+      ch._zod.check = (payload) => {
+        const before = payload.issues.length;
+        const result = check(payload);
+        for (const issue of payload.issues.slice(before)) (issue as { continue?: boolean }).continue = true;
+        return result;
+      };
+    }
+    for (const key of ["innerType", "element", "in", "out", "left", "right", "keyType", "valueType", "catchall", "rest"]) visit(def[key] as z.core.$ZodType | undefined);
+    for (const o of [...((def.options as z.core.$ZodType[] | undefined) ?? []), ...((def.items as z.core.$ZodType[] | undefined) ?? [])]) visit(o);
+    if (def.shape) for (const v of Object.values(def.shape as Record<string, z.core.$ZodType>)) visit(v);
+    if (typeof def.getter === "function") visit((def.getter as () => z.core.$ZodType)());
+  };
+  visit(schema);
+  return schema;
+}
+
+/** How a config value reads in a message: `the number 5`, `the string "5"`, `a list`. */
+function valueWords(input: unknown): string {
+  if (typeof input === "string") return `the string ${JSON.stringify(input.length > 40 ? `${input.slice(0, 40)}...` : input)}`;
+  if (typeof input === "number") return `the number ${input}`;
+  if (typeof input === "boolean") return String(input);
+  if (Array.isArray(input)) return "a list";
+  if (input !== null && typeof input === "object") return "a mapping (key: value)";
+  return String(input);
+}
+
+/** What a zod type is called in a message (`must be a list`). */
+const TYPE_WORDS: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  int: "a whole number",
+  boolean: "true or false",
+  array: "a list",
+  object: "a mapping (key: value)",
+  date: "a date",
+};
+
+/**
+ * The regime's words for zod's own problems, for keys whose schema gives no message of its own
+ * (those keep theirs): `must be a whole number`, `must be a number, not the string "5"`, `must be a
+ * list, not a mapping (key: value)`, `must be one of lambda, fargate`, `must be >= 1`, `must not be
+ * empty`. Passed as `error` where the config is parsed (regime/load.ts); the line names the key.
+ * A key left out or null is worded there (`missing; this key is required`). Undefined: zod's text.
+ */
+export const configErrorMap: z.core.$ZodErrorMap = (issue) => {
+  const input = issue.input;
+  switch (issue.code) {
+    case "invalid_type": {
+      if (input === undefined) return "missing; this key is required";
+      if (issue.expected === "int") return "must be a whole number";
+      if (typeof input === "number" && !Number.isFinite(input)) return "must be a finite number";
+      const want = TYPE_WORDS[issue.expected] ?? issue.expected;
+      return `must be ${want}, not ${valueWords(input)}`;
+    }
+    case "invalid_value":
+      return issue.values.length === 1 ? `must be ${String(issue.values[0])}` : `must be one of ${issue.values.map(String).join(", ")}`;
+    case "too_small": {
+      const n = String(issue.minimum);
+      if (issue.origin === "string") return Number(issue.minimum) <= 1 ? "must not be empty" : `must be at least ${n} characters`;
+      if (issue.origin === "array" || issue.origin === "set") return `must list at least ${n} ${Number(issue.minimum) === 1 ? "item" : "items"}`;
+      return `must be ${issue.inclusive ? ">=" : ">"} ${n}`;
+    }
+    case "too_big": {
+      const n = String(issue.maximum);
+      if (issue.origin === "string") return `must be at most ${n} characters`;
+      if (issue.origin === "array" || issue.origin === "set") return `must list at most ${n} items`;
+      return `must be ${issue.inclusive ? "<=" : "<"} ${n}`;
+    }
+    case "not_multiple_of":
+      return `must be a multiple of ${String(issue.divisor)}`;
+    case "invalid_format": {
+      const f = issue as z.core.$ZodIssueInvalidStringFormat & { prefix?: string; suffix?: string; includes?: string };
+      if (f.format === "starts_with") return `must start with ${JSON.stringify(f.prefix)}`;
+      if (f.format === "ends_with") return `must end with ${JSON.stringify(f.suffix)}`;
+      if (f.format === "includes") return `must contain ${JSON.stringify(f.includes)}`;
+      if (f.format === "regex") return `must match ${f.pattern}`;
+      if (f.format === "email") return "must be an email address";
+      if (f.format === "url") return "must be a URL";
+      return `must be a valid ${f.format}`;
+    }
+    default:
+      return undefined;
+  }
+};

@@ -268,7 +268,7 @@ const dbHealthSchema = z
       if (!hours.safeParse(h[warn]).success || !hours.safeParse(h[crit]).success) continue;
       if (h[warn] >= h[crit]) ctx.addIssue({ code: "custom", path: [warn], message: `must be < ${crit} (${h[crit]})` });
     }
-  });
+  }, whenValid());
 
 const networkSchema = z.union([
   z
@@ -429,6 +429,7 @@ export const redisSchema = z
   .refine((r) => r.memoryWarnPercent <= r.memoryCritPercent, {
     message: "memoryWarnPercent must be <= memoryCritPercent",
     path: ["memoryWarnPercent"],
+    ...whenValid("memoryWarnPercent", "memoryCritPercent"),
   });
 
 // ---------------------------------------------------------------- hosts and applications
@@ -444,7 +445,7 @@ const thresholdPair = (warnDefault: number, critDefault: number) =>
       minutes: z.number().int().min(1).max(1440).default(10).describe("minutes the level must hold before the alarm (seed 000: Alert: >90% for >10 minutes)"),
     })
     .strict()
-    .refine((t) => t.warn <= t.crit, { message: "warn must be <= crit", path: ["warn"] });
+    .refine((t) => t.warn <= t.crit, { message: "warn must be <= crit", path: ["warn"], ...whenValid("warn", "crit") });
 
 export const hostSchema = z
   .object({
@@ -486,7 +487,7 @@ export const hostSchema = z
         message: `${h.cpu.minutes} is not a whole number of EC2's 5-minute CPU periods (basic monitoring sends CPUUtilization every 5 minutes): use ${lower > 0 ? `${lower} or ` : ""}${upper}, or set detailedMonitoring: true if the instance has detailed monitoring (1-minute data)`,
       });
     }
-  });
+  }, whenValid("detailedMonitoring", "cpu"));
 
 export const applicationSchema = z
   .object({
@@ -614,7 +615,7 @@ export const regimeSchema = z
       for (const [i, d] of r.databases.entries()) {
         const retention = (d as { backup?: { retention?: Record<string, unknown> } } | null)?.backup?.retention;
         if (retention === null || typeof retention !== "object") continue;
-        const tier = TIERS.find((t) => typeof retention[t] === "number" && (retention[t] as number) < (lock.days as number));
+        const tier = TIERS.find((t) => retentionDays.safeParse(retention[t]).success && (retention[t] as number) < (lock.days as number));
         if (tier) {
           ctx.addIssue({
             code: "custom",

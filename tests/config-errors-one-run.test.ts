@@ -140,7 +140,7 @@ describe("every config error in one run", () => {
     expect(lines).toEqual([
       "databases[0].backup.retention.daily: must be >= 1",
       "databases[1].network: the restore drill runs on Fargate (rtoMinutes 60 + 0 checks x 5 min + 2 min = 62 min, over Lambda's 15) and Fargate tasks need subnets and security groups; set network",
-      "databases[2].backup.retention: Invalid input: expected object, received string",
+      'databases[2].backup.retention: must be a mapping (key: value), not the string "x"',
       "databases[2].secretArn: needs exactly one of secretArn or iamAuth",
       expect.stringMatching(/^reminders\[0\]\.schedule: unknown schedule "every fortnight"/),
       'maintenanceWindows[0].schedule: "every 10 minutes" has no time of day: a maintenance window starts at one (daily at 02:00, first Sunday of the month at 02:00)',
@@ -171,7 +171,7 @@ describe("every config error in one run", () => {
       "error: config error: databases[0].purge.rules[0]: unknown key colour",
       'error: config error: endpoints.schedule: "every 0 minutes": the interval must be at least 1',
       "error: config error: endpoints.checks[0]: unknown key extra",
-      "error: config error: endpoints.checks[0].timeoutMs: Too small: expected number to be >=100",
+      "error: config error: endpoints.checks[0].timeoutMs: must be >= 100",
     ]);
   });
 
@@ -190,7 +190,7 @@ describe("every config error in one run", () => {
     });
     expect(lines).toEqual([
       expect.stringMatching(/^databases\[0\]\.health\.connectionsCritPercent: /),
-      "endpoints.checks[0].timeoutMs: Too small: expected number to be >=100",
+      "endpoints.checks[0].timeoutMs: must be >= 100",
       "endpoints.checks[1].url: must be an http(s) URL",
       // Valid keys are still compared, beside the other items' problems.
       "endpoints.checks[2].maxResponseMs: must be < timeoutMs (1000): an answer slower than the timeout counts as down, so the slow alarm could never fire",

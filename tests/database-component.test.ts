@@ -194,7 +194,7 @@ describe("db-health last vacuum / last analyze: settings, metrics and P2 alarms"
     [{ lastAnalyzeCritHours: 12 }, "databases[0].health.lastAnalyzeWarnHours: must be < lastAnalyzeCritHours (12)"],
     [{ lastAnalyzeWarnHours: 0 }, "databases[0].health.lastAnalyzeWarnHours: must be > 0"],
     [{ lastVacuumCritHours: -1 }, "databases[0].health.lastVacuumCritHours: must be > 0"],
-    [{ lastVacuumWarnHours: "1 day" }, "databases[0].health.lastVacuumWarnHours: Invalid input: expected number, received string"],
+    [{ lastVacuumWarnHours: "1 day" }, 'databases[0].health.lastVacuumWarnHours: must be a number, not the string "1 day"'],
     [{ lastVacumWarnHours: 12 }, "databases[0].health: unknown key lastVacumWarnHours (did you mean lastVacuumWarnHours?)"],
   ])("refuses %j with one line naming the key", (health, line) => {
     expect(() => validateRegime(db(health))).toThrow(line);

@@ -805,7 +805,7 @@ describe("log groups' own patterns: defaults, and what CloudWatch would refuse o
   const at = "hostGroups[0].logGroups[1].patterns[0]";
   const cases: [string, LogsInput, string][] = [
     ["an empty pattern", patternsInput([{ name: "x", pattern: "  " }]), `${at}.pattern: must not be empty (an empty pattern counts every line)`],
-    ["no pattern", patternsInput([{ name: "x" }]), `${at}.pattern: Invalid input: expected string, received undefined`],
+    ["no pattern", patternsInput([{ name: "x" }]), `${at}.pattern: missing; this key is required`],
     ["an unclosed quote", patternsInput([{ name: "x", pattern: '"payment error' }]), `${at}.pattern: has an unclosed " (opened at character 1)`],
     ["an unclosed brace", patternsInput([{ name: "x", pattern: '{ ($.event = "payment_failed") ' }]), `${at}.pattern: has an unclosed { (opened at character 1)`],
     ["a closing brace too many", patternsInput([{ name: "x", pattern: '{ $.event = "x" }}' }]), `${at}.pattern: has an unbalanced } at character 18`],
@@ -873,7 +873,7 @@ describe("log groups' own patterns: defaults, and what CloudWatch would refuse o
       ] }),
       "hostGroups[0].logGroups[0].patterns[0].name: metric web-nginx-http-errors is also log group nginx-http's built-in errors: choose another name",
     ],
-    ["threshold 0", patternsInput([{ name: "x", pattern: "payment", threshold: 0 }]), `${at}.threshold: Too small: expected number to be >=1`],
+    ["threshold 0", patternsInput([{ name: "x", pattern: "payment", threshold: 0 }]), `${at}.threshold: must be >= 1`],
     ["a period over a day", patternsInput([{ name: "x", pattern: "payment", periodMinutes: 1441 }]), `${at}.periodMinutes: must be <= 1440`],
     ["an unknown severity", patternsInput([{ name: "x", pattern: "payment", severity: "P5" }]), `${at}.severity: must be one of P0, P1, P2, P3`],
     ["a two-line description", patternsInput([{ name: "x", pattern: "payment", description: "a\nb" }]), `${at}.description: must be one line`],

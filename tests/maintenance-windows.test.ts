@@ -234,7 +234,7 @@ describe("config refusals, one line each naming the key", () => {
 
   it("paused is a boolean on every scheduled job", () => {
     const { lines } = regimeProblems({ ...base, reminders: [{ name: "r", schedule: "daily at 09:00", checklist: ["x"], paused: "yes" }] });
-    expect(lines).toEqual(["reminders[0].paused: Invalid input: expected boolean, received string"]);
+    expect(lines).toEqual(['reminders[0].paused: must be true or false, not the string "yes"']);
   });
 });
 

@@ -491,7 +491,7 @@ describe("every problem of a config is reported in one run, one line each", () =
       "endpoints.checks[0].url: must be an http(s) URL",
     ]);
     expect(refusal({ name: "prod", backupVault: lock, databases: [db({ backup: { retention: null } })] })).toBe("databases[0].backup.retention: is null (empty); give it a value or remove the key");
-    expect(refusal({ name: "prod", backupVault: lock, databases: [db({ backup: 5 })] })).toBe("databases[0].backup: Invalid input: expected object, received number");
+    expect(refusal({ name: "prod", backupVault: lock, databases: [db({ backup: 5 })] })).toBe("databases[0].backup: must be a mapping (key: value), not the number 5");
     expect(refusal({ name: "prod", databases: [db({ purge: { rules: [{ table: "jobs", olderThanDays: 30, where: 5 }] } })] })).toMatch(/^databases\[0\]\.purge\.rules\[0\]\.where: /);
   });
 
