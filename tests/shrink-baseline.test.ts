@@ -241,3 +241,32 @@ describe("ACCEPT_SHRINK's own mistakes", () => {
     );
   });
 });
+
+describe("a restore between a backup and its verification, after a failed shrink", () => {
+  it("the newest backup, not verified yet, taken after a failed shrink with nothing verified since, is passed over with why", async () => {
+    const db = await source("rsbpending");
+    const good = await backup(db);
+    await verify(db);
+    await damage(db);
+    const failed = await backup(db);
+    await verifyFails(db);
+    const pending = await backup(db);
+    const target = await freshTarget();
+    const r = await restore({ database: db.name, target: target.url });
+    expect(r.key).toBe(good);
+    expect(await rows(target.name)).toBe(50000);
+    expect(r.skipped.map((k) => [k.key, k.why.split(":")[0]])).toEqual([
+      [pending, `never verified, and taken after ${failed}, which shrank past MAX_SHRINK_PERCENT, with no backup verified since`],
+      [failed, "verify-backup failed (shrink"],
+    ]);
+  });
+
+  it("above a good copy the newest backup not verified yet is still taken", async () => {
+    const db = await source("rsbpendingok");
+    await backup(db);
+    await verify(db);
+    const newest = await backup(db);
+    const r = await restore({ database: db.name, target: (await freshTarget()).url });
+    expect(r).toMatchObject({ key: newest, skipped: [] });
+  });
+});

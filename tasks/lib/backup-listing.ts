@@ -160,7 +160,9 @@ export async function shrinkBaseline(
  * against the last good copy: often the one that captured the incident, and every later one holding the
  * same damage), one that passed only against such a backup (distrust), and one never verified taken
  * between a failed backup and the baseline its shrink was measured against (the damage happened in
- * that span, so it may hold it). Other backups never verified (the newest, not verified yet) are taken.
+ * that span, so it may hold it), and the newest never verified when the first verified backup below
+ * them failed its shrink check (taken from the damaged state before their own verification ran). Other
+ * backups never verified (the newest, not verified yet, above a good copy) are taken.
  * `chosen` is undefined when no backup qualifies; `entries` are all the backups, newest first.
  */
 export async function restorableBackup(
@@ -177,21 +179,41 @@ export async function restorableBackup(
   const stamp = (k: string) => k.slice(k.lastIndexOf("/") + 1);
   /** The failed shrink whose span reaches furthest back: its backup and its baseline. */
   let span: { failed: string; baseline: string } | undefined;
+  /**
+   * The newest backups, never verified yet, held back until the first verified one below them is
+   * judged: after a failed shrink with nothing verified since, they were taken from the same damaged
+   * state (a restore run between the backup and its verification).
+   */
+  let pending: BackupEntry[] = [];
+  let judged = false;
   for (let i = 0; i < all.length; i++) {
     const e = entries[i];
     if (before && Date.parse(e.startedAt) >= before.getTime()) continue;
     if (e.verified === null) {
+      if (!judged) {
+        pending.push(e);
+        continue;
+      }
       if (!span || stamp(e.key) <= stamp(span.baseline)) return { chosen: e, skipped, entries };
       skipped.push({ key: e.key, why: `never verified, and taken between ${span.baseline} and ${span.failed}, which shrank past MAX_SHRINK_PERCENT against it: it may hold the same damage` });
       continue;
     }
     const why = await distrust(s3, bucket, all, i, reads);
+    const record = reads.get(i)?.record;
+    const shrankPast = !!why && !!record?.checks?.some((c) => c.name === "shrink" && !c.ok);
+    if (!judged) {
+      judged = true;
+      if (pending.length && !shrankPast) return { chosen: pending[0], skipped, entries };
+      for (const p of pending) skipped.push({ key: p.key, why: `never verified, and taken after ${e.key}, which shrank past MAX_SHRINK_PERCENT, with no backup verified since: it may hold the same damage` });
+      pending = [];
+    }
     if (!why) return { chosen: e, skipped, entries };
     skipped.push({ key: e.key, why });
-    const record = reads.get(i)?.record;
     const base = record?.baselineKey;
-    if (base && record.checks?.some((c) => c.name === "shrink" && !c.ok) && (!span || stamp(base) < stamp(span.baseline))) span = { failed: e.key, baseline: base };
+    if (base && shrankPast && (!span || stamp(base) < stamp(span.baseline))) span = { failed: e.key, baseline: base };
   }
+  // Nothing verified below the newest: they are taken as they are (the first backups of a database).
+  if (pending.length) return { chosen: pending[0], skipped, entries };
   return { skipped, entries };
 }
 
