@@ -22,7 +22,9 @@ const { olderThanDays, ...rest } = {
       if (problem) ctx.addIssue({ code: "custom", message: problem });
     })
     .optional()
-    .describe("SQL condition ANDed to the age (\"status = 'completed'\"): only matching rows are deleted and archived"),
+    .describe(
+      "SQL condition ANDed to the age (\"status = 'completed'\"): only matching rows are deleted and archived; refused when row-level security applies on a table it reads, directly or through views, to the purge's role (or to the owner of a view that is not security_invoker)",
+    ),
   batchSize: z
     .number()
     .int("must be a whole number")

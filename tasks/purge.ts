@@ -32,6 +32,9 @@
  * of its physical tables or on a table whose references keep rows (enabled and the role not the
  * table's owner, or FORCE ROW LEVEL SECURITY; the role neither BYPASSRLS nor a superuser): its policies
  * could hide old rows from every batch, and the run would report the rule done with them left.
+ * The same is refused on every table the rule's `where` reads, directly or through views at any depth
+ * (whereRowSecurityProblem): a policy hiding a row there turns the where true for rows it is meant to
+ * keep.
  *
  * A row still referenced through a foreign key ON DELETE NO ACTION or RESTRICT (deferrable or not,
  * composite or not, from a plain or partitioned table, the rule's table itself included) is kept: each
@@ -90,7 +93,10 @@
  * the rule (`PURGE_RULES[<n>] (<table>)`). Tables are then acted on by OID: a table that is dropped
  * (or detached from the rule's table) after the check is skipped and named in the rule's `vanished`
  * list, a renamed one is purged under its new name, and neither fails the run; one attached since
- * is checked the same way before its rows are touched.
+ * is checked the same way before its rows are touched. One attached while the rule's batches run is
+ * not purged by that run: once the rule's tables are done they are read again, and old rows in one
+ * the run did not act on make the rule incomplete (`attached`, `complete` false, a warning); the next
+ * run checks and purges them.
  */
 import { z } from "zod";
 import {
@@ -158,7 +164,7 @@ export interface RuleReport {
   deleted: number;
   archived: number;
   batches: number;
-  /** false when the time budget ran out before the last old row was gone. */
+  /** false when the time budget ran out before the last old row was gone, or when `attached` lists old rows left in tables attached during the run. */
   complete: boolean;
   /** Rows deleted per physical table acted on: the table itself when plain, else each partition or child (schema.table, its current name). */
   leaves: { table: string; deleted: number }[];
@@ -181,6 +187,12 @@ export interface RuleReport {
   lockedLeft: number;
   /** The sessions last seen blocking that wait (pg_blocking_pids, pg_stat_activity). */
   lockedBy: LockHolder[];
+  /**
+   * Partitions or children attached under the rule's table while its batches ran, found when its
+   * tables were done, with their old rows (past the cut-off, matching the where): this run did not
+   * check or purge them, so the rule is incomplete (complete false) and the next run takes them.
+   */
+  attached: { table: string; rows: number }[];
 }
 
 /**
@@ -578,6 +590,64 @@ async function rowSecurityProblem(s: MaintenanceSession, key: string, rule: Purg
 }
 
 /**
+ * Row-level security on what the rule's `where` reads. A policy hiding rows of a table the where reads
+ * (`NOT EXISTS (SELECT 1 FROM holds ...)`) turns the where true for rows it is meant to keep, and the
+ * purge would delete them for good. The relations the where reads are PostgreSQL's own answer: the
+ * dependencies (pg_depend) of a temporary view `SELECT 1 FROM ONLY <table> WHERE <where>` created in a
+ * transaction that is rolled back, followed through every view it reads, at any depth. Each relation
+ * is read with the rights of the role PostgreSQL checks there: the purge's role, or the owner of the
+ * nearest view on the way that is not security_invoker (such a view reads as its owner). Row-level
+ * security applies when the table has it enabled and that role is neither a superuser nor BYPASSRLS,
+ * and either does not own the table or the table forces it (row_security_active's test, for that
+ * role). A partitioned or inheritance parent the where reads applies its own policies only, so the
+ * relation named is the one checked. Tables read only inside a function the where calls are not seen.
+ * One phrase naming the rule's key, each table, how it is read and the fix; undefined when none applies.
+ */
+async function whereRowSecurityProblem(s: MaintenanceSession, key: string, rule: PurgeRule, root: Rel): Promise<string | undefined> {
+  if (rule.where === undefined) return undefined;
+  type Hit = { schema: string; name: string; via: string | null; checker: string; invoker: boolean; forced: boolean; owner: boolean };
+  let rows: Hit[];
+  await s.exec("BEGIN");
+  try {
+    await s.exec(`CREATE TEMPORARY VIEW purge_where_probe AS SELECT 1 AS one FROM ${aliasedLeaf(rule, root)} WHERE (${rule.where})`);
+    rows = await s.query<Hit>(
+      `WITH RECURSIVE reads(oid, checker, via) AS (
+         SELECT d.refobjid, (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user), NULL::oid
+           FROM pg_rewrite w JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid AND d.refclassid = 'pg_class'::regclass
+          WHERE w.ev_class = (SELECT c.oid FROM pg_class c WHERE c.relname = 'purge_where_probe' AND c.relnamespace = pg_my_temp_schema()) AND d.refobjid <> w.ev_class
+         UNION
+         SELECT d.refobjid,
+                CASE WHEN coalesce((SELECT o.option_value FROM pg_options_to_table(v.reloptions) o WHERE o.option_name = 'security_invoker'), 'false')::bool THEN reads.checker ELSE v.relowner END,
+                v.oid
+           FROM reads JOIN pg_class v ON v.oid = reads.oid AND v.relkind = 'v'
+           JOIN pg_rewrite w ON w.ev_class = v.oid
+           JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> v.oid)
+       SELECT DISTINCT n.nspname AS schema, c.relname AS name, vn.nspname || '.' || vc.relname AS via, r.rolname::text AS checker,
+              r.rolname = current_user AS invoker, c.relforcerowsecurity AS forced, pg_has_role(r.oid, c.relowner, 'USAGE') AS owner
+         FROM reads JOIN pg_class c ON c.oid = reads.oid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_roles r ON r.oid = reads.checker
+         LEFT JOIN pg_class vc ON vc.oid = reads.via LEFT JOIN pg_namespace vn ON vn.oid = vc.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND c.relrowsecurity AND NOT r.rolsuper AND NOT r.rolbypassrls
+          AND (c.relforcerowsecurity OR NOT pg_has_role(r.oid, c.relowner, 'USAGE'))
+        ORDER BY 1, 2, 3`,
+    );
+  } finally {
+    await s.exec("ROLLBACK").catch(() => undefined);
+  }
+  if (!rows.length) return undefined;
+  const role = (await s.query<{ r: string }>("SELECT current_user::text AS r"))[0].r;
+  const each = rows.map((r) => {
+    const how = r.via === null ? "the where reads it" : `the where reads it through view ${r.via}${r.invoker ? "" : `, which reads as its owner "${r.checker}"`}`;
+    const who = r.invoker ? "the role" : `"${r.checker}"`;
+    return `${r.schema}.${r.name} (${how}): ${r.forced && r.owner ? "FORCE ROW LEVEL SECURITY, so on its owner too" : `enabled, and ${who} does not own it`}`;
+  });
+  const owners = rows.some((r) => !r.invoker) ? " (for a view that reads as its owner, that owner)" : "";
+  return (
+    `${key} (${rule.table}): row-level security applies to the purge's role "${role}" on ${each.join(", ")}; its policies may hide rows the where reads, ` +
+    `so the purge would delete rows the where is meant to keep: run the purge${owners} as a role with BYPASSRLS, as the owner of tables without FORCE ROW LEVEL SECURITY, or as a superuser`
+  );
+}
+
+/**
  * The physical tables of the rule's table (found by OID) and the archive's fitness for them: refuses
  * (TaskError naming the rule's key, every problem in one line) foreign tables among them, a DELETE
  * with effects on other rows (sideEffects), an archive that is not a table, holds a foreign table,
@@ -789,7 +859,17 @@ async function checkRule(s: MaintenanceSession, rule: PurgeRule, i: number): Pro
   }
   if (problems.length) throw new TaskError(problems.join("; "));
   const scope = await scopeOf(s, key, rule, root.oid, archiveOid);
-  if (typeof scope === "object") await checkStatements(s, key, rule, await boundOf(s, col.type, rule, new Date()), scope);
+  if (typeof scope === "object") {
+    await checkStatements(s, key, rule, await boundOf(s, col.type, rule, new Date()), scope);
+    // After the where is known to be a valid condition on every table: a failure here is not its syntax.
+    let hidden: string | undefined;
+    try {
+      hidden = await whereRowSecurityProblem(s, key, rule, scope.root);
+    } catch (err) {
+      throw new TaskError(`${key}.where: could not list the tables it reads (to check their row-level security): ${oneLine(err)}`);
+    }
+    if (hidden) throw new TaskError(hidden);
+  }
   return { rootOid: root.oid, archiveOid, rootName: relationText(root), archiveName, leaves: typeof scope === "object" ? scope.leaves : [], columnType: col.type };
 }
 
@@ -861,6 +941,7 @@ async function purgeRule(
     keptBy: [],
     lockedLeft: 0,
     lockedBy: [],
+    attached: [],
   };
   const vanished = (what: string, why: string) => {
     report.vanished.push(what);
@@ -1021,6 +1102,14 @@ async function purgeRule(
     if (waited) {
       failure = waited.failure;
       await countKept(s, rule, bound, live().filter((l) => l.references.length), report);
+      await countAttached(s, rule, bound, scope, report);
+      if (report.attached.length) {
+        report.complete = false;
+        ctx.log.warn(
+          `purge ${key} (${rule.table}): ${report.attached.map((a) => `${a.table}: ${a.rows}`).join(", ")} old row(s) in partitions or children attached to ${report.table} during the run, ` +
+            "which it had not checked; left for the next run",
+        );
+      }
     }
   }
   const where = rule.where !== undefined ? ` where ${rule.where}` : "";
@@ -1033,6 +1122,27 @@ async function purgeRule(
     );
   }
   return { report, failure };
+}
+
+/**
+ * The physical tables under the rule's table now that were not among the `scope` the batches acted on
+ * (attached during the run), each with its old rows (past the bound, matching the where) when it has
+ * some, into report.attached. Counted, not purged: their row-level security, triggers and references
+ * were not checked, and the next run checks them before any of their rows goes. A table dropped
+ * meanwhile counts none.
+ */
+async function countAttached(s: MaintenanceSession, rule: PurgeRule, bound: Bound, scope: Scope, report: RuleReport): Promise<void> {
+  const now = (await relationTree(s, scope.root.oid)).filter((r) => r.kind === "r" && !scope.leaves.some((l) => l.oid === r.oid));
+  for (const rel of now) {
+    const acted = await actByOid(s, [rel.oid], async ([l]) => {
+      const rows = await s.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${aliasedLeaf(rule, { ...rel, ...l })} WHERE tableoid = $2::oid AND ${oldRows(rule, bound)}`, [
+        bound.value,
+        rel.oid,
+      ]);
+      return { table: relationText({ ...rel, ...l }), rows: Number(rows[0].n) };
+    });
+    if (acted.status === "done" && acted.value.rows > 0) report.attached.push(acted.value);
+  }
 }
 
 /**

@@ -26,7 +26,7 @@ describe("purge", () => {
     );
     const result = await runTask(purgeTask, env([{ table: "audit_logs", timestampColumn: "created_at", olderThanDays: 90, batchSize: 3 }]));
     const [report] = result.databases[0].report!;
-    expect({ ...report, cutoff: undefined }).toEqual({ rule: 0, table: "public.audit_logs", cutoff: undefined, deleted: 11, archived: 0, batches: 4, complete: true, leaves: [{ table: "public.audit_logs", deleted: 11 }], vanished: [], kept: 0, keptBy: [], lockedLeft: 0, lockedBy: [] });
+    expect({ ...report, cutoff: undefined }).toEqual({ rule: 0, table: "public.audit_logs", cutoff: undefined, deleted: 11, archived: 0, batches: 4, complete: true, leaves: [{ table: "public.audit_logs", deleted: 11 }], vanished: [], kept: 0, keptBy: [], lockedLeft: 0, lockedBy: [], attached: [] });
     expect(await ids("SELECT id FROM audit_logs ORDER BY id")).toEqual([12, 13]);
   });
 

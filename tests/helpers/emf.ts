@@ -10,18 +10,18 @@ export async function captureEmf(run: () => Promise<unknown>): Promise<EmfLine[]
   return (await captureJsonLines(run)).filter((l): l is EmfLine => "_aws" in l);
 }
 
-/** Every JSON line (EMF and structured log lines) a task writes to stdout while `run` runs. */
-export async function captureJsonLines(run: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
+/** Every JSON line (EMF and structured log lines) a task writes to `stream` (stdout; the logger's warnings go to stderr) while `run` runs. */
+export async function captureJsonLines(run: () => Promise<unknown>, stream: NodeJS.WriteStream = process.stdout): Promise<Record<string, unknown>[]> {
   const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  const write = stream.write.bind(stream);
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     lines.push(String(chunk));
     return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-  }) as typeof process.stdout.write;
+  }) as typeof stream.write;
   try {
     await run();
   } finally {
-    process.stdout.write = write;
+    stream.write = write;
   }
   return lines
     .flatMap((l) => l.split("\n"))
