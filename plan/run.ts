@@ -417,6 +417,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     })
     .sort((a, b) => a.name.localeCompare(b.name));
 
+  const databases = databaseConnections(config);
   const plan: Plan = {
     project: PROJECT,
     stack,
@@ -430,7 +431,7 @@ export async function runPlan(opts: PlanOptions): Promise<{ plan: Plan; resource
     ...(muteRules.length ? { muteRules } : {}),
     cost: estimateCost(recorded, components, opts.from, record, await bundledSettingsByFunction(recorded)),
     ...(report ? { promises: planPromises(report) } : {}),
-    ...(databaseConnections(config).length ? { databases: databaseConnections(config) } : {}),
+    ...(databases.length ? { databases } : {}),
     lifecycle: lifecycleOf(recorded, logsConfig(config)),
     outputs,
   };

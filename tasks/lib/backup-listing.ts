@@ -7,7 +7,7 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/
 import { mapLimit } from "./map-limit";
 import { listManifests, readManifest, type Manifest } from "./s3";
 import { normalisePrefix, TIERS } from "./tiers";
-import { newestVerification, type Verification, type VerificationRecord } from "./verification";
+import { archiveVerified, newestVerification, type Verification, type VerificationRecord } from "./verification";
 
 /** One backup as list-backups shows it; `verified` is explained at Verification. */
 export interface BackupEntry {
@@ -102,9 +102,9 @@ async function distrust(s3: S3Client, bucket: string, all: Listed[], i: number, 
   const e = all[i];
   const record = e.record ? await readRecord(s3, bucket, e.record) : undefined;
   let why: string | undefined;
-  // A record that failed on age alone (written before records judged the archive only, tasks/verify-backup.ts
-  // archiveVerified) speaks against no copy: the backup only grew old while no newer one was stored.
-  const failedOnAgeAlone = e.verified === false && !!record?.checks?.length && record.checks.every((c) => c.ok || c.name === "age");
+  // A record that failed on age alone (written before records judged the archive only, archiveVerified)
+  // speaks against no copy: the backup only grew old while no newer one was stored.
+  const failedOnAgeAlone = e.verified === false && !!record?.checks?.length && archiveVerified(record.checks);
   if (e.verified === false && !failedOnAgeAlone) {
     const failed = (record?.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
     why = `verify-backup failed${failed.length ? ` (${failed.join("; ")})` : ""}, record ${e.record}`;

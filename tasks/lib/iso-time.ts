@@ -39,7 +39,7 @@ export function parseIsoTime(text: string): { at: Date } | { problem: string } {
   if (m[8] === undefined) {
     return { problem: `"${text}" has no offset; add Z for UTC or the local offset (${text}-05:00), so the backup chosen is the one before the time you mean` };
   }
-  const zone = m[8] ?? "Z";
+  const zone = m[8];
   if (zone !== "Z" && (Number(zone.slice(1, 3)) > 23 || Number(zone.slice(-2)) > 59)) return { problem: `"${text}" is not a time that exists` };
   const offsetMinutes = zone === "Z" ? 0 : (zone[0] === "-" ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(-2)));
   return { at: new Date(wall.getTime() + Math.floor(Number(m[7] ?? 0) * 1000) - offsetMinutes * 60_000) };
